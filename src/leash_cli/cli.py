@@ -1,0 +1,170 @@
+"""The ``leash`` command line: thin over the library.
+
+Each command parses its arguments and calls into the package; front ends with
+heavy imports (the TUI, the gRPC host) are imported only when their command runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from leash_cli import __version__
+from leash_cli.config import ConfigError, LoadedConfig, load_config
+
+app = typer.Typer(
+    name="leash",
+    help="leash: a local-first security gateway for OpenAI, Anthropic and Google model APIs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Validate and show the gateway config.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+console = Console()
+err = Console(stderr=True)
+
+ConfigOpt = Annotated[
+    Optional[Path], typer.Option("--config", "-c", help="config file (default: $LEASH_CONFIG, ./leash.yaml, ...)")
+]
+
+
+def _load(path: Path | None) -> LoadedConfig:
+    try:
+        return load_config(path)
+    except ConfigError as e:
+        err.print(f"[bold red]error:[/] {e.render()}", highlight=False, markup=True, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"leash {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
+    pass
+
+
+@app.command()
+def up(
+    config: ConfigOpt = None,
+    host: Annotated[Optional[str], typer.Option(help="address to bind (default 127.0.0.1)")] = None,
+    port: Annotated[Optional[int], typer.Option(help="port to bind (default 8080; 0 picks a free one)")] = None,
+    db: Annotated[Optional[Path], typer.Option(help="history database (default ~/.leash/leash.db)")] = None,
+    no_record: Annotated[bool, typer.Option("--no-record", help="do not write the history")] = False,
+    reload: Annotated[bool, typer.Option("--reload", help="reload the config when its file changes")] = False,
+    log_format: Annotated[Optional[str], typer.Option(help="text or json")] = None,
+) -> None:
+    """Run the gateway."""
+    from leash_cli.logconfig import setup_logging
+    from leash_cli.server import build_gateway, run
+
+    loaded = _load(config)
+    gw_cfg = loaded.config.gateway
+    setup_logging(log_format or gw_cfg.log_format, gw_cfg.log_level)
+    host = host or gw_cfg.host
+    port = gw_cfg.port if port is None else port
+    if host != gw_cfg.host:
+        loaded.config.gateway.host = host
+    try:
+        gateway = build_gateway(loaded, db_path=db, record=not no_record)
+    except Exception as e:  # a store or module problem, said plainly
+        err.print(f"[bold red]error:[/] {e}", highlight=False)
+        raise typer.Exit(2) from None
+    run(gateway, host, port, config_path=config, db_path=db, watch=reload, console=console)
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="where to write the config")] = Path("leash.yaml"),
+    force: Annotated[bool, typer.Option(help="overwrite an existing file")] = False,
+) -> None:
+    """Write a commented starter config."""
+    from leash_cli.resources import data_dir
+
+    if path.exists() and not force:
+        err.print(f"[red]error:[/] {path} exists; use --force to overwrite it")
+        raise typer.Exit(1)
+    text = (data_dir("configs") / "starter.yaml").read_text()
+    path.write_text(text)
+    console.print(f"wrote {path} — start with: leash up --config {path}")
+
+
+@config_app.command("validate")
+def config_validate(
+    path: Annotated[Optional[Path], typer.Argument(help="config file (default: the one `leash up` would use)")] = None,
+) -> None:
+    """Check a config file; exit 2 with the file, key and line of each problem."""
+    loaded = _load(path)
+    cfg = loaded.config
+    console.print(
+        f"[green]ok[/] {loaded.label}: {len(cfg.providers)} providers, {len(cfg.modules)} modules, "
+        f"{len(cfg.tenants)} tenants"
+    )
+
+
+@config_app.command("show")
+def config_show(
+    config: ConfigOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of YAML")] = False,
+) -> None:
+    """Print the resolved config with secrets masked."""
+    import json
+
+    import yaml
+
+    from leash_cli.config import mask_secrets
+
+    loaded = _load(config)
+    data = loaded.config.model_dump(mode="python", exclude_none=True)
+    for p, pc in loaded.config.providers.items():
+        if pc.api_key is not None and pc.api_key.get_secret_value():
+            from leash_cli.config import mask
+
+            data["providers"][p]["api_key"] = mask(pc.api_key.get_secret_value())
+        else:
+            data["providers"][p].pop("api_key", None)
+    data = mask_secrets(data)
+    console.print(f"# {loaded.label}", highlight=False)
+    if as_json:
+        console.print_json(json.dumps(data, default=str))
+    else:
+        console.print(yaml.safe_dump(data, sort_keys=False), highlight=False, markup=False)
+
+
+def _register_optional() -> None:
+    """Command groups that live in their own modules."""
+    try:
+        from leash_cli.commands import history
+
+        app.add_typer(history.logs_app, name="logs")
+        app.command("stats")(history.stats)
+    except ImportError:  # pragma: no cover - while a part is being built
+        pass
+
+
+_register_optional()
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

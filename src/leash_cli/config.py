@@ -1,0 +1,390 @@
+"""Configuration: YAML in, validated pydantic models out.
+
+Where the file comes from (first match wins): ``--config``, ``$LEASH_CONFIG``,
+``./leash.yaml``, ``./configs/gateway/config.yaml``, else the embedded default.
+
+``${VAR}`` and ``${VAR:-default}`` are expanded inside string values (never in
+keys, and never by re-parsing the expanded text as YAML).  Every validation
+error names the file, the key path, what was expected and the line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from leash_cli.resources import default_config_path
+
+PROVIDER_KINDS = ("openai", "anthropic", "google", "mock")
+
+DEFAULT_ENDPOINTS = {
+    "openai": "https://api.openai.com/v1",
+    "anthropic": "https://api.anthropic.com",
+    "google": "https://generativelanguage.googleapis.com",
+    "mock": "mock://local",
+}
+
+CONFIG_SEARCH = ("leash.yaml", "configs/gateway/config.yaml")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class GatewayConfig(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="largest request body accepted (413 above)")
+    connect_timeout: float = Field(10.0, gt=0, description="seconds to connect to an upstream")
+    read_timeout: float = Field(600.0, gt=0, description="seconds of silence allowed between upstream bytes")
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    access_log: bool = False
+    trust_tenant_header: bool | None = Field(
+        None, description="take the tenant from X-Leash-Tenant; default: on only while bound to loopback"
+    )
+    workers: int = Field(1, ge=1)
+
+
+class ProviderConfig(Strict):
+    kind: Literal["openai", "anthropic", "google", "mock"] | None = None
+    endpoint: str | None = None
+    api_key: SecretStr | None = Field(None, description="gateway-side key injected upstream (else the client's passes)")
+    models: list[str] = Field(default_factory=list)
+    headers: dict[str, str] = Field(default_factory=dict, description="extra headers sent upstream")
+    query: dict[str, str] = Field(default_factory=dict, description="extra query parameters (e.g. Azure api-version)")
+    connect_timeout: float | None = Field(None, gt=0)
+    read_timeout: float | None = Field(None, gt=0)
+    # mock provider only
+    delay_ms: float = Field(0.0, ge=0, description="mock: delay before the answer")
+    chunks: int = Field(5, ge=1, le=10000, description="mock: number of streamed content events")
+    chunk_delay_ms: float = Field(0.0, ge=0, description="mock: delay between streamed events")
+    description: str | None = None
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_is_url(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        if not re.match(r"^(https?|mock)://[^/\s]+", v):
+            raise ValueError("expected an http(s) URL such as https://api.openai.com/v1")
+        return v.rstrip("/")
+
+
+class Condition(Strict):
+    field: Literal["tenant", "provider", "model", "path", "kind"]
+    operator: Literal["eq", "ne", "in", "not_in", "regex"] = "eq"
+    value: Any
+
+
+class ModuleConfig(Strict):
+    """A module's entry under ``modules:``.
+
+    Keys other than the ones below are the module's own settings and are
+    merged into ``config`` (so ``rate-limiter: {requests_per_minute: 60}`` and
+    ``rate-limiter: {config: {requests_per_minute: 60}}`` mean the same).
+    """
+
+    enabled: bool = True
+    priority: int | None = None
+    mode: Literal["enforce", "shadow"] = "enforce"
+    on_error: Literal["block", "allow"] | None = None
+    timeout: float | None = Field(None, gt=0, description="seconds; default 2")
+    conditions: list[Condition] = Field(default_factory=list)
+    config: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_settings(cls, data: Any) -> Any:
+        if data is None:
+            return {}
+        if isinstance(data, bool):
+            return {"enabled": data}
+        if not isinstance(data, dict):
+            return data
+        known = set(cls.model_fields)
+        extra = {k: v for k, v in data.items() if k not in known}
+        if not extra:
+            return data
+        out = {k: v for k, v in data.items() if k in known}
+        out["config"] = {**extra, **(data.get("config") or {})}
+        return out
+
+
+class QuotaConfig(Strict):
+    requests_per_minute: int | None = Field(None, ge=0)
+    requests_per_hour: int | None = Field(None, ge=0)
+    requests_per_day: int | None = Field(None, ge=0)
+    tokens_per_day: int | None = Field(None, ge=0)
+    cost_limit_usd: float | None = Field(None, ge=0)
+    cost_period: Literal["day", "month"] = "day"
+
+
+class TenantConfig(Strict):
+    description: str | None = None
+    policies: list[str] | None = None
+    quotas: QuotaConfig = Field(default_factory=QuotaConfig)
+    allowed_providers: list[str] | None = None
+    allowed_models: list[str] | None = None
+    blocked_models: list[str] = Field(default_factory=list)
+
+
+class StorageConfig(Strict):
+    enabled: bool = True
+    path: str | None = None
+    bodies: Literal["full", "redacted", "none"] = "full"
+    max_body_bytes: int = Field(256 * 1024, ge=0, description="bodies stored above this size are truncated")
+    retention: str | None = Field("30d", description="prune rows older than this (e.g. 30d, 12h); null keeps all")
+    max_rows: int | None = Field(None, ge=1)
+    on_error: Literal["continue", "block"] = "continue"
+    flush_interval_ms: int = Field(50, ge=1, le=10000)
+    batch_size: int = Field(500, ge=1)
+
+    @field_validator("retention")
+    @classmethod
+    def _duration(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        parse_duration(v)
+        return v
+
+
+class PriceConfig(Strict):
+    """Prices in USD per million tokens."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cached_input: float | None = Field(None, ge=0)
+    cache_write: float | None = Field(None, ge=0)
+    reasoning: float | None = Field(None, ge=0)
+
+
+class Config(Strict):
+    version: int | str | None = None
+    gateway: GatewayConfig = Field(default_factory=GatewayConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    modules: dict[str, ModuleConfig] = Field(default_factory=dict)
+    modules_dir: str | None = None
+    tenants: dict[str, TenantConfig] = Field(default_factory=dict)
+    pricing: dict[str, PriceConfig] = Field(default_factory=dict)
+    state: str | None = Field(None, description="shared state for limits: redis://host:port/db, else in memory")
+
+    @field_validator("providers")
+    @classmethod
+    def _kinds(cls, v: dict[str, ProviderConfig]) -> dict[str, ProviderConfig]:
+        for name, p in v.items():
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+                raise ValueError(f"provider name {name!r} may hold only letters, digits, '-', '_' and '.'")
+            if p.kind is None:
+                if name not in PROVIDER_KINDS:
+                    raise ValueError(
+                        f"provider {name!r} needs a 'kind' (one of {', '.join(PROVIDER_KINDS)})"
+                    )
+                p.kind = name  # type: ignore[assignment]
+            if p.endpoint is None:
+                p.endpoint = DEFAULT_ENDPOINTS[p.kind]
+        return v
+
+    # convenience -----------------------------------------------------------
+    def provider(self, name: str) -> ProviderConfig | None:
+        return self.providers.get(name)
+
+
+@dataclass
+class LoadedConfig:
+    config: Config
+    path: Path | None  # None: the embedded default
+    source: str  # "flag", "env", "cwd", "embedded"
+
+    @property
+    def label(self) -> str:
+        return str(self.path) if self.path else "embedded default"
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used: says the file, key path, line and why."""
+
+    def __init__(self, file: str, problems: list[str]):
+        self.file = file
+        self.problems = problems
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        head = f"invalid config {self.file}:"
+        return "\n".join([head, *("  " + p for p in self.problems)])
+
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_env(value: Any, environ: dict[str, str] | None = None) -> Any:
+    env = os.environ if environ is None else environ
+    if isinstance(value, str):
+        return _ENV.sub(lambda m: env.get(m.group(1)) or (m.group(2) if m.group(2) is not None else ""), value)
+    if isinstance(value, list):
+        return [expand_env(v, env) for v in value]
+    if isinstance(value, dict):
+        return {k: expand_env(v, env) for k, v in value.items()}
+    return value
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+
+
+def parse_duration(text: str) -> float:
+    """'30d' -> seconds.  Units: s, m, h, d, w."""
+    m = _DURATION.match(str(text))
+    if not m:
+        raise ValueError(f"expected a duration such as 30d, 12h, 15m or 90s, got {text!r}")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def find_config(explicit: str | os.PathLike | None = None) -> tuple[Path | None, str]:
+    if explicit:
+        return Path(explicit), "flag"
+    env = os.environ.get("LEASH_CONFIG")
+    if env:
+        return Path(env), "env"
+    for rel in CONFIG_SEARCH:
+        p = Path.cwd() / rel
+        if p.is_file():
+            return p, "cwd"
+    return None, "embedded"
+
+
+def load_config(explicit: str | os.PathLike | None = None) -> LoadedConfig:
+    path, source = find_config(explicit)
+    if path is None:
+        cfg = parse_config_text(default_config_path().read_text(), "<embedded default>")
+        return LoadedConfig(cfg, None, source)
+    if not path.is_file():
+        raise ConfigError(str(path), ["file not found"])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(str(path), [f"cannot read: {e.strerror or e}"]) from None
+    return LoadedConfig(parse_config_text(text, str(path)), path.resolve(), source)
+
+
+def parse_config_text(text: str, filename: str) -> Config:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError(filename, [f"{where}not valid YAML ({getattr(e, 'problem', None) or e})"]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(filename, ["the top level must be a mapping of keys (gateway:, providers:, ...)"])
+    data = expand_env(data)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(filename, [_describe(err, node) for err in e.errors()]) from None
+
+
+def _describe(err: dict, node: yaml.Node | None) -> str:
+    line = _line_of(node, err["loc"])
+    where = f"line {line}: " if line else ""
+    dotted = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    if err["type"] == "extra_forbidden":
+        key = str(err["loc"][-1])
+        parent = _model_at(err["loc"][:-1])
+        hint = ""
+        if parent is not None:
+            close = difflib.get_close_matches(key, list(parent.model_fields), n=1)
+            if close:
+                hint = f" (did you mean '{close[0]}'?)"
+            else:
+                hint = f" (expected one of: {', '.join(parent.model_fields)})"
+        return f"{where}{dotted}: unknown key{hint}"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    got = err.get("input")
+    got_text = ""
+    if err["type"] not in ("missing",) and not isinstance(got, (dict, list)):
+        got_text = f", got {got!r}"
+    return f"{where}{dotted}: {msg}{got_text}"
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    """The pydantic model that a location path points into, if any."""
+    model: Any = Config
+    i = 0
+    while i < len(loc):
+        part = loc[i]
+        field = model.model_fields.get(str(part)) if hasattr(model, "model_fields") else None
+        if field is None:
+            return None
+        ann = field.annotation
+        origin = getattr(ann, "__origin__", None)
+        if origin is dict:
+            model = ann.__args__[1]
+            i += 2
+            continue
+        if origin is list:
+            model = ann.__args__[0]
+            i += 2
+            continue
+        model = ann
+        i += 1
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _line_of(node: yaml.Node | None, loc: tuple) -> int | None:
+    """1-based line of the YAML node at `loc` (or of its closest parent)."""
+    line = None
+    cur = node
+    for part in loc:
+        if cur is None:
+            break
+        if isinstance(cur, yaml.MappingNode):
+            nxt = None
+            for k, v in cur.value:
+                if str(k.value) == str(part):
+                    line = k.start_mark.line + 1
+                    nxt = v
+                    break
+            cur = nxt
+        elif isinstance(cur, yaml.SequenceNode) and isinstance(part, int) and part < len(cur.value):
+            cur = cur.value[part]
+            line = cur.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def mask_secrets(data: Any) -> Any:
+    """A copy of a config dump with keys and secrets masked, for `leash config show`."""
+    if isinstance(data, dict):
+        out = {}
+        for k, v in data.items():
+            if isinstance(v, str) and _SECRETISH.search(str(k)) and v:
+                out[k] = mask(v)
+            else:
+                out[k] = mask_secrets(v)
+        return out
+    if isinstance(data, list):
+        return [mask_secrets(v) for v in data]
+    return data
+
+
+_SECRETISH = re.compile(r"(api_key|token|secret|password|authorization)", re.I)
+
+
+def mask(value: str) -> str:
+    if len(value) <= 8:
+        return "****"
+    return value[:3] + "****" + value[-2:]

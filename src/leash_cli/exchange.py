@@ -1,0 +1,172 @@
+"""The exchange: one request/response pair as the pipeline sees it.
+
+It knows nothing of HTTP frameworks.  The local proxy (``proxy.py``) and the
+Envoy ext_proc host build the same object and hand it to the same pipeline.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+#: Headers that carry credentials; never stored, logged or shown.
+CREDENTIAL_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "x-api-key",
+        "api-key",
+        "x-goog-api-key",
+        "cookie",
+        "set-cookie",
+        "x-leash-key",
+    }
+)
+
+#: Query parameters that carry credentials.
+CREDENTIAL_PARAMS = frozenset({"key", "api_key", "api-key", "access_token"})
+
+OUTCOMES = ("ok", "upstream_error", "blocked", "error", "client_cancelled")
+
+
+@dataclass(slots=True)
+class Usage:
+    """Token counts as the provider reported them (None: not reported)."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cached_input_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
+
+    def merge(self, other: "Usage") -> None:
+        """Take every count the other usage reports (later reports win)."""
+        for name in self.__slots__:  # type: ignore[attr-defined]
+            v = getattr(other, name)
+            if v is not None:
+                setattr(self, name, v)
+
+    @property
+    def known(self) -> bool:
+        return self.input_tokens is not None or self.output_tokens is not None
+
+    def as_dict(self) -> dict[str, int | None]:
+        return {n: getattr(self, n) for n in self.__slots__}  # type: ignore[attr-defined]
+
+
+@dataclass(slots=True)
+class Violation:
+    """A finding of a policy module, stored in the ``violations`` table."""
+
+    module: str
+    type: str
+    action: str  # block | redact | log | shadow_block | alert
+    severity: str = "medium"
+    detail: str = ""
+    start: int | None = None
+    end: int | None = None
+    field: str | None = None
+    score: float | None = None
+
+
+@dataclass(slots=True)
+class Exchange:
+    id: str
+    provider: str  # configured provider name, e.g. "openai", "groq"
+    kind: str  # provider kind: openai | anthropic | google | mock
+    api: str  # wire shape of this call: openai | anthropic | google
+    method: str
+    path: str  # path below the provider, e.g. "chat/completions"
+    query: str = ""  # query string with credentials removed
+    tenant: str = "default"
+    key_id: str | None = None  # leash virtual key id, when one was used
+    client: str | None = None  # client address
+    request_headers: dict[str, str] = field(default_factory=dict)  # credentials removed
+    request_body: bytes = b""
+    model: str | None = None
+    stream: bool = False
+    # timing (perf_counter seconds unless stated)
+    started_at: float = field(default_factory=time.time)  # wall clock
+    t_start: float = field(default_factory=time.perf_counter)
+    t_upstream_start: float | None = None
+    t_upstream_headers: float | None = None
+    t_first_token: float | None = None
+    t_upstream_end: float | None = None
+    t_end: float | None = None
+    # response
+    status: int | None = None
+    outcome: str = "ok"
+    error: str | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    response_body: bytes | None = None  # buffered body, or the stream as the client saw it
+    response_text: str | None = None  # reassembled completion text (streams and bodies)
+    stream_events: list[bytes] | None = None  # raw SSE events, kept when storage.bodies == full
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float | None = None
+    cost_detail: dict[str, Any] | None = None
+    violations: list[Violation] = field(default_factory=list)
+    verdict: str = "allowed"  # allowed | blocked | redacted | shadow_blocked
+    module_timings: dict[str, float] = field(default_factory=dict)  # module -> seconds
+    annotations: dict[str, Any] = field(default_factory=dict)
+    _json: Any = None
+    _json_error: str | None = None
+    _json_parsed: bool = False
+
+    # -- request body -------------------------------------------------------
+    def json(self) -> Any:
+        """The request body parsed as JSON (None when empty or not JSON)."""
+        if not self._json_parsed:
+            self._json_parsed = True
+            if self.request_body:
+                try:
+                    self._json = orjson.loads(self.request_body)
+                except orjson.JSONDecodeError as e:
+                    self._json_error = str(e)
+        return self._json
+
+    @property
+    def json_error(self) -> str | None:
+        self.json()
+        return self._json_error
+
+    def set_json(self, body: Any) -> None:
+        """Replace the request body (a transform)."""
+        self._json = body
+        self._json_parsed = True
+        self._json_error = None
+        self.request_body = orjson.dumps(body)
+
+    # -- timings ------------------------------------------------------------
+    @property
+    def upstream_seconds(self) -> float | None:
+        if self.t_upstream_start is None or self.t_upstream_end is None:
+            return None
+        return self.t_upstream_end - self.t_upstream_start
+
+    @property
+    def total_seconds(self) -> float | None:
+        if self.t_end is None:
+            return None
+        return self.t_end - self.t_start
+
+    @property
+    def overhead_seconds(self) -> float | None:
+        """Time spent in leash: the total less the time waiting on the upstream."""
+        total = self.total_seconds
+        if total is None:
+            return None
+        up = self.upstream_seconds or 0.0
+        return max(total - up, 0.0)
+
+    @property
+    def ttft_seconds(self) -> float | None:
+        if self.t_first_token is None:
+            return None
+        return self.t_first_token - self.t_start
+
+
+def strip_credentials(headers: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k.lower() not in CREDENTIAL_HEADERS}

@@ -1,0 +1,75 @@
+"""Prometheus metrics, one registry per gateway (so tests can run several)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from leash_cli.exchange import Exchange
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+_OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class Metrics:
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "leash_gateway_requests", "Requests handled", ["tenant", "provider", "model", "status"], registry=r
+        )
+        self.duration = Histogram(
+            "leash_gateway_request_duration_seconds", "Total request time as the client saw it",
+            ["provider"], buckets=_LATENCY_BUCKETS, registry=r,
+        )
+        self.provider_latency = Histogram(
+            "leash_provider_latency_seconds", "Time waiting on the upstream provider",
+            ["provider"], buckets=_LATENCY_BUCKETS, registry=r,
+        )
+        self.overhead = Histogram(
+            "leash_gateway_overhead_seconds", "Time spent in leash (total less upstream)",
+            ["provider"], buckets=_OVERHEAD_BUCKETS, registry=r,
+        )
+        self.tokens = Counter(
+            "leash_gateway_tokens", "Tokens reported by providers", ["tenant", "provider", "model", "direction"],
+            registry=r,
+        )
+        self.cost = Counter("leash_gateway_cost_usd", "Priced cost in USD", ["tenant", "provider", "model"], registry=r)
+        self.module_duration = Histogram(
+            "leash_module_processing_duration_seconds", "Time spent in each policy module", ["module"],
+            buckets=_OVERHEAD_BUCKETS, registry=r,
+        )
+        self.violations = Counter(
+            "leash_policy_violations", "Policy findings", ["module", "type", "action"], registry=r
+        )
+        self.in_flight = Gauge("leash_gateway_in_flight_requests", "Requests in progress", registry=r)
+        self.store_errors = Counter("leash_store_write_errors", "Failed history writes", registry=r)
+        self.store_queue = Gauge("leash_store_queue_depth", "Records waiting to be written", registry=r)
+
+    def observe(self, ex: Exchange) -> None:
+        model = ex.model or ""
+        self.requests.labels(ex.tenant, ex.provider, model, str(ex.status or 0)).inc()
+        total = ex.total_seconds
+        if total is not None:
+            self.duration.labels(ex.provider).observe(total)
+        up = ex.upstream_seconds
+        if up is not None:
+            self.provider_latency.labels(ex.provider).observe(up)
+        ov = ex.overhead_seconds
+        if ov is not None:
+            self.overhead.labels(ex.provider).observe(ov)
+        u = ex.usage
+        if u.input_tokens:
+            self.tokens.labels(ex.tenant, ex.provider, model, "input").inc(u.input_tokens)
+        if u.output_tokens:
+            self.tokens.labels(ex.tenant, ex.provider, model, "output").inc(u.output_tokens)
+        if ex.cost_usd:
+            self.cost.labels(ex.tenant, ex.provider, model).inc(ex.cost_usd)
+        for name, secs in ex.module_timings.items():
+            self.module_duration.labels(name).observe(secs)
+        for v in ex.violations:
+            self.violations.labels(v.module, v.type, v.action).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

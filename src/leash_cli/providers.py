@@ -1,0 +1,169 @@
+"""Providers: where a request goes, which wire shape it speaks, and its keys.
+
+The upstream host comes from the config only.  Nothing a client sends (header,
+query or body) changes it: the path below ``/v1/{provider}/`` is appended to the
+configured endpoint after it is checked for traversal.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+
+from leash_cli.config import Config, ProviderConfig
+from leash_cli.exchange import CREDENTIAL_PARAMS
+
+#: Hop-by-hop headers (RFC 9110 §7.6.1) plus those leash recomputes.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "accept-encoding",
+        "content-encoding",
+    }
+)
+
+_GOOGLE_MODEL = re.compile(r"models/([^/:]+)(?::([A-Za-z]+))?")
+
+
+class RouteError(Exception):
+    def __init__(self, status: int, message: str, code: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+
+
+@dataclass(slots=True)
+class Provider:
+    name: str
+    kind: str
+    endpoint: str
+    base_path: str  # the endpoint's path, without trailing slash
+    origin: str  # scheme://host[:port]
+    api_key: str | None
+    models: list[str]
+    extra_headers: dict[str, str]
+    extra_query: dict[str, str]
+    connect_timeout: float | None
+    read_timeout: float | None
+    config: ProviderConfig = field(repr=False)
+
+    @classmethod
+    def from_config(cls, name: str, pc: ProviderConfig) -> "Provider":
+        endpoint = pc.endpoint or ""
+        parts = urlsplit(endpoint)
+        key = pc.api_key.get_secret_value() if pc.api_key is not None else None
+        return cls(
+            name=name,
+            kind=pc.kind or name,
+            endpoint=endpoint,
+            base_path=parts.path.rstrip("/"),
+            origin=f"{parts.scheme}://{parts.netloc}",
+            api_key=key or None,
+            models=list(pc.models),
+            extra_headers=dict(pc.headers),
+            extra_query=dict(pc.query),
+            connect_timeout=pc.connect_timeout,
+            read_timeout=pc.read_timeout,
+            config=pc,
+        )
+
+    # -- the wire shape ------------------------------------------------------
+    def api_for(self, rest: str) -> str:
+        if self.kind != "mock":
+            return self.kind
+        return mock_api(rest)
+
+    def upstream_path(self, rest: str) -> str:
+        """The path below the endpoint for `rest` (already checked by `clean_rest`)."""
+        if self.kind == "anthropic":
+            if not rest.startswith("v1/"):
+                rest = "v1/" + rest
+        elif self.kind == "google":
+            if not rest.startswith(("v1beta/", "v1/", "v1alpha/", "upload/")):
+                rest = "v1beta/" + rest
+        return f"{self.base_path}/{rest}"
+
+    def upstream_url(self, rest: str, query: str) -> str:
+        url = self.origin + quote(self.upstream_path(rest), safe="/:@!$&'()*+,;=-._~%")
+        if self.extra_query:
+            pairs = parse_qsl(query, keep_blank_values=True)
+            names = {k for k, _ in pairs}
+            pairs += [(k, v) for k, v in self.extra_query.items() if k not in names]
+            query = urlencode(pairs)
+        if query:
+            url += "?" + query
+        return url
+
+    # -- credentials ---------------------------------------------------------
+    def apply_credentials(self, headers: dict[str, str], query: str) -> tuple[dict[str, str], str]:
+        """Inject the gateway-side key (when configured), replacing the client's."""
+        if self.api_key is None:
+            return headers, query
+        for h in ("authorization", "x-api-key", "api-key", "x-goog-api-key"):
+            headers.pop(h, None)
+        if self.kind == "anthropic":
+            headers["x-api-key"] = self.api_key
+        elif self.kind == "google":
+            headers["x-goog-api-key"] = self.api_key
+            if query:
+                query = strip_query_params(query, CREDENTIAL_PARAMS)
+        else:
+            headers["authorization"] = "Bearer " + self.api_key
+        return headers, query
+
+
+def mock_api(rest: str) -> str:
+    """Which provider's shape a mock path speaks."""
+    if ":" in rest.rsplit("/", 1)[-1] or rest.startswith(("v1beta/", "v1alpha/")):
+        return "google"
+    if rest.endswith("messages") or "messages/" in rest:
+        return "anthropic"
+    return "openai"
+
+
+def clean_rest(rest: str) -> str:
+    """Reject paths that could climb out of the configured endpoint."""
+    if not rest:
+        raise RouteError(404, "no API path after the provider name", "not_found")
+    for seg in rest.split("/"):
+        low = seg.lower()
+        if seg in (".", "..") or "%2e%2e" in low or "%2f" in low or "\\" in seg or low.startswith("%2e"):
+            raise RouteError(400, "path segments '.' and '..' are not allowed", "invalid_path")
+    if "//" in rest:
+        raise RouteError(400, "empty path segments are not allowed", "invalid_path")
+    return rest
+
+
+def strip_query_params(query: str, names: frozenset[str]) -> str:
+    pairs = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k.lower() not in names]
+    return urlencode(pairs)
+
+
+def request_model(kind_api: str, rest: str, body: object) -> tuple[str | None, bool]:
+    """(model, stream) of a request, from the body or (Gemini) the path."""
+    if kind_api == "google":
+        m = _GOOGLE_MODEL.search(rest)
+        if m:
+            return m.group(1), m.group(2) == "streamGenerateContent"
+        return None, False
+    if isinstance(body, dict):
+        model = body.get("model")
+        return (model if isinstance(model, str) else None), body.get("stream") is True
+    return None, False
+
+
+def build_providers(cfg: Config) -> dict[str, Provider]:
+    return {name: Provider.from_config(name, pc) for name, pc in cfg.providers.items()}

@@ -1,0 +1,531 @@
+"""The local reverse proxy: ``/v1/{provider}/{rest}`` -> the provider's endpoint.
+
+The hot path is plain ASGI (no routing framework per request); Starlette
+serves the rest (``/health``, ``/ready``, ``/metrics``) and the lifespan.
+The upstream client is aiohttp, chosen by measurement (see the README).
+
+Every request becomes an :class:`~leash_cli.exchange.Exchange` that goes
+through the :class:`~leash_cli.pipeline.Pipeline`; this module only speaks
+HTTP on both sides of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from leash_cli import __version__, mock
+from leash_cli.config import Config, LoadedConfig
+from leash_cli.errors import error_body, guess_api
+from leash_cli.exchange import CREDENTIAL_PARAMS, Exchange, strip_credentials
+from leash_cli.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from leash_cli.metrics import Metrics
+from leash_cli.pipeline import Block, Pipeline
+from leash_cli.providers import HOP_BY_HOP, Provider, RouteError, build_providers, clean_rest, request_model
+from leash_cli.providers import strip_query_params
+from leash_cli.sse import SSESplitter
+
+log = logging.getLogger("leash.proxy")
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict]]
+Send = Callable[[dict], Awaitable[None]]
+
+_JSON_CT = (b"content-type", b"application/json")
+_UPSTREAM_ACCEPT_ENCODING = "gzip, deflate"
+_LOOPBACK = ("127.", "::1", "localhost")
+
+
+class _ClientGone(Exception):
+    pass
+
+
+def new_request_id() -> str:
+    """Sortable, unique: 13 hex digits of microseconds since the epoch + 11 random."""
+    return f"{time.time_ns() // 1000:013x}{os.urandom(6).hex()[:11]}"
+
+
+@dataclass(slots=True)
+class GatewayState:
+    """Everything a request needs, swapped as one on reload."""
+
+    loaded: LoadedConfig
+    providers: dict[str, Provider]
+    pipeline: Pipeline
+    trust_tenant_header: bool
+
+    @property
+    def config(self) -> Config:
+        return self.loaded.config
+
+
+class Gateway:
+    """The proxy application.  ``gateway.app`` is the ASGI callable."""
+
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        *,
+        recorder: Any = None,
+        pricer: Any = None,
+        metrics: Metrics | None = None,
+        pipeline_factory: Callable[["Gateway", LoadedConfig], Pipeline] | None = None,
+    ) -> None:
+        self.metrics = metrics or Metrics()
+        self.recorder = recorder
+        self.pricer = pricer
+        self.started = time.time()
+        self.session: aiohttp.ClientSession | None = None
+        self.ready = False
+        self._pipeline_factory = pipeline_factory or _default_pipeline
+        self.state = self.build_state(loaded)
+        self._starlette = Starlette(
+            routes=[
+                Route("/health", self.health),
+                Route("/ready", self.ready_endpoint),
+                Route("/metrics", self.metrics_endpoint),
+            ],
+            lifespan=self._lifespan,
+        )
+
+    # -- state ----------------------------------------------------------------
+    def build_state(self, loaded: LoadedConfig) -> GatewayState:
+        cfg = loaded.config
+        trust = cfg.gateway.trust_tenant_header
+        if trust is None:
+            trust = cfg.gateway.host.startswith(_LOOPBACK)
+        return GatewayState(
+            loaded=loaded,
+            providers=build_providers(cfg),
+            pipeline=self._pipeline_factory(self, loaded),
+            trust_tenant_header=trust,
+        )
+
+    def swap_state(self, state: GatewayState) -> None:
+        """Install a new config; in-flight requests finish on the old one."""
+        self.state = state
+
+    # -- lifespan ---------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Any):
+        await self.startup()
+        try:
+            yield
+        finally:
+            await self.shutdown()
+
+    async def startup(self) -> None:
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30)
+        self.session = aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=True,
+            trust_env=False,
+            timeout=aiohttp.ClientTimeout(total=None),
+        )
+        if self.recorder is not None and hasattr(self.recorder, "start"):
+            self.recorder.start()
+        self.ready = True
+
+    async def shutdown(self) -> None:
+        self.ready = False
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
+        if self.recorder is not None and hasattr(self.recorder, "close"):
+            await asyncio.get_running_loop().run_in_executor(None, self.recorder.close)
+
+    # -- ASGI ---------------------------------------------------------------------
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
+            await self.handle(scope, receive, send)
+        else:
+            await self._starlette(scope, receive, send)
+
+    __call__ = app
+
+    # -- the proxy ------------------------------------------------------------------
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        t0 = time.perf_counter()
+        st = self.state
+        cfg = st.config
+        headers: dict[str, str] = {}
+        for k, v in scope["headers"]:
+            name = k.decode("latin-1").lower()
+            val = v.decode("latin-1")
+            headers[name] = headers[name] + ", " + val if name in headers else val
+        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        raw_path = raw_path.split("?", 1)[0]
+        _, _, name_rest = raw_path.partition("/v1/")
+        pname, _, rest = name_rest.partition("/")
+        query = scope.get("query_string", b"").decode("latin-1")
+        provider = st.providers.get(pname)
+        api = provider.api_for(rest) if provider else guess_api(rest, headers)
+        client = scope.get("client")
+        ex = Exchange(
+            id=new_request_id(),
+            provider=pname,
+            kind=provider.kind if provider else "unknown",
+            api=api,
+            method=scope["method"],
+            path=rest,
+            query=strip_query_params(query, CREDENTIAL_PARAMS) if "key" in query or "token" in query else query,
+            request_headers=strip_credentials(headers),
+            client=f"{client[0]}:{client[1]}" if client else None,
+            t_start=t0,
+        )
+        if st.trust_tenant_header:
+            tenant = headers.get("x-leash-tenant")
+            if tenant:
+                ex.tenant = tenant[:128]
+        self.metrics.in_flight.inc()
+        flow = None
+        try:
+            if provider is None:
+                names = ", ".join(sorted(st.providers)) or "(none)"
+                return await self._reject(send, ex, 404, "unknown_provider",
+                                          f"unknown provider {pname!r}; configured providers: {names}")
+            try:
+                clean_rest(rest)
+            except RouteError as e:
+                return await self._reject(send, ex, e.status, e.code, e.message)
+            # -- body ------------------------------------------------------------
+            limit = cfg.gateway.max_body_bytes
+            declared = headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > limit:
+                return await self._reject(send, ex, 413, "request_too_large",
+                                          f"request body of {declared} bytes exceeds the limit of {limit} bytes")
+            body = await _read_body(receive, limit)
+            if body is None:
+                return await self._reject(send, ex, 413, "request_too_large",
+                                          f"request body exceeds the limit of {limit} bytes")
+            ex.request_body = body
+            parsed = None
+            if body and _wants_json(headers, body):
+                parsed = ex.json()
+                if ex.json_error is not None:
+                    return await self._reject(send, ex, 400, "invalid_json",
+                                              f"request body is not valid JSON: {ex.json_error}")
+            ex.model, ex.stream = request_model(api, rest, parsed)
+            if api == "google" and ex.stream and "alt=sse" not in query:
+                ex.stream = False  # a JSON array, delivered as one body
+            # -- request stages ----------------------------------------------------
+            block = await st.pipeline.request(ex)
+            if block is not None:
+                ex.outcome = "blocked"
+                ex.verdict = "shadow_blocked" if ex.verdict == "shadow_blocked" else "blocked"
+                return await self._reject(send, ex, block.status, block.code, block.message, block.headers,
+                                          outcome="blocked")
+            # -- upstream ------------------------------------------------------------
+            flow = st.pipeline.response(ex)
+            if provider.kind == "mock":
+                await self._answer_mock(scope, receive, send, ex, provider, query, flow)
+            else:
+                await self._forward(scope, receive, send, ex, provider, headers, query, flow)
+        except _ClientGone:
+            ex.outcome = "client_cancelled"
+            ex.error = ex.error or "client disconnected"
+            ex.status = ex.status or 499
+        except Exception as e:  # the process keeps serving; the client gets a clean 500
+            log.exception("internal error on %s", ex.id)
+            ex.error = f"internal error: {type(e).__name__}"
+            if ex.status is None:
+                with contextlib.suppress(Exception):
+                    await self._reject(send, ex, 500, "internal_error", "leash internal error", outcome="error")
+            ex.outcome = "error"
+        finally:
+            self.metrics.in_flight.dec()
+            if ex.t_end is None:
+                ex.t_end = time.perf_counter()
+            st.pipeline.finish(ex, flow)
+
+    async def _reject(
+        self,
+        send: Send,
+        ex: Exchange,
+        status: int,
+        code: str,
+        message: str,
+        extra: dict[str, str] | None = None,
+        outcome: str = "error",
+    ) -> None:
+        body = error_body(ex.api, status, message, code)
+        ex.status = status
+        if ex.outcome == "ok":
+            ex.outcome = outcome
+        ex.error = ex.error or f"{code}: {message}"
+        ex.response_body = body
+        headers = [_JSON_CT, (b"content-length", str(len(body)).encode())]
+        if extra:
+            headers += [(k.lower().encode(), str(v).encode()) for k, v in extra.items()]
+        ex.response_headers = {"content-type": "application/json", **(extra or {})}
+        await self._send(send, ex, status, headers, body)
+
+    async def _send(self, send: Send, ex: Exchange, status: int, headers: list, body: bytes) -> None:
+        now = time.perf_counter()
+        up = ex.upstream_seconds or 0.0
+        ov = max(now - ex.t_start - up, 0.0)
+        headers.append((b"x-leash-request-id", ex.id.encode()))
+        headers.append((b"x-leash-overhead-ms", f"{ov * 1000:.3f}".encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        ex.t_end = time.perf_counter()
+
+    async def _forward(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        ex: Exchange,
+        provider: Provider,
+        headers: dict[str, str],
+        query: str,
+        flow,
+    ) -> None:
+        assert self.session is not None, "gateway not started"
+        cfg = self.state.config.gateway
+        out = {k: v for k, v in headers.items() if k not in HOP_BY_HOP and not k.startswith("x-leash-")}
+        if provider.extra_headers:
+            out.update({k.lower(): v for k, v in provider.extra_headers.items()})
+        out, query = provider.apply_credentials(out, query)
+        out["accept-encoding"] = _UPSTREAM_ACCEPT_ENCODING
+        url = provider.upstream_url(ex.path, query)
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=provider.connect_timeout or cfg.connect_timeout,
+            sock_read=provider.read_timeout or cfg.read_timeout,
+        )
+        ex.t_upstream_start = time.perf_counter()
+        try:
+            resp = await self.session.request(
+                ex.method, url, headers=out, data=ex.request_body or None, allow_redirects=False,
+                timeout=timeout, compress=None,
+            )
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+            ex.t_upstream_end = time.perf_counter()
+            return await self._reject(send, ex, 504, "upstream_timeout",
+                                      f"provider {provider.name!r} did not answer in time", outcome="upstream_error")
+        except aiohttp.ClientError as e:
+            ex.t_upstream_end = time.perf_counter()
+            return await self._reject(send, ex, 502, "upstream_unreachable",
+                                      f"cannot reach provider {provider.name!r}: {type(e).__name__}",
+                                      outcome="upstream_error")
+        ex.t_upstream_headers = time.perf_counter()
+        try:
+            ex.status = resp.status
+            ctype = resp.headers.get("content-type", "")
+            rheaders = [
+                (k.lower().encode("latin-1"), v.encode("latin-1"))
+                for k, v in resp.headers.items()
+                if k.lower() not in HOP_BY_HOP
+            ]
+            ex.response_headers = strip_credentials({k.decode(): v.decode("latin-1") for k, v in rheaders})
+            if resp.status >= 400:
+                ex.outcome = "upstream_error"
+            if ctype.startswith("text/event-stream"):
+                await self._stream(receive, send, ex, rheaders, resp.content.iter_any(), flow, resp.close)
+                return
+            try:
+                body = await resp.read()
+            except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+                ex.t_upstream_end = time.perf_counter()
+                ex.status = None
+                return await self._reject(send, ex, 504, "upstream_timeout",
+                                          f"provider {provider.name!r} stopped sending its response",
+                                          outcome="upstream_error")
+            except aiohttp.ClientError as e:
+                ex.t_upstream_end = time.perf_counter()
+                ex.status = None
+                return await self._reject(send, ex, 502, "upstream_reset",
+                                          f"provider {provider.name!r} broke off its response: {type(e).__name__}",
+                                          outcome="upstream_error")
+            ex.t_upstream_end = time.perf_counter()
+            body = flow.body(body)
+            ex.response_body = body
+            rheaders.append((b"content-length", str(len(body)).encode()))
+            await self._send(send, ex, resp.status, rheaders, body)
+        finally:
+            resp.release()
+
+    async def _answer_mock(self, scope, receive, send, ex: Exchange, provider: Provider, query: str, flow) -> None:
+        pc = provider.config
+        ex.t_upstream_start = time.perf_counter()
+        result = mock.respond(ex.api, ex.method, ex.path, query, ex.json(), chunks=pc.chunks,
+                              delay_ms=pc.delay_ms, chunk_delay_ms=pc.chunk_delay_ms)
+        ex.status = result.status
+        if result.status >= 400:
+            ex.outcome = "upstream_error"
+        headers = [(b"content-type", result.content_type.encode())]
+        ex.response_headers = {"content-type": result.content_type}
+        if result.events is not None:
+            if result.delay:
+                await asyncio.sleep(result.delay)
+                result.delay = 0
+            ex.t_upstream_headers = time.perf_counter()
+            await self._stream(receive, send, ex, headers, result.chunks(), flow, None)
+            return
+        if result.delay:
+            await asyncio.sleep(result.delay)
+        body = result.body or b""
+        ex.t_upstream_headers = ex.t_upstream_end = time.perf_counter()
+        body = flow.body(body)
+        ex.response_body = body
+        headers.append((b"content-length", str(len(body)).encode()))
+        await self._send(send, ex, result.status, headers, body)
+
+    async def _stream(self, receive, send, ex: Exchange, headers: list, chunks, flow, close) -> None:
+        """Pass an SSE stream through event by event, watching for the client leaving."""
+        now = time.perf_counter()
+        waited = (ex.t_upstream_headers or now) - (ex.t_upstream_start or now)
+        ov = max(now - ex.t_start - waited, 0.0)
+        headers.append((b"x-leash-request-id", ex.id.encode()))
+        headers.append((b"x-leash-overhead-ms", f"{ov * 1000:.3f}".encode()))
+        await send({"type": "http.response.start", "status": ex.status, "headers": headers})
+        gone = asyncio.Event()
+        watcher = asyncio.create_task(_watch_disconnect(receive, gone, asyncio.current_task(), ex))
+        splitter = SSESplitter()
+        sent: list[bytes] = []
+        try:
+            try:
+                async for chunk in chunks:
+                    if ex.t_first_token is None:
+                        ex.t_first_token = time.perf_counter()
+                    for raw in splitter.feed(chunk):
+                        out = flow.event(raw)
+                        if out is not None:
+                            sent.append(out)
+                            await send({"type": "http.response.body", "body": out, "more_body": True})
+            except (asyncio.TimeoutError, aiohttp.ClientError) as e:
+                if gone.is_set():
+                    raise _ClientGone() from None
+                ex.outcome = "upstream_error"
+                ex.error = f"upstream stream broke off: {type(e).__name__}"
+            except asyncio.CancelledError:
+                if not gone.is_set():
+                    raise
+                task = asyncio.current_task()
+                if task is not None:
+                    task.uncancel()
+                raise _ClientGone() from None
+            if gone.is_set():
+                raise _ClientGone()
+            rest = splitter.flush()
+            if rest:
+                sent.append(rest)
+                await send({"type": "http.response.body", "body": rest, "more_body": True})
+            ex.t_upstream_end = time.perf_counter()
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            watcher.cancel()
+            if ex.t_upstream_end is None:
+                ex.t_upstream_end = time.perf_counter()
+            ex.response_body = b"".join(sent)
+            if close is not None:
+                close()
+            elif hasattr(chunks, "aclose"):
+                with contextlib.suppress(BaseException):
+                    await chunks.aclose()
+            ex.t_end = time.perf_counter()
+
+    # -- operational endpoints ---------------------------------------------------------
+    def health_payload(self) -> dict:
+        st = self.state
+        rec = self.recorder
+        store = {"state": "disabled"}
+        if rec is not None:
+            store = {
+                "state": getattr(rec, "state", "ok"),
+                "path": str(getattr(rec, "path", "")),
+                "queue": getattr(rec, "queue_depth", 0),
+                "last_error": getattr(rec, "last_error", None),
+            }
+        status = "ok" if self.ready and store.get("state") in ("ok", "disabled") else "degraded"
+        return {
+            "status": status,
+            "version": __version__,
+            "uptime_s": round(time.time() - self.started, 3),
+            "config": st.loaded.label,
+            "providers": {n: {"kind": p.kind, "endpoint": p.endpoint} for n, p in st.providers.items()},
+            "store": store,
+        }
+
+    async def health(self, request: Request) -> Response:
+        payload = self.health_payload()
+        return JSONResponse(payload, status_code=200)
+
+    async def ready_endpoint(self, request: Request) -> Response:
+        payload = self.health_payload()
+        blocking = self.state.config.storage.on_error == "block" and payload["store"].get("state") == "degraded"
+        ok = self.ready and not blocking
+        return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
+
+    async def metrics_endpoint(self, request: Request) -> Response:
+        if self.recorder is not None:
+            self.metrics.store_queue.set(getattr(self.recorder, "queue_depth", 0))
+        return Response(self.metrics.render(), media_type=METRICS_CONTENT_TYPE)
+
+
+def _default_pipeline(gw: Gateway, loaded: LoadedConfig) -> Pipeline:
+    keep = loaded.config.storage.bodies == "full"
+    return Pipeline(recorder=gw.recorder, metrics=gw.metrics, pricer=gw.pricer, keep_events=keep)
+
+
+_NOT_JSON = ("multipart/", "application/octet-stream", "audio/", "image/", "video/", "text/plain")
+
+
+def _wants_json(headers: dict[str, str], body: bytes) -> bool:
+    """Provider APIs take JSON bodies, except uploads (files, audio, images)."""
+    ct = headers.get("content-type")
+    if ct is None:
+        return True
+    return not ct.lower().startswith(_NOT_JSON)
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None when it exceeds `limit`."""
+    msg = await receive()
+    body = msg.get("body", b"")
+    if not msg.get("more_body"):
+        return body if len(body) <= limit else None
+    parts = [body]
+    size = len(body)
+    while True:
+        if msg["type"] == "http.disconnect":
+            raise _ClientGone()
+        msg = await receive()
+        chunk = msg.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        parts.append(chunk)
+        if not msg.get("more_body"):
+            return b"".join(parts)
+
+
+async def _watch_disconnect(receive: Receive, gone: asyncio.Event, task: asyncio.Task | None, ex: Exchange) -> None:
+    """Wait for the client to leave, then cancel the streaming task (unless it is done)."""
+    while True:
+        msg = await receive()
+        if msg["type"] == "http.disconnect":
+            if ex.t_upstream_end is None:
+                gone.set()
+                if task is not None:
+                    task.cancel()
+            return
+
+
+def json_dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj)

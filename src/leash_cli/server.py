@@ -1,0 +1,226 @@
+"""Running the gateway: build it from a config, serve it with uvicorn.
+
+``serve()`` is what ``leash up`` calls; ``GatewayThread`` runs one on port 0 in
+a background thread (tests, benchmarks, ``leash_cli.testing``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from leash_cli.config import LoadedConfig
+from leash_cli.proxy import Gateway
+
+log = logging.getLogger("leash.server")
+
+try:  # uvloop is optional (not on Windows)
+    import uvloop  # noqa: F401
+
+    LOOP = "uvloop"
+except ImportError:  # pragma: no cover
+    LOOP = "asyncio"
+
+
+def build_gateway(loaded: LoadedConfig, *, db_path: str | Path | None = None, record: bool = True) -> Gateway:
+    """A gateway with the history recorder and the pricer wired in."""
+    cfg = loaded.config
+    recorder = None
+    if record and cfg.storage.enabled:
+        from leash_cli.paths import resolve_db_path
+        from leash_cli.store import Recorder
+
+        recorder = Recorder(resolve_db_path(str(db_path) if db_path else None, cfg), cfg.storage)
+    from leash_cli.pricing import Pricer
+
+    return Gateway(loaded, recorder=recorder, pricer=Pricer(cfg.pricing))
+
+
+def uvicorn_config(gateway: Gateway, host: str, port: int, **kw: Any) -> uvicorn.Config:
+    return uvicorn.Config(
+        gateway.app,
+        host=host,
+        port=port,
+        loop=LOOP,
+        http="httptools",
+        lifespan="on",
+        interface="asgi3",
+        access_log=False,
+        log_level=kw.pop("log_level", "warning"),
+        timeout_keep_alive=kw.pop("timeout_keep_alive", 75),
+        server_header=False,
+        date_header=False,
+        **kw,
+    )
+
+
+class GatewayServer(uvicorn.Server):
+    """uvicorn's server, telling us the port it bound (for --port 0)."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.bound_port: int | None = None
+        self.started_event = threading.Event()
+
+    async def startup(self, sockets: list | None = None) -> None:
+        await super().startup(sockets)
+        for server in getattr(self, "servers", []):
+            for sock in server.sockets:
+                self.bound_port = sock.getsockname()[1]
+                break
+        self.started_event.set()
+
+
+class GatewayThread:
+    """Serve a gateway on 127.0.0.1:0 in a thread: ``with GatewayThread(gw) as url: ...``."""
+
+    def __init__(self, gateway: Gateway, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.gateway = gateway
+        self.server = GatewayServer(uvicorn_config(gateway, host, port))
+        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self.thread = threading.Thread(target=self._run, daemon=True, name="leash-gateway")
+        self.host = host
+
+    def _run(self) -> None:
+        if LOOP == "uvloop":
+            import uvloop
+
+            uvloop.run(self.server.serve())
+        else:
+            asyncio.run(self.server.serve())
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.server.bound_port}"
+
+    def start(self) -> str:
+        self.thread.start()
+        if not self.server.started_event.wait(15) or self.server.bound_port is None:
+            raise RuntimeError("gateway did not start")
+        return self.url
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+
+    def __enter__(self) -> str:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def reload_config(gateway: Gateway, config_path: str | Path | None) -> bool:
+    """Load the config again and swap it in; a bad config is rejected, the old one kept."""
+    from leash_cli.config import ConfigError, load_config
+
+    try:
+        loaded = load_config(config_path)
+        state = gateway.build_state(loaded)
+    except ConfigError as e:
+        log.error("config reload rejected, keeping the running config:\n%s", e.render())
+        _audit(gateway, "config_rejected", {"error": e.render()})
+        return False
+    except Exception as e:
+        log.error("config reload rejected, keeping the running config: %s", e)
+        _audit(gateway, "config_rejected", {"error": str(e)})
+        return False
+    gateway.swap_state(state)
+    log.info("config reloaded from %s", loaded.label)
+    _audit(gateway, "config_reloaded", {"config": loaded.label})
+    return True
+
+
+def _audit(gateway: Gateway, event: str, detail: dict) -> None:
+    rec = gateway.recorder
+    if rec is not None and hasattr(rec, "audit"):
+        rec.audit(event, detail, actor="gateway")
+
+
+def banner(gateway: Gateway, host: str, port: int, console: Any) -> None:
+    st = gateway.state
+    shown = f"[{host}]" if ":" in host else host
+    base = f"http://{shown}:{port}"
+    console.print(f"[bold]leash[/] {__import__('leash_cli').__version__} listening on [bold cyan]{base}[/]")
+    console.print(f"  config  {st.loaded.label}")
+    rec = gateway.recorder
+    console.print(f"  history {getattr(rec, 'path', None) or 'off'}")
+    console.print("  providers:")
+    for name, p in st.providers.items():
+        key = " (gateway key)" if p.api_key else ""
+        console.print(f"    {base}/v1/{name:<10} -> {p.endpoint} [dim]({p.kind}{key})[/]", highlight=False,
+                      soft_wrap=True)
+    console.print(f"  health  {base}/health   metrics {base}/metrics")
+    if not host.startswith(("127.", "localhost", "::1")):
+        console.print("[yellow]warning:[/] bound to a non-loopback address: anyone who can reach it can use it")
+
+
+def run(
+    gateway: Gateway,
+    host: str,
+    port: int,
+    *,
+    config_path: str | Path | None = None,
+    db_path: str | Path | None = None,
+    watch: bool = False,
+    console: Any = None,
+) -> None:
+    """Serve until SIGINT/SIGTERM (which drain the history queue before exit)."""
+    import signal
+
+    server = GatewayServer(uvicorn_config(gateway, host, port))
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, AttributeError):
+            loop.add_signal_handler(signal.SIGHUP, lambda: reload_config(gateway, config_path))
+        watcher = asyncio.create_task(_watch_file(gateway, config_path)) if watch else None
+        serving = asyncio.create_task(server.serve())
+        while not server.started_event.is_set() and not serving.done():
+            await asyncio.sleep(0.02)
+        if serving.done() and server.bound_port is None:
+            exc = serving.exception()
+            code = exc.code if isinstance(exc, SystemExit) else 1
+            raise SystemExit(code or 1)
+        if server.bound_port is not None and console is not None:
+            banner(gateway, host, server.bound_port, console)
+            _audit(gateway, "config_loaded", {"config": gateway.state.loaded.label})
+        try:
+            await serving
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+
+    if LOOP == "uvloop":
+        import uvloop
+
+        uvloop.run(main())
+    else:
+        asyncio.run(main())
+
+
+async def _watch_file(gateway: Gateway, config_path: str | Path | None) -> None:
+    path = gateway.state.loaded.path
+    if path is None:
+        log.warning("--reload: running on the embedded default config; nothing to watch")
+        return
+    last = _mtime(path)
+    while True:
+        await asyncio.sleep(1.0)
+        now = _mtime(path)
+        if now != last:
+            last = now
+            reload_config(gateway, config_path or path)
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
