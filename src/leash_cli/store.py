@@ -1,0 +1,982 @@
+"""The history: every exchange in one SQLite file (``~/.leash/leash.db``).
+
+One writer, many readers.  The proxy hands each finished exchange to
+:class:`Recorder` (``submit`` never blocks and never raises); a single thread
+owns the write connection and inserts batches in one transaction every
+``storage.flush_interval_ms`` (default 50 ms) or every ``storage.batch_size``
+rows (default 500), whichever comes first.  A SIGKILL therefore loses at most
+the exchanges of the last ≤ 50 ms (or ≤ 500 rows); a clean ``close()`` loses
+nothing.  The file is in WAL mode with ``synchronous=NORMAL``: readers (the CLI,
+the TUI, ``datasette leash.db``) never block the writer, and a committed batch
+survives a crash of leash (a power cut may lose the last commits).
+
+Readers open the file with :func:`open_readonly` (``mode=ro``) and migrate
+nothing; the writer applies the ordered migrations below on open.  A file that
+is not SQLite, or that a newer leash wrote, raises :class:`StoreError` with a
+message fit for users.
+
+Tables (names and columns are a public interface; times are UTC ISO 8601 with
+milliseconds and a ``Z``, e.g. ``2025-05-01T12:00:00.123Z``, so they sort as
+text):
+
+``requests`` — one row per exchange
+
+======================== ======= ==============================================
+column                   type    meaning
+======================== ======= ==============================================
+id                       TEXT PK the request id (``x-leash-request-id``)
+started_at               TEXT    when leash received the request
+ended_at                 TEXT    when the response to the client ended
+tenant                   TEXT    tenant name (``default`` when none)
+key_id                   TEXT    leash virtual key id, when one was used
+provider                 TEXT    configured provider name (``openai``, ``groq``…)
+kind                     TEXT    provider kind: openai | anthropic | google | mock
+model                    TEXT    model asked for (else the one that answered)
+method                   TEXT    HTTP method
+path                     TEXT    path below the provider (``chat/completions``)
+query                    TEXT    query string, credentials removed
+status                   INTEGER HTTP status returned to the client
+stream                   INTEGER 1 for a streamed response, else 0
+outcome                  TEXT    ok | upstream_error | blocked | error | client_cancelled
+verdict                  TEXT    allowed | blocked | redacted | shadow_blocked
+latency_ms               REAL    total time in leash, request in to response out
+upstream_ms              REAL    time spent waiting on the provider
+overhead_ms              REAL    latency_ms - upstream_ms: leash's own cost
+ttft_ms                  REAL    time to the first streamed token
+input_tokens             INTEGER all prompt tokens, cached and cache writes included
+output_tokens            INTEGER all output tokens, reasoning included
+cached_input_tokens      INTEGER prompt tokens read from a cache
+cache_write_tokens       INTEGER prompt tokens written to a cache
+reasoning_tokens         INTEGER reasoning/thinking part of output_tokens
+cost_usd                 REAL    exact cost in USD; NULL = unpriced (never 0)
+client                   TEXT    client address
+error                    TEXT    error message, when the exchange failed
+cost_detail              TEXT    JSON: per-part USD, per-million prices, source
+module_timings           TEXT    JSON: module name -> milliseconds
+request_headers          TEXT    JSON: request headers, credentials removed
+response_headers         TEXT    JSON: response headers, credentials removed
+request_body_truncated   INTEGER 1 when request_body was cut at storage.max_body_bytes
+response_body_truncated  INTEGER 1 when response_body was cut at storage.max_body_bytes
+request_body             TEXT    body as sent upstream (see storage.bodies)
+response_body            TEXT    body (or stream) as the client received it
+response_text            TEXT    the completion text, reassembled from streams
+prompt_text              TEXT    the prompt as plain text (messages, system, contents, input)
+stream_events            TEXT    JSON list of raw SSE events (only with bodies: full)
+======================== ======= ==============================================
+
+``storage.bodies``: ``full`` stores everything; ``redacted`` stores bodies and
+texts as they went upstream (after transforms) with credential-looking strings
+and the values a module listed in ``annotations["redactions"]`` masked, and no
+``stream_events``; ``none`` stores no bodies, texts or events (token counts,
+cost, headers and timings are kept).  Bodies, texts and the event list are each
+cut at ``storage.max_body_bytes``.
+
+``violations`` — one row per policy finding: ``id`` INTEGER PK, ``request_id``
+(→ requests.id), ``created_at`` (the request's ``started_at``), ``module``,
+``type``, ``action`` (block | redact | log | shadow_block | alert),
+``severity``, ``detail``, ``start``/``end`` (character offsets; quote ``"end"``
+in SQL), ``field``, ``score`` REAL.
+
+``audit_log`` — gateway events: ``id`` INTEGER PK, ``created_at``, ``event``
+(``config_loaded``, ``config_reloaded``, ``config_rejected``, ``blocked``,
+``key_created``, ``key_revoked``, ``vacuum``…), ``actor``, ``detail`` (JSON).
+Never pruned.
+
+``requests_fts`` — FTS5 index over ``prompt_text`` and ``response_text``
+(external content on ``requests.rowid``, kept current by triggers).
+
+Retention: ``storage.retention`` (e.g. ``30d``) and ``storage.max_rows`` are
+applied by the writer thread at most once a minute, in small chunks.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import queue
+import re
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import orjson
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from leash_cli.config import StorageConfig, parse_duration
+from leash_cli.exchange import CREDENTIAL_PARAMS, Exchange, strip_credentials
+
+__all__ = [
+    "Recorder",
+    "StoreError",
+    "open_readonly",
+    "open_writable",
+    "REQUEST_COLUMNS",
+    "SCHEMA_VERSION",
+    "iso_utc",
+]
+
+log = logging.getLogger("leash.store")
+
+
+class StoreError(Exception):
+    """The history database cannot be used (corrupt, not SQLite, newer schema)."""
+
+
+# -- schema --------------------------------------------------------------------
+
+migrations = Migrations("leash")
+
+
+@migrations(name="001_initial")
+def _m001_initial(db: sqlite_utils.Database) -> None:
+    # small columns first, large text last: scans for lists and stats then
+    # never read overflow pages
+    db.execute(
+        """
+        CREATE TABLE requests (
+            id TEXT PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            tenant TEXT,
+            key_id TEXT,
+            provider TEXT,
+            kind TEXT,
+            model TEXT,
+            method TEXT,
+            path TEXT,
+            query TEXT,
+            status INTEGER,
+            stream INTEGER NOT NULL DEFAULT 0,
+            outcome TEXT,
+            verdict TEXT,
+            latency_ms REAL,
+            upstream_ms REAL,
+            overhead_ms REAL,
+            ttft_ms REAL,
+            input_tokens INTEGER,
+            output_tokens INTEGER,
+            cached_input_tokens INTEGER,
+            cache_write_tokens INTEGER,
+            reasoning_tokens INTEGER,
+            cost_usd REAL,
+            client TEXT,
+            error TEXT,
+            cost_detail TEXT,
+            module_timings TEXT,
+            request_headers TEXT,
+            response_headers TEXT,
+            request_body_truncated INTEGER NOT NULL DEFAULT 0,
+            response_body_truncated INTEGER NOT NULL DEFAULT 0,
+            request_body TEXT,
+            response_body TEXT,
+            response_text TEXT,
+            prompt_text TEXT,
+            stream_events TEXT
+        )
+        """
+    )
+    # newest-first listing and time-window stats (covering the stats columns)
+    db.execute(
+        "CREATE INDEX requests_started_at ON requests (started_at, provider, model, tenant, outcome, "
+        "status, latency_ms, overhead_ms, input_tokens, output_tokens, cost_usd)"
+    )
+    for col in ("provider", "model", "tenant", "outcome", "status"):
+        db.execute(f"CREATE INDEX requests_{col} ON requests ({col}, started_at)")
+    db.execute(
+        """
+        CREATE TABLE violations (
+            id INTEGER PRIMARY KEY,
+            request_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            module TEXT,
+            type TEXT,
+            action TEXT,
+            severity TEXT,
+            detail TEXT,
+            start INTEGER,
+            "end" INTEGER,
+            field TEXT,
+            score REAL
+        )
+        """
+    )
+    db.execute("CREATE INDEX violations_request_id ON violations (request_id)")
+    db.execute("CREATE INDEX violations_created_at ON violations (created_at)")
+    db.execute(
+        """
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            event TEXT NOT NULL,
+            actor TEXT,
+            detail TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX audit_log_created_at ON audit_log (created_at)")
+    db.execute(
+        "CREATE VIRTUAL TABLE requests_fts USING fts5 (prompt_text, response_text, content=requests)"
+    )
+    db.execute(
+        """
+        CREATE TRIGGER requests_ai AFTER INSERT ON requests BEGIN
+          INSERT INTO requests_fts (rowid, prompt_text, response_text)
+          VALUES (new.rowid, new.prompt_text, new.response_text);
+        END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER requests_ad AFTER DELETE ON requests BEGIN
+          INSERT INTO requests_fts (requests_fts, rowid, prompt_text, response_text)
+          VALUES ('delete', old.rowid, old.prompt_text, old.response_text);
+        END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER requests_au AFTER UPDATE OF prompt_text, response_text ON requests BEGIN
+          INSERT INTO requests_fts (requests_fts, rowid, prompt_text, response_text)
+          VALUES ('delete', old.rowid, old.prompt_text, old.response_text);
+          INSERT INTO requests_fts (rowid, prompt_text, response_text)
+          VALUES (new.rowid, new.prompt_text, new.response_text);
+        END
+        """
+    )
+
+
+# Add new migrations above this line; never edit one that has been released.
+KNOWN_MIGRATIONS = tuple(m.name for m in migrations._migrations)
+SCHEMA_VERSION = len(KNOWN_MIGRATIONS)
+
+REQUEST_COLUMNS = (
+    "id",
+    "started_at",
+    "ended_at",
+    "tenant",
+    "key_id",
+    "provider",
+    "kind",
+    "model",
+    "method",
+    "path",
+    "query",
+    "status",
+    "stream",
+    "outcome",
+    "verdict",
+    "latency_ms",
+    "upstream_ms",
+    "overhead_ms",
+    "ttft_ms",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "client",
+    "error",
+    "cost_detail",
+    "module_timings",
+    "request_headers",
+    "response_headers",
+    "request_body_truncated",
+    "response_body_truncated",
+    "request_body",
+    "response_body",
+    "response_text",
+    "prompt_text",
+    "stream_events",
+)
+VIOLATION_COLUMNS = (
+    "request_id",
+    "created_at",
+    "module",
+    "type",
+    "action",
+    "severity",
+    "detail",
+    "start",
+    "end",
+    "field",
+    "score",
+)
+AUDIT_COLUMNS = ("created_at", "event", "actor", "detail")
+
+_INSERT_REQUEST = "INSERT INTO requests ({cols}) VALUES ({qs}) ON CONFLICT(id) DO UPDATE SET {sets}".format(
+    cols=", ".join(REQUEST_COLUMNS),
+    qs=", ".join("?" * len(REQUEST_COLUMNS)),
+    sets=", ".join(f"{c} = excluded.{c}" for c in REQUEST_COLUMNS[1:]),
+)
+_INSERT_VIOLATION = "INSERT INTO violations ({}) VALUES ({})".format(
+    ", ".join(f'"{c}"' for c in VIOLATION_COLUMNS), ", ".join("?" * len(VIOLATION_COLUMNS))
+)
+_INSERT_AUDIT = "INSERT INTO audit_log ({}) VALUES ({})".format(
+    ", ".join(AUDIT_COLUMNS), ", ".join("?" * len(AUDIT_COLUMNS))
+)
+
+
+# -- opening -------------------------------------------------------------------
+
+
+def _describe_path(path: Path | str) -> str:
+    return str(path)
+
+
+def _check_readable(db: sqlite_utils.Database, path: Path | str) -> None:
+    """Raise StoreError for a file that is not SQLite or that a newer leash wrote."""
+    try:
+        user_version = db.execute("PRAGMA user_version").fetchone()[0]
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as e:
+        raise StoreError(
+            f"database {_describe_path(path)} cannot be read: {e} "
+            "(not a SQLite file, or it is corrupt; move it away and leash will start a new one)"
+        ) from None
+    newer = user_version > SCHEMA_VERSION
+    if not newer:
+        try:
+            applied = {m.name for m in migrations.applied(db)}
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"database {_describe_path(path)} cannot be read: {e}") from None
+        newer = bool(applied - set(KNOWN_MIGRATIONS))
+    if newer:
+        raise StoreError(
+            f"database {_describe_path(path)} was written by a newer leash "
+            f"(schema {user_version}, this leash knows {SCHEMA_VERSION}); upgrade leash to read it"
+        )
+
+
+def _connect(path: Path, *, timeout: float = 5.0) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), timeout=timeout, check_same_thread=False, isolation_level=None)
+    return conn
+
+
+def open_writable(path: Path | str, *, timeout: float = 5.0) -> sqlite_utils.Database:
+    """Open (creating it and its folder if needed) and migrate the database for writing.
+
+    Raises StoreError for a corrupt or newer database; ``sqlite3.Error`` and
+    ``OSError`` for everything transient (read-only file, disk full, locked).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = _connect(path, timeout=timeout)
+    try:
+        db = sqlite_utils.Database(conn, execute_plugins=False)
+        _check_readable(db, path)
+        mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+        if str(mode).lower() != "wal":
+            db.execute("PRAGMA journal_mode=wal")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+        if migrations.pending(db):
+            migrations.apply(db)
+        if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        return db
+    except BaseException:
+        conn.close()
+        raise
+
+
+def open_readonly(path: Path | str) -> sqlite_utils.Database:
+    """A read-only connection (``mode=ro``) for readers; migrates nothing.
+
+    Raises StoreError when the file is missing, is not a leash database, or
+    was written by a newer leash.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise StoreError(f"no history yet at {path}")
+    uri = path.resolve().as_uri() + "?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=5.0)
+    except sqlite3.Error as e:
+        raise StoreError(f"cannot open database {path}: {e}") from None
+    db = sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
+    try:
+        _check_readable(db, path)
+        if not db["requests"].exists():
+            raise StoreError(f"{path} is a SQLite file but not a leash history database")
+        if migrations.pending(db):
+            raise StoreError(
+                f"database {path} was written by an older leash; start `leash up` once to upgrade it"
+            )
+    except BaseException:
+        conn.close()
+        raise
+    return db
+
+
+# -- rows ----------------------------------------------------------------------
+
+
+def iso_utc(ts: float | None) -> str | None:
+    """Epoch seconds -> ``2025-05-01T12:00:00.123Z``."""
+    if ts is None:
+        return None
+    secs = int(ts)
+    ms = int(round((ts - secs) * 1000))
+    if ms >= 1000:
+        secs, ms = secs + 1, ms - 1000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{ms:03d}Z"
+
+
+#: credential-looking strings, masked in ``redacted`` mode and in header values
+CREDENTIAL_PATTERN = re.compile(
+    r"""
+      sk-(?:ant-|proj-|svcacct-|or-)?[A-Za-z0-9_\-]{16,}       # OpenAI, Anthropic, OpenRouter
+    | AIza[0-9A-Za-z_\-]{30,}                                   # Google API key
+    | gh[pousr]_[A-Za-z0-9]{30,}                                # GitHub
+    | xox[abprs]-[A-Za-z0-9\-]{10,}                             # Slack
+    | (?:AKIA|ASIA)[0-9A-Z]{16}                                 # AWS access key id
+    | gsk_[A-Za-z0-9]{20,}                                      # Groq
+    | eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}   # JWT
+    | (?i:bearer)\s+[A-Za-z0-9._~+/=\-]{12,}
+    | -----BEGIN[A-Z ]*PRIVATE\ KEY-----[\s\S]*?-----END[A-Z ]*PRIVATE\ KEY-----
+    """,
+    re.X,
+)
+MASK = "[REDACTED]"
+_SECRET_HEADER = re.compile(
+    r"(authorization|api[-_]?key|secret|password|passwd|cookie|session|access[-_]?token|auth[-_]?token|x-.*-key$)",
+    re.I,
+)
+
+
+def mask_credentials(text: str) -> str:
+    return CREDENTIAL_PATTERN.sub(MASK, text)
+
+
+def clean_headers(headers: dict[str, str] | None) -> dict[str, str]:
+    """``strip_credentials`` plus a defensive second pass (names and values)."""
+    out: dict[str, str] = {}
+    for k, v in strip_credentials(headers or {}).items():
+        if _SECRET_HEADER.search(k):
+            continue
+        v = str(v)
+        out[k] = CREDENTIAL_PATTERN.sub(MASK, v) if len(v) >= 12 else v
+    return out
+
+
+def clean_query(query: str | None) -> str | None:
+    if not query:
+        return None
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True)
+    except ValueError:
+        return mask_credentials(query)
+    kept = [(k, mask_credentials(v)) for k, v in pairs if k.lower() not in CREDENTIAL_PARAMS]
+    return urlencode(kept) or None
+
+
+def _decode(b: bytes) -> str:
+    try:
+        return b.decode("utf-8")
+    except UnicodeDecodeError:
+        return b.decode("utf-8", errors="replace")
+
+
+def _cut_bytes(b: bytes | None, limit: int) -> tuple[str | None, int]:
+    if b is None:
+        return None, 0
+    if len(b) > limit:
+        return b[:limit].decode("utf-8", errors="ignore"), 1
+    return _decode(b), 0
+
+
+def _cut_text(s: str | None, limit: int) -> str | None:
+    if s is None or len(s) <= limit // 4:  # fast path: cannot exceed limit bytes
+        return s
+    b = s.encode("utf-8")
+    if len(b) <= limit:
+        return s
+    return b[:limit].decode("utf-8", errors="ignore")
+
+
+def _dumps(v: Any) -> str | None:
+    if v is None:
+        return None
+    return orjson.dumps(v, default=str).decode()
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000.0, 3)
+
+
+def _redaction_values(ex: Exchange) -> list[str]:
+    items = ex.annotations.get("redactions") or ()
+    out: list[str] = []
+    if isinstance(items, (str, bytes)):
+        items = [items]
+    for it in items if isinstance(items, (list, tuple, set)) else ():
+        if isinstance(it, dict):
+            it = it.get("text") or it.get("value") or it.get("original")
+        if isinstance(it, bytes):
+            it = it.decode("utf-8", "replace")
+        if isinstance(it, str) and len(it) >= 3:
+            out.append(it)
+    return sorted(set(out), key=len, reverse=True)
+
+
+def _mask_all(s: str | None, literals: list[str]) -> str | None:
+    if s is None:
+        return None
+    for lit in literals:
+        s = s.replace(lit, MASK)
+    return mask_credentials(s)
+
+
+def build_request_row(ex: Exchange, storage: StorageConfig) -> tuple:
+    """The ``requests`` row for one exchange, in ``REQUEST_COLUMNS`` order."""
+    from leash_cli.usage import prompt_text
+
+    limit = storage.max_body_bytes
+    mode = storage.bodies
+    u = ex.usage
+    total = ex.total_seconds
+    ended = ex.started_at + total if total is not None else None
+    events = None
+    if mode == "none":
+        req_body = resp_body = resp_text = prompt = None
+        req_trunc = resp_trunc = 0
+    else:
+        req_body, req_trunc = _cut_bytes(ex.request_body, limit)
+        resp_body, resp_trunc = _cut_bytes(ex.response_body, limit)
+        resp_text = _cut_text(ex.response_text, limit)
+        try:
+            prompt = _cut_text(prompt_text(ex.json()), limit)
+        except Exception:  # a strange body must not lose the row
+            prompt = None
+        if mode == "redacted":
+            lits = _redaction_values(ex)
+            req_body = _mask_all(req_body, lits)
+            resp_body = _mask_all(resp_body, lits)
+            resp_text = _mask_all(resp_text, lits)
+            prompt = _mask_all(prompt, lits)
+        elif ex.stream_events:
+            kept, size = [], 0
+            for raw in ex.stream_events:
+                size += len(raw)
+                if size > limit:
+                    break
+                kept.append(_decode(raw) if isinstance(raw, (bytes, bytearray)) else str(raw))
+            events = orjson.dumps(kept).decode()
+    timings = {k: _ms(v) for k, v in ex.module_timings.items()} if ex.module_timings else None
+    return (
+        ex.id,
+        iso_utc(ex.started_at),
+        iso_utc(ended),
+        ex.tenant,
+        ex.key_id,
+        ex.provider,
+        ex.kind,
+        ex.model,
+        ex.method,
+        ex.path,
+        clean_query(ex.query),
+        ex.status,
+        1 if ex.stream else 0,
+        ex.outcome,
+        ex.verdict,
+        _ms(total),
+        _ms(ex.upstream_seconds),
+        _ms(ex.overhead_seconds),
+        _ms(ex.ttft_seconds),
+        u.input_tokens,
+        u.output_tokens,
+        u.cached_input_tokens,
+        u.cache_write_tokens,
+        u.reasoning_tokens,
+        ex.cost_usd,
+        ex.client,
+        ex.error,
+        _dumps(ex.cost_detail),
+        _dumps(timings),
+        _dumps(clean_headers(ex.request_headers)),
+        _dumps(clean_headers(ex.response_headers)) if ex.response_headers else None,
+        req_trunc,
+        resp_trunc,
+        req_body,
+        resp_body,
+        resp_text,
+        prompt,
+        events,
+    )
+
+
+def build_violation_rows(ex: Exchange) -> list[tuple]:
+    created = iso_utc(ex.started_at)
+    return [
+        (ex.id, created, v.module, v.type, v.action, v.severity, v.detail, v.start, v.end, v.field, v.score)
+        for v in ex.violations
+    ]
+
+
+# -- the recorder ----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Audit:
+    created: float
+    event: str
+    actor: str | None
+    detail: dict | None
+
+
+@dataclass(slots=True)
+class _Flush:
+    done: threading.Event
+
+
+_STOP = object()
+
+
+class Recorder:
+    """The only writer of the history database.
+
+    ``submit(ex)`` puts the exchange on a queue and returns; building the row
+    (JSON, truncation, redaction, pricing) and writing happen in one thread.
+
+    When a write fails (read-only file, disk full, locked) the rows stay in
+    memory (at most ``max_pending``; beyond that the oldest are dropped and
+    counted in ``dropped``), ``state`` becomes ``"degraded"`` with
+    ``last_error`` set, the failure is logged on ``leash.store`` and the write
+    is retried with backoff (0.1 s doubling to 5 s).  ``storage.on_error:
+    block`` is enforced by the proxy reading ``state``.
+    """
+
+    PRUNE_EVERY = 60.0  # seconds
+    PRUNE_CHUNK = 5000  # rows per delete statement
+    PRUNE_MAX_CHUNKS = 50  # per pruning pass: keeps the writer responsive
+    MAX_BACKOFF = 5.0
+
+    def __init__(
+        self,
+        path: Path | str,
+        storage: StorageConfig | None = None,
+        *,
+        pricer: Any = None,
+        max_pending: int = 100_000,
+    ):
+        self.path = Path(path)
+        self.storage = storage or StorageConfig()
+        self.pricer = pricer  # optional: prices exchanges that arrive without cost_usd
+        self.max_pending = max_pending
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._pending: collections.deque = collections.deque()
+        self._thread: threading.Thread | None = None
+        self._db: sqlite_utils.Database | None = None
+        self._closed = False
+        self._failing = False
+        self._last_error: str | None = None
+        self._last_error_log = 0.0
+        self._last_prune = 0.0
+        self._stop_deadline = 0.0
+        self._retention = parse_duration(self.storage.retention) if self.storage.retention else None
+        self.rows_written = 0  # requests rows committed
+        self.write_errors = 0  # failed write attempts
+        self.build_errors = 0  # exchanges that could not be turned into a row
+        self.dropped = 0  # rows dropped because the in-memory backlog was full
+        self.pruned = 0  # rows removed by retention
+
+    # -- status -----------------------------------------------------------------
+    @property
+    def enabled(self) -> bool:
+        return bool(self.storage.enabled)
+
+    @property
+    def state(self) -> str:
+        """``ok``, ``degraded`` (writes failing; rows kept in memory) or ``disabled``."""
+        if not self.enabled:
+            return "disabled"
+        return "degraded" if self._failing else "ok"
+
+    @property
+    def last_error(self) -> str | None:
+        return self._last_error
+
+    @property
+    def queue_depth(self) -> int:
+        """Exchanges and audit events not yet committed (queued plus backlog)."""
+        return self._q.qsize() + len(self._pending)
+
+    # -- lifecycle ----------------------------------------------------------------
+    def start(self) -> None:
+        """Open and migrate the database, then start the writer thread.
+
+        Raises StoreError for a corrupt or newer database.  Any other failure
+        (permissions, disk, lock) leaves the recorder ``degraded`` and retrying.
+        """
+        if not self.enabled or self._thread is not None:
+            return
+        try:
+            self._db = open_writable(self.path)
+        except StoreError:
+            raise
+        except (sqlite3.Error, OSError) as e:
+            self._fail(e, "open")
+        self._thread = threading.Thread(target=self._run, name="leash-store-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, ex: Exchange) -> None:
+        """Queue a finished exchange (never blocks, never raises).  Do not mutate it afterwards."""
+        if self._closed or not self.enabled:
+            return
+        self._q.put_nowait(ex)
+
+    def audit(self, event: str, detail: dict | None = None, actor: str | None = None) -> None:
+        """Queue an ``audit_log`` row."""
+        if self._closed or not self.enabled:
+            return
+        self._q.put_nowait(_Audit(time.time(), event, actor, detail))
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything submitted so far has been written.  False: not (yet) written."""
+        if self._thread is None or not self._thread.is_alive():
+            return self.queue_depth == 0
+        done = threading.Event()
+        self._q.put_nowait(_Flush(done))
+        if not done.wait(timeout):
+            return False
+        return not self._pending
+
+    def close(self, timeout: float = 10) -> None:
+        """Write everything queued, then stop the writer (waits at most ``timeout`` seconds)."""
+        if self._closed:
+            return
+        self._closed = True
+        t = self._thread
+        if t is None:
+            return
+        self._stop_deadline = time.monotonic() + timeout
+        self._q.put_nowait(_STOP)
+        t.join(timeout + 0.5)
+        if t.is_alive() or self._pending:
+            log.error(
+                "history: %d rows could not be written to %s before shutdown%s",
+                self.queue_depth,
+                self.path,
+                f" ({self._last_error})" if self._last_error else "",
+            )
+
+    # -- writer thread --------------------------------------------------------------
+    def _run(self) -> None:
+        interval = self.storage.flush_interval_ms / 1000.0
+        batch = self.storage.batch_size
+        backoff = 0.0
+        next_try = 0.0
+        stopping = False
+        while True:
+            now = time.monotonic()
+            if self._failing and self._pending:
+                wait = max(min(next_try - now, 1.0), 0.0)
+            else:
+                wait = 1.0
+            flushes: list[_Flush] = []
+            stopping = self._gather(wait, interval, batch, flushes) or stopping
+            now = time.monotonic()
+            if self._pending and (not self._failing or now >= next_try or stopping or flushes):
+                if self._write_pending():
+                    backoff = 0.0
+                else:
+                    backoff = min(max(backoff * 2, 0.1), self.MAX_BACKOFF)
+                    next_try = time.monotonic() + backoff
+            for f in flushes:
+                f.done.set()
+            if stopping:
+                break
+            if not self._failing and now - self._last_prune >= self.PRUNE_EVERY:
+                self._last_prune = now
+                self._prune()
+        # drain: keep trying until the deadline given to close()
+        deadline = self._stop_deadline
+        while True:
+            flushes = []
+            self._gather(0.0, 0.0, 1 << 30, flushes)
+            done = not self._pending or self._write_pending() or time.monotonic() >= deadline
+            for f in flushes:
+                f.done.set()
+            if done:
+                break
+            time.sleep(min(0.2, max(deadline - time.monotonic(), 0)))
+        if self._db is not None:
+            try:
+                self._db.execute("PRAGMA optimize")
+            except sqlite3.Error:
+                pass
+            self._db.close()
+            self._db = None
+
+    def _gather(self, wait: float, interval: float, batch: int, flushes: list) -> bool:
+        """Move queued messages into the backlog: the first within ``wait``, then
+        more until ``batch`` rows or ``interval`` seconds.  True on stop."""
+        q = self._q
+        try:
+            msg = q.get(timeout=wait) if wait > 0 else q.get_nowait()
+        except queue.Empty:
+            return False
+        deadline = time.monotonic() + interval
+        n = 0
+        while True:
+            if msg is _STOP:
+                return True
+            if isinstance(msg, _Flush):
+                flushes.append(msg)
+                # keep what is immediately available, then write
+                try:
+                    while n < batch:
+                        msg = q.get_nowait()
+                        if msg is _STOP:
+                            return True
+                        if isinstance(msg, _Flush):
+                            flushes.append(msg)
+                        else:
+                            self._take(msg)
+                            n += 1
+                except queue.Empty:
+                    pass
+                return False
+            self._take(msg)
+            n += 1
+            if n >= batch:
+                return False
+            remaining = deadline - time.monotonic()
+            try:
+                msg = q.get(timeout=remaining) if remaining > 0 else q.get_nowait()
+            except queue.Empty:
+                return False
+
+    def _take(self, msg: Any) -> None:
+        """Build the rows for one message (in this thread) and add them to the backlog."""
+        try:
+            if isinstance(msg, _Audit):
+                item = ("a", (iso_utc(msg.created), msg.event, msg.actor, _dumps(msg.detail)))
+            else:
+                ex: Exchange = msg
+                if ex.cost_usd is None and self.pricer is not None and ex.usage.known:
+                    try:
+                        ex.cost_usd, ex.cost_detail = self.pricer.price(ex.kind, ex.model, ex.usage, ex.provider)
+                    except Exception as e:  # pragma: no cover - pricing never loses a row
+                        log.warning("history: pricing %s failed: %s", ex.id, e)
+                item = ("r", build_request_row(ex, self.storage), build_violation_rows(ex))
+        except Exception as e:
+            self.build_errors += 1
+            log.exception("history: cannot build a row for %r: %s", getattr(msg, "id", msg), e)
+            return
+        self._pending.append(item)
+        if len(self._pending) > self.max_pending:
+            self._pending.popleft()
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                log.error(
+                    "history: backlog full (%d rows), dropped %d oldest rows so far: %s",
+                    self.max_pending,
+                    self.dropped,
+                    self._last_error,
+                )
+
+    def _write_pending(self) -> bool:
+        """Commit the backlog (in chunks).  False when a write failed."""
+        chunk = max(self.storage.batch_size, 1000)
+        while self._pending:
+            items = [self._pending[i] for i in range(min(chunk, len(self._pending)))]
+            try:
+                self._write(items)
+            except (sqlite3.Error, OSError, StoreError) as e:
+                self._fail(e, "write")
+                return False
+            for _ in range(len(items)):
+                self._pending.popleft()
+            self.rows_written += sum(1 for it in items if it[0] == "r")
+            if self._failing:
+                self._failing = False
+                log.warning("history: writing to %s again (%d rows written so far)", self.path, self.rows_written)
+        return True
+
+    def _write(self, items: list) -> None:
+        if self._db is None:
+            self._db = open_writable(self.path)
+        conn = self._db.conn
+        reqs = [it[1] for it in items if it[0] == "r"]
+        viols = [v for it in items if it[0] == "r" for v in it[2]]
+        audits = [it[1] for it in items if it[0] == "a"]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if reqs:
+                conn.executemany(_INSERT_REQUEST, reqs)
+            if viols:
+                conn.executemany(_INSERT_VIOLATION, viols)
+            if audits:
+                conn.executemany(_INSERT_AUDIT, audits)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            raise
+
+    def _fail(self, e: BaseException, what: str) -> None:
+        self.write_errors += 1
+        msg = f"{type(e).__name__}: {e}" if not isinstance(e, (sqlite3.Error, StoreError)) else str(e)
+        first = not self._failing
+        self._failing = True
+        self._last_error = f"cannot {what} {self.path}: {msg}"
+        now = time.monotonic()
+        if first or now - self._last_error_log >= 30:
+            self._last_error_log = now
+            log.error(
+                "history DEGRADED: %s — keeping %d rows in memory and retrying",
+                self._last_error,
+                len(self._pending),
+            )
+        # reopen on the next attempt (a read-only connection stays read-only)
+        if self._db is not None:
+            try:
+                self._db.close()
+            except Exception:
+                pass
+            self._db = None
+
+    def _prune(self) -> None:
+        """Apply retention and max_rows, a few chunks at a time."""
+        if self._db is None or (self._retention is None and self.storage.max_rows is None):
+            return
+        conn = self._db.conn
+        try:
+            cutoff = None
+            if self._retention is not None:
+                cutoff = iso_utc(time.time() - self._retention)
+            if self.storage.max_rows is not None:
+                row = conn.execute(
+                    "SELECT started_at FROM requests ORDER BY started_at DESC LIMIT 1 OFFSET ?",
+                    (self.storage.max_rows,),
+                ).fetchone()
+                if row is not None:
+                    # keep the newest max_rows: delete everything at or before the (max_rows+1)-th
+                    limit_cut = row[0] + "\x00"
+                    cutoff = max(cutoff, limit_cut) if cutoff else limit_cut
+            if cutoff is None:
+                return
+            for table, col in (("requests", "started_at"), ("violations", "created_at")):
+                for _ in range(self.PRUNE_MAX_CHUNKS):
+                    cur = conn.execute(
+                        f"DELETE FROM {table} WHERE rowid IN "
+                        f"(SELECT rowid FROM {table} WHERE {col} < ? LIMIT ?)",
+                        (cutoff, self.PRUNE_CHUNK),
+                    )
+                    if table == "requests":
+                        self.pruned += cur.rowcount
+                    if cur.rowcount < self.PRUNE_CHUNK:
+                        break
+        except sqlite3.Error as e:
+            log.warning("history: pruning %s failed: %s", self.path, e)
