@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fake_upstream import FakeUpstream  # noqa: E402
+
+from leash_cli.config import LoadedConfig, parse_config_text  # noqa: E402
+from leash_cli.server import GatewayThread, build_gateway  # noqa: E402
+
+CANARY_KEY = "sk-proj-CANARYkeyDoNotLeak0123456789abcdefABCDEF"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test gets its own leash home; no real keys or config leak in."""
+    monkeypatch.setenv("LEASH_HOME", str(tmp_path / "home"))
+    for var in ("LEASH_CONFIG", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
+                "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[FakeUpstream]:
+    fake = FakeUpstream().start()
+    yield fake
+    fake.stop()
+
+
+def provider_block(upstream: FakeUpstream, **extra: Any) -> dict[str, Any]:
+    return {
+        "mock": {"kind": "mock"},
+        "openai": {"kind": "openai", "endpoint": f"{upstream.url}/v1", **extra.get("openai", {})},
+        "anthropic": {"kind": "anthropic", "endpoint": upstream.url, **extra.get("anthropic", {})},
+        "google": {"kind": "google", "endpoint": upstream.url, **extra.get("google", {})},
+    }
+
+
+class RunningGateway:
+    def __init__(self, url: str, gateway: Any, db_path: Path, thread: GatewayThread) -> None:
+        self.url = url
+        self.gateway = gateway
+        self.db_path = db_path
+        self.thread = thread
+
+    def base(self, provider: str) -> str:
+        return f"{self.url}/v1/{provider}"
+
+    def flush(self) -> None:
+        """Wait until the history writer has written everything submitted so far."""
+        rec = self.gateway.recorder
+        if rec is not None and hasattr(rec, "flush"):
+            rec.flush()
+
+
+@pytest.fixture
+def start_gateway(tmp_path: Path, upstream: FakeUpstream):
+    started: list[GatewayThread] = []
+
+    def start(config: dict[str, Any] | None = None, *, record: bool = True, providers_extra=None) -> RunningGateway:
+        cfg = dict(config or {})
+        cfg.setdefault("providers", provider_block(upstream, **(providers_extra or {})))
+        db = tmp_path / "leash.db"
+        text = yaml.safe_dump(cfg)
+        path = tmp_path / "leash.yaml"
+        path.write_text(text)
+        loaded = LoadedConfig(parse_config_text(text, str(path)), path, "flag")
+        gw = build_gateway(loaded, db_path=db, record=record and _store_ready())
+        thread = GatewayThread(gw)
+        url = thread.start()
+        started.append(thread)
+        return RunningGateway(url, gw, db, thread)
+
+    yield start
+    for t in started:
+        t.stop()
+
+
+@pytest.fixture
+def gateway(start_gateway) -> RunningGateway:
+    return start_gateway()
+
+
+def env_without_keys() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+
+
+def _store_ready() -> bool:
+    try:
+        from leash_cli.store import Recorder  # noqa: F401
+    except Exception:
+        return False
+    return True

@@ -1,0 +1,163 @@
+"""A fake provider server on 127.0.0.1:0 speaking the real wire formats.
+
+It serves OpenAI (``/v1/...``), Anthropic (``/v1/messages``) and Gemini
+(``/v1beta/models/...``) shapes, streamed and not, using the same payload
+builder as the offline mock provider, and records every request it receives.
+
+The model name picks a fault to play (see ``BEHAVIOURS``), so a test can ask
+for a slow stream, a hang, a reset or a redirect through the official SDKs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import re
+import threading
+from dataclasses import dataclass, field
+
+import orjson
+from aiohttp import web
+
+from leash_cli import mock
+
+BEHAVIOURS = (
+    "slow-stream",  # stream events 0.3 s apart
+    "hang",  # never answer
+    "hang-stream",  # send one event, then go silent
+    "reset",  # drop the connection before answering
+    "reset-stream",  # send two events, then drop the connection
+    "gzip",  # gzip-encoded JSON body
+    "redirect",  # 302 to another host
+    "cookie",  # Set-Cookie on the response
+    "long-stream",  # 200 events
+)
+
+_GOOGLE_MODEL = re.compile(r"models/([^/:]+):")
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class FakeUpstream:
+    host: str = "127.0.0.1"
+    port: int = 0
+    requests: list[Seen] = field(default_factory=list)
+    disconnects: list[str] = field(default_factory=list)  # paths whose client left mid-stream
+
+    def __post_init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._started = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="fake-upstream")
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    # -- lifecycle -------------------------------------------------------------
+    def start(self) -> "FakeUpstream":
+        self._thread.start()
+        if not self._started.wait(10):
+            raise RuntimeError("fake upstream did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            fut = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)  # type: ignore[union-attr]
+            try:
+                fut.result(3)
+            except Exception:  # handlers still hanging on purpose ("hang"): just stop
+                pass
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        loop = self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
+        loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, self.host, self.port)
+        loop.run_until_complete(site.start())
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._started.set()
+        loop.run_forever()
+
+    def last(self) -> Seen:
+        return self.requests[-1]
+
+    # -- the handler --------------------------------------------------------------
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        self.requests.append(
+            Seen(request.method, request.path, request.query_string, {k.lower(): v for k, v in request.headers.items()},
+                 body)
+        )
+        path = request.path
+        if path.startswith(("/v1beta/", "/v1alpha/")) or ":" in path.rsplit("/", 1)[-1]:
+            api = "google"
+            rest = path.split("/", 2)[2]
+        elif path.startswith("/v1/messages"):
+            api = "anthropic"
+            rest = path[len("/v1/"):]
+        else:
+            api = "openai"
+            rest = path[len("/v1/"):] if path.startswith("/v1/") else path.lstrip("/")
+        try:
+            payload = orjson.loads(body) if body else {}
+        except orjson.JSONDecodeError:
+            return web.json_response({"error": {"message": "bad json upstream"}}, status=400)
+        model = payload.get("model") if isinstance(payload, dict) else None
+        if api == "google":
+            m = _GOOGLE_MODEL.search(path)
+            model = m.group(1) if m else None
+        model = model or ""
+
+        if model == "hang":
+            await asyncio.sleep(60)
+        if model == "reset":
+            request.transport.abort()  # type: ignore[union-attr]
+            await asyncio.sleep(1)
+            return web.Response(status=500)
+        if model == "redirect":
+            return web.Response(status=302, headers={"Location": "http://elsewhere.invalid/v1/chat/completions"})
+
+        chunks = 200 if model == "long-stream" else 5
+        result = mock.respond(api, request.method, rest, request.query_string, payload, chunks=chunks)
+        if result.events is None:
+            headers = {"content-type": result.content_type, "x-request-id": "req_fake"}
+            data = result.body or b""
+            if model == "gzip":
+                data = gzip.compress(data)
+                headers["content-encoding"] = "gzip"
+            resp = web.Response(status=result.status, body=data, headers=headers)
+            if model == "cookie":
+                resp.set_cookie("session", "upstream-secret-cookie")
+            return resp
+
+        resp = web.StreamResponse(status=200, headers={"content-type": "text/event-stream", "cache-control": "no-cache"})
+        await resp.prepare(request)
+        try:
+            for i, ev in enumerate(result.events):
+                await resp.write(ev)
+                if model == "slow-stream":
+                    await asyncio.sleep(0.3)
+                if model == "hang-stream":
+                    await asyncio.sleep(60)
+                if model == "reset-stream" and i == 1:
+                    request.transport.abort()  # type: ignore[union-attr]
+                    return resp
+            await resp.write_eof()
+        except (ConnectionResetError, asyncio.CancelledError):
+            self.disconnects.append(path)
+            raise
+        return resp

@@ -1,0 +1,236 @@
+"""Bad input and upstream faults: a precise status, the provider's error shape, nothing lost."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import httpx
+import openai
+import pytest
+
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+
+
+def post(gw, provider: str, path: str, **kw) -> httpx.Response:
+    return httpx.post(f"{gw.base(provider)}/{path}", timeout=10, **kw)
+
+
+def test_every_response_has_id_and_overhead(gateway):
+    for r in (post(gateway, "mock", "chat/completions", json=CHAT), post(gateway, "nope", "x", json=CHAT),
+              httpx.get(f"{gateway.base('openai')}/models")):
+        assert len(r.headers["x-leash-request-id"]) == 24
+        assert float(r.headers["x-leash-overhead-ms"]) >= 0
+
+
+@pytest.mark.parametrize(
+    "provider,path,shape",
+    [
+        ("openai", "chat/completions", lambda b: b["error"]["type"] == "invalid_request_error"),
+        ("anthropic", "v1/messages", lambda b: b["type"] == "error" and b["error"]["type"] == "invalid_request_error"),
+        ("google", "v1beta/models/gemini-2.0-flash:generateContent",
+         lambda b: b["error"]["code"] == 400 and b["error"]["status"] == "INVALID_ARGUMENT"),
+        ("mock", "chat/completions", lambda b: b["error"]["code"] == "invalid_json"),
+    ],
+)
+def test_malformed_json_is_400_in_provider_shape(gateway, upstream, provider, path, shape):
+    before = len(upstream.requests)
+    r = post(gateway, provider, path, content=b'{"model": "x", "messages": [', headers={"content-type": "application/json"})
+    assert r.status_code == 400
+    assert shape(r.json())
+    assert "not valid JSON" in r.text
+    assert len(upstream.requests) == before  # never forwarded
+
+
+def test_oversized_body_is_413(start_gateway, upstream):
+    gw = start_gateway({"gateway": {"max_body_bytes": 1000}})
+    big = {"model": "gpt-4o", "messages": [{"role": "user", "content": "x" * 2000}]}
+    r = post(gw, "openai", "chat/completions", json=big)
+    assert r.status_code == 413
+    assert r.json()["error"]["code"] == "request_too_large"
+    client = openai.OpenAI(base_url=gw.base("openai"), api_key="sk-x", max_retries=0)
+    with pytest.raises(openai.APIStatusError) as e:
+        client.chat.completions.create(**big)
+    assert e.value.status_code == 413
+
+    # a chunked body with no content-length is cut off too
+    def gen():
+        for _ in range(20):
+            yield b"x" * 100
+
+    r = post(gw, "openai", "chat/completions", content=gen(), headers={"content-type": "application/json"})
+    assert r.status_code == 413
+
+
+def test_unknown_provider_lists_configured(gateway):
+    r = post(gateway, "bogus", "chat/completions", json=CHAT)
+    assert r.status_code == 404
+    msg = r.json()["error"]["message"]
+    assert "bogus" in msg and "anthropic, google, mock, openai" in msg
+
+
+def test_upstream_unreachable_is_502(start_gateway):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    gw = start_gateway(providers_extra={"anthropic": {"endpoint": f"http://127.0.0.1:{port}"}})
+    r = post(gw, "anthropic", "v1/messages", json={"model": "claude", "max_tokens": 5, "messages": []})
+    assert r.status_code == 502
+    body = r.json()
+    assert body["type"] == "error" and body["error"]["type"] == "api_error"
+    assert "cannot reach provider 'anthropic'" in body["error"]["message"]
+
+
+def test_upstream_timeout_is_504(start_gateway):
+    gw = start_gateway({"gateway": {"read_timeout": 0.5}})
+    t = time.perf_counter()
+    r = post(gw, "openai", "chat/completions", json={**CHAT, "model": "hang"})
+    assert r.status_code == 504
+    assert r.json()["error"]["code"] == "upstream_timeout"
+    assert time.perf_counter() - t < 5
+
+
+def test_upstream_reset_is_502(gateway):
+    r = post(gateway, "openai", "chat/completions", json={**CHAT, "model": "reset"})
+    assert r.status_code == 502
+    assert r.json()["error"]["type"] == "server_error"
+
+
+def test_upstream_errors_pass_through_unchanged(gateway):
+    r = post(gateway, "openai", "chat/completions", json={**CHAT, "model": "mock-error-429"})
+    assert r.status_code == 429
+    assert r.json() == {"error": {"message": "mock error 429", "type": "rate_limit_error", "param": None,
+                                  "code": None}}
+    r = post(gateway, "google", "v1beta/models/mock-error-503:generateContent", json={"contents": []})
+    assert r.status_code == 503 and r.json()["error"]["status"] == "UNAVAILABLE"
+
+
+def test_stream_reset_midway_ends_the_client_stream(gateway):
+    with httpx.stream("POST", f"{gateway.base('openai')}/chat/completions", timeout=10,
+                      json={**CHAT, "model": "reset-stream", "stream": True}) as r:
+        assert r.status_code == 200
+        got = b"".join(r.iter_raw())
+    assert got.count(b"data:") == 2  # what arrived before the reset, then a clean end
+
+
+def test_idle_stream_times_out_but_long_streams_are_not_cut(start_gateway):
+    gw = start_gateway({"gateway": {"read_timeout": 0.5}})
+    # a slow stream (0.3 s between events, 2 s in all) outlives the 0.5 s idle timeout
+    with httpx.stream("POST", f"{gw.base('openai')}/chat/completions", timeout=10,
+                      json={**CHAT, "model": "slow-stream", "stream": True}) as r:
+        events = [e for e in r.iter_lines() if e.startswith("data:")]
+    assert events[-1] == "data: [DONE]"
+    # a stream that goes silent is ended after the idle timeout
+    t = time.perf_counter()
+    with httpx.stream("POST", f"{gw.base('openai')}/chat/completions", timeout=10,
+                      json={**CHAT, "model": "hang-stream", "stream": True}) as r:
+        got = b"".join(r.iter_raw())
+    assert got.count(b"data:") == 1
+    assert time.perf_counter() - t < 5
+
+
+def test_first_event_arrives_before_upstream_finishes(gateway):
+    t = time.perf_counter()
+    first = None
+    with httpx.stream("POST", f"{gateway.base('openai')}/chat/completions", timeout=10,
+                      json={**CHAT, "model": "slow-stream", "stream": True}) as r:
+        for line in r.iter_lines():
+            if line.startswith("data:") and first is None:
+                first = time.perf_counter() - t
+        total = time.perf_counter() - t
+    assert first is not None and total > 1.5  # 7 events 0.3 s apart
+    assert first < 0.5 * total
+
+
+def test_client_disconnect_mid_stream_cancels_upstream(gateway, upstream):
+    before = len(upstream.disconnects)
+    with httpx.stream("POST", f"{gateway.base('openai')}/chat/completions", timeout=10,
+                      json={**CHAT, "model": "long-stream-slow" if False else "slow-stream", "stream": True}) as r:
+        for line in r.iter_lines():
+            if line.startswith("data:"):
+                break  # leave after the first event
+    deadline = time.time() + 5
+    while len(upstream.disconnects) == before and time.time() < deadline:
+        time.sleep(0.05)
+    assert len(upstream.disconnects) == before + 1
+
+
+def test_hop_by_hop_headers_are_stripped(gateway, upstream):
+    post(gateway, "openai", "chat/completions", json=CHAT,
+         headers={"connection": "keep-alive", "te": "trailers", "proxy-authorization": "Basic abc",
+                  "keep-alive": "timeout=5", "upgrade": "h2c", "x-custom": "kept", "x-leash-tenant": "acme"})
+    seen = upstream.last().headers
+    for h in ("te", "proxy-authorization", "keep-alive", "upgrade", "x-leash-tenant"):
+        assert h not in seen
+    assert seen["x-custom"] == "kept"
+    assert seen["host"] == f"127.0.0.1:{upstream.port}"
+
+
+def test_redirects_are_not_followed(gateway, upstream):
+    before = len(upstream.requests)
+    r = post(gateway, "openai", "chat/completions", json={**CHAT, "model": "redirect"})
+    assert r.status_code == 302
+    assert r.headers["location"] == "http://elsewhere.invalid/v1/chat/completions"
+    assert len(upstream.requests) == before + 1
+
+
+def test_no_cookies_kept_between_clients(gateway, upstream):
+    r = post(gateway, "openai", "chat/completions", json={**CHAT, "model": "cookie"})
+    assert "session=" in r.headers.get("set-cookie", "")
+    post(gateway, "openai", "chat/completions", json=CHAT)
+    assert "cookie" not in upstream.last().headers
+
+
+def test_gzip_upstream_is_readable(gateway):
+    r = post(gateway, "openai", "chat/completions", json={**CHAT, "model": "gzip"})
+    assert r.status_code == 200
+    assert "content-encoding" not in r.headers
+    assert r.json()["object"] == "chat.completion"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["../../etc/passwd", "chat/../../x", "%2e%2e/secret", "a/%2E%2E/b", "chat//completions", "x%2fy"],
+)
+def test_paths_cannot_climb_out(gateway, upstream, path):
+    before = len(upstream.requests)
+    raw = f"/v1/openai/{path}"
+    with httpx.Client() as c:
+        req = c.build_request("POST", gateway.url, json=CHAT)
+        req.url = req.url.copy_with(raw_path=raw.encode())
+        r = c.send(req)
+    assert r.status_code in (400, 404)
+    assert len(upstream.requests) == before
+
+
+def test_client_cannot_choose_the_upstream_host(gateway, upstream):
+    post(gateway, "openai", "chat/completions?host=evil.example&base_url=http://evil.example", json=CHAT,
+         headers={"host": "evil.example", "x-forwarded-host": "evil.example", "x-leash-upstream": "http://evil"})
+    seen = upstream.last()
+    assert seen.path == "/v1/chat/completions"
+    assert seen.headers["host"] == f"127.0.0.1:{upstream.port}"
+
+
+def test_concurrent_requests_do_not_mix(gateway):
+    results: dict[int, str] = {}
+
+    def one(i: int) -> None:
+        r = post(gateway, "openai", "chat/completions",
+                 json={"model": "gpt-4o", "messages": [{"role": "user", "content": f"client {i}"}]})
+        results[i] = r.json()["choices"][0]["message"]["content"]
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(30)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(results[i].endswith(f"You said: client {i}") for i in range(30))
+
+
+def test_garbage_does_not_crash_the_process(gateway):
+    with socket.create_connection(("127.0.0.1", int(gateway.url.rsplit(":", 1)[1]))) as s:
+        s.sendall(b"\x00\x01GARBAGE \r\n\r\n")
+        s.recv(100)
+    r = post(gateway, "mock", "chat/completions", json=CHAT)
+    assert r.status_code == 200
