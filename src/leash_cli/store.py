@@ -446,7 +446,7 @@ CREDENTIAL_PATTERN = re.compile(
 )
 MASK = "[REDACTED]"
 _SECRET_HEADER = re.compile(
-    r"(authorization|api[-_]?key|secret|password|passwd|cookie|session|access[-_]?token|auth[-_]?token|x-.*-key$)",
+    r"(authorization|api[-_]?key|secret|password|passwd|cookie|session|access[-_]?token|auth[-_]?token|(^|[-_])token$|x-.*-key$)",
     re.I,
 )
 

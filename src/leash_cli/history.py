@@ -1,0 +1,391 @@
+"""Queries over the history database, for ``leash logs``, ``leash stats`` and the TUI.
+
+Readers only: every function takes a database opened with
+``store.open_readonly`` (except :func:`vacuum`, a maintenance write).  All SQL
+is parameterised; user-supplied text never becomes SQL.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlite_utils
+
+from leash_cli.config import parse_duration
+from leash_cli.store import REQUEST_COLUMNS, StoreError, iso_utc, open_readonly, open_writable
+
+__all__ = [
+    "LIST_COLUMNS",
+    "JSON_COLUMNS",
+    "STATS_GROUPS",
+    "parse_since",
+    "fts_query",
+    "list_requests",
+    "new_requests",
+    "get_request",
+    "stats",
+    "export_rows",
+    "vacuum",
+    "backup",
+]
+
+#: the columns of a listing (no bodies, headers or events)
+LIST_COLUMNS = (
+    "id",
+    "started_at",
+    "tenant",
+    "key_id",
+    "provider",
+    "kind",
+    "model",
+    "method",
+    "path",
+    "status",
+    "stream",
+    "outcome",
+    "verdict",
+    "latency_ms",
+    "upstream_ms",
+    "overhead_ms",
+    "ttft_ms",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "error",
+)
+JSON_COLUMNS = ("cost_detail", "module_timings", "request_headers", "response_headers", "stream_events")
+STATS_GROUPS = {
+    "provider": "provider",
+    "model": "model",
+    "tenant": "tenant",
+    "day": "substr(started_at, 1, 10)",
+}
+
+
+# -- arguments -------------------------------------------------------------------
+
+
+def parse_since(text: str | None, now: float | None = None) -> str | None:
+    """``24h``/``7d``/``90m`` (ago) or an ISO 8601 time -> the stored time format (UTC)."""
+    if text is None or str(text).strip() == "":
+        return None
+    text = str(text).strip()
+    try:
+        seconds = parse_duration(text)
+    except ValueError:
+        pass
+    else:
+        return iso_utc((time.time() if now is None else now) - seconds)
+    try:
+        when = _dt.datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    except ValueError:
+        raise ValueError(f"expected a duration such as 24h or 7d, or an ISO time such as 2025-05-01T12:00, got {text!r}")
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=_dt.timezone.utc)  # stored times are UTC; a bare time is read as UTC
+    return iso_utc(when.timestamp())
+
+
+def fts_query(text: str) -> str:
+    """Plain words -> an FTS5 query matching rows that contain all of them.
+
+    Each word is quoted, so punctuation in a search (``foo-bar``, ``a:b``)
+    is never FTS syntax.  A trailing ``*`` on a word keeps prefix search.
+    """
+    terms = []
+    for word in text.split():
+        prefix = word.endswith("*") and len(word) > 1
+        w = word[:-1] if prefix else word
+        terms.append('"' + w.replace('"', '""') + '"' + ("*" if prefix else ""))
+    if not terms:
+        raise ValueError("empty search")
+    return " ".join(terms)
+
+
+_STATUS = re.compile(r"^([1-5])xx$", re.I)
+
+
+def _status_clause(status: str | int) -> tuple[str, list]:
+    s = str(status).strip()
+    m = _STATUS.match(s)
+    if m:
+        lo = int(m.group(1)) * 100
+        return "r.status BETWEEN ? AND ?", [lo, lo + 99]
+    if s.isdigit():
+        return "r.status = ?", [int(s)]
+    raise ValueError(f"expected a status such as 200, 429 or 5xx, got {status!r}")
+
+
+def _filters(
+    provider: str | None = None,
+    model: str | None = None,
+    tenant: str | None = None,
+    status: str | int | None = None,
+    outcome: str | None = None,
+    since: str | None = None,
+) -> tuple[list[str], list[Any]]:
+    where: list[str] = []
+    params: list[Any] = []
+    for col, val in (("provider", provider), ("model", model), ("tenant", tenant), ("outcome", outcome)):
+        if val is not None:
+            where.append(f"r.{col} = ?")
+            params.append(val)
+    if status is not None:
+        clause, p = _status_clause(status)
+        where.append(clause)
+        params.extend(p)
+    if since is not None:
+        where.append("r.started_at >= ?")
+        params.append(since)
+    return where, params
+
+
+def _row(cur, row) -> dict[str, Any]:
+    return {d[0]: v for d, v in zip(cur.description, row)}
+
+
+# -- listing -------------------------------------------------------------------------
+
+
+def list_requests(
+    db: sqlite_utils.Database,
+    n: int = 20,
+    *,
+    provider: str | None = None,
+    model: str | None = None,
+    tenant: str | None = None,
+    status: str | int | None = None,
+    outcome: str | None = None,
+    query: str | None = None,
+    since: str | None = None,
+) -> list[dict[str, Any]]:
+    """The newest ``n`` exchanges matching the filters, newest first.
+
+    Each row has the ``LIST_COLUMNS`` plus ``_rowid`` (for :func:`new_requests`).
+    ``query`` is a full-text search over prompt and completion text.
+    """
+    where, params = _filters(provider, model, tenant, status, outcome, since)
+    cols = ", ".join(f"r.{c}" for c in LIST_COLUMNS)
+    if query:
+        sql = (
+            f"SELECT r.rowid AS _rowid, {cols} FROM requests_fts f JOIN requests r ON r.rowid = f.rowid "
+            f"WHERE requests_fts MATCH ?"
+        )
+        params = [fts_query(query), *params]
+        if where:
+            sql += " AND " + " AND ".join(where)
+    else:
+        sql = f"SELECT r.rowid AS _rowid, {cols} FROM requests r"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY r.started_at DESC LIMIT ?"
+    params.append(int(n))
+    cur = db.execute(sql, params)
+    return [_row(cur, r) for r in cur.fetchall()]
+
+
+def new_requests(db: sqlite_utils.Database, after_rowid: int, limit: int = 1000, **filters: Any) -> list[dict]:
+    """Rows inserted after ``after_rowid``, oldest first (for ``--follow``)."""
+    query = filters.pop("query", None)
+    where, params = _filters(**filters)
+    cols = ", ".join(f"r.{c}" for c in LIST_COLUMNS)
+    if query:
+        sql = (
+            f"SELECT r.rowid AS _rowid, {cols} FROM requests_fts f JOIN requests r ON r.rowid = f.rowid "
+            "WHERE requests_fts MATCH ? AND r.rowid > ?"
+        )
+        params = [fts_query(query), after_rowid, *params]
+    else:
+        sql = f"SELECT r.rowid AS _rowid, {cols} FROM requests r WHERE r.rowid > ?"
+        params = [after_rowid, *params]
+    if where:
+        sql += " AND " + " AND ".join(where)
+    sql += " ORDER BY r.rowid LIMIT ?"
+    params.append(limit)
+    cur = db.execute(sql, params)
+    return [_row(cur, r) for r in cur.fetchall()]
+
+
+def max_rowid(db: sqlite_utils.Database) -> int:
+    return db.execute("SELECT coalesce(max(rowid), 0) FROM requests").fetchone()[0]
+
+
+def _parse_json_columns(row: dict[str, Any]) -> dict[str, Any]:
+    for c in JSON_COLUMNS:
+        v = row.get(c)
+        if isinstance(v, str):
+            try:
+                row[c] = orjson.loads(v)
+            except orjson.JSONDecodeError:
+                pass
+    return row
+
+
+def get_request(db: sqlite_utils.Database, request_id: str) -> dict[str, Any] | None:
+    """One exchange in full (JSON columns parsed) with its ``violations``.
+
+    ``request_id`` may be a unique prefix of an id.  Raises ValueError when a
+    prefix matches several exchanges.
+    """
+    cols = ", ".join(REQUEST_COLUMNS)
+    cur = db.execute(f"SELECT {cols} FROM requests WHERE id = ?", [request_id])
+    row = cur.fetchone()
+    if row is None and request_id:
+        cur = db.execute(
+            f"SELECT {cols} FROM requests WHERE id >= ? AND id < ? LIMIT 2",
+            [request_id, request_id + "\U0010ffff"],
+        )
+        rows = cur.fetchall()
+        if len(rows) > 1:
+            raise ValueError(f"{request_id!r} matches more than one exchange; give more of the id")
+        row = rows[0] if rows else None
+    if row is None:
+        return None
+    out = _parse_json_columns(_row(cur, row))
+    vcur = db.execute(
+        'SELECT id, created_at, module, type, action, severity, detail, start, "end", field, score '
+        "FROM violations WHERE request_id = ? ORDER BY id",
+        [out["id"]],
+    )
+    out["violations"] = [_row(vcur, v) for v in vcur.fetchall()]
+    return out
+
+
+# -- stats -----------------------------------------------------------------------------
+
+
+def stats(db: sqlite_utils.Database, since: str | None = None, by: str | None = None) -> list[dict[str, Any]]:
+    """Totals per group (one row ``{"group": "all"}`` without ``by``), busiest first.
+
+    Each row: requests, ok, errors (upstream_error + error), blocked,
+    cancelled, input_tokens, output_tokens, cost_usd, unpriced (requests
+    without a cost), p50/p95 latency_ms and overhead_ms (nearest rank).
+    """
+    if by is not None and by not in STATS_GROUPS:
+        raise ValueError(f"--by must be one of {', '.join(STATS_GROUPS)}")
+    grp = STATS_GROUPS[by] if by else "'all'"
+    where = "WHERE started_at >= ?" if since else ""
+    params = [since] if since else []
+    cur = db.execute(
+        f"""
+        SELECT {grp} AS grp,
+               count(*) AS requests,
+               sum(outcome = 'ok') AS ok,
+               sum(outcome IN ('upstream_error', 'error')) AS errors,
+               sum(outcome = 'blocked') AS blocked,
+               sum(outcome = 'client_cancelled') AS cancelled,
+               coalesce(sum(input_tokens), 0) AS input_tokens,
+               coalesce(sum(output_tokens), 0) AS output_tokens,
+               sum(cost_usd) AS cost_usd,
+               sum(cost_usd IS NULL) AS unpriced
+        FROM requests {where}
+        GROUP BY grp
+        ORDER BY requests DESC
+        """,
+        params,
+    )
+    rows = {r[0]: _row(cur, r) for r in cur.fetchall()}
+    for metric in ("latency_ms", "overhead_ms"):
+        for g, p50, p95 in _percentiles(db, grp, metric, where, params):
+            if g in rows:
+                rows[g][f"p50_{metric}"] = p50
+                rows[g][f"p95_{metric}"] = p95
+    out = []
+    for g, r in rows.items():
+        r["group"] = r.pop("grp") if g is not None else None
+        for metric in ("latency_ms", "overhead_ms"):
+            r.setdefault(f"p50_{metric}", None)
+            r.setdefault(f"p95_{metric}", None)
+        out.append(r)
+    return out
+
+
+def _percentiles(db, grp: str, col: str, where: str, params: list) -> list[tuple]:
+    cond = f"{where} AND {col} IS NOT NULL" if where else f"WHERE {col} IS NOT NULL"
+    return db.execute(
+        f"""
+        WITH w AS (
+            SELECT {grp} AS grp, {col} AS v,
+                   row_number() OVER (PARTITION BY {grp} ORDER BY {col}) AS rn,
+                   count(*) OVER (PARTITION BY {grp}) AS cnt
+            FROM requests {cond}
+        )
+        SELECT grp, min(CASE WHEN rn >= cnt * 0.5 THEN v END), min(CASE WHEN rn >= cnt * 0.95 THEN v END)
+        FROM w GROUP BY grp
+        """,
+        params,
+    ).fetchall()
+
+
+# -- export and maintenance ------------------------------------------------------------------
+
+
+def export_rows(db: sqlite_utils.Database, since: str | None = None, *, parse_json: bool = True) -> Iterator[dict]:
+    """Every column of every exchange since ``since``, oldest first (streams; no big lists)."""
+    cols = ", ".join(REQUEST_COLUMNS)
+    sql = f"SELECT {cols} FROM requests"
+    params: list = []
+    if since:
+        sql += " WHERE started_at >= ?"
+        params.append(since)
+    sql += " ORDER BY started_at"
+    cur = db.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    while True:
+        batch = cur.fetchmany(500)
+        if not batch:
+            return
+        for r in batch:
+            row = dict(zip(names, r))
+            yield _parse_json_columns(row) if parse_json else row
+
+
+def _size(path: Path) -> int:
+    total = 0
+    for suffix in ("", "-wal"):
+        p = Path(str(path) + suffix)
+        if p.exists():
+            total += p.stat().st_size
+    return total
+
+
+def vacuum(path: Path, actor: str | None = "cli") -> tuple[int, int]:
+    """VACUUM the database and record it in ``audit_log``: (bytes before, bytes after)."""
+    if not Path(path).is_file():
+        raise StoreError(f"no history yet at {path}")
+    before = _size(path)
+    db = open_writable(path, timeout=30.0)
+    try:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.execute("VACUUM")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        after = _size(path)
+        db.execute(
+            "INSERT INTO audit_log (created_at, event, actor, detail) VALUES (?, ?, ?, ?)",
+            [iso_utc(time.time()), "vacuum", actor, orjson.dumps({"bytes_before": before, "bytes_after": after}).decode()],
+        )
+    finally:
+        db.close()
+    return before, after
+
+
+def backup(path: Path, dest: Path) -> int:
+    """A consistent copy of the database at ``dest`` (``VACUUM INTO``); returns its size."""
+    dest = Path(dest)
+    if dest.exists():
+        raise StoreError(f"{dest} already exists; choose a new file")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    db = open_readonly(path)
+    try:
+        db.execute("VACUUM INTO ?", [str(dest)])
+    finally:
+        db.close()
+    return dest.stat().st_size
