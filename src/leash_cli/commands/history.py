@@ -39,10 +39,17 @@ JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of 
 # -- helpers ------------------------------------------------------------------------------
 
 
-def _console(stderr: bool = False):
+def _console():
+    """Rich console for tables; when piped, wide enough that nothing is cut."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    wide = None if sys.stdout.isatty() else 200
+    return Console(highlight=False, width=wide)
+
+
+def _say(message: str, err: bool = False) -> None:
+    """A plain message (never wrapped or styled: paths stay copyable)."""
+    typer.echo(message, err=err)
 
 
 def _db_path(explicit: Path | None, ctx: typer.Context | None = None) -> Path:
@@ -63,7 +70,7 @@ def _db_path(explicit: Path | None, ctx: typer.Context | None = None) -> Path:
 def _open(path: Path):
     """The read-only database, or exit 0 with a friendly message when there is none yet."""
     if not path.is_file():
-        _console(stderr=True).print(f"no history yet at {path} — run leash up")
+        _say(f"no history yet at {path} — run leash up", err=True)
         raise typer.Exit(0)
     try:
         return open_readonly(path)
@@ -72,7 +79,7 @@ def _open(path: Path):
 
 
 def _fail(message: str, code: int = 1):
-    _console(stderr=True).print(f"error: {message}", markup=False)
+    _say(f"error: {message}", err=True)
     raise typer.Exit(code)
 
 
@@ -210,7 +217,7 @@ def logs(
     elif rows or not follow:
         console = _console()
         if not rows:
-            console.print("no exchanges match" if any(filters.values()) or query else f"no exchanges yet in {path}")
+            _say("no exchanges match" if any(filters.values()) or query else f"no exchanges yet in {path}")
         else:
             console.print(_table(rows))
     if not follow:
@@ -251,7 +258,7 @@ def show(
     """One exchange in full: headers, bodies, violations, timings, cost breakdown."""
     path = _db_path(db, ctx)
     if not path.is_file():
-        _console(stderr=True).print(f"no history yet at {path} — run leash up")
+        _say(f"no history yet at {path} — run leash up", err=True)
         raise typer.Exit(1)
     database = _open(path)
     try:
@@ -379,7 +386,7 @@ def export(
         if out:
             fh.close()
     if out:
-        _console(stderr=True).print(f"exported {n} exchanges to {out}")
+        _say(f"exported {n} exchanges to {out}", err=True)
 
 
 @logs_app.command("vacuum")
@@ -387,7 +394,7 @@ def vacuum_cmd(ctx: typer.Context, db: DbOption = None) -> None:
     """Compact the database (VACUUM) and note it in the audit log."""
     path = _db_path(db, ctx)
     if not path.is_file():
-        _console(stderr=True).print(f"no history yet at {path} — run leash up")
+        _say(f"no history yet at {path} — run leash up", err=True)
         raise typer.Exit(0)
     try:
         before, after = hist.vacuum(path)
@@ -448,7 +455,7 @@ def stats(
         return
     console = _console()
     if not rows:
-        console.print(f"no exchanges since {since_iso}")
+        _say(f"no exchanges since {since_iso}")
         return
     from rich.table import Table
 
