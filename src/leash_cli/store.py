@@ -634,6 +634,7 @@ class _Audit:
 @dataclass(slots=True)
 class _Flush:
     done: threading.Event
+    prune: bool = False
 
 
 _STOP = object()
@@ -654,8 +655,8 @@ class Recorder:
     """
 
     PRUNE_EVERY = 60.0  # seconds
-    PRUNE_CHUNK = 5000  # rows per delete statement
-    PRUNE_MAX_CHUNKS = 50  # per pruning pass: keeps the writer responsive
+    PRUNE_CHUNK = 2000  # rows per delete statement (one short transaction each)
+    PRUNE_MAX_CHUNKS = 10  # per pass: at most 20k rows a minute, so the writer stays responsive
     MAX_BACKOFF = 5.0
 
     def __init__(
@@ -748,6 +749,14 @@ class Recorder:
             return False
         return not self._pending
 
+    def prune(self, timeout: float = 30.0) -> bool:
+        """Write what is queued, then apply retention now (in the writer thread).  False: timed out."""
+        if self._thread is None or not self._thread.is_alive():
+            return False
+        done = threading.Event()
+        self._q.put_nowait(_Flush(done, prune=True))
+        return done.wait(timeout)
+
     def close(self, timeout: float = 10) -> None:
         """Write everything queued, then stop the writer (waits at most ``timeout`` seconds)."""
         if self._closed:
@@ -789,13 +798,15 @@ class Recorder:
                 else:
                     backoff = min(max(backoff * 2, 0.1), self.MAX_BACKOFF)
                     next_try = time.monotonic() + backoff
+            if not self._failing and (
+                now - self._last_prune >= self.PRUNE_EVERY or any(f.prune for f in flushes)
+            ):
+                self._last_prune = now
+                self._prune()
             for f in flushes:
                 f.done.set()
             if stopping:
                 break
-            if not self._failing and now - self._last_prune >= self.PRUNE_EVERY:
-                self._last_prune = now
-                self._prune()
         # drain: keep trying until the deadline given to close()
         deadline = self._stop_deadline
         while True:

@@ -371,8 +371,7 @@ def test_retention_and_max_rows(db_path):
         ex = make_ex(i)
         ex.started_at = now - (11 - i)  # newest last
         rec.submit(ex)
-    assert rec.flush()
-    rec._prune()
+    assert rec.prune()
     rec.close()
     ids = [r["id"] for r in rows(db_path)]
     assert ids == [f"req-{i:06d}" for i in range(6, 11)]  # the 5 newest
