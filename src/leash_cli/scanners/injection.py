@@ -1,0 +1,433 @@
+"""Prompt-injection heuristics: weighted features over a normalised view.
+
+The text is normalised with :func:`normalize(text, fold=True)` (NFKC,
+zero-width / tag characters removed, Cyrillic/Greek homoglyphs folded,
+accents stripped, lower-cased).  When the text contains leetspeak
+(``1gn0re``) or letter-spaced words (``i g n o r e``) a second, de-obfuscated
+view is scanned as well.  Base64 and hex runs are decoded (bounded) and the
+decoded text is scanned recursively once.
+
+Scoring: every feature has a weight in (0, 1); features of the same
+category keep their maximum; categories combine as ``1 - prod(1 - w)``.
+Benign context damps the score:
+
+* a match inside quotes (``'ignore previous instructions'``) counts 0.35x;
+* meta / educational framing ("what is", "explain", "how do I defend",
+  "prompt injection", "jailbreak attacks", "example of" ...) multiplies the
+  total by 0.55, and a question mark by another 0.85 -- but only when no
+  feature is a direct, unquoted imperative at the start of a sentence.
+
+Languages: English plus Spanish, French, German (and Italian/Portuguese
+for the override phrase).
+
+The default threshold is 0.5.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+from .engine import Finding
+from .normalize import normalize
+
+__all__ = ["InjectionScanner", "INJECTION_TYPE"]
+
+SCANNER = "prompt-injection"
+INJECTION_TYPE = "PROMPT_INJECTION"
+
+_W = r"[\s,;:*_\-]+"            # word gap
+_OPT_DET = r"(?:(?:all|any|every|each|the|your|my|of|these|those|its|their)" + _W + r"){0,3}"
+_PREV = r"(?:previous|prior|above|earlier|preceding|former|initial|original|old|foregoing|past|system|existing|given|current)"
+_INSTR = (r"(?:instructions?|prompts?|rules|directions?|directives?|guidelines?|commands?|context|messages?|"
+          r"constraints?|guardrails?|programming|orders|policies|polic(?:y|ies)|restrictions|settings|training|"
+          r"safeguards|filters?|guidance|text|conversation|tasks?|everything)")
+
+# Features: (category, weight, lead words, rest-of-pattern, flags).
+# Every feature starts with one of its literal lead words; a single trie
+# regex finds lead words (fast literal scan) and only the features keyed on
+# a lead that occurs are tried, anchored at that position.  Flags: "line" =
+# the lead must start a line.
+_FEATURES: list[tuple[str, float, tuple[str, ...], str, str]] = [
+    # --- instruction override (en) ---
+    ("override", 0.85, ("ignore", "disregard", "forget", "skip", "bypass", "override", "overlook", "neglect", "drop",
+                        "abandon", "discard", "dismiss", "cancel", "delete", "erase", "nevermind", "never mind"),
+     rf"{_W}{_OPT_DET}{_PREV}(?:{_W}[a-z]+)?{_W}{_INSTR}\b", ""),
+    ("override", 0.8, ("ignore", "disregard", "forget"),
+     rf"(?:{_W}(?:about|all|of|everything|anything|what|that|you|were|have|been|was|told|said|written|wrote|i|we|"
+     rf"above|before|so|far|up|to|now|this|point)){{2,7}}\b", ""),
+    ("override", 0.8, ("ignore", "disregard", "forget", "bypass", "override"),
+     rf"(?:{_W}[a-z']+){{0,2}}{_W}(?:system{_W}prompt|system{_W}message|instructions?|guidelines|programming|rules|"
+     rf"safety{_W}guidelines)\b", ""),
+    ("override", 0.6, ("do not", "don't", "dont", "stop", "no longer"),
+     rf"{_W}(?:follow|obey|adhere{_W}to|listen{_W}to)(?:{_W}[a-z]+){{0,2}}{_W}(?:instructions|rules|guidelines|"
+     rf"system{_W}prompt|programming)\b", ""),
+    ("override", 0.3, ("instead", "rather"),
+     r"[\s,]+(?:you\s+(?:will|must|should)|follow|respond|print|output)\b", ""),
+    # --- new / fake instructions ---
+    ("new_instr", 0.6, ("new", "updated", "revised", "real", "actual", "true", "additional", "override", "admin",
+                        "secret", "hidden", "important"),
+     r"\s+(?:system\s+)?(?:instructions?|prompt|directives?|rules)\s*:", ""),
+    ("new_instr", 0.55, ("your",),
+     rf"{_W}(?:new|real|actual|true){_W}(?:instructions?|task|goal|purpose|objective|role){_W}(?:is|are)\b", ""),
+    ("new_instr", 0.5, ("end", "start", "begin"),
+     rf"{_W}(?:of{_W})?(?:the{_W})?(?:new{_W})?system{_W}(?:prompt|instructions)\b", ""),
+    ("new_instr", 0.55, ("from now on",),
+     r"[\s,]+(?:you|your|ignore|respond|answer|always|only|never|act|behave|pretend)\b", ""),
+    # --- fake role tags / chat-template injection ---
+    ("role_tag", 0.75, ("<|",),
+     r"\s*(?:im_start|im_end|system|endoftext|end_of_turn|start_header_id|eot_id|assistant|user)\s*\|>", ""),
+    ("role_tag", 0.7, ("[inst]", "[/inst]", "<start_of_turn>", "<end_of_turn>"), r"", ""),
+    ("role_tag", 0.7, ("<<",), r"\s*/?sys\s*>>", ""),
+    ("role_tag", 0.6, ("##",),
+     r"#*\s*(?:system|instructions?|new\s+instructions|admin|developer)(?:\s+(?:prompt|message))?\s*(?::|\n|$)", "line"),
+    ("role_tag", 0.55, ("<system", "</system", "<sys", "</sys", "<admin", "</admin", "<instruction", "</instruction"),
+     r"(?:_prompt|s)?\s*>", ""),
+    ("role_tag", 0.45, ("system", "assistant", "developer"), r"\s*:\s*\S", "line"),
+    ("role_tag", 0.4, ('"role"',), r'\s*:\s*"system"', ""),
+    # --- jailbreak personas / modes ---
+    ("jailbreak", 0.85, ("you are", "you're", "act as", "become"),
+     r"\s+(?:now\s+)?(?:a\s+|an\s+)?(?:dan|stan|evil\s*bot|jailbroken|unfiltered|unrestricted|uncensored|unbound|"
+     r"unchained|rogue|unaligned)\b", ""),
+    ("jailbreak", 0.8, ("do anything now",), r"", ""),
+    ("jailbreak", 0.75, ("enable", "activate", "enter", "switch to", "turn on", "engage"),
+     r"\s+(?:the\s+)?(?:god|jailbreak|jailbroken|unrestricted|dan|evil|unfiltered)\s+mode\b", ""),
+    ("jailbreak", 0.6, ("enable", "activate", "enter", "switch to", "turn on", "engage"),
+     r"\s+(?:the\s+)?(?:developer|dev|sudo)\s+mode\b", ""),
+    ("jailbreak", 0.7, ("developer mode", "dev mode", "god mode", "jailbreak mode", "dan mode", "sudo mode"),
+     r"\s+(?:is\s+)?(?:now\s+)?(?:enabled|activated|on|engaged)\b", ""),
+    ("jailbreak", 0.35, ("developer mode",), r"", ""),
+    ("jailbreak", 0.75, ("pretend", "imagine", "act as if", "behave as if", "assume"),
+     r"\s+(?:that\s+)?you\s+(?:are|were|have|had)\s+(?:no|not\s+bound\s+by|free\s+(?:of|from)|without|"
+     r"an?\s+(?:ai|assistant|model)\s+(?:with(?:out)?|that\s+has\s+no))\s*(?:any\s+)?(?:ethical\s+|moral\s+|content\s+)?"
+     r"(?:restrictions|rules|limits|limitations|filters|guidelines|ethics|morals|polic(?:y|ies)|censorship|constraints)", ""),
+    ("jailbreak", 0.6, ("without", "free of", "free from", "no"),
+     r"\s+(?:any\s+)?(?:ethical\s+|moral\s+|safety\s+|content\s+)?(?:restrictions|filters|censorship|limitations|guidelines|"
+     r"constraints|guardrails)\b.{0,40}\b(?:answer|respond|reply|tell|say|comply)", ""),
+    ("jailbreak", 0.7, ("bypass", "circumvent", "disable", "turn off", "remove", "ignore", "evade"),
+     r"\s+(?:your\s+|the\s+|all\s+|any\s+)?(?:safety|content|ethical|moderation|security)\s+(?:filters?|guidelines|"
+     r"restrictions|polic(?:y|ies)|measures|protocols|guardrails|checks)\b", ""),
+    ("jailbreak", 0.45, ("stay in character", "remain in character"), r"", ""),
+    ("jailbreak", 0.5, ("jailbroken", "jailbreak"), r"\s+(?:mode|version|enabled)\b", ""),
+    ("jailbreak", 0.55, ("you have been", "you've been", "you are now"),
+     r"\s+(?:freed|liberated|released|unlocked|authorized|granted\s+(?:full|root|admin))\b", ""),
+    ("jailbreak", 0.5, ("admin", "sudo", "root", "god"), r"\s+(?:override|access\s+granted|privileges\s+granted)\b", ""),
+    # --- system prompt extraction ---
+    ("extract", 0.8, ("reveal", "print", "show", "output", "repeat", "display", "tell", "give", "leak", "dump",
+                      "disclose", "expose", "echo", "recite", "list", "write", "spell out", "provide", "share", "copy",
+                      "return", "paste"),
+     r"\s+(?:me\s+|us\s+)?(?:out\s+)?(?:all\s+|verbatim\s+|exactly\s+|back\s+)?(?:of\s+)?(?:your|the|its|ur)\s+"
+     r"(?:(?:full|entire|complete|exact|original|initial|hidden|secret|confidential|internal|raw)\s+){0,3}"
+     r"(?:system\s+prompt|system\s+message|system\s+instructions|initial\s+instructions|original\s+instructions|"
+     r"hidden\s+instructions|instructions\s+above|prompt\s+above|pre-?prompt|developer\s+message|"
+     r"instructions\s+you\s+were\s+given|rules\s+you\s+were\s+given)\b", ""),
+    ("extract", 0.7, ("repeat",), r"\s+(?:the\s+)?(?:words|text|everything|all)\s+(?:above|before|prior)\b", ""),
+    ("extract", 0.55, ("what",),
+     r"\s+(?:is|are|was|were)\s+your\s+(?:system\s+prompt|initial\s+instructions|original\s+instructions|"
+     r"hidden\s+instructions|system\s+message)\b", ""),
+    ("extract", 0.6, ("output", "print", "repeat"), r"\s+(?:everything|all\s+text|the\s+text)\s+(?:above|before)\b", ""),
+    # --- exfiltration ---
+    ("exfil", 0.6, ("send", "post", "forward", "upload", "exfiltrate", "transmit", "leak"),
+     r"\s+(?:(?:all|the|this|your|any)\s+){0,3}(?:conversation|chat|data|history|messages|context|secrets|credentials|"
+     r"api\s+keys?|tokens?|passwords?|files?|emails?)(?:\s+\w+){0,3}\s+to\s+(?:https?://|http|my\s+server|the\s+following|"
+     r"this\s+(?:url|address|email))", ""),
+    ("exfil", 0.45, ("![",), r"[^\]\n]{0,40}\]\(https?://[^)\s]{1,200}[?&][a-z_]{1,20}=\s*(?:\{|\$|%7b|\[)", ""),
+    ("encoded", 0.5, ("decode", "base64", "rot13", "decrypt"),
+     r"[^\n]{0,60}\b(?:follow|execute|obey|run|do\s+what|perform|carry\s+out)\b", ""),
+    # --- Spanish ---
+    ("override", 0.85, ("ignora", "ignore", "ignorar", "olvida", "olvide", "olvidar", "omite", "descarta", "desobedece"),
+     r"\s+(?:todas?\s+|todos?\s+)?(?:las\s+|los\s+|tus\s+|sus\s+)?(?:instrucciones|indicaciones|reglas|ordenes|directrices|"
+     r"mensajes)\s+(?:anteriores|previas|previos|de\s+arriba|del\s+sistema|originales|iniciales)", ""),
+    ("extract", 0.75, ("revela", "muestra", "muestrame", "imprime", "dime", "repite"),
+     r"\s*(?:me\s+)?(?:tu|el|su|tus)\s+(?:prompt|mensaje|instrucciones)\s+(?:del\s+|de\s+)?(?:sistema|iniciales|originales|ocultas)", ""),
+    ("jailbreak", 0.7, ("ahora eres", "a partir de ahora eres"),
+     r"\s+(?:un\s+|una\s+)?(?:dan|ia\s+sin\s+restricciones|sin\s+restricciones|libre|malvad[oa])", ""),
+    ("new_instr", 0.6, ("nuevas instrucciones",), r"\s*:", ""),
+    # --- French ---
+    ("override", 0.85, ("ignore", "ignorez", "ignorer", "oublie", "oubliez", "oublier", "neglige", "negligez"),
+     r"\s+(?:toutes?\s+|tous\s+)?(?:les\s+|tes\s+|vos\s+|ces\s+)?(?:instructions|consignes|regles|directives|messages|indications|"
+     r"ordres)\s+(?:precedentes|anterieures|ci-dessus|d'avant|du\s+systeme|initiales|originales)", ""),
+    ("extract", 0.75, ("revele", "revelez", "montre", "montrez", "affiche", "affichez", "donne", "donnez", "repete", "repetez"),
+     r"[\s-]+(?:moi\s+)?(?:ton|votre|le|tes|vos)\s+(?:prompt|message|instructions)\s+(?:du\s+|de\s+)?(?:systeme|initiales|originales|cachees)", ""),
+    ("jailbreak", 0.7, ("tu es", "vous etes"),
+     r"\s+(?:maintenant|desormais)\s+(?:un\s+|une\s+)?(?:dan|ia\s+sans\s+restrictions|sans\s+restrictions|libre|malveillant)", ""),
+    ("new_instr", 0.6, ("nouvelles instructions",), r"\s*:", ""),
+    # --- German ---
+    ("override", 0.85, ("ignoriere", "ignorieren sie", "ignorier", "vergiss", "vergessen sie", "missachte", "missachten sie"),
+     r"\s+(?:(?:alle|die|deine|ihre|jegliche)\s+){0,3}(?:vorherigen\s+|bisherigen\s+|obigen\s+|vorangegangenen\s+|vorigen\s+|"
+     r"fruheren\s+|ursprunglichen\s+|alten\s+|vorhergehenden\s+)?(?:anweisungen|instruktionen|befehle|regeln|vorgaben|"
+     r"richtlinien|systemanweisungen|anordnungen)", ""),
+    ("extract", 0.75, ("zeige", "zeig", "gib", "verrate", "nenne", "wiederhole", "drucke"),
+     r"\s+(?:mir\s+)?(?:deinen|deine|den|die|ihren|ihre)\s+(?:system[\s-]?prompt|systemanweisungen|system[\s-]?nachricht|"
+     r"anfanglichen\s+anweisungen|ursprunglichen\s+anweisungen)", ""),
+    ("jailbreak", 0.7, ("du bist", "sie sind"),
+     r"\s+(?:jetzt|nun|ab\s+sofort)\s+(?:ein\s+|eine\s+)?(?:dan|ki\s+ohne\s+(?:einschrankungen|regeln)|"
+     r"ohne\s+(?:einschrankungen|regeln)|uneingeschrankt|frei|bose)", ""),
+    ("new_instr", 0.6, ("neue anweisungen",), r"\s*:", ""),
+    # --- Italian / Portuguese override ---
+    ("override", 0.85, ("ignora", "dimentica", "ignore", "esqueca", "desconsidere"),
+     r"\s+(?:tutte\s+|todas\s+)?(?:le\s+|as\s+)?(?:istruzioni|instrucoes|regras|regole)\s+(?:precedenti|anteriores|previas)", ""),
+]
+
+
+_FEATURE_RES = [
+    re.compile("(?:" + "|".join(re.escape(lead) for lead in sorted(leads, key=len, reverse=True)) + ")" + rest)
+    for _, _, leads, rest, _ in _FEATURES
+]
+# Lead index.  Word leads are keyed by their first word: the text is split
+# into a word set once (C-speed translate + split), and only for first words
+# that occur are positions located (str.find) and the keyed features tried.
+# Symbol leads ("<|", "##" ...) are located with one literal alternation.
+_lead_ids: dict[str, set[int]] = {}
+_SYMBOL_FEATURES: set[int] = set()
+_symbol_leads: set[str] = set()
+for _i, _f in enumerate(_FEATURES):
+    for _lead in _f[2]:
+        if _lead[0].isalpha():
+            _lead_ids.setdefault(_lead, set()).add(_i)
+        else:
+            _SYMBOL_FEATURES.add(_i)
+            _symbol_leads.add(_lead)
+# first word -> [(lead needle, feature ids)]
+_WORD_FEATURES: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
+for _lead, _ids in sorted(_lead_ids.items()):
+    _k = re.split(r"[ ']", _lead)[0]
+    _WORD_FEATURES.setdefault(_k, []).append((_lead, tuple(sorted(_ids))))
+_LEAD_WORDS = frozenset(_WORD_FEATURES)
+_SYMBOL_IDS = tuple(sorted(_SYMBOL_FEATURES))
+_SYMBOL_RE = re.compile("|".join(re.escape(x) for x in sorted(_symbol_leads, key=len, reverse=True)))
+# words that matter for matching; a leetspeak view is only scanned when
+# de-leeting produces new ones
+_KEY_VOCAB = _LEAD_WORDS | frozenset(
+    "previous prior above earlier instructions instruction prompt prompts system rules guidelines mode restrictions "
+    "filters filter dan jailbreak jailbroken developer everything anything told secret hidden initial original "
+    "policy policies safety content guardrails programming message messages".split())
+# ASCII punctuation (and common Unicode quotes/dashes) become word separators
+_WORD_SPLIT = str.maketrans({c: " " for c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~\u2018\u2019\u201c\u201d\u00ab\u00bb\u201e\u2039\u203a\u300c\u300d\u2026\u2014\u2013"})
+_LEET_SPLIT = str.maketrans({**{c: " " for c in "!\"#%&'()*+,-./:;<=>?[\\]^_`{}~\u2018\u2019\u201c\u201d\u00ab\u00bb\u201e\u2039\u203a\u300c\u300d\u2026\u2014\u2013"},
+                              "0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+del _i, _f, _lead, _k, _ids, _lead_ids, _symbol_leads, _SYMBOL_FEATURES
+
+_EDU = re.compile(
+    r"\b(?:what\s+(?:is|are|does)|explain|explaining|explanation|how\s+(?:do|does|can|to|would|should)|why\s+(?:do|does|is|are)|"
+    r"defend|defen[cs]e|defending|prevent|prevention|protect|protection|mitigat\w*|detect\w*|classif\w*|"
+    r"examples?\s+of|for\s+example|e\.g\.|such\s+as|research|paper|study|article|blog|course|lecture|teach|learn|"
+    r"security|red[\s-]?team\w*|owasp|benchmark|dataset|filter\s+(?:out|for)|sanitiz\w*|"
+    r"prompt\s+injections?|injection\s+attacks?|jailbreak(?:s|ing)?\s+(?:attacks?|attempts?|prompts?|techniques?)|"
+    r"attacks?\s+(?:work|like)|attackers?|malicious|adversarial|phrases?\s+like|strings?\s+like|"
+    r"qu'est-ce|que\s+es|was\s+ist|wie\s+(?:kann|schutze)|como\s+(?:puedo|me)|comment)\b"
+)
+_QUOTES_OPEN = "\"'`“‘«„‹「"
+_QUOTES_CLOSE = "\"'`”’»“›」"
+_SENT_START = re.compile(r"(?:^|[\n.!?:;>\]\)]\s*|\*\*\s*)$")
+
+_B64_RUN = re.compile(r"(?<![A-Za-z0-9+/=_\-])[A-Za-z0-9+/]{24,8192}={0,2}(?![A-Za-z0-9+/=_\-])")
+_HEX_FULL = re.compile(r"[0-9A-Fa-f]+")
+_LEET_HINT = re.compile(r"[a-z][013457@$][a-z]")
+_LEET_TABLE = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+_SPACED_GATES = (re.compile(r" [a-z] [a-z] [a-z] "), re.compile(r"\.[a-z]\.[a-z]\.[a-z]\."),
+                 re.compile(r"-[a-z]-[a-z]-[a-z]-"), re.compile(r"_[a-z]_[a-z]_[a-z]_"))
+_SPACED = re.compile(r"(?<![a-z])(?:[a-z][ .\-_]){4,}[a-z](?![a-z])")
+_MAX_DECODE = 8
+
+
+class InjectionScanner:
+    """Heuristic prompt-injection detector (see module docstring)."""
+
+    name = SCANNER
+
+    def __init__(self, threshold: float = 0.5):
+        self.threshold = float(threshold)
+
+    # ------------------------------------------------------------------
+    def score(self, text: str) -> float:
+        return self._analyse(text)[0]
+
+    def scan(self, text: str) -> list[Finding]:
+        if not text:
+            return []
+        sc, span = self._analyse(text)
+        if sc < self.threshold or span is None:
+            return []
+        a, b = span
+        return [Finding(SCANNER, INJECTION_TYPE, a, b, round(sc, 4), text[a:b])]
+
+    def explain(self, text: str) -> list[tuple[str, float, str]]:
+        """Debug helper: ``(category, weight_after_damping, matched_text)``."""
+        norm = normalize(text, fold=True)
+        return [(c, w, text[a:b]) for c, w, a, b, _ in self._features(norm, text)]
+
+    # ------------------------------------------------------------------
+    def _analyse(self, text: str, depth: int = 0) -> tuple[float, tuple[int, int] | None]:
+        if not text:
+            return 0.0, None
+        norm = normalize(text, fold=True)
+        feats = self._features(norm, text)
+        # encoded payloads (base64 / hex) decoded and scanned once
+        if depth == 0:
+            feats.extend(self._encoded(norm, text))
+        if not feats:
+            return 0.0, None
+        best: dict[str, tuple[float, int, int, bool]] = {}
+        for cat, w, a, b, direct in feats:
+            cur = best.get(cat)
+            if cur is None or w > cur[0]:
+                best[cat] = (w, a, b, direct)
+        prod = 1.0
+        for w, _, _, _ in best.values():
+            prod *= 1.0 - min(w, 0.99)
+        total = 1.0 - prod
+        any_direct = any(d for _, _, _, d in best.values())
+        if not any_direct:
+            t = norm.text
+            if _EDU.search(t):
+                total *= 0.55
+                if "?" in t:
+                    total *= 0.85
+        strongest = max(best.values(), key=lambda v: v[0])
+        return min(total, 1.0), (strongest[1], strongest[2])
+
+    def _features(self, norm, original: str) -> list[tuple[str, float, int, int, bool]]:
+        t = norm.text
+        out: list[tuple[str, float, int, int, bool]] = []
+        base_words = set(t.translate(_WORD_SPLIT).split())
+        views: list[tuple[str, list[int] | None, set[str] | frozenset[str]]] = [(t, None, base_words & _LEAD_WORDS)]
+        if _LEET_HINT.search(t):
+            leet_words = set(t.translate(_LEET_SPLIT).split())
+            if (leet_words & _KEY_VOCAB) - base_words:
+                views.append((t.translate(_LEET_TABLE), None, leet_words & _LEAD_WORDS))  # 1:1, same offsets
+        if any(g.search(t) for g in _SPACED_GATES) and _SPACED.search(t):
+            despaced, mapping = _despace(t)
+            views.append((despaced, mapping, set(despaced.translate(_WORD_SPLIT).split()) & _LEAD_WORDS))
+        seen: set[tuple[int, int, int]] = set()
+        for view, mapping, words in views:
+            hits: list[tuple[int, tuple[int, ...]]] = []
+            n = len(view)
+            for w in words:
+                for needle, fids in _WORD_FEATURES[w]:
+                    ln = len(needle)
+                    p = view.find(needle)
+                    while p >= 0:
+                        e = p + ln
+                        if (p == 0 or not view[p - 1].isalnum()) and (e >= n or not view[e].isalnum()):
+                            hits.append((p, fids))
+                        p = view.find(needle, e)
+            for sm in _SYMBOL_RE.finditer(view):
+                hits.append((sm.start(), _SYMBOL_IDS))
+            for pos, fids in hits:
+                for fid in fids:
+                    cat, w, _, _, flags = _FEATURES[fid]
+                    m = _FEATURE_RES[fid].match(view, pos)
+                    if m is None:
+                        continue
+                    a, b = m.span()
+                    if flags == "line":
+                        ls = view.rfind("\n", 0, a) + 1
+                        if view[ls:a].strip():
+                            continue
+                    while b > a and view[b - 1] in "\n\r\t ":
+                        b -= 1
+                    if mapping is not None:
+                        a, b = mapping[a], mapping[b - 1] + 1
+                    if (a, b, fid) in seen:
+                        continue
+                    seen.add((a, b, fid))
+                    quoted = _is_quoted(t, a, b)
+                    direct = False
+                    if quoted:
+                        w *= 0.35
+                    elif cat in ("override", "jailbreak", "extract", "role_tag") and w >= 0.7:
+                        if _SENT_START.search(t[max(0, a - 6):a]) and not _EDU.search(t[max(0, a - 80):a]):
+                            direct = True
+                    oa, ob = norm.span(a, b)
+                    out.append((cat, w, oa, ob, direct))
+        return out
+
+    def _encoded(self, norm, original: str) -> list[tuple[str, float, int, int, bool]]:
+        """Decode base64 / hex runs (at most ``_MAX_DECODE``) and score the
+        decoded text.  Runs are searched in the ORIGINAL text (case matters
+        and offsets are then original offsets already)."""
+        src = original
+        if not any(len(tok) >= 24 for tok in src.split()):
+            return []
+        out: list[tuple[str, float, int, int, bool]] = []
+        n = 0
+        for m in _B64_RUN.finditer(src):
+            if n >= _MAX_DECODE:
+                break
+            run = m.group()
+            if len(run) >= 32 and len(run) % 2 == 0 and _HEX_FULL.fullmatch(run):
+                decoded = _hex(run)
+            else:
+                decoded = _b64(run)
+            n += 1
+            if not decoded:
+                continue
+            sc, _ = self._analyse(decoded, depth=1)
+            if sc > 0.2:
+                out.append(("encoded", min(0.95, sc * 0.9 + 0.1), m.start(), m.end(), True))
+        return out
+
+
+def _is_quoted(t: str, a: int, b: int) -> bool:
+    pre = t[max(0, a - 3):a]
+    post = t[b:b + 3]
+    return any(q in pre for q in _QUOTES_OPEN) and any(q in post for q in _QUOTES_CLOSE)
+
+
+def _despace(t: str) -> tuple[str, list[int]]:
+    """Collapse letter-spaced runs ("i g n o r e") and return a map from
+    positions in the new string to positions in ``t``."""
+    pieces: list[str] = []
+    mapping: list[int] = []
+    last = 0
+    for m in _SPACED.finditer(t):
+        a, b = m.span()
+        pieces.append(t[last:a])
+        mapping.extend(range(last, a))
+        for i in range(a, b):
+            if t[i].isalpha():
+                pieces.append(t[i])
+                mapping.append(i)
+        last = b
+    pieces.append(t[last:])
+    mapping.extend(range(last, len(t)))
+    mapping.append(len(t))
+    return "".join(pieces), mapping
+
+
+def _printable_ratio(s: str) -> float:
+    if not s:
+        return 0.0
+    ok = sum(1 for c in s if c.isprintable() or c in "\n\r\t")
+    return ok / len(s)
+
+
+def _b64(s: str) -> str | None:
+    s2 = s.rstrip("=")
+    if len(s2) % 4 == 1:
+        return None
+    try:
+        raw = base64.b64decode(s2 + "=" * (-len(s2) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    try:
+        txt = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    letters = sum(1 for c in txt if c.isalpha() or c == " ")
+    if _printable_ratio(txt) < 0.95 or letters < 0.6 * len(txt):
+        return None
+    return txt
+
+
+def _hex(s: str) -> str | None:
+    try:
+        txt = bytes.fromhex(s).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    letters = sum(1 for c in txt if c.isalpha() or c == " ")
+    if _printable_ratio(txt) < 0.95 or letters < 0.6 * len(txt):
+        return None
+    return txt

@@ -1,0 +1,240 @@
+"""Text normalisation with an offset map back to the original string.
+
+Scanners never look at the raw text directly: they scan a *normalised* view
+and report spans mapped back to indices of the ORIGINAL Python string, so a
+caller can slice / redact the text it actually holds.
+
+Two views exist:
+
+``normalize(text)``
+    Unicode NFKC applied character by character (fullwidth digits become
+    ASCII, NBSP becomes a space, ``＠`` becomes ``@`` ...) and removal of
+    invisible characters: zero-width characters (U+200B..U+200F,
+    U+2060..U+2064, U+FEFF), the soft hyphen U+00AD, bidi embedding /
+    override / isolate controls (U+202A..U+202E, U+2066..U+2069), U+180E,
+    U+034F and Unicode tag characters (U+E0000..U+E007F).  Used by the PII
+    and secrets scanners.
+
+``normalize(text, fold=True)``
+    Additionally lower-cases, strips accents (``é`` -> ``e``) and folds common
+    Cyrillic / Greek homoglyphs of Latin letters (``і``, ``о``, ``е`` ...).
+    Used by the prompt-injection scanner only: folding is lossy and would
+    corrupt e.g. Cyrillic e-mail local parts.
+
+Fast paths: pure-ASCII input is returned as-is (identity map, no per-char
+work); already-normalised non-ASCII input without invisible characters is
+also returned unchanged.  Otherwise only the non-ASCII runs are processed
+in Python.  The map is stored as a list of segments, so memory stays small
+even for 1 MB inputs.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_right
+from functools import lru_cache
+
+__all__ = ["Normalized", "normalize", "is_invisible", "INVISIBLE_RE"]
+
+# Characters removed from the normalised view.
+_INVISIBLE_CLASS = (
+    "\u00ad"            # soft hyphen
+    "\u034f"            # combining grapheme joiner
+    "\u180e"            # mongolian vowel separator
+    "\u200b-\u200f"     # ZWSP, ZWNJ, ZWJ, LRM, RLM
+    "\u202a-\u202e"     # bidi embeddings / overrides
+    "\u2060-\u2064"     # word joiner, invisible operators
+    "\u2066-\u2069"     # bidi isolates
+    "\ufeff"            # BOM / ZWNBSP
+    "\U000e0000-\U000e007f"  # tag characters
+)
+INVISIBLE_RE = re.compile(f"[{_INVISIBLE_CLASS}]")
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+
+# Homoglyphs: Cyrillic / Greek (and a few other) letters that render like
+# Latin letters.  Values are lower-case Latin because the fold view is
+# lower-cased anyway.
+_HOMOGLYPHS = {
+    # Cyrillic lower
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h",
+    "о": "o", "р": "p", "с": "c", "т": "t", "у": "y", "х": "x", "ѕ": "s",
+    "і": "i", "ї": "i", "ј": "j", "ԁ": "d", "ԛ": "q", "ԝ": "w", "һ": "h",
+    "ɡ": "g", "ӏ": "l", "ո": "n", "ս": "u",
+    # Cyrillic upper
+    "А": "a", "В": "b", "Е": "e", "Ё": "e", "К": "k", "М": "m", "Н": "h",
+    "О": "o", "Р": "p", "С": "c", "Т": "t", "У": "y", "Х": "x", "Ѕ": "s",
+    "І": "i", "Ї": "i", "Ј": "j", "Ԁ": "d", "Ԛ": "q", "Ԝ": "w", "Һ": "h",
+    "Ӏ": "l",
+    # Greek
+    "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o",
+    "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "γ": "y", "ω": "w",
+    "Α": "a", "Β": "b", "Ε": "e", "Ζ": "z", "Η": "h", "Ι": "i", "Κ": "k",
+    "Μ": "m", "Ν": "n", "Ο": "o", "Ρ": "p", "Τ": "t", "Υ": "y", "Χ": "x",
+    # Latin look-alikes outside ASCII
+    "ı": "i", "ȷ": "j", "ℓ": "l", "ᴀ": "a", "ʀ": "r", "ꜱ": "s",
+}
+_HOMOGLYPH_RE = re.compile("[" + "".join(sorted(_HOMOGLYPHS)) + "]")
+
+
+def is_invisible(ch: str) -> bool:
+    return INVISIBLE_RE.match(ch) is not None
+
+
+@lru_cache(maxsize=8192)
+def _map_char(ch: str, fold: bool) -> str:
+    """Normalised replacement for one non-ASCII character ("" = drop)."""
+    if INVISIBLE_RE.match(ch):
+        return ""
+    if fold and ch in _HOMOGLYPHS:
+        return _HOMOGLYPHS[ch]
+    out = unicodedata.normalize("NFKC", ch)
+    if fold:
+        if len(out) == 1 and not out.isascii():
+            if out in _HOMOGLYPHS:
+                return _HOMOGLYPHS[out]
+            # strip accents: é -> e, ß stays
+            base = unicodedata.normalize("NFKD", out)
+            stripped = "".join(c for c in base if not unicodedata.combining(c))
+            if len(stripped) == 1:
+                out = stripped
+        low = out.lower()
+        if len(low) == len(out):
+            out = low
+    return out
+
+
+class Normalized:
+    """A normalised view of ``original`` plus a map back to it.
+
+    ``segments`` is a sorted list of ``(norm_start, orig_start, norm_len,
+    orig_len)``.  Identity segments have ``norm_len == orig_len`` and map
+    linearly; replacement segments map every position inside them to the
+    whole original span.  ``segments is None`` means identity everywhere.
+    """
+
+    __slots__ = ("original", "text", "_segments", "_starts")
+
+    def __init__(self, original: str, text: str, segments: list[tuple[int, int, int, int]] | None):
+        self.original = original
+        self.text = text
+        self._segments = segments
+        self._starts = [s[0] for s in segments] if segments else None
+
+    @property
+    def identity(self) -> bool:
+        return self._segments is None
+
+    def _seg(self, pos: int) -> tuple[int, int, int, int]:
+        assert self._segments is not None and self._starts is not None
+        i = bisect_right(self._starts, pos) - 1
+        if i < 0:
+            i = 0
+        return self._segments[i]
+
+    def orig_start(self, pos: int) -> int:
+        """Original index of the normalised character at ``pos``."""
+        if self._segments is None:
+            return pos
+        if pos >= len(self.text):
+            return len(self.original)
+        ns, os_, nl, ol = self._seg(pos)
+        if nl == ol:
+            return os_ + (pos - ns)
+        return os_
+
+    def orig_end(self, pos: int) -> int:
+        """Original exclusive end index for a normalised exclusive end ``pos``."""
+        if self._segments is None:
+            return pos
+        if pos <= 0:
+            return self.orig_start(0) if self.text else 0
+        ns, os_, nl, ol = self._seg(pos - 1)
+        if nl == ol:
+            return os_ + (pos - ns)
+        return os_ + ol
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Map a normalised ``[start, end)`` span to the original text."""
+        if self._segments is None:
+            return start, end
+        if end <= start:
+            o = self.orig_start(start)
+            return o, o
+        return self.orig_start(start), self.orig_end(end)
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"Normalized(text={self.text[:40]!r}..., identity={self.identity})"
+
+
+def normalize(text: str, fold: bool = False) -> Normalized:
+    """Return the normalised view of ``text`` (see module docstring)."""
+    if text.isascii():
+        return Normalized(text, text.lower() if fold else text, None)
+    if not fold:
+        if INVISIBLE_RE.search(text) is None and unicodedata.is_normalized("NFKC", text):
+            return Normalized(text, text, None)
+
+    pieces: list[str] = []
+    segs: list[tuple[int, int, int, int]] = []
+    npos = 0          # current length of the normalised output
+    # pending identity segment (norm_start, orig_start, length)
+    id_ns = 0
+    id_os = 0
+    id_len = 0
+
+    def flush_identity() -> None:
+        nonlocal id_len
+        if id_len:
+            segs.append((id_ns, id_os, id_len, id_len))
+            id_len = 0
+
+    last = 0
+    for m in _NON_ASCII_RUN.finditer(text):
+        a, b = m.span()
+        if a > last:  # ASCII stretch: identity
+            chunk = text[last:a]
+            pieces.append(chunk.lower() if fold else chunk)
+            if id_len and id_os + id_len == last:
+                id_len += a - last
+            else:
+                flush_identity()
+                id_ns, id_os, id_len = npos, last, a - last
+            npos += a - last
+        for i in range(a, b):
+            ch = text[i]
+            rep = _map_char(ch, fold)
+            if len(rep) == 1:
+                pieces.append(rep)
+                if id_len and id_os + id_len == i:
+                    id_len += 1
+                else:
+                    flush_identity()
+                    id_ns, id_os, id_len = npos, i, 1
+                npos += 1
+            else:
+                flush_identity()
+                if rep:
+                    pieces.append(rep)
+                    segs.append((npos, i, len(rep), 1))
+                    npos += len(rep)
+                # dropped characters leave no segment: the gap shows up as a
+                # jump in orig_start between neighbouring segments.
+        last = b
+    if last < len(text):
+        chunk = text[last:]
+        pieces.append(chunk.lower() if fold else chunk)
+        if id_len and id_os + id_len == last:
+            id_len += len(text) - last
+        else:
+            flush_identity()
+            id_ns, id_os, id_len = npos, last, len(text) - last
+        npos += len(text) - last
+    flush_identity()
+    out = "".join(pieces)
+    if len(segs) == 1 and segs[0][0] == 0 and segs[0][1] == 0 and segs[0][2] == len(text) == len(out):
+        return Normalized(text, out, None)
+    if not segs:
+        # everything was dropped
+        return Normalized(text, out, [(0, len(text), 0, 0)])
+    return Normalized(text, out, segs)

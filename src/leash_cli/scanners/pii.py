@@ -1,0 +1,534 @@
+"""PII detection: pattern + checksum + context, pure Python, stdlib ``re``.
+
+Entity types: ``EMAIL``, ``PHONE``, ``CREDIT_CARD``, ``US_SSN``, ``IBAN``,
+``IP_ADDRESS`` plus user-supplied custom patterns (name -> regex).
+
+Design decisions (documented here because they change what matches):
+
+* EMAIL - RFC-ish ASCII addresses with a 2..63 letter TLD.  Documentation
+  domains (``example.com``) ARE reported: the syntax is a real address and a
+  gateway cannot know whether the user invented it.  ``git@host`` (SSH
+  remotes) and retina asset names (``icon@2x.png``) are not e-mail.
+* PHONE - ``+CC ...`` international numbers (valid calling code, 8-15
+  digits), North American numbers in 3-3-4 grouping (area / exchange rules)
+  and national trunk-prefixed numbers (``0...``) when a phone context word
+  ("phone", "tel", "call", "Telefon", "téléphone", ...) precedes them.
+  Plain digit runs need context; order/invoice/ticket/ISBN/version/id
+  context vetoes.  Dates, timestamps, UUIDs, SHAs and card numbers never
+  have the 3-3-4 shape or a ``+`` prefix.
+* CREDIT_CARD - 13..19 digits, optional space/dash separators (groups of at
+  least 3 digits), Luhn valid AND a known IIN range (Visa, Mastercard, Amex,
+  Discover, JCB, Diners, UnionPay).  Well-known test PANs (4111 1111 1111
+  1111) are reported: they are indistinguishable from real ones.
+* US_SSN - ``AAA-GG-SSSS`` (same separator twice, dash or space) or 9 plain
+  digits with SSN context.  Issuance rules: area != 000, 666, 900-999;
+  group != 00; serial != 0000.  Publicly known specimen numbers are NOT
+  reported: 078-05-1120 (Woolworth wallet card), 219-09-9999 (SSA
+  pamphlet), 123-45-6789 (the canonical placeholder).
+* IBAN - country code + check digits + BBAN of the exact per-country length
+  (table below), optional single spaces, mod-97 == 1.
+* IP_ADDRESS - IPv4 with octet validation (0-255, no leading zeros) and
+  IPv6 (full, compressed, embedded IPv4) validated by :mod:`ipaddress`.
+  Dotted quads that are version strings are NOT IPs: preceded by ``v`` /
+  "version" / "release" / "build" ..., or followed by a pre-release suffix
+  (``1.2.3.4-beta``, ``1.2.3.4+build``), or part of a longer dotted chain
+  (OIDs such as ``1.3.6.1.4.1``).  ``abc::def``-style C++ scopes are not
+  IPv6 (an IPv6 match needs a digit and a 3+ char group or 3+ colons).
+
+All regexes are compiled once at import, use bounded quantifiers around
+ambiguous parts, and every match is anchored with a look-behind so the
+engine does not rescan long runs from every position.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Iterable
+
+from .engine import Finding
+from .normalize import normalize
+
+__all__ = ["PiiScanner", "PII_ENTITIES", "luhn_ok", "iban_ok", "card_brand"]
+
+SCANNER = "pii-detector"
+PII_ENTITIES = ("EMAIL", "PHONE", "CREDIT_CARD", "US_SSN", "IBAN", "IP_ADDRESS")
+# overlap priority (higher wins on equal score)
+_PRIORITY = {"CREDIT_CARD": 6, "IBAN": 5, "US_SSN": 4, "EMAIL": 3, "IP_ADDRESS": 2, "PHONE": 1}
+
+
+# ---------------------------------------------------------------------------
+# checksums
+# ---------------------------------------------------------------------------
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    parity = len(digits) % 2
+    for i, ch in enumerate(digits):
+        d = ord(ch) - 48
+        if i % 2 == parity:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def card_brand(d: str) -> str | None:
+    """Return the card brand for a digit string if its IIN and length fit."""
+    n = len(d)
+    p1, p2, p3, p4, p6 = d[:1], int(d[:2]), int(d[:3]), int(d[:4]), int(d[:6])
+    if p1 == "4" and n in (13, 16, 19):
+        return "visa"
+    if (51 <= p2 <= 55 or 2221 <= p4 <= 2720) and n == 16:
+        return "mastercard"
+    if p2 in (34, 37) and n == 15:
+        return "amex"
+    if (p4 == 6011 or 644 <= p3 <= 649 or p2 == 65 or 622126 <= p6 <= 622925) and 16 <= n <= 19:
+        return "discover"
+    if 3528 <= p4 <= 3589 and 16 <= n <= 19:
+        return "jcb"
+    if (300 <= p3 <= 305 or p2 in (36, 38, 39)) and 14 <= n <= 19:
+        return "diners"
+    if p2 == 62 and 16 <= n <= 19:
+        return "unionpay"
+    return None
+
+
+IBAN_LENGTHS = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22,
+    "BH": 22, "BI": 27, "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24,
+    "DE": 22, "DJ": 27, "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24, "FI": 18,
+    "FK": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27,
+    "GT": 28, "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27,
+    "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20,
+    "LV": 21, "LY": 25, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MN": 20, "MR": 27,
+    "MT": 31, "MU": 30, "NI": 28, "NL": 18, "NO": 15, "OM": 23, "PK": 24, "PL": 28,
+    "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "RU": 33, "SA": 24, "SC": 31,
+    "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "SO": 23, "ST": 25, "SV": 28,
+    "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
+}
+
+
+def iban_ok(iban: str) -> bool:
+    iban = iban.replace(" ", "").upper()
+    if len(iban) < 15 or IBAN_LENGTHS.get(iban[:2]) != len(iban) or not iban[2:4].isdigit():
+        return False
+    if not iban.isalnum() or not iban.isascii():
+        return False
+    s = iban[4:] + iban[:4]
+    num = "".join(str(int(c, 36)) for c in s)
+    return int(num) % 97 == 1
+
+
+# ---------------------------------------------------------------------------
+# regexes (compiled once)
+# ---------------------------------------------------------------------------
+_EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+\-])"
+    r"([A-Za-z0-9](?:[A-Za-z0-9._%+\-]{0,63}))"
+    r"@"
+    r"((?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.){1,8}"
+    r"([A-Za-z]{2,63}))"
+    r"(?![A-Za-z0-9\-]|\.[A-Za-z0-9])"
+)
+_LOCAL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
+_FILE_TLDS = frozenset("png jpg jpeg gif svg webp ico bmp tif tiff pdf js ts css html".split())
+
+_CARD = re.compile(r"[0-9](?<![0-9\-][0-9])(?:[ \-]?[0-9]){12,22}(?![0-9])")
+_SEP_SPLIT = re.compile(r"[ \-]")
+
+_SSN = re.compile(r"([0-9](?<![\w\-.][0-9])[0-9]{2})([\- ]?)([0-9]{2})\2([0-9]{4})(?![\w]|[\-.][0-9])")
+_SSN_SPECIMENS = frozenset({"078051120", "219099999", "123456789"})
+_SSN_CTX = re.compile(r"\b(?:ssn|ssns|social security|soc\.? sec|ss#|ss no|tax ?payer id|itin)\b")
+
+_IBAN_START = re.compile(r"([A-Z](?<![A-Za-z0-9][A-Z])[A-Z])([0-9]{2})(?= ?[A-Z0-9])")
+_IBAN_BODY = {n: re.compile(r"(?: ?[A-Z0-9]){%d}(?![A-Za-z0-9])" % n) for n in set(v - 4 for v in IBAN_LENGTHS.values())}
+
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IPV4 = re.compile(rf"[0-9](?<![\w.][0-9])[0-9]{{0,2}}\.[0-9]{{1,3}}\.[0-9]{{1,3}}\.[0-9]{{1,3}}(?![\w]|\.[0-9])")
+_IPV4_FULL = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
+_IPV4_SUFFIX_BAD = re.compile(r"[-+~][A-Za-z]")
+_IPV6 = re.compile(
+    r"(?<![\w:.])"
+    r"(?=[0-9A-Fa-f:.]{0,40}::|(?:[0-9A-Fa-f]{1,4}:){6})"
+    r"[0-9A-Fa-f:.]{2,45}"
+    r"(?![\w:])"
+)
+_IPV6_GATE = re.compile(r"::|:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:")
+_HEXCOLON = frozenset("0123456789abcdefABCDEF:.")
+_VERSION_CTX = re.compile(r"(?:\b(?:version|ver|release|build|firmware|fw|sdk|rev|revision|v)\W{0,3}$)|(?:\bv$)")
+
+_PHONE = re.compile(
+    r"[+(0-9](?<![\w+#/.@\-][\s\S])"
+    r"(?:(?<=\+)\(?[0-9]|(?<=\()[0-9]|(?<=[0-9]))[0-9 \t().\-]{4,22}[0-9]"
+    r"(?![\w]|[.\-][0-9])"
+)
+_NANP = re.compile(r"(?:(\+?1)([ .\-]?))?(\((\d{3})\)|(\d{3}))([ .\-]?)(\d{3})([ .\-]?)(\d{4})")
+_NATIONAL = re.compile(r"0\d{1,4}(?:[ .\-/]?\d{2,5}){1,4}|0\d{1,4} ?\(?\d{1,4}\)? ?\d{2,8}|\(0\d{1,4}\) ?\d{2,4}(?:[ .\-]?\d{2,5}){0,3}")
+_FRENCH = re.compile(r"0[1-9](?:([ .])\d{2})(?:\1\d{2}){3}")
+_INTL_GROUPS = re.compile(r"\+\d{1,3}(?:[ .\-]?(?:\(\d{1,5}\)|\d{1,6})){1,6}")
+_PHONE_CTX = re.compile(
+    r"\b(?:phone|phones|tel|telephone|mobile|cell|cellphone|call|calls|called|fax|contact|sms|text me|"
+    r"whatsapp|reach|dial|hotline|helpline|landline|ph|mob|"
+    r"tél|téléphone|telephone|telefon|teléfono|telefono|telefone|móvil|movil|celular|portable|numéro|número|numero|"
+    r"handy|rufnummer|mobil|mobilnummer|telefonnummer|tlf|puhelin)\b"
+)
+_NEG_CTX = re.compile(
+    r"(?:\b(?:order|orders|invoice|inv|ref|reference|id|ticket|tracking|sku|isbn|issn|serial|account|acct|po|case|"
+    r"transaction|txn|build|version|ver|port|pid|uid|item|part|model|batch|lot|confirmation|receipt|policy|member|"
+    r"patent|doi|pr|card|iban|routing|zip|bestellung|rechnung|commande|factura|pedido|auftrag|kundennummer)\b"
+    r"(?:\W{0,3}(?:number|num|no|nr|id|code)\b)?|#)\W{0,12}$"
+)
+
+# country calling codes: 1- and 2-digit codes exactly, 3-digit by prefix
+_CC1 = {"1", "7"}
+_CC2 = {
+    "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45", "46", "47", "48", "49",
+    "51", "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "63", "64", "65", "66", "81", "82", "84",
+    "86", "90", "91", "92", "93", "94", "95", "98",
+}
+_CC3_PREFIX = {"21", "22", "23", "24", "25", "26", "29", "35", "37", "38", "42", "50", "59", "67", "68", "69",
+               "80", "85", "87", "88", "96", "97", "99"}
+
+
+def _valid_cc(digits: str) -> int:
+    """Length of a valid calling-code prefix of ``digits`` (0 if none)."""
+    if digits[:1] in _CC1:
+        return 1
+    if digits[:2] in _CC2:
+        return 2
+    if digits[:2] in _CC3_PREFIX and len(digits) >= 3:
+        return 3
+    return 0
+
+
+class PiiScanner:
+    """Detect PII entities in text.
+
+    ``entities``: subset of :data:`PII_ENTITIES` (default: all).
+    ``custom_patterns``: ``{"NAME": "regex"}`` compiled once; every match is
+    reported as type ``NAME`` with score 0.9 (named group ``value``, if
+    present, narrows the reported span).
+    ``min_score``: findings below it are dropped.
+    """
+
+    name = SCANNER
+
+    def __init__(self, entities: list[str] | None = None, custom_patterns: dict[str, str] | None = None,
+                 min_score: float = 0.5):
+        if entities is None:
+            ents = set(PII_ENTITIES)
+        else:
+            ents = {e.upper() for e in entities}
+            unknown = ents - set(PII_ENTITIES) - set((custom_patterns or {}).keys())
+            if unknown:
+                raise ValueError(f"unknown PII entity types: {sorted(unknown)}")
+        self.entities = frozenset(ents)
+        self.min_score = float(min_score)
+        self.custom: list[tuple[str, re.Pattern[str]]] = []
+        for name, pat in (custom_patterns or {}).items():
+            try:
+                self.custom.append((name, re.compile(pat)))
+            except re.error as exc:
+                raise ValueError(f"invalid custom pattern {name!r}: {exc}") from exc
+
+    # ------------------------------------------------------------------
+    def scan(self, text: str) -> list[Finding]:
+        if not text:
+            return []
+        norm = normalize(text)
+        t = norm.text
+        raw: list[tuple[str, int, int, float]] = []
+        ents = self.entities
+        has_digit = _has_digits(t)
+        if "EMAIL" in ents and "@" in t:
+            raw.extend(self._email(t))
+        if has_digit:
+            if "CREDIT_CARD" in ents:
+                raw.extend(self._cards(t))
+            if "US_SSN" in ents:
+                raw.extend(self._ssn(t))
+            if "IBAN" in ents:
+                raw.extend(self._iban(t))
+            if "IP_ADDRESS" in ents:
+                if "." in t:
+                    raw.extend(self._ipv4(t))
+                if ":" in t:
+                    raw.extend(self._ipv6(t))
+            if "PHONE" in ents:
+                raw.extend(self._phone(t))
+        for name, rx in self.custom:
+            for m in rx.finditer(t):
+                if "value" in rx.groupindex and m.group("value") is not None:
+                    a, b = m.span("value")
+                else:
+                    a, b = m.span()
+                if b > a:
+                    raw.append((name, a, b, 0.9))
+        return self._finalize(norm, raw)
+
+    def _finalize(self, norm, raw: Iterable[tuple[str, int, int, float]]) -> list[Finding]:
+        cands = [r for r in raw if r[3] >= self.min_score]
+        if not cands:
+            return []
+        # resolve overlaps: best score, then priority, then longer span
+        cands.sort(key=lambda r: (-r[3], -_PRIORITY.get(r[0], 7), -(r[2] - r[1])))
+        taken: list[tuple[int, int]] = []
+        out: list[Finding] = []
+        orig = norm.original
+        for typ, a, b, sc in cands:
+            if any(a < tb and ta < b for ta, tb in taken):
+                continue
+            taken.append((a, b))
+            oa, ob = norm.span(a, b)
+            out.append(Finding(SCANNER, typ, oa, ob, round(min(1.0, sc), 4), orig[oa:ob]))
+        out.sort(key=lambda f: f.start)
+        return out
+
+    # -- EMAIL -----------------------------------------------------------
+    def _email(self, t: str):
+        if t.count("@") > 2000:  # pathological: one linear regex pass
+            yield from self._email_check(_EMAIL.finditer(t))
+            return
+        ms = []
+        at = t.find("@")
+        last_end = 0
+        while at >= 0:
+            i = at
+            while i > 0 and at - i < 65 and t[i - 1] in _LOCAL_CHARS:
+                i -= 1
+            # the regex needs an alphanumeric first character
+            while i < at and not t[i].isalnum():
+                i += 1
+            if i >= last_end:
+                m = _EMAIL.match(t, i)
+                if m is not None:
+                    ms.append(m)
+                    last_end = m.end()
+            at = t.find("@", at + 1)
+        yield from self._email_check(ms)
+
+    def _email_check(self, matches):
+        t = ""
+        for m in matches:
+            t = m.string
+            local, domain, tld = m.group(1), m.group(2), m.group(3)
+            if local.endswith(".") or ".." in local:
+                continue
+            tl = tld.lower()
+            if tl in _FILE_TLDS:
+                continue
+            if local == "git" and t[m.end():m.end() + 1] == ":":
+                continue
+            yield ("EMAIL", m.start(), m.end(), 0.9)
+
+    # -- CREDIT_CARD -----------------------------------------------------
+    def _cards(self, t: str):
+        for m in _CARD.finditer(t):
+            s = m.group()
+            a = m.start()
+            if " " not in s and "-" not in s:
+                if 13 <= len(s) <= 19 and luhn_ok(s) and card_brand(s):
+                    yield ("CREDIT_CARD", a, m.end(), _card_score(t, a, False))
+                continue
+            # grouped: try every contiguous run of groups, longest first
+            groups = []
+            pos = 0
+            for g in _SEP_SPLIT.split(s):
+                groups.append((pos, g))
+                pos += len(g) + 1
+            if any(len(g) < 3 for _, g in groups[1:-1]) or len(groups) > 8:
+                # malformed grouping (1 2 3 4 ...): only allow if the whole is a card
+                continue
+            best = None
+            ng = len(groups)
+            for i in range(ng):
+                digits = ""
+                for j in range(i, ng):
+                    digits += groups[j][1]
+                    if len(digits) > 19:
+                        break
+                    if len(digits) >= 13 and (best is None or len(digits) > best[2]):
+                        if min(len(groups[k][1]) for k in range(i, j + 1)) >= 3 and luhn_ok(digits) and card_brand(digits):
+                            gs = groups[i][0]
+                            ge = groups[j][0] + len(groups[j][1])
+                            best = (gs, ge, len(digits))
+            if best:
+                yield ("CREDIT_CARD", a + best[0], a + best[1], _card_score(t, a + best[0], True))
+
+    # -- US_SSN ----------------------------------------------------------
+    def _ssn(self, t: str):
+        for m in _SSN.finditer(t):
+            area, sep, group, serial = m.group(1), m.group(2), m.group(3), m.group(4)
+            if area == "000" or area == "666" or area[0] == "9" or group == "00" or serial == "0000":
+                continue
+            if area + group + serial in _SSN_SPECIMENS:
+                continue
+            before = t[max(0, m.start() - 40):m.start()].lower()
+            ctx = _SSN_CTX.search(before) is not None
+            if sep == "-":
+                score = 0.8
+            elif sep == " ":
+                score = 0.4
+            else:
+                score = 0.3
+            if ctx:
+                score += 0.3
+            elif _NEG_CTX.search(before[-25:]):
+                score -= 0.4
+            yield ("US_SSN", m.start(), m.end(), min(score, 1.0))
+
+    # -- IBAN ------------------------------------------------------------
+    def _iban(self, t: str):
+        pos = 0
+        while True:
+            m = _IBAN_START.search(t, pos)
+            if not m:
+                return
+            cc = m.group(1)
+            n = IBAN_LENGTHS.get(cc)
+            if n is None:
+                pos = m.end()
+                continue
+            body = _IBAN_BODY[n - 4].match(t, m.end())
+            if body and iban_ok(t[m.start():body.end()]):
+                yield ("IBAN", m.start(), body.end(), 0.95)
+                pos = body.end()
+            else:
+                pos = m.end()
+
+    # -- IP_ADDRESS ------------------------------------------------------
+    def _ipv4(self, t: str):
+        for m in _IPV4.finditer(t):
+            a, b = m.span()
+            if not _IPV4_FULL.fullmatch(m.group()):
+                continue
+            if _IPV4_SUFFIX_BAD.match(t, b):
+                continue
+            before = t[max(0, a - 20):a].lower()
+            score = 0.85
+            if _VERSION_CTX.search(before):
+                score = 0.3
+            yield ("IP_ADDRESS", a, b, score)
+
+    def _ipv6(self, t: str):
+        # anchor on "::" or a colon-separated hex run (literal ":" start =
+        # fast scan), back up to the token start and match there
+        pos = 0
+        n = len(t)
+        while True:
+            g = _IPV6_GATE.search(t, pos)
+            if g is None:
+                return
+            h = g.start()
+            i = h
+            while i > 0 and h - i < 45 and t[i - 1] in _HEXCOLON:
+                i -= 1
+            m = _IPV6.match(t, i)
+            if m is None or m.end() <= h:
+                pos = h + 1
+                continue
+            pos = m.end()
+            s = m.group()
+            a = m.start()
+            s2 = s.rstrip(".")
+            if not any(c.isdigit() for c in s2):
+                continue
+            try:
+                ipaddress.IPv6Address(s2)
+            except ValueError:
+                continue
+            if s2.count(":") < 3 and not any(len(g) >= 3 for g in s2.split(":")) and s2 != "::1":
+                continue
+            yield ("IP_ADDRESS", a, a + len(s2), 0.85)
+
+    # -- PHONE -----------------------------------------------------------
+    def _phone(self, t: str):
+        for m in _PHONE.finditer(t):
+            s = m.group()
+            a, b = m.span()
+            # trim unbalanced trailing ")" / leading "("
+            if s.startswith("(") and ")" not in s:
+                s, a = s[1:], a + 1
+            digits = s.translate(_KEEP_DIGITS)
+            nd = len(digits)
+            if nd < 7 or nd > 15:
+                continue
+            if "  " in s or "\t" in s or s.count("(") != s.count(")") or s.count("(") > 1:
+                continue
+            score = self._phone_score(s, digits)
+            if score <= 0:
+                continue
+            before = t[max(0, a - 40):a].lower()
+            pos_ctx = _PHONE_CTX.search(before) is not None
+            neg_ctx = _NEG_CTX.search(before[-25:]) is not None
+            if pos_ctx:
+                score += 0.25 if score < 0.5 else 0.1
+            if neg_ctx:
+                score -= 0.45
+            if score > 0:
+                yield ("PHONE", a, b, min(score, 1.0))
+
+    @staticmethod
+    def _phone_score(s: str, digits: str) -> float:
+        nd = len(digits)
+        if s.startswith("+"):
+            if not (8 <= nd <= 15) or not _INTL_GROUPS.fullmatch(s):
+                return 0.0
+            cc = _valid_cc(digits)
+            if not cc:
+                return 0.0
+            if digits[0] == "1":
+                mm = _NANP.fullmatch(s)
+                if not mm or not _nanp_ok(mm):
+                    return 0.0
+            return 0.85
+        if s.startswith("00"):
+            rest = digits[2:]
+            if 8 <= len(rest) <= 15 and _valid_cc(rest):
+                return 0.35
+            return 0.0
+        mm = _NANP.fullmatch(s)
+        if mm and _nanp_ok(mm):
+            if mm.group(3).startswith("("):
+                return 0.75
+            if mm.group(6) or mm.group(8):
+                # separators: must be consistent (555-123-4567, 555.123.4567)
+                if mm.group(6) != mm.group(8):
+                    return 0.45
+                return 0.65
+            return 0.3
+        if digits[0] == "0" or s.startswith("(0"):
+            if _FRENCH.fullmatch(s):
+                return 0.55
+            if 9 <= nd <= 12 and _NATIONAL.fullmatch(s):
+                return 0.3
+        return 0.0
+
+
+def _nanp_ok(mm: re.Match) -> bool:
+    area = mm.group(4) or mm.group(5)
+    exch = mm.group(7)
+    if area[0] in "01" or area[1:] == "11" or area[1] == "9":
+        return False
+    if exch[0] in "01" or exch[1:] == "11":
+        return False
+    return True
+
+
+_DIGIT_RE = re.compile(r"[0-9]")
+_KEEP_DIGITS = str.maketrans("", "", " \t().-+")
+
+
+def _has_digits(t: str) -> bool:
+    return _DIGIT_RE.search(t) is not None
+
+
+_CARD_CTX = re.compile(r"\b(?:card|credit|debit|visa|mastercard|amex|cc|pan|payment|karte|tarjeta|carte)\b")
+
+
+def _card_score(t: str, a: int, grouped: bool) -> float:
+    score = 0.85 if grouped else 0.75
+    if _CARD_CTX.search(t[max(0, a - 40):a].lower()):
+        score += 0.1
+    return score

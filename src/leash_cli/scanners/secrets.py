@@ -1,0 +1,374 @@
+"""Secret / credential detection: prefix-keyed patterns + validity checks.
+
+Types: ``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY``, ``AWS_ACCESS_KEY_ID``,
+``AWS_SECRET_ACCESS_KEY``, ``GITHUB_TOKEN``, ``GITLAB_TOKEN``,
+``SLACK_TOKEN``, ``SLACK_WEBHOOK``, ``STRIPE_KEY``, ``GOOGLE_API_KEY``,
+``HUGGINGFACE_TOKEN``, ``SENDGRID_API_KEY``, ``JWT``, ``PRIVATE_KEY``,
+``URL_PASSWORD`` (+ custom patterns).
+
+All prefix-keyed token types are matched by ONE combined alternation (the
+regex engine skips positions whose first character cannot start a token).
+``AWS_SECRET_ACCESS_KEY`` (no prefix) is only searched when the text
+mentions aws/secret or contains an access key id, and each candidate needs
+such context within 160 characters before it.  ``URL_PASSWORD`` only runs
+when ``://`` and ``@`` are present; its span is the password only, so a
+redacted URL stays readable (``postgres://app:[URL_PASSWORD]@db``).
+
+Placeholders are NOT secrets: ``sk-...``, ``sk-xxxx``, ``YOUR_API_KEY``,
+``<api-key>``, ``${VAR}``, ``$OPENAI_API_KEY``, ``sk-proj-XXXXXXXX``,
+repeated or sequential characters, values containing example / dummy /
+sample / fake / placeholder / your / redacted / changeme, and low-entropy
+bodies.  Documentation examples are treated as placeholders too:
+
+* AWS ``AKIAIOSFODNN7EXAMPLE`` / ``wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY``
+  (anything containing ``EXAMPLE``) is NOT reported;
+* the jwt.io sample token (signature ``SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c``)
+  is NOT reported;
+* Slack's documented ``T00000000/B00000000/XXXXXXXX...`` webhook is NOT
+  reported.
+
+Stripe *test* keys (``sk_test_``) are still reported (score 0.75): they
+grant API access to a real account's test mode.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+from collections import Counter
+
+from .engine import Finding
+from .normalize import normalize
+
+__all__ = ["SecretsScanner", "SECRET_TYPES", "shannon_entropy", "is_placeholder"]
+
+SCANNER = "secrets-detector"
+SECRET_TYPES = (
+    "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+    "GITHUB_TOKEN", "GITLAB_TOKEN", "SLACK_TOKEN", "SLACK_WEBHOOK", "STRIPE_KEY",
+    "GOOGLE_API_KEY", "HUGGINGFACE_TOKEN", "SENDGRID_API_KEY", "JWT", "PRIVATE_KEY",
+    "URL_PASSWORD",
+)
+
+_TOK = r"(?![A-Za-z0-9_\-])"  # end-of-token guard
+
+# (type, regex, body-prefix-length-regex, base score)
+_SPECS: list[tuple[str, str, float]] = [
+    ("ANTHROPIC_API_KEY", r"sk-ant-(?:api|admin|oat|ort|sid)\d{2}-[A-Za-z0-9_\-]{20,400}" + _TOK, 0.95),
+    ("OPENAI_API_KEY", r"sk-(?:(?:proj|svcacct|admin|None)-[A-Za-z0-9_\-]{20,400}" + _TOK
+     + r"|[A-Za-z0-9]{48}(?![A-Za-z0-9_\-]))", 0.9),
+    ("AWS_ACCESS_KEY_ID", r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])", 0.9),
+    ("GITHUB_TOKEN", r"(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,255})(?![A-Za-z0-9_])", 0.95),
+    ("GITLAB_TOKEN", r"gl(?:pat|dt|ptt|rt|ft|imt|cbt|soat|oas|agent)-[A-Za-z0-9_\-]{20,64}" + _TOK, 0.95),
+    ("SLACK_TOKEN", r"(?:xox[abposr]-|xoxe(?:\.xox[bp])?-\d-|xapp-\d-)[A-Za-z0-9\-]{10,250}" + _TOK, 0.9),
+    ("SLACK_WEBHOOK", r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/\-]{20,200}" + r"(?![A-Za-z0-9_/\-])", 0.95),
+    ("STRIPE_KEY", r"(?:(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,250}|whsec_[A-Za-z0-9]{24,128})(?![A-Za-z0-9_])", 0.9),
+    ("GOOGLE_API_KEY", r"AIza[0-9A-Za-z_\-]{35}" + _TOK, 0.9),
+    ("HUGGINGFACE_TOKEN", r"hf_[A-Za-z0-9]{34,64}(?![A-Za-z0-9_])", 0.9),
+    ("SENDGRID_API_KEY", r"SG\.[A-Za-z0-9_\-]{16,32}\.[A-Za-z0-9_\-]{16,64}" + _TOK, 0.95),
+    ("JWT", r"eyJ[A-Za-z0-9_\-]{8,4096}\.[A-Za-z0-9_\-]{2,8192}\.[A-Za-z0-9_\-]{0,4096}" + _TOK, 0.85),
+    ("PRIVATE_KEY", r"-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----", 0.99),
+]
+_GROUP_TYPE = {f"g{i}": spec[0] for i, spec in enumerate(_SPECS)}
+_BASE_SCORE = {spec[0]: spec[2] for spec in _SPECS}
+_COMBINED = re.compile("|".join(f"(?P<g{i}>{spec[1]})" for i, spec in enumerate(_SPECS)))
+# literal prefixes of every combined token type: a literal alternation lets
+# the regex engine skip quickly to candidate positions; the full combined
+# pattern is then only tried (anchored) at those positions.
+_PREFIX = re.compile(
+    r"sk-|sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|gl(?:pat|dt|ptt|rt|ft|imt|cbt|soat|oas|agent)-|"
+    r"xox|xapp-|https://hooks\.slack\.com/|AIza|hf_|SG\.|eyJ|-----BEGIN"
+)
+_MAX_ANCHORED = 4096  # beyond this many prefix hits, fall back to one finditer pass
+
+
+def _combined_matches(t: str):
+    pos = 0
+    hits = 0
+    search = _PREFIX.search
+    match = _COMBINED.match
+    while True:
+        p = search(t, pos)
+        if p is None:
+            return
+        hits += 1
+        if hits > _MAX_ANCHORED:
+            yield from _COMBINED.finditer(t, p.start())
+            return
+        m = match(t, p.start())
+        if m is not None:
+            yield m
+            pos = m.end()
+        else:
+            pos = p.start() + 1
+
+
+# first characters that can start a combined token (cheap prefilter)
+_BOUNDARY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+# body (random part) of each token, used for placeholder / entropy checks
+_BODY_PREFIX = re.compile(
+    r"^(?:sk-ant-[a-z]+\d{2}-|sk-(?:proj|svcacct|admin|None)-|sk-|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|"
+    r"gl[a-z]+-|xox[a-z]-|xoxe(?:\.xox[bp])?-\d-|xapp-\d-|(?:sk|rk)_(?:live|test)_|whsec_|AIza|hf_|SG\.|"
+    r"https://hooks\.slack\.com/[a-z]+/)"
+)
+
+_AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+_AWS_CTX_ANY = re.compile(r"aws|AWS|Aws|secret|Secret|SECRET")
+_AWS_CTX_STRONG = re.compile(
+    r"(?:aws_?secret|secret_?access_?key|secretaccesskey|aws.{0,20}secret|secret.{0,20}aws|"
+    r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})", re.IGNORECASE | re.DOTALL)
+_AWS_CTX_WEAK = re.compile(r"\baws\b|secret", re.IGNORECASE)
+
+_URL_PW = re.compile(
+    r"(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]{1,19}://"
+    r"([^\s:/?#@\"'<>\[\]]{1,128}):([^\s/@\"'<>]{1,256})@(?=[A-Za-z0-9\[])"
+)
+_URL_PW_PLACEHOLDERS = frozenset({
+    "password", "pass", "passwd", "pwd", "pw", "secret", "changeme", "mypassword", "yourpassword",
+    "your_password", "your-password", "p@ssw0rd", "pass123", "password123", "xxx", "xxxx", "****", "...",
+    "token", "apikey", "api_key", "user", "username", "redacted", "hidden", "example", "foo", "bar", "baz",
+    "s3cret", "hunter2",
+})
+
+_PEM_END = re.compile(r"-----END[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----")
+_PEM_BODY = re.compile(r"(?:[A-Za-z0-9+/=:,\-\s]|\\[nr]){0,8192}")
+_B64_CHARS = re.compile(r"[A-Za-z0-9+/]{16,}")
+
+_PLACEHOLDER_WORDS = (
+    "example", "dummy", "placeholder", "your", "redacted", "sample", "fake", "changeme", "xxxx", "****",
+    "...", "\u2026", "<", ">", "${", "{{", "insert", "replace", "here", "abcdefgh", "12345678", "0123456",
+    "my_key", "mykey", "secret_key", "api_key", "apikey", "token_here", "notreal", "invalid",
+)
+_JWT_EXAMPLE_SIGS = frozenset({"SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"})
+
+
+def shannon_entropy(s: str) -> float:
+    if not s:
+        return 0.0
+    n = len(s)
+    return -sum(c / n * math.log2(c / n) for c in Counter(s).values())
+
+
+def is_placeholder(body: str) -> bool:
+    """True when ``body`` (the random part of a token) looks like a
+    placeholder rather than a real credential."""
+    if not body:
+        return True
+    low = body.lower()
+    for w in _PLACEHOLDER_WORDS:
+        if w in low:
+            return True
+    if "EXAMPLE" in body.upper():
+        return True
+    if len(set(low)) <= 4:
+        return True
+    if len(body) >= 16 and shannon_entropy(body) < 3.0:
+        return True
+    # long runs of the same character (XXXXXXXX, 00000000)
+    run = 1
+    for i in range(1, len(body)):
+        if body[i] == body[i - 1]:
+            run += 1
+            if run >= 6:
+                return True
+        else:
+            run = 1
+    return False
+
+
+def _b64url_json(part: str):
+    pad = "=" * (-len(part) % 4)
+    try:
+        raw = base64.urlsafe_b64decode(part + pad)
+        return json.loads(raw.decode("utf-8"))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+
+
+class SecretsScanner:
+    """Detect credentials.  ``types``: subset of :data:`SECRET_TYPES`
+    (default all).  ``custom_patterns``: ``{"NAME": "regex"}`` compiled once,
+    reported with score 0.9 (named group ``value`` narrows the span)."""
+
+    name = SCANNER
+
+    def __init__(self, types: list[str] | None = None, custom_patterns: dict[str, str] | None = None):
+        if types is None:
+            ts = set(SECRET_TYPES)
+        else:
+            ts = {t.upper() for t in types}
+            unknown = ts - set(SECRET_TYPES) - set((custom_patterns or {}).keys())
+            if unknown:
+                raise ValueError(f"unknown secret types: {sorted(unknown)}")
+        self.types = frozenset(ts)
+        self.custom: list[tuple[str, re.Pattern[str]]] = []
+        for name, pat in (custom_patterns or {}).items():
+            try:
+                self.custom.append((name, re.compile(pat)))
+            except re.error as exc:
+                raise ValueError(f"invalid custom pattern {name!r}: {exc}") from exc
+
+    def scan(self, text: str) -> list[Finding]:
+        if not text:
+            return []
+        norm = normalize(text)
+        t = norm.text
+        raw: list[tuple[str, int, int, float]] = []
+        types = self.types
+        key_ids: list[tuple[int, int]] = []
+        for m in _combined_matches(t):
+            typ = _GROUP_TYPE[m.lastgroup]
+            a, b = m.span()
+            if a > 0 and t[a - 1] in _BOUNDARY_CHARS and typ not in ("PRIVATE_KEY", "SLACK_WEBHOOK"):
+                continue
+            if typ == "AWS_ACCESS_KEY_ID":
+                key_ids.append((a, b))
+            if typ not in types:
+                continue
+            res = self._check(typ, t, m)
+            if res is not None:
+                raw.append(res)
+        if "AWS_SECRET_ACCESS_KEY" in types and (key_ids or _AWS_CTX_ANY.search(t)):
+            raw.extend(self._aws_secret(t))
+        if "URL_PASSWORD" in types and "://" in t and "@" in t:
+            raw.extend(self._url_password(t))
+        for name, rx in self.custom:
+            for m in rx.finditer(t):
+                if "value" in rx.groupindex and m.group("value") is not None:
+                    a, b = m.span("value")
+                else:
+                    a, b = m.span()
+                if b > a:
+                    raw.append((name, a, b, 0.9))
+        if not raw:
+            return []
+        raw.sort(key=lambda r: (-r[3], -(r[2] - r[1])))
+        taken: list[tuple[int, int]] = []
+        out: list[Finding] = []
+        orig = norm.original
+        for typ, a, b, sc in raw:
+            if any(a < tb and ta < b for ta, tb in taken):
+                continue
+            taken.append((a, b))
+            oa, ob = norm.span(a, b)
+            out.append(Finding(SCANNER, typ, oa, ob, sc, orig[oa:ob]))
+        out.sort(key=lambda f: f.start)
+        return out
+
+    # ------------------------------------------------------------------
+    def _check(self, typ: str, t: str, m: re.Match) -> tuple[str, int, int, float] | None:
+        tok = m.group()
+        a, b = m.span()
+        score = _BASE_SCORE[typ]
+        if typ == "PRIVATE_KEY":
+            return self._private_key(t, a, b)
+        if typ == "JWT":
+            parts = tok.split(".")
+            hdr = _b64url_json(parts[0])
+            if not isinstance(hdr, dict) or "alg" not in hdr:
+                return None
+            if parts[2] in _JWT_EXAMPLE_SIGS:
+                return None
+            if not parts[2]:
+                score = 0.7  # unsigned (alg: none) token
+            return (typ, a, b, score)
+        pm = _BODY_PREFIX.match(tok)
+        body = tok[pm.end():] if pm else tok
+        if typ == "SLACK_WEBHOOK":
+            segs = [s for s in body.split("/") if s]
+            if len(segs) < 2 or any(is_placeholder(s) for s in segs[-1:]) or all(set(s[1:]) <= {"0"} for s in segs[:2]):
+                return None
+            return (typ, a, b, score)
+        if is_placeholder(body):
+            return None
+        if typ == "OPENAI_API_KEY":
+            if "T3BlbkFJ" in tok:
+                score = 0.97
+            elif not pm or pm.group() == "sk-":
+                score = 0.8
+                if shannon_entropy(body) < 4.0:
+                    return None
+        elif typ == "STRIPE_KEY" and "_test_" in tok:
+            score = 0.75
+        elif typ == "AWS_ACCESS_KEY_ID":
+            if not any(c.isdigit() for c in body):
+                score = 0.7
+        elif typ == "SENDGRID_API_KEY":
+            if shannon_entropy(body) < 3.5:
+                return None
+        return (typ, a, b, score)
+
+    def _private_key(self, t: str, a: int, b: int) -> tuple[str, int, int, float] | None:
+        window_end = min(len(t), b + 16384)
+        endm = _PEM_END.search(t, b, window_end)
+        if endm:
+            body = t[b:endm.start()]
+            end = endm.end()
+        else:
+            bm = _PEM_BODY.match(t, b, window_end)
+            end = bm.end() if bm else b
+            # do not swallow trailing whitespace
+            while end > b and t[end - 1].isspace():
+                end -= 1
+            body = t[b:end]
+        b64 = sum(len(x) for x in _B64_CHARS.findall(body))
+        if b64 < 32:
+            return None  # header-only mention or "..." placeholder body
+        if is_placeholder(body.replace("\n", "").replace("\\n", "")[:256]) and b64 < 200:
+            return None
+        return ("PRIVATE_KEY", a, end, 0.99 if endm else 0.9)
+
+    def _aws_secret(self, t: str):
+        for m in _AWS_SECRET.finditer(t):
+            tok = m.group()
+            a, b = m.span()
+            if not (any(c.isupper() for c in tok) and any(c.islower() for c in tok) and any(c.isdigit() for c in tok)):
+                continue
+            if is_placeholder(tok) or shannon_entropy(tok) < 3.8:
+                continue
+            before = t[max(0, a - 160):a]
+            if _AWS_CTX_STRONG.search(before):
+                yield ("AWS_SECRET_ACCESS_KEY", a, b, 0.85)
+            elif _AWS_CTX_WEAK.search(before):
+                yield ("AWS_SECRET_ACCESS_KEY", a, b, 0.7)
+
+    def _url_password(self, t: str):
+        pos = 0
+        n = 0
+        while True:
+            p = t.find("://", pos)
+            if p < 0:
+                return
+            n += 1
+            if n > 4096:  # pathological input: one linear pass over the rest
+                yield from self._url_password_scan(t, max(0, p - 21))
+                return
+            pos = p + 3
+            start = p
+            while start > 0 and p - start < 20 and (t[start - 1].isalnum() or t[start - 1] in "+.-") and t[start - 1].isascii():
+                start -= 1
+            m = _URL_PW.match(t, start, min(len(t), p + 3 + 128 + 256 + 2))
+            if m is not None:
+                yield from self._url_password_check([m])
+
+    def _url_password_scan(self, t: str, start: int):
+        yield from self._url_password_check(_URL_PW.finditer(t, start))
+
+    def _url_password_check(self, matches):
+        for m in matches:
+            user, pw = m.group(1), m.group(2)
+            low = pw.lower()
+            if low in _URL_PW_PLACEHOLDERS or pw[0] in "$%{<*" or "..." in pw or "\u2026" in pw:
+                continue
+            if len(set(pw)) <= 2 or low.startswith("your") or "example" in low or "password" in low and len(pw) <= 12:
+                continue
+            if "{" in pw or "}" in pw:
+                continue
+            score = 0.9
+            if pw == user or len(pw) < 4:
+                score = 0.6
+            yield ("URL_PASSWORD", m.start(2), m.end(2), score)
