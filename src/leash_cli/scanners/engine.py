@@ -247,6 +247,11 @@ class StreamRedactor:
         # (only ASCII whitespace counts as a boundary: conservative)
         i = max(buf.rfind(" ", 0, cut), buf.rfind("\n", 0, cut),
                 buf.rfind("\t", 0, cut), buf.rfind("\r", 0, cut)) + 1
+        # a PEM block contains spaces and newlines: hold from "-----BEGIN"
+        # until its END line arrives (bounded by max_hold)
+        k = buf.rfind("-----BEGIN", 0, i)
+        if k >= 0 and buf.find("-----END", k) < 0 and len(buf) - k <= self.max_hold:
+            i = min(i, k)
         if i == 0 and len(buf) > self.max_hold:
             i = cut  # pathological run without whitespace: force cut
         return self._emit(i, final=False)

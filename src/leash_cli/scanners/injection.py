@@ -302,46 +302,29 @@ class InjectionScanner:
             views.append((despaced, mapping, set(despaced.translate(_WORD_SPLIT).split()) & _LEAD_WORDS))
         seen: set[tuple[int, int, int]] = set()
         for view, mapping, words in views:
-            hits: list[tuple[int, tuple[int, ...]]] = []
-            n = len(view)
-            for w in words:
-                for needle, fids in _WORD_FEATURES[w]:
-                    ln = len(needle)
-                    p = view.find(needle)
-                    while p >= 0:
-                        e = p + ln
-                        if (p == 0 or not view[p - 1].isalnum()) and (e >= n or not view[e].isalnum()):
-                            hits.append((p, fids))
-                        p = view.find(needle, e)
-            for sm in _SYMBOL_RE.finditer(view):
-                hits.append((sm.start(), _SYMBOL_IDS))
-            for pos, fids in hits:
-                for fid in fids:
-                    cat, w, _, _, flags = _FEATURES[fid]
-                    m = _FEATURE_RES[fid].match(view, pos)
-                    if m is None:
+            for fid, m in _candidate_matches(view, words):
+                cat, w, _, _, flags = _FEATURES[fid]
+                a, b = m.span()
+                if flags == "line":
+                    ls = view.rfind("\n", 0, a) + 1
+                    if view[ls:a].strip():
                         continue
-                    a, b = m.span()
-                    if flags == "line":
-                        ls = view.rfind("\n", 0, a) + 1
-                        if view[ls:a].strip():
-                            continue
-                    while b > a and view[b - 1] in "\n\r\t ":
-                        b -= 1
-                    if mapping is not None:
-                        a, b = mapping[a], mapping[b - 1] + 1
-                    if (a, b, fid) in seen:
-                        continue
-                    seen.add((a, b, fid))
-                    quoted = _is_quoted(t, a, b)
-                    direct = False
-                    if quoted:
-                        w *= 0.35
-                    elif cat in ("override", "jailbreak", "extract", "role_tag") and w >= 0.7:
-                        if _SENT_START.search(t[max(0, a - 6):a]) and not _EDU.search(t[max(0, a - 80):a]):
-                            direct = True
-                    oa, ob = norm.span(a, b)
-                    out.append((cat, w, oa, ob, direct))
+                while b > a and view[b - 1] in "\n\r\t ":
+                    b -= 1
+                if mapping is not None:
+                    a, b = mapping[a], mapping[b - 1] + 1
+                if (a, b, fid) in seen:
+                    continue
+                seen.add((a, b, fid))
+                quoted = _is_quoted(t, a, b)
+                direct = False
+                if quoted:
+                    w *= 0.35
+                elif cat in ("override", "jailbreak", "extract", "role_tag") and w >= 0.7:
+                    if _SENT_START.search(t[max(0, a - 6):a]) and not _EDU.search(t[max(0, a - 80):a]):
+                        direct = True
+                oa, ob = norm.span(a, b)
+                out.append((cat, w, oa, ob, direct))
         return out
 
     def _encoded(self, norm, original: str) -> list[tuple[str, float, int, int, bool]]:
@@ -368,6 +351,65 @@ class InjectionScanner:
             if sc > 0.2:
                 out.append(("encoded", min(0.95, sc * 0.9 + 0.1), m.start(), m.end(), True))
         return out
+
+
+_BULK = 64        # more lead hits than this: let the regex engine iterate
+_MAX_PER_FEATURE = 64
+
+
+def _candidate_matches(view: str, words):
+    """Yield ``(feature_id, match)`` for feature matches anchored at lead
+    words / symbols present in ``view``.  Few hits: anchored ``match`` at
+    each hit; many hits (adversarial repetition): one ``finditer`` per
+    feature so the per-hit work stays in C."""
+    n = len(view)
+    bulk: set[int] = set()
+    anchored: list[tuple[int, tuple[int, ...]]] = []
+    for w in words:
+        for needle, fids in _WORD_FEATURES[w]:
+            if view.count(needle) > _BULK:
+                bulk.update(fids)
+                continue
+            ln = len(needle)
+            p = view.find(needle)
+            while p >= 0:
+                anchored.append((p, fids))
+                p = view.find(needle, p + ln)
+    sym = []
+    for sm in _SYMBOL_RE.finditer(view):
+        sym.append(sm.start())
+        if len(sym) > _BULK:
+            bulk.update(_SYMBOL_IDS)
+            sym = []
+            break
+    anchored.extend((p, _SYMBOL_IDS) for p in sym)
+    counts: dict[int, int] = {}
+    for pos, fids in anchored:
+        for fid in fids:
+            if fid in bulk:
+                continue
+            m = _FEATURE_RES[fid].match(view, pos)
+            if m is not None and _lead_ok(view, m, fid, n):
+                c = counts.get(fid, 0)
+                if c < _MAX_PER_FEATURE:
+                    counts[fid] = c + 1
+                    yield fid, m
+    for fid in sorted(bulk):
+        c = 0
+        for m in _FEATURE_RES[fid].finditer(view):
+            if _lead_ok(view, m, fid, n):
+                yield fid, m
+                c += 1
+                if c >= _MAX_PER_FEATURE:
+                    break
+
+
+def _lead_ok(view: str, m: re.Match, fid: int, n: int) -> bool:
+    """Word leads must start at a word boundary."""
+    p = m.start()
+    if p > 0 and view[p].isalpha() and view[p - 1].isalnum():
+        return False
+    return True
 
 
 def _is_quoted(t: str, a: int, b: int) -> bool:

@@ -156,6 +156,7 @@ _IPV6 = re.compile(
 )
 _IPV6_GATE = re.compile(r"::|:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:")
 _HEXCOLON = frozenset("0123456789abcdefABCDEF:.")
+_HEXCOLON_RUN = re.compile(r"[0-9A-Fa-f:.]*")
 _VERSION_CTX = re.compile(r"(?:\b(?:version|ver|release|build|firmware|fw|sdk|rev|revision|v)\W{0,3}$)|(?:\bv$)")
 
 _PHONE = re.compile(
@@ -426,7 +427,9 @@ class PiiScanner:
                 i -= 1
             m = _IPV6.match(t, i)
             if m is None or m.end() <= h:
-                pos = h + 1
+                # an IPv6 address can only start at the start of this
+                # hex/colon run (look-behind), so skip the whole run
+                pos = _HEXCOLON_RUN.match(t, h).end() + 1
                 continue
             pos = m.end()
             s = m.group()

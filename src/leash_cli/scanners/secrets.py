@@ -135,7 +135,7 @@ _URL_PW_PLACEHOLDERS = frozenset({
 })
 
 _PEM_END = re.compile(r"-----END[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----")
-_PEM_BODY = re.compile(r"(?:[A-Za-z0-9+/=:,\-\s]|\\[nr]){0,8192}")
+_PEM_BODY = re.compile(r"(?:(?:Proc-Type|DEK-Info|Comment):[^\n]{0,200}\n){0,4}[A-Za-z0-9+/=\s\\]{0,8192}")
 _B64_CHARS = re.compile(r"[A-Za-z0-9+/]{16,}")
 
 _PLACEHOLDER_WORDS = (
@@ -220,6 +220,7 @@ class SecretsScanner:
         raw: list[tuple[str, int, int, float]] = []
         types = self.types
         key_ids: list[tuple[int, int]] = []
+        cache: dict = {}
         for m in _combined_matches(t):
             typ = _GROUP_TYPE[m.lastgroup]
             a, b = m.span()
@@ -229,7 +230,7 @@ class SecretsScanner:
                 key_ids.append((a, b))
             if typ not in types:
                 continue
-            res = self._check(typ, t, m)
+            res = self._check(typ, t, m, cache)
             if res is not None:
                 raw.append(res)
         if "AWS_SECRET_ACCESS_KEY" in types and (key_ids or _AWS_CTX_ANY.search(t)):
@@ -260,12 +261,12 @@ class SecretsScanner:
         return out
 
     # ------------------------------------------------------------------
-    def _check(self, typ: str, t: str, m: re.Match) -> tuple[str, int, int, float] | None:
+    def _check(self, typ: str, t: str, m: re.Match, cache: dict) -> tuple[str, int, int, float] | None:
         tok = m.group()
         a, b = m.span()
         score = _BASE_SCORE[typ]
         if typ == "PRIVATE_KEY":
-            return self._private_key(t, a, b)
+            return self._private_key(t, a, b, cache)
         if typ == "JWT":
             parts = tok.split(".")
             hdr = _b64url_json(parts[0])
@@ -302,9 +303,16 @@ class SecretsScanner:
                 return None
         return (typ, a, b, score)
 
-    def _private_key(self, t: str, a: int, b: int) -> tuple[str, int, int, float] | None:
+    def _private_key(self, t: str, a: int, b: int, _cache: dict | None = None) -> tuple[str, int, int, float] | None:
         window_end = min(len(t), b + 16384)
-        endm = _PEM_END.search(t, b, window_end)
+        # position of the next "-----END" at or after b (cached per text so
+        # repeated headers do not rescan the same window)
+        nxt = _cache.get("end", -2) if _cache is not None else -2
+        if nxt != -1 and (nxt < b):
+            nxt = t.find("-----END", b)
+            if _cache is not None:
+                _cache["end"] = nxt
+        endm = _PEM_END.match(t, nxt) if 0 <= nxt < window_end else None
         if endm:
             body = t[b:endm.start()]
             end = endm.end()

@@ -1,0 +1,84 @@
+"""Adversarial 1 MB bodies must scan in well under a second per scanner.
+
+The limit (1.0 s) is deliberately generous: it only exists to catch
+catastrophic (super-linear) regex backtracking, not to benchmark.
+"""
+
+import base64
+import random
+import time
+
+import pytest
+
+from leash_cli.scanners import InjectionScanner, PiiScanner, SecretsScanner, StreamRedactor
+
+MB = 1_000_000
+
+
+def _b64_garbage(n: int) -> str:
+    rnd = random.Random(7)
+    return base64.b64encode(rnd.randbytes(n * 3 // 4)).decode()[:n]
+
+
+ADVERSARIAL = {
+    "a*1M": "a" * MB,
+    "1-space*500k": "1 " * (MB // 2),
+    "at*1M": "@" * MB,
+    "a@*500k": "a@" * (MB // 2),
+    "begin-pem-repeated": "-----BEGIN" * (MB // 10),
+    "full-pem-headers": "-----BEGIN RSA PRIVATE KEY-----\n" * (MB // 32),
+    "digits*1M": "4" * MB,
+    "digits-dash": "1234-" * (MB // 5),
+    "digits-dot": "1.2." * (MB // 4),
+    "digits-colon": "1:2:" * (MB // 4),
+    "hex-colon": "abcd:" * (MB // 5),
+    "double-colon": "a::" * (MB // 3),
+    "plus-digits": "+1 " * (MB // 3),
+    "paren-digits": "(555) " * (MB // 6),
+    "base64-garbage": _b64_garbage(MB),
+    "sk-repeated": "sk-" * (MB // 3),
+    "sk-proj-long": "sk-proj-" + "A" * MB,
+    "eyJ-repeated": "eyJ." * (MB // 4),
+    "url-no-at": "https://user:" + "p" * MB,
+    "scheme-repeated": "a://" * (MB // 4),
+    "email-ish": "a.b-c_d+e" * (MB // 9),
+    "dots": "a." * (MB // 2),
+    "ignore-repeated": "ignore " * (MB // 7),
+    "ignore-all-all": "ignore" + " all" * (MB // 4),
+    "spaced-letters": "a " * (MB // 2),
+    "hash-lines": "## " * (MB // 3),
+    "angle-pipe": "<|" * (MB // 2),
+    "iban-ish": "DE12 " * (MB // 5),
+    "mixed-unicode": ("\u200bа\uff11\u00a0" * (MB // 4)),
+    "whitespace": " \n\t" * (MB // 3),
+}
+
+SCANNERS = {
+    "pii": PiiScanner(),
+    "secrets": SecretsScanner(),
+    "injection": InjectionScanner(),
+}
+
+
+@pytest.mark.parametrize("body_name", sorted(ADVERSARIAL))
+@pytest.mark.parametrize("scanner_name", sorted(SCANNERS))
+def test_adversarial_body_is_fast(scanner_name, body_name):
+    body = ADVERSARIAL[body_name]
+    scanner = SCANNERS[scanner_name]
+    t0 = time.perf_counter()
+    scanner.scan(body)
+    dt = time.perf_counter() - t0
+    assert dt < 1.0, f"{scanner_name} took {dt:.2f}s on {body_name}"
+
+
+def test_stream_redactor_long_run_is_bounded():
+    # a long run without whitespace fed in small chunks must not go quadratic
+    r = StreamRedactor([PiiScanner(), SecretsScanner()], window=128)
+    body = "x" * 200_000
+    t0 = time.perf_counter()
+    out = []
+    for i in range(0, len(body), 1000):
+        out.append(r.feed(body[i:i + 1000])[0])
+    out.append(r.flush()[0])
+    assert "".join(out) == body
+    assert time.perf_counter() - t0 < 5.0
