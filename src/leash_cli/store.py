@@ -597,7 +597,7 @@ def build_request_row(ex: Exchange, storage: StorageConfig) -> tuple:
         u.reasoning_tokens,
         ex.cost_usd,
         ex.client,
-        ex.error,
+        mask_credentials(ex.error) if ex.error else None,
         _dumps(ex.cost_detail),
         _dumps(timings),
         _dumps(clean_headers(ex.request_headers)),
@@ -869,7 +869,8 @@ class Recorder:
         """Build the rows for one message (in this thread) and add them to the backlog."""
         try:
             if isinstance(msg, _Audit):
-                item = ("a", (iso_utc(msg.created), msg.event, msg.actor, _dumps(msg.detail)))
+                detail = _dumps(msg.detail)
+                item = ("a", (iso_utc(msg.created), msg.event, msg.actor, detail and mask_credentials(detail)))
             else:
                 ex: Exchange = msg
                 if ex.cost_usd is None and self.pricer is not None and ex.usage.known:

@@ -324,3 +324,25 @@ def test_corrupt_database_is_a_message_not_a_traceback(app, runner, home):
     for args in (["logs"], ["stats"], ["logs", "show", "x"]):
         r = runner.invoke(app, args)
         assert r.exit_code == 1 and "cannot be read" in r.output and "Traceback" not in r.output
+
+
+def test_config_option_picks_storage_path(app, runner, tmp_path):
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "gw.yaml").write_text("storage:\n  path: hist.db\n")
+    fill(conf / "hist.db")
+    r = runner.invoke(app, ["logs", "--config", str(conf / "gw.yaml"), "path"])
+    assert r.output.strip() == str(conf / "hist.db")
+    r = runner.invoke(app, ["logs", "-c", str(conf / "gw.yaml"), "show", "aaa-1", "--json"])
+    assert r.exit_code == 0 and orjson.loads(r.output)["id"] == "aaa-1"
+    r = runner.invoke(app, ["stats", "--config", str(conf / "gw.yaml"), "--json"])
+    assert orjson.loads(r.output)["groups"][0]["requests"] == 5
+    (conf / "bad.yaml").write_text("storage:\n  bodies: sometimes\n")
+    r = runner.invoke(app, ["stats", "--config", str(conf / "bad.yaml")])
+    assert r.exit_code == 1 and "storage.bodies" in r.output and "Traceback" not in r.output
+
+
+def test_broken_local_config_does_not_hide_history(app, runner, db, tmp_path):
+    (tmp_path / "leash.yaml").write_text("gateway: [not, a, mapping\n")
+    r = runner.invoke(app, ["logs", "--json", "-n", "1"])
+    assert r.exit_code == 0 and orjson.loads(r.output)[0]["id"] == "ccc-5"

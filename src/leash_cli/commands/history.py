@@ -34,6 +34,9 @@ DbOption = Annotated[
     typer.Option("--db", help="history database (default: storage.path from the config, else $LEASH_HOME/leash.db)"),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+ConfigOption = Annotated[
+    Optional[Path], typer.Option("--config", "-c", help="config whose storage.path to use (default: the usual search)")
+]
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -52,16 +55,21 @@ def _say(message: str, err: bool = False) -> None:
     typer.echo(message, err=err)
 
 
-def _db_path(explicit: Path | None, ctx: typer.Context | None = None) -> Path:
-    if explicit is None and ctx is not None and isinstance(ctx.obj, dict):
-        explicit = ctx.obj.get("db")
+def _db_path(explicit: Path | None, ctx: typer.Context | None = None, config: Path | None = None) -> Path:
+    """--db, else storage.path of the config (--config or the usual search), else $LEASH_HOME/leash.db."""
+    if ctx is not None:
+        explicit = explicit or ctx.meta.get("leash_logs_db")
+        config = config or ctx.meta.get("leash_logs_config")
     if explicit is not None:
         return resolve_db_path(str(explicit))
-    cfg = None
-    try:  # storage.path from the config, when one can be read; never fail over it
-        from leash_cli.config import load_config
+    from leash_cli.config import ConfigError, load_config
 
-        cfg = load_config()
+    try:
+        cfg = load_config(config)
+    except ConfigError as e:
+        if config is not None:  # asked for explicitly: say why it cannot be used
+            _fail(e.render())
+        cfg = None  # a broken ./leash.yaml must not hide the history
     except Exception:
         cfg = None
     return resolve_db_path(None, cfg)
@@ -193,12 +201,14 @@ def logs(
     query: Annotated[Optional[str], typer.Option("-q", "--query", help="full-text search of prompts and completions")] = None,
     json_: JsonOption = False,
     db: DbOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """List recent exchanges (oldest of them first, like a log)."""
     if ctx.invoked_subcommand is not None:
-        ctx.obj = {"db": db}
+        ctx.meta["leash_logs_db"] = db
+        ctx.meta["leash_logs_config"] = config
         return
-    path = _db_path(db)
+    path = _db_path(db, config=config)
     database = _open(path)
     filters = dict(provider=provider, model=model, tenant=tenant, status=status, outcome=outcome)
     try:
@@ -438,13 +448,14 @@ def stats(
     by: Annotated[Optional[StatsBy], typer.Option("--by", help="group by provider, model, tenant or day")] = None,
     db: DbOption = None,
     json_: JsonOption = False,
+    config: ConfigOption = None,
 ) -> None:
     """Requests, errors, tokens, cost and latency over a time window."""
     try:
         since_iso = hist.parse_since(since)
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--since") from None
-    path = _db_path(db)
+    path = _db_path(db, config=config)
     database = _open(path)
     try:
         rows = hist.stats(database, since_iso, by.value if by else None)
