@@ -534,6 +534,16 @@ def _mask_all(s: str | None, literals: list[str]) -> str | None:
     return mask_credentials(s)
 
 
+def _prompt_text(ex: Exchange, fallback) -> str | None:
+    """The exchange's own normalised prompt text when it has one, else ``usage.prompt_text``."""
+    if isinstance(getattr(type(ex), "prompt_text", None), property):
+        try:
+            return ex.prompt_text  # type: ignore[attr-defined]
+        except Exception:
+            pass
+    return fallback(ex.json())
+
+
 def build_request_row(ex: Exchange, storage: StorageConfig) -> tuple:
     """The ``requests`` row for one exchange, in ``REQUEST_COLUMNS`` order."""
     from leash_cli.usage import prompt_text
@@ -552,7 +562,8 @@ def build_request_row(ex: Exchange, storage: StorageConfig) -> tuple:
         resp_body, resp_trunc = _cut_bytes(ex.response_body, limit)
         resp_text = _cut_text(ex.response_text, limit)
         try:
-            prompt = _cut_text(prompt_text(ex.json()), limit)
+            prompt = _prompt_text(ex, prompt_text)
+            prompt = _cut_text(prompt, limit) if prompt else None
         except Exception:  # a strange body must not lose the row
             prompt = None
         if mode == "redacted":
