@@ -487,6 +487,12 @@ def _decode(b: bytes) -> str:
 def _cut_bytes(b: bytes | None, limit: int) -> tuple[str | None, int]:
     if b is None:
         return None, 0
+    if isinstance(b, str):
+        b = b.encode("utf-8", "replace")
+    elif isinstance(b, (bytearray, memoryview)):
+        b = bytes(b)
+    elif not isinstance(b, bytes):  # never lose the row over an odd body
+        return None, 0
     if len(b) > limit:
         return b[:limit].decode("utf-8", errors="ignore"), 1
     return _decode(b), 0
