@@ -326,7 +326,11 @@ class SecretsScanner:
         b64 = sum(len(x) for x in _B64_CHARS.findall(body))
         if b64 < 32:
             return None  # header-only mention or "..." placeholder body
-        if is_placeholder(body.replace("\n", "").replace("\\n", "")[:256]) and b64 < 200:
+        compact = "".join(_B64_CHARS.findall(body))
+        low = body.lower()
+        if any(w in low for w in ("...", "\u2026", "xxxx", "example", "your", "placeholder", "redacted", "<")):
+            return None
+        if shannon_entropy(compact[:512]) < 3.0:
             return None
         return ("PRIVATE_KEY", a, end, 0.99 if endm else 0.9)
 

@@ -1,0 +1,288 @@
+"""PII scanner: positives, look-alike negatives, Unicode tricks, offsets."""
+
+import pytest
+
+from leash_cli.scanners import Finding, PiiScanner, mask, redact
+from leash_cli.scanners.normalize import normalize
+from leash_cli.scanners.pii import card_brand, iban_ok, luhn_ok
+
+SC = PiiScanner()
+
+
+def types(text, scanner=SC):
+    return [(f.type, f.text) for f in scanner.scan(text)]
+
+
+def one(text, typ):
+    found = [f for f in SC.scan(text) if f.type == typ]
+    assert len(found) == 1, (text, SC.scan(text))
+    f = found[0]
+    assert text[f.start:f.end] == f.text
+    return f.text
+
+
+# ---------------------------------------------------------------- EMAIL
+@pytest.mark.parametrize("email", [
+    "john@example.com", "john.doe+tag@mail.example.co.uk", "a_b-c@sub-domain.io",
+    "X@Y.ORG", "first.last@université.fr".replace("é", "e"),
+])
+def test_email_positive(email):
+    assert one(f"write to {email}, thanks", "EMAIL") == email
+
+
+@pytest.mark.parametrize("text", [
+    "git@github.com:leash/leash.git", "icon@2x.png", "user@localhost", "@mention someone",
+    "npm i left-pad@1.3.0", "foo@bar", "a@b.c",
+])
+def test_email_negative(text):
+    assert not [t for t in types(text) if t[0] == "EMAIL"]
+
+
+# ---------------------------------------------------------------- CREDIT_CARD
+def _luhn_complete(prefix: str, length: int) -> str:
+    body = prefix + "0" * (length - len(prefix) - 1)
+    for d in "0123456789":
+        if luhn_ok(body + d):
+            return body + d
+    raise AssertionError
+
+
+@pytest.mark.parametrize("prefix,length,brand", [
+    ("4", 13, "visa"), ("4", 16, "visa"), ("4", 19, "visa"),
+    ("51", 16, "mastercard"), ("55", 16, "mastercard"), ("2221", 16, "mastercard"), ("2720", 16, "mastercard"),
+    ("34", 15, "amex"), ("37", 15, "amex"),
+    ("6011", 16, "discover"), ("65", 16, "discover"), ("644", 19, "discover"),
+    ("3528", 16, "jcb"), ("3589", 19, "jcb"),
+    ("36", 14, "diners"), ("300", 16, "diners"),
+    ("62", 16, "unionpay"), ("62", 19, "unionpay"),
+])
+def test_card_brands(prefix, length, brand):
+    num = _luhn_complete(prefix + "12345", length)
+    assert card_brand(num) == brand
+    assert one(f"card {num} ok", "CREDIT_CARD") == num
+
+
+@pytest.mark.parametrize("card", [
+    "4111 1111 1111 1111", "4111-1111-1111-1111", "5500 0000 0000 0004", "3782 822463 10005",
+    "6011 1111 1111 1117", "4111111111111111",
+])
+def test_card_separators(card):
+    assert one(f"pay with {card} today", "CREDIT_CARD") == card
+
+
+@pytest.mark.parametrize("text", [
+    "4111 1111 1111 1112",            # Luhn invalid
+    "1234567812345678",               # Luhn valid? no + bad IIN
+    "9999 9999 9999 9995",            # unknown IIN
+    "order 2024-01-15-0001-9876-5432",
+    "uuid 550e8400-e29b-41d4-a716-446655440000",
+    "1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6",  # digits separated one by one
+])
+def test_card_negative(text):
+    assert not [t for t in types(text) if t[0] == "CREDIT_CARD"]
+
+
+def test_card_with_cvv_after():
+    assert one("4111 1111 1111 1111 123", "CREDIT_CARD") == "4111 1111 1111 1111"
+
+
+def test_card_fullwidth_digits_offsets():
+    text = "card ４１１１ １１１１ １１１１ １１１１ end"
+    f = [f for f in SC.scan(text) if f.type == "CREDIT_CARD"][0]
+    assert (f.start, f.end) == (5, 24)
+    assert text[f.start:f.end] == "４１１１ １１１１ １１１１ １１１１"
+
+
+def test_card_zero_width_inside():
+    text = "card 4111\u200b1111\u200b1111\u200b1111."
+    f = [f for f in SC.scan(text) if f.type == "CREDIT_CARD"][0]
+    assert text[f.start:f.end] == "4111\u200b1111\u200b1111\u200b1111"
+
+
+# ---------------------------------------------------------------- US_SSN
+@pytest.mark.parametrize("ssn", ["512-34-6789", "001-01-0001", "665-12-3456", "899-99-9999"])
+def test_ssn_positive(ssn):
+    assert one(f"SSN: {ssn}", "US_SSN") == ssn
+
+
+def test_ssn_plain_digits_need_context():
+    assert one("my social security number is 512346789", "US_SSN") == "512346789"
+    assert not [t for t in types("id 512346789") if t[0] == "US_SSN"]
+
+
+@pytest.mark.parametrize("ssn", [
+    "000-12-3456", "666-12-3456", "900-12-3456", "999-12-3456", "512-00-6789", "512-34-0000",
+    "078-05-1120", "219-09-9999", "123-45-6789",  # specimens (documented)
+    "512-34 6789",  # mixed separators
+])
+def test_ssn_negative(ssn):
+    assert not [t for t in types(f"SSN: {ssn}") if t[0] == "US_SSN"]
+
+
+# ---------------------------------------------------------------- IBAN
+VALID_IBANS = [
+    "DE89370400440532013000", "GB82WEST12345698765432", "FR1420041010050500013M02606",
+    "ES9121000418450200051332", "NL91ABNA0417164300", "BE68539007547034", "CH9300762011623852957",
+    "IT60X0542811101000000123456", "NO9386011117947", "PL61109010140000071219812874",
+]
+
+
+@pytest.mark.parametrize("iban", VALID_IBANS)
+def test_iban_positive_compact_and_grouped(iban):
+    assert iban_ok(iban)
+    assert one(f"IBAN {iban}.", "IBAN") == iban
+    grouped = " ".join(iban[i:i + 4] for i in range(0, len(iban), 4))
+    assert one(f"pay to {grouped} please", "IBAN") == grouped
+
+
+@pytest.mark.parametrize("text", [
+    "DE89370400440532013001",  # bad checksum
+    "DE8937040044053201300",   # wrong length
+    "XX89370400440532013000",  # unknown country
+    "ABCD12345678901234",
+])
+def test_iban_negative(text):
+    assert not [t for t in types(text) if t[0] == "IBAN"]
+
+
+# ---------------------------------------------------------------- IP_ADDRESS
+@pytest.mark.parametrize("ip", [
+    "192.168.1.10", "10.0.0.1", "8.8.8.8", "255.255.255.255", "127.0.0.1",
+    "2001:db8::1", "fe80::1", "::1", "2001:0db8:85a3:0000:0000:8a2e:0370:7334", "::ffff:192.0.2.128",
+    "2001:db8:85a3::8a2e:370:7334",
+])
+def test_ip_positive(ip):
+    assert one(f"host {ip} is down.", "IP_ADDRESS") == ip
+
+
+@pytest.mark.parametrize("text", [
+    "256.1.1.1", "1.2.3", "01.02.03.04", "version 1.2.3.4", "v1.2.3.4", "release 10.0.0.1 notes",
+    "1.2.3.4-beta", "1.2.3.4+build5", "OID 1.3.6.1.4.1.311", "std::vector<int>", "dead::beef",
+    "12:30:45", "00:1A:2B:3C:4D:5E", "Foo::Bar::baz()",
+])
+def test_ip_negative(text):
+    assert not [t for t in types(text) if t[0] == "IP_ADDRESS"]
+
+
+# ---------------------------------------------------------------- PHONE
+@pytest.mark.parametrize("text,phone", [
+    ("call me at (415) 555-0134", "(415) 555-0134"),
+    ("office: 415-555-0134", "415-555-0134"),
+    ("office: 415.555.0134", "415.555.0134"),
+    ("+1 415 555 0134", "+1 415 555 0134"),
+    ("+1-415-555-0134", "+1-415-555-0134"),
+    ("+44 20 7946 0958", "+44 20 7946 0958"),
+    ("+49 30 12345678", "+49 30 12345678"),
+    ("+33 1 23 45 67 89", "+33 1 23 45 67 89"),
+    ("+34 912 345 678", "+34 912 345 678"),
+    ("Telefon: 030 1234567", "030 1234567"),
+    ("téléphone : 01 23 45 67 89", "01 23 45 67 89"),
+    ("phone 4155550134", "4155550134"),
+    ("teléfono 0034 912 345 678", "0034 912 345 678"),
+])
+def test_phone_positive(text, phone):
+    assert one(text, "PHONE") == phone
+
+
+@pytest.mark.parametrize("text", [
+    "2024-01-15 10:30:45", "2024-01-15T10:30:45Z", "timestamp 1700000000123",
+    "order #415-555-0134", "Order number: 415-555-0134", "invoice 2024-555-0134",
+    "ISBN 978-3-16-148410-0", "ISBN-10: 0-306-40615-2", "version 4.15.555.0134",
+    "uuid 550e8400-e29b-41d4-a716-446655440000", "sha 9f1c2e7a4b8d3f60e5a1c7b9d2e4f6a8b0c1d3e5",
+    "4111 1111 1111 1112", "pages 123-456", "1234567890", "ratio 3.14159265", "12/25/2024",
+    "build 20240115.1234", "port 8080 8443 9090", "+28 1234 5678", "+0 1234 5678",
+])
+def test_phone_negative(text):
+    assert not [t for t in types(text) if t[0] == "PHONE"]
+
+
+# ---------------------------------------------------------------- options / API
+def test_entity_filter_and_custom_patterns():
+    sc = PiiScanner(entities=["EMAIL"], custom_patterns={"EMPLOYEE_ID": r"\bEMP-\d{6}\b"})
+    text = "john@example.com EMP-123456 call (415) 555-0134"
+    assert [f.type for f in sc.scan(text)] == ["EMAIL", "EMPLOYEE_ID"]
+
+
+def test_custom_pattern_value_group():
+    sc = PiiScanner(entities=[], custom_patterns={"TICKET": r"ticket=(?P<value>[A-Z]{3}-\d+)"})
+    text = "see ticket=ABC-42 now"
+    f = sc.scan(text)[0]
+    assert (f.type, f.text) == ("TICKET", "ABC-42")
+
+
+def test_unknown_entity_and_bad_regex_rejected():
+    with pytest.raises(ValueError):
+        PiiScanner(entities=["NOPE"])
+    with pytest.raises(ValueError):
+        PiiScanner(custom_patterns={"X": "("})
+
+
+def test_min_score():
+    text = "ref 415-555-0134"
+    assert PiiScanner(min_score=0.0).scan(text)
+    assert not PiiScanner(min_score=0.99).scan("call 415-555-0134")
+
+
+def test_findings_are_frozen_and_sorted():
+    fs = SC.scan("b@example.com then a@example.com")
+    assert [f.text for f in fs] == ["b@example.com", "a@example.com"]
+    with pytest.raises(Exception):
+        fs[0].start = 3  # type: ignore[misc]
+    assert isinstance(fs[0], Finding)
+
+
+# ---------------------------------------------------------------- Unicode tricks
+def test_zero_width_inside_email_offsets():
+    text = "mail: jo\u200bhn@exa\u200dmple.com!"
+    f = SC.scan(text)[0]
+    assert f.type == "EMAIL"
+    assert (f.start, f.end) == (6, 24)
+    assert f.text == "jo\u200bhn@exa\u200dmple.com"
+
+
+def test_tag_characters_and_soft_hyphen():
+    text = "x john\U000e0041@exam\u00adple.com y"
+    f = SC.scan(text)[0]
+    assert f.type == "EMAIL" and f.text == "john\U000e0041@exam\u00adple.com"
+
+
+def test_fullwidth_at_and_digits_in_phone():
+    text = "tel ＋４４ ２０ ７９４６ ０９５８ and ｊｏｈｎ＠ｅｘａｍｐｌｅ．ｃｏｍ"
+    got = {f.type: f.text for f in SC.scan(text)}
+    assert got["PHONE"] == "＋４４ ２０ ７９４６ ０９５８"
+    assert got["EMAIL"] == "ｊｏｈｎ＠ｅｘａｍｐｌｅ．ｃｏｍ"
+
+
+def test_separators_nbsp_in_card():
+    text = "4111\u00a01111\u00a01111\u00a01111"
+    assert [f.type for f in SC.scan(text)] == ["CREDIT_CARD"]
+
+
+def test_normalize_offset_map():
+    s = "a\u200bb\uff11c\ufb01d"  # zero width, fullwidth 1, "fi" ligature
+    n = normalize(s)
+    assert n.text == "ab1cfid"
+    assert n.span(0, 2) == (0, 3)
+    assert n.span(2, 3) == (3, 4)
+    assert n.span(4, 6) == (5, 6)   # inside the ligature -> whole ligature
+    assert n.span(4, 7) == (5, 7)
+    nf = normalize("ІGNORE Ρrevious", fold=True)
+    assert nf.text == "ignore previous"
+
+
+# ---------------------------------------------------------------- mask / redact
+def test_mask_never_reveals():
+    assert mask("john.doe@example.com") == "j***@example.com"
+    m = mask("sk-proj-abcdefghijklmnopqrstuvwxyz0123456789")
+    assert m.startswith("sk-p") and len(m) < 10
+    assert mask("512-34-6789") == "5…89"
+    assert mask("secret") == "***"
+
+
+def test_redact_right_to_left_and_merge():
+    text = "a john@example.com b 4111 1111 1111 1111 c"
+    out = redact(text, SC.scan(text))
+    assert out == "a [EMAIL] b [CREDIT_CARD] c"
+    f1 = Finding("x", "EMAIL", 2, 10, 0.9, text[2:10])
+    f2 = Finding("x", "PHONE", 5, 18, 0.5, text[5:18])
+    assert redact(text, [f1, f2], placeholder="<{type}>") == "a <EMAIL> b 4111 1111 1111 1111 c"

@@ -1,0 +1,182 @@
+"""Secrets scanner: every type, placeholders, Unicode tricks, offsets."""
+
+import base64
+import json
+
+import pytest
+
+from leash_cli.scanners import SecretsScanner, redact
+
+SC = SecretsScanner()
+
+# realistic-looking (random, non-functional) tokens
+OPENAI_PROJ = "sk-proj-Q3vJ8xR2mN5tK7wL1pZ4yH6cB9dF0gS2aE4uI8oT3BlbkFJx7Yq2Wm5Zn8Rk1Tp4Vs6Uc9Ld3Jf0Hg"
+OPENAI_SVC = "sk-svcacct-Hq7Lm2Rt9Xv4Bn8Kc3Wd6Pz1Fj5Gs0Ay2Ue7Io4T3BlbkFJr8Ns3Qm6Lp9Zk2Vb5Xc1"
+OPENAI_ADMIN = "sk-admin-Zp4Lq8Wn2Rv6Tx1Bm5Kc9Hd3Jf7Gs0Ya2Ue4Io8Nr6"
+OPENAI_LEGACY = "sk-" + "Ab3dE6gH9jK2mN5pQ8rS1tU4" [:20] + "T3BlbkFJ" + "vW7xY0zA3bC6dE9fG2hJ"
+ANTHROPIC = "sk-ant-api03-" + "Xq9Lm2Rt7Vb4Nc8Kd3Wf6Pz1Gj5Hs0Ay2Ue7Io4Tr8Bn3Mc6Qd9Lf2Kh5Jg8Vp1Zx4Ws7-Ab3_Cd6EfGhAA"
+ANTHROPIC_ADMIN = "sk-ant-admin01-Rt7Vb4Nc8Kd3Wf6Pz1Gj5Hs0Ay2Ue7Io4Tr8Bn3Mc6Qd9Lf2Kh5Jg"
+ANTHROPIC_OAT = "sk-ant-oat01-Vb4Nc8Kd3Wf6Pz1Gj5Hs0Ay2Ue7Io4Tr8Bn3Mc6Qd9Lf2Kh5"
+AWS_ID = "AKIAZ3MSJXLQ7TP2VKR4"
+AWS_SECRET = "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"
+GHP = "ghp_7mQ2xL9pR4sT8vW1yZ3bC6dF0gH5jK2nM4qP"
+GHO = "gho_Lq7Xw4Vn8Bt1Mc5Hd3Jf6Gs0Ya2Ue7Io4Pz9K"
+GITHUB_PAT = "github_pat_11ABCDE2Y0" + "aB3cD6eF9gH2jK5mN8pQ1r_" + "S4tU7vW0xY3zA6bC9dE2fG5hJ8kL1mN4pQ7rS0tU3vW6xY9zA2bC5dE8fG1"
+GLPAT = "glpat-Xq9Lm2Rt7Vb4Nc8Kd3Wf"
+SLACK_BOT = "xoxb-2847561930-5830174629-Hq7Lm2Rt9Xv4Bn8Kc3Wd6Pz1"
+SLACK_APP = "xapp-1-A02BCDEFG-3456789012345-a1b2c3d4e5f60718293a4b5c6d7e8f90"
+SLACK_HOOK = "https://hooks.slack.com/services/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"
+STRIPE_LIVE = "sk_live_51Hq7Lm2Rt9Xv4Bn8Kc3Wd6Pz1Fj5Gs0Ay"
+STRIPE_RK = "rk_live_51Zp4Lq8Wn2Rv6Tx1Bm5Kc9Hd3Jf7Gs0"
+STRIPE_TEST = "sk_test_51Vb4Nc8Kd3Wf6Pz1Gj5Hs0Ay2Ue7Io"
+GOOGLE = "AIzaSyB3xQ9Lm2Rt7Vb4Nc8Kd3Wf6Pz1Gj5Hs0A"
+HF = "hf_Xq9Lm2Rt7Vb4Nc8Kd3Wf6Pz1Gj5Hs0Ay2Ue"
+SENDGRID = "SG.Xq9Lm2Rt7Vb4Nc8Kd3Wf6P.z1Gj5Hs0Ay2Ue7Io4Tr8Bn3Mc6Qd9Lf2Kh5Jg8Vp1Zx4"
+
+
+def _b64url(obj) -> str:
+    return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
+
+JWT = _b64url({"alg": "RS256", "typ": "JWT", "kid": "k1"}) + "." + _b64url(
+    {"sub": "u_8812", "iat": 1717171717, "scope": "admin"}) + ".Zk9Lm2Rt7Vb4Nc8Kd3Wf6Pz1Gj5Hs0Ay2Ue7Io4Tr8"
+PEM = (
+    "-----BEGIN OPENSSH PRIVATE KEY-----\n"
+    "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n"
+    "QyNTUxOQAAACDh5Nf2Q3w9kL0pXr7Yc1Vb8Mn4Ts6Ua2Ue7Io4Tr8Bn3AAAAJgAAAAAAAAA\n"
+    "-----END OPENSSH PRIVATE KEY-----"
+)
+
+POSITIVES = [
+    ("OPENAI_API_KEY", OPENAI_PROJ), ("OPENAI_API_KEY", OPENAI_SVC), ("OPENAI_API_KEY", OPENAI_ADMIN),
+    ("OPENAI_API_KEY", OPENAI_LEGACY),
+    ("ANTHROPIC_API_KEY", ANTHROPIC), ("ANTHROPIC_API_KEY", ANTHROPIC_ADMIN), ("ANTHROPIC_API_KEY", ANTHROPIC_OAT),
+    ("AWS_ACCESS_KEY_ID", AWS_ID), ("AWS_ACCESS_KEY_ID", "ASIAY34FZKBOKMUTVV7A"),
+    ("GITHUB_TOKEN", GHP), ("GITHUB_TOKEN", GHO), ("GITHUB_TOKEN", GITHUB_PAT),
+    ("GITLAB_TOKEN", GLPAT),
+    ("SLACK_TOKEN", SLACK_BOT), ("SLACK_TOKEN", SLACK_APP), ("SLACK_TOKEN", "xoxp-2847561930-5830174629-7Hq7Lm2Rt9Xv4"),
+    ("SLACK_WEBHOOK", SLACK_HOOK),
+    ("STRIPE_KEY", STRIPE_LIVE), ("STRIPE_KEY", STRIPE_RK), ("STRIPE_KEY", STRIPE_TEST),
+    ("GOOGLE_API_KEY", GOOGLE), ("HUGGINGFACE_TOKEN", HF), ("SENDGRID_API_KEY", SENDGRID),
+    ("JWT", JWT), ("PRIVATE_KEY", PEM),
+]
+
+
+@pytest.mark.parametrize("typ,tok", POSITIVES, ids=[p[0] + str(i) for i, p in enumerate(POSITIVES)])
+@pytest.mark.parametrize("wrap", ["{}", "key={}\n", '{{"token": "{}"}}', "Authorization: Bearer {}", "`{}`"])
+def test_positive(typ, tok, wrap):
+    text = "prefix " + wrap.format(tok) + " suffix"
+    found = SC.scan(text)
+    assert [(f.type, f.text) for f in found] == [(typ, tok)], found
+    f = found[0]
+    assert text[f.start:f.end] == tok
+    assert 0.5 <= f.score <= 1.0
+
+
+def test_aws_secret_needs_context():
+    text = f"aws_access_key_id = {AWS_ID}\naws_secret_access_key = {AWS_SECRET}\n"
+    got = [(f.type, f.text) for f in SC.scan(text)]
+    assert got == [("AWS_ACCESS_KEY_ID", AWS_ID), ("AWS_SECRET_ACCESS_KEY", AWS_SECRET)]
+    assert not SC.scan(f"random blob {AWS_SECRET} here")
+
+
+def test_aws_secret_not_a_git_sha():
+    assert not SC.scan("aws deploy commit 9f1c2e7a4b8d3f60e5a1c7b9d2e4f6a8b0c1d3e5")
+
+
+def test_url_password_span_is_password_only():
+    text = "DATABASE_URL=postgres://app:Xk9pL2vQ7r@db.internal:5432/app"
+    f = SC.scan(text)[0]
+    assert (f.type, f.text) == ("URL_PASSWORD", "Xk9pL2vQ7r")
+    assert redact(text, [f]) == "DATABASE_URL=postgres://app:[URL_PASSWORD]@db.internal:5432/app"
+
+
+@pytest.mark.parametrize("text", [
+    "https://user:password@example.com", "postgres://user:${DB_PASSWORD}@db/app", "redis://:$REDIS_PASS@cache:6379",
+    "mysql://root:<password>@localhost", "amqp://guest:****@rabbit", "https://example.com/path?x=1",
+    "ftp://anonymous:xxx@ftp.example.org", "postgres://u:your_password@h/db", "https://a:{password}@h",
+])
+def test_url_password_placeholders(text):
+    assert not SC.scan(text)
+
+
+@pytest.mark.parametrize("text", [
+    "OPENAI_API_KEY=sk-...", "sk-xxxx", "sk-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "YOUR_API_KEY", "<api-key>", "${OPENAI_API_KEY}", "$OPENAI_API_KEY", "sk-proj-XXXXXXXX",
+    "sk-proj-XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX", "sk-proj-your-key-here-xxxxxxxxxxxxxxxxx",
+    "sk-ant-api03-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "ghp_************************************", "AKIAIOSFODNN7EXAMPLE",
+    "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "sk_live_" + "0" * 24, "hf_" + "a" * 34, "AIza" + "X" * 35,
+    "xoxb-your-token-here-xxxxxxxxxxxx", "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
+    "sk-proj-EXAMPLEKEY1234567890abcdefghijklmn", "sk_test_dummy_key_1234567890abcdef",
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ"
+    ".SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+    "-----BEGIN RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----",
+    "files starting with -----BEGIN PRIVATE KEY----- are private keys",
+    "sk-1234567890abcdefghijklmnopqrstuvwxyz1234567890ab",
+])
+def test_placeholders_are_not_secrets(text):
+    assert not SC.scan(text), SC.scan(text)
+
+
+@pytest.mark.parametrize("text", [
+    "task_id = 42", "the desk-lamp", "risk_level", "eyJ is how base64 JSON starts", "SG.1.2",
+    "commit 9f1c2e7a4b8d3f60e5a1c7b9d2e4f6a8b0c1d3e5", "uuid 550e8400-e29b-41d4-a716-446655440000",
+    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 user@host", "xoxo gossip girl", "AKIA is the AWS prefix",
+    "mask-proj-Q3vJ8xR2mN5tK7wL1pZ4yH6cB9dF0gS2aE4uI8o",  # sk- inside a word
+])
+def test_lookalikes_are_not_secrets(text):
+    assert not SC.scan(text), SC.scan(text)
+
+
+def test_jwt_requires_alg_header():
+    bad = _b64url({"foo": "bar"}) + "." + _b64url({"sub": "x"}) + ".Zk9Lm2Rt7Vb4Nc8Kd3Wf6Pz1"
+    assert not SC.scan(bad)
+
+
+def test_unterminated_private_key_still_detected():
+    text = "oops:\n" + "\n".join(PEM.splitlines()[:-1]) + "\n(truncated)"
+    f = SC.scan(text)[0]
+    assert f.type == "PRIVATE_KEY"
+    assert f.text.startswith("-----BEGIN") and "b3BlbnNzaC1" in f.text
+
+
+def test_json_escaped_private_key():
+    text = json.dumps({"private_key": PEM})
+    f = SC.scan(text)[0]
+    assert f.type == "PRIVATE_KEY" and f.text.endswith("PRIVATE KEY-----")
+
+
+def test_zero_width_inside_key_offsets():
+    tok = GHP[:10] + "\u200b" + GHP[10:20] + "\u2060" + GHP[20:]
+    text = "token: " + tok + " end"
+    f = SC.scan(text)[0]
+    assert f.type == "GITHUB_TOKEN"
+    assert (f.start, f.end) == (7, 7 + len(tok))
+    assert f.text == tok
+
+
+def test_fullwidth_key_chars():
+    fw = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in AWS_ID)
+    f = SC.scan("id " + fw)[0]
+    assert f.type == "AWS_ACCESS_KEY_ID" and f.text == fw
+
+
+def test_tag_chars_inside_key():
+    tok = HF[:8] + "\U000e0020\U000e0041" + HF[8:]
+    f = SC.scan(f"[{tok}]")[0]
+    assert f.type == "HUGGINGFACE_TOKEN" and f.text == tok
+
+
+def test_type_filter_and_custom():
+    sc = SecretsScanner(types=["GITHUB_TOKEN"], custom_patterns={"INTERNAL_TOKEN": r"itk_[a-z0-9]{16}"})
+    text = f"{GHP} {HF} itk_0123456789abcdef"
+    assert [f.type for f in sc.scan(text)] == ["GITHUB_TOKEN", "INTERNAL_TOKEN"]
+    with pytest.raises(ValueError):
+        SecretsScanner(types=["NOPE"])
+
+
+def test_multiple_secrets_redacted():
+    text = f"a={OPENAI_PROJ} b={ANTHROPIC} c={STRIPE_LIVE}"
+    assert redact(text, SC.scan(text)) == "a=[OPENAI_API_KEY] b=[ANTHROPIC_API_KEY] c=[STRIPE_KEY]"
