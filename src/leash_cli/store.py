@@ -656,6 +656,10 @@ class _Flush:
 
 _STOP = object()
 
+# errors that come from one row's values, not from the disk: retrying cannot help
+_BAD_ROW = (sqlite3.InterfaceError, sqlite3.ProgrammingError, sqlite3.IntegrityError, ValueError, TypeError,
+            OverflowError)
+
 
 class Recorder:
     """The only writer of the history database.
@@ -698,6 +702,8 @@ class Recorder:
         self._last_error_log = 0.0
         self._last_prune = 0.0
         self._stop_deadline = 0.0
+        self._backoff = 0.0
+        self._next_try = 0.0
         self._retention = parse_duration(self.storage.retention) if self.storage.retention else None
         self.rows_written = 0  # requests rows committed
         self.write_errors = 0  # failed write attempts
@@ -797,34 +803,48 @@ class Recorder:
     def _run(self) -> None:
         interval = self.storage.flush_interval_ms / 1000.0
         batch = self.storage.batch_size
-        backoff = 0.0
-        next_try = 0.0
         stopping = False
         while True:
-            now = time.monotonic()
-            if self._failing and self._pending:
-                wait = max(min(next_try - now, 1.0), 0.0)
-            else:
-                wait = 1.0
-            flushes: list[_Flush] = []
-            stopping = self._gather(wait, interval, batch, flushes) or stopping
-            now = time.monotonic()
-            if self._pending and (not self._failing or now >= next_try or stopping or flushes):
-                if self._write_pending():
-                    backoff = 0.0
-                else:
-                    backoff = min(max(backoff * 2, 0.1), self.MAX_BACKOFF)
-                    next_try = time.monotonic() + backoff
-            if not self._failing and (
-                now - self._last_prune >= self.PRUNE_EVERY or any(f.prune for f in flushes)
-            ):
-                self._last_prune = now
-                self._prune()
-            for f in flushes:
-                f.done.set()
+            try:
+                stopping = self._step(interval, batch, stopping)
+            except Exception as e:  # never let the writer die silently
+                log.exception("history: writer error: %s", e)
+                self._failing, self._last_error = True, f"writer error: {e}"
+                stopping = stopping or self._closed
+                time.sleep(0.5)
             if stopping:
                 break
-        # drain: keep trying until the deadline given to close()
+        self._drain()
+
+    def _step(self, interval: float, batch: int, stopping: bool) -> bool:
+        """One round: gather, write (or retry), maybe prune.  True once asked to stop."""
+        backoff, next_try = self._backoff, self._next_try
+        now = time.monotonic()
+        if self._failing and self._pending:
+            wait = max(min(next_try - now, 1.0), 0.0)
+        else:
+            wait = 1.0
+        flushes: list[_Flush] = []
+        stopping = self._gather(wait, interval, batch, flushes) or stopping
+        now = time.monotonic()
+        if self._pending and (not self._failing or now >= next_try or stopping or flushes):
+            if self._write_pending():
+                backoff = 0.0
+            else:
+                backoff = min(max(backoff * 2, 0.1), self.MAX_BACKOFF)
+                next_try = time.monotonic() + backoff
+        if not self._failing and (
+            now - self._last_prune >= self.PRUNE_EVERY or any(f.prune for f in flushes)
+        ):
+            self._last_prune = now
+            self._prune()
+        for f in flushes:
+            f.done.set()
+        self._backoff, self._next_try = backoff, next_try
+        return stopping
+
+    def _drain(self) -> None:
+        """After stop: keep trying until the deadline given to close(), then close the file."""
         deadline = self._stop_deadline
         while True:
             flushes = []
@@ -918,7 +938,10 @@ class Recorder:
         while self._pending:
             items = [self._pending[i] for i in range(min(chunk, len(self._pending)))]
             try:
-                self._write(items)
+                try:
+                    self._write(items)
+                except _BAD_ROW:
+                    self._write_one_by_one(items)
             except (sqlite3.Error, OSError, StoreError) as e:
                 self._fail(e, "write")
                 return False
@@ -930,6 +953,16 @@ class Recorder:
                 log.warning("history: writing to %s again (%d rows written so far)", self.path, self.rows_written)
         return True
 
+    def _write_one_by_one(self, items: list) -> None:
+        """A batch with a row SQLite refuses: write the rows singly and drop the bad ones."""
+        for i, item in enumerate(items):
+            try:
+                self._write([item])
+            except _BAD_ROW as e:
+                self.build_errors += 1
+                log.error("history: dropping a row SQLite refuses (%s): %s", item[1][0] if item[1] else "?", e)
+                items[i] = ("x", None)  # counted as handled, written as nothing
+
     def _write(self, items: list) -> None:
         if self._db is None:
             self._db = open_writable(self.path)
@@ -937,6 +970,8 @@ class Recorder:
         reqs = [it[1] for it in items if it[0] == "r"]
         viols = [v for it in items if it[0] == "r" for v in it[2]]
         audits = [it[1] for it in items if it[0] == "a"]
+        if not (reqs or audits):
+            return
         conn.execute("BEGIN IMMEDIATE")
         try:
             if reqs:

@@ -378,3 +378,17 @@ def test_retention_and_max_rows(db_path):
     assert rows(db_path, "SELECT count(*) AS n FROM violations")[0]["n"] == 0
     assert rows(db_path, "SELECT count(*) AS n FROM requests_fts")[0]["n"] == 5
     assert rec.pruned == 6
+
+
+def test_a_row_sqlite_refuses_is_dropped_not_retried_forever(db_path, caplog):
+    rec = Recorder(db_path, StorageConfig())
+    rec.start()
+    bad = make_ex(1)
+    bad.model = {"not": "a string"}  # SQLite cannot bind a dict
+    rec.submit(make_ex(0))
+    rec.submit(bad)
+    rec.submit(make_ex(2))
+    assert rec.flush()
+    rec.close()
+    assert rec.state == "ok" and rec.build_errors == 1
+    assert [r["id"] for r in rows(db_path)] == ["req-000000", "req-000002"]
