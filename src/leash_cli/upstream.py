@@ -411,6 +411,8 @@ class _Conn(asyncio.Protocol):
 
     def on_body(self, body: bytes) -> None:
         r = self.resp
+        if r._state == _DONE:  # type: ignore[union-attr]  (a body after HEAD headers: dropped)
+            return
         d = r._decoder  # type: ignore[union-attr]
         if d is not None:
             try:
