@@ -70,8 +70,8 @@ class Raw:
         self.connections += 1
         try:
             await self.handler(reader, writer, self)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass  # cancelled: the test's loop is shutting down
         finally:
             writer.close()
 
