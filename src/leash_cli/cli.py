@@ -145,6 +145,27 @@ def config_show(
         console.print(yaml.safe_dump(data, sort_keys=False), highlight=False, markup=False)
 
 
+@app.command()
+def tui(
+    db: Annotated[Optional[Path], typer.Option(help="history database (default ~/.leash/leash.db)")] = None,
+    url: Annotated[Optional[str], typer.Option(help="running gateway, for health and replay (http://host:port)")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Watch traffic, cost and violations live in the terminal."""
+    from leash_cli.paths import resolve_db_path
+    from leash_cli.tui import run_tui
+
+    cfg = None
+    if config is not None or db is None:
+        try:
+            cfg = load_config(config).config
+        except ConfigError:
+            cfg = None
+    if url is None and cfg is not None:
+        url = f"http://{cfg.gateway.host}:{cfg.gateway.port}"
+    raise typer.Exit(run_tui(resolve_db_path(str(db) if db else None, cfg), url))
+
+
 def _register_optional() -> None:
     """Command groups that live in their own modules."""
     try:

@@ -388,3 +388,15 @@ def mask(value: str) -> str:
     if len(value) <= 8:
         return "****"
     return value[:3] + "****" + value[-2:]
+
+
+def line_for(loaded: LoadedConfig, loc: tuple) -> int | None:
+    """The 1-based line of a key path in the loaded config file (None for the embedded default)."""
+    try:
+        from leash_cli.resources import default_config_path
+
+        text = loaded.path.read_text() if loaded.path else default_config_path().read_text()
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except Exception:
+        return None
+    return _line_of(node, loc)

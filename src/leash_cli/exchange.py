@@ -114,6 +114,8 @@ class Exchange:
     _json: Any = None
     _json_error: str | None = None
     _json_parsed: bool = False
+    _texts: Any = None
+    _dirty: bool = False
 
     # -- request body -------------------------------------------------------
     def json(self) -> Any:
@@ -137,7 +139,38 @@ class Exchange:
         self._json = body
         self._json_parsed = True
         self._json_error = None
+        self._texts = None
+        self._dirty = False
         self.request_body = orjson.dumps(body)
+
+    # -- normalized text ------------------------------------------------------
+    def texts(self) -> list:
+        """Every string the model will read, with role and JSON path (see ``messages``)."""
+        if self._texts is None:
+            from leash_cli.messages import request_texts
+
+            self._texts = request_texts(self.api, self.json())
+        return self._texts
+
+    @property
+    def prompt_text(self) -> str:
+        return "\n".join(t.text for t in self.texts())
+
+    def replace_text(self, path: tuple, value: str) -> None:
+        """Rewrite one string of the request body in place (a redaction)."""
+        from leash_cli.messages import set_at
+
+        set_at(self.json(), path, value)
+        self._texts = None
+        self._dirty = True
+
+    def commit_body(self) -> bool:
+        """Serialize the body after in-place rewrites; True when it changed."""
+        if not self._dirty:
+            return False
+        self.request_body = orjson.dumps(self._json)
+        self._dirty = False
+        return True
 
     # -- timings ------------------------------------------------------------
     @property

@@ -1,9 +1,18 @@
 """The pipeline: every exchange passes through one of these.
 
-    request:  inspect -> policy -> transform      (``await pipeline.request(ex)``)
+    request:  inspect (concurrently) -> policy (in order) -> transform (in order)
     upstream
-    response: per event (streams) or per body     (``flow = pipeline.response(ex)``)
-    sink:     usage, cost, metrics, history       (``pipeline.finish(ex, flow)``)
+    response: on_response (buffered body) or on_chunk (each streamed text delta)
+    sink:     module sinks, then usage, cost, metrics and the history
+
+Modules are plain objects whose methods are named after the stages they take
+part in (see ``registry.py``).  A method returns a
+:class:`~leash_cli.decision.Decision` (or None: allow).  A block ends the
+pipeline; a module that raises or overruns its time budget blocks the request
+when it fails closed (every policy and security module by default) and is
+skipped when it says ``on_error: allow``.  ``mode: shadow`` runs a module
+without enforcing it: what it would have blocked is recorded as
+``shadow_block``.
 
 It knows nothing of HTTP frameworks: the local proxy and the Envoy ext_proc
 host are two thin adapters over it.
@@ -11,12 +20,29 @@ host are two thin adapters over it.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
+import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from leash_cli.exchange import Exchange
+import orjson
+
+from leash_cli.decision import Decision
+from leash_cli.errors import error_body
+from leash_cli.exchange import Exchange, Violation
+from leash_cli.messages import set_at, stream_texts
+from leash_cli.sse import parse_event
 
 log = logging.getLogger("leash.pipeline")
+
+REQUEST_STAGES = ("inspect", "policy", "transform")
+RESPONSE_STAGES = ("on_response", "on_chunk")
+STAGES = (*REQUEST_STAGES, *RESPONSE_STAGES, "sink")
+DEFAULT_TIMEOUT = 2.0
 
 
 @dataclass(slots=True)
@@ -30,76 +56,315 @@ class Block:
     module: str | None = None
 
 
-class ResponseFlow:
-    """Per-exchange response state: usage tracking and streamed-event hooks."""
+@dataclass(slots=True)
+class StreamChunk:
+    """What ``on_chunk`` receives: one text delta of a streamed response.
 
-    __slots__ = ("ex", "tracker", "pipeline")
+    ``final`` is True once at the end of the stream (``text`` is then empty):
+    a module that held text back returns it now (``redact(text=...)``).
+    """
 
-    def __init__(self, pipeline: "Pipeline", ex: Exchange) -> None:
-        self.pipeline = pipeline
-        self.ex = ex
-        self.tracker = pipeline._tracker_factory(ex, pipeline.keep_events) if pipeline._tracker_factory else None
+    text: str
+    event: Any = None  # the parsed event
+    final: bool = False
+    index: int = 0  # the delta's position in the stream
 
-    def event(self, raw: bytes) -> bytes | None:
-        """One complete SSE event; returns the bytes to send (None: drop it)."""
-        t = self.tracker
-        if t is not None:
-            from leash_cli.sse import parse_event
 
-            name, data = parse_event(raw)
-            if not t.on_event(name, data, raw):
-                return None
-        return raw
+@dataclass(slots=True)
+class Condition:
+    field: str
+    operator: str
+    value: Any
+    _regex: re.Pattern | None = None
+    _set: frozenset | None = None
 
-    def body(self, body: bytes) -> bytes:
-        """A whole (buffered) response body; returns the body to send."""
-        t = self.tracker
-        if t is not None and body:
-            try:
-                t.on_json(body)
-            except Exception:  # usage is best effort: never fail the client over it
-                log.debug("could not read usage from %s", self.ex.id, exc_info=True)
-        return body
+    @classmethod
+    def compile(cls, field: str, operator: str, value: Any) -> "Condition":
+        c = cls(field, operator, value)
+        if operator == "regex":
+            c._regex = re.compile(str(value))
+        elif operator in ("in", "not_in"):
+            vals = value if isinstance(value, (list, tuple, set)) else [value]
+            c._set = frozenset(str(v) for v in vals)
+        return c
 
-    def close(self) -> None:
-        if self.tracker is not None:
-            try:
-                self.tracker.finish()
-            except Exception:
-                log.debug("usage tracker failed for %s", self.ex.id, exc_info=True)
+    def matches(self, ex: Exchange) -> bool:
+        actual = getattr(ex, self.field, None)
+        actual = "" if actual is None else str(actual)
+        op = self.operator
+        if op == "eq":
+            return actual == str(self.value)
+        if op == "ne":
+            return actual != str(self.value)
+        if op == "in":
+            return actual in self._set  # type: ignore[operator]
+        if op == "not_in":
+            return actual not in self._set  # type: ignore[operator]
+        if op == "regex":
+            return self._regex.search(actual) is not None  # type: ignore[union-attr]
+        raise ValueError(f"unknown condition operator {op!r}")  # config validation prevents this
+
+
+@dataclass(slots=True)
+class Slot:
+    """One configured module in a pipeline."""
+
+    name: str
+    module: Any
+    priority: int = 100
+    mode: str = "enforce"  # enforce | shadow
+    fail_closed: bool = True
+    timeout: float = DEFAULT_TIMEOUT
+    conditions: tuple[Condition, ...] = ()
+    stages: dict[str, tuple[Callable, bool]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, name: str, module: Any, *, priority: int | None = None, mode: str = "enforce",
+           on_error: str | None = None, timeout: float | None = None,
+           conditions: tuple[Condition, ...] = ()) -> "Slot":
+        stages = {}
+        for stage in STAGES:
+            fn = getattr(module, stage, None)
+            if callable(fn):
+                stages[stage] = (fn, inspect.iscoroutinefunction(fn))
+        if on_error is None:
+            on_error = getattr(module, "on_error", None) or ("allow" if _is_passive(stages) else "block")
+        return cls(
+            name=name,
+            module=module,
+            priority=priority if priority is not None else int(getattr(module, "priority", 100)),
+            mode=mode,
+            fail_closed=on_error != "allow",
+            timeout=timeout or float(getattr(module, "timeout", DEFAULT_TIMEOUT)),
+            conditions=conditions,
+            stages=stages,
+        )
+
+    def applies(self, ex: Exchange) -> bool:
+        for c in self.conditions:
+            if not c.matches(ex):
+                return False
+        return True
+
+
+def _is_passive(stages: dict) -> bool:
+    """Inspect-only and sink-only modules default to on_error: allow."""
+    return not any(s in stages for s in ("policy", "transform", "on_response", "on_chunk"))
 
 
 class Pipeline:
-    def __init__(self, *, recorder=None, metrics=None, pricer=None, keep_events: bool = False) -> None:
+    def __init__(
+        self,
+        slots: list[Slot] | None = None,
+        *,
+        tenant_slots: dict[str, list[Slot]] | None = None,
+        recorder: Any = None,
+        metrics: Any = None,
+        pricer: Any = None,
+        state: Any = None,
+        keep_events: bool = False,
+        hooks: list[Any] | None = None,
+    ) -> None:
+        self.slots = sorted(slots or [], key=lambda s: s.priority)
+        self.tenant_slots = {t: sorted(v, key=lambda s: s.priority) for t, v in (tenant_slots or {}).items()}
         self.recorder = recorder
         self.metrics = metrics
         self.pricer = pricer
+        self.state = state
         self.keep_events = keep_events
-        try:
-            from leash_cli import usage as _usage
-        except ImportError:  # pragma: no cover - during bootstrap
-            _usage = None
-        self._usage = _usage
-        self._tracker_factory = getattr(_usage, "UsageTracker", None)
+        self.hooks = hooks or []  # built-in always-on checks (tenant quotas), run before policies
+        from leash_cli import usage as _usage
 
+        self._usage = _usage
+        self._tracker_factory = _usage.UsageTracker
+        self._cache: dict[tuple, tuple[Slot, ...]] = {}
+
+    # -- which modules apply -------------------------------------------------------
+    def slots_for(self, ex: Exchange) -> tuple[Slot, ...]:
+        key = (ex.tenant, ex.provider, ex.model, ex.path)
+        got = self._cache.get(key)
+        if got is None:
+            base = self.tenant_slots.get(ex.tenant, self.slots)
+            got = tuple(s for s in base if s.applies(ex))
+            if len(self._cache) > 4096:
+                self._cache.clear()
+            self._cache[key] = got
+        return got
+
+    @property
+    def all_slots(self) -> list[Slot]:
+        seen: dict[int, Slot] = {id(s): s for s in self.slots}
+        for v in self.tenant_slots.values():
+            for s in v:
+                seen.setdefault(id(s), s)
+        return list(seen.values())
+
+    # -- request ------------------------------------------------------------------------
     async def request(self, ex: Exchange) -> Block | None:
         """Run the request stages; a Block ends the exchange."""
-        if self._usage is not None and ex.stream:
+        slots = self.slots_for(ex)
+        ex.annotations["_slots"] = slots
+        for hook in self.hooks:
+            b = await self._run(hook, "policy", ex)
+            if b is not None:
+                return b
+        if slots:
+            inspectors = [s for s in slots if "inspect" in s.stages]
+            if inspectors:
+                b = await self._inspect(inspectors, ex)
+                if b is not None:
+                    return b
+            for stage in ("policy", "transform"):
+                for s in slots:
+                    if stage in s.stages:
+                        b = await self._run(s, stage, ex)
+                        if b is not None:
+                            return b
+            ex.commit_body()
+        if ex.stream:
             self._usage.prepare_request(ex)
         return None
 
-    def response(self, ex: Exchange) -> ResponseFlow:
+    async def _inspect(self, inspectors: list[Slot], ex: Exchange) -> Block | None:
+        sync = [s for s in inspectors if not s.stages["inspect"][1]]
+        asyn = [s for s in inspectors if s.stages["inspect"][1]]
+        for s in sync:
+            b = await self._run(s, "inspect", ex)
+            if b is not None:
+                return b
+        if len(asyn) == 1:
+            return await self._run(asyn[0], "inspect", ex)
+        if asyn:
+            results = await asyncio.gather(*(self._run(s, "inspect", ex) for s in asyn))
+            for b in results:
+                if b is not None:
+                    return b
+        return None
+
+    async def _call(self, slot: Slot, stage: str, ex: Exchange, *args: Any) -> Decision | None | Exception:
+        fn, is_async = slot.stages[stage]
+        t = time.perf_counter()
+        try:
+            if is_async:
+                async with asyncio.timeout(slot.timeout):
+                    result = await fn(ex, *args)
+            else:
+                result = fn(ex, *args)
+            elapsed = time.perf_counter() - t
+            if elapsed > slot.timeout:
+                raise TimeoutError(f"took {elapsed:.3f} s, over its budget of {slot.timeout} s")
+        except Exception as e:  # a failing module is a decision too
+            elapsed = time.perf_counter() - t
+            _time(ex, slot.name, elapsed)
+            if isinstance(e, (TimeoutError, asyncio.TimeoutError)) and not str(e):
+                e = TimeoutError(f"timed out after {slot.timeout} s")
+            return e
+        _time(ex, slot.name, elapsed)
+        return result
+
+    async def _run(self, slot: Slot, stage: str, ex: Exchange, *args: Any) -> Block | None:
+        result = await self._call(slot, stage, ex, *args)
+        if isinstance(result, Exception):
+            return self._failed(slot, stage, ex, result)
+        if result is None:
+            return None
+        return self.apply(slot, ex, result, stage)
+
+    def _failed(self, slot: Slot, stage: str, ex: Exchange, e: Exception) -> Block | None:
+        what = f"{type(e).__name__}: {e}"
+        if not slot.fail_closed:
+            log.warning("module %s failed in %s (on_error: allow, skipped): %s", slot.name, stage, what)
+            ex.annotations.setdefault("module_errors", {})[slot.name] = what
+            return None
+        log.error("module %s failed in %s; blocking (fail closed): %s", slot.name, stage, what)
+        v = Violation(slot.name, "MODULE_ERROR", "block", "high", f"{stage}: {what}"[:500])
+        if slot.mode == "shadow":
+            v.action = "shadow_block"
+            ex.violations.append(v)
+            return None
+        ex.violations.append(v)
+        ex.verdict = "blocked"
+        return Block(503, "module_error", f"request blocked: policy module {slot.name!r} failed ({stage})",
+                     module=slot.name)
+
+    def apply(self, slot: Slot, ex: Exchange, d: Decision, stage: str) -> Block | None:
+        """Apply one decision to the exchange (request stages)."""
+        for v in d.violations:
+            if not v.module:
+                v.module = slot.name
+        if d.annotations:
+            ex.annotations.update(d.annotations)
+        if d.response_headers:
+            ex.annotations.setdefault("response_headers", {}).update(d.response_headers)
+        if slot.mode == "shadow":
+            if d.action in ("block", "redact"):
+                would = "shadow_block" if d.action == "block" else "shadow_redact"
+                vs = d.violations or [Violation(slot.name, d.code, would, "medium", d.message)]
+                for v in vs:
+                    v.action = would
+                ex.violations.extend(vs)
+                if d.action == "block" and ex.verdict == "allowed":
+                    ex.verdict = "shadow_blocked"
+            else:
+                ex.violations.extend(d.violations)
+            return None
+        ex.violations.extend(d.violations)
+        if d.action == "block":
+            ex.verdict = "blocked"
+            return Block(d.status, d.code, d.message or f"blocked by {slot.name}", dict(d.headers), slot.name)
+        if d.action == "redact":
+            if d.body is not None and stage in REQUEST_STAGES:
+                ex.set_json(d.body)
+            if ex.verdict == "allowed":
+                ex.verdict = "redacted"
+        return None
+
+    # -- response ----------------------------------------------------------------------------
+    def response(self, ex: Exchange) -> "ResponseFlow":
         return ResponseFlow(self, ex)
 
-    def finish(self, ex: Exchange, flow: ResponseFlow | None = None) -> None:
-        """The sink stage: price, count, record.  Never raises."""
+    # -- sink ----------------------------------------------------------------------------------
+    async def sink(self, ex: Exchange) -> None:
+        """Module sinks (after the client has its answer)."""
+        for s in ex.annotations.get("_slots", ()):
+            if "sink" in s.stages:
+                r = await self._call(s, "sink", ex)
+                if isinstance(r, Exception):
+                    log.warning("sink of module %s failed: %s", s.name, r)
+        for hook in self.hooks:
+            if "sink" in hook.stages:
+                r = await self._call(hook, "sink", ex)
+                if isinstance(r, Exception):
+                    log.warning("sink of %s failed: %s", hook.name, r)
+
+    def finish(self, ex: Exchange, flow: "ResponseFlow | None" = None) -> None:
+        """Usage, cost, metrics, history.  Never raises; module sinks run as a task."""
         if flow is not None:
             flow.close()
         if self.pricer is not None and ex.usage.known and ex.model:
             try:
-                ex.cost_usd, ex.cost_detail = self.pricer.price(ex.kind, ex.model, ex.usage)
+                ex.cost_usd, ex.cost_detail = self.pricer.price(ex.kind, ex.model, ex.usage, ex.provider)
             except Exception:
                 log.warning("pricing failed for %s", ex.id, exc_info=True)
+        slots = ex.annotations.get("_slots")
+        if (slots and any("sink" in s.stages for s in slots)) or any("sink" in h.stages for h in self.hooks):
+            try:
+                task = asyncio.get_running_loop().create_task(self._sink_then_record(ex))
+                _BACKGROUND.add(task)
+                task.add_done_callback(_BACKGROUND.discard)
+                return
+            except RuntimeError:  # no loop (tests calling finish directly)
+                pass
+        self._record(ex)
+
+    async def _sink_then_record(self, ex: Exchange) -> None:
+        try:
+            await self.sink(ex)
+        finally:
+            self._record(ex)
+
+    def _record(self, ex: Exchange) -> None:
+        ex.annotations.pop("_slots", None)
         if self.metrics is not None:
             try:
                 self.metrics.observe(ex)
@@ -107,3 +372,205 @@ class Pipeline:
                 log.warning("metrics failed for %s", ex.id, exc_info=True)
         if self.recorder is not None:
             self.recorder.submit(ex)
+
+
+_BACKGROUND: set[asyncio.Task] = set()
+
+
+def _time(ex: Exchange, name: str, secs: float) -> None:
+    t = ex.module_timings
+    t[name] = t.get(name, 0.0) + secs
+
+
+class ResponseFlow:
+    """Per-exchange response state: usage tracking and the response stages.
+
+    ``await flow.body(bytes)`` for a buffered body; ``await flow.event(raw)``
+    for each SSE event (returns the events to send, possibly none or two);
+    ``flow.tail()`` once the upstream stream ended (held-back text);
+    ``flow.block`` is set when a module stopped the response.
+    """
+
+    __slots__ = ("ex", "tracker", "pipeline", "block", "_chunk_slots", "_resp_slots", "_last_text_event",
+                 "_index", "stopped")
+
+    def __init__(self, pipeline: Pipeline, ex: Exchange) -> None:
+        self.pipeline = pipeline
+        self.ex = ex
+        self.tracker = pipeline._tracker_factory(ex, pipeline.keep_events)
+        self.block: Block | None = None
+        self.stopped = False
+        slots = ex.annotations.get("_slots") or ()
+        self._chunk_slots = [s for s in slots if "on_chunk" in s.stages]
+        self._resp_slots = [s for s in slots if "on_response" in s.stages]
+        self._last_text_event: tuple[str | None, Any, Any] | None = None
+        self._index = 0
+
+    # -- buffered ----------------------------------------------------------------------
+    async def body(self, body: bytes) -> bytes:
+        """A whole response body; returns the body to send (see ``block``)."""
+        ex = self.ex
+        if self._resp_slots and body and (ex.status or 0) < 400:
+            try:
+                obj = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                obj = None
+            if obj is not None:
+                changed = False
+                for s in self._resp_slots:
+                    d = await self.pipeline._call(s, "on_response", ex, obj)
+                    if isinstance(d, Exception):
+                        b = self.pipeline._failed(s, "on_response", ex, d)
+                        if b is not None:
+                            self.block = b
+                            return error_body(ex.api, b.status, b.message, b.code)
+                        continue
+                    if d is None:
+                        continue
+                    if d.action == "redact" and d.body is not None and s.mode != "shadow":
+                        obj = d.body
+                        changed = True
+                    b = self.pipeline.apply(s, ex, d, "on_response")
+                    if b is not None:
+                        self.block = b
+                        return error_body(ex.api, b.status, b.message, b.code)
+                    if d.action == "redact" and d.body is None and s.mode != "shadow":
+                        changed = True  # rewritten in place
+                if changed:
+                    body = orjson.dumps(obj)
+        if body:
+            try:
+                self.tracker.on_json(body)
+            except Exception:  # usage is best effort: never fail the client over it
+                log.debug("could not read usage from %s", ex.id, exc_info=True)
+        return body
+
+    # -- streamed ----------------------------------------------------------------------
+    async def event(self, raw: bytes) -> list[bytes]:
+        """One complete SSE event; returns what to send (usually [raw])."""
+        if self.stopped:
+            return []
+        out: list[bytes] = []
+        if self._chunk_slots:
+            raw = await self._modules_on_event(raw, out)
+            if raw is None:
+                return out
+        name, data = parse_event(raw)
+        try:
+            keep = self.tracker.on_event(name, data, raw)
+        except Exception:
+            log.debug("usage tracker failed on an event of %s", self.ex.id, exc_info=True)
+            keep = True
+        if keep:
+            out.append(raw)
+        return out
+
+    async def _modules_on_event(self, raw: bytes, out: list[bytes]) -> bytes | None:
+        name, data = parse_event(raw)
+        if not data or data[:1] != b"{":
+            # [DONE] and keep-alives: flush held-back text first
+            out.extend(await self._flush())
+            return raw
+        try:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return raw
+        texts = stream_texts(self.ex.api, obj)
+        if not texts:
+            out.extend(await self._flush())
+            return raw
+        changed = False
+        for t in texts:
+            new, stop = await self._through_modules(t.text, obj, final=False)
+            if stop:
+                out.append(self._error_event())
+                self.stopped = True
+                return None
+            if new != t.text:
+                set_at(obj, t.path, new)
+                changed = True
+        self._last_text_event = (name, obj, texts[-1].path)
+        if not changed:
+            return raw
+        return _sse(name, obj)
+
+    async def _through_modules(self, text: str, obj: Any, final: bool) -> tuple[str, bool]:
+        ex = self.ex
+        for s in self._chunk_slots:
+            chunk = StreamChunk(text, obj, final, self._index)
+            d = await self.pipeline._call(s, "on_chunk", ex, chunk)
+            if isinstance(d, Exception):
+                b = self.pipeline._failed(s, "on_chunk", ex, d)
+                if b is not None:
+                    self.block = b
+                    return text, True
+                continue
+            if d is None:
+                continue
+            if d.action == "redact" and d.text is not None and s.mode != "shadow":
+                text = d.text
+            b = self.pipeline.apply(s, ex, d, "on_chunk")
+            if b is not None:
+                self.block = b
+                return text, True
+        self._index += 1
+        return text, False
+
+    async def _flush(self) -> list[bytes]:
+        """Ask the modules for held-back text and emit it as one more text event."""
+        if not self._chunk_slots or self._last_text_event is None:
+            return []
+        text, stop = await self._through_modules("", None, final=True)
+        if stop:
+            self.stopped = True
+            return [self._error_event()]
+        if not text:
+            return []
+        name, obj, path = self._last_text_event
+        self._last_text_event = None
+        template = orjson.loads(orjson.dumps(obj))
+        _clear_finish(template)
+        set_at(template, path, text)
+        raw = _sse(name, template)
+        name2, data = parse_event(raw)
+        self.tracker.on_event(name2, data, raw)
+        return [raw]
+
+    async def tail(self) -> list[bytes]:
+        """Once the upstream stream ended: anything still held back."""
+        if self.stopped:
+            return []
+        return await self._flush()
+
+    def _error_event(self) -> bytes:
+        b = self.block
+        msg = b.message if b else "response blocked"
+        code = b.code if b else "policy_violation"
+        status = b.status if b else 403
+        body = error_body(self.ex.api, status, msg, code)
+        if self.ex.api == "anthropic":
+            return b"event: error\ndata: " + body + b"\n\n"
+        return b"data: " + body + b"\n\n"
+
+    def close(self) -> None:
+        try:
+            self.tracker.finish()
+        except Exception:
+            log.debug("usage tracker failed for %s", self.ex.id, exc_info=True)
+
+
+def _sse(name: str | None, obj: Any) -> bytes:
+    head = b"event: " + name.encode() + b"\n" if name else b""
+    return head + b"data: " + orjson.dumps(obj) + b"\n\n"
+
+
+def _clear_finish(obj: Any) -> None:
+    """A flushed text event must not repeat a finish marker of its template."""
+    if isinstance(obj, dict):
+        for ch in obj.get("choices") or ():
+            if isinstance(ch, dict):
+                ch["finish_reason"] = None
+        for cand in obj.get("candidates") or ():
+            if isinstance(cand, dict):
+                cand.pop("finishReason", None)
+        obj.pop("usage", None) if "choices" in obj else None

@@ -37,6 +37,8 @@ from leash_cli.pipeline import Block, Pipeline
 from leash_cli.providers import HOP_BY_HOP, Provider, RouteError, build_providers, clean_rest, request_model
 from leash_cli.providers import strip_query_params
 from leash_cli.sse import SSESplitter
+from leash_cli.keys import PREFIX as KEY_PREFIX
+from urllib.parse import parse_qsl
 
 log = logging.getLogger("leash.proxy")
 
@@ -82,6 +84,7 @@ class Gateway:
         recorder: Any = None,
         pricer: Any = None,
         metrics: Metrics | None = None,
+        keyring: Any = None,
         pipeline_factory: Callable[["Gateway", LoadedConfig], Pipeline] | None = None,
     ) -> None:
         self.metrics = metrics or Metrics()
@@ -91,6 +94,10 @@ class Gateway:
         self.session: aiohttp.ClientSession | None = None
         self.ready = False
         self._pipeline_factory = pipeline_factory or _default_pipeline
+        from leash_cli.state import open_state
+
+        self.limits = open_state(loaded.config.state)  # rate limits, quotas, budgets: kept across reloads
+        self.keyring = keyring
         self.state = self.build_state(loaded)
         self._starlette = Starlette(
             routes=[
@@ -194,6 +201,19 @@ class Gateway:
         self.metrics.in_flight.inc()
         flow = None
         try:
+            vkey = _client_key(headers, query)
+            if vkey is not None and vkey.startswith(KEY_PREFIX):
+                vk, why = self.keyring.lookup(vkey) if self.keyring is not None else (None, "leash keys are off")
+                if vk is None:
+                    return await self._reject(send, ex, 401, "invalid_api_key", why)
+                ex.tenant, ex.key_id = vk.tenant, vk.id
+                for h in ("authorization", "x-api-key", "x-goog-api-key", "api-key"):
+                    headers.pop(h, None)
+                query = strip_query_params(query, CREDENTIAL_PARAMS) if query else query
+                if provider is not None and provider.kind != "mock" and provider.api_key is None:
+                    return await self._reject(
+                        send, ex, 403, "no_gateway_key",
+                        f"provider {pname!r} holds no api_key on the gateway, so leash keys cannot be used with it")
             if provider is None:
                 names = ", ".join(sorted(st.providers)) or "(none)"
                 return await self._reject(send, ex, 404, "unknown_provider",
@@ -226,7 +246,7 @@ class Gateway:
             block = await st.pipeline.request(ex)
             if block is not None:
                 ex.outcome = "blocked"
-                ex.verdict = "shadow_blocked" if ex.verdict == "shadow_blocked" else "blocked"
+                ex.verdict = "blocked"
                 return await self._reject(send, ex, block.status, block.code, block.message, block.headers,
                                           outcome="blocked")
             # -- upstream ------------------------------------------------------------
@@ -278,8 +298,7 @@ class Gateway:
         now = time.perf_counter()
         up = ex.upstream_seconds or 0.0
         ov = max(now - ex.t_start - up, 0.0)
-        headers.append((b"x-leash-request-id", ex.id.encode()))
-        headers.append((b"x-leash-overhead-ms", f"{ov * 1000:.3f}".encode()))
+        _leash_headers(ex, headers, ov)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         ex.t_end = time.perf_counter()
@@ -353,10 +372,7 @@ class Gateway:
                                           f"provider {provider.name!r} broke off its response: {type(e).__name__}",
                                           outcome="upstream_error")
             ex.t_upstream_end = time.perf_counter()
-            body = flow.body(body)
-            ex.response_body = body
-            rheaders.append((b"content-length", str(len(body)).encode()))
-            await self._send(send, ex, resp.status, rheaders, body)
+            await self._send_body(send, ex, resp.status, rheaders, body, flow)
         finally:
             resp.release()
 
@@ -381,18 +397,26 @@ class Gateway:
             await asyncio.sleep(result.delay)
         body = result.body or b""
         ex.t_upstream_headers = ex.t_upstream_end = time.perf_counter()
-        body = flow.body(body)
+        await self._send_body(send, ex, result.status, headers, body, flow)
+
+    async def _send_body(self, send: Send, ex: Exchange, status: int, headers: list, body: bytes, flow) -> None:
+        """A buffered response: through the response stages, then to the client."""
+        body = await flow.body(body)
+        if flow.block is not None:
+            b = flow.block
+            ex.status, ex.outcome = b.status, "blocked"
+            headers = [_JSON_CT] + [(k.lower().encode(), str(v).encode()) for k, v in b.headers.items()]
+            status = b.status
         ex.response_body = body
         headers.append((b"content-length", str(len(body)).encode()))
-        await self._send(send, ex, result.status, headers, body)
+        await self._send(send, ex, status, headers, body)
 
     async def _stream(self, receive, send, ex: Exchange, headers: list, chunks, flow, close) -> None:
         """Pass an SSE stream through event by event, watching for the client leaving."""
         now = time.perf_counter()
         waited = (ex.t_upstream_headers or now) - (ex.t_upstream_start or now)
         ov = max(now - ex.t_start - waited, 0.0)
-        headers.append((b"x-leash-request-id", ex.id.encode()))
-        headers.append((b"x-leash-overhead-ms", f"{ov * 1000:.3f}".encode()))
+        _leash_headers(ex, headers, ov)
         await send({"type": "http.response.start", "status": ex.status, "headers": headers})
         gone = asyncio.Event()
         watcher = asyncio.create_task(_watch_disconnect(receive, gone, asyncio.current_task(), ex))
@@ -404,10 +428,15 @@ class Gateway:
                     if ex.t_first_token is None:
                         ex.t_first_token = time.perf_counter()
                     for raw in splitter.feed(chunk):
-                        out = flow.event(raw)
-                        if out is not None:
+                        for out in await flow.event(raw):
                             sent.append(out)
                             await send({"type": "http.response.body", "body": out, "more_body": True})
+                        if flow.stopped:
+                            break
+                    if flow.stopped:
+                        ex.outcome = "blocked"
+                        ex.error = ex.error or (f"stream stopped by {flow.block.module}" if flow.block else None)
+                        break
             except (asyncio.TimeoutError, aiohttp.ClientError) as e:
                 if gone.is_set():
                     raise _ClientGone() from None
@@ -422,10 +451,12 @@ class Gateway:
                 raise _ClientGone() from None
             if gone.is_set():
                 raise _ClientGone()
-            rest = splitter.flush()
-            if rest:
-                sent.append(rest)
-                await send({"type": "http.response.body", "body": rest, "more_body": True})
+            rest = splitter.flush() if not flow.stopped else b""
+            tail = list(await flow.event(rest)) if rest.strip() else []
+            tail += await flow.tail()
+            for out in tail:
+                sent.append(out)
+                await send({"type": "http.response.body", "body": out, "more_body": True})
             ex.t_upstream_end = time.perf_counter()
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
@@ -478,9 +509,35 @@ class Gateway:
         return Response(self.metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
 
+def _leash_headers(ex: Exchange, headers: list, overhead: float) -> None:
+    extra = ex.annotations.get("response_headers")
+    if extra:
+        present = {k for k, _ in headers}
+        headers += [(k.encode(), str(v).encode()) for k, v in extra.items() if k.encode() not in present]
+    headers.append((b"x-leash-request-id", ex.id.encode()))
+    headers.append((b"x-leash-overhead-ms", f"{overhead * 1000:.3f}".encode()))
+
+
+def _client_key(headers: dict[str, str], query: str) -> str | None:
+    """The key the client sent, wherever its SDK puts it."""
+    auth = headers.get("authorization")
+    if auth:
+        return auth[7:].strip() if auth[:7].lower() == "bearer " else auth
+    for h in ("x-api-key", "x-goog-api-key", "api-key"):
+        v = headers.get(h)
+        if v:
+            return v
+    if "key=" in query:
+        for k, v in parse_qsl(query):
+            if k == "key":
+                return v
+    return None
+
+
 def _default_pipeline(gw: Gateway, loaded: LoadedConfig) -> Pipeline:
-    keep = loaded.config.storage.bodies == "full"
-    return Pipeline(recorder=gw.recorder, metrics=gw.metrics, pricer=gw.pricer, keep_events=keep)
+    from leash_cli.registry import make_pipeline
+
+    return make_pipeline(loaded, recorder=gw.recorder, metrics=gw.metrics, pricer=gw.pricer, state=gw.limits)
 
 
 _NOT_JSON = ("multipart/", "application/octet-stream", "audio/", "image/", "video/", "text/plain")

@@ -30,16 +30,20 @@ except ImportError:  # pragma: no cover
 
 def build_gateway(loaded: LoadedConfig, *, db_path: str | Path | None = None, record: bool = True) -> Gateway:
     """A gateway with the history recorder and the pricer wired in."""
-    cfg = loaded.config
-    recorder = None
-    if record and cfg.storage.enabled:
-        from leash_cli.paths import resolve_db_path
-        from leash_cli.store import Recorder
-
-        recorder = Recorder(resolve_db_path(str(db_path) if db_path else None, cfg), cfg.storage)
+    from leash_cli.keys import KeyRing
+    from leash_cli.paths import resolve_db_path
     from leash_cli.pricing import Pricer
 
-    return Gateway(loaded, recorder=recorder, pricer=Pricer(cfg.pricing))
+    cfg = loaded.config
+    path = resolve_db_path(str(db_path) if db_path else None, loaded)
+    recorder = None
+    if record and cfg.storage.enabled:
+        from leash_cli.store import Recorder
+
+        recorder = Recorder(path, cfg.storage)
+    pricer = Pricer(cfg.pricing)
+    pricer.warm()
+    return Gateway(loaded, recorder=recorder, pricer=pricer, keyring=KeyRing(path))
 
 
 def uvicorn_config(gateway: Gateway, host: str, port: int, **kw: Any) -> uvicorn.Config:

@@ -251,6 +251,25 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="002_virtual_keys")
+def _m002_virtual_keys(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE virtual_keys (
+            id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            key_hash TEXT NOT NULL UNIQUE,
+            prefix TEXT NOT NULL,
+            description TEXT,
+            created_at TEXT NOT NULL,
+            expires_at TEXT,
+            revoked_at TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_virtual_keys_tenant ON virtual_keys (tenant)")
+
+
 # Add new migrations above this line; never edit one that has been released.
 KNOWN_MIGRATIONS = tuple(m.name for m in migrations._migrations)
 SCHEMA_VERSION = len(KNOWN_MIGRATIONS)
@@ -433,6 +452,7 @@ def iso_utc(ts: float | None) -> str | None:
 CREDENTIAL_PATTERN = re.compile(
     r"""
       sk-(?:ant-|proj-|svcacct-|or-)?[A-Za-z0-9_\-]{16,}       # OpenAI, Anthropic, OpenRouter
+    | lk-[0-9a-f]{8}-[A-Za-z0-9_\-]{16,}                        # leash virtual keys
     | AIza[0-9A-Za-z_\-]{30,}                                   # Google API key
     | gh[pousr]_[A-Za-z0-9]{30,}                                # GitHub
     | xox[abprs]-[A-Za-z0-9\-]{10,}                             # Slack

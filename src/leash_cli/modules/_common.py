@@ -1,0 +1,63 @@
+"""Helpers shared by the built-in modules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from leash_cli.exchange import Exchange
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def scope_key(ex: Exchange, per: list[str]) -> str:
+    parts = []
+    for p in per:
+        if p == "tenant":
+            parts.append(f"t={ex.tenant}")
+        elif p == "key":
+            parts.append(f"k={ex.key_id or '-'}")
+        elif p == "provider":
+            parts.append(f"p={ex.provider}")
+        elif p == "model":
+            parts.append(f"m={ex.model or '-'}")
+        elif p == "global":
+            parts.append("all")
+    return "|".join(parts) or "all"
+
+
+def max_output_tokens(ex: Exchange) -> int | None:
+    """The output cap the client asked for, in any of the three schemas."""
+    body = ex.json()
+    if not isinstance(body, dict):
+        return None
+    for k in ("max_completion_tokens", "max_tokens", "max_output_tokens"):
+        v = body.get(k)
+        if isinstance(v, int) and not isinstance(v, bool):
+            return v
+    gc = body.get("generationConfig") or body.get("generation_config")
+    if isinstance(gc, dict):
+        v = gc.get("maxOutputTokens") or gc.get("max_output_tokens")
+        if isinstance(v, int):
+            return v
+    return None
+
+
+def estimate_input_tokens(ex: Exchange) -> int:
+    """A generous estimate of prompt tokens: one per 3 bytes of body."""
+    return max(1, len(ex.request_body) // 3)
+
+
+def fmt_seconds(s: float) -> str:
+    return f"{max(0.0, s):.3f}s"
+
+
+def retry_headers(kind: str, limit: int, remaining: int, reset: float) -> dict[str, Any]:
+    return {
+        f"x-ratelimit-limit-{kind}": str(limit),
+        f"x-ratelimit-remaining-{kind}": str(max(0, remaining)),
+        f"x-ratelimit-reset-{kind}": fmt_seconds(reset),
+    }

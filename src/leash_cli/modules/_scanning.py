@@ -1,0 +1,133 @@
+"""The shared body of the scanner modules (pii-detector, secrets-detector,
+prompt-injection, content-filter): scan every text field of the request, the
+buffered response and each streamed delta; block, redact or log.
+
+Streams go through a hold-back window (``StreamRedactor``): nothing is sent
+to the client before it has been scanned, and a match split across chunks is
+still caught.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from leash_cli.decision import Decision, block, redact
+from leash_cli.exchange import Exchange, Violation
+from leash_cli.messages import response_texts, set_at
+from leash_cli.modules._common import Settings
+from leash_cli.pipeline import StreamChunk
+from leash_cli.scanners import Finding, StreamRedactor, mask
+from leash_cli.scanners import redact as redact_text
+
+Action = Literal["block", "redact", "log"]
+
+
+class ScanSettings(Settings):
+    action: Action = Field("block", description="block the exchange, redact matches with typed placeholders, "
+                                                "or only log them")
+    check_requests: bool = Field(True, description="scan what is sent to the model")
+    check_responses: bool = Field(True, description="scan what the model answers, streams included")
+    window: int = Field(128, ge=8, le=65536, description="characters held back in streams before they are sent")
+    placeholder: str = Field("[{type}]", description="redaction text; {type} is the finding type")
+
+
+class ScanModule:
+    """Subclasses set `name`, `severity` and build `self.scanners` (objects with scan(text))."""
+
+    name = "scanner"
+    version = "1.0"
+    priority = 30
+    on_error = "block"  # security modules fail closed
+    severity = "high"
+
+    def __init__(self, settings: ScanSettings, context: Any = None) -> None:
+        self.s = settings
+        self.scanners: list[Any] = []
+        self._key = f"_stream:{self.name}"
+
+    # -- helpers -----------------------------------------------------------------
+    def scan(self, text: str) -> list[Finding]:
+        out: list[Finding] = []
+        for sc in self.scanners:
+            out.extend(sc.scan(text))
+        return out
+
+    def _violation(self, f: Finding, action: str, field: str | None) -> Violation:
+        return Violation(self.name, f.type, action, self.severity, f"{f.type}: {mask(f.text)}",
+                         f.start, f.end, field, round(f.score, 4))
+
+    def _blocked(self, found: list[tuple[Finding, str | None]], where: str) -> Decision:
+        types = sorted({f.type for f, _ in found})
+        return block(f"{where} blocked by {self.name}: found {', '.join(types)}", status=403,
+                     code="policy_violation",
+                     violations=[self._violation(f, "block", fld) for f, fld in found])
+
+    # -- request -------------------------------------------------------------------
+    def request_texts(self, ex: Exchange) -> list:
+        return ex.texts()
+
+    def policy(self, ex: Exchange) -> Decision | None:
+        if not self.s.check_requests:
+            return None
+        found: list[tuple[Finding, str | None]] = []
+        edits: list[tuple[tuple, str]] = []
+        for t in self.request_texts(ex):
+            fs = self.scan(t.text)
+            if not fs:
+                continue
+            found.extend((f, t.field) for f in fs)
+            if self.s.action == "redact":
+                edits.append((t.path, redact_text(t.text, fs, self.s.placeholder)))
+        if not found:
+            return None
+        if self.s.action == "block":
+            return self._blocked(found, "request")
+        if self.s.action == "log":
+            return Decision("annotate", violations=[self._violation(f, "log", fld) for f, fld in found])
+        for path, new in edits:
+            ex.replace_text(path, new)
+        return redact(violations=[self._violation(f, "redact", fld) for f, fld in found])
+
+    # -- buffered response ------------------------------------------------------
+    def on_response(self, ex: Exchange, body: Any) -> Decision | None:
+        if not self.s.check_responses:
+            return None
+        found: list[tuple[Finding, str | None]] = []
+        edits = []
+        for t in response_texts(ex.api, body):
+            fs = self.scan(t.text)
+            if fs:
+                found.extend((f, "response." + t.field) for f in fs)
+                edits.append((t.path, redact_text(t.text, fs, self.s.placeholder)))
+        if not found:
+            return None
+        if self.s.action == "block":
+            return self._blocked(found, "response")
+        if self.s.action == "log":
+            return Decision("annotate", violations=[self._violation(f, "log", fld) for f, fld in found])
+        for path, new in edits:
+            set_at(body, path, new)
+        return redact(body, violations=[self._violation(f, "redact", fld) for f, fld in found])
+
+    # -- streamed response ---------------------------------------------------------
+    def on_chunk(self, ex: Exchange, chunk: StreamChunk) -> Decision | None:
+        if not self.s.check_responses:
+            return None
+        red = ex.annotations.get(self._key)
+        if red is None:
+            mode = "redact" if self.s.action == "redact" else "detect"
+            red = ex.annotations[self._key] = StreamRedactor(self.scanners, window=self.s.window, action=mode,
+                                                             placeholder=self.s.placeholder)
+        out, found = red.flush() if chunk.final else red.feed(chunk.text)
+        if found:
+            pairs = [(f, "response.stream") for f in found]
+            if self.s.action == "block":
+                return self._blocked(pairs, "response stream")
+            action = "redact" if self.s.action == "redact" else "log"
+            d = redact(text=out, violations=[self._violation(f, action, fld) for f, fld in pairs])
+            if action == "log":
+                d.action = "annotate"
+            return d
+        return redact(text=out) if out != chunk.text else None

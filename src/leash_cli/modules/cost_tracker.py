@@ -1,0 +1,48 @@
+"""cost-tracker: spend budgets per tenant (or key, or for everyone), with alerts."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from leash_cli.decision import Decision
+from leash_cli.exchange import Exchange
+from leash_cli.modules import _budget
+from leash_cli.modules._common import Settings, scope_key
+from leash_cli.state import MemoryState
+
+
+class CostTracker:
+    """Budgets in USD per day or month; reserves the worst case before forwarding and settles to the real cost."""
+
+    name = "cost-tracker"
+    version = "1.0"
+    priority = 20
+
+    class Settings(Settings):
+        limit_usd: float | None = Field(None, ge=0, description="budget per period; tenants' quotas.cost_limit_usd "
+                                                                 "are enforced on their own")
+        period: Literal["day", "month"] = Field("day", description="budget period (UTC)")
+        per: list[Literal["tenant", "key", "provider", "model", "global"]] = Field(
+            default_factory=lambda: ["tenant"], description="what one budget covers")
+        default_max_tokens: int = Field(4096, ge=1, description="output cap assumed when a request sets none")
+        allow_unpriced: bool = Field(False, description="let models with no known price through")
+        alert_thresholds: list[float] = Field(default_factory=lambda: [0.5, 0.8, 1.0],
+                                              description="fractions of the budget that raise an alert once")
+
+    def __init__(self, settings: "CostTracker.Settings", context=None) -> None:
+        self.s = settings
+        self.state = getattr(context, "state", None) or MemoryState()
+        self.pricer = getattr(context, "pricer", None)
+        self.recorder = getattr(context, "recorder", None)
+
+    async def policy(self, ex: Exchange) -> Decision | None:
+        if self.s.limit_usd is None:
+            return None
+        rule = _budget.BudgetRule(self.name, scope_key(ex, self.s.per), self.s.limit_usd, self.s.period,
+                                  self.s.default_max_tokens, self.s.allow_unpriced, tuple(self.s.alert_thresholds))
+        return await _budget.reserve(rule, ex, self.state, self.pricer)
+
+    async def sink(self, ex: Exchange) -> None:
+        await _budget.settle(ex, self.state, self.recorder)

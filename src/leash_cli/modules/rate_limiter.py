@@ -1,0 +1,88 @@
+"""rate-limiter: requests and tokens per window, per tenant, key, provider or model."""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+from pydantic import Field
+
+from leash_cli.decision import Decision, block
+from leash_cli.exchange import Exchange, Violation
+from leash_cli.modules._common import Settings, retry_headers, scope_key
+from leash_cli.state import MemoryState
+
+WINDOWS = {"minute": 60.0, "hour": 3600.0, "day": 86400.0}
+
+
+class RateLimiter:
+    """Limits requests (GCRA: smooth, no burst at window edges) and tokens (fixed windows) per scope."""
+
+    name = "rate-limiter"
+    version = "1.0"
+    priority = 10
+
+    class Settings(Settings):
+        requests_per_minute: int | None = Field(None, ge=0, description="requests allowed per minute")
+        requests_per_hour: int | None = Field(None, ge=0, description="requests allowed per hour")
+        requests_per_day: int | None = Field(None, ge=0, description="requests allowed per day")
+        tokens_per_minute: int | None = Field(None, ge=0, description="input+output tokens per minute")
+        tokens_per_hour: int | None = Field(None, ge=0, description="input+output tokens per hour")
+        tokens_per_day: int | None = Field(None, ge=0, description="input+output tokens per day")
+        per: list[Literal["tenant", "key", "provider", "model", "global"]] = Field(
+            default_factory=lambda: ["tenant"], description="what one limit counts: e.g. [tenant] or [tenant, model]"
+        )
+
+    def __init__(self, settings: "RateLimiter.Settings", context=None) -> None:
+        self.s = settings
+        self.state = getattr(context, "state", None) or MemoryState()
+        self.request_limits = [(w, getattr(settings, f"requests_per_{w}")) for w in WINDOWS
+                               if getattr(settings, f"requests_per_{w}") is not None]
+        self.token_limits = [(w, getattr(settings, f"tokens_per_{w}")) for w in WINDOWS
+                             if getattr(settings, f"tokens_per_{w}") is not None]
+
+    async def policy(self, ex: Exchange) -> Decision | None:
+        scope = scope_key(ex, self.s.per)
+        headers: dict[str, str] = {}
+        for window, limit in self.request_limits:
+            secs = WINDOWS[window]
+            res = await self.state.rate(f"rl:{scope}:{window}", limit, secs)
+            if not headers or res.remaining < int(headers["x-ratelimit-remaining-requests"]):
+                headers.update(retry_headers("requests", limit, res.remaining, res.reset_after))
+            if not res.allowed:
+                return block(
+                    f"rate limit exceeded: {limit} requests per {window} for {scope}",
+                    status=429, code="rate_limit_exceeded", retry_after=res.retry_after, headers=headers,
+                    violations=[Violation(self.name, "RATE_LIMIT", "block", "low",
+                                          f"{limit} requests per {window} ({scope})")],
+                )
+        now = time.time()
+        for window, limit in self.token_limits:
+            secs = WINDOWS[window]
+            bucket = int(now // secs)
+            used = await self.state.get(f"tok:{scope}:{window}:{bucket}")
+            reset = (bucket + 1) * secs - now
+            headers.update(retry_headers("tokens", limit, int(limit - used), reset))
+            if used >= limit:
+                return block(
+                    f"token limit exceeded: {limit} tokens per {window} for {scope}",
+                    status=429, code="rate_limit_exceeded", retry_after=reset, headers=headers,
+                    violations=[Violation(self.name, "TOKEN_LIMIT", "block", "low",
+                                          f"{limit} tokens per {window} ({scope})")],
+                )
+        if headers:
+            return Decision("allow", response_headers=headers)
+        return None
+
+    async def sink(self, ex: Exchange) -> None:
+        if not self.token_limits:
+            return
+        used = (ex.usage.input_tokens or 0) + (ex.usage.output_tokens or 0)
+        if not used:
+            return
+        scope = scope_key(ex, self.s.per)
+        now = time.time()
+        for window, _ in self.token_limits:
+            secs = WINDOWS[window]
+            bucket = int(now // secs)
+            await self.state.add(f"tok:{scope}:{window}:{bucket}", used, secs * 2)
