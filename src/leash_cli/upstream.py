@@ -75,7 +75,7 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _TARGET_BAD = re.compile(r"[\x00-\x20\x7f]")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
-_FRESH, _DONE = 0, 2  # response body states (1 = streaming is implied by neither)
+_FRESH, _DONE = 0, 1  # response states: body still coming / complete (or failed)
 
 
 class _Origin:
@@ -328,7 +328,7 @@ class _Conn(asyncio.Protocol):
             w.set_result(None)
 
     def eof_received(self) -> bool | None:
-        self.eof = True
+        self.eof = True  # a read-until-close body ends here; connection_lost follows
         return None  # let the transport close itself
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -411,7 +411,7 @@ class _Conn(asyncio.Protocol):
 
     def on_body(self, body: bytes) -> None:
         r = self.resp
-        if r._state == _DONE:  # type: ignore[union-attr]  (a body after HEAD headers: dropped)
+        if r._state == _DONE:  # type: ignore[union-attr]  # body bytes after HEAD headers: dropped
             return
         d = r._decoder  # type: ignore[union-attr]
         if d is not None:
@@ -429,7 +429,7 @@ class _Conn(asyncio.Protocol):
         if r._interim:  # type: ignore[union-attr]
             return
         self.keep = self.parser.should_keep_alive()  # only valid inside the callbacks
-        if r._state == _DONE:  # type: ignore[union-attr]  (HEAD / 204 / 304)
+        if r._state == _DONE:  # type: ignore[union-attr]  # HEAD / 204 / 304
             return
         d = r._decoder  # type: ignore[union-attr]
         if d is not None:
