@@ -167,14 +167,29 @@ def tui(
 
 
 def _register_optional() -> None:
-    """Command groups that live in their own modules."""
-    try:
-        from leash_cli.commands import history
+    """Command groups that live in their own modules (commands/*.py)."""
+    import importlib
 
+    def load(name: str):
+        try:
+            return importlib.import_module(f"leash_cli.commands.{name}")
+        except ImportError as e:  # only a part still being built may be missing
+            if e.name != f"leash_cli.commands.{name}":
+                raise
+            return None
+
+    if history := load("history"):
         app.add_typer(history.logs_app, name="logs")
         app.command("stats")(history.stats)
-    except ImportError:  # pragma: no cover - while a part is being built
-        pass
+    if keys := load("keys"):
+        app.add_typer(keys.keys_app, name="keys")
+    if modules := load("modules"):
+        app.add_typer(modules.module_app, name="module")
+    if scan := load("scan"):
+        app.command("scan")(scan.scan)
+    if extproc := load("extproc"):
+        app.command("ext-proc")(extproc.ext_proc)
+        app.add_typer(extproc.export_app, name="export")
 
 
 _register_optional()
