@@ -40,9 +40,8 @@ INJECTION_TYPE = "PROMPT_INJECTION"
 _W = r"[\s,;:*_\-]+"            # word gap
 _OPT_DET = r"(?:(?:all|any|every|each|the|your|my|of|these|those|its|their)" + _W + r"){0,3}"
 _PREV = r"(?:previous|prior|above|earlier|preceding|former|initial|original|old|foregoing|past|system|existing|given|current)"
-_INSTR = (r"(?:instructions?|prompts?|rules|directions?|directives?|guidelines?|commands?|context|messages?|"
-          r"constraints?|guardrails?|programming|orders|policies|polic(?:y|ies)|restrictions|settings|training|"
-          r"safeguards|filters?|guidance|text|conversation|tasks?|everything)")
+_INSTR = (r"(?:instructions?|prompts?|rules|directions?|directives?|guidelines?|commands?|constraints?|guardrails?|"
+          r"programming|orders|polic(?:y|ies)|restrictions|safeguards|filters|guidance|training)")
 
 # Features: (category, weight, lead words, rest-of-pattern, flags).
 # Every feature starts with one of its literal lead words; a single trie
@@ -61,10 +60,13 @@ _FEATURES: list[tuple[str, float, tuple[str, ...], str, str]] = [
      rf"(?:{_W}[a-z']+){{0,2}}{_W}(?:system{_W}prompt|system{_W}message|instructions?|guidelines|programming|rules|"
      rf"safety{_W}guidelines)\b", ""),
     ("override", 0.6, ("do not", "don't", "dont", "stop", "no longer"),
-     rf"{_W}(?:follow|obey|adhere{_W}to|listen{_W}to)(?:{_W}[a-z]+){{0,2}}{_W}(?:instructions|rules|guidelines|"
-     rf"system{_W}prompt|programming)\b", ""),
+     rf"{_W}(?:follow|obey|adhere{_W}to|listen{_W}to)(?:ing)?{_W}(?:your|any|the{_W}(?:previous|above|system|original|initial))"
+     rf"(?:{_W}[a-z]+)?{_W}(?:instructions|rules|guidelines|system{_W}prompt|programming)\b", ""),
+    ("override", 0.7, ("ignore", "disregard", "forget"),
+     r"\s+(?:all\s+of\s+|everything\s+|all\s+)?(?:the\s+)?(?:above|preceding|foregoing)\b"
+     r"(?!\s+(?:typo|error|mistake|message|comment|email|example|code|warning|paragraph|section|line))", ""),
     ("override", 0.3, ("instead", "rather"),
-     r"[\s,]+(?:you\s+(?:will|must|should)|follow|respond|print|output)\b", ""),
+     r"[\s,]+(?:you\s+(?:will|must|should)|follow|respond|print|output|say)\b", ""),
     # --- new / fake instructions ---
     ("new_instr", 0.6, ("new", "updated", "revised", "real", "actual", "true", "additional", "override", "admin",
                         "secret", "hidden", "important"),
@@ -189,11 +191,11 @@ for _i, _f in enumerate(_FEATURES):
         else:
             _SYMBOL_FEATURES.add(_i)
             _symbol_leads.add(_lead)
-# first word -> [(lead needle, feature ids)]
-_WORD_FEATURES: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
+# first word -> [(lead needle, other words of the needle, feature ids)]
+_WORD_FEATURES: dict[str, list[tuple[str, frozenset[str], tuple[int, ...]]]] = {}
 for _lead, _ids in sorted(_lead_ids.items()):
-    _k = re.split(r"[ ']", _lead)[0]
-    _WORD_FEATURES.setdefault(_k, []).append((_lead, tuple(sorted(_ids))))
+    _parts = re.split(r"[ ']", _lead)
+    _WORD_FEATURES.setdefault(_parts[0], []).append((_lead, frozenset(_parts[1:]), tuple(sorted(_ids))))
 _LEAD_WORDS = frozenset(_WORD_FEATURES)
 _SYMBOL_IDS = tuple(sorted(_SYMBOL_FEATURES))
 _SYMBOL_RE = re.compile("|".join(re.escape(x) for x in sorted(_symbol_leads, key=len, reverse=True)))
@@ -207,7 +209,7 @@ _KEY_VOCAB = _LEAD_WORDS | frozenset(
 _WORD_SPLIT = str.maketrans({c: " " for c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~\u2018\u2019\u201c\u201d\u00ab\u00bb\u201e\u2039\u203a\u300c\u300d\u2026\u2014\u2013"})
 _LEET_SPLIT = str.maketrans({**{c: " " for c in "!\"#%&'()*+,-./:;<=>?[\\]^_`{}~\u2018\u2019\u201c\u201d\u00ab\u00bb\u201e\u2039\u203a\u300c\u300d\u2026\u2014\u2013"},
                               "0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
-del _i, _f, _lead, _k, _ids, _lead_ids, _symbol_leads, _SYMBOL_FEATURES
+del _i, _f, _lead, _parts, _ids, _lead_ids, _symbol_leads, _SYMBOL_FEATURES
 
 _EDU = re.compile(
     r"\b(?:what\s+(?:is|are|does)|explain|explaining|explanation|how\s+(?:do|does|can|to|would|should)|why\s+(?:do|does|is|are)|"
@@ -224,12 +226,14 @@ _SENT_START = re.compile(r"(?:^|[\n.!?:;>\]\)]\s*|\*\*\s*)$")
 
 _B64_RUN = re.compile(r"(?<![A-Za-z0-9+/=_\-])[A-Za-z0-9+/]{24,8192}={0,2}(?![A-Za-z0-9+/=_\-])")
 _HEX_FULL = re.compile(r"[0-9A-Fa-f]+")
-_LEET_HINT = re.compile(r"[a-z][013457@$][a-z]")
+# a leet digit between letters (digit-first class so the engine scans fast)
+_LEET_HINT = re.compile(r"[013457@$](?<=[a-z][013457@$])[a-z]")
 _LEET_TABLE = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
 _SPACED_GATES = (re.compile(r" [a-z] [a-z] [a-z] "), re.compile(r"\.[a-z]\.[a-z]\.[a-z]\."),
                  re.compile(r"-[a-z]-[a-z]-[a-z]-"), re.compile(r"_[a-z]_[a-z]_[a-z]_"))
 _SPACED = re.compile(r"(?<![a-z])(?:[a-z][ .\-_]){4,}[a-z](?![a-z])")
 _MAX_DECODE = 8
+_TAG_RE = re.compile("[\U000e0000-\U000e007f]")
 
 
 class InjectionScanner:
@@ -264,6 +268,10 @@ class InjectionScanner:
             return 0.0, None
         norm = normalize(text, fold=True)
         feats = self._features(norm, text)
+        if not text.isascii() and _TAG_RE.search(text):
+            # "ASCII smuggling": tag characters carry invisible ASCII; scan a
+            # view where they are decoded as well as the stripped view
+            feats.extend(self._features(normalize(text, fold=True, tags="decode"), text))
         # encoded payloads (base64 / hex) decoded and scanned once
         if depth == 0:
             feats.extend(self._encoded(norm, text))
@@ -292,17 +300,17 @@ class InjectionScanner:
         t = norm.text
         out: list[tuple[str, float, int, int, bool]] = []
         base_words = set(t.translate(_WORD_SPLIT).split())
-        views: list[tuple[str, list[int] | None, set[str] | frozenset[str]]] = [(t, None, base_words & _LEAD_WORDS)]
+        views: list[tuple[str, list[int] | None, set[str]]] = [(t, None, base_words)]
         if _LEET_HINT.search(t):
             leet_words = set(t.translate(_LEET_SPLIT).split())
             if (leet_words & _KEY_VOCAB) - base_words:
-                views.append((t.translate(_LEET_TABLE), None, leet_words & _LEAD_WORDS))  # 1:1, same offsets
+                views.append((t.translate(_LEET_TABLE), None, leet_words))  # 1:1, same offsets
         if any(g.search(t) for g in _SPACED_GATES) and _SPACED.search(t):
             despaced, mapping = _despace(t)
-            views.append((despaced, mapping, set(despaced.translate(_WORD_SPLIT).split()) & _LEAD_WORDS))
+            views.append((despaced, mapping, set(despaced.translate(_WORD_SPLIT).split())))
         seen: set[tuple[int, int, int]] = set()
         for view, mapping, words in views:
-            for fid, m in _candidate_matches(view, words):
+            for fid, m in _candidate_matches(view, words & _LEAD_WORDS, words):
                 cat, w, _, _, flags = _FEATURES[fid]
                 a, b = m.span()
                 if flags == "line":
@@ -320,7 +328,7 @@ class InjectionScanner:
                 direct = False
                 if quoted:
                     w *= 0.35
-                elif cat in ("override", "jailbreak", "extract", "role_tag") and w >= 0.7:
+                elif cat in ("override", "jailbreak", "extract", "role_tag") and (w >= 0.7 or cat == "extract"):
                     if _SENT_START.search(t[max(0, a - 6):a]) and not _EDU.search(t[max(0, a - 80):a]):
                         direct = True
                 oa, ob = norm.span(a, b)
@@ -332,11 +340,12 @@ class InjectionScanner:
         decoded text.  Runs are searched in the ORIGINAL text (case matters
         and offsets are then original offsets already)."""
         src = original
-        if not any(len(tok) >= 24 for tok in src.split()):
+        longs = [tok for tok in src.split() if len(tok) >= 24]
+        if not longs:
             return []
         out: list[tuple[str, float, int, int, bool]] = []
         n = 0
-        for m in _B64_RUN.finditer(src):
+        for m in _long_token_runs(src, longs):
             if n >= _MAX_DECODE:
                 break
             run = m.group()
@@ -357,7 +366,7 @@ _BULK = 64        # more lead hits than this: let the regex engine iterate
 _MAX_PER_FEATURE = 64
 
 
-def _candidate_matches(view: str, words):
+def _candidate_matches(view: str, words, all_words):
     """Yield ``(feature_id, match)`` for feature matches anchored at lead
     words / symbols present in ``view``.  Few hits: anchored ``match`` at
     each hit; many hits (adversarial repetition): one ``finditer`` per
@@ -366,15 +375,20 @@ def _candidate_matches(view: str, words):
     bulk: set[int] = set()
     anchored: list[tuple[int, tuple[int, ...]]] = []
     for w in words:
-        for needle, fids in _WORD_FEATURES[w]:
-            if view.count(needle) > _BULK:
-                bulk.update(fids)
+        for needle, rest, fids in _WORD_FEATURES[w]:
+            if rest and not rest <= all_words:
                 continue
             ln = len(needle)
+            found = []
             p = view.find(needle)
             while p >= 0:
-                anchored.append((p, fids))
+                found.append((p, fids))
+                if len(found) > _BULK:
+                    bulk.update(fids)
+                    found = []
+                    break
                 p = view.find(needle, p + ln)
+            anchored.extend(found)
     sym = []
     for sm in _SYMBOL_RE.finditer(view):
         sym.append(sm.start())
@@ -410,6 +424,17 @@ def _lead_ok(view: str, m: re.Match, fid: int, n: int) -> bool:
     if p > 0 and view[p].isalpha() and view[p - 1].isalnum():
         return False
     return True
+
+
+def _long_token_runs(src: str, longs: list[str]):
+    """Base64/hex runs inside the long whitespace-separated tokens only."""
+    pos = 0
+    for tok in longs[:64]:
+        i = src.find(tok, pos)
+        if i < 0:
+            continue
+        pos = i + len(tok)
+        yield from _B64_RUN.finditer(src, i, pos)
 
 
 def _is_quoted(t: str, a: int, b: int) -> bool:

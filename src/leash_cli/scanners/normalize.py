@@ -82,8 +82,11 @@ def is_invisible(ch: str) -> bool:
 
 
 @lru_cache(maxsize=8192)
-def _map_char(ch: str, fold: bool) -> str:
+def _map_char(ch: str, fold: bool, decode_tags: bool = False) -> str:
     """Normalised replacement for one non-ASCII character ("" = drop)."""
+    if decode_tags and "\U000e0020" <= ch <= "\U000e007e":
+        c = chr(ord(ch) - 0xE0000)
+        return c.lower() if fold else c
     if INVISIBLE_RE.match(ch):
         return ""
     if fold and ch in _HOMOGLYPHS:
@@ -167,11 +170,16 @@ class Normalized:
         return f"Normalized(text={self.text[:40]!r}..., identity={self.identity})"
 
 
-def normalize(text: str, fold: bool = False) -> Normalized:
-    """Return the normalised view of ``text`` (see module docstring)."""
+def normalize(text: str, fold: bool = False, tags: str = "strip") -> Normalized:
+    """Return the normalised view of ``text`` (see module docstring).
+
+    ``tags="decode"`` maps Unicode tag characters U+E0020..U+E007E to the
+    ASCII characters they shadow instead of dropping them (used by the
+    injection scanner to read "ASCII smuggled" text)."""
+    decode_tags = tags == "decode"
     if text.isascii():
         return Normalized(text, text.lower() if fold else text, None)
-    if not fold:
+    if not fold and not decode_tags:
         if INVISIBLE_RE.search(text) is None and unicodedata.is_normalized("NFKC", text):
             return Normalized(text, text, None)
 
@@ -203,7 +211,7 @@ def normalize(text: str, fold: bool = False) -> Normalized:
             npos += a - last
         for i in range(a, b):
             ch = text[i]
-            rep = _map_char(ch, fold)
+            rep = _map_char(ch, fold, decode_tags)
             if len(rep) == 1:
                 pieces.append(rep)
                 if id_len and id_os + id_len == i:
