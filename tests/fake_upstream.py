@@ -31,6 +31,8 @@ BEHAVIOURS = (
     "redirect",  # 302 to another host
     "cookie",  # Set-Cookie on the response
     "long-stream",  # 200 events
+    "slow",  # answer after 0.5 s
+    "budget-probe",  # answer after 0.3 s, billing the whole max_tokens as output
 )
 
 _GOOGLE_MODEL = re.compile(r"models/([^/:]+):")
@@ -124,6 +126,14 @@ class FakeUpstream:
 
         if model == "hang":
             await asyncio.sleep(60)
+        if model == "slow":
+            await asyncio.sleep(0.5)
+        if model == "budget-probe":
+            await asyncio.sleep(0.3)
+            usage = {"prompt_tokens": len(body) // 3, "completion_tokens": payload.get("max_tokens", 0)}
+            return web.json_response({"id": "x", "object": "chat.completion", "model": model, "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "length"}],
+                "usage": {**usage, "total_tokens": sum(usage.values())}})
         if model == "reset":
             request.transport.abort()  # type: ignore[union-attr]
             await asyncio.sleep(1)

@@ -305,6 +305,10 @@ def build_slots(
 
 def _at(loaded: LoadedConfig, loc: tuple, msg: str) -> str:
     line = line_for(loaded, loc)
+    if "config" in loc:  # settings may be written inline, without `config:`
+        inline = line_for(loaded, tuple(p for p in loc if p != "config"))
+        if inline and (line is None or inline > line):
+            line = inline
     dotted = ".".join(str(p) for p in loc)
     return f"{f'line {line}: ' if line else ''}{dotted}: {msg}"
 

@@ -1,0 +1,84 @@
+"""`leash scan`: the scanners on a file or standard input."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+
+def scan(
+    source: Annotated[str, typer.Argument(help="a file to scan, or - for standard input")] = "-",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text (the whole input) or jsonl "
+                                                            "(one JSON object with a `text` field per line)")] = "text",
+    modules: Annotated[Optional[str], typer.Option(help="comma-separated scanner modules "
+                                                       "(default: pii-detector,secrets-detector,prompt-injection)")]
+    = None,
+    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="take module settings from this config")]
+    = None,
+) -> None:
+    """Scan text for PII, secrets and prompt injection; exit 1 when anything would be blocked."""
+    from leash_cli.config import ConfigError, load_config
+    from leash_cli.scan import TextScanner
+    from leash_cli.scanners import mask
+
+    err = Console(stderr=True)
+    if fmt not in ("text", "jsonl"):
+        raise typer.BadParameter("text or jsonl", param_hint="--format")
+    cfg = None
+    if config is not None:
+        try:
+            cfg = load_config(config).config
+        except ConfigError as e:
+            err.print(f"[red]error:[/] {e.render()}", highlight=False)
+            raise typer.Exit(2) from None
+    names = [m.strip() for m in modules.split(",") if m.strip()] if modules else None
+    try:
+        scanner = TextScanner(names, cfg)
+    except Exception as e:
+        err.print(f"[red]error:[/] {e}", highlight=False)
+        raise typer.Exit(2) from None
+    try:
+        data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    except OSError as e:
+        err.print(f"[red]error:[/] cannot read {source}: {e.strerror or e}")
+        raise typer.Exit(2) from None
+    text = data.decode("utf-8", errors="replace")
+    blocked = False
+    if fmt == "jsonl":
+        out = sys.stdout
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                obj = orjson.loads(line)
+                if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+                    raise ValueError("expected an object with a string `text`")
+            except (orjson.JSONDecodeError, ValueError) as e:
+                err.print(f"[red]error:[/] line {n}: {e}")
+                raise typer.Exit(2) from None
+            res = scanner.scan(obj["text"])
+            blocked |= res.decision == "block"
+            row = {"id": obj.get("id"), "findings": [
+                {"module": m, "type": f.type, "start": f.start, "end": f.end, "score": round(f.score, 4)}
+                for m, f, _ in res.findings], "decision": res.decision}
+            out.write(orjson.dumps(row).decode() + "\n")
+        raise typer.Exit(1 if blocked else 0)
+    res = scanner.scan(text)
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    if not res.findings:
+        console.print("no findings")
+        raise typer.Exit(0)
+    t = Table("module", "type", "position", "text", "action", "score")
+    for m, f, action in res.findings:
+        line = text.count("\n", 0, f.start) + 1
+        col = f.start - (text.rfind("\n", 0, f.start) + 1) + 1
+        t.add_row(m, f.type, f"{line}:{col} [{f.start}:{f.end}]", mask(f.text), action, f"{f.score:.2f}")
+    console.print(t)
+    console.print(f"decision: [bold]{res.decision}[/]")
+    raise typer.Exit(1 if res.decision == "block" else 0)
