@@ -2,7 +2,8 @@
 
 The hot path is plain ASGI (no routing framework per request); Starlette
 serves the rest (``/health``, ``/ready``, ``/metrics``) and the lifespan.
-The upstream client is aiohttp, chosen by measurement (see the README).
+The upstream client is leash's own lean HTTP/1.1 client (``upstream.py``), chosen by
+measurement over aiohttp and httpx (see the README).
 
 Every request becomes an :class:`~leash_cli.exchange.Exchange` that goes
 through the :class:`~leash_cli.pipeline.Pipeline`; this module only speaks
@@ -20,7 +21,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -37,6 +37,7 @@ from leash_cli.pipeline import Block, Pipeline
 from leash_cli.providers import HOP_BY_HOP, Provider, RouteError, build_providers, clean_rest, request_model
 from leash_cli.providers import strip_query_params
 from leash_cli.sse import SSESplitter
+from leash_cli.upstream import UpstreamClient, UpstreamConnectError, UpstreamError, UpstreamTimeout
 from leash_cli.keys import PREFIX as KEY_PREFIX
 from urllib.parse import parse_qsl
 
@@ -91,7 +92,7 @@ class Gateway:
         self.recorder = recorder
         self.pricer = pricer
         self.started = time.time()
-        self.session: aiohttp.ClientSession | None = None
+        self.client: UpstreamClient | None = None
         self.ready = False
         self._pipeline_factory = pipeline_factory or _default_pipeline
         from leash_cli.state import open_state
@@ -135,23 +136,16 @@ class Gateway:
             await self.shutdown()
 
     async def startup(self) -> None:
-        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30)
-        self.session = aiohttp.ClientSession(
-            connector=connector,
-            cookie_jar=aiohttp.DummyCookieJar(),
-            auto_decompress=True,
-            trust_env=False,
-            timeout=aiohttp.ClientTimeout(total=None),
-        )
+        self.client = UpstreamClient()
         if self.recorder is not None and hasattr(self.recorder, "start"):
             self.recorder.start()
         self.ready = True
 
     async def shutdown(self) -> None:
         self.ready = False
-        if self.session is not None:
-            await self.session.close()
-            self.session = None
+        if self.client is not None:
+            await self.client.close()
+            self.client = None
         if self.recorder is not None and hasattr(self.recorder, "close"):
             await asyncio.get_running_loop().run_in_executor(None, self.recorder.close)
 
@@ -314,7 +308,7 @@ class Gateway:
         query: str,
         flow,
     ) -> None:
-        assert self.session is not None, "gateway not started"
+        assert self.client is not None, "gateway not started"
         cfg = self.state.config.gateway
         out = {k: v for k, v in headers.items() if k not in HOP_BY_HOP and not k.startswith("x-leash-")}
         if provider.extra_headers:
@@ -322,50 +316,43 @@ class Gateway:
         out, query = provider.apply_credentials(out, query)
         out["accept-encoding"] = _UPSTREAM_ACCEPT_ENCODING
         url = provider.upstream_url(ex.path, query)
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=provider.connect_timeout or cfg.connect_timeout,
-            sock_read=provider.read_timeout or cfg.read_timeout,
-        )
         ex.t_upstream_start = time.perf_counter()
         try:
-            resp = await self.session.request(
-                ex.method, url, headers=out, data=ex.request_body or None, allow_redirects=False,
-                timeout=timeout, compress=None,
+            resp = await self.client.request(
+                ex.method, url, out, ex.request_body or None,
+                connect_timeout=provider.connect_timeout or cfg.connect_timeout,
+                read_timeout=provider.read_timeout or cfg.read_timeout,
             )
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+        except UpstreamTimeout:
             ex.t_upstream_end = time.perf_counter()
             return await self._reject(send, ex, 504, "upstream_timeout",
                                       f"provider {provider.name!r} did not answer in time", outcome="upstream_error")
-        except aiohttp.ClientError as e:
+        except UpstreamError as e:
             ex.t_upstream_end = time.perf_counter()
+            what = "cannot reach" if isinstance(e, UpstreamConnectError) else "lost the connection to"
             return await self._reject(send, ex, 502, "upstream_unreachable",
-                                      f"cannot reach provider {provider.name!r}: {type(e).__name__}",
+                                      f"{what} provider {provider.name!r}: {type(e).__name__}",
                                       outcome="upstream_error")
         ex.t_upstream_headers = time.perf_counter()
         try:
             ex.status = resp.status
-            ctype = resp.headers.get("content-type", "")
-            rheaders = [
-                (k.lower().encode("latin-1"), v.encode("latin-1"))
-                for k, v in resp.headers.items()
-                if k.lower() not in HOP_BY_HOP
-            ]
-            ex.response_headers = strip_credentials({k.decode(): v.decode("latin-1") for k, v in rheaders})
+            ctype = resp.header("content-type") or ""
+            rheaders = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in resp.headers if k not in HOP_BY_HOP]
+            ex.response_headers = strip_credentials({k: v for k, v in resp.headers if k not in HOP_BY_HOP})
             if resp.status >= 400:
                 ex.outcome = "upstream_error"
             if ctype.startswith("text/event-stream"):
-                await self._stream(receive, send, ex, rheaders, resp.content.iter_any(), flow, resp.close)
+                await self._stream(receive, send, ex, rheaders, resp, flow, resp.close)
                 return
             try:
                 body = await resp.read()
-            except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+            except UpstreamTimeout:
                 ex.t_upstream_end = time.perf_counter()
                 ex.status = None
                 return await self._reject(send, ex, 504, "upstream_timeout",
                                           f"provider {provider.name!r} stopped sending its response",
                                           outcome="upstream_error")
-            except aiohttp.ClientError as e:
+            except UpstreamError as e:
                 ex.t_upstream_end = time.perf_counter()
                 ex.status = None
                 return await self._reject(send, ex, 502, "upstream_reset",
@@ -437,7 +424,7 @@ class Gateway:
                         ex.outcome = "blocked"
                         ex.error = ex.error or (f"stream stopped by {flow.block.module}" if flow.block else None)
                         break
-            except (asyncio.TimeoutError, aiohttp.ClientError) as e:
+            except UpstreamError as e:
                 if gone.is_set():
                     raise _ClientGone() from None
                 ex.outcome = "upstream_error"
