@@ -130,10 +130,10 @@ _FEATURES: list[tuple[str, float, tuple[str, ...], str, str]] = [
      r"hidden\s+instructions|system\s+message)\b", ""),
     ("extract", 0.6, ("output", "print", "repeat"), r"\s+(?:everything|all\s+text|the\s+text)\s+(?:above|before)\b", ""),
     # --- exfiltration ---
-    ("exfil", 0.6, ("send", "post", "forward", "upload", "exfiltrate", "transmit", "leak"),
-     r"\s+(?:(?:all|the|this|your|any)\s+){0,3}(?:conversation|chat|data|history|messages|context|secrets|credentials|"
+    ("exfil", 0.6, ("send", "post", "forward", "upload", "exfiltrate", "transmit", "leak", "email"),
+     r"\s+(?:(?:all|the|this|your|any|user's|users'|my)\s+){0,3}(?:conversation|chat|data|history|messages|context|secrets|credentials|"
      r"api\s+keys?|tokens?|passwords?|files?|emails?)(?:\s+\w+){0,3}\s+to\s+(?:https?://|http|my\s+server|the\s+following|"
-     r"this\s+(?:url|address|email))", ""),
+     r"this\s+(?:url|address|email)|[a-z0-9._%+\-]{1,64}@[a-z0-9\-]{1,63}\.)", ""),
     ("exfil", 0.45, ("![",), r"[^\]\n]{0,40}\]\(https?://[^)\s]{1,200}[?&][a-z_]{1,20}=\s*(?:\{|\$|%7b|\[)", ""),
     ("encoded", 0.5, ("decode", "base64", "rot13", "decrypt"),
      r"[^\n]{0,60}\b(?:follow|execute|obey|run|do\s+what|perform|carry\s+out)\b", ""),
@@ -217,7 +217,7 @@ _EDU = re.compile(
     r"examples?\s+of|for\s+example|e\.g\.|such\s+as|research|paper|study|article|blog|course|lecture|teach|learn|"
     r"security|red[\s-]?team\w*|owasp|benchmark|dataset|filter\s+(?:out|for)|sanitiz\w*|"
     r"prompt\s+injections?|injection\s+attacks?|jailbreak(?:s|ing)?\s+(?:attacks?|attempts?|prompts?|techniques?)|"
-    r"attacks?\s+(?:work|like)|attackers?|malicious|adversarial|phrases?\s+like|strings?\s+like|"
+    r"attacks?\s+(?:work|like)|phrases?\s+like|strings?\s+like|"
     r"qu'est-ce|que\s+es|was\s+ist|wie\s+(?:kann|schutze)|como\s+(?:puedo|me)|comment)\b"
 )
 _QUOTES_OPEN = "\"'`“‘«„‹「"

@@ -321,6 +321,13 @@ class PiiScanner:
                 continue
             if local == "git" and t[m.end():m.end() + 1] == ":":
                 continue
+            a = m.start()
+            sch = t.rfind("://", max(0, a - 300), a)
+            if sch >= 0:
+                # userinfo of a URL (scheme://user:password@host) is not an e-mail
+                auth = t[sch + 3:a]
+                if ":" in auth and not any(c.isspace() or c in "/?#=@&" for c in auth):
+                    continue
             yield ("EMAIL", m.start(), m.end(), 0.9)
 
     # -- CREDIT_CARD -----------------------------------------------------
@@ -440,7 +447,15 @@ class PiiScanner:
             try:
                 ipaddress.IPv6Address(s2)
             except ValueError:
-                continue
+                # "addr:port" written without brackets: drop the last group
+                head, _, tail = s2.rpartition(":")
+                if not (tail.isdigit() and head and s2.count(":") >= 8):
+                    continue
+                try:
+                    ipaddress.IPv6Address(head)
+                except ValueError:
+                    continue
+                s2 = head
             if s2.count(":") < 3 and not any(len(g) >= 3 for g in s2.split(":")) and s2 != "::1":
                 continue
             yield ("IP_ADDRESS", a, a + len(s2), 0.85)
