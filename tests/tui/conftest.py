@@ -14,8 +14,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def rich_db(tmp_path: Path) -> Path:
-    from data import build_rich
+    from tuidata import build_rich
 
     path = tmp_path / "rich.db"
     build_rich(path)
     return path
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"

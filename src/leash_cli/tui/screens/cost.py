@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Footer, Label, ProgressBar, Sparkline, St
 
 from leash_cli.tui.format import fmt_count, fmt_usd
 from leash_cli.tui.source import day_start, month_start
+from leash_cli.tui.widgets.guard import mounted_only
 from leash_cli.tui.widgets.health import HealthStrip
 
 if TYPE_CHECKING:
@@ -105,6 +106,7 @@ class CostScreen(Screen):
             budgets.append((name, period, src.tenant_spend(name, start), limit))
         self.app.call_from_thread(self.show, totals, label, groups, per_day, budgets)
 
+    @mounted_only
     def show(self, totals: dict, window_label: str, groups: dict, per_day: list, budgets: list) -> None:
         for label, row in totals.items():
             tokens = f"{fmt_count(row['input_tokens'])} in / {fmt_count(row['output_tokens'])} out"

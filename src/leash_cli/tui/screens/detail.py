@@ -24,6 +24,7 @@ from leash_cli.tui.format import (
     pretty_json,
     verdict_label,
 )
+from leash_cli.tui.widgets.guard import mounted_only
 from leash_cli.tui.widgets.health import HealthStrip
 
 if TYPE_CHECKING:
@@ -126,6 +127,7 @@ class DetailScreen(Screen):
             self.app.call_from_thread(self.app.notify, f"cannot read {self.request_id}: {e}", severity="error")
         self.app.call_from_thread(self.show, row)
 
+    @mounted_only
     def show(self, row: dict[str, Any] | None) -> None:
         summary = self.query_one("#detail-summary", Static)
         if row is None:

@@ -111,7 +111,7 @@ class TrafficScreen(Screen):
         self.app.call_from_thread(self._first_loaded, gen, rows, last)
 
     def _first_loaded(self, gen: int, rows: list[dict], last: int) -> None:
-        if gen != self.gen:
+        if gen != self.gen or not self.is_mounted:
             return
         self.table.append_page(rows, len(rows) >= PAGE)
         self.last_rowid = last
@@ -138,7 +138,7 @@ class TrafficScreen(Screen):
 
     def _page_loaded(self, gen: int, rows: list[dict]) -> None:
         self._loading_page = False
-        if gen != self.gen:
+        if gen != self.gen or not self.is_mounted:
             return
         self.table.append_page(rows, len(rows) >= PAGE)
         self.update_status()
@@ -165,7 +165,7 @@ class TrafficScreen(Screen):
 
     def _polled(self, gen: int, rows: list[dict], last: int) -> None:
         self._polling = False
-        if gen != self.gen:
+        if gen != self.gen or not self.is_mounted:
             return
         self.last_rowid = max(last, self.last_rowid or 0)
         if rows:

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Footer, Sparkline, Static
 
 from leash_cli.store import mask_credentials
 from leash_cli.tui.format import fmt_time
+from leash_cli.tui.widgets.guard import mounted_only
 from leash_cli.tui.widgets.health import HealthStrip
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ class ViolationsScreen(Screen):
         trend = src.violations_per_day(now, 30, *(g[:2] if g else (None, None)))
         self.app.call_from_thread(self.show, groups, recent, trend)
 
+    @mounted_only
     def show(self, groups: list[dict], recent: list[dict], trend: list[int]) -> None:
         now = self.app.now()
         self.groups, self.recent = groups, recent
