@@ -126,7 +126,7 @@ def write(files: list[tuple[Path, str]], *, force: bool = False) -> list[Path]:
         existing = [p for p, _ in files if p.exists()]
         if existing:
             raise ScaffoldError(
-                "not overwriting " + ", ".join(str(p) for p in existing) + " (use --force to replace)"
+                "not overwriting " + ", ".join(_shown(p) for p in existing) + " (use --force to replace them)"
             )
     for path, text in files:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -140,3 +140,11 @@ def new_module(name: str, *, stage: str = "policy", directory: str | os.PathLike
     """Write module `name` and its tests; returns the paths written."""
     return write(plan(name, stage=stage, directory=directory, package=package, tests_dir=tests_dir, cwd=cwd),
                  force=force)
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the current directory when it is below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
