@@ -1,0 +1,212 @@
+"""End to end with the real Envoy binary: client -> Envoy -> leash ext-proc -> fake provider.
+
+Envoy runs the export's envoy.yaml template (the local variant: plain HTTP to
+tests/fake_upstream.py, module hosts on loopback ports).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from ep_support import REDIS_URL, LocalEnvoy, envoy_binary, need_redis
+from leash_cli.config import LoadedConfig, parse_config_text
+from leash_cli.extproc.server import ExtProcThread
+from leash_cli.server import build_gateway
+
+CHAT = "/v1/openai/chat/completions"
+
+
+def _providers(upstream) -> dict:
+    return {
+        "openai": {"kind": "openai", "endpoint": f"{upstream.url}/v1"},
+        "anthropic": {"kind": "anthropic", "endpoint": upstream.url},
+        "google": {"kind": "google", "endpoint": upstream.url},
+        "mock": {"kind": "mock"},
+    }
+
+
+class Stack:
+    def __init__(self, tmp: Path, upstream, modules: dict | None = None, replicas: int = 1,
+                 state: str | None = None, prefix: str | None = None) -> None:
+        cfg: dict = {"providers": _providers(upstream), "modules": modules or {},
+                     "pricing": {"gpt-4o-mini": {"input": 1.0, "output": 2.0}}}
+        if state:
+            cfg["state"] = state
+        text = yaml.safe_dump(cfg)
+        self.db = tmp / "leash.db"
+        self.hosts: list[ExtProcThread] = []
+        self.gateways = []
+        for _ in range(replicas):
+            gw = build_gateway(LoadedConfig(parse_config_text(text, "leash.yaml"), None, "flag"), db_path=self.db)
+            if prefix is not None:
+                gw.limits.prefix = prefix
+            self.gateways.append(gw)
+            self.hosts.append(ExtProcThread(gw))
+        self.servers = [h.start() for h in self.hosts]
+        self.envoy = LocalEnvoy(self.gateways[0].state.providers, [s.bound_port for s in self.servers], tmp)
+        self.envoy.start(wait_healthy=replicas)
+        self.client = httpx.Client(base_url=self.envoy.url, timeout=15)
+
+    def flush(self) -> None:
+        for gw in self.gateways:
+            if gw.recorder is not None:
+                gw.recorder.flush()
+
+    def rows(self, sql: str, *args) -> list[tuple]:
+        time.sleep(0.2)  # module sinks run as tasks after the answer
+        self.flush()
+        con = sqlite3.connect(self.db)
+        try:
+            return con.execute(sql, args).fetchall()
+        finally:
+            con.close()
+
+    def close(self) -> None:
+        self.client.close()
+        self.envoy.stop()
+        for h in self.hosts:
+            h.stop()
+
+
+@pytest.fixture
+def stack(tmp_path, upstream):
+    envoy_binary()
+    made: list[Stack] = []
+
+    def make(**kw) -> Stack:
+        s = Stack(tmp_path, upstream, **kw)
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        s.close()
+
+
+def _chat(content: str, **extra) -> dict:
+    return {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": content}], **extra}
+
+
+def test_allowed_request_is_recorded_with_usage_and_cost(stack, upstream):
+    s = stack()
+    r = s.client.post(CHAT, json=_chat("hello there"), headers={"authorization": "Bearer sk-client-key"})
+    assert r.status_code == 200, r.text
+    assert r.json()["object"] == "chat.completion"
+    rid = r.headers["x-leash-request-id"]
+    assert float(r.headers["x-leash-overhead-ms"]) >= 0
+    seen = upstream.last()
+    assert seen.path == "/v1/chat/completions"  # /v1/openai/ rewritten to the provider's base path
+    assert seen.headers["authorization"] == "Bearer sk-client-key"
+    assert "accept-encoding" not in seen.headers
+    rows = s.rows("SELECT provider, model, status, outcome, input_tokens, output_tokens, cost_usd, path "
+                  "FROM requests WHERE id = ?", rid)
+    assert len(rows) == 1
+    provider, model, status, outcome, tin, tout, cost, path = rows[0]
+    assert (provider, model, status, outcome, path) == ("openai", "gpt-4o-mini", 200, "ok", "chat/completions")
+    assert tin and tout and cost == pytest.approx((tin * 1.0 + tout * 2.0) / 1e6)
+
+
+def test_anthropic_short_form_and_unknown_provider(stack, upstream):
+    s = stack()
+    body = {"model": "claude-3-5-haiku-latest", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
+    r = s.client.post("/v1/anthropic/messages", json=body, headers={"x-api-key": "sk-ant-x"})
+    assert r.status_code == 200, r.text
+    assert upstream.last().path == "/v1/messages"
+    r = s.client.post("/v1/anthropic/v1/messages", json=body)
+    assert r.status_code == 200 and upstream.last().path == "/v1/messages"
+    r = s.client.post("/v1/nope/chat/completions", json=_chat("hi"))
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "unknown_provider"
+    assert s.client.get("/health").json() == {"status": "ok"}
+
+
+def test_policy_block_is_answered_by_envoy_with_the_module_status_and_body(stack, upstream):
+    s = stack(modules={"content-filter": {"blocked_keywords": ["forbidden"]},
+                       "model-policy": {"blocked_models": ["gpt-4"]}})
+    before = len(upstream.requests)
+    r = s.client.post(CHAT, json=_chat("tell me the forbidden thing"))
+    assert r.status_code == 403
+    assert r.headers["content-type"] == "application/json"
+    err = r.json()["error"]
+    assert err["type"] == "permission_error" and err["code"] == "policy_violation"
+    assert "content-filter" in err["message"]
+    assert r.headers["x-leash-request-id"]
+    body = {"model": "claude-3-5-haiku-latest", "max_tokens": 16,
+            "messages": [{"role": "user", "content": "the forbidden word"}]}
+    r = s.client.post("/v1/anthropic/messages", json=body)
+    assert r.status_code == 403 and r.json()["type"] == "error"  # Anthropic's error shape
+    assert len(upstream.requests) == before  # the provider never saw them
+    r = s.client.post(CHAT, json={"model": "gpt-4", "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 403
+    rows = s.rows("SELECT outcome, verdict, status FROM requests WHERE outcome = 'blocked'")
+    assert len(rows) == 3 and all(v == "blocked" and st == 403 for _, v, st in rows)
+
+
+def test_rate_limit_block_carries_retry_after(stack):
+    s = stack(modules={"rate-limiter": {"requests_per_minute": 2, "per": ["global"]}})
+    codes = [s.client.post(CHAT, json=_chat("hi")) for _ in range(3)]
+    assert [r.status_code for r in codes] == [200, 200, 429]
+    assert int(codes[2].headers["retry-after"]) >= 1
+    assert codes[2].json()["error"]["type"] == "rate_limit_error"
+
+
+def test_email_is_redacted_before_the_upstream_sees_it(stack, upstream):
+    s = stack(modules={"pii-detector": {"action": "redact"}})
+    r = s.client.post(CHAT, json=_chat("write to alice.smith@example.com today"))
+    assert r.status_code == 200, r.text
+    seen = upstream.last()
+    assert b"alice.smith@example.com" not in seen.body
+    assert b"[EMAIL]" in seen.body
+    assert int(seen.headers["content-length"]) == len(seen.body)
+    rows = s.rows("SELECT verdict FROM requests WHERE id = ?", r.headers["x-leash-request-id"])
+    assert rows == [("redacted",)]
+
+
+def test_sse_stream_arrives_event_by_event(stack):
+    s = stack()
+    arrivals: list[tuple[float, bytes]] = []
+    with s.client.stream("POST", CHAT, json=_chat("stream please", model="slow-stream", stream=True)) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        for chunk in r.iter_raw():
+            arrivals.append((time.perf_counter(), chunk))
+    data = b"".join(c for _, c in arrivals)
+    assert data.rstrip().endswith(b"data: [DONE]")
+    assert len(arrivals) >= 4, "events were buffered instead of streamed"
+    span = arrivals[-1][0] - arrivals[0][0]
+    assert span > 0.6  # the fake provider spaces events 0.3 s apart; they were passed on as they came
+    rows = s.rows("SELECT stream, outcome, output_tokens, ttft_ms FROM requests WHERE model = 'slow-stream'")
+    assert rows and rows[0][0] == 1 and rows[0][1] == "ok" and rows[0][2]
+
+
+def test_module_host_down_fails_closed_with_a_clean_503(stack, upstream):
+    s = stack()
+    assert s.client.post(CHAT, json=_chat("hi")).status_code == 200
+    for h in s.hosts:
+        h.stop()
+    before = len(upstream.requests)
+    r = s.client.post(CHAT, json=_chat("hi"))
+    assert r.status_code == 503
+    assert r.headers["content-type"] == "application/json"
+    err = r.json()["error"]
+    assert err["code"] == "policy_unavailable"
+    assert "grpc" not in r.text.lower() and "ext_proc" not in r.text and "reset" not in r.text
+    assert len(upstream.requests) == before  # fail closed: nothing reached the provider
+
+
+def test_two_replicas_share_one_rate_limit_through_redis(stack, redis_prefix):
+    need_redis()
+    s = stack(modules={"rate-limiter": {"requests_per_minute": 4, "per": ["global"]}}, replicas=2,
+              state=REDIS_URL, prefix=redis_prefix)
+    codes = [s.client.post(CHAT, json=_chat(f"hi {i}")).status_code for i in range(8)]
+    assert codes.count(200) == 4 and codes.count(429) == 4, codes
+    served = s.rows("SELECT count(*) FROM requests")
+    assert served[0][0] == 8
+    # both replicas took traffic (Envoy round-robins the module hosts)
+    assert all(gw.metrics.requests._metrics for gw in s.gateways)
