@@ -46,8 +46,21 @@ def row(i: int, started: float, **kw: Any) -> dict[str, Any]:
 
 
 def build(path: Path, n: int, *, now: float = NOW, spacing: float = 1.0, bodies: bool = False) -> None:
-    """``n`` rows, the newest started at ``now - 1``, one every ``spacing`` seconds."""
+    """``n`` rows, the newest started at ``now - 1``, one every ``spacing`` seconds.
+
+    Large builds drop the indexes and triggers, insert, and create them again
+    (about twice as fast); the full-text index then holds none of these rows.
+    """
     db = open_writable(path)
+    schema = []
+    if n > 50_000 and not bodies:
+        schema = db.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'requests' "
+            "AND type IN ('index', 'trigger') AND sql IS NOT NULL"
+        ).fetchall()
+        for kind, name, _ in schema:
+            db.execute(f"DROP {kind} {name}")
+        db.execute("PRAGMA synchronous=OFF")
 
     def gen():
         for i in range(n):
@@ -58,6 +71,8 @@ def build(path: Path, n: int, *, now: float = NOW, spacing: float = 1.0, bodies:
             yield r
 
     db["requests"].insert_all(gen(), batch_size=2000)
+    for _, _, sql in schema:
+        db.execute(sql)
     db.close()
 
 
