@@ -208,6 +208,11 @@ class Gateway:
                     return await self._reject(
                         send, ex, 403, "no_gateway_key",
                         f"provider {pname!r} holds no api_key on the gateway, so leash keys cannot be used with it")
+            rec = self.recorder
+            if rec is not None and cfg.storage.on_error == "block" and rec.state == "degraded":
+                return await self._reject(send, ex, 503, "history_unavailable",
+                                          "the gateway cannot write its audit history, so it refuses traffic "
+                                          "(storage.on_error: block)")
             if provider is None:
                 names = ", ".join(sorted(st.providers)) or "(none)"
                 return await self._reject(send, ex, 404, "unknown_provider",

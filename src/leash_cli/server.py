@@ -72,6 +72,15 @@ class GatewayServer(uvicorn.Server):
         self.bound_port: int | None = None
         self.started_event = threading.Event()
 
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        super().handle_exit(sig, frame)
+        # SIGTERM is the normal way to stop a service: after a graceful drain, exit 0
+        # rather than re-raising it (uvicorn's default); SIGINT still ends with 130.
+        import signal
+
+        if sig == signal.SIGTERM and sig in self._captured_signals:
+            self._captured_signals.remove(sig)
+
     async def startup(self, sockets: list | None = None) -> None:
         await super().startup(sockets)
         for server in getattr(self, "servers", []):
