@@ -16,7 +16,7 @@ import pytest
 
 from leash_cli.store import open_readonly
 
-from conftest import CANARY_KEY
+CANARY_KEY = "sk-proj-CANARYkeyDoNotLeak0123456789abcdefABCDEF"
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]}
 
