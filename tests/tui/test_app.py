@@ -478,3 +478,25 @@ async def test_replay_through_a_running_gateway(start_gateway):
         # the replay shows up live in the traffic list
         await wait_for(pilot, lambda: len(table(app).rows) == 4)
         assert table(app).rows[0]["id"] == cmp.new["id"]
+
+
+def test_the_tui_never_imports_the_proxy():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, leash_cli.tui, leash_cli.tui.app, leash_cli.tui.replay, leash_cli.filters;"
+        "bad = [m for m in ('leash_cli.proxy', 'leash_cli.server', 'leash_cli.pipeline') if m in sys.modules];"
+        "print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+async def test_keys_typed_into_the_filter_stay_there(rich_db):
+    app = make_app(rich_db)
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        await pilot.press("slash", "tilde", "t", "space", "q", "1", "r", "f", "question_mark")
+        assert app.screen.query_one("#filter").value == "~t q1rf?"
+        assert isinstance(app.screen, TrafficScreen) and app.is_running
