@@ -148,7 +148,7 @@ def provider_clusters(providers: dict[str, Provider], *, connect_timeout: str = 
 
 def ext_proc_cluster(endpoints: list[tuple[str, int]], *, dns: bool) -> dict:
     """The module hosts: one DNS name resolving to every replica (compose), or loopback ports (tests)."""
-    return {
+    c = {
         "name": EXT_PROC_CLUSTER,
         "type": "STRICT_DNS" if dns else "STATIC",
         "connect_timeout": "1s",
@@ -164,6 +164,10 @@ def ext_proc_cluster(endpoints: list[tuple[str, int]], *, dns: bool) -> dict:
             {"endpoint": {"address": {"socket_address": {"address": h, "port_value": port}}}}
             for h, port in endpoints]}]},
     }
+    if dns:  # `docker compose up --scale leash=N`: new replicas are found within seconds
+        c["dns_refresh_rate"] = "5s"
+        c["dns_lookup_family"] = "V4_ONLY"
+    return c
 
 
 def envoy_context(providers: dict[str, Provider], *, ext_proc: list[tuple[str, int]], dns: bool,

@@ -1,0 +1,220 @@
+"""`leash export compose`: what it writes, that Envoy accepts it, and that re-running is safe."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from ep_support import envoy_binary
+from leash_cli.render import render_tree
+
+SECRET = "sk-proj-literalSecretMustNotBeCopied0123456789"
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    cfg = {
+        "providers": {
+            "openai": {"endpoint": "https://api.openai.com/v1", "api_key": SECRET},
+            "anthropic": {"endpoint": "https://api.anthropic.com", "api_key": "${ANTHROPIC_API_KEY}"},
+            "google": {"endpoint": "https://generativelanguage.googleapis.com"},
+            "groq": {"kind": "openai", "endpoint": "https://api.groq.com/openai/v1"},
+            "mock": {"kind": "mock"},
+        },
+        "modules": {"pii-detector": {"action": "redact"}, "rate-limiter": {"requests_per_minute": 60}},
+        "state": "redis://localhost:6379/3",
+    }
+    p = tmp_path / "leash.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    return p
+
+
+def _cli():
+    from leash_cli.cli import app
+
+    return app
+
+
+def _export(out: Path, config: Path, *extra: str):
+    r = CliRunner().invoke(_cli(), ["export", "compose", "--out", str(out), "--config", str(config), *extra])
+    return r
+
+
+def test_export_writes_a_deployment(tmp_path, config_file):
+    out = tmp_path / "deploy"
+    r = _export(out, config_file, "--replicas", "3", "--no-validate")
+    assert r.exit_code == 0, r.output
+    names = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    assert {"docker-compose.yaml", "envoy.yaml", "Dockerfile", "leash.yaml", "prometheus.yml", "README.md",
+            ".env.example", ".leash-export.json"} <= names
+    assert ".env" not in names
+    for p in out.rglob("*"):
+        if p.is_file():
+            assert SECRET not in p.read_text(), f"secret inlined in {p}"
+            assert "${" not in p.read_text() or p.name in ("leash.yaml",), f"unrendered placeholder in {p}"
+    leash = yaml.safe_load((out / "leash.yaml").read_text())
+    assert leash["state"] == "redis://redis:6379/0"
+    assert leash["providers"]["openai"]["api_key"] == "${LEASH_OPENAI_API_KEY}"
+    assert leash["providers"]["anthropic"]["api_key"] == "${ANTHROPIC_API_KEY}"
+    assert leash["modules"]["pii-detector"] == {"action": "redact"}
+    env_example = (out / ".env.example").read_text()
+    assert re.search(r"^ANTHROPIC_API_KEY=$", env_example, re.M)
+    assert re.search(r"^LEASH_OPENAI_API_KEY=$", env_example, re.M)
+
+
+def test_compose_file_structure(tmp_path, config_file):
+    out = tmp_path / "deploy"
+    assert _export(out, config_file, "--replicas", "3", "--no-validate").exit_code == 0
+    doc = yaml.safe_load((out / "docker-compose.yaml").read_text())
+    assert set(doc) <= {"name", "services", "volumes", "networks", "secrets", "configs"}
+    services = doc["services"]
+    assert set(services) == {"envoy", "leash", "redis", "prometheus"}
+    name_ok = re.compile(r"^[a-zA-Z0-9._-]+$")
+    for name, svc in services.items():
+        assert name_ok.match(name)
+        assert "image" in svc or "build" in svc
+        hc = svc["healthcheck"]
+        assert isinstance(hc["test"], list) and hc["test"][0] in ("CMD", "CMD-SHELL")
+        for k in ("interval", "timeout"):
+            assert re.match(r"^\d+(ms|s|m)$", hc[k])
+        for dep, cond in (svc.get("depends_on") or {}).items():
+            assert dep in services
+            assert cond["condition"] in ("service_started", "service_healthy", "service_completed_successfully")
+        for v in svc.get("volumes", []):
+            src = v.split(":", 1)[0]
+            if not src.startswith("."):
+                assert src in doc["volumes"], f"undeclared volume {src}"
+            else:
+                assert (out / src).exists(), f"{name} mounts missing {src}"
+        for port in svc.get("ports", []):
+            assert isinstance(port, str) and re.match(r"^(\d+\.\d+\.\d+\.\d+:)?\d+:\d+$", port)
+        assert "environment" not in svc  # secrets come from the env file only
+    from leash_cli.extproc.envoy import envoy_version
+
+    binary = None
+    try:
+        binary = envoy_binary()
+    except pytest.skip.Exception:
+        pass
+    tag = services["envoy"]["image"].rsplit(":", 1)[1]
+    assert re.match(r"^v1\.40\.\d+$", tag)
+    if binary is not None:
+        assert tag == "v" + envoy_version(binary)
+    leash = services["leash"]
+    assert leash["deploy"]["replicas"] == 3
+    assert leash["env_file"] == [{"path": ".env", "required": True}]
+    assert leash["build"]["dockerfile"] == "Dockerfile" and (out / "Dockerfile").exists()
+    assert "ext-proc" in leash["command"] and "/data/leash.db" in leash["command"]
+    assert services["prometheus"]["ports"] == ["127.0.0.1:9090:9090"]
+    assert "leash-cli==" in (out / "Dockerfile").read_text()
+    prom = yaml.safe_load((out / "prometheus.yml").read_text())
+    jobs = {j["job_name"]: j for j in prom["scrape_configs"]}
+    assert jobs["envoy"]["metrics_path"] == "/stats/prometheus"
+    assert jobs["envoy"]["static_configs"][0]["targets"] == ["envoy:9902"]
+    assert jobs["leash"]["metrics_path"] == "/metrics" and jobs["leash"]["dns_sd_configs"][0]["names"] == ["leash"]
+
+
+def test_envoy_yaml_settings(tmp_path, config_file):
+    out = tmp_path / "deploy"
+    assert _export(out, config_file, "--no-validate").exit_code == 0
+    env = yaml.safe_load((out / "envoy.yaml").read_text())
+    admin = env["admin"]["address"]["socket_address"]
+    assert admin == {"address": "127.0.0.1", "port_value": 9901}
+    listener = env["static_resources"]["listeners"][0]
+    assert listener["address"]["socket_address"]["port_value"] == 8080
+    assert listener["per_connection_buffer_limit_bytes"] >= 10 * 1024 * 1024
+    hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    ext = hcm["http_filters"][0]["typed_config"]
+    assert ext["failure_mode_allow"] is False and ext["allow_mode_override"] is True
+    assert ext["grpc_service"]["envoy_grpc"]["max_receive_message_length"] >= 10 * 1024 * 1024
+    assert ext["processing_mode"] == {
+        "request_header_mode": "SEND", "request_body_mode": "BUFFERED", "response_header_mode": "SEND",
+        "response_body_mode": "BUFFERED", "request_trailer_mode": "SKIP", "response_trailer_mode": "SKIP"}
+    assert ext["message_timeout"]
+    mapper = hcm["local_reply_config"]["mappers"][0]
+    assert mapper["status_code"] == 503 and "policy_unavailable" in mapper["body"]["inline_string"]
+    routes = hcm["route_config"]["virtual_hosts"][0]["routes"]
+    health = routes[0]
+    assert health["match"] == {"path": "/health"} and "direct_response" in health
+    assert health["typed_per_filter_config"]["envoy.filters.http.ext_proc"]["disabled"] is True
+    by_prefix = {r["match"]["prefix"]: r for r in routes[1:]}
+    assert by_prefix["/v1/openai/"]["route"]["prefix_rewrite"] == "/v1/"
+    assert by_prefix["/v1/groq/"]["route"]["prefix_rewrite"] == "/openai/v1/"
+    assert by_prefix["/v1/anthropic/"]["route"]["prefix_rewrite"] == "/v1/"
+    assert by_prefix["/v1/anthropic/v1/"]["route"]["prefix_rewrite"] == "/v1/"
+    assert by_prefix["/v1/google/"]["route"]["prefix_rewrite"] == "/v1beta/"
+    assert by_prefix["/v1/google/v1beta/"]["route"]["prefix_rewrite"] == "/v1beta/"
+    assert not any(p.startswith("/v1/mock/") for p in by_prefix)
+    # the more specific prefixes come first
+    order = [r["match"]["prefix"] for r in routes[1:]]
+    assert order.index("/v1/anthropic/v1/") < order.index("/v1/anthropic/")
+    for r in routes[1:]:
+        assert r["route"]["timeout"] == "0s" and r["route"]["idle_timeout"]
+        assert "accept-encoding" in r["request_headers_to_remove"]
+        assert r["route"]["host_rewrite_literal"]
+    clusters = {c["name"]: c for c in env["static_resources"]["clusters"]}
+    oa = clusters["provider_openai"]
+    tls = oa["transport_socket"]["typed_config"]
+    assert tls["sni"] == "api.openai.com"
+    vc = tls["common_tls_context"]["validation_context"]
+    assert vc["trusted_ca"]["filename"] == "/etc/ssl/certs/ca-certificates.crt"
+    assert vc["match_typed_subject_alt_names"][0]["matcher"]["exact"] == "api.openai.com"
+    assert oa["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"] == {
+        "address": "api.openai.com", "port_value": 443}
+    ep = clusters["leash_ext_proc"]
+    assert ep["type"] == "STRICT_DNS" and ep["health_checks"][0]["grpc_health_check"] == {}
+
+
+def test_envoy_validates_the_export(tmp_path, config_file):
+    binary = envoy_binary()
+    from leash_cli.extproc.envoy import validate
+
+    out = tmp_path / "deploy"
+    r = _export(out, config_file)  # validates by default when envoy is installed
+    assert r.exit_code == 0, r.output
+    assert "envoy.yaml is valid" in r.output
+    ok, output = validate(binary, out / "envoy.yaml")
+    assert ok, output
+    # and the default config too
+    out2 = tmp_path / "deploy2"
+    r = CliRunner().invoke(_cli(), ["export", "compose", "--out", str(out2)])
+    assert r.exit_code == 0, r.output
+    ok, output = validate(binary, out2 / "envoy.yaml")
+    assert ok, output
+
+
+def test_rerun_is_idempotent_and_keeps_user_edits(tmp_path, config_file):
+    out = tmp_path / "deploy"
+    assert _export(out, config_file, "--no-validate").exit_code == 0
+    r = _export(out, config_file, "--no-validate")
+    assert r.exit_code == 0
+    assert "created" not in r.output and "updated" not in r.output
+    assert r.output.count("unchanged") >= 8
+    readme = out / "README.md"
+    readme.write_text(readme.read_text() + "\nour own notes\n")
+    r = _export(out, config_file, "--no-validate", "--replicas", "5")
+    assert r.exit_code == 0
+    assert re.search(r"kept\s+\S*README\.md", r.output)
+    assert "our own notes" in readme.read_text()
+    assert re.search(r"updated\s+\S*docker-compose\.yaml", r.output)  # ours, not edited: updated
+    assert yaml.safe_load((out / "docker-compose.yaml").read_text())["services"]["leash"]["deploy"]["replicas"] == 5
+    r = _export(out, config_file, "--no-validate", "--replicas", "5", "--force")
+    assert re.search(r"overwritten\s+\S*README\.md", r.output)
+    assert "our own notes" not in readme.read_text()
+
+
+def test_render_tree_substitutes_once_and_refuses_missing_values(tmp_path):
+    tpl = tmp_path / "tpl"
+    (tpl / "sub").mkdir(parents=True)
+    (tpl / "a.yaml").write_text("value: ${v}\ncost: $$5\n")
+    (tpl / "sub" / "dot.hidden").write_text("x")
+    res = render_tree(tpl, tmp_path / "out", {"v": '"${not_expanded} $dollar"'})
+    assert (tmp_path / "out" / "a.yaml").read_text() == 'value: "${not_expanded} $dollar"\ncost: $5\n'
+    assert (tmp_path / "out" / "sub" / ".hidden").exists()
+    assert {s for _, s in res} == {"created"}
+    with pytest.raises(KeyError):
+        render_tree(tpl, tmp_path / "out2", {})
