@@ -210,3 +210,44 @@ def test_two_replicas_share_one_rate_limit_through_redis(stack, redis_prefix):
     assert served[0][0] == 8
     # both replicas took traffic (Envoy round-robins the module hosts)
     assert all(gw.metrics.requests._metrics for gw in s.gateways)
+
+
+def test_response_block_replaces_status_and_body(stack):
+    s = stack(modules={"content-filter": {"blocked_keywords": ["mock"], "check_requests": False,
+                                          "check_responses": True}})
+    r = s.client.post(CHAT, json=_chat("hi"))
+    assert r.status_code == 403, r.text
+    assert r.json()["error"]["code"] == "policy_violation"
+    assert "mock provider" not in r.text
+    rows = s.rows("SELECT outcome, status FROM requests WHERE id = ?", r.headers["x-leash-request-id"])
+    assert rows == [("blocked", 403)]
+
+
+def test_response_redaction_buffered_and_streamed(stack):
+    s = stack(modules={"content-filter": {"blocked_keywords": ["mock"], "check_requests": False,
+                                          "check_responses": True, "action": "redact"}})
+    r = s.client.post(CHAT, json=_chat("hi"))
+    assert r.status_code == 200, r.text
+    text = r.json()["choices"][0]["message"]["content"]
+    assert "mock" not in text and "[REDACTED]" in text
+    assert int(r.headers["content-length"]) == len(r.content)
+    with s.client.stream("POST", CHAT, json=_chat("hi", stream=True)) as r:
+        data = b"".join(r.iter_raw())
+    assert r.status_code == 200
+    import json
+
+    text = "".join(
+        (json.loads(line[6:])["choices"] or [{}])[0].get("delta", {}).get("content") or ""
+        for line in data.decode().splitlines() if line.startswith("data: {"))
+    assert "mock" not in text and "[REDACTED]" in text
+    assert data.rstrip().endswith(b"data: [DONE]")
+
+
+def test_a_large_prompt_passes(stack, upstream):
+    s = stack()
+    big = "lorem ipsum " * (9 * 1024 * 1024 // 12)  # ~9 MiB: under leash's 10 MiB limit
+    r = s.client.post(CHAT, json=_chat(big), timeout=60)
+    assert r.status_code == 200, r.text[:500]
+    assert len(upstream.last().body) > 9 * 1024 * 1024 - 100
+    r = s.client.post(CHAT, json=_chat(big + big), timeout=60)
+    assert r.status_code == 413
