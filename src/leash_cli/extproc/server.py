@@ -51,6 +51,7 @@ class ExtProcHost:
     def __init__(self, gateway: Any) -> None:
         self.gateway = gateway
         self.active = 0
+        self._trust: tuple[object, bool] = (None, False)
 
     @property
     def state(self):
@@ -67,7 +68,10 @@ class ExtProcHost:
     @property
     def trust_tenant_header(self) -> bool:
         # behind Envoy the clients are remote: the tenant header counts only when the config says so
-        return self.gateway.state.config.gateway.trust_tenant_header is True
+        st = self.gateway.state
+        if self._trust[0] is not st:
+            self._trust = (st, st.config.gateway.trust_tenant_header is True)
+        return self._trust[1]
 
 
 class Processor(pb_grpc.ExternalProcessorServicer):
