@@ -44,8 +44,8 @@ class Metrics:
             "leash_policy_violations", "Policy findings", ["module", "type", "action"], registry=r
         )
         self.in_flight = Gauge("leash_gateway_in_flight_requests", "Requests in progress", registry=r)
-        self.store_errors = Counter("leash_store_write_errors", "Failed history writes", registry=r)
-        self.store_queue = Gauge("leash_store_queue_depth", "Records waiting to be written", registry=r)
+        self._recorder = None
+        r.register(_StoreCollector(self))
 
     def observe(self, ex: Exchange) -> None:
         model = ex.model or ""
@@ -71,5 +71,32 @@ class Metrics:
         for v in ex.violations:
             self.violations.labels(v.module, v.type, v.action).inc()
 
+    def bind_recorder(self, recorder) -> None:
+        """Report the history writer's counters at scrape time."""
+        self._recorder = recorder
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _StoreCollector:
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        rec = self.metrics._recorder
+        if rec is None:
+            return
+        yield CounterMetricFamily("leash_store_write_errors", "Failed history writes",
+                                  value=getattr(rec, "write_errors", 0))
+        yield CounterMetricFamily("leash_store_rows_written", "Rows written to the history",
+                                  value=getattr(rec, "rows_written", 0))
+        yield GaugeMetricFamily("leash_store_queue_depth", "Records waiting to be written",
+                                value=getattr(rec, "queue_depth", 0))
+        yield GaugeMetricFamily("leash_store_degraded", "1 while the history cannot be written",
+                                value=1 if getattr(rec, "state", "ok") == "degraded" else 0)

@@ -90,6 +90,8 @@ class Gateway:
     ) -> None:
         self.metrics = metrics or Metrics()
         self.recorder = recorder
+        if recorder is not None:
+            self.metrics.bind_recorder(recorder)
         self.pricer = pricer
         self.started = time.time()
         self.client: UpstreamClient | None = None
@@ -496,8 +498,6 @@ class Gateway:
         return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
 
     async def metrics_endpoint(self, request: Request) -> Response:
-        if self.recorder is not None:
-            self.metrics.store_queue.set(getattr(self.recorder, "queue_depth", 0))
         return Response(self.metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
 

@@ -186,15 +186,29 @@ def run(
 ) -> None:
     """Serve until SIGINT/SIGTERM (which drain the history queue before exit)."""
     import signal
+    import socket
 
     server = GatewayServer(uvicorn_config(gateway, host, port))
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        msg = f"cannot listen on {host}:{port}: {e.strerror or e}"
+        if e.errno == 98:
+            msg += " (another process uses this port; pick another with --port)"
+        if console is not None:
+            console.print(f"[bold red]error:[/] {msg}", highlight=False)
+        raise SystemExit(1) from None
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError, AttributeError):
             loop.add_signal_handler(signal.SIGHUP, lambda: reload_config(gateway, config_path))
         watcher = asyncio.create_task(_watch_file(gateway, config_path)) if watch else None
-        serving = asyncio.create_task(server.serve())
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started_event.is_set() and not serving.done():
             await asyncio.sleep(0.02)
         if serving.done() and server.bound_port is None:

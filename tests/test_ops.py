@@ -1,0 +1,95 @@
+"""Operating the gateway: health, readiness, metrics, the banner, and `leash up` failing clearly."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+
+
+def test_health_ready_metrics(gateway):
+    httpx.post(f"{gateway.base('mock')}/chat/completions",
+               json={"model": "mock-small", "messages": [{"role": "user", "content": "hi"}]},
+               headers={"x-leash-tenant": "acme"})
+    h = httpx.get(f"{gateway.url}/health").json()
+    assert h["status"] == "ok" and h["version"] and h["uptime_s"] >= 0
+    assert h["providers"]["mock"] == {"kind": "mock", "endpoint": "mock://local"}
+    assert h["store"]["state"] == "ok"
+    assert httpx.get(f"{gateway.url}/ready").json() == {"ready": True}
+    m = httpx.get(f"{gateway.url}/metrics")
+    assert m.headers["content-type"].startswith("text/plain")
+    text = m.text
+    assert 'leash_gateway_requests_total{model="mock-small",provider="mock",status="200",tenant="acme"} 1.0' in text
+    for name in ("leash_gateway_request_duration_seconds_bucket", "leash_provider_latency_seconds_bucket",
+                 "leash_gateway_overhead_seconds_bucket", "leash_gateway_tokens_total",
+                 "leash_store_write_errors_total", "leash_store_queue_depth", "leash_gateway_in_flight_requests"):
+        assert name in text
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _leash(*args: str, cwd=None, env=None, timeout=20) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "leash_cli", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd, env={**os.environ, **(env or {})})
+
+
+def test_up_prints_a_banner_and_serves_the_embedded_default(tmp_path):
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "leash_cli", "up", "--port", str(port), "--db",
+                             str(tmp_path / "x.db")], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env={**os.environ, "COLUMNS": "200"})
+    try:
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                r = httpx.post(f"http://127.0.0.1:{port}/v1/mock/chat/completions",
+                               json={"model": "mock-small", "messages": [{"role": "user", "content": "hi"}]})
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert r.status_code == 200
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=20)[0]
+    assert f"listening on http://127.0.0.1:{port}" in out
+    assert "embedded default" in out
+    assert f"http://127.0.0.1:{port}/v1/openai" in out and "https://api.openai.com/v1" in out
+    assert proc.returncode == 0
+
+
+def test_up_with_a_bad_config_says_where(tmp_path):
+    bad = tmp_path / "leash.yaml"
+    bad.write_text("gateway:\n  prot: 1\n")
+    r = _leash("up", "--config", str(bad))
+    assert r.returncode == 2
+    assert "leash.yaml" in r.stderr and "line 2" in r.stderr and "did you mean 'port'" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_up_with_a_broken_module_refuses_to_start(tmp_path):
+    (tmp_path / "mods").mkdir()
+    (tmp_path / "mods" / "bad.py").write_text("class Bad:\n    name = 'bad'\n    def policy(self, ex):\n"
+                                              "        return undefined_name\nraise ImportError('no such lib')\n")
+    cfg = tmp_path / "leash.yaml"
+    cfg.write_text("modules_dir: mods\nmodules:\n  bad: {}\n")
+    r = _leash("up", "--config", str(cfg), "--port", str(_free_port()))
+    assert r.returncode == 2
+    assert "bad.py:5" in r.stderr and "ImportError" in r.stderr and "enabled: false" in r.stderr
+
+
+def test_up_on_a_busy_port_fails_cleanly(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = _leash("up", "--port", str(port), "--no-record", cwd=tmp_path)
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr + r.stdout
