@@ -1,0 +1,278 @@
+"""Gateway benchmark: leash against a direct call to the same upstream, in one run.
+
+    python bench/run.py                 # ~2 minutes
+    python bench/run.py --duration 20   # longer runs per scenario
+    python bench/run.py --soak 300      # plus a 5-minute RSS soak under load
+
+It starts a fast fake upstream (bench/upstream.py) and leash, pins leash to
+CPU 0 and the upstream and the load generator (wrk) to CPU 1 with taskset,
+and reports requests/s, p50/p99 latency and leash's CPU time per request
+(the figure least disturbed by other load on the machine).  wrk is installed
+from Debian's packages when missing.  Results also go to bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PROMPT_300B = {"model": "gpt-4o-mini", "messages": [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": "Summarise the plot of a short story about a fox who learns to share with "
+                                "the other animals of the forest, in two sentences, for a child of seven."}]}
+PROMPT_4KB_TEXT = ("Please review the following deployment notes and list the risks. " +
+                   "The service runs three replicas behind a load balancer and talks to a queue. " * 48)[:4000]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ensure_wrk() -> str:
+    path = shutil.which("wrk")
+    if path:
+        return path
+    print("wrk not found: installing it from Debian's packages (apt-get install -y wrk)", flush=True)
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    if subprocess.call(sudo + ["apt-get", "install", "-y", "-q", "wrk"], stdout=subprocess.DEVNULL) != 0:
+        subprocess.call(sudo + ["apt-get", "update", "-q"], stdout=subprocess.DEVNULL)
+        subprocess.check_call(sudo + ["apt-get", "install", "-y", "-q", "wrk"], stdout=subprocess.DEVNULL)
+    path = shutil.which("wrk")
+    if not path:
+        sys.exit("could not install wrk")
+    return path
+
+
+def pin(cpu: int) -> list[str]:
+    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
+        return ["taskset", "-c", str(cpu)]
+    return []
+
+
+def wait_http(url: str, timeout: float = 20) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except Exception:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def wait_port(port: int, timeout: float = 10) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"port {port} did not open")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@dataclass
+class Result:
+    name: str
+    connections: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+    leash_cpu_us_per_req: float | None = None
+    extra: dict = field(default_factory=dict)
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    m = re.match(r"([\d.]+)(us|ms|s)", text)
+    return float(m.group(1)) * _UNITS[m.group(2)] if m else float("nan")
+
+
+def wrk(url: str, body: dict, connections: int, duration: int, name: str, leash_pid: int | None) -> Result:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write('wrk.method = "POST"\n')
+        f.write(f"wrk.body = {json.dumps(json.dumps(body))}\n")
+        f.write('wrk.headers["Content-Type"] = "application/json"\n')
+        f.write('wrk.headers["Authorization"] = "Bearer sk-bench-not-a-real-key"\n')
+        script = f.name
+    threads = 1 if connections < 4 else 2
+    before = cpu_seconds(leash_pid) if leash_pid else None
+    out = subprocess.run(
+        pin(1) + ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--latency",
+                  "-s", script, url],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    after = cpu_seconds(leash_pid) if leash_pid else None
+    os.unlink(script)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    reqs = int(re.search(r"(\d+) requests in", out).group(1))
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))
+    errs = 0
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if m:
+        errs += int(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m:
+        errs += sum(int(x) for x in m.groups())
+    cpu = None
+    if before is not None and reqs:
+        cpu = (after - before) / reqs * 1e6
+    r = Result(name, connections, rps, p50, p99, reqs, errs, cpu)
+    print(f"  {name:<34} c={connections:<3} {rps:>9.0f} req/s  p50 {p50:7.3f} ms  p99 {p99:7.3f} ms"
+          + (f"  leash CPU {cpu:6.0f} µs/req" if cpu is not None else "") + (f"  ERRORS {errs}" if errs else ""),
+          flush=True)
+    return r
+
+
+class Leash:
+    def __init__(self, upstream_port: int, workdir: Path, record: bool, modules: dict | None = None) -> None:
+        self.port = free_port()
+        cfg = {
+            "gateway": {"host": "127.0.0.1", "port": self.port},
+            "providers": {"openai": {"kind": "openai", "endpoint": f"http://127.0.0.1:{upstream_port}/v1"}},
+            "storage": {"path": str(workdir / "bench.db"), "bodies": "full"},
+        }
+        if modules:
+            cfg["modules"] = modules
+        path = workdir / f"leash-{self.port}.yaml"
+        path.write_text(json.dumps(cfg))
+        cmd = pin(0) + [sys.executable, "-m", "leash_cli", "up", "--config", str(path)]
+        if not record:
+            cmd.append("--no-record")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_http(f"http://127.0.0.1:{self.port}/health")
+        self.url = f"http://127.0.0.1:{self.port}/v1/openai/chat/completions"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
+    ap.add_argument("--soak", type=int, default=0, help="seconds of RSS soak under load (e.g. 300)")
+    ap.add_argument("--out", default=str(HERE / "results"), help="folder for the JSON results")
+    args = ap.parse_args()
+    ensure_wrk()
+    d = args.duration
+    work = Path(tempfile.mkdtemp(prefix="leash-bench-"))
+    up_port = free_port()
+    upstream = subprocess.Popen(pin(1) + [sys.executable, str(HERE / "upstream.py"), "--port", str(up_port)],
+                                stdout=subprocess.DEVNULL)
+    wait_port(up_port)
+    direct = f"http://127.0.0.1:{up_port}/v1/chat/completions"
+    results: list[Result] = []
+    summary: dict = {"cpus": os.cpu_count(), "python": sys.version.split()[0], "duration_s": d}
+    stream_body = {**PROMPT_300B, "stream": True}
+    try:
+        print(f"body {len(json.dumps(PROMPT_300B))} B; leash on CPU 0, upstream and wrk on CPU 1", flush=True)
+        leash = Leash(up_port, work, record=True)
+        try:
+            urllib.request.urlopen(urllib.request.Request(leash.url, data=json.dumps(PROMPT_300B).encode(),
+                                                          headers={"content-type": "application/json"})).read()
+            time.sleep(0.5)
+            summary["idle_rss_mb"] = round(rss_mb(leash.proc.pid), 1)
+            print(f"leash idle RSS {summary['idle_rss_mb']} MB", flush=True)
+            print("non-streaming chat completion:", flush=True)
+            results.append(wrk(direct, PROMPT_300B, 16, d, "direct", None))
+            results.append(wrk(leash.url, PROMPT_300B, 16, d, "leash (recording)", leash.proc.pid))
+            results.append(wrk(direct, PROMPT_300B, 1, d, "direct", None))
+            results.append(wrk(leash.url, PROMPT_300B, 1, d, "leash (recording)", leash.proc.pid))
+            print("SSE, 20 events:", flush=True)
+            results.append(wrk(direct, stream_body, 64, d, "direct stream", None))
+            results.append(wrk(leash.url, stream_body, 64, d, "leash stream (recording)", leash.proc.pid))
+            if args.soak:
+                print(f"soak: {args.soak} s at 16 connections, sampling RSS", flush=True)
+                samples = []
+                proc = subprocess.Popen(pin(1) + ["wrk", "-t", "1", "-c", "16", "-d", f"{args.soak}s", "-s",
+                                                  _lua(PROMPT_300B), leash.url], stdout=subprocess.DEVNULL)
+                t0 = time.time()
+                while proc.poll() is None:
+                    samples.append((round(time.time() - t0), round(rss_mb(leash.proc.pid), 1)))
+                    time.sleep(10)
+                summary["soak_rss_mb"] = samples
+                print(f"  RSS over time (s, MB): {samples}", flush=True)
+            summary["rss_after_load_mb"] = round(rss_mb(leash.proc.pid), 1)
+        finally:
+            leash.stop()
+        bare = Leash(up_port, work, record=False)
+        try:
+            print("without recording:", flush=True)
+            results.append(wrk(bare.url, PROMPT_300B, 16, d, "leash (no recording)", bare.proc.pid))
+        finally:
+            bare.stop()
+    finally:
+        upstream.terminate()
+        upstream.wait(10)
+        shutil.rmtree(work, ignore_errors=True)
+
+    by = {(r.name, r.connections): r for r in results}
+    dir16, le16 = by[("direct", 16)], by[("leash (recording)", 16)]
+    dir1, le1 = by[("direct", 1)], by[("leash (recording)", 1)]
+    ds, ls = by[("direct stream", 64)], by[("leash stream (recording)", 64)]
+    nr = by[("leash (no recording)", 16)]
+    summary.update(
+        leash_rps_16=round(le16.rps), direct_rps_16=round(dir16.rps),
+        ratio_leash_vs_direct_16=round(le16.rps / dir16.rps, 3),
+        added_p50_ms_1conn=round(le1.p50_ms - dir1.p50_ms, 3),
+        added_p99_ms_1conn=round(le1.p99_ms - dir1.p99_ms, 3),
+        leash_streams_per_s_64=round(ls.rps), direct_streams_per_s_64=round(ds.rps),
+        recording_ratio=round(le16.rps / nr.rps, 3),
+        leash_cpu_us_per_req=round(le16.leash_cpu_us_per_req or 0),
+        leash_cpu_us_per_stream=round(ls.leash_cpu_us_per_req or 0),
+    )
+    print("\nsummary:")
+    for k, v in summary.items():
+        if k != "soak_rss_mb":
+            print(f"  {k:<28} {v}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(json.dumps({"summary": summary, "runs": [asdict(r) for r in results]},
+                                                indent=2))
+
+
+def _lua(body: dict) -> str:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(json.dumps(body))}\n'
+                'wrk.headers["Content-Type"] = "application/json"\n')
+        return f.name
+
+
+if __name__ == "__main__":
+    main()
