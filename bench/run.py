@@ -162,7 +162,7 @@ class Leash:
         cfg = {
             "gateway": {"host": "127.0.0.1", "port": self.port},
             "providers": {"openai": {"kind": "openai", "endpoint": f"http://127.0.0.1:{upstream_port}/v1"}},
-            "storage": {"path": str(workdir / "bench.db"), "bodies": "full"},
+            "storage": {"path": str(workdir / f"bench-{self.port}.db"), "bodies": "full"},
         }
         if modules:
             cfg["modules"] = modules
@@ -174,6 +174,7 @@ class Leash:
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         wait_http(f"http://127.0.0.1:{self.port}/health")
         self.url = f"http://127.0.0.1:{self.port}/v1/openai/chat/completions"
+        self.db = workdir / f"bench-{self.port}.db"
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -237,6 +238,22 @@ def main() -> None:
             results.append(wrk(bare.url, PROMPT_300B, 16, d, "leash (no recording)", bare.proc.pid))
         finally:
             bare.stop()
+        print("pipeline, 4 KB prompt (no modules, then the default modules):", flush=True)
+        big = {"model": "gpt-4o-mini", "messages": [{"role": "system", "content": "You are a careful reviewer."},
+                                                     {"role": "user", "content": PROMPT_4KB_TEXT}]}
+        plain = Leash(up_port, work, record=True)
+        try:
+            results.append(wrk(plain.url, big, 16, d, "leash 4KB, no modules", plain.proc.pid))
+        finally:
+            plain.stop()
+        mods = Leash(up_port, work, record=True, modules=DEFAULT_MODULES)
+        try:
+            results.append(wrk(mods.url, big, 16, d, "leash 4KB, default modules", mods.proc.pid))
+        finally:
+            mods.stop()
+        summary["module_ms"] = module_percentiles(mods.db)
+        for name, q in summary["module_ms"].items():
+            print(f"  {name:<20} p50 {q['p50']:.3f} ms  p95 {q['p95']:.3f} ms", flush=True)
     finally:
         upstream.terminate()
         upstream.wait(10)
@@ -247,6 +264,7 @@ def main() -> None:
     dir1, le1 = by[("direct", 1)], by[("leash (recording)", 1)]
     ds, ls = by[("direct stream", 64)], by[("leash stream (recording)", 64)]
     nr = by[("leash (no recording)", 16)]
+    p4, m4 = by[("leash 4KB, no modules", 16)], by[("leash 4KB, default modules", 16)]
     summary.update(
         leash_rps_16=round(le16.rps), direct_rps_16=round(dir16.rps),
         ratio_leash_vs_direct_16=round(le16.rps / dir16.rps, 3),
@@ -256,15 +274,47 @@ def main() -> None:
         recording_ratio=round(le16.rps / nr.rps, 3),
         leash_cpu_us_per_req=round(le16.leash_cpu_us_per_req or 0),
         leash_cpu_us_per_stream=round(ls.leash_cpu_us_per_req or 0),
+        modules_rps_4kb=round(m4.rps), no_modules_rps_4kb=round(p4.rps),
+        modules_ratio_4kb=round(m4.rps / p4.rps, 3),
     )
     print("\nsummary:")
     for k, v in summary.items():
-        if k != "soak_rss_mb":
+        if k not in ("soak_rss_mb", "module_ms"):
             print(f"  {k:<28} {v}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "latest.json").write_text(json.dumps({"summary": summary, "runs": [asdict(r) for r in results]},
                                                 indent=2))
+
+
+DEFAULT_MODULES = {
+    "secrets-detector": {"action": "block"},
+    "pii-detector": {"action": "log"},
+    "prompt-injection": {"mode": "shadow"},
+}
+
+
+def module_percentiles(db: Path) -> dict:
+    """Per-module and whole-pipeline p50/p95 (ms) from the history's module_timings."""
+    import sqlite3
+    import statistics
+
+    time.sleep(0.5)
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    per: dict[str, list[float]] = {}
+    totals: list[float] = []
+    for (raw,) in con.execute("SELECT module_timings FROM requests WHERE module_timings IS NOT NULL"):
+        t = json.loads(raw)
+        totals.append(sum(t.values()))
+        for k, v in t.items():
+            per.setdefault(k, []).append(v)
+    con.close()
+    out = {}
+    for k, vals in [*per.items(), ("(pipeline total)", totals)]:
+        if len(vals) >= 20:
+            q = statistics.quantiles(vals, n=100)
+            out[k] = {"p50": round(q[49], 4), "p95": round(q[94], 4), "n": len(vals)}
+    return out
 
 
 def _lua(body: dict) -> str:
