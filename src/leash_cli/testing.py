@@ -35,7 +35,7 @@ import orjson
 
 from leash_cli.decision import Decision
 from leash_cli.exchange import Exchange
-from leash_cli.pipeline import REQUEST_STAGES, STAGES, Block, Pipeline, Slot
+from leash_cli.pipeline import STAGES, Block, Pipeline, Slot
 
 __all__ = [
     "make_exchange",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import types
 import typing
 from enum import Enum
 from pathlib import Path
@@ -142,7 +143,7 @@ def _type_name(ann: Any) -> str:
     args = typing.get_args(ann)
     if origin is typing.Literal:
         return " | ".join(json.dumps(a) for a in args)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if origin in (typing.Union, types.UnionType):
         return " | ".join("null" if a is type(None) else _type_name(a) for a in args)
     if origin is typing.Annotated:
         return _type_name(args[0])
@@ -342,10 +343,11 @@ def describe_decision(decision: Any, ex: Any, before: str) -> dict[str, Any]:
     if decision is not None and decision.action == "block":
         out.update(status=decision.status, code=decision.code, message=decision.message)
     if ex.verdict == "redacted" or (decision is not None and decision.action == "redact"):
-        ex.commit_body()
+        import orjson
+
         from leash_cli.messages import request_texts
 
-        import orjson
+        ex.commit_body()
 
         out["text"] = "\n".join(t.text for t in request_texts(ex.api, orjson.loads(ex.request_body)))
         out["changed"] = out["text"] != before
