@@ -93,3 +93,11 @@ def test_up_on_a_busy_port_fails_cleanly(tmp_path):
         r = _leash("up", "--port", str(port), "--no-record", cwd=tmp_path)
     assert r.returncode != 0
     assert "Traceback" not in r.stderr + r.stdout
+
+
+def test_up_with_a_corrupt_database_says_so(tmp_path):
+    db = tmp_path / "leash.db"
+    db.write_bytes(b"this is not a database at all, not even close" * 10)
+    r = _leash("up", "--db", str(db), "--port", str(_free_port()), cwd=tmp_path)
+    assert r.returncode == 2
+    assert "not a SQLite file" in r.stderr + r.stdout and "Traceback" not in r.stderr
