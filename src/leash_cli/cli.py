@@ -82,7 +82,7 @@ def up(
     try:
         gateway = build_gateway(loaded, db_path=db, record=not no_record)
     except Exception as e:  # a store or module problem, said plainly
-        err.print(f"[bold red]error:[/] {e}", highlight=False)
+        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     run(gateway, host, port, config_path=config, db_path=db, watch=reload, console=console)
 
@@ -107,9 +107,16 @@ def init(
 def config_validate(
     path: Annotated[Optional[Path], typer.Argument(help="config file (default: the one `leash up` would use)")] = None,
 ) -> None:
-    """Check a config file; exit 2 with the file, key and line of each problem."""
+    """Check a config file and its modules; exit 2 with the file, key and line of each problem."""
+    from leash_cli.registry import build_slots
+
     loaded = _load(path)
     cfg = loaded.config
+    try:
+        build_slots(loaded)
+    except ConfigError as e:
+        err.print(f"[bold red]error:[/] {e.render()}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
     console.print(
         f"[green]ok[/] {loaded.label}: {len(cfg.providers)} providers, {len(cfg.modules)} modules, "
         f"{len(cfg.tenants)} tenants"
@@ -150,6 +157,7 @@ def tui(
     db: Annotated[Optional[Path], typer.Option(help="history database (default ~/.leash/leash.db)")] = None,
     url: Annotated[Optional[str], typer.Option(help="running gateway, for health and replay (http://host:port)")] = None,
     config: ConfigOpt = None,
+    key: Annotated[Optional[str], typer.Option(help="key sent with replays (default $LEASH_REPLAY_KEY)")] = None,
 ) -> None:
     """Watch traffic, cost and violations live in the terminal."""
     from leash_cli.paths import resolve_db_path
@@ -163,7 +171,7 @@ def tui(
             cfg = None
     if url is None and cfg is not None:
         url = f"http://{cfg.gateway.host}:{cfg.gateway.port}"
-    raise typer.Exit(run_tui(resolve_db_path(str(db) if db else None, cfg), url))
+    raise typer.Exit(run_tui(resolve_db_path(str(db) if db else None, cfg), url, config=cfg, key=key))
 
 
 def _register_optional() -> None:

@@ -111,6 +111,7 @@ class Exchange:
     verdict: str = "allowed"  # allowed | blocked | redacted | shadow_blocked
     module_timings: dict[str, float] = field(default_factory=dict)  # module -> seconds
     annotations: dict[str, Any] = field(default_factory=dict)
+    modules: tuple = ()  # the pipeline slots that apply to this exchange (set by the pipeline)
     _json: Any = None
     _json_error: str | None = None
     _json_parsed: bool = False

@@ -45,27 +45,47 @@ class Metrics:
         )
         self.in_flight = Gauge("leash_gateway_in_flight_requests", "Requests in progress", registry=r)
         self._recorder = None
+        self._cache: dict[tuple, tuple] = {}
         r.register(_StoreCollector(self))
 
+    def _children(self, ex: Exchange) -> tuple:
+        """The labelled series of one (tenant, provider, model, status), looked up once."""
+        key = (ex.tenant, ex.provider, ex.model or "", ex.status or 0)
+        got = self._cache.get(key)
+        if got is None:
+            tenant, provider, model, status = key
+            got = (
+                self.requests.labels(tenant, provider, model, str(status)),
+                self.duration.labels(provider),
+                self.provider_latency.labels(provider),
+                self.overhead.labels(provider),
+                self.tokens.labels(tenant, provider, model, "input"),
+                self.tokens.labels(tenant, provider, model, "output"),
+                self.cost.labels(tenant, provider, model),
+            )
+            if len(self._cache) > 10000:
+                self._cache.clear()
+            self._cache[key] = got
+        return got
+
     def observe(self, ex: Exchange) -> None:
-        model = ex.model or ""
-        self.requests.labels(ex.tenant, ex.provider, model, str(ex.status or 0)).inc()
+        requests, duration, latency, overhead, tok_in, tok_out, cost = self._children(ex)
+        requests.inc()
         total = ex.total_seconds
         if total is not None:
-            self.duration.labels(ex.provider).observe(total)
+            duration.observe(total)
         up = ex.upstream_seconds
         if up is not None:
-            self.provider_latency.labels(ex.provider).observe(up)
-        ov = ex.overhead_seconds
-        if ov is not None:
-            self.overhead.labels(ex.provider).observe(ov)
+            latency.observe(up)
+        if total is not None:
+            overhead.observe(max(total - (up or 0.0), 0.0))
         u = ex.usage
         if u.input_tokens:
-            self.tokens.labels(ex.tenant, ex.provider, model, "input").inc(u.input_tokens)
+            tok_in.inc(u.input_tokens)
         if u.output_tokens:
-            self.tokens.labels(ex.tenant, ex.provider, model, "output").inc(u.output_tokens)
+            tok_out.inc(u.output_tokens)
         if ex.cost_usd:
-            self.cost.labels(ex.tenant, ex.provider, model).inc(ex.cost_usd)
+            cost.inc(ex.cost_usd)
         for name, secs in ex.module_timings.items():
             self.module_duration.labels(name).observe(secs)
         for v in ex.violations:

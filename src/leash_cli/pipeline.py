@@ -203,7 +203,7 @@ class Pipeline:
     async def request(self, ex: Exchange) -> Block | None:
         """Run the request stages; a Block ends the exchange."""
         slots = self.slots_for(ex)
-        ex.annotations["_slots"] = slots
+        ex.modules = slots
         for hook in self.hooks:
             b = await self._run(hook, "policy", ex)
             if b is not None:
@@ -326,7 +326,7 @@ class Pipeline:
     # -- sink ----------------------------------------------------------------------------------
     async def sink(self, ex: Exchange) -> None:
         """Module sinks (after the client has its answer)."""
-        for s in ex.annotations.get("_slots", ()):
+        for s in ex.modules:
             if "sink" in s.stages:
                 r = await self._call(s, "sink", ex)
                 if isinstance(r, Exception):
@@ -346,7 +346,7 @@ class Pipeline:
                 ex.cost_usd, ex.cost_detail = self.pricer.price(ex.kind, ex.model, ex.usage, ex.provider)
             except Exception:
                 log.warning("pricing failed for %s", ex.id, exc_info=True)
-        slots = ex.annotations.get("_slots")
+        slots = ex.modules
         if (slots and any("sink" in s.stages for s in slots)) or any("sink" in h.stages for h in self.hooks):
             try:
                 task = asyncio.get_running_loop().create_task(self._sink_then_record(ex))
@@ -364,7 +364,6 @@ class Pipeline:
             self._record(ex)
 
     def _record(self, ex: Exchange) -> None:
-        ex.annotations.pop("_slots", None)
         if self.metrics is not None:
             try:
                 self.metrics.observe(ex)
@@ -400,7 +399,7 @@ class ResponseFlow:
         self.tracker = pipeline._tracker_factory(ex, pipeline.keep_events)
         self.block: Block | None = None
         self.stopped = False
-        slots = ex.annotations.get("_slots") or ()
+        slots = ex.modules
         self._chunk_slots = [s for s in slots if "on_chunk" in s.stages]
         self._resp_slots = [s for s in slots if "on_response" in s.stages]
         self._last_text_event: tuple[str | None, Any, Any] | None = None

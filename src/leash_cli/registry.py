@@ -134,6 +134,16 @@ def _add(found: dict[str, ModuleInfo], info: ModuleInfo) -> None:
     found[info.name] = info
 
 
+def describe(info: ModuleInfo) -> None:
+    """Fill in a loaded module's version and description; raises if it is not a module."""
+    _describe(info)
+
+
+def load_file(path: Path) -> list[ModuleInfo]:
+    """The modules defined in one ``.py`` file, as ``modules_dir:`` loads them."""
+    return _load_file(Path(path))
+
+
 def _describe(info: ModuleInfo) -> None:
     cls = info.cls
     if not isinstance(cls, type):
@@ -243,6 +253,9 @@ def build_slots(
 
             close = difflib.get_close_matches(name, list(reg), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(sorted(reg))})"
+            broken = [i for i in reg.values() if i.error and i.source != "builtin"]
+            if broken:
+                hint += "; these modules failed to load: " + "; ".join(f"{i.name}: {i.error}" for i in broken)
             problems.append(_at(loaded, where, f"unknown module {name!r}{hint}"))
             return None
         if info.error:
@@ -300,6 +313,12 @@ def build_slots(
         per_tenant[tname] = lst
     if problems:
         raise ConfigError(loaded.label, problems)
+    import logging
+
+    for info in reg.values():
+        if info.error and info.name not in built:
+            logging.getLogger("leash.registry").warning("module %s (not enabled) cannot be loaded: %s",
+                                                        info.name, info.error)
     return everyone, per_tenant
 
 

@@ -223,10 +223,9 @@ async def arun_module(module_or_cls: Any, ex: Exchange, settings: dict[str, Any]
     decisions: list[Decision] = []
     slot = _slot(module, mode=mode, on_error=on_error, timeout=timeout, stage=stage, captured=decisions)
     pipe = Pipeline([slot])
-    blocked = await pipe.request(ex)  # also notes the slot in ex.annotations["_slots"] for the sink
+    blocked = await pipe.request(ex)  # also notes the slot in ex.modules for the sink
     if blocked is None and "sink" in slot.stages:
         await pipe.sink(ex)
-    ex.annotations.pop("_slots", None)
     if blocked is not None:
         for d in reversed(decisions):
             if d.action == "block":
@@ -278,10 +277,7 @@ def run_pipeline(modules: list[Any], ex: Exchange) -> Block | None:
             slots.append(_slot(build_module(m)))
 
     async def go() -> Block | None:
-        try:
-            return await Pipeline(slots).request(ex)
-        finally:
-            ex.annotations.pop("_slots", None)
+        return await Pipeline(slots).request(ex)
 
     return _run_sync(go())
 
