@@ -169,7 +169,11 @@ class ExtProcServer:
                 line = head.split(b"\r\n", 1)[0].decode("latin-1")
                 parts = line.split(" ")
                 path = parts[1].split("?", 1)[0] if len(parts) > 1 else "/"
-                status, ctype, body = self._route(path)
+                try:
+                    status, ctype, body = self._route(path)
+                except Exception:
+                    log.exception("metrics port: %s failed", path)
+                    status, ctype, body = "500 Internal Server Error", "application/json", b'{"error":"internal"}'
                 keep = b"connection: close" not in head.lower()
                 writer.write(
                     f"HTTP/1.1 {status}\r\ncontent-type: {ctype}\r\ncontent-length: {len(body)}\r\n"
@@ -185,8 +189,6 @@ class ExtProcServer:
     def _route(self, path: str) -> tuple[str, str, bytes]:
         gw = self.gateway
         if path == "/metrics":
-            if gw.recorder is not None:
-                gw.metrics.store_queue.set(getattr(gw.recorder, "queue_depth", 0))
             return "200 OK", METRICS_CONTENT_TYPE, gw.metrics.render()
         if path == "/health":
             payload = gw.health_payload()
