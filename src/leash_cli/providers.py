@@ -147,6 +147,22 @@ def clean_rest(rest: str) -> str:
     return rest
 
 
+def client_key(headers: dict[str, str], query: str) -> str | None:
+    """The key the client sent, wherever its SDK puts it."""
+    auth = headers.get("authorization")
+    if auth:
+        return auth[7:].strip() if auth[:7].lower() == "bearer " else auth
+    for h in ("x-api-key", "x-goog-api-key", "api-key"):
+        v = headers.get(h)
+        if v:
+            return v
+    if "key=" in query:
+        for k, v in parse_qsl(query):
+            if k == "key":
+                return v
+    return None
+
+
 def strip_query_params(query: str, names: frozenset[str]) -> str:
     pairs = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k.lower() not in names]
     return urlencode(pairs)

@@ -35,11 +35,10 @@ from leash_cli.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from leash_cli.metrics import Metrics
 from leash_cli.pipeline import Block, Pipeline
 from leash_cli.providers import HOP_BY_HOP, Provider, RouteError, build_providers, clean_rest, request_model
-from leash_cli.providers import strip_query_params
+from leash_cli.providers import client_key, strip_query_params
 from leash_cli.sse import SSESplitter
 from leash_cli.upstream import UpstreamClient, UpstreamConnectError, UpstreamError, UpstreamTimeout
 from leash_cli.keys import PREFIX as KEY_PREFIX
-from urllib.parse import parse_qsl
 
 log = logging.getLogger("leash.proxy")
 
@@ -197,7 +196,7 @@ class Gateway:
         self.metrics.in_flight.inc()
         flow = None
         try:
-            vkey = _client_key(headers, query)
+            vkey = client_key(headers, query)
             if vkey is not None and vkey.startswith(KEY_PREFIX):
                 vk, why = self.keyring.lookup(vkey) if self.keyring is not None else (None, "leash keys are off")
                 if vk is None:
@@ -508,22 +507,6 @@ def _leash_headers(ex: Exchange, headers: list, overhead: float) -> None:
         headers += [(k.encode(), str(v).encode()) for k, v in extra.items() if k.encode() not in present]
     headers.append((b"x-leash-request-id", ex.id.encode()))
     headers.append((b"x-leash-overhead-ms", f"{overhead * 1000:.3f}".encode()))
-
-
-def _client_key(headers: dict[str, str], query: str) -> str | None:
-    """The key the client sent, wherever its SDK puts it."""
-    auth = headers.get("authorization")
-    if auth:
-        return auth[7:].strip() if auth[:7].lower() == "bearer " else auth
-    for h in ("x-api-key", "x-goog-api-key", "api-key"):
-        v = headers.get(h)
-        if v:
-            return v
-    if "key=" in query:
-        for k, v in parse_qsl(query):
-            if k == "key":
-                return v
-    return None
 
 
 def _default_pipeline(gw: Gateway, loaded: LoadedConfig) -> Pipeline:

@@ -33,7 +33,7 @@ from leash_cli.errors import error_body, guess_api
 from leash_cli.exchange import CREDENTIAL_PARAMS, Exchange, strip_credentials
 from leash_cli.keys import PREFIX as KEY_PREFIX
 from leash_cli.pipeline import Block
-from leash_cli.providers import HOP_BY_HOP, RouteError, clean_rest, request_model, strip_query_params
+from leash_cli.providers import HOP_BY_HOP, RouteError, clean_rest, client_key, request_model, strip_query_params
 from leash_cli.proxy import _wants_json
 from leash_cli.sse import SSESplitter
 
@@ -172,7 +172,7 @@ class StreamHandler:
         host.metrics.in_flight.inc()
         set_h: dict[str, str] = {}
         remove: list[str] = [k for k in headers if k.startswith("x-leash-")]
-        vkey = _client_key(headers, query)
+        vkey = client_key(headers, query)
         if vkey is not None and vkey.startswith(KEY_PREFIX):
             keyring = host.keyring
             vk, why = keyring.lookup(vkey) if keyring is not None else (None, "leash keys are off")
@@ -435,19 +435,4 @@ def _client_address(headers: dict[str, str]) -> str | None:
     xff = headers.get("x-envoy-external-address") or headers.get("x-forwarded-for")
     if xff:
         return xff.split(",", 1)[0].strip()[:64]
-    return None
-
-
-def _client_key(headers: dict[str, str], query: str) -> str | None:
-    auth = headers.get("authorization")
-    if auth:
-        return auth[7:].strip() if auth[:7].lower() == "bearer " else auth
-    for h in ("x-api-key", "x-goog-api-key", "api-key"):
-        v = headers.get(h)
-        if v:
-            return v
-    if "key=" in query:
-        for k, v in parse_qsl(query):
-            if k == "key":
-                return v
     return None

@@ -41,6 +41,8 @@ class ScanModule:
     priority = 30
     on_error = "block"  # security modules fail closed
     severity = "high"
+    #: matches are credentials: the history masks them in every storage.bodies mode
+    sensitive = False
 
     def __init__(self, settings: ScanSettings, context: Any = None) -> None:
         self.s = settings
@@ -53,6 +55,10 @@ class ScanModule:
         for sc in self.scanners:
             out.extend(sc.scan(text))
         return out
+
+    def _remember(self, ex: Exchange, found: list[tuple[Finding, str | None]]) -> None:
+        if self.sensitive:
+            ex.annotations.setdefault("secrets", []).extend(f.text for f, _ in found)
 
     def _violation(self, f: Finding, action: str, field: str | None) -> Violation:
         return Violation(self.name, f.type, action, self.severity, f"{f.type}: {mask(f.text)}",
@@ -82,6 +88,7 @@ class ScanModule:
                 edits.append((t.path, redact_text(t.text, fs, self.s.placeholder)))
         if not found:
             return None
+        self._remember(ex, found)
         if self.s.action == "block":
             return self._blocked(found, "request")
         if self.s.action == "log":
@@ -103,6 +110,7 @@ class ScanModule:
                 edits.append((t.path, redact_text(t.text, fs, self.s.placeholder)))
         if not found:
             return None
+        self._remember(ex, found)
         if self.s.action == "block":
             return self._blocked(found, "response")
         if self.s.action == "log":
@@ -123,6 +131,7 @@ class ScanModule:
         out, found = red.flush() if chunk.final else red.feed(chunk.text)
         if found:
             pairs = [(f, "response.stream") for f in found]
+            self._remember(ex, pairs)
             if self.s.action == "block":
                 return self._blocked(pairs, "response stream")
             action = "redact" if self.s.action == "redact" else "log"

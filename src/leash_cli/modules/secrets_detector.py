@@ -15,6 +15,7 @@ class SecretsDetector(ScanModule):
 
     name = "secrets-detector"
     severity = "critical"
+    sensitive = True
 
     class Settings(ScanSettings):
         action: Literal["block", "redact", "log"] = Field("block", description="block, redact or log")
