@@ -420,12 +420,16 @@ class Gateway:
                 async for chunk in chunks:
                     if ex.t_first_token is None:
                         ex.t_first_token = time.perf_counter()
+                    # events that arrived together leave together: one write, no added wait
+                    outs: list[bytes] = []
                     for raw in splitter.feed(chunk):
-                        for out in await flow.event(raw):
-                            sent.append(out)
-                            await send({"type": "http.response.body", "body": out, "more_body": True})
+                        outs += await flow.event(raw)
                         if flow.stopped:
                             break
+                    if outs:
+                        sent += outs
+                        await send({"type": "http.response.body", "body": b"".join(outs) if len(outs) > 1
+                                    else outs[0], "more_body": True})
                     if flow.stopped:
                         ex.outcome = "blocked"
                         ex.error = ex.error or (f"stream stopped by {flow.block.module}" if flow.block else None)
