@@ -234,3 +234,25 @@ def test_garbage_does_not_crash_the_process(gateway):
         s.recv(100)
     r = post(gateway, "mock", "chat/completions", json=CHAT)
     assert r.status_code == 200
+
+
+def test_client_leaving_a_slow_buffered_answer_cancels_upstream(gateway, upstream):
+    """A non-streamed answer that takes long: the client gives up, leash stops the upstream call."""
+    from leash_cli.store import open_readonly
+
+    before = len(upstream.requests)
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{gateway.base('openai')}/chat/completions", json={**CHAT, "model": "hang"}, timeout=1.5)
+    assert len(upstream.requests) == before + 1
+    deadline = time.time() + 5
+    row = None
+    while time.time() < deadline:
+        gateway.flush()
+        db = open_readonly(gateway.db_path)
+        rows = [dict(r) for r in db.query("select outcome, status from requests")]
+        db.close()
+        if rows:
+            row = rows[-1]
+            break
+        time.sleep(0.1)
+    assert row == {"outcome": "client_cancelled", "status": 499}

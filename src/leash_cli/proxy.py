@@ -323,6 +323,22 @@ class Gateway:
         out["accept-encoding"] = _UPSTREAM_ACCEPT_ENCODING
         url = provider.upstream_url(ex.path, query)
         ex.t_upstream_start = time.perf_counter()
+        guard = _DisconnectGuard(receive, ex)
+        try:
+            await self._exchange_upstream(send, receive, ex, provider, url, out, cfg, flow, guard)
+        except asyncio.CancelledError:
+            if not guard.left():
+                raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            ex.t_upstream_end = ex.t_upstream_end or time.perf_counter()
+            raise _ClientGone() from None
+        finally:
+            guard.stop()
+
+    async def _exchange_upstream(self, send, receive, ex, provider, url, out, cfg, flow, guard) -> None:
+        assert self.client is not None
         try:
             resp = await self.client.request(
                 ex.method, url, out, ex.request_body or None,
@@ -348,6 +364,7 @@ class Gateway:
             if resp.status >= 400:
                 ex.outcome = "upstream_error"
             if ctype.startswith("text/event-stream"):
+                guard.stop()  # the stream watches for the client itself
                 await self._stream(receive, send, ex, rheaders, resp, flow, resp.close)
                 return
             try:
@@ -365,6 +382,7 @@ class Gateway:
                                           f"provider {provider.name!r} broke off its response: {type(e).__name__}",
                                           outcome="upstream_error")
             ex.t_upstream_end = time.perf_counter()
+            guard.stop()
             await self._send_body(send, ex, resp.status, rheaders, body, flow)
         finally:
             resp.release()
@@ -533,15 +551,17 @@ def _wants_json(headers: dict[str, str], body: bytes) -> bool:
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
     """The whole request body, or None when it exceeds `limit`."""
     msg = await receive()
+    if msg["type"] == "http.disconnect":
+        raise _ClientGone()
     body = msg.get("body", b"")
     if not msg.get("more_body"):
         return body if len(body) <= limit else None
     parts = [body]
     size = len(body)
     while True:
+        msg = await receive()
         if msg["type"] == "http.disconnect":
             raise _ClientGone()
-        msg = await receive()
         chunk = msg.get("body", b"")
         size += len(chunk)
         if size > limit:
@@ -549,6 +569,41 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
         parts.append(chunk)
         if not msg.get("more_body"):
             return b"".join(parts)
+
+
+class _DisconnectGuard:
+    """Notice a client that leaves while a slow upstream is still working on a buffered answer.
+
+    No task per request: a timer starts the watcher only once the wait passes
+    `after` seconds; then a disconnect cancels the request, which closes the
+    upstream connection (the provider stops generating).
+    """
+
+    __slots__ = ("receive", "ex", "task", "timer", "watcher", "gone")
+
+    def __init__(self, receive: Receive, ex: Exchange, after: float = 1.0) -> None:
+        self.receive = receive
+        self.ex = ex
+        self.task = asyncio.current_task()
+        self.watcher: asyncio.Task | None = None
+        self.gone: asyncio.Event | None = None
+        self.timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(after, self._start)
+
+    def _start(self) -> None:
+        self.timer = None
+        self.gone = asyncio.Event()
+        self.watcher = asyncio.ensure_future(_watch_disconnect(self.receive, self.gone, self.task, self.ex))
+
+    def left(self) -> bool:
+        return self.gone is not None and self.gone.is_set()
+
+    def stop(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.watcher is not None:
+            self.watcher.cancel()
+            self.watcher = None
 
 
 async def _watch_disconnect(receive: Receive, gone: asyncio.Event, task: asyncio.Task | None, ex: Exchange) -> None:
