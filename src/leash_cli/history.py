@@ -3,6 +3,12 @@
 Readers only: every function takes a database opened with
 ``store.open_readonly`` (except :func:`vacuum`, a maintenance write).  All SQL
 is parameterised; user-supplied text never becomes SQL.
+
+Full-text search and rows not indexed yet: the recorder adds rows to
+``requests_fts`` in bulk when the gateway is idle (see ``store``), so the
+newest rows (those above ``store.fts_watermark``) may not be in the index.
+:func:`list_requests` and :func:`new_requests` search both; other readers
+use :func:`search_clause` (or :func:`unindexed_matches`) the same way.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +26,14 @@ import orjson
 import sqlite_utils
 
 from leash_cli.config import parse_duration
-from leash_cli.store import REQUEST_COLUMNS, StoreError, iso_utc, open_readonly, open_writable
+from leash_cli.store import (
+    REQUEST_COLUMNS,
+    StoreError,
+    fts_watermark,
+    iso_utc,
+    open_readonly,
+    open_writable,
+)
 
 __all__ = [
     "LIST_COLUMNS",
@@ -27,6 +41,8 @@ __all__ = [
     "STATS_GROUPS",
     "parse_since",
     "fts_query",
+    "search_clause",
+    "unindexed_matches",
     "list_requests",
     "new_requests",
     "get_request",
@@ -111,6 +127,92 @@ def fts_query(text: str) -> str:
     return " ".join(terms)
 
 
+_ASCII_TOKEN = re.compile(r"[A-Za-z0-9]+")
+_NON_ASCII = "length(CAST({c} AS BLOB)) <> length({c})"
+
+
+def _prefilter(text: str, alias: str) -> tuple[str, list]:
+    """SQL true for every row whose texts could match ``fts_query(text)`` (a superset).
+
+    FTS5's default tokenizer (unicode61) folds case and diacritics, so a word
+    of ASCII letters and digits can only match a row that holds each of its
+    tokens as a substring (ASCII case folded) — unless the row has non-ASCII
+    text, which is always kept for the exact check.
+    """
+    p, r = f"{alias}.prompt_text", f"{alias}.response_text"
+    conds: list[str] = []
+    params: list = []
+    for word in text.split():
+        w = word[:-1] if word.endswith("*") and len(word) > 1 else word
+        if not w.isascii():
+            continue
+        for tok in _ASCII_TOKEN.findall(w):
+            conds.append(f"({p} LIKE ? OR {r} LIKE ?)")
+            params += [f"%{tok}%", f"%{tok}%"]
+    if not conds:
+        return "1", []
+    non_ascii = f"{_NON_ASCII.format(c=p)} OR {_NON_ASCII.format(c=r)}"
+    return f"({non_ascii} OR ({' AND '.join(conds)}))", params
+
+
+def unindexed_matches(
+    db: sqlite_utils.Database | sqlite3.Connection,
+    text: str,
+    *,
+    after: int | None = None,
+    where: list[str] | tuple = (),
+    params: list | tuple = (),
+    alias: str = "r",
+) -> list[int]:
+    """Rowids (ascending) of rows not yet in ``requests_fts`` that a search for
+    ``text`` (plain words, as :func:`fts_query` takes them) matches — exactly as
+    ``requests_fts MATCH fts_query(text)`` would once they are indexed.
+
+    Only rows above ``after`` (default: the index watermark) are looked at;
+    ``where``/``params`` are extra conditions on ``alias``.  A cheap substring
+    pre-filter picks candidates; an in-memory FTS5 table with the same
+    tokenizer decides.  The unindexed rows are few unless the gateway is
+    saturated (the recorder keeps them under about 55,000).
+    """
+    match = fts_query(text)
+    if after is None:
+        after = fts_watermark(db)
+    pre, pre_params = _prefilter(text, alias)
+    conds = [f"{alias}.rowid > ?", pre, *where]
+    cur = db.execute(
+        f"SELECT {alias}.rowid, {alias}.prompt_text, {alias}.response_text FROM requests {alias} "
+        f"WHERE {' AND '.join(conds)}",
+        [after, *pre_params, *params],
+    )
+    candidates = cur.fetchall()
+    if not candidates:
+        return []
+    mem = sqlite3.connect(":memory:")
+    try:
+        mem.execute("CREATE VIRTUAL TABLE t USING fts5 (prompt_text, response_text)")
+        mem.executemany("INSERT INTO t (rowid, prompt_text, response_text) VALUES (?, ?, ?)", candidates)
+        return [r[0] for r in mem.execute("SELECT rowid FROM t WHERE t MATCH ? ORDER BY rowid", [match])]
+    finally:
+        mem.close()
+
+
+def search_clause(db: sqlite_utils.Database | sqlite3.Connection, text: str, alias: str = "r") -> tuple[str, list]:
+    """A WHERE fragment (and its parameters) for rows of ``requests {alias}`` whose
+    prompt or completion text matches the words ``text``, indexed or not yet.
+
+    Compute it when the query runs (the unindexed rows change as the gateway
+    writes)::
+
+        sql, params = search_clause(db, "llama sqlite")
+        db.execute(f"SELECT ... FROM requests r WHERE {sql} ORDER BY r.started_at DESC", params)
+    """
+    upto = fts_watermark(db)
+    tail = unindexed_matches(db, text, after=upto, alias=alias)
+    sql = (f"({alias}.rowid IN (SELECT rowid FROM requests_fts WHERE requests_fts MATCH ? AND rowid <= ?)"
+           f" OR {alias}.rowid IN (SELECT value FROM json_each(?)))")
+    return sql, [fts_query(text), upto, orjson.dumps(tail).decode()]
+
+
 _STATUS = re.compile(r"^([1-5])xx$", re.I)
 
 
@@ -176,24 +278,39 @@ def list_requests(
     """
     where, params = _filters(provider, model, tenant, status, outcome, since)
     cols = ", ".join(f"r.{c}" for c in LIST_COLUMNS)
-    if query:
-        sql = (
-            f"SELECT r.rowid AS _rowid, {cols} FROM requests_fts f JOIN requests r ON r.rowid = f.rowid "
-            f"WHERE requests_fts MATCH ?"
-        )
-        params = [fts_query(query), *params]
-        if where:
-            sql += " AND " + " AND ".join(where)
-    else:
+    n = int(n)
+    if not query:
         sql = f"SELECT r.rowid AS _rowid, {cols} FROM requests r"
         if where:
             sql += " WHERE " + " AND ".join(where)
-    # a search walks the FTS index newest-written first and stops after n (fast even when
-    # a common word matches most rows); a plain listing uses the started_at index
-    sql += " ORDER BY f.rowid DESC LIMIT ?" if query else " ORDER BY r.started_at DESC LIMIT ?"
-    params.append(int(n))
-    cur = db.execute(sql, params)
-    return [_row(cur, r) for r in cur.fetchall()]
+        sql += " ORDER BY r.started_at DESC LIMIT ?"
+        cur = db.execute(sql, [*params, n])
+        return [_row(cur, r) for r in cur.fetchall()]
+    match = fts_query(query)
+    # the newest rows may not be indexed yet: they come first (they are the newest written)
+    upto = fts_watermark(db)
+    out: list[dict[str, Any]] = []
+    tail = unindexed_matches(db, query, after=upto, where=where, params=params)[-n:] if n > 0 else []
+    if tail:
+        cur = db.execute(
+            f"SELECT r.rowid AS _rowid, {cols} FROM requests r WHERE r.rowid IN (SELECT value FROM json_each(?)) "
+            "ORDER BY r.rowid DESC",
+            [orjson.dumps(tail).decode()],
+        )
+        out = [_row(cur, r) for r in cur.fetchall()]
+    if len(out) < n:
+        # a search walks the FTS index newest-written first and stops after n (fast even when
+        # a common word matches most rows)
+        sql = (
+            f"SELECT r.rowid AS _rowid, {cols} FROM requests_fts f JOIN requests r ON r.rowid = f.rowid "
+            f"WHERE requests_fts MATCH ? AND f.rowid <= ?"
+        )
+        if where:
+            sql += " AND " + " AND ".join(where)
+        sql += " ORDER BY f.rowid DESC LIMIT ?"
+        cur = db.execute(sql, [match, upto, *params, n - len(out)])
+        out += [_row(cur, r) for r in cur.fetchall()]
+    return out
 
 
 def new_requests(db: sqlite_utils.Database, after_rowid: int, limit: int = 1000, **filters: Any) -> list[dict]:
@@ -201,21 +318,35 @@ def new_requests(db: sqlite_utils.Database, after_rowid: int, limit: int = 1000,
     query = filters.pop("query", None)
     where, params = _filters(**filters)
     cols = ", ".join(f"r.{c}" for c in LIST_COLUMNS)
-    if query:
+    if not query:
+        sql = f"SELECT r.rowid AS _rowid, {cols} FROM requests r WHERE r.rowid > ?"
+        if where:
+            sql += " AND " + " AND ".join(where)
+        sql += " ORDER BY r.rowid LIMIT ?"
+        cur = db.execute(sql, [after_rowid, *params, limit])
+        return [_row(cur, r) for r in cur.fetchall()]
+    upto = fts_watermark(db)
+    out: list[dict[str, Any]] = []
+    if after_rowid < upto:  # indexed rows first (they are the older ones)
         sql = (
             f"SELECT r.rowid AS _rowid, {cols} FROM requests_fts f JOIN requests r ON r.rowid = f.rowid "
-            "WHERE requests_fts MATCH ? AND r.rowid > ?"
+            "WHERE requests_fts MATCH ? AND r.rowid > ? AND r.rowid <= ?"
         )
-        params = [fts_query(query), after_rowid, *params]
-    else:
-        sql = f"SELECT r.rowid AS _rowid, {cols} FROM requests r WHERE r.rowid > ?"
-        params = [after_rowid, *params]
-    if where:
-        sql += " AND " + " AND ".join(where)
-    sql += " ORDER BY r.rowid LIMIT ?"
-    params.append(limit)
-    cur = db.execute(sql, params)
-    return [_row(cur, r) for r in cur.fetchall()]
+        if where:
+            sql += " AND " + " AND ".join(where)
+        sql += " ORDER BY r.rowid LIMIT ?"
+        cur = db.execute(sql, [fts_query(query), after_rowid, upto, *params, limit])
+        out = [_row(cur, r) for r in cur.fetchall()]
+    if len(out) < limit:
+        tail = unindexed_matches(db, query, after=max(after_rowid, upto), where=where, params=params)
+        if tail:
+            cur = db.execute(
+                f"SELECT r.rowid AS _rowid, {cols} FROM requests r WHERE r.rowid IN (SELECT value FROM json_each(?)) "
+                "ORDER BY r.rowid LIMIT ?",
+                [orjson.dumps(tail[: limit - len(out)]).decode(), limit - len(out)],
+            )
+            out += [_row(cur, r) for r in cur.fetchall()]
+    return out
 
 
 def max_rowid(db: sqlite_utils.Database) -> int:
