@@ -2,12 +2,15 @@
 
     python bench/history_bench.py [--rows 1000000] [--days 30] [--recorder-rows 50000] [--keep PATH]
 
-Rows go in through the real schema (migrations, indexes, FTS triggers) with
-the recorder's own INSERT statement in large transactions, spread evenly over
-``--days`` days up to now.  ``--recorder-rows`` more exchanges are then pushed
+Rows go in through the real schema (migrations, indexes) with the recorder's
+own INSERT statement in large transactions, spread evenly over ``--days``
+days up to now, then are full-text indexed in bulk as the recorder does when
+idle (``store.index_fts``).  ``--recorder-rows`` more exchanges are then pushed
 through ``Recorder.submit`` to measure the writer's end-to-end throughput.
 The queries timed are the ones ``leash logs -n 50``, ``leash logs -q ...``
-and ``leash stats --since 24h`` run.
+and ``leash stats --since 24h`` run, then the searches again with
+``--tail`` rows not indexed yet (a saturated gateway keeps up to about
+``Recorder.FTS_MAX_LAG`` of them).
 """
 
 from __future__ import annotations
@@ -27,7 +30,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 from leash_cli import history as hist  # noqa: E402
 from leash_cli.config import StorageConfig  # noqa: E402
 from leash_cli.exchange import Exchange, Usage, Violation  # noqa: E402
-from leash_cli.store import _INSERT_REQUEST, Recorder, iso_utc, open_readonly, open_writable  # noqa: E402
+from leash_cli.store import (  # noqa: E402
+    _INSERT_REQUEST,
+    Recorder,
+    index_fts,
+    iso_utc,
+    open_readonly,
+    open_writable,
+    set_fts_deferred,
+)
 
 WORDS = (
     "the quick brown fox jumps over lazy dog llama alpaca camel python rust sqlite index query cost token "
@@ -67,24 +78,32 @@ def synthetic_row(i: int, ts: float, rnd: random.Random) -> tuple:
     )
 
 
-def fill(path: Path, rows: int, days: float) -> float:
+def fill(path: Path, rows: int, days: float, first: int = 0, index: bool = True) -> float:
     db = open_writable(path)
     conn = db.conn
-    rnd = random.Random(42)
+    set_fts_deferred(conn, True)  # as while the recorder runs: rows wait for bulk indexing
+    rnd = random.Random(42 + first)
     now = time.time()
     span = days * 86400
     t0 = time.perf_counter()
     batch = 20_000
     for start in range(0, rows, batch):
         n = min(batch, rows - start)
-        data = [synthetic_row(i, now - span + span * (i + 0.5) / rows, rnd) for i in range(start, start + n)]
+        data = [synthetic_row(first + i, now - span + span * (i + 0.5) / rows, rnd) for i in range(start, start + n)]
         conn.execute("BEGIN")
         conn.executemany(_INSERT_REQUEST, data)
         conn.execute("COMMIT")
         if (start // batch) % 10 == 0:
             print(f"  {start + n:>9,} rows  {time.perf_counter() - t0:6.1f}s", flush=True)
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.execute("ANALYZE")
+    if index:
+        t1 = time.perf_counter()
+        c1 = time.process_time()
+        index_fts(conn)
+        print(f"  full-text indexing (store.index_fts): {time.perf_counter() - t1:.1f}s, "
+              f"{(time.process_time() - c1) / rows * 1e6:.1f} µs CPU a row", flush=True)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("ANALYZE")
+    set_fts_deferred(conn, False)
     db.close()
     return time.perf_counter() - t0
 
@@ -133,6 +152,7 @@ def main() -> None:
     ap.add_argument("--days", type=float, default=30.0, help="spread the rows over this many days (default 30)")
     ap.add_argument("--recorder-rows", type=int, default=50_000, help="exchanges pushed through Recorder.submit")
     ap.add_argument("--keep", type=Path, help="build the database here and keep it")
+    ap.add_argument("--tail", type=int, default=50_000, help="unindexed rows for the second round of searches")
     args = ap.parse_args()
 
     tmp = tempfile.TemporaryDirectory(prefix="leash-bench-")
@@ -141,7 +161,7 @@ def main() -> None:
         sys.exit(f"{path} exists; remove it first")
     print(f"filling {path} with {args.rows:,} rows over {args.days:g} days")
     fill_s = fill(path, args.rows, args.days)
-    print(f"fill: {fill_s:.1f}s ({args.rows / fill_s:,.0f} rows/s incl. FTS triggers)")
+    print(f"fill: {fill_s:.1f}s ({args.rows / fill_s:,.0f} rows/s incl. full-text indexing)")
     if args.recorder_rows:
         submit_s, total_s = recorder_throughput(path, args.recorder_rows)
         print(f"recorder: {args.recorder_rows:,} exchanges, submit() {submit_s * 1e6 / args.recorder_rows:.2f} µs each, "
@@ -167,6 +187,10 @@ def main() -> None:
         ("logs -n 50", lambda: hist.list_requests(db, 50)),
         ("logs -n 50 --provider anthropic", lambda: hist.list_requests(db, 50, provider="anthropic")),
         ("logs -n 50 --status 5xx", lambda: hist.list_requests(db, 50, status="5xx")),
+        ("logs -n 50 --outcome blocked (1 in 333)", lambda: hist.list_requests(db, 50, outcome="blocked")),
+        ("logs -n 50 --status 404 (no row)", lambda: hist.list_requests(db, 50, status=404)),
+        ("logs -n 50 --provider nosuch (no row)", lambda: hist.list_requests(db, 50, provider="nosuch")),
+        ("logs -n 50 --model nosuch (no row)", lambda: hist.list_requests(db, 50, model="nosuch")),
         (f"logs -q {RARE} (1 in 1000 rows)", lambda: hist.list_requests(db, 50, query=RARE)),
         ("logs -q 'llama sqlite' (common words)", lambda: hist.list_requests(db, 50, query="llama sqlite")),
         ("logs show ID", lambda: hist.get_request(db, "req-00012345")),
@@ -179,6 +203,21 @@ def main() -> None:
         first, median = timed(fn)
         print(f"  {name:<42} {first:9.1f} {median:9.1f}")
     db.close()
+
+    if args.tail:
+        fill(path, args.tail, 1.0 / 24, first=args.rows + args.recorder_rows, index=False)
+        db = open_readonly(path)
+        print(f"\nsearches with {args.tail:,} rows not indexed yet (the last hour); first run / median of 5, ms")
+        cases = [
+            (f"logs -q {RARE} (1 in 1000 rows)", lambda: hist.list_requests(db, 50, query=RARE)),
+            ("logs -q 'llama sqlite' (common words)", lambda: hist.list_requests(db, 50, query="llama sqlite")),
+            ("logs -q 'nosuchword'", lambda: hist.list_requests(db, 50, query="nosuchword")),
+            ("logs -n 50", lambda: hist.list_requests(db, 50)),
+        ]
+        for name, fn in cases:
+            first, median = timed(fn)
+            print(f"  {name:<42} {first:9.1f} {median:9.1f}")
+        db.close()
     if args.keep is None:
         tmp.cleanup()
 

@@ -163,15 +163,17 @@ def unindexed_matches(
     where: list[str] | tuple = (),
     params: list | tuple = (),
     alias: str = "r",
+    newest: int | None = None,
 ) -> list[int]:
     """Rowids (ascending) of rows not yet in ``requests_fts`` that a search for
     ``text`` (plain words, as :func:`fts_query` takes them) matches — exactly as
     ``requests_fts MATCH fts_query(text)`` would once they are indexed.
 
     Only rows above ``after`` (default: the index watermark) are looked at;
-    ``where``/``params`` are extra conditions on ``alias``.  A cheap substring
-    pre-filter picks candidates; an in-memory FTS5 table with the same
-    tokenizer decides.  The unindexed rows are few unless the gateway is
+    ``where``/``params`` are extra conditions on ``alias``; ``newest``: only
+    the newest that many matches are wanted.  A cheap substring pre-filter
+    picks candidates; an in-memory FTS5 table with the same tokenizer decides,
+    newest candidates first when ``newest`` is given.  The unindexed rows are few unless the gateway is
     saturated (the recorder keeps them under about 55,000).
     """
     match = fts_query(text)
@@ -181,19 +183,33 @@ def unindexed_matches(
     conds = [f"{alias}.rowid > ?", pre, *where]
     cur = db.execute(
         f"SELECT {alias}.rowid, {alias}.prompt_text, {alias}.response_text FROM requests {alias} "
-        f"WHERE {' AND '.join(conds)}",
+        f"WHERE {' AND '.join(conds)} ORDER BY {alias}.rowid DESC",
         [after, *pre_params, *params],
     )
-    candidates = cur.fetchall()
-    if not candidates:
-        return []
-    mem = sqlite3.connect(":memory:")
+    found: list[int] = []
+    mem = None
+    size = 256 if newest else 1 << 30
     try:
-        mem.execute("CREATE VIRTUAL TABLE t USING fts5 (prompt_text, response_text)")
-        mem.executemany("INSERT INTO t (rowid, prompt_text, response_text) VALUES (?, ?, ?)", candidates)
-        return [r[0] for r in mem.execute("SELECT rowid FROM t WHERE t MATCH ? ORDER BY rowid", [match])]
+        while True:
+            chunk = cur.fetchmany(size)
+            if not chunk:
+                break
+            if mem is None:
+                mem = sqlite3.connect(":memory:")
+                mem.execute("CREATE VIRTUAL TABLE t USING fts5 (prompt_text, response_text)")
+            else:
+                mem.execute("DELETE FROM t")
+            mem.executemany("INSERT INTO t (rowid, prompt_text, response_text) VALUES (?, ?, ?)", chunk)
+            found += [r[0] for r in mem.execute("SELECT rowid FROM t WHERE t MATCH ?", [match])]
+            if newest and len(found) >= newest:
+                break
+            size = min(size * 4, 16384)
     finally:
-        mem.close()
+        cur.close()
+        if mem is not None:
+            mem.close()
+    found.sort()
+    return found[-newest:] if newest else found
 
 
 def search_clause(db: sqlite_utils.Database | sqlite3.Connection, text: str, alias: str = "r") -> tuple[str, list]:
@@ -290,7 +306,7 @@ def list_requests(
     # the newest rows may not be indexed yet: they come first (they are the newest written)
     upto = fts_watermark(db)
     out: list[dict[str, Any]] = []
-    tail = unindexed_matches(db, query, after=upto, where=where, params=params)[-n:] if n > 0 else []
+    tail = unindexed_matches(db, query, after=upto, where=where, params=params, newest=n) if n > 0 else []
     if tail:
         cur = db.execute(
             f"SELECT r.rowid AS _rowid, {cols} FROM requests r WHERE r.rowid IN (SELECT value FROM json_each(?)) "

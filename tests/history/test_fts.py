@@ -418,3 +418,20 @@ def test_build_request_row_matches_the_v002_builder(bodies):
     for ex in cases:
         for _ in range(2):  # the second time through the caches
             assert store_mod.build_request_row(copy.copy(ex), st) == bench.v002_build_request_row(copy.copy(ex), st)
+
+
+def test_newest_matches_of_a_long_unindexed_tail(db_path):
+    rec = recorder(db_path)
+    for i in range(900):
+        rec.submit(make_ex(i, "llama" if i % 3 == 0 else "camel", "x"))
+    assert rec.flush()
+    assert state(db_path)[0] == 0
+    assert search(db_path, "llama", n=5) == [f"req-{i:06d}" for i in (897, 894, 891, 888, 885)]
+    assert len(search(db_path, "llama", n=1000)) == 300
+    db = open_readonly(db_path)
+    try:
+        assert hist.unindexed_matches(db, "llama", newest=2) == [895, 898]  # rowids
+        assert len(hist.unindexed_matches(db, "llama")) == 300
+    finally:
+        db.close()
+    rec.close()
