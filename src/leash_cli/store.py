@@ -83,7 +83,12 @@ in SQL), ``field``, ``score`` REAL.
 Never pruned.
 
 ``requests_fts`` — FTS5 index over ``prompt_text`` and ``response_text``
-(external content on ``requests.rowid``, kept current by triggers).
+(external content on ``requests.rowid``).  Since schema 003 it is filled off
+the insert path: ``fts_state.indexed_upto`` is a rowid watermark — rows at or
+below it are indexed, rows above it not yet.  The recorder indexes in bulk
+when idle (or when far behind); with no recorder running the insert trigger
+indexes as before.  A search must cover the rows above the watermark too:
+``history.search_clause`` / ``history.unindexed_matches`` do.
 
 Retention: ``storage.retention`` (e.g. ``30d``) and ``storage.max_rows`` are
 applied by the writer thread at most once a minute, in small chunks.
