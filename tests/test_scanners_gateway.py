@@ -166,3 +166,24 @@ def test_scan_cli_jsonl(tmp_path):
     assert out[2]["decision"] == "block" and out[2]["findings"][0]["type"] == "OPENAI_API_KEY"
     r = CliRunner().invoke(app, ["scan", "--modules", "pii-detector", "-"], input=f"write {EMAIL}")
     assert r.exit_code == 0 and "EMAIL" in r.output and EMAIL not in r.output
+
+
+PEM = ("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA1x9Vq3Lm7Pq2Zr8Tn4Ks6Wd0Yf5Hj2Gb9Nc3Xe7Qa1Rt4Uy8\n"
+       "Io6Pl5Kj2Hg3Fd4Sa7Zx9Cv1Bn0Mq8We2Rt6Yu3Io5Pa9Sd4Fg7Hj1Kl2Zx6Cv8Bn\n-----END RSA PRIVATE KEY-----")
+
+
+@pytest.mark.parametrize("action", ["block", "log"])
+def test_found_secrets_are_masked_in_the_history_even_with_full_bodies(start_gateway, action):
+    gw = start_gateway({"storage": {"bodies": "full"},
+                        "providers": {"mock": {"kind": "mock", "chunks": 8}},
+                        "modules": {"secrets-detector": {"action": action}}})
+    for stream in (False, True):
+        httpx.post(f"{gw.base('mock')}/chat/completions", timeout=10, json={
+            "model": "m", "stream": stream,
+            "messages": [{"role": "user", "content": f"key {OPENAI_KEY}"}]})
+        httpx.post(f"{gw.base('mock')}/chat/completions", timeout=10, json={
+            "model": "m", "stream": stream, "messages": [{"role": "user", "content": PEM}]})
+    violations(gw)
+    data = b"".join(p.read_bytes() for p in gw.db_path.parent.glob("leash.db*")).decode("latin-1")
+    assert OPENAI_KEY not in data
+    assert "MIIEowIBAAKCAQEA1x9Vq3Lm7Pq2Zr8Tn4Ks6Wd0Yf5Hj2Gb9Nc3Xe7Qa1Rt4Uy8" not in data

@@ -737,6 +737,31 @@ def _redaction_values(ex: Exchange) -> list[str]:
     return sorted(set(out), key=len, reverse=True)
 
 
+def _secret_values(ex: Exchange) -> list[str]:
+    """Credentials a security module found (``annotations["secrets"]``), as they may
+    appear in stored text: raw, JSON-escaped, and escaped twice (inside stored events)."""
+    vals = ex.annotations.get("secrets")
+    if not vals:
+        return []
+    out: set[str] = set()
+    for v in vals:
+        if isinstance(v, str) and len(v) >= 8:
+            out.add(v)
+            once = orjson.dumps(v).decode()[1:-1]
+            out.add(once)
+            out.add(orjson.dumps(once).decode()[1:-1])
+    return sorted(out, key=len, reverse=True)
+
+
+def _replace_all(s: str | None, literals: list[str]) -> str | None:
+    if not s:
+        return s
+    for lit in literals:
+        if lit in s:
+            s = s.replace(lit, MASK)
+    return s
+
+
 def _mask_all(s: str | None, literals: list[str]) -> str | None:
     if s is None:
         return None
@@ -845,6 +870,10 @@ def build_request_row(ex: Exchange, storage: StorageConfig) -> tuple:
             prompt = _mask_all(prompt, lits)
         elif ex.stream_events:
             events = _events_json(ex.stream_events, limit)
+        secrets = _secret_values(ex)
+        if secrets:  # credentials a module found are masked in every mode, `full` included
+            req_body, resp_body, resp_text, prompt, events = (
+                _replace_all(s, secrets) for s in (req_body, resp_body, resp_text, prompt, events))
     timings = {k: _ms(v) for k, v in ex.module_timings.items()} if ex.module_timings else None
     return (
         ex.id,
