@@ -40,6 +40,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 __all__ = ["FilterError", "Filter", "compile_filter", "parse", "OPERATORS"]
 
 
@@ -311,9 +313,22 @@ class Filter:
     text: str
     sql: str
     params: tuple = field(default_factory=tuple)
+    searches: tuple = field(default_factory=tuple)  # (param index, words) of each text search
 
     def __bool__(self) -> bool:
         return bool(self.text.strip())
+
+    def params_for(self, db: Any) -> list:
+        """The parameters for running ``sql`` on ``db`` now: text searches also cover the rows
+        the gateway has written but not yet indexed for full-text search."""
+        params = list(self.params)
+        if self.searches:
+            from leash_cli.history import fts_watermark, unindexed_matches
+
+            upto = fts_watermark(db)
+            for index, words in self.searches:
+                params[index] = orjson.dumps(unindexed_matches(db, words, after=upto)).decode()
+        return params
 
 
 def _has_wildcard(v: str) -> bool:
@@ -335,15 +350,15 @@ def _fts_query(text: str) -> str:
     return " ".join(terms)
 
 
-def _sql(node: Any, alias: str, params: list) -> str:
+def _sql(node: Any, alias: str, params: list, searches: list) -> str:
     a = alias + "."
     if isinstance(node, Or):
-        return f"({_sql(node.left, alias, params)} OR {_sql(node.right, alias, params)})"
+        return f"({_sql(node.left, alias, params, searches)} OR {_sql(node.right, alias, params, searches)})"
     if isinstance(node, And):
-        return f"({_sql(node.left, alias, params)} AND {_sql(node.right, alias, params)})"
+        return f"({_sql(node.left, alias, params, searches)} AND {_sql(node.right, alias, params, searches)})"
     if isinstance(node, Not):
         # NULL-safe: "not provider X" includes rows whose provider is NULL
-        return f"NOT coalesce({_sql(node.node, alias, params)}, 0)"
+        return f"NOT coalesce({_sql(node.node, alias, params, searches)}, 0)"
     assert isinstance(node, Term)
     op, v = node.op, node.value
     if op in _TEXT_COLUMNS:
@@ -377,7 +392,10 @@ def _sql(node: Any, alias: str, params: list) -> str:
         if not q:
             return "0"
         params.append(q)
-        return f"{a}rowid IN (SELECT rowid FROM requests_fts WHERE requests_fts MATCH ?)"
+        params.append("[]")  # the matching rows not yet indexed: filled in by Filter.params_for(db)
+        searches.append((len(params) - 1, v))
+        return (f"({a}rowid IN (SELECT rowid FROM requests_fts WHERE requests_fts MATCH ?)"
+                f" OR {a}rowid IN (SELECT value FROM json_each(?)))")
     raise AssertionError(op)  # pragma: no cover
 
 
@@ -388,5 +406,6 @@ def compile_filter(text: str | None, alias: str = "r") -> Filter:
     if node is None:
         return Filter(text, "1", ())
     params: list = []
-    sql = _sql(node, alias, params)
-    return Filter(text, sql, tuple(params))
+    searches: list = []
+    sql = _sql(node, alias, params, searches)
+    return Filter(text, sql, tuple(params), tuple(searches))

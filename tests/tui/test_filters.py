@@ -15,7 +15,8 @@ def ids(db_path: Path, expr: str) -> list[str]:
     f = compile_filter(expr)
     db = open_readonly(db_path)
     try:
-        return [r[0] for r in db.execute(f"SELECT r.id FROM requests r WHERE {f.sql} ORDER BY r.id", f.params)]
+        return [r[0] for r in db.execute(f"SELECT r.id FROM requests r WHERE {f.sql} ORDER BY r.id",
+                                         f.params_for(db))]
     finally:
         db.close()
 
@@ -64,12 +65,14 @@ def test_quoting(expr, value):
 
 def test_bare_words_are_full_text_search():
     f = compile_filter("credit card")
-    assert f.params == ('"credit"', '"card"')
+    # each search: its FTS query, then the not-yet-indexed matches (filled in by params_for)
+    assert f.params == ('"credit"', "[]", '"card"', "[]")
+    assert f.searches == ((1, "credit"), (3, "card"))
     assert "requests_fts MATCH ?" in f.sql
 
 
 def test_quoted_phrase_is_one_search():
-    assert compile_filter('~q "credit card"').params == ('"credit" "card"',)
+    assert compile_filter('~q "credit card"').params == ('"credit" "card"', "[]")
 
 
 # -- each operator -----------------------------------------------------------------------
@@ -147,7 +150,7 @@ def test_glob_brackets_are_literal(rich_db):
 def test_fts_syntax_in_words_is_quoted(rich_db):
     # FTS5 operators and punctuation are searched as text, not parsed
     f = compile_filter('~q "a:b OR c-d"')
-    assert f.params == ('"a:b" "OR" "c-d"',)
+    assert f.params == ('"a:b" "OR" "c-d"', "[]")
     ids(rich_db, f.text)  # does not raise
 
 
@@ -194,3 +197,24 @@ def test_compiled_sql_is_valid_for_every_operator(rich_db):
         f = compile_filter(expr)
         db.execute(f"SELECT count(*) FROM requests r WHERE {f.sql}", f.params).fetchone()
     db.close()
+
+
+def test_search_finds_rows_not_yet_indexed(tmp_path):
+    """The gateway indexes for full-text search when idle; a search must not miss the newest rows."""
+    from leash_cli.store import open_writable
+
+    path = tmp_path / "h.db"
+    db = open_writable(path)
+    db.execute("UPDATE fts_state SET deferred = 1")  # as while a recorder runs
+    db.execute("INSERT INTO requests (id, started_at, prompt_text, response_text) "
+               "VALUES ('r1', '2026-01-01T00:00:00.000Z', 'the zebra crossing', 'ok')")
+    db.conn.commit()
+    db.close()
+    f = compile_filter("zebra")
+    ro = open_readonly(path)
+    try:
+        indexed_only = ro.execute(f"SELECT r.id FROM requests r WHERE {f.sql}", f.params).fetchall()
+        both = ro.execute(f"SELECT r.id FROM requests r WHERE {f.sql}", f.params_for(ro)).fetchall()
+    finally:
+        ro.close()
+    assert indexed_only == [] and [r[0] for r in both] == ["r1"]

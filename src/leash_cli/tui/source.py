@@ -135,21 +135,21 @@ class HistorySource:
         """Up to ``limit`` rows older than the keyset ``before`` (started_at, id), newest first."""
         flt = flt or compile_filter("")
         sql = f"{_SELECT} WHERE ({flt.sql})"
-        params: list[Any] = list(flt.params)
+        tail: list[Any] = []
         if before is not None:
             sql += " AND (r.started_at < ? OR (r.started_at = ? AND r.id < ?))"
-            params += [before[0], before[0], before[1]]
+            tail += [before[0], before[0], before[1]]
         sql += " ORDER BY r.started_at DESC, r.id DESC LIMIT ?"
-        params.append(int(limit))
+        tail.append(int(limit))
         with self.db() as db:
-            return _rows(db.execute(sql, params))
+            return _rows(db.execute(sql, [*flt.params_for(db), *tail]))
 
     def newer(self, flt: Filter | None, after_rowid: int, limit: int = 5000) -> list[Row]:
         """Rows written after ``after_rowid`` (oldest written first)."""
         flt = flt or compile_filter("")
         sql = f"{_SELECT} WHERE r.rowid > ? AND ({flt.sql}) ORDER BY r.rowid LIMIT ?"
         with self.db() as db:
-            return _rows(db.execute(sql, [after_rowid, *flt.params, int(limit)]))
+            return _rows(db.execute(sql, [after_rowid, *flt.params_for(db), int(limit)]))
 
     def max_rowid(self) -> int:
         with self.db() as db:
