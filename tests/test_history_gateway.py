@@ -178,3 +178,30 @@ def test_sigterm_drains_the_queue(tmp_path, upstream):
     db = open_readonly(tmp_path / "h.db")
     assert db.execute("select count(*) from requests").fetchone()[0] == n
     db.close()
+
+
+def test_logs_filter_expression(start_gateway):
+    from typer.testing import CliRunner
+
+    from leash_cli.cli import app
+
+    gw = start_gateway({"modules": {"content-filter": {"blocked_keywords": ["forbidden"]}}})
+    httpx.post(f"{gw.base('openai')}/chat/completions", json=CHAT, headers={"x-leash-tenant": "acme"})
+    httpx.post(f"{gw.base('openai')}/chat/completions", json={**CHAT, "model": "mock-error-503"})
+    httpx.post(f"{gw.base('openai')}/chat/completions",
+               json={**CHAT, "messages": [{"role": "user", "content": "a forbidden word"}]})
+    all_rows(gw)
+    run = CliRunner()
+
+    def ids(expr: str) -> list[str]:
+        r = run.invoke(app, ["logs", "--db", str(gw.db_path), "--json", "-F", expr])
+        assert r.exit_code == 0, r.output
+        return [row["status"] for row in json.loads(r.output)]
+
+    assert ids("~t acme") == [200]
+    assert ids("~s 5xx") == [503]
+    assert ids("~v & ~mod content-filter") == [403]
+    assert ids("!~o ok") == [503, 403]
+    assert ids("forbidden") == [403]  # full-text, indexed or not yet
+    r = run.invoke(app, ["logs", "--db", str(gw.db_path), "-F", "~p (openai"])
+    assert r.exit_code == 2 and "bad filter" in r.output and "^" in r.output

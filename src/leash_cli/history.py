@@ -267,6 +267,17 @@ def _filters(
     return where, params
 
 
+def _add_expr(db: Any, expr: str | None, where: list[str], params: list[Any]) -> None:
+    """AND a filter-language expression into ``where`` (raises ``FilterError``)."""
+    if not expr or not expr.strip():
+        return
+    from leash_cli.filters import compile_filter
+
+    flt = compile_filter(expr, alias="r")
+    where.append(f"({flt.sql})")
+    params.extend(flt.params_for(db))
+
+
 def _row(cur, row) -> dict[str, Any]:
     return {d[0]: v for d, v in zip(cur.description, row)}
 
@@ -285,14 +296,19 @@ def list_requests(
     outcome: str | None = None,
     query: str | None = None,
     since: str | None = None,
+    expr: str | None = None,
 ) -> list[dict[str, Any]]:
     """The newest ``n`` exchanges matching the filters, newest first.
+
+    ``expr`` is an expression of the filter language (``leash_cli.filters``),
+    e.g. ``~p openai & ~s 5xx``.
 
     Each row has the ``LIST_COLUMNS`` plus ``_rowid`` (for :func:`new_requests`).
     ``query`` is a full-text search over prompt and completion text; its
     matches come newest-written first (the order exchanges finished).
     """
     where, params = _filters(provider, model, tenant, status, outcome, since)
+    _add_expr(db, expr, where, params)
     cols = ", ".join(f"r.{c}" for c in LIST_COLUMNS)
     n = int(n)
     if not query:
@@ -332,7 +348,9 @@ def list_requests(
 def new_requests(db: sqlite_utils.Database, after_rowid: int, limit: int = 1000, **filters: Any) -> list[dict]:
     """Rows inserted after ``after_rowid``, oldest first (for ``--follow``)."""
     query = filters.pop("query", None)
+    expr = filters.pop("expr", None)
     where, params = _filters(**filters)
+    _add_expr(db, expr, where, params)
     cols = ", ".join(f"r.{c}" for c in LIST_COLUMNS)
     if not query:
         sql = f"SELECT r.rowid AS _rowid, {cols} FROM requests r WHERE r.rowid > ?"

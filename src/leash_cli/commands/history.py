@@ -19,6 +19,7 @@ import orjson
 import typer
 
 from leash_cli import history as hist
+from leash_cli.filters import FilterError
 from leash_cli.paths import resolve_db_path
 from leash_cli.store import REQUEST_COLUMNS, StoreError, open_readonly
 
@@ -199,6 +200,9 @@ def logs(
         typer.Option("--outcome", help="only this outcome: ok, upstream_error, blocked, error, client_cancelled"),
     ] = None,
     query: Annotated[Optional[str], typer.Option("-q", "--query", help="full-text search of prompts and completions")] = None,
+    expr: Annotated[Optional[str], typer.Option("--filter", "-F", help="a filter expression, as in the TUI: "
+                                                                        "'~p openai & ~s 5xx', '~v', '~c >0.01'")]
+    = None,
     json_: JsonOption = False,
     db: DbOption = None,
     config: ConfigOption = None,
@@ -210,9 +214,11 @@ def logs(
         return
     path = _db_path(db, config=config)
     database = _open(path)
-    filters = dict(provider=provider, model=model, tenant=tenant, status=status, outcome=outcome)
+    filters = dict(provider=provider, model=model, tenant=tenant, status=status, outcome=outcome, expr=expr)
     try:
         rows = hist.list_requests(database, count, query=query, **filters)
+    except FilterError as e:
+        _fail(f"bad filter: {e.message}\n  {e.text}\n  {' ' * e.pos}^", code=2)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
     except Exception as e:  # an FTS syntax problem or a locked file, said plainly
