@@ -144,7 +144,7 @@ class StorageConfig(Strict):
     retention: str | None = Field("30d", description="prune rows older than this (e.g. 30d, 12h); null keeps all")
     max_rows: int | None = Field(None, ge=1)
     on_error: Literal["continue", "block"] = "continue"
-    flush_interval_ms: int = Field(50, ge=1, le=10000)
+    flush_interval_ms: int = Field(5, ge=1, le=10000, description="the writer commits at least this often")
     batch_size: int = Field(500, ge=1)
 
     @field_validator("retention")
