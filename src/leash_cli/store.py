@@ -950,22 +950,6 @@ _BAD_ROW = (sqlite3.InterfaceError, sqlite3.ProgrammingError, sqlite3.IntegrityE
             OverflowError)
 
 
-def _lower_priority() -> None:
-    """Run the writer thread at a lower CPU priority than the proxy's event loop.
-
-    On a busy core the scheduler then lets the event loop preempt the writer as
-    soon as a request arrives, so batch writes do not show up in the gateway's
-    tail latency; the writer still gets every idle moment.  Linux only (a
-    thread's nice value); elsewhere a no-op.
-    """
-    import os
-
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-    except (AttributeError, OSError, ValueError):
-        pass
-
-
 class Recorder:
     """The only writer of the history database.
 
@@ -1124,7 +1108,6 @@ class Recorder:
 
     # -- writer thread --------------------------------------------------------------
     def _run(self) -> None:
-        _lower_priority()
         interval = self.storage.flush_interval_ms / 1000.0
         batch = self.storage.batch_size
         stopping = False
