@@ -140,6 +140,7 @@ class Gateway:
         self.client = UpstreamClient()
         if self.recorder is not None and hasattr(self.recorder, "start"):
             self.recorder.start()
+        _release_startup_memory()
         self.ready = True
 
     async def shutdown(self) -> None:
@@ -520,6 +521,19 @@ class Gateway:
 
     async def metrics_endpoint(self, request: Request) -> Response:
         return Response(self.metrics.render(), media_type=METRICS_CONTENT_TYPE)
+
+
+def _release_startup_memory() -> None:
+    """Give the allocator's free pages from imports and config loading back to the OS."""
+    import gc
+
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def _leash_headers(ex: Exchange, headers: list, overhead: float) -> None:
