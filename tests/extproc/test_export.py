@@ -106,7 +106,7 @@ def test_compose_file_structure(tmp_path, config_file):
         assert tag == "v" + envoy_version(binary)
     leash = services["leash"]
     assert leash["deploy"]["replicas"] == 3
-    assert leash["env_file"] == [{"path": ".env", "required": True}]
+    assert leash["env_file"] == [".env"]
     assert leash["build"]["dockerfile"] == "Dockerfile" and (out / "Dockerfile").exists()
     assert "ext-proc" in leash["command"] and "/data/leash.db" in leash["command"]
     assert services["prometheus"]["ports"] == ["127.0.0.1:9090:9090"]
@@ -116,6 +116,22 @@ def test_compose_file_structure(tmp_path, config_file):
     assert jobs["envoy"]["metrics_path"] == "/stats/prometheus"
     assert jobs["envoy"]["static_configs"][0]["targets"] == ["envoy:9902"]
     assert jobs["leash"]["metrics_path"] == "/metrics" and jobs["leash"]["dns_sd_configs"][0]["names"] == ["leash"]
+
+
+def test_compose_file_passes_the_compose_spec_schema(tmp_path, config_file):
+    """An offline Compose Spec check (no Docker engine here): the generated file validates
+    against the Compose Specification JSON schema (``compose_spec.json``, Apache-2.0, as
+    shipped in docker-compose 1.29.2) — the older schema, so the file also suits older Compose."""
+    import json
+
+    import jsonschema
+
+    out = tmp_path / "deploy"
+    assert _export(out, config_file, "--replicas", "2", "--no-validate").exit_code == 0
+    doc = yaml.safe_load((out / "docker-compose.yaml").read_text())
+    schema = json.loads((Path(__file__).parent / "compose_spec.json").read_text())
+    errors = [f"{list(e.path)}: {e.message}" for e in jsonschema.Draft7Validator(schema).iter_errors(doc)]
+    assert errors == []
 
 
 def test_envoy_yaml_settings(tmp_path, config_file):
