@@ -101,3 +101,70 @@ def test_up_with_a_corrupt_database_says_so(tmp_path):
     r = _leash("up", "--db", str(db), "--port", str(_free_port()), cwd=tmp_path)
     assert r.returncode == 2
     assert "not a SQLite file" in r.stderr + r.stdout and "Traceback" not in r.stderr
+
+
+def test_sighup_reloads_without_dropping_in_flight_requests(tmp_path, upstream):
+    import json
+    import signal
+    import threading
+
+    port = _free_port()
+    cfg = tmp_path / "leash.yaml"
+
+    def write(word: str) -> None:
+        cfg.write_text(json.dumps({
+            "gateway": {"port": port},
+            "providers": {"openai": {"kind": "openai", "endpoint": f"{upstream.url}/v1"}},
+            "storage": {"path": str(tmp_path / "h.db")},
+            "modules": {"content-filter": {"blocked_keywords": [word]}},
+        }))
+
+    def chat(text: str, **kw) -> httpx.Response:
+        return httpx.post(f"http://127.0.0.1:{port}/v1/openai/chat/completions", timeout=10,
+                          json={"model": "gpt-4o", "messages": [{"role": "user", "content": text}], **kw})
+
+    write("alpha")
+    proc = subprocess.Popen([sys.executable, "-m", "leash_cli", "up", "--config", str(cfg)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert chat("alpha").status_code == 403
+        got: list[str] = []
+
+        def slow() -> None:  # a 2-second stream that spans the reload
+            with httpx.stream("POST", f"http://127.0.0.1:{port}/v1/openai/chat/completions", timeout=10,
+                              json={"model": "slow-stream", "stream": True,
+                                    "messages": [{"role": "user", "content": "x"}]}) as r:
+                got.extend(line for line in r.iter_lines() if line.startswith("data:"))
+
+        t = threading.Thread(target=slow)
+        t.start()
+        time.sleep(0.4)
+        write("beta")
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 5
+        while chat("alpha").status_code != 200 and time.time() < deadline:
+            time.sleep(0.1)
+        assert chat("alpha").status_code == 200 and chat("beta").status_code == 403
+        cfg.write_text("modules: [not, a, mapping")  # a broken config is rejected, the running one kept
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        assert chat("beta").status_code == 403
+        t.join(10)
+        assert got and got[-1] == "data: [DONE]"
+    finally:
+        proc.terminate()
+        err = proc.communicate(timeout=20)[1]
+    assert "config reload rejected" in err
+    from leash_cli.store import open_readonly
+
+    db = open_readonly(tmp_path / "h.db")
+    events = [r[0] for r in db.execute("select event from audit_log order by id")]
+    db.close()
+    assert events[:3] == ["config_loaded", "config_reloaded", "config_rejected"]
