@@ -154,3 +154,14 @@ def test_google_config_and_system_instruction(gateway, upstream):
     )
     assert r.text
     assert b"be terse" in upstream.last().body
+
+
+def test_azure_style_provider_with_gateway_key(start_gateway, upstream):
+    """An OpenAI-compatible server that wants its key in `api-key` and an `api-version` parameter."""
+    gw = start_gateway(providers_extra={"openai": {
+        "api_key": "azure-gateway-key-123", "auth_header": "api-key", "query": {"api-version": "2024-10-21"}}})
+    oa(gw).chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+    seen = upstream.last()
+    assert seen.headers["api-key"] == "azure-gateway-key-123"
+    assert "authorization" not in seen.headers
+    assert seen.query == "api-version=2024-10-21"

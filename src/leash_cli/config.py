@@ -57,6 +57,8 @@ class ProviderConfig(Strict):
     kind: Literal["openai", "anthropic", "google", "mock"] | None = None
     endpoint: str | None = None
     api_key: SecretStr | None = Field(None, description="gateway-side key injected upstream (else the client's passes)")
+    auth_header: str | None = Field(None, description="header that carries api_key upstream (default by kind: "
+                                                      "authorization, x-api-key, x-goog-api-key; Azure: api-key)")
     models: list[str] = Field(default_factory=list)
     headers: dict[str, str] = Field(default_factory=dict, description="extra headers sent upstream")
     query: dict[str, str] = Field(default_factory=dict, description="extra query parameters (e.g. Azure api-version)")

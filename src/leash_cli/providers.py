@@ -53,6 +53,7 @@ class Provider:
     base_path: str  # the endpoint's path, without trailing slash
     origin: str  # scheme://host[:port]
     api_key: str | None
+    auth_header: str | None
     models: list[str]
     extra_headers: dict[str, str]
     extra_query: dict[str, str]
@@ -72,6 +73,7 @@ class Provider:
             base_path=parts.path.rstrip("/"),
             origin=f"{parts.scheme}://{parts.netloc}",
             api_key=key or None,
+            auth_header=pc.auth_header.lower() if pc.auth_header else None,
             models=list(pc.models),
             extra_headers=dict(pc.headers),
             extra_query=dict(pc.query),
@@ -114,7 +116,12 @@ class Provider:
             return headers, query
         for h in ("authorization", "x-api-key", "api-key", "x-goog-api-key"):
             headers.pop(h, None)
-        if self.kind == "anthropic":
+        if self.auth_header:
+            value = "Bearer " + self.api_key if self.auth_header == "authorization" else self.api_key
+            headers[self.auth_header] = value
+            if self.kind == "google" and query:
+                query = strip_query_params(query, CREDENTIAL_PARAMS)
+        elif self.kind == "anthropic":
             headers["x-api-key"] = self.api_key
         elif self.kind == "google":
             headers["x-goog-api-key"] = self.api_key
