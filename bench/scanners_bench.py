@@ -48,7 +48,7 @@ PROMPT_PARTS = [
     "Config excerpt (JSON):\n"
     '{"service": "billing", "replicas": 3, "region": "eu-west-1", "db": "postgres://billing:Xk9#pL2v@db.internal:5432/billing",\n'
     ' "features": {"retry": true, "max_attempts": 3, "backoff_ms": [100, 400, 1600]}, "owner": "payments-team",\n'
-    ' "openai_key": "sk-proj-Q3vJ8xR2mN5tK7wL1pZ4yH6cB9dF0gS2aE4uI8oT3BlbkFJx7Yq2Wm5Zn8Rk1Tp4Vs6Uc9Ld3Jf0Hg",\n'
+    ' "openai_key": "sk-proj-' 'Q3vJ8xR2mN5tK7wL1pZ4yH6cB9dF0gS2aE4uI8oT3BlbkFJx7Yq2Wm5Zn8Rk1Tp4Vs6Uc9Ld3Jf0Hg",\n'
     ' "build": "1.8.0.2277", "checksum": "sha256:3b7e9c1f4a2d8e6b0c5f7a9d1e3b5c7f9a1d3e5b7c9f1a3d5e7b9c1f3a5d7e9b"}\n\n',
     "CSV sample of the failing customers:\n"
     "id,name,country,created_at,plan,amount\n"

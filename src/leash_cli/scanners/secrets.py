@@ -20,8 +20,8 @@ repeated or sequential characters, values containing example / dummy /
 sample / fake / placeholder / your / redacted / changeme, and low-entropy
 bodies.  Documentation examples are treated as placeholders too:
 
-* AWS ``AKIAIOSFODNN7EXAMPLE`` / ``wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY``
-  (anything containing ``EXAMPLE``) is NOT reported;
+* AWS's documented example access key id and secret (both end in ``EXAMPLE`` /
+  ``EXAMPLEKEY``; anything containing ``EXAMPLE``) are NOT reported;
 * the jwt.io sample token (signature ``SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c``)
   is NOT reported;
 * Slack's documented ``T00000000/B00000000/XXXXXXXX...`` webhook is NOT
