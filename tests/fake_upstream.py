@@ -33,7 +33,48 @@ BEHAVIOURS = (
     "long-stream",  # 200 events
     "slow",  # answer after 0.5 s
     "budget-probe",  # answer after 0.3 s, billing the whole max_tokens as output
+    "two-choices",  # a chat stream of two choices (n=2), their deltas interleaved
+    "parallel-tools",  # a chat stream of two tool calls, their argument deltas interleaved
 )
+
+
+def _interleaved(model: str, prompt: str) -> list[bytes]:
+    """Chat-completion events for the interleaving behaviours, deltas a few characters each."""
+    base = {"id": "chatcmpl-x", "object": "chat.completion.chunk", "created": 1, "model": model}
+    evs = []
+
+    def ev(choices):
+        evs.append(b"data: " + orjson.dumps({**base, "choices": choices}) + b"\n\n")
+
+    def pieces(s, n=4):
+        return [s[i:i + n] for i in range(0, len(s), n)]
+
+    if model == "two-choices":
+        a, b = pieces(f"first answer: {prompt} end"), pieces(f"second answer: {prompt} end")
+        for i in range(max(len(a), len(b))):
+            if i < len(a):
+                ev([{"index": 0, "delta": {"content": a[i]}, "finish_reason": None}])
+            if i < len(b):
+                ev([{"index": 1, "delta": {"content": b[i]}, "finish_reason": None}])
+        ev([{"index": 0, "delta": {}, "finish_reason": "stop"}])
+        ev([{"index": 1, "delta": {}, "finish_reason": "stop"}])
+    else:
+        args = [orjson.dumps({"to": prompt, "city": "Paris, France"}).decode(),
+                orjson.dumps({"to": prompt, "city": "Tokyo, Japan"}).decode()]
+        ev([{"index": 0, "delta": {"role": "assistant", "tool_calls": [
+            {"index": k, "id": f"call_{k}", "type": "function", "function": {"name": "send", "arguments": ""}}
+            for k in (0, 1)]}, "finish_reason": None}])
+        a, b = pieces(args[0], 5), pieces(args[1], 5)
+        for i in range(max(len(a), len(b))):
+            if i < len(a):
+                ev([{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": a[i]}}]},
+                     "finish_reason": None}])
+            if i < len(b):
+                ev([{"index": 0, "delta": {"tool_calls": [{"index": 1, "function": {"arguments": b[i]}}]},
+                     "finish_reason": None}])
+        ev([{"index": 0, "delta": {}, "finish_reason": "tool_calls"}])
+    evs.append(b"data: [DONE]\n\n")
+    return evs
 
 _GOOGLE_MODEL = re.compile(r"models/([^/:]+):")
 
@@ -141,6 +182,15 @@ class FakeUpstream:
         if model == "redirect":
             return web.Response(status=302, headers={"Location": "http://elsewhere.invalid/v1/chat/completions"})
 
+        if model in ("two-choices", "parallel-tools"):
+            msgs = payload.get("messages") or [{}]
+            last = msgs[-1].get("content") if isinstance(msgs[-1], dict) else ""
+            resp = web.StreamResponse(status=200, headers={"content-type": "text/event-stream"})
+            await resp.prepare(request)
+            for ev in _interleaved(model, last if isinstance(last, str) else ""):
+                await resp.write(ev)
+            await resp.write_eof()
+            return resp
         chunks = 200 if model == "long-stream" else 5
         result = mock.respond(api, request.method, rest, request.query_string, payload, chunks=chunks)
         if result.events is None:

@@ -187,3 +187,63 @@ def test_found_secrets_are_masked_in_the_history_even_with_full_bodies(start_gat
     data = b"".join(p.read_bytes() for p in gw.db_path.parent.glob("leash.db*")).decode("latin-1")
     assert OPENAI_KEY not in data
     assert "MIIEowIBAAKCAQEA1x9Vq3Lm7Pq2Zr8Tn4Ks6Wd0Yf5Hj2Gb9Nc3Xe7Qa1Rt4Uy8" not in data
+
+
+def _default_modules() -> dict:
+    import yaml
+
+    from leash_cli.resources import default_config_path
+
+    return yaml.safe_load(default_config_path().read_text())["modules"]
+
+
+@pytest.mark.parametrize("provider", ["mock", "openai"])
+def test_streams_arrive_whole_through_the_default_modules(start_gateway, upstream, provider):
+    """The embedded default config's scanners hold streamed text back and give all of it back."""
+    gw = start_gateway({"providers": {"mock": {"kind": "mock", "chunks": 30},
+                                      "openai": {"kind": "openai", "endpoint": f"{upstream.url}/v1"}},
+                        "modules": _default_modules()})
+    c = openai.OpenAI(base_url=gw.base(provider), api_key="k", max_retries=0)
+    msgs = [{"role": "user", "content": "tell me about " + "the long river and the quiet town " * 12}]
+    whole = c.chat.completions.create(model="gpt-4o", messages=msgs).choices[0].message.content
+    streamed = "".join(ch.choices[0].delta.content or "" for ch in
+                       c.chat.completions.create(model="gpt-4o", messages=msgs, stream=True) if ch.choices)
+    assert streamed == whole and len(whole) > 128  # longer than the hold-back window
+
+
+def test_two_choices_keep_their_own_text(start_gateway):
+    gw = start_gateway({"modules": {"pii-detector": {"action": "redact", "check_requests": False}}})
+    with httpx.stream("POST", f"{gw.base('openai')}/chat/completions", timeout=10, json={
+            "model": "two-choices", "stream": True, "n": 2,
+            "messages": [{"role": "user", "content": f"mail {EMAIL} please"}]}) as r:
+        events = [json.loads(line[5:]) for line in r.iter_lines()
+                  if line.startswith("data: {")]
+    text = {0: "", 1: ""}
+    for e in events:
+        for ch in e["choices"]:
+            text[ch["index"]] += ch["delta"].get("content") or ""
+    assert text[0] == "first answer: mail [EMAIL] please end"
+    assert text[1] == "second answer: mail [EMAIL] please end"
+
+
+def test_parallel_tool_calls_keep_their_own_arguments(start_gateway):
+    gw = start_gateway({"modules": _default_modules()})
+    c = openai.OpenAI(base_url=gw.base("openai"), api_key="k", max_retries=0)
+    calls: dict[int, str] = {}
+    for ch in c.chat.completions.create(model="parallel-tools", stream=True,
+                                        messages=[{"role": "user", "content": "bob"}]):
+        for tc in (ch.choices[0].delta.tool_calls or []) if ch.choices else []:
+            calls[tc.index] = calls.get(tc.index, "") + (tc.function.arguments or "")
+    assert json.loads(calls[0]) == {"to": "bob", "city": "Paris, France"}
+    assert json.loads(calls[1]) == {"to": "bob", "city": "Tokyo, Japan"}
+
+
+def test_responses_stream_redacts_the_repeated_full_text(start_gateway):
+    gw = start_gateway({"providers": {"mock": {"kind": "mock", "chunks": 12}},
+                        "modules": {"pii-detector": {"action": "redact", "check_requests": False}}})
+    c = openai.OpenAI(base_url=gw.base("mock"), api_key="k", max_retries=0)
+    with c.responses.stream(model="m", input=f"write to {EMAIL} soon") as s:
+        deltas = "".join(e.delta for e in s if e.type == "response.output_text.delta")
+        final = s.get_final_response()
+    assert EMAIL not in deltas and "[EMAIL]" in deltas
+    assert EMAIL not in final.output_text and "[EMAIL]" in final.output_text

@@ -155,6 +155,9 @@ def _responses_item(item: dict, base: Path, role: str, out: list[Text]) -> None:
         out.append(Text(role, item["arguments"], (*base, "arguments"), "tool_call"))
     if isinstance(item.get("output"), str):
         out.append(Text("tool", item["output"], (*base, "output"), "tool_result"))
+    for j, s in enumerate(item.get("summary") or () if isinstance(item.get("summary"), list) else ()):
+        if isinstance(s, dict) and isinstance(s.get("text"), str):
+            out.append(Text(role, s["text"], (*base, "summary", j, "text")))
 
 
 # -- Anthropic ------------------------------------------------------------------
@@ -242,7 +245,7 @@ def _leaves(value: Any, base: Path) -> Iterator[tuple[Path, str]]:
 
 
 def stream_texts(api: str, event: Any) -> list[Text]:
-    """The text deltas of one parsed streamed event."""
+    """The text deltas of one parsed streamed event (answer, reasoning, refusals, tool arguments)."""
     out: list[Text] = []
     if not isinstance(event, dict):
         return out
@@ -250,33 +253,87 @@ def stream_texts(api: str, event: Any) -> list[Text]:
         for ci, cand in enumerate(event.get("candidates") or ()):
             parts = (cand.get("content") or {}).get("parts") if isinstance(cand, dict) else None
             if isinstance(parts, list):
-                for j, p in enumerate(parts):
-                    if isinstance(p, dict) and isinstance(p.get("text"), str):
-                        out.append(Text("model", p["text"], ("candidates", ci, "content", "parts", j, "text")))
+                for j, part in enumerate(parts):
+                    if isinstance(part, dict) and isinstance(part.get("text"), str):
+                        out.append(Text("model", part["text"], ("candidates", ci, "content", "parts", j, "text")))
     elif api == "anthropic":
         d = event.get("delta")
         if event.get("type") == "content_block_delta" and isinstance(d, dict):
-            if isinstance(d.get("text"), str):
-                out.append(Text("assistant", d["text"], ("delta", "text")))
-            elif isinstance(d.get("partial_json"), str):
-                out.append(Text("assistant", d["partial_json"], ("delta", "partial_json"), "tool_call"))
+            for key, kind in (("text", "text"), ("thinking", "text"), ("partial_json", "tool_call")):
+                if isinstance(d.get(key), str):
+                    out.append(Text("assistant", d[key], ("delta", key), kind))
     else:
         t = event.get("type")
         if isinstance(t, str):
-            if t in ("response.output_text.delta", "response.function_call_arguments.delta") and isinstance(
-                event.get("delta"), str
-            ):
-                out.append(Text("assistant", event["delta"], ("delta",)))
+            if t.endswith(".delta") and isinstance(event.get("delta"), str) and t.startswith("response."):
+                kind = "tool_call" if "arguments" in t else "text"
+                out.append(Text("assistant", event["delta"], ("delta",), kind))
             return out
         for ci, ch in enumerate(event.get("choices") or ()):
             d = ch.get("delta") if isinstance(ch, dict) else None
             if isinstance(d, dict):
-                if isinstance(d.get("content"), str):
-                    out.append(Text("assistant", d["content"], ("choices", ci, "delta", "content")))
+                for key in ("content", "reasoning_content", "reasoning", "refusal"):
+                    if isinstance(d.get(key), str):
+                        out.append(Text("assistant", d[key], ("choices", ci, "delta", key)))
                 for k, call in enumerate(d.get("tool_calls") or ()):
                     fn = call.get("function") if isinstance(call, dict) else None
                     if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
                         out.append(Text("assistant", fn["arguments"],
                                         ("choices", ci, "delta", "tool_calls", k, "function", "arguments"),
                                         "tool_call"))
+    return out
+
+
+def stream_key(api: str, event: dict, t: Text) -> tuple:
+    """Which stream of a response a delta belongs to: a choice's content, one tool call's
+    arguments, one content block, one output item.  Deltas of one key are contiguous text."""
+    path = t.path
+    if api == "anthropic":
+        return ("a", event.get("index"), path[-1])
+    if api == "google":
+        return ("g", path[1], t.kind, path[-1])
+    if "type" in event:  # Responses API
+        return ("r", event.get("item_id") or event.get("output_index"), event.get("content_index"), event["type"])
+    ci = path[1]
+    choice = event["choices"][ci]
+    index = choice.get("index", ci) if isinstance(choice, dict) else ci
+    if len(path) > 4 and path[3] == "tool_calls":  # ("choices", ci, "delta", "tool_calls", k, ...)
+        call = choice["delta"]["tool_calls"][path[4]]
+        return ("c", index, "tool", call.get("index", path[4]) if isinstance(call, dict) else path[4])
+    return ("c", index, path[-1])
+
+
+def aggregate_texts(api: str, event: dict) -> list[Text]:
+    """Whole texts that a stream repeats after its deltas (the Responses API's
+    ``response.output_text.done``, ``content_part.done``, ``output_item.done`` and
+    ``response.completed``): what the deltas said, again, in full."""
+    out: list[Text] = []
+    if api == "google":  # function calls arrive whole, never as deltas
+        for ci, cand in enumerate(event.get("candidates") or ()):
+            parts = (cand.get("content") or {}).get("parts") if isinstance(cand, dict) else None
+            if isinstance(parts, list):
+                for t in response_texts("google", {"candidates": [{"content": {"parts": parts}}]}):
+                    if t.kind != "text":
+                        out.append(Text(t.role, t.text, ("candidates", ci, *t.path[2:]), t.kind))
+        return out
+    if api != "openai" or not isinstance(event.get("type"), str):
+        return []
+    t = event["type"]
+    if t in ("response.output_text.done", "response.reasoning_summary_text.done") and isinstance(
+            event.get("text"), str):
+        out.append(Text("assistant", event["text"], ("text",)))
+    elif t == "response.function_call_arguments.done" and isinstance(event.get("arguments"), str):
+        out.append(Text("assistant", event["arguments"], ("arguments",), "tool_call"))
+    elif t == "response.content_part.done" and isinstance(event.get("part"), dict):
+        part = event["part"]
+        for key in ("text", "refusal"):
+            if isinstance(part.get(key), str):
+                out.append(Text("assistant", part[key], ("part", key)))
+    elif t == "response.output_item.done" and isinstance(event.get("item"), dict):
+        _responses_item(event["item"], ("item",), "assistant", out)
+    elif t in ("response.completed", "response.incomplete", "response.failed") and isinstance(
+            event.get("response"), dict):
+        for oi, item in enumerate(event["response"].get("output") or ()):
+            if isinstance(item, dict):
+                _responses_item(item, ("response", "output", oi), "assistant", out)
     return out

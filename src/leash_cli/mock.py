@@ -207,13 +207,31 @@ def respond(
         if not req.get("stream"):
             return ok(resp)
         pending = {**resp, "status": "in_progress", "output": [], "usage": None}
-        evs = [_sse({"type": "response.created", "response": pending, "sequence_number": 0}, "response.created")]
-        for i, p in enumerate(pieces):
-            evs.append(_sse({"type": "response.output_text.delta", "item_id": "msg_" + rid, "output_index": 0,
-                             "content_index": 0, "delta": p, "sequence_number": i + 1},
+        item = resp["output"][0]
+        part = item["content"][0]
+        seq = iter(range(10_000))
+        evs = [_sse({"type": "response.created", "response": pending, "sequence_number": next(seq)},
+                    "response.created"),
+               _sse({"type": "response.in_progress", "response": pending, "sequence_number": next(seq)},
+                    "response.in_progress"),
+               _sse({"type": "response.output_item.added", "output_index": 0,
+                     "item": {**item, "status": "in_progress", "content": []}, "sequence_number": next(seq)},
+                    "response.output_item.added"),
+               _sse({"type": "response.content_part.added", "item_id": item["id"], "output_index": 0,
+                     "content_index": 0, "part": {**part, "text": ""}, "sequence_number": next(seq)},
+                    "response.content_part.added")]
+        for p_ in pieces:
+            evs.append(_sse({"type": "response.output_text.delta", "item_id": item["id"], "output_index": 0,
+                             "content_index": 0, "delta": p_, "sequence_number": next(seq)},
                             "response.output_text.delta"))
-        evs.append(_sse({"type": "response.completed", "response": resp, "sequence_number": len(pieces) + 1},
-                        "response.completed"))
+        evs += [_sse({"type": "response.output_text.done", "item_id": item["id"], "output_index": 0,
+                      "content_index": 0, "text": text, "sequence_number": next(seq)}, "response.output_text.done"),
+                _sse({"type": "response.content_part.done", "item_id": item["id"], "output_index": 0,
+                      "content_index": 0, "part": part, "sequence_number": next(seq)}, "response.content_part.done"),
+                _sse({"type": "response.output_item.done", "output_index": 0, "item": item,
+                      "sequence_number": next(seq)}, "response.output_item.done"),
+                _sse({"type": "response.completed", "response": resp, "sequence_number": next(seq)},
+                     "response.completed")]
         return stream(evs)
     if not rest.endswith("completions"):
         return _not_found(api, rest)

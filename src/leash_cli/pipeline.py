@@ -34,7 +34,7 @@ import orjson
 from leash_cli.decision import Decision
 from leash_cli.errors import error_body
 from leash_cli.exchange import Exchange, Violation
-from leash_cli.messages import set_at, stream_texts
+from leash_cli.messages import aggregate_texts, set_at, stream_key, stream_texts
 from leash_cli.sse import parse_event
 
 log = logging.getLogger("leash.pipeline")
@@ -60,14 +60,19 @@ class Block:
 class StreamChunk:
     """What ``on_chunk`` receives: one text delta of a streamed response.
 
-    ``final`` is True once at the end of the stream (``text`` is then empty):
-    a module that held text back returns it now (``redact(text=...)``).
+    A response may carry several streams at once (choices, content blocks, tool
+    calls): ``key`` names the one this delta belongs to, and a module that holds
+    text back keeps one buffer per key.  ``final`` is True once per key when that
+    stream ends: ``text`` is then what earlier modules released (often empty) and
+    a module returns it plus anything it held (``redact(text=...)``).
     """
 
     text: str
     event: Any = None  # the parsed event
     final: bool = False
     index: int = 0  # the delta's position in the stream
+    key: Any = None  # which stream of the response (a choice, a content block, a tool call)
+    aggregate: bool = False  # a whole text the stream repeats at its end (scan it whole, hold nothing)
 
 
 @dataclass(slots=True)
@@ -390,7 +395,7 @@ class ResponseFlow:
     ``flow.block`` is set when a module stopped the response.
     """
 
-    __slots__ = ("ex", "tracker", "pipeline", "block", "_chunk_slots", "_resp_slots", "_last_text_event",
+    __slots__ = ("ex", "tracker", "pipeline", "block", "_chunk_slots", "_resp_slots", "_templates",
                  "_index", "stopped")
 
     def __init__(self, pipeline: Pipeline, ex: Exchange) -> None:
@@ -402,7 +407,7 @@ class ResponseFlow:
         slots = ex.modules
         self._chunk_slots = [s for s in slots if "on_chunk" in s.stages]
         self._resp_slots = [s for s in slots if "on_response" in s.stages]
-        self._last_text_event: tuple[str | None, Any, Any] | None = None
+        self._templates: dict[Any, tuple[str | None, Any, Any]] = {}  # stream key -> its last delta
         self._index = 0
 
     # -- buffered ----------------------------------------------------------------------
@@ -465,22 +470,43 @@ class ResponseFlow:
         return out
 
     async def _modules_on_event(self, raw: bytes, out: list[bytes]) -> bytes | None:
+        """Text deltas go through the modules one stream at a time (a choice, a content
+        block, a tool call's arguments: each has its own key and hold-back state).  An
+        event without deltas first releases everything held back, so held text never
+        lands after the end of its block; an event that repeats whole texts (the
+        Responses API's ``*.done`` and ``response.completed``) is scanned whole."""
         name, data = parse_event(raw)
         if not data or data[:1] != b"{":
-            # [DONE] and keep-alives: flush held-back text first
-            out.extend(await self._flush())
-            return raw
+            out.extend(await self._flush())  # [DONE] and keep-alives
+            return None if self.stopped else raw
         try:
             obj = orjson.loads(data)
         except orjson.JSONDecodeError:
             return raw
-        texts = stream_texts(self.ex.api, obj)
+        api = self.ex.api
+        texts = stream_texts(api, obj)
         if not texts:
             out.extend(await self._flush())
-            return raw
+            if self.stopped:
+                return None
+            whole = aggregate_texts(api, obj)
+            if not whole:
+                return raw
+            changed = False
+            for t in whole:
+                new, stop = await self._through_modules(t.text, obj, final=False, key=None, aggregate=True)
+                if stop:
+                    out.append(self._error_event())
+                    self.stopped = True
+                    return None
+                if new != t.text:
+                    set_at(obj, t.path, new)
+                    changed = True
+            return _sse(name, obj) if changed else raw
         changed = False
         for t in texts:
-            new, stop = await self._through_modules(t.text, obj, final=False)
+            key = stream_key(api, obj, t)
+            new, stop = await self._through_modules(t.text, obj, final=False, key=key)
             if stop:
                 out.append(self._error_event())
                 self.stopped = True
@@ -488,15 +514,16 @@ class ResponseFlow:
             if new != t.text:
                 set_at(obj, t.path, new)
                 changed = True
-        self._last_text_event = (name, obj, texts[-1].path)
+            self._templates[key] = (name, obj, t.path)
         if not changed:
             return raw
         return _sse(name, obj)
 
-    async def _through_modules(self, text: str, obj: Any, final: bool) -> tuple[str, bool]:
+    async def _through_modules(self, text: str, obj: Any, final: bool, key: Any,
+                               aggregate: bool = False) -> tuple[str, bool]:
         ex = self.ex
         for s in self._chunk_slots:
-            chunk = StreamChunk(text, obj, final, self._index)
+            chunk = StreamChunk(text, obj, final, self._index, key, aggregate)
             d = await self.pipeline._call(s, "on_chunk", ex, chunk)
             if isinstance(d, Exception):
                 b = self.pipeline._failed(s, "on_chunk", ex, d)
@@ -506,8 +533,8 @@ class ResponseFlow:
                 continue
             if d is None:
                 continue
-            if d.action == "redact" and d.text is not None and s.mode != "shadow":
-                text = d.text
+            if d.text is not None and s.mode != "shadow":
+                text = d.text  # what the module releases of this stream (held back, or redacted)
             b = self.pipeline.apply(s, ex, d, "on_chunk")
             if b is not None:
                 self.block = b
@@ -516,24 +543,28 @@ class ResponseFlow:
         return text, False
 
     async def _flush(self) -> list[bytes]:
-        """Ask the modules for held-back text and emit it as one more text event."""
-        if not self._chunk_slots or self._last_text_event is None:
+        """Ask the modules for the text each stream held back; emit it as one more delta
+        of that stream, shaped like the stream's last delta."""
+        if not self._chunk_slots or not self._templates:
             return []
-        text, stop = await self._through_modules("", None, final=True)
-        if stop:
-            self.stopped = True
-            return [self._error_event()]
-        if not text:
-            return []
-        name, obj, path = self._last_text_event
-        self._last_text_event = None
-        template = orjson.loads(orjson.dumps(obj))
-        _clear_finish(template)
-        set_at(template, path, text)
-        raw = _sse(name, template)
-        name2, data = parse_event(raw)
-        self.tracker.on_event(name2, data, raw)
-        return [raw]
+        templates, self._templates = self._templates, {}
+        out = []
+        for key, (name, obj, path) in templates.items():
+            text, stop = await self._through_modules("", None, final=True, key=key)
+            if stop:
+                self.stopped = True
+                out.append(self._error_event())
+                return out
+            if not text:
+                continue
+            template = orjson.loads(orjson.dumps(obj))
+            _clear_finish(template)
+            set_at(template, path, text)
+            raw = _sse(name, template)
+            name2, data = parse_event(raw)
+            self.tracker.on_event(name2, data, raw)
+            out.append(raw)
+        return out
 
     async def tail(self) -> list[bytes]:
         """Once the upstream stream ended: anything still held back."""

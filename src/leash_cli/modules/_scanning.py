@@ -123,12 +123,35 @@ class ScanModule:
     def on_chunk(self, ex: Exchange, chunk: StreamChunk) -> Decision | None:
         if not self.s.check_responses:
             return None
-        red = ex.annotations.get(self._key)
+        if chunk.aggregate:  # a whole text the stream repeats: scan it whole, hold nothing back
+            fs = self.scan(chunk.text)
+            if not fs:
+                return None
+            pairs = [(f, "response.stream") for f in fs]
+            self._remember(ex, pairs)
+            if self.s.action == "block":
+                return self._blocked(pairs, "response stream")
+            if self.s.action == "redact":
+                return redact(text=redact_text(chunk.text, fs, self.s.placeholder))
+            return None  # log: the deltas were already recorded
+        redactors = ex.annotations.get(self._key)
+        if redactors is None:
+            redactors = ex.annotations[self._key] = {}
+        red = redactors.get(chunk.key)
         if red is None:
+            if chunk.final and not chunk.text:
+                return None
             mode = "redact" if self.s.action == "redact" else "detect"
-            red = ex.annotations[self._key] = StreamRedactor(self.scanners, window=self.s.window, action=mode,
-                                                             placeholder=self.s.placeholder)
-        out, found = red.flush() if chunk.final else red.feed(chunk.text)
+            red = redactors[chunk.key] = StreamRedactor(self.scanners, window=self.s.window, action=mode,
+                                                        placeholder=self.s.placeholder)
+        if chunk.final:
+            # what earlier modules released at the end of this stream, then all we held
+            out, found = red.feed(chunk.text) if chunk.text else ("", [])
+            rest, more = red.flush()
+            out, found = out + rest, found + more
+            del redactors[chunk.key]
+        else:
+            out, found = red.feed(chunk.text)
         if found:
             pairs = [(f, "response.stream") for f in found]
             self._remember(ex, pairs)
