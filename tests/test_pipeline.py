@@ -414,3 +414,30 @@ def test_reload_keeps_old_config_on_error(start_gateway, tmp_path):
     assert not reload_config(gw.gateway, cfg)
     assert chat(gw, "beta").status_code == 403  # the old config is kept
     assert rows(gw, "select count(*) n from audit_log where event = 'config_rejected'")[0]["n"] == 1
+
+
+def test_a_gateway_that_requires_leash_keys(start_gateway, upstream):
+    gw = start_gateway({"gateway": {"require_virtual_key": True}, "providers": {
+        "openai": {"kind": "openai", "endpoint": f"{upstream.url}/v1", "api_key": "sk-gateway-held-key-000000000"}}})
+    before = len(upstream.requests)
+    r = chat(gw, headers={"authorization": "Bearer sk-some-provider-key"})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "virtual_key_required"
+    assert chat(gw).status_code == 401
+    assert len(upstream.requests) == before
+    made = json.loads(CliRunner().invoke(app, ["keys", "create", "-t", "acme", "--db", str(gw.db_path),
+                                               "--json"]).output)
+    time.sleep(1.1)
+    assert chat(gw, headers={"authorization": f"Bearer {made['key']}"}).status_code == 200
+
+
+def test_command_line_host_survives_a_reload(tmp_path):
+    from leash_cli.server import build_gateway, reload_config
+
+    cfg = tmp_path / "leash.yaml"
+    cfg.write_text("gateway: {host: 127.0.0.1}\nproviders: {mock: {kind: mock}}\n")
+    from leash_cli.config import load_config
+
+    gw = build_gateway(load_config(cfg), db_path=tmp_path / "x.db", record=False, overrides={"host": "0.0.0.0"})
+    assert (gw.state.trust_tenant_header, gw.state.require_virtual_key) == (False, True)
+    assert reload_config(gw, cfg)
+    assert (gw.state.trust_tenant_header, gw.state.require_virtual_key) == (False, True)

@@ -75,12 +75,11 @@ def up(
     loaded = _load(config)
     gw_cfg = loaded.config.gateway
     setup_logging(log_format or gw_cfg.log_format, gw_cfg.log_level)
+    overrides = {"host": host} if host else {}
     host = host or gw_cfg.host
     port = gw_cfg.port if port is None else port
-    if host != gw_cfg.host:
-        loaded.config.gateway.host = host
     try:
-        gateway = build_gateway(loaded, db_path=db, record=not no_record)
+        gateway = build_gateway(loaded, db_path=db, record=not no_record, overrides=overrides)
     except Exception as e:  # a store or module problem, said plainly
         err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None

@@ -50,6 +50,10 @@ class GatewayConfig(Strict):
     trust_tenant_header: bool | None = Field(
         None, description="take the tenant from X-Leash-Tenant; default: on only while bound to loopback"
     )
+    require_virtual_key: bool | None = Field(
+        None, description="refuse requests without a valid leash key (lk-...); default: on unless bound to "
+                          "loopback (always on behind Envoy unless set to false)"
+    )
     workers: int = Field(1, ge=1)
 
 

@@ -68,6 +68,7 @@ class GatewayState:
     providers: dict[str, Provider]
     pipeline: Pipeline
     trust_tenant_header: bool
+    require_virtual_key: bool
 
     @property
     def config(self) -> Config:
@@ -85,6 +86,7 @@ class Gateway:
         pricer: Any = None,
         metrics: Metrics | None = None,
         keyring: Any = None,
+        overrides: dict[str, Any] | None = None,
         pipeline_factory: Callable[["Gateway", LoadedConfig], Pipeline] | None = None,
     ) -> None:
         self.metrics = metrics or Metrics()
@@ -100,6 +102,7 @@ class Gateway:
 
         self.limits = open_state(loaded.config.state)  # rate limits, quotas, budgets: kept across reloads
         self.keyring = keyring
+        self.overrides: dict[str, Any] = dict(overrides or {})
         self.state = self.build_state(loaded)
         self._starlette = Starlette(
             routes=[
@@ -113,14 +116,21 @@ class Gateway:
     # -- state ----------------------------------------------------------------
     def build_state(self, loaded: LoadedConfig) -> GatewayState:
         cfg = loaded.config
+        for key, value in self.overrides.items():  # command-line flags outlive reloads
+            setattr(cfg.gateway, key, value)
+        loopback = cfg.gateway.host.startswith(_LOOPBACK)
         trust = cfg.gateway.trust_tenant_header
         if trust is None:
-            trust = cfg.gateway.host.startswith(_LOOPBACK)
+            trust = loopback
+        require = cfg.gateway.require_virtual_key
+        if require is None:
+            require = not loopback
         return GatewayState(
             loaded=loaded,
             providers=build_providers(cfg),
             pipeline=self._pipeline_factory(self, loaded),
             trust_tenant_header=trust,
+            require_virtual_key=require,
         )
 
     def swap_state(self, state: GatewayState) -> None:
@@ -210,6 +220,10 @@ class Gateway:
                     return await self._reject(
                         send, ex, 403, "no_gateway_key",
                         f"provider {pname!r} holds no api_key on the gateway, so leash keys cannot be used with it")
+            elif st.require_virtual_key:
+                return await self._reject(send, ex, 401, "virtual_key_required",
+                                          "this gateway requires a leash key (lk-...) in place of the provider key; "
+                                          "ask its operator for one (`leash keys create`)")
             rec = self.recorder
             if rec is not None and cfg.storage.on_error == "block" and rec.state == "degraded":
                 return await self._reject(send, ex, 503, "history_unavailable",

@@ -28,7 +28,8 @@ except ImportError:  # pragma: no cover
     LOOP = "asyncio"
 
 
-def build_gateway(loaded: LoadedConfig, *, db_path: str | Path | None = None, record: bool = True) -> Gateway:
+def build_gateway(loaded: LoadedConfig, *, db_path: str | Path | None = None, record: bool = True,
+                  overrides: dict[str, Any] | None = None) -> Gateway:
     """A gateway with the history recorder and the pricer wired in."""
     from leash_cli.keys import KeyRing
     from leash_cli.paths import resolve_db_path
@@ -44,7 +45,7 @@ def build_gateway(loaded: LoadedConfig, *, db_path: str | Path | None = None, re
         recorder = Recorder(path, cfg.storage)
     pricer = Pricer(cfg.pricing)
     pricer.warm()
-    return Gateway(loaded, recorder=recorder, pricer=pricer, keyring=KeyRing(path))
+    return Gateway(loaded, recorder=recorder, pricer=pricer, keyring=KeyRing(path), overrides=overrides)
 
 
 def uvicorn_config(gateway: Gateway, host: str, port: int, **kw: Any) -> uvicorn.Config:

@@ -33,8 +33,13 @@ def _providers(upstream) -> dict:
 
 class Stack:
     def __init__(self, tmp: Path, upstream, modules: dict | None = None, replicas: int = 1,
-                 state: str | None = None, prefix: str | None = None) -> None:
-        cfg: dict = {"providers": _providers(upstream), "modules": modules or {},
+                 state: str | None = None, prefix: str | None = None, require_key: bool = False,
+                 gateway_key: str | None = None) -> None:
+        providers = _providers(upstream)
+        if gateway_key:
+            providers["openai"]["api_key"] = gateway_key
+        cfg: dict = {"providers": providers, "modules": modules or {},
+                     "gateway": {"require_virtual_key": require_key},
                      "pricing": {"gpt-4o-mini": {"input": 1.0, "output": 2.0}}}
         if state:
             cfg["state"] = state
@@ -251,3 +256,23 @@ def test_a_large_prompt_passes(stack, upstream):
     assert len(upstream.last().body) > 9 * 1024 * 1024 - 100
     r = s.client.post(CHAT, json=_chat(big + big), timeout=60)
     assert r.status_code == 413
+
+
+def test_a_leash_key_is_required_behind_envoy_by_default(tmp_path, upstream):
+    """Behind Envoy the clients are remote: without a leash key nobody spends the gateway's provider key."""
+    from leash_cli.keys import create_key
+
+    s = Stack(tmp_path, upstream, require_key=True, gateway_key="sk-held-by-the-gateway-0123456789")
+    try:
+        body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+        before = len(upstream.requests)
+        r = s.client.post(CHAT, json=body)
+        assert r.status_code == 401 and r.json()["error"]["code"] == "virtual_key_required"
+        assert len(upstream.requests) == before
+        key, _ = create_key(s.db, "acme")
+        time.sleep(1.1)  # the keyring reloads at most once a second
+        r = s.client.post(CHAT, json=body, headers={"authorization": f"Bearer {key}"})
+        assert r.status_code == 200
+        assert upstream.last().headers["authorization"] == "Bearer sk-held-by-the-gateway-0123456789"
+    finally:
+        s.close()

@@ -42,6 +42,7 @@ def _exchange(stub, body: bytes, response: bytes) -> list[pb.ProcessingResponse]
 def test_ext_proc_process_serves_drains_and_stops(tmp_path: Path):
     cfg = tmp_path / "leash.yaml"
     cfg.write_text(yaml.safe_dump({"providers": {"openai": {"endpoint": "https://api.openai.com/v1"}},
+                                   "gateway": {"require_virtual_key": False},
                                    "modules": {"pii-detector": {"action": "redact"}},
                                    "pricing": {"gpt-4o-mini": {"input": 1.0, "output": 2.0}}}))
     db = tmp_path / "leash.db"

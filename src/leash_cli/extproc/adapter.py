@@ -188,6 +188,9 @@ class StreamHandler:
                 return self.reject(403, "no_gateway_key",
                                    f"provider {pname!r} holds no api_key on the gateway, "
                                    "so leash keys cannot be used with it")
+        elif host.require_virtual_key:
+            return self.reject(401, "virtual_key_required",
+                               "this gateway requires a leash key (lk-...) in place of the provider key")
         if provider is None:
             names = ", ".join(sorted(st.providers)) or "(none)"
             return self.reject(404, "unknown_provider", f"unknown provider {pname!r}; configured providers: {names}")

@@ -66,6 +66,11 @@ class ExtProcHost:
         return self.gateway.keyring
 
     @property
+    def require_virtual_key(self) -> bool:
+        # behind Envoy the clients are remote: a leash key is required unless the config says false
+        return self.gateway.state.config.gateway.require_virtual_key is not False
+
+    @property
     def trust_tenant_header(self) -> bool:
         # behind Envoy the clients are remote: the tenant header counts only when the config says so
         st = self.gateway.state
