@@ -441,3 +441,18 @@ def test_command_line_host_survives_a_reload(tmp_path):
     assert (gw.state.trust_tenant_header, gw.state.require_virtual_key) == (False, True)
     assert reload_config(gw, cfg)
     assert (gw.state.trust_tenant_header, gw.state.require_virtual_key) == (False, True)
+
+
+def test_percent_encoded_model_names_do_not_slip_past_a_block_list(start_gateway):
+    gw = start_gateway({"modules": {"model-policy": {"blocked_models": ["gemini-2.5-pro*"]}}})
+    for path in ("v1beta/models/gemini-2.5-pro:generateContent", "v1beta/models/gemini-2.5%2Dpro:generateContent"):
+        r = httpx.post(f"{gw.base('google')}/{path}", json={"contents": [{"parts": [{"text": "x"}]}]}, timeout=10)
+        assert r.status_code == 403, path
+
+
+def test_shadow_redaction_leaves_the_request_alone(start_gateway, upstream):
+    gw = start_gateway({"modules": {"pii-detector": {"action": "redact", "mode": "shadow"}}})
+    chat(gw, "write to jane.doe@example.com")
+    assert "jane.doe@example.com" in upstream.last().body.decode()
+    got = rows(gw, "select r.verdict, v.action from requests r join violations v on v.request_id = r.id")
+    assert got and all(g["action"] == "shadow_redact" for g in got) and got[0]["verdict"] == "allowed"

@@ -387,7 +387,7 @@ def mask_secrets(data: Any) -> Any:
     return data
 
 
-_SECRETISH = re.compile(r"(api_key|token|secret|password|authorization)", re.I)
+_SECRETISH = re.compile(r"(api[_-]?key|token|secret|password|authorization|subscription|^key$|cookie)", re.I)
 
 
 def mask(value: str) -> str:

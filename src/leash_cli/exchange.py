@@ -202,5 +202,16 @@ class Exchange:
         return self.t_first_token - self.t_start
 
 
+_CREDENTIAL_WORDS = ("key", "token", "secret", "password", "auth", "signature", "session")
+
+
 def strip_credentials(headers: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in headers.items() if k.lower() not in CREDENTIAL_HEADERS}
+    """Headers without credentials: the known ones, and any whose name says it holds one
+    (``ocp-apim-subscription-key``, ``x-auth-token`` ...)."""
+    out = {}
+    for k, v in headers.items():
+        low = k.lower()
+        if low in CREDENTIAL_HEADERS or any(w in low for w in _CREDENTIAL_WORDS):
+            continue
+        out[k] = v
+    return out

@@ -12,6 +12,9 @@ _OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
+#: distinct (tenant, provider, model, status) label sets before new ones are counted as "other"
+MAX_SERIES = 2000
+
 
 class Metrics:
     def __init__(self) -> None:
@@ -50,9 +53,15 @@ class Metrics:
 
     def _children(self, ex: Exchange) -> tuple:
         """The labelled series of one (tenant, provider, model, status), looked up once."""
-        key = (ex.tenant, ex.provider, ex.model or "", ex.status or 0)
+        provider = ex.provider if ex.kind != "unknown" else "unknown"  # never a client-chosen name
+        key = (ex.tenant, provider, ex.model or "", ex.status or 0)
         got = self._cache.get(key)
         if got is None:
+            if len(self._cache) >= MAX_SERIES:  # clients choose models and tenants: bound the series
+                key = ("other", provider, "other", ex.status or 0)
+                got = self._cache.get(key)
+                if got is not None:
+                    return got
             tenant, provider, model, status = key
             got = (
                 self.requests.labels(tenant, provider, model, str(status)),
@@ -63,8 +72,6 @@ class Metrics:
                 self.tokens.labels(tenant, provider, model, "output"),
                 self.cost.labels(tenant, provider, model),
             )
-            if len(self._cache) > 10000:
-                self._cache.clear()
             self._cache[key] = got
         return got
 

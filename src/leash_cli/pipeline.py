@@ -268,7 +268,25 @@ class Pipeline:
         return result
 
     async def _run(self, slot: Slot, stage: str, ex: Exchange, *args: Any) -> Block | None:
+        if slot.mode == "shadow":
+            return await self._run_shadow(slot, stage, ex, *args)
         result = await self._call(slot, stage, ex, *args)
+        if isinstance(result, Exception):
+            return self._failed(slot, stage, ex, result)
+        if result is None:
+            return None
+        return self.apply(slot, ex, result, stage)
+
+    async def _run_shadow(self, slot: Slot, stage: str, ex: Exchange, *args: Any) -> Block | None:
+        """A shadow module sees the request but cannot change it: whatever it rewrote is put back."""
+        body, parsed, dirty = ex.request_body, ex.json(), ex._dirty
+        saved = orjson.dumps(parsed) if parsed is not None else None
+        result = await self._call(slot, stage, ex, *args)
+        if ex._dirty != dirty or ex.request_body is not body:
+            ex._json = orjson.loads(saved) if saved is not None else None
+            ex._texts = None
+            ex._dirty = dirty
+            ex.request_body = body
         if isinstance(result, Exception):
             return self._failed(slot, stage, ex, result)
         if result is None:
@@ -381,6 +399,13 @@ class Pipeline:
 _BACKGROUND: set[asyncio.Task] = set()
 
 
+async def drain_background(timeout: float) -> None:
+    """Wait (up to `timeout`) for module sinks still running, so shutdown loses no row or settlement."""
+    pending = [t for t in _BACKGROUND if not t.done()]
+    if pending:
+        await asyncio.wait(pending, timeout=timeout)
+
+
 def _time(ex: Exchange, name: str, secs: float) -> None:
     t = ex.module_timings
     t[name] = t.get(name, 0.0) + secs
@@ -422,7 +447,9 @@ class ResponseFlow:
             if obj is not None:
                 changed = False
                 for s in self._resp_slots:
-                    d = await self.pipeline._call(s, "on_response", ex, obj)
+                    # a shadow module gets a copy: it cannot change what the client receives
+                    arg = orjson.loads(orjson.dumps(obj)) if s.mode == "shadow" else obj
+                    d = await self.pipeline._call(s, "on_response", ex, arg)
                     if isinstance(d, Exception):
                         b = self.pipeline._failed(s, "on_response", ex, d)
                         if b is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from leash_cli.config import Config, ProviderConfig
 from leash_cli.exchange import CREDENTIAL_PARAMS
@@ -142,15 +142,23 @@ def mock_api(rest: str) -> str:
 
 
 def clean_rest(rest: str) -> str:
-    """Reject paths that could climb out of the configured endpoint."""
+    """Reject paths that could climb out of the configured endpoint.
+
+    Each segment is checked after percent-decoding (what the provider will see):
+    no ``.``/``..``, no encoded ``/`` or ``\\``, no empty segment (a leading
+    ``//`` would start a new authority); only a trailing slash is allowed.
+    """
     if not rest:
         raise RouteError(404, "no API path after the provider name", "not_found")
-    for seg in rest.split("/"):
-        low = seg.lower()
-        if seg in (".", "..") or "%2e%2e" in low or "%2f" in low or "\\" in seg or low.startswith("%2e"):
-            raise RouteError(400, "path segments '.' and '..' are not allowed", "invalid_path")
-    if "//" in rest:
-        raise RouteError(400, "empty path segments are not allowed", "invalid_path")
+    segments = rest.split("/")
+    for i, seg in enumerate(segments):
+        if not seg:
+            if i == len(segments) - 1 and i > 0:
+                continue  # a trailing slash
+            raise RouteError(400, "empty path segments are not allowed", "invalid_path")
+        decoded = unquote(seg)
+        if decoded in (".", "..") or "/" in decoded or "\\" in decoded or "\x00" in decoded:
+            raise RouteError(400, "path segments '.', '..' and encoded slashes are not allowed", "invalid_path")
     return rest
 
 
@@ -178,7 +186,7 @@ def strip_query_params(query: str, names: frozenset[str]) -> str:
 def request_model(kind_api: str, rest: str, body: object) -> tuple[str | None, bool]:
     """(model, stream) of a request, from the body or (Gemini) the path."""
     if kind_api == "google":
-        m = _GOOGLE_MODEL.search(rest)
+        m = _GOOGLE_MODEL.search(unquote(rest))  # the model the provider will see, decoded
         if m:
             return m.group(1), m.group(2) == "streamGenerateContent"
         return None, False

@@ -155,11 +155,16 @@ class Gateway:
 
     async def shutdown(self) -> None:
         self.ready = False
+        from leash_cli.pipeline import drain_background
+
+        await drain_background(10.0)  # module sinks still settling budgets and writing rows
         if self.client is not None:
             await self.client.close()
             self.client = None
         if self.recorder is not None and hasattr(self.recorder, "close"):
             await asyncio.get_running_loop().run_in_executor(None, self.recorder.close)
+        with contextlib.suppress(Exception):
+            await self.limits.close()
 
     # -- ASGI ---------------------------------------------------------------------
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -20,8 +20,19 @@ class SSESplitter:
     def feed(self, chunk: bytes) -> list[bytes]:
         buf = self._buf + chunk if self._buf else chunk
         if b"\r" in buf:
+            if buf.endswith(b"\r"):  # its "\n" may be in the next chunk: decide then
+                buf = buf[:-1]
+                held = b"\r"
+            else:
+                held = b""
             buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        out = []
+            out = self._split(buf)
+            self._buf += held
+            return out
+        return self._split(buf)
+
+    def _split(self, buf: bytes) -> list[bytes]:
+        out: list[bytes] = []
         start = 0
         while True:
             i = buf.find(b"\n\n", start)

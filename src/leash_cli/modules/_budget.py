@@ -83,7 +83,14 @@ async def reserve(rule: BudgetRule, ex: Exchange, state, pricer) -> Decision | N
 async def settle(ex: Exchange, state, recorder=None) -> None:
     """Turn this exchange's reservations into real spend; record threshold crossings once."""
     for rule, key, amount, ttl in ex.annotations.pop(RESERVATIONS, ()):
-        actual = ex.cost_usd or 0.0
+        if ex.cost_usd is not None:
+            actual = ex.cost_usd
+        elif ex.t_upstream_start is not None and (ex.outcome == "client_cancelled" or (ex.status or 0) < 400):
+            # the provider worked on it but no usage came back (a stream cut off before its
+            # usage): charge the reservation, the most it can have cost
+            actual = amount
+        else:
+            actual = 0.0  # never reached the provider, or refused by it
         spent = await state.settle(key, amount, actual, ttl)
         for th in rule.alert_thresholds:
             before = spent - actual
