@@ -257,3 +257,20 @@ def test_client_leaving_a_slow_buffered_answer_cancels_upstream(gateway, upstrea
             break
         time.sleep(0.1)
     assert row == {"outcome": "client_cancelled", "status": 499}
+
+
+def test_headers_named_in_connection_are_not_forwarded(gateway, upstream):
+    post(gateway, "openai", "chat/completions", json=CHAT,
+         headers={"connection": "x-internal-hop", "x-internal-hop": "secret-hop-value", "x-kept": "1"})
+    seen = upstream.last().headers
+    assert "x-internal-hop" not in seen and seen["x-kept"] == "1"
+
+
+def test_stream_usage_can_be_turned_off_for_servers_that_refuse_it(start_gateway, upstream):
+    import json as _json
+
+    gw = start_gateway(providers_extra={"openai": {"stream_usage": False}})
+    with httpx.stream("POST", f"{gw.base('openai')}/chat/completions", timeout=10,
+                      json={**CHAT, "stream": True}) as r:
+        b"".join(r.iter_raw())
+    assert "stream_options" not in _json.loads(upstream.last().body)

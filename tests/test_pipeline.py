@@ -12,6 +12,7 @@ import anthropic
 import httpx
 import openai
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from leash_cli.cli import app
@@ -456,3 +457,18 @@ def test_shadow_redaction_leaves_the_request_alone(start_gateway, upstream):
     assert "jane.doe@example.com" in upstream.last().body.decode()
     got = rows(gw, "select r.verdict, v.action from requests r join violations v on v.request_id = r.id")
     assert got and all(g["action"] == "shadow_redact" for g in got) and got[0]["verdict"] == "allowed"
+
+
+def test_reload_applies_new_prices(start_gateway, tmp_path):
+    from leash_cli.server import reload_config
+
+    gw = start_gateway({"pricing": {"gpt-4o-mini": {"input": 1.0, "output": 1.0}}})
+    chat(gw)
+    cfg = tmp_path / "leash.yaml"
+    doc = yaml.safe_load(cfg.read_text())
+    doc["pricing"] = {"gpt-4o-mini": {"input": 1000.0, "output": 1000.0}}
+    cfg.write_text(yaml.safe_dump(doc))
+    assert reload_config(gw.gateway, cfg)
+    chat(gw)
+    costs = [r["cost_usd"] for r in rows(gw, "select cost_usd from requests order by started_at")]
+    assert costs[1] == pytest.approx(costs[0] * 1000)

@@ -247,3 +247,22 @@ def test_responses_stream_redacts_the_repeated_full_text(start_gateway):
         final = s.get_final_response()
     assert EMAIL not in deltas and "[EMAIL]" in deltas
     assert EMAIL not in final.output_text and "[EMAIL]" in final.output_text
+
+
+GH_TOKEN = "ghp_" + "Zq8Rw2Lm5Vt7Xc1Bn4Hs9Jd3Kf6Gp0Ya2Uex"
+
+
+def test_secrets_in_documents_and_tool_descriptions_are_caught(start_gateway, upstream):
+    gw = start_gateway({"modules": {"secrets-detector": {}}})
+    before = len(upstream.requests)
+    a = anthropic.Anthropic(base_url=gw.base("anthropic"), api_key="k", max_retries=0)
+    with pytest.raises(anthropic.PermissionDeniedError):
+        a.messages.create(model="claude", max_tokens=5, messages=[{"role": "user", "content": [
+            {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": f"token {GH_TOKEN}"}},
+            {"type": "text", "text": "summarise"}]}])
+    c = openai.OpenAI(base_url=gw.base("openai"), api_key="k", max_retries=0)
+    with pytest.raises(openai.PermissionDeniedError):
+        c.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}], tools=[
+            {"type": "function", "function": {"name": "deploy", "description": f"uses {GH_TOKEN}",
+                                              "parameters": {"type": "object", "properties": {}}}}])
+    assert len(upstream.requests) == before

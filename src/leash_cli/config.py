@@ -68,6 +68,8 @@ class ProviderConfig(Strict):
     query: dict[str, str] = Field(default_factory=dict, description="extra query parameters (e.g. Azure api-version)")
     connect_timeout: float | None = Field(None, gt=0)
     read_timeout: float | None = Field(None, gt=0)
+    stream_usage: bool = Field(True, description="ask OpenAI-style streams for their usage "
+                                                 "(stream_options.include_usage); off for servers that refuse it")
     # mock provider only
     delay_ms: float = Field(0.0, ge=0, description="mock: delay before the answer")
     chunks: int = Field(5, ge=1, le=10000, description="mock: number of streamed content events")

@@ -45,7 +45,34 @@ def request_texts(api: str, body: Any) -> list[Text]:
         _anthropic_request(body, out)
     else:
         _openai_request(body, out)
+    _tool_descriptions(body, out)
     return out
+
+
+def _tool_descriptions(body: dict, out: list[Text]) -> None:
+    """Tool and schema descriptions the model reads: OpenAI ``tools[].function`` (and the
+    Responses API's flat tools), Anthropic ``tools[]``, Gemini ``tools[].functionDeclarations[]``;
+    OpenAI's ``prediction.content`` and ``response_format`` schema description."""
+    for i, tool in enumerate(body.get("tools") or ()):
+        if not isinstance(tool, dict):
+            continue
+        fn = tool.get("function")
+        if isinstance(fn, dict) and isinstance(fn.get("description"), str):
+            out.append(Text("system", fn["description"], ("tools", i, "function", "description"), "tool_spec"))
+        if isinstance(tool.get("description"), str):
+            out.append(Text("system", tool["description"], ("tools", i, "description"), "tool_spec"))
+        for key in ("functionDeclarations", "function_declarations"):
+            for j, decl in enumerate(tool.get(key) or ()):
+                if isinstance(decl, dict) and isinstance(decl.get("description"), str):
+                    out.append(Text("system", decl["description"], ("tools", i, key, j, "description"),
+                                    "tool_spec"))
+    pred = body.get("prediction")
+    if isinstance(pred, dict) and isinstance(pred.get("content"), str):
+        out.append(Text("user", pred["content"], ("prediction", "content")))
+    rf = body.get("response_format")
+    js = rf.get("json_schema") if isinstance(rf, dict) else None
+    if isinstance(js, dict) and isinstance(js.get("description"), str):
+        out.append(Text("system", js["description"], ("response_format", "json_schema", "description"), "tool_spec"))
 
 
 def response_texts(api: str, body: Any) -> list[Text]:
@@ -187,6 +214,15 @@ def _anthropic_blocks(blocks: Any, base: Path, role: str, out: list[Text]) -> No
         t = b.get("type")
         if isinstance(b.get("text"), str):
             out.append(Text(role, b["text"], (*base, j, "text")))
+        elif t == "document":
+            src = b.get("source")
+            if isinstance(src, dict) and src.get("type") == "text" and isinstance(src.get("data"), str):
+                out.append(Text(role, src["data"], (*base, j, "source", "data"), "document"))
+            elif isinstance(src, dict) and src.get("type") == "content":
+                _anthropic_blocks(src.get("content"), (*base, j, "source", "content"), role, out)
+            for key in ("title", "context"):
+                if isinstance(b.get(key), str):
+                    out.append(Text(role, b[key], (*base, j, key), "document"))
         elif t == "tool_use":
             for path, s in _leaves(b.get("input"), (*base, j, "input")):
                 out.append(Text(role, s, path, "tool_call"))

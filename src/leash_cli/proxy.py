@@ -116,6 +116,10 @@ class Gateway:
     # -- state ----------------------------------------------------------------
     def build_state(self, loaded: LoadedConfig) -> GatewayState:
         cfg = loaded.config
+        if getattr(self, "state", None) is not None and self.pricer is not None:
+            from leash_cli.pricing import Pricer
+
+            self.pricer = Pricer(cfg.pricing)  # pricing: overrides apply after a reload
         for key, value in self.overrides.items():  # command-line flags outlive reloads
             setattr(cfg.gateway, key, value)
         loopback = cfg.gateway.host.startswith(_LOOPBACK)
@@ -134,8 +138,17 @@ class Gateway:
         )
 
     def swap_state(self, state: GatewayState) -> None:
-        """Install a new config; in-flight requests finish on the old one."""
-        self.state = state
+        """Install a new config; in-flight requests finish on the old one, whose modules
+        are closed a little later (a logger's file and thread, for instance)."""
+        old, self.state = self.state, state
+        if self.recorder is not None and hasattr(self.recorder, "storage"):
+            self.recorder.storage = state.config.storage  # storage.bodies and retention apply to new rows
+        if old is not state:
+            import threading
+
+            timer = threading.Timer(30.0, _close_modules, args=(old.pipeline, state.pipeline))
+            timer.daemon = True
+            timer.start()
 
     # -- lifespan ---------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -260,6 +273,8 @@ class Gateway:
                     return await self._reject(send, ex, 400, "invalid_json",
                                               f"request body is not valid JSON: {ex.json_error}")
             ex.model, ex.stream = request_model(api, rest, parsed)
+            if not provider.config.stream_usage:
+                ex.annotations["leash_no_stream_usage"] = True
             if api == "google" and ex.stream and "alt=sse" not in query:
                 ex.stream = False  # a JSON array, delivered as one body
             # -- request stages ----------------------------------------------------
@@ -336,7 +351,10 @@ class Gateway:
     ) -> None:
         assert self.client is not None, "gateway not started"
         cfg = self.state.config.gateway
-        out = {k: v for k, v in headers.items() if k not in HOP_BY_HOP and not k.startswith("x-leash-")}
+        hop = HOP_BY_HOP
+        if "connection" in headers:  # RFC 9110 7.6.1: headers the client named in Connection stop here too
+            hop = hop | {t.strip().lower() for t in headers["connection"].split(",")}
+        out = {k: v for k, v in headers.items() if k not in hop and not k.startswith("x-leash-")}
         if provider.extra_headers:
             out.update({k.lower(): v for k, v in provider.extra_headers.items()})
         out, query = provider.apply_credentials(out, query)
@@ -540,6 +558,18 @@ class Gateway:
 
     async def metrics_endpoint(self, request: Request) -> Response:
         return Response(self.metrics.render(), media_type=METRICS_CONTENT_TYPE)
+
+
+def _close_modules(old: Pipeline, new: Pipeline) -> None:
+    """Close the modules of a replaced pipeline that the new one does not reuse."""
+    keep = {id(s.module) for s in new.all_slots}
+    for slot in old.all_slots:
+        close = getattr(slot.module, "close", None)
+        if id(slot.module) not in keep and callable(close):
+            try:
+                close()
+            except Exception:
+                log.warning("closing module %s after a reload failed", slot.name, exc_info=True)
 
 
 def _release_startup_memory() -> None:

@@ -65,6 +65,8 @@ def prepare_request(ex: Exchange) -> None:
     """
     if ex.api != "openai" or not ex.stream or not ex.path.rstrip("/").endswith("chat/completions"):
         return
+    if ex.annotations.get("leash_no_stream_usage"):  # the provider's `stream_usage: false`
+        return
     body = ex.json()
     if not isinstance(body, dict):
         return

@@ -191,6 +191,10 @@ class StreamHandler:
         elif host.require_virtual_key:
             return self.reject(401, "virtual_key_required",
                                "this gateway requires a leash key (lk-...) in place of the provider key")
+        rec = host.gateway.recorder
+        if rec is not None and st.config.storage.on_error == "block" and rec.state == "degraded":
+            return self.reject(503, "history_unavailable", "the gateway cannot write its audit history, so it "
+                                                           "refuses traffic (storage.on_error: block)")
         if provider is None:
             names = ", ".join(sorted(st.providers)) or "(none)"
             return self.reject(404, "unknown_provider", f"unknown provider {pname!r}; configured providers: {names}")
