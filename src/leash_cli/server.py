@@ -171,6 +171,10 @@ def banner(gateway: Gateway, host: str, port: int, console: Any) -> None:
         key = " (gateway key)" if p.api_key else ""
         console.print(f"    {base}/v1/{name:<10} -> {p.endpoint} [dim]({p.kind}{key})[/]", highlight=False,
                       soft_wrap=True)
+    slots = sorted(st.pipeline.all_slots, key=lambda sl: sl.priority)
+    if slots:
+        shown = ", ".join(f"{sl.name}" + (" (shadow)" if sl.mode == "shadow" else "") for sl in slots)
+        console.print(f"  modules {shown}", highlight=False, soft_wrap=True)
     console.print(f"  health  {base}/health   metrics {base}/metrics")
     if not host.startswith(("127.", "localhost", "::1")):
         console.print("[yellow]warning:[/] bound to a non-loopback address: anyone who can reach it can use it")
