@@ -266,3 +266,28 @@ def test_secrets_in_documents_and_tool_descriptions_are_caught(start_gateway, up
             {"type": "function", "function": {"name": "deploy", "description": f"uses {GH_TOKEN}",
                                               "parameters": {"type": "object", "properties": {}}}}])
     assert len(upstream.requests) == before
+
+
+def test_unchanged_history_is_not_scanned_again(start_gateway, monkeypatch):
+    """Agents resend the whole conversation each turn: a long message already scanned is remembered."""
+    from leash_cli.scanners import PiiScanner
+
+    calls: list[int] = []
+    real = PiiScanner.scan
+
+    def counting(self, text):
+        calls.append(len(text))
+        return real(self, text)
+
+    monkeypatch.setattr(PiiScanner, "scan", counting)
+    gw = start_gateway({"modules": {"pii-detector": {"action": "redact", "check_responses": False}}})
+    history = [{"role": "user", "content": f"long context for {EMAIL}: " + "lorem ipsum dolor " * 40}]
+    for turn in range(3):
+        history.append({"role": "user", "content": f"turn {turn}"})
+        r = httpx.post(f"{gw.base('openai')}/chat/completions", timeout=10,
+                       json={"model": "m", "messages": history})
+        assert r.status_code == 200
+    long_scans = [n for n in calls if n > 256]
+    assert len(long_scans) == 1  # the long message was scanned once, then remembered
+    vs = violations(gw)
+    assert sum(v["type"] == "EMAIL" for v in vs) == 3  # and still found (and redacted) every turn

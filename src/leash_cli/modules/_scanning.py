@@ -24,6 +24,37 @@ from leash_cli.scanners import redact as redact_text
 Action = Literal["block", "redact", "log"]
 
 
+_CACHE_MIN_CHARS = 256  # shorter texts scan faster than they hash and look up
+_CACHE_MAX_CHARS = 16 * 1024 * 1024  # per module: the texts remembered, in characters
+
+
+class _TextCache:
+    """Findings of recently scanned texts, bounded by their total length (oldest out first)."""
+
+    __slots__ = ("limit", "size", "items")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self.items: dict[str, tuple] = {}
+
+    def get(self, text: str) -> tuple | None:
+        found = self.items.pop(text, None)
+        if found is not None:
+            self.items[text] = found  # most recently used last
+        return found
+
+    def put(self, text: str, found: tuple) -> None:
+        if len(text) > self.limit // 4:
+            return
+        self.items[text] = found
+        self.size += len(text)
+        while self.size > self.limit:
+            old = next(iter(self.items))
+            del self.items[old]
+            self.size -= len(old)
+
+
 class ScanSettings(Settings):
     action: Action = Field("block", description="block the exchange, redact matches with typed placeholders, "
                                                 "or only log them")
@@ -48,9 +79,23 @@ class ScanModule:
         self.s = settings
         self.scanners: list[Any] = []
         self._key = f"_stream:{self.name}"
+        self._cache = _TextCache(_CACHE_MAX_CHARS)
 
     # -- helpers -----------------------------------------------------------------
     def scan(self, text: str) -> list[Finding]:
+        """Findings in `text`.  Long texts are remembered: chat apps and coding agents send the
+        whole conversation again on every turn, and an unchanged message need not be scanned again."""
+        if len(text) < _CACHE_MIN_CHARS:
+            return self._scan(text)
+        cache = self._cache
+        hit = cache.get(text)
+        if hit is not None:
+            return list(hit)
+        found = self._scan(text)
+        cache.put(text, tuple(found))
+        return found
+
+    def _scan(self, text: str) -> list[Finding]:
         out: list[Finding] = []
         for sc in self.scanners:
             out.extend(sc.scan(text))
