@@ -47,6 +47,7 @@ import re
 from typing import Iterable
 
 from .engine import Finding
+from .custom import compile_custom, select_types
 from .normalize import normalize
 
 __all__ = ["PiiScanner", "PII_ENTITIES", "luhn_ok", "iban_ok", "card_brand"]
@@ -217,21 +218,9 @@ class PiiScanner:
 
     def __init__(self, entities: list[str] | None = None, custom_patterns: dict[str, str] | None = None,
                  min_score: float = 0.5):
-        if entities is None:
-            ents = set(PII_ENTITIES)
-        else:
-            ents = {e.upper() for e in entities}
-            unknown = ents - set(PII_ENTITIES) - set((custom_patterns or {}).keys())
-            if unknown:
-                raise ValueError(f"unknown PII entity types: {sorted(unknown)}")
-        self.entities = frozenset(ents)
+        self.entities = select_types(entities, PII_ENTITIES, custom_patterns, "PII entity")
         self.min_score = float(min_score)
-        self.custom: list[tuple[str, re.Pattern[str]]] = []
-        for name, pat in (custom_patterns or {}).items():
-            try:
-                self.custom.append((name, re.compile(pat)))
-            except re.error as exc:
-                raise ValueError(f"invalid custom pattern {name!r}: {exc}") from exc
+        self.custom = compile_custom(custom_patterns)
 
     # ------------------------------------------------------------------
     def scan(self, text: str) -> list[Finding]:

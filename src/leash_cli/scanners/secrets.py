@@ -41,6 +41,7 @@ import re
 from collections import Counter
 
 from .engine import Finding
+from .custom import compile_custom, select_types
 from .normalize import normalize
 
 __all__ = ["SecretsScanner", "SECRET_TYPES", "shannon_entropy", "is_placeholder"]
@@ -220,20 +221,8 @@ class SecretsScanner:
     name = SCANNER
 
     def __init__(self, types: list[str] | None = None, custom_patterns: dict[str, str] | None = None):
-        if types is None:
-            ts = set(SECRET_TYPES)
-        else:
-            ts = {t.upper() for t in types}
-            unknown = ts - set(SECRET_TYPES) - set((custom_patterns or {}).keys())
-            if unknown:
-                raise ValueError(f"unknown secret types: {sorted(unknown)}")
-        self.types = frozenset(ts)
-        self.custom: list[tuple[str, re.Pattern[str]]] = []
-        for name, pat in (custom_patterns or {}).items():
-            try:
-                self.custom.append((name, re.compile(pat)))
-            except re.error as exc:
-                raise ValueError(f"invalid custom pattern {name!r}: {exc}") from exc
+        self.types = select_types(types, SECRET_TYPES, custom_patterns, "secret")
+        self.custom = compile_custom(custom_patterns)
 
     def scan(self, text: str) -> list[Finding]:
         if not text:
