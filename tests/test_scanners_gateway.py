@@ -291,3 +291,21 @@ def test_unchanged_history_is_not_scanned_again(start_gateway, monkeypatch):
     assert len(long_scans) == 1  # the long message was scanned once, then remembered
     vs = violations(gw)
     assert sum(v["type"] == "EMAIL" for v in vs) == 3  # and still found (and redacted) every turn
+
+
+def test_anthropic_gemini_and_responses_streams_arrive_whole_through_the_default_modules(start_gateway):
+    gw = start_gateway({"providers": {"mock": {"kind": "mock", "chunks": 30}}, "modules": _default_modules()})
+    prompt = "tell me about " + "the long river and the quiet town " * 12
+    a = anthropic.Anthropic(base_url=gw.base("mock"), api_key="k", max_retries=0)
+    whole = a.messages.create(model="m", max_tokens=50, messages=[{"role": "user", "content": prompt}]).content[0].text
+    with a.messages.stream(model="m", max_tokens=50, messages=[{"role": "user", "content": prompt}]) as s:
+        assert "".join(s.text_stream) == whole
+        assert s.get_final_message().content[0].text == whole
+    g = genai.Client(api_key="AIza-k", http_options={"base_url": gw.base("mock")})
+    gwhole = g.models.generate_content(model="m", contents=prompt).text
+    assert "".join(ch.text or "" for ch in g.models.generate_content_stream(model="m", contents=prompt)) == gwhole
+    o = openai.OpenAI(base_url=gw.base("mock"), api_key="k", max_retries=0)
+    rwhole = o.responses.create(model="m", input=prompt).output_text
+    with o.responses.stream(model="m", input=prompt) as rs:
+        deltas = "".join(e.delta for e in rs if e.type == "response.output_text.delta")
+        assert deltas == rwhole and rs.get_final_response().output_text == rwhole
