@@ -226,13 +226,13 @@ def test_broken_module_file_refuses_to_start(tmp_path):
     cfg = tmp_path / "leash.yaml"
     cfg.write_text("modules_dir: modules\nmodules:\n  broken: {}\n")
     r = CliRunner().invoke(app, ["config", "validate", str(cfg)])
-    # validate checks YAML shape; module loading is checked by `up`, via build_slots:
+    # `config validate` builds the modules, as `up` does (via build_slots):
     loaded = LoadedConfig(parse_config_text(cfg.read_text(), str(cfg)), cfg, "flag")
     with pytest.raises(ConfigError) as e:
         build_slots(loaded)
     text = e.value.render()
     assert "broken.py:4" in text and "SyntaxError" in text and "enabled: false" in text
-    assert r.exit_code in (0, 2)
+    assert r.exit_code == 2 and "broken.py:4" in " ".join(r.output.split())
 
 
 def test_tenant_policies_header_and_allow_lists(start_gateway, with_modules):

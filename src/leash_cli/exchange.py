@@ -203,15 +203,20 @@ class Exchange:
 
 
 _CREDENTIAL_WORDS = ("key", "token", "secret", "password", "auth", "signature", "session")
+_IS_CREDENTIAL: dict[str, bool] = {}  # header name -> verdict (clients send the same few names)
+
+
+def _is_credential(name: str) -> bool:
+    verdict = _IS_CREDENTIAL.get(name)
+    if verdict is None:
+        low = name.lower()
+        verdict = low in CREDENTIAL_HEADERS or any(w in low for w in _CREDENTIAL_WORDS)
+        if len(_IS_CREDENTIAL) < 4096:
+            _IS_CREDENTIAL[name] = verdict
+    return verdict
 
 
 def strip_credentials(headers: dict[str, str]) -> dict[str, str]:
     """Headers without credentials: the known ones, and any whose name says it holds one
     (``ocp-apim-subscription-key``, ``x-auth-token`` ...)."""
-    out = {}
-    for k, v in headers.items():
-        low = k.lower()
-        if low in CREDENTIAL_HEADERS or any(w in low for w in _CREDENTIAL_WORDS):
-            continue
-        out[k] = v
-    return out
+    return {k: v for k, v in headers.items() if not _is_credential(k)}

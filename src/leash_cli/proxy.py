@@ -352,8 +352,9 @@ class Gateway:
         assert self.client is not None, "gateway not started"
         cfg = self.state.config.gateway
         hop = HOP_BY_HOP
-        if "connection" in headers:  # RFC 9110 7.6.1: headers the client named in Connection stop here too
-            hop = hop | {t.strip().lower() for t in headers["connection"].split(",")}
+        named = headers.get("connection", "keep-alive").lower()
+        if named not in ("keep-alive", "close"):  # RFC 9110 7.6.1: headers named in Connection stop here too
+            hop = hop | {t.strip() for t in named.split(",")}
         out = {k: v for k, v in headers.items() if k not in hop and not k.startswith("x-leash-")}
         if provider.extra_headers:
             out.update({k.lower(): v for k, v in provider.extra_headers.items()})
