@@ -6,7 +6,6 @@ heavy imports (the TUI, the gRPC host) are imported only when their command runs
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional

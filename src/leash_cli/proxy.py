@@ -33,7 +33,7 @@ from leash_cli.errors import error_body, guess_api
 from leash_cli.exchange import CREDENTIAL_PARAMS, Exchange, strip_credentials
 from leash_cli.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from leash_cli.metrics import Metrics
-from leash_cli.pipeline import Block, Pipeline
+from leash_cli.pipeline import Pipeline
 from leash_cli.providers import HOP_BY_HOP, Provider, RouteError, build_providers, clean_rest, request_model
 from leash_cli.providers import client_key, strip_query_params
 from leash_cli.sse import SSESplitter

@@ -98,7 +98,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import os
 import queue
 import re
 import sqlite3

@@ -302,7 +302,7 @@ class PiiScanner:
         t = ""
         for m in matches:
             t = m.string
-            local, domain, tld = m.group(1), m.group(2), m.group(3)
+            local, tld = m.group(1), m.group(3)
             if local.endswith(".") or ".." in local:
                 continue
             tl = tld.lower()
@@ -412,7 +412,6 @@ class PiiScanner:
         # anchor on "::" or a colon-separated hex run (literal ":" start =
         # fast scan), back up to the token start and match there
         pos = 0
-        n = len(t)
         while True:
             g = _IPV6_GATE.search(t, pos)
             if g is None:
