@@ -29,6 +29,7 @@ import base64
 import binascii
 import re
 
+from . import gates
 from .engine import Finding
 from .normalize import normalize
 
@@ -231,6 +232,10 @@ _LEET_HINT = re.compile(r"[013457@$](?<=[a-z][013457@$])[a-z]")
 _LEET_TABLE = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
 _SPACED_GATES = (re.compile(r" [a-z] [a-z] [a-z] "), re.compile(r"\.[a-z]\.[a-z]\.[a-z]\."),
                  re.compile(r"-[a-z]-[a-z]-[a-z]-"), re.compile(r"_[a-z]_[a-z]_[a-z]_"))
+# the same two tests on gates.INJECTION_MAP (letters "a", leet characters "1", the four spacing
+# characters " "); a literal first character lets the regex engine skip at memchr speed
+_LEET_GATE = re.compile(rb"1(?<=a1)a")
+_SPACED_GATE = re.compile(rb" a a a ")
 _SPACED = re.compile(r"(?<![a-z])(?:[a-z][ .\-_]){4,}[a-z](?![a-z])")
 _MAX_DECODE = 8
 _TAG_RE = re.compile("[\U000e0000-\U000e007f]")
@@ -301,11 +306,13 @@ class InjectionScanner:
         out: list[tuple[str, float, int, int, bool]] = []
         base_words = set(t.translate(_WORD_SPLIT).split())
         views: list[tuple[str, list[int] | None, set[str]]] = [(t, None, base_words)]
-        if _LEET_HINT.search(t):
+        b = gates.char_bytes(t)
+        im = b.translate(gates.INJECTION_MAP) if b is not None else None
+        if (_LEET_HINT.search(t) if im is None else _LEET_GATE.search(im)):
             leet_words = set(t.translate(_LEET_SPLIT).split())
             if (leet_words & _KEY_VOCAB) - base_words:
                 views.append((t.translate(_LEET_TABLE), None, leet_words))  # 1:1, same offsets
-        if any(g.search(t) for g in _SPACED_GATES) and _SPACED.search(t):
+        if (im is None or _SPACED_GATE.search(im)) and any(g.search(t) for g in _SPACED_GATES) and _SPACED.search(t):
             despaced, mapping = _despace(t)
             views.append((despaced, mapping, set(despaced.translate(_WORD_SPLIT).split())))
         seen: set[tuple[int, int, int]] = set()
@@ -340,6 +347,8 @@ class InjectionScanner:
         decoded text.  Runs are searched in the ORIGINAL text (case matters
         and offsets are then original offsets already)."""
         src = original
+        if gates.ENABLED and gates.B64_RUN not in src.encode("utf-8", "surrogatepass").translate(gates.B64_MAP):
+            return []  # no 24 base64/hex characters in a row: nothing to decode
         longs = [tok for tok in src.split() if len(tok) >= 24]
         if not longs:
             return []

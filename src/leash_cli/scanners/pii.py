@@ -46,6 +46,7 @@ import ipaddress
 import re
 from typing import Iterable
 
+from . import gates
 from .engine import Finding
 from .custom import compile_custom, select_types
 from .normalize import normalize
@@ -230,23 +231,26 @@ class PiiScanner:
         t = norm.text
         raw: list[tuple[str, int, int, float]] = []
         ents = self.entities
-        has_digit = _has_digits(t)
+        b = gates.char_bytes(t)
+        # runs of digits and separators: the number patterns only look there
+        wins = gates.number_windows(b)
+        has_digit = bool(wins) if wins is not None else _has_digits(t)
         if "EMAIL" in ents and "@" in t:
             raw.extend(self._email(t))
         if has_digit:
             if "CREDIT_CARD" in ents:
-                raw.extend(self._cards(t))
+                raw.extend(self._cards(t, wins))
             if "US_SSN" in ents:
-                raw.extend(self._ssn(t))
-            if "IBAN" in ents:
+                raw.extend(self._ssn(t, wins))
+            if "IBAN" in ents and gates.has(b, gates.IBAN_MAP, b"AA00"):
                 raw.extend(self._iban(t))
             if "IP_ADDRESS" in ents:
                 if "." in t:
-                    raw.extend(self._ipv4(t))
+                    raw.extend(self._ipv4(t, wins))
                 if ":" in t:
                     raw.extend(self._ipv6(t))
             if "PHONE" in ents:
-                raw.extend(self._phone(t))
+                raw.extend(self._phone(t, wins))
         for name, rx in self.custom:
             for m in rx.finditer(t):
                 if "value" in rx.groupindex and m.group("value") is not None:
@@ -320,8 +324,8 @@ class PiiScanner:
             yield ("EMAIL", m.start(), m.end(), 0.9)
 
     # -- CREDIT_CARD -----------------------------------------------------
-    def _cards(self, t: str):
-        for m in _CARD.finditer(t):
+    def _cards(self, t: str, wins=None):
+        for m in gates.finditer(_CARD, t, wins):
             s = m.group()
             a = m.start()
             if " " not in s and "-" not in s:
@@ -354,8 +358,8 @@ class PiiScanner:
                 yield ("CREDIT_CARD", a + best[0], a + best[1], _card_score(t, a + best[0], True))
 
     # -- US_SSN ----------------------------------------------------------
-    def _ssn(self, t: str):
-        for m in _SSN.finditer(t):
+    def _ssn(self, t: str, wins=None):
+        for m in gates.finditer(_SSN, t, wins):
             area, sep, group, serial = m.group(1), m.group(2), m.group(3), m.group(4)
             if area == "000" or area == "666" or area[0] == "9" or group == "00" or serial == "0000":
                 continue
@@ -395,8 +399,8 @@ class PiiScanner:
                 pos = m.end()
 
     # -- IP_ADDRESS ------------------------------------------------------
-    def _ipv4(self, t: str):
-        for m in _IPV4.finditer(t):
+    def _ipv4(self, t: str, wins=None):
+        for m in gates.finditer(_IPV4, t, wins):
             a, b = m.span()
             if not _IPV4_FULL.fullmatch(m.group()):
                 continue
@@ -449,8 +453,8 @@ class PiiScanner:
             yield ("IP_ADDRESS", a, a + len(s2), 0.85)
 
     # -- PHONE -----------------------------------------------------------
-    def _phone(self, t: str):
-        for m in _PHONE.finditer(t):
+    def _phone(self, t: str, wins=None):
+        for m in gates.finditer(_PHONE, t, wins):
             s = m.group()
             a, b = m.span()
             # trim unbalanced trailing ")" / leading "("

@@ -141,7 +141,12 @@ _BODY_PREFIX = re.compile(
 )
 
 _AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
-_AWS_CTX_ANY = re.compile(r"aws|AWS|Aws|secret|Secret|SECRET")
+_AWS_CTX_ANY = ("aws", "AWS", "Aws", "secret", "Secret", "SECRET")
+
+
+def _aws_context(t: str) -> bool:
+    # six literal searches (memchr speed) instead of one alternation regex (a per-character pass)
+    return any(w in t for w in _AWS_CTX_ANY)
 _AWS_CTX_STRONG = re.compile(
     r"(?:aws_?secret|secret_?access_?key|secretaccesskey|aws.{0,20}secret|secret.{0,20}aws|"
     r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})", re.IGNORECASE | re.DOTALL)
@@ -245,7 +250,7 @@ class SecretsScanner:
             res = self._check(typ, t, m, cache)
             if res is not None:
                 raw.append(res)
-        if "AWS_SECRET_ACCESS_KEY" in types and (key_ids or _AWS_CTX_ANY.search(t)):
+        if "AWS_SECRET_ACCESS_KEY" in types and (key_ids or _aws_context(t)):
             raw.extend(self._aws_secret(t))
         if "URL_PASSWORD" in types and "://" in t and "@" in t:
             raw.extend(self._url_password(t))
