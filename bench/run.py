@@ -3,12 +3,17 @@
     python bench/run.py                 # ~2 minutes
     python bench/run.py --duration 20   # longer runs per scenario
     python bench/run.py --soak 300      # plus a 5-minute RSS soak under load
+    python bench/run.py --only modules  # only the 4 KB pipeline runs (or: --only core)
 
 It starts a fast fake upstream (bench/upstream.py) and leash, pins leash to
 CPU 0 and the upstream and the load generator (wrk) to CPU 1 with taskset,
 and reports requests/s, p50/p99 latency and leash's CPU time per request
 (the figure least disturbed by other load on the machine).  wrk is installed
 from Debian's packages when missing.  Results also go to bench/results/.
+
+The history writer is a process of its own (storage.writer: process): it is
+pinned to CPU 1 with the load generator, and its CPU time per request and its
+RSS are reported beside the gateway's.
 """
 
 from __future__ import annotations
@@ -119,8 +124,19 @@ def _ms(text: str) -> float:
     return float(m.group(1)) * _UNITS[m.group(2)] if m else float("nan")
 
 
+def children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
 def wrk(url: str, body: dict, connections: int, duration: int, name: str, leash_pid: int | None,
-        unique: bool = False) -> Result:
+        unique: bool = False, writer_pid: int | None = None) -> Result:
     """One wrk run.  `unique`: every request's text differs (a counter in front of the last
     message), so nothing a module remembers from earlier requests helps."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
@@ -137,12 +153,14 @@ def wrk(url: str, body: dict, connections: int, duration: int, name: str, leash_
         script = f.name
     threads = 1 if connections < 4 else 2
     before = cpu_seconds(leash_pid) if leash_pid else None
+    w_before = cpu_seconds(writer_pid) if writer_pid else None
     out = subprocess.run(
         pin(1) + ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--latency",
                   "-s", script, url],
         capture_output=True, text=True, check=True,
     ).stdout
     after = cpu_seconds(leash_pid) if leash_pid else None
+    w_after = cpu_seconds(writer_pid) if writer_pid else None
     os.unlink(script)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     reqs = int(re.search(r"(\d+) requests in", out).group(1))
@@ -159,8 +177,12 @@ def wrk(url: str, body: dict, connections: int, duration: int, name: str, leash_
     if before is not None and reqs:
         cpu = (after - before) / reqs * 1e6
     r = Result(name, connections, rps, p50, p99, reqs, errs, cpu)
+    wcpu = None
+    if w_before is not None and reqs:
+        wcpu = r.extra["writer_cpu_us_per_req"] = round((w_after - w_before) / reqs * 1e6, 1)
     print(f"  {name:<34} c={connections:<3} {rps:>9.0f} req/s  p50 {p50:7.3f} ms  p99 {p99:7.3f} ms"
-          + (f"  leash CPU {cpu:6.0f} µs/req" if cpu is not None else "") + (f"  ERRORS {errs}" if errs else ""),
+          + (f"  leash CPU {cpu:6.0f} µs/req" if cpu is not None else "")
+          + (f" + writer {wcpu:4.0f}" if wcpu is not None else "") + (f"  ERRORS {errs}" if errs else ""),
           flush=True)
     return r
 
@@ -183,6 +205,10 @@ class Leash:
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         wait_http(f"http://127.0.0.1:{self.port}/health")
         self.url = f"http://127.0.0.1:{self.port}/v1/openai/chat/completions"
+        # the history writer process: on CPU 1, away from the gateway's core
+        self.writer = next(iter(children(self.proc.pid)), None) if record else None
+        if self.writer and pin(1):
+            subprocess.run(["taskset", "-p", "-c", "1", str(self.writer)], stdout=subprocess.DEVNULL, check=True)
         self.db = workdir / f"bench-{self.port}.db"
 
     def stop(self) -> None:
@@ -198,6 +224,8 @@ def main() -> None:
     ap.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
     ap.add_argument("--soak", type=int, default=0, help="seconds of RSS soak under load (e.g. 300)")
     ap.add_argument("--out", default=str(HERE / "results"), help="folder for the JSON results")
+    ap.add_argument("--only", choices=("core", "modules"), help="run one part: the gateway and recording runs, "
+                                                               "or the 4 KB pipeline runs")
     args = ap.parse_args()
     ensure_wrk()
     d = args.duration
@@ -211,84 +239,101 @@ def main() -> None:
     summary: dict = {"cpus": os.cpu_count(), "python": sys.version.split()[0], "duration_s": d}
     stream_body = {**PROMPT_300B, "stream": True}
     try:
-        print(f"body {len(json.dumps(PROMPT_300B))} B; leash on CPU 0, upstream and wrk on CPU 1", flush=True)
-        leash = Leash(up_port, work, record=True)
-        try:
-            urllib.request.urlopen(urllib.request.Request(leash.url, data=json.dumps(PROMPT_300B).encode(),
-                                                          headers={"content-type": "application/json"})).read()
-            time.sleep(0.5)
-            summary["idle_rss_mb"] = round(rss_mb(leash.proc.pid), 1)
-            print(f"leash idle RSS {summary['idle_rss_mb']} MB", flush=True)
-            print("non-streaming chat completion:", flush=True)
-            results.append(wrk(direct, PROMPT_300B, 16, d, "direct", None))
-            results.append(wrk(leash.url, PROMPT_300B, 16, d, "leash (recording)", leash.proc.pid))
-            results.append(wrk(direct, PROMPT_300B, 1, d, "direct", None))
-            results.append(wrk(leash.url, PROMPT_300B, 1, d, "leash (recording)", leash.proc.pid))
-            print("SSE, 20 events:", flush=True)
-            results.append(wrk(direct, stream_body, 64, d, "direct stream", None))
-            results.append(wrk(leash.url, stream_body, 64, d, "leash stream (recording)", leash.proc.pid))
-            if args.soak:
-                print(f"soak: {args.soak} s at 16 connections, sampling RSS", flush=True)
-                samples = []
-                proc = subprocess.Popen(pin(1) + ["wrk", "-t", "1", "-c", "16", "-d", f"{args.soak}s", "-s",
-                                                  _lua(PROMPT_300B), leash.url], stdout=subprocess.DEVNULL)
-                t0 = time.time()
-                while proc.poll() is None:
-                    samples.append((round(time.time() - t0), round(rss_mb(leash.proc.pid), 1)))
-                    time.sleep(10)
-                summary["soak_rss_mb"] = samples
-                print(f"  RSS over time (s, MB): {samples}", flush=True)
-            summary["rss_after_load_mb"] = round(rss_mb(leash.proc.pid), 1)
-        finally:
-            leash.stop()
-        bare = Leash(up_port, work, record=False)
-        try:
-            print("without recording:", flush=True)
-            results.append(wrk(bare.url, PROMPT_300B, 16, d, "leash (no recording)", bare.proc.pid))
-        finally:
-            bare.stop()
-        print("pipeline, 4 KB prompt (no modules, then the default modules):", flush=True)
-        big = {"model": "gpt-4o-mini", "messages": [{"role": "system", "content": "You are a careful reviewer."},
-                                                     {"role": "user", "content": PROMPT_4KB_TEXT}]}
-        plain = Leash(up_port, work, record=True)
-        try:
-            results.append(wrk(plain.url, big, 16, d, "leash 4KB, no modules", plain.proc.pid, unique=True))
-        finally:
-            plain.stop()
-        mods = Leash(up_port, work, record=True, modules=DEFAULT_MODULES)
-        try:
-            results.append(wrk(mods.url, big, 16, d, "leash 4KB, default modules", mods.proc.pid, unique=True))
-            summary["module_ms"] = module_percentiles(mods.db)  # fresh text every request
-            # the same 4 KB message every time, as when an agent resends its history
-            results.append(wrk(mods.url, big, 16, d, "leash 4KB repeated, default modules", mods.proc.pid))
-        finally:
-            mods.stop()
-        for name, q in summary["module_ms"].items():
-            print(f"  {name:<20} p50 {q['p50']:.3f} ms  p95 {q['p95']:.3f} ms", flush=True)
+        if args.only != "modules":
+            print(f"body {len(json.dumps(PROMPT_300B))} B; leash on CPU 0, upstream and wrk on CPU 1", flush=True)
+            leash = Leash(up_port, work, record=True)
+            try:
+                urllib.request.urlopen(urllib.request.Request(leash.url, data=json.dumps(PROMPT_300B).encode(),
+                                                              headers={"content-type": "application/json"})).read()
+                time.sleep(0.5)
+                summary["idle_rss_mb"] = round(rss_mb(leash.proc.pid), 1)
+                if leash.writer:
+                    summary["writer_idle_rss_mb"] = round(rss_mb(leash.writer), 1)
+                print(f"leash idle RSS {summary['idle_rss_mb']} MB"
+                      + (f" (+ writer process {summary['writer_idle_rss_mb']} MB)" if leash.writer else ""),
+                      flush=True)
+                print("non-streaming chat completion:", flush=True)
+                results.append(wrk(direct, PROMPT_300B, 16, d, "direct", None))
+                results.append(wrk(leash.url, PROMPT_300B, 16, d, "leash (recording)", leash.proc.pid,
+                                   writer_pid=leash.writer))
+                results.append(wrk(direct, PROMPT_300B, 1, d, "direct", None))
+                results.append(wrk(leash.url, PROMPT_300B, 1, d, "leash (recording)", leash.proc.pid,
+                                   writer_pid=leash.writer))
+                print("SSE, 20 events:", flush=True)
+                results.append(wrk(direct, stream_body, 64, d, "direct stream", None))
+                results.append(wrk(leash.url, stream_body, 64, d, "leash stream (recording)", leash.proc.pid,
+                                   writer_pid=leash.writer))
+                if args.soak:
+                    print(f"soak: {args.soak} s at 16 connections, sampling RSS", flush=True)
+                    samples = []
+                    proc = subprocess.Popen(pin(1) + ["wrk", "-t", "1", "-c", "16", "-d", f"{args.soak}s", "-s",
+                                                      _lua(PROMPT_300B), leash.url], stdout=subprocess.DEVNULL)
+                    t0 = time.time()
+                    while proc.poll() is None:
+                        samples.append((round(time.time() - t0), round(rss_mb(leash.proc.pid), 1)))
+                        time.sleep(10)
+                    summary["soak_rss_mb"] = samples
+                    print(f"  RSS over time (s, MB): {samples}", flush=True)
+                summary["rss_after_load_mb"] = round(rss_mb(leash.proc.pid), 1)
+            finally:
+                leash.stop()
+            bare = Leash(up_port, work, record=False)
+            try:
+                print("without recording:", flush=True)
+                results.append(wrk(bare.url, PROMPT_300B, 16, d, "leash (no recording)", bare.proc.pid))
+            finally:
+                bare.stop()
+        if args.only != "core":
+            print("pipeline, 4 KB prompt (no modules, then the default modules):", flush=True)
+            big = {"model": "gpt-4o-mini", "messages": [{"role": "system", "content": "You are a careful reviewer."},
+                                                         {"role": "user", "content": PROMPT_4KB_TEXT}]}
+            plain = Leash(up_port, work, record=True)
+            try:
+                results.append(wrk(plain.url, big, 16, d, "leash 4KB, no modules", plain.proc.pid, unique=True,
+                                   writer_pid=plain.writer))
+            finally:
+                plain.stop()
+            mods = Leash(up_port, work, record=True, modules=DEFAULT_MODULES)
+            try:
+                results.append(wrk(mods.url, big, 16, d, "leash 4KB, default modules", mods.proc.pid, unique=True,
+                                   writer_pid=mods.writer))
+                summary["module_ms"] = module_percentiles(mods.db)  # fresh text every request
+                # the same 4 KB message every time, as when an agent resends its history
+                results.append(wrk(mods.url, big, 16, d, "leash 4KB repeated, default modules", mods.proc.pid))
+            finally:
+                mods.stop()
+            for name, q in summary["module_ms"].items():
+                print(f"  {name:<20} p50 {q['p50']:.3f} ms  p95 {q['p95']:.3f} ms", flush=True)
     finally:
         upstream.terminate()
         upstream.wait(10)
         shutil.rmtree(work, ignore_errors=True)
 
     by = {(r.name, r.connections): r for r in results}
-    dir16, le16 = by[("direct", 16)], by[("leash (recording)", 16)]
-    dir1, le1 = by[("direct", 1)], by[("leash (recording)", 1)]
-    ds, ls = by[("direct stream", 64)], by[("leash stream (recording)", 64)]
-    nr = by[("leash (no recording)", 16)]
-    p4, m4 = by[("leash 4KB, no modules", 16)], by[("leash 4KB, default modules", 16)]
-    summary.update(
-        leash_rps_16=round(le16.rps), direct_rps_16=round(dir16.rps),
-        ratio_leash_vs_direct_16=round(le16.rps / dir16.rps, 3),
-        added_p50_ms_1conn=round(le1.p50_ms - dir1.p50_ms, 3),
-        added_p99_ms_1conn=round(le1.p99_ms - dir1.p99_ms, 3),
-        leash_streams_per_s_64=round(ls.rps), direct_streams_per_s_64=round(ds.rps),
-        recording_ratio=round(le16.rps / nr.rps, 3),
-        leash_cpu_us_per_req=round(le16.leash_cpu_us_per_req or 0),
-        leash_cpu_us_per_stream=round(ls.leash_cpu_us_per_req or 0),
-        modules_rps_4kb=round(m4.rps), no_modules_rps_4kb=round(p4.rps),
-        modules_ratio_4kb=round(m4.rps / p4.rps, 3),
-        modules_rps_4kb_repeated=round(by[("leash 4KB repeated, default modules", 16)].rps),
-    )
+    if args.only != "modules":
+        dir16, le16 = by[("direct", 16)], by[("leash (recording)", 16)]
+        dir1, le1 = by[("direct", 1)], by[("leash (recording)", 1)]
+        ds, ls = by[("direct stream", 64)], by[("leash stream (recording)", 64)]
+        nr = by[("leash (no recording)", 16)]
+        summary.update(
+            leash_rps_16=round(le16.rps), direct_rps_16=round(dir16.rps),
+            ratio_leash_vs_direct_16=round(le16.rps / dir16.rps, 3),
+            added_p50_ms_1conn=round(le1.p50_ms - dir1.p50_ms, 3),
+            added_p99_ms_1conn=round(le1.p99_ms - dir1.p99_ms, 3),
+            leash_streams_per_s_64=round(ls.rps), direct_streams_per_s_64=round(ds.rps),
+            recording_ratio=round(le16.rps / nr.rps, 3),
+            leash_cpu_us_per_req=round(le16.leash_cpu_us_per_req or 0),
+            writer_cpu_us_per_req=le16.extra.get("writer_cpu_us_per_req"),
+            leash_cpu_us_per_req_no_recording=round(nr.leash_cpu_us_per_req or 0),
+            leash_cpu_us_per_stream=round(ls.leash_cpu_us_per_req or 0),
+        )
+    if args.only != "core":
+        p4, m4 = by[("leash 4KB, no modules", 16)], by[("leash 4KB, default modules", 16)]
+        summary.update(
+            modules_rps_4kb=round(m4.rps), no_modules_rps_4kb=round(p4.rps),
+            modules_ratio_4kb=round(m4.rps / p4.rps, 3),
+            modules_rps_4kb_repeated=round(by[("leash 4KB repeated, default modules", 16)].rps),
+        )
     print("\nsummary:")
     for k, v in summary.items():
         if k not in ("soak_rss_mb", "module_ms"):

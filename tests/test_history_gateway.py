@@ -118,7 +118,7 @@ def test_store_failure_keeps_serving_or_blocks(start_gateway, monkeypatch, on_er
     def disk_full(self, items):
         raise sqlite3.OperationalError("database or disk is full")
 
-    gw = start_gateway({"storage": {"on_error": on_error}})
+    gw = start_gateway({"storage": {"on_error": on_error, "writer": "thread"}})  # a fault injected in-process
     monkeypatch.setattr(Recorder, "_write", disk_full)
     assert httpx.post(f"{gw.base('mock')}/chat/completions", json=CHAT).status_code == 200
     deadline = time.time() + 5
@@ -140,6 +140,54 @@ def test_store_failure_keeps_serving_or_blocks(start_gateway, monkeypatch, on_er
         time.sleep(0.1)
     assert gw.gateway.recorder.state == "ok"
     assert len(all_rows(gw)) >= 2
+
+
+def _wait(cond, timeout: float) -> bool:
+    deadline = time.time() + timeout
+    while not cond() and time.time() < deadline:
+        time.sleep(0.05)
+    return cond()
+
+
+def test_writer_process_locked_out_then_back_loses_nothing(start_gateway):
+    """The default writer process cannot write (another process holds the database's write lock): the
+    gateway keeps serving, says so, and writes every row once the lock is gone."""
+    import sqlite3
+
+    gw = start_gateway()
+    rec = gw.gateway.recorder
+    assert type(rec).__name__ == "ProcessRecorder" and rec.pid
+    assert httpx.post(f"{gw.base('mock')}/chat/completions", json=CHAT).status_code == 200
+    assert rec.flush()
+    locker = sqlite3.connect(gw.db_path, isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        for _ in range(5):
+            assert httpx.post(f"{gw.base('mock')}/chat/completions", json=CHAT).status_code == 200
+        assert _wait(lambda: rec.state == "degraded", 15)
+        health = httpx.get(f"{gw.url}/health").json()
+        assert health["store"]["state"] == "degraded" and "locked" in health["store"]["last_error"]
+        assert health["store"]["queue"] >= 5
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert _wait(lambda: rec.state == "ok" and rec.queue_depth == 0, 15)
+    assert len(all_rows(gw)) == 6
+
+
+def test_writer_process_killed_is_restarted_and_loses_nothing(start_gateway):
+    gw = start_gateway()
+    rec = gw.gateway.recorder
+    for _ in range(3):
+        assert httpx.post(f"{gw.base('mock')}/chat/completions", json=CHAT).status_code == 200
+    first = rec.pid
+    os.kill(first, signal.SIGKILL)
+    for _ in range(4):
+        assert httpx.post(f"{gw.base('mock')}/chat/completions", json=CHAT).status_code == 200
+    assert _wait(lambda: rec.pid != first and rec.state == "ok", 10)
+    assert rec.flush() and rec.queue_depth == 0
+    assert len(all_rows(gw)) == 7
+    assert all_rows(gw, "select count(distinct id) as n from requests")[0]["n"] == 7
 
 
 def _free_port() -> int:

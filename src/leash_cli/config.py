@@ -154,6 +154,9 @@ class StorageConfig(Strict):
     on_error: Literal["continue", "block"] = "continue"
     flush_interval_ms: int = Field(5, ge=1, le=10000, description="the writer commits at least this often")
     batch_size: int = Field(500, ge=1)
+    writer: Literal["process", "thread"] = Field(
+        "process", description="where rows are written: a process of their own (the gateway keeps its core and "
+                               "its GIL), or a thread of the gateway")
 
     @field_validator("retention")
     @classmethod

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -55,9 +56,14 @@ class _ClientGone(Exception):
     pass
 
 
+_ID_RANDOM = random.Random()  # seeded from os.urandom; ids need uniqueness, not secrecy
+
+
 def new_request_id() -> str:
-    """Sortable, unique: 13 hex digits of microseconds since the epoch + 11 random."""
-    return f"{time.time_ns() // 1000:013x}{os.urandom(6).hex()[:11]}"
+    """Sortable, unique: 13 hex digits of microseconds since the epoch + 11 random.
+
+    (Not ``os.urandom``: a syscall per request that releases the GIL on the hot path.)"""
+    return f"{time.time_ns() // 1000:013x}{_ID_RANDOM.getrandbits(44):011x}"
 
 
 @dataclass(slots=True)

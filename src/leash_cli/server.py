@@ -39,10 +39,10 @@ def build_gateway(loaded: LoadedConfig, *, db_path: str | Path | None = None, re
     path = resolve_db_path(str(db_path) if db_path else None, loaded)
     recorder = None
     if record and cfg.storage.enabled:
-        from leash_cli.store import Recorder, open_writable
+        from leash_cli.store import make_recorder, open_writable
 
         open_writable(path).close()  # migrate now: a corrupt or newer file is a clear error before serving
-        recorder = Recorder(path, cfg.storage)
+        recorder = make_recorder(path, cfg.storage)
     pricer = Pricer(cfg.pricing)
     pricer.warm()
     return Gateway(loaded, recorder=recorder, pricer=pricer, keyring=KeyRing(path), overrides=overrides)

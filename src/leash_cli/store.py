@@ -839,73 +839,106 @@ def _events_json(stream_events: list, limit: int) -> str:
     return orjson.dumps(kept).decode()
 
 
-def build_request_row(ex: Exchange, storage: StorageConfig) -> tuple:
-    """The ``requests`` row for one exchange, in ``REQUEST_COLUMNS`` order."""
+_PARSE_LATER = "parse-later"
+
+
+def snapshot(ex: Exchange, storage: StorageConfig) -> tuple:
+    """What the ``requests`` row needs from one exchange, as plain values (cheap: the gateway
+    takes it; the formatting in :func:`row_from_snapshot` can then run in the writer process)."""
     from leash_cli.usage import prompt_text
 
+    u = ex.usage
+    if storage.bodies == "none":
+        bodies = (None, None, None, None, None, None, None)
+    else:
+        if type(ex) is Exchange and not ex._json_parsed and ex._texts is None:
+            prompt = (_PARSE_LATER, ex.api)  # nobody parsed the body: the writer does
+        else:
+            try:
+                prompt = _prompt_text(ex, prompt_text)
+            except Exception:  # a strange body must not lose the row
+                prompt = None
+        bodies = (ex.request_body, ex.response_body, ex.response_text, prompt,
+                  ex.stream_events if storage.bodies == "full" else None,
+                  _redaction_values(ex) if storage.bodies == "redacted" else None, _secret_values(ex))
+    return (
+        ex.id, ex.started_at, ex.total_seconds, ex.tenant, ex.key_id, ex.provider, ex.kind, ex.model, ex.method,
+        ex.path, ex.query, ex.status, ex.stream, ex.outcome, ex.verdict, ex.upstream_seconds, ex.overhead_seconds,
+        ex.ttft_seconds, u.input_tokens, u.output_tokens, u.cached_input_tokens, u.cache_write_tokens,
+        u.reasoning_tokens, ex.cost_usd, ex.client, ex.error, ex.cost_detail, ex.module_timings or None,
+        ex.request_headers, ex.response_headers or None, *bodies,
+    )
+
+
+def row_from_snapshot(snap: tuple, storage: StorageConfig) -> tuple:
+    """The ``requests`` row, in ``REQUEST_COLUMNS`` order, from :func:`snapshot`."""
+    (rid, started, total, tenant, key_id, provider, kind, model, method, path, query, status, stream, outcome,
+     verdict, upstream_s, overhead_s, ttft_s, inp, outp, cached, cache_write, reasoning, cost, client, error,
+     cost_detail, timings, req_headers, resp_headers, req_raw, resp_raw, resp_text, prompt, stream_events,
+     lits, secrets) = snap
     limit = storage.max_body_bytes
     mode = storage.bodies
-    u = ex.usage
-    total = ex.total_seconds
-    ended = ex.started_at + total if total is not None else None
+    ended = started + total if total is not None else None
+    if type(prompt) is tuple:  # (_PARSE_LATER, api): the prompt text from the request body, here
+        from leash_cli.usage import prompt_text
+
+        try:
+            prompt = _prompt_text(Exchange(id=rid, provider=provider, kind=kind, api=prompt[1], method=method,
+                                           path=path, request_body=req_raw or b""), prompt_text)
+        except Exception:
+            prompt = None
     events = None
     if mode == "none":
         req_body = resp_body = resp_text = prompt = None
         req_trunc = resp_trunc = 0
     else:
-        req_body, req_trunc = _cut_bytes(ex.request_body, limit)
-        resp_body, resp_trunc = _cut_bytes(ex.response_body, limit)
-        resp_text = _cut_text(ex.response_text, limit)
-        try:
-            prompt = _prompt_text(ex, prompt_text)
-            prompt = _cut_text(prompt, limit) if prompt else None
-        except Exception:  # a strange body must not lose the row
-            prompt = None
+        req_body, req_trunc = _cut_bytes(req_raw, limit)
+        resp_body, resp_trunc = _cut_bytes(resp_raw, limit)
+        resp_text = _cut_text(resp_text, limit)
+        prompt = _cut_text(prompt, limit) if prompt else None
         if mode == "redacted":
-            lits = _redaction_values(ex)
+            lits = lits or []
             req_body = _mask_all(req_body, lits)
             resp_body = _mask_all(resp_body, lits)
             resp_text = _mask_all(resp_text, lits)
             prompt = _mask_all(prompt, lits)
-        elif ex.stream_events:
-            events = _events_json(ex.stream_events, limit)
-        secrets = _secret_values(ex)
-        if secrets:  # credentials a module found are masked in every mode, `full` included
+        elif stream_events:
+            events = _events_json(stream_events, limit)
+        if secrets:  # credentials a module found are masked in every storage mode, `full` included
             req_body, resp_body, resp_text, prompt, events = (
                 _replace_all(s, secrets) for s in (req_body, resp_body, resp_text, prompt, events))
-    timings = {k: _ms(v) for k, v in ex.module_timings.items()} if ex.module_timings else None
     return (
-        ex.id,
-        iso_utc(ex.started_at),
+        rid,
+        iso_utc(started),
         iso_utc(ended),
-        ex.tenant,
-        ex.key_id,
-        ex.provider,
-        ex.kind,
-        ex.model,
-        ex.method,
-        ex.path,
-        clean_query(ex.query),
-        ex.status,
-        1 if ex.stream else 0,
-        ex.outcome,
-        ex.verdict,
+        tenant,
+        key_id,
+        provider,
+        kind,
+        model,
+        method,
+        path,
+        clean_query(query),
+        status,
+        1 if stream else 0,
+        outcome,
+        verdict,
         _ms(total),
-        _ms(ex.upstream_seconds),
-        _ms(ex.overhead_seconds),
-        _ms(ex.ttft_seconds),
-        u.input_tokens,
-        u.output_tokens,
-        u.cached_input_tokens,
-        u.cache_write_tokens,
-        u.reasoning_tokens,
-        ex.cost_usd,
-        ex.client,
-        mask_credentials(ex.error) if ex.error else None,
-        _dumps(ex.cost_detail),
-        _dumps(timings),
-        _dumps(clean_headers(ex.request_headers)),
-        _dumps(clean_headers(ex.response_headers)) if ex.response_headers else None,
+        _ms(upstream_s),
+        _ms(overhead_s),
+        _ms(ttft_s),
+        inp,
+        outp,
+        cached,
+        cache_write,
+        reasoning,
+        cost,
+        client,
+        mask_credentials(error) if error else None,
+        _dumps(cost_detail),
+        _dumps({k: _ms(v) for k, v in timings.items()}) if timings else None,
+        _dumps(clean_headers(req_headers)),
+        _dumps(clean_headers(resp_headers)) if resp_headers else None,
         req_trunc,
         resp_trunc,
         req_body,
@@ -914,6 +947,17 @@ def build_request_row(ex: Exchange, storage: StorageConfig) -> tuple:
         prompt,
         events,
     )
+
+
+def build_request_row(ex: Exchange, storage: StorageConfig) -> tuple:
+    """The ``requests`` row for one exchange, in ``REQUEST_COLUMNS`` order."""
+    return row_from_snapshot(snapshot(ex, storage), storage)
+
+
+def audit_row(created: float, event: str, actor: str | None, detail: dict | None) -> tuple:
+    """The ``audit_log`` row for one event."""
+    text = _dumps(detail)
+    return (iso_utc(created), event, actor, text and mask_credentials(text))
 
 
 def build_violation_rows(ex: Exchange) -> list[tuple]:
@@ -984,7 +1028,7 @@ class Recorder:
         max_pending: int = 100_000,
     ):
         self.path = Path(path)
-        self.storage = storage or StorageConfig()
+        self._storage = storage or StorageConfig()
         self.pricer = pricer  # optional: prices exchanges that arrive without cost_usd
         self.max_pending = max_pending
         self._q: queue.SimpleQueue = queue.SimpleQueue()
@@ -999,7 +1043,7 @@ class Recorder:
         self._stop_deadline = 0.0
         self._backoff = 0.0
         self._next_try = 0.0
-        self._retention = parse_duration(self.storage.retention) if self.storage.retention else None
+        self._retention = parse_duration(self._storage.retention) if self._storage.retention else None
         self._fts_lag = 0  # rows written and not yet full-text indexed (an upper bound)
         self._fts_retry_at = 0.0
         self._last_msg = 0.0  # monotonic time the last message arrived
@@ -1008,8 +1052,19 @@ class Recorder:
         self.build_errors = 0  # exchanges that could not be turned into a row
         self.dropped = 0  # rows dropped because the in-memory backlog was full
         self.pruned = 0  # rows removed by retention
+        self.finished = 0  # items that left the backlog: written, or dropped
+        self.on_round: Any = None  # called after every writer round (the writer process reports its status)
 
     # -- status -----------------------------------------------------------------
+    @property
+    def storage(self) -> StorageConfig:
+        return self._storage
+
+    @storage.setter
+    def storage(self, value: StorageConfig) -> None:  # a reload: bodies, retention and row cap apply to what follows
+        self._storage = value
+        self._retention = parse_duration(value.retention) if value.retention else None
+
     @property
     def enabled(self) -> bool:
         return bool(self.storage.enabled)
@@ -1053,6 +1108,10 @@ class Recorder:
         if self._closed or not self.enabled:
             return
         self._q.put_nowait(ex)
+
+    def submit_item(self, item: Any) -> None:
+        """Queue a row item built elsewhere (``("r", row, violations)``, ``("a", row)``) or a ``_Flush``."""
+        self._q.put_nowait(item)
 
     def audit(self, event: str, detail: dict | None = None, actor: str | None = None) -> None:
         """Queue an ``audit_log`` row."""
@@ -1118,6 +1177,8 @@ class Recorder:
                 self._failing, self._last_error = True, f"writer error: {e}"
                 stopping = stopping or self._closed
                 time.sleep(0.5)
+            if self.on_round is not None:
+                self.on_round()
             if stopping:
                 break
         self._drain()
@@ -1260,9 +1321,10 @@ class Recorder:
     def _take(self, msg: Any) -> None:
         """Build the rows for one message (in this thread) and add them to the backlog."""
         try:
-            if isinstance(msg, _Audit):
-                detail = _dumps(msg.detail)
-                item = ("a", (iso_utc(msg.created), msg.event, msg.actor, detail and mask_credentials(detail)))
+            if type(msg) is tuple:  # from the gateway (the writer process): ("s", snapshot, violations) | ("a", row)
+                item = ("r", row_from_snapshot(msg[1], self.storage), msg[2]) if msg[0] == "s" else msg
+            elif isinstance(msg, _Audit):
+                item = ("a", audit_row(msg.created, msg.event, msg.actor, msg.detail))
             else:
                 ex: Exchange = msg
                 if ex.cost_usd is None and self.pricer is not None and ex.usage.known:
@@ -1279,6 +1341,7 @@ class Recorder:
         if len(self._pending) > self.max_pending:
             self._pending.popleft()
             self.dropped += 1
+            self.finished += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 log.error(
                     "history: backlog full (%d rows), dropped %d oldest rows so far: %s",
@@ -1302,6 +1365,7 @@ class Recorder:
                 return False
             for _ in range(len(items)):
                 self._pending.popleft()
+            self.finished += len(items)
             written = sum(1 for it in items if it[0] == "r")
             self.rows_written += written
             self._fts_lag += written
@@ -1403,3 +1467,13 @@ class Recorder:
                         break
         except sqlite3.Error as e:
             log.warning("history: pruning %s failed: %s", self.path, e)
+
+
+def make_recorder(path: Path | str, storage: StorageConfig | None = None, **kw: Any) -> Any:
+    """The history writer ``storage.writer`` asks for: a process of its own (``leash_cli.writer``) or a thread."""
+    storage = storage or StorageConfig()
+    if storage.writer == "process":
+        from leash_cli.writer import ProcessRecorder
+
+        return ProcessRecorder(path, storage, **kw)
+    return Recorder(path, storage, **kw)

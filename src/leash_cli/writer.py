@@ -1,0 +1,438 @@
+"""The history writer in its own process (``storage.writer: process``, the default for ``leash up``).
+
+Why a process: a writer *thread* shares the gateway's GIL.  Every time the
+event loop releases the GIL (a socket send, a syscall, a C extension), the
+writer takes it and the loop waits behind SQLite's row binding and commits;
+on one core that costs the gateway about 30 % of its throughput.  In a
+process of its own the writer formats and commits rows on another core, and
+the gateway only takes a snapshot of each exchange's values and writes it to
+a pipe.
+
+Protocol (both directions): frames of a 4-byte little-endian length and a
+pickle.  The gateway sends row items (``("s", snapshot, violations)``, the
+exchange's values that the writer formats into a row, and ``("a", audit_row)``), commands (``("F", token, "flush"|"prune"|"index")``,
+``("C", storage_json)`` after a reload, ``("S", timeout)`` to drain and stop).
+The writer answers with status frames: how many items it has finished
+(committed, or dropped), its state, its last error, its counters, and the
+token of a finished command.
+
+Nothing is lost when the writer dies: the gateway keeps every item until the
+writer reports it finished, starts a new writer (backing off 0.1 s to 5 s)
+and sends the unfinished items again (request rows are upserts, so a row
+written twice is one row).  The writer runs in its own session (a terminal's
+Ctrl-C reaches the gateway, which then drains it) and stops by itself when
+the gateway's end of the pipe closes, after writing what it was sent: a
+SIGKILL of the gateway loses only rows it had not yet written to the pipe.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import pickle
+import select
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from leash_cli.exchange import Exchange
+
+log = logging.getLogger("leash.store")
+
+_LEN = struct.Struct("<I")
+_PICKLE = pickle.HIGHEST_PROTOCOL
+_STATUS_EVERY = 0.02  # seconds between routine status frames from the writer
+
+
+def frame(obj: Any) -> bytes:
+    data = pickle.dumps(obj, _PICKLE)
+    return _LEN.pack(len(data)) + data
+
+
+def read_frames(fd: int):
+    """Yield the objects sent on ``fd`` until it closes."""
+    buf = b""
+    while True:
+        chunk = os.read(fd, 1 << 18)
+        if not chunk:
+            return
+        buf = buf + chunk if buf else chunk
+        pos, size = 0, len(buf)
+        while size - pos >= 4:
+            (n,) = _LEN.unpack_from(buf, pos)
+            if size - pos < 4 + n:
+                break
+            yield pickle.loads(memoryview(buf)[pos + 4:pos + 4 + n])
+            pos += 4 + n
+        buf = buf[pos:]
+
+
+# -- the gateway's side ------------------------------------------------------------------
+
+
+class ProcessRecorder:
+    """The ``Recorder`` API (submit, audit, flush, prune, index, close, state ...) over a writer process."""
+
+    RESTART_MAX = 5.0  # seconds, the longest wait between restarts of a dead writer
+
+    def __init__(self, path: Path | str, storage: Any = None, *, pricer: Any = None,
+                 max_pending: int = 100_000) -> None:
+        from leash_cli.config import StorageConfig
+
+        self.path = Path(path)
+        self._storage = storage or StorageConfig()
+        self.pricer = pricer
+        self.max_pending = max_pending
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._unfinished: collections.deque[bytes] = collections.deque()  # items the writer has not finished
+        self._out: collections.deque[bytes] = collections.deque()  # bytes not yet written to the pipe, in order
+        self._sending = False  # the sender thread is writing (the direct path must wait its turn)
+        self._finished = 0  # items of the current writer's count already taken off _unfinished
+        self._proc: subprocess.Popen | None = None
+        self._fd: int | None = None  # the writer's stdin, non-blocking
+        self._waiters: dict[int, threading.Event] = {}
+        self._token = 0
+        self._closed = False
+        self._started = False
+        self._remote: dict[str, Any] = {"failing": False, "last_error": None}
+        self._gone_error: str | None = None  # set while no writer is running
+        self._counts = {"rows_written": 0, "write_errors": 0, "dropped": 0, "pruned": 0}
+        self._base = dict(self._counts)  # counts of writers that have exited
+        self._lost = 0  # items dropped here because no writer took them for too long
+        self.build_errors = 0
+        self._sender: threading.Thread | None = None
+        self._reader: threading.Thread | None = None
+
+    # -- status -----------------------------------------------------------------------------
+    @property
+    def storage(self) -> Any:
+        return self._storage
+
+    @storage.setter
+    def storage(self, value: Any) -> None:  # a reload: new rows use the new settings at once
+        self._storage = value
+        if self._started:
+            self._send(frame(("C", value.model_dump_json())), item=False)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._storage.enabled)
+
+    @property
+    def state(self) -> str:
+        if not self.enabled:
+            return "disabled"
+        return "degraded" if (self._gone_error or self._remote["failing"]) else "ok"
+
+    @property
+    def last_error(self) -> str | None:
+        return self._gone_error or self._remote["last_error"]
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self._unfinished)
+
+    def _count(self, name: str) -> int:
+        return self._base[name] + self._counts[name]
+
+    rows_written = property(lambda self: self._count("rows_written"))
+    write_errors = property(lambda self: self._count("write_errors"))
+    pruned = property(lambda self: self._count("pruned"))
+    dropped = property(lambda self: self._count("dropped") + self._lost)
+
+    @property
+    def pid(self) -> int | None:
+        """The writer process's pid (for benchmarks and diagnostics)."""
+        return self._proc.pid if self._proc is not None else None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Migrate the database (a corrupt or newer file raises StoreError here), then start the writer."""
+        if not self.enabled or self._started:
+            return
+        from leash_cli.store import StoreError, open_writable
+
+        try:
+            open_writable(self.path).close()
+        except StoreError:
+            raise
+        except Exception as e:  # the writer retries and reports; the gateway serves meanwhile
+            log.error("history DEGRADED: cannot open %s: %s", self.path, e)
+        self._started = True
+        self._spawn()
+        self._sender = threading.Thread(target=self._send_loop, name="leash-history-sender", daemon=True)
+        self._sender.start()
+
+    def _spawn(self) -> None:
+        cmd = [sys.executable, "-m", "leash_cli.writer", str(self.path), self._storage.model_dump_json(),
+               str(self.max_pending)]
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True,
+                                close_fds=True)
+        os.set_blocking(proc.stdin.fileno(), False)
+        with self._lock:
+            self._proc, self._fd, self._finished = proc, proc.stdin.fileno(), 0
+            self._out = collections.deque(self._unfinished)  # a new writer gets everything unfinished
+            self._wake.notify()
+        self._reader = threading.Thread(target=self._read_loop, args=(proc,), name="leash-history-status",
+                                        daemon=True)
+        self._reader.start()
+
+    def submit(self, ex: Exchange) -> None:
+        """Build the row here (never raises, never blocks) and hand it to the writer."""
+        if self._closed or not self.enabled:
+            return
+        from leash_cli.store import build_violation_rows, snapshot
+
+        try:
+            if ex.cost_usd is None and self.pricer is not None and ex.usage.known:
+                ex.cost_usd, ex.cost_detail = self.pricer.price(ex.kind, ex.model, ex.usage, ex.provider)
+            data = frame(("s", snapshot(ex, self._storage), build_violation_rows(ex)))
+        except Exception as e:
+            self.build_errors += 1
+            log.exception("history: cannot build a row for %r: %s", getattr(ex, "id", ex), e)
+            return
+        self._send(data)
+
+    def audit(self, event: str, detail: dict | None = None, actor: str | None = None) -> None:
+        if self._closed or not self.enabled:
+            return
+        from leash_cli.store import audit_row
+
+        self._send(frame(("a", audit_row(time.time(), event, actor, detail))))
+
+    def _send(self, data: bytes, item: bool = True) -> None:
+        with self._lock:
+            if item:
+                self._unfinished.append(data)
+                if len(self._unfinished) > self.max_pending:  # no writer took rows for a long while
+                    old = self._unfinished.popleft()
+                    self._lost += 1
+                    if self._out and self._out[0] is old:
+                        self._out.popleft()  # never sent
+                    else:
+                        self._finished += 1  # the writer has it: its count will include it
+            if not self._out and not self._sending and self._fd is not None:
+                try:
+                    n = os.write(self._fd, data)
+                except OSError:  # full (BlockingIOError) or gone (the status reader restarts it)
+                    n = 0
+                if n == len(data):
+                    return
+                data = data[n:]
+            self._out.append(data)
+            self._wake.notify()
+
+    def _send_loop(self) -> None:
+        """Write what the direct path could not: a full pipe, everything a new writer must get."""
+        while True:
+            with self._lock:
+                while not ((self._out and self._fd is not None) or (self._closed and not self._out)):
+                    self._wake.wait(1.0)
+                if not self._out:
+                    return  # closed, all handed over
+                fd = self._fd
+                data = b"".join(self._out)
+                self._out.clear()
+                self._sending = True
+            view = memoryview(data)
+            try:
+                while view:
+                    select.select([], [fd], [], 1.0)
+                    try:
+                        view = view[os.write(fd, view):]
+                    except BlockingIOError:
+                        continue
+            except (OSError, ValueError):
+                pass  # the writer is gone: the status reader starts a new one, which is sent everything
+            finally:
+                with self._lock:
+                    self._sending = False
+                    if view and self._fd == fd:  # not gone: keep the rest first in line
+                        self._out.appendleft(bytes(view))
+                    self._wake.notify_all()
+
+    def _read_loop(self, proc: subprocess.Popen) -> None:
+        try:
+            for msg in read_frames(proc.stdout.fileno()):
+                self._status(msg)
+        except (OSError, pickle.UnpicklingError, EOFError, struct.error):
+            pass
+        code = proc.wait()
+        with self._lock:
+            if self._proc is proc:
+                self._fd = None
+                self._out.clear()
+            for name in self._counts:
+                self._base[name] += self._counts[name]
+                self._counts[name] = 0
+            self._remote = {"failing": False, "last_error": None}
+            waiters = list(self._waiters.values())
+            self._waiters.clear()
+        for stream in (proc.stdin, proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        for ev in waiters:  # a flush waiting on a dead writer: answered (not written)
+            ev.set()
+        if self._closed:
+            return
+        self._gone_error = f"the history writer process exited (code {code}); restarting it"
+        log.error("history DEGRADED: %s — keeping %d rows in memory", self._gone_error, len(self._unfinished))
+        delay = 0.1
+        while not self._closed:
+            time.sleep(delay)
+            try:
+                self._spawn()
+            except OSError as e:
+                self._gone_error = f"cannot start the history writer process: {e}"
+                delay = min(delay * 2, self.RESTART_MAX)
+                continue
+            self._gone_error = None
+            log.warning("history: a new writer process is running (%d rows to write)", len(self._unfinished))
+            return
+
+    def _status(self, msg: tuple) -> None:
+        finished, failing, last_error, counts, token = msg
+        with self._lock:
+            for _ in range(min(finished - self._finished, len(self._unfinished))):
+                self._unfinished.popleft()
+            self._finished = max(finished, self._finished)
+            self._remote = {"failing": failing, "last_error": last_error}
+            self._counts.update(counts)
+            ev = self._waiters.pop(token, None) if token is not None else None
+        if ev is not None:
+            ev.set()
+
+    def _command(self, kind: str, timeout: float) -> bool:
+        if not self._started or self._closed:
+            return self.queue_depth == 0
+        ev = threading.Event()
+        with self._lock:
+            self._token += 1
+            token = self._token
+            self._waiters[token] = ev
+        self._send(frame(("F", token, kind)), item=False)
+        if not ev.wait(timeout):
+            with self._lock:
+                self._waiters.pop(token, None)
+            return False
+        return True
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything submitted so far is written.  False: not (yet) written."""
+        return self._command("flush", timeout) and self.queue_depth == 0
+
+    def prune(self, timeout: float = 30.0) -> bool:
+        """Write what is queued, then apply retention now."""
+        return self._command("prune", timeout)
+
+    def index(self, timeout: float = 30.0) -> bool:
+        """Write what is queued, then full-text index every row now."""
+        return self._command("index", timeout)
+
+    def close(self, timeout: float = 10) -> None:
+        """Write everything submitted, then stop the writer (waits at most about ``timeout`` seconds)."""
+        if self._closed:
+            return
+        if not self._started:
+            self._closed = True
+            return
+        self._send(frame(("S", timeout)), item=False)
+        deadline = time.monotonic() + timeout + 1.0
+        with self._lock:
+            self._closed = True  # the sender hands over what is left, then ends
+            self._wake.notify_all()
+            proc = self._proc
+        if self._sender is not None:
+            self._sender.join(max(deadline - time.monotonic(), 0.1))
+        if proc is not None:
+            try:
+                proc.wait(max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self._reader is not None:
+            self._reader.join(1.0)
+        if self._unfinished:
+            log.error("history: %d rows could not be written to %s before shutdown%s", len(self._unfinished),
+                      self.path, f" ({self.last_error})" if self.last_error else "")
+
+
+# -- the writer's side -------------------------------------------------------------------
+
+
+class _Done:
+    """Stands in for a flush's threading.Event: when the writer sets it, it reports the token."""
+
+    def __init__(self, report: Any, token: int) -> None:
+        self.report, self.token = report, token
+
+    def set(self) -> None:
+        self.report(self.token)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from leash_cli.config import StorageConfig
+    from leash_cli.store import Recorder, _Flush
+
+    argv = sys.argv[1:] if argv is None else argv
+    path, storage_json, max_pending = argv[0], argv[1], int(argv[2])
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the gateway decides when the writer stops
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    rec = Recorder(path, StorageConfig.model_validate_json(storage_json), max_pending=max_pending)
+    out = sys.stdout.buffer
+    out_lock = threading.Lock()
+    last: list[Any] = [0.0, (None,) * 6]
+
+    def report(token: int | None = None) -> None:
+        """A status frame: at once for a finished command or a change of state, else at most every 20 ms."""
+        now = time.monotonic()
+        key = (rec.finished, rec._failing, rec.last_error, rec.rows_written, rec.pruned, rec.write_errors)
+        if token is None and (key == last[1] or (now - last[0] < _STATUS_EVERY and key[1:3] == last[1][1:3])):
+            return
+        last[0], last[1] = now, key
+        counts = {"rows_written": rec.rows_written, "write_errors": rec.write_errors, "dropped": rec.dropped,
+                  "pruned": rec.pruned}
+        data = frame((rec.finished, rec._failing, rec.last_error, counts, token))
+        with out_lock:
+            try:
+                out.write(data)
+                out.flush()
+            except (BrokenPipeError, OSError, ValueError):
+                pass
+
+    rec.on_round = report
+    try:
+        rec.start()
+    except Exception as e:  # a corrupt file: the gateway checked it already; report and stop
+        log.error("history writer: cannot start: %s", e)
+        return 2
+    report(None)
+    stop_timeout = 10.0
+    for msg in read_frames(sys.stdin.buffer.fileno()):
+        kind = msg[0]
+        if kind in ("s", "a"):
+            rec.submit_item(msg)
+        elif kind == "F":
+            _, token, what = msg
+            rec.submit_item(_Flush(_Done(report, token), prune=what == "prune", index=what == "index"))
+        elif kind == "C":
+            rec.storage = StorageConfig.model_validate_json(msg[1])
+        elif kind == "S":
+            stop_timeout = float(msg[1])
+            break
+    rec.close(stop_timeout)
+    report(0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
