@@ -1322,6 +1322,9 @@ class Recorder:
         """Build the rows for one message (in this thread) and add them to the backlog."""
         try:
             if type(msg) is tuple:  # from the gateway (the writer process): ("s", snapshot, violations) | ("a", row)
+                if msg[0] == "C":  # new storage settings (a reload), in line with the rows
+                    self.storage = msg[1]
+                    return
                 item = ("r", row_from_snapshot(msg[1], self.storage), msg[2]) if msg[0] == "s" else msg
             elif isinstance(msg, _Audit):
                 item = ("a", audit_row(msg.created, msg.event, msg.actor, msg.detail))

@@ -424,8 +424,8 @@ def main(argv: list[str] | None = None) -> int:
         elif kind == "F":
             _, token, what = msg
             rec.submit_item(_Flush(_Done(report, token), prune=what == "prune", index=what == "index"))
-        elif kind == "C":
-            rec.storage = StorageConfig.model_validate_json(msg[1])
+        elif kind == "C":  # in line with the rows: those sent before it keep the settings they were taken with
+            rec.submit_item(("C", StorageConfig.model_validate_json(msg[1])))
         elif kind == "S":
             stop_timeout = float(msg[1])
             break

@@ -1,0 +1,126 @@
+"""The history writer in its own process (storage.writer: process): the Recorder API over a pipe."""
+
+import os
+import signal
+import time
+
+import pytest
+
+from leash_cli.config import StorageConfig
+from leash_cli.store import Recorder, build_request_row, make_recorder, open_readonly, row_from_snapshot, snapshot
+from leash_cli.writer import ProcessRecorder
+
+from .test_store import make_ex, rows
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    return tmp_path / "leash.db"
+
+
+def test_make_recorder_follows_storage_writer(db_path):
+    assert isinstance(make_recorder(db_path, StorageConfig()), ProcessRecorder)
+    assert isinstance(make_recorder(db_path, StorageConfig(writer="thread")), Recorder)
+
+
+@pytest.mark.parametrize("bodies", ["full", "redacted", "none"])
+def test_snapshot_then_row_is_the_row(bodies):
+    storage = StorageConfig(bodies=bodies)
+    ex = make_ex(3, stream=True)
+    ex.stream_events = [b"data: {}\n\n", b"data: [DONE]\n\n"]
+    ex.annotations["redactions"] = ["llamas"]
+    ex.annotations["secrets"] = ["camelids-secret-value"]
+    ex.json()  # parsed, as the gateway does
+    assert row_from_snapshot(snapshot(ex, storage), storage) == build_request_row(ex, storage)
+    fresh = make_ex(4)  # never parsed: the writer parses the body for the prompt text
+    assert snapshot(fresh, storage)[33] in (None, ("parse-later", "openai"))
+    assert row_from_snapshot(snapshot(fresh, storage), storage) == build_request_row(make_ex(4), storage)
+
+
+def test_rows_audit_flush_and_close(db_path):
+    rec = ProcessRecorder(db_path, StorageConfig(batch_size=100))
+    rec.start()
+    assert rec.pid and rec.state == "ok"
+    for i in range(1500):
+        rec.submit(make_ex(i))
+    rec.audit("config_reload", {"path": "leash.yaml", "token": "sk-proj-abcdefghijklmnopqrstuvwx"})
+    assert rec.flush(20) and rec.queue_depth == 0
+    assert rows(db_path, "SELECT count(*) AS n FROM requests")[0]["n"] == 1500
+    for i in range(1500, 2000):
+        rec.submit(make_ex(i))
+    rec.close()
+    assert rec.rows_written == 2000 and rec.write_errors == 0 and rec.queue_depth == 0
+    assert rows(db_path, "SELECT count(*) AS n FROM requests")[0]["n"] == 2000
+    audit = rows(db_path, "SELECT * FROM audit_log")
+    assert [a["event"] for a in audit] == ["config_reload"] and "sk-proj-abc" not in audit[0]["detail"]
+    row = rows(db_path, "SELECT * FROM requests WHERE id = 'req-000007'")[0]
+    assert row["prompt_text"] == "tell me about llamas 7" and "sk-proj" not in row["request_headers"]
+
+
+def test_a_reload_reaches_the_writer(db_path):
+    rec = ProcessRecorder(db_path, StorageConfig())
+    rec.start()
+    try:
+        rec.submit(make_ex(1))
+        rec.storage = StorageConfig(bodies="none")  # as on SIGHUP
+        rec.submit(make_ex(2))
+        assert rec.flush()
+        got = {r["id"]: r for r in rows(db_path)}
+        assert got["req-000001"]["request_body"] and got["req-000002"]["request_body"] is None
+    finally:
+        rec.close()
+
+
+def test_prune_and_index_commands(db_path):
+    rec = ProcessRecorder(db_path, StorageConfig(retention="1h"))
+    rec.start()
+    try:
+        old = make_ex(1)
+        old.started_at -= 7200
+        rec.submit(old)
+        rec.submit(make_ex(2))
+        assert rec.prune() and rec.index()
+        assert [r["id"] for r in rows(db_path)] == ["req-000002"]
+        assert rec.pruned == 1
+        db = open_readonly(db_path)
+        try:
+            hits = db.execute("SELECT rowid FROM requests_fts WHERE requests_fts MATCH 'llamas'").fetchall()
+        finally:
+            db.close()
+        assert len(hits) == 1
+    finally:
+        rec.close()
+
+
+def test_a_killed_writer_is_replaced_and_rows_are_resent(db_path):
+    rec = ProcessRecorder(db_path, StorageConfig(flush_interval_ms=1000))
+    rec.start()
+    try:
+        first = rec.pid
+        for i in range(50):
+            rec.submit(make_ex(i))
+        os.kill(first, signal.SIGKILL)
+        deadline = time.time() + 10
+        while (rec.pid == first or rec.state != "ok") and time.time() < deadline:
+            time.sleep(0.05)
+        assert rec.pid != first and rec.state == "ok"
+        for i in range(50, 60):
+            rec.submit(make_ex(i))
+        assert rec.flush(10) and rec.queue_depth == 0
+        assert rows(db_path, "SELECT count(*) AS n FROM requests")[0]["n"] == 60
+    finally:
+        rec.close()
+
+
+def test_a_row_that_cannot_be_built_is_counted_not_raised(db_path):
+    rec = ProcessRecorder(db_path, StorageConfig())
+    rec.start()
+    try:
+        bad = make_ex(1)
+        bad.usage = None  # not an exchange the gateway would make
+        rec.submit(bad)
+        rec.submit(make_ex(2))
+        assert rec.flush() and rec.build_errors == 1
+        assert [r["id"] for r in rows(db_path)] == ["req-000002"]
+    finally:
+        rec.close()
