@@ -98,6 +98,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
 import queue
 import re
 import sqlite3
@@ -1475,7 +1476,7 @@ class Recorder:
 def make_recorder(path: Path | str, storage: StorageConfig | None = None, **kw: Any) -> Any:
     """The history writer ``storage.writer`` asks for: a process of its own (``leash_cli.writer``) or a thread."""
     storage = storage or StorageConfig()
-    if storage.writer == "process":
+    if storage.writer == "process" and os.name == "posix":  # (non-blocking pipes and select on them)
         from leash_cli.writer import ProcessRecorder
 
         return ProcessRecorder(path, storage, **kw)

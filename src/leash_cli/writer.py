@@ -164,7 +164,8 @@ class ProcessRecorder:
         except StoreError:
             raise
         except Exception as e:  # the writer retries and reports; the gateway serves meanwhile
-            log.error("history DEGRADED: cannot open %s: %s", self.path, e)
+            self._remote = {"failing": True, "last_error": f"cannot open {self.path}: {e}"}
+            log.error("history DEGRADED: %s", self._remote["last_error"])
         self._started = True
         self._spawn()
         self._sender = threading.Thread(target=self._send_loop, name="leash-history-sender", daemon=True)
