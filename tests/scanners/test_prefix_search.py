@@ -17,10 +17,12 @@ def _regex_starts(t: str) -> list[int]:
 
 def test_literals_and_regex_agree():
     rng = random.Random(7)
-    pieces = [*s._PREFIX_LITERALS, "sk", "gh_", "glx-", "xo", "AKI", "https://hooks.slack.co/", " ", "é", "a", "-"]
+    pieces = [*s._PREFIX_LITERALS, "sk", "gh_", "glx-", "xo", "AKI", "https://hooks.slack.co/", " ", "é", "a", "-",
+              "aw", "s", "AWS", "Secret", "secre", "t", "’", "😀"]
     for _ in range(3000):
         t = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
-        assert list(s._prefix_starts(t)) == _regex_starts(t), t
+        assert s._prefix_starts(t) == _regex_starts(t), t
+        assert s._literal_hits(t)[1] == any(w in t for w in s._AWS_CTX_ANY), t
 
 
 def test_every_literal_is_a_prefix_and_the_regex_has_no_others():
