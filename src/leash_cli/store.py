@@ -962,6 +962,8 @@ def audit_row(created: float, event: str, actor: str | None, detail: dict | None
 
 
 def build_violation_rows(ex: Exchange) -> list[tuple]:
+    if not ex.violations:
+        return []
     created = iso_utc(ex.started_at)
     return [
         (ex.id, created, v.module, v.type, v.action, v.severity, v.detail, v.start, v.end, v.field, v.score)

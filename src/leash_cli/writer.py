@@ -93,7 +93,7 @@ class ProcessRecorder:
         self._wake = threading.Condition(self._lock)
         self._unfinished: collections.deque[bytes] = collections.deque()  # items the writer has not finished
         self._out: collections.deque[bytes] = collections.deque()  # bytes not yet written to the pipe, in order
-        self._sending = False  # the sender thread is writing (the direct path must wait its turn)
+        self._urgent = False  # a command is queued: write now
         self._finished = 0  # items of the current writer's count already taken off _unfinished
         self._proc: subprocess.Popen | None = None
         self._fd: int | None = None  # the writer's stdin, non-blocking
@@ -209,6 +209,9 @@ class ProcessRecorder:
         self._send(frame(("a", audit_row(time.time(), event, actor, detail))))
 
     def _send(self, data: bytes, item: bool = True) -> None:
+        """Queue bytes for the writer.  Rows wait up to ``storage.flush_interval_ms`` to go in
+        one write with the rows after them (a pipe write per request would cost the gateway a
+        syscall and a wake-up of the writer each); commands go at once."""
         with self._lock:
             if item:
                 self._unfinished.append(data)
@@ -219,29 +222,28 @@ class ProcessRecorder:
                         self._out.popleft()  # never sent
                     else:
                         self._finished += 1  # the writer has it: its count will include it
-            if not self._out and not self._sending and self._fd is not None:
-                try:
-                    n = os.write(self._fd, data)
-                except OSError:  # full (BlockingIOError) or gone (the status reader restarts it)
-                    n = 0
-                if n == len(data):
-                    return
-                data = data[n:]
+            else:
+                self._urgent = True
             self._out.append(data)
-            self._wake.notify()
+            if len(self._out) == 1 or not item:
+                self._wake.notify()
 
     def _send_loop(self) -> None:
-        """Write what the direct path could not: a full pipe, everything a new writer must get."""
+        """Hand queued bytes to the writer: the rows of one flush interval in one write."""
         while True:
             with self._lock:
                 while not ((self._out and self._fd is not None) or (self._closed and not self._out)):
                     self._wake.wait(1.0)
                 if not self._out:
                     return  # closed, all handed over
+                if not (self._urgent or self._closed):
+                    self._wake.wait(self._storage.flush_interval_ms / 1000.0)  # more rows join this write
+                    if not self._out or self._fd is None:
+                        continue
                 fd = self._fd
                 data = b"".join(self._out)
                 self._out.clear()
-                self._sending = True
+                self._urgent = False
             view = memoryview(data)
             try:
                 while view:
@@ -254,7 +256,6 @@ class ProcessRecorder:
                 pass  # the writer is gone: the status reader starts a new one, which is sent everything
             finally:
                 with self._lock:
-                    self._sending = False
                     if view and self._fd == fd:  # not gone: keep the rest first in line
                         self._out.appendleft(bytes(view))
                     self._wake.notify_all()

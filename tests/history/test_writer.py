@@ -1,5 +1,6 @@
 """The history writer in its own process (storage.writer: process): the Recorder API over a pipe."""
 
+import copy
 import os
 import signal
 import time
@@ -33,8 +34,10 @@ def test_snapshot_then_row_is_the_row(bodies):
     ex.json()  # parsed, as the gateway does
     assert row_from_snapshot(snapshot(ex, storage), storage) == build_request_row(ex, storage)
     fresh = make_ex(4)  # never parsed: the writer parses the body for the prompt text
+    parsed = copy.deepcopy(fresh)
+    parsed.json()
     assert snapshot(fresh, storage)[33] in (None, ("parse-later", "openai"))
-    assert row_from_snapshot(snapshot(fresh, storage), storage) == build_request_row(make_ex(4), storage)
+    assert row_from_snapshot(snapshot(fresh, storage), storage) == build_request_row(parsed, storage)
 
 
 def test_rows_audit_flush_and_close(db_path):
