@@ -208,7 +208,7 @@ class Leash:
         # the history writer process: on CPU 1, away from the gateway's core
         self.writer = next(iter(children(self.proc.pid)), None) if record else None
         if self.writer and pin(1):
-            subprocess.run(["taskset", "-p", "-c", "1", str(self.writer)], stdout=subprocess.DEVNULL, check=True)
+            subprocess.run(["taskset", "-a", "-p", "-c", "1", str(self.writer)], stdout=subprocess.DEVNULL, check=True)
         self.db = workdir / f"bench-{self.port}.db"
 
     def stop(self) -> None:

@@ -27,7 +27,9 @@ SIGKILL of the gateway loses only rows it had not yet written to the pipe.
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import fcntl
 import logging
 import os
 import pickle
@@ -94,6 +96,9 @@ class ProcessRecorder:
         self._unfinished: collections.deque[bytes] = collections.deque()  # items the writer has not finished
         self._out: collections.deque[bytes] = collections.deque()  # bytes not yet written to the pipe, in order
         self._urgent = False  # a command is queued: write now
+        self._need_sender = False  # the sender thread has bytes to write (else the event loop flushes)
+        self._sending = False  # the sender thread is writing (outside the lock): nobody else may
+        self._scheduled = False  # a flush is scheduled on the event loop
         self._finished = 0  # items of the current writer's count already taken off _unfinished
         self._proc: subprocess.Popen | None = None
         self._fd: int | None = None  # the writer's stdin, non-blocking
@@ -177,9 +182,15 @@ class ProcessRecorder:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True,
                                 close_fds=True)
         os.set_blocking(proc.stdin.fileno(), False)
+        if hasattr(fcntl, "F_SETPIPE_SZ"):  # Linux: room for many intervals of rows while the writer commits
+            try:
+                fcntl.fcntl(proc.stdin.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
+            except OSError:  # above /proc/sys/fs/pipe-max-size for this user: keep the default
+                pass
         with self._lock:
             self._proc, self._fd, self._finished = proc, proc.stdin.fileno(), 0
             self._out = collections.deque(self._unfinished)  # a new writer gets everything unfinished
+            self._need_sender = bool(self._out)
             self._wake.notify()
         self._reader = threading.Thread(target=self._read_loop, args=(proc,), name="leash-history-status",
                                         daemon=True)
@@ -222,17 +233,53 @@ class ProcessRecorder:
                         self._out.popleft()  # never sent
                     else:
                         self._finished += 1  # the writer has it: its count will include it
-            else:
-                self._urgent = True
             self._out.append(data)
-            if len(self._out) == 1 or not item:
+            if not item:  # a command: the sender thread writes it (and all before it) now
+                self._urgent = self._need_sender = True
+                self._wake.notify()
+                return
+            if self._scheduled:
+                return
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None
+            if loop is not None:  # the gateway's event loop writes the batch: no thread to wake
+                self._scheduled = True
+                loop.call_later(self._storage.flush_interval_ms / 1000.0, self._flush_from_loop)
+            elif not self._need_sender:
+                self._need_sender = True
+                self._wake.notify()
+
+    def _flush_from_loop(self) -> None:
+        """In the event loop, once per flush interval: one non-blocking write of the queued rows;
+        what the pipe cannot take now goes to the sender thread."""
+        with self._lock:
+            self._scheduled = False
+            if not self._out or self._fd is None or self._need_sender or self._sending:
+                if self._sending and self._out:  # never two writers on the pipe: the sender takes these too
+                    self._need_sender = True
+                return  # nothing to write, no writer (a new one is sent everything), or the sender has it
+            data = b"".join(self._out)
+            self._out.clear()
+            try:
+                n = os.write(self._fd, data)
+            except BlockingIOError:
+                n = 0
+            except OSError:  # the writer is gone: the status reader starts a new one and resends
+                return
+            if n < len(data):
+                self._out.appendleft(data[n:])
+                self._need_sender = True
                 self._wake.notify()
 
     def _send_loop(self) -> None:
-        """Hand queued bytes to the writer: the rows of one flush interval in one write."""
+        """Write what the event loop does not: commands, rows submitted outside a loop (the rows
+        of one flush interval in one write), what a full pipe left, everything a new writer gets."""
         while True:
             with self._lock:
-                while not ((self._out and self._fd is not None) or (self._closed and not self._out)):
+                while not ((self._out and self._fd is not None and self._need_sender)
+                           or (self._closed and not self._out)):
                     self._wake.wait(1.0)
                 if not self._out:
                     return  # closed, all handed over
@@ -243,7 +290,8 @@ class ProcessRecorder:
                 fd = self._fd
                 data = b"".join(self._out)
                 self._out.clear()
-                self._urgent = False
+                self._urgent = self._need_sender = False
+                self._sending = True
             view = memoryview(data)
             try:
                 while view:
@@ -256,8 +304,10 @@ class ProcessRecorder:
                 pass  # the writer is gone: the status reader starts a new one, which is sent everything
             finally:
                 with self._lock:
+                    self._sending = False
                     if view and self._fd == fd:  # not gone: keep the rest first in line
                         self._out.appendleft(bytes(view))
+                        self._need_sender = True
                     self._wake.notify_all()
 
     def _read_loop(self, proc: subprocess.Popen) -> None:

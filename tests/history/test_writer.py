@@ -127,3 +127,55 @@ def test_a_row_that_cannot_be_built_is_counted_not_raised(db_path):
         assert [r["id"] for r in rows(db_path)] == ["req-000002"]
     finally:
         rec.close()
+
+
+def test_event_loop_and_sender_thread_never_interleave_writes(db_path):
+    """Rows submitted from an event loop are flushed by the loop; commands (flush, from another
+    thread here) go through the sender thread: both at once must never corrupt the pipe."""
+    import asyncio
+    import threading
+
+    rec = ProcessRecorder(db_path, StorageConfig(flush_interval_ms=1))
+    rec.start()
+    first = rec.pid
+    stop = threading.Event()
+
+    def flusher():
+        while not stop.is_set():
+            rec.flush(0.05)
+
+    t = threading.Thread(target=flusher)
+    t.start()
+
+    big = b'{"model": "gpt-4o", "messages": [{"role": "user", "content": "' + b"x" * 200_000 + b'"}]}'
+
+    async def produce():  # bodies far larger than a pipe holds: partial writes, a busy sender
+        for i in range(6000):
+            rec.submit(make_ex(i, body=big) if i % 10 == 0 else make_ex(i))
+            if i % 50 == 0:
+                await asyncio.sleep(0.001)
+
+    try:
+        asyncio.run(produce())
+    finally:
+        stop.set()
+        t.join()
+    assert rec.flush(20) and rec.queue_depth == 0
+    assert rec.pid == first and rec.state == "ok"  # the writer never choked on a torn frame
+    assert rows(db_path, "SELECT count(*) AS n FROM requests")[0]["n"] == 6000
+    rec.close()
+
+
+def test_the_loop_flush_leaves_the_pipe_to_a_writing_sender(db_path):
+    rec = ProcessRecorder(db_path, StorageConfig())
+    rec.start()
+    try:
+        with rec._lock:
+            rec._sending = True  # as while the sender thread writes, outside the lock
+        rec._out.append(b"not-a-frame")
+        rec._flush_from_loop()
+        assert list(rec._out) == [b"not-a-frame"] and rec._need_sender  # untouched, handed to the sender
+    finally:
+        rec._out.clear()
+        rec._sending = rec._need_sender = False
+        rec.close()
