@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -49,6 +51,7 @@ class Metrics:
         self.in_flight = Gauge("leash_gateway_in_flight_requests", "Requests in progress", registry=r)
         self._recorder = None
         self._cache: dict[tuple, tuple] = {}
+        self._module_hist: dict[str, Any] = {}  # module names come from the config: a bounded set
         r.register(_StoreCollector(self))
 
     def _children(self, ex: Exchange) -> tuple:
@@ -93,8 +96,13 @@ class Metrics:
             tok_out.inc(u.output_tokens)
         if ex.cost_usd:
             cost.inc(ex.cost_usd)
-        for name, secs in ex.module_timings.items():
-            self.module_duration.labels(name).observe(secs)
+        if ex.module_timings:
+            hist = self._module_hist
+            for name, secs in ex.module_timings.items():
+                h = hist.get(name)
+                if h is None:  # labels() costs more than the observation: one child per module, kept
+                    h = hist[name] = self.module_duration.labels(name)
+                h.observe(secs)
         for v in ex.violations:
             self.violations.labels(v.module, v.type, v.action).inc()
 

@@ -9,6 +9,7 @@ still caught.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any, Literal
 
 from pydantic import Field
@@ -24,35 +25,35 @@ from leash_cli.scanners import redact as redact_text
 Action = Literal["block", "redact", "log"]
 
 
-_CACHE_MIN_CHARS = 256  # shorter texts scan faster than they hash and look up
+_CACHE_MIN_CHARS = 16  # below this a scan costs about what a lookup does
 _CACHE_MAX_CHARS = 16 * 1024 * 1024  # per module: the texts remembered, in characters
+_CACHE_ENTRY_COST = 64  # counted per entry on top of its characters, so tiny texts stay bounded too
 
 
 class _TextCache:
-    """Findings of recently scanned texts, bounded by their total length (oldest out first)."""
+    """Findings of recently scanned texts, bounded by their total length (least recently used out first)."""
 
     __slots__ = ("limit", "size", "items")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.size = 0
-        self.items: dict[str, tuple] = {}
+        self.items: OrderedDict[str, tuple] = OrderedDict()
 
     def get(self, text: str) -> tuple | None:
-        found = self.items.pop(text, None)
+        found = self.items.get(text)
         if found is not None:
-            self.items[text] = found  # most recently used last
+            self.items.move_to_end(text)
         return found
 
     def put(self, text: str, found: tuple) -> None:
-        if len(text) > self.limit // 4:
+        if len(text) > self.limit // 4 or text in self.items:
             return
         self.items[text] = found
-        self.size += len(text)
+        self.size += len(text) + _CACHE_ENTRY_COST
         while self.size > self.limit:
-            old = next(iter(self.items))
-            del self.items[old]
-            self.size -= len(old)
+            old, _ = self.items.popitem(last=False)
+            self.size -= len(old) + _CACHE_ENTRY_COST
 
 
 class ScanSettings(Settings):
@@ -83,8 +84,9 @@ class ScanModule:
 
     # -- helpers -----------------------------------------------------------------
     def scan(self, text: str) -> list[Finding]:
-        """Findings in `text`.  Long texts are remembered: chat apps and coding agents send the
-        whole conversation again on every turn, and an unchanged message need not be scanned again."""
+        """Findings in a request's `text`, remembered: chat apps and coding agents send the system
+        prompt and the whole conversation again on every turn, and an unchanged message need not be
+        scanned again.  (Responses are new text: they are scanned with `_scan`, not remembered.)"""
         if len(text) < _CACHE_MIN_CHARS:
             return self._scan(text)
         cache = self._cache
@@ -149,7 +151,7 @@ class ScanModule:
         found: list[tuple[Finding, str | None]] = []
         edits = []
         for t in response_texts(ex.api, body):
-            fs = self.scan(t.text)
+            fs = self._scan(t.text)
             if fs:
                 found.extend((f, "response." + t.field) for f in fs)
                 edits.append((t.path, redact_text(t.text, fs, self.s.placeholder)))
@@ -169,7 +171,7 @@ class ScanModule:
         if not self.s.check_responses:
             return None
         if chunk.aggregate:  # a whole text the stream repeats: scan it whole, hold nothing back
-            fs = self.scan(chunk.text)
+            fs = self._scan(chunk.text)
             if not fs:
                 return None
             pairs = [(f, "response.stream") for f in fs]
