@@ -459,6 +459,16 @@ def test_shadow_redaction_leaves_the_request_alone(start_gateway, upstream):
     assert got and all(g["action"] == "shadow_redact" for g in got) and got[0]["verdict"] == "allowed"
 
 
+def test_a_shadow_module_keeps_an_earlier_modules_redaction(start_gateway, upstream):
+    gw = start_gateway({"modules": {"secrets-detector": {"action": "redact", "priority": 10},
+                                    "pii-detector": {"action": "redact", "mode": "shadow", "priority": 20}}})
+    key = "sk-proj-" + "Q3vJ8xR2mN5tK7wL1pZ4yH6cB9dF0gS2aE4uI8oT3"
+    chat(gw, f"my key is {key}, write to jane.doe@example.com")
+    sent = upstream.last().body.decode()
+    assert key not in sent and "[OPENAI_API_KEY]" in sent  # the enforced redaction stands
+    assert "jane.doe@example.com" in sent  # the shadow one does not
+
+
 def test_reload_applies_new_prices(start_gateway, tmp_path):
     from leash_cli.server import reload_config
 

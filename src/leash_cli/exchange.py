@@ -117,6 +117,7 @@ class Exchange:
     _json_parsed: bool = False
     _texts: Any = None
     _dirty: bool = False
+    _edits: int = 0  # counts rewrites of the request body (a shadow module's are undone)
 
     # -- request body -------------------------------------------------------
     def json(self) -> Any:
@@ -142,6 +143,7 @@ class Exchange:
         self._json_error = None
         self._texts = None
         self._dirty = False
+        self._edits += 1
         self.request_body = orjson.dumps(body)
 
     # -- normalized text ------------------------------------------------------
@@ -164,6 +166,7 @@ class Exchange:
         set_at(self.json(), path, value)
         self._texts = None
         self._dirty = True
+        self._edits += 1
 
     def commit_body(self) -> bool:
         """Serialize the body after in-place rewrites; True when it changed."""

@@ -279,11 +279,15 @@ class Pipeline:
 
     async def _run_shadow(self, slot: Slot, stage: str, ex: Exchange, *args: Any) -> Block | None:
         """A shadow module sees the request but cannot change it: whatever it rewrote is put back."""
-        body, parsed, dirty = ex.request_body, ex.json(), ex._dirty
-        saved = orjson.dumps(parsed) if parsed is not None else None
+        body, parsed, dirty, edits = ex.request_body, ex.json(), ex._dirty, ex._edits
+        # unedited, the body's bytes are the parsed JSON: a copy is only needed of pending edits
+        saved = orjson.dumps(parsed) if parsed is not None and dirty else None
         result = await self._call(slot, stage, ex, *args)
-        if ex._dirty != dirty or ex.request_body is not body:
-            ex._json = orjson.loads(saved) if saved is not None else None
+        if ex._edits != edits or ex._dirty != dirty or ex.request_body is not body:
+            if parsed is None:
+                ex._json = None
+            else:
+                ex._json = orjson.loads(saved if saved is not None else body)
             ex._texts = None
             ex._dirty = dirty
             ex.request_body = body
