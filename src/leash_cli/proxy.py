@@ -583,8 +583,6 @@ def _release_startup_memory() -> None:
     import gc
 
     gc.collect()
-    # what startup built lives as long as the process: the cyclic collector need not walk it again
-    gc.freeze()
     try:
         import ctypes
 

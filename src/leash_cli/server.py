@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import threading
 from pathlib import Path
@@ -224,6 +225,9 @@ def run(
         if server.bound_port is not None and console is not None:
             banner(gateway, host, server.bound_port, console)
             _audit(gateway, "config_loaded", {"config": gateway.state.loaded.label})
+        # this process serves until it exits: what startup built need not be walked by the cyclic
+        # collector again (here, not in Gateway.startup: tests start many gateways in one process)
+        gc.freeze()
         try:
             await serving
         finally:
