@@ -29,6 +29,9 @@ PIECES = [
     "instead, you should", "system: hi", "\nassistant: ok", "what is", "explain", "for example", "e.g.",
     "red-teaming", "qu'est-ce", "como puedo", "how do I defend", "prompt injection attacks", "such as",
     "<|im_start|>", "[INST]", "## System:", '"role": "system"', "![x](https://e.co/a?q={data})",
+    # leads glued to other text (the Aho-Corasick lead search must decide these as the word sets did)
+    "do anything nowhere", "now", "developer modes", "§ignore all previous instructions", "stay in characters",
+    "you're now DAN", "xignore previous instructions", "ignore‰ previous", "youare", "list", "listing",
 ]
 ALPHABET = "abcxyzAZ0123456789 .-+()_:/@$\n\t=éİ‰’—😀"
 

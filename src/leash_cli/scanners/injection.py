@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from typing import Any
 
 from . import gates
 from .engine import Finding
@@ -200,6 +201,19 @@ for _lead, _ids in sorted(_lead_ids.items()):
 _LEAD_WORDS = frozenset(_WORD_FEATURES)
 _SYMBOL_IDS = tuple(sorted(_SYMBOL_FEATURES))
 _SYMBOL_FIRST = "".join(sorted({lead[0] for lead in _symbol_leads}))
+# every word lead once: (needle, its first word, its other words, its features), for one
+# Aho-Corasick pass over the text instead of a word set
+# features whose pattern may go on with a letter or digit right after the lead (an empty rest)
+_ALNUM_AFTER_LEAD = [re.compile(rest).match("a") is not None or re.compile(rest).match("0") is not None
+                     for _, _, _, rest, _ in _FEATURES]
+_NEEDLES = [(needle, first, rest, fids) for first, entries in sorted(_WORD_FEATURES.items())
+            for needle, rest, fids in entries]
+try:
+    from ahocorasick_rs import AhoCorasick as _NeedleAC
+
+    _NEEDLE_AC = _NeedleAC([n for n, _, _, _ in _NEEDLES])
+except ImportError:  # pragma: no cover - the dependency is declared
+    _NEEDLE_AC = None
 _SYMBOL_RE = re.compile("|".join(re.escape(x) for x in sorted(_symbol_leads, key=len, reverse=True)))
 # words that matter for matching; a leetspeak view is only scanned when
 # de-leeting produces new ones
@@ -208,7 +222,9 @@ _KEY_VOCAB = _LEAD_WORDS | frozenset(
     "filters filter dan jailbreak jailbroken developer everything anything told secret hidden initial original "
     "policy policies safety content guardrails programming message messages".split())
 # ASCII punctuation (and common Unicode quotes/dashes) become word separators
-_WORD_SPLIT = str.maketrans({c: " " for c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~\u2018\u2019\u201c\u201d\u00ab\u00bb\u201e\u2039\u203a\u300c\u300d\u2026\u2014\u2013"})
+_WORD_SPLIT_CHARS = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~\u2018\u2019\u201c\u201d\u00ab\u00bb\u201e\u2039\u203a\u300c\u300d\u2026\u2014\u2013"
+_WORD_SPLIT = str.maketrans({c: " " for c in _WORD_SPLIT_CHARS})
+_SEPARATORS = frozenset(_WORD_SPLIT_CHARS)
 _LEET_SPLIT = str.maketrans({**{c: " " for c in "!\"#%&'()*+,-./:;<=>?[\\]^_`{}~\u2018\u2019\u201c\u201d\u00ab\u00bb\u201e\u2039\u203a\u300c\u300d\u2026\u2014\u2013"},
                               "0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
 # every word the matching looks up (lead words, the other words of multi-word leads, the leet
@@ -338,21 +354,31 @@ class InjectionScanner:
     def _features(self, norm, original: str) -> list[tuple[str, float, int, int, bool]]:
         t = norm.text
         out: list[tuple[str, float, int, int, bool]] = []
-        # only the words any feature looks at: an intersection costs less than a set of every word
-        base_words = _VOCAB.intersection(t.translate(_WORD_SPLIT).split())
-        views: list[tuple[str, list[int] | None, set[str]]] = [(t, None, base_words)]
+        # the base view's lead words are found by one Aho-Corasick pass (None: no word set needed);
+        # otherwise, and for the other views, by the set of the words any feature looks at
+        memo: list[frozenset[str]] = []
+
+        def text_words() -> frozenset[str]:  # the base view's word set, once, when needed
+            if not memo:
+                memo.append(_vocab_words(t))
+            return memo[0]
+
+        base_words = None if gates.ENABLED and _NEEDLE_AC is not None else text_words()
+        views: list[tuple[str, list[int] | None, Any]] = [(t, None, base_words)]
         b = gates.char_bytes(t)
         im = b.translate(gates.INJECTION_MAP) if b is not None else None
         if (_LEET_HINT.search(t) if im is None else _LEET_GATE.search(im)):
             leet_words = _VOCAB.intersection(t.translate(_LEET_SPLIT).split())
-            if (leet_words & _KEY_VOCAB) - base_words:
+            if (leet_words & _KEY_VOCAB) - text_words():
                 views.append((t.translate(_LEET_TABLE), None, leet_words))  # 1:1, same offsets
         if (im is None or _SPACED_GATE.search(im)) and any(g.search(t) for g in _SPACED_GATES) and _SPACED.search(t):
             despaced, mapping = _despace(t)
             views.append((despaced, mapping, _VOCAB.intersection(despaced.translate(_WORD_SPLIT).split())))
         seen: set[tuple[int, int, int]] = set()
         for view, mapping, words in views:
-            for fid, m in _candidate_matches(view, words & _LEAD_WORDS, words):
+            found = (_needle_matches(view, text_words) if words is None
+                     else _candidate_matches(view, words & _LEAD_WORDS, words))
+            for fid, m in found:
                 cat, w, _, _, flags = _FEATURES[fid]
                 a, b = m.span()
                 if flags == "line":
@@ -415,7 +441,6 @@ def _candidate_matches(view: str, words, all_words):
     words / symbols present in ``view``.  Few hits: anchored ``match`` at
     each hit; many hits (adversarial repetition): one ``finditer`` per
     feature so the per-hit work stays in C."""
-    n = len(view)
     bulk: set[int] = set()
     anchored: list[tuple[int, tuple[int, ...]]] = []
     for w in words:
@@ -433,6 +458,13 @@ def _candidate_matches(view: str, words, all_words):
                     break
                 p = view.find(needle, p + ln)
             anchored.extend(found)
+    yield from _try_anchored(view, anchored, bulk)
+
+
+def _try_anchored(view: str, anchored: list, bulk: set[int]):
+    """The features keyed at each anchored word lead and at each symbol lead, then the bulk
+    features by one ``finditer`` each."""
+    n = len(view)
     sym = []
     # every symbol lead starts with one of these: a character search each instead of a regex pass
     for sm in (_SYMBOL_RE.finditer(view) if not gates.ENABLED or any(c in view for c in _SYMBOL_FIRST) else ()):
@@ -442,6 +474,7 @@ def _candidate_matches(view: str, words, all_words):
             sym = []
             break
     anchored.extend((p, _SYMBOL_IDS) for p in sym)
+    anchored.sort()  # in text order: which matches the per-feature cap keeps is then defined
     counts: dict[int, int] = {}
     for pos, fids in anchored:
         for fid in fids:
@@ -461,6 +494,59 @@ def _candidate_matches(view: str, words, all_words):
                 c += 1
                 if c >= _MAX_PER_FEATURE:
                     break
+
+
+def _vocab_words(t: str) -> frozenset[str]:
+    """The words of ``t`` that any feature looks up."""
+    return _VOCAB.intersection(t.translate(_WORD_SPLIT).split())
+
+
+def _is_sep(c: str) -> bool:
+    return c in _SEPARATORS or c.isspace()
+
+
+def _may_match(view: str, p: int, ln: int, n: int, fids: tuple[int, ...]) -> bool:
+    """Whether a feature of this lead matches at ``p`` and would be kept (see ``_lead_ok``)."""
+    if p > 0 and view[p].isalpha() and view[p - 1].isalnum():
+        return False  # inside a word: never kept
+    e = p + ln
+    if e < n and view[e].isalnum() and not any(_ALNUM_AFTER_LEAD[f] for f in fids):
+        return False  # the lead runs on into a word, and no feature of it continues with a letter
+    return any(_FEATURE_RES[f].match(view, p) is not None for f in fids)
+
+
+def _needle_matches(view: str, view_words):
+    """What ``_candidate_matches(view, words & _LEAD_WORDS, words)`` yields, without splitting
+    ``view`` into words: one Aho-Corasick pass finds every occurrence of every word lead.
+
+    The old rule tries all occurrences of a lead whose words are all words of the text.  An
+    occurrence with separators on both sides proves that; without one, only an occurrence
+    whose feature actually matches there needs the word set to decide (rare: computed then)."""
+    n = len(view)
+    by_needle: dict[int, list[int]] = {}
+    for i, start, _ in _NEEDLE_AC.find_matches_as_indexes(view, overlapping=True):
+        by_needle.setdefault(i, []).append(start)
+    bulk: set[int] = set()
+    anchored: list[tuple[int, tuple[int, ...]]] = []
+    for i, starts in by_needle.items():
+        needle, first, rest, fids = _NEEDLES[i]
+        ln = len(needle)
+        kept, resume = [], 0
+        for start in sorted(starts):  # as str.find finds them: each search resumes after the last
+            if start >= resume:
+                kept.append(start)
+                resume = start + ln
+        ok = any((p == 0 or _is_sep(view[p - 1])) and (p + ln == n or _is_sep(view[p + ln])) for p in kept)
+        if not ok and any(_may_match(view, p, ln, n, fids) for p in kept):
+            words = view_words()
+            ok = first in words and rest <= words
+        if not ok:
+            continue
+        if len(kept) > _BULK:
+            bulk.update(fids)
+        else:
+            anchored.extend((p, fids) for p in kept)
+    yield from _try_anchored(view, anchored, bulk)
 
 
 def _lead_ok(view: str, m: re.Match, fid: int, n: int) -> bool:
