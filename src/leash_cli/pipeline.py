@@ -443,6 +443,7 @@ class ResponseFlow:
     async def body(self, body: bytes) -> bytes:
         """A whole response body; returns the body to send (see ``block``)."""
         ex = self.ex
+        parsed: Any = None
         if self._resp_slots and body and (ex.status or 0) < 400:
             try:
                 obj = orjson.loads(body)
@@ -473,9 +474,13 @@ class ResponseFlow:
                         changed = True  # rewritten in place
                 if changed:
                     body = orjson.dumps(obj)
+                parsed = obj  # what the client gets, already parsed: usage is read from it
         if body:
             try:
-                self.tracker.on_json(body)
+                if parsed is not None:
+                    self.tracker.on_json(body, parsed)
+                else:
+                    self.tracker.on_json(body)
             except Exception:  # usage is best effort: never fail the client over it
                 log.debug("could not read usage from %s", ex.id, exc_info=True)
         return body

@@ -248,6 +248,9 @@ def _response_model(api: str, obj: dict) -> str | None:
 # -- the tracker ---------------------------------------------------------------
 
 
+_UNPARSED = object()
+
+
 class UsageTracker:
     """Follows one response, buffered or streamed, and fills the exchange.
 
@@ -269,12 +272,16 @@ class UsageTracker:
         self._seen_text = False
 
     # buffered ---------------------------------------------------------------
-    def on_json(self, body: bytes) -> None:
-        """A buffered JSON response body (a JSON array for Gemini's non-SSE stream)."""
-        try:
-            obj = orjson.loads(body) if body else None
-        except orjson.JSONDecodeError:
-            return
+    def on_json(self, body: bytes, parsed: Any = _UNPARSED) -> None:
+        """A buffered JSON response body (a JSON array for Gemini's non-SSE stream); ``parsed``:
+        the body already parsed (the response modules did), not parsed again."""
+        if parsed is not _UNPARSED:
+            obj = parsed
+        else:
+            try:
+                obj = orjson.loads(body) if body else None
+            except orjson.JSONDecodeError:
+                return
         objs = obj if isinstance(obj, list) else [obj]
         ex = self.ex
         for o in objs:
