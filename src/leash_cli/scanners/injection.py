@@ -210,10 +210,14 @@ _NEEDLES = [(needle, first, rest, fids) for first, entries in sorted(_WORD_FEATU
             for needle, rest, fids in entries]
 try:
     from ahocorasick_rs import AhoCorasick as _NeedleAC
+    from ahocorasick_rs import BytesAhoCorasick as _NeedleBytesAC
+    from ahocorasick_rs import Implementation as _ACImpl
 
-    _NEEDLE_AC = _NeedleAC([n for n, _, _, _ in _NEEDLES])
+    # DFAs: searching 4 KB costs a third of the default automaton's time
+    _NEEDLE_AC = _NeedleAC([n for n, _, _, _ in _NEEDLES], implementation=_ACImpl.DFA)
+    _NEEDLE_AC_BYTES = _NeedleBytesAC([n.encode("latin-1") for n, _, _, _ in _NEEDLES], implementation=_ACImpl.DFA)
 except ImportError:  # pragma: no cover - the dependency is declared
-    _NEEDLE_AC = None
+    _NEEDLE_AC = _NEEDLE_AC_BYTES = None
 _SYMBOL_RE = re.compile("|".join(re.escape(x) for x in sorted(_symbol_leads, key=len, reverse=True)))
 # words that matter for matching; a leetspeak view is only scanned when
 # de-leeting produces new ones
@@ -524,7 +528,11 @@ def _needle_matches(view: str, view_words):
     whose feature actually matches there needs the word set to decide (rare: computed then)."""
     n = len(view)
     by_needle: dict[int, list[int]] = {}
-    for i, start, _ in _NEEDLE_AC.find_matches_as_indexes(view, overlapping=True):
+    try:  # Latin-1 text: byte offsets are character offsets, and bytes search faster
+        hits = _NEEDLE_AC_BYTES.find_matches_as_indexes(view.encode("latin-1"), overlapping=True)
+    except UnicodeEncodeError:
+        hits = _NEEDLE_AC.find_matches_as_indexes(view, overlapping=True)
+    for i, start, _ in hits:
         by_needle.setdefault(i, []).append(start)
     bulk: set[int] = set()
     anchored: list[tuple[int, tuple[int, ...]]] = []
