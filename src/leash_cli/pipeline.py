@@ -210,7 +210,8 @@ class Pipeline:
         slots = self.slots_for(ex)
         ex.modules = slots
         for hook in self.hooks:
-            b = await self._run(hook, "policy", ex)
+            b = self._run_sync(hook, "policy", ex) if not hook.stages["policy"][1] else \
+                await self._run(hook, "policy", ex)
             if b is not None:
                 return b
         if slots:
@@ -222,7 +223,8 @@ class Pipeline:
             for stage in ("policy", "transform"):
                 for s in slots:
                     if stage in s.stages:
-                        b = await self._run(s, stage, ex)
+                        # a sync module is called directly: no coroutine per module and stage
+                        b = self._run_sync(s, stage, ex) if not s.stages[stage][1] else await self._run(s, stage, ex)
                         if b is not None:
                             return b
             ex.commit_body()
@@ -234,7 +236,7 @@ class Pipeline:
         sync = [s for s in inspectors if not s.stages["inspect"][1]]
         asyn = [s for s in inspectors if s.stages["inspect"][1]]
         for s in sync:
-            b = await self._run(s, "inspect", ex)
+            b = self._run_sync(s, "inspect", ex)
             if b is not None:
                 return b
         if len(asyn) == 1:
@@ -246,15 +248,31 @@ class Pipeline:
                     return b
         return None
 
-    async def _call(self, slot: Slot, stage: str, ex: Exchange, *args: Any) -> Decision | None | Exception:
-        fn, is_async = slot.stages[stage]
+    def _call_sync(self, slot: Slot, stage: str, ex: Exchange, *args: Any) -> Decision | None | Exception:
+        """Call a sync module stage, timed; its exception (or overrunning its budget) is returned."""
+        fn = slot.stages[stage][0]
         t = time.perf_counter()
         try:
-            if is_async:
-                async with asyncio.timeout(slot.timeout):
-                    result = await fn(ex, *args)
-            else:
-                result = fn(ex, *args)
+            result = fn(ex, *args)
+            elapsed = time.perf_counter() - t
+            if elapsed > slot.timeout:
+                raise TimeoutError(f"took {elapsed:.3f} s, over its budget of {slot.timeout} s")
+        except Exception as e:  # a failing module is a decision too
+            _time(ex, slot.name, time.perf_counter() - t)
+            if isinstance(e, TimeoutError) and not str(e):
+                e = TimeoutError(f"timed out after {slot.timeout} s")
+            return e
+        _time(ex, slot.name, elapsed)
+        return result
+
+    async def _call(self, slot: Slot, stage: str, ex: Exchange, *args: Any) -> Decision | None | Exception:
+        fn, is_async = slot.stages[stage]
+        if not is_async:
+            return self._call_sync(slot, stage, ex, *args)
+        t = time.perf_counter()
+        try:
+            async with asyncio.timeout(slot.timeout):
+                result = await fn(ex, *args)
             elapsed = time.perf_counter() - t
             if elapsed > slot.timeout:
                 raise TimeoutError(f"took {elapsed:.3f} s, over its budget of {slot.timeout} s")
@@ -267,30 +285,26 @@ class Pipeline:
         _time(ex, slot.name, elapsed)
         return result
 
-    async def _run(self, slot: Slot, stage: str, ex: Exchange, *args: Any) -> Block | None:
+    def _run_sync(self, slot: Slot, stage: str, ex: Exchange, *args: Any) -> Block | None:
+        """``_run`` for a module whose stage is a plain function."""
         if slot.mode == "shadow":
-            return await self._run_shadow(slot, stage, ex, *args)
-        result = await self._call(slot, stage, ex, *args)
-        if isinstance(result, Exception):
-            return self._failed(slot, stage, ex, result)
-        if result is None:
-            return None
-        return self.apply(slot, ex, result, stage)
+            undo = _shadow_begin(ex)
+            result = self._call_sync(slot, stage, ex, *args)
+            _shadow_end(ex, undo)
+        else:
+            result = self._call_sync(slot, stage, ex, *args)
+        return self._outcome(slot, stage, ex, result)
 
-    async def _run_shadow(self, slot: Slot, stage: str, ex: Exchange, *args: Any) -> Block | None:
-        """A shadow module sees the request but cannot change it: whatever it rewrote is put back."""
-        body, parsed, dirty, edits = ex.request_body, ex.json(), ex._dirty, ex._edits
-        # unedited, the body's bytes are the parsed JSON: a copy is only needed of pending edits
-        saved = orjson.dumps(parsed) if parsed is not None and dirty else None
-        result = await self._call(slot, stage, ex, *args)
-        if ex._edits != edits or ex._dirty != dirty or ex.request_body is not body:
-            if parsed is None:
-                ex._json = None
-            else:
-                ex._json = orjson.loads(saved if saved is not None else body)
-            ex._texts = None
-            ex._dirty = dirty
-            ex.request_body = body
+    async def _run(self, slot: Slot, stage: str, ex: Exchange, *args: Any) -> Block | None:
+        if slot.mode == "shadow":  # it sees the request but cannot change it: what it rewrote is put back
+            undo = _shadow_begin(ex)
+            result = await self._call(slot, stage, ex, *args)
+            _shadow_end(ex, undo)
+        else:
+            result = await self._call(slot, stage, ex, *args)
+        return self._outcome(slot, stage, ex, result)
+
+    def _outcome(self, slot: Slot, stage: str, ex: Exchange, result: Decision | None | Exception) -> Block | None:
         if isinstance(result, Exception):
             return self._failed(slot, stage, ex, result)
         if result is None:
@@ -410,6 +424,24 @@ async def drain_background(timeout: float) -> None:
         await asyncio.wait(pending, timeout=timeout)
 
 
+def _shadow_begin(ex: Exchange) -> tuple:
+    """What a shadow module's run must leave as it was."""
+    body, parsed, dirty, edits = ex.request_body, ex.json(), ex._dirty, ex._edits
+    # unedited, the body's bytes are the parsed JSON: a copy is only needed of pending edits
+    saved = orjson.dumps(parsed) if parsed is not None and dirty else None
+    return body, parsed, dirty, edits, saved
+
+
+def _shadow_end(ex: Exchange, undo: tuple) -> None:
+    """Put back whatever a shadow module rewrote."""
+    body, parsed, dirty, edits, saved = undo
+    if ex._edits != edits or ex._dirty != dirty or ex.request_body is not body:
+        ex._json = None if parsed is None else orjson.loads(saved if saved is not None else body)
+        ex._texts = None
+        ex._dirty = dirty
+        ex.request_body = body
+
+
 def _time(ex: Exchange, name: str, secs: float) -> None:
     t = ex.module_timings
     t[name] = t.get(name, 0.0) + secs
@@ -454,7 +486,8 @@ class ResponseFlow:
                 for s in self._resp_slots:
                     # a shadow module gets a copy: it cannot change what the client receives
                     arg = orjson.loads(orjson.dumps(obj)) if s.mode == "shadow" else obj
-                    d = await self.pipeline._call(s, "on_response", ex, arg)
+                    d = self.pipeline._call_sync(s, "on_response", ex, arg) if not s.stages["on_response"][1] \
+                        else await self.pipeline._call(s, "on_response", ex, arg)
                     if isinstance(d, Exception):
                         b = self.pipeline._failed(s, "on_response", ex, d)
                         if b is not None:
@@ -560,7 +593,8 @@ class ResponseFlow:
         ex = self.ex
         for s in self._chunk_slots:
             chunk = StreamChunk(text, obj, final, self._index, key, aggregate)
-            d = await self.pipeline._call(s, "on_chunk", ex, chunk)
+            d = self.pipeline._call_sync(s, "on_chunk", ex, chunk) if not s.stages["on_chunk"][1] \
+                else await self.pipeline._call(s, "on_chunk", ex, chunk)
             if isinstance(d, Exception):
                 b = self.pipeline._failed(s, "on_chunk", ex, d)
                 if b is not None:

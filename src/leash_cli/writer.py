@@ -5,13 +5,14 @@ event loop releases the GIL (a socket send, a syscall, a C extension), the
 writer takes it and the loop waits behind SQLite's row binding and commits;
 on one core that costs the gateway about 30 % of its throughput.  In a
 process of its own the writer formats and commits rows on another core, and
-the gateway only takes a snapshot of each exchange's values and writes it to
-a pipe.
+the gateway only takes a snapshot of each exchange's values; its event loop
+writes the snapshots of each flush interval to a pipe in one write.
 
 Protocol (both directions): frames of a 4-byte little-endian length and a
 pickle.  The gateway sends row items (``("s", snapshot, violations)``, the
-exchange's values that the writer formats into a row, and ``("a", audit_row)``), commands (``("F", token, "flush"|"prune"|"index")``,
-``("C", storage_json)`` after a reload, ``("S", timeout)`` to drain and stop).
+exchange's values that the writer formats into a row, and ``("a", audit_row)``)
+and commands (``("F", token, "flush"|"prune"|"index")``, ``("C", storage_json)``
+after a reload, in line with the rows, and ``("S", timeout)`` to drain and stop).
 The writer answers with status frames: how many items it has finished
 (committed, or dropped), its state, its last error, its counters, and the
 token of a finished command.
