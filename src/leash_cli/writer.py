@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import fcntl
 import logging
 import os
 import pickle
@@ -44,7 +43,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from leash_cli import store as _store
 from leash_cli.exchange import Exchange
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX (storage.writer: process is POSIX only)
+    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger("leash.store")
 
@@ -100,6 +105,7 @@ class ProcessRecorder:
         self._need_sender = False  # the sender thread has bytes to write (else the event loop flushes)
         self._sending = False  # the sender thread is writing (outside the lock): nobody else may
         self._scheduled = False  # a flush is scheduled on the event loop
+        self._out_since = 0.0  # when _out last went from empty to not empty
         self._finished = 0  # items of the current writer's count already taken off _unfinished
         self._proc: subprocess.Popen | None = None
         self._fd: int | None = None  # the writer's stdin, non-blocking
@@ -183,7 +189,7 @@ class ProcessRecorder:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True,
                                 close_fds=True)
         os.set_blocking(proc.stdin.fileno(), False)
-        if hasattr(fcntl, "F_SETPIPE_SZ"):  # Linux: room for many intervals of rows while the writer commits
+        if fcntl is not None and hasattr(fcntl, "F_SETPIPE_SZ"):  # Linux: room for many intervals of rows while the writer commits
             try:
                 fcntl.fcntl(proc.stdin.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
             except OSError:  # above /proc/sys/fs/pipe-max-size for this user: keep the default
@@ -201,12 +207,10 @@ class ProcessRecorder:
         """Build the row here (never raises, never blocks) and hand it to the writer."""
         if self._closed or not self.enabled:
             return
-        from leash_cli.store import build_violation_rows, snapshot
-
         try:
             if ex.cost_usd is None and self.pricer is not None and ex.usage.known:
                 ex.cost_usd, ex.cost_detail = self.pricer.price(ex.kind, ex.model, ex.usage, ex.provider)
-            data = frame(("s", snapshot(ex, self._storage), build_violation_rows(ex)))
+            data = frame(("s", _store.snapshot(ex, self._storage), _store.build_violation_rows(ex)))
         except Exception as e:
             self.build_errors += 1
             log.exception("history: cannot build a row for %r: %s", getattr(ex, "id", ex), e)
@@ -216,9 +220,7 @@ class ProcessRecorder:
     def audit(self, event: str, detail: dict | None = None, actor: str | None = None) -> None:
         if self._closed or not self.enabled:
             return
-        from leash_cli.store import audit_row
-
-        self._send(frame(("a", audit_row(time.time(), event, actor, detail))))
+        self._send(frame(("a", _store.audit_row(time.time(), event, actor, detail))))
 
     def _send(self, data: bytes, item: bool = True) -> None:
         """Queue bytes for the writer.  Rows wait up to ``storage.flush_interval_ms`` to go in
@@ -234,6 +236,8 @@ class ProcessRecorder:
                         self._out.popleft()  # never sent
                     else:
                         self._finished += 1  # the writer has it: its count will include it
+            if not self._out:
+                self._out_since = time.monotonic()
             self._out.append(data)
             if not item:  # a command: the sender thread writes it (and all before it) now
                 self._urgent = self._need_sender = True
@@ -282,6 +286,8 @@ class ProcessRecorder:
                 while not ((self._out and self._fd is not None and self._need_sender)
                            or (self._closed and not self._out)):
                     self._wake.wait(1.0)
+                    if self._out and time.monotonic() - self._out_since > 1.0:
+                        self._need_sender = True  # rows left by an event loop that stopped flushing
                 if not self._out:
                     return  # closed, all handed over
                 if not (self._urgent or self._closed):

@@ -179,3 +179,21 @@ def test_the_loop_flush_leaves_the_pipe_to_a_writing_sender(db_path):
         rec._out.clear()
         rec._sending = rec._need_sender = False
         rec.close()
+
+
+def test_rows_left_by_an_event_loop_that_stopped_are_written(db_path):
+    import asyncio
+
+    rec = ProcessRecorder(db_path, StorageConfig(flush_interval_ms=200))
+    rec.start()
+    try:
+        async def submit_and_leave():  # the loop's scheduled flush never runs: it closes first
+            rec.submit(make_ex(1))
+
+        asyncio.run(submit_and_leave())
+        deadline = time.time() + 5
+        while rec.rows_written < 1 and time.time() < deadline:
+            time.sleep(0.05)
+        assert rec.rows_written == 1  # the sender thread took them over, no flush() asked for
+    finally:
+        rec.close()
