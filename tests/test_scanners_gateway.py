@@ -86,6 +86,22 @@ def test_response_pii_redacted_buffered(start_gateway):
     assert any(v["field"].startswith("response.") for v in violations(gw))
 
 
+@pytest.mark.parametrize("action", ["redact", "log"])
+def test_a_shadow_scanner_leaves_the_response_alone(start_gateway, action):
+    # the fake upstream echoes the prompt back, so the answer carries the email and the key; the
+    # enforcing secrets-detector after the shadow one rewrites the response, so whatever the
+    # shadow module changed in it would reach the client
+    gw = start_gateway({"modules": {
+        "pii-detector": {"action": action, "check_requests": False, "mode": "shadow", "priority": 10},
+        "secrets-detector": {"action": "redact", "check_requests": False, "priority": 20}}})
+    c = openai.OpenAI(base_url=gw.base("openai"), api_key="k", max_retries=0)
+    r = c.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content":
+                                  f"mail {EMAIL} key {OPENAI_KEY}"}])
+    assert EMAIL in r.choices[0].message.content and OPENAI_KEY not in r.choices[0].message.content
+    want = "shadow_redact" if action == "redact" else "log"
+    assert any(v["field"].startswith("response.") and v["action"] == want for v in violations(gw))
+
+
 @pytest.mark.parametrize("chunks", [3, 40])
 def test_response_pii_redacted_in_streams_across_chunk_boundaries(start_gateway, chunks):
     gw = start_gateway({

@@ -484,8 +484,10 @@ class ResponseFlow:
             if obj is not None:
                 changed = False
                 for s in self._resp_slots:
-                    # a shadow module gets a copy: it cannot change what the client receives
-                    arg = orjson.loads(orjson.dumps(obj)) if s.mode == "shadow" else obj
+                    # a shadow module gets a copy (it cannot change what the client receives), unless
+                    # it says it never edits a response (``edits_response = False``)
+                    arg = orjson.loads(orjson.dumps(obj)) \
+                        if s.mode == "shadow" and getattr(s.module, "edits_response", True) else obj
                     d = self.pipeline._call_sync(s, "on_response", ex, arg) if not s.stages["on_response"][1] \
                         else await self.pipeline._call(s, "on_response", ex, arg)
                     if isinstance(d, Exception):

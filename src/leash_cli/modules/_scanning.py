@@ -82,6 +82,11 @@ class ScanModule:
         self._key = f"_stream:{self.name}"
         self._cache = _TextCache(_CACHE_MAX_CHARS)
 
+    @property
+    def edits_response(self) -> bool:
+        """Only redaction rewrites a response (a shadow run then needs a copy of it)."""
+        return self.s.action == "redact"
+
     # -- helpers -----------------------------------------------------------------
     def scan(self, text: str) -> list[Finding]:
         """Findings in a request's `text`, remembered: chat apps and coding agents send the system
