@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 
+from pathlib import Path
+
 import httpx
 import openai
 import pytest
@@ -220,6 +222,56 @@ def test_sigterm_drains_the_queue(tmp_path, upstream):
                 assert c.post(f"http://127.0.0.1:{port}/v1/openai/chat/completions", json=CHAT).status_code == 200
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    db = open_readonly(tmp_path / "h.db")
+    assert db.execute("select count(*) from requests").fetchone()[0] == n
+    db.close()
+
+
+def _running(pid: int) -> bool:
+    try:  # a zombie has exited (nobody may reap it in a container without an init)
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the writer process in /proc")
+def test_sigkill_of_the_gateway_loses_nothing_handed_to_the_writer(tmp_path, upstream):
+    """The documented SIGKILL window: rows older than one flush interval are in the writer's
+    pipe, and the writer (in its own session) writes them after the gateway is gone."""
+    port = _free_port()
+    cfg = tmp_path / "leash.yaml"
+    cfg.write_text(json.dumps({
+        "gateway": {"port": port},
+        "providers": {"openai": {"kind": "openai", "endpoint": f"{upstream.url}/v1"}},
+        "storage": {"path": str(tmp_path / "h.db"), "flush_interval_ms": 5},
+    }))
+    proc = subprocess.Popen([sys.executable, "-m", "leash_cli", "up", "--config", str(cfg)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ})
+    writer = None
+    try:
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        writer = next(int(p.parent.name) for p in Path("/proc").glob("[0-9]*/stat")
+                      if p.read_text().rsplit(")", 1)[1].split()[1] == str(proc.pid))
+        n = 30
+        with httpx.Client() as c:
+            for _ in range(n):
+                assert c.post(f"http://127.0.0.1:{port}/v1/openai/chat/completions", json=CHAT).status_code == 200
+        time.sleep(0.2)  # well past one flush interval
+        proc.kill()
+        proc.wait(10)
+        deadline = time.time() + 20
+        while _running(writer) and time.time() < deadline:  # it drains, then exits
+            time.sleep(0.05)
+        assert not _running(writer)
     finally:
         if proc.poll() is None:
             proc.kill()
