@@ -102,6 +102,18 @@ def test_a_shadow_scanner_leaves_the_response_alone(start_gateway, action):
     assert any(v["field"].startswith("response.") and v["action"] == want for v in violations(gw))
 
 
+def test_a_scanner_after_a_response_rewrite_reads_the_rewritten_text(start_gateway):
+    # scanners share the texts of a response body until a module may have changed it
+    gw = start_gateway({"modules": {
+        "content-filter": {"blocked_keywords": ["banana"], "action": "redact", "check_responses": True,
+                           "check_requests": False, "redaction_text": "leak@example.com", "priority": 10},
+        "pii-detector": {"action": "log", "check_requests": False, "priority": 20}}})
+    c = openai.OpenAI(base_url=gw.base("openai"), api_key="k", max_retries=0)
+    r = c.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "say banana"}])
+    assert "banana" not in r.choices[0].message.content
+    assert any(v["module"] == "pii-detector" and v["field"].startswith("response.") for v in violations(gw))
+
+
 @pytest.mark.parametrize("chunks", [3, 40])
 def test_response_pii_redacted_in_streams_across_chunk_boundaries(start_gateway, chunks):
     gw = start_gateway({

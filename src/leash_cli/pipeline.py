@@ -40,6 +40,7 @@ from leash_cli.sse import parse_event
 log = logging.getLogger("leash.pipeline")
 
 REQUEST_STAGES = ("inspect", "policy", "transform")
+RESPONSE_TEXTS_KEY = "_response_texts"  # what response modules may share of one body (see ResponseFlow.body)
 RESPONSE_STAGES = ("on_response", "on_chunk")
 STAGES = (*REQUEST_STAGES, *RESPONSE_STAGES, "sink")
 DEFAULT_TIMEOUT = 2.0
@@ -490,10 +491,14 @@ class ResponseFlow:
                         if s.mode == "shadow" and getattr(s.module, "edits_response", True) else obj
                     d = self.pipeline._call_sync(s, "on_response", ex, arg) if not s.stages["on_response"][1] \
                         else await self.pipeline._call(s, "on_response", ex, arg)
+                    if d is not None or getattr(s.module, "edits_response", True):
+                        # texts a scanner read off the body may be stale now
+                        ex.annotations.pop(RESPONSE_TEXTS_KEY, None)
                     if isinstance(d, Exception):
                         b = self.pipeline._failed(s, "on_response", ex, d)
                         if b is not None:
                             self.block = b
+                            ex.annotations.pop(RESPONSE_TEXTS_KEY, None)
                             return error_body(ex.api, b.status, b.message, b.code)
                         continue
                     if d is None:
@@ -504,9 +509,11 @@ class ResponseFlow:
                     b = self.pipeline.apply(s, ex, d, "on_response")
                     if b is not None:
                         self.block = b
+                        ex.annotations.pop(RESPONSE_TEXTS_KEY, None)
                         return error_body(ex.api, b.status, b.message, b.code)
                     if d.action == "redact" and d.body is None and s.mode != "shadow":
                         changed = True  # rewritten in place
+                ex.annotations.pop(RESPONSE_TEXTS_KEY, None)
                 if changed:
                     body = orjson.dumps(obj)
                 parsed = obj  # what the client gets, already parsed: usage is read from it
