@@ -201,11 +201,11 @@ for _lead, _ids in sorted(_lead_ids.items()):
 _LEAD_WORDS = frozenset(_WORD_FEATURES)
 _SYMBOL_IDS = tuple(sorted(_SYMBOL_FEATURES))
 _SYMBOL_FIRST = "".join(sorted({lead[0] for lead in _symbol_leads}))
-# every word lead once: (needle, its first word, its other words, its features), for one
-# Aho-Corasick pass over the text instead of a word set
 # features whose pattern may go on with a letter or digit right after the lead (an empty rest)
 _ALNUM_AFTER_LEAD = [re.compile(rest).match("a") is not None or re.compile(rest).match("0") is not None
                      for _, _, _, rest, _ in _FEATURES]
+# every word lead once: (needle, its first word, its other words, its features), for one
+# Aho-Corasick pass over the text instead of a word set
 _NEEDLES = [(needle, first, rest, fids) for first, entries in sorted(_WORD_FEATURES.items())
             for needle, rest, fids in entries]
 try:
