@@ -8,7 +8,10 @@ rows (default 500), whichever comes first.  A SIGKILL therefore loses at most
 the exchanges of the last ≤ 5 ms (or ≤ 500 rows); a clean ``close()`` loses
 nothing.  The file is in WAL mode with ``synchronous=NORMAL``: readers (the CLI,
 the TUI, ``datasette leash.db``) never block the writer, and a committed batch
-survives a crash of leash (a power cut may lose the last commits).
+survives a crash of leash (a power cut may lose the last commits).  The WAL is
+checkpointed every 100 pages (SQLite's default is 1,000): ten times as often,
+each a tenth as long — a 4 MB checkpoint every second under load was what the
+slowest 1 % of requests waited behind on a 2-core machine.
 
 Readers open the file with :func:`open_readonly` (``mode=ro``) and migrate
 nothing; the writer applies the ordered migrations below on open.  A file that
@@ -477,6 +480,7 @@ def open_writable(path: Path | str, *, timeout: float = 5.0) -> sqlite_utils.Dat
             db.execute("PRAGMA journal_mode=wal")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+        db.execute("PRAGMA wal_autocheckpoint=100")  # short checkpoints (see the module docstring)
         if migrations.pending(db):
             migrations.apply(db)
         if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
