@@ -148,6 +148,7 @@ def reload_config(gateway: Gateway, config_path: str | Path | None) -> bool:
         _audit(gateway, "config_rejected", {"error": str(e)})
         return False
     gateway.swap_state(state)
+    gc.unfreeze()  # the replaced config may be frozen (leash up froze startup): let the collector free it
     log.info("config reloaded from %s", loaded.label)
     _audit(gateway, "config_reloaded", {"config": loaded.label})
     return True
