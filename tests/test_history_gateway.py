@@ -198,24 +198,30 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_sigterm_drains_the_queue(tmp_path, upstream):
+def _leash_up(tmp_path, upstream, flush_interval_ms: int) -> tuple[subprocess.Popen, int]:
+    """`leash up` in a process of its own, history in tmp_path/h.db; returns once /health answers."""
     port = _free_port()
     cfg = tmp_path / "leash.yaml"
     cfg.write_text(json.dumps({
         "gateway": {"port": port},
         "providers": {"openai": {"kind": "openai", "endpoint": f"{upstream.url}/v1"}},
-        "storage": {"path": str(tmp_path / "h.db"), "flush_interval_ms": 5000},
+        "storage": {"path": str(tmp_path / "h.db"), "flush_interval_ms": flush_interval_ms},
     }))
     proc = subprocess.Popen([sys.executable, "-m", "leash_cli", "up", "--config", str(cfg)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ})
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ})
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return proc, port
+
+
+def test_sigterm_drains_the_queue(tmp_path, upstream):
+    proc, port = _leash_up(tmp_path, upstream, flush_interval_ms=5000)
     try:
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         n = 40
         with httpx.Client() as c:
             for _ in range(n):
@@ -241,24 +247,8 @@ def _running(pid: int) -> bool:
 def test_sigkill_of_the_gateway_loses_nothing_handed_to_the_writer(tmp_path, upstream):
     """The documented SIGKILL window: rows older than one flush interval are in the writer's
     pipe, and the writer (in its own session) writes them after the gateway is gone."""
-    port = _free_port()
-    cfg = tmp_path / "leash.yaml"
-    cfg.write_text(json.dumps({
-        "gateway": {"port": port},
-        "providers": {"openai": {"kind": "openai", "endpoint": f"{upstream.url}/v1"}},
-        "storage": {"path": str(tmp_path / "h.db"), "flush_interval_ms": 5},
-    }))
-    proc = subprocess.Popen([sys.executable, "-m", "leash_cli", "up", "--config", str(cfg)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ})
-    writer = None
+    proc, port = _leash_up(tmp_path, upstream, flush_interval_ms=5)
     try:
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         writer = next(int(p.parent.name) for p in Path("/proc").glob("[0-9]*/stat")
                       if p.read_text().rsplit(")", 1)[1].split()[1] == str(proc.pid))
         n = 30

@@ -436,7 +436,7 @@ def _shadow_begin(ex: Exchange) -> tuple:
 def _shadow_end(ex: Exchange, undo: tuple) -> None:
     """Put back whatever a shadow module rewrote."""
     body, parsed, dirty, edits, saved = undo
-    if ex._edits != edits or ex._dirty != dirty or ex.request_body is not body:
+    if ex._edits != edits or ex.request_body is not body:  # (every rewrite counts; a commit swaps the body)
         ex._json = None if parsed is None else orjson.loads(saved if saved is not None else body)
         ex._texts = None
         ex._dirty = dirty
@@ -484,36 +484,36 @@ class ResponseFlow:
                 obj = None
             if obj is not None:
                 changed = False
-                for s in self._resp_slots:
-                    # a shadow module gets a copy (it cannot change what the client receives), unless
-                    # it says it never edits a response (``edits_response = False``)
-                    arg = orjson.loads(orjson.dumps(obj)) \
-                        if s.mode == "shadow" and getattr(s.module, "edits_response", True) else obj
-                    d = self.pipeline._call_sync(s, "on_response", ex, arg) if not s.stages["on_response"][1] \
-                        else await self.pipeline._call(s, "on_response", ex, arg)
-                    if d is not None or getattr(s.module, "edits_response", True):
-                        # texts a scanner read off the body may be stale now
-                        ex.annotations.pop(RESPONSE_TEXTS_KEY, None)
-                    if isinstance(d, Exception):
-                        b = self.pipeline._failed(s, "on_response", ex, d)
+                try:
+                    for s in self._resp_slots:
+                        # a shadow module gets a copy (it cannot change what the client receives), unless
+                        # it says it never edits a response (``edits_response = False``)
+                        arg = orjson.loads(orjson.dumps(obj)) \
+                            if s.mode == "shadow" and getattr(s.module, "edits_response", True) else obj
+                        d = self.pipeline._call_sync(s, "on_response", ex, arg) if not s.stages["on_response"][1] \
+                            else await self.pipeline._call(s, "on_response", ex, arg)
+                        if d is not None or getattr(s.module, "edits_response", True):
+                            # texts a scanner read off the body may be stale now
+                            ex.annotations.pop(RESPONSE_TEXTS_KEY, None)
+                        if isinstance(d, Exception):
+                            b = self.pipeline._failed(s, "on_response", ex, d)
+                            if b is not None:
+                                self.block = b
+                                return error_body(ex.api, b.status, b.message, b.code)
+                            continue
+                        if d is None:
+                            continue
+                        if d.action == "redact" and d.body is not None and s.mode != "shadow":
+                            obj = d.body
+                            changed = True
+                        b = self.pipeline.apply(s, ex, d, "on_response")
                         if b is not None:
                             self.block = b
-                            ex.annotations.pop(RESPONSE_TEXTS_KEY, None)
                             return error_body(ex.api, b.status, b.message, b.code)
-                        continue
-                    if d is None:
-                        continue
-                    if d.action == "redact" and d.body is not None and s.mode != "shadow":
-                        obj = d.body
-                        changed = True
-                    b = self.pipeline.apply(s, ex, d, "on_response")
-                    if b is not None:
-                        self.block = b
-                        ex.annotations.pop(RESPONSE_TEXTS_KEY, None)
-                        return error_body(ex.api, b.status, b.message, b.code)
-                    if d.action == "redact" and d.body is None and s.mode != "shadow":
-                        changed = True  # rewritten in place
-                ex.annotations.pop(RESPONSE_TEXTS_KEY, None)
+                        if d.action == "redact" and d.body is None and s.mode != "shadow":
+                            changed = True  # rewritten in place
+                finally:
+                    ex.annotations.pop(RESPONSE_TEXTS_KEY, None)
                 if changed:
                     body = orjson.dumps(obj)
                 parsed = obj  # what the client gets, already parsed: usage is read from it

@@ -18,8 +18,7 @@ from leash_cli.decision import Decision, block, redact
 from leash_cli.exchange import Exchange, Violation
 from leash_cli.messages import response_texts, set_at
 from leash_cli.modules._common import Settings
-from leash_cli.pipeline import RESPONSE_TEXTS_KEY as RESPONSE_TEXTS
-from leash_cli.pipeline import StreamChunk
+from leash_cli.pipeline import RESPONSE_TEXTS_KEY, StreamChunk
 from leash_cli.scanners import Finding, StreamRedactor, mask
 from leash_cli.scanners import redact as redact_text
 
@@ -158,9 +157,9 @@ class ScanModule:
         edits = []
         # the texts of this body, shared with the next scanner (the pipeline drops them as soon as
         # a module could have changed the body: a decision, or a module that edits responses)
-        memo = ex.annotations.get(RESPONSE_TEXTS)
+        memo = ex.annotations.get(RESPONSE_TEXTS_KEY)
         if memo is None or memo[0] is not body:
-            memo = ex.annotations[RESPONSE_TEXTS] = (body, response_texts(ex.api, body))
+            memo = ex.annotations[RESPONSE_TEXTS_KEY] = (body, response_texts(ex.api, body))
         for t in memo[1]:
             fs = self._scan(t.text)
             if fs:

@@ -202,22 +202,11 @@ _LEAD_WORDS = frozenset(_WORD_FEATURES)
 _SYMBOL_IDS = tuple(sorted(_SYMBOL_FEATURES))
 _SYMBOL_FIRST = "".join(sorted({lead[0] for lead in _symbol_leads}))
 # features whose pattern may go on with a letter or digit right after the lead (an empty rest)
-_ALNUM_AFTER_LEAD = [re.compile(rest).match("a") is not None or re.compile(rest).match("0") is not None
-                     for _, _, _, rest, _ in _FEATURES]
+_ALNUM_AFTER_LEAD = [any(re.match(rest, c) for c in "a0") for _, _, _, rest, _ in _FEATURES]
 # every word lead once: (needle, its first word, its other words, its features), for one
 # Aho-Corasick pass over the text instead of a word set
 _NEEDLES = [(needle, first, rest, fids) for first, entries in sorted(_WORD_FEATURES.items())
             for needle, rest, fids in entries]
-try:
-    from ahocorasick_rs import AhoCorasick as _NeedleAC
-    from ahocorasick_rs import BytesAhoCorasick as _NeedleBytesAC
-    from ahocorasick_rs import Implementation as _ACImpl
-
-    # DFAs: searching 4 KB costs a third of the default automaton's time
-    _NEEDLE_AC = _NeedleAC([n for n, _, _, _ in _NEEDLES], implementation=_ACImpl.DFA)
-    _NEEDLE_AC_BYTES = _NeedleBytesAC([n.encode("latin-1") for n, _, _, _ in _NEEDLES], implementation=_ACImpl.DFA)
-except ImportError:  # pragma: no cover - the dependency is declared
-    _NEEDLE_AC = _NEEDLE_AC_BYTES = None
 _SYMBOL_RE = re.compile("|".join(re.escape(x) for x in sorted(_symbol_leads, key=len, reverse=True)))
 # words that matter for matching; a leetspeak view is only scanned when
 # de-leeting produces new ones
@@ -254,11 +243,15 @@ _EDU_STEMS = ("what", "expla", "how", "why", "defen", "prevent", "protect", "mit
               "prompt", "injection", "jailbreak", "attack", "phrase", "string", "qu'est-ce", "que", "was", "wie",
               "como", "comment")
 try:
-    from ahocorasick_rs import AhoCorasick as _AhoCorasick
+    from ahocorasick_rs import AhoCorasick, BytesAhoCorasick, Implementation
 
-    _EDU_AC = _AhoCorasick(list(_EDU_STEMS))
+    # DFAs: searching 4 KB costs a third of the default automaton's time
+    _NEEDLE_AC = AhoCorasick([n for n, _, _, _ in _NEEDLES], implementation=Implementation.DFA)
+    _NEEDLE_AC_BYTES = BytesAhoCorasick([n.encode("latin-1") for n, _, _, _ in _NEEDLES],
+                                        implementation=Implementation.DFA)
+    _EDU_AC = AhoCorasick(list(_EDU_STEMS))
 except ImportError:  # pragma: no cover - the dependency is declared
-    _EDU_AC = None
+    _NEEDLE_AC = _NEEDLE_AC_BYTES = _EDU_AC = None
 
 
 def _edu_search(t: str) -> bool:
@@ -377,7 +370,7 @@ class InjectionScanner:
                 views.append((t.translate(_LEET_TABLE), None, leet_words))  # 1:1, same offsets
         if (im is None or _SPACED_GATE.search(im)) and any(g.search(t) for g in _SPACED_GATES) and _SPACED.search(t):
             despaced, mapping = _despace(t)
-            views.append((despaced, mapping, _VOCAB.intersection(despaced.translate(_WORD_SPLIT).split())))
+            views.append((despaced, mapping, _vocab_words(despaced)))
         seen: set[tuple[int, int, int]] = set()
         for view, mapping, words in views:
             found = (_needle_matches(view, text_words) if words is None
