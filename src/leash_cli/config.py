@@ -152,7 +152,11 @@ class StorageConfig(Strict):
     retention: str | None = Field("30d", description="prune rows older than this (e.g. 30d, 12h); null keeps all")
     max_rows: int | None = Field(None, ge=1)
     on_error: Literal["continue", "block"] = "continue"
-    flush_interval_ms: int = Field(5, ge=1, le=10000, description="the writer commits at least this often")
+    flush_interval_ms: int = Field(
+        5, ge=1, le=10000, description="rows leave the gateway at least this often (the thread writer commits them)")
+    commit_interval_ms: int = Field(
+        50, ge=1, le=10000, description="the writer process commits at least this often (rows it holds are "
+                                        "not lost if the gateway dies; larger transactions cost less per row)")
     batch_size: int = Field(500, ge=1)
     writer: Literal["process", "thread"] = Field(
         "process", description="where rows are written: a process of their own (the gateway keeps its core and "

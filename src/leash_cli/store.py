@@ -6,7 +6,9 @@ owns the write connection and inserts batches in one transaction every
 ``storage.flush_interval_ms`` (default 5 ms) or every ``storage.batch_size``
 rows (default 500), whichever comes first.  A SIGKILL therefore loses at most
 the exchanges of the last ≤ 5 ms (or ≤ 500 rows); a clean ``close()`` loses
-nothing.  The file is in WAL mode with ``synchronous=NORMAL``: readers (the CLI,
+nothing.  In the writer process (``writer.py``) the same class commits every
+``storage.commit_interval_ms`` (default 50 ms) instead: the rows it holds do not
+die with the gateway.  The file is in WAL mode with ``synchronous=NORMAL``: readers (the CLI,
 the TUI, ``datasette leash.db``) never block the writer, and a committed batch
 survives a crash of leash (a power cut may lose the last commits).  The WAL is
 checkpointed every 100 pages (SQLite's default is 1,000): ten times as often,
@@ -849,38 +851,59 @@ _PARSE_LATER = "parse-later"
 
 def snapshot(ex: Exchange, storage: StorageConfig) -> tuple:
     """What the ``requests`` row needs from one exchange, as plain values (cheap: the gateway
-    takes it; the formatting in :func:`row_from_snapshot` can then run in the writer process)."""
-    from leash_cli.usage import prompt_text
+    takes it; the formatting in :func:`row_from_snapshot` can then run in the writer process).
 
-    u = ex.usage
+    Only attribute reads: the timings go as the exchange's clock readings, and the prompt
+    text is read off the request body by :func:`row_from_snapshot` unless the parsed body
+    has edits not yet serialized.  The exchange must not change once it is taken."""
     if storage.bodies == "none":
         bodies = (None, None, None, None, None, None, None)
     else:
-        if type(ex) is Exchange and not ex._json_parsed and ex._texts is None:
-            prompt = (_PARSE_LATER, ex.api)  # nobody parsed the body: the writer does
+        if type(ex) is Exchange and not ex._dirty:
+            prompt = (_PARSE_LATER, ex.api)  # the body's bytes are what was sent: the writer parses them
         else:
+            from leash_cli.usage import prompt_text
+
             try:
                 prompt = _prompt_text(ex, prompt_text)
             except Exception:  # a strange body must not lose the row
                 prompt = None
+        notes = ex.annotations
         bodies = (ex.request_body, ex.response_body, ex.response_text, prompt,
                   ex.stream_events if storage.bodies == "full" else None,
-                  _redaction_values(ex) if storage.bodies == "redacted" else None, _secret_values(ex))
+                  _redaction_values(ex) if storage.bodies == "redacted" and notes else None,
+                  _secret_values(ex) if notes else None)
+    u = ex.usage
     return (
-        ex.id, ex.started_at, ex.total_seconds, ex.tenant, ex.key_id, ex.provider, ex.kind, ex.model, ex.method,
-        ex.path, ex.query, ex.status, ex.stream, ex.outcome, ex.verdict, ex.upstream_seconds, ex.overhead_seconds,
-        ex.ttft_seconds, u.input_tokens, u.output_tokens, u.cached_input_tokens, u.cache_write_tokens,
+        ex.id, ex.started_at, (ex.t_start, ex.t_upstream_start, ex.t_upstream_end, ex.t_first_token, ex.t_end),
+        ex.tenant, ex.key_id, ex.provider, ex.kind, ex.model, ex.method, ex.path, ex.query, ex.status, ex.stream,
+        ex.outcome, ex.verdict, u.input_tokens, u.output_tokens, u.cached_input_tokens, u.cache_write_tokens,
         u.reasoning_tokens, ex.cost_usd, ex.client, ex.error, ex.cost_detail, ex.module_timings or None,
         ex.request_headers, ex.response_headers or None, *bodies,
     )
 
 
+#: where :func:`snapshot` puts the prompt text (or the note to parse it later)
+SNAPSHOT_PROMPT = 30
+
+
+def _durations(clock: tuple) -> tuple:
+    """(total, upstream, overhead, time to first token) in seconds from an exchange's
+    clock readings, as ``Exchange``'s properties compute them."""
+    start, up_start, up_end, first, end = clock
+    total = end - start if end is not None else None
+    upstream = up_end - up_start if up_start is not None and up_end is not None else None
+    overhead = max(total - (upstream or 0.0), 0.0) if total is not None else None
+    ttft = first - start if first is not None else None
+    return total, upstream, overhead, ttft
+
+
 def row_from_snapshot(snap: tuple, storage: StorageConfig) -> tuple:
     """The ``requests`` row, in ``REQUEST_COLUMNS`` order, from :func:`snapshot`."""
-    (rid, started, total, tenant, key_id, provider, kind, model, method, path, query, status, stream, outcome,
-     verdict, upstream_s, overhead_s, ttft_s, inp, outp, cached, cache_write, reasoning, cost, client, error,
-     cost_detail, timings, req_headers, resp_headers, req_raw, resp_raw, resp_text, prompt, stream_events,
-     lits, secrets) = snap
+    (rid, started, clock, tenant, key_id, provider, kind, model, method, path, query, status, stream, outcome,
+     verdict, inp, outp, cached, cache_write, reasoning, cost, client, error, cost_detail, timings, req_headers,
+     resp_headers, req_raw, resp_raw, resp_text, prompt, stream_events, lits, secrets) = snap
+    total, upstream_s, overhead_s, ttft_s = _durations(clock)
     limit = storage.max_body_bytes
     mode = storage.bodies
     ended = started + total if total is not None else None
@@ -1057,6 +1080,7 @@ class Recorder:
         self.rows_written = 0  # requests rows committed
         self.write_errors = 0  # failed write attempts
         self.build_errors = 0  # exchanges that could not be turned into a row
+        self.commit_interval_ms: int | None = None  # the writer process sets storage.commit_interval_ms
         self.dropped = 0  # rows dropped because the in-memory backlog was full
         self.pruned = 0  # rows removed by retention
         self.finished = 0  # items that left the backlog: written, or dropped
@@ -1173,7 +1197,7 @@ class Recorder:
 
     # -- writer thread --------------------------------------------------------------
     def _run(self) -> None:
-        interval = self.storage.flush_interval_ms / 1000.0
+        interval = (self.commit_interval_ms or self.storage.flush_interval_ms) / 1000.0
         batch = self.storage.batch_size
         stopping = False
         while True:
@@ -1346,7 +1370,7 @@ class Recorder:
         except Exception as e:
             self.build_errors += 1
             log.exception("history: cannot build a row for %r: %s", getattr(msg, "id", msg), e)
-            return
+            item = ("x", None)  # counted as handled (the gateway counts the writer's items), written as nothing
         self._pending.append(item)
         if len(self._pending) > self.max_pending:
             self._pending.popleft()

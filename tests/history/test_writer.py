@@ -8,7 +8,15 @@ import time
 import pytest
 
 from leash_cli.config import StorageConfig
-from leash_cli.store import Recorder, build_request_row, make_recorder, open_readonly, row_from_snapshot, snapshot
+from leash_cli.store import (
+    SNAPSHOT_PROMPT,
+    Recorder,
+    build_request_row,
+    make_recorder,
+    open_readonly,
+    row_from_snapshot,
+    snapshot,
+)
 from leash_cli.writer import ProcessRecorder
 
 from .test_store import make_ex, rows
@@ -36,9 +44,38 @@ def test_snapshot_then_row_is_the_row(bodies):
     fresh = make_ex(4)  # never parsed: the writer parses the body for the prompt text
     parsed = copy.deepcopy(fresh)
     parsed.json()
-    assert snapshot(fresh, storage)[33] in (None, ("parse-later", "openai"))
+    assert snapshot(fresh, storage)[SNAPSHOT_PROMPT] == (None if bodies == "none" else ("parse-later", "openai"))
     assert row_from_snapshot(snapshot(fresh, storage), storage) == build_request_row(parsed, storage)
 
+
+
+def test_snapshot_row_keeps_timings_and_the_prompt_as_sent():
+    """The row holds the exchange's own durations and the prompt text of the body that was
+    sent: parsed later from the bytes, or from the parsed body while its edits are unsaved."""
+    from leash_cli.store import REQUEST_COLUMNS
+
+    storage = StorageConfig(bodies="full")
+    ex = make_ex(5, stream=True)
+    ex.t_first_token = ex.t_start + 0.05
+    ex.json()
+    row = dict(zip(REQUEST_COLUMNS, row_from_snapshot(snapshot(ex, storage), storage)))
+    assert row["latency_ms"] == round(ex.total_seconds * 1000, 3) == 105.0
+    assert row["upstream_ms"] == round(ex.upstream_seconds * 1000, 3) == 100.0
+    assert row["overhead_ms"] == round(ex.overhead_seconds * 1000, 3) == 5.0
+    assert row["ttft_ms"] == round(ex.ttft_seconds * 1000, 3) == 50.0
+    assert row["prompt_text"] == "tell me about llamas 5"
+    ex.replace_text(("messages", 0, "content"), "tell me about alpacas")  # an edit not yet serialized
+    snap = snapshot(ex, storage)
+    assert snap[SNAPSHOT_PROMPT] == "tell me about alpacas"
+    assert dict(zip(REQUEST_COLUMNS, row_from_snapshot(snap, storage)))["prompt_text"] == "tell me about alpacas"
+    ex.commit_body()
+    snap = snapshot(ex, storage)
+    assert snap[SNAPSHOT_PROMPT] == ("parse-later", "openai")
+    assert dict(zip(REQUEST_COLUMNS, row_from_snapshot(snap, storage)))["prompt_text"] == "tell me about alpacas"
+    unfinished = make_ex(6)
+    unfinished.t_end = unfinished.t_upstream_end = None
+    row = dict(zip(REQUEST_COLUMNS, row_from_snapshot(snapshot(unfinished, storage), storage)))
+    assert row["latency_ms"] is row["upstream_ms"] is row["overhead_ms"] is row["ended_at"] is None
 
 def test_rows_audit_flush_and_close(db_path):
     rec = ProcessRecorder(db_path, StorageConfig(batch_size=100))
@@ -128,6 +165,71 @@ def test_a_row_that_cannot_be_built_is_counted_not_raised(db_path):
     finally:
         rec.close()
 
+
+
+def test_rows_the_writer_cannot_build_or_the_gateway_cannot_send_are_counted(db_path):
+    """A row that fails in the writer (a value the gateway never checks) and an item no
+    encoding can carry both count as finished: the rows around them are written, and
+    nothing is left waiting (flush answers, the queue empties)."""
+    rec = ProcessRecorder(db_path, StorageConfig())
+    rec.start()
+    try:
+        odd = make_ex(1)
+        odd.started_at = "yesterday"  # the writer cannot format this timestamp
+        unsendable = make_ex(2)
+        unsendable.client = lambda: None  # neither marshal nor pickle can encode it
+        for ex in (make_ex(0), odd, make_ex(3), unsendable, make_ex(4)):
+            rec.submit(ex)
+        assert rec.flush(10) and rec.queue_depth == 0
+        assert [r["id"] for r in rows(db_path)] == ["req-000000", "req-000003", "req-000004"]
+        rec.submit(make_ex(5))
+        assert rec.flush(10) and rec.queue_depth == 0 and rec.rows_written == 4
+    finally:
+        rec.close()
+
+
+class Tenant(str):
+    """A str subclass: marshal cannot encode it."""
+
+
+def test_batch_frames_carry_items_in_order_with_commands_between():
+    """Items of one interval go in one list frame (marshal; pickle for a value marshal cannot
+    encode), commands keep their place between them."""
+    import os as _os
+
+    from leash_cli.writer import encode, frame, read_frames
+
+    a = ("s", ("req-1", 1.5, {"h": "v"}, b"body", None), [])
+    b = ("a", ("2025-01-01T00:00:00.000Z", "config_loaded", None, None))
+    c = ("s", ("req-2", Tenant("acme"), [b"data: 1\n\n"]), [("req-2", "pii")])
+    cmd = frame(("F", 7, "flush"))
+    data = encode([a, b, cmd, c])
+    assert data[4:5] == b"M"  # the first two items: one marshal frame
+    r, w = _os.pipe()
+    _os.write(w, data)
+    _os.close(w)
+    got = list(read_frames(r))
+    _os.close(r)
+    assert got == [a, b, ("F", 7, "flush"), c]
+    assert type(got[3][1][1]) is Tenant  # the frame with the str subclass went as pickle
+
+
+def test_the_writer_commits_on_its_own_interval_and_at_once_on_flush(db_path):
+    """Rows leave the gateway every flush_interval_ms; the writer process commits them every
+    commit_interval_ms (larger transactions), or at once when asked to flush."""
+    rec = ProcessRecorder(db_path, StorageConfig(flush_interval_ms=1, commit_interval_ms=10_000))
+    rec.start()
+    try:
+        rec.submit(make_ex(1))
+        deadline = time.monotonic() + 5
+        while rec.queue_depth and time.monotonic() < deadline:  # handed over, not yet committed
+            time.sleep(0.05)
+            if rows(db_path, "SELECT count(*) AS n FROM requests")[0]["n"]:
+                break
+        assert rows(db_path, "SELECT count(*) AS n FROM requests")[0]["n"] == 0 and rec.queue_depth == 1
+        assert rec.flush(5) and rows(db_path, "SELECT count(*) AS n FROM requests")[0]["n"] == 1
+    finally:
+        rec.close()
 
 def test_event_loop_and_sender_thread_never_interleave_writes(db_path):
     """Rows submitted from an event loop are flushed by the loop; commands (flush, from another
