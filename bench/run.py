@@ -4,6 +4,13 @@
     python bench/run.py --duration 20   # longer runs per scenario
     python bench/run.py --soak 300      # plus a 5-minute RSS soak under load
     python bench/run.py --only modules  # only the 4 KB pipeline runs (or: --only core)
+    python bench/run.py --rounds 5      # more alternating rounds for the two ratios
+
+The two ratios (recording / no recording, default modules / no modules) come
+from gateways started side by side and loaded in turn, round after round
+(``--rounds``, default 3): each round's ratio compares runs a few seconds
+apart, and the reported ratio is the median round, so a slow spell of a
+shared machine lands on both sides of a round instead of on one gateway.
 
 It starts a fast fake upstream (bench/upstream.py) and leash, pins leash to
 CPU 0 and the upstream and the load generator (wrk) to CPU 1 with taskset,
@@ -226,6 +233,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(HERE / "results"), help="folder for the JSON results")
     ap.add_argument("--only", choices=("core", "modules"), help="run one part: the gateway and recording runs, "
                                                                "or the 4 KB pipeline runs")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds behind each of the two ratios")
     args = ap.parse_args()
     ensure_wrk()
     d = args.duration
@@ -275,32 +283,31 @@ def main() -> None:
                     summary["soak_rss_mb"] = samples
                     print(f"  RSS over time (s, MB): {samples}", flush=True)
                 summary["rss_after_load_mb"] = round(rss_mb(leash.proc.pid), 1)
+                bare = Leash(up_port, work, record=False)
+                try:
+                    print(f"with and without recording, {args.rounds} alternating rounds:", flush=True)
+                    summary["recording_rounds"] = alternate(
+                        results, args.rounds, PROMPT_300B, d, False,
+                        ("leash (recording)", leash), ("leash (no recording)", bare))
+                finally:
+                    bare.stop()
             finally:
                 leash.stop()
-            bare = Leash(up_port, work, record=False)
-            try:
-                print("without recording:", flush=True)
-                results.append(wrk(bare.url, PROMPT_300B, 16, d, "leash (no recording)", bare.proc.pid))
-            finally:
-                bare.stop()
         if args.only != "core":
             print("pipeline, 4 KB prompt (no modules, then the default modules):", flush=True)
             big = {"model": "gpt-4o-mini", "messages": [{"role": "system", "content": "You are a careful reviewer."},
                                                          {"role": "user", "content": PROMPT_4KB_TEXT}]}
             plain = Leash(up_port, work, record=True)
-            try:
-                results.append(wrk(plain.url, big, 16, d, "leash 4KB, no modules", plain.proc.pid, unique=True,
-                                   writer_pid=plain.writer))
-            finally:
-                plain.stop()
             mods = Leash(up_port, work, record=True, modules=DEFAULT_MODULES)
             try:
-                results.append(wrk(mods.url, big, 16, d, "leash 4KB, default modules", mods.proc.pid, unique=True,
-                                   writer_pid=mods.writer))
+                summary["modules_rounds"] = alternate(
+                    results, args.rounds, big, d, True,
+                    ("leash 4KB, default modules", mods), ("leash 4KB, no modules", plain))
                 summary["module_ms"] = module_percentiles(mods.db)  # fresh text every request
                 # the same 4 KB message every time, as when an agent resends its history
                 results.append(wrk(mods.url, big, 16, d, "leash 4KB repeated, default modules", mods.proc.pid))
             finally:
+                plain.stop()
                 mods.stop()
             for name, q in summary["module_ms"].items():
                 print(f"  {name:<20} p50 {q['p50']:.3f} ms  p95 {q['p95']:.3f} ms", flush=True)
@@ -309,39 +316,69 @@ def main() -> None:
         upstream.wait(10)
         shutil.rmtree(work, ignore_errors=True)
 
-    by = {(r.name, r.connections): r for r in results}
+    by = {(r.name, r.connections): r for r in results}  # the first run of each name
     if args.only != "modules":
         dir16, le16 = by[("direct", 16)], by[("leash (recording)", 16)]
         dir1, le1 = by[("direct", 1)], by[("leash (recording)", 1)]
         ds, ls = by[("direct stream", 64)], by[("leash stream (recording)", 64)]
-        nr = by[("leash (no recording)", 16)]
+        rec = summary.pop("recording_rounds")
         summary.update(
             leash_rps_16=round(le16.rps), direct_rps_16=round(dir16.rps),
             ratio_leash_vs_direct_16=round(le16.rps / dir16.rps, 3),
             added_p50_ms_1conn=round(le1.p50_ms - dir1.p50_ms, 3),
             added_p99_ms_1conn=round(le1.p99_ms - dir1.p99_ms, 3),
             leash_streams_per_s_64=round(ls.rps), direct_streams_per_s_64=round(ds.rps),
-            recording_ratio=round(le16.rps / nr.rps, 3),
-            leash_cpu_us_per_req=round(le16.leash_cpu_us_per_req or 0),
-            writer_cpu_us_per_req=le16.extra.get("writer_cpu_us_per_req"),
-            leash_cpu_us_per_req_no_recording=round(nr.leash_cpu_us_per_req or 0),
+            recording_ratio=rec["median_ratio"], recording_round_ratios=rec["ratios"],
+            recording_rps_16_median=rec["median_rps"][0], no_recording_rps_16_median=rec["median_rps"][1],
+            leash_cpu_us_per_req=rec["median_cpu_us"][0],
+            writer_cpu_us_per_req=rec["median_writer_cpu_us"],
+            leash_cpu_us_per_req_no_recording=rec["median_cpu_us"][1],
             leash_cpu_us_per_stream=round(ls.leash_cpu_us_per_req or 0),
         )
     if args.only != "core":
-        p4, m4 = by[("leash 4KB, no modules", 16)], by[("leash 4KB, default modules", 16)]
+        mods = summary.pop("modules_rounds")
         summary.update(
-            modules_rps_4kb=round(m4.rps), no_modules_rps_4kb=round(p4.rps),
-            modules_ratio_4kb=round(m4.rps / p4.rps, 3),
+            modules_rps_4kb=mods["median_rps"][0], no_modules_rps_4kb=mods["median_rps"][1],
+            modules_ratio_4kb=mods["median_ratio"], modules_round_ratios=mods["ratios"],
+            modules_cpu_us_per_req_4kb=mods["median_cpu_us"][0], no_modules_cpu_us_per_req_4kb=mods["median_cpu_us"][1],
             modules_rps_4kb_repeated=round(by[("leash 4KB repeated, default modules", 16)].rps),
         )
     print("\nsummary:")
     for k, v in summary.items():
         if k not in ("soak_rss_mb", "module_ms"):
-            print(f"  {k:<28} {v}")
+            print(f"  {k:<34} {v}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "latest.json").write_text(json.dumps({"summary": summary, "runs": [asdict(r) for r in results]},
                                                 indent=2))
+
+
+def alternate(results: list, rounds: int, body: dict, duration: int, unique: bool, a: tuple, b: tuple) -> dict:
+    """Load gateway ``a`` then ``b``, ``rounds`` times (16 connections): per-round ratios
+    of a's requests/s to b's, their median, and the median figures of each side."""
+    import statistics
+
+    (name_a, gw_a), (name_b, gw_b) = a, b
+    pairs = []
+    for _ in range(max(rounds, 1)):
+        ra = wrk(gw_a.url, body, 16, duration, name_a, gw_a.proc.pid, unique=unique, writer_pid=gw_a.writer)
+        rb = wrk(gw_b.url, body, 16, duration, name_b, gw_b.proc.pid, unique=unique, writer_pid=gw_b.writer)
+        results += [ra, rb]
+        pairs.append((ra, rb))
+        print(f"    round ratio {ra.rps / rb.rps:.3f}", flush=True)
+    ratios = [round(ra.rps / rb.rps, 3) for ra, rb in pairs]
+    med = statistics.median
+
+    def side(i: int, get) -> float:
+        vals = [get(p[i]) for p in pairs if get(p[i]) is not None]
+        return round(med(vals), 1) if vals else None
+
+    return {
+        "ratios": ratios, "median_ratio": round(med(ratios), 3),
+        "median_rps": (round(side(0, lambda r: r.rps)), round(side(1, lambda r: r.rps))),
+        "median_cpu_us": (side(0, lambda r: r.leash_cpu_us_per_req), side(1, lambda r: r.leash_cpu_us_per_req)),
+        "median_writer_cpu_us": side(0, lambda r: r.extra.get("writer_cpu_us_per_req")),
+    }
 
 
 DEFAULT_MODULES = {
