@@ -214,6 +214,36 @@ def test_batch_frames_carry_items_in_order_with_commands_between():
     assert type(got[3][1][1]) is Tenant  # the frame with the str subclass went as pickle
 
 
+
+def test_sent_rows_are_kept_as_their_batch_and_a_new_writer_skips_what_was_finished(db_path):
+    """Once written to the pipe, rows are kept as the encoded batch (the exchange's objects are
+    let go); a writer that finished part of a batch and died: the next one is sent the batch
+    with a skip for the finished part, then what was never sent."""
+    import os as _os
+
+    from leash_cli.writer import _Batch, encode, items, read_frames
+
+    rec = ProcessRecorder(db_path, StorageConfig())  # not started: the queue is driven by hand
+    for i in range(5):
+        rec.submit(make_ex(i))
+    with rec._lock:
+        encode(rec._out, rec._unfinished)
+        rec._out.clear()
+    assert [type(e) for e in rec._unfinished] == [_Batch] and rec.queue_depth == 5
+    rec._status((2, False, None, {}, None))  # the writer finished two
+    assert rec.queue_depth == 3 and rec._unfinished[0].done == 2
+    rec.submit(make_ex(5))  # not sent yet
+    with rec._lock:
+        data = encode(rec._resend(), None)
+    r, w = _os.pipe()
+    _os.write(w, data)
+    _os.close(w)
+    got = [m[1][0] for m in items(read_frames(r))]
+    _os.close(r)
+    assert got == ["req-000002", "req-000003", "req-000004", "req-000005"]
+    rec._status((6, False, None, {}, None))
+    assert rec.queue_depth == 0 and not rec._unfinished
+
 def test_the_writer_commits_on_its_own_interval_and_at_once_on_flush(db_path):
     """Rows leave the gateway every flush_interval_ms; the writer process commits them every
     commit_interval_ms (larger transactions), or at once when asked to flush."""
