@@ -26,8 +26,7 @@ token of a finished command.
 Nothing is lost when the writer dies: the gateway keeps every item until the
 writer reports it finished — as the encoded batch it was sent in, so the
 exchange's objects are let go after one flush interval rather than held until
-the commit (holding them cost the gateway ~15 % of its throughput in cache
-misses) — starts a new writer (backing off 0.1 s to 5 s) and sends the
+the commit — starts a new writer (backing off 0.1 s to 5 s) and sends the
 unfinished items again (request rows are upserts, so a row written twice is
 one row).  The writer runs in its own session (a terminal's
 Ctrl-C reaches the gateway, which then drains it) and stops by itself when
