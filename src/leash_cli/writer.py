@@ -344,11 +344,13 @@ class ProcessRecorder:
                     if type(old) is _Batch:  # sent: the writer's count will include it
                         self._take_finished(1)
                         self._finished += 1
-                    else:
+                    else:  # never sent: it leaves the pipe's queue too
                         self._unfinished.popleft()
                         self._depth -= 1
                         if self._out and self._out[0] is old:
-                            self._out.popleft()  # never sent
+                            self._out.popleft()
+                        else:  # behind a command or the rest of a write
+                            self._out.remove(old)
             if not self._out:
                 self._out_since = time.monotonic()
             self._out.append(data)

@@ -244,6 +244,27 @@ def test_sent_rows_are_kept_as_their_batch_and_a_new_writer_skips_what_was_finis
     rec._status((6, False, None, {}, None))
     assert rec.queue_depth == 0 and not rec._unfinished
 
+
+def test_a_full_backlog_drops_the_oldest_rows_sent_or_not(db_path):
+    """With no writer taking rows, the backlog stays at max_pending: the oldest rows go first,
+    whether still queued for the pipe or already sent in a batch (then counted as finished)."""
+    from leash_cli.writer import encode
+
+    rec = ProcessRecorder(db_path, StorageConfig(), max_pending=3)  # not started: driven by hand
+    for i in range(3):
+        rec.submit(make_ex(i))
+    with rec._lock:
+        encode(rec._out, rec._unfinished)  # rows 0-2 sent in one batch
+        rec._out.clear()
+    rec._send(b"a command", item=False)  # queued ahead of the next rows
+    for i in range(3, 7):
+        rec.submit(make_ex(i))
+    assert rec.queue_depth == 3 and rec.dropped == 4 and rec._finished == 3
+    with rec._lock:
+        out = [e for e in rec._out if type(e) is not bytes]
+    assert [e[1][0] for e in out] == ["req-000004", "req-000005", "req-000006"]
+    assert not [e for e in rec._unfinished if type(e) is not tuple]  # the sent batch is gone
+
 def test_the_writer_commits_on_its_own_interval_and_at_once_on_flush(db_path):
     """Rows leave the gateway every flush_interval_ms; the writer process commits them every
     commit_interval_ms (larger transactions), or at once when asked to flush."""
