@@ -50,15 +50,7 @@ def instructions(upstream_port: int, work: Path, name: str, body: dict, *, recor
                  unique: bool, duration: int) -> tuple[int, float]:
     """(requests, instructions per request) of one leash under callgrind."""
     port = bench.free_port()
-    cfg = {
-        "gateway": {"host": "127.0.0.1", "port": port},
-        "providers": {"openai": {"kind": "openai", "endpoint": f"http://127.0.0.1:{upstream_port}/v1"}},
-        "storage": {"path": str(work / f"{name}.db"), "bodies": "full"},
-    }
-    if modules:
-        cfg["modules"] = modules
-    path = work / f"{name}.yaml"
-    path.write_text(json.dumps(cfg))
+    path = bench.config_file(port, upstream_port, work, name, modules)
     out = work / f"{name}.callgrind"
     cmd = bench.pin(0) + ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
                           sys.executable, "-m", "leash_cli", "up", "--config", str(path)]

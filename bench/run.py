@@ -194,18 +194,24 @@ def wrk(url: str, body: dict, connections: int, duration: int, name: str, leash_
     return r
 
 
+def config_file(port: int, upstream_port: int, workdir: Path, name: str, modules: dict | None = None) -> Path:
+    """A leash config for the benchmark: the fake upstream as ``openai``, full bodies stored."""
+    cfg = {
+        "gateway": {"host": "127.0.0.1", "port": port},
+        "providers": {"openai": {"kind": "openai", "endpoint": f"http://127.0.0.1:{upstream_port}/v1"}},
+        "storage": {"path": str(workdir / f"{name}.db"), "bodies": "full"},
+    }
+    if modules:
+        cfg["modules"] = modules
+    path = workdir / f"{name}.yaml"
+    path.write_text(json.dumps(cfg))
+    return path
+
+
 class Leash:
     def __init__(self, upstream_port: int, workdir: Path, record: bool, modules: dict | None = None) -> None:
         self.port = free_port()
-        cfg = {
-            "gateway": {"host": "127.0.0.1", "port": self.port},
-            "providers": {"openai": {"kind": "openai", "endpoint": f"http://127.0.0.1:{upstream_port}/v1"}},
-            "storage": {"path": str(workdir / f"bench-{self.port}.db"), "bodies": "full"},
-        }
-        if modules:
-            cfg["modules"] = modules
-        path = workdir / f"leash-{self.port}.yaml"
-        path.write_text(json.dumps(cfg))
+        path = config_file(self.port, upstream_port, workdir, f"bench-{self.port}", modules)
         cmd = pin(0) + [sys.executable, "-m", "leash_cli", "up", "--config", str(path)]
         if not record:
             cmd.append("--no-record")
@@ -216,7 +222,7 @@ class Leash:
         self.writer = next(iter(children(self.proc.pid)), None) if record else None
         if self.writer and pin(1):
             subprocess.run(["taskset", "-a", "-p", "-c", "1", str(self.writer)], stdout=subprocess.DEVNULL, check=True)
-        self.db = workdir / f"bench-{self.port}.db"
+        self.db = path.with_suffix(".db")
 
     def stop(self) -> None:
         self.proc.terminate()
