@@ -85,6 +85,16 @@ def test_number_windows_on_any_text():
     assert gates.number_windows(None) is None
 
 
+def test_iban_start_reads_the_windows_as_the_class_map_would():
+    rng = random.Random(99)
+    alphabet = "ABZaz09 -.()+\tİ‰"
+    texts = ["DE89", "xDE89", "DE 89", "DE8", "D89", "de89", "AB12CD34", "", "12", "AA00"]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))) for _ in range(5000)]
+    for text in list(texts) + [t for t in _texts()]:
+        b = gates.char_bytes(text)
+        assert gates.iban_start(b, gates.number_windows(b)) == gates.has(b, gates.IBAN_MAP, b"AA00"), text
+
+
 def test_number_windows_give_up_past_the_limit():
     text = " x".join(str(i) for i in range(40))
     assert gates.number_windows(gates.char_bytes(text)) is None

@@ -93,6 +93,20 @@ def number_windows(b: bytes | None, limit: int | None = None) -> list[tuple[int,
     return out
 
 
+def iban_start(b: bytes | None, windows: list[tuple[int, int]] | None) -> bool:
+    """``has(b, IBAN_MAP, b"AA00")`` (two capitals, then two digits) read off the number
+    windows instead of another pass over the text: the first of those digits follows a
+    letter, so it starts a window."""
+    if b is None or windows is None:
+        return has(b, IBAN_MAP, b"AA00")
+    n = len(b)
+    for lo, _ in windows:
+        if 2 <= lo < n - 1 and 65 <= b[lo - 2] <= 90 and 65 <= b[lo - 1] <= 90 \
+                and 48 <= b[lo] <= 57 and 48 <= b[lo + 1] <= 57:
+            return True
+    return False
+
+
 def finditer(rx, t: str, windows: list[tuple[int, int]] | None, lookahead: int = 2):
     """``rx.finditer(t)``, restricted to ``windows`` (from :func:`number_windows`).
 

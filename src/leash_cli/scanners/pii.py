@@ -242,7 +242,7 @@ class PiiScanner:
                 raw.extend(self._cards(t, wins))
             if "US_SSN" in ents:
                 raw.extend(self._ssn(t, wins))
-            if "IBAN" in ents and gates.has(b, gates.IBAN_MAP, b"AA00"):
+            if "IBAN" in ents and gates.iban_start(b, wins):
                 raw.extend(self._iban(t))
             if "IP_ADDRESS" in ents:
                 if "." in t:

@@ -100,13 +100,20 @@ try:
     from ahocorasick_rs import AhoCorasick as _AhoCorasick
     from ahocorasick_rs import BytesAhoCorasick as _BytesAhoCorasick
     from ahocorasick_rs import Implementation as _ACImpl
+    from ahocorasick_rs import MatchKind as _ACMatchKind
 
     # one pass finds the token prefixes and the AWS context words together (DFAs: the fastest search)
     _PREFIX_AC = _AhoCorasick([*_PREFIX_LITERALS, *_AWS_CTX_ANY], implementation=_ACImpl.DFA)
     _PREFIX_AC_BYTES = _BytesAhoCorasick([w.encode() for w in (*_PREFIX_LITERALS, *_AWS_CTX_ANY)],
                                          implementation=_ACImpl.DFA)
+    # Whether any of them occurs at all: a leftmost-first search may skip ahead with a
+    # prefilter (rare bytes, SIMD), which the overlapping search cannot: 0.7 against 6.6 µs
+    # on a 4 KB prompt.  It finds a match exactly when the overlapping search finds one.
+    _ANY_AC = _AhoCorasick([*_PREFIX_LITERALS, *_AWS_CTX_ANY], matchkind=_ACMatchKind.LeftmostFirst)
+    _ANY_AC_BYTES = _BytesAhoCorasick([w.encode() for w in (*_PREFIX_LITERALS, *_AWS_CTX_ANY)],
+                                      matchkind=_ACMatchKind.LeftmostFirst)
 except ImportError:  # pragma: no cover - the dependency is declared; keep working without it
-    _PREFIX_AC = _PREFIX_AC_BYTES = None
+    _PREFIX_AC = _PREFIX_AC_BYTES = _ANY_AC = _ANY_AC_BYTES = None
 
 
 def _literal_hits(t: str) -> tuple[list[int], bool]:
@@ -119,9 +126,15 @@ def _literal_hits(t: str) -> tuple[list[int], bool]:
             pos = p.start() + 1
         return starts, any(w in t for w in _AWS_CTX_ANY)
     try:  # Latin-1 text: bytes offsets are character offsets, and the bytes search is faster
-        hits = _PREFIX_AC_BYTES.find_matches_as_indexes(t.encode("latin-1"), overlapping=True)
+        b = t.encode("latin-1")
     except UnicodeEncodeError:
+        if not _ANY_AC.find_matches_as_indexes(t):
+            return [], False
         hits = _PREFIX_AC.find_matches_as_indexes(t, overlapping=True)
+    else:
+        if not _ANY_AC_BYTES.find_matches_as_indexes(b):  # the usual text: none of them
+            return [], False
+        hits = _PREFIX_AC_BYTES.find_matches_as_indexes(b, overlapping=True)
     n = _N_PREFIX
     return sorted({s for i, s, _ in hits if i < n}), any(i >= n for i, _, _ in hits)
 
