@@ -25,6 +25,7 @@ import inspect
 import logging
 import re
 import time
+from time import perf_counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,6 +124,9 @@ class Slot:
     timeout: float = DEFAULT_TIMEOUT
     conditions: tuple[Condition, ...] = ()
     stages: dict[str, tuple[Callable, bool]] = field(default_factory=dict)
+    #: whether the module may rewrite a response in place (``edits_response``, read once at load):
+    #: a shadow run then gets a copy, and texts read off the body before it are stale after it
+    edits_response: bool = True
 
     @classmethod
     def of(cls, name: str, module: Any, *, priority: int | None = None, mode: str = "enforce",
@@ -144,6 +148,7 @@ class Slot:
             timeout=timeout or float(getattr(module, "timeout", DEFAULT_TIMEOUT)),
             conditions=conditions,
             stages=stages,
+            edits_response=bool(getattr(module, "edits_response", True)),
         )
 
     def applies(self, ex: Exchange) -> bool:
@@ -252,18 +257,19 @@ class Pipeline:
     def _call_sync(self, slot: Slot, stage: str, ex: Exchange, *args: Any) -> Decision | None | Exception:
         """Call a sync module stage, timed; its exception (or overrunning its budget) is returned."""
         fn = slot.stages[stage][0]
-        t = time.perf_counter()
+        t = perf_counter()
         try:
             result = fn(ex, *args)
-            elapsed = time.perf_counter() - t
-            if elapsed > slot.timeout:
-                raise TimeoutError(f"took {elapsed:.3f} s, over its budget of {slot.timeout} s")
         except Exception as e:  # a failing module is a decision too
-            _time(ex, slot.name, time.perf_counter() - t)
+            _time(ex, slot.name, perf_counter() - t)
             if isinstance(e, TimeoutError) and not str(e):
                 e = TimeoutError(f"timed out after {slot.timeout} s")
             return e
-        _time(ex, slot.name, elapsed)
+        elapsed = perf_counter() - t
+        timings = ex.module_timings
+        timings[slot.name] = timings.get(slot.name, 0.0) + elapsed
+        if elapsed > slot.timeout:
+            return TimeoutError(f"took {elapsed:.3f} s, over its budget of {slot.timeout} s")
         return result
 
     async def _call(self, slot: Slot, stage: str, ex: Exchange, *args: Any) -> Decision | None | Exception:
@@ -488,11 +494,10 @@ class ResponseFlow:
                     for s in self._resp_slots:
                         # a shadow module gets a copy (it cannot change what the client receives), unless
                         # it says it never edits a response (``edits_response = False``)
-                        arg = orjson.loads(orjson.dumps(obj)) \
-                            if s.mode == "shadow" and getattr(s.module, "edits_response", True) else obj
+                        arg = orjson.loads(orjson.dumps(obj)) if s.mode == "shadow" and s.edits_response else obj
                         d = self.pipeline._call_sync(s, "on_response", ex, arg) if not s.stages["on_response"][1] \
                             else await self.pipeline._call(s, "on_response", ex, arg)
-                        if d is not None or getattr(s.module, "edits_response", True):
+                        if d is not None or s.edits_response:
                             # texts a scanner read off the body may be stale now
                             ex.annotations.pop(RESPONSE_TEXTS_KEY, None)
                         if isinstance(d, Exception):
