@@ -1,13 +1,14 @@
 """Gateway benchmark: leash against a direct call to the same upstream, in one run.
 
-    python bench/run.py                 # ~2 minutes
+    python bench/run.py                 # ~3 minutes
     python bench/run.py --duration 20   # longer runs per scenario
     python bench/run.py --soak 300      # plus a 5-minute RSS soak under load
     python bench/run.py --only modules  # only the 4 KB pipeline runs (or: --only core)
-    python bench/run.py --rounds 5      # more alternating rounds for the two ratios
+    python bench/run.py --rounds 5      # more alternating rounds for the ratios
 
-The two ratios (recording / no recording, default modules / no modules) come
-from gateways started side by side and loaded in turn, round after round
+The ratios (recording / no recording; default modules / no modules, both
+recording and both not) come from gateways started side by side and loaded
+in turn, round after round
 (``--rounds``, default 3): each round's ratio compares runs a few seconds
 apart, and the reported ratio is the median round, so a slow spell of a
 shared machine lands on both sides of a round instead of on one gateway.
@@ -315,6 +316,18 @@ def main() -> None:
             finally:
                 plain.stop()
                 mods.stop()
+            # the same pair recording nothing: the writer process shares CPU 1 with wrk and the
+            # upstream, and at the faster gateway's rate it holds that side back more
+            plain = Leash(up_port, work, record=False)
+            mods = Leash(up_port, work, record=False, modules=DEFAULT_MODULES)
+            try:
+                print("the same without recording:", flush=True)
+                summary["modules_rounds_no_recording"] = alternate(
+                    results, args.rounds, big, d, True,
+                    ("leash 4KB, default modules, no rec", mods), ("leash 4KB, no modules, no rec", plain))
+            finally:
+                plain.stop()
+                mods.stop()
             for name, q in summary["module_ms"].items():
                 print(f"  {name:<20} p50 {q['p50']:.3f} ms  p95 {q['p95']:.3f} ms", flush=True)
     finally:
@@ -350,6 +363,13 @@ def main() -> None:
             modules_ratio_4kb=mods["median_ratio"], modules_round_ratios=mods["ratios"],
             modules_cpu_us_per_req_4kb=mods["median_cpu_us"][0], no_modules_cpu_us_per_req_4kb=mods["median_cpu_us"][1],
             modules_rps_4kb_repeated=round(by[("leash 4KB repeated, default modules", 16)].rps),
+        )
+        bare = summary.pop("modules_rounds_no_recording")
+        summary.update(
+            modules_rps_4kb_no_recording=bare["median_rps"][0], no_modules_rps_4kb_no_recording=bare["median_rps"][1],
+            modules_ratio_4kb_no_recording=bare["median_ratio"], modules_round_ratios_no_recording=bare["ratios"],
+            modules_cpu_us_per_req_4kb_no_recording=bare["median_cpu_us"][0],
+            no_modules_cpu_us_per_req_4kb_no_recording=bare["median_cpu_us"][1],
         )
     print("\nsummary:")
     for k, v in summary.items():
