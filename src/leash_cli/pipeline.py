@@ -25,9 +25,9 @@ import inspect
 import logging
 import re
 import time
-from time import perf_counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from time import perf_counter
 from typing import Any
 
 import orjson
