@@ -66,11 +66,7 @@ def instructions(upstream_port: int, work: Path, name: str, body: dict, *, recor
         subprocess.run(["callgrind_control", "-d", str(proc.pid)], stdout=subprocess.DEVNULL, check=True)
         time.sleep(1)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(120)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        bench.stop(proc, 120)  # (a slow drain under callgrind)
     total = None
     for f in sorted(work.glob(f"{name}.callgrind.*")):  # the dump after zeroing (not the one at exit)
         for line in f.read_text(errors="replace").splitlines():

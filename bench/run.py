@@ -226,11 +226,16 @@ class Leash:
         self.db = path.with_suffix(".db")
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop(self.proc, 30)
+
+
+def stop(proc: subprocess.Popen, timeout: float) -> None:
+    """SIGTERM (leash drains), then SIGKILL after `timeout` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def main() -> None:

@@ -1080,7 +1080,7 @@ class Recorder:
         self.rows_written = 0  # requests rows committed
         self.write_errors = 0  # failed write attempts
         self.build_errors = 0  # exchanges that could not be turned into a row
-        self.commit_interval_ms: int | None = None  # the writer process sets storage.commit_interval_ms
+        self.in_writer_process = False  # then it commits every storage.commit_interval_ms
         self.dropped = 0  # rows dropped because the in-memory backlog was full
         self.pruned = 0  # rows removed by retention
         self.finished = 0  # items that left the backlog: written, or dropped
@@ -1197,12 +1197,12 @@ class Recorder:
 
     # -- writer thread --------------------------------------------------------------
     def _run(self) -> None:
-        interval = (self.commit_interval_ms or self.storage.flush_interval_ms) / 1000.0
-        batch = self.storage.batch_size
         stopping = False
         while True:
+            st = self.storage  # read each round: a reload's settings apply to the next one
+            interval = (st.commit_interval_ms if self.in_writer_process else st.flush_interval_ms) / 1000.0
             try:
-                stopping = self._step(interval, batch, stopping)
+                stopping = self._step(interval, st.batch_size, stopping)
             except Exception as e:  # never let the writer die silently
                 log.exception("history: writer error: %s", e)
                 self._failing, self._last_error = True, f"writer error: {e}"

@@ -576,10 +576,9 @@ def main(argv: list[str] | None = None) -> int:
     path, storage_json, max_pending = argv[0], argv[1], int(argv[2])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the gateway decides when the writer stops
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    storage = StorageConfig.model_validate_json(storage_json)
-    rec = Recorder(path, storage, max_pending=max_pending)
+    rec = Recorder(path, StorageConfig.model_validate_json(storage_json), max_pending=max_pending)
     # rows here survive the gateway: commit in larger transactions than the gateway's hand-over interval
-    rec.commit_interval_ms = storage.commit_interval_ms
+    rec.in_writer_process = True
     out = sys.stdout.buffer
     out_lock = threading.Lock()
     last: list[Any] = [0.0, (None,) * 6]

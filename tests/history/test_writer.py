@@ -282,6 +282,23 @@ def test_the_writer_commits_on_its_own_interval_and_at_once_on_flush(db_path):
         rec.close()
 
 
+def test_a_reload_changes_the_writers_commit_interval(db_path):
+    """New storage settings reach the writer process in line with the rows, and its next
+    round commits on the new interval (it read the interval once at start before)."""
+    rec = ProcessRecorder(db_path, StorageConfig(flush_interval_ms=1, commit_interval_ms=10_000))
+    rec.start()
+    try:
+        rec.storage = StorageConfig(flush_interval_ms=1, commit_interval_ms=20)
+        assert rec.flush(5)  # ends the round that was gathering on the old interval
+        rec.submit(make_ex(1))
+        deadline = time.monotonic() + 3
+        while not rows(db_path, "SELECT count(*) AS n FROM requests")[0]["n"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert rows(db_path, "SELECT count(*) AS n FROM requests")[0]["n"] == 1  # committed without a flush
+    finally:
+        rec.close()
+
+
 def test_event_loop_and_sender_thread_never_interleave_writes(db_path):
     """Rows submitted from an event loop are flushed by the loop; commands (flush, from another
     thread here) go through the sender thread: both at once must never corrupt the pipe."""
