@@ -29,9 +29,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import re
 import shutil
 import socket
+import string
 import subprocess
 import sys
 import tempfile
@@ -153,16 +155,18 @@ def wrk(url: str, body: dict, connections: int, duration: int, name: str, leash_
         f.write('wrk.headers["Content-Type"] = "application/json"\n')
         f.write('wrk.headers["Authorization"] = "Bearer sk-bench-not-a-real-key"\n')
         if unique:
-            # each of wrk's threads runs its own copy of this script: a thread number and a run
-            # nonce in the text keep two threads (or two runs) from ever sending the same text
+            # each of wrk's threads runs its own copy of this script: a run nonce and a thread
+            # letter in the text keep two threads (or two runs) from ever sending the same text.
+            # Letters, so the marker looks like none of what the scanners look for (a hex nonce
+            # reads as leetspeak, digit runs as phone or card numbers).
             head, marker, tail = json.dumps(body).rpartition('"content": "')
             lua_head, lua_tail = json.dumps(head + marker), json.dumps(tail)
-            f.write(f"local head = {lua_head}\nlocal tail = {lua_tail}\n")
-            f.write(f"local run = {json.dumps(os.urandom(4).hex())}\n")
+            nonce = "".join(random.choice(string.ascii_lowercase) for _ in range(8))
+            f.write(f"local head = {lua_head}\nlocal tail = {lua_tail}\nlocal run = {json.dumps(nonce)}\n")
             f.write("local threads = 0\nsetup = function(thread)\n  threads = threads + 1\n"
-                    "  thread:set('tid', threads)\nend\n")
+                    "  thread:set('tid', string.char(96 + threads))\nend\n")
             f.write("local n = 0\nrequest = function()\n  n = n + 1\n"
-                    "  return wrk.format(nil, nil, nil, head .. 'request ' .. run .. '-' .. tid .. '-' .. n .. ': ' .. tail)\n"
+                    "  return wrk.format(nil, nil, nil, head .. 'request ' .. run .. tid .. ' number ' .. n .. ': ' .. tail)\n"
                     "end\n")
         script = f.name
     threads = 1 if connections < 4 else 2

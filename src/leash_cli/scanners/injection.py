@@ -33,6 +33,7 @@ from typing import Any
 from . import gates
 from .engine import Finding
 from .normalize import normalize
+from .prefilter import Prefilter
 
 __all__ = ["InjectionScanner", "INJECTION_TYPE"]
 
@@ -286,6 +287,15 @@ _SPACED_GATE = re.compile(rb" a a a ")
 _SPACED = re.compile(r"(?<![a-z])(?:[a-z][ .\-_]){4,}[a-z](?![a-z])")
 _MAX_DECODE = 8
 _TAG_RE = re.compile("[\U000e0000-\U000e007f]")
+# One Hyperscan pass over the folded text (prefilter.py): every feature, and the gates above --
+# a leet digit between letters, 24 base64 characters in a row (on the lower-cased view the
+# base64 alphabet is [a-z0-9+/]), and the four letter-spacing gates (_SPACED itself, all
+# character classes, would cost the pass twice its time).
+_N_FEATURES = len(_FEATURE_RES)
+_PF_LEET, _PF_B64 = _N_FEATURES, _N_FEATURES + 1
+_PF_SPACED = frozenset(range(_N_FEATURES + 2, _N_FEATURES + 2 + len(_SPACED_GATES)))
+_PREFILTER = Prefilter([*_FEATURE_RES, re.compile(r"[a-z][013457@$][a-z]"), re.compile(r"[a-z0-9+/]{24}"),
+                        *_SPACED_GATES])
 
 
 class InjectionScanner:
@@ -295,6 +305,7 @@ class InjectionScanner:
 
     def __init__(self, threshold: float = 0.5):
         self.threshold = float(threshold)
+        _PREFILTER.warm()
 
     # ------------------------------------------------------------------
     def score(self, text: str) -> float:
@@ -319,14 +330,16 @@ class InjectionScanner:
         if not text:
             return 0.0, None
         norm = normalize(text, fold=True)
-        feats = self._features(norm, text)
+        # which features (and gates) can match at all, in one Hyperscan pass (None: unknown)
+        maybe = _PREFILTER.matching(norm.text)
+        feats = self._features(norm, text, maybe)
         if not text.isascii() and _TAG_RE.search(text):
             # "ASCII smuggling": tag characters carry invisible ASCII; scan a
             # view where they are decoded as well as the stripped view
             feats.extend(self._features(normalize(text, fold=True, tags="decode"), text))
         # encoded payloads (base64 / hex) decoded and scanned once
         if depth == 0:
-            feats.extend(self._encoded(norm, text))
+            feats.extend(self._encoded(norm, text, maybe))
         if not feats:
             return 0.0, None
         best: dict[str, tuple[float, int, int, bool]] = {}
@@ -348,7 +361,9 @@ class InjectionScanner:
         strongest = max(best.values(), key=lambda v: v[0])
         return min(total, 1.0), (strongest[1], strongest[2])
 
-    def _features(self, norm, original: str) -> list[tuple[str, float, int, int, bool]]:
+    def _features(self, norm, original: str, maybe: set[int] | None = None) -> list[tuple[str, float, int, int, bool]]:
+        """Feature matches in ``norm``'s views; ``maybe``: what the prefilter says can match in
+        ``norm.text`` (None: unknown, try everything)."""
         t = norm.text
         out: list[tuple[str, float, int, int, bool]] = []
         # the base view's lead words are found by one Aho-Corasick pass (None: no word set needed);
@@ -361,14 +376,22 @@ class InjectionScanner:
             return memo[0]
 
         base_words = None if gates.ENABLED and _NEEDLE_AC is not None else text_words()
-        views: list[tuple[str, list[int] | None, Any]] = [(t, None, base_words)]
-        b = gates.char_bytes(t)
-        im = b.translate(gates.INJECTION_MAP) if b is not None else None
-        if (_LEET_HINT.search(t) if im is None else _LEET_GATE.search(im)):
+        views: list[tuple[str, list[int] | None, Any]] = []
+        if maybe is None or (maybe and min(maybe) < _N_FEATURES):  # else no feature matches in t
+            views.append((t, None, base_words))
+        if maybe is not None:  # the gates' patterns were in the same pass; where they may match, ask them
+            leet = _PF_LEET in maybe and _LEET_HINT.search(t)
+            spaced = not _PF_SPACED.isdisjoint(maybe)
+        else:
+            b = gates.char_bytes(t)
+            im = b.translate(gates.INJECTION_MAP) if b is not None else None
+            leet = _LEET_HINT.search(t) if im is None else _LEET_GATE.search(im)
+            spaced = im is None or _SPACED_GATE.search(im)
+        if leet:
             leet_words = _VOCAB.intersection(t.translate(_LEET_SPLIT).split())
             if (leet_words & _KEY_VOCAB) - text_words():
                 views.append((t.translate(_LEET_TABLE), None, leet_words))  # 1:1, same offsets
-        if (im is None or _SPACED_GATE.search(im)) and any(g.search(t) for g in _SPACED_GATES) and _SPACED.search(t):
+        if spaced and any(g.search(t) for g in _SPACED_GATES) and _SPACED.search(t):
             despaced, mapping = _despace(t)
             views.append((despaced, mapping, _vocab_words(despaced)))
         seen: set[tuple[int, int, int]] = set()
@@ -400,11 +423,15 @@ class InjectionScanner:
                 out.append((cat, w, oa, ob, direct))
         return out
 
-    def _encoded(self, norm, original: str) -> list[tuple[str, float, int, int, bool]]:
+    def _encoded(self, norm, original: str, maybe: set[int] | None = None) -> list[tuple[str, float, int, int, bool]]:
         """Decode base64 / hex runs (at most ``_MAX_DECODE``) and score the
         decoded text.  Runs are searched in the ORIGINAL text (case matters
         and offsets are then original offsets already)."""
         src = original
+        if maybe is not None and _PF_B64 not in maybe:
+            # no 24 base64 characters in a row in the folded text, so none in the original either
+            # (folding keeps ASCII characters, lower-cased; it only drops or maps the others)
+            return []
         if gates.ENABLED and gates.B64_RUN not in src.encode("utf-8", "surrogatepass").translate(gates.B64_MAP):
             return []  # no 24 base64/hex characters in a row: nothing to decode
         longs = [tok for tok in src.split() if len(tok) >= 24]
