@@ -30,6 +30,24 @@ def test_health_ready_metrics(gateway):
         assert name in text
 
 
+def test_each_module_time_is_a_histogram_in_metrics(start_gateway):
+    gw = start_gateway({"modules": {"pii-detector": {"action": "log"}, "secrets-detector": {}}})
+    for _ in range(3):
+        httpx.post(f"{gw.base('mock')}/chat/completions",
+                   json={"model": "mock-small", "messages": [{"role": "user", "content": "hi there"}]})
+    lines = httpx.get(f"{gw.url}/metrics").text.splitlines()
+    for module in ("pii-detector", "secrets-detector"):
+        series = [ln for ln in lines if ln.startswith("leash_module_processing_duration_seconds")
+                  and f'module="{module}"' in ln]
+        count = next(ln for ln in series if "_count" in ln)
+        assert count.endswith(" 3.0")  # one observation per request (request and response stages summed)
+        buckets = [float(ln.rsplit(" ", 1)[1]) for ln in series if "_bucket" in ln]
+        assert buckets == sorted(buckets) and buckets[-1] == 3.0 and '+Inf' in series[len(buckets) - 1]
+        total = float(next(ln for ln in series if "_sum" in ln).rsplit(" ", 1)[1])
+        assert 0 < total < 1
+    assert "# TYPE leash_module_processing_duration_seconds histogram" in lines
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -482,3 +482,14 @@ def test_reload_applies_new_prices(start_gateway, tmp_path):
     chat(gw)
     costs = [r["cost_usd"] for r in rows(gw, "select cost_usd from requests order by started_at")]
     assert costs[1] == pytest.approx(costs[0] * 1000)
+
+
+def test_a_scanner_stage_its_settings_switch_off_is_no_stage():
+    from leash_cli.modules.prompt_injection import PromptInjection
+    from leash_cli.pipeline import Slot
+
+    default = Slot.of("prompt-injection", PromptInjection(PromptInjection.Settings()))
+    assert set(default.stages) == {"policy"}  # check_responses is off by default: never called on answers
+    answers_only = Slot.of("prompt-injection", PromptInjection(
+        PromptInjection.Settings(check_requests=False, check_responses=True)))
+    assert set(answers_only.stages) == {"on_response", "on_chunk"}

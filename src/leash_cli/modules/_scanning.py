@@ -97,6 +97,12 @@ class ScanModule:
 
     def __init__(self, settings: ScanSettings, context: Any = None) -> None:
         self.s = settings
+        # a stage the settings switch off is no stage at all: the pipeline never calls it (nor
+        # times it, nor hands it a copy of the body)
+        if not settings.check_requests:
+            self.policy = None
+        if not settings.check_responses:
+            self.on_response = self.on_chunk = None
         self.scanners: list[Any] = []
         self._key = f"_stream:{self.name}"
         self._cache = _TextCache(_CACHE_MAX_CHARS)

@@ -277,7 +277,7 @@ class SecretsScanner:
                 raw.append(res)
         if "AWS_SECRET_ACCESS_KEY" in types and (key_ids or aws_context):
             raw.extend(self._aws_secret(t))
-        if "URL_PASSWORD" in types and "://" in t and "@" in t:
+        if "URL_PASSWORD" in types and "@" in t and "://" in t:  # (a one-character search is memchr: first)
             raw.extend(self._url_password(t))
         for name, rx in self.custom:
             for m in rx.finditer(t):
