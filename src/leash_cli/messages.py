@@ -17,14 +17,15 @@ redaction can write back to exactly that place (never to a JSON key):
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 Path = tuple[Any, ...]
 
 
-@dataclass(slots=True, frozen=True)
-class Text:
+class Text(NamedTuple):
+    """One string of a body the model reads (immutable: a NamedTuple is built at twice the speed
+    of a frozen dataclass, and a request makes a few of these on every call)."""
+
     role: str  # system | user | assistant | tool | developer | model
     text: str
     path: Path  # where the string lives in the body
