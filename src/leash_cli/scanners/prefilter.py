@@ -21,21 +21,20 @@ with the other fast paths, so tests compare both paths.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import re
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 from . import gates
 
 log = logging.getLogger("leash.scanners")
 
-try:
-    import hyperscan as _hs
-except ImportError:  # an optional dependency: the scanners' exact paths need nothing of it
-    _hs = None
-
-AVAILABLE = _hs is not None
+# imported when a prefilter is first compiled: a gateway without scanners never loads it
+AVAILABLE = importlib.util.find_spec("hyperscan") is not None
+_hs: Any = None
 
 # text Hyperscan's classes do not read as Python's re does (see above): a text holding one is not prefiltered
 _UNSAFE = rb"[\x0b\x1c-\x1f]"
@@ -112,6 +111,11 @@ _CACHE_LOCK = threading.Lock()
 
 
 def _database(patterns: tuple[re.Pattern, ...]) -> tuple:
+    global _hs
+    if _hs is None:
+        import hyperscan
+
+        _hs = hyperscan
     key = tuple((p.pattern, p.flags) for p in patterns)
     with _CACHE_LOCK:
         got = _CACHE.get(key)
