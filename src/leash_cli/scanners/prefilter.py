@@ -39,6 +39,7 @@ _hs: Any = None
 # text Hyperscan's classes do not read as Python's re does (see above): a text holding one is not prefiltered
 _UNSAFE = rb"[\x0b\x1c-\x1f]"
 _FLAGS = {re.IGNORECASE: "HS_FLAG_CASELESS", re.DOTALL: "HS_FLAG_DOTALL", re.MULTILINE: "HS_FLAG_MULTILINE"}
+_FLAG_BITS = re.IGNORECASE | re.DOTALL | re.MULTILINE
 _IGNORED_FLAGS = re.UNICODE | re.ASCII  # on ASCII text they change nothing
 
 
@@ -46,9 +47,8 @@ class Prefilter:
     """Which of ``patterns`` (compiled Python regexes, or their source strings) may match a text.
 
     ``matching(text)`` returns the indexes of the patterns that may match (a superset of those
-    that do), or None when it cannot tell.  The database is compiled on first use and shared
-    by every Prefilter of the same patterns in the process.  Texts shorter than ``min_length``
-    get None."""
+    that do), or None when it cannot tell.  The database is compiled by ``warm()`` or on first
+    use.  Texts shorter than ``min_length`` get None."""
 
     __slots__ = ("patterns", "min_length", "_db", "_always", "_local", "_lock", "_failed")
 
@@ -60,10 +60,6 @@ class Prefilter:
         self._local = threading.local()  # a Hyperscan scratch is one thread's
         self._lock = threading.Lock()
         self._failed = not AVAILABLE
-
-    @property
-    def active(self) -> bool:
-        return not self._failed and gates.ENABLED
 
     def matching(self, text: str) -> frozenset[int] | set[int] | None:
         """Indexes of the patterns that may match somewhere in ``text``; None: unknown."""
@@ -95,7 +91,7 @@ class Prefilter:
         with self._lock:
             if self._db is None and not self._failed:
                 try:
-                    self._db, self._always = _database(self.patterns)
+                    self._db, self._always = _build(self.patterns)
                 except Exception as e:  # a prefilter is an optimisation: without it, scan everything
                     log.warning("hyperscan prefilter unavailable (%s): scanning without it", e)
                     self._failed = True
@@ -106,35 +102,15 @@ def _collect(pattern_id: int, start: int, end: int, flags: int, found: set[int])
     found.add(pattern_id)
 
 
-_CACHE: dict[tuple, tuple] = {}
-_CACHE_LOCK = threading.Lock()
-
-
-def _database(patterns: tuple[re.Pattern, ...]) -> tuple:
-    global _hs
-    if _hs is None:
-        import hyperscan
-
-        _hs = hyperscan
-    key = tuple((p.pattern, p.flags) for p in patterns)
-    with _CACHE_LOCK:
-        got = _CACHE.get(key)
-        if got is None:
-            got = _CACHE[key] = _build(patterns)
-        return got
-
-
 def _expression(p: re.Pattern) -> tuple[bytes, int] | None:
     """A pattern as Hyperscan takes it, or None when it cannot (it then always 'may match')."""
     src = p.pattern
-    if isinstance(src, bytes) or not src.isascii() or p.flags & re.VERBOSE:
-        return None
+    if isinstance(src, bytes) or not src.isascii() or p.flags & ~(_IGNORED_FLAGS | _FLAG_BITS):
+        return None  # (re.VERBOSE among the flags Hyperscan has no counterpart for)
     flags = _hs.HS_FLAG_PREFILTER | _hs.HS_FLAG_SINGLEMATCH | _hs.HS_FLAG_ALLOWEMPTY
     for rf, name in _FLAGS.items():
         if p.flags & rf:
             flags |= getattr(_hs, name)
-    if p.flags & ~(_IGNORED_FLAGS | re.IGNORECASE | re.DOTALL | re.MULTILINE):
-        return None
     return src.encode("ascii"), flags
 
 
@@ -146,6 +122,12 @@ def _compile_db(exprs: list[tuple[int, bytes, int]]):
 
 
 def _build(patterns: tuple[re.Pattern, ...]) -> tuple:
+    """The database and the indexes of the patterns it could not take (they always 'may match')."""
+    global _hs
+    if _hs is None:
+        import hyperscan
+
+        _hs = hyperscan
     always: set[int] = set()
     exprs: list[tuple[int, bytes, int]] = [(len(patterns), _UNSAFE, 0)]  # the id after the patterns
     for i, p in enumerate(patterns):
