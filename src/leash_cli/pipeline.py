@@ -158,6 +158,24 @@ class Slot:
         return True
 
 
+class Plan(tuple):
+    """The slots that apply to one exchange (a tuple of them, in priority order) and what each
+    stage calls, worked out once per (tenant, provider, model, path) instead of on every request."""
+
+    def __new__(cls, slots: Any) -> "Plan":
+        self = super().__new__(cls, slots)
+        self.inspect_sync = tuple(s for s in self if "inspect" in s.stages and not s.stages["inspect"][1])
+        self.inspect_async = tuple(s for s in self if "inspect" in s.stages and s.stages["inspect"][1])
+        # policies in order, then transforms in order: (slot, stage, function, is_async)
+        self.request_steps = tuple((s, stage, *s.stages[stage]) for stage in ("policy", "transform")
+                                   for s in self if stage in s.stages)
+        self.on_response = tuple(s for s in self if "on_response" in s.stages)
+        self.on_chunk = tuple(s for s in self if "on_chunk" in s.stages)
+        self.sinks = any("sink" in s.stages for s in self)
+        return self
+
+
+
 def _is_passive(stages: dict) -> bool:
     """Inspect-only and sink-only modules default to on_error: allow."""
     return not any(s in stages for s in ("policy", "transform", "on_response", "on_chunk"))
@@ -188,15 +206,16 @@ class Pipeline:
 
         self._usage = _usage
         self._tracker_factory = _usage.UsageTracker
-        self._cache: dict[tuple, tuple[Slot, ...]] = {}
+        self._cache: dict[tuple, Plan] = {}
+        self._hook_sinks = any("sink" in h.stages for h in self.hooks)
 
     # -- which modules apply -------------------------------------------------------
-    def slots_for(self, ex: Exchange) -> tuple[Slot, ...]:
+    def slots_for(self, ex: Exchange) -> Plan:
         key = (ex.tenant, ex.provider, ex.model, ex.path)
         got = self._cache.get(key)
         if got is None:
             base = self.tenant_slots.get(ex.tenant, self.slots)
-            got = tuple(s for s in base if s.applies(ex))
+            got = Plan(s for s in base if s.applies(ex))
             if len(self._cache) > 4096:
                 self._cache.clear()
             self._cache[key] = got
@@ -213,38 +232,53 @@ class Pipeline:
     # -- request ------------------------------------------------------------------------
     async def request(self, ex: Exchange) -> Block | None:
         """Run the request stages; a Block ends the exchange."""
-        slots = self.slots_for(ex)
-        ex.modules = slots
+        plan = self.slots_for(ex)
+        ex.modules = plan
         for hook in self.hooks:
             b = self._run_sync(hook, "policy", ex) if not hook.stages["policy"][1] else \
                 await self._run(hook, "policy", ex)
             if b is not None:
                 return b
-        if slots:
-            inspectors = [s for s in slots if "inspect" in s.stages]
-            if inspectors:
-                b = await self._inspect(inspectors, ex)
+        if plan:
+            if plan.inspect_sync or plan.inspect_async:
+                b = await self._inspect(plan, ex)
                 if b is not None:
                     return b
-            for stage in ("policy", "transform"):
-                for s in slots:
-                    if stage in s.stages:
-                        # a sync module is called directly: no coroutine per module and stage
-                        b = self._run_sync(s, stage, ex) if not s.stages[stage][1] else await self._run(s, stage, ex)
-                        if b is not None:
-                            return b
+            timings = ex.module_timings
+            for s, stage, fn, is_async in plan.request_steps:
+                if is_async:
+                    b = await self._run(s, stage, ex)
+                elif s.mode == "shadow":
+                    b = self._run_sync(s, stage, ex)
+                else:
+                    # the common case, inlined (it is ``_run_sync``): a sync module called directly,
+                    # timed, and nothing more to do when it allows
+                    t = perf_counter()
+                    try:
+                        result = fn(ex)
+                    except Exception as e:  # a failing module is a decision too
+                        result = _raised(s, ex, e, perf_counter() - t)
+                    else:
+                        elapsed = perf_counter() - t
+                        timings[s.name] = timings.get(s.name, 0.0) + elapsed
+                        if elapsed > s.timeout:
+                            result = _overran(s, elapsed)
+                        elif result is None:
+                            continue
+                    b = self._outcome(s, stage, ex, result)
+                if b is not None:
+                    return b
             ex.commit_body()
         if ex.stream:
             self._usage.prepare_request(ex)
         return None
 
-    async def _inspect(self, inspectors: list[Slot], ex: Exchange) -> Block | None:
-        sync = [s for s in inspectors if not s.stages["inspect"][1]]
-        asyn = [s for s in inspectors if s.stages["inspect"][1]]
-        for s in sync:
+    async def _inspect(self, plan: Plan, ex: Exchange) -> Block | None:
+        for s in plan.inspect_sync:
             b = self._run_sync(s, "inspect", ex)
             if b is not None:
                 return b
+        asyn = plan.inspect_async
         if len(asyn) == 1:
             return await self._run(asyn[0], "inspect", ex)
         if asyn:
@@ -261,15 +295,12 @@ class Pipeline:
         try:
             result = fn(ex, *args)
         except Exception as e:  # a failing module is a decision too
-            _time(ex, slot.name, perf_counter() - t)
-            if isinstance(e, TimeoutError) and not str(e):
-                e = TimeoutError(f"timed out after {slot.timeout} s")
-            return e
+            return _raised(slot, ex, e, perf_counter() - t)
         elapsed = perf_counter() - t
         timings = ex.module_timings
         timings[slot.name] = timings.get(slot.name, 0.0) + elapsed
         if elapsed > slot.timeout:
-            return TimeoutError(f"took {elapsed:.3f} s, over its budget of {slot.timeout} s")
+            return _overran(slot, elapsed)
         return result
 
     async def _call(self, slot: Slot, stage: str, ex: Exchange, *args: Any) -> Decision | None | Exception:
@@ -394,8 +425,9 @@ class Pipeline:
                 ex.cost_usd, ex.cost_detail = self.pricer.price(ex.kind, ex.model, ex.usage, ex.provider)
             except Exception:
                 log.warning("pricing failed for %s", ex.id, exc_info=True)
-        slots = ex.modules
-        if (slots and any("sink" in s.stages for s in slots)) or any("sink" in h.stages for h in self.hooks):
+        plan = ex.modules
+        sinks = plan.sinks if isinstance(plan, Plan) else any("sink" in s.stages for s in plan)
+        if sinks or self._hook_sinks:
             try:
                 task = asyncio.get_running_loop().create_task(self._sink_then_record(ex))
                 _BACKGROUND.add(task)
@@ -449,6 +481,18 @@ def _shadow_end(ex: Exchange, undo: tuple) -> None:
         ex.request_body = body
 
 
+def _raised(slot: Slot, ex: Exchange, e: Exception, elapsed: float) -> Exception:
+    """What a sync module stage raised, timed, as the decision it stands for."""
+    _time(ex, slot.name, elapsed)
+    if isinstance(e, TimeoutError) and not str(e):
+        e = TimeoutError(f"timed out after {slot.timeout} s")
+    return e
+
+
+def _overran(slot: Slot, elapsed: float) -> TimeoutError:
+    return TimeoutError(f"took {elapsed:.3f} s, over its budget of {slot.timeout} s")
+
+
 def _time(ex: Exchange, name: str, secs: float) -> None:
     t = ex.module_timings
     t[name] = t.get(name, 0.0) + secs
@@ -472,9 +516,11 @@ class ResponseFlow:
         self.tracker = pipeline._tracker_factory(ex, pipeline.keep_events)
         self.block: Block | None = None
         self.stopped = False
-        slots = ex.modules
-        self._chunk_slots = [s for s in slots if "on_chunk" in s.stages]
-        self._resp_slots = [s for s in slots if "on_response" in s.stages]
+        plan = ex.modules
+        if not isinstance(plan, Plan):  # (an exchange the pipeline's request stages never saw)
+            plan = Plan(plan)
+        self._chunk_slots = plan.on_chunk
+        self._resp_slots = plan.on_response
         self._templates: dict[Any, tuple[str | None, Any, Any]] = {}  # stream key -> its last delta
         self._index = 0
 

@@ -129,8 +129,11 @@ class ScanModule:
         return found
 
     def _scan(self, text: str) -> list[Finding]:
+        scanners = self.scanners
+        if len(scanners) == 1:  # (every built-in scanner module)
+            return scanners[0].scan(text)
         out: list[Finding] = []
-        for sc in self.scanners:
+        for sc in scanners:
             out.extend(sc.scan(text))
         return out
 
@@ -157,8 +160,20 @@ class ScanModule:
             return None
         found: list[tuple[Finding, str | None]] = []
         edits: list[tuple[tuple, str]] = []
+        cache = self._cache
+        kept = cache.items
         for t in self.request_texts(ex):
-            fs = self.scan(t.text)
+            # (``scan``, inlined: this runs for every text of every request)
+            text = t.text
+            if len(text) < _CACHE_MIN_CHARS:
+                fs = self._scan(text)
+            else:
+                fs = kept.get(text)
+                if fs is not None:
+                    kept.move_to_end(text)
+                else:
+                    fs = tuple(self._scan(text))
+                    cache.put(text, fs)
             if not fs:
                 continue
             found.extend((f, t.field) for f in fs)
