@@ -175,7 +175,6 @@ class Plan(tuple):
         return self
 
 
-
 def _is_passive(stages: dict) -> bool:
     """Inspect-only and sink-only modules default to on_error: allow."""
     return not any(s in stages for s in ("policy", "transform", "on_response", "on_chunk"))

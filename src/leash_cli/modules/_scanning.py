@@ -10,6 +10,7 @@ still caught.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import Field
@@ -113,19 +114,19 @@ class ScanModule:
         return self.s.action == "redact"
 
     # -- helpers -----------------------------------------------------------------
-    def scan(self, text: str) -> list[Finding]:
+    def scan(self, text: str) -> Sequence[Finding]:
         """Findings in a request's `text`, remembered once it comes back: chat apps and coding agents
         send the system prompt and the whole conversation again on every turn, and an unchanged
         message need not be scanned a third time.  (Responses are new text: they are scanned with
-        `_scan`, not remembered.)"""
+        `_scan`, not remembered.)  What is remembered is a tuple, shared: read it, never change it."""
         if len(text) < _CACHE_MIN_CHARS:
             return self._scan(text)
         cache = self._cache
         hit = cache.get(text)
         if hit is not None:
-            return list(hit)
-        found = self._scan(text)
-        cache.put(text, tuple(found))
+            return hit
+        found = tuple(self._scan(text))
+        cache.put(text, found)
         return found
 
     def _scan(self, text: str) -> list[Finding]:
@@ -160,20 +161,8 @@ class ScanModule:
             return None
         found: list[tuple[Finding, str | None]] = []
         edits: list[tuple[tuple, str]] = []
-        cache = self._cache
-        kept = cache.items
         for t in self.request_texts(ex):
-            # (``scan``, inlined: this runs for every text of every request)
-            text = t.text
-            if len(text) < _CACHE_MIN_CHARS:
-                fs = self._scan(text)
-            else:
-                fs = kept.get(text)
-                if fs is not None:
-                    kept.move_to_end(text)
-                else:
-                    fs = tuple(self._scan(text))
-                    cache.put(text, fs)
+            fs = self.scan(t.text)
             if not fs:
                 continue
             found.extend((f, t.field) for f in fs)
