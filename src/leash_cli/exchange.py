@@ -12,6 +12,8 @@ from typing import Any
 
 import orjson
 
+from leash_cli.messages import request_texts, set_at
+
 #: Headers that carry credentials; never stored, logged or shown.
 CREDENTIAL_HEADERS = frozenset(
     {
@@ -150,8 +152,6 @@ class Exchange:
     def texts(self) -> list:
         """Every string the model will read, with role and JSON path (see ``messages``)."""
         if self._texts is None:
-            from leash_cli.messages import request_texts
-
             self._texts = request_texts(self.api, self.json())
         return self._texts
 
@@ -161,8 +161,6 @@ class Exchange:
 
     def replace_text(self, path: tuple, value: str) -> None:
         """Rewrite one string of the request body in place (a redaction)."""
-        from leash_cli.messages import set_at
-
         set_at(self.json(), path, value)
         self._texts = None
         self._dirty = True

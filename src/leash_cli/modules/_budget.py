@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from leash_cli.decision import Decision, block
 from leash_cli.exchange import Exchange, Violation
 from leash_cli.modules._common import estimate_input_tokens, max_output_tokens
+from leash_cli.pricing import _at
 from leash_cli.state import period_key
 
 log = logging.getLogger("leash.budget")
@@ -43,8 +44,6 @@ def worst_case_usd(ex: Exchange, pricer, default_max_tokens: int) -> float | Non
         return None
     if rates is None:
         return None
-    from leash_cli.pricing import _at
-
     n_in = estimate_input_tokens(ex)
     n_out = max_output_tokens(ex) or default_max_tokens
     pin = _at(rates.input, n_in) or 0.0
