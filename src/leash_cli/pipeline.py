@@ -175,6 +175,17 @@ class Plan(tuple):
         return self
 
 
+_NO_PLAN = Plan(())
+
+
+def _plan_of(ex: Exchange) -> Plan:
+    """The exchange's plan; an exchange the request stages never saw (rejected before them) has none."""
+    plan = ex.modules
+    if type(plan) is Plan:
+        return plan
+    return Plan(plan) if plan else _NO_PLAN
+
+
 def _is_passive(stages: dict) -> bool:
     """Inspect-only and sink-only modules default to on_error: allow."""
     return not any(s in stages for s in ("policy", "transform", "on_response", "on_chunk"))
@@ -424,9 +435,7 @@ class Pipeline:
                 ex.cost_usd, ex.cost_detail = self.pricer.price(ex.kind, ex.model, ex.usage, ex.provider)
             except Exception:
                 log.warning("pricing failed for %s", ex.id, exc_info=True)
-        plan = ex.modules
-        sinks = plan.sinks if isinstance(plan, Plan) else any("sink" in s.stages for s in plan)
-        if sinks or self._hook_sinks:
+        if _plan_of(ex).sinks or self._hook_sinks:
             try:
                 task = asyncio.get_running_loop().create_task(self._sink_then_record(ex))
                 _BACKGROUND.add(task)
@@ -515,9 +524,7 @@ class ResponseFlow:
         self.tracker = pipeline._tracker_factory(ex, pipeline.keep_events)
         self.block: Block | None = None
         self.stopped = False
-        plan = ex.modules
-        if not isinstance(plan, Plan):  # (an exchange the pipeline's request stages never saw)
-            plan = Plan(plan)
+        plan = _plan_of(ex)
         self._chunk_slots = plan.on_chunk
         self._resp_slots = plan.on_response
         self._templates: dict[Any, tuple[str | None, Any, Any]] = {}  # stream key -> its last delta
