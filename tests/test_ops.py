@@ -9,6 +9,7 @@ import sys
 import time
 
 import httpx
+import pytest
 
 
 def test_health_ready_metrics(gateway):
@@ -59,6 +60,7 @@ def _leash(*args: str, cwd=None, env=None, timeout=20) -> subprocess.CompletedPr
                           timeout=timeout, cwd=cwd, env={**os.environ, **(env or {})})
 
 
+@pytest.mark.slow
 def test_up_prints_a_banner_and_serves_the_embedded_default(tmp_path):
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "leash_cli", "up", "--port", str(port), "--db",
@@ -103,6 +105,7 @@ def test_up_with_a_broken_module_refuses_to_start(tmp_path):
     assert "bad.py:5" in r.stderr and "ImportError" in r.stderr and "enabled: false" in r.stderr
 
 
+@pytest.mark.slow
 def test_up_on_a_busy_port_fails_cleanly(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -121,6 +124,7 @@ def test_up_with_a_corrupt_database_says_so(tmp_path):
     assert "not a SQLite file" in r.stderr + r.stdout and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_sighup_reloads_without_dropping_in_flight_requests(tmp_path, upstream):
     import json
     import signal

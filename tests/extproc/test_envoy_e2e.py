@@ -19,6 +19,8 @@ from leash_cli.config import LoadedConfig, parse_config_text
 from leash_cli.extproc.server import ExtProcThread
 from leash_cli.server import build_gateway
 
+pytestmark = pytest.mark.slow  # real Envoy end to end: each test starts Envoy and module hosts
+
 CHAT = "/v1/openai/chat/completions"
 
 
