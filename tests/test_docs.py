@@ -50,7 +50,7 @@ def _blocks() -> list[Block]:
         for m in FENCE.finditer(text):
             info = m.group("info").strip()
             lang = info.split()[0].lower() if info else ""
-            body = "\n".join(line[len(m.group("indent")):] for line in m.group("body").splitlines())
+            body = "\n".join(line[len(m.group("indent")) :] for line in m.group("body").splitlines())
             out.append(Block(page, text.count("\n", 0, m.start()) + 1, lang, info, body))
     return out
 
@@ -97,9 +97,16 @@ def _check_builtin_module_settings(block: Block, cfg: Config, tmp_path: Path, mo
         return
     monkeypatch.setenv("LEASH_HOME", str(tmp_path))
     monkeypatch.setenv("HOME", str(tmp_path))
-    only = cfg.model_copy(update={"modules": builtin, "modules_dir": None, "tenants": {
-        name: t.model_copy(update={"policies": [p for p in (t.policies or []) if p in BUILTINS] or None})
-        for name, t in cfg.tenants.items()}})
+    only = cfg.model_copy(
+        update={
+            "modules": builtin,
+            "modules_dir": None,
+            "tenants": {
+                name: t.model_copy(update={"policies": [p for p in (t.policies or []) if p in BUILTINS] or None})
+                for name, t in cfg.tenants.items()
+            },
+        }
+    )
     try:
         build_slots(LoadedConfig(only, None, "docs"))
     except ConfigError as e:
@@ -192,8 +199,9 @@ def _takes_arguments(cmd) -> bool:
 
 @pytest.mark.parametrize("block", SH_BLOCKS, ids=str)
 def test_shell_example_uses_real_commands(block: Block):
-    problems = [f"leash {' '.join(args)}: {why}" for args in _leash_commands(block.body)
-                if (why := _check_command(args))]
+    problems = [
+        f"leash {' '.join(args)}: {why}" for args in _leash_commands(block.body) if (why := _check_command(args))
+    ]
     assert not problems, f"{block}:\n" + "\n".join(problems)
 
 
@@ -205,7 +213,9 @@ def test_the_command_checker_catches_mistakes():
     assert "no option '--sinse'" in _check_command(["stats", "--sinse", "24h"])
     assert "no option '--tenant'" in _check_command(["up", "--tenant", "x"])
     assert _leash_commands("cat x | .venv/bin/leash scan --format jsonl -  # a comment\nleash tui") == [
-        ["scan", "--format", "jsonl", "-"], ["tui"]]
+        ["scan", "--format", "jsonl", "-"],
+        ["tui"],
+    ]
 
 
 def _all_commands(cmd, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], object]]:
@@ -236,13 +246,16 @@ def test_every_command_and_option_is_documented():
 def test_configuration_reference_is_generated():
     committed = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
     assert committed == render_reference(), (
-        "docs/configuration.md is out of date: run `leash config reference > docs/configuration.md`")
+        "docs/configuration.md is out of date: run `leash config reference > docs/configuration.md`"
+    )
 
 
 def test_configuration_reference_names_every_key():
     text = render_reference()
-    for section, model in (("gateway", Config.model_fields["gateway"].annotation),
-                           ("storage", Config.model_fields["storage"].annotation)):
+    for section, model in (
+        ("gateway", Config.model_fields["gateway"].annotation),
+        ("storage", Config.model_fields["storage"].annotation),
+    ):
         for key in model.model_fields:
             assert f"`{section}.{key}`" in text
     assert "`providers.NAME.api_key`" in text and "`tenants.NAME.quotas.cost_limit_usd`" in text
@@ -254,6 +267,7 @@ LINK = re.compile(r"\]\((?!https?://|mailto:|#)([^)#\s]+)(#[^)\s]*)?\)")
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
 def test_relative_links_resolve(page: Path):
-    broken = [target for target, _ in LINK.findall(page.read_text(encoding="utf-8"))
-              if not (page.parent / target).exists()]
+    broken = [
+        target for target, _ in LINK.findall(page.read_text(encoding="utf-8")) if not (page.parent / target).exists()
+    ]
     assert not broken, f"{page.relative_to(ROOT)} links to missing files: {broken}"

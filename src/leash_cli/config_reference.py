@@ -169,8 +169,10 @@ def _table(model: type[BaseModel], path: str, *, link_nested: bool = True) -> li
         if inner is not None and link_nested:
             target = full + (f".{_PLACEHOLDERS.get(key, 'NAME')}" if how == "dict" else "[]" if how == "list" else "")
             desc = (desc + "; " if desc else "") + f"see [`{target}`](#{_anchor(target)})"
-        rows.append(f"| `{full}` | {_cell(_type_name(field.annotation) + _bounds(field))} | "
-                    f"{_cell(_default(field, sizes=key.endswith('_bytes')))} | {_cell(desc)} |")
+        rows.append(
+            f"| `{full}` | {_cell(_type_name(field.annotation) + _bounds(field))} | "
+            f"{_cell(_default(field, sizes=key.endswith('_bytes')))} | {_cell(desc)} |"
+        )
     return rows
 
 
@@ -206,7 +208,9 @@ def _type_name(ann: Any) -> str:
         return f"map of {_type_name(args[0])} to {_type_name(args[1])}" if args else "map"
     if _is_model(ann):
         return "mapping"
-    return {str: "string", int: "integer", float: "number", bool: "boolean"}.get(ann, getattr(ann, "__name__", str(ann)))
+    return {str: "string", int: "integer", float: "number", bool: "boolean"}.get(
+        ann, getattr(ann, "__name__", str(ann))
+    )
 
 
 def _bounds(field: FieldInfo) -> str:

@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-pytestmark = pytest.mark.slow  # 90 scans of 1 MB bodies
-
 from leash_cli.scanners import InjectionScanner, PiiScanner, SecretsScanner, StreamRedactor
+
+pytestmark = pytest.mark.slow  # 90 scans of 1 MB bodies
 
 MB = 1_000_000
 
@@ -84,7 +84,8 @@ def test_adversarial_body_scans_in_linear_time(scanner_name, body_name):
     quarter = _seconds(scanner.scan, body[: len(body) // 4])
     whole = _seconds(scanner.scan, body)
     assert whole < GROWTH * quarter + NOISE, (
-        f"{scanner_name} on {body_name}: {whole:.3f}s for 1 MB against {quarter:.3f}s for 256 KB (super-linear)")
+        f"{scanner_name} on {body_name}: {whole:.3f}s for 1 MB against {quarter:.3f}s for 256 KB (super-linear)"
+    )
 
 
 def _stream(body: str) -> str:
