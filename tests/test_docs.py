@@ -1,6 +1,6 @@
 """The documentation runs: every example in README.md and docs/*.md is checked against the code.
 
-- every fenced ``yaml`` block parses; a block shaped like a leash config (its top-level keys are
+- every fenced ``python`` block compiles, and every fenced ``yaml`` block parses; a block shaped like a leash config (its top-level keys are
   config keys) loads through leash's own config loader, and its built-in modules' settings validate;
 - every ``leash ...`` command in a fenced ``sh`` block names a real command with real options;
 - every command and option of the CLI is documented somewhere;
@@ -111,6 +111,19 @@ def _check_builtin_module_settings(block: Block, cfg: Config, tmp_path: Path, mo
         build_slots(LoadedConfig(only, None, "docs"))
     except ConfigError as e:
         pytest.fail(f"{block}: module settings do not load:\n{e.render()}")
+
+
+# -- python -------------------------------------------------------------------
+
+PY_BLOCKS = [b for b in BLOCKS if b.lang in ("python", "py")]
+
+
+@pytest.mark.parametrize("block", PY_BLOCKS, ids=str)
+def test_python_example_compiles(block: Block):
+    try:
+        compile(block.body, str(block), "exec")
+    except SyntaxError as e:
+        pytest.fail(f"{block}: {e}")
 
 
 # -- sh -----------------------------------------------------------------------
