@@ -278,9 +278,22 @@ def test_configuration_reference_names_every_key():
 LINK = re.compile(r"\]\((?!https?://|mailto:|#)([^)#\s]+)(#[^)\s]*)?\)")
 
 
+def _anchors(page: Path) -> set[str]:
+    """GitHub's anchors for a page's headings: lowercase, punctuation other than '-' and '_' dropped."""
+    text = FENCE.sub("", page.read_text(encoding="utf-8"))
+    return {
+        "".join(c for c in h.strip().lower() if c.isalnum() or c in "-_ ").replace(" ", "-")
+        for h in re.findall(r"^#{1,6} (.+)$", text, re.M)
+    }
+
+
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
 def test_relative_links_resolve(page: Path):
-    broken = [
-        target for target, _ in LINK.findall(page.read_text(encoding="utf-8")) if not (page.parent / target).exists()
-    ]
-    assert not broken, f"{page.relative_to(ROOT)} links to missing files: {broken}"
+    broken = []
+    for target, anchor in LINK.findall(page.read_text(encoding="utf-8")):
+        dest = page.parent / target
+        if not dest.exists():
+            broken.append(target)
+        elif anchor and dest.suffix == ".md" and anchor[1:] not in _anchors(dest):
+            broken.append(target + anchor)
+    assert not broken, f"{page.relative_to(ROOT)} links to missing files or headings: {broken}"
