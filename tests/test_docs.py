@@ -253,6 +253,46 @@ def test_every_command_and_option_is_documented():
     assert not missing, "not documented in README.md or docs/:\n" + "\n".join(missing)
 
 
+# -- interfaces named in the code --------------------------------------------
+
+SRC = ROOT / "src" / "leash_cli"
+ERROR_CODE_PATTERNS = (
+    r'\bcode="([a-z_]+)"',  # block(..., code="budget_exceeded")
+    r'reject\([^"\n]*?\b\d{3},\s*"([a-z_]+)"',  # _reject(send, ex, 401, "invalid_api_key", ...)
+    r'Block\(\d{3},\s*"([a-z_]+)"',  # Block(503, "module_error", ...)
+    r'RouteError\(\d{3},\s*"[^"]*",\s*"([a-z_]+)"',  # RouteError(400, "...", "invalid_path")
+)
+
+
+def test_every_error_code_is_documented():
+    source = "\n".join(p.read_text(encoding="utf-8") for p in SRC.rglob("*.py"))
+    codes = {c for pattern in ERROR_CODE_PATTERNS for c in re.findall(pattern, source)}
+    assert len(codes) >= 15, f"the patterns found only {sorted(codes)}: update ERROR_CODE_PATTERNS"
+    errors = (ROOT / "docs" / "errors.md").read_text(encoding="utf-8")
+    missing = sorted(c for c in codes if f"`{c}`" not in errors)
+    assert not missing, f"error codes missing from docs/errors.md: {missing}"
+
+
+def test_every_metric_is_documented():
+    from leash_cli.metrics import Metrics
+
+    class Recorder:  # the store's counters are reported only with a recorder bound
+        write_errors = rows_written = queue_depth = 0
+        state = "ok"
+
+    metrics = Metrics()
+    metrics.bind_recorder(Recorder())
+    exposed = {}
+    for line in metrics.render().decode().splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split()
+            exposed[name + "_total" if kind == "counter" and not name.endswith("_total") else name] = kind
+    assert len(exposed) >= 10
+    ops = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    missing = sorted(n for n in exposed if f"`{n}`" not in ops)
+    assert not missing, f"metrics missing from docs/operations.md: {missing}"
+
+
 # -- generated pages and links ------------------------------------------------
 
 
