@@ -293,6 +293,24 @@ def test_every_metric_is_documented():
     assert not missing, f"metrics missing from docs/operations.md: {missing}"
 
 
+def test_every_table_and_column_is_documented(tmp_path):
+    from leash_cli.store import open_writable
+
+    db = open_writable(tmp_path / "leash.db")
+    try:
+        tables = {
+            name: [row[1] for row in db.execute(f'PRAGMA table_info("{name}")').fetchall()]
+            for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+            if not name.startswith(("_sqlite", "sqlite_", "requests_fts_"))  # migrations and FTS5's shadow tables
+        }
+    finally:
+        db.close()
+    assert {"requests", "violations", "audit_log", "virtual_keys"} <= set(tables)
+    history = (ROOT / "docs" / "history.md").read_text(encoding="utf-8")
+    missing = [f"{t}.{c}" for t, cols in tables.items() for c in [None, *cols] if f"`{c or t}`" not in history]
+    assert not missing, f"tables and columns missing from docs/history.md: {missing}"
+
+
 # -- generated pages and links ------------------------------------------------
 
 
