@@ -3,9 +3,9 @@
 - every fenced ``python`` block compiles, and every fenced ``yaml`` block parses; a block shaped like a leash config (its top-level keys are
   config keys) loads through leash's own config loader, and its built-in modules' settings validate;
 - every ``leash ...`` command in a fenced ``sh`` block names a real command with real options;
-- every command and option of the CLI is documented somewhere;
+- every command and option of the CLI, every error code, metric, history table and column is documented;
 - docs/configuration.md is exactly what `leash config reference` prints;
-- relative links between the pages point at files that exist.
+- relative links between the pages point at files (and headings) that exist.
 
 A block whose info string says ``no-check`` (```` ```yaml no-check ````) is only parsed.
 """
