@@ -1,7 +1,8 @@
-"""The documentation runs: every example in README.md and docs/*.md is checked against the code.
+"""The documentation runs: every example in README.md, CONTRIBUTING.md and docs/*.md is checked against the code.
 
-- every fenced ``python`` block compiles, and every fenced ``yaml`` block parses; a block shaped like a leash config (its top-level keys are
-  config keys) loads through leash's own config loader, and its built-in modules' settings validate;
+- every fenced ``python`` block compiles, and every fenced ``yaml`` block parses; a block shaped like a
+  leash config (its top-level keys are config keys) loads through leash's own config loader, and its
+  built-in modules' settings validate;
 - every ``leash ...`` command in a fenced ``sh`` block names a real command with real options;
 - every command and option of the CLI, every error code, metric, history table and column is documented;
 - docs/configuration.md is exactly what `leash config reference` prints;
