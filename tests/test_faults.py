@@ -114,6 +114,7 @@ def test_stream_reset_midway_ends_the_client_stream(gateway):
     assert got.count(b"data:") == 2  # what arrived before the reset, then a clean end
 
 
+@pytest.mark.slow
 def test_idle_stream_times_out_but_long_streams_are_not_cut(start_gateway):
     gw = start_gateway({"gateway": {"read_timeout": 0.5}})
     # a slow stream (0.3 s between events, 2 s in all) outlives the 0.5 s idle timeout
@@ -130,6 +131,7 @@ def test_idle_stream_times_out_but_long_streams_are_not_cut(start_gateway):
     assert time.perf_counter() - t < 5
 
 
+@pytest.mark.slow
 def test_first_event_arrives_before_upstream_finishes(gateway):
     t = time.perf_counter()
     first = None
@@ -237,6 +239,7 @@ def test_garbage_does_not_crash_the_process(gateway):
     assert r.status_code == 200
 
 
+@pytest.mark.slow
 def test_client_leaving_a_slow_buffered_answer_cancels_upstream(gateway, upstream):
     """A non-streamed answer that takes long: the client gives up, leash stops the upstream call."""
     from leash_cli.store import open_readonly

@@ -184,6 +184,8 @@ def _register_optional() -> None:
                 raise
             return None
 
+    if config_reference := load("config_reference"):
+        config_app.command("reference")(config_reference.reference)
     if history := load("history"):
         app.add_typer(history.logs_app, name="logs")
         app.command("stats")(history.stats)

@@ -185,6 +185,7 @@ def test_envoy_yaml_settings(tmp_path, config_file):
     assert ep["type"] == "STRICT_DNS" and ep["health_checks"][0]["grpc_health_check"] == {}
 
 
+@pytest.mark.slow
 def test_envoy_validates_the_export(tmp_path, config_file):
     binary = envoy_binary()
     from leash_cli.extproc.envoy import validate
