@@ -101,14 +101,29 @@ def init(
     console.print(f"wrote {path} — start with: leash up --config {path}")
 
 
+ConfigPathArg = Annotated[
+    Optional[Path], typer.Argument(metavar="[PATH]", help="config file (default: the one `leash up` would use)")
+]
+
+
+def _one_config(path: Path | None, config: Path | None) -> Path | None:
+    """`leash config validate|show [PATH] [-c/--config PATH]`: either form, not two different files."""
+    if path is not None and config is not None and path != config:
+        err.print(f"[bold red]error:[/] two config files given ({path} and --config {config}); pass one",
+                  highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+    return path if path is not None else config
+
+
 @config_app.command("validate")
 def config_validate(
-    path: Annotated[Optional[Path], typer.Argument(help="config file (default: the one `leash up` would use)")] = None,
+    path: ConfigPathArg = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Check a config file and its modules; exit 2 with the file, key and line of each problem."""
     from leash_cli.registry import build_slots
 
-    loaded = _load(path)
+    loaded = _load(_one_config(path, config))
     cfg = loaded.config
     try:
         build_slots(loaded)
@@ -123,6 +138,7 @@ def config_validate(
 
 @config_app.command("show")
 def config_show(
+    path: ConfigPathArg = None,
     config: ConfigOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of YAML")] = False,
 ) -> None:
@@ -133,7 +149,7 @@ def config_show(
 
     from leash_cli.config import mask_secrets
 
-    loaded = _load(config)
+    loaded = _load(_one_config(path, config))
     data = loaded.config.model_dump(mode="python", exclude_none=True)
     for p, pc in loaded.config.providers.items():
         if pc.api_key is not None and pc.api_key.get_secret_value():
