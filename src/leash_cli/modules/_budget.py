@@ -22,6 +22,14 @@ log = logging.getLogger("leash.budget")
 
 RESERVATIONS = "_budget_reservations"
 
+#: On a 429 that no retry can fix before its window resets (a budget, a quota): the official
+#: OpenAI and Anthropic SDKs honour it and give up at once instead of sleeping for `retry-after`.
+NO_RETRY = "x-should-retry"
+
+
+def no_retry_headers(headers: dict[str, str] | None = None) -> dict[str, str]:
+    return {**(headers or {}), NO_RETRY: "false"}
+
 
 @dataclass(slots=True)
 class BudgetRule:
@@ -71,7 +79,7 @@ async def reserve(rule: BudgetRule, ex: Exchange, state, pricer) -> Decision | N
         return block(
             f"budget exceeded for {rule.scope}: ${res.spent:.4f} spent and ${res.reserved:.4f} reserved of "
             f"${rule.limit_usd:.2f} per {rule.period}; this request may cost up to ${worst:.4f}",
-            status=429, code="budget_exceeded", retry_after=left,
+            status=429, code="budget_exceeded", retry_after=left, headers=no_retry_headers(),
             violations=[Violation(rule.owner, "BUDGET_EXCEEDED", "block", "medium",
                                   f"limit ${rule.limit_usd} per {rule.period} ({rule.scope})")],
         )
