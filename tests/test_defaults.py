@@ -85,3 +85,21 @@ def test_config_commands_refuse_two_different_configs(cfg_file, tmp_path, cmd):
     r = CliRunner().invoke(app, ["config", cmd, str(cfg_file), "-c", str(other)])
     assert r.exit_code == 2
     assert "two config files" in r.output
+
+
+def test_every_command_that_reads_a_config_takes_c_and_config():
+    import typer
+
+    def walk(cmd, path: str):
+        yield path, cmd
+        for name, sub in (getattr(cmd, "commands", None) or {}).items():
+            yield from walk(sub, f"{path} {name}")
+
+    seen = []
+    for path, cmd in walk(typer.main.get_command(app), "leash"):
+        for p in cmd.params:
+            if p.name == "config" and getattr(p, "param_type_name", "") == "option":
+                assert {"-c", "--config"} <= set(p.opts), path
+                seen.append(path)
+    assert {"leash up", "leash config validate", "leash config show", "leash keys create", "leash scan",
+            "leash export compose", "leash ext-proc", "leash module list"} <= set(seen), seen
