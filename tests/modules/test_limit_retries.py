@@ -43,7 +43,8 @@ def _attempts(gw, model: str) -> list[tuple[int, str]]:
     gw.flush()
     con = sqlite3.connect(gw.db_path)
     try:
-        return con.execute("SELECT status, outcome FROM requests WHERE model = ? ORDER BY started_at", (model,)).fetchall()
+        return con.execute("SELECT status, outcome FROM requests WHERE model = ? ORDER BY started_at",
+                           (model,)).fetchall()
     finally:
         con.close()
 

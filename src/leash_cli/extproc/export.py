@@ -44,7 +44,6 @@ REDIS_URL = "redis://redis:6379/0"
 EXT_PROC_PORT = 50051
 METRICS_PORT = 9464
 #: where the module hosts find the deployment's files
-CONFIG_IN_IMAGE = "/etc/leash/leash.yaml"
 MODULES_DIR = "modules"  # beside leash.yaml: ./modules -> /etc/leash/modules
 DB_IN_IMAGE = "/data/leash.db"
 FIRST_TENANT = "default"
@@ -128,10 +127,13 @@ def _requires_virtual_key(data: dict[str, Any]) -> bool:
 def _hold_provider_keys(data: dict[str, Any], routed: list[str]) -> dict[str, str]:
     """Behind Envoy clients send leash keys: a routed provider without a key reads ${NAME_API_KEY}."""
     held: dict[str, str] = {}
+    providers = data.get("providers")
+    if not isinstance(providers, dict):
+        providers = data["providers"] = {}
     for name in routed:
-        pc = data["providers"].get(name)
+        pc = providers.get(name)
         if not isinstance(pc, dict):
-            pc = data["providers"][name] = {}
+            pc = providers[name] = {}
         key = pc.get("api_key")
         if isinstance(key, str) and key:
             refs = [m.group(1) for m in _ENV.finditer(key)]
@@ -267,8 +269,8 @@ def plan(loaded: LoadedConfig, replicas: int = 2) -> ExportPlan:
             "to the provider. Anyone who can reach port 8080 can use it with their own key; leash keys\n"
             "(`leash keys create`) work too for providers that hold a key on the gateway.\n")
     if modules:
-        modules_text = ("Custom modules: `modules/` (copied by the export from the config's `modules_dir`) is mounted at\n"
-                        "`/etc/leash/modules`; `leash.yaml` loads them with `modules_dir: modules`.\n"
+        modules_text = ("Custom modules: `modules/` (copied by the export from the config's `modules_dir`) is\n"
+                        "mounted at `/etc/leash/modules`; `leash.yaml` loads them with `modules_dir: modules`.\n"
                         "Re-run the export after changing them (or edit `modules/` here, then\n"
                         "`docker compose kill -s HUP leash`).\n")
     else:
@@ -289,6 +291,9 @@ def plan(loaded: LoadedConfig, replicas: int = 2) -> ExportPlan:
         "modules_text": modules_text,
         "modules_mount": (f"      - ./{MODULES_DIR}:/etc/leash/{MODULES_DIR}:ro\n" if modules else ""),
     })
+    if not names:
+        notes.append("no provider is routed through Envoy (add one with an endpoint to the config): "
+                     "the deployment would serve only /health")
     if not virtual_keys:
         notes.append("gateway.require_virtual_key is false: clients' own provider keys pass through Envoy, "
                      "and anyone who reaches port 8080 can use the gateway with their own key")
