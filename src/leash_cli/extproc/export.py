@@ -257,8 +257,9 @@ def plan(loaded: LoadedConfig, replicas: int = 2) -> ExportPlan:
     if virtual_keys:
         keys_text = (
             "Clients authenticate with a **leash key** (`lk-...`), not a provider key: the gateway holds the\n"
-            "provider keys (`.env`: " + (", ".join(f"`{v}`" for v in held_vars) or "none") + ") and "
-            "`gateway.require_virtual_key` is on behind Envoy.\n"
+            "provider keys (`.env`: " + (", ".join(f"`{v}`" for v in held_vars) or "none") + ")\n"
+            "and `gateway.require_virtual_key` is on behind Envoy. SDKs take the leash key as their API key\n"
+            "(e.g. `OPENAI_API_KEY=$LEASH_KEY OPENAI_BASE_URL=http://HOST:8080/v1/openai`).\n"
             "The first key is created in the deployment's store (`/data/leash.db` on the `leash-data` volume)\n"
             "by the Start steps; more with `docker compose run --rm -T leash leash keys create --tenant TEAM "
             f"--db {DB_IN_IMAGE}`.\n"
