@@ -9,7 +9,8 @@ line by line as written: `docker` on PATH is a small stand-in that runs
 volume mounts from the generated docker-compose.yaml), `docker compose up` is done by
 the test (Envoy + one module host from the generated files), and `localhost:8080`
 becomes Envoy's free port.  The provider keys the deployment holds come from `.env`,
-filled in the way the README asks.
+filled in the way the README asks.  The default variant also carries a custom module (`leash module
+new`), which must run in the module host from the copied and mounted `modules/`.
 """
 
 from __future__ import annotations
@@ -153,8 +154,15 @@ class Deployment:
         # the module host's config: leash.yaml as generated, the redis service name -> the local Redis
         text = (self.out / "leash.yaml").read_text()
         assert "redis://redis:6379/0" in text
-        mapped = self.work / "leash.yaml"
+        # the container's /etc/leash: the mapped leash.yaml, and the other mounts there (modules/) as links
+        etc = self.work / "etc-leash"
+        etc.mkdir()
+        mapped = etc / "leash.yaml"
         mapped.write_text(text.replace("redis://redis:6379/0", REDIS_URL))
+        for vol in svc["volumes"]:
+            src, dst = vol.split(":")[:2]
+            if dst.startswith("/etc/leash/") and dst != "/etc/leash/leash.yaml":
+                (etc / dst[len("/etc/leash/"):]).symlink_to(self.out / src)
         ports = {str(svc["command"][svc["command"].index("--port") + 1]): str(self.grpc),
                  str(svc["command"][svc["command"].index("--metrics-port") + 1]): str(self.metrics)}
         cmd = []
@@ -240,6 +248,12 @@ def test_the_exported_deployment_serves_its_readme_curls(tmp_path, upstream, req
     }
     if require_key is not None:
         cfg["gateway"] = {"require_virtual_key": require_key}
+    else:  # a custom module, as `leash module new` writes it (its deny-list: "project nightingale")
+        from leash_cli.scaffold import new_module
+
+        new_module("my-policy", cwd=tmp_path)
+        cfg["modules_dir"] = "modules"
+        cfg["modules"]["my-policy"] = {}
     src = tmp_path / "leash.yaml"
     src.write_text(yaml.safe_dump(cfg))
     out = tmp_path / "deploy"
@@ -272,6 +286,7 @@ def test_the_exported_deployment_serves_its_readme_curls(tmp_path, upstream, req
         # the README's lines as written, then two of ours in the same shell: the chat curl with a
         # pasted AWS key instead of "hi", and what $LEASH_KEY holds
         ours = [chat_cmd.replace('"content":"hi"', '"content":"my key is AKIAZ3MSJXLQ7TP2VKR4"'),
+                chat_cmd.replace('"content":"hi"', '"content":"what is project nightingale?"'),
                 'echo "${LEASH_KEY:-}"']
         lines = [c.replace("localhost:8080", f"127.0.0.1:{dep.port}") for c in after + ours]
         before_count = len(upstream.requests)
@@ -285,8 +300,13 @@ def test_the_exported_deployment_serves_its_readme_curls(tmp_path, upstream, req
         seen = [s for s in upstream.requests if s.path == "/v1/chat/completions"][-1]
         expected = PROVIDER_KEY if require_key is None else CLIENT_KEY
         assert seen.headers["authorization"] == f"Bearer {expected}"  # from .env / the client
-        blocked = json.loads(results[-2])
+        blocked = json.loads(results[-3])
         assert blocked["error"]["code"] == "policy_violation", blocked  # still protected behind Envoy
+        custom = json.loads(results[-2])
+        if require_key is None:  # the custom module, copied and mounted, runs in the module host
+            assert custom["error"]["code"] == "denied_phrase", custom
+        else:
+            assert custom["object"] == "chat.completion"
         assert not [s for s in upstream.requests[before_count:] if b"AKIA" in s.body]
         key = results[-1]
         if require_key is None:
