@@ -19,6 +19,7 @@ import orjson
 import typer
 
 from leash_cli import history as hist
+from leash_cli import money
 from leash_cli.filters import FilterError
 from leash_cli.paths import resolve_db_path
 from leash_cli.store import REQUEST_COLUMNS, StoreError, open_readonly
@@ -121,11 +122,10 @@ def _fmt_int(v: int | None) -> str:
 
 
 def _fmt_cost(v: float | None) -> str:
+    """A stored cost: six decimals below a cent, four from there (more when the amount needs them)."""
     if v is None:
         return "unpriced"
-    if v == 0:
-        return "$0"
-    return f"${v:.6f}" if v < 0.01 else f"${v:.4f}"
+    return money.usd(v, decimals=6 if abs(v) < 0.01 else 4)
 
 
 def _status_text(row: dict) -> str:
@@ -328,7 +328,7 @@ def _render_exchange(row: dict) -> None:
         prices = detail.get("prices_per_million") or {}
         tokens = detail.get("tokens") or {}
         for part, usd in detail["usd"].items():
-            t.add_row(part, _fmt_int(tokens.get(part)), f"{prices.get(part, 0):g}", f"{usd:.8f}")
+            t.add_row(part, _fmt_int(tokens.get(part)), f"{prices.get(part, 0):g}", money.amount(usd, decimals=8))
         c.print(t)
     timings = row.get("module_timings")
     if isinstance(timings, dict) and timings:
