@@ -45,8 +45,9 @@ commented starter config.
 - Every key is checked: an unknown key is an error with a did-you-mean, and every
   error names the file, the line, the key path and what was expected.
 - `leash config validate [PATH]` checks a file and its modules (exit code 2 on a
-  problem); `leash config show [-c PATH] [--json]` prints the resolved config with
-  secrets masked.
+  problem) and warns about a config with no providers or no security module
+  (`--strict`: warnings exit 1); `leash config show [PATH] [--json]` prints the
+  resolved config with secrets masked. Both also take `-c/--config PATH`.
 - `leash up --reload` reloads the file when it changes, and SIGHUP reloads it at
   any time; in-flight requests finish on the old config, and a bad new config is
   rejected (logged and recorded in `audit_log` as `config_rejected`) with the old
