@@ -1,5 +1,18 @@
-"""Moved: the filter language is :mod:`leash_cli.store.filters`; this name stays importable."""
+"""Moved: the filter language is :mod:`leash_cli.store.filters`; these names stay importable."""
 
-from leash_cli.store.filters import OPERATORS, Filter, FilterError, compile_filter, parse
+from leash_cli.store.filters import (
+    OPERATORS,
+    And,
+    Filter,
+    FilterError,
+    Not,
+    Or,
+    Term,
+    Token,
+    compile_filter,
+    parse,
+    tokenize,
+)
 
-__all__ = ["FilterError", "Filter", "compile_filter", "parse", "OPERATORS"]
+__all__ = ["FilterError", "Filter", "compile_filter", "parse", "OPERATORS", "And", "Or", "Not", "Term", "Token",
+           "tokenize"]

@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from leash_cli.filters import Filter, FilterError, compile_filter
+from leash_cli.store.filters import Filter, FilterError, compile_filter
 from leash_cli.tui.widgets.health import HealthStrip
 from leash_cli.tui.widgets.traffic_table import TrafficTable
 
