@@ -12,6 +12,7 @@ returned number to an integer).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -140,6 +141,6 @@ class RedisState:
         await self.redis.aclose()
 
 
-def _rate(r: list, limit: int) -> RateResult:
+def _rate(r: list[Any], limit: int) -> RateResult:
     allowed = bool(int(r[0]))
     return RateResult(allowed, int(limit), int(r[1]), float(r[2]), float(r[3]))

@@ -79,7 +79,8 @@ class VirtualKey:
 class ListFilter(Protocol):
     """A compiled filter expression (``leash_cli.filters.Filter``) as a reader takes it."""
 
-    sql: str
+    @property
+    def sql(self) -> str: ...
 
     def params_for(self, db: Any) -> list[Any]: ...
 

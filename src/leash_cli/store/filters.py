@@ -314,13 +314,13 @@ class Filter:
 
     text: str
     sql: str
-    params: tuple = field(default_factory=tuple)
-    searches: tuple = field(default_factory=tuple)  # (param index, words) of each text search
+    params: tuple[Any, ...] = field(default_factory=tuple)
+    searches: tuple[tuple[int, str], ...] = field(default_factory=tuple)  # (param index, words) of each text search
 
     def __bool__(self) -> bool:
         return bool(self.text.strip())
 
-    def params_for(self, db: Any) -> list:
+    def params_for(self, db: Any) -> list[Any]:
         """The parameters for running ``sql`` on ``db`` now: text searches also cover the rows
         the gateway has written but not yet indexed for full-text search."""
         params = list(self.params)
@@ -350,7 +350,7 @@ def _fts_query(text: str) -> str:
     return " ".join(terms)
 
 
-def _sql(node: Any, alias: str, params: list, searches: list) -> str:
+def _sql(node: Any, alias: str, params: list[Any], searches: list[tuple[int, str]]) -> str:
     a = alias + "."
     if isinstance(node, Or):
         return f"({_sql(node.left, alias, params, searches)} OR {_sql(node.right, alias, params, searches)})"
@@ -405,7 +405,7 @@ def compile_filter(text: str | None, alias: str = "r") -> Filter:
     node = parse(text)
     if node is None:
         return Filter(text, "1", ())
-    params: list = []
-    searches: list = []
+    params: list[Any] = []
+    searches: list[tuple[int, str]] = []
     sql = _sql(node, alias, params, searches)
     return Filter(text, sql, tuple(params), tuple(searches))

@@ -39,7 +39,7 @@ def fts_watermark(conn: Any) -> int:
 
 def unindexed_rows(conn: Any) -> int:
     """How many ``requests`` rows are not in ``requests_fts`` yet."""
-    return conn.execute("SELECT count(*) FROM requests WHERE rowid > ?", [fts_watermark(conn)]).fetchone()[0]
+    return int(conn.execute("SELECT count(*) FROM requests WHERE rowid > ?", [fts_watermark(conn)]).fetchone()[0])
 
 
 def set_fts_deferred(conn: Any, deferred: bool) -> None:
@@ -121,7 +121,7 @@ _ASCII_TOKEN = re.compile(r"[A-Za-z0-9]+")
 _NON_ASCII = "length(CAST({c} AS BLOB)) <> length({c})"
 
 
-def _prefilter(text: str, alias: str) -> tuple[str, list]:
+def _prefilter(text: str, alias: str) -> tuple[str, list[Any]]:
     """SQL true for every row whose texts could match ``fts_query(text)`` (a superset).
 
     FTS5's default tokenizer (unicode61) folds case and diacritics, so a word
@@ -131,7 +131,7 @@ def _prefilter(text: str, alias: str) -> tuple[str, list]:
     """
     p, r = f"{alias}.prompt_text", f"{alias}.response_text"
     conds: list[str] = []
-    params: list = []
+    params: list[Any] = []
     for word in text.split():
         w = word[:-1] if word.endswith("*") and len(word) > 1 else word
         if not w.isascii():
@@ -150,8 +150,8 @@ def unindexed_matches(
     text: str,
     *,
     after: int | None = None,
-    where: list[str] | tuple = (),
-    params: list | tuple = (),
+    where: list[str] | tuple[str, ...] = (),
+    params: list[Any] | tuple[Any, ...] = (),
     alias: str = "r",
     newest: int | None = None,
 ) -> list[int]:
@@ -202,7 +202,8 @@ def unindexed_matches(
     return found[-newest:] if newest else found
 
 
-def search_clause(db: sqlite_utils.Database | sqlite3.Connection, text: str, alias: str = "r") -> tuple[str, list]:
+def search_clause(db: sqlite_utils.Database | sqlite3.Connection, text: str,
+                  alias: str = "r") -> tuple[str, list[Any]]:
     """A WHERE fragment (and its parameters) for rows of ``requests {alias}`` whose
     prompt or completion text matches the words ``text``, indexed or not yet.
 

@@ -54,7 +54,8 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import IO, Any
 
 from leash_cli.config import StorageConfig
 from leash_cli.exchange import Exchange
@@ -80,7 +81,7 @@ def frame(obj: Any) -> bytes:
     return _LEN.pack(len(data) + 1) + b"P" + data
 
 
-def batch_frame(items: list) -> bytes:
+def batch_frame(items: list[tuple[Any, ...]]) -> bytes:
     """Many items in one frame: marshal when every value is a plain built-in, else pickle.
     An item even pickle cannot encode goes as ``("x", None)``: the writer counts it as
     finished and writes nothing (so the items after it keep their place in the count)."""
@@ -94,7 +95,7 @@ def batch_frame(items: list) -> bytes:
     return _LEN.pack(len(data) + 1) + kind + data
 
 
-def _picklable(item: tuple) -> tuple:
+def _picklable(item: tuple[Any, ...]) -> tuple[Any, ...]:
     try:
         pickle.dumps(item, _PICKLE)
         return item
@@ -102,6 +103,11 @@ def _picklable(item: tuple) -> tuple:
         rid = item[1][0] if item[0] == "s" and item[1] else "?"
         log.error("history: dropping a row that cannot be sent to the writer (%s): %s", rid, e)
         return ("x", None)
+
+
+def _pipe(stream: IO[bytes] | None) -> IO[bytes]:
+    assert stream is not None  # the writer's stdin and stdout are pipes
+    return stream
 
 
 class _Batch:
@@ -113,15 +119,16 @@ class _Batch:
         self.data, self.count, self.done = data, count, 0
 
 
-def encode(entries, unfinished: collections.deque | None = None) -> bytes:
+def encode(entries: Iterable[tuple[Any, ...] | bytes],
+           unfinished: collections.deque[_Batch | tuple[Any, ...]] | None = None) -> bytes:
     """The bytes for a run of queued entries: items (tuples) batched into list frames,
     commands and resent batches (bytes) in their place among them.  The items, the newest
     entries of ``unfinished`` (when given), are replaced there by the batches they went in."""
     frames: list[bytes] = []
     batches: list[_Batch] = []
-    run: list = []
+    run: list[tuple[Any, ...]] = []
     for e in entries:
-        if type(e) is bytes:
+        if isinstance(e, bytes):
             if run:
                 frames.append(batch_frame(run))
                 batches.append(_Batch(frames[-1], len(run)))
@@ -139,7 +146,7 @@ def encode(entries, unfinished: collections.deque | None = None) -> bytes:
     return frames[0] if len(frames) == 1 else b"".join(frames)
 
 
-def items(frames):
+def items(frames: Iterable[Any]) -> Iterator[Any]:
     """The items and commands of a frame stream with ``("K", n)`` applied (the writer's side)."""
     skip = 0
     for msg in frames:
@@ -151,7 +158,7 @@ def items(frames):
             yield msg
 
 
-def read_frames(fd: int):
+def read_frames(fd: int) -> Iterator[Any]:
     """Yield the objects sent on ``fd`` (each item of a list frame) until it closes."""
     buf = b""
     while True:
@@ -195,18 +202,18 @@ class ProcessRecorder:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         # what the writer has not finished, oldest first: batches sent, then items not yet sent (tuples)
-        self._unfinished: collections.deque[_Batch | tuple] = collections.deque()
+        self._unfinished: collections.deque[_Batch | tuple[Any, ...]] = collections.deque()
         self._depth = 0  # items in _unfinished
         # what is not yet written to the pipe, in order: items (tuples, encoded when written) and
         # commands or the unwritten rest of a write (bytes)
-        self._out: collections.deque[tuple | bytes] = collections.deque()
+        self._out: collections.deque[tuple[Any, ...] | bytes] = collections.deque()
         self._urgent = False  # a command is queued: write now
         self._need_sender = False  # the sender thread has bytes to write (else the event loop flushes)
         self._sending = False  # the sender thread is writing (outside the lock): nobody else may
         self._scheduled = False  # a flush is scheduled on the event loop
         self._out_since = 0.0  # when _out last went from empty to not empty
         self._finished = 0  # items of the current writer's count already taken off _unfinished
-        self._proc: subprocess.Popen | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
         self._fd: int | None = None  # the writer's stdin, non-blocking
         self._waiters: dict[int, threading.Event] = {}
         self._token = 0
@@ -285,14 +292,15 @@ class ProcessRecorder:
                str(self.max_pending)]
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True,
                                 close_fds=True)
-        os.set_blocking(proc.stdin.fileno(), False)
+        stdin = _pipe(proc.stdin)
+        os.set_blocking(stdin.fileno(), False)
         if fcntl is not None and hasattr(fcntl, "F_SETPIPE_SZ"):  # Linux: room for many intervals of rows while the writer commits
             try:
-                fcntl.fcntl(proc.stdin.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
+                fcntl.fcntl(stdin.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
             except OSError:  # above /proc/sys/fs/pipe-max-size for this user: keep the default
                 pass
         with self._lock:
-            self._proc, self._fd, self._finished = proc, proc.stdin.fileno(), 0
+            self._proc, self._fd, self._finished = proc, stdin.fileno(), 0
             self._out = self._resend()  # a new writer gets everything unfinished
             self._need_sender = bool(self._out)
             self._wake.notify()
@@ -300,12 +308,12 @@ class ProcessRecorder:
                                         daemon=True)
         self._reader.start()
 
-    def _resend(self) -> collections.deque:
+    def _resend(self) -> collections.deque[tuple[Any, ...] | bytes]:
         """Everything unfinished, for a new writer: batches as they were sent (the finished
         items of the first skipped), then the items not yet sent.  (Under the lock.)"""
-        out: collections.deque = collections.deque()
+        out: collections.deque[tuple[Any, ...] | bytes] = collections.deque()
         for e in self._unfinished:
-            if type(e) is _Batch:
+            if isinstance(e, _Batch):
                 if e.done:
                     out.append(frame(("K", e.done)))
                 out.append(e.data)
@@ -328,24 +336,25 @@ class ProcessRecorder:
             return
         self._send(item)
 
-    def audit(self, event: str, detail: dict | None = None, actor: str | None = None) -> None:
+    def audit(self, event: str, detail: dict[str, Any] | None = None, actor: str | None = None) -> None:
         if self._closed or not self.enabled:
             return
         self._send(("a", audit_row(time.time(), event, actor, detail)))
 
-    def _send(self, data: tuple | bytes, item: bool = True) -> None:
+    def _send(self, data: tuple[Any, ...] | bytes, item: bool = True) -> None:
         """Queue an item (a tuple) or a command (framed bytes) for the writer.  Items wait up to
         ``storage.flush_interval_ms`` to go in one frame and one write with the items after
         them (a pipe write per request would cost the gateway a syscall and a wake-up of the
         writer each, and encoding them together costs less); commands go at once."""
         with self._lock:
             if item:
+                assert type(data) is tuple
                 self._unfinished.append(data)
                 self._depth += 1
                 if self._depth > self.max_pending:  # no writer took rows for a long while
                     old = self._unfinished[0]
                     self._lost += 1
-                    if type(old) is _Batch:  # sent: the writer's count will include it
+                    if isinstance(old, _Batch):  # sent: the writer's count will include it
                         self._take_finished(1)
                         self._finished += 1
                     else:  # never sent: it leaves the pipe's queue too
@@ -354,7 +363,7 @@ class ProcessRecorder:
                         if self._out and self._out[0] is old:
                             self._out.popleft()
                         else:  # behind a command or the rest of a write
-                            self._out.remove(old)
+                            self._out.remove(old)  # (old is a tuple: never sent)
             if not self._out:
                 self._out_since = time.monotonic()
             self._out.append(data)
@@ -414,6 +423,7 @@ class ProcessRecorder:
                     if not self._out or self._fd is None:
                         continue
                 fd = self._fd
+                assert fd is not None  # the waits above end only with a writer to write to
                 data = encode(self._out, self._unfinished)
                 self._out.clear()
                 self._urgent = self._need_sender = False
@@ -436,9 +446,9 @@ class ProcessRecorder:
                         self._need_sender = True
                     self._wake.notify_all()
 
-    def _read_loop(self, proc: subprocess.Popen) -> None:
+    def _read_loop(self, proc: subprocess.Popen[bytes]) -> None:
         try:
-            for msg in read_frames(proc.stdout.fileno()):
+            for msg in read_frames(_pipe(proc.stdout).fileno()):
                 self._status(msg)
         except (OSError, pickle.UnpicklingError, EOFError, struct.error):
             pass
@@ -455,7 +465,8 @@ class ProcessRecorder:
             self._waiters.clear()
         for stream in (proc.stdin, proc.stdout):
             try:
-                stream.close()
+                if stream is not None:
+                    stream.close()
             except OSError:
                 pass
         for ev in waiters:  # a flush waiting on a dead writer: answered (not written)
@@ -477,7 +488,7 @@ class ProcessRecorder:
             log.warning("history: a new writer process is running (%d rows to write)", self._depth)
             return
 
-    def _status(self, msg: tuple) -> None:
+    def _status(self, msg: tuple[Any, ...]) -> None:
         finished, failing, last_error, counts, token = msg
         with self._lock:
             self._take_finished(finished - self._finished)

@@ -113,7 +113,7 @@ def parse_since(text: str | None, now: float | None = None) -> str | None:
 _STATUS = re.compile(r"^([1-5])xx$", re.I)
 
 
-def _status_clause(status: str | int) -> tuple[str, list]:
+def _status_clause(status: str | int) -> tuple[str, list[Any]]:
     s = str(status).strip()
     m = _STATUS.match(s)
     if m:
@@ -157,7 +157,7 @@ def _add_expr(db: Any, expr: str | None, where: list[str], params: list[Any]) ->
     params.extend(flt.params_for(db))
 
 
-def _row(cur, row) -> dict[str, Any]:
+def _row(cur: sqlite3.Cursor, row: Any) -> dict[str, Any]:
     return {d[0]: v for d, v in zip(cur.description, row)}
 
 
@@ -224,7 +224,7 @@ def list_requests(
     return out
 
 
-def new_requests(db: sqlite_utils.Database, after_rowid: int, limit: int = 1000, **filters: Any) -> list[dict]:
+def new_requests(db: sqlite_utils.Database, after_rowid: int, limit: int = 1000, **filters: Any) -> list[dict[str, Any]]:
     """Rows inserted after ``after_rowid``, oldest first (for ``--follow``)."""
     query = filters.pop("query", None)
     expr = filters.pop("expr", None)
@@ -263,7 +263,7 @@ def new_requests(db: sqlite_utils.Database, after_rowid: int, limit: int = 1000,
 
 
 def max_rowid(db: sqlite_utils.Database) -> int:
-    return db.execute("SELECT coalesce(max(rowid), 0) FROM requests").fetchone()[0]
+    return int(db.execute("SELECT coalesce(max(rowid), 0) FROM requests").fetchone()[0])
 
 
 def _parse_json_columns(row: dict[str, Any]) -> dict[str, Any]:
@@ -372,11 +372,11 @@ def _nearest_rank(sorted_values: list[float] | None, p: float) -> float | None:
 # -- export and maintenance ------------------------------------------------------------------
 
 
-def export_rows(db: sqlite_utils.Database, since: str | None = None, *, parse_json: bool = True) -> Iterator[dict]:
+def export_rows(db: sqlite_utils.Database, since: str | None = None, *, parse_json: bool = True) -> Iterator[dict[str, Any]]:
     """Every column of every exchange since ``since``, oldest first (streams; no big lists)."""
     cols = ", ".join(REQUEST_COLUMNS)
     sql = f"SELECT {cols} FROM requests"
-    params: list = []
+    params: list[Any] = []
     if since:
         sql += " WHERE started_at >= ?"
         params.append(since)

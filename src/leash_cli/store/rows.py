@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -82,7 +83,7 @@ def mask_credentials(text: str) -> str:
 
 
 _DROP = object()
-_HEADER_CACHE: dict[tuple, Any] = {}  # (name, value) -> value to store, or _DROP
+_HEADER_CACHE: dict[tuple[str, str], Any] = {}  # (name, value) -> value to store, or _DROP
 
 
 def _clean_header(k: str, v: Any) -> Any:
@@ -249,7 +250,7 @@ def _fast_prompt_text(ex: Exchange) -> Any:
     return "\n".join(out)
 
 
-def _prompt_text(ex: Exchange, fallback) -> str | None:
+def _prompt_text(ex: Exchange, fallback: Callable[[Any], str | None]) -> str | None:
     """The exchange's own normalised prompt text when it has one, else ``usage.prompt_text``."""
     texts = getattr(ex, "_texts", None)
     if texts is not None:  # a module already listed the texts: join them
@@ -257,44 +258,47 @@ def _prompt_text(ex: Exchange, fallback) -> str | None:
     if type(ex) is Exchange:
         fast = _fast_prompt_text(ex)
         if fast is not _NO_FAST_PATH:
-            return fast
+            return str(fast)
     if isinstance(getattr(type(ex), "prompt_text", None), property):
         try:
-            return ex.prompt_text  # type: ignore[attr-defined]
+            return str(ex.prompt_text)
         except Exception:
             pass
     return fallback(ex.json())
 
 
-def _events_json(stream_events: list, limit: int) -> str:
+def _events_json(stream_events: list[Any], limit: int) -> str:
     """The raw SSE events as a JSON list of strings, cut at ``limit`` (bytes, counted per event)."""
     try:
         if sum(map(len, stream_events)) <= limit:  # the usual case: all of them, all UTF-8 bytes
             return orjson.dumps([raw.decode() for raw in stream_events]).decode()
     except (AttributeError, TypeError, UnicodeDecodeError):
         pass
-    kept, size = [], 0
+    kept: list[str] = []
+    size = 0
     for raw in stream_events:
         size += len(raw)
         if size > limit:
             break
-        kept.append(_decode(raw) if isinstance(raw, (bytes, bytearray)) else str(raw))
+        kept.append(_decode(bytes(raw)) if isinstance(raw, (bytes, bytearray)) else str(raw))
     return orjson.dumps(kept).decode()
 
 
 _PARSE_LATER = "parse-later"
 
 
-def snapshot(ex: Exchange, storage: StorageConfig) -> tuple:
+def snapshot(ex: Exchange, storage: StorageConfig) -> tuple[Any, ...]:
     """What the ``requests`` row needs from one exchange, as plain values (cheap: the gateway
     takes it; the formatting in :func:`row_from_snapshot` can then run in the writer process).
 
     Only attribute reads: the timings go as the exchange's clock readings, and the prompt
     text is read off the request body by :func:`row_from_snapshot` unless the parsed body
     has edits not yet serialized.  The exchange must not change once it is taken."""
+    bodies: tuple[Any, ...]
     if storage.bodies == "none":
         bodies = (None, None, None, None, None, None, None)
     else:
+        prompt: tuple[str, str] | str | None
         if type(ex) is Exchange and not ex._dirty:
             prompt = (_PARSE_LATER, ex.api)  # the body's bytes are what was sent: the writer parses them
         else:
@@ -323,7 +327,7 @@ def snapshot(ex: Exchange, storage: StorageConfig) -> tuple:
 SNAPSHOT_PROMPT = 30
 
 
-def _durations(clock: tuple) -> tuple:
+def _durations(clock: tuple[Any, ...]) -> tuple[float | None, float | None, float | None, float | None]:
     """(total, upstream, overhead, time to first token) in seconds from an exchange's
     clock readings, as ``Exchange``'s properties compute them."""
     start, up_start, up_end, first, end = clock
@@ -334,7 +338,7 @@ def _durations(clock: tuple) -> tuple:
     return total, upstream, overhead, ttft
 
 
-def row_from_snapshot(snap: tuple, storage: StorageConfig) -> tuple:
+def row_from_snapshot(snap: tuple[Any, ...], storage: StorageConfig) -> tuple[Any, ...]:
     """The ``requests`` row, in ``REQUEST_COLUMNS`` order, from :func:`snapshot`."""
     (rid, started, clock, tenant, key_id, provider, kind, model, method, path, query, status, stream, outcome,
      verdict, inp, outp, cached, cache_write, reasoning, cost, client, error, cost_detail, timings, req_headers,
@@ -413,18 +417,18 @@ def row_from_snapshot(snap: tuple, storage: StorageConfig) -> tuple:
     )
 
 
-def build_request_row(ex: Exchange, storage: StorageConfig) -> tuple:
+def build_request_row(ex: Exchange, storage: StorageConfig) -> tuple[Any, ...]:
     """The ``requests`` row for one exchange, in ``REQUEST_COLUMNS`` order."""
     return row_from_snapshot(snapshot(ex, storage), storage)
 
 
-def audit_row(created: float, event: str, actor: str | None, detail: dict | None) -> tuple:
+def audit_row(created: float, event: str, actor: str | None, detail: dict[str, Any] | None) -> tuple[Any, ...]:
     """The ``audit_log`` row for one event."""
     text = _dumps(detail)
     return (iso_utc(created), event, actor, text and mask_credentials(text))
 
 
-def build_violation_rows(ex: Exchange) -> list[tuple]:
+def build_violation_rows(ex: Exchange) -> list[tuple[Any, ...]]:
     if not ex.violations:
         return []
     created = iso_utc(ex.started_at)

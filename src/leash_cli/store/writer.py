@@ -45,7 +45,7 @@ class _Audit:
     created: float
     event: str
     actor: str | None
-    detail: dict | None
+    detail: dict[str, Any] | None
 
 
 @dataclass(slots=True)
@@ -101,8 +101,8 @@ class Recorder:
         self._pending: collections.deque[tuple[Any, ...]] = collections.deque()
         self._thread: threading.Thread | None = None
         self._db: StoreWriter | None = None
-        self._transient = (*self.store.transient_errors, OSError, StoreError)
-        self._bad_row = self.store.bad_row_errors
+        self._transient: tuple[type[BaseException], ...] = (*self.store.transient_errors, OSError, StoreError)
+        self._bad_row: tuple[type[BaseException], ...] = self.store.bad_row_errors
         self._closed = False
         self._failing = False
         self._last_error: str | None = None
@@ -182,7 +182,7 @@ class Recorder:
         """Queue a row item built elsewhere (``("r", row, violations)``, ``("a", row)``) or a ``_Flush``."""
         self._q.put_nowait(item)
 
-    def audit(self, event: str, detail: dict | None = None, actor: str | None = None) -> None:
+    def audit(self, event: str, detail: dict[str, Any] | None = None, actor: str | None = None) -> None:
         """Queue an ``audit_log`` row."""
         if self._closed or not self.enabled:
             return
@@ -307,7 +307,7 @@ class Recorder:
         """After stop: keep trying until the deadline given to close(), then close the file."""
         deadline = self._stop_deadline
         while True:
-            flushes = []
+            flushes: list[_Flush] = []
             self._gather(0.0, 0.0, 1 << 30, flushes)
             done = not self._pending or self._write_pending() or time.monotonic() >= deadline
             for f in flushes:
@@ -321,7 +321,7 @@ class Recorder:
             self._db.close()  # no recorder: the store indexes new rows itself again
             self._db = None
 
-    def _gather(self, wait: float, interval: float, batch: int, flushes: list) -> bool:
+    def _gather(self, wait: float, interval: float, batch: int, flushes: list[_Flush]) -> bool:
         """Move queued messages into the backlog: the first within ``wait``, then
         more until ``batch`` rows or ``interval`` seconds.  True on stop.
 
@@ -436,7 +436,7 @@ class Recorder:
                 log.warning("history: writing to %s again (%d rows written so far)", self.path, self.rows_written)
         return True
 
-    def _write_one_by_one(self, items: list) -> None:
+    def _write_one_by_one(self, items: list[tuple[Any, ...]]) -> None:
         """A batch with a row SQLite refuses: write the rows singly and drop the bad ones."""
         for i, item in enumerate(items):
             try:
