@@ -28,6 +28,7 @@ import sqlite_utils  # noqa: F401  (was importable from the module this package 
 
 from leash_cli.store.backend import (
     HistoryReader,
+    HistoryRecorder,
     Store,
     StoreError,
     StoreWriter,
@@ -87,6 +88,7 @@ __all__ = [
     "Store",
     "StoreWriter",
     "HistoryReader",
+    "HistoryRecorder",
     "SqliteStore",
     "VirtualKey",
     "open_store",

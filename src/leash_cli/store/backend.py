@@ -13,6 +13,9 @@ PostgreSQL store implements the same three protocols next:
 - :class:`HistoryReader` — the read queries: listing, following, one exchange
   in full, stats, export, and the TUI's views.
 
+The gateway itself sees only a :class:`HistoryRecorder` (``make_recorder``:
+the writer thread or the writer process, over any store).
+
 Rows travel as plain tuples built once by :mod:`leash_cli.store.rows` in the
 column order of :data:`leash_cli.store.schema.REQUEST_COLUMNS` (and
 ``VIOLATION_COLUMNS`` / ``AUDIT_COLUMNS``), so every backend stores exactly
@@ -25,7 +28,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from leash_cli.config import StorageConfig
+    from leash_cli.exchange import Exchange
 
 __all__ = [
     "StoreError",
@@ -37,6 +44,7 @@ __all__ = [
     "Store",
     "StoreWriter",
     "HistoryReader",
+    "HistoryRecorder",
     "ListFilter",
 ]
 
@@ -77,7 +85,7 @@ class VirtualKey:
 
 
 class ListFilter(Protocol):
-    """A compiled filter expression (``leash_cli.filters.Filter``) as a reader takes it."""
+    """A compiled filter expression (``leash_cli.store.filters.Filter``) as a reader takes it."""
 
     @property
     def sql(self) -> str: ...
@@ -213,3 +221,46 @@ class Store(Protocol):
     def backup(self, dest: Path) -> int:
         """A consistent copy at ``dest``; returns its size in bytes."""
         ...
+
+
+class HistoryRecorder(Protocol):
+    """What the gateway hands finished exchanges to (``leash_cli.store.make_recorder``).
+
+    ``submit`` and ``audit`` never block and never raise; writing happens off the hot path.
+    """
+
+    #: the storage settings rows are built with (assigned on a config reload)
+    storage: StorageConfig
+    rows_written: int
+    write_errors: int
+    dropped: int
+    pruned: int
+
+    @property
+    def state(self) -> str:
+        """``ok``, ``degraded`` (writes failing; rows kept in memory) or ``disabled``."""
+        ...
+
+    @property
+    def last_error(self) -> str | None: ...
+
+    @property
+    def queue_depth(self) -> int:
+        """Exchanges and audit events not yet committed."""
+        ...
+
+    def start(self) -> None:
+        """Migrate the store (StoreError for an unusable one), then start writing."""
+        ...
+
+    def submit(self, ex: Exchange) -> None: ...
+
+    def audit(self, event: str, detail: dict[str, Any] | None = None, actor: str | None = None) -> None: ...
+
+    def flush(self, timeout: float = 5.0) -> bool: ...
+
+    def prune(self, timeout: float = 30.0) -> bool: ...
+
+    def index(self, timeout: float = 30.0) -> bool: ...
+
+    def close(self, timeout: float = 10) -> None: ...

@@ -179,7 +179,7 @@ def list_requests(
 ) -> list[dict[str, Any]]:
     """The newest ``n`` exchanges matching the filters, newest first.
 
-    ``expr`` is an expression of the filter language (``leash_cli.filters``),
+    ``expr`` is an expression of the filter language (``leash_cli.store.filters``),
     e.g. ``~p openai & ~s 5xx``.
 
     Each row has the ``LIST_COLUMNS`` plus ``_rowid`` (for :func:`new_requests`).
