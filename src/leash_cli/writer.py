@@ -3,12 +3,14 @@ the frame protocol) and ``python -m leash_cli.store`` (the process); these names
 
 from leash_cli.store.process import (
     ProcessRecorder,
-    _Batch,
     batch_frame,
     encode,
     frame,
     items,
     read_frames,
+)
+from leash_cli.store.process import (
+    _Batch as _Batch,
 )
 
 __all__ = ["ProcessRecorder", "frame", "batch_frame", "encode", "items", "read_frames"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from leash_cli.state.base import Reservation, RateResult, gcra
+from leash_cli.state.base import RateResult, Reservation, gcra
 
 __all__ = ["MemoryState"]
 

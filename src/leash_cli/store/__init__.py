@@ -44,10 +44,12 @@ from leash_cli.store.fts import (
 )
 from leash_cli.store.process import ProcessRecorder
 from leash_cli.store.rows import (
+    _SECRET_HEADER as _SECRET_HEADER,
+)
+from leash_cli.store.rows import (
     CREDENTIAL_PATTERN,
     MASK,
     SNAPSHOT_PROMPT,
-    _SECRET_HEADER,
     audit_row,
     build_request_row,
     build_violation_rows,
@@ -65,16 +67,22 @@ from leash_cli.store.schema import (
     REQUEST_COLUMNS,
     SCHEMA_VERSION,
     VIOLATION_COLUMNS,
-    _connect,
     migrations,
     open_readonly,
     open_writable,
 )
-from leash_cli.store.sqlite import INSERT_AUDIT as _INSERT_AUDIT
-from leash_cli.store.sqlite import INSERT_REQUEST as _INSERT_REQUEST
-from leash_cli.store.sqlite import INSERT_VIOLATION as _INSERT_VIOLATION
-from leash_cli.store.sqlite import SqliteStore
-from leash_cli.store.writer import Recorder, _Audit, _Flush, make_recorder
+from leash_cli.store.schema import (
+    _connect as _connect,
+)
+from leash_cli.store.sqlite import INSERT_AUDIT, INSERT_REQUEST, INSERT_VIOLATION, SqliteStore
+from leash_cli.store.writer import Recorder, make_recorder
+from leash_cli.store.writer import _Audit as _Audit
+from leash_cli.store.writer import _Flush as _Flush
+
+# the old module's private names that tests and benchmarks use
+_INSERT_REQUEST = INSERT_REQUEST
+_INSERT_VIOLATION = INSERT_VIOLATION
+_INSERT_AUDIT = INSERT_AUDIT
 
 __all__ = [
     "Recorder",
@@ -118,4 +126,7 @@ __all__ = [
     "build_request_row",
     "audit_row",
     "build_violation_rows",
+    "INSERT_REQUEST",
+    "INSERT_VIOLATION",
+    "INSERT_AUDIT",
 ]

@@ -47,21 +47,20 @@ import marshal
 import os
 import pickle
 import select
-import signal
 import struct
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import IO, Any
 
 from leash_cli.config import StorageConfig
 from leash_cli.exchange import Exchange
 from leash_cli.store.backend import Store, StoreError
-from leash_cli.store.rows import audit_row, build_violation_rows, snapshot
 from leash_cli.store.factory import open_store
+from leash_cli.store.rows import audit_row, build_violation_rows, snapshot
 
 try:
     import fcntl

@@ -11,7 +11,6 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
-
 from leash_cli.store import keys as _keys
 from leash_cli.store import retention
 from leash_cli.store.backend import AuditRow, RequestRow, ViolationRow, VirtualKey

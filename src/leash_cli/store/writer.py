@@ -30,10 +30,10 @@ from typing import Any
 from leash_cli.config import StorageConfig, parse_duration
 from leash_cli.exchange import Exchange
 from leash_cli.store.backend import Store, StoreError, StoreWriter
+from leash_cli.store.factory import open_store
 from leash_cli.store.process import ProcessRecorder
 from leash_cli.store.retention import cutoff_for
 from leash_cli.store.rows import audit_row, build_request_row, build_violation_rows, row_from_snapshot
-from leash_cli.store.factory import open_store
 
 __all__ = ["Recorder", "make_recorder"]
 
