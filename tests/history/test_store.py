@@ -10,11 +10,11 @@ import orjson
 import pytest
 
 from leash_cli import store as store_mod
-from leash_cli.store import schema as store_schema
 from leash_cli.config import StorageConfig
 from leash_cli.exchange import Usage, Violation
 from leash_cli.pricing import Pricer
 from leash_cli.store import Recorder, StoreError, iso_utc, open_readonly, open_writable
+from leash_cli.store import schema as store_schema
 
 from .samples import exchange
 

@@ -47,13 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     def report(token: int | None = None) -> None:
         """A status frame: at once for a finished command or a change of state, else at most every 20 ms."""
         now = time.monotonic()
-        key = (rec.finished, rec._failing, rec.last_error, rec.rows_written, rec.pruned, rec.write_errors)
+        key = (rec.finished, rec.failing, rec.last_error, rec.rows_written, rec.pruned, rec.write_errors)
         if token is None and (key == last[1] or (now - last[0] < _STATUS_EVERY and key[1:3] == last[1][1:3])):
             return
         last[0], last[1] = now, key
         counts = {"rows_written": rec.rows_written, "write_errors": rec.write_errors, "dropped": rec.dropped,
                   "pruned": rec.pruned}
-        data = frame((rec.finished, rec._failing, rec.last_error, counts, token))
+        data = frame((rec.finished, rec.failing, rec.last_error, counts, token))
         with out_lock:
             try:
                 out.write(data)

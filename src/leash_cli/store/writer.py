@@ -146,6 +146,11 @@ class Recorder:
         return "degraded" if self._failing else "ok"
 
     @property
+    def failing(self) -> bool:
+        """Writes are failing now (the rows wait in memory and the write is retried)."""
+        return self._failing
+
+    @property
     def last_error(self) -> str | None:
         return self._last_error
 
