@@ -46,7 +46,11 @@ class SqliteWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.db = open_writable(path)
-        set_fts_deferred(self.db.conn, True)  # this recorder indexes new rows itself, in bulk
+        try:
+            set_fts_deferred(self.db.conn, True)  # this recorder indexes new rows itself, in bulk
+        except BaseException:
+            self.db.close()
+            raise
 
     def write_batch(
         self, requests: Sequence[RequestRow], violations: Sequence[ViolationRow], audits: Sequence[AuditRow]
