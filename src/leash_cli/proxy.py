@@ -167,6 +167,11 @@ class Gateway(GatewayCore):
         headers.append((b"content-length", str(len(body)).encode()))
         await self._send(send, ex, rej.status, headers, body)
 
+    async def _upstream_failed(self, send: Send, ex: Exchange, rej: Rejection) -> None:
+        """A failed upstream call: the cause in the error body, the record and the log."""
+        log.warning("%s %s/%s: %s", ex.id, ex.provider, ex.path, rej.message)
+        await self._reject(send, ex, rej)
+
     async def _send(self, send: Send, ex: Exchange, status: int, headers: list, body: bytes) -> None:
         leash_headers(ex, overhead(ex, time.perf_counter()), headers)
         await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -200,13 +205,13 @@ class Gateway(GatewayCore):
                     connect_timeout=provider.connect_timeout or cfg.connect_timeout,
                     read_timeout=provider.read_timeout or cfg.read_timeout,
                 )
-            except UpstreamTimeout:
+            except UpstreamTimeout as e:
                 ex.t_upstream_end = time.perf_counter()
-                return await self._reject(send, ex, R.upstream_timeout(provider.name))
+                return await self._upstream_failed(send, ex, R.upstream_timeout(provider.name, e))
             except UpstreamError as e:
                 ex.t_upstream_end = time.perf_counter()
-                return await self._reject(send, ex, R.upstream_unreachable(provider.name, e,
-                                                                           isinstance(e, UpstreamConnectError)))
+                return await self._upstream_failed(send, ex, R.upstream_unreachable(
+                    provider.name, e, isinstance(e, UpstreamConnectError)))
             ex.t_upstream_headers = time.perf_counter()
             try:
                 ex.status = resp.status
@@ -222,14 +227,14 @@ class Gateway(GatewayCore):
                     return
                 try:
                     body = await resp.read()
-                except UpstreamTimeout:
+                except UpstreamTimeout as e:
                     ex.t_upstream_end = time.perf_counter()
                     ex.status = None
-                    return await self._reject(send, ex, R.upstream_timeout(provider.name, started=True))
+                    return await self._upstream_failed(send, ex, R.upstream_timeout(provider.name, e, started=True))
                 except UpstreamError as e:
                     ex.t_upstream_end = time.perf_counter()
                     ex.status = None
-                    return await self._reject(send, ex, R.upstream_reset(provider.name, e))
+                    return await self._upstream_failed(send, ex, R.upstream_reset(provider.name, e))
                 ex.t_upstream_end = time.perf_counter()
                 guard.stop()
                 await self._send_body(send, ex, resp.status, rheaders, body, flow)
@@ -315,7 +320,8 @@ class Gateway(GatewayCore):
                 if gone.is_set():
                     raise _ClientGone() from None
                 ex.outcome = "upstream_error"
-                ex.error = f"upstream stream broke off: {type(e).__name__}"
+                ex.error = f"upstream stream broke off: {R.upstream_cause(e)}"
+                log.warning("%s %s/%s: %s", ex.id, ex.provider, ex.path, ex.error)
             except asyncio.CancelledError:
                 if not gone.is_set():
                     raise

@@ -93,17 +93,35 @@ def invalid_json(error: str) -> Rejection:
 INTERNAL_ERROR = Rejection(500, "internal_error", "leash internal error")
 
 
-def upstream_timeout(provider: str, started: bool = False) -> Rejection:
+def upstream_timeout(provider: str, error: BaseException | None = None, started: bool = False) -> Rejection:
     what = "stopped sending its response" if started else "did not answer in time"
-    return Rejection(504, "upstream_timeout", f"provider {provider!r} {what}", outcome="upstream_error")
+    return Rejection(504, "upstream_timeout", f"provider {provider!r} {what}{_because(error)}",
+                     outcome="upstream_error")
 
 
 def upstream_unreachable(provider: str, error: BaseException, connect: bool) -> Rejection:
     what = "cannot reach" if connect else "lost the connection to"
-    return Rejection(502, "upstream_unreachable", f"{what} provider {provider!r}: {type(error).__name__}",
+    return Rejection(502, "upstream_unreachable", f"{what} provider {provider!r}{_because(error)}",
                      outcome="upstream_error")
 
 
 def upstream_reset(provider: str, error: BaseException) -> Rejection:
-    return Rejection(502, "upstream_reset", f"provider {provider!r} broke off its response: {type(error).__name__}",
+    return Rejection(502, "upstream_reset", f"provider {provider!r} broke off its response{_because(error)}",
                      outcome="upstream_error")
+
+
+def upstream_cause(error: BaseException) -> str:
+    """What went wrong toward the provider, as the transport said it (host, port, the OS's reason),
+    credential-looking strings masked and the length bounded; never the request itself."""
+    text = str(error).strip() or type(error).__name__
+    from leash_cli.store import mask_credentials  # a failed upstream call is rare: no import on the hot path
+
+    text = mask_credentials(text)
+    return text if len(text) <= _CAUSE_MAX else text[:_CAUSE_MAX] + "..."
+
+
+_CAUSE_MAX = 300
+
+
+def _because(error: BaseException | None) -> str:
+    return "" if error is None else f": {upstream_cause(error)}"
