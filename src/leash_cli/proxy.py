@@ -157,8 +157,6 @@ class Gateway(GatewayCore):
                     await self._reject(send, ex, R.INTERNAL_ERROR)
             ex.outcome = "error"
         finally:
-            if ex.t_end is None:
-                ex.t_end = time.perf_counter()
             self.finish(adm)
 
     async def _reject(self, send: Send, ex: Exchange, rej: Rejection) -> None:

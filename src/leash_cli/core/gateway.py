@@ -7,8 +7,8 @@ metrics, history, leaving its config generation).  An adapter translates:
 
     adm = core.admit(method, raw_path, query, headers, client, t0)
     rej = adm.rejection or await core.run_request(adm, body)
-    ... send rej as core.reject(adm, rej) gives it, or forward and pass the answer
-        through adm.flow ...
+    ... answer with rejection.reject(adm.ex, rej) + headers.leash_headers, or forward
+        and pass the answer through adm.flow ...
     core.finish(adm)                       # always, once
 
 Nothing here imports a web framework or gRPC.
@@ -30,7 +30,7 @@ from leash_cli.config import LoadedConfig
 from leash_cli.core import admission as _admission
 from leash_cli.core.admission import Admission, admit_body
 from leash_cli.core.live import GatewayState, LiveConfig
-from leash_cli.core.rejection import Rejection, reject
+from leash_cli.core.rejection import Rejection
 from leash_cli.metrics import Metrics
 from leash_cli.pipeline import Pipeline, drain_background
 from leash_cli.providers import build_providers
@@ -91,6 +91,7 @@ class GatewayCore:
         require = gw.require_virtual_key
         return GatewayState(
             loaded=loaded,
+            config=cfg,
             providers=build_providers(cfg),
             pipeline=self._pipeline_factory(self, loaded),
             trust_tenant_header=loopback if trust is None else trust,
@@ -123,10 +124,9 @@ class GatewayCore:
             await self.limits.close()
 
     # -- one request ----------------------------------------------------------------------------
-    def admit(self, method: str, raw_path: str, query: str, headers: dict[str, str], client: str | None,
-              t0: float, *, remote: bool = False, serve_mock: bool = True) -> Admission:
-        return _admission.admit(self, method, raw_path, query, headers, client, t0, remote=remote,
-                                serve_mock=serve_mock)
+    #: ``core.admit(method, raw_path, query, headers, client, t0, *, remote=False, serve_mock=True)``:
+    #: the request's head admitted (see :func:`leash_cli.core.admission.admit`); no wrapper frame on the hot path
+    admit = _admission.admit
 
     async def run_request(self, adm: Admission, body: bytes) -> Rejection | None:
         """The body's checks, then the request stages; on success ``adm.flow`` takes the response."""
@@ -143,11 +143,6 @@ class GatewayCore:
         adm.flow = pipeline.response(ex)
         return None
 
-    @staticmethod
-    def reject(adm: Admission, rej: Rejection) -> tuple[bytes, dict[str, str]]:
-        """End the exchange with `rej`: the body and headers to send (add ``leash_headers``)."""
-        return reject(adm.ex, rej)
-
     def finish(self, adm: Admission) -> None:
         """The exchange is over: usage, cost, metrics, history (module sinks as a task), and it leaves
         its config generation once all that is done.  Call exactly once per admission."""
@@ -161,8 +156,10 @@ class GatewayCore:
             task = st.pipeline.finish(ex, adm.flow)
         except Exception:  # never let recording break serving
             log.exception("could not record %s", ex.id)
-        if task is None:
-            self.live.leave(st)
+        if task is None:  # LiveConfig.leave, inlined: once per request
+            st.active -= 1
+            if st.retired and st.active <= 0:
+                self.live.drained(st)
         else:
             task.add_done_callback(lambda _t: self.live.leave(st))
 

@@ -32,6 +32,7 @@ class GatewayState:
     """Everything a request needs, swapped as one on reload (one config generation)."""
 
     loaded: LoadedConfig
+    config: Config  # loaded.config (a field, not a property: read several times per request)
     providers: dict[str, Provider]
     pipeline: Pipeline
     trust_tenant_header: bool  # the local proxy's policies (loopback clients are trusted by default)
@@ -41,10 +42,6 @@ class GatewayState:
     active: int = 0  # exchanges in flight on this generation
     retired: bool = False  # a newer generation is current
     closed: bool = False  # its modules have been closed
-
-    @property
-    def config(self) -> Config:
-        return self.loaded.config
 
 
 class LiveConfig:
@@ -62,7 +59,7 @@ class LiveConfig:
     def leave(self, st: GatewayState) -> None:
         st.active -= 1
         if st.retired and st.active <= 0:
-            self._drained(st)
+            self.drained(st)
 
     # -- reload ------------------------------------------------------------------------------
     def swap(self, new: GatewayState) -> GatewayState:
@@ -90,9 +87,10 @@ class LiveConfig:
 
     def _check(self, st: GatewayState) -> None:
         if st.active <= 0:
-            self._drained(st)
+            self.drained(st)
 
-    def _drained(self, st: GatewayState) -> None:
+    def drained(self, st: GatewayState) -> None:
+        """`st` (retired) has no exchange left: close its modules that no live generation holds."""
         with self._lock:
             if st.closed:
                 return
