@@ -72,7 +72,7 @@ class LiveConfig:
             old.retired = True
             self._retired.append(old)
         loop = self.loop
-        if loop is not None and not loop.is_closed() and not _running_on(loop):
+        if loop is not None and loop.is_running() and not _running_on(loop):
             try:
                 loop.call_soon_threadsafe(self._check, old)
                 return old

@@ -80,8 +80,8 @@ class Processor(pb_grpc.ExternalProcessorServicer):
 class ExtProcServer:
     """The gRPC server, the health service and the metrics port of one module host."""
 
-    def __init__(self, gateway: GatewayCore, host: str = "127.0.0.1", port: int = 50051, metrics_port: int | None = 9464,
-                 *, grace: float = 30.0) -> None:
+    def __init__(self, gateway: GatewayCore, host: str = "127.0.0.1", port: int = 50051,
+                 metrics_port: int | None = 9464, *, grace: float = 30.0) -> None:
         self.gateway = gateway
         self.host = host
         self.port = port
