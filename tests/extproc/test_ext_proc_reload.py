@@ -91,3 +91,51 @@ def test_a_reload_mid_stream_keeps_the_ext_proc_exchange_on_its_generation(tmp_p
         finally:
             conn.close()
         assert row == {"status": 200, "outcome": "ok", "response_text": "one two"}
+
+
+# -- one admission: the proxy and the ext_proc host reject alike ------------------------------------------------
+def _immediate(port: int, headers: dict[str, str], body: bytes | None) -> tuple[int, dict]:
+    """Send a request head (and body) as Envoy would; the ImmediateResponse's status and JSON body."""
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        msgs = [pb.ProcessingRequest(request_headers=_headers(headers, end=body is None))]
+        if body is not None:
+            msgs.append(pb.ProcessingRequest(request_body=pb.HttpBody(body=body, end_of_stream=True)))
+        for got in pb_grpc.ExternalProcessorStub(channel).Process(iter(msgs), timeout=15):
+            if got.HasField("immediate_response"):
+                ir = got.immediate_response
+                return ir.status.code, orjson.loads(ir.body)
+        raise AssertionError("no immediate response")
+    finally:
+        channel.close()
+
+
+def test_the_proxy_and_the_ext_proc_host_reject_alike(start_gateway, upstream, tmp_path):
+    import httpx
+
+    from leash_cli.config import LoadedConfig, parse_config_text
+
+    for require in (True, False):
+        cfg = {"gateway": {"require_virtual_key": require, "trust_tenant_header": False, "max_body_bytes": 2000},
+               "providers": {"openai": {"kind": "openai", "endpoint": f"{upstream.url}/v1"},
+                             "anthropic": {"kind": "anthropic", "endpoint": upstream.url}}}
+        gw = start_gateway(cfg)
+        core = build_host(LoadedConfig(parse_config_text(yaml.safe_dump(cfg), "leash.yaml"), None, "flag"),
+                          tmp_path / f"ep-{require}.db")
+        cases = [("/v1/openai/chat/completions", {}, b'{"model": "m", "messages": []}')] if require else [
+            ("/v1/nope/chat/completions", {}, b"{}"),
+            ("/v1/openai/%2e%2e/admin", {}, b"{}"),
+            ("/v1/openai/chat/completions", {"content-length": "5000"}, None),
+            ("/v1/openai/chat/completions", {}, b'{"model": '),
+            ("/v1/anthropic/v1/messages", {"x-api-key": "lk-00000000-notakeyatall0000"}, b"{}"),
+        ]
+        with ExtProcThread(core) as srv:
+            for path, extra, body in cases:
+                head = {"content-type": "application/json", **extra}
+                if body is not None:
+                    r = httpx.post(gw.url + path, content=body, headers=head, timeout=10)
+                else:  # a declared length over the limit: the head alone is refused
+                    r = httpx.post(gw.url + path, content=b"x" * 5000, headers=head, timeout=10)
+                status, answer = _immediate(srv.bound_port, {":path": path, ":method": "POST", **head}, body)
+                assert (status, answer) == (r.status_code, r.json()), path
+                assert status >= 400
