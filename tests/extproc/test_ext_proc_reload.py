@@ -139,3 +139,29 @@ def test_the_proxy_and_the_ext_proc_host_reject_alike(start_gateway, upstream, t
                 status, answer = _immediate(srv.bound_port, {":path": path, ":method": "POST", **head}, body)
                 assert (status, answer) == (r.status_code, r.json()), path
                 assert status >= 400
+
+
+def test_stream_usage_false_is_honoured_behind_envoy_too(tmp_path):
+    """OpenAI streams are asked for their usage (``stream_options``) unless the provider says ``stream_usage: false``;
+    the ext_proc host used to ignore the setting."""
+    from leash_cli.config import LoadedConfig, parse_config_text
+
+    body = orjson.dumps({"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": "hi"}]})
+    sent = {}
+    for usage in (True, False):
+        cfg = {"gateway": {"require_virtual_key": False},
+               "providers": {"openai": {"kind": "openai", "endpoint": "http://127.0.0.1:9/v1", "stream_usage": usage}}}
+        core = build_host(LoadedConfig(parse_config_text(yaml.safe_dump(cfg), "leash.yaml"), None, "flag"),
+                          tmp_path / f"u-{usage}.db", record=False)
+        with ExtProcThread(core) as srv:
+            channel = grpc.insecure_channel(f"127.0.0.1:{srv.bound_port}")
+            msgs = [pb.ProcessingRequest(request_headers=_headers({":path": "/v1/openai/chat/completions",
+                                                                   ":method": "POST",
+                                                                   "content-type": "application/json"})),
+                    pb.ProcessingRequest(request_body=pb.HttpBody(body=body, end_of_stream=True))]
+            answers = list(pb_grpc.ExternalProcessorStub(channel).Process(iter(msgs), timeout=15))
+            channel.close()
+        mutation = answers[1].request_body.response.body_mutation
+        sent[usage] = orjson.loads(mutation.body) if mutation.HasField("body") else orjson.loads(body)
+    assert sent[True]["stream_options"] == {"include_usage": True}
+    assert "stream_options" not in sent[False]
