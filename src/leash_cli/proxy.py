@@ -141,10 +141,12 @@ class Gateway(GatewayCore):
                     rej = await self.run_request(adm, body)
             if rej is not None:
                 return await self._reject(send, ex, rej)
-            if adm.provider.kind == "mock":
-                await self._answer_mock(receive, send, adm)
+            provider = adm.provider
+            assert provider is not None  # admitted
+            if provider.kind == "mock":
+                await self._answer_mock(receive, send, adm, provider)
             else:
-                await self._forward(receive, send, adm)
+                await self._forward(receive, send, adm, provider)
         except _ClientGone:
             ex.outcome = "client_cancelled"
             ex.error = ex.error or "client disconnected"
@@ -176,11 +178,10 @@ class Gateway(GatewayCore):
         await send({"type": "http.response.body", "body": body})
         ex.t_end = time.perf_counter()
 
-    async def _forward(self, receive: Receive, send: Send, adm: Admission) -> None:
+    async def _forward(self, receive: Receive, send: Send, adm: Admission, provider: Provider) -> None:
         client = self.client
         assert client is not None, "gateway not started"
         ex = adm.ex
-        provider: Provider = adm.provider
         headers = adm.headers
         flow = adm.flow
         cfg = adm.state.config.gateway
@@ -249,10 +250,10 @@ class Gateway(GatewayCore):
         finally:
             guard.stop()
 
-    async def _answer_mock(self, receive: Receive, send: Send, adm: Admission) -> None:
+    async def _answer_mock(self, receive: Receive, send: Send, adm: Admission, provider: Provider) -> None:
         ex = adm.ex
         flow = adm.flow
-        pc = adm.provider.config
+        pc = provider.config
         ex.t_upstream_start = time.perf_counter()
         result = mock.respond(ex.api, ex.method, ex.path, adm.query, ex.json(), chunks=pc.chunks,
                               delay_ms=pc.delay_ms, chunk_delay_ms=pc.chunk_delay_ms)

@@ -164,7 +164,7 @@ class GatewayCore:
             task.add_done_callback(lambda _t: self.live.leave(st))
 
     # -- operations -----------------------------------------------------------------------------
-    def health_payload(self) -> dict:
+    def health_payload(self) -> dict[str, Any]:
         st = self.state
         rec = self.recorder
         store: dict[str, Any] = {"state": "disabled"}
@@ -195,7 +195,9 @@ class GatewayCore:
 def default_pipeline(gw: Any, loaded: LoadedConfig) -> Pipeline:
     from leash_cli.registry import make_pipeline
 
-    return make_pipeline(loaded, recorder=gw.recorder, metrics=gw.metrics, pricer=gw.pricer, state=gw.limits)
+    pipeline: Pipeline = make_pipeline(loaded, recorder=gw.recorder, metrics=gw.metrics, pricer=gw.pricer,
+                                       state=gw.limits)
+    return pipeline
 
 
 def gateway_parts(loaded: LoadedConfig, *, db_path: str | Path | None = None, record: bool = True) -> dict[str, Any]:
@@ -239,7 +241,7 @@ def reload_config(gateway: GatewayCore, config_path: str | Path | None) -> bool:
     return True
 
 
-def audit(gateway: GatewayCore, event: str, detail: dict) -> None:
+def audit(gateway: GatewayCore, event: str, detail: dict[str, Any]) -> None:
     rec = gateway.recorder
     if rec is not None and hasattr(rec, "audit"):
         rec.audit(event, detail, actor="gateway")
