@@ -426,8 +426,9 @@ class Pipeline:
                 if isinstance(r, Exception):
                     log.warning("sink of %s failed: %s", hook.name, r)
 
-    def finish(self, ex: Exchange, flow: "ResponseFlow | None" = None) -> None:
-        """Usage, cost, metrics, history.  Never raises; module sinks run as a task."""
+    def finish(self, ex: Exchange, flow: "ResponseFlow | None" = None) -> "asyncio.Task | None":
+        """Usage, cost, metrics, history.  Never raises; module sinks run as a task (returned: the
+        exchange is over when it is done)."""
         if flow is not None:
             flow.close()
         if self.pricer is not None and ex.usage.known and ex.model:
@@ -440,10 +441,11 @@ class Pipeline:
                 task = asyncio.get_running_loop().create_task(self._sink_then_record(ex))
                 _BACKGROUND.add(task)
                 task.add_done_callback(_BACKGROUND.discard)
-                return
+                return task
             except RuntimeError:  # no loop (tests calling finish directly)
                 pass
         self._record(ex)
+        return None
 
     async def _sink_then_record(self, ex: Exchange) -> None:
         try:

@@ -17,7 +17,7 @@ import yaml
 from ep_support import REDIS_URL, LocalEnvoy, envoy_binary, need_redis
 from leash_cli.config import LoadedConfig, parse_config_text
 from leash_cli.extproc.server import ExtProcThread
-from leash_cli.server import build_gateway
+from leash_cli.extproc.server import build_host
 
 pytestmark = pytest.mark.slow  # real Envoy end to end: each test starts Envoy and module hosts
 
@@ -50,7 +50,7 @@ class Stack:
         self.hosts: list[ExtProcThread] = []
         self.gateways = []
         for _ in range(replicas):
-            gw = build_gateway(LoadedConfig(parse_config_text(text, "leash.yaml"), None, "flag"), db_path=self.db)
+            gw = build_host(LoadedConfig(parse_config_text(text, "leash.yaml"), None, "flag"), self.db)
             if prefix is not None:
                 gw.limits.prefix = prefix
             self.gateways.append(gw)
