@@ -261,6 +261,7 @@ ERROR_CODE_PATTERNS = (
     r'\bcode="([a-z_]+)"',  # block(..., code="budget_exceeded")
     r'reject\([^"\n]*?\b\d{3},\s*"([a-z_]+)"',  # _reject(send, ex, 401, "invalid_api_key", ...)
     r'Block\(\d{3},\s*"([a-z_]+)"',  # Block(503, "module_error", ...)
+    r'Rejection\(\s*\d{3},\s*"([a-z_]+)"',  # Rejection(401, "invalid_api_key", ...)
     r'RouteError\(\d{3},\s*"[^"]*",\s*"([a-z_]+)"',  # RouteError(400, "...", "invalid_path")
 )
 

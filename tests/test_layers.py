@@ -17,9 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONTRACTS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
 
 #: contracts that only hold once a branch in flight has landed; strict: a kept contract fails the xfail
-PENDING = {
-    "extproc-without-starlette": "the ext_proc host still imports proxy.py / server.py until the gateway core lands",
-}
+PENDING: dict[str, str] = {}
 
 
 def _lint_imports() -> str:

@@ -19,19 +19,27 @@ like any other.  Nothing here knows HTTP frameworks.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from leash_cli.core import rejection as R
 from leash_cli.core.ids import new_request_id
-from leash_cli.core.live import GatewayState
+from leash_cli.core.live import GatewayState, LiveConfig
 from leash_cli.core.rejection import Rejection
 from leash_cli.errors import guess_api
 from leash_cli.exchange import CREDENTIAL_PARAMS, Exchange, strip_credentials
 from leash_cli.keys import PREFIX as KEY_PREFIX
+from leash_cli.metrics import Metrics
 from leash_cli.providers import Provider, RouteError, clean_rest, client_key, request_model, strip_query_params
 
-if TYPE_CHECKING:
-    from leash_cli.core.gateway import GatewayCore
+
+
+class Host(Protocol):
+    """What admission reads of the gateway core (``GatewayCore`` is one)."""
+
+    live: LiveConfig
+    metrics: Metrics
+    keyring: Any  # a KeyRing, or None when leash keys are off
+    recorder: Any  # the history recorder, or None when nothing is recorded
 
 #: Where clients put a provider key (and so a leash key): removed once a leash key stands in for it.
 CLIENT_KEY_HEADERS = ("authorization", "x-api-key", "x-goog-api-key", "api-key")
@@ -58,7 +66,7 @@ class Admission:
         self.virtual_key = False  # a leash key stood in for the provider key
 
 
-def admit(core: GatewayCore, method: str, raw_path: str, query: str, headers: dict[str, str], client: str | None,
+def admit(core: Host, method: str, raw_path: str, query: str, headers: dict[str, str], client: str | None,
           t0: float, *, remote: bool = False, serve_mock: bool = True) -> Admission:
     """Admit a request by its head.  `headers`: lower-case names (no HTTP/2 pseudo-headers), repeated ones joined.
 
@@ -98,7 +106,7 @@ def admit(core: GatewayCore, method: str, raw_path: str, query: str, headers: di
     return adm
 
 
-def _check_head(core: GatewayCore, adm: Admission, st: GatewayState, provider: Provider | None, pname: str,
+def _check_head(core: Host, adm: Admission, st: GatewayState, provider: Provider | None, pname: str,
                 rest: str, remote: bool, serve_mock: bool) -> Rejection | None:
     ex = adm.ex
     headers = adm.headers
