@@ -53,7 +53,7 @@ class Google(Dialect):
     key_header: ClassVar[str] = "x-goog-api-key"
     key_prefix: ClassVar[str] = ""
     key_in_query: ClassVar[bool] = True
-    path_prefixes: ClassVar[tuple[str, ...]] = ("v1beta/", "v1/", "v1alpha/", "upload/")
+    path_prefixes: ClassVar[tuple[str, ...]] = ("v1beta/", "v1alpha/", "v1/", "upload/")
     pricing_id: ClassVar[str | None] = "google"
 
     # -- request --------------------------------------------------------------------
