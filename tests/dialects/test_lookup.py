@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from leash_cli import errors, messages, providers
-from leash_cli.dialects import ANTHROPIC, DIALECTS, GOOGLE, OPENAI, Dialect, for_api, for_provider, guess_api, mock_api
+from leash_cli.dialects import ANTHROPIC, DIALECTS, GOOGLE, OPENAI, Dialect, for_provider, guess_api, mock_api
 
 from .helpers import exchange
 

@@ -32,7 +32,7 @@ from leash_cli.dialects.base import (
     tool_descriptions,
 )
 
-__all__ = ["Anthropic", "DIALECT", "usage_of"]
+__all__ = ["DIALECT", "Anthropic", "usage_of"]
 
 ERROR_TYPES: dict[int, str] = {
     400: "invalid_request_error",

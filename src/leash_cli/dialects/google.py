@@ -24,7 +24,17 @@ from urllib.parse import unquote
 
 import orjson
 
-from leash_cli.dialects.base import Dialect, Path, StreamState, Text, Usage, as_int, error_type, leaves, tool_descriptions
+from leash_cli.dialects.base import (
+    Dialect,
+    Path,
+    StreamState,
+    Text,
+    Usage,
+    as_int,
+    error_type,
+    leaves,
+    tool_descriptions,
+)
 
 __all__ = ["DIALECT", "Google", "usage_of"]
 

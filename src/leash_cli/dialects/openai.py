@@ -40,7 +40,7 @@ from leash_cli.dialects.base import (
 if TYPE_CHECKING:
     from leash_cli.exchange import Exchange
 
-__all__ = ["OpenAI", "DIALECT", "INCLUDE_USAGE_ANNOTATION", "usage_of"]
+__all__ = ["DIALECT", "INCLUDE_USAGE_ANNOTATION", "OpenAI", "usage_of"]
 
 #: set on an exchange whose stream leash asked for usage (the client did not)
 INCLUDE_USAGE_ANNOTATION = "leash_include_usage"
