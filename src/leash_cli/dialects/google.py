@@ -86,7 +86,14 @@ class Google(Dialect):
                 if isinstance(c, dict):
                     parts = c.get("parts")
                     if isinstance(parts, list):
-                        _parts(parts, ("contents", i, "parts"), str(c.get("role") or "user"), out)
+                        role = str(c.get("role") or "user")
+                        if len(parts) == 1:
+                            p = parts[0]
+                            if isinstance(p, dict) and len(p) == 1 and isinstance(p.get("text"), str):
+                                # the common turn, one plain text part
+                                out.append(Text(role, p["text"], ("contents", i, "parts", 0, "text")))
+                                continue
+                        _parts(parts, ("contents", i, "parts"), role, out)
         tool_descriptions(body, out)
         return out
 

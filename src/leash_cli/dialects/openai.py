@@ -75,7 +75,14 @@ class OpenAI(Dialect):
         if messages:
             for i, msg in enumerate(messages):
                 if isinstance(msg, dict):
-                    _message(msg, ("messages", i), str(msg.get("role") or "user"), out)
+                    role = str(msg.get("role") or "user")
+                    content = msg.get("content")
+                    if len(msg) == 2 and isinstance(content, str) and "role" in msg:
+                        # the common message, {"role", "content": str}: nothing else to look for
+                        out.append(Text(role, content, ("messages", i, "content"),
+                                        "tool_result" if role == "tool" else "text"))
+                    else:
+                        _message(msg, ("messages", i), role, out)
         instructions = body.get("instructions")
         if isinstance(instructions, str):
             out.append(Text("system", instructions, ("instructions",)))
