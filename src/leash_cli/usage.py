@@ -1,5 +1,9 @@
 """Token usage and completion text, read from provider responses.
 
+Where each provider puts them is its dialect's knowledge (``Dialect.usage``,
+``Dialect.track_event``, ``Dialect.body_text`` in :mod:`leash_cli.dialects`);
+the :class:`UsageTracker` here holds one response's state and asks the dialect.
+
 One normalisation for every provider (what lands in ``Exchange.usage`` and in
 the ``requests`` table):
 
