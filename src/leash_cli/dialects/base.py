@@ -5,20 +5,18 @@ A dialect is a stateless singleton (one per wire format); per-exchange state (a 
 far, its usage) lives in the caller (``usage.UsageTracker``, ``pipeline.ResponseFlow``), which
 hands itself to the dialect where the dialect must update it (:class:`StreamState`).
 
-Nothing here imports a web framework, the pipeline or the exchange (only for type checking), so
-``exchange`` can hold a dialect without an import cycle.
+Nothing here imports a web framework, the pipeline or the exchange: a dialect sees an exchange
+through the :class:`Call` protocol, so ``exchange`` can hold a dialect without an import cycle.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
-
-if TYPE_CHECKING:
-    from leash_cli.exchange import Exchange
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 __all__ = [
+    "Call",
     "Dialect",
     "Path",
     "StreamState",
@@ -79,10 +77,25 @@ class Usage:
 _USAGE_FIELDS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens", "reasoning_tokens")
 
 
+class Call(Protocol):
+    """What a dialect reads and writes of one exchange (``leash_cli.exchange.Exchange`` is one)."""
+
+    path: str
+    stream: bool
+    model: str | None
+    usage: Usage
+    annotations: dict[str, Any]
+
+    def json(self) -> Any: ...
+
+    def set_json(self, body: Any) -> None: ...
+
+
 class StreamState(Protocol):
     """What a dialect updates while it reads a response (``usage.UsageTracker``)."""
 
-    ex: Exchange
+    @property
+    def ex(self) -> Call: ...
     hide_usage: bool  # the client did not ask for the usage-only chunk: hide it
 
     def text_seen(self, text: str) -> None:
@@ -216,7 +229,7 @@ class Dialect:
             return (model if isinstance(model, str) else None), body.get("stream") is True
         return None, False
 
-    def prepare_request(self, ex: Exchange) -> None:
+    def prepare_request(self, ex: Call) -> None:
         """Last changes to a streamed request before it goes upstream (ask for usage)."""
 
     def cap_output_tokens(self, body: dict[str, Any], rest: str, cap: int) -> bool:

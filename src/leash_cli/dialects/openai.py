@@ -21,11 +21,12 @@ Errors: ``{"error": {"message", "type", "param", "code"}}``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import orjson
 
 from leash_cli.dialects.base import (
+    Call,
     Dialect,
     Path,
     StreamState,
@@ -36,9 +37,6 @@ from leash_cli.dialects.base import (
     error_type,
     tool_descriptions,
 )
-
-if TYPE_CHECKING:
-    from leash_cli.exchange import Exchange
 
 __all__ = ["DIALECT", "INCLUDE_USAGE_ANNOTATION", "OpenAI", "usage_of"]
 
@@ -105,7 +103,7 @@ class OpenAI(Dialect):
         tool_descriptions(body, out)
         return out
 
-    def prepare_request(self, ex: Exchange) -> None:
+    def prepare_request(self, ex: Call) -> None:
         """Ask a Chat Completions stream for its usage when the client did not; sets
         ``ex.annotations["leash_include_usage"]`` so the usage-only chunk is hidden again."""
         if not ex.stream or not ex.path.rstrip("/").endswith("chat/completions"):
