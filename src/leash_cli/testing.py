@@ -262,7 +262,7 @@ def _run_sync(coro: Any) -> Any:
     def target() -> None:
         try:
             box["value"] = asyncio.run(coro)
-        except BaseException as e:  # noqa: BLE001 - handed back to the caller
+        except BaseException as e:  # handed back to the caller
             box["error"] = e
 
     t = threading.Thread(target=target, name="leash-testing")
@@ -322,7 +322,7 @@ def assert_redacted(ex: Exchange, contains: str | None = None, *, absent: str | 
 # -- a whole gateway -------------------------------------------------------------------------
 @contextlib.contextmanager
 def serve(config: dict[str, Any] | None = None, *, modules: list[type] | None = None,
-          db_path: str | os.PathLike | None = None, record: bool = False) -> Iterator[str]:
+          db_path: str | os.PathLike[str] | None = None, record: bool = False) -> Iterator[str]:
     """Run a gateway with this config on 127.0.0.1:0; yields its base URL.
 
     ``with serve({"modules": {"my-policy": {}}}, modules=[MyPolicy]) as url:``
@@ -346,7 +346,7 @@ def serve(config: dict[str, Any] | None = None, *, modules: list[type] | None = 
         text = yaml.safe_dump(cfg, sort_keys=False)
         path.write_text(text)
         loaded = LoadedConfig(parse_config_text(text, str(path)), path, "flag")
-        db = db_path or Path(tmp) / "leash.db"
+        db = os.fspath(db_path) if db_path else Path(tmp) / "leash.db"
         gw = _gateway_with(loaded, modules, db, record) if modules else build_gateway(loaded, db_path=db,
                                                                                       record=record)
         thread = GatewayThread(gw)
@@ -357,7 +357,7 @@ def serve(config: dict[str, Any] | None = None, *, modules: list[type] | None = 
             thread.stop()
 
 
-def _gateway_with(loaded: Any, modules: list[type], db: Any, record: bool) -> Any:
+def _gateway_with(loaded: Any, modules: list[type], db: str | Path, record: bool) -> Any:
     """A gateway (as ``build_gateway`` makes it) whose registry also holds these classes."""
     from leash_cli.pricing import Pricer
     from leash_cli.proxy import Gateway
