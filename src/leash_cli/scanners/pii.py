@@ -46,7 +46,7 @@ import ipaddress
 import re
 from typing import Iterable
 
-from . import gates
+from . import gates, overlap
 from .engine import Finding
 from .custom import compile_custom, select_types
 from .normalize import normalize
@@ -58,6 +58,10 @@ SCANNER = "pii-detector"
 PII_ENTITIES = ("EMAIL", "PHONE", "CREDIT_CARD", "US_SSN", "IBAN", "IP_ADDRESS")
 # overlap priority (higher wins on equal score)
 _PRIORITY = {"CREDIT_CARD": 6, "IBAN": 5, "US_SSN": 4, "EMAIL": 3, "IP_ADDRESS": 2, "PHONE": 1}
+
+
+def _rank(r: tuple) -> tuple:
+    return (-r[3], -_PRIORITY.get(r[0], 7), -(r[2] - r[1]))
 
 
 # ---------------------------------------------------------------------------
@@ -283,18 +287,12 @@ class PiiScanner:
         cands = [r for r in raw if r[3] >= self.min_score]
         if not cands:
             return []
-        # resolve overlaps: best score, then priority, then longer span
-        cands.sort(key=lambda r: (-r[3], -_PRIORITY.get(r[0], 7), -(r[2] - r[1])))
-        taken: list[tuple[int, int]] = []
+        # resolve overlaps (a sorted sweep, overlap.py): best score, then priority, then longer span
         out: list[Finding] = []
         orig = norm.original
-        for typ, a, b, sc in cands:
-            if any(a < tb and ta < b for ta, tb in taken):
-                continue
-            taken.append((a, b))
+        for typ, a, b, sc in overlap.resolve(cands, _rank):
             oa, ob = norm.span(a, b)
             out.append(Finding(SCANNER, typ, oa, ob, round(min(1.0, sc), 4), orig[oa:ob]))
-        out.sort(key=lambda f: f.start)
         return out
 
     # -- EMAIL -----------------------------------------------------------

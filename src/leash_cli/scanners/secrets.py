@@ -40,6 +40,7 @@ import math
 import re
 from collections import Counter
 
+from . import overlap
 from .engine import Finding
 from .custom import compile_custom, select_types
 from .normalize import normalize
@@ -199,6 +200,10 @@ _PLACEHOLDER_WORDS = (
 _JWT_EXAMPLE_SIGS = frozenset({"SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"})
 
 
+def _rank(r: tuple) -> tuple:
+    return (-r[3], -(r[2] - r[1]))
+
+
 def shannon_entropy(s: str) -> float:
     if not s:
         return 0.0
@@ -289,17 +294,12 @@ class SecretsScanner:
                     raw.append((name, a, b, 0.9))
         if not raw:
             return []
-        raw.sort(key=lambda r: (-r[3], -(r[2] - r[1])))
-        taken: list[tuple[int, int]] = []
+        # overlaps: best score, then longer span (a sorted sweep, overlap.py)
         out: list[Finding] = []
         orig = norm.original
-        for typ, a, b, sc in raw:
-            if any(a < tb and ta < b for ta, tb in taken):
-                continue
-            taken.append((a, b))
+        for typ, a, b, sc in overlap.resolve(raw, _rank):
             oa, ob = norm.span(a, b)
             out.append(Finding(SCANNER, typ, oa, ob, sc, orig[oa:ob]))
-        out.sort(key=lambda f: f.start)
         return out
 
     # ------------------------------------------------------------------
