@@ -46,7 +46,7 @@ import ipaddress
 import re
 from typing import Iterable
 
-from . import gates, overlap
+from . import gates, overlap, phones
 from .engine import Finding
 from .custom import compile_custom, select_types
 from .normalize import normalize
@@ -146,7 +146,8 @@ _SEP_SPLIT = re.compile(r"[ \-]")
 
 _SSN = re.compile(r"([0-9](?<![\w\-.][0-9])[0-9]{2})([\- ]?)([0-9]{2})\2([0-9]{4})(?![\w]|[\-.][0-9])")
 _SSN_SPECIMENS = frozenset({"078051120", "219099999", "123456789"})
-_SSN_CTX = re.compile(r"\b(?:ssn|ssns|social security|soc\.? sec|ss#|ss no|tax ?payer id|itin)\b")
+# (underscores and dashes count as boundaries: employee_ssn, social-security-number, SocialSecurityNumber)
+_SSN_CTX = re.compile(r"(?<![a-z])(?:ssns?|social[ _\-]?security|soc\.? ?sec|ss#|ss no|tax ?payer[ _\-]?id|itin)(?![a-z])")
 
 _IBAN_START = re.compile(r"([A-Z](?<![A-Za-z0-9][A-Z])[A-Z])([0-9]{2})(?= ?[A-Z0-9])")
 _IBAN_BODY = {n: re.compile(r"(?: ?[A-Z0-9]){%d}(?![A-Za-z0-9])" % n) for n in set(v - 4 for v in IBAN_LENGTHS.values())}
@@ -166,11 +167,7 @@ _HEXCOLON = frozenset("0123456789abcdefABCDEF:.")
 _HEXCOLON_RUN = re.compile(r"[0-9A-Fa-f:.]*")
 _VERSION_CTX = re.compile(r"(?:\b(?:version|ver|release|build|firmware|fw|sdk|rev|revision|v)\W{0,3}$)|(?:\bv$)")
 
-_PHONE = re.compile(
-    r"[+(0-9](?<![\w+#/.@\-][\s\S])"
-    r"(?:(?<=\+)\(?[0-9]|(?<=\()[0-9]|(?<=[0-9]))[0-9 \t().\-]{4,22}[0-9]"
-    r"(?![\w]|[.\-][0-9])"
-)
+_PHONE = phones.PHONE
 _NANP = re.compile(r"(?:(\+?1)([ .\-]?))?(\((\d{3})\)|(\d{3}))([ .\-]?)(\d{3})([ .\-]?)(\d{4})")
 _NATIONAL = re.compile(r"0\d{1,4}(?:[ .\-/]?\d{2,5}){1,4}|0\d{1,4} ?\(?\d{1,4}\)? ?\d{2,8}|\(0\d{1,4}\) ?\d{2,4}(?:[ .\-]?\d{2,5}){0,3}")
 _FRENCH = re.compile(r"0[1-9](?:([ .])\d{2})(?:\1\d{2}){3}")
@@ -246,6 +243,8 @@ class PiiScanner:
             return []
         norm = normalize(text)
         t = norm.text
+        if not t.isascii() and _NATIVE_DIGITS.search(t):  # Arabic-Indic, Persian, Devanagari digits
+            t = _NATIVE_DIGITS.sub(_fold_digits, t)  # one for one: offsets hold
         raw: list[tuple[str, int, int, float]] = []
         ents = self.entities
         # which entity patterns can match at all, in one Hyperscan pass (None: unknown, try each)
@@ -375,6 +374,7 @@ class PiiScanner:
 
     # -- US_SSN ----------------------------------------------------------
     def _ssn(self, t: str, wins=None):
+        headers = _Headers(t)
         for m in gates.finditer(_SSN, t, wins):
             area, sep, group, serial = m.group(1), m.group(2), m.group(3), m.group(4)
             if area == "000" or area == "666" or area[0] == "9" or group == "00" or serial == "0000":
@@ -382,7 +382,7 @@ class PiiScanner:
             if area + group + serial in _SSN_SPECIMENS:
                 continue
             before = t[max(0, m.start() - 40):m.start()].lower()
-            ctx = _SSN_CTX.search(before) is not None
+            ctx = _SSN_CTX.search(before) is not None or _SSN_CTX.search(headers.header_of(m.start())) is not None
             if sep == "-":
                 score = 0.8
             elif sep == " ":
@@ -470,30 +470,9 @@ class PiiScanner:
 
     # -- PHONE -----------------------------------------------------------
     def _phone(self, t: str, wins=None):
-        for m in gates.finditer(_PHONE, t, wins):
-            s = m.group()
-            a, b = m.span()
-            # trim unbalanced trailing ")" / leading "("
-            if s.startswith("(") and ")" not in s:
-                s, a = s[1:], a + 1
-            digits = s.translate(_KEEP_DIGITS)
-            nd = len(digits)
-            if nd < 7 or nd > 15:
-                continue
-            if "  " in s or "\t" in s or s.count("(") != s.count(")") or s.count("(") > 1:
-                continue
-            score = self._phone_score(s, digits)
-            if score <= 0:
-                continue
-            before = t[max(0, a - 40):a].lower()
-            pos_ctx = _PHONE_CTX.search(before) is not None
-            neg_ctx = _NEG_CTX.search(before[-25:]) is not None
-            if pos_ctx:
-                score += 0.25 if score < 0.5 else 0.1
-            if neg_ctx:
-                score -= 0.45
-            if score > 0:
-                yield ("PHONE", a, b, min(score, 1.0))
+        headers = _Headers(t)
+        shapes = _nanp_score if phones._pn is not None else self._phone_score
+        yield from phones.phone_candidates(t, gates.finditer(_PHONE, t, wins), shapes, headers.header_of)
 
     @staticmethod
     def _phone_score(s: str, digits: str) -> float:
@@ -532,6 +511,19 @@ class PiiScanner:
         return 0.0
 
 
+def _nanp_score(s: str, digits: str) -> float:
+    """Score of a North American 3-3-4 number written without ``+`` (0: not one)."""
+    mm = _NANP.fullmatch(s)
+    if not mm or not _nanp_ok(mm):
+        return 0.0
+    if mm.group(3).startswith("("):
+        return 0.75
+    if mm.group(6) or mm.group(8):
+        # separators: must be consistent (555-123-4567, 555.123.4567)
+        return 0.45 if mm.group(6) != mm.group(8) else 0.65
+    return 0.3
+
+
 def _nanp_ok(mm: re.Match) -> bool:
     area = mm.group(4) or mm.group(5)
     exch = mm.group(7)
@@ -543,6 +535,75 @@ def _nanp_ok(mm: re.Match) -> bool:
 
 
 _DIGIT_RE = re.compile(r"[0-9]")
+_DIGIT_FOLD = {z + i: 48 + i for z in (0x0660, 0x06F0, 0x0966) for i in range(10)}
+_NATIVE_DIGITS = re.compile("[\u0660-\u0669\u06f0-\u06f9\u0966-\u096f]+")
+
+
+def _fold_digits(m: re.Match) -> str:
+    return m.group().translate(_DIGIT_FOLD)
+
+
+def _delim(line: str) -> str | None:
+    if line.count("|") >= 2:
+        return "|"
+    if "\t" in line:
+        return "\t"
+    if line.count(";") >= 2:
+        return ";"
+    if "," in line:
+        return ","
+    return None
+
+
+class _Headers:
+    """The header cell of the table column a position is in: markdown pipe tables, CSV, TSV and
+    semicolon rows (a block of consecutive lines with the same number of delimiters; its first line
+    is the header).  A column named "SSN" or "Telefon" gives the values under it their context,
+    however far down the table they are.  Blocks are memoised, so a long table costs one walk."""
+
+    __slots__ = ("t", "memo")
+
+    def __init__(self, t: str) -> None:
+        self.t = t
+        self.memo: dict[tuple[int, str], int] = {}
+
+    def header_of(self, pos: int) -> str:
+        t = self.t
+        ls = t.rfind("\n", 0, pos) + 1
+        le = t.find("\n", pos)
+        line = t[ls:le if le >= 0 else len(t)]
+        delim = _delim(line)
+        if delim is None:
+            return ""
+        hs = self._header_start(ls, delim, line.count(delim))
+        if hs == ls:
+            return ""  # the row is the header itself (or stands alone)
+        he = t.find("\n", hs)
+        cells = t[hs:he if he >= 0 else len(t)].split(delim)
+        col = line.count(delim, 0, pos - ls)
+        return cells[col].lower() if col < len(cells) else ""
+
+    def _header_start(self, ls: int, delim: str, n: int) -> int:
+        t, memo = self.t, self.memo
+        chain = []
+        cur = ls
+        while True:
+            known = memo.get((cur, delim))
+            if known is not None:
+                res = known
+                break
+            chain.append(cur)
+            if cur == 0 or len(chain) > 1000:
+                res = cur
+                break
+            ps = t.rfind("\n", 0, cur - 1) + 1
+            if t.count(delim, ps, cur - 1) != n:
+                res = cur
+                break
+            cur = ps
+        for c in chain:
+            memo[(c, delim)] = res
+        return res
 _KEEP_DIGITS = str.maketrans("", "", " \t().-+")
 
 
