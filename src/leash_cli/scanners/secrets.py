@@ -38,6 +38,7 @@ import binascii
 import json
 import math
 import re
+from bisect import bisect_right
 from collections import Counter
 
 from . import overlap
@@ -171,11 +172,19 @@ _BODY_PREFIX = re.compile(
     r"https://hooks\.slack\.com/[a-z]+/)"
 )
 
-_AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+# 40 base64 characters ("/" and "+" may come URL-encoded); "=" may precede (NAME=value), not follow
+_AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+%])(?:[A-Za-z0-9/+]|%2[FfBb]){40}(?![A-Za-z0-9/+=%])")
 _AWS_CTX_STRONG = re.compile(
     r"(?:aws_?secret|secret_?access_?key|secretaccesskey|aws.{0,20}secret|secret.{0,20}aws|"
     r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})", re.IGNORECASE | re.DOTALL)
 _AWS_CTX_WEAK = re.compile(r"\baws\b|secret", re.IGNORECASE)
+_AWS_CTX_SPAN = 160  # how far before a key its context may stand
+
+
+def _near(ends: list[int], a: int) -> bool:
+    """Whether a context match ends within ``_AWS_CTX_SPAN`` characters before ``a``."""
+    k = bisect_right(ends, a)
+    return k > 0 and ends[k - 1] >= a - _AWS_CTX_SPAN
 
 _URL_PW = re.compile(
     r"(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]{1,19}://"
@@ -377,18 +386,27 @@ class SecretsScanner:
         return ("PRIVATE_KEY", a, end, 0.99 if endm else 0.9)
 
     def _aws_secret(self, t: str):
+        """40-character secret keys with AWS context in the 160 characters before them.
+
+        Linear: the context words are found once (two passes), then each 40-character run is
+        checked with a bisect against them before any entropy is computed."""
+        strong = [m.end() for m in _AWS_CTX_STRONG.finditer(t)]
+        weak = [m.end() for m in _AWS_CTX_WEAK.finditer(t)]
+        if not strong and not weak:
+            return
         for m in _AWS_SECRET.finditer(t):
-            tok = m.group()
             a, b = m.span()
+            level = 0.85 if _near(strong, a) else 0.7 if _near(weak, a) else 0.0
+            if not level:
+                continue
+            tok = m.group()
+            if "%" in tok:  # URL-encoded ("/" as %2F, "+" as %2B)
+                tok = tok.replace("%2F", "/").replace("%2f", "/").replace("%2B", "+").replace("%2b", "+")
             if not (any(c.isupper() for c in tok) and any(c.islower() for c in tok) and any(c.isdigit() for c in tok)):
                 continue
             if is_placeholder(tok) or shannon_entropy(tok) < 3.8:
                 continue
-            before = t[max(0, a - 160):a]
-            if _AWS_CTX_STRONG.search(before):
-                yield ("AWS_SECRET_ACCESS_KEY", a, b, 0.85)
-            elif _AWS_CTX_WEAK.search(before):
-                yield ("AWS_SECRET_ACCESS_KEY", a, b, 0.7)
+            yield ("AWS_SECRET_ACCESS_KEY", a, b, level)
 
     def _url_password(self, t: str):
         pos = 0
