@@ -127,14 +127,19 @@ _SCRIPTS = (
 )
 # Latin-script languages: letters only they use, and frequent short words (stop words, phone words)
 _LANGS = (
-    ("äöüß", "und der die das bitte sie ihnen unter oder ich mich telefon erreichbar büro uhr wir ist nicht", ("DE", "AT", "CH")),
-    ("ąęłńśźż", "proszę numer lub pod tel kom się jest na do mój mnie dzwonić zadzwoń", ("PL",)),
-    ("", "het een naar gerust bel of op voor mijn nummer kantoor uur tussen mobiele niet maar u kunt ons", ("NL", "BE")),
-    ("ğşıİ", "için ve numaralı bize beni arayın değil hat numarasını numarasından", ("TR",)),
-    ("ãõ", "você ligue celular telefone para pelo comigo meu em número ou não escritório o liga-me", ("BR", "PT")),
-    ("ñ¿¡", "llámame llama al el teléfono móvil celular número mi es de del para cuando puedes", ("ES", "MX", "AR", "CO", "CL")),
-    ("", "il lo chiamare chiamatemi telefono cellulare oppure numero dal della lunedì per", ("IT",)),
-    ("éèêàçù", "le la les vous au pour numéro appelez mon est et de", ("FR", "BE", "CH")),
+    ("äöüß", "und der die das bitte sie ihnen unter oder ich mich telefon erreichbar büro uhr wir ist nicht danke "
+     "privat geschäftlich mit für", ("DE", "AT", "CH")),
+    ("ąęłńśźż", "proszę numer lub pod tel kom się jest na do mój mnie dzwonić zadzwoń dziękuję dom praca", ("PL",)),
+    ("", "het een naar gerust bel of op voor mijn nummer kantoor uur tussen mobiele niet maar u kunt ons "
+     "bedankt thuis werk", ("NL", "BE")),
+    ("ğşıİ", "için ve numaralı bize beni arayın değil hat numarasını numarasından teşekkürler ev iş", ("TR",)),
+    ("ãõ", "você ligue celular telefone para pelo comigo meu em número ou não escritório o liga-me "
+     "obrigado obrigada casa trabalho", ("BR", "PT")),
+    ("ñ¿¡", "llámame llama al el teléfono móvil celular número mi es de del para cuando puedes gracias "
+     "casa trabajo", ("ES", "MX", "AR", "CO", "CL")),
+    ("", "il lo chiamare chiamatemi telefono cellulare oppure numero dal della lunedì per grazie casa "
+     "lavoro", ("IT",)),
+    ("éèêàçù", "le la les vous au pour numéro appelez mon est et de merci maison travail", ("FR", "BE", "CH")),
 )
 _LANG_CHARS = [frozenset(c) for c, _, _ in _LANGS]
 _LANG_WORDS = [frozenset(w.split()) for _, w, _ in _LANGS]
@@ -355,7 +360,8 @@ def _score(t, s, digits, a, b, before, after, nanp, header_of, neg=False) -> flo
     region, trunk = _valid_national(s, region_hints(win))
     hinted = True
     if region is None:
-        if not has_ctx():
+        # no hinted country takes it: any country, if a phone word or a trunk prefix and grouping say "phone"
+        if not (has_ctx() or (digits[0] == "0" and len(s) > len(digits))):
             return 0.0
         region, trunk = _valid_national(s, _ALL_TARGETS)
         if region is None:

@@ -147,7 +147,8 @@ _SEP_SPLIT = re.compile(r"[ \-]")
 _SSN = re.compile(r"([0-9](?<![\w\-.][0-9])[0-9]{2})([\- ]?)([0-9]{2})\2([0-9]{4})(?![\w]|[\-.][0-9])")
 _SSN_SPECIMENS = frozenset({"078051120", "219099999", "123456789"})
 # (underscores and dashes count as boundaries: employee_ssn, social-security-number, SocialSecurityNumber)
-_SSN_CTX = re.compile(r"(?<![a-z])(?:ssns?|social[ _\-]?security|soc\.? ?sec|ss#|ss no|tax ?payer[ _\-]?id|itin)(?![a-z])")
+_SSN_CTX = re.compile(r"(?<![a-z])(?:ssns?(?![a-z])|social[ _\-]?security|soc\.? ?sec\b|ss#|ss no\b|"
+                      r"tax ?payer[ _\-]?id|itin(?![a-z]))")
 
 _IBAN_START = re.compile(r"([A-Z](?<![A-Za-z0-9][A-Z])[A-Z])([0-9]{2})(?= ?[A-Z0-9])")
 _IBAN_BODY = {n: re.compile(r"(?: ?[A-Z0-9]){%d}(?![A-Za-z0-9])" % n) for n in set(v - 4 for v in IBAN_LENGTHS.values())}
