@@ -9,19 +9,21 @@ Design decisions (documented here because they change what matches):
   domains (``example.com``) ARE reported: the syntax is a real address and a
   gateway cannot know whether the user invented it.  ``git@host`` (SSH
   remotes) and retina asset names (``icon@2x.png``) are not e-mail.
-* PHONE - ``+CC ...`` international numbers (valid calling code, 8-15
-  digits), North American numbers in 3-3-4 grouping (area / exchange rules)
-  and national trunk-prefixed numbers (``0...``) when a phone context word
-  ("phone", "tel", "call", "Telefon", "téléphone", ...) precedes them.
-  Plain digit runs need context; order/invoice/ticket/ISBN/version/id
-  context vetoes.  Dates, timestamps, UUIDs, SHAs and card numbers never
-  have the 3-3-4 shape or a ``+`` prefix.
+* PHONE - international (``+CC``, ``00CC``, E.164) and national numbers in
+  20+ countries, found by shape and validated per country with Google's
+  libphonenumber metadata (``phonenumbers``); the countries tried for a
+  national number come from the script and language of the text around it
+  (see :mod:`.phones`).  North American 3-3-4 numbers keep their own area /
+  exchange rules.  Dates, decimals, coordinates, versions, ISBNs and numbers
+  after order / invoice / id words (in 12 languages) are not phones.
 * CREDIT_CARD - 13..19 digits, optional space/dash separators (groups of at
   least 3 digits), Luhn valid AND a known IIN range (Visa, Mastercard, Amex,
   Discover, JCB, Diners, UnionPay).  Well-known test PANs (4111 1111 1111
   1111) are reported: they are indistinguishable from real ones.
 * US_SSN - ``AAA-GG-SSSS`` (same separator twice, dash or space) or 9 plain
-  digits with SSN context.  Issuance rules: area != 000, 666, 900-999;
+  digits with SSN context: "SSN", "social security", ``employee_ssn`` ... in
+  the 40 characters before, or as the header of the value's table column
+  (markdown, CSV, TSV: however far down the table).  Issuance rules: area != 000, 666, 900-999;
   group != 00; serial != 0000.  Publicly known specimen numbers are NOT
   reported: 078-05-1120 (Woolworth wallet card), 219-09-9999 (SSA
   pamphlet), 123-45-6789 (the canonical placeholder).
@@ -34,6 +36,10 @@ Design decisions (documented here because they change what matches):
   (``1.2.3.4-beta``, ``1.2.3.4+build``), or part of a longer dotted chain
   (OIDs such as ``1.3.6.1.4.1``).  ``abc::def``-style C++ scopes are not
   IPv6 (an IPv6 match needs a digit and a 3+ char group or 3+ colons).
+
+Arabic-Indic, Persian and Devanagari digits are read as ASCII digits (one for
+one, offsets unchanged).  Overlapping candidates are resolved by a sorted sweep
+(:mod:`.overlap`), linear in practice.
 
 All regexes are compiled once at import, use bounded quantifiers around
 ambiguous parts, and every match is anchored with a look-behind so the
@@ -244,7 +250,7 @@ class PiiScanner:
             return []
         norm = normalize(text)
         t = norm.text
-        if not t.isascii() and _NATIVE_DIGITS.search(t):  # Arabic-Indic, Persian, Devanagari digits
+        if not t.isascii() and _has_native_digits(t):  # Arabic-Indic, Persian, Devanagari digits
             t = _NATIVE_DIGITS.sub(_fold_digits, t)  # one for one: offsets hold
         raw: list[tuple[str, int, int, float]] = []
         ents = self.entities
@@ -538,6 +544,15 @@ def _nanp_ok(mm: re.Match) -> bool:
 _DIGIT_RE = re.compile(r"[0-9]")
 _DIGIT_FOLD = {z + i: 48 + i for z in (0x0660, 0x06F0, 0x0966) for i in range(10)}
 _NATIVE_DIGITS = re.compile("[\u0660-\u0669\u06f0-\u06f9\u0966-\u096f]+")
+_NATIVE_DIGIT = re.compile("[\u0660-\u0669\u06f0-\u06f9\u0966-\u096f]")
+
+
+def _has_native_digits(t: str) -> bool:
+    try:
+        t.encode("latin-1")  # (C speed) the usual non-ASCII text: Latin-1, no such digits
+        return False
+    except UnicodeEncodeError:
+        return _NATIVE_DIGIT.search(t) is not None
 
 
 def _fold_digits(m: re.Match) -> str:

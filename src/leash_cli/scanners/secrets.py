@@ -10,7 +10,11 @@ All prefix-keyed token types are matched by ONE combined alternation (the
 regex engine skips positions whose first character cannot start a token).
 ``AWS_SECRET_ACCESS_KEY`` (no prefix) is only searched when the text
 mentions aws/secret or contains an access key id, and each candidate needs
-such context within 160 characters before it.  ``URL_PASSWORD`` only runs
+such context within 160 characters before it: ``export AWS_SECRET_ACCESS_KEY=...``,
+``aws_secret_access_key = ...`` (``~/.aws/credentials``), env files, YAML, JSON
+(``"SecretAccessKey": ...``), CLI flags, URL queries (``/`` and ``+`` may be
+%-encoded) and log lines.  Hex digests (one case only), UUIDs and other
+lengths are not keys.  ``URL_PASSWORD`` only runs
 when ``://`` and ``@`` are present; its span is the password only, so a
 redacted URL stays readable (``postgres://app:[URL_PASSWORD]@db``).
 
