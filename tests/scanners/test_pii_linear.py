@@ -93,7 +93,7 @@ def _b64(o):
 
 
 def _jwts(n, rng):
-    out, size = [], 0
+    out, size = ["AWS session tokens (the secret ones):"], 0  # the AWS secret key path runs at every size
     while size < n:
         t = (_b64({"alg": "HS256", "typ": "JWT"}) + "." + _b64({"sub": str(rng.random())}) + "."
              + base64.urlsafe_b64encode(rng.randbytes(32)).decode().rstrip("="))
