@@ -128,9 +128,10 @@ def iban_ok(iban: str) -> bool:
         return False
     if not iban.isalnum() or not iban.isascii():
         return False
-    s = iban[4:] + iban[:4]
-    num = "".join(str(int(c, 36)) for c in s)
-    return int(num) % 97 == 1
+    return int((iban[4:] + iban[:4]).translate(_IBAN_DIGITS)) % 97 == 1
+
+
+_IBAN_DIGITS = {ord(c): str(10 + i) for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZ")}  # A=10 ... Z=35
 
 
 # ---------------------------------------------------------------------------
