@@ -128,7 +128,7 @@ def test_hostile_prompt_scales_linearly(shape, scanner):
     t_large, f_large = _best_of(run, large)
     if shape != "card" or isinstance(scanner, PiiScanner):
         assert len(f_large) > 7 * len(f_small) > 1000  # the input really is full of findings
-    assert t_large < 24 * max(t_small, 0.002), (shape, t_small, t_large)
+    assert t_large < 24 * max(t_small, 0.01), (shape, t_small, t_large)
 
 
 def test_one_mib_card_and_jwt_text_is_linear():
@@ -137,4 +137,4 @@ def test_one_mib_card_and_jwt_text_is_linear():
     t_half, _ = _best_of(lambda t: [PiiScanner().scan(t), SecretsScanner().scan(t)], text[: len(text) // 8], 2)
     t_full, found = _best_of(lambda t: [PiiScanner().scan(t), SecretsScanner().scan(t)], text, 2)
     assert len(found[0]) > 20_000 and len(found[1]) > 3000
-    assert t_full < 24 * max(t_half, 0.002)
+    assert t_full < 24 * max(t_half, 0.01)
