@@ -113,3 +113,11 @@ def test_ssn_key_names_with_underscores():
 def test_other_columns_are_not_ssns():
     text = "| Employee ID | Badge |\n|---|---|\n| 512346789 | 4431 |\n| 601224431 | 7788 |"
     assert ssns(text) == []
+
+
+def test_without_phonenumbers_the_shape_rules_still_apply(monkeypatch):
+    monkeypatch.setattr(phones, "_pn", None)
+    assert phones_in("call +44 20 7946 0958 now") == ["+44 20 7946 0958"]
+    assert phones_in("call me at (415) 555-0134") == ["(415) 555-0134"]
+    assert phones_in("téléphone : 01 23 45 67 89") == ["01 23 45 67 89"]
+    assert phones_in("Die Rechnung vom 03.12.2026") == []

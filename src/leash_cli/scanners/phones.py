@@ -34,10 +34,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-try:
-    import phonenumbers as _pn
-except ImportError:  # pragma: no cover - a declared dependency; without it only shape rules apply
-    _pn = None
+_pn = None  # the phonenumbers module, imported by warm() (~80 ms: only when a PII scanner looks for phones)
 
 __all__ = ["PHONE", "phone_candidates", "warm", "region_hints"]
 
@@ -180,13 +177,22 @@ _WARM = False
 
 
 def warm() -> None:
-    """Load the metadata of the regions tried most (libphonenumber loads a region on first use, ~1 ms)."""
-    global _WARM
-    if _WARM or _pn is None:
+    """Import ``phonenumbers`` and load the metadata of the regions tried most (the library loads
+    a region on first use, ~1 ms each: at scanner construction, not on a request).  Without the
+    package only the shape rules apply (international numbers by calling code, North American
+    numbers, French-style groups)."""
+    global _WARM, _pn
+    if _WARM:
         return
     _WARM = True
-    for r in _ALL_TARGETS + _ENGLISH + ("UA", "BY", "KZ", "TW", "HK", "QA", "KW", "JO", "MA", "CL"):
-        _pn.PhoneMetadata.metadata_for_region(r)
+    try:
+        import phonenumbers
+    except ImportError:  # pragma: no cover - a declared dependency
+        return
+    for r in _ALL_TARGETS + _ENGLISH + ("UA", "BY", "KZ", "TW", "HK", "QA", "KW", "JO", "MA", "CL", "IL", "TH", "GR",
+                                        "CY"):
+        phonenumbers.PhoneMetadata.metadata_for_region(r)
+    _pn = phonenumbers
 
 
 @lru_cache(maxsize=4096)

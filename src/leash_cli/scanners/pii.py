@@ -244,6 +244,8 @@ class PiiScanner:
         self.min_score = float(min_score)
         self.custom = compile_custom(custom_patterns)
         _PREFILTER.warm()
+        if "PHONE" in self.entities:
+            phones.warm()
 
     # ------------------------------------------------------------------
     def scan(self, text: str) -> list[Finding]:
