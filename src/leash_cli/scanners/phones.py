@@ -140,7 +140,7 @@ _LANGS = (
 )
 _LANG_CHARS = [frozenset(c) for c, _, _ in _LANGS]
 _LANG_WORDS = [frozenset(w.split()) for _, w, _ in _LANGS]
-_PUNCT = ".,:;!?()[]{}\"'«»„“”‚‘’¿¡*|/<>"
+_LETTERS = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)?")
 _ENGLISH = ("GB", "IN", "AU", "IE")
 _ALL_TARGETS = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "PL", "PT", "BR", "RU", "SA", "AE", "EG", "CN", "KR", "JP",
                 "IN", "TR", "MX", "AT", "CH", "BE", "UA", "AU", "CA", "AR", "CO")
@@ -161,7 +161,7 @@ def region_hints(window: str) -> tuple[str, ...]:
                         found.add(k)
         for k in sorted(found):
             out.extend(r for r in _SCRIPTS[k][2] if r not in out)
-    words = {w.strip(_PUNCT) for w in low.split()}
+    words = set(_LETTERS.findall(low))
     scored = []
     for k, (_, _, regions) in enumerate(_LANGS):
         n = len(words & _LANG_WORDS[k]) + 2 * len(chars & _LANG_CHARS[k])
@@ -195,7 +195,7 @@ def warm() -> None:
     _pn = phonenumbers
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=16384)
 def _valid_intl(s: str) -> int:
     """2: valid, 1: possible length for the country, 0: no."""
     try:
@@ -211,7 +211,7 @@ def _valid_intl(s: str) -> int:
     return 1 if _pn.is_possible_number(n) else 0
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=16384)
 def _valid_national(s: str, regions: tuple[str, ...]) -> tuple[str | None, bool]:
     """(first region where ``s`` is a valid national number, whether it carries that region's trunk prefix)."""
     digits = s.translate(_KEEP_DIGITS)
@@ -226,13 +226,20 @@ def _valid_national(s: str, regions: tuple[str, ...]) -> tuple[str | None, bool]
         lengths = md.general_desc.possible_length
         if lengths and len(digits) - (len(prefix) if trunk else 0) not in lengths and len(digits) not in lengths:
             continue  # (cheap: no parse for a length the country never uses)
+        if trunk and not md.national_prefix_transform_rule and digits[len(prefix):len(prefix) + 1] not in ("", "0"):
+            # the plain trunk-prefix case (DE, GB, FR, NL, TR, KR, JP, SA, EG, RU ...): build the number
+            # directly, ~3x cheaper than parse()
+            n = _pn.PhoneNumber(country_code=md.country_code, national_number=int(digits[len(prefix):]))
+            if _pn.is_valid_number_for_region(n, r):
+                return r, trunk
+            if md.national_prefix_for_parsing == prefix:
+                continue  # parse() would strip the same prefix: the same answer
         try:
             n = _pn.parse(s, r)
         except _pn.NumberParseException:
             continue
-        if n.country_code != md.country_code or not _pn.is_valid_number_for_region(n, r):
-            continue
-        return r, trunk
+        if n.country_code == md.country_code and _pn.is_valid_number_for_region(n, r):
+            return r, trunk
     return None, False
 
 
@@ -274,6 +281,16 @@ def phone_candidates(t: str, matches, nanp, header_of):
 
     ``nanp(s, digits)`` is the scanner's North American / shape score (0 when not such a number);
     ``header_of(pos)`` the header cell of the table column at ``pos`` ("" when none)."""
+    memo: dict[int, tuple[str, ...]] = {}
+
+    def hints(pos: int) -> tuple[str, ...]:
+        # the text around a number, per 256-character block (one look per block, however many numbers)
+        k = pos >> 8
+        got = memo.get(k)
+        if got is None:
+            got = memo[k] = region_hints(t[max(0, (k << 8) - 128):(k << 8) + 384])
+        return got
+
     for m in matches:
         s = m.group()
         a, b = m.span()
@@ -304,7 +321,7 @@ def phone_candidates(t: str, matches, nanp, header_of):
         e = _EXT.match(t, b)
         end = e.end() if e else b
         neg = _neg(before)
-        score = _score(t, s, digits, a, b, before, after, nanp, header_of, neg)
+        score = _score(t, s, digits, a, b, before, after, nanp, header_of, neg, hints)
         if score > 0 and neg:
             score -= 0.6  # order / invoice / customer number ...: kept only below any sane min_score
         if score > 0:
@@ -330,7 +347,7 @@ def _decimalish(s: str) -> bool:
     return False
 
 
-def _score(t, s, digits, a, b, before, after, nanp, header_of, neg=False) -> float:
+def _score(t, s, digits, a, b, before, after, nanp, header_of, neg, hints) -> float:
     ctx = None
 
     def has_ctx() -> bool:
@@ -362,12 +379,11 @@ def _score(t, s, digits, a, b, before, after, nanp, header_of, neg=False) -> flo
         return base + (0.25 if base < 0.5 else 0.1) if has_ctx() else base
     if _pn is None or neg:
         return 0.0  # (a national number after "order", "Rechnung" ...: not worth the library call)
-    win = t[max(0, a - 120):b + 120]
-    region, trunk = _valid_national(s, region_hints(win))
+    region, trunk = _valid_national(s, hints(a))
     hinted = True
     if region is None:
         # no hinted country takes it: any country, if a phone word or a trunk prefix and grouping say "phone"
-        if not (has_ctx() or (digits[0] == "0" and len(s) > len(digits))):
+        if not ((digits[0] == "0" and len(s) > len(digits)) or has_ctx()):
             return 0.0
         region, trunk = _valid_national(s, _ALL_TARGETS)
         if region is None:
