@@ -121,3 +121,18 @@ def test_without_phonenumbers_the_shape_rules_still_apply(monkeypatch):
     assert phones_in("call me at (415) 555-0134") == ["(415) 555-0134"]
     assert phones_in("téléphone : 01 23 45 67 89") == ["01 23 45 67 89"]
     assert phones_in("Die Rechnung vom 03.12.2026") == []
+
+
+def test_validation_budget_then_shapes(monkeypatch):
+    # a pasted contact list: past MAX_VALIDATIONS numbers are scored by shape (a phone word is needed)
+    monkeypatch.setattr(phones, "MAX_VALIDATIONS", 5)
+    text = "name,phone\n" + "\n".join(f"P{i},030 {1234567 + i}" for i in range(40))
+    found = phones_in(text)
+    assert len(found) == 40 and found[-1] == "030 1234606"
+
+
+def test_long_lines_are_not_table_rows():
+    # one 600 KB line of 9-digit numbers: no per-candidate scan of the whole line (linear)
+    text = ",".join(str(512346000 + i % 999) for i in range(60_000))
+    assert SC.scan("ssn,x\n" + text[:50]) is not None
+    assert [f for f in SC.scan(text) if f.type in ("US_SSN", "PHONE")] == []

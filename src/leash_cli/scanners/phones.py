@@ -76,7 +76,9 @@ _NEG_WORDS = (
     r"transaction|txn|build|version|ver|port|pid|uid|item|part|model|batch|lot|confirmation|receipt|policy|member|"
     r"patent|doi|pr|card|iban|routing|zip|postcode|checksum|offset|hash|badge|room|seat|flight|"
     r"bestellung|bestellnummer|auftrag|auftragsnummer|rechnung|rechnungsnummer|kundennummer|lieferschein|"
-    r"aktenzeichen|artikelnummer|sendungsnummer|steuernummer|plz|"
+    r"aktenzeichen|artikel|artikelnummer|sendungsnummer|steuernummer|plz|matrikelnummer|personalnummer|"
+    r"mitgliedsnummer|versicherungsnummer|vorgangsnummer|geschäftszeichen|ausweisnummer|kundennr|"
+    r"article|dossier|artículo|expediente|articolo|pratica|artigo|processo|protocolo|artykuł|ürün|"
     r"commande|facture|colis|référence|siret|siren|"
     r"factura|pedido|referencia|dni|nie|nif|cif|"
     r"fattura|ordine|codice|ordine|"
@@ -276,12 +278,23 @@ def _neg(before: str) -> bool:
     return not tail.isascii() and _NEG_CJK.search(before[-16:]) is not None
 
 
-def phone_candidates(t: str, matches, nanp, header_of):
+# Library validations per scan: past this many (a 4 KB prompt holds a few; a pasted contact list of
+# thousands would cost 30-100 us each), numbers are scored by shape alone (``shapes``).
+MAX_VALIDATIONS = 512
+
+
+def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: float = 0.0):
     """Score every candidate match of :data:`PHONE` in ``t``; yields ``("PHONE", start, end, score)``.
 
-    ``nanp(s, digits)`` is the scanner's North American / shape score (0 when not such a number);
-    ``header_of(pos)`` the header cell of the table column at ``pos`` ("" when none)."""
+    ``nanp(s, digits)`` is the scanner's North American score (0 when not such a number),
+    ``shapes(s, digits)`` its shape-only score (used without ``phonenumbers`` and past
+    :data:`MAX_VALIDATIONS`); ``header_of(pos)`` the header cell of the table column at ``pos``
+    ("" when none).  A national number whose best possible score is below ``min_score`` is not
+    validated at all."""
     memo: dict[int, tuple[str, ...]] = {}
+    budget = [MAX_VALIDATIONS]
+    if shapes is None:
+        shapes = nanp
 
     def hints(pos: int) -> tuple[str, ...]:
         # the text around a number, per 256-character block (one look per block, however many numbers)
@@ -321,7 +334,7 @@ def phone_candidates(t: str, matches, nanp, header_of):
         e = _EXT.match(t, b)
         end = e.end() if e else b
         neg = _neg(before)
-        score = _score(t, s, digits, a, b, before, after, nanp, header_of, neg, hints)
+        score = _score(t, s, digits, a, b, before, after, nanp, header_of, neg, hints, shapes, budget, min_score)
         if score > 0 and neg:
             score -= 0.6  # order / invoice / customer number ...: kept only below any sane min_score
         if score > 0:
@@ -347,7 +360,7 @@ def _decimalish(s: str) -> bool:
     return False
 
 
-def _score(t, s, digits, a, b, before, after, nanp, header_of, neg, hints) -> float:
+def _score(t, s, digits, a, b, before, after, nanp, header_of, neg, hints, shapes, budget, min_score) -> float:
     ctx = None
 
     def has_ctx() -> bool:
@@ -356,11 +369,15 @@ def _score(t, s, digits, a, b, before, after, nanp, header_of, neg, hints) -> fl
             ctx = _ctx(before.lower(), after[:16].lower(), header_of(a))
         return ctx
 
+    if _pn is None or budget[0] <= 0:
+        score = shapes(s, digits)
+        if score > 0 and has_ctx():
+            score += 0.25 if score < 0.5 else 0.1
+        return score
     if s.startswith("(+"):
         s = "+" + s[2:].replace(")", "", 1)
     if s.startswith("+"):
-        if _pn is None:
-            return nanp(s, digits)
+        budget[0] -= 1
         v = _valid_intl(s)
         if v == 2:
             return 0.9
@@ -368,8 +385,7 @@ def _score(t, s, digits, a, b, before, after, nanp, header_of, neg, hints) -> fl
             return 0.6 if has_ctx() else 0.35
         return 0.0
     if s.startswith("00") and not s.startswith("000"):
-        if _pn is None:
-            return nanp(s, digits)
+        budget[0] -= 1
         v = _valid_intl("+" + s[2:])
         if v == 2:
             return 0.75 if has_ctx() else 0.55
@@ -377,8 +393,13 @@ def _score(t, s, digits, a, b, before, after, nanp, header_of, neg, hints) -> fl
     base = nanp(s, digits)
     if base > 0:
         return base + (0.25 if base < 0.5 else 0.1) if has_ctx() else base
-    if _pn is None or neg:
+    if neg:
         return 0.0  # (a national number after "order", "Rechnung" ...: not worth the library call)
+    seps = len(s) - len(digits)
+    shape = -0.15 if seps == 0 else 0.0 if _THOUSANDS.fullmatch(s) else 0.1
+    if (0.55 if digits[0] in "018" else 0.4) + shape + 0.3 * has_ctx() < min_score:
+        return 0.0  # it could not reach min_score even if valid: no library call
+    budget[0] -= 1
     region, trunk = _valid_national(s, hints(a))
     hinted = True
     if region is None:
@@ -389,15 +410,7 @@ def _score(t, s, digits, a, b, before, after, nanp, header_of, neg, hints) -> fl
         if region is None:
             return 0.0
         hinted = False
-    seps = len(s) - len(digits)
-    if trunk:
-        score = 0.55
-    else:
-        score = 0.4
-    if seps == 0:
-        score -= 0.15
-    elif not _THOUSANDS.fullmatch(s):
-        score += 0.1
+    score = (0.55 if trunk else 0.4) + shape
     if not hinted:
         score -= 0.15
     if has_ctx():

@@ -481,8 +481,8 @@ class PiiScanner:
     # -- PHONE -----------------------------------------------------------
     def _phone(self, t: str, wins=None):
         headers = _Headers(t)
-        shapes = _nanp_score if phones._pn is not None else self._phone_score
-        yield from phones.phone_candidates(t, gates.finditer(_PHONE, t, wins), shapes, headers.header_of)
+        yield from phones.phone_candidates(t, gates.finditer(_PHONE, t, wins), _nanp_score, headers.header_of,
+                                           shapes=self._phone_score, min_score=self.min_score)
 
     @staticmethod
     def _phone_score(s: str, digits: str) -> float:
@@ -575,32 +575,50 @@ def _delim(line: str) -> str | None:
 
 
 class _Headers:
-    """The header cell of the table column a position is in: markdown pipe tables, CSV, TSV and
+    """The header cell of the table column a position is in: markdown pipes, CSV, TSV and
     semicolon rows (a block of consecutive lines with the same number of delimiters; its first line
     is the header).  A column named "SSN" or "Telefon" gives the values under it their context,
-    however far down the table they are.  Blocks are memoised, so a long table costs one walk."""
+    however far down the table they are.  Lines are read once (memoised); lines longer than
+    ``_MAX_ROW`` characters are not table rows (so one huge line costs nothing per candidate)."""
 
-    __slots__ = ("t", "memo")
+    __slots__ = ("t", "memo", "rows")
 
     def __init__(self, t: str) -> None:
         self.t = t
         self.memo: dict[tuple[int, str], int] = {}
+        self.rows: dict[int, tuple | None] = {}  # line start -> (line end, delimiter, header cells)
 
     def header_of(self, pos: int) -> str:
         t = self.t
-        ls = t.rfind("\n", 0, pos) + 1
-        le = t.find("\n", pos)
-        line = t[ls:le if le >= 0 else len(t)]
+        lo = max(0, pos - _MAX_ROW)
+        ls = t.rfind("\n", lo, pos) + 1
+        if ls == 0 and lo > 0:
+            return ""  # inside a line longer than a table row
+        row = self.rows.get(ls, False)
+        if row is False:
+            row = self.rows[ls] = self._row(ls)
+        if row is None:
+            return ""
+        delim, cells = row
+        col = t.count(delim, ls, pos)
+        return cells[col] if col < len(cells) else ""
+
+    def _row(self, ls: int):
+        t = self.t
+        le = t.find("\n", ls, ls + _MAX_ROW + 1)
+        if le < 0:
+            le = len(t)
+            if le - ls > _MAX_ROW:
+                return None
+        line = t[ls:le]
         delim = _delim(line)
         if delim is None:
-            return ""
+            return None
         hs = self._header_start(ls, delim, line.count(delim))
         if hs == ls:
-            return ""  # the row is the header itself (or stands alone)
-        he = t.find("\n", hs)
-        cells = t[hs:he if he >= 0 else len(t)].split(delim)
-        col = line.count(delim, 0, pos - ls)
-        return cells[col].lower() if col < len(cells) else ""
+            return None  # the row is the header itself (or stands alone)
+        he = t.find("\n", hs, ls)
+        return delim, [c.lower() for c in t[hs:he if he >= 0 else ls].split(delim)]
 
     def _header_start(self, ls: int, delim: str, n: int) -> int:
         t, memo = self.t, self.memo
@@ -615,14 +633,17 @@ class _Headers:
             if cur == 0 or len(chain) > 1000:
                 res = cur
                 break
-            ps = t.rfind("\n", 0, cur - 1) + 1
-            if t.count(delim, ps, cur - 1) != n:
+            ps = t.rfind("\n", max(0, cur - 1 - _MAX_ROW), cur - 1) + 1
+            if (ps == 0 and cur - 1 > _MAX_ROW) or t.count(delim, ps, cur - 1) != n:
                 res = cur
                 break
             cur = ps
         for c in chain:
             memo[(c, delim)] = res
         return res
+
+
+_MAX_ROW = 4096
 _KEEP_DIGITS = str.maketrans("", "", " \t().-+")
 
 
