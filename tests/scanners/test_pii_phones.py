@@ -4,8 +4,7 @@ out, SSNs in structured layouts.  Quality bars on held-out text: test_pii_eval.p
 import phonenumbers as pn
 import pytest
 
-from leash_cli.scanners import PiiScanner
-from leash_cli.scanners import phones
+from leash_cli.scanners import PiiScanner, phones
 
 SC = PiiScanner()
 

@@ -19,7 +19,7 @@ O(k log k) comparisons plus list inserts.
 from __future__ import annotations
 
 from bisect import bisect_right
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 Cand = tuple  # (type, start, end, score, ...)
 
@@ -41,8 +41,7 @@ def resolve(cands: Sequence[Cand], rank: Callable[[Cand], tuple]) -> list[Cand]:
         j = i + 1
         while j < n and cands[order[j]][1] < hi:
             e = cands[order[j]][2]
-            if e > hi:
-                hi = e
+            hi = max(hi, e)
             j += 1
         if j == i + 1:
             out.append(cands[first])

@@ -36,7 +36,7 @@ from functools import lru_cache
 
 _pn = None  # the phonenumbers module, imported by warm() (~80 ms: only when a PII scanner looks for phones)
 
-__all__ = ["PHONE", "phone_candidates", "warm", "region_hints"]
+__all__ = ["PHONE", "phone_candidates", "region_hints", "warm"]
 
 # -- candidates ---------------------------------------------------------------------------
 # Starts at "+", "(" or a digit not preceded by an ASCII word character or a number
@@ -126,18 +126,18 @@ _SCRIPTS = (
 )
 # Latin-script languages: letters only they use, and frequent short words (stop words, phone words)
 _LANGS = (
-    ("äöüß", "und der die das bitte sie ihnen unter oder ich mich telefon erreichbar büro uhr wir ist nicht danke "
-     "privat geschäftlich mit für", ("DE", "AT", "CH")),
+    ("äöüß", ("und der die das bitte sie ihnen unter oder ich mich telefon erreichbar büro uhr wir ist nicht danke "
+              "privat geschäftlich mit für"), ("DE", "AT", "CH")),
     ("ąęłńśźż", "proszę numer lub pod tel kom się jest na do mój mnie dzwonić zadzwoń dziękuję dom praca", ("PL",)),
-    ("", "het een naar gerust bel of op voor mijn nummer kantoor uur tussen mobiele niet maar u kunt ons "
-     "bedankt thuis werk", ("NL", "BE")),
+    ("", ("het een naar gerust bel of op voor mijn nummer kantoor uur tussen mobiele niet maar u kunt ons "
+          "bedankt thuis werk"), ("NL", "BE")),
     ("ğşıİ", "için ve numaralı bize beni arayın değil hat numarasını numarasından teşekkürler ev iş", ("TR",)),
-    ("ãõ", "você ligue celular telefone para pelo comigo meu em número ou não escritório o liga-me "
-     "obrigado obrigada casa trabalho", ("BR", "PT")),
-    ("ñ¿¡", "llámame llama al el teléfono móvil celular número mi es de del para cuando puedes gracias "
-     "casa trabajo", ("ES", "MX", "AR", "CO", "CL")),
-    ("", "il lo chiamare chiamatemi telefono cellulare oppure numero dal della lunedì per grazie casa "
-     "lavoro", ("IT",)),
+    ("ãõ", ("você ligue celular telefone para pelo comigo meu em número ou não escritório o liga-me "
+            "obrigado obrigada casa trabalho"), ("BR", "PT")),
+    ("ñ¿¡", ("llámame llama al el teléfono móvil celular número mi es de del para cuando puedes gracias "
+             "casa trabajo"), ("ES", "MX", "AR", "CO", "CL")),
+    ("", ("il lo chiamare chiamatemi telefono cellulare oppure numero dal della lunedì per grazie casa "
+          "lavoro"), ("IT",)),
     ("éèêàçù", "le la les vous au pour numéro appelez mon est et de merci maison travail", ("FR", "BE", "CH")),
 )
 _LANG_CHARS = [frozenset(c) for c, _, _ in _LANGS]
@@ -317,7 +317,7 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         nd = len(digits)
         if nd < 7 or nd > 15:
             continue
-        intl = s.startswith("+") or s.startswith("(+")
+        intl = s.startswith(("+", "(+"))
         if nd == 13 and digits[:3] in ("978", "979") and _ean13_ok(digits):
             continue  # ISBN-13 / EAN
         if not intl:
@@ -355,9 +355,7 @@ def _decimalish(s: str) -> bool:
                 return True  # 52.5200 13.4050, -33.8688 151.2093
             if any(len(g) == 1 for g in groups) and len(groups) >= 3:
                 return True  # 10.0.19045.3448
-    if " " not in s and "-" not in s and s.count(".") == 1:
-        return True  # 3.14159265
-    return False
+    return " " not in s and "-" not in s and s.count(".") == 1  # 3.14159265
 
 
 def _score(t, s, digits, a, b, before, after, nanp, header_of, neg, hints, shapes, budget, min_score) -> float:
