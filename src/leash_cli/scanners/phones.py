@@ -79,6 +79,7 @@ _NEG_WORDS = (
     r"aktenzeichen|artikel|artikelnummer|sendungsnummer|steuernummer|plz|matrikelnummer|personalnummer|"
     r"mitgliedsnummer|versicherungsnummer|vorgangsnummer|geschäftszeichen|ausweisnummer|kundennr|"
     r"article|dossier|artículo|expediente|articolo|pratica|artigo|processo|protocolo|artykuł|ürün|"
+    r"kontonummer|blz|bic|swift|rekeningnummer|rekening|cuenta|conta|hesap|postal|pocztowy|индекс|"
     r"commande|facture|colis|référence|siret|siren|"
     r"factura|pedido|referencia|dni|nie|nif|cif|"
     r"fattura|ordine|codice|ordine|"
@@ -93,8 +94,8 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w)
 # words that may stand between a negative word and its number ("order number: 123", "numer zamówienia 12")
 _NEG_FILLER = frozenset("number num no nr n° nº id code номер numer nummer numéro número numero numarası numaranız "
                         "de du del do da van der des of".split())
-_NEG_CJK = re.compile(r"(?:订单|單號|单号|发票|發票|编号|編號|主文|注文|番号|郵便|주문|사업자|등록번호|송장|"
-                      r"رقم الطلب|الطلب|فاتورة|الفاتورة|رقم الحساب)\s*[:：#№]?\s*(?:号码|號碼|号|番号|번호)?\s*[:：]?\s*$")
+_NEG_CJK = re.compile(r"(?:订单|單號|单号|发票|發票|编号|編號|主文|注文|番号|郵便|邮编|账号|账户|口座|계좌|우편번호|주문|사업자|등록번호|송장|"
+                      r"رقم الطلب|الطلب|فاتورة|الفاتورة|رقم الحساب|الحساب)\s*[:：#№]?\s*(?:号码|號碼|号|番号|번호)?\s*[:：]?\s*$")
 
 # phone words (before or just after a number, or a table column header)
 _CTX_SET = frozenset("""
