@@ -376,6 +376,8 @@ def _score(t, s, digits, a, b, before, after, nanp, header_of, neg, hints, shape
     if s.startswith("(+"):
         s = "+" + s[2:].replace(")", "", 1)
     if s.startswith("+"):
+        if s.startswith("+1") and nanp(s, digits) > 0:
+            return 0.9  # North American: the area / exchange rules, no library call
         budget[0] -= 1
         v = _valid_intl(s)
         if v == 2:
