@@ -94,7 +94,15 @@ class ListFilter(Protocol):
 
 
 class StoreWriter(Protocol):
-    """The one write connection of a recorder (used from one thread only)."""
+    """The one write connection of a recorder (used from one thread only).
+
+    It keeps the tamper-evident audit chain (:mod:`leash_cli.store.chain`): ``write_batch`` appends a chain
+    entry for every row in the same transaction, ``prune`` removes whole chain segments and leaves a signed
+    tombstone, ``checkpoint`` signs the chains' heads with ``audit_key``."""
+
+    #: the ``leash_cli.store.chain.AuditKey`` checkpoints and tombstones are signed with (the recorder sets
+    #: it; None: unsigned).  Typed loosely: the chain module sits above this seam.
+    audit_key: Any
 
     def write_batch(
         self, requests: Sequence[RequestRow], violations: Sequence[ViolationRow], audits: Sequence[AuditRow]
@@ -105,6 +113,11 @@ class StoreWriter(Protocol):
     def prune(self, cutoff: str | None, max_rows: int | None, *, chunk: int, max_chunks: int) -> int:
         """Retention: delete requests (and violations) older than ``cutoff`` and beyond the newest
         ``max_rows``, at most ``chunk * max_chunks`` rows per table; returns the requests deleted."""
+        ...
+
+    def checkpoint(self, reason: str, now: float) -> Any:
+        """Sign the heads of the audit chains and store the checkpoint (a ``chain.Checkpoint``; None without
+        ``audit_key``)."""
         ...
 
     def search_backlog(self) -> int:
