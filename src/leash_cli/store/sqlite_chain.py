@@ -77,14 +77,20 @@ def write_chained(conn: sqlite3.Connection, insert_request: str, requests: Seque
     """Insert the rows and their chain entries (inside the caller's transaction).  Violation and audit rows
     get their ids here, so each entry can name its row."""
     rows: list[tuple[str, str, str, Sequence[Any]]] = []
-    if requests:
-        conn.executemany(insert_request, requests)
-        rows.extend(("request", r[_REQ_ID], r[_REQ_STARTED], r) for r in requests)
+    by_request: dict[Any, list[tuple[str, str, str, Sequence[Any]]]] = {}
     if violations:
         vid = int(conn.execute("SELECT coalesce(max(id), 0) FROM violations").fetchone()[0])
         with_ids = [(vid + i, *v) for i, v in enumerate(violations, 1)]
         conn.executemany(_INSERT_VIOLATION_ID, with_ids)
-        rows.extend(("violation", str(v[0]), v[1 + _VIOL_CREATED], v) for v in with_ids)
+        for v in with_ids:
+            by_request.setdefault(v[1], []).append(("violation", str(v[0]), v[1 + _VIOL_CREATED], v))
+    if requests:
+        conn.executemany(insert_request, requests)
+        for r in requests:  # each exchange's findings follow it in the chain: retention keeps them together
+            rows.append(("request", r[_REQ_ID], r[_REQ_STARTED], r))
+            rows.extend(by_request.pop(r[_REQ_ID], ()))
+    for rest in by_request.values():
+        rows.extend(rest)
     if audits:
         aid = int(conn.execute("SELECT coalesce(max(id), 0) FROM audit_log").fetchone()[0])
         a_ids = [(aid + i, *a) for i, a in enumerate(audits, 1)]
