@@ -156,6 +156,15 @@ class HistoryReader(Protocol):
 
     def export_rows(self, since: str | None = None, *, parse_json: bool = True) -> Iterator[Row]: ...
 
+    # -- leash policy test ----------------------------------------------------------------
+    def count_replay(self, since: str | None = None, tenant: str | None = None, last: int | None = None) -> int: ...
+
+    def replay_rows(self, since: str | None = None, tenant: str | None = None,
+                    last: int | None = None) -> Iterator[Row]:
+        """Exchanges oldest first (``store.queries.REPLAY_COLUMNS``, ``request_headers`` parsed), each with its
+        recorded ``violations`` as ``(module, type, action, detail)`` tuples; ``last``: only the newest N."""
+        ...
+
     # -- the TUI ---------------------------------------------------------------------------
     def page(self, flt: ListFilter, before: tuple[str, str] | None = None, limit: int = 200) -> list[Row]: ...
 
