@@ -131,7 +131,7 @@ def test_a_rewritten_chain_is_caught_by_the_signed_checkpoint(db_path):
     heads = {"audit": (0, "0" * 64), "decision": (0, "0" * 64)}
     new = make_entries(heads, 1, [(e.kind, e.ref, e.created_at, rows[(e.kind, e.ref)]) for e in entries])
     conn.execute("DELETE FROM audit_chain")
-    conn.executemany("INSERT INTO audit_chain VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [e.as_tuple() for e in new])
+    conn.executemany("INSERT INTO audit_chain VALUES (?, ?, ?, ?, ?, ?, ?, ?)", new)
     conn.commit()
     conn.close()
     rep = _verify(db_path)

@@ -120,10 +120,15 @@ def _norm(v: Any, t: str) -> Any:
     return v
 
 
+_PYTYPE = {"t": str, "r": float, "i": int}
+#: per kind: (column type, the Python type a value of it already has) for each column
+_KIND_CHECKS = {k: tuple((t, _PYTYPE[t]) for t in ts) for k, ts in KIND_TYPES.items()}
+
+
 def row_hash(kind: str, values: Sequence[Any]) -> str:
     """SHA-256 (hex) of a row's canonical content: ``[kind, value, ...]`` as JSON, values normalised."""
-    types = KIND_TYPES[kind]
-    canon = [kind, *(_norm(v, t) for v, t in zip(values, types))]
+    canon = [kind]
+    canon += [v if v is None or type(v) is pt else _norm(v, t) for v, (t, pt) in zip(values, _KIND_CHECKS[kind])]
     return hashlib.sha256(orjson.dumps(canon, default=str)).hexdigest()
 
 
@@ -151,17 +156,19 @@ class Entry:
 
 
 def make_entries(heads: dict[str, tuple[int, str]], next_seq: int,
-                 rows: Iterable[tuple[str, str, str, Sequence[Any]]]) -> list[Entry]:
-    """Chain entries for new rows ``(kind, ref, created_at, values)`` after ``heads`` (chain -> (seq, hash)),
-    numbered from ``next_seq``; ``heads`` is updated to the new heads."""
-    out: list[Entry] = []
+                 rows: Iterable[tuple[str, str, str, Sequence[Any]]]) -> list[tuple[Any, ...]]:
+    """Chain entries (``audit_chain`` rows: seq, chain, kind, ref, created_at, row_hash, prev_hash, hash) for new
+    rows ``(kind, ref, created_at, values)`` after ``heads`` (chain -> (seq, hash)), numbered from ``next_seq``;
+    ``heads`` is updated to the new heads."""
+    out: list[tuple[Any, ...]] = []
     seq = next_seq
+    sha = hashlib.sha256
     for kind, ref, created, values in rows:
         chain = KIND_CHAIN[kind]
         prev = heads[chain][1]
         rh = row_hash(kind, values)
-        h = link_hash(prev, seq, chain, kind, ref, created, rh)
-        out.append(Entry(seq, chain, kind, ref, created, rh, prev, h))
+        h = sha(f"{prev}|{seq}|{chain}|{kind}|{ref}|{created}|{rh}".encode()).hexdigest()  # link_hash, inlined
+        out.append((seq, chain, kind, ref, created, rh, prev, h))
         heads[chain] = (seq, h)
         seq += 1
     return out

@@ -43,6 +43,8 @@ _INSERT_AUDIT_ID = "INSERT INTO audit_log (id, {}) VALUES (?, {})".format(
 )
 _INSERT_ENTRY = ("INSERT INTO audit_chain (seq, chain, kind, ref, created_at, row_hash, prev_hash, hash) "
                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+_HEAD_AUDIT = "SELECT seq, hash FROM audit_chain WHERE chain = 'audit' ORDER BY seq DESC LIMIT 1"
+_HEAD_DECISION = "SELECT seq, hash FROM audit_chain WHERE chain = 'decision' ORDER BY seq DESC LIMIT 1"
 _REQ_ID = REQUEST_COLUMNS.index("id")
 _REQ_STARTED = REQUEST_COLUMNS.index("started_at")
 _VIOL_CREATED = VIOLATION_COLUMNS.index("created_at")
@@ -59,8 +61,8 @@ def heads(conn: sqlite3.Connection) -> tuple[dict[str, tuple[int, str]], int]:
     tombs = _tombstones(conn)
     out: dict[str, tuple[int, str]] = {}
     for chain in CHAINS:
-        row = conn.execute("SELECT seq, hash FROM audit_chain WHERE chain = ? ORDER BY seq DESC LIMIT 1",
-                           (chain,)).fetchone()
+        # literal chain names: the audit chain's lookup uses its partial index (schema 004)
+        row = conn.execute(_HEAD_AUDIT if chain == "audit" else _HEAD_DECISION).fetchone()
         if row is not None:
             out[chain] = (int(row[0]), str(row[1]))
         elif chain in tombs:
@@ -98,7 +100,7 @@ def write_chained(conn: sqlite3.Connection, insert_request: str, requests: Seque
         rows.extend(("audit", str(a[0]), a[1 + _AUDIT_CREATED], a) for a in a_ids)
     if rows:
         hs, seq = heads(conn)
-        conn.executemany(_INSERT_ENTRY, [e.as_tuple() for e in make_entries(hs, seq, rows)])
+        conn.executemany(_INSERT_ENTRY, make_entries(hs, seq, rows))
 
 
 def _in_transaction(conn: sqlite3.Connection, fn: Any) -> Any:
