@@ -28,8 +28,8 @@ sys.path.insert(1, str(HERE))
 sys.argv = sys.argv[:1]
 
 import orjson  # noqa: E402
-import record_bench  # noqa: E402  (its exchanges)
 
+import record_bench  # noqa: E402  (its exchanges)
 from leash_cli.config import LoadedConfig, StorageConfig, parse_config_text  # noqa: E402
 from leash_cli.dryrun import replay  # noqa: E402
 from leash_cli.store.factory import open_store  # noqa: E402

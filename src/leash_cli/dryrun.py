@@ -236,7 +236,7 @@ class _Replayer:
         block = await pipe.request(ex)
         if block is None and before in ("allowed", "redacted"):  # it was answered: the response stages
             ex.status = row.get("status")
-            plan = ex.modules
+            plan: Any = ex.modules  # a pipeline Plan
             if plan and (plan.on_response or plan.on_chunk):
                 resp = row.get("response_body")
                 if resp is None or row.get("response_body_truncated"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -15,12 +15,12 @@ audit_app = typer.Typer(help="The tamper-evident audit log: verify the chain, ex
 console = Console()
 err = Console(stderr=True)
 
-DbOpt = Annotated[Optional[Path], typer.Option("--db", help="history database (default ~/.leash/leash.db)")]
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="config file (storage.path, "
+DbOpt = Annotated[Path | None, typer.Option("--db", help="history database (default ~/.leash/leash.db)")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="config file (storage.path, "
                                                                             "storage.audit_key_file)")]
-SinceOpt = Annotated[Optional[str], typer.Option("--since", help="only rows from this long ago on (e.g. 24h, 7d) "
+SinceOpt = Annotated[str | None, typer.Option("--since", help="only rows from this long ago on (e.g. 24h, 7d) "
                                                                  "or an ISO time")]
-KeyOpt = Annotated[Optional[Path], typer.Option("--key-file", help="the audit key (default: $LEASH_AUDIT_KEY, "
+KeyOpt = Annotated[Path | None, typer.Option("--key-file", help="the audit key (default: $LEASH_AUDIT_KEY, "
                                                                    "storage.audit_key_file, $LEASH_HOME/audit.key)")]
 
 
@@ -116,7 +116,7 @@ def export(
     config: ConfigOpt = None,
     since: SinceOpt = None,
     fmt: Annotated[str, typer.Option("--format", help="jsonl (one record per line)")] = "jsonl",
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="write here instead of stdout")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="write here instead of stdout")] = None,
 ) -> None:
     """Write the chain with its proofs (row, row hash, previous hash, hash; checkpoints with their MACs;
     retention tombstones) as JSON lines for a SIEM."""

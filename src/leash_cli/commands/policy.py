@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -28,12 +28,12 @@ def _fail(msg: str) -> typer.Exit:
 def test(
     config: Annotated[Path, typer.Option("--config", "-c", help="the config to try (its modules, tenants and "
                                                                  "pricing)")],
-    db: Annotated[Optional[Path], typer.Option("--db", help="history database (default: the new config's "
+    db: Annotated[Path | None, typer.Option("--db", help="history database (default: the new config's "
                                                             "storage.path, else ~/.leash/leash.db)")] = None,
-    since: Annotated[Optional[str], typer.Option("--since", help="replay exchanges from this long ago (e.g. 24h, "
+    since: Annotated[str | None, typer.Option("--since", help="replay exchanges from this long ago (e.g. 24h, "
                                                                  "7d) or this ISO time on")] = None,
-    last: Annotated[Optional[int], typer.Option("--last", min=1, help="replay only the newest N exchanges")] = None,
-    tenant: Annotated[Optional[str], typer.Option("--tenant", "-t", help="replay only this tenant's exchanges")] = None,
+    last: Annotated[int | None, typer.Option("--last", min=1, help="replay only the newest N exchanges")] = None,
+    tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="replay only this tenant's exchanges")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
     examples: Annotated[int, typer.Option("--examples", min=0, max=3, help="example request ids per rule "
                                                                            "(table)")] = 3,

@@ -127,7 +127,7 @@ _KIND_CHECKS = {k: tuple((t, _PYTYPE[t]) for t in ts) for k, ts in KIND_TYPES.it
 
 def row_hash(kind: str, values: Sequence[Any]) -> str:
     """SHA-256 (hex) of a row's canonical content: ``[kind, value, ...]`` as JSON, values normalised."""
-    canon = [kind]
+    canon: list[Any] = [kind]
     canon += [v if v is None or type(v) is pt else _norm(v, t) for v, (t, pt) in zip(values, _KIND_CHECKS[kind])]
     return hashlib.sha256(orjson.dumps(canon, default=str)).hexdigest()
 
@@ -177,7 +177,7 @@ def make_entries(heads: dict[str, tuple[int, str]], next_seq: int,
 # -- the key -------------------------------------------------------------------------
 
 
-class KeyError_(Exception):  # noqa: N801 - not the builtin KeyError
+class KeyError_(Exception):
     """The audit key cannot be read or made."""
 
 
@@ -423,25 +423,25 @@ def verify(source: ChainSource, key: AuditKey | None, since: str | None = None) 
         for chain, (seq, h) in cp.heads().items():
             if seq == 0 or (chain in tombs and seq <= tombs[chain].upto_seq):
                 continue
-            e = by_seq.get(seq)
-            if e is None:
+            at = by_seq.get(seq)
+            if at is None:
                 if seq > last_seq[chain]:
                     continue  # reported as a cut tail below
                 add(Finding("chain_rewritten", "audit_chain", None, seq,
                             f"checkpoint {cp.id} signed {chain} entry {seq}, which is gone"))
-            elif e.hash != h or e.chain != chain:
-                add(Finding("chain_rewritten", "audit_chain", e.ref, seq,
+            elif at.hash != h or at.chain != chain:
+                add(Finding("chain_rewritten", "audit_chain", at.ref, seq,
                             f"checkpoint {cp.id} signed a different {chain} entry {seq}: the chain up to it "
                             "was rewritten"))
-    cp = rep.last_checkpoint
-    if cp is not None:
-        for chain, (seq, _h) in cp.heads().items():
+    last_cp = rep.last_checkpoint
+    if last_cp is not None:
+        for chain, (seq, _h) in last_cp.heads().items():
             if seq > last_seq[chain]:
                 add(Finding("tail_cut", "audit_chain", None, seq,
-                            f"the {chain} chain ends at entry {last_seq[chain]} but checkpoint {cp.id} "
-                            f"({cp.created_at}) signed it up to entry {seq}: {seq - last_seq[chain]} or more "
+                            f"the {chain} chain ends at entry {last_seq[chain]} but checkpoint {last_cp.id} "
+                            f"({last_cp.created_at}) signed it up to entry {seq}: {seq - last_seq[chain]} or more "
                             "entries at its end were removed"))
-        top = max(cp.audit_seq, cp.decision_seq)
+        top = max(last_cp.audit_seq, last_cp.decision_seq)
         rep.unsigned_tail = sum(1 for s in by_seq if s > top)
     else:
         rep.unsigned_tail = len(by_seq)
@@ -450,8 +450,8 @@ def verify(source: ChainSource, key: AuditKey | None, since: str | None = None) 
         pre = source.pre_chain(kind)
         seen: set[str] = set()
         for rowid, ref, created, values in source.rows(kind):
-            e = latest.get((kind, ref))
-            if e is None:
+            le = latest.get((kind, ref))
+            if le is None:
                 if rowid <= pre:
                     rep.pre_chain += 1
                 elif since is None or (created or "") >= since:
@@ -459,16 +459,16 @@ def verify(source: ChainSource, key: AuditKey | None, since: str | None = None) 
                                 "inserted outside leash"))
                 continue
             seen.add(ref)
-            if since is not None and e.created_at < since:
+            if since is not None and le.created_at < since:
                 continue
             rep.rows += 1
-            if row_hash(kind, values) != e.row_hash:
-                add(Finding("edited", table, ref, e.seq, f"{table} row {ref} was edited after it was written "
-                            f"(chain entry {e.seq})"))
-        for (k, ref), e in latest.items():
-            if k == kind and ref not in seen and (since is None or e.created_at >= since):
-                add(Finding("deleted", table, ref, e.seq, f"{table} row {ref} ({e.created_at}) was deleted "
-                            f"(chain entry {e.seq})"))
+            if row_hash(kind, values) != le.row_hash:
+                add(Finding("edited", table, ref, le.seq, f"{table} row {ref} was edited after it was written "
+                            f"(chain entry {le.seq})"))
+        for (k, ref), gone in latest.items():
+            if k == kind and ref not in seen and (since is None or gone.created_at >= since):
+                add(Finding("deleted", table, ref, gone.seq, f"{table} row {ref} ({gone.created_at}) was deleted "
+                            f"(chain entry {gone.seq})"))
     rep.findings.sort(key=lambda f: (f.seq if f.seq is not None else -1, f.problem))
     return rep
 
@@ -487,13 +487,14 @@ def export_records(source: ChainSource, since: str | None = None) -> Iterator[di
     for e in source.entries():
         if since is not None and e.created_at < since:
             continue
-        values = rows.get((e.kind, e.ref))
-        row = None if values is None else dict(zip(columns[e.kind], values))
+        stored = rows.get((e.kind, e.ref))
+        row = None if stored is None else dict(zip(columns[e.kind], stored))
         yield {"type": "entry", "seq": e.seq, "chain": e.chain, "kind": e.kind, "table": KIND_TABLE[e.kind],
                "ref": e.ref, "created_at": e.created_at, "row_hash": e.row_hash, "prev_hash": e.prev_hash,
                "hash": e.hash, "row": row}
-    for cp in source.checkpoints():
-        if since is not None and cp.created_at < since:
+    for c in source.checkpoints():
+        if since is not None and c.created_at < since:
             continue
+        cp = c
         yield {"type": "checkpoint", "id": cp.id, "created_at": cp.created_at, "reason": cp.reason,
                "heads": cp.heads(), "prev_mac": cp.prev_mac, "key_id": cp.key_id, "mac": cp.mac}
