@@ -257,3 +257,35 @@ def test_the_writer_process_chains_and_checkpoints_too(db_path, writer):
     rec.close()
     rep = _verify(db_path)
     assert rep.ok and rep.entries == 4 and rep.last_checkpoint is not None
+
+
+def test_the_writer_signs_checkpoints_while_rows_arrive(db_path):
+    rec = Recorder(db_path, StorageConfig(audit_checkpoint_interval="0s"))  # every write round
+    rec.start()
+    rec.submit(exchange(id="a", status=200))
+    assert rec.flush()
+    rec.submit(exchange(id="b", status=200))
+    assert rec.flush()
+    src = SqliteChainSource(db_path)
+    try:
+        cps = src.checkpoints()
+    finally:
+        src.close()
+    assert [c.reason for c in cps] == ["interval", "interval"] and [c.decision_seq for c in cps] == [1, 2]
+    rec.close()
+    rep = _verify(db_path)
+    assert rep.ok and rep.checkpoints == 3 and rep.last_checkpoint.reason == "shutdown"
+
+
+def test_since_limits_what_is_checked(db_path):
+    old = time.time() - 3 * 86400
+    _record(db_path, n=4, started=old)
+    conn = sqlite3.connect(db_path)
+    conn.execute("UPDATE requests SET verdict = 'allowed' WHERE id = 'req-1'")  # three days ago
+    conn.commit()
+    conn.close()
+    assert [f.ref for f in _verify(db_path).findings] == ["req-1"]
+    r = runner.invoke(app, ["audit", "verify", "--db", str(db_path), "--since", "1d"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["audit", "verify", "--db", str(db_path), "--since", "4d"])
+    assert r.exit_code == 1 and "req-1" in r.output
