@@ -45,7 +45,7 @@ def _open(db: Path | None, config: Path | None) -> tuple[object, str | None]:
     from leash_cli.config import ConfigError, load_config
     from leash_cli.paths import resolve_db_path
     from leash_cli.store.backend import StoreError
-    from leash_cli.store.sqlite_chain import SqliteChainSource
+    from leash_cli.store.factory import open_store
 
     loaded = None
     try:
@@ -56,7 +56,7 @@ def _open(db: Path | None, config: Path | None) -> tuple[object, str | None]:
             raise typer.Exit(2) from None
     path = resolve_db_path(str(db) if db else None, loaded)
     try:
-        src = SqliteChainSource(path)
+        src = open_store(path).open_chain()
     except StoreError as e:
         err.print(f"[red]error:[/] {e}", highlight=False)
         raise typer.Exit(2) from None

@@ -220,6 +220,11 @@ class Store(Protocol):
         """Read-only access; migrates nothing.  StoreError when there is no usable history."""
         ...
 
+    def open_chain(self) -> Any:
+        """The audit chain, read-only, for ``leash audit verify`` / ``export``: a
+        ``leash_cli.store.chain.ChainSource`` with a ``close()``.  StoreError when there is no usable history."""
+        ...
+
     # -- virtual keys ------------------------------------------------------------------------
     def create_key(self, key: VirtualKey, key_hash: str) -> None:
         """Store a new key (and a ``key_created`` audit row)."""

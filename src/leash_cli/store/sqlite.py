@@ -19,7 +19,7 @@ from leash_cli.store.fts import fts_watermark, index_fts, set_fts_deferred
 from leash_cli.store.queries import SqliteReader
 from leash_cli.store.rows import iso_utc
 from leash_cli.store.schema import AUDIT_COLUMNS, REQUEST_COLUMNS, VIOLATION_COLUMNS, open_writable
-from leash_cli.store.sqlite_chain import write_chained, write_checkpoint
+from leash_cli.store.sqlite_chain import SqliteChainSource, write_chained, write_checkpoint
 
 __all__ = ["SqliteStore", "SqliteWriter", "INSERT_REQUEST", "INSERT_VIOLATION", "INSERT_AUDIT"]
 
@@ -136,6 +136,9 @@ class SqliteStore:
 
     def open_reader(self) -> SqliteReader:
         return SqliteReader(self.path)
+
+    def open_chain(self) -> SqliteChainSource:
+        return SqliteChainSource(self.path)
 
     # -- virtual keys -------------------------------------------------------------------------
     def create_key(self, key: VirtualKey, key_hash: str) -> None:
