@@ -138,3 +138,19 @@ def test_table_output_and_errors(recorded, tmp_path, upstream):
     assert r.exit_code == 2
     r = runner.invoke(app, ["policy", "test", "--config", str(tmp_path / "missing.yaml"), "--db", str(recorded)])
     assert r.exit_code == 2
+
+
+def test_the_library_reports_progress_and_knows_nothing_of_the_cli(recorded, tmp_path, upstream):
+    from leash_cli.config import load_config
+    from leash_cli.dryrun import replay
+    from leash_cli.store.factory import open_store
+
+    seen: list[int] = []
+    reader = open_store(recorded).open_reader()
+    try:
+        res = replay(reader, load_config(_config(tmp_path, upstream, {"pii-detector": {"action": "block"}})),
+                     progress=seen.append)
+    finally:
+        reader.close()
+    assert res.total == 7 and res.changes["newly_blocked"] == 3
+    assert seen and seen[-1] == 7
