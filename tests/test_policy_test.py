@@ -154,3 +154,20 @@ def test_the_library_reports_progress_and_knows_nothing_of_the_cli(recorded, tmp
         reader.close()
     assert res.total == 7 and res.changes["newly_blocked"] == 3
     assert seen and seen[-1] == 7
+
+
+def test_budgets_count_recorded_spend_in_recorded_time(recorded, tmp_path, upstream):
+    conn = sqlite3.connect(recorded)
+    costs = [r[0] for r in conn.execute("SELECT cost_usd FROM requests ORDER BY started_at")]
+    assert all(c is not None for c in costs)
+    # a budget nothing fits in refuses every exchange (429, like a rate limit), each with the budget's finding
+    code, out = _test(recorded, _config(tmp_path, upstream, {"cost-tracker": {"limit_usd": 0.0}}))
+    assert code == 1 and out["changes"]["newly_rate_limited"] == 7
+    assert {(r["module"], r["rule"]) for r in out["rules"]} == {("cost-tracker", "BUDGET_EXCEEDED")}
+    # a budget of the recorded spend of the first three lets exactly those through: each reserves its worst
+    # case (one output token assumed) and settles at its recorded cost, in recorded order
+    limit = sum(costs[:3]) + 1e-9
+    code, out = _test(recorded, _config(tmp_path, upstream, {"cost-tracker": {"limit_usd": limit,
+                                                                              "default_max_tokens": 1}}))
+    assert code == 1, out
+    assert out["changes"]["newly_rate_limited"] == 4, out

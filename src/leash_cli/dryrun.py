@@ -149,9 +149,10 @@ class _ReplayClock:
 
 
 def _patch_time(slots: Iterable[Any], clock: _ReplayClock) -> Callable[[], None]:
-    """Point the ``time`` of every module file the pipeline's modules live in at the replay clock (undone by the
-    returned function)."""
-    names = {type(s.module).__module__ for s in slots} | {"leash_cli.modules._budget"}
+    """Point the ``time`` of every module file the pipeline's modules live in (and of the budgets' period keys) at
+    the replay clock, undone by the returned function.  Process-wide while the replay runs: the dry run is a CLI
+    process of its own."""
+    names = {type(s.module).__module__ for s in slots} | {"leash_cli.modules._budget", "leash_cli.state.base"}
     shim = clock.module()
     undo: list[tuple[Any, Any]] = []
     for name in names:
