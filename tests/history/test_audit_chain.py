@@ -289,3 +289,23 @@ def test_since_limits_what_is_checked(db_path):
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["audit", "verify", "--db", str(db_path), "--since", "4d"])
     assert r.exit_code == 1 and "req-1" in r.output
+
+
+def test_verify_reads_one_snapshot_while_the_gateway_writes(db_path):
+    rec = _record(db_path, close=False)
+    src = SqliteChainSource(db_path)
+    walked = src.entries
+
+    def entries_then_a_commit():
+        yield from walked()
+        rec.submit(exchange(id="late", status=200))  # committed after the chain was read, before the rows
+        assert rec.flush()
+
+    src.entries = entries_then_a_commit
+    try:
+        rep = verify(src, load_key())
+    finally:
+        src.close()
+        rec.close()
+    assert rep.ok, rep.findings  # without one snapshot, "late" would be a row without an entry: "inserted"
+    assert rep.entries == 10

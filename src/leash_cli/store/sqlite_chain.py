@@ -198,8 +198,13 @@ class SqliteChainSource:
     def __init__(self, path: Path | str) -> None:
         self.db = open_readonly(path)
         self.conn = self.db.conn
+        # one snapshot for every read: rows a running gateway commits meanwhile are not half seen
+        # (a row without its entry would read as inserted)
+        self.conn.execute("BEGIN")
 
     def close(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
         self.db.close()
 
     def entries(self) -> Iterator[Entry]:
