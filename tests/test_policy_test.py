@@ -100,6 +100,12 @@ def test_rate_limits_run_on_fresh_state_in_recorded_order(recorded, tmp_path, up
     code, out = _test(recorded, _config(tmp_path, upstream, {"rate-limiter": {"requests_per_minute": 2}}),
                       "--tenant", "nobody")
     assert code == 0 and out["exchanges"] == 0
+    code, out = _test(recorded, _config(tmp_path, upstream, {"rate-limiter": {"requests_per_minute": 2}}),
+                      "--since", "1h")
+    assert out["exchanges"] == 7
+    code, out = _test(recorded, _config(tmp_path, upstream, {"rate-limiter": {"requests_per_minute": 2}}),
+                      "--since", "2099-01-01T00:00:00")
+    assert code == 0 and out["exchanges"] == 0
 
 
 def test_response_side_modules_read_the_recorded_responses(recorded, tmp_path, upstream):

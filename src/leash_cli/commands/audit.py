@@ -25,19 +25,14 @@ KeyOpt = Annotated[Path | None, typer.Option("--key-file", help="the audit key (
 
 
 def _since(since: str | None) -> str | None:
-    if since is None:
-        return None
-    import time
+    """``--since``: a duration ago (24h, 7d) or an ISO time, as ``leash logs --since`` reads it."""
+    from leash_cli.store.queries import parse_since
 
-    from leash_cli.config import ConfigError, parse_duration
-    from leash_cli.store.rows import iso_utc
-
-    if since[:1].isdigit() and since[-1:] in "smhdw" and "-" not in since:
-        try:
-            return iso_utc(time.time() - parse_duration(since))
-        except (ConfigError, ValueError):
-            pass
-    return since
+    try:
+        return parse_since(since)
+    except ValueError as e:
+        err.print(f"[red]error:[/] --since: {e}", highlight=False)
+        raise typer.Exit(2) from None
 
 
 def _open(db: Path | None, config: Path | None) -> tuple[object, str | None]:
