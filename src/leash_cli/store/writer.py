@@ -118,6 +118,7 @@ class Recorder:
         self._last_msg = 0.0  # monotonic time the last message arrived
         self._audit_key: AuditKey | None = None
         self._key_tried = False
+        self._no_chain_logged = False
         self._last_checkpoint = time.monotonic()
         self._unsigned = 0  # rows written since the last checkpoint
         self.rows_written = 0  # requests rows committed
@@ -323,8 +324,14 @@ class Recorder:
         self._last_checkpoint = time.monotonic()
         if self._db is None:
             return
+        sign = getattr(self._db, "checkpoint", None)
+        if sign is None:  # a backend without the audit chain yet
+            if not self._no_chain_logged:
+                self._no_chain_logged = True
+                log.error("history: %s keeps no audit chain checkpoints", self.path)
+            return
         try:
-            if self._db.checkpoint(reason, time.time()) is not None:
+            if sign(reason, time.time()) is not None:
                 self._unsigned = 0
         except self.store.transient_errors as e:
             log.warning("history: audit checkpoint of %s failed (will retry): %s", self.path, e)
