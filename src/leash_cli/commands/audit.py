@@ -51,7 +51,11 @@ def _open(db: Path | None, config: Path | None) -> tuple[object, str | None]:
             raise typer.Exit(2) from None
     path = resolve_db_path(str(db) if db else None, loaded)
     try:
-        src = open_store(path).open_chain()
+        store = open_store(path)
+        if not hasattr(store, "open_chain"):
+            err.print(f"[red]error:[/] the store at {path} keeps no audit chain yet", highlight=False)
+            raise typer.Exit(2)
+        src = store.open_chain()
     except StoreError as e:
         err.print(f"[red]error:[/] {e}", highlight=False)
         raise typer.Exit(2) from None

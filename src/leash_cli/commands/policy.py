@@ -61,6 +61,9 @@ def test(
         reader = open_store(path).open_reader()
     except StoreError as e:
         raise _fail(str(e)) from None
+    if not hasattr(reader, "replay_rows"):
+        reader.close()
+        raise _fail(f"the store at {path} cannot replay its history yet (its reader has no replay_rows)")
     try:
         total = reader.count_replay(since_iso, tenant, last)
         try:
