@@ -234,6 +234,10 @@ def _register_optional() -> None:
         app.add_typer(modules.module_app, name="module")
     if scan := load("scan"):
         app.command("scan")(scan.scan)
+    if audit := load("audit"):
+        app.add_typer(audit.audit_app, name="audit")
+    if policy := load("policy"):
+        app.add_typer(policy.policy_app, name="policy")
     if extproc := load("extproc"):
         app.command("ext-proc")(extproc.ext_proc)
         app.add_typer(extproc.export_app, name="export")

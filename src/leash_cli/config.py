@@ -190,8 +190,14 @@ class StorageConfig(Strict):
     writer: Literal["process", "thread"] = Field(
         "process", description="where rows are written: a process of their own (the gateway keeps its core and "
                                "its GIL), or a thread of the gateway")
+    audit_key_file: str | None = Field(
+        None, description="the HMAC key that signs audit checkpoints, kept outside the database; default "
+                          "$LEASH_AUDIT_KEY, else $LEASH_HOME/audit.key (made, mode 0600, on first use)")
+    audit_checkpoint_interval: str = Field(
+        "60s", description="how often the writer signs a checkpoint of the audit chain while rows arrive "
+                           "(and always at shutdown)")
 
-    @field_validator("retention")
+    @field_validator("retention", "audit_checkpoint_interval")
     @classmethod
     def _duration(cls, v: str | None) -> str | None:
         if v is None:
