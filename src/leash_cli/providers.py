@@ -11,8 +11,10 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
-from leash_cli.config import Config, ProviderConfig
+from leash_cli.config import Config, ConfigError, GatewayConfig, ProviderConfig
 from leash_cli.exchange import CREDENTIAL_PARAMS
+from leash_cli.netconfig import options_for
+from leash_cli.upstream import UpstreamOptions
 
 #: Hop-by-hop headers (RFC 9110 §7.6.1) plus those leash recomputes.
 HOP_BY_HOP = frozenset(
@@ -60,9 +62,11 @@ class Provider:
     connect_timeout: float | None
     read_timeout: float | None
     config: ProviderConfig = field(repr=False)
+    # TLS context, proxy, timeouts and limits for the upstream client, built once here (None: mock)
+    transport: UpstreamOptions | None = field(default=None, repr=False)
 
     @classmethod
-    def from_config(cls, name: str, pc: ProviderConfig) -> "Provider":
+    def from_config(cls, name: str, pc: ProviderConfig, gateway: GatewayConfig | None = None) -> "Provider":
         endpoint = pc.endpoint or ""
         parts = urlsplit(endpoint)
         key = pc.api_key.get_secret_value() if pc.api_key is not None else None
@@ -80,6 +84,7 @@ class Provider:
             connect_timeout=pc.connect_timeout,
             read_timeout=pc.read_timeout,
             config=pc,
+            transport=None if pc.kind == "mock" else _transport(name, pc, gateway or GatewayConfig()),
         )
 
     # -- the wire shape ------------------------------------------------------
@@ -130,6 +135,13 @@ class Provider:
         else:
             headers["authorization"] = "Bearer " + self.api_key
         return headers, query
+
+
+def _transport(name: str, pc: ProviderConfig, gateway: GatewayConfig) -> UpstreamOptions:
+    try:
+        return options_for(pc, gateway)
+    except ValueError as e:  # a certificate that does not load, a bad proxy variable
+        raise ConfigError("config", [f"providers.{name}: {e}"]) from None
 
 
 def mock_api(rest: str) -> str:
@@ -197,4 +209,4 @@ def request_model(kind_api: str, rest: str, body: object) -> tuple[str | None, b
 
 
 def build_providers(cfg: Config) -> dict[str, Provider]:
-    return {name: Provider.from_config(name, pc) for name, pc in cfg.providers.items()}
+    return {name: Provider.from_config(name, pc, cfg.gateway) for name, pc in cfg.providers.items()}

@@ -37,7 +37,14 @@ from leash_cli.pipeline import Pipeline
 from leash_cli.providers import HOP_BY_HOP, Provider, RouteError, build_providers, clean_rest, request_model
 from leash_cli.providers import client_key, strip_query_params
 from leash_cli.sse import SSESplitter
-from leash_cli.upstream import UpstreamClient, UpstreamConnectError, UpstreamError, UpstreamTimeout
+from leash_cli.upstream import (
+    UpstreamClient,
+    UpstreamConnectError,
+    UpstreamError,
+    UpstreamLimitExceeded,
+    UpstreamReset,
+    UpstreamTimeout,
+)
 from leash_cli.keys import PREFIX as KEY_PREFIX
 
 log = logging.getLogger("leash.proxy")
@@ -384,17 +391,19 @@ class Gateway:
     async def _exchange_upstream(self, send, receive, ex, provider, url, out, cfg, flow, guard) -> None:
         assert self.client is not None
         try:
-            resp = await self.client.request(
-                ex.method, url, out, ex.request_body or None,
-                connect_timeout=provider.connect_timeout or cfg.connect_timeout,
-                read_timeout=provider.read_timeout or cfg.read_timeout,
-            )
-        except UpstreamTimeout:
+            resp = await self.client.request(ex.method, url, out, ex.request_body or None, options=provider.transport)
+        except UpstreamTimeout as e:
             ex.t_upstream_end = time.perf_counter()
             return await self._reject(send, ex, 504, "upstream_timeout",
-                                      f"provider {provider.name!r} did not answer in time", outcome="upstream_error")
+                                      f"provider {provider.name!r} did not answer in time ({e.reason})",
+                                      outcome="upstream_error")
         except UpstreamError as e:
             ex.t_upstream_end = time.perf_counter()
+            if isinstance(e, UpstreamReset) and e.sent:  # written, then dropped: not resent (RFC 9110 §9.2.2)
+                return await self._reject(send, ex, 502, "upstream_reset",
+                                          f"provider {provider.name!r} closed the connection after the request was "
+                                          "sent, before answering; not resent, since it may have been processed",
+                                          outcome="upstream_error")
             what = "cannot reach" if isinstance(e, UpstreamConnectError) else "lost the connection to"
             return await self._reject(send, ex, 502, "upstream_unreachable",
                                       f"{what} provider {provider.name!r}: {type(e).__name__}",
@@ -413,12 +422,17 @@ class Gateway:
                 return
             try:
                 body = await resp.read()
-            except UpstreamTimeout:
+            except UpstreamTimeout as e:
                 ex.t_upstream_end = time.perf_counter()
                 ex.status = None
                 return await self._reject(send, ex, 504, "upstream_timeout",
-                                          f"provider {provider.name!r} stopped sending its response",
+                                          f"provider {provider.name!r} stopped sending its response ({e.reason})",
                                           outcome="upstream_error")
+            except UpstreamLimitExceeded as e:
+                ex.t_upstream_end = time.perf_counter()
+                ex.status = None
+                return await self._reject(send, ex, 502, f"upstream_{e.reason}",
+                                          f"provider {provider.name!r}: {e}", outcome="upstream_error")
             except UpstreamError as e:
                 ex.t_upstream_end = time.perf_counter()
                 ex.status = None
@@ -500,7 +514,7 @@ class Gateway:
                 if gone.is_set():
                     raise _ClientGone() from None
                 ex.outcome = "upstream_error"
-                ex.error = f"upstream stream broke off: {type(e).__name__}"
+                ex.error = f"upstream stream broke off: {type(e).__name__} ({e.reason})"
             except asyncio.CancelledError:
                 if not gone.is_set():
                     raise

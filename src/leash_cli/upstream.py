@@ -628,21 +628,21 @@ class _Conn(asyncio.Protocol):
             return
         d = r._decoder
         if d is None:
-            r._parts.append(body)
-            r._size += len(body)
             r._total += len(body)
             if r._total > r._cap or r._max_line:
-                self._check(r, body)
+                self._check(r, body)  # raises before the bytes are taken
+            r._parts.append(body)
+            r._size += len(body)
             return
         try:
             body = d.feed(body)
             while True:
                 if body:
-                    r._parts.append(body)
-                    r._size += len(body)
                     r._total += len(body)
                     if r._total > r._cap or r._max_line:
                         self._check(r, body)
+                    r._parts.append(body)
+                    r._size += len(body)
                 body = d.more()
                 if not body:
                     break
@@ -655,11 +655,26 @@ class _Conn(asyncio.Protocol):
             raise _Abort(UpstreamResponseTooLarge(
                 f"upstream response body is larger than max_response_bytes ({r._cap:.0f} bytes, counted "
                 "after decompression)"))
+        n = len(body)
+        limit = r._max_line
         i = max(body.rfind(b"\n"), body.rfind(b"\r"))
-        r._line = r._line + len(body) if i < 0 else len(body) - i - 1
-        if r._line > r._max_line:
+        if i < 0:
+            r._line += n
+        else:
+            if r._line or n > limit:  # the open line ends here, or a whole line in this piece may be too long
+                carry = r._line
+                for line in body[:i].replace(b"\r", b"\n").split(b"\n"):
+                    if carry + len(line) > limit:
+                        r._line = carry + len(line)
+                        break
+                    carry = 0
+                else:
+                    r._line = n - i - 1
+            else:
+                r._line = n - i - 1
+        if r._line > limit:
             raise _Abort(UpstreamLineTooLong(
-                f"upstream stream has a line longer than max_line_bytes ({r._max_line} bytes)"))
+                f"upstream stream has a line longer than max_line_bytes ({limit} bytes)"))
 
     def on_message_complete(self) -> None:
         r = self.resp
@@ -676,10 +691,10 @@ class _Conn(asyncio.Protocol):
             except zlib.error as e:
                 raise _Abort(UpstreamProtocolError(f"cannot decode the response body: {e}")) from None
             if tail:
-                r._parts.append(tail)
-                r._size += len(tail)
                 r._total += len(tail)
                 self._check(r, tail)
+                r._parts.append(tail)
+                r._size += len(tail)
         r._state = _DONE
 
     # -- internals ------------------------------------------------------------------------
