@@ -283,9 +283,18 @@ class InThread:
         return await obj.__aenter__()
 
     def __exit__(self, *exc) -> None:
-        asyncio.run_coroutine_threadsafe(self.obj.__aexit__(None, None, None), self.loop).result(10)
+        asyncio.run_coroutine_threadsafe(self._exit(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+        self.loop.close()
+
+    async def _exit(self) -> None:
+        await self.obj.__aexit__(None, None, None)
+        me = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not me]
+        for t in tasks:
+            t.cancel()
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 5)
 
 
 # -- a private CA ---------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import ssl
+import os
 
 import pytest
 
@@ -47,9 +47,15 @@ MIB = 1 << 20
 
 
 def run(coro, timeout: float = 60.0):
+    """LEASH_TEST_UVLOOP=1 runs it on uvloop (the gateway's loop)."""
+
     async def main():
         return await asyncio.wait_for(coro, timeout)
 
+    if os.environ.get("LEASH_TEST_UVLOOP") == "1":
+        import uvloop
+
+        return uvloop.run(main())
     return asyncio.run(main())
 
 
