@@ -234,6 +234,7 @@ class UpstreamOptions:
 
 
 _INF = float("inf")
+_NO_CAP = 1 << 62  # "no size limit" as an int: int-to-int comparisons on the hot path
 
 
 _HIGH_WATER = 1 << 20  # pause reading above this many buffered, unconsumed body bytes
@@ -380,7 +381,7 @@ class UpstreamResponse:
         self._deadline = deadline  # loop time the whole exchange must end by (inf: none)
         self._interim = False
         self._total = 0  # decoded body bytes so far
-        self._cap = opts.max_response_bytes or _INF
+        self._cap = opts.max_response_bytes or _NO_CAP
         self._line = 0  # bytes since the last line break (event streams only)
         self._max_line = 0  # set for text/event-stream bodies
         self._line_limit = opts.max_line_bytes or 0
@@ -501,6 +502,7 @@ class _Conn(asyncio.Protocol):
             return
         self.last = self.loop.time()
         self.got_bytes = True
+        t0 = r._total
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as e:
@@ -518,7 +520,9 @@ class _Conn(asyncio.Protocol):
             if w is not None and not w.done():
                 w.set_result(None)
             return
-        if r._state == _DONE:
+        if r._max_line and r._total != t0 and not self._lines_ok(r, r._total - t0):
+            self.abort()
+        elif r._state == _DONE:
             self._finished(r)
         elif r._size > _HIGH_WATER and not self.paused:
             self.paused = True
@@ -628,19 +632,20 @@ class _Conn(asyncio.Protocol):
             return
         d = r._decoder
         if d is None:
-            r._total += len(body)
-            if r._total > r._cap or r._max_line:
-                self._check(r, body)  # raises before the bytes are taken
+            n = len(body)
+            r._total += n
+            if r._total > r._cap:
+                self._check(r)  # raises before the bytes are taken
             r._parts.append(body)
-            r._size += len(body)
+            r._size += n
             return
         try:
             body = d.feed(body)
             while True:
                 if body:
                     r._total += len(body)
-                    if r._total > r._cap or r._max_line:
-                        self._check(r, body)
+                    if r._total > r._cap:
+                        self._check(r)
                     r._parts.append(body)
                     r._size += len(body)
                 body = d.more()
@@ -649,32 +654,51 @@ class _Conn(asyncio.Protocol):
         except zlib.error as e:
             raise _Abort(UpstreamProtocolError(f"cannot decode the response body: {e}")) from None
 
-    def _check(self, r: UpstreamResponse, body: bytes) -> None:
-        """The limits: raised through the parser, which stops feeding at once."""
-        if r._total > r._cap:
-            raise _Abort(UpstreamResponseTooLarge(
-                f"upstream response body is larger than max_response_bytes ({r._cap:.0f} bytes, counted "
-                "after decompression)"))
-        n = len(body)
+    @staticmethod
+    def _check(r: UpstreamResponse) -> None:
+        """Past ``max_response_bytes``: raised through the parser, which stops feeding at once."""
+        raise _Abort(UpstreamResponseTooLarge(
+            f"upstream response body is larger than max_response_bytes ({r._cap} bytes, counted after "
+            "decompression)"))
+
+    def _lines_ok(self, r: UpstreamResponse, new: int) -> bool:
+        """``max_line_bytes`` for an event stream, once per socket read over the ``new`` body
+        bytes it brought.  A read whose last piece ends a line and that could not hold a longer
+        line is the common case and costs nothing more; otherwise every line is measured.
+        On a line too long, the read's pieces are dropped and the response fails."""
         limit = r._max_line
-        i = max(body.rfind(b"\n"), body.rfind(b"\r"))
-        if i < 0:
-            r._line += n
-        else:
-            if r._line or n > limit:  # the open line ends here, or a whole line in this piece may be too long
-                carry = r._line
-                for line in body[:i].replace(b"\r", b"\n").split(b"\n"):
-                    if carry + len(line) > limit:
-                        r._line = carry + len(line)
-                        break
-                    carry = 0
-                else:
-                    r._line = n - i - 1
+        parts = r._parts
+        if r._line + new <= limit and parts and parts[-1][-1:] == b"\n":
+            r._line = 0
+            return True
+        k = len(parts)  # the pieces this read added: walk back over `new` bytes
+        seen = 0
+        while k > 0 and seen < new:
+            k -= 1
+            seen += len(parts[k])
+        line = r._line
+        for i in range(k, len(parts)):
+            body = parts[i]
+            j = max(body.rfind(b"\n"), body.rfind(b"\r"))
+            if j < 0:
+                line += len(body)
             else:
-                r._line = n - i - 1
-        if r._line > limit:
-            raise _Abort(UpstreamLineTooLong(
-                f"upstream stream has a line longer than max_line_bytes ({limit} bytes)"))
+                for piece in body[:j].replace(b"\r", b"\n").split(b"\n"):
+                    if line + len(piece) > limit:
+                        line += len(piece)
+                        break
+                    line = 0
+                else:
+                    line = len(body) - j - 1
+            if line > limit:
+                del parts[k:]
+                r._size = sum(len(p) for p in parts)
+                if r._state == _DONE:  # complete in this same read: the limit still wins
+                    r._state = _FRESH
+                self._fail(UpstreamLineTooLong(f"upstream stream has a line longer than max_line_bytes ({limit} bytes)"))
+                return False
+        r._line = line
+        return True
 
     def on_message_complete(self) -> None:
         r = self.resp
@@ -692,7 +716,8 @@ class _Conn(asyncio.Protocol):
                 raise _Abort(UpstreamProtocolError(f"cannot decode the response body: {e}")) from None
             if tail:
                 r._total += len(tail)
-                self._check(r, tail)
+                if r._total > r._cap:
+                    self._check(r)
                 r._parts.append(tail)
                 r._size += len(tail)
         r._state = _DONE
