@@ -315,8 +315,7 @@ class PrivateCA:
         self.client_cert.private_key_pem.write_to_path(str(self.client_key))
         self.client_chain = tmp / "client.crt"
         with open(self.client_chain, "wb") as f:
-            for blob in self.client_cert.cert_chain_pems:
-                f.write(blob.bytes())
+            f.writelines(blob.bytes() for blob in self.client_cert.cert_chain_pems)
 
     def server_context(self, require_client_cert: bool = False):
         import ssl

@@ -11,6 +11,18 @@ import gc
 import os
 
 import pytest
+from resilience_net import (
+    ConnectProxy,
+    PrivateCA,
+    RawServer,
+    endless_line,
+    gzip_bomb,
+    json_response,
+    ok_handler,
+    peak_rss_bytes,
+    reset_peak_rss,
+    rss_bytes,
+)
 
 from leash_cli.config import GatewayConfig, ProviderConfig, parse_config_text
 from leash_cli.netconfig import no_proxy_matches, options_for, proxy_for, ssl_context
@@ -28,19 +40,6 @@ from leash_cli.upstream import (
     UpstreamResponseTooLarge,
     UpstreamTimeout,
     UpstreamTotalTimeout,
-)
-from resilience_net import (
-    ConnectProxy,
-    PrivateCA,
-    RawServer,
-    endless_line,
-    gzip_bomb,
-    json_response,
-    ok_handler,
-    peak_rss_bytes,
-    read_request,
-    reset_peak_rss,
-    rss_bytes,
 )
 
 MIB = 1 << 20

@@ -12,8 +12,6 @@ import time
 import openai
 import orjson
 import pytest
-
-from leash_cli.store import open_readonly
 from resilience_net import (
     ConnectProxy,
     InThread,
@@ -26,6 +24,8 @@ from resilience_net import (
     reset_peak_rss,
     rss_bytes,
 )
+
+from leash_cli.store import open_readonly
 
 MIB = 1 << 20
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]}

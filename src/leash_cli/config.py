@@ -92,8 +92,10 @@ class TimeoutsConfig(Strict):
                                 "(default: read_timeout)")
     total: float | None = Field(None, gt=0, description="the whole upstream exchange, body included (default: none)")
 
-    _durations = field_validator("connect", "first_byte", "idle", "total", mode="before")(
-        classmethod(lambda cls, v: _seconds(v)))
+    @field_validator("connect", "first_byte", "idle", "total", mode="before")
+    @classmethod
+    def _durations(cls, v: Any) -> Any:
+        return _seconds(v)
 
 
 class TLSConfig(Strict):

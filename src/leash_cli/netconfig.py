@@ -30,7 +30,7 @@ from leash_cli.upstream import ProxyURL, UpstreamOptions
 if TYPE_CHECKING:
     from leash_cli.config import GatewayConfig, ProviderConfig
 
-__all__ = ["ssl_context", "proxy_for", "no_proxy_matches", "options_for"]
+__all__ = ["no_proxy_matches", "options_for", "proxy_for", "ssl_context"]
 
 
 def _env(environ: Mapping[str, str], name: str) -> str | None:
