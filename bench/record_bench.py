@@ -137,7 +137,7 @@ def _v002_prompt_text(ex, fallback):
 def v002_build_request_row(ex: Exchange, storage: StorageConfig) -> tuple:
     from leash_cli.usage import prompt_text
 
-    s = store
+    s = store.rows  # the row builder's private helpers
     limit = storage.max_body_bytes
     mode = storage.bodies
     u = ex.usage

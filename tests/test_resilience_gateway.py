@@ -133,7 +133,7 @@ def test_endless_stream_line_ends_the_stream_with_bounded_memory(start_gateway):
         assert grown < 100 * MIB
         assert srv.sent < 64 * MIB
         got = rows(gw)
-        assert got[-1]["outcome"] == "upstream_error" and "line_too_long" in got[-1]["error"]
+        assert got[-1]["outcome"] == "upstream_error" and "max_line_bytes" in got[-1]["error"]
 
 
 def test_first_byte_timeout_is_504_with_reason(start_gateway):
@@ -142,7 +142,7 @@ def test_first_byte_timeout_is_504_with_reason(start_gateway):
         sdk(gw).chat.completions.create(model="hang", messages=[{"role": "user", "content": "x"}])
     assert e.value.status_code == 504
     err = json.loads(e.value.response.text)["error"]
-    assert err["code"] == "upstream_timeout" and "first_byte_timeout" in err["message"]
+    assert err["code"] == "upstream_timeout" and "timeouts.first_byte" in err["message"]
 
 
 def _tls_completions(ca: PrivateCA, mtls: bool):

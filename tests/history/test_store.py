@@ -14,6 +14,7 @@ from leash_cli.config import StorageConfig
 from leash_cli.exchange import Usage, Violation
 from leash_cli.pricing import Pricer
 from leash_cli.store import Recorder, StoreError, iso_utc, open_readonly, open_writable
+from leash_cli.store import schema as store_schema
 
 from .samples import exchange
 
@@ -217,7 +218,7 @@ def test_readonly_database_degrades_without_raising_then_recovers(db_path, monke
     first = Recorder(db_path, StorageConfig())
     first.start()
     first.close()
-    monkeypatch.setattr(store_mod, "_connect", _readonly_connect)
+    monkeypatch.setattr(store_schema, "_connect", _readonly_connect)
     caplog.set_level(logging.ERROR, logger="leash.store")
 
     rec = Recorder(db_path, StorageConfig())
@@ -268,7 +269,7 @@ def test_unopenable_path_degrades(tmp_path):
 
 def test_backlog_is_bounded_and_drops_oldest(db_path, monkeypatch):
     Recorder(db_path, StorageConfig()).start()
-    monkeypatch.setattr(store_mod, "_connect", _readonly_connect)
+    monkeypatch.setattr(store_schema, "_connect", _readonly_connect)
     rec = Recorder(db_path, StorageConfig(), max_pending=5)
     rec.start()
     for i in range(12):

@@ -1,6 +1,6 @@
 """``leash logs`` and ``leash stats``: the history on the command line.
 
-Thin over ``leash_cli.history``; wired into the main app with::
+Thin over the store's reader (:class:`leash_cli.store.backend.HistoryReader`); wired into the main app with::
 
     app.add_typer(history.logs_app, name="logs")
     app.command("stats")(history.stats)
@@ -13,15 +13,18 @@ import sys
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, NoReturn, Optional
 
 import orjson
 import typer
 
-from leash_cli import history as hist
-from leash_cli.filters import FilterError
+from leash_cli import money
 from leash_cli.paths import resolve_db_path
-from leash_cli.store import REQUEST_COLUMNS, StoreError, open_readonly
+from leash_cli.store.backend import HistoryReader, StoreError
+from leash_cli.store.factory import open_store
+from leash_cli.store.filters import FilterError
+from leash_cli.store.queries import parse_since
+from leash_cli.store.schema import REQUEST_COLUMNS
 
 logs_app = typer.Typer(
     help="The history: every exchange leash has proxied (bare `leash logs` lists the newest).",
@@ -76,18 +79,19 @@ def _db_path(explicit: Path | None, ctx: typer.Context | None = None, config: Pa
     return resolve_db_path(None, cfg)
 
 
-def _open(path: Path):
-    """The read-only database, or exit 0 with a friendly message when there is none yet."""
-    if not path.is_file():
+def _open(path: Path) -> HistoryReader:
+    """The history's reader, or exit 0 with a friendly message when there is none yet."""
+    store = open_store(path)
+    if not store.exists():
         _say(f"no history yet at {path} — run leash up", err=True)
         raise typer.Exit(0)
     try:
-        return open_readonly(path)
+        return store.open_reader()
     except StoreError as e:
         _fail(str(e))
 
 
-def _fail(message: str, code: int = 1):
+def _fail(message: str, code: int = 1) -> NoReturn:
     _say(f"error: {message}", err=True)
     raise typer.Exit(code)
 
@@ -121,11 +125,10 @@ def _fmt_int(v: int | None) -> str:
 
 
 def _fmt_cost(v: float | None) -> str:
+    """A stored cost: six decimals below a cent, four from there (more when the amount needs them)."""
     if v is None:
         return "unpriced"
-    if v == 0:
-        return "$0"
-    return f"${v:.6f}" if v < 0.01 else f"${v:.4f}"
+    return money.usd(v, decimals=6 if abs(v) < 0.01 else 4)
 
 
 def _status_text(row: dict) -> str:
@@ -216,7 +219,7 @@ def logs(
     database = _open(path)
     filters = dict(provider=provider, model=model, tenant=tenant, status=status, outcome=outcome, expr=expr)
     try:
-        rows = hist.list_requests(database, count, query=query, **filters)
+        rows = database.list_requests(count, query=query, **filters)
     except FilterError as e:
         _fail(f"bad filter: {e.message}\n  {e.text}\n  {' ' * e.pos}^", code=2)
     except ValueError as e:
@@ -240,11 +243,11 @@ def logs(
         return
     last = max((r["_rowid"] for r in rows), default=None)
     if last is None:
-        last = hist.max_rowid(database)
+        last = database.max_rowid()
     try:
         while True:
             time.sleep(1.0)
-            new = hist.new_requests(database, last, query=query, **filters)
+            new = database.new_requests(last, query=query, **filters)
             if not new:
                 continue
             last = new[-1]["_rowid"]
@@ -273,12 +276,12 @@ def show(
 ) -> None:
     """One exchange in full: headers, bodies, violations, timings, cost breakdown."""
     path = _db_path(db, ctx)
-    if not path.is_file():
+    if not open_store(path).exists():
         _say(f"no history yet at {path} — run leash up", err=True)
         raise typer.Exit(1)
     database = _open(path)
     try:
-        row = hist.get_request(database, request_id)
+        row = database.get_request(request_id)
     except ValueError as e:
         _fail(str(e))
     if row is None:
@@ -328,7 +331,7 @@ def _render_exchange(row: dict) -> None:
         prices = detail.get("prices_per_million") or {}
         tokens = detail.get("tokens") or {}
         for part, usd in detail["usd"].items():
-            t.add_row(part, _fmt_int(tokens.get(part)), f"{prices.get(part, 0):g}", f"{usd:.8f}")
+            t.add_row(part, _fmt_int(tokens.get(part)), f"{prices.get(part, 0):g}", money.amount(usd, decimals=8))
         c.print(t)
     timings = row.get("module_timings")
     if isinstance(timings, dict) and timings:
@@ -380,7 +383,7 @@ def export(
 ) -> None:
     """Export every column of the exchanges (oldest first)."""
     try:
-        since_iso = hist.parse_since(since)
+        since_iso = parse_since(since)
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--since") from None
     path = _db_path(db, ctx)
@@ -391,11 +394,11 @@ def export(
         if format == ExportFormat.csv:
             w = csv.DictWriter(fh, fieldnames=list(REQUEST_COLUMNS), extrasaction="ignore")
             w.writeheader()
-            for row in hist.export_rows(database, since_iso, parse_json=False):
+            for row in database.export_rows(since_iso, parse_json=False):
                 w.writerow(row)
                 n += 1
         else:
-            for row in hist.export_rows(database, since_iso):
+            for row in database.export_rows(since_iso):
                 fh.write(orjson.dumps(row).decode() + "\n")
                 n += 1
     finally:
@@ -409,11 +412,12 @@ def export(
 def vacuum_cmd(ctx: typer.Context, db: DbOption = None) -> None:
     """Compact the database (VACUUM) and note it in the audit log."""
     path = _db_path(db, ctx)
-    if not path.is_file():
+    store = open_store(path)
+    if not store.exists():
         _say(f"no history yet at {path} — run leash up", err=True)
         raise typer.Exit(0)
     try:
-        before, after = hist.vacuum(path)
+        before, after = store.vacuum()
     except StoreError as e:
         _fail(str(e))
     except Exception as e:
@@ -431,7 +435,7 @@ def backup_cmd(
     path = _db_path(db, ctx)
     _open(path).close()
     try:
-        size = hist.backup(path, dest)
+        size = open_store(path).backup(dest)
     except StoreError as e:
         _fail(str(e))
     except Exception as e:
@@ -458,13 +462,13 @@ def stats(
 ) -> None:
     """Requests, errors, tokens, cost and latency over a time window."""
     try:
-        since_iso = hist.parse_since(since)
+        since_iso = parse_since(since)
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--since") from None
     path = _db_path(db, config=config)
     database = _open(path)
     try:
-        rows = hist.stats(database, since_iso, by.value if by else None)
+        rows = database.stats(since_iso, by.value if by else None)
     except Exception as e:
         _fail(f"cannot read {path}: {e}")
     if json_:

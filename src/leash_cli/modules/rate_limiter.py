@@ -9,6 +9,7 @@ from pydantic import Field
 
 from leash_cli.decision import Decision, block
 from leash_cli.exchange import Exchange, Violation
+from leash_cli.modules import _budget
 from leash_cli.modules._common import Settings, retry_headers, scope_key
 from leash_cli.state import MemoryState
 
@@ -52,7 +53,8 @@ class RateLimiter:
             if not res.allowed:
                 return block(
                     f"rate limit exceeded: {limit} requests per {window} for {scope}",
-                    status=429, code="rate_limit_exceeded", retry_after=res.retry_after, headers=headers,
+                    status=429, code="rate_limit_exceeded", retry_after=res.retry_after,
+                    headers=_retry_hint(headers, res.retry_after),
                     violations=[Violation(self.name, "RATE_LIMIT", "block", "low",
                                           f"{limit} requests per {window} ({scope})")],
                 )
@@ -66,7 +68,7 @@ class RateLimiter:
             if used >= limit:
                 return block(
                     f"token limit exceeded: {limit} tokens per {window} for {scope}",
-                    status=429, code="rate_limit_exceeded", retry_after=reset, headers=headers,
+                    status=429, code="rate_limit_exceeded", retry_after=reset, headers=_retry_hint(headers, reset),
                     violations=[Violation(self.name, "TOKEN_LIMIT", "block", "low",
                                           f"{limit} tokens per {window} ({scope})")],
                 )
@@ -86,3 +88,15 @@ class RateLimiter:
             secs = WINDOWS[window]
             bucket = int(now // secs)
             await self.state.add(f"tok:{scope}:{window}:{bucket}", used, secs * 2)
+
+
+#: Longest wait a client retry is worth: the OpenAI SDK follows `retry-after` up to 60 s.
+RETRY_WORTH_SECONDS = 60.0
+
+
+def _retry_hint(headers: dict[str, str], wait: float) -> dict[str, str]:
+    """`retry-after` always; an hour or day window that resets later than a client would wait also
+    says `x-should-retry: false`, so SDKs fail at once instead of sleeping (or retrying in vain)."""
+    if wait > RETRY_WORTH_SECONDS:
+        return _budget.no_retry_headers(headers)
+    return headers

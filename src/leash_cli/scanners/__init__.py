@@ -16,20 +16,17 @@ digits, homoglyphs ...).  ``Finding.text`` is the raw matched value: use
 
 from .engine import (
     Finding,
-    InjectionScanner,
-    PiiScanner,
     Scanner,
-    SecretsScanner,
     StreamRedactor,
     mask,
     merge_findings,
     redact,
     scan_all,
 )
-from .injection import INJECTION_TYPE
+from .injection import INJECTION_TYPE, InjectionScanner
 from .normalize import Normalized, normalize
-from .pii import PII_ENTITIES
-from .secrets import SECRET_TYPES
+from .pii import PII_ENTITIES, PiiScanner
+from .secrets import SECRET_TYPES, SecretsScanner
 
 __all__ = [
     "Finding",

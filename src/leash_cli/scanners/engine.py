@@ -2,8 +2,8 @@
 
 Everything here is framework-free (no HTTP, no proxy knowledge).  The three
 scanners (:class:`PiiScanner`, :class:`SecretsScanner`,
-:class:`InjectionScanner`) are defined in their own modules and re-exported
-here so callers can do ``from leash_cli.scanners.engine import ...``.
+:class:`InjectionScanner`) are defined in their own modules, which import this
+one; ``leash_cli.scanners`` re-exports them.
 
 Offsets: every :class:`Finding` carries ``start``/``end`` as Python ``str``
 indices into the ORIGINAL text handed to ``scan`` (even when the match was
@@ -23,9 +23,6 @@ __all__ = [
     "merge_findings",
     "scan_all",
     "StreamRedactor",
-    "PiiScanner",
-    "SecretsScanner",
-    "InjectionScanner",
 ]
 
 
@@ -262,9 +259,3 @@ class StreamRedactor:
         out, found = self._emit(len(self._buf), final=True)
         self._in_key = False
         return out, found
-
-
-# Scanner classes live in their own modules; re-exported for convenience.
-from .pii import PiiScanner  # noqa: E402
-from .secrets import SecretsScanner  # noqa: E402
-from .injection import InjectionScanner  # noqa: E402

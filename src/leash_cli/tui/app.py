@@ -14,12 +14,16 @@ from typing import Any, ClassVar
 
 import httpx
 from textual import work
-from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 
+from leash_cli.tui.host import LeashHost
+from leash_cli.tui.replay import ReplayResult, build_replay, send_replay
+from leash_cli.tui.screens.compare import CompareScreen
 from leash_cli.tui.screens.cost import CostScreen
+from leash_cli.tui.screens.detail import DetailScreen
 from leash_cli.tui.screens.help import HelpScreen
+from leash_cli.tui.screens.replay import ReplayScreen
 from leash_cli.tui.screens.traffic import TrafficScreen
 from leash_cli.tui.screens.violations import ViolationsScreen
 from leash_cli.tui.source import HistorySource
@@ -30,7 +34,7 @@ __all__ = ["LeashApp"]
 DARK, LIGHT = "textual-dark", "textual-light"
 
 
-class LeashApp(App[int]):
+class LeashApp(LeashHost):
     """mitmproxy for LLM calls."""
 
     CSS_PATH = "leash.tcss"
@@ -116,14 +120,10 @@ class LeashApp(App[int]):
         self.theme = LIGHT if self.theme == DARK else DARK
 
     def open_detail(self, request_id: str) -> None:
-        from leash_cli.tui.screens.detail import DetailScreen
-
         self.push_screen(DetailScreen(request_id))
 
     def start_replay(self, row: dict[str, Any]) -> None:
         """Ask where to replay ``row`` (a listing row or a full exchange), then send it."""
-        from leash_cli.tui.screens.replay import ReplayScreen
-
         if not self.url:
             self.notify("replay needs the gateway's address: run `leash tui --url http://127.0.0.1:8080`",
                         severity="warning")
@@ -139,8 +139,6 @@ class LeashApp(App[int]):
 
     @work(thread=True, exclusive=True, group="replay")
     def run_replay(self, request_id: str, provider: str | None, model: str | None) -> None:
-        from leash_cli.tui.replay import build_replay, send_replay
-
         old = self.source.get(request_id)
         if old is None:
             self.call_from_thread(self.notify, f"{request_id} is no longer in the history", severity="error")
@@ -156,9 +154,7 @@ class LeashApp(App[int]):
                     time.sleep(0.1)
         self.call_from_thread(self._show_compare, old, new, result)
 
-    def _show_compare(self, old: dict, new: dict | None, result: Any) -> None:
-        from leash_cli.tui.screens.compare import CompareScreen
-
+    def _show_compare(self, old: dict[str, Any], new: dict[str, Any] | None, result: ReplayResult) -> None:
         if result.error:
             self.notify(f"replay failed: {result.error}", severity="error")
             return

@@ -15,7 +15,7 @@ from leash_cli.tui.replay import ReplayResult
 from leash_cli.tui.widgets.health import HealthStrip
 
 if TYPE_CHECKING:
-    from leash_cli.tui.app import LeashApp
+    from leash_cli.tui.host import LeashHost
 
 
 def _facts(row: dict[str, Any]) -> str:
@@ -41,7 +41,7 @@ class CompareScreen(Screen):
         Binding("n", "open_replay", "Open replay"),
     ]
 
-    app: "LeashApp"
+    app: "LeashHost"
 
     def __init__(self, old: dict[str, Any], new: dict[str, Any] | None, result: ReplayResult) -> None:
         super().__init__()

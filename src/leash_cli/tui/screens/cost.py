@@ -17,7 +17,7 @@ from leash_cli.tui.widgets.guard import mounted_only
 from leash_cli.tui.widgets.health import HealthStrip
 
 if TYPE_CHECKING:
-    from leash_cli.tui.app import LeashApp
+    from leash_cli.tui.host import LeashHost
 
 WINDOWS = (("today", None), ("7 days", 7), ("30 days", 30))
 GROUPS = ("tenant", "provider", "model")
@@ -37,7 +37,7 @@ class CostScreen(Screen):
         Binding("R", "refresh", "Refresh", show=False),
     ]
 
-    app: "LeashApp"
+    app: "LeashHost"
 
     def __init__(self) -> None:
         super().__init__()

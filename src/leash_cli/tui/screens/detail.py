@@ -28,7 +28,7 @@ from leash_cli.tui.widgets.guard import mounted_only
 from leash_cli.tui.widgets.health import HealthStrip
 
 if TYPE_CHECKING:
-    from leash_cli.tui.app import LeashApp
+    from leash_cli.tui.host import LeashHost
 
 TABS = ("request", "response", "violations", "timings", "usage")
 
@@ -99,7 +99,7 @@ class DetailScreen(Screen):
         Binding("left_square_bracket,h", "prev_tab", "Prev tab", show=False),
     ]
 
-    app: "LeashApp"
+    app: "LeashHost"
 
     def __init__(self, request_id: str) -> None:
         super().__init__()

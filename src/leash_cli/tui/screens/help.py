@@ -10,7 +10,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from leash_cli.filters import OPERATORS
+from leash_cli.store.filters import OPERATORS
 
 KEYS = [
     ("everywhere", [

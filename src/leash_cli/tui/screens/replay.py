@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 if TYPE_CHECKING:
-    from leash_cli.tui.app import LeashApp
+    from leash_cli.tui.host import LeashHost
 
 
 class ReplayScreen(ModalScreen[tuple[str, str] | None]):
@@ -20,7 +20,7 @@ class ReplayScreen(ModalScreen[tuple[str, str] | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
-    app: "LeashApp"
+    app: "LeashHost"
 
     def __init__(self, row: dict[str, Any]) -> None:
         super().__init__()

@@ -11,12 +11,12 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from leash_cli.filters import Filter, FilterError, compile_filter
+from leash_cli.store.filters import Filter, FilterError, compile_filter
 from leash_cli.tui.widgets.health import HealthStrip
 from leash_cli.tui.widgets.traffic_table import TrafficTable
 
 if TYPE_CHECKING:
-    from leash_cli.tui.app import LeashApp
+    from leash_cli.tui.host import LeashHost
 
 PAGE = 200
 
@@ -58,7 +58,7 @@ class TrafficScreen(Screen):
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
-    app: "LeashApp"
+    app: "LeashHost"
 
     def __init__(self) -> None:
         super().__init__()

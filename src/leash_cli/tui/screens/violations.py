@@ -17,7 +17,7 @@ from leash_cli.tui.widgets.guard import mounted_only
 from leash_cli.tui.widgets.health import HealthStrip
 
 if TYPE_CHECKING:
-    from leash_cli.tui.app import LeashApp
+    from leash_cli.tui.host import LeashHost
 
 ACTION_LABELS = {"block": "blocked", "redact": "redacted", "shadow_block": "shadow hit", "log": "logged",
                  "alert": "alert"}
@@ -29,7 +29,7 @@ class ViolationsScreen(Screen):
         Binding("R", "refresh", "Refresh", show=False),
     ]
 
-    app: "LeashApp"
+    app: "LeashHost"
 
     def __init__(self) -> None:
         super().__init__()
