@@ -407,8 +407,9 @@ def test_proxy_from_environment_and_per_provider_override():
     assert str(proxy_for("https://x.test", None, {"ALL_PROXY": "http://all:1"})) == "http://all:1"
     assert proxy_for("https://x.test", None, {}) is None
     assert proxy_for("mock://local", None, env) is None
+    assert proxy_for("https://x.test", None, {"https_proxy": "socks5://s:1"}) is None  # warned, not fatal
     with pytest.raises(ValueError, match="only http://"):
-        proxy_for("https://x.test", None, {"https_proxy": "socks5://s:1"})
+        proxy_for("https://x.test", "socks5://s:1", {})
     p = ProxyURL.parse("http://user:p%40ss@proxy:3128")
     assert p.auth == "Basic dXNlcjpwQHNz" and "p@ss" not in str(p) and "user" not in str(p)
 

@@ -13,12 +13,15 @@ reuses -- no SSL context is built and no environment variable is read per reques
   ``HTTPS_PROXY`` (https endpoints) or ``HTTP_PROXY`` (http ones), then ``ALL_PROXY``,
   unless ``NO_PROXY`` matches the host (``*``, domain suffixes with or without a
   leading dot, IP addresses and CIDR blocks, optional ``:port``).  Lower-case names
-  win over upper-case ones, as with curl.
+  win over upper-case ones, as with curl.  Only ``http://`` proxies are spoken; a
+  provider's own ``proxy:`` of another kind is a config error, one from the environment
+  (say ``ALL_PROXY=socks5://...`` set for other tools) is ignored with a warning.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import ssl
 from collections.abc import Mapping
@@ -29,6 +32,8 @@ from leash_cli.upstream import ProxyURL, UpstreamOptions
 
 if TYPE_CHECKING:
     from leash_cli.config import GatewayConfig, ProviderConfig
+
+log = logging.getLogger("leash.netconfig")
 
 __all__ = ["no_proxy_matches", "options_for", "proxy_for", "ssl_context"]
 
@@ -98,8 +103,9 @@ def proxy_for(endpoint: str, setting: str | None, environ: Mapping[str, str] | N
         return None
     try:
         return ProxyURL.parse(url)
-    except ValueError as e:
-        raise ValueError(f"proxy from the environment: {e}") from None
+    except ValueError as e:  # e.g. ALL_PROXY=socks5://... set for other tools: say so, do not refuse to start
+        log.warning("ignoring the proxy from the environment for %s: %s", parts.hostname, e)
+        return None
 
 
 _contexts: dict[tuple[object, ...], ssl.SSLContext] = {}
