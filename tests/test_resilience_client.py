@@ -311,9 +311,12 @@ def test_proxy_refusing_connect_is_a_proxy_error():
                 await c.request("GET", "https://127.0.0.1:9/", {}, None,
                                 options=UpstreamOptions(proxy=ProxyURL.parse(proxy.url)))
             assert "403" in str(e.value) and isinstance(e.value, UpstreamConnectError)
-        async with ConnectProxy(auth="a:b") as proxy:  # no credentials: 407
+        async with ConnectProxy(auth="a:b") as proxy:  # no credentials: 407, for CONNECT and absolute-form alike
             with pytest.raises(UpstreamProxyError, match="407"):
                 await c.request("GET", "https://127.0.0.1:9/", {}, None,
+                                options=UpstreamOptions(proxy=ProxyURL.parse(proxy.url)))
+            with pytest.raises(UpstreamProxyError, match="407"):
+                await c.request("GET", "http://127.0.0.1:9/", {}, None,
                                 options=UpstreamOptions(proxy=ProxyURL.parse(proxy.url)))
         await c.close()
 

@@ -1131,6 +1131,9 @@ class UpstreamClient:
                 conn.abort()
             raise
         r._head_fut = None
+        if r.status == 407 and opts.proxy is not None:  # the forward proxy itself refused (plain http origins)
+            r.close()
+            raise UpstreamProxyError(f"proxy {opts.proxy} requires authentication (407)")
         return r
 
     def _put(self, conn: _Conn) -> None:
