@@ -481,3 +481,10 @@ def test_bad_client_certificate_fails_at_config_load(tmp_path):
     with pytest.raises(ConfigError, match="providers.openai: cannot set up TLS"):
         build_providers(cfg)
     assert GatewayConfig().trust == "certifi" and ProviderConfig().proxy_setting() is None
+
+
+def test_proxy_credentials_are_masked_in_config_show():
+    from leash_cli.config import mask_secrets
+
+    shown = mask_secrets({"providers": {"openai": {"proxy": "http://user:hunter2secret@proxy:3128"}}})
+    assert "hunter2secret" not in str(shown)
