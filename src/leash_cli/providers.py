@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
-from leash_cli.config import Config, ProviderConfig
+from leash_cli.config import Config, ConfigError, GatewayConfig, ProviderConfig
 from leash_cli.dialects import Dialect, for_api, for_provider, mock_api
 from leash_cli.exchange import CREDENTIAL_PARAMS
+from leash_cli.netconfig import options_for
+from leash_cli.upstream import UpstreamOptions
 
 #: Hop-by-hop headers (RFC 9110 §7.6.1) plus those leash recomputes.
 HOP_BY_HOP = frozenset(
@@ -61,6 +63,8 @@ class Provider:
     connect_timeout: float | None
     read_timeout: float | None
     config: ProviderConfig = field(repr=False)
+    # TLS context, proxy, timeouts and limits for the upstream client, built once here (None: mock)
+    transport: UpstreamOptions | None = field(default=None, repr=False)
     #: the dialect of the provider's kind (a ``mock`` provider: OpenAI's, for its own paths and keys;
     #: the dialect of each call is ``dialect_for(rest)``)
     dialect: Dialect = field(init=False, repr=False)
@@ -69,7 +73,7 @@ class Provider:
         self.dialect = for_api(self.kind)
 
     @classmethod
-    def from_config(cls, name: str, pc: ProviderConfig) -> "Provider":
+    def from_config(cls, name: str, pc: ProviderConfig, gateway: GatewayConfig | None = None) -> "Provider":
         endpoint = pc.endpoint or ""
         parts = urlsplit(endpoint)
         key = pc.api_key.get_secret_value() if pc.api_key is not None else None
@@ -87,6 +91,7 @@ class Provider:
             connect_timeout=pc.connect_timeout,
             read_timeout=pc.read_timeout,
             config=pc,
+            transport=None if pc.kind == "mock" else _transport(name, pc, gateway or GatewayConfig()),
         )
 
     # -- the wire shape ------------------------------------------------------
@@ -131,6 +136,13 @@ class Provider:
         if self.dialect.key_in_query and query:  # the client's ?key= must not reach the provider
             query = strip_query_params(query, CREDENTIAL_PARAMS)
         return headers, query
+
+
+def _transport(name: str, pc: ProviderConfig, gateway: GatewayConfig) -> UpstreamOptions:
+    try:
+        return options_for(pc, gateway)
+    except ValueError as e:  # a certificate that does not load, a bad proxy variable
+        raise ConfigError("config", [f"providers.{name}: {e}"]) from None
 
 
 def clean_rest(rest: str) -> str:
@@ -181,4 +193,4 @@ def request_model(kind_api: str, rest: str, body: object) -> tuple[str | None, b
 
 
 def build_providers(cfg: Config) -> dict[str, Provider]:
-    return {name: Provider.from_config(name, pc) for name, pc in cfg.providers.items()}
+    return {name: Provider.from_config(name, pc, cfg.gateway) for name, pc in cfg.providers.items()}
