@@ -1,6 +1,5 @@
-"""Which store a location names: today every location is a SQLite file path.
-
-A ``postgresql://`` URL (``storage.url``) is the next backend to land here.
+"""Which store a location names: a ``postgresql://`` URL (``storage.url``) is a PostgreSQL store
+(:mod:`leash_cli.store.postgres`); anything else is the path of a SQLite file.
 """
 
 from __future__ import annotations
@@ -8,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from leash_cli.store.backend import Store
+from leash_cli.store.pg_url import is_postgres_url
 from leash_cli.store.sqlite import SqliteStore
 
 __all__ = ["open_store"]
@@ -15,6 +15,12 @@ __all__ = ["open_store"]
 
 def open_store(location: Path | str | Store) -> Store:
     """The store at ``location`` (a path, or a store already made, returned as it is).  Nothing is opened yet."""
+    if isinstance(location, str) and is_postgres_url(location):
+        from leash_cli.store.postgres import (
+            PostgresStore,  # psycopg is imported only for a PostgreSQL store
+        )
+
+        return PostgresStore(location)
     if isinstance(location, (str, Path)):
         return SqliteStore(location)
     return location

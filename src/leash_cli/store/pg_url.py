@@ -1,0 +1,28 @@
+"""Telling a PostgreSQL URL from a SQLite path, and showing one without its password (no psycopg needed)."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["is_postgres_url", "redact_url", "repair_url"]
+
+_URL = re.compile(r"^postgres(?:ql)?://", re.I)
+_MANGLED = re.compile(r"^(postgres(?:ql)?):/+(?=[^/])", re.I)
+
+
+def is_postgres_url(location: object) -> bool:
+    """Whether ``location`` names a PostgreSQL database (``postgresql://`` or ``postgres://``)."""
+    return isinstance(location, str) and bool(_URL.match(location))
+
+
+def repair_url(text: str) -> str:
+    """A URL that went through ``pathlib.Path`` (``postgresql:/host/db``: its ``//`` collapsed) made whole again;
+    anything else unchanged."""
+    if _URL.match(text):
+        return text
+    return _MANGLED.sub(r"\1://", text, count=1)
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ``***`` (for messages and logs)."""
+    return re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", url)
