@@ -147,6 +147,10 @@ class TenantConfig(Strict):
 class StorageConfig(Strict):
     enabled: bool = True
     path: str | None = None
+    url: str | None = Field(
+        None, description="a PostgreSQL database for the history and virtual keys, shared by every gateway: "
+                          "postgresql://user@host:5432/leash (default: $LEASH_DATABASE_URL, else the SQLite file "
+                          "storage.path)")
     bodies: Literal["full", "redacted", "none"] = "full"
     max_body_bytes: int = Field(256 * 1024, ge=0, description="bodies stored above this size are truncated")
     retention: str | None = Field("30d", description="prune rows older than this (e.g. 30d, 12h); null keeps all")
@@ -161,6 +165,13 @@ class StorageConfig(Strict):
     writer: Literal["process", "thread"] = Field(
         "process", description="where rows are written: a process of their own (the gateway keeps its core and "
                                "its GIL), or a thread of the gateway")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"(?i)^postgres(ql)?://", v):
+            raise ValueError(f"expected a PostgreSQL URL such as postgresql://user@host:5432/leash, got {v!r}")
+        return v
 
     @field_validator("retention")
     @classmethod

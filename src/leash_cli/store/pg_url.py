@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["is_postgres_url", "redact_url", "repair_url"]
+__all__ = ["is_postgres_url", "redact_url"]
 
 _URL = re.compile(r"^postgres(?:ql)?://", re.I)
-_MANGLED = re.compile(r"^(postgres(?:ql)?):/+(?=[^/])", re.I)
 
 
 def is_postgres_url(location: object) -> bool:
     """Whether ``location`` names a PostgreSQL database (``postgresql://`` or ``postgres://``)."""
     return isinstance(location, str) and bool(_URL.match(location))
-
-
-def repair_url(text: str) -> str:
-    """A URL that went through ``pathlib.Path`` (``postgresql:/host/db``: its ``//`` collapsed) made whole again;
-    anything else unchanged."""
-    if _URL.match(text):
-        return text
-    return _MANGLED.sub(r"\1://", text, count=1)
 
 
 def redact_url(url: str) -> str:
