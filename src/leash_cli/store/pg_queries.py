@@ -280,7 +280,7 @@ class PostgresReader:
                       query: str | None = None, since: str | None = None, expr: str | None = None) -> list[Row]:
         where, params = _filters(provider, model, tenant, status, outcome, since, query, expr)
         # a search lists matches newest-written first, as SQLite's does; a listing newest started first
-        order = "r.rowid DESC" if query else "r.started_at DESC"
+        order = "r.rowid DESC" if query else "r.started_at DESC, r.rowid DESC"
         return self._all(f"{_LIST}{_where(where)} ORDER BY {order} LIMIT %s", [*params, int(n)])
 
     def new_requests(self, after_rowid: int, limit: int = 1000, **filters: Any) -> list[Row]:

@@ -1,0 +1,255 @@
+"""The PostgreSQL store on a real server: a gateway recording into it, several writers at once,
+copying a SQLite history in, and the ``leash db`` commands.
+
+(The store contract itself — the same tests for SQLite and PostgreSQL — is tests/history/test_backend.py.)
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import openai
+import orjson
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from leash_cli.cli import app
+from leash_cli.config import LoadedConfig, StorageConfig, parse_config_text
+from leash_cli.exchange import Violation
+from leash_cli.keys import KeyRing, create_key
+from leash_cli.paths import resolve_db_path
+from leash_cli.server import GatewayThread, build_gateway
+from leash_cli.store import make_recorder, open_store
+from leash_cli.store.pg_queries import compile_pg_filter
+from leash_cli.store.postgres import PostgresStore
+from leash_cli.store.sqlite import SqliteStore
+
+from .pg_support import pg_database, pg_url  # noqa: F401  (fixtures)
+from .test_store import make_ex
+
+
+def invoke(*args: str) -> Any:
+    r = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    return r
+
+
+def json_of(*args: str) -> Any:
+    return orjson.loads(invoke(*args).stdout)
+
+
+# -- choosing the store ------------------------------------------------------------------------------
+
+
+def test_storage_url_and_the_environment_name_the_database(tmp_path, monkeypatch):
+    from leash_cli.config import ConfigError
+
+    cfg = parse_config_text("storage: {url: 'postgresql://leash@db.internal:5432/leash'}\n", "x.yaml")
+    assert resolve_db_path(None, cfg) == "postgresql://leash@db.internal:5432/leash"
+    assert resolve_db_path(None, parse_config_text("storage: {path: h.db}\n", "x.yaml")) == Path("h.db")
+    monkeypatch.setenv("LEASH_DATABASE_URL", "postgresql://env@h/leash")
+    assert resolve_db_path(None, parse_config_text("storage: {path: h.db}\n", "x.yaml")) == "postgresql://env@h/leash"
+    assert resolve_db_path(None, cfg) == "postgresql://leash@db.internal:5432/leash"  # the config's own wins
+    assert resolve_db_path(str(Path("postgresql://u@h:5432/x"))) == "postgresql://u@h:5432/x"  # --db is a Path
+    assert resolve_db_path(str(tmp_path / "a.db")) == tmp_path / "a.db"
+    assert isinstance(open_store("postgresql://u@h/x"), PostgresStore)
+    assert isinstance(open_store(str(tmp_path / "a.db")), SqliteStore)
+    with pytest.raises(ConfigError, match="PostgreSQL URL"):
+        parse_config_text("storage: {url: 'mysql://h/x'}\n", "x.yaml")
+
+
+def test_an_unreachable_server_is_a_clear_error(monkeypatch):
+    store = open_store("postgresql://postgres:hunter2@127.0.0.1:1/leash")
+    assert "hunter2" not in repr(store)
+    from leash_cli.store import StoreError
+
+    with pytest.raises(StoreError, match="cannot connect to PostgreSQL") as e:
+        store.migrate()
+    assert "hunter2" not in str(e.value)
+    r = CliRunner().invoke(app, ["logs", "--db", "postgresql://postgres:hunter2@127.0.0.1:1/leash"])
+    assert r.exit_code == 1 and "cannot connect to PostgreSQL" in r.output and "hunter2" not in r.output
+
+
+# -- a gateway recording into PostgreSQL ---------------------------------------------------------------
+
+
+def test_a_gateway_records_every_request_once_and_leash_logs_reads_them(pg_url, upstream, tmp_path, monkeypatch):
+    cfg = {
+        "storage": {"url": pg_url},
+        "providers": {"openai": {"kind": "openai", "endpoint": f"{upstream.url}/v1"}},
+        "modules": {"pii-detector": {"action": "redact", "check_responses": False}},
+    }
+    path = tmp_path / "leash.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    loaded = LoadedConfig(parse_config_text(path.read_text(), str(path)), path, "flag")
+    gw = build_gateway(loaded)  # no --db: storage.url
+    thread = GatewayThread(gw)
+    url = thread.start()
+    n = 40
+    try:
+        client = openai.OpenAI(base_url=f"{url}/v1/openai", api_key="sk-test-not-a-real-key", max_retries=0)
+        ids = []
+        for i in range(n):
+            content = f"tell me about llamas {i}" + (" mail me at ana@example.com" if i % 10 == 0 else "")
+            resp = client.chat.completions.with_raw_response.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": content}])
+            ids.append(resp.headers["x-leash-request-id"])
+        assert gw.recorder.flush()
+    finally:
+        thread.stop()
+    assert len(set(ids)) == n
+    monkeypatch.setenv("LEASH_DATABASE_URL", pg_url)
+    monkeypatch.chdir(tmp_path / "home" if (tmp_path / "home").exists() else tmp_path)
+    rows = json_of("logs", "--json", "-n", "1000")
+    assert sorted(r["id"] for r in rows) == sorted(ids)  # exactly N rows: none lost, none twice
+    (totals,) = json_of("stats", "--json")["groups"]
+    assert totals["requests"] == n and totals["ok"] == n
+    shown = json_of("logs", "--db", pg_url, "show", ids[0], "--json")
+    assert shown["status"] == 200 and "authorization" not in shown["request_headers"]
+    assert [v["module"] for v in shown["violations"]] == ["pii-detector"]
+    found = json_of("logs", "--json", "-q", "llamas 7")
+    assert [r["id"] for r in found] == [ids[7]]
+    r = open_store(pg_url).open_reader()
+    try:
+        assert [row["id"] for row in r.page(compile_pg_filter("~mod pii*"))] == [ids[30], ids[20], ids[10], ids[0]]
+    finally:
+        r.close()
+
+
+# -- several writers into one database -------------------------------------------------------------------
+
+
+def test_two_writer_processes_at_once_lose_nothing_and_duplicate_nothing(pg_url):
+    """Two recorders, each in a process of its own, write into one database while a follower reads
+    ``new_requests`` as ``leash logs --follow`` does: every id once in the table, and the follower
+    sees every row exactly once (rowids are handed out in commit order)."""
+    open_store(pg_url).migrate()
+    per_writer, shared = 1500, 100
+    recorders = [make_recorder(pg_url, StorageConfig(writer="process", batch_size=50, commit_interval_ms=5))
+                 for _ in range(2)]
+    for rec in recorders:
+        rec.start()
+    seen: list[str] = []
+    stop = threading.Event()
+
+    def follow() -> None:
+        r = open_store(pg_url).open_reader()
+        last = 0
+        try:
+            while True:
+                done = stop.is_set()
+                for row in r.new_requests(last, limit=500):
+                    seen.append(row["id"])
+                    last = row["_rowid"]
+                if done:
+                    return
+                time.sleep(0.005)
+        finally:
+            r.close()
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+
+    def feed(w: int) -> None:
+        for i in range(per_writer):
+            ex = make_ex(w * 100000 + i)
+            if i < shared:  # the same exchange from both writers (a retried delivery): one row
+                ex = make_ex(i)
+            ex.violations = [Violation("pii", "EMAIL", "log", "low", "", 0, 1, "", 1.0)] if i % 3 == 0 else []
+            recorders[w].submit(ex)
+
+    feeders = [threading.Thread(target=feed, args=(w,)) for w in range(2)]
+    for t in feeders:
+        t.start()
+    for t in feeders:
+        t.join()
+    for rec in recorders:
+        rec.close()
+        assert rec.state == "ok" and rec.write_errors == 0 and rec.dropped == 0
+    stop.set()
+    follower.join(30)
+    expected = 2 * per_writer - shared
+    r = open_store(pg_url).open_reader()
+    try:
+        ids = [row["id"] for row in r.export_rows(parse_json=False)]
+        assert len(ids) == expected and len(set(ids)) == expected
+        assert r.max_rowid() >= expected
+        assert r.stats()[0]["requests"] == expected
+    finally:
+        r.close()
+    assert len(seen) == expected and set(seen) == set(ids)  # the follower: every row, once
+
+
+# -- moving a SQLite history into PostgreSQL ------------------------------------------------------------
+
+
+def test_migrate_sqlite_copies_everything_once(pg_url, tmp_path):
+    sqlite = SqliteStore(tmp_path / "old.db")
+    rec = make_recorder(sqlite, StorageConfig(writer="thread", retention=None))
+    rec.start()
+    exs = [make_ex(i) for i in range(30)]
+    exs[5].violations = [Violation("secrets", "AWS_KEY", "block", "high", "", 0, 4, "", 1.0)]
+    exs[6].response_text = "a NUL \x00 in the middle"  # PostgreSQL text cannot hold it
+    for ex in exs:
+        rec.submit(ex)
+    rec.audit("config_loaded", {"path": "leash.yaml"})
+    rec.close()
+    key, vk = create_key(sqlite, "team-a", description="ci")
+
+    first = orjson.loads(invoke("db", "migrate-sqlite", str(sqlite.path), "--url", pg_url, "--json").stdout)
+    assert (first["requests"], first["violations"], first["audit_log"], first["virtual_keys"]) == (30, 1, 2, 1)
+    again = orjson.loads(invoke("db", "migrate-sqlite", str(sqlite.path), "--url", pg_url, "--json").stdout)
+    assert (again["requests"], again["requests_skipped"], again["violations"], again["audit_log"],
+            again["virtual_keys"]) == (0, 30, 0, 0, 0)
+
+    pg = open_store(pg_url)
+    src, dst = sqlite.open_reader(), pg.open_reader()
+    try:
+        listed, before = dst.list_requests(100), src.list_requests(100)
+        assert [r["started_at"] for r in listed] == [r["started_at"] for r in before]  # newest first
+        assert {r["id"] for r in listed} == {r["id"] for r in before}
+        assert [r["id"] for r in dst.new_requests(0)] == [r["id"] for r in src.new_requests(0)]  # written order
+        a, b = src.get_request("req-000005"), dst.get_request("req-000005")
+        assert a is not None and b is not None
+        assert {k: v for k, v in a.items() if k != "violations"} == {k: v for k, v in b.items() if k != "violations"}
+        assert [(v["module"], v["type"]) for v in b["violations"]] == [("secrets", "AWS_KEY")]
+        six = dst.get_request("req-000006")
+        assert six is not None and six["response_text"] == "a NUL \ufffd in the middle"
+        assert len(dst.list_requests(100, query="llamas")) == 30
+    finally:
+        src.close()
+        dst.close()
+    assert [e[1] for e in pg.audit_events()] == ["config_loaded", "key_created"]
+    assert KeyRing(pg).lookup(key)[0] == vk  # the key works against PostgreSQL
+
+
+def test_migrate_sqlite_needs_a_postgres_target(tmp_path):
+    r = CliRunner().invoke(app, ["db", "migrate-sqlite", str(tmp_path / "x.db"), "--url", str(tmp_path / "y.db")])
+    assert r.exit_code == 1 and "PostgreSQL" in r.output
+
+
+def test_db_migrate(pg_url, tmp_path):
+    out = invoke("db", "migrate", "--url", pg_url).stdout
+    assert "applied 001_initial, 002_virtual_keys, 003_deferred_fts" in out
+    assert "schema up to date" in invoke("db", "migrate", "--url", pg_url).stdout
+    assert "schema up to date" in invoke("db", "migrate", "--db", str(tmp_path / "h.db")).stdout  # SQLite too
+    assert (tmp_path / "h.db").is_file()
+
+
+def test_a_newer_schema_is_refused(pg_url):
+    import psycopg
+
+    from leash_cli.store import StoreError
+
+    store = open_store(pg_url)
+    store.migrate()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO schema_migrations (name, applied_at) VALUES ('999_future', 'x')")
+    with pytest.raises(StoreError, match="newer leash"):
+        store.open_writer()
+    with pytest.raises(StoreError, match="newer leash"):
+        store.open_reader()
