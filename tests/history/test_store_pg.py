@@ -253,3 +253,124 @@ def test_a_newer_schema_is_refused(pg_url):
         store.open_writer()
     with pytest.raises(StoreError, match="newer leash"):
         store.open_reader()
+
+
+# -- the same answers from both backends ---------------------------------------------------------------------
+
+_TEXTS = ["tell me about llamas", "Alpacas and LLAMAS", "foo-bar baz", "camelids of the Andes", "mail ana@example.com",
+          "nothing to see", "llama drama", "the quick brown fox", "Über straße", "x:y ratio 3.5"]
+_FILTERS = ["", "~p openai", "~p openai & ~s 5xx", "~t team-* !~o ok", "(~m gpt-4o | ~m claude*) & ~c >0.001", "~v",
+            "~mod pii", "~mod sec*", "~q llamas ~v", "llamas", "~l >300", "!~p openai", "~s >=400", "~s 4xx",
+            "~verdict blocked", "~c <=0.002", "~q 'foo-bar'", "llam* | ~o error", "~q über", "~m gpt-4o?mini",
+            "~q ana@example.com", "~q 3.5"]
+
+
+def _fill(store: Any, now: float) -> None:
+    from leash_cli.exchange import Usage
+
+    rec = make_recorder(store, StorageConfig(writer="thread", retention=None))
+    rec.start()
+    providers = [("openai", "gpt-4o"), ("anthropic", "claude-sonnet-4-0"), ("google", "gemini-2.5-flash"),
+                 ("openai", "gpt-4o-mini"), ("mock", "mock-1")]
+    for i in range(40):
+        prov, model = providers[i % len(providers)]
+        ex = make_ex(i)
+        ex.provider, ex.kind, ex.model = prov, prov, model
+        ex.tenant = ["default", "team-a", "team-b", "acme"][i % 4]
+        ex.started_at = now - (3 * 86400 - i if i < 3 else 3600 - i * 30)
+        ex.status, ex.outcome = [(200, "ok"), (429, "upstream_error"), (500, "error"), (403, "blocked"),
+                                 (200, "ok")][i % 5]
+        ex.verdict = "blocked" if ex.outcome == "blocked" else "allowed"
+        ex.usage = Usage(input_tokens=100 + i, output_tokens=i * 3)
+        ex.cost_usd = None if i % 6 == 0 else 0.0005 * i
+        ex.response_text = _TEXTS[i % len(_TEXTS)]
+        ex.t_upstream_start, ex.t_upstream_end = ex.t_start, ex.t_start + 0.01 * (i * 7 % 50 + 1)
+        ex.t_end = ex.t_upstream_end + 0.001 * (i % 4)
+        if i % 4 == 1:
+            ex.violations = [Violation("pii-detector", "EMAIL", "redact", "medium", "", 1, 5, "", 0.9)]
+        if i % 7 == 2:
+            ex.violations = [*ex.violations, Violation("secrets-detector", "AWS_KEY", "block", "high", "", 0, 4, "",
+                                                       1.0)]
+        rec.submit(ex)
+    rec.close()
+
+
+def _same(a: Any, b: Any) -> None:
+    if isinstance(a, float) or isinstance(b, float):
+        assert a == pytest.approx(b), (a, b)
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), (a, b)
+        for k in a:
+            _same(a[k], b[k])
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), (a, b)
+        for x, y in zip(a, b):
+            _same(x, y)
+    else:
+        assert a == b, (a, b)
+
+
+def test_both_backends_give_the_same_answers(pg_url, tmp_path):
+    from leash_cli.store.filters import compile_filter
+    from leash_cli.store.rows import iso_utc
+
+    sqlite, pg = SqliteStore(tmp_path / "h.db"), open_store(pg_url)
+    now = time.time()
+    _fill(sqlite, now)
+    _fill(pg, now)
+    a, b = sqlite.open_reader(), pg.open_reader()
+    day, week = iso_utc(time.time() - 86400), iso_utc(time.time() - 7 * 86400)
+    try:
+        def both(name: str, *args: Any, **kw: Any) -> None:
+            x, y = getattr(a, name)(*args, **kw), getattr(b, name)(*args, **kw)
+            _same(x, y)
+
+        def listed(*args: Any, **kw: Any) -> None:
+            x, y = a.list_requests(*args, **kw), b.list_requests(*args, **kw)
+            for r in (*x, *y):
+                r.pop("_rowid")  # each database numbers its rows
+            _same(x, y)
+
+        listed(100)
+        listed(5)
+        for kw in ({"provider": "openai"}, {"model": "gpt-4o"}, {"tenant": "team-a"}, {"status": "4xx"},
+                   {"status": 200}, {"outcome": "blocked"}, {"since": day}, {"provider": "openai", "status": "5xx"}):
+            listed(100, **kw)
+        for q in ("llamas", "LLAMAS", "llam*", "foo-bar", "alpacas llamas", "camel*", "straße", "nope", "ana",
+                  "example.com", "ratio"):
+            listed(100, query=q)
+            listed(3, query=q, tenant="team-b")
+        for expr in _FILTERS:
+            listed(100, expr=expr)
+            x, y = a.page(compile_filter(expr)), b.page(compile_filter(expr))
+            assert [r["id"] for r in x] == [r["id"] for r in y], expr
+            x, y = a.newer(compile_filter(expr), 10), b.newer(compile_filter(expr), 10)
+            assert [r["id"] for r in x] == [r["id"] for r in y], expr
+        assert [r["id"] for r in a.new_requests(10, provider="openai", query="llamas")] == [
+            r["id"] for r in b.new_requests(10, provider="openai", query="llamas")]
+        for by in (None, "provider", "model", "tenant", "day"):
+            x, y = a.stats(week, by), b.stats(week, by)
+            _same(sorted(x, key=lambda r: str(r["group"])), sorted(y, key=lambda r: str(r["group"])))
+        both("stats")
+        both("providers")
+        both("cost_totals", day)
+        for col in ("tenant", "provider", "model"):
+            both("cost_by", col, week)
+        both("spend_by_day", week)
+        both("tenant_spend", "team-a", week)
+        both("violation_groups", day, week)
+        both("violations_by_day", week)
+        both("violations_by_day", week, module="pii-detector", type="EMAIL")
+        both("recent_violations")
+        both("recent_violations", module="secrets-detector", action="block", limit=3)
+        assert sorted(a.recent_outcomes(day), key=repr) == sorted(b.recent_outcomes(day), key=repr)
+        for i in (0, 1, 2, 39):
+            both("get_request", f"req-{i:06d}")
+        for r in (a, b):
+            with pytest.raises(ValueError, match="more than one"):
+                r.get_request("req-00003")  # a prefix of ten ids
+        _same(list(a.export_rows()), list(b.export_rows()))
+        _same(list(a.export_rows(day, parse_json=False)), list(b.export_rows(day, parse_json=False)))
+    finally:
+        a.close()
+        b.close()

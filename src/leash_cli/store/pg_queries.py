@@ -28,7 +28,7 @@ from typing import Any
 
 from leash_cli.store.backend import ListFilter, Row
 from leash_cli.store.filters import And, Not, Or, Term, parse
-from leash_cli.store.pg_schema import SEARCH_VECTOR
+from leash_cli.store.pg_schema import SEARCH_VECTOR, WORD_BREAKS
 from leash_cli.store.queries import (
     _STATUS,
     JSON_COLUMNS,
@@ -46,7 +46,7 @@ _VECTOR = SEARCH_VECTOR.format(a="r.")
 # -- full-text search -------------------------------------------------------------------
 
 
-_WORD = re.compile(r"\w+")
+_WORD = re.compile(r"[^\W_]+")
 
 
 def _tsquery_param(word: str) -> tuple[str, str] | None:
@@ -54,7 +54,7 @@ def _tsquery_param(word: str) -> tuple[str, str] | None:
     prefix = word.endswith("*") and len(word) > 1
     w = word[:-1] if prefix else word
     if not prefix:
-        return "phraseto_tsquery('simple'::regconfig, %s)", w
+        return f"phraseto_tsquery('simple'::regconfig, regexp_replace(%s, {WORD_BREAKS}, ' ', 'g'))", w
     parts = _WORD.findall(w.lower())
     if not parts:
         return None

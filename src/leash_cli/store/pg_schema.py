@@ -38,10 +38,16 @@ __all__ = ["MIGRATIONS", "KNOWN_MIGRATIONS", "SEARCH_VECTOR", "migrate", "applie
 MIGRATE_LOCK = 0x6C65617368_01  # "leash" 01
 WRITE_LOCK = 0x6C65617368_02
 
+#: punctuation and spaces become word breaks before PostgreSQL's parser sees a text, as in SQLite's FTS5
+#: (``unicode61``): ``ana@example.com`` is the words ana, example, com, found by any of them
+WORD_BREAKS = "'[[:space:][:punct:]]+'"
 #: the tsvector of a row's texts (``simple``: lower-cased words, no stemming, no stop words); each text is
 #: cut at 500,000 characters for the index, so a row never exceeds the tsvector size limit (1 MB)
-SEARCH_VECTOR = ("(to_tsvector('simple'::regconfig, left(coalesce({a}prompt_text, ''), 500000)) || "
-                 "to_tsvector('simple'::regconfig, left(coalesce({a}response_text, ''), 500000)))")
+SEARCH_VECTOR = (
+    f"(to_tsvector('simple'::regconfig, regexp_replace(left(coalesce({{a}}prompt_text, ''), 500000), {WORD_BREAKS}, "
+    f"' ', 'g')) || to_tsvector('simple'::regconfig, regexp_replace(left(coalesce({{a}}response_text, ''), 500000), "
+    f"{WORD_BREAKS}, ' ', 'g')))"
+)
 
 _M001 = [
     """
