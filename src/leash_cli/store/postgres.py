@@ -27,7 +27,9 @@ U+FFFD (the SQLite store keeps it).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -217,7 +219,9 @@ class PostgresStore:
                                  psycopg.errors.DeadlockDetected, psycopg.InternalError)
         self.bad_row_errors = (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError, ValueError,
                                TypeError, OverflowError)
-        self._pool: Any = None
+        self._pool: Any = None  # for the gateway's key ring and exists(): connections kept, not made per call
+        self._lock = threading.Lock()
+        self._exists = False
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.where!r})"
@@ -243,14 +247,45 @@ class PostgresStore:
         finally:
             conn.close()
 
+    @contextlib.contextmanager
+    def _pooled(self, timeout: float = 1.0) -> Iterator[Any]:
+        """A kept connection for the calls the gateway makes while serving (the key ring reloads every
+        second): no connection set-up per call, and a server that is down costs at most ``timeout``
+        (StoreError), while the pool reconnects in the background."""
+        psycopg = _psycopg()
+        from psycopg_pool import ConnectionPool, PoolTimeout
+
+        with self._lock:
+            if self._pool is None:
+                self._pool = ConnectionPool(self.location, min_size=1, max_size=2, open=False, name="leash-store",
+                                            kwargs={"autocommit": True, "application_name": "leash",
+                                                    "connect_timeout": 10})
+                self._pool.open(wait=False)
+                atexit.register(self._close_pool)
+        try:
+            with self._pool.connection(timeout=timeout) as conn:
+                yield conn
+        except (psycopg.Error, PoolTimeout) as e:
+            raise StoreError(f"PostgreSQL at {self.where}: {str(e).strip()}") from None
+
+    def _close_pool(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            with contextlib.suppress(Exception):
+                pool.close(timeout=1.0)
+
     def exists(self) -> bool:
         """Whether the database holds a leash history.  True when the server cannot be reached, so that
         :meth:`open_reader` reports why instead of a reader saying "no history yet"."""
+        if self._exists:
+            return True
         try:
-            with self._connection() as conn:
-                return applied(conn) is not None
+            with self._pooled() as conn:
+                self._exists = applied(conn) is not None
         except StoreError:
             return True
+        return self._exists
 
     def migrate(self) -> None:
         with self._connection() as conn:
@@ -301,7 +336,7 @@ class PostgresStore:
                 return bool(cur.rowcount)
 
     def _key_rows(self, sql: str) -> list[tuple[Any, ...]]:
-        with self._connection() as conn:
+        with self._pooled() as conn:
             names = applied(conn)
             if names is None or "002_virtual_keys" not in names:
                 return []
