@@ -374,3 +374,37 @@ def test_both_backends_give_the_same_answers(pg_url, tmp_path):
     finally:
         a.close()
         b.close()
+
+
+# -- the TUI --------------------------------------------------------------------------------------------------
+
+
+def test_the_tui_reads_a_postgres_history(pg_url, tmp_path, capsys):
+    """The TUI over PostgreSQL shows what it shows over the same history in SQLite."""
+    import asyncio
+    import sys
+
+    from leash_cli.tui import run_tui
+    from leash_cli.tui.app import LeashApp
+    from leash_cli.tui.source import HistorySource
+    from leash_cli.tui.widgets.traffic_table import TrafficTable
+
+    sys.path.insert(0, str(Path(__file__).parent.parent / "tui"))
+    from tuidata import NOW, build_rich
+
+    assert run_tui(pg_url) == 1 and "no history at" in capsys.readouterr().err  # nothing migrated yet
+    build_rich(tmp_path / "rich.db")
+    copy = invoke("db", "migrate-sqlite", str(tmp_path / "rich.db"), "--url", pg_url).stdout
+    assert "12 requests" in copy
+
+    async def shown(location: Any) -> list[str]:
+        app = LeashApp(HistorySource(location), now=NOW, poll_interval=0.1)
+        async with app.run_test(size=(120, 30)) as pilot:
+            for _ in range(3):
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+            return [r["id"] for r in app.screen.query_one(TrafficTable).rows]
+
+    sqlite_rows = asyncio.run(shown(tmp_path / "rich.db"))
+    pg_rows = asyncio.run(shown(open_store(pg_url)))
+    assert len(pg_rows) == 12 and pg_rows == sqlite_rows
