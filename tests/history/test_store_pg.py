@@ -408,3 +408,33 @@ def test_the_tui_reads_a_postgres_history(pg_url, tmp_path, capsys):
     sqlite_rows = asyncio.run(shown(tmp_path / "rich.db"))
     pg_rows = asyncio.run(shown(open_store(pg_url)))
     assert len(pg_rows) == 12 and pg_rows == sqlite_rows
+
+
+# -- the other commands on a PostgreSQL history -----------------------------------------------------------------
+
+
+def test_keys_vacuum_and_backup_commands(pg_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("LEASH_DATABASE_URL", pg_url)
+    monkeypatch.chdir(tmp_path)
+    assert invoke("logs", "path").stdout.strip() == pg_url
+    made = json_of("keys", "create", "--tenant", "team-a", "--json")
+    assert made["key"].startswith("lk-")
+    assert made["id"] in invoke("keys", "list").stdout
+    invoke("keys", "revoke", made["id"])
+    (vk,) = open_store(pg_url).list_keys()
+    assert vk.revoked_at is not None
+    write = open_store(pg_url).open_writer()
+    try:
+        from leash_cli.store.rows import build_request_row
+
+        write.write_batch([build_request_row(make_ex(i), StorageConfig()) for i in range(25)], [], [])
+    finally:
+        write.close()
+    assert "vacuumed" in invoke("logs", "vacuum").stdout
+    invoke("logs", "backup", str(tmp_path / "copy.db"))
+    r = SqliteStore(tmp_path / "copy.db").open_reader()
+    try:
+        assert len(r.list_requests(100)) == 25 and len(r.list_requests(100, query="llamas")) == 25
+    finally:
+        r.close()
+    assert [e[1] for e in open_store(pg_url).audit_events()] == ["key_created", "key_revoked", "vacuum"]
