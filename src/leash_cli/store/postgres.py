@@ -31,7 +31,7 @@ import atexit
 import contextlib
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,10 @@ def _clean_row(row: Sequence[Any]) -> tuple[Any, ...]:
     return tuple(_clean(v) for v in row)
 
 
+def _keep(row: Sequence[Any]) -> Sequence[Any]:
+    return row
+
+
 _REQ_COLS = ", ".join(REQUEST_COLUMNS)
 _VIO_COLS = ", ".join(f'"{c}"' for c in VIOLATION_COLUMNS)
 _AUD_COLS = ", ".join(AUDIT_COLUMNS)
@@ -117,28 +121,37 @@ class PostgresWriter:
     ) -> None:
         if not (requests or violations or audits):
             return
+        try:
+            self._write(requests, violations, audits, _keep)
+        except _psycopg().DataError as e:
+            if "NUL" not in str(e):
+                raise
+            self._write(requests, violations, audits, _clean_row)  # rare: pay for the check only then
+
+    def _write(self, requests: Sequence[RequestRow], violations: Sequence[ViolationRow], audits: Sequence[AuditRow],
+               clean: Callable[[Sequence[Any]], Sequence[Any]]) -> None:
         conn = self.conn
         with conn.transaction():
             if requests:
                 # the same id twice in a batch: one row, first place, last values (as SQLite's upsert)
-                latest: dict[Any, tuple[Any, ...]] = {}
+                latest: dict[Any, Sequence[Any]] = {}
                 for row in requests:
                     latest[row[0]] = row
                 with conn.cursor() as cur:
                     with cur.copy(f"COPY leash_stage ({_REQ_COLS}, ord) FROM STDIN") as cp:
                         for i, row in enumerate(latest.values()):
-                            cp.write_row((*_clean_row(row), i))
+                            cp.write_row((*clean(row), i))
                     # rowids are handed out in commit order across every writer of the database
                     cur.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
                     cur.execute(_UPSERT)
             if violations:
                 with conn.cursor() as cur, cur.copy(f"COPY violations ({_VIO_COLS}) FROM STDIN") as cp:
                     for row in violations:
-                        cp.write_row(_clean_row(row))
+                        cp.write_row(clean(row))
             if audits:
                 with conn.cursor() as cur, cur.copy(f"COPY audit_log ({_AUD_COLS}) FROM STDIN") as cp:
                     for row in audits:
-                        cp.write_row(_clean_row(row))
+                        cp.write_row(clean(row))
 
     def prune(self, cutoff: str | None, max_rows: int | None, *, chunk: int, max_chunks: int) -> int:
         conn = self.conn
@@ -175,13 +188,21 @@ class PostgresWriter:
     def search_backlog(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM requests WHERE search_vector IS NULL").fetchone()[0])
 
+    #: rows per indexing transaction, and how long one call for a limited number of rows may take (the
+    #: recorder asks for a chunk between write rounds: PostgreSQL's text parser costs ~0.2-0.5 ms a row, so
+    #: a saturated gateway's rows are indexed a little at a time and writing is never held up for long)
+    INDEX_STEP = 1000
+    INDEX_BUDGET_S = 0.25
+
     def index_search(self, chunk: int, max_rows: int | None = None, deadline: float | None = None) -> int:
         done = 0
         vector = SEARCH_VECTOR.format(a="")
+        if deadline is None and max_rows is not None:
+            deadline = time.monotonic() + self.INDEX_BUDGET_S
         while max_rows is None or done < max_rows:
             if deadline is not None and time.monotonic() >= deadline:
                 break
-            n = chunk if max_rows is None else min(chunk, max_rows - done)
+            n = min(chunk, self.INDEX_STEP) if max_rows is None else min(chunk, self.INDEX_STEP, max_rows - done)
             with self.conn.transaction():
                 cur = self.conn.execute(
                     f"UPDATE requests SET search_vector = {vector} WHERE rowid IN (SELECT rowid FROM requests "
