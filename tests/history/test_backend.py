@@ -26,7 +26,6 @@ from leash_cli.store.rows import (
 )
 from leash_cli.store.sqlite import SqliteStore
 
-from .pg_support import pg_database, pg_url  # noqa: F401  (fixtures)
 from .test_store import make_ex
 
 STORAGE = StorageConfig()

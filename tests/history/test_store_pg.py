@@ -28,7 +28,6 @@ from leash_cli.store.pg_queries import compile_pg_filter
 from leash_cli.store.postgres import PostgresStore
 from leash_cli.store.sqlite import SqliteStore
 
-from .pg_support import pg_database, pg_url  # noqa: F401  (fixtures)
 from .test_store import make_ex
 
 
@@ -116,6 +115,26 @@ def test_a_gateway_records_every_request_once_and_leash_logs_reads_them(pg_url, 
     r = open_store(pg_url).open_reader()
     try:
         assert [row["id"] for row in r.page(compile_pg_filter("~mod pii*"))] == [ids[30], ids[20], ids[10], ids[0]]
+    finally:
+        r.close()
+
+
+def test_a_nul_character_is_stored_as_a_replacement_character(pg_url):
+    """PostgreSQL text cannot hold NUL: the batch is written again with NULs replaced, nothing lost."""
+    from leash_cli.store.rows import build_request_row
+
+    ex, plain = make_ex(1), make_ex(2)
+    ex.response_text = "before \x00 after"
+    w = open_store(pg_url).open_writer()
+    try:
+        w.write_batch([build_request_row(ex, StorageConfig()), build_request_row(plain, StorageConfig())], [], [])
+    finally:
+        w.close()
+    r = open_store(pg_url).open_reader()
+    try:
+        got = r.get_request("req-000001")
+        assert got is not None and got["response_text"] == "before \ufffd after"
+        assert len(r.list_requests(10)) == 2 and len(r.list_requests(10, query="after")) == 1
     finally:
         r.close()
 

@@ -135,12 +135,12 @@ class PostgresWriter:
             if requests:
                 # the same id twice in a batch: one row, first place, last values (as SQLite's upsert)
                 latest: dict[Any, Sequence[Any]] = {}
-                for row in requests:
-                    latest[row[0]] = row
+                for req in requests:
+                    latest[req[0]] = req
                 with conn.cursor() as cur:
                     with cur.copy(f"COPY leash_stage ({_REQ_COLS}, ord) FROM STDIN") as cp:
-                        for i, row in enumerate(latest.values()):
-                            cp.write_row((*clean(row), i))
+                        for i, staged in enumerate(latest.values()):
+                            cp.write_row((*clean(staged), i))
                     # rowids are handed out in commit order across every writer of the database
                     cur.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
                     cur.execute(_UPSERT)
