@@ -203,6 +203,35 @@ def test_two_writer_processes_at_once_lose_nothing_and_duplicate_nothing(pg_url)
     assert len(seen) == expected and set(seen) == set(ids)  # the follower: every row, once
 
 
+def test_a_lost_connection_loses_no_record(pg_url):
+    """The server drops the writer's connection (a restart, a failover): the recorder keeps its rows,
+    connects again and writes them; nothing lost, nothing twice."""
+    import psycopg
+
+    rec = make_recorder(pg_url, StorageConfig(writer="thread", batch_size=20))
+    rec.start()
+    dbname = pg_url.rpartition("/")[2].partition("?")[0]
+    for i in range(300):
+        rec.submit(make_ex(i))
+        if i in (100, 200):
+            assert rec.flush()
+            with psycopg.connect(pg_url, autocommit=True) as admin:
+                killed = admin.execute(
+                    "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = %s AND application_name = 'leash' AND pid <> pg_backend_pid()",
+                    [dbname]).fetchone()[0]
+            assert killed >= 1
+    assert rec.flush(30)
+    rec.close()
+    assert rec.dropped == 0
+    r = open_store(pg_url).open_reader()
+    try:
+        ids = [row["id"] for row in r.export_rows(parse_json=False)]
+        assert sorted(ids) == [f"req-{i:06d}" for i in range(300)]
+    finally:
+        r.close()
+
+
 # -- moving a SQLite history into PostgreSQL ------------------------------------------------------------
 
 
