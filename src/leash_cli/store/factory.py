@@ -10,7 +10,7 @@ from leash_cli.store.backend import Store
 from leash_cli.store.pg_url import is_postgres_url
 from leash_cli.store.sqlite import SqliteStore
 
-__all__ = ["open_store"]
+__all__ = ["open_store", "label"]
 
 
 def open_store(location: Path | str | Store) -> Store:
@@ -24,3 +24,11 @@ def open_store(location: Path | str | Store) -> Store:
     if isinstance(location, (str, Path)):
         return SqliteStore(location)
     return location
+
+
+def label(location: Path | str | Store, store: Store) -> Path | str:
+    """How messages and logs name the store: a SQLite file's path, else the store's ``str`` (a PostgreSQL
+    URL without its password)."""
+    if isinstance(location, Path) or (isinstance(location, str) and not is_postgres_url(location)):
+        return Path(location)
+    return store.location if isinstance(store, SqliteStore) else str(store)
