@@ -15,12 +15,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 
 from leash_cli.store.backend import StoreError
 from leash_cli.store.pg_schema import WRITE_LOCK, migrate
+from leash_cli.store.pg_values import STAGE, clean_row
 from leash_cli.store.schema import (
     AUDIT_COLUMNS,
     REQUEST_COLUMNS,
@@ -29,8 +30,13 @@ from leash_cli.store.schema import (
     open_writable,
 )
 
-if TYPE_CHECKING:
-    from leash_cli.store.postgres import PostgresStore
+
+class PostgresTarget(Protocol):
+    """What the copiers need of a :class:`~leash_cli.store.postgres.PostgresStore`."""
+
+    where: str
+
+    def connect(self) -> Any: ...
 
 __all__ = ["copy_from_sqlite", "backup_to_sqlite"]
 
@@ -40,10 +46,8 @@ _AUD_COLS = ", ".join(AUDIT_COLUMNS)
 _KEY_COLS = "id, tenant, key_hash, prefix, description, created_at, expires_at, revoked_at"
 
 
-def copy_from_sqlite(store: PostgresStore, path: Path, *, chunk: int = 2000) -> dict[str, int]:
+def copy_from_sqlite(store: PostgresTarget, path: Path, *, chunk: int = 2000) -> dict[str, int]:
     """Copy the SQLite history at ``path`` into ``store``; returns counts of what was copied and skipped."""
-    from leash_cli.store.postgres import STAGE, _clean_row
-
     src = open_readonly(path)  # StoreError: missing, not a leash history, older or newer leash
     counts = {"requests": 0, "requests_skipped": 0, "violations": 0, "audit_log": 0, "virtual_keys": 0}
     conn = store.connect()
@@ -58,7 +62,7 @@ def copy_from_sqlite(store: PostgresStore, path: Path, *, chunk: int = 2000) -> 
             with conn.transaction(), conn.cursor() as pg:
                 with pg.copy(f"COPY leash_stage ({_REQ_COLS}, ord) FROM STDIN") as cp:
                     for i, row in enumerate(rows):
-                        cp.write_row((*_clean_row(row), i))
+                        cp.write_row((*clean_row(row), i))
                 pg.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
                 pg.execute(f"INSERT INTO requests ({_REQ_COLS}) SELECT {_REQ_COLS} FROM leash_stage ORDER BY ord "
                            "ON CONFLICT (id) DO NOTHING RETURNING id")
@@ -73,7 +77,7 @@ def copy_from_sqlite(store: PostgresStore, path: Path, *, chunk: int = 2000) -> 
                     )
                     with pg.copy(f"COPY violations ({_VIO_COLS}) FROM STDIN") as cp:
                         for v in vcur:
-                            cp.write_row(_clean_row(v))
+                            cp.write_row(clean_row(v))
                             counts["violations"] += 1
         audits = src.conn.execute(f"SELECT {_AUD_COLS} FROM audit_log ORDER BY id").fetchall()
         with conn.transaction(), conn.cursor() as pg:
@@ -81,7 +85,7 @@ def copy_from_sqlite(store: PostgresStore, path: Path, *, chunk: int = 2000) -> 
                        f"SELECT {_AUD_COLS}, 0::integer AS ord FROM audit_log WITH NO DATA")
             with pg.copy(f"COPY leash_audit_stage ({_AUD_COLS}, ord) FROM STDIN") as cp:
                 for i, a in enumerate(audits):
-                    cp.write_row((*_clean_row(a), i))
+                    cp.write_row((*clean_row(a), i))
             pg.execute(
                 f"INSERT INTO audit_log ({_AUD_COLS}) SELECT {_AUD_COLS} FROM leash_audit_stage s WHERE NOT EXISTS "
                 "(SELECT 1 FROM audit_log a WHERE a.created_at = s.created_at AND a.event = s.event "
@@ -101,7 +105,7 @@ def copy_from_sqlite(store: PostgresStore, path: Path, *, chunk: int = 2000) -> 
     return counts
 
 
-def backup_to_sqlite(store: PostgresStore, dest: Path) -> int:
+def backup_to_sqlite(store: PostgresTarget, dest: Path) -> int:
     """Write one consistent snapshot of ``store`` as a new SQLite history at ``dest``; returns its size."""
     import psycopg
     from psycopg.rows import tuple_row

@@ -44,6 +44,8 @@ from leash_cli.store.backend import (
     ViolationRow,
     VirtualKey,
 )
+from leash_cli.store.pg_copy import backup_to_sqlite
+from leash_cli.store.pg_copy import copy_from_sqlite as _copy_from_sqlite
 from leash_cli.store.pg_queries import PostgresReader
 from leash_cli.store.pg_schema import (
     SEARCH_VECTOR,
@@ -53,6 +55,7 @@ from leash_cli.store.pg_schema import (
     migrate,
 )
 from leash_cli.store.pg_url import is_postgres_url, redact_url
+from leash_cli.store.pg_values import STAGE, clean_row, keep_row
 from leash_cli.store.rows import iso_utc
 from leash_cli.store.schema import AUDIT_COLUMNS, REQUEST_COLUMNS, VIOLATION_COLUMNS
 
@@ -72,29 +75,9 @@ def _psycopg() -> Any:
     return psycopg
 
 
-def _clean(value: Any) -> Any:
-    """A value PostgreSQL can store: text without NUL characters."""
-    if type(value) is str and "\x00" in value:
-        return value.replace("\x00", "\ufffd")
-    return value
-
-
-def _clean_row(row: Sequence[Any]) -> tuple[Any, ...]:
-    return tuple(_clean(v) for v in row)
-
-
-def _keep(row: Sequence[Any]) -> Sequence[Any]:
-    return row
-
-
 _REQ_COLS = ", ".join(REQUEST_COLUMNS)
 _VIO_COLS = ", ".join(f'"{c}"' for c in VIOLATION_COLUMNS)
 _AUD_COLS = ", ".join(AUDIT_COLUMNS)
-# the staging table a batch of request rows is COPY-ed into (one per writer connection, emptied at commit)
-STAGE = (
-    "CREATE TEMP TABLE IF NOT EXISTS leash_stage ON COMMIT DELETE ROWS AS "
-    f"SELECT {_REQ_COLS}, 0::integer AS ord FROM requests WITH NO DATA"
-)
 _UPSERT = (
     f"INSERT INTO requests ({_REQ_COLS}) SELECT {_REQ_COLS} FROM leash_stage ORDER BY ord "
     "ON CONFLICT (id) DO UPDATE SET "
@@ -122,11 +105,11 @@ class PostgresWriter:
         if not (requests or violations or audits):
             return
         try:
-            self._write(requests, violations, audits, _keep)
+            self._write(requests, violations, audits, keep_row)
         except _psycopg().DataError as e:
             if "NUL" not in str(e):
                 raise
-            self._write(requests, violations, audits, _clean_row)  # rare: pay for the check only then
+            self._write(requests, violations, audits, clean_row)  # rare: pay for the check only then
 
     def _write(self, requests: Sequence[RequestRow], violations: Sequence[ViolationRow], audits: Sequence[AuditRow],
                clean: Callable[[Sequence[Any]], Sequence[Any]]) -> None:
@@ -396,13 +379,9 @@ class PostgresStore:
     def backup(self, dest: Path) -> int:
         """A consistent copy of the history as a SQLite history file at ``dest`` (one snapshot of the database:
         readable by ``leash logs --db``, ``datasette``, or ``leash db migrate-sqlite`` back into PostgreSQL)."""
-        from leash_cli.store.pg_copy import backup_to_sqlite
-
         return backup_to_sqlite(self, Path(dest))
 
 
 def copy_from_sqlite(store: PostgresStore, path: Path, *, chunk: int = 2000) -> dict[str, int]:
     """``leash db migrate-sqlite``: see :func:`leash_cli.store.pg_copy.copy_from_sqlite`."""
-    from leash_cli.store.pg_copy import copy_from_sqlite as _copy
-
-    return _copy(store, path, chunk=chunk)
+    return _copy_from_sqlite(store, path, chunk=chunk)
