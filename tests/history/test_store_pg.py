@@ -139,6 +139,24 @@ def test_a_nul_character_is_stored_as_a_replacement_character(pg_url):
         r.close()
 
 
+def test_a_row_postgres_refuses_is_dropped_alone(pg_url):
+    """A value out of PostgreSQL's range fails its batch: the recorder writes the rows singly and drops
+    only that one, as it does for a row SQLite refuses."""
+    rec = make_recorder(pg_url, StorageConfig(writer="thread"))
+    rec.start()
+    bad = make_ex(2)
+    bad.status = 10**12  # status is an integer column
+    for ex in (make_ex(1), bad, make_ex(3)):
+        rec.submit(ex)
+    rec.close()
+    assert rec.state == "ok" and rec.rows_written == 2 and rec.build_errors == 1
+    r = open_store(pg_url).open_reader()
+    try:
+        assert sorted(row["id"] for row in r.list_requests(10)) == ["req-000001", "req-000003"]
+    finally:
+        r.close()
+
+
 # -- several writers into one database -------------------------------------------------------------------
 
 

@@ -210,19 +210,18 @@ class PostgresWriter:
 class PostgresStore:
     """One PostgreSQL history database (:class:`~leash_cli.store.backend.Store`)."""
 
-    #: connection trouble (server down, restarting, failover, too many clients): keep the rows and retry
+    #: every other database error (server down, restarting, failing over, the connection dropped, a
+    #: permission or a table missing): the recorder keeps its rows and tries again, as for a locked SQLite file
     transient_errors: tuple[type[BaseException], ...]
-    #: a value PostgreSQL refuses (out of range, bad encoding): retrying cannot help
+    #: a value PostgreSQL refuses (out of range, a constraint): retrying cannot help, the row is dropped
     bad_row_errors: tuple[type[BaseException], ...]
 
     def __init__(self, url: str) -> None:
         self.location = url
         self.where = redact_url(url)
         psycopg = _psycopg()
-        self.transient_errors = (psycopg.OperationalError, psycopg.errors.SerializationFailure,
-                                 psycopg.errors.DeadlockDetected, psycopg.InternalError)
-        self.bad_row_errors = (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError, ValueError,
-                               TypeError, OverflowError)
+        self.transient_errors = (psycopg.Error,)
+        self.bad_row_errors = (psycopg.DataError, psycopg.IntegrityError, ValueError, TypeError, OverflowError)
         self._pool: Any = None  # for the gateway's key ring and exists(): connections kept, not made per call
         self._lock = threading.Lock()
         self._exists = False
