@@ -38,7 +38,7 @@ class PostgresTarget(Protocol):
 
     def connect(self) -> Any: ...
 
-__all__ = ["copy_from_sqlite", "backup_to_sqlite"]
+__all__ = ["backup_to_sqlite", "copy_from_sqlite"]
 
 _REQ_COLS = ", ".join(REQUEST_COLUMNS)
 _VIO_COLS = ", ".join(f'"{c}"' for c in VIOLATION_COLUMNS)

@@ -38,7 +38,7 @@ from leash_cli.store.queries import (
 )
 from leash_cli.store.schema import REQUEST_COLUMNS
 
-__all__ = ["PgFilter", "compile_pg_filter", "search_sql", "PostgresReader"]
+__all__ = ["PgFilter", "PostgresReader", "compile_pg_filter", "search_sql"]
 
 _VECTOR = SEARCH_VECTOR.format(a="r.")
 

@@ -31,8 +31,17 @@ from typing import Any
 from leash_cli.store.backend import StoreError
 from leash_cli.store.rows import iso_utc
 
-__all__ = ["MIGRATIONS", "KNOWN_MIGRATIONS", "SEARCH_VECTOR", "migrate", "applied", "check_usable", "MIGRATE_LOCK",
-           "WRITE_LOCK"]
+__all__ = [
+    "KNOWN_MIGRATIONS",
+    "MIGRATE_LOCK",
+    "MIGRATIONS",
+    "SEARCH_VECTOR",
+    "WORD_BREAKS",
+    "WRITE_LOCK",
+    "applied",
+    "check_usable",
+    "migrate",
+]
 
 #: advisory lock keys (pg_advisory_xact_lock): schema changes, and request-row inserts (see postgres.py)
 MIGRATE_LOCK = 0x6C65617368_01  # "leash" 01

@@ -6,7 +6,7 @@ import re
 
 __all__ = ["is_postgres_url", "redact_url"]
 
-_URL = re.compile(r"^postgres(?:ql)?://", re.I)
+_URL = re.compile(r"^postgres(?:ql)?://", re.IGNORECASE)
 
 
 def is_postgres_url(location: object) -> bool:

@@ -59,7 +59,7 @@ from leash_cli.store.pg_values import STAGE, clean_row, keep_row
 from leash_cli.store.rows import iso_utc
 from leash_cli.store.schema import AUDIT_COLUMNS, REQUEST_COLUMNS, VIOLATION_COLUMNS
 
-__all__ = ["PostgresStore", "PostgresWriter", "is_postgres_url", "redact_url", "copy_from_sqlite"]
+__all__ = ["PostgresStore", "PostgresWriter", "copy_from_sqlite", "is_postgres_url", "redact_url"]
 
 _KEY_COLUMNS = "id, tenant, prefix, description, created_at, expires_at, revoked_at"
 
