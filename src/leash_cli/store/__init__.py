@@ -74,12 +74,7 @@ from leash_cli.store.schema import (
 from leash_cli.store.schema import (
     _connect as _connect,
 )
-from leash_cli.store.sqlite import (
-    INSERT_AUDIT,
-    INSERT_REQUEST,
-    INSERT_VIOLATION,
-    SqliteStore,
-)
+from leash_cli.store.sqlite import INSERT_AUDIT, INSERT_REQUEST, INSERT_VIOLATION, SqliteStore
 from leash_cli.store.writer import Recorder, make_recorder
 from leash_cli.store.writer import _Audit as _Audit
 from leash_cli.store.writer import _Flush as _Flush

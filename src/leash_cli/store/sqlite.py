@@ -16,12 +16,7 @@ from leash_cli.store import retention
 from leash_cli.store.backend import AuditRow, RequestRow, ViolationRow, VirtualKey
 from leash_cli.store.fts import fts_watermark, index_fts, set_fts_deferred
 from leash_cli.store.queries import SqliteReader
-from leash_cli.store.schema import (
-    AUDIT_COLUMNS,
-    REQUEST_COLUMNS,
-    VIOLATION_COLUMNS,
-    open_writable,
-)
+from leash_cli.store.schema import AUDIT_COLUMNS, REQUEST_COLUMNS, VIOLATION_COLUMNS, open_writable
 
 __all__ = ["SqliteStore", "SqliteWriter", "INSERT_REQUEST", "INSERT_VIOLATION", "INSERT_AUDIT"]
 

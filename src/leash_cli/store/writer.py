@@ -33,12 +33,7 @@ from leash_cli.store.backend import Store, StoreError, StoreWriter
 from leash_cli.store.factory import label, open_store
 from leash_cli.store.process import ProcessRecorder
 from leash_cli.store.retention import cutoff_for
-from leash_cli.store.rows import (
-    audit_row,
-    build_request_row,
-    build_violation_rows,
-    row_from_snapshot,
-)
+from leash_cli.store.rows import audit_row, build_request_row, build_violation_rows, row_from_snapshot
 
 __all__ = ["Recorder", "make_recorder"]
 
