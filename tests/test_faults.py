@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -82,6 +83,33 @@ def test_upstream_unreachable_is_502(start_gateway):
     assert "cannot reach provider 'anthropic'" in body["error"]["message"]
 
 
+def test_the_cause_of_a_502_reaches_the_client_the_history_and_the_log(start_gateway, caplog):
+    from leash_cli.store import open_readonly
+
+    canary = "sk-proj-CANARY502keyDoNotLeak0123456789abcdef"
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    gw = start_gateway(providers_extra={"openai": {"endpoint": f"http://127.0.0.1:{port}/v1", "api_key": canary}})
+    caplog.set_level(logging.WARNING, logger="leash.proxy")
+    r = post(gw, "openai", "chat/completions", json=CHAT)
+    assert r.status_code == 502 and r.json()["error"]["code"] == "upstream_unreachable"
+    msg = r.json()["error"]["message"]
+    cause = f"cannot connect to 127.0.0.1:{port}: "  # the transport's words, then the OS's reason
+    assert msg.startswith(f"cannot reach provider 'openai': {cause}") and len(msg) > len(cause) + 40
+    gw.flush()
+    db = open_readonly(gw.db_path)
+    try:
+        row = [dict(x) for x in db.query("select error from requests where id = ?", [r.headers["x-leash-request-id"]])]
+    finally:
+        db.close()
+    assert row and cause in row[0]["error"]
+    logged = [rec.getMessage() for rec in caplog.records if rec.name == "leash.proxy"]
+    assert any(r.headers["x-leash-request-id"] in line and cause in line for line in logged)
+    assert not any(canary in text for text in (msg, row[0]["error"], *logged))
+
+
 def test_upstream_timeout_is_504(start_gateway):
     gw = start_gateway({"gateway": {"read_timeout": 0.5}})
     t = time.perf_counter()
@@ -114,6 +142,7 @@ def test_stream_reset_midway_ends_the_client_stream(gateway):
     assert got.count(b"data:") == 2  # what arrived before the reset, then a clean end
 
 
+@pytest.mark.slow
 def test_idle_stream_times_out_but_long_streams_are_not_cut(start_gateway):
     gw = start_gateway({"gateway": {"read_timeout": 0.5}})
     # a slow stream (0.3 s between events, 2 s in all) outlives the 0.5 s idle timeout
@@ -130,6 +159,7 @@ def test_idle_stream_times_out_but_long_streams_are_not_cut(start_gateway):
     assert time.perf_counter() - t < 5
 
 
+@pytest.mark.slow
 def test_first_event_arrives_before_upstream_finishes(gateway):
     t = time.perf_counter()
     first = None
@@ -237,6 +267,7 @@ def test_garbage_does_not_crash_the_process(gateway):
     assert r.status_code == 200
 
 
+@pytest.mark.slow
 def test_client_leaving_a_slow_buffered_answer_cancels_upstream(gateway, upstream):
     """A non-streamed answer that takes long: the client gives up, leash stops the upstream call."""
     from leash_cli.store import open_readonly

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
+import pytest
 
 
 def test_health_ready_metrics(gateway):
@@ -59,6 +62,7 @@ def _leash(*args: str, cwd=None, env=None, timeout=20) -> subprocess.CompletedPr
                           timeout=timeout, cwd=cwd, env={**os.environ, **(env or {})})
 
 
+@pytest.mark.slow
 def test_up_prints_a_banner_and_serves_the_embedded_default(tmp_path):
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "leash_cli", "up", "--port", str(port), "--db",
@@ -103,6 +107,7 @@ def test_up_with_a_broken_module_refuses_to_start(tmp_path):
     assert "bad.py:5" in r.stderr and "ImportError" in r.stderr and "enabled: false" in r.stderr
 
 
+@pytest.mark.slow
 def test_up_on_a_busy_port_fails_cleanly(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -121,6 +126,21 @@ def test_up_with_a_corrupt_database_says_so(tmp_path):
     assert "not a SQLite file" in r.stderr + r.stdout and "Traceback" not in r.stderr
 
 
+def _audited(db: Path, event: str) -> bool:
+    """Whether the history's audit log holds `event` (read-only; False while the database is not there yet)."""
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        return con.execute("SELECT 1 FROM audit_log WHERE event = ?", (event,)).fetchone() is not None
+    except sqlite3.Error:
+        return False
+    finally:
+        con.close()
+
+
+@pytest.mark.slow
 def test_sighup_reloads_without_dropping_in_flight_requests(tmp_path, upstream):
     import json
     import signal
@@ -154,16 +174,20 @@ def test_sighup_reloads_without_dropping_in_flight_requests(tmp_path, upstream):
                 time.sleep(0.1)
         assert chat("alpha").status_code == 403
         got: list[str] = []
+        streaming = threading.Event()
 
         def slow() -> None:  # a 2-second stream that spans the reload
             with httpx.stream("POST", f"http://127.0.0.1:{port}/v1/openai/chat/completions", timeout=10,
                               json={"model": "slow-stream", "stream": True,
                                     "messages": [{"role": "user", "content": "x"}]}) as r:
-                got.extend(line for line in r.iter_lines() if line.startswith("data:"))
+                for line in r.iter_lines():
+                    if line.startswith("data:"):
+                        got.append(line)
+                        streaming.set()
 
         t = threading.Thread(target=slow)
         t.start()
-        time.sleep(0.4)
+        assert streaming.wait(10)  # the stream is under way on the old config
         write("beta")
         proc.send_signal(signal.SIGHUP)
         deadline = time.time() + 5
@@ -172,7 +196,10 @@ def test_sighup_reloads_without_dropping_in_flight_requests(tmp_path, upstream):
         assert chat("alpha").status_code == 200 and chat("beta").status_code == 403
         cfg.write_text("modules: [not, a, mapping")  # a broken config is rejected, the running one kept
         proc.send_signal(signal.SIGHUP)
-        time.sleep(0.5)
+        deadline = time.time() + 5
+        while not _audited(tmp_path / "h.db", "config_rejected") and time.time() < deadline:
+            time.sleep(0.05)
+        assert _audited(tmp_path / "h.db", "config_rejected")
         assert chat("beta").status_code == 403
         t.join(10)
         assert got and got[-1] == "data: [DONE]"

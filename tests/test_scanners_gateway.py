@@ -266,6 +266,7 @@ def test_parallel_tool_calls_keep_their_own_arguments(start_gateway):
     assert json.loads(calls[1]) == {"to": "bob", "city": "Tokyo, Japan"}
 
 
+@pytest.mark.slow
 def test_responses_stream_redacts_the_repeated_full_text(start_gateway):
     gw = start_gateway({"providers": {"mock": {"kind": "mock", "chunks": 12}},
                         "modules": {"pii-detector": {"action": "redact", "check_requests": False}}})

@@ -101,28 +101,67 @@ def init(
     console.print(f"wrote {path} — start with: leash up --config {path}")
 
 
+ConfigPathArg = Annotated[
+    Optional[Path], typer.Argument(metavar="[PATH]", help="config file (default: the one `leash up` would use)")
+]
+
+
+def _one_config(path: Path | None, config: Path | None) -> Path | None:
+    """`leash config validate|show [PATH] [-c/--config PATH]`: either form, not two different files."""
+    if path is not None and config is not None and path != config:
+        err.print(f"[bold red]error:[/] two config files given ({path} and --config {config}); pass one",
+                  highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+    return path if path is not None else config
+
+
+#: the modules that look at what is sent: without one of them enabled nothing is protected
+SECURITY_MODULES = ("secrets-detector", "pii-detector", "prompt-injection", "content-filter")
+
+
+def config_warnings(loaded: LoadedConfig, slots: list) -> list[str]:
+    """What makes a valid config useless or unprotected: no providers, no security module."""
+    cfg = loaded.config
+    out = []
+    if not cfg.providers:
+        out.append("no providers: every request gets 404 unknown_provider (add a `providers:` section; "
+                   "`leash init` writes one)")
+    if not any(s.name in SECURITY_MODULES or hasattr(s.module, "scan") for s in slots):
+        out.append("no security modules enabled: prompts are not checked for secrets, personal data or injection "
+                   "(`leash init`'s starter enables secrets-detector, pii-detector and prompt-injection)")
+    return out
+
+
 @config_app.command("validate")
 def config_validate(
-    path: Annotated[Optional[Path], typer.Argument(help="config file (default: the one `leash up` would use)")] = None,
+    path: ConfigPathArg = None,
+    config: ConfigOpt = None,
+    strict: Annotated[bool, typer.Option("--strict", help="exit 1 when there are warnings")] = False,
 ) -> None:
     """Check a config file and its modules; exit 2 with the file, key and line of each problem."""
     from leash_cli.registry import build_slots
 
-    loaded = _load(path)
+    loaded = _load(_one_config(path, config))
     cfg = loaded.config
     try:
-        build_slots(loaded)
+        slots, _ = build_slots(loaded)
     except ConfigError as e:
         err.print(f"[bold red]error:[/] {e.render()}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
+    warnings = config_warnings(loaded, slots)
+    for w in warnings:
+        err.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
     console.print(
         f"[green]ok[/] {loaded.label}: {len(cfg.providers)} providers, {len(cfg.modules)} modules, "
-        f"{len(cfg.tenants)} tenants"
+        f"{len(cfg.tenants)} tenants" + (f" ({len(warnings)} warning{'s' * (len(warnings) > 1)})" if warnings else "")
     )
+    if warnings and strict:
+        raise typer.Exit(1)
 
 
 @config_app.command("show")
 def config_show(
+    path: ConfigPathArg = None,
     config: ConfigOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of YAML")] = False,
 ) -> None:
@@ -133,7 +172,7 @@ def config_show(
 
     from leash_cli.config import mask_secrets
 
-    loaded = _load(config)
+    loaded = _load(_one_config(path, config))
     data = loaded.config.model_dump(mode="python", exclude_none=True)
     for p, pc in loaded.config.providers.items():
         if pc.api_key is not None and pc.api_key.get_secret_value():
@@ -184,6 +223,8 @@ def _register_optional() -> None:
                 raise
             return None
 
+    if config_reference := load("config_reference"):
+        config_app.command("reference")(config_reference.reference)
     if history := load("history"):
         app.add_typer(history.logs_app, name="logs")
         app.command("stats")(history.stats)
@@ -195,6 +236,10 @@ def _register_optional() -> None:
         app.add_typer(modules.module_app, name="module")
     if scan := load("scan"):
         app.command("scan")(scan.scan)
+    if audit := load("audit"):
+        app.add_typer(audit.audit_app, name="audit")
+    if policy := load("policy"):
+        app.add_typer(policy.policy_app, name="policy")
     if extproc := load("extproc"):
         app.command("ext-proc")(extproc.ext_proc)
         app.add_typer(extproc.export_app, name="export")

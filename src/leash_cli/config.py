@@ -39,14 +39,19 @@ class Strict(BaseModel):
 
 
 class GatewayConfig(Strict):
-    host: str = "127.0.0.1"
-    port: int = Field(8080, ge=0, le=65535)
+    """Where the gateway listens, its limits and timeouts, and who may use it."""
+
+    host: str = Field("127.0.0.1", description="address to bind (`leash up --host` overrides); off loopback a "
+                                               "virtual key is required by default")
+    port: int = Field(8080, ge=0, le=65535, description="port to bind (`leash up --port` overrides; 0 picks a free one)")
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="largest request body accepted (413 above)")
     connect_timeout: float = Field(10.0, gt=0, description="seconds to connect to an upstream")
     read_timeout: float = Field(600.0, gt=0, description="seconds of silence allowed between upstream bytes")
-    log_format: Literal["text", "json"] = "text"
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
-    access_log: bool = False
+    log_format: Literal["text", "json"] = Field("text", description="`json` for JSON-lines logs "
+                                                                  "(`leash up --log-format` overrides)")
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="least severe log level shown")
+    access_log: bool = Field(False, description="accepted for compatibility; leash logs no per-request access "
+                                                "lines (the history records every exchange)")
     trust_tenant_header: bool | None = Field(
         None, description="take the tenant from X-Leash-Tenant; default: on only while bound to loopback"
     )
@@ -54,27 +59,33 @@ class GatewayConfig(Strict):
         None, description="refuse requests without a valid leash key (lk-...); default: on unless bound to "
                           "loopback (always on behind Envoy unless set to false)"
     )
-    workers: int = Field(1, ge=1)
+    workers: int = Field(1, ge=1, description="accepted for compatibility; the gateway runs one process "
+                                              "(scale out with `leash export compose --replicas`)")
 
 
 class ProviderConfig(Strict):
-    kind: Literal["openai", "anthropic", "google", "mock"] | None = None
-    endpoint: str | None = None
+    """One upstream, reached at /v1/NAME/... (NAME is the key under `providers:`)."""
+
+    kind: Literal["openai", "anthropic", "google", "mock"] | None = Field(
+        None, description="wire format; default: the provider's NAME when it is one of the kinds")
+    endpoint: str | None = Field(None, description="base URL the request path is appended to; default: the kind's "
+                                                   "public API")
     api_key: SecretStr | None = Field(None, description="gateway-side key injected upstream (else the client's passes)")
     auth_header: str | None = Field(None, description="header that carries api_key upstream (default by kind: "
                                                       "authorization, x-api-key, x-goog-api-key; Azure: api-key)")
-    models: list[str] = Field(default_factory=list)
+    models: list[str] = Field(default_factory=list, description="documentation and the start-up banner; "
+                                                                "does not restrict models (see model-policy)")
     headers: dict[str, str] = Field(default_factory=dict, description="extra headers sent upstream")
     query: dict[str, str] = Field(default_factory=dict, description="extra query parameters (e.g. Azure api-version)")
-    connect_timeout: float | None = Field(None, gt=0)
-    read_timeout: float | None = Field(None, gt=0)
+    connect_timeout: float | None = Field(None, gt=0, description="seconds; default: gateway.connect_timeout")
+    read_timeout: float | None = Field(None, gt=0, description="seconds; default: gateway.read_timeout")
     stream_usage: bool = Field(True, description="ask OpenAI-style streams for their usage "
                                                  "(stream_options.include_usage); off for servers that refuse it")
     # mock provider only
     delay_ms: float = Field(0.0, ge=0, description="mock: delay before the answer")
     chunks: int = Field(5, ge=1, le=10000, description="mock: number of streamed content events")
     chunk_delay_ms: float = Field(0.0, ge=0, description="mock: delay between streamed events")
-    description: str | None = None
+    description: str | None = Field(None, description="free text for people reading the config")
 
     @field_validator("endpoint")
     @classmethod
@@ -87,9 +98,11 @@ class ProviderConfig(Strict):
 
 
 class Condition(Strict):
-    field: Literal["tenant", "provider", "model", "path", "kind"]
-    operator: Literal["eq", "ne", "in", "not_in", "regex"] = "eq"
-    value: Any
+    """One condition a module applies under; all of a module's conditions must hold."""
+
+    field: Literal["tenant", "provider", "model", "path", "kind"] = Field(description="what the condition reads")
+    operator: Literal["eq", "ne", "in", "not_in", "regex"] = Field("eq", description="how it compares")
+    value: Any = Field(description="a string, or a list for in / not_in, or a regular expression for regex")
 
 
 class ModuleConfig(Strict):
@@ -100,13 +113,17 @@ class ModuleConfig(Strict):
     ``rate-limiter: {config: {requests_per_minute: 60}}`` mean the same).
     """
 
-    enabled: bool = True
-    priority: int | None = None
-    mode: Literal["enforce", "shadow"] = "enforce"
-    on_error: Literal["block", "allow"] | None = None
+    enabled: bool = Field(True, description="false keeps the entry but loads nothing")
+    priority: int | None = Field(None, description="order within a stage, lower first; default: the module's own")
+    mode: Literal["enforce", "shadow"] = Field("enforce", description="shadow: record what the module would do "
+                                                                      "(shadow_block), enforce nothing")
+    on_error: Literal["block", "allow"] | None = Field(
+        None, description="when the module raises or overruns its timeout: block (503 module_error, fail closed) "
+                          "or allow (skip it); default: block, allow for inspect-only and sink-only modules")
     timeout: float | None = Field(None, gt=0, description="seconds; default 2")
-    conditions: list[Condition] = Field(default_factory=list)
-    config: dict[str, Any] = Field(default_factory=dict)
+    conditions: list[Condition] = Field(default_factory=list, description="apply only where all of these hold")
+    config: dict[str, Any] = Field(default_factory=dict, description="the module's own settings (also accepted "
+                                                                     "inline, beside the keys above)")
 
     @model_validator(mode="before")
     @classmethod
@@ -127,44 +144,62 @@ class ModuleConfig(Strict):
 
 
 class QuotaConfig(Strict):
-    requests_per_minute: int | None = Field(None, ge=0)
-    requests_per_hour: int | None = Field(None, ge=0)
-    requests_per_day: int | None = Field(None, ge=0)
-    tokens_per_day: int | None = Field(None, ge=0)
-    cost_limit_usd: float | None = Field(None, ge=0)
-    cost_period: Literal["day", "month"] = "day"
+    """A tenant's own limits, enforced before the modules (as `tenant-quota`)."""
+
+    requests_per_minute: int | None = Field(None, ge=0, description="requests a minute (429 quota_exceeded above)")
+    requests_per_hour: int | None = Field(None, ge=0, description="requests an hour")
+    requests_per_day: int | None = Field(None, ge=0, description="requests a day")
+    tokens_per_day: int | None = Field(None, ge=0, description="input + output tokens a day")
+    cost_limit_usd: float | None = Field(None, ge=0, description="budget in USD per cost_period (429 "
+                                                                 "budget_exceeded above; worst case reserved)")
+    cost_period: Literal["day", "month"] = Field("day", description="the budget's window")
 
 
 class TenantConfig(Strict):
-    description: str | None = None
-    policies: list[str] | None = None
-    quotas: QuotaConfig = Field(default_factory=QuotaConfig)
-    allowed_providers: list[str] | None = None
-    allowed_models: list[str] | None = None
-    blocked_models: list[str] = Field(default_factory=list)
+    """One tenant (the NAME a virtual key or X-Leash-Tenant resolves to)."""
+
+    description: str | None = Field(None, description="free text for people reading the config")
+    policies: list[str] | None = Field(None, description="exactly the modules that apply to this tenant; "
+                                                         "default: every enabled module")
+    quotas: QuotaConfig = Field(default_factory=QuotaConfig, description="the tenant's limits")
+    allowed_providers: list[str] | None = Field(None, description="providers it may call; default: all")
+    allowed_models: list[str] | None = Field(None, description="model globs it may call; default: all")
+    blocked_models: list[str] = Field(default_factory=list, description="model globs it may not call")
 
 
 class StorageConfig(Strict):
-    enabled: bool = True
-    path: str | None = None
+    """The history: a SQLite file (``path``) or a PostgreSQL database (``url``), written off the hot path."""
+
+    enabled: bool = Field(True, description="false records nothing (as `leash up --no-record`)")
+    path: str | None = Field(None, description="the database; default $LEASH_HOME/leash.db (~/.leash/leash.db); "
+                                               "`--db` overrides")
     url: str | None = Field(
         None, description="a PostgreSQL database for the history and virtual keys, shared by every gateway: "
                           "postgresql://user@host:5432/leash (default: $LEASH_DATABASE_URL, else the SQLite file "
                           "storage.path)")
-    bodies: Literal["full", "redacted", "none"] = "full"
+    bodies: Literal["full", "redacted", "none"] = Field("full", description="what is kept of request and response "
+                                                                            "bodies")
     max_body_bytes: int = Field(256 * 1024, ge=0, description="bodies stored above this size are truncated")
     retention: str | None = Field("30d", description="prune rows older than this (e.g. 30d, 12h); null keeps all")
-    max_rows: int | None = Field(None, ge=1)
-    on_error: Literal["continue", "block"] = "continue"
+    max_rows: int | None = Field(None, ge=1, description="prune the oldest rows beyond this many; null: no cap")
+    on_error: Literal["continue", "block"] = Field(
+        "continue", description="while the history cannot be written: keep serving (rows held in memory) or "
+                                "refuse traffic (503 history_unavailable)")
     flush_interval_ms: int = Field(
         5, ge=1, le=10000, description="rows leave the gateway at least this often (the thread writer commits them)")
     commit_interval_ms: int = Field(
         50, ge=1, le=10000, description="the writer process commits at least this often (rows it holds are "
                                         "not lost if the gateway dies; larger transactions cost less per row)")
-    batch_size: int = Field(500, ge=1)
+    batch_size: int = Field(500, ge=1, description="most rows in one transaction")
     writer: Literal["process", "thread"] = Field(
         "process", description="where rows are written: a process of their own (the gateway keeps its core and "
                                "its GIL), or a thread of the gateway")
+    audit_key_file: str | None = Field(
+        None, description="the HMAC key that signs audit checkpoints, kept outside the database; default "
+                          "$LEASH_AUDIT_KEY, else $LEASH_HOME/audit.key (made, mode 0600, on first use)")
+    audit_checkpoint_interval: str = Field(
+        "60s", description="how often the writer signs a checkpoint of the audit chain while rows arrive "
+                           "(and always at shutdown)")
 
     @field_validator("url")
     @classmethod
@@ -173,7 +208,7 @@ class StorageConfig(Strict):
             raise ValueError(f"expected a PostgreSQL URL such as postgresql://user@host:5432/leash, got {v!r}")
         return v
 
-    @field_validator("retention")
+    @field_validator("retention", "audit_checkpoint_interval")
     @classmethod
     def _duration(cls, v: str | None) -> str | None:
         if v is None:
@@ -185,22 +220,25 @@ class StorageConfig(Strict):
 class PriceConfig(Strict):
     """Prices in USD per million tokens."""
 
-    input: float = Field(ge=0)
-    output: float = Field(ge=0)
-    cached_input: float | None = Field(None, ge=0)
-    cache_write: float | None = Field(None, ge=0)
-    reasoning: float | None = Field(None, ge=0)
+    input: float = Field(ge=0, description="prompt tokens")
+    output: float = Field(ge=0, description="completion tokens")
+    cached_input: float | None = Field(None, ge=0, description="cache reads; default: input")
+    cache_write: float | None = Field(None, ge=0, description="cache creation; default: input")
+    reasoning: float | None = Field(None, ge=0, description="reasoning tokens; default: output")
 
 
 class Config(Strict):
-    version: int | str | None = None
-    gateway: GatewayConfig = Field(default_factory=GatewayConfig)
-    storage: StorageConfig = Field(default_factory=StorageConfig)
-    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
-    modules: dict[str, ModuleConfig] = Field(default_factory=dict)
-    modules_dir: str | None = None
-    tenants: dict[str, TenantConfig] = Field(default_factory=dict)
-    pricing: dict[str, PriceConfig] = Field(default_factory=dict)
+    """The whole file."""
+
+    version: int | str | None = Field(None, description="free-form; not interpreted")
+    gateway: GatewayConfig = Field(default_factory=GatewayConfig, description="listener, limits and access")
+    storage: StorageConfig = Field(default_factory=StorageConfig, description="the history")
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict, description="upstreams by name")
+    modules: dict[str, ModuleConfig] = Field(default_factory=dict, description="pipeline modules by name")
+    modules_dir: str | None = Field(None, description="a folder of .py module files, relative to the config file")
+    tenants: dict[str, TenantConfig] = Field(default_factory=dict, description="tenants by name")
+    pricing: dict[str, PriceConfig] = Field(default_factory=dict, description="price overrides by model (exact "
+                                                                              "name, else longest prefix)")
     state: str | None = Field(None, description="shared state for limits: redis://host:port/db, else in memory")
 
     @field_validator("providers")

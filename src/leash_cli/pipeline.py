@@ -33,9 +33,8 @@ from typing import Any
 import orjson
 
 from leash_cli.decision import Decision
-from leash_cli.errors import error_body
 from leash_cli.exchange import Exchange, Violation
-from leash_cli.messages import aggregate_texts, set_at, stream_key, stream_texts
+from leash_cli.dialects.base import set_at
 from leash_cli.sse import parse_event
 
 log = logging.getLogger("leash.pipeline")
@@ -280,7 +279,7 @@ class Pipeline:
                     return b
             ex.commit_body()
         if ex.stream:
-            self._usage.prepare_request(ex)
+            ex.dialect.prepare_request(ex)
         return None
 
     async def _inspect(self, plan: Plan, ex: Exchange) -> Block | None:
@@ -426,8 +425,9 @@ class Pipeline:
                 if isinstance(r, Exception):
                     log.warning("sink of %s failed: %s", hook.name, r)
 
-    def finish(self, ex: Exchange, flow: "ResponseFlow | None" = None) -> None:
-        """Usage, cost, metrics, history.  Never raises; module sinks run as a task."""
+    def finish(self, ex: Exchange, flow: "ResponseFlow | None" = None) -> "asyncio.Task | None":
+        """Usage, cost, metrics, history.  Never raises; module sinks run as a task (returned: the
+        exchange is over when it is done)."""
         if flow is not None:
             flow.close()
         if self.pricer is not None and ex.usage.known and ex.model:
@@ -440,10 +440,11 @@ class Pipeline:
                 task = asyncio.get_running_loop().create_task(self._sink_then_record(ex))
                 _BACKGROUND.add(task)
                 task.add_done_callback(_BACKGROUND.discard)
-                return
+                return task
             except RuntimeError:  # no loop (tests calling finish directly)
                 pass
         self._record(ex)
+        return None
 
     async def _sink_then_record(self, ex: Exchange) -> None:
         try:
@@ -515,12 +516,13 @@ class ResponseFlow:
     ``flow.block`` is set when a module stopped the response.
     """
 
-    __slots__ = ("ex", "tracker", "pipeline", "block", "_chunk_slots", "_resp_slots", "_templates",
+    __slots__ = ("ex", "dialect", "tracker", "pipeline", "block", "_chunk_slots", "_resp_slots", "_templates",
                  "_index", "stopped")
 
     def __init__(self, pipeline: Pipeline, ex: Exchange) -> None:
         self.pipeline = pipeline
         self.ex = ex
+        self.dialect = ex.dialect
         self.tracker = pipeline._tracker_factory(ex, pipeline.keep_events)
         self.block: Block | None = None
         self.stopped = False
@@ -556,7 +558,7 @@ class ResponseFlow:
                             b = self.pipeline._failed(s, "on_response", ex, d)
                             if b is not None:
                                 self.block = b
-                                return error_body(ex.api, b.status, b.message, b.code)
+                                return self.dialect.error_body(b.status, b.message, b.code)
                             continue
                         if d is None:
                             continue
@@ -566,7 +568,7 @@ class ResponseFlow:
                         b = self.pipeline.apply(s, ex, d, "on_response")
                         if b is not None:
                             self.block = b
-                            return error_body(ex.api, b.status, b.message, b.code)
+                            return self.dialect.error_body(b.status, b.message, b.code)
                         if d.action == "redact" and d.body is None and s.mode != "shadow":
                             changed = True  # rewritten in place
                 finally:
@@ -618,13 +620,13 @@ class ResponseFlow:
             obj = orjson.loads(data)
         except orjson.JSONDecodeError:
             return raw
-        api = self.ex.api
-        texts = stream_texts(api, obj)
+        dialect = self.dialect
+        texts = dialect.stream_texts(obj)
         if not texts:
             out.extend(await self._flush())
             if self.stopped:
                 return None
-            whole = aggregate_texts(api, obj)
+            whole = dialect.aggregate_texts(obj)
             if not whole:
                 return raw
             changed = False
@@ -640,7 +642,7 @@ class ResponseFlow:
             return _sse(name, obj) if changed else raw
         changed = False
         for t in texts:
-            key = stream_key(api, obj, t)
+            key = dialect.stream_key(obj, t)
             new, stop = await self._through_modules(t.text, obj, final=False, key=key)
             if stop:
                 out.append(self._error_event())
@@ -694,7 +696,7 @@ class ResponseFlow:
             if not text:
                 continue
             template = orjson.loads(orjson.dumps(obj))
-            _clear_finish(template)
+            self.dialect.clear_finish(template)
             set_at(template, path, text)
             raw = _sse(name, template)
             name2, data = parse_event(raw)
@@ -713,10 +715,7 @@ class ResponseFlow:
         msg = b.message if b else "response blocked"
         code = b.code if b else "policy_violation"
         status = b.status if b else 403
-        body = error_body(self.ex.api, status, msg, code)
-        if self.ex.api == "anthropic":
-            return b"event: error\ndata: " + body + b"\n\n"
-        return b"data: " + body + b"\n\n"
+        return self.dialect.error_event(self.dialect.error_body(status, msg, code))
 
     def close(self) -> None:
         try:
@@ -728,15 +727,3 @@ class ResponseFlow:
 def _sse(name: str | None, obj: Any) -> bytes:
     head = b"event: " + name.encode() + b"\n" if name else b""
     return head + b"data: " + orjson.dumps(obj) + b"\n\n"
-
-
-def _clear_finish(obj: Any) -> None:
-    """A flushed text event must not repeat a finish marker of its template."""
-    if isinstance(obj, dict):
-        for ch in obj.get("choices") or ():
-            if isinstance(ch, dict):
-                ch["finish_reason"] = None
-        for cand in obj.get("candidates") or ():
-            if isinstance(cand, dict):
-                cand.pop("finishReason", None)
-        obj.pop("usage", None) if "choices" in obj else None

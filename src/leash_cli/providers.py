@@ -7,11 +7,11 @@ configured endpoint after it is checked for traversal.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from leash_cli.config import Config, ProviderConfig
+from leash_cli.dialects import Dialect, for_api, for_provider, mock_api
 from leash_cli.exchange import CREDENTIAL_PARAMS
 
 #: Hop-by-hop headers (RFC 9110 §7.6.1) plus those leash recomputes.
@@ -34,7 +34,8 @@ HOP_BY_HOP = frozenset(
     }
 )
 
-_GOOGLE_MODEL = re.compile(r"models/([^/:]+)(?::([A-Za-z]+))?")
+__all__ = ["HOP_BY_HOP", "Provider", "RouteError", "build_providers", "clean_rest", "client_key", "mock_api",
+           "request_model", "strip_query_params"]
 
 
 class RouteError(Exception):
@@ -60,6 +61,12 @@ class Provider:
     connect_timeout: float | None
     read_timeout: float | None
     config: ProviderConfig = field(repr=False)
+    #: the dialect of the provider's kind (a ``mock`` provider: OpenAI's, for its own paths and keys;
+    #: the dialect of each call is ``dialect_for(rest)``)
+    dialect: Dialect = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.dialect = for_api(self.kind)
 
     @classmethod
     def from_config(cls, name: str, pc: ProviderConfig) -> "Provider":
@@ -84,19 +91,18 @@ class Provider:
 
     # -- the wire shape ------------------------------------------------------
     def api_for(self, rest: str) -> str:
+        """The wire format a call to `rest` speaks (a ``mock`` provider's depends on the path)."""
         if self.kind != "mock":
             return self.kind
         return mock_api(rest)
 
+    def dialect_for(self, rest: str) -> Dialect:
+        """The dialect of a call to `rest` (``for_api(api_for(rest))``)."""
+        return for_provider(self.kind, rest)
+
     def upstream_path(self, rest: str) -> str:
         """The path below the endpoint for `rest` (already checked by `clean_rest`)."""
-        if self.kind == "anthropic":
-            if not rest.startswith("v1/"):
-                rest = "v1/" + rest
-        elif self.kind == "google":
-            if not rest.startswith(("v1beta/", "v1/", "v1alpha/", "upload/")):
-                rest = "v1beta/" + rest
-        return f"{self.base_path}/{rest}"
+        return f"{self.base_path}/{self.dialect.upstream_rest(rest)}"
 
     def upstream_url(self, rest: str, query: str) -> str:
         url = self.origin + quote(self.upstream_path(rest), safe="/:@!$&'()*+,;=-._~%")
@@ -119,26 +125,12 @@ class Provider:
         if self.auth_header:
             value = "Bearer " + self.api_key if self.auth_header == "authorization" else self.api_key
             headers[self.auth_header] = value
-            if self.kind == "google" and query:
-                query = strip_query_params(query, CREDENTIAL_PARAMS)
-        elif self.kind == "anthropic":
-            headers["x-api-key"] = self.api_key
-        elif self.kind == "google":
-            headers["x-goog-api-key"] = self.api_key
-            if query:
-                query = strip_query_params(query, CREDENTIAL_PARAMS)
         else:
-            headers["authorization"] = "Bearer " + self.api_key
+            name, value = self.dialect.auth_header(self.api_key)
+            headers[name] = value
+        if self.dialect.key_in_query and query:  # the client's ?key= must not reach the provider
+            query = strip_query_params(query, CREDENTIAL_PARAMS)
         return headers, query
-
-
-def mock_api(rest: str) -> str:
-    """Which provider's shape a mock path speaks."""
-    if ":" in rest.rsplit("/", 1)[-1] or rest.startswith(("v1beta/", "v1alpha/")):
-        return "google"
-    if rest.endswith("messages") or "messages/" in rest:
-        return "anthropic"
-    return "openai"
 
 
 def clean_rest(rest: str) -> str:
@@ -184,16 +176,8 @@ def strip_query_params(query: str, names: frozenset[str]) -> str:
 
 
 def request_model(kind_api: str, rest: str, body: object) -> tuple[str | None, bool]:
-    """(model, stream) of a request, from the body or (Gemini) the path."""
-    if kind_api == "google":
-        m = _GOOGLE_MODEL.search(unquote(rest))  # the model the provider will see, decoded
-        if m:
-            return m.group(1), m.group(2) == "streamGenerateContent"
-        return None, False
-    if isinstance(body, dict):
-        model = body.get("model")
-        return (model if isinstance(model, str) else None), body.get("stream") is True
-    return None, False
+    """(model, stream) of a request, from the body or (Gemini) the path (``Dialect.request_model``)."""
+    return for_api(kind_api).request_model(rest, body)
 
 
 def build_providers(cfg: Config) -> dict[str, Provider]:

@@ -148,3 +148,101 @@ def _shown(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+# -- enabling a folder module in a config ------------------------------------------------------------
+
+_TOP_MODULES = re.compile(r"^modules:[ \t]*(?:#.*)?$", re.M)
+_TOP_MODULES_EMPTY = re.compile(r"^modules:[ \t]*(?:\{\s*\}|null|~)?[ \t]*(?:#.*)?$", re.M)
+_TOP_KEY = re.compile(r"^[A-Za-z_][\w-]*:", re.M)
+
+
+def enable_in_config(config: Path, name: str, modules_dir: str | None) -> tuple[str, list[str]]:
+    """The text of `config` with module `name` enabled (and ``modules_dir:`` set), comments kept.
+
+    Returns (new text, what changed).  The result is checked: it must load with leash's config
+    loader, keep every provider and module the file had, and enable `name`.  A config that does
+    not exist yet starts from ``leash init``'s starter (providers and the protective modules).
+    """
+    import yaml
+
+    from leash_cli.config import ConfigError, LoadedConfig, parse_config_text
+
+    changes: list[str] = []
+    if config.exists():
+        text = config.read_text(encoding="utf-8")
+    else:
+        text = data_dir("configs").joinpath("starter.yaml").read_text(encoding="utf-8")
+        changes.append(f"wrote {config.name} from `leash init`'s starter (providers and the protective modules)")
+    try:
+        before = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        raise ScaffoldError(f"{config} is not valid YAML ({e}); fix it first") from None
+    if not isinstance(before, dict):
+        raise ScaffoldError(f"{config}: the top level must be a mapping")
+    if modules_dir is not None:
+        have = before.get("modules_dir")
+        if have is None:
+            line = f"modules_dir: {modules_dir}    # custom modules (`leash module new`), relative to this file\n"
+            m = _TOP_MODULES.search(text) or _TOP_MODULES_EMPTY.search(text)
+            at = m.start() if m else len(text)
+            while m and at > 0:  # above the comment lines that introduce `modules:`
+                prev = text.rfind("\n", 0, at - 1) + 1
+                if not text[prev:at].startswith("#"):
+                    break
+                at = prev
+            if not m and text and not text.endswith("\n"):
+                line = "\n" + line
+            if text[at:at + 1] == "#":
+                line += "\n"
+            text = text[:at] + line + text[at:]
+            changes.append(f"added `modules_dir: {modules_dir}`")
+        elif Path(str(have)).expanduser() != Path(modules_dir):
+            raise ScaffoldError(f"{config} already loads modules from `modules_dir: {have}`; move the module there "
+                                f"(or use --dir {have})")
+    mods = before.get("modules")
+    if isinstance(mods, dict) and name in mods:
+        entry = mods[name]
+        if isinstance(entry, dict) and entry.get("enabled") is False:
+            raise ScaffoldError(f"{config} has `{name}` with `enabled: false`; set it to true there")
+    else:
+        entry_text = f"  {name}:\n    enabled: true\n"
+        if isinstance(mods, dict) and mods and (m := _TOP_MODULES.search(text)):
+            # the block's own indentation, after its last line, before the next top-level key
+            rest = text[m.end() + 1:]
+            nxt = _TOP_KEY.search(rest)
+            block = rest[: nxt.start()] if nxt else rest
+            child = re.search(r"^([ \t]+)\S", block, re.M)
+            ind = child.group(1) if child else "  "
+            entry_text = f"{ind}{name}:\n{ind}{ind}enabled: true\n"
+            body = block.rstrip("\n")
+            end = m.end() + 1 + len(body)
+            lines = body.split("\n")
+            # blank and top-level comment lines at the block's end belong to what follows
+            while lines and (not lines[-1].strip() or lines[-1].startswith("#")):
+                end -= len(lines.pop()) + 1
+            text = text[:end] + "\n" + entry_text + text[end + 1:]
+        elif mods is None and "modules" not in before:
+            text = text + ("" if text.endswith("\n") or not text else "\n") + "\nmodules:\n" + entry_text
+        elif not mods and (m := _TOP_MODULES_EMPTY.search(text)):
+            text = text[:m.start()] + "modules:\n" + entry_text + text[m.end() + 1:]
+        else:
+            raise ScaffoldError(f"cannot add `{name}` to the `modules:` of {config} (a flow-style mapping?); add "
+                                f"these lines under `modules:` yourself:\n  {name}:\n    enabled: true")
+        changes.append(f"enabled `{name}` under `modules:`")
+    # check: loads, keeps what was there, enables the module
+    try:
+        after = parse_config_text(text, str(config))
+    except ConfigError as e:
+        raise ScaffoldError(f"enabling {name} in {config} would make it invalid:\n{e.render()}") from None
+    kept_p = set((before.get("providers") or {})) <= set(after.providers)
+    kept_m = set(mods or {}) <= set(after.modules)
+    if not (kept_p and kept_m and name in after.modules):
+        raise ScaffoldError(f"could not enable {name} in {config} safely; add it under `modules:` yourself")
+    from leash_cli.registry import build_slots
+
+    try:
+        build_slots(LoadedConfig(after, config.resolve(), "flag"))
+    except ConfigError as e:
+        raise ScaffoldError(f"{config} with {name} enabled does not load:\n{e.render()}") from None
+    return text, changes

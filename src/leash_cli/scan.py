@@ -47,3 +47,38 @@ class TextScanner:
                     decision = "redact"
         found.sort(key=lambda x: (x[1].start, x[1].end))
         return ScanResult(found, decision)
+
+
+#: the fields of an exchange exported by `leash logs export --format jsonl` that hold its texts
+EXCHANGE_TEXT_FIELDS = ("prompt_text", "response_text", "request_body", "response_body")
+
+
+def texts_of(obj: Any) -> list[tuple[str | None, str]] | None:
+    """The texts to scan in one JSON object, as (part, text): ``{"text": ...}`` is one text (part None);
+    an exchange of ``leash logs export`` gives its ``request`` and ``response`` texts.  None: neither."""
+    if not isinstance(obj, dict):
+        return None
+    if isinstance(obj.get("text"), str):
+        return [(None, obj["text"])]
+    if not any(k in obj for k in EXCHANGE_TEXT_FIELDS):
+        return None
+    out: list[tuple[str | None, str]] = []
+    request = obj.get("prompt_text")
+    if not isinstance(request, str):  # not stored: read it from the stored body, if any
+        from leash_cli.usage import prompt_text
+
+        body = obj.get("request_body")
+        if isinstance(body, str):
+            try:
+                import orjson
+
+                body = orjson.loads(body)
+            except ValueError:
+                body = None
+        request = prompt_text(body)
+    if isinstance(request, str) and request:
+        out.append(("request", request))
+    response = obj.get("response_text")
+    if isinstance(response, str) and response:
+        out.append(("response", response))
+    return out

@@ -17,6 +17,9 @@ from typing import Any
 import uvicorn
 
 from leash_cli.config import LoadedConfig
+from leash_cli.core.gateway import audit as _audit
+from leash_cli.core.gateway import gateway_parts
+from leash_cli.core.gateway import reload_config as reload_config  # the one implementation, shared with ext_proc
 from leash_cli.proxy import Gateway
 
 log = logging.getLogger("leash.server")
@@ -32,21 +35,7 @@ except ImportError:  # pragma: no cover
 def build_gateway(loaded: LoadedConfig, *, db_path: str | Path | None = None, record: bool = True,
                   overrides: dict[str, Any] | None = None) -> Gateway:
     """A gateway with the history recorder and the pricer wired in."""
-    from leash_cli.keys import KeyRing
-    from leash_cli.paths import resolve_db_path
-    from leash_cli.pricing import Pricer
-
-    cfg = loaded.config
-    path = resolve_db_path(str(db_path) if db_path else None, loaded)
-    recorder = None
-    if record and cfg.storage.enabled:
-        from leash_cli.store import make_recorder, open_store
-
-        open_store(path).migrate()  # migrate now: a corrupt or newer database is a clear error before serving
-        recorder = make_recorder(path, cfg.storage)
-    pricer = Pricer(cfg.pricing)
-    pricer.warm()
-    return Gateway(loaded, recorder=recorder, pricer=pricer, keyring=KeyRing(path), overrides=overrides)
+    return Gateway(loaded, overrides=overrides, **gateway_parts(loaded, db_path=db_path, record=record))
 
 
 def uvicorn_config(gateway: Gateway, host: str, port: int, **kw: Any) -> uvicorn.Config:
@@ -99,7 +88,6 @@ class GatewayThread:
     def __init__(self, gateway: Gateway, host: str = "127.0.0.1", port: int = 0) -> None:
         self.gateway = gateway
         self.server = GatewayServer(uvicorn_config(gateway, host, port))
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self.thread = threading.Thread(target=self._run, daemon=True, name="leash-gateway")
         self.host = host
 
@@ -130,34 +118,6 @@ class GatewayThread:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def reload_config(gateway: Gateway, config_path: str | Path | None) -> bool:
-    """Load the config again and swap it in; a bad config is rejected, the old one kept."""
-    from leash_cli.config import ConfigError, load_config
-
-    try:
-        loaded = load_config(config_path)
-        state = gateway.build_state(loaded)
-    except ConfigError as e:
-        log.error("config reload rejected, keeping the running config:\n%s", e.render())
-        _audit(gateway, "config_rejected", {"error": e.render()})
-        return False
-    except Exception as e:
-        log.error("config reload rejected, keeping the running config: %s", e)
-        _audit(gateway, "config_rejected", {"error": str(e)})
-        return False
-    gateway.swap_state(state)
-    gc.unfreeze()  # the replaced config may be frozen (leash up froze startup): let the collector free it
-    log.info("config reloaded from %s", loaded.label)
-    _audit(gateway, "config_reloaded", {"config": loaded.label})
-    return True
-
-
-def _audit(gateway: Gateway, event: str, detail: dict) -> None:
-    rec = gateway.recorder
-    if rec is not None and hasattr(rec, "audit"):
-        rec.audit(event, detail, actor="gateway")
 
 
 def banner(gateway: Gateway, host: str, port: int, console: Any) -> None:

@@ -30,9 +30,11 @@ import re
 import ssl
 import zlib
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import httptools
+
+OriginKey = tuple[str, str, int]  # (scheme, host, port): one connection pool each
 
 __all__ = [
     "UpstreamClient",
@@ -83,7 +85,7 @@ class _Origin:
 
     __slots__ = ("key", "tls", "host", "port", "tail")
 
-    def __init__(self, key: tuple, tls: bool, host: str, port: int, tail: str) -> None:
+    def __init__(self, key: OriginKey, tls: bool, host: str, port: int, tail: str) -> None:
         self.key = key
         self.tls = tls
         self.host = host
@@ -139,7 +141,7 @@ class _Decoder:
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self.pending = b""
-        self.obj: Any = zlib.decompressobj(16 + zlib.MAX_WBITS) if kind == "gzip" else None
+        self.obj: zlib._Decompress | None = zlib.decompressobj(16 + zlib.MAX_WBITS) if kind == "gzip" else None
 
     def feed(self, data: bytes) -> bytes:
         obj = self.obj
@@ -177,9 +179,9 @@ class UpstreamResponse:
         self._size = 0
         self._state = _FRESH
         self._exc: BaseException | None = None
-        self._waiter: asyncio.Future | None = None
+        self._waiter: asyncio.Future[None] | None = None
         self._decoder: _Decoder | None = None
-        self._head_fut: asyncio.Future | None = None
+        self._head_fut: asyncio.Future[UpstreamResponse] | None = None
         self._raw: list[tuple[bytes, bytes]] = []
         self._head = head  # request method was HEAD
         self._until_close = False
@@ -274,11 +276,11 @@ class _Conn(asyncio.Protocol):
         "closed", "idle", "broken", "eof", "keep",
     )
 
-    def __init__(self, client: UpstreamClient, key: tuple, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, client: UpstreamClient, key: OriginKey, loop: asyncio.AbstractEventLoop) -> None:
         self.client = client
         self.key = key
         self.loop = loop
-        self.transport: asyncio.Transport | None = None
+        self.transport: asyncio.Transport  # set by connection_made, before create_connection returns the connection
         self.parser = httptools.HttpResponseParser(self)
         self.resp: UpstreamResponse | None = None
         self.last = 0.0
@@ -291,8 +293,8 @@ class _Conn(asyncio.Protocol):
         self.keep = False
 
     # -- asyncio.Protocol ----------------------------------------------------------------
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
-        self.transport = transport  # type: ignore[assignment]
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # a stream connection's transport
 
     def data_received(self, data: bytes) -> None:
         r = self.resp
@@ -322,7 +324,7 @@ class _Conn(asyncio.Protocol):
             self._finished(r)
         elif r._size > _HIGH_WATER and not self.paused:
             self.paused = True
-            self.transport.pause_reading()  # type: ignore[union-attr]
+            self.transport.pause_reading()
         w = r._waiter
         if w is not None and not w.done():
             w.set_result(None)
@@ -373,17 +375,20 @@ class _Conn(asyncio.Protocol):
             raise httptools.HttpParserError("unexpected data after the response")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.resp._raw.append((name, value))  # type: ignore[union-attr]
+        r = self.resp
+        assert r is not None  # the parser runs only while a response is awaited (data_received)
+        r._raw.append((name, value))
 
     def on_headers_complete(self) -> None:
         r = self.resp
+        assert r is not None
         status = self.parser.get_status_code()
-        raw = r._raw  # type: ignore[union-attr]
-        r._raw = []  # type: ignore[union-attr]
+        raw = r._raw
+        r._raw = []
         if 100 <= status < 200:  # informational: ignore, the real answer follows
-            r._interim = True  # type: ignore[union-attr]
+            r._interim = True
             return
-        r._interim = False  # type: ignore[union-attr]
+        r._interim = False
         headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in raw]
         length = chunked = False
         encoding = None
@@ -395,25 +400,26 @@ class _Conn(asyncio.Protocol):
             elif k == "content-encoding":
                 encoding = v.strip().lower()
         if encoding in ("gzip", "x-gzip", "deflate"):
-            r._decoder = _Decoder("deflate" if encoding == "deflate" else "gzip")  # type: ignore[union-attr]
+            r._decoder = _Decoder("deflate" if encoding == "deflate" else "gzip")
             headers = [(k, v) for k, v in headers if k != "content-encoding" and k != "content-length"]
-        r.status = status  # type: ignore[union-attr]
-        r.headers = headers  # type: ignore[union-attr]
-        if r._head or status == 204 or status == 304:  # type: ignore[union-attr]
-            r._state = _DONE  # type: ignore[union-attr]
-            if r._head:  # type: ignore[union-attr]
+        r.status = status
+        r.headers = headers
+        if r._head or status == 204 or status == 304:
+            r._state = _DONE
+            if r._head:
                 self.broken = True  # the parser may wait for a body that never comes
         elif not length and not chunked:
-            r._until_close = True  # type: ignore[union-attr]
-        f = r._head_fut  # type: ignore[union-attr]
+            r._until_close = True
+        f = r._head_fut
         if f is not None and not f.done():
             f.set_result(r)
 
     def on_body(self, body: bytes) -> None:
         r = self.resp
-        if r._state == _DONE:  # type: ignore[union-attr]  # body bytes after HEAD headers: dropped
+        assert r is not None
+        if r._state == _DONE:  # body bytes after HEAD headers: dropped
             return
-        d = r._decoder  # type: ignore[union-attr]
+        d = r._decoder
         if d is not None:
             try:
                 body = d.feed(body)
@@ -421,26 +427,27 @@ class _Conn(asyncio.Protocol):
                 raise _Decode(str(e)) from None
             if not body:
                 return
-        r._parts.append(body)  # type: ignore[union-attr]
-        r._size += len(body)  # type: ignore[union-attr]
+        r._parts.append(body)
+        r._size += len(body)
 
     def on_message_complete(self) -> None:
         r = self.resp
-        if r._interim:  # type: ignore[union-attr]
+        assert r is not None
+        if r._interim:
             return
         self.keep = self.parser.should_keep_alive()  # only valid inside the callbacks
-        if r._state == _DONE:  # type: ignore[union-attr]  # HEAD / 204 / 304
+        if r._state == _DONE:  # HEAD / 204 / 304
             return
-        d = r._decoder  # type: ignore[union-attr]
+        d = r._decoder
         if d is not None:
             try:
                 tail = d.flush()
             except zlib.error as e:
                 raise _Decode(str(e)) from None
             if tail:
-                r._parts.append(tail)  # type: ignore[union-attr]
-                r._size += len(tail)  # type: ignore[union-attr]
-        r._state = _DONE  # type: ignore[union-attr]
+                r._parts.append(tail)
+                r._size += len(tail)
+        r._state = _DONE
 
     # -- internals ------------------------------------------------------------------------
     def _finished(self, r: UpstreamResponse) -> None:
@@ -450,7 +457,7 @@ class _Conn(asyncio.Protocol):
         self.resp = None
         if self.paused:
             self.paused = False
-            self.transport.resume_reading()  # type: ignore[union-attr]
+            self.transport.resume_reading()
         if self.broken or r._until_close or self.closed or not self.keep:
             self.abort()
             return
@@ -498,12 +505,12 @@ class _Conn(asyncio.Protocol):
         if self.paused:
             self.paused = False
             if not self.closed:
-                self.transport.resume_reading()  # type: ignore[union-attr]
+                self.transport.resume_reading()
 
     def abort(self) -> None:
         if not self.closed:
             self.closed = True
-            self.transport.abort()  # type: ignore[union-attr]
+            self.transport.abort()
 
 
 class _Decode(Exception):
@@ -518,7 +525,7 @@ class UpstreamClient:
     def __init__(self, *, max_idle_per_origin: int = 512, ssl_context: ssl.SSLContext | None = None) -> None:
         self._max_idle = max_idle_per_origin
         self._ssl = ssl_context
-        self._pools: dict[tuple, list[_Conn]] = {}
+        self._pools: dict[OriginKey, list[_Conn]] = {}
         self._conns: set[_Conn] = set()
         self._urls: dict[str, _Origin] = {}
         self._names: set[str] = set()  # header names already checked (valid tokens, not reserved)
@@ -553,7 +560,7 @@ class UpstreamClient:
         while pool:
             conn = pool.pop()
             conn.idle = False
-            if conn.closed or conn.transport.is_closing():  # type: ignore[union-attr]
+            if conn.closed or conn.transport.is_closing():
                 conn.abort()
                 continue
             try:
@@ -671,12 +678,12 @@ class UpstreamClient:
         r._timer = loop.call_at(now + timeout, conn.on_timer, r)
         t = conn.transport
         if body and len(body) > _INLINE_BODY_MAX:
-            t.write(head)  # type: ignore[union-attr]
-            t.write(body)  # type: ignore[union-attr]
+            t.write(head)
+            t.write(body)
         elif body:
-            t.write(head + body)  # type: ignore[union-attr]
+            t.write(head + body)
         else:
-            t.write(head)  # type: ignore[union-attr]
+            t.write(head)
         try:
             await fut
         except BaseException:

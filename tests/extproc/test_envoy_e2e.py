@@ -17,7 +17,9 @@ import yaml
 from ep_support import REDIS_URL, LocalEnvoy, envoy_binary, need_redis
 from leash_cli.config import LoadedConfig, parse_config_text
 from leash_cli.extproc.server import ExtProcThread
-from leash_cli.server import build_gateway
+from leash_cli.extproc.server import build_host
+
+pytestmark = pytest.mark.slow  # real Envoy end to end: each test starts Envoy and module hosts
 
 CHAT = "/v1/openai/chat/completions"
 
@@ -48,7 +50,7 @@ class Stack:
         self.hosts: list[ExtProcThread] = []
         self.gateways = []
         for _ in range(replicas):
-            gw = build_gateway(LoadedConfig(parse_config_text(text, "leash.yaml"), None, "flag"), db_path=self.db)
+            gw = build_host(LoadedConfig(parse_config_text(text, "leash.yaml"), None, "flag"), self.db)
             if prefix is not None:
                 gw.limits.prefix = prefix
             self.gateways.append(gw)
@@ -270,9 +272,10 @@ def test_a_leash_key_is_required_behind_envoy_by_default(tmp_path, upstream):
         assert r.status_code == 401 and r.json()["error"]["code"] == "virtual_key_required"
         assert len(upstream.requests) == before
         key, _ = create_key(s.db, "acme")
-        time.sleep(1.1)  # the keyring reloads at most once a second
-        r = s.client.post(CHAT, json=body, headers={"authorization": f"Bearer {key}"})
-        assert r.status_code == 200
+        deadline = time.monotonic() + 5  # the keyring reloads at most once a second
+        while (r := s.client.post(CHAT, json=body, headers={"authorization": f"Bearer {key}"})).status_code != 200:
+            assert time.monotonic() < deadline, r.text
+            time.sleep(0.05)
         assert upstream.last().headers["authorization"] == "Bearer sk-held-by-the-gateway-0123456789"
     finally:
         s.close()

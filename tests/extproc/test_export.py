@@ -54,7 +54,9 @@ def test_export_writes_a_deployment(tmp_path, config_file):
     assert ".env" not in names
     for p in out.rglob("*"):
         if p.is_file():
-            assert SECRET not in p.read_text(), f"secret inlined in {p}"
+            assert SECRET.encode() not in p.read_bytes(), f"secret inlined in {p}"
+            if p.suffix == ".whl":
+                continue
             assert "${" not in p.read_text() or p.name in ("leash.yaml",), f"unrendered placeholder in {p}"
     leash = yaml.safe_load((out / "leash.yaml").read_text())
     assert leash["state"] == "redis://redis:6379/0"
@@ -110,7 +112,7 @@ def test_compose_file_structure(tmp_path, config_file):
     assert leash["build"]["dockerfile"] == "Dockerfile" and (out / "Dockerfile").exists()
     assert "ext-proc" in leash["command"] and "/data/leash.db" in leash["command"]
     assert services["prometheus"]["ports"] == ["127.0.0.1:9090:9090"]
-    assert "leash-cli==" in (out / "Dockerfile").read_text()
+    assert "leash-cli==" not in (out / "Dockerfile").read_text()  # not from the package index
     prom = yaml.safe_load((out / "prometheus.yml").read_text())
     jobs = {j["job_name"]: j for j in prom["scrape_configs"]}
     assert jobs["envoy"]["metrics_path"] == "/stats/prometheus"
@@ -185,6 +187,7 @@ def test_envoy_yaml_settings(tmp_path, config_file):
     assert ep["type"] == "STRICT_DNS" and ep["health_checks"][0]["grpc_health_check"] == {}
 
 
+@pytest.mark.slow
 def test_envoy_validates_the_export(tmp_path, config_file):
     binary = envoy_binary()
     from leash_cli.extproc.envoy import validate
@@ -234,3 +237,132 @@ def test_render_tree_substitutes_once_and_refuses_missing_values(tmp_path):
     assert {s for _, s in res} == {"created"}
     with pytest.raises(KeyError):
         render_tree(tpl, tmp_path / "out2", {})
+
+
+# -- custom modules, the exported config loads, the image's leash (issue #24 items 2, 3) ----------
+
+def _module_project(tmp_path: Path) -> Path:
+    """A project as `leash module new my-policy` leaves it: modules/my_policy.py, tests/, leash.yaml."""
+    from leash_cli.scaffold import new_module
+
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    new_module("my-policy", cwd=proj)
+    (proj / "modules" / "_helpers.py").write_text("PHRASES = ['x']\n")
+    cfg = {"providers": {"openai": {"endpoint": "https://api.openai.com/v1"}},
+           "modules_dir": "modules",
+           "modules": {"my-policy": {}, "secrets-detector": {"action": "block"}}}
+    (proj / "leash.yaml").write_text(yaml.safe_dump(cfg))
+    return proj
+
+
+def test_export_copies_and_mounts_custom_modules(tmp_path):
+    proj = _module_project(tmp_path)
+    out = tmp_path / "deploy"
+    r = _export(out, proj / "leash.yaml", "--no-validate")
+    assert r.exit_code == 0, r.output
+    assert (out / "modules" / "my_policy.py").read_text() == (proj / "modules" / "my_policy.py").read_text()
+    assert (out / "modules" / "_helpers.py").exists()
+    assert not list(out.rglob("test_*.py"))  # the module's tests stay in the project
+    leash = yaml.safe_load((out / "leash.yaml").read_text())
+    assert leash["modules_dir"] == "modules"
+    svc = yaml.safe_load((out / "docker-compose.yaml").read_text())["services"]["leash"]
+    assert "./modules:/etc/leash/modules:ro" in svc["volumes"]
+    assert "./leash.yaml:/etc/leash/leash.yaml:ro" in svc["volumes"]  # modules_dir resolves beside it
+    # the exported folder validates on its own, as the issue's user tried
+    r = CliRunner().invoke(_cli(), ["config", "validate", str(out / "leash.yaml")])
+    assert r.exit_code == 0, r.output
+    assert "leash.yaml loads (2 custom module file(s)" in _export(out, proj / "leash.yaml", "--no-validate").output
+    # no custom modules: no mount, no folder
+    out2 = tmp_path / "deploy2"
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("providers:\n  openai:\n    endpoint: https://api.openai.com/v1\n")
+    assert _export(out2, plain, "--no-validate").exit_code == 0
+    assert not (out2 / "modules").exists()
+    svc = yaml.safe_load((out2 / "docker-compose.yaml").read_text())["services"]["leash"]
+    assert not any("modules" in v for v in svc["volumes"])
+
+
+def test_an_export_that_would_not_load_is_refused_and_writes_nothing(tmp_path):
+    proj = _module_project(tmp_path)
+    (proj / "modules" / "my_policy.py").write_text("this is not python(\n")
+    out = tmp_path / "deploy"
+    r = _export(out, proj / "leash.yaml", "--no-validate")
+    assert r.exit_code == 2
+    assert "would not load" in r.output and "my-policy" in r.output
+    assert not out.exists()
+
+
+def test_the_image_installs_the_wheel_of_this_leash(tmp_path, config_file):
+    """No Docker engine here: the Dockerfile's shape, and the wheel it installs."""
+    import zipfile
+
+    import leash_cli
+    from leash_cli import __version__
+
+    out = tmp_path / "deploy"
+    r = _export(out, config_file, "--no-validate")
+    assert r.exit_code == 0, r.output
+    docker = (out / "Dockerfile").read_text()
+    lines = [ln for ln in docker.splitlines() if ln and not ln.startswith("#")]
+    instr = [ln.split()[0] for ln in lines if not ln.startswith(" ")]
+    assert instr[0] == "FROM"
+    m = re.match(r"FROM python:(\d+)\.(\d+)-slim$", lines[0])
+    assert m and (int(m[1]), int(m[2])) >= (3, 11)  # requires-python
+    assert "leash-cli==" not in docker and "ARG LEASH_PACKAGE" not in docker
+    copies = [ln.split()[1:] for ln in lines if ln.startswith("COPY ")]
+    assert copies and all((out / src).exists() for src, _ in copies), copies
+    wheel_copy = next(c for c in copies if c[0].endswith(".whl"))
+    install = next(ln for ln in lines if ln.startswith("RUN pip install"))
+    assert re.search(r"pip install --no-cache-dir " + re.escape(wheel_copy[1]) + r"(\s|$)", install)
+    wheel = out / wheel_copy[0]
+    assert wheel.name == f"leash_cli-{__version__}-py3-none-any.whl"
+    assert [p.name for p in (out / "wheels").glob("*.whl")] == [wheel.name]
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+        meta = z.read(f"leash_cli-{__version__}.dist-info/METADATA").decode()
+        eps = z.read(f"leash_cli-{__version__}.dist-info/entry_points.txt").decode()
+        exported_src = z.read("leash_cli/extproc/export.py")
+    assert re.search(rf"^Version: {re.escape(__version__)}$", meta, re.M)
+    assert re.search(r"^leash = leash_cli\.cli:main$", eps, re.M)
+    assert {"leash_cli/cli.py", "leash_cli/_data/templates/compose/Dockerfile",
+            "leash_cli/_data/configs/default.yaml"} <= names
+    # built from the leash that ran the export, byte for byte
+    assert exported_src == (Path(leash_cli.__file__).parent / "extproc" / "export.py").read_bytes()
+    # the image runs what compose runs
+    cmd = re.search(r"^CMD (\[.*\])$", docker, re.M)[1]
+    import json
+
+    compose = yaml.safe_load((out / "docker-compose.yaml").read_text())["services"]["leash"]
+    assert json.loads(cmd) == compose["command"]
+    assert "build" in compose and "args" not in compose["build"]
+    assert "wheels/" + wheel.name in (out / "README.md").read_text()
+
+
+def test_a_wheel_packed_again_from_an_installed_leash(tmp_path):
+    """From an installed (non-editable) leash the export packs the installed files into the wheel:
+    install the source-built wheel into a folder, pack it again, and get the same files."""
+    import importlib.metadata
+    import subprocess
+    import sys
+    import zipfile
+
+    from leash_cli.extproc import wheel as w
+
+    original = w.build_wheel(tmp_path / "src")
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-compile", "--target",
+                    str(site), str(original)], check=True, capture_output=True)
+    dist = importlib.metadata.Distribution.at(next(site.glob("leash_cli-*.dist-info")))
+    built = w._repack_installed(tmp_path / "a", dist)
+    again = w._repack_installed(tmp_path / "b", dist)
+    assert built.name == original.name
+    assert built.read_bytes() == again.read_bytes()  # reproducible
+    with zipfile.ZipFile(original) as z0, zipfile.ZipFile(built) as z:
+        assert z.testzip() is None
+        names0 = {n for n in z0.namelist() if not n.endswith("/RECORD")}
+        names = {n for n in z.namelist() if not n.endswith("/RECORD")}
+        assert names == names0
+        assert all(z.read(n) == z0.read(n) for n in names)
+        record = z.read(next(n for n in z.namelist() if n.endswith(".dist-info/RECORD"))).decode()
+    assert {line.split(",")[0] for line in record.splitlines()} == set(z.namelist())

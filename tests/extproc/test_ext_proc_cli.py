@@ -13,6 +13,7 @@ from pathlib import Path
 
 import grpc
 import orjson
+import pytest
 import yaml
 from envoy.config.core.v3 import base_pb2
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
@@ -20,6 +21,8 @@ from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
 
 from ep_support import free_port
 from leash_cli.extproc.health import SERVING, HealthCheckRequest, HealthCheckResponse
+
+pytestmark = pytest.mark.slow  # starts `leash ext-proc` as a process
 
 
 def _headers(pairs: dict[str, str], eos: bool = False) -> pb.HttpHeaders:

@@ -77,6 +77,7 @@ def test_snapshot_row_keeps_timings_and_the_prompt_as_sent():
     assert row["latency_ms"] is row["upstream_ms"] is row["overhead_ms"] is row["ended_at"] is None
 
 
+@pytest.mark.slow
 def test_rows_audit_flush_and_close(db_path):
     rec = ProcessRecorder(db_path, StorageConfig(batch_size=100))
     rec.start()
@@ -264,6 +265,7 @@ def test_a_full_backlog_drops_the_oldest_rows_sent_or_not(db_path):
     assert not [e for e in rec._unfinished if type(e) is not tuple]  # the sent batch is gone
 
 
+@pytest.mark.slow
 def test_the_writer_commits_on_its_own_interval_and_at_once_on_flush(db_path):
     """Rows leave the gateway every flush_interval_ms; the writer process commits them every
     commit_interval_ms (larger transactions), or at once when asked to flush."""
@@ -299,6 +301,7 @@ def test_a_reload_changes_the_writers_commit_interval(db_path):
         rec.close()
 
 
+@pytest.mark.slow
 def test_event_loop_and_sender_thread_never_interleave_writes(db_path):
     """Rows submitted from an event loop are flushed by the loop; commands (flush, from another
     thread here) go through the sender thread: both at once must never corrupt the pipe."""
@@ -351,6 +354,7 @@ def test_the_loop_flush_leaves_the_pipe_to_a_writing_sender(db_path):
         rec.close()
 
 
+@pytest.mark.slow
 def test_rows_left_by_an_event_loop_that_stopped_are_written(db_path):
     import asyncio
 

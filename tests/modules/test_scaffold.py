@@ -66,6 +66,7 @@ def test_file_module_loads_and_has_its_stage(tmp_path, stage):
     assert "${" not in text  # every placeholder was filled
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stage", STAGES)
 def test_generated_tests_pass_out_of_the_box(tmp_path, stage):
     scaffold.new_module("my-policy", stage=stage, cwd=tmp_path)
@@ -74,6 +75,7 @@ def test_generated_tests_pass_out_of_the_box(tmp_path, stage):
     assert " passed" in r.stdout and "failed" not in r.stdout
 
 
+@pytest.mark.slow
 def test_generated_tests_catch_a_broken_module(tmp_path):
     """The tests are real: a module that stops blocking fails them."""
     scaffold.new_module("my-policy", cwd=tmp_path)
@@ -84,6 +86,7 @@ def test_generated_tests_catch_a_broken_module(tmp_path):
     assert "expected the request to be blocked" in r.stdout
 
 
+@pytest.mark.slow
 def test_custom_folders(tmp_path):
     files = scaffold.new_module("deny-list", directory="policies/llm", cwd=tmp_path)
     assert files == [tmp_path / "policies/llm/deny_list.py", tmp_path / "policies/tests/test_deny_list.py"]
@@ -142,6 +145,7 @@ def test_package_layout_and_entry_point(tmp_path):
     assert "my-policy" in readme and "pip install" in readme and "${" not in readme
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stage", ["policy", "transform"])
 def test_package_tests_pass_out_of_the_box(tmp_path, stage):
     scaffold.new_module("my-policy", package=True, stage=stage, cwd=tmp_path)
@@ -149,6 +153,7 @@ def test_package_tests_pass_out_of_the_box(tmp_path, stage):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+@pytest.mark.slow
 def test_installed_package_is_loaded_from_its_entry_point_and_enforced(tmp_path):
     why = _offline_backend()
     if why:
@@ -188,6 +193,7 @@ def test_installed_package_is_loaded_from_its_entry_point_and_enforced(tmp_path)
         assert ok.status_code == 200, ok.text
 
 
+@pytest.mark.slow
 def test_file_module_is_enforced_by_leash_up(tmp_path):
     """The single-file variant through `modules_dir:` in a real `leash up`."""
     scaffold.new_module("my-policy", cwd=tmp_path)

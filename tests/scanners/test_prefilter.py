@@ -54,6 +54,7 @@ def _findings(scanners, text):
     return [[(f.type, f.start, f.end, f.score) for f in sc.scan(text)] for sc in scanners]
 
 
+@pytest.mark.slow
 def test_the_prefilter_changes_no_finding(monkeypatch):
     scanners = [PiiScanner(), SecretsScanner(), InjectionScanner()]
     rng = random.Random(11)

@@ -1,7 +1,9 @@
-"""Adversarial 1 MB bodies must scan in well under a second per scanner.
+"""Adversarial 1 MB bodies must scan in linear time.
 
-The limit (1.0 s) is deliberately generous: it only exists to catch
-catastrophic (super-linear) regex backtracking, not to benchmark.
+Each body is scanned whole and a quarter of it: four times the text may cost
+about four times as much, never the ~16x of quadratic backtracking.  The test
+compares the two runs with each other, not with a clock budget, so it holds on
+a slow or busy machine; speed itself is measured in bench/.
 """
 
 import base64
@@ -11,6 +13,8 @@ import time
 import pytest
 
 from leash_cli.scanners import InjectionScanner, PiiScanner, SecretsScanner, StreamRedactor
+
+pytestmark = pytest.mark.slow  # 90 scans of 1 MB bodies
 
 MB = 1_000_000
 
@@ -60,25 +64,43 @@ SCANNERS = {
 }
 
 
+#: 4x the text may cost at most this many times as much (linear: ~4, quadratic: ~16)
+GROWTH = 10.0
+#: seconds of timer and scheduler noise allowed on top, for bodies that scan in a few milliseconds
+NOISE = 0.05
+
+
+def _seconds(fn, *args) -> float:
+    t0 = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t0
+
+
 @pytest.mark.parametrize("body_name", sorted(ADVERSARIAL))
 @pytest.mark.parametrize("scanner_name", sorted(SCANNERS))
-def test_adversarial_body_is_fast(scanner_name, body_name):
+def test_adversarial_body_scans_in_linear_time(scanner_name, body_name):
     body = ADVERSARIAL[body_name]
     scanner = SCANNERS[scanner_name]
-    t0 = time.perf_counter()
-    scanner.scan(body)
-    dt = time.perf_counter() - t0
-    assert dt < 1.0, f"{scanner_name} took {dt:.2f}s on {body_name}"
+    quarter = _seconds(scanner.scan, body[: len(body) // 4])
+    whole = _seconds(scanner.scan, body)
+    assert whole < GROWTH * quarter + NOISE, (
+        f"{scanner_name} on {body_name}: {whole:.3f}s for 1 MB against {quarter:.3f}s for 256 KB (super-linear)"
+    )
 
 
-def test_stream_redactor_long_run_is_bounded():
-    # a long run without whitespace fed in small chunks must not go quadratic
+def _stream(body: str) -> str:
     r = StreamRedactor([PiiScanner(), SecretsScanner()], window=128)
-    body = "x" * 200_000
-    t0 = time.perf_counter()
     out = []
     for i in range(0, len(body), 1000):
         out.append(r.feed(body[i:i + 1000])[0])
     out.append(r.flush()[0])
-    assert "".join(out) == body
-    assert time.perf_counter() - t0 < 5.0
+    return "".join(out)
+
+
+def test_stream_redactor_long_run_is_bounded():
+    # a long run without whitespace fed in small chunks must not go quadratic
+    body = "x" * 200_000
+    assert _stream(body) == body
+    quarter = _seconds(_stream, body[:50_000])
+    whole = _seconds(_stream, body)
+    assert whole < GROWTH * quarter + NOISE, f"{whole:.3f}s for 200k characters against {quarter:.3f}s for 50k"

@@ -114,6 +114,7 @@ async def test_traffic_lists_newest_first(rich_db):
         assert "follow" in status_text(app)
 
 
+@pytest.mark.slow
 async def test_keyboard_navigation_detail_and_back(rich_db):
     app = make_app(rich_db)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -159,6 +160,7 @@ async def test_follow_pauses_when_moving_and_f_resumes(rich_db):
         assert not t.follow
 
 
+@pytest.mark.slow
 async def test_detail_tabs_render_chat_stream_violations_timings_cost(rich_db):
     app = make_app(rich_db)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -190,6 +192,7 @@ async def test_detail_shows_gemini_contents_as_chat(rich_db):
         assert [str(w.border_title) for w in app.screen.query(".chat-message")] == ["user", "assistant"]
 
 
+@pytest.mark.slow
 async def test_copy_as_curl_and_export(rich_db, tmp_path):
     app = make_app(rich_db, url="http://127.0.0.1:9", export_dir=tmp_path)
     copied: list[str] = []
@@ -214,6 +217,7 @@ async def test_copy_as_curl_and_export(rich_db, tmp_path):
 # -- filters ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_filter_applies_errors_inline_and_keeps_history(rich_db):
     app = make_app(rich_db)
     async with app.run_test(size=(120, 30)) as pilot:
@@ -273,6 +277,7 @@ def _exchange(i: int, started: float) -> Exchange:
     return ex
 
 
+@pytest.mark.slow
 async def test_live_rows_appear_while_another_thread_writes(tmp_path):
     path = tmp_path / "leash.db"
     rec = Recorder(path)
@@ -320,6 +325,7 @@ async def test_live_rows_appear_while_another_thread_writes(tmp_path):
         rec.close()
 
 
+@pytest.mark.slow
 async def test_paging_loads_older_rows_as_you_scroll(tmp_path):
     path = tmp_path / "leash.db"
     build(path, 1000)
@@ -343,6 +349,7 @@ async def test_paging_loads_older_rows_as_you_scroll(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 async def test_a_million_rows_open_showing_the_newest(tmp_path):
     path = tmp_path / "leash.db"
     build(path, 1_000_000, spacing=0.01)
@@ -360,6 +367,7 @@ async def test_a_million_rows_open_showing_the_newest(tmp_path):
 # -- other views -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_cost_view_totals_groups_and_budgets(rich_db):
     from leash_cli.config import parse_config_text
 
@@ -386,6 +394,7 @@ async def test_cost_view_totals_groups_and_budgets(rich_db):
         assert s.query_one("#by-provider").row_count == 1
 
 
+@pytest.mark.slow
 async def test_violations_view_and_jump_to_detail(rich_db):
     app = make_app(rich_db)
     async with app.run_test(size=(140, 40)) as pilot:
@@ -411,6 +420,7 @@ async def test_violations_view_and_jump_to_detail(rich_db):
         assert app.screen.request_id == "req-0000001"
 
 
+@pytest.mark.slow
 async def test_help_and_theme(rich_db):
     app = make_app(rich_db)
     async with app.run_test() as pilot:
@@ -447,6 +457,7 @@ async def test_replay_without_url_explains(rich_db):
 # -- replay against a real gateway -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_replay_through_a_running_gateway(start_gateway):
     gw = start_gateway()
     with httpx.Client(trust_env=False) as client:
@@ -480,6 +491,7 @@ async def test_replay_through_a_running_gateway(start_gateway):
         assert table(app).rows[0]["id"] == cmp.new["id"]
 
 
+@pytest.mark.slow
 def test_the_tui_never_imports_the_proxy():
     import subprocess
     import sys
@@ -493,6 +505,7 @@ def test_the_tui_never_imports_the_proxy():
     assert out.strip() == "[]"
 
 
+@pytest.mark.slow
 async def test_keys_typed_into_the_filter_stay_there(rich_db):
     app = make_app(rich_db)
     async with app.run_test() as pilot:

@@ -56,28 +56,34 @@ def test_traffic_80x24(snap_compare, rich_db):
     assert snap_compare(app_on(rich_db), terminal_size=(80, 24), run_before=settled())
 
 
+@pytest.mark.slow
 def test_traffic_200x60_with_cursor(snap_compare, rich_db):
     assert snap_compare(app_on(rich_db), terminal_size=(200, 60), run_before=settled("down", "down"))
 
 
+@pytest.mark.slow
 def test_traffic_light_theme(snap_compare, rich_db):
     assert snap_compare(app_on(rich_db), terminal_size=(120, 30), run_before=settled("t"))
 
 
+@pytest.mark.slow
 def test_filter_error_inline(snap_compare, rich_db):
     assert snap_compare(app_on(rich_db), terminal_size=(100, 24),
                         run_before=settled("slash", "tilde", "s", "space", "9", "x", "x"))
 
 
+@pytest.mark.slow
 def test_detail_request(snap_compare, rich_db):
     assert snap_compare(app_on(rich_db), terminal_size=(120, 40), run_before=settled("enter"))
 
 
+@pytest.mark.slow
 def test_detail_violations(snap_compare, rich_db):
     keys = ("down", "down", "down", "down", "enter", "right_square_bracket", "right_square_bracket")
     assert snap_compare(app_on(rich_db), terminal_size=(120, 30), run_before=settled(*keys))
 
 
+@pytest.mark.slow
 def test_cost(snap_compare, rich_db):
     cfg = parse_config_text(CONFIG, "leash.yaml")
     assert snap_compare(app_on(rich_db, config=cfg), terminal_size=(200, 60), run_before=settled("2"))
@@ -87,5 +93,6 @@ def test_violations(snap_compare, rich_db):
     assert snap_compare(app_on(rich_db), terminal_size=(120, 40), run_before=settled("3"))
 
 
+@pytest.mark.slow
 def test_help(snap_compare, rich_db):
     assert snap_compare(app_on(rich_db), terminal_size=(100, 45), run_before=settled("question_mark"))

@@ -89,6 +89,10 @@ def compose(
                   f".env instead (see .env.example)", highlight=False)
     for name in plan.skipped:
         err.print(f"[yellow]note:[/] provider {name!r} is not routed through Envoy (no upstream)", highlight=False)
+    for note in plan.notes:
+        err.print(f"[yellow]warning:[/] {note}", highlight=False, soft_wrap=True)
+    console.print(f"  leash.yaml loads ({len(plan.modules)} custom module file(s) copied to modules/)"
+                  if plan.modules else "  leash.yaml loads", highlight=False)
     if validate:
         binary = find_envoy()
         if binary is None:
@@ -99,5 +103,10 @@ def compose(
                 err.print(f"[bold red]error:[/] envoy rejected {out / 'envoy.yaml'}:\n{output}", highlight=False)
                 raise typer.Exit(1)
             console.print(f"  envoy {plan.envoy_version}: envoy.yaml is valid")
-    console.print(f"next: cd {out} && cp .env.example .env && docker compose up -d --build", highlight=False,
-                  soft_wrap=True)
+    console.print(f"next (the Start steps of {out / 'README.md'}):", highlight=False, soft_wrap=True)
+    console.print(f"    cd {out}", highlight=False, soft_wrap=True)
+    for line in plan.start_steps:
+        console.print(f"    {line}", highlight=False, soft_wrap=True, markup=False)
+    if plan.virtual_keys:
+        console.print("Clients send the leash key ($LEASH_KEY) in place of a provider key; the gateway holds the "
+                      "provider keys you put in .env.", highlight=False, soft_wrap=True, markup=False)

@@ -13,11 +13,15 @@ import types
 import typing
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from leash_cli.config import ConfigError, LoadedConfig, load_config
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+    from pydantic_core import ErrorDetails
 
 module_app = typer.Typer(
     help="Policy modules: list what is installed, show settings, try one on a prompt, write a new one.",
@@ -227,10 +231,10 @@ def show(
             default = "[bold](required)[/]" if r["required"] else escape(json.dumps(r["default"]))
             table.add_row(escape(r["name"]), escape(r["type"]), default, escape(r["description"]))
         out.print(table)
-    example = {"modules": {info.name: {"enabled": True, "config": {
-        r["name"]: ("<required>" if r["required"] else r["default"]) for r in rows}}}}
-    if not rows:
-        del example["modules"][info.name]["config"]
+    entry: dict[str, object] = {"enabled": True}
+    if rows:
+        entry["config"] = {r["name"]: ("<required>" if r["required"] else r["default"]) for r in rows}
+    example: dict[str, object] = {"modules": {info.name: entry}}
     if info.source == "file":
         example = {"modules_dir": str(Path(info.origin).parent), **example}
     out.print("enable it in leash.yaml:")
@@ -318,7 +322,7 @@ def check(
         raise typer.Exit(1)
 
 
-def _setting_error(err: dict, model: Any) -> str:
+def _setting_error(err: ErrorDetails, model: type[BaseModel]) -> str:
     where = ".".join(str(p) for p in err["loc"]) or "(settings)"
     if err["type"] == "extra_forbidden":
         import difflib
@@ -402,6 +406,10 @@ def new(
     tests_dir: Annotated[Optional[Path], typer.Option(
         "--tests-dir", help="where the test goes (default: a tests/ folder beside the modules folder)")] = None,
     force: Annotated[bool, typer.Option("--force", help="overwrite files that exist")] = False,
+    enable: Annotated[bool, typer.Option("--enable", help="also enable it in the config (see `leash module enable`)")]
+    = False,
+    config: Annotated[Optional[Path], typer.Option(
+        "--config", "-c", help="the config --enable edits (default ./leash.yaml)")] = None,
 ) -> None:
     """Write a working module and its tests (they pass as generated: run `pytest`)."""
     from rich.markup import escape
@@ -414,6 +422,9 @@ def new(
         raise typer.BadParameter(str(e), param_hint="NAME") from None
     if package and tests_dir is not None:
         raise typer.BadParameter("a package keeps its tests in its own tests/ folder", param_hint="--tests-dir")
+    if package and enable:
+        raise typer.BadParameter("a package is enabled once installed: pip install it, then "
+                                 "`leash module enable NAME`", param_hint="--enable")
     try:
         written = scaffold.new_module(name, stage=stage.value, directory=directory, package=package,
                                       tests_dir=tests_dir, force=force)
@@ -423,18 +434,84 @@ def new(
     cwd = Path.cwd()
     for p in written:
         out.print(f"wrote {escape(_rel(p, cwd))}")
+    test_deps = escape(_test_deps_hint())
     if package:
         root = _rel(written[0].parent, cwd)
-        out.print(f"\nnext:\n  cd {escape(root)} && pytest            # the tests pass as generated\n"
+        out.print(f"\nnext:\n{test_deps}"
+                  f"  cd {escape(root)} && python -m pytest    # the tests pass as generated\n"
                   f"  pip install {escape(root)}     # registers it (entry point leash.modules)\n"
                   f"  leash module check {names.name} --text 'project nightingale?'\n"
-                  f"then enable it in leash.yaml:\n  modules:\n    {names.name}:\n      enabled: true", soft_wrap=True)
-    else:
-        mod_dir = _rel(written[0].parent, cwd)
-        out.print(f"\nnext:\n  pytest {escape(_rel(written[1], cwd))}   # the tests pass as generated\n"
-                  f"  leash module check {names.name} --modules-dir {escape(mod_dir)} --text 'project nightingale?'\n"
-                  f"then enable it in leash.yaml:\n  modules_dir: {escape(mod_dir)}\n  modules:\n"
-                  f"    {names.name}:\n      enabled: true", soft_wrap=True)
+                  f"then enable it in leash.yaml (keeping your providers and modules):\n"
+                  f"  leash module enable {names.name}", soft_wrap=True)
+        return
+    mod_dir = written[0].parent
+    shown_dir = _rel(mod_dir, cwd)
+    target = config or Path("leash.yaml")
+    out.print(f"\nnext:\n{test_deps}"
+              f"  python -m pytest {escape(_rel(written[1], cwd))}   # the tests pass as generated\n"
+              f"  leash module check {names.name} --modules-dir {escape(shown_dir)} --text 'project nightingale?'",
+              soft_wrap=True)
+    if enable:
+        _enable(target, names.name, mod_dir)
+        return
+    out.print(f"then enable it in {escape(str(target))}: this merges it into the file, keeping its "
+              f"providers and modules, and checks that the result loads:\n"
+              f"  leash module enable {names.name} --modules-dir {escape(shown_dir)}"
+              + (f" --config {escape(str(config))}" if config else "") + "\n"
+              f"or by hand, in that file: `modules_dir: {escape(_modules_dir_for(target, mod_dir))}` at the top "
+              f"level, and under its `modules:` section (beside secrets-detector and the others):\n"
+              f"    {names.name}:\n      enabled: true\n"
+              f"(on its own those lines are not a config: it would have no providers and no security modules)",
+              soft_wrap=True)
+
+
+@module_app.command("enable")
+def enable_cmd(
+    name: Annotated[str, typer.Argument(help="the module to enable (built-in, installed or in --modules-dir)")],
+    modules_dir: ModulesDirOpt = None,
+    config: Annotated[Optional[Path], typer.Option(
+        "--config", "-c", help="the config to edit (default ./leash.yaml; created from the starter if missing)")]
+    = None,
+) -> None:
+    """Enable a module in a config file, keeping its comments, providers and other modules; the result must load."""
+    _enable(config or Path("leash.yaml"), name, modules_dir)
+
+
+def _modules_dir_for(config: Path, mod_dir: Path) -> str:
+    """`modules_dir:` as the config's loader resolves it: relative to the config file's folder."""
+    import os
+
+    return os.path.relpath(mod_dir.resolve(), config.resolve().parent).replace(os.sep, "/")
+
+
+def _enable(config: Path, name: str, mod_dir: Path | None) -> None:
+    from rich.markup import escape
+
+    from leash_cli import scaffold
+
+    try:
+        text, changes = scaffold.enable_in_config(config, name,
+                                                  _modules_dir_for(config, mod_dir) if mod_dir else None)
+    except scaffold.ScaffoldError as e:
+        raise _fail(str(e), 1) from None
+    out = _out()
+    if not changes:
+        out.print(f"{escape(name)} is already enabled in {escape(str(config))}")
+        return
+    config.write_text(text, encoding="utf-8")
+    for c in changes:
+        out.print(f"{escape(str(config))}: {escape(c)}")
+    out.print(f"check it: leash config validate {escape(str(config))}")
+
+
+def _test_deps_hint() -> str:
+    import importlib.util
+
+    if importlib.util.find_spec("pytest") is not None:
+        return ("  # the tests need pytest (installed here); elsewhere: pip install pytest, "
+                "or pip install -e \".[test]\" in a leash checkout\n")
+    return ("  pip install pytest    # the tests need it (not installed here); in a leash checkout: "
+            "pip install -e \".[test]\"\n")
 
 
 def _rel(p: Path, base: Path) -> str:

@@ -14,8 +14,11 @@ from rich.table import Table
 
 def scan(
     source: Annotated[str, typer.Argument(help="a file to scan, or - for standard input")] = "-",
-    fmt: Annotated[str, typer.Option("--format", "-f", help="text (the whole input) or jsonl "
-                                                            "(one JSON object with a `text` field per line)")] = "text",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text (the whole input) or jsonl (one JSON object "
+                                                            "per line: {\"id\":..., \"text\":...}, or the "
+                                                            "exchanges of `leash logs export --format jsonl`, "
+                                                            "whose request and response texts are scanned)")]
+    = "text",
     modules: Annotated[Optional[str], typer.Option(help="comma-separated scanner modules "
                                                        "(default: pii-detector,secrets-detector,prompt-injection)")]
     = None,
@@ -24,7 +27,7 @@ def scan(
 ) -> None:
     """Scan text for PII, secrets and prompt injection; exit 1 when anything would be blocked."""
     from leash_cli.config import ConfigError, load_config
-    from leash_cli.scan import TextScanner
+    from leash_cli.scan import TextScanner, texts_of
     from leash_cli.scanners import mask
 
     err = Console(stderr=True)
@@ -57,16 +60,23 @@ def scan(
                 continue
             try:
                 obj = orjson.loads(line)
-                if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
-                    raise ValueError("expected an object with a string `text`")
+                parts = texts_of(obj)
+                if parts is None:
+                    raise ValueError("expected an object with a string `text`, or an exchange of "
+                                     "`leash logs export --format jsonl`")
             except (orjson.JSONDecodeError, ValueError) as e:
-                err.print(f"[red]error:[/] line {n}: {e}")
+                err.print(f"[red]error:[/] line {n}: {e}", highlight=False, soft_wrap=True)
                 raise typer.Exit(2) from None
-            res = scanner.scan(obj["text"])
-            blocked |= res.decision == "block"
-            row = {"id": obj.get("id"), "findings": [
-                {"module": m, "type": f.type, "start": f.start, "end": f.end, "score": round(f.score, 4)}
-                for m, f, _ in res.findings], "decision": res.decision}
+            findings: list[dict] = []
+            decision = "allow"
+            for part, part_text in parts:
+                res = scanner.scan(part_text)
+                if res.decision == "block" or (res.decision == "redact" and decision == "allow"):
+                    decision = res.decision
+                findings += [{"module": m, "type": f.type, **({"part": part} if part else {}), "start": f.start,
+                              "end": f.end, "score": round(f.score, 4)} for m, f, _ in res.findings]
+            blocked |= decision == "block"
+            row = {"id": obj.get("id"), "findings": findings, "decision": decision}
             out.write(orjson.dumps(row).decode() + "\n")
         raise typer.Exit(1 if blocked else 0)
     res = scanner.scan(text)

@@ -1,17 +1,17 @@
-"""Envoy's ext_proc messages in, the same :class:`~leash_cli.exchange.Exchange` and
-:class:`~leash_cli.pipeline.Pipeline` as the local proxy, ext_proc answers out.
+"""Envoy's ext_proc messages in, calls to the gateway core (``leash_cli.core``), ext_proc answers out.
 
 One :class:`StreamHandler` per gRPC stream, i.e. per HTTP request: the response
-messages carry no path, so the exchange lives on the stream.
+messages carry no path, so the admission lives on the stream.
 
-    request headers  -> route (provider from ``:path``), tenant, virtual key, credentials
-    request body     -> JSON checks, ``await pipeline.request(ex)``; a Block becomes an
-                        ImmediateResponse in the provider's error shape; a changed body
-                        becomes a body mutation with ``content-length`` fixed
+    request headers  -> ``core.admit`` (route, tenant, virtual key, body limit; remote clients),
+                        then the header mutation toward the provider (credentials, extra headers)
+    request body     -> ``core.run_request`` (JSON checks, the request stages); a Rejection
+                        becomes an ImmediateResponse in the provider's error shape; a changed
+                        body becomes a body mutation with ``content-length`` fixed
     response headers -> SSE: switch the response body to STREAMED (``mode_override``)
     response body    -> buffered: ``await flow.body(...)``; streamed: ``flow.event`` per
                         complete SSE event, ``flow.tail()`` at the end
-    stream end       -> ``pipeline.finish(ex, flow)`` (usage, cost, metrics, history)
+    stream end       -> ``core.finish`` (usage, cost, metrics, history)
 
 Nothing here does I/O besides the pipeline's own; ``server.py`` speaks gRPC.
 """
@@ -19,22 +19,22 @@ Nothing here does I/O besides the pipeline's own; ``server.py`` speaks gRPC.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from envoy.config.core.v3 import base_pb2
 from envoy.extensions.filters.http.ext_proc.v3 import processing_mode_pb2
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 from envoy.type.v3 import http_status_pb2
 
-from leash_cli.errors import error_body, guess_api
-from leash_cli.exchange import CREDENTIAL_PARAMS, Exchange, strip_credentials
-from leash_cli.keys import PREFIX as KEY_PREFIX
-from leash_cli.pipeline import Block
-from leash_cli.providers import HOP_BY_HOP, RouteError, clean_rest, client_key, request_model, strip_query_params
-from leash_cli.proxy import _wants_json
+from leash_cli.core import rejection as R
+from leash_cli.core.admission import CLIENT_KEY_HEADERS, Admission
+from leash_cli.core.headers import leash_headers, overhead
+from leash_cli.core.ids import new_request_id  # noqa: F401 (the old name)
+from leash_cli.core.rejection import Rejection, reject
+from leash_cli.exchange import Exchange, strip_credentials
+from leash_cli.providers import HOP_BY_HOP
 from leash_cli.sse import SSESplitter
 
 log = logging.getLogger("leash.extproc")
@@ -43,29 +43,7 @@ _OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
 _CONTINUE = pb.CommonResponse.CONTINUE
 _STREAMED = processing_mode_pb2.ProcessingMode.STREAMED
 _NONE = processing_mode_pb2.ProcessingMode.NONE
-_CREDENTIAL_HEADERS = ("authorization", "x-api-key", "x-goog-api-key", "api-key")
 _BLOCK_DETAILS = "leash_block"  # ImmediateResponse.details: how Envoy's logs tell a block from a failure
-
-
-class _Ids:
-    """Request ids in the proxy's format (13 hex digits of µs + 11 random), from a pooled urandom read:
-    one ``os.urandom`` call per request costs ~0.1 ms on some VMs."""
-
-    __slots__ = ("_pool", "_i")
-
-    def __init__(self) -> None:
-        self._pool = b""
-        self._i = 0
-
-    def __call__(self) -> str:
-        if self._i + 6 > len(self._pool):
-            self._pool, self._i = os.urandom(6 * 4096), 0
-        r = self._pool[self._i:self._i + 6]
-        self._i += 6
-        return f"{time.time_ns() // 1000:013x}{r.hex()[:11]}"
-
-
-new_request_id = _Ids()
 
 
 def headers_of(msg: Any) -> dict[str, str]:
@@ -95,20 +73,14 @@ def mutation(set_headers: dict[str, str] | None = None, remove: list[str] | None
 class StreamHandler:
     """The state of one HTTP request as its ext_proc messages arrive."""
 
-    __slots__ = ("host", "ex", "flow", "pipeline", "provider", "headers", "query", "raw_path", "tracked",
-                 "done", "splitter", "sent", "streamed", "passthrough", "_finished", "request_overhead",
-                 "_t_request_done")
+    __slots__ = ("host", "adm", "raw_path", "query", "done", "splitter", "sent", "streamed", "passthrough",
+                 "_finished", "request_overhead")
 
     def __init__(self, host: Any) -> None:
         self.host = host
-        self.ex: Exchange | None = None
-        self.flow = None
-        self.pipeline = None
-        self.provider = None
-        self.headers: dict[str, str] = {}
-        self.query = ""
+        self.adm: Admission | None = None  # set for a /v1/ request (an exchange to record)
         self.raw_path = ""
-        self.tracked = False  # an exchange to record (a /v1/ request)
+        self.query = ""  # the query toward the provider
         self.done = False  # the response is complete
         self.splitter: SSESplitter | None = None
         self.sent: list[bytes] = []
@@ -116,7 +88,18 @@ class StreamHandler:
         self.passthrough = False  # response body not processed (not JSON/SSE, or encoded)
         self._finished = False
         self.request_overhead = 0.0
-        self._t_request_done: float | None = None
+
+    @property
+    def ex(self) -> Exchange | None:
+        return self.adm.ex if self.adm is not None else None
+
+    @property
+    def flow(self) -> Any:
+        return self.adm.flow if self.adm is not None else None
+
+    @property
+    def tracked(self) -> bool:
+        return self.adm is not None
 
     # -- dispatch ---------------------------------------------------------------
     async def handle(self, req: pb.ProcessingRequest) -> pb.ProcessingResponse:
@@ -139,78 +122,27 @@ class StreamHandler:
     # -- request ----------------------------------------------------------------
     async def on_request_headers(self, msg: pb.HttpHeaders) -> pb.ProcessingResponse:
         t0 = time.perf_counter()
-        host = self.host
-        st = host.state
-        headers = self.headers = headers_of(msg)
-        path = headers.get(":path", "/")
-        self.raw_path, _, query = path.partition("?")
-        self.query = query
-        if not self.raw_path.startswith("/v1/"):
+        headers = headers_of(msg)
+        raw_path, _, client_query = headers.get(":path", "/").partition("?")
+        if not raw_path.startswith("/v1/"):
             return _headers_continue()  # not ours (Envoy's routes decide); nothing to record
-        self.tracked = True
-        self.pipeline = st.pipeline
-        _, _, name_rest = self.raw_path.partition("/v1/")
-        pname, _, rest = name_rest.partition("/")
-        provider = self.provider = st.providers.get(pname)
-        api = provider.api_for(rest) if provider else guess_api(rest, headers)
-        ex = self.ex = Exchange(
-            id=new_request_id(),
-            provider=pname,
-            kind=provider.kind if provider else "unknown",
-            api=api,
-            method=headers.get(":method", "GET"),
-            path=rest,
-            query=strip_query_params(query, CREDENTIAL_PARAMS) if "key" in query or "token" in query else query,
-            request_headers=strip_credentials({k: v for k, v in headers.items() if not k.startswith(":")}),
-            client=_client_address(headers),
-            t_start=t0,
-        )
-        if host.trust_tenant_header:
-            tenant = headers.get("x-leash-tenant")
-            if tenant:
-                ex.tenant = tenant[:128]
-        host.metrics.in_flight.inc()
-        set_h: dict[str, str] = {}
+        method = headers.get(":method", "GET")
+        for k in [k for k in headers if k.startswith(":")]:
+            del headers[k]
+        self.raw_path = raw_path
+        sent_keys = [h for h in CLIENT_KEY_HEADERS if h in headers]
+        adm = self.adm = self.host.core.admit(method, raw_path, client_query, headers, _client_address(headers), t0,
+                                              remote=True, serve_mock=False)
+        if adm.rejection is not None:
+            return self.reject(adm.rejection)
+        provider = adm.provider
+        query = adm.query
+        # toward the provider: leash's own headers go, a leash key's stand-in goes, the gateway's key comes
         remove: list[str] = [k for k in headers if k.startswith("x-leash-")]
-        vkey = client_key(headers, query)
-        if vkey is not None and vkey.startswith(KEY_PREFIX):
-            keyring = host.keyring
-            vk, why = keyring.lookup(vkey) if keyring is not None else (None, "leash keys are off")
-            if vk is None:
-                return self.reject(401, "invalid_api_key", why)
-            ex.tenant, ex.key_id = vk.tenant, vk.id
-            for h in _CREDENTIAL_HEADERS:
-                if h in headers:
-                    remove.append(h)
-                    headers.pop(h, None)
-            query = strip_query_params(query, CREDENTIAL_PARAMS) if query else query
-            if provider is not None and provider.kind != "mock" and provider.api_key is None:
-                return self.reject(403, "no_gateway_key",
-                                   f"provider {pname!r} holds no api_key on the gateway, "
-                                   "so leash keys cannot be used with it")
-        elif host.require_virtual_key:
-            return self.reject(401, "virtual_key_required",
-                               "this gateway requires a leash key (lk-...) in place of the provider key")
-        rec = host.gateway.recorder
-        if rec is not None and st.config.storage.on_error == "block" and rec.state == "degraded":
-            return self.reject(503, "history_unavailable", "the gateway cannot write its audit history, so it "
-                                                           "refuses traffic (storage.on_error: block)")
-        if provider is None:
-            names = ", ".join(sorted(st.providers)) or "(none)"
-            return self.reject(404, "unknown_provider", f"unknown provider {pname!r}; configured providers: {names}")
-        if provider.kind == "mock":
-            return self.reject(501, "mock_not_routed", f"provider {pname!r} is a mock; it is not served behind Envoy")
-        try:
-            clean_rest(rest)
-        except RouteError as e:
-            return self.reject(e.status, e.code, e.message)
-        limit = st.config.gateway.max_body_bytes
-        declared = headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            return self.reject(413, "request_too_large",
-                               f"request body of {declared} bytes exceeds the limit of {limit} bytes")
-        # credentials and extra headers toward the provider
-        cred = {k: v for k, v in headers.items() if k in _CREDENTIAL_HEADERS}
+        if adm.virtual_key:
+            remove += sent_keys
+        set_h: dict[str, str] = {}
+        cred = {k: headers[k] for k in CLIENT_KEY_HEADERS if k in headers}
         if provider.extra_headers:
             set_h.update({k.lower(): v for k, v in provider.extra_headers.items()})
         new_cred, new_query = provider.apply_credentials(dict(cred), query)
@@ -223,11 +155,9 @@ class StreamHandler:
             names = {k for k, _ in pairs}
             extra = [(k, v) for k, v in provider.extra_query.items() if k not in names]
             if extra:
-                from urllib.parse import urlencode
-
                 new_query = urlencode(pairs + extra)
-        if new_query != self.query:
-            set_h[":path"] = self.raw_path + ("?" + new_query if new_query else "")
+        if new_query != client_query:
+            set_h[":path"] = raw_path + ("?" + new_query if new_query else "")
         remove = [h for h in dict.fromkeys(remove) if h not in set_h]
         self.query = new_query
         if msg.end_of_stream:  # no body: the request stages run now
@@ -241,17 +171,14 @@ class StreamHandler:
             header_mutation=mutation(set_h, remove))))
 
     async def on_request_body(self, msg: pb.HttpBody) -> pb.ProcessingResponse:
-        if not self.tracked or self.ex is None or self.done:
+        if self.adm is None or self.done:
             return pb.ProcessingResponse(request_body=pb.BodyResponse())
         t0 = time.perf_counter()
         body = msg.body
-        limit = self.host.state.config.gateway.max_body_bytes
-        if len(body) > limit:
-            return self.reject(413, "request_too_large", f"request body exceeds the limit of {limit} bytes")
         block = await self._run_request(body)
         if block is not None:
             return block
-        ex = self.ex
+        ex = self.adm.ex
         common = pb.CommonResponse()
         if ex.request_body is not body and ex.request_body != body:
             common.body_mutation.body = ex.request_body
@@ -260,61 +187,45 @@ class StreamHandler:
         return pb.ProcessingResponse(request_body=pb.BodyResponse(response=common))
 
     async def _run_request(self, body: bytes) -> pb.ProcessingResponse | None:
-        ex = self.ex
-        assert ex is not None
-        ex.request_body = body
-        parsed = None
-        if body and _wants_json(self.headers, body):
-            parsed = ex.json()
-            if ex.json_error is not None:
-                return self.reject(400, "invalid_json", f"request body is not valid JSON: {ex.json_error}")
-        ex.model, ex.stream = request_model(ex.api, ex.path, parsed)
-        if ex.api == "google" and ex.stream and "alt=sse" not in self.query:
-            ex.stream = False
-        block = await self.pipeline.request(ex)
-        if block is not None:
-            ex.outcome = "blocked"
-            ex.verdict = "blocked"
-            return self.reject(block.status, block.code, block.message, block.headers, outcome="blocked", block=block)
-        self.flow = self.pipeline.response(ex)
-        ex.t_upstream_start = time.perf_counter()
+        adm = self.adm
+        assert adm is not None
+        rej = await self.host.core.run_request(adm, body)
+        if rej is not None:
+            return self.reject(rej)
+        adm.ex.t_upstream_start = time.perf_counter()
         return None
 
-    def reject(self, status: int, code: str, message: str, extra: dict[str, str] | None = None,
-               outcome: str = "error", block: Block | None = None) -> pb.ProcessingResponse:
+    def reject(self, rej: Rejection) -> pb.ProcessingResponse:
         """An ImmediateResponse in the provider's error shape; the exchange ends here."""
-        ex = self.ex
-        assert ex is not None
-        body = error_body(ex.api, status, message, code)
-        ex.status = status
-        if ex.outcome == "ok":
-            ex.outcome = outcome
-        ex.error = ex.error or f"{code}: {message}"
-        ex.response_body = body
-        hdrs = {"content-type": "application/json", **{k.lower(): str(v) for k, v in (extra or {}).items()}}
-        ex.response_headers = dict(hdrs)
-        hdrs.update(self._leash_headers(time.perf_counter() - ex.t_start))
+        adm = self.adm
+        assert adm is not None
+        ex = adm.ex
+        body, hdrs = reject(ex, rej)
+        hdrs.update(self._leash_headers(overhead(ex, time.perf_counter())))
         self.done = True
         ex.t_end = time.perf_counter()
         return pb.ProcessingResponse(immediate_response=pb.ImmediateResponse(
-            status=http_status_pb2.HttpStatus(code=status),
+            status=http_status_pb2.HttpStatus(code=rej.status),
             headers=mutation(hdrs),
             body=body,
-            details=_BLOCK_DETAILS if block is not None else f"leash_{code}",
+            details=_BLOCK_DETAILS if rej.block is not None else f"leash_{rej.code}",
         ))
 
-    def _leash_headers(self, overhead: float) -> dict[str, str]:
-        ex = self.ex
-        assert ex is not None
-        out = {str(k).lower(): str(v) for k, v in (ex.annotations.get("response_headers") or {}).items()}
-        out["x-leash-request-id"] = ex.id
-        out["x-leash-overhead-ms"] = f"{overhead * 1000:.3f}"
-        return out
+    def fail(self, error: BaseException) -> pb.ProcessingResponse | None:
+        """A bug while handling a message: a clean 500 if the client has no answer yet (else None)."""
+        if self.adm is None or self.done:
+            return None
+        self.adm.ex.error = f"internal error: {type(error).__name__}"
+        return self.reject(R.INTERNAL_ERROR)
+
+    def _leash_headers(self, seconds: float) -> dict[str, str]:
+        assert self.adm is not None
+        return {k.decode("latin-1"): v.decode("latin-1") for k, v in leash_headers(self.adm.ex, seconds, [])}
 
     # -- response ---------------------------------------------------------------
     async def on_response_headers(self, msg: pb.HttpHeaders) -> pb.ProcessingResponse:
         ex = self.ex
-        if not self.tracked or ex is None or self.done or self.flow is None:
+        if ex is None or self.done or self.flow is None:
             return pb.ProcessingResponse(response_headers=pb.HeadersResponse())
         now = time.perf_counter()
         ex.t_upstream_headers = now
@@ -345,7 +256,7 @@ class StreamHandler:
 
     async def on_response_body(self, msg: pb.HttpBody) -> pb.ProcessingResponse:
         ex = self.ex
-        if not self.tracked or ex is None or self.flow is None or (self.done and not self.streamed):
+        if ex is None or self.flow is None or (self.done and not self.streamed):
             return pb.ProcessingResponse(response_body=pb.BodyResponse())
         if self.streamed:
             return await self._on_stream_chunk(msg)
@@ -357,7 +268,7 @@ class StreamHandler:
         if flow.block is not None:
             b = flow.block
             ex.outcome = "blocked"
-            return self.reject(b.status, b.code, b.message, b.headers, outcome="blocked", block=b)
+            return self.reject(Rejection.of_block(b))
         ex.response_body = out
         ex.t_end = time.perf_counter()
         if out is body or out == body:
@@ -405,13 +316,13 @@ class StreamHandler:
     # -- the end ----------------------------------------------------------------
     def finish(self, error: str | None = None) -> None:
         """Record the exchange (once), whatever way the stream ended."""
-        if self._finished or not self.tracked or self.ex is None:
+        adm = self.adm
+        if self._finished or adm is None:
             return
         self._finished = True
-        ex = self.ex
-        self.host.metrics.in_flight.dec()
+        ex = adm.ex
         if not self.done:
-            if self.flow is None and ex.status is None:
+            if adm.flow is None and ex.status is None:
                 ex.outcome, ex.error, ex.status = "client_cancelled", error or "request ended before leash answered", 499
             elif ex.outcome in ("ok", "upstream_error"):
                 ex.outcome = "client_cancelled"
@@ -421,12 +332,7 @@ class StreamHandler:
             ex.response_body = b"".join(self.sent)
         if ex.t_upstream_start is not None and ex.t_upstream_end is None:
             ex.t_upstream_end = time.perf_counter()
-        if ex.t_end is None:
-            ex.t_end = time.perf_counter()
-        try:
-            self.pipeline.finish(ex, self.flow)
-        except Exception:  # never let recording break serving
-            log.exception("could not record %s", ex.id)
+        self.host.core.finish(adm)  # usage, cost, metrics, history; never raises
 
 
 def _headers_continue() -> pb.ProcessingResponse:

@@ -4,12 +4,27 @@ Everything is rendered from ``templates/compose/`` by :func:`leash_cli.render.re
 with values computed here; the user's config is copied as data (YAML dumped
 by ``yaml.safe_dump``), with literal API keys replaced by ``${VAR}`` references
 to the ``.env`` file, which is never written (only ``.env.example``).
+
+The deployment serves traffic as its README says:
+
+- Behind Envoy a leash key is required (``gateway.require_virtual_key`` unless the
+  config says ``false``), so every routed provider holds its key on the gateway:
+  a provider without ``api_key`` reads ``${NAME_API_KEY}`` from ``.env``, and the
+  README's first step after ``docker compose up`` creates the first leash key in the
+  deployment's store.  With ``require_virtual_key: false`` clients' own provider keys
+  pass through (the export warns).
+- Custom modules (``modules_dir:``) are copied into ``modules/`` and mounted.
+- The exported config is loaded with leash's own loader (modules included) before
+  anything is written; an export that would not start is refused.
+- The image installs leash from a wheel of the running leash (``wheels/``), built by
+  the export, not from the package index.
 """
 
 from __future__ import annotations
 
-import json
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,10 +32,10 @@ from typing import Any
 import yaml
 
 from leash_cli import __version__
-from leash_cli.config import _ENV, LoadedConfig, expand_env, parse_config_text
+from leash_cli.config import _ENV, ConfigError, LoadedConfig, expand_env, load_config, parse_config_text
 from leash_cli.extproc.envoy import envoy_context, find_envoy, envoy_version, routable
 from leash_cli.providers import build_providers
-from leash_cli.render import render_tree
+from leash_cli.render import CREATED, UNCHANGED, UPDATED, render_tree
 from leash_cli.resources import data_dir
 
 #: Envoy image tag when no envoy binary is installed to read the version from.
@@ -28,7 +43,15 @@ DEFAULT_ENVOY_VERSION = "1.40.0"
 REDIS_URL = "redis://redis:6379/0"
 EXT_PROC_PORT = 50051
 METRICS_PORT = 9464
+#: where the module hosts find the deployment's files
+MODULES_DIR = "modules"  # beside leash.yaml: ./modules -> /etc/leash/modules
+DB_IN_IMAGE = "/data/leash.db"
+FIRST_TENANT = "default"
 _VAR_SAFE = re.compile(r"[^A-Z0-9_]")
+
+
+class ExportError(ValueError):
+    """An export that would not run; the message says why."""
 
 
 @dataclass
@@ -39,6 +62,12 @@ class ExportPlan:
     moved_secrets: list[str] = field(default_factory=list)  # providers whose literal key went to .env
     skipped: list[str] = field(default_factory=list)  # providers Envoy cannot route to (mock)
     envoy_version: str = DEFAULT_ENVOY_VERSION
+    virtual_keys: bool = True  # clients send a leash key (require_virtual_key is not false)
+    held_keys: dict[str, str] = field(default_factory=dict)  # provider -> env var its key is read from
+    modules: dict[str, str] = field(default_factory=dict)  # relative path in the deploy folder -> text
+    modules_from: Path | None = None  # the modules_dir copied
+    notes: list[str] = field(default_factory=list)
+    start_steps: list[str] = field(default_factory=list)  # the README's Start commands
 
 
 def _raw_config(loaded: LoadedConfig) -> dict[str, Any]:
@@ -62,6 +91,10 @@ def _env_refs(value: Any, out: list[str]) -> None:
             _env_refs(v, out)
 
 
+def _var(name: str, suffix: str = "_API_KEY") -> str:
+    return _VAR_SAFE.sub("_", str(name).upper()) + suffix
+
+
 def module_host_config(loaded: LoadedConfig) -> tuple[dict[str, Any], list[str], list[str]]:
     """The config the module hosts run: shared state in Redis, no secret inlined.
 
@@ -74,7 +107,7 @@ def module_host_config(loaded: LoadedConfig) -> tuple[dict[str, Any], list[str],
             continue
         key = pc.get("api_key")
         if isinstance(key, str) and key and not _ENV.search(key):
-            var = "LEASH_" + _VAR_SAFE.sub("_", str(name).upper()) + "_API_KEY"
+            var = "LEASH_" + _var(name)
             pc["api_key"] = "${" + var + "}"
             moved.append(str(name))
     data["state"] = REDIS_URL
@@ -86,38 +119,219 @@ def module_host_config(loaded: LoadedConfig) -> tuple[dict[str, Any], list[str],
     return data, sorted(dict.fromkeys(refs)), moved
 
 
+def _requires_virtual_key(data: dict[str, Any]) -> bool:
+    gw = data.get("gateway")
+    return not (isinstance(gw, dict) and gw.get("require_virtual_key") is False)
+
+
+def _hold_provider_keys(data: dict[str, Any], routed: list[str]) -> dict[str, str]:
+    """Behind Envoy clients send leash keys: a routed provider without a key reads ${NAME_API_KEY}."""
+    held: dict[str, str] = {}
+    providers = data.get("providers")
+    if not isinstance(providers, dict):
+        providers = data["providers"] = {}
+    for name in routed:
+        pc = providers.get(name)
+        if not isinstance(pc, dict):
+            pc = providers[name] = {}
+        key = pc.get("api_key")
+        if isinstance(key, str) and key:
+            refs = [m.group(1) for m in _ENV.finditer(key)]
+            held[name] = refs[0] if refs else ""
+            continue
+        var = _var(name)
+        pc["api_key"] = "${" + var + "}"
+        held[name] = var
+    return held
+
+
+def _modules_folder(loaded: LoadedConfig, data: dict[str, Any]) -> tuple[Path | None, dict[str, str], list[str]]:
+    """The custom modules to copy (relative path -> text) from `modules_dir:`; the key is rewritten."""
+    md = data.get("modules_dir")
+    if not md:
+        return None, {}, []
+    folder = Path(str(md)).expanduser()
+    if not folder.is_absolute():
+        folder = (loaded.path.parent if loaded.path is not None else Path.cwd()) / folder
+    if not folder.is_dir():
+        data.pop("modules_dir")
+        return None, {}, [f"modules_dir {md!r} ({folder}) is not a folder: no custom modules exported"]
+    files: dict[str, str] = {}
+    for path in sorted(folder.rglob("*.py")):
+        rel = path.relative_to(folder)
+        if "__pycache__" in rel.parts or any(p.startswith(".") for p in rel.parts) or rel.name.startswith("test_"):
+            continue
+        try:
+            files[f"{MODULES_DIR}/{rel.as_posix()}"] = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise ExportError(f"cannot copy the custom module {path}: {e}") from None
+    data["modules_dir"] = MODULES_DIR  # beside leash.yaml, in the deploy folder and in the image
+    return folder, files, []
+
+
+def validate_export(leash_yaml: str, modules: dict[str, str]) -> None:
+    """Load the exported config as a module host would (leash's loader, its modules); raise if it fails."""
+    from leash_cli.registry import build_slots
+
+    with tempfile.TemporaryDirectory(prefix="leash-export-") as tmp:
+        root = Path(tmp)
+        (root / "leash.yaml").write_text(leash_yaml, encoding="utf-8")
+        for rel, text in modules.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_text(text, encoding="utf-8")
+        try:
+            loaded = load_config(root / "leash.yaml")
+            build_slots(loaded)
+        except ConfigError as e:
+            detail = "\n".join("  " + p.replace(str(root / "leash.yaml"), "leash.yaml") for p in e.problems)
+            raise ExportError(f"the exported leash.yaml would not load in the module hosts:\n{detail}") from None
+
+
+def _client_curl(providers: dict, names: list[str], virtual_keys: bool) -> list[str]:
+    """The README's example request, to the first routed provider, with the key clients send."""
+    def key(name: str) -> str:
+        return "$LEASH_KEY" if virtual_keys else "$" + _var(name)
+
+    order = sorted(names, key=lambda n: (n != "openai", providers[n].kind != "openai", n))
+    if not order:
+        return []
+    name = order[0]
+    kind = providers[name].kind
+    if kind == "anthropic":
+        return [f'curl -s localhost:8080/v1/{name}/messages -H "x-api-key: {key(name)}" \\',
+                "     -H 'anthropic-version: 2023-06-01' -H 'content-type: application/json' \\",
+                """     -d '{"model":"claude-3-5-haiku-latest","max_tokens":64,"""
+                """"messages":[{"role":"user","content":"hi"}]}'"""]
+    if kind == "google":
+        return [f'curl -s localhost:8080/v1/{name}/v1beta/models/gemini-2.0-flash:generateContent '
+                f'-H "x-goog-api-key: {key(name)}" \\',
+                "     -H 'content-type: application/json' \\",
+                """     -d '{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}'"""]
+    return [f'curl -s localhost:8080/v1/{name}/chat/completions -H "authorization: Bearer {key(name)}" \\',
+            "     -H 'content-type: application/json' \\",
+            """     -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}'"""]
+
+
+def first_key_command() -> str:
+    return (f"export LEASH_KEY=$(docker compose run --rm -T leash leash keys create --tenant {FIRST_TENANT} "
+            f"--db {DB_IN_IMAGE} | tail -n 1)")
+
+
 def plan(loaded: LoadedConfig, replicas: int = 2) -> ExportPlan:
-    data, env_vars, moved = module_host_config(loaded)
-    header = ("# leash config of the module hosts (generated by `leash export compose` from "
-              f"{loaded.label}).\n# Secrets are ${{VAR}} references to .env; limits are shared in Redis.\n")
-    leash_yaml = header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    data, _, moved = module_host_config(loaded)
+    virtual_keys = _requires_virtual_key(data)
     # the providers as the module hosts will see them (env references expanded to nothing is fine:
     # only endpoints matter for Envoy's routes)
     cfg = parse_config_text(yaml.safe_dump(expand_env(data, {})), "leash.yaml")
     providers = build_providers(cfg)
     skipped = sorted(set(providers) - set(routable(providers)))
+    names = sorted(routable(providers))
+    held = _hold_provider_keys(data, names) if virtual_keys else {}
+    modules_from, modules, notes = _modules_folder(loaded, data)
+    env_vars: list[str] = []
+    _env_refs(data, env_vars)
+    env_vars = sorted(dict.fromkeys(env_vars))
+    header = ("# leash config of the module hosts (generated by `leash export compose` from "
+              f"{loaded.label}).\n# Secrets are ${{VAR}} references to .env; limits are shared in Redis.\n")
+    if virtual_keys:
+        header += ("# Clients send a leash key (`leash keys create`); the gateway holds each provider's key "
+                   "(api_key below, from .env).\n")
+    leash_yaml = header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    validate_export(leash_yaml, modules)
     binary = find_envoy()
     version = envoy_version(binary) if binary is not None else DEFAULT_ENVOY_VERSION
     ctx = envoy_context(providers, ext_proc=[("leash", EXT_PROC_PORT)], dns=True)
-    names = sorted(routable(providers))
+    from leash_cli.extproc.wheel import wheel_name
+
+    held_vars = {v: n for n, v in held.items() if v}
+    env_lines = "".join(
+        (f"# the key of provider {held_vars[v]!r}: the gateway sends it upstream (clients send leash keys)\n"
+         if v in held_vars else "") + f"{v}=\n" for v in env_vars)
+    start = ["cp .env.example .env        # " + (
+        "then fill in " + ", ".join(f"{v}=..." for v in env_vars) if env_vars else "the config reads no variables"),
+        "docker compose up -d --build"]
+    if virtual_keys:
+        start += ["# the first leash key (shown once): clients send it in place of a provider key",
+                  first_key_command()]
+    start += ["curl -s localhost:8080/health", *_client_curl(providers, names, virtual_keys)]
+    if virtual_keys:
+        keys_text = (
+            "Clients authenticate with a **leash key** (`lk-...`), not a provider key: the gateway holds the\n"
+            "provider keys (`.env`: " + (", ".join(f"`{v}`" for v in held_vars) or "none") + ")\n"
+            "and `gateway.require_virtual_key` is on behind Envoy. SDKs take the leash key as their API key\n"
+            "(e.g. `OPENAI_API_KEY=$LEASH_KEY OPENAI_BASE_URL=http://HOST:8080/v1/openai`).\n"
+            "The first key is created in the deployment's store (`/data/leash.db` on the `leash-data` volume)\n"
+            "by the Start steps; more with `docker compose run --rm -T leash leash keys create --tenant TEAM "
+            f"--db {DB_IN_IMAGE}`.\n"
+            "A provider left empty in `.env` cannot be used (`403 no_gateway_key`).\n")
+    else:
+        keys_text = (
+            "`gateway.require_virtual_key: false`: clients send their own provider keys, which pass through\n"
+            "to the provider. Anyone who can reach port 8080 can use it with their own key; leash keys\n"
+            "(`leash keys create`) work too for providers that hold a key on the gateway.\n")
+    if modules:
+        modules_text = ("Custom modules: `modules/` (copied by the export from the config's `modules_dir`) is\n"
+                        "mounted at `/etc/leash/modules`; `leash.yaml` loads them with `modules_dir: modules`.\n"
+                        "Re-run the export after changing them (or edit `modules/` here, then\n"
+                        "`docker compose kill -s HUP leash`).\n")
+    else:
+        modules_text = ""
     ctx.update({
         "envoy_image": f"envoyproxy/envoy:v{version}",
         "leash_version": __version__,
-        "leash_package": json.dumps(f"leash-cli=={__version__}"),
+        "wheel_name": wheel_name(),
         "replicas": str(int(replicas)),
         "ext_proc_port": str(EXT_PROC_PORT),
         "metrics_port": str(METRICS_PORT),
-        "env_lines": "".join(f"{v}=\n" for v in env_vars) or "# (the config reads no environment variables)\n",
+        "env_lines": env_lines or "# (the config reads no environment variables)\n",
         "provider_list": "".join(f"- `/v1/{n}/...` -> {providers[n].endpoint}\n" for n in names) or "- (none)\n",
         "skipped_note": (f"Not routed through Envoy: {', '.join(skipped)} (the offline mock has no upstream).\n"
                          if skipped else ""),
+        "start_steps": "".join(f"    {line}\n" for line in start),
+        "keys_text": keys_text,
+        "modules_text": modules_text,
+        "modules_mount": (f"      - ./{MODULES_DIR}:/etc/leash/{MODULES_DIR}:ro\n" if modules else ""),
     })
-    return ExportPlan(ctx, leash_yaml, env_vars, moved, skipped, version)
+    if not names:
+        notes.append("no provider is routed through Envoy (add one with an endpoint to the config): "
+                     "the deployment would serve only /health")
+    if not virtual_keys:
+        notes.append("gateway.require_virtual_key is false: clients' own provider keys pass through Envoy, "
+                     "and anyone who reaches port 8080 can use the gateway with their own key")
+    for name, var in held.items():
+        if not var:
+            notes.append(f"provider {name!r} has an api_key that reads no variable")
+    return ExportPlan(ctx, leash_yaml, env_vars, moved, skipped, version, virtual_keys, held, modules,
+                      modules_from, notes, start)
+
+
+def _write_wheel(out_dir: Path) -> tuple[Path, str]:
+    """Build the wheel of this leash into wheels/; (path, status). Older leash wheels there are removed."""
+    from leash_cli.extproc.wheel import WheelError, build_wheel
+
+    wheels = out_dir / "wheels"
+    with tempfile.TemporaryDirectory(prefix="leash-wheel-") as tmp:
+        try:
+            built = build_wheel(Path(tmp))
+        except WheelError as e:
+            raise ExportError(str(e)) from None
+        target = wheels / built.name
+        if target.exists() and target.read_bytes() == built.read_bytes():
+            status = UNCHANGED
+        else:
+            status = UPDATED if target.exists() else CREATED
+            wheels.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(built, target)
+    for old in wheels.glob("leash_cli-*.whl"):
+        if old != target:
+            old.unlink()
+    return target, status
 
 
 def export_compose(loaded: LoadedConfig, out_dir: Path, *, replicas: int = 2,
                    force: bool = False) -> tuple[ExportPlan, list[tuple[Path, str]]]:
-    p = plan(loaded, replicas)
+    p = plan(loaded, replicas)  # raises ExportError before anything is written
     results = render_tree(data_dir("templates") / "compose", out_dir, p.context, force=force,
-                          extra={"leash.yaml": p.leash_yaml})
+                          extra={"leash.yaml": p.leash_yaml, **p.modules})
+    results.append(_write_wheel(out_dir))
     return p, results

@@ -24,6 +24,7 @@ import grpc
 import orjson
 from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
 
+from leash_cli.core.gateway import GatewayCore, gateway_parts, reload_config
 from leash_cli.extproc.adapter import StreamHandler
 from leash_cli.extproc.health import NOT_SERVING, Health
 from leash_cli.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -46,37 +47,11 @@ GRPC_OPTIONS = (
 
 
 class ExtProcHost:
-    """What every stream needs: the gateway's current state, metrics, keys."""
+    """What every stream needs: the gateway core (current config, metrics, keys, recording)."""
 
-    def __init__(self, gateway: Any) -> None:
-        self.gateway = gateway
+    def __init__(self, gateway: GatewayCore) -> None:
+        self.core = self.gateway = gateway
         self.active = 0
-        self._trust: tuple[object, bool] = (None, False)
-
-    @property
-    def state(self):
-        return self.gateway.state
-
-    @property
-    def metrics(self):
-        return self.gateway.metrics
-
-    @property
-    def keyring(self):
-        return self.gateway.keyring
-
-    @property
-    def require_virtual_key(self) -> bool:
-        # behind Envoy the clients are remote: a leash key is required unless the config says false
-        return self.gateway.state.config.gateway.require_virtual_key is not False
-
-    @property
-    def trust_tenant_header(self) -> bool:
-        # behind Envoy the clients are remote: the tenant header counts only when the config says so
-        st = self.gateway.state
-        if self._trust[0] is not st:
-            self._trust = (st, st.config.gateway.trust_tenant_header is True)
-        return self._trust[1]
 
 
 class Processor(pb_grpc.ExternalProcessorServicer):
@@ -92,10 +67,10 @@ class Processor(pb_grpc.ExternalProcessorServicer):
                     resp = await handler.handle(req)
                 except Exception as e:  # a bug must not leak: the client gets a clean 500
                     log.exception("internal error in ext_proc stream")
-                    if handler.ex is None or handler.done:
+                    failed = handler.fail(e)
+                    if failed is None:
                         raise
-                    handler.ex.error = f"internal error: {type(e).__name__}"
-                    resp = handler.reject(500, "internal_error", "leash internal error", outcome="error")
+                    resp = failed
                 yield resp
         finally:
             handler.finish("ext_proc stream closed early")
@@ -105,8 +80,8 @@ class Processor(pb_grpc.ExternalProcessorServicer):
 class ExtProcServer:
     """The gRPC server, the health service and the metrics port of one module host."""
 
-    def __init__(self, gateway: Any, host: str = "127.0.0.1", port: int = 50051, metrics_port: int | None = 9464,
-                 *, grace: float = 30.0) -> None:
+    def __init__(self, gateway: GatewayCore, host: str = "127.0.0.1", port: int = 50051,
+                 metrics_port: int | None = 9464, *, grace: float = 30.0) -> None:
         self.gateway = gateway
         self.host = host
         self.port = port
@@ -129,9 +104,7 @@ class ExtProcServer:
         self.bound_port = server.add_insecure_port(f"{_grpc_host(self.host)}:{self.port}")
         if not self.bound_port:
             raise OSError(f"cannot bind the ext_proc port {self.host}:{self.port}")
-        rec = self.gateway.recorder
-        if rec is not None and hasattr(rec, "start"):
-            rec.start()
+        await self.gateway.start()  # the recorder's writer; reloads close old modules on this loop
         await server.start()
         if self.metrics_port is not None:
             self.http = await asyncio.start_server(self._http, self.host, self.metrics_port)
@@ -147,21 +120,11 @@ class ExtProcServer:
         if self.health is not None:
             self.health.set(NOT_SERVING)
         await self.server.stop(self.grace)
-        from leash_cli import pipeline as _pipeline
-
-        pending = list(_pipeline._BACKGROUND)  # module sinks still writing
-        if pending:
-            with contextlib.suppress(Exception):
-                await asyncio.wait(pending, timeout=self.grace)
         if self.http is not None:
             self.http.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.http.wait_closed(), 2)
-        rec = self.gateway.recorder
-        if rec is not None and hasattr(rec, "close"):
-            await asyncio.get_running_loop().run_in_executor(None, rec.close)
-        with contextlib.suppress(Exception):
-            await self.gateway.limits.close()
+        await self.gateway.stop(self.grace)  # module sinks, the history queue, the limits
         self.server = None
         if self._stopped is not None:
             self._stopped.set()
@@ -213,11 +176,9 @@ def _grpc_host(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
-def build_host(loaded: Any, db_path: str | Path | None = None, *, record: bool = True):
-    """The gateway object (pipeline, providers, keys, recorder, shared state) for a config."""
-    from leash_cli.server import build_gateway
-
-    return build_gateway(loaded, db_path=db_path, record=record)
+def build_host(loaded: Any, db_path: str | Path | None = None, *, record: bool = True) -> GatewayCore:
+    """The gateway core (pipeline, providers, keys, recorder, shared state) for a config."""
+    return GatewayCore(loaded, **gateway_parts(loaded, db_path=db_path, record=record))
 
 
 def serve_ext_proc(loaded: Any, host: str = "127.0.0.1", port: int = 50051, metrics_port: int | None = 9464,
@@ -241,8 +202,6 @@ def serve_ext_proc(loaded: Any, host: str = "127.0.0.1", port: int = 50051, metr
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, _stop)
         with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
-            from leash_cli.server import reload_config
-
             loop.add_signal_handler(signal.SIGHUP, lambda: reload_config(gateway, config_path or loaded.path))
         if on_ready is not None:
             on_ready(srv)
@@ -254,7 +213,7 @@ def serve_ext_proc(loaded: Any, host: str = "127.0.0.1", port: int = 50051, metr
 class ExtProcThread:
     """A module host on free ports in a background thread: ``with ExtProcThread(gw) as srv: srv.bound_port``."""
 
-    def __init__(self, gateway: Any, host: str = "127.0.0.1", port: int = 0, metrics_port: int | None = 0,
+    def __init__(self, gateway: GatewayCore, host: str = "127.0.0.1", port: int = 0, metrics_port: int | None = 0,
                  grace: float = 5.0) -> None:
         self.srv = ExtProcServer(gateway, host, port, metrics_port, grace=grace)
         self.loop: asyncio.AbstractEventLoop | None = None

@@ -10,5 +10,5 @@
     prompt-injection  heuristic injection score over normalised text
 
 ``tenant.py`` is not a module users enable: it enforces each tenant's own
-``quotas``, ``allowed_providers`` and ``allowed_models`` (see the README).
+``quotas``, ``allowed_providers`` and ``allowed_models`` (see docs/modules.md).
 """

@@ -15,12 +15,21 @@ from dataclasses import dataclass
 from leash_cli.decision import Decision, block
 from leash_cli.exchange import Exchange, Violation
 from leash_cli.modules._common import estimate_input_tokens, max_output_tokens
+from leash_cli.money import usd, usd_exact
 from leash_cli.pricing import _at
 from leash_cli.state import period_key
 
 log = logging.getLogger("leash.budget")
 
 RESERVATIONS = "_budget_reservations"
+
+#: On a 429 that no retry can fix before its window resets (a budget, a quota): the official
+#: OpenAI and Anthropic SDKs honour it and give up at once instead of sleeping for `retry-after`.
+NO_RETRY = "x-should-retry"
+
+
+def no_retry_headers(headers: dict[str, str] | None = None) -> dict[str, str]:
+    return {**(headers or {}), NO_RETRY: "false"}
 
 
 @dataclass(slots=True)
@@ -69,11 +78,11 @@ async def reserve(rule: BudgetRule, ex: Exchange, state, pricer) -> Decision | N
     res = await state.reserve(key, worst, rule.limit_usd, ttl)
     if not res.ok:
         return block(
-            f"budget exceeded for {rule.scope}: ${res.spent:.4f} spent and ${res.reserved:.4f} reserved of "
-            f"${rule.limit_usd:.2f} per {rule.period}; this request may cost up to ${worst:.4f}",
-            status=429, code="budget_exceeded", retry_after=left,
+            f"budget exceeded for {rule.scope}: {usd(res.spent)} spent and {usd(res.reserved)} reserved of "
+            f"{usd_exact(rule.limit_usd)} per {rule.period}; this request may cost up to {usd(worst)}",
+            status=429, code="budget_exceeded", retry_after=left, headers=no_retry_headers(),
             violations=[Violation(rule.owner, "BUDGET_EXCEEDED", "block", "medium",
-                                  f"limit ${rule.limit_usd} per {rule.period} ({rule.scope})")],
+                                  f"limit {usd_exact(rule.limit_usd)} per {rule.period} ({rule.scope})")],
         )
     ex.annotations.setdefault(RESERVATIONS, []).append((rule, key, worst, ttl))
     return None
@@ -95,8 +104,8 @@ async def settle(ex: Exchange, state, recorder=None) -> None:
             before = spent - actual
             if before < th * rule.limit_usd <= spent:
                 if await state.once(f"alert:{key}:{th}", ttl):
-                    detail = f"{rule.scope} crossed {th:.0%} of ${rule.limit_usd} per {rule.period} " \
-                             f"(${spent:.4f} spent)"
+                    detail = f"{rule.scope} crossed {th:.0%} of {usd_exact(rule.limit_usd)} per {rule.period} " \
+                             f"({usd(spent)} spent)"
                     log.warning("budget alert: %s", detail)
                     ex.violations.append(Violation(rule.owner, "BUDGET_ALERT", "alert", "medium", detail))
                     if recorder is not None and hasattr(recorder, "audit"):

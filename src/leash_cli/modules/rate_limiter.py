@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Literal
 
 from pydantic import Field
 
 from leash_cli.decision import Decision, block
 from leash_cli.exchange import Exchange, Violation
-from leash_cli.modules._common import Settings, retry_headers, scope_key
+from leash_cli.modules import _budget, _common
+from leash_cli.modules._common import Scope, per_tenant, retry_headers, scope_key
 from leash_cli.state import MemoryState
 
 WINDOWS = {"minute": 60.0, "hour": 3600.0, "day": 86400.0}
@@ -22,18 +22,18 @@ class RateLimiter:
     version = "1.0"
     priority = 10
 
-    class Settings(Settings):
+    class Settings(_common.Settings):
         requests_per_minute: int | None = Field(None, ge=0, description="requests allowed per minute")
         requests_per_hour: int | None = Field(None, ge=0, description="requests allowed per hour")
         requests_per_day: int | None = Field(None, ge=0, description="requests allowed per day")
         tokens_per_minute: int | None = Field(None, ge=0, description="input+output tokens per minute")
         tokens_per_hour: int | None = Field(None, ge=0, description="input+output tokens per hour")
         tokens_per_day: int | None = Field(None, ge=0, description="input+output tokens per day")
-        per: list[Literal["tenant", "key", "provider", "model", "global"]] = Field(
-            default_factory=lambda: ["tenant"], description="what one limit counts: e.g. [tenant] or [tenant, model]"
+        per: list[Scope] = Field(
+            default_factory=per_tenant, description="what one limit counts: e.g. [tenant] or [tenant, model]"
         )
 
-    def __init__(self, settings: "RateLimiter.Settings", context=None) -> None:
+    def __init__(self, settings: RateLimiter.Settings, context=None) -> None:
         self.s = settings
         self.state = getattr(context, "state", None) or MemoryState()
         self.request_limits = [(w, getattr(settings, f"requests_per_{w}")) for w in WINDOWS
@@ -52,7 +52,8 @@ class RateLimiter:
             if not res.allowed:
                 return block(
                     f"rate limit exceeded: {limit} requests per {window} for {scope}",
-                    status=429, code="rate_limit_exceeded", retry_after=res.retry_after, headers=headers,
+                    status=429, code="rate_limit_exceeded", retry_after=res.retry_after,
+                    headers=_retry_hint(headers, res.retry_after),
                     violations=[Violation(self.name, "RATE_LIMIT", "block", "low",
                                           f"{limit} requests per {window} ({scope})")],
                 )
@@ -66,7 +67,7 @@ class RateLimiter:
             if used >= limit:
                 return block(
                     f"token limit exceeded: {limit} tokens per {window} for {scope}",
-                    status=429, code="rate_limit_exceeded", retry_after=reset, headers=headers,
+                    status=429, code="rate_limit_exceeded", retry_after=reset, headers=_retry_hint(headers, reset),
                     violations=[Violation(self.name, "TOKEN_LIMIT", "block", "low",
                                           f"{limit} tokens per {window} ({scope})")],
                 )
@@ -86,3 +87,15 @@ class RateLimiter:
             secs = WINDOWS[window]
             bucket = int(now // secs)
             await self.state.add(f"tok:{scope}:{window}:{bucket}", used, secs * 2)
+
+
+#: Longest wait a client retry is worth: the OpenAI SDK follows `retry-after` up to 60 s.
+RETRY_WORTH_SECONDS = 60.0
+
+
+def _retry_hint(headers: dict[str, str], wait: float) -> dict[str, str]:
+    """`retry-after` always; an hour or day window that resets later than a client would wait also
+    says `x-should-retry: false`, so SDKs fail at once instead of sleeping (or retrying in vain)."""
+    if wait > RETRY_WORTH_SECONDS:
+        return _budget.no_retry_headers(headers)
+    return headers

@@ -54,7 +54,8 @@ class TenantRules:
             headers.update(retry_headers("requests", limit, res.remaining, res.reset_after))
             if not res.allowed:
                 return block(f"quota exceeded: tenant {ex.tenant!r} may make {limit} requests per {window}",
-                             status=429, code="quota_exceeded", retry_after=res.retry_after, headers=headers,
+                             status=429, code="quota_exceeded", retry_after=res.retry_after,
+                             headers=_budget.no_retry_headers(headers),
                              violations=[Violation(NAME, "QUOTA_EXCEEDED", "block", "low",
                                                    f"{limit} requests per {window}")])
         if q.tokens_per_day is not None:
@@ -64,6 +65,7 @@ class TenantRules:
                 reset = (bucket + 1) * 86400 - time.time()
                 return block(f"quota exceeded: tenant {ex.tenant!r} used {int(used)} of {q.tokens_per_day} "
                              f"tokens today", status=429, code="quota_exceeded", retry_after=reset,
+                             headers=_budget.no_retry_headers(),
                              violations=[Violation(NAME, "TOKEN_QUOTA_EXCEEDED", "block", "low",
                                                    f"{q.tokens_per_day} tokens per day")])
         if q.cost_limit_usd is not None:

@@ -62,10 +62,8 @@ from leash_cli.store.backend import Store, StoreError
 from leash_cli.store.factory import label, open_store
 from leash_cli.store.rows import audit_row, build_violation_rows, snapshot
 
-try:
+if sys.platform == "linux":  # F_SETPIPE_SZ is Linux's (storage.writer: process is POSIX only)
     import fcntl
-except ImportError:  # pragma: no cover - not POSIX (storage.writer: process is POSIX only)
-    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger("leash.store")
 
@@ -293,7 +291,7 @@ class ProcessRecorder:
                                 close_fds=True)
         stdin = _pipe(proc.stdin)
         os.set_blocking(stdin.fileno(), False)
-        if fcntl is not None and hasattr(fcntl, "F_SETPIPE_SZ"):  # Linux: room for many intervals of rows while the writer commits
+        if sys.platform == "linux" and hasattr(fcntl, "F_SETPIPE_SZ"):  # room for many intervals of rows while the writer commits
             try:
                 fcntl.fcntl(stdin.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
             except OSError:  # above /proc/sys/fs/pipe-max-size for this user: keep the default

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from leash_cli.money import usd
 from leash_cli.store import clean_headers, mask_credentials
 
 __all__ = [
@@ -90,15 +91,15 @@ def fmt_tokens(inp: int | None, out: int | None) -> str:
 
 
 def fmt_usd(v: float | None) -> str:
+    """Whole dollars from $100, cents from a cent (more below $1 when needed: $0.015), four decimals
+    below a cent and more when the amount needs them ($0.00002, never $0.0000)."""
     if v is None:
         return "-"
-    if v == 0:
-        return "$0"
-    if v < 0.01:
-        return f"${v:.4f}"
-    if v < 100:
-        return f"${v:.2f}"
-    return f"${v:,.0f}"
+    if abs(v) >= 100:
+        return usd(v, decimals=0)
+    if abs(v) < 0.01:
+        return usd(v, decimals=4, sig=1)
+    return usd(v)
 
 
 def fmt_cost(v: float | None) -> str:
