@@ -230,6 +230,8 @@ def _register_optional() -> None:
         app.command("stats")(history.stats)
     if keys := load("keys"):
         app.add_typer(keys.keys_app, name="keys")
+    if db := load("db"):
+        app.add_typer(db.db_app, name="db")
     if modules := load("modules"):
         app.add_typer(modules.module_app, name="module")
     if scan := load("scan"):

@@ -278,11 +278,15 @@ class TenantConfig(Strict):
 
 
 class StorageConfig(Strict):
-    """The history: one SQLite file written off the hot path."""
+    """The history: a SQLite file (``path``) or a PostgreSQL database (``url``), written off the hot path."""
 
     enabled: bool = Field(True, description="false records nothing (as `leash up --no-record`)")
     path: str | None = Field(None, description="the database; default $LEASH_HOME/leash.db (~/.leash/leash.db); "
                                                "`--db` overrides")
+    url: str | None = Field(
+        None, description="a PostgreSQL database for the history and virtual keys, shared by every gateway: "
+                          "postgresql://user@host:5432/leash (default: $LEASH_DATABASE_URL, else the SQLite file "
+                          "storage.path)")
     bodies: Literal["full", "redacted", "none"] = Field("full", description="what is kept of request and response "
                                                                             "bodies")
     max_body_bytes: int = Field(256 * 1024, ge=0, description="bodies stored above this size are truncated")
@@ -306,6 +310,13 @@ class StorageConfig(Strict):
     audit_checkpoint_interval: str = Field(
         "60s", description="how often the writer signs a checkpoint of the audit chain while rows arrive "
                            "(and always at shutdown)")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"(?i)^postgres(ql)?://", v):
+            raise ValueError(f"expected a PostgreSQL URL such as postgresql://user@host:5432/leash, got {v!r}")
+        return v
 
     @field_validator("retention", "audit_checkpoint_interval")
     @classmethod

@@ -59,7 +59,7 @@ from typing import IO, Any
 from leash_cli.config import StorageConfig
 from leash_cli.exchange import Exchange
 from leash_cli.store.backend import Store, StoreError
-from leash_cli.store.factory import open_store
+from leash_cli.store.factory import label, open_store
 from leash_cli.store.rows import audit_row, build_violation_rows, snapshot
 
 if sys.platform == "linux":  # F_SETPIPE_SZ is Linux's (storage.writer: process is POSIX only)
@@ -192,7 +192,7 @@ class ProcessRecorder:
     def __init__(self, path: Path | str | Store, storage: StorageConfig | None = None, *, pricer: Any = None,
                  max_pending: int = 100_000) -> None:
         self.store = open_store(path)
-        self.path: Path | str = Path(path) if isinstance(path, (str, Path)) else self.store.location
+        self.path: Path | str = label(path, self.store)  # a PostgreSQL URL without its password
         self._storage = storage or StorageConfig()
         self.pricer = pricer
         self.max_pending = max_pending

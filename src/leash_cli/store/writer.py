@@ -31,7 +31,7 @@ from leash_cli.config import StorageConfig, parse_duration
 from leash_cli.exchange import Exchange
 from leash_cli.store.backend import Store, StoreError, StoreWriter
 from leash_cli.store.chain import AuditKey, KeyError_, load_key
-from leash_cli.store.factory import open_store
+from leash_cli.store.factory import label, open_store
 from leash_cli.store.process import ProcessRecorder
 from leash_cli.store.retention import cutoff_for
 from leash_cli.store.rows import audit_row, build_request_row, build_violation_rows, row_from_snapshot
@@ -94,7 +94,7 @@ class Recorder:
         max_pending: int = 100_000,
     ) -> None:
         self.store = open_store(path)
-        self.path: Path | str = Path(path) if isinstance(path, (str, Path)) else self.store.location
+        self.path: Path | str = label(path, self.store)  # a PostgreSQL URL without its password
         self._storage = storage or StorageConfig()
         self.pricer = pricer  # optional: prices exchanges that arrive without cost_usd
         self.max_pending = max_pending
