@@ -28,7 +28,7 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_key(db_path: Path | Store, tenant: str, *, expires_in: float | None = None,
+def create_key(db_path: Path | str | Store, tenant: str, *, expires_in: float | None = None,
                description: str | None = None) -> tuple[str, VirtualKey]:
     """A new key (returned once, never stored) and its record."""
     key_id = secrets.token_hex(4)
@@ -42,13 +42,13 @@ def create_key(db_path: Path | Store, tenant: str, *, expires_in: float | None =
     return key, vk
 
 
-def revoke_key(db_path: Path | Store, key_id: str) -> bool:
+def revoke_key(db_path: Path | str | Store, key_id: str) -> bool:
     now = iso_utc(time.time())
     assert now is not None
     return open_store(db_path).revoke_key(key_id, now)
 
 
-def list_keys(db_path: Path | Store) -> list[VirtualKey]:
+def list_keys(db_path: Path | str | Store) -> list[VirtualKey]:
     return open_store(db_path).list_keys()
 
 

@@ -21,7 +21,7 @@ import typer
 from leash_cli import money
 from leash_cli.paths import resolve_db_path
 from leash_cli.store.backend import HistoryReader, StoreError
-from leash_cli.store.factory import open_store
+from leash_cli.store.factory import label, open_store
 from leash_cli.store.filters import FilterError
 from leash_cli.store.queries import parse_since
 from leash_cli.store.schema import REQUEST_COLUMNS
@@ -73,7 +73,7 @@ def _say(message: str, err: bool = False) -> None:
     typer.echo(message, err=err)
 
 
-def _db_path(explicit: Path | None, ctx: typer.Context | None = None, config: Path | None = None) -> Path:
+def _db_path(explicit: Path | None, ctx: typer.Context | None = None, config: Path | None = None) -> Path | str:
     """--db, else storage.path of the config (--config or the usual search), else $LEASH_HOME/leash.db."""
     if ctx is not None:
         explicit = explicit or ctx.meta.get("leash_logs_db")
@@ -93,11 +93,11 @@ def _db_path(explicit: Path | None, ctx: typer.Context | None = None, config: Pa
     return resolve_db_path(None, cfg)
 
 
-def _open(path: Path) -> HistoryReader:
+def _open(path: Path | str) -> HistoryReader:
     """The history's reader, or exit 0 with a friendly message when there is none yet."""
     store = open_store(path)
     if not store.exists():
-        _say(f"no history yet at {path} — run leash up", err=True)
+        _say(f"no history yet at {label(path, store)} — run leash up", err=True)
         raise typer.Exit(0)
     try:
         return store.open_reader()

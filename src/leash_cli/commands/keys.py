@@ -18,7 +18,7 @@ DbOpt = Annotated[Optional[Path], typer.Option("--db", help="history database (d
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="config file (for storage.path)")]
 
 
-def _db(db: Path | None, config: Path | None) -> Path:
+def _db(db: Path | None, config: Path | None) -> Path | str:
     from leash_cli.config import ConfigError, load_config
     from leash_cli.paths import resolve_db_path
 

@@ -205,18 +205,17 @@ def gateway_parts(loaded: LoadedConfig, *, db_path: str | Path | None = None, re
     from leash_cli.keys import KeyRing
     from leash_cli.paths import resolve_db_path
     from leash_cli.pricing import Pricer
+    from leash_cli.store import make_recorder, open_store
 
     cfg = loaded.config
-    path = resolve_db_path(str(db_path) if db_path else None, loaded)
+    store = open_store(resolve_db_path(str(db_path) if db_path else None, loaded))
     recorder = None
     if record and cfg.storage.enabled:
-        from leash_cli.store import make_recorder, open_store
-
-        open_store(path).migrate()  # migrate now: a corrupt or newer database is a clear error before serving
-        recorder = make_recorder(path, cfg.storage)
+        store.migrate()  # migrate now: a corrupt or newer database is a clear error before serving
+        recorder = make_recorder(store, cfg.storage)
     pricer = Pricer(cfg.pricing)
     pricer.warm()
-    return {"recorder": recorder, "pricer": pricer, "keyring": KeyRing(path)}
+    return {"recorder": recorder, "pricer": pricer, "keyring": KeyRing(store)}
 
 
 def reload_config(gateway: GatewayCore, config_path: str | Path | None) -> bool:
