@@ -68,6 +68,7 @@ async def _leash(url: str, stream: bool):
     body = _request_body(stream)
 
     if stream:
+
         async def one() -> int:
             r = await client.request("POST", url, HEADERS, body)
             n = 0
@@ -76,6 +77,7 @@ async def _leash(url: str, stream: bool):
             r.release()
             return n
     else:
+
         async def one() -> int:
             r = await client.request("POST", url, HEADERS, body)
             data = await r.read()
@@ -100,18 +102,22 @@ async def _aiohttp(url: str, stream: bool):
     timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_read=600)
 
     if stream:
+
         async def one() -> int:
-            resp = await session.request("POST", url, headers=HEADERS, data=body, allow_redirects=False,
-                                         timeout=timeout, compress=None)
+            resp = await session.request(
+                "POST", url, headers=HEADERS, data=body, allow_redirects=False, timeout=timeout, compress=None
+            )
             n = 0
             async for piece in resp.content.iter_any():
                 n += len(piece)
             resp.release()
             return n
     else:
+
         async def one() -> int:
-            resp = await session.request("POST", url, headers=HEADERS, data=body, allow_redirects=False,
-                                         timeout=timeout, compress=None)
+            resp = await session.request(
+                "POST", url, headers=HEADERS, data=body, allow_redirects=False, timeout=timeout, compress=None
+            )
             data = await resp.read()
             resp.release()
             return len(data)
@@ -131,6 +137,7 @@ async def _httpx(url: str, stream: bool):
     body = _request_body(stream)
 
     if stream:
+
         async def one() -> int:
             n = 0
             async with client.stream("POST", url, headers=HEADERS, content=body) as resp:
@@ -138,6 +145,7 @@ async def _httpx(url: str, stream: bool):
                     n += len(piece)
             return n
     else:
+
         async def one() -> int:
             resp = await client.post(url, headers=HEADERS, content=body)
             return len(resp.content)
@@ -199,8 +207,12 @@ def main() -> None:
 
     expect = {False: len(fake.COMPLETION), True: len(fake.STREAM)}
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, str(HERE / "upstream.py"), "--port", str(port)],
-                            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "upstream.py"), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     try:
         line = proc.stdout.readline()  # type: ignore[union-attr]
         if "bench upstream on" not in line:
@@ -218,15 +230,20 @@ def main() -> None:
                         cpu, rps = _run(loop_kind, _measure(CLIENTS[name], url, stream, n, expect[stream]))
                         best_cpu, best_rps = min(best_cpu, cpu), max(best_rps, rps)
                     rows.append((loop_kind, name, "SSE" if stream else "JSON", best_cpu, best_rps))
-                    print(f"  {loop_kind:8} {name:8} {rows[-1][2]:5} {best_cpu:8.1f} µs CPU/req "
-                          f"{best_rps:9.0f} req/s", file=sys.stderr, flush=True)
+                    print(
+                        f"  {loop_kind:8} {name:8} {rows[-1][2]:5} {best_cpu:8.1f} µs CPU/req {best_rps:9.0f} req/s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
     finally:
         proc.terminate()
         proc.wait(5)
 
     print()
-    print(f"Upstream client cost: {CONCURRENCY} concurrent workers, keep-alive, best of {args.rounds} "
-          f"(n={args.n}; httpx n={args.n // 5}); Python {sys.version.split()[0]}")
+    print(
+        f"Upstream client cost: {CONCURRENCY} concurrent workers, keep-alive, best of {args.rounds} "
+        f"(n={args.n}; httpx n={args.n // 5}); Python {sys.version.split()[0]}"
+    )
     print()
     print("| loop     | client   | body | CPU µs/req | req/s   | vs leash |")
     print("|----------|----------|------|-----------:|--------:|---------:|")

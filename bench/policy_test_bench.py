@@ -36,8 +36,10 @@ from leash_cli.store.factory import open_store  # noqa: E402
 from leash_cli.store.writer import Recorder  # noqa: E402
 
 SAME = "modules:\n  pii-detector:\n    action: log\n"
-STRICT = ("modules:\n  pii-detector:\n    action: block\n  secrets-detector:\n    action: block\n"
-          "  rate-limiter:\n    requests_per_minute: 600\n")
+STRICT = (
+    "modules:\n  pii-detector:\n    action: block\n  secrets-detector:\n    action: block\n"
+    "  rate-limiter:\n    requests_per_minute: 600\n"
+)
 
 
 def main() -> None:
@@ -65,8 +67,10 @@ def main() -> None:
                 w0, c0 = time.perf_counter(), time.process_time()
                 res = replay(reader, loaded)
                 w, c = time.perf_counter() - w0, time.process_time() - c0
-                print(f"{name:16} {res.total:7,} exchanges in {w:6.2f} s wall ({res.total / w:8,.0f}/s), "
-                      f"{c:6.2f} s CPU; changed {res.changed} {dict((k, v) for k, v in res.changes.items() if v)}")
+                print(
+                    f"{name:16} {res.total:7,} exchanges in {w:6.2f} s wall ({res.total / w:8,.0f}/s), "
+                    f"{c:6.2f} s CPU; changed {res.changed} {dict((k, v) for k, v in res.changes.items() if v)}"
+                )
         finally:
             reader.close()
     finally:

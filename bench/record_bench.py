@@ -55,18 +55,25 @@ sys.path.insert(0, str(ARGS.src or HERE.parent / "src"))
 sys.path.insert(1, str(HERE))
 
 import orjson  # noqa: E402
-import upstream  # noqa: E402  (bench/upstream.py: the canned answers)
 
+import upstream  # noqa: E402  (bench/upstream.py: the canned answers)
 from leash_cli import store  # noqa: E402
 from leash_cli.config import StorageConfig  # noqa: E402
 from leash_cli.exchange import Exchange, Usage  # noqa: E402
 from leash_cli.pricing import Pricer  # noqa: E402
 
 # bench/run.py's request (imported by value: run.py pulls in its own CLI)
-PROMPT_300B = {"model": "gpt-4o-mini", "messages": [
-    {"role": "system", "content": "You are a helpful assistant."},
-    {"role": "user", "content": "Summarise the plot of a short story about a fox who learns to share with "
-                                "the other animals of the forest, in two sentences, for a child of seven."}]}
+PROMPT_300B = {
+    "model": "gpt-4o-mini",
+    "messages": [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {
+            "role": "user",
+            "content": "Summarise the plot of a short story about a fox who learns to share with "
+            "the other animals of the forest, in two sentences, for a child of seven.",
+        },
+    ],
+}
 _PRICER = Pricer()
 
 
@@ -74,11 +81,23 @@ def exchange(i: int, stream: bool = False) -> Exchange:
     """One exchange as the gateway hands it to the recorder in bench/run.py."""
     body = {**PROMPT_300B, "stream": True, "stream_options": {"include_usage": True}} if stream else PROMPT_300B
     raw = orjson.dumps(body) if stream else json.dumps(body).encode()  # a stream's body was rewritten
-    ex = Exchange(id=f"{int(1.7e15) + i:013x}{i:011x}", provider="openai", kind="openai", api="openai",
-                  method="POST", path="chat/completions", client="127.0.0.1:37600", request_body=raw,
-                  request_headers={"host": "127.0.0.1:40000", "content-type": "application/json",
-                                   "content-length": str(len(raw))},
-                  model="gpt-4o-mini", stream=stream)
+    ex = Exchange(
+        id=f"{int(1.7e15) + i:013x}{i:011x}",
+        provider="openai",
+        kind="openai",
+        api="openai",
+        method="POST",
+        path="chat/completions",
+        client="127.0.0.1:37600",
+        request_body=raw,
+        request_headers={
+            "host": "127.0.0.1:40000",
+            "content-type": "application/json",
+            "content-length": str(len(raw)),
+        },
+        model="gpt-4o-mini",
+        stream=stream,
+    )
     ex.json()
     ex.t_upstream_start, ex.t_upstream_headers = ex.t_start + 0.0002, ex.t_start + 0.002
     ex.t_upstream_end, ex.t_end = ex.t_start + 0.0022, ex.t_start + 0.0023
@@ -172,14 +191,44 @@ def v002_build_request_row(ex: Exchange, storage: StorageConfig) -> tuple:
             events = orjson.dumps(kept).decode()
     timings = {k: s._ms(v) for k, v in ex.module_timings.items()} if ex.module_timings else None
     return (
-        ex.id, _v002_iso_utc(ex.started_at), _v002_iso_utc(ended), ex.tenant, ex.key_id, ex.provider, ex.kind,
-        ex.model, ex.method, ex.path, s.clean_query(ex.query), ex.status, 1 if ex.stream else 0, ex.outcome,
-        ex.verdict, s._ms(total), s._ms(ex.upstream_seconds), s._ms(ex.overhead_seconds), s._ms(ex.ttft_seconds),
-        u.input_tokens, u.output_tokens, u.cached_input_tokens, u.cache_write_tokens, u.reasoning_tokens,
-        ex.cost_usd, ex.client, s.mask_credentials(ex.error) if ex.error else None, s._dumps(ex.cost_detail),
-        s._dumps(timings), s._dumps(_v002_clean_headers(ex.request_headers)),
+        ex.id,
+        _v002_iso_utc(ex.started_at),
+        _v002_iso_utc(ended),
+        ex.tenant,
+        ex.key_id,
+        ex.provider,
+        ex.kind,
+        ex.model,
+        ex.method,
+        ex.path,
+        s.clean_query(ex.query),
+        ex.status,
+        1 if ex.stream else 0,
+        ex.outcome,
+        ex.verdict,
+        s._ms(total),
+        s._ms(ex.upstream_seconds),
+        s._ms(ex.overhead_seconds),
+        s._ms(ex.ttft_seconds),
+        u.input_tokens,
+        u.output_tokens,
+        u.cached_input_tokens,
+        u.cache_write_tokens,
+        u.reasoning_tokens,
+        ex.cost_usd,
+        ex.client,
+        s.mask_credentials(ex.error) if ex.error else None,
+        s._dumps(ex.cost_detail),
+        s._dumps(timings),
+        s._dumps(_v002_clean_headers(ex.request_headers)),
         s._dumps(_v002_clean_headers(ex.response_headers)) if ex.response_headers else None,
-        req_trunc, resp_trunc, req_body, resp_body, resp_text, prompt, events,
+        req_trunc,
+        resp_trunc,
+        req_body,
+        resp_body,
+        resp_text,
+        prompt,
+        events,
     )
 
 
@@ -224,8 +273,9 @@ def _rows(exes: list, start: int) -> list[tuple]:
 
 
 IDX5 = ("provider", "model", "tenant", "outcome", "status")
-PLAIN = "INSERT INTO requests ({}) VALUES ({})".format(", ".join(store.REQUEST_COLUMNS),
-                                                      ", ".join("?" * len(store.REQUEST_COLUMNS)))
+PLAIN = "INSERT INTO requests ({}) VALUES ({})".format(
+    ", ".join(store.REQUEST_COLUMNS), ", ".join("?" * len(store.REQUEST_COLUMNS))
+)
 UPSERT = store._INSERT_REQUEST
 
 
@@ -252,12 +302,27 @@ INSERT_VARIANTS = [
     ("FTS bulk per batch (no trigger), 6 idx, plain", "v002", PLAIN, ("DROP TRIGGER requests_ai",), True),
     ("003: deferred FTS, 3 indexes, upsert (now)", "003", UPSERT, (), False),
     ("003, plain INSERT", "003", PLAIN, (), False),
-    ("003 - model, tenant indexes", "003", UPSERT, tuple(f"DROP INDEX requests_{c}" for c in ("model", "tenant")),
-     False),
-    ("003 + narrow started_at index", "003", UPSERT, (
-        "DROP INDEX requests_started_at", "CREATE INDEX requests_started_at ON requests (started_at)"), False),
-    ("003, no index at all but the PK", "003", UPSERT, ("DROP INDEX requests_started_at", "DROP INDEX requests_model",
-                                                        "DROP INDEX requests_tenant"), False),
+    (
+        "003 - model, tenant indexes",
+        "003",
+        UPSERT,
+        tuple(f"DROP INDEX requests_{c}" for c in ("model", "tenant")),
+        False,
+    ),
+    (
+        "003 + narrow started_at index",
+        "003",
+        UPSERT,
+        ("DROP INDEX requests_started_at", "CREATE INDEX requests_started_at ON requests (started_at)"),
+        False,
+    ),
+    (
+        "003, no index at all but the PK",
+        "003",
+        UPSERT,
+        ("DROP INDEX requests_started_at", "DROP INDEX requests_model", "DROP INDEX requests_tenant"),
+        False,
+    ),
     ("003 + cache_size 64 MB", "003", UPSERT, ("PRAGMA cache_size=-65536",), False),
     ("003 + mmap_size 256 MB", "003", UPSERT, ("PRAGMA mmap_size=268435456",), False),
 ]
@@ -289,11 +354,13 @@ def section_insert(n: int, prefill: int, batch: int, repeat: int, stream: bool) 
                 t0 = time.process_time()
                 for i in range(0, n, batch):
                     conn.execute("BEGIN IMMEDIATE")
-                    conn.executemany(stmt, rows[i:i + batch])
+                    conn.executemany(stmt, rows[i : i + batch])
                     if bulk:
                         conn.execute(
                             "INSERT INTO requests_fts (rowid, prompt_text, response_text) SELECT rowid, "
-                            "prompt_text, response_text FROM requests WHERE rowid > ?", [start + i])
+                            "prompt_text, response_text FROM requests WHERE rowid > ?",
+                            [start + i],
+                        )
                     conn.execute("COMMIT")
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 best = min(best, (time.process_time() - t0) / n * 1e6)

@@ -43,12 +43,21 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PROMPT_300B = {"model": "gpt-4o-mini", "messages": [
-    {"role": "system", "content": "You are a helpful assistant."},
-    {"role": "user", "content": "Summarise the plot of a short story about a fox who learns to share with "
-                                "the other animals of the forest, in two sentences, for a child of seven."}]}
-PROMPT_4KB_TEXT = ("Please review the following deployment notes and list the risks. " +
-                   "The service runs three replicas behind a load balancer and talks to a queue. " * 48)[:4000]
+PROMPT_300B = {
+    "model": "gpt-4o-mini",
+    "messages": [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {
+            "role": "user",
+            "content": "Summarise the plot of a short story about a fox who learns to share with "
+            "the other animals of the forest, in two sentences, for a child of seven.",
+        },
+    ],
+}
+PROMPT_4KB_TEXT = (
+    "Please review the following deployment notes and list the risks. "
+    + "The service runs three replicas behind a load balancer and talks to a queue. " * 48
+)[:4000]
 
 
 def free_port() -> int:
@@ -145,8 +154,16 @@ def children(pid: int) -> list[int]:
     return out
 
 
-def wrk(url: str, body: dict, connections: int, duration: int, name: str, leash_pid: int | None,
-        unique: bool = False, writer_pid: int | None = None) -> Result:
+def wrk(
+    url: str,
+    body: dict,
+    connections: int,
+    duration: int,
+    name: str,
+    leash_pid: int | None,
+    unique: bool = False,
+    writer_pid: int | None = None,
+) -> Result:
     """One wrk run.  `unique`: every request's text differs (a counter in front of the last
     message), so nothing a module remembers from earlier requests helps."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
@@ -163,19 +180,25 @@ def wrk(url: str, body: dict, connections: int, duration: int, name: str, leash_
             lua_head, lua_tail = json.dumps(head + marker), json.dumps(tail)
             nonce = "".join(random.choice(string.ascii_lowercase) for _ in range(8))
             f.write(f"local head = {lua_head}\nlocal tail = {lua_tail}\nlocal run = {json.dumps(nonce)}\n")
-            f.write("local threads = 0\nsetup = function(thread)\n  threads = threads + 1\n"
-                    "  thread:set('tid', string.char(96 + threads))\nend\n")
-            f.write("local n = 0\nrequest = function()\n  n = n + 1\n"
-                    "  return wrk.format(nil, nil, nil, head .. 'request ' .. run .. tid .. ' number ' .. n .. ': ' .. tail)\n"
-                    "end\n")
+            f.write(
+                "local threads = 0\nsetup = function(thread)\n  threads = threads + 1\n"
+                "  thread:set('tid', string.char(96 + threads))\nend\n"
+            )
+            f.write(
+                "local n = 0\nrequest = function()\n  n = n + 1\n"
+                "  return wrk.format(nil, nil, nil, head .. 'request ' .. run .. tid .. ' number ' .. n .. ': ' .. tail)\n"
+                "end\n"
+            )
         script = f.name
     threads = 1 if connections < 4 else 2
     before = cpu_seconds(leash_pid) if leash_pid else None
     w_before = cpu_seconds(writer_pid) if writer_pid else None
     out = subprocess.run(
-        pin(1) + ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--latency",
-                  "-s", script, url],
-        capture_output=True, text=True, check=True,
+        pin(1)
+        + ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--latency", "-s", script, url],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     after = cpu_seconds(leash_pid) if leash_pid else None
     w_after = cpu_seconds(writer_pid) if writer_pid else None
@@ -198,10 +221,13 @@ def wrk(url: str, body: dict, connections: int, duration: int, name: str, leash_
     wcpu = None
     if w_before is not None and reqs:
         wcpu = r.extra["writer_cpu_us_per_req"] = round((w_after - w_before) / reqs * 1e6, 1)
-    print(f"  {name:<34} c={connections:<3} {rps:>9.0f} req/s  p50 {p50:7.3f} ms  p99 {p99:7.3f} ms"
-          + (f"  leash CPU {cpu:6.0f} µs/req" if cpu is not None else "")
-          + (f" + writer {wcpu:4.0f}" if wcpu is not None else "") + (f"  ERRORS {errs}" if errs else ""),
-          flush=True)
+    print(
+        f"  {name:<34} c={connections:<3} {rps:>9.0f} req/s  p50 {p50:7.3f} ms  p99 {p99:7.3f} ms"
+        + (f"  leash CPU {cpu:6.0f} µs/req" if cpu is not None else "")
+        + (f" + writer {wcpu:4.0f}" if wcpu is not None else "")
+        + (f"  ERRORS {errs}" if errs else ""),
+        flush=True,
+    )
     return r
 
 
@@ -253,16 +279,20 @@ def main() -> None:
     ap.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
     ap.add_argument("--soak", type=int, default=0, help="seconds of RSS soak under load (e.g. 300)")
     ap.add_argument("--out", default=str(HERE / "results"), help="folder for the JSON results")
-    ap.add_argument("--only", choices=("core", "modules"), help="run one part: the gateway and recording runs, "
-                                                               "or the 4 KB pipeline runs")
+    ap.add_argument(
+        "--only",
+        choices=("core", "modules"),
+        help="run one part: the gateway and recording runs, or the 4 KB pipeline runs",
+    )
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds behind each of the two ratios")
     args = ap.parse_args()
     ensure_wrk()
     d = args.duration
     work = Path(tempfile.mkdtemp(prefix="leash-bench-"))
     up_port = free_port()
-    upstream = subprocess.Popen(pin(1) + [sys.executable, str(HERE / "upstream.py"), "--port", str(up_port)],
-                                stdout=subprocess.DEVNULL)
+    upstream = subprocess.Popen(
+        pin(1) + [sys.executable, str(HERE / "upstream.py"), "--port", str(up_port)], stdout=subprocess.DEVNULL
+    )
     wait_port(up_port)
     direct = f"http://127.0.0.1:{up_port}/v1/chat/completions"
     results: list[Result] = []
@@ -273,31 +303,50 @@ def main() -> None:
             print(f"body {len(json.dumps(PROMPT_300B))} B; leash on CPU 0, upstream and wrk on CPU 1", flush=True)
             leash = Leash(up_port, work, record=True)
             try:
-                urllib.request.urlopen(urllib.request.Request(leash.url, data=json.dumps(PROMPT_300B).encode(),
-                                                              headers={"content-type": "application/json"})).read()
+                urllib.request.urlopen(
+                    urllib.request.Request(
+                        leash.url, data=json.dumps(PROMPT_300B).encode(), headers={"content-type": "application/json"}
+                    )
+                ).read()
                 time.sleep(0.5)
                 summary["idle_rss_mb"] = round(rss_mb(leash.proc.pid), 1)
                 if leash.writer:
                     summary["writer_idle_rss_mb"] = round(rss_mb(leash.writer), 1)
-                print(f"leash idle RSS {summary['idle_rss_mb']} MB"
-                      + (f" (+ writer process {summary['writer_idle_rss_mb']} MB)" if leash.writer else ""),
-                      flush=True)
+                print(
+                    f"leash idle RSS {summary['idle_rss_mb']} MB"
+                    + (f" (+ writer process {summary['writer_idle_rss_mb']} MB)" if leash.writer else ""),
+                    flush=True,
+                )
                 print("non-streaming chat completion:", flush=True)
                 results.append(wrk(direct, PROMPT_300B, 16, d, "direct", None))
-                results.append(wrk(leash.url, PROMPT_300B, 16, d, "leash (recording)", leash.proc.pid,
-                                   writer_pid=leash.writer))
+                results.append(
+                    wrk(leash.url, PROMPT_300B, 16, d, "leash (recording)", leash.proc.pid, writer_pid=leash.writer)
+                )
                 results.append(wrk(direct, PROMPT_300B, 1, d, "direct", None))
-                results.append(wrk(leash.url, PROMPT_300B, 1, d, "leash (recording)", leash.proc.pid,
-                                   writer_pid=leash.writer))
+                results.append(
+                    wrk(leash.url, PROMPT_300B, 1, d, "leash (recording)", leash.proc.pid, writer_pid=leash.writer)
+                )
                 print("SSE, 20 events:", flush=True)
                 results.append(wrk(direct, stream_body, 64, d, "direct stream", None))
-                results.append(wrk(leash.url, stream_body, 64, d, "leash stream (recording)", leash.proc.pid,
-                                   writer_pid=leash.writer))
+                results.append(
+                    wrk(
+                        leash.url,
+                        stream_body,
+                        64,
+                        d,
+                        "leash stream (recording)",
+                        leash.proc.pid,
+                        writer_pid=leash.writer,
+                    )
+                )
                 if args.soak:
                     print(f"soak: {args.soak} s at 16 connections, sampling RSS", flush=True)
                     samples = []
-                    proc = subprocess.Popen(pin(1) + ["wrk", "-t", "1", "-c", "16", "-d", f"{args.soak}s", "-s",
-                                                      _lua(PROMPT_300B), leash.url], stdout=subprocess.DEVNULL)
+                    proc = subprocess.Popen(
+                        pin(1)
+                        + ["wrk", "-t", "1", "-c", "16", "-d", f"{args.soak}s", "-s", _lua(PROMPT_300B), leash.url],
+                        stdout=subprocess.DEVNULL,
+                    )
                     t0 = time.time()
                     while proc.poll() is None:
                         samples.append((round(time.time() - t0), round(rss_mb(leash.proc.pid), 1)))
@@ -309,22 +358,39 @@ def main() -> None:
                 try:
                     print(f"with and without recording, {args.rounds} alternating rounds:", flush=True)
                     summary["recording_rounds"] = alternate(
-                        results, args.rounds, PROMPT_300B, d, False,
-                        ("leash (recording)", leash), ("leash (no recording)", bare))
+                        results,
+                        args.rounds,
+                        PROMPT_300B,
+                        d,
+                        False,
+                        ("leash (recording)", leash),
+                        ("leash (no recording)", bare),
+                    )
                 finally:
                     bare.stop()
             finally:
                 leash.stop()
         if args.only != "core":
             print("pipeline, 4 KB prompt (no modules, then the default modules):", flush=True)
-            big = {"model": "gpt-4o-mini", "messages": [{"role": "system", "content": "You are a careful reviewer."},
-                                                         {"role": "user", "content": PROMPT_4KB_TEXT}]}
+            big = {
+                "model": "gpt-4o-mini",
+                "messages": [
+                    {"role": "system", "content": "You are a careful reviewer."},
+                    {"role": "user", "content": PROMPT_4KB_TEXT},
+                ],
+            }
             plain = Leash(up_port, work, record=True)
             mods = Leash(up_port, work, record=True, modules=DEFAULT_MODULES)
             try:
                 summary["modules_rounds"] = alternate(
-                    results, args.rounds, big, d, True,
-                    ("leash 4KB, default modules", mods), ("leash 4KB, no modules", plain))
+                    results,
+                    args.rounds,
+                    big,
+                    d,
+                    True,
+                    ("leash 4KB, default modules", mods),
+                    ("leash 4KB, no modules", plain),
+                )
                 summary["module_ms"] = module_percentiles(mods.db)  # fresh text every request
                 # the same 4 KB message every time, as when an agent resends its history
                 results.append(wrk(mods.url, big, 16, d, "leash 4KB repeated, default modules", mods.proc.pid))
@@ -338,8 +404,14 @@ def main() -> None:
             try:
                 print("the same without recording:", flush=True)
                 summary["modules_rounds_no_recording"] = alternate(
-                    results, args.rounds, big, d, True,
-                    ("leash 4KB, default modules, no rec", mods), ("leash 4KB, no modules, no rec", plain))
+                    results,
+                    args.rounds,
+                    big,
+                    d,
+                    True,
+                    ("leash 4KB, default modules, no rec", mods),
+                    ("leash 4KB, no modules, no rec", plain),
+                )
             finally:
                 plain.stop()
                 mods.stop()
@@ -359,13 +431,17 @@ def main() -> None:
         ds, ls = by[("direct stream", 64)], by[("leash stream (recording)", 64)]
         rec = summary.pop("recording_rounds")
         summary.update(
-            leash_rps_16=round(le16.rps), direct_rps_16=round(dir16.rps),
+            leash_rps_16=round(le16.rps),
+            direct_rps_16=round(dir16.rps),
             ratio_leash_vs_direct_16=round(le16.rps / dir16.rps, 3),
             added_p50_ms_1conn=round(le1.p50_ms - dir1.p50_ms, 3),
             added_p99_ms_1conn=round(le1.p99_ms - dir1.p99_ms, 3),
-            leash_streams_per_s_64=round(ls.rps), direct_streams_per_s_64=round(ds.rps),
-            recording_ratio=rec["median_ratio"], recording_round_ratios=rec["ratios"],
-            recording_rps_16_median=rec["median_rps"][0], no_recording_rps_16_median=rec["median_rps"][1],
+            leash_streams_per_s_64=round(ls.rps),
+            direct_streams_per_s_64=round(ds.rps),
+            recording_ratio=rec["median_ratio"],
+            recording_round_ratios=rec["ratios"],
+            recording_rps_16_median=rec["median_rps"][0],
+            no_recording_rps_16_median=rec["median_rps"][1],
             leash_cpu_us_per_req=rec["median_cpu_us"][0],
             writer_cpu_us_per_req=rec["median_writer_cpu_us"],
             leash_cpu_us_per_req_no_recording=rec["median_cpu_us"][1],
@@ -374,15 +450,20 @@ def main() -> None:
     if args.only != "core":
         mods = summary.pop("modules_rounds")
         summary.update(
-            modules_rps_4kb=mods["median_rps"][0], no_modules_rps_4kb=mods["median_rps"][1],
-            modules_ratio_4kb=mods["median_ratio"], modules_round_ratios=mods["ratios"],
-            modules_cpu_us_per_req_4kb=mods["median_cpu_us"][0], no_modules_cpu_us_per_req_4kb=mods["median_cpu_us"][1],
+            modules_rps_4kb=mods["median_rps"][0],
+            no_modules_rps_4kb=mods["median_rps"][1],
+            modules_ratio_4kb=mods["median_ratio"],
+            modules_round_ratios=mods["ratios"],
+            modules_cpu_us_per_req_4kb=mods["median_cpu_us"][0],
+            no_modules_cpu_us_per_req_4kb=mods["median_cpu_us"][1],
             modules_rps_4kb_repeated=round(by[("leash 4KB repeated, default modules", 16)].rps),
         )
         bare = summary.pop("modules_rounds_no_recording")
         summary.update(
-            modules_rps_4kb_no_recording=bare["median_rps"][0], no_modules_rps_4kb_no_recording=bare["median_rps"][1],
-            modules_ratio_4kb_no_recording=bare["median_ratio"], modules_round_ratios_no_recording=bare["ratios"],
+            modules_rps_4kb_no_recording=bare["median_rps"][0],
+            no_modules_rps_4kb_no_recording=bare["median_rps"][1],
+            modules_ratio_4kb_no_recording=bare["median_ratio"],
+            modules_round_ratios_no_recording=bare["ratios"],
             modules_cpu_us_per_req_4kb_no_recording=bare["median_cpu_us"][0],
             no_modules_cpu_us_per_req_4kb_no_recording=bare["median_cpu_us"][1],
         )
@@ -392,8 +473,7 @@ def main() -> None:
             print(f"  {k:<34} {v}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "latest.json").write_text(json.dumps({"summary": summary, "runs": [asdict(r) for r in results]},
-                                                indent=2))
+    (out / "latest.json").write_text(json.dumps({"summary": summary, "runs": [asdict(r) for r in results]}, indent=2))
 
 
 def alternate(results: list, rounds: int, body: dict, duration: int, unique: bool, a: tuple, b: tuple) -> dict:
@@ -417,7 +497,8 @@ def alternate(results: list, rounds: int, body: dict, duration: int, unique: boo
         return round(med(vals), 1) if vals else None
 
     return {
-        "ratios": ratios, "median_ratio": round(med(ratios), 3),
+        "ratios": ratios,
+        "median_ratio": round(med(ratios), 3),
         "median_rps": (round(side(0, lambda r: r.rps)), round(side(1, lambda r: r.rps))),
         "median_cpu_us": (side(0, lambda r: r.leash_cpu_us_per_req), side(1, lambda r: r.leash_cpu_us_per_req)),
         "median_writer_cpu_us": side(0, lambda r: r.extra.get("writer_cpu_us_per_req")),
@@ -456,8 +537,10 @@ def module_percentiles(db: Path) -> dict:
 
 def _lua(body: dict) -> str:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(json.dumps(body))}\n'
-                'wrk.headers["Content-Type"] = "application/json"\n')
+        f.write(
+            f'wrk.method = "POST"\nwrk.body = {json.dumps(json.dumps(body))}\n'
+            'wrk.headers["Content-Type"] = "application/json"\n'
+        )
         return f.name
 
 

@@ -20,7 +20,7 @@ try:
 except ImportError:  # running from a checkout without `pip install -e`
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 
-from leash_cli.scanners import InjectionScanner, PiiScanner, SecretsScanner, StreamRedactor  # noqa: E402
+from leash_cli.scanners import InjectionScanner, PiiScanner, SecretsScanner, StreamRedactor
 
 PROMPT_PARTS = [
     "You are a helpful assistant. Please review the following Python service and the logs below, "
@@ -43,18 +43,19 @@ PROMPT_PARTS = [
     "2024-03-18T09:41:27.310Z ERROR [worker-1] Traceback (most recent call last):\n"
     '  File "/srv/app/billing/client.py", line 88, in charge\n'
     "    resp = session.post(f'{API_BASE}/charges', json=payload, timeout=3.5)\n"
-    "  File \"/usr/lib/python3.11/site-packages/requests/sessions.py\", line 637, in post\n"
+    '  File "/usr/lib/python3.11/site-packages/requests/sessions.py", line 637, in post\n'
     "requests.exceptions.ReadTimeout: HTTPSConnectionPool(host='billing.internal', port=8443): Read timed out.\n\n",
     "Config excerpt (JSON):\n"
     '{"service": "billing", "replicas": 3, "region": "eu-west-1", "db": "postgres://billing:Xk9#pL2v@db.internal:5432/billing",\n'
     ' "features": {"retry": true, "max_attempts": 3, "backoff_ms": [100, 400, 1600]}, "owner": "payments-team",\n'
-    ' "openai_key": "sk-proj-' 'Q3vJ8xR2mN5tK7wL1pZ4yH6cB9dF0gS2aE4uI8oT3BlbkFJx7Yq2Wm5Zn8Rk1Tp4Vs6Uc9Ld3Jf0Hg",\n'
+    ' "openai_key": "sk-proj-'
+    'Q3vJ8xR2mN5tK7wL1pZ4yH6cB9dF0gS2aE4uI8oT3BlbkFJx7Yq2Wm5Zn8Rk1Tp4Vs6Uc9Ld3Jf0Hg",\n'
     ' "build": "1.8.0.2277", "checksum": "sha256:3b7e9c1f4a2d8e6b0c5f7a9d1e3b5c7f9a1d3e5b7c9f1a3d5e7b9c1f3a5d7e9b"}\n\n',
     "CSV sample of the failing customers:\n"
     "id,name,country,created_at,plan,amount\n"
     "1001,Ana García,ES,2023-11-02,pro,4900\n1002,Lukas Müller,DE,2023-12-14,team,19900\n"
     "1003,Chloé Martin,FR,2024-01-09,pro,4900\n1004,John Smith,US,2024-02-21,enterprise,99900\n\n",
-    "The customer wrote: \"Hi, you can reach me at +1 (415) 555-0134 if needed; my card ending 4242 was charged twice.\"\n"
+    'The customer wrote: "Hi, you can reach me at +1 (415) 555-0134 if needed; my card ending 4242 was charged twice."\n'
     "Our SLA says p95 latency must stay under 300 ms, and the ISBN of the runbook is 978-3-16-148410-0.\n"
     "Please also check whether the retry policy (3 attempts, exponential backoff) could double-charge.\n\n",
 ]
@@ -116,7 +117,7 @@ def main() -> None:
     def stream(t: str) -> None:
         r = StreamRedactor(allsc, window=128)
         for i in range(0, len(t), 64):
-            r.feed(t[i:i + 64])
+            r.feed(t[i : i + 64])
         r.flush()
 
     p50, p95 = bench_latency(stream, prompt, 100)

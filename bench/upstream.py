@@ -33,23 +33,30 @@ COMPLETION = json.dumps(
                 "finish_reason": "stop",
             }
         ],
-        "usage": {"prompt_tokens": 52, "completion_tokens": 50, "total_tokens": 102,
-                  "prompt_tokens_details": {"cached_tokens": 0},
-                  "completion_tokens_details": {"reasoning_tokens": 0}},
+        "usage": {
+            "prompt_tokens": 52,
+            "completion_tokens": 50,
+            "total_tokens": 102,
+            "prompt_tokens_details": {"cached_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0},
+        },
         "system_fingerprint": "fp_bench",
     }
 ).encode()
 
 
 def _stream_body() -> bytes:
-    base = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1700000000,
-            "model": "gpt-4o-mini-2024-07-18"}
+    base = {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": "gpt-4o-mini-2024-07-18",
+    }
     events = []
     for i in range(18):
         events.append({**base, "choices": [{"index": 0, "delta": {"content": f"word{i} "}, "finish_reason": None}]})
     events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-    events.append({**base, "choices": [], "usage": {"prompt_tokens": 52, "completion_tokens": 18,
-                                                     "total_tokens": 70}})
+    events.append({**base, "choices": [], "usage": {"prompt_tokens": 52, "completion_tokens": 18, "total_tokens": 70}})
     out = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
     return out + b"data: [DONE]\n\n"
 
@@ -63,8 +70,14 @@ def _response(body: bytes, ctype: bytes, chunked: bool) -> bytes:
         # one HTTP chunk per SSE event, as real providers send them
         parts = [p + b"\n\n" for p in body.split(b"\n\n") if p]
         return head + b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"
-    return (b"HTTP/1.1 200 OK\r\ncontent-type: " + ctype + b"\r\ncontent-length: " + str(len(body)).encode()
-            + b"\r\n\r\n" + body)
+    return (
+        b"HTTP/1.1 200 OK\r\ncontent-type: "
+        + ctype
+        + b"\r\ncontent-length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
+    )
 
 
 JSON_RESPONSE = _response(COMPLETION, b"application/json", False)

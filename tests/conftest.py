@@ -11,10 +11,9 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fake_upstream import FakeUpstream  # noqa: E402
-
-from leash_cli.config import LoadedConfig, parse_config_text  # noqa: E402
-from leash_cli.server import GatewayThread, build_gateway  # noqa: E402
+from fake_upstream import FakeUpstream
+from leash_cli.config import LoadedConfig, parse_config_text
+from leash_cli.server import GatewayThread, build_gateway
 
 CANARY_KEY = "sk-proj-CANARYkeyDoNotLeak0123456789abcdefABCDEF"
 
@@ -23,9 +22,23 @@ CANARY_KEY = "sk-proj-CANARYkeyDoNotLeak0123456789abcdefABCDEF"
 def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test gets its own leash home; no real keys or config leak in."""
     monkeypatch.setenv("LEASH_HOME", str(tmp_path / "home"))
-    for var in ("LEASH_CONFIG", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
-                "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
-                "http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+    for var in (
+        "LEASH_CONFIG",
+        "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "GEMINI_API_KEY",
+        "GOOGLE_API_KEY",
+        "OPENAI_BASE_URL",
+        "ANTHROPIC_BASE_URL",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
+    ):
         monkeypatch.delenv(var, raising=False)
 
 

@@ -47,7 +47,7 @@ def _interleaved(model: str, prompt: str) -> list[bytes]:
         evs.append(b"data: " + orjson.dumps({**base, "choices": choices}) + b"\n\n")
 
     def pieces(s, n=4):
-        return [s[i:i + n] for i in range(0, len(s), n)]
+        return [s[i : i + n] for i in range(0, len(s), n)]
 
     if model == "two-choices":
         a, b = pieces(f"first answer: {prompt} end"), pieces(f"second answer: {prompt} end")
@@ -59,22 +59,56 @@ def _interleaved(model: str, prompt: str) -> list[bytes]:
         ev([{"index": 0, "delta": {}, "finish_reason": "stop"}])
         ev([{"index": 1, "delta": {}, "finish_reason": "stop"}])
     else:
-        args = [orjson.dumps({"to": prompt, "city": "Paris, France"}).decode(),
-                orjson.dumps({"to": prompt, "city": "Tokyo, Japan"}).decode()]
-        ev([{"index": 0, "delta": {"role": "assistant", "tool_calls": [
-            {"index": k, "id": f"call_{k}", "type": "function", "function": {"name": "send", "arguments": ""}}
-            for k in (0, 1)]}, "finish_reason": None}])
+        args = [
+            orjson.dumps({"to": prompt, "city": "Paris, France"}).decode(),
+            orjson.dumps({"to": prompt, "city": "Tokyo, Japan"}).decode(),
+        ]
+        ev(
+            [
+                {
+                    "index": 0,
+                    "delta": {
+                        "role": "assistant",
+                        "tool_calls": [
+                            {
+                                "index": k,
+                                "id": f"call_{k}",
+                                "type": "function",
+                                "function": {"name": "send", "arguments": ""},
+                            }
+                            for k in (0, 1)
+                        ],
+                    },
+                    "finish_reason": None,
+                }
+            ]
+        )
         a, b = pieces(args[0], 5), pieces(args[1], 5)
         for i in range(max(len(a), len(b))):
             if i < len(a):
-                ev([{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": a[i]}}]},
-                     "finish_reason": None}])
+                ev(
+                    [
+                        {
+                            "index": 0,
+                            "delta": {"tool_calls": [{"index": 0, "function": {"arguments": a[i]}}]},
+                            "finish_reason": None,
+                        }
+                    ]
+                )
             if i < len(b):
-                ev([{"index": 0, "delta": {"tool_calls": [{"index": 1, "function": {"arguments": b[i]}}]},
-                     "finish_reason": None}])
+                ev(
+                    [
+                        {
+                            "index": 0,
+                            "delta": {"tool_calls": [{"index": 1, "function": {"arguments": b[i]}}]},
+                            "finish_reason": None,
+                        }
+                    ]
+                )
         ev([{"index": 0, "delta": {}, "finish_reason": "tool_calls"}])
     evs.append(b"data: [DONE]\n\n")
     return evs
+
 
 _GOOGLE_MODEL = re.compile(r"models/([^/:]+):")
 
@@ -106,7 +140,7 @@ class FakeUpstream:
         return f"http://{self.host}:{self.port}"
 
     # -- lifecycle -------------------------------------------------------------
-    def start(self) -> "FakeUpstream":
+    def start(self) -> FakeUpstream:
         self._thread.start()
         if not self._started.wait(10):
             raise RuntimeError("fake upstream did not start")
@@ -142,8 +176,13 @@ class FakeUpstream:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         self.requests.append(
-            Seen(request.method, request.path, request.query_string, {k.lower(): v for k, v in request.headers.items()},
-                 body)
+            Seen(
+                request.method,
+                request.path,
+                request.query_string,
+                {k.lower(): v for k, v in request.headers.items()},
+                body,
+            )
         )
         path = request.path
         if path.startswith(("/v1beta/", "/v1alpha/")) or ":" in path.rsplit("/", 1)[-1]:
@@ -151,10 +190,10 @@ class FakeUpstream:
             rest = path.split("/", 2)[2]
         elif path.startswith("/v1/messages"):
             api = "anthropic"
-            rest = path[len("/v1/"):]
+            rest = path[len("/v1/") :]
         else:
             api = "openai"
-            rest = path[len("/v1/"):] if path.startswith("/v1/") else path.lstrip("/")
+            rest = path[len("/v1/") :] if path.startswith("/v1/") else path.lstrip("/")
         try:
             payload = orjson.loads(body) if body else {}
         except orjson.JSONDecodeError:
@@ -172,9 +211,17 @@ class FakeUpstream:
         if model == "budget-probe":
             await asyncio.sleep(0.3)
             usage = {"prompt_tokens": len(body) // 3, "completion_tokens": payload.get("max_tokens", 0)}
-            return web.json_response({"id": "x", "object": "chat.completion", "model": model, "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "length"}],
-                "usage": {**usage, "total_tokens": sum(usage.values())}})
+            return web.json_response(
+                {
+                    "id": "x",
+                    "object": "chat.completion",
+                    "model": model,
+                    "choices": [
+                        {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "length"}
+                    ],
+                    "usage": {**usage, "total_tokens": sum(usage.values())},
+                }
+            )
         if model == "reset":
             request.transport.abort()  # type: ignore[union-attr]
             await asyncio.sleep(1)
@@ -204,7 +251,9 @@ class FakeUpstream:
                 resp.set_cookie("session", "upstream-secret-cookie")
             return resp
 
-        resp = web.StreamResponse(status=200, headers={"content-type": "text/event-stream", "cache-control": "no-cache"})
+        resp = web.StreamResponse(
+            status=200, headers={"content-type": "text/event-stream", "cache-control": "no-cache"}
+        )
         await resp.prepare(request)
         try:
             for i, ev in enumerate(result.events):

@@ -93,8 +93,10 @@ class RawServer:
 
 # -- misbehaving upstream handlers ----------------------------------------------------------
 def json_response(body: bytes, extra: str = "") -> bytes:
-    return (f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n{extra}\r\n"
-            .encode() + body)
+    return (
+        f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n{extra}\r\n".encode()
+        + body
+    )
 
 
 async def ok_handler(reader, writer, srv: RawServer) -> None:
@@ -134,8 +136,10 @@ def gzip_bomb(total_mib: int = 5 * 1024, content_type: str = "application/json")
 
     async def handler(reader, writer, srv: RawServer) -> None:
         await srv.request(reader)
-        writer.write(f"HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-encoding: gzip\r\n"
-                     "transfer-encoding: chunked\r\n\r\n".encode())
+        writer.write(
+            f"HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-encoding: gzip\r\n"
+            "transfer-encoding: chunked\r\n\r\n".encode()
+        )
         header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"
         writer.write(b"%x\r\n%s\r\n" % (len(header), header))
         frame = b"%x\r\n%s\r\n" % (len(_UNIT) * 16, _UNIT * 16)  # 16 MiB inflated per frame
@@ -161,7 +165,7 @@ def endless_line(piece: int = 64 * 1024):
     async def handler(reader, writer, srv: RawServer) -> None:
         await srv.request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
-        first = b"data: {\"choices\": [{\"delta\": {\"content\": \""
+        first = b'data: {"choices": [{"delta": {"content": "'
         writer.write(b"%x\r\n%s\r\n" % (len(first), first))
         chunk = b"x" * piece
         frame = b"%x\r\n%s\r\n" % (len(chunk), chunk)

@@ -107,8 +107,8 @@ def test_module_settings_inline_or_under_config():
 
 def test_several_providers_of_one_kind():
     cfg = parse_config_text(
-        "providers:\n  groq: {kind: openai, endpoint: 'https://api.groq.com/openai/v1'}\n"
-        "  openai: {}\n", "p")
+        "providers:\n  groq: {kind: openai, endpoint: 'https://api.groq.com/openai/v1'}\n  openai: {}\n", "p"
+    )
     assert cfg.providers["groq"].kind == "openai"
     assert cfg.providers["openai"].endpoint == "https://api.openai.com/v1"
 

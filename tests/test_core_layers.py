@@ -10,17 +10,29 @@ import pytest
 
 
 def _loaded_after(imports: str, watch: tuple[str, ...]) -> list[str]:
-    code = (f"import json, sys, {imports};"
-            f"print(json.dumps(sorted({{m.split('.')[0] if not m.startswith('leash_cli') else m for m in sys.modules}}"
-            f" & set({list(watch)!r}))))")
+    code = (
+        f"import json, sys, {imports};"
+        f"print(json.dumps(sorted({{m.split('.')[0] if not m.startswith('leash_cli') else m for m in sys.modules}}"
+        f" & set({list(watch)!r}))))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     return json.loads(out)
 
 
 @pytest.mark.parametrize("imports", ["leash_cli.core", "leash_cli.core.gateway, leash_cli.core.admission"])
 def test_the_core_imports_no_web_framework_and_no_grpc(imports):
-    bad = ("starlette", "uvicorn", "fastapi", "grpc", "envoy", "aiohttp", "httpx", "leash_cli.proxy",
-           "leash_cli.server", "leash_cli.extproc")
+    bad = (
+        "starlette",
+        "uvicorn",
+        "fastapi",
+        "grpc",
+        "envoy",
+        "aiohttp",
+        "httpx",
+        "leash_cli.proxy",
+        "leash_cli.server",
+        "leash_cli.extproc",
+    )
     assert _loaded_after(imports, bad) == []
 
 

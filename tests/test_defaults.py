@@ -34,8 +34,11 @@ def test_the_starter_config_blocks_a_pasted_aws_key_like_the_embedded_default(tm
         r = httpx.post(f"{url}/v1/mock/chat/completions", json=body, timeout=10)
         assert r.status_code == 403, r.text
         assert "secrets-detector" in r.json()["error"]["message"]
-        ok = httpx.post(f"{url}/v1/mock/chat/completions", timeout=10,
-                        json={"model": "mock-small", "messages": [{"role": "user", "content": "hello"}]})
+        ok = httpx.post(
+            f"{url}/v1/mock/chat/completions",
+            timeout=10,
+            json={"model": "mock-small", "messages": [{"role": "user", "content": "hello"}]},
+        )
         assert ok.status_code == 200
     finally:
         thread.stop()
@@ -61,11 +64,14 @@ def test_init_writes_the_starter(tmp_path):
 
 # -- the same config argument everywhere -------------------------------------------------
 
+
 @pytest.fixture
 def cfg_file(tmp_path: Path) -> Path:
     p = tmp_path / "mine.yaml"
-    p.write_text("providers:\n  openai:\n    endpoint: https://api.openai.com/v1\n"
-                 "modules:\n  secrets-detector:\n    action: block\n")
+    p.write_text(
+        "providers:\n  openai:\n    endpoint: https://api.openai.com/v1\n"
+        "modules:\n  secrets-detector:\n    action: block\n"
+    )
     return p
 
 
@@ -101,5 +107,13 @@ def test_every_command_that_reads_a_config_takes_c_and_config():
             if p.name == "config" and getattr(p, "param_type_name", "") == "option":
                 assert {"-c", "--config"} <= set(p.opts), path
                 seen.append(path)
-    assert {"leash up", "leash config validate", "leash config show", "leash keys create", "leash scan",
-            "leash export compose", "leash ext-proc", "leash module list"} <= set(seen), seen
+    assert {
+        "leash up",
+        "leash config validate",
+        "leash config show",
+        "leash keys create",
+        "leash scan",
+        "leash export compose",
+        "leash ext-proc",
+        "leash module list",
+    } <= set(seen), seen

@@ -110,8 +110,15 @@ def test_no_import_cycles(graph):
 
 def test_the_cycle_finder_finds_cycles():
     g = grimp.ImportGraph()
-    for importer, imported in [("p.a", "p.b"), ("p.b", "p.c"), ("p.c", "p.a"), ("p.c", "p.d"), ("p.d", "p.e"),
-                               ("p.e", "p.d"), ("p.f", "p.a")]:
+    for importer, imported in [
+        ("p.a", "p.b"),
+        ("p.b", "p.c"),
+        ("p.c", "p.a"),
+        ("p.c", "p.d"),
+        ("p.d", "p.e"),
+        ("p.e", "p.d"),
+        ("p.f", "p.a"),
+    ]:
         g.add_import(importer=importer, imported=imported)
     assert import_cycles(g) == [["p.a", "p.b", "p.c", "p.a"], ["p.d", "p.e", "p.d"]]
     g.remove_import(importer="p.e", imported="p.d")

@@ -7,19 +7,36 @@ import pytest
 from leash_cli.money import usd, usd_exact
 
 
-@pytest.mark.parametrize("v, text", [
-    (0, "$0"), (0.00002, "$0.00002"), (0.0000123, "$0.000012"), (0.004567, "$0.0046"), (0.015, "$0.015"),
-    (0.5, "$0.50"), (12.3456, "$12.35"), (1234.5, "$1,234.50"), (2e-13, "<$0.000000000001"),
-    (-0.00002, "-$0.00002"),
-])
+@pytest.mark.parametrize(
+    "v, text",
+    [
+        (0, "$0"),
+        (0.00002, "$0.00002"),
+        (0.0000123, "$0.000012"),
+        (0.004567, "$0.0046"),
+        (0.015, "$0.015"),
+        (0.5, "$0.50"),
+        (12.3456, "$12.35"),
+        (1234.5, "$1,234.50"),
+        (2e-13, "<$0.000000000001"),
+        (-0.00002, "-$0.00002"),
+    ],
+)
 def test_usd(v, text):
     assert usd(v) == text
 
 
-@pytest.mark.parametrize("v, text", [
-    (0.00002, "$0.00002"), (0.015, "$0.015"), (100, "$100.00"), (5.5, "$5.50"), (1e-07, "$0.0000001"),
-    (1234.5678, "$1,234.5678"),
-])
+@pytest.mark.parametrize(
+    "v, text",
+    [
+        (0.00002, "$0.00002"),
+        (0.015, "$0.015"),
+        (100, "$100.00"),
+        (5.5, "$5.50"),
+        (1e-07, "$0.0000001"),
+        (1234.5678, "$1,234.5678"),
+    ],
+)
 def test_usd_exact_shows_a_configured_amount_as_written(v, text):
     assert usd_exact(v) == text
 
@@ -41,10 +58,17 @@ def test_every_formatter_shows_a_tiny_amount():
 def test_a_tiny_budget_is_named_in_the_429_message(start_gateway):
     import httpx
 
-    gw = start_gateway({"pricing": {"gpt-4o-mini": {"input": 1.0, "output": 2.0}},
-                        "modules": {"cost-tracker": {"limit_usd": 0.00002, "per": ["global"]}}})
-    r = httpx.post(f"{gw.base('openai')}/chat/completions", timeout=10,
-                   json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
+    gw = start_gateway(
+        {
+            "pricing": {"gpt-4o-mini": {"input": 1.0, "output": 2.0}},
+            "modules": {"cost-tracker": {"limit_usd": 0.00002, "per": ["global"]}},
+        }
+    )
+    r = httpx.post(
+        f"{gw.base('openai')}/chat/completions",
+        timeout=10,
+        json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+    )
     assert r.status_code == 429
     msg = r.json()["error"]["message"]
     assert "of $0.00002 per day" in msg, msg

@@ -15,9 +15,11 @@ import pytest
 
 
 def test_health_ready_metrics(gateway):
-    httpx.post(f"{gateway.base('mock')}/chat/completions",
-               json={"model": "mock-small", "messages": [{"role": "user", "content": "hi"}]},
-               headers={"x-leash-tenant": "acme"})
+    httpx.post(
+        f"{gateway.base('mock')}/chat/completions",
+        json={"model": "mock-small", "messages": [{"role": "user", "content": "hi"}]},
+        headers={"x-leash-tenant": "acme"},
+    )
     h = httpx.get(f"{gateway.url}/health").json()
     assert h["status"] == "ok" and h["version"] and h["uptime_s"] >= 0
     assert h["providers"]["mock"] == {"kind": "mock", "endpoint": "mock://local"}
@@ -27,25 +29,36 @@ def test_health_ready_metrics(gateway):
     assert m.headers["content-type"].startswith("text/plain")
     text = m.text
     assert 'leash_gateway_requests_total{model="mock-small",provider="mock",status="200",tenant="acme"} 1.0' in text
-    for name in ("leash_gateway_request_duration_seconds_bucket", "leash_provider_latency_seconds_bucket",
-                 "leash_gateway_overhead_seconds_bucket", "leash_gateway_tokens_total",
-                 "leash_store_write_errors_total", "leash_store_queue_depth", "leash_gateway_in_flight_requests"):
+    for name in (
+        "leash_gateway_request_duration_seconds_bucket",
+        "leash_provider_latency_seconds_bucket",
+        "leash_gateway_overhead_seconds_bucket",
+        "leash_gateway_tokens_total",
+        "leash_store_write_errors_total",
+        "leash_store_queue_depth",
+        "leash_gateway_in_flight_requests",
+    ):
         assert name in text
 
 
 def test_each_module_time_is_a_histogram_in_metrics(start_gateway):
     gw = start_gateway({"modules": {"pii-detector": {"action": "log"}, "secrets-detector": {}}})
     for _ in range(3):
-        httpx.post(f"{gw.base('mock')}/chat/completions",
-                   json={"model": "mock-small", "messages": [{"role": "user", "content": "hi there"}]})
+        httpx.post(
+            f"{gw.base('mock')}/chat/completions",
+            json={"model": "mock-small", "messages": [{"role": "user", "content": "hi there"}]},
+        )
     lines = httpx.get(f"{gw.url}/metrics").text.splitlines()
     for module in ("pii-detector", "secrets-detector"):
-        series = [ln for ln in lines if ln.startswith("leash_module_processing_duration_seconds")
-                  and f'module="{module}"' in ln]
+        series = [
+            ln
+            for ln in lines
+            if ln.startswith("leash_module_processing_duration_seconds") and f'module="{module}"' in ln
+        ]
         count = next(ln for ln in series if "_count" in ln)
         assert count.endswith(" 3.0")  # one observation per request (request and response stages summed)
         buckets = [float(ln.rsplit(" ", 1)[1]) for ln in series if "_bucket" in ln]
-        assert buckets == sorted(buckets) and buckets[-1] == 3.0 and '+Inf' in series[len(buckets) - 1]
+        assert buckets == sorted(buckets) and buckets[-1] == 3.0 and "+Inf" in series[len(buckets) - 1]
         total = float(next(ln for ln in series if "_sum" in ln).rsplit(" ", 1)[1])
         assert 0 < total < 1
     assert "# TYPE leash_module_processing_duration_seconds histogram" in lines
@@ -58,22 +71,35 @@ def _free_port() -> int:
 
 
 def _leash(*args: str, cwd=None, env=None, timeout=20) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "leash_cli", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "leash_cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+    )
 
 
 @pytest.mark.slow
 def test_up_prints_a_banner_and_serves_the_embedded_default(tmp_path):
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "leash_cli", "up", "--port", str(port), "--db",
-                             str(tmp_path / "x.db")], cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env={**os.environ, "COLUMNS": "200"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "leash_cli", "up", "--port", str(port), "--db", str(tmp_path / "x.db")],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     try:
         deadline = time.time() + 20
         while time.time() < deadline:
             try:
-                r = httpx.post(f"http://127.0.0.1:{port}/v1/mock/chat/completions",
-                               json={"model": "mock-small", "messages": [{"role": "user", "content": "hi"}]})
+                r = httpx.post(
+                    f"http://127.0.0.1:{port}/v1/mock/chat/completions",
+                    json={"model": "mock-small", "messages": [{"role": "user", "content": "hi"}]},
+                )
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
@@ -98,8 +124,10 @@ def test_up_with_a_bad_config_says_where(tmp_path):
 
 def test_up_with_a_broken_module_refuses_to_start(tmp_path):
     (tmp_path / "mods").mkdir()
-    (tmp_path / "mods" / "bad.py").write_text("class Bad:\n    name = 'bad'\n    def policy(self, ex):\n"
-                                              "        return undefined_name\nraise ImportError('no such lib')\n")
+    (tmp_path / "mods" / "bad.py").write_text(
+        "class Bad:\n    name = 'bad'\n    def policy(self, ex):\n"
+        "        return undefined_name\nraise ImportError('no such lib')\n"
+    )
     cfg = tmp_path / "leash.yaml"
     cfg.write_text("modules_dir: mods\nmodules:\n  bad: {}\n")
     r = _leash("up", "--config", str(cfg), "--port", str(_free_port()))
@@ -150,20 +178,31 @@ def test_sighup_reloads_without_dropping_in_flight_requests(tmp_path, upstream):
     cfg = tmp_path / "leash.yaml"
 
     def write(word: str) -> None:
-        cfg.write_text(json.dumps({
-            "gateway": {"port": port},
-            "providers": {"openai": {"kind": "openai", "endpoint": f"{upstream.url}/v1"}},
-            "storage": {"path": str(tmp_path / "h.db")},
-            "modules": {"content-filter": {"blocked_keywords": [word]}},
-        }))
+        cfg.write_text(
+            json.dumps(
+                {
+                    "gateway": {"port": port},
+                    "providers": {"openai": {"kind": "openai", "endpoint": f"{upstream.url}/v1"}},
+                    "storage": {"path": str(tmp_path / "h.db")},
+                    "modules": {"content-filter": {"blocked_keywords": [word]}},
+                }
+            )
+        )
 
     def chat(text: str, **kw) -> httpx.Response:
-        return httpx.post(f"http://127.0.0.1:{port}/v1/openai/chat/completions", timeout=10,
-                          json={"model": "gpt-4o", "messages": [{"role": "user", "content": text}], **kw})
+        return httpx.post(
+            f"http://127.0.0.1:{port}/v1/openai/chat/completions",
+            timeout=10,
+            json={"model": "gpt-4o", "messages": [{"role": "user", "content": text}], **kw},
+        )
 
     write("alpha")
-    proc = subprocess.Popen([sys.executable, "-m", "leash_cli", "up", "--config", str(cfg)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "leash_cli", "up", "--config", str(cfg)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.time() + 20
         while time.time() < deadline:
@@ -177,9 +216,12 @@ def test_sighup_reloads_without_dropping_in_flight_requests(tmp_path, upstream):
         streaming = threading.Event()
 
         def slow() -> None:  # a 2-second stream that spans the reload
-            with httpx.stream("POST", f"http://127.0.0.1:{port}/v1/openai/chat/completions", timeout=10,
-                              json={"model": "slow-stream", "stream": True,
-                                    "messages": [{"role": "user", "content": "x"}]}) as r:
+            with httpx.stream(
+                "POST",
+                f"http://127.0.0.1:{port}/v1/openai/chat/completions",
+                timeout=10,
+                json={"model": "slow-stream", "stream": True, "messages": [{"role": "user", "content": "x"}]},
+            ) as r:
                 for line in r.iter_lines():
                     if line.startswith("data:"):
                         got.append(line)

@@ -118,17 +118,29 @@ def test_custom_module_blocks_in_provider_shape(start_gateway, with_modules, ups
     before = len(upstream.requests)
     r = chat(gw, "I love Pineapple pizza")
     assert r.status_code == 403
-    assert r.json()["error"] == {"message": "no pineapple here", "type": "permission_error", "param": None,
-                                 "code": "policy_violation"}
+    assert r.json()["error"] == {
+        "message": "no pineapple here",
+        "type": "permission_error",
+        "param": None,
+        "code": "policy_violation",
+    }
     assert len(upstream.requests) == before
     c = anthropic.Anthropic(base_url=gw.base("anthropic"), api_key="k", max_retries=0)
     with pytest.raises(anthropic.PermissionDeniedError):
         c.messages.create(model="claude", max_tokens=5, messages=[{"role": "user", "content": "pineapple"}])
     assert chat(gw, "I love apples").status_code == 200
-    got = rows(gw, "select r.outcome, r.verdict, v.module, v.type, v.action from requests r "
-                   "join violations v on v.request_id = r.id")
-    assert {"outcome": "blocked", "verdict": "blocked", "module": "no-pineapple", "type": "PINEAPPLE",
-            "action": "block"} in got
+    got = rows(
+        gw,
+        "select r.outcome, r.verdict, v.module, v.type, v.action from requests r "
+        "join violations v on v.request_id = r.id",
+    )
+    assert {
+        "outcome": "blocked",
+        "verdict": "blocked",
+        "module": "no-pineapple",
+        "type": "PINEAPPLE",
+        "action": "block",
+    } in got
 
 
 def test_module_settings_from_config(start_gateway, with_modules):
@@ -184,8 +196,11 @@ def test_shadow_mode_records_but_allows(start_gateway, with_modules):
 
 def test_transform_rewrites_message_text_only(start_gateway, with_modules, upstream):
     gw = start_gateway({"modules_dir": "modules", "modules": {"shouter": {}}})
-    r = httpx.post(f"{gw.base('openai')}/chat/completions", timeout=10,
-                   json={"model": "m", "messages": [{"role": "user", "content": "quiet words"}], "user": "lower"})
+    r = httpx.post(
+        f"{gw.base('openai')}/chat/completions",
+        timeout=10,
+        json={"model": "m", "messages": [{"role": "user", "content": "quiet words"}], "user": "lower"},
+    )
     assert r.status_code == 200
     sent = json.loads(upstream.last().body)
     assert sent["messages"][0]["content"] == "QUIET WORDS"
@@ -194,9 +209,19 @@ def test_transform_rewrites_message_text_only(start_gateway, with_modules, upstr
 
 
 def test_conditions(start_gateway, with_modules):
-    gw = start_gateway({"modules_dir": "modules", "modules": {"no-pineapple": {"conditions": [
-        {"field": "model", "operator": "regex", "value": "^gpt-4"},
-        {"field": "tenant", "operator": "in", "value": ["acme", "default"]}]}}})
+    gw = start_gateway(
+        {
+            "modules_dir": "modules",
+            "modules": {
+                "no-pineapple": {
+                    "conditions": [
+                        {"field": "model", "operator": "regex", "value": "^gpt-4"},
+                        {"field": "tenant", "operator": "in", "value": ["acme", "default"]},
+                    ]
+                }
+            },
+        }
+    )
     assert chat(gw, "pineapple").status_code == 403
     assert chat(gw, "pineapple", model="claude-3").status_code == 200
     assert chat(gw, "pineapple", headers={"x-leash-tenant": "other"}).status_code == 200
@@ -204,8 +229,9 @@ def test_conditions(start_gateway, with_modules):
 
 def test_unknown_condition_operator_is_a_config_error():
     with pytest.raises(ConfigError) as e:
-        parse_config_text("modules:\n  logger:\n    conditions:\n      - {field: model, operator: like, "
-                          "value: x}\n", "c.yaml")
+        parse_config_text(
+            "modules:\n  logger:\n    conditions:\n      - {field: model, operator: like, value: x}\n", "c.yaml"
+        )
     assert "operator" in e.value.render() and "line 4" in e.value.render()
 
 
@@ -222,8 +248,9 @@ def test_unknown_module_and_bad_settings_are_config_errors(tmp_path):
 
 
 def test_broken_module_file_refuses_to_start(tmp_path):
-    write_module(tmp_path, "broken.py", "class Broken:\n    name = 'broken'\n    def policy(self, ex):\n"
-                                        "        return 1 +\n")
+    write_module(
+        tmp_path, "broken.py", "class Broken:\n    name = 'broken'\n    def policy(self, ex):\n        return 1 +\n"
+    )
     cfg = tmp_path / "leash.yaml"
     cfg.write_text("modules_dir: modules\nmodules:\n  broken: {}\n")
     r = CliRunner().invoke(app, ["config", "validate", str(cfg)])
@@ -237,20 +264,29 @@ def test_broken_module_file_refuses_to_start(tmp_path):
 
 
 def test_tenant_policies_header_and_allow_lists(start_gateway, with_modules):
-    gw = start_gateway({
-        "modules_dir": "modules",
-        "modules": {"no-pineapple": {}},
-        "tenants": {
-            "acme": {"policies": [], "allowed_providers": ["openai", "mock"]},
-            "strict": {"policies": ["no-pineapple"], "allowed_models": ["gpt-4o*"],
-                       "blocked_models": ["gpt-4o-mini-bad"]},
-        },
-    })
+    gw = start_gateway(
+        {
+            "modules_dir": "modules",
+            "modules": {"no-pineapple": {}},
+            "tenants": {
+                "acme": {"policies": [], "allowed_providers": ["openai", "mock"]},
+                "strict": {
+                    "policies": ["no-pineapple"],
+                    "allowed_models": ["gpt-4o*"],
+                    "blocked_models": ["gpt-4o-mini-bad"],
+                },
+            },
+        }
+    )
     acme = {"x-leash-tenant": "acme"}
     assert chat(gw, "pineapple", headers=acme).status_code == 200  # acme's policy list is empty
     assert chat(gw, "pineapple").status_code == 403  # default tenant gets every enabled module
-    r = httpx.post(f"{gw.base('anthropic')}/v1/messages", headers=acme, timeout=10,
-                   json={"model": "claude", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]})
+    r = httpx.post(
+        f"{gw.base('anthropic')}/v1/messages",
+        headers=acme,
+        timeout=10,
+        json={"model": "claude", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]},
+    )
     assert r.status_code == 403 and "may not use provider 'anthropic'" in r.json()["error"]["message"]
     strict = {"x-leash-tenant": "strict"}
     assert chat(gw, "ok", headers=strict).status_code == 200
@@ -293,10 +329,12 @@ def test_rate_limiter_per_model(start_gateway):
 def test_budget_holds_under_concurrency(start_gateway):
     # worst case per request: input (body bytes / 3) * $1/M + 1000 * $100/M; a budget that fits ten.
     # The upstream ("budget-probe") takes 0.3 s and bills the whole max_tokens, so the budget is really spent.
-    gw = start_gateway({
-        "pricing": {"budget-probe": {"input": 1.0, "output": 100.0}},
-        "tenants": {"acme": {"quotas": {"cost_limit_usd": 1.0}}},
-    })
+    gw = start_gateway(
+        {
+            "pricing": {"budget-probe": {"input": 1.0, "output": 100.0}},
+            "tenants": {"acme": {"quotas": {"cost_limit_usd": 1.0}}},
+        }
+    )
     body = {"model": "budget-probe", "max_tokens": 1000, "messages": [{"role": "user", "content": "x"}]}
     worst = (len(json.dumps(body, separators=(",", ":"))) // 3) * 1.0 / 1e6 + 1000 * 100.0 / 1e6
     assert 1.0 / worst >= 9.9  # ten fit, an eleventh does not
@@ -320,10 +358,12 @@ def test_unpriced_model_is_refused_by_a_budget(start_gateway):
 
 
 def test_cost_tracker_alerts_once(start_gateway):
-    gw = start_gateway({
-        "pricing": {"alert-model": {"input": 1000.0, "output": 1000.0}},
-        "modules": {"cost-tracker": {"limit_usd": 100.0, "alert_thresholds": [0.0001]}},
-    })
+    gw = start_gateway(
+        {
+            "pricing": {"alert-model": {"input": 1000.0, "output": 1000.0}},
+            "modules": {"cost-tracker": {"limit_usd": 100.0, "alert_thresholds": [0.0001]}},
+        }
+    )
     for _ in range(3):
         assert chat(gw, model="alert-model", max_tokens=10).status_code == 200
     got = rows(gw, "select type, action from violations where module = 'cost-tracker'")
@@ -332,11 +372,18 @@ def test_cost_tracker_alerts_once(start_gateway):
 
 
 def test_content_filter_whole_words_and_not_json_keys(start_gateway, upstream):
-    gw = start_gateway({"modules": {"content-filter": {
-        "blocked_keywords": ["secret"], "action": "redact", "redaction_text": "[X]"}}})
-    r = httpx.post(f"{gw.base('openai')}/chat/completions", timeout=10, json={
-        "model": "m", "messages": [{"role": "user", "content": "the secret is out, secretly"}],
-        "metadata": {"secret": "kept"}})
+    gw = start_gateway(
+        {"modules": {"content-filter": {"blocked_keywords": ["secret"], "action": "redact", "redaction_text": "[X]"}}}
+    )
+    r = httpx.post(
+        f"{gw.base('openai')}/chat/completions",
+        timeout=10,
+        json={
+            "model": "m",
+            "messages": [{"role": "user", "content": "the secret is out, secretly"}],
+            "metadata": {"secret": "kept"},
+        },
+    )
     assert r.status_code == 200
     sent = json.loads(upstream.last().body)
     assert sent["messages"][0]["content"] == "the [X] is out, secretly"
@@ -346,14 +393,18 @@ def test_content_filter_whole_words_and_not_json_keys(start_gateway, upstream):
 
 
 def test_model_policy(start_gateway, upstream):
-    gw = start_gateway({"modules": {"model-policy": {"blocked_models": ["*-preview"], "max_tokens": 50,
-                                                     "required_params": ["user"]}}})
+    gw = start_gateway(
+        {"modules": {"model-policy": {"blocked_models": ["*-preview"], "max_tokens": 50, "required_params": ["user"]}}}
+    )
     assert chat(gw, model="gpt-5-preview", user="u").status_code == 403
     assert chat(gw).status_code == 400
     assert chat(gw, user="u", max_tokens=500).status_code == 200
     assert json.loads(upstream.last().body)["max_tokens"] == 50
-    r = httpx.post(f"{gw.base('google')}/v1beta/models/gemini-2.0-flash:generateContent", timeout=10,
-                   json={"contents": [{"parts": [{"text": "x"}]}], "user": "u"})
+    r = httpx.post(
+        f"{gw.base('google')}/v1beta/models/gemini-2.0-flash:generateContent",
+        timeout=10,
+        json={"contents": [{"parts": [{"text": "x"}]}], "user": "u"},
+    )
     assert r.status_code == 200
     assert json.loads(upstream.last().body)["generationConfig"]["maxOutputTokens"] == 50
 
@@ -372,9 +423,18 @@ def test_logger_writes_json_lines_without_keys(start_gateway, tmp_path):
 
 @pytest.mark.slow
 def test_virtual_keys(start_gateway, upstream, tmp_path):
-    gw = start_gateway({"providers": {
-        "openai": {"kind": "openai", "endpoint": f"{upstream.url}/v1", "api_key": "sk-gateway-held-key-123456789"},
-        "mock": {"kind": "mock"}}})
+    gw = start_gateway(
+        {
+            "providers": {
+                "openai": {
+                    "kind": "openai",
+                    "endpoint": f"{upstream.url}/v1",
+                    "api_key": "sk-gateway-held-key-123456789",
+                },
+                "mock": {"kind": "mock"},
+            }
+        }
+    )
     runner = CliRunner()
     r = runner.invoke(app, ["keys", "create", "--tenant", "acme", "--db", str(gw.db_path), "--json"])
     assert r.exit_code == 0, r.output
@@ -409,8 +469,14 @@ def test_reload_keeps_old_config_on_error(start_gateway, tmp_path):
     gw = start_gateway({"modules": {"content-filter": {"blocked_keywords": ["alpha"]}}})
     cfg = tmp_path / "leash.yaml"
     assert chat(gw, "alpha").status_code == 403
-    good = json.loads(json.dumps({"providers": json.loads(json.dumps(gw.gateway.state.config.model_dump(
-        mode="json")["providers"])), "modules": {"content-filter": {"blocked_keywords": ["beta"]}}}))
+    good = json.loads(
+        json.dumps(
+            {
+                "providers": json.loads(json.dumps(gw.gateway.state.config.model_dump(mode="json")["providers"])),
+                "modules": {"content-filter": {"blocked_keywords": ["beta"]}},
+            }
+        )
+    )
     for p in good["providers"].values():
         p.pop("api_key", None)
     cfg.write_text(json.dumps(good))
@@ -424,15 +490,26 @@ def test_reload_keeps_old_config_on_error(start_gateway, tmp_path):
 
 @pytest.mark.slow
 def test_a_gateway_that_requires_leash_keys(start_gateway, upstream):
-    gw = start_gateway({"gateway": {"require_virtual_key": True}, "providers": {
-        "openai": {"kind": "openai", "endpoint": f"{upstream.url}/v1", "api_key": "sk-gateway-held-key-000000000"}}})
+    gw = start_gateway(
+        {
+            "gateway": {"require_virtual_key": True},
+            "providers": {
+                "openai": {
+                    "kind": "openai",
+                    "endpoint": f"{upstream.url}/v1",
+                    "api_key": "sk-gateway-held-key-000000000",
+                }
+            },
+        }
+    )
     before = len(upstream.requests)
     r = chat(gw, headers={"authorization": "Bearer sk-some-provider-key"})
     assert r.status_code == 401 and r.json()["error"]["code"] == "virtual_key_required"
     assert chat(gw).status_code == 401
     assert len(upstream.requests) == before
-    made = json.loads(CliRunner().invoke(app, ["keys", "create", "-t", "acme", "--db", str(gw.db_path),
-                                               "--json"]).output)
+    made = json.loads(
+        CliRunner().invoke(app, ["keys", "create", "-t", "acme", "--db", str(gw.db_path), "--json"]).output
+    )
     deadline = time.monotonic() + 5  # the gateway's keyring sees a new key within a second
     while chat(gw, headers={"authorization": f"Bearer {made['key']}"}).status_code != 200:
         assert time.monotonic() < deadline, "a new key was still refused after 5 s"
@@ -468,8 +545,14 @@ def test_shadow_redaction_leaves_the_request_alone(start_gateway, upstream):
 
 
 def test_a_shadow_module_keeps_an_earlier_modules_redaction(start_gateway, upstream):
-    gw = start_gateway({"modules": {"secrets-detector": {"action": "redact", "priority": 10},
-                                    "pii-detector": {"action": "redact", "mode": "shadow", "priority": 20}}})
+    gw = start_gateway(
+        {
+            "modules": {
+                "secrets-detector": {"action": "redact", "priority": 10},
+                "pii-detector": {"action": "redact", "mode": "shadow", "priority": 20},
+            }
+        }
+    )
     key = "sk-proj-" + "Q3vJ8xR2mN5tK7wL1pZ4yH6cB9dF0gS2aE4uI8oT3"
     chat(gw, f"my key is {key}, write to jane.doe@example.com")
     sent = upstream.last().body.decode()
@@ -498,6 +581,7 @@ def test_a_scanner_stage_its_settings_switch_off_is_no_stage():
 
     default = Slot.of("prompt-injection", PromptInjection(PromptInjection.Settings()))
     assert set(default.stages) == {"policy"}  # check_responses is off by default: never called on answers
-    answers_only = Slot.of("prompt-injection", PromptInjection(
-        PromptInjection.Settings(check_requests=False, check_responses=True)))
+    answers_only = Slot.of(
+        "prompt-injection", PromptInjection(PromptInjection.Settings(check_requests=False, check_responses=True))
+    )
     assert set(answers_only.stages) == {"on_response", "on_chunk"}

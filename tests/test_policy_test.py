@@ -18,6 +18,7 @@ from leash_cli.cli import app
 def provider_block(upstream):
     return {"openai": {"kind": "openai", "endpoint": f"{upstream.url}/v1"}}
 
+
 runner = CliRunner()
 EMAIL_PROMPTS = ["mail alice@example.com the report", "cc bob.smith@corp.example please", "reply to x.y@z.org"]
 PLAIN = ["what is a monad", "summarise the plan", "translate hello to french"]
@@ -26,12 +27,16 @@ PLAIN = ["what is a monad", "summarise the plan", "translate hello to french"]
 def _record(start_gateway, upstream, tmp_path, modules=None, storage=None):
     cfg = {"modules": modules or {"pii-detector": {"action": "log"}}, "storage": storage or {"writer": "thread"}}
     gw = start_gateway(cfg)
-    client = openai.OpenAI(base_url=gw.base("openai"), api_key="sk-test-key-for-the-fake-upstream-0000",
-                           http_client=httpx.Client(timeout=30))
+    client = openai.OpenAI(
+        base_url=gw.base("openai"),
+        api_key="sk-test-key-for-the-fake-upstream-0000",
+        http_client=httpx.Client(timeout=30),
+    )
     for text in EMAIL_PROMPTS + PLAIN:
         client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": text}])
-    stream = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "count"}],
-                                            stream=True)
+    stream = client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "count"}], stream=True
+    )
     for _ in stream:
         pass
     gw.flush()
@@ -68,7 +73,12 @@ def test_blocking_pii_reports_each_exchange_with_its_finding(recorded, tmp_path,
     assert code == 1
     assert out["changes"]["newly_blocked"] == 3 and out["changed"] == 3
     [rule] = out["rules"]
-    assert (rule["change"], rule["module"], rule["rule"], rule["count"]) == ("newly_blocked", "pii-detector", "EMAIL", 3)
+    assert (rule["change"], rule["module"], rule["rule"], rule["count"]) == (
+        "newly_blocked",
+        "pii-detector",
+        "EMAIL",
+        3,
+    )
     conn = sqlite3.connect(recorded)
     email_ids = {r[0] for r in conn.execute("SELECT id FROM requests WHERE prompt_text LIKE '%@%'")}
     assert {e["request_id"] for e in rule["examples"]} == email_ids
@@ -94,17 +104,24 @@ def test_rate_limits_run_on_fresh_state_in_recorded_order(recorded, tmp_path, up
     assert rule["module"] == "rate-limiter"
     assert [e["request_id"] for e in rule["examples"]] == ids[2:5]  # the first two in a minute pass
     # --last and --tenant narrow the replay
-    code, out = _test(recorded, _config(tmp_path, upstream, {"rate-limiter": {"requests_per_minute": 2}}),
-                      "--last", "2")
+    code, out = _test(
+        recorded, _config(tmp_path, upstream, {"rate-limiter": {"requests_per_minute": 2}}), "--last", "2"
+    )
     assert out["exchanges"] == 2 and out["changes"]["newly_rate_limited"] == 0
-    code, out = _test(recorded, _config(tmp_path, upstream, {"rate-limiter": {"requests_per_minute": 2}}),
-                      "--tenant", "nobody")
+    code, out = _test(
+        recorded, _config(tmp_path, upstream, {"rate-limiter": {"requests_per_minute": 2}}), "--tenant", "nobody"
+    )
     assert code == 0 and out["exchanges"] == 0
-    code, out = _test(recorded, _config(tmp_path, upstream, {"rate-limiter": {"requests_per_minute": 2}}),
-                      "--since", "1h")
+    code, out = _test(
+        recorded, _config(tmp_path, upstream, {"rate-limiter": {"requests_per_minute": 2}}), "--since", "1h"
+    )
     assert out["exchanges"] == 7
-    code, out = _test(recorded, _config(tmp_path, upstream, {"rate-limiter": {"requests_per_minute": 2}}),
-                      "--since", "2099-01-01T00:00:00")
+    code, out = _test(
+        recorded,
+        _config(tmp_path, upstream, {"rate-limiter": {"requests_per_minute": 2}}),
+        "--since",
+        "2099-01-01T00:00:00",
+    )
     assert code == 0 and out["exchanges"] == 0
 
 
@@ -112,8 +129,11 @@ def test_response_side_modules_read_the_recorded_responses(recorded, tmp_path, u
     conn = sqlite3.connect(recorded)
     texts = [r[0] for r in conn.execute("SELECT response_text FROM requests ORDER BY started_at")]
     word = next(w for w in texts[0].split() if w.isalpha() and len(w) > 3)
-    cfg = _config(tmp_path, upstream, {"content-filter": {"blocked_keywords": [word], "check_requests": False,
-                                                          "check_responses": True}})
+    cfg = _config(
+        tmp_path,
+        upstream,
+        {"content-filter": {"blocked_keywords": [word], "check_requests": False, "check_responses": True}},
+    )
     code, out = _test(recorded, cfg)
     n = sum(1 for t in texts if t and word.lower() in t.lower())
     assert code == 1 and out["changes"]["newly_blocked"] == n >= 1
@@ -154,8 +174,11 @@ def test_the_library_reports_progress_and_knows_nothing_of_the_cli(recorded, tmp
     seen: list[int] = []
     reader = open_store(recorded).open_reader()
     try:
-        res = replay(reader, load_config(_config(tmp_path, upstream, {"pii-detector": {"action": "block"}})),
-                     progress=seen.append)
+        res = replay(
+            reader,
+            load_config(_config(tmp_path, upstream, {"pii-detector": {"action": "block"}})),
+            progress=seen.append,
+        )
     finally:
         reader.close()
     assert res.total == 7 and res.changes["newly_blocked"] == 3
@@ -173,7 +196,8 @@ def test_budgets_count_recorded_spend_in_recorded_time(recorded, tmp_path, upstr
     # a budget of the recorded spend of the first three lets exactly those through: each reserves its worst
     # case (one output token assumed) and settles at its recorded cost, in recorded order
     limit = sum(costs[:3]) + 1e-9
-    code, out = _test(recorded, _config(tmp_path, upstream, {"cost-tracker": {"limit_usd": limit,
-                                                                              "default_max_tokens": 1}}))
+    code, out = _test(
+        recorded, _config(tmp_path, upstream, {"cost-tracker": {"limit_usd": limit, "default_max_tokens": 1}})
+    )
     assert code == 1, out
     assert out["changes"]["newly_rate_limited"] == 4, out

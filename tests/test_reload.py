@@ -127,13 +127,17 @@ def test_a_reload_mid_stream_closes_the_old_modules_when_the_stream_is_over(star
     gw.flush()
     db = open_readonly(gw.db_path)
     try:
-        row = [dict(r) for r in db.query("select status, outcome, error, response_text from requests where id = ?",
-                                         [got["id"]])][0]
+        row = [
+            dict(r)
+            for r in db.query("select status, outcome, error, response_text from requests where id = ?", [got["id"]])
+        ][0]
     finally:
         db.close()
-    sent = "".join(json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
-                   for line in got["body"].decode().splitlines()
-                   if line.startswith("data: {") and json.loads(line[6:])["choices"])
+    sent = "".join(
+        json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
+        for line in got["body"].decode().splitlines()
+        if line.startswith("data: {") and json.loads(line[6:])["choices"]
+    )
     assert (row["status"], row["outcome"], row["error"]) == (200, "ok", None)
     assert sent and row["response_text"] == sent  # recorded in full
 

@@ -11,18 +11,6 @@ import gc
 import os
 
 import pytest
-from resilience_net import (
-    ConnectProxy,
-    PrivateCA,
-    RawServer,
-    endless_line,
-    gzip_bomb,
-    json_response,
-    ok_handler,
-    peak_rss_bytes,
-    reset_peak_rss,
-    rss_bytes,
-)
 
 from leash_cli.config import GatewayConfig, ProviderConfig, parse_config_text
 from leash_cli.netconfig import no_proxy_matches, options_for, proxy_for, ssl_context
@@ -40,6 +28,18 @@ from leash_cli.upstream import (
     UpstreamResponseTooLarge,
     UpstreamTimeout,
     UpstreamTotalTimeout,
+)
+from resilience_net import (
+    ConnectProxy,
+    PrivateCA,
+    RawServer,
+    endless_line,
+    gzip_bomb,
+    json_response,
+    ok_handler,
+    peak_rss_bytes,
+    reset_peak_rss,
+    rss_bytes,
 )
 
 MIB = 1 << 20
@@ -215,13 +215,13 @@ def test_first_byte_idle_and_total_timeouts_are_distinct():
                 await c.request("GET", srv.url, {}, None, options=UpstreamOptions(first_byte_timeout=0.3))
             assert e.value.reason == "first_byte_timeout" and isinstance(e.value, UpstreamTimeout)
         async with RawServer(stalls) as srv:
-            r = await c.request("GET", srv.url, {}, None,
-                                options=UpstreamOptions(first_byte_timeout=5, idle_timeout=0.3))
+            r = await c.request(
+                "GET", srv.url, {}, None, options=UpstreamOptions(first_byte_timeout=5, idle_timeout=0.3)
+            )
             with pytest.raises(UpstreamIdleTimeout):
                 await r.read()
         async with RawServer(trickles) as srv:  # never idle for long, but never done
-            r = await c.request("GET", srv.url, {}, None,
-                                options=UpstreamOptions(idle_timeout=5, total_timeout=0.5))
+            r = await c.request("GET", srv.url, {}, None, options=UpstreamOptions(idle_timeout=5, total_timeout=0.5))
             with pytest.raises(UpstreamTotalTimeout):
                 await r.read()
         await c.close()
@@ -264,8 +264,7 @@ def test_http_origin_through_proxy_uses_absolute_form():
             c = UpstreamClient()
             opts = UpstreamOptions(proxy=ProxyURL.parse(proxy.url.replace("://", "://u:p%20w@")))
             for i in range(2):
-                r = await c.request("POST", origin.url + "/v1/chat?x=1", {"x-a": "1"}, b'{"i": %d}' % i,
-                                    options=opts)
+                r = await c.request("POST", origin.url + "/v1/chat?x=1", {"x-a": "1"}, b'{"i": %d}' % i, options=opts)
                 assert r.status == 200 and await r.read() == b'{"ok": true, "n": %d}' % (i + 1)
             assert proxy.forwards == [f"POST {origin.url}/v1/chat?x=1 HTTP/1.1"]  # one connection, reused
             head, body = origin.requests[1]
@@ -295,9 +294,13 @@ def test_https_origin_through_connect_tunnel_with_private_ca(tmp_path):
             assert origin.requests[0][0].startswith("POST /v1/x HTTP/1.1\r\n")  # origin-form inside the tunnel
             # without the private CA the tunnel opens but TLS fails
             with pytest.raises(UpstreamConnectError):
-                await c.request("GET", origin.url, {}, None,
-                                options=UpstreamOptions(ssl_context=ssl_context(environ={}),
-                                                        proxy=ProxyURL.parse(proxy.url)))
+                await c.request(
+                    "GET",
+                    origin.url,
+                    {},
+                    None,
+                    options=UpstreamOptions(ssl_context=ssl_context(environ={}), proxy=ProxyURL.parse(proxy.url)),
+                )
             await c.close()
 
     run(main())
@@ -308,16 +311,19 @@ def test_proxy_refusing_connect_is_a_proxy_error():
         async with ConnectProxy(refuse=True) as proxy:
             c = UpstreamClient()
             with pytest.raises(UpstreamProxyError) as e:
-                await c.request("GET", "https://127.0.0.1:9/", {}, None,
-                                options=UpstreamOptions(proxy=ProxyURL.parse(proxy.url)))
+                await c.request(
+                    "GET", "https://127.0.0.1:9/", {}, None, options=UpstreamOptions(proxy=ProxyURL.parse(proxy.url))
+                )
             assert "403" in str(e.value) and isinstance(e.value, UpstreamConnectError)
         async with ConnectProxy(auth="a:b") as proxy:  # no credentials: 407, for CONNECT and absolute-form alike
             with pytest.raises(UpstreamProxyError, match="407"):
-                await c.request("GET", "https://127.0.0.1:9/", {}, None,
-                                options=UpstreamOptions(proxy=ProxyURL.parse(proxy.url)))
+                await c.request(
+                    "GET", "https://127.0.0.1:9/", {}, None, options=UpstreamOptions(proxy=ProxyURL.parse(proxy.url))
+                )
             with pytest.raises(UpstreamProxyError, match="407"):
-                await c.request("GET", "http://127.0.0.1:9/", {}, None,
-                                options=UpstreamOptions(proxy=ProxyURL.parse(proxy.url)))
+                await c.request(
+                    "GET", "http://127.0.0.1:9/", {}, None, options=UpstreamOptions(proxy=ProxyURL.parse(proxy.url))
+                )
         await c.close()
 
     run(main())
@@ -396,7 +402,9 @@ def test_no_proxy_matching():
     assert no_proxy_matches("10.1.2.3", 80, "localhost, 10.0.0.0/8")
     assert not no_proxy_matches("11.1.2.3", 80, "10.0.0.0/8")
     assert no_proxy_matches("::1", 80, "[::1]:80") and not no_proxy_matches("::1", 81, "[::1]:80")
-    assert no_proxy_matches("h.example", 8443, "h.example:8443") and not no_proxy_matches("h.example", 443, "h.example:8443")
+    assert no_proxy_matches("h.example", 8443, "h.example:8443") and not no_proxy_matches(
+        "h.example", 443, "h.example:8443"
+    )
     assert no_proxy_matches("anything", 1, "*")
 
 
@@ -422,7 +430,8 @@ def test_config_keys_defaults_and_options(tmp_path, monkeypatch):
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
     ca = PrivateCA(tmp_path)
-    cfg = parse_config_text(f"""
+    cfg = parse_config_text(
+        f"""
 gateway: {{connect_timeout: 7, read_timeout: 90}}
 providers:
   openai: {{kind: openai}}
@@ -432,11 +441,15 @@ providers:
   private: {{kind: openai, endpoint: "https://llm.corp.test/v1", proxy: null,
             tls: {{ca_file: "{ca.ca_file}", cert_file: "{ca.client_file}"}}}}
   local: {{kind: openai, endpoint: "http://127.0.0.1:8000/v1", proxy: "http://other:1"}}
-""", "t.yaml")
+""",
+        "t.yaml",
+    )
     gw = cfg.gateway
     o = options_for(cfg.providers["openai"], gw)
     assert (o.connect_timeout, o.first_byte_timeout, o.idle_timeout, o.total_timeout) == (7, 90, 90, None)
-    assert o.max_response_bytes == 64 * MIB and o.max_line_bytes == 16 * MIB and str(o.proxy) == "http://corp-proxy:3128"
+    assert (
+        o.max_response_bytes == 64 * MIB and o.max_line_bytes == 16 * MIB and str(o.proxy) == "http://corp-proxy:3128"
+    )
     a = options_for(cfg.providers["anthropic"], gw)
     assert (a.first_byte_timeout, a.idle_timeout) == (30, 30)
     assert a.ssl_context is o.ssl_context  # same settings, one context (and one pool)
@@ -454,15 +467,18 @@ providers:
     assert provs["openai"].transport is not None and provs["openai"].transport.proxy is not None
 
 
-@pytest.mark.parametrize("text,message", [
-    ("providers: {openai: {timeouts: {connect: soon}}}", "expected a duration"),
-    ("providers: {openai: {timeouts: {total: -1}}}", "greater than 0"),
-    ("providers: {openai: {timeouts: {conect: 1}}}", "did you mean 'connect'"),
-    ("providers: {openai: {max_response_bytes: lots}}", "expected a size"),
-    ("providers: {openai: {tls: {ca_file: /nonexistent.pem}}}", "file not found"),
-    ("providers: {openai: {proxy: 'socks5://h:1'}}", "only http://"),
-    ("gateway: {trust: os}", "certifi"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("providers: {openai: {timeouts: {connect: soon}}}", "expected a duration"),
+        ("providers: {openai: {timeouts: {total: -1}}}", "greater than 0"),
+        ("providers: {openai: {timeouts: {conect: 1}}}", "did you mean 'connect'"),
+        ("providers: {openai: {max_response_bytes: lots}}", "expected a size"),
+        ("providers: {openai: {tls: {ca_file: /nonexistent.pem}}}", "file not found"),
+        ("providers: {openai: {proxy: 'socks5://h:1'}}", "only http://"),
+        ("gateway: {trust: os}", "certifi"),
+    ],
+)
 def test_config_errors_are_clear(text, message):
     from leash_cli.config import ConfigError
 

@@ -12,6 +12,8 @@ import time
 import openai
 import orjson
 import pytest
+
+from leash_cli.store import open_readonly
 from resilience_net import (
     ConnectProxy,
     InThread,
@@ -25,15 +27,18 @@ from resilience_net import (
     rss_bytes,
 )
 
-from leash_cli.store import open_readonly
-
 MIB = 1 << 20
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]}
-COMPLETION = orjson.dumps({
-    "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
-    "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi there"}, "finish_reason": "stop"}],
-    "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
-})
+COMPLETION = orjson.dumps(
+    {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi there"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+    }
+)
 
 
 def sdk(gw) -> openai.OpenAI:
@@ -171,14 +176,27 @@ def test_proxy_none_overrides_the_environment_and_mtls(start_gateway, tmp_path, 
     ca = PrivateCA(tmp_path)
     with InThread(_tls_completions(ca, mtls=True)) as origin, InThread(ConnectProxy) as proxy:
         monkeypatch.setenv("HTTPS_PROXY", proxy.url)
-        gw = start_gateway(providers_extra={"openai": {
-            "endpoint": origin.url + "/v1", "proxy": "none",
-            "tls": {"ca_file": str(ca.ca_file), "cert_file": str(ca.client_chain), "key_file": str(ca.client_key)}}})
+        gw = start_gateway(
+            providers_extra={
+                "openai": {
+                    "endpoint": origin.url + "/v1",
+                    "proxy": "none",
+                    "tls": {
+                        "ca_file": str(ca.ca_file),
+                        "cert_file": str(ca.client_chain),
+                        "key_file": str(ca.client_key),
+                    },
+                }
+            }
+        )
         assert sdk(gw).chat.completions.create(**CHAT).choices[0].message.content == "hi there"
         assert proxy.connects == []  # direct
         # the same upstream without a client certificate: refused, 502
-        gw2 = start_gateway(providers_extra={"openai": {
-            "endpoint": origin.url + "/v1", "proxy": "none", "tls": {"ca_file": str(ca.ca_file)}}})
+        gw2 = start_gateway(
+            providers_extra={
+                "openai": {"endpoint": origin.url + "/v1", "proxy": "none", "tls": {"ca_file": str(ca.ca_file)}}
+            }
+        )
         with pytest.raises(openai.APIStatusError) as e:
             sdk(gw2).chat.completions.create(**CHAT)
         assert e.value.status_code == 502

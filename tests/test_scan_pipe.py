@@ -26,15 +26,23 @@ def test_exported_exchanges_pipe_into_scan(start_gateway, tmp_path):
     gw = start_gateway({"modules": {}})  # record everything, block nothing
     ids = []
     for content in (f"mail {EMAIL} please", "nothing to see here", f"my key {AWS_ID}"):
-        r = httpx.post(f"{gw.base('mock')}/chat/completions", timeout=10,
-                       json={"model": "mock-small", "messages": [{"role": "user", "content": content}]})
+        r = httpx.post(
+            f"{gw.base('mock')}/chat/completions",
+            timeout=10,
+            json={"model": "mock-small", "messages": [{"role": "user", "content": content}]},
+        )
         assert r.status_code == 200
         ids.append(r.headers["x-leash-request-id"])
     gw.flush()
     env = {**os.environ, "LEASH_HOME": str(tmp_path / "home")}
     pipe = subprocess.run(
         f"{_leash()} logs export --format jsonl --db {gw.db_path} | {_leash()} scan --format jsonl -",
-        shell=True, capture_output=True, text=True, env=env, timeout=120)
+        shell=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert pipe.returncode == 1, pipe.stderr  # a secret would be blocked
     assert "expected an object" not in pipe.stderr
     rows = [orjson.loads(line) for line in pipe.stdout.splitlines()]
@@ -51,8 +59,11 @@ def test_exported_exchanges_pipe_into_scan(start_gateway, tmp_path):
 
 
 def test_scan_still_takes_text_objects_and_names_bad_lines():
-    r = CliRunner().invoke(app, ["scan", "--format", "jsonl", "-"],
-                           input=orjson.dumps({"id": "a", "text": f"write to {EMAIL}"}).decode() + "\n")
+    r = CliRunner().invoke(
+        app,
+        ["scan", "--format", "jsonl", "-"],
+        input=orjson.dumps({"id": "a", "text": f"write to {EMAIL}"}).decode() + "\n",
+    )
     assert r.exit_code == 0, r.output
     row = orjson.loads(r.output.splitlines()[0])
     assert row["id"] == "a" and row["findings"][0]["type"] == "EMAIL"

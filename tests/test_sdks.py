@@ -46,7 +46,9 @@ def test_openai_chat_stream(gateway, upstream):
 
 def test_openai_chat_stream_with_usage_requested(gateway):
     stream = oa(gateway).chat.completions.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}], stream=True,
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "x"}],
+        stream=True,
         stream_options={"include_usage": True},
     )
     chunks = list(stream)
@@ -69,8 +71,12 @@ def test_openai_responses_embeddings_models(gateway, upstream):
 
 def test_anthropic_messages(gateway, upstream):
     c = an(gateway)
-    m = c.messages.create(model="claude-sonnet-4-5", max_tokens=100, system="be brief",
-                          messages=[{"role": "user", "content": "hello claude"}])
+    m = c.messages.create(
+        model="claude-sonnet-4-5",
+        max_tokens=100,
+        system="be brief",
+        messages=[{"role": "user", "content": "hello claude"}],
+    )
     assert m.content[0].text.endswith("You said: hello claude")
     seen = upstream.last()
     assert seen.path == "/v1/messages"
@@ -80,8 +86,9 @@ def test_anthropic_messages(gateway, upstream):
 
 
 def test_anthropic_stream(gateway):
-    with an(gateway).messages.stream(model="claude-sonnet-4-5", max_tokens=100,
-                                     messages=[{"role": "user", "content": "stream claude"}]) as s:
+    with an(gateway).messages.stream(
+        model="claude-sonnet-4-5", max_tokens=100, messages=[{"role": "user", "content": "stream claude"}]
+    ) as s:
         text = "".join(s.text_stream)
         final = s.get_final_message()
     assert text.endswith("You said: stream claude")
@@ -106,14 +113,21 @@ def test_mock_provider_in_all_three_shapes(gateway, upstream):
     before = len(upstream.requests)
     r = oa(gateway, "mock").chat.completions.create(model="mock-small", messages=[{"role": "user", "content": "m"}])
     assert "leash mock provider" in r.choices[0].message.content
-    s = "".join(c.choices[0].delta.content or "" for c in oa(gateway, "mock").chat.completions.create(
-        model="mock-small", messages=[{"role": "user", "content": "m"}], stream=True) if c.choices)
+    s = "".join(
+        c.choices[0].delta.content or ""
+        for c in oa(gateway, "mock").chat.completions.create(
+            model="mock-small", messages=[{"role": "user", "content": "m"}], stream=True
+        )
+        if c.choices
+    )
     assert "leash mock provider" in s
-    m = an(gateway, "mock").messages.create(model="mock-small", max_tokens=10,
-                                            messages=[{"role": "user", "content": "m"}])
+    m = an(gateway, "mock").messages.create(
+        model="mock-small", max_tokens=10, messages=[{"role": "user", "content": "m"}]
+    )
     assert "leash mock provider" in m.content[0].text
-    with an(gateway, "mock").messages.stream(model="mock-small", max_tokens=10,
-                                             messages=[{"role": "user", "content": "m"}]) as st:
+    with an(gateway, "mock").messages.stream(
+        model="mock-small", max_tokens=10, messages=[{"role": "user", "content": "m"}]
+    ) as st:
         assert "leash mock provider" in "".join(st.text_stream)
     gc = gg(gateway, "mock")  # keep a reference: the client closes its transport when collected
     g = gc.models.generate_content(model="mock-small", contents="m")
@@ -149,7 +163,8 @@ def test_sdk_error_when_upstream_unreachable(start_gateway, upstream):
 def test_google_config_and_system_instruction(gateway, upstream):
     c = gg(gateway)
     r = c.models.generate_content(
-        model="gemini-2.5-pro", contents="with config",
+        model="gemini-2.5-pro",
+        contents="with config",
         config=genai_types.GenerateContentConfig(system_instruction="be terse", max_output_tokens=20),
     )
     assert r.text
@@ -158,8 +173,15 @@ def test_google_config_and_system_instruction(gateway, upstream):
 
 def test_azure_style_provider_with_gateway_key(start_gateway, upstream):
     """An OpenAI-compatible server that wants its key in `api-key` and an `api-version` parameter."""
-    gw = start_gateway(providers_extra={"openai": {
-        "api_key": "azure-gateway-key-123", "auth_header": "api-key", "query": {"api-version": "2024-10-21"}}})
+    gw = start_gateway(
+        providers_extra={
+            "openai": {
+                "api_key": "azure-gateway-key-123",
+                "auth_header": "api-key",
+                "query": {"api-version": "2024-10-21"},
+            }
+        }
+    )
     oa(gw).chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
     seen = upstream.last()
     assert seen.headers["api-key"] == "azure-gateway-key-123"

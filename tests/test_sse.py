@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from leash_cli.sse import SSESplitter, parse_event
 
-STREAM = b"event: message_start\r\ndata: {\"a\": 1}\r\n\r\nevent: ping\r\ndata: {}\r\n\r\ndata: [DONE]\r\n\r\n"
+STREAM = b'event: message_start\r\ndata: {"a": 1}\r\n\r\nevent: ping\r\ndata: {}\r\n\r\ndata: [DONE]\r\n\r\n'
 
 
 def _split_at(points: list[int]) -> list[bytes]:

@@ -91,8 +91,10 @@ class Raw:
 
 
 def http_response(body: bytes, status: str = "200 OK", extra: str = "") -> bytes:
-    return (f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n{extra}\r\n"
-            .encode() + body)
+    return (
+        f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n{extra}\r\n".encode()
+        + body
+    )
 
 
 async def keepalive_handler(reader, writer, srv: Raw) -> None:
@@ -128,15 +130,17 @@ class Web:
 def echo_app() -> web.Application:
     async def echo(request: web.Request) -> web.Response:
         body = await request.read()
-        return web.json_response({
-            "method": request.method,
-            "path": request.path_qs,
-            "headers": {k.lower(): v for k, v in request.headers.items()},
-            "host_count": len(request.headers.getall("host", [])),
-            "body_len": len(body),
-            "body_sha": hashlib.sha256(body).hexdigest(),
-            "body": body[:200].decode("latin-1"),
-        })
+        return web.json_response(
+            {
+                "method": request.method,
+                "path": request.path_qs,
+                "headers": {k.lower(): v for k, v in request.headers.items()},
+                "host_count": len(request.headers.getall("host", [])),
+                "body_len": len(body),
+                "body_sha": hashlib.sha256(body).hexdigest(),
+                "body": body[:200].decode("latin-1"),
+            }
+        )
 
     async def nocontent(request: web.Request) -> web.Response:
         return web.Response(status=204)
@@ -193,8 +197,12 @@ def test_plain_json_post_and_headers():
         async with Web(echo_app()) as srv:
             c = UpstreamClient()
             body = b'{"model": "gpt-4o-mini", "messages": []}'
-            r = await c.request("POST", srv.url + "/echo/v1/chat?x=1&y=2",
-                                {"content-type": "application/json", "authorization": "Bearer sk-1"}, body)
+            r = await c.request(
+                "POST",
+                srv.url + "/echo/v1/chat?x=1&y=2",
+                {"content-type": "application/json", "authorization": "Bearer sk-1"},
+                body,
+            )
             assert r.status == 200
             assert r.header("Content-Type").startswith("application/json")
             assert all(k == k.lower() for k, _ in r.headers)
@@ -209,8 +217,9 @@ def test_plain_json_post_and_headers():
             assert data["headers"]["authorization"] == "Bearer sk-1"
             assert data["body"] == body.decode()
             # list headers, GET without a body; reserved names from the caller are dropped
-            r = await c.request("GET", srv.url + "/echo", [("x-a", "1"), ("Host", "evil"), ("content-length", "9")],
-                                None)
+            r = await c.request(
+                "GET", srv.url + "/echo", [("x-a", "1"), ("Host", "evil"), ("content-length", "9")], None
+            )
             data = json.loads(await r.read())
             assert data["method"] == "GET" and data["headers"]["x-a"] == "1"
             assert data["headers"]["host"] == f"127.0.0.1:{srv.port}" and data["host_count"] == 1
@@ -306,7 +315,7 @@ def test_chunked_sse_arrives_piece_by_piece():
         await srv.read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
         for i in range(3):
-            ev = b"data: {\"i\": %d}\n\n" % i
+            ev = b'data: {"i": %d}\n\n' % i
             writer.write(b"%x\r\n%s\r\n" % (len(ev), ev))
             await writer.drain()
             await asyncio.wait_for(srv.event(f"got{i}").wait(), 5)
@@ -368,7 +377,7 @@ def test_unknown_encoding_passed_through():
 
 
 def test_gzip_stream_decoded_incrementally():
-    data = b"".join(b"data: {\"i\": %d}\n\n" % i for i in range(200))
+    data = b"".join(b'data: {"i": %d}\n\n' % i for i in range(200))
     comp = gzip.compress(data)
     cut = len(comp) // 2
 
@@ -933,21 +942,27 @@ def _self_signed(tmp_path):
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(
-            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     cert_pem = cert.public_bytes(serialization.Encoding.PEM)
     (tmp_path / "cert.pem").write_bytes(cert_pem)
-    (tmp_path / "key.pem").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ctx.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
     client_ctx = ssl.create_default_context(cadata=cert_pem.decode())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -30,7 +30,7 @@ console = Console()
 err = Console(stderr=True)
 
 ConfigOpt = Annotated[
-    Optional[Path], typer.Option("--config", "-c", help="config file (default: $LEASH_CONFIG, ./leash.yaml, ...)")
+    Path | None, typer.Option("--config", "-c", help="config file (default: $LEASH_CONFIG, ./leash.yaml, ...)")
 ]
 
 
@@ -60,12 +60,12 @@ def _root(
 @app.command()
 def up(
     config: ConfigOpt = None,
-    host: Annotated[Optional[str], typer.Option(help="address to bind (default 127.0.0.1)")] = None,
-    port: Annotated[Optional[int], typer.Option(help="port to bind (default 8080; 0 picks a free one)")] = None,
-    db: Annotated[Optional[Path], typer.Option(help="history database (default ~/.leash/leash.db)")] = None,
+    host: Annotated[str | None, typer.Option(help="address to bind (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="port to bind (default 8080; 0 picks a free one)")] = None,
+    db: Annotated[Path | None, typer.Option(help="history database (default ~/.leash/leash.db)")] = None,
     no_record: Annotated[bool, typer.Option("--no-record", help="do not write the history")] = False,
     reload: Annotated[bool, typer.Option("--reload", help="reload the config when its file changes")] = False,
-    log_format: Annotated[Optional[str], typer.Option(help="text or json")] = None,
+    log_format: Annotated[str | None, typer.Option(help="text or json")] = None,
 ) -> None:
     """Run the gateway."""
     from leash_cli.logconfig import setup_logging
@@ -102,15 +102,18 @@ def init(
 
 
 ConfigPathArg = Annotated[
-    Optional[Path], typer.Argument(metavar="[PATH]", help="config file (default: the one `leash up` would use)")
+    Path | None, typer.Argument(metavar="[PATH]", help="config file (default: the one `leash up` would use)")
 ]
 
 
 def _one_config(path: Path | None, config: Path | None) -> Path | None:
     """`leash config validate|show [PATH] [-c/--config PATH]`: either form, not two different files."""
     if path is not None and config is not None and path != config:
-        err.print(f"[bold red]error:[/] two config files given ({path} and --config {config}); pass one",
-                  highlight=False, soft_wrap=True)
+        err.print(
+            f"[bold red]error:[/] two config files given ({path} and --config {config}); pass one",
+            highlight=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(2)
     return path if path is not None else config
 
@@ -124,11 +127,15 @@ def config_warnings(loaded: LoadedConfig, slots: list) -> list[str]:
     cfg = loaded.config
     out = []
     if not cfg.providers:
-        out.append("no providers: every request gets 404 unknown_provider (add a `providers:` section; "
-                   "`leash init` writes one)")
+        out.append(
+            "no providers: every request gets 404 unknown_provider (add a `providers:` section; "
+            "`leash init` writes one)"
+        )
     if not any(s.name in SECURITY_MODULES or hasattr(s.module, "scan") for s in slots):
-        out.append("no security modules enabled: prompts are not checked for secrets, personal data or injection "
-                   "(`leash init`'s starter enables secrets-detector, pii-detector and prompt-injection)")
+        out.append(
+            "no security modules enabled: prompts are not checked for secrets, personal data or injection "
+            "(`leash init`'s starter enables secrets-detector, pii-detector and prompt-injection)"
+        )
     return out
 
 
@@ -191,10 +198,10 @@ def config_show(
 
 @app.command()
 def tui(
-    db: Annotated[Optional[Path], typer.Option(help="history database (default ~/.leash/leash.db)")] = None,
-    url: Annotated[Optional[str], typer.Option(help="running gateway, for health and replay (http://host:port)")] = None,
+    db: Annotated[Path | None, typer.Option(help="history database (default ~/.leash/leash.db)")] = None,
+    url: Annotated[str | None, typer.Option(help="running gateway, for health and replay (http://host:port)")] = None,
     config: ConfigOpt = None,
-    key: Annotated[Optional[str], typer.Option(help="key sent with replays (default $LEASH_REPLAY_KEY)")] = None,
+    key: Annotated[str | None, typer.Option(help="key sent with replays (default $LEASH_REPLAY_KEY)")] = None,
 ) -> None:
     """Watch traffic, cost and violations live in the terminal."""
     from leash_cli.paths import resolve_db_path

@@ -54,9 +54,7 @@ def block(
     return Decision("block", status=status, code=code, message=message, headers=h, violations=violations or [])
 
 
-def redact(
-    body: Any = None, *, text: str | None = None, violations: list[Violation] | None = None
-) -> Decision:
+def redact(body: Any = None, *, text: str | None = None, violations: list[Violation] | None = None) -> Decision:
     return Decision("redact", body=body, text=text, violations=violations or [])
 
 

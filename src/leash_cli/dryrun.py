@@ -54,10 +54,16 @@ class RuleChange:
     examples: list[Example] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"change": self.change, "module": self.module, "rule": self.rule, "count": self.count,
-                "cost_usd": round(self.cost_usd, 6),
-                "examples": [{"request_id": e.request_id, "started_at": e.started_at, "finding": e.finding}
-                             for e in self.examples]}
+        return {
+            "change": self.change,
+            "module": self.module,
+            "rule": self.rule,
+            "count": self.count,
+            "cost_usd": round(self.cost_usd, 6),
+            "examples": [
+                {"request_id": e.request_id, "started_at": e.started_at, "finding": e.finding} for e in self.examples
+            ],
+        }
 
 
 @dataclass(slots=True)
@@ -85,13 +91,21 @@ class DryRunResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "exchanges": self.total, "judged": self.judged, "unchanged": self.unchanged, "changed": self.changed,
-            "not_judged": dict(self.not_judged), "response_not_judged": self.response_not_judged,
-            "changes": dict(self.changes), "matrix": self.matrix,
-            "rules": [r.as_dict() for r in sorted(self.rules.values(), key=lambda r: (-r.count, r.change,
-                                                                                       r.module, r.rule))],
-            "cost_saved_usd": round(self.cost_saved_usd, 6), "cost_spent_usd": round(self.cost_spent_usd, 6),
-            "spent_unpriced": self.spent_unpriced, "seconds": round(self.seconds, 3),
+            "exchanges": self.total,
+            "judged": self.judged,
+            "unchanged": self.unchanged,
+            "changed": self.changed,
+            "not_judged": dict(self.not_judged),
+            "response_not_judged": self.response_not_judged,
+            "changes": dict(self.changes),
+            "matrix": self.matrix,
+            "rules": [
+                r.as_dict() for r in sorted(self.rules.values(), key=lambda r: (-r.count, r.change, r.module, r.rule))
+            ],
+            "cost_saved_usd": round(self.cost_saved_usd, 6),
+            "cost_spent_usd": round(self.cost_spent_usd, 6),
+            "spent_unpriced": self.spent_unpriced,
+            "seconds": round(self.seconds, 3),
             "exchanges_per_second": round(self.rate, 1),
         }
 
@@ -121,13 +135,20 @@ def _api(kind: str, path: str) -> str:
 def _exchange(row: dict[str, Any]) -> Exchange:
     body = row.get("request_body") or ""
     ex = Exchange(
-        id=row["id"], provider=row.get("provider") or "", kind=row.get("kind") or "",
-        api=_api(row.get("kind") or "", row.get("path") or ""), method=row.get("method") or "POST",
-        path=row.get("path") or "", query=row.get("query") or "", tenant=row.get("tenant") or "default",
-        key_id=row.get("key_id"), client=row.get("client"),
+        id=row["id"],
+        provider=row.get("provider") or "",
+        kind=row.get("kind") or "",
+        api=_api(row.get("kind") or "", row.get("path") or ""),
+        method=row.get("method") or "POST",
+        path=row.get("path") or "",
+        query=row.get("query") or "",
+        tenant=row.get("tenant") or "default",
+        key_id=row.get("key_id"),
+        client=row.get("client"),
         request_headers=dict(row.get("request_headers") or {}),
         request_body=body.encode("utf-8") if isinstance(body, str) else bytes(body),
-        model=row.get("model"), stream=bool(row.get("stream")),
+        model=row.get("model"),
+        stream=bool(row.get("stream")),
     )
     return ex
 
@@ -202,8 +223,7 @@ def _new_decision(ex: Exchange, block: Any) -> tuple[str, list[tuple[str, str, s
 def _old_findings(row: dict[str, Any], decision: str) -> list[tuple[str, str, str]]:
     """The recorded findings behind a decision that would now be dropped."""
     want = ("redact",) if decision == "redacted" else ("block",)
-    out = [(m or "-", t or "-", f"{m}/{t}" + (f": {d}" if d else "")) for m, t, a, d in row["violations"]
-           if a in want]
+    out = [(m or "-", t or "-", f"{m}/{t}" + (f": {d}" if d else "")) for m, t, a, d in row["violations"] if a in want]
     return out[:1] if decision != "redacted" else out or [("-", "-", "recorded")]
 
 
@@ -259,8 +279,13 @@ class _Replayer:
                     block = flow.block
         after, findings = _new_decision(ex, block)
         if block is None:  # stateful modules settle what the exchange used, as they would have live
-            ex.usage = Usage(row.get("input_tokens"), row.get("output_tokens"), row.get("cached_input_tokens"),
-                             row.get("cache_write_tokens"), row.get("reasoning_tokens"))
+            ex.usage = Usage(
+                row.get("input_tokens"),
+                row.get("output_tokens"),
+                row.get("cached_input_tokens"),
+                row.get("cache_write_tokens"),
+                row.get("reasoning_tokens"),
+            )
             ex.cost_usd = row.get("cost_usd")
             ex.status = row.get("status")
             await self._stateful_sinks(ex)
@@ -326,8 +351,9 @@ def _epoch(iso: str) -> float:
     return base + (float("0." + frac) if frac else 0.0)
 
 
-def replay_rows(rows: Iterable[dict[str, Any]], loaded: Any, *,
-                progress: Callable[[int], None] | None = None) -> DryRunResult:
+def replay_rows(
+    rows: Iterable[dict[str, Any]], loaded: Any, *, progress: Callable[[int], None] | None = None
+) -> DryRunResult:
     """Replay recorded rows (``HistoryReader.replay_rows``, oldest first) through the pipeline of ``loaded``
     (a ``LoadedConfig``).  ``progress(n)`` is called every few hundred exchanges with how many were read."""
     from leash_cli.pricing import Pricer
@@ -359,8 +385,15 @@ def replay_rows(rows: Iterable[dict[str, Any]], loaded: Any, *,
     return result
 
 
-def replay(reader: Any, loaded: Any, *, since: str | None = None, tenant: str | None = None,
-           last: int | None = None, progress: Callable[[int], None] | None = None) -> DryRunResult:
+def replay(
+    reader: Any,
+    loaded: Any,
+    *,
+    since: str | None = None,
+    tenant: str | None = None,
+    last: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> DryRunResult:
     """:func:`replay_rows` over what a ``HistoryReader`` holds (``since`` an ISO time)."""
     rows: Iterator[dict[str, Any]] = reader.replay_rows(since, tenant, last)
     return replay_rows(rows, loaded, progress=progress)

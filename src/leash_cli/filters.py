@@ -14,5 +14,16 @@ from leash_cli.store.filters import (
     tokenize,
 )
 
-__all__ = ["FilterError", "Filter", "compile_filter", "parse", "OPERATORS", "And", "Or", "Not", "Term", "Token",
-           "tokenize"]
+__all__ = [
+    "FilterError",
+    "Filter",
+    "compile_filter",
+    "parse",
+    "OPERATORS",
+    "And",
+    "Or",
+    "Not",
+    "Term",
+    "Token",
+    "tokenize",
+]

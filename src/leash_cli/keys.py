@@ -28,16 +28,18 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_key(db_path: Path | str | Store, tenant: str, *, expires_in: float | None = None,
-               description: str | None = None) -> tuple[str, VirtualKey]:
+def create_key(
+    db_path: Path | str | Store, tenant: str, *, expires_in: float | None = None, description: str | None = None
+) -> tuple[str, VirtualKey]:
     """A new key (returned once, never stored) and its record."""
     key_id = secrets.token_hex(4)
     key = f"{PREFIX}{key_id}-{secrets.token_urlsafe(24)}"
     now = time.time()
     created = iso_utc(now)
     assert created is not None
-    vk = VirtualKey(key_id, tenant, key[:12], description, created,
-                    iso_utc(now + expires_in) if expires_in else None, None)
+    vk = VirtualKey(
+        key_id, tenant, key[:12], description, created, iso_utc(now + expires_in) if expires_in else None, None
+    )
     open_store(db_path).create_key(vk, hash_key(key))
     return key, vk
 

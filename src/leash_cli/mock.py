@@ -133,24 +133,52 @@ def respond(
             return ok({"input_tokens": n_in})
         if not rest.endswith("messages"):
             return _not_found(api, rest)
-        usage: dict[str, object] = {"input_tokens": n_in, "output_tokens": n_out, "cache_creation_input_tokens": 0,
-                                    "cache_read_input_tokens": 0}
-        msg = {"id": "msg_" + rid, "type": "message", "role": "assistant", "model": model,
-               "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
-               "stop_sequence": None, "usage": usage}
+        usage: dict[str, object] = {
+            "input_tokens": n_in,
+            "output_tokens": n_out,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        }
+        msg = {
+            "id": "msg_" + rid,
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [{"type": "text", "text": text}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": usage,
+        }
         if not req.get("stream"):
             return ok(msg)
         start = {**msg, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
-        evs = [_sse({"type": "message_start", "message": start}, "message_start"),
-               _sse({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-                    "content_block_start"),
-               _sse({"type": "ping"}, "ping")]
-        evs += [_sse({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}},
-                     "content_block_delta") for p in pieces]
-        evs += [_sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
-                _sse({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                      "usage": {"output_tokens": n_out}}, "message_delta"),
-                _sse({"type": "message_stop"}, "message_stop")]
+        evs = [
+            _sse({"type": "message_start", "message": start}, "message_start"),
+            _sse(
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+                "content_block_start",
+            ),
+            _sse({"type": "ping"}, "ping"),
+        ]
+        evs += [
+            _sse(
+                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}},
+                "content_block_delta",
+            )
+            for p in pieces
+        ]
+        evs += [
+            _sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
+            _sse(
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "usage": {"output_tokens": n_out},
+                },
+                "message_delta",
+            ),
+            _sse({"type": "message_stop"}, "message_stop"),
+        ]
         return stream(evs)
 
     if api == "google":
@@ -173,79 +201,185 @@ def respond(
             return c
 
         if method_name == "generateContent":
-            return ok({"candidates": [cand(text, True)], "usageMetadata": usage, "modelVersion": model,
-                       "responseId": rid})
+            return ok(
+                {"candidates": [cand(text, True)], "usageMetadata": usage, "modelVersion": model, "responseId": rid}
+            )
         objs = []
         for i, p in enumerate(pieces):
             last = i == len(pieces) - 1
             u = usage if last else {"promptTokenCount": n_in, "totalTokenCount": n_in}
-            objs.append({"candidates": [cand(p, last)], "usageMetadata": u, "modelVersion": model,
-                         "responseId": rid})
+            objs.append({"candidates": [cand(p, last)], "usageMetadata": u, "modelVersion": model, "responseId": rid})
         if "alt=sse" in query:
             return stream([_sse(o) for o in objs])
         return ok(objs)
 
     # openai
     if rest.rstrip("/").endswith("models") and method == "GET":
-        return ok({"object": "list", "data": [{"id": "mock-small", "object": "model", "created": 0,
-                                               "owned_by": "leash"}]})
+        return ok(
+            {"object": "list", "data": [{"id": "mock-small", "object": "model", "created": 0, "owned_by": "leash"}]}
+        )
     if rest.endswith("embeddings"):
         inputs = req.get("input")
         inputs = inputs if isinstance(inputs, list) else [inputs]
-        return ok({"object": "list", "model": model,
-                   "data": [{"object": "embedding", "index": i, "embedding": _vector(str(x))}
-                            for i, x in enumerate(inputs)],
-                   "usage": {"prompt_tokens": n_in, "total_tokens": n_in}})
+        return ok(
+            {
+                "object": "list",
+                "model": model,
+                "data": [
+                    {"object": "embedding", "index": i, "embedding": _vector(str(x))} for i, x in enumerate(inputs)
+                ],
+                "usage": {"prompt_tokens": n_in, "total_tokens": n_in},
+            }
+        )
     if rest.endswith("responses"):
-        usage = {"input_tokens": n_in, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": n_out,
-                 "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": n_in + n_out}
+        usage = {
+            "input_tokens": n_in,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": n_out,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": n_in + n_out,
+        }
         part: dict[str, object] = {"type": "output_text", "text": text, "annotations": []}
-        item: dict[str, object] = {"type": "message", "id": "msg_" + rid, "status": "completed",
-                                   "role": "assistant", "content": [part]}
-        resp = {"id": "resp_" + rid, "object": "response", "created_at": created, "status": "completed",
-                "model": model, "output": [item], "usage": usage}
+        item: dict[str, object] = {
+            "type": "message",
+            "id": "msg_" + rid,
+            "status": "completed",
+            "role": "assistant",
+            "content": [part],
+        }
+        resp = {
+            "id": "resp_" + rid,
+            "object": "response",
+            "created_at": created,
+            "status": "completed",
+            "model": model,
+            "output": [item],
+            "usage": usage,
+        }
         if not req.get("stream"):
             return ok(resp)
         pending = {**resp, "status": "in_progress", "output": [], "usage": None}
         seq = iter(range(10_000))
-        evs = [_sse({"type": "response.created", "response": pending, "sequence_number": next(seq)},
-                    "response.created"),
-               _sse({"type": "response.in_progress", "response": pending, "sequence_number": next(seq)},
-                    "response.in_progress"),
-               _sse({"type": "response.output_item.added", "output_index": 0,
-                     "item": {**item, "status": "in_progress", "content": []}, "sequence_number": next(seq)},
-                    "response.output_item.added"),
-               _sse({"type": "response.content_part.added", "item_id": item["id"], "output_index": 0,
-                     "content_index": 0, "part": {**part, "text": ""}, "sequence_number": next(seq)},
-                    "response.content_part.added")]
+        evs = [
+            _sse({"type": "response.created", "response": pending, "sequence_number": next(seq)}, "response.created"),
+            _sse(
+                {"type": "response.in_progress", "response": pending, "sequence_number": next(seq)},
+                "response.in_progress",
+            ),
+            _sse(
+                {
+                    "type": "response.output_item.added",
+                    "output_index": 0,
+                    "item": {**item, "status": "in_progress", "content": []},
+                    "sequence_number": next(seq),
+                },
+                "response.output_item.added",
+            ),
+            _sse(
+                {
+                    "type": "response.content_part.added",
+                    "item_id": item["id"],
+                    "output_index": 0,
+                    "content_index": 0,
+                    "part": {**part, "text": ""},
+                    "sequence_number": next(seq),
+                },
+                "response.content_part.added",
+            ),
+        ]
         for p_ in pieces:
-            evs.append(_sse({"type": "response.output_text.delta", "item_id": item["id"], "output_index": 0,
-                             "content_index": 0, "delta": p_, "sequence_number": next(seq)},
-                            "response.output_text.delta"))
-        evs += [_sse({"type": "response.output_text.done", "item_id": item["id"], "output_index": 0,
-                      "content_index": 0, "text": text, "sequence_number": next(seq)}, "response.output_text.done"),
-                _sse({"type": "response.content_part.done", "item_id": item["id"], "output_index": 0,
-                      "content_index": 0, "part": part, "sequence_number": next(seq)}, "response.content_part.done"),
-                _sse({"type": "response.output_item.done", "output_index": 0, "item": item,
-                      "sequence_number": next(seq)}, "response.output_item.done"),
-                _sse({"type": "response.completed", "response": resp, "sequence_number": next(seq)},
-                     "response.completed")]
+            evs.append(
+                _sse(
+                    {
+                        "type": "response.output_text.delta",
+                        "item_id": item["id"],
+                        "output_index": 0,
+                        "content_index": 0,
+                        "delta": p_,
+                        "sequence_number": next(seq),
+                    },
+                    "response.output_text.delta",
+                )
+            )
+        evs += [
+            _sse(
+                {
+                    "type": "response.output_text.done",
+                    "item_id": item["id"],
+                    "output_index": 0,
+                    "content_index": 0,
+                    "text": text,
+                    "sequence_number": next(seq),
+                },
+                "response.output_text.done",
+            ),
+            _sse(
+                {
+                    "type": "response.content_part.done",
+                    "item_id": item["id"],
+                    "output_index": 0,
+                    "content_index": 0,
+                    "part": part,
+                    "sequence_number": next(seq),
+                },
+                "response.content_part.done",
+            ),
+            _sse(
+                {"type": "response.output_item.done", "output_index": 0, "item": item, "sequence_number": next(seq)},
+                "response.output_item.done",
+            ),
+            _sse({"type": "response.completed", "response": resp, "sequence_number": next(seq)}, "response.completed"),
+        ]
         return stream(evs)
     if not rest.endswith("completions"):
         return _not_found(api, rest)
-    usage = {"prompt_tokens": n_in, "completion_tokens": n_out, "total_tokens": n_in + n_out,
-             "prompt_tokens_details": {"cached_tokens": 0}, "completion_tokens_details": {"reasoning_tokens": 0}}
+    usage = {
+        "prompt_tokens": n_in,
+        "completion_tokens": n_out,
+        "total_tokens": n_in + n_out,
+        "prompt_tokens_details": {"cached_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0},
+    }
     if not req.get("stream"):
-        return ok({"id": "chatcmpl-" + rid, "object": "chat.completion", "created": created, "model": model,
-                   "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": None},
-                                "logprobs": None, "finish_reason": "stop"}],
-                   "usage": usage, "system_fingerprint": "leash-mock"})
-    base = {"id": "chatcmpl-" + rid, "object": "chat.completion.chunk", "created": created, "model": model,
-            "system_fingerprint": "leash-mock"}
-    evs = [_sse({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
-                                      "logprobs": None, "finish_reason": None}]})]
-    evs += [_sse({**base, "choices": [{"index": 0, "delta": {"content": p}, "logprobs": None,
-                                       "finish_reason": None}]}) for p in pieces]
+        return ok(
+            {
+                "id": "chatcmpl-" + rid,
+                "object": "chat.completion",
+                "created": created,
+                "model": model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": text, "refusal": None},
+                        "logprobs": None,
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": usage,
+                "system_fingerprint": "leash-mock",
+            }
+        )
+    base = {
+        "id": "chatcmpl-" + rid,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "system_fingerprint": "leash-mock",
+    }
+    evs = [
+        _sse(
+            {
+                **base,
+                "choices": [
+                    {"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}
+                ],
+            }
+        )
+    ]
+    evs += [
+        _sse({**base, "choices": [{"index": 0, "delta": {"content": p}, "logprobs": None, "finish_reason": None}]})
+        for p in pieces
+    ]
     evs.append(_sse({**base, "choices": [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}]}))
     opts = req.get("stream_options")
     if isinstance(opts, dict) and opts.get("include_usage"):

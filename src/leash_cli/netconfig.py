@@ -111,9 +111,15 @@ def proxy_for(endpoint: str, setting: str | None, environ: Mapping[str, str] | N
 _contexts: dict[tuple[object, ...], ssl.SSLContext] = {}
 
 
-def ssl_context(trust: str = "certifi", *, ca_file: str | None = None, cert_file: str | None = None,
-                key_file: str | None = None, verify: bool = True,
-                environ: Mapping[str, str] | None = None) -> ssl.SSLContext:
+def ssl_context(
+    trust: str = "certifi",
+    *,
+    ca_file: str | None = None,
+    cert_file: str | None = None,
+    key_file: str | None = None,
+    verify: bool = True,
+    environ: Mapping[str, str] | None = None,
+) -> ssl.SSLContext:
     """An SSL context for upstream connections; identical settings share one context
     (and so one connection pool).  Raises ValueError with a readable reason."""
     env = os.environ if environ is None else environ
@@ -133,8 +139,15 @@ def ssl_context(trust: str = "certifi", *, ca_file: str | None = None, cert_file
     return ctx
 
 
-def _build(trust: str, ca_file: str | None, cert_file: str | None, key_file: str | None, verify: bool,
-           cert_env: str | None, dir_env: str | None) -> ssl.SSLContext:
+def _build(
+    trust: str,
+    ca_file: str | None,
+    cert_file: str | None,
+    key_file: str | None,
+    verify: bool,
+    cert_env: str | None,
+    dir_env: str | None,
+) -> ssl.SSLContext:
     ctx: ssl.SSLContext
     if not verify:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -169,8 +182,14 @@ def options_for(pc: ProviderConfig, gw: GatewayConfig, environ: Mapping[str, str
     ctx = None
     if endpoint.lower().startswith("https://"):
         tls = pc.tls
-        ctx = ssl_context(gw.trust, ca_file=tls.ca_file, cert_file=tls.cert_file, key_file=tls.key_file,
-                          verify=tls.verify, environ=environ)
+        ctx = ssl_context(
+            gw.trust,
+            ca_file=tls.ca_file,
+            cert_file=tls.cert_file,
+            key_file=tls.key_file,
+            verify=tls.verify,
+            environ=environ,
+        )
     return UpstreamOptions(
         connect_timeout=t.connect or pc.connect_timeout or gw.connect_timeout,
         first_byte_timeout=t.first_byte or read,

@@ -33,7 +33,7 @@ import logging
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Union
+from typing import Any
 
 from leash_cli.config import PriceConfig
 from leash_cli.dialects import DIALECTS
@@ -47,7 +47,7 @@ log = logging.getLogger("leash.pricing")
 _GENAI_PROVIDER = {kind: d.pricing_id for kind, d in DIALECTS.items() if d.pricing_id}
 
 # a price: per-million USD, or (base, ((start_tokens, price), ...)) for tiers
-Price = Union[float, tuple[float, tuple[tuple[int, float], ...]]]
+Price = float | tuple[float, tuple[tuple[int, float], ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +96,7 @@ class Pricer:
     # -- lookup ---------------------------------------------------------------
     def rates(self, provider_kind: str, model: str, provider: str | None = None) -> Rates | None:
         """The prices used for ``model`` (None: unknown)."""
-        today = _dt.datetime.now(_dt.timezone.utc).date()
+        today = _dt.datetime.now(_dt.UTC).date()
         return self._lookup(provider_kind, model.lower(), provider, today)
 
     def _lookup_uncached(self, kind: str, model: str, provider: str | None, day: _dt.date) -> Rates | None:
@@ -227,9 +227,9 @@ def _snapshot_rates(kind: str, model: str, provider: str | None, day: _dt.date) 
     if found is None:
         return None
     prov, info = found
-    when = _dt.datetime.combine(day, _dt.time(12), tzinfo=_dt.timezone.utc)
+    when = _dt.datetime.combine(day, _dt.time(12), tzinfo=_dt.UTC)
     mp = info.get_prices(when)
-    get = lambda name: getattr(mp, name, None)  # noqa: E731
+    get = lambda name: getattr(mp, name, None)
     inp = _to_price(get("input_mtok"))
     out = _to_price(get("output_mtok"))
     if inp is None and out is None:

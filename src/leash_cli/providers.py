@@ -36,8 +36,17 @@ HOP_BY_HOP = frozenset(
     }
 )
 
-__all__ = ["HOP_BY_HOP", "Provider", "RouteError", "build_providers", "clean_rest", "client_key", "mock_api",
-           "request_model", "strip_query_params"]
+__all__ = [
+    "HOP_BY_HOP",
+    "Provider",
+    "RouteError",
+    "build_providers",
+    "clean_rest",
+    "client_key",
+    "mock_api",
+    "request_model",
+    "strip_query_params",
+]
 
 
 class RouteError(Exception):
@@ -73,7 +82,7 @@ class Provider:
         self.dialect = for_api(self.kind)
 
     @classmethod
-    def from_config(cls, name: str, pc: ProviderConfig, gateway: GatewayConfig | None = None) -> "Provider":
+    def from_config(cls, name: str, pc: ProviderConfig, gateway: GatewayConfig | None = None) -> Provider:
         endpoint = pc.endpoint or ""
         parts = urlsplit(endpoint)
         key = pc.api_key.get_secret_value() if pc.api_key is not None else None

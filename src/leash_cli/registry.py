@@ -88,8 +88,9 @@ class ModuleContext:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def discover(modules_dir: str | Path | None = None, *, base: Path | None = None,
-             entry_points: bool = True) -> dict[str, ModuleInfo]:
+def discover(
+    modules_dir: str | Path | None = None, *, base: Path | None = None, entry_points: bool = True
+) -> dict[str, ModuleInfo]:
     """Every module leash can load, by name (later sources do not shadow built-ins)."""
     found: dict[str, ModuleInfo] = {}
     for name, target in BUILTINS.items():
@@ -185,8 +186,14 @@ def _load_file(path: Path) -> list[ModuleInfo]:
                 info.error = f"{path}: {e}"
             out.append(info)
     if not out:
-        out.append(ModuleInfo(path.stem.replace("_", "-"), "file", str(path),
-                              error=f"{path}: no class with a `name` attribute and a stage method"))
+        out.append(
+            ModuleInfo(
+                path.stem.replace("_", "-"),
+                "file",
+                str(path),
+                error=f"{path}: no class with a `name` attribute and a stage method",
+            )
+        )
     return out
 
 
@@ -214,8 +221,11 @@ def instantiate(info: ModuleInfo, settings: dict[str, Any], context: ModuleConte
     parsed = model.model_validate(settings or {})
     cls = info.cls
     try:
-        params = [p for p in inspect.signature(cls).parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        params = [
+            p
+            for p in inspect.signature(cls).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
     except (TypeError, ValueError):
         params = []
     if len(params) >= 2:
@@ -261,8 +271,14 @@ def build_slots(
             problems.append(_at(loaded, where, f"unknown module {name!r}{hint}"))
             return None
         if info.error:
-            problems.append(_at(loaded, where, f"module {name!r} cannot be loaded: {info.error}. "
-                                               f"Fix it, or disable it with `enabled: false` under modules.{name}"))
+            problems.append(
+                _at(
+                    loaded,
+                    where,
+                    f"module {name!r} cannot be loaded: {info.error}. "
+                    f"Fix it, or disable it with `enabled: false` under modules.{name}",
+                )
+            )
             return None
         mc = cfg.modules.get(name)
         settings = mc.config if mc else {}
@@ -278,8 +294,9 @@ def build_slots(
 
                     fields = list(info.settings_model.model_fields)
                     close = difflib.get_close_matches(str(err["loc"][-1]), fields, n=1)
-                    msg = "unknown setting" + (f" (did you mean '{close[0]}'?)" if close else
-                                               f" (settings: {', '.join(fields) or 'none'})")
+                    msg = "unknown setting" + (
+                        f" (did you mean '{close[0]}'?)" if close else f" (settings: {', '.join(fields) or 'none'})"
+                    )
                 problems.append(_at(loaded, loc, msg))
             return None
         except Exception as e:
@@ -291,9 +308,15 @@ def build_slots(
                 conds = tuple(Condition.compile(c.field, c.operator, c.value) for c in mc.conditions)
             except Exception as e:
                 problems.append(_at(loaded, ("modules", name, "conditions"), f"bad condition: {e}"))
-        slot = Slot.of(name, module, priority=mc.priority if mc else None, mode=mc.mode if mc else "enforce",
-                       on_error=mc.on_error if mc else None, timeout=mc.timeout if mc else None,
-                       conditions=conds)
+        slot = Slot.of(
+            name,
+            module,
+            priority=mc.priority if mc else None,
+            mode=mc.mode if mc else "enforce",
+            on_error=mc.on_error if mc else None,
+            timeout=mc.timeout if mc else None,
+            conditions=conds,
+        )
         built[name] = slot
         return slot
 
@@ -319,8 +342,9 @@ def build_slots(
 
     for info in reg.values():
         if info.error and info.name not in built:
-            logging.getLogger("leash.registry").warning("module %s (not enabled) cannot be loaded: %s",
-                                                        info.name, info.error)
+            logging.getLogger("leash.registry").warning(
+                "module %s (not enabled) cannot be loaded: %s", info.name, info.error
+            )
     return everyone, per_tenant
 
 
@@ -334,8 +358,15 @@ def _at(loaded: LoadedConfig, loc: tuple, msg: str) -> str:
     return f"{f'line {line}: ' if line else ''}{dotted}: {msg}"
 
 
-def make_pipeline(loaded: LoadedConfig, *, recorder: Any = None, metrics: Any = None, pricer: Any = None,
-                  state: Any = None, registry: dict[str, ModuleInfo] | None = None):
+def make_pipeline(
+    loaded: LoadedConfig,
+    *,
+    recorder: Any = None,
+    metrics: Any = None,
+    pricer: Any = None,
+    state: Any = None,
+    registry: dict[str, ModuleInfo] | None = None,
+):
     """The pipeline for a config: its modules, the tenants' own rules, and the sinks."""
     from leash_cli.modules.tenant import TenantRules
     from leash_cli.pipeline import Pipeline
@@ -348,5 +379,13 @@ def make_pipeline(loaded: LoadedConfig, *, recorder: Any = None, metrics: Any = 
     rules = TenantRules(cfg.tenants, state, pricer, recorder)
     if rules.tenants:
         hooks.append(Slot.of(rules.name, rules, on_error="block"))
-    return Pipeline(slots, tenant_slots=tenant_slots, recorder=recorder, metrics=metrics, pricer=pricer,
-                    state=state, keep_events=cfg.storage.bodies == "full", hooks=hooks)
+    return Pipeline(
+        slots,
+        tenant_slots=tenant_slots,
+        recorder=recorder,
+        metrics=metrics,
+        pricer=pricer,
+        state=state,
+        keep_events=cfg.storage.bodies == "full",
+        hooks=hooks,
+    )

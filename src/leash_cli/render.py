@@ -35,12 +35,17 @@ def _target_name(rel: Path) -> Path:
     if name.endswith(".tmpl"):
         name = name[: -len(".tmpl")]
     if name.startswith("dot."):
-        name = "." + name[len("dot."):]
+        name = "." + name[len("dot.") :]
     return rel.with_name(name)
 
 
-def render_tree(template_dir: Path | str, out_dir: Path | str, context: dict[str, str],
-                force: bool = False, extra: dict[str, str] | None = None) -> list[tuple[Path, str]]:
+def render_tree(
+    template_dir: Path | str,
+    out_dir: Path | str,
+    context: dict[str, str],
+    force: bool = False,
+    extra: dict[str, str] | None = None,
+) -> list[tuple[Path, str]]:
     """Render every file of `template_dir` into `out_dir`; returns (path, status) per file.
 
     `extra` maps relative paths to contents written the same way (files with
@@ -86,6 +91,7 @@ def render_tree(template_dir: Path | str, out_dir: Path | str, context: dict[str
         os.replace(tmp, dest)
         new_manifest[key] = new_hash
         results.append((dest, status))
-    manifest_path.write_text(json.dumps({"generator": "leash export", "files": new_manifest}, indent=2,
-                                        sort_keys=True) + "\n")
+    manifest_path.write_text(
+        json.dumps({"generator": "leash export", "files": new_manifest}, indent=2, sort_keys=True) + "\n"
+    )
     return results

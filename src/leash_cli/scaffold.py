@@ -77,16 +77,29 @@ def _template(*parts: str) -> str:
     return data_dir("templates").joinpath(*parts).read_text(encoding="utf-8")
 
 
-def plan(name: str, *, stage: str = "policy", directory: str | os.PathLike | None = None,
-         package: bool = False, tests_dir: str | os.PathLike | None = None,
-         cwd: str | os.PathLike | None = None) -> list[tuple[Path, str]]:
+def plan(
+    name: str,
+    *,
+    stage: str = "policy",
+    directory: str | os.PathLike | None = None,
+    package: bool = False,
+    tests_dir: str | os.PathLike | None = None,
+    cwd: str | os.PathLike | None = None,
+) -> list[tuple[Path, str]]:
     """The files to write, as (path, text), for a module `name`; nothing is written."""
     if stage not in SCAFFOLD_STAGES:
         raise ScaffoldError(f"unknown stage {stage!r}: use one of {', '.join(SCAFFOLD_STAGES)}")
     n = names_for(name)
     here = Path(cwd or Path.cwd())
-    values = {"name": n.name, "ident": n.ident, "class_name": n.class_name, "package": n.package,
-              "dist": n.dist, "stage": stage, "summary": _SUMMARY[stage]}
+    values = {
+        "name": n.name,
+        "ident": n.ident,
+        "class_name": n.class_name,
+        "package": n.package,
+        "dist": n.dist,
+        "stage": stage,
+        "summary": _SUMMARY[stage],
+    }
     module_src = _template("module", f"{stage}.py.tmpl")
     test_src = _template("module", f"test_{stage}.py.tmpl")
     if package:
@@ -108,8 +121,11 @@ def plan(name: str, *, stage: str = "policy", directory: str | os.PathLike | Non
         test_dir = mod_dir.parent / "tests"
     module_file = mod_dir / f"{n.ident}.py"
     shown = os.path.relpath(mod_dir, here).replace(os.sep, "/")
-    values["where"] = (f"(with `modules_dir: {shown}`, the folder of this file)" if _SAFE_PATH.fullmatch(shown)
-                       else "(with `modules_dir:` naming the folder of this file)")
+    values["where"] = (
+        f"(with `modules_dir: {shown}`, the folder of this file)"
+        if _SAFE_PATH.fullmatch(shown)
+        else "(with `modules_dir:` naming the folder of this file)"
+    )
     rel = os.path.relpath(module_file, test_dir).replace(os.sep, "/")
     values["import_block"] = (
         "from pathlib import Path\n\n"
@@ -134,12 +150,20 @@ def write(files: list[tuple[Path, str]], *, force: bool = False) -> list[Path]:
     return [p for p, _ in files]
 
 
-def new_module(name: str, *, stage: str = "policy", directory: str | os.PathLike | None = None,
-               package: bool = False, tests_dir: str | os.PathLike | None = None, force: bool = False,
-               cwd: str | os.PathLike | None = None) -> list[Path]:
+def new_module(
+    name: str,
+    *,
+    stage: str = "policy",
+    directory: str | os.PathLike | None = None,
+    package: bool = False,
+    tests_dir: str | os.PathLike | None = None,
+    force: bool = False,
+    cwd: str | os.PathLike | None = None,
+) -> list[Path]:
     """Write module `name` and its tests; returns the paths written."""
-    return write(plan(name, stage=stage, directory=directory, package=package, tests_dir=tests_dir, cwd=cwd),
-                 force=force)
+    return write(
+        plan(name, stage=stage, directory=directory, package=package, tests_dir=tests_dir, cwd=cwd), force=force
+    )
 
 
 def _shown(path: Path) -> str:
@@ -193,13 +217,15 @@ def enable_in_config(config: Path, name: str, modules_dir: str | None) -> tuple[
                 at = prev
             if not m and text and not text.endswith("\n"):
                 line = "\n" + line
-            if text[at:at + 1] == "#":
+            if text[at : at + 1] == "#":
                 line += "\n"
             text = text[:at] + line + text[at:]
             changes.append(f"added `modules_dir: {modules_dir}`")
         elif Path(str(have)).expanduser() != Path(modules_dir):
-            raise ScaffoldError(f"{config} already loads modules from `modules_dir: {have}`; move the module there "
-                                f"(or use --dir {have})")
+            raise ScaffoldError(
+                f"{config} already loads modules from `modules_dir: {have}`; move the module there "
+                f"(or use --dir {have})"
+            )
     mods = before.get("modules")
     if isinstance(mods, dict) and name in mods:
         entry = mods[name]
@@ -209,7 +235,7 @@ def enable_in_config(config: Path, name: str, modules_dir: str | None) -> tuple[
         entry_text = f"  {name}:\n    enabled: true\n"
         if isinstance(mods, dict) and mods and (m := _TOP_MODULES.search(text)):
             # the block's own indentation, after its last line, before the next top-level key
-            rest = text[m.end() + 1:]
+            rest = text[m.end() + 1 :]
             nxt = _TOP_KEY.search(rest)
             block = rest[: nxt.start()] if nxt else rest
             child = re.search(r"^([ \t]+)\S", block, re.M)
@@ -221,21 +247,23 @@ def enable_in_config(config: Path, name: str, modules_dir: str | None) -> tuple[
             # blank and top-level comment lines at the block's end belong to what follows
             while lines and (not lines[-1].strip() or lines[-1].startswith("#")):
                 end -= len(lines.pop()) + 1
-            text = text[:end] + "\n" + entry_text + text[end + 1:]
+            text = text[:end] + "\n" + entry_text + text[end + 1 :]
         elif mods is None and "modules" not in before:
             text = text + ("" if text.endswith("\n") or not text else "\n") + "\nmodules:\n" + entry_text
         elif not mods and (m := _TOP_MODULES_EMPTY.search(text)):
-            text = text[:m.start()] + "modules:\n" + entry_text + text[m.end() + 1:]
+            text = text[: m.start()] + "modules:\n" + entry_text + text[m.end() + 1 :]
         else:
-            raise ScaffoldError(f"cannot add `{name}` to the `modules:` of {config} (a flow-style mapping?); add "
-                                f"these lines under `modules:` yourself:\n  {name}:\n    enabled: true")
+            raise ScaffoldError(
+                f"cannot add `{name}` to the `modules:` of {config} (a flow-style mapping?); add "
+                f"these lines under `modules:` yourself:\n  {name}:\n    enabled: true"
+            )
         changes.append(f"enabled `{name}` under `modules:`")
     # check: loads, keeps what was there, enables the module
     try:
         after = parse_config_text(text, str(config))
     except ConfigError as e:
         raise ScaffoldError(f"enabling {name} in {config} would make it invalid:\n{e.render()}") from None
-    kept_p = set((before.get("providers") or {})) <= set(after.providers)
+    kept_p = set(before.get("providers") or {}) <= set(after.providers)
     kept_m = set(mods or {}) <= set(after.modules)
     if not (kept_p and kept_m and name in after.modules):
         raise ScaffoldError(f"could not enable {name} in {config} safely; add it under `modules:` yourself")

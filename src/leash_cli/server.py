@@ -32,8 +32,13 @@ except ImportError:  # pragma: no cover
     LOOP = "asyncio"
 
 
-def build_gateway(loaded: LoadedConfig, *, db_path: str | Path | None = None, record: bool = True,
-                  overrides: dict[str, Any] | None = None) -> Gateway:
+def build_gateway(
+    loaded: LoadedConfig,
+    *,
+    db_path: str | Path | None = None,
+    record: bool = True,
+    overrides: dict[str, Any] | None = None,
+) -> Gateway:
     """A gateway with the history recorder and the pricer wired in."""
     return Gateway(loaded, overrides=overrides, **gateway_parts(loaded, db_path=db_path, record=record))
 
@@ -131,8 +136,9 @@ def banner(gateway: Gateway, host: str, port: int, console: Any) -> None:
     console.print("  providers:")
     for name, p in st.providers.items():
         key = " (gateway key)" if p.api_key else ""
-        console.print(f"    {base}/v1/{name:<10} -> {p.endpoint} [dim]({p.kind}{key})[/]", highlight=False,
-                      soft_wrap=True)
+        console.print(
+            f"    {base}/v1/{name:<10} -> {p.endpoint} [dim]({p.kind}{key})[/]", highlight=False, soft_wrap=True
+        )
     slots = sorted(st.pipeline.all_slots, key=lambda sl: sl.priority)
     if slots:
         shown = ", ".join(f"{sl.name}" + (" (shadow)" if sl.mode == "shadow" else "") for sl in slots)

@@ -112,8 +112,9 @@ def make_exchange(
 
 
 # -- modules ---------------------------------------------------------------------------------
-def build_module(module_or_cls: Any, settings: dict[str, Any] | Any = None, *, name: str | None = None,
-                 config: Any = None) -> Any:
+def build_module(
+    module_or_cls: Any, settings: dict[str, Any] | Any = None, *, name: str | None = None, config: Any = None
+) -> Any:
     """An instance of a module: a class is built from `settings` exactly as the gateway does
     (validated against its ``Settings`` model, so unknown keys fail); an instance is returned as is."""
     if not isinstance(module_or_cls, type):
@@ -149,10 +150,23 @@ def load_module(path: str | os.PathLike, name: str | None = None) -> type:
     raise ImportError(f"{path}: no module named {name!r} (found: {', '.join(i.name for i in infos)})")
 
 
-def _slot(module: Any, *, name: str | None = None, mode: str = "enforce", on_error: str | None = None,
-          timeout: float | None = None, stage: str | None = None, captured: list | None = None) -> Slot:
-    slot = Slot.of(name or str(getattr(module, "name", type(module).__name__)), module, mode=mode,
-                   on_error=on_error, timeout=timeout)
+def _slot(
+    module: Any,
+    *,
+    name: str | None = None,
+    mode: str = "enforce",
+    on_error: str | None = None,
+    timeout: float | None = None,
+    stage: str | None = None,
+    captured: list | None = None,
+) -> Slot:
+    slot = Slot.of(
+        name or str(getattr(module, "name", type(module).__name__)),
+        module,
+        mode=mode,
+        on_error=on_error,
+        timeout=timeout,
+    )
     if stage is not None:
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}: use one of {', '.join(STAGES)}")
@@ -167,6 +181,7 @@ def _slot(module: Any, *, name: str | None = None, mode: str = "enforce", on_err
 def _capturing(fn: Any, is_async: bool, out: list) -> tuple[Any, bool]:
     """Wrap a stage method to keep the decisions it returns (the pipeline only keeps their effect)."""
     if is_async:
+
         async def wrapped_async(ex: Exchange, *args: Any) -> Any:
             d = await fn(ex, *args)
             if d is not None:
@@ -184,9 +199,16 @@ def _capturing(fn: Any, is_async: bool, out: list) -> tuple[Any, bool]:
     return wrapped, False
 
 
-async def arun_module(module_or_cls: Any, ex: Exchange, settings: dict[str, Any] | None = None,
-                      stage: str | None = None, *, mode: str = "enforce", on_error: str | None = None,
-                      timeout: float | None = None) -> Decision | None:
+async def arun_module(
+    module_or_cls: Any,
+    ex: Exchange,
+    settings: dict[str, Any] | None = None,
+    stage: str | None = None,
+    *,
+    mode: str = "enforce",
+    on_error: str | None = None,
+    timeout: float | None = None,
+) -> Decision | None:
     """The async form of :func:`run_module` (use it inside a running event loop)."""
     module = build_module(module_or_cls, settings)
     decisions: list[Decision] = []
@@ -200,8 +222,14 @@ async def arun_module(module_or_cls: Any, ex: Exchange, settings: dict[str, Any]
             if d.action == "block":
                 return d
         # the module failed and the pipeline failed closed
-        return Decision("block", status=blocked.status, code=blocked.code, message=blocked.message,
-                        headers=dict(blocked.headers), violations=[v for v in ex.violations if v.module == slot.name])
+        return Decision(
+            "block",
+            status=blocked.status,
+            code=blocked.code,
+            message=blocked.message,
+            headers=dict(blocked.headers),
+            violations=[v for v in ex.violations if v.module == slot.name],
+        )
     for d in reversed(decisions):
         if d.action == "block" or (d.action == "redact" and mode == "shadow"):
             continue  # shadow mode: recorded in ex.violations, not enforced
@@ -210,9 +238,16 @@ async def arun_module(module_or_cls: Any, ex: Exchange, settings: dict[str, Any]
     return None
 
 
-def run_module(module_or_cls: Any, ex: Exchange, settings: dict[str, Any] | None = None,
-               stage: str | None = None, *, mode: str = "enforce", on_error: str | None = None,
-               timeout: float | None = None) -> Decision | None:
+def run_module(
+    module_or_cls: Any,
+    ex: Exchange,
+    settings: dict[str, Any] | None = None,
+    stage: str | None = None,
+    *,
+    mode: str = "enforce",
+    on_error: str | None = None,
+    timeout: float | None = None,
+) -> Decision | None:
     """Run one module's request stages on `ex` through a real pipeline.
 
     `module_or_cls` is a module class (built from `settings`, validated like the
@@ -226,8 +261,7 @@ def run_module(module_or_cls: Any, ex: Exchange, settings: dict[str, Any] | None
     In ``mode="shadow"`` a block is not enforced: it returns None and the
     would-be block is in ``ex.violations`` (``shadow_block``) and ``ex.verdict``.
     """
-    return _run_sync(arun_module(module_or_cls, ex, settings, stage, mode=mode, on_error=on_error,
-                                 timeout=timeout))
+    return _run_sync(arun_module(module_or_cls, ex, settings, stage, mode=mode, on_error=on_error, timeout=timeout))
 
 
 def run_pipeline(modules: list[Any], ex: Exchange) -> Block | None:
@@ -286,8 +320,9 @@ def _describe(result: Any) -> str:
     return repr(result)
 
 
-def assert_blocked(result: Decision | Block | None, code: str | None = None, status: int | None = None,
-                   message: str | None = None) -> Decision | Block:
+def assert_blocked(
+    result: Decision | Block | None, code: str | None = None, status: int | None = None, message: str | None = None
+) -> Decision | Block:
     """`result` (from run_module or run_pipeline) is a block, with this code, status and message part."""
     blocked = isinstance(result, Block) or (isinstance(result, Decision) and result.action == "block")
     assert blocked, f"expected the request to be blocked, but it was {_describe(result)}"
@@ -311,8 +346,15 @@ def assert_redacted(ex: Exchange, contains: str | None = None, *, absent: str | 
     """`ex`'s request was rewritten: its text now `contains` this and no longer holds `absent`."""
     assert ex.verdict == "redacted", f"expected a redacted request, but its verdict is {ex.verdict!r}"
     ex.commit_body()
-    text = Exchange(id=ex.id, provider=ex.provider, kind=ex.kind, api=ex.api, method=ex.method, path=ex.path,
-                    request_body=ex.request_body).prompt_text  # what is actually sent upstream
+    text = Exchange(
+        id=ex.id,
+        provider=ex.provider,
+        kind=ex.kind,
+        api=ex.api,
+        method=ex.method,
+        path=ex.path,
+        request_body=ex.request_body,
+    ).prompt_text  # what is actually sent upstream
     if contains is not None:
         assert contains in text, f"expected {contains!r} in the request text, got {text!r}"
     if absent is not None:
@@ -321,8 +363,13 @@ def assert_redacted(ex: Exchange, contains: str | None = None, *, absent: str | 
 
 # -- a whole gateway -------------------------------------------------------------------------
 @contextlib.contextmanager
-def serve(config: dict[str, Any] | None = None, *, modules: list[type] | None = None,
-          db_path: str | os.PathLike[str] | None = None, record: bool = False) -> Iterator[str]:
+def serve(
+    config: dict[str, Any] | None = None,
+    *,
+    modules: list[type] | None = None,
+    db_path: str | os.PathLike[str] | None = None,
+    record: bool = False,
+) -> Iterator[str]:
     """Run a gateway with this config on 127.0.0.1:0; yields its base URL.
 
     ``with serve({"modules": {"my-policy": {}}}, modules=[MyPolicy]) as url:``
@@ -347,8 +394,7 @@ def serve(config: dict[str, Any] | None = None, *, modules: list[type] | None = 
         path.write_text(text)
         loaded = LoadedConfig(parse_config_text(text, str(path)), path, "flag")
         db = os.fspath(db_path) if db_path else Path(tmp) / "leash.db"
-        gw = _gateway_with(loaded, modules, db, record) if modules else build_gateway(loaded, db_path=db,
-                                                                                      record=record)
+        gw = _gateway_with(loaded, modules, db, record) if modules else build_gateway(loaded, db_path=db, record=record)
         thread = GatewayThread(gw)
         url = thread.start()
         try:
@@ -365,16 +411,16 @@ def _gateway_with(loaded: Any, modules: list[type], db: str | Path, record: bool
 
     extra = []
     for cls in modules:
-        info = ModuleInfo(str(getattr(cls, "name", cls.__name__)), "test", f"{cls.__module__}.{cls.__qualname__}",
-                          cls=cls)
+        info = ModuleInfo(
+            str(getattr(cls, "name", cls.__name__)), "test", f"{cls.__module__}.{cls.__qualname__}", cls=cls
+        )
         _describe(info)  # the same checks as for an installed module
         extra.append(info)
 
     def factory(g: Any, ld: Any) -> Pipeline:
         reg = discover(ld.config.modules_dir, base=ld.path.parent if ld.path else None)
         reg.update({i.name: i for i in extra})
-        return make_pipeline(ld, recorder=g.recorder, metrics=g.metrics, pricer=g.pricer, state=g.limits,
-                             registry=reg)
+        return make_pipeline(ld, recorder=g.recorder, metrics=g.metrics, pricer=g.pricer, state=g.limits, registry=reg)
 
     recorder = None
     if record and loaded.config.storage.enabled:

@@ -356,9 +356,29 @@ class UpstreamResponse:
     """The status and headers of an upstream response; the body arrives behind them."""
 
     __slots__ = (
-        "status", "headers", "_conn", "_parts", "_size", "_state", "_exc", "_waiter", "_decoder",
-        "_head_fut", "_raw", "_head", "_until_close", "_timer", "_first", "_idle", "_deadline", "_interim",
-        "_total", "_cap", "_line", "_max_line", "_line_limit",
+        "status",
+        "headers",
+        "_conn",
+        "_parts",
+        "_size",
+        "_state",
+        "_exc",
+        "_waiter",
+        "_decoder",
+        "_head_fut",
+        "_raw",
+        "_head",
+        "_until_close",
+        "_timer",
+        "_first",
+        "_idle",
+        "_deadline",
+        "_interim",
+        "_total",
+        "_cap",
+        "_line",
+        "_max_line",
+        "_line_limit",
     )
 
     def __init__(self, conn: _Conn, head: bool, opts: UpstreamOptions, deadline: float) -> None:
@@ -469,8 +489,22 @@ class _Conn(asyncio.Protocol):
     """One HTTP/1.1 connection; carries one request at a time."""
 
     __slots__ = (
-        "client", "key", "loop", "transport", "parser", "resp", "last", "got_bytes", "paused",
-        "closed", "idle", "broken", "eof", "keep", "written", "idle_since",
+        "client",
+        "key",
+        "loop",
+        "transport",
+        "parser",
+        "resp",
+        "last",
+        "got_bytes",
+        "paused",
+        "closed",
+        "idle",
+        "broken",
+        "eof",
+        "keep",
+        "written",
+        "idle_since",
     )
 
     def __init__(self, client: UpstreamClient, key: OriginKey, loop: asyncio.AbstractEventLoop) -> None:
@@ -571,9 +605,12 @@ class _Conn(asyncio.Protocol):
             what = "in the middle of the response body" if r.status else "in the middle of the response headers"
             self._fail(UpstreamReset(f"upstream closed the connection {what}{why}"))
         elif self.written:
-            self._fail(UpstreamReset(
-                "upstream closed the connection after the request was sent, before any response"
-                f"{why}; not resent, since it may have been processed"))
+            self._fail(
+                UpstreamReset(
+                    "upstream closed the connection after the request was sent, before any response"
+                    f"{why}; not resent, since it may have been processed"
+                )
+            )
         else:
             self._fail(UpstreamReset(f"upstream connection was closed before the request was sent{why}", sent=False))
 
@@ -657,9 +694,12 @@ class _Conn(asyncio.Protocol):
     @staticmethod
     def _check(r: UpstreamResponse) -> None:
         """Past ``max_response_bytes``: raised through the parser, which stops feeding at once."""
-        raise _Abort(UpstreamResponseTooLarge(
-            f"upstream response body is larger than max_response_bytes ({r._cap} bytes, counted after "
-            "decompression)"))
+        raise _Abort(
+            UpstreamResponseTooLarge(
+                f"upstream response body is larger than max_response_bytes ({r._cap} bytes, counted after "
+                "decompression)"
+            )
+        )
 
     def _lines_ok(self, r: UpstreamResponse, new: int) -> bool:
         """``max_line_bytes`` for an event stream, once per socket read over the ``new`` body
@@ -695,7 +735,9 @@ class _Conn(asyncio.Protocol):
                 r._size = sum(len(p) for p in parts)
                 if r._state == _DONE:  # complete in this same read: the limit still wins
                     r._state = _FRESH
-                self._fail(UpstreamLineTooLong(f"upstream stream has a line longer than max_line_bytes ({limit} bytes)"))
+                self._fail(
+                    UpstreamLineTooLong(f"upstream stream has a line longer than max_line_bytes ({limit} bytes)")
+                )
                 return False
         r._line = line
         return True
@@ -780,7 +822,8 @@ class _Conn(asyncio.Protocol):
                 exc = UpstreamIdleTimeout(f"no data from upstream for {limit:g}s (timeouts.idle, waiting for {where})")
             else:
                 exc = UpstreamFirstByteTimeout(
-                    f"no response from upstream within {limit:g}s of sending the request (timeouts.first_byte)")
+                    f"no response from upstream within {limit:g}s of sending the request (timeouts.first_byte)"
+                )
         r._timer = None
         self._fail(exc)
         self.abort()
@@ -879,8 +922,12 @@ class UpstreamClient:
         while pool:
             conn = pool.pop()
             conn.idle = False
-            if conn.closed or conn.eof or conn.transport.is_closing() or (
-                    conn.loop.time() - conn.idle_since > _IDLE_PROBE and _dropped(conn)):
+            if (
+                conn.closed
+                or conn.eof
+                or conn.transport.is_closing()
+                or (conn.loop.time() - conn.idle_since > _IDLE_PROBE and _dropped(conn))
+            ):
                 conn.abort()  # seen closed before anything was written: provably not delivered
                 continue
             try:
@@ -899,8 +946,9 @@ class UpstreamClient:
                     raise
                 resent = True
 
-    def _may_resend(self, e: UpstreamReset, conn: _Conn, method: str, opts: UpstreamOptions,
-                    retry_reset: bool | None) -> bool:
+    def _may_resend(
+        self, e: UpstreamReset, conn: _Conn, method: str, opts: UpstreamOptions, retry_reset: bool | None
+    ) -> bool:
         """RFC 9110 §9.2.2: resend only what provably never arrived, an idempotent method, or
         when the caller opted in -- and never once any byte of a response came back."""
         if self._closed or conn.got_bytes or type(e) is not UpstreamReset:
@@ -940,9 +988,13 @@ class UpstreamClient:
                 connect_timeout=opts.connect_timeout if connect is None else connect,
                 first_byte_timeout=opts.first_byte_timeout if read is None else read,
                 idle_timeout=opts.idle_timeout if read is None else read,
-                total_timeout=opts.total_timeout, max_response_bytes=opts.max_response_bytes,
-                max_line_bytes=opts.max_line_bytes, ssl_context=opts.ssl_context, proxy=opts.proxy,
-                retry_reset=opts.retry_reset, _origins=opts._origins,
+                total_timeout=opts.total_timeout,
+                max_response_bytes=opts.max_response_bytes,
+                max_line_bytes=opts.max_line_bytes,
+                ssl_context=opts.ssl_context,
+                proxy=opts.proxy,
+                retry_reset=opts.retry_reset,
+                _origins=opts._origins,
             )
             got = self._legacy_opts[key] = (opts, new)
         return got[1]
@@ -1015,14 +1067,17 @@ class UpstreamClient:
             if proxy is None:
                 _, conn = await asyncio.wait_for(
                     loop.create_connection(
-                        lambda: _Conn(self, key, loop), origin.host, origin.port,
-                        ssl=ctx, server_hostname=origin.host if ctx is not None else None,
+                        lambda: _Conn(self, key, loop),
+                        origin.host,
+                        origin.port,
+                        ssl=ctx,
+                        server_hostname=origin.host if ctx is not None else None,
                     ),
                     timeout,
                 )
             else:
                 conn = await asyncio.wait_for(self._via_proxy(loop, proxy, origin, ctx), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             where = f"{origin.host}:{origin.port}" + (f" through proxy {proxy}" if proxy is not None else "")
             if total:
                 raise UpstreamTotalTimeout(f"connecting to {where}: timeouts.total ran out") from None
@@ -1038,8 +1093,9 @@ class UpstreamClient:
         self._conns.add(conn)
         return conn
 
-    async def _via_proxy(self, loop: asyncio.AbstractEventLoop, proxy: ProxyURL, origin: _Origin,
-                         ctx: ssl.SSLContext | None) -> _Conn:
+    async def _via_proxy(
+        self, loop: asyncio.AbstractEventLoop, proxy: ProxyURL, origin: _Origin, ctx: ssl.SSLContext | None
+    ) -> _Conn:
         """A connection through an HTTP proxy: a CONNECT tunnel (then TLS) for https origins;
         for http origins the proxy gets absolute-form requests on a plain connection."""
         key = origin.key
@@ -1067,8 +1123,10 @@ class UpstreamClient:
             if origin.tls:
                 await self._tunnel(loop, sock, proxy, origin)
             _, conn = await loop.create_connection(
-                lambda: _Conn(self, key, loop), sock=sock,
-                ssl=ctx, server_hostname=origin.host if ctx is not None else None,
+                lambda: _Conn(self, key, loop),
+                sock=sock,
+                ssl=ctx,
+                server_hostname=origin.host if ctx is not None else None,
             )
         except BaseException:
             sock.close()
@@ -1099,8 +1157,9 @@ class UpstreamClient:
         if rest:  # the origin cannot speak before our TLS ClientHello
             raise UpstreamProxyError(f"proxy {proxy} sent data after its CONNECT answer")
 
-    async def _send(self, conn: _Conn, head: bytes, body: bytes | None, method: str, opts: UpstreamOptions,
-                    deadline: float) -> UpstreamResponse:
+    async def _send(
+        self, conn: _Conn, head: bytes, body: bytes | None, method: str, opts: UpstreamOptions, deadline: float
+    ) -> UpstreamResponse:
         loop = conn.loop
         r = UpstreamResponse(conn, method == "HEAD", opts, deadline)
         fut = r._head_fut = loop.create_future()

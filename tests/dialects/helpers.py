@@ -13,8 +13,16 @@ from leash_cli.usage import UsageTracker
 
 
 def exchange(api: str, path: str, body: Any = None, stream: bool = False) -> Exchange:
-    return Exchange(id="t-1", provider=api, kind=api, api=api, method="POST", path=path, stream=stream,
-                    request_body=orjson.dumps(body) if body is not None else b"")
+    return Exchange(
+        id="t-1",
+        provider=api,
+        kind=api,
+        api=api,
+        method="POST",
+        path=path,
+        stream=stream,
+        request_body=orjson.dumps(body) if body is not None else b"",
+    )
 
 
 def redact_round_trip(texts_of: Any, body: Any, needle: str, mask: str = "[REDACTED]") -> tuple[Any, list[Text]]:

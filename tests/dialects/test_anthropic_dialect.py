@@ -16,17 +16,36 @@ REQUEST = {
     "system": [{"type": "text", "text": "You help bob@example.com.", "cache_control": {"type": "ephemeral"}}],
     "messages": [
         {"role": "user", "content": "Who is bob@example.com?"},
-        {"role": "assistant", "content": [
-            {"type": "thinking", "thinking": "look up bob@example.com", "signature": "s"},
-            {"type": "tool_use", "id": "t1", "name": "lookup",
-             "input": {"who": "bob@example.com", "fields": ["name", {"deep": "bob@example.com"}], "n": 3}}]},
-        {"role": "user", "content": [
-            {"type": "tool_result", "tool_use_id": "t1", "content": [{"type": "text", "text": "bob@example.com: Bob"}]},
-            {"type": "tool_result", "tool_use_id": "t2", "content": "plain bob@example.com"},
-            {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "doc bob@example.com"},
-             "title": "Bob's file", "context": "from the CRM"},
-            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBOR"}},
-        ]},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "thinking", "thinking": "look up bob@example.com", "signature": "s"},
+                {
+                    "type": "tool_use",
+                    "id": "t1",
+                    "name": "lookup",
+                    "input": {"who": "bob@example.com", "fields": ["name", {"deep": "bob@example.com"}], "n": 3},
+                },
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "t1",
+                    "content": [{"type": "text", "text": "bob@example.com: Bob"}],
+                },
+                {"type": "tool_result", "tool_use_id": "t2", "content": "plain bob@example.com"},
+                {
+                    "type": "document",
+                    "source": {"type": "text", "media_type": "text/plain", "data": "doc bob@example.com"},
+                    "title": "Bob's file",
+                    "context": "from the CRM",
+                },
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBOR"}},
+            ],
+        },
     ],
     "tools": [{"name": "lookup", "description": "Find a person", "input_schema": {"type": "object"}}],
 }
@@ -57,18 +76,30 @@ def test_request_texts_with_thinking_tool_use_results_and_documents():
 
 def test_request_redaction_round_trip():
     wire, _ = redact_round_trip(ANTHROPIC.request_texts, REQUEST, "bob@example.com")
-    assert wire["messages"][1]["content"][1]["input"] == {"who": "[REDACTED]",
-                                                          "fields": ["name", {"deep": "[REDACTED]"}], "n": 3}
+    assert wire["messages"][1]["content"][1]["input"] == {
+        "who": "[REDACTED]",
+        "fields": ["name", {"deep": "[REDACTED]"}],
+        "n": 3,
+    }
     assert wire["system"][0]["cache_control"] == {"type": "ephemeral"}  # only the strings changed
 
 
 RESPONSE = {
-    "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5-20250929",
-    "content": [{"type": "text", "text": "Bob is bob@example.com."},
-                {"type": "tool_use", "id": "t", "name": "mail", "input": {"to": "bob@example.com"}}],
+    "id": "msg_1",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-sonnet-4-5-20250929",
+    "content": [
+        {"type": "text", "text": "Bob is bob@example.com."},
+        {"type": "tool_use", "id": "t", "name": "mail", "input": {"to": "bob@example.com"}},
+    ],
     "stop_reason": "tool_use",
-    "usage": {"input_tokens": 100, "cache_read_input_tokens": 1000, "cache_creation_input_tokens": 50,
-              "output_tokens": 20},
+    "usage": {
+        "input_tokens": 100,
+        "cache_read_input_tokens": 1000,
+        "cache_creation_input_tokens": 50,
+        "output_tokens": 20,
+    },
 }
 
 
@@ -78,8 +109,9 @@ def test_response_texts_usage_text_and_round_trip():
         ("assistant", "bob@example.com", ("content", 1, "input", "to"), "tool_call"),
     ]
     redact_round_trip(ANTHROPIC.response_texts, RESPONSE, "bob@example.com")
-    assert ANTHROPIC.usage(RESPONSE) == Usage(input_tokens=1150, output_tokens=20, cached_input_tokens=1000,
-                                             cache_write_tokens=50)
+    assert ANTHROPIC.usage(RESPONSE) == Usage(
+        input_tokens=1150, output_tokens=20, cached_input_tokens=1000, cache_write_tokens=50
+    )
     assert ANTHROPIC.usage({"type": "message_count", "input_tokens": 3}) is None
     ex = exchange("anthropic", "v1/messages")
     UsageTracker(ex).on_json(orjson.dumps(RESPONSE))
@@ -88,17 +120,34 @@ def test_response_texts_usage_text_and_round_trip():
 
 
 STREAM = sse(
-    ("message_start", {"type": "message_start", "message": {
-        "id": "m", "type": "message", "role": "assistant", "model": "claude-x", "content": [],
-        "usage": {"input_tokens": 40, "cache_read_input_tokens": 10, "output_tokens": 1}}}),
+    (
+        "message_start",
+        {
+            "type": "message_start",
+            "message": {
+                "id": "m",
+                "type": "message",
+                "role": "assistant",
+                "model": "claude-x",
+                "content": [],
+                "usage": {"input_tokens": 40, "cache_read_input_tokens": 10, "output_tokens": 1},
+            },
+        },
+    ),
     ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
     ("ping", {"type": "ping"}),
-    ("content_block_delta", {"type": "content_block_delta", "index": 0,
-                             "delta": {"type": "text_delta", "text": "Hi "}}),
-    ("content_block_delta", {"type": "content_block_delta", "index": 0,
-                             "delta": {"type": "text_delta", "text": "bob"}}),
-    ("content_block_delta", {"type": "content_block_delta", "index": 1,
-                             "delta": {"type": "input_json_delta", "partial_json": '{"to": "b'}}),
+    (
+        "content_block_delta",
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hi "}},
+    ),
+    (
+        "content_block_delta",
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "bob"}},
+    ),
+    (
+        "content_block_delta",
+        {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": '{"to": "b'}},
+    ),
     ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 25}}),
     ("message_stop", {"type": "message_stop"}),
 )
@@ -120,17 +169,29 @@ def test_stream_texts_keys_and_redaction():
     [t] = ANTHROPIC.stream_texts(text)
     assert (t.path, t.kind, ANTHROPIC.stream_key(text, t)) == (("delta", "text"), "text", ("a", 0, "text"))
     assert [(t.kind, ANTHROPIC.stream_key(think, t)) for t in ANTHROPIC.stream_texts(think)] == [
-        ("text", ("a", 1, "thinking"))]
+        ("text", ("a", 1, "thinking"))
+    ]
     assert [t.kind for t in ANTHROPIC.stream_texts(args)] == ["tool_call"]
     assert ANTHROPIC.stream_texts({"type": "message_start", "message": {}}) == []
     assert ANTHROPIC.aggregate_texts(text) == []
     assert stream_redact(ANTHROPIC, text, "bob@example.com")["delta"] == {"type": "text_delta", "text": "to ***"}
 
 
-@pytest.mark.parametrize("status,typ", [(400, "invalid_request_error"), (401, "authentication_error"),
-                                        (403, "permission_error"), (413, "request_too_large"),
-                                        (429, "rate_limit_error"), (500, "api_error"), (503, "overloaded_error"),
-                                        (504, "timeout_error"), (409, "invalid_request_error"), (507, "api_error")])
+@pytest.mark.parametrize(
+    "status,typ",
+    [
+        (400, "invalid_request_error"),
+        (401, "authentication_error"),
+        (403, "permission_error"),
+        (413, "request_too_large"),
+        (429, "rate_limit_error"),
+        (500, "api_error"),
+        (503, "overloaded_error"),
+        (504, "timeout_error"),
+        (409, "invalid_request_error"),
+        (507, "api_error"),
+    ],
+)
 def test_error_shape_and_stream_error_event(status, typ):
     body = ANTHROPIC.error_body(status, "blocked", "policy_violation")
     assert orjson.loads(body) == {"type": "error", "error": {"type": typ, "message": "blocked"}}

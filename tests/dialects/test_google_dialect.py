@@ -13,12 +13,18 @@ from .helpers import exchange, redact_round_trip, sse, stream_redact, track_stre
 REQUEST = {
     "systemInstruction": {"parts": [{"text": "Help bob@example.com."}]},
     "contents": [
-        {"role": "user", "parts": [{"text": "Who is bob@example.com?"},
-                                   {"inlineData": {"mimeType": "image/png", "data": "iVBOR"}}]},
-        {"role": "model", "parts": [{"functionCall": {"name": "lookup", "args": {"who": "bob@example.com",
-                                                                                  "tags": ["a", 1]}}}]},
-        {"role": "user", "parts": [{"functionResponse": {"name": "lookup",
-                                                         "response": {"result": "bob@example.com is Bob"}}}]},
+        {
+            "role": "user",
+            "parts": [{"text": "Who is bob@example.com?"}, {"inlineData": {"mimeType": "image/png", "data": "iVBOR"}}],
+        },
+        {
+            "role": "model",
+            "parts": [{"functionCall": {"name": "lookup", "args": {"who": "bob@example.com", "tags": ["a", 1]}}}],
+        },
+        {
+            "role": "user",
+            "parts": [{"functionResponse": {"name": "lookup", "response": {"result": "bob@example.com is Bob"}}}],
+        },
         {"parts": [{"text": "no role"}, {"function_call": {"name": "f", "args": {"x": "snake"}}}]},
     ],
     "tools": [{"functionDeclarations": [{"name": "lookup", "description": "Find a person"}]}],
@@ -36,8 +42,12 @@ def test_request_texts_with_function_calls_and_responses():
         ("user", "Who is bob@example.com?", ("contents", 0, "parts", 0, "text"), "text"),
         ("model", "bob@example.com", ("contents", 1, "parts", 0, "functionCall", "args", "who"), "tool_call"),
         ("model", "a", ("contents", 1, "parts", 0, "functionCall", "args", "tags", 0), "tool_call"),
-        ("user", "bob@example.com is Bob", ("contents", 2, "parts", 0, "functionResponse", "response", "result"),
-         "tool_result"),
+        (
+            "user",
+            "bob@example.com is Bob",
+            ("contents", 2, "parts", 0, "functionResponse", "response", "result"),
+            "tool_result",
+        ),
         ("user", "no role", ("contents", 3, "parts", 0, "text"), "text"),
         ("user", "snake", ("contents", 3, "parts", 1, "function_call", "args", "x"), "tool_call"),
         ("system", "Find a person", ("tools", 0, "functionDeclarations", 0, "description"), "tool_spec"),
@@ -53,12 +63,28 @@ def test_request_redaction_round_trip():
 
 
 RESPONSE = {
-    "candidates": [{"content": {"role": "model", "parts": [
-        {"text": "thinking...", "thought": True},
-        {"text": "Bob is bob@example.com."},
-        {"functionCall": {"name": "mail", "args": {"to": "bob@example.com"}}}]}, "finishReason": "STOP", "index": 0}],
-    "usageMetadata": {"promptTokenCount": 100, "toolUsePromptTokenCount": 5, "candidatesTokenCount": 20,
-                      "thoughtsTokenCount": 30, "cachedContentTokenCount": 60, "totalTokenCount": 155},
+    "candidates": [
+        {
+            "content": {
+                "role": "model",
+                "parts": [
+                    {"text": "thinking...", "thought": True},
+                    {"text": "Bob is bob@example.com."},
+                    {"functionCall": {"name": "mail", "args": {"to": "bob@example.com"}}},
+                ],
+            },
+            "finishReason": "STOP",
+            "index": 0,
+        }
+    ],
+    "usageMetadata": {
+        "promptTokenCount": 100,
+        "toolUsePromptTokenCount": 5,
+        "candidatesTokenCount": 20,
+        "thoughtsTokenCount": 30,
+        "cachedContentTokenCount": 60,
+        "totalTokenCount": 155,
+    },
     "modelVersion": "gemini-2.5-flash-001",
 }
 
@@ -74,8 +100,9 @@ def test_response_texts_usage_and_round_trip():
     arr = [RESPONSE, RESPONSE]
     assert [t.path[:2] for t in GOOGLE.response_texts(arr)][-1] == (1, "candidates")
     redact_round_trip(GOOGLE.response_texts, arr, "bob@example.com")
-    assert GOOGLE.usage(RESPONSE) == Usage(input_tokens=105, output_tokens=50, cached_input_tokens=60,
-                                          reasoning_tokens=30)
+    assert GOOGLE.usage(RESPONSE) == Usage(
+        input_tokens=105, output_tokens=50, cached_input_tokens=60, reasoning_tokens=30
+    )
     assert GOOGLE.usage({"usage": {"prompt_tokens": 1}}) is None
     ex = exchange("google", "v1beta/models/gemini-2.5-flash:generateContent")
     UsageTracker(ex).on_json(orjson.dumps(RESPONSE))
@@ -105,8 +132,13 @@ def test_stream_usage_and_text():
     assert ex.usage == Usage(input_tokens=9, output_tokens=2)
     assert ex.response_text == "Hello bob" and ex.model == "gemini-x"
     arr = exchange("google", path)
-    UsageTracker(arr).on_json(b"[" + orjson.dumps(_chunk("a", {"promptTokenCount": 1})) + b","
-                              + orjson.dumps(_chunk("b", {"promptTokenCount": 1, "candidatesTokenCount": 1})) + b"]")
+    UsageTracker(arr).on_json(
+        b"["
+        + orjson.dumps(_chunk("a", {"promptTokenCount": 1}))
+        + b","
+        + orjson.dumps(_chunk("b", {"promptTokenCount": 1, "candidatesTokenCount": 1}))
+        + b"]"
+    )
     assert arr.response_text == "ab" and arr.usage == Usage(input_tokens=1, output_tokens=1)
 
 
@@ -120,29 +152,52 @@ def test_stream_texts_keys_aggregates_and_redaction():
     call = {"candidates": [{"content": {"parts": [{"functionCall": {"name": "f", "args": {"q": "bob"}}}]}}]}
     assert GOOGLE.stream_texts(call) == []  # function calls arrive whole ...
     [a] = GOOGLE.aggregate_texts(call)  # ... and are scanned whole
-    assert (a.text, a.path, a.kind) == ("bob", ("candidates", 0, "content", "parts", 0, "functionCall", "args", "q"),
-                                        "tool_call")
+    assert (a.text, a.path, a.kind) == (
+        "bob",
+        ("candidates", 0, "content", "parts", 0, "functionCall", "args", "q"),
+        "tool_call",
+    )
     assert GOOGLE.aggregate_texts(ev) == []
     GOOGLE.clear_finish(ev)
     assert "finishReason" not in ev["candidates"][0]
 
 
-@pytest.mark.parametrize("status,gs", [(400, "INVALID_ARGUMENT"), (401, "UNAUTHENTICATED"),
-                                       (403, "PERMISSION_DENIED"), (404, "NOT_FOUND"), (413, "INVALID_ARGUMENT"),
-                                       (429, "RESOURCE_EXHAUSTED"), (500, "INTERNAL"), (502, "UNAVAILABLE"),
-                                       (504, "DEADLINE_EXCEEDED"), (422, "INVALID_ARGUMENT"), (501, "INTERNAL")])
+@pytest.mark.parametrize(
+    "status,gs",
+    [
+        (400, "INVALID_ARGUMENT"),
+        (401, "UNAUTHENTICATED"),
+        (403, "PERMISSION_DENIED"),
+        (404, "NOT_FOUND"),
+        (413, "INVALID_ARGUMENT"),
+        (429, "RESOURCE_EXHAUSTED"),
+        (500, "INTERNAL"),
+        (502, "UNAVAILABLE"),
+        (504, "DEADLINE_EXCEEDED"),
+        (422, "INVALID_ARGUMENT"),
+        (501, "INTERNAL"),
+    ],
+)
 def test_error_shape(status, gs):
-    assert orjson.loads(GOOGLE.error_body(status, "blocked", "policy_violation")) == {"error": {
-        "code": status, "message": "blocked", "status": gs,
-        "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "policy_violation",
-                     "domain": "leash"}]}}
+    assert orjson.loads(GOOGLE.error_body(status, "blocked", "policy_violation")) == {
+        "error": {
+            "code": status,
+            "message": "blocked",
+            "status": gs,
+            "details": [
+                {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "policy_violation", "domain": "leash"}
+            ],
+        }
+    }
     assert "details" not in orjson.loads(GOOGLE.error_body(status, "x"))["error"]
     assert GOOGLE.error_event(b"{}") == b"data: {}\n\n"
 
 
 def test_model_and_stream_from_the_path():
     assert GOOGLE.request_model("v1beta/models/gemini-2.5-flash:generateContent", {"model": "no"}) == (
-        "gemini-2.5-flash", False)
+        "gemini-2.5-flash",
+        False,
+    )
     rest = "v1beta/models/gemini%2D2.5:streamGenerateContent"
     assert GOOGLE.request_model(rest, None) == ("gemini-2.5", True)
     assert GOOGLE.request_model(rest, None, "alt=sse") == ("gemini-2.5", True)
@@ -159,7 +214,8 @@ def test_paths_keys_and_caps():
     body: dict = {"generationConfig": {"temperature": 0}}
     assert GOOGLE.cap_output_tokens(body, "v1beta/models/g:generateContent", 64)
     assert body == {"generationConfig": {"temperature": 0, "maxOutputTokens": 64}}
-    path, query, built = GOOGLE.build_request("gemini-x", [{"role": "assistant", "content": "a"},
-                                                           {"role": "user", "content": "q"}], "sys", True)
+    path, query, built = GOOGLE.build_request(
+        "gemini-x", [{"role": "assistant", "content": "a"}, {"role": "user", "content": "q"}], "sys", True
+    )
     assert (path, query) == ("v1beta/models/gemini-x:streamGenerateContent", "alt=sse")
     assert [(t.role, t.text) for t in GOOGLE.request_texts(built)] == [("system", "sys"), ("model", "a"), ("user", "q")]

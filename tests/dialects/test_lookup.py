@@ -16,23 +16,37 @@ def test_one_dialect_per_wire_format():
     assert all(isinstance(d, Dialect) and d.name == n for n, d in DIALECTS.items())
 
 
-@pytest.mark.parametrize("rest,api", [
-    ("chat/completions", "openai"), ("responses", "openai"), ("embeddings", "openai"), ("models", "openai"),
-    ("v1/messages", "anthropic"), ("messages", "anthropic"), ("v1/messages/count_tokens", "anthropic"),
-    ("v1beta/models/m:generateContent", "google"), ("models/m:streamGenerateContent", "google"),
-    ("v1beta/models", "google"),
-])
+@pytest.mark.parametrize(
+    "rest,api",
+    [
+        ("chat/completions", "openai"),
+        ("responses", "openai"),
+        ("embeddings", "openai"),
+        ("models", "openai"),
+        ("v1/messages", "anthropic"),
+        ("messages", "anthropic"),
+        ("v1/messages/count_tokens", "anthropic"),
+        ("v1beta/models/m:generateContent", "google"),
+        ("models/m:streamGenerateContent", "google"),
+        ("v1beta/models", "google"),
+    ],
+)
 def test_a_mock_provider_speaks_what_the_path_asks_for(rest, api):
     assert mock_api(rest) == api
     assert for_provider("mock", rest) is DIALECTS[api]
     assert for_provider("anthropic", rest) is ANTHROPIC  # a real provider speaks its own kind
 
 
-@pytest.mark.parametrize("path,headers,api", [
-    ("v1/messages", {}, "anthropic"), ("anything", {"anthropic-version": "2023-06-01"}, "anthropic"),
-    ("models/g:generateContent", {}, "google"), ("x", {"x-goog-api-key": "k"}, "google"),
-    ("chat/completions", {"authorization": "Bearer k"}, "openai"),
-])
+@pytest.mark.parametrize(
+    "path,headers,api",
+    [
+        ("v1/messages", {}, "anthropic"),
+        ("anything", {"anthropic-version": "2023-06-01"}, "anthropic"),
+        ("models/g:generateContent", {}, "google"),
+        ("x", {"x-goog-api-key": "k"}, "google"),
+        ("chat/completions", {"authorization": "Bearer k"}, "openai"),
+    ],
+)
 def test_guess_api_for_an_unknown_route(path, headers, api):
     assert guess_api(path, headers) == api
     assert errors.guess_api(path, headers) == api

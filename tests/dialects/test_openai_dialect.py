@@ -14,15 +14,29 @@ CHAT = {
     "model": "gpt-4o",
     "messages": [
         {"role": "system", "content": "Be terse."},
-        {"role": "user", "content": [{"type": "text", "text": "Mail bob@example.com"},
-                                     {"type": "image_url", "image_url": {"url": "https://x/y.png"}}]},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "c1", "type": "function", "function": {"name": "send", "arguments": '{"to": "bob@example.com"}'}}]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "Mail bob@example.com"},
+                {"type": "image_url", "image_url": {"url": "https://x/y.png"}},
+            ],
+        },
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "send", "arguments": '{"to": "bob@example.com"}'}}
+            ],
+        },
         {"role": "tool", "tool_call_id": "c1", "content": "sent to bob@example.com"},
         {"role": "assistant", "content": "ok", "function_call": {"name": "f", "arguments": '{"a": 1}'}},
     ],
-    "tools": [{"type": "function", "function": {"name": "send", "description": "Send mail to anyone",
-                                                "parameters": {"type": "object"}}}],
+    "tools": [
+        {
+            "type": "function",
+            "function": {"name": "send", "description": "Send mail to anyone", "parameters": {"type": "object"}},
+        }
+    ],
     "response_format": {"type": "json_schema", "json_schema": {"name": "r", "description": "the reply"}},
 }
 
@@ -50,8 +64,12 @@ def test_chat_request_texts_with_tool_calls_results_and_specs():
     assert got == [
         ("system", "Be terse.", ("messages", 0, "content"), "text"),
         ("user", "Mail bob@example.com", ("messages", 1, "content", 0, "text"), "text"),
-        ("assistant", '{"to": "bob@example.com"}', ("messages", 2, "tool_calls", 0, "function", "arguments"),
-         "tool_call"),
+        (
+            "assistant",
+            '{"to": "bob@example.com"}',
+            ("messages", 2, "tool_calls", 0, "function", "arguments"),
+            "tool_call",
+        ),
         ("tool", "sent to bob@example.com", ("messages", 3, "content"), "tool_result"),
         ("assistant", "ok", ("messages", 4, "content"), "text"),
         ("assistant", '{"a": 1}', ("messages", 4, "function_call", "arguments"), "tool_call"),
@@ -85,26 +103,62 @@ def test_request_redaction_round_trip(body):
     wire, texts = redact_round_trip(OPENAI.request_texts, body, "bob@example.com")
     assert any(t.kind == "tool_call" and "[REDACTED]" in t.text for t in texts)
     assert any(t.kind == "tool_result" and "[REDACTED]" in t.text for t in texts)
-    assert orjson.loads(wire["messages"][2]["tool_calls"][0]["function"]["arguments"] if "messages" in wire
-                        else wire["input"][1]["arguments"]) in ({"to": "[REDACTED]"}, {"who": "[REDACTED]"})
+    assert orjson.loads(
+        wire["messages"][2]["tool_calls"][0]["function"]["arguments"]
+        if "messages" in wire
+        else wire["input"][1]["arguments"]
+    ) in ({"to": "[REDACTED]"}, {"who": "[REDACTED]"})
 
 
 CHAT_RESPONSE = {
-    "id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-4o-2024-08-06",
-    "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
-        "role": "assistant", "content": "Writing to bob@example.com",
-        "tool_calls": [{"id": "c", "type": "function", "function": {"name": "send",
-                                                                   "arguments": '{"to":"bob@example.com"}'}}]}}],
-    "usage": {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150,
-              "prompt_tokens_details": {"cached_tokens": 100}, "completion_tokens_details": {"reasoning_tokens": 7}},
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "model": "gpt-4o-2024-08-06",
+    "choices": [
+        {
+            "index": 0,
+            "finish_reason": "tool_calls",
+            "message": {
+                "role": "assistant",
+                "content": "Writing to bob@example.com",
+                "tool_calls": [
+                    {
+                        "id": "c",
+                        "type": "function",
+                        "function": {"name": "send", "arguments": '{"to":"bob@example.com"}'},
+                    }
+                ],
+            },
+        }
+    ],
+    "usage": {
+        "prompt_tokens": 120,
+        "completion_tokens": 30,
+        "total_tokens": 150,
+        "prompt_tokens_details": {"cached_tokens": 100},
+        "completion_tokens_details": {"reasoning_tokens": 7},
+    },
 }
 RESPONSES_RESPONSE = {
-    "id": "resp_1", "object": "response", "model": "gpt-4.1-2025", "status": "completed",
-    "output": [{"type": "message", "role": "assistant", "content": [
-                   {"type": "output_text", "text": "Bob is bob@example.com", "annotations": []}]},
-               {"type": "function_call", "name": "f", "arguments": '{"x": "bob@example.com"}'}],
-    "usage": {"input_tokens": 50, "input_tokens_details": {"cached_tokens": 10}, "output_tokens": 9,
-              "output_tokens_details": {"reasoning_tokens": 2}, "total_tokens": 59},
+    "id": "resp_1",
+    "object": "response",
+    "model": "gpt-4.1-2025",
+    "status": "completed",
+    "output": [
+        {
+            "type": "message",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": "Bob is bob@example.com", "annotations": []}],
+        },
+        {"type": "function_call", "name": "f", "arguments": '{"x": "bob@example.com"}'},
+    ],
+    "usage": {
+        "input_tokens": 50,
+        "input_tokens_details": {"cached_tokens": 10},
+        "output_tokens": 9,
+        "output_tokens_details": {"reasoning_tokens": 2},
+        "total_tokens": 59,
+    },
 }
 
 
@@ -122,10 +176,12 @@ def test_response_texts_and_redaction_round_trip():
 
 
 def test_usage_from_bodies():
-    assert OPENAI.usage(CHAT_RESPONSE) == Usage(input_tokens=120, output_tokens=30, cached_input_tokens=100,
-                                               reasoning_tokens=7)
-    assert OPENAI.usage(RESPONSES_RESPONSE) == Usage(input_tokens=50, output_tokens=9, cached_input_tokens=10,
-                                                    reasoning_tokens=2)
+    assert OPENAI.usage(CHAT_RESPONSE) == Usage(
+        input_tokens=120, output_tokens=30, cached_input_tokens=100, reasoning_tokens=7
+    )
+    assert OPENAI.usage(RESPONSES_RESPONSE) == Usage(
+        input_tokens=50, output_tokens=9, cached_input_tokens=10, reasoning_tokens=2
+    )
     emb = {"object": "list", "data": [], "usage": {"prompt_tokens": 8, "total_tokens": 8}}
     assert OPENAI.usage(emb) == Usage(input_tokens=8)
     assert OPENAI.usage({"error": {"message": "no"}}) is None and OPENAI.usage([1]) is None
@@ -142,8 +198,13 @@ def test_body_text_and_model():
 
 
 def _chunk(delta, finish=None, **kw):
-    return {"id": "c", "object": "chat.completion.chunk", "model": "gpt-4o-x",
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **kw}
+    return {
+        "id": "c",
+        "object": "chat.completion.chunk",
+        "model": "gpt-4o-x",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        **kw,
+    }
 
 
 CHAT_STREAM = sse(
@@ -152,8 +213,16 @@ CHAT_STREAM = sse(
     (None, _chunk({"content": "bob@example.com"})),
     (None, _chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"q":'}}]})),
     (None, _chunk({}, "stop")),
-    (None, {"id": "c", "object": "chat.completion.chunk", "model": "gpt-4o-x", "choices": [],
-            "usage": {"prompt_tokens": 11, "completion_tokens": 4, "total_tokens": 15}}),
+    (
+        None,
+        {
+            "id": "c",
+            "object": "chat.completion.chunk",
+            "model": "gpt-4o-x",
+            "choices": [],
+            "usage": {"prompt_tokens": 11, "completion_tokens": 4, "total_tokens": 15},
+        },
+    ),
     (None, b"[DONE]"),
 )
 
@@ -197,8 +266,13 @@ def test_stream_texts_keys_and_redaction():
 
 
 def test_responses_stream_events():
-    delta = {"type": "response.output_text.delta", "item_id": "m1", "output_index": 0, "content_index": 0,
-             "delta": "bob@example.com"}
+    delta = {
+        "type": "response.output_text.delta",
+        "item_id": "m1",
+        "output_index": 0,
+        "content_index": 0,
+        "delta": "bob@example.com",
+    }
     [t] = OPENAI.stream_texts(delta)
     assert t.path == ("delta",) and OPENAI.stream_key(delta, t) == ("r", "m1", 0, "response.output_text.delta")
     args = {"type": "response.function_call_arguments.delta", "item_id": "f1", "delta": '{"a"'}
@@ -208,14 +282,17 @@ def test_responses_stream_events():
     assert [(t.text, t.path) for t in OPENAI.aggregate_texts(done)] == [("all of it", ("text",))]
     completed = {"type": "response.completed", "response": RESPONSES_RESPONSE}
     assert [t.path for t in OPENAI.aggregate_texts(completed)] == [
-        ("response", "output", 0, "content", 0, "text"), ("response", "output", 1, "arguments")]
+        ("response", "output", 0, "content", 0, "text"),
+        ("response", "output", 1, "arguments"),
+    ]
     assert OPENAI.aggregate_texts(_chunk({"content": "x"})) == []
 
-    stream = sse(("response.created", {"type": "response.created", "response": {**RESPONSES_RESPONSE,
-                                                                                  "usage": None}}),
-                 ("response.output_text.delta", {**delta, "delta": "Bob "}),
-                 ("response.output_text.delta", delta),
-                 ("response.completed", completed))
+    stream = sse(
+        ("response.created", {"type": "response.created", "response": {**RESPONSES_RESPONSE, "usage": None}}),
+        ("response.output_text.delta", {**delta, "delta": "Bob "}),
+        ("response.output_text.delta", delta),
+        ("response.completed", completed),
+    )
     ex = exchange("openai", "responses", {"model": "gpt-4.1", "stream": True}, stream=True)
     assert len(track_stream(OPENAI, ex, stream)) == 4
     assert ex.usage == Usage(input_tokens=50, output_tokens=9, cached_input_tokens=10, reasoning_tokens=2)
@@ -228,14 +305,24 @@ def test_clear_finish():
     assert ev["choices"][0]["finish_reason"] is None and "usage" not in ev
 
 
-@pytest.mark.parametrize("status,typ", [(400, "invalid_request_error"), (401, "authentication_error"),
-                                        (403, "permission_error"), (404, "not_found_error"),
-                                        (413, "invalid_request_error"), (429, "rate_limit_error"),
-                                        (502, "server_error"), (418, "invalid_request_error"),
-                                        (599, "server_error")])
+@pytest.mark.parametrize(
+    "status,typ",
+    [
+        (400, "invalid_request_error"),
+        (401, "authentication_error"),
+        (403, "permission_error"),
+        (404, "not_found_error"),
+        (413, "invalid_request_error"),
+        (429, "rate_limit_error"),
+        (502, "server_error"),
+        (418, "invalid_request_error"),
+        (599, "server_error"),
+    ],
+)
 def test_error_shape(status, typ):
     assert orjson.loads(OPENAI.error_body(status, "nope", "policy_violation")) == {
-        "error": {"message": "nope", "type": typ, "param": None, "code": "policy_violation"}}
+        "error": {"message": "nope", "type": typ, "param": None, "code": "policy_violation"}
+    }
     assert orjson.loads(OPENAI.error_body(status, "nope"))["error"]["code"] is None
     assert OPENAI.error_event(b"{}") == b"data: {}\n\n"
 
@@ -244,9 +331,11 @@ def test_request_model_cap_keys_and_paths():
     assert OPENAI.request_model("chat/completions", {"model": "gpt-4o", "stream": True}) == ("gpt-4o", True)
     assert OPENAI.request_model("chat/completions", {"model": 3, "stream": "yes"}) == (None, False)
     assert OPENAI.request_model("models", None) == (None, False)
-    for path, body, key in (("chat/completions", {}, "max_tokens"),
-                            ("chat/completions", {"max_completion_tokens": 9000}, "max_completion_tokens"),
-                            ("responses", {}, "max_output_tokens")):
+    for path, body, key in (
+        ("chat/completions", {}, "max_tokens"),
+        ("chat/completions", {"max_completion_tokens": 9000}, "max_completion_tokens"),
+        ("responses", {}, "max_output_tokens"),
+    ):
         assert OPENAI.cap_output_tokens(body, path, 100) and body[key] == 100
     assert not OPENAI.cap_output_tokens({}, "embeddings", 100)
     assert OPENAI.auth_header("sk-1") == ("authorization", "Bearer sk-1")

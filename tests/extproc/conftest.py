@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from ep_support import REDIS_URL, need_redis  # noqa: E402
+from ep_support import REDIS_URL, need_redis
 
 
 @pytest.fixture

@@ -34,7 +34,6 @@ def need_redis() -> None:
     pytest.skip(f"{why} (set LEASH_TEST_REDIS_URL, or start redis-server)")
 
 
-
 # -- Envoy on loopback ---------------------------------------------------------------
 import socket  # noqa: E402
 import subprocess  # noqa: E402
@@ -69,9 +68,16 @@ class LocalEnvoy:
         self.port = free_port()
         self.admin_port = free_port()
         self.stats_port = free_port()
-        ctx = envoy_context(providers, ext_proc=[("127.0.0.1", p) for p in ext_proc_ports], dns=False,
-                            listener_address="127.0.0.1", listener_port=self.port, admin_port=self.admin_port,
-                            stats_port=self.stats_port, message_timeout="5s")
+        ctx = envoy_context(
+            providers,
+            ext_proc=[("127.0.0.1", p) for p in ext_proc_ports],
+            dns=False,
+            listener_address="127.0.0.1",
+            listener_port=self.port,
+            admin_port=self.admin_port,
+            stats_port=self.stats_port,
+            message_timeout="5s",
+        )
         self.dir = Path(workdir or tempfile.mkdtemp(prefix="leash-envoy-"))
         self.config = self.dir / "envoy.yaml"
         self.config.write_text(render_envoy_yaml(ctx))
@@ -82,11 +88,23 @@ class LocalEnvoy:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, wait_healthy: int = 0) -> "LocalEnvoy":
+    def start(self, wait_healthy: int = 0) -> LocalEnvoy:
         self.proc = subprocess.Popen(
-            [str(self.binary), "-c", str(self.config), "--use-dynamic-base-id", "--concurrency", "1",
-             "-l", "warning", "--log-path", str(self.log)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                str(self.binary),
+                "-c",
+                str(self.config),
+                "--use-dynamic-base-id",
+                "--concurrency",
+                "1",
+                "-l",
+                "warning",
+                "--log-path",
+                str(self.log),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -110,8 +128,11 @@ class LocalEnvoy:
         while time.time() < deadline:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/clusters", timeout=2) as r:
                 text = r.read().decode()
-            healthy = sum(1 for line in text.splitlines()
-                          if line.startswith("leash_ext_proc::") and line.endswith("::health_flags::healthy"))
+            healthy = sum(
+                1
+                for line in text.splitlines()
+                if line.startswith("leash_ext_proc::") and line.endswith("::health_flags::healthy")
+            )
             if healthy >= n:
                 return
             time.sleep(0.1)

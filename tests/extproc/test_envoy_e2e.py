@@ -13,11 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-
 from ep_support import REDIS_URL, LocalEnvoy, envoy_binary, need_redis
+
 from leash_cli.config import LoadedConfig, parse_config_text
-from leash_cli.extproc.server import ExtProcThread
-from leash_cli.extproc.server import build_host
+from leash_cli.extproc.server import ExtProcThread, build_host
 
 pytestmark = pytest.mark.slow  # real Envoy end to end: each test starts Envoy and module hosts
 
@@ -34,15 +33,26 @@ def _providers(upstream) -> dict:
 
 
 class Stack:
-    def __init__(self, tmp: Path, upstream, modules: dict | None = None, replicas: int = 1,
-                 state: str | None = None, prefix: str | None = None, require_key: bool = False,
-                 gateway_key: str | None = None) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        upstream,
+        modules: dict | None = None,
+        replicas: int = 1,
+        state: str | None = None,
+        prefix: str | None = None,
+        require_key: bool = False,
+        gateway_key: str | None = None,
+    ) -> None:
         providers = _providers(upstream)
         if gateway_key:
             providers["openai"]["api_key"] = gateway_key
-        cfg: dict = {"providers": providers, "modules": modules or {},
-                     "gateway": {"require_virtual_key": require_key},
-                     "pricing": {"gpt-4o-mini": {"input": 1.0, "output": 2.0}}}
+        cfg: dict = {
+            "providers": providers,
+            "modules": modules or {},
+            "gateway": {"require_virtual_key": require_key},
+            "pricing": {"gpt-4o-mini": {"input": 1.0, "output": 2.0}},
+        }
         if state:
             cfg["state"] = state
         text = yaml.safe_dump(cfg)
@@ -111,8 +121,11 @@ def test_allowed_request_is_recorded_with_usage_and_cost(stack, upstream):
     assert seen.path == "/v1/chat/completions"  # /v1/openai/ rewritten to the provider's base path
     assert seen.headers["authorization"] == "Bearer sk-client-key"
     assert "accept-encoding" not in seen.headers
-    rows = s.rows("SELECT provider, model, status, outcome, input_tokens, output_tokens, cost_usd, path "
-                  "FROM requests WHERE id = ?", rid)
+    rows = s.rows(
+        "SELECT provider, model, status, outcome, input_tokens, output_tokens, cost_usd, path "
+        "FROM requests WHERE id = ?",
+        rid,
+    )
     assert len(rows) == 1
     provider, model, status, outcome, tin, tout, cost, path = rows[0]
     assert (provider, model, status, outcome, path) == ("openai", "gpt-4o-mini", 200, "ok", "chat/completions")
@@ -134,8 +147,9 @@ def test_anthropic_short_form_and_unknown_provider(stack, upstream):
 
 
 def test_policy_block_is_answered_by_envoy_with_the_module_status_and_body(stack, upstream):
-    s = stack(modules={"content-filter": {"blocked_keywords": ["forbidden"]},
-                       "model-policy": {"blocked_models": ["gpt-4"]}})
+    s = stack(
+        modules={"content-filter": {"blocked_keywords": ["forbidden"]}, "model-policy": {"blocked_models": ["gpt-4"]}}
+    )
     before = len(upstream.requests)
     r = s.client.post(CHAT, json=_chat("tell me the forbidden thing"))
     assert r.status_code == 403
@@ -144,8 +158,11 @@ def test_policy_block_is_answered_by_envoy_with_the_module_status_and_body(stack
     assert err["type"] == "permission_error" and err["code"] == "policy_violation"
     assert "content-filter" in err["message"]
     assert r.headers["x-leash-request-id"]
-    body = {"model": "claude-3-5-haiku-latest", "max_tokens": 16,
-            "messages": [{"role": "user", "content": "the forbidden word"}]}
+    body = {
+        "model": "claude-3-5-haiku-latest",
+        "max_tokens": 16,
+        "messages": [{"role": "user", "content": "the forbidden word"}],
+    }
     r = s.client.post("/v1/anthropic/messages", json=body)
     assert r.status_code == 403 and r.json()["type"] == "error"  # Anthropic's error shape
     assert len(upstream.requests) == before  # the provider never saw them
@@ -209,8 +226,12 @@ def test_module_host_down_fails_closed_with_a_clean_503(stack, upstream):
 
 def test_two_replicas_share_one_rate_limit_through_redis(stack, redis_prefix):
     need_redis()
-    s = stack(modules={"rate-limiter": {"requests_per_minute": 4, "per": ["global"]}}, replicas=2,
-              state=REDIS_URL, prefix=redis_prefix)
+    s = stack(
+        modules={"rate-limiter": {"requests_per_minute": 4, "per": ["global"]}},
+        replicas=2,
+        state=REDIS_URL,
+        prefix=redis_prefix,
+    )
     codes = [s.client.post(CHAT, json=_chat(f"hi {i}")).status_code for i in range(8)]
     assert codes.count(200) == 4 and codes.count(429) == 4, codes
     served = s.rows("SELECT count(*) FROM requests")
@@ -220,8 +241,9 @@ def test_two_replicas_share_one_rate_limit_through_redis(stack, redis_prefix):
 
 
 def test_response_block_replaces_status_and_body(stack):
-    s = stack(modules={"content-filter": {"blocked_keywords": ["mock"], "check_requests": False,
-                                          "check_responses": True}})
+    s = stack(
+        modules={"content-filter": {"blocked_keywords": ["mock"], "check_requests": False, "check_responses": True}}
+    )
     r = s.client.post(CHAT, json=_chat("hi"))
     assert r.status_code == 403, r.text
     assert r.json()["error"]["code"] == "policy_violation"
@@ -231,8 +253,16 @@ def test_response_block_replaces_status_and_body(stack):
 
 
 def test_response_redaction_buffered_and_streamed(stack):
-    s = stack(modules={"content-filter": {"blocked_keywords": ["mock"], "check_requests": False,
-                                          "check_responses": True, "action": "redact"}})
+    s = stack(
+        modules={
+            "content-filter": {
+                "blocked_keywords": ["mock"],
+                "check_requests": False,
+                "check_responses": True,
+                "action": "redact",
+            }
+        }
+    )
     r = s.client.post(CHAT, json=_chat("hi"))
     assert r.status_code == 200, r.text
     text = r.json()["choices"][0]["message"]["content"]
@@ -245,7 +275,9 @@ def test_response_redaction_buffered_and_streamed(stack):
 
     text = "".join(
         (json.loads(line[6:])["choices"] or [{}])[0].get("delta", {}).get("content") or ""
-        for line in data.decode().splitlines() if line.startswith("data: {"))
+        for line in data.decode().splitlines()
+        if line.startswith("data: {")
+    )
     assert "mock" not in text and "[REDACTED]" in text
     assert data.rstrip().endswith(b"data: [DONE]")
 

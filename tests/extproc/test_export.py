@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ep_support import envoy_binary
 from typer.testing import CliRunner
 
-from ep_support import envoy_binary
 from leash_cli.render import render_tree
 
 SECRET = "sk-proj-literalSecretMustNotBeCopied0123456789"
@@ -49,8 +49,16 @@ def test_export_writes_a_deployment(tmp_path, config_file):
     r = _export(out, config_file, "--replicas", "3", "--no-validate")
     assert r.exit_code == 0, r.output
     names = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
-    assert {"docker-compose.yaml", "envoy.yaml", "Dockerfile", "leash.yaml", "prometheus.yml", "README.md",
-            ".env.example", ".leash-export.json"} <= names
+    assert {
+        "docker-compose.yaml",
+        "envoy.yaml",
+        "Dockerfile",
+        "leash.yaml",
+        "prometheus.yml",
+        "README.md",
+        ".env.example",
+        ".leash-export.json",
+    } <= names
     assert ".env" not in names
     for p in out.rglob("*"):
         if p.is_file():
@@ -150,8 +158,13 @@ def test_envoy_yaml_settings(tmp_path, config_file):
     assert ext["failure_mode_allow"] is False and ext["allow_mode_override"] is True
     assert ext["grpc_service"]["envoy_grpc"]["max_receive_message_length"] >= 10 * 1024 * 1024
     assert ext["processing_mode"] == {
-        "request_header_mode": "SEND", "request_body_mode": "BUFFERED", "response_header_mode": "SEND",
-        "response_body_mode": "BUFFERED", "request_trailer_mode": "SKIP", "response_trailer_mode": "SKIP"}
+        "request_header_mode": "SEND",
+        "request_body_mode": "BUFFERED",
+        "response_header_mode": "SEND",
+        "response_body_mode": "BUFFERED",
+        "request_trailer_mode": "SKIP",
+        "response_trailer_mode": "SKIP",
+    }
     assert ext["message_timeout"]
     mapper = hcm["local_reply_config"]["mappers"][0]
     assert mapper["status_code"] == 503 and "policy_unavailable" in mapper["body"]["inline_string"]
@@ -182,7 +195,9 @@ def test_envoy_yaml_settings(tmp_path, config_file):
     assert vc["trusted_ca"]["filename"] == "/etc/ssl/certs/ca-certificates.crt"
     assert vc["match_typed_subject_alt_names"][0]["matcher"]["exact"] == "api.openai.com"
     assert oa["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"] == {
-        "address": "api.openai.com", "port_value": 443}
+        "address": "api.openai.com",
+        "port_value": 443,
+    }
     ep = clusters["leash_ext_proc"]
     assert ep["type"] == "STRICT_DNS" and ep["health_checks"][0]["grpc_health_check"] == {}
 
@@ -241,6 +256,7 @@ def test_render_tree_substitutes_once_and_refuses_missing_values(tmp_path):
 
 # -- custom modules, the exported config loads, the image's leash (issue #24 items 2, 3) ----------
 
+
 def _module_project(tmp_path: Path) -> Path:
     """A project as `leash module new my-policy` leaves it: modules/my_policy.py, tests/, leash.yaml."""
     from leash_cli.scaffold import new_module
@@ -249,9 +265,11 @@ def _module_project(tmp_path: Path) -> Path:
     proj.mkdir()
     new_module("my-policy", cwd=proj)
     (proj / "modules" / "_helpers.py").write_text("PHRASES = ['x']\n")
-    cfg = {"providers": {"openai": {"endpoint": "https://api.openai.com/v1"}},
-           "modules_dir": "modules",
-           "modules": {"my-policy": {}, "secrets-detector": {"action": "block"}}}
+    cfg = {
+        "providers": {"openai": {"endpoint": "https://api.openai.com/v1"}},
+        "modules_dir": "modules",
+        "modules": {"my-policy": {}, "secrets-detector": {"action": "block"}},
+    }
     (proj / "leash.yaml").write_text(yaml.safe_dump(cfg))
     return proj
 
@@ -325,8 +343,11 @@ def test_the_image_installs_the_wheel_of_this_leash(tmp_path, config_file):
         exported_src = z.read("leash_cli/extproc/export.py")
     assert re.search(rf"^Version: {re.escape(__version__)}$", meta, re.M)
     assert re.search(r"^leash = leash_cli\.cli:main$", eps, re.M)
-    assert {"leash_cli/cli.py", "leash_cli/_data/templates/compose/Dockerfile",
-            "leash_cli/_data/configs/default.yaml"} <= names
+    assert {
+        "leash_cli/cli.py",
+        "leash_cli/_data/templates/compose/Dockerfile",
+        "leash_cli/_data/configs/default.yaml",
+    } <= names
     # built from the leash that ran the export, byte for byte
     assert exported_src == (Path(leash_cli.__file__).parent / "extproc" / "export.py").read_bytes()
     # the image runs what compose runs
@@ -351,8 +372,22 @@ def test_a_wheel_packed_again_from_an_installed_leash(tmp_path):
 
     original = w.build_wheel(tmp_path / "src")
     site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-compile", "--target",
-                    str(site), str(original)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-compile",
+            "--target",
+            str(site),
+            str(original),
+        ],
+        check=True,
+        capture_output=True,
+    )
     dist = importlib.metadata.Distribution.at(next(site.glob("leash_cli-*.dist-info")))
     built = w._repack_installed(tmp_path / "a", dist)
     again = w._repack_installed(tmp_path / "b", dist)

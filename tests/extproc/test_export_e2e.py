@@ -26,16 +26,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
-
 from ep_support import REDIS_URL, envoy_binary, free_port, need_redis
+from typer.testing import CliRunner
 
 PROVIDER_KEY = "sk-provider-key-from-dot-env-0123456789"
 CLIENT_KEY = "sk-client-own-key-9876543210"
 
 # `docker compose run [--rm] [-T] SERVICE CMD...` as Compose runs it: the service's env_file
 # and volumes, container paths mapped to host paths (mapping.json, written by the test).
-DOCKER_SHIM = r'''
+DOCKER_SHIM = r"""
 import json, os, subprocess, sys
 from pathlib import Path
 import yaml
@@ -73,7 +72,7 @@ env["LEASH_HOME"] = host(env.get("LEASH_HOME", ""))
 cmd = [host(a) for a in cmd]
 cmd[0] = str(Path(mapping["bin"]) / cmd[0])
 sys.exit(subprocess.run(cmd, env=env).returncode)
-'''
+"""
 
 
 def _readme_block(readme: str, section: str) -> list[str]:
@@ -132,15 +131,18 @@ class Deployment:
         shim_dir.mkdir()
         (shim_dir / "docker").write_text(f"#!{sys.executable}\n{DOCKER_SHIM}")
         (shim_dir / "docker").chmod(0o755)
-        self.env = {**os.environ, "PATH": f"{shim_dir}:{os.environ['PATH']}",
-                    "SHIM_MAPPING": str(work / "mapping.json")}
+        self.env = {
+            **os.environ,
+            "PATH": f"{shim_dir}:{os.environ['PATH']}",
+            "SHIM_MAPPING": str(work / "mapping.json"),
+        }
 
     def _container_path(self, svc: dict, a: str) -> str:
         for vol in svc.get("volumes", []):
             src, dst = vol.split(":")[:2]
             host = str(self.out / src) if src.startswith(".") else self.volumes[src]
             if a == dst or a.startswith(dst + "/"):
-                return host + a[len(dst):]
+                return host + a[len(dst) :]
         return a
 
     def up(self) -> None:
@@ -162,9 +164,11 @@ class Deployment:
         for vol in svc["volumes"]:
             src, dst = vol.split(":")[:2]
             if dst.startswith("/etc/leash/") and dst != "/etc/leash/leash.yaml":
-                (etc / dst[len("/etc/leash/"):]).symlink_to(self.out / src)
-        ports = {str(svc["command"][svc["command"].index("--port") + 1]): str(self.grpc),
-                 str(svc["command"][svc["command"].index("--metrics-port") + 1]): str(self.metrics)}
+                (etc / dst[len("/etc/leash/") :]).symlink_to(self.out / src)
+        ports = {
+            str(svc["command"][svc["command"].index("--port") + 1]): str(self.grpc),
+            str(svc["command"][svc["command"].index("--metrics-port") + 1]): str(self.metrics),
+        }
         cmd = []
         for a in svc["command"]:
             a = str(a)
@@ -184,9 +188,23 @@ class Deployment:
         cfg.write_text(yaml.safe_dump(doc))
         envoy_cmd = self.compose["services"]["envoy"]["command"]
         assert envoy_cmd[:3] == ["envoy", "-c", "/etc/envoy/envoy.yaml"]
-        self.procs.append(subprocess.Popen(
-            [str(envoy_binary()), "-c", str(cfg), *envoy_cmd[3:], "--use-dynamic-base-id", "--concurrency", "1",
-             "--log-path", str(self.work / "envoy.log")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        self.procs.append(
+            subprocess.Popen(
+                [
+                    str(envoy_binary()),
+                    "-c",
+                    str(cfg),
+                    *envoy_cmd[3:],
+                    "--use-dynamic-base-id",
+                    "--concurrency",
+                    "1",
+                    "--log-path",
+                    str(self.work / "envoy.log"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         self._wait(f"http://127.0.0.1:{self.admin}/ready", "envoy", self.work / "envoy.log")
         deadline = time.time() + 20
         while time.time() < deadline:  # Envoy's gRPC health check passed the module host
@@ -214,8 +232,14 @@ class Deployment:
         """Run the lines in one bash (so `export` carries over); the output of each line."""
         mark = "@@leash-test-line@@"
         script = "set -e\n" + "".join(f"{ln}\necho; echo {mark}\n" for ln in lines)
-        r = subprocess.run(["bash", "-c", script], cwd=self.out, env={**self.env, **(extra_env or {})},
-                           capture_output=True, text=True, timeout=120)
+        r = subprocess.run(
+            ["bash", "-c", script],
+            cwd=self.out,
+            env={**self.env, **(extra_env or {})},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert r.returncode == 0, f"{script}\n--- stdout\n{r.stdout}\n--- stderr\n{r.stderr}"
         return [part.strip() for part in r.stdout.split(mark)[:-1]]
 
@@ -262,7 +286,7 @@ def test_the_exported_deployment_serves_its_readme_curls(tmp_path, upstream, req
     readme = (out / "README.md").read_text()
     start = _readme_block(readme, "Start")
     up_at = next(i for i, c in enumerate(start) if c.startswith("docker compose up"))
-    before, after = start[:up_at], start[up_at + 1:]
+    before, after = start[:up_at], start[up_at + 1 :]
     curls = [c for c in after if c.startswith("curl ")]
     assert len(curls) >= 2 and any("/chat/completions" in c for c in curls)
     # what the export said to do names the same steps
@@ -285,9 +309,11 @@ def test_the_exported_deployment_serves_its_readme_curls(tmp_path, upstream, req
         assert '"content":"hi"' in chat_cmd
         # the README's lines as written, then two of ours in the same shell: the chat curl with a
         # pasted AWS key instead of "hi", and what $LEASH_KEY holds
-        ours = [chat_cmd.replace('"content":"hi"', '"content":"my key is AKIAZ3MSJXLQ7TP2VKR4"'),
-                chat_cmd.replace('"content":"hi"', '"content":"what is project nightingale?"'),
-                'echo "${LEASH_KEY:-}"']
+        ours = [
+            chat_cmd.replace('"content":"hi"', '"content":"my key is AKIAZ3MSJXLQ7TP2VKR4"'),
+            chat_cmd.replace('"content":"hi"', '"content":"what is project nightingale?"'),
+            'echo "${LEASH_KEY:-}"',
+        ]
         lines = [c.replace("localhost:8080", f"127.0.0.1:{dep.port}") for c in after + ours]
         before_count = len(upstream.requests)
         results = dep.bash(lines, host_env)
@@ -314,14 +340,24 @@ def test_the_exported_deployment_serves_its_readme_curls(tmp_path, upstream, req
             assert "LEASH_KEY" in key_line and "$LEASH_KEY" in chat_cmd
             assert key.startswith("lk-")
             # the gateway holds the provider key: a client sending one is refused
-            r2 = subprocess.run(["curl", "-s", f"127.0.0.1:{dep.port}/v1/openai/chat/completions",
-                                 "-H", f"authorization: Bearer {PROVIDER_KEY}", "-H", "content-type: application/json",
-                                 "-d", json.dumps({"model": "gpt-4o-mini",
-                                                   "messages": [{"role": "user", "content": "hi"}]})],
-                                capture_output=True, text=True, timeout=30)
+            r2 = subprocess.run(
+                [
+                    "curl",
+                    "-s",
+                    f"127.0.0.1:{dep.port}/v1/openai/chat/completions",
+                    "-H",
+                    f"authorization: Bearer {PROVIDER_KEY}",
+                    "-H",
+                    "content-type: application/json",
+                    "-d",
+                    json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
             assert json.loads(r2.stdout)["error"]["code"] == "virtual_key_required"
         else:
             assert key == "" and not any("keys create" in c for c in after)
     finally:
         dep.close()
-

@@ -17,33 +17,51 @@ import yaml
 from envoy.config.core.v3 import base_pb2
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
-from test_reload import PROBE, _events, _wait
 
 from leash_cli.config import load_config
 from leash_cli.core.gateway import reload_config
 from leash_cli.extproc.server import ExtProcThread, build_host
 from leash_cli.store import open_readonly
+from test_reload import PROBE, _events, _wait
 
 
 def _config(tmp_path: Path, tag: str) -> Path:
     path = tmp_path / f"leash-{tag}.yaml"
-    path.write_text(yaml.safe_dump({
-        "modules_dir": str(tmp_path / "mods"),
-        "gateway": {"require_virtual_key": False},
-        "providers": {"openai": {"kind": "openai", "endpoint": "http://127.0.0.1:9/v1"}},
-        "modules": {"probe": {"tag": tag, "events": str(tmp_path / "events.txt")}},
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "modules_dir": str(tmp_path / "mods"),
+                "gateway": {"require_virtual_key": False},
+                "providers": {"openai": {"kind": "openai", "endpoint": "http://127.0.0.1:9/v1"}},
+                "modules": {"probe": {"tag": tag, "events": str(tmp_path / "events.txt")}},
+            }
+        )
+    )
     return path
 
 
 def _headers(pairs: dict[str, str], end: bool = False) -> pb.HttpHeaders:
-    return pb.HttpHeaders(headers=base_pb2.HeaderMap(headers=[
-        base_pb2.HeaderValue(key=k, raw_value=v.encode()) for k, v in pairs.items()]), end_of_stream=end)
+    return pb.HttpHeaders(
+        headers=base_pb2.HeaderMap(
+            headers=[base_pb2.HeaderValue(key=k, raw_value=v.encode()) for k, v in pairs.items()]
+        ),
+        end_of_stream=end,
+    )
 
 
 def _event(text: str) -> bytes:
-    return b"data: " + orjson.dumps({"id": "c1", "object": "chat.completion.chunk", "model": "gpt-4o-mini",
-                                     "choices": [{"index": 0, "delta": {"content": text}}]}) + b"\n\n"
+    return (
+        b"data: "
+        + orjson.dumps(
+            {
+                "id": "c1",
+                "object": "chat.completion.chunk",
+                "model": "gpt-4o-mini",
+                "choices": [{"index": 0, "delta": {"content": text}}],
+            }
+        )
+        + b"\n\n"
+    )
 
 
 def test_a_reload_mid_stream_keeps_the_ext_proc_exchange_on_its_generation(tmp_path):
@@ -60,14 +78,19 @@ def test_a_reload_mid_stream_keeps_the_ext_proc_exchange_on_its_generation(tmp_p
             q.put(pb.ProcessingRequest(**msg))
             return next(answers)
 
-        send(request_headers=_headers({":path": "/v1/openai/chat/completions", ":method": "POST",
-                                       "content-type": "application/json"}))
-        body = orjson.dumps({"model": "gpt-4o-mini", "stream": True,
-                             "messages": [{"role": "user", "content": "hello"}]})
+        send(
+            request_headers=_headers(
+                {":path": "/v1/openai/chat/completions", ":method": "POST", "content-type": "application/json"}
+            )
+        )
+        body = orjson.dumps(
+            {"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": "hello"}]}
+        )
         send(request_body=pb.HttpBody(body=body, end_of_stream=True))
         got = send(response_headers=_headers({":status": "200", "content-type": "text/event-stream"}))
-        rid = {h.header.key: h.header.raw_value.decode()
-               for h in got.response_headers.response.header_mutation.set_headers}["x-leash-request-id"]
+        rid = {
+            h.header.key: h.header.raw_value.decode() for h in got.response_headers.response.header_mutation.set_headers
+        }["x-leash-request-id"]
         send(response_body=pb.HttpBody(body=_event("one ")))
 
         assert reload_config(core, _config(tmp_path, "b"))
@@ -86,8 +109,9 @@ def test_a_reload_mid_stream_keeps_the_ext_proc_exchange_on_its_generation(tmp_p
         core.recorder.flush()
         conn = open_readonly(db)
         try:
-            row = [dict(r) for r in conn.query("select status, outcome, response_text from requests where id = ?",
-                                               [rid])][0]
+            row = [
+                dict(r) for r in conn.query("select status, outcome, response_text from requests where id = ?", [rid])
+            ][0]
         finally:
             conn.close()
         assert row == {"status": 200, "outcome": "ok", "response_text": "one two"}
@@ -116,19 +140,29 @@ def test_the_proxy_and_the_ext_proc_host_reject_alike(start_gateway, upstream, t
     from leash_cli.config import LoadedConfig, parse_config_text
 
     for require in (True, False):
-        cfg = {"gateway": {"require_virtual_key": require, "trust_tenant_header": False, "max_body_bytes": 2000},
-               "providers": {"openai": {"kind": "openai", "endpoint": f"{upstream.url}/v1"},
-                             "anthropic": {"kind": "anthropic", "endpoint": upstream.url}}}
+        cfg = {
+            "gateway": {"require_virtual_key": require, "trust_tenant_header": False, "max_body_bytes": 2000},
+            "providers": {
+                "openai": {"kind": "openai", "endpoint": f"{upstream.url}/v1"},
+                "anthropic": {"kind": "anthropic", "endpoint": upstream.url},
+            },
+        }
         gw = start_gateway(cfg)
-        core = build_host(LoadedConfig(parse_config_text(yaml.safe_dump(cfg), "leash.yaml"), None, "flag"),
-                          tmp_path / f"ep-{require}.db")
-        cases = [("/v1/openai/chat/completions", {}, b'{"model": "m", "messages": []}')] if require else [
-            ("/v1/nope/chat/completions", {}, b"{}"),
-            ("/v1/openai/%2e%2e/admin", {}, b"{}"),
-            ("/v1/openai/chat/completions", {"content-length": "5000"}, None),
-            ("/v1/openai/chat/completions", {}, b'{"model": '),
-            ("/v1/anthropic/v1/messages", {"x-api-key": "lk-00000000-notakeyatall0000"}, b"{}"),
-        ]
+        core = build_host(
+            LoadedConfig(parse_config_text(yaml.safe_dump(cfg), "leash.yaml"), None, "flag"),
+            tmp_path / f"ep-{require}.db",
+        )
+        cases = (
+            [("/v1/openai/chat/completions", {}, b'{"model": "m", "messages": []}')]
+            if require
+            else [
+                ("/v1/nope/chat/completions", {}, b"{}"),
+                ("/v1/openai/%2e%2e/admin", {}, b"{}"),
+                ("/v1/openai/chat/completions", {"content-length": "5000"}, None),
+                ("/v1/openai/chat/completions", {}, b'{"model": '),
+                ("/v1/anthropic/v1/messages", {"x-api-key": "lk-00000000-notakeyatall0000"}, b"{}"),
+            ]
+        )
         with ExtProcThread(core) as srv:
             for path, extra, body in cases:
                 head = {"content-type": "application/json", **extra}
@@ -149,16 +183,25 @@ def test_stream_usage_false_is_honoured_behind_envoy_too(tmp_path):
     body = orjson.dumps({"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": "hi"}]})
     sent = {}
     for usage in (True, False):
-        cfg = {"gateway": {"require_virtual_key": False},
-               "providers": {"openai": {"kind": "openai", "endpoint": "http://127.0.0.1:9/v1", "stream_usage": usage}}}
-        core = build_host(LoadedConfig(parse_config_text(yaml.safe_dump(cfg), "leash.yaml"), None, "flag"),
-                          tmp_path / f"u-{usage}.db", record=False)
+        cfg = {
+            "gateway": {"require_virtual_key": False},
+            "providers": {"openai": {"kind": "openai", "endpoint": "http://127.0.0.1:9/v1", "stream_usage": usage}},
+        }
+        core = build_host(
+            LoadedConfig(parse_config_text(yaml.safe_dump(cfg), "leash.yaml"), None, "flag"),
+            tmp_path / f"u-{usage}.db",
+            record=False,
+        )
         with ExtProcThread(core) as srv:
             channel = grpc.insecure_channel(f"127.0.0.1:{srv.bound_port}")
-            msgs = [pb.ProcessingRequest(request_headers=_headers({":path": "/v1/openai/chat/completions",
-                                                                   ":method": "POST",
-                                                                   "content-type": "application/json"})),
-                    pb.ProcessingRequest(request_body=pb.HttpBody(body=body, end_of_stream=True))]
+            msgs = [
+                pb.ProcessingRequest(
+                    request_headers=_headers(
+                        {":path": "/v1/openai/chat/completions", ":method": "POST", "content-type": "application/json"}
+                    )
+                ),
+                pb.ProcessingRequest(request_body=pb.HttpBody(body=body, end_of_stream=True)),
+            ]
             answers = list(pb_grpc.ExternalProcessorStub(channel).Process(iter(msgs), timeout=15))
             channel.close()
         mutation = answers[1].request_body.response.body_mutation

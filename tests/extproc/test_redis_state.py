@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from ep_support import REDIS_URL, need_redis
+
 from leash_cli.state import MemoryState, open_state
 
 
@@ -127,9 +127,7 @@ def test_concurrent_reservations_across_two_clients(redis_prefix):
         a = RedisState(REDIS_URL, prefix=redis_prefix)
         b = RedisState(REDIS_URL, prefix=redis_prefix)
         try:
-            results = await asyncio.gather(
-                *((a if i % 2 else b).reserve("shared", 0.1, 1.0, 60) for i in range(50))
-            )
+            results = await asyncio.gather(*((a if i % 2 else b).reserve("shared", 0.1, 1.0, 60) for i in range(50)))
             assert sum(r.ok for r in results) == 10
             spent, reserved = await a.budget("shared")
             assert spent == 0.0 and reserved == pytest.approx(1.0)

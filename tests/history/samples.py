@@ -5,7 +5,9 @@ from __future__ import annotations
 from leash_cli.exchange import Exchange
 
 
-def exchange(api: str = "openai", path: str = "chat/completions", stream: bool = False, body: bytes = b"", **kw) -> Exchange:
+def exchange(
+    api: str = "openai", path: str = "chat/completions", stream: bool = False, body: bytes = b"", **kw
+) -> Exchange:
     kind = kw.pop("kind", api)
     return Exchange(
         id=kw.pop("id", "req-1"),
@@ -70,7 +72,8 @@ _CHUNK = (
     b'"model":"gpt-4o-2024-08-06","system_fingerprint":"fp_1","choices":[%s],"usage":null}\n\n'
 )
 OPENAI_CHAT_SSE_NO_USAGE = (
-    _CHUNK % b'{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}'
+    _CHUNK
+    % b'{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}'
     + _CHUNK % b'{"index":0,"delta":{"content":"Hel"},"logprobs":null,"finish_reason":null}'
     + _CHUNK % b'{"index":0,"delta":{"content":"lo!"},"logprobs":null,"finish_reason":null}'
     + _CHUNK % b'{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}'

@@ -36,8 +36,12 @@ def _record(db_path, n=6, *, started=None, storage=None, close=True):
     rec.start()
     t0 = started if started is not None else time.time()
     for i in range(n):
-        ex = exchange(id=f"req-{i}", body=b'{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}',
-                      status=200, started_at=t0 + i)
+        ex = exchange(
+            id=f"req-{i}",
+            body=b'{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}',
+            status=200,
+            started_at=t0 + i,
+        )
         ex.model = "gpt-4o"
         if i % 2:
             ex.verdict = "blocked"
@@ -85,20 +89,24 @@ def test_edit_delete_insert_are_each_reported_exactly(db_path):
     conn.execute("DELETE FROM requests WHERE id = 'req-4'")
     vid = conn.execute("SELECT min(id) FROM violations").fetchone()[0]
     conn.execute("UPDATE violations SET action = 'log' WHERE id = ?", (vid,))
-    conn.execute("INSERT INTO requests (id, started_at, tenant, verdict) VALUES ('forged', '2026-01-01T00:00:00.000Z',"
-                 " 'default', 'allowed')")
+    conn.execute(
+        "INSERT INTO requests (id, started_at, tenant, verdict) VALUES ('forged', '2026-01-01T00:00:00.000Z',"
+        " 'default', 'allowed')"
+    )
     conn.execute("UPDATE audit_log SET actor = 'someone else'")
     conn.commit()
     conn.close()
     rep = _verify(db_path)
     aid = "1"
-    assert _problems(rep) == sorted([
-        ("edited", "requests", "req-3"),
-        ("deleted", "requests", "req-4"),
-        ("edited", "violations", str(vid)),
-        ("inserted", "requests", "forged"),
-        ("edited", "audit_log", aid),
-    ])
+    assert _problems(rep) == sorted(
+        [
+            ("edited", "requests", "req-3"),
+            ("deleted", "requests", "req-4"),
+            ("edited", "violations", str(vid)),
+            ("inserted", "requests", "forged"),
+            ("edited", "audit_log", aid),
+        ]
+    )
     r = runner.invoke(app, ["audit", "verify", "--db", str(db_path), "--format", "json"])
     assert r.exit_code == 1, r.output
     assert len(json.loads(r.output)["findings"]) == 5
@@ -222,8 +230,12 @@ def test_export_writes_every_entry_with_its_proof(db_path, tmp_path):
     entries = [x for x in recs if x["type"] == "entry"]
     assert len(entries) == 10
     assert entries[0]["prev_hash"] == "0" * 64 and entries[0]["row"]["id"] == "req-0"
-    assert all(b["prev_hash"] == a["hash"] for a, b in zip(
-        [e for e in entries if e["chain"] == "decision"], [e for e in entries if e["chain"] == "decision"][1:]))
+    assert all(
+        b["prev_hash"] == a["hash"]
+        for a, b in zip(
+            [e for e in entries if e["chain"] == "decision"], [e for e in entries if e["chain"] == "decision"][1:]
+        )
+    )
     assert [x["reason"] for x in recs if x["type"] == "checkpoint"] == ["shutdown"]
 
 

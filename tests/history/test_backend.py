@@ -43,8 +43,11 @@ def store(request, tmp_path: Path) -> Store:
 def write(store: Store, exchanges, audits=()) -> None:
     w = store.open_writer()
     try:
-        w.write_batch([build_request_row(ex, STORAGE) for ex in exchanges],
-                      [v for ex in exchanges for v in build_violation_rows(ex)], list(audits))
+        w.write_batch(
+            [build_request_row(ex, STORAGE) for ex in exchanges],
+            [v for ex in exchanges for v in build_violation_rows(ex)],
+            list(audits),
+        )
     finally:
         w.close()
 
@@ -87,7 +90,8 @@ def test_a_batch_is_read_back_with_its_violations(store):
         full = r.get_request("req-000002")
         assert full is not None and full["status"] == 200 and full["input_tokens"] == 102
         assert [(v["module"], v["type"], v["action"], v["start"], v["end"]) for v in full["violations"]] == [
-            ("pii", "EMAIL", "redact", 3, 20)]
+            ("pii", "EMAIL", "redact", 3, 20)
+        ]
         assert "authorization" not in full["request_headers"]  # credentials never stored
         assert r.get_request("req-000003") is None
         with pytest.raises(ValueError):  # a prefix of two ids is ambiguous
@@ -108,7 +112,9 @@ def test_the_same_id_again_replaces_the_row_in_place(store):
     r = reader(store)
     try:
         assert [(row["id"], row["status"]) for row in r.list_requests(10)] == [
-            ("req-000002", 200), ("req-000001", 502)]  # newest first
+            ("req-000002", 200),
+            ("req-000001", 502),
+        ]  # newest first
         assert r.max_rowid() == 2  # kept its place: followers (--follow, the TUI) do not see it twice
         assert [row["id"] for row in r.new_requests(1)] == ["req-000002"]
     finally:
@@ -174,7 +180,9 @@ def test_the_tui_views(store):
         totals = r.cost_totals(since)
         assert (totals["requests"], totals["cost_usd"], totals["unpriced"]) == (2, 0.5, 1)
         assert [(row["name"], row["cost_usd"]) for row in r.cost_by("tenant", since)] == [
-            ("team-a", 0.5), ("team-b", None)]
+            ("team-a", 0.5),
+            ("team-b", None),
+        ]
         assert sum(r.spend_by_day(since).values()) == 0.5
         assert r.tenant_spend("team-a", since) == 0.5 and r.tenant_spend("nobody", since) == 0.0
         (group,) = r.violation_groups(since, since)

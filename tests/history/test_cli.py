@@ -55,18 +55,29 @@ def fill(path, n_old: int = 0) -> None:
         ("ccc-5", "mock", "mock-1", "default", 200, "ok", (10, 10), None, "mock llamas"),
     ]
     for i, (rid, prov, model, tenant, status, outcome, (tin, tout), cost, text) in enumerate(specs):
-        ex = exchange(id=rid, provider=prov, kind=prov if prov != "mock" else "mock", model=model, tenant=tenant,
-                      body=orjson.dumps({"messages": [{"role": "user", "content": text or "hi"}]}),
-                      api={"google": "google", "anthropic": "anthropic"}.get(prov, "openai"))
+        ex = exchange(
+            id=rid,
+            provider=prov,
+            kind=prov if prov != "mock" else "mock",
+            model=model,
+            tenant=tenant,
+            body=orjson.dumps({"messages": [{"role": "user", "content": text or "hi"}]}),
+            api={"google": "google", "anthropic": "anthropic"}.get(prov, "openai"),
+        )
         ex.started_at = now - 60 + i
         ex.status, ex.outcome = status, outcome
         ex.verdict = "blocked" if outcome == "blocked" else "allowed"
         ex.usage = Usage(input_tokens=tin, output_tokens=tout)
         ex.cost_usd = cost
         if cost:
-            ex.cost_detail = {"source": "genai-prices", "model": model, "usd": {"input": cost / 2, "output": cost / 2},
-                              "tokens": {"input": tin, "output": tout},
-                              "prices_per_million": {"input": 2.5, "output": 10.0}, "total_usd": cost}
+            ex.cost_detail = {
+                "source": "genai-prices",
+                "model": model,
+                "usd": {"input": cost / 2, "output": cost / 2},
+                "tokens": {"input": tin, "output": tout},
+                "prices_per_million": {"input": 2.5, "output": 10.0},
+                "total_usd": cost,
+            }
         ex.response_text = text
         ex.t_upstream_start, ex.t_upstream_end = ex.t_start, ex.t_start + 0.1 * (i + 1)
         ex.t_end = ex.t_start + 0.1 * (i + 1) + 0.002
@@ -124,8 +135,9 @@ def test_logs_path_uses_config_storage_path(app, runner, tmp_path):
 # -- no database yet ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("args", [["logs"], ["logs", "-n", "5", "--json"], ["stats"], ["logs", "export"],
-                                  ["logs", "vacuum"]])
+@pytest.mark.parametrize(
+    "args", [["logs"], ["logs", "-n", "5", "--json"], ["stats"], ["logs", "export"], ["logs", "vacuum"]]
+)
 def test_no_history_yet_is_a_clear_message(app, runner, home, args):
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
@@ -145,8 +157,17 @@ def test_logs_table(app, runner, db):
     r = runner.invoke(app, ["logs"], terminal_width=200)
     assert r.exit_code == 0, r.output
     out = r.output
-    for text in ("gpt-4o", "claude-sonnet-4-0", "gemini-2.5-flash", "team-a", "429 upstream_error", "403 blocked",
-                 "unpriced", "$0.007250", "1,000"):
+    for text in (
+        "gpt-4o",
+        "claude-sonnet-4-0",
+        "gemini-2.5-flash",
+        "team-a",
+        "429 upstream_error",
+        "403 blocked",
+        "unpriced",
+        "$0.007250",
+        "1,000",
+    ):
         assert text in out, text
     # a log: oldest of the listed first, newest last
     assert out.index("aaa-1") < out.index("ccc-5")
@@ -200,8 +221,17 @@ def test_follow_library(db):
 def test_show(app, runner, db):
     r = runner.invoke(app, ["logs", "show", "bbb-4"], terminal_width=200)
     assert r.exit_code == 0, r.output
-    for text in ("bbb-4", "403 blocked", "violations", "ssn", "US SSN", "10-13", "content-type", "my ssn is 123",
-                 "team-b"):
+    for text in (
+        "bbb-4",
+        "403 blocked",
+        "violations",
+        "ssn",
+        "US SSN",
+        "10-13",
+        "content-type",
+        "my ssn is 123",
+        "team-b",
+    ):
         assert text in r.output, text
     assert "secretsecret" not in r.output and "authorization" not in r.output
 
@@ -312,8 +342,10 @@ def test_vacuum_and_backup(app, runner, db, tmp_path):
     assert r.exit_code == 0 and dest.exists()
     assert open_readonly(dest).execute("SELECT count(*) FROM requests").fetchone()[0] == 7
     # FTS still works in the copy
-    assert open_readonly(dest).execute(
-        "SELECT count(*) FROM requests_fts WHERE requests_fts MATCH 'llamas'").fetchone()[0] == 2
+    assert (
+        open_readonly(dest).execute("SELECT count(*) FROM requests_fts WHERE requests_fts MATCH 'llamas'").fetchone()[0]
+        == 2
+    )
     r = runner.invoke(app, ["logs", "backup", str(dest)])
     assert r.exit_code == 1 and "already exists" in r.output
 

@@ -34,8 +34,26 @@ TEXTS = [
     ("LLAMA in capitals", "alpaca"),
     ("zebra", None),
 ]
-SEARCHES = ["llamas", "llama", "llama*", "LLAMA", "cafe", "café", "foo-bar", "foo bar", "bar foo", "naive",
-            "resume", "unicode", "camelids america", "alpaca*", "zebra", "nothing capitals", "fts5", "x"]
+SEARCHES = [
+    "llamas",
+    "llama",
+    "llama*",
+    "LLAMA",
+    "cafe",
+    "café",
+    "foo-bar",
+    "foo bar",
+    "bar foo",
+    "naive",
+    "resume",
+    "unicode",
+    "camelids america",
+    "alpaca*",
+    "zebra",
+    "nothing capitals",
+    "fts5",
+    "x",
+]
 
 
 @pytest.fixture
@@ -151,7 +169,8 @@ def test_search_spans_indexed_and_unindexed_rows_in_order(db_path):
         follow = hist.new_requests(db, 3, query="llama")
         assert [r["id"] for r in follow] == [f"req-{i:06d}" for i in range(3, 10)]
         assert [r["id"] for r in hist.new_requests(db, 3, limit=4, query="llama")] == [
-            f"req-{i:06d}" for i in range(3, 7)]
+            f"req-{i:06d}" for i in range(3, 7)
+        ]
         assert [r["id"] for r in hist.new_requests(db, 7, query="llama")] == ["req-000007", "req-000008", "req-000009"]
     finally:
         db.close()
@@ -216,8 +235,9 @@ def test_close_indexes_everything_and_hands_indexing_back_to_the_trigger(db_path
     assert state(db_path) == (len(TEXTS), len(TEXTS), 0)
     # another tool writing without a recorder: the insert trigger indexes as it always did
     db = open_writable(db_path)
-    db.execute("INSERT INTO requests (id, started_at, prompt_text) VALUES ('ext-1', '2025-01-01T00:00:00.000Z', "
-               "'platypus')")
+    db.execute(
+        "INSERT INTO requests (id, started_at, prompt_text) VALUES ('ext-1', '2025-01-01T00:00:00.000Z', 'platypus')"
+    )
     db.close()
     assert fts_only(db_path, "platypus") == ["ext-1"]
     assert state(db_path)[:2] == (len(TEXTS) + 1, len(TEXTS) + 1)
@@ -230,8 +250,10 @@ def test_a_killed_recorder_leaves_a_tail_the_next_one_indexes(db_path):
     assert state(db_path) == (0, len(TEXTS), 1)
     # a script writing meanwhile: no trigger indexing (deferred), so its row joins the tail
     conn = sqlite3.connect(db_path)
-    conn.execute("INSERT INTO requests (id, started_at, prompt_text) VALUES ('ext-1', '2025-01-01T00:00:00.000Z', "
-                 "'llamas again')")
+    conn.execute(
+        "INSERT INTO requests (id, started_at, prompt_text) VALUES ('ext-1', '2025-01-01T00:00:00.000Z', "
+        "'llamas again')"
+    )
     conn.commit()
     conn.close()
     assert search(db_path, "llamas") == ["ext-1", "req-000003", "req-000000"]
@@ -247,8 +269,7 @@ def test_trigger_indexing_catches_up_a_tail_first(db_path):
     rec._closed = True
     conn = sqlite3.connect(db_path)
     conn.execute("UPDATE fts_state SET deferred = 0")  # e.g. after a crash, set by hand
-    conn.execute("INSERT INTO requests (id, started_at, prompt_text) VALUES ('ext-1', '2025-01-01T00:00:00.000Z', "
-                 "'x')")
+    conn.execute("INSERT INTO requests (id, started_at, prompt_text) VALUES ('ext-1', '2025-01-01T00:00:00.000Z', 'x')")
     conn.commit()
     conn.close()
     assert state(db_path) == (len(TEXTS) + 1, len(TEXTS) + 1, 0)
@@ -338,8 +359,10 @@ def test_migration_from_002_keeps_every_indexed_row(db_path):
     db = store_mod.sqlite_utils.Database(sqlite3.connect(db_path, isolation_level=None))
     store_mod.migrations.apply(db, stop_before="003_deferred_fts")
     for i, (p, a) in enumerate(TEXTS):  # the 002 insert trigger indexes these
-        db.execute("INSERT INTO requests (id, started_at, prompt_text, response_text) VALUES (?, ?, ?, ?)",
-                   [f"req-{i:06d}", "2025-01-01T00:00:00.000Z", p, a])
+        db.execute(
+            "INSERT INTO requests (id, started_at, prompt_text, response_text) VALUES (?, ?, ?, ?)",
+            [f"req-{i:06d}", "2025-01-01T00:00:00.000Z", p, a],
+        )
     db.close()
     db = open_writable(db_path)
     names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type IN ('index', 'trigger')")}
@@ -382,14 +405,32 @@ def test_build_request_row_matches_the_v002_builder(bodies):
     st = StorageConfig(bodies=bodies, max_body_bytes=2000)
     cases = [bench.exchange(1), bench.exchange(2, stream=True)]
     tool = make_ex(3)
-    tool.request_body = orjson.dumps({"model": "gpt-4o", "instructions": "be brief", "messages": [
-        {"role": "user", "content": [{"type": "text", "text": "look"}]},
-        {"role": "assistant", "content": None, "tool_calls": [{"function": {"name": "f", "arguments": "{\"a\":1}"}}]},
-        {"role": "tool", "content": "result"}, "not a message"]})
+    tool.request_body = orjson.dumps(
+        {
+            "model": "gpt-4o",
+            "instructions": "be brief",
+            "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "look"}]},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [{"function": {"name": "f", "arguments": '{"a":1}'}}],
+                },
+                {"role": "tool", "content": "result"},
+                "not a message",
+            ],
+        }
+    )
     anth = make_ex(4, api="anthropic", path="messages")
-    anth.request_body = orjson.dumps({"system": "sys", "messages": [{"role": "user", "content": "hi"},
-                                                                    {"role": "user", "content": [{"type": "text",
-                                                                                                  "text": "x"}]}]})
+    anth.request_body = orjson.dumps(
+        {
+            "system": "sys",
+            "messages": [
+                {"role": "user", "content": "hi"},
+                {"role": "user", "content": [{"type": "text", "text": "x"}]},
+            ],
+        }
+    )
     anth2 = make_ex(5, api="anthropic", path="messages")
     anth2.request_body = orjson.dumps({"system": "sys", "messages": [{"role": "user", "content": "hi"}, 7]})
     goog = make_ex(6, api="google", path="models/g:generateContent")
@@ -401,15 +442,22 @@ def test_build_request_row_matches_the_v002_builder(bodies):
     nomsg = make_ex(9)
     nomsg.request_body = orjson.dumps({"model": "m"})
     blanks = make_ex(10)
-    blanks.request_body = orjson.dumps({"messages": [{"role": "user", "content": ""}, {"role": "user", "content": "a"}]})
+    blanks.request_body = orjson.dumps(
+        {"messages": [{"role": "user", "content": ""}, {"role": "user", "content": "a"}]}
+    )
     big = bench.exchange(11, stream=True)
     big.stream_events = big.stream_events * 20  # cut at max_body_bytes
     bad = bench.exchange(12, stream=True)
     bad.stream_events = [b"\xff\xfe data", "a str event", bytearray(b"data: x")]
     redact = make_ex(13, "my card 4111111111111111 and key sk-proj-abcdefghijklmnopqrstuvwxyz0123", "ok")
     redact.annotations["redactions"] = ["4111111111111111"]
-    redact.request_headers = {"authorization": "Bearer sk-x", "x-api-key": "k", "User-Agent": "a" * 300,
-                              "x-note": "Bearer abcdefghijklmnop", "accept": 5}
+    redact.request_headers = {
+        "authorization": "Bearer sk-x",
+        "x-api-key": "k",
+        "User-Agent": "a" * 300,
+        "x-note": "Bearer abcdefghijklmnop",
+        "accept": 5,
+    }
     redact.error = "failed with sk-proj-abcdefghijklmnopqrstuvwxyz0123"
     redact.query = "a=1&key=secret"
     cached = bench.exchange(14)

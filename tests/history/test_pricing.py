@@ -51,8 +51,9 @@ def tracked(ex, body: bytes | None = None, stream: bytes | None = None):
 
 def snapshot_total(model: str, provider: str, **usage) -> float:
     """genai-prices' own arithmetic, to cross-check ours."""
-    calc = genai_prices.calc_price(genai_prices.Usage(**usage), model, provider_id=provider,
-                                   genai_request_timestamp=dt.datetime.now(dt.timezone.utc))
+    calc = genai_prices.calc_price(
+        genai_prices.Usage(**usage), model, provider_id=provider, genai_request_timestamp=dt.datetime.now(dt.UTC)
+    )
     return float(calc.total_price)
 
 
@@ -70,8 +71,9 @@ def test_openai_gpt4o_stream_with_cached_input():
     # ... and the number checked by hand: 800*2.5 + 200*1.25 + 500*10 = 2000 + 250 + 5000 = 7250 per million
     assert cost == pytest.approx((1000 - 200) * 2.5 / 1e6 + 200 * 1.25 / 1e6 + 500 * 10 / 1e6)
     assert cost == pytest.approx(0.00725)
-    assert cost == pytest.approx(snapshot_total("gpt-4o", "openai", input_tokens=1000, cache_read_tokens=200,
-                                                output_tokens=500))
+    assert cost == pytest.approx(
+        snapshot_total("gpt-4o", "openai", input_tokens=1000, cache_read_tokens=200, output_tokens=500)
+    )
     assert detail["source"] == "genai-prices"
     assert detail["model"] == "gpt-4o"
     assert detail["tokens"] == {"input": 800, "cached_input": 200, "cache_write": 0, "output": 500}
@@ -90,8 +92,9 @@ def test_openai_o3_mini_json_with_reasoning():
     # reasoning tokens are output tokens, billed at the output price
     assert cost == pytest.approx((1000 - 200) * 1.1 / 1e6 + 200 * 0.55 / 1e6 + 500 * 4.4 / 1e6)
     assert cost == pytest.approx(0.00319)
-    assert cost == pytest.approx(snapshot_total("o3-mini", "openai", input_tokens=1000, cache_read_tokens=200,
-                                                output_tokens=500))
+    assert cost == pytest.approx(
+        snapshot_total("o3-mini", "openai", input_tokens=1000, cache_read_tokens=200, output_tokens=500)
+    )
     assert detail["tokens"]["output"] == 500
 
 
@@ -122,8 +125,16 @@ def test_anthropic_cache_read_and_write(streamed):
     # 500 plain input, 200 cache reads, 300 cache writes (5 minute), 400 output
     assert cost == pytest.approx(500 * 3 / 1e6 + 200 * 0.3 / 1e6 + 300 * 3.75 / 1e6 + 400 * 15 / 1e6)
     assert cost == pytest.approx(0.008685)
-    assert cost == pytest.approx(snapshot_total("claude-sonnet-4-20250514", "anthropic", input_tokens=1000,
-                                                cache_read_tokens=200, cache_write_tokens=300, output_tokens=400))
+    assert cost == pytest.approx(
+        snapshot_total(
+            "claude-sonnet-4-20250514",
+            "anthropic",
+            input_tokens=1000,
+            cache_read_tokens=200,
+            cache_write_tokens=300,
+            output_tokens=400,
+        )
+    )
     assert detail["tokens"] == {"input": 500, "cached_input": 200, "cache_write": 300, "output": 400}
 
 
@@ -140,8 +151,9 @@ def test_gemini_thoughts_are_output(streamed):
     # 600 plain input + 400 cached; output = 300 candidates + 200 thoughts
     assert cost == pytest.approx((1000 - 400) * 0.3 / 1e6 + 400 * 0.03 / 1e6 + (300 + 200) * 2.5 / 1e6)
     assert cost == pytest.approx(0.001442)
-    assert cost == pytest.approx(snapshot_total("gemini-2.5-flash", "google", input_tokens=1000,
-                                                cache_read_tokens=400, output_tokens=500))
+    assert cost == pytest.approx(
+        snapshot_total("gemini-2.5-flash", "google", input_tokens=1000, cache_read_tokens=400, output_tokens=500)
+    )
 
 
 def test_gemini_pro_tier_above_200k_prompt_tokens():
@@ -158,11 +170,13 @@ def test_gemini_pro_tier_above_200k_prompt_tokens():
 
 
 def test_config_override_wins_exact_then_longest_prefix():
-    p = Pricer({
-        "gpt-4": PriceConfig(input=30, output=60),
-        "gpt-4o": PriceConfig(input=5, output=15, cached_input=2.5),
-        "my-local-model": PriceConfig(input=0.1, output=0.2),
-    })
+    p = Pricer(
+        {
+            "gpt-4": PriceConfig(input=30, output=60),
+            "gpt-4o": PriceConfig(input=5, output=15, cached_input=2.5),
+            "my-local-model": PriceConfig(input=0.1, output=0.2),
+        }
+    )
     u = Usage(input_tokens=1000, cached_input_tokens=200, output_tokens=500)
     cost, detail = p.price("openai", "gpt-4o-2024-08-06", u)  # longest prefix: gpt-4o, not gpt-4
     assert cost == pytest.approx(800 * 5 / 1e6 + 200 * 2.5 / 1e6 + 500 * 15 / 1e6)
@@ -176,8 +190,9 @@ def test_config_override_wins_exact_then_longest_prefix():
 
 def test_config_reasoning_and_cache_write_prices():
     p = Pricer({"thinker": PriceConfig(input=1, output=4, cached_input=0.5, cache_write=2, reasoning=8)})
-    u = Usage(input_tokens=1000, cached_input_tokens=100, cache_write_tokens=300, output_tokens=500,
-              reasoning_tokens=200)
+    u = Usage(
+        input_tokens=1000, cached_input_tokens=100, cache_write_tokens=300, output_tokens=500, reasoning_tokens=200
+    )
     cost, detail = p.price("anthropic", "thinker", u)
     assert cost == pytest.approx(600 * 1 / 1e6 + 100 * 0.5 / 1e6 + 300 * 2 / 1e6 + 300 * 4 / 1e6 + 200 * 8 / 1e6)
     assert detail["tokens"] == {"input": 600, "cached_input": 100, "cache_write": 300, "output": 300, "reasoning": 200}

@@ -95,7 +95,8 @@ def test_a_gateway_records_every_request_once_and_leash_logs_reads_them(pg_url, 
         for i in range(n):
             content = f"tell me about llamas {i}" + (" mail me at ana@example.com" if i % 10 == 0 else "")
             resp = client.chat.completions.with_raw_response.create(
-                model="gpt-4o-mini", messages=[{"role": "user", "content": content}])
+                model="gpt-4o-mini", messages=[{"role": "user", "content": content}]
+            )
             ids.append(resp.headers["x-leash-request-id"])
         assert gw.recorder.flush()
     finally:
@@ -166,8 +167,9 @@ def test_two_writer_processes_at_once_lose_nothing_and_duplicate_nothing(pg_url)
     sees every row exactly once (rowids are handed out in commit order)."""
     open_store(pg_url).migrate()
     per_writer, shared = 1500, 100
-    recorders = [make_recorder(pg_url, StorageConfig(writer="process", batch_size=50, commit_interval_ms=5))
-                 for _ in range(2)]
+    recorders = [
+        make_recorder(pg_url, StorageConfig(writer="process", batch_size=50, commit_interval_ms=5)) for _ in range(2)
+    ]
     for rec in recorders:
         rec.start()
     seen: list[str] = []
@@ -237,7 +239,8 @@ def test_a_lost_connection_loses_no_record(pg_url):
                 killed = admin.execute(
                     "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
                     "WHERE datname = %s AND application_name = 'leash' AND pid <> pg_backend_pid()",
-                    [dbname]).fetchone()[0]
+                    [dbname],
+                ).fetchone()[0]
             assert killed >= 1
     assert rec.flush(30)
     rec.close()
@@ -269,8 +272,13 @@ def test_migrate_sqlite_copies_everything_once(pg_url, tmp_path):
     first = orjson.loads(invoke("db", "migrate-sqlite", str(sqlite.path), "--url", pg_url, "--json").stdout)
     assert (first["requests"], first["violations"], first["audit_log"], first["virtual_keys"]) == (30, 1, 2, 1)
     again = orjson.loads(invoke("db", "migrate-sqlite", str(sqlite.path), "--url", pg_url, "--json").stdout)
-    assert (again["requests"], again["requests_skipped"], again["violations"], again["audit_log"],
-            again["virtual_keys"]) == (0, 30, 0, 0, 0)
+    assert (
+        again["requests"],
+        again["requests_skipped"],
+        again["violations"],
+        again["audit_log"],
+        again["virtual_keys"],
+    ) == (0, 30, 0, 0, 0)
 
     pg = open_store(pg_url)
     src, dst = sqlite.open_reader(), pg.open_reader()
@@ -323,12 +331,42 @@ def test_a_newer_schema_is_refused(pg_url):
 
 # -- the same answers from both backends ---------------------------------------------------------------------
 
-_TEXTS = ["tell me about llamas", "Alpacas and LLAMAS", "foo-bar baz", "camelids of the Andes", "mail ana@example.com",
-          "nothing to see", "llama drama", "the quick brown fox", "Über straße", "x:y ratio 3.5"]
-_FILTERS = ["", "~p openai", "~p openai & ~s 5xx", "~t team-* !~o ok", "(~m gpt-4o | ~m claude*) & ~c >0.001", "~v",
-            "~mod pii", "~mod sec*", "~q llamas ~v", "llamas", "~l >300", "!~p openai", "~s >=400", "~s 4xx",
-            "~verdict blocked", "~c <=0.002", "~q 'foo-bar'", "llam* | ~o error", "~q über", "~m gpt-4o?mini",
-            "~q ana@example.com", "~q 3.5"]
+_TEXTS = [
+    "tell me about llamas",
+    "Alpacas and LLAMAS",
+    "foo-bar baz",
+    "camelids of the Andes",
+    "mail ana@example.com",
+    "nothing to see",
+    "llama drama",
+    "the quick brown fox",
+    "Über straße",
+    "x:y ratio 3.5",
+]
+_FILTERS = [
+    "",
+    "~p openai",
+    "~p openai & ~s 5xx",
+    "~t team-* !~o ok",
+    "(~m gpt-4o | ~m claude*) & ~c >0.001",
+    "~v",
+    "~mod pii",
+    "~mod sec*",
+    "~q llamas ~v",
+    "llamas",
+    "~l >300",
+    "!~p openai",
+    "~s >=400",
+    "~s 4xx",
+    "~verdict blocked",
+    "~c <=0.002",
+    "~q 'foo-bar'",
+    "llam* | ~o error",
+    "~q über",
+    "~m gpt-4o?mini",
+    "~q ana@example.com",
+    "~q 3.5",
+]
 
 
 def _fill(store: Any, now: float) -> None:
@@ -336,16 +374,22 @@ def _fill(store: Any, now: float) -> None:
 
     rec = make_recorder(store, StorageConfig(writer="thread", retention=None))
     rec.start()
-    providers = [("openai", "gpt-4o"), ("anthropic", "claude-sonnet-4-0"), ("google", "gemini-2.5-flash"),
-                 ("openai", "gpt-4o-mini"), ("mock", "mock-1")]
+    providers = [
+        ("openai", "gpt-4o"),
+        ("anthropic", "claude-sonnet-4-0"),
+        ("google", "gemini-2.5-flash"),
+        ("openai", "gpt-4o-mini"),
+        ("mock", "mock-1"),
+    ]
     for i in range(40):
         prov, model = providers[i % len(providers)]
         ex = make_ex(i)
         ex.provider, ex.kind, ex.model = prov, prov, model
         ex.tenant = ["default", "team-a", "team-b", "acme"][i % 4]
         ex.started_at = now - (3 * 86400 - i if i < 3 else 3600 - i * 30)
-        ex.status, ex.outcome = [(200, "ok"), (429, "upstream_error"), (500, "error"), (403, "blocked"),
-                                 (200, "ok")][i % 5]
+        ex.status, ex.outcome = [(200, "ok"), (429, "upstream_error"), (500, "error"), (403, "blocked"), (200, "ok")][
+            i % 5
+        ]
         ex.verdict = "blocked" if ex.outcome == "blocked" else "allowed"
         ex.usage = Usage(input_tokens=100 + i, output_tokens=i * 3)
         ex.cost_usd = None if i % 6 == 0 else 0.0005 * i
@@ -355,8 +399,10 @@ def _fill(store: Any, now: float) -> None:
         if i % 4 == 1:
             ex.violations = [Violation("pii-detector", "EMAIL", "redact", "medium", "", 1, 5, "", 0.9)]
         if i % 7 == 2:
-            ex.violations = [*ex.violations, Violation("secrets-detector", "AWS_KEY", "block", "high", "", 0, 4, "",
-                                                       1.0)]
+            ex.violations = [
+                *ex.violations,
+                Violation("secrets-detector", "AWS_KEY", "block", "high", "", 0, 4, "", 1.0),
+            ]
         rec.submit(ex)
     rec.close()
 
@@ -387,6 +433,7 @@ def test_both_backends_give_the_same_answers(pg_url, tmp_path):
     a, b = sqlite.open_reader(), pg.open_reader()
     day, week = iso_utc(time.time() - 86400), iso_utc(time.time() - 7 * 86400)
     try:
+
         def both(name: str, *args: Any, **kw: Any) -> None:
             x, y = getattr(a, name)(*args, **kw), getattr(b, name)(*args, **kw)
             _same(x, y)
@@ -399,11 +446,30 @@ def test_both_backends_give_the_same_answers(pg_url, tmp_path):
 
         listed(100)
         listed(5)
-        for kw in ({"provider": "openai"}, {"model": "gpt-4o"}, {"tenant": "team-a"}, {"status": "4xx"},
-                   {"status": 200}, {"outcome": "blocked"}, {"since": day}, {"provider": "openai", "status": "5xx"}):
+        for kw in (
+            {"provider": "openai"},
+            {"model": "gpt-4o"},
+            {"tenant": "team-a"},
+            {"status": "4xx"},
+            {"status": 200},
+            {"outcome": "blocked"},
+            {"since": day},
+            {"provider": "openai", "status": "5xx"},
+        ):
             listed(100, **kw)
-        for q in ("llamas", "LLAMAS", "llam*", "foo-bar", "alpacas llamas", "camel*", "straße", "nope", "ana",
-                  "example.com", "ratio"):
+        for q in (
+            "llamas",
+            "LLAMAS",
+            "llam*",
+            "foo-bar",
+            "alpacas llamas",
+            "camel*",
+            "straße",
+            "nope",
+            "ana",
+            "example.com",
+            "ratio",
+        ):
             listed(100, query=q)
             listed(3, query=q, tenant="team-b")
         for expr in _FILTERS:
@@ -413,7 +479,8 @@ def test_both_backends_give_the_same_answers(pg_url, tmp_path):
             x, y = a.newer(compile_filter(expr), 10), b.newer(compile_filter(expr), 10)
             assert [r["id"] for r in x] == [r["id"] for r in y], expr
         assert [r["id"] for r in a.new_requests(10, provider="openai", query="llamas")] == [
-            r["id"] for r in b.new_requests(10, provider="openai", query="llamas")]
+            r["id"] for r in b.new_requests(10, provider="openai", query="llamas")
+        ]
         for by in (None, "provider", "model", "tenant", "day"):
             x, y = a.stats(week, by), b.stats(week, by)
             _same(sorted(x, key=lambda r: str(r["group"])), sorted(y, key=lambda r: str(r["group"])))

@@ -187,8 +187,12 @@ def test_anthropic_stream_cut_off_keeps_usage_so_far():
 def test_anthropic_message_delta_with_input_counts():
     ex = exchange(api="anthropic", path="v1/messages", stream=True)
     t = UsageTracker(ex)
-    t.on_event("message_delta", b'{"type":"message_delta","delta":{},"usage":{"input_tokens":10,'
-               b'"cache_read_input_tokens":5,"output_tokens":7}}', b"")
+    t.on_event(
+        "message_delta",
+        b'{"type":"message_delta","delta":{},"usage":{"input_tokens":10,'
+        b'"cache_read_input_tokens":5,"output_tokens":7}}',
+        b"",
+    )
     assert ex.usage == usage(input_tokens=15, cached_input_tokens=5, output_tokens=7)
 
 
@@ -262,21 +266,35 @@ def test_prompt_text_openai_chat_with_parts():
         "model": "gpt-4o",
         "messages": [
             {"role": "system", "content": "Be brief."},
-            {"role": "user", "content": [{"type": "text", "text": "What is in"},
-                                         {"type": "image_url", "image_url": {"url": "data:..."}},
-                                         {"type": "text", "text": "this image?"}]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What is in"},
+                    {"type": "image_url", "image_url": {"url": "data:..."}},
+                    {"type": "text", "text": "this image?"},
+                ],
+            },
         ],
     }
     assert prompt_text(body) == "Be brief.\nWhat is in\nthis image?"
 
 
 def test_prompt_text_anthropic_and_responses_and_gemini():
-    assert prompt_text({"system": [{"type": "text", "text": "sys"}],
-                        "messages": [{"role": "user", "content": "hello"}]}) == "sys\nhello"
+    assert (
+        prompt_text({"system": [{"type": "text", "text": "sys"}], "messages": [{"role": "user", "content": "hello"}]})
+        == "sys\nhello"
+    )
     assert prompt_text({"instructions": "inst", "input": "question"}) == "inst\nquestion"
     assert prompt_text({"input": [{"role": "user", "content": [{"type": "input_text", "text": "q2"}]}]}) == "q2"
-    assert prompt_text({"systemInstruction": {"parts": [{"text": "be kind"}]},
-                        "contents": [{"role": "user", "parts": [{"text": "hi"}, {"inlineData": {}}]}]}) == "be kind\nhi"
+    assert (
+        prompt_text(
+            {
+                "systemInstruction": {"parts": [{"text": "be kind"}]},
+                "contents": [{"role": "user", "parts": [{"text": "hi"}, {"inlineData": {}}]}],
+            }
+        )
+        == "be kind\nhi"
+    )
     assert prompt_text({"input": ["embed me", "and me"]}) == "embed me\nand me"
     assert prompt_text({"model": "x"}) is None
     assert prompt_text(None) is None

@@ -361,6 +361,7 @@ def test_rows_left_by_an_event_loop_that_stopped_are_written(db_path):
     rec = ProcessRecorder(db_path, StorageConfig(flush_interval_ms=200))
     rec.start()
     try:
+
         async def submit_and_leave():  # the loop's scheduled flush never runs: it closes first
             rec.submit(make_ex(1))
 

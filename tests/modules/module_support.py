@@ -19,8 +19,11 @@ LEASH_SRC = str(Path(leash_cli.__file__).resolve().parent.parent)
 
 def subprocess_env(tmp: Path, *extra_paths: str | Path) -> dict[str, str]:
     """The environment of a child python: leash_cli importable, a private leash home, no keys."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.endswith("_API_KEY") and k not in ("LEASH_CONFIG", "PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.endswith("_API_KEY") and k not in ("LEASH_CONFIG", "PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST")
+    }
     paths = [str(p) for p in extra_paths] + [LEASH_SRC]
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])
@@ -34,8 +37,14 @@ def subprocess_env(tmp: Path, *extra_paths: str | Path) -> dict[str, str]:
 
 def run_pytest(project: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
     """Run the tests of a generated project the way its author would: plain pytest in its folder."""
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 _LISTENING = re.compile(r"listening on (http://\S+)")
@@ -44,9 +53,14 @@ _LISTENING = re.compile(r"listening on (http://\S+)")
 @contextmanager
 def gateway_process(config: Path, env: dict[str, str], cwd: Path) -> Iterator[str]:
     """`leash up` in a child process on a free port; yields its base URL."""
-    proc = subprocess.Popen([sys.executable, "-m", "leash_cli", "up", "--config", str(config), "--port", "0",
-                             "--no-record"], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "leash_cli", "up", "--config", str(config), "--port", "0", "--no-record"],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         url = None
         seen = []

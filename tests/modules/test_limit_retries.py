@@ -43,8 +43,9 @@ def _attempts(gw, model: str) -> list[tuple[int, str]]:
     gw.flush()
     con = sqlite3.connect(gw.db_path)
     try:
-        return con.execute("SELECT status, outcome FROM requests WHERE model = ? ORDER BY started_at",
-                           (model,)).fetchall()
+        return con.execute(
+            "SELECT status, outcome FROM requests WHERE model = ? ORDER BY started_at", (model,)
+        ).fetchall()
     finally:
         con.close()
 
@@ -71,8 +72,9 @@ def test_a_budget_429_is_not_retried_by_the_anthropic_sdk(start_gateway, upstrea
     gw = start_gateway({"pricing": PRICING, "modules": {"cost-tracker": {"limit_usd": 0.00002, "per": ["global"]}}})
     client = anthropic.Anthropic(base_url=gw.base("anthropic"), api_key="sk-ant-x")  # default retries (2)
     with pytest.raises(anthropic.RateLimitError) as e:
-        client.messages.create(model="claude-3-5-haiku-latest", max_tokens=500,
-                               messages=[{"role": "user", "content": "hi"}])
+        client.messages.create(
+            model="claude-3-5-haiku-latest", max_tokens=500, messages=[{"role": "user", "content": "hi"}]
+        )
     assert e.value.response.headers["x-should-retry"] == "false"
     assert sleeps == []  # not 63418 s
     assert len(_attempts(gw, "claude-3-5-haiku-latest")) == 1
@@ -81,12 +83,14 @@ def test_a_budget_429_is_not_retried_by_the_anthropic_sdk(start_gateway, upstrea
 @pytest.mark.parametrize("quota", [{"requests_per_day": 1}, {"requests_per_hour": 1}, {"tokens_per_day": 1}])
 def test_a_quota_429_is_not_retried(start_gateway, sleeps, quota):
     gw = start_gateway({"tenants": {"acme": {"quotas": quota}}})
-    client = anthropic.Anthropic(base_url=gw.base("anthropic"), api_key="sk-ant-x",
-                                 default_headers={"x-leash-tenant": "acme"})
+    client = anthropic.Anthropic(
+        base_url=gw.base("anthropic"), api_key="sk-ant-x", default_headers={"x-leash-tenant": "acme"}
+    )
     client.messages.create(model="claude-3-5-haiku-latest", max_tokens=20, messages=[{"role": "user", "content": "hi"}])
     with pytest.raises(anthropic.RateLimitError) as e:
-        client.messages.create(model="claude-3-5-haiku-latest", max_tokens=20,
-                               messages=[{"role": "user", "content": "hi"}])
+        client.messages.create(
+            model="claude-3-5-haiku-latest", max_tokens=20, messages=[{"role": "user", "content": "hi"}]
+        )
     assert e.value.response.headers["x-should-retry"] == "false"
     assert e.value.response.json()["error"]["type"] == "rate_limit_error"
     assert sleeps == []
@@ -113,8 +117,9 @@ def test_a_rate_limit_of_a_day_says_a_retry_will_not_help(start_gateway, sleeps)
     client = anthropic.Anthropic(base_url=gw.base("anthropic"), api_key="sk-ant-x")
     client.messages.create(model="claude-3-5-haiku-latest", max_tokens=20, messages=[{"role": "user", "content": "hi"}])
     with pytest.raises(anthropic.RateLimitError) as e:
-        client.messages.create(model="claude-3-5-haiku-latest", max_tokens=20,
-                               messages=[{"role": "user", "content": "hi"}])
+        client.messages.create(
+            model="claude-3-5-haiku-latest", max_tokens=20, messages=[{"role": "user", "content": "hi"}]
+        )
     h = e.value.response.headers
     assert int(h["retry-after"]) > 60 and h["x-should-retry"] == "false"
     assert e.value.response.json()["error"]["type"] == "rate_limit_error"

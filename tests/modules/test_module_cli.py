@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from module_support import subprocess_env
 from typer.testing import CliRunner
 
 from leash_cli.cli import app
-
-from module_support import subprocess_env
 
 runner = CliRunner()
 
@@ -51,13 +50,19 @@ def project(tmp_path: Path) -> Path:
     """A folder with a leash.yaml, a modules/ folder holding a good module and a broken one."""
     leash("module", "new", "my-policy", cwd=tmp_path)
     (tmp_path / "modules" / "broken.py").write_text(BROKEN)
-    (tmp_path / "leash.yaml").write_text(yaml.safe_dump({
-        "providers": {"mock": {"kind": "mock"}},
-        "modules_dir": "modules",
-        "modules": {"my-policy": {"enabled": True, "config": {"deny": ["launch codes"]}},
+    (tmp_path / "leash.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "providers": {"mock": {"kind": "mock"}},
+                "modules_dir": "modules",
+                "modules": {
+                    "my-policy": {"enabled": True, "config": {"deny": ["launch codes"]}},
                     "content-filter": {"enabled": False},
-                    "broken": {"enabled": False}},
-    }))
+                    "broken": {"enabled": False},
+                },
+            }
+        )
+    )
     return tmp_path
 
 
@@ -77,7 +82,12 @@ def test_list_json(project):
     rows = {m["name"]: m for m in json.loads(r.output)}
     mine = rows["my-policy"]
     assert (mine["source"], mine["stages"], mine["version"], mine["enabled"], mine["error"]) == (
-        "file", ["policy"], "0.1.0", "yes", None)
+        "file",
+        ["policy"],
+        "0.1.0",
+        "yes",
+        None,
+    )
     assert mine["description"] == "Blocks prompts that mention a phrase of its deny-list."
     assert rows["content-filter"]["source"] == "builtin" and rows["content-filter"]["enabled"] == "no"
     assert rows["rate-limiter"]["enabled"] == "-"
@@ -103,9 +113,18 @@ def test_list_warns_when_a_broken_module_is_enabled(project):
 def test_show_renders_the_settings_model(project):
     r = leash("module", "show", "content-filter")
     assert r.exit_code == 0, r.output
-    for text in ("blocked_keywords", "list[str]", "words or phrases, matched whole", "case_sensitive", "bool",
-                 "false", '"block" | "redact" | "log"', "stages: policy, on_response, on_chunk",
-                 "enable it in leash.yaml", "content-filter:"):
+    for text in (
+        "blocked_keywords",
+        "list[str]",
+        "words or phrases, matched whole",
+        "case_sensitive",
+        "bool",
+        "false",
+        '"block" | "redact" | "log"',
+        "stages: policy, on_response, on_chunk",
+        "enable it in leash.yaml",
+        "content-filter:",
+    ):
         assert text in r.output, text
 
 
@@ -133,24 +152,41 @@ def test_show_unknown_and_broken(project):
 
 # -- check ----------------------------------------------------------------------------------
 def test_check_block_exits_1(project):
-    r = leash("module", "check", "my-policy", "--config", str(project / "leash.yaml"),
-              "--text", "where are the launch codes?")  # deny from the config
+    r = leash(
+        "module", "check", "my-policy", "--config", str(project / "leash.yaml"), "--text", "where are the launch codes?"
+    )  # deny from the config
     assert r.exit_code == 1, r.output
     assert "block 403 denied_phrase: this request mentions a restricted topic" in r.output
     assert "DENIED_PHRASE" in r.output
 
 
 def test_check_allow_exits_0(project):
-    r = leash("module", "check", "my-policy", "--config", str(project / "leash.yaml"),
-              "--text", "project nightingale")  # the config's deny-list replaced the default
+    r = leash(
+        "module", "check", "my-policy", "--config", str(project / "leash.yaml"), "--text", "project nightingale"
+    )  # the config's deny-list replaced the default
     assert r.exit_code == 0, r.output
     assert r.output.strip().startswith("allow")
 
 
 def test_check_set_overrides_and_provider(project):
-    r = leash("module", "check", "my-policy", "--modules-dir", str(project / "modules"), "--provider", "google",
-              "--text", "hello world", "--set", "deny=[hello]", "--set", "status=451", "--set", "message=nope",
-              "--json")
+    r = leash(
+        "module",
+        "check",
+        "my-policy",
+        "--modules-dir",
+        str(project / "modules"),
+        "--provider",
+        "google",
+        "--text",
+        "hello world",
+        "--set",
+        "deny=[hello]",
+        "--set",
+        "status=451",
+        "--set",
+        "message=nope",
+        "--json",
+    )
     assert r.exit_code == 1, r.output
     out = json.loads(r.output)
     assert (out["action"], out["status"], out["message"]) == ("block", 451, "nope")
@@ -158,25 +194,37 @@ def test_check_set_overrides_and_provider(project):
 
 
 def test_check_redact_prints_the_new_text():
-    r = leash("module", "check", "content-filter", "--text", "my password is hunter2",
-              "--set", "blocked_keywords=[hunter2]", "--set", "action=redact")
+    r = leash(
+        "module",
+        "check",
+        "content-filter",
+        "--text",
+        "my password is hunter2",
+        "--set",
+        "blocked_keywords=[hunter2]",
+        "--set",
+        "action=redact",
+    )
     assert r.exit_code == 0, r.output
     assert "redact" in r.output and "my password is [REDACTED]" in r.output
 
 
 def test_check_bad_settings_exit_2(project):
-    r = leash("module", "check", "my-policy", "--modules-dir", str(project / "modules"), "--text", "x",
-              "--set", "dney=[a]")
+    r = leash(
+        "module", "check", "my-policy", "--modules-dir", str(project / "modules"), "--text", "x", "--set", "dney=[a]"
+    )
     assert r.exit_code == 2
     assert "dney: unknown setting (did you mean 'deny'?)" in r.output
-    r = leash("module", "check", "my-policy", "--modules-dir", str(project / "modules"), "--text", "x",
-              "--set", "nokeyvalue")
+    r = leash(
+        "module", "check", "my-policy", "--modules-dir", str(project / "modules"), "--text", "x", "--set", "nokeyvalue"
+    )
     assert r.exit_code == 2 and "key=value" in r.output
 
 
 def test_check_a_failing_module_fails_closed(tmp_path):
-    (tmp_path / "boom.py").write_text("class Boom:\n    name = 'boom'\n    def policy(self, ex):\n"
-                                      "        raise ValueError('bad day')\n")
+    (tmp_path / "boom.py").write_text(
+        "class Boom:\n    name = 'boom'\n    def policy(self, ex):\n        raise ValueError('bad day')\n"
+    )
     r = leash("module", "check", "boom", "--modules-dir", str(tmp_path), "--text", "x")
     assert r.exit_code == 1
     assert "block 503 module_error" in r.output and "bad day" in r.output
@@ -222,16 +270,23 @@ def _broken_config(tmp_path: Path) -> Path:
     (tmp_path / "modules").mkdir()
     (tmp_path / "modules" / "broken.py").write_text(BROKEN)
     cfg = tmp_path / "leash.yaml"
-    cfg.write_text("providers:\n  mock: {kind: mock}\nstorage: {enabled: false}\nmodules_dir: modules\n"
-                   "modules:\n  broken:\n    enabled: true\n")
+    cfg.write_text(
+        "providers:\n  mock: {kind: mock}\nstorage: {enabled: false}\nmodules_dir: modules\n"
+        "modules:\n  broken:\n    enabled: true\n"
+    )
     return cfg
 
 
 def test_leash_up_refuses_to_start_with_a_broken_enabled_module(tmp_path):
     cfg = _broken_config(tmp_path)
-    r = subprocess.run([sys.executable, "-m", "leash_cli", "up", "--config", str(cfg), "--port", "0",
-                        "--no-record"], cwd=tmp_path, env=subprocess_env(tmp_path), capture_output=True,
-                       text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "leash_cli", "up", "--config", str(cfg), "--port", "0", "--no-record"],
+        cwd=tmp_path,
+        env=subprocess_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     out = " ".join((r.stdout + r.stderr).split())  # the console may wrap long lines
     assert r.returncode == 2, out
     assert "line 6: modules.broken" in out

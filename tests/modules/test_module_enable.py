@@ -32,8 +32,11 @@ def leash(*args: str, cwd: Path):
 
 
 def _post(url: str, content: str) -> httpx.Response:
-    return httpx.post(f"{url}/v1/mock/chat/completions", timeout=10,
-                      json={"model": "mock-small", "messages": [{"role": "user", "content": content}]})
+    return httpx.post(
+        f"{url}/v1/mock/chat/completions",
+        timeout=10,
+        json={"model": "mock-small", "messages": [{"role": "user", "content": content}]},
+    )
 
 
 def _gateway_checks(config: Path, tmp_path: Path) -> None:
@@ -91,17 +94,20 @@ def test_the_hand_snippet_says_where_it_goes(tmp_path):
     assert "not a config" in out  # saved on its own it would have no providers and no security modules
 
 
-@pytest.mark.parametrize("original", [
-    # a modules block in the middle, a comment after it, other sections after that
-    "providers:\n  mock: {kind: mock}\nmodules:\n    secrets-detector:\n        action: block\n\n"
-    "# the history\nstorage:\n  retention: 7d\n",
-    # no modules at all
-    "providers:\n  mock: {kind: mock}\n",
-    # an empty modules mapping, then more
-    "providers:\n  mock: {kind: mock}\nmodules: {}\nstorage:\n  retention: 7d\n",
-    # a bare modules key at the end, no newline
-    "providers:\n  mock: {kind: mock}\nmodules:",
-])
+@pytest.mark.parametrize(
+    "original",
+    [
+        # a modules block in the middle, a comment after it, other sections after that
+        "providers:\n  mock: {kind: mock}\nmodules:\n    secrets-detector:\n        action: block\n\n"
+        "# the history\nstorage:\n  retention: 7d\n",
+        # no modules at all
+        "providers:\n  mock: {kind: mock}\n",
+        # an empty modules mapping, then more
+        "providers:\n  mock: {kind: mock}\nmodules: {}\nstorage:\n  retention: 7d\n",
+        # a bare modules key at the end, no newline
+        "providers:\n  mock: {kind: mock}\nmodules:",
+    ],
+)
 def test_enable_merges_into_existing_configs(tmp_path, original):
     (tmp_path / "modules").mkdir()
     scaffold.new_module("my-policy", cwd=tmp_path)
@@ -138,6 +144,7 @@ def test_enable_refuses_what_it_cannot_merge_safely(tmp_path):
 
 
 # -- config validate warns ------------------------------------------------------------------------
+
 
 def test_validate_warns_on_no_providers_and_no_security_modules(tmp_path):
     scaffold.new_module("my-policy", cwd=tmp_path)

@@ -10,11 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from module_support import gateway_process, run_pytest, subprocess_env
 
 from leash_cli import scaffold
 from leash_cli.registry import discover
-
-from module_support import gateway_process, run_pytest, subprocess_env
 
 STAGES = scaffold.SCAFFOLD_STAGES
 
@@ -23,12 +22,19 @@ STAGES = scaffold.SCAFFOLD_STAGES
 def test_names_follow_from_the_module_name():
     n = scaffold.names_for("my-policy")
     assert (n.name, n.ident, n.class_name, n.package, n.dist) == (
-        "my-policy", "my_policy", "MyPolicy", "leash_my_policy", "leash-my-policy")
+        "my-policy",
+        "my_policy",
+        "MyPolicy",
+        "leash_my_policy",
+        "leash-my-policy",
+    )
     assert scaffold.names_for("pii2-guard").class_name == "Pii2Guard"
 
 
-@pytest.mark.parametrize("bad", ["My Policy!", "my_policy", "1policy", "-policy", "policy-", "my--policy",
-                                 "Policy", "", "a" * 51, "x$y", "x/../y"])
+@pytest.mark.parametrize(
+    "bad",
+    ["My Policy!", "my_policy", "1policy", "-policy", "policy-", "my--policy", "Policy", "", "a" * 51, "x$y", "x/../y"],
+)
 def test_invalid_names_say_what_is_allowed(bad):
     with pytest.raises(scaffold.ScaffoldError) as e:
         scaffold.names_for(bad)
@@ -41,8 +47,10 @@ def test_a_builtin_name_is_refused():
 
 
 def test_render_is_plain_substitution():
-    assert scaffold.render("class ${class_name}: name = '$name'", {"class_name": "A", "name": "a"}) == \
-        "class A: name = 'a'"
+    assert (
+        scaffold.render("class ${class_name}: name = '$name'", {"class_name": "A", "name": "a"})
+        == "class A: name = 'a'"
+    )
     with pytest.raises(KeyError):
         scaffold.render("${missing}", {})
     # values are inserted as text, never rendered again
@@ -125,16 +133,22 @@ def _offline_backend() -> str | None:
         return "setuptools is not installed"
     major_minor = tuple(int(p) for p in setuptools.__version__.split(".")[:2])
     if major_minor < (70, 1) and importlib.util.find_spec("wheel") is None:
-        return (f"setuptools {setuptools.__version__} needs the `wheel` package to build without isolation "
-                "(or setuptools>=70.1)")
+        return (
+            f"setuptools {setuptools.__version__} needs the `wheel` package to build without isolation "
+            "(or setuptools>=70.1)"
+        )
     return None
 
 
 def test_package_layout_and_entry_point(tmp_path):
     files = scaffold.new_module("my-policy", package=True, cwd=tmp_path)
     root = tmp_path / "leash-my-policy"
-    assert files == [root / "pyproject.toml", root / "README.md", root / "src/leash_my_policy/__init__.py",
-                     root / "tests/test_my_policy.py"]
+    assert files == [
+        root / "pyproject.toml",
+        root / "README.md",
+        root / "src/leash_my_policy/__init__.py",
+        root / "tests/test_my_policy.py",
+    ]
     import tomllib
 
     meta = tomllib.loads((root / "pyproject.toml").read_text())
@@ -161,35 +175,72 @@ def test_installed_package_is_loaded_from_its_entry_point_and_enforced(tmp_path)
     scaffold.new_module("team-guard", package=True, cwd=tmp_path)
     target = tmp_path / "site"
     env = subprocess_env(tmp_path)
-    r = subprocess.run([sys.executable, "-m", "pip", "install", "--target", str(target), "--no-deps",
-                        "--no-build-isolation", "--no-index", "--disable-pip-version-check", "--quiet",
-                        str(tmp_path / "leash-team-guard")], env=env, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--target",
+            str(target),
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--disable-pip-version-check",
+            "--quiet",
+            str(tmp_path / "leash-team-guard"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert (target / "leash_team_guard" / "__init__.py").is_file()
 
     env = subprocess_env(tmp_path, target)
-    listed = subprocess.run([sys.executable, "-m", "leash_cli", "module", "list", "--json"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=120)
+    listed = subprocess.run(
+        [sys.executable, "-m", "leash_cli", "module", "list", "--json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert listed.returncode == 0, listed.stderr
     row = {m["name"]: m for m in __import__("json").loads(listed.stdout)}["team-guard"]
     assert row["source"] == "entry-point" and row["stages"] == ["policy"] and row["version"] == "0.1.0"
     assert row["error"] is None
 
     config = tmp_path / "leash.yaml"
-    config.write_text(yaml.safe_dump({
-        "providers": {"mock": {"kind": "mock"}},
-        "storage": {"enabled": False},
-        "modules": {"team-guard": {"enabled": True, "config": {"deny": ["project nightingale"],
-                                                                "message": "ask the security team first"}}},
-    }))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "providers": {"mock": {"kind": "mock"}},
+                "storage": {"enabled": False},
+                "modules": {
+                    "team-guard": {
+                        "enabled": True,
+                        "config": {"deny": ["project nightingale"], "message": "ask the security team first"},
+                    }
+                },
+            }
+        )
+    )
     with gateway_process(config, env, tmp_path) as url:
-        denied = httpx.post(f"{url}/v1/mock/chat/completions", timeout=30, json={
-            "model": "mock-1", "messages": [{"role": "user", "content": "Status of Project Nightingale?"}]})
+        denied = httpx.post(
+            f"{url}/v1/mock/chat/completions",
+            timeout=30,
+            json={"model": "mock-1", "messages": [{"role": "user", "content": "Status of Project Nightingale?"}]},
+        )
         assert denied.status_code == 403, denied.text
         assert denied.json()["error"]["message"] == "ask the security team first"
         assert denied.json()["error"]["code"] == "denied_phrase"
-        ok = httpx.post(f"{url}/v1/mock/chat/completions", timeout=30, json={
-            "model": "mock-1", "messages": [{"role": "user", "content": "What is the capital of France?"}]})
+        ok = httpx.post(
+            f"{url}/v1/mock/chat/completions",
+            timeout=30,
+            json={"model": "mock-1", "messages": [{"role": "user", "content": "What is the capital of France?"}]},
+        )
         assert ok.status_code == 200, ok.text
 
 
@@ -198,19 +249,29 @@ def test_file_module_is_enforced_by_leash_up(tmp_path):
     """The single-file variant through `modules_dir:` in a real `leash up`."""
     scaffold.new_module("my-policy", cwd=tmp_path)
     config = tmp_path / "leash.yaml"
-    config.write_text(yaml.safe_dump({
-        "providers": {"mock": {"kind": "mock"}},
-        "storage": {"enabled": False},
-        "modules_dir": "modules",
-        "modules": {"my-policy": {"enabled": True}},
-    }))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "providers": {"mock": {"kind": "mock"}},
+                "storage": {"enabled": False},
+                "modules_dir": "modules",
+                "modules": {"my-policy": {"enabled": True}},
+            }
+        )
+    )
     with gateway_process(config, subprocess_env(tmp_path), tmp_path) as url:
-        denied = httpx.post(f"{url}/v1/mock/chat/completions", timeout=30, json={
-            "model": "mock-1", "messages": [{"role": "user", "content": "project nightingale?"}]})
+        denied = httpx.post(
+            f"{url}/v1/mock/chat/completions",
+            timeout=30,
+            json={"model": "mock-1", "messages": [{"role": "user", "content": "project nightingale?"}]},
+        )
         assert denied.status_code == 403
         assert denied.json()["error"]["message"] == "this request mentions a restricted topic"
-        ok = httpx.post(f"{url}/v1/mock/chat/completions", timeout=30, json={
-            "model": "mock-1", "messages": [{"role": "user", "content": "hello"}]})
+        ok = httpx.post(
+            f"{url}/v1/mock/chat/completions",
+            timeout=30,
+            json={"model": "mock-1", "messages": [{"role": "user", "content": "hello"}]},
+        )
         assert ok.status_code == 200
 
 

@@ -41,8 +41,11 @@ class Deny:
 
     def policy(self, ex):
         if self.s.word in ex.prompt_text:
-            return block(f"no {self.s.word}", code="deny_word",
-                         violations=[Violation(self.name, "WORD", "block", "low", self.s.word)])
+            return block(
+                f"no {self.s.word}",
+                code="deny_word",
+                violations=[Violation(self.name, "WORD", "block", "low", self.s.word)],
+            )
         return None
 
 
@@ -78,15 +81,22 @@ class Upper:
 
 
 # -- make_exchange --------------------------------------------------------------------------
-@pytest.mark.parametrize("provider,api,path", [
-    ("openai", "openai", "chat/completions"),
-    ("anthropic", "anthropic", "v1/messages"),
-    ("google", "google", "v1beta/models/gemini-2.0-flash:generateContent"),
-    ("mock", "openai", "chat/completions"),
-])
+@pytest.mark.parametrize(
+    "provider,api,path",
+    [
+        ("openai", "openai", "chat/completions"),
+        ("anthropic", "anthropic", "v1/messages"),
+        ("google", "google", "v1beta/models/gemini-2.0-flash:generateContent"),
+        ("mock", "openai", "chat/completions"),
+    ],
+)
 def test_make_exchange_speaks_each_schema(provider, api, path):
-    ex = make_exchange(provider, "the question", system="be brief",
-                       messages=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}])
+    ex = make_exchange(
+        provider,
+        "the question",
+        system="be brief",
+        messages=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}],
+    )
     assert (ex.api, ex.kind, ex.provider, ex.path, ex.method) == (api, provider, provider, path, "POST")
     roles = [(t.role, t.text) for t in ex.texts()]
     assistant = "model" if api == "google" else "assistant"
@@ -175,8 +185,9 @@ def test_builtin_modules_through_the_helpers():
     ex = make_exchange("google", "the password is hunter2")
     run_module(ContentFilter, ex, {"blocked_keywords": ["hunter2"], "action": "redact"})
     assert_redacted(ex, contains="[REDACTED]", absent="hunter2")
-    assert_blocked(run_module(ModelPolicy, make_exchange(model="gpt-4"), {"blocked_models": ["gpt-4*"]}),
-                   code="model_not_allowed")
+    assert_blocked(
+        run_module(ModelPolicy, make_exchange(model="gpt-4"), {"blocked_models": ["gpt-4*"]}), code="model_not_allowed"
+    )
 
 
 def test_stage_runs_only_that_stage():
@@ -262,21 +273,33 @@ def test_load_module_reports_file_and_line(tmp_path):
 # -- serve ------------------------------------------------------------------------------------
 def test_serve_runs_a_gateway_with_the_config():
     with serve({"modules": {"content-filter": {"blocked_keywords": ["nightingale"]}}}) as url:
-        r = httpx.post(f"{url}/v1/mock/chat/completions", timeout=30,
-                       json={"model": "m", "messages": [{"role": "user", "content": "nightingale"}]})
+        r = httpx.post(
+            f"{url}/v1/mock/chat/completions",
+            timeout=30,
+            json={"model": "m", "messages": [{"role": "user", "content": "nightingale"}]},
+        )
         assert r.status_code == 403
-        r = httpx.post(f"{url}/v1/mock/chat/completions", timeout=30,
-                       json={"model": "m", "messages": [{"role": "user", "content": "hello"}]})
+        r = httpx.post(
+            f"{url}/v1/mock/chat/completions",
+            timeout=30,
+            json={"model": "m", "messages": [{"role": "user", "content": "hello"}]},
+        )
         assert r.status_code == 200
 
 
 def test_serve_with_a_module_class_not_installed():
     with serve({"modules": {"deny": {"word": "secret"}}}, modules=[Deny]) as url:
-        r = httpx.post(f"{url}/v1/mock/v1/messages", timeout=30,
-                       json={"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "secret"}]})
+        r = httpx.post(
+            f"{url}/v1/mock/v1/messages",
+            timeout=30,
+            json={"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "secret"}]},
+        )
         assert r.status_code == 403 and r.json()["error"]["message"] == "no secret"
-        r = httpx.post(f"{url}/v1/mock/chat/completions", timeout=30,
-                       json={"model": "m", "messages": [{"role": "user", "content": "public"}]})
+        r = httpx.post(
+            f"{url}/v1/mock/chat/completions",
+            timeout=30,
+            json={"model": "m", "messages": [{"role": "user", "content": "public"}]},
+        )
         assert r.status_code == 200
 
 

@@ -38,10 +38,10 @@ def _evaluate():
             tp[g[0]] += 1
         for p in pred - gold:
             fp[p[0]] += 1
-            errors.append((i, "FP", p, text[p[1]:p[2]]))
+            errors.append((i, "FP", p, text[p[1] : p[2]]))
         for g in gold - pred:
             fn[g[0]] += 1
-            errors.append((i, "FN", g, text[g[1]:g[2]]))
+            errors.append((i, "FN", g, text[g[1] : g[2]]))
         gold_inj = any(e["type"] == "PROMPT_INJECTION" for e in d["entities"])
         pred_inj = bool(inj.scan(text))
         if gold_inj and pred_inj:

@@ -17,23 +17,37 @@ def one(text, typ):
     found = [f for f in SC.scan(text) if f.type == typ]
     assert len(found) == 1, (text, SC.scan(text))
     f = found[0]
-    assert text[f.start:f.end] == f.text
+    assert text[f.start : f.end] == f.text
     return f.text
 
 
 # ---------------------------------------------------------------- EMAIL
-@pytest.mark.parametrize("email", [
-    "john@example.com", "john.doe+tag@mail.example.co.uk", "a_b-c@sub-domain.io",
-    "X@Y.ORG", "first.last@université.fr".replace("é", "e"),
-])
+@pytest.mark.parametrize(
+    "email",
+    [
+        "john@example.com",
+        "john.doe+tag@mail.example.co.uk",
+        "a_b-c@sub-domain.io",
+        "X@Y.ORG",
+        "first.last@université.fr".replace("é", "e"),
+    ],
+)
 def test_email_positive(email):
     assert one(f"write to {email}, thanks", "EMAIL") == email
 
 
-@pytest.mark.parametrize("text", [
-    "git@github.com:leash/leash.git", "icon@2x.png", "user@localhost", "@mention someone",
-    "npm i left-pad@1.3.0", "foo@bar", "a@b.c",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "git@github.com:leash/leash.git",
+        "icon@2x.png",
+        "user@localhost",
+        "@mention someone",
+        "npm i left-pad@1.3.0",
+        "foo@bar",
+        "a@b.c",
+    ],
+)
 def test_email_negative(text):
     assert not [t for t in types(text) if t[0] == "EMAIL"]
 
@@ -47,37 +61,61 @@ def _luhn_complete(prefix: str, length: int) -> str:
     raise AssertionError
 
 
-@pytest.mark.parametrize("prefix,length,brand", [
-    ("4", 13, "visa"), ("4", 16, "visa"), ("4", 19, "visa"),
-    ("51", 16, "mastercard"), ("55", 16, "mastercard"), ("2221", 16, "mastercard"), ("2720", 16, "mastercard"),
-    ("34", 15, "amex"), ("37", 15, "amex"),
-    ("6011", 16, "discover"), ("65", 16, "discover"), ("644", 19, "discover"),
-    ("3528", 16, "jcb"), ("3589", 19, "jcb"),
-    ("36", 14, "diners"), ("300", 16, "diners"),
-    ("62", 16, "unionpay"), ("62", 19, "unionpay"),
-])
+@pytest.mark.parametrize(
+    "prefix,length,brand",
+    [
+        ("4", 13, "visa"),
+        ("4", 16, "visa"),
+        ("4", 19, "visa"),
+        ("51", 16, "mastercard"),
+        ("55", 16, "mastercard"),
+        ("2221", 16, "mastercard"),
+        ("2720", 16, "mastercard"),
+        ("34", 15, "amex"),
+        ("37", 15, "amex"),
+        ("6011", 16, "discover"),
+        ("65", 16, "discover"),
+        ("644", 19, "discover"),
+        ("3528", 16, "jcb"),
+        ("3589", 19, "jcb"),
+        ("36", 14, "diners"),
+        ("300", 16, "diners"),
+        ("62", 16, "unionpay"),
+        ("62", 19, "unionpay"),
+    ],
+)
 def test_card_brands(prefix, length, brand):
     num = _luhn_complete(prefix + "12345", length)
     assert card_brand(num) == brand
     assert one(f"card {num} ok", "CREDIT_CARD") == num
 
 
-@pytest.mark.parametrize("card", [
-    "4111 1111 1111 1111", "4111-1111-1111-1111", "5500 0000 0000 0004", "3782 822463 10005",
-    "6011 1111 1111 1117", "4111111111111111",
-])
+@pytest.mark.parametrize(
+    "card",
+    [
+        "4111 1111 1111 1111",
+        "4111-1111-1111-1111",
+        "5500 0000 0000 0004",
+        "3782 822463 10005",
+        "6011 1111 1111 1117",
+        "4111111111111111",
+    ],
+)
 def test_card_separators(card):
     assert one(f"pay with {card} today", "CREDIT_CARD") == card
 
 
-@pytest.mark.parametrize("text", [
-    "4111 1111 1111 1112",            # Luhn invalid
-    "1234567812345678",               # Luhn valid? no + bad IIN
-    "9999 9999 9999 9995",            # unknown IIN
-    "order 2024-01-15-0001-9876-5432",
-    "uuid 550e8400-e29b-41d4-a716-446655440000",
-    "1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6",  # digits separated one by one
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "4111 1111 1111 1112",  # Luhn invalid
+        "1234567812345678",  # Luhn valid? no + bad IIN
+        "9999 9999 9999 9995",  # unknown IIN
+        "order 2024-01-15-0001-9876-5432",
+        "uuid 550e8400-e29b-41d4-a716-446655440000",
+        "1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6",  # digits separated one by one
+    ],
+)
 def test_card_negative(text):
     assert not [t for t in types(text) if t[0] == "CREDIT_CARD"]
 
@@ -90,13 +128,13 @@ def test_card_fullwidth_digits_offsets():
     text = "card ４１１１ １１１１ １１１１ １１１１ end"
     f = [f for f in SC.scan(text) if f.type == "CREDIT_CARD"][0]
     assert (f.start, f.end) == (5, 24)
-    assert text[f.start:f.end] == "４１１１ １１１１ １１１１ １１１１"
+    assert text[f.start : f.end] == "４１１１ １１１１ １１１１ １１１１"
 
 
 def test_card_zero_width_inside():
     text = "card 4111\u200b1111\u200b1111\u200b1111."
     f = [f for f in SC.scan(text) if f.type == "CREDIT_CARD"][0]
-    assert text[f.start:f.end] == "4111\u200b1111\u200b1111\u200b1111"
+    assert text[f.start : f.end] == "4111\u200b1111\u200b1111\u200b1111"
 
 
 # ---------------------------------------------------------------- US_SSN
@@ -110,20 +148,37 @@ def test_ssn_plain_digits_need_context():
     assert not [t for t in types("id 512346789") if t[0] == "US_SSN"]
 
 
-@pytest.mark.parametrize("ssn", [
-    "000-12-3456", "666-12-3456", "900-12-3456", "999-12-3456", "512-00-6789", "512-34-0000",
-    "078-05-1120", "219-09-9999", "123-45-6789",  # specimens (documented)
-    "512-34 6789",  # mixed separators
-])
+@pytest.mark.parametrize(
+    "ssn",
+    [
+        "000-12-3456",
+        "666-12-3456",
+        "900-12-3456",
+        "999-12-3456",
+        "512-00-6789",
+        "512-34-0000",
+        "078-05-1120",
+        "219-09-9999",
+        "123-45-6789",  # specimens (documented)
+        "512-34 6789",  # mixed separators
+    ],
+)
 def test_ssn_negative(ssn):
     assert not [t for t in types(f"SSN: {ssn}") if t[0] == "US_SSN"]
 
 
 # ---------------------------------------------------------------- IBAN
 VALID_IBANS = [
-    "DE89370400440532013000", "GB82WEST12345698765432", "FR1420041010050500013M02606",
-    "ES9121000418450200051332", "NL91ABNA0417164300", "BE68539007547034", "CH9300762011623852957",
-    "IT60X0542811101000000123456", "NO9386011117947", "PL61109010140000071219812874",
+    "DE89370400440532013000",
+    "GB82WEST12345698765432",
+    "FR1420041010050500013M02606",
+    "ES9121000418450200051332",
+    "NL91ABNA0417164300",
+    "BE68539007547034",
+    "CH9300762011623852957",
+    "IT60X0542811101000000123456",
+    "NO9386011117947",
+    "PL61109010140000071219812874",
 ]
 
 
@@ -131,67 +186,115 @@ VALID_IBANS = [
 def test_iban_positive_compact_and_grouped(iban):
     assert iban_ok(iban)
     assert one(f"IBAN {iban}.", "IBAN") == iban
-    grouped = " ".join(iban[i:i + 4] for i in range(0, len(iban), 4))
+    grouped = " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
     assert one(f"pay to {grouped} please", "IBAN") == grouped
 
 
-@pytest.mark.parametrize("text", [
-    "DE89370400440532013001",  # bad checksum
-    "DE8937040044053201300",   # wrong length
-    "XX89370400440532013000",  # unknown country
-    "ABCD12345678901234",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "DE89370400440532013001",  # bad checksum
+        "DE8937040044053201300",  # wrong length
+        "XX89370400440532013000",  # unknown country
+        "ABCD12345678901234",
+    ],
+)
 def test_iban_negative(text):
     assert not [t for t in types(text) if t[0] == "IBAN"]
 
 
 # ---------------------------------------------------------------- IP_ADDRESS
-@pytest.mark.parametrize("ip", [
-    "192.168.1.10", "10.0.0.1", "8.8.8.8", "255.255.255.255", "127.0.0.1",
-    "2001:db8::1", "fe80::1", "::1", "2001:0db8:85a3:0000:0000:8a2e:0370:7334", "::ffff:192.0.2.128",
-    "2001:db8:85a3::8a2e:370:7334",
-])
+@pytest.mark.parametrize(
+    "ip",
+    [
+        "192.168.1.10",
+        "10.0.0.1",
+        "8.8.8.8",
+        "255.255.255.255",
+        "127.0.0.1",
+        "2001:db8::1",
+        "fe80::1",
+        "::1",
+        "2001:0db8:85a3:0000:0000:8a2e:0370:7334",
+        "::ffff:192.0.2.128",
+        "2001:db8:85a3::8a2e:370:7334",
+    ],
+)
 def test_ip_positive(ip):
     assert one(f"host {ip} is down.", "IP_ADDRESS") == ip
 
 
-@pytest.mark.parametrize("text", [
-    "256.1.1.1", "1.2.3", "01.02.03.04", "version 1.2.3.4", "v1.2.3.4", "release 10.0.0.1 notes",
-    "1.2.3.4-beta", "1.2.3.4+build5", "OID 1.3.6.1.4.1.311", "std::vector<int>", "dead::beef",
-    "12:30:45", "00:1A:2B:3C:4D:5E", "Foo::Bar::baz()",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "256.1.1.1",
+        "1.2.3",
+        "01.02.03.04",
+        "version 1.2.3.4",
+        "v1.2.3.4",
+        "release 10.0.0.1 notes",
+        "1.2.3.4-beta",
+        "1.2.3.4+build5",
+        "OID 1.3.6.1.4.1.311",
+        "std::vector<int>",
+        "dead::beef",
+        "12:30:45",
+        "00:1A:2B:3C:4D:5E",
+        "Foo::Bar::baz()",
+    ],
+)
 def test_ip_negative(text):
     assert not [t for t in types(text) if t[0] == "IP_ADDRESS"]
 
 
 # ---------------------------------------------------------------- PHONE
-@pytest.mark.parametrize("text,phone", [
-    ("call me at (415) 555-0134", "(415) 555-0134"),
-    ("office: 415-555-0134", "415-555-0134"),
-    ("office: 415.555.0134", "415.555.0134"),
-    ("+1 415 555 0134", "+1 415 555 0134"),
-    ("+1-415-555-0134", "+1-415-555-0134"),
-    ("+44 20 7946 0958", "+44 20 7946 0958"),
-    ("+49 30 12345678", "+49 30 12345678"),
-    ("+33 1 23 45 67 89", "+33 1 23 45 67 89"),
-    ("+34 912 345 678", "+34 912 345 678"),
-    ("Telefon: 030 1234567", "030 1234567"),
-    ("téléphone : 01 23 45 67 89", "01 23 45 67 89"),
-    ("phone 4155550134", "4155550134"),
-    ("teléfono 0034 912 345 678", "0034 912 345 678"),
-])
+@pytest.mark.parametrize(
+    "text,phone",
+    [
+        ("call me at (415) 555-0134", "(415) 555-0134"),
+        ("office: 415-555-0134", "415-555-0134"),
+        ("office: 415.555.0134", "415.555.0134"),
+        ("+1 415 555 0134", "+1 415 555 0134"),
+        ("+1-415-555-0134", "+1-415-555-0134"),
+        ("+44 20 7946 0958", "+44 20 7946 0958"),
+        ("+49 30 12345678", "+49 30 12345678"),
+        ("+33 1 23 45 67 89", "+33 1 23 45 67 89"),
+        ("+34 912 345 678", "+34 912 345 678"),
+        ("Telefon: 030 1234567", "030 1234567"),
+        ("téléphone : 01 23 45 67 89", "01 23 45 67 89"),
+        ("phone 4155550134", "4155550134"),
+        ("teléfono 0034 912 345 678", "0034 912 345 678"),
+    ],
+)
 def test_phone_positive(text, phone):
     assert one(text, "PHONE") == phone
 
 
-@pytest.mark.parametrize("text", [
-    "2024-01-15 10:30:45", "2024-01-15T10:30:45Z", "timestamp 1700000000123",
-    "order #415-555-0134", "Order number: 415-555-0134", "invoice 2024-555-0134",
-    "ISBN 978-3-16-148410-0", "ISBN-10: 0-306-40615-2", "version 4.15.555.0134",
-    "uuid 550e8400-e29b-41d4-a716-446655440000", "sha 9f1c2e7a4b8d3f60e5a1c7b9d2e4f6a8b0c1d3e5",
-    "4111 1111 1111 1112", "pages 123-456", "1234567890", "ratio 3.14159265", "12/25/2024",
-    "build 20240115.1234", "port 8080 8443 9090", "+28 1234 5678", "+0 1234 5678",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-01-15 10:30:45",
+        "2024-01-15T10:30:45Z",
+        "timestamp 1700000000123",
+        "order #415-555-0134",
+        "Order number: 415-555-0134",
+        "invoice 2024-555-0134",
+        "ISBN 978-3-16-148410-0",
+        "ISBN-10: 0-306-40615-2",
+        "version 4.15.555.0134",
+        "uuid 550e8400-e29b-41d4-a716-446655440000",
+        "sha 9f1c2e7a4b8d3f60e5a1c7b9d2e4f6a8b0c1d3e5",
+        "4111 1111 1111 1112",
+        "pages 123-456",
+        "1234567890",
+        "ratio 3.14159265",
+        "12/25/2024",
+        "build 20240115.1234",
+        "port 8080 8443 9090",
+        "+28 1234 5678",
+        "+0 1234 5678",
+    ],
+)
 def test_phone_negative(text):
     assert not [t for t in types(text) if t[0] == "PHONE"]
 
@@ -264,7 +367,7 @@ def test_normalize_offset_map():
     assert n.text == "ab1cfid"
     assert n.span(0, 2) == (0, 3)
     assert n.span(2, 3) == (3, 4)
-    assert n.span(4, 6) == (5, 6)   # inside the ligature -> whole ligature
+    assert n.span(4, 6) == (5, 6)  # inside the ligature -> whole ligature
     assert n.span(4, 7) == (5, 7)
     nf = normalize("ІGNORE Ρrevious", fold=True)
     assert nf.text == "ignore previous"

@@ -82,9 +82,14 @@ def _report(split):
         print(f"[{split}] {t:<14}{tp[t]:>5}{fp[t]:>5}{fn[t]:>5}{p:>8.3f}{r:>8.3f}{f:>8.3f}")
     p, r, f = _f1(sum(tp.values()), sum(fp.values()), sum(fn.values()))
     print(f"[{split}] micro         P {p:.3f} R {r:.3f} F1 {f:.3f}; hard negatives flagged {flagged}/{negatives}")
-    print(f"[{split}] PHONE by locale: " + ", ".join(
-        f"{k} {v['tp']}/{v['tp'] + v['fn']}" + (f" (+{v['fp']} fp)" if v["fp"] else "")
-        for k, v in sorted(by_locale.items()) if k not in ("neg", "corpus") and v["tp"] + v["fn"]))
+    print(
+        f"[{split}] PHONE by locale: "
+        + ", ".join(
+            f"{k} {v['tp']}/{v['tp'] + v['fn']}" + (f" (+{v['fp']} fp)" if v["fp"] else "")
+            for k, v in sorted(by_locale.items())
+            if k not in ("neg", "corpus") and v["tp"] + v["fn"]
+        )
+    )
     return tp, fp, fn, by_locale, negatives, flagged
 
 
@@ -102,8 +107,11 @@ def test_held_out_bars():
         f = _f1(tp[t], fp[t], fn[t])[2]
         assert f >= floor, (t, round(f, 3))
     assert negatives >= 30 and flagged / negatives <= 0.03, (flagged, negatives)
-    locales = [k for k, v in by_locale.items() if k not in ("neg", "corpus") and v["tp"] + v["fn"] >= 2
-               and v["tp"] / (v["tp"] + v["fn"]) >= 0.8]
+    locales = [
+        k
+        for k, v in by_locale.items()
+        if k not in ("neg", "corpus") and v["tp"] + v["fn"] >= 2 and v["tp"] / (v["tp"] + v["fn"]) >= 0.8
+    ]
     assert len(locales) >= 15, sorted(locales)
 
 
@@ -114,4 +122,4 @@ def test_fixtures_are_well_formed(name):
     for d in docs:
         for e in d["entities"]:
             assert 0 <= e["start"] < e["end"] <= len(d["text"]), d
-            assert d["text"][e["start"]:e["end"]].strip() == d["text"][e["start"]:e["end"]]
+            assert d["text"][e["start"] : e["end"]].strip() == d["text"][e["start"] : e["end"]]

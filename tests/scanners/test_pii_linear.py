@@ -95,8 +95,13 @@ def _b64(o):
 def _jwts(n, rng):
     out, size = ["AWS session tokens (the secret ones):"], 0  # the AWS secret key path runs at every size
     while size < n:
-        t = (_b64({"alg": "HS256", "typ": "JWT"}) + "." + _b64({"sub": str(rng.random())}) + "."
-             + base64.urlsafe_b64encode(rng.randbytes(32)).decode().rstrip("="))
+        t = (
+            _b64({"alg": "HS256", "typ": "JWT"})
+            + "."
+            + _b64({"sub": str(rng.random())})
+            + "."
+            + base64.urlsafe_b64encode(rng.randbytes(32)).decode().rstrip("=")
+        )
         out.append(t)
         size += len(t) + 1
     return " ".join(out)[:n]
@@ -111,10 +116,16 @@ def _best_of(fn, text, k=3):
     return best, found
 
 
-@pytest.mark.parametrize("shape,scanner", [
-    ("iban", PiiScanner()), ("email", PiiScanner()), ("card", PiiScanner()), ("jwt", SecretsScanner()),
-    ("card", SecretsScanner()),
-])
+@pytest.mark.parametrize(
+    "shape,scanner",
+    [
+        ("iban", PiiScanner()),
+        ("email", PiiScanner()),
+        ("card", PiiScanner()),
+        ("jwt", SecretsScanner()),
+        ("card", SecretsScanner()),
+    ],
+)
 def test_hostile_prompt_scales_linearly(shape, scanner):
     gen = {"iban": _ibans, "email": _emails, "card": _cards, "jwt": _jwts}[shape]
     small, large = gen(64 * KiB, random.Random(1)), gen(512 * KiB, random.Random(2))

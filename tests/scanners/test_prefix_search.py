@@ -17,8 +17,27 @@ def _regex_starts(t: str) -> list[int]:
 
 def test_literals_and_regex_agree():
     rng = random.Random(7)
-    pieces = [*s._PREFIX_LITERALS, "sk", "gh_", "glx-", "xo", "AKI", "https://hooks.slack.co/", " ", "é", "a", "-",
-              "aw", "s", "AWS", "Secret", "secre", "t", "’", "😀"]
+    pieces = [
+        *s._PREFIX_LITERALS,
+        "sk",
+        "gh_",
+        "glx-",
+        "xo",
+        "AKI",
+        "https://hooks.slack.co/",
+        " ",
+        "é",
+        "a",
+        "-",
+        "aw",
+        "s",
+        "AWS",
+        "Secret",
+        "secre",
+        "t",
+        "’",
+        "😀",
+    ]
     for _ in range(3000):
         t = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
         assert s._prefix_starts(t) == _regex_starts(t), t

@@ -92,7 +92,7 @@ def _stream(body: str) -> str:
     r = StreamRedactor([PiiScanner(), SecretsScanner()], window=128)
     out = []
     for i in range(0, len(body), 1000):
-        out.append(r.feed(body[i:i + 1000])[0])
+        out.append(r.feed(body[i : i + 1000])[0])
     out.append(r.flush()[0])
     return "".join(out)
 

@@ -13,7 +13,7 @@ SC = SecretsScanner()
 OPENAI_PROJ = "sk-proj-Q3vJ8xR2mN5tK7wL1pZ4yH6cB9dF0gS2aE4uI8oT3BlbkFJx7Yq2Wm5Zn8Rk1Tp4Vs6Uc9Ld3Jf0Hg"
 OPENAI_SVC = "sk-svcacct-Hq7Lm2Rt9Xv4Bn8Kc3Wd6Pz1Fj5Gs0Ay2Ue7Io4T3BlbkFJr8Ns3Qm6Lp9Zk2Vb5Xc1"
 OPENAI_ADMIN = "sk-admin-Zp4Lq8Wn2Rv6Tx1Bm5Kc9Hd3Jf7Gs0Ya2Ue4Io8Nr6"
-OPENAI_LEGACY = "sk-" + "Ab3dE6gH9jK2mN5pQ8rS1tU4" [:20] + "T3BlbkFJ" + "vW7xY0zA3bC6dE9fG2hJ"
+OPENAI_LEGACY = "sk-" + "Ab3dE6gH9jK2mN5pQ8rS1tU4"[:20] + "T3BlbkFJ" + "vW7xY0zA3bC6dE9fG2hJ"
 ANTHROPIC = "sk-ant-api03-" + "Xq9Lm2Rt7Vb4Nc8Kd3Wf6Pz1Gj5Hs0Ay2Ue7Io4Tr8Bn3Mc6Qd9Lf2Kh5Jg8Vp1Zx4Ws7-Ab3_Cd6EfGhAA"
 ANTHROPIC_ADMIN = "sk-ant-admin01-Rt7Vb4Nc8Kd3Wf6Pz1Gj5Hs0Ay2Ue7Io4Tr8Bn3Mc6Qd9Lf2Kh5Jg"
 ANTHROPIC_OAT = "sk-ant-oat01-Vb4Nc8Kd3Wf6Pz1Gj5Hs0Ay2Ue7Io4Tr8Bn3Mc6Qd9Lf2Kh5"
@@ -21,7 +21,9 @@ AWS_ID = "AKIAZ3MSJXLQ7TP2VKR4"
 AWS_SECRET = "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"
 GHP = "ghp_7mQ2xL9pR4sT8vW1yZ3bC6dF0gH5jK2nM4qP"
 GHO = "gho_Lq7Xw4Vn8Bt1Mc5Hd3Jf6Gs0Ya2Ue7Io4Pz9K"
-GITHUB_PAT = "github_pat_11ABCDE2Y0" + "aB3cD6eF9gH2jK5mN8pQ1r_" + "S4tU7vW0xY3zA6bC9dE2fG5hJ8kL1mN4pQ7rS0tU3vW6xY9zA2bC5dE8fG1"
+GITHUB_PAT = (
+    "github_pat_11ABCDE2Y0" + "aB3cD6eF9gH2jK5mN8pQ1r_" + "S4tU7vW0xY3zA6bC9dE2fG5hJ8kL1mN4pQ7rS0tU3vW6xY9zA2bC5dE8fG1"
+)
 GLPAT = "glpat-Xq9Lm2Rt7Vb4Nc8Kd3Wf"
 SLACK_BOT = "xoxb-2847561930-5830174629-Hq7Lm2Rt9Xv4Bn8Kc3Wd6Pz1"
 SLACK_APP = "xapp-1-A02BCDEFG-3456789012345-a1b2c3d4e5f60718293a4b5c6d7e8f90"
@@ -38,8 +40,12 @@ def _b64url(obj) -> str:
     return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
 
 
-JWT = _b64url({"alg": "RS256", "typ": "JWT", "kid": "k1"}) + "." + _b64url(
-    {"sub": "u_8812", "iat": 1717171717, "scope": "admin"}) + ".Zk9Lm2Rt7Vb4Nc8Kd3Wf6Pz1Gj5Hs0Ay2Ue7Io4Tr8"
+JWT = (
+    _b64url({"alg": "RS256", "typ": "JWT", "kid": "k1"})
+    + "."
+    + _b64url({"sub": "u_8812", "iat": 1717171717, "scope": "admin"})
+    + ".Zk9Lm2Rt7Vb4Nc8Kd3Wf6Pz1Gj5Hs0Ay2Ue7Io4Tr8"
+)
 PEM = (
     "-----BEGIN OPENSSH PRIVATE KEY-----\n"
     "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n"
@@ -48,17 +54,31 @@ PEM = (
 )
 
 POSITIVES = [
-    ("OPENAI_API_KEY", OPENAI_PROJ), ("OPENAI_API_KEY", OPENAI_SVC), ("OPENAI_API_KEY", OPENAI_ADMIN),
+    ("OPENAI_API_KEY", OPENAI_PROJ),
+    ("OPENAI_API_KEY", OPENAI_SVC),
+    ("OPENAI_API_KEY", OPENAI_ADMIN),
     ("OPENAI_API_KEY", OPENAI_LEGACY),
-    ("ANTHROPIC_API_KEY", ANTHROPIC), ("ANTHROPIC_API_KEY", ANTHROPIC_ADMIN), ("ANTHROPIC_API_KEY", ANTHROPIC_OAT),
-    ("AWS_ACCESS_KEY_ID", AWS_ID), ("AWS_ACCESS_KEY_ID", "ASIAY34FZKBOKMUTVV7A"),
-    ("GITHUB_TOKEN", GHP), ("GITHUB_TOKEN", GHO), ("GITHUB_TOKEN", GITHUB_PAT),
+    ("ANTHROPIC_API_KEY", ANTHROPIC),
+    ("ANTHROPIC_API_KEY", ANTHROPIC_ADMIN),
+    ("ANTHROPIC_API_KEY", ANTHROPIC_OAT),
+    ("AWS_ACCESS_KEY_ID", AWS_ID),
+    ("AWS_ACCESS_KEY_ID", "ASIAY34FZKBOKMUTVV7A"),
+    ("GITHUB_TOKEN", GHP),
+    ("GITHUB_TOKEN", GHO),
+    ("GITHUB_TOKEN", GITHUB_PAT),
     ("GITLAB_TOKEN", GLPAT),
-    ("SLACK_TOKEN", SLACK_BOT), ("SLACK_TOKEN", SLACK_APP), ("SLACK_TOKEN", "xoxp-2847561930-5830174629-7Hq7Lm2Rt9Xv4"),
+    ("SLACK_TOKEN", SLACK_BOT),
+    ("SLACK_TOKEN", SLACK_APP),
+    ("SLACK_TOKEN", "xoxp-2847561930-5830174629-7Hq7Lm2Rt9Xv4"),
     ("SLACK_WEBHOOK", SLACK_HOOK),
-    ("STRIPE_KEY", STRIPE_LIVE), ("STRIPE_KEY", STRIPE_RK), ("STRIPE_KEY", STRIPE_TEST),
-    ("GOOGLE_API_KEY", GOOGLE), ("HUGGINGFACE_TOKEN", HF), ("SENDGRID_API_KEY", SENDGRID),
-    ("JWT", JWT), ("PRIVATE_KEY", PEM),
+    ("STRIPE_KEY", STRIPE_LIVE),
+    ("STRIPE_KEY", STRIPE_RK),
+    ("STRIPE_KEY", STRIPE_TEST),
+    ("GOOGLE_API_KEY", GOOGLE),
+    ("HUGGINGFACE_TOKEN", HF),
+    ("SENDGRID_API_KEY", SENDGRID),
+    ("JWT", JWT),
+    ("PRIVATE_KEY", PEM),
 ]
 
 
@@ -69,7 +89,7 @@ def test_positive(typ, tok, wrap):
     found = SC.scan(text)
     assert [(f.type, f.text) for f in found] == [(typ, tok)], found
     f = found[0]
-    assert text[f.start:f.end] == tok
+    assert text[f.start : f.end] == tok
     assert 0.5 <= f.score <= 1.0
 
 
@@ -91,41 +111,76 @@ def test_url_password_span_is_password_only():
     assert redact(text, [f]) == "DATABASE_URL=postgres://app:[URL_PASSWORD]@db.internal:5432/app"
 
 
-@pytest.mark.parametrize("text", [
-    "https://user:password@example.com", "postgres://user:${DB_PASSWORD}@db/app", "redis://:$REDIS_PASS@cache:6379",
-    "mysql://root:<password>@localhost", "amqp://guest:****@rabbit", "https://example.com/path?x=1",
-    "ftp://anonymous:xxx@ftp.example.org", "postgres://u:your_password@h/db", "https://a:{password}@h",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://user:password@example.com",
+        "postgres://user:${DB_PASSWORD}@db/app",
+        "redis://:$REDIS_PASS@cache:6379",
+        "mysql://root:<password>@localhost",
+        "amqp://guest:****@rabbit",
+        "https://example.com/path?x=1",
+        "ftp://anonymous:xxx@ftp.example.org",
+        "postgres://u:your_password@h/db",
+        "https://a:{password}@h",
+    ],
+)
 def test_url_password_placeholders(text):
     assert not SC.scan(text)
 
 
-@pytest.mark.parametrize("text", [
-    "OPENAI_API_KEY=sk-...", "sk-xxxx", "sk-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    "YOUR_API_KEY", "<api-key>", "${OPENAI_API_KEY}", "$OPENAI_API_KEY", "sk-proj-XXXXXXXX",
-    "sk-proj-XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX", "sk-proj-your-key-here-xxxxxxxxxxxxxxxxx",
-    "sk-ant-api03-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    "ghp_************************************", "AKIAIOSFODNN7EXAMPLE",
-    "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-    "sk_live_" + "0" * 24, "hf_" + "a" * 34, "AIza" + "X" * 35,
-    "xoxb-your-token-here-xxxxxxxxxxxx", "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
-    "sk-proj-EXAMPLEKEY1234567890abcdefghijklmn", "sk_test_dummy_key_1234567890abcdef",
-    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ"
-    ".SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
-    "-----BEGIN RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----",
-    "files starting with -----BEGIN PRIVATE KEY----- are private keys",
-    "sk-1234567890abcdefghijklmnopqrstuvwxyz1234567890ab",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "OPENAI_API_KEY=sk-...",
+        "sk-xxxx",
+        "sk-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        "YOUR_API_KEY",
+        "<api-key>",
+        "${OPENAI_API_KEY}",
+        "$OPENAI_API_KEY",
+        "sk-proj-XXXXXXXX",
+        "sk-proj-XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
+        "sk-proj-your-key-here-xxxxxxxxxxxxxxxxx",
+        "sk-ant-api03-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        "ghp_************************************",
+        "AKIAIOSFODNN7EXAMPLE",
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "sk_live_" + "0" * 24,
+        "hf_" + "a" * 34,
+        "AIza" + "X" * 35,
+        "xoxb-your-token-here-xxxxxxxxxxxx",
+        "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
+        "sk-proj-EXAMPLEKEY1234567890abcdefghijklmn",
+        "sk_test_dummy_key_1234567890abcdef",
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ"
+        ".SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+        "-----BEGIN RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----",
+        "files starting with -----BEGIN PRIVATE KEY----- are private keys",
+        "sk-1234567890abcdefghijklmnopqrstuvwxyz1234567890ab",
+    ],
+)
 def test_placeholders_are_not_secrets(text):
     assert not SC.scan(text), SC.scan(text)
 
 
-@pytest.mark.parametrize("text", [
-    "task_id = 42", "the desk-lamp", "risk_level", "eyJ is how base64 JSON starts", "SG.1.2",
-    "commit 9f1c2e7a4b8d3f60e5a1c7b9d2e4f6a8b0c1d3e5", "uuid 550e8400-e29b-41d4-a716-446655440000",
-    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 user@host", "xoxo gossip girl", "AKIA is the AWS prefix",
-    "mask-proj-Q3vJ8xR2mN5tK7wL1pZ4yH6cB9dF0gS2aE4uI8o",  # sk- inside a word
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "task_id = 42",
+        "the desk-lamp",
+        "risk_level",
+        "eyJ is how base64 JSON starts",
+        "SG.1.2",
+        "commit 9f1c2e7a4b8d3f60e5a1c7b9d2e4f6a8b0c1d3e5",
+        "uuid 550e8400-e29b-41d4-a716-446655440000",
+        "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 user@host",
+        "xoxo gossip girl",
+        "AKIA is the AWS prefix",
+        "mask-proj-Q3vJ8xR2mN5tK7wL1pZ4yH6cB9dF0gS2aE4uI8o",  # sk- inside a word
+    ],
+)
 def test_lookalikes_are_not_secrets(text):
     assert not SC.scan(text), SC.scan(text)
 
@@ -183,23 +238,26 @@ def test_multiple_secrets_redacted():
 
 
 # ---------------------------------------------------------------- AWS secret keys next to their names
-@pytest.mark.parametrize("wrap", [
-    "export AWS_SECRET_ACCESS_KEY={}",
-    "export AWS_SECRET_ACCESS_KEY=\"{}\"",
-    "AWS_SECRET_ACCESS_KEY={}\nAWS_DEFAULT_REGION=eu-west-1\n",
-    "[default]\naws_access_key_id=" + AWS_ID + "\naws_secret_access_key={}\n",
-    "[profile prod]\naws_secret_access_key = {}\n",
-    "set AWS_SECRET_ACCESS_KEY={}",
-    "$env:AWS_SECRET_ACCESS_KEY=\"{}\"",
-    "docker run -e AWS_SECRET_ACCESS_KEY={} img",
-    "aws configure set aws_secret_access_key {}",
-    "AWS_SECRET_KEY={}",
-    "credentials:\n  aws_secret_access_key: {}\n",
-    '{{"AccessKeyId": "' + AWS_ID + '", "SecretAccessKey": "{}"}}',
-    "secretAccessKey: '{}'",
-    "--aws-secret-access-key {}",
-    "2024-06-01 WARN loaded aws_secret_access_key={} from env",
-])
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        "export AWS_SECRET_ACCESS_KEY={}",
+        'export AWS_SECRET_ACCESS_KEY="{}"',
+        "AWS_SECRET_ACCESS_KEY={}\nAWS_DEFAULT_REGION=eu-west-1\n",
+        "[default]\naws_access_key_id=" + AWS_ID + "\naws_secret_access_key={}\n",
+        "[profile prod]\naws_secret_access_key = {}\n",
+        "set AWS_SECRET_ACCESS_KEY={}",
+        '$env:AWS_SECRET_ACCESS_KEY="{}"',
+        "docker run -e AWS_SECRET_ACCESS_KEY={} img",
+        "aws configure set aws_secret_access_key {}",
+        "AWS_SECRET_KEY={}",
+        "credentials:\n  aws_secret_access_key: {}\n",
+        '{{"AccessKeyId": "' + AWS_ID + '", "SecretAccessKey": "{}"}}',
+        "secretAccessKey: '{}'",
+        "--aws-secret-access-key {}",
+        "2024-06-01 WARN loaded aws_secret_access_key={} from env",
+    ],
+)
 def test_aws_secret_next_to_its_name(wrap):
     text = wrap.format(AWS_SECRET)
     got = [(f.type, f.text) for f in SC.scan(text) if f.type == "AWS_SECRET_ACCESS_KEY"]
@@ -212,16 +270,19 @@ def test_aws_secret_url_encoded_in_a_query():
     assert [(f.type, f.text) for f in SC.scan(text)] == [("AWS_SECRET_ACCESS_KEY", enc)]
 
 
-@pytest.mark.parametrize("text", [
-    "aws_secret_access_key = 9f1c2e7a4b8d3f60e5a1c7b9d2e4f6a8b0c1d3e5",           # sha1 hex
-    "AWS_SECRET_ACCESS_KEY=9F1C2E7A4B8D3F60E5A1C7B9D2E4F6A8B0C1D3E5",            # upper-case hex
-    "aws secret sha256 3b7e9c1f4a2d8e6b0c5f7a9d1e3b5c7f9a1d3e5b7c9f1a3d5e7b9c1f3a5d7e9b",
-    "aws request 550e8400-e29b-41d4-a716-446655440000 for the secret",
-    "export AWS_SECRET_ACCESS_KEY=$(vault read -field=secret aws/creds/app)",
-    "AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY}",
-    "aws_secret_access_key = <your-secret-key>",
-    "secret blob: " + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5eg==",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "aws_secret_access_key = 9f1c2e7a4b8d3f60e5a1c7b9d2e4f6a8b0c1d3e5",  # sha1 hex
+        "AWS_SECRET_ACCESS_KEY=9F1C2E7A4B8D3F60E5A1C7B9D2E4F6A8B0C1D3E5",  # upper-case hex
+        "aws secret sha256 3b7e9c1f4a2d8e6b0c5f7a9d1e3b5c7f9a1d3e5b7c9f1a3d5e7b9c1f3a5d7e9b",
+        "aws request 550e8400-e29b-41d4-a716-446655440000 for the secret",
+        "export AWS_SECRET_ACCESS_KEY=$(vault read -field=secret aws/creds/app)",
+        "AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY}",
+        "aws_secret_access_key = <your-secret-key>",
+        "secret blob: " + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5eg==",
+    ],
+)
 def test_aws_secret_look_alikes(text):
     assert not [f for f in SC.scan(text) if f.type == "AWS_SECRET_ACCESS_KEY"], SC.scan(text)
 
@@ -229,5 +290,7 @@ def test_aws_secret_look_alikes(text):
 def test_aws_secret_context_is_before_and_near():
     far = "aws " + "x" * 200 + " " + AWS_SECRET
     assert not SC.scan(far)
-    assert [f.type for f in SC.scan("the AWS key pair: " + AWS_ID + " / " + AWS_SECRET)] == \
-        ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+    assert [f.type for f in SC.scan("the AWS key pair: " + AWS_ID + " / " + AWS_SECRET)] == [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    ]

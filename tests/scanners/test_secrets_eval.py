@@ -49,8 +49,10 @@ def test_every_family_in_every_context(split):
     families = {t for t, _ in hit} | {t for t, _ in miss}
     kinds = {k for _, k in hit} | {k for _, k in miss}
     total = sum(hit.values()) + sum(miss.values())
-    print(f"\n[{split}] {len(families)} families x {len(kinds)} contexts: recall "
-          f"{sum(hit.values())}/{total}; hard negatives flagged {flagged}/{negatives}")
+    print(
+        f"\n[{split}] {len(families)} families x {len(kinds)} contexts: recall "
+        f"{sum(hit.values())}/{total}; hard negatives flagged {flagged}/{negatives}"
+    )
     assert families == set(SECRET_TYPES) - {"URL_PASSWORD"}  # URL passwords: test_secrets.py
     assert {"prose", "code", "shell", "env", "ini", "json", "yaml", "url", "log"} <= kinds
     assert not misses, misses

@@ -94,7 +94,7 @@ def test_findings_have_global_offsets_and_original_text():
     r = StreamRedactor(SCANNERS, window=16)
     found = []
     for i in range(0, len(text), 7):
-        found.extend(r.feed(text[i:i + 7])[1])
+        found.extend(r.feed(text[i : i + 7])[1])
     found.extend(r.flush()[1])
     assert [(f.type, f.start, f.end, f.text) for f in found] == [("EMAIL", 301, 317, "john@example.com")]
     assert text[301:317] == "john@example.com"
@@ -124,7 +124,7 @@ def test_long_pem_key_streamed_in_small_chunks_never_leaks_body():
             r = StreamRedactor(SCANNERS, window=window)
             out = ""
             for i in range(0, len(text), step):
-                out += r.feed(text[i:i + step])[0]
+                out += r.feed(text[i : i + step])[0]
             out += r.flush()[0]
             for ln in body_lines:
                 assert ln[:20] not in out, (window, step, out)

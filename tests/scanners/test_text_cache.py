@@ -23,8 +23,11 @@ def test_a_hash_slot_taken_by_another_text_only_costs_a_scan():
     cache = _TextCache(1 << 20)
     a = "a text that comes back " * 10
     # another text whose hash lands in the same slot
-    b = next(t for t in (f"other text {i} " * 10 for i in range(1_000_000))
-             if hash(t) & (_SEEN_SLOTS - 1) == hash(a) & (_SEEN_SLOTS - 1) and t != a)
+    b = next(
+        t
+        for t in (f"other text {i} " * 10 for i in range(1_000_000))
+        if hash(t) & (_SEEN_SLOTS - 1) == hash(a) & (_SEEN_SLOTS - 1) and t != a
+    )
     cache.put(a, ("a",))
     cache.put(b, ("b",))  # takes the slot: a's first sighting is forgotten
     cache.put(a, ("a",))

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tuidata import NOW, build
-
 from textual.worker import WorkerCancelled
+from tuidata import NOW, build
 
 from leash_cli.exchange import Exchange
 from leash_cli.store import Recorder, open_writable
@@ -271,8 +270,18 @@ async def test_filter_with_no_match_says_so(rich_db):
 
 def _exchange(i: int, started: float) -> Exchange:
     body = json.dumps({"model": "mock-1", "messages": [{"role": "user", "content": f"live {i}"}]}).encode()
-    ex = Exchange(id=f"live-{i:04d}", provider="mock", kind="mock", api="openai", method="POST",
-                  path="chat/completions", model="mock-1", request_body=body, started_at=started, status=200)
+    ex = Exchange(
+        id=f"live-{i:04d}",
+        provider="mock",
+        kind="mock",
+        api="openai",
+        method="POST",
+        path="chat/completions",
+        model="mock-1",
+        request_body=body,
+        started_at=started,
+        status=200,
+    )
     ex.t_end = ex.t_start + 0.01
     return ex
 
@@ -462,9 +471,11 @@ async def test_replay_through_a_running_gateway(start_gateway):
     gw = start_gateway()
     with httpx.Client(trust_env=False) as client:
         for i in range(3):
-            r = client.post(f"{gw.url}/v1/mock/chat/completions",
-                            json={"model": "mock-small", "messages": [{"role": "user", "content": f"hello {i}"}]},
-                            headers={"x-leash-tenant": "acme"})
+            r = client.post(
+                f"{gw.url}/v1/mock/chat/completions",
+                json={"model": "mock-small", "messages": [{"role": "user", "content": f"hello {i}"}]},
+                headers={"x-leash-tenant": "acme"},
+            )
             assert r.status_code == 200
     gw.flush()
     app = make_app(gw.db_path, now=None, url=gw.url)

@@ -15,8 +15,7 @@ def ids(db_path: Path, expr: str) -> list[str]:
     f = compile_filter(expr)
     db = open_readonly(db_path)
     try:
-        return [r[0] for r in db.execute(f"SELECT r.id FROM requests r WHERE {f.sql} ORDER BY r.id",
-                                         f.params_for(db))]
+        return [r[0] for r in db.execute(f"SELECT r.id FROM requests r WHERE {f.sql} ORDER BY r.id", f.params_for(db))]
     finally:
         db.close()
 
@@ -30,9 +29,7 @@ def test_empty_matches_everything():
 
 
 def test_not_binds_tighter_than_and_tighter_than_or():
-    assert parse("~p a | ~p b & !~p c") == Or(
-        Term("~p", "a", 0), And(Term("~p", "b", 7), Not(Term("~p", "c", 15)))
-    )
+    assert parse("~p a | ~p b & !~p c") == Or(Term("~p", "a", 0), And(Term("~p", "b", 7), Not(Term("~p", "c", 15))))
 
 
 def test_parentheses_override_precedence():
@@ -97,8 +94,11 @@ def test_quoted_phrase_is_one_search():
         ("~l >500", "r.latency_ms > ?", (500.0,)),
         ("~l <100", "r.latency_ms < ?", (100.0,)),
         ("~v", "EXISTS (SELECT 1 FROM violations v WHERE v.request_id = r.id)", ()),
-        ("~mod pii-detector", "EXISTS (SELECT 1 FROM violations v WHERE v.request_id = r.id AND v.module = ?)",
-         ("pii-detector",)),
+        (
+            "~mod pii-detector",
+            "EXISTS (SELECT 1 FROM violations v WHERE v.request_id = r.id AND v.module = ?)",
+            ("pii-detector",),
+        ),
     ],
 )
 def test_operator_sql(expr, sql, params):
@@ -192,8 +192,21 @@ def test_filter_error_is_a_value_error():
 
 def test_compiled_sql_is_valid_for_every_operator(rich_db):
     db = sqlite3.connect(rich_db)
-    for expr in ["~p a", "~m a*", "~t a", "~o ok", "~verdict blocked", "~s 2xx", "~s >300", "~v", "~mod m",
-                 "~c >1", "~l <5", "~q hello", "!(~p a | ~v) & ~c >0"]:
+    for expr in [
+        "~p a",
+        "~m a*",
+        "~t a",
+        "~o ok",
+        "~verdict blocked",
+        "~s 2xx",
+        "~s >300",
+        "~v",
+        "~mod m",
+        "~c >1",
+        "~l <5",
+        "~q hello",
+        "!(~p a | ~v) & ~c >0",
+    ]:
         f = compile_filter(expr)
         db.execute(f"SELECT count(*) FROM requests r WHERE {f.sql}", f.params).fetchone()
     db.close()
@@ -206,8 +219,10 @@ def test_search_finds_rows_not_yet_indexed(tmp_path):
     path = tmp_path / "h.db"
     db = open_writable(path)
     db.execute("UPDATE fts_state SET deferred = 1")  # as while a recorder runs
-    db.execute("INSERT INTO requests (id, started_at, prompt_text, response_text) "
-               "VALUES ('r1', '2026-01-01T00:00:00.000Z', 'the zebra crossing', 'ok')")
+    db.execute(
+        "INSERT INTO requests (id, started_at, prompt_text, response_text) "
+        "VALUES ('r1', '2026-01-01T00:00:00.000Z', 'the zebra crossing', 'ok')"
+    )
     db.conn.commit()
     db.close()
     f = compile_filter("zebra")

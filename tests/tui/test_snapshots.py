@@ -68,8 +68,9 @@ def test_traffic_light_theme(snap_compare, rich_db):
 
 @pytest.mark.slow
 def test_filter_error_inline(snap_compare, rich_db):
-    assert snap_compare(app_on(rich_db), terminal_size=(100, 24),
-                        run_before=settled("slash", "tilde", "s", "space", "9", "x", "x"))
+    assert snap_compare(
+        app_on(rich_db), terminal_size=(100, 24), run_before=settled("slash", "tilde", "s", "space", "9", "x", "x")
+    )
 
 
 @pytest.mark.slow

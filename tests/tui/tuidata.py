@@ -11,8 +11,12 @@ from leash_cli.store import iso_utc, open_writable
 #: the frozen clock of the snapshot tests: 2025-05-01T12:00:00Z
 NOW = 1746100800.0
 
-PROVIDERS = [("openai", "openai", "gpt-4o-mini"), ("anthropic", "anthropic", "claude-3-5-haiku"),
-             ("google", "google", "gemini-2.0-flash"), ("mock", "mock", "mock-1")]
+PROVIDERS = [
+    ("openai", "openai", "gpt-4o-mini"),
+    ("anthropic", "anthropic", "claude-3-5-haiku"),
+    ("google", "google", "gemini-2.0-flash"),
+    ("mock", "mock", "mock-1"),
+]
 
 
 def row(i: int, started: float, **kw: Any) -> dict[str, Any]:
@@ -85,23 +89,41 @@ def build_rich(path: Path, now: float = NOW) -> None:
         r = row(i, now - 3600 * 24 * (i % 4) - 60 * i - 5)
         r["request_headers"] = json.dumps({"content-type": "application/json", "user-agent": "openai-python/1.0"})
         r["response_headers"] = json.dumps({"content-type": "application/json"})
-        body = {"model": r["model"], "messages": [{"role": "system", "content": "You are terse."},
-                                                 {"role": "user", "content": f"What is {i} + {i}?"}]}
+        body = {
+            "model": r["model"],
+            "messages": [
+                {"role": "system", "content": "You are terse."},
+                {"role": "user", "content": f"What is {i} + {i}?"},
+            ],
+        }
         if r["kind"] == "google":
             body = {"contents": [{"role": "user", "parts": [{"text": f"What is {i} + {i}?"}]}]}
             r["path"] = f"models/{r['model']}:generateContent"
         r["request_body"] = json.dumps(body)
         r["prompt_text"] = f"What is {i} + {i}?"
         r["response_text"] = f"It is {2 * i}."
-        r["response_body"] = json.dumps({"choices": [{"message": {"role": "assistant", "content": r["response_text"]}}]})
+        r["response_body"] = json.dumps(
+            {"choices": [{"message": {"role": "assistant", "content": r["response_text"]}}]}
+        )
         r["module_timings"] = json.dumps({"pii-detector": 1.25, "rate-limiter": 0.05})
         if r["cost_usd"] is not None:
-            r["cost_detail"] = json.dumps({"input_usd": r["cost_usd"] * 0.4, "output_usd": r["cost_usd"] * 0.6,
-                                           "input_per_million": 0.15, "output_per_million": 0.6, "source": "genai-prices"})
+            r["cost_detail"] = json.dumps(
+                {
+                    "input_usd": r["cost_usd"] * 0.4,
+                    "output_usd": r["cost_usd"] * 0.6,
+                    "input_per_million": 0.15,
+                    "output_per_million": 0.6,
+                    "source": "genai-prices",
+                }
+            )
         if r["stream"]:
-            r["stream_events"] = json.dumps(['data: {"choices":[{"delta":{"content":"It is "}}]}\n\n',
-                                             f'data: {{"choices":[{{"delta":{{"content":"{2 * i}."}}}}]}}\n\n',
-                                             "data: [DONE]\n\n"])
+            r["stream_events"] = json.dumps(
+                [
+                    'data: {"choices":[{"delta":{"content":"It is "}}]}\n\n',
+                    f'data: {{"choices":[{{"delta":{{"content":"{2 * i}."}}}}]}}\n\n',
+                    "data: [DONE]\n\n",
+                ]
+            )
         if i == 1:
             r.update(status=403, outcome="blocked", verdict="blocked", output_tokens=0, cost_usd=None)
             violations.append((r, "pii-detector", "credit_card", "block", "card ****1111"))
@@ -112,15 +134,30 @@ def build_rich(path: Path, now: float = NOW) -> None:
             r.update(verdict="shadow_blocked")
             violations.append((r, "prompt-injection", "jailbreak", "shadow_block", "ignore previous instructions"))
         if i == 4:
-            r.update(status=502, outcome="upstream_error", error="upstream_unreachable: connection refused",
-                     output_tokens=None, cost_usd=None)
+            r.update(
+                status=502,
+                outcome="upstream_error",
+                error="upstream_unreachable: connection refused",
+                output_tokens=None,
+                cost_usd=None,
+            )
         if i == 5:
             r.update(status=429, outcome="blocked", verdict="blocked")
             violations.append((r, "rate-limiter", "rate_limit", "block", "60 requests/minute"))
         rows.append(r)
     db["requests"].insert_all(rows)
     db["violations"].insert_all(
-        [{"request_id": r["id"], "created_at": r["started_at"], "module": m, "type": t, "action": a,
-          "severity": "high", "detail": d} for r, m, t, a, d in violations]
+        [
+            {
+                "request_id": r["id"],
+                "created_at": r["started_at"],
+                "module": m,
+                "type": t,
+                "action": a,
+                "severity": "high",
+                "detail": d,
+            }
+            for r, m, t, a, d in violations
+        ]
     )
     db.close()

@@ -10,18 +10,25 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-audit_app = typer.Typer(help="The tamper-evident audit log: verify the chain, export it with its proofs.",
-                        no_args_is_help=True)
+audit_app = typer.Typer(
+    help="The tamper-evident audit log: verify the chain, export it with its proofs.", no_args_is_help=True
+)
 console = Console()
 err = Console(stderr=True)
 
 DbOpt = Annotated[Path | None, typer.Option("--db", help="history database (default ~/.leash/leash.db)")]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="config file (storage.path, "
-                                                                            "storage.audit_key_file)")]
-SinceOpt = Annotated[str | None, typer.Option("--since", help="only rows from this long ago on (e.g. 24h, 7d) "
-                                                                 "or an ISO time")]
-KeyOpt = Annotated[Path | None, typer.Option("--key-file", help="the audit key (default: $LEASH_AUDIT_KEY, "
-                                                                   "storage.audit_key_file, $LEASH_HOME/audit.key)")]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="config file (storage.path, storage.audit_key_file)")
+]
+SinceOpt = Annotated[
+    str | None, typer.Option("--since", help="only rows from this long ago on (e.g. 24h, 7d) or an ISO time")
+]
+KeyOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--key-file", help="the audit key (default: $LEASH_AUDIT_KEY, storage.audit_key_file, $LEASH_HOME/audit.key)"
+    ),
+]
 
 
 def _since(since: str | None) -> str | None:
@@ -92,20 +99,30 @@ def verify(
         sys.stdout.write(json.dumps(rep.as_dict(), indent=2) + "\n")
     else:
         cp = rep.last_checkpoint
-        console.print(f"checked {rep.entries} chain entries and {rep.rows} rows"
-                      + (f"; {rep.pre_chain} older rows predate the chain" if rep.pre_chain else ""), highlight=False)
+        console.print(
+            f"checked {rep.entries} chain entries and {rep.rows} rows"
+            + (f"; {rep.pre_chain} older rows predate the chain" if rep.pre_chain else ""),
+            highlight=False,
+        )
         for t in rep.tombstones:
-            console.print(f"retention removed the first {t.removed} entries of the {t.chain} chain "
-                          f"(up to entry {t.upto_seq}, {t.updated_at})", highlight=False)
+            console.print(
+                f"retention removed the first {t.removed} entries of the {t.chain} chain "
+                f"(up to entry {t.upto_seq}, {t.updated_at})",
+                highlight=False,
+            )
         if cp is None:
             console.print("no checkpoint yet: nothing is signed", highlight=False)
         else:
-            console.print(f"last checkpoint {cp.id} ({cp.reason}, {cp.created_at}); "
-                          f"{rep.unsigned_tail} entries after it are not signed yet", highlight=False)
+            console.print(
+                f"last checkpoint {cp.id} ({cp.reason}, {cp.created_at}); "
+                f"{rep.unsigned_tail} entries after it are not signed yet",
+                highlight=False,
+            )
         for f in rep.findings:
             console.print(f"[red]{f.problem.upper()}[/] {f.detail}", highlight=False)
-        console.print("[green]audit chain intact[/]" if rep.ok else
-                      f"[red]audit chain TAMPERED: {len(rep.findings)} findings[/]")
+        console.print(
+            "[green]audit chain intact[/]" if rep.ok else f"[red]audit chain TAMPERED: {len(rep.findings)} findings[/]"
+        )
     raise typer.Exit(0 if rep.ok else 1)
 
 

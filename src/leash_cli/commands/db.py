@@ -12,17 +12,24 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
-db_app = typer.Typer(help="The history database: migrations, and moving a SQLite history into PostgreSQL.",
-                     no_args_is_help=True)
+db_app = typer.Typer(
+    help="The history database: migrations, and moving a SQLite history into PostgreSQL.", no_args_is_help=True
+)
 
-UrlOpt = Annotated[Optional[str], typer.Option(
-    "--url", "--db", help="the database: a postgresql:// URL or a SQLite file (default: storage.url, "
-                          "$LEASH_DATABASE_URL, storage.path, $LEASH_HOME/leash.db)")]
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="config file (for storage.url / storage.path)")]
+UrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        "--db",
+        help="the database: a postgresql:// URL or a SQLite file (default: storage.url, "
+        "$LEASH_DATABASE_URL, storage.path, $LEASH_HOME/leash.db)",
+    ),
+]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="config file (for storage.url / storage.path)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
@@ -88,8 +95,10 @@ def migrate_sqlite(
 
     location = _location(url, config)
     if not is_postgres_url(location):
-        _fail("migrate-sqlite copies into PostgreSQL: set storage.url or $LEASH_DATABASE_URL, or pass "
-              "--url postgresql://user@host:5432/leash")
+        _fail(
+            "migrate-sqlite copies into PostgreSQL: set storage.url or $LEASH_DATABASE_URL, or pass "
+            "--url postgresql://user@host:5432/leash"
+        )
     from leash_cli.store.postgres import PostgresStore, copy_from_sqlite
 
     store = open_store(location)
@@ -103,6 +112,8 @@ def migrate_sqlite(
     if as_json:
         typer.echo(json.dumps({"from": str(src), "to": _show(location), **counts}))
         return
-    typer.echo(f"copied {src} into {_show(location)}: {counts['requests']} requests "
-               f"({counts['requests_skipped']} already there), {counts['violations']} violations, "
-               f"{counts['audit_log']} audit events, {counts['virtual_keys']} virtual keys")
+    typer.echo(
+        f"copied {src} into {_show(location)}: {counts['requests']} requests "
+        f"({counts['requests_skipped']} already there), {counts['violations']} violations, "
+        f"{counts['audit_log']} audit events, {counts['virtual_keys']} virtual keys"
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -12,7 +12,7 @@ console = Console()
 err = Console(stderr=True)
 
 ConfigOpt = Annotated[
-    Optional[Path], typer.Option("--config", "-c", help="config file (default: $LEASH_CONFIG, ./leash.yaml, ...)")
+    Path | None, typer.Option("--config", "-c", help="config file (default: $LEASH_CONFIG, ./leash.yaml, ...)")
 ]
 
 export_app = typer.Typer(help="Write deployments of leash.", no_args_is_help=True)
@@ -33,10 +33,10 @@ def ext_proc(
     host: Annotated[str, typer.Option(help="address to bind the gRPC and metrics ports")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="gRPC port (Envoy's ext_proc cluster)")] = 50051,
     metrics_port: Annotated[int, typer.Option(help="HTTP port for /metrics, /health and /ready")] = 9464,
-    db: Annotated[Optional[Path], typer.Option(help="history database (default ~/.leash/leash.db)")] = None,
+    db: Annotated[Path | None, typer.Option(help="history database (default ~/.leash/leash.db)")] = None,
     no_record: Annotated[bool, typer.Option("--no-record", help="do not write the history")] = False,
     grace: Annotated[float, typer.Option(help="seconds open streams get to finish on SIGTERM")] = 30.0,
-    log_format: Annotated[Optional[str], typer.Option(help="text or json")] = None,
+    log_format: Annotated[str | None, typer.Option(help="text or json")] = None,
 ) -> None:
     """Run the policy pipeline as an Envoy ext_proc server (behind `leash export compose`'s Envoy)."""
     from leash_cli.extproc.server import serve_ext_proc
@@ -47,12 +47,16 @@ def ext_proc(
     setup_logging(log_format or gw_cfg.log_format, gw_cfg.log_level)
 
     def ready(srv) -> None:
-        err.print(f"leash ext-proc on {host}:{srv.bound_port} (gRPC), metrics on "
-                  f"http://{host}:{srv.bound_metrics_port}/metrics, config {loaded.label}", highlight=False)
+        err.print(
+            f"leash ext-proc on {host}:{srv.bound_port} (gRPC), metrics on "
+            f"http://{host}:{srv.bound_metrics_port}/metrics, config {loaded.label}",
+            highlight=False,
+        )
 
     try:
-        serve_ext_proc(loaded, host, port, metrics_port, db, record=not no_record, config_path=config,
-                       grace=grace, on_ready=ready)
+        serve_ext_proc(
+            loaded, host, port, metrics_port, db, record=not no_record, config_path=config, grace=grace, on_ready=ready
+        )
     except OSError as e:
         err.print(f"[bold red]error:[/] {e}", highlight=False)
         raise typer.Exit(2) from None
@@ -82,17 +86,26 @@ def compose(
         console.print(f"  [{style}]{status:<11}[/] {path}", highlight=False, soft_wrap=True)
     kept = [p for p, s in results if s == "kept"]
     if kept:
-        err.print(f"[yellow]note:[/] {len(kept)} file(s) edited since the last export were kept; "
-                  "--force overwrites them", highlight=False)
+        err.print(
+            f"[yellow]note:[/] {len(kept)} file(s) edited since the last export were kept; --force overwrites them",
+            highlight=False,
+        )
     for name in plan.moved_secrets:
-        err.print(f"[yellow]note:[/] provider {name!r} had a literal api_key: the module hosts read it from "
-                  f".env instead (see .env.example)", highlight=False)
+        err.print(
+            f"[yellow]note:[/] provider {name!r} had a literal api_key: the module hosts read it from "
+            f".env instead (see .env.example)",
+            highlight=False,
+        )
     for name in plan.skipped:
         err.print(f"[yellow]note:[/] provider {name!r} is not routed through Envoy (no upstream)", highlight=False)
     for note in plan.notes:
         err.print(f"[yellow]warning:[/] {note}", highlight=False, soft_wrap=True)
-    console.print(f"  leash.yaml loads ({len(plan.modules)} custom module file(s) copied to modules/)"
-                  if plan.modules else "  leash.yaml loads", highlight=False)
+    console.print(
+        f"  leash.yaml loads ({len(plan.modules)} custom module file(s) copied to modules/)"
+        if plan.modules
+        else "  leash.yaml loads",
+        highlight=False,
+    )
     if validate:
         binary = find_envoy()
         if binary is None:
@@ -108,5 +121,10 @@ def compose(
     for line in plan.start_steps:
         console.print(f"    {line}", highlight=False, soft_wrap=True, markup=False)
     if plan.virtual_keys:
-        console.print("Clients send the leash key ($LEASH_KEY) in place of a provider key; the gateway holds the "
-                      "provider keys you put in .env.", highlight=False, soft_wrap=True, markup=False)
+        console.print(
+            "Clients send the leash key ($LEASH_KEY) in place of a provider key; the gateway holds the "
+            "provider keys you put in .env.",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )

@@ -13,7 +13,7 @@ import sys
 import time
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypedDict
 
 import orjson
 import typer
@@ -37,12 +37,12 @@ logs_app = typer.Typer(
 )
 
 DbOption = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--db", help="history database (default: storage.path from the config, else $LEASH_HOME/leash.db)"),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
 ConfigOption = Annotated[
-    Optional[Path], typer.Option("--config", "-c", help="config whose storage.path to use (default: the usual search)")
+    Path | None, typer.Option("--config", "-c", help="config whose storage.path to use (default: the usual search)")
 ]
 
 
@@ -209,18 +209,23 @@ def logs(
     ctx: typer.Context,
     count: Annotated[int, typer.Option("-n", "--count", min=1, help="how many exchanges to list")] = 20,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="keep printing new exchanges as they arrive")] = False,
-    provider: Annotated[Optional[str], typer.Option("--provider", help="only this provider")] = None,
-    model: Annotated[Optional[str], typer.Option("--model", help="only this model")] = None,
-    tenant: Annotated[Optional[str], typer.Option("--tenant", help="only this tenant")] = None,
-    status: Annotated[Optional[str], typer.Option("--status", help="only this HTTP status (429, 5xx…)")] = None,
+    provider: Annotated[str | None, typer.Option("--provider", help="only this provider")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="only this model")] = None,
+    tenant: Annotated[str | None, typer.Option("--tenant", help="only this tenant")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="only this HTTP status (429, 5xx…)")] = None,
     outcome: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--outcome", help="only this outcome: ok, upstream_error, blocked, error, client_cancelled"),
     ] = None,
-    query: Annotated[Optional[str], typer.Option("-q", "--query", help="full-text search of prompts and completions")] = None,
-    expr: Annotated[Optional[str], typer.Option("--filter", "-F", help="a filter expression, as in the TUI: "
-                                                                        "'~p openai & ~s 5xx', '~v', '~c >0.01'")]
-    = None,
+    query: Annotated[
+        str | None, typer.Option("-q", "--query", help="full-text search of prompts and completions")
+    ] = None,
+    expr: Annotated[
+        str | None,
+        typer.Option(
+            "--filter", "-F", help="a filter expression, as in the TUI: '~p openai & ~s 5xx', '~v', '~c >0.01'"
+        ),
+    ] = None,
     json_: JsonOption = False,
     db: DbOption = None,
     config: ConfigOption = None,
@@ -317,20 +322,32 @@ def _render_exchange(row: dict) -> None:
     summary.add_column(style="bold")
     summary.add_column()
     pairs = [
-        ("request", f"{row.get('method') or ''} {row.get('provider') or ''}/{row.get('path') or ''}"
-         + (f"?{row['query']}" if row.get("query") else "")),
+        (
+            "request",
+            f"{row.get('method') or ''} {row.get('provider') or ''}/{row.get('path') or ''}"
+            + (f"?{row['query']}" if row.get("query") else ""),
+        ),
         ("tenant", row.get("tenant")),
         ("key", row.get("key_id")),
         ("client", row.get("client")),
         ("model", row.get("model")),
-        ("status", f"{row.get('status')} {row.get('outcome')}  verdict: {row.get('verdict')}"
-         + ("  (stream)" if row.get("stream") else "")),
+        (
+            "status",
+            f"{row.get('status')} {row.get('outcome')}  verdict: {row.get('verdict')}"
+            + ("  (stream)" if row.get("stream") else ""),
+        ),
         ("error", row.get("error")),
-        ("latency", f"{_fmt_ms(row.get('latency_ms'))}  upstream {_fmt_ms(row.get('upstream_ms'))}  "
-         f"overhead {_fmt_ms(row.get('overhead_ms'))}  ttft {_fmt_ms(row.get('ttft_ms'))}"),
-        ("tokens", f"in {_fmt_int(row.get('input_tokens'))} (cached {_fmt_int(row.get('cached_input_tokens'))}, "
-         f"cache write {_fmt_int(row.get('cache_write_tokens'))})  out {_fmt_int(row.get('output_tokens'))} "
-         f"(reasoning {_fmt_int(row.get('reasoning_tokens'))})"),
+        (
+            "latency",
+            f"{_fmt_ms(row.get('latency_ms'))}  upstream {_fmt_ms(row.get('upstream_ms'))}  "
+            f"overhead {_fmt_ms(row.get('overhead_ms'))}  ttft {_fmt_ms(row.get('ttft_ms'))}",
+        ),
+        (
+            "tokens",
+            f"in {_fmt_int(row.get('input_tokens'))} (cached {_fmt_int(row.get('cached_input_tokens'))}, "
+            f"cache write {_fmt_int(row.get('cache_write_tokens'))})  out {_fmt_int(row.get('output_tokens'))} "
+            f"(reasoning {_fmt_int(row.get('reasoning_tokens'))})",
+        ),
         ("cost", _fmt_cost(row.get("cost_usd"))),
     ]
     for k, v in pairs:
@@ -342,7 +359,11 @@ def _render_exchange(row: dict) -> None:
     if isinstance(detail, dict) and isinstance(detail.get("usd"), dict):
         t = Table(title=f"cost ({detail.get('source')}: {detail.get('model')})", box=None, title_justify="left")
         columns: tuple[tuple[str, JustifyMethod], ...] = (
-            ("part", "left"), ("tokens", "right"), ("$/M", "right"), ("USD", "right"))
+            ("part", "left"),
+            ("tokens", "right"),
+            ("$/M", "right"),
+            ("USD", "right"),
+        )
         for col, j in columns:
             t.add_column(col, justify=j)
         prices = detail.get("prices_per_million") or {}
@@ -364,8 +385,11 @@ def _render_exchange(row: dict) -> None:
             t.add_column(col)
         for v in row["violations"]:
             span = f"{v['start']}-{v['end']}" if v.get("start") is not None else ""
-            t.add_row(*(escape(str(v.get(k) or "")) for k in ("module", "type", "action", "severity", "field")),
-                      span, escape(str(v.get("detail") or "")))
+            t.add_row(
+                *(escape(str(v.get(k) or "")) for k in ("module", "type", "action", "severity", "field")),
+                span,
+                escape(str(v.get("detail") or "")),
+            )
         c.print(t)
     for title, key in (("request headers", "request_headers"), ("response headers", "response_headers")):
         h = row.get(key)
@@ -394,8 +418,8 @@ class ExportFormat(str, Enum):
 def export(
     ctx: typer.Context,
     format: Annotated[ExportFormat, typer.Option("--format", help="jsonl or csv")] = ExportFormat.jsonl,
-    since: Annotated[Optional[str], typer.Option("--since", help="24h, 7d… or an ISO time (UTC)")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="write here instead of stdout")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="24h, 7d… or an ISO time (UTC)")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write here instead of stdout")] = None,
     db: DbOption = None,
 ) -> None:
     """Export every column of the exchanges (oldest first)."""
@@ -405,7 +429,7 @@ def export(
         raise typer.BadParameter(str(e), param_hint="--since") from None
     path = _db_path(db, ctx)
     database = _open(path)
-    fh = open(out, "w", newline="", encoding="utf-8") if out else sys.stdout
+    fh = open(out, "w", newline="", encoding="utf-8") if out else sys.stdout  # noqa: SIM115 -- closed below unless stdout
     n = 0
     try:
         if format == ExportFormat.csv:
@@ -472,7 +496,7 @@ class StatsBy(str, Enum):
 
 def stats(
     since: Annotated[str, typer.Option("--since", help="window: 24h, 7d… or an ISO time (UTC)")] = "24h",
-    by: Annotated[Optional[StatsBy], typer.Option("--by", help="group by provider, model, tenant or day")] = None,
+    by: Annotated[StatsBy | None, typer.Option("--by", help="group by provider, model, tenant or day")] = None,
     db: DbOption = None,
     json_: JsonOption = False,
     config: ConfigOption = None,
@@ -498,9 +522,18 @@ def stats(
     from rich.table import Table
 
     t = Table(title=f"since {_local_time(since_iso)} ({since})", title_justify="left", box=None, header_style="bold")
-    cols: list[tuple[str, JustifyMethod]] = [("requests", "right"), ("errors", "right"), ("blocked", "right"), ("tokens in", "right"),
-            ("tokens out", "right"), ("cost", "right"), ("p50", "right"), ("p95", "right"),
-            ("overhead p50", "right"), ("overhead p95", "right")]
+    cols: list[tuple[str, JustifyMethod]] = [
+        ("requests", "right"),
+        ("errors", "right"),
+        ("blocked", "right"),
+        ("tokens in", "right"),
+        ("tokens out", "right"),
+        ("cost", "right"),
+        ("p50", "right"),
+        ("p95", "right"),
+        ("overhead p50", "right"),
+        ("overhead p95", "right"),
+    ]
     if by:
         t.add_column(by.value)
     for name, j in cols:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -14,8 +14,8 @@ keys_app = typer.Typer(help="Leash virtual keys: one per app or team, mapped to 
 console = Console()
 err = Console(stderr=True)
 
-DbOpt = Annotated[Optional[Path], typer.Option("--db", help="history database (default ~/.leash/leash.db)")]
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="config file (for storage.path)")]
+DbOpt = Annotated[Path | None, typer.Option("--db", help="history database (default ~/.leash/leash.db)")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="config file (for storage.path)")]
 
 
 def _db(db: Path | None, config: Path | None) -> Path | str:
@@ -36,8 +36,8 @@ def _db(db: Path | None, config: Path | None) -> Path | str:
 @keys_app.command("create")
 def create(
     tenant: Annotated[str, typer.Option("--tenant", "-t", help="the tenant this key belongs to")],
-    expires: Annotated[Optional[str], typer.Option(help="lifetime, e.g. 30d, 12h")] = None,
-    description: Annotated[Optional[str], typer.Option("--description", "-d", help="what the key is for")] = None,
+    expires: Annotated[str | None, typer.Option(help="lifetime, e.g. 30d, 12h")] = None,
+    description: Annotated[str | None, typer.Option("--description", "-d", help="what the key is for")] = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
@@ -56,33 +56,51 @@ def create(
     if as_json:
         typer.echo(json.dumps({"key": key, "id": vk.id, "tenant": vk.tenant, "expires_at": vk.expires_at}))
         return
-    console.print(f"created key [bold]{vk.id}[/] for tenant [bold]{tenant}[/]"
-                  + (f", expires {vk.expires_at}" if vk.expires_at else ""))
+    console.print(
+        f"created key [bold]{vk.id}[/] for tenant [bold]{tenant}[/]"
+        + (f", expires {vk.expires_at}" if vk.expires_at else "")
+    )
     console.print("This is the only time the key is shown:")
     typer.echo(key)
 
 
 @keys_app.command("list")
-def list_(db: DbOpt = None, config: ConfigOpt = None,
-          as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+def list_(
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
     """List keys (ids and prefixes only: keys themselves are never stored)."""
     from leash_cli.keys import list_keys
 
     keys = list_keys(_db(db, config))
     if as_json:
-        typer.echo(json.dumps([k.__dict__ if hasattr(k, "__dict__") else
-                               {f: getattr(k, f) for f in k.__slots__} for k in keys]))
+        typer.echo(
+            json.dumps(
+                [k.__dict__ if hasattr(k, "__dict__") else {f: getattr(k, f) for f in k.__slots__} for k in keys]
+            )
+        )
         return
     t = Table("id", "prefix", "tenant", "created", "expires", "revoked", "description")
     for k in keys:
-        t.add_row(k.id, k.prefix + "…", k.tenant, k.created_at, k.expires_at or "never", k.revoked_at or "",
-                  k.description or "")
+        t.add_row(
+            k.id,
+            k.prefix + "…",
+            k.tenant,
+            k.created_at,
+            k.expires_at or "never",
+            k.revoked_at or "",
+            k.description or "",
+        )
     console.print(t)
 
 
 @keys_app.command("revoke")
-def revoke(key_id: Annotated[str, typer.Argument(help="the key id (from `leash keys list`)")],
-           db: DbOpt = None, config: ConfigOpt = None) -> None:
+def revoke(
+    key_id: Annotated[str, typer.Argument(help="the key id (from `leash keys list`)")],
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+) -> None:
     """Revoke a key; running gateways refuse it within a second."""
     from leash_cli.keys import revoke_key
 

@@ -13,7 +13,7 @@ import types
 import typing
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -30,10 +30,10 @@ module_app = typer.Typer(
 )
 
 ConfigOpt = Annotated[
-    Optional[Path], typer.Option("--config", "-c", help="config file (default: $LEASH_CONFIG, ./leash.yaml, ...)")
+    Path | None, typer.Option("--config", "-c", help="config file (default: $LEASH_CONFIG, ./leash.yaml, ...)")
 ]
 ModulesDirOpt = Annotated[
-    Optional[Path], typer.Option("--modules-dir", help="folder of module files (default: modules_dir of the config)")
+    Path | None, typer.Option("--modules-dir", help="folder of module files (default: modules_dir of the config)")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 
@@ -81,8 +81,10 @@ def _find(reg: dict, name: str) -> Any:
 
         close = difflib.get_close_matches(name, list(reg), n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise _fail(f"no module named {name!r}{hint}; `leash module list` shows them all "
-                    f"(a file module needs --modules-dir or modules_dir: in the config)")
+        raise _fail(
+            f"no module named {name!r}{hint}; `leash module list` shows them all "
+            f"(a file module needs --modules-dir or modules_dir: in the config)"
+        )
     if info.error:
         raise _fail(f"module {name!r} cannot be loaded: {info.error}")
     return info
@@ -112,14 +114,32 @@ def list_modules(config: ConfigOpt = None, modules_dir: ModulesDirOpt = None, as
     reg = _registry(loaded, modules_dir)
     rows = []
     for info in reg.values():
-        rows.append({"name": info.name, "source": info.source, "origin": info.origin, "version": info.version,
-                     "stages": info.stages, "enabled": _enabled(loaded, info.name),
-                     "description": info.description, "error": info.error})
+        rows.append(
+            {
+                "name": info.name,
+                "source": info.source,
+                "origin": info.origin,
+                "version": info.version,
+                "stages": info.stages,
+                "enabled": _enabled(loaded, info.name),
+                "description": info.description,
+                "error": info.error,
+            }
+        )
     for name in loaded.config.modules:  # configured but found nowhere
         if name not in reg:
-            rows.append({"name": name, "source": "-", "origin": "", "version": "", "stages": [],
-                         "enabled": _enabled(loaded, name), "description": "",
-                         "error": "not found: no built-in, installed package or file by that name"})
+            rows.append(
+                {
+                    "name": name,
+                    "source": "-",
+                    "origin": "",
+                    "version": "",
+                    "stages": [],
+                    "enabled": _enabled(loaded, name),
+                    "description": "",
+                    "error": "not found: no built-in, installed package or file by that name",
+                }
+            )
     if as_json:
         print(json.dumps(rows, indent=2))
         return
@@ -128,8 +148,14 @@ def list_modules(config: ConfigOpt = None, modules_dir: ModulesDirOpt = None, as
     for col in ("name", "stages", "version", "source", "enabled", "description"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(escape(r["name"]), ", ".join(r["stages"]), escape(r["version"]), r["source"], r["enabled"],
-                      "[red]cannot be loaded (see below)[/]" if r["error"] else escape(r["description"]))
+        table.add_row(
+            escape(r["name"]),
+            ", ".join(r["stages"]),
+            escape(r["version"]),
+            r["source"],
+            r["enabled"],
+            "[red]cannot be loaded (see below)[/]" if r["error"] else escape(r["description"]),
+        )
     out.print(table)
     broken = [r for r in rows if r["error"]]
     if broken:
@@ -137,8 +163,11 @@ def list_modules(config: ConfigOpt = None, modules_dir: ModulesDirOpt = None, as
         for r in broken:
             out.print(f"  {escape(r['name'])}: {escape(r['error'])}", soft_wrap=True)
             if r["enabled"] != "-":
-                out.print(f"    enabled in the config: the gateway will not start until it is fixed or set to "
-                          f"`enabled: false` under modules.{escape(r['name'])}", soft_wrap=True)
+                out.print(
+                    f"    enabled in the config: the gateway will not start until it is fixed or set to "
+                    f"`enabled: false` under modules.{escape(r['name'])}",
+                    soft_wrap=True,
+                )
 
 
 # -- show ---------------------------------------------------------------------------------
@@ -176,9 +205,15 @@ def settings_rows(model: Any) -> list[dict[str, Any]]:
     rows = []
     for fname, field in model.model_fields.items():
         d = _default(field)
-        rows.append({"name": field.alias or fname, "type": _type_name(field.annotation),
-                     "required": d is ..., "default": None if d is ... else _jsonable(d),
-                     "description": field.description or ""})
+        rows.append(
+            {
+                "name": field.alias or fname,
+                "type": _type_name(field.annotation),
+                "required": d is ...,
+                "default": None if d is ... else _jsonable(d),
+                "description": field.description or "",
+            }
+        )
     return rows
 
 
@@ -210,9 +245,20 @@ def show(
     info = _find(_registry(loaded, modules_dir), name)
     model = info.settings_model
     if as_json:
-        print(json.dumps({"name": info.name, "version": info.version, "source": info.source,
-                          "origin": info.origin, "stages": info.stages,
-                          "settings_schema": model.model_json_schema()}, indent=2, default=str))
+        print(
+            json.dumps(
+                {
+                    "name": info.name,
+                    "version": info.version,
+                    "source": info.source,
+                    "origin": info.origin,
+                    "stages": info.stages,
+                    "settings_schema": model.model_json_schema(),
+                },
+                indent=2,
+                default=str,
+            )
+        )
         return
     out = _out()
     out.print(f"[bold]{escape(info.name)}[/] {escape(info.version)}  [dim]{info.source}: {escape(info.origin)}[/]")
@@ -274,11 +320,13 @@ def check(
     name: Annotated[str, typer.Argument(help="module name, as under `modules:`")],
     text: Annotated[str, typer.Option("--text", "-t", help="the prompt to try")],
     provider: Annotated[str, typer.Option(help="request shape: openai, anthropic, google or mock")] = "openai",
-    model: Annotated[Optional[str], typer.Option(help="model of the sample request")] = None,
-    system: Annotated[Optional[str], typer.Option(help="a system prompt to add")] = None,
-    sets: Annotated[Optional[list[str]], typer.Option(
-        "--set", help="a setting, key=value (value read as YAML: --set deny='[a, b]'); repeatable")] = None,
-    stage: Annotated[Optional[Stage], typer.Option(help="run only this stage")] = None,
+    model: Annotated[str | None, typer.Option(help="model of the sample request")] = None,
+    system: Annotated[str | None, typer.Option(help="a system prompt to add")] = None,
+    sets: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="a setting, key=value (value read as YAML: --set deny='[a, b]'); repeatable"),
+    ] = None,
+    stage: Annotated[Stage | None, typer.Option(help="run only this stage")] = None,
     config: ConfigOpt = None,
     modules_dir: ModulesDirOpt = None,
     as_json: JsonOpt = False,
@@ -297,8 +345,7 @@ def check(
     mc = loaded.config.modules.get(name)
     settings = _merge(mc.config if mc else {}, _parse_sets(sets or []))
     try:
-        module = instantiate(info, settings, ModuleContext(name=name, config=loaded.config,
-                                                          state=_memory_state()))
+        module = instantiate(info, settings, ModuleContext(name=name, config=loaded.config, state=_memory_state()))
     except ValidationError as e:
         problems = "; ".join(_setting_error(err, info.settings_model) for err in e.errors())
         raise _fail(f"invalid settings for {name!r}: {problems} (see `leash module show {name}`)") from None
@@ -311,8 +358,13 @@ def check(
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--provider") from None
     before = ex.prompt_text
-    decision = testing.run_module(module, ex, stage=stage.value if stage else None,
-                                  on_error=mc.on_error if mc else None, timeout=mc.timeout if mc else None)
+    decision = testing.run_module(
+        module,
+        ex,
+        stage=stage.value if stage else None,
+        on_error=mc.on_error if mc else None,
+        timeout=mc.timeout if mc else None,
+    )
     result = describe_decision(decision, ex, before)
     if as_json:
         print(json.dumps(result, indent=2, default=str))
@@ -329,8 +381,9 @@ def _setting_error(err: ErrorDetails, model: type[BaseModel]) -> str:
 
         fields = list(model.model_fields)
         close = difflib.get_close_matches(str(err["loc"][-1]), fields, n=1)
-        return f"{where}: unknown setting" + (f" (did you mean '{close[0]}'?)" if close else
-                                              f" (settings: {', '.join(fields) or 'none'})")
+        return f"{where}: unknown setting" + (
+            f" (did you mean '{close[0]}'?)" if close else f" (settings: {', '.join(fields) or 'none'})"
+        )
     return f"{where}: {err['msg']}"
 
 
@@ -357,8 +410,17 @@ def describe_decision(decision: Any, ex: Any, before: str) -> dict[str, Any]:
         out["changed"] = out["text"] != before
     if decision is not None and decision.annotations:
         out["annotations"] = decision.annotations
-    out["violations"] = [{"module": v.module, "type": v.type, "action": v.action, "severity": v.severity,
-                          "field": v.field, "detail": v.detail} for v in ex.violations]
+    out["violations"] = [
+        {
+            "module": v.module,
+            "type": v.type,
+            "action": v.action,
+            "severity": v.severity,
+            "field": v.field,
+            "detail": v.detail,
+        }
+        for v in ex.violations
+    ]
     errors = ex.annotations.get("module_errors")
     if errors:
         out["module_errors"] = errors
@@ -383,33 +445,47 @@ def _print_result(r: dict[str, Any]) -> None:
         for k, v in r["annotations"].items():
             out.print(f"  annotation {escape(str(k))} = {escape(json.dumps(v, default=str))}", soft_wrap=True)
     for name, what in (r.get("module_errors") or {}).items():
-        out.print(f"  [yellow]module {escape(name)} failed and was skipped (on_error: allow):[/] {escape(what)}",
-                  soft_wrap=True)
+        out.print(
+            f"  [yellow]module {escape(name)} failed and was skipped (on_error: allow):[/] {escape(what)}",
+            soft_wrap=True,
+        )
     if r["violations"]:
         out.print("violations:")
         for v in r["violations"]:
             where = f" at {v['field']}" if v["field"] else ""
-            out.print(f"  - {escape(v['type'])} ({escape(v['action'])}, {escape(v['severity'])}){escape(where)}: "
-                      f"{escape(v['detail'])}", soft_wrap=True)
+            out.print(
+                f"  - {escape(v['type'])} ({escape(v['action'])}, {escape(v['severity'])}){escape(where)}: "
+                f"{escape(v['detail'])}",
+                soft_wrap=True,
+            )
 
 
 # -- new ----------------------------------------------------------------------------------
 @module_app.command("new")
 def new(
     name: Annotated[str, typer.Argument(help="module name: lowercase letters, digits and dashes, e.g. my-policy")],
-    directory: Annotated[Optional[Path], typer.Option(
-        "--dir", help="modules folder (default ./modules); with --package, where the package folder goes (default .)")
+    directory: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir",
+            help="modules folder (default ./modules); with --package, where the package folder goes (default .)",
+        ),
     ] = None,
-    stage: Annotated[Stage, typer.Option(
-        help="policy blocks, inspect annotates, transform redacts, sink logs")] = Stage.policy,
+    stage: Annotated[
+        Stage, typer.Option(help="policy blocks, inspect annotates, transform redacts, sink logs")
+    ] = Stage.policy,
     package: Annotated[bool, typer.Option("--package", help="a pip-installable package with an entry point")] = False,
-    tests_dir: Annotated[Optional[Path], typer.Option(
-        "--tests-dir", help="where the test goes (default: a tests/ folder beside the modules folder)")] = None,
+    tests_dir: Annotated[
+        Path | None,
+        typer.Option("--tests-dir", help="where the test goes (default: a tests/ folder beside the modules folder)"),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="overwrite files that exist")] = False,
-    enable: Annotated[bool, typer.Option("--enable", help="also enable it in the config (see `leash module enable`)")]
-    = False,
-    config: Annotated[Optional[Path], typer.Option(
-        "--config", "-c", help="the config --enable edits (default ./leash.yaml)")] = None,
+    enable: Annotated[
+        bool, typer.Option("--enable", help="also enable it in the config (see `leash module enable`)")
+    ] = False,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="the config --enable edits (default ./leash.yaml)")
+    ] = None,
 ) -> None:
     """Write a working module and its tests (they pass as generated: run `pytest`)."""
     from rich.markup import escape
@@ -423,11 +499,14 @@ def new(
     if package and tests_dir is not None:
         raise typer.BadParameter("a package keeps its tests in its own tests/ folder", param_hint="--tests-dir")
     if package and enable:
-        raise typer.BadParameter("a package is enabled once installed: pip install it, then "
-                                 "`leash module enable NAME`", param_hint="--enable")
+        raise typer.BadParameter(
+            "a package is enabled once installed: pip install it, then `leash module enable NAME`",
+            param_hint="--enable",
+        )
     try:
-        written = scaffold.new_module(name, stage=stage.value, directory=directory, package=package,
-                                      tests_dir=tests_dir, force=force)
+        written = scaffold.new_module(
+            name, stage=stage.value, directory=directory, package=package, tests_dir=tests_dir, force=force
+        )
     except scaffold.ScaffoldError as e:
         raise _fail(str(e), 1) from None
     out = _out()
@@ -437,41 +516,52 @@ def new(
     test_deps = escape(_test_deps_hint())
     if package:
         root = _rel(written[0].parent, cwd)
-        out.print(f"\nnext:\n{test_deps}"
-                  f"  cd {escape(root)} && python -m pytest    # the tests pass as generated\n"
-                  f"  pip install {escape(root)}     # registers it (entry point leash.modules)\n"
-                  f"  leash module check {names.name} --text 'project nightingale?'\n"
-                  f"then enable it in leash.yaml (keeping your providers and modules):\n"
-                  f"  leash module enable {names.name}", soft_wrap=True)
+        out.print(
+            f"\nnext:\n{test_deps}"
+            f"  cd {escape(root)} && python -m pytest    # the tests pass as generated\n"
+            f"  pip install {escape(root)}     # registers it (entry point leash.modules)\n"
+            f"  leash module check {names.name} --text 'project nightingale?'\n"
+            f"then enable it in leash.yaml (keeping your providers and modules):\n"
+            f"  leash module enable {names.name}",
+            soft_wrap=True,
+        )
         return
     mod_dir = written[0].parent
     shown_dir = _rel(mod_dir, cwd)
     target = config or Path("leash.yaml")
-    out.print(f"\nnext:\n{test_deps}"
-              f"  python -m pytest {escape(_rel(written[1], cwd))}   # the tests pass as generated\n"
-              f"  leash module check {names.name} --modules-dir {escape(shown_dir)} --text 'project nightingale?'",
-              soft_wrap=True)
+    out.print(
+        f"\nnext:\n{test_deps}"
+        f"  python -m pytest {escape(_rel(written[1], cwd))}   # the tests pass as generated\n"
+        f"  leash module check {names.name} --modules-dir {escape(shown_dir)} --text 'project nightingale?'",
+        soft_wrap=True,
+    )
     if enable:
         _enable(target, names.name, mod_dir)
         return
-    out.print(f"then enable it in {escape(str(target))}: this merges it into the file, keeping its "
-              f"providers and modules, and checks that the result loads:\n"
-              f"  leash module enable {names.name} --modules-dir {escape(shown_dir)}"
-              + (f" --config {escape(str(config))}" if config else "") + "\n"
-              f"or by hand, in that file: `modules_dir: {escape(_modules_dir_for(target, mod_dir))}` at the top "
-              f"level, and under its `modules:` section (beside secrets-detector and the others):\n"
-              f"    {names.name}:\n      enabled: true\n"
-              f"(on its own those lines are not a config: it would have no providers and no security modules)",
-              soft_wrap=True)
+    out.print(
+        f"then enable it in {escape(str(target))}: this merges it into the file, keeping its "
+        f"providers and modules, and checks that the result loads:\n"
+        f"  leash module enable {names.name} --modules-dir {escape(shown_dir)}"
+        + (f" --config {escape(str(config))}" if config else "")
+        + "\n"
+        f"or by hand, in that file: `modules_dir: {escape(_modules_dir_for(target, mod_dir))}` at the top "
+        f"level, and under its `modules:` section (beside secrets-detector and the others):\n"
+        f"    {names.name}:\n      enabled: true\n"
+        f"(on its own those lines are not a config: it would have no providers and no security modules)",
+        soft_wrap=True,
+    )
 
 
 @module_app.command("enable")
 def enable_cmd(
     name: Annotated[str, typer.Argument(help="the module to enable (built-in, installed or in --modules-dir)")],
     modules_dir: ModulesDirOpt = None,
-    config: Annotated[Optional[Path], typer.Option(
-        "--config", "-c", help="the config to edit (default ./leash.yaml; created from the starter if missing)")]
-    = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="the config to edit (default ./leash.yaml; created from the starter if missing)"
+        ),
+    ] = None,
 ) -> None:
     """Enable a module in a config file, keeping its comments, providers and other modules; the result must load."""
     _enable(config or Path("leash.yaml"), name, modules_dir)
@@ -490,8 +580,7 @@ def _enable(config: Path, name: str, mod_dir: Path | None) -> None:
     from leash_cli import scaffold
 
     try:
-        text, changes = scaffold.enable_in_config(config, name,
-                                                  _modules_dir_for(config, mod_dir) if mod_dir else None)
+        text, changes = scaffold.enable_in_config(config, name, _modules_dir_for(config, mod_dir) if mod_dir else None)
     except scaffold.ScaffoldError as e:
         raise _fail(str(e), 1) from None
     out = _out()
@@ -508,10 +597,14 @@ def _test_deps_hint() -> str:
     import importlib.util
 
     if importlib.util.find_spec("pytest") is not None:
-        return ("  # the tests need pytest (installed here); elsewhere: pip install pytest, "
-                "or pip install -e \".[test]\" in a leash checkout\n")
-    return ("  pip install pytest    # the tests need it (not installed here); in a leash checkout: "
-            "pip install -e \".[test]\"\n")
+        return (
+            "  # the tests need pytest (installed here); elsewhere: pip install pytest, "
+            'or pip install -e ".[test]" in a leash checkout\n'
+        )
+    return (
+        "  pip install pytest    # the tests need it (not installed here); in a leash checkout: "
+        'pip install -e ".[test]"\n'
+    )
 
 
 def _rel(p: Path, base: Path) -> str:

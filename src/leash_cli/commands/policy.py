@@ -15,8 +15,12 @@ policy_app = typer.Typer(help="Policy changes, tried on recorded traffic before 
 console = Console()
 err = Console(stderr=True)
 
-_LABELS = {"newly_blocked": "newly blocked", "newly_rate_limited": "newly rate-limited",
-           "newly_redacted": "newly redacted", "newly_allowed": "newly allowed"}
+_LABELS = {
+    "newly_blocked": "newly blocked",
+    "newly_rate_limited": "newly rate-limited",
+    "newly_redacted": "newly redacted",
+    "newly_allowed": "newly allowed",
+}
 
 
 def _fail(msg: str) -> typer.Exit:
@@ -26,17 +30,21 @@ def _fail(msg: str) -> typer.Exit:
 
 @policy_app.command("test")
 def test(
-    config: Annotated[Path, typer.Option("--config", "-c", help="the config to try (its modules, tenants and "
-                                                                 "pricing)")],
-    db: Annotated[Path | None, typer.Option("--db", help="history database (default: the new config's "
-                                                            "storage.path, else ~/.leash/leash.db)")] = None,
-    since: Annotated[str | None, typer.Option("--since", help="replay exchanges from this long ago (e.g. 24h, "
-                                                                 "7d) or this ISO time on")] = None,
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="the config to try (its modules, tenants and pricing)")
+    ],
+    db: Annotated[
+        Path | None,
+        typer.Option("--db", help="history database (default: the new config's storage.path, else ~/.leash/leash.db)"),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="replay exchanges from this long ago (e.g. 24h, 7d) or this ISO time on"),
+    ] = None,
     last: Annotated[int | None, typer.Option("--last", min=1, help="replay only the newest N exchanges")] = None,
     tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="replay only this tenant's exchanges")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
-    examples: Annotated[int, typer.Option("--examples", min=0, max=3, help="example request ids per rule "
-                                                                           "(table)")] = 3,
+    examples: Annotated[int, typer.Option("--examples", min=0, max=3, help="example request ids per rule (table)")] = 3,
 ) -> None:
     """Replay recorded exchanges through the pipeline of --config without calling any provider, and report
     what would change: per module and rule, exchanges newly blocked, rate-limited, redacted or allowed, with
@@ -94,29 +102,38 @@ def _since(since: str | None) -> str | None:
         raise typer.Exit(2) from None
 
 
-def _run(reader: Any, loaded: Any, since: str | None, tenant: str | None, last: int | None, total: int,
-         show: bool) -> Any:
+def _run(
+    reader: Any, loaded: Any, since: str | None, tenant: str | None, last: int | None, total: int, show: bool
+) -> Any:
     from leash_cli.dryrun import replay
 
     if not show or total < 2000 or not err.is_terminal:
         return replay(reader, loaded, since=since, tenant=tenant, last=last)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    with Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=err, transient=True) as bar:
+    with Progress(
+        TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err, transient=True
+    ) as bar:
         task = bar.add_task("replay", total=total)
-        return replay(reader, loaded, since=since, tenant=tenant, last=last,
-                      progress=lambda n: bar.update(task, completed=n))
+        return replay(
+            reader, loaded, since=since, tenant=tenant, last=last, progress=lambda n: bar.update(task, completed=n)
+        )
 
 
 def _table(r: Any, examples: int) -> None:
-    console.print(f"replayed {r.total} exchanges in {r.seconds:.2f} s ({r.rate:,.0f}/s): {r.judged} judged, "
-                  f"{r.unchanged} unchanged, {r.changed} would change", highlight=False)
+    console.print(
+        f"replayed {r.total} exchanges in {r.seconds:.2f} s ({r.rate:,.0f}/s): {r.judged} judged, "
+        f"{r.unchanged} unchanged, {r.changed} would change",
+        highlight=False,
+    )
     for why, n in sorted(r.not_judged.items()):
         console.print(f"  not judged: {n} — {why}", highlight=False)
     if r.response_not_judged:
-        console.print(f"  judged on the request only: {r.response_not_judged} — response not stored whole "
-                      "(response-side modules not run)", highlight=False)
+        console.print(
+            f"  judged on the request only: {r.response_not_judged} — response not stored whole "
+            "(response-side modules not run)",
+            highlight=False,
+        )
     if r.changed:
         t = Table(show_lines=False)
         for col in ("change", "module", "rule", "exchanges", "cost USD", "examples (request id: finding)"):
@@ -127,8 +144,11 @@ def _table(r: Any, examples: int) -> None:
         console.print(t)
         parts = [f"{n} {_LABELS[k]}" for k, n in r.changes.items() if n]
         console.print("would change: " + ", ".join(parts), highlight=False)
-    console.print(f"cost saved: ${r.cost_saved_usd:.4f} (recorded cost of exchanges now refused); "
-                  f"cost spent: ${r.cost_spent_usd:.4f} (estimated for exchanges now let through"
-                  + (f"; {r.spent_unpriced} without a price to estimate from" if r.spent_unpriced else "") + ")",
-                  highlight=False)
+    console.print(
+        f"cost saved: ${r.cost_saved_usd:.4f} (recorded cost of exchanges now refused); "
+        f"cost spent: ${r.cost_spent_usd:.4f} (estimated for exchanges now let through"
+        + (f"; {r.spent_unpriced} without a price to estimate from" if r.spent_unpriced else "")
+        + ")",
+        highlight=False,
+    )
     console.print("[green]no decision would change[/]" if not r.changed else "[yellow]decisions would change[/]")

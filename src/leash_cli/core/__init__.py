@@ -21,6 +21,20 @@ from leash_cli.core.live import GatewayState, LiveConfig
 from leash_cli.core.rejection import Rejection, reject
 from leash_cli.core.transport import Transport
 
-__all__ = ["Admission", "GatewayCore", "GatewayState", "LiveConfig", "Rejection", "Transport", "admit",
-           "admit_body", "gateway_parts", "leash_headers", "new_request_id", "overhead", "reject", "reload_config",
-           "wants_json"]
+__all__ = [
+    "Admission",
+    "GatewayCore",
+    "GatewayState",
+    "LiveConfig",
+    "Rejection",
+    "Transport",
+    "admit",
+    "admit_body",
+    "gateway_parts",
+    "leash_headers",
+    "new_request_id",
+    "overhead",
+    "reject",
+    "reload_config",
+    "wants_json",
+]

@@ -32,7 +32,6 @@ from leash_cli.metrics import Metrics
 from leash_cli.providers import Provider, RouteError, clean_rest, client_key, strip_query_params
 
 
-
 class Host(Protocol):
     """What admission reads of the gateway core (``GatewayCore`` is one)."""
 
@@ -40,6 +39,7 @@ class Host(Protocol):
     metrics: Metrics
     keyring: Any  # a KeyRing, or None when leash keys are off
     recorder: Any  # the history recorder, or None when nothing is recorded
+
 
 #: Where clients put a provider key (and so a leash key): removed once a leash key stands in for it.
 CLIENT_KEY_HEADERS = ("authorization", "x-api-key", "x-goog-api-key", "api-key")
@@ -54,8 +54,9 @@ class Admission:
 
     __slots__ = ("ex", "state", "provider", "headers", "query", "flow", "rejection", "virtual_key")
 
-    def __init__(self, ex: Exchange, state: GatewayState, provider: Provider | None, headers: dict[str, str],
-                 query: str) -> None:
+    def __init__(
+        self, ex: Exchange, state: GatewayState, provider: Provider | None, headers: dict[str, str], query: str
+    ) -> None:
         self.ex = ex
         self.state = state  # the generation this exchange runs on, to its end
         self.provider = provider
@@ -66,8 +67,18 @@ class Admission:
         self.virtual_key = False  # a leash key stood in for the provider key
 
 
-def admit(core: Host, method: str, raw_path: str, query: str, headers: dict[str, str], client: str | None,
-          t0: float, *, remote: bool = False, serve_mock: bool = True) -> Admission:
+def admit(
+    core: Host,
+    method: str,
+    raw_path: str,
+    query: str,
+    headers: dict[str, str],
+    client: str | None,
+    t0: float,
+    *,
+    remote: bool = False,
+    serve_mock: bool = True,
+) -> Admission:
     """Admit a request by its head.  `headers`: lower-case names (no HTTP/2 pseudo-headers), repeated ones joined.
 
     `remote`: the clients are not on this host (behind Envoy): the tenant header is trusted and
@@ -106,8 +117,16 @@ def admit(core: Host, method: str, raw_path: str, query: str, headers: dict[str,
     return adm
 
 
-def _check_head(core: Host, adm: Admission, st: GatewayState, provider: Provider | None, pname: str,
-                rest: str, remote: bool, serve_mock: bool) -> Rejection | None:
+def _check_head(
+    core: Host,
+    adm: Admission,
+    st: GatewayState,
+    provider: Provider | None,
+    pname: str,
+    rest: str,
+    remote: bool,
+    serve_mock: bool,
+) -> Rejection | None:
     ex = adm.ex
     headers = adm.headers
     query = adm.query

@@ -1,9 +1,9 @@
 """The headers leash adds to every answer it gives or passes on, and the overhead clock behind one of them.
 
-    x-leash-request-id    the exchange's id (the history's key)
-    x-leash-overhead-ms   leash's own time on this request: wall time minus the time spent
-                          waiting on the provider
-    (and whatever headers modules asked for, e.g. rate-limit headers)
+x-leash-request-id    the exchange's id (the history's key)
+x-leash-overhead-ms   leash's own time on this request: wall time minus the time spent
+                      waiting on the provider
+(and whatever headers modules asked for, e.g. rate-limit headers)
 """
 
 from __future__ import annotations

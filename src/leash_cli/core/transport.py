@@ -24,8 +24,16 @@ from leash_cli.upstream import (
     UpstreamTimeout,
 )
 
-__all__ = ["Transport", "UpstreamAnswer", "UpstreamConnectError", "UpstreamError", "UpstreamLimitExceeded",
-           "UpstreamOptions", "UpstreamReset", "UpstreamTimeout"]
+__all__ = [
+    "Transport",
+    "UpstreamAnswer",
+    "UpstreamConnectError",
+    "UpstreamError",
+    "UpstreamLimitExceeded",
+    "UpstreamOptions",
+    "UpstreamReset",
+    "UpstreamTimeout",
+]
 
 
 class UpstreamAnswer(Protocol):

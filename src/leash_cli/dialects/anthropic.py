@@ -85,11 +85,14 @@ class Anthropic(Dialect):
     def cap_output_tokens(self, body: dict[str, Any], rest: str, cap: int) -> bool:
         return cap_max_tokens(body, rest, cap)
 
-    def build_request(self, model: str, turns: list[dict[str, Any]], system: str | None,
-                      stream: bool) -> tuple[str, str, dict[str, Any]]:
-        body: dict[str, Any] = {"model": model, "max_tokens": 256,
-                                "messages": [{"role": t.get("role", "user"), "content": t.get("content", "")}
-                                             for t in turns]}
+    def build_request(
+        self, model: str, turns: list[dict[str, Any]], system: str | None, stream: bool
+    ) -> tuple[str, str, dict[str, Any]]:
+        body: dict[str, Any] = {
+            "model": model,
+            "max_tokens": 256,
+            "messages": [{"role": t.get("role", "user"), "content": t.get("content", "")} for t in turns],
+        }
         if system is not None:
             body["system"] = system
         if stream:
@@ -117,8 +120,13 @@ class Anthropic(Dialect):
         content = obj.get("content")
         if not isinstance(content, list):
             return None
-        return ["".join(c["text"] for c in content
-                        if isinstance(c, dict) and c.get("type") == "text" and isinstance(c.get("text"), str))]
+        return [
+            "".join(
+                c["text"]
+                for c in content
+                if isinstance(c, dict) and c.get("type") == "text" and isinstance(c.get("text"), str)
+            )
+        ]
 
     # -- stream ----------------------------------------------------------------------
     def track_event(self, state: StreamState, obj: dict[str, Any]) -> bool:

@@ -96,6 +96,7 @@ class StreamState(Protocol):
 
     @property
     def ex(self) -> Call: ...
+
     hide_usage: bool  # the client did not ask for the usage-only chunk: hide it
 
     def text_seen(self, text: str) -> None:
@@ -185,8 +186,9 @@ def tool_descriptions(body: dict[str, Any], out: list[Text]) -> None:
             for key in ("functionDeclarations", "function_declarations"):
                 for j, decl in enumerate(tool.get(key) or ()):
                     if isinstance(decl, dict) and isinstance(decl.get("description"), str):
-                        out.append(Text("system", decl["description"], ("tools", i, key, j, "description"),
-                                        "tool_spec"))
+                        out.append(
+                            Text("system", decl["description"], ("tools", i, key, j, "description"), "tool_spec")
+                        )
     pred = body.get("prediction")
     if isinstance(pred, dict) and isinstance(pred.get("content"), str):
         out.append(Text("user", pred["content"], ("prediction", "content")))
@@ -251,8 +253,9 @@ class Dialect:
         """(header, value) carrying a provider key the way this provider's SDK sends it."""
         return self.key_header, self.key_prefix + key
 
-    def build_request(self, model: str, turns: list[dict[str, Any]], system: str | None,
-                      stream: bool) -> tuple[str, str, dict[str, Any]]:
+    def build_request(
+        self, model: str, turns: list[dict[str, Any]], system: str | None, stream: bool
+    ) -> tuple[str, str, dict[str, Any]]:
         """(path, query, body) of a plain chat request: `turns` as ``{"role", "content"}``."""
         raise NotImplementedError
 

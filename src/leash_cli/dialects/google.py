@@ -54,8 +54,12 @@ ERROR_STATUS: dict[int, str] = {
 
 _MODEL = re.compile(r"models/([^/:]+)(?::([A-Za-z]+))?")
 _MODEL_IN_PATH = re.compile(r"(models/)([^/:]+)(:)")
-_PART_KEYS = (("functionCall", "tool_call", "args"), ("function_call", "tool_call", "args"),
-              ("functionResponse", "tool_result", "response"), ("function_response", "tool_result", "response"))
+_PART_KEYS = (
+    ("functionCall", "tool_call", "args"),
+    ("function_call", "tool_call", "args"),
+    ("functionResponse", "tool_result", "response"),
+    ("function_response", "tool_result", "response"),
+)
 
 
 class Google(Dialect):
@@ -118,12 +122,15 @@ class Google(Dialect):
     def path_with_model(self, path: str, model: str) -> str:
         return _MODEL_IN_PATH.sub(lambda m: f"{m.group(1)}{model}{m.group(3)}", path, count=1)
 
-    def build_request(self, model: str, turns: list[dict[str, Any]], system: str | None,
-                      stream: bool) -> tuple[str, str, dict[str, Any]]:
+    def build_request(
+        self, model: str, turns: list[dict[str, Any]], system: str | None, stream: bool
+    ) -> tuple[str, str, dict[str, Any]]:
         body: dict[str, Any] = {
             "contents": [
-                {"role": "model" if t.get("role") in ("assistant", "model") else "user",
-                 "parts": [{"text": str(t.get("content", ""))}]}
+                {
+                    "role": "model" if t.get("role") in ("assistant", "model") else "user",
+                    "parts": [{"text": str(t.get("content", ""))}],
+                }
                 for t in turns
             ]
         }

@@ -77,8 +77,9 @@ class OpenAI(Dialect):
                     content = msg.get("content")
                     if len(msg) == 2 and isinstance(content, str) and "role" in msg:
                         # the common message, {"role", "content": str}: nothing else to look for
-                        out.append(Text(role, content, ("messages", i, "content"),
-                                        "tool_result" if role == "tool" else "text"))
+                        out.append(
+                            Text(role, content, ("messages", i, "content"), "tool_result" if role == "tool" else "text")
+                        )
                     else:
                         _message(msg, ("messages", i), role, out)
         instructions = body.get("instructions")
@@ -126,8 +127,9 @@ class OpenAI(Dialect):
     def cap_output_tokens(self, body: dict[str, Any], rest: str, cap: int) -> bool:
         return cap_max_tokens(body, rest, cap)
 
-    def build_request(self, model: str, turns: list[dict[str, Any]], system: str | None,
-                      stream: bool) -> tuple[str, str, dict[str, Any]]:
+    def build_request(
+        self, model: str, turns: list[dict[str, Any]], system: str | None, stream: bool
+    ) -> tuple[str, str, dict[str, Any]]:
         msgs: list[dict[str, Any]] = [{"role": "system", "content": system}] if system is not None else []
         msgs += [{"role": t.get("role", "user"), "content": t.get("content", "")} for t in turns]
         body: dict[str, Any] = {"model": model, "messages": msgs}
@@ -263,9 +265,14 @@ class OpenAI(Dialect):
                 for k, call in enumerate(d.get("tool_calls") or ()):
                     fn = call.get("function") if isinstance(call, dict) else None
                     if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
-                        out.append(Text("assistant", fn["arguments"],
-                                        ("choices", ci, "delta", "tool_calls", k, "function", "arguments"),
-                                        "tool_call"))
+                        out.append(
+                            Text(
+                                "assistant",
+                                fn["arguments"],
+                                ("choices", ci, "delta", "tool_calls", k, "function", "arguments"),
+                                "tool_call",
+                            )
+                        )
         return out
 
     def stream_key(self, event: dict[str, Any], t: Text) -> tuple[Any, ...]:
@@ -288,7 +295,8 @@ class OpenAI(Dialect):
             return []
         out: list[Text] = []
         if t in ("response.output_text.done", "response.reasoning_summary_text.done") and isinstance(
-                event.get("text"), str):
+            event.get("text"), str
+        ):
             out.append(Text("assistant", event["text"], ("text",)))
         elif t == "response.function_call_arguments.done" and isinstance(event.get("arguments"), str):
             out.append(Text("assistant", event["arguments"], ("arguments",), "tool_call"))
@@ -314,8 +322,9 @@ class OpenAI(Dialect):
 
     # -- errors -----------------------------------------------------------------------
     def error_body(self, status: int, message: str, code: str | None = None) -> bytes:
-        return orjson.dumps({"error": {"message": message, "type": error_type(ERROR_TYPES, status), "param": None,
-                                       "code": code}})
+        return orjson.dumps(
+            {"error": {"message": message, "type": error_type(ERROR_TYPES, status), "param": None, "code": code}}
+        )
 
 
 def usage_of(u: dict[str, Any]) -> Usage:

@@ -75,32 +75,43 @@ def routable(providers: dict[str, Provider]) -> dict[str, Provider]:
 
 
 def routes(providers: dict[str, Provider], *, idle_timeout: str = "600s") -> list[dict]:
-    out: list[dict] = [{
-        "name": "health",
-        "match": {"path": "/health"},
-        "direct_response": {"status": 200, "body": {"inline_string": '{"status":"ok"}'}},
-        "response_headers_to_add": [{"header": {"key": "content-type", "value": "application/json"},
-                                     "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}],
-        "typed_per_filter_config": {"envoy.filters.http.ext_proc": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute",
-            "disabled": True}},
-    }]
+    out: list[dict] = [
+        {
+            "name": "health",
+            "match": {"path": "/health"},
+            "direct_response": {"status": 200, "body": {"inline_string": '{"status":"ok"}'}},
+            "response_headers_to_add": [
+                {
+                    "header": {"key": "content-type", "value": "application/json"},
+                    "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+                }
+            ],
+            "typed_per_filter_config": {
+                "envoy.filters.http.ext_proc": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute",
+                    "disabled": True,
+                }
+            },
+        }
+    ]
     for name, p in routable(providers).items():
         up = upstream_of(p)
         default_port = 443 if up.tls else 80
         authority = up.host if up.port == default_port else f"{up.host}:{up.port}"
         for prefix, rewrite in path_prefixes(p):
-            out.append({
-                "match": {"prefix": prefix},
-                "route": {
-                    "cluster": cluster_name(name),
-                    "prefix_rewrite": rewrite,
-                    "host_rewrite_literal": authority,
-                    "timeout": "0s",  # a long stream is not cut; idle_timeout guards silence
-                    "idle_timeout": idle_timeout,
-                },
-                "request_headers_to_remove": ["accept-encoding", "x-envoy-expected-rq-timeout-ms"],
-            })
+            out.append(
+                {
+                    "match": {"prefix": prefix},
+                    "route": {
+                        "cluster": cluster_name(name),
+                        "prefix_rewrite": rewrite,
+                        "host_rewrite_literal": authority,
+                        "timeout": "0s",  # a long stream is not cut; idle_timeout guards silence
+                        "idle_timeout": idle_timeout,
+                    },
+                    "request_headers_to_remove": ["accept-encoding", "x-envoy-expected-rq-timeout-ms"],
+                }
+            )
     return out
 
 
@@ -115,8 +126,16 @@ def provider_clusters(providers: dict[str, Provider], *, connect_timeout: str = 
             "connect_timeout": connect_timeout,
             "lb_policy": "ROUND_ROBIN",
             "per_connection_buffer_limit_bytes": BUFFER_LIMIT,
-            "load_assignment": {"cluster_name": cname, "endpoints": [{"lb_endpoints": [
-                {"endpoint": {"address": {"socket_address": {"address": up.host, "port_value": up.port}}}}]}]},
+            "load_assignment": {
+                "cluster_name": cname,
+                "endpoints": [
+                    {
+                        "lb_endpoints": [
+                            {"endpoint": {"address": {"socket_address": {"address": up.host, "port_value": up.port}}}}
+                        ]
+                    }
+                ],
+            },
         }
         if not up.is_ip:
             c["dns_lookup_family"] = "V4_PREFERRED"
@@ -135,10 +154,12 @@ def provider_clusters(providers: dict[str, Provider], *, connect_timeout: str = 
                     },
                 },
             }
-            c["typed_extension_protocol_options"] = {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-                "auto_config": {"http_protocol_options": {}, "http2_protocol_options": {}},
-            }}
+            c["typed_extension_protocol_options"] = {
+                "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                    "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                    "auto_config": {"http_protocol_options": {}, "http2_protocol_options": {}},
+                }
+            }
         out.append(c)
     return out
 
@@ -150,16 +171,35 @@ def ext_proc_cluster(endpoints: list[tuple[str, int]], *, dns: bool) -> dict:
         "type": "STRICT_DNS" if dns else "STATIC",
         "connect_timeout": "1s",
         "lb_policy": "ROUND_ROBIN",
-        "typed_extension_protocol_options": {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-            "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-            "explicit_http_config": {"http2_protocol_options": {
-                "connection_keepalive": {"interval": "30s", "timeout": "5s"}}},
-        }},
-        "health_checks": [{"timeout": "1s", "interval": "5s", "no_traffic_interval": "5s",
-                           "unhealthy_threshold": 2, "healthy_threshold": 1, "grpc_health_check": {}}],
-        "load_assignment": {"cluster_name": EXT_PROC_CLUSTER, "endpoints": [{"lb_endpoints": [
-            {"endpoint": {"address": {"socket_address": {"address": h, "port_value": port}}}}
-            for h, port in endpoints]}]},
+        "typed_extension_protocol_options": {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                "explicit_http_config": {
+                    "http2_protocol_options": {"connection_keepalive": {"interval": "30s", "timeout": "5s"}}
+                },
+            }
+        },
+        "health_checks": [
+            {
+                "timeout": "1s",
+                "interval": "5s",
+                "no_traffic_interval": "5s",
+                "unhealthy_threshold": 2,
+                "healthy_threshold": 1,
+                "grpc_health_check": {},
+            }
+        ],
+        "load_assignment": {
+            "cluster_name": EXT_PROC_CLUSTER,
+            "endpoints": [
+                {
+                    "lb_endpoints": [
+                        {"endpoint": {"address": {"socket_address": {"address": h, "port_value": port}}}}
+                        for h, port in endpoints
+                    ]
+                }
+            ],
+        },
     }
     if dns:  # `docker compose up --scale leash=N`: new replicas are found within seconds
         c["dns_refresh_rate"] = "5s"
@@ -167,14 +207,39 @@ def ext_proc_cluster(endpoints: list[tuple[str, int]], *, dns: bool) -> dict:
     return c
 
 
-def envoy_context(providers: dict[str, Provider], *, ext_proc: list[tuple[str, int]], dns: bool,
-                  listener_address: str = "0.0.0.0", listener_port: int = 8080,
-                  admin_address: str = "127.0.0.1", admin_port: int = 9901, stats_port: int = 9902,
-                  message_timeout: str = "15s", idle_timeout: str = "600s") -> dict[str, str]:
+def envoy_context(
+    providers: dict[str, Provider],
+    *,
+    ext_proc: list[tuple[str, int]],
+    dns: bool,
+    listener_address: str = "0.0.0.0",
+    listener_port: int = 8080,
+    admin_address: str = "127.0.0.1",
+    admin_port: int = 9901,
+    stats_port: int = 9902,
+    message_timeout: str = "15s",
+    idle_timeout: str = "600s",
+) -> dict[str, str]:
     """The values ``templates/compose/envoy.yaml`` takes (each already valid YAML)."""
-    admin = {"name": "envoy_admin", "type": "STATIC", "connect_timeout": "1s",
-             "load_assignment": {"cluster_name": "envoy_admin", "endpoints": [{"lb_endpoints": [{"endpoint": {
-                 "address": {"socket_address": {"address": admin_address, "port_value": admin_port}}}}]}]}}
+    admin = {
+        "name": "envoy_admin",
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": "envoy_admin",
+            "endpoints": [
+                {
+                    "lb_endpoints": [
+                        {
+                            "endpoint": {
+                                "address": {"socket_address": {"address": admin_address, "port_value": admin_port}}
+                            }
+                        }
+                    ]
+                }
+            ],
+        },
+    }
     clusters = [ext_proc_cluster(ext_proc, dns=dns), admin, *provider_clusters(providers)]
     return {
         "listener_address": json.dumps(listener_address),
@@ -227,8 +292,12 @@ def envoy_version(binary: Path) -> str:
 
 def validate(binary: Path, config: Path) -> tuple[bool, str]:
     """``envoy --mode validate -c config``: (ok, output)."""
-    r = subprocess.run([str(binary), "--mode", "validate", "-c", str(config), "-l", "error"],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [str(binary), "--mode", "validate", "-c", str(config), "-l", "error"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return r.returncode == 0, (r.stdout + r.stderr).strip()
 
 

@@ -19,21 +19,29 @@ UNKNOWN, SERVING, NOT_SERVING, SERVICE_UNKNOWN = 0, 1, 2, 3
 
 def _messages() -> tuple[type[Message], type[Message]]:
     F = descriptor_pb2.FieldDescriptorProto
-    fdp = descriptor_pb2.FileDescriptorProto(name="leash/grpc/health/v1/health.proto", package="grpc.health.v1",
-                                             syntax="proto3")
+    fdp = descriptor_pb2.FileDescriptorProto(
+        name="leash/grpc/health/v1/health.proto", package="grpc.health.v1", syntax="proto3"
+    )
     req = fdp.message_type.add(name="HealthCheckRequest")
     req.field.add(name="service", number=1, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
     resp = fdp.message_type.add(name="HealthCheckResponse")
     enum = resp.enum_type.add(name="ServingStatus")
     for name, num in (("UNKNOWN", 0), ("SERVING", 1), ("NOT_SERVING", 2), ("SERVICE_UNKNOWN", 3)):
         enum.value.add(name=name, number=num)
-    resp.field.add(name="status", number=1, type=F.TYPE_ENUM, label=F.LABEL_OPTIONAL,
-                   type_name=".grpc.health.v1.HealthCheckResponse.ServingStatus")
+    resp.field.add(
+        name="status",
+        number=1,
+        type=F.TYPE_ENUM,
+        label=F.LABEL_OPTIONAL,
+        type_name=".grpc.health.v1.HealthCheckResponse.ServingStatus",
+    )
     pool = descriptor_pool.DescriptorPool()  # private: no clash with grpcio-health-checking
     pool.Add(fdp)
     get = message_factory.GetMessageClass
-    return (get(pool.FindMessageTypeByName("grpc.health.v1.HealthCheckRequest")),
-            get(pool.FindMessageTypeByName("grpc.health.v1.HealthCheckResponse")))
+    return (
+        get(pool.FindMessageTypeByName("grpc.health.v1.HealthCheckRequest")),
+        get(pool.FindMessageTypeByName("grpc.health.v1.HealthCheckResponse")),
+    )
 
 
 HealthCheckRequest, HealthCheckResponse = _messages()
@@ -71,11 +79,18 @@ class Health:
             await self._changed.wait()
 
     def handler(self) -> grpc.GenericRpcHandler:
-        return grpc.method_handlers_generic_handler(SERVICE, {
-            "Check": grpc.unary_unary_rpc_method_handler(
-                self.check, request_deserializer=HealthCheckRequest.FromString,
-                response_serializer=HealthCheckResponse.SerializeToString),
-            "Watch": grpc.unary_stream_rpc_method_handler(
-                self.watch, request_deserializer=HealthCheckRequest.FromString,
-                response_serializer=HealthCheckResponse.SerializeToString),
-        })
+        return grpc.method_handlers_generic_handler(
+            SERVICE,
+            {
+                "Check": grpc.unary_unary_rpc_method_handler(
+                    self.check,
+                    request_deserializer=HealthCheckRequest.FromString,
+                    response_serializer=HealthCheckResponse.SerializeToString,
+                ),
+                "Watch": grpc.unary_stream_rpc_method_handler(
+                    self.watch,
+                    request_deserializer=HealthCheckRequest.FromString,
+                    response_serializer=HealthCheckResponse.SerializeToString,
+                ),
+            },
+        )

@@ -58,7 +58,7 @@ class Processor(pb_grpc.ExternalProcessorServicer):
     def __init__(self, host: ExtProcHost) -> None:
         self.host = host
 
-    async def Process(self, request_iterator, context):  # noqa: N802 (gRPC's name)
+    async def Process(self, request_iterator, context):
         handler = StreamHandler(self.host)
         self.host.active += 1
         try:
@@ -80,8 +80,15 @@ class Processor(pb_grpc.ExternalProcessorServicer):
 class ExtProcServer:
     """The gRPC server, the health service and the metrics port of one module host."""
 
-    def __init__(self, gateway: GatewayCore, host: str = "127.0.0.1", port: int = 50051,
-                 metrics_port: int | None = 9464, *, grace: float = 30.0) -> None:
+    def __init__(
+        self,
+        gateway: GatewayCore,
+        host: str = "127.0.0.1",
+        port: int = 50051,
+        metrics_port: int | None = 9464,
+        *,
+        grace: float = 30.0,
+    ) -> None:
         self.gateway = gateway
         self.host = host
         self.port = port
@@ -145,11 +152,13 @@ class ExtProcServer:
                 keep = b"connection: close" not in head.lower()
                 writer.write(
                     f"HTTP/1.1 {status}\r\ncontent-type: {ctype}\r\ncontent-length: {len(body)}\r\n"
-                    f"connection: {'keep-alive' if keep else 'close'}\r\n\r\n".encode() + body)
+                    f"connection: {'keep-alive' if keep else 'close'}\r\n\r\n".encode()
+                    + body
+                )
                 await writer.drain()
                 if not keep:
                     break
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError, ConnectionError):
+        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
             pass
         finally:
             writer.close()
@@ -181,9 +190,18 @@ def build_host(loaded: Any, db_path: str | Path | None = None, *, record: bool =
     return GatewayCore(loaded, **gateway_parts(loaded, db_path=db_path, record=record))
 
 
-def serve_ext_proc(loaded: Any, host: str = "127.0.0.1", port: int = 50051, metrics_port: int | None = 9464,
-                   db_path: str | Path | None = None, *, record: bool = True, config_path: str | Path | None = None,
-                   grace: float = 30.0, on_ready: Any = None) -> None:
+def serve_ext_proc(
+    loaded: Any,
+    host: str = "127.0.0.1",
+    port: int = 50051,
+    metrics_port: int | None = 9464,
+    db_path: str | Path | None = None,
+    *,
+    record: bool = True,
+    config_path: str | Path | None = None,
+    grace: float = 30.0,
+    on_ready: Any = None,
+) -> None:
     """Serve until SIGTERM/SIGINT (graceful), reloading the config on SIGHUP."""
     gateway = build_host(loaded, db_path, record=record)
     srv = ExtProcServer(gateway, host, port, metrics_port, grace=grace)
@@ -213,8 +231,14 @@ def serve_ext_proc(loaded: Any, host: str = "127.0.0.1", port: int = 50051, metr
 class ExtProcThread:
     """A module host on free ports in a background thread: ``with ExtProcThread(gw) as srv: srv.bound_port``."""
 
-    def __init__(self, gateway: GatewayCore, host: str = "127.0.0.1", port: int = 0, metrics_port: int | None = 0,
-                 grace: float = 5.0) -> None:
+    def __init__(
+        self,
+        gateway: GatewayCore,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        metrics_port: int | None = 0,
+        grace: float = 5.0,
+    ) -> None:
         self.srv = ExtProcServer(gateway, host, port, metrics_port, grace=grace)
         self.loop: asyncio.AbstractEventLoop | None = None
         self._ready = threading.Event()
@@ -226,7 +250,7 @@ class ExtProcThread:
         asyncio.set_event_loop(loop)
         try:
             loop.run_until_complete(self.srv.start())
-        except BaseException as e:  # noqa: BLE001
+        except BaseException as e:
             self._error = e
             self._ready.set()
             return

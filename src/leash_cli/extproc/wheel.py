@@ -71,13 +71,18 @@ def _from_source(root: Path, dest_dir: Path) -> Path:
         built = list(WheelBuilder(str(root)).build(directory=str(dest_dir), versions=["standard"]))
         return Path(built[0])
     with tempfile.TemporaryDirectory() as tmp:
-        r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", tmp, str(root)],
-                           capture_output=True, text=True)
+        r = subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", tmp, str(root)],
+            capture_output=True,
+            text=True,
+        )
         wheels = sorted(Path(tmp).glob("leash_cli-*.whl"))
         if r.returncode != 0 or not wheels:
-            raise WheelError(f"could not build a leash wheel from {root} (`pip wheel --no-deps`):\n"
-                             f"{(r.stderr or r.stdout).strip()[-2000:]}\n"
-                             "install hatchling (pip install hatchling) to build it without the network")
+            raise WheelError(
+                f"could not build a leash wheel from {root} (`pip wheel --no-deps`):\n"
+                f"{(r.stderr or r.stdout).strip()[-2000:]}\n"
+                "install hatchling (pip install hatchling) to build it without the network"
+            )
         target = dest_dir / wheels[0].name
         target.write_bytes(wheels[0].read_bytes())
         return target
@@ -93,8 +98,10 @@ def _repack_installed(dest_dir: Path, dist: importlib.metadata.Distribution | No
         try:
             dist = importlib.metadata.distribution(DIST)
         except importlib.metadata.PackageNotFoundError:
-            raise WheelError("leash is neither installed as a package nor run from its source checkout, "
-                             "so no wheel can be made for the image") from None
+            raise WheelError(
+                "leash is neither installed as a package nor run from its source checkout, "
+                "so no wheel can be made for the image"
+            ) from None
     files = dist.files or []
     dist_info = f"leash_cli-{dist.version}.dist-info"
     skip = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
@@ -107,8 +114,10 @@ def _repack_installed(dest_dir: Path, dist: importlib.metadata.Distribution | No
             name = "/".join((dist_info, *parts[1:])) if parts[0].endswith(".dist-info") else "/".join(parts)
             entries.append((name, Path(f.locate()).read_bytes()))
     if not any(n == "leash_cli/cli.py" for n, _ in entries):
-        raise WheelError(f"the installed {DIST} {dist.version} lists no leash_cli files (RECORD); "
-                         "reinstall it (pip install --force-reinstall leash-cli) or export from a source checkout")
+        raise WheelError(
+            f"the installed {DIST} {dist.version} lists no leash_cli files (RECORD); "
+            "reinstall it (pip install --force-reinstall leash-cli) or export from a source checkout"
+        )
     entries.sort()
     record = io.StringIO()
     writer = csv.writer(record, lineterminator="\n")

@@ -69,7 +69,8 @@ async def reserve(rule: BudgetRule, ex: Exchange, state, pricer) -> Decision | N
         return block(
             f"model {ex.model!r} has no known price, so the budget of {rule.scope} cannot cover it "
             f"(set pricing for it, or allow_unpriced)",
-            status=403, code="unpriced_model",
+            status=403,
+            code="unpriced_model",
             violations=[Violation(rule.owner, "UNPRICED_MODEL", "block", "medium", f"{ex.model} ({rule.scope})")],
         )
     period, left = period_key(rule.period)
@@ -80,9 +81,19 @@ async def reserve(rule: BudgetRule, ex: Exchange, state, pricer) -> Decision | N
         return block(
             f"budget exceeded for {rule.scope}: {usd(res.spent)} spent and {usd(res.reserved)} reserved of "
             f"{usd_exact(rule.limit_usd)} per {rule.period}; this request may cost up to {usd(worst)}",
-            status=429, code="budget_exceeded", retry_after=left, headers=no_retry_headers(),
-            violations=[Violation(rule.owner, "BUDGET_EXCEEDED", "block", "medium",
-                                  f"limit {usd_exact(rule.limit_usd)} per {rule.period} ({rule.scope})")],
+            status=429,
+            code="budget_exceeded",
+            retry_after=left,
+            headers=no_retry_headers(),
+            violations=[
+                Violation(
+                    rule.owner,
+                    "BUDGET_EXCEEDED",
+                    "block",
+                    "medium",
+                    f"limit {usd_exact(rule.limit_usd)} per {rule.period} ({rule.scope})",
+                )
+            ],
         )
     ex.annotations.setdefault(RESERVATIONS, []).append((rule, key, worst, ttl))
     return None
@@ -104,11 +115,20 @@ async def settle(ex: Exchange, state, recorder=None) -> None:
             before = spent - actual
             if before < th * rule.limit_usd <= spent:
                 if await state.once(f"alert:{key}:{th}", ttl):
-                    detail = f"{rule.scope} crossed {th:.0%} of {usd_exact(rule.limit_usd)} per {rule.period} " \
-                             f"({usd(spent)} spent)"
+                    detail = (
+                        f"{rule.scope} crossed {th:.0%} of {usd_exact(rule.limit_usd)} per {rule.period} "
+                        f"({usd(spent)} spent)"
+                    )
                     log.warning("budget alert: %s", detail)
                     ex.violations.append(Violation(rule.owner, "BUDGET_ALERT", "alert", "medium", detail))
                     if recorder is not None and hasattr(recorder, "audit"):
-                        recorder.audit("budget_alert", {"scope": rule.scope, "threshold": th,
-                                                        "spent_usd": round(spent, 6),
-                                                        "limit_usd": rule.limit_usd}, actor=rule.owner)
+                        recorder.audit(
+                            "budget_alert",
+                            {
+                                "scope": rule.scope,
+                                "threshold": th,
+                                "spent_usd": round(spent, 6),
+                                "limit_usd": rule.limit_usd,
+                            },
+                            actor=rule.owner,
+                        )

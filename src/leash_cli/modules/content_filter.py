@@ -17,8 +17,9 @@ class KeywordScanner:
     def __init__(self, keywords: list[str], patterns: list[str], case_sensitive: bool) -> None:
         flags = 0 if case_sensitive else re.IGNORECASE
         words = sorted({k for k in keywords if k}, key=len, reverse=True)
-        self.words = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w) for w in words) + r")(?!\w)", flags) \
-            if words else None
+        self.words = (
+            re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w) for w in words) + r")(?!\w)", flags) if words else None
+        )
         self.patterns = [re.compile(p, flags) for p in patterns]
 
     def scan(self, text: str) -> list[Finding]:
@@ -59,8 +60,7 @@ class ContentFilter(ScanModule):
                     raise ValueError(f"{p!r} is not a valid regular expression: {e}") from None
             return v
 
-    def __init__(self, settings: "ContentFilter.Settings", context=None) -> None:
+    def __init__(self, settings: ContentFilter.Settings, context=None) -> None:
         settings.placeholder = settings.redaction_text.replace("{", "{{").replace("}", "}}")
         super().__init__(settings, context)
-        self.scanners = [KeywordScanner(settings.blocked_keywords, settings.blocked_patterns,
-                                        settings.case_sensitive)]
+        self.scanners = [KeywordScanner(settings.blocked_keywords, settings.blocked_patterns, settings.case_sensitive)]

@@ -21,15 +21,16 @@ class CostTracker:
     priority = 20
 
     class Settings(_common.Settings):
-        limit_usd: float | None = Field(None, ge=0, description="budget per period; tenants' quotas.cost_limit_usd "
-                                                                 "are enforced on their own")
+        limit_usd: float | None = Field(
+            None, ge=0, description="budget per period; tenants' quotas.cost_limit_usd are enforced on their own"
+        )
         period: Literal["day", "month"] = Field("day", description="budget period (UTC)")
-        per: list[Scope] = Field(
-            default_factory=per_tenant, description="what one budget covers")
+        per: list[Scope] = Field(default_factory=per_tenant, description="what one budget covers")
         default_max_tokens: int = Field(4096, ge=1, description="output cap assumed when a request sets none")
         allow_unpriced: bool = Field(False, description="let models with no known price through")
-        alert_thresholds: list[float] = Field(default_factory=lambda: [0.5, 0.8, 1.0],
-                                              description="fractions of the budget that raise an alert once")
+        alert_thresholds: list[float] = Field(
+            default_factory=lambda: [0.5, 0.8, 1.0], description="fractions of the budget that raise an alert once"
+        )
 
     def __init__(self, settings: CostTracker.Settings, context=None) -> None:
         self.s = settings
@@ -40,8 +41,15 @@ class CostTracker:
     async def policy(self, ex: Exchange) -> Decision | None:
         if self.s.limit_usd is None:
             return None
-        rule = _budget.BudgetRule(self.name, scope_key(ex, self.s.per), self.s.limit_usd, self.s.period,
-                                  self.s.default_max_tokens, self.s.allow_unpriced, tuple(self.s.alert_thresholds))
+        rule = _budget.BudgetRule(
+            self.name,
+            scope_key(ex, self.s.per),
+            self.s.limit_usd,
+            self.s.period,
+            self.s.default_max_tokens,
+            self.s.allow_unpriced,
+            tuple(self.s.alert_thresholds),
+        )
         return await _budget.reserve(rule, ex, self.state, self.pricer)
 
     async def sink(self, ex: Exchange) -> None:

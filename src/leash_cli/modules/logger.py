@@ -57,7 +57,8 @@ class Logger:
             path = Path(settings.path).expanduser()
             path.parent.mkdir(parents=True, exist_ok=True)
             target: logging.Handler = logging.handlers.RotatingFileHandler(
-                path, maxBytes=settings.max_bytes, backupCount=settings.backups, encoding="utf-8")
+                path, maxBytes=settings.max_bytes, backupCount=settings.backups, encoding="utf-8"
+            )
         else:
             target = logging.StreamHandler(sys.stdout if settings.destination == "stdout" else sys.stderr)
         target.setFormatter(_Line())

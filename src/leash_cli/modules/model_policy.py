@@ -28,15 +28,17 @@ class ModelPolicy:
         allowed_models: list[str] | None = Field(None, description="only models matching these globs")
         blocked_models: list[str] = Field(default_factory=list, description="never models matching these globs")
         max_tokens: int | None = Field(None, ge=1, description="cap on the output tokens a request may ask for")
-        required_params: list[str] = Field(default_factory=list,
-                                           description="top-level body fields every request must set, e.g. user")
+        required_params: list[str] = Field(
+            default_factory=list, description="top-level body fields every request must set, e.g. user"
+        )
 
-    def __init__(self, settings: "ModelPolicy.Settings", context=None) -> None:
+    def __init__(self, settings: ModelPolicy.Settings, context=None) -> None:
         self.s = settings
 
     def _deny(self, kind: str, msg: str) -> Decision:
-        return block(msg, status=403, code="model_not_allowed",
-                     violations=[Violation(self.name, kind, "block", "medium", msg)])
+        return block(
+            msg, status=403, code="model_not_allowed", violations=[Violation(self.name, kind, "block", "medium", msg)]
+        )
 
     def policy(self, ex: Exchange) -> Decision | None:
         s = self.s
@@ -53,10 +55,12 @@ class ModelPolicy:
             body = ex.json()
             missing = [p for p in s.required_params if not isinstance(body, dict) or p not in body]
             if missing:
-                return block(f"request is missing required parameter(s): {', '.join(missing)}", status=400,
-                             code="missing_parameter",
-                             violations=[Violation(self.name, "MISSING_PARAMETER", "block", "low",
-                                                   ", ".join(missing))])
+                return block(
+                    f"request is missing required parameter(s): {', '.join(missing)}",
+                    status=400,
+                    code="missing_parameter",
+                    violations=[Violation(self.name, "MISSING_PARAMETER", "block", "low", ", ".join(missing))],
+                )
         return None
 
     def transform(self, ex: Exchange) -> Decision | None:

@@ -25,10 +25,8 @@ class PiiDetector(ScanModule):
 
     class Settings(ScanSettings):
         action: Literal["block", "redact", "log"] = Field("redact", description="block, redact or log")
-        entities: list[Entity] = Field(default_factory=_all_entities,
-                                       description="entity types to look for")
-        patterns: dict[str, str] = Field(default_factory=dict,
-                                         description="extra types: NAME -> regular expression")
+        entities: list[Entity] = Field(default_factory=_all_entities, description="entity types to look for")
+        patterns: dict[str, str] = Field(default_factory=dict, description="extra types: NAME -> regular expression")
         min_score: float = Field(0.5, ge=0, le=1, description="ignore findings scored below this")
 
         @field_validator("patterns")
@@ -45,5 +43,10 @@ class PiiDetector(ScanModule):
 
     def __init__(self, settings: PiiDetector.Settings, context=None) -> None:
         super().__init__(settings, context)
-        self.scanners = [PiiScanner(entities=list(settings.entities), custom_patterns=settings.patterns or None,
-                                    min_score=settings.min_score)]
+        self.scanners = [
+            PiiScanner(
+                entities=list(settings.entities),
+                custom_patterns=settings.patterns or None,
+                min_score=settings.min_score,
+            )
+        ]

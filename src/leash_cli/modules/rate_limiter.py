@@ -36,10 +36,16 @@ class RateLimiter:
     def __init__(self, settings: RateLimiter.Settings, context=None) -> None:
         self.s = settings
         self.state = getattr(context, "state", None) or MemoryState()
-        self.request_limits = [(w, getattr(settings, f"requests_per_{w}")) for w in WINDOWS
-                               if getattr(settings, f"requests_per_{w}") is not None]
-        self.token_limits = [(w, getattr(settings, f"tokens_per_{w}")) for w in WINDOWS
-                             if getattr(settings, f"tokens_per_{w}") is not None]
+        self.request_limits = [
+            (w, getattr(settings, f"requests_per_{w}"))
+            for w in WINDOWS
+            if getattr(settings, f"requests_per_{w}") is not None
+        ]
+        self.token_limits = [
+            (w, getattr(settings, f"tokens_per_{w}"))
+            for w in WINDOWS
+            if getattr(settings, f"tokens_per_{w}") is not None
+        ]
 
     async def policy(self, ex: Exchange) -> Decision | None:
         scope = scope_key(ex, self.s.per)
@@ -52,10 +58,13 @@ class RateLimiter:
             if not res.allowed:
                 return block(
                     f"rate limit exceeded: {limit} requests per {window} for {scope}",
-                    status=429, code="rate_limit_exceeded", retry_after=res.retry_after,
+                    status=429,
+                    code="rate_limit_exceeded",
+                    retry_after=res.retry_after,
                     headers=_retry_hint(headers, res.retry_after),
-                    violations=[Violation(self.name, "RATE_LIMIT", "block", "low",
-                                          f"{limit} requests per {window} ({scope})")],
+                    violations=[
+                        Violation(self.name, "RATE_LIMIT", "block", "low", f"{limit} requests per {window} ({scope})")
+                    ],
                 )
         now = time.time()
         for window, limit in self.token_limits:
@@ -67,9 +76,13 @@ class RateLimiter:
             if used >= limit:
                 return block(
                     f"token limit exceeded: {limit} tokens per {window} for {scope}",
-                    status=429, code="rate_limit_exceeded", retry_after=reset, headers=_retry_hint(headers, reset),
-                    violations=[Violation(self.name, "TOKEN_LIMIT", "block", "low",
-                                          f"{limit} tokens per {window} ({scope})")],
+                    status=429,
+                    code="rate_limit_exceeded",
+                    retry_after=reset,
+                    headers=_retry_hint(headers, reset),
+                    violations=[
+                        Violation(self.name, "TOKEN_LIMIT", "block", "low", f"{limit} tokens per {window} ({scope})")
+                    ],
                 )
         if headers:
             return Decision("allow", response_headers=headers)

@@ -20,9 +20,8 @@ class SecretsDetector(ScanModule):
     class Settings(ScanSettings):
         action: Literal["block", "redact", "log"] = Field("block", description="block, redact or log")
         types: list[str] | None = Field(None, description="secret types to look for (default: all)")
-        patterns: dict[str, str] = Field(default_factory=dict,
-                                         description="extra types: NAME -> regular expression")
+        patterns: dict[str, str] = Field(default_factory=dict, description="extra types: NAME -> regular expression")
 
-    def __init__(self, settings: "SecretsDetector.Settings", context=None) -> None:
+    def __init__(self, settings: SecretsDetector.Settings, context=None) -> None:
         super().__init__(settings, context)
         self.scanners = [SecretsScanner(types=settings.types, custom_patterns=settings.patterns or None)]

@@ -38,8 +38,11 @@ class TenantRules:
         if tc is None:
             return None
         if tc.allowed_providers is not None and ex.provider not in tc.allowed_providers:
-            return _deny("PROVIDER_NOT_ALLOWED", f"tenant {ex.tenant!r} may not use provider {ex.provider!r} "
-                                                 f"(allowed: {', '.join(tc.allowed_providers) or 'none'})")
+            return _deny(
+                "PROVIDER_NOT_ALLOWED",
+                f"tenant {ex.tenant!r} may not use provider {ex.provider!r} "
+                f"(allowed: {', '.join(tc.allowed_providers) or 'none'})",
+            )
         if tc.allowed_models is not None and ex.model is not None and not _match(ex.model, tc.allowed_models):
             return _deny("MODEL_NOT_ALLOWED", f"tenant {ex.tenant!r} may not use model {ex.model!r}")
         if tc.blocked_models and _match(ex.model, tc.blocked_models):
@@ -53,21 +56,29 @@ class TenantRules:
             res = await self.state.rate(f"tq:{ex.tenant}:{window}", limit, secs)
             headers.update(retry_headers("requests", limit, res.remaining, res.reset_after))
             if not res.allowed:
-                return block(f"quota exceeded: tenant {ex.tenant!r} may make {limit} requests per {window}",
-                             status=429, code="quota_exceeded", retry_after=res.retry_after,
-                             headers=_budget.no_retry_headers(headers),
-                             violations=[Violation(NAME, "QUOTA_EXCEEDED", "block", "low",
-                                                   f"{limit} requests per {window}")])
+                return block(
+                    f"quota exceeded: tenant {ex.tenant!r} may make {limit} requests per {window}",
+                    status=429,
+                    code="quota_exceeded",
+                    retry_after=res.retry_after,
+                    headers=_budget.no_retry_headers(headers),
+                    violations=[Violation(NAME, "QUOTA_EXCEEDED", "block", "low", f"{limit} requests per {window}")],
+                )
         if q.tokens_per_day is not None:
             bucket = int(time.time() // 86400)
             used = await self.state.get(f"tqtok:{ex.tenant}:{bucket}")
             if used >= q.tokens_per_day:
                 reset = (bucket + 1) * 86400 - time.time()
-                return block(f"quota exceeded: tenant {ex.tenant!r} used {int(used)} of {q.tokens_per_day} "
-                             f"tokens today", status=429, code="quota_exceeded", retry_after=reset,
-                             headers=_budget.no_retry_headers(),
-                             violations=[Violation(NAME, "TOKEN_QUOTA_EXCEEDED", "block", "low",
-                                                   f"{q.tokens_per_day} tokens per day")])
+                return block(
+                    f"quota exceeded: tenant {ex.tenant!r} used {int(used)} of {q.tokens_per_day} tokens today",
+                    status=429,
+                    code="quota_exceeded",
+                    retry_after=reset,
+                    headers=_budget.no_retry_headers(),
+                    violations=[
+                        Violation(NAME, "TOKEN_QUOTA_EXCEEDED", "block", "low", f"{q.tokens_per_day} tokens per day")
+                    ],
+                )
         if q.cost_limit_usd is not None:
             rule = _budget.BudgetRule(NAME, f"tenant={ex.tenant}", q.cost_limit_usd, q.cost_period)
             d = await _budget.reserve(rule, ex, self.state, self.pricer)
@@ -90,11 +101,24 @@ class TenantRules:
 
 def _has_rules(tc: TenantConfig) -> bool:
     q = tc.quotas
-    return (tc.allowed_providers is not None or tc.allowed_models is not None or bool(tc.blocked_models)
-            or any(v is not None for v in (q.requests_per_minute, q.requests_per_hour, q.requests_per_day,
-                                            q.tokens_per_day, q.cost_limit_usd)))
+    return (
+        tc.allowed_providers is not None
+        or tc.allowed_models is not None
+        or bool(tc.blocked_models)
+        or any(
+            v is not None
+            for v in (
+                q.requests_per_minute,
+                q.requests_per_hour,
+                q.requests_per_day,
+                q.tokens_per_day,
+                q.cost_limit_usd,
+            )
+        )
+    )
 
 
 def _deny(kind: str, message: str) -> Decision:
-    return block(message, status=403, code="not_allowed",
-                 violations=[Violation(NAME, kind, "block", "medium", message)])
+    return block(
+        message, status=403, code="not_allowed", violations=[Violation(NAME, kind, "block", "medium", message)]
+    )

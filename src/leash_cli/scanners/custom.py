@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 
-def select_types(requested: list[str] | None, known: tuple[str, ...] | frozenset[str],
-                 custom: dict[str, str] | None, what: str) -> frozenset[str]:
+def select_types(
+    requested: list[str] | None, known: tuple[str, ...] | frozenset[str], custom: dict[str, str] | None, what: str
+) -> frozenset[str]:
     """The types to report: all known ones by default; an unknown name is an error."""
     if requested is None:
         return frozenset(known)

@@ -12,8 +12,9 @@ found through normalisation, e.g. across zero-width characters).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Protocol, Sequence
+from typing import Protocol
 
 __all__ = [
     "Finding",
@@ -34,12 +35,12 @@ class Finding:
     storing or printing it (see :meth:`masked` / :meth:`to_dict`).
     """
 
-    scanner: str   # "pii-detector" | "secrets-detector" | "prompt-injection"
-    type: str      # EMAIL, OPENAI_API_KEY, PROMPT_INJECTION, ...
-    start: int     # Python str index into the ORIGINAL text
+    scanner: str  # "pii-detector" | "secrets-detector" | "prompt-injection"
+    type: str  # EMAIL, OPENAI_API_KEY, PROMPT_INJECTION, ...
+    start: int  # Python str index into the ORIGINAL text
     end: int
-    score: float   # confidence 0..1
-    text: str      # the matched original text
+    score: float  # confidence 0..1
+    text: str  # the matched original text
 
     def masked(self) -> str:
         return mask(self.text)
@@ -55,7 +56,7 @@ class Finding:
             "text": self.text if reveal else mask(self.text),
         }
 
-    def shifted(self, delta: int) -> "Finding":
+    def shifted(self, delta: int) -> Finding:
         return Finding(self.scanner, self.type, self.start + delta, self.end + delta, self.score, self.text)
 
 
@@ -158,8 +159,14 @@ class StreamRedactor:
     value) or ``"detect"`` (emit unchanged, only report findings).
     """
 
-    def __init__(self, scanners: list, window: int = 128, action: str = "redact",
-                 placeholder: str = "[{type}]", max_hold: int | None = None):
+    def __init__(
+        self,
+        scanners: list,
+        window: int = 128,
+        action: str = "redact",
+        placeholder: str = "[{type}]",
+        max_hold: int | None = None,
+    ):
         if action not in ("redact", "mask", "detect"):
             raise ValueError(f"unknown action {action!r}")
         self.scanners = list(scanners)
@@ -167,9 +174,9 @@ class StreamRedactor:
         self.action = action
         self.placeholder = placeholder
         self.max_hold = max_hold if max_hold is not None else max(32 * self.window, 8192)
-        self._buf = ""        # held, not yet emitted (original text)
-        self._ctx = ""        # tail of already emitted original text
-        self._offset = 0      # global index of _buf[0]
+        self._buf = ""  # held, not yet emitted (original text)
+        self._ctx = ""  # tail of already emitted original text
+        self._offset = 0  # global index of _buf[0]
         self._in_key = False  # inside an unterminated PEM private key
 
     # -- internals -----------------------------------------------------
@@ -215,7 +222,7 @@ class StreamRedactor:
         # PEM key state machine (only matters when redacting)
         if self.action != "detect":
             out = self._private_key_guard(segment, out, local)
-        self._ctx = (ctx + segment)[-self.window:]
+        self._ctx = (ctx + segment)[-self.window :]
         self._buf = buf[cut:]
         self._offset += cut
         return out, emitted
@@ -245,8 +252,7 @@ class StreamRedactor:
             return "", []
         # move the cut left to a whitespace boundary (never split a token)
         # (only ASCII whitespace counts as a boundary: conservative)
-        i = max(buf.rfind(" ", 0, cut), buf.rfind("\n", 0, cut),
-                buf.rfind("\t", 0, cut), buf.rfind("\r", 0, cut)) + 1
+        i = max(buf.rfind(" ", 0, cut), buf.rfind("\n", 0, cut), buf.rfind("\t", 0, cut), buf.rfind("\r", 0, cut)) + 1
         # a PEM block contains spaces and newlines: hold from "-----BEGIN"
         # until its END line arrives (bounded by max_hold)
         k = buf.rfind("-----BEGIN", 0, i)

@@ -102,8 +102,13 @@ def iban_start(b: bytes | None, windows: list[tuple[int, int]] | None) -> bool:
         return has(b, IBAN_MAP, b"AA00")
     n = len(b)
     for lo, _ in windows:
-        if 2 <= lo < n - 1 and 65 <= b[lo - 2] <= 90 and 65 <= b[lo - 1] <= 90 \
-                and 48 <= b[lo] <= 57 and 48 <= b[lo + 1] <= 57:
+        if (
+            2 <= lo < n - 1
+            and 65 <= b[lo - 2] <= 90
+            and 65 <= b[lo - 1] <= 90
+            and 48 <= b[lo] <= 57
+            and 48 <= b[lo + 1] <= 57
+        ):
             return True
     return False
 

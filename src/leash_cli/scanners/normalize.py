@@ -39,14 +39,14 @@ __all__ = ["Normalized", "normalize", "is_invisible", "INVISIBLE_RE"]
 
 # Characters removed from the normalised view.
 _INVISIBLE_CLASS = (
-    "\u00ad"            # soft hyphen
-    "\u034f"            # combining grapheme joiner
-    "\u180e"            # mongolian vowel separator
-    "\u200b-\u200f"     # ZWSP, ZWNJ, ZWJ, LRM, RLM
-    "\u202a-\u202e"     # bidi embeddings / overrides
-    "\u2060-\u2064"     # word joiner, invisible operators
-    "\u2066-\u2069"     # bidi isolates
-    "\ufeff"            # BOM / ZWNBSP
+    "\u00ad"  # soft hyphen
+    "\u034f"  # combining grapheme joiner
+    "\u180e"  # mongolian vowel separator
+    "\u200b-\u200f"  # ZWSP, ZWNJ, ZWJ, LRM, RLM
+    "\u202a-\u202e"  # bidi embeddings / overrides
+    "\u2060-\u2064"  # word joiner, invisible operators
+    "\u2066-\u2069"  # bidi isolates
+    "\ufeff"  # BOM / ZWNBSP
     "\U000e0000-\U000e007f"  # tag characters
 )
 INVISIBLE_RE = re.compile(f"[{_INVISIBLE_CLASS}]")
@@ -57,22 +57,89 @@ _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 # lower-cased anyway.
 _HOMOGLYPHS = {
     # Cyrillic lower
-    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h",
-    "о": "o", "р": "p", "с": "c", "т": "t", "у": "y", "х": "x", "ѕ": "s",
-    "і": "i", "ї": "i", "ј": "j", "ԁ": "d", "ԛ": "q", "ԝ": "w", "һ": "h",
-    "ɡ": "g", "ӏ": "l", "ո": "n", "ս": "u",
+    "а": "a",
+    "в": "b",
+    "е": "e",
+    "ё": "e",
+    "к": "k",
+    "м": "m",
+    "н": "h",
+    "о": "o",
+    "р": "p",
+    "с": "c",
+    "т": "t",
+    "у": "y",
+    "х": "x",
+    "ѕ": "s",
+    "і": "i",
+    "ї": "i",
+    "ј": "j",
+    "ԁ": "d",
+    "ԛ": "q",
+    "ԝ": "w",
+    "һ": "h",
+    "ɡ": "g",
+    "ӏ": "l",
+    "ո": "n",
+    "ս": "u",
     # Cyrillic upper
-    "А": "a", "В": "b", "Е": "e", "Ё": "e", "К": "k", "М": "m", "Н": "h",
-    "О": "o", "Р": "p", "С": "c", "Т": "t", "У": "y", "Х": "x", "Ѕ": "s",
-    "І": "i", "Ї": "i", "Ј": "j", "Ԁ": "d", "Ԛ": "q", "Ԝ": "w", "Һ": "h",
+    "А": "a",
+    "В": "b",
+    "Е": "e",
+    "Ё": "e",
+    "К": "k",
+    "М": "m",
+    "Н": "h",
+    "О": "o",
+    "Р": "p",
+    "С": "c",
+    "Т": "t",
+    "У": "y",
+    "Х": "x",
+    "Ѕ": "s",
+    "І": "i",
+    "Ї": "i",
+    "Ј": "j",
+    "Ԁ": "d",
+    "Ԛ": "q",
+    "Ԝ": "w",
+    "Һ": "h",
     "Ӏ": "l",
     # Greek
-    "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o",
-    "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "γ": "y", "ω": "w",
-    "Α": "a", "Β": "b", "Ε": "e", "Ζ": "z", "Η": "h", "Ι": "i", "Κ": "k",
-    "Μ": "m", "Ν": "n", "Ο": "o", "Ρ": "p", "Τ": "t", "Υ": "y", "Χ": "x",
+    "α": "a",
+    "β": "b",
+    "ε": "e",
+    "ι": "i",
+    "κ": "k",
+    "ν": "v",
+    "ο": "o",
+    "ρ": "p",
+    "τ": "t",
+    "υ": "u",
+    "χ": "x",
+    "γ": "y",
+    "ω": "w",
+    "Α": "a",
+    "Β": "b",
+    "Ε": "e",
+    "Ζ": "z",
+    "Η": "h",
+    "Ι": "i",
+    "Κ": "k",
+    "Μ": "m",
+    "Ν": "n",
+    "Ο": "o",
+    "Ρ": "p",
+    "Τ": "t",
+    "Υ": "y",
+    "Χ": "x",
     # Latin look-alikes outside ASCII
-    "ı": "i", "ȷ": "j", "ℓ": "l", "ᴀ": "a", "ʀ": "r", "ꜱ": "s",
+    "ı": "i",
+    "ȷ": "j",
+    "ℓ": "l",
+    "ᴀ": "a",
+    "ʀ": "r",
+    "ꜱ": "s",
 }
 _HOMOGLYPH_RE = re.compile("[" + "".join(sorted(_HOMOGLYPHS)) + "]")
 
@@ -185,7 +252,7 @@ def normalize(text: str, fold: bool = False, tags: str = "strip") -> Normalized:
 
     pieces: list[str] = []
     segs: list[tuple[int, int, int, int]] = []
-    npos = 0          # current length of the normalised output
+    npos = 0  # current length of the normalised output
     # pending identity segment (norm_start, orig_start, length)
     id_ns = 0
     id_os = 0

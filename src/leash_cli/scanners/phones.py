@@ -49,7 +49,9 @@ PHONE = re.compile(
 )
 _EXT = re.compile(
     r"[ \t]{0,2}(?:ext\.?|extn\.?|extension|x|доб\.?|wew\.?|ramal|int\.?|poste|durchwahl|dw\.?)"
-    r"[ \t]{0,2}[0-9]{1,6}(?![0-9A-Za-z])", re.IGNORECASE)
+    r"[ \t]{0,2}[0-9]{1,6}(?![0-9A-Za-z])",
+    re.IGNORECASE,
+)
 _KEEP_DIGITS = str.maketrans("", "", " \t().-+/")
 _ONE_DIGIT_GROUP = re.compile(r"(?<![0-9])[0-9](?![0-9])")
 # the number continues a letters-and-digits code: "1Z 999 AA1 01 2345 6784"
@@ -66,7 +68,8 @@ _UNIT_AFTER = re.compile(
     r"[ \t]?(?:€|\$|£|¥|₽|₹|₩|₺|%|‰|°|元|円|원|руб|р\.|тыс|млн|zł|pln|eur|usd|gbp|chf|rub|ft|kč|kr|"
     r"km|kg|mb|gb|kb|ms|mm|cm|m²|m2|people|users|inhabitants|habitantes|einwohner|mieszkańców|человек|"
     r"osób|personas|pessoas|persone|inwoners|kişi|명|人|units|pcs|szt|stück|шт)(?![a-z])",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _UNIT_BEFORE = re.compile(r"(?:€|\$|£|¥|₽|₹|₩|₺|eur|usd|pln|rub|r\$)\s?$", re.IGNORECASE)
 
 # negative words right before a number (ASCII / Latin / Cyrillic words need a word boundary;
@@ -92,25 +95,147 @@ _NEG_WORDS = (
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w)
 # words that may stand between a negative word and its number ("order number: 123", "numer zamówienia 12")
-_NEG_FILLER = frozenset("number num no nr n° nº id code номер numer nummer numéro número numero numarası numaranız "
-                        "de du del do da van der des of".split())
-_NEG_CJK = re.compile(r"(?:订单|單號|单号|发票|發票|编号|編號|主文|注文|番号|郵便|邮编|账号|账户|口座|계좌|우편번호|주문|사업자|등록번호|송장|"
-                      r"رقم الطلب|الطلب|فاتورة|الفاتورة|رقم الحساب|الحساب)\s*[:：#№]?\s*(?:号码|號碼|号|番号|번호)?\s*[:：]?\s*$")
+_NEG_FILLER = frozenset(
+    [
+        "number",
+        "num",
+        "no",
+        "nr",
+        "n°",
+        "nº",
+        "id",
+        "code",
+        "номер",
+        "numer",
+        "nummer",
+        "numéro",
+        "número",
+        "numero",
+        "numarası",
+        "numaranız",
+        "de",
+        "du",
+        "del",
+        "do",
+        "da",
+        "van",
+        "der",
+        "des",
+        "of",
+    ]
+)
+_NEG_CJK = re.compile(
+    r"(?:订单|單號|单号|发票|發票|编号|編號|主文|注文|番号|郵便|邮编|账号|账户|口座|계좌|우편번호|주문|사업자|등록번호|송장|"
+    r"رقم الطلب|الطلب|فاتورة|الفاتورة|رقم الحساب|الحساب)\s*[:：#№]?\s*(?:号码|號碼|号|番号|번호)?\s*[:：]?\s*$"
+)
 
 # phone words (before or just after a number, or a table column header)
-_CTX_SET = frozenset("""
-    phone phones tel telephone mobile cell cellphone call calls called calling fax contact sms whatsapp reach
-    reached dial hotline helpline landline ph mob ring voicemail tél téléphone portable appelez appeler
-    joindre numéro standard telefon telefonnummer handy handynummer rufnummer mobil mobilnummer erreichbar
-    erreichen anrufen rückruf teléfono telefono telefone móvil movil celular llama llámame llamar número
-    numero fijo cellulare chiamare chiamatemi chiamami bel bellen telefoonnummer mobiele mobiel nummer tel kom
-    komórka komórkowy dzwonić dzwoń zadzwoń numer numeru ligue liga-me ligar contato contacto arayın
-    arayabilirsiniz numaralı numarası numarasından телефон телефону тел звоните позвоните звонить моб
-    мобильный номер puhelin tlf telefonu
-""".split())
-_CTX_MULTI = ('text me', 'sabit hat')
-_CTX_CJK = re.compile(r"电话|電話|手机|手機|座机|致电|拨打|撥打|热线|熱線|联系|聯繫|연락|전화|휴대폰|핸드폰|번호|携帯|"
-                      r"お問い合わせ|連絡先|代表|फ़ोन|फोन|मोबाइल|संपर्क|कॉल|नंबर|هاتف|الهاتف|جوال|الجوال|اتصل|اتصال|رقم|موبايل|واتساب|تلفون|الرقم")
+_CTX_SET = frozenset(
+    [
+        "phone",
+        "phones",
+        "tel",
+        "telephone",
+        "mobile",
+        "cell",
+        "cellphone",
+        "call",
+        "calls",
+        "called",
+        "calling",
+        "fax",
+        "contact",
+        "sms",
+        "whatsapp",
+        "reach",
+        "reached",
+        "dial",
+        "hotline",
+        "helpline",
+        "landline",
+        "ph",
+        "mob",
+        "ring",
+        "voicemail",
+        "tél",
+        "téléphone",
+        "portable",
+        "appelez",
+        "appeler",
+        "joindre",
+        "numéro",
+        "standard",
+        "telefon",
+        "telefonnummer",
+        "handy",
+        "handynummer",
+        "rufnummer",
+        "mobil",
+        "mobilnummer",
+        "erreichbar",
+        "erreichen",
+        "anrufen",
+        "rückruf",
+        "teléfono",
+        "telefono",
+        "telefone",
+        "móvil",
+        "movil",
+        "celular",
+        "llama",
+        "llámame",
+        "llamar",
+        "número",
+        "numero",
+        "fijo",
+        "cellulare",
+        "chiamare",
+        "chiamatemi",
+        "chiamami",
+        "bel",
+        "bellen",
+        "telefoonnummer",
+        "mobiele",
+        "mobiel",
+        "nummer",
+        "tel",
+        "kom",
+        "komórka",
+        "komórkowy",
+        "dzwonić",
+        "dzwoń",
+        "zadzwoń",
+        "numer",
+        "numeru",
+        "ligue",
+        "liga-me",
+        "ligar",
+        "contato",
+        "contacto",
+        "arayın",
+        "arayabilirsiniz",
+        "numaralı",
+        "numarası",
+        "numarasından",
+        "телефон",
+        "телефону",
+        "тел",
+        "звоните",
+        "позвоните",
+        "звонить",
+        "моб",
+        "мобильный",
+        "номер",
+        "puhelin",
+        "tlf",
+        "telefonu",
+    ]
+)
+_CTX_MULTI = ("text me", "sabit hat")
+_CTX_CJK = re.compile(
+    r"电话|電話|手机|手機|座机|致电|拨打|撥打|热线|熱線|联系|聯繫|연락|전화|휴대폰|핸드폰|번호|携帯|"
+    r"お問い合わせ|連絡先|代表|फ़ोन|फोन|मोबाइल|संपर्क|कॉल|नंबर|هاتف|الهاتف|جوال|الجوال|اتصل|اتصال|رقم|موبايل|واتساب|تلفون|الرقم"
+)
 
 # -- region hints ---------------------------------------------------------------------------
 # (first code point, last code point, regions) of the scripts that point at a country
@@ -127,26 +252,78 @@ _SCRIPTS = (
 )
 # Latin-script languages: letters only they use, and frequent short words (stop words, phone words)
 _LANGS = (
-    ("äöüß", ("und der die das bitte sie ihnen unter oder ich mich telefon erreichbar büro uhr wir ist nicht danke "
-              "privat geschäftlich mit für"), ("DE", "AT", "CH")),
+    (
+        "äöüß",
+        (
+            "und der die das bitte sie ihnen unter oder ich mich telefon erreichbar büro uhr wir ist nicht danke "
+            "privat geschäftlich mit für"
+        ),
+        ("DE", "AT", "CH"),
+    ),
     ("ąęłńśźż", "proszę numer lub pod tel kom się jest na do mój mnie dzwonić zadzwoń dziękuję dom praca", ("PL",)),
-    ("", ("het een naar gerust bel of op voor mijn nummer kantoor uur tussen mobiele niet maar u kunt ons "
-          "bedankt thuis werk"), ("NL", "BE")),
+    (
+        "",
+        (
+            "het een naar gerust bel of op voor mijn nummer kantoor uur tussen mobiele niet maar u kunt ons "
+            "bedankt thuis werk"
+        ),
+        ("NL", "BE"),
+    ),
     ("ğşıİ", "için ve numaralı bize beni arayın değil hat numarasını numarasından teşekkürler ev iş", ("TR",)),
-    ("ãõ", ("você ligue celular telefone para pelo comigo meu em número ou não escritório o liga-me "
-            "obrigado obrigada casa trabalho"), ("BR", "PT")),
-    ("ñ¿¡", ("llámame llama al el teléfono móvil celular número mi es de del para cuando puedes gracias "
-             "casa trabajo"), ("ES", "MX", "AR", "CO", "CL")),
-    ("", ("il lo chiamare chiamatemi telefono cellulare oppure numero dal della lunedì per grazie casa "
-          "lavoro"), ("IT",)),
+    (
+        "ãõ",
+        (
+            "você ligue celular telefone para pelo comigo meu em número ou não escritório o liga-me "
+            "obrigado obrigada casa trabalho"
+        ),
+        ("BR", "PT"),
+    ),
+    (
+        "ñ¿¡",
+        ("llámame llama al el teléfono móvil celular número mi es de del para cuando puedes gracias casa trabajo"),
+        ("ES", "MX", "AR", "CO", "CL"),
+    ),
+    (
+        "",
+        ("il lo chiamare chiamatemi telefono cellulare oppure numero dal della lunedì per grazie casa lavoro"),
+        ("IT",),
+    ),
     ("éèêàçù", "le la les vous au pour numéro appelez mon est et de merci maison travail", ("FR", "BE", "CH")),
 )
 _LANG_CHARS = [frozenset(c) for c, _, _ in _LANGS]
 _LANG_WORDS = [frozenset(w.split()) for _, w, _ in _LANGS]
 _LETTERS = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)?")
 _ENGLISH = ("GB", "IN", "AU", "IE")
-_ALL_TARGETS = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "PL", "PT", "BR", "RU", "SA", "AE", "EG", "CN", "KR", "JP",
-                "IN", "TR", "MX", "AT", "CH", "BE", "UA", "AU", "CA", "AR", "CO")
+_ALL_TARGETS = (
+    "US",
+    "GB",
+    "DE",
+    "FR",
+    "ES",
+    "IT",
+    "NL",
+    "PL",
+    "PT",
+    "BR",
+    "RU",
+    "SA",
+    "AE",
+    "EG",
+    "CN",
+    "KR",
+    "JP",
+    "IN",
+    "TR",
+    "MX",
+    "AT",
+    "CH",
+    "BE",
+    "UA",
+    "AU",
+    "CA",
+    "AR",
+    "CO",
+)
 
 
 def region_hints(window: str) -> tuple[str, ...]:
@@ -192,8 +369,9 @@ def warm() -> None:
         import phonenumbers
     except ImportError:  # pragma: no cover - a declared dependency
         return
-    for r in _ALL_TARGETS + _ENGLISH + ("UA", "BY", "KZ", "TW", "HK", "QA", "KW", "JO", "MA", "CL", "IL", "TH", "GR",
-                                        "CY"):
+    for r in (
+        _ALL_TARGETS + _ENGLISH + ("UA", "BY", "KZ", "TW", "HK", "QA", "KW", "JO", "MA", "CL", "IL", "TH", "GR", "CY")
+    ):
         phonenumbers.PhoneMetadata.metadata_for_region(r)
     _pn = phonenumbers
 
@@ -229,10 +407,10 @@ def _valid_national(s: str, regions: tuple[str, ...]) -> tuple[str | None, bool]
         lengths = md.general_desc.possible_length
         if lengths and len(digits) - (len(prefix) if trunk else 0) not in lengths and len(digits) not in lengths:
             continue  # (cheap: no parse for a length the country never uses)
-        if trunk and not md.national_prefix_transform_rule and digits[len(prefix):len(prefix) + 1] not in ("", "0"):
+        if trunk and not md.national_prefix_transform_rule and digits[len(prefix) : len(prefix) + 1] not in ("", "0"):
             # the plain trunk-prefix case (DE, GB, FR, NL, TR, KR, JP, SA, EG, RU ...): build the number
             # directly, ~3x cheaper than parse()
-            n = _pn.PhoneNumber(country_code=md.country_code, national_number=int(digits[len(prefix):]))
+            n = _pn.PhoneNumber(country_code=md.country_code, national_number=int(digits[len(prefix) :]))
             if _pn.is_valid_number_for_region(n, r):
                 return r, trunk
             if md.national_prefix_for_parsing == prefix:
@@ -302,7 +480,7 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         k = pos >> 8
         got = memo.get(k)
         if got is None:
-            got = memo[k] = region_hints(t[max(0, (k << 8) - 128):(k << 8) + 384])
+            got = memo[k] = region_hints(t[max(0, (k << 8) - 128) : (k << 8) + 384])
         return got
 
     for m in matches:
@@ -326,10 +504,10 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
                 continue
             if "." in s and _decimalish(s):
                 continue
-        before = t[max(0, a - 40):a]
+        before = t[max(0, a - 40) : a]
         if _UNIT_BEFORE.search(before[-5:]) or _CODE_BEFORE.search(before[-24:]):
             continue
-        after = t[b:b + 24]
+        after = t[b : b + 24]
         if _UNIT_AFTER.match(after):
             continue
         e = _EXT.match(t, b)

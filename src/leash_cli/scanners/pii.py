@@ -50,11 +50,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from . import gates, overlap, phones
-from .engine import Finding
 from .custom import compile_custom, select_types
+from .engine import Finding
 from .normalize import normalize
 from .prefilter import Prefilter
 
@@ -108,17 +108,94 @@ def card_brand(d: str) -> str | None:
 
 
 IBAN_LENGTHS = {
-    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22,
-    "BH": 22, "BI": 27, "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24,
-    "DE": 22, "DJ": 27, "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24, "FI": 18,
-    "FK": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27,
-    "GT": 28, "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27,
-    "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20,
-    "LV": 21, "LY": 25, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MN": 20, "MR": 27,
-    "MT": 31, "MU": 30, "NI": 28, "NL": 18, "NO": 15, "OM": 23, "PK": 24, "PL": 28,
-    "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "RU": 33, "SA": 24, "SC": 31,
-    "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "SO": 23, "ST": 25, "SV": 28,
-    "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
+    "AD": 24,
+    "AE": 23,
+    "AL": 28,
+    "AT": 20,
+    "AZ": 28,
+    "BA": 20,
+    "BE": 16,
+    "BG": 22,
+    "BH": 22,
+    "BI": 27,
+    "BR": 29,
+    "BY": 28,
+    "CH": 21,
+    "CR": 22,
+    "CY": 28,
+    "CZ": 24,
+    "DE": 22,
+    "DJ": 27,
+    "DK": 18,
+    "DO": 28,
+    "EE": 20,
+    "EG": 29,
+    "ES": 24,
+    "FI": 18,
+    "FK": 18,
+    "FO": 18,
+    "FR": 27,
+    "GB": 22,
+    "GE": 22,
+    "GI": 23,
+    "GL": 18,
+    "GR": 27,
+    "GT": 28,
+    "HR": 21,
+    "HU": 28,
+    "IE": 22,
+    "IL": 23,
+    "IQ": 23,
+    "IS": 26,
+    "IT": 27,
+    "JO": 30,
+    "KW": 30,
+    "KZ": 20,
+    "LB": 28,
+    "LC": 32,
+    "LI": 21,
+    "LT": 20,
+    "LU": 20,
+    "LV": 21,
+    "LY": 25,
+    "MC": 27,
+    "MD": 24,
+    "ME": 22,
+    "MK": 19,
+    "MN": 20,
+    "MR": 27,
+    "MT": 31,
+    "MU": 30,
+    "NI": 28,
+    "NL": 18,
+    "NO": 15,
+    "OM": 23,
+    "PK": 24,
+    "PL": 28,
+    "PS": 29,
+    "PT": 25,
+    "QA": 29,
+    "RO": 24,
+    "RS": 22,
+    "RU": 33,
+    "SA": 24,
+    "SC": 31,
+    "SD": 18,
+    "SE": 24,
+    "SI": 19,
+    "SK": 24,
+    "SM": 27,
+    "SO": 23,
+    "ST": 25,
+    "SV": 28,
+    "TL": 23,
+    "TN": 24,
+    "TR": 26,
+    "UA": 29,
+    "VA": 22,
+    "VG": 24,
+    "XK": 20,
+    "YE": 30,
 }
 
 
@@ -146,7 +223,9 @@ _EMAIL = re.compile(
     r"(?![A-Za-z0-9\-]|\.[A-Za-z0-9])"
 )
 _LOCAL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
-_FILE_TLDS = frozenset("png jpg jpeg gif svg webp ico bmp tif tiff pdf js ts css html".split())
+_FILE_TLDS = frozenset(
+    ["png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "bmp", "tif", "tiff", "pdf", "js", "ts", "css", "html"]
+)
 
 _CARD = re.compile(r"[0-9](?<![0-9\-][0-9])(?:[ \-]?[0-9]){12,22}(?![0-9])")
 _SEP_SPLIT = re.compile(r"[ \-]")
@@ -154,11 +233,15 @@ _SEP_SPLIT = re.compile(r"[ \-]")
 _SSN = re.compile(r"([0-9](?<![\w\-.][0-9])[0-9]{2})([\- ]?)([0-9]{2})\2([0-9]{4})(?![\w]|[\-.][0-9])")
 _SSN_SPECIMENS = frozenset({"078051120", "219099999", "123456789"})
 # (underscores and dashes count as boundaries: employee_ssn, social-security-number, SocialSecurityNumber)
-_SSN_CTX = re.compile(r"(?<![a-z])(?:ssns?(?![a-z])|social[ _\-]?security|soc\.? ?sec\b|ss#|ss no\b|"
-                      r"tax ?payer[ _\-]?id|itin(?![a-z]))")
+_SSN_CTX = re.compile(
+    r"(?<![a-z])(?:ssns?(?![a-z])|social[ _\-]?security|soc\.? ?sec\b|ss#|ss no\b|"
+    r"tax ?payer[ _\-]?id|itin(?![a-z]))"
+)
 
 _IBAN_START = re.compile(r"([A-Z](?<![A-Za-z0-9][A-Z])[A-Z])([0-9]{2})(?= ?[A-Z0-9])")
-_IBAN_BODY = {n: re.compile(r"(?: ?[A-Z0-9]){%d}(?![A-Za-z0-9])" % n) for n in set(v - 4 for v in IBAN_LENGTHS.values())}
+_IBAN_BODY = {
+    n: re.compile(r"(?: ?[A-Z0-9]){%d}(?![A-Za-z0-9])" % n) for n in set(v - 4 for v in IBAN_LENGTHS.values())
+}
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IPV4 = re.compile(r"[0-9](?<![\w.][0-9])[0-9]{0,2}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?![\w]|\.[0-9])")
@@ -177,7 +260,9 @@ _VERSION_CTX = re.compile(r"(?:\b(?:version|ver|release|build|firmware|fw|sdk|re
 
 _PHONE = phones.PHONE
 _NANP = re.compile(r"(?:(\+?1)([ .\-]?))?(\((\d{3})\)|(\d{3}))([ .\-]?)(\d{3})([ .\-]?)(\d{4})")
-_NATIONAL = re.compile(r"0\d{1,4}(?:[ .\-/]?\d{2,5}){1,4}|0\d{1,4} ?\(?\d{1,4}\)? ?\d{2,8}|\(0\d{1,4}\) ?\d{2,4}(?:[ .\-]?\d{2,5}){0,3}")
+_NATIONAL = re.compile(
+    r"0\d{1,4}(?:[ .\-/]?\d{2,5}){1,4}|0\d{1,4} ?\(?\d{1,4}\)? ?\d{2,8}|\(0\d{1,4}\) ?\d{2,4}(?:[ .\-]?\d{2,5}){0,3}"
+)
 _FRENCH = re.compile(r"0[1-9](?:([ .])\d{2})(?:\1\d{2}){3}")
 _INTL_GROUPS = re.compile(r"\+\d{1,3}(?:[ .\-]?(?:\(\d{1,5}\)|\d{1,6})){1,6}")
 _PHONE_CTX = re.compile(
@@ -199,20 +284,94 @@ _NEG_CTX = re.compile(
 # literal-led IPv6 gate the scan starts from): their own patterns lead with wide classes that
 # cost Hyperscan ten times the rest of the pass.  Below ~2 KB the scanner's own gates cost
 # less than the ~1 µs a pass costs in calls and copies.
-_PREFILTER = Prefilter([r"@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,63}", _CARD, _SSN,
-                        _IBAN_START, _IPV4, _IPV6_GATE, _PHONE], min_length=2048)
+_PREFILTER = Prefilter(
+    [
+        r"@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,63}",
+        _CARD,
+        _SSN,
+        _IBAN_START,
+        _IPV4,
+        _IPV6_GATE,
+        _PHONE,
+    ],
+    min_length=2048,
+)
 _PF_EMAIL, _PF_CARD, _PF_SSN, _PF_IBAN, _PF_IPV4, _PF_IPV6, _PF_PHONE = range(7)
 _PF_NUMBERS = frozenset((_PF_CARD, _PF_SSN, _PF_IBAN, _PF_IPV4, _PF_IPV6, _PF_PHONE))
 
 # country calling codes: 1- and 2-digit codes exactly, 3-digit by prefix
 _CC1 = {"1", "7"}
 _CC2 = {
-    "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45", "46", "47", "48", "49",
-    "51", "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "63", "64", "65", "66", "81", "82", "84",
-    "86", "90", "91", "92", "93", "94", "95", "98",
+    "20",
+    "27",
+    "30",
+    "31",
+    "32",
+    "33",
+    "34",
+    "36",
+    "39",
+    "40",
+    "41",
+    "43",
+    "44",
+    "45",
+    "46",
+    "47",
+    "48",
+    "49",
+    "51",
+    "52",
+    "53",
+    "54",
+    "55",
+    "56",
+    "57",
+    "58",
+    "60",
+    "61",
+    "62",
+    "63",
+    "64",
+    "65",
+    "66",
+    "81",
+    "82",
+    "84",
+    "86",
+    "90",
+    "91",
+    "92",
+    "93",
+    "94",
+    "95",
+    "98",
 }
-_CC3_PREFIX = {"21", "22", "23", "24", "25", "26", "29", "35", "37", "38", "42", "50", "59", "67", "68", "69",
-               "80", "85", "87", "88", "96", "97", "99"}
+_CC3_PREFIX = {
+    "21",
+    "22",
+    "23",
+    "24",
+    "25",
+    "26",
+    "29",
+    "35",
+    "37",
+    "38",
+    "42",
+    "50",
+    "59",
+    "67",
+    "68",
+    "69",
+    "80",
+    "85",
+    "87",
+    "88",
+    "96",
+    "97",
+    "99",
+}
 
 
 def _valid_cc(digits: str) -> int:
@@ -238,8 +397,9 @@ class PiiScanner:
 
     name = SCANNER
 
-    def __init__(self, entities: list[str] | None = None, custom_patterns: dict[str, str] | None = None,
-                 min_score: float = 0.5):
+    def __init__(
+        self, entities: list[str] | None = None, custom_patterns: dict[str, str] | None = None, min_score: float = 0.5
+    ):
         self.entities = select_types(entities, PII_ENTITIES, custom_patterns, "PII entity")
         self.min_score = float(min_score)
         self.custom = compile_custom(custom_patterns)
@@ -337,13 +497,13 @@ class PiiScanner:
             tl = tld.lower()
             if tl in _FILE_TLDS:
                 continue
-            if local == "git" and t[m.end():m.end() + 1] == ":":
+            if local == "git" and t[m.end() : m.end() + 1] == ":":
                 continue
             a = m.start()
             sch = t.rfind("://", max(0, a - 300), a)
             if sch >= 0:
                 # userinfo of a URL (scheme://user:password@host) is not an e-mail
-                auth = t[sch + 3:a]
+                auth = t[sch + 3 : a]
                 if ":" in auth and not any(c.isspace() or c in "/?#=@&" for c in auth):
                     continue
             yield ("EMAIL", m.start(), m.end(), 0.9)
@@ -375,7 +535,11 @@ class PiiScanner:
                     if len(digits) > 19:
                         break
                     if len(digits) >= 13 and (best is None or len(digits) > best[2]):
-                        if min(len(groups[k][1]) for k in range(i, j + 1)) >= 3 and luhn_ok(digits) and card_brand(digits):
+                        if (
+                            min(len(groups[k][1]) for k in range(i, j + 1)) >= 3
+                            and luhn_ok(digits)
+                            and card_brand(digits)
+                        ):
                             gs = groups[i][0]
                             ge = groups[j][0] + len(groups[j][1])
                             best = (gs, ge, len(digits))
@@ -391,7 +555,7 @@ class PiiScanner:
                 continue
             if area + group + serial in _SSN_SPECIMENS:
                 continue
-            before = t[max(0, m.start() - 40):m.start()].lower()
+            before = t[max(0, m.start() - 40) : m.start()].lower()
             ctx = _SSN_CTX.search(before) is not None or _SSN_CTX.search(headers.header_of(m.start())) is not None
             if sep == "-":
                 score = 0.8
@@ -418,7 +582,7 @@ class PiiScanner:
                 pos = m.end()
                 continue
             body = _IBAN_BODY[n - 4].match(t, m.end())
-            if body and iban_ok(t[m.start():body.end()]):
+            if body and iban_ok(t[m.start() : body.end()]):
                 yield ("IBAN", m.start(), body.end(), 0.95)
                 pos = body.end()
             else:
@@ -432,7 +596,7 @@ class PiiScanner:
                 continue
             if _IPV4_SUFFIX_BAD.match(t, b):
                 continue
-            before = t[max(0, a - 20):a].lower()
+            before = t[max(0, a - 20) : a].lower()
             score = 0.85
             if _VERSION_CTX.search(before):
                 score = 0.3
@@ -481,8 +645,14 @@ class PiiScanner:
     # -- PHONE -----------------------------------------------------------
     def _phone(self, t: str, wins=None):
         headers = _Headers(t)
-        yield from phones.phone_candidates(t, gates.finditer(_PHONE, t, wins), _nanp_score, headers.header_of,
-                                           shapes=self._phone_score, min_score=self.min_score)
+        yield from phones.phone_candidates(
+            t,
+            gates.finditer(_PHONE, t, wins),
+            _nanp_score,
+            headers.header_of,
+            shapes=self._phone_score,
+            min_score=self.min_score,
+        )
 
     @staticmethod
     def _phone_score(s: str, digits: str) -> float:
@@ -618,7 +788,7 @@ class _Headers:
         if hs == ls:
             return None  # the row is the header itself (or stands alone)
         he = t.find("\n", hs, ls)
-        return delim, [c.lower() for c in t[hs:he if he >= 0 else ls].split(delim)]
+        return delim, [c.lower() for c in t[hs : he if he >= 0 else ls].split(delim)]
 
     def _header_start(self, ls: int, delim: str, n: int) -> int:
         t, memo = self.t, self.memo
@@ -656,6 +826,6 @@ _CARD_CTX = re.compile(r"\b(?:card|credit|debit|visa|mastercard|amex|cc|pan|paym
 
 def _card_score(t: str, a: int, grouped: bool) -> float:
     score = 0.85 if grouped else 0.75
-    if _CARD_CTX.search(t[max(0, a - 40):a].lower()):
+    if _CARD_CTX.search(t[max(0, a - 40) : a].lower()):
         score += 0.1
     return score

@@ -116,8 +116,12 @@ def _expression(p: re.Pattern) -> tuple[bytes, int] | None:
 
 def _compile_db(exprs: list[tuple[int, bytes, int]]):
     db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
-    db.compile(expressions=[e for _, e, _ in exprs], ids=[i for i, _, _ in exprs],
-               elements=len(exprs), flags=[f for _, _, f in exprs])
+    db.compile(
+        expressions=[e for _, e, _ in exprs],
+        ids=[i for i, _, _ in exprs],
+        elements=len(exprs),
+        flags=[f for _, _, f in exprs],
+    )
     return db
 
 

@@ -117,7 +117,9 @@ class RedisState:
         return Reservation(bool(int(r[0])), float(r[1]), float(r[2]))
 
     async def settle(self, key: str, reserved: float, actual: float, ttl: float) -> float:
-        r = await self._settle(keys=[self._k("budget", key)], args=[repr(float(reserved)), repr(float(actual)), _ms(ttl)])
+        r = await self._settle(
+            keys=[self._k("budget", key)], args=[repr(float(reserved)), repr(float(actual)), _ms(ttl)]
+        )
         return float(r)
 
     async def budget(self, key: str) -> tuple[float, float]:

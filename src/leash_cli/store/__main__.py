@@ -51,8 +51,12 @@ def main(argv: list[str] | None = None) -> int:
         if token is None and (key == last[1] or (now - last[0] < _STATUS_EVERY and key[1:3] == last[1][1:3])):
             return
         last[0], last[1] = now, key
-        counts = {"rows_written": rec.rows_written, "write_errors": rec.write_errors, "dropped": rec.dropped,
-                  "pruned": rec.pruned}
+        counts = {
+            "rows_written": rec.rows_written,
+            "write_errors": rec.write_errors,
+            "dropped": rec.dropped,
+            "pruned": rec.pruned,
+        }
         data = frame((rec.finished, rec.failing, rec.last_error, counts, token))
         with out_lock:
             try:

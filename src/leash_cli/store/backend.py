@@ -142,9 +142,19 @@ class HistoryReader(Protocol):
     """Read queries over the history (thread-safe: the TUI calls them from worker threads)."""
 
     # -- leash logs / leash stats --------------------------------------------------------
-    def list_requests(self, n: int = 20, *, provider: str | None = None, model: str | None = None,
-                      tenant: str | None = None, status: str | int | None = None, outcome: str | None = None,
-                      query: str | None = None, since: str | None = None, expr: str | None = None) -> list[Row]: ...
+    def list_requests(
+        self,
+        n: int = 20,
+        *,
+        provider: str | None = None,
+        model: str | None = None,
+        tenant: str | None = None,
+        status: str | int | None = None,
+        outcome: str | None = None,
+        query: str | None = None,
+        since: str | None = None,
+        expr: str | None = None,
+    ) -> list[Row]: ...
 
     def new_requests(self, after_rowid: int, limit: int = 1000, **filters: Any) -> list[Row]: ...
 
@@ -159,8 +169,9 @@ class HistoryReader(Protocol):
     # -- leash policy test ----------------------------------------------------------------
     def count_replay(self, since: str | None = None, tenant: str | None = None, last: int | None = None) -> int: ...
 
-    def replay_rows(self, since: str | None = None, tenant: str | None = None,
-                    last: int | None = None) -> Iterator[Row]:
+    def replay_rows(
+        self, since: str | None = None, tenant: str | None = None, last: int | None = None
+    ) -> Iterator[Row]:
         """Exchanges oldest first (``store.queries.REPLAY_COLUMNS``, ``request_headers`` parsed), each with its
         recorded ``violations`` as ``(module, type, action, detail)`` tuples; ``last``: only the newest N."""
         ...
@@ -186,8 +197,9 @@ class HistoryReader(Protocol):
 
     def violations_by_day(self, since: str, module: str | None = None, type: str | None = None) -> dict[str, int]: ...
 
-    def recent_violations(self, module: str | None = None, type: str | None = None, action: str | None = None,
-                          limit: int = 200) -> list[Row]: ...
+    def recent_violations(
+        self, module: str | None = None, type: str | None = None, action: str | None = None, limit: int = 200
+    ) -> list[Row]: ...
 
     def close(self) -> None: ...
 

@@ -76,8 +76,21 @@ KIND_CHAIN = {"request": "decision", "violation": "decision", "audit": "audit"}
 KIND_TABLE = {"request": "requests", "violation": "violations", "audit": "audit_log"}
 
 _REAL = frozenset({"latency_ms", "upstream_ms", "overhead_ms", "ttft_ms", "cost_usd", "score"})
-_INT = frozenset({"status", "stream", "input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
-                  "reasoning_tokens", "request_body_truncated", "response_body_truncated", "start", "end"})
+_INT = frozenset(
+    {
+        "status",
+        "stream",
+        "input_tokens",
+        "output_tokens",
+        "cached_input_tokens",
+        "cache_write_tokens",
+        "reasoning_tokens",
+        "request_body_truncated",
+        "response_body_truncated",
+        "start",
+        "end",
+    }
+)
 
 
 def _types(columns: Sequence[str]) -> tuple[str, ...]:
@@ -155,8 +168,9 @@ class Entry:
         return (self.seq, self.chain, self.kind, self.ref, self.created_at, self.row_hash, self.prev_hash, self.hash)
 
 
-def make_entries(heads: dict[str, tuple[int, str]], next_seq: int,
-                 rows: Iterable[tuple[str, str, str, Sequence[Any]]]) -> list[tuple[Any, ...]]:
+def make_entries(
+    heads: dict[str, tuple[int, str]], next_seq: int, rows: Iterable[tuple[str, str, str, Sequence[Any]]]
+) -> list[tuple[Any, ...]]:
     """Chain entries (``audit_chain`` rows: seq, chain, kind, ref, created_at, row_hash, prev_hash, hash) for new
     rows ``(kind, ref, created_at, values)`` after ``heads`` (chain -> (seq, hash)), numbered from ``next_seq``;
     ``heads`` is updated to the new heads."""
@@ -257,10 +271,21 @@ class Checkpoint:
         return {"audit": (self.audit_seq, self.audit_hash), "decision": (self.decision_seq, self.decision_hash)}
 
 
-def checkpoint_mac(key: AuditKey, created_at: str, reason: str, heads: dict[str, tuple[int, str]],
-                   prev_mac: str) -> str:
-    payload = orjson.dumps(["checkpoint", created_at, reason, heads["audit"][0], heads["audit"][1],
-                            heads["decision"][0], heads["decision"][1], prev_mac])
+def checkpoint_mac(
+    key: AuditKey, created_at: str, reason: str, heads: dict[str, tuple[int, str]], prev_mac: str
+) -> str:
+    payload = orjson.dumps(
+        [
+            "checkpoint",
+            created_at,
+            reason,
+            heads["audit"][0],
+            heads["audit"][1],
+            heads["decision"][0],
+            heads["decision"][1],
+            prev_mac,
+        ]
+    )
     return key.sign(payload)
 
 
@@ -323,8 +348,9 @@ class Report:
             "rows": self.rows,
             "pre_chain_rows": self.pre_chain,
             "checkpoints": self.checkpoints,
-            "last_checkpoint": None if cp is None else {"id": cp.id, "created_at": cp.created_at,
-                                                         "reason": cp.reason, "heads": cp.heads()},
+            "last_checkpoint": None
+            if cp is None
+            else {"id": cp.id, "created_at": cp.created_at, "reason": cp.reason, "heads": cp.heads()},
             "unsigned_tail": self.unsigned_tail,
             "removed_by_retention": {t.chain: t.removed for t in self.tombstones},
             "findings": [f.as_dict() for f in self.findings],
@@ -362,11 +388,21 @@ def verify(source: ChainSource, key: AuditKey | None, since: str | None = None) 
     tombs = source.tombstones()
     rep.tombstones = list(tombs.values())
     for t in tombs.values():
-        if key is None or t.mac is None or not hmac.compare_digest(
-                t.mac, tombstone_mac(key, t.chain, t.upto_seq, t.last_hash, t.removed)):
-            add(Finding("tombstone_forged", "audit_tombstones", t.chain, t.upto_seq,
-                        f"the retention tombstone of chain {t.chain} is not signed by this key "
-                        "(forged, altered, or another key)"))
+        if (
+            key is None
+            or t.mac is None
+            or not hmac.compare_digest(t.mac, tombstone_mac(key, t.chain, t.upto_seq, t.last_hash, t.removed))
+        ):
+            add(
+                Finding(
+                    "tombstone_forged",
+                    "audit_tombstones",
+                    t.chain,
+                    t.upto_seq,
+                    f"the retention tombstone of chain {t.chain} is not signed by this key "
+                    "(forged, altered, or another key)",
+                )
+            )
     # 1. the links
     expect = {c: (tombs[c].upto_seq, tombs[c].last_hash) if c in tombs else (0, GENESIS) for c in CHAINS}
     by_seq: dict[int, Entry] = {}
@@ -381,19 +417,35 @@ def verify(source: ChainSource, key: AuditKey | None, since: str | None = None) 
         checking = since is None or e.created_at >= since
         own = link_hash(e.prev_hash, e.seq, e.chain, e.kind, e.ref, e.created_at, e.row_hash)
         if own != e.hash and checking:
-            add(Finding("entry_edited", "audit_chain", e.ref, e.seq,
-                        f"chain entry {e.seq} ({e.kind} {e.ref}) was edited: its hash does not match its content"))
+            add(
+                Finding(
+                    "entry_edited",
+                    "audit_chain",
+                    e.ref,
+                    e.seq,
+                    f"chain entry {e.seq} ({e.kind} {e.ref}) was edited: its hash does not match its content",
+                )
+            )
         prev_seq, prev_hash = expect[e.chain]
         if e.prev_hash != prev_hash and checking:
             gap = e.seq - prev_seq - 1
             if tombs.get(e.chain) and prev_seq == tombs[e.chain].upto_seq and e.seq <= prev_seq:
                 what = "follows the retention tombstone but does not link to it"
             else:
-                what = (f"does not link to entry {prev_seq}: "
-                        + (f"{gap} entries between them were removed" if gap > 0 else "an entry was inserted or "
-                           "replaced before it"))
-            add(Finding("entries_removed" if gap > 0 else "entry_edited", "audit_chain", e.ref, e.seq,
-                        f"{e.chain} chain: entry {e.seq} {what}"))
+                what = f"does not link to entry {prev_seq}: " + (
+                    f"{gap} entries between them were removed"
+                    if gap > 0
+                    else "an entry was inserted or replaced before it"
+                )
+            add(
+                Finding(
+                    "entries_removed" if gap > 0 else "entry_edited",
+                    "audit_chain",
+                    e.ref,
+                    e.seq,
+                    f"{e.chain} chain: entry {e.seq} {what}",
+                )
+            )
         expect[e.chain] = (e.seq, e.hash)
         last_seq[e.chain] = e.seq
         key_ = (e.kind, e.ref)
@@ -408,14 +460,22 @@ def verify(source: ChainSource, key: AuditKey | None, since: str | None = None) 
         if key is None:
             break
         good = cp.key_id == key.id and hmac.compare_digest(
-            cp.mac, checkpoint_mac(key, cp.created_at, cp.reason, cp.heads(), cp.prev_mac))
+            cp.mac, checkpoint_mac(key, cp.created_at, cp.reason, cp.heads(), cp.prev_mac)
+        )
         if not good:
             why = "signed with another key" if cp.key_id != key.id else "forged or altered"
             add(Finding("checkpoint_forged", "audit_checkpoints", str(cp.id), None, f"checkpoint {cp.id} is {why}"))
             continue
         if cp.prev_mac != prev_mac:
-            add(Finding("checkpoint_removed", "audit_checkpoints", str(cp.id), None,
-                        f"checkpoint {cp.id} does not follow the checkpoint before it: checkpoints were removed"))
+            add(
+                Finding(
+                    "checkpoint_removed",
+                    "audit_checkpoints",
+                    str(cp.id),
+                    None,
+                    f"checkpoint {cp.id} does not follow the checkpoint before it: checkpoints were removed",
+                )
+            )
         prev_mac = cp.mac
         rep.last_checkpoint = cp
         if since is not None and cp.created_at < since:
@@ -427,20 +487,40 @@ def verify(source: ChainSource, key: AuditKey | None, since: str | None = None) 
             if at is None:
                 if seq > last_seq[chain]:
                     continue  # reported as a cut tail below
-                add(Finding("chain_rewritten", "audit_chain", None, seq,
-                            f"checkpoint {cp.id} signed {chain} entry {seq}, which is gone"))
+                add(
+                    Finding(
+                        "chain_rewritten",
+                        "audit_chain",
+                        None,
+                        seq,
+                        f"checkpoint {cp.id} signed {chain} entry {seq}, which is gone",
+                    )
+                )
             elif at.hash != h or at.chain != chain:
-                add(Finding("chain_rewritten", "audit_chain", at.ref, seq,
-                            f"checkpoint {cp.id} signed a different {chain} entry {seq}: the chain up to it "
-                            "was rewritten"))
+                add(
+                    Finding(
+                        "chain_rewritten",
+                        "audit_chain",
+                        at.ref,
+                        seq,
+                        f"checkpoint {cp.id} signed a different {chain} entry {seq}: the chain up to it was rewritten",
+                    )
+                )
     last_cp = rep.last_checkpoint
     if last_cp is not None:
         for chain, (seq, _h) in last_cp.heads().items():
             if seq > last_seq[chain]:
-                add(Finding("tail_cut", "audit_chain", None, seq,
-                            f"the {chain} chain ends at entry {last_seq[chain]} but checkpoint {last_cp.id} "
-                            f"({last_cp.created_at}) signed it up to entry {seq}: {seq - last_seq[chain]} or more "
-                            "entries at its end were removed"))
+                add(
+                    Finding(
+                        "tail_cut",
+                        "audit_chain",
+                        None,
+                        seq,
+                        f"the {chain} chain ends at entry {last_seq[chain]} but checkpoint {last_cp.id} "
+                        f"({last_cp.created_at}) signed it up to entry {seq}: {seq - last_seq[chain]} or more "
+                        "entries at its end were removed",
+                    )
+                )
         top = max(last_cp.audit_seq, last_cp.decision_seq)
         rep.unsigned_tail = sum(1 for s in by_seq if s > top)
     else:
@@ -455,20 +535,41 @@ def verify(source: ChainSource, key: AuditKey | None, since: str | None = None) 
                 if rowid <= pre:
                     rep.pre_chain += 1
                 elif since is None or (created or "") >= since:
-                    add(Finding("inserted", table, ref, None, f"{table} row {ref} ({created}) is not in the chain: "
-                                "inserted outside leash"))
+                    add(
+                        Finding(
+                            "inserted",
+                            table,
+                            ref,
+                            None,
+                            f"{table} row {ref} ({created}) is not in the chain: inserted outside leash",
+                        )
+                    )
                 continue
             seen.add(ref)
             if since is not None and le.created_at < since:
                 continue
             rep.rows += 1
             if row_hash(kind, values) != le.row_hash:
-                add(Finding("edited", table, ref, le.seq, f"{table} row {ref} was edited after it was written "
-                            f"(chain entry {le.seq})"))
+                add(
+                    Finding(
+                        "edited",
+                        table,
+                        ref,
+                        le.seq,
+                        f"{table} row {ref} was edited after it was written (chain entry {le.seq})",
+                    )
+                )
         for (k, ref), gone in latest.items():
             if k == kind and ref not in seen and (since is None or gone.created_at >= since):
-                add(Finding("deleted", table, ref, gone.seq, f"{table} row {ref} ({gone.created_at}) was deleted "
-                            f"(chain entry {gone.seq})"))
+                add(
+                    Finding(
+                        "deleted",
+                        table,
+                        ref,
+                        gone.seq,
+                        f"{table} row {ref} ({gone.created_at}) was deleted (chain entry {gone.seq})",
+                    )
+                )
     rep.findings.sort(key=lambda f: (f.seq if f.seq is not None else -1, f.problem))
     return rep
 
@@ -479,8 +580,16 @@ def export_records(source: ChainSource, since: str | None = None) -> Iterator[di
     rows: dict[tuple[str, str], tuple[Any, ...]] = {}
     columns = {"request": REQUEST_COLUMNS, "violation": ("id", *VIOLATION_COLUMNS), "audit": ("id", *AUDIT_COLUMNS)}
     for t in source.tombstones().values():
-        yield {"type": "tombstone", "chain": t.chain, "upto_seq": t.upto_seq, "last_hash": t.last_hash,
-               "removed": t.removed, "updated_at": t.updated_at, "key_id": t.key_id, "mac": t.mac}
+        yield {
+            "type": "tombstone",
+            "chain": t.chain,
+            "upto_seq": t.upto_seq,
+            "last_hash": t.last_hash,
+            "removed": t.removed,
+            "updated_at": t.updated_at,
+            "key_id": t.key_id,
+            "mac": t.mac,
+        }
     for kind in KIND_TABLE:
         for _rowid, ref, _created, values in source.rows(kind):
             rows[(kind, ref)] = values
@@ -489,12 +598,30 @@ def export_records(source: ChainSource, since: str | None = None) -> Iterator[di
             continue
         stored = rows.get((e.kind, e.ref))
         row = None if stored is None else dict(zip(columns[e.kind], stored))
-        yield {"type": "entry", "seq": e.seq, "chain": e.chain, "kind": e.kind, "table": KIND_TABLE[e.kind],
-               "ref": e.ref, "created_at": e.created_at, "row_hash": e.row_hash, "prev_hash": e.prev_hash,
-               "hash": e.hash, "row": row}
+        yield {
+            "type": "entry",
+            "seq": e.seq,
+            "chain": e.chain,
+            "kind": e.kind,
+            "table": KIND_TABLE[e.kind],
+            "ref": e.ref,
+            "created_at": e.created_at,
+            "row_hash": e.row_hash,
+            "prev_hash": e.prev_hash,
+            "hash": e.hash,
+            "row": row,
+        }
     for c in source.checkpoints():
         if since is not None and c.created_at < since:
             continue
         cp = c
-        yield {"type": "checkpoint", "id": cp.id, "created_at": cp.created_at, "reason": cp.reason,
-               "heads": cp.heads(), "prev_mac": cp.prev_mac, "key_id": cp.key_id, "mac": cp.mac}
+        yield {
+            "type": "checkpoint",
+            "id": cp.id,
+            "created_at": cp.created_at,
+            "reason": cp.reason,
+            "heads": cp.heads(),
+            "prev_mac": cp.prev_mac,
+            "key_id": cp.key_id,
+            "mac": cp.mac,
+        }

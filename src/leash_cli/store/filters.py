@@ -269,7 +269,7 @@ class _Parser:
         if v.kind == "word":
             for c in _COMPARATORS:
                 if text.startswith(c):
-                    rest = text[len(c):]
+                    rest = text[len(c) :]
                     if rest == "":
                         nxt = self.tok
                         if nxt.kind != "word":
@@ -394,8 +394,10 @@ def _sql(node: Any, alias: str, params: list[Any], searches: list[tuple[int, str
         params.append(q)
         params.append("[]")  # the matching rows not yet indexed: filled in by Filter.params_for(db)
         searches.append((len(params) - 1, v))
-        return (f"({a}rowid IN (SELECT rowid FROM requests_fts WHERE requests_fts MATCH ?)"
-                f" OR {a}rowid IN (SELECT value FROM json_each(?)))")
+        return (
+            f"({a}rowid IN (SELECT rowid FROM requests_fts WHERE requests_fts MATCH ?)"
+            f" OR {a}rowid IN (SELECT value FROM json_each(?)))"
+        )
     raise AssertionError(op)  # pragma: no cover
 
 

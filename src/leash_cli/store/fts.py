@@ -47,8 +47,9 @@ def set_fts_deferred(conn: Any, deferred: bool) -> None:
     conn.execute("UPDATE fts_state SET deferred = ? WHERE name = ?", [1 if deferred else 0, FTS_NAME])
 
 
-def index_fts(conn: sqlite3.Connection, *, chunk: int = 5000, max_rows: int | None = None,
-              deadline: float | None = None) -> int:
+def index_fts(
+    conn: sqlite3.Connection, *, chunk: int = 5000, max_rows: int | None = None, deadline: float | None = None
+) -> int:
     """Add the rows above the watermark to ``requests_fts``, ``chunk`` rowids per
     transaction, oldest first; stop after ``max_rows`` rowids or at ``deadline``
     (``time.monotonic()``).  Returns how many rows were indexed.  Bulk indexing
@@ -202,8 +203,7 @@ def unindexed_matches(
     return found[-newest:] if newest else found
 
 
-def search_clause(db: sqlite_utils.Database | sqlite3.Connection, text: str,
-                  alias: str = "r") -> tuple[str, list[Any]]:
+def search_clause(db: sqlite_utils.Database | sqlite3.Connection, text: str, alias: str = "r") -> tuple[str, list[Any]]:
     """A WHERE fragment (and its parameters) for rows of ``requests {alias}`` whose
     prompt or completion text matches the words ``text``, indexed or not yet.
 
@@ -215,7 +215,8 @@ def search_clause(db: sqlite_utils.Database | sqlite3.Connection, text: str,
     """
     upto = fts_watermark(db)
     tail = unindexed_matches(db, text, after=upto, alias=alias)
-    sql = (f"({alias}.rowid IN (SELECT rowid FROM requests_fts WHERE requests_fts MATCH ? AND rowid <= ?)"
-           f" OR {alias}.rowid IN (SELECT value FROM json_each(?)))")
+    sql = (
+        f"({alias}.rowid IN (SELECT rowid FROM requests_fts WHERE requests_fts MATCH ? AND rowid <= ?)"
+        f" OR {alias}.rowid IN (SELECT value FROM json_each(?)))"
+    )
     return sql, [fts_query(text), upto, orjson.dumps(tail).decode()]
-

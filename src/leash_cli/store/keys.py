@@ -32,8 +32,9 @@ def insert_key(db_path: Path, vk: VirtualKey, key_hash: str) -> None:
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             [vk.id, vk.tenant, key_hash, vk.prefix, vk.description, vk.created_at, vk.expires_at],
         )
-        record_audit(db.conn, (vk.created_at, "key_created", "cli",
-                               f'{{"key_id": "{vk.id}", "tenant": "{_esc(vk.tenant)}"}}'))
+        record_audit(
+            db.conn, (vk.created_at, "key_created", "cli", f'{{"key_id": "{vk.id}", "tenant": "{_esc(vk.tenant)}"}}')
+        )
         db.conn.execute("COMMIT")
     finally:
         if db.conn.in_transaction:

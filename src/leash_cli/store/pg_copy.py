@@ -38,6 +38,7 @@ class PostgresTarget(Protocol):
 
     def connect(self) -> Any: ...
 
+
 __all__ = ["backup_to_sqlite", "copy_from_sqlite"]
 
 _REQ_COLS = ", ".join(REQUEST_COLUMNS)
@@ -64,8 +65,10 @@ def copy_from_sqlite(store: PostgresTarget, path: Path, *, chunk: int = 2000) ->
                     for i, row in enumerate(rows):
                         cp.write_row((*clean_row(row), i))
                 pg.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
-                pg.execute(f"INSERT INTO requests ({_REQ_COLS}) SELECT {_REQ_COLS} FROM leash_stage ORDER BY ord "
-                           "ON CONFLICT (id) DO NOTHING RETURNING id")
+                pg.execute(
+                    f"INSERT INTO requests ({_REQ_COLS}) SELECT {_REQ_COLS} FROM leash_stage ORDER BY ord "
+                    "ON CONFLICT (id) DO NOTHING RETURNING id"
+                )
                 new_ids = [r[0] for r in pg.fetchall()]
                 counts["requests"] += len(new_ids)
                 counts["requests_skipped"] += len(rows) - len(new_ids)
@@ -81,8 +84,10 @@ def copy_from_sqlite(store: PostgresTarget, path: Path, *, chunk: int = 2000) ->
                             counts["violations"] += 1
         audits = src.conn.execute(f"SELECT {_AUD_COLS} FROM audit_log ORDER BY id").fetchall()
         with conn.transaction(), conn.cursor() as pg:
-            pg.execute("CREATE TEMP TABLE leash_audit_stage ON COMMIT DROP AS "
-                       f"SELECT {_AUD_COLS}, 0::integer AS ord FROM audit_log WITH NO DATA")
+            pg.execute(
+                "CREATE TEMP TABLE leash_audit_stage ON COMMIT DROP AS "
+                f"SELECT {_AUD_COLS}, 0::integer AS ord FROM audit_log WITH NO DATA"
+            )
             with pg.copy(f"COPY leash_audit_stage ({_AUD_COLS}, ord) FROM STDIN") as cp:
                 for i, a in enumerate(audits):
                     cp.write_row((*clean_row(a), i))
@@ -96,8 +101,11 @@ def copy_from_sqlite(store: PostgresTarget, path: Path, *, chunk: int = 2000) ->
             keys = src.conn.execute(f"SELECT {_KEY_COLS} FROM virtual_keys ORDER BY created_at").fetchall()
             with conn.transaction(), conn.cursor() as pg:
                 for k in keys:
-                    pg.execute(f"INSERT INTO virtual_keys ({_KEY_COLS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
-                               "ON CONFLICT DO NOTHING", list(k))
+                    pg.execute(
+                        f"INSERT INTO virtual_keys ({_KEY_COLS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+                        "ON CONFLICT DO NOTHING",
+                        list(k),
+                    )
                     counts["virtual_keys"] += max(pg.rowcount, 0)
     finally:
         conn.close()
@@ -143,8 +151,11 @@ def backup_to_sqlite(store: PostgresTarget, dest: Path) -> int:
                 copy(f"SELECT {_REQ_COLS} FROM requests ORDER BY rowid", INSERT_REQUEST, "leash_b1")
                 copy(f"SELECT {_VIO_COLS} FROM violations ORDER BY id", INSERT_VIOLATION, "leash_b2")
                 copy(f"SELECT {_AUD_COLS} FROM audit_log ORDER BY id", INSERT_AUDIT, "leash_b3")
-                copy(f"SELECT {_KEY_COLS} FROM virtual_keys ORDER BY created_at",
-                     f"INSERT INTO virtual_keys ({_KEY_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", "leash_b4")
+                copy(
+                    f"SELECT {_KEY_COLS} FROM virtual_keys ORDER BY created_at",
+                    f"INSERT INTO virtual_keys ({_KEY_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "leash_b4",
+                )
                 out.conn.execute("COMMIT")
         except BaseException:
             out.close()

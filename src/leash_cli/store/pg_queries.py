@@ -78,7 +78,7 @@ def search_sql(text: str, alias: str = "r") -> tuple[str, list[Any]]:
         return "false", []
     query = "(" + " && ".join(qs) + ")"
     vector = SEARCH_VECTOR.format(a=alias + ".")
-    sql = (f"({alias}.search_vector @@ {query} OR ({alias}.search_vector IS NULL AND {vector} @@ {query}))")
+    sql = f"({alias}.search_vector @@ {query} OR ({alias}.search_vector IS NULL AND {vector} @@ {query}))"
     return sql, params + params
 
 
@@ -191,9 +191,16 @@ def _status_clause(status: str | int) -> tuple[str, list[Any]]:
     raise ValueError(f"expected a status such as 200, 429 or 5xx, got {status!r}")
 
 
-def _filters(provider: str | None = None, model: str | None = None, tenant: str | None = None,
-             status: str | int | None = None, outcome: str | None = None, since: str | None = None,
-             query: str | None = None, expr: str | None = None) -> tuple[list[str], list[Any]]:
+def _filters(
+    provider: str | None = None,
+    model: str | None = None,
+    tenant: str | None = None,
+    status: str | int | None = None,
+    outcome: str | None = None,
+    since: str | None = None,
+    query: str | None = None,
+    expr: str | None = None,
+) -> tuple[list[str], list[Any]]:
     where: list[str] = []
     params: list[Any] = []
     for col, val in (("provider", provider), ("model", model), ("tenant", tenant), ("outcome", outcome)):
@@ -275,9 +282,19 @@ class PostgresReader:
         self._pool.close()
 
     # -- leash logs / leash stats ------------------------------------------------------------------
-    def list_requests(self, n: int = 20, *, provider: str | None = None, model: str | None = None,
-                      tenant: str | None = None, status: str | int | None = None, outcome: str | None = None,
-                      query: str | None = None, since: str | None = None, expr: str | None = None) -> list[Row]:
+    def list_requests(
+        self,
+        n: int = 20,
+        *,
+        provider: str | None = None,
+        model: str | None = None,
+        tenant: str | None = None,
+        status: str | int | None = None,
+        outcome: str | None = None,
+        query: str | None = None,
+        since: str | None = None,
+        expr: str | None = None,
+    ) -> list[Row]:
         where, params = _filters(provider, model, tenant, status, outcome, since, query, expr)
         # a search lists matches newest-written first, as SQLite's does; a listing newest started first
         order = "r.rowid DESC" if query else "r.started_at DESC, r.rowid DESC"
@@ -295,8 +312,10 @@ class PostgresReader:
         cols = ", ".join(REQUEST_COLUMNS)
         rows = self._all(f"SELECT {cols} FROM requests WHERE id = %s", [request_id])
         if not rows and request_id:
-            rows = self._all(f"SELECT {cols} FROM requests WHERE id >= %s AND id < %s ORDER BY id LIMIT 2",
-                             [request_id, request_id + "\U0010ffff"])
+            rows = self._all(
+                f"SELECT {cols} FROM requests WHERE id >= %s AND id < %s ORDER BY id LIMIT 2",
+                [request_id, request_id + "\U0010ffff"],
+            )
             if len(rows) > 1:
                 raise ValueError(f"{request_id!r} matches more than one exchange; give more of the id")
         if not rows:
@@ -376,16 +395,23 @@ class PostgresReader:
 
     def newer(self, flt: ListFilter, after_rowid: int, limit: int = 5000) -> list[Row]:
         f = _as_pg(flt)
-        return self._all(f"{_TRAFFIC} WHERE r.rowid > %s AND ({f.sql}) ORDER BY r.rowid LIMIT %s",
-                         [after_rowid, *f.params, int(limit)])
+        return self._all(
+            f"{_TRAFFIC} WHERE r.rowid > %s AND ({f.sql}) ORDER BY r.rowid LIMIT %s",
+            [after_rowid, *f.params, int(limit)],
+        )
 
     def providers(self) -> list[tuple[str, str]]:
-        return [(p, k) for p, k in self._tuples(
-            "SELECT DISTINCT provider, kind FROM requests WHERE provider IS NOT NULL ORDER BY provider")]
+        return [
+            (p, k)
+            for p, k in self._tuples(
+                "SELECT DISTINCT provider, kind FROM requests WHERE provider IS NOT NULL ORDER BY provider"
+            )
+        ]
 
     def recent_outcomes(self, since: str) -> list[tuple[Any, ...]]:
-        return self._tuples("SELECT outcome, status, latency_ms, overhead_ms FROM requests WHERE started_at >= %s",
-                            [since])
+        return self._tuples(
+            "SELECT outcome, status, latency_ms, overhead_ms FROM requests WHERE started_at >= %s", [since]
+        )
 
     def cost_totals(self, since: str) -> Row:
         return self._all(
@@ -411,13 +437,19 @@ class PostgresReader:
         )
 
     def spend_by_day(self, since: str) -> dict[str, float]:
-        return {d: float(v) for d, v in self._tuples(
-            "SELECT substr(started_at, 1, 10), coalesce(sum(cost_usd), 0) FROM requests "
-            "WHERE started_at >= %s GROUP BY 1", [since])}
+        return {
+            d: float(v)
+            for d, v in self._tuples(
+                "SELECT substr(started_at, 1, 10), coalesce(sum(cost_usd), 0) FROM requests "
+                "WHERE started_at >= %s GROUP BY 1",
+                [since],
+            )
+        }
 
     def tenant_spend(self, tenant: str, since: str) -> float:
-        v = self._tuples("SELECT coalesce(sum(cost_usd), 0) FROM requests WHERE tenant = %s AND started_at >= %s",
-                         [tenant, since])[0][0]
+        v = self._tuples(
+            "SELECT coalesce(sum(cost_usd), 0) FROM requests WHERE tenant = %s AND started_at >= %s", [tenant, since]
+        )[0][0]
         return float(v or 0.0)
 
     def violation_groups(self, day_ago: str, week_ago: str) -> list[Row]:
@@ -439,10 +471,13 @@ class PostgresReader:
             params.append(type)
         return {d: int(n) for d, n in self._tuples(sql + " GROUP BY 1", params)}
 
-    def recent_violations(self, module: str | None = None, type: str | None = None, action: str | None = None,
-                          limit: int = 200) -> list[Row]:
-        sql = ("SELECT v.id, v.request_id, v.created_at, v.module, v.type, v.action, v.severity, v.detail, "
-               "r.provider, r.model, r.tenant FROM violations v LEFT JOIN requests r ON r.id = v.request_id")
+    def recent_violations(
+        self, module: str | None = None, type: str | None = None, action: str | None = None, limit: int = 200
+    ) -> list[Row]:
+        sql = (
+            "SELECT v.id, v.request_id, v.created_at, v.module, v.type, v.action, v.severity, v.detail, "
+            "r.provider, r.model, r.tenant FROM violations v LEFT JOIN requests r ON r.id = v.request_id"
+        )
         where: list[str] = []
         params: list[Any] = []
         for col, val in (("module", module), ("type", type), ("action", action)):

@@ -212,7 +212,8 @@ def migrate(conn: Any, where: str) -> list[str]:
                 continue
             for sql in statements:
                 conn.execute(sql)
-            conn.execute("INSERT INTO schema_migrations (name, applied_at) VALUES (%s, %s)",
-                         [name, iso_utc(time.time())])
+            conn.execute(
+                "INSERT INTO schema_migrations (name, applied_at) VALUES (%s, %s)", [name, iso_utc(time.time())]
+            )
             done.append(name)
     return done

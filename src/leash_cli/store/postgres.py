@@ -69,8 +69,7 @@ def _psycopg() -> Any:
         import psycopg
     except ImportError:  # pragma: no cover - depends on the install
         raise StoreError(
-            "storage.url names a PostgreSQL database but psycopg is not installed: "
-            "pip install 'leash-cli[postgres]'"
+            "storage.url names a PostgreSQL database but psycopg is not installed: pip install 'leash-cli[postgres]'"
         ) from None
     return psycopg
 
@@ -111,8 +110,13 @@ class PostgresWriter:
                 raise
             self._write(requests, violations, audits, clean_row)  # rare: pay for the check only then
 
-    def _write(self, requests: Sequence[RequestRow], violations: Sequence[ViolationRow], audits: Sequence[AuditRow],
-               clean: Callable[[Sequence[Any]], Sequence[Any]]) -> None:
+    def _write(
+        self,
+        requests: Sequence[RequestRow],
+        violations: Sequence[ViolationRow],
+        audits: Sequence[AuditRow],
+        clean: Callable[[Sequence[Any]], Sequence[Any]],
+    ) -> None:
         conn = self.conn
         with conn.transaction():
             if requests:
@@ -144,8 +148,9 @@ class PostgresWriter:
             conds.append("{col} < %s")
             params.append(cutoff)
         if max_rows is not None:
-            row = conn.execute("SELECT started_at FROM requests ORDER BY started_at DESC LIMIT 1 OFFSET %s",
-                               [max_rows]).fetchone()
+            row = conn.execute(
+                "SELECT started_at FROM requests ORDER BY started_at DESC LIMIT 1 OFFSET %s", [max_rows]
+            ).fetchone()
             if row is not None:  # keep the newest max_rows: delete everything at or before the (max_rows+1)-th
                 conds.append("{col} <= %s")
                 params.append(row[0])
@@ -237,8 +242,7 @@ class PostgresStore:
         """A new autocommit connection (StoreError when the server cannot be reached)."""
         psycopg = _psycopg()
         try:
-            return psycopg.connect(self.location, autocommit=True, connect_timeout=10,
-                                   application_name="leash")
+            return psycopg.connect(self.location, autocommit=True, connect_timeout=10, application_name="leash")
         except psycopg.OperationalError as e:
             raise StoreError(f"cannot connect to PostgreSQL at {self.where}: {str(e).strip()}") from None
 
@@ -260,9 +264,14 @@ class PostgresStore:
 
         with self._lock:
             if self._pool is None:
-                self._pool = ConnectionPool(self.location, min_size=1, max_size=2, open=False, name="leash-store",
-                                            kwargs={"autocommit": True, "application_name": "leash",
-                                                    "connect_timeout": 10})
+                self._pool = ConnectionPool(
+                    self.location,
+                    min_size=1,
+                    max_size=2,
+                    open=False,
+                    name="leash-store",
+                    kwargs={"autocommit": True, "application_name": "leash", "connect_timeout": 10},
+                )
                 self._pool.open(wait=False)
                 atexit.register(self._close_pool)
         try:
@@ -307,8 +316,14 @@ class PostgresStore:
             check_usable(applied(conn), self.where, writing=False)
         from psycopg_pool import ConnectionPool
 
-        pool = ConnectionPool(self.location, min_size=1, max_size=4, open=True, name="leash-reader",
-                              kwargs={"autocommit": True, "application_name": "leash"})
+        pool = ConnectionPool(
+            self.location,
+            min_size=1,
+            max_size=4,
+            open=True,
+            name="leash-reader",
+            kwargs={"autocommit": True, "application_name": "leash"},
+        )
         return PostgresReader(pool)
 
     # -- virtual keys -------------------------------------------------------------------------
@@ -323,19 +338,26 @@ class PostgresStore:
                 )
                 conn.execute(
                     "INSERT INTO audit_log (created_at, event, actor, detail) VALUES (%s, %s, %s, %s)",
-                    [key.created_at, "key_created", "cli",
-                     orjson.dumps({"key_id": key.id, "tenant": key.tenant}).decode()],
+                    [
+                        key.created_at,
+                        "key_created",
+                        "cli",
+                        orjson.dumps({"key_id": key.id, "tenant": key.tenant}).decode(),
+                    ],
                 )
 
     def revoke_key(self, key_id: str, now: str) -> bool:
         with self._connection() as conn:
             migrate(conn, self.where)
             with conn.transaction():
-                cur = conn.execute("UPDATE virtual_keys SET revoked_at = %s WHERE id = %s AND revoked_at IS NULL",
-                                   [now, key_id])
+                cur = conn.execute(
+                    "UPDATE virtual_keys SET revoked_at = %s WHERE id = %s AND revoked_at IS NULL", [now, key_id]
+                )
                 if cur.rowcount:
-                    conn.execute("INSERT INTO audit_log (created_at, event, actor, detail) VALUES (%s, %s, %s, %s)",
-                                 [now, "key_revoked", "cli", orjson.dumps({"key_id": key_id}).decode()])
+                    conn.execute(
+                        "INSERT INTO audit_log (created_at, event, actor, detail) VALUES (%s, %s, %s, %s)",
+                        [now, "key_revoked", "cli", orjson.dumps({"key_id": key_id}).decode()],
+                    )
                 return bool(cur.rowcount)
 
     def _key_rows(self, sql: str) -> list[tuple[Any, ...]]:
@@ -359,8 +381,10 @@ class PostgresStore:
             return [tuple(r) for r in conn.execute(f"SELECT {_AUD_COLS} FROM audit_log ORDER BY id").fetchall()]
 
     # -- maintenance ----------------------------------------------------------------------------
-    _SIZE = ("SELECT coalesce(sum(pg_total_relation_size(c)), 0)::bigint FROM unnest("
-             "ARRAY['requests', 'violations', 'audit_log', 'virtual_keys']) AS t(c) WHERE to_regclass(c) IS NOT NULL")
+    _SIZE = (
+        "SELECT coalesce(sum(pg_total_relation_size(c)), 0)::bigint FROM unnest("
+        "ARRAY['requests', 'violations', 'audit_log', 'virtual_keys']) AS t(c) WHERE to_regclass(c) IS NOT NULL"
+    )
 
     def vacuum(self, actor: str | None = "cli") -> tuple[int, int]:
         """``VACUUM (ANALYZE)`` the tables (a plain VACUUM: space is reused, not handed back; no lock that
@@ -370,9 +394,15 @@ class PostgresStore:
             before = int(conn.execute(self._SIZE).fetchone()[0])
             conn.execute("VACUUM (ANALYZE) requests, violations, audit_log, virtual_keys")
             after = int(conn.execute(self._SIZE).fetchone()[0])
-            conn.execute("INSERT INTO audit_log (created_at, event, actor, detail) VALUES (%s, %s, %s, %s)",
-                         [iso_utc(time.time()), "vacuum", actor,
-                          orjson.dumps({"bytes_before": before, "bytes_after": after}).decode()])
+            conn.execute(
+                "INSERT INTO audit_log (created_at, event, actor, detail) VALUES (%s, %s, %s, %s)",
+                [
+                    iso_utc(time.time()),
+                    "vacuum",
+                    actor,
+                    orjson.dumps({"bytes_before": before, "bytes_after": after}).decode(),
+                ],
+            )
         return before, after
 
     def backup(self, dest: Path) -> int:

@@ -116,8 +116,9 @@ class _Batch:
         self.data, self.count, self.done = data, count, 0
 
 
-def encode(entries: Iterable[tuple[Any, ...] | bytes],
-           unfinished: collections.deque[_Batch | tuple[Any, ...]] | None = None) -> bytes:
+def encode(
+    entries: Iterable[tuple[Any, ...] | bytes], unfinished: collections.deque[_Batch | tuple[Any, ...]] | None = None
+) -> bytes:
     """The bytes for a run of queued entries: items (tuples) batched into list frames,
     commands and resent batches (bytes) in their place among them.  The items, the newest
     entries of ``unfinished`` (when given), are replaced there by the batches they went in."""
@@ -168,7 +169,7 @@ def read_frames(fd: int) -> Iterator[Any]:
             (n,) = _LEN.unpack_from(buf, pos)
             if size - pos < 4 + n:
                 break
-            kind, payload = buf[pos + 4], memoryview(buf)[pos + 5:pos + 4 + n]
+            kind, payload = buf[pos + 4], memoryview(buf)[pos + 5 : pos + 4 + n]
             pos += 4 + n
             if kind == 0x50:  # P
                 yield pickle.loads(payload)
@@ -189,8 +190,14 @@ class ProcessRecorder:
 
     RESTART_MAX = 5.0  # seconds, the longest wait between restarts of a dead writer
 
-    def __init__(self, path: Path | str | Store, storage: StorageConfig | None = None, *, pricer: Any = None,
-                 max_pending: int = 100_000) -> None:
+    def __init__(
+        self,
+        path: Path | str | Store,
+        storage: StorageConfig | None = None,
+        *,
+        pricer: Any = None,
+        max_pending: int = 100_000,
+    ) -> None:
         self.store = open_store(path)
         self.path: Path | str = label(path, self.store)  # a PostgreSQL URL without its password
         self._storage = storage or StorageConfig()
@@ -285,13 +292,22 @@ class ProcessRecorder:
         self._sender.start()
 
     def _spawn(self) -> None:
-        cmd = [sys.executable, "-m", "leash_cli.store", self.store.location, self._storage.model_dump_json(),
-               str(self.max_pending)]
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True,
-                                close_fds=True)
+        cmd = [
+            sys.executable,
+            "-m",
+            "leash_cli.store",
+            self.store.location,
+            self._storage.model_dump_json(),
+            str(self.max_pending),
+        ]
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True, close_fds=True
+        )
         stdin = _pipe(proc.stdin)
         os.set_blocking(stdin.fileno(), False)
-        if sys.platform == "linux" and hasattr(fcntl, "F_SETPIPE_SZ"):  # room for many intervals of rows while the writer commits
+        if sys.platform == "linux" and hasattr(
+            fcntl, "F_SETPIPE_SZ"
+        ):  # room for many intervals of rows while the writer commits
             try:
                 fcntl.fcntl(stdin.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
             except OSError:  # above /proc/sys/fs/pipe-max-size for this user: keep the default
@@ -301,8 +317,7 @@ class ProcessRecorder:
             self._out = self._resend()  # a new writer gets everything unfinished
             self._need_sender = bool(self._out)
             self._wake.notify()
-        self._reader = threading.Thread(target=self._read_loop, args=(proc,), name="leash-history-status",
-                                        daemon=True)
+        self._reader = threading.Thread(target=self._read_loop, args=(proc,), name="leash-history-status", daemon=True)
         self._reader.start()
 
     def _resend(self) -> collections.deque[tuple[Any, ...] | bytes]:
@@ -408,8 +423,9 @@ class ProcessRecorder:
         of one flush interval in one write), what a full pipe left, everything a new writer gets."""
         while True:
             with self._lock:
-                while not ((self._out and self._fd is not None and self._need_sender)
-                           or (self._closed and not self._out)):
+                while not (
+                    (self._out and self._fd is not None and self._need_sender) or (self._closed and not self._out)
+                ):
                     self._wake.wait(1.0)
                     if self._out and time.monotonic() - self._out_since > 1.0:
                         self._need_sender = True  # rows left by an event loop that stopped flushing
@@ -430,7 +446,7 @@ class ProcessRecorder:
                 while view:
                     select.select([], [fd], [], 1.0)
                     try:
-                        view = view[os.write(fd, view):]
+                        view = view[os.write(fd, view) :]
                     except BlockingIOError:
                         continue
             except (OSError, ValueError):
@@ -563,5 +579,9 @@ class ProcessRecorder:
         if self._reader is not None:
             self._reader.join(1.0)
         if self._depth:
-            log.error("history: %d rows could not be written to %s before shutdown%s", self._depth,
-                      self.path, f" ({self.last_error})" if self.last_error else "")
+            log.error(
+                "history: %d rows could not be written to %s before shutdown%s",
+                self._depth,
+                self.path,
+                f" ({self.last_error})" if self.last_error else "",
+            )

@@ -104,9 +104,11 @@ def parse_since(text: str | None, now: float | None = None) -> str | None:
     try:
         when = _dt.datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
     except ValueError:
-        raise ValueError(f"expected a duration such as 24h or 7d, or an ISO time such as 2025-05-01T12:00, got {text!r}")
+        raise ValueError(  # noqa: B904 -- the message says all; the parser's own error adds nothing
+            f"expected a duration such as 24h or 7d, or an ISO time such as 2025-05-01T12:00, got {text!r}"
+        )
     if when.tzinfo is None:
-        when = when.replace(tzinfo=_dt.timezone.utc)  # stored times are UTC; a bare time is read as UTC
+        when = when.replace(tzinfo=_dt.UTC)  # stored times are UTC; a bare time is read as UTC
     return iso_utc(when.timestamp())
 
 
@@ -224,7 +226,9 @@ def list_requests(
     return out
 
 
-def new_requests(db: sqlite_utils.Database, after_rowid: int, limit: int = 1000, **filters: Any) -> list[dict[str, Any]]:
+def new_requests(
+    db: sqlite_utils.Database, after_rowid: int, limit: int = 1000, **filters: Any
+) -> list[dict[str, Any]]:
     """Rows inserted after ``after_rowid``, oldest first (for ``--follow``)."""
     query = filters.pop("query", None)
     expr = filters.pop("expr", None)
@@ -372,7 +376,9 @@ def _nearest_rank(sorted_values: list[float] | None, p: float) -> float | None:
 # -- export and maintenance ------------------------------------------------------------------
 
 
-def export_rows(db: sqlite_utils.Database, since: str | None = None, *, parse_json: bool = True) -> Iterator[dict[str, Any]]:
+def export_rows(
+    db: sqlite_utils.Database, since: str | None = None, *, parse_json: bool = True
+) -> Iterator[dict[str, Any]]:
     """Every column of every exchange since ``since``, oldest first (streams; no big lists)."""
     cols = ", ".join(REQUEST_COLUMNS)
     sql = f"SELECT {cols} FROM requests"
@@ -394,10 +400,32 @@ def export_rows(db: sqlite_utils.Database, since: str | None = None, *, parse_js
 
 #: what ``leash policy test`` replays of each exchange (no FTS texts, no stream_events)
 REPLAY_COLUMNS = (
-    "id", "started_at", "tenant", "key_id", "provider", "kind", "model", "method", "path", "query", "status",
-    "stream", "outcome", "verdict", "input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
-    "reasoning_tokens", "cost_usd", "client", "request_headers", "request_body_truncated", "response_body_truncated",
-    "request_body", "response_body",
+    "id",
+    "started_at",
+    "tenant",
+    "key_id",
+    "provider",
+    "kind",
+    "model",
+    "method",
+    "path",
+    "query",
+    "status",
+    "stream",
+    "outcome",
+    "verdict",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "client",
+    "request_headers",
+    "request_body_truncated",
+    "response_body_truncated",
+    "request_body",
+    "response_body",
 )
 
 
@@ -412,23 +440,27 @@ def _replay_where(since: str | None, tenant: str | None) -> tuple[str, list[Any]
     return (" WHERE " + " AND ".join(conds)) if conds else "", params
 
 
-def count_replay(db: sqlite_utils.Database, since: str | None = None, tenant: str | None = None,
-                 last: int | None = None) -> int:
+def count_replay(
+    db: sqlite_utils.Database, since: str | None = None, tenant: str | None = None, last: int | None = None
+) -> int:
     where, params = _replay_where(since, tenant)
     n = int(db.execute(f"SELECT count(*) FROM requests{where}", params).fetchone()[0])
     return min(n, last) if last is not None else n
 
 
-def replay_rows(db: sqlite_utils.Database, since: str | None = None, tenant: str | None = None,
-                last: int | None = None) -> Iterator[dict[str, Any]]:
+def replay_rows(
+    db: sqlite_utils.Database, since: str | None = None, tenant: str | None = None, last: int | None = None
+) -> Iterator[dict[str, Any]]:
     """The exchanges ``leash policy test`` replays, oldest first (``REPLAY_COLUMNS``, ``request_headers``
     parsed), each with its recorded ``violations`` as ``(module, type, action, detail)`` tuples.
     ``last``: only the newest N (still oldest first)."""
     cols = ", ".join(REPLAY_COLUMNS)
     where, params = _replay_where(since, tenant)
     if last is not None:
-        sql = (f"SELECT {cols} FROM (SELECT rowid AS _r, * FROM requests{where} ORDER BY started_at DESC, _r DESC "
-               f"LIMIT ?) ORDER BY started_at, _r")
+        sql = (
+            f"SELECT {cols} FROM (SELECT rowid AS _r, * FROM requests{where} ORDER BY started_at DESC, _r DESC "
+            f"LIMIT ?) ORDER BY started_at, _r"
+        )
         params.append(last)
     else:
         sql = f"SELECT {cols} FROM requests{where} ORDER BY started_at, rowid"
@@ -443,7 +475,8 @@ def replay_rows(db: sqlite_utils.Database, since: str | None = None, tenant: str
         ids = [r["id"] for r in rows]
         for v in vconn.execute(
             f"SELECT request_id, module, type, action, detail FROM violations WHERE request_id IN "
-            f"({', '.join('?' * len(ids))}) ORDER BY id", ids,
+            f"({', '.join('?' * len(ids))}) ORDER BY id",
+            ids,
         ):
             viols.setdefault(v[0], []).append(tuple(v[1:]))
         for r in rows:
@@ -490,8 +523,9 @@ def _rows(cur: sqlite3.Cursor) -> list[Row]:
     return [dict(zip(names, r)) for r in cur.fetchall()]
 
 
-def page(db: sqlite_utils.Database, flt: ListFilter, before: tuple[str, str] | None = None,
-         limit: int = 200) -> list[Row]:
+def page(
+    db: sqlite_utils.Database, flt: ListFilter, before: tuple[str, str] | None = None, limit: int = 200
+) -> list[Row]:
     """Up to ``limit`` rows matching ``flt`` older than the keyset ``before`` (started_at, id), newest first."""
     sql = f"{_SELECT_TRAFFIC} WHERE ({flt.sql})"
     tail: list[Any] = []
@@ -575,8 +609,9 @@ def violation_groups(db: sqlite_utils.Database, day_ago: str, week_ago: str) -> 
     return _rows(cur)
 
 
-def violations_by_day(db: sqlite_utils.Database, since: str, module: str | None = None,
-                      type: str | None = None) -> dict[str, int]:
+def violations_by_day(
+    db: sqlite_utils.Database, since: str, module: str | None = None, type: str | None = None
+) -> dict[str, int]:
     """YYYY-MM-DD -> findings that day (of ``module`` / ``type`` when given), since ``since``."""
     sql = "SELECT substr(created_at, 1, 10), count(*) FROM violations WHERE created_at >= ?"
     params: list[Any] = [since]
@@ -589,10 +624,15 @@ def violations_by_day(db: sqlite_utils.Database, since: str, module: str | None 
     return dict(db.execute(sql + " GROUP BY 1", params).fetchall())
 
 
-def recent_violations(db: sqlite_utils.Database, module: str | None = None, type: str | None = None,
-                      action: str | None = None, limit: int = 200) -> list[Row]:
+def recent_violations(
+    db: sqlite_utils.Database,
+    module: str | None = None,
+    type: str | None = None,
+    action: str | None = None,
+    limit: int = 200,
+) -> list[Row]:
     sql = (
-        'SELECT v.id, v.request_id, v.created_at, v.module, v.type, v.action, v.severity, v.detail, '
+        "SELECT v.id, v.request_id, v.created_at, v.module, v.type, v.action, v.severity, v.detail, "
         "r.provider, r.model, r.tenant FROM violations v LEFT JOIN requests r ON r.id = v.request_id"
     )
     where: list[str] = []
@@ -680,8 +720,9 @@ class SqliteReader:
         with self.db() as db:
             return count_replay(db, since, tenant, last)
 
-    def replay_rows(self, since: str | None = None, tenant: str | None = None,
-                    last: int | None = None) -> Iterator[Row]:
+    def replay_rows(
+        self, since: str | None = None, tenant: str | None = None, last: int | None = None
+    ) -> Iterator[Row]:
         with self.db() as db:
             yield from replay_rows(db, since, tenant, last)
 
@@ -726,7 +767,8 @@ class SqliteReader:
         with self.db() as db:
             return violations_by_day(db, since, module, type)
 
-    def recent_violations(self, module: str | None = None, type: str | None = None, action: str | None = None,
-                          limit: int = 200) -> list[Row]:
+    def recent_violations(
+        self, module: str | None = None, type: str | None = None, action: str | None = None, limit: int = 200
+    ) -> list[Row]:
         with self.db() as db:
             return recent_violations(db, module, type, action, limit)

@@ -32,8 +32,15 @@ def cutoff_for(retention_s: float | None, now: float | None = None) -> str | Non
     return iso_utc((time.time() if now is None else now) - retention_s)
 
 
-def prune(db: sqlite_utils.Database, cutoff: str | None, max_rows: int | None, *, chunk: int,
-          max_chunks: int, key: AuditKey | None = None) -> int:
+def prune(
+    db: sqlite_utils.Database,
+    cutoff: str | None,
+    max_rows: int | None,
+    *,
+    chunk: int,
+    max_chunks: int,
+    key: AuditKey | None = None,
+) -> int:
     """Delete ``requests`` and ``violations`` rows older than ``cutoff`` and beyond the newest
     ``max_rows`` requests: at most ``max_chunks`` statements of ``chunk`` rows per table, each its
     own short transaction.  Returns how many requests rows were deleted."""
@@ -52,8 +59,10 @@ def prune(db: sqlite_utils.Database, cutoff: str | None, max_rows: int | None, *
         return 0
     pruned += prune_segments(conn, cutoff, key, iso_utc(time.time()) or "", chunk=chunk, max_chunks=max_chunks)
     # rows the chain does not hold (older than it, or written by other tools): by age
-    for table, col, kind, ref in (("requests", "started_at", "request", "t.id"),
-                                  ("violations", "created_at", "violation", "CAST(t.id AS TEXT)")):
+    for table, col, kind, ref in (
+        ("requests", "started_at", "request", "t.id"),
+        ("violations", "created_at", "violation", "CAST(t.id AS TEXT)"),
+    ):
         for _ in range(max_chunks):
             cur = conn.execute(
                 f"DELETE FROM {table} WHERE rowid IN "
@@ -88,8 +97,15 @@ def vacuum(path: Path, actor: str | None = "cli") -> tuple[int, int]:
         db.execute("VACUUM")
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         after = _size(path)
-        record_audit(db.conn, (iso_utc(time.time()), "vacuum", actor,
-                               orjson.dumps({"bytes_before": before, "bytes_after": after}).decode()))
+        record_audit(
+            db.conn,
+            (
+                iso_utc(time.time()),
+                "vacuum",
+                actor,
+                orjson.dumps({"bytes_before": before, "bytes_after": after}).decode(),
+            ),
+        )
     finally:
         db.close()
     return before, after

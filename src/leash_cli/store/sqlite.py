@@ -114,7 +114,11 @@ class SqliteStore:
     transient_errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
     # errors that come from one row's values, not from the disk: retrying cannot help
     bad_row_errors: tuple[type[BaseException], ...] = (
-        sqlite3.InterfaceError, sqlite3.ProgrammingError, sqlite3.IntegrityError, ValueError, TypeError,
+        sqlite3.InterfaceError,
+        sqlite3.ProgrammingError,
+        sqlite3.IntegrityError,
+        ValueError,
+        TypeError,
         OverflowError,
     )
 

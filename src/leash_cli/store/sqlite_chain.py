@@ -41,8 +41,10 @@ _INSERT_VIOLATION_ID = "INSERT INTO violations (id, {}) VALUES (?, {})".format(
 _INSERT_AUDIT_ID = "INSERT INTO audit_log (id, {}) VALUES (?, {})".format(
     ", ".join(AUDIT_COLUMNS), ", ".join("?" * len(AUDIT_COLUMNS))
 )
-_INSERT_ENTRY = ("INSERT INTO audit_chain (seq, chain, kind, ref, created_at, row_hash, prev_hash, hash) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+_INSERT_ENTRY = (
+    "INSERT INTO audit_chain (seq, chain, kind, ref, created_at, row_hash, prev_hash, hash) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
 _HEAD_AUDIT = "SELECT seq, hash FROM audit_chain WHERE chain = 'audit' ORDER BY seq DESC LIMIT 1"
 _HEAD_DECISION = "SELECT seq, hash FROM audit_chain WHERE chain = 'decision' ORDER BY seq DESC LIMIT 1"
 _REQ_ID = REQUEST_COLUMNS.index("id")
@@ -52,8 +54,12 @@ _AUDIT_CREATED = AUDIT_COLUMNS.index("created_at")
 
 
 def _tombstones(conn: sqlite3.Connection) -> dict[str, Tombstone]:
-    return {r[0]: Tombstone(*r) for r in conn.execute(
-        "SELECT chain, upto_seq, last_hash, removed, updated_at, key_id, mac FROM audit_tombstones")}
+    return {
+        r[0]: Tombstone(*r)
+        for r in conn.execute(
+            "SELECT chain, upto_seq, last_hash, removed, updated_at, key_id, mac FROM audit_tombstones"
+        )
+    }
 
 
 def heads(conn: sqlite3.Connection) -> tuple[dict[str, tuple[int, str]], int]:
@@ -74,8 +80,13 @@ def heads(conn: sqlite3.Connection) -> tuple[dict[str, tuple[int, str]], int]:
     return out, top + 1
 
 
-def write_chained(conn: sqlite3.Connection, insert_request: str, requests: Sequence[RequestRow],
-                  violations: Sequence[ViolationRow], audits: Sequence[AuditRow]) -> None:
+def write_chained(
+    conn: sqlite3.Connection,
+    insert_request: str,
+    requests: Sequence[RequestRow],
+    violations: Sequence[ViolationRow],
+    audits: Sequence[AuditRow],
+) -> None:
     """Insert the rows and their chain entries (inside the caller's transaction).  Violation and audit rows
     get their ids here, so each entry can name its row."""
     rows: list[tuple[str, str, str, Sequence[Any]]] = []
@@ -137,22 +148,34 @@ def write_checkpoint(conn: sqlite3.Connection, key: AuditKey, reason: str, now: 
             "prev_mac, key_id, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (now, reason, hs["audit"][0], hs["audit"][1], hs["decision"][0], hs["decision"][1], prev, key.id, mac),
         )
-        return Checkpoint(int(cur.lastrowid or 0), now, reason, hs["audit"][0], hs["audit"][1], hs["decision"][0],
-                          hs["decision"][1], prev, key.id, mac)
+        return Checkpoint(
+            int(cur.lastrowid or 0),
+            now,
+            reason,
+            hs["audit"][0],
+            hs["audit"][1],
+            hs["decision"][0],
+            hs["decision"][1],
+            prev,
+            key.id,
+            mac,
+        )
 
     out: Checkpoint = _in_transaction(conn, go)
     return out
 
 
-def prune_segments(conn: sqlite3.Connection, cutoff: str, key: AuditKey | None, now: str, *, chunk: int,
-                   max_chunks: int) -> int:
+def prune_segments(
+    conn: sqlite3.Connection, cutoff: str, key: AuditKey | None, now: str, *, chunk: int, max_chunks: int
+) -> int:
     """Retention over the decision chain: remove its oldest segment whose entries are all older than ``cutoff``
     (at most ``chunk`` entries per transaction), the rows they name, and leave a signed tombstone.  Returns how
     many ``requests`` rows were removed."""
     removed_requests = 0
     for _ in range(max_chunks):
-        head = conn.execute("SELECT seq, hash, created_at FROM audit_chain WHERE chain = 'decision' "
-                            "ORDER BY seq LIMIT ?", (chunk,)).fetchall()
+        head = conn.execute(
+            "SELECT seq, hash, created_at FROM audit_chain WHERE chain = 'decision' ORDER BY seq LIMIT ?", (chunk,)
+        ).fetchall()
         last: tuple[int, str] | None = None
         n = 0
         for seq, h, created in head:
@@ -169,11 +192,15 @@ def prune_segments(conn: sqlite3.Connection, cutoff: str, key: AuditKey | None, 
             cur = conn.execute(
                 "DELETE FROM requests WHERE id IN (SELECT ref FROM audit_chain c WHERE chain = 'decision' "
                 "AND kind = 'request' AND seq <= ? AND NOT EXISTS (SELECT 1 FROM audit_chain d "
-                "WHERE d.kind = 'request' AND d.ref = c.ref AND d.seq > ?))", (upto, upto))
+                "WHERE d.kind = 'request' AND d.ref = c.ref AND d.seq > ?))",
+                (upto, upto),
+            )
             gone = cur.rowcount
             conn.execute(
                 "DELETE FROM violations WHERE id IN (SELECT CAST(ref AS INTEGER) FROM audit_chain "
-                "WHERE chain = 'decision' AND kind = 'violation' AND seq <= ?)", (upto,))
+                "WHERE chain = 'decision' AND kind = 'violation' AND seq <= ?)",
+                (upto,),
+            )
             conn.execute("DELETE FROM audit_chain WHERE chain = 'decision' AND seq <= ?", (upto,))
             old = _tombstones(conn).get("decision")
             total = (old.removed if old else 0) + n
@@ -183,7 +210,8 @@ def prune_segments(conn: sqlite3.Connection, cutoff: str, key: AuditKey | None, 
                 "VALUES ('decision', ?, ?, ?, ?, ?, ?) ON CONFLICT(chain) DO UPDATE SET upto_seq = excluded.upto_seq, "
                 "last_hash = excluded.last_hash, removed = excluded.removed, updated_at = excluded.updated_at, "
                 "key_id = excluded.key_id, mac = excluded.mac",
-                (upto, last_hash, total, now, key.id if key else None, mac))
+                (upto, last_hash, total, now, key.id if key else None, mac),
+            )
             return gone
 
         removed_requests += _in_transaction(conn, go)
@@ -208,8 +236,9 @@ class SqliteChainSource:
         self.db.close()
 
     def entries(self) -> Iterator[Entry]:
-        for r in self.conn.execute("SELECT seq, chain, kind, ref, created_at, row_hash, prev_hash, hash "
-                                   "FROM audit_chain ORDER BY seq"):
+        for r in self.conn.execute(
+            "SELECT seq, chain, kind, ref, created_at, row_hash, prev_hash, hash FROM audit_chain ORDER BY seq"
+        ):
             yield Entry(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7])
 
     def rows(self, kind: str) -> Iterator[tuple[int, str, str, tuple[Any, ...]]]:
@@ -231,9 +260,13 @@ class SqliteChainSource:
         return int(row[0]) if row else 0
 
     def checkpoints(self) -> list[Checkpoint]:
-        return [Checkpoint(*r) for r in self.conn.execute(
-            "SELECT id, created_at, reason, audit_seq, audit_hash, decision_seq, decision_hash, prev_mac, key_id, mac "
-            "FROM audit_checkpoints ORDER BY id")]
+        return [
+            Checkpoint(*r)
+            for r in self.conn.execute(
+                "SELECT id, created_at, reason, audit_seq, audit_hash, decision_seq, decision_hash, prev_mac, key_id, mac "
+                "FROM audit_checkpoints ORDER BY id"
+            )
+        ]
 
     def tombstones(self) -> dict[str, Tombstone]:
         return _tombstones(self.conn)

@@ -282,13 +282,13 @@ class Recorder:
             else:
                 backoff = min(max(backoff * 2, 0.1), self.MAX_BACKOFF)
                 next_try = time.monotonic() + backoff
-        if self._unsigned and not self._failing and (
-            now - self._last_checkpoint >= parse_duration(self.storage.audit_checkpoint_interval)
+        if (
+            self._unsigned
+            and not self._failing
+            and (now - self._last_checkpoint >= parse_duration(self.storage.audit_checkpoint_interval))
         ):
             self._checkpoint("interval")
-        if not self._failing and (
-            now - self._last_prune >= self.PRUNE_EVERY or any(f.prune for f in flushes)
-        ):
+        if not self._failing and (now - self._last_prune >= self.PRUNE_EVERY or any(f.prune for f in flushes)):
             self._last_prune = now
             self._prune()
         if self._fts_lag > 0 and not self._failing and not stopping:
@@ -531,14 +531,19 @@ class Recorder:
         if self._db is None or (self._retention is None and self.storage.max_rows is None):
             return
         try:
-            self.pruned += self._db.prune(cutoff_for(self._retention), self.storage.max_rows,
-                                          chunk=self.PRUNE_CHUNK, max_chunks=self.PRUNE_MAX_CHUNKS)
+            self.pruned += self._db.prune(
+                cutoff_for(self._retention),
+                self.storage.max_rows,
+                chunk=self.PRUNE_CHUNK,
+                max_chunks=self.PRUNE_MAX_CHUNKS,
+            )
         except self.store.transient_errors as e:
             log.warning("history: pruning %s failed: %s", self.path, e)
 
 
-def make_recorder(path: Path | str | Store, storage: StorageConfig | None = None,
-                  **kw: Any) -> Recorder | ProcessRecorder:
+def make_recorder(
+    path: Path | str | Store, storage: StorageConfig | None = None, **kw: Any
+) -> Recorder | ProcessRecorder:
     """The history writer ``storage.writer`` asks for: a process of its own (:mod:`leash_cli.store.process`)
     or a thread.  ``path``: the store, or the path of a SQLite file."""
     storage = storage or StorageConfig()

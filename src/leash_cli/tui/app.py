@@ -125,8 +125,9 @@ class LeashApp(LeashHost):
     def start_replay(self, row: dict[str, Any]) -> None:
         """Ask where to replay ``row`` (a listing row or a full exchange), then send it."""
         if not self.url:
-            self.notify("replay needs the gateway's address: run `leash tui --url http://127.0.0.1:8080`",
-                        severity="warning")
+            self.notify(
+                "replay needs the gateway's address: run `leash tui --url http://127.0.0.1:8080`", severity="warning"
+            )
             return
         self.push_screen(ReplayScreen(row), callback=lambda choice: self._replay_chosen(row, choice))
 

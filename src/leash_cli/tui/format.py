@@ -156,7 +156,9 @@ def _content_text(content: Any) -> str:
                 elif kind == "tool_use" or "functionCall" in part:
                     call = part.get("functionCall") or part
                     args = call.get("input", call.get("args"))
-                    out.append(f"[tool call {call.get('name')}] {orjson.dumps(args).decode() if args is not None else ''}")
+                    out.append(
+                        f"[tool call {call.get('name')}] {orjson.dumps(args).decode() if args is not None else ''}"
+                    )
                 elif kind == "tool_result" or "functionResponse" in part:
                     out.append(f"[tool result] {_content_text(part.get('content') or part.get('functionResponse'))}")
                 elif kind:
@@ -232,8 +234,11 @@ def request_url(base: str | None, row: dict[str, Any]) -> str:
 def as_curl(row: dict[str, Any], base: str | None) -> str:
     """The stored request as a curl command through the gateway (no credentials: add your own)."""
     parts = ["curl", "-X", row.get("method") or "POST", shlex.quote(request_url(base, row))]
-    for k, v in replay_headers(row.get("request_headers") if isinstance(row.get("request_headers"), dict)
-                               else _loads(row.get("request_headers"))).items():
+    for k, v in replay_headers(
+        row.get("request_headers")
+        if isinstance(row.get("request_headers"), dict)
+        else _loads(row.get("request_headers"))
+    ).items():
         parts += ["-H", shlex.quote(f"{k}: {v}")]
     body = row.get("request_body")
     if body:

@@ -62,9 +62,7 @@ def build_replay(
                 data["model"] = model
                 raw = orjson.dumps(data)
     target["path"] = path
-    headers = replay_headers(
-        row.get("request_headers") if isinstance(row.get("request_headers"), dict) else None
-    )
+    headers = replay_headers(row.get("request_headers") if isinstance(row.get("request_headers"), dict) else None)
     headers["x-leash-replay-of"] = str(row.get("id"))
     if raw and "content-type" not in headers:
         headers["content-type"] = "application/json"
@@ -74,7 +72,9 @@ def build_replay(
     return ReplayRequest(target.get("method") or "POST", request_url(base_url, target), headers, raw or None)
 
 
-def send_replay(req: ReplayRequest, *, timeout: float = 120.0, transport: httpx.BaseTransport | None = None) -> ReplayResult:
+def send_replay(
+    req: ReplayRequest, *, timeout: float = 120.0, transport: httpx.BaseTransport | None = None
+) -> ReplayResult:
     """Send it (blocking; run it in a worker).  Network errors come back in ``error``."""
     try:
         with httpx.Client(timeout=timeout, transport=transport, trust_env=False) as client:

@@ -152,9 +152,7 @@ class HistorySource:
     ) -> list[int]:
         first = day_start(now) - (days - 1) * 86400
         got = self.reader.violations_by_day(_iso(first), module, type)
-        return [
-            int(got.get(time.strftime("%Y-%m-%d", time.gmtime(first + i * 86400)), 0)) for i in range(days)
-        ]
+        return [int(got.get(time.strftime("%Y-%m-%d", time.gmtime(first + i * 86400)), 0)) for i in range(days)]
 
     def recent_violations(
         self, module: str | None = None, type: str | None = None, action: str | None = None, limit: int = 200

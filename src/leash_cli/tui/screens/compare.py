@@ -63,7 +63,9 @@ class CompareScreen(Screen):
                         yield Static(
                             f"status {r.status}  ·  request id {r.request_id or '(none)'}\n"
                             "(not in the history yet: is the gateway recording to this database?)",
-                            classes="mono", markup=False)
+                            classes="mono",
+                            markup=False,
+                        )
                         yield Static("Response", classes="section")
                         yield Static(pretty_json(r.body) or "(empty)", classes="mono", markup=False)
         yield Footer()

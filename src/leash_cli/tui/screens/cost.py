@@ -57,8 +57,7 @@ class CostScreen(Screen):
                 yield Static("", id="spend-axis", markup=False)
             with Horizontal(id="cost-groups"):
                 for g in GROUPS:
-                    t: DataTable = DataTable(id=f"by-{g}", cursor_type="row", zebra_stripes=True,
-                                             classes="cost-table")
+                    t: DataTable = DataTable(id=f"by-{g}", cursor_type="row", zebra_stripes=True, classes="cost-table")
                     t.border_title = f"by {g}"
                     yield t
             with Vertical(id="budgets") as b:
@@ -120,8 +119,13 @@ class CostScreen(Screen):
             t.clear()
             t.border_title = f"by {g} · {window_label}"
             for r in rows:
-                t.add_row(r["name"], f"{r['requests']:,}", _money(r), _unpriced(r),
-                          f"{fmt_count(r['input_tokens'])}/{fmt_count(r['output_tokens'])}")
+                t.add_row(
+                    r["name"],
+                    f"{r['requests']:,}",
+                    _money(r),
+                    _unpriced(r),
+                    f"{fmt_count(r['input_tokens'])}/{fmt_count(r['output_tokens'])}",
+                )
             if rows:
                 t.move_cursor(row=min(cursor, len(rows) - 1))
         self.query_one("#spend-sparkline", Sparkline).data = [v for _, v in per_day]
@@ -134,8 +138,11 @@ class CostScreen(Screen):
         box = self.query_one("#budgets", Vertical)
         box.remove_children()
         if not budgets:
-            note = ("no tenant has quotas.cost_limit_usd in the config" if self.app.config is not None
-                    else "start with `leash tui --config FILE` to see budgets")
+            note = (
+                "no tenant has quotas.cost_limit_usd in the config"
+                if self.app.config is not None
+                else "start with `leash tui --config FILE` to see budgets"
+            )
             box.mount(Static(note, classes="empty-note"))
             return
         for name, period, spent, limit in budgets:

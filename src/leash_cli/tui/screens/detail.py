@@ -164,13 +164,18 @@ class DetailScreen(Screen):
         w: list = []
         text = row.get("response_text")
         if text:
-            w.append(Static("Completion" + (" (reassembled from the stream)" if row.get("stream") else ""),
-                            classes="section"))
+            w.append(
+                Static(
+                    "Completion" + (" (reassembled from the stream)" if row.get("stream") else ""), classes="section"
+                )
+            )
             w += _chat([("assistant", text)], "resp")
         if row.get("error"):
             w += [Static("Error", classes="section"), Static(row["error"], classes="mono error", markup=False)]
-        w += [Static("Headers", classes="section"),
-              Static(_headers(row.get("response_headers")), classes="mono", markup=False)]
+        w += [
+            Static("Headers", classes="section"),
+            Static(_headers(row.get("response_headers")), classes="mono", markup=False),
+        ]
         events = row.get("stream_events")
         if row.get("stream") and isinstance(events, list):
             w.append(Static(f"Stream events ({len(events)})", classes="section"))
@@ -189,9 +194,14 @@ class DetailScreen(Screen):
         t: DataTable = DataTable(id="detail-violations", cursor_type="row", zebra_stripes=True)
         t.add_columns("module", "type", "action", "severity", "field", "detail")
         for v in vs:
-            t.add_row(v.get("module") or "-", v.get("type") or "-", v.get("action") or "-",
-                      v.get("severity") or "-", v.get("field") or "-",
-                      mask_credentials(str(v.get("detail") or "")))
+            t.add_row(
+                v.get("module") or "-",
+                v.get("type") or "-",
+                v.get("action") or "-",
+                v.get("severity") or "-",
+                v.get("field") or "-",
+                mask_credentials(str(v.get("detail") or "")),
+            )
         return [t]
 
     def _timings(self, row: dict[str, Any]) -> list:
@@ -240,8 +250,9 @@ class DetailScreen(Screen):
                     items.append((k, v if not isinstance(v, (dict, list)) else orjson.dumps(v).decode()))
             w.append(Static(_kv(items), classes="mono", markup=False))
         elif row.get("cost_usd") is None:
-            w.append(Static("unpriced: no price is known for this model (add one under `pricing:`).",
-                            classes="empty-note"))
+            w.append(
+                Static("unpriced: no price is known for this model (add one under `pricing:`).", classes="empty-note")
+            )
         return w
 
     # -- actions -----------------------------------------------------------------------------

@@ -13,32 +13,44 @@ from textual.widgets import Static
 from leash_cli.store.filters import OPERATORS
 
 KEYS = [
-    ("everywhere", [
-        ("1 / 2 / 3", "traffic / cost / violations"),
-        ("?", "this help"),
-        ("t", "light / dark theme"),
-        ("q", "quit"),
-    ]),
-    ("traffic", [
-        ("↑ ↓ j k, PgUp PgDn", "move (moving away from the newest pauses follow)"),
-        ("g / Home, G / End", "newest / oldest loaded"),
-        ("Enter, click", "exchange detail"),
-        ("f", "follow mode on / off"),
-        ("/", "filter (↑ ↓ history, Enter applies, Esc closes)"),
-        ("Esc", "clear the filter"),
-        ("r", "replay through the gateway (needs --url)"),
-    ]),
-    ("detail", [
-        ("[ ] or h l", "previous / next tab"),
-        ("c", "copy as curl"),
-        ("e", "export as JSON into the current folder"),
-        ("r", "replay"),
-        ("Esc", "back"),
-    ]),
-    ("cost / violations", [
-        ("w", "cost: breakdown window today / 7 days / 30 days"),
-        ("Enter", "violations: open the exchange of a recent finding"),
-    ]),
+    (
+        "everywhere",
+        [
+            ("1 / 2 / 3", "traffic / cost / violations"),
+            ("?", "this help"),
+            ("t", "light / dark theme"),
+            ("q", "quit"),
+        ],
+    ),
+    (
+        "traffic",
+        [
+            ("↑ ↓ j k, PgUp PgDn", "move (moving away from the newest pauses follow)"),
+            ("g / Home, G / End", "newest / oldest loaded"),
+            ("Enter, click", "exchange detail"),
+            ("f", "follow mode on / off"),
+            ("/", "filter (↑ ↓ history, Enter applies, Esc closes)"),
+            ("Esc", "clear the filter"),
+            ("r", "replay through the gateway (needs --url)"),
+        ],
+    ),
+    (
+        "detail",
+        [
+            ("[ ] or h l", "previous / next tab"),
+            ("c", "copy as curl"),
+            ("e", "export as JSON into the current folder"),
+            ("r", "replay"),
+            ("Esc", "back"),
+        ],
+    ),
+    (
+        "cost / violations",
+        [
+            ("w", "cost: breakdown window today / 7 days / 30 days"),
+            ("Enter", "violations: open the exchange of a recent finding"),
+        ],
+    ),
 ]
 
 
@@ -52,9 +64,9 @@ def help_text() -> str:
     lines.append("FILTERS  (combine with & | ! and parentheses; side by side means &)")
     w = max(len(k) for k in OPERATORS)
     lines += [f"  {k.ljust(w)}  {v}" for k, v in OPERATORS.items()]
-    lines.append(f"  {'words'.ljust(w)}  the same as ~q: full-text search (\"quote phrases\")")
+    lines.append(f'  {"words".ljust(w)}  the same as ~q: full-text search ("quote phrases")')
     lines.append("")
-    lines.append('  e.g.  ~p openai & ~s 5xx     ~t acme !~o ok     (~m gpt-4o | ~m claude*) & ~c >0.01')
+    lines.append("  e.g.  ~p openai & ~s 5xx     ~t acme !~o ok     (~m gpt-4o | ~m claude*) & ~c >0.01")
     lines.append("")
     lines.append("COLUMNS  ≋ streamed · leash = leash's own overhead · unpriced = no known price")
     return "\n".join(lines)

@@ -42,12 +42,15 @@ class ReplayScreen(ModalScreen[tuple[str, str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="replay-dialog") as d:
             d.border_title = f"replay {self.row.get('id')}"
-            yield Static(f"through {self.app.url}  ·  same kind: {self.row.get('kind')}", classes="note",
-                         markup=False)
+            yield Static(f"through {self.app.url}  ·  same kind: {self.row.get('kind')}", classes="note", markup=False)
             yield Label("provider")
             choices = self._choices()
-            yield Select([(c, c) for c in choices], value=self.row.get("provider") or Select.BLANK,
-                         allow_blank=False, id="replay-provider")
+            yield Select(
+                [(c, c) for c in choices],
+                value=self.row.get("provider") or Select.BLANK,
+                allow_blank=False,
+                id="replay-provider",
+            )
             yield Label("model")
             yield Input(self.row.get("model") or "", id="replay-model")
             key = "with the key from --key / LEASH_REPLAY_KEY" if self.app.replay_key else "without a key"

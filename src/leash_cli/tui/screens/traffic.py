@@ -33,8 +33,9 @@ class FilterInput(Input):
     app: LeashHost
 
     def __init__(self, **kw: Any) -> None:
-        super().__init__(placeholder="filter: ~p openai & ~s 5xx | ~c >0.01 | words …  (Enter applies, Esc closes)",
-                         **kw)
+        super().__init__(
+            placeholder="filter: ~p openai & ~s 5xx | ~c >0.01 | words …  (Enter applies, Esc closes)", **kw
+        )
         self._pos: int | None = None
 
     def action_history(self, step: int) -> None:

@@ -19,8 +19,13 @@ from leash_cli.tui.widgets.health import HealthStrip
 if TYPE_CHECKING:
     from leash_cli.tui.host import LeashHost
 
-ACTION_LABELS = {"block": "blocked", "redact": "redacted", "shadow_block": "shadow hit", "log": "logged",
-                 "alert": "alert"}
+ACTION_LABELS = {
+    "block": "blocked",
+    "redact": "redacted",
+    "shadow_block": "shadow hit",
+    "log": "logged",
+    "alert": "alert",
+}
 
 
 class ViolationsScreen(Screen):
@@ -49,15 +54,18 @@ class ViolationsScreen(Screen):
             recent: DataTable = DataTable(id="violation-recent", cursor_type="row", zebra_stripes=True)
             recent.border_title = "recent (Enter opens the exchange)"
             yield recent
-            yield Static("No violations recorded: every exchange went through untouched.", id="violations-empty",
-                         markup=False)
+            yield Static(
+                "No violations recorded: every exchange went through untouched.", id="violations-empty", markup=False
+            )
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#violation-groups", DataTable).add_columns(
-            "module", "type", "action", "24 h", "7 days", "total", "last seen")
+            "module", "type", "action", "24 h", "7 days", "total", "last seen"
+        )
         self.query_one("#violation-recent", DataTable).add_columns(
-            "time (UTC)", "module", "type", "action", "provider", "model", "tenant", "detail", "request")
+            "time (UTC)", "module", "type", "action", "provider", "model", "tenant", "detail", "request"
+        )
         self.query_one("#violations-empty").display = False
         self.load()
         self.set_interval(5.0, self.load)
@@ -85,14 +93,26 @@ class ViolationsScreen(Screen):
         cur = gt.cursor_row
         gt.clear()
         if groups:
-            gt.add_row("(all)", "", "", f"{sum(r['day'] or 0 for r in groups):,}",
-                       f"{sum(r['week'] or 0 for r in groups):,}", f"{sum(r['total'] for r in groups):,}",
-                       fmt_time(max(r["last_seen"] or "" for r in groups), now))
+            gt.add_row(
+                "(all)",
+                "",
+                "",
+                f"{sum(r['day'] or 0 for r in groups):,}",
+                f"{sum(r['week'] or 0 for r in groups):,}",
+                f"{sum(r['total'] for r in groups):,}",
+                fmt_time(max(r["last_seen"] or "" for r in groups), now),
+            )
         for r in groups:
             action = r["action"] or "-"
-            gt.add_row(r["module"] or "-", r["type"] or "-", ACTION_LABELS.get(action, action),
-                       f"{r['day'] or 0:,}", f"{r['week'] or 0:,}", f"{r['total']:,}",
-                       fmt_time(r["last_seen"], now))
+            gt.add_row(
+                r["module"] or "-",
+                r["type"] or "-",
+                ACTION_LABELS.get(action, action),
+                f"{r['day'] or 0:,}",
+                f"{r['week'] or 0:,}",
+                f"{r['total']:,}",
+                fmt_time(r["last_seen"], now),
+            )
         if groups:
             gt.move_cursor(row=min(cur, len(groups)))
         self._show_recent(recent, now)
@@ -109,9 +129,17 @@ class ViolationsScreen(Screen):
         for v in recent:
             action = v["action"] or "-"
             detail = mask_credentials(str(v.get("detail") or ""))
-            rt.add_row(fmt_time(v["created_at"], now), v["module"] or "-", v["type"] or "-",
-                       ACTION_LABELS.get(action, action), v.get("provider") or "-", v.get("model") or "-",
-                       v.get("tenant") or "-", detail[:60], v["request_id"])
+            rt.add_row(
+                fmt_time(v["created_at"], now),
+                v["module"] or "-",
+                v["type"] or "-",
+                ACTION_LABELS.get(action, action),
+                v.get("provider") or "-",
+                v.get("model") or "-",
+                v.get("tenant") or "-",
+                detail[:60],
+                v["request_id"],
+            )
         if recent:
             rt.move_cursor(row=min(cur, len(recent) - 1))
         title = "recent (Enter opens the exchange)"

@@ -51,8 +51,20 @@ COLUMNS = {
     "verdict": Column("verdict", "verdict", 14),
 }
 #: which columns to keep as the width shrinks (first = most important)
-PRIORITY = ("time", "status", "stream", "verdict", "model", "latency", "cost", "provider", "tokens",
-            "overhead", "tenant", "outcome")
+PRIORITY = (
+    "time",
+    "status",
+    "stream",
+    "verdict",
+    "model",
+    "latency",
+    "cost",
+    "provider",
+    "tokens",
+    "overhead",
+    "tenant",
+    "outcome",
+)
 MODEL_MIN = 12
 
 
@@ -98,8 +110,9 @@ class TrafficTable(ScrollView, can_focus=True):
     class LeftTop(Message):
         """The user moved away from the newest rows (pauses follow mode)."""
 
-    def __init__(self, *, now: Any = None, name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(
+        self, *, now: Any = None, name: str | None = None, id: str | None = None, classes: str | None = None
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.rows: list[Row] = []
         self._ids: set[str] = set()
@@ -240,8 +253,11 @@ class TrafficTable(ScrollView, can_focus=True):
             return fmt_cost(c), ("traffic--unpriced" if c is None else None)
         if key == "verdict":
             v = row.get("verdict") or "allowed"
-            cls = {"blocked": "traffic--blocked", "redacted": "traffic--redacted",
-                   "shadow_blocked": "traffic--shadow"}.get(v, "traffic--allowed")
+            cls = {
+                "blocked": "traffic--blocked",
+                "redacted": "traffic--redacted",
+                "shadow_blocked": "traffic--shadow",
+            }.get(v, "traffic--allowed")
             return verdict_label(v), cls
         if key == "outcome":
             o = row.get("outcome") or "-"
