@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, Literal
 
+import orjson
 from pydantic import Field
 
 from leash_cli.decision import Decision, block, redact
@@ -25,6 +26,8 @@ from leash_cli.scanners import redact as redact_text
 from leash_cli.scanners.stream import StreamProfile, StreamScanner, profile_for
 
 Action = Literal["block", "redact", "log"]
+#: modules whose findings are not private data (an injection attempt stays readable in the history)
+_NOT_PRIVATE = frozenset({"prompt-injection"})
 
 
 _CACHE_MIN_CHARS = 16  # below this a scan costs about what a lookup does
@@ -144,8 +147,18 @@ class ScanModule:
         return out
 
     def _remember(self, ex: Exchange, found: list[tuple[Finding, str | None]]) -> None:
+        """Credentials are masked in every stored copy; what any data scanner finds is masked in
+        stored bodies under ``storage.bodies: redacted`` (the default), whatever the action."""
+        texts = [f.text for f, _ in found]
         if self.sensitive:
-            ex.annotations.setdefault("secrets", []).extend(f.text for f, _ in found)
+            ex.annotations.setdefault("secrets", []).extend(texts)
+        if self.name not in _NOT_PRIVATE:
+            notes = ex.annotations.setdefault("redactions", [])
+            for t in texts:
+                notes.append(t)
+                escaped = orjson.dumps(t).decode()[1:-1]  # as it appears inside a stored JSON body
+                if escaped != t:
+                    notes.append(escaped)
 
     def _violation(self, f: Finding, action: str, field: str | None) -> Violation:
         return Violation(self.name, f.type, action, self.severity, f"{f.type}: {mask(f.text)}",
