@@ -30,8 +30,10 @@ plus what is held (never the whole stream so far).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from .engine import Finding, redact
@@ -45,11 +47,23 @@ MAX_HOLD = 1024
 PEM_HOLD = 16384
 _WHITESPACE = " \n\t\r\f\v"
 _SPACES = " \u00a0\u2007\u202f\u3000"
-_INVISIBLE = INVISIBLE_RE.pattern[1:-1]  # the character class, without its brackets
+_OTHER_WHITESPACE = re.compile(r"[\n\t\r\f\v]")
 # the characters of a number written in groups, in the scanners' normalised view (NFKC: fullwidth
 # digits, letters and signs count too; invisible characters are dropped by the scanners)
-_SPACED_TAIL = re.compile(r"[\dA-Z \-./()+\u00a0\u2007\u202f\u3000\uff08\uff09\uff0b\uff0d\uff0e\uff0f"
-                          r"\uff21-\uff3a" + _INVISIBLE + r"]++\Z")
+_SPACED_ASCII = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ -./()+")
+
+
+@lru_cache(maxsize=4096)
+def _spaced_char(ch: str) -> bool:
+    """Whether a character can be part of a number written in groups (after NFKC, as the scanners see it)."""
+    if ch in _SPACED_ASCII:
+        return True
+    if ch.isascii():
+        return False
+    if INVISIBLE_RE.match(ch) or ch.isdigit():
+        return True
+    folded = unicodedata.normalize("NFKC", ch)
+    return bool(folded) and all(c in _SPACED_ASCII or c.isdigit() for c in folded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +89,20 @@ class StreamProfile:
         held = min(self.fixed, n)
         if self.token and held < n:
             lo = max(0, n - self.token)
-            cut = max(buf.rfind(c, lo) for c in _WHITESPACE) + 1
+            cut = buf.rfind(" ", lo) + 1
+            if _OTHER_WHITESPACE.search(buf, max(cut, lo)) is not None:  # (rare: a newline or tab after it)
+                cut = max(buf.rfind(c, lo) for c in _WHITESPACE) + 1
             held = max(held, n - max(cut, lo))
         if self.spaced and held < n:
             lo = max(0, n - self.spaced)
-            m = _SPACED_TAIL.search(buf, lo)
-            if m is not None:  # (no such match begins with a space: a trailing space need not wait)
-                held = max(held, len(m.group().lstrip(_SPACES)))
+            i = n
+            spaced = _SPACED_ASCII
+            while i > lo and ((c := buf[i - 1]) in spaced or _spaced_char(c)):
+                i -= 1
+            # (no such match begins with a space: a run's leading spaces need not wait)
+            while i < n and buf[i] in _SPACES:
+                i += 1
+            held = max(held, n - i)
         for begin, end, close, most in self.blocks:
             k = buf.rfind(begin)
             if k >= 0 and n - k <= most:
