@@ -26,8 +26,9 @@ from leash_cli.scanners import redact as redact_text
 from leash_cli.scanners.stream import StreamProfile, StreamScanner, profile_for
 
 Action = Literal["block", "redact", "log"]
-#: modules whose findings are not private data (an injection attempt stays readable in the history)
-_NOT_PRIVATE = frozenset({"prompt-injection"})
+#: modules whose findings are not private data: an injection attempt or a blocked word stays readable
+#: (and searchable) in the history
+_NOT_PRIVATE = frozenset({"prompt-injection", "content-filter"})
 
 
 _CACHE_MIN_CHARS = 16  # below this a scan costs about what a lookup does
