@@ -20,7 +20,7 @@ from leash_cli.config import LoadedConfig, parse_config_text
 from leash_cli.exchange import Exchange
 from leash_cli.registry import make_pipeline
 
-WORDS = "the quick brown fox jumps over a lazy dog while streams keep flowing and tokens arrive ".split()
+WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "streams", "keep", "flowing", "and", "tokens", "arrive"]
 
 
 def _events(n: int) -> list[bytes]:

@@ -61,7 +61,7 @@ class LiveUpstream:
         with self._cond:
             return self._cond.wait_for(lambda: self._seen.startswith(text), GIVE_UP)
 
-    def start(self) -> "LiveUpstream":
+    def start(self) -> LiveUpstream:
         self._thread.start()
         assert self._ready.wait(10)
         return self

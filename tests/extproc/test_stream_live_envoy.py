@@ -14,8 +14,8 @@ import httpx
 import openai
 import pytest
 import yaml
-
 from ep_support import LocalEnvoy, envoy_binary
+
 from leash_cli.config import LoadedConfig, parse_config_text
 from leash_cli.extproc.server import ExtProcThread, build_host
 from test_stream_live import AWS_KEY, CHUNKS, LiveUpstream, _default_modules

@@ -104,6 +104,7 @@ def test_a_key_or_address_in_progress_is_held_whole() -> None:
     assert s.feed("the key is " + AWS_KEY[:9])[0] == "the key is "
     out, found = s.feed(AWS_KEY[9:] + " ok")
     assert [f.type for f in found] == ["AWS_ACCESS_KEY_ID"]
+    assert out == AWS_KEY + " "  # (unchanged under block: the caller stops the stream before it leaves)
     s = StreamScanner(SCANNERS, PROFILE)
     assert s.feed("write to jane.d")[0] == "write to "
     assert s.feed("oe@mail.exam")[0] == ""

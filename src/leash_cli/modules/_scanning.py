@@ -248,7 +248,7 @@ class ScanModule:
             fs = self._scan(chunk.text)
             if not fs:
                 return None
-            pairs = [(f, "response.stream") for f in fs]
+            pairs: list[tuple[Finding, str | None]] = [(f, "response.stream") for f in fs]
             self._remember(ex, pairs)
             if action == "block":
                 return self._blocked(pairs, "response stream")
@@ -276,11 +276,11 @@ class ScanModule:
         if action == "log":
             out = chunk.text  # the client has it already: only the findings matter
         if found:
-            pairs = [(f, "response.stream") for f in found]
-            self._remember(ex, pairs)
+            found_pairs: list[tuple[Finding, str | None]] = [(f, "response.stream") for f in found]
+            self._remember(ex, found_pairs)
             if action == "block":
-                return self._blocked(pairs, "response stream")
-            vs = [self._violation(f, action, fld) for f, fld in pairs]
+                return self._blocked(found_pairs, "response stream")
+            vs = [self._violation(f, action, fld) for f, fld in found_pairs]
             if action == "log":
                 return Decision("annotate", violations=vs)
             return redact(text=out, violations=vs)

@@ -77,7 +77,7 @@ class StreamProfile:
     #: (begin marker, end marker, what closes the end line, most characters held)
     blocks: tuple[tuple[str, str, str, int], ...] = ()
 
-    def merge(self, other: "StreamProfile") -> "StreamProfile":
+    def merge(self, other: StreamProfile) -> StreamProfile:
         return StreamProfile(
             lookbehind=max(self.lookbehind, other.lookbehind), token=max(self.token, other.token),
             spaced=max(self.spaced, other.spaced), fixed=max(self.fixed, other.fixed),
