@@ -287,3 +287,27 @@ def test_a_clean_stream_under_a_redacting_scanner_is_allowed(start_gateway, live
     assert all(live.waits)
     row = _rows(gw)[-1]
     assert row["verdict"] == "allowed" and row["violations"] == []
+
+
+def test_a_finding_split_across_events_leaves_no_piece_in_the_stored_stream(start_gateway, live):
+    """Under `log` the client gets the pieces as they come; the history (storage.bodies: redacted, the
+    default) must not keep them: the raw stream would hold the address in pieces."""
+    modules = _default_modules()
+    modules["secrets-detector"] = {"action": "log"}
+    gw = _gateway(start_gateway, live, modules)
+    chunks = ["Write to jane.d", "oe@mail.exam", "ple.org, key AKIA", AWS_KEY[4:12], AWS_KEY[12:] + " ok."]
+    live.script(chunks, lag=len(chunks))
+    c = openai.OpenAI(base_url=gw.base("openai"), api_key="k", max_retries=0)
+    got = "".join((ch.choices[0].delta.content or "") if ch.choices else "" for ch in c.chat.completions.create(
+        model="gpt-4o", stream=True, messages=[{"role": "user", "content": "hi"}]))
+    assert got == "".join(chunks)  # log: the client got it unchanged
+    gw.flush()
+    db = open_readonly(gw.db_path)
+    try:
+        row = dict(next(iter(db.query("select * from requests order by started_at desc limit 1"))))
+    finally:
+        db.close()
+    stored = " ".join(str(row[k] or "") for k in ("response_body", "response_text", "stream_events"))
+    for piece in ("jane.d", "oe@mail.exam", AWS_KEY[4:12], AWS_KEY[12:]):
+        assert piece not in stored, piece
+    assert row["response_text"] and "[REDACTED]" in row["response_text"]

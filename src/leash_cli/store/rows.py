@@ -393,7 +393,9 @@ def row_from_snapshot(snap: tuple[Any, ...], storage: StorageConfig) -> tuple[An
         if mode == "redacted":
             lits = lits or []
             req_body = _mask_all(req_body, lits)
-            resp_body = _mask_all(resp_body, lits)
+            # a stream may carry a finding in pieces across its events, where no literal matches:
+            # one in which something was found is kept as its (masked) reassembled text only
+            resp_body = None if stream and lits and resp_body else _mask_all(resp_body, lits)
             resp_text = _mask_all(resp_text, lits)
             prompt = _mask_all(prompt, lits)
         elif stream_events:
