@@ -68,7 +68,7 @@ def _posix() -> bool:
     return os.name == "posix"
 
 
-def _tighten(path: Path, mode: int, what: str) -> None:
+def _tighten(path: Path, what: str) -> None:
     """Remove group and other permissions from ``path`` (when it has any), with a notice."""
     try:
         st = path.stat()
@@ -76,8 +76,13 @@ def _tighten(path: Path, mode: int, what: str) -> None:
         return
     current = stat.S_IMODE(st.st_mode)
     if current & 0o077:
-        new = current & ~0o077 & 0o7777 | (mode & 0o700)
-        os.chmod(path, new)
+        new = current & ~0o077  # (the owner's own bits are left as they are)
+        try:
+            os.chmod(path, new)
+        except OSError as e:  # not ours to change (another owner): say so, and go on
+            log.warning("%s %s is readable by other users (%04o) and could not be tightened: %s",
+                        what, path, current, e)
+            return
         log.warning("tightened the permissions of %s %s from %04o to %04o (stored prompts are private)",
                     what, path, current, new)
 
@@ -98,7 +103,7 @@ def private_dir(path: Path) -> None:
     except OSError:
         is_home = False
     if is_home:
-        _tighten(path, DIR_MODE, "the leash home")
+        _tighten(path, "the leash home")
 
 
 def secure_db_path(path: Path) -> None:
@@ -123,6 +128,6 @@ def secure_db_files(path: Path) -> None:
     """Tighten an existing database and its side files to 0600 (with a notice when they were looser)."""
     if not _posix():
         return
-    _tighten(path, FILE_MODE, "the database")
+    _tighten(path, "the database")
     for suffix in DB_SIDE_FILES:
-        _tighten(path.with_name(path.name + suffix), FILE_MODE, "the database file")
+        _tighten(path.with_name(path.name + suffix), "the database file")
