@@ -230,7 +230,7 @@ def test_default_port_host_header():
     assert _parse_url("https://example.com:443").tail == " / HTTP/1.1\r\nHost: example.com\r\n"
     assert _parse_url("https://example.com:8443/x?q=1").tail == " /x?q=1 HTTP/1.1\r\nHost: example.com:8443\r\n"
     assert _parse_url("http://[::1]:81/").tail.endswith("Host: [::1]:81\r\n")
-    assert _parse_url("HTTPS://Example.COM/").key == ("https", "example.com", 443)
+    assert _parse_url("HTTPS://Example.COM/").key == ("https", "example.com", 443, "")  # "": direct, default TLS
     for bad in ("ftp://x/", "/relative", "http:///nohost", "http://u:p@host/", "http://h/a b", "http://h/\r\nX: y"):
         with pytest.raises(ValueError):
             _parse_url(bad)
@@ -551,27 +551,129 @@ def test_idle_connection_closed_by_server_is_dropped():
     run(main())
 
 
-def test_reused_connection_closed_under_us_is_retried_once():
+def _drop_after_reading_second(reader_writer_hook=None):
+    """First connection: answer one request, then read the next one in full and drop the
+    connection without a word (the race of an idle timeout, or a crash mid-request)."""
+
     async def handler(reader, writer, srv):
         first = srv.connections == 1
         await srv.read_request(reader)
         writer.write(http_response(b"ok%d" % srv.connections))
         await writer.drain()
         if first:
-            # the race: our request arrives just as the server gives up on the idle connection
             await srv.read_request(reader)
+            writer.transport.abort()
             return
         await keepalive_handler(reader, writer, srv)
+
+    return handler
+
+
+def test_reset_after_request_written_is_never_resent():
+    """RFC 9110 §9.2.2: a POST that may have reached the upstream is not sent again."""
+
+    async def main():
+        async with Raw(_drop_after_reading_second()) as srv:
+            c = UpstreamClient()
+            r = await c.request("POST", srv.url, {}, b"a")
+            assert await r.read() == b"ok1"
+            with pytest.raises(UpstreamReset) as e:
+                await c.request("POST", srv.url, {}, b"b")
+            assert e.value.sent is True
+            assert "after the request was sent" in str(e.value) and "not resent" in str(e.value)
+            await asyncio.sleep(0.05)
+            assert srv.connections == 1
+            assert [b for _, b in srv.requests] == [b"a", b"b"]  # exactly once
+            await c.close()
+
+    run(main())
+
+
+@pytest.mark.parametrize("how", ["argument", "options"])
+def test_reset_after_request_written_resent_when_opted_in(how):
+    from leash_cli.upstream import UpstreamOptions
+
+    kw = {"retry_reset": True} if how == "argument" else {"options": UpstreamOptions(retry_reset=True)}
+
+    async def main():
+        async with Raw(_drop_after_reading_second()) as srv:
+            c = UpstreamClient()
+            r = await c.request("POST", srv.url, {}, b"a", **kw)
+            assert await r.read() == b"ok1"
+            r = await c.request("POST", srv.url, {}, b"b", **kw)
+            assert await r.read() == b"ok2"
+            assert srv.connections == 2
+            assert [b for _, b in srv.requests] == [b"a", b"b", b"b"]  # the caller asked for it
+            await c.close()
+
+    run(main())
+
+
+def test_idempotent_get_resent_once_after_reset_without_reply():
+    async def main():
+        async with Raw(_drop_after_reading_second()) as srv:
+            c = UpstreamClient()
+            r = await c.request("GET", srv.url, {}, None)
+            assert await r.read() == b"ok1"
+            r = await c.request("GET", srv.url, {}, None)
+            assert await r.read() == b"ok2"
+            assert srv.connections == 2
+            await c.close()
+
+    run(main())
+
+
+def test_pooled_connection_seen_closed_before_writing_is_replaced():
+    """The server closed the idle connection; the client notices before writing and the
+    request goes once, on a fresh connection."""
+
+    async def handler(reader, writer, srv):
+        first = srv.connections == 1
+        await srv.read_request(reader)
+        writer.write(http_response(b"ok%d" % srv.connections))
+        await writer.drain()
+        if not first:
+            await keepalive_handler(reader, writer, srv)
 
     async def main():
         async with Raw(handler) as srv:
             c = UpstreamClient()
             r = await c.request("POST", srv.url, {}, b"a")
             assert await r.read() == b"ok1"
+            await asyncio.sleep(0.05)
             r = await c.request("POST", srv.url, {}, b"b")
             assert await r.read() == b"ok2"
-            assert srv.connections == 2
-            assert [b for _, b in srv.requests] == [b"a", b"b", b"b"]
+            assert [b for _, b in srv.requests] == [b"a", b"b"]
+            await c.close()
+
+    run(main())
+
+
+def test_idle_pooled_connection_probed_before_reuse(monkeypatch):
+    """A connection whose FIN the loop has not handled yet is still caught: a pooled connection
+    idle a while is polled before reuse, and a readable one (EOF) is dropped unwritten."""
+    import leash_cli.upstream as up
+
+    async def handler(reader, writer, srv):
+        await srv.read_request(reader)
+        writer.write(http_response(b"ok%d" % srv.connections))
+        await writer.drain()
+        if srv.connections > 1:
+            await keepalive_handler(reader, writer, srv)
+
+    async def main():
+        async with Raw(handler) as srv:
+            c = UpstreamClient()
+            r = await c.request("POST", srv.url, {}, b"a")
+            assert await r.read() == b"ok1"
+            (conn,) = c._pools[next(iter(c._pools))]
+            conn.transport.pause_reading()  # the loop does not see the FIN
+            await asyncio.sleep(0.1)
+            assert not conn.closed and not conn.eof
+            monkeypatch.setattr(up, "_IDLE_PROBE", 0.0)
+            r = await c.request("POST", srv.url, {}, b"b")
+            assert await r.read() == b"ok2"
+            assert [b for _, b in srv.requests] == [b"a", b"b"]
             await c.close()
 
     run(main())

@@ -230,10 +230,16 @@ def _register_optional() -> None:
         app.command("stats")(history.stats)
     if keys := load("keys"):
         app.add_typer(keys.keys_app, name="keys")
+    if db := load("db"):
+        app.add_typer(db.db_app, name="db")
     if modules := load("modules"):
         app.add_typer(modules.module_app, name="module")
     if scan := load("scan"):
         app.command("scan")(scan.scan)
+    if audit := load("audit"):
+        app.add_typer(audit.audit_app, name="audit")
+    if policy := load("policy"):
+        app.add_typer(policy.policy_app, name="policy")
     if extproc := load("extproc"):
         app.command("ext-proc")(extproc.ext_proc)
         app.add_typer(extproc.export_app, name="export")

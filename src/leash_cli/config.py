@@ -61,6 +61,74 @@ class GatewayConfig(Strict):
     )
     workers: int = Field(1, ge=1, description="accepted for compatibility; the gateway runs one process "
                                               "(scale out with `leash export compose --replicas`)")
+    trust: Literal["certifi", "system"] = Field(
+        "certifi", description="root certificates for upstream TLS: certifi (Mozilla's bundle, shipped with leash) "
+                               "or system (the operating system's trust store, via truststore); SSL_CERT_FILE / "
+                               "SSL_CERT_DIR, when set, replace the certifi bundle")
+
+
+def _seconds(v: Any) -> Any:
+    """A duration field: a number of seconds, or a string such as 5s, 200ms, 2m; null stays null."""
+    if v is None or isinstance(v, bool):
+        return v
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, str):
+        return parse_duration(v)
+    return v
+
+
+def _bytes(v: Any) -> Any:
+    if v is None or isinstance(v, bool):
+        return v
+    if isinstance(v, str):
+        return parse_size(v)
+    return v
+
+
+class TimeoutsConfig(Strict):
+    """Upstream timeouts, in seconds or as durations (5s, 200ms, 2m); null: no limit."""
+
+    connect: float | None = Field(
+        None, gt=0, description="TCP connect, proxy tunnel and TLS handshake (default: connect_timeout)")
+    first_byte: float | None = Field(
+        None, gt=0, description="from the request written to the first response byte (default: read_timeout)")
+    idle: float | None = Field(
+        None, gt=0, description="longest silence between response bytes once the answer has started "
+                                "(default: read_timeout)")
+    total: float | None = Field(None, gt=0, description="the whole upstream exchange, body included (default: none)")
+
+    @field_validator("connect", "first_byte", "idle", "total", mode="before")
+    @classmethod
+    def _durations(cls, v: Any) -> Any:
+        return _seconds(v)
+
+
+class TLSConfig(Strict):
+    """TLS towards one provider."""
+
+    ca_file: str | None = Field(
+        None, description="PEM file of the CA certificates to trust for this provider, instead of the gateway trust "
+                          "(a private CA)")
+    cert_file: str | None = Field(None, description="PEM client certificate (mutual TLS); may also hold the key")
+    key_file: str | None = Field(None, description="PEM private key of cert_file, when not inside it")
+    verify: bool = Field(True, description="verify the provider's certificate and host name; false only for tests")
+
+    @field_validator("ca_file", "cert_file", "key_file")
+    @classmethod
+    def _exists(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        path = Path(v).expanduser()
+        if not path.is_file():
+            raise ValueError(f"file not found: {v}")
+        return str(path)
+
+    @model_validator(mode="after")
+    def _pairs(self) -> "TLSConfig":
+        if self.key_file and not self.cert_file:
+            raise ValueError("key_file needs cert_file")
+        return self
 
 
 class ProviderConfig(Strict):
@@ -79,6 +147,23 @@ class ProviderConfig(Strict):
     query: dict[str, str] = Field(default_factory=dict, description="extra query parameters (e.g. Azure api-version)")
     connect_timeout: float | None = Field(None, gt=0, description="seconds; default: gateway.connect_timeout")
     read_timeout: float | None = Field(None, gt=0, description="seconds; default: gateway.read_timeout")
+    timeouts: TimeoutsConfig = Field(
+        default_factory=TimeoutsConfig,
+        description="upstream timeouts {connect, first_byte, idle, total}; unset ones come from connect_timeout / "
+                    "read_timeout")
+    max_response_bytes: int | None = Field(
+        64 * 1024 * 1024, gt=0, description="largest upstream response body, counted after decompression (e.g. "
+                                            "64MiB); above it the answer is a 502 and the connection is dropped; "
+                                            "null: no limit")
+    max_line_bytes: int | None = Field(
+        16 * 1024 * 1024, gt=0, description="longest line of a streamed (SSE) upstream response (e.g. 16MiB); above "
+                                            "it the stream ends with an error; null: no limit")
+    tls: TLSConfig = Field(default_factory=TLSConfig, description="TLS towards this provider: {ca_file, cert_file, "
+                                                                 "key_file, verify}")
+    proxy: str | None = Field(
+        None, description="HTTP proxy for this provider (http://[user:pass@]host:port; https origins go through a "
+                          "CONNECT tunnel); none or null: connect directly; unset: HTTPS_PROXY / HTTP_PROXY / "
+                          "ALL_PROXY / NO_PROXY from the environment")
     stream_usage: bool = Field(True, description="ask OpenAI-style streams for their usage "
                                                  "(stream_options.include_usage); off for servers that refuse it")
     # mock provider only
@@ -86,6 +171,31 @@ class ProviderConfig(Strict):
     chunks: int = Field(5, ge=1, le=10000, description="mock: number of streamed content events")
     chunk_delay_ms: float = Field(0.0, ge=0, description="mock: delay between streamed events")
     description: str | None = Field(None, description="free text for people reading the config")
+
+    @field_validator("max_response_bytes", "max_line_bytes", mode="before")
+    @classmethod
+    def _sizes(cls, v: Any) -> Any:
+        return _bytes(v)
+
+    @field_validator("proxy", mode="before")
+    @classmethod
+    def _proxy(cls, v: Any) -> Any:
+        if v is False:
+            return "none"
+        if isinstance(v, str) and v.strip().lower() not in ("", "none", "direct", "off", "false"):
+            from leash_cli.upstream import ProxyURL
+
+            ProxyURL.parse(v.strip())  # ValueError: said with the key and line
+            return v.strip()
+        if isinstance(v, str):
+            return "none"
+        return v
+
+    def proxy_setting(self) -> str | None:
+        """The proxy URL to use, ``"none"`` for a direct connection, None: from the environment."""
+        if self.proxy is None and "proxy" in self.model_fields_set:
+            return "none"  # an explicit `proxy: null`
+        return self.proxy
 
     @field_validator("endpoint")
     @classmethod
@@ -168,11 +278,15 @@ class TenantConfig(Strict):
 
 
 class StorageConfig(Strict):
-    """The history: one SQLite file written off the hot path."""
+    """The history: a SQLite file (``path``) or a PostgreSQL database (``url``), written off the hot path."""
 
     enabled: bool = Field(True, description="false records nothing (as `leash up --no-record`)")
     path: str | None = Field(None, description="the database; default $LEASH_HOME/leash.db (~/.leash/leash.db); "
                                                "`--db` overrides")
+    url: str | None = Field(
+        None, description="a PostgreSQL database for the history and virtual keys, shared by every gateway: "
+                          "postgresql://user@host:5432/leash (default: $LEASH_DATABASE_URL, else the SQLite file "
+                          "storage.path)")
     bodies: Literal["full", "redacted", "none"] = Field(
         "redacted", description="what is kept of request and response bodies: `redacted` masks what the scanner "
                                 "modules found (even under `action: log`, when the upstream got it unchanged) and "
@@ -193,8 +307,21 @@ class StorageConfig(Strict):
     writer: Literal["process", "thread"] = Field(
         "process", description="where rows are written: a process of their own (the gateway keeps its core and "
                                "its GIL), or a thread of the gateway")
+    audit_key_file: str | None = Field(
+        None, description="the HMAC key that signs audit checkpoints, kept outside the database; default "
+                          "$LEASH_AUDIT_KEY, else $LEASH_HOME/audit.key (made, mode 0600, on first use)")
+    audit_checkpoint_interval: str = Field(
+        "60s", description="how often the writer signs a checkpoint of the audit chain while rows arrive "
+                           "(and always at shutdown)")
 
-    @field_validator("retention")
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"(?i)^postgres(ql)?://", v):
+            raise ValueError(f"expected a PostgreSQL URL such as postgresql://user@host:5432/leash, got {v!r}")
+        return v
+
+    @field_validator("retention", "audit_checkpoint_interval")
     @classmethod
     def _duration(cls, v: str | None) -> str | None:
         if v is None:
@@ -286,16 +413,30 @@ def expand_env(value: Any, environ: dict[str, str] | None = None) -> Any:
     return value
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
 
 
 def parse_duration(text: str) -> float:
-    """'30d' -> seconds.  Units: s, m, h, d, w."""
+    """'30d' -> seconds.  Units: ms, s, m, h, d, w."""
     m = _DURATION.match(str(text))
     if not m:
-        raise ValueError(f"expected a duration such as 30d, 12h, 15m or 90s, got {text!r}")
+        raise ValueError(f"expected a duration such as 30d, 12h, 15m, 90s or 200ms, got {text!r}")
     return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.I)
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4,
+               "ki": 1024, "mi": 1024**2, "gi": 1024**3, "ti": 1024**4}
+
+
+def parse_size(text: str) -> int:
+    """'64MiB' -> 67108864.  Units: B, KB/MB/GB/TB (powers of 1000), KiB/MiB/GiB/TiB (of 1024)."""
+    m = _SIZE.match(str(text))
+    if not m:
+        raise ValueError(f"expected a size such as 64MiB, 500KB or 1048576, got {text!r}")
+    unit = (m.group(2) or "").lower().rstrip("b")
+    return int(float(m.group(1)) * _SIZE_UNITS[unit])
 
 
 def find_config(explicit: str | os.PathLike | None = None) -> tuple[Path | None, str]:
@@ -431,7 +572,7 @@ def mask_secrets(data: Any) -> Any:
     return data
 
 
-_SECRETISH = re.compile(r"(api[_-]?key|token|secret|password|authorization|subscription|^key$|cookie)", re.I)
+_SECRETISH = re.compile(r"(api[_-]?key|token|secret|password|authorization|subscription|^key$|cookie|^proxy$)", re.I)
 
 
 def mask(value: str) -> str:

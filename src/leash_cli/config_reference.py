@@ -227,8 +227,8 @@ def _bounds(field: FieldInfo) -> str:
 def _default(field: FieldInfo, *, sizes: bool = False) -> str:
     if field.default_factory is not None:
         try:
-            value = field.default_factory()  # type: ignore[call-arg]  # pydantic's factories take no argument here
-        except TypeError:
+            value = field.get_default(call_default_factory=True)
+        except (TypeError, ValueError):  # a factory that needs the validated data: no default to show
             return ""
     elif field.default is PydanticUndefined:
         return "(required)"

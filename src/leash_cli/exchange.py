@@ -12,7 +12,10 @@ from typing import Any
 
 import orjson
 
-from leash_cli.messages import request_texts, set_at
+from leash_cli.dialects import Dialect, for_api
+from leash_cli.dialects.base import Text, Usage, set_at
+
+__all__ = ["CREDENTIAL_HEADERS", "CREDENTIAL_PARAMS", "OUTCOMES", "Exchange", "Usage", "Violation", "strip_credentials"]
 
 #: Headers that carry credentials; never stored, logged or shown.
 CREDENTIAL_HEADERS = frozenset(
@@ -35,31 +38,6 @@ OUTCOMES = ("ok", "upstream_error", "blocked", "error", "client_cancelled")
 
 
 @dataclass(slots=True)
-class Usage:
-    """Token counts as the provider reported them (None: not reported)."""
-
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    cached_input_tokens: int | None = None
-    cache_write_tokens: int | None = None
-    reasoning_tokens: int | None = None
-
-    def merge(self, other: "Usage") -> None:
-        """Take every count the other usage reports (later reports win)."""
-        for name in self.__slots__:  # type: ignore[attr-defined]
-            v = getattr(other, name)
-            if v is not None:
-                setattr(self, name, v)
-
-    @property
-    def known(self) -> bool:
-        return self.input_tokens is not None or self.output_tokens is not None
-
-    def as_dict(self) -> dict[str, int | None]:
-        return {n: getattr(self, n) for n in self.__slots__}  # type: ignore[attr-defined]
-
-
-@dataclass(slots=True)
 class Violation:
     """A finding of a policy module, stored in the ``violations`` table."""
 
@@ -79,7 +57,7 @@ class Exchange:
     id: str
     provider: str  # configured provider name, e.g. "openai", "groq"
     kind: str  # provider kind: openai | anthropic | google | mock
-    api: str  # wire shape of this call: openai | anthropic | google
+    api: str  # wire shape of this call: openai | anthropic | google (fixed once built: see ``dialect``)
     method: str
     path: str  # path below the provider, e.g. "chat/completions"
     query: str = ""  # query string with credentials removed
@@ -120,6 +98,16 @@ class Exchange:
     _texts: Any = None
     _dirty: bool = False
     _edits: int = 0  # counts rewrites of the request body (a shadow module's are undone)
+    _dialect: Dialect | None = None
+
+    # -- the wire format -----------------------------------------------------
+    @property
+    def dialect(self) -> Dialect:
+        """The dialect of ``api`` (looked up on first use, then held)."""
+        d = self._dialect
+        if d is None:
+            d = self._dialect = for_api(self.api)
+        return d
 
     # -- request body -------------------------------------------------------
     def json(self) -> Any:
@@ -149,11 +137,12 @@ class Exchange:
         self.request_body = orjson.dumps(body)
 
     # -- normalized text ------------------------------------------------------
-    def texts(self) -> list:
-        """Every string the model will read, with role and JSON path (see ``messages``)."""
-        if self._texts is None:
-            self._texts = request_texts(self.api, self.json())
-        return self._texts
+    def texts(self) -> list[Text]:
+        """Every string the model will read, with role and JSON path (see ``dialects``)."""
+        texts = self._texts
+        if texts is None:
+            texts = self._texts = self.dialect.request_texts(self.json())
+        return texts
 
     @property
     def prompt_text(self) -> str:

@@ -133,8 +133,8 @@ def respond(
             return ok({"input_tokens": n_in})
         if not rest.endswith("messages"):
             return _not_found(api, rest)
-        usage = {"input_tokens": n_in, "output_tokens": n_out, "cache_creation_input_tokens": 0,
-                 "cache_read_input_tokens": 0}
+        usage: dict[str, object] = {"input_tokens": n_in, "output_tokens": n_out, "cache_creation_input_tokens": 0,
+                                    "cache_read_input_tokens": 0}
         msg = {"id": "msg_" + rid, "type": "message", "role": "assistant", "model": model,
                "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
                "stop_sequence": None, "usage": usage}
@@ -199,16 +199,14 @@ def respond(
     if rest.endswith("responses"):
         usage = {"input_tokens": n_in, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": n_out,
                  "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": n_in + n_out}
+        part: dict[str, object] = {"type": "output_text", "text": text, "annotations": []}
+        item: dict[str, object] = {"type": "message", "id": "msg_" + rid, "status": "completed",
+                                   "role": "assistant", "content": [part]}
         resp = {"id": "resp_" + rid, "object": "response", "created_at": created, "status": "completed",
-                "model": model, "output": [{"type": "message", "id": "msg_" + rid, "status": "completed",
-                                            "role": "assistant", "content": [
-                                                {"type": "output_text", "text": text, "annotations": []}]}],
-                "usage": usage}
+                "model": model, "output": [item], "usage": usage}
         if not req.get("stream"):
             return ok(resp)
         pending = {**resp, "status": "in_progress", "output": [], "usage": None}
-        item = resp["output"][0]
-        part = item["content"][0]
         seq = iter(range(10_000))
         evs = [_sse({"type": "response.created", "response": pending, "sequence_number": next(seq)},
                     "response.created"),

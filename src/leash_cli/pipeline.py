@@ -33,9 +33,8 @@ from typing import Any
 import orjson
 
 from leash_cli.decision import Decision
-from leash_cli.errors import error_body
 from leash_cli.exchange import Exchange, Violation
-from leash_cli.messages import aggregate_texts, set_at, stream_key, stream_texts
+from leash_cli.dialects.base import set_at
 from leash_cli.sse import parse_event
 
 log = logging.getLogger("leash.pipeline")
@@ -280,7 +279,7 @@ class Pipeline:
                     return b
             ex.commit_body()
         if ex.stream:
-            self._usage.prepare_request(ex)
+            ex.dialect.prepare_request(ex)
         return None
 
     async def _inspect(self, plan: Plan, ex: Exchange) -> Block | None:
@@ -520,12 +519,13 @@ class ResponseFlow:
     upstream sent it.
     """
 
-    __slots__ = ("ex", "tracker", "pipeline", "block", "_chunk_slots", "_resp_slots", "_templates",
+    __slots__ = ("ex", "dialect", "tracker", "pipeline", "block", "_chunk_slots", "_resp_slots", "_templates",
                  "_index", "stopped", "_text_pending", "_delivered", "_first_write")
 
     def __init__(self, pipeline: Pipeline, ex: Exchange) -> None:
         self.pipeline = pipeline
         self.ex = ex
+        self.dialect = ex.dialect
         self.tracker = pipeline._tracker_factory(ex, pipeline.keep_events)
         self.block: Block | None = None
         self.stopped = False
@@ -564,7 +564,7 @@ class ResponseFlow:
                             b = self.pipeline._failed(s, "on_response", ex, d)
                             if b is not None:
                                 self.block = b
-                                return error_body(ex.api, b.status, b.message, b.code)
+                                return self.dialect.error_body(b.status, b.message, b.code)
                             continue
                         if d is None:
                             continue
@@ -574,7 +574,7 @@ class ResponseFlow:
                         b = self.pipeline.apply(s, ex, d, "on_response")
                         if b is not None:
                             self.block = b
-                            return error_body(ex.api, b.status, b.message, b.code)
+                            return self.dialect.error_body(b.status, b.message, b.code)
                         if d.action == "redact" and d.body is None and s.mode != "shadow":
                             changed = True  # rewritten in place
                 finally:
@@ -647,13 +647,13 @@ class ResponseFlow:
             obj = orjson.loads(data)
         except orjson.JSONDecodeError:
             return raw
-        api = self.ex.api
-        texts = stream_texts(api, obj)
+        dialect = self.dialect
+        texts = dialect.stream_texts(obj)
         if not texts:
             out.extend(await self._flush())
             if self.stopped:
                 return None
-            whole = aggregate_texts(api, obj)
+            whole = dialect.aggregate_texts(obj)
             if not whole:
                 return raw
             changed = False
@@ -669,7 +669,7 @@ class ResponseFlow:
             return _sse(name, obj) if changed else raw
         changed = False
         for t in texts:
-            key = stream_key(api, obj, t)
+            key = dialect.stream_key(obj, t)
             new, stop = await self._through_modules(t.text, obj, final=False, key=key)
             if stop:
                 out.append(self._error_event())
@@ -723,7 +723,7 @@ class ResponseFlow:
             if not text:
                 continue
             template = orjson.loads(orjson.dumps(obj))
-            _clear_finish(template)
+            self.dialect.clear_finish(template)
             set_at(template, path, text)
             raw = _sse(name, template)
             name2, data = parse_event(raw)
@@ -742,10 +742,7 @@ class ResponseFlow:
         msg = b.message if b else "response blocked"
         code = b.code if b else "policy_violation"
         status = b.status if b else 403
-        body = error_body(self.ex.api, status, msg, code)
-        if self.ex.api == "anthropic":
-            return b"event: error\ndata: " + body + b"\n\n"
-        return b"data: " + body + b"\n\n"
+        return self.dialect.error_event(self.dialect.error_body(status, msg, code))
 
     def close(self) -> None:
         try:
@@ -762,15 +759,3 @@ class ResponseFlow:
 def _sse(name: str | None, obj: Any) -> bytes:
     head = b"event: " + name.encode() + b"\n" if name else b""
     return head + b"data: " + orjson.dumps(obj) + b"\n\n"
-
-
-def _clear_finish(obj: Any) -> None:
-    """A flushed text event must not repeat a finish marker of its template."""
-    if isinstance(obj, dict):
-        for ch in obj.get("choices") or ():
-            if isinstance(ch, dict):
-                ch["finish_reason"] = None
-        for cand in obj.get("candidates") or ():
-            if isinstance(cand, dict):
-                cand.pop("finishReason", None)
-        obj.pop("usage", None) if "choices" in obj else None

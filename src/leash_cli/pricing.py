@@ -36,14 +36,15 @@ from functools import lru_cache
 from typing import Any, Union
 
 from leash_cli.config import PriceConfig
-from leash_cli.exchange import Usage
+from leash_cli.dialects import DIALECTS
+from leash_cli.dialects.base import Usage
 
 __all__ = ["Pricer", "Rates"]
 
 log = logging.getLogger("leash.pricing")
 
-#: provider kind -> genai-prices provider id
-_GENAI_PROVIDER = {"openai": "openai", "anthropic": "anthropic", "google": "google"}
+#: provider kind -> genai-prices provider id (each dialect's ``pricing_id``)
+_GENAI_PROVIDER = {kind: d.pricing_id for kind, d in DIALECTS.items() if d.pricing_id}
 
 # a price: per-million USD, or (base, ((start_tokens, price), ...)) for tiers
 Price = Union[float, tuple[float, tuple[tuple[int, float], ...]]]

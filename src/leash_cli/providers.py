@@ -7,12 +7,14 @@ configured endpoint after it is checked for traversal.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
-from leash_cli.config import Config, ProviderConfig
+from leash_cli.config import Config, ConfigError, GatewayConfig, ProviderConfig
+from leash_cli.dialects import Dialect, for_api, for_provider, mock_api
 from leash_cli.exchange import CREDENTIAL_PARAMS
+from leash_cli.netconfig import options_for
+from leash_cli.upstream import UpstreamOptions
 
 #: Hop-by-hop headers (RFC 9110 §7.6.1) plus those leash recomputes.
 HOP_BY_HOP = frozenset(
@@ -34,7 +36,8 @@ HOP_BY_HOP = frozenset(
     }
 )
 
-_GOOGLE_MODEL = re.compile(r"models/([^/:]+)(?::([A-Za-z]+))?")
+__all__ = ["HOP_BY_HOP", "Provider", "RouteError", "build_providers", "clean_rest", "client_key", "mock_api",
+           "request_model", "strip_query_params"]
 
 
 class RouteError(Exception):
@@ -60,9 +63,17 @@ class Provider:
     connect_timeout: float | None
     read_timeout: float | None
     config: ProviderConfig = field(repr=False)
+    # TLS context, proxy, timeouts and limits for the upstream client, built once here (None: mock)
+    transport: UpstreamOptions | None = field(default=None, repr=False)
+    #: the dialect of the provider's kind (a ``mock`` provider: OpenAI's, for its own paths and keys;
+    #: the dialect of each call is ``dialect_for(rest)``)
+    dialect: Dialect = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.dialect = for_api(self.kind)
 
     @classmethod
-    def from_config(cls, name: str, pc: ProviderConfig) -> "Provider":
+    def from_config(cls, name: str, pc: ProviderConfig, gateway: GatewayConfig | None = None) -> "Provider":
         endpoint = pc.endpoint or ""
         parts = urlsplit(endpoint)
         key = pc.api_key.get_secret_value() if pc.api_key is not None else None
@@ -80,23 +91,23 @@ class Provider:
             connect_timeout=pc.connect_timeout,
             read_timeout=pc.read_timeout,
             config=pc,
+            transport=None if pc.kind == "mock" else _transport(name, pc, gateway or GatewayConfig()),
         )
 
     # -- the wire shape ------------------------------------------------------
     def api_for(self, rest: str) -> str:
+        """The wire format a call to `rest` speaks (a ``mock`` provider's depends on the path)."""
         if self.kind != "mock":
             return self.kind
         return mock_api(rest)
 
+    def dialect_for(self, rest: str) -> Dialect:
+        """The dialect of a call to `rest` (``for_api(api_for(rest))``)."""
+        return for_provider(self.kind, rest)
+
     def upstream_path(self, rest: str) -> str:
         """The path below the endpoint for `rest` (already checked by `clean_rest`)."""
-        if self.kind == "anthropic":
-            if not rest.startswith("v1/"):
-                rest = "v1/" + rest
-        elif self.kind == "google":
-            if not rest.startswith(("v1beta/", "v1/", "v1alpha/", "upload/")):
-                rest = "v1beta/" + rest
-        return f"{self.base_path}/{rest}"
+        return f"{self.base_path}/{self.dialect.upstream_rest(rest)}"
 
     def upstream_url(self, rest: str, query: str) -> str:
         url = self.origin + quote(self.upstream_path(rest), safe="/:@!$&'()*+,;=-._~%")
@@ -119,26 +130,19 @@ class Provider:
         if self.auth_header:
             value = "Bearer " + self.api_key if self.auth_header == "authorization" else self.api_key
             headers[self.auth_header] = value
-            if self.kind == "google" and query:
-                query = strip_query_params(query, CREDENTIAL_PARAMS)
-        elif self.kind == "anthropic":
-            headers["x-api-key"] = self.api_key
-        elif self.kind == "google":
-            headers["x-goog-api-key"] = self.api_key
-            if query:
-                query = strip_query_params(query, CREDENTIAL_PARAMS)
         else:
-            headers["authorization"] = "Bearer " + self.api_key
+            name, value = self.dialect.auth_header(self.api_key)
+            headers[name] = value
+        if self.dialect.key_in_query and query:  # the client's ?key= must not reach the provider
+            query = strip_query_params(query, CREDENTIAL_PARAMS)
         return headers, query
 
 
-def mock_api(rest: str) -> str:
-    """Which provider's shape a mock path speaks."""
-    if ":" in rest.rsplit("/", 1)[-1] or rest.startswith(("v1beta/", "v1alpha/")):
-        return "google"
-    if rest.endswith("messages") or "messages/" in rest:
-        return "anthropic"
-    return "openai"
+def _transport(name: str, pc: ProviderConfig, gateway: GatewayConfig) -> UpstreamOptions:
+    try:
+        return options_for(pc, gateway)
+    except ValueError as e:  # a certificate that does not load, a bad proxy variable
+        raise ConfigError("config", [f"providers.{name}: {e}"]) from None
 
 
 def clean_rest(rest: str) -> str:
@@ -184,17 +188,9 @@ def strip_query_params(query: str, names: frozenset[str]) -> str:
 
 
 def request_model(kind_api: str, rest: str, body: object) -> tuple[str | None, bool]:
-    """(model, stream) of a request, from the body or (Gemini) the path."""
-    if kind_api == "google":
-        m = _GOOGLE_MODEL.search(unquote(rest))  # the model the provider will see, decoded
-        if m:
-            return m.group(1), m.group(2) == "streamGenerateContent"
-        return None, False
-    if isinstance(body, dict):
-        model = body.get("model")
-        return (model if isinstance(model, str) else None), body.get("stream") is True
-    return None, False
+    """(model, stream) of a request, from the body or (Gemini) the path (``Dialect.request_model``)."""
+    return for_api(kind_api).request_model(rest, body)
 
 
 def build_providers(cfg: Config) -> dict[str, Provider]:
-    return {name: Provider.from_config(name, pc) for name, pc in cfg.providers.items()}
+    return {name: Provider.from_config(name, pc, cfg.gateway) for name, pc in cfg.providers.items()}

@@ -35,7 +35,14 @@ from leash_cli.core.headers import leash_headers, overhead
 from leash_cli.core.ids import new_request_id  # noqa: F401 (the old name)
 from leash_cli.core.live import GatewayState  # noqa: F401 (the old name)
 from leash_cli.core.rejection import Rejection, reject
-from leash_cli.core.transport import Transport, UpstreamConnectError, UpstreamError, UpstreamTimeout
+from leash_cli.core.transport import (
+    Transport,
+    UpstreamConnectError,
+    UpstreamError,
+    UpstreamLimitExceeded,
+    UpstreamReset,
+    UpstreamTimeout,
+)
 from leash_cli.exchange import Exchange, strip_credentials
 from leash_cli.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from leash_cli.metrics import Metrics
@@ -184,7 +191,6 @@ class Gateway(GatewayCore):
         ex = adm.ex
         headers = adm.headers
         flow = adm.flow
-        cfg = adm.state.config.gateway
         hop = HOP_BY_HOP
         named = headers.get("connection", "keep-alive").lower()
         if named not in ("keep-alive", "close"):  # RFC 9110 7.6.1: headers named in Connection stop here too
@@ -199,16 +205,14 @@ class Gateway(GatewayCore):
         guard = _DisconnectGuard(receive, ex)
         try:
             try:
-                resp = await client.request(
-                    ex.method, url, out, ex.request_body or None,
-                    connect_timeout=provider.connect_timeout or cfg.connect_timeout,
-                    read_timeout=provider.read_timeout or cfg.read_timeout,
-                )
+                resp = await client.request(ex.method, url, out, ex.request_body or None, options=provider.transport)
             except UpstreamTimeout as e:
                 ex.t_upstream_end = time.perf_counter()
                 return await self._upstream_failed(send, ex, R.upstream_timeout(provider.name, e))
             except UpstreamError as e:
                 ex.t_upstream_end = time.perf_counter()
+                if isinstance(e, UpstreamReset) and e.sent:  # written, then dropped: never resent silently
+                    return await self._upstream_failed(send, ex, R.upstream_not_resent(provider.name))
                 return await self._upstream_failed(send, ex, R.upstream_unreachable(
                     provider.name, e, isinstance(e, UpstreamConnectError)))
             ex.t_upstream_headers = time.perf_counter()
@@ -230,6 +234,10 @@ class Gateway(GatewayCore):
                     ex.t_upstream_end = time.perf_counter()
                     ex.status = None
                     return await self._upstream_failed(send, ex, R.upstream_timeout(provider.name, e, started=True))
+                except UpstreamLimitExceeded as e:
+                    ex.t_upstream_end = time.perf_counter()
+                    ex.status = None
+                    return await self._upstream_failed(send, ex, R.upstream_too_large(provider.name, e))
                 except UpstreamError as e:
                     ex.t_upstream_end = time.perf_counter()
                     ex.status = None

@@ -167,16 +167,18 @@ def _load_file(path: Path) -> list[ModuleInfo]:
     mod_name = f"leash_modules_dir.{path.stem}"
     try:
         spec = importlib.util.spec_from_file_location(mod_name, path)
-        mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        if spec is None or spec.loader is None:
+            raise ImportError(f"no loader for {path.name}")
+        mod = importlib.util.module_from_spec(spec)
         sys.modules[mod_name] = mod
-        spec.loader.exec_module(mod)  # type: ignore[union-attr]
-    except BaseException as e:  # noqa: BLE001 - report anything, even SystemExit from a module
+        spec.loader.exec_module(mod)
+    except BaseException as e:  # report anything, even SystemExit from a module
         sys.modules.pop(mod_name, None)
         return [ModuleInfo(path.stem.replace("_", "-"), "file", str(path), error=_where(e, str(path)))]
     out = []
     for obj in vars(mod).values():
-        if isinstance(obj, type) and obj.__module__ == mod_name and isinstance(getattr(obj, "name", None), str):
-            info = ModuleInfo(obj.name, "file", str(path), cls=obj)
+        if isinstance(obj, type) and obj.__module__ == mod_name and isinstance(name := getattr(obj, "name", None), str):
+            info = ModuleInfo(name, "file", str(path), cls=obj)
             try:
                 _describe(info)
             except Exception as e:
@@ -283,7 +285,7 @@ def build_slots(
         except Exception as e:
             problems.append(_at(loaded, where, f"module {name!r} failed to start: {type(e).__name__}: {e}"))
             return None
-        conds = ()
+        conds: tuple[Condition, ...] = ()
         if mc:
             try:
                 conds = tuple(Condition.compile(c.field, c.operator, c.value) for c in mc.conditions)

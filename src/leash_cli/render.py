@@ -59,8 +59,8 @@ def render_tree(template_dir: Path | str, out_dir: Path | str, context: dict[str
         rel = _target_name(src.relative_to(template_dir))
         text = Template(src.read_text(encoding="utf-8")).substitute(context)
         planned.append((rel, text.encode("utf-8")))
-    for rel, text in (extra or {}).items():
-        planned.append((Path(rel), text.encode("utf-8")))
+    for name, extra_text in (extra or {}).items():
+        planned.append((Path(name), extra_text.encode("utf-8")))
     results: list[tuple[Path, str]] = []
     new_manifest = dict(manifest)
     for rel, data in planned:

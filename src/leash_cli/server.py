@@ -88,7 +88,6 @@ class GatewayThread:
     def __init__(self, gateway: Gateway, host: str = "127.0.0.1", port: int = 0) -> None:
         self.gateway = gateway
         self.server = GatewayServer(uvicorn_config(gateway, host, port))
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self.thread = threading.Thread(target=self._run, daemon=True, name="leash-gateway")
         self.host = host
 

@@ -34,6 +34,7 @@ from typing import Any
 import orjson
 
 from leash_cli.decision import Decision
+from leash_cli.dialects import for_api
 from leash_cli.exchange import Exchange
 from leash_cli.pipeline import STAGES, Block, Pipeline, Slot
 
@@ -87,15 +88,11 @@ def make_exchange(
     api = _APIS[provider]
     model = model or DEFAULT_MODELS[provider]
     turns = [*(messages or []), {"role": "user", "content": prompt}] if prompt is not None else list(messages or [])
+    default_path, query, default_body = for_api(api).build_request(model, turns, system, stream)
     if body is None:
-        body = _body(api, model, turns, system, stream)
+        body = default_body
     if path is None:
-        if api == "google":
-            path = f"v1beta/models/{model}:{'streamGenerateContent' if stream else 'generateContent'}"
-        elif api == "anthropic":
-            path = "v1/messages"
-        else:
-            path = "chat/completions"
+        path = default_path
     raw = body if isinstance(body, bytes) else orjson.dumps(body)
     return Exchange(
         id="test-" + os.urandom(6).hex(),
@@ -104,7 +101,7 @@ def make_exchange(
         api=api,
         method="POST",
         path=path,
-        query="alt=sse" if api == "google" and stream else "",
+        query=query,
         tenant=tenant,
         key_id=key_id,
         request_headers={"content-type": "application/json", **(headers or {})},
@@ -112,34 +109,6 @@ def make_exchange(
         model=model,
         stream=stream,
     )
-
-
-def _body(api: str, model: str, turns: list[dict[str, Any]], system: str | None, stream: bool) -> dict:
-    if api == "google":
-        body: dict[str, Any] = {
-            "contents": [
-                {"role": "model" if t.get("role") in ("assistant", "model") else "user",
-                 "parts": [{"text": str(t.get("content", ""))}]}
-                for t in turns
-            ]
-        }
-        if system is not None:
-            body["systemInstruction"] = {"parts": [{"text": system}]}
-        return body
-    if api == "anthropic":
-        body = {"model": model, "max_tokens": 256,
-                "messages": [{"role": t.get("role", "user"), "content": t.get("content", "")} for t in turns]}
-        if system is not None:
-            body["system"] = system
-        if stream:
-            body["stream"] = True
-        return body
-    msgs = [{"role": "system", "content": system}] if system is not None else []
-    msgs += [{"role": t.get("role", "user"), "content": t.get("content", "")} for t in turns]
-    body = {"model": model, "messages": msgs}
-    if stream:
-        body["stream"] = True
-    return body
 
 
 # -- modules ---------------------------------------------------------------------------------
@@ -293,7 +262,7 @@ def _run_sync(coro: Any) -> Any:
     def target() -> None:
         try:
             box["value"] = asyncio.run(coro)
-        except BaseException as e:  # noqa: BLE001 - handed back to the caller
+        except BaseException as e:  # handed back to the caller
             box["error"] = e
 
     t = threading.Thread(target=target, name="leash-testing")
@@ -353,7 +322,7 @@ def assert_redacted(ex: Exchange, contains: str | None = None, *, absent: str | 
 # -- a whole gateway -------------------------------------------------------------------------
 @contextlib.contextmanager
 def serve(config: dict[str, Any] | None = None, *, modules: list[type] | None = None,
-          db_path: str | os.PathLike | None = None, record: bool = False) -> Iterator[str]:
+          db_path: str | os.PathLike[str] | None = None, record: bool = False) -> Iterator[str]:
     """Run a gateway with this config on 127.0.0.1:0; yields its base URL.
 
     ``with serve({"modules": {"my-policy": {}}}, modules=[MyPolicy]) as url:``
@@ -377,7 +346,7 @@ def serve(config: dict[str, Any] | None = None, *, modules: list[type] | None = 
         text = yaml.safe_dump(cfg, sort_keys=False)
         path.write_text(text)
         loaded = LoadedConfig(parse_config_text(text, str(path)), path, "flag")
-        db = db_path or Path(tmp) / "leash.db"
+        db = os.fspath(db_path) if db_path else Path(tmp) / "leash.db"
         gw = _gateway_with(loaded, modules, db, record) if modules else build_gateway(loaded, db_path=db,
                                                                                       record=record)
         thread = GatewayThread(gw)
@@ -388,7 +357,7 @@ def serve(config: dict[str, Any] | None = None, *, modules: list[type] | None = 
             thread.stop()
 
 
-def _gateway_with(loaded: Any, modules: list[type], db: Any, record: bool) -> Any:
+def _gateway_with(loaded: Any, modules: list[type], db: str | Path, record: bool) -> Any:
     """A gateway (as ``build_gateway`` makes it) whose registry also holds these classes."""
     from leash_cli.pricing import Pricer
     from leash_cli.proxy import Gateway

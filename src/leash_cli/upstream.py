@@ -14,57 +14,227 @@ It is built for low CPU per request, not for generality:
 * streams are flow-controlled: above ~1 MiB buffered and not consumed, the
   transport stops reading until the consumer catches up.
 
-It never follows redirects, keeps no cookies and ignores proxy settings from the
-environment.  Errors are :class:`UpstreamError` subclasses::
+It never follows redirects and keeps no cookies.  Everything that differs per provider
+(TLS context, proxy, timeouts, size limits) comes in one :class:`UpstreamOptions`
+object built once per provider at config load (``leash_cli.netconfig``); without one,
+the client connects directly with the certifi roots, as before.
 
-    UpstreamConnectError  DNS / refused / TLS handshake failure   -> 502
-    UpstreamTimeout       connect timeout, or read idle too long  -> 504
-    UpstreamReset         connection lost before the response completed -> 502
-      UpstreamProtocolError  malformed HTTP or undecodable body (a kind of reset)
+Resending (RFC 9110 §9.2.2): a request is sent again only when it provably never
+reached the upstream -- a pooled connection found closed (EOF, reset, or readable
+while idle) is dropped before anything is written to it, and a write that fails at
+once writes nothing.  A connection lost after the request was written and before any
+response byte raises :class:`UpstreamReset` with ``sent=True`` and is never resent,
+unless the caller opts in (``retry_reset=True``, config ``retry.on: [reset]``).
+
+Errors are :class:`UpstreamError` subclasses, each with a ``reason`` for the record::
+
+    UpstreamConnectError       DNS / refused / TLS handshake / proxy failure      -> 502
+      UpstreamProxyError         the proxy refused the CONNECT tunnel               -> 502
+    UpstreamTimeout            a timeout                                         -> 504
+      UpstreamConnectTimeout     ``connect``: TCP + proxy tunnel + TLS handshake
+      UpstreamFirstByteTimeout   ``first_byte``: request written, no answer yet
+      UpstreamIdleTimeout        ``idle``: silence between response bytes
+      UpstreamTotalTimeout       ``total``: the whole exchange, body included
+    UpstreamReset              connection lost before the response completed    -> 502
+      UpstreamProtocolError      malformed HTTP or undecodable body
+    UpstreamLimitExceeded      a response limit                                  -> 502
+      UpstreamResponseTooLarge   body above ``max_response_bytes`` (counted decoded)
+      UpstreamLineTooLong        an SSE line above ``max_line_bytes``
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
+import select
+import socket
 import ssl
 import zlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any, cast
+from urllib.parse import unquote
 
 import httptools
 
-OriginKey = tuple[str, str, int]  # (scheme, host, port): one connection pool each
+OriginKey = tuple[str, str, int, str]  # (scheme, host, port, route tag): one connection pool each
 
 __all__ = [
+    "ProxyURL",
     "UpstreamClient",
     "UpstreamConnectError",
+    "UpstreamConnectTimeout",
     "UpstreamError",
+    "UpstreamFirstByteTimeout",
+    "UpstreamIdleTimeout",
+    "UpstreamLimitExceeded",
+    "UpstreamLineTooLong",
+    "UpstreamOptions",
     "UpstreamProtocolError",
+    "UpstreamProxyError",
     "UpstreamReset",
     "UpstreamResponse",
+    "UpstreamResponseTooLarge",
     "UpstreamTimeout",
+    "UpstreamTotalTimeout",
 ]
 
 
 class UpstreamError(Exception):
     """Base class of every error this client raises about the upstream."""
 
+    reason = "upstream_error"  # short, stable name for records and metrics
+
 
 class UpstreamConnectError(UpstreamError):
     """DNS failure, connection refused, TLS handshake / certificate failure."""
 
+    reason = "connect_failed"
+
+
+class UpstreamProxyError(UpstreamConnectError):
+    """The HTTP proxy could not be reached or refused the CONNECT tunnel."""
+
+    reason = "proxy_failed"
+
 
 class UpstreamTimeout(UpstreamError):
-    """Connect timeout, or no bytes from the upstream for ``read_timeout`` seconds."""
+    """A timeout (the subclass says which one)."""
+
+    reason = "timeout"
+
+
+class UpstreamConnectTimeout(UpstreamTimeout):
+    """``timeouts.connect``: TCP connect, proxy tunnel and TLS handshake took too long."""
+
+    reason = "connect_timeout"
+
+
+class UpstreamFirstByteTimeout(UpstreamTimeout):
+    """``timeouts.first_byte``: the request was written and nothing came back in time."""
+
+    reason = "first_byte_timeout"
+
+
+class UpstreamIdleTimeout(UpstreamTimeout):
+    """``timeouts.idle``: the response started, then the upstream went silent too long."""
+
+    reason = "idle_timeout"
+
+
+class UpstreamTotalTimeout(UpstreamTimeout):
+    """``timeouts.total``: the whole exchange (connect to last body byte) took too long."""
+
+    reason = "total_timeout"
 
 
 class UpstreamReset(UpstreamError):
-    """The connection was lost before the response was complete."""
+    """The connection was lost before the response was complete.
+
+    ``sent`` is True when the request may have reached the upstream (it was written),
+    so it must not be resent blindly; False when provably nothing was delivered.
+    """
+
+    reason = "reset"
+
+    def __init__(self, message: str, *, sent: bool = True) -> None:
+        super().__init__(message)
+        self.sent = sent
 
 
 class UpstreamProtocolError(UpstreamReset):
     """The upstream sent something that is not valid HTTP/1.1, or an undecodable body."""
+
+    reason = "protocol_error"
+
+
+class UpstreamLimitExceeded(UpstreamError):
+    """A response limit was hit; the connection is dropped and memory stays bounded."""
+
+    reason = "limit_exceeded"
+
+
+class UpstreamResponseTooLarge(UpstreamLimitExceeded):
+    """The response body (counted after decompression) is above ``max_response_bytes``."""
+
+    reason = "response_too_large"
+
+
+class UpstreamLineTooLong(UpstreamLimitExceeded):
+    """A line of a streamed (``text/event-stream``) body is above ``max_line_bytes``."""
+
+    reason = "line_too_long"
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyURL:
+    """An ``http://[user:pass@]host:port`` forward proxy (CONNECT for https origins)."""
+
+    host: str
+    port: int
+    auth: str | None = None  # the Proxy-Authorization value, when the URL carries credentials
+
+    @classmethod
+    def parse(cls, url: str) -> ProxyURL:
+        from urllib.parse import urlsplit
+
+        if "://" not in url:
+            url = "http://" + url  # curl and requests accept a bare host:port
+        parts = urlsplit(url)
+        if parts.scheme.lower() != "http":
+            raise ValueError(f"only http:// proxies are supported (CONNECT tunnels for https), got {url!r}")
+        if not parts.hostname:
+            raise ValueError(f"proxy URL without a host: {url!r}")
+        try:
+            port = parts.port or 80
+        except ValueError as e:
+            raise ValueError(f"invalid proxy URL {url!r}: {e}") from None
+        auth = None
+        if parts.username is not None:
+            cred = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+            auth = "Basic " + base64.b64encode(cred).decode("ascii")
+        return cls(parts.hostname, port, auth)
+
+    def __str__(self) -> str:  # never shows credentials
+        return f"http://{self.host}:{self.port}"
+
+
+_MIB = 1 << 20
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class UpstreamOptions:
+    """How to reach one provider: built once per provider at config load, passed per request.
+
+    Timeouts are seconds (``None``: no limit).  ``ssl_context=None`` uses the client's
+    default (certifi roots); ``proxy=None`` connects directly.
+    """
+
+    connect_timeout: float = 10.0
+    first_byte_timeout: float | None = 600.0
+    idle_timeout: float | None = 600.0
+    total_timeout: float | None = None
+    max_response_bytes: int | None = 64 * _MIB
+    max_line_bytes: int | None = 16 * _MIB
+    ssl_context: ssl.SSLContext | None = None
+    proxy: ProxyURL | None = None
+    retry_reset: bool = False  # opt-in: resend once when dropped after writing, before any reply
+    # parsed URLs for this route (the pool key carries the route tag), filled on use
+    _origins: dict[str, _Origin] = field(default_factory=dict, repr=False, compare=False)
+    _tag: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        tag = ""
+        if self.ssl_context is not None:
+            tag = f"ssl{id(self.ssl_context)}"
+        if self.proxy is not None:
+            tag += f"|{self.proxy}|{self.proxy.auth or ''}"
+        object.__setattr__(self, "_tag", tag)
+
+
+_INF = float("inf")
+_NO_CAP = 1 << 62  # "no size limit" as an int: int-to-int comparisons on the hot path
 
 
 _HIGH_WATER = 1 << 20  # pause reading above this many buffered, unconsumed body bytes
@@ -78,6 +248,9 @@ _TARGET_BAD = re.compile(r"[\x00-\x20\x7f]")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 _FRESH, _DONE = 0, 1  # response states: body still coming / complete (or failed)
+_DECODE_STEP = 256 * 1024  # inflate at most this much per step: a gzip bomb never expands at once
+_IDLE_PROBE = 1.0  # a pooled connection idle longer than this is probed (poll) before reuse
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})  # safe to resend when no reply came
 
 
 class _Origin:
@@ -93,7 +266,7 @@ class _Origin:
         self.tail = tail  # " <target> HTTP/1.1\r\nHost: <host>\r\n"
 
 
-def _parse_url(url: str) -> _Origin:
+def _parse_url(url: str, opts: UpstreamOptions | None = None) -> _Origin:
     from urllib.parse import urlsplit
 
     if _TARGET_BAD.search(url):
@@ -119,7 +292,16 @@ def _parse_url(url: str) -> _Origin:
     target = parts.path or "/"
     if parts.query:
         target = f"{target}?{parts.query}"
-    return _Origin((scheme, host, port), tls, host, port, f" {target} HTTP/1.1\r\nHost: {hh}\r\n")
+    tag = ""
+    extra = ""
+    if opts is not None:
+        tag = opts._tag
+        proxy = opts.proxy
+        if proxy is not None and not tls:  # plain http through a proxy: absolute-form target
+            target = f"http://{hh}{target}"
+            if proxy.auth:
+                extra = f"Proxy-Authorization: {proxy.auth}\r\n"
+    return _Origin((scheme, host, port, tag), tls, host, port, f" {target} HTTP/1.1\r\nHost: {hh}\r\n{extra}")
 
 
 def _default_ssl_context() -> ssl.SSLContext:
@@ -153,7 +335,14 @@ class _Decoder:
             self.pending = b""
             wrapped = (data[0] & 0x0F) == 8 and ((data[0] << 8) | data[1]) % 31 == 0
             obj = self.obj = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
-        return obj.decompress(data)
+        return obj.decompress(data, _DECODE_STEP)  # bounded: the rest waits in unconsumed_tail
+
+    def more(self) -> bytes:
+        """The next bounded step of output, while input is left over from ``feed``."""
+        obj = self.obj
+        if obj is None or not obj.unconsumed_tail:
+            return b""
+        return obj.decompress(obj.unconsumed_tail, _DECODE_STEP)
 
     def flush(self) -> bytes:
         if self.obj is None:
@@ -168,10 +357,11 @@ class UpstreamResponse:
 
     __slots__ = (
         "status", "headers", "_conn", "_parts", "_size", "_state", "_exc", "_waiter", "_decoder",
-        "_head_fut", "_raw", "_head", "_until_close", "_timer", "_timeout", "_interim",
+        "_head_fut", "_raw", "_head", "_until_close", "_timer", "_first", "_idle", "_deadline", "_interim",
+        "_total", "_cap", "_line", "_max_line", "_line_limit",
     )
 
-    def __init__(self, conn: _Conn, head: bool, timeout: float) -> None:
+    def __init__(self, conn: _Conn, head: bool, opts: UpstreamOptions, deadline: float) -> None:
         self.status = 0
         self.headers: list[tuple[str, str]] = []
         self._conn: _Conn | None = conn
@@ -186,8 +376,15 @@ class UpstreamResponse:
         self._head = head  # request method was HEAD
         self._until_close = False
         self._timer: asyncio.TimerHandle | None = None
-        self._timeout = timeout
+        self._first = opts.first_byte_timeout or _INF
+        self._idle = opts.idle_timeout or _INF
+        self._deadline = deadline  # loop time the whole exchange must end by (inf: none)
         self._interim = False
+        self._total = 0  # decoded body bytes so far
+        self._cap = opts.max_response_bytes or _NO_CAP
+        self._line = 0  # bytes since the last line break (event streams only)
+        self._max_line = 0  # set for text/event-stream bodies
+        self._line_limit = opts.max_line_bytes or 0
 
     def __repr__(self) -> str:
         return f"<UpstreamResponse {self.status}>"
@@ -273,7 +470,7 @@ class _Conn(asyncio.Protocol):
 
     __slots__ = (
         "client", "key", "loop", "transport", "parser", "resp", "last", "got_bytes", "paused",
-        "closed", "idle", "broken", "eof", "keep",
+        "closed", "idle", "broken", "eof", "keep", "written", "idle_since",
     )
 
     def __init__(self, client: UpstreamClient, key: OriginKey, loop: asyncio.AbstractEventLoop) -> None:
@@ -291,6 +488,8 @@ class _Conn(asyncio.Protocol):
         self.broken = False
         self.eof = False
         self.keep = False
+        self.written = False  # the current request went (at least partly) onto the wire
+        self.idle_since = 0.0
 
     # -- asyncio.Protocol ----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -303,6 +502,7 @@ class _Conn(asyncio.Protocol):
             return
         self.last = self.loop.time()
         self.got_bytes = True
+        t0 = r._total
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as e:
@@ -311,8 +511,8 @@ class _Conn(asyncio.Protocol):
                 self._finished(r)
             else:
                 ctx = e.__context__
-                if isinstance(ctx, _Decode):
-                    self._fail(UpstreamProtocolError(f"cannot decode the response body: {ctx.args[0]}"))
+                if isinstance(ctx, _Abort):
+                    self._fail(ctx.error)
                 else:
                     self._fail(UpstreamProtocolError(f"invalid HTTP response from upstream: {e!r}"))
                 self.abort()
@@ -320,7 +520,9 @@ class _Conn(asyncio.Protocol):
             if w is not None and not w.done():
                 w.set_result(None)
             return
-        if r._state == _DONE:
+        if r._max_line and r._total != t0 and not self._lines_ok(r, r._total - t0):
+            self.abort()
+        elif r._state == _DONE:
             self._finished(r)
         elif r._size > _HIGH_WATER and not self.paused:
             self.paused = True
@@ -364,9 +566,16 @@ class _Conn(asyncio.Protocol):
             if w is not None and not w.done():
                 w.set_result(None)
             return
-        what = "before the response headers" if not r.status else "in the middle of the response body"
-        self._fail(UpstreamReset(f"upstream closed the connection {what}"
-                                 + (f": {exc}" if exc is not None else "")))
+        why = f": {exc}" if exc is not None else ""
+        if r.status or self.got_bytes:
+            what = "in the middle of the response body" if r.status else "in the middle of the response headers"
+            self._fail(UpstreamReset(f"upstream closed the connection {what}{why}"))
+        elif self.written:
+            self._fail(UpstreamReset(
+                "upstream closed the connection after the request was sent, before any response"
+                f"{why}; not resent, since it may have been processed"))
+        else:
+            self._fail(UpstreamReset(f"upstream connection was closed before the request was sent{why}", sent=False))
 
     # -- httptools callbacks ----------------------------------------------------------
     def on_message_begin(self) -> None:
@@ -399,6 +608,8 @@ class _Conn(asyncio.Protocol):
                 chunked = "chunked" in v.lower()
             elif k == "content-encoding":
                 encoding = v.strip().lower()
+            elif k == "content-type" and v[:17].lower() == "text/event-stream":
+                r._max_line = r._line_limit
         if encoding in ("gzip", "x-gzip", "deflate"):
             r._decoder = _Decoder("deflate" if encoding == "deflate" else "gzip")
             headers = [(k, v) for k, v in headers if k != "content-encoding" and k != "content-length"]
@@ -420,15 +631,74 @@ class _Conn(asyncio.Protocol):
         if r._state == _DONE:  # body bytes after HEAD headers: dropped
             return
         d = r._decoder
-        if d is not None:
-            try:
-                body = d.feed(body)
-            except zlib.error as e:
-                raise _Decode(str(e)) from None
-            if not body:
-                return
-        r._parts.append(body)
-        r._size += len(body)
+        if d is None:
+            n = len(body)
+            r._total += n
+            if r._total > r._cap:
+                self._check(r)  # raises before the bytes are taken
+            r._parts.append(body)
+            r._size += n
+            return
+        try:
+            body = d.feed(body)
+            while True:
+                if body:
+                    r._total += len(body)
+                    if r._total > r._cap:
+                        self._check(r)
+                    r._parts.append(body)
+                    r._size += len(body)
+                body = d.more()
+                if not body:
+                    break
+        except zlib.error as e:
+            raise _Abort(UpstreamProtocolError(f"cannot decode the response body: {e}")) from None
+
+    @staticmethod
+    def _check(r: UpstreamResponse) -> None:
+        """Past ``max_response_bytes``: raised through the parser, which stops feeding at once."""
+        raise _Abort(UpstreamResponseTooLarge(
+            f"upstream response body is larger than max_response_bytes ({r._cap} bytes, counted after "
+            "decompression)"))
+
+    def _lines_ok(self, r: UpstreamResponse, new: int) -> bool:
+        """``max_line_bytes`` for an event stream, once per socket read over the ``new`` body
+        bytes it brought.  A read whose last piece ends a line and that could not hold a longer
+        line is the common case and costs nothing more; otherwise every line is measured.
+        On a line too long, the read's pieces are dropped and the response fails."""
+        limit = r._max_line
+        parts = r._parts
+        if r._line + new <= limit and parts and parts[-1][-1:] == b"\n":
+            r._line = 0
+            return True
+        k = len(parts)  # the pieces this read added: walk back over `new` bytes
+        seen = 0
+        while k > 0 and seen < new:
+            k -= 1
+            seen += len(parts[k])
+        line = r._line
+        for i in range(k, len(parts)):
+            body = parts[i]
+            j = max(body.rfind(b"\n"), body.rfind(b"\r"))
+            if j < 0:
+                line += len(body)
+            else:
+                for piece in body[:j].replace(b"\r", b"\n").split(b"\n"):
+                    if line + len(piece) > limit:
+                        line += len(piece)
+                        break
+                    line = 0
+                else:
+                    line = len(body) - j - 1
+            if line > limit:
+                del parts[k:]
+                r._size = sum(len(p) for p in parts)
+                if r._state == _DONE:  # complete in this same read: the limit still wins
+                    r._state = _FRESH
+                self._fail(UpstreamLineTooLong(f"upstream stream has a line longer than max_line_bytes ({limit} bytes)"))
+                return False
+        r._line = line
+        return True
 
     def on_message_complete(self) -> None:
         r = self.resp
@@ -443,8 +713,11 @@ class _Conn(asyncio.Protocol):
             try:
                 tail = d.flush()
             except zlib.error as e:
-                raise _Decode(str(e)) from None
+                raise _Abort(UpstreamProtocolError(f"cannot decode the response body: {e}")) from None
             if tail:
+                r._total += len(tail)
+                if r._total > r._cap:
+                    self._check(r)
                 r._parts.append(tail)
                 r._size += len(tail)
         r._state = _DONE
@@ -489,16 +762,27 @@ class _Conn(asyncio.Protocol):
             return
         loop = self.loop
         now = loop.time()
-        if self.paused:  # we stopped reading, not the upstream: not idle
-            r._timer = loop.call_at(now + r._timeout, self.on_timer, r)
-            return
-        deadline = self.last + r._timeout
-        if now < deadline - 1e-3:
-            r._timer = loop.call_at(deadline, self.on_timer, r)
-            return
+        end = r._deadline
+        exc: UpstreamTimeout
+        if now >= end - 1e-3:
+            exc = UpstreamTotalTimeout("upstream exchange took longer than timeouts.total")
+        else:
+            got = self.got_bytes
+            limit = r._idle if got else r._first
+            due = now + limit if self.paused else self.last + limit  # paused: we stopped reading, not it
+            if now < due - 1e-3:
+                due = min(due, end)
+                if due != _INF:
+                    r._timer = loop.call_at(due, self.on_timer, r)
+                return
+            where = "response headers" if not r.status else "more of the response body"
+            if got:
+                exc = UpstreamIdleTimeout(f"no data from upstream for {limit:g}s (timeouts.idle, waiting for {where})")
+            else:
+                exc = UpstreamFirstByteTimeout(
+                    f"no response from upstream within {limit:g}s of sending the request (timeouts.first_byte)")
         r._timer = None
-        where = "response headers" if not r.status else "more of the response body"
-        self._fail(UpstreamTimeout(f"no data from upstream for {r._timeout:g}s (waiting for {where})"))
+        self._fail(exc)
         self.abort()
 
     def resume(self) -> None:
@@ -513,21 +797,42 @@ class _Conn(asyncio.Protocol):
             self.transport.abort()
 
 
-class _Decode(Exception):
-    """Internal: raised through the parser when the body cannot be decoded."""
+def _dropped(conn: _Conn) -> bool:
+    """True when an idle pooled connection is readable: EOF, a reset, or unsolicited bytes --
+    either way unusable.  Asked of connections idle a while, before anything is written."""
+    sock = conn.transport.get_extra_info("socket")
+    if sock is None:
+        return False
+    try:
+        p = select.poll()
+        p.register(sock.fileno(), select.POLLIN)
+        return bool(p.poll(0))
+    except (OSError, ValueError, AttributeError):  # pragma: no cover - no poll() (Windows)
+        return False
+
+
+class _Abort(Exception):
+    """Internal: raised through the parser to end the response with ``error``."""
+
+    def __init__(self, error: UpstreamError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+_DEFAULT_OPTIONS = UpstreamOptions()
 
 
 class UpstreamClient:
     """HTTP/1.1 client with a keep-alive pool per origin.  See the module docstring."""
 
-    __slots__ = ("_max_idle", "_ssl", "_pools", "_conns", "_urls", "_names", "_methods", "_closed")
+    __slots__ = ("_max_idle", "_ssl", "_pools", "_conns", "_names", "_methods", "_closed", "_legacy_opts")
 
     def __init__(self, *, max_idle_per_origin: int = 512, ssl_context: ssl.SSLContext | None = None) -> None:
         self._max_idle = max_idle_per_origin
         self._ssl = ssl_context
         self._pools: dict[OriginKey, list[_Conn]] = {}
         self._conns: set[_Conn] = set()
-        self._urls: dict[str, _Origin] = {}
+        self._legacy_opts: dict[tuple[int, float | None, float | None], tuple[UpstreamOptions, UpstreamOptions]] = {}
         self._names: set[str] = set()  # header names already checked (valid tokens, not reserved)
         self._methods: set[str] = set()
         self._closed = False
@@ -540,37 +845,69 @@ class UpstreamClient:
         headers: list[tuple[str, str]] | dict[str, str],
         body: bytes | None,
         *,
-        connect_timeout: float = 10.0,
-        read_timeout: float = 600.0,
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
+        options: UpstreamOptions | None = None,
+        retry_reset: bool | None = None,
     ) -> UpstreamResponse:
         """Send a request; return once the status line and headers are in.
+
+        ``options`` (one per provider, see :class:`UpstreamOptions`) carries TLS, proxy,
+        timeouts and limits; ``connect_timeout`` / ``read_timeout`` (the older spelling)
+        override its connect and first-byte/idle timeouts.  ``retry_reset=True`` allows
+        one resend after the connection dropped with the request written but no reply.
 
         Raises ValueError for a malformed URL, method or header (CR/LF injection),
         UpstreamConnectError, UpstreamTimeout or UpstreamReset.
         """
         if self._closed:
             raise RuntimeError("UpstreamClient is closed")
-        origin = self._urls.get(url)
+        opts = options or _DEFAULT_OPTIONS
+        if connect_timeout is not None or read_timeout is not None:
+            opts = self._legacy(opts, connect_timeout, read_timeout)
+        cache = opts._origins
+        origin = cache.get(url)
         if origin is None:
-            origin = self._origin(url)
+            origin = self._origin(url, opts)
         if method not in self._methods:
             self._check_method(method)
         head = self._head(method, origin, headers, body)
+        total = opts.total_timeout
+        deadline = asyncio.get_running_loop().time() + total if total else _INF
         pool = self._pools.get(origin.key)
+        resent = False
         while pool:
             conn = pool.pop()
             conn.idle = False
-            if conn.closed or conn.transport.is_closing():
-                conn.abort()
+            if conn.closed or conn.eof or conn.transport.is_closing() or (
+                    conn.loop.time() - conn.idle_since > _IDLE_PROBE and _dropped(conn)):
+                conn.abort()  # seen closed before anything was written: provably not delivered
                 continue
             try:
-                return await self._send(conn, head, body, method, read_timeout)
-            except UpstreamReset:
-                if conn.got_bytes or self._closed:
+                return await self._send(conn, head, body, method, opts, deadline)
+            except UpstreamReset as e:
+                if not self._may_resend(e, conn, method, opts, retry_reset):
                     raise
-                break  # the server dropped the idle connection under us: once more, fresh
-        conn = await self._connect(origin, connect_timeout)
-        return await self._send(conn, head, body, method, read_timeout)
+                resent = True
+                break  # provably not delivered (or safe / opted in): once more, on a fresh connection
+        while True:
+            conn = await self._connect(origin, opts, deadline)
+            try:
+                return await self._send(conn, head, body, method, opts, deadline)
+            except UpstreamReset as e:
+                if resent or not self._may_resend(e, conn, method, opts, retry_reset):
+                    raise
+                resent = True
+
+    def _may_resend(self, e: UpstreamReset, conn: _Conn, method: str, opts: UpstreamOptions,
+                    retry_reset: bool | None) -> bool:
+        """RFC 9110 §9.2.2: resend only what provably never arrived, an idempotent method, or
+        when the caller opted in -- and never once any byte of a response came back."""
+        if self._closed or conn.got_bytes or type(e) is not UpstreamReset:
+            return False
+        if not e.sent or method in _IDEMPOTENT:
+            return True
+        return opts.retry_reset if retry_reset is None else retry_reset
 
     async def close(self) -> None:
         """Close every connection, idle or busy."""
@@ -584,12 +921,31 @@ class UpstreamClient:
             await asyncio.sleep(0)
 
     # -- internals ------------------------------------------------------------------------
-    def _origin(self, url: str) -> _Origin:
-        origin = _parse_url(url)
-        if len(self._urls) >= _URL_CACHE_MAX:
-            self._urls.clear()
-        self._urls[url] = origin
+    def _origin(self, url: str, opts: UpstreamOptions) -> _Origin:
+        origin = _parse_url(url, opts)
+        cache = opts._origins
+        if len(cache) >= _URL_CACHE_MAX:
+            cache.clear()
+        cache[url] = origin
         return origin
+
+    def _legacy(self, opts: UpstreamOptions, connect: float | None, read: float | None) -> UpstreamOptions:
+        """Options with the older ``connect_timeout`` / ``read_timeout`` arguments applied (cached)."""
+        key = (id(opts), connect, read)
+        got = self._legacy_opts.get(key)
+        if got is None or got[0] is not opts:
+            if len(self._legacy_opts) >= 64:
+                self._legacy_opts.clear()
+            new = UpstreamOptions(
+                connect_timeout=opts.connect_timeout if connect is None else connect,
+                first_byte_timeout=opts.first_byte_timeout if read is None else read,
+                idle_timeout=opts.idle_timeout if read is None else read,
+                total_timeout=opts.total_timeout, max_response_bytes=opts.max_response_bytes,
+                max_line_bytes=opts.max_line_bytes, ssl_context=opts.ssl_context, proxy=opts.proxy,
+                retry_reset=opts.retry_reset, _origins=opts._origins,
+            )
+            got = self._legacy_opts[key] = (opts, new)
+        return got[1]
 
     def _check_method(self, method: str) -> None:
         if not _TOKEN.fullmatch(method):
@@ -641,41 +997,120 @@ class UpstreamClient:
             lines.append(f"{k}: {v}\r\n")
         return "".join(lines), len(lines)
 
-    async def _connect(self, origin: _Origin, timeout: float) -> _Conn:
+    async def _connect(self, origin: _Origin, opts: UpstreamOptions, deadline: float) -> _Conn:
         loop = asyncio.get_running_loop()
         ctx = None
         if origin.tls:
-            ctx = self._ssl
+            ctx = opts.ssl_context or self._ssl
             if ctx is None:
                 ctx = self._ssl = _default_ssl_context()
         key = origin.key
+        timeout = opts.connect_timeout
+        left = deadline - loop.time()
+        total = left < timeout
+        if total:
+            timeout = max(left, 0.0)
+        proxy = opts.proxy
         try:
-            _, conn = await asyncio.wait_for(
-                loop.create_connection(
-                    lambda: _Conn(self, key, loop), origin.host, origin.port,
-                    ssl=ctx, server_hostname=origin.host if ctx is not None else None,
-                ),
-                timeout,
-            )
+            if proxy is None:
+                _, conn = await asyncio.wait_for(
+                    loop.create_connection(
+                        lambda: _Conn(self, key, loop), origin.host, origin.port,
+                        ssl=ctx, server_hostname=origin.host if ctx is not None else None,
+                    ),
+                    timeout,
+                )
+            else:
+                conn = await asyncio.wait_for(self._via_proxy(loop, proxy, origin, ctx), timeout)
         except asyncio.TimeoutError:
-            raise UpstreamTimeout(f"connecting to {origin.host}:{origin.port} timed out after {timeout:g}s") from None
+            where = f"{origin.host}:{origin.port}" + (f" through proxy {proxy}" if proxy is not None else "")
+            if total:
+                raise UpstreamTotalTimeout(f"connecting to {where}: timeouts.total ran out") from None
+            raise UpstreamConnectTimeout(f"connecting to {where} timed out after {timeout:g}s") from None
+        except UpstreamConnectError:
+            raise
         except (OSError, ssl.SSLError) as e:  # includes DNS (gaierror) and certificate errors
-            raise UpstreamConnectError(f"cannot connect to {origin.host}:{origin.port}: {e}") from None
+            via = f" through proxy {proxy}" if proxy is not None else ""
+            raise UpstreamConnectError(f"cannot connect to {origin.host}:{origin.port}{via}: {e}") from None
         if self._closed:
             conn.abort()
             raise UpstreamConnectError("client closed")
         self._conns.add(conn)
         return conn
 
-    async def _send(self, conn: _Conn, head: bytes, body: bytes | None, method: str, timeout: float) -> UpstreamResponse:
+    async def _via_proxy(self, loop: asyncio.AbstractEventLoop, proxy: ProxyURL, origin: _Origin,
+                         ctx: ssl.SSLContext | None) -> _Conn:
+        """A connection through an HTTP proxy: a CONNECT tunnel (then TLS) for https origins;
+        for http origins the proxy gets absolute-form requests on a plain connection."""
+        key = origin.key
+        try:
+            infos = await loop.getaddrinfo(proxy.host, proxy.port, type=socket.SOCK_STREAM)
+        except OSError as e:
+            raise UpstreamProxyError(f"cannot resolve proxy {proxy}: {e}") from None
+        sock: socket.socket | None = None
+        err: OSError | None = None
+        for family, type_, proto, _, addr in infos:
+            s = socket.socket(family, type_, proto)
+            s.setblocking(False)
+            try:
+                await loop.sock_connect(s, addr)
+            except OSError as e:
+                s.close()
+                err = e
+                continue
+            sock = s
+            break
+        if sock is None:
+            raise UpstreamProxyError(f"cannot connect to proxy {proxy}: {err}")
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if origin.tls:
+                await self._tunnel(loop, sock, proxy, origin)
+            _, conn = await loop.create_connection(
+                lambda: _Conn(self, key, loop), sock=sock,
+                ssl=ctx, server_hostname=origin.host if ctx is not None else None,
+            )
+        except BaseException:
+            sock.close()
+            raise
+        return conn
+
+    @staticmethod
+    async def _tunnel(loop: asyncio.AbstractEventLoop, sock: socket.socket, proxy: ProxyURL, origin: _Origin) -> None:
+        host = f"[{origin.host}]" if ":" in origin.host else origin.host
+        target = f"{host}:{origin.port}"
+        auth = f"Proxy-Authorization: {proxy.auth}\r\n" if proxy.auth else ""
+        await loop.sock_sendall(sock, f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n{auth}\r\n".encode("latin-1"))
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            if len(buf) > 65536:
+                raise UpstreamProxyError(f"proxy {proxy} sent an oversized answer to CONNECT")
+            data = await loop.sock_recv(sock, 4096)
+            if not data:
+                raise UpstreamProxyError(f"proxy {proxy} closed the connection during CONNECT {target}")
+            buf += data
+        head, _, rest = buf.partition(b"\r\n\r\n")
+        line = head.split(b"\r\n", 1)[0].decode("latin-1", "replace")
+        parts = line.split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+            raise UpstreamProxyError(f"proxy {proxy} answered CONNECT with {line[:100]!r}")
+        if not 200 <= int(parts[1]) < 300:
+            raise UpstreamProxyError(f"proxy {proxy} refused CONNECT {target}: {line[:200]}")
+        if rest:  # the origin cannot speak before our TLS ClientHello
+            raise UpstreamProxyError(f"proxy {proxy} sent data after its CONNECT answer")
+
+    async def _send(self, conn: _Conn, head: bytes, body: bytes | None, method: str, opts: UpstreamOptions,
+                    deadline: float) -> UpstreamResponse:
         loop = conn.loop
-        r = UpstreamResponse(conn, method == "HEAD", timeout)
+        r = UpstreamResponse(conn, method == "HEAD", opts, deadline)
         fut = r._head_fut = loop.create_future()
         conn.resp = r
         conn.got_bytes = False
         conn.keep = False
         now = conn.last = loop.time()
-        r._timer = loop.call_at(now + timeout, conn.on_timer, r)
+        due = min(now + r._first, deadline)
+        if due != _INF:
+            r._timer = loop.call_at(due, conn.on_timer, r)
         t = conn.transport
         if body and len(body) > _INLINE_BODY_MAX:
             t.write(head)
@@ -684,6 +1119,8 @@ class UpstreamClient:
             t.write(head + body)
         else:
             t.write(head)
+        # a write into a dead socket fails at once and closes the transport: nothing went out
+        conn.written = not t.is_closing()
         try:
             await fut
         except BaseException:
@@ -694,6 +1131,9 @@ class UpstreamClient:
                 conn.abort()
             raise
         r._head_fut = None
+        if r.status == 407 and opts.proxy is not None:  # the forward proxy itself refused (plain http origins)
+            r.close()
+            raise UpstreamProxyError(f"proxy {opts.proxy} requires authentication (407)")
         return r
 
     def _put(self, conn: _Conn) -> None:
@@ -707,4 +1147,5 @@ class UpstreamClient:
             conn.abort()
             return
         conn.idle = True
+        conn.idle_since = conn.last
         pool.append(conn)

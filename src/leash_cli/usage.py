@@ -1,5 +1,9 @@
 """Token usage and completion text, read from provider responses.
 
+Where each provider puts them is its dialect's knowledge (``Dialect.usage``,
+``Dialect.track_event``, ``Dialect.body_text`` in :mod:`leash_cli.dialects`);
+the :class:`UsageTracker` here holds one response's state and asks the dialect.
+
 One normalisation for every provider (what lands in ``Exchange.usage`` and in
 the ``requests`` table):
 
@@ -47,202 +51,27 @@ from typing import Any
 
 import orjson
 
-from leash_cli.exchange import Exchange, Usage
+from leash_cli.dialects import for_api
+from leash_cli.dialects.base import Usage
+from leash_cli.dialects.openai import INCLUDE_USAGE_ANNOTATION
+from leash_cli.exchange import Exchange
 
 __all__ = ["UsageTracker", "prepare_request", "prompt_text", "usage_from_json"]
-
-INCLUDE_USAGE_ANNOTATION = "leash_include_usage"
 
 
 # -- request side --------------------------------------------------------------
 
 
 def prepare_request(ex: Exchange) -> None:
-    """Ask an OpenAI Chat Completions stream for its usage when the client did not.
-
-    Sets ``ex.annotations["leash_include_usage"] = True`` when it did, so the
-    tracker knows to hide the usage-only final chunk from the client.
-    """
-    if ex.api != "openai" or not ex.stream or not ex.path.rstrip("/").endswith("chat/completions"):
-        return
-    if ex.annotations.get("leash_no_stream_usage"):  # the provider's `stream_usage: false`
-        return
-    body = ex.json()
-    if not isinstance(body, dict):
-        return
-    opts = body.get("stream_options")
-    if isinstance(opts, dict) and opts.get("include_usage") is True:
-        return
-    new_opts = dict(opts) if isinstance(opts, dict) else {}
-    new_opts["include_usage"] = True
-    new_body = dict(body)
-    new_body["stream_options"] = new_opts
-    ex.set_json(new_body)
-    ex.annotations[INCLUDE_USAGE_ANNOTATION] = True
-
-
-# -- usage blocks --------------------------------------------------------------
-
-
-def _int(v: Any) -> int | None:
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, int):
-        return v
-    if isinstance(v, float):
-        return int(v)
-    return None
-
-
-def _openai_usage(u: dict) -> Usage:
-    """Chat Completions, Responses and Embeddings usage objects."""
-    out = Usage()
-    if "prompt_tokens" in u or "completion_tokens" in u:  # chat / completions / embeddings
-        out.input_tokens = _int(u.get("prompt_tokens"))
-        out.output_tokens = _int(u.get("completion_tokens"))
-        in_details = u.get("prompt_tokens_details")
-        out_details = u.get("completion_tokens_details")
-    else:  # responses
-        out.input_tokens = _int(u.get("input_tokens"))
-        out.output_tokens = _int(u.get("output_tokens"))
-        in_details = u.get("input_tokens_details")
-        out_details = u.get("output_tokens_details")
-    if isinstance(in_details, dict):
-        out.cached_input_tokens = _int(in_details.get("cached_tokens"))
-    if isinstance(out_details, dict):
-        out.reasoning_tokens = _int(out_details.get("reasoning_tokens"))
-    return out
-
-
-def _anthropic_usage(u: dict) -> Usage:
-    """Anthropic ``usage``: input_tokens excludes the cache parts, we add them back."""
-    out = Usage()
-    base = _int(u.get("input_tokens"))
-    read = _int(u.get("cache_read_input_tokens"))
-    write = _int(u.get("cache_creation_input_tokens"))
-    if base is not None:
-        out.input_tokens = base + (read or 0) + (write or 0)
-    if read is not None:
-        out.cached_input_tokens = read
-    if write is not None:
-        out.cache_write_tokens = write
-    out.output_tokens = _int(u.get("output_tokens"))
-    return out
-
-
-def _gemini_usage(u: dict) -> Usage:
-    out = Usage()
-    prompt = _int(u.get("promptTokenCount"))
-    tool = _int(u.get("toolUsePromptTokenCount"))
-    if prompt is not None or tool is not None:
-        out.input_tokens = (prompt or 0) + (tool or 0)
-    cands = _int(u.get("candidatesTokenCount"))
-    thoughts = _int(u.get("thoughtsTokenCount"))
-    if cands is not None or thoughts is not None:
-        out.output_tokens = (cands or 0) + (thoughts or 0)
-    out.reasoning_tokens = thoughts
-    out.cached_input_tokens = _int(u.get("cachedContentTokenCount"))
-    return out
+    """Ask a stream for its usage when the client did not (the dialect knows how: an OpenAI
+    Chat Completions stream gets ``stream_options.include_usage`` and
+    ``ex.annotations["leash_include_usage"] = True``, so the tracker hides the usage-only chunk)."""
+    ex.dialect.prepare_request(ex)
 
 
 def usage_from_json(api: str, obj: Any) -> Usage | None:
     """The usage reported by one parsed response object (None: none reported)."""
-    if not isinstance(obj, dict):
-        return None
-    if api == "google":
-        u = obj.get("usageMetadata")
-        return _gemini_usage(u) if isinstance(u, dict) else None
-    u = obj.get("usage")
-    if not isinstance(u, dict):
-        resp = obj.get("response")  # Responses API stream events carry the response
-        u = resp.get("usage") if isinstance(resp, dict) else None
-        if not isinstance(u, dict):
-            return None
-    if api == "anthropic":
-        return _anthropic_usage(u)
-    return _openai_usage(u)
-
-
-# -- text ----------------------------------------------------------------------
-
-
-def _openai_json_text(obj: dict) -> str | None:
-    choices = obj.get("choices")
-    if isinstance(choices, list):
-        parts: list[str] = []
-        for ch in choices:
-            if not isinstance(ch, dict):
-                continue
-            msg = ch.get("message")
-            if isinstance(msg, dict):
-                c = msg.get("content")
-                if isinstance(c, str):
-                    parts.append(c)
-                elif isinstance(c, list):
-                    parts.extend(_parts_text(c))
-                elif isinstance(msg.get("refusal"), str):
-                    parts.append(msg["refusal"])
-            elif isinstance(ch.get("text"), str):  # legacy completions
-                parts.append(ch["text"])
-        return "\n".join(parts)
-    output = obj.get("output")
-    if isinstance(output, list):  # Responses API
-        if isinstance(obj.get("output_text"), str):
-            return obj["output_text"]
-        parts = []
-        for item in output:
-            if isinstance(item, dict) and item.get("type") == "message":
-                for c in item.get("content") or ():
-                    if isinstance(c, dict) and c.get("type") in ("output_text", "refusal"):
-                        t = c.get("text", c.get("refusal"))
-                        if isinstance(t, str):
-                            parts.append(t)
-        return "".join(parts)
-    return None
-
-
-def _anthropic_json_text(obj: dict) -> str | None:
-    content = obj.get("content")
-    if not isinstance(content, list):
-        return None
-    return "".join(
-        c["text"] for c in content if isinstance(c, dict) and c.get("type") == "text" and isinstance(c.get("text"), str)
-    )
-
-
-def _gemini_parts_text(obj: dict) -> list[str]:
-    out: list[str] = []
-    cands = obj.get("candidates")
-    if not isinstance(cands, list):
-        return out
-    for cand in cands[:1]:  # the first candidate, like the SDKs' `.text`
-        content = cand.get("content") if isinstance(cand, dict) else None
-        parts = content.get("parts") if isinstance(content, dict) else None
-        for p in parts if isinstance(parts, list) else ():
-            if isinstance(p, dict) and isinstance(p.get("text"), str) and not p.get("thought"):
-                out.append(p["text"])
-    return out
-
-
-def _parts_text(parts: list) -> list[str]:
-    out = []
-    for p in parts:
-        if isinstance(p, str):
-            out.append(p)
-        elif isinstance(p, dict) and isinstance(p.get("text"), str):
-            out.append(p["text"])
-    return out
-
-
-def _response_model(api: str, obj: dict) -> str | None:
-    if api == "google":
-        m = obj.get("modelVersion")
-    else:
-        m = obj.get("model")
-        if m is None:
-            inner = obj.get("message") or obj.get("response")
-            m = inner.get("model") if isinstance(inner, dict) else None
-    return m if isinstance(m, str) and m else None
+    return for_api(api).usage(obj)
 
 
 # -- the tracker ---------------------------------------------------------------
@@ -256,19 +85,21 @@ class UsageTracker:
 
     ``on_json(body)`` for a buffered body; ``on_event(event, data, raw)`` for
     each SSE event; ``finish()`` once at the end (also after an error or a
-    cancelled stream).
+    cancelled stream).  What each event means is the dialect's
+    (``Dialect.track_event``, ``Dialect.body_text``); the tracker holds the state.
     """
 
-    __slots__ = ("ex", "api", "keep_events", "events", "_text", "_choices", "_hide_usage", "_seen_text")
+    __slots__ = ("ex", "api", "dialect", "keep_events", "events", "_text", "_choices", "hide_usage", "_seen_text")
 
     def __init__(self, ex: Exchange, keep_events: bool = False):
         self.ex = ex
         self.api = ex.api
+        self.dialect = ex.dialect
         self.keep_events = keep_events
         self.events: list[bytes] | None = [] if keep_events else None
         self._text: list[str] = []
         self._choices: dict[int, list[str]] | None = None  # chat streams with n > 1
-        self._hide_usage = bool(ex.annotations.get(INCLUDE_USAGE_ANNOTATION))
+        self.hide_usage = bool(ex.annotations.get(INCLUDE_USAGE_ANNOTATION))
         self._seen_text = False
 
     # buffered ---------------------------------------------------------------
@@ -284,26 +115,19 @@ class UsageTracker:
                 return
         objs = obj if isinstance(obj, list) else [obj]
         ex = self.ex
+        d = self.dialect
         for o in objs:
             if not isinstance(o, dict):
                 continue
-            u = usage_from_json(self.api, o)
+            u = d.usage(o)
             if u is not None:
                 ex.usage.merge(u)
             if ex.model is None:
-                ex.model = _response_model(self.api, o)
-            if self.api == "google":
-                t = _gemini_parts_text(o)
-                if t:
-                    self._text.extend(t)
-                    self._seen_text = True
-                elif "candidates" in o:
-                    self._seen_text = True
-            else:
-                t = _anthropic_json_text(o) if self.api == "anthropic" else _openai_json_text(o)
-                if t is not None:
-                    self._text.append(t)
-                    self._seen_text = True
+                ex.model = d.response_model(o)
+            t = d.body_text(o)
+            if t is not None:
+                self._text.extend(t)
+                self._seen_text = True
         if self._seen_text:
             ex.response_text = "".join(self._text)
 
@@ -320,102 +144,21 @@ class UsageTracker:
             return True
         if not isinstance(obj, dict):
             return True
-        api = self.api
-        if api == "anthropic":
-            self._anthropic_event(obj)
-        elif api == "google":
-            self._gemini_event(obj)
-        else:
-            return self._openai_event(obj)
-        return True
+        return self.dialect.track_event(self, obj)
 
-    def _text_seen(self, text: str) -> None:
+    def text_seen(self, text: str) -> None:
+        """Answer text (the first choice's): the first one stamps ``t_first_token``."""
         if not self._seen_text:
             self._seen_text = True
             if self.ex.t_first_token is None:
                 self.ex.t_first_token = time.perf_counter()
         self._text.append(text)
 
-    def _openai_event(self, obj: dict) -> bool:
-        ex = self.ex
-        typ = obj.get("type")
-        if isinstance(typ, str):  # Responses API
-            if typ == "response.output_text.delta":
-                d = obj.get("delta")
-                if isinstance(d, str):
-                    self._text_seen(d)
-            elif typ in ("response.completed", "response.incomplete", "response.failed", "response.created"):
-                resp = obj.get("response")
-                if isinstance(resp, dict):
-                    u = resp.get("usage")
-                    if isinstance(u, dict):
-                        ex.usage.merge(_openai_usage(u))
-                    if ex.model is None:
-                        ex.model = _response_model("openai", resp)
-            return True
-        # Chat Completions / legacy completions chunk
-        if ex.model is None:
-            ex.model = _response_model("openai", obj)
-        choices = obj.get("choices")
-        u = obj.get("usage")
-        if isinstance(u, dict):
-            ex.usage.merge(_openai_usage(u))
-            if self._hide_usage and isinstance(choices, list) and not choices:
-                return False
-        if isinstance(choices, list):
-            for ch in choices:
-                if not isinstance(ch, dict):
-                    continue
-                delta = ch.get("delta")
-                if isinstance(delta, dict):
-                    t = delta.get("content")
-                    if not isinstance(t, str):
-                        t = delta.get("refusal")
-                else:
-                    t = ch.get("text")
-                if isinstance(t, str) and t:
-                    idx = ch.get("index") or 0
-                    if idx == 0:
-                        self._text_seen(t)
-                    else:
-                        if self._choices is None:
-                            self._choices = {}
-                        self._choices.setdefault(idx, []).append(t)
-        return True
-
-    def _anthropic_event(self, obj: dict) -> None:
-        ex = self.ex
-        typ = obj.get("type")
-        if typ == "content_block_delta":
-            d = obj.get("delta")
-            if isinstance(d, dict) and d.get("type") == "text_delta" and isinstance(d.get("text"), str):
-                self._text_seen(d["text"])
-        elif typ == "message_start":
-            msg = obj.get("message")
-            if isinstance(msg, dict):
-                u = msg.get("usage")
-                if isinstance(u, dict):
-                    ex.usage.merge(_anthropic_usage(u))
-                if ex.model is None:
-                    ex.model = _response_model("anthropic", msg)
-        elif typ == "message_delta":
-            u = obj.get("usage")
-            if isinstance(u, dict):
-                # cumulative: output_tokens always; the input counts only when present
-                delta = Usage(output_tokens=_int(u.get("output_tokens")))
-                if u.get("input_tokens") is not None:
-                    delta = _anthropic_usage(u)
-                ex.usage.merge(delta)
-
-    def _gemini_event(self, obj: dict) -> None:
-        ex = self.ex
-        u = obj.get("usageMetadata")
-        if isinstance(u, dict):
-            ex.usage.merge(_gemini_usage(u))
-        if ex.model is None:
-            ex.model = _response_model("google", obj)
-        for t in _gemini_parts_text(obj):
-            self._text_seen(t)
+    def choice_text(self, index: int, text: str) -> None:
+        """Answer text of another choice (``n > 1``), appended after the first one's."""
+        if self._choices is None:
+            self._choices = {}
+        self._choices.setdefault(index, []).append(text)
 
     # end --------------------------------------------------------------------
     def finish(self) -> None:

@@ -1,8 +1,8 @@
 """The store seam (``leash_cli.store.backend``): what every backend must do, through its protocols only.
 
-Every test takes the ``store`` fixture, a fresh empty :class:`~leash_cli.store.backend.Store`;
-SQLite is the only backend today.  A PostgreSQL store joins by adding a parameter to the
-fixture: the same tests then run against it.
+Every test takes the ``store`` fixture, a fresh empty :class:`~leash_cli.store.backend.Store`
+of each backend: SQLite, and PostgreSQL on a real server (``tests/history/pg_support.py``:
+skipped without one, a failure with ``LEASH_REQUIRE_POSTGRES=1``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,12 @@ from leash_cli.keys import KeyRing, create_key, hash_key, list_keys, revoke_key
 from leash_cli.store import Recorder, make_recorder, open_readonly, open_store
 from leash_cli.store.backend import HistoryReader, Store, StoreError
 from leash_cli.store.filters import compile_filter
-from leash_cli.store.rows import audit_row, build_request_row, build_violation_rows, iso_utc
+from leash_cli.store.rows import (
+    audit_row,
+    build_request_row,
+    build_violation_rows,
+    iso_utc,
+)
 from leash_cli.store.sqlite import SqliteStore
 
 from .test_store import make_ex
@@ -26,10 +31,12 @@ from .test_store import make_ex
 STORAGE = StorageConfig()
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgres"])
 def store(request, tmp_path: Path) -> Store:
     if request.param == "sqlite":
         return SqliteStore(tmp_path / "leash.db")
+    if request.param == "postgres":
+        return open_store(request.getfixturevalue("pg_url"))
     raise AssertionError(request.param)  # pragma: no cover
 
 
@@ -191,13 +198,16 @@ def test_virtual_keys(store):
     assert revoke_key(store, vk.id) and not revoke_key(store, vk.id)  # revoked once
     found, why = ring.lookup(key)
     assert found is None and "revoked" in why
-    if isinstance(store, SqliteStore):  # both changes are in the audit log (no reader query for it yet)
+    # both changes are in the audit log (no reader query for it yet)
+    if isinstance(store, SqliteStore):
         db = open_readonly(store.path)
         try:
-            assert [e for (e,) in db.execute("SELECT event FROM audit_log ORDER BY id")] == ["key_created",
-                                                                                             "key_revoked"]
+            events = [e for (e,) in db.execute("SELECT event FROM audit_log ORDER BY id")]
         finally:
             db.close()
+    else:
+        events = [e[1] for e in store.audit_events()]
+    assert events == ["key_created", "key_revoked"]
 
 
 # -- maintenance and the recorder ------------------------------------------------------------------------

@@ -328,8 +328,9 @@ def test_schema_is_wal_and_migrated_once(db_path):
     db = open_writable(db_path)  # idempotent
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert [m.name for m in store_mod.migrations.applied(db)] == list(store_mod.KNOWN_MIGRATIONS)
-    assert store_mod.KNOWN_MIGRATIONS[:3] == ("001_initial", "002_virtual_keys", "003_deferred_fts")
-    assert db.execute("PRAGMA user_version").fetchone()[0] == store_mod.SCHEMA_VERSION == 3
+    assert store_mod.KNOWN_MIGRATIONS[:4] == ("001_initial", "002_virtual_keys", "003_deferred_fts",
+                                              "004_audit_chain")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == store_mod.SCHEMA_VERSION == len(store_mod.KNOWN_MIGRATIONS)
     assert {"requests", "violations", "audit_log", "requests_fts", "fts_state"} <= set(db.table_names())
     assert [c.name for c in db["requests"].columns] == list(store_mod.REQUEST_COLUMNS)
     db.close()

@@ -180,3 +180,54 @@ def test_type_filter_and_custom():
 def test_multiple_secrets_redacted():
     text = f"a={OPENAI_PROJ} b={ANTHROPIC} c={STRIPE_LIVE}"
     assert redact(text, SC.scan(text)) == "a=[OPENAI_API_KEY] b=[ANTHROPIC_API_KEY] c=[STRIPE_KEY]"
+
+
+# ---------------------------------------------------------------- AWS secret keys next to their names
+@pytest.mark.parametrize("wrap", [
+    "export AWS_SECRET_ACCESS_KEY={}",
+    "export AWS_SECRET_ACCESS_KEY=\"{}\"",
+    "AWS_SECRET_ACCESS_KEY={}\nAWS_DEFAULT_REGION=eu-west-1\n",
+    "[default]\naws_access_key_id=" + AWS_ID + "\naws_secret_access_key={}\n",
+    "[profile prod]\naws_secret_access_key = {}\n",
+    "set AWS_SECRET_ACCESS_KEY={}",
+    "$env:AWS_SECRET_ACCESS_KEY=\"{}\"",
+    "docker run -e AWS_SECRET_ACCESS_KEY={} img",
+    "aws configure set aws_secret_access_key {}",
+    "AWS_SECRET_KEY={}",
+    "credentials:\n  aws_secret_access_key: {}\n",
+    '{{"AccessKeyId": "' + AWS_ID + '", "SecretAccessKey": "{}"}}',
+    "secretAccessKey: '{}'",
+    "--aws-secret-access-key {}",
+    "2024-06-01 WARN loaded aws_secret_access_key={} from env",
+])
+def test_aws_secret_next_to_its_name(wrap):
+    text = wrap.format(AWS_SECRET)
+    got = [(f.type, f.text) for f in SC.scan(text) if f.type == "AWS_SECRET_ACCESS_KEY"]
+    assert got == [("AWS_SECRET_ACCESS_KEY", AWS_SECRET)], text
+
+
+def test_aws_secret_url_encoded_in_a_query():
+    enc = AWS_SECRET.replace("/", "%2F")
+    text = f"https://example.net/cb?aws_secret_access_key={enc}&x=1"
+    assert [(f.type, f.text) for f in SC.scan(text)] == [("AWS_SECRET_ACCESS_KEY", enc)]
+
+
+@pytest.mark.parametrize("text", [
+    "aws_secret_access_key = 9f1c2e7a4b8d3f60e5a1c7b9d2e4f6a8b0c1d3e5",           # sha1 hex
+    "AWS_SECRET_ACCESS_KEY=9F1C2E7A4B8D3F60E5A1C7B9D2E4F6A8B0C1D3E5",            # upper-case hex
+    "aws secret sha256 3b7e9c1f4a2d8e6b0c5f7a9d1e3b5c7f9a1d3e5b7c9f1a3d5e7b9c1f3a5d7e9b",
+    "aws request 550e8400-e29b-41d4-a716-446655440000 for the secret",
+    "export AWS_SECRET_ACCESS_KEY=$(vault read -field=secret aws/creds/app)",
+    "AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY}",
+    "aws_secret_access_key = <your-secret-key>",
+    "secret blob: " + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5eg==",
+])
+def test_aws_secret_look_alikes(text):
+    assert not [f for f in SC.scan(text) if f.type == "AWS_SECRET_ACCESS_KEY"], SC.scan(text)
+
+
+def test_aws_secret_context_is_before_and_near():
+    far = "aws " + "x" * 200 + " " + AWS_SECRET
+    assert not SC.scan(far)
+    assert [f.type for f in SC.scan("the AWS key pair: " + AWS_ID + " / " + AWS_SECRET)] == \
+        ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]

@@ -13,7 +13,7 @@ import sys
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional, TypedDict
 
 import orjson
 import typer
@@ -25,6 +25,9 @@ from leash_cli.store.factory import open_store
 from leash_cli.store.filters import FilterError
 from leash_cli.store.queries import parse_since
 from leash_cli.store.schema import REQUEST_COLUMNS
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
 
 logs_app = typer.Typer(
     help="The history: every exchange leash has proxied (bare `leash logs` lists the newest).",
@@ -44,6 +47,17 @@ ConfigOption = Annotated[
 
 
 # -- helpers ------------------------------------------------------------------------------
+
+
+class _Filters(TypedDict):
+    """The column filters of ``leash logs`` (None: no filter), passed on as keywords to the reader."""
+
+    provider: str | None
+    model: str | None
+    tenant: str | None
+    status: str | None
+    outcome: str | None
+    expr: str | None
 
 
 def _console():
@@ -147,7 +161,7 @@ def _table(rows: list[dict], show_header: bool = True):
     from rich.table import Table
 
     t = Table(show_header=show_header, header_style="bold", box=None, pad_edge=False)
-    for name, justify in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("time", "left"),
         ("id", "left"),
         ("tenant", "left"),
@@ -158,7 +172,8 @@ def _table(rows: list[dict], show_header: bool = True):
         ("in", "right"),
         ("out", "right"),
         ("cost", "right"),
-    ):
+    )
+    for name, justify in columns:
         t.add_column(name, justify=justify, no_wrap=name in ("time", "id", "latency", "cost"))
     for r in rows:
         style = None
@@ -217,7 +232,7 @@ def logs(
         return
     path = _db_path(db, config=config)
     database = _open(path)
-    filters = dict(provider=provider, model=model, tenant=tenant, status=status, outcome=outcome, expr=expr)
+    filters = _Filters(provider=provider, model=model, tenant=tenant, status=status, outcome=outcome, expr=expr)
     try:
         rows = database.list_requests(count, query=query, **filters)
     except FilterError as e:
@@ -326,7 +341,9 @@ def _render_exchange(row: dict) -> None:
     detail = row.get("cost_detail")
     if isinstance(detail, dict) and isinstance(detail.get("usd"), dict):
         t = Table(title=f"cost ({detail.get('source')}: {detail.get('model')})", box=None, title_justify="left")
-        for col, j in (("part", "left"), ("tokens", "right"), ("$/M", "right"), ("USD", "right")):
+        columns: tuple[tuple[str, JustifyMethod], ...] = (
+            ("part", "left"), ("tokens", "right"), ("$/M", "right"), ("USD", "right"))
+        for col, j in columns:
             t.add_column(col, justify=j)
         prices = detail.get("prices_per_million") or {}
         tokens = detail.get("tokens") or {}
@@ -481,7 +498,7 @@ def stats(
     from rich.table import Table
 
     t = Table(title=f"since {_local_time(since_iso)} ({since})", title_justify="left", box=None, header_style="bold")
-    cols = [("requests", "right"), ("errors", "right"), ("blocked", "right"), ("tokens in", "right"),
+    cols: list[tuple[str, JustifyMethod]] = [("requests", "right"), ("errors", "right"), ("blocked", "right"), ("tokens in", "right"),
             ("tokens out", "right"), ("cost", "right"), ("p50", "right"), ("p95", "right"),
             ("overhead p50", "right"), ("overhead p95", "right")]
     if by:

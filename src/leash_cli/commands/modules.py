@@ -13,11 +13,15 @@ import types
 import typing
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from leash_cli.config import ConfigError, LoadedConfig, load_config
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+    from pydantic_core import ErrorDetails
 
 module_app = typer.Typer(
     help="Policy modules: list what is installed, show settings, try one on a prompt, write a new one.",
@@ -227,10 +231,10 @@ def show(
             default = "[bold](required)[/]" if r["required"] else escape(json.dumps(r["default"]))
             table.add_row(escape(r["name"]), escape(r["type"]), default, escape(r["description"]))
         out.print(table)
-    example = {"modules": {info.name: {"enabled": True, "config": {
-        r["name"]: ("<required>" if r["required"] else r["default"]) for r in rows}}}}
-    if not rows:
-        del example["modules"][info.name]["config"]
+    entry: dict[str, object] = {"enabled": True}
+    if rows:
+        entry["config"] = {r["name"]: ("<required>" if r["required"] else r["default"]) for r in rows}
+    example: dict[str, object] = {"modules": {info.name: entry}}
     if info.source == "file":
         example = {"modules_dir": str(Path(info.origin).parent), **example}
     out.print("enable it in leash.yaml:")
@@ -318,7 +322,7 @@ def check(
         raise typer.Exit(1)
 
 
-def _setting_error(err: dict, model: Any) -> str:
+def _setting_error(err: ErrorDetails, model: type[BaseModel]) -> str:
     where = ".".join(str(p) for p in err["loc"]) or "(settings)"
     if err["type"] == "extra_forbidden":
         import difflib

@@ -9,7 +9,7 @@ the body; Envoy sends it in a message of its own):
         ``storage.on_error: block`` rule, unknown provider, path checks,
         a declared body over ``gateway.max_body_bytes``
     admit_body(adm, body)  -> Rejection | None
-        body limit, JSON parse, model and stream, the Gemini ``alt=sse`` rule
+        body limit, JSON parse, model and stream (the dialect reads them)
 
 Either step may give a :class:`~leash_cli.core.rejection.Rejection`; the
 exchange exists from the first step on, so a rejected request is recorded
@@ -29,7 +29,7 @@ from leash_cli.errors import guess_api
 from leash_cli.exchange import CREDENTIAL_PARAMS, Exchange, strip_credentials
 from leash_cli.keys import PREFIX as KEY_PREFIX
 from leash_cli.metrics import Metrics
-from leash_cli.providers import Provider, RouteError, clean_rest, client_key, request_model, strip_query_params
+from leash_cli.providers import Provider, RouteError, clean_rest, client_key, strip_query_params
 
 
 
@@ -159,11 +159,10 @@ def admit_body(adm: Admission, body: bytes) -> Rejection | None:
         parsed = ex.json()
         if ex.json_error is not None:
             return R.invalid_json(ex.json_error)
-    ex.model, ex.stream = request_model(ex.api, ex.path, parsed)
+    # with the query, `stream` means an SSE answer (a Gemini stream without alt=sse is one JSON array)
+    ex.model, ex.stream = ex.dialect.request_model(ex.path, parsed, adm.query)
     if not provider.config.stream_usage:
         ex.annotations["leash_no_stream_usage"] = True
-    if ex.api == "google" and ex.stream and "alt=sse" not in adm.query:
-        ex.stream = False  # a JSON array, delivered as one body
     return None
 
 

@@ -210,9 +210,9 @@ def gateway_parts(loaded: LoadedConfig, *, db_path: str | Path | None = None, re
     path = resolve_db_path(str(db_path) if db_path else None, loaded)
     recorder = None
     if record and cfg.storage.enabled:
-        from leash_cli.store import make_recorder, open_writable
+        from leash_cli.store import make_recorder, open_store
 
-        open_writable(path).close()  # migrate now: a corrupt or newer file is a clear error before serving
+        open_store(path).migrate()  # migrate now: a corrupt or newer database is a clear error before serving
         recorder = make_recorder(path, cfg.storage)
     pricer = Pricer(cfg.pricing)
     pricer.warm()

@@ -110,6 +110,17 @@ def upstream_reset(provider: str, error: BaseException) -> Rejection:
                      outcome="upstream_error")
 
 
+def upstream_not_resent(provider: str) -> Rejection:
+    """The connection dropped after the request was written, before any answer (RFC 9110 §9.2.2)."""
+    return Rejection(502, "upstream_reset", f"provider {provider!r} closed the connection after the request was "
+                     "sent, before answering; not resent, since it may have been processed", outcome="upstream_error")
+
+
+def upstream_too_large(provider: str, error: BaseException) -> Rejection:
+    return Rejection(502, "upstream_response_too_large",
+                     f"provider {provider!r} sent a response over a limit{_because(error)}", outcome="upstream_error")
+
+
 def upstream_cause(error: BaseException) -> str:
     """What went wrong toward the provider, as the transport said it (host, port, the OS's reason),
     credential-looking strings masked and the length bounded; never the request itself."""

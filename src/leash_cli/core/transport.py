@@ -5,7 +5,9 @@ The local proxy depends on :class:`Transport`, not on a client class;
 (retries, fallbacks or a test double plug in here).  A transport raises the
 errors below: :class:`UpstreamConnectError` when the request never reached the
 provider, :class:`UpstreamTimeout` when it did not answer in time, and
-:class:`UpstreamError` (e.g. ``UpstreamReset``) when the connection broke.
+:class:`UpstreamError` (e.g. ``UpstreamReset``) when the connection broke --
+``UpstreamReset.sent`` says whether the request may have reached the provider (then it
+is never resent silently) -- and :class:`UpstreamLimitExceeded` past a response limit.
 """
 
 from __future__ import annotations
@@ -13,10 +15,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol, runtime_checkable
 
-from leash_cli.upstream import UpstreamConnectError, UpstreamError, UpstreamReset, UpstreamTimeout
+from leash_cli.upstream import (
+    UpstreamConnectError,
+    UpstreamError,
+    UpstreamLimitExceeded,
+    UpstreamOptions,
+    UpstreamReset,
+    UpstreamTimeout,
+)
 
-__all__ = ["Transport", "UpstreamAnswer", "UpstreamConnectError", "UpstreamError", "UpstreamReset",
-           "UpstreamTimeout"]
+__all__ = ["Transport", "UpstreamAnswer", "UpstreamConnectError", "UpstreamError", "UpstreamLimitExceeded",
+           "UpstreamOptions", "UpstreamReset", "UpstreamTimeout"]
 
 
 class UpstreamAnswer(Protocol):
@@ -45,8 +54,9 @@ class Transport(Protocol):
         headers: list[tuple[str, str]] | dict[str, str],
         body: bytes | None,
         *,
-        connect_timeout: float = ...,
-        read_timeout: float = ...,
+        connect_timeout: float | None = ...,
+        read_timeout: float | None = ...,
+        options: UpstreamOptions | None = ...,  # per provider: TLS, proxy, timeouts, limits (Provider.transport)
     ) -> UpstreamAnswer: ...
 
     async def close(self) -> None: ...

@@ -64,12 +64,9 @@ def cluster_name(provider: str) -> str:
 def path_prefixes(p: Provider) -> list[tuple[str, str]]:
     """(client prefix, upstream prefix) pairs, most specific first, as ``Provider.upstream_path`` maps them."""
     name, base = p.name, p.base_path
-    if p.kind == "anthropic":
-        return [(f"/v1/{name}/v1/", f"{base}/v1/"), (f"/v1/{name}/", f"{base}/v1/")]
-    if p.kind == "google":
-        out = [(f"/v1/{name}/{v}/", f"{base}/{v}/") for v in ("v1beta", "v1alpha", "v1", "upload")]
-        return out + [(f"/v1/{name}/", f"{base}/v1beta/")]
-    return [(f"/v1/{name}/", f"{base}/")]
+    prefixes = p.dialect.path_prefixes  # the versions the provider serves; the first is the default
+    out = [(f"/v1/{name}/{v}", f"{base}/{v}") for v in prefixes]
+    return out + [(f"/v1/{name}/", f"{base}/{prefixes[0] if prefixes else ''}")]
 
 
 def routable(providers: dict[str, Provider]) -> dict[str, Provider]:

@@ -11,12 +11,13 @@ import asyncio
 
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf.message import Message
 
 SERVICE = "grpc.health.v1.Health"
 UNKNOWN, SERVING, NOT_SERVING, SERVICE_UNKNOWN = 0, 1, 2, 3
 
 
-def _messages() -> tuple[type, type]:
+def _messages() -> tuple[type[Message], type[Message]]:
     F = descriptor_pb2.FieldDescriptorProto
     fdp = descriptor_pb2.FileDescriptorProto(name="leash/grpc/health/v1/health.proto", package="grpc.health.v1",
                                              syntax="proto3")

@@ -66,8 +66,8 @@ def _from_source(root: Path, dest_dir: Path) -> Path:
     try:
         from hatchling.builders.wheel import WheelBuilder
     except ImportError:
-        WheelBuilder = None  # noqa: N806
-    if WheelBuilder is not None:
+        pass  # no hatchling here: pip builds it below
+    else:
         built = list(WheelBuilder(str(root)).build(directory=str(dest_dir), versions=["standard"]))
         return Path(built[0])
     with tempfile.TemporaryDirectory() as tmp:

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from leash_cli.exchange import Exchange
+
+Scope = Literal["tenant", "key", "provider", "model", "global"]
+"""What one limit or budget counts: ``per: [tenant, model]`` keys it by tenant and model."""
 
 
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def scope_key(ex: Exchange, per: list[str]) -> str:
+def per_tenant() -> list[Scope]:
+    """The default ``per``: one count per tenant."""
+    return ["tenant"]
+
+
+def scope_key(ex: Exchange, per: Sequence[Scope]) -> str:
     parts = []
     for p in per:
         if p == "tenant":

@@ -18,7 +18,7 @@ from pydantic import Field
 
 from leash_cli.decision import Decision, block, redact
 from leash_cli.exchange import Exchange, Violation
-from leash_cli.messages import response_texts, set_at
+from leash_cli.messages import set_at
 from leash_cli.modules._common import Settings
 from leash_cli.pipeline import RESPONSE_TEXTS_KEY, StreamChunk
 from leash_cli.scanners import Finding, mask
@@ -208,7 +208,7 @@ class ScanModule:
         # a module could have changed the body: a decision, or a module that edits responses)
         memo = ex.annotations.get(RESPONSE_TEXTS_KEY)
         if memo is None or memo[0] is not body:
-            memo = ex.annotations[RESPONSE_TEXTS_KEY] = (body, response_texts(ex.api, body))
+            memo = ex.annotations[RESPONSE_TEXTS_KEY] = (body, ex.dialect.response_texts(body))
         for t in memo[1]:
             fs = self._scan(t.text)
             if fs:

@@ -8,8 +8,8 @@ from pydantic import Field
 
 from leash_cli.decision import Decision
 from leash_cli.exchange import Exchange
-from leash_cli.modules import _budget
-from leash_cli.modules._common import Settings, scope_key
+from leash_cli.modules import _budget, _common
+from leash_cli.modules._common import Scope, per_tenant, scope_key
 from leash_cli.state import MemoryState
 
 
@@ -20,18 +20,18 @@ class CostTracker:
     version = "1.0"
     priority = 20
 
-    class Settings(Settings):
+    class Settings(_common.Settings):
         limit_usd: float | None = Field(None, ge=0, description="budget per period; tenants' quotas.cost_limit_usd "
                                                                  "are enforced on their own")
         period: Literal["day", "month"] = Field("day", description="budget period (UTC)")
-        per: list[Literal["tenant", "key", "provider", "model", "global"]] = Field(
-            default_factory=lambda: ["tenant"], description="what one budget covers")
+        per: list[Scope] = Field(
+            default_factory=per_tenant, description="what one budget covers")
         default_max_tokens: int = Field(4096, ge=1, description="output cap assumed when a request sets none")
         allow_unpriced: bool = Field(False, description="let models with no known price through")
         alert_thresholds: list[float] = Field(default_factory=lambda: [0.5, 0.8, 1.0],
                                               description="fractions of the budget that raise an alert once")
 
-    def __init__(self, settings: "CostTracker.Settings", context=None) -> None:
+    def __init__(self, settings: CostTracker.Settings, context=None) -> None:
         self.s = settings
         self.state = getattr(context, "state", None) or MemoryState()
         self.pricer = getattr(context, "pricer", None)

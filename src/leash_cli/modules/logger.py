@@ -12,13 +12,16 @@ import logging
 import logging.handlers
 import queue
 import sys
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import orjson
 from pydantic import Field
 
 from leash_cli.exchange import Exchange
 from leash_cli.modules._common import Settings
+
+if TYPE_CHECKING:
+    from leash_cli.scanners import Scanner
 
 
 class _Line(logging.Formatter):
@@ -43,7 +46,7 @@ class Logger:
         redact_pii: bool = Field(True, description="redact PII and secrets in included text")
         level: Literal["debug", "info", "warning", "error"] = "info"
 
-    def __init__(self, settings: "Logger.Settings", context=None) -> None:
+    def __init__(self, settings: Logger.Settings, context=None) -> None:
         self.s = settings
         self.log = logging.getLogger(f"leash.requests.{id(self)}")
         self.log.propagate = False
@@ -62,7 +65,7 @@ class Logger:
         self.log.handlers[:] = [logging.handlers.QueueHandler(q)]
         self.listener = logging.handlers.QueueListener(q, target)
         self.listener.start()
-        self._scanners = None
+        self._scanners: list[Scanner] | None = None
         if settings.include_text and settings.redact_pii:
             from leash_cli.scanners import PiiScanner, SecretsScanner
 

@@ -69,18 +69,7 @@ class ModelPolicy:
         asked = max_output_tokens(ex)
         if asked is not None and asked <= cap:
             return None
-        if ex.api == "google":
-            gc = body.get("generationConfig")
-            if not isinstance(gc, dict):
-                gc = body["generationConfig"] = {}
-            gc["maxOutputTokens"] = cap
-        elif ex.path.endswith("responses"):
-            body["max_output_tokens"] = cap
-        elif "max_completion_tokens" in body:
-            body["max_completion_tokens"] = cap
-        elif ex.path.endswith(("completions", "messages")):
-            body["max_tokens"] = cap
-        else:
+        if not ex.dialect.cap_output_tokens(body, ex.path, cap):
             return None
         ex.set_json(body)
         return Decision("annotate", annotations={"max_tokens_capped": cap})

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, field_validator
 
 from leash_cli.modules._scanning import ScanModule, ScanSettings
 from leash_cli.scanners import PiiScanner
-from leash_cli.scanners.pii import PII_ENTITIES
 
 Entity = Literal["EMAIL", "PHONE", "CREDIT_CARD", "US_SSN", "IBAN", "IP_ADDRESS"]
+
+
+def _all_entities() -> list[Entity]:
+    """Every entity type: the Literal lists the scanner's ``PII_ENTITIES`` (tests/modules keeps the two equal)."""
+    return list(get_args(Entity))
 
 
 class PiiDetector(ScanModule):
@@ -21,7 +25,7 @@ class PiiDetector(ScanModule):
 
     class Settings(ScanSettings):
         action: Literal["block", "redact", "log"] = Field("redact", description="block, redact or log")
-        entities: list[Entity] = Field(default_factory=lambda: list(PII_ENTITIES),
+        entities: list[Entity] = Field(default_factory=_all_entities,
                                        description="entity types to look for")
         patterns: dict[str, str] = Field(default_factory=dict,
                                          description="extra types: NAME -> regular expression")
@@ -39,7 +43,7 @@ class PiiDetector(ScanModule):
                     raise ValueError(f"pattern {name!r} is not a valid regular expression: {e}") from None
             return v
 
-    def __init__(self, settings: "PiiDetector.Settings", context=None) -> None:
+    def __init__(self, settings: PiiDetector.Settings, context=None) -> None:
         super().__init__(settings, context)
         self.scanners = [PiiScanner(entities=list(settings.entities), custom_patterns=settings.patterns or None,
                                     min_score=settings.min_score)]

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Literal
 
 from pydantic import Field
 
 from leash_cli.decision import Decision, block
 from leash_cli.exchange import Exchange, Violation
-from leash_cli.modules import _budget
-from leash_cli.modules._common import Settings, retry_headers, scope_key
+from leash_cli.modules import _budget, _common
+from leash_cli.modules._common import Scope, per_tenant, retry_headers, scope_key
 from leash_cli.state import MemoryState
 
 WINDOWS = {"minute": 60.0, "hour": 3600.0, "day": 86400.0}
@@ -23,18 +22,18 @@ class RateLimiter:
     version = "1.0"
     priority = 10
 
-    class Settings(Settings):
+    class Settings(_common.Settings):
         requests_per_minute: int | None = Field(None, ge=0, description="requests allowed per minute")
         requests_per_hour: int | None = Field(None, ge=0, description="requests allowed per hour")
         requests_per_day: int | None = Field(None, ge=0, description="requests allowed per day")
         tokens_per_minute: int | None = Field(None, ge=0, description="input+output tokens per minute")
         tokens_per_hour: int | None = Field(None, ge=0, description="input+output tokens per hour")
         tokens_per_day: int | None = Field(None, ge=0, description="input+output tokens per day")
-        per: list[Literal["tenant", "key", "provider", "model", "global"]] = Field(
-            default_factory=lambda: ["tenant"], description="what one limit counts: e.g. [tenant] or [tenant, model]"
+        per: list[Scope] = Field(
+            default_factory=per_tenant, description="what one limit counts: e.g. [tenant] or [tenant, model]"
         )
 
-    def __init__(self, settings: "RateLimiter.Settings", context=None) -> None:
+    def __init__(self, settings: RateLimiter.Settings, context=None) -> None:
         self.s = settings
         self.state = getattr(context, "state", None) or MemoryState()
         self.request_limits = [(w, getattr(settings, f"requests_per_{w}")) for w in WINDOWS

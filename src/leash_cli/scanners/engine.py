@@ -109,15 +109,18 @@ def merge_findings(findings: Iterable[Finding]) -> list[tuple[int, int, Finding]
 def redact(text: str, findings: Sequence[Finding], placeholder: str = "[{type}]") -> str:
     """Replace every finding span with ``placeholder`` (formatted with
     ``type``, ``scanner`` and ``masked``).  Overlapping spans are merged and
-    replaced once (type of the highest-scoring member).  Replacement happens
-    right-to-left so earlier offsets stay valid."""
+    replaced once (type of the highest-scoring member).  The output is built
+    left to right in one join (linear in the text and the findings)."""
     if not findings:
         return text
-    out = text
-    for a, b, f in reversed(merge_findings(findings)):
-        rep = placeholder.format(type=f.type, scanner=f.scanner, masked=mask(text[a:b]))
-        out = out[:a] + rep + out[b:]
-    return out
+    parts: list[str] = []  # joined once: splicing the string per finding would be quadratic
+    pos = 0
+    for a, b, f in merge_findings(findings):
+        parts.append(text[pos:a])
+        parts.append(placeholder.format(type=f.type, scanner=f.scanner, masked=mask(text[a:b])))
+        pos = b
+    parts.append(text[pos:])
+    return "".join(parts)
 
 
 def scan_all(text: str, scanners: Iterable[Scanner]) -> list[Finding]:

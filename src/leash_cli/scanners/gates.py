@@ -41,7 +41,8 @@ _UPPER = bytes(range(ord("A"), ord("Z") + 1))
 DIGITS = b"0123456789"
 
 # PII: digits, the separators the number patterns (card, SSN, IPv4, phone) consume, everything else
-NUMBER_MAP = table({DIGITS: b"0", b" \t().-+": b"-"}, b"x")
+# ("/": a phone number may be written 0711/2345678)
+NUMBER_MAP = table({DIGITS: b"0", b" \t().-+/": b"-"}, b"x")
 # IBAN: country code + check digits start as [A-Z][A-Z][0-9][0-9]
 IBAN_MAP = table({_UPPER: b"A", DIGITS: b"0"}, b".")
 # prompt injection on the folded (lower-case) view: letters, leet digits, spacing characters

@@ -9,19 +9,21 @@ Design decisions (documented here because they change what matches):
   domains (``example.com``) ARE reported: the syntax is a real address and a
   gateway cannot know whether the user invented it.  ``git@host`` (SSH
   remotes) and retina asset names (``icon@2x.png``) are not e-mail.
-* PHONE - ``+CC ...`` international numbers (valid calling code, 8-15
-  digits), North American numbers in 3-3-4 grouping (area / exchange rules)
-  and national trunk-prefixed numbers (``0...``) when a phone context word
-  ("phone", "tel", "call", "Telefon", "téléphone", ...) precedes them.
-  Plain digit runs need context; order/invoice/ticket/ISBN/version/id
-  context vetoes.  Dates, timestamps, UUIDs, SHAs and card numbers never
-  have the 3-3-4 shape or a ``+`` prefix.
+* PHONE - international (``+CC``, ``00CC``, E.164) and national numbers in
+  20+ countries, found by shape and validated per country with Google's
+  libphonenumber metadata (``phonenumbers``); the countries tried for a
+  national number come from the script and language of the text around it
+  (see :mod:`.phones`).  North American 3-3-4 numbers keep their own area /
+  exchange rules.  Dates, decimals, coordinates, versions, ISBNs and numbers
+  after order / invoice / id words (in 12 languages) are not phones.
 * CREDIT_CARD - 13..19 digits, optional space/dash separators (groups of at
   least 3 digits), Luhn valid AND a known IIN range (Visa, Mastercard, Amex,
   Discover, JCB, Diners, UnionPay).  Well-known test PANs (4111 1111 1111
   1111) are reported: they are indistinguishable from real ones.
 * US_SSN - ``AAA-GG-SSSS`` (same separator twice, dash or space) or 9 plain
-  digits with SSN context.  Issuance rules: area != 000, 666, 900-999;
+  digits with SSN context: "SSN", "social security", ``employee_ssn`` ... in
+  the 40 characters before, or as the header of the value's table column
+  (markdown, CSV, TSV: however far down the table).  Issuance rules: area != 000, 666, 900-999;
   group != 00; serial != 0000.  Publicly known specimen numbers are NOT
   reported: 078-05-1120 (Woolworth wallet card), 219-09-9999 (SSA
   pamphlet), 123-45-6789 (the canonical placeholder).
@@ -35,6 +37,10 @@ Design decisions (documented here because they change what matches):
   (OIDs such as ``1.3.6.1.4.1``).  ``abc::def``-style C++ scopes are not
   IPv6 (an IPv6 match needs a digit and a 3+ char group or 3+ colons).
 
+Arabic-Indic, Persian and Devanagari digits are read as ASCII digits (one for
+one, offsets unchanged).  Overlapping candidates are resolved by a sorted sweep
+(:mod:`.overlap`), linear in practice.
+
 All regexes are compiled once at import, use bounded quantifiers around
 ambiguous parts, and every match is anchored with a look-behind so the
 engine does not rescan long runs from every position.
@@ -46,7 +52,7 @@ import ipaddress
 import re
 from typing import Iterable
 
-from . import gates
+from . import gates, overlap, phones
 from .engine import Finding
 from .custom import compile_custom, select_types
 from .normalize import normalize
@@ -58,6 +64,10 @@ SCANNER = "pii-detector"
 PII_ENTITIES = ("EMAIL", "PHONE", "CREDIT_CARD", "US_SSN", "IBAN", "IP_ADDRESS")
 # overlap priority (higher wins on equal score)
 _PRIORITY = {"CREDIT_CARD": 6, "IBAN": 5, "US_SSN": 4, "EMAIL": 3, "IP_ADDRESS": 2, "PHONE": 1}
+
+
+def _rank(r: tuple) -> tuple:
+    return (-r[3], -_PRIORITY.get(r[0], 7), -(r[2] - r[1]))
 
 
 # ---------------------------------------------------------------------------
@@ -118,9 +128,10 @@ def iban_ok(iban: str) -> bool:
         return False
     if not iban.isalnum() or not iban.isascii():
         return False
-    s = iban[4:] + iban[:4]
-    num = "".join(str(int(c, 36)) for c in s)
-    return int(num) % 97 == 1
+    return int((iban[4:] + iban[:4]).translate(_IBAN_DIGITS)) % 97 == 1
+
+
+_IBAN_DIGITS = {ord(c): str(10 + i) for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZ")}  # A=10 ... Z=35
 
 
 # ---------------------------------------------------------------------------
@@ -142,7 +153,9 @@ _SEP_SPLIT = re.compile(r"[ \-]")
 
 _SSN = re.compile(r"([0-9](?<![\w\-.][0-9])[0-9]{2})([\- ]?)([0-9]{2})\2([0-9]{4})(?![\w]|[\-.][0-9])")
 _SSN_SPECIMENS = frozenset({"078051120", "219099999", "123456789"})
-_SSN_CTX = re.compile(r"\b(?:ssn|ssns|social security|soc\.? sec|ss#|ss no|tax ?payer id|itin)\b")
+# (underscores and dashes count as boundaries: employee_ssn, social-security-number, SocialSecurityNumber)
+_SSN_CTX = re.compile(r"(?<![a-z])(?:ssns?(?![a-z])|social[ _\-]?security|soc\.? ?sec\b|ss#|ss no\b|"
+                      r"tax ?payer[ _\-]?id|itin(?![a-z]))")
 
 _IBAN_START = re.compile(r"([A-Z](?<![A-Za-z0-9][A-Z])[A-Z])([0-9]{2})(?= ?[A-Z0-9])")
 _IBAN_BODY = {n: re.compile(r"(?: ?[A-Z0-9]){%d}(?![A-Za-z0-9])" % n) for n in set(v - 4 for v in IBAN_LENGTHS.values())}
@@ -162,11 +175,7 @@ _HEXCOLON = frozenset("0123456789abcdefABCDEF:.")
 _HEXCOLON_RUN = re.compile(r"[0-9A-Fa-f:.]*")
 _VERSION_CTX = re.compile(r"(?:\b(?:version|ver|release|build|firmware|fw|sdk|rev|revision|v)\W{0,3}$)|(?:\bv$)")
 
-_PHONE = re.compile(
-    r"[+(0-9](?<![\w+#/.@\-][\s\S])"
-    r"(?:(?<=\+)\(?[0-9]|(?<=\()[0-9]|(?<=[0-9]))[0-9 \t().\-]{4,22}[0-9]"
-    r"(?![\w]|[.\-][0-9])"
-)
+_PHONE = phones.PHONE
 _NANP = re.compile(r"(?:(\+?1)([ .\-]?))?(\((\d{3})\)|(\d{3}))([ .\-]?)(\d{3})([ .\-]?)(\d{4})")
 _NATIONAL = re.compile(r"0\d{1,4}(?:[ .\-/]?\d{2,5}){1,4}|0\d{1,4} ?\(?\d{1,4}\)? ?\d{2,8}|\(0\d{1,4}\) ?\d{2,4}(?:[ .\-]?\d{2,5}){0,3}")
 _FRENCH = re.compile(r"0[1-9](?:([ .])\d{2})(?:\1\d{2}){3}")
@@ -235,6 +244,8 @@ class PiiScanner:
         self.min_score = float(min_score)
         self.custom = compile_custom(custom_patterns)
         _PREFILTER.warm()
+        if "PHONE" in self.entities:
+            phones.warm()
 
     # ------------------------------------------------------------------
     def scan(self, text: str) -> list[Finding]:
@@ -242,6 +253,8 @@ class PiiScanner:
             return []
         norm = normalize(text)
         t = norm.text
+        if not t.isascii() and _has_native_digits(t):  # Arabic-Indic, Persian, Devanagari digits
+            t = _NATIVE_DIGITS.sub(_fold_digits, t)  # one for one: offsets hold
         raw: list[tuple[str, int, int, float]] = []
         ents = self.entities
         # which entity patterns can match at all, in one Hyperscan pass (None: unknown, try each)
@@ -283,18 +296,12 @@ class PiiScanner:
         cands = [r for r in raw if r[3] >= self.min_score]
         if not cands:
             return []
-        # resolve overlaps: best score, then priority, then longer span
-        cands.sort(key=lambda r: (-r[3], -_PRIORITY.get(r[0], 7), -(r[2] - r[1])))
-        taken: list[tuple[int, int]] = []
+        # resolve overlaps (a sorted sweep, overlap.py): best score, then priority, then longer span
         out: list[Finding] = []
         orig = norm.original
-        for typ, a, b, sc in cands:
-            if any(a < tb and ta < b for ta, tb in taken):
-                continue
-            taken.append((a, b))
+        for typ, a, b, sc in overlap.resolve(cands, _rank):
             oa, ob = norm.span(a, b)
             out.append(Finding(SCANNER, typ, oa, ob, round(min(1.0, sc), 4), orig[oa:ob]))
-        out.sort(key=lambda f: f.start)
         return out
 
     # -- EMAIL -----------------------------------------------------------
@@ -377,6 +384,7 @@ class PiiScanner:
 
     # -- US_SSN ----------------------------------------------------------
     def _ssn(self, t: str, wins=None):
+        headers = _Headers(t)
         for m in gates.finditer(_SSN, t, wins):
             area, sep, group, serial = m.group(1), m.group(2), m.group(3), m.group(4)
             if area == "000" or area == "666" or area[0] == "9" or group == "00" or serial == "0000":
@@ -384,7 +392,7 @@ class PiiScanner:
             if area + group + serial in _SSN_SPECIMENS:
                 continue
             before = t[max(0, m.start() - 40):m.start()].lower()
-            ctx = _SSN_CTX.search(before) is not None
+            ctx = _SSN_CTX.search(before) is not None or _SSN_CTX.search(headers.header_of(m.start())) is not None
             if sep == "-":
                 score = 0.8
             elif sep == " ":
@@ -472,30 +480,9 @@ class PiiScanner:
 
     # -- PHONE -----------------------------------------------------------
     def _phone(self, t: str, wins=None):
-        for m in gates.finditer(_PHONE, t, wins):
-            s = m.group()
-            a, b = m.span()
-            # trim unbalanced trailing ")" / leading "("
-            if s.startswith("(") and ")" not in s:
-                s, a = s[1:], a + 1
-            digits = s.translate(_KEEP_DIGITS)
-            nd = len(digits)
-            if nd < 7 or nd > 15:
-                continue
-            if "  " in s or "\t" in s or s.count("(") != s.count(")") or s.count("(") > 1:
-                continue
-            score = self._phone_score(s, digits)
-            if score <= 0:
-                continue
-            before = t[max(0, a - 40):a].lower()
-            pos_ctx = _PHONE_CTX.search(before) is not None
-            neg_ctx = _NEG_CTX.search(before[-25:]) is not None
-            if pos_ctx:
-                score += 0.25 if score < 0.5 else 0.1
-            if neg_ctx:
-                score -= 0.45
-            if score > 0:
-                yield ("PHONE", a, b, min(score, 1.0))
+        headers = _Headers(t)
+        yield from phones.phone_candidates(t, gates.finditer(_PHONE, t, wins), _nanp_score, headers.header_of,
+                                           shapes=self._phone_score, min_score=self.min_score)
 
     @staticmethod
     def _phone_score(s: str, digits: str) -> float:
@@ -534,6 +521,19 @@ class PiiScanner:
         return 0.0
 
 
+def _nanp_score(s: str, digits: str) -> float:
+    """Score of a North American 3-3-4 number written without ``+`` (0: not one)."""
+    mm = _NANP.fullmatch(s)
+    if not mm or not _nanp_ok(mm):
+        return 0.0
+    if mm.group(3).startswith("("):
+        return 0.75
+    if mm.group(6) or mm.group(8):
+        # separators: must be consistent (555-123-4567, 555.123.4567)
+        return 0.45 if mm.group(6) != mm.group(8) else 0.65
+    return 0.3
+
+
 def _nanp_ok(mm: re.Match) -> bool:
     area = mm.group(4) or mm.group(5)
     exch = mm.group(7)
@@ -545,6 +545,105 @@ def _nanp_ok(mm: re.Match) -> bool:
 
 
 _DIGIT_RE = re.compile(r"[0-9]")
+_DIGIT_FOLD = {z + i: 48 + i for z in (0x0660, 0x06F0, 0x0966) for i in range(10)}
+_NATIVE_DIGITS = re.compile("[\u0660-\u0669\u06f0-\u06f9\u0966-\u096f]+")
+_NATIVE_DIGIT = re.compile("[\u0660-\u0669\u06f0-\u06f9\u0966-\u096f]")
+
+
+def _has_native_digits(t: str) -> bool:
+    try:
+        t.encode("latin-1")  # (C speed) the usual non-ASCII text: Latin-1, no such digits
+        return False
+    except UnicodeEncodeError:
+        return _NATIVE_DIGIT.search(t) is not None
+
+
+def _fold_digits(m: re.Match) -> str:
+    return m.group().translate(_DIGIT_FOLD)
+
+
+def _delim(line: str) -> str | None:
+    if line.count("|") >= 2:
+        return "|"
+    if "\t" in line:
+        return "\t"
+    if line.count(";") >= 2:
+        return ";"
+    if "," in line:
+        return ","
+    return None
+
+
+class _Headers:
+    """The header cell of the table column a position is in: markdown pipes, CSV, TSV and
+    semicolon rows (a block of consecutive lines with the same number of delimiters; its first line
+    is the header).  A column named "SSN" or "Telefon" gives the values under it their context,
+    however far down the table they are.  Lines are read once (memoised); lines longer than
+    ``_MAX_ROW`` characters are not table rows (so one huge line costs nothing per candidate)."""
+
+    __slots__ = ("t", "memo", "rows")
+
+    def __init__(self, t: str) -> None:
+        self.t = t
+        self.memo: dict[tuple[int, str], int] = {}
+        self.rows: dict[int, tuple | None] = {}  # line start -> (line end, delimiter, header cells)
+
+    def header_of(self, pos: int) -> str:
+        t = self.t
+        lo = max(0, pos - _MAX_ROW)
+        ls = t.rfind("\n", lo, pos) + 1
+        if ls == 0 and lo > 0:
+            return ""  # inside a line longer than a table row
+        row = self.rows.get(ls, False)
+        if row is False:
+            row = self.rows[ls] = self._row(ls)
+        if row is None:
+            return ""
+        delim, cells = row
+        col = t.count(delim, ls, pos)
+        return cells[col] if col < len(cells) else ""
+
+    def _row(self, ls: int):
+        t = self.t
+        le = t.find("\n", ls, ls + _MAX_ROW + 1)
+        if le < 0:
+            le = len(t)
+            if le - ls > _MAX_ROW:
+                return None
+        line = t[ls:le]
+        delim = _delim(line)
+        if delim is None:
+            return None
+        hs = self._header_start(ls, delim, line.count(delim))
+        if hs == ls:
+            return None  # the row is the header itself (or stands alone)
+        he = t.find("\n", hs, ls)
+        return delim, [c.lower() for c in t[hs:he if he >= 0 else ls].split(delim)]
+
+    def _header_start(self, ls: int, delim: str, n: int) -> int:
+        t, memo = self.t, self.memo
+        chain = []
+        cur = ls
+        while True:
+            known = memo.get((cur, delim))
+            if known is not None:
+                res = known
+                break
+            chain.append(cur)
+            if cur == 0 or len(chain) > 1000:
+                res = cur
+                break
+            ps = t.rfind("\n", max(0, cur - 1 - _MAX_ROW), cur - 1) + 1
+            if (ps == 0 and cur - 1 > _MAX_ROW) or t.count(delim, ps, cur - 1) != n:
+                res = cur
+                break
+            cur = ps
+        for c in chain:
+            memo[(c, delim)] = res
+        return res
+
+
+_MAX_ROW = 4096
 _KEEP_DIGITS = str.maketrans("", "", " \t().-+")
 
 

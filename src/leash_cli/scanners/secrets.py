@@ -10,7 +10,11 @@ All prefix-keyed token types are matched by ONE combined alternation (the
 regex engine skips positions whose first character cannot start a token).
 ``AWS_SECRET_ACCESS_KEY`` (no prefix) is only searched when the text
 mentions aws/secret or contains an access key id, and each candidate needs
-such context within 160 characters before it.  ``URL_PASSWORD`` only runs
+such context within 160 characters before it: ``export AWS_SECRET_ACCESS_KEY=...``,
+``aws_secret_access_key = ...`` (``~/.aws/credentials``), env files, YAML, JSON
+(``"SecretAccessKey": ...``), CLI flags, URL queries (``/`` and ``+`` may be
+%-encoded) and log lines.  Hex digests (one case only), UUIDs and other
+lengths are not keys.  ``URL_PASSWORD`` only runs
 when ``://`` and ``@`` are present; its span is the password only, so a
 redacted URL stays readable (``postgres://app:[URL_PASSWORD]@db``).
 
@@ -40,6 +44,7 @@ import math
 import re
 from collections import Counter
 
+from . import overlap
 from .engine import Finding
 from .custom import compile_custom, select_types
 from .normalize import normalize
@@ -170,11 +175,15 @@ _BODY_PREFIX = re.compile(
     r"https://hooks\.slack\.com/[a-z]+/)"
 )
 
-_AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+# 40 base64 characters ("/" and "+" may come URL-encoded); "=" may precede (NAME=value), not follow
+_AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+%])(?:[A-Za-z0-9/+]|%2[FfBb]){40}(?![A-Za-z0-9/+=%])")
 _AWS_CTX_STRONG = re.compile(
     r"(?:aws_?secret|secret_?access_?key|secretaccesskey|aws.{0,20}secret|secret.{0,20}aws|"
     r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})", re.IGNORECASE | re.DOTALL)
 _AWS_CTX_WEAK = re.compile(r"\baws\b|secret", re.IGNORECASE)
+_AWS_CTX_SPAN = 160  # how far before a key its context may stand
+_AWS_ID_PREFIXES = ("akia", "asia", "abia", "acca")
+_DIGIT = re.compile(r"[0-9]")
 
 _URL_PW = re.compile(
     r"(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]{1,19}://"
@@ -197,6 +206,10 @@ _PLACEHOLDER_WORDS = (
     "my_key", "mykey", "secret_key", "api_key", "apikey", "token_here", "notreal", "invalid",
 )
 _JWT_EXAMPLE_SIGS = frozenset({"SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"})
+
+
+def _rank(r: tuple) -> tuple:
+    return (-r[3], -(r[2] - r[1]))
 
 
 def shannon_entropy(s: str) -> float:
@@ -289,17 +302,12 @@ class SecretsScanner:
                     raw.append((name, a, b, 0.9))
         if not raw:
             return []
-        raw.sort(key=lambda r: (-r[3], -(r[2] - r[1])))
-        taken: list[tuple[int, int]] = []
+        # overlaps: best score, then longer span (a sorted sweep, overlap.py)
         out: list[Finding] = []
         orig = norm.original
-        for typ, a, b, sc in raw:
-            if any(a < tb and ta < b for ta, tb in taken):
-                continue
-            taken.append((a, b))
+        for typ, a, b, sc in overlap.resolve(raw, _rank):
             oa, ob = norm.span(a, b)
             out.append(Finding(SCANNER, typ, oa, ob, sc, orig[oa:ob]))
-        out.sort(key=lambda f: f.start)
         return out
 
     # ------------------------------------------------------------------
@@ -377,18 +385,30 @@ class SecretsScanner:
         return ("PRIVATE_KEY", a, end, 0.99 if endm else 0.9)
 
     def _aws_secret(self, t: str):
+        """40-character secret keys with AWS context in the 160 characters before them.
+
+        Linear: candidates are at least 41 characters apart, so the context windows searched
+        add up to at most ~4x the text; the cheap checks come first and the entropy last."""
         for m in _AWS_SECRET.finditer(t):
-            tok = m.group()
             a, b = m.span()
-            if not (any(c.isupper() for c in tok) and any(c.islower() for c in tok) and any(c.isdigit() for c in tok)):
+            tok = m.group()
+            if "%" in tok:  # URL-encoded ("/" as %2F, "+" as %2B)
+                tok = tok.replace("%2F", "/").replace("%2f", "/").replace("%2B", "+").replace("%2b", "+")
+            before = t[max(0, a - _AWS_CTX_SPAN):a]
+            low = before.lower()
+            if "aws" not in low and "secret" not in low and not any(p in low for p in _AWS_ID_PREFIXES):
+                continue  # (plain substring tests first: most 40-character runs have no context at all)
+            if tok == tok.lower() or tok == tok.upper() or not _DIGIT.search(tok):
+                continue  # a key mixes upper case, lower case and digits (hex digests do not)
+            if _AWS_CTX_STRONG.search(before):
+                level = 0.85
+            elif _AWS_CTX_WEAK.search(before):
+                level = 0.7
+            else:
                 continue
             if is_placeholder(tok) or shannon_entropy(tok) < 3.8:
                 continue
-            before = t[max(0, a - 160):a]
-            if _AWS_CTX_STRONG.search(before):
-                yield ("AWS_SECRET_ACCESS_KEY", a, b, 0.85)
-            elif _AWS_CTX_WEAK.search(before):
-                yield ("AWS_SECRET_ACCESS_KEY", a, b, 0.7)
+            yield ("AWS_SECRET_ACCESS_KEY", a, b, level)
 
     def _url_password(self, t: str):
         pos = 0

@@ -94,7 +94,15 @@ class ListFilter(Protocol):
 
 
 class StoreWriter(Protocol):
-    """The one write connection of a recorder (used from one thread only)."""
+    """The one write connection of a recorder (used from one thread only).
+
+    It keeps the tamper-evident audit chain (:mod:`leash_cli.store.chain`): ``write_batch`` appends a chain
+    entry for every row in the same transaction, ``prune`` removes whole chain segments and leaves a signed
+    tombstone, ``checkpoint`` signs the chains' heads with ``audit_key``."""
+
+    #: the ``leash_cli.store.chain.AuditKey`` checkpoints and tombstones are signed with (the recorder sets
+    #: it; None: unsigned).  Typed loosely: the chain module sits above this seam.
+    audit_key: Any
 
     def write_batch(
         self, requests: Sequence[RequestRow], violations: Sequence[ViolationRow], audits: Sequence[AuditRow]
@@ -105,6 +113,11 @@ class StoreWriter(Protocol):
     def prune(self, cutoff: str | None, max_rows: int | None, *, chunk: int, max_chunks: int) -> int:
         """Retention: delete requests (and violations) older than ``cutoff`` and beyond the newest
         ``max_rows``, at most ``chunk * max_chunks`` rows per table; returns the requests deleted."""
+        ...
+
+    def checkpoint(self, reason: str, now: float) -> Any:
+        """Sign the heads of the audit chains and store the checkpoint (a ``chain.Checkpoint``; None without
+        ``audit_key``)."""
         ...
 
     def search_backlog(self) -> int:
@@ -142,6 +155,15 @@ class HistoryReader(Protocol):
     def stats(self, since: str | None = None, by: str | None = None) -> list[Row]: ...
 
     def export_rows(self, since: str | None = None, *, parse_json: bool = True) -> Iterator[Row]: ...
+
+    # -- leash policy test ----------------------------------------------------------------
+    def count_replay(self, since: str | None = None, tenant: str | None = None, last: int | None = None) -> int: ...
+
+    def replay_rows(self, since: str | None = None, tenant: str | None = None,
+                    last: int | None = None) -> Iterator[Row]:
+        """Exchanges oldest first (``store.queries.REPLAY_COLUMNS``, ``request_headers`` parsed), each with its
+        recorded ``violations`` as ``(module, type, action, detail)`` tuples; ``last``: only the newest N."""
+        ...
 
     # -- the TUI ---------------------------------------------------------------------------
     def page(self, flt: ListFilter, before: tuple[str, str] | None = None, limit: int = 200) -> list[Row]: ...
@@ -196,6 +218,11 @@ class Store(Protocol):
 
     def open_reader(self) -> HistoryReader:
         """Read-only access; migrates nothing.  StoreError when there is no usable history."""
+        ...
+
+    def open_chain(self) -> Any:
+        """The audit chain, read-only, for ``leash audit verify`` / ``export``: a
+        ``leash_cli.store.chain.ChainSource`` with a ``close()``.  StoreError when there is no usable history."""
         ...
 
     # -- virtual keys ------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from leash_cli.store.backend import VirtualKey
 from leash_cli.store.schema import open_readonly, open_writable
+from leash_cli.store.sqlite_chain import record_audit
 
 __all__ = ["insert_key", "revoke_key", "list_keys", "load_keys"]
 
@@ -25,17 +26,18 @@ def insert_key(db_path: Path, vk: VirtualKey, key_hash: str) -> None:
     """Store a new key and its ``key_created`` audit row."""
     db = open_writable(db_path)
     try:
+        db.conn.execute("BEGIN IMMEDIATE")
         db.execute(
             "INSERT INTO virtual_keys (id, tenant, key_hash, prefix, description, created_at, expires_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             [vk.id, vk.tenant, key_hash, vk.prefix, vk.description, vk.created_at, vk.expires_at],
         )
-        db.execute(
-            "INSERT INTO audit_log (created_at, event, actor, detail) VALUES (?, ?, ?, ?)",
-            [vk.created_at, "key_created", "cli", f'{{"key_id": "{vk.id}", "tenant": "{_esc(vk.tenant)}"}}'],
-        )
-        db.conn.commit()
+        record_audit(db.conn, (vk.created_at, "key_created", "cli",
+                               f'{{"key_id": "{vk.id}", "tenant": "{_esc(vk.tenant)}"}}'))
+        db.conn.execute("COMMIT")
     finally:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
         db.close()
 
 
@@ -43,13 +45,15 @@ def revoke_key(db_path: Path, key_id: str, now: str) -> bool:
     """Revoke a usable key (and write a ``key_revoked`` audit row); False when there is none."""
     db = open_writable(db_path)
     try:
+        db.conn.execute("BEGIN IMMEDIATE")
         cur = db.execute("UPDATE virtual_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [now, key_id])
         if cur.rowcount:
-            db.execute("INSERT INTO audit_log (created_at, event, actor, detail) VALUES (?, ?, ?, ?)",
-                       [now, "key_revoked", "cli", f'{{"key_id": "{_esc(key_id)}"}}'])
-        db.conn.commit()
+            record_audit(db.conn, (now, "key_revoked", "cli", f'{{"key_id": "{_esc(key_id)}"}}'))
+        db.conn.execute("COMMIT")
         return bool(cur.rowcount)
     finally:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
         db.close()
 
 

@@ -59,13 +59,11 @@ from typing import IO, Any
 from leash_cli.config import StorageConfig
 from leash_cli.exchange import Exchange
 from leash_cli.store.backend import Store, StoreError
-from leash_cli.store.factory import open_store
+from leash_cli.store.factory import label, open_store
 from leash_cli.store.rows import audit_row, build_violation_rows, snapshot
 
-try:
+if sys.platform == "linux":  # F_SETPIPE_SZ is Linux's (storage.writer: process is POSIX only)
     import fcntl
-except ImportError:  # pragma: no cover - not POSIX (storage.writer: process is POSIX only)
-    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger("leash.store")
 
@@ -194,7 +192,7 @@ class ProcessRecorder:
     def __init__(self, path: Path | str | Store, storage: StorageConfig | None = None, *, pricer: Any = None,
                  max_pending: int = 100_000) -> None:
         self.store = open_store(path)
-        self.path: Path | str = Path(path) if isinstance(path, (str, Path)) else self.store.location
+        self.path: Path | str = label(path, self.store)  # a PostgreSQL URL without its password
         self._storage = storage or StorageConfig()
         self.pricer = pricer
         self.max_pending = max_pending
@@ -293,7 +291,7 @@ class ProcessRecorder:
                                 close_fds=True)
         stdin = _pipe(proc.stdin)
         os.set_blocking(stdin.fileno(), False)
-        if fcntl is not None and hasattr(fcntl, "F_SETPIPE_SZ"):  # Linux: room for many intervals of rows while the writer commits
+        if sys.platform == "linux" and hasattr(fcntl, "F_SETPIPE_SZ"):  # room for many intervals of rows while the writer commits
             try:
                 fcntl.fcntl(stdin.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
             except OSError:  # above /proc/sys/fs/pipe-max-size for this user: keep the default

@@ -392,6 +392,71 @@ def export_rows(db: sqlite_utils.Database, since: str | None = None, *, parse_js
             yield _parse_json_columns(row) if parse_json else row
 
 
+#: what ``leash policy test`` replays of each exchange (no FTS texts, no stream_events)
+REPLAY_COLUMNS = (
+    "id", "started_at", "tenant", "key_id", "provider", "kind", "model", "method", "path", "query", "status",
+    "stream", "outcome", "verdict", "input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
+    "reasoning_tokens", "cost_usd", "client", "request_headers", "request_body_truncated", "response_body_truncated",
+    "request_body", "response_body",
+)
+
+
+def _replay_where(since: str | None, tenant: str | None) -> tuple[str, list[Any]]:
+    conds, params = [], []
+    if since:
+        conds.append("started_at >= ?")
+        params.append(since)
+    if tenant:
+        conds.append("tenant = ?")
+        params.append(tenant)
+    return (" WHERE " + " AND ".join(conds)) if conds else "", params
+
+
+def count_replay(db: sqlite_utils.Database, since: str | None = None, tenant: str | None = None,
+                 last: int | None = None) -> int:
+    where, params = _replay_where(since, tenant)
+    n = int(db.execute(f"SELECT count(*) FROM requests{where}", params).fetchone()[0])
+    return min(n, last) if last is not None else n
+
+
+def replay_rows(db: sqlite_utils.Database, since: str | None = None, tenant: str | None = None,
+                last: int | None = None) -> Iterator[dict[str, Any]]:
+    """The exchanges ``leash policy test`` replays, oldest first (``REPLAY_COLUMNS``, ``request_headers``
+    parsed), each with its recorded ``violations`` as ``(module, type, action, detail)`` tuples.
+    ``last``: only the newest N (still oldest first)."""
+    cols = ", ".join(REPLAY_COLUMNS)
+    where, params = _replay_where(since, tenant)
+    if last is not None:
+        sql = (f"SELECT {cols} FROM (SELECT rowid AS _r, * FROM requests{where} ORDER BY started_at DESC, _r DESC "
+               f"LIMIT ?) ORDER BY started_at, _r")
+        params.append(last)
+    else:
+        sql = f"SELECT {cols} FROM requests{where} ORDER BY started_at, rowid"
+    cur = db.execute(sql, params)
+    vconn = db.conn
+    while True:
+        batch = cur.fetchmany(500)
+        if not batch:
+            return
+        rows = [dict(zip(REPLAY_COLUMNS, r)) for r in batch]
+        viols: dict[str, list[tuple[Any, ...]]] = {}
+        ids = [r["id"] for r in rows]
+        for v in vconn.execute(
+            f"SELECT request_id, module, type, action, detail FROM violations WHERE request_id IN "
+            f"({', '.join('?' * len(ids))}) ORDER BY id", ids,
+        ):
+            viols.setdefault(v[0], []).append(tuple(v[1:]))
+        for r in rows:
+            h = r["request_headers"]
+            if isinstance(h, str):
+                try:
+                    r["request_headers"] = orjson.loads(h)
+                except ValueError:
+                    r["request_headers"] = {}
+            r["violations"] = viols.get(r["id"], [])
+            yield r
+
+
 # -- the TUI's views -------------------------------------------------------------------------
 
 #: the columns the TUI's traffic list needs (no bodies, headers or events)
@@ -610,6 +675,15 @@ class SqliteReader:
     def export_rows(self, since: str | None = None, *, parse_json: bool = True) -> Iterator[Row]:
         with self.db() as db:
             yield from export_rows(db, since, parse_json=parse_json)
+
+    def count_replay(self, since: str | None = None, tenant: str | None = None, last: int | None = None) -> int:
+        with self.db() as db:
+            return count_replay(db, since, tenant, last)
+
+    def replay_rows(self, since: str | None = None, tenant: str | None = None,
+                    last: int | None = None) -> Iterator[Row]:
+        with self.db() as db:
+            yield from replay_rows(db, since, tenant, last)
 
     # -- the TUI -----------------------------------------------------------------------------------
     def page(self, flt: ListFilter, before: tuple[str, str] | None = None, limit: int = 200) -> list[Row]:

@@ -2,7 +2,10 @@
 
 ``storage.retention`` (e.g. ``30d``) and ``storage.max_rows`` are applied by
 the recorder's writer at most once a minute (:func:`prune`), in small chunks so
-the writer stays responsive.  ``audit_log`` is never pruned.
+the writer stays responsive.  ``audit_log`` is never pruned.  Rows in the audit
+chain (:mod:`leash_cli.store.chain`) are removed in whole segments from the
+oldest end of the decision chain, leaving a signed tombstone; rows outside the
+chain (written before it began, or by other tools) are removed by age.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ import orjson
 import sqlite_utils
 
 from leash_cli.store.backend import StoreError
+from leash_cli.store.chain import AuditKey
 from leash_cli.store.rows import iso_utc
 from leash_cli.store.schema import open_readonly, open_writable
+from leash_cli.store.sqlite_chain import prune_segments, record_audit
 
 __all__ = ["cutoff_for", "prune", "vacuum", "backup"]
 
@@ -28,7 +33,7 @@ def cutoff_for(retention_s: float | None, now: float | None = None) -> str | Non
 
 
 def prune(db: sqlite_utils.Database, cutoff: str | None, max_rows: int | None, *, chunk: int,
-          max_chunks: int) -> int:
+          max_chunks: int, key: AuditKey | None = None) -> int:
     """Delete ``requests`` and ``violations`` rows older than ``cutoff`` and beyond the newest
     ``max_rows`` requests: at most ``max_chunks`` statements of ``chunk`` rows per table, each its
     own short transaction.  Returns how many requests rows were deleted."""
@@ -45,11 +50,15 @@ def prune(db: sqlite_utils.Database, cutoff: str | None, max_rows: int | None, *
             cutoff = max(cutoff, limit_cut) if cutoff else limit_cut
     if cutoff is None:
         return 0
-    for table, col in (("requests", "started_at"), ("violations", "created_at")):
+    pruned += prune_segments(conn, cutoff, key, iso_utc(time.time()) or "", chunk=chunk, max_chunks=max_chunks)
+    # rows the chain does not hold (older than it, or written by other tools): by age
+    for table, col, kind, ref in (("requests", "started_at", "request", "t.id"),
+                                  ("violations", "created_at", "violation", "CAST(t.id AS TEXT)")):
         for _ in range(max_chunks):
             cur = conn.execute(
                 f"DELETE FROM {table} WHERE rowid IN "
-                f"(SELECT rowid FROM {table} WHERE {col} < ? LIMIT ?)",
+                f"(SELECT rowid FROM {table} t WHERE {col} < ? AND NOT EXISTS "
+                f"(SELECT 1 FROM audit_chain c WHERE c.kind = '{kind}' AND c.ref = {ref}) LIMIT ?)",
                 (cutoff, chunk),
             )
             if table == "requests":
@@ -79,10 +88,8 @@ def vacuum(path: Path, actor: str | None = "cli") -> tuple[int, int]:
         db.execute("VACUUM")
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         after = _size(path)
-        db.execute(
-            "INSERT INTO audit_log (created_at, event, actor, detail) VALUES (?, ?, ?, ?)",
-            [iso_utc(time.time()), "vacuum", actor, orjson.dumps({"bytes_before": before, "bytes_after": after}).decode()],
-        )
+        record_audit(db.conn, (iso_utc(time.time()), "vacuum", actor,
+                               orjson.dumps({"bytes_before": before, "bytes_after": after}).decode()))
     finally:
         db.close()
     return before, after

@@ -239,52 +239,11 @@ def _mask_all(s: str | None, literals: list[str]) -> str | None:
     return mask_credentials(s)
 
 
-_NO_FAST_PATH = object()
-
-
-def _fast_prompt_text(ex: Exchange) -> Any:
-    """``ex.prompt_text`` without building the ``Text`` list, for the plain shapes
-    (every message a dict with a string ``content`` and no tool calls); else
-    ``_NO_FAST_PATH``.  Must give exactly what ``"\\n".join(t.text for t in ex.texts())`` does."""
-    body = ex.json()
-    if type(body) is not dict:
-        return _NO_FAST_PATH
-    api = ex.api
-    if api == "google":
-        return _NO_FAST_PATH
-    out: list[str] = []
-    if api == "anthropic":
-        system = body.get("system")
-        if type(system) is str:
-            out.append(system)
-        elif system is not None:
-            return _NO_FAST_PATH
-    elif "instructions" in body or "prompt" in body or "input" in body:
-        return _NO_FAST_PATH
-    msgs = body.get("messages")
-    if msgs is None:
-        return "\n".join(out)
-    if type(msgs) is not list:
-        return _NO_FAST_PATH
-    for m in msgs:
-        if type(m) is not dict:
-            continue  # skipped by request_texts too
-        c = m.get("content")
-        if type(c) is not str or m.get("tool_calls") or "function_call" in m:
-            return _NO_FAST_PATH
-        out.append(c)
-    return "\n".join(out)
-
-
 def _prompt_text(ex: Exchange, fallback: Callable[[Any], str | None]) -> str | None:
     """The exchange's own normalised prompt text when it has one, else ``usage.prompt_text``."""
     texts = getattr(ex, "_texts", None)
     if texts is not None:  # a module already listed the texts: join them
         return "\n".join(t.text for t in texts)
-    if type(ex) is Exchange:
-        fast = _fast_prompt_text(ex)
-        if fast is not _NO_FAST_PATH:
-            return str(fast)
     if isinstance(getattr(type(ex), "prompt_text", None), property):
         try:
             return str(ex.prompt_text)

@@ -78,6 +78,10 @@ in SQL), ``field``, ``score`` REAL.
 ``key_created``, ``key_revoked``, ``vacuum``…), ``actor``, ``detail`` (JSON).
 Never pruned.
 
+``audit_chain``, ``audit_checkpoints``, ``audit_tombstones``, ``audit_chain_start``
+(schema 004) — the tamper-evident chain over ``audit_log``, ``requests`` and
+``violations``: see :mod:`leash_cli.store.chain` and ``docs/audit.md``.
+
 ``requests_fts`` — FTS5 index over ``prompt_text`` and ``response_text``
 (external content on ``requests.rowid``).  Since schema 003 it is filled off
 the insert path: ``fts_state.indexed_upto`` is a rowid watermark — rows at or
@@ -328,6 +332,65 @@ def _m003_deferred_fts(db: sqlite_utils.Database) -> None:
         END
         """
     )
+
+
+@migrations(name="004_audit_chain")
+def _m004_audit_chain(db: sqlite_utils.Database) -> None:
+    """The tamper-evident audit chain (:mod:`leash_cli.store.chain`): one entry per chained row, signed
+    checkpoints, retention tombstones, and where the chain began (rows already there are not chained)."""
+    db.execute(
+        """
+        CREATE TABLE audit_chain (
+            seq INTEGER PRIMARY KEY,
+            chain TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            ref TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            row_hash TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX audit_chain_ref ON audit_chain (kind, ref)")
+    # the audit chain's head: a partial index (audit rows are few); the decision chain's head is found walking
+    # back from the newest seq.  An index of (chain, seq) over every entry doubled the chain's write cost.
+    db.execute("CREATE INDEX audit_chain_audit ON audit_chain (seq) WHERE chain = 'audit'")
+    db.execute(
+        """
+        CREATE TABLE audit_checkpoints (
+            id INTEGER PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            audit_seq INTEGER NOT NULL,
+            audit_hash TEXT NOT NULL,
+            decision_seq INTEGER NOT NULL,
+            decision_hash TEXT NOT NULL,
+            prev_mac TEXT NOT NULL,
+            key_id TEXT NOT NULL,
+            mac TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE audit_tombstones (
+            chain TEXT PRIMARY KEY,
+            upto_seq INTEGER NOT NULL,
+            last_hash TEXT NOT NULL,
+            removed INTEGER NOT NULL,
+            updated_at TEXT NOT NULL,
+            key_id TEXT,
+            mac TEXT
+        )
+        """
+    )
+    db.execute("CREATE TABLE audit_chain_start (kind TEXT PRIMARY KEY, upto INTEGER NOT NULL)")
+    for kind, table in (("request", "requests"), ("violation", "violations"), ("audit", "audit_log")):
+        db.execute(
+            f"INSERT INTO audit_chain_start (kind, upto) VALUES (?, (SELECT coalesce(max(rowid), 0) FROM {table}))",
+            [kind],
+        )
 
 
 # Add new migrations above this line; never edit one that has been released.

@@ -14,9 +14,12 @@ from pathlib import Path
 from leash_cli.store import keys as _keys
 from leash_cli.store import retention
 from leash_cli.store.backend import AuditRow, RequestRow, ViolationRow, VirtualKey
+from leash_cli.store.chain import AuditKey, Checkpoint
 from leash_cli.store.fts import fts_watermark, index_fts, set_fts_deferred
 from leash_cli.store.queries import SqliteReader
+from leash_cli.store.rows import iso_utc
 from leash_cli.store.schema import AUDIT_COLUMNS, REQUEST_COLUMNS, VIOLATION_COLUMNS, open_writable
+from leash_cli.store.sqlite_chain import SqliteChainSource, write_chained, write_checkpoint
 
 __all__ = ["SqliteStore", "SqliteWriter", "INSERT_REQUEST", "INSERT_VIOLATION", "INSERT_AUDIT"]
 
@@ -45,6 +48,8 @@ class SqliteWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        #: signs audit checkpoints and retention tombstones (set by the recorder; None: unsigned)
+        self.audit_key: AuditKey | None = None
         self.db = open_writable(path)
         try:
             set_fts_deferred(self.db.conn, True)  # this recorder indexes new rows itself, in bulk
@@ -60,14 +65,10 @@ class SqliteWriter:
         conn = self.db.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            if requests:
-                # the upsert costs what a plain INSERT does once the FTS trigger is gone
-                # (bench/record_bench.py), and keeps a resubmitted exchange's rowid
-                conn.executemany(INSERT_REQUEST, requests)
-            if violations:
-                conn.executemany(INSERT_VIOLATION, violations)
-            if audits:
-                conn.executemany(INSERT_AUDIT, audits)
+            # the upsert costs what a plain INSERT does once the FTS trigger is gone
+            # (bench/record_bench.py), and keeps a resubmitted exchange's rowid; every row gets its
+            # audit-chain entry in the same transaction (store/chain.py)
+            write_chained(conn, INSERT_REQUEST, requests, violations, audits)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -78,7 +79,13 @@ class SqliteWriter:
             raise
 
     def prune(self, cutoff: str | None, max_rows: int | None, *, chunk: int, max_chunks: int) -> int:
-        return retention.prune(self.db, cutoff, max_rows, chunk=chunk, max_chunks=max_chunks)
+        return retention.prune(self.db, cutoff, max_rows, chunk=chunk, max_chunks=max_chunks, key=self.audit_key)
+
+    def checkpoint(self, reason: str, now: float) -> Checkpoint | None:
+        """Sign the heads of the audit chains (None without a key)."""
+        if self.audit_key is None:
+            return None
+        return write_checkpoint(self.db.conn, self.audit_key, reason, iso_utc(now) or "")
 
     def search_backlog(self) -> int:
         conn = self.db.conn
@@ -129,6 +136,9 @@ class SqliteStore:
 
     def open_reader(self) -> SqliteReader:
         return SqliteReader(self.path)
+
+    def open_chain(self) -> SqliteChainSource:
+        return SqliteChainSource(self.path)
 
     # -- virtual keys -------------------------------------------------------------------------
     def create_key(self, key: VirtualKey, key_hash: str) -> None:

@@ -30,7 +30,8 @@ from typing import Any
 from leash_cli.config import StorageConfig, parse_duration
 from leash_cli.exchange import Exchange
 from leash_cli.store.backend import Store, StoreError, StoreWriter
-from leash_cli.store.factory import open_store
+from leash_cli.store.chain import AuditKey, KeyError_, load_key
+from leash_cli.store.factory import label, open_store
 from leash_cli.store.process import ProcessRecorder
 from leash_cli.store.retention import cutoff_for
 from leash_cli.store.rows import audit_row, build_request_row, build_violation_rows, row_from_snapshot
@@ -93,7 +94,7 @@ class Recorder:
         max_pending: int = 100_000,
     ) -> None:
         self.store = open_store(path)
-        self.path: Path | str = Path(path) if isinstance(path, (str, Path)) else self.store.location
+        self.path: Path | str = label(path, self.store)  # a PostgreSQL URL without its password
         self._storage = storage or StorageConfig()
         self.pricer = pricer  # optional: prices exchanges that arrive without cost_usd
         self.max_pending = max_pending
@@ -115,6 +116,11 @@ class Recorder:
         self._fts_lag = 0  # rows written and not yet full-text indexed (an upper bound)
         self._fts_retry_at = 0.0
         self._last_msg = 0.0  # monotonic time the last message arrived
+        self._audit_key: AuditKey | None = None
+        self._key_tried = False
+        self._no_chain_logged = False
+        self._last_checkpoint = time.monotonic()
+        self._unsigned = 0  # rows written since the last checkpoint
         self.rows_written = 0  # requests rows committed
         self.write_errors = 0  # failed write attempts
         self.build_errors = 0  # exchanges that could not be turned into a row
@@ -276,6 +282,10 @@ class Recorder:
             else:
                 backoff = min(max(backoff * 2, 0.1), self.MAX_BACKOFF)
                 next_try = time.monotonic() + backoff
+        if self._unsigned and not self._failing and (
+            now - self._last_checkpoint >= parse_duration(self.storage.audit_checkpoint_interval)
+        ):
+            self._checkpoint("interval")
         if not self._failing and (
             now - self._last_prune >= self.PRUNE_EVERY or any(f.prune for f in flushes)
         ):
@@ -295,7 +305,36 @@ class Recorder:
 
     def _open(self) -> None:
         self._db = self.store.open_writer()
+        self._db.audit_key = self._key()
         self._fts_lag = self._db.search_backlog()
+
+    def _key(self) -> AuditKey | None:
+        """The audit key (made on first use); None, logged once, when it cannot be had: rows are still
+        chained, checkpoints and tombstones are not signed."""
+        if not self._key_tried:
+            self._key_tried = True
+            try:
+                self._audit_key = load_key(self.storage.audit_key_file, create=True)
+            except KeyError_ as e:
+                log.error("history: audit checkpoints are not signed: %s", e)
+        return self._audit_key
+
+    def _checkpoint(self, reason: str) -> None:
+        """Sign the heads of the audit chains (interval: while rows arrive; shutdown: when the writer stops)."""
+        self._last_checkpoint = time.monotonic()
+        if self._db is None:
+            return
+        sign = getattr(self._db, "checkpoint", None)
+        if sign is None:  # a backend without the audit chain yet
+            if not self._no_chain_logged:
+                self._no_chain_logged = True
+                log.error("history: %s keeps no audit chain checkpoints", self.path)
+            return
+        try:
+            if sign(reason, time.time()) is not None:
+                self._unsigned = 0
+        except self.store.transient_errors as e:
+            log.warning("history: audit checkpoint of %s failed (will retry): %s", self.path, e)
 
     def _index(self, max_rows: int | None, deadline: float | None = None) -> None:
         """Full-text index up to ``max_rows`` waiting rows (all with None)."""
@@ -321,6 +360,8 @@ class Recorder:
                 break
             time.sleep(min(0.2, max(deadline - time.monotonic(), 0)))
         if self._db is not None:
+            if not self._failing:
+                self._checkpoint("shutdown")
             if self._fts_lag > 0 and not self._failing:
                 self._index(None, deadline)  # what is left is indexed by the next recorder
             self._db.close()  # no recorder: the store indexes new rows itself again
@@ -434,6 +475,7 @@ class Recorder:
                 self._pending.popleft()
             self.finished += len(items)
             written = sum(1 for it in items if it[0] == "r")
+            self._unsigned += sum(1 for it in items if it[0] in "ra")
             self.rows_written += written
             self._fts_lag += written
             if self._failing:

@@ -15,7 +15,7 @@ __all__ = ["run_tui"]
 
 
 def run_tui(
-    db_path: Path,
+    db_path: Path | str,
     url: str | None = None,
     *,
     config: Any = None,
@@ -28,11 +28,15 @@ def run_tui(
     replay targets).  ``key`` (else ``$LEASH_REPLAY_KEY``) is sent with replays.
     A missing or unusable database prints a message and returns 1.
     """
-    from leash_cli.store import StoreError
+    from leash_cli.store import StoreError, open_store
+    from leash_cli.store.pg_url import is_postgres_url, redact_url
 
-    path = Path(db_path).expanduser()
-    if not path.is_file():
-        print(f"no history at {path} yet — start the gateway with `leash up`", file=sys.stderr)
+    # a SQLite file, or a PostgreSQL URL (storage.url)
+    path: Path | str = db_path if is_postgres_url(db_path) else Path(db_path).expanduser()
+    store = open_store(path)
+    if not store.exists():
+        where = redact_url(path) if isinstance(path, str) else path
+        print(f"no history at {where} yet — start the gateway with `leash up`", file=sys.stderr)
         return 1
     if isinstance(config, (str, os.PathLike)):
         from leash_cli.config import ConfigError, load_config
@@ -45,7 +49,7 @@ def run_tui(
     from leash_cli.tui.source import HistorySource
 
     try:
-        source = HistorySource(path)
+        source = HistorySource(store)
     except StoreError as e:
         print(f"leash tui: {e}", file=sys.stderr)
         return 1

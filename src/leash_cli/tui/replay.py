@@ -8,18 +8,16 @@ none (the ``mock`` provider needs none; a gateway-side key also works).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import orjson
 
+from leash_cli.dialects import for_api, for_provider
 from leash_cli.tui.format import replay_headers, request_url
 
 __all__ = ["ReplayRequest", "ReplayResult", "build_replay", "send_replay"]
-
-_GOOGLE_MODEL = re.compile(r"(models/)([^/:]+)(:)")
 
 
 @dataclass(slots=True)
@@ -38,14 +36,6 @@ class ReplayResult:
     error: str | None = None
 
 
-def _auth_header(kind: str | None, key: str) -> tuple[str, str]:
-    if kind == "anthropic":
-        return "x-api-key", key
-    if kind == "google":
-        return "x-goog-api-key", key
-    return "authorization", f"Bearer {key}"
-
-
 def build_replay(
     row: dict[str, Any],
     base_url: str,
@@ -62,8 +52,7 @@ def build_replay(
     body = target.get("request_body")
     raw = body.encode("utf-8") if isinstance(body, str) else body
     if model and model != row.get("model"):
-        if _GOOGLE_MODEL.search(path):
-            path = _GOOGLE_MODEL.sub(lambda m: f"{m.group(1)}{model}{m.group(3)}", path, count=1)
+        path = for_provider(row.get("kind"), path).path_with_model(path, model)  # (Gemini names it in the path)
         if raw:
             try:
                 data = orjson.loads(raw)
@@ -80,7 +69,7 @@ def build_replay(
     if raw and "content-type" not in headers:
         headers["content-type"] = "application/json"
     if key:
-        name, value = _auth_header(row.get("kind"), key)
+        name, value = for_api(row.get("kind")).auth_header(key)  # the header the provider kind's SDK uses
         headers[name] = value
     return ReplayRequest(target.get("method") or "POST", request_url(base_url, target), headers, raw or None)
 

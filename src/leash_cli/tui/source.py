@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from leash_cli.store.backend import HistoryReader, Store
-from leash_cli.store.factory import open_store
+from leash_cli.store.factory import label, open_store
 from leash_cli.store.filters import Filter, compile_filter
 from leash_cli.store.queries import TRAFFIC_COLUMNS
 from leash_cli.store.rows import iso_utc
@@ -76,7 +76,7 @@ class HistorySource:
 
     def __init__(self, path: Path | str | Store) -> None:
         self.store = open_store(path)
-        self.path = Path(path) if isinstance(path, (str, Path)) else self.store.location
+        self.path = label(path, self.store)  # a PostgreSQL URL without its password
         self.reader: HistoryReader = self.store.open_reader()
 
     def close(self) -> None:

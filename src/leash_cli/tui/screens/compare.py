@@ -41,7 +41,7 @@ class CompareScreen(Screen):
         Binding("n", "open_replay", "Open replay"),
     ]
 
-    app: "LeashHost"
+    app: LeashHost
 
     def __init__(self, old: dict[str, Any], new: dict[str, Any] | None, result: ReplayResult) -> None:
         super().__init__()

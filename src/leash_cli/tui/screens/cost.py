@@ -37,7 +37,7 @@ class CostScreen(Screen):
         Binding("R", "refresh", "Refresh", show=False),
     ]
 
-    app: "LeashHost"
+    app: LeashHost
 
     def __init__(self) -> None:
         super().__init__()

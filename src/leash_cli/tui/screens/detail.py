@@ -85,8 +85,8 @@ class TextScreen(ModalScreen[None]):
             yield TextArea(self._text, read_only=True, id="text-body", soft_wrap=True)
             yield Static("Esc closes", classes="hint")
 
-    def action_dismiss(self) -> None:  # type: ignore[override]
-        self.dismiss(None)
+    async def action_dismiss(self, result: None = None) -> None:
+        self.dismiss(result)  # at once: unlike Screen.action_dismiss, waits for no pending callbacks
 
 
 class DetailScreen(Screen):
@@ -99,7 +99,7 @@ class DetailScreen(Screen):
         Binding("left_square_bracket,h", "prev_tab", "Prev tab", show=False),
     ]
 
-    app: "LeashHost"
+    app: LeashHost
 
     def __init__(self, request_id: str) -> None:
         super().__init__()

@@ -20,7 +20,7 @@ class ReplayScreen(ModalScreen[tuple[str, str] | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
-    app: "LeashHost"
+    app: LeashHost
 
     def __init__(self, row: dict[str, Any]) -> None:
         super().__init__()

@@ -30,13 +30,15 @@ class FilterInput(Input):
         Binding("escape", "close", "Close", show=False),
     ]
 
+    app: LeashHost
+
     def __init__(self, **kw: Any) -> None:
         super().__init__(placeholder="filter: ~p openai & ~s 5xx | ~c >0.01 | words …  (Enter applies, Esc closes)",
                          **kw)
         self._pos: int | None = None
 
     def action_history(self, step: int) -> None:
-        hist = self.app.filter_history  # type: ignore[attr-defined]
+        hist = self.app.filter_history
         if not hist:
             return
         pos = len(hist) if self._pos is None else self._pos
@@ -47,7 +49,9 @@ class FilterInput(Input):
 
     def action_close(self) -> None:
         self._pos = None
-        self.screen.close_filter()  # type: ignore[attr-defined]
+        screen = self.screen
+        if isinstance(screen, TrafficScreen):  # the only screen with a filter bar
+            screen.close_filter()
 
 
 class TrafficScreen(Screen):
@@ -58,7 +62,7 @@ class TrafficScreen(Screen):
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
-    app: "LeashHost"
+    app: LeashHost
 
     def __init__(self) -> None:
         super().__init__()

@@ -29,7 +29,7 @@ class ViolationsScreen(Screen):
         Binding("R", "refresh", "Refresh", show=False),
     ]
 
-    app: "LeashHost"
+    app: LeashHost
 
     def __init__(self) -> None:
         super().__init__()

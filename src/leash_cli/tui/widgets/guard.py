@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
 from textual.css.query import NoMatches
+from textual.message_pump import MessagePump
 
-F = TypeVar("F", bound=Callable[..., Any])
+S = TypeVar("S", bound=MessagePump)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def mounted_only(method: F) -> F:
+def mounted_only(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R | None]:
     """Drop a late or early result instead of failing when the widgets it updates are not there."""
 
     @functools.wraps(method)
-    def wrapper(self: Any, *args: Any, **kw: Any) -> Any:
+    def wrapper(self: S, *args: P.args, **kw: P.kwargs) -> R | None:
         if not self.is_attached:
             return None
         try:
@@ -23,4 +26,4 @@ def mounted_only(method: F) -> F:
         except NoMatches:
             return None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper

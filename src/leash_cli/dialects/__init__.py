@@ -1,0 +1,82 @@
+"""Provider wire formats: one dialect per format, and the lookups that pick one.
+
+Everything leash knows about a provider's JSON lives in its dialect: where the text is in
+requests, responses and stream events (tool calls, tool results, system prompts, documents
+included), usage, the model and stream flag of a request, SSE specifics, the error shape, how
+a redaction is written back, which header carries a key.  The rest of leash asks the dialect
+of the exchange (``ex.dialect``, looked up once per exchange) and never branches on a name.
+
+================  =============================================================
+``openai``        Chat Completions, Completions, Responses, Embeddings
+                  (and every OpenAI-compatible server)
+``anthropic``     Messages
+``google``        Gemini ``generateContent`` / ``streamGenerateContent``
+================  =============================================================
+
+Adding a format (Bedrock Converse, ...) is one module here and one line in ``DIALECTS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from leash_cli.dialects.anthropic import DIALECT as ANTHROPIC
+from leash_cli.dialects.base import Dialect, Path, StreamState, Text, Usage, get_at, leaves, set_at
+from leash_cli.dialects.google import DIALECT as GOOGLE
+from leash_cli.dialects.openai import DIALECT as OPENAI
+
+__all__ = [
+    "ANTHROPIC",
+    "DIALECTS",
+    "GOOGLE",
+    "OPENAI",
+    "Dialect",
+    "Path",
+    "StreamState",
+    "Text",
+    "Usage",
+    "for_api",
+    "for_provider",
+    "get_at",
+    "guess_api",
+    "leaves",
+    "mock_api",
+    "set_at",
+]
+
+#: api name -> dialect
+DIALECTS: Mapping[str, Dialect] = {d.name: d for d in (OPENAI, ANTHROPIC, GOOGLE)}
+
+
+def for_api(api: str | None) -> Dialect:
+    """The dialect of a wire format; any other name speaks OpenAI (the OpenAI-compatible
+    servers, the mock's default)."""
+    d = DIALECTS.get(api) if api is not None else None
+    return d if d is not None else OPENAI
+
+
+def mock_api(rest: str) -> str:
+    """Which provider's shape a path below a ``mock`` provider speaks."""
+    if ":" in rest.rsplit("/", 1)[-1] or rest.startswith(("v1beta/", "v1alpha/")):
+        return GOOGLE.name
+    if rest.endswith("messages") or "messages/" in rest:
+        return ANTHROPIC.name
+    return OPENAI.name
+
+
+def for_provider(kind: str | None, rest: str) -> Dialect:
+    """The dialect a call to `rest` below a provider of `kind` speaks (a ``mock`` provider
+    speaks whichever the path asks for)."""
+    if kind == "mock":
+        return DIALECTS[mock_api(rest)]
+    return for_api(kind)
+
+
+def guess_api(path: str, headers: Mapping[str, str]) -> str:
+    """Best guess of the caller's wire shape when no provider says it (a request to an unknown
+    route still gets its error in a shape its SDK understands)."""
+    if "anthropic-version" in headers or path.endswith("messages"):
+        return ANTHROPIC.name
+    if "x-goog-api-key" in headers or ":generateContent" in path or ":streamGenerateContent" in path:
+        return GOOGLE.name
+    return OPENAI.name

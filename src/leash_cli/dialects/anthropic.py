@@ -1,0 +1,219 @@
+"""Anthropic Messages (``v1/messages``, ``v1/messages/count_tokens``).
+
+Texts: ``system`` (string or blocks), ``messages[].content`` (string or blocks: ``text``,
+``tool_use`` input leaves as tool calls, ``tool_result`` content as tool results, ``document``
+text sources, titles and context, ``thinking``).
+
+Usage: ``usage.input_tokens`` excludes the cache parts, which are added back
+(``cache_read_input_tokens``, ``cache_creation_input_tokens``); no separate reasoning count.
+Streams: named events ``message_start`` (input usage), ``content_block_delta`` (``text_delta``,
+``thinking_delta``, ``input_json_delta``), cumulative ``message_delta`` usage, ``message_stop``;
+an error mid-stream is ``event: error``.
+
+Errors: ``{"type": "error", "error": {"type", "message"}}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import orjson
+
+from leash_cli.dialects.base import (
+    Dialect,
+    Path,
+    StreamState,
+    Text,
+    Usage,
+    as_int,
+    cap_max_tokens,
+    error_type,
+    leaves,
+    tool_descriptions,
+)
+
+__all__ = ["DIALECT", "Anthropic", "usage_of"]
+
+ERROR_TYPES: dict[int, str] = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    502: "api_error",
+    503: "overloaded_error",
+    504: "timeout_error",
+}
+
+_DELTA_KEYS = (("text", "text"), ("thinking", "text"), ("partial_json", "tool_call"))
+
+
+class Anthropic(Dialect):
+    name: ClassVar[str] = "anthropic"
+    key_header: ClassVar[str] = "x-api-key"
+    key_prefix: ClassVar[str] = ""
+    path_prefixes: ClassVar[tuple[str, ...]] = ("v1/",)
+    pricing_id: ClassVar[str | None] = "anthropic"
+
+    # -- request --------------------------------------------------------------------
+    def request_texts(self, body: Any) -> list[Text]:
+        if not isinstance(body, dict):
+            return []
+        out: list[Text] = []
+        system = body.get("system")
+        if isinstance(system, str):
+            out.append(Text("system", system, ("system",)))
+        elif isinstance(system, list):
+            _blocks(system, ("system",), "system", out)
+        messages = body.get("messages")
+        if messages:
+            for i, msg in enumerate(messages):
+                if not isinstance(msg, dict):
+                    continue
+                role = str(msg.get("role") or "user")
+                content = msg.get("content")
+                if isinstance(content, str):
+                    out.append(Text(role, content, ("messages", i, "content")))
+                elif isinstance(content, list):
+                    _blocks(content, ("messages", i, "content"), role, out)
+        tool_descriptions(body, out)
+        return out
+
+    def cap_output_tokens(self, body: dict[str, Any], rest: str, cap: int) -> bool:
+        return cap_max_tokens(body, rest, cap)
+
+    def build_request(self, model: str, turns: list[dict[str, Any]], system: str | None,
+                      stream: bool) -> tuple[str, str, dict[str, Any]]:
+        body: dict[str, Any] = {"model": model, "max_tokens": 256,
+                                "messages": [{"role": t.get("role", "user"), "content": t.get("content", "")}
+                                             for t in turns]}
+        if system is not None:
+            body["system"] = system
+        if stream:
+            body["stream"] = True
+        return "v1/messages", "", body
+
+    # -- response -------------------------------------------------------------------
+    def _response_texts(self, body: dict[str, Any], out: list[Text]) -> None:
+        content = body.get("content")
+        if isinstance(content, list):
+            _blocks(content, ("content",), "assistant", out)
+
+    def usage(self, obj: Any) -> Usage | None:
+        if not isinstance(obj, dict):
+            return None
+        u = obj.get("usage")
+        if not isinstance(u, dict):
+            resp = obj.get("response")
+            u = resp.get("usage") if isinstance(resp, dict) else None
+            if not isinstance(u, dict):
+                return None
+        return usage_of(u)
+
+    def body_text(self, obj: dict[str, Any]) -> list[str] | None:
+        content = obj.get("content")
+        if not isinstance(content, list):
+            return None
+        return ["".join(c["text"] for c in content
+                        if isinstance(c, dict) and c.get("type") == "text" and isinstance(c.get("text"), str))]
+
+    # -- stream ----------------------------------------------------------------------
+    def track_event(self, state: StreamState, obj: dict[str, Any]) -> bool:
+        ex = state.ex
+        typ = obj.get("type")
+        if typ == "content_block_delta":
+            d = obj.get("delta")
+            if isinstance(d, dict) and d.get("type") == "text_delta" and isinstance(d.get("text"), str):
+                state.text_seen(d["text"])
+        elif typ == "message_start":
+            msg = obj.get("message")
+            if isinstance(msg, dict):
+                u = msg.get("usage")
+                if isinstance(u, dict):
+                    ex.usage.merge(usage_of(u))
+                if ex.model is None:
+                    ex.model = self.response_model(msg)
+        elif typ == "message_delta":
+            u = obj.get("usage")
+            if isinstance(u, dict):
+                # cumulative: output_tokens always; the input counts only when present
+                delta = Usage(output_tokens=as_int(u.get("output_tokens")))
+                if u.get("input_tokens") is not None:
+                    delta = usage_of(u)
+                ex.usage.merge(delta)
+        return True
+
+    def stream_texts(self, event: Any) -> list[Text]:
+        out: list[Text] = []
+        if not isinstance(event, dict):
+            return out
+        d = event.get("delta")
+        if event.get("type") == "content_block_delta" and isinstance(d, dict):
+            for key, kind in _DELTA_KEYS:
+                if isinstance(d.get(key), str):
+                    out.append(Text("assistant", d[key], ("delta", key), kind))
+        return out
+
+    def stream_key(self, event: dict[str, Any], t: Text) -> tuple[Any, ...]:
+        return ("a", event.get("index"), t.path[-1])
+
+    # -- errors -----------------------------------------------------------------------
+    def error_body(self, status: int, message: str, code: str | None = None) -> bytes:
+        return orjson.dumps({"type": "error", "error": {"type": error_type(ERROR_TYPES, status), "message": message}})
+
+    def error_event(self, body: bytes) -> bytes:
+        return b"event: error\ndata: " + body + b"\n\n"
+
+
+def usage_of(u: dict[str, Any]) -> Usage:
+    """An Anthropic ``usage`` object: input_tokens excludes the cache parts, they are added back."""
+    out = Usage()
+    base = as_int(u.get("input_tokens"))
+    read = as_int(u.get("cache_read_input_tokens"))
+    write = as_int(u.get("cache_creation_input_tokens"))
+    if base is not None:
+        out.input_tokens = base + (read or 0) + (write or 0)
+    if read is not None:
+        out.cached_input_tokens = read
+    if write is not None:
+        out.cache_write_tokens = write
+    out.output_tokens = as_int(u.get("output_tokens"))
+    return out
+
+
+def _blocks(blocks: list[Any], base: Path, role: str, out: list[Text]) -> None:
+    """Content blocks (request messages, the system prompt, a response's content)."""
+    for j, b in enumerate(blocks):
+        if not isinstance(b, dict):
+            continue
+        t = b.get("type")
+        if isinstance(b.get("text"), str):
+            out.append(Text(role, b["text"], (*base, j, "text")))
+        elif t == "document":
+            src = b.get("source")
+            if isinstance(src, dict) and src.get("type") == "text" and isinstance(src.get("data"), str):
+                out.append(Text(role, src["data"], (*base, j, "source", "data"), "document"))
+            elif isinstance(src, dict) and src.get("type") == "content" and isinstance(src.get("content"), list):
+                _blocks(src["content"], (*base, j, "source", "content"), role, out)
+            for key in ("title", "context"):
+                if isinstance(b.get(key), str):
+                    out.append(Text(role, b[key], (*base, j, key), "document"))
+        elif t == "tool_use":
+            for path, s in leaves(b.get("input"), (*base, j, "input")):
+                out.append(Text(role, s, path, "tool_call"))
+        elif t == "tool_result":
+            c = b.get("content")
+            if isinstance(c, str):
+                out.append(Text("tool", c, (*base, j, "content"), "tool_result"))
+            elif isinstance(c, list):
+                for k, cb in enumerate(c):
+                    if isinstance(cb, dict) and isinstance(cb.get("text"), str):
+                        out.append(Text("tool", cb["text"], (*base, j, "content", k, "text"), "tool_result"))
+        elif t == "thinking" and isinstance(b.get("thinking"), str):
+            out.append(Text(role, b["thinking"], (*base, j, "thinking")))
+
+
+DIALECT = Anthropic()

@@ -1,0 +1,257 @@
+"""Google Gemini (``v1beta/models/{model}:generateContent``, ``:streamGenerateContent``,
+``:countTokens``, ``:embedContent`` ...).
+
+The model and the call are in the path, not the body; a stream is ``streamGenerateContent``,
+as server-sent events with ``?alt=sse`` and as one JSON array without it.
+
+Texts: ``systemInstruction.parts[].text`` (or ``system_instruction``, or a plain string),
+``contents[].parts[]``: ``text``, ``functionCall`` args leaves (tool calls), ``functionResponse``
+response leaves (tool results), in camelCase or snake_case.
+
+Usage: ``usageMetadata``: ``promptTokenCount + toolUsePromptTokenCount`` in,
+``candidatesTokenCount + thoughtsTokenCount`` out (``thoughtsTokenCount`` the reasoning),
+``cachedContentTokenCount`` cached; cumulative in every stream chunk.  Stream events are unnamed.
+
+Errors: ``{"error": {"code", "message", "status", "details"?}}`` (``details``: an
+``ErrorInfo`` with leash's code as its reason).  Keys: ``x-goog-api-key`` or ``?key=``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+from urllib.parse import unquote
+
+import orjson
+
+from leash_cli.dialects.base import (
+    Dialect,
+    Path,
+    StreamState,
+    Text,
+    Usage,
+    as_int,
+    error_type,
+    leaves,
+    tool_descriptions,
+)
+
+__all__ = ["DIALECT", "Google", "usage_of"]
+
+ERROR_STATUS: dict[int, str] = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    405: "INVALID_ARGUMENT",
+    413: "INVALID_ARGUMENT",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    502: "UNAVAILABLE",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+
+_MODEL = re.compile(r"models/([^/:]+)(?::([A-Za-z]+))?")
+_MODEL_IN_PATH = re.compile(r"(models/)([^/:]+)(:)")
+_PART_KEYS = (("functionCall", "tool_call", "args"), ("function_call", "tool_call", "args"),
+              ("functionResponse", "tool_result", "response"), ("function_response", "tool_result", "response"))
+
+
+class Google(Dialect):
+    name: ClassVar[str] = "google"
+    key_header: ClassVar[str] = "x-goog-api-key"
+    key_prefix: ClassVar[str] = ""
+    key_in_query: ClassVar[bool] = True
+    path_prefixes: ClassVar[tuple[str, ...]] = ("v1beta/", "v1alpha/", "v1/", "upload/")
+    pricing_id: ClassVar[str | None] = "google"
+
+    # -- request --------------------------------------------------------------------
+    def request_texts(self, body: Any) -> list[Text]:
+        if not isinstance(body, dict):
+            return []
+        out: list[Text] = []
+        si = body.get("systemInstruction") or body.get("system_instruction")
+        if si is not None:
+            key = "systemInstruction" if "systemInstruction" in body else "system_instruction"
+            if isinstance(si, dict):
+                parts = si.get("parts")
+                if isinstance(parts, list):
+                    _parts(parts, (key, "parts"), "system", out)
+            elif isinstance(si, str):
+                out.append(Text("system", si, (key,)))
+        contents = body.get("contents")
+        if contents:
+            for i, c in enumerate(contents):
+                if isinstance(c, dict):
+                    parts = c.get("parts")
+                    if isinstance(parts, list):
+                        role = str(c.get("role") or "user")
+                        if len(parts) == 1:
+                            p = parts[0]
+                            if isinstance(p, dict) and len(p) == 1 and isinstance(p.get("text"), str):
+                                # the common turn, one plain text part
+                                out.append(Text(role, p["text"], ("contents", i, "parts", 0, "text")))
+                                continue
+                        _parts(parts, ("contents", i, "parts"), role, out)
+        tool_descriptions(body, out)
+        return out
+
+    def request_model(self, rest: str, body: Any, query: str | None = None) -> tuple[str | None, bool]:
+        """The model and the call from the path, as the provider will see it (decoded); with
+        `query`, a ``streamGenerateContent`` without ``alt=sse`` is no SSE stream (a JSON array)."""
+        m = _MODEL.search(unquote(rest))
+        if m:
+            stream = m.group(2) == "streamGenerateContent"
+            if stream and query is not None and "alt=sse" not in query:
+                stream = False
+            return m.group(1), stream
+        return None, False
+
+    def cap_output_tokens(self, body: dict[str, Any], rest: str, cap: int) -> bool:
+        gc = body.get("generationConfig")
+        if not isinstance(gc, dict):
+            gc = body["generationConfig"] = {}
+        gc["maxOutputTokens"] = cap
+        return True
+
+    def path_with_model(self, path: str, model: str) -> str:
+        return _MODEL_IN_PATH.sub(lambda m: f"{m.group(1)}{model}{m.group(3)}", path, count=1)
+
+    def build_request(self, model: str, turns: list[dict[str, Any]], system: str | None,
+                      stream: bool) -> tuple[str, str, dict[str, Any]]:
+        body: dict[str, Any] = {
+            "contents": [
+                {"role": "model" if t.get("role") in ("assistant", "model") else "user",
+                 "parts": [{"text": str(t.get("content", ""))}]}
+                for t in turns
+            ]
+        }
+        if system is not None:
+            body["systemInstruction"] = {"parts": [{"text": system}]}
+        path = f"v1beta/models/{model}:{'streamGenerateContent' if stream else 'generateContent'}"
+        return path, "alt=sse" if stream else "", body
+
+    # -- response -------------------------------------------------------------------
+    def _response_texts(self, body: dict[str, Any], out: list[Text]) -> None:
+        for ci, cand in enumerate(body.get("candidates") or ()):
+            parts = (cand.get("content") or {}).get("parts") if isinstance(cand, dict) else None
+            if isinstance(parts, list):
+                _parts(parts, ("candidates", ci, "content", "parts"), "model", out)
+
+    def usage(self, obj: Any) -> Usage | None:
+        if not isinstance(obj, dict):
+            return None
+        u = obj.get("usageMetadata")
+        return usage_of(u) if isinstance(u, dict) else None
+
+    def response_model(self, obj: dict[str, Any]) -> str | None:
+        m = obj.get("modelVersion")
+        return m if isinstance(m, str) and m else None
+
+    def body_text(self, obj: dict[str, Any]) -> list[str] | None:
+        texts = _answer_parts(obj)
+        if texts or "candidates" in obj:
+            return texts
+        return None
+
+    # -- stream ----------------------------------------------------------------------
+    def track_event(self, state: StreamState, obj: dict[str, Any]) -> bool:
+        ex = state.ex
+        u = obj.get("usageMetadata")
+        if isinstance(u, dict):
+            ex.usage.merge(usage_of(u))
+        if ex.model is None:
+            ex.model = self.response_model(obj)
+        for t in _answer_parts(obj):
+            state.text_seen(t)
+        return True
+
+    def stream_texts(self, event: Any) -> list[Text]:
+        out: list[Text] = []
+        if not isinstance(event, dict):
+            return out
+        for ci, cand in enumerate(event.get("candidates") or ()):
+            parts = (cand.get("content") or {}).get("parts") if isinstance(cand, dict) else None
+            if isinstance(parts, list):
+                for j, part in enumerate(parts):
+                    if isinstance(part, dict) and isinstance(part.get("text"), str):
+                        out.append(Text("model", part["text"], ("candidates", ci, "content", "parts", j, "text")))
+        return out
+
+    def stream_key(self, event: dict[str, Any], t: Text) -> tuple[Any, ...]:
+        path = t.path
+        return ("g", path[1], t.kind, path[-1])
+
+    def aggregate_texts(self, event: dict[str, Any]) -> list[Text]:
+        """Function calls arrive whole, never as deltas."""
+        out: list[Text] = []
+        for ci, cand in enumerate(event.get("candidates") or ()):
+            parts = (cand.get("content") or {}).get("parts") if isinstance(cand, dict) else None
+            if isinstance(parts, list):
+                found: list[Text] = []
+                _parts(parts, ("candidates", ci, "content", "parts"), "model", found)
+                out.extend(t for t in found if t.kind != "text")
+        return out
+
+    def clear_finish(self, event: dict[str, Any]) -> None:
+        for cand in event.get("candidates") or ():
+            if isinstance(cand, dict):
+                cand.pop("finishReason", None)
+
+    # -- errors -----------------------------------------------------------------------
+    def error_body(self, status: int, message: str, code: str | None = None) -> bytes:
+        err: dict[str, Any] = {"code": status, "message": message, "status": error_type(ERROR_STATUS, status)}
+        if code:
+            err["details"] = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": code, "domain": "leash"}]
+        return orjson.dumps({"error": err})
+
+
+def usage_of(u: dict[str, Any]) -> Usage:
+    """A Gemini ``usageMetadata`` object, normalised."""
+    out = Usage()
+    prompt = as_int(u.get("promptTokenCount"))
+    tool = as_int(u.get("toolUsePromptTokenCount"))
+    if prompt is not None or tool is not None:
+        out.input_tokens = (prompt or 0) + (tool or 0)
+    cands = as_int(u.get("candidatesTokenCount"))
+    thoughts = as_int(u.get("thoughtsTokenCount"))
+    if cands is not None or thoughts is not None:
+        out.output_tokens = (cands or 0) + (thoughts or 0)
+    out.reasoning_tokens = thoughts
+    out.cached_input_tokens = as_int(u.get("cachedContentTokenCount"))
+    return out
+
+
+def _parts(parts: list[Any], base: Path, role: str, out: list[Text]) -> None:
+    for j, p in enumerate(parts):
+        if not isinstance(p, dict):
+            continue
+        text = p.get("text")
+        if isinstance(text, str):
+            out.append(Text(role, text, (*base, j, "text")))
+            if len(p) == 1:
+                continue  # a plain text part (the common case): no call or response in it
+        for key, kind, inner in _PART_KEYS:
+            v = p.get(key)
+            if isinstance(v, dict):
+                for path, s in leaves(v.get(inner), (*base, j, key, inner)):
+                    out.append(Text(role, s, path, kind))
+
+
+def _answer_parts(obj: dict[str, Any]) -> list[str]:
+    """The answer text of the first candidate, like the SDKs' ``.text`` (thoughts left out)."""
+    out: list[str] = []
+    cands = obj.get("candidates")
+    if not isinstance(cands, list):
+        return out
+    for cand in cands[:1]:
+        content = cand.get("content") if isinstance(cand, dict) else None
+        parts = content.get("parts") if isinstance(content, dict) else None
+        for p in parts if isinstance(parts, list) else ():
+            if isinstance(p, dict) and isinstance(p.get("text"), str) and not p.get("thought"):
+                out.append(p["text"])
+    return out
+
+
+DIALECT = Google()

@@ -1,0 +1,419 @@
+"""Phone numbers in international and national formats, validated per country.
+
+A phone number is found in three steps, cheapest first:
+
+1. **Candidates** - a regular expression finds runs of digits and the separators
+   people write inside phone numbers (space, ``.``, ``-``, ``/``, parentheses, a
+   leading ``+``), 7..15 digits, not glued to ASCII letters or digits (CJK, Arabic
+   or Cyrillic text right next to the number is fine: ``电话13800138000``), plus an
+   optional extension (``ext. 12``, ``x31``, ``доб. 123``, ``wew. 5``, ``ramal 7``).
+2. **Shape vetoes** (no library call): dates (``03.12.2026``, ``2026-12-03``),
+   decimal numbers and coordinates, dotted version strings, a number followed by
+   a currency or unit, a number right after a negative word (order, invoice,
+   Bestellnummer, zamówienie, заказ, 订单, 주문, طلب ...).  Card numbers and IBANs
+   are their own types and win any overlap.
+3. **Validation** with Google's libphonenumber metadata (the ``phonenumbers``
+   package): ``+CC`` / ``00CC`` numbers are parsed as international; national
+   numbers are tried against the regions the surrounding text hints at (its
+   script - Cyrillic, Hangul, kana, Han, Arabic, Devanagari ... - and the
+   language of nearby Latin-script words), so ``0151 23456789`` counts in German
+   text and ``010-1234-5678`` in Korean text.  North American 3-3-4 numbers keep
+   their own fast check (area and exchange rules).  A number with its national
+   trunk prefix (``0``, or ``8`` in Russia) scores higher than one without; a
+   bare digit run or a thousands-shaped group (``512 345 678``) needs a phone
+   word nearby (phone, Telefon, telefon, tel., звоните, 电话, 전화, 電話, هاتف,
+   फ़ोन ...), in the 40 characters before it, just after it, or in the header of
+   its table column.
+
+Each validation costs 10-40 µs, so it only runs on candidates that survived the
+vetoes, and results are cached per (digits, regions).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_pn = None  # the phonenumbers module, imported by warm() (~80 ms: only when a PII scanner looks for phones)
+
+__all__ = ["PHONE", "phone_candidates", "region_hints", "warm"]
+
+# -- candidates ---------------------------------------------------------------------------
+# Starts at "+", "(" or a digit not preceded by an ASCII word character or a number
+# separator; ends at a digit not followed by one.  ASCII-only boundaries: CJK, Arabic and
+# Cyrillic letters may touch the number.
+PHONE = re.compile(
+    r"[+(0-9](?<![A-Za-z0-9_+#/.@\-][\s\S])"
+    r"(?:(?<=\+)\(?[0-9]|(?<=\()\+?[0-9]|(?<=[0-9]))[0-9 \t()./\-]{4,24}[0-9]"
+    r"(?![A-Za-z0-9_]|[.\-/][0-9])"
+)
+_EXT = re.compile(
+    r"[ \t]{0,2}(?:ext\.?|extn\.?|extension|x|доб\.?|wew\.?|ramal|int\.?|poste|durchwahl|dw\.?)"
+    r"[ \t]{0,2}[0-9]{1,6}(?![0-9A-Za-z])", re.IGNORECASE)
+_KEEP_DIGITS = str.maketrans("", "", " \t().-+/")
+_ONE_DIGIT_GROUP = re.compile(r"(?<![0-9])[0-9](?![0-9])")
+# the number continues a letters-and-digits code: "1Z 999 AA1 01 2345 6784"
+_CODE_BEFORE = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]*[0-9][ \t]$")
+
+# -- vetoes ---------------------------------------------------------------------------------
+_DATE = re.compile(
+    r"\(?(?:(?:19|20)\d\d[-./](?:0?[1-9]|1[0-2])[-./](?:0?[1-9]|[12]\d|3[01])"
+    r"|(?:0?[1-9]|[12]\d|3[01])[-./](?:0?[1-9]|1[0-2])[-./](?:19|20)?\d\d"
+    r"|(?:0?[1-9]|1[0-2])[-./](?:0?[1-9]|[12]\d|3[01])[-./](?:19|20)?\d\d)\)?(?:[ T].*)?"
+)
+_THOUSANDS = re.compile(r"[1-9]\d{0,2}(?:([ .])\d{3})(?:\1\d{3})*")
+_UNIT_AFTER = re.compile(
+    r"[ \t]?(?:€|\$|£|¥|₽|₹|₩|₺|%|‰|°|元|円|원|руб|р\.|тыс|млн|zł|pln|eur|usd|gbp|chf|rub|ft|kč|kr|"
+    r"km|kg|mb|gb|kb|ms|mm|cm|m²|m2|people|users|inhabitants|habitantes|einwohner|mieszkańców|человек|"
+    r"osób|personas|pessoas|persone|inwoners|kişi|명|人|units|pcs|szt|stück|шт)(?![a-z])",
+    re.IGNORECASE)
+_UNIT_BEFORE = re.compile(r"(?:€|\$|£|¥|₽|₹|₩|₺|eur|usd|pln|rub|r\$)\s?$", re.IGNORECASE)
+
+# negative words right before a number (ASCII / Latin / Cyrillic words need a word boundary;
+# CJK and Arabic words are matched as they stand)
+_NEG_WORDS = (
+    r"order|orders|invoice|inv|ref|reference|id|ticket|tracking|sku|isbn|issn|ean|serial|sn|account|acct|po|case|"
+    r"transaction|txn|build|version|ver|port|pid|uid|item|part|model|batch|lot|confirmation|receipt|policy|member|"
+    r"patent|doi|pr|card|iban|routing|zip|postcode|checksum|offset|hash|badge|room|seat|flight|"
+    r"bestellung|bestellnummer|auftrag|auftragsnummer|rechnung|rechnungsnummer|kundennummer|lieferschein|"
+    r"aktenzeichen|artikel|artikelnummer|sendungsnummer|steuernummer|plz|matrikelnummer|personalnummer|"
+    r"mitgliedsnummer|versicherungsnummer|vorgangsnummer|geschäftszeichen|ausweisnummer|kundennr|"
+    r"article|dossier|artículo|expediente|articolo|pratica|artigo|processo|protocolo|artykuł|ürün|"
+    r"kontonummer|blz|bic|swift|rekeningnummer|rekening|cuenta|conta|hesap|postal|pocztowy|индекс|"
+    r"commande|facture|colis|référence|siret|siren|"
+    r"factura|pedido|referencia|dni|nie|nif|cif|"
+    r"fattura|ordine|codice|ordine|"
+    r"bestelling|bestelnummer|factuur|factuurnummer|klantnummer|ordernummer|kvk|bsn|"
+    r"zamówienie|zamówienia|faktura|faktury|nip|regon|pesel|krs|konto|konta|"
+    r"fatura|nota fiscal|cpf|cnpj|cep|encomenda|"
+    r"sipariş|siparis|fatura|takip|vergi|tckn|"
+    r"заказ|заказа|счёт|счет|артикул|инн|кпп|огрн|снилс|паспорт|накладная|договор"
+)
+_NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
+_NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w)
+# words that may stand between a negative word and its number ("order number: 123", "numer zamówienia 12")
+_NEG_FILLER = frozenset("number num no nr n° nº id code номер numer nummer numéro número numero numarası numaranız "
+                        "de du del do da van der des of".split())
+_NEG_CJK = re.compile(r"(?:订单|單號|单号|发票|發票|编号|編號|主文|注文|番号|郵便|邮编|账号|账户|口座|계좌|우편번호|주문|사업자|등록번호|송장|"
+                      r"رقم الطلب|الطلب|فاتورة|الفاتورة|رقم الحساب|الحساب)\s*[:：#№]?\s*(?:号码|號碼|号|番号|번호)?\s*[:：]?\s*$")
+
+# phone words (before or just after a number, or a table column header)
+_CTX_SET = frozenset("""
+    phone phones tel telephone mobile cell cellphone call calls called calling fax contact sms whatsapp reach
+    reached dial hotline helpline landline ph mob ring voicemail tél téléphone portable appelez appeler
+    joindre numéro standard telefon telefonnummer handy handynummer rufnummer mobil mobilnummer erreichbar
+    erreichen anrufen rückruf teléfono telefono telefone móvil movil celular llama llámame llamar número
+    numero fijo cellulare chiamare chiamatemi chiamami bel bellen telefoonnummer mobiele mobiel nummer tel kom
+    komórka komórkowy dzwonić dzwoń zadzwoń numer numeru ligue liga-me ligar contato contacto arayın
+    arayabilirsiniz numaralı numarası numarasından телефон телефону тел звоните позвоните звонить моб
+    мобильный номер puhelin tlf telefonu
+""".split())
+_CTX_MULTI = ('text me', 'sabit hat')
+_CTX_CJK = re.compile(r"电话|電話|手机|手機|座机|致电|拨打|撥打|热线|熱線|联系|聯繫|연락|전화|휴대폰|핸드폰|번호|携帯|"
+                      r"お問い合わせ|連絡先|代表|फ़ोन|फोन|मोबाइल|संपर्क|कॉल|नंबर|هاتف|الهاتف|جوال|الجوال|اتصل|اتصال|رقم|موبايل|واتساب|تلفون|الرقم")
+
+# -- region hints ---------------------------------------------------------------------------
+# (first code point, last code point, regions) of the scripts that point at a country
+_SCRIPTS = (
+    (0xAC00, 0xD7AF, ("KR",)),
+    (0x3040, 0x30FF, ("JP",)),
+    (0x4E00, 0x9FFF, ("CN", "TW", "HK", "JP")),
+    (0x0400, 0x04FF, ("RU", "UA", "BY", "KZ")),
+    (0x0600, 0x06FF, ("SA", "AE", "EG", "QA", "KW", "JO", "MA")),
+    (0x0900, 0x097F, ("IN",)),
+    (0x0590, 0x05FF, ("IL",)),
+    (0x0E00, 0x0E7F, ("TH",)),
+    (0x0370, 0x03FF, ("GR", "CY")),
+)
+# Latin-script languages: letters only they use, and frequent short words (stop words, phone words)
+_LANGS = (
+    ("äöüß", ("und der die das bitte sie ihnen unter oder ich mich telefon erreichbar büro uhr wir ist nicht danke "
+              "privat geschäftlich mit für"), ("DE", "AT", "CH")),
+    ("ąęłńśźż", "proszę numer lub pod tel kom się jest na do mój mnie dzwonić zadzwoń dziękuję dom praca", ("PL",)),
+    ("", ("het een naar gerust bel of op voor mijn nummer kantoor uur tussen mobiele niet maar u kunt ons "
+          "bedankt thuis werk"), ("NL", "BE")),
+    ("ğşıİ", "için ve numaralı bize beni arayın değil hat numarasını numarasından teşekkürler ev iş", ("TR",)),
+    ("ãõ", ("você ligue celular telefone para pelo comigo meu em número ou não escritório o liga-me "
+            "obrigado obrigada casa trabalho"), ("BR", "PT")),
+    ("ñ¿¡", ("llámame llama al el teléfono móvil celular número mi es de del para cuando puedes gracias "
+             "casa trabajo"), ("ES", "MX", "AR", "CO", "CL")),
+    ("", ("il lo chiamare chiamatemi telefono cellulare oppure numero dal della lunedì per grazie casa "
+          "lavoro"), ("IT",)),
+    ("éèêàçù", "le la les vous au pour numéro appelez mon est et de merci maison travail", ("FR", "BE", "CH")),
+)
+_LANG_CHARS = [frozenset(c) for c, _, _ in _LANGS]
+_LANG_WORDS = [frozenset(w.split()) for _, w, _ in _LANGS]
+_LETTERS = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)?")
+_ENGLISH = ("GB", "IN", "AU", "IE")
+_ALL_TARGETS = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "PL", "PT", "BR", "RU", "SA", "AE", "EG", "CN", "KR", "JP",
+                "IN", "TR", "MX", "AT", "CH", "BE", "UA", "AU", "CA", "AR", "CO")
+
+
+def region_hints(window: str) -> tuple[str, ...]:
+    """Regions the text around a number hints at, most likely first (English-speaking last)."""
+    out: list[str] = []
+    low = window.lower()
+    chars = set(low)
+    if not low.isascii():
+        found = set()
+        for ch in chars:
+            o = ord(ch)
+            if o >= 0x370:
+                for k, (lo, hi, _) in enumerate(_SCRIPTS):
+                    if lo <= o <= hi:
+                        found.add(k)
+        for k in sorted(found):
+            out.extend(r for r in _SCRIPTS[k][2] if r not in out)
+    words = set(_LETTERS.findall(low))
+    scored = []
+    for k, (_, _, regions) in enumerate(_LANGS):
+        n = len(words & _LANG_WORDS[k]) + 2 * len(chars & _LANG_CHARS[k])
+        if n:
+            scored.append((-n, k, regions))
+    for _, _, regions in sorted(scored):
+        out.extend(r for r in regions if r not in out)
+    out.extend(r for r in _ENGLISH if r not in out)
+    return tuple(out)
+
+
+_WARM = False
+
+
+def warm() -> None:
+    """Import ``phonenumbers`` and load the metadata of the regions tried most (the library loads
+    a region on first use, ~1 ms each: at scanner construction, not on a request).  Without the
+    package only the shape rules apply (international numbers by calling code, North American
+    numbers, French-style groups)."""
+    global _WARM, _pn
+    if _WARM:
+        return
+    _WARM = True
+    try:
+        import phonenumbers
+    except ImportError:  # pragma: no cover - a declared dependency
+        return
+    for r in _ALL_TARGETS + _ENGLISH + ("UA", "BY", "KZ", "TW", "HK", "QA", "KW", "JO", "MA", "CL", "IL", "TH", "GR",
+                                        "CY"):
+        phonenumbers.PhoneMetadata.metadata_for_region(r)
+    _pn = phonenumbers
+
+
+@lru_cache(maxsize=16384)
+def _valid_intl(s: str) -> int:
+    """2: valid, 1: possible length for the country, 0: no."""
+    try:
+        n = _pn.parse(s, None)
+    except _pn.NumberParseException:
+        return 0
+    if _pn.is_valid_number(n):
+        return 2
+    if n.country_code == 52 and str(n.national_number).startswith("1"):  # Mexico's retired mobile "1"
+        n.national_number = int(str(n.national_number)[1:])
+        if _pn.is_valid_number(n):
+            return 2
+    return 1 if _pn.is_possible_number(n) else 0
+
+
+@lru_cache(maxsize=16384)
+def _valid_national(s: str, regions: tuple[str, ...]) -> tuple[str | None, bool]:
+    """(first region where ``s`` is a valid national number, whether it carries that region's trunk prefix)."""
+    digits = s.translate(_KEEP_DIGITS)
+    for r in regions:
+        md = _pn.PhoneMetadata.metadata_for_region(r)
+        if md is None:
+            continue
+        prefix = md.national_prefix or ""
+        trunk = bool(prefix) and digits.startswith(prefix)
+        if prefix and not trunk and r not in _TRUNKLESS_OK:
+            continue  # a DE/GB/FR/... national number is written with its 0
+        lengths = md.general_desc.possible_length
+        if lengths and len(digits) - (len(prefix) if trunk else 0) not in lengths and len(digits) not in lengths:
+            continue  # (cheap: no parse for a length the country never uses)
+        if trunk and not md.national_prefix_transform_rule and digits[len(prefix):len(prefix) + 1] not in ("", "0"):
+            # the plain trunk-prefix case (DE, GB, FR, NL, TR, KR, JP, SA, EG, RU ...): build the number
+            # directly, ~3x cheaper than parse()
+            n = _pn.PhoneNumber(country_code=md.country_code, national_number=int(digits[len(prefix):]))
+            if _pn.is_valid_number_for_region(n, r):
+                return r, trunk
+            if md.national_prefix_for_parsing == prefix:
+                continue  # parse() would strip the same prefix: the same answer
+        try:
+            n = _pn.parse(s, r)
+        except _pn.NumberParseException:
+            continue
+        if n.country_code == md.country_code and _pn.is_valid_number_for_region(n, r):
+            return r, trunk
+    return None, False
+
+
+# regions whose trunk prefix is often left out when writing a national number
+_TRUNKLESS_OK = frozenset({"BR", "CN", "IN", "MX", "AR", "CO", "US", "CA", "RU", "KZ", "HK", "TW"})
+
+
+_TOKEN = re.compile(r"[^\W\d_]+(?:[-'][^\W\d_]+)*|#|№")
+
+
+def _has_ctx(low: str) -> bool:
+    """A phone word in ``low`` (lower-cased text)."""
+    if not _CTX_SET.isdisjoint(_TOKEN.findall(low)):
+        return True
+    if not low.isascii() and _CTX_CJK.search(low):
+        return True
+    return any(w in low for w in _CTX_MULTI)
+
+
+def _ctx(before: str, after: str, header: str) -> bool:
+    return _has_ctx(before) or _has_ctx(after) or bool(header and _has_ctx(header))
+
+
+def _neg(before: str) -> bool:
+    """A negative word (order, invoice, Kundennummer, заказ ...) right before the number."""
+    tail = before[-30:].lower()
+    toks = _TOKEN.findall(tail)
+    while toks and toks[-1] in _NEG_FILLER:
+        toks.pop()
+    if toks and (toks[-1] in _NEG_SET or toks[-1] == "#"):
+        return True
+    if any(w in tail for w in _NEG_MULTI):
+        return True
+    return not tail.isascii() and _NEG_CJK.search(before[-16:]) is not None
+
+
+# Library validations per scan: past this many (a 4 KB prompt holds a few; a pasted contact list of
+# thousands would cost 30-100 us each), numbers are scored by shape alone (``shapes``).
+MAX_VALIDATIONS = 512
+
+
+def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: float = 0.0):
+    """Score every candidate match of :data:`PHONE` in ``t``; yields ``("PHONE", start, end, score)``.
+
+    ``nanp(s, digits)`` is the scanner's North American score (0 when not such a number),
+    ``shapes(s, digits)`` its shape-only score (used without ``phonenumbers`` and past
+    :data:`MAX_VALIDATIONS`); ``header_of(pos)`` the header cell of the table column at ``pos``
+    ("" when none).  A national number whose best possible score is below ``min_score`` is not
+    validated at all."""
+    memo: dict[int, tuple[str, ...]] = {}
+    budget = [MAX_VALIDATIONS]
+    if shapes is None:
+        shapes = nanp
+
+    def hints(pos: int) -> tuple[str, ...]:
+        # the text around a number, per 256-character block (one look per block, however many numbers)
+        k = pos >> 8
+        got = memo.get(k)
+        if got is None:
+            got = memo[k] = region_hints(t[max(0, (k << 8) - 128):(k << 8) + 384])
+        return got
+
+    for m in matches:
+        s = m.group()
+        a, b = m.span()
+        if s.startswith("(") and ")" not in s:
+            s, a = s[1:], a + 1
+        if s.count("(") != s.count(")") or s.count("(") > 1 or "  " in s or "\t" in s:
+            continue
+        if len(_ONE_DIGIT_GROUP.findall(s)) > 2:
+            continue  # 0 1 2 3 4 5 6 7: a list of digits
+        digits = s.translate(_KEEP_DIGITS)
+        nd = len(digits)
+        if nd < 7 or nd > 15:
+            continue
+        intl = s.startswith(("+", "(+"))
+        if nd == 13 and digits[:3] in ("978", "979") and _ean13_ok(digits):
+            continue  # ISBN-13 / EAN
+        if not intl:
+            if _DATE.fullmatch(s) or s.count("/") > 1:
+                continue
+            if "." in s and _decimalish(s):
+                continue
+        before = t[max(0, a - 40):a]
+        if _UNIT_BEFORE.search(before[-5:]) or _CODE_BEFORE.search(before[-24:]):
+            continue
+        after = t[b:b + 24]
+        if _UNIT_AFTER.match(after):
+            continue
+        e = _EXT.match(t, b)
+        end = e.end() if e else b
+        neg = _neg(before)
+        score = _score(t, s, digits, a, b, before, after, nanp, header_of, neg, hints, shapes, budget, min_score)
+        if score > 0 and neg:
+            score -= 0.6  # order / invoice / customer number ...: kept only below any sane min_score
+        if score > 0:
+            yield ("PHONE", a, end, min(score, 1.0))
+
+
+def _ean13_ok(d: str) -> bool:
+    return sum(int(c) * (3 if i % 2 else 1) for i, c in enumerate(d)) % 10 == 0
+
+
+def _decimalish(s: str) -> bool:
+    """Dotted shapes that are decimals, coordinates or versions, not phone numbers."""
+    parts = re.split(r"[ ]+", s)
+    for p in parts:
+        if "." in p:
+            groups = p.split(".")
+            if len(groups) == 2 and len(groups[1]) != len(groups[0]) and len(groups[1]) >= 3 and len(parts) > 1:
+                return True  # 52.5200 13.4050, -33.8688 151.2093
+            if any(len(g) == 1 for g in groups) and len(groups) >= 3:
+                return True  # 10.0.19045.3448
+    return " " not in s and "-" not in s and s.count(".") == 1  # 3.14159265
+
+
+def _score(t, s, digits, a, b, before, after, nanp, header_of, neg, hints, shapes, budget, min_score) -> float:
+    ctx = None
+
+    def has_ctx() -> bool:
+        nonlocal ctx
+        if ctx is None:
+            ctx = _ctx(before.lower(), after[:16].lower(), header_of(a))
+        return ctx
+
+    if _pn is None or budget[0] <= 0:
+        score = shapes(s, digits)
+        if score > 0 and has_ctx():
+            score += 0.25 if score < 0.5 else 0.1
+        return score
+    if s.startswith("(+"):
+        s = "+" + s[2:].replace(")", "", 1)
+    if s.startswith("+"):
+        if s.startswith("+1") and nanp(s, digits) > 0:
+            return 0.9  # North American: the area / exchange rules, no library call
+        budget[0] -= 1
+        v = _valid_intl(s)
+        if v == 2:
+            return 0.9
+        if v == 1:
+            return 0.6 if has_ctx() else 0.35
+        return 0.0
+    if s.startswith("00") and not s.startswith("000"):
+        budget[0] -= 1
+        v = _valid_intl("+" + s[2:])
+        if v == 2:
+            return 0.75 if has_ctx() else 0.55
+        return 0.0
+    base = nanp(s, digits)
+    if base > 0:
+        return base + (0.25 if base < 0.5 else 0.1) if has_ctx() else base
+    if neg:
+        return 0.0  # (a national number after "order", "Rechnung" ...: not worth the library call)
+    seps = len(s) - len(digits)
+    shape = -0.15 if seps == 0 else 0.0 if _THOUSANDS.fullmatch(s) else 0.1
+    if (0.55 if digits[0] in "018" else 0.4) + shape + 0.3 * has_ctx() < min_score:
+        return 0.0  # it could not reach min_score even if valid: no library call
+    budget[0] -= 1
+    region, trunk = _valid_national(s, hints(a))
+    hinted = True
+    if region is None:
+        # no hinted country takes it: any country, if a phone word or a trunk prefix and grouping say "phone"
+        if not ((digits[0] == "0" and len(s) > len(digits)) or has_ctx()):
+            return 0.0
+        region, trunk = _valid_national(s, _ALL_TARGETS)
+        if region is None:
+            return 0.0
+        hinted = False
+    score = (0.55 if trunk else 0.4) + shape
+    if not hinted:
+        score -= 0.15
+    if has_ctx():
+        score += 0.3
+    return score

@@ -1,0 +1,311 @@
+"""The tamper-evident audit chain: rows written by the recorder are chained and signed; an attacker with
+`sqlite3` who edits, deletes or inserts rows (or cuts the tail) is reported precisely; retention keeps a proof."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from leash_cli.cli import app
+from leash_cli.config import StorageConfig
+from leash_cli.exchange import Violation
+from leash_cli.store import keys as store_keys
+from leash_cli.store.backend import VirtualKey
+from leash_cli.store.chain import load_key, verify
+from leash_cli.store.sqlite_chain import SqliteChainSource
+from leash_cli.store.writer import Recorder
+
+from .samples import exchange
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    return tmp_path / "leash.db"
+
+
+def _record(db_path, n=6, *, started=None, storage=None, close=True):
+    rec = Recorder(db_path, storage or StorageConfig())
+    rec.start()
+    t0 = started if started is not None else time.time()
+    for i in range(n):
+        ex = exchange(id=f"req-{i}", body=b'{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}',
+                      status=200, started_at=t0 + i)
+        ex.model = "gpt-4o"
+        if i % 2:
+            ex.verdict = "blocked"
+            ex.outcome = "blocked"
+            ex.violations.append(Violation("pii-detector", "EMAIL", "block", "high", "an email", 0, 5, "messages"))
+        rec.submit(ex)
+    rec.audit("config_loaded", {"path": "leash.yaml"}, actor="test")
+    assert rec.flush()
+    if close:
+        rec.close()
+    return rec
+
+
+def _verify(db_path):
+    src = SqliteChainSource(db_path)
+    try:
+        return verify(src, load_key())
+    finally:
+        src.close()
+
+
+def _problems(rep):
+    return sorted((f.problem, f.table, f.ref) for f in rep.findings)
+
+
+def test_rows_are_chained_and_a_shutdown_checkpoint_is_signed(db_path):
+    _record(db_path)
+    rep = _verify(db_path)
+    assert rep.ok, rep.findings
+    # 6 requests + 3 violations + 1 audit row
+    assert rep.entries == 10 and rep.rows == 10
+    assert rep.last_checkpoint is not None and rep.last_checkpoint.reason == "shutdown"
+    assert rep.unsigned_tail == 0
+    key_file = os.environ["LEASH_HOME"] + "/audit.key"
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    r = runner.invoke(app, ["audit", "verify", "--db", str(db_path)])
+    assert r.exit_code == 0, r.output
+    assert "intact" in r.output
+
+
+def test_edit_delete_insert_are_each_reported_exactly(db_path):
+    _record(db_path)
+    conn = sqlite3.connect(db_path)
+    conn.execute("UPDATE requests SET verdict = 'allowed', outcome = 'ok' WHERE id = 'req-3'")
+    conn.execute("DELETE FROM requests WHERE id = 'req-4'")
+    vid = conn.execute("SELECT min(id) FROM violations").fetchone()[0]
+    conn.execute("UPDATE violations SET action = 'log' WHERE id = ?", (vid,))
+    conn.execute("INSERT INTO requests (id, started_at, tenant, verdict) VALUES ('forged', '2026-01-01T00:00:00.000Z',"
+                 " 'default', 'allowed')")
+    conn.execute("UPDATE audit_log SET actor = 'someone else'")
+    conn.commit()
+    conn.close()
+    rep = _verify(db_path)
+    aid = "1"
+    assert _problems(rep) == sorted([
+        ("edited", "requests", "req-3"),
+        ("deleted", "requests", "req-4"),
+        ("edited", "violations", str(vid)),
+        ("inserted", "requests", "forged"),
+        ("edited", "audit_log", aid),
+    ])
+    r = runner.invoke(app, ["audit", "verify", "--db", str(db_path), "--format", "json"])
+    assert r.exit_code == 1, r.output
+    assert len(json.loads(r.output)["findings"]) == 5
+
+
+def test_removing_a_row_with_its_chain_entry_breaks_the_links(db_path):
+    _record(db_path)
+    conn = sqlite3.connect(db_path)
+    seq = conn.execute("SELECT seq FROM audit_chain WHERE kind = 'request' AND ref = 'req-2'").fetchone()[0]
+    conn.execute("DELETE FROM requests WHERE id = 'req-2'")
+    conn.execute("DELETE FROM audit_chain WHERE seq = ?", (seq,))
+    conn.commit()
+    conn.close()
+    rep = _verify(db_path)
+    assert [(f.problem, f.seq) for f in rep.findings] == [("entries_removed", seq + 1)]
+
+
+def test_a_rewritten_chain_is_caught_by_the_signed_checkpoint(db_path):
+    from leash_cli.store.chain import make_entries
+
+    _record(db_path)
+    conn = sqlite3.connect(db_path)
+    # the attacker edits a row and recomputes every hash after it: the links hold, the checkpoint does not
+    conn.execute("UPDATE requests SET cost_usd = 0.0 WHERE id = 'req-1'")
+    conn.commit()
+    src = SqliteChainSource(db_path)
+    entries = list(src.entries())
+    rows = {(k, ref): values for k in ("request", "violation", "audit") for _r, ref, _c, values in src.rows(k)}
+    src.close()
+    heads = {"audit": (0, "0" * 64), "decision": (0, "0" * 64)}
+    new = make_entries(heads, 1, [(e.kind, e.ref, e.created_at, rows[(e.kind, e.ref)]) for e in entries])
+    conn.execute("DELETE FROM audit_chain")
+    conn.executemany("INSERT INTO audit_chain VALUES (?, ?, ?, ?, ?, ?, ?, ?)", new)
+    conn.commit()
+    conn.close()
+    rep = _verify(db_path)
+    assert {f.problem for f in rep.findings} == {"chain_rewritten"}
+
+
+def test_a_cut_tail_after_the_last_checkpoint_is_reported(db_path):
+    _record(db_path)
+    conn = sqlite3.connect(db_path)
+    # the attacker removes the newest exchanges and their entries (the chain still links)
+    top = conn.execute("SELECT max(seq) FROM audit_chain WHERE chain = 'decision'").fetchone()[0]
+    refs = [r[0] for r in conn.execute("SELECT ref FROM audit_chain WHERE chain = 'decision' AND seq > ? - 3", (top,))]
+    conn.execute("DELETE FROM audit_chain WHERE chain = 'decision' AND seq > ? - 3", (top,))
+    conn.execute(f"DELETE FROM requests WHERE id IN ({','.join('?' * len(refs))})", refs)
+    conn.execute(f"DELETE FROM violations WHERE CAST(id AS TEXT) IN ({','.join('?' * len(refs))})", refs)
+    conn.commit()
+    conn.close()
+    rep = _verify(db_path)
+    assert [f.problem for f in rep.findings] == ["tail_cut"]
+    assert "3 or more entries" in rep.findings[0].detail
+    r = runner.invoke(app, ["audit", "verify", "--db", str(db_path)])
+    assert r.exit_code == 1 and "TAIL_CUT" in r.output
+
+
+def test_a_forged_or_removed_checkpoint_is_reported(db_path):
+    rec = _record(db_path, close=False)
+    rec._checkpoint("interval")  # a checkpoint in the middle: the writer's own thread is idle
+    assert rec.flush()
+    rec.close()
+    conn = sqlite3.connect(db_path)
+    ids = [r[0] for r in conn.execute("SELECT id FROM audit_checkpoints ORDER BY id")]
+    assert len(ids) == 2
+    conn.execute("DELETE FROM audit_checkpoints WHERE id = ?", (ids[0],))
+    conn.commit()
+    rep = _verify(db_path)
+    assert [f.problem for f in rep.findings] == ["checkpoint_removed"]
+    conn.execute("UPDATE audit_checkpoints SET decision_seq = 1")
+    conn.commit()
+    conn.close()
+    assert "checkpoint_forged" in {f.problem for f in _verify(db_path).findings}
+
+
+def test_retention_removes_whole_segments_and_verification_still_passes(db_path):
+    old = time.time() - 10 * 86400
+    _record(db_path, n=6, started=old)
+    _record(db_path, n=0)  # a second run of the writer
+    rec = Recorder(db_path, StorageConfig(retention="1d"))
+    rec.start()
+    for i in range(3):
+        rec.submit(exchange(id=f"new-{i}", status=200))
+    assert rec.flush()
+    assert rec.prune()
+    rec.close()
+    conn = sqlite3.connect(db_path)
+    assert [r[0] for r in conn.execute("SELECT id FROM requests ORDER BY id")] == ["new-0", "new-1", "new-2"]
+    assert conn.execute("SELECT count(*) FROM violations").fetchone()[0] == 0
+    removed = conn.execute("SELECT removed FROM audit_tombstones WHERE chain = 'decision'").fetchone()[0]
+    conn.close()
+    assert removed == 9  # 6 requests + 3 violations
+    rep = _verify(db_path)
+    assert rep.ok, rep.findings
+    assert rep.tombstones[0].removed == 9
+    # a forged tombstone (a prefix removed by hand, its proof written without the key) is caught
+    conn = sqlite3.connect(db_path)
+    conn.execute("UPDATE audit_tombstones SET removed = 2")
+    conn.commit()
+    conn.close()
+    assert [f.problem for f in _verify(db_path).findings] == ["tombstone_forged"]
+
+
+def test_audit_rows_written_by_other_commands_are_chained(db_path):
+    _record(db_path)
+    vk = VirtualKey("k1", "team-a", "lk-1234", None, "2026-01-01T00:00:00.000Z", None, None)
+    store_keys.insert_key(db_path, vk, "hash")
+    assert store_keys.revoke_key(db_path, "k1", "2026-01-02T00:00:00.000Z")
+    rep = _verify(db_path)
+    assert rep.ok, rep.findings
+    # two new entries after the last checkpoint: not signed yet, and said so
+    assert rep.unsigned_tail == 2
+
+
+def test_export_writes_every_entry_with_its_proof(db_path, tmp_path):
+    _record(db_path)
+    out = tmp_path / "chain.jsonl"
+    r = runner.invoke(app, ["audit", "export", "--db", str(db_path), "--format", "jsonl", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    recs = [json.loads(line) for line in out.read_text().splitlines()]
+    entries = [x for x in recs if x["type"] == "entry"]
+    assert len(entries) == 10
+    assert entries[0]["prev_hash"] == "0" * 64 and entries[0]["row"]["id"] == "req-0"
+    assert all(b["prev_hash"] == a["hash"] for a, b in zip(
+        [e for e in entries if e["chain"] == "decision"], [e for e in entries if e["chain"] == "decision"][1:]))
+    assert [x["reason"] for x in recs if x["type"] == "checkpoint"] == ["shutdown"]
+
+
+def test_verify_errors_exit_2(tmp_path, monkeypatch):
+    r = runner.invoke(app, ["audit", "verify", "--db", str(tmp_path / "none.db")])
+    assert r.exit_code == 2
+    db = tmp_path / "h.db"
+    _record(db)
+    monkeypatch.setenv("LEASH_HOME", str(tmp_path / "elsewhere"))
+    r = runner.invoke(app, ["audit", "verify", "--db", str(db)])
+    assert r.exit_code == 2 and "no audit key" in r.output
+
+
+def test_a_checkpoint_signed_with_another_key_is_reported(db_path, monkeypatch):
+    _record(db_path)
+    monkeypatch.setenv("LEASH_AUDIT_KEY", "another key, long enough")
+    rep = _verify(db_path)
+    assert [f.problem for f in rep.findings] == ["checkpoint_forged"]
+    assert "another key" in rep.findings[0].detail
+
+
+@pytest.mark.parametrize("writer", ["process"])
+def test_the_writer_process_chains_and_checkpoints_too(db_path, writer):
+    from leash_cli.store.writer import make_recorder
+
+    rec = make_recorder(db_path, StorageConfig(writer=writer))
+    rec.start()
+    for i in range(4):
+        rec.submit(exchange(id=f"p-{i}", status=200))
+    assert rec.flush()
+    rec.close()
+    rep = _verify(db_path)
+    assert rep.ok and rep.entries == 4 and rep.last_checkpoint is not None
+
+
+def test_the_writer_signs_checkpoints_while_rows_arrive(db_path):
+    rec = Recorder(db_path, StorageConfig(audit_checkpoint_interval="0s"))  # every write round
+    rec.start()
+    rec.submit(exchange(id="a", status=200))
+    assert rec.flush()
+    rec.submit(exchange(id="b", status=200))
+    assert rec.flush()
+    src = SqliteChainSource(db_path)
+    try:
+        cps = src.checkpoints()
+    finally:
+        src.close()
+    assert [c.reason for c in cps] == ["interval", "interval"] and [c.decision_seq for c in cps] == [1, 2]
+    rec.close()
+    rep = _verify(db_path)
+    assert rep.ok and rep.checkpoints == 3 and rep.last_checkpoint.reason == "shutdown"
+
+
+def test_since_limits_what_is_checked(db_path):
+    old = time.time() - 3 * 86400
+    _record(db_path, n=4, started=old)
+    conn = sqlite3.connect(db_path)
+    conn.execute("UPDATE requests SET verdict = 'allowed' WHERE id = 'req-1'")  # three days ago
+    conn.commit()
+    conn.close()
+    assert [f.ref for f in _verify(db_path).findings] == ["req-1"]
+    r = runner.invoke(app, ["audit", "verify", "--db", str(db_path), "--since", "1d"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["audit", "verify", "--db", str(db_path), "--since", "4d"])
+    assert r.exit_code == 1 and "req-1" in r.output
+
+
+def test_verify_reads_one_snapshot_while_the_gateway_writes(db_path):
+    rec = _record(db_path, close=False)
+    src = SqliteChainSource(db_path)
+    walked = src.entries
+
+    def entries_then_a_commit():
+        yield from walked()
+        rec.submit(exchange(id="late", status=200))  # committed after the chain was read, before the rows
+        assert rec.flush()
+
+    src.entries = entries_then_a_commit
+    try:
+        rep = verify(src, load_key())
+    finally:
+        src.close()
+        rec.close()
+    assert rep.ok, rep.findings  # without one snapshot, "late" would be a row without an entry: "inserted"
+    assert rep.entries == 10

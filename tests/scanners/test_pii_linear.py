@@ -1,0 +1,140 @@
+"""Issue #25 item 1: overlap resolution is a sorted sweep, and hostile prompts scan in linear time.
+
+The scaling tests compare a 64 KiB and a 512 KiB input of the same shape (best of three runs
+each): linear work grows 8x, the old quadratic overlap check grew ~60x (0.45 s -> 26 s on the
+IBAN-shaped input).  The bound (24x) is generous on purpose: it only catches super-linear work.
+"""
+
+import base64
+import json
+import random
+import time
+
+import pytest
+
+from leash_cli.scanners import PiiScanner, SecretsScanner, overlap, redact
+from leash_cli.scanners.pii import iban_ok, luhn_ok
+
+KiB = 1024
+
+
+def _naive(cands, rank):
+    kept = []
+    for c in sorted(cands, key=rank):
+        if not any(c[1] < k[2] and k[1] < c[2] for k in kept):
+            kept.append(c)
+    return sorted(kept, key=lambda c: c[1])
+
+
+def _rank(c):
+    return (-c[3], -(c[2] - c[1]))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_resolve_equals_the_greedy_rule(seed):
+    rng = random.Random(seed)
+    n = rng.randint(0, 300)
+    span = rng.choice([50, 500, 5000])
+    cands = []
+    for _ in range(n):
+        a = rng.randrange(span)
+        cands.append(("T", a, a + rng.randint(1, 40), rng.choice([0.3, 0.5, 0.7, 0.9])))
+    assert overlap.resolve(cands, _rank) == _naive(cands, _rank)
+
+
+def test_resolve_one_big_cluster_is_not_quadratic():
+    # 20k spans chained into ONE cluster by overlaps: counted rank calls and kept spans stay linear
+    calls = 0
+
+    def rank(c):
+        nonlocal calls
+        calls += 1
+        return _rank(c)
+
+    cands = [("T", i * 10, i * 10 + 15, 0.5 + (i % 7) / 100) for i in range(20_000)]
+    kept = overlap.resolve(cands, rank)
+    assert calls == len(cands)
+    assert overlap.resolve(cands[:2000], _rank) == _naive(cands[:2000], _rank)
+    assert len(kept) >= len(cands) // 3
+    assert all(a[2] <= b[1] for a, b in zip(kept, kept[1:]))
+
+
+def _ibans(n, rng):
+    out, size = [], 0
+    while size < n:
+        bban = "%018d" % rng.randrange(10**18)
+        x = next(f"DE{cd:02d}{bban}" for cd in range(2, 99) if iban_ok(f"DE{cd:02d}{bban}"))
+        out.append(x)
+        size += len(x) + 1
+    return " ".join(out)[:n]
+
+
+def _emails(n, rng):
+    out, size, i = [], 0, 0
+    while size < n:
+        e = f"user{i}.{rng.randrange(999)}@mail{i % 97}.example.com"
+        out.append(e)
+        size += len(e) + 1
+        i += 1
+    return " ".join(out)[:n]
+
+
+def _cards(n, rng):
+    out, size = [], 0
+    while size < n:
+        b = "4" + "%014d" % rng.randrange(10**14)
+        out.append(next(b + d for d in "0123456789" if luhn_ok(b + d)))
+        size += 17
+    return " ".join(out)[:n]
+
+
+def _b64(o):
+    return base64.urlsafe_b64encode(json.dumps(o).encode()).decode().rstrip("=")
+
+
+def _jwts(n, rng):
+    out, size = ["AWS session tokens (the secret ones):"], 0  # the AWS secret key path runs at every size
+    while size < n:
+        t = (_b64({"alg": "HS256", "typ": "JWT"}) + "." + _b64({"sub": str(rng.random())}) + "."
+             + base64.urlsafe_b64encode(rng.randbytes(32)).decode().rstrip("="))
+        out.append(t)
+        size += len(t) + 1
+    return " ".join(out)[:n]
+
+
+def _best_of(fn, text, k=3):
+    best = float("inf")
+    for _ in range(k):
+        t0 = time.perf_counter()
+        found = fn(text)
+        best = min(best, time.perf_counter() - t0)
+    return best, found
+
+
+@pytest.mark.parametrize("shape,scanner", [
+    ("iban", PiiScanner()), ("email", PiiScanner()), ("card", PiiScanner()), ("jwt", SecretsScanner()),
+    ("card", SecretsScanner()),
+])
+def test_hostile_prompt_scales_linearly(shape, scanner):
+    gen = {"iban": _ibans, "email": _emails, "card": _cards, "jwt": _jwts}[shape]
+    small, large = gen(64 * KiB, random.Random(1)), gen(512 * KiB, random.Random(2))
+
+    def run(t):
+        found = scanner.scan(t)
+        redact(t, found)
+        return found
+
+    t_small, f_small = _best_of(run, small)
+    t_large, f_large = _best_of(run, large)
+    if shape != "card" or isinstance(scanner, PiiScanner):
+        assert len(f_large) > 7 * len(f_small) > 1000  # the input really is full of findings
+    assert t_large < 24 * max(t_small, 0.01), (shape, t_small, t_large)
+
+
+def test_one_mib_card_and_jwt_text_is_linear():
+    rng = random.Random(5)
+    text = _cards(512 * KiB, rng) + "\n" + _jwts(512 * KiB, rng)
+    t_half, _ = _best_of(lambda t: [PiiScanner().scan(t), SecretsScanner().scan(t)], text[: len(text) // 8], 2)
+    t_full, found = _best_of(lambda t: [PiiScanner().scan(t), SecretsScanner().scan(t)], text, 2)
+    assert len(found[0]) > 20_000 and len(found[1]) > 3000
+    assert t_full < 24 * max(t_half, 0.01)

@@ -1,0 +1,137 @@
+"""Phone numbers in 20 locales (national, international, E.164, extensions), look-alikes kept
+out, SSNs in structured layouts.  Quality bars on held-out text: test_pii_eval.py."""
+
+import phonenumbers as pn
+import pytest
+
+from leash_cli.scanners import PiiScanner, phones
+
+SC = PiiScanner()
+
+# a sentence asking to call, in each locale's language ({} = the number)
+PROSE = {
+    "US": "Call me at {} tonight.", "GB": "Ring me on {} please.", "DE": "Sie erreichen mich unter {} bis 18 Uhr.",
+    "FR": "Vous pouvez me joindre au {} demain.", "ES": "Llámame al {} cuando puedas.", "IT": "Chiamami al {} domani.",
+    "NL": "Bel me op {} na vijf uur.", "PL": "Zadzwoń do mnie pod numer {} jutro.", "PT": "Liga-me para o {} amanhã.",
+    "BR": "Me liga no {} amanhã.", "RU": "Позвоните мне по номеру {} завтра.", "SA": "اتصل بي على {} غدا.",
+    "AE": "اتصل بنا على {} من فضلك.", "EG": "رقم الهاتف {} متاح.", "CN": "请拨打{}联系我。", "KR": "{}로 연락 주세요.",
+    "JP": "{}までお電話ください。", "IN": "Please call me on {} today.", "TR": "Beni {} numarasından arayın.",
+    "MX": "Llámame al {} por favor.",
+}
+FORMATS = {"national": pn.PhoneNumberFormat.NATIONAL, "international": pn.PhoneNumberFormat.INTERNATIONAL,
+           "e164": pn.PhoneNumberFormat.E164}
+CASES = [(r, kind, fmt) for r in PROSE for kind in ("FIXED_LINE", "MOBILE") for fmt in FORMATS]
+
+
+def phones_in(text):
+    return [f.text for f in SC.scan(text) if f.type == "PHONE"]
+
+
+@pytest.mark.parametrize("region,kind,fmt", CASES, ids=["-".join(c) for c in CASES])
+def test_libphonenumber_examples_in_local_prose(region, kind, fmt):
+    number = pn.example_number_for_type(region, getattr(pn.PhoneNumberType, kind))
+    written = pn.format_number(number, FORMATS[fmt])
+    assert phones_in(PROSE[region].format(written)) == [written]
+
+
+@pytest.mark.parametrize("text,phone", [
+    ("Office: 617-555-0110 ext. 204, ask for Dana.", "617-555-0110 ext. 204"),
+    ("Leave a voicemail at 1 (415) 555-0126 x31 please", "1 (415) 555-0126 x31"),
+    ("Телефон приёмной +7 (812) 234-56-78 доб. 123", "+7 (812) 234-56-78 доб. 123"),
+    ("Rückruf bitte an 0711/2345678, danke", "0711/2345678"),
+    ("Telefon: +49 (0)89 123456-0", "+49 (0)89 123456-0"),
+    ("Puedes reservar en el (+34) 963 52 18 40.", "(+34) 963 52 18 40"),
+    ("如有问题请拨打电话13800138000或发邮件", "13800138000"),
+    ("사무실 전화번호는 02-312-3456입니다.", "02-312-3456"),
+    ("رقم الهاتف: ٠٥٠١٢٣٤٥٦٧", "٠٥٠١٢٣٤٥٦٧"),
+    ("WhatsApp: +55 (31) 98765-4321", "+55 (31) 98765-4321"),
+    ("Llámame al +52 1 33 1234 5678.", "+52 1 33 1234 5678"),
+    ("teléfono 0034 912 345 678", "0034 912 345 678"),
+])
+def test_phone_formats(text, phone):
+    assert phones_in(text) == [phone]
+
+
+@pytest.mark.parametrize("text", [
+    "Die Rechnung vom 03.12.2026 ist fällig am 17.12.2026.",
+    "Bestellnummer 4501234567, Lieferung am 2026-12-03.",
+    "Koordynaty: 52.2297, 21.0122 oraz -33.8688 151.2093",
+    "Upgrade from 10.0.19045.3448 to 10.0.22631.2861.",
+    "Timestamp 1733221337 corresponds to 2024-12-03 10:22:17.",
+    "Transfer to DE89 3704 0044 0532 0130 00 by Friday.",
+    "ИНН 7707083893, КПП 773601001.",
+    "Население города составляет 12 655 050 человек.",
+    "订单号：20241203123456，金额 1,299.00 元。",
+    "Kundennummer: 0301234567",
+    "ISBN 978-3-16-148410-0",
+    "Matrix row: 0 1 2 3 4 5 6 7 8 9",
+    "Tracking number 1Z 999 AA1 01 2345 6784 shipped.",
+    "Der Umsatz stieg auf 15 678 901 €.",
+    "Card 4111 1111 1111 1111 exp 12/28",
+])
+def test_look_alikes_are_not_phones(text):
+    assert phones_in(text) == []
+
+
+def test_region_hints_follow_script_and_language():
+    assert phones.region_hints("문의 사항은 연락 주세요")[0] == "KR"
+    assert phones.region_hints("Звоните по телефону")[0] == "RU"
+    assert phones.region_hints("Sie erreichen mich unter der Nummer")[0] == "DE"
+    assert phones.region_hints("Proszę dzwonić pod numer")[0] == "PL"
+    assert phones.region_hints("just some English words")[0] == "GB"
+
+
+def test_trunkless_thousands_shape_needs_a_phone_word():
+    assert phones_in("Zadzwoń pod numer 512 345 678.") == ["512 345 678"]
+    assert phones_in("Wynik: 512 345 678 punktów") == []
+
+
+# ---------------------------------------------------------------- SSNs in structured layouts
+def ssns(text):
+    return [f.text for f in SC.scan(text) if f.type == "US_SSN"]
+
+
+def test_ssn_column_of_a_markdown_table():
+    rows = "\n".join(f"| Person {i} | {500 + i} {10 + i} {4000 + i} | 2020-01-{10 + i} |" for i in range(40))
+    text = "| Name | SSN | Hired |\n|---|---|---|\n" + rows
+    found = ssns(text)
+    assert len(found) == 40 and found[-1] == "539 49 4039"
+
+
+def test_ssn_column_of_csv_and_tsv():
+    assert ssns("name,ssn,dob\n" + "\n".join(f"P{i},{512346000 + i},1980-01-02" for i in range(30))) == \
+        [str(512346000 + i) for i in range(30)]
+    assert ssns("name\tsocial_security_number\nJo\t601224431\n") == ["601224431"]
+
+
+def test_ssn_key_names_with_underscores():
+    assert ssns('{"employee_ssn": "601224431"}') == ["601224431"]
+    assert ssns("SocialSecurityNumber: 601 22 4431") == ["601 22 4431"]
+
+
+def test_other_columns_are_not_ssns():
+    text = "| Employee ID | Badge |\n|---|---|\n| 512346789 | 4431 |\n| 601224431 | 7788 |"
+    assert ssns(text) == []
+
+
+def test_without_phonenumbers_the_shape_rules_still_apply(monkeypatch):
+    monkeypatch.setattr(phones, "_pn", None)
+    assert phones_in("call +44 20 7946 0958 now") == ["+44 20 7946 0958"]
+    assert phones_in("call me at (415) 555-0134") == ["(415) 555-0134"]
+    assert phones_in("téléphone : 01 23 45 67 89") == ["01 23 45 67 89"]
+    assert phones_in("Die Rechnung vom 03.12.2026") == []
+
+
+def test_validation_budget_then_shapes(monkeypatch):
+    # a pasted contact list: past MAX_VALIDATIONS numbers are scored by shape (a phone word is needed)
+    monkeypatch.setattr(phones, "MAX_VALIDATIONS", 5)
+    text = "name,phone\n" + "\n".join(f"P{i},030 {1234567 + i}" for i in range(40))
+    found = phones_in(text)
+    assert len(found) == 40 and found[-1] == "030 1234606"
+
+
+def test_long_lines_are_not_table_rows():
+    # one 600 KB line of 9-digit numbers: no per-candidate scan of the whole line (linear)
+    text = ",".join(str(512346000 + i % 999) for i in range(60_000))
+    assert SC.scan("ssn,x\n" + text[:50]) is not None
+    assert [f for f in SC.scan(text) if f.type in ("US_SSN", "PHONE")] == []
