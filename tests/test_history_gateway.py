@@ -62,7 +62,8 @@ def test_every_outcome_is_recorded(start_gateway):
 
 
 def test_usage_cost_and_stream_reassembly(start_gateway):
-    gw = start_gateway({"pricing": {"gpt-4o-mini": {"input": 0.15, "output": 0.6, "cached_input": 0.075}}})
+    gw = start_gateway({"pricing": {"gpt-4o-mini": {"input": 0.15, "output": 0.6, "cached_input": 0.075}},
+                        "storage": {"bodies": "full"}})  # (raw stream events are kept with full bodies only)
     c = openai.OpenAI(base_url=gw.base("openai"), api_key="k", max_retries=0)
     r = c.chat.completions.create(**CHAT)
     chunks = list(c.chat.completions.create(**CHAT, stream=True))

@@ -287,8 +287,11 @@ class StorageConfig(Strict):
         None, description="a PostgreSQL database for the history and virtual keys, shared by every gateway: "
                           "postgresql://user@host:5432/leash (default: $LEASH_DATABASE_URL, else the SQLite file "
                           "storage.path)")
-    bodies: Literal["full", "redacted", "none"] = Field("full", description="what is kept of request and response "
-                                                                            "bodies")
+    bodies: Literal["full", "redacted", "none"] = Field(
+        "redacted", description="what is kept of request and response bodies: `redacted` masks what the scanner "
+                                "modules found (even under `action: log`, when the upstream got it unchanged) and "
+                                "credential-looking strings, and keeps no raw stream events; `full` keeps them "
+                                "verbatim (found credentials are still masked); `none` keeps no bodies or texts")
     max_body_bytes: int = Field(256 * 1024, ge=0, description="bodies stored above this size are truncated")
     retention: str | None = Field("30d", description="prune rows older than this (e.g. 30d, 12h); null keeps all")
     max_rows: int | None = Field(None, ge=1, description="prune the oldest rows beyond this many; null: no cap")

@@ -513,11 +513,14 @@ class ResponseFlow:
     ``await flow.body(bytes)`` for a buffered body; ``await flow.event(raw)``
     for each SSE event (returns the events to send, possibly none or two);
     ``flow.tail()`` once the upstream stream ended (held-back text);
-    ``flow.block`` is set when a module stopped the response.
+    ``flow.block`` is set when a module stopped the response.  An adapter calls
+    ``flow.sent()`` each time it has written what ``event``/``tail`` returned: the
+    time to first token is when the client got the first text, not when the
+    upstream sent it.
     """
 
     __slots__ = ("ex", "dialect", "tracker", "pipeline", "block", "_chunk_slots", "_resp_slots", "_templates",
-                 "_index", "stopped")
+                 "_index", "stopped", "_text_pending", "_delivered", "_first_write")
 
     def __init__(self, pipeline: Pipeline, ex: Exchange) -> None:
         self.pipeline = pipeline
@@ -531,6 +534,9 @@ class ResponseFlow:
         self._resp_slots = plan.on_response
         self._templates: dict[Any, tuple[str | None, Any, Any]] = {}  # stream key -> its last delta
         self._index = 0
+        self._text_pending = False  # the first text is in what the adapter is about to write
+        self._delivered = False  # the first text has been written to the client
+        self._first_write: float | None = None
 
     # -- buffered ----------------------------------------------------------------------
     async def body(self, body: bytes) -> bytes:
@@ -598,13 +604,34 @@ class ResponseFlow:
                 return out
         name, data = parse_event(raw)
         try:
-            keep = self.tracker.on_event(name, data, raw)
+            keep = self._track(name, data, raw)
         except Exception:
             log.debug("usage tracker failed on an event of %s", self.ex.id, exc_info=True)
             keep = True
         if keep:
             out.append(raw)
         return out
+
+    def _track(self, name: str | None, data: bytes, raw: bytes) -> bool:
+        """The usage tracker reads an event the client is about to get.  It notes when it sees the
+        first text; the time to first token is taken when that text was written (``sent``)."""
+        ex = self.ex
+        if self._delivered or ex.t_first_token is not None:
+            return self.tracker.on_event(name, data, raw)
+        keep = self.tracker.on_event(name, data, raw)
+        if ex.t_first_token is not None:
+            ex.t_first_token = None
+            self._text_pending = True
+        return keep
+
+    def sent(self) -> None:
+        """The adapter wrote what ``event``/``tail`` returned to the client (call it after each write)."""
+        if self._first_write is None:
+            self._first_write = time.perf_counter()
+        if self._text_pending:
+            self._text_pending = False
+            self._delivered = True
+            self.ex.t_first_token = time.perf_counter()
 
     async def _modules_on_event(self, raw: bytes, out: list[bytes]) -> bytes | None:
         """Text deltas go through the modules one stream at a time (a choice, a content
@@ -700,7 +727,7 @@ class ResponseFlow:
             set_at(template, path, text)
             raw = _sse(name, template)
             name2, data = parse_event(raw)
-            self.tracker.on_event(name2, data, raw)
+            self._track(name2, data, raw)
             out.append(raw)
         return out
 
@@ -722,6 +749,11 @@ class ResponseFlow:
             self.tracker.finish()
         except Exception:
             log.debug("usage tracker failed for %s", self.ex.id, exc_info=True)
+        ex = self.ex
+        if self._text_pending and not self._delivered:
+            ex.t_first_token = None  # the text never reached the client
+        if ex.t_first_token is None and self._first_write is not None and ex.stream:
+            ex.t_first_token = self._first_write  # a stream without text (tool calls only): its first bytes
 
 
 def _sse(name: str | None, obj: Any) -> bytes:

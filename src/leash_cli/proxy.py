@@ -307,8 +307,6 @@ class Gateway(GatewayCore):
         try:
             try:
                 async for chunk in chunks:
-                    if ex.t_first_token is None:
-                        ex.t_first_token = time.perf_counter()
                     # events that arrived together leave together: one write, no added wait
                     outs: list[bytes] = []
                     for raw in splitter.feed(chunk):
@@ -319,6 +317,7 @@ class Gateway(GatewayCore):
                         sent += outs
                         await send({"type": "http.response.body", "body": b"".join(outs) if len(outs) > 1
                                     else outs[0], "more_body": True})
+                        flow.sent()  # (the time to first token is when the client got it)
                     if flow.stopped:
                         ex.outcome = "blocked"
                         ex.error = ex.error or (f"stream stopped by {flow.block.module}" if flow.block else None)
@@ -344,6 +343,7 @@ class Gateway(GatewayCore):
             for out in tail:
                 sent.append(out)
                 await send({"type": "http.response.body", "body": out, "more_body": True})
+                flow.sent()
             ex.t_upstream_end = time.perf_counter()
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:

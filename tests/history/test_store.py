@@ -72,7 +72,7 @@ def test_n_submitted_then_close_gives_n_rows(db_path):
 
 
 def test_row_contents(db_path):
-    rec = Recorder(db_path, StorageConfig())
+    rec = Recorder(db_path, StorageConfig(bodies="full"))
     rec.start()
     ex = make_ex(1, stream=True)
     ex.tenant, ex.key_id, ex.client = "team-a", "key_1", "127.0.0.1"
@@ -192,7 +192,7 @@ def test_bodies_none_keeps_counts_only(db_path):
 
 
 def test_bodies_truncated_at_max_body_bytes(db_path):
-    rec = Recorder(db_path, StorageConfig(max_body_bytes=20))
+    rec = Recorder(db_path, StorageConfig(bodies="full", max_body_bytes=20))
     rec.start()
     ex = make_ex(6)
     ex.stream_events = [b"data: 0123456789\n\n", b"data: 0123456789\n\n"]

@@ -283,8 +283,6 @@ class StreamHandler:
         assert ex is not None and self.splitter is not None
         chunk = msg.body
         outs: list[bytes] = []
-        if chunk and ex.t_first_token is None:
-            ex.t_first_token = time.perf_counter()
         if not flow.stopped:
             for raw in self.splitter.feed(chunk):
                 outs.extend(await flow.event(raw))
@@ -304,6 +302,8 @@ class StreamHandler:
         if msg.end_of_stream:
             ex.t_end = time.perf_counter()
         new = b"".join(outs)
+        if new:
+            flow.sent()  # handed to Envoy for the client (the time to first token is taken here)
         if new == chunk:
             return pb.ProcessingResponse(response_body=pb.BodyResponse())
         common = pb.CommonResponse()

@@ -2,9 +2,9 @@
 prompt-injection, content-filter): scan every text field of the request, the
 buffered response and each streamed delta; block, redact or log.
 
-Streams go through a hold-back window (``StreamRedactor``): nothing is sent
-to the client before it has been scanned, and a match split across chunks is
-still caught.
+Streams are scanned incrementally (``scanners/stream.py``): nothing is sent to
+the client before it has been scanned, only what may belong to a match still
+arriving is held back, and a match split across chunks is still caught.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, Literal
 
+import orjson
 from pydantic import Field
 
 from leash_cli.decision import Decision, block, redact
@@ -20,10 +21,14 @@ from leash_cli.exchange import Exchange, Violation
 from leash_cli.messages import set_at
 from leash_cli.modules._common import Settings
 from leash_cli.pipeline import RESPONSE_TEXTS_KEY, StreamChunk
-from leash_cli.scanners import Finding, StreamRedactor, mask
+from leash_cli.scanners import Finding, mask
 from leash_cli.scanners import redact as redact_text
+from leash_cli.scanners.stream import StreamProfile, StreamScanner, profile_for
 
 Action = Literal["block", "redact", "log"]
+#: modules whose findings are not private data: an injection attempt or a blocked word stays readable
+#: (and searchable) in the history
+_NOT_PRIVATE = frozenset({"prompt-injection", "content-filter"})
 
 
 _CACHE_MIN_CHARS = 16  # below this a scan costs about what a lookup does
@@ -81,7 +86,10 @@ class ScanSettings(Settings):
                                                 "or only log them")
     check_requests: bool = Field(True, description="scan what is sent to the model")
     check_responses: bool = Field(True, description="scan what the model answers, streams included")
-    window: int = Field(128, ge=8, le=65536, description="characters held back in streams before they are sent")
+    window: int = Field(128, ge=8, le=65536, description=(
+        "streams: the characters held back for scanners whose longest match is not known (prompt-injection, "
+        "custom scanners, unbounded custom patterns); the built-in PII and secrets scanners hold back only "
+        "what a match in progress needs"))
     placeholder: str = Field("[{type}]", description="redaction text; {type} is the finding type")
 
 
@@ -106,6 +114,7 @@ class ScanModule:
             self.on_response = self.on_chunk = None
         self.scanners: list[Any] = []
         self._key = f"_stream:{self.name}"
+        self._profile: StreamProfile | None = None
         self._cache = _TextCache(_CACHE_MAX_CHARS)
 
     @property
@@ -139,8 +148,18 @@ class ScanModule:
         return out
 
     def _remember(self, ex: Exchange, found: list[tuple[Finding, str | None]]) -> None:
+        """Credentials are masked in every stored copy; what any data scanner finds is masked in
+        stored bodies under ``storage.bodies: redacted`` (the default), whatever the action."""
+        texts = [f.text for f, _ in found]
         if self.sensitive:
-            ex.annotations.setdefault("secrets", []).extend(f.text for f, _ in found)
+            ex.annotations.setdefault("secrets", []).extend(texts)
+        if self.name not in _NOT_PRIVATE:
+            notes = ex.annotations.setdefault("redactions", [])
+            for t in texts:
+                notes.append(t)
+                escaped = orjson.dumps(t).decode()[1:-1]  # as it appears inside a stored JSON body
+                if escaped != t:
+                    notes.append(escaped)
 
     def _violation(self, f: Finding, action: str, field: str | None) -> Violation:
         return Violation(self.name, f.type, action, self.severity, f"{f.type}: {mask(f.text)}",
@@ -207,46 +226,64 @@ class ScanModule:
         return redact(body, violations=[self._violation(f, "redact", fld) for f, fld in found])
 
     # -- streamed response ---------------------------------------------------------
+    def stream_profile(self) -> StreamProfile:
+        """What this module's scanners need of a stream (see ``scanners/stream.py``), worked out once."""
+        prof = self._profile
+        if prof is None:
+            prof = self._profile = profile_for(self.scanners, self.s.window)
+        return prof
+
     def on_chunk(self, ex: Exchange, chunk: StreamChunk) -> Decision | None:
+        """Each delta of a streamed answer, scanned with a bounded look-behind.
+
+        ``redact`` and ``block`` hold back only what may belong to a match still arriving (the
+        rest leaves at once: :class:`~leash_cli.scanners.stream.StreamScanner`); ``log`` holds
+        nothing back (the client gets the text as it comes; the findings are recorded).  Holding
+        text back is not a redaction: the decision then only carries the text (``allow``), and
+        the exchange is ``redacted`` only when a finding changed what the client got."""
         if not self.s.check_responses:
             return None
+        action = self.s.action
         if chunk.aggregate:  # a whole text the stream repeats: scan it whole, hold nothing back
             fs = self._scan(chunk.text)
             if not fs:
                 return None
-            pairs = [(f, "response.stream") for f in fs]
+            pairs: list[tuple[Finding, str | None]] = [(f, "response.stream") for f in fs]
             self._remember(ex, pairs)
-            if self.s.action == "block":
+            if action == "block":
                 return self._blocked(pairs, "response stream")
-            if self.s.action == "redact":
+            if action == "redact":
                 return redact(text=redact_text(chunk.text, fs, self.s.placeholder))
             return None  # log: the deltas were already recorded
-        redactors = ex.annotations.get(self._key)
-        if redactors is None:
-            redactors = ex.annotations[self._key] = {}
-        red = redactors.get(chunk.key)
-        if red is None:
+        streams = ex.annotations.get(self._key)
+        if streams is None:
+            streams = ex.annotations[self._key] = {}
+        sc = streams.get(chunk.key)
+        if sc is None:
             if chunk.final and not chunk.text:
                 return None
-            mode = "redact" if self.s.action == "redact" else "detect"
-            red = redactors[chunk.key] = StreamRedactor(self.scanners, window=self.s.window, action=mode,
-                                                        placeholder=self.s.placeholder)
+            mode = "detect" if action == "log" else action
+            sc = streams[chunk.key] = StreamScanner(self.scanners, self.stream_profile(), action=mode,
+                                                    placeholder=self.s.placeholder, lazy=action == "log")
         if chunk.final:
             # what earlier modules released at the end of this stream, then all we held
-            out, found = red.feed(chunk.text) if chunk.text else ("", [])
-            rest, more = red.flush()
+            out, found = sc.feed(chunk.text) if chunk.text else ("", [])
+            rest, more = sc.flush()
             out, found = out + rest, found + more
-            del redactors[chunk.key]
+            del streams[chunk.key]
         else:
-            out, found = red.feed(chunk.text)
+            out, found = sc.feed(chunk.text)
+        if action == "log":
+            out = chunk.text  # the client has it already: only the findings matter
         if found:
-            pairs = [(f, "response.stream") for f in found]
-            self._remember(ex, pairs)
-            if self.s.action == "block":
-                return self._blocked(pairs, "response stream")
-            action = "redact" if self.s.action == "redact" else "log"
-            d = redact(text=out, violations=[self._violation(f, action, fld) for f, fld in pairs])
+            found_pairs: list[tuple[Finding, str | None]] = [(f, "response.stream") for f in found]
+            self._remember(ex, found_pairs)
+            if action == "block":
+                return self._blocked(found_pairs, "response stream")
+            vs = [self._violation(f, action, fld) for f, fld in found_pairs]
             if action == "log":
-                d.action = "annotate"
-            return d
-        return redact(text=out) if out != chunk.text else None
+                return Decision("annotate", violations=vs)
+            return redact(text=out, violations=vs)
+        if out == chunk.text:
+            return None
+        return Decision("allow", text=out)  # held back (or released later): not a redaction

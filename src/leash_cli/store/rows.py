@@ -78,7 +78,33 @@ _SECRET_HEADER = re.compile(
 )
 
 
+#: the literal every alternative of CREDENTIAL_PATTERN begins with (``bearer`` in any case): a text
+#: without any of them cannot match.  One multi-literal search for them is far cheaper than the
+#: pattern itself, which tries every alternative at every position (~400 µs on 4 KB of prose, once
+#: per stored text in the default ``storage.bodies: redacted``).
+_CREDENTIAL_MARKERS = ("sk-", "lk-", "AIza", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "xox", "AKIA", "ASIA", "gsk_",
+                       "eyJ", "-----BEGIN")
+try:
+    from ahocorasick_rs import AhoCorasick as _AhoCorasick
+    from ahocorasick_rs import MatchKind as _MatchKind
+
+    _MARKERS_AC: Any = _AhoCorasick(list(_CREDENTIAL_MARKERS), matchkind=_MatchKind.LeftmostFirst)
+except ImportError:  # pragma: no cover - a declared dependency; keep working without it
+    _MARKERS_AC = None
+
+
+def _may_hold_credentials(text: str) -> bool:
+    if _MARKERS_AC is not None:
+        if _MARKERS_AC.find_matches_as_indexes(text):
+            return True
+    elif any(m in text for m in _CREDENTIAL_MARKERS):
+        return True
+    return "bearer" in text.lower()
+
+
 def mask_credentials(text: str) -> str:
+    if not _may_hold_credentials(text):
+        return text
     return CREDENTIAL_PATTERN.sub(MASK, text)
 
 
@@ -326,7 +352,9 @@ def row_from_snapshot(snap: tuple[Any, ...], storage: StorageConfig) -> tuple[An
         if mode == "redacted":
             lits = lits or []
             req_body = _mask_all(req_body, lits)
-            resp_body = _mask_all(resp_body, lits)
+            # a stream may carry a finding in pieces across its events, where no literal matches:
+            # one in which something was found is kept as its (masked) reassembled text only
+            resp_body = None if stream and lits and resp_body else _mask_all(resp_body, lits)
             resp_text = _mask_all(resp_text, lits)
             prompt = _mask_all(prompt, lits)
         elif stream_events:

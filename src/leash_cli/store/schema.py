@@ -103,6 +103,7 @@ from pathlib import Path
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from leash_cli.paths import secure_db_files, secure_db_path
 from leash_cli.store.backend import StoreError
 
 __all__ = [
@@ -508,7 +509,7 @@ def open_writable(path: Path | str, *, timeout: float = 5.0) -> sqlite_utils.Dat
     ``OSError`` for everything transient (read-only file, disk full, locked).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    secure_db_path(path)  # a private folder, the file 0600 (stored prompts are private)
     conn = _connect(path, timeout=timeout)
     try:
         db = sqlite_utils.Database(conn, execute_plugins=False)
@@ -516,6 +517,7 @@ def open_writable(path: Path | str, *, timeout: float = 5.0) -> sqlite_utils.Dat
         mode = db.execute("PRAGMA journal_mode").fetchone()[0]
         if str(mode).lower() != "wal":
             db.execute("PRAGMA journal_mode=wal")
+        secure_db_files(path)  # the -wal and -shm files exist now
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
         db.execute("PRAGMA wal_autocheckpoint=100")  # short checkpoints (see the module docstring)
