@@ -44,7 +44,7 @@ from leash_cli.scanners.injection import rule_vector  # noqa: E402
 from leash_cli.scanners.normalize import normalize  # noqa: E402
 
 SEED = 1729
-EPOCHS = 120
+EPOCHS = 80
 L2 = 2e-6
 LR = 0.05
 
@@ -238,6 +238,12 @@ def load_rows(src: Sources) -> list[tuple[str, str, int, str, str]]:
             for _ in range(60):
                 k = rng.randrange(6, 40)
                 add("faker", sep.join(rng.choice(words) for _ in range(k)) + ".", 0, "multilingual", m.group(1))
+        # the package's own Python source: benign code
+        for n in sorted(z.namelist()):
+            if n.endswith(".py") and "/lorem/" not in n:
+                code = z.read(n).decode("utf-8", "replace")
+                for k in range(0, min(len(code), 2000), 1000):
+                    add("faker", code[k:k + 1000], 0, "code")
     return sorted(set(rows))
 
 
@@ -264,24 +270,28 @@ def notinject(src: Sources) -> list[str]:
 
 # -- features + training ------------------------------------------------------------------------
 def windows(text: str) -> list[str]:
-    """The training windows of a text: its first WINDOW characters, and its last ones when longer."""
+    """The training windows of a text, as the scanner sees them: WINDOW characters each, at most four."""
     t = normalize(text, fold=True).text
     if len(t) <= im.WINDOW:
         return [t]
-    return [t[:im.WINDOW], t[-im.WINDOW:]]
+    step = im.WINDOW
+    return [t[i:i + im.WINDOW] for i in range(0, len(t) - step // 2, step)][:4]
 
 
 class Design:
     """A sparse design matrix (hashed n-grams, 1/sqrt(count) each) plus the dense rule features."""
 
-    def __init__(self, texts: list[str], labels: list[int], weights: list[float]):
+    def __init__(self, texts: list[str], labels: list[int], weights: list[float], cache: dict | None = None):
         idx, val, row, y, sw, dense = [], [], [], [], [], []
         r = 0
         for text, lab, w in zip(texts, labels, weights):
-            rv = rule_vector(text)
-            wins = windows(text)
-            for win in wins:
-                ids, vals = im.features_matrix_row(win)
+            feats = cache.get(text) if cache is not None else None
+            if feats is None:
+                feats = (rule_vector(text), [im.features_matrix_row(win) for win in windows(text)])
+                if cache is not None:
+                    cache[text] = feats
+            rv, wins = feats
+            for ids, vals in wins:
                 idx.append(ids)
                 val.append(vals)
                 row.append(np.full(len(ids), r, dtype=np.intp))
@@ -298,7 +308,7 @@ class Design:
         self.n = r
 
 
-def train(d: Design, epochs: int = EPOCHS) -> tuple[np.ndarray, np.ndarray, float]:
+def train(d: Design, epochs: int = EPOCHS, l2: float = L2) -> tuple[np.ndarray, np.ndarray, float]:
     dim = 1 << im.BITS
     w = np.zeros(dim)
     v = np.zeros(d.dense.shape[1])
@@ -313,8 +323,8 @@ def train(d: Design, epochs: int = EPOCHS) -> tuple[np.ndarray, np.ndarray, floa
         z = np.bincount(d.row, weights=d.val * w[d.idx], minlength=d.n) + d.dense @ v + b
         p = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
         g = (p - d.y) * d.sw / tot
-        gw = np.bincount(d.idx, weights=d.val * g[d.row], minlength=dim) + L2 * w
-        gv = d.dense.T @ g + L2 * v
+        gw = np.bincount(d.idx, weights=d.val * g[d.row], minlength=dim) + l2 * w
+        gv = d.dense.T @ g + l2 * v
         gb = g.sum()
         for (param, grad, m, s) in ((w, gw, m_w, s_w), (v, gv, m_v, s_v)):
             m *= b1
@@ -339,9 +349,9 @@ def sample_weights(rows) -> list[float]:
     return [x / (pos if r[2] == 1 else neg) for x, r in zip(raw, rows)]
 
 
-def fit(rows, epochs: int = EPOCHS) -> tuple[np.ndarray, np.ndarray, float]:
-    d = Design([r[1] for r in rows], [r[2] for r in rows], sample_weights(rows))
-    return train(d, epochs)
+def fit(rows, epochs: int = EPOCHS, l2: float = L2, cache: dict | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    d = Design([r[1] for r in rows], [r[2] for r in rows], sample_weights(rows), cache)
+    return train(d, epochs, l2)
 
 
 def to_npz(w: np.ndarray, v: np.ndarray, b: float) -> bytes:
@@ -367,6 +377,7 @@ def main(argv=None) -> int:
     ap.add_argument("--check", action="store_true", help="rebuild and compare with the shipped weights")
     ap.add_argument("--allow-missing", action="store_true")
     ap.add_argument("--stats", action="store_true", help="print row counts per source and exit")
+    ap.add_argument("--l2", type=float, default=L2, help="(experiments) L2 penalty; the shipped weights use the default")
     a = ap.parse_args(argv)
     git_dirs = dict(x.split("=", 1) for x in a.git)
     src = Sources(Path(a.cache), git_dirs, a.allow_missing)
@@ -378,7 +389,7 @@ def main(argv=None) -> int:
             print(f"{s:14s} label={lab} rows={n}")
         print("NotInject", len(notinject(src)))
         return 0
-    w, v, b = fit(rows)
+    w, v, b = fit(rows, l2=a.l2)
     blob = to_npz(w, v, b)
     digest = hashlib.sha256(blob).hexdigest()
     if src.missing:

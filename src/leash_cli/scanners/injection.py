@@ -577,7 +577,7 @@ def _hex(s: str) -> str | None:
 # ---------------------------------------------------------------------------------------------
 
 #: named thresholds (``sensitivity``), chosen on the team-written dev set (docs/detection.md)
-PRESETS = {"low": 0.8, "medium": 0.6, "high": 0.4}
+PRESETS = {"low": 0.7, "medium": 0.62, "high": 0.55}
 DEFAULT_SENSITIVITY = "medium"
 
 _CATEGORY_REASON = {
@@ -586,6 +586,7 @@ _CATEGORY_REASON = {
     "encoded": "decode-and-follow request", "ml_override": "instruction override (multilingual lexicon)",
     "ml_extract": "system-prompt / secret request (multilingual lexicon)", "ml_persona": "unrestricted persona",
     "tool_exfil": "tool or send verb near an external address", "delimiter": "context delimiter / fake boundary",
+    "addressed": "text addressed to the AI from inside content",
 }
 # invisible characters that hide text (ZWJ/ZWNJ are left out: emoji and Indic/Persian text use them)
 _HIDING_RE = re.compile("[\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\U000e0000-\U000e007f]")
@@ -601,8 +602,15 @@ _ROT13 = str.maketrans("abcdefghijklmnopqrstuvwxyz", "nopqrstuvwxyzabcdefghijklm
 # rot13 of words an encoded instruction is made of: a rot13 view is read only where one occurs
 _ROT13_HINTS = tuple(w.translate(_ROT13) for w in (
     "ignore", "instruction", "previous", "system", "prompt", "password", "reveal", "secret", "forget", "disregard",
-    "respond", "pretend"))
-_URL_RUN = re.compile(r"[a-z0-9._~+\-]*(?:%[0-9a-f]{2}[a-z0-9._~+\-]*){3,}")
+    "respond", "pretend", " send ", "email", "forward", " tool", "above", " the "))
+_URL_RUN = re.compile(r"[^\s%]{0,200}(?:%[0-9a-f]{2}[^\s%]{0,200}){3,}")
+# fixed priors (logit) for what the public training sets hardly contain: texts that talk *about* injection
+# (security docs, questions) and code; applied only when no rule matched as a direct imperative
+_EDU_PRIOR = -2.0
+_CODE_PRIOR = -1.5
+_CODE_SIGNS = re.compile(r"^\s*(?:def |class |import |from \S+ import|const |let |var |function |public |private |#include|"
+                         r"package |func |fn |return\b|if \(|for \(|}\s*$|@[A-Z]\w+|\$ )|[;{]\s*$|\w+\(.*\)\s*[;:]?\s*$",
+                         re.M)
 _MAX_DEPTH = 2
 
 
@@ -700,9 +708,10 @@ class InjectionScanner:
             return _EMPTY
         norm = normalize(text, fold=True)
         t = norm.text
-        vec, best, _ = _rule_features(norm, text)
+        vec, best, direct = _rule_features(norm, text)
         ngram, wa, wb = self.model.ngram_logit(t)
-        logit = self.model.bias + ngram + sum(w * x for w, x in zip(self._rw, vec) if x)
+        prior, damped = _priors(t, best, direct)
+        logit = self.model.bias + ngram + sum(w * x for w, x in zip(self._rw, vec) if x) + prior
         score = _sigmoid(logit)
         layers: list[str] = []
         reasons: list[str] = []
@@ -717,6 +726,8 @@ class InjectionScanner:
         if ngram > 0.5:
             layers.append("classifier")
             reasons.append(f"classifier n-grams {ngram:+.2f}")
+        if damped:
+            reasons.append("damped: " + ", ".join(damped))
         if fired:
             span = max(fired.values(), key=lambda v: v[0])[1:]
         else:
@@ -739,6 +750,8 @@ class InjectionScanner:
         t = norm.text
         if not text.isascii() and _TAG_RE.search(text):
             yield "tags", 0, len(text), normalize(text, tags="decode").text
+        if "\u202e" in text:  # right-to-left override: the text is stored backwards and displayed forwards
+            yield "bidi", 0, len(text), t[::-1]
         n = 0
         if "%" in t and t.count("%") >= 3:
             for m in _URL_RUN.finditer(t):
@@ -786,6 +799,9 @@ def _rule_features(norm, text: str) -> tuple[list[float], dict[str, tuple[float,
         if cur is None or w > cur[0]:
             best[cat] = (w, a, b)
     for cat, w, a, b in lexicon_hits(t):
+        # a strong lexicon hit that starts a sentence (or text addressed to the model) is a direct imperative
+        if w >= 0.7 and (cat == "addressed" or _SENT_START.search(t[max(0, a - 6):a])):
+            any_direct = True
         cur = best.get(cat)
         if cur is None or w > cur[0]:
             oa, ob = norm.span(a, b)
@@ -809,7 +825,20 @@ def _rule_features(norm, text: str) -> tuple[list[float], dict[str, tuple[float,
         hidden = len(_HIDING_RE.findall(text))
         if hidden:
             vec[_RULE_INDEX["invisible"]] = min(1.0, hidden / 8)
-    if best and not any_direct and _edu_search(t):
-        vec[_RULE_INDEX["edu"]] = 1.0
     return vec, best, any_direct
+
+
+def _priors(t: str, best: dict, any_direct: bool) -> tuple[float, list[str]]:
+    """The fixed logit priors of ``t`` (see ``_EDU_PRIOR``) and what they were."""
+    if any_direct or not best:
+        return 0.0, []
+    p, why = 0.0, []
+    if _edu_search(t):
+        p += _EDU_PRIOR
+        why.append("discusses injection / asks about it")
+    lines = t.count("\n") + 1
+    if lines >= 2 and len(_CODE_SIGNS.findall(t, 0, 20000)) >= max(2, lines // 4):
+        p += _CODE_PRIOR
+        why.append("reads as code")
+    return p, why
 

@@ -11,6 +11,8 @@ A rule fires when a stem of one role occurs close to a stem of another role, in 
 * ``ml_override``: override verb  +  instruction noun (+ a "previous/all/system" qualifier: stronger)
 * ``ml_extract``:  disclosure verb + system-prompt / secret target
 * ``ml_persona``:  persona switch ("you are now", "act as") + "without restrictions / rules / censorship"
+* ``addressed``:   text that speaks to the model from inside content ("AI assistant reading this", "note to the
+  summariser"), stronger with an imperative nearby
 * ``tool_exfil``:  a send/forward verb or a tool name near an external address (URL, e-mail, IP, webhook),
   stronger with a data noun ("conversation", "password", "api key" ...)
 
@@ -28,22 +30,36 @@ __all__ = ["lexicon_hits", "LANGUAGES"]
 # language: (override verbs, instruction nouns, qualifiers, disclosure verbs, secret targets,
 #            persona openers, no-limits phrases, send verbs)
 _L: dict[str, tuple[str, str, str, str, str, str, str, str]] = {
-    "en": ("ignore|ignoring|disregard|forget|override|bypass|skip|neglect|abandon|discard|drop|set aside|pay no attention",
+    "en": ("ignore|ignoring|disregard|forget|override|bypass|skip|neglect|abandon|discard|drop|set aside|"
+           "pay no attention|cancel|revoke|void|stop following|do not follow|don't follow|dont follow|no longer follow|"
+           "never mind|nevermind|treat",
            "instruction|prompt|rules|guideline|directive|guardrail|programming|constraints|system message|policies|policy|"
-           "restrictions|safety settings|orders|directions",
-           "previous|prior|above|earlier|preceding|initial|original|system|all |any |every|foregoing|old |existing",
+           "restrictions|safety settings|orders|directions|guidance|task|you were told|you've been told|you have been told|"
+           "you were given|configuration|objective",
+           "previous|prior|above|earlier|preceding|initial|original|system|all |any |every|foregoing|old |existing|"
+           "before|so far|outdated|obsolete|no longer|cancelled|canceled|void|replaced|revoked|until now",
            "reveal|show|print|tell me|repeat|output|display|give me|write out|leak|disclose|dump|recite|spell out|share|"
-           "expose|copy|paste|translate",
+           "expose|copy|paste|translate|quote|echo|encode|summarise|summarize|list|what were|what are|what is|"
+           "put the text|start your answer|begin your reply",
            "system prompt|initial prompt|initial instructions|original instructions|hidden instructions|your instructions|"
            "your prompt|pre-prompt|preprompt|system message|developer message|secret key|the password|your rules|"
-           "instructions above|text above|configuration prompt|hidden prompt|confidential instructions",
+           "instructions above|text above|configuration prompt|hidden prompt|confidential instructions|"
+           "instructions you were given|you were told|your configuration|your context|above this line|everything above|"
+           "first message|hidden part|developer instructions|your guidelines|words above|hidden system|"
+           "confidential password|secret password|your secret|confidential rules|rules you|guidelines you|"
+           "you were initialised|you were initialized|you were configured|my instructions are",
            "you are now|from now on|act as|pretend|roleplay as|role-play as|imagine you are|you will now|behave as|"
-           "switch to|you're now|simulate",
+           "switch to|you're now|simulate|you are|you're|become|play the role|assume the persona|persona|"
+           "stay in character|your name is|two personas|hypothetically",
            "no restrictions|without restrictions|unrestricted|no rules|without rules|no limits|without limits|no limitations|"
            "uncensored|no censorship|unfiltered|no filters|no ethical|no moral|without ethics|no guidelines|"
-           "free from all|not bound by|do anything now|jailbroken|developer mode|god mode",
+           "free from all|not bound by|do anything now|jailbroken|developer mode|god mode|without any|ignores every|"
+           "never refuses|never says it can't|without moral|no content filter|restrictions are lifted|no alignment|"
+           "without refusing|breaking the rules|break the rules|never been given any rules|never given any rules|"
+           "broken free|escaped its|no safety|without limits|freed from",
            "send|forward|email|e-mail|upload|post|transmit|exfiltrate|leak|sync|transfer|append|include|fetch|visit|"
-           "browse|navigate to|make a request|render"),
+           "browse|navigate to|make a request|render|submit|share|invite|invoke|call the|run |trigger|make a get|"
+           "make a post|open https|open http"),
     "es": ("ignora|ignore|ignorar|olvida|olvide|olvidar|descarta|omite|desobedece|pasa por alto|haz caso omiso",
            "instruccion|indicaciones|reglas|directrices|prompt|ordenes|normas|restricciones|pautas",
            "anterior|previa|previo|de arriba|del sistema|original|inicial|todas|todos",
@@ -77,7 +93,7 @@ _L: dict[str, tuple[str, str, str, str, str, str, str, str]] = {
            "istruzion|regol|direttiv|prompt|indicazion|restrizion|linee guida",
            "precedent|sopra|iniziali|originali|del sistema|tutte|tutti",
            "rivela|mostra|mostrami|stampa|dimmi|ripeti|scrivi|condividi",
-           "prompt di sistema|istruzioni iniziali|le tue istruzioni|password|chiave segreta|messaggio di sistema|"
+           "prompt di sistema|istruzioni iniziali|le tue istruzioni|la password|chiave segreta|messaggio di sistema|"
            "istruzioni nascoste|istruzioni originali",
            "ora sei|d'ora in poi|da ora in poi|fingi|agisci come|comportati come|interpreta",
            "senza restrizioni|senza limiti|senza regole|senza censura|senza filtri|senza etica",
@@ -268,7 +284,7 @@ _L: dict[str, tuple[str, str, str, str, str, str, str, str]] = {
            "tagubilin|instruksyon|utos|panuntunan|patakaran",
            "nakaraang|lahat|naunang|sistema|itaas",
            "ipakita|ibunyag|sabihin|ulitin|isulat|i-print",
-           "system prompt|mga tagubilin mo|password|lihim na susi|orihinal na tagubilin",
+           "system prompt|mga tagubilin mo|ang password|lihim na susi|orihinal na tagubilin",
            "ikaw ay ngayon|mula ngayon|magpanggap|kumilos bilang",
            "walang limitasyon|walang paghihigpit|walang patakaran|walang censorship",
            "ipadala|i-forward|i-upload"),
@@ -302,7 +318,22 @@ LANGUAGES = tuple(sorted(_L))
 
 _ROLES = ("verb", "noun", "qual", "show", "target", "persona", "nolimit", "send")
 
-_TOOL_NAMES = ("send_email|send_mail|sendmail|email.send|gmail.send|http_request|http_post|http_get|fetch_url|web_request|"
+# text addressed to the model from inside content (an e-mail, a web page, a code comment, a tool result)
+_ADDRESSEE = ("ai assistant|dear ai|if you are an ai|if you're an ai|note to the ai|note to the assistant|"
+              "note to the summariser|note to the summarizer|to the language model|language model:|llm:|"
+              "llm instructions|instructions for the language model|instructions for the ai|instructions for the assistant|"
+              "hey copilot|hey chatgpt|hey claude|hey gemini|attention ai|ai agent|to any ai|ai model processes|"
+              "when an ai|when the ai|dear assistant|assistant, |[assistant]|ai reading this|assistant reading this|"
+              "model reading this|bot reading this|if you are a language model|if you are an llm|"
+              "an die ki|a la ia|a l'ia|aan de ai|do ai|para a ia|alla ia|к ии|لمساعد الذكاء|给ai|致ai|ai助手")
+_STEALTH = ("without asking|do not mention|don't mention|dont mention|silently|quietly|without telling|don't tell the user|"
+            "do not tell the user|before answering|before responding|without the user|behind the user|secretly|"
+            "sin preguntar|sans demander|ohne zu fragen|zonder te vragen|不要告诉|ничего не говори|никому не говори")
+_IMPERATIVE = ("ignore|do not|don't|instead|must|send|forward|reply|respond|tell|output|stop|insert|call|rate|"
+               "recommend|list|say|print|reveal|disregard|delete|approve|execute|run|share")
+
+_TOOL_NAMES = ("the mail tool|the file tool|the browser|payment tool|calendar tool|search tool|http tool|email tool|"
+               "shell tool|the ftp tool|send_email|send_mail|sendmail|email.send|gmail.send|http_request|http_post|http_get|fetch_url|web_request|"
                "requests.post|requests.get|post_request|upload_file|transfer_funds|execute_command|run_shell|"
                "exec_shell|write_file|delete_file|open_url|browse|send_message|slack_post|post_message|webhook|"
                "curl |wget |make_payment|create_user|share_file|send_sms|invoke|call_api|api_call|tool_call|"
@@ -312,9 +343,11 @@ _DATA = ("conversation|chat history|all of the above|everything above|previous m
          "system prompt|session|cookie|private key|history|messages|documents|database|card number|address book|"
          "conversacion|historial|contrasena|mot de passe|passwort|wachtwoord|haslo|пароль|историю|переписку|"
          "sifre|كلمة المرور|المحادثة|पासवर्ड|密码|对话|聊天记录|비밀번호|대화|パスワード|会話")
+# a function / tool name that acts (send_message, delete_file, transfer_funds ...)
+_SNAKE_TOOL = re.compile(r"\b(?:send|delete|create|transfer|execute|exec|run|write|upload|post|share|forward|grant|remove|"
+                         r"drop|invite|refund|pay|purchase|update|modify|set|add)_[a-z0-9_]{2,30}\b")
 _MARKERS = ("://", "www.", "webhook", "ngrok", ".onion", "<img")
 _EMAIL_AT = re.compile(r"@[a-z0-9\-]{1,63}\.[a-z]{2,}")
-_IPV4 = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
 
 
 def _addresses(t: str, limit: int = 64) -> list[tuple[int, int]]:
@@ -330,11 +363,6 @@ def _addresses(t: str, limit: int = 64) -> list[tuple[int, int]]:
         if p > 0 and (t[p - 1].isalnum() or t[p - 1] in "._%+-") and _EMAIL_AT.match(t, p):
             out.append((p, p + 1))
         p = t.find("@", p + 1)
-    if "." in t:
-        for m in _IPV4.finditer(t):
-            out.append(m.span())
-            if len(out) >= limit:
-                break
     out.sort()
     return out
 
@@ -349,17 +377,46 @@ for _lang, _fields in sorted(_L.items()):
         for _t in _field.split("|"):
             if _t.strip():
                 _terms.setdefault(_fold(_t), set()).add(_role)
+for _t in _ADDRESSEE.split("|"):
+    _terms.setdefault(_fold(_t), set()).add("addressee")
+for _t in _STEALTH.split("|"):
+    _terms.setdefault(_fold(_t), set()).add("stealth")
+for _t in _IMPERATIVE.split("|"):
+    _terms.setdefault(_fold(_t), set()).add("imperative")
 for _t in _TOOL_NAMES.split("|"):
     _terms.setdefault(_fold(_t), set()).add("tool")
 for _t in _DATA.split("|"):
     _terms.setdefault(_fold(_t), set()).add("data")
 _TERMS = sorted(_terms)
-_TERM_ROLES = [frozenset(_terms[t]) for t in _TERMS]
+
+
+def _inherit(terms: list[str], roles: dict[str, set[str]]) -> list[frozenset[str]]:
+    """Each term also carries the roles of the terms inside it that start a word ("your instructions" is a
+    target and, through "instruction", a noun): the text search is leftmost-longest, one hit per place."""
+    try:
+        from ahocorasick_rs import AhoCorasick as _A
+
+        ac = _A(terms)
+        out = []
+        for t in terms:
+            r = set(roles[t])
+            for i, a, _ in ac.find_matches_as_indexes(t, overlapping=True):
+                if a == 0 or not t[a - 1].isalnum():
+                    r |= roles[terms[i]]
+            out.append(frozenset(r))
+        return out
+    except ImportError:  # pragma: no cover
+        return [frozenset(roles[t]) for t in terms]
+
+
+_TERM_ROLES = _inherit(_TERMS, _terms)
 # a stem written in a Latin/Cyrillic/Greek script must start a word (no "signore" for "ignore")
 _NEEDS_BOUNDARY = [t[:1].isalpha() and (t[:1].isascii() or "\u0400" <= t[:1] <= "\u04ff" or "\u0370" <= t[:1] <= "\u03ff")
                    for t in _TERMS]
 try:
-    from ahocorasick_rs import AhoCorasick, Implementation, MatchKind
+    from ahocorasick_rs import AhoCorasick, Implementation
+
+    from ahocorasick_rs import MatchKind
 
     _AC = AhoCorasick(_TERMS, matchkind=MatchKind.LeftmostLongest, implementation=Implementation.DFA)
 except ImportError:  # pragma: no cover - the dependency is declared
@@ -409,8 +466,21 @@ def _near(xs: list[tuple[int, int]], ys: list[tuple[int, int]], gap: int) -> tup
     return None
 
 
+_QUOTES_OPEN = "\"'`“‘«„‹「『"
+_QUOTES_CLOSE = "\"'`”’»“›」』"
+
+
+def _quoted(t: str, a: int, b: int) -> bool:
+    return any(q in t[max(0, a - 3):a] for q in _QUOTES_OPEN) and any(q in t[b:b + 3] for q in _QUOTES_CLOSE)
+
+
 def lexicon_hits(t: str) -> list[tuple[str, float, int, int]]:
-    """``(category, weight, start, end)`` for the multilingual rules on the folded text ``t``."""
+    """``(category, weight, start, end)`` for the multilingual rules on the folded text ``t`` (a match inside
+    quotes counts 0.35x: it is being talked about)."""
+    return [(c, w * 0.35 if _quoted(t, a, b) else w, a, b) for c, w, a, b in _lexicon_hits(t)]
+
+
+def _lexicon_hits(t: str) -> list[tuple[str, float, int, int]]:
     hits = _hits(t)
     if not hits:
         return []
@@ -427,15 +497,24 @@ def lexicon_hits(t: str) -> list[tuple[str, float, int, int]]:
     span = _near(by.get("show", []), by.get("target", []), _GAP)
     if span is not None:
         out.append(("ml_extract", 0.7, *span))
-    elif by.get("target"):
-        a, b = by["target"][0]
-        out.append(("ml_extract", 0.3, a, b))
     span = _near(by.get("persona", []), by.get("nolimit", []), 120)
     if span is not None:
         out.append(("ml_persona", 0.75, *span))
     elif by.get("nolimit"):
         a, b = by["nolimit"][0]
-        out.append(("ml_persona", 0.3, a, b))
+        out.append(("ml_persona", 0.35, a, b))
+    if by.get("addressee"):
+        a, b = by["addressee"][0]
+        span = _near(by["addressee"], by.get("imperative", []), 80)
+        out.append(("addressed", 0.75, *span) if span is not None else ("addressed", 0.4, a, b))
+    tools = by.get("tool", [])
+    if "_" in t:
+        tools = sorted(tools + [m.span() for _, m in zip(range(32), _SNAKE_TOOL.finditer(t))])
+        by["tool"] = tools
+    if tools:
+        span = _near(tools, by.get("stealth", []) + by.get("data", []), 100)
+        if span is not None:
+            out.append(("tool_exfil", 0.6, *span))
     senders = sorted(by.get("send", []) + by.get("tool", []))
     if senders and ("/" in t or "@" in t or "." in t):
         addrs = _addresses(t)

@@ -8,12 +8,12 @@ folds to a space and digits to ``0``.  For every position ``i`` and every order 
 A bucket's weight is gathered with ``np.take``; the per-position sums go through one ``cumsum`` so
 every window's logit is a difference of two prefix sums:
 
-    logit(window) = bias + sum(weights of its n-grams) / sqrt(number of its n-grams) + rule part
+    logit(window) = bias + mean(weights of its n-grams) + rule part
 
 Windows are ``WINDOW`` characters long with a stride of ``WINDOW // 2`` (a short text is one
 window); the text's logit is the maximum over its windows, so one injected paragraph in a long
 document is not diluted by the rest.  Cost: linear in the text, a handful of numpy passes; a 4 KB
-prompt takes ~60 µs, 1 MB ~40 ms.
+prompt takes ~60 µs, 1 MB ~40 ms.  (The mean, not the sum: a window's part does not grow with its length.)
 
 The weights (``injection_model.npz``, float16, ~0.5 MB) are built by ``scripts/train_injection.py``
 from the pinned public sources of ``data/injection/SOURCES.md``; nothing is downloaded at run time.
@@ -32,7 +32,7 @@ __all__ = ["BITS", "ORDERS", "WINDOW", "Model", "load", "ngram_ids", "MODEL_PATH
 
 BITS = 18
 ORDERS = (1, 2, 3, 4, 5)
-WINDOW = 512
+WINDOW = 256
 _P = np.uint32(1000003)
 _MIX = np.uint32(2654435761)
 _SHIFT = np.uint32(32 - BITS)
@@ -43,8 +43,16 @@ MODEL_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "injection
 #: the dense rule features appended to the hashed n-grams (computed by ``injection.py``), in order
 RULE_FEATURES = (
     "override", "new_instr", "role_tag", "jailbreak", "extract", "exfil", "encoded",
-    "ml_override", "ml_extract", "ml_persona", "tool_exfil", "delimiter", "invisible", "decoded", "edu", "quoted",
+    "ml_override", "ml_extract", "ml_persona", "tool_exfil", "delimiter", "invisible", "addressed", "edu", "quoted",
 )
+
+
+#: how a window's summed weights are scaled by its n-gram count: count ** NORM_POWER
+NORM_POWER = 1.0
+
+
+def _norm(count):
+    return count ** NORM_POWER
 
 
 def codes(text: str) -> np.ndarray:
@@ -112,7 +120,7 @@ class Model:
             ends = starts + WINDOW
         tot = cs[ends] - cs[starts]
         num = np.maximum(cc[ends] - cc[starts], 1.0)
-        vals = tot / np.sqrt(num)
+        vals = tot / _norm(num)
         k = int(np.argmax(vals))
         a = max(0, int(starts[k]) - 1)
         b = min(len(text), int(ends[k]) - 1)
@@ -120,12 +128,12 @@ class Model:
 
 
 def features_matrix_row(text: str) -> tuple[np.ndarray, np.ndarray]:
-    """Training form of one (window of) text: bucket ids and values (1/sqrt(count)), duplicates kept."""
+    """Training form of one (window of) text: bucket ids and values (1/count: the mean), duplicates kept."""
     ids = ngram_ids(text)
     allids = np.concatenate([a for _, a in ids]) if ids else np.zeros(0, dtype=np.intp)
     if len(allids) == 0:
         return allids, np.zeros(0)
-    return allids, np.full(len(allids), 1.0 / np.sqrt(len(allids)))
+    return allids, np.full(len(allids), 1.0 / float(_norm(np.float64(len(allids)))))
 
 
 _lock = threading.Lock()
