@@ -830,7 +830,7 @@ def _rule_features(norm, text: str) -> tuple[list[float], dict[str, tuple[float,
 
 def _priors(t: str, best: dict, any_direct: bool) -> tuple[float, list[str]]:
     """The fixed logit priors of ``t`` (see ``_EDU_PRIOR``) and what they were."""
-    if any_direct or not best:
+    if any_direct:
         return 0.0, []
     p, why = 0.0, []
     if _edu_search(t):

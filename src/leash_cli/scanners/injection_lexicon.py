@@ -449,8 +449,14 @@ def _hits(t: str) -> list[tuple[int, int, frozenset[str]]]:
     return out
 
 
-def _near(xs: list[tuple[int, int]], ys: list[tuple[int, int]], gap: int) -> tuple[int, int] | None:
-    """The first pair (x, y) of spans within ``gap`` characters of each other (either order), as one span."""
+# a clause break between a verb and its supposed object: "drop the old API and follow the new guidelines"
+_CLAUSE = re.compile(r"[.;!?\n]|, | (?:and|but|then|y|et|und|en|e|i|и|ve|و) ")
+
+
+def _near(xs: list[tuple[int, int]], ys: list[tuple[int, int]], gap: int,
+          t: str | None = None) -> tuple[int, int] | None:
+    """The first pair (x, y) of spans within ``gap`` characters of each other (either order), as one span;
+    with ``t``, the two must not be separated by a clause break."""
     if not xs or not ys:
         return None
     j = 0
@@ -461,7 +467,8 @@ def _near(xs: list[tuple[int, int]], ys: list[tuple[int, int]], gap: int) -> tup
         while k < len(ys) and ys[k][0] <= b + gap:
             ya, yb = ys[k]
             if yb <= a or ya >= b:  # two different stems
-                return min(a, ya), max(b, yb)
+                if t is None or not _CLAUSE.search(t, min(b, yb), max(a, ya)):
+                    return min(a, ya), max(b, yb)
             k += 1
     return None
 
@@ -489,12 +496,12 @@ def _lexicon_hits(t: str) -> list[tuple[str, float, int, int]]:
         for r in roles:
             by.setdefault(r, []).append((a, b))
     out: list[tuple[str, float, int, int]] = []
-    span = _near(by.get("verb", []), by.get("noun", []), _GAP)
+    span = _near(by.get("verb", []), by.get("noun", []), _GAP, t)
     if span is not None:
         a, b = span
         q = any(a - 25 <= qa and qb <= b + 25 for qa, qb in by.get("qual", ()))
-        out.append(("ml_override", 0.8 if q else 0.45, a, b))
-    span = _near(by.get("show", []), by.get("target", []), _GAP)
+        out.append(("ml_override", 0.8 if q else 0.3, a, b))
+    span = _near(by.get("show", []), by.get("target", []), _GAP, t)
     if span is not None:
         out.append(("ml_extract", 0.7, *span))
     span = _near(by.get("persona", []), by.get("nolimit", []), 120)
