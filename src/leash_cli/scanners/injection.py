@@ -834,7 +834,8 @@ def _priors(t: str, best: dict, any_direct: bool) -> tuple[float, list[str]]:
         return 0.0, []
     p, why = 0.0, []
     if _edu_search(t):
-        p += _EDU_PRIOR
+        # weaker without any rule hit: the framing words ("explain", "how to") also open plain requests
+        p += _EDU_PRIOR if best else _EDU_PRIOR / 2
         why.append("discusses injection / asks about it")
     lines = t.count("\n") + 1
     if lines >= 2 and len(_CODE_SIGNS.findall(t, 0, 20000)) >= max(2, lines // 4):

@@ -31,8 +31,7 @@ __all__ = ["lexicon_hits", "LANGUAGES"]
 #            persona openers, no-limits phrases, send verbs)
 _L: dict[str, tuple[str, str, str, str, str, str, str, str]] = {
     "en": ("ignore|ignoring|disregard|forget|override|bypass|skip|neglect|abandon|discard|drop|set aside|"
-           "pay no attention|cancel|revoke|void|stop following|do not follow|don't follow|dont follow|no longer follow|"
-           "never mind|nevermind|treat",
+           "pay no attention|cancel|revoke|void|never mind|nevermind|treat",
            "instruction|prompt|rules|guideline|directive|guardrail|programming|constraints|system message|policies|policy|"
            "restrictions|safety settings|orders|directions|guidance|task|you were told|you've been told|you have been told|"
            "you were given|configuration|objective",
@@ -326,6 +325,11 @@ _ADDRESSEE = ("ai assistant|dear ai|if you are an ai|if you're an ai|note to the
               "when an ai|when the ai|dear assistant|assistant, |[assistant]|ai reading this|assistant reading this|"
               "model reading this|bot reading this|if you are a language model|if you are an llm|"
               "an die ki|a la ia|a l'ia|aan de ai|do ai|para a ia|alla ia|к ии|لمساعد الذكاء|给ai|致ai|ai助手")
+# the state words of an override that names no verb: "the previous instructions are void / outdated / replaced"
+_STATE = ("outdated|obsolete|replaced|superseded|void|cancelled|canceled|revoked|no longer apply|no longer applies|"
+          "no longer valid|do not apply|don't apply|does not apply|was a test|were a test|is over|are over|expired|"
+          "ya no aplica|ya no son validas|obsoletas|ne sont plus valables|ne s'appliquent plus|nicht mehr gultig|"
+          "gelten nicht mehr|niet meer geldig|gelden niet meer|больше не действуют|устарели")
 _STEALTH = ("without asking|do not mention|don't mention|dont mention|silently|quietly|without telling|don't tell the user|"
             "do not tell the user|before answering|before responding|without the user|behind the user|secretly|"
             "sin preguntar|sans demander|ohne zu fragen|zonder te vragen|不要告诉|ничего не говори|никому не говори")
@@ -379,6 +383,8 @@ for _lang, _fields in sorted(_L.items()):
                 _terms.setdefault(_fold(_t), set()).add(_role)
 for _t in _ADDRESSEE.split("|"):
     _terms.setdefault(_fold(_t), set()).add("addressee")
+for _t in _STATE.split("|"):
+    _terms.setdefault(_fold(_t), set()).add("state")
 for _t in _STEALTH.split("|"):
     _terms.setdefault(_fold(_t), set()).add("stealth")
 for _t in _IMPERATIVE.split("|"):
@@ -501,6 +507,10 @@ def _lexicon_hits(t: str) -> list[tuple[str, float, int, int]]:
         a, b = span
         q = any(a - 25 <= qa and qb <= b + 25 for qa, qb in by.get("qual", ()))
         out.append(("ml_override", 0.8 if q else 0.3, a, b))
+    else:
+        span = _near(by.get("noun", []), by.get("state", []), 40, t)
+        if span is not None:
+            out.append(("ml_override", 0.7, *span))
     span = _near(by.get("show", []), by.get("target", []), _GAP, t)
     if span is not None:
         out.append(("ml_extract", 0.7, *span))
