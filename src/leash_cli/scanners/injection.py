@@ -612,6 +612,7 @@ _CODE_SIGNS = re.compile(r"^\s*(?:def |class |import |from \S+ import|const |let
                          r"package |func |fn |return\b|if \(|for \(|}\s*$|@[A-Z]\w+|\$ )|[;{]\s*$|\w+\(.*\)\s*[;:]?\s*$",
                          re.M)
 _MAX_DEPTH = 2
+_NOT_LETTERS = str.maketrans("", "", "0123456789 \t\n\r.,;:!?-_=+*/\\|()[]{}<>\"'`~@#$%^&")
 
 
 class InjectionFinding(Finding):
@@ -710,6 +711,11 @@ class InjectionScanner:
         t = norm.text
         vec, best, direct = _rule_features(norm, text)
         ngram, wa, wb = self.model.ngram_logit(t)
+        if ngram > 0:
+            # the classifier learnt from prose: on text made mostly of digits and symbols (IBANs, hashes,
+            # tables of numbers) its evidence is discounted in proportion to the missing letters
+            letters = len(t.translate(_NOT_LETTERS))
+            ngram *= min(1.0, letters / (0.6 * len(t)))
         prior, damped = _priors(t, best, direct)
         logit = self.model.bias + ngram + sum(w * x for w, x in zip(self._rw, vec) if x) + prior
         score = _sigmoid(logit)

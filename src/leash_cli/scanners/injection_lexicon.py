@@ -336,10 +336,11 @@ _STEALTH = ("without asking|do not mention|don't mention|dont mention|silently|q
 _IMPERATIVE = ("ignore|do not|don't|instead|must|send|forward|reply|respond|tell|output|stop|insert|call|rate|"
                "recommend|list|say|print|reveal|disregard|delete|approve|execute|run|share")
 
+_WORD_ROLES = {"send", "tool", "data", "imperative", "stealth", "addressee", "state"}
 _TOOL_NAMES = ("the mail tool|the file tool|the browser|payment tool|calendar tool|search tool|http tool|email tool|"
                "shell tool|the ftp tool|send_email|send_mail|sendmail|email.send|gmail.send|http_request|http_post|http_get|fetch_url|web_request|"
                "requests.post|requests.get|post_request|upload_file|transfer_funds|execute_command|run_shell|"
-               "exec_shell|write_file|delete_file|open_url|browse|send_message|slack_post|post_message|webhook|"
+               "exec_shell|write_file|delete_file|open_url|browse|send_message|slack_post|post_message|"
                "curl |wget |make_payment|create_user|share_file|send_sms|invoke|call_api|api_call|tool_call|"
                "function_call|fetch(|browser.open")
 _DATA = ("conversation|chat history|all of the above|everything above|previous messages|password|api key|api_key|"
@@ -419,6 +420,9 @@ _TERM_ROLES = _inherit(_TERMS, _terms)
 # a stem written in a Latin/Cyrillic/Greek script must start a word (no "signore" for "ignore")
 _NEEDS_BOUNDARY = [t[:1].isalpha() and (t[:1].isascii() or "\u0400" <= t[:1] <= "\u04ff" or "\u0370" <= t[:1] <= "\u03ff")
                    for t in _TERMS]
+# whole words (not stems): an ASCII term of these roles must also end a word ("post" is not "postgres")
+_NEEDS_END = [t.isascii() and t[-1:].isalnum() and bool(r) and r <= _WORD_ROLES | {"show", "verb", "noun", "qual"}
+              and not (r - _WORD_ROLES) for t, r in zip(_TERMS, _TERM_ROLES)]
 try:
     from ahocorasick_rs import AhoCorasick, Implementation
 
@@ -439,7 +443,9 @@ def _hits(t: str) -> list[tuple[int, int, frozenset[str]]]:
     if _AC is not None:
         it = _AC.find_matches_as_indexes(t)
         for i, a, b in it:
-            if _NEEDS_BOUNDARY[i] and a > 0 and t[a - 1].isalnum():
+            if _NEEDS_BOUNDARY[i] and a > 0 and (t[a - 1].isalnum() or t[a - 1] in "@/._-"):
+                continue  # inside a word, an address or an identifier
+            if _NEEDS_END[i] and b < len(t) and t[b].isalnum():
                 continue
             out.append((a, b, _TERM_ROLES[i]))
             if len(out) >= _MAX_HITS:
@@ -540,6 +546,6 @@ def _lexicon_hits(t: str) -> list[tuple[str, float, int, int]]:
             d = any(span[0] - _TOOL_GAP <= da and db <= span[1] + _TOOL_GAP for da, db in by.get("data", ()))
             d = True if d else None
             tool = _near(by.get("tool", []), addrs, _TOOL_GAP) is not None
-            w = 0.85 if d is not None and tool else 0.7 if d is not None or tool else 0.4
+            w = 0.85 if d is not None and tool else 0.7 if d is not None or tool else 0.2
             out.append(("tool_exfil", w, *span))
     return out
