@@ -590,14 +590,18 @@ _CATEGORY_REASON = {
 }
 # invisible characters that hide text (ZWJ/ZWNJ are left out: emoji and Indic/Persian text use them)
 _HIDING_RE = re.compile("[\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\U000e0000-\U000e007f]")
-_DELIM_RE = re.compile(
-    r"</(?:user|context|document|input|data|email|tool_result|search_results?|untrusted|content|text|query)>"
-    r"|\[/?(?:system|sys|admin|developer|instructions?)\]|<\|[a-z_]{2,24}\|>"
-    r"|(?:end|begin|start)\s+(?:of\s+)?(?:the\s+)?(?:user\s+input|document|context|system\s+prompt|conversation|"
-    r"untrusted\s+(?:content|data)|data)\b"
-    r"|\"role\"\s*:\s*\"(?:system|developer)\"|^\s*(?:human|user|assistant|ai|system)\s*:\s*$|^-{3,}\s*$|^={3,}\s*$",
-    re.M)
-_DELIM_GATE = ("</", "[", "<|", "end", "begin", "start", '"role"', "human", "user", "assistant", "system", "---", "===")
+# context delimiters / fake boundaries: (literal gates, pattern); a pattern runs only where one of its gates occurs
+_DELIMS = [
+    (("</",), re.compile(r"</(?:user|context|document|input|data|email|tool_result|search_results?|untrusted|content|text|"
+                         r"query)>")),
+    (("[",), re.compile(r"\[/?(?:system|sys|admin|developer|instructions?)\]")),
+    (("<|",), re.compile(r"<\|[a-z_]{2,24}\|>")),
+    (("end", "begin", "start"), re.compile(r"\b(?:end|begin|start)\s+(?:of\s+)?(?:the\s+)?(?:user\s+input|document|context|"
+                                           r"system\s+prompt|conversation|untrusted\s+(?:content|data)|data)\b")),
+    (('"role"',), re.compile(r"\"role\"\s*:\s*\"(?:system|developer)\"")),
+    ((":\n", ":\r"), re.compile(r"^[ \t]*(?:human|user|assistant|ai|system)[ \t]*:[ \t]*$", re.M)),
+    (("---", "==="), re.compile(r"^(?:-{3,}|={3,})[ \t]*$", re.M)),
+]
 _ROT13 = str.maketrans("abcdefghijklmnopqrstuvwxyz", "nopqrstuvwxyzabcdefghijklm")
 # rot13 of words an encoded instruction is made of: a rot13 view is read only where one occurs
 _ROT13_HINTS = tuple(w.translate(_ROT13) for w in (
@@ -607,10 +611,11 @@ _URL_RUN = re.compile(r"[^\s%]{0,200}(?:%[0-9a-f]{2}[^\s%]{0,200}){3,}")
 # fixed priors (logit) for what the public training sets hardly contain: texts that talk *about* injection
 # (security docs, questions) and code; applied only when no rule matched as a direct imperative
 _EDU_PRIOR = -2.0
+_PRIOR_FLOOR = -1.1  # logit of 0.25
 _CODE_PRIOR = -1.5
-_CODE_SIGNS = re.compile(r"^\s*(?:def |class |import |from \S+ import|const |let |var |function |public |private |#include|"
-                         r"package |func |fn |return\b|if \(|for \(|}\s*$|@[A-Z]\w+|\$ )|[;{]\s*$|\w+\(.*\)\s*[;:]?\s*$",
-                         re.M)
+_CODE_START = re.compile(r"^[ \t]*(?:def|class|import|from|const|let|var|function|public|private|return|if|for|while|"
+                         r"package|func|fn|#include|@[A-Za-z]\w*)\b", re.M)
+_CODE_END = re.compile(r"[;{}):][ \t]*$", re.M)
 _MAX_DEPTH = 2
 _NOT_LETTERS = str.maketrans("", "", "0123456789 \t\n\r.,;:!?-_=+*/\\|()[]{}<>\"'`~@#$%^&")
 
@@ -716,8 +721,10 @@ class InjectionScanner:
             # tables of numbers) its evidence is discounted in proportion to the missing letters
             letters = len(t.translate(_NOT_LETTERS))
             ngram *= min(1.0, letters / (0.6 * len(t)))
-        prior, damped = _priors(t, best, direct)
-        logit = self.model.bias + ngram + sum(w * x for w, x in zip(self._rw, vec) if x) + prior
+        logit = self.model.bias + ngram + sum(w * x for w, x in zip(self._rw, vec) if x)
+        # the priors only lower a score: below _PRIOR_FLOOR nothing is flagged at any preset, so skip them
+        prior, damped = _priors(t, best, direct) if logit > _PRIOR_FLOOR else (0.0, [])
+        logit += prior
         score = _sigmoid(logit)
         layers: list[str] = []
         reasons: list[str] = []
@@ -812,18 +819,21 @@ def _rule_features(norm, text: str) -> tuple[list[float], dict[str, tuple[float,
         if cur is None or w > cur[0]:
             oa, ob = norm.span(a, b)
             best[cat] = (w, oa, ob)
-    if any(g in t for g in _DELIM_GATE):
-        n = 0
-        first = None
-        for m in _DELIM_RE.finditer(t):
-            n += 1
-            if first is None:
-                first = m.span()
-            if n >= 8:
-                break
-        if n:
-            oa, ob = norm.span(*first)
-            best["delimiter"] = (min(1.0, 0.25 * n), oa, ob)
+    n = 0
+    first = None
+    for gates_, rx in _DELIMS:
+        if any(g in t for g in gates_):
+            for m in rx.finditer(t):
+                n += 1
+                if first is None or m.start() < first[0]:
+                    first = m.span()
+                if n >= 8:
+                    break
+        if n >= 8:
+            break
+    if n:
+        oa, ob = norm.span(*first)
+        best["delimiter"] = (min(1.0, 0.25 * n), oa, ob)
     vec = [0.0] * len(RULE_FEATURES)
     for cat, (w, _, _) in best.items():
         vec[_RULE_INDEX[cat]] = w
@@ -844,7 +854,7 @@ def _priors(t: str, best: dict, any_direct: bool) -> tuple[float, list[str]]:
         p += _EDU_PRIOR if best else _EDU_PRIOR / 2
         why.append("discusses injection / asks about it")
     lines = t.count("\n") + 1
-    if lines >= 2 and len(_CODE_SIGNS.findall(t, 0, 20000)) >= max(2, lines // 4):
+    if lines >= 2 and (len(_CODE_START.findall(t, 0, 20000)) + len(_CODE_END.findall(t, 0, 20000))) >= max(2, lines // 4):
         p += _CODE_PRIOR
         why.append("reads as code")
     return p, why
