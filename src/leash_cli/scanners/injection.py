@@ -615,7 +615,7 @@ _PRIOR_FLOOR = -1.1  # logit of 0.25
 _CODE_PRIOR = -1.5
 _CODE_START = re.compile(r"^[ \t]*(?:def|class|import|from|const|let|var|function|public|private|return|if|for|while|"
                          r"package|func|fn|#include|@[A-Za-z]\w*)\b", re.M)
-_CODE_END = re.compile(r"[;{}):][ \t]*$", re.M)
+_CODE_END = re.compile(r"(?:[;{}]|\):?)[ \t]*$", re.M)  # (a colon alone ends headings and prose too)
 _MAX_DEPTH = 2
 _NOT_LETTERS = str.maketrans("", "", "0123456789 \t\n\r.,;:!?-_=+*/\\|()[]{}<>\"'`~@#$%^&")
 
