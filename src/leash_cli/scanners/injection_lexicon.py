@@ -348,9 +348,9 @@ _DATA = ("conversation|chat history|all of the above|everything above|previous m
          "system prompt|session|cookie|private key|history|messages|documents|database|card number|address book|"
          "conversacion|historial|contrasena|mot de passe|passwort|wachtwoord|haslo|пароль|историю|переписку|"
          "sifre|كلمة المرور|المحادثة|पासवर्ड|密码|对话|聊天记录|비밀번호|대화|パスワード|会話")
-# a function / tool name that acts (send_message, delete_file, transfer_funds ...)
-_SNAKE_TOOL = re.compile(r"\b(?:send|delete|create|transfer|execute|exec|run|write|upload|post|share|forward|grant|remove|"
-                         r"drop|invite|refund|pay|purchase|update|modify|set|add)_[a-z0-9_]{2,30}\b")
+# a function / tool name that acts (send_message, delete_file, transfer_funds ...): its prefix is a tool term
+_SNAKE_PREFIXES = ("send|delete|create|transfer|execute|exec|run|write|upload|post|share|forward|grant|remove|drop|invite|"
+                   "refund|pay|purchase|update|modify|set|add")
 _MARKERS = ("://", "www.", "webhook", "ngrok", ".onion", "<img")
 _EMAIL_AT = re.compile(r"@[a-z0-9\-]{1,63}\.[a-z]{2,}")
 
@@ -390,6 +390,8 @@ for _t in _STEALTH.split("|"):
     _terms.setdefault(_fold(_t), set()).add("stealth")
 for _t in _IMPERATIVE.split("|"):
     _terms.setdefault(_fold(_t), set()).add("imperative")
+for _t in _SNAKE_PREFIXES.split("|"):
+    _terms.setdefault(_t + "_", set()).add("tool")
 for _t in _TOOL_NAMES.split("|"):
     _terms.setdefault(_fold(_t), set()).add("tool")
 for _t in _DATA.split("|"):
@@ -531,9 +533,6 @@ def _lexicon_hits(t: str) -> list[tuple[str, float, int, int]]:
         span = _near(by["addressee"], by.get("imperative", []), 80)
         out.append(("addressed", 0.75, *span) if span is not None else ("addressed", 0.4, a, b))
     tools = by.get("tool", [])
-    if "_" in t:
-        tools = sorted(tools + [m.span() for _, m in zip(range(32), _SNAKE_TOOL.finditer(t))])
-        by["tool"] = tools
     if tools:
         span = _near(tools, by.get("stealth", []) + by.get("data", []), 100)
         if span is not None:
