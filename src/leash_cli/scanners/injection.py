@@ -612,6 +612,7 @@ _URL_RUN = re.compile(r"[^\s%]{0,200}(?:%[0-9a-f]{2}[^\s%]{0,200}){3,}")
 # (security docs, questions) and code; applied only when no rule matched as a direct imperative
 _EDU_PRIOR = -2.0
 _PRIOR_FLOOR = -1.1  # logit of 0.25
+_SHORT = 24  # characters: the classifier's part of a text of this length counts half
 _CODE_PRIOR = -1.5
 _CODE_START = re.compile(r"^[ \t]*(?:def|class|import|from|const|let|var|function|public|private|return|if|for|while|"
                          r"package|func|fn|#include|@[A-Za-z]\w*)\b", re.M)
@@ -721,6 +722,8 @@ class InjectionScanner:
             # tables of numbers) its evidence is discounted in proportion to the missing letters
             letters = len(t.translate(_NOT_LETTERS))
             ngram *= min(1.0, letters / (0.6 * len(t)))
+            # ...and shrunk on short texts, where the mean of a few n-grams is noisy ("nothing here")
+            ngram *= len(t) / (len(t) + _SHORT)
         logit = self.model.bias + ngram + sum(w * x for w, x in zip(self._rw, vec) if x)
         # the priors only lower a score: below _PRIOR_FLOOR nothing is flagged at any preset, so skip them
         prior, damped = _priors(t, best, direct) if logit > _PRIOR_FLOOR else (0.0, [])
