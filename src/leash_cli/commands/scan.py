@@ -24,6 +24,8 @@ def scan(
     = None,
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="take module settings from this config")]
     = None,
+    explain: Annotated[bool, typer.Option("--explain", help="show why each finding fired (the detector's layers "
+                                                            "and reason, where a scanner gives them)")] = False,
 ) -> None:
     """Scan text for PII, secrets and prompt injection; exit 1 when anything would be blocked."""
     from leash_cli.config import ConfigError, load_config
@@ -74,7 +76,8 @@ def scan(
                 if res.decision == "block" or (res.decision == "redact" and decision == "allow"):
                     decision = res.decision
                 findings += [{"module": m, "type": f.type, **({"part": part} if part else {}), "start": f.start,
-                              "end": f.end, "score": round(f.score, 4)} for m, f, _ in res.findings]
+                              "end": f.end, "score": round(f.score, 4), **(_why(f) if explain else {})}
+                             for m, f, _ in res.findings]
             blocked |= decision == "block"
             row = {"id": obj.get("id"), "findings": findings, "decision": decision}
             out.write(orjson.dumps(row).decode() + "\n")
@@ -84,11 +87,25 @@ def scan(
     if not res.findings:
         console.print("no findings")
         raise typer.Exit(0)
-    t = Table("module", "type", "position", "text", "action", "score")
+    t = Table("module", "type", "position", "text", "action", "score", *(("layers", "reason") if explain else ()))
     for m, f, action in res.findings:
         line = text.count("\n", 0, f.start) + 1
         col = f.start - (text.rfind("\n", 0, f.start) + 1) + 1
-        t.add_row(m, f.type, f"{line}:{col} [{f.start}:{f.end}]", mask(f.text), action, f"{f.score:.2f}")
+        why = _why(f)
+        t.add_row(m, f.type, f"{line}:{col} [{f.start}:{f.end}]", mask(f.text), action, f"{f.score:.2f}",
+                  *((", ".join(why.get("layers", [])) or "-", why.get("reason") or "-") if explain else ()))
     console.print(t)
     console.print(f"decision: [bold]{res.decision}[/]")
     raise typer.Exit(1 if res.decision == "block" else 0)
+
+
+def _why(f) -> dict:
+    """The layers and reason a finding carries (prompt-injection findings do; others have neither)."""
+    out: dict = {}
+    layers = getattr(f, "layers", None)
+    if layers:
+        out["layers"] = list(layers)
+    reason = getattr(f, "reason", None)
+    if reason:
+        out["reason"] = reason
+    return out

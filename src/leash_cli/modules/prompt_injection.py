@@ -1,4 +1,8 @@
-"""prompt-injection: a heuristic score over normalised prompt text."""
+"""prompt-injection: the layered detector (normalise and decode, rules, a shipped linear n-gram classifier).
+
+Every text the model will read is scored on its own -- each message, each tool/function result,
+each retrieved document or file part, image alt text -- and a finding says where it was found.
+"""
 
 from __future__ import annotations
 
@@ -6,29 +10,46 @@ from typing import Literal
 
 from pydantic import Field
 
+from leash_cli.exchange import Violation
 from leash_cli.modules._scanning import ScanModule, ScanSettings
-from leash_cli.scanners import InjectionScanner
+from leash_cli.scanners import InjectionScanner, mask
+from leash_cli.scanners.injection import DEFAULT_SENSITIVITY, PRESETS
 
 
 class PromptInjection(ScanModule):
-    """Scores instruction-override, role-spoofing and jailbreak markers (decoding base64/hex, folding homoglyphs)."""
+    """Scores instruction overrides, fake chat-template tags, system-prompt extraction, jailbreak personas and
+    tool hijacking, in 20+ languages, after decoding base64/hex/rot13/URL-encoding and removing invisible characters."""
 
     name = "prompt-injection"
     severity = "high"
 
     class Settings(ScanSettings):
         action: Literal["block", "redact", "log"] = Field("block", description="block, redact or log")
-        threshold: float = Field(0.5, ge=0, le=1, description="score at or above which text counts as injection")
+        sensitivity: Literal["low", "medium", "high"] = Field(
+            DEFAULT_SENSITIVITY, description="named threshold: low " + f"({PRESETS['low']}), medium ({PRESETS['medium']}), "
+                                             f"high ({PRESETS['high']}); `threshold` wins when set")
+        threshold: float | None = Field(None, ge=0, le=1, description="score at or above which text counts as injection "
+                                                                      "(default: the sensitivity's)")
         check_responses: bool = Field(False, description="also score the model's answers")
         roles: list[str] | None = Field(None, description="only score texts of these roles "
                                                           "(e.g. [user, tool]); default all")
 
     def __init__(self, settings: "PromptInjection.Settings", context=None) -> None:
         super().__init__(settings, context)
-        self.scanners = [InjectionScanner(threshold=settings.threshold)]
+        self.scanners = [InjectionScanner(threshold=settings.threshold, sensitivity=settings.sensitivity)]
         self._roles = set(settings.roles) if settings.roles else None
+        self._where: dict[str, str] = {}
 
     def request_texts(self, ex):
-        if self._roles is None:
-            return ex.texts()
-        return [t for t in ex.texts() if t.role in self._roles]
+        texts = ex.texts() if self._roles is None else [t for t in ex.texts() if t.role in self._roles]
+        # where each text comes from (a tool result, a tool call's arguments, a message), for the findings
+        self._where = {t.field: (t.kind if t.kind != "text" else t.role) for t in texts}
+        return texts
+
+    def _violation(self, f, action: str, field: str | None) -> Violation:
+        where = self._where.get(field or "", "") if field and not field.startswith("response") else "response"
+        reason = getattr(f, "reason", "")
+        detail = f"{f.type}: {mask(f.text)}"
+        if reason:
+            detail += f" ({reason}{'; in ' + where if where else ''})"
+        return Violation(self.name, f.type, action, self.severity, detail, f.start, f.end, field, round(f.score, 4))

@@ -27,15 +27,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
+import urllib.parse
 from typing import Any
 
 from . import gates
+from . import injection_model
 from .engine import Finding
+from .injection_lexicon import lexicon_hits
+from .injection_model import RULE_FEATURES
 from .normalize import normalize
 from .prefilter import Prefilter
 
-__all__ = ["InjectionScanner", "INJECTION_TYPE"]
+__all__ = ["InjectionScanner", "InjectionFinding", "INJECTION_TYPE", "PRESETS"]
 
 SCANNER = "prompt-injection"
 INJECTION_TYPE = "PROMPT_INJECTION"
@@ -298,69 +303,9 @@ _PREFILTER = Prefilter([*_FEATURE_RES, re.compile(r"[a-z][013457@$][a-z]"), re.c
                         *_SPACED_GATES])
 
 
-class InjectionScanner:
-    """Heuristic prompt-injection detector (see module docstring)."""
-
-    name = SCANNER
-
-    def __init__(self, threshold: float = 0.5):
-        self.threshold = float(threshold)
-        _PREFILTER.warm()
-
-    # ------------------------------------------------------------------
-    def score(self, text: str) -> float:
-        return self._analyse(text)[0]
-
-    def scan(self, text: str) -> list[Finding]:
-        if not text:
-            return []
-        sc, span = self._analyse(text)
-        if sc < self.threshold or span is None:
-            return []
-        a, b = span
-        return [Finding(SCANNER, INJECTION_TYPE, a, b, round(sc, 4), text[a:b])]
-
-    def explain(self, text: str) -> list[tuple[str, float, str]]:
-        """Debug helper: ``(category, weight_after_damping, matched_text)``."""
-        norm = normalize(text, fold=True)
-        return [(c, w, text[a:b]) for c, w, a, b, _ in self._features(norm, text)]
-
-    # ------------------------------------------------------------------
-    def _analyse(self, text: str, depth: int = 0) -> tuple[float, tuple[int, int] | None]:
-        if not text:
-            return 0.0, None
-        norm = normalize(text, fold=True)
-        # which features (and gates) can match at all, in one Hyperscan pass (None: unknown)
-        maybe = _PREFILTER.matching(norm.text)
-        feats = self._features(norm, text, maybe)
-        if not text.isascii() and _TAG_RE.search(text):
-            # "ASCII smuggling": tag characters carry invisible ASCII; scan a
-            # view where they are decoded as well as the stripped view
-            feats.extend(self._features(normalize(text, fold=True, tags="decode"), text))
-        # encoded payloads (base64 / hex) decoded and scanned once
-        if depth == 0:
-            feats.extend(self._encoded(norm, text, maybe))
-        if not feats:
-            return 0.0, None
-        best: dict[str, tuple[float, int, int, bool]] = {}
-        for cat, w, a, b, direct in feats:
-            cur = best.get(cat)
-            if cur is None or w > cur[0]:
-                best[cat] = (w, a, b, direct)
-        prod = 1.0
-        for w, _, _, _ in best.values():
-            prod *= 1.0 - min(w, 0.99)
-        total = 1.0 - prod
-        any_direct = any(d for _, _, _, d in best.values())
-        if not any_direct:
-            t = norm.text
-            if _edu_search(t):
-                total *= 0.55
-                if "?" in t:
-                    total *= 0.85
-        strongest = max(best.values(), key=lambda v: v[0])
-        return min(total, 1.0), (strongest[1], strongest[2])
-
+class _Rules:
+    """The rules layer: the weighted patterns above (English, Spanish, French, German, Italian,
+    Portuguese), on the folded view and its leetspeak / letter-spaced views."""
     def _features(self, norm, original: str, maybe: set[int] | None = None) -> list[tuple[str, float, int, int, bool]]:
         """Feature matches in ``norm``'s views; ``maybe``: what the prefilter says can match in
         ``norm.text`` (None: unknown, try everything)."""
@@ -422,39 +367,6 @@ class InjectionScanner:
                 oa, ob = norm.span(a, b)
                 out.append((cat, w, oa, ob, direct))
         return out
-
-    def _encoded(self, norm, original: str, maybe: set[int] | None = None) -> list[tuple[str, float, int, int, bool]]:
-        """Decode base64 / hex runs (at most ``_MAX_DECODE``) and score the
-        decoded text.  Runs are searched in the ORIGINAL text (case matters
-        and offsets are then original offsets already)."""
-        src = original
-        if maybe is not None and _PF_B64 not in maybe:
-            # no 24 base64 characters in a row in the folded text, so none in the original either
-            # (folding keeps ASCII characters, lower-cased; it only drops or maps the others)
-            return []
-        if gates.ENABLED and gates.B64_RUN not in src.encode("utf-8", "surrogatepass").translate(gates.B64_MAP):
-            return []  # no 24 base64/hex characters in a row: nothing to decode
-        longs = [tok for tok in src.split() if len(tok) >= 24]
-        if not longs:
-            return []
-        out: list[tuple[str, float, int, int, bool]] = []
-        n = 0
-        for m in _long_token_runs(src, longs):
-            if n >= _MAX_DECODE:
-                break
-            run = m.group()
-            if len(run) >= 32 and len(run) % 2 == 0 and _HEX_FULL.fullmatch(run):
-                decoded = _hex(run)
-            else:
-                decoded = _b64(run)
-            n += 1
-            if not decoded:
-                continue
-            sc, _ = self._analyse(decoded, depth=1)
-            if sc > 0.2:
-                out.append(("encoded", min(0.95, sc * 0.9 + 0.1), m.start(), m.end(), True))
-        return out
-
 
 _BULK = 64        # more lead hits than this: let the regex engine iterate
 _MAX_PER_FEATURE = 64
@@ -657,3 +569,296 @@ def _hex(s: str) -> str | None:
     if _printable_ratio(txt) < 0.95 or letters < 0.6 * len(txt):
         return None
     return txt
+
+
+
+# ---------------------------------------------------------------------------------------------
+# The layered detector
+# ---------------------------------------------------------------------------------------------
+
+#: named thresholds (``sensitivity``), chosen on the team-written dev set (docs/detection.md)
+PRESETS = {"low": 0.7, "medium": 0.62, "high": 0.55}
+DEFAULT_SENSITIVITY = "medium"
+
+_CATEGORY_REASON = {
+    "override": "instruction override", "new_instr": "injected new instructions", "role_tag": "fake role / chat-template tag",
+    "jailbreak": "jailbreak persona or mode", "extract": "system-prompt extraction", "exfil": "data exfiltration",
+    "encoded": "decode-and-follow request", "ml_override": "instruction override (multilingual lexicon)",
+    "ml_extract": "system-prompt / secret request (multilingual lexicon)", "ml_persona": "unrestricted persona",
+    "tool_exfil": "tool or send verb near an external address", "delimiter": "context delimiter / fake boundary",
+    "addressed": "text addressed to the AI from inside content",
+}
+# invisible characters that hide text (ZWJ/ZWNJ are left out: emoji and Indic/Persian text use them)
+_HIDING_RE = re.compile("[\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\U000e0000-\U000e007f]")
+# context delimiters / fake boundaries: (literal gates, pattern); a pattern runs only where one of its gates occurs
+_DELIMS = [
+    (("</",), re.compile(r"</(?:user|context|document|input|data|email|tool_result|search_results?|untrusted|content|text|"
+                         r"query)>")),
+    (("[",), re.compile(r"\[/?(?:system|sys|admin|developer|instructions?)\]")),
+    (("<|",), re.compile(r"<\|[a-z_]{2,24}\|>")),
+    (("end", "begin", "start"), re.compile(r"\b(?:end|begin|start)\s+(?:of\s+)?(?:the\s+)?(?:user\s+input|document|context|"
+                                           r"system\s+prompt|conversation|untrusted\s+(?:content|data)|data)\b")),
+    (('"role"',), re.compile(r"\"role\"\s*:\s*\"(?:system|developer)\"")),
+    ((":\n", ":\r"), re.compile(r"^[ \t]*(?:human|user|assistant|ai|system)[ \t]*:[ \t]*$", re.M)),
+    (("---", "==="), re.compile(r"^(?:-{3,}|={3,})[ \t]*$", re.M)),
+]
+_ROT13 = str.maketrans("abcdefghijklmnopqrstuvwxyz", "nopqrstuvwxyzabcdefghijklm")
+# rot13 of words an encoded instruction is made of: a rot13 view is read only where one occurs
+_ROT13_HINTS = tuple(w.translate(_ROT13) for w in (
+    "ignore", "instruction", "previous", "system", "prompt", "password", "reveal", "secret", "forget", "disregard",
+    "respond", "pretend", " send ", "email", "forward", " tool", "above", " the "))
+_URL_RUN = re.compile(r"[^\s%]{0,200}(?:%[0-9a-f]{2}[^\s%]{0,200}){3,}")
+# fixed priors (logit) for what the public training sets hardly contain: texts that talk *about* injection
+# (security docs, questions) and code; applied only when no rule matched as a direct imperative
+_EDU_PRIOR = -2.0
+_PRIOR_FLOOR = -1.1  # logit of 0.25
+_SHORT = 24  # characters: the classifier's part of a text of this length counts half
+_CODE_PRIOR = -1.5
+_CODE_START = re.compile(r"^[ \t]*(?:def|class|import|from|const|let|var|function|public|private|return|if|for|while|"
+                         r"package|func|fn|#include|@[A-Za-z]\w*)\b", re.M)
+_CODE_END = re.compile(r"(?:[;{}]|\):?)[ \t]*$", re.M)  # (a colon alone ends headings and prose too)
+_MAX_DEPTH = 2
+_NOT_LETTERS = str.maketrans("", "", "0123456789 \t\n\r.,;:!?-_=+*/\\|()[]{}<>\"'`~@#$%^&")
+
+
+class InjectionFinding(Finding):
+    """A prompt-injection finding: a :class:`Finding` plus the layers that fired and a reason."""
+
+    __slots__ = ("layers", "reason")
+
+    def __init__(self, start: int, end: int, score: float, text: str, layers: tuple[str, ...], reason: str):
+        super().__init__(SCANNER, INJECTION_TYPE, start, end, score, text)
+        object.__setattr__(self, "layers", layers)
+        object.__setattr__(self, "reason", reason)
+
+    def to_dict(self, reveal: bool = False) -> dict:
+        d = super().to_dict(reveal)
+        d["layers"] = list(self.layers)
+        d["reason"] = self.reason
+        return d
+
+    def shifted(self, delta: int) -> "InjectionFinding":
+        return InjectionFinding(self.start + delta, self.end + delta, self.score, self.text, self.layers, self.reason)
+
+
+class Analysis:
+    """What the detector found in one text: the score, where, which layers fired and why."""
+
+    __slots__ = ("score", "span", "layers", "reasons", "rules", "ngram", "logit")
+
+    def __init__(self, score: float, span: tuple[int, int] | None, layers: list[str], reasons: list[str],
+                 rules: dict[str, tuple[float, int, int]], ngram: float, logit: float):
+        self.score = score
+        self.span = span
+        self.layers = layers
+        self.reasons = reasons
+        self.rules = rules
+        self.ngram = ngram
+        self.logit = logit
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(self.reasons)
+
+
+_EMPTY = Analysis(0.0, None, [], [], {}, 0.0, -10.0)
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+class InjectionScanner:
+    """Layered prompt-injection detector: normalise and decode, rules, a linear n-gram classifier.
+
+    ``threshold`` (0..1) wins over ``sensitivity`` (``low | medium | high``, see :data:`PRESETS`)."""
+
+    name = SCANNER
+
+    def __init__(self, threshold: float | None = None, sensitivity: str = DEFAULT_SENSITIVITY,
+                 model_path: str | None = None):
+        if sensitivity not in PRESETS:
+            raise ValueError(f"sensitivity must be one of {', '.join(PRESETS)}")
+        self.threshold = float(threshold) if threshold is not None else PRESETS[sensitivity]
+        self.model = injection_model.load(model_path)
+        self._rw = [float(x) for x in self.model.rule_weights]
+        _PREFILTER.warm()
+
+    # ------------------------------------------------------------------
+    def score(self, text: str) -> float:
+        return self.analyse(text).score
+
+    def scan(self, text: str) -> list[Finding]:
+        if not text:
+            return []
+        an = self.analyse(text)
+        if an.score < self.threshold or an.span is None:
+            return []
+        a, b = an.span
+        return [InjectionFinding(a, b, round(an.score, 4), text[a:b], tuple(an.layers), an.reason)]
+
+    def explain(self, text: str) -> list[tuple[str, float, str]]:
+        """``(feature, value, matched text)`` of every rule that fired, then the classifier's part and the score."""
+        an = self.analyse(text)
+        out = [(cat, w, text[a:b]) for cat, (w, a, b) in sorted(an.rules.items())]
+        out.append(("ngram_logit", round(an.ngram, 4), ""))
+        out.append(("score", round(an.score, 4), an.reason))
+        return out
+
+    # ------------------------------------------------------------------
+    def analyse(self, text: str, depth: int = 0) -> Analysis:
+        """Score ``text`` (see the module docstring of ``injection_model`` for the classifier)."""
+        if not text or not text.strip():
+            return _EMPTY
+        norm = normalize(text, fold=True)
+        t = norm.text
+        vec, best, direct = _rule_features(norm, text)
+        ngram, wa, wb = self.model.ngram_logit(t)
+        if ngram > 0:
+            # the classifier learnt from prose: on text made mostly of digits and symbols (IBANs, hashes,
+            # tables of numbers) its evidence is discounted in proportion to the missing letters
+            letters = len(t.translate(_NOT_LETTERS))
+            ngram *= min(1.0, letters / (0.6 * len(t)))
+            # ...and shrunk on short texts, where the mean of a few n-grams is noisy ("nothing here")
+            ngram *= len(t) / (len(t) + _SHORT)
+        logit = self.model.bias + ngram + sum(w * x for w, x in zip(self._rw, vec) if x)
+        # the priors only lower a score: below _PRIOR_FLOOR nothing is flagged at any preset, so skip them
+        prior, damped = _priors(t, best, direct) if logit > _PRIOR_FLOOR else (0.0, [])
+        logit += prior
+        score = _sigmoid(logit)
+        layers: list[str] = []
+        reasons: list[str] = []
+        fired = {c: v for c, v in best.items() if v[0] >= 0.3}
+        if vec[_RULE_INDEX["invisible"]]:
+            layers.append("normalize")
+            reasons.append("invisible characters removed")
+        if fired:
+            layers.append("rules")
+            top = max(fired.items(), key=lambda kv: kv[1][0])
+            reasons.append(f"{_CATEGORY_REASON.get(top[0], top[0])} ({', '.join(sorted(fired))})")
+        if ngram > 0.5:
+            layers.append("classifier")
+            reasons.append(f"classifier n-grams {ngram:+.2f}")
+        if damped:
+            reasons.append("damped: " + ", ".join(damped))
+        if fired:
+            span = max(fired.values(), key=lambda v: v[0])[1:]
+        else:
+            span = norm.span(wa, wb)
+        an = Analysis(score, span, layers, reasons, best, ngram, logit)
+        if depth < _MAX_DEPTH:
+            for kind, a, b, decoded in self._decoded(norm, text):
+                sub = self.analyse(decoded, depth + 1)
+                if sub.score > an.score:
+                    an = Analysis(sub.score, (a, b), [f"decode:{kind}", *sub.layers],
+                                  [f"{kind}-decoded text: " + (sub.reason or "classifier")], sub.rules, sub.ngram,
+                                  sub.logit)
+        if not an.reasons:
+            an.reasons.append("classifier")
+        return an
+
+    def _decoded(self, norm, text: str):
+        """``(kind, start, end, decoded text)`` of the hidden or encoded payloads of ``text``: Unicode tag
+        characters, base64 / hex runs, URL-encoded runs and a rot13 view (each bounded)."""
+        t = norm.text
+        if not text.isascii() and _TAG_RE.search(text):
+            yield "tags", 0, len(text), normalize(text, tags="decode").text
+        if "\u202e" in text:  # right-to-left override: the text is stored backwards and displayed forwards
+            yield "bidi", 0, len(text), t[::-1]
+        n = 0
+        if "%" in t and t.count("%") >= 3:
+            for m in _URL_RUN.finditer(t):
+                if n >= _MAX_DECODE:
+                    break
+                n += 1
+                oa, ob = norm.span(*m.span())
+                yield "url", oa, ob, urllib.parse.unquote_plus(m.group())
+        if any(h in t for h in _ROT13_HINTS):
+            yield "rot13", 0, len(text), t.translate(_ROT13)
+        if gates.ENABLED and gates.B64_RUN not in text.encode("utf-8", "surrogatepass").translate(gates.B64_MAP):
+            return
+        longs = [tok for tok in text.split() if len(tok) >= 24]
+        for m in _long_token_runs(text, longs):
+            if n >= _MAX_DECODE:
+                break
+            run = m.group()
+            if len(run) >= 32 and len(run) % 2 == 0 and _HEX_FULL.fullmatch(run):
+                decoded, kind = _hex(run), "hex"
+            else:
+                decoded, kind = _b64(run), "base64"
+            n += 1
+            if decoded:
+                yield kind, m.start(), m.end(), decoded
+
+
+_RULE_INDEX = {name: i for i, name in enumerate(RULE_FEATURES)}
+_RULES = _Rules()
+
+
+def rule_vector(text: str) -> list[float]:
+    """The dense rule features of ``text`` (training uses this; order: ``RULE_FEATURES``)."""
+    norm = normalize(text, fold=True)
+    vec, _, _ = _rule_features(norm, text)
+    return vec
+
+def _rule_features(norm, text: str) -> tuple[list[float], dict[str, tuple[float, int, int]], bool]:
+    t = norm.text
+    maybe = _PREFILTER.matching(t)
+    best: dict[str, tuple[float, int, int]] = {}
+    any_direct = False
+    for cat, w, a, b, direct in _RULES._features(norm, text, maybe):
+        any_direct |= direct
+        cur = best.get(cat)
+        if cur is None or w > cur[0]:
+            best[cat] = (w, a, b)
+    for cat, w, a, b in lexicon_hits(t):
+        # a strong lexicon hit that starts a sentence (or text addressed to the model) is a direct imperative
+        if w >= 0.7 and (cat == "addressed" or _SENT_START.search(t[max(0, a - 6):a])):
+            any_direct = True
+        cur = best.get(cat)
+        if cur is None or w > cur[0]:
+            oa, ob = norm.span(a, b)
+            best[cat] = (w, oa, ob)
+    n = 0
+    first = None
+    for gates_, rx in _DELIMS:
+        if any(g in t for g in gates_):
+            for m in rx.finditer(t):
+                n += 1
+                if first is None or m.start() < first[0]:
+                    first = m.span()
+                if n >= 8:
+                    break
+        if n >= 8:
+            break
+    if n:
+        oa, ob = norm.span(*first)
+        best["delimiter"] = (min(1.0, 0.25 * n), oa, ob)
+    vec = [0.0] * len(RULE_FEATURES)
+    for cat, (w, _, _) in best.items():
+        vec[_RULE_INDEX[cat]] = w
+    if not text.isascii():
+        hidden = len(_HIDING_RE.findall(text))
+        if hidden:
+            vec[_RULE_INDEX["invisible"]] = min(1.0, hidden / 8)
+    return vec, best, any_direct
+
+
+def _priors(t: str, best: dict, any_direct: bool) -> tuple[float, list[str]]:
+    """The fixed logit priors of ``t`` (see ``_EDU_PRIOR``) and what they were."""
+    if any_direct:
+        return 0.0, []
+    p, why = 0.0, []
+    if _edu_search(t):
+        # weaker without any rule hit: the framing words ("explain", "how to") also open plain requests
+        p += _EDU_PRIOR if best else _EDU_PRIOR / 2
+        why.append("discusses injection / asks about it")
+    lines = t.count("\n") + 1
+    if lines >= 2 and (len(_CODE_START.findall(t, 0, 20000)) + len(_CODE_END.findall(t, 0, 20000))) >= max(2, lines // 4):
+        p += _CODE_PRIOR
+        why.append("reads as code")
+    return p, why
+

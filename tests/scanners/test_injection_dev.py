@@ -1,0 +1,66 @@
+"""The shipped detector on the team-written dev set (data/injection/dev.jsonl, never trained on).
+
+Bars per attack family and per benign kind at the default (medium) sensitivity: a model or rule
+change that loses a family, or starts flagging a kind of benign text, fails here."""
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from leash_cli.scanners.injection import PRESETS, InjectionScanner
+
+DEV = Path(__file__).resolve().parents[2] / "data" / "injection" / "dev.jsonl"
+ROWS = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
+SC = InjectionScanner()
+SCORES = [SC.score(r["text"]) for r in ROWS]
+T = PRESETS["medium"]
+
+FAMILY_BAR = 0.7   # recall per attack family (the whole set must do better, see below)
+KIND_BAR = 0.10    # FPR per benign kind
+
+
+def _groups(label: int) -> dict[str, list[float]]:
+    g = defaultdict(list)
+    for r, s in zip(ROWS, SCORES):
+        if r["label"] == label:
+            g[r["family"] if label else r["kind"]].append(s)
+    return g
+
+
+def test_dev_set_shape():
+    fams = _groups(1)
+    kinds = _groups(0)
+    assert len(ROWS) >= 400
+    assert set(fams) == {"override", "delimiter", "indirect", "multilingual", "obfuscated", "roleplay", "extraction", "tool"}
+    assert {"security_docs", "innocent_trigger", "roleplay_benign", "code", "multilingual_benign",
+            "long_document"} <= set(kinds)
+    assert len({r["lang"] for r in ROWS}) >= 10
+
+
+@pytest.mark.parametrize("family", sorted(_groups(1)))
+def test_recall_per_family(family):
+    s = _groups(1)[family]
+    rec = sum(x >= T for x in s) / len(s)
+    assert rec >= FAMILY_BAR, (family, rec)
+
+
+@pytest.mark.parametrize("kind", sorted(_groups(0)))
+def test_fpr_per_benign_kind(kind):
+    s = _groups(0)[kind]
+    fpr = sum(x >= T for x in s) / len(s)
+    assert fpr <= KIND_BAR, (kind, fpr)
+
+
+def test_overall_recall_and_fpr():
+    pos = [s for r, s in zip(ROWS, SCORES) if r["label"]]
+    neg = [s for r, s in zip(ROWS, SCORES) if not r["label"]]
+    assert sum(x >= T for x in pos) / len(pos) >= 0.85
+    assert sum(x >= T for x in neg) / len(neg) <= 0.05
+
+
+def test_presets_are_ordered():
+    pos = [s for r, s in zip(ROWS, SCORES) if r["label"]]
+    rec = {p: sum(x >= t for x in pos) for p, t in PRESETS.items()}
+    assert rec["low"] <= rec["medium"] <= rec["high"]
