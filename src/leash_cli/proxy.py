@@ -35,6 +35,7 @@ from leash_cli.core.headers import leash_headers, overhead
 from leash_cli.core.ids import new_request_id  # noqa: F401 (the old name)
 from leash_cli.core.live import GatewayState  # noqa: F401 (the old name)
 from leash_cli.core.rejection import Rejection, reject
+from leash_cli.core.routing import Sent
 from leash_cli.core.transport import Transport, UpstreamConnectError, UpstreamError, UpstreamTimeout
 from leash_cli.exchange import Exchange, strip_credentials
 from leash_cli.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -50,6 +51,8 @@ Receive = Callable[[], Awaitable[dict]]
 Send = Callable[[dict], Awaitable[None]]
 
 _JSON_CT = (b"content-type", b"application/json")
+_PROVIDER_HEADER = b"x-leash-provider"  # who answered: the provider (a fallback, perhaps) ...
+_DEPLOYMENT_HEADER = b"x-leash-deployment"  # ... and its deployment
 _UPSTREAM_ACCEPT_ENCODING = "gzip, deflate"
 
 
@@ -190,20 +193,36 @@ class Gateway(GatewayCore):
         if named not in ("keep-alive", "close"):  # RFC 9110 7.6.1: headers named in Connection stop here too
             hop = hop | {t.strip() for t in named.split(",")}
         out = {k: v for k, v in headers.items() if k not in hop and not k.startswith("x-leash-")}
-        if provider.extra_headers:
-            out.update({k.lower(): v for k, v in provider.extra_headers.items()})
-        out, query = provider.apply_credentials(out, adm.query)
-        out["accept-encoding"] = _UPSTREAM_ACCEPT_ENCODING
-        url = provider.upstream_url(ex.path, query)
+        route = adm.state.routes.get(provider.name)
+        dep = route.single if route is not None else None
+        sent: Sent | None = None
         ex.t_upstream_start = time.perf_counter()
         guard = _DisconnectGuard(receive, ex)
         try:
             try:
-                resp = await client.request(
-                    ex.method, url, out, ex.request_body or None,
-                    connect_timeout=provider.connect_timeout or cfg.connect_timeout,
-                    read_timeout=provider.read_timeout or cfg.read_timeout,
-                )
+                if dep is not None:  # one deployment, nothing to decide: the fast path
+                    target = dep.target
+                    if target.extra_headers:
+                        out.update({k.lower(): v for k, v in target.extra_headers.items()})
+                    out, query = target.apply_credentials(out, adm.query)
+                    out["accept-encoding"] = _UPSTREAM_ACCEPT_ENCODING
+                    dep.attempts += 1
+                    resp = await client.request(
+                        ex.method, target.upstream_url(ex.path, query), out, ex.request_body or None,
+                        connect_timeout=provider.connect_timeout or cfg.connect_timeout,
+                        read_timeout=provider.read_timeout or cfg.read_timeout,
+                    )
+                else:
+                    assert route is not None
+                    out["accept-encoding"] = _UPSTREAM_ACCEPT_ENCODING
+                    sent = await route.send(client, ex.method, ex.path, adm.query, out, ex.request_body or None,
+                                            deadline=_client_deadline(headers, ex.t_start))
+                    if sent.answer is None or sent.deployment is None:
+                        ex.t_upstream_end = time.perf_counter()
+                        return await self._upstream_failed(send, ex, R.upstream_unavailable(
+                            provider.name, sent.unavailable or 1.0))
+                    resp, dep = sent.answer, sent.deployment
+                    ex.response_headers = {"x-leash-provider": dep.provider, "x-leash-deployment": dep.name}
             except UpstreamTimeout as e:
                 ex.t_upstream_end = time.perf_counter()
                 return await self._upstream_failed(send, ex, R.upstream_timeout(provider.name, e))
@@ -216,8 +235,14 @@ class Gateway(GatewayCore):
                 ex.status = resp.status
                 ctype = resp.header("content-type") or ""
                 rheaders = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in resp.headers
-                            if k not in HOP_BY_HOP]
+                            if k not in HOP_BY_HOP and not k.startswith("x-leash-")]
+                wire = dep.wire_name
+                rheaders.append((_PROVIDER_HEADER, wire[0]))
+                rheaders.append((_DEPLOYMENT_HEADER, wire[1]))
+                routed = ex.response_headers
                 ex.response_headers = strip_credentials({k: v for k, v in resp.headers if k not in HOP_BY_HOP})
+                if sent is not None and routed:  # who answered, in the record too
+                    ex.response_headers.update(routed)
                 if resp.status >= 400:
                     ex.outcome = "upstream_error"
                 if ctype.startswith("text/event-stream"):
@@ -249,6 +274,8 @@ class Gateway(GatewayCore):
             raise _ClientGone() from None
         finally:
             guard.stop()
+            if sent is not None:
+                sent.done()
 
     async def _answer_mock(self, receive: Receive, send: Send, adm: Admission, provider: Provider) -> None:
         ex = adm.ex
@@ -374,6 +401,21 @@ def _release_startup_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc
         pass
+
+
+def _client_deadline(headers: dict[str, str], t_start: float) -> float | None:
+    """The client's own timeout as its SDK declares it (``x-stainless-timeout`` / ``x-stainless-read-timeout``,
+    seconds), as a ``time.monotonic()`` deadline; None when it does not say."""
+    raw = headers.get("x-stainless-timeout") or headers.get("x-stainless-read-timeout")
+    if not raw:
+        return None
+    try:
+        secs = float(raw)
+    except ValueError:
+        return None
+    if not 0 < secs < 1e7:
+        return None
+    return time.monotonic() + secs - (time.perf_counter() - t_start)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
