@@ -125,6 +125,14 @@ class RetryConfig(Strict):
                     "(the connection dropped after the request was written); `timeout` and `reset` may send a "
                     "request the provider already received again, so they are opt-in")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, data: Any) -> Any:
+        # YAML 1.1 reads a bare `on:` key as the boolean true: it means the key `on`
+        if isinstance(data, dict) and True in data:
+            data = {("on" if k is True else k): v for k, v in data.items()}
+        return data
+
     @field_validator("backoff", "max_backoff", mode="before")
     @classmethod
     def _duration(cls, v: Any) -> float:

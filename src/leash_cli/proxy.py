@@ -100,6 +100,7 @@ class Gateway(GatewayCore):
     async def startup(self) -> None:
         self.client = self._transport_factory()
         await self.start()
+        await self.start_health_checks(self.client)  # deployments with a health_check (none by default)
         _release_startup_memory()
         self.ready = True
 
