@@ -469,3 +469,41 @@ def test_smooth_weighted_round_robin_interleaves():
     assert seq == ["a", "a", "b", "a", "c", "a", "a"]  # nginx's sequence for 5:1:1
     b.cooldown_until = 100.0
     assert {pick([a, b, c], "weighted", 0.0, []).name for _ in range(12)} == {"a", "c"}  # type: ignore[union-attr]
+
+
+# -- reload -----------------------------------------------------------------------------------------------
+
+
+def test_a_reload_keeps_the_breakers_and_follows_the_health_checks(start_gateway, ups, tmp_path):
+    import yaml
+
+    from leash_cli.server import reload_config
+
+    ups["east"].always = ("status", 503)
+    provider = {"kind": "openai", "balance": "ordered", "deployments": [dep(ups, "east"), dep(ups, "west")],
+                "circuit_breaker": {"failure_threshold": 1, "recovery_timeout": "60s"},
+                "retry": {"attempts": 1, "backoff": "1ms"}}
+    gw = start_gateway({"providers": {"openai": provider}})
+    assert chat_raw(oa(gw)).headers["x-leash-deployment"] == "west"
+    assert health(gw)["openai"]["deployments"]["east"]["state"] == "open"
+    path = tmp_path / "leash.yaml"
+    with_probe = {**provider, "health_check": {"interval": "50ms", "timeout": "1s"}}
+    path.write_text(yaml.safe_dump({"providers": {"openai": with_probe}}))
+    assert reload_config(gw.gateway, path)
+    h = health(gw)["openai"]["deployments"]
+    assert h["east"]["state"] == "open" and h["east"]["attempts"] == 1  # what leash learned is kept
+    deadline = time.monotonic() + 10
+    while ups["west"].probes < 2:
+        assert time.monotonic() < deadline, "no probe after the reload"
+        time.sleep(0.05)
+    path.write_text(yaml.safe_dump({"providers": {"openai": provider}}))
+    assert reload_config(gw.gateway, path)
+    deadline = time.monotonic() + 10
+    while gw.gateway.health_checks.tasks:  # the reload reaches the gateway's loop
+        assert time.monotonic() < deadline, "the probes did not stop"
+        time.sleep(0.02)
+    time.sleep(0.2)  # a probe already under way ends
+    probes = ups["west"].probes
+    time.sleep(0.4)
+    assert ups["west"].probes == probes  # the probes stopped with the reload that removed them
+    assert len(ups["east"].seen("chat")) == 1

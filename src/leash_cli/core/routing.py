@@ -195,11 +195,16 @@ class ProviderRoute:
                 assert error is not None
                 raise error
             d.retries[reason] = d.retries.get(reason, 0) + 1
-            if answer is not None:  # answered in full before the next try: read it, keep the connection
+            if answer is not None:
                 d.in_flight -= 1
-                await _drain(answer)
-            if wait > 0:
-                await asyncio.sleep(wait)
+            try:
+                if answer is not None:  # answered in full before the next try: read it, keep the connection
+                    await _drain(answer)
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            except BaseException:  # the client left while we waited: give the trial slot back
+                _release(nxt)
+                raise
             d = nxt
 
 
@@ -244,6 +249,9 @@ async def _drain(answer: UpstreamAnswer) -> None:
         await asyncio.wait_for(answer.read(), _DRAIN_TIMEOUT)
     except (UpstreamError, asyncio.TimeoutError):
         answer.close()
+    except BaseException:
+        answer.close()
+        raise
     else:
         answer.release()
 
@@ -490,7 +498,12 @@ class HealthChecks:
 
 async def probe_loop(d: Deployment, kind: str, hc: HealthCheckConfig, transport: Transport) -> None:
     while True:
-        await probe(d, kind, hc, transport)
+        try:
+            await probe(d, kind, hc, transport)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a probe never ends the loop (nor the gateway)
+            log.warning("health probe of %s/%s failed", d.provider, d.name, exc_info=True)
         await asyncio.sleep(hc.interval)
 
 
@@ -516,7 +529,7 @@ async def probe(d: Deployment, kind: str, hc: HealthCheckConfig, transport: Tran
             resp.release()
         except (UpstreamError, asyncio.TimeoutError):
             resp.close()
-    except (UpstreamError, asyncio.TimeoutError, OSError, ValueError) as e:
+    except (UpstreamError, asyncio.TimeoutError, OSError, ValueError, RuntimeError) as e:
         error = f"{type(e).__name__}: {_cause(e)}"
     d.probe_ok, d.probe_at, d.probe_error = ok, time.time(), error
     b = d.breaker
