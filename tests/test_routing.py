@@ -213,7 +213,7 @@ def test_503_burst_opens_the_breaker_then_half_open_then_closed(start_gateway, u
     ups["east"].script += [("status", 503), ("status", 503)]
     gw = start_gateway({"providers": {"openai": {
         "kind": "openai", "deployments": [dep(ups, "east")],
-        "circuit_breaker": {"failure_threshold": 2, "recovery_timeout": "300ms", "half_open_requests": 1}}}})
+        "circuit_breaker": {"failure_threshold": 2, "recovery_timeout": "3s", "half_open_requests": 1}}}})
     client = oa(gw)
     for _ in range(2):
         with pytest.raises(openai.InternalServerError):
