@@ -37,6 +37,7 @@ from leash_cli.core.live import GatewayState  # noqa: F401 (the old name)
 from leash_cli.core.rejection import Rejection, reject
 from leash_cli.core.routing import Sent
 from leash_cli.core.transport import Transport, UpstreamConnectError, UpstreamError, UpstreamTimeout
+from leash_cli.errors import error_body
 from leash_cli.exchange import Exchange, strip_credentials
 from leash_cli.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from leash_cli.metrics import Metrics
@@ -324,6 +325,7 @@ class Gateway(GatewayCore):
         watcher = asyncio.create_task(_watch_disconnect(receive, gone, asyncio.current_task(), ex))
         splitter = SSESplitter()
         sent: list[bytes] = []
+        broke: bytes | None = None  # the error event of a stream the upstream broke off
         try:
             try:
                 async for chunk in chunks:
@@ -349,6 +351,13 @@ class Gateway(GatewayCore):
                 ex.outcome = "upstream_error"
                 ex.error = f"upstream stream broke off: {R.upstream_cause(e)}"
                 log.warning("%s %s/%s: %s", ex.id, ex.provider, ex.path, ex.error)
+                # the client learns it in its provider's own stream format (its SDK raises), not by a silent end
+                timeout = isinstance(e, UpstreamTimeout)
+                event = stream_error_event(ex.api, 504 if timeout else 502, f"provider {ex.provider!r} "
+                                           f"{'stopped sending' if timeout else 'broke off'} its response "
+                                           f"mid-stream: {R.upstream_cause(e)}",
+                                           "upstream_timeout" if timeout else "upstream_reset")
+                broke = event
             except asyncio.CancelledError:
                 if not gone.is_set():
                     raise
@@ -361,6 +370,8 @@ class Gateway(GatewayCore):
             rest = splitter.flush() if not flow.stopped else b""
             tail = list(await flow.event(rest)) if rest.strip() else []
             tail += await flow.tail()
+            if broke is not None:
+                tail.append(broke)  # last: after what the response stages still held
             for out in tail:
                 sent.append(out)
                 await send({"type": "http.response.body", "body": out, "more_body": True})
@@ -402,6 +413,15 @@ def _release_startup_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc
         pass
+
+
+def stream_error_event(api: str, status: int, message: str, code: str) -> bytes:
+    """An error event in `api`'s stream format: Anthropic's ``event: error``, else a ``data:`` line with the
+    provider's error body (what the OpenAI and Gemini SDKs raise on)."""
+    body = error_body(api, status, message, code)
+    if api == "anthropic":
+        return b"event: error\ndata: " + body + b"\n\n"
+    return b"data: " + body + b"\n\n"
 
 
 def _client_deadline(headers: dict[str, str], t_start: float) -> float | None:
