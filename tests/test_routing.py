@@ -507,3 +507,11 @@ def test_a_reload_keeps_the_breakers_and_follows_the_health_checks(start_gateway
     time.sleep(0.4)
     assert ups["west"].probes == probes  # the probes stopped with the reload that removed them
     assert len(ups["east"].seen("chat")) == 1
+
+
+def test_a_plain_provider_answers_as_before(gateway):
+    raw = chat_raw(oa(gateway))
+    assert raw.http_response.status_code == 200
+    assert "x-leash-provider" not in raw.headers and "x-leash-deployment" not in raw.headers
+    assert metric(gateway, "leash_upstream_attempts_total", provider="openai", deployment="default") == 1
+    assert metric(gateway, "leash_circuit_breaker_state", provider="openai", deployment="default") == 0

@@ -238,9 +238,10 @@ class Gateway(GatewayCore):
                 ctype = resp.header("content-type") or ""
                 rheaders = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in resp.headers
                             if k not in HOP_BY_HOP and not k.startswith("x-leash-")]
-                wire = dep.wire_name
-                rheaders.append((_PROVIDER_HEADER, wire[0]))
-                rheaders.append((_DEPLOYMENT_HEADER, wire[1]))
+                if sent is not None or dep.announce:  # a provider with deployments, retries or fallbacks
+                    wire = dep.wire_name
+                    rheaders.append((_PROVIDER_HEADER, wire[0]))
+                    rheaders.append((_DEPLOYMENT_HEADER, wire[1]))
                 routed = ex.response_headers
                 ex.response_headers = strip_credentials({k: v for k, v in resp.headers if k not in HOP_BY_HOP})
                 if sent is not None and routed:  # who answered, in the record too

@@ -20,7 +20,7 @@ EWMA_ALPHA = 0.3
 class Deployment:
     __slots__ = ("provider", "name", "target", "weight", "current", "in_flight", "ewma", "cooldown_until",
                  "breaker", "attempts", "retries", "picks", "probe_ok", "probe_at", "probe_error", "wire_name",
-                 "key")
+                 "key", "announce")
 
     def __init__(self, provider: str, name: str, target: Provider, weight: int, breaker: Breaker | None) -> None:
         self.provider = provider  # the provider's name
@@ -40,6 +40,9 @@ class Deployment:
         self.probe_error: str | None = None
         self.wire_name = (provider.encode("latin-1"), name.encode("latin-1"))  # x-leash-provider, -deployment
         self.key: tuple[object, ...] = ()  # what must be equal for a reload to keep this deployment's state
+        #: name itself in x-leash-provider / x-leash-deployment even on the fast path (its provider has
+        #: `deployments:` or anything to decide); a plain provider's answers stay as they were
+        self.announce = True
 
     def available(self, now: float) -> bool:
         if self.cooldown_until > now:

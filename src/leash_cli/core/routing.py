@@ -389,6 +389,8 @@ def build_routes(cfg: Config, providers: dict[str, Provider],
             if other is not None:
                 route.fallbacks.append(Fallback(other, fmodel))
         route.settle()
+        if route.single is not None and not providers[name].config.deployments:
+            route.single.announce = False  # a plain provider: nothing to say about who answered
     return routes
 
 
