@@ -145,8 +145,9 @@ def test_stream_reset_midway_ends_the_client_stream(gateway):
 
 
 def test_stream_reset_midway_raises_in_the_sdks_and_is_recorded(gateway):
-    import anthropic
     import sqlite3
+
+    import anthropic
 
     client = openai.OpenAI(base_url=gateway.base("openai"), api_key="sk-x", max_retries=0)
     stream = client.chat.completions.create(**{**CHAT, "model": "reset-stream"}, stream=True)

@@ -17,8 +17,8 @@ import openai
 import orjson
 import pytest
 from aiohttp import web
-from fake_upstream import FakeUpstream, Seen
 
+from fake_upstream import FakeUpstream, Seen
 from leash_cli.config import ConfigError, parse_config_text
 from leash_cli.core.balance import Deployment, pick
 from leash_cli.core.breaker import CLOSED, HALF_OPEN, OPEN, Breaker

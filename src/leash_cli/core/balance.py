@@ -73,9 +73,7 @@ def pick(deployments: list[Deployment], balance: str, now: float, tried: list[De
     cands = [d for d in deployments if d.available(now) and d not in tried]
     if not cands:
         return None
-    if len(cands) == 1:
-        chosen = cands[0]
-    elif balance == "ordered":
+    if len(cands) == 1 or balance == "ordered":
         chosen = cands[0]
     elif balance == "least-busy":
         chosen = min(cands, key=_busy)

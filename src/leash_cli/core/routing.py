@@ -48,8 +48,14 @@ from leash_cli.config import Config, HealthCheckConfig, RetryConfig
 from leash_cli.core.balance import Deployment, pick
 from leash_cli.core.breaker import HALF_OPEN, OPEN, Breaker
 from leash_cli.core.rejection import upstream_cause
-from leash_cli.core.transport import Transport, UpstreamAnswer, UpstreamConnectError, UpstreamError, UpstreamReset, \
-    UpstreamTimeout
+from leash_cli.core.transport import (
+    Transport,
+    UpstreamAnswer,
+    UpstreamConnectError,
+    UpstreamError,
+    UpstreamReset,
+    UpstreamTimeout,
+)
 from leash_cli.providers import Provider
 
 log = logging.getLogger("leash.routing")
@@ -247,7 +253,7 @@ def _release(d: Deployment) -> None:
 async def _drain(answer: UpstreamAnswer) -> None:
     try:
         await asyncio.wait_for(answer.read(), _DRAIN_TIMEOUT)
-    except (UpstreamError, asyncio.TimeoutError):
+    except (TimeoutError, UpstreamError):
         answer.close()
     except BaseException:
         answer.close()
@@ -529,9 +535,9 @@ async def probe(d: Deployment, kind: str, hc: HealthCheckConfig, transport: Tran
                 error = f"HTTP {resp.status}"
             await asyncio.wait_for(resp.read(), hc.timeout)
             resp.release()
-        except (UpstreamError, asyncio.TimeoutError):
+        except (TimeoutError, UpstreamError):
             resp.close()
-    except (UpstreamError, asyncio.TimeoutError, OSError, ValueError, RuntimeError) as e:
+    except (TimeoutError, UpstreamError, OSError, ValueError, RuntimeError) as e:
         error = f"{type(e).__name__}: {_cause(e)}"
     d.probe_ok, d.probe_at, d.probe_error = ok, time.time(), error
     b = d.breaker
