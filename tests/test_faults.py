@@ -139,7 +139,33 @@ def test_stream_reset_midway_ends_the_client_stream(gateway):
                       json={**CHAT, "model": "reset-stream", "stream": True}) as r:
         assert r.status_code == 200
         got = b"".join(r.iter_raw())
-    assert got.count(b"data:") == 2  # what arrived before the reset, then a clean end
+    assert got.count(b"data:") == 3  # what arrived before the reset, then an error event in OpenAI's format
+    last = got.strip().split(b"\n\n")[-1]
+    assert last.startswith(b"data: ") and b'"code":"upstream_reset"' in last and b"broke off" in last
+
+
+def test_stream_reset_midway_raises_in_the_sdks_and_is_recorded(gateway):
+    import sqlite3
+
+    import anthropic
+
+    client = openai.OpenAI(base_url=gateway.base("openai"), api_key="sk-x", max_retries=0)
+    stream = client.chat.completions.create(**{**CHAT, "model": "reset-stream"}, stream=True)
+    with pytest.raises(openai.APIError) as e:
+        for _ in stream:
+            pass
+    assert "broke off" in str(e.value)
+    ac = anthropic.Anthropic(base_url=gateway.base("anthropic"), api_key="sk-ant-x", max_retries=0)
+    with pytest.raises(anthropic.APIStatusError) as ae:
+        with ac.messages.stream(model="reset-stream", max_tokens=20,
+                                messages=[{"role": "user", "content": "hi"}]) as s:
+            for _ in s:
+                pass
+    assert "broke off" in str(ae.value)
+    gateway.flush()
+    rows = sqlite3.connect(gateway.db_path).execute(
+        "select outcome, error from requests where model = 'reset-stream' order by rowid").fetchall()
+    assert len(rows) == 2 and all(o == "upstream_error" and "broke off" in err for o, err in rows)
 
 
 @pytest.mark.slow
@@ -155,7 +181,8 @@ def test_idle_stream_times_out_but_long_streams_are_not_cut(start_gateway):
     with httpx.stream("POST", f"{gw.base('openai')}/chat/completions", timeout=10,
                       json={**CHAT, "model": "hang-stream", "stream": True}) as r:
         got = b"".join(r.iter_raw())
-    assert got.count(b"data:") == 1
+    assert got.count(b"data:") == 2  # the one event, then the error event
+    assert b'"code":"upstream_timeout"' in got
     assert time.perf_counter() - t < 5
 
 

@@ -131,6 +131,123 @@ class TLSConfig(Strict):
         return self
 
 
+_SHORT_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_SHORT_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def seconds(value: Any) -> float:
+    """A duration as seconds: a number (seconds) or text such as 200ms, 5s, 1.5m, 1h."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 200ms, 5s or 1m")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return float(value)
+    m = _SHORT_DURATION.match(str(value))
+    if not m:
+        raise ValueError(f"expected a duration such as 200ms, 5s or 1m, got {value!r}")
+    return float(m.group(1)) * _SHORT_UNITS[m.group(2)]
+
+
+class DeploymentConfig(Strict):
+    """One upstream behind a provider name: its own endpoint and key, and its share of the traffic."""
+
+    name: str = Field(description="the deployment's name (in x-leash-deployment, /health and the metrics)")
+    endpoint: str | None = Field(None, description="base URL; default: the provider's endpoint")
+    api_key: SecretStr | None = Field(None, description="the key injected upstream for this deployment; default: "
+                                                        "the provider's api_key (never logged or stored)")
+    weight: int = Field(1, ge=0, description="share of the traffic under `balance: weighted` (0: only when no "
+                                             "other deployment is available)")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", v):
+            raise ValueError(f"deployment name {v!r} may hold only letters, digits, '-', '_' and '.'")
+        return v
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_is_url(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        if not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError("expected an http(s) URL such as https://api.openai.com/v1")
+        return v.rstrip("/")
+
+
+RETRY_ON = (429, 500, 502, 503, 504, "connect", "timeout", "reset")
+
+
+class RetryConfig(Strict):
+    """When and how often leash sends a request again (to another deployment when one is healthy)."""
+
+    attempts: int = Field(0, ge=0, le=10, description="retries after the first try (0: none)")
+    backoff: float = Field(0.2, description="base of the exponential backoff (full jitter: a random wait up to "
+                                            "backoff * 2^retry), e.g. 200ms")
+    max_backoff: float = Field(5.0, description="the longest wait between two tries, e.g. 5s")
+    on: list[Literal[429, 500, 502, 503, 504, "connect", "timeout", "reset"]] = Field(
+        default_factory=lambda: [429, 500, 502, 503, 504, "connect"],
+        description="what is retried: an answered status (429, 500, 502, 503, 504), `connect` (the request never "
+                    "left: connection refused, DNS, connect timeout), `timeout` (no answer in time) and `reset` "
+                    "(the connection dropped after the request was written); `timeout` and `reset` may send a "
+                    "request the provider already received again, so they are opt-in")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, data: Any) -> Any:
+        # YAML 1.1 reads a bare `on:` key as the boolean true: it means the key `on`
+        if isinstance(data, dict) and True in data:
+            data = {("on" if k is True else k): v for k, v in data.items()}
+        return data
+
+    @field_validator("backoff", "max_backoff", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> float:
+        return seconds(v)
+
+
+class CircuitBreakerConfig(Strict):
+    """Per deployment: stop sending to one that keeps failing, try it again after a pause."""
+
+    failure_threshold: int = Field(5, ge=1, description="consecutive failures (connect errors, timeouts, resets, "
+                                                        "5xx answers) that open the breaker")
+    recovery_timeout: float = Field(30.0, description="how long an open breaker stays open before trial "
+                                                      "requests (half-open), e.g. 30s")
+    half_open_requests: int = Field(1, ge=1, description="trial requests let through while half-open; that many "
+                                                         "successes close the breaker, one failure opens it again")
+
+    @field_validator("recovery_timeout", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> float:
+        return seconds(v)
+
+
+class HealthCheckConfig(Strict):
+    """An active probe per deployment: a GET every `interval`; failures count toward the breaker."""
+
+    interval: float = Field(10.0, description="time between probes, e.g. 10s")
+    timeout: float = Field(2.0, description="a probe with no answer by then fails, e.g. 2s")
+    path: str | None = Field(None, description="path below the endpoint; default by kind: /models (OpenAI), "
+                                               "/v1/models (Anthropic), /v1beta/models (Google). An answer "
+                                               "below 500 other than 429 is healthy")
+
+    @field_validator("interval", "timeout", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> float:
+        s = seconds(v)
+        if s <= 0:
+            raise ValueError("must be above 0")
+        return s
+
+
+class FallbackConfig(Strict):
+    """Another provider to try when this one's deployments are exhausted or open."""
+
+    provider: str = Field(description="a configured provider of the same wire format")
+    model: str | None = Field(None, description="the model to ask it for instead of the client's")
+
+
 class ProviderConfig(Strict):
     """One upstream, reached at /v1/NAME/... (NAME is the key under `providers:`)."""
 
@@ -166,6 +283,21 @@ class ProviderConfig(Strict):
                           "ALL_PROXY / NO_PROXY from the environment")
     stream_usage: bool = Field(True, description="ask OpenAI-style streams for their usage "
                                                  "(stream_options.include_usage); off for servers that refuse it")
+    deployments: list[DeploymentConfig] = Field(
+        default_factory=list, description="several upstreams behind this provider name; default: one, from "
+                                          "endpoint and api_key")
+    balance: Literal["weighted", "least-busy", "latency", "ordered"] = Field(
+        "weighted", description="how a deployment is picked: weighted round robin, least-busy (fewest requests "
+                                "in flight), latency (lowest moving average), ordered (the first available)")
+    retry: RetryConfig = Field(default_factory=RetryConfig, description="retries with backoff (none by default)")
+    circuit_breaker: CircuitBreakerConfig | None = Field(
+        None, description="per-deployment circuit breaker; default: none (deployments are skipped only while "
+                          "cooling down after a 429 with Retry-After)")
+    health_check: HealthCheckConfig | None = Field(None, description="optional active probe of each deployment")
+    fallbacks: list[str | FallbackConfig] = Field(
+        default_factory=list, description="other providers of the same wire format, tried in order once this "
+                                          "one's deployments are exhausted or open: a name, or "
+                                          "{provider: NAME, model: MODEL} to ask for another model")
     # mock provider only
     delay_ms: float = Field(0.0, ge=0, description="mock: delay before the answer")
     chunks: int = Field(5, ge=1, le=10000, description="mock: number of streamed content events")
@@ -368,11 +500,51 @@ class Config(Strict):
                 p.kind = name  # type: ignore[assignment]
             if p.endpoint is None:
                 p.endpoint = DEFAULT_ENDPOINTS[p.kind]
+        for name, p in v.items():
+            _check_routing(name, p, v)
         return v
 
     # convenience -----------------------------------------------------------
     def provider(self, name: str) -> ProviderConfig | None:
         return self.providers.get(name)
+
+
+#: Wire formats: a provider may fall back to another of the same family (more kinds join these families).
+WIRE_FAMILY = {"openai": "openai", "azure": "openai", "anthropic": "anthropic", "google": "google", "mock": "mock"}
+
+
+def _check_routing(name: str, p: ProviderConfig, providers: dict[str, ProviderConfig]) -> None:
+    """Deployments and fallbacks of provider `name`; errors name the key."""
+    key = f"providers.{name}"
+    if p.kind == "mock" and (p.deployments or p.fallbacks or p.health_check):
+        raise ValueError(f"{key}: a mock provider has no deployments, fallbacks or health_check")
+    seen: set[str] = set()
+    for i, d in enumerate(p.deployments):
+        if d.name in seen:
+            raise ValueError(f"{key}.deployments[{i}].name: {d.name!r} is used twice")
+        seen.add(d.name)
+    if p.deployments and not any(d.weight for d in p.deployments) and p.balance == "weighted":
+        raise ValueError(f"{key}.deployments: every weight is 0, so nothing would be sent")
+    if p.retry.max_backoff < p.retry.backoff:
+        raise ValueError(f"{key}.retry.max_backoff: shorter than retry.backoff")
+    family = WIRE_FAMILY.get(p.kind or name, p.kind or name)
+    names: set[str] = set()
+    for i, f in enumerate(p.fallbacks):
+        fb = f if isinstance(f, str) else f.provider
+        where = f"{key}.fallbacks[{i}]"
+        if fb == name:
+            raise ValueError(f"{where}: a provider cannot fall back to itself")
+        if fb in names:
+            raise ValueError(f"{where}: {fb!r} is listed twice")
+        names.add(fb)
+        other = providers.get(fb)
+        if other is None:
+            configured = ", ".join(sorted(providers)) or "(none)"
+            raise ValueError(f"{where}: unknown provider {fb!r}; configured providers: {configured}")
+        ofam = WIRE_FAMILY.get(other.kind or fb, other.kind or fb)
+        if ofam != family or ofam == "mock":
+            raise ValueError(f"{where}: {fb!r} speaks {other.kind}, not the {p.kind} wire format of {name!r}; "
+                             "a fallback must speak the same one")
 
 
 @dataclass

@@ -50,8 +50,10 @@ class Metrics:
         )
         self.in_flight = Gauge("leash_gateway_in_flight_requests", "Requests in progress", registry=r)
         self._recorder = None
+        self._routes = None
         self._cache: dict[tuple, tuple] = {}
         r.register(_StoreCollector(self))
+        r.register(_RoutingCollector(self))
 
     def _children(self, ex: Exchange) -> tuple:
         """The labelled series of one (tenant, provider, model, status), looked up once."""
@@ -106,6 +108,11 @@ class Metrics:
         """Report the history writer's counters at scrape time."""
         self._recorder = recorder
 
+    def bind_routes(self, routes) -> None:
+        """Report the deployments' breakers, attempts and retries at scrape time: `routes()` gives
+        ``(states, attempts, retries)``, each a list of (labels, value)."""
+        self._routes = routes
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
@@ -143,6 +150,39 @@ class _ModuleDurations:
                 buckets.append((floatToGoString(bound), total))
             h.add_metric([module], buckets, sum_value=s[0])
         yield h
+
+
+class _RoutingCollector:
+    """Deployments' counters live on the deployments (a plain int per attempt on the hot path): read here."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        state = GaugeMetricFamily("leash_circuit_breaker_state", "Circuit breaker per deployment: 0 closed, "
+                                  "1 open, 2 half-open", labels=["provider", "deployment"])
+        attempts = CounterMetricFamily("leash_upstream_attempts", "Requests sent to each deployment",
+                                       labels=["provider", "deployment"])
+        retries = CounterMetricFamily("leash_upstream_retries", "Tries that failed and were sent again "
+                                      "(retried or passed to a fallback), by reason", labels=["provider",
+                                                                                              "deployment", "reason"])
+        get = self.metrics._routes
+        if get is not None:
+            states, counts, tries = get()
+            for labels, value in states:
+                state.add_metric(list(labels), value)
+            for labels, value in counts:
+                attempts.add_metric(list(labels), value)
+            for labels, value in tries:
+                retries.add_metric(list(labels), value)
+        yield state
+        yield attempts
+        yield retries
 
 
 class _StoreCollector:

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
@@ -35,6 +35,7 @@ from leash_cli.core.headers import leash_headers, overhead
 from leash_cli.core.ids import new_request_id  # noqa: F401 (the old name)
 from leash_cli.core.live import GatewayState  # noqa: F401 (the old name)
 from leash_cli.core.rejection import Rejection, reject
+from leash_cli.core.routing import Sent
 from leash_cli.core.transport import (
     Transport,
     UpstreamConnectError,
@@ -43,6 +44,7 @@ from leash_cli.core.transport import (
     UpstreamReset,
     UpstreamTimeout,
 )
+from leash_cli.errors import error_body
 from leash_cli.exchange import Exchange, strip_credentials
 from leash_cli.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from leash_cli.metrics import Metrics
@@ -52,11 +54,13 @@ from leash_cli.upstream import UpstreamClient
 
 log = logging.getLogger("leash.proxy")
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict]]
-Send = Callable[[dict], Awaitable[None]]
+Scope = MutableMapping[str, Any]  # ASGI's, as starlette.types spells them
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 _JSON_CT = (b"content-type", b"application/json")
+_PROVIDER_HEADER = b"x-leash-provider"  # who answered: the provider (a fallback, perhaps) ...
+_DEPLOYMENT_HEADER = b"x-leash-deployment"  # ... and its deployment
 _UPSTREAM_ACCEPT_ENCODING = "gzip, deflate"
 
 
@@ -104,6 +108,7 @@ class Gateway(GatewayCore):
     async def startup(self) -> None:
         self.client = self._transport_factory()
         await self.start()
+        await self.start_health_checks(self.client)  # deployments with a health_check (none by default)
         _release_startup_memory()
         self.ready = True
 
@@ -196,16 +201,35 @@ class Gateway(GatewayCore):
         if named not in ("keep-alive", "close"):  # RFC 9110 7.6.1: headers named in Connection stop here too
             hop = hop | {t.strip() for t in named.split(",")}
         out = {k: v for k, v in headers.items() if k not in hop and not k.startswith("x-leash-")}
-        if provider.extra_headers:
-            out.update({k.lower(): v for k, v in provider.extra_headers.items()})
-        out, query = provider.apply_credentials(out, adm.query)
-        out["accept-encoding"] = _UPSTREAM_ACCEPT_ENCODING
-        url = provider.upstream_url(ex.path, query)
+        route = adm.state.routes.get(provider.name)
+        dep = route.single if route is not None else None
+        sent: Sent | None = None
         ex.t_upstream_start = time.perf_counter()
         guard = _DisconnectGuard(receive, ex)
         try:
             try:
-                resp = await client.request(ex.method, url, out, ex.request_body or None, options=provider.transport)
+                if dep is not None:  # one deployment, nothing to decide: the fast path
+                    target = dep.target
+                    if target.extra_headers:
+                        out.update({k.lower(): v for k, v in target.extra_headers.items()})
+                    out, query = target.apply_credentials(out, adm.query)
+                    out["accept-encoding"] = _UPSTREAM_ACCEPT_ENCODING
+                    dep.attempts += 1
+                    resp = await client.request(
+                        ex.method, target.upstream_url(ex.path, query), out, ex.request_body or None,
+                        options=target.transport,
+                    )
+                else:
+                    assert route is not None
+                    out["accept-encoding"] = _UPSTREAM_ACCEPT_ENCODING
+                    sent = await route.send(client, ex.method, ex.path, adm.query, out, ex.request_body or None,
+                                            deadline=_client_deadline(headers, ex.t_start))
+                    if sent.answer is None or sent.deployment is None:
+                        ex.t_upstream_end = time.perf_counter()
+                        return await self._upstream_failed(send, ex, R.upstream_unavailable(
+                            provider.name, sent.unavailable or 1.0))
+                    resp, dep = sent.answer, sent.deployment
+                    ex.response_headers = {"x-leash-provider": dep.provider, "x-leash-deployment": dep.name}
             except UpstreamTimeout as e:
                 ex.t_upstream_end = time.perf_counter()
                 return await self._upstream_failed(send, ex, R.upstream_timeout(provider.name, e))
@@ -220,8 +244,15 @@ class Gateway(GatewayCore):
                 ex.status = resp.status
                 ctype = resp.header("content-type") or ""
                 rheaders = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in resp.headers
-                            if k not in HOP_BY_HOP]
+                            if k not in HOP_BY_HOP and not k.startswith("x-leash-")]
+                if sent is not None or dep.announce:  # a provider with deployments, retries or fallbacks
+                    wire = dep.wire_name
+                    rheaders.append((_PROVIDER_HEADER, wire[0]))
+                    rheaders.append((_DEPLOYMENT_HEADER, wire[1]))
+                routed = ex.response_headers
                 ex.response_headers = strip_credentials({k: v for k, v in resp.headers if k not in HOP_BY_HOP})
+                if sent is not None and routed:  # who answered, in the record too
+                    ex.response_headers.update(routed)
                 if resp.status >= 400:
                     ex.outcome = "upstream_error"
                 if ctype.startswith("text/event-stream"):
@@ -257,6 +288,8 @@ class Gateway(GatewayCore):
             raise _ClientGone() from None
         finally:
             guard.stop()
+            if sent is not None:
+                sent.done()
 
     async def _answer_mock(self, receive: Receive, send: Send, adm: Admission, provider: Provider) -> None:
         ex = adm.ex
@@ -304,6 +337,7 @@ class Gateway(GatewayCore):
         watcher = asyncio.create_task(_watch_disconnect(receive, gone, asyncio.current_task(), ex))
         splitter = SSESplitter()
         sent: list[bytes] = []
+        broke: bytes | None = None  # the error event of a stream the upstream broke off
         try:
             try:
                 async for chunk in chunks:
@@ -328,6 +362,13 @@ class Gateway(GatewayCore):
                 ex.outcome = "upstream_error"
                 ex.error = f"upstream stream broke off: {R.upstream_cause(e)}"
                 log.warning("%s %s/%s: %s", ex.id, ex.provider, ex.path, ex.error)
+                # the client learns it in its provider's own stream format (its SDK raises), not by a silent end
+                timeout = isinstance(e, UpstreamTimeout)
+                event = stream_error_event(ex.api, 504 if timeout else 502, f"provider {ex.provider!r} "
+                                           f"{'stopped sending' if timeout else 'broke off'} its response "
+                                           f"mid-stream: {R.upstream_cause(e)}",
+                                           "upstream_timeout" if timeout else "upstream_reset")
+                broke = event
             except asyncio.CancelledError:
                 if not gone.is_set():
                     raise
@@ -340,6 +381,8 @@ class Gateway(GatewayCore):
             rest = splitter.flush() if not flow.stopped else b""
             tail = list(await flow.event(rest)) if rest.strip() else []
             tail += await flow.tail()
+            if broke is not None:
+                tail.append(broke)  # last: after what the response stages still held
             for out in tail:
                 sent.append(out)
                 await send({"type": "http.response.body", "body": out, "more_body": True})
@@ -382,6 +425,30 @@ def _release_startup_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc
         pass
+
+
+def stream_error_event(api: str, status: int, message: str, code: str) -> bytes:
+    """An error event in `api`'s stream format: Anthropic's ``event: error``, else a ``data:`` line with the
+    provider's error body (what the OpenAI and Gemini SDKs raise on)."""
+    body = error_body(api, status, message, code)
+    if api == "anthropic":
+        return b"event: error\ndata: " + body + b"\n\n"
+    return b"data: " + body + b"\n\n"
+
+
+def _client_deadline(headers: dict[str, str], t_start: float) -> float | None:
+    """The client's own timeout as its SDK declares it (``x-stainless-timeout`` / ``x-stainless-read-timeout``,
+    seconds), as a ``time.monotonic()`` deadline; None when it does not say."""
+    raw = headers.get("x-stainless-timeout") or headers.get("x-stainless-read-timeout")
+    if not raw:
+        return None
+    try:
+        secs = float(raw)
+    except ValueError:
+        return None
+    if not 0 < secs < 1e7:
+        return None
+    return time.monotonic() + secs - (time.perf_counter() - t_start)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

@@ -31,6 +31,9 @@ from leash_cli.core import admission as _admission
 from leash_cli.core.admission import Admission, admit_body
 from leash_cli.core.live import GatewayState, LiveConfig
 from leash_cli.core.rejection import Rejection
+from leash_cli.core.routing import HealthChecks, build_routes, metric_samples
+from leash_cli.core.routing import health as routing_health
+from leash_cli.core.transport import Transport
 from leash_cli.metrics import Metrics
 from leash_cli.pipeline import Pipeline, drain_background
 from leash_cli.providers import build_providers
@@ -69,7 +72,10 @@ class GatewayCore:
         self.limits = open_state(loaded.config.state)  # rate limits, quotas, budgets: kept across reloads
         self.keyring = keyring
         self.overrides: dict[str, Any] = dict(overrides or {})
+        self.health_checks = HealthChecks()
+        self.health_transport: Transport | None = None  # the adapter's upstream client, once serving
         self.live = LiveConfig(self.build_state(loaded))
+        self.metrics.bind_routes(lambda: metric_samples(self.live.state.routes))
 
     @property
     def state(self) -> GatewayState:
@@ -89,10 +95,13 @@ class GatewayCore:
         loopback = gw.host.startswith(_LOOPBACK)
         trust = gw.trust_tenant_header
         require = gw.require_virtual_key
+        providers = build_providers(cfg)
+        previous = self.live.state.routes if hasattr(self, "live") else None
         return GatewayState(
             loaded=loaded,
             config=cfg,
-            providers=build_providers(cfg),
+            providers=providers,
+            routes=build_routes(cfg, providers, previous),
             pipeline=self._pipeline_factory(self, loaded),
             trust_tenant_header=loopback if trust is None else trust,
             require_virtual_key=(not loopback) if require is None else require,
@@ -106,6 +115,31 @@ class GatewayCore:
         if self.recorder is not None and hasattr(self.recorder, "storage"):
             self.recorder.storage = state.config.storage  # storage.bodies and retention apply to new rows
         self.live.swap(state)
+        if self.health_transport is not None:
+            self._sync_health_checks()
+
+    def _sync_health_checks(self) -> None:
+        transport = self.health_transport
+        loop = self.live.loop
+        if transport is None or loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self.health_checks.sync(self.live.state.routes, transport)
+        else:  # a reload from another thread: the probes run on the gateway's loop
+            loop.call_soon_threadsafe(lambda: self.health_checks.sync(self.live.state.routes, transport))
+
+    async def start_health_checks(self, transport: Transport) -> None:
+        """Probe deployments with a ``health_check`` through `transport` (kept in step on reload)."""
+        self.health_transport = transport
+        self.health_checks.sync(self.live.state.routes, transport)
+
+    async def stop_health_checks(self) -> None:
+        self.health_transport = None
+        await self.health_checks.stop()
 
     # -- serving ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -117,6 +151,7 @@ class GatewayCore:
     async def stop(self, grace: float = 10.0) -> None:
         """Serving ended: let module sinks finish (up to `grace` s), drain the history, close the limits."""
         self.ready = False
+        await self.stop_health_checks()
         await drain_background(grace)  # module sinks still settling budgets and writing rows
         if self.recorder is not None and hasattr(self.recorder, "close"):
             await asyncio.get_running_loop().run_in_executor(None, self.recorder.close)
@@ -176,12 +211,14 @@ class GatewayCore:
                 "last_error": getattr(rec, "last_error", None),
             }
         status = "ok" if self.ready and store.get("state") in ("ok", "disabled") else "degraded"
+        routes = routing_health(st.routes)
         return {
             "status": status,
             "version": __version__,
             "uptime_s": round(time.time() - self.started, 3),
             "config": st.loaded.label,
-            "providers": {n: {"kind": p.kind, "endpoint": p.endpoint} for n, p in st.providers.items()},
+            "providers": {n: {"kind": p.kind, "endpoint": p.endpoint, **routes.get(n, {})}
+                          for n, p in st.providers.items()},
             "store": store,
         }
 

@@ -121,6 +121,15 @@ def upstream_too_large(provider: str, error: BaseException) -> Rejection:
                      f"provider {provider!r} sent a response over a limit{_because(error)}", outcome="upstream_error")
 
 
+def upstream_unavailable(provider: str, retry_after: float) -> Rejection:
+    """Every deployment of the provider and of its fallbacks is open or cooling down."""
+    secs = str(max(int(retry_after), 1))
+    return Rejection(503, "upstream_unavailable",
+                     f"provider {provider!r} is unavailable: every deployment and fallback has an open circuit "
+                     f"breaker or is cooling down; retry in {secs}s",
+                     headers={"retry-after": secs}, outcome="upstream_error")
+
+
 def upstream_cause(error: BaseException) -> str:
     """What went wrong toward the provider, as the transport said it (host, port, the OS's reason),
     credential-looking strings masked and the length bounded; never the request itself."""

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple, Protocol
 
+import orjson
+
 __all__ = [
     "Call",
     "Dialect",
@@ -244,6 +246,19 @@ class Dialect:
         if prefixes and not rest.startswith(prefixes):
             return prefixes[0] + rest
         return rest
+
+    def with_model(self, rest: str, body: bytes | None, model: str) -> tuple[str, bytes | None]:
+        """The call's path and body asking for `model` instead (a fallback's model rewrite): the
+        body's ``model`` field here; a dialect that names the model in the path rewrites the path."""
+        if body:
+            try:
+                data = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                return rest, body
+            if isinstance(data, dict) and "model" in data:
+                data["model"] = model
+                body = orjson.dumps(data)
+        return rest, body
 
     def path_with_model(self, path: str, model: str) -> str:
         """`path` naming `model` instead (for a dialect that names the model in the path)."""

@@ -119,6 +119,9 @@ class Google(Dialect):
         gc["maxOutputTokens"] = cap
         return True
 
+    def with_model(self, rest: str, body: bytes | None, model: str) -> tuple[str, bytes | None]:
+        return self.path_with_model(rest, model), body
+
     def path_with_model(self, path: str, model: str) -> str:
         return _MODEL_IN_PATH.sub(lambda m: f"{m.group(1)}{model}{m.group(3)}", path, count=1)
 
