@@ -378,7 +378,8 @@ class Gateway(GatewayCore):
                 raise _ClientGone() from None
             if gone.is_set():
                 raise _ClientGone()
-            rest = splitter.flush() if not flow.stopped else b""
+            # an event the upstream broke off in the middle of is dropped, as an SSE client drops it at EOF
+            rest = splitter.flush() if not flow.stopped and broke is None else b""
             tail = list(await flow.event(rest)) if rest.strip() else []
             tail += await flow.tail()
             if broke is not None:
