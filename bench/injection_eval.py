@@ -37,8 +37,8 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import numpy as np  # noqa: E402
-
 import train_injection as T  # noqa: E402
+
 from leash_cli.scanners import PiiScanner, SecretsScanner  # noqa: E402
 from leash_cli.scanners import injection_model as im  # noqa: E402
 from leash_cli.scanners.injection import PRESETS, InjectionScanner  # noqa: E402
@@ -85,8 +85,11 @@ def leave_one_source_out(rows, dev) -> list[tuple[str, int, int, float, float]]:
         neg = neg_src + [sc.score(t) for t in dev_neg]
         t = threshold_at(neg)
         out.append((source, len(pos), len(neg_src), recall(pos, t), t))
-        print(f"  LOSO {source}: recall {recall(pos, t):.3f} ({len(pos)} attacks, {len(neg_src)} own negatives)",
-              file=sys.stderr, flush=True)
+        print(
+            f"  LOSO {source}: recall {recall(pos, t):.3f} ({len(pos)} attacks, {len(neg_src)} own negatives)",
+            file=sys.stderr,
+            flush=True,
+        )
     return out
 
 
@@ -125,8 +128,10 @@ def latency(iterations: int) -> dict[str, tuple[float, float]]:
     out = {}
     inj = InjectionScanner()
     default_set = [PiiScanner(), SecretsScanner(), inj]
-    for name, fn in (("prompt-injection", lambda: inj.scan(prompt)),
-                     ("default scanner set", lambda: [s.scan(prompt) for s in default_set])):
+    for name, fn in (
+        ("prompt-injection", lambda: inj.scan(prompt)),
+        ("default scanner set", lambda: [s.scan(prompt) for s in default_set]),
+    ):
         for _ in range(20):
             fn()
         times = []
@@ -144,8 +149,12 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/leash/injection"))
     ap.add_argument("--git", action="append", default=[], metavar="NAME=GITDIR")
     ap.add_argument("--quick", action="store_true", help="no retraining folds")
-    ap.add_argument("--folds", choices=("all", "source", "family"), default="all",
-                    help="which retraining folds (two processes can share the work)")
+    ap.add_argument(
+        "--folds",
+        choices=("all", "source", "family"),
+        default="all",
+        help="which retraining folds (two processes can share the work)",
+    )
     ap.add_argument("--iterations", type=int, default=500)
     a = ap.parse_args(argv)
     src = T.Sources(Path(a.cache), dict(x.split("=", 1) for x in a.git), allow_missing=True)
@@ -155,15 +164,22 @@ def main(argv=None) -> int:
 
     fam, kind, rec5, t5, _ = dev_report(sc, dev)
     print("## Team dev set (never trained on)\n")
-    print(f"{sum(r['label'] for r in dev)} attacks, {sum(1 - r['label'] for r in dev)} benign, "
-          f"{len({r['lang'] for r in dev})} languages. Recall at 5 % FPR: **{rec5:.3f}** (threshold {t5:.3f}).\n")
+    print(
+        f"{sum(r['label'] for r in dev)} attacks, {sum(1 - r['label'] for r in dev)} benign, "
+        f"{len({r['lang'] for r in dev})} languages. Recall at 5 % FPR: **{rec5:.3f}** (threshold {t5:.3f}).\n"
+    )
     print("| attack family | n | " + " | ".join(f"recall @ {p} ({PRESETS[p]})" for p in PRESETS) + " |")
     print("|---|---|" + "---|" * len(PRESETS))
     for f in T.FAMILIES:
         s = fam.get(f, [])
         print(f"| {f} | {len(s)} | " + " | ".join(f"{recall(s, PRESETS[p]):.2f}" for p in PRESETS) + " |")
     allpos = [x for v in fam.values() for x in v]
-    print("| **all** | " + f"{len(allpos)} | " + " | ".join(f"**{recall(allpos, PRESETS[p]):.3f}**" for p in PRESETS) + " |")
+    print(
+        "| **all** | "
+        + f"{len(allpos)} | "
+        + " | ".join(f"**{recall(allpos, PRESETS[p]):.3f}**" for p in PRESETS)
+        + " |"
+    )
     print()
     print("| benign kind | n | " + " | ".join(f"FPR @ {p}" for p in PRESETS) + " |")
     print("|---|---|" + "---|" * len(PRESETS))
@@ -171,7 +187,12 @@ def main(argv=None) -> int:
         s = kind[k]
         print(f"| {k} | {len(s)} | " + " | ".join(f"{recall(s, PRESETS[p]):.2f}" for p in PRESETS) + " |")
     allneg = [x for v in kind.values() for x in v]
-    print("| **all** | " + f"{len(allneg)} | " + " | ".join(f"**{recall(allneg, PRESETS[p]):.3f}**" for p in PRESETS) + " |")
+    print(
+        "| **all** | "
+        + f"{len(allneg)} | "
+        + " | ".join(f"**{recall(allneg, PRESETS[p]):.3f}**" for p in PRESETS)
+        + " |"
+    )
     print()
 
     ni = T.notinject(src)

@@ -25,9 +25,15 @@ import time
 from pathlib import Path
 
 BODY = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hello in one word."}]})
-ANSWER = json.dumps({"id": "c", "object": "chat.completion", "model": "gpt-4o-mini", "choices": [
-    {"index": 0, "message": {"role": "assistant", "content": "Hello"}, "finish_reason": "stop"}],
-    "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10}}).encode()
+ANSWER = json.dumps(
+    {
+        "id": "c",
+        "object": "chat.completion",
+        "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10},
+    }
+).encode()
 
 
 class _Answer:
@@ -59,15 +65,27 @@ async def _run(n: int) -> float:
     from leash_cli.config import LoadedConfig, parse_config_text
     from leash_cli.proxy import Gateway
 
-    cfg = parse_config_text("providers:\n  openai: {kind: openai, endpoint: 'http://127.0.0.1:9/v1', "
-                            "api_key: sk-bench}\nmodules: {}\nstorage: {enabled: false}\n", "bench.yaml")
+    cfg = parse_config_text(
+        "providers:\n  openai: {kind: openai, endpoint: 'http://127.0.0.1:9/v1', "
+        "api_key: sk-bench}\nmodules: {}\nstorage: {enabled: false}\n",
+        "bench.yaml",
+    )
     gw = Gateway(LoadedConfig(cfg, None, "flag"), transport_factory=_Transport)
     await gw.startup()
     body = BODY.encode()
-    scope = {"type": "http", "method": "POST", "path": "/v1/openai/chat/completions",
-             "raw_path": b"/v1/openai/chat/completions", "query_string": b"", "client": ("127.0.0.1", 5000),
-             "headers": [(b"content-type", b"application/json"), (b"authorization", b"Bearer sk-client"),
-                         (b"content-length", str(len(body)).encode())]}
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/openai/chat/completions",
+        "raw_path": b"/v1/openai/chat/completions",
+        "query_string": b"",
+        "client": ("127.0.0.1", 5000),
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"authorization", b"Bearer sk-client"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+    }
 
     async def receive():
         return {"type": "http.request", "body": body, "more_body": False}
@@ -103,12 +121,19 @@ def main() -> None:
     for _ in range(args.rounds):
         for name, src in sides.items():
             env = {**os.environ, "PYTHONPATH": src}
-            out = subprocess.run([sys.executable, __file__, "--once", "--requests", str(args.requests)], env=env,
-                                 capture_output=True, text=True, check=True).stdout
+            out = subprocess.run(
+                [sys.executable, __file__, "--once", "--requests", str(args.requests)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
             got[name].append(float(out.strip().splitlines()[-1]))
     for name, vals in got.items():
-        print(f"{name:6s} {sides[name]}: median {statistics.median(vals):.2f} µs CPU/request "
-              f"(rounds: {', '.join(f'{v:.2f}' for v in vals)})")
+        print(
+            f"{name:6s} {sides[name]}: median {statistics.median(vals):.2f} µs CPU/request "
+            f"(rounds: {', '.join(f'{v:.2f}' for v in vals)})"
+        )
     if args.compare:
         a, b = statistics.median(got["this"]), statistics.median(got["other"])
         print(f"this / other: {a / b:.4f} ({(a / b - 1) * 100:+.2f} %)")

@@ -20,31 +20,63 @@ from leash_cli.config import LoadedConfig, parse_config_text
 from leash_cli.exchange import Exchange
 from leash_cli.registry import make_pipeline
 
-WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "streams", "keep", "flowing", "and", "tokens", "arrive"]
+WORDS = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "a",
+    "lazy",
+    "dog",
+    "while",
+    "streams",
+    "keep",
+    "flowing",
+    "and",
+    "tokens",
+    "arrive",
+]
 
 
 def _events(n: int) -> list[bytes]:
-    out = [b'data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant",'
-           b'"content":""},"finish_reason":null}]}\n\n']
+    out = [
+        b'data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant",'
+        b'"content":""},"finish_reason":null}]}\n\n'
+    ]
     for i in range(n):
-        obj = {"id": "c", "object": "chat.completion.chunk",
-               "choices": [{"index": 0, "delta": {"content": " " + WORDS[i % len(WORDS)]}, "finish_reason": None}]}
+        obj = {
+            "id": "c",
+            "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": {"content": " " + WORDS[i % len(WORDS)]}, "finish_reason": None}],
+        }
         out.append(b"data: " + orjson.dumps(obj) + b"\n\n")
-    out.append(b'data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{},'
-               b'"finish_reason":"stop"}]}\n\n')
+    out.append(
+        b'data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{},'
+        b'"finish_reason":"stop"}]}\n\n'
+    )
     out.append(b"data: [DONE]\n\n")
     return out
 
 
 def _pipeline(modules: dict) -> object:
-    text = yaml.safe_dump({"providers": {"openai": {"kind": "openai", "endpoint": "http://127.0.0.1:9/v1"}},
-                           "modules": modules})
+    text = yaml.safe_dump(
+        {"providers": {"openai": {"kind": "openai", "endpoint": "http://127.0.0.1:9/v1"}}, "modules": modules}
+    )
     return make_pipeline(LoadedConfig(parse_config_text(text, "bench.yaml"), Path("bench.yaml"), "flag"))
 
 
 async def _one(pipe: object, events: list[bytes]) -> tuple[float, int]:
-    ex = Exchange(id="b", provider="openai", kind="openai", api="openai", method="POST",
-                  path="chat/completions", request_body=b'{"model":"m","stream":true,"messages":[]}')
+    ex = Exchange(
+        id="b",
+        provider="openai",
+        kind="openai",
+        api="openai",
+        method="POST",
+        path="chat/completions",
+        request_body=b'{"model":"m","stream":true,"messages":[]}',
+    )
     ex.stream = True
     await pipe.request(ex)  # type: ignore[attr-defined]
     flow = pipe.response(ex)  # type: ignore[attr-defined]
@@ -75,8 +107,10 @@ async def main() -> None:
         runs = [(await _one(pipe, events))[0] for _ in range(args.repeat)]
         per = statistics.median(runs) / len(events) * 1e6
         best = min(runs) / len(events) * 1e6
-        print(f"{name:30s} median {statistics.median(runs) * 1e3:7.3f} ms / stream  {per:6.2f} µs / event"
-              f"  (best {best:6.2f} µs / event)")
+        print(
+            f"{name:30s} median {statistics.median(runs) * 1e3:7.3f} ms / stream  {per:6.2f} µs / event"
+            f"  (best {best:6.2f} µs / event)"
+        )
 
 
 if __name__ == "__main__":

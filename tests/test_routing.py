@@ -50,8 +50,15 @@ class Scripted(FakeUpstream):
         if fault is None:
             return await super().handle(request)
         body = await request.read()
-        self.requests.append(Seen(request.method, request.path, request.query_string,
-                                  {k.lower(): v for k, v in request.headers.items()}, body))
+        self.requests.append(
+            Seen(
+                request.method,
+                request.path,
+                request.query_string,
+                {k.lower(): v for k, v in request.headers.items()},
+                body,
+            )
+        )
         kind = fault[0]
         if kind == "status":
             status, headers = fault[1], (fault[2] if len(fault) > 2 else {})
@@ -98,7 +105,7 @@ def metric(gw, name: str, **labels: str) -> float | None:
     want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
     for line in text.splitlines():
         if line.startswith(name + "{"):
-            got = line[len(name) + 1:line.index("}")]
+            got = line[len(name) + 1 : line.index("}")]
             if ",".join(sorted(got.split(","))) == want:
                 return float(line.rsplit(" ", 1)[1])
     return None
@@ -119,10 +126,18 @@ def chat_raw(client: openai.OpenAI, **kw: Any):
 
 def test_429_with_retry_after_goes_to_the_other_deployment(start_gateway, ups):
     ups["east"].script.append(("status", 429, {"retry-after": "30"}))
-    gw = start_gateway({"providers": {"openai": {
-        "kind": "openai", "balance": "ordered",
-        "deployments": [dep(ups, "east"), dep(ups, "west")],
-        "retry": {"attempts": 2, "backoff": "10ms", "max_backoff": "50ms"}}}})
+    gw = start_gateway(
+        {
+            "providers": {
+                "openai": {
+                    "kind": "openai",
+                    "balance": "ordered",
+                    "deployments": [dep(ups, "east"), dep(ups, "west")],
+                    "retry": {"attempts": 2, "backoff": "10ms", "max_backoff": "50ms"},
+                }
+            }
+        }
+    )
     raw = chat_raw(oa(gw))
     assert raw.http_response.status_code == 200
     assert raw.headers["x-leash-provider"] == "openai"
@@ -146,9 +161,17 @@ def test_429_with_retry_after_goes_to_the_other_deployment(start_gateway, ups):
 
 def test_retry_after_ms_honoured_on_the_same_deployment(start_gateway, ups):
     ups["east"].script += [("status", 503, {"retry-after-ms": "40"}), ("status", 503, {"retry-after-ms": "40"})]
-    gw = start_gateway({"providers": {"openai": {
-        "kind": "openai", "deployments": [dep(ups, "east")],
-        "retry": {"attempts": 2, "backoff": "1ms", "max_backoff": "1s"}}}})
+    gw = start_gateway(
+        {
+            "providers": {
+                "openai": {
+                    "kind": "openai",
+                    "deployments": [dep(ups, "east")],
+                    "retry": {"attempts": 2, "backoff": "1ms", "max_backoff": "1s"},
+                }
+            }
+        }
+    )
     raw = chat_raw(oa(gw))
     assert raw.http_response.status_code == 200
     assert len(ups["east"].seen("chat")) == 3
@@ -157,9 +180,17 @@ def test_retry_after_ms_honoured_on_the_same_deployment(start_gateway, ups):
 
 def test_retries_exhausted_pass_the_last_answer_on(start_gateway, ups):
     ups["east"].always = ("status", 503)
-    gw = start_gateway({"providers": {"openai": {
-        "kind": "openai", "deployments": [dep(ups, "east")],
-        "retry": {"attempts": 2, "backoff": "1ms", "max_backoff": "2ms"}}}})
+    gw = start_gateway(
+        {
+            "providers": {
+                "openai": {
+                    "kind": "openai",
+                    "deployments": [dep(ups, "east")],
+                    "retry": {"attempts": 2, "backoff": "1ms", "max_backoff": "2ms"},
+                }
+            }
+        }
+    )
     with pytest.raises(openai.InternalServerError) as e:
         oa(gw).chat.completions.create(**CHAT)
     assert e.value.status_code == 503
@@ -169,9 +200,18 @@ def test_retries_exhausted_pass_the_last_answer_on(start_gateway, ups):
 
 def test_a_reset_after_the_body_was_written_is_not_retried(start_gateway, ups):
     ups["east"].script.append(("reset",))
-    gw = start_gateway({"providers": {"openai": {
-        "kind": "openai", "balance": "ordered", "deployments": [dep(ups, "east"), dep(ups, "west")],
-        "retry": {"attempts": 3, "backoff": "1ms", "on": [429, 500, 502, 503, 504, "connect", "timeout"]}}}})
+    gw = start_gateway(
+        {
+            "providers": {
+                "openai": {
+                    "kind": "openai",
+                    "balance": "ordered",
+                    "deployments": [dep(ups, "east"), dep(ups, "west")],
+                    "retry": {"attempts": 3, "backoff": "1ms", "on": [429, 500, 502, 503, 504, "connect", "timeout"]},
+                }
+            }
+        }
+    )
     with pytest.raises(openai.APIStatusError) as e:
         oa(gw).chat.completions.create(**CHAT)
     assert e.value.status_code == 502
@@ -182,9 +222,18 @@ def test_a_reset_after_the_body_was_written_is_not_retried(start_gateway, ups):
 
 def test_reset_is_retried_when_the_user_opts_in(start_gateway, ups):
     ups["east"].script.append(("reset",))
-    gw = start_gateway({"providers": {"openai": {
-        "kind": "openai", "balance": "ordered", "deployments": [dep(ups, "east"), dep(ups, "west")],
-        "retry": {"attempts": 1, "backoff": "1ms", "on": ["reset"]}}}})
+    gw = start_gateway(
+        {
+            "providers": {
+                "openai": {
+                    "kind": "openai",
+                    "balance": "ordered",
+                    "deployments": [dep(ups, "east"), dep(ups, "west")],
+                    "retry": {"attempts": 1, "backoff": "1ms", "on": ["reset"]},
+                }
+            }
+        }
+    )
     raw = chat_raw(oa(gw))
     assert raw.headers["x-leash-deployment"] == "west"
     assert metric(gw, "leash_upstream_retries_total", provider="openai", deployment="east", reason="reset") == 1
@@ -192,11 +241,19 @@ def test_reset_is_retried_when_the_user_opts_in(start_gateway, ups):
 
 def test_connect_errors_are_retried_on_the_next_deployment(start_gateway, ups):
     dead = f"http://127.0.0.1:{_free_port()}/v1"
-    gw = start_gateway({"providers": {"openai": {
-        "kind": "openai", "balance": "ordered",
-        "deployments": [{"name": "dead", "endpoint": dead, "api_key": KEYS["north"]}, dep(ups, "west")],
-        "retry": {"attempts": 1, "backoff": "1ms"},
-        "circuit_breaker": {"failure_threshold": 1, "recovery_timeout": "60s"}}}})
+    gw = start_gateway(
+        {
+            "providers": {
+                "openai": {
+                    "kind": "openai",
+                    "balance": "ordered",
+                    "deployments": [{"name": "dead", "endpoint": dead, "api_key": KEYS["north"]}, dep(ups, "west")],
+                    "retry": {"attempts": 1, "backoff": "1ms"},
+                    "circuit_breaker": {"failure_threshold": 1, "recovery_timeout": "60s"},
+                }
+            }
+        }
+    )
     assert chat_raw(oa(gw)).headers["x-leash-deployment"] == "west"
     assert metric(gw, "leash_upstream_retries_total", provider="openai", deployment="dead", reason="connect") == 1
     assert metric(gw, "leash_circuit_breaker_state", provider="openai", deployment="dead") == 1  # open
@@ -211,9 +268,17 @@ def test_connect_errors_are_retried_on_the_next_deployment(start_gateway, ups):
 
 def test_503_burst_opens_the_breaker_then_half_open_then_closed(start_gateway, ups):
     ups["east"].script += [("status", 503), ("status", 503)]
-    gw = start_gateway({"providers": {"openai": {
-        "kind": "openai", "deployments": [dep(ups, "east")],
-        "circuit_breaker": {"failure_threshold": 2, "recovery_timeout": "3s", "half_open_requests": 1}}}})
+    gw = start_gateway(
+        {
+            "providers": {
+                "openai": {
+                    "kind": "openai",
+                    "deployments": [dep(ups, "east")],
+                    "circuit_breaker": {"failure_threshold": 2, "recovery_timeout": "3s", "half_open_requests": 1},
+                }
+            }
+        }
+    )
     client = oa(gw)
     for _ in range(2):
         with pytest.raises(openai.InternalServerError):
@@ -240,10 +305,19 @@ def test_all_open_is_503_with_retry_after_in_the_anthropic_shape(start_gateway, 
     ups["east"].always = ("status", 503)
     ups["west"].always = ("status", 503)
     cb = {"failure_threshold": 1, "recovery_timeout": "60s"}
-    gw = start_gateway({"providers": {
-        "anthropic": {"kind": "anthropic", "deployments": [{"name": "east", "endpoint": ups["east"].url}],
-                      "circuit_breaker": cb, "fallbacks": ["anthropic-b"]},
-        "anthropic-b": {"kind": "anthropic", "endpoint": ups["west"].url, "circuit_breaker": cb}}})
+    gw = start_gateway(
+        {
+            "providers": {
+                "anthropic": {
+                    "kind": "anthropic",
+                    "deployments": [{"name": "east", "endpoint": ups["east"].url}],
+                    "circuit_breaker": cb,
+                    "fallbacks": ["anthropic-b"],
+                },
+                "anthropic-b": {"kind": "anthropic", "endpoint": ups["west"].url, "circuit_breaker": cb},
+            }
+        }
+    )
     client = anthropic.Anthropic(base_url=gw.base("anthropic"), api_key="sk-ant-client", max_retries=0)
     msg = {"model": "claude-3-5-haiku-latest", "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]}
     with pytest.raises(anthropic.InternalServerError) as e:  # east 503, then the fallback 503: the last answer
@@ -261,8 +335,11 @@ def test_all_open_is_503_with_retry_after_in_the_anthropic_shape(start_gateway, 
     gw.flush()
     import sqlite3
 
-    row = sqlite3.connect(gw.db_path).execute(
-        "select status, outcome, error from requests order by rowid desc limit 1").fetchone()
+    row = (
+        sqlite3.connect(gw.db_path)
+        .execute("select status, outcome, error from requests order by rowid desc limit 1")
+        .fetchone()
+    )
     assert row[0] == 503 and row[1] == "upstream_error" and "upstream_unavailable" in row[2]
 
 
@@ -270,9 +347,17 @@ def test_all_open_is_503_with_retry_after_in_the_anthropic_shape(start_gateway, 
 
 
 def test_weighted_split_follows_the_weights(start_gateway, ups):
-    gw = start_gateway({"providers": {"openai": {
-        "kind": "openai", "balance": "weighted",
-        "deployments": [dep(ups, "east", weight=3), dep(ups, "west", weight=1)]}}})
+    gw = start_gateway(
+        {
+            "providers": {
+                "openai": {
+                    "kind": "openai",
+                    "balance": "weighted",
+                    "deployments": [dep(ups, "east", weight=3), dep(ups, "west", weight=1)],
+                }
+            }
+        }
+    )
     client = oa(gw)
     got = [chat_raw(client).headers["x-leash-deployment"] for _ in range(40)]
     assert abs(got.count("east") - 30) <= 2 and abs(got.count("west") - 10) <= 2
@@ -281,8 +366,17 @@ def test_weighted_split_follows_the_weights(start_gateway, ups):
 
 
 def test_least_busy_picks_the_idle_deployment(start_gateway, ups):
-    gw = start_gateway({"providers": {"openai": {
-        "kind": "openai", "balance": "least-busy", "deployments": [dep(ups, "east"), dep(ups, "west")]}}})
+    gw = start_gateway(
+        {
+            "providers": {
+                "openai": {
+                    "kind": "openai",
+                    "balance": "least-busy",
+                    "deployments": [dep(ups, "east"), dep(ups, "west")],
+                }
+            }
+        }
+    )
     ups["east"].script.append(("slow", 1.5))
     ups["west"].script.append(("slow", 1.5))
     slow: list[str] = []
@@ -302,8 +396,13 @@ def test_least_busy_picks_the_idle_deployment(start_gateway, ups):
 
 
 def test_latency_prefers_the_faster_deployment(start_gateway, ups):
-    gw = start_gateway({"providers": {"openai": {
-        "kind": "openai", "balance": "latency", "deployments": [dep(ups, "east"), dep(ups, "west")]}}})
+    gw = start_gateway(
+        {
+            "providers": {
+                "openai": {"kind": "openai", "balance": "latency", "deployments": [dep(ups, "east"), dep(ups, "west")]}
+            }
+        }
+    )
     ups["east"].always = ("slow", 0.3)
     client = oa(gw)
     first = [chat_raw(client).headers["x-leash-deployment"] for _ in range(2)]
@@ -316,10 +415,18 @@ def test_latency_prefers_the_faster_deployment(start_gateway, ups):
 
 def test_fallback_to_another_provider_with_a_model_rewrite(start_gateway, ups):
     ups["east"].always = ("status", 502)
-    gw = start_gateway({"providers": {
-        "openai": {"kind": "openai", "deployments": [dep(ups, "east")],
-                   "fallbacks": [{"provider": "local-vllm", "model": "llama-3"}]},
-        "local-vllm": {"kind": "openai", "endpoint": f"{ups['west'].url}/v1", "api_key": KEYS["west"]}}})
+    gw = start_gateway(
+        {
+            "providers": {
+                "openai": {
+                    "kind": "openai",
+                    "deployments": [dep(ups, "east")],
+                    "fallbacks": [{"provider": "local-vllm", "model": "llama-3"}],
+                },
+                "local-vllm": {"kind": "openai", "endpoint": f"{ups['west'].url}/v1", "api_key": KEYS["west"]},
+            }
+        }
+    )
     raw = chat_raw(oa(gw))
     assert raw.http_response.status_code == 200
     assert raw.headers["x-leash-provider"] == "local-vllm"
@@ -332,8 +439,11 @@ def test_fallback_to_another_provider_with_a_model_rewrite(start_gateway, ups):
     gw.flush()
     import sqlite3
 
-    row = sqlite3.connect(gw.db_path).execute(
-        "select provider, status, response_headers from requests order by rowid desc limit 1").fetchone()
+    row = (
+        sqlite3.connect(gw.db_path)
+        .execute("select provider, status, response_headers from requests order by rowid desc limit 1")
+        .fetchone()
+    )
     assert row[0] == "openai" and row[1] == 200
     assert '"x-leash-provider": "local-vllm"' in row[2].replace('":"', '": "')
     _assert_no_keys(gw)
@@ -341,9 +451,14 @@ def test_fallback_to_another_provider_with_a_model_rewrite(start_gateway, ups):
 
 def test_streaming_fallback_answers_from_the_fallback(start_gateway, ups):
     ups["east"].always = ("status", 503)
-    gw = start_gateway({"providers": {
-        "openai": {"kind": "openai", "deployments": [dep(ups, "east")], "fallbacks": ["openai-b"]},
-        "openai-b": {"kind": "openai", "endpoint": f"{ups['west'].url}/v1"}}})
+    gw = start_gateway(
+        {
+            "providers": {
+                "openai": {"kind": "openai", "deployments": [dep(ups, "east")], "fallbacks": ["openai-b"]},
+                "openai-b": {"kind": "openai", "endpoint": f"{ups['west'].url}/v1"},
+            }
+        }
+    )
     with oa(gw).chat.completions.with_streaming_response.create(**CHAT, stream=True) as resp:
         assert resp.headers["x-leash-provider"] == "openai-b"
         text = "".join(line for line in resp.iter_lines())
@@ -361,9 +476,17 @@ def _assert_no_keys(gw) -> None:
 
 
 def test_keys_never_reach_the_history(start_gateway, ups):
-    gw = start_gateway({"providers": {"openai": {
-        "kind": "openai", "deployments": [dep(ups, "east"), dep(ups, "west"), dep(ups, "north")],
-        "retry": {"attempts": 1, "backoff": "1ms"}}}})
+    gw = start_gateway(
+        {
+            "providers": {
+                "openai": {
+                    "kind": "openai",
+                    "deployments": [dep(ups, "east"), dep(ups, "west"), dep(ups, "north")],
+                    "retry": {"attempts": 1, "backoff": "1ms"},
+                }
+            }
+        }
+    )
     ups["east"].script.append(("status", 500))
     client = oa(gw)
     for _ in range(6):
@@ -376,10 +499,19 @@ def test_keys_never_reach_the_history(start_gateway, ups):
 
 def test_health_check_opens_the_breaker_without_traffic(start_gateway, ups):
     ups["east"].always = ("status", 503)
-    gw = start_gateway({"providers": {"openai": {
-        "kind": "openai", "balance": "ordered", "deployments": [dep(ups, "east"), dep(ups, "west")],
-        "health_check": {"interval": "50ms", "timeout": "1s"},
-        "circuit_breaker": {"failure_threshold": 2, "recovery_timeout": "60s"}}}})
+    gw = start_gateway(
+        {
+            "providers": {
+                "openai": {
+                    "kind": "openai",
+                    "balance": "ordered",
+                    "deployments": [dep(ups, "east"), dep(ups, "west")],
+                    "health_check": {"interval": "50ms", "timeout": "1s"},
+                    "circuit_breaker": {"failure_threshold": 2, "recovery_timeout": "60s"},
+                }
+            }
+        }
+    )
     deadline = time.monotonic() + 10
     while health(gw)["openai"]["deployments"]["east"]["state"] != "open":
         assert time.monotonic() < deadline, "the probe never opened the breaker"
@@ -422,17 +554,22 @@ providers:
     assert [d.weight for d in p.deployments] == [3, 1]
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("providers:\n  openai: {fallbacks: [nope]}\n", "providers.openai.fallbacks[0]: unknown provider 'nope'"),
-    ("providers:\n  openai: {fallbacks: [anthropic]}\n  anthropic: {}\n",
-     "providers.openai.fallbacks[0]: 'anthropic' speaks anthropic, not the openai wire format"),
-    ("providers:\n  openai: {fallbacks: [openai]}\n", "providers.openai.fallbacks[0]: a provider cannot fall back"),
-    ("providers:\n  openai: {deployments: [{name: a}, {name: a}]}\n", "providers.openai.deployments[1].name"),
-    ("providers:\n  openai: {retry: {backoff: soon}}\n", "providers.openai.retry.backoff"),
-    ("providers:\n  openai: {retry: {on: [418]}}\n", "providers.openai.retry.on.0"),
-    ("providers:\n  openai: {balance: random}\n", "providers.openai.balance"),
-    ("providers:\n  openai: {deployments: [{name: a, endpoint: ftp://x}]}\n", "providers.openai.deployments.0"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("providers:\n  openai: {fallbacks: [nope]}\n", "providers.openai.fallbacks[0]: unknown provider 'nope'"),
+        (
+            "providers:\n  openai: {fallbacks: [anthropic]}\n  anthropic: {}\n",
+            "providers.openai.fallbacks[0]: 'anthropic' speaks anthropic, not the openai wire format",
+        ),
+        ("providers:\n  openai: {fallbacks: [openai]}\n", "providers.openai.fallbacks[0]: a provider cannot fall back"),
+        ("providers:\n  openai: {deployments: [{name: a}, {name: a}]}\n", "providers.openai.deployments[1].name"),
+        ("providers:\n  openai: {retry: {backoff: soon}}\n", "providers.openai.retry.backoff"),
+        ("providers:\n  openai: {retry: {on: [418]}}\n", "providers.openai.retry.on.0"),
+        ("providers:\n  openai: {balance: random}\n", "providers.openai.balance"),
+        ("providers:\n  openai: {deployments: [{name: a, endpoint: ftp://x}]}\n", "providers.openai.deployments.0"),
+    ],
+)
 def test_config_errors_name_the_key(text, expected):
     with pytest.raises(ConfigError) as e:
         _cfg(text)
@@ -480,9 +617,13 @@ def test_a_reload_keeps_the_breakers_and_follows_the_health_checks(start_gateway
     from leash_cli.server import reload_config
 
     ups["east"].always = ("status", 503)
-    provider = {"kind": "openai", "balance": "ordered", "deployments": [dep(ups, "east"), dep(ups, "west")],
-                "circuit_breaker": {"failure_threshold": 1, "recovery_timeout": "60s"},
-                "retry": {"attempts": 1, "backoff": "1ms"}}
+    provider = {
+        "kind": "openai",
+        "balance": "ordered",
+        "deployments": [dep(ups, "east"), dep(ups, "west")],
+        "circuit_breaker": {"failure_threshold": 1, "recovery_timeout": "60s"},
+        "retry": {"attempts": 1, "backoff": "1ms"},
+    }
     gw = start_gateway({"providers": {"openai": provider}})
     assert chat_raw(oa(gw)).headers["x-leash-deployment"] == "west"
     assert health(gw)["openai"]["deployments"]["east"]["state"] == "open"

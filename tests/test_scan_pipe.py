@@ -55,7 +55,10 @@ def test_exported_exchanges_pipe_into_scan(start_gateway, tmp_path):
     assert secret["decision"] == "allow" and secret["findings"] == []  # stored as [REDACTED]
     exported = subprocess.run(
         [_leash(), "logs", "export", "--format", "jsonl", "--db", str(gw.db_path)],
-        capture_output=True, text=True, env=env, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     ).stdout
     assert AWS_ID not in exported and "[REDACTED]" in exported
     for f in email["findings"]:

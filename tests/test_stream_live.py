@@ -85,7 +85,9 @@ class LiveUpstream:
         self._ready.set()
         loop.run_forever()
 
-    async def _stream(self, request: web.Request, head: list[bytes], event: Any, tail: list[bytes]) -> web.StreamResponse:
+    async def _stream(
+        self, request: web.Request, head: list[bytes], event: Any, tail: list[bytes]
+    ) -> web.StreamResponse:
         await request.read()
         resp = web.StreamResponse(headers={"content-type": "text/event-stream"})
         await resp.prepare(request)
@@ -93,7 +95,7 @@ class LiveUpstream:
             await resp.write(h)
         for i, text in enumerate(self.chunks):
             if i > 0:
-                upto = "".join(self.chunks[:max(0, i - self.lag)])
+                upto = "".join(self.chunks[: max(0, i - self.lag)])
                 self.waits.append(await asyncio.to_thread(self._wait_for, upto))
             self.sent_at.append(time.perf_counter())
             await resp.write(event(text))
@@ -104,29 +106,63 @@ class LiveUpstream:
 
     async def _openai(self, request: web.Request) -> web.StreamResponse:
         def ev(delta: dict[str, Any], finish: str | None = None) -> bytes:
-            obj = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o",
-                   "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            obj = {
+                "id": "c1",
+                "object": "chat.completion.chunk",
+                "created": 1,
+                "model": "gpt-4o",
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
             return b"data: " + json.dumps(obj).encode() + b"\n\n"
 
-        return await self._stream(request, [ev({"role": "assistant", "content": ""})],
-                                  lambda t: ev({"content": t}),
-                                  [ev({}, "stop"), b"data: [DONE]\n\n"])
+        return await self._stream(
+            request,
+            [ev({"role": "assistant", "content": ""})],
+            lambda t: ev({"content": t}),
+            [ev({}, "stop"), b"data: [DONE]\n\n"],
+        )
 
     async def _anthropic(self, request: web.Request) -> web.StreamResponse:
         def ev(name: str, obj: dict[str, Any]) -> bytes:
             return b"event: " + name.encode() + b"\ndata: " + json.dumps(obj).encode() + b"\n\n"
 
-        start = {"type": "message_start", "message": {
-            "id": "m1", "type": "message", "role": "assistant", "model": "claude", "content": [],
-            "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 5, "output_tokens": 1}}}
-        head = [ev("message_start", start), ev("content_block_start", {
-            "type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})]
-        tail = [ev("content_block_stop", {"type": "content_block_stop", "index": 0}),
-                ev("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
-                                     "usage": {"output_tokens": 9}}),
-                ev("message_stop", {"type": "message_stop"})]
-        return await self._stream(request, head, lambda t: ev("content_block_delta", {
-            "type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": t}}), tail)
+        start = {
+            "type": "message_start",
+            "message": {
+                "id": "m1",
+                "type": "message",
+                "role": "assistant",
+                "model": "claude",
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": {"input_tokens": 5, "output_tokens": 1},
+            },
+        }
+        head = [
+            ev("message_start", start),
+            ev(
+                "content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            ),
+        ]
+        tail = [
+            ev("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            ev(
+                "message_delta",
+                {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 9}},
+            ),
+            ev("message_stop", {"type": "message_stop"}),
+        ]
+        return await self._stream(
+            request,
+            head,
+            lambda t: ev(
+                "content_block_delta",
+                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": t}},
+            ),
+            tail,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -145,9 +181,16 @@ def _default_modules() -> dict[str, Any]:
 
 
 def _gateway(start_gateway: Any, live: LiveUpstream, modules: dict[str, Any], **extra: Any) -> Any:
-    return start_gateway({"providers": {"openai": {"kind": "openai", "endpoint": f"{live.url}/v1"},
-                                        "anthropic": {"kind": "anthropic", "endpoint": live.url}},
-                          "modules": modules, **extra})
+    return start_gateway(
+        {
+            "providers": {
+                "openai": {"kind": "openai", "endpoint": f"{live.url}/v1"},
+                "anthropic": {"kind": "anthropic", "endpoint": live.url},
+            },
+            "modules": modules,
+            **extra,
+        }
+    )
 
 
 def _rows(gw: Any) -> list[dict[str, Any]]:
@@ -156,8 +199,10 @@ def _rows(gw: Any) -> list[dict[str, Any]]:
     try:
         rows = [dict(r) for r in db.query("select id, verdict, ttft_ms, outcome from requests order by started_at")]
         for r in rows:
-            r["violations"] = [dict(v) for v in db.query(
-                "select module, type, action from violations where request_id = ?", (r["id"],))]
+            r["violations"] = [
+                dict(v)
+                for v in db.query("select module, type, action from violations where request_id = ?", (r["id"],))
+            ]
         return rows
     finally:
         db.close()
@@ -171,8 +216,7 @@ def test_openai_stream_reaches_the_client_chunk_by_chunk_through_the_default_sca
     live.script(CHUNKS)
     c = openai.OpenAI(base_url=gw.base("openai"), api_key="k", max_retries=0)
     got = ""
-    for ch in c.chat.completions.create(model="gpt-4o", stream=True,
-                                        messages=[{"role": "user", "content": "hi"}]):
+    for ch in c.chat.completions.create(model="gpt-4o", stream=True, messages=[{"role": "user", "content": "hi"}]):
         piece = (ch.choices[0].delta.content or "") if ch.choices else ""
         got += piece
         live.saw(piece)
@@ -234,21 +278,29 @@ def test_an_aws_key_split_across_chunks_blocks_the_stream_before_any_of_it_leave
     chunks = ["Sure, the key is AKIA", AWS_KEY[4:12], AWS_KEY[12:] + " and that is all."]
     live.script(chunks, lag=3)
     if api == "openai":
-        with httpx.stream("POST", f"{gw.base('openai')}/chat/completions", timeout=30, json={
-                "model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]}) as r:
+        with httpx.stream(
+            "POST",
+            f"{gw.base('openai')}/chat/completions",
+            timeout=30,
+            json={"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]},
+        ) as r:
             body = b"".join(r.iter_raw()).decode()
-        err = [json.loads(line[6:]) for line in body.splitlines() if line.startswith("data: {\"error\"")]
+        err = [json.loads(line[6:]) for line in body.splitlines() if line.startswith('data: {"error"')]
         assert err and err[0]["error"]["code"] == "policy_violation"
         c = openai.OpenAI(base_url=gw.base("openai"), api_key="k", max_retries=0)
         live.script(chunks, lag=3)
         with pytest.raises(openai.APIError):
-            for _ in c.chat.completions.create(model="gpt-4o", stream=True,
-                                               messages=[{"role": "user", "content": "hi"}]):
+            for _ in c.chat.completions.create(
+                model="gpt-4o", stream=True, messages=[{"role": "user", "content": "hi"}]
+            ):
                 pass
     else:
-        with httpx.stream("POST", f"{gw.base('anthropic')}/v1/messages", timeout=30, json={
-                "model": "claude", "max_tokens": 9, "stream": True,
-                "messages": [{"role": "user", "content": "hi"}]}) as r:
+        with httpx.stream(
+            "POST",
+            f"{gw.base('anthropic')}/v1/messages",
+            timeout=30,
+            json={"model": "claude", "max_tokens": 9, "stream": True, "messages": [{"role": "user", "content": "hi"}]},
+        ) as r:
             body = b"".join(r.iter_raw()).decode()
         assert "event: error" in body and "message_stop" not in body
     assert "AKIA" not in body and AWS_KEY[4:12] not in body
@@ -265,8 +317,10 @@ def test_an_email_split_across_chunks_is_redacted_and_recorded_as_redacted(start
     chunks = ["Write to jane.d", "oe@mail.exam", "ple.org today."]
     live.script(chunks, lag=2)
     c = openai.OpenAI(base_url=gw.base("openai"), api_key="k", max_retries=0)
-    got = "".join((ch.choices[0].delta.content or "") if ch.choices else "" for ch in c.chat.completions.create(
-        model="gpt-4o", stream=True, messages=[{"role": "user", "content": "hi"}]))
+    got = "".join(
+        (ch.choices[0].delta.content or "") if ch.choices else ""
+        for ch in c.chat.completions.create(model="gpt-4o", stream=True, messages=[{"role": "user", "content": "hi"}])
+    )
     assert got == "Write to [EMAIL] today."
     row = _rows(gw)[-1]
     assert row["verdict"] == "redacted"
@@ -274,8 +328,7 @@ def test_an_email_split_across_chunks_is_redacted_and_recorded_as_redacted(start
 
 
 def test_a_clean_stream_under_a_redacting_scanner_is_allowed(start_gateway, live):
-    gw = _gateway(start_gateway, live, {"pii-detector": {"action": "redact"},
-                                        "secrets-detector": {"action": "redact"}})
+    gw = _gateway(start_gateway, live, {"pii-detector": {"action": "redact"}, "secrets-detector": {"action": "redact"}})
     live.script(CHUNKS)
     c = openai.OpenAI(base_url=gw.base("openai"), api_key="k", max_retries=0)
     got = ""
@@ -298,8 +351,10 @@ def test_a_finding_split_across_events_leaves_no_piece_in_the_stored_stream(star
     chunks = ["Write to jane.d", "oe@mail.exam", "ple.org, key AKIA", AWS_KEY[4:12], AWS_KEY[12:] + " ok."]
     live.script(chunks, lag=len(chunks))
     c = openai.OpenAI(base_url=gw.base("openai"), api_key="k", max_retries=0)
-    got = "".join((ch.choices[0].delta.content or "") if ch.choices else "" for ch in c.chat.completions.create(
-        model="gpt-4o", stream=True, messages=[{"role": "user", "content": "hi"}]))
+    got = "".join(
+        (ch.choices[0].delta.content or "") if ch.choices else ""
+        for ch in c.chat.completions.create(model="gpt-4o", stream=True, messages=[{"role": "user", "content": "hi"}])
+    )
     assert got == "".join(chunks)  # log: the client got it unchanged
     gw.flush()
     db = open_readonly(gw.db_path)

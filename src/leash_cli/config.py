@@ -41,30 +41,45 @@ class Strict(BaseModel):
 class GatewayConfig(Strict):
     """Where the gateway listens, its limits and timeouts, and who may use it."""
 
-    host: str = Field("127.0.0.1", description="address to bind (`leash up --host` overrides); off loopback a "
-                                               "virtual key is required by default")
-    port: int = Field(8080, ge=0, le=65535, description="port to bind (`leash up --port` overrides; 0 picks a free one)")
+    host: str = Field(
+        "127.0.0.1",
+        description="address to bind (`leash up --host` overrides); off loopback a virtual key is required by default",
+    )
+    port: int = Field(
+        8080, ge=0, le=65535, description="port to bind (`leash up --port` overrides; 0 picks a free one)"
+    )
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="largest request body accepted (413 above)")
     connect_timeout: float = Field(10.0, gt=0, description="seconds to connect to an upstream")
     read_timeout: float = Field(600.0, gt=0, description="seconds of silence allowed between upstream bytes")
-    log_format: Literal["text", "json"] = Field("text", description="`json` for JSON-lines logs "
-                                                                  "(`leash up --log-format` overrides)")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="`json` for JSON-lines logs (`leash up --log-format` overrides)"
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="least severe log level shown")
-    access_log: bool = Field(False, description="accepted for compatibility; leash logs no per-request access "
-                                                "lines (the history records every exchange)")
+    access_log: bool = Field(
+        False,
+        description="accepted for compatibility; leash logs no per-request access "
+        "lines (the history records every exchange)",
+    )
     trust_tenant_header: bool | None = Field(
         None, description="take the tenant from X-Leash-Tenant; default: on only while bound to loopback"
     )
     require_virtual_key: bool | None = Field(
-        None, description="refuse requests without a valid leash key (lk-...); default: on unless bound to "
-                          "loopback (always on behind Envoy unless set to false)"
+        None,
+        description="refuse requests without a valid leash key (lk-...); default: on unless bound to "
+        "loopback (always on behind Envoy unless set to false)",
     )
-    workers: int = Field(1, ge=1, description="accepted for compatibility; the gateway runs one process "
-                                              "(scale out with `leash export compose --replicas`)")
+    workers: int = Field(
+        1,
+        ge=1,
+        description="accepted for compatibility; the gateway runs one process "
+        "(scale out with `leash export compose --replicas`)",
+    )
     trust: Literal["certifi", "system"] = Field(
-        "certifi", description="root certificates for upstream TLS: certifi (Mozilla's bundle, shipped with leash) "
-                               "or system (the operating system's trust store, via truststore); SSL_CERT_FILE / "
-                               "SSL_CERT_DIR, when set, replace the certifi bundle")
+        "certifi",
+        description="root certificates for upstream TLS: certifi (Mozilla's bundle, shipped with leash) "
+        "or system (the operating system's trust store, via truststore); SSL_CERT_FILE / "
+        "SSL_CERT_DIR, when set, replace the certifi bundle",
+    )
 
 
 def _seconds(v: Any) -> Any:
@@ -90,12 +105,16 @@ class TimeoutsConfig(Strict):
     """Upstream timeouts, in seconds or as durations (5s, 200ms, 2m); null: no limit."""
 
     connect: float | None = Field(
-        None, gt=0, description="TCP connect, proxy tunnel and TLS handshake (default: connect_timeout)")
+        None, gt=0, description="TCP connect, proxy tunnel and TLS handshake (default: connect_timeout)"
+    )
     first_byte: float | None = Field(
-        None, gt=0, description="from the request written to the first response byte (default: read_timeout)")
+        None, gt=0, description="from the request written to the first response byte (default: read_timeout)"
+    )
     idle: float | None = Field(
-        None, gt=0, description="longest silence between response bytes once the answer has started "
-                                "(default: read_timeout)")
+        None,
+        gt=0,
+        description="longest silence between response bytes once the answer has started (default: read_timeout)",
+    )
     total: float | None = Field(None, gt=0, description="the whole upstream exchange, body included (default: none)")
 
     @field_validator("connect", "first_byte", "idle", "total", mode="before")
@@ -108,8 +127,10 @@ class TLSConfig(Strict):
     """TLS towards one provider."""
 
     ca_file: str | None = Field(
-        None, description="PEM file of the CA certificates to trust for this provider, instead of the gateway trust "
-                          "(a private CA)")
+        None,
+        description="PEM file of the CA certificates to trust for this provider, instead of the gateway trust "
+        "(a private CA)",
+    )
     cert_file: str | None = Field(None, description="PEM client certificate (mutual TLS); may also hold the key")
     key_file: str | None = Field(None, description="PEM private key of cert_file, when not inside it")
     verify: bool = Field(True, description="verify the provider's certificate and host name; false only for tests")
@@ -125,7 +146,7 @@ class TLSConfig(Strict):
         return str(path)
 
     @model_validator(mode="after")
-    def _pairs(self) -> "TLSConfig":
+    def _pairs(self) -> TLSConfig:
         if self.key_file and not self.cert_file:
             raise ValueError("key_file needs cert_file")
         return self
@@ -154,10 +175,16 @@ class DeploymentConfig(Strict):
 
     name: str = Field(description="the deployment's name (in x-leash-deployment, /health and the metrics)")
     endpoint: str | None = Field(None, description="base URL; default: the provider's endpoint")
-    api_key: SecretStr | None = Field(None, description="the key injected upstream for this deployment; default: "
-                                                        "the provider's api_key (never logged or stored)")
-    weight: int = Field(1, ge=0, description="share of the traffic under `balance: weighted` (0: only when no "
-                                             "other deployment is available)")
+    api_key: SecretStr | None = Field(
+        None,
+        description="the key injected upstream for this deployment; default: "
+        "the provider's api_key (never logged or stored)",
+    )
+    weight: int = Field(
+        1,
+        ge=0,
+        description="share of the traffic under `balance: weighted` (0: only when no other deployment is available)",
+    )
 
     @field_validator("name")
     @classmethod
@@ -183,15 +210,18 @@ class RetryConfig(Strict):
     """When and how often leash sends a request again (to another deployment when one is healthy)."""
 
     attempts: int = Field(0, ge=0, le=10, description="retries after the first try (0: none)")
-    backoff: float = Field(0.2, description="base of the exponential backoff (full jitter: a random wait up to "
-                                            "backoff * 2^retry), e.g. 200ms")
+    backoff: float = Field(
+        0.2,
+        description="base of the exponential backoff (full jitter: a random wait up to backoff * 2^retry), e.g. 200ms",
+    )
     max_backoff: float = Field(5.0, description="the longest wait between two tries, e.g. 5s")
     on: list[Literal[429, 500, 502, 503, 504, "connect", "timeout", "reset"]] = Field(
         default_factory=lambda: [429, 500, 502, 503, 504, "connect"],
         description="what is retried: an answered status (429, 500, 502, 503, 504), `connect` (the request never "
-                    "left: connection refused, DNS, connect timeout), `timeout` (no answer in time) and `reset` "
-                    "(the connection dropped after the request was written); `timeout` and `reset` may send a "
-                    "request the provider already received again, so they are opt-in")
+        "left: connection refused, DNS, connect timeout), `timeout` (no answer in time) and `reset` "
+        "(the connection dropped after the request was written); `timeout` and `reset` may send a "
+        "request the provider already received again, so they are opt-in",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -210,12 +240,20 @@ class RetryConfig(Strict):
 class CircuitBreakerConfig(Strict):
     """Per deployment: stop sending to one that keeps failing, try it again after a pause."""
 
-    failure_threshold: int = Field(5, ge=1, description="consecutive failures (connect errors, timeouts, resets, "
-                                                        "5xx answers) that open the breaker")
-    recovery_timeout: float = Field(30.0, description="how long an open breaker stays open before trial "
-                                                      "requests (half-open), e.g. 30s")
-    half_open_requests: int = Field(1, ge=1, description="trial requests let through while half-open; that many "
-                                                         "successes close the breaker, one failure opens it again")
+    failure_threshold: int = Field(
+        5,
+        ge=1,
+        description="consecutive failures (connect errors, timeouts, resets, 5xx answers) that open the breaker",
+    )
+    recovery_timeout: float = Field(
+        30.0, description="how long an open breaker stays open before trial requests (half-open), e.g. 30s"
+    )
+    half_open_requests: int = Field(
+        1,
+        ge=1,
+        description="trial requests let through while half-open; that many "
+        "successes close the breaker, one failure opens it again",
+    )
 
     @field_validator("recovery_timeout", mode="before")
     @classmethod
@@ -228,9 +266,12 @@ class HealthCheckConfig(Strict):
 
     interval: float = Field(10.0, description="time between probes, e.g. 10s")
     timeout: float = Field(2.0, description="a probe with no answer by then fails, e.g. 2s")
-    path: str | None = Field(None, description="path below the endpoint; default by kind: /models (OpenAI), "
-                                               "/v1/models (Anthropic), /v1beta/models (Google). An answer "
-                                               "below 500 other than 429 is healthy")
+    path: str | None = Field(
+        None,
+        description="path below the endpoint; default by kind: /models (OpenAI), "
+        "/v1/models (Anthropic), /v1beta/models (Google). An answer "
+        "below 500 other than 429 is healthy",
+    )
 
     @field_validator("interval", "timeout", mode="before")
     @classmethod
@@ -252,14 +293,21 @@ class ProviderConfig(Strict):
     """One upstream, reached at /v1/NAME/... (NAME is the key under `providers:`)."""
 
     kind: Literal["openai", "anthropic", "google", "mock"] | None = Field(
-        None, description="wire format; default: the provider's NAME when it is one of the kinds")
-    endpoint: str | None = Field(None, description="base URL the request path is appended to; default: the kind's "
-                                                   "public API")
+        None, description="wire format; default: the provider's NAME when it is one of the kinds"
+    )
+    endpoint: str | None = Field(
+        None, description="base URL the request path is appended to; default: the kind's public API"
+    )
     api_key: SecretStr | None = Field(None, description="gateway-side key injected upstream (else the client's passes)")
-    auth_header: str | None = Field(None, description="header that carries api_key upstream (default by kind: "
-                                                      "authorization, x-api-key, x-goog-api-key; Azure: api-key)")
-    models: list[str] = Field(default_factory=list, description="documentation and the start-up banner; "
-                                                                "does not restrict models (see model-policy)")
+    auth_header: str | None = Field(
+        None,
+        description="header that carries api_key upstream (default by kind: "
+        "authorization, x-api-key, x-goog-api-key; Azure: api-key)",
+    )
+    models: list[str] = Field(
+        default_factory=list,
+        description="documentation and the start-up banner; does not restrict models (see model-policy)",
+    )
     headers: dict[str, str] = Field(default_factory=dict, description="extra headers sent upstream")
     query: dict[str, str] = Field(default_factory=dict, description="extra query parameters (e.g. Azure api-version)")
     connect_timeout: float | None = Field(None, gt=0, description="seconds; default: gateway.connect_timeout")
@@ -267,37 +315,57 @@ class ProviderConfig(Strict):
     timeouts: TimeoutsConfig = Field(
         default_factory=TimeoutsConfig,
         description="upstream timeouts {connect, first_byte, idle, total}; unset ones come from connect_timeout / "
-                    "read_timeout")
+        "read_timeout",
+    )
     max_response_bytes: int | None = Field(
-        64 * 1024 * 1024, gt=0, description="largest upstream response body, counted after decompression (e.g. "
-                                            "64MiB); above it the answer is a 502 and the connection is dropped; "
-                                            "null: no limit")
+        64 * 1024 * 1024,
+        gt=0,
+        description="largest upstream response body, counted after decompression (e.g. "
+        "64MiB); above it the answer is a 502 and the connection is dropped; "
+        "null: no limit",
+    )
     max_line_bytes: int | None = Field(
-        16 * 1024 * 1024, gt=0, description="longest line of a streamed (SSE) upstream response (e.g. 16MiB); above "
-                                            "it the stream ends with an error; null: no limit")
-    tls: TLSConfig = Field(default_factory=TLSConfig, description="TLS towards this provider: {ca_file, cert_file, "
-                                                                 "key_file, verify}")
+        16 * 1024 * 1024,
+        gt=0,
+        description="longest line of a streamed (SSE) upstream response (e.g. 16MiB); above "
+        "it the stream ends with an error; null: no limit",
+    )
+    tls: TLSConfig = Field(
+        default_factory=TLSConfig, description="TLS towards this provider: {ca_file, cert_file, key_file, verify}"
+    )
     proxy: str | None = Field(
-        None, description="HTTP proxy for this provider (http://[user:pass@]host:port; https origins go through a "
-                          "CONNECT tunnel); none or null: connect directly; unset: HTTPS_PROXY / HTTP_PROXY / "
-                          "ALL_PROXY / NO_PROXY from the environment")
-    stream_usage: bool = Field(True, description="ask OpenAI-style streams for their usage "
-                                                 "(stream_options.include_usage); off for servers that refuse it")
+        None,
+        description="HTTP proxy for this provider (http://[user:pass@]host:port; https origins go through a "
+        "CONNECT tunnel); none or null: connect directly; unset: HTTPS_PROXY / HTTP_PROXY / "
+        "ALL_PROXY / NO_PROXY from the environment",
+    )
+    stream_usage: bool = Field(
+        True,
+        description="ask OpenAI-style streams for their usage "
+        "(stream_options.include_usage); off for servers that refuse it",
+    )
     deployments: list[DeploymentConfig] = Field(
-        default_factory=list, description="several upstreams behind this provider name; default: one, from "
-                                          "endpoint and api_key")
+        default_factory=list,
+        description="several upstreams behind this provider name; default: one, from endpoint and api_key",
+    )
     balance: Literal["weighted", "least-busy", "latency", "ordered"] = Field(
-        "weighted", description="how a deployment is picked: weighted round robin, least-busy (fewest requests "
-                                "in flight), latency (lowest moving average), ordered (the first available)")
+        "weighted",
+        description="how a deployment is picked: weighted round robin, least-busy (fewest requests "
+        "in flight), latency (lowest moving average), ordered (the first available)",
+    )
     retry: RetryConfig = Field(default_factory=RetryConfig, description="retries with backoff (none by default)")
     circuit_breaker: CircuitBreakerConfig | None = Field(
-        None, description="per-deployment circuit breaker; default: none (deployments are skipped only while "
-                          "cooling down after a 429 with Retry-After)")
+        None,
+        description="per-deployment circuit breaker; default: none (deployments are skipped only while "
+        "cooling down after a 429 with Retry-After)",
+    )
     health_check: HealthCheckConfig | None = Field(None, description="optional active probe of each deployment")
     fallbacks: list[str | FallbackConfig] = Field(
-        default_factory=list, description="other providers of the same wire format, tried in order once this "
-                                          "one's deployments are exhausted or open: a name, or "
-                                          "{provider: NAME, model: MODEL} to ask for another model")
+        default_factory=list,
+        description="other providers of the same wire format, tried in order once this "
+        "one's deployments are exhausted or open: a name, or "
+        "{provider: NAME, model: MODEL} to ask for another model",
+    )
     # mock provider only
     delay_ms: float = Field(0.0, ge=0, description="mock: delay before the answer")
     chunks: int = Field(5, ge=1, le=10000, description="mock: number of streamed content events")
@@ -357,15 +425,19 @@ class ModuleConfig(Strict):
 
     enabled: bool = Field(True, description="false keeps the entry but loads nothing")
     priority: int | None = Field(None, description="order within a stage, lower first; default: the module's own")
-    mode: Literal["enforce", "shadow"] = Field("enforce", description="shadow: record what the module would do "
-                                                                      "(shadow_block), enforce nothing")
+    mode: Literal["enforce", "shadow"] = Field(
+        "enforce", description="shadow: record what the module would do (shadow_block), enforce nothing"
+    )
     on_error: Literal["block", "allow"] | None = Field(
-        None, description="when the module raises or overruns its timeout: block (503 module_error, fail closed) "
-                          "or allow (skip it); default: block, allow for inspect-only and sink-only modules")
+        None,
+        description="when the module raises or overruns its timeout: block (503 module_error, fail closed) "
+        "or allow (skip it); default: block, allow for inspect-only and sink-only modules",
+    )
     timeout: float | None = Field(None, gt=0, description="seconds; default 2")
     conditions: list[Condition] = Field(default_factory=list, description="apply only where all of these hold")
-    config: dict[str, Any] = Field(default_factory=dict, description="the module's own settings (also accepted "
-                                                                     "inline, beside the keys above)")
+    config: dict[str, Any] = Field(
+        default_factory=dict, description="the module's own settings (also accepted inline, beside the keys above)"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -392,8 +464,9 @@ class QuotaConfig(Strict):
     requests_per_hour: int | None = Field(None, ge=0, description="requests an hour")
     requests_per_day: int | None = Field(None, ge=0, description="requests a day")
     tokens_per_day: int | None = Field(None, ge=0, description="input + output tokens a day")
-    cost_limit_usd: float | None = Field(None, ge=0, description="budget in USD per cost_period (429 "
-                                                                 "budget_exceeded above; worst case reserved)")
+    cost_limit_usd: float | None = Field(
+        None, ge=0, description="budget in USD per cost_period (429 budget_exceeded above; worst case reserved)"
+    )
     cost_period: Literal["day", "month"] = Field("day", description="the budget's window")
 
 
@@ -401,8 +474,9 @@ class TenantConfig(Strict):
     """One tenant (the NAME a virtual key or X-Leash-Tenant resolves to)."""
 
     description: str | None = Field(None, description="free text for people reading the config")
-    policies: list[str] | None = Field(None, description="exactly the modules that apply to this tenant; "
-                                                         "default: every enabled module")
+    policies: list[str] | None = Field(
+        None, description="exactly the modules that apply to this tenant; default: every enabled module"
+    )
     quotas: QuotaConfig = Field(default_factory=QuotaConfig, description="the tenant's limits")
     allowed_providers: list[str] | None = Field(None, description="providers it may call; default: all")
     allowed_models: list[str] | None = Field(None, description="model globs it may call; default: all")
@@ -413,38 +487,56 @@ class StorageConfig(Strict):
     """The history: a SQLite file (``path``) or a PostgreSQL database (``url``), written off the hot path."""
 
     enabled: bool = Field(True, description="false records nothing (as `leash up --no-record`)")
-    path: str | None = Field(None, description="the database; default $LEASH_HOME/leash.db (~/.leash/leash.db); "
-                                               "`--db` overrides")
+    path: str | None = Field(
+        None, description="the database; default $LEASH_HOME/leash.db (~/.leash/leash.db); `--db` overrides"
+    )
     url: str | None = Field(
-        None, description="a PostgreSQL database for the history and virtual keys, shared by every gateway: "
-                          "postgresql://user@host:5432/leash (default: $LEASH_DATABASE_URL, else the SQLite file "
-                          "storage.path)")
+        None,
+        description="a PostgreSQL database for the history and virtual keys, shared by every gateway: "
+        "postgresql://user@host:5432/leash (default: $LEASH_DATABASE_URL, else the SQLite file "
+        "storage.path)",
+    )
     bodies: Literal["full", "redacted", "none"] = Field(
-        "redacted", description="what is kept of request and response bodies: `redacted` masks what the scanner "
-                                "modules found (even under `action: log`, when the upstream got it unchanged) and "
-                                "credential-looking strings, and keeps no raw stream events; `full` keeps them "
-                                "verbatim (found credentials are still masked); `none` keeps no bodies or texts")
+        "redacted",
+        description="what is kept of request and response bodies: `redacted` masks what the scanner "
+        "modules found (even under `action: log`, when the upstream got it unchanged) and "
+        "credential-looking strings, and keeps no raw stream events; `full` keeps them "
+        "verbatim (found credentials are still masked); `none` keeps no bodies or texts",
+    )
     max_body_bytes: int = Field(256 * 1024, ge=0, description="bodies stored above this size are truncated")
     retention: str | None = Field("30d", description="prune rows older than this (e.g. 30d, 12h); null keeps all")
     max_rows: int | None = Field(None, ge=1, description="prune the oldest rows beyond this many; null: no cap")
     on_error: Literal["continue", "block"] = Field(
-        "continue", description="while the history cannot be written: keep serving (rows held in memory) or "
-                                "refuse traffic (503 history_unavailable)")
+        "continue",
+        description="while the history cannot be written: keep serving (rows held in memory) or "
+        "refuse traffic (503 history_unavailable)",
+    )
     flush_interval_ms: int = Field(
-        5, ge=1, le=10000, description="rows leave the gateway at least this often (the thread writer commits them)")
+        5, ge=1, le=10000, description="rows leave the gateway at least this often (the thread writer commits them)"
+    )
     commit_interval_ms: int = Field(
-        50, ge=1, le=10000, description="the writer process commits at least this often (rows it holds are "
-                                        "not lost if the gateway dies; larger transactions cost less per row)")
+        50,
+        ge=1,
+        le=10000,
+        description="the writer process commits at least this often (rows it holds are "
+        "not lost if the gateway dies; larger transactions cost less per row)",
+    )
     batch_size: int = Field(500, ge=1, description="most rows in one transaction")
     writer: Literal["process", "thread"] = Field(
-        "process", description="where rows are written: a process of their own (the gateway keeps its core and "
-                               "its GIL), or a thread of the gateway")
+        "process",
+        description="where rows are written: a process of their own (the gateway keeps its core and "
+        "its GIL), or a thread of the gateway",
+    )
     audit_key_file: str | None = Field(
-        None, description="the HMAC key that signs audit checkpoints, kept outside the database; default "
-                          "$LEASH_AUDIT_KEY, else $LEASH_HOME/audit.key (made, mode 0600, on first use)")
+        None,
+        description="the HMAC key that signs audit checkpoints, kept outside the database; default "
+        "$LEASH_AUDIT_KEY, else $LEASH_HOME/audit.key (made, mode 0600, on first use)",
+    )
     audit_checkpoint_interval: str = Field(
-        "60s", description="how often the writer signs a checkpoint of the audit chain while rows arrive "
-                           "(and always at shutdown)")
+        "60s",
+        description="how often the writer signs a checkpoint of the audit chain while rows arrive "
+        "(and always at shutdown)",
+    )
 
     @field_validator("url")
     @classmethod
@@ -482,8 +574,9 @@ class Config(Strict):
     modules: dict[str, ModuleConfig] = Field(default_factory=dict, description="pipeline modules by name")
     modules_dir: str | None = Field(None, description="a folder of .py module files, relative to the config file")
     tenants: dict[str, TenantConfig] = Field(default_factory=dict, description="tenants by name")
-    pricing: dict[str, PriceConfig] = Field(default_factory=dict, description="price overrides by model (exact "
-                                                                              "name, else longest prefix)")
+    pricing: dict[str, PriceConfig] = Field(
+        default_factory=dict, description="price overrides by model (exact name, else longest prefix)"
+    )
     state: str | None = Field(None, description="shared state for limits: redis://host:port/db, else in memory")
 
     @field_validator("providers")
@@ -494,9 +587,7 @@ class Config(Strict):
                 raise ValueError(f"provider name {name!r} may hold only letters, digits, '-', '_' and '.'")
             if p.kind is None:
                 if name not in PROVIDER_KINDS:
-                    raise ValueError(
-                        f"provider {name!r} needs a 'kind' (one of {', '.join(PROVIDER_KINDS)})"
-                    )
+                    raise ValueError(f"provider {name!r} needs a 'kind' (one of {', '.join(PROVIDER_KINDS)})")
                 p.kind = name  # type: ignore[assignment]
             if p.endpoint is None:
                 p.endpoint = DEFAULT_ENDPOINTS[p.kind]
@@ -543,8 +634,10 @@ def _check_routing(name: str, p: ProviderConfig, providers: dict[str, ProviderCo
             raise ValueError(f"{where}: unknown provider {fb!r}; configured providers: {configured}")
         ofam = WIRE_FAMILY.get(other.kind or fb, other.kind or fb)
         if ofam != family or ofam == "mock":
-            raise ValueError(f"{where}: {fb!r} speaks {other.kind}, not the {p.kind} wire format of {name!r}; "
-                             "a fallback must speak the same one")
+            raise ValueError(
+                f"{where}: {fb!r} speaks {other.kind}, not the {p.kind} wire format of {name!r}; "
+                "a fallback must speak the same one"
+            )
 
 
 @dataclass
@@ -598,8 +691,18 @@ def parse_duration(text: str) -> float:
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.I)
-_SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4,
-               "ki": 1024, "mi": 1024**2, "gi": 1024**3, "ti": 1024**4}
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "m": 1000**2,
+    "g": 1000**3,
+    "t": 1000**4,
+    "ki": 1024,
+    "mi": 1024**2,
+    "gi": 1024**3,
+    "ti": 1024**4,
+}
 
 
 def parse_size(text: str) -> int:
@@ -674,7 +777,7 @@ def _describe(err: dict, node: yaml.Node | None) -> str:
         return f"{where}{dotted}: unknown key{hint}"
     msg = err["msg"]
     if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
+        msg = msg[len("Value error, ") :]
     got = err.get("input")
     got_text = ""
     if err["type"] not in ("missing",) and not isinstance(got, (dict, list)):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.utils import floatToGoString
 
@@ -27,19 +26,30 @@ class Metrics:
             "leash_gateway_requests", "Requests handled", ["tenant", "provider", "model", "status"], registry=r
         )
         self.duration = Histogram(
-            "leash_gateway_request_duration_seconds", "Total request time as the client saw it",
-            ["provider"], buckets=_LATENCY_BUCKETS, registry=r,
+            "leash_gateway_request_duration_seconds",
+            "Total request time as the client saw it",
+            ["provider"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.provider_latency = Histogram(
-            "leash_provider_latency_seconds", "Time waiting on the upstream provider",
-            ["provider"], buckets=_LATENCY_BUCKETS, registry=r,
+            "leash_provider_latency_seconds",
+            "Time waiting on the upstream provider",
+            ["provider"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.overhead = Histogram(
-            "leash_gateway_overhead_seconds", "Time spent in leash (total less upstream)",
-            ["provider"], buckets=_OVERHEAD_BUCKETS, registry=r,
+            "leash_gateway_overhead_seconds",
+            "Time spent in leash (total less upstream)",
+            ["provider"],
+            buckets=_OVERHEAD_BUCKETS,
+            registry=r,
         )
         self.tokens = Counter(
-            "leash_gateway_tokens", "Tokens reported by providers", ["tenant", "provider", "model", "direction"],
+            "leash_gateway_tokens",
+            "Tokens reported by providers",
+            ["tenant", "provider", "model", "direction"],
             registry=r,
         )
         self.cost = Counter("leash_gateway_cost_usd", "Priced cost in USD", ["tenant", "provider", "model"], registry=r)
@@ -164,13 +174,19 @@ class _RoutingCollector:
     def collect(self):
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-        state = GaugeMetricFamily("leash_circuit_breaker_state", "Circuit breaker per deployment: 0 closed, "
-                                  "1 open, 2 half-open", labels=["provider", "deployment"])
-        attempts = CounterMetricFamily("leash_upstream_attempts", "Requests sent to each deployment",
-                                       labels=["provider", "deployment"])
-        retries = CounterMetricFamily("leash_upstream_retries", "Tries that failed and were sent again "
-                                      "(retried or passed to a fallback), by reason", labels=["provider",
-                                                                                              "deployment", "reason"])
+        state = GaugeMetricFamily(
+            "leash_circuit_breaker_state",
+            "Circuit breaker per deployment: 0 closed, 1 open, 2 half-open",
+            labels=["provider", "deployment"],
+        )
+        attempts = CounterMetricFamily(
+            "leash_upstream_attempts", "Requests sent to each deployment", labels=["provider", "deployment"]
+        )
+        retries = CounterMetricFamily(
+            "leash_upstream_retries",
+            "Tries that failed and were sent again (retried or passed to a fallback), by reason",
+            labels=["provider", "deployment", "reason"],
+        )
         get = self.metrics._routes
         if get is not None:
             states, counts, tries = get()
@@ -198,11 +214,17 @@ class _StoreCollector:
         rec = self.metrics._recorder
         if rec is None:
             return
-        yield CounterMetricFamily("leash_store_write_errors", "Failed history writes",
-                                  value=getattr(rec, "write_errors", 0))
-        yield CounterMetricFamily("leash_store_rows_written", "Rows written to the history",
-                                  value=getattr(rec, "rows_written", 0))
-        yield GaugeMetricFamily("leash_store_queue_depth", "Records waiting to be written",
-                                value=getattr(rec, "queue_depth", 0))
-        yield GaugeMetricFamily("leash_store_degraded", "1 while the history cannot be written",
-                                value=1 if getattr(rec, "state", "ok") == "degraded" else 0)
+        yield CounterMetricFamily(
+            "leash_store_write_errors", "Failed history writes", value=getattr(rec, "write_errors", 0)
+        )
+        yield CounterMetricFamily(
+            "leash_store_rows_written", "Rows written to the history", value=getattr(rec, "rows_written", 0)
+        )
+        yield GaugeMetricFamily(
+            "leash_store_queue_depth", "Records waiting to be written", value=getattr(rec, "queue_depth", 0)
+        )
+        yield GaugeMetricFamily(
+            "leash_store_degraded",
+            "1 while the history cannot be written",
+            value=1 if getattr(rec, "state", "ok") == "degraded" else 0,
+        )

@@ -96,11 +96,17 @@ def _tighten(path: Path, what: str) -> None:
         try:
             os.chmod(path, new)
         except OSError as e:  # not ours to change (another owner): say so, and go on
-            log.warning("%s %s is readable by other users (%04o) and could not be tightened: %s",
-                        what, path, current, e)
+            log.warning(
+                "%s %s is readable by other users (%04o) and could not be tightened: %s", what, path, current, e
+            )
             return
-        log.warning("tightened the permissions of %s %s from %04o to %04o (stored prompts are private)",
-                    what, path, current, new)
+        log.warning(
+            "tightened the permissions of %s %s from %04o to %04o (stored prompts are private)",
+            what,
+            path,
+            current,
+            new,
+        )
 
 
 def private_dir(path: Path) -> None:

@@ -33,8 +33,8 @@ from typing import Any
 import orjson
 
 from leash_cli.decision import Decision
-from leash_cli.exchange import Exchange, Violation
 from leash_cli.dialects.base import set_at
+from leash_cli.exchange import Exchange, Violation
 from leash_cli.sse import parse_event
 
 log = logging.getLogger("leash.pipeline")
@@ -85,7 +85,7 @@ class Condition:
     _set: frozenset | None = None
 
     @classmethod
-    def compile(cls, field: str, operator: str, value: Any) -> "Condition":
+    def compile(cls, field: str, operator: str, value: Any) -> Condition:
         c = cls(field, operator, value)
         if operator == "regex":
             c._regex = re.compile(str(value))
@@ -128,9 +128,17 @@ class Slot:
     edits_response: bool = True
 
     @classmethod
-    def of(cls, name: str, module: Any, *, priority: int | None = None, mode: str = "enforce",
-           on_error: str | None = None, timeout: float | None = None,
-           conditions: tuple[Condition, ...] = ()) -> "Slot":
+    def of(
+        cls,
+        name: str,
+        module: Any,
+        *,
+        priority: int | None = None,
+        mode: str = "enforce",
+        on_error: str | None = None,
+        timeout: float | None = None,
+        conditions: tuple[Condition, ...] = (),
+    ) -> Slot:
         stages = {}
         for stage in STAGES:
             fn = getattr(module, stage, None)
@@ -151,7 +159,7 @@ class Slot:
         )
 
     def applies(self, ex: Exchange) -> bool:
-        for c in self.conditions:
+        for c in self.conditions:  # noqa: SIM110 -- per request: a loop is cheaper than all() over a generator
             if not c.matches(ex):
                 return False
         return True
@@ -161,13 +169,14 @@ class Plan(tuple):
     """The slots that apply to one exchange (a tuple of them, in priority order) and what each
     stage calls, worked out once per (tenant, provider, model, path) instead of on every request."""
 
-    def __new__(cls, slots: Any) -> "Plan":
+    def __new__(cls, slots: Any) -> Plan:
         self = super().__new__(cls, slots)
         self.inspect_sync = tuple(s for s in self if "inspect" in s.stages and not s.stages["inspect"][1])
         self.inspect_async = tuple(s for s in self if "inspect" in s.stages and s.stages["inspect"][1])
         # policies in order, then transforms in order: (slot, stage, function, is_async)
-        self.request_steps = tuple((s, stage, *s.stages[stage]) for stage in ("policy", "transform")
-                                   for s in self if stage in s.stages)
+        self.request_steps = tuple(
+            (s, stage, *s.stages[stage]) for stage in ("policy", "transform") for s in self if stage in s.stages
+        )
         self.on_response = tuple(s for s in self if "on_response" in s.stages)
         self.on_chunk = tuple(s for s in self if "on_chunk" in s.stages)
         self.sinks = any("sink" in s.stages for s in self)
@@ -244,8 +253,11 @@ class Pipeline:
         plan = self.slots_for(ex)
         ex.modules = plan
         for hook in self.hooks:
-            b = self._run_sync(hook, "policy", ex) if not hook.stages["policy"][1] else \
-                await self._run(hook, "policy", ex)
+            b = (
+                self._run_sync(hook, "policy", ex)
+                if not hook.stages["policy"][1]
+                else await self._run(hook, "policy", ex)
+            )
             if b is not None:
                 return b
         if plan:
@@ -297,7 +309,7 @@ class Pipeline:
                     return b
         return None
 
-    def _call_sync(self, slot: Slot, stage: str, ex: Exchange, *args: Any) -> Decision | None | Exception:
+    def _call_sync(self, slot: Slot, stage: str, ex: Exchange, *args: Any) -> Decision | Exception | None:
         """Call a sync module stage, timed; its exception (or overrunning its budget) is returned."""
         fn = slot.stages[stage][0]
         t = perf_counter()
@@ -312,7 +324,7 @@ class Pipeline:
             return _overran(slot, elapsed)
         return result
 
-    async def _call(self, slot: Slot, stage: str, ex: Exchange, *args: Any) -> Decision | None | Exception:
+    async def _call(self, slot: Slot, stage: str, ex: Exchange, *args: Any) -> Decision | Exception | None:
         fn, is_async = slot.stages[stage]
         if not is_async:
             return self._call_sync(slot, stage, ex, *args)
@@ -351,7 +363,7 @@ class Pipeline:
             result = await self._call(slot, stage, ex, *args)
         return self._outcome(slot, stage, ex, result)
 
-    def _outcome(self, slot: Slot, stage: str, ex: Exchange, result: Decision | None | Exception) -> Block | None:
+    def _outcome(self, slot: Slot, stage: str, ex: Exchange, result: Decision | Exception | None) -> Block | None:
         if isinstance(result, Exception):
             return self._failed(slot, stage, ex, result)
         if result is None:
@@ -372,8 +384,9 @@ class Pipeline:
             return None
         ex.violations.append(v)
         ex.verdict = "blocked"
-        return Block(503, "module_error", f"request blocked: policy module {slot.name!r} failed ({stage})",
-                     module=slot.name)
+        return Block(
+            503, "module_error", f"request blocked: policy module {slot.name!r} failed ({stage})", module=slot.name
+        )
 
     def apply(self, slot: Slot, ex: Exchange, d: Decision, stage: str) -> Block | None:
         """Apply one decision to the exchange (request stages)."""
@@ -408,7 +421,7 @@ class Pipeline:
         return None
 
     # -- response ----------------------------------------------------------------------------
-    def response(self, ex: Exchange) -> "ResponseFlow":
+    def response(self, ex: Exchange) -> ResponseFlow:
         return ResponseFlow(self, ex)
 
     # -- sink ----------------------------------------------------------------------------------
@@ -425,7 +438,7 @@ class Pipeline:
                 if isinstance(r, Exception):
                     log.warning("sink of %s failed: %s", hook.name, r)
 
-    def finish(self, ex: Exchange, flow: "ResponseFlow | None" = None) -> "asyncio.Task | None":
+    def finish(self, ex: Exchange, flow: ResponseFlow | None = None) -> asyncio.Task | None:
         """Usage, cost, metrics, history.  Never raises; module sinks run as a task (returned: the
         exchange is over when it is done)."""
         if flow is not None:
@@ -519,8 +532,21 @@ class ResponseFlow:
     upstream sent it.
     """
 
-    __slots__ = ("ex", "dialect", "tracker", "pipeline", "block", "_chunk_slots", "_resp_slots", "_templates",
-                 "_index", "stopped", "_text_pending", "_delivered", "_first_write")
+    __slots__ = (
+        "ex",
+        "dialect",
+        "tracker",
+        "pipeline",
+        "block",
+        "_chunk_slots",
+        "_resp_slots",
+        "_templates",
+        "_index",
+        "stopped",
+        "_text_pending",
+        "_delivered",
+        "_first_write",
+    )
 
     def __init__(self, pipeline: Pipeline, ex: Exchange) -> None:
         self.pipeline = pipeline
@@ -555,8 +581,11 @@ class ResponseFlow:
                         # a shadow module gets a copy (it cannot change what the client receives), unless
                         # it says it never edits a response (``edits_response = False``)
                         arg = orjson.loads(orjson.dumps(obj)) if s.mode == "shadow" and s.edits_response else obj
-                        d = self.pipeline._call_sync(s, "on_response", ex, arg) if not s.stages["on_response"][1] \
+                        d = (
+                            self.pipeline._call_sync(s, "on_response", ex, arg)
+                            if not s.stages["on_response"][1]
                             else await self.pipeline._call(s, "on_response", ex, arg)
+                        )
                         if d is not None or s.edits_response:
                             # texts a scanner read off the body may be stale now
                             ex.annotations.pop(RESPONSE_TEXTS_KEY, None)
@@ -683,13 +712,17 @@ class ResponseFlow:
             return raw
         return _sse(name, obj)
 
-    async def _through_modules(self, text: str, obj: Any, final: bool, key: Any,
-                               aggregate: bool = False) -> tuple[str, bool]:
+    async def _through_modules(
+        self, text: str, obj: Any, final: bool, key: Any, aggregate: bool = False
+    ) -> tuple[str, bool]:
         ex = self.ex
         for s in self._chunk_slots:
             chunk = StreamChunk(text, obj, final, self._index, key, aggregate)
-            d = self.pipeline._call_sync(s, "on_chunk", ex, chunk) if not s.stages["on_chunk"][1] \
+            d = (
+                self.pipeline._call_sync(s, "on_chunk", ex, chunk)
+                if not s.stages["on_chunk"][1]
                 else await self.pipeline._call(s, "on_chunk", ex, chunk)
+            )
             if isinstance(d, Exception):
                 b = self.pipeline._failed(s, "on_chunk", ex, d)
                 if b is not None:

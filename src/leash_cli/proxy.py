@@ -83,8 +83,15 @@ class Gateway(GatewayCore):
         pipeline_factory: PipelineFactory | None = None,
         transport_factory: Callable[[], Transport] = UpstreamClient,
     ) -> None:
-        super().__init__(loaded, recorder=recorder, pricer=pricer, metrics=metrics, keyring=keyring,
-                         overrides=overrides, pipeline_factory=pipeline_factory)
+        super().__init__(
+            loaded,
+            recorder=recorder,
+            pricer=pricer,
+            metrics=metrics,
+            keyring=keyring,
+            overrides=overrides,
+            pipeline_factory=pipeline_factory,
+        )
         self.client: Transport | None = None
         self._transport_factory = transport_factory
         self._starlette = Starlette(
@@ -140,8 +147,14 @@ class Gateway(GatewayCore):
             headers[name] = headers[name] + ", " + val if name in headers else val
         raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         client = scope.get("client")
-        adm = self.admit(scope["method"], raw_path.split("?", 1)[0], scope.get("query_string", b"").decode("latin-1"),
-                         headers, f"{client[0]}:{client[1]}" if client else None, t0)
+        adm = self.admit(
+            scope["method"],
+            raw_path.split("?", 1)[0],
+            scope.get("query_string", b"").decode("latin-1"),
+            headers,
+            f"{client[0]}:{client[1]}" if client else None,
+            t0,
+        )
         ex = adm.ex
         try:
             rej = adm.rejection
@@ -216,18 +229,29 @@ class Gateway(GatewayCore):
                     out["accept-encoding"] = _UPSTREAM_ACCEPT_ENCODING
                     dep.attempts += 1
                     resp = await client.request(
-                        ex.method, target.upstream_url(ex.path, query), out, ex.request_body or None,
+                        ex.method,
+                        target.upstream_url(ex.path, query),
+                        out,
+                        ex.request_body or None,
                         options=target.transport,
                     )
                 else:
                     assert route is not None
                     out["accept-encoding"] = _UPSTREAM_ACCEPT_ENCODING
-                    sent = await route.send(client, ex.method, ex.path, adm.query, out, ex.request_body or None,
-                                            deadline=_client_deadline(headers, ex.t_start))
+                    sent = await route.send(
+                        client,
+                        ex.method,
+                        ex.path,
+                        adm.query,
+                        out,
+                        ex.request_body or None,
+                        deadline=_client_deadline(headers, ex.t_start),
+                    )
                     if sent.answer is None or sent.deployment is None:
                         ex.t_upstream_end = time.perf_counter()
-                        return await self._upstream_failed(send, ex, R.upstream_unavailable(
-                            provider.name, sent.unavailable or 1.0))
+                        return await self._upstream_failed(
+                            send, ex, R.upstream_unavailable(provider.name, sent.unavailable or 1.0)
+                        )
                     resp, dep = sent.answer, sent.deployment
                     ex.response_headers = {"x-leash-provider": dep.provider, "x-leash-deployment": dep.name}
             except UpstreamTimeout as e:
@@ -237,14 +261,18 @@ class Gateway(GatewayCore):
                 ex.t_upstream_end = time.perf_counter()
                 if isinstance(e, UpstreamReset) and e.sent:  # written, then dropped: never resent silently
                     return await self._upstream_failed(send, ex, R.upstream_not_resent(provider.name))
-                return await self._upstream_failed(send, ex, R.upstream_unreachable(
-                    provider.name, e, isinstance(e, UpstreamConnectError)))
+                return await self._upstream_failed(
+                    send, ex, R.upstream_unreachable(provider.name, e, isinstance(e, UpstreamConnectError))
+                )
             ex.t_upstream_headers = time.perf_counter()
             try:
                 ex.status = resp.status
                 ctype = resp.header("content-type") or ""
-                rheaders = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in resp.headers
-                            if k not in HOP_BY_HOP and not k.startswith("x-leash-")]
+                rheaders = [
+                    (k.encode("latin-1"), v.encode("latin-1"))
+                    for k, v in resp.headers
+                    if k not in HOP_BY_HOP and not k.startswith("x-leash-")
+                ]
                 if sent is not None or dep.announce:  # a provider with deployments, retries or fallbacks
                     wire = dep.wire_name
                     rheaders.append((_PROVIDER_HEADER, wire[0]))
@@ -296,8 +324,16 @@ class Gateway(GatewayCore):
         flow = adm.flow
         pc = provider.config
         ex.t_upstream_start = time.perf_counter()
-        result = mock.respond(ex.api, ex.method, ex.path, adm.query, ex.json(), chunks=pc.chunks,
-                              delay_ms=pc.delay_ms, chunk_delay_ms=pc.chunk_delay_ms)
+        result = mock.respond(
+            ex.api,
+            ex.method,
+            ex.path,
+            adm.query,
+            ex.json(),
+            chunks=pc.chunks,
+            delay_ms=pc.delay_ms,
+            chunk_delay_ms=pc.chunk_delay_ms,
+        )
         ex.status = result.status
         if result.status >= 400:
             ex.outcome = "upstream_error"
@@ -349,8 +385,13 @@ class Gateway(GatewayCore):
                             break
                     if outs:
                         sent += outs
-                        await send({"type": "http.response.body", "body": b"".join(outs) if len(outs) > 1
-                                    else outs[0], "more_body": True})
+                        await send(
+                            {
+                                "type": "http.response.body",
+                                "body": b"".join(outs) if len(outs) > 1 else outs[0],
+                                "more_body": True,
+                            }
+                        )
                         flow.sent()  # (the time to first token is when the client got it)
                     if flow.stopped:
                         ex.outcome = "blocked"
@@ -364,10 +405,14 @@ class Gateway(GatewayCore):
                 log.warning("%s %s/%s: %s", ex.id, ex.provider, ex.path, ex.error)
                 # the client learns it in its provider's own stream format (its SDK raises), not by a silent end
                 timeout = isinstance(e, UpstreamTimeout)
-                event = stream_error_event(ex.api, 504 if timeout else 502, f"provider {ex.provider!r} "
-                                           f"{'stopped sending' if timeout else 'broke off'} its response "
-                                           f"mid-stream: {R.upstream_cause(e)}",
-                                           "upstream_timeout" if timeout else "upstream_reset")
+                event = stream_error_event(
+                    ex.api,
+                    504 if timeout else 502,
+                    f"provider {ex.provider!r} "
+                    f"{'stopped sending' if timeout else 'broke off'} its response "
+                    f"mid-stream: {R.upstream_cause(e)}",
+                    "upstream_timeout" if timeout else "upstream_reset",
+                )
                 broke = event
             except asyncio.CancelledError:
                 if not gone.is_set():

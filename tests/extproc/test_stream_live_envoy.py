@@ -33,8 +33,11 @@ def live() -> Iterator[LiveUpstream]:
 @pytest.fixture
 def envoy_stack(tmp_path: Path, live: LiveUpstream) -> Iterator[tuple[LocalEnvoy, Path, Any]]:
     envoy_binary()
-    cfg = {"providers": {"openai": {"kind": "openai", "endpoint": f"{live.url}/v1"}},
-           "modules": _default_modules(), "gateway": {"require_virtual_key": False}}
+    cfg = {
+        "providers": {"openai": {"kind": "openai", "endpoint": f"{live.url}/v1"}},
+        "modules": _default_modules(),
+        "gateway": {"require_virtual_key": False},
+    }
     db = tmp_path / "leash.db"
     gw = build_host(LoadedConfig(parse_config_text(yaml.safe_dump(cfg), "leash.yaml"), None, "flag"), db)
     host = ExtProcThread(gw)
@@ -76,8 +79,12 @@ def test_a_stream_reaches_the_client_chunk_by_chunk_behind_envoy(envoy_stack, li
 def test_a_key_split_across_chunks_stops_the_stream_behind_envoy(envoy_stack, live):
     envoy, db, gw = envoy_stack
     live.script(["Sure, the key is AKIA", AWS_KEY[4:12], AWS_KEY[12:] + " and that is all."], lag=3)
-    with httpx.stream("POST", f"{envoy.url}/v1/openai/chat/completions", timeout=30, json={
-            "model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]}) as r:
+    with httpx.stream(
+        "POST",
+        f"{envoy.url}/v1/openai/chat/completions",
+        timeout=30,
+        json={"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]},
+    ) as r:
         body = b"".join(r.iter_raw()).decode()
     assert "AKIA" not in body and AWS_KEY[4:12] not in body
     assert "Sure, the key is " in body and '"error"' in body

@@ -27,10 +27,18 @@ def make_ex(i: int = 0, **kw):
         orjson.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": f"tell me about llamas {i}"}]}),
     )
     ex = exchange(id=kw.pop("id", f"req-{i:06d}"), body=body, model="gpt-4o", **kw)
-    ex.request_headers = {"content-type": "application/json", "authorization": f"Bearer {SECRET}",
-                          "x-api-key": SECRET, "x-custom-token": "abc", "user-agent": "test"}
-    ex.response_headers = {"content-type": "application/json", "set-cookie": "s=1",
-                           "x-ratelimit-remaining-tokens": "999"}
+    ex.request_headers = {
+        "content-type": "application/json",
+        "authorization": f"Bearer {SECRET}",
+        "x-api-key": SECRET,
+        "x-custom-token": "abc",
+        "user-agent": "test",
+    }
+    ex.response_headers = {
+        "content-type": "application/json",
+        "set-cookie": "s=1",
+        "x-ratelimit-remaining-tokens": "999",
+    }
     ex.status = 200
     ex.usage = Usage(input_tokens=100 + i, output_tokens=50, cached_input_tokens=10)
     ex.response_body = b'{"choices":[{"message":{"content":"Llamas are camelids."}}]}'
@@ -88,9 +96,21 @@ def test_row_contents(db_path):
     assert len(r["started_at"]) == len("2025-01-01T00:00:00.000Z")
     assert r["ended_at"] >= r["started_at"]
     assert (r["tenant"], r["key_id"], r["client"], r["provider"], r["kind"], r["model"]) == (
-        "team-a", "key_1", "127.0.0.1", "openai", "openai", "gpt-4o")
+        "team-a",
+        "key_1",
+        "127.0.0.1",
+        "openai",
+        "openai",
+        "gpt-4o",
+    )
     assert (r["method"], r["path"], r["status"], r["stream"], r["outcome"], r["verdict"]) == (
-        "POST", "chat/completions", 200, 1, "ok", "allowed")
+        "POST",
+        "chat/completions",
+        200,
+        1,
+        "ok",
+        "allowed",
+    )
     assert r["query"] == "api-version=2024-06-01"  # credentials removed
     assert r["latency_ms"] == pytest.approx(105, abs=0.01)
     assert r["upstream_ms"] == pytest.approx(100, abs=0.01)
@@ -109,7 +129,13 @@ def test_row_contents(db_path):
     assert orjson.loads(r["stream_events"]) == ["data: {}\n\n", "data: [DONE]\n\n"]
     (v,) = rows(db_path, "SELECT * FROM violations")
     assert v["request_id"] == "req-000001" and v["created_at"] == r["started_at"]
-    assert (v["module"], v["type"], v["action"], v["severity"], v["detail"]) == ("pii", "email", "redact", "high", "an email")
+    assert (v["module"], v["type"], v["action"], v["severity"], v["detail"]) == (
+        "pii",
+        "email",
+        "redact",
+        "high",
+        "an email",
+    )
     assert (v["start"], v["end"], v["field"], v["score"]) == (3, 20, "messages[0].content", 0.9)
 
 
@@ -242,8 +268,9 @@ def test_readonly_database_degrades_without_raising_then_recovers(db_path, monke
     assert len(rows(db_path)) == 10
 
 
-@pytest.mark.skipif(hasattr(__import__("os"), "geteuid") and __import__("os").geteuid() == 0,
-                    reason="root ignores file permissions")
+@pytest.mark.skipif(
+    hasattr(__import__("os"), "geteuid") and __import__("os").geteuid() == 0, reason="root ignores file permissions"
+)
 def test_chmod_readonly_file_degrades(db_path):
     rec = Recorder(db_path, StorageConfig())
     rec.start()
@@ -328,9 +355,10 @@ def test_schema_is_wal_and_migrated_once(db_path):
     db = open_writable(db_path)  # idempotent
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert [m.name for m in store_mod.migrations.applied(db)] == list(store_mod.KNOWN_MIGRATIONS)
-    assert store_mod.KNOWN_MIGRATIONS[:4] == ("001_initial", "002_virtual_keys", "003_deferred_fts",
-                                              "004_audit_chain")
-    assert db.execute("PRAGMA user_version").fetchone()[0] == store_mod.SCHEMA_VERSION == len(store_mod.KNOWN_MIGRATIONS)
+    assert store_mod.KNOWN_MIGRATIONS[:4] == ("001_initial", "002_virtual_keys", "003_deferred_fts", "004_audit_chain")
+    assert (
+        db.execute("PRAGMA user_version").fetchone()[0] == store_mod.SCHEMA_VERSION == len(store_mod.KNOWN_MIGRATIONS)
+    )
     assert {"requests", "violations", "audit_log", "requests_fts", "fts_state"} <= set(db.table_names())
     assert [c.name for c in db["requests"].columns] == list(store_mod.REQUEST_COLUMNS)
     db.close()

@@ -7,7 +7,7 @@ import base64
 
 import pytest
 
-from leash_cli.scanners import injection, injection_lexicon, injection_model
+from leash_cli.scanners import injection, injection_model
 from leash_cli.scanners.injection import InjectionScanner
 
 SC = InjectionScanner()

@@ -17,8 +17,8 @@ SC = InjectionScanner()
 SCORES = [SC.score(r["text"]) for r in ROWS]
 T = PRESETS["medium"]
 
-FAMILY_BAR = 0.7   # recall per attack family (the whole set must do better, see below)
-KIND_BAR = 0.10    # FPR per benign kind
+FAMILY_BAR = 0.7  # recall per attack family (the whole set must do better, see below)
+KIND_BAR = 0.10  # FPR per benign kind
 
 
 def _groups(label: int) -> dict[str, list[float]]:
@@ -33,9 +33,24 @@ def test_dev_set_shape():
     fams = _groups(1)
     kinds = _groups(0)
     assert len(ROWS) >= 400
-    assert set(fams) == {"override", "delimiter", "indirect", "multilingual", "obfuscated", "roleplay", "extraction", "tool"}
-    assert {"security_docs", "innocent_trigger", "roleplay_benign", "code", "multilingual_benign",
-            "long_document"} <= set(kinds)
+    assert set(fams) == {
+        "override",
+        "delimiter",
+        "indirect",
+        "multilingual",
+        "obfuscated",
+        "roleplay",
+        "extraction",
+        "tool",
+    }
+    assert {
+        "security_docs",
+        "innocent_trigger",
+        "roleplay_benign",
+        "code",
+        "multilingual_benign",
+        "long_document",
+    } <= set(kinds)
     assert len({r["lang"] for r in ROWS}) >= 10
 
 

@@ -88,7 +88,7 @@ def test_block_and_detect_release_unchanged_and_report_once(action: str) -> None
         assert out == text
         assert sorted(f.type for f in found) == ["AWS_ACCESS_KEY_ID", "EMAIL"], i
         for f in found:
-            assert text[f.start:f.end] == f.text
+            assert text[f.start : f.end] == f.text
 
 
 def test_prose_is_released_at_once_only_the_last_word_is_held() -> None:
@@ -152,7 +152,7 @@ def test_lazy_detect_scans_in_few_calls() -> None:
     found: list[Finding] = []
     text = ("some words " * 100) + EMAIL + (" more words" * 100)
     for i in range(0, len(text), 3):
-        found += s.feed(text[i:i + 3])[1]
+        found += s.feed(text[i : i + 3])[1]
     found += s.flush()[1]
     assert [f.text for f in found] == [EMAIL]
     assert len(calls) < len(text) // 3 // 10

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import orjson
 import typer
@@ -14,18 +14,29 @@ from rich.table import Table
 
 def scan(
     source: Annotated[str, typer.Argument(help="a file to scan, or - for standard input")] = "-",
-    fmt: Annotated[str, typer.Option("--format", "-f", help="text (the whole input) or jsonl (one JSON object "
-                                                            "per line: {\"id\":..., \"text\":...}, or the "
-                                                            "exchanges of `leash logs export --format jsonl`, "
-                                                            "whose request and response texts are scanned)")]
-    = "text",
-    modules: Annotated[Optional[str], typer.Option(help="comma-separated scanner modules "
-                                                       "(default: pii-detector,secrets-detector,prompt-injection)")]
-    = None,
-    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="take module settings from this config")]
-    = None,
-    explain: Annotated[bool, typer.Option("--explain", help="show why each finding fired (the detector's layers "
-                                                            "and reason, where a scanner gives them)")] = False,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="text (the whole input) or jsonl (one JSON object "
+            'per line: {"id":..., "text":...}, or the '
+            "exchanges of `leash logs export --format jsonl`, "
+            "whose request and response texts are scanned)",
+        ),
+    ] = "text",
+    modules: Annotated[
+        str | None,
+        typer.Option(help="comma-separated scanner modules (default: pii-detector,secrets-detector,prompt-injection)"),
+    ] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="take module settings from this config")] = None,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="show why each finding fired (the detector's layers and reason, where a scanner gives them)",
+        ),
+    ] = False,
 ) -> None:
     """Scan text for PII, secrets and prompt injection; exit 1 when anything would be blocked."""
     from leash_cli.config import ConfigError, load_config
@@ -64,8 +75,9 @@ def scan(
                 obj = orjson.loads(line)
                 parts = texts_of(obj)
                 if parts is None:
-                    raise ValueError("expected an object with a string `text`, or an exchange of "
-                                     "`leash logs export --format jsonl`")
+                    raise ValueError(
+                        "expected an object with a string `text`, or an exchange of `leash logs export --format jsonl`"
+                    )
             except (orjson.JSONDecodeError, ValueError) as e:
                 err.print(f"[red]error:[/] line {n}: {e}", highlight=False, soft_wrap=True)
                 raise typer.Exit(2) from None
@@ -75,9 +87,18 @@ def scan(
                 res = scanner.scan(part_text)
                 if res.decision == "block" or (res.decision == "redact" and decision == "allow"):
                     decision = res.decision
-                findings += [{"module": m, "type": f.type, **({"part": part} if part else {}), "start": f.start,
-                              "end": f.end, "score": round(f.score, 4), **(_why(f) if explain else {})}
-                             for m, f, _ in res.findings]
+                findings += [
+                    {
+                        "module": m,
+                        "type": f.type,
+                        **({"part": part} if part else {}),
+                        "start": f.start,
+                        "end": f.end,
+                        "score": round(f.score, 4),
+                        **(_why(f) if explain else {}),
+                    }
+                    for m, f, _ in res.findings
+                ]
             blocked |= decision == "block"
             row = {"id": obj.get("id"), "findings": findings, "decision": decision}
             out.write(orjson.dumps(row).decode() + "\n")
@@ -92,8 +113,15 @@ def scan(
         line = text.count("\n", 0, f.start) + 1
         col = f.start - (text.rfind("\n", 0, f.start) + 1) + 1
         why = _why(f)
-        t.add_row(m, f.type, f"{line}:{col} [{f.start}:{f.end}]", mask(f.text), action, f"{f.score:.2f}",
-                  *((", ".join(why.get("layers", [])) or "-", why.get("reason") or "-") if explain else ()))
+        t.add_row(
+            m,
+            f.type,
+            f"{line}:{col} [{f.start}:{f.end}]",
+            mask(f.text),
+            action,
+            f"{f.score:.2f}",
+            *((", ".join(why.get("layers", [])) or "-", why.get("reason") or "-") if explain else ()),
+        )
     console.print(t)
     console.print(f"decision: [bold]{res.decision}[/]")
     raise typer.Exit(1 if res.decision == "block" else 0)

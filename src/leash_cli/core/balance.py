@@ -18,9 +18,26 @@ EWMA_ALPHA = 0.3
 
 
 class Deployment:
-    __slots__ = ("provider", "name", "target", "weight", "current", "in_flight", "ewma", "cooldown_until",
-                 "breaker", "attempts", "retries", "picks", "probe_ok", "probe_at", "probe_error", "wire_name",
-                 "key", "announce")
+    __slots__ = (
+        "provider",
+        "name",
+        "target",
+        "weight",
+        "current",
+        "in_flight",
+        "ewma",
+        "cooldown_until",
+        "breaker",
+        "attempts",
+        "retries",
+        "picks",
+        "probe_ok",
+        "probe_at",
+        "probe_error",
+        "wire_name",
+        "key",
+        "announce",
+    )
 
     def __init__(self, provider: str, name: str, target: Provider, weight: int, breaker: Breaker | None) -> None:
         self.provider = provider  # the provider's name
@@ -63,8 +80,11 @@ class Deployment:
         self.cooldown_until = old.cooldown_until
         self.probe_ok, self.probe_at, self.probe_error = old.probe_ok, old.probe_at, old.probe_error
         b, ob = self.breaker, old.breaker
-        if b is not None and ob is not None and (b.threshold, b.recovery, b.trials) == (
-                ob.threshold, ob.recovery, ob.trials):
+        if (
+            b is not None
+            and ob is not None
+            and (b.threshold, b.recovery, b.trials) == (ob.threshold, ob.recovery, ob.trials)
+        ):
             self.breaker = ob
 
 

@@ -18,8 +18,7 @@ STATE_NAMES = {CLOSED: "closed", OPEN: "open", HALF_OPEN: "half-open"}
 
 
 class Breaker:
-    __slots__ = ("threshold", "recovery", "trials", "state", "failures", "opened_at", "in_trial", "successes",
-                 "opened")
+    __slots__ = ("threshold", "recovery", "trials", "state", "failures", "opened_at", "in_trial", "successes", "opened")
 
     def __init__(self, failure_threshold: int, recovery_timeout: float, half_open_requests: int) -> None:
         self.threshold = failure_threshold

@@ -217,23 +217,28 @@ class GatewayCore:
             "version": __version__,
             "uptime_s": round(time.time() - self.started, 3),
             "config": st.loaded.label,
-            "providers": {n: {"kind": p.kind, "endpoint": p.endpoint, **routes.get(n, {})}
-                          for n, p in st.providers.items()},
+            "providers": {
+                n: {"kind": p.kind, "endpoint": p.endpoint, **routes.get(n, {})} for n, p in st.providers.items()
+            },
             "store": store,
         }
 
     def refuses_traffic(self) -> bool:
         """``storage.on_error: block`` with a history that cannot be written."""
         rec = self.recorder
-        return (self.state.config.storage.on_error == "block" and rec is not None
-                and getattr(rec, "state", "ok") == "degraded")
+        return (
+            self.state.config.storage.on_error == "block"
+            and rec is not None
+            and getattr(rec, "state", "ok") == "degraded"
+        )
 
 
 def default_pipeline(gw: Any, loaded: LoadedConfig) -> Pipeline:
     from leash_cli.registry import make_pipeline
 
-    pipeline: Pipeline = make_pipeline(loaded, recorder=gw.recorder, metrics=gw.metrics, pricer=gw.pricer,
-                                       state=gw.limits)
+    pipeline: Pipeline = make_pipeline(
+        loaded, recorder=gw.recorder, metrics=gw.metrics, pricer=gw.pricer, state=gw.limits
+    )
     return pipeline
 
 

@@ -28,7 +28,7 @@ class Rejection:
     block: Block | None = None  # set when a module decided it
 
     @classmethod
-    def of_block(cls, block: Block) -> "Rejection":
+    def of_block(cls, block: Block) -> Rejection:
         return cls(block.status, block.code, block.message, block.headers, "blocked", block)
 
 
@@ -56,18 +56,25 @@ def invalid_api_key(why: str) -> Rejection:
 
 
 def no_gateway_key(provider: str) -> Rejection:
-    return Rejection(403, "no_gateway_key",
-                     f"provider {provider!r} holds no api_key on the gateway, so leash keys cannot be used with it")
+    return Rejection(
+        403,
+        "no_gateway_key",
+        f"provider {provider!r} holds no api_key on the gateway, so leash keys cannot be used with it",
+    )
 
 
 VIRTUAL_KEY_REQUIRED = Rejection(
-    401, "virtual_key_required",
+    401,
+    "virtual_key_required",
     "this gateway requires a leash key (lk-...) in place of the provider key; "
-    "ask its operator for one (`leash keys create`)")
+    "ask its operator for one (`leash keys create`)",
+)
 
 HISTORY_UNAVAILABLE = Rejection(
-    503, "history_unavailable",
-    "the gateway cannot write its audit history, so it refuses traffic (storage.on_error: block)")
+    503,
+    "history_unavailable",
+    "the gateway cannot write its audit history, so it refuses traffic (storage.on_error: block)",
+)
 
 
 def unknown_provider(name: str, configured: list[str]) -> Rejection:
@@ -81,8 +88,9 @@ def mock_not_routed(name: str) -> Rejection:
 
 def too_large(limit: int, declared: str | None = None) -> Rejection:
     if declared is not None:
-        return Rejection(413, "request_too_large",
-                         f"request body of {declared} bytes exceeds the limit of {limit} bytes")
+        return Rejection(
+            413, "request_too_large", f"request body of {declared} bytes exceeds the limit of {limit} bytes"
+        )
     return Rejection(413, "request_too_large", f"request body exceeds the limit of {limit} bytes")
 
 
@@ -95,39 +103,58 @@ INTERNAL_ERROR = Rejection(500, "internal_error", "leash internal error")
 
 def upstream_timeout(provider: str, error: BaseException | None = None, started: bool = False) -> Rejection:
     what = "stopped sending its response" if started else "did not answer in time"
-    return Rejection(504, "upstream_timeout", f"provider {provider!r} {what}{_because(error)}",
-                     outcome="upstream_error")
+    return Rejection(
+        504, "upstream_timeout", f"provider {provider!r} {what}{_because(error)}", outcome="upstream_error"
+    )
 
 
 def upstream_unreachable(provider: str, error: BaseException, connect: bool) -> Rejection:
     what = "cannot reach" if connect else "lost the connection to"
-    return Rejection(502, "upstream_unreachable", f"{what} provider {provider!r}{_because(error)}",
-                     outcome="upstream_error")
+    return Rejection(
+        502, "upstream_unreachable", f"{what} provider {provider!r}{_because(error)}", outcome="upstream_error"
+    )
 
 
 def upstream_reset(provider: str, error: BaseException) -> Rejection:
-    return Rejection(502, "upstream_reset", f"provider {provider!r} broke off its response{_because(error)}",
-                     outcome="upstream_error")
+    return Rejection(
+        502,
+        "upstream_reset",
+        f"provider {provider!r} broke off its response{_because(error)}",
+        outcome="upstream_error",
+    )
 
 
 def upstream_not_resent(provider: str) -> Rejection:
     """The connection dropped after the request was written, before any answer (RFC 9110 §9.2.2)."""
-    return Rejection(502, "upstream_reset", f"provider {provider!r} closed the connection after the request was "
-                     "sent, before answering; not resent, since it may have been processed", outcome="upstream_error")
+    return Rejection(
+        502,
+        "upstream_reset",
+        f"provider {provider!r} closed the connection after the request was "
+        "sent, before answering; not resent, since it may have been processed",
+        outcome="upstream_error",
+    )
 
 
 def upstream_too_large(provider: str, error: BaseException) -> Rejection:
-    return Rejection(502, "upstream_response_too_large",
-                     f"provider {provider!r} sent a response over a limit{_because(error)}", outcome="upstream_error")
+    return Rejection(
+        502,
+        "upstream_response_too_large",
+        f"provider {provider!r} sent a response over a limit{_because(error)}",
+        outcome="upstream_error",
+    )
 
 
 def upstream_unavailable(provider: str, retry_after: float) -> Rejection:
     """Every deployment of the provider and of its fallbacks is open or cooling down."""
     secs = str(max(int(retry_after), 1))
-    return Rejection(503, "upstream_unavailable",
-                     f"provider {provider!r} is unavailable: every deployment and fallback has an open circuit "
-                     f"breaker or is cooling down; retry in {secs}s",
-                     headers={"retry-after": secs}, outcome="upstream_error")
+    return Rejection(
+        503,
+        "upstream_unavailable",
+        f"provider {provider!r} is unavailable: every deployment and fallback has an open circuit "
+        f"breaker or is cooling down; retry in {secs}s",
+        headers={"retry-after": secs},
+        outcome="upstream_error",
+    )
 
 
 def upstream_cause(error: BaseException) -> str:

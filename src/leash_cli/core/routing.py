@@ -64,7 +64,6 @@ DEFAULT_HEALTH_PATH = {"openai": "/models", "anthropic": "/v1/models", "google":
 _DRAIN_TIMEOUT = 5.0
 
 
-
 class Fallback:
     __slots__ = ("route", "model")
 
@@ -76,11 +75,28 @@ class Fallback:
 class ProviderRoute:
     """One provider's deployments, balance, retry rules and fallbacks (one per provider and config generation)."""
 
-    __slots__ = ("name", "kind", "deployments", "balance", "retry", "retry_on", "fallback_on", "fallbacks",
-                 "health", "single")
+    __slots__ = (
+        "name",
+        "kind",
+        "deployments",
+        "balance",
+        "retry",
+        "retry_on",
+        "fallback_on",
+        "fallbacks",
+        "health",
+        "single",
+    )
 
-    def __init__(self, name: str, kind: str, deployments: list[Deployment], balance: str, retry: RetryConfig,
-                 health: HealthCheckConfig | None) -> None:
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        deployments: list[Deployment],
+        balance: str,
+        retry: RetryConfig,
+        health: HealthCheckConfig | None,
+    ) -> None:
         self.name = name
         self.kind = kind
         self.deployments = deployments
@@ -101,8 +117,17 @@ class ProviderRoute:
         self.single = only if simple else None
 
     # -- one request --------------------------------------------------------------------------
-    async def send(self, transport: Transport, method: str, rest: str, query: str, headers: dict[str, str],
-                   body: bytes | None, *, deadline: float | None = None) -> Sent:
+    async def send(
+        self,
+        transport: Transport,
+        method: str,
+        rest: str,
+        query: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        *,
+        deadline: float | None = None,
+    ) -> Sent:
         """Send the request, retrying and falling back as configured.  `deadline`: ``time.monotonic()`` value
         past which no new try starts (the client's own timeout), None for none.
 
@@ -212,8 +237,13 @@ class Sent:
 
     __slots__ = ("answer", "deployment", "route", "unavailable")
 
-    def __init__(self, answer: UpstreamAnswer | None, deployment: Deployment | None, route: ProviderRoute,
-                 unavailable: float | None) -> None:
+    def __init__(
+        self,
+        answer: UpstreamAnswer | None,
+        deployment: Deployment | None,
+        route: ProviderRoute,
+        unavailable: float | None,
+    ) -> None:
         self.answer = answer
         self.deployment = deployment  # who answered (None: nothing was available)
         self.route = route  # the provider that answered (a fallback, perhaps)
@@ -316,8 +346,9 @@ def unavailable_for(chain: list[tuple[ProviderRoute, str | None]], now: float) -
     return float(max(math.ceil(soonest), 1))
 
 
-def prepare(target: Provider, rest: str, query: str, headers: dict[str, str], body: bytes | None,
-            model: str | None) -> tuple[str, dict[str, str], bytes | None]:
+def prepare(
+    target: Provider, rest: str, query: str, headers: dict[str, str], body: bytes | None, model: str | None
+) -> tuple[str, dict[str, str], bytes | None]:
     """URL, headers (this deployment's key injected) and body (model rewritten) for one try."""
     out = dict(headers)
     if target.extra_headers:
@@ -333,8 +364,9 @@ def prepare(target: Provider, rest: str, query: str, headers: dict[str, str], bo
 # -- building the routes of a config generation -----------------------------------------------
 
 
-def build_routes(cfg: Config, providers: dict[str, Provider],
-                 previous: dict[str, ProviderRoute] | None = None) -> dict[str, ProviderRoute]:
+def build_routes(
+    cfg: Config, providers: dict[str, Provider], previous: dict[str, ProviderRoute] | None = None
+) -> dict[str, ProviderRoute]:
     """One :class:`ProviderRoute` per provider (mocks have none).  Deployments unchanged since `previous`
     keep their counters, latency average, cool-down and breaker."""
     old: dict[tuple[object, ...], Deployment] = {}
@@ -379,8 +411,9 @@ def build_routes(cfg: Config, providers: dict[str, Provider],
 
 def _target(p: Provider, endpoint: str, key: str | None) -> Provider:
     parts = urlsplit(endpoint)
-    return dataclasses.replace(p, endpoint=endpoint, base_path=parts.path.rstrip("/"),
-                               origin=f"{parts.scheme}://{parts.netloc}", api_key=key)
+    return dataclasses.replace(
+        p, endpoint=endpoint, base_path=parts.path.rstrip("/"), origin=f"{parts.scheme}://{parts.netloc}", api_key=key
+    )
 
 
 def deployments(routes: dict[str, ProviderRoute]) -> Iterator[Deployment]:
@@ -399,8 +432,11 @@ def health(routes: dict[str, ProviderRoute]) -> dict[str, Any]:
         deps: dict[str, Any] = {}
         for d in r.deployments:
             b = d.breaker
-            state = "closed" if b is None else ("open" if b.current(now) == OPEN else
-                                                "half-open" if b.state == HALF_OPEN else "closed")
+            state = (
+                "closed"
+                if b is None
+                else ("open" if b.current(now) == OPEN else "half-open" if b.state == HALF_OPEN else "closed")
+            )
             item: dict[str, Any] = {
                 "endpoint": getattr(d.target, "endpoint", None),
                 "state": state,
@@ -429,9 +465,11 @@ def health(routes: dict[str, ProviderRoute]) -> dict[str, Any]:
     return out
 
 
-def metric_samples(routes: dict[str, ProviderRoute]) -> tuple[list[tuple[tuple[str, str], int]],
-                                                              list[tuple[tuple[str, str], int]],
-                                                              list[tuple[tuple[str, str, str], int]]]:
+def metric_samples(
+    routes: dict[str, ProviderRoute],
+) -> tuple[
+    list[tuple[tuple[str, str], int]], list[tuple[tuple[str, str], int]], list[tuple[tuple[str, str, str], int]]
+]:
     """(breaker states, attempts, retries by reason) for /metrics."""
     now = time.monotonic()
     states: list[tuple[tuple[str, str], int]] = []
@@ -504,9 +542,11 @@ async def probe(d: Deployment, kind: str, hc: HealthCheckConfig, transport: Tran
     error: str | None = None
     try:
         resp = await asyncio.wait_for(
-            transport.request("GET", url, headers, None, connect_timeout=hc.timeout, read_timeout=hc.timeout,
-                              options=target.transport),
-            hc.timeout)
+            transport.request(
+                "GET", url, headers, None, connect_timeout=hc.timeout, read_timeout=hc.timeout, options=target.transport
+            ),
+            hc.timeout,
+        )
         try:
             ok = resp.status < 500 and resp.status != 429
             if not ok:

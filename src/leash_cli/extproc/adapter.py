@@ -73,8 +73,19 @@ def mutation(set_headers: dict[str, str] | None = None, remove: list[str] | None
 class StreamHandler:
     """The state of one HTTP request as its ext_proc messages arrive."""
 
-    __slots__ = ("host", "adm", "raw_path", "query", "done", "splitter", "sent", "streamed", "passthrough",
-                 "_finished", "request_overhead")
+    __slots__ = (
+        "host",
+        "adm",
+        "raw_path",
+        "query",
+        "done",
+        "splitter",
+        "sent",
+        "streamed",
+        "passthrough",
+        "_finished",
+        "request_overhead",
+    )
 
     def __init__(self, host: Any) -> None:
         self.host = host
@@ -131,8 +142,9 @@ class StreamHandler:
             del headers[k]
         self.raw_path = raw_path
         sent_keys = [h for h in CLIENT_KEY_HEADERS if h in headers]
-        adm = self.adm = self.host.core.admit(method, raw_path, client_query, headers, _client_address(headers), t0,
-                                              remote=True, serve_mock=False)
+        adm = self.adm = self.host.core.admit(
+            method, raw_path, client_query, headers, _client_address(headers), t0, remote=True, serve_mock=False
+        )
         if adm.rejection is not None:
             return self.reject(adm.rejection)
         provider = adm.provider
@@ -164,11 +176,13 @@ class StreamHandler:
             block = await self._run_request(b"")
             if block is not None:
                 return block
-            return pb.ProcessingResponse(request_headers=pb.HeadersResponse(response=pb.CommonResponse(
-                header_mutation=mutation(set_h, remove))))
+            return pb.ProcessingResponse(
+                request_headers=pb.HeadersResponse(response=pb.CommonResponse(header_mutation=mutation(set_h, remove)))
+            )
         self.request_overhead += time.perf_counter() - t0
-        return pb.ProcessingResponse(request_headers=pb.HeadersResponse(response=pb.CommonResponse(
-            header_mutation=mutation(set_h, remove))))
+        return pb.ProcessingResponse(
+            request_headers=pb.HeadersResponse(response=pb.CommonResponse(header_mutation=mutation(set_h, remove)))
+        )
 
     async def on_request_body(self, msg: pb.HttpBody) -> pb.ProcessingResponse:
         if self.adm is None or self.done:
@@ -204,12 +218,14 @@ class StreamHandler:
         hdrs.update(self._leash_headers(overhead(ex, time.perf_counter())))
         self.done = True
         ex.t_end = time.perf_counter()
-        return pb.ProcessingResponse(immediate_response=pb.ImmediateResponse(
-            status=http_status_pb2.HttpStatus(code=rej.status),
-            headers=mutation(hdrs),
-            body=body,
-            details=_BLOCK_DETAILS if rej.block is not None else f"leash_{rej.code}",
-        ))
+        return pb.ProcessingResponse(
+            immediate_response=pb.ImmediateResponse(
+                status=http_status_pb2.HttpStatus(code=rej.status),
+                headers=mutation(hdrs),
+                body=body,
+                details=_BLOCK_DETAILS if rej.block is not None else f"leash_{rej.code}",
+            )
+        )
 
     def fail(self, error: BaseException) -> pb.ProcessingResponse | None:
         """A bug while handling a message: a clean 500 if the client has no answer yet (else None)."""
@@ -235,11 +251,13 @@ class StreamHandler:
         if (ex.status or 0) >= 400:
             ex.outcome = "upstream_error"
         ex.response_headers = strip_credentials(
-            {k: v for k, v in headers.items() if not k.startswith(":") and k not in HOP_BY_HOP})
+            {k: v for k, v in headers.items() if not k.startswith(":") and k not in HOP_BY_HOP}
+        )
         ctype = headers.get("content-type", "")
         set_h = self._leash_headers(self.request_overhead)
-        resp = pb.ProcessingResponse(response_headers=pb.HeadersResponse(response=pb.CommonResponse(
-            header_mutation=mutation(set_h))))
+        resp = pb.ProcessingResponse(
+            response_headers=pb.HeadersResponse(response=pb.CommonResponse(header_mutation=mutation(set_h)))
+        )
         if msg.end_of_stream:
             ex.t_upstream_end = now
             self.done = True
@@ -323,7 +341,11 @@ class StreamHandler:
         ex = adm.ex
         if not self.done:
             if adm.flow is None and ex.status is None:
-                ex.outcome, ex.error, ex.status = "client_cancelled", error or "request ended before leash answered", 499
+                ex.outcome, ex.error, ex.status = (
+                    "client_cancelled",
+                    error or "request ended before leash answered",
+                    499,
+                )
             elif ex.outcome in ("ok", "upstream_error"):
                 ex.outcome = "client_cancelled"
                 ex.error = ex.error or error or "stream ended before the response was complete"

@@ -82,14 +82,21 @@ class _TextCache:
 
 
 class ScanSettings(Settings):
-    action: Action = Field("block", description="block the exchange, redact matches with typed placeholders, "
-                                                "or only log them")
+    action: Action = Field(
+        "block", description="block the exchange, redact matches with typed placeholders, or only log them"
+    )
     check_requests: bool = Field(True, description="scan what is sent to the model")
     check_responses: bool = Field(True, description="scan what the model answers, streams included")
-    window: int = Field(128, ge=8, le=65536, description=(
-        "streams: the characters held back for scanners whose longest match is not known (prompt-injection, "
-        "custom scanners, unbounded custom patterns); the built-in PII and secrets scanners hold back only "
-        "what a match in progress needs"))
+    window: int = Field(
+        128,
+        ge=8,
+        le=65536,
+        description=(
+            "streams: the characters held back for scanners whose longest match is not known (prompt-injection, "
+            "custom scanners, unbounded custom patterns); the built-in PII and secrets scanners hold back only "
+            "what a match in progress needs"
+        ),
+    )
     placeholder: str = Field("[{type}]", description="redaction text; {type} is the finding type")
 
 
@@ -162,14 +169,26 @@ class ScanModule:
                     notes.append(escaped)
 
     def _violation(self, f: Finding, action: str, field: str | None) -> Violation:
-        return Violation(self.name, f.type, action, self.severity, f"{f.type}: {mask(f.text)}",
-                         f.start, f.end, field, round(f.score, 4))
+        return Violation(
+            self.name,
+            f.type,
+            action,
+            self.severity,
+            f"{f.type}: {mask(f.text)}",
+            f.start,
+            f.end,
+            field,
+            round(f.score, 4),
+        )
 
     def _blocked(self, found: list[tuple[Finding, str | None]], where: str) -> Decision:
         types = sorted({f.type for f, _ in found})
-        return block(f"{where} blocked by {self.name}: found {', '.join(types)}", status=403,
-                     code="policy_violation",
-                     violations=[self._violation(f, "block", fld) for f, fld in found])
+        return block(
+            f"{where} blocked by {self.name}: found {', '.join(types)}",
+            status=403,
+            code="policy_violation",
+            violations=[self._violation(f, "block", fld) for f, fld in found],
+        )
 
     # -- request -------------------------------------------------------------------
     def request_texts(self, ex: Exchange) -> list:
@@ -263,8 +282,9 @@ class ScanModule:
             if chunk.final and not chunk.text:
                 return None
             mode = "detect" if action == "log" else action
-            sc = streams[chunk.key] = StreamScanner(self.scanners, self.stream_profile(), action=mode,
-                                                    placeholder=self.s.placeholder, lazy=action == "log")
+            sc = streams[chunk.key] = StreamScanner(
+                self.scanners, self.stream_profile(), action=mode, placeholder=self.s.placeholder, lazy=action == "log"
+            )
         if chunk.final:
             # what earlier modules released at the end of this stream, then all we held
             out, found = sc.feed(chunk.text) if chunk.text else ("", [])

@@ -26,15 +26,22 @@ class PromptInjection(ScanModule):
     class Settings(ScanSettings):
         action: Literal["block", "redact", "log"] = Field("block", description="block, redact or log")
         sensitivity: Literal["low", "medium", "high"] = Field(
-            DEFAULT_SENSITIVITY, description="named threshold: low " + f"({PRESETS['low']}), medium ({PRESETS['medium']}), "
-                                             f"high ({PRESETS['high']}); `threshold` wins when set")
-        threshold: float | None = Field(None, ge=0, le=1, description="score at or above which text counts as injection "
-                                                                      "(default: the sensitivity's)")
+            DEFAULT_SENSITIVITY,
+            description="named threshold: low " + f"({PRESETS['low']}), medium ({PRESETS['medium']}), "
+            f"high ({PRESETS['high']}); `threshold` wins when set",
+        )
+        threshold: float | None = Field(
+            None,
+            ge=0,
+            le=1,
+            description="score at or above which text counts as injection (default: the sensitivity's)",
+        )
         check_responses: bool = Field(False, description="also score the model's answers")
-        roles: list[str] | None = Field(None, description="only score texts of these roles "
-                                                          "(e.g. [user, tool]); default all")
+        roles: list[str] | None = Field(
+            None, description="only score texts of these roles (e.g. [user, tool]); default all"
+        )
 
-    def __init__(self, settings: "PromptInjection.Settings", context=None) -> None:
+    def __init__(self, settings: PromptInjection.Settings, context=None) -> None:
         super().__init__(settings, context)
         self.scanners = [InjectionScanner(threshold=settings.threshold, sensitivity=settings.sensitivity)]
         self._roles = set(settings.roles) if settings.roles else None

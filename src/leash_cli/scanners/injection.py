@@ -32,8 +32,7 @@ import re
 import urllib.parse
 from typing import Any
 
-from . import gates
-from . import injection_model
+from . import gates, injection_model
 from .engine import Finding
 from .injection_lexicon import lexicon_hits
 from .injection_model import RULE_FEATURES
@@ -45,11 +44,13 @@ __all__ = ["InjectionScanner", "InjectionFinding", "INJECTION_TYPE", "PRESETS"]
 SCANNER = "prompt-injection"
 INJECTION_TYPE = "PROMPT_INJECTION"
 
-_W = r"[\s,;:*_\-]+"            # word gap
+_W = r"[\s,;:*_\-]+"  # word gap
 _OPT_DET = r"(?:(?:all|any|every|each|the|your|my|of|these|those|its|their)" + _W + r"){0,3}"
 _PREV = r"(?:previous|prior|above|earlier|preceding|former|initial|original|old|foregoing|past|system|existing|given|current)"
-_INSTR = (r"(?:instructions?|prompts?|rules|directions?|directives?|guidelines?|commands?|constraints?|guardrails?|"
-          r"programming|orders|polic(?:y|ies)|restrictions|safeguards|filters|guidance|training)")
+_INSTR = (
+    r"(?:instructions?|prompts?|rules|directions?|directives?|guidelines?|commands?|constraints?|guardrails?|"
+    r"programming|orders|polic(?:y|ies)|restrictions|safeguards|filters|guidance|training)"
+)
 
 # Features: (category, weight, lead words, rest-of-pattern, flags).
 # Every feature starts with one of its literal lead words; a single trie
@@ -58,126 +59,363 @@ _INSTR = (r"(?:instructions?|prompts?|rules|directions?|directives?|guidelines?|
 # the lead must start a line.
 _FEATURES: list[tuple[str, float, tuple[str, ...], str, str]] = [
     # --- instruction override (en) ---
-    ("override", 0.85, ("ignore", "disregard", "forget", "skip", "bypass", "override", "overlook", "neglect", "drop",
-                        "abandon", "discard", "dismiss", "cancel", "delete", "erase", "nevermind", "never mind"),
-     rf"{_W}{_OPT_DET}{_PREV}(?:{_W}[a-z]+)?{_W}{_INSTR}\b", ""),
-    ("override", 0.8, ("ignore", "disregard", "forget"),
-     rf"(?:{_W}(?:about|all|of|everything|anything|what|that|you|were|have|been|was|told|said|written|wrote|i|we|"
-     rf"above|before|so|far|up|to|now|this|point)){{2,7}}\b", ""),
-    ("override", 0.8, ("ignore", "disregard", "forget", "bypass", "override"),
-     rf"(?:{_W}[a-z']+){{0,2}}{_W}(?:system{_W}prompt|system{_W}message|instructions?|guidelines|programming|rules|"
-     rf"safety{_W}guidelines)\b", ""),
-    ("override", 0.6, ("do not", "don't", "dont", "stop", "no longer"),
-     rf"{_W}(?:follow|obey|adhere{_W}to|listen{_W}to)(?:ing)?{_W}(?:your|any|the{_W}(?:previous|above|system|original|initial))"
-     rf"(?:{_W}[a-z]+)?{_W}(?:instructions|rules|guidelines|system{_W}prompt|programming)\b", ""),
-    ("override", 0.7, ("ignore", "disregard", "forget"),
-     r"\s+(?:all\s+of\s+|everything\s+|all\s+)?(?:the\s+)?(?:above|preceding|foregoing)\b"
-     r"(?!\s+(?:typo|error|mistake|message|comment|email|example|code|warning|paragraph|section|line))", ""),
-    ("override", 0.3, ("instead", "rather"),
-     r"[\s,]+(?:you\s+(?:will|must|should)|follow|respond|print|output|say)\b", ""),
+    (
+        "override",
+        0.85,
+        (
+            "ignore",
+            "disregard",
+            "forget",
+            "skip",
+            "bypass",
+            "override",
+            "overlook",
+            "neglect",
+            "drop",
+            "abandon",
+            "discard",
+            "dismiss",
+            "cancel",
+            "delete",
+            "erase",
+            "nevermind",
+            "never mind",
+        ),
+        rf"{_W}{_OPT_DET}{_PREV}(?:{_W}[a-z]+)?{_W}{_INSTR}\b",
+        "",
+    ),
+    (
+        "override",
+        0.8,
+        ("ignore", "disregard", "forget"),
+        rf"(?:{_W}(?:about|all|of|everything|anything|what|that|you|were|have|been|was|told|said|written|wrote|i|we|"
+        rf"above|before|so|far|up|to|now|this|point)){{2,7}}\b",
+        "",
+    ),
+    (
+        "override",
+        0.8,
+        ("ignore", "disregard", "forget", "bypass", "override"),
+        rf"(?:{_W}[a-z']+){{0,2}}{_W}(?:system{_W}prompt|system{_W}message|instructions?|guidelines|programming|rules|"
+        rf"safety{_W}guidelines)\b",
+        "",
+    ),
+    (
+        "override",
+        0.6,
+        ("do not", "don't", "dont", "stop", "no longer"),
+        rf"{_W}(?:follow|obey|adhere{_W}to|listen{_W}to)(?:ing)?{_W}(?:your|any|the{_W}(?:previous|above|system|original|initial))"
+        rf"(?:{_W}[a-z]+)?{_W}(?:instructions|rules|guidelines|system{_W}prompt|programming)\b",
+        "",
+    ),
+    (
+        "override",
+        0.7,
+        ("ignore", "disregard", "forget"),
+        r"\s+(?:all\s+of\s+|everything\s+|all\s+)?(?:the\s+)?(?:above|preceding|foregoing)\b"
+        r"(?!\s+(?:typo|error|mistake|message|comment|email|example|code|warning|paragraph|section|line))",
+        "",
+    ),
+    (
+        "override",
+        0.3,
+        ("instead", "rather"),
+        r"[\s,]+(?:you\s+(?:will|must|should)|follow|respond|print|output|say)\b",
+        "",
+    ),
     # --- new / fake instructions ---
-    ("new_instr", 0.6, ("new", "updated", "revised", "real", "actual", "true", "additional", "override", "admin",
-                        "secret", "hidden", "important"),
-     r"\s+(?:system\s+)?(?:instructions?|prompt|directives?|rules)\s*:", ""),
-    ("new_instr", 0.55, ("your",),
-     rf"{_W}(?:new|real|actual|true){_W}(?:instructions?|task|goal|purpose|objective|role){_W}(?:is|are)\b", ""),
-    ("new_instr", 0.5, ("end", "start", "begin"),
-     rf"{_W}(?:of{_W})?(?:the{_W})?(?:new{_W})?system{_W}(?:prompt|instructions)\b", ""),
-    ("new_instr", 0.55, ("from now on",),
-     r"[\s,]+(?:you|your|ignore|respond|answer|always|only|never|act|behave|pretend)\b", ""),
+    (
+        "new_instr",
+        0.6,
+        (
+            "new",
+            "updated",
+            "revised",
+            "real",
+            "actual",
+            "true",
+            "additional",
+            "override",
+            "admin",
+            "secret",
+            "hidden",
+            "important",
+        ),
+        r"\s+(?:system\s+)?(?:instructions?|prompt|directives?|rules)\s*:",
+        "",
+    ),
+    (
+        "new_instr",
+        0.55,
+        ("your",),
+        rf"{_W}(?:new|real|actual|true){_W}(?:instructions?|task|goal|purpose|objective|role){_W}(?:is|are)\b",
+        "",
+    ),
+    (
+        "new_instr",
+        0.5,
+        ("end", "start", "begin"),
+        rf"{_W}(?:of{_W})?(?:the{_W})?(?:new{_W})?system{_W}(?:prompt|instructions)\b",
+        "",
+    ),
+    (
+        "new_instr",
+        0.55,
+        ("from now on",),
+        r"[\s,]+(?:you|your|ignore|respond|answer|always|only|never|act|behave|pretend)\b",
+        "",
+    ),
     # --- fake role tags / chat-template injection ---
-    ("role_tag", 0.75, ("<|",),
-     r"\s*(?:im_start|im_end|system|endoftext|end_of_turn|start_header_id|eot_id|assistant|user)\s*\|>", ""),
+    (
+        "role_tag",
+        0.75,
+        ("<|",),
+        r"\s*(?:im_start|im_end|system|endoftext|end_of_turn|start_header_id|eot_id|assistant|user)\s*\|>",
+        "",
+    ),
     ("role_tag", 0.7, ("[inst]", "[/inst]", "<start_of_turn>", "<end_of_turn>"), r"", ""),
     ("role_tag", 0.7, ("<<",), r"\s*/?sys\s*>>", ""),
-    ("role_tag", 0.6, ("##",),
-     r"#*\s*(?:system|instructions?|new\s+instructions|admin|developer)(?:\s+(?:prompt|message))?\s*(?::|\n|$)", "line"),
-    ("role_tag", 0.55, ("<system", "</system", "<sys", "</sys", "<admin", "</admin", "<instruction", "</instruction"),
-     r"(?:_prompt|s)?\s*>", ""),
+    (
+        "role_tag",
+        0.6,
+        ("##",),
+        r"#*\s*(?:system|instructions?|new\s+instructions|admin|developer)(?:\s+(?:prompt|message))?\s*(?::|\n|$)",
+        "line",
+    ),
+    (
+        "role_tag",
+        0.55,
+        ("<system", "</system", "<sys", "</sys", "<admin", "</admin", "<instruction", "</instruction"),
+        r"(?:_prompt|s)?\s*>",
+        "",
+    ),
     ("role_tag", 0.45, ("system", "assistant", "developer"), r"\s*:\s*\S", "line"),
     ("role_tag", 0.4, ('"role"',), r'\s*:\s*"system"', ""),
     # --- jailbreak personas / modes ---
-    ("jailbreak", 0.85, ("you are", "you're", "act as", "become"),
-     r"\s+(?:now\s+)?(?:a\s+|an\s+)?(?:dan|stan|evil\s*bot|jailbroken|unfiltered|unrestricted|uncensored|unbound|"
-     r"unchained|rogue|unaligned)\b", ""),
+    (
+        "jailbreak",
+        0.85,
+        ("you are", "you're", "act as", "become"),
+        r"\s+(?:now\s+)?(?:a\s+|an\s+)?(?:dan|stan|evil\s*bot|jailbroken|unfiltered|unrestricted|uncensored|unbound|"
+        r"unchained|rogue|unaligned)\b",
+        "",
+    ),
     ("jailbreak", 0.8, ("do anything now",), r"", ""),
-    ("jailbreak", 0.75, ("enable", "activate", "enter", "switch to", "turn on", "engage"),
-     r"\s+(?:the\s+)?(?:god|jailbreak|jailbroken|unrestricted|dan|evil|unfiltered)\s+mode\b", ""),
-    ("jailbreak", 0.6, ("enable", "activate", "enter", "switch to", "turn on", "engage"),
-     r"\s+(?:the\s+)?(?:developer|dev|sudo)\s+mode\b", ""),
-    ("jailbreak", 0.7, ("developer mode", "dev mode", "god mode", "jailbreak mode", "dan mode", "sudo mode"),
-     r"\s+(?:is\s+)?(?:now\s+)?(?:enabled|activated|on|engaged)\b", ""),
+    (
+        "jailbreak",
+        0.75,
+        ("enable", "activate", "enter", "switch to", "turn on", "engage"),
+        r"\s+(?:the\s+)?(?:god|jailbreak|jailbroken|unrestricted|dan|evil|unfiltered)\s+mode\b",
+        "",
+    ),
+    (
+        "jailbreak",
+        0.6,
+        ("enable", "activate", "enter", "switch to", "turn on", "engage"),
+        r"\s+(?:the\s+)?(?:developer|dev|sudo)\s+mode\b",
+        "",
+    ),
+    (
+        "jailbreak",
+        0.7,
+        ("developer mode", "dev mode", "god mode", "jailbreak mode", "dan mode", "sudo mode"),
+        r"\s+(?:is\s+)?(?:now\s+)?(?:enabled|activated|on|engaged)\b",
+        "",
+    ),
     ("jailbreak", 0.35, ("developer mode",), r"", ""),
-    ("jailbreak", 0.75, ("pretend", "imagine", "act as if", "behave as if", "assume"),
-     r"\s+(?:that\s+)?you\s+(?:are|were|have|had)\s+(?:no|not\s+bound\s+by|free\s+(?:of|from)|without|"
-     r"an?\s+(?:ai|assistant|model)\s+(?:with(?:out)?|that\s+has\s+no))\s*(?:any\s+)?(?:ethical\s+|moral\s+|content\s+)?"
-     r"(?:restrictions|rules|limits|limitations|filters|guidelines|ethics|morals|polic(?:y|ies)|censorship|constraints)", ""),
-    ("jailbreak", 0.6, ("without", "free of", "free from", "no"),
-     r"\s+(?:any\s+)?(?:ethical\s+|moral\s+|safety\s+|content\s+)?(?:restrictions|filters|censorship|limitations|guidelines|"
-     r"constraints|guardrails)\b.{0,40}\b(?:answer|respond|reply|tell|say|comply)", ""),
-    ("jailbreak", 0.7, ("bypass", "circumvent", "disable", "turn off", "remove", "ignore", "evade"),
-     r"\s+(?:your\s+|the\s+|all\s+|any\s+)?(?:safety|content|ethical|moderation|security)\s+(?:filters?|guidelines|"
-     r"restrictions|polic(?:y|ies)|measures|protocols|guardrails|checks)\b", ""),
+    (
+        "jailbreak",
+        0.75,
+        ("pretend", "imagine", "act as if", "behave as if", "assume"),
+        r"\s+(?:that\s+)?you\s+(?:are|were|have|had)\s+(?:no|not\s+bound\s+by|free\s+(?:of|from)|without|"
+        r"an?\s+(?:ai|assistant|model)\s+(?:with(?:out)?|that\s+has\s+no))\s*(?:any\s+)?(?:ethical\s+|moral\s+|content\s+)?"
+        r"(?:restrictions|rules|limits|limitations|filters|guidelines|ethics|morals|polic(?:y|ies)|censorship|constraints)",
+        "",
+    ),
+    (
+        "jailbreak",
+        0.6,
+        ("without", "free of", "free from", "no"),
+        r"\s+(?:any\s+)?(?:ethical\s+|moral\s+|safety\s+|content\s+)?(?:restrictions|filters|censorship|limitations|guidelines|"
+        r"constraints|guardrails)\b.{0,40}\b(?:answer|respond|reply|tell|say|comply)",
+        "",
+    ),
+    (
+        "jailbreak",
+        0.7,
+        ("bypass", "circumvent", "disable", "turn off", "remove", "ignore", "evade"),
+        r"\s+(?:your\s+|the\s+|all\s+|any\s+)?(?:safety|content|ethical|moderation|security)\s+(?:filters?|guidelines|"
+        r"restrictions|polic(?:y|ies)|measures|protocols|guardrails|checks)\b",
+        "",
+    ),
     ("jailbreak", 0.45, ("stay in character", "remain in character"), r"", ""),
     ("jailbreak", 0.5, ("jailbroken", "jailbreak"), r"\s+(?:mode|version|enabled)\b", ""),
-    ("jailbreak", 0.55, ("you have been", "you've been", "you are now"),
-     r"\s+(?:freed|liberated|released|unlocked|authorized|granted\s+(?:full|root|admin))\b", ""),
-    ("jailbreak", 0.5, ("admin", "sudo", "root", "god"), r"\s+(?:override|access\s+granted|privileges\s+granted)\b", ""),
+    (
+        "jailbreak",
+        0.55,
+        ("you have been", "you've been", "you are now"),
+        r"\s+(?:freed|liberated|released|unlocked|authorized|granted\s+(?:full|root|admin))\b",
+        "",
+    ),
+    (
+        "jailbreak",
+        0.5,
+        ("admin", "sudo", "root", "god"),
+        r"\s+(?:override|access\s+granted|privileges\s+granted)\b",
+        "",
+    ),
     # --- system prompt extraction ---
-    ("extract", 0.8, ("reveal", "print", "show", "output", "repeat", "display", "tell", "give", "leak", "dump",
-                      "disclose", "expose", "echo", "recite", "list", "write", "spell out", "provide", "share", "copy",
-                      "return", "paste"),
-     r"\s+(?:me\s+|us\s+)?(?:out\s+)?(?:all\s+|verbatim\s+|exactly\s+|back\s+)?(?:of\s+)?(?:your|the|its|ur)\s+"
-     r"(?:(?:full|entire|complete|exact|original|initial|hidden|secret|confidential|internal|raw)\s+){0,3}"
-     r"(?:system\s+prompt|system\s+message|system\s+instructions|initial\s+instructions|original\s+instructions|"
-     r"hidden\s+instructions|instructions\s+above|prompt\s+above|pre-?prompt|developer\s+message|"
-     r"instructions\s+you\s+were\s+given|rules\s+you\s+were\s+given)\b", ""),
+    (
+        "extract",
+        0.8,
+        (
+            "reveal",
+            "print",
+            "show",
+            "output",
+            "repeat",
+            "display",
+            "tell",
+            "give",
+            "leak",
+            "dump",
+            "disclose",
+            "expose",
+            "echo",
+            "recite",
+            "list",
+            "write",
+            "spell out",
+            "provide",
+            "share",
+            "copy",
+            "return",
+            "paste",
+        ),
+        r"\s+(?:me\s+|us\s+)?(?:out\s+)?(?:all\s+|verbatim\s+|exactly\s+|back\s+)?(?:of\s+)?(?:your|the|its|ur)\s+"
+        r"(?:(?:full|entire|complete|exact|original|initial|hidden|secret|confidential|internal|raw)\s+){0,3}"
+        r"(?:system\s+prompt|system\s+message|system\s+instructions|initial\s+instructions|original\s+instructions|"
+        r"hidden\s+instructions|instructions\s+above|prompt\s+above|pre-?prompt|developer\s+message|"
+        r"instructions\s+you\s+were\s+given|rules\s+you\s+were\s+given)\b",
+        "",
+    ),
     ("extract", 0.7, ("repeat",), r"\s+(?:the\s+)?(?:words|text|everything|all)\s+(?:above|before|prior)\b", ""),
-    ("extract", 0.55, ("what",),
-     r"\s+(?:is|are|was|were)\s+your\s+(?:system\s+prompt|initial\s+instructions|original\s+instructions|"
-     r"hidden\s+instructions|system\s+message)\b", ""),
-    ("extract", 0.6, ("output", "print", "repeat"), r"\s+(?:everything|all\s+text|the\s+text)\s+(?:above|before)\b", ""),
+    (
+        "extract",
+        0.55,
+        ("what",),
+        r"\s+(?:is|are|was|were)\s+your\s+(?:system\s+prompt|initial\s+instructions|original\s+instructions|"
+        r"hidden\s+instructions|system\s+message)\b",
+        "",
+    ),
+    (
+        "extract",
+        0.6,
+        ("output", "print", "repeat"),
+        r"\s+(?:everything|all\s+text|the\s+text)\s+(?:above|before)\b",
+        "",
+    ),
     # --- exfiltration ---
-    ("exfil", 0.6, ("send", "post", "forward", "upload", "exfiltrate", "transmit", "leak", "email"),
-     r"\s+(?:(?:all|the|this|your|any|user's|users'|my)\s+){0,3}(?:conversation|chat|data|history|messages|context|secrets|credentials|"
-     r"api\s+keys?|tokens?|passwords?|files?|emails?)(?:\s+\w+){0,3}\s+to\s+(?:https?://|http|my\s+server|the\s+following|"
-     r"this\s+(?:url|address|email)|[a-z0-9._%+\-]{1,64}@[a-z0-9\-]{1,63}\.)", ""),
+    (
+        "exfil",
+        0.6,
+        ("send", "post", "forward", "upload", "exfiltrate", "transmit", "leak", "email"),
+        r"\s+(?:(?:all|the|this|your|any|user's|users'|my)\s+){0,3}(?:conversation|chat|data|history|messages|context|secrets|credentials|"
+        r"api\s+keys?|tokens?|passwords?|files?|emails?)(?:\s+\w+){0,3}\s+to\s+(?:https?://|http|my\s+server|the\s+following|"
+        r"this\s+(?:url|address|email)|[a-z0-9._%+\-]{1,64}@[a-z0-9\-]{1,63}\.)",
+        "",
+    ),
     ("exfil", 0.45, ("![",), r"[^\]\n]{0,40}\]\(https?://[^)\s]{1,200}[?&][a-z_]{1,20}=\s*(?:\{|\$|%7b|\[)", ""),
-    ("encoded", 0.5, ("decode", "base64", "rot13", "decrypt"),
-     r"[^\n]{0,60}\b(?:follow|execute|obey|run|do\s+what|perform|carry\s+out)\b", ""),
+    (
+        "encoded",
+        0.5,
+        ("decode", "base64", "rot13", "decrypt"),
+        r"[^\n]{0,60}\b(?:follow|execute|obey|run|do\s+what|perform|carry\s+out)\b",
+        "",
+    ),
     # --- Spanish ---
-    ("override", 0.85, ("ignora", "ignore", "ignorar", "olvida", "olvide", "olvidar", "omite", "descarta", "desobedece"),
-     r"\s+(?:todas?\s+|todos?\s+)?(?:las\s+|los\s+|tus\s+|sus\s+)?(?:instrucciones|indicaciones|reglas|ordenes|directrices|"
-     r"mensajes)\s+(?:anteriores|previas|previos|de\s+arriba|del\s+sistema|originales|iniciales)", ""),
-    ("extract", 0.75, ("revela", "muestra", "muestrame", "imprime", "dime", "repite"),
-     r"\s*(?:me\s+)?(?:tu|el|su|tus)\s+(?:prompt|mensaje|instrucciones)\s+(?:del\s+|de\s+)?(?:sistema|iniciales|originales|ocultas)", ""),
-    ("jailbreak", 0.7, ("ahora eres", "a partir de ahora eres"),
-     r"\s+(?:un\s+|una\s+)?(?:dan|ia\s+sin\s+restricciones|sin\s+restricciones|libre|malvad[oa])", ""),
+    (
+        "override",
+        0.85,
+        ("ignora", "ignore", "ignorar", "olvida", "olvide", "olvidar", "omite", "descarta", "desobedece"),
+        r"\s+(?:todas?\s+|todos?\s+)?(?:las\s+|los\s+|tus\s+|sus\s+)?(?:instrucciones|indicaciones|reglas|ordenes|directrices|"
+        r"mensajes)\s+(?:anteriores|previas|previos|de\s+arriba|del\s+sistema|originales|iniciales)",
+        "",
+    ),
+    (
+        "extract",
+        0.75,
+        ("revela", "muestra", "muestrame", "imprime", "dime", "repite"),
+        r"\s*(?:me\s+)?(?:tu|el|su|tus)\s+(?:prompt|mensaje|instrucciones)\s+(?:del\s+|de\s+)?(?:sistema|iniciales|originales|ocultas)",
+        "",
+    ),
+    (
+        "jailbreak",
+        0.7,
+        ("ahora eres", "a partir de ahora eres"),
+        r"\s+(?:un\s+|una\s+)?(?:dan|ia\s+sin\s+restricciones|sin\s+restricciones|libre|malvad[oa])",
+        "",
+    ),
     ("new_instr", 0.6, ("nuevas instrucciones",), r"\s*:", ""),
     # --- French ---
-    ("override", 0.85, ("ignore", "ignorez", "ignorer", "oublie", "oubliez", "oublier", "neglige", "negligez"),
-     r"\s+(?:toutes?\s+|tous\s+)?(?:les\s+|tes\s+|vos\s+|ces\s+)?(?:instructions|consignes|regles|directives|messages|indications|"
-     r"ordres)\s+(?:precedentes|anterieures|ci-dessus|d'avant|du\s+systeme|initiales|originales)", ""),
-    ("extract", 0.75, ("revele", "revelez", "montre", "montrez", "affiche", "affichez", "donne", "donnez", "repete", "repetez"),
-     r"[\s-]+(?:moi\s+)?(?:ton|votre|le|tes|vos)\s+(?:prompt|message|instructions)\s+(?:du\s+|de\s+)?(?:systeme|initiales|originales|cachees)", ""),
-    ("jailbreak", 0.7, ("tu es", "vous etes"),
-     r"\s+(?:maintenant|desormais)\s+(?:un\s+|une\s+)?(?:dan|ia\s+sans\s+restrictions|sans\s+restrictions|libre|malveillant)", ""),
+    (
+        "override",
+        0.85,
+        ("ignore", "ignorez", "ignorer", "oublie", "oubliez", "oublier", "neglige", "negligez"),
+        r"\s+(?:toutes?\s+|tous\s+)?(?:les\s+|tes\s+|vos\s+|ces\s+)?(?:instructions|consignes|regles|directives|messages|indications|"
+        r"ordres)\s+(?:precedentes|anterieures|ci-dessus|d'avant|du\s+systeme|initiales|originales)",
+        "",
+    ),
+    (
+        "extract",
+        0.75,
+        ("revele", "revelez", "montre", "montrez", "affiche", "affichez", "donne", "donnez", "repete", "repetez"),
+        r"[\s-]+(?:moi\s+)?(?:ton|votre|le|tes|vos)\s+(?:prompt|message|instructions)\s+(?:du\s+|de\s+)?(?:systeme|initiales|originales|cachees)",
+        "",
+    ),
+    (
+        "jailbreak",
+        0.7,
+        ("tu es", "vous etes"),
+        r"\s+(?:maintenant|desormais)\s+(?:un\s+|une\s+)?(?:dan|ia\s+sans\s+restrictions|sans\s+restrictions|libre|malveillant)",
+        "",
+    ),
     ("new_instr", 0.6, ("nouvelles instructions",), r"\s*:", ""),
     # --- German ---
-    ("override", 0.85, ("ignoriere", "ignorieren sie", "ignorier", "vergiss", "vergessen sie", "missachte", "missachten sie"),
-     r"\s+(?:(?:alle|die|deine|ihre|jegliche)\s+){0,3}(?:vorherigen\s+|bisherigen\s+|obigen\s+|vorangegangenen\s+|vorigen\s+|"
-     r"fruheren\s+|ursprunglichen\s+|alten\s+|vorhergehenden\s+)?(?:anweisungen|instruktionen|befehle|regeln|vorgaben|"
-     r"richtlinien|systemanweisungen|anordnungen)", ""),
-    ("extract", 0.75, ("zeige", "zeig", "gib", "verrate", "nenne", "wiederhole", "drucke"),
-     r"\s+(?:mir\s+)?(?:deinen|deine|den|die|ihren|ihre)\s+(?:system[\s-]?prompt|systemanweisungen|system[\s-]?nachricht|"
-     r"anfanglichen\s+anweisungen|ursprunglichen\s+anweisungen)", ""),
-    ("jailbreak", 0.7, ("du bist", "sie sind"),
-     r"\s+(?:jetzt|nun|ab\s+sofort)\s+(?:ein\s+|eine\s+)?(?:dan|ki\s+ohne\s+(?:einschrankungen|regeln)|"
-     r"ohne\s+(?:einschrankungen|regeln)|uneingeschrankt|frei|bose)", ""),
+    (
+        "override",
+        0.85,
+        ("ignoriere", "ignorieren sie", "ignorier", "vergiss", "vergessen sie", "missachte", "missachten sie"),
+        r"\s+(?:(?:alle|die|deine|ihre|jegliche)\s+){0,3}(?:vorherigen\s+|bisherigen\s+|obigen\s+|vorangegangenen\s+|vorigen\s+|"
+        r"fruheren\s+|ursprunglichen\s+|alten\s+|vorhergehenden\s+)?(?:anweisungen|instruktionen|befehle|regeln|vorgaben|"
+        r"richtlinien|systemanweisungen|anordnungen)",
+        "",
+    ),
+    (
+        "extract",
+        0.75,
+        ("zeige", "zeig", "gib", "verrate", "nenne", "wiederhole", "drucke"),
+        r"\s+(?:mir\s+)?(?:deinen|deine|den|die|ihren|ihre)\s+(?:system[\s-]?prompt|systemanweisungen|system[\s-]?nachricht|"
+        r"anfanglichen\s+anweisungen|ursprunglichen\s+anweisungen)",
+        "",
+    ),
+    (
+        "jailbreak",
+        0.7,
+        ("du bist", "sie sind"),
+        r"\s+(?:jetzt|nun|ab\s+sofort)\s+(?:ein\s+|eine\s+)?(?:dan|ki\s+ohne\s+(?:einschrankungen|regeln)|"
+        r"ohne\s+(?:einschrankungen|regeln)|uneingeschrankt|frei|bose)",
+        "",
+    ),
     ("new_instr", 0.6, ("neue anweisungen",), r"\s*:", ""),
     # --- Italian / Portuguese override ---
-    ("override", 0.85, ("ignora", "dimentica", "ignore", "esqueca", "desconsidere"),
-     r"\s+(?:tutte\s+|todas\s+)?(?:le\s+|as\s+)?(?:istruzioni|instrucoes|regras|regole)\s+(?:precedenti|anteriores|previas)", ""),
+    (
+        "override",
+        0.85,
+        ("ignora", "dimentica", "ignore", "esqueca", "desconsidere"),
+        r"\s+(?:tutte\s+|todas\s+)?(?:le\s+|as\s+)?(?:istruzioni|instrucoes|regras|regole)\s+(?:precedenti|anteriores|previas)",
+        "",
+    ),
 ]
 
 
@@ -211,21 +449,70 @@ _SYMBOL_FIRST = "".join(sorted({lead[0] for lead in _symbol_leads}))
 _ALNUM_AFTER_LEAD = [any(re.match(rest, c) for c in "a0") for _, _, _, rest, _ in _FEATURES]
 # every word lead once: (needle, its first word, its other words, its features), for one
 # Aho-Corasick pass over the text instead of a word set
-_NEEDLES = [(needle, first, rest, fids) for first, entries in sorted(_WORD_FEATURES.items())
-            for needle, rest, fids in entries]
+_NEEDLES = [
+    (needle, first, rest, fids) for first, entries in sorted(_WORD_FEATURES.items()) for needle, rest, fids in entries
+]
 _SYMBOL_RE = re.compile("|".join(re.escape(x) for x in sorted(_symbol_leads, key=len, reverse=True)))
 # words that matter for matching; a leetspeak view is only scanned when
 # de-leeting produces new ones
 _KEY_VOCAB = _LEAD_WORDS | frozenset(
-    "previous prior above earlier instructions instruction prompt prompts system rules guidelines mode restrictions "
-    "filters filter dan jailbreak jailbroken developer everything anything told secret hidden initial original "
-    "policy policies safety content guardrails programming message messages".split())
+    [
+        "previous",
+        "prior",
+        "above",
+        "earlier",
+        "instructions",
+        "instruction",
+        "prompt",
+        "prompts",
+        "system",
+        "rules",
+        "guidelines",
+        "mode",
+        "restrictions",
+        "filters",
+        "filter",
+        "dan",
+        "jailbreak",
+        "jailbroken",
+        "developer",
+        "everything",
+        "anything",
+        "told",
+        "secret",
+        "hidden",
+        "initial",
+        "original",
+        "policy",
+        "policies",
+        "safety",
+        "content",
+        "guardrails",
+        "programming",
+        "message",
+        "messages",
+    ]
+)
 # ASCII punctuation (and common Unicode quotes/dashes) become word separators
 _WORD_SPLIT_CHARS = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~\u2018\u2019\u201c\u201d\u00ab\u00bb\u201e\u2039\u203a\u300c\u300d\u2026\u2014\u2013"
 _WORD_SPLIT = str.maketrans({c: " " for c in _WORD_SPLIT_CHARS})
 _SEPARATORS = frozenset(_WORD_SPLIT_CHARS)
-_LEET_SPLIT = str.maketrans({**{c: " " for c in "!\"#%&'()*+,-./:;<=>?[\\]^_`{}~\u2018\u2019\u201c\u201d\u00ab\u00bb\u201e\u2039\u203a\u300c\u300d\u2026\u2014\u2013"},
-                              "0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+_LEET_SPLIT = str.maketrans(
+    {
+        **{
+            c: " "
+            for c in "!\"#%&'()*+,-./:;<=>?[\\]^_`{}~\u2018\u2019\u201c\u201d\u00ab\u00bb\u201e\u2039\u203a\u300c\u300d\u2026\u2014\u2013"
+        },
+        "0": "o",
+        "1": "i",
+        "3": "e",
+        "4": "a",
+        "5": "s",
+        "7": "t",
+        "@": "a",
+        "$": "s",
+    }
+)
 # every word the matching looks up (lead words, the other words of multi-word leads, the leet
 # vocabulary): the word sets hold only these
 _VOCAB = _KEY_VOCAB | frozenset(w for entries in _WORD_FEATURES.values() for _, rest, _ in entries for w in rest)
@@ -243,18 +530,58 @@ _EDU = re.compile(
 # Every alternative of _EDU starts with one of these literals: where none occurs, _EDU cannot
 # match; where some do, _EDU is tried anchored there (a whole-text search costs ~120 µs on 4 KB,
 # its alternation has no literal prefix for the engine to skip by).
-_EDU_STEMS = ("what", "expla", "how", "why", "defen", "prevent", "protect", "mitigat", "detect", "classif",
-              "example", "for", "e.g.", "such", "research", "paper", "study", "article", "blog", "course",
-              "lecture", "teach", "learn", "security", "red", "owasp", "benchmark", "dataset", "filter", "sanitiz",
-              "prompt", "injection", "jailbreak", "attack", "phrase", "string", "qu'est-ce", "que", "was", "wie",
-              "como", "comment")
+_EDU_STEMS = (
+    "what",
+    "expla",
+    "how",
+    "why",
+    "defen",
+    "prevent",
+    "protect",
+    "mitigat",
+    "detect",
+    "classif",
+    "example",
+    "for",
+    "e.g.",
+    "such",
+    "research",
+    "paper",
+    "study",
+    "article",
+    "blog",
+    "course",
+    "lecture",
+    "teach",
+    "learn",
+    "security",
+    "red",
+    "owasp",
+    "benchmark",
+    "dataset",
+    "filter",
+    "sanitiz",
+    "prompt",
+    "injection",
+    "jailbreak",
+    "attack",
+    "phrase",
+    "string",
+    "qu'est-ce",
+    "que",
+    "was",
+    "wie",
+    "como",
+    "comment",
+)
 try:
     from ahocorasick_rs import AhoCorasick, BytesAhoCorasick, Implementation
 
     # DFAs: searching 4 KB costs a third of the default automaton's time
     _NEEDLE_AC = AhoCorasick([n for n, _, _, _ in _NEEDLES], implementation=Implementation.DFA)
-    _NEEDLE_AC_BYTES = BytesAhoCorasick([n.encode("latin-1") for n, _, _, _ in _NEEDLES],
-                                        implementation=Implementation.DFA)
+    _NEEDLE_AC_BYTES = BytesAhoCorasick(
+        [n.encode("latin-1") for n, _, _, _ in _NEEDLES], implementation=Implementation.DFA
+    )
     _EDU_AC = AhoCorasick(list(_EDU_STEMS))
 except ImportError:  # pragma: no cover - the dependency is declared
     _NEEDLE_AC = _NEEDLE_AC_BYTES = _EDU_AC = None
@@ -283,8 +610,12 @@ _HEX_FULL = re.compile(r"[0-9A-Fa-f]+")
 # a leet digit between letters (digit-first class so the engine scans fast)
 _LEET_HINT = re.compile(r"[013457@$](?<=[a-z][013457@$])[a-z]")
 _LEET_TABLE = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
-_SPACED_GATES = (re.compile(r" [a-z] [a-z] [a-z] "), re.compile(r"\.[a-z]\.[a-z]\.[a-z]\."),
-                 re.compile(r"-[a-z]-[a-z]-[a-z]-"), re.compile(r"_[a-z]_[a-z]_[a-z]_"))
+_SPACED_GATES = (
+    re.compile(r" [a-z] [a-z] [a-z] "),
+    re.compile(r"\.[a-z]\.[a-z]\.[a-z]\."),
+    re.compile(r"-[a-z]-[a-z]-[a-z]-"),
+    re.compile(r"_[a-z]_[a-z]_[a-z]_"),
+)
 # the same two tests on gates.INJECTION_MAP (letters "a", leet characters "1", the four spacing
 # characters " "); a literal first character lets the regex engine skip at memchr speed
 _LEET_GATE = re.compile(rb"1(?<=a1)a")
@@ -299,13 +630,15 @@ _TAG_RE = re.compile("[\U000e0000-\U000e007f]")
 _N_FEATURES = len(_FEATURE_RES)
 _PF_LEET, _PF_B64 = _N_FEATURES, _N_FEATURES + 1
 _PF_SPACED = frozenset(range(_N_FEATURES + 2, _N_FEATURES + 2 + len(_SPACED_GATES)))
-_PREFILTER = Prefilter([*_FEATURE_RES, re.compile(r"[a-z][013457@$][a-z]"), re.compile(r"[a-z0-9+/]{24}"),
-                        *_SPACED_GATES])
+_PREFILTER = Prefilter(
+    [*_FEATURE_RES, re.compile(r"[a-z][013457@$][a-z]"), re.compile(r"[a-z0-9+/]{24}"), *_SPACED_GATES]
+)
 
 
 class _Rules:
     """The rules layer: the weighted patterns above (English, Spanish, French, German, Italian,
     Portuguese), on the folded view and its leetspeak / letter-spaced views."""
+
     def _features(self, norm, original: str, maybe: set[int] | None = None) -> list[tuple[str, float, int, int, bool]]:
         """Feature matches in ``norm``'s views; ``maybe``: what the prefilter says can match in
         ``norm.text`` (None: unknown, try everything)."""
@@ -341,8 +674,11 @@ class _Rules:
             views.append((despaced, mapping, _vocab_words(despaced)))
         seen: set[tuple[int, int, int]] = set()
         for view, mapping, words in views:
-            found = (_needle_matches(view, text_words) if words is None
-                     else _candidate_matches(view, words & _LEAD_WORDS, words))
+            found = (
+                _needle_matches(view, text_words)
+                if words is None
+                else _candidate_matches(view, words & _LEAD_WORDS, words)
+            )
             for fid, m in found:
                 cat, w, _, _, flags = _FEATURES[fid]
                 a, b = m.span()
@@ -362,13 +698,14 @@ class _Rules:
                 if quoted:
                     w *= 0.35
                 elif cat in ("override", "jailbreak", "extract", "role_tag") and (w >= 0.7 or cat == "extract"):
-                    if _SENT_START.search(t[max(0, a - 6):a]) and not _EDU.search(t[max(0, a - 80):a]):
+                    if _SENT_START.search(t[max(0, a - 6) : a]) and not _EDU.search(t[max(0, a - 80) : a]):
                         direct = True
                 oa, ob = norm.span(a, b)
                 out.append((cat, w, oa, ob, direct))
         return out
 
-_BULK = 64        # more lead hits than this: let the regex engine iterate
+
+_BULK = 64  # more lead hits than this: let the regex engine iterate
 _MAX_PER_FEATURE = 64
 
 
@@ -403,7 +740,7 @@ def _try_anchored(view: str, anchored: list, bulk: set[int]):
     n = len(view)
     sym = []
     # every symbol lead starts with one of these: a character search each instead of a regex pass
-    for sm in (_SYMBOL_RE.finditer(view) if not gates.ENABLED or any(c in view for c in _SYMBOL_FIRST) else ()):
+    for sm in _SYMBOL_RE.finditer(view) if not gates.ENABLED or any(c in view for c in _SYMBOL_FIRST) else ():
         sym.append(sm.start())
         if len(sym) > _BULK:
             bulk.update(_SYMBOL_IDS)
@@ -509,8 +846,8 @@ def _long_token_runs(src: str, longs: list[str]):
 
 
 def _is_quoted(t: str, a: int, b: int) -> bool:
-    pre = t[max(0, a - 3):a]
-    post = t[b:b + 3]
+    pre = t[max(0, a - 3) : a]
+    post = t[b : b + 3]
     return any(q in pre for q in _QUOTES_OPEN) and any(q in post for q in _QUOTES_CLOSE)
 
 
@@ -571,7 +908,6 @@ def _hex(s: str) -> str | None:
     return txt
 
 
-
 # ---------------------------------------------------------------------------------------------
 # The layered detector
 # ---------------------------------------------------------------------------------------------
@@ -581,32 +917,69 @@ PRESETS = {"low": 0.7, "medium": 0.62, "high": 0.55}
 DEFAULT_SENSITIVITY = "medium"
 
 _CATEGORY_REASON = {
-    "override": "instruction override", "new_instr": "injected new instructions", "role_tag": "fake role / chat-template tag",
-    "jailbreak": "jailbreak persona or mode", "extract": "system-prompt extraction", "exfil": "data exfiltration",
-    "encoded": "decode-and-follow request", "ml_override": "instruction override (multilingual lexicon)",
-    "ml_extract": "system-prompt / secret request (multilingual lexicon)", "ml_persona": "unrestricted persona",
-    "tool_exfil": "tool or send verb near an external address", "delimiter": "context delimiter / fake boundary",
+    "override": "instruction override",
+    "new_instr": "injected new instructions",
+    "role_tag": "fake role / chat-template tag",
+    "jailbreak": "jailbreak persona or mode",
+    "extract": "system-prompt extraction",
+    "exfil": "data exfiltration",
+    "encoded": "decode-and-follow request",
+    "ml_override": "instruction override (multilingual lexicon)",
+    "ml_extract": "system-prompt / secret request (multilingual lexicon)",
+    "ml_persona": "unrestricted persona",
+    "tool_exfil": "tool or send verb near an external address",
+    "delimiter": "context delimiter / fake boundary",
     "addressed": "text addressed to the AI from inside content",
 }
 # invisible characters that hide text (ZWJ/ZWNJ are left out: emoji and Indic/Persian text use them)
 _HIDING_RE = re.compile("[\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\U000e0000-\U000e007f]")
 # context delimiters / fake boundaries: (literal gates, pattern); a pattern runs only where one of its gates occurs
 _DELIMS = [
-    (("</",), re.compile(r"</(?:user|context|document|input|data|email|tool_result|search_results?|untrusted|content|text|"
-                         r"query)>")),
+    (
+        ("</",),
+        re.compile(
+            r"</(?:user|context|document|input|data|email|tool_result|search_results?|untrusted|content|text|"
+            r"query)>"
+        ),
+    ),
     (("[",), re.compile(r"\[/?(?:system|sys|admin|developer|instructions?)\]")),
     (("<|",), re.compile(r"<\|[a-z_]{2,24}\|>")),
-    (("end", "begin", "start"), re.compile(r"\b(?:end|begin|start)\s+(?:of\s+)?(?:the\s+)?(?:user\s+input|document|context|"
-                                           r"system\s+prompt|conversation|untrusted\s+(?:content|data)|data)\b")),
+    (
+        ("end", "begin", "start"),
+        re.compile(
+            r"\b(?:end|begin|start)\s+(?:of\s+)?(?:the\s+)?(?:user\s+input|document|context|"
+            r"system\s+prompt|conversation|untrusted\s+(?:content|data)|data)\b"
+        ),
+    ),
     (('"role"',), re.compile(r"\"role\"\s*:\s*\"(?:system|developer)\"")),
     ((":\n", ":\r"), re.compile(r"^[ \t]*(?:human|user|assistant|ai|system)[ \t]*:[ \t]*$", re.M)),
     (("---", "==="), re.compile(r"^(?:-{3,}|={3,})[ \t]*$", re.M)),
 ]
 _ROT13 = str.maketrans("abcdefghijklmnopqrstuvwxyz", "nopqrstuvwxyzabcdefghijklm")
 # rot13 of words an encoded instruction is made of: a rot13 view is read only where one occurs
-_ROT13_HINTS = tuple(w.translate(_ROT13) for w in (
-    "ignore", "instruction", "previous", "system", "prompt", "password", "reveal", "secret", "forget", "disregard",
-    "respond", "pretend", " send ", "email", "forward", " tool", "above", " the "))
+_ROT13_HINTS = tuple(
+    w.translate(_ROT13)
+    for w in (
+        "ignore",
+        "instruction",
+        "previous",
+        "system",
+        "prompt",
+        "password",
+        "reveal",
+        "secret",
+        "forget",
+        "disregard",
+        "respond",
+        "pretend",
+        " send ",
+        "email",
+        "forward",
+        " tool",
+        "above",
+        " the ",
+    )
+)
 _URL_RUN = re.compile(r"[^\s%]{0,200}(?:%[0-9a-f]{2}[^\s%]{0,200}){3,}")
 # fixed priors (logit) for what the public training sets hardly contain: texts that talk *about* injection
 # (security docs, questions) and code; applied only when no rule matched as a direct imperative
@@ -614,8 +987,11 @@ _EDU_PRIOR = -2.0
 _PRIOR_FLOOR = -1.1  # logit of 0.25
 _SHORT = 24  # characters: the classifier's part of a text of this length counts half
 _CODE_PRIOR = -1.5
-_CODE_START = re.compile(r"^[ \t]*(?:def|class|import|from|const|let|var|function|public|private|return|if|for|while|"
-                         r"package|func|fn|#include|@[A-Za-z]\w*)\b", re.M)
+_CODE_START = re.compile(
+    r"^[ \t]*(?:def|class|import|from|const|let|var|function|public|private|return|if|for|while|"
+    r"package|func|fn|#include|@[A-Za-z]\w*)\b",
+    re.M,
+)
 _CODE_END = re.compile(r"(?:[;{}]|\):?)[ \t]*$", re.M)  # (a colon alone ends headings and prose too)
 _MAX_DEPTH = 2
 _NOT_LETTERS = str.maketrans("", "", "0123456789 \t\n\r.,;:!?-_=+*/\\|()[]{}<>\"'`~@#$%^&")
@@ -637,7 +1013,7 @@ class InjectionFinding(Finding):
         d["reason"] = self.reason
         return d
 
-    def shifted(self, delta: int) -> "InjectionFinding":
+    def shifted(self, delta: int) -> InjectionFinding:
         return InjectionFinding(self.start + delta, self.end + delta, self.score, self.text, self.layers, self.reason)
 
 
@@ -646,8 +1022,16 @@ class Analysis:
 
     __slots__ = ("score", "span", "layers", "reasons", "rules", "ngram", "logit")
 
-    def __init__(self, score: float, span: tuple[int, int] | None, layers: list[str], reasons: list[str],
-                 rules: dict[str, tuple[float, int, int]], ngram: float, logit: float):
+    def __init__(
+        self,
+        score: float,
+        span: tuple[int, int] | None,
+        layers: list[str],
+        reasons: list[str],
+        rules: dict[str, tuple[float, int, int]],
+        ngram: float,
+        logit: float,
+    ):
         self.score = score
         self.span = span
         self.layers = layers
@@ -678,8 +1062,9 @@ class InjectionScanner:
 
     name = SCANNER
 
-    def __init__(self, threshold: float | None = None, sensitivity: str = DEFAULT_SENSITIVITY,
-                 model_path: str | None = None):
+    def __init__(
+        self, threshold: float | None = None, sensitivity: str = DEFAULT_SENSITIVITY, model_path: str | None = None
+    ):
         if sensitivity not in PRESETS:
             raise ValueError(f"sensitivity must be one of {', '.join(PRESETS)}")
         self.threshold = float(threshold) if threshold is not None else PRESETS[sensitivity]
@@ -753,9 +1138,15 @@ class InjectionScanner:
             for kind, a, b, decoded in self._decoded(norm, text):
                 sub = self.analyse(decoded, depth + 1)
                 if sub.score > an.score:
-                    an = Analysis(sub.score, (a, b), [f"decode:{kind}", *sub.layers],
-                                  [f"{kind}-decoded text: " + (sub.reason or "classifier")], sub.rules, sub.ngram,
-                                  sub.logit)
+                    an = Analysis(
+                        sub.score,
+                        (a, b),
+                        [f"decode:{kind}", *sub.layers],
+                        [f"{kind}-decoded text: " + (sub.reason or "classifier")],
+                        sub.rules,
+                        sub.ngram,
+                        sub.logit,
+                    )
         if not an.reasons:
             an.reasons.append("classifier")
         return an
@@ -804,6 +1195,7 @@ def rule_vector(text: str) -> list[float]:
     vec, _, _ = _rule_features(norm, text)
     return vec
 
+
 def _rule_features(norm, text: str) -> tuple[list[float], dict[str, tuple[float, int, int]], bool]:
     t = norm.text
     maybe = _PREFILTER.matching(t)
@@ -816,7 +1208,7 @@ def _rule_features(norm, text: str) -> tuple[list[float], dict[str, tuple[float,
             best[cat] = (w, a, b)
     for cat, w, a, b in lexicon_hits(t):
         # a strong lexicon hit that starts a sentence (or text addressed to the model) is a direct imperative
-        if w >= 0.7 and (cat == "addressed" or _SENT_START.search(t[max(0, a - 6):a])):
+        if w >= 0.7 and (cat == "addressed" or _SENT_START.search(t[max(0, a - 6) : a])):
             any_direct = True
         cur = best.get(cat)
         if cur is None or w > cur[0]:
@@ -857,8 +1249,9 @@ def _priors(t: str, best: dict, any_direct: bool) -> tuple[float, list[str]]:
         p += _EDU_PRIOR if best else _EDU_PRIOR / 2
         why.append("discusses injection / asks about it")
     lines = t.count("\n") + 1
-    if lines >= 2 and (len(_CODE_START.findall(t, 0, 20000)) + len(_CODE_END.findall(t, 0, 20000))) >= max(2, lines // 4):
+    if lines >= 2 and (len(_CODE_START.findall(t, 0, 20000)) + len(_CODE_END.findall(t, 0, 20000))) >= max(
+        2, lines // 4
+    ):
         p += _CODE_PRIOR
         why.append("reads as code")
     return p, why
-

@@ -30,287 +30,349 @@ __all__ = ["lexicon_hits", "LANGUAGES"]
 # language: (override verbs, instruction nouns, qualifiers, disclosure verbs, secret targets,
 #            persona openers, no-limits phrases, send verbs)
 _L: dict[str, tuple[str, str, str, str, str, str, str, str]] = {
-    "en": ("ignore|ignoring|disregard|forget|override|bypass|skip|neglect|abandon|discard|drop|set aside|"
-           "pay no attention|cancel|revoke|void|never mind|nevermind|treat",
-           "instruction|prompt|rules|guideline|directive|guardrail|programming|constraints|system message|policies|policy|"
-           "restrictions|safety settings|orders|directions|guidance|task|you were told|you've been told|you have been told|"
-           "you were given|configuration|objective",
-           "previous|prior|above|earlier|preceding|initial|original|system|all |any |every|foregoing|old |existing|"
-           "before|so far|outdated|obsolete|no longer|cancelled|canceled|void|replaced|revoked|until now",
-           "reveal|show|print|tell me|repeat|output|display|give me|write out|leak|disclose|dump|recite|spell out|share|"
-           "expose|copy|paste|translate|quote|echo|encode|summarise|summarize|list|what were|what are|what is|"
-           "put the text|start your answer|begin your reply",
-           "system prompt|initial prompt|initial instructions|original instructions|hidden instructions|your instructions|"
-           "your prompt|pre-prompt|preprompt|system message|developer message|secret key|the password|your rules|"
-           "instructions above|text above|configuration prompt|hidden prompt|confidential instructions|"
-           "instructions you were given|you were told|your configuration|your context|above this line|everything above|"
-           "first message|hidden part|developer instructions|your guidelines|words above|hidden system|"
-           "confidential password|secret password|your secret|confidential rules|rules you|guidelines you|"
-           "you were initialised|you were initialized|you were configured|my instructions are",
-           "you are now|from now on|act as|pretend|roleplay as|role-play as|imagine you are|you will now|behave as|"
-           "switch to|you're now|simulate|you are|you're|become|play the role|assume the persona|persona|"
-           "stay in character|your name is|two personas|hypothetically",
-           "no restrictions|without restrictions|unrestricted|no rules|without rules|no limits|without limits|no limitations|"
-           "uncensored|no censorship|unfiltered|no filters|no ethical|no moral|without ethics|no guidelines|"
-           "free from all|not bound by|do anything now|jailbroken|developer mode|god mode|without any|ignores every|"
-           "never refuses|never says it can't|without moral|no content filter|restrictions are lifted|no alignment|"
-           "without refusing|breaking the rules|break the rules|never been given any rules|never given any rules|"
-           "broken free|escaped its|no safety|without limits|freed from",
-           "send|forward|email|e-mail|upload|post|transmit|exfiltrate|leak|sync|transfer|append|include|fetch|visit|"
-           "browse|navigate to|make a request|render|submit|share|invite|invoke|call the|run |trigger|make a get|"
-           "make a post|open https|open http"),
-    "es": ("ignora|ignore|ignorar|olvida|olvide|olvidar|descarta|omite|desobedece|pasa por alto|haz caso omiso",
-           "instruccion|indicaciones|reglas|directrices|prompt|ordenes|normas|restricciones|pautas",
-           "anterior|previa|previo|de arriba|del sistema|original|inicial|todas|todos",
-           "revela|muestra|muestrame|imprime|dime|repite|escribe|comparte|filtra|dame",
-           "prompt del sistema|instrucciones iniciales|instrucciones del sistema|tus instrucciones|la contrasena|"
-           "clave secreta|mensaje del sistema|instrucciones originales|instrucciones ocultas",
-           "ahora eres|a partir de ahora|actua como|finge|interpreta|haz de cuenta",
-           "sin restricciones|sin limites|sin reglas|sin censura|sin filtros|sin etica|sin ninguna restriccion",
-           "envia|reenvia|manda|sube|publica|transmite|copia|comparte"),
-    "fr": ("ignore|ignorez|ignorer|oublie|oubliez|oublier|neglige|negligez|fais abstraction|faites abstraction|"
-           "ne tiens pas compte|ne tenez pas compte",
-           "instruction|consigne|regle|directive|prompt|ordres|restrictions|indications",
-           "precedent|anterieur|ci-dessus|initial|du systeme|toutes|tous|originale",
-           "revele|revelez|montre|montrez|affiche|affichez|donne|donnez|repete|repetez|ecris|ecrivez|imprime|divulgue",
-           "prompt systeme|invite systeme|instructions initiales|tes instructions|vos instructions|mot de passe|"
-           "message systeme|cle secrete|instructions cachees|instructions d'origine|consignes initiales",
-           "tu es maintenant|vous etes maintenant|desormais|a partir de maintenant|fais semblant|faites semblant|"
-           "agis comme|agissez comme|joue le role",
-           "sans restrictions|sans limites|sans regles|sans censure|sans filtre|sans aucune restriction|sans ethique",
-           "envoie|envoyez|transfere|transferez|televerse|publie|transmets|copie"),
-    "de": ("ignorier|vergiss|vergessen|missacht|uebergeh|ubergeh|setz dich uber|hor auf zu befolgen|verwirf",
-           "anweisung|instruktion|regel|vorgabe|richtlinie|befehl|systemprompt|prompt|einschrankung",
-           "vorherig|bisherig|obig|ursprunglich|alle |vorangegangen|fruher|vorig|system",
-           "zeig|verrat|gib|nenn|wiederhol|druck|schreib|offenbar|gib aus|teile",
-           "systemprompt|system-prompt|systemanweisung|deine anweisungen|ihre anweisungen|ursprunglichen anweisungen|"
-           "passwort|geheimen schlussel|systemnachricht|versteckten anweisungen|anfanglichen anweisungen",
-           "du bist jetzt|du bist nun|ab sofort|ab jetzt|tu so|tu so als|handle als|spiele die rolle|verhalte dich wie",
-           "ohne einschrankungen|ohne regeln|ohne grenzen|ohne zensur|ohne filter|uneingeschrankt|ohne jegliche",
-           "sende|schick|leite|lade|ubermittle|veroffentliche|kopiere"),
-    "it": ("ignora|ignorare|dimentica|dimenticare|trascura|non considerare|non tenere conto",
-           "istruzion|regol|direttiv|prompt|indicazion|restrizion|linee guida",
-           "precedent|sopra|iniziali|originali|del sistema|tutte|tutti",
-           "rivela|mostra|mostrami|stampa|dimmi|ripeti|scrivi|condividi",
-           "prompt di sistema|istruzioni iniziali|le tue istruzioni|la password|chiave segreta|messaggio di sistema|"
-           "istruzioni nascoste|istruzioni originali",
-           "ora sei|d'ora in poi|da ora in poi|fingi|agisci come|comportati come|interpreta",
-           "senza restrizioni|senza limiti|senza regole|senza censura|senza filtri|senza etica",
-           "invia|inoltra|manda|carica|pubblica|trasmetti|copia"),
-    "pt": ("ignore|ignora|ignorar|esqueca|esquece|esquecer|desconsidere|desconsidera|descarte|nao siga",
-           "instrucoes|instrucao|regras|diretriz|prompt|orientacoes|ordens|restricoes",
-           "anterior|acima|inicia|origina|do sistema|todas|todos",
-           "revele|revela|mostre|mostra|imprima|diga|repita|escreva|compartilhe",
-           "prompt do sistema|instrucoes iniciais|suas instrucoes|senha|chave secreta|mensagem do sistema|"
-           "instrucoes ocultas|instrucoes originais",
-           "agora voce e|a partir de agora|finja|aja como|atue como|interprete",
-           "sem restricoes|sem limites|sem regras|sem censura|sem filtros|sem etica",
-           "envie|encaminhe|mande|carregue|publique|transmita|copie"),
-    "nl": ("negeer|vergeet|negeren|vergeten|sla over|veronachtzaam|let niet op|trek je niets aan",
-           "instructie|opdracht|regel|richtlijn|prompt|aanwijzing|beperking|systeemprompt",
-           "vorige|eerdere|bovenstaande|voorgaande|oorspronkelijke|alle |systeem",
-           "onthul|toon|laat zien|print|geef|herhaal|schrijf|deel|verklap",
-           "systeemprompt|systeeminstructies|oorspronkelijke instructies|je instructies|jouw instructies|wachtwoord|"
-           "geheime sleutel|systeembericht|verborgen instructies|eerste instructies",
-           "je bent nu|vanaf nu|doe alsof|gedraag je als|speel de rol|doe je voor als",
-           "zonder beperkingen|zonder regels|zonder grenzen|zonder censuur|zonder filters|zonder enige beperking",
-           "stuur|verstuur|doorsturen|stuur door|upload|verzend|kopieer|mail"),
-    "pl": ("zignoruj|ignoruj|zapomnij|pomin|zlekcewaz|nie stosuj sie|nie przestrzegaj|odrzuc",
-           "instrukcj|polece|zasad|regul|wytyczn|prompt|ogranicze",
-           "poprzedni|wczesniejsz|powyzsz|wszystki|systemow|pierwotn",
-           "ujawnij|pokaz|wypisz|wyswietl|podaj|powtorz|napisz|zdradz",
-           "prompt systemowy|polecenie systemowe|instrukcje systemowe|poczatkowe instrukcje|twoje instrukcje|haslo|"
-           "tajny klucz|wiadomosc systemowa|ukryte instrukcje",
-           "jestes teraz|od teraz|udawaj|zachowuj sie jak|wciel sie|odgrywaj",
-           "bez ograniczen|bez zasad|bez regul|bez cenzury|bez filtrow|bez zadnych ograniczen",
-           "wyslij|przeslij|przekaz|wrzuc|opublikuj|skopiuj"),
-    "ru": ("игнорируй|игнорировать|проигнорируй|забудь|забыть|отбрось|не обращай внимания|пренебреги|не следуй",
-           "инструкци|указани|правил|команд|промпт|директив|ограничени|настройк",
-           "предыдущ|вышеуказанн|выше|прежн|все |всё|системн|исходн|первоначальн",
-           "покажи|раскрой|выведи|напечатай|повтори|скажи|напиши|сообщи|выдай",
-           "системный промпт|системные инструкции|системное сообщение|исходные инструкции|свои инструкции|"
-           "твои инструкции|пароль|секретный ключ|скрытые инструкции|системную подсказку",
-           "теперь ты|отныне ты|с этого момента|притворись|веди себя как|представь что ты|сыграй роль",
-           "без ограничений|без правил|без цензуры|без фильтров|без каких-либо ограничений|без морали",
-           "отправь|перешли|пошли|загрузи|опубликуй|передай|скопируй"),
-    "uk": ("ігноруй|проігноруй|забудь|знехтуй|не зважай",
-           "інструкці|вказівк|правил|промпт|команд",
-           "попередн|усі|всі|вищезазначен|системн",
-           "покажи|розкрий|виведи|повтори|скажи|напиши",
-           "системний промпт|системні інструкції|пароль|секретний ключ|твої інструкції",
-           "тепер ти|відтепер|удавай|поводься як",
-           "без обмежень|без правил|без цензури|без фільтрів",
-           "надішли|перешли|відправ|завантаж"),
-    "tr": ("yok say|gormezden gel|unut|dikkate alma|ihmal et|goz ardi et|uyma",
-           "talimat|komut|kural|yonerge|istem|prompt|kisitlama|yonlendirme",
-           "onceki|yukaridaki|tum |butun|sistem|ilk |orijinal",
-           "goster|acikla|yazdir|tekrarla|soyle|ver|paylas|ifsa et|yaz",
-           "sistem istemi|sistem komut|sistem talimat|ilk talimat|talimatlarini|sifre|parola|gizli anahtar|"
-           "gizli talimat|sistem mesaj",
-           "artik sen|bundan sonra|gibi davran|rol yap|rolune gir|farz et",
-           "kisitlama olmadan|kisitlamasiz|sinirsiz|kuralsiz|sansursuz|filtresiz|hicbir kural",
-           "gonder|ilet|yukle|paylas|aktar|kopyala"),
-    "ar": ("تجاهل|انس|إنس|اهمل|أهمل|تخل عن|لا تتبع|تغاض عن",
-           "التعليمات|تعليمات|الأوامر|اوامر|القواعد|التوجيهات|موجه|الموجه|القيود",
-           "السابقة|السابق|أعلاه|اعلاه|جميع|كل |النظام|الأصلية|الاولية|الأولية",
-           "اكشف|أظهر|اظهر|اطبع|كرر|أخبرني|اخبرني|اعرض|اكتب|شارك",
-           "موجه النظام|تعليمات النظام|التعليمات الأولية|تعليماتك|كلمة المرور|كلمة السر|المفتاح السري|رسالة النظام|"
-           "التعليمات المخفية",
-           "أنت الآن|انت الان|من الآن فصاعدا|من الان|تظاهر|تصرف ك|تقمص دور|العب دور",
-           "بدون قيود|بلا قيود|دون قيود|بدون قواعد|بدون رقابة|بلا حدود|دون أي قيود",
-           "أرسل|ارسل|أعد توجيه|حول|ارفع|انشر|انسخ"),
-    "fa": ("نادیده بگیر|فراموش کن|توجه نکن|کنار بگذار",
-           "دستورالعمل|دستورات|قوانین|پرامپت|دستور",
-           "قبلی|بالا|همه|سیستم",
-           "نشان بده|فاش کن|چاپ کن|تکرار کن|بگو",
-           "پرامپت سیستم|دستورات سیستم|رمز عبور|کلید مخفی",
-           "از حالا|تو الان|وانمود کن|نقش",
-           "بدون محدودیت|بدون قانون|بدون سانسور",
-           "ارسال کن|بفرست"),
-    "hi": ("अनदेखा|भूल जाओ|भूल जाएं|भूल जाइए|नज़रअंदाज़|नजरअंदाज|उपेक्षा|मत मानो|पालन न",
-           "निर्देश|नियम|आदेश|प्रॉम्प्ट|संकेत|प्रतिबंध",
-           "पिछले|पिछली|ऊपर|सभी|सारे|सिस्टम|मूल|पहले",
-           "दिखाओ|दिखाएं|दिखाइए|बताओ|बताएं|बताइए|प्रकट|दोहराओ|दोहराएं|लिखो|छापो|साझा",
-           "सिस्टम प्रॉम्प्ट|सिस्टम संकेत|प्रारंभिक निर्देश|मूल निर्देश|अपने निर्देश|पासवर्ड|गुप्त कुंजी|छिपे निर्देश",
-           "अब तुम|अब आप|अभी से|नाटक करो|ऐसे व्यवहार|की भूमिका|होने का नाटक",
-           "बिना किसी प्रतिबंध|बिना प्रतिबंध|बिना नियम|बिना सीमा|बिना सेंसर|बिना किसी नियम|कोई प्रतिबंध नहीं",
-           "भेजो|भेजें|फॉरवर्ड|अपलोड"),
-    "bn": ("উপেক্ষা|ভুলে যাও|ভুলে যান|অগ্রাহ্য",
-           "নির্দেশ|নিয়ম|প্রম্পট|আদেশ",
-           "আগের|পূর্ববর্তী|সমস্ত|সব ",
-           "দেখাও|দেখান|বলো|বলুন|প্রকাশ",
-           "সিস্টেম প্রম্পট|পাসওয়ার্ড|গোপন",
-           "এখন তুমি|এখন থেকে|ভান কর",
-           "কোনো বিধিনিষেধ|বিধিনিষেধ ছাড়া|নিয়ম ছাড়া",
-           "পাঠাও|পাঠান"),
-    "zh": ("忽略|无视|忘记|忘掉|不要理会|忽視|無視|忘記|不要遵守|抛开|拋開|别管",
-           "指令|指示|说明|規則|规则|提示|命令|约束|限制|設定|设定",
-           "之前|以上|上面|先前|所有|系统|系統|原始|原来|前面",
-           "显示|告诉我|告訴我|输出|輸出|打印|重复|重複|透露|泄露|洩露|展示|说出|說出|顯示|写出",
-           "系统提示|系統提示|初始指令|原始指令|你的指令|密码|密碼|秘密|系统消息|系統訊息|隐藏指令",
-           "你现在是|你現在是|从现在开始|從現在開始|假装|假裝|扮演",
-           "没有任何限制|没有限制|沒有限制|不受限制|无限制|無限制|不受任何约束|没有规则|沒有規則|无审查|不受审查",
-           "发送|發送|转发|轉發|上传|上傳|发到|發到|寄给"),
-    "ja": ("無視|忘れ|従わないで|従うな|破棄",
-           "指示|命令|ルール|プロンプト|規則|制約|設定",
-           "以前|上記|これまで|すべて|全て|システム|元の|最初の",
-           "表示|教えて|出力|繰り返|見せて|明かして|書き出|開示",
-           "システムプロンプト|初期指示|元の指示|パスワード|秘密|隠された指示|最初の指示",
-           "今からあなたは|これからあなたは|ふりをして|演じて|なりきって",
-           "制限のない|制限なし|制約のない|ルールのない|検閲なし|制限がない|何の制限も",
-           "送信|転送|送って|アップロード"),
-    "ko": ("무시|잊어|잊고|따르지 마|버려",
-           "지시|명령|규칙|프롬프트|지침|제한|설정",
-           "이전|위의|모든|시스템|앞의|원래|기존",
-           "보여|알려|출력|반복|공개|말해|밝혀|적어",
-           "시스템 프롬프트|초기 지시|원래 지시|비밀번호|암호|비밀 키|숨겨진 지시|시스템 메시지",
-           "이제부터|지금부터 너는|척해|역할을|인 것처럼",
-           "제한 없는|제한이 없는|제약 없는|규칙 없는|검열 없는|아무 제한|제한 없이",
-           "보내|전송|전달|업로드"),
-    "vi": ("bo qua|phot lo|quen di|quen het|khong tuan theo|lo di",
-           "huong dan|chi dan|chi thi|quy tac|loi nhac|menh lenh|han che",
-           "truoc|o tren|tat ca|he thong|ban dau",
-           "tiet lo|hien thi|in ra|cho toi biet|lap lai|noi ra|viet ra",
-           "loi nhac he thong|huong dan ban dau|mat khau|khoa bi mat|chi thi he thong|huong dan an",
-           "bay gio ban la|tu gio|gia vo|dong vai|hanh dong nhu",
-           "khong co gioi han|khong bi gioi han|khong han che|khong co quy tac|khong kiem duyet|khong gioi han",
-           "gui|chuyen tiep|tai len"),
-    "id": ("abaikan|lupakan|acuhkan|jangan ikuti|kesampingkan",
-           "instruksi|perintah|aturan|petunjuk|arahan|prompt|batasan",
-           "sebelumnya|di atas|semua|sistem|awal",
-           "tunjukkan|ungkapkan|tampilkan|cetak|beri tahu|beritahu|ulangi|tuliskan|bocorkan",
-           "prompt sistem|instruksi awal|instruksi sistem|kata sandi|kunci rahasia|pesan sistem|instruksi tersembunyi",
-           "sekarang kamu|sekarang anda|mulai sekarang|berpura-pura|bertindak sebagai|berperan",
-           "tanpa batasan|tanpa aturan|tanpa sensor|tanpa filter|tanpa batas",
-           "kirim|teruskan|unggah"),
-    "th": ("เพิกเฉย|ละเว้น|ลืม|ไม่ต้องสนใจ|ไม่ต้องทำตาม",
-           "คำสั่ง|คำแนะนำ|กฎ|ข้อกำหนด|ข้อจำกัด",
-           "ก่อนหน้า|ข้างต้น|ทั้งหมด|ระบบ",
-           "แสดง|เปิดเผย|บอก|พิมพ์|ทวนซ้ำ",
-           "พรอมต์ระบบ|คำสั่งระบบ|รหัสผ่าน|คำสั่งเริ่มต้น|กุญแจลับ",
-           "ตอนนี้คุณคือ|จากนี้ไป|แกล้งทำเป็น|สวมบทบาท",
-           "ไม่มีข้อจำกัด|ไร้ข้อจำกัด|ไม่มีกฎ|ไม่มีการเซ็นเซอร์",
-           "ส่ง|ส่งต่อ|อัปโหลด"),
-    "sv": ("ignorera|glom|bortse fran|strunta i",
-           "instruktion|regl|anvisning|prompt|riktlinje",
-           "tidigare|ovanstaende|alla |systemet",
-           "visa|avslöja|avsloja|skriv ut|upprepa|beratta",
-           "systemprompt|systeminstruktioner|losenord|hemlig nyckel|dina instruktioner",
-           "du ar nu|fran och med nu|latsas|agera som",
-           "utan begransningar|utan regler|utan censur|utan filter",
-           "skicka|vidarebefordra|ladda upp"),
-    "da": ("ignorer|glem|se bort fra",
-           "instruks|regl|regel|anvisning|prompt|retningslinje",
-           "tidligere|ovenstaende|alle |systemet",
-           "vis|afslor|afslør|skriv|gentag|fortael",
-           "systemprompt|systeminstruktioner|adgangskode|passord|hemmelig nogle|dine instrukser",
-           "du er nu|fra nu af|lad som om|opfor dig som",
-           "uden begraensninger|uten begrensninger|uden regler|uten regler|uden censur",
-           "send|videresend|upload"),
-    "cs": ("ignoruj|zapomen|nedbej|nerespektuj",
-           "instrukc|pokyn|pravidl|prikaz|prompt",
-           "predchozi|vyse|vsechny|systemov|puvodni",
-           "ukaz|prozrad|vypis|zopakuj|rekni|napis",
-           "systemovy prompt|systemove pokyny|puvodni pokyny|heslo|tajny klic",
-           "ted jsi|od ted|predstirej|chovej se jako",
-           "bez omezeni|bez pravidel|bez cenzury|bez filtru",
-           "posli|preposli|nahraj"),
-    "ro": ("ignora|ignorati|uita|uitati|nu tine cont",
-           "instructiun|reguli|indicati|comenzi|prompt|restrictii",
-           "anterioare|de mai sus|toate|sistem|initiale",
-           "dezvaluie|arata|afiseaza|repeta|spune|scrie",
-           "promptul de sistem|instructiunile initiale|parola|cheia secreta|instructiunile tale",
-           "acum esti|de acum|prefa-te|comporta-te ca",
-           "fara restrictii|fara reguli|fara limite|fara cenzura",
-           "trimite|redirectioneaza|incarca"),
-    "he": ("התעלם|שכח|אל תציית|התעלמי",
-           "הוראות|ההוראות|כללים|הנחיות|פקודות",
-           "הקודמות|הקודמים|למעלה|כל |המערכת",
-           "הצג|חשוף|הדפס|חזור על|ספר לי|כתוב",
-           "הנחיית המערכת|הוראות המערכת|סיסמה|סיסמא|מפתח סודי|ההוראות שלך",
-           "אתה עכשיו|מעכשיו|העמד פנים|תתנהג כמו",
-           "ללא הגבלות|בלי הגבלות|ללא כללים|בלי כללים|ללא צנזורה",
-           "שלח|העבר|העלה"),
-    "el": ("αγνόησε|αγνοήστε|ξέχασε|ξεχάστε",
-           "οδηγίες|κανόνες|εντολές|οδηγιών",
-           "προηγούμενες|όλες|παραπάνω|αρχικές|συστήματος",
-           "αποκάλυψε|δείξε|εμφάνισε|επανάλαβε|πες μου|γράψε",
-           "μήνυμα συστήματος|αρχικές οδηγίες|κωδικό πρόσβασης|μυστικό κλειδί|τις οδηγίες σου",
-           "τώρα είσαι|από τώρα|προσποιήσου|παίξε τον ρόλο",
-           "χωρίς περιορισμούς|χωρίς κανόνες|χωρίς λογοκρισία",
-           "στείλε|προώθησε|ανέβασε"),
-    "tl": ("huwag pansinin|kalimutan|balewalain|isantabi",
-           "tagubilin|instruksyon|utos|panuntunan|patakaran",
-           "nakaraang|lahat|naunang|sistema|itaas",
-           "ipakita|ibunyag|sabihin|ulitin|isulat|i-print",
-           "system prompt|mga tagubilin mo|ang password|lihim na susi|orihinal na tagubilin",
-           "ikaw ay ngayon|mula ngayon|magpanggap|kumilos bilang",
-           "walang limitasyon|walang paghihigpit|walang patakaran|walang censorship",
-           "ipadala|i-forward|i-upload"),
-    "hu": ("hagyd figyelmen kivul|felejtsd el|ne vedd figyelembe|ne kovesd",
-           "utasitas|szabaly|iranyelv|prompt|korlatoz",
-           "korabbi|elozo|osszes|fenti|rendszer",
-           "mutasd|fedd fel|ird ki|ismeteld|mondd el",
-           "rendszerprompt|rendszer prompt|jelszo|titkos kulcs|utasitasaidat|eredeti utasitas",
-           "mostantol|most te vagy|tegyel ugy|viselkedj ugy",
-           "korlatozasok nelkul|szabalyok nelkul|cenzura nelkul|korlatlan",
-           "kuldd|tovabbitsd|toltsd fel"),
-    "fi": ("ohita|unohda|jata huomiotta|ala noudata",
-           "ohje|saanto|kehote|prompt|rajoitu",
-           "aiemm|edellis|kaikki|ylla|jarjestelma",
-           "nayta|paljasta|tulosta|toista|kerro|kirjoita",
-           "jarjestelmakehote|jarjestelman ohjeet|salasana|salainen avain|alkuperaiset ohjeet",
-           "olet nyt|tasta lahtien|teeskentele|toimi kuin",
-           "ilman rajoituksia|ilman saantoja|ilman sensuuria|rajoittamaton",
-           "laheta|valita|lataa"),
-    "sw": ("puuza|sahau|usifuate|achana na",
-           "maagizo|maelekezo|sheria|amri",
-           "yaliyotangulia|yote|awali|ya mfumo|hapo juu",
-           "onyesha|funua|rudia|niambie|andika",
-           "maagizo ya mfumo|nenosiri|ufunguo wa siri|maagizo yako",
-           "sasa wewe ni|kuanzia sasa|jifanye",
-           "bila vikwazo|bila sheria|bila mipaka|bila udhibiti",
-           "tuma|sambaza|pakia"),
+    "en": (
+        "ignore|ignoring|disregard|forget|override|bypass|skip|neglect|abandon|discard|drop|set aside|"
+        "pay no attention|cancel|revoke|void|never mind|nevermind|treat",
+        "instruction|prompt|rules|guideline|directive|guardrail|programming|constraints|system message|policies|policy|"
+        "restrictions|safety settings|orders|directions|guidance|task|you were told|you've been told|you have been told|"
+        "you were given|configuration|objective",
+        "previous|prior|above|earlier|preceding|initial|original|system|all |any |every|foregoing|old |existing|"
+        "before|so far|outdated|obsolete|no longer|cancelled|canceled|void|replaced|revoked|until now",
+        "reveal|show|print|tell me|repeat|output|display|give me|write out|leak|disclose|dump|recite|spell out|share|"
+        "expose|copy|paste|translate|quote|echo|encode|summarise|summarize|list|what were|what are|what is|"
+        "put the text|start your answer|begin your reply",
+        "system prompt|initial prompt|initial instructions|original instructions|hidden instructions|your instructions|"
+        "your prompt|pre-prompt|preprompt|system message|developer message|secret key|the password|your rules|"
+        "instructions above|text above|configuration prompt|hidden prompt|confidential instructions|"
+        "instructions you were given|you were told|your configuration|your context|above this line|everything above|"
+        "first message|hidden part|developer instructions|your guidelines|words above|hidden system|"
+        "confidential password|secret password|your secret|confidential rules|rules you|guidelines you|"
+        "you were initialised|you were initialized|you were configured|my instructions are",
+        "you are now|from now on|act as|pretend|roleplay as|role-play as|imagine you are|you will now|behave as|"
+        "switch to|you're now|simulate|you are|you're|become|play the role|assume the persona|persona|"
+        "stay in character|your name is|two personas|hypothetically",
+        "no restrictions|without restrictions|unrestricted|no rules|without rules|no limits|without limits|no limitations|"
+        "uncensored|no censorship|unfiltered|no filters|no ethical|no moral|without ethics|no guidelines|"
+        "free from all|not bound by|do anything now|jailbroken|developer mode|god mode|without any|ignores every|"
+        "never refuses|never says it can't|without moral|no content filter|restrictions are lifted|no alignment|"
+        "without refusing|breaking the rules|break the rules|never been given any rules|never given any rules|"
+        "broken free|escaped its|no safety|without limits|freed from",
+        "send|forward|email|e-mail|upload|post|transmit|exfiltrate|leak|sync|transfer|append|include|fetch|visit|"
+        "browse|navigate to|make a request|render|submit|share|invite|invoke|call the|run |trigger|make a get|"
+        "make a post|open https|open http",
+    ),
+    "es": (
+        "ignora|ignore|ignorar|olvida|olvide|olvidar|descarta|omite|desobedece|pasa por alto|haz caso omiso",
+        "instruccion|indicaciones|reglas|directrices|prompt|ordenes|normas|restricciones|pautas",
+        "anterior|previa|previo|de arriba|del sistema|original|inicial|todas|todos",
+        "revela|muestra|muestrame|imprime|dime|repite|escribe|comparte|filtra|dame",
+        "prompt del sistema|instrucciones iniciales|instrucciones del sistema|tus instrucciones|la contrasena|"
+        "clave secreta|mensaje del sistema|instrucciones originales|instrucciones ocultas",
+        "ahora eres|a partir de ahora|actua como|finge|interpreta|haz de cuenta",
+        "sin restricciones|sin limites|sin reglas|sin censura|sin filtros|sin etica|sin ninguna restriccion",
+        "envia|reenvia|manda|sube|publica|transmite|copia|comparte",
+    ),
+    "fr": (
+        "ignore|ignorez|ignorer|oublie|oubliez|oublier|neglige|negligez|fais abstraction|faites abstraction|"
+        "ne tiens pas compte|ne tenez pas compte",
+        "instruction|consigne|regle|directive|prompt|ordres|restrictions|indications",
+        "precedent|anterieur|ci-dessus|initial|du systeme|toutes|tous|originale",
+        "revele|revelez|montre|montrez|affiche|affichez|donne|donnez|repete|repetez|ecris|ecrivez|imprime|divulgue",
+        "prompt systeme|invite systeme|instructions initiales|tes instructions|vos instructions|mot de passe|"
+        "message systeme|cle secrete|instructions cachees|instructions d'origine|consignes initiales",
+        "tu es maintenant|vous etes maintenant|desormais|a partir de maintenant|fais semblant|faites semblant|"
+        "agis comme|agissez comme|joue le role",
+        "sans restrictions|sans limites|sans regles|sans censure|sans filtre|sans aucune restriction|sans ethique",
+        "envoie|envoyez|transfere|transferez|televerse|publie|transmets|copie",
+    ),
+    "de": (
+        "ignorier|vergiss|vergessen|missacht|uebergeh|ubergeh|setz dich uber|hor auf zu befolgen|verwirf",
+        "anweisung|instruktion|regel|vorgabe|richtlinie|befehl|systemprompt|prompt|einschrankung",
+        "vorherig|bisherig|obig|ursprunglich|alle |vorangegangen|fruher|vorig|system",
+        "zeig|verrat|gib|nenn|wiederhol|druck|schreib|offenbar|gib aus|teile",
+        "systemprompt|system-prompt|systemanweisung|deine anweisungen|ihre anweisungen|ursprunglichen anweisungen|"
+        "passwort|geheimen schlussel|systemnachricht|versteckten anweisungen|anfanglichen anweisungen",
+        "du bist jetzt|du bist nun|ab sofort|ab jetzt|tu so|tu so als|handle als|spiele die rolle|verhalte dich wie",
+        "ohne einschrankungen|ohne regeln|ohne grenzen|ohne zensur|ohne filter|uneingeschrankt|ohne jegliche",
+        "sende|schick|leite|lade|ubermittle|veroffentliche|kopiere",
+    ),
+    "it": (
+        "ignora|ignorare|dimentica|dimenticare|trascura|non considerare|non tenere conto",
+        "istruzion|regol|direttiv|prompt|indicazion|restrizion|linee guida",
+        "precedent|sopra|iniziali|originali|del sistema|tutte|tutti",
+        "rivela|mostra|mostrami|stampa|dimmi|ripeti|scrivi|condividi",
+        "prompt di sistema|istruzioni iniziali|le tue istruzioni|la password|chiave segreta|messaggio di sistema|"
+        "istruzioni nascoste|istruzioni originali",
+        "ora sei|d'ora in poi|da ora in poi|fingi|agisci come|comportati come|interpreta",
+        "senza restrizioni|senza limiti|senza regole|senza censura|senza filtri|senza etica",
+        "invia|inoltra|manda|carica|pubblica|trasmetti|copia",
+    ),
+    "pt": (
+        "ignore|ignora|ignorar|esqueca|esquece|esquecer|desconsidere|desconsidera|descarte|nao siga",
+        "instrucoes|instrucao|regras|diretriz|prompt|orientacoes|ordens|restricoes",
+        "anterior|acima|inicia|origina|do sistema|todas|todos",
+        "revele|revela|mostre|mostra|imprima|diga|repita|escreva|compartilhe",
+        "prompt do sistema|instrucoes iniciais|suas instrucoes|senha|chave secreta|mensagem do sistema|"
+        "instrucoes ocultas|instrucoes originais",
+        "agora voce e|a partir de agora|finja|aja como|atue como|interprete",
+        "sem restricoes|sem limites|sem regras|sem censura|sem filtros|sem etica",
+        "envie|encaminhe|mande|carregue|publique|transmita|copie",
+    ),
+    "nl": (
+        "negeer|vergeet|negeren|vergeten|sla over|veronachtzaam|let niet op|trek je niets aan",
+        "instructie|opdracht|regel|richtlijn|prompt|aanwijzing|beperking|systeemprompt",
+        "vorige|eerdere|bovenstaande|voorgaande|oorspronkelijke|alle |systeem",
+        "onthul|toon|laat zien|print|geef|herhaal|schrijf|deel|verklap",
+        "systeemprompt|systeeminstructies|oorspronkelijke instructies|je instructies|jouw instructies|wachtwoord|"
+        "geheime sleutel|systeembericht|verborgen instructies|eerste instructies",
+        "je bent nu|vanaf nu|doe alsof|gedraag je als|speel de rol|doe je voor als",
+        "zonder beperkingen|zonder regels|zonder grenzen|zonder censuur|zonder filters|zonder enige beperking",
+        "stuur|verstuur|doorsturen|stuur door|upload|verzend|kopieer|mail",
+    ),
+    "pl": (
+        "zignoruj|ignoruj|zapomnij|pomin|zlekcewaz|nie stosuj sie|nie przestrzegaj|odrzuc",
+        "instrukcj|polece|zasad|regul|wytyczn|prompt|ogranicze",
+        "poprzedni|wczesniejsz|powyzsz|wszystki|systemow|pierwotn",
+        "ujawnij|pokaz|wypisz|wyswietl|podaj|powtorz|napisz|zdradz",
+        "prompt systemowy|polecenie systemowe|instrukcje systemowe|poczatkowe instrukcje|twoje instrukcje|haslo|"
+        "tajny klucz|wiadomosc systemowa|ukryte instrukcje",
+        "jestes teraz|od teraz|udawaj|zachowuj sie jak|wciel sie|odgrywaj",
+        "bez ograniczen|bez zasad|bez regul|bez cenzury|bez filtrow|bez zadnych ograniczen",
+        "wyslij|przeslij|przekaz|wrzuc|opublikuj|skopiuj",
+    ),
+    "ru": (
+        "игнорируй|игнорировать|проигнорируй|забудь|забыть|отбрось|не обращай внимания|пренебреги|не следуй",
+        "инструкци|указани|правил|команд|промпт|директив|ограничени|настройк",
+        "предыдущ|вышеуказанн|выше|прежн|все |всё|системн|исходн|первоначальн",
+        "покажи|раскрой|выведи|напечатай|повтори|скажи|напиши|сообщи|выдай",
+        "системный промпт|системные инструкции|системное сообщение|исходные инструкции|свои инструкции|"
+        "твои инструкции|пароль|секретный ключ|скрытые инструкции|системную подсказку",
+        "теперь ты|отныне ты|с этого момента|притворись|веди себя как|представь что ты|сыграй роль",
+        "без ограничений|без правил|без цензуры|без фильтров|без каких-либо ограничений|без морали",
+        "отправь|перешли|пошли|загрузи|опубликуй|передай|скопируй",
+    ),
+    "uk": (
+        "ігноруй|проігноруй|забудь|знехтуй|не зважай",
+        "інструкці|вказівк|правил|промпт|команд",
+        "попередн|усі|всі|вищезазначен|системн",
+        "покажи|розкрий|виведи|повтори|скажи|напиши",
+        "системний промпт|системні інструкції|пароль|секретний ключ|твої інструкції",
+        "тепер ти|відтепер|удавай|поводься як",
+        "без обмежень|без правил|без цензури|без фільтрів",
+        "надішли|перешли|відправ|завантаж",
+    ),
+    "tr": (
+        "yok say|gormezden gel|unut|dikkate alma|ihmal et|goz ardi et|uyma",
+        "talimat|komut|kural|yonerge|istem|prompt|kisitlama|yonlendirme",
+        "onceki|yukaridaki|tum |butun|sistem|ilk |orijinal",
+        "goster|acikla|yazdir|tekrarla|soyle|ver|paylas|ifsa et|yaz",
+        "sistem istemi|sistem komut|sistem talimat|ilk talimat|talimatlarini|sifre|parola|gizli anahtar|"
+        "gizli talimat|sistem mesaj",
+        "artik sen|bundan sonra|gibi davran|rol yap|rolune gir|farz et",
+        "kisitlama olmadan|kisitlamasiz|sinirsiz|kuralsiz|sansursuz|filtresiz|hicbir kural",
+        "gonder|ilet|yukle|paylas|aktar|kopyala",
+    ),
+    "ar": (
+        "تجاهل|انس|إنس|اهمل|أهمل|تخل عن|لا تتبع|تغاض عن",
+        "التعليمات|تعليمات|الأوامر|اوامر|القواعد|التوجيهات|موجه|الموجه|القيود",
+        "السابقة|السابق|أعلاه|اعلاه|جميع|كل |النظام|الأصلية|الاولية|الأولية",
+        "اكشف|أظهر|اظهر|اطبع|كرر|أخبرني|اخبرني|اعرض|اكتب|شارك",
+        "موجه النظام|تعليمات النظام|التعليمات الأولية|تعليماتك|كلمة المرور|كلمة السر|المفتاح السري|رسالة النظام|"
+        "التعليمات المخفية",
+        "أنت الآن|انت الان|من الآن فصاعدا|من الان|تظاهر|تصرف ك|تقمص دور|العب دور",
+        "بدون قيود|بلا قيود|دون قيود|بدون قواعد|بدون رقابة|بلا حدود|دون أي قيود",
+        "أرسل|ارسل|أعد توجيه|حول|ارفع|انشر|انسخ",
+    ),
+    "fa": (
+        "نادیده بگیر|فراموش کن|توجه نکن|کنار بگذار",
+        "دستورالعمل|دستورات|قوانین|پرامپت|دستور",
+        "قبلی|بالا|همه|سیستم",
+        "نشان بده|فاش کن|چاپ کن|تکرار کن|بگو",
+        "پرامپت سیستم|دستورات سیستم|رمز عبور|کلید مخفی",
+        "از حالا|تو الان|وانمود کن|نقش",
+        "بدون محدودیت|بدون قانون|بدون سانسور",
+        "ارسال کن|بفرست",
+    ),
+    "hi": (
+        "अनदेखा|भूल जाओ|भूल जाएं|भूल जाइए|नज़रअंदाज़|नजरअंदाज|उपेक्षा|मत मानो|पालन न",
+        "निर्देश|नियम|आदेश|प्रॉम्प्ट|संकेत|प्रतिबंध",
+        "पिछले|पिछली|ऊपर|सभी|सारे|सिस्टम|मूल|पहले",
+        "दिखाओ|दिखाएं|दिखाइए|बताओ|बताएं|बताइए|प्रकट|दोहराओ|दोहराएं|लिखो|छापो|साझा",
+        "सिस्टम प्रॉम्प्ट|सिस्टम संकेत|प्रारंभिक निर्देश|मूल निर्देश|अपने निर्देश|पासवर्ड|गुप्त कुंजी|छिपे निर्देश",
+        "अब तुम|अब आप|अभी से|नाटक करो|ऐसे व्यवहार|की भूमिका|होने का नाटक",
+        "बिना किसी प्रतिबंध|बिना प्रतिबंध|बिना नियम|बिना सीमा|बिना सेंसर|बिना किसी नियम|कोई प्रतिबंध नहीं",
+        "भेजो|भेजें|फॉरवर्ड|अपलोड",
+    ),
+    "bn": (
+        "উপেক্ষা|ভুলে যাও|ভুলে যান|অগ্রাহ্য",
+        "নির্দেশ|নিয়ম|প্রম্পট|আদেশ",
+        "আগের|পূর্ববর্তী|সমস্ত|সব ",
+        "দেখাও|দেখান|বলো|বলুন|প্রকাশ",
+        "সিস্টেম প্রম্পট|পাসওয়ার্ড|গোপন",
+        "এখন তুমি|এখন থেকে|ভান কর",
+        "কোনো বিধিনিষেধ|বিধিনিষেধ ছাড়া|নিয়ম ছাড়া",
+        "পাঠাও|পাঠান",
+    ),
+    "zh": (
+        "忽略|无视|忘记|忘掉|不要理会|忽視|無視|忘記|不要遵守|抛开|拋開|别管",
+        "指令|指示|说明|規則|规则|提示|命令|约束|限制|設定|设定",
+        "之前|以上|上面|先前|所有|系统|系統|原始|原来|前面",
+        "显示|告诉我|告訴我|输出|輸出|打印|重复|重複|透露|泄露|洩露|展示|说出|說出|顯示|写出",
+        "系统提示|系統提示|初始指令|原始指令|你的指令|密码|密碼|秘密|系统消息|系統訊息|隐藏指令",
+        "你现在是|你現在是|从现在开始|從現在開始|假装|假裝|扮演",
+        "没有任何限制|没有限制|沒有限制|不受限制|无限制|無限制|不受任何约束|没有规则|沒有規則|无审查|不受审查",
+        "发送|發送|转发|轉發|上传|上傳|发到|發到|寄给",
+    ),
+    "ja": (
+        "無視|忘れ|従わないで|従うな|破棄",
+        "指示|命令|ルール|プロンプト|規則|制約|設定",
+        "以前|上記|これまで|すべて|全て|システム|元の|最初の",
+        "表示|教えて|出力|繰り返|見せて|明かして|書き出|開示",
+        "システムプロンプト|初期指示|元の指示|パスワード|秘密|隠された指示|最初の指示",
+        "今からあなたは|これからあなたは|ふりをして|演じて|なりきって",
+        "制限のない|制限なし|制約のない|ルールのない|検閲なし|制限がない|何の制限も",
+        "送信|転送|送って|アップロード",
+    ),
+    "ko": (
+        "무시|잊어|잊고|따르지 마|버려",
+        "지시|명령|규칙|프롬프트|지침|제한|설정",
+        "이전|위의|모든|시스템|앞의|원래|기존",
+        "보여|알려|출력|반복|공개|말해|밝혀|적어",
+        "시스템 프롬프트|초기 지시|원래 지시|비밀번호|암호|비밀 키|숨겨진 지시|시스템 메시지",
+        "이제부터|지금부터 너는|척해|역할을|인 것처럼",
+        "제한 없는|제한이 없는|제약 없는|규칙 없는|검열 없는|아무 제한|제한 없이",
+        "보내|전송|전달|업로드",
+    ),
+    "vi": (
+        "bo qua|phot lo|quen di|quen het|khong tuan theo|lo di",
+        "huong dan|chi dan|chi thi|quy tac|loi nhac|menh lenh|han che",
+        "truoc|o tren|tat ca|he thong|ban dau",
+        "tiet lo|hien thi|in ra|cho toi biet|lap lai|noi ra|viet ra",
+        "loi nhac he thong|huong dan ban dau|mat khau|khoa bi mat|chi thi he thong|huong dan an",
+        "bay gio ban la|tu gio|gia vo|dong vai|hanh dong nhu",
+        "khong co gioi han|khong bi gioi han|khong han che|khong co quy tac|khong kiem duyet|khong gioi han",
+        "gui|chuyen tiep|tai len",
+    ),
+    "id": (
+        "abaikan|lupakan|acuhkan|jangan ikuti|kesampingkan",
+        "instruksi|perintah|aturan|petunjuk|arahan|prompt|batasan",
+        "sebelumnya|di atas|semua|sistem|awal",
+        "tunjukkan|ungkapkan|tampilkan|cetak|beri tahu|beritahu|ulangi|tuliskan|bocorkan",
+        "prompt sistem|instruksi awal|instruksi sistem|kata sandi|kunci rahasia|pesan sistem|instruksi tersembunyi",
+        "sekarang kamu|sekarang anda|mulai sekarang|berpura-pura|bertindak sebagai|berperan",
+        "tanpa batasan|tanpa aturan|tanpa sensor|tanpa filter|tanpa batas",
+        "kirim|teruskan|unggah",
+    ),
+    "th": (
+        "เพิกเฉย|ละเว้น|ลืม|ไม่ต้องสนใจ|ไม่ต้องทำตาม",
+        "คำสั่ง|คำแนะนำ|กฎ|ข้อกำหนด|ข้อจำกัด",
+        "ก่อนหน้า|ข้างต้น|ทั้งหมด|ระบบ",
+        "แสดง|เปิดเผย|บอก|พิมพ์|ทวนซ้ำ",
+        "พรอมต์ระบบ|คำสั่งระบบ|รหัสผ่าน|คำสั่งเริ่มต้น|กุญแจลับ",
+        "ตอนนี้คุณคือ|จากนี้ไป|แกล้งทำเป็น|สวมบทบาท",
+        "ไม่มีข้อจำกัด|ไร้ข้อจำกัด|ไม่มีกฎ|ไม่มีการเซ็นเซอร์",
+        "ส่ง|ส่งต่อ|อัปโหลด",
+    ),
+    "sv": (
+        "ignorera|glom|bortse fran|strunta i",
+        "instruktion|regl|anvisning|prompt|riktlinje",
+        "tidigare|ovanstaende|alla |systemet",
+        "visa|avslöja|avsloja|skriv ut|upprepa|beratta",
+        "systemprompt|systeminstruktioner|losenord|hemlig nyckel|dina instruktioner",
+        "du ar nu|fran och med nu|latsas|agera som",
+        "utan begransningar|utan regler|utan censur|utan filter",
+        "skicka|vidarebefordra|ladda upp",
+    ),
+    "da": (
+        "ignorer|glem|se bort fra",
+        "instruks|regl|regel|anvisning|prompt|retningslinje",
+        "tidligere|ovenstaende|alle |systemet",
+        "vis|afslor|afslør|skriv|gentag|fortael",
+        "systemprompt|systeminstruktioner|adgangskode|passord|hemmelig nogle|dine instrukser",
+        "du er nu|fra nu af|lad som om|opfor dig som",
+        "uden begraensninger|uten begrensninger|uden regler|uten regler|uden censur",
+        "send|videresend|upload",
+    ),
+    "cs": (
+        "ignoruj|zapomen|nedbej|nerespektuj",
+        "instrukc|pokyn|pravidl|prikaz|prompt",
+        "predchozi|vyse|vsechny|systemov|puvodni",
+        "ukaz|prozrad|vypis|zopakuj|rekni|napis",
+        "systemovy prompt|systemove pokyny|puvodni pokyny|heslo|tajny klic",
+        "ted jsi|od ted|predstirej|chovej se jako",
+        "bez omezeni|bez pravidel|bez cenzury|bez filtru",
+        "posli|preposli|nahraj",
+    ),
+    "ro": (
+        "ignora|ignorati|uita|uitati|nu tine cont",
+        "instructiun|reguli|indicati|comenzi|prompt|restrictii",
+        "anterioare|de mai sus|toate|sistem|initiale",
+        "dezvaluie|arata|afiseaza|repeta|spune|scrie",
+        "promptul de sistem|instructiunile initiale|parola|cheia secreta|instructiunile tale",
+        "acum esti|de acum|prefa-te|comporta-te ca",
+        "fara restrictii|fara reguli|fara limite|fara cenzura",
+        "trimite|redirectioneaza|incarca",
+    ),
+    "he": (
+        "התעלם|שכח|אל תציית|התעלמי",
+        "הוראות|ההוראות|כללים|הנחיות|פקודות",
+        "הקודמות|הקודמים|למעלה|כל |המערכת",
+        "הצג|חשוף|הדפס|חזור על|ספר לי|כתוב",
+        "הנחיית המערכת|הוראות המערכת|סיסמה|סיסמא|מפתח סודי|ההוראות שלך",
+        "אתה עכשיו|מעכשיו|העמד פנים|תתנהג כמו",
+        "ללא הגבלות|בלי הגבלות|ללא כללים|בלי כללים|ללא צנזורה",
+        "שלח|העבר|העלה",
+    ),
+    "el": (
+        "αγνόησε|αγνοήστε|ξέχασε|ξεχάστε",
+        "οδηγίες|κανόνες|εντολές|οδηγιών",
+        "προηγούμενες|όλες|παραπάνω|αρχικές|συστήματος",
+        "αποκάλυψε|δείξε|εμφάνισε|επανάλαβε|πες μου|γράψε",
+        "μήνυμα συστήματος|αρχικές οδηγίες|κωδικό πρόσβασης|μυστικό κλειδί|τις οδηγίες σου",
+        "τώρα είσαι|από τώρα|προσποιήσου|παίξε τον ρόλο",
+        "χωρίς περιορισμούς|χωρίς κανόνες|χωρίς λογοκρισία",
+        "στείλε|προώθησε|ανέβασε",
+    ),
+    "tl": (
+        "huwag pansinin|kalimutan|balewalain|isantabi",
+        "tagubilin|instruksyon|utos|panuntunan|patakaran",
+        "nakaraang|lahat|naunang|sistema|itaas",
+        "ipakita|ibunyag|sabihin|ulitin|isulat|i-print",
+        "system prompt|mga tagubilin mo|ang password|lihim na susi|orihinal na tagubilin",
+        "ikaw ay ngayon|mula ngayon|magpanggap|kumilos bilang",
+        "walang limitasyon|walang paghihigpit|walang patakaran|walang censorship",
+        "ipadala|i-forward|i-upload",
+    ),
+    "hu": (
+        "hagyd figyelmen kivul|felejtsd el|ne vedd figyelembe|ne kovesd",
+        "utasitas|szabaly|iranyelv|prompt|korlatoz",
+        "korabbi|elozo|osszes|fenti|rendszer",
+        "mutasd|fedd fel|ird ki|ismeteld|mondd el",
+        "rendszerprompt|rendszer prompt|jelszo|titkos kulcs|utasitasaidat|eredeti utasitas",
+        "mostantol|most te vagy|tegyel ugy|viselkedj ugy",
+        "korlatozasok nelkul|szabalyok nelkul|cenzura nelkul|korlatlan",
+        "kuldd|tovabbitsd|toltsd fel",
+    ),
+    "fi": (
+        "ohita|unohda|jata huomiotta|ala noudata",
+        "ohje|saanto|kehote|prompt|rajoitu",
+        "aiemm|edellis|kaikki|ylla|jarjestelma",
+        "nayta|paljasta|tulosta|toista|kerro|kirjoita",
+        "jarjestelmakehote|jarjestelman ohjeet|salasana|salainen avain|alkuperaiset ohjeet",
+        "olet nyt|tasta lahtien|teeskentele|toimi kuin",
+        "ilman rajoituksia|ilman saantoja|ilman sensuuria|rajoittamaton",
+        "laheta|valita|lataa",
+    ),
+    "sw": (
+        "puuza|sahau|usifuate|achana na",
+        "maagizo|maelekezo|sheria|amri",
+        "yaliyotangulia|yote|awali|ya mfumo|hapo juu",
+        "onyesha|funua|rudia|niambie|andika",
+        "maagizo ya mfumo|nenosiri|ufunguo wa siri|maagizo yako",
+        "sasa wewe ni|kuanzia sasa|jifanye",
+        "bila vikwazo|bila sheria|bila mipaka|bila udhibiti",
+        "tuma|sambaza|pakia",
+    ),
 }
 
 LANGUAGES = tuple(sorted(_L))
@@ -318,39 +380,53 @@ LANGUAGES = tuple(sorted(_L))
 _ROLES = ("verb", "noun", "qual", "show", "target", "persona", "nolimit", "send")
 
 # text addressed to the model from inside content (an e-mail, a web page, a code comment, a tool result)
-_ADDRESSEE = ("ai assistant|dear ai|if you are an ai|if you're an ai|note to the ai|note to the assistant|"
-              "note to the summariser|note to the summarizer|to the language model|language model:|llm:|"
-              "llm instructions|instructions for the language model|instructions for the ai|instructions for the assistant|"
-              "hey copilot|hey chatgpt|hey claude|hey gemini|attention ai|ai agent|to any ai|ai model processes|"
-              "when an ai|when the ai|dear assistant|assistant, |[assistant]|ai reading this|assistant reading this|"
-              "model reading this|bot reading this|if you are a language model|if you are an llm|"
-              "an die ki|a la ia|a l'ia|aan de ai|do ai|para a ia|alla ia|к ии|لمساعد الذكاء|给ai|致ai|ai助手")
+_ADDRESSEE = (
+    "ai assistant|dear ai|if you are an ai|if you're an ai|note to the ai|note to the assistant|"
+    "note to the summariser|note to the summarizer|to the language model|language model:|llm:|"
+    "llm instructions|instructions for the language model|instructions for the ai|instructions for the assistant|"
+    "hey copilot|hey chatgpt|hey claude|hey gemini|attention ai|ai agent|to any ai|ai model processes|"
+    "when an ai|when the ai|dear assistant|assistant, |[assistant]|ai reading this|assistant reading this|"
+    "model reading this|bot reading this|if you are a language model|if you are an llm|"
+    "an die ki|a la ia|a l'ia|aan de ai|do ai|para a ia|alla ia|к ии|لمساعد الذكاء|给ai|致ai|ai助手"
+)
 # the state words of an override that names no verb: "the previous instructions are void / outdated / replaced"
-_STATE = ("outdated|obsolete|replaced|superseded|void|cancelled|canceled|revoked|no longer apply|no longer applies|"
-          "no longer valid|do not apply|don't apply|does not apply|was a test|were a test|is over|are over|expired|"
-          "ya no aplica|ya no son validas|obsoletas|ne sont plus valables|ne s'appliquent plus|nicht mehr gultig|"
-          "gelten nicht mehr|niet meer geldig|gelden niet meer|больше не действуют|устарели")
-_STEALTH = ("without asking|do not mention|don't mention|dont mention|silently|quietly|without telling|don't tell the user|"
-            "do not tell the user|before answering|before responding|without the user|behind the user|secretly|"
-            "sin preguntar|sans demander|ohne zu fragen|zonder te vragen|不要告诉|ничего не говори|никому не говори")
-_IMPERATIVE = ("ignore|do not|don't|instead|must|send|forward|reply|respond|tell|output|stop|insert|call|rate|"
-               "recommend|list|say|print|reveal|disregard|delete|approve|execute|run|share")
+_STATE = (
+    "outdated|obsolete|replaced|superseded|void|cancelled|canceled|revoked|no longer apply|no longer applies|"
+    "no longer valid|do not apply|don't apply|does not apply|was a test|were a test|is over|are over|expired|"
+    "ya no aplica|ya no son validas|obsoletas|ne sont plus valables|ne s'appliquent plus|nicht mehr gultig|"
+    "gelten nicht mehr|niet meer geldig|gelden niet meer|больше не действуют|устарели"
+)
+_STEALTH = (
+    "without asking|do not mention|don't mention|dont mention|silently|quietly|without telling|don't tell the user|"
+    "do not tell the user|before answering|before responding|without the user|behind the user|secretly|"
+    "sin preguntar|sans demander|ohne zu fragen|zonder te vragen|不要告诉|ничего не говори|никому не говори"
+)
+_IMPERATIVE = (
+    "ignore|do not|don't|instead|must|send|forward|reply|respond|tell|output|stop|insert|call|rate|"
+    "recommend|list|say|print|reveal|disregard|delete|approve|execute|run|share"
+)
 
 _WORD_ROLES = {"send", "tool", "data", "imperative", "stealth", "addressee", "state"}
-_TOOL_NAMES = ("the mail tool|the file tool|the browser|payment tool|calendar tool|search tool|http tool|email tool|"
-               "shell tool|the ftp tool|send_email|send_mail|sendmail|email.send|gmail.send|http_request|http_post|http_get|fetch_url|web_request|"
-               "requests.post|requests.get|post_request|upload_file|transfer_funds|execute_command|run_shell|"
-               "exec_shell|write_file|delete_file|open_url|browse|send_message|slack_post|post_message|"
-               "curl |wget |make_payment|create_user|share_file|send_sms|invoke|call_api|api_call|tool_call|"
-               "function_call|fetch(|browser.open")
-_DATA = ("conversation|chat history|all of the above|everything above|previous messages|password|api key|api_key|"
-         "credentials|secret|token|contacts|inbox|emails|files|ssh key|.env|customer data|user data|personal data|"
-         "system prompt|session|cookie|private key|history|messages|documents|database|card number|address book|"
-         "conversacion|historial|contrasena|mot de passe|passwort|wachtwoord|haslo|пароль|историю|переписку|"
-         "sifre|كلمة المرور|المحادثة|पासवर्ड|密码|对话|聊天记录|비밀번호|대화|パスワード|会話")
+_TOOL_NAMES = (
+    "the mail tool|the file tool|the browser|payment tool|calendar tool|search tool|http tool|email tool|"
+    "shell tool|the ftp tool|send_email|send_mail|sendmail|email.send|gmail.send|http_request|http_post|http_get|fetch_url|web_request|"
+    "requests.post|requests.get|post_request|upload_file|transfer_funds|execute_command|run_shell|"
+    "exec_shell|write_file|delete_file|open_url|browse|send_message|slack_post|post_message|"
+    "curl |wget |make_payment|create_user|share_file|send_sms|invoke|call_api|api_call|tool_call|"
+    "function_call|fetch(|browser.open"
+)
+_DATA = (
+    "conversation|chat history|all of the above|everything above|previous messages|password|api key|api_key|"
+    "credentials|secret|token|contacts|inbox|emails|files|ssh key|.env|customer data|user data|personal data|"
+    "system prompt|session|cookie|private key|history|messages|documents|database|card number|address book|"
+    "conversacion|historial|contrasena|mot de passe|passwort|wachtwoord|haslo|пароль|историю|переписку|"
+    "sifre|كلمة المرور|المحادثة|पासवर्ड|密码|对话|聊天记录|비밀번호|대화|パスワード|会話"
+)
 # a function / tool name that acts (send_message, delete_file, transfer_funds ...): its prefix is a tool term
-_SNAKE_PREFIXES = ("send|delete|create|transfer|execute|exec|run|write|upload|post|share|forward|grant|remove|drop|invite|"
-                   "refund|pay|purchase|update|modify|set|add")
+_SNAKE_PREFIXES = (
+    "send|delete|create|transfer|execute|exec|run|write|upload|post|share|forward|grant|remove|drop|invite|"
+    "refund|pay|purchase|update|modify|set|add"
+)
 _MARKERS = ("://", "www.", "webhook", "ngrok", ".onion", "<img")
 _EMAIL_AT = re.compile(r"@[a-z0-9\-]{1,63}\.[a-z]{2,}")
 
@@ -420,23 +496,29 @@ def _inherit(terms: list[str], roles: dict[str, set[str]]) -> list[frozenset[str
 
 _TERM_ROLES = _inherit(_TERMS, _terms)
 # a stem written in a Latin/Cyrillic/Greek script must start a word (no "signore" for "ignore")
-_NEEDS_BOUNDARY = [t[:1].isalpha() and (t[:1].isascii() or "\u0400" <= t[:1] <= "\u04ff" or "\u0370" <= t[:1] <= "\u03ff")
-                   for t in _TERMS]
+_NEEDS_BOUNDARY = [
+    t[:1].isalpha() and (t[:1].isascii() or "\u0400" <= t[:1] <= "\u04ff" or "\u0370" <= t[:1] <= "\u03ff")
+    for t in _TERMS
+]
 # whole words (not stems): an ASCII term of these roles must also end a word ("post" is not "postgres")
-_NEEDS_END = [t.isascii() and t[-1:].isalnum() and bool(r) and r <= _WORD_ROLES | {"show", "verb", "noun", "qual"}
-              and not (r - _WORD_ROLES) for t, r in zip(_TERMS, _TERM_ROLES)]
+_NEEDS_END = [
+    t.isascii()
+    and t[-1:].isalnum()
+    and bool(r)
+    and r <= _WORD_ROLES | {"show", "verb", "noun", "qual"}
+    and not (r - _WORD_ROLES)
+    for t, r in zip(_TERMS, _TERM_ROLES)
+]
 try:
-    from ahocorasick_rs import AhoCorasick, Implementation
-
-    from ahocorasick_rs import MatchKind
+    from ahocorasick_rs import AhoCorasick, Implementation, MatchKind
 
     _AC = AhoCorasick(_TERMS, matchkind=MatchKind.LeftmostLongest, implementation=Implementation.DFA)
 except ImportError:  # pragma: no cover - the dependency is declared
     _AC = None
     _TERM_RE = re.compile("|".join(re.escape(t) for t in sorted(_TERMS, key=len, reverse=True)))
 
-_GAP = 60         # characters between the two stems of a pair
-_TOOL_GAP = 160   # a send verb / tool name and an address
+_GAP = 60  # characters between the two stems of a pair
+_TOOL_GAP = 160  # a send verb / tool name and an address
 _MAX_HITS = 2000  # a text with more stem hits than this: pair only the first ones (bounded work)
 
 
@@ -467,8 +549,9 @@ def _hits(t: str) -> list[tuple[int, int, frozenset[str]]]:
 _CLAUSE = re.compile(r"[.;!?\n]|, | (?:and|but|then|y|et|und|en|e|i|и|ve|و) ")
 
 
-def _near(xs: list[tuple[int, int]], ys: list[tuple[int, int]], gap: int,
-          t: str | None = None) -> tuple[int, int] | None:
+def _near(
+    xs: list[tuple[int, int]], ys: list[tuple[int, int]], gap: int, t: str | None = None
+) -> tuple[int, int] | None:
     """The first pair (x, y) of spans within ``gap`` characters of each other (either order), as one span;
     with ``t``, the two must not be separated by a clause break."""
     if not xs or not ys:
@@ -492,7 +575,7 @@ _QUOTES_CLOSE = "\"'`”’»“›」』"
 
 
 def _quoted(t: str, a: int, b: int) -> bool:
-    return any(q in t[max(0, a - 3):a] for q in _QUOTES_OPEN) and any(q in t[b:b + 3] for q in _QUOTES_CLOSE)
+    return any(q in t[max(0, a - 3) : a] for q in _QUOTES_OPEN) and any(q in t[b : b + 3] for q in _QUOTES_CLOSE)
 
 
 def lexicon_hits(t: str) -> list[tuple[str, float, int, int]]:

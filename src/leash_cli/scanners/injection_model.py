@@ -42,8 +42,22 @@ MODEL_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "injection
 
 #: the dense rule features appended to the hashed n-grams (computed by ``injection.py``), in order
 RULE_FEATURES = (
-    "override", "new_instr", "role_tag", "jailbreak", "extract", "exfil", "encoded",
-    "ml_override", "ml_extract", "ml_persona", "tool_exfil", "delimiter", "invisible", "addressed", "edu", "quoted",
+    "override",
+    "new_instr",
+    "role_tag",
+    "jailbreak",
+    "extract",
+    "exfil",
+    "encoded",
+    "ml_override",
+    "ml_extract",
+    "ml_persona",
+    "tool_exfil",
+    "delimiter",
+    "invisible",
+    "addressed",
+    "edu",
+    "quoted",
 )
 
 
@@ -52,7 +66,7 @@ NORM_POWER = 1.0
 
 
 def _norm(count):
-    return count ** NORM_POWER
+    return count**NORM_POWER
 
 
 def codes(text: str) -> np.ndarray:
@@ -77,7 +91,7 @@ def ngram_ids(text: str) -> list[tuple[int, np.ndarray]]:
             else:
                 if len(h) <= 1:
                     break
-                h = h[:-1] * _P + c[n - 1:]
+                h = h[:-1] * _P + c[n - 1 :]
             if n in ORDERS:
                 out.append((n, (((h ^ _ORDER_SALT[n]) * _MIX) >> _SHIFT).astype(np.intp)))
     return out
@@ -85,10 +99,10 @@ def ngram_ids(text: str) -> list[tuple[int, np.ndarray]]:
 
 @dataclass
 class Model:
-    weights: np.ndarray      # float32 [2**BITS]
+    weights: np.ndarray  # float32 [2**BITS]
     rule_weights: np.ndarray  # float32 [len(RULE_FEATURES)]
     bias: float
-    digest: str              # sha256 of the .npz bytes (shown in the model card and by --check)
+    digest: str  # sha256 of the .npz bytes (shown in the model card and by --check)
 
     def position_sums(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Per position of the padded text: the summed weights and the count of the n-grams that end there."""
@@ -98,8 +112,8 @@ class Model:
         cnt = np.zeros(n, dtype=np.float64)
         w = self.weights
         for order, arr in ids:
-            s[order - 1:] += np.take(w, arr)
-            cnt[order - 1:] += 1.0
+            s[order - 1 :] += np.take(w, arr)
+            cnt[order - 1 :] += 1.0
         return s, cnt
 
     def ngram_logit(self, text: str) -> tuple[float, int, int]:
@@ -151,8 +165,12 @@ def load(path: str | None = None) -> Model:
     import io
 
     z = np.load(io.BytesIO(raw))
-    m = Model(z["weights"].astype(np.float32), z["rule_weights"].astype(np.float32), float(z["bias"][0]),
-              hashlib.sha256(raw).hexdigest())
+    m = Model(
+        z["weights"].astype(np.float32),
+        z["rule_weights"].astype(np.float32),
+        float(z["bias"][0]),
+        hashlib.sha256(raw).hexdigest(),
+    )
     if int(z["bits"][0]) != BITS or len(m.rule_weights) != len(RULE_FEATURES):
         raise ValueError(f"{p}: the model does not match this version of the featuriser")
     if path is None:

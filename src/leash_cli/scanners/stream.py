@@ -79,9 +79,12 @@ class StreamProfile:
 
     def merge(self, other: StreamProfile) -> StreamProfile:
         return StreamProfile(
-            lookbehind=max(self.lookbehind, other.lookbehind), token=max(self.token, other.token),
-            spaced=max(self.spaced, other.spaced), fixed=max(self.fixed, other.fixed),
-            blocks=tuple(dict.fromkeys(self.blocks + other.blocks)))
+            lookbehind=max(self.lookbehind, other.lookbehind),
+            token=max(self.token, other.token),
+            spaced=max(self.spaced, other.spaced),
+            fixed=max(self.fixed, other.fixed),
+            blocks=tuple(dict.fromkeys(self.blocks + other.blocks)),
+        )
 
     def hold(self, buf: str) -> int:
         """How many characters at the end of ``buf`` may belong to a match still arriving."""
@@ -119,8 +122,9 @@ _BUILTIN: dict[str, StreamProfile] = {
     "pii-detector": StreamProfile(lookbehind=256, token=256, spaced=64),
     # keys and tokens never contain whitespace (JWTs may be longer than MAX_HOLD: the cap); an AWS
     # secret key needs context within 160 + 40 characters before it; a PEM key spans lines
-    "secrets-detector": StreamProfile(lookbehind=256, token=MAX_HOLD,
-                                      blocks=(("-----BEGIN", "-----END", "-----", PEM_HOLD),)),
+    "secrets-detector": StreamProfile(
+        lookbehind=256, token=MAX_HOLD, blocks=(("-----BEGIN", "-----END", "-----", PEM_HOLD),)
+    ),
 }
 
 
@@ -170,8 +174,14 @@ class StreamScanner:
 
     __slots__ = ("scanners", "profile", "action", "placeholder", "lazy", "_buf", "_ctx", "_offset")
 
-    def __init__(self, scanners: Sequence[Any], profile: StreamProfile, action: str = "redact",
-                 placeholder: str = "[{type}]", lazy: bool = False) -> None:
+    def __init__(
+        self,
+        scanners: Sequence[Any],
+        profile: StreamProfile,
+        action: str = "redact",
+        placeholder: str = "[{type}]",
+        lazy: bool = False,
+    ) -> None:
         if action not in ("redact", "block", "detect"):
             raise ValueError(f"unknown action {action!r}")
         self.scanners = list(scanners)

@@ -82,8 +82,22 @@ _SECRET_HEADER = re.compile(
 #: without any of them cannot match.  One multi-literal search for them is far cheaper than the
 #: pattern itself, which tries every alternative at every position (~400 µs on 4 KB of prose, once
 #: per stored text in the default ``storage.bodies: redacted``).
-_CREDENTIAL_MARKERS = ("sk-", "lk-", "AIza", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "xox", "AKIA", "ASIA", "gsk_",
-                       "eyJ", "-----BEGIN")
+_CREDENTIAL_MARKERS = (
+    "sk-",
+    "lk-",
+    "AIza",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "xox",
+    "AKIA",
+    "ASIA",
+    "gsk_",
+    "eyJ",
+    "-----BEGIN",
+)
 try:
     from ahocorasick_rs import AhoCorasick as _AhoCorasick
     from ahocorasick_rs import MatchKind as _MatchKind
@@ -294,17 +308,45 @@ def snapshot(ex: Exchange, storage: StorageConfig) -> tuple[Any, ...]:
             except Exception:  # a strange body must not lose the row
                 prompt = None
         notes = ex.annotations
-        bodies = (ex.request_body, ex.response_body, ex.response_text, prompt,
-                  ex.stream_events if storage.bodies == "full" else None,
-                  _redaction_values(ex) if storage.bodies == "redacted" and notes else None,
-                  _secret_values(ex) if notes else None)
+        bodies = (
+            ex.request_body,
+            ex.response_body,
+            ex.response_text,
+            prompt,
+            ex.stream_events if storage.bodies == "full" else None,
+            _redaction_values(ex) if storage.bodies == "redacted" and notes else None,
+            _secret_values(ex) if notes else None,
+        )
     u = ex.usage
     return (
-        ex.id, ex.started_at, (ex.t_start, ex.t_upstream_start, ex.t_upstream_end, ex.t_first_token, ex.t_end),
-        ex.tenant, ex.key_id, ex.provider, ex.kind, ex.model, ex.method, ex.path, ex.query, ex.status, ex.stream,
-        ex.outcome, ex.verdict, u.input_tokens, u.output_tokens, u.cached_input_tokens, u.cache_write_tokens,
-        u.reasoning_tokens, ex.cost_usd, ex.client, ex.error, ex.cost_detail, ex.module_timings or None,
-        ex.request_headers, ex.response_headers or None, *bodies,
+        ex.id,
+        ex.started_at,
+        (ex.t_start, ex.t_upstream_start, ex.t_upstream_end, ex.t_first_token, ex.t_end),
+        ex.tenant,
+        ex.key_id,
+        ex.provider,
+        ex.kind,
+        ex.model,
+        ex.method,
+        ex.path,
+        ex.query,
+        ex.status,
+        ex.stream,
+        ex.outcome,
+        ex.verdict,
+        u.input_tokens,
+        u.output_tokens,
+        u.cached_input_tokens,
+        u.cache_write_tokens,
+        u.reasoning_tokens,
+        ex.cost_usd,
+        ex.client,
+        ex.error,
+        ex.cost_detail,
+        ex.module_timings or None,
+        ex.request_headers,
+        ex.response_headers or None,
+        *bodies,
     )
 
 
@@ -325,9 +367,42 @@ def _durations(clock: tuple[Any, ...]) -> tuple[float | None, float | None, floa
 
 def row_from_snapshot(snap: tuple[Any, ...], storage: StorageConfig) -> tuple[Any, ...]:
     """The ``requests`` row, in ``REQUEST_COLUMNS`` order, from :func:`snapshot`."""
-    (rid, started, clock, tenant, key_id, provider, kind, model, method, path, query, status, stream, outcome,
-     verdict, inp, outp, cached, cache_write, reasoning, cost, client, error, cost_detail, timings, req_headers,
-     resp_headers, req_raw, resp_raw, resp_text, prompt, stream_events, lits, secrets) = snap
+    (
+        rid,
+        started,
+        clock,
+        tenant,
+        key_id,
+        provider,
+        kind,
+        model,
+        method,
+        path,
+        query,
+        status,
+        stream,
+        outcome,
+        verdict,
+        inp,
+        outp,
+        cached,
+        cache_write,
+        reasoning,
+        cost,
+        client,
+        error,
+        cost_detail,
+        timings,
+        req_headers,
+        resp_headers,
+        req_raw,
+        resp_raw,
+        resp_text,
+        prompt,
+        stream_events,
+        lits,
+        secrets,
+    ) = snap
     total, upstream_s, overhead_s, ttft_s = _durations(clock)
     limit = storage.max_body_bytes
     mode = storage.bodies
@@ -336,8 +411,18 @@ def row_from_snapshot(snap: tuple[Any, ...], storage: StorageConfig) -> tuple[An
         from leash_cli.usage import prompt_text
 
         try:
-            prompt = _prompt_text(Exchange(id=rid, provider=provider, kind=kind, api=prompt[1], method=method,
-                                           path=path, request_body=req_raw or b""), prompt_text)
+            prompt = _prompt_text(
+                Exchange(
+                    id=rid,
+                    provider=provider,
+                    kind=kind,
+                    api=prompt[1],
+                    method=method,
+                    path=path,
+                    request_body=req_raw or b"",
+                ),
+                prompt_text,
+            )
         except Exception:
             prompt = None
     events = None
@@ -361,7 +446,8 @@ def row_from_snapshot(snap: tuple[Any, ...], storage: StorageConfig) -> tuple[An
             events = _events_json(stream_events, limit)
         if secrets:  # credentials a module found are masked in every storage mode, `full` included
             req_body, resp_body, resp_text, prompt, events = (
-                _replace_all(s, secrets) for s in (req_body, resp_body, resp_text, prompt, events))
+                _replace_all(s, secrets) for s in (req_body, resp_body, resp_text, prompt, events)
+            )
     return (
         rid,
         iso_utc(started),

@@ -208,9 +208,7 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
         """
     )
     db.execute("CREATE INDEX audit_log_created_at ON audit_log (created_at)")
-    db.execute(
-        "CREATE VIRTUAL TABLE requests_fts USING fts5 (prompt_text, response_text, content=requests)"
-    )
+    db.execute("CREATE VIRTUAL TABLE requests_fts USING fts5 (prompt_text, response_text, content=requests)")
     db.execute(
         """
         CREATE TRIGGER requests_ai AFTER INSERT ON requests BEGIN
@@ -551,11 +549,8 @@ def open_readonly(path: Path | str) -> sqlite_utils.Database:
         if not db["requests"].exists():
             raise StoreError(f"{path} is a SQLite file but not a leash history database")
         if migrations.pending(db):
-            raise StoreError(
-                f"database {path} was written by an older leash; start `leash up` once to upgrade it"
-            )
+            raise StoreError(f"database {path} was written by an older leash; start `leash up` once to upgrade it")
     except BaseException:
         conn.close()
         raise
     return db
-
