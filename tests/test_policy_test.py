@@ -25,7 +25,9 @@ PLAIN = ["what is a monad", "summarise the plan", "translate hello to french"]
 
 
 def _record(start_gateway, upstream, tmp_path, modules=None, storage=None):
-    cfg = {"modules": modules or {"pii-detector": {"action": "log"}}, "storage": storage or {"writer": "thread"}}
+    # bodies: full -- under the default (redacted) the e-mails are stored masked, and a replay judges what is stored
+    storage = storage or {"writer": "thread", "bodies": "full"}
+    cfg = {"modules": modules or {"pii-detector": {"action": "log"}}, "storage": storage}
     gw = start_gateway(cfg)
     client = openai.OpenAI(
         base_url=gw.base("openai"),

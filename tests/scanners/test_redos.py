@@ -71,9 +71,13 @@ NOISE = 0.05
 
 
 def _seconds(fn, *args) -> float:
-    t0 = time.perf_counter()
-    fn(*args)
-    return time.perf_counter() - t0
+    """The best of three runs: a pause of the machine inflates one run, not the algorithm's cost."""
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        fn(*args)
+        best = min(best, time.perf_counter() - t0)
+    return best
 
 
 @pytest.mark.parametrize("body_name", sorted(ADVERSARIAL))

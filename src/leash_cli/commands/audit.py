@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from leash_cli.store.chain import ChainSource
 
 audit_app = typer.Typer(
     help="The tamper-evident audit log: verify the chain, export it with its proofs.", no_args_is_help=True
@@ -42,7 +45,7 @@ def _since(since: str | None) -> str | None:
         raise typer.Exit(2) from None
 
 
-def _open(db: Path | None, config: Path | None) -> tuple[object, str | None]:
+def _open(db: Path | None, config: Path | None) -> tuple[ChainSource, str | None]:
     """(the chain source, the configured key file)."""
     from leash_cli.config import ConfigError, load_config
     from leash_cli.paths import resolve_db_path
@@ -92,9 +95,9 @@ def verify(
         err.print(f"[red]error:[/] {e}", highlight=False)
         raise typer.Exit(2) from None
     try:
-        rep = verify_chain(src, key, _since(since))  # type: ignore[arg-type]
+        rep = verify_chain(src, key, _since(since))
     finally:
-        src.close()  # type: ignore[attr-defined]
+        src.close()
     if fmt == "json":
         sys.stdout.write(json.dumps(rep.as_dict(), indent=2) + "\n")
     else:
@@ -145,11 +148,11 @@ def export(
     out = output.open("w", encoding="utf-8") if output else sys.stdout
     n = 0
     try:
-        for rec in export_records(src, _since(since)):  # type: ignore[arg-type]
+        for rec in export_records(src, _since(since)):
             out.write(json.dumps(rec, separators=(",", ":"), default=str) + "\n")
             n += 1
     finally:
-        src.close()  # type: ignore[attr-defined]
+        src.close()
         if output:
             out.close()
     if output:

@@ -378,6 +378,10 @@ class ChainSource(Protocol):
 
     def tombstones(self) -> dict[str, Tombstone]: ...
 
+    def close(self) -> None:
+        """Release the read snapshot."""
+        ...
+
 
 def verify(source: ChainSource, key: AuditKey | None, since: str | None = None) -> Report:
     """Walk both chains, check every chained row against its entry, every checkpoint and tombstone against the
