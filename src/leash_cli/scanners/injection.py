@@ -578,11 +578,11 @@ try:
     from ahocorasick_rs import AhoCorasick, BytesAhoCorasick, Implementation
 
     # DFAs: searching 4 KB costs a third of the default automaton's time
-    _NEEDLE_AC = AhoCorasick([n for n, _, _, _ in _NEEDLES], implementation=Implementation.DFA)
-    _NEEDLE_AC_BYTES = BytesAhoCorasick(
+    _NEEDLE_AC: AhoCorasick | None = AhoCorasick([n for n, _, _, _ in _NEEDLES], implementation=Implementation.DFA)
+    _NEEDLE_AC_BYTES: BytesAhoCorasick | None = BytesAhoCorasick(
         [n.encode("latin-1") for n, _, _, _ in _NEEDLES], implementation=Implementation.DFA
     )
-    _EDU_AC = AhoCorasick(list(_EDU_STEMS))
+    _EDU_AC: AhoCorasick | None = AhoCorasick(list(_EDU_STEMS))
 except ImportError:  # pragma: no cover - the dependency is declared
     _NEEDLE_AC = _NEEDLE_AC_BYTES = _EDU_AC = None
 
@@ -657,6 +657,8 @@ class _Rules:
         views: list[tuple[str, list[int] | None, Any]] = []
         if maybe is None or (maybe and min(maybe) < _N_FEATURES):  # else no feature matches in t
             views.append((t, None, base_words))
+        leet: re.Match[str] | re.Match[bytes] | bool | None  # (only their truth is used)
+        spaced: re.Match[bytes] | bool | None
         if maybe is not None:  # the gates' patterns were in the same pass; where they may match, ask them
             leet = _PF_LEET in maybe and _LEET_HINT.search(t)
             spaced = not _PF_SPACED.isdisjoint(maybe)
@@ -670,8 +672,8 @@ class _Rules:
             if (leet_words & _KEY_VOCAB) - text_words():
                 views.append((t.translate(_LEET_TABLE), None, leet_words))  # 1:1, same offsets
         if spaced and any(g.search(t) for g in _SPACED_GATES) and _SPACED.search(t):
-            despaced, mapping = _despace(t)
-            views.append((despaced, mapping, _vocab_words(despaced)))
+            despaced, despaced_map = _despace(t)
+            views.append((despaced, despaced_map, _vocab_words(despaced)))
         seen: set[tuple[int, int, int]] = set()
         for view, mapping, words in views:
             found = (
@@ -797,6 +799,7 @@ def _needle_matches(view: str, view_words):
     whose feature actually matches there needs the word set to decide (rare: computed then)."""
     n = len(view)
     by_needle: dict[int, list[int]] = {}
+    assert _NEEDLE_AC is not None and _NEEDLE_AC_BYTES is not None  # the caller checks _NEEDLE_AC
     try:  # Latin-1 text: byte offsets are character offsets, and bytes search faster
         hits = _NEEDLE_AC_BYTES.find_matches_as_indexes(view.encode("latin-1"), overlapping=True)
     except UnicodeEncodeError:
