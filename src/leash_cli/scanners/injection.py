@@ -639,7 +639,9 @@ class _Rules:
     """The rules layer: the weighted patterns above (English, Spanish, French, German, Italian,
     Portuguese), on the folded view and its leetspeak / letter-spaced views."""
 
-    def _features(self, norm, original: str, maybe: set[int] | None = None) -> list[tuple[str, float, int, int, bool]]:
+    def _features(
+        self, norm, original: str, maybe: frozenset[int] | set[int] | None = None
+    ) -> list[tuple[str, float, int, int, bool]]:
         """Feature matches in ``norm``'s views; ``maybe``: what the prefilter says can match in
         ``norm.text`` (None: unknown, try everything)."""
         t = norm.text
@@ -1004,6 +1006,8 @@ class InjectionFinding(Finding):
     """A prompt-injection finding: a :class:`Finding` plus the layers that fired and a reason."""
 
     __slots__ = ("layers", "reason")
+    layers: tuple[str, ...]
+    reason: str
 
     def __init__(self, start: int, end: int, score: float, text: str, layers: tuple[str, ...], reason: str):
         super().__init__(SCANNER, INJECTION_TYPE, start, end, score, text)
@@ -1218,7 +1222,7 @@ def _rule_features(norm, text: str) -> tuple[list[float], dict[str, tuple[float,
             oa, ob = norm.span(a, b)
             best[cat] = (w, oa, ob)
     n = 0
-    first = None
+    first: tuple[int, int] | None = None
     for gates_, rx in _DELIMS:
         if any(g in t for g in gates_):
             for m in rx.finditer(t):
@@ -1230,6 +1234,7 @@ def _rule_features(norm, text: str) -> tuple[list[float], dict[str, tuple[float,
         if n >= 8:
             break
     if n:
+        assert first is not None  # set with the first count
         oa, ob = norm.span(*first)
         best["delimiter"] = (min(1.0, 0.25 * n), oa, ob)
     vec = [0.0] * len(RULE_FEATURES)
