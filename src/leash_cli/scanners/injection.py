@@ -30,7 +30,7 @@ import binascii
 import math
 import re
 import urllib.parse
-from typing import Any
+from typing import Any, Literal
 
 from . import gates, injection_model
 from .engine import Finding
@@ -918,8 +918,9 @@ def _hex(s: str) -> str | None:
 # ---------------------------------------------------------------------------------------------
 
 #: named thresholds (``sensitivity``), chosen on the team-written dev set (docs/detection.md)
-PRESETS = {"low": 0.7, "medium": 0.62, "high": 0.55}
-DEFAULT_SENSITIVITY = "medium"
+Sensitivity = Literal["low", "medium", "high"]
+PRESETS: dict[Sensitivity, float] = {"low": 0.7, "medium": 0.62, "high": 0.55}
+DEFAULT_SENSITIVITY: Sensitivity = "medium"
 
 _CATEGORY_REASON = {
     "override": "instruction override",
