@@ -13,7 +13,7 @@ from pydantic import Field
 from leash_cli.exchange import Violation
 from leash_cli.modules._scanning import ScanModule, ScanSettings
 from leash_cli.scanners import InjectionScanner, mask
-from leash_cli.scanners.injection import DEFAULT_SENSITIVITY, PRESETS
+from leash_cli.scanners.injection import DEFAULT_SENSITIVITY, PRESETS, Sensitivity
 
 
 class PromptInjection(ScanModule):
@@ -25,7 +25,7 @@ class PromptInjection(ScanModule):
 
     class Settings(ScanSettings):
         action: Literal["block", "redact", "log"] = Field("block", description="block, redact or log")
-        sensitivity: Literal["low", "medium", "high"] = Field(
+        sensitivity: Sensitivity = Field(
             DEFAULT_SENSITIVITY,
             description="named threshold: low " + f"({PRESETS['low']}), medium ({PRESETS['medium']}), "
             f"high ({PRESETS['high']}); `threshold` wins when set",

@@ -30,7 +30,7 @@ import binascii
 import math
 import re
 import urllib.parse
-from typing import Any
+from typing import Any, Literal
 
 from . import gates, injection_model
 from .engine import Finding
@@ -578,11 +578,11 @@ try:
     from ahocorasick_rs import AhoCorasick, BytesAhoCorasick, Implementation
 
     # DFAs: searching 4 KB costs a third of the default automaton's time
-    _NEEDLE_AC = AhoCorasick([n for n, _, _, _ in _NEEDLES], implementation=Implementation.DFA)
-    _NEEDLE_AC_BYTES = BytesAhoCorasick(
+    _NEEDLE_AC: AhoCorasick | None = AhoCorasick([n for n, _, _, _ in _NEEDLES], implementation=Implementation.DFA)
+    _NEEDLE_AC_BYTES: BytesAhoCorasick | None = BytesAhoCorasick(
         [n.encode("latin-1") for n, _, _, _ in _NEEDLES], implementation=Implementation.DFA
     )
-    _EDU_AC = AhoCorasick(list(_EDU_STEMS))
+    _EDU_AC: AhoCorasick | None = AhoCorasick(list(_EDU_STEMS))
 except ImportError:  # pragma: no cover - the dependency is declared
     _NEEDLE_AC = _NEEDLE_AC_BYTES = _EDU_AC = None
 
@@ -639,7 +639,9 @@ class _Rules:
     """The rules layer: the weighted patterns above (English, Spanish, French, German, Italian,
     Portuguese), on the folded view and its leetspeak / letter-spaced views."""
 
-    def _features(self, norm, original: str, maybe: set[int] | None = None) -> list[tuple[str, float, int, int, bool]]:
+    def _features(
+        self, norm, original: str, maybe: frozenset[int] | set[int] | None = None
+    ) -> list[tuple[str, float, int, int, bool]]:
         """Feature matches in ``norm``'s views; ``maybe``: what the prefilter says can match in
         ``norm.text`` (None: unknown, try everything)."""
         t = norm.text
@@ -657,6 +659,8 @@ class _Rules:
         views: list[tuple[str, list[int] | None, Any]] = []
         if maybe is None or (maybe and min(maybe) < _N_FEATURES):  # else no feature matches in t
             views.append((t, None, base_words))
+        leet: re.Match[str] | re.Match[bytes] | bool | None  # (only their truth is used)
+        spaced: re.Match[bytes] | bool | None
         if maybe is not None:  # the gates' patterns were in the same pass; where they may match, ask them
             leet = _PF_LEET in maybe and _LEET_HINT.search(t)
             spaced = not _PF_SPACED.isdisjoint(maybe)
@@ -670,8 +674,8 @@ class _Rules:
             if (leet_words & _KEY_VOCAB) - text_words():
                 views.append((t.translate(_LEET_TABLE), None, leet_words))  # 1:1, same offsets
         if spaced and any(g.search(t) for g in _SPACED_GATES) and _SPACED.search(t):
-            despaced, mapping = _despace(t)
-            views.append((despaced, mapping, _vocab_words(despaced)))
+            despaced, despaced_map = _despace(t)
+            views.append((despaced, despaced_map, _vocab_words(despaced)))
         seen: set[tuple[int, int, int]] = set()
         for view, mapping, words in views:
             found = (
@@ -797,6 +801,7 @@ def _needle_matches(view: str, view_words):
     whose feature actually matches there needs the word set to decide (rare: computed then)."""
     n = len(view)
     by_needle: dict[int, list[int]] = {}
+    assert _NEEDLE_AC is not None and _NEEDLE_AC_BYTES is not None  # the caller checks _NEEDLE_AC
     try:  # Latin-1 text: byte offsets are character offsets, and bytes search faster
         hits = _NEEDLE_AC_BYTES.find_matches_as_indexes(view.encode("latin-1"), overlapping=True)
     except UnicodeEncodeError:
@@ -913,8 +918,9 @@ def _hex(s: str) -> str | None:
 # ---------------------------------------------------------------------------------------------
 
 #: named thresholds (``sensitivity``), chosen on the team-written dev set (docs/detection.md)
-PRESETS = {"low": 0.7, "medium": 0.62, "high": 0.55}
-DEFAULT_SENSITIVITY = "medium"
+Sensitivity = Literal["low", "medium", "high"]
+PRESETS: dict[Sensitivity, float] = {"low": 0.7, "medium": 0.62, "high": 0.55}
+DEFAULT_SENSITIVITY: Sensitivity = "medium"
 
 _CATEGORY_REASON = {
     "override": "instruction override",
@@ -1001,6 +1007,8 @@ class InjectionFinding(Finding):
     """A prompt-injection finding: a :class:`Finding` plus the layers that fired and a reason."""
 
     __slots__ = ("layers", "reason")
+    layers: tuple[str, ...]
+    reason: str
 
     def __init__(self, start: int, end: int, score: float, text: str, layers: tuple[str, ...], reason: str):
         super().__init__(SCANNER, INJECTION_TYPE, start, end, score, text)
@@ -1215,7 +1223,7 @@ def _rule_features(norm, text: str) -> tuple[list[float], dict[str, tuple[float,
             oa, ob = norm.span(a, b)
             best[cat] = (w, oa, ob)
     n = 0
-    first = None
+    first: tuple[int, int] | None = None
     for gates_, rx in _DELIMS:
         if any(g in t for g in gates_):
             for m in rx.finditer(t):
@@ -1227,6 +1235,7 @@ def _rule_features(norm, text: str) -> tuple[list[float], dict[str, tuple[float,
         if n >= 8:
             break
     if n:
+        assert first is not None  # set with the first count
         oa, ob = norm.span(*first)
         best["delimiter"] = (min(1.0, 0.25 * n), oa, ob)
     vec = [0.0] * len(RULE_FEATURES)

@@ -512,7 +512,9 @@ _NEEDS_END = [
 try:
     from ahocorasick_rs import AhoCorasick, Implementation, MatchKind
 
-    _AC = AhoCorasick(_TERMS, matchkind=MatchKind.LeftmostLongest, implementation=Implementation.DFA)
+    _AC: AhoCorasick | None = AhoCorasick(
+        _TERMS, matchkind=MatchKind.LeftmostLongest, implementation=Implementation.DFA
+    )
 except ImportError:  # pragma: no cover - the dependency is declared
     _AC = None
     _TERM_RE = re.compile("|".join(re.escape(t) for t in sorted(_TERMS, key=len, reverse=True)))
@@ -625,8 +627,8 @@ def _lexicon_hits(t: str) -> list[tuple[str, float, int, int]]:
         addrs = _addresses(t)
         span = _near(senders, addrs, _TOOL_GAP)
         if span is not None:
-            d = any(span[0] - _TOOL_GAP <= da and db <= span[1] + _TOOL_GAP for da, db in by.get("data", ()))
-            d = True if d else None
+            near = any(span[0] - _TOOL_GAP <= da and db <= span[1] + _TOOL_GAP for da, db in by.get("data", ()))
+            d = True if near else None
             tool = _near(by.get("tool", []), addrs, _TOOL_GAP) is not None
             w = 0.85 if d is not None and tool else 0.7 if d is not None or tool else 0.2
             out.append(("tool_exfil", w, *span))

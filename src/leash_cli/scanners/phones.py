@@ -379,6 +379,7 @@ def warm() -> None:
 @lru_cache(maxsize=16384)
 def _valid_intl(s: str) -> int:
     """2: valid, 1: possible length for the country, 0: no."""
+    assert _pn is not None  # callers run only after warm() imported it
     try:
         n = _pn.parse(s, None)
     except _pn.NumberParseException:
@@ -395,6 +396,7 @@ def _valid_intl(s: str) -> int:
 @lru_cache(maxsize=16384)
 def _valid_national(s: str, regions: tuple[str, ...]) -> tuple[str | None, bool]:
     """(first region where ``s`` is a valid national number, whether it carries that region's trunk prefix)."""
+    assert _pn is not None  # callers run only after warm() imported it
     digits = s.translate(_KEEP_DIGITS)
     for r in regions:
         md = _pn.PhoneMetadata.metadata_for_region(r)

@@ -51,6 +51,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
+from typing import Literal
 
 from . import gates, overlap, phones
 from .custom import compile_custom, select_types
@@ -445,11 +446,11 @@ class PiiScanner:
         for name, rx in self.custom:
             for m in rx.finditer(t):
                 if "value" in rx.groupindex and m.group("value") is not None:
-                    a, b = m.span("value")
+                    va, vb = m.span("value")
                 else:
-                    a, b = m.span()
-                if b > a:
-                    raw.append((name, a, b, 0.9))
+                    va, vb = m.span()
+                if vb > va:
+                    raw.append((name, va, vb, 0.9))
         return self._finalize(norm, raw)
 
     def _finalize(self, norm, raw: Iterable[tuple[str, int, int, float]]) -> list[Finding]:
@@ -618,7 +619,9 @@ class PiiScanner:
             if m is None or m.end() <= h:
                 # an IPv6 address can only start at the start of this
                 # hex/colon run (look-behind), so skip the whole run
-                pos = _HEXCOLON_RUN.match(t, h).end() + 1
+                run = _HEXCOLON_RUN.match(t, h)
+                assert run is not None  # (``*``: it always matches)
+                pos = run.end() + 1
                 continue
             pos = m.end()
             s = m.group()
@@ -744,6 +747,9 @@ def _delim(line: str) -> str | None:
     return None
 
 
+_Row = tuple[str, list[str]]  # a table row's delimiter and its header's cells (lower case)
+
+
 class _Headers:
     """The header cell of the table column a position is in: markdown pipes, CSV, TSV and
     semicolon rows (a block of consecutive lines with the same number of delimiters; its first line
@@ -756,7 +762,7 @@ class _Headers:
     def __init__(self, t: str) -> None:
         self.t = t
         self.memo: dict[tuple[int, str], int] = {}
-        self.rows: dict[int, tuple | None] = {}  # line start -> (line end, delimiter, header cells)
+        self.rows: dict[int, _Row | None] = {}  # line start -> (delimiter, header cells); None: not a table row
 
     def header_of(self, pos: int) -> str:
         t = self.t
@@ -764,7 +770,7 @@ class _Headers:
         ls = t.rfind("\n", lo, pos) + 1
         if ls == 0 and lo > 0:
             return ""  # inside a line longer than a table row
-        row = self.rows.get(ls, False)
+        row: _Row | Literal[False] | None = self.rows.get(ls, False)
         if row is False:
             row = self.rows[ls] = self._row(ls)
         if row is None:
@@ -773,7 +779,7 @@ class _Headers:
         col = t.count(delim, ls, pos)
         return cells[col] if col < len(cells) else ""
 
-    def _row(self, ls: int):
+    def _row(self, ls: int) -> _Row | None:
         t = self.t
         le = t.find("\n", ls, ls + _MAX_ROW + 1)
         if le < 0:

@@ -145,13 +145,13 @@ def _build(patterns: tuple[re.Pattern, ...]) -> tuple:
     except _hs.error:
         # one pattern Hyperscan cannot take must not cost the others their prefilter
         ok = [exprs[0]]
-        for e in exprs[1:]:
+        for x in exprs[1:]:
             try:
-                _compile_db([e])
+                _compile_db([x])
             except _hs.error as err:
-                log.debug("hyperscan cannot prefilter %r: %s", patterns[e[0]].pattern, err)
-                always.add(e[0])
+                log.debug("hyperscan cannot prefilter %r: %s", patterns[x[0]].pattern, err)
+                always.add(x[0])
             else:
-                ok.append(e)
+                ok.append(x)
         db = _compile_db(ok)
     return db, frozenset(always)

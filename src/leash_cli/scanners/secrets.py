@@ -141,15 +141,17 @@ try:
     from ahocorasick_rs import MatchKind as _ACMatchKind
 
     # one pass finds the token prefixes and the AWS context words together (DFAs: the fastest search)
-    _PREFIX_AC = _AhoCorasick([*_PREFIX_LITERALS, *_AWS_CTX_ANY], implementation=_ACImpl.DFA)
-    _PREFIX_AC_BYTES = _BytesAhoCorasick(
+    _PREFIX_AC: _AhoCorasick | None = _AhoCorasick([*_PREFIX_LITERALS, *_AWS_CTX_ANY], implementation=_ACImpl.DFA)
+    _PREFIX_AC_BYTES: _BytesAhoCorasick | None = _BytesAhoCorasick(
         [w.encode() for w in (*_PREFIX_LITERALS, *_AWS_CTX_ANY)], implementation=_ACImpl.DFA
     )
     # Whether any of them occurs at all: a leftmost-first search may skip ahead with a
     # prefilter (rare bytes, SIMD), which the overlapping search cannot: 0.7 against 6.6 µs
     # on a 4 KB prompt.  It finds a match exactly when the overlapping search finds one.
-    _ANY_AC = _AhoCorasick([*_PREFIX_LITERALS, *_AWS_CTX_ANY], matchkind=_ACMatchKind.LeftmostFirst)
-    _ANY_AC_BYTES = _BytesAhoCorasick(
+    _ANY_AC: _AhoCorasick | None = _AhoCorasick(
+        [*_PREFIX_LITERALS, *_AWS_CTX_ANY], matchkind=_ACMatchKind.LeftmostFirst
+    )
+    _ANY_AC_BYTES: _BytesAhoCorasick | None = _BytesAhoCorasick(
         [w.encode() for w in (*_PREFIX_LITERALS, *_AWS_CTX_ANY)], matchkind=_ACMatchKind.LeftmostFirst
     )
 except ImportError:  # pragma: no cover - the dependency is declared; keep working without it
@@ -168,10 +170,12 @@ def _literal_hits(t: str) -> tuple[list[int], bool]:
     try:  # Latin-1 text: bytes offsets are character offsets, and the bytes search is faster
         b = t.encode("latin-1")
     except UnicodeEncodeError:
+        assert _ANY_AC is not None  # built together with _PREFIX_AC
         if not _ANY_AC.find_matches_as_indexes(t):
             return [], False
         hits = _PREFIX_AC.find_matches_as_indexes(t, overlapping=True)
     else:
+        assert _ANY_AC_BYTES is not None and _PREFIX_AC_BYTES is not None  # built together with _PREFIX_AC
         if not _ANY_AC_BYTES.find_matches_as_indexes(b):  # the usual text: none of them
             return [], False
         hits = _PREFIX_AC_BYTES.find_matches_as_indexes(b, overlapping=True)
