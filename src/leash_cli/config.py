@@ -13,16 +13,23 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from leash_cli.resources import default_config_path
 
-PROVIDER_KINDS = ("openai", "anthropic", "google", "mock")
+ProviderKind = Literal["openai", "anthropic", "google", "mock"]
+PROVIDER_KINDS: tuple[ProviderKind, ...] = ("openai", "anthropic", "google", "mock")
+_KIND_OF: dict[str, ProviderKind] = {k: k for k in PROVIDER_KINDS}  # a provider's NAME, when it is a kind
+
+RetryOn = Literal[429, 500, 502, 503, 504, "connect", "timeout", "reset"]
+_DEFAULT_RETRY_ON: tuple[RetryOn, ...] = (429, 500, 502, 503, 504, "connect")
 
 DEFAULT_ENDPOINTS = {
     "openai": "https://api.openai.com/v1",
@@ -215,8 +222,8 @@ class RetryConfig(Strict):
         description="base of the exponential backoff (full jitter: a random wait up to backoff * 2^retry), e.g. 200ms",
     )
     max_backoff: float = Field(5.0, description="the longest wait between two tries, e.g. 5s")
-    on: list[Literal[429, 500, 502, 503, 504, "connect", "timeout", "reset"]] = Field(
-        default_factory=lambda: [429, 500, 502, 503, 504, "connect"],
+    on: list[RetryOn] = Field(
+        default_factory=lambda: list(_DEFAULT_RETRY_ON),
         description="what is retried: an answered status (429, 500, 502, 503, 504), `connect` (the request never "
         "left: connection refused, DNS, connect timeout), `timeout` (no answer in time) and `reset` "
         "(the connection dropped after the request was written); `timeout` and `reset` may send a "
@@ -292,7 +299,7 @@ class FallbackConfig(Strict):
 class ProviderConfig(Strict):
     """One upstream, reached at /v1/NAME/... (NAME is the key under `providers:`)."""
 
-    kind: Literal["openai", "anthropic", "google", "mock"] | None = Field(
+    kind: ProviderKind | None = Field(
         None, description="wire format; default: the provider's NAME when it is one of the kinds"
     )
     endpoint: str | None = Field(
@@ -586,9 +593,10 @@ class Config(Strict):
             if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
                 raise ValueError(f"provider name {name!r} may hold only letters, digits, '-', '_' and '.'")
             if p.kind is None:
-                if name not in PROVIDER_KINDS:
+                kind = _KIND_OF.get(name)
+                if kind is None:
                     raise ValueError(f"provider {name!r} needs a 'kind' (one of {', '.join(PROVIDER_KINDS)})")
-                p.kind = name  # type: ignore[assignment]
+                p.kind = kind
             if p.endpoint is None:
                 p.endpoint = DEFAULT_ENDPOINTS[p.kind]
         for name, p in v.items():
@@ -667,7 +675,7 @@ class ConfigError(Exception):
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def expand_env(value: Any, environ: dict[str, str] | None = None) -> Any:
+def expand_env(value: Any, environ: Mapping[str, str] | None = None) -> Any:
     env = os.environ if environ is None else environ
     if isinstance(value, str):
         return _ENV.sub(lambda m: env.get(m.group(1)) or (m.group(2) if m.group(2) is not None else ""), value)
@@ -760,7 +768,7 @@ def parse_config_text(text: str, filename: str) -> Config:
         raise ConfigError(filename, [_describe(err, node) for err in e.errors()]) from None
 
 
-def _describe(err: dict, node: yaml.Node | None) -> str:
+def _describe(err: ErrorDetails, node: yaml.Node | None) -> str:
     line = _line_of(node, err["loc"])
     where = f"line {line}: " if line else ""
     dotted = ".".join(str(p) for p in err["loc"]) or "(top level)"

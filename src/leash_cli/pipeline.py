@@ -25,7 +25,7 @@ import inspect
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Any
@@ -81,8 +81,8 @@ class Condition:
     field: str
     operator: str
     value: Any
-    _regex: re.Pattern | None = None
-    _set: frozenset | None = None
+    _regex: re.Pattern[str] | None = None
+    _set: frozenset[str] | None = None
 
     @classmethod
     def compile(cls, field: str, operator: str, value: Any) -> Condition:
@@ -103,11 +103,14 @@ class Condition:
         if op == "ne":
             return actual != str(self.value)
         if op == "in":
-            return actual in self._set  # type: ignore[operator]
+            assert self._set is not None  # compile() sets it for this operator
+            return actual in self._set
         if op == "not_in":
-            return actual not in self._set  # type: ignore[operator]
+            assert self._set is not None
+            return actual not in self._set
         if op == "regex":
-            return self._regex.search(actual) is not None  # type: ignore[union-attr]
+            assert self._regex is not None  # compile() sets it for this operator
+            return self._regex.search(actual) is not None
         raise ValueError(f"unknown condition operator {op!r}")  # config validation prevents this
 
 
@@ -122,7 +125,7 @@ class Slot:
     fail_closed: bool = True
     timeout: float = DEFAULT_TIMEOUT
     conditions: tuple[Condition, ...] = ()
-    stages: dict[str, tuple[Callable, bool]] = field(default_factory=dict)
+    stages: dict[str, tuple[Callable[..., Any], bool]] = field(default_factory=dict)
     #: whether the module may rewrite a response in place (``edits_response``, read once at load):
     #: a shadow run then gets a copy, and texts read off the body before it are stale after it
     edits_response: bool = True
@@ -139,7 +142,7 @@ class Slot:
         timeout: float | None = None,
         conditions: tuple[Condition, ...] = (),
     ) -> Slot:
-        stages = {}
+        stages: dict[str, tuple[Callable[..., Any], bool]] = {}
         for stage in STAGES:
             fn = getattr(module, stage, None)
             if callable(fn):
@@ -165,11 +168,18 @@ class Slot:
         return True
 
 
-class Plan(tuple):
+class Plan(tuple[Slot, ...]):
     """The slots that apply to one exchange (a tuple of them, in priority order) and what each
     stage calls, worked out once per (tenant, provider, model, path) instead of on every request."""
 
-    def __new__(cls, slots: Any) -> Plan:
+    inspect_sync: tuple[Slot, ...]
+    inspect_async: tuple[Slot, ...]
+    request_steps: tuple[tuple[Slot, str, Callable[..., Any], bool], ...]
+    on_response: tuple[Slot, ...]
+    on_chunk: tuple[Slot, ...]
+    sinks: bool
+
+    def __new__(cls, slots: Iterable[Slot]) -> Plan:
         self = super().__new__(cls, slots)
         self.inspect_sync = tuple(s for s in self if "inspect" in s.stages and not s.stages["inspect"][1])
         self.inspect_async = tuple(s for s in self if "inspect" in s.stages and s.stages["inspect"][1])
@@ -194,7 +204,7 @@ def _plan_of(ex: Exchange) -> Plan:
     return Plan(plan) if plan else _NO_PLAN
 
 
-def _is_passive(stages: dict) -> bool:
+def _is_passive(stages: dict[str, Any]) -> bool:
     """Inspect-only and sink-only modules default to on_error: allow."""
     return not any(s in stages for s in ("policy", "transform", "on_response", "on_chunk"))
 
@@ -224,7 +234,7 @@ class Pipeline:
 
         self._usage = _usage
         self._tracker_factory = _usage.UsageTracker
-        self._cache: dict[tuple, Plan] = {}
+        self._cache: dict[tuple[str, str, str | None, str], Plan] = {}
         self._hook_sinks = any("sink" in h.stages for h in self.hooks)
 
     # -- which modules apply -------------------------------------------------------
@@ -314,7 +324,7 @@ class Pipeline:
         fn = slot.stages[stage][0]
         t = perf_counter()
         try:
-            result = fn(ex, *args)
+            result: Decision | None = fn(ex, *args)
         except Exception as e:  # a failing module is a decision too
             return _raised(slot, ex, e, perf_counter() - t)
         elapsed = perf_counter() - t
@@ -331,7 +341,7 @@ class Pipeline:
         t = time.perf_counter()
         try:
             async with asyncio.timeout(slot.timeout):
-                result = await fn(ex, *args)
+                result: Decision | None = await fn(ex, *args)
             elapsed = time.perf_counter() - t
             if elapsed > slot.timeout:
                 raise TimeoutError(f"took {elapsed:.3f} s, over its budget of {slot.timeout} s")
@@ -438,7 +448,7 @@ class Pipeline:
                 if isinstance(r, Exception):
                     log.warning("sink of %s failed: %s", hook.name, r)
 
-    def finish(self, ex: Exchange, flow: ResponseFlow | None = None) -> asyncio.Task | None:
+    def finish(self, ex: Exchange, flow: ResponseFlow | None = None) -> asyncio.Task[None] | None:
         """Usage, cost, metrics, history.  Never raises; module sinks run as a task (returned: the
         exchange is over when it is done)."""
         if flow is not None:
@@ -475,7 +485,7 @@ class Pipeline:
             self.recorder.submit(ex)
 
 
-_BACKGROUND: set[asyncio.Task] = set()
+_BACKGROUND: set[asyncio.Task[None]] = set()
 
 
 async def drain_background(timeout: float) -> None:
@@ -485,7 +495,10 @@ async def drain_background(timeout: float) -> None:
         await asyncio.wait(pending, timeout=timeout)
 
 
-def _shadow_begin(ex: Exchange) -> tuple:
+_Undo = tuple[bytes, Any, bool, int, bytes | None]  # body, parsed JSON, dirty, edits, pending edits
+
+
+def _shadow_begin(ex: Exchange) -> _Undo:
     """What a shadow module's run must leave as it was."""
     body, parsed, dirty, edits = ex.request_body, ex.json(), ex._dirty, ex._edits
     # unedited, the body's bytes are the parsed JSON: a copy is only needed of pending edits
@@ -493,7 +506,7 @@ def _shadow_begin(ex: Exchange) -> tuple:
     return body, parsed, dirty, edits, saved
 
 
-def _shadow_end(ex: Exchange, undo: tuple) -> None:
+def _shadow_end(ex: Exchange, undo: _Undo) -> None:
     """Put back whatever a shadow module rewrote."""
     body, parsed, dirty, edits, saved = undo
     if ex._edits != edits or ex.request_body is not body:  # (every rewrite counts; a commit swaps the body)
@@ -628,9 +641,10 @@ class ResponseFlow:
             return []
         out: list[bytes] = []
         if self._chunk_slots:
-            raw = await self._modules_on_event(raw, out)
-            if raw is None:
+            released = await self._modules_on_event(raw, out)
+            if released is None:
                 return out
+            raw = released
         name, data = parse_event(raw)
         try:
             keep = self._track(name, data, raw)

@@ -114,11 +114,13 @@ class ScanModule:
     def __init__(self, settings: ScanSettings, context: Any = None) -> None:
         self.s = settings
         # a stage the settings switch off is no stage at all: the pipeline never calls it (nor
-        # times it, nor hands it a copy of the body)
-        if not settings.check_requests:
-            self.policy = None
+        # times it, nor hands it a copy of the body).  The instance's None shadows the method (the
+        # registry reads the stages a class has off the class, the pipeline those of one instance).
+        off: tuple[str, ...] = ("policy",) if not settings.check_requests else ()
         if not settings.check_responses:
-            self.on_response = self.on_chunk = None
+            off += ("on_response", "on_chunk")
+        for stage in off:
+            setattr(self, stage, None)
         self.scanners: list[Any] = []
         self._key = f"_stream:{self.name}"
         self._profile: StreamProfile | None = None
