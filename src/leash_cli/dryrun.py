@@ -165,7 +165,7 @@ class _ReplayClock:
     def module(self) -> types.ModuleType:
         shim = types.ModuleType("time")
         shim.__dict__.update(time.__dict__)
-        shim.time = self  # type: ignore[attr-defined]
+        shim.time = self  # type: ignore[attr-defined]  # a module object given a `time` function on purpose
         return shim
 
 
@@ -180,7 +180,7 @@ def _patch_time(slots: Iterable[Any], clock: _ReplayClock) -> Callable[[], None]
         mod = sys.modules.get(name)
         if mod is not None and getattr(mod, "time", None) is time:
             undo.append((mod, mod.time))
-            mod.time = shim  # type: ignore[attr-defined]
+            mod.time = shim  # type: ignore[attr-defined]  # a stateful module reads the replay clock
 
     def restore() -> None:
         for mod, orig in undo:
