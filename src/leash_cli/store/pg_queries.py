@@ -30,12 +30,12 @@ from leash_cli.store.backend import ListFilter, Row
 from leash_cli.store.filters import And, Not, Or, Term, parse
 from leash_cli.store.pg_schema import SEARCH_VECTOR, WORD_BREAKS
 from leash_cli.store.queries import (
-    _STATUS,
     JSON_COLUMNS,
     LIST_COLUMNS,
     STATS_GROUPS,
     TRAFFIC_COLUMNS,
 )
+from leash_cli.store.queries import _filters as _option_filters
 from leash_cli.store.schema import REQUEST_COLUMNS
 
 __all__ = ["PgFilter", "PostgresReader", "compile_pg_filter", "search_sql"]
@@ -180,17 +180,6 @@ def _as_pg(flt: ListFilter) -> PgFilter:
 # -- arguments ----------------------------------------------------------------------------------
 
 
-def _status_clause(status: str | int) -> tuple[str, list[Any]]:
-    s = str(status).strip()
-    m = _STATUS.match(s)
-    if m:
-        lo = int(m.group(1)) * 100
-        return "r.status BETWEEN %s AND %s", [lo, lo + 99]
-    if s.isdigit():
-        return "r.status = %s", [int(s)]
-    raise ValueError(f"expected a status such as 200, 429 or 5xx, got {status!r}")
-
-
 def _filters(
     provider: str | None = None,
     model: str | None = None,
@@ -201,19 +190,7 @@ def _filters(
     query: str | None = None,
     expr: str | None = None,
 ) -> tuple[list[str], list[Any]]:
-    where: list[str] = []
-    params: list[Any] = []
-    for col, val in (("provider", provider), ("model", model), ("tenant", tenant), ("outcome", outcome)):
-        if val is not None:
-            where.append(f"r.{col} = %s")
-            params.append(val)
-    if status is not None:
-        clause, p = _status_clause(status)
-        where.append(clause)
-        params.extend(p)
-    if since is not None:
-        where.append("r.started_at >= %s")
-        params.append(since)
+    where, params = _option_filters(provider, model, tenant, status, outcome, since, ph="%s")
     if expr and expr.strip():
         flt = compile_pg_filter(expr)
         where.append(f"({flt.sql})")

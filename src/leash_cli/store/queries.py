@@ -115,14 +115,15 @@ def parse_since(text: str | None, now: float | None = None) -> str | None:
 _STATUS = re.compile(r"^([1-5])xx$", re.I)
 
 
-def _status_clause(status: str | int) -> tuple[str, list[Any]]:
+def _status_clause(status: str | int, ph: str = "?") -> tuple[str, list[Any]]:
+    """The SQL condition for ``--status`` (200, 429, 5xx); ``ph``: the driver's placeholder."""
     s = str(status).strip()
     m = _STATUS.match(s)
     if m:
         lo = int(m.group(1)) * 100
-        return "r.status BETWEEN ? AND ?", [lo, lo + 99]
+        return f"r.status BETWEEN {ph} AND {ph}", [lo, lo + 99]
     if s.isdigit():
-        return "r.status = ?", [int(s)]
+        return f"r.status = {ph}", [int(s)]
     raise ValueError(f"expected a status such as 200, 429 or 5xx, got {status!r}")
 
 
@@ -133,19 +134,23 @@ def _filters(
     status: str | int | None = None,
     outcome: str | None = None,
     since: str | None = None,
+    *,
+    ph: str = "?",
 ) -> tuple[list[str], list[Any]]:
+    """The WHERE conditions and parameters of ``leash logs``' options (``ph``: the driver's placeholder;
+    only this fixed text goes into the SQL, every value is a parameter)."""
     where: list[str] = []
     params: list[Any] = []
     for col, val in (("provider", provider), ("model", model), ("tenant", tenant), ("outcome", outcome)):
         if val is not None:
-            where.append(f"r.{col} = ?")
+            where.append(f"r.{col} = {ph}")
             params.append(val)
     if status is not None:
-        clause, p = _status_clause(status)
+        clause, p = _status_clause(status, ph)
         where.append(clause)
         params.extend(p)
     if since is not None:
-        where.append("r.started_at >= ?")
+        where.append(f"r.started_at >= {ph}")
         params.append(since)
     return where, params
 
