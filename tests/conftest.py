@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,13 @@ class RunningGateway:
         return f"{self.url}/v1/{provider}"
 
     def flush(self) -> None:
-        """Wait until the history writer has written everything submitted so far."""
+        """Wait until every exchange in flight has ended (a client can read a stream's last event
+        before the gateway hands the exchange's row to the recorder), then until the history
+        writer has written everything submitted so far."""
+        live = self.gateway.live
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline and any(st.active > 0 for st in (live.state, *live.retired())):
+            time.sleep(0.005)
         rec = self.gateway.recorder
         if rec is not None and hasattr(rec, "flush"):
             rec.flush()

@@ -266,6 +266,9 @@ def test_ttft_is_when_the_client_got_its_first_text(start_gateway, live, monkeyp
     c = openai.OpenAI(base_url=gw.base("openai"), api_key="k", max_retries=0)
     for ch in c.chat.completions.create(model="gpt-4o", stream=True, messages=[{"role": "user", "content": "hi"}]):
         live.saw((ch.choices[0].delta.content or "") if ch.choices else "")
+    deadline = time.monotonic() + GIVE_UP  # the client can read [DONE] before the gateway records
+    while not seen and time.monotonic() < deadline:
+        time.sleep(0.01)
     ex = seen[-1]
     assert ex.t_first_token is not None and ex.t_first_token > live.sent_at[1]
     row = _rows(gw)[-1]
