@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from leash_cli.config import Config, ConfigError, GatewayConfig, ProviderConfig
+from leash_cli.credentials import CredentialError, UpstreamAuth, auth_for
 from leash_cli.dialects import Dialect, for_api, for_provider, mock_api
 from leash_cli.exchange import CREDENTIAL_PARAMS
 from leash_cli.netconfig import options_for
@@ -74,6 +75,8 @@ class Provider:
     config: ProviderConfig = field(repr=False)
     # TLS context, proxy, timeouts and limits for the upstream client, built once here (None: mock)
     transport: UpstreamOptions | None = field(default=None, repr=False)
+    #: credentials computed per request or refreshed (SigV4, OAuth tokens); None: a static key or the client's
+    auth: UpstreamAuth | None = field(default=None, repr=False)
     #: the dialect of the provider's kind (a ``mock`` provider: OpenAI's, for its own paths and keys;
     #: the dialect of each call is ``dialect_for(rest)``)
     dialect: Dialect = field(init=False, repr=False)
@@ -101,6 +104,7 @@ class Provider:
             read_timeout=pc.read_timeout,
             config=pc,
             transport=None if pc.kind == "mock" else _transport(name, pc, gateway or GatewayConfig()),
+            auth=_auth(name, pc),
         )
 
     # -- the wire shape ------------------------------------------------------
@@ -130,8 +134,21 @@ class Provider:
         return url
 
     # -- credentials ---------------------------------------------------------
+    @property
+    def holds_credentials(self) -> bool:
+        """The gateway authenticates upstream itself (a key or an :class:`UpstreamAuth`)."""
+        return self.api_key is not None or self.auth is not None
+
     def apply_credentials(self, headers: dict[str, str], query: str) -> tuple[dict[str, str], str]:
-        """Inject the gateway-side key (when configured), replacing the client's."""
+        """Inject the gateway-side key (when configured), replacing the client's.  With an
+        :class:`UpstreamAuth`, the client's credential headers are removed here and
+        :meth:`authenticate` adds the provider's to each try."""
+        auth = self.auth
+        if auth is not None:
+            for h in auth.client_headers:
+                headers.pop(h, None)
+            if self.dialect.key_in_query and query:
+                query = strip_query_params(query, CREDENTIAL_PARAMS)
         if self.api_key is None:
             return headers, query
         for h in ("authorization", "x-api-key", "api-key", "x-goog-api-key"):
@@ -145,6 +162,18 @@ class Provider:
         if self.dialect.key_in_query and query:  # the client's ?key= must not reach the provider
             query = strip_query_params(query, CREDENTIAL_PARAMS)
         return headers, query
+
+    async def authenticate(self, method: str, url: str, headers: dict[str, str], body: bytes | None) -> None:
+        """Add the per-request credentials (a signature, a fresh token) to one try's headers."""
+        if self.auth is not None:
+            await self.auth.apply(method, url, headers, body)
+
+
+def _auth(name: str, pc: ProviderConfig) -> UpstreamAuth | None:
+    try:
+        return auth_for(name, pc)
+    except CredentialError as e:
+        raise ConfigError("config", [f"providers.{name}: {e}"]) from None
 
 
 def _transport(name: str, pc: ProviderConfig, gateway: GatewayConfig) -> UpstreamOptions:

@@ -228,13 +228,10 @@ class Gateway(GatewayCore):
                     out, query = target.apply_credentials(out, adm.query)
                     out["accept-encoding"] = _UPSTREAM_ACCEPT_ENCODING
                     dep.attempts += 1
-                    resp = await client.request(
-                        ex.method,
-                        target.upstream_url(ex.path, query),
-                        out,
-                        ex.request_body or None,
-                        options=target.transport,
-                    )
+                    url = target.upstream_url(ex.path, query)
+                    if target.auth is not None:
+                        await target.auth.apply(ex.method, url, out, ex.request_body or None)
+                    resp = await client.request(ex.method, url, out, ex.request_body or None, options=target.transport)
                 else:
                     assert route is not None
                     out["accept-encoding"] = _UPSTREAM_ACCEPT_ENCODING

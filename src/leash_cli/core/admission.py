@@ -142,7 +142,7 @@ def _check_head(
             headers.pop(h, None)
         if query:
             adm.query = strip_query_params(query, CREDENTIAL_PARAMS)
-        if provider is not None and provider.kind != "mock" and provider.api_key is None:
+        if provider is not None and provider.kind != "mock" and not provider.holds_credentials:
             return R.no_gateway_key(pname)
     elif st.remote_require_virtual_key if remote else st.require_virtual_key:
         return R.VIRTUAL_KEY_REQUIRED

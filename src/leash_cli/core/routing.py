@@ -160,6 +160,8 @@ class ProviderRoute:
             ra: float | None = None
             answer: UpstreamAnswer | None = None
             try:
+                if target.auth is not None:
+                    await target.auth.apply(method, url, out, data)
                 answer = await transport.request(method, url, out, data, options=target.transport)
             except UpstreamError as e:
                 d.in_flight -= 1
@@ -541,6 +543,7 @@ async def probe(d: Deployment, kind: str, hc: HealthCheckConfig, transport: Tran
     ok = False
     error: str | None = None
     try:
+        await asyncio.wait_for(target.authenticate("GET", url, headers, None), hc.timeout)
         resp = await asyncio.wait_for(
             transport.request(
                 "GET", url, headers, None, connect_timeout=hc.timeout, read_timeout=hc.timeout, options=target.transport
