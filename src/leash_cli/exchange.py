@@ -91,6 +91,8 @@ class Exchange:
     verdict: str = "allowed"  # allowed | blocked | redacted | shadow_blocked
     module_timings: dict[str, float] = field(default_factory=dict)  # module -> seconds
     annotations: dict[str, Any] = field(default_factory=dict)
+    cache: str | None = None  # response-cache: "hit" (answered from the cache) or "miss"
+    cached: Any = None  # response-cache: the stored answer (``leash_cli.cache.Entry``) on a hit
     modules: tuple = ()  # the pipeline slots that apply to this exchange (set by the pipeline)
     _json: Any = None
     _json_error: str | None = None

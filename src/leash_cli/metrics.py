@@ -59,6 +59,15 @@ class Metrics:
             "leash_policy_violations", "Policy findings", ["module", "type", "action"], registry=r
         )
         self.in_flight = Gauge("leash_gateway_in_flight_requests", "Requests in progress", registry=r)
+        self.cache = Counter(
+            "leash_cache_requests",
+            "Requests the response-cache looked up, by result (hit, miss)",
+            ["provider", "result"],
+            registry=r,
+        )
+        self.cache_saved = Counter(
+            "leash_cache_saved_usd", "Priced cost that cache hits did not spend", ["provider"], registry=r
+        )
         self._recorder = None
         self._routes = None
         self._cache: dict[tuple, tuple] = {}
@@ -113,6 +122,12 @@ class Metrics:
                 observe(name, secs)
         for v in ex.violations:
             self.violations.labels(v.module, v.type, v.action).inc()
+        if ex.cache is not None:
+            provider = ex.provider if ex.kind != "unknown" else "unknown"
+            self.cache.labels(provider, ex.cache).inc()
+            saved = (ex.cost_detail or {}).get("saved_usd") if ex.cache == "hit" else None
+            if saved:
+                self.cache_saved.labels(provider).inc(saved)
 
     def bind_recorder(self, recorder) -> None:
         """Report the history writer's counters at scrape time."""

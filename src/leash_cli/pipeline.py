@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 
 from leash_cli.decision import Decision
-from leash_cli.dialects.base import set_at
+from leash_cli.dialects.base import Usage, set_at
 from leash_cli.exchange import Exchange, Violation
 from leash_cli.sse import parse_event
 
@@ -458,6 +458,8 @@ class Pipeline:
                 ex.cost_usd, ex.cost_detail = self.pricer.price(ex.kind, ex.model, ex.usage, ex.provider)
             except Exception:
                 log.warning("pricing failed for %s", ex.id, exc_info=True)
+        if ex.cache is not None:
+            _cache_accounting(ex)
         if _plan_of(ex).sinks or self._hook_sinks:
             try:
                 task = asyncio.get_running_loop().create_task(self._sink_then_record(ex))
@@ -483,6 +485,23 @@ class Pipeline:
                 log.warning("metrics failed for %s", ex.id, exc_info=True)
         if self.recorder is not None:
             self.recorder.submit(ex)
+
+
+def _cache_accounting(ex: Exchange) -> None:
+    """A response-cache hit costs nothing and uses no tokens (budgets and quotas are not
+    charged); what it saved is kept in ``cost_detail``.  A miss is marked there too."""
+    if ex.cache == "hit":
+        u = ex.usage
+        ex.cost_detail = {
+            "cache": "hit",
+            "saved_usd": ex.cost_usd,
+            "saved_input_tokens": u.input_tokens,
+            "saved_output_tokens": u.output_tokens,
+        }
+        ex.cost_usd = 0.0
+        ex.usage = Usage()
+    else:
+        ex.cost_detail = {"cache": ex.cache, **(ex.cost_detail or {})}
 
 
 _BACKGROUND: set[asyncio.Task[None]] = set()

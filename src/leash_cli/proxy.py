@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
@@ -168,7 +168,9 @@ class Gateway(GatewayCore):
                 return await self._reject(send, ex, rej)
             provider = adm.provider
             assert provider is not None  # admitted
-            if provider.kind == "mock":
+            if ex.cached is not None:  # response-cache: a stored answer, through the response stages
+                await self._answer_cached(receive, send, adm)
+            elif provider.kind == "mock":
                 await self._answer_mock(receive, send, adm, provider)
             else:
                 await self._forward(receive, send, adm, provider)
@@ -349,6 +351,19 @@ class Gateway(GatewayCore):
         ex.t_upstream_headers = ex.t_upstream_end = time.perf_counter()
         await self._send_body(send, ex, result.status, headers, body, flow)
 
+    async def _answer_cached(self, receive: Receive, send: Send, adm: Admission) -> None:
+        ex = adm.ex
+        entry = ex.cached
+        ex.t_upstream_start = ex.t_upstream_headers = time.perf_counter()
+        ex.status = entry.status
+        headers = [(b"content-type", entry.content_type.encode("latin-1"))]
+        ex.response_headers = {"content-type": entry.content_type}
+        if entry.content_type.startswith("text/event-stream"):
+            await self._stream(receive, send, ex, headers, _replay(entry.body), adm.flow, None)
+            return
+        ex.t_upstream_end = time.perf_counter()
+        await self._send_body(send, ex, entry.status, headers, entry.body, adm.flow)
+
     async def _send_body(self, send: Send, ex: Exchange, status: int, headers: list, body: bytes, flow) -> None:
         """A buffered response: through the response stages, then to the client."""
         body = await flow.body(body)
@@ -455,6 +470,11 @@ class Gateway(GatewayCore):
 
     async def metrics_endpoint(self, request: Request) -> Response:
         return Response(self.metrics.render(), media_type=METRICS_CONTENT_TYPE)
+
+
+async def _replay(body: bytes) -> AsyncIterator[bytes]:
+    """A stored stream, as one chunk (the splitter cuts it into its events)."""
+    yield body
 
 
 def _release_startup_memory() -> None:

@@ -48,6 +48,7 @@ BUILTINS: dict[str, str] = {
     "pii-detector": "leash_cli.modules.pii_detector:PiiDetector",
     "secrets-detector": "leash_cli.modules.secrets_detector:SecretsDetector",
     "prompt-injection": "leash_cli.modules.prompt_injection:PromptInjection",
+    "response-cache": "leash_cli.modules.response_cache:ResponseCache",
 }
 
 

@@ -311,3 +311,24 @@ def test_a_leash_key_is_required_behind_envoy_by_default(tmp_path, upstream):
         assert upstream.last().headers["authorization"] == "Bearer sk-held-by-the-gateway-0123456789"
     finally:
         s.close()
+
+
+def test_response_cache_hits_are_answered_by_the_module_host_through_the_response_policy(stack, upstream):
+    s = stack(modules={"response-cache": {"backend": "memory"}})
+    n0 = len(upstream.requests)
+    first = s.client.post(CHAT, json=_chat("cache me"))
+    time.sleep(0.3)  # the entry is stored by the sink, after the answer
+    second = s.client.post(CHAT, json=_chat("cache me"))
+    assert first.status_code == second.status_code == 200
+    assert first.headers["x-leash-cache"] == "miss" and second.headers["x-leash-cache"] == "hit"
+    assert first.json()["choices"] == second.json()["choices"]
+    assert sum(1 for r in upstream.requests[n0:] if r.path.endswith("chat/completions")) == 1
+    events = []
+    for _ in range(2):
+        with s.client.stream("POST", CHAT, json=_chat("cache my stream", stream=True)) as r:
+            events.append((r.headers["x-leash-cache"], r.read().decode()))
+        time.sleep(0.3)
+    (m, a), (h, b) = events
+    assert (m, h) == ("miss", "hit") and a == b and b.rstrip().endswith("data: [DONE]")
+    costs = s.rows("SELECT cost_usd, cost_detail FROM requests ORDER BY started_at")
+    assert [c for c, _ in costs][-3:] == [0.0, costs[-2][0], 0.0] and '"cache":"hit"' in costs[-1][1]

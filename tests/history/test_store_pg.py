@@ -393,6 +393,8 @@ def _fill(store: Any, now: float) -> None:
         ex.verdict = "blocked" if ex.outcome == "blocked" else "allowed"
         ex.usage = Usage(input_tokens=100 + i, output_tokens=i * 3)
         ex.cost_usd = None if i % 6 == 0 else 0.0005 * i
+        if i % 3 == 1:  # response-cache hits and misses (stats and cost totals count them)
+            ex.cost_detail = {"cache": "hit" if i % 2 else "miss", "saved_usd": 0.001}
         ex.response_text = _TEXTS[i % len(_TEXTS)]
         ex.t_upstream_start, ex.t_upstream_end = ex.t_start, ex.t_start + 0.01 * (i * 7 % 50 + 1)
         ex.t_end = ex.t_upstream_end + 0.001 * (i % 4)

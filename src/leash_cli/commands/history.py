@@ -126,6 +126,12 @@ def _local_time(iso: str | None) -> str:
         return iso
 
 
+def _fmt_hit_ratio(hits: int, misses: int) -> str:
+    """response-cache hits of the requests it looked up, e.g. ``12 (40%)``."""
+    looked = hits + misses
+    return f"{hits:,} ({hits / looked:.0%})" if looked else "-"
+
+
 def _fmt_ms(v: float | None) -> str:
     if v is None:
         return "-"
@@ -534,6 +540,9 @@ def stats(
         ("overhead p50", "right"),
         ("overhead p95", "right"),
     ]
+    cached = any(r.get("cache_hits") or r.get("cache_misses") for r in rows)  # response-cache is on
+    if cached:
+        cols.insert(6, ("cache hits", "right"))
     if by:
         t.add_column(by.value)
     for name, j in cols:
@@ -554,6 +563,8 @@ def stats(
             _fmt_ms(r["p50_overhead_ms"]),
             _fmt_ms(r["p95_overhead_ms"]),
         ]
+        if cached:
+            cells.insert(6, _fmt_hit_ratio(r.get("cache_hits") or 0, r.get("cache_misses") or 0))
         if by:
             cells.insert(0, str(r["group"]) if r["group"] is not None else "(none)")
         t.add_row(*cells)

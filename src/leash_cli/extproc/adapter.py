@@ -207,7 +207,47 @@ class StreamHandler:
         if rej is not None:
             return self.reject(rej)
         adm.ex.t_upstream_start = time.perf_counter()
+        if adm.ex.cached is not None:  # response-cache: the stored answer, through the response stages
+            return await self._answer_cached()
         return None
+
+    async def _answer_cached(self) -> pb.ProcessingResponse:
+        adm = self.adm
+        assert adm is not None
+        ex, flow, entry = adm.ex, adm.flow, adm.ex.cached
+        ex.t_upstream_headers = time.perf_counter()
+        ex.status = entry.status
+        ex.response_headers = {"content-type": entry.content_type}
+        status, ctype = entry.status, entry.content_type
+        if ctype.startswith("text/event-stream"):
+            splitter = SSESplitter()
+            outs: list[bytes] = []
+            for raw in [*splitter.feed(entry.body), splitter.flush()]:
+                if raw.strip() and not flow.stopped:
+                    outs += await flow.event(raw)
+            outs += await flow.tail()
+            flow.sent()
+            body = b"".join(outs)
+            if flow.stopped:
+                ex.outcome = "blocked"
+        else:
+            body = await flow.body(entry.body)
+            if flow.block is not None:
+                status, ctype = flow.block.status, "application/json"
+                ex.status, ex.outcome = status, "blocked"
+        ex.t_upstream_end = time.perf_counter()
+        ex.response_body = body
+        hdrs = {"content-type": ctype, **self._leash_headers(overhead(ex, time.perf_counter()))}
+        self.done = True
+        ex.t_end = time.perf_counter()
+        return pb.ProcessingResponse(
+            immediate_response=pb.ImmediateResponse(
+                status=http_status_pb2.HttpStatus(code=status),
+                headers=mutation(hdrs),
+                body=body,
+                details="leash_cache_hit",
+            )
+        )
 
     def reject(self, rej: Rejection) -> pb.ProcessingResponse:
         """An ImmediateResponse in the provider's error shape; the exchange ends here."""

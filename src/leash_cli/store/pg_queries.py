@@ -30,6 +30,8 @@ from leash_cli.store.backend import ListFilter, Row
 from leash_cli.store.filters import And, Not, Or, Term, parse
 from leash_cli.store.pg_schema import SEARCH_VECTOR, WORD_BREAKS
 from leash_cli.store.queries import (
+    CACHE_HIT_LIKE,
+    CACHE_MISS_LIKE,
     JSON_COLUMNS,
     LIST_COLUMNS,
     STATS_GROUPS,
@@ -322,6 +324,8 @@ class PostgresReader:
                    coalesce(sum(output_tokens), 0)::bigint AS output_tokens,
                    sum(cost_usd) AS cost_usd,
                    count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced,
+                   count(*) FILTER (WHERE cost_detail LIKE %s) AS cache_hits,
+                   count(*) FILTER (WHERE cost_detail LIKE %s) AS cache_misses,
                    percentile_disc(0.5) WITHIN GROUP (ORDER BY latency_ms) AS p50_latency_ms,
                    percentile_disc(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95_latency_ms,
                    percentile_disc(0.5) WITHIN GROUP (ORDER BY overhead_ms) AS p50_overhead_ms,
@@ -330,7 +334,7 @@ class PostgresReader:
             GROUP BY 1
             ORDER BY requests DESC
             """,
-            [since] if since else [],
+            [CACHE_HIT_LIKE, CACHE_MISS_LIKE, *([since] if since else [])],
         )
         out = []
         for r in rows:
@@ -395,9 +399,11 @@ class PostgresReader:
             "SELECT count(*) AS requests, sum(cost_usd) AS cost_usd, "
             "count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced, "
             "coalesce(sum(input_tokens), 0)::bigint AS input_tokens, "
-            "coalesce(sum(output_tokens), 0)::bigint AS output_tokens "
+            "coalesce(sum(output_tokens), 0)::bigint AS output_tokens, "
+            "count(*) FILTER (WHERE cost_detail LIKE %s) AS cache_hits, "
+            "count(*) FILTER (WHERE cost_detail LIKE %s) AS cache_misses "
             "FROM requests WHERE started_at >= %s",
-            [since],
+            [CACHE_HIT_LIKE, CACHE_MISS_LIKE, since],
         )[0]
 
     def cost_by(self, column: str, since: str, limit: int = 50) -> list[Row]:

@@ -78,6 +78,9 @@ LIST_COLUMNS = (
     "cost_usd",
     "error",
 )
+#: response-cache results, as the gateway writes them first in ``cost_detail`` (see pipeline.py)
+CACHE_HIT_LIKE = '{"cache":"hit"%'
+CACHE_MISS_LIKE = '{"cache":"miss"%'
 JSON_COLUMNS = ("cost_detail", "module_timings", "request_headers", "response_headers", "stream_events")
 STATS_GROUPS = {
     "provider": "provider",
@@ -342,12 +345,14 @@ def stats(db: sqlite_utils.Database, since: str | None = None, by: str | None = 
                coalesce(sum(input_tokens), 0) AS input_tokens,
                coalesce(sum(output_tokens), 0) AS output_tokens,
                sum(cost_usd) AS cost_usd,
-               sum(cost_usd IS NULL) AS unpriced
+               sum(cost_usd IS NULL) AS unpriced,
+               coalesce(sum(cost_detail LIKE ?), 0) AS cache_hits,
+               coalesce(sum(cost_detail LIKE ?), 0) AS cache_misses
         FROM requests {where}
         GROUP BY grp
         ORDER BY requests DESC
         """,
-        params,
+        [CACHE_HIT_LIKE, CACHE_MISS_LIKE, *params],
     )
     rows = {r[0]: _row(cur, r) for r in cur.fetchall()}
     # percentiles in Python: one pass over the covering index beats SQL window functions 4x
@@ -563,9 +568,10 @@ def recent_outcomes(db: sqlite_utils.Database, since: str) -> list[tuple[Any, ..
 def cost_totals(db: sqlite_utils.Database, since: str) -> Row:
     cur = db.execute(
         "SELECT count(*) AS requests, sum(cost_usd) AS cost_usd, sum(cost_usd IS NULL) AS unpriced, "
-        "coalesce(sum(input_tokens), 0) AS input_tokens, coalesce(sum(output_tokens), 0) AS output_tokens "
+        "coalesce(sum(input_tokens), 0) AS input_tokens, coalesce(sum(output_tokens), 0) AS output_tokens, "
+        "coalesce(sum(cost_detail LIKE ?), 0) AS cache_hits, coalesce(sum(cost_detail LIKE ?), 0) AS cache_misses "
         "FROM requests WHERE started_at >= ?",
-        [since],
+        [CACHE_HIT_LIKE, CACHE_MISS_LIKE, since],
     )
     return _rows(cur)[0]
 

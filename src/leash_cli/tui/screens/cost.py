@@ -110,8 +110,10 @@ class CostScreen(Screen):
         for label, row in totals.items():
             tokens = f"{fmt_count(row['input_tokens'])} in / {fmt_count(row['output_tokens'])} out"
             unpriced = f" ({_unpriced(row)} unpriced)" if row.get("unpriced") else ""
+            hits, looked = row.get("cache_hits") or 0, (row.get("cache_hits") or 0) + (row.get("cache_misses") or 0)
+            cache = f"\ncache: {hits:,} hits ({hits / looked:.0%})" if looked else ""
             self.query_one(f"#total-{label.replace(' ', '-')}", Static).update(
-                f"{_money(row)}\n{row['requests']:,} requests{unpriced}\n{tokens}"
+                f"{_money(row)}\n{row['requests']:,} requests{unpriced}\n{tokens}{cache}"
             )
         for g, rows in groups.items():
             t = self.query_one(f"#by-{g}", DataTable)
