@@ -159,14 +159,14 @@ class TLSConfig(Strict):
         return self
 
 
-_SHORT_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_SHORT_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_SHORT_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_SHORT_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
 def seconds(value: Any) -> float:
     """A duration as seconds: a number (seconds) or text such as 200ms, 5s, 1.5m, 1h."""
     if isinstance(value, bool):
-        raise ValueError("expected a duration such as 200ms, 5s or 1m")
+        raise ValueError("expected a duration such as 200ms, 5s, 1m or 1d")
     if isinstance(value, (int, float)):
         if value < 0:
             raise ValueError("a duration cannot be negative")
