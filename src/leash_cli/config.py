@@ -480,6 +480,9 @@ class QuotaConfig(Strict):
 class TenantConfig(Strict):
     """One tenant (the NAME a virtual key or X-Leash-Tenant resolves to)."""
 
+    name: str | None = Field(
+        None, description="display name shown beside the tenant's id in `leash stats --by tenant` and the TUI"
+    )
     description: str | None = Field(None, description="free text for people reading the config")
     policies: list[str] | None = Field(
         None, description="exactly the modules that apply to this tenant; default: every enabled module"

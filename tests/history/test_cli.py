@@ -301,6 +301,18 @@ def test_stats_by(app, runner, db):
     assert r.exit_code == 2
 
 
+def test_stats_by_tenant_shows_the_display_names_of_the_config(app, runner, db, tmp_path):
+    cfg = tmp_path / "tenants.yaml"
+    cfg.write_text(
+        f"storage: {{path: {db}}}\ntenants:\n  team-a: {{name: Team Alpha}}\n  team-b: {{description: no name}}\n"
+    )
+    r = runner.invoke(app, ["stats", "--by", "tenant", "--since", "7d", "--config", str(cfg)], terminal_width=200)
+    assert r.exit_code == 0 and "team-a (Team Alpha)" in r.output and "team-b (" not in r.output
+    r = runner.invoke(app, ["stats", "--by", "tenant", "--since", "7d", "--config", str(cfg), "--json"])
+    names = {g["group"]: g["name"] for g in orjson.loads(r.output)["groups"]}
+    assert names["team-a"] == "Team Alpha" and names["team-b"] is None
+
+
 def test_stats_since_iso_and_bad_since(app, runner, db):
     r = runner.invoke(app, ["stats", "--json", "--since", "2000-01-01T00:00:00Z"])
     assert orjson.loads(r.output)["groups"][0]["requests"] == 7

@@ -524,3 +524,31 @@ async def test_keys_typed_into_the_filter_stay_there(rich_db):
         await pilot.press("slash", "tilde", "t", "space", "q", "1", "r", "f", "question_mark")
         assert app.screen.query_one("#filter").value == "~t q1rf?"
         assert isinstance(app.screen, TrafficScreen) and app.is_running
+
+
+async def test_the_health_strip_shows_an_open_circuit_breaker_from_the_gateway(start_gateway, upstream):
+    gw = start_gateway(
+        {
+            "providers": {
+                "openai": {
+                    "kind": "openai",
+                    "deployments": [{"name": "east", "endpoint": f"{upstream.url}/v1"}],
+                    "circuit_breaker": {"failure_threshold": 1, "recovery_timeout": "60s"},
+                }
+            }
+        }
+    )
+    with httpx.Client(trust_env=False) as client:
+        r = client.post(
+            f"{gw.base('openai')}/chat/completions",
+            json={"model": "mock-error-500", "messages": [{"role": "user", "content": "hi"}]},
+        )
+        assert r.status_code == 500
+        assert client.get(f"{gw.url}/health").json()["providers"]["openai"]["deployments"]["east"]["state"] == "open"
+    gw.flush()
+    app = make_app(gw.db_path, now=None, url=gw.url)
+    async with app.run_test(size=(200, 40)) as pilot:
+        await wait_for(pilot, lambda: app.health is not None and app.health.gateway == "up")
+        assert app.health.breakers == (("openai", "east", "open"),) and app.health.deployments == 1
+        strip = str(app.screen.query_one("#health").render())
+        assert "breaker openai/east open" in strip

@@ -93,6 +93,17 @@ def _db_path(explicit: Path | None, ctx: typer.Context | None = None, config: Pa
     return resolve_db_path(None, cfg)
 
 
+def _tenant_names(config: Path | None) -> dict[str, str]:
+    """Tenants' display names (``tenants.<id>.name``) from the config, if one loads."""
+    from leash_cli.config import load_config
+
+    try:
+        cfg = load_config(config)
+    except Exception:  # names are a nicety: a config that does not load shows the ids
+        return {}
+    return {tid: t.name for tid, t in cfg.config.tenants.items() if t.name}
+
+
 def _open(path: Path | str) -> HistoryReader:
     """The history's reader, or exit 0 with a friendly message when there is none yet."""
     store = open_store(path)
@@ -516,6 +527,10 @@ def stats(
     database = _open(path)
     try:
         rows = database.stats(since_iso, by.value if by else None)
+        if by is not None and by.value == "tenant":
+            names = _tenant_names(config)
+            for r in rows:
+                r["name"] = names.get(r["group"])
     except Exception as e:
         _fail(f"cannot read {path}: {e}")
     if json_:
@@ -566,6 +581,7 @@ def stats(
         if cached:
             cells.insert(6, _fmt_hit_ratio(r.get("cache_hits") or 0, r.get("cache_misses") or 0))
         if by:
-            cells.insert(0, str(r["group"]) if r["group"] is not None else "(none)")
+            group = str(r["group"]) if r["group"] is not None else "(none)"
+            cells.insert(0, f"{group} ({r['name']})" if r.get("name") else group)
         t.add_row(*cells)
     console.print(t)

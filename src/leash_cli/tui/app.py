@@ -27,7 +27,7 @@ from leash_cli.tui.screens.replay import ReplayScreen
 from leash_cli.tui.screens.traffic import TrafficScreen
 from leash_cli.tui.screens.violations import ViolationsScreen
 from leash_cli.tui.source import HistorySource
-from leash_cli.tui.widgets.health import HealthState
+from leash_cli.tui.widgets.health import HealthState, breakers_of
 
 __all__ = ["LeashApp"]
 
@@ -102,13 +102,19 @@ class LeashApp(LeashHost):
         except Exception:
             stats = None
         gateway = "unknown"
+        breakers: tuple[tuple[str, str, str], ...] = ()
+        deployments = 0
         if self.url:
             try:
                 r = httpx.get(f"{self.url}/health", timeout=2.0, trust_env=False)
                 gateway = "up" if r.status_code == 200 else "down"
+                try:
+                    breakers, deployments = breakers_of(r.json())
+                except ValueError:  # not JSON: nothing to say about breakers
+                    pass
             except httpx.HTTPError:
                 gateway = "down"
-        state = HealthState(gateway, stats, self.url)
+        state = HealthState(gateway, stats, self.url, breakers, deployments)
         self.call_from_thread(setattr, self, "health", state)
 
     # -- actions -----------------------------------------------------------------------

@@ -27,6 +27,12 @@ def _money(row: dict[str, Any]) -> str:
     return fmt_usd(row.get("cost_usd")) if row.get("cost_usd") is not None else "$0"
 
 
+def _display_names(cfg: Any) -> dict[str, str]:
+    """``tenants.<id>.name`` of the config the TUI was started with."""
+    tenants = getattr(cfg, "tenants", None) or {}
+    return {tid: t.name for tid, t in tenants.items() if getattr(t, "name", None)}
+
+
 def _unpriced(row: dict[str, Any]) -> str:
     return f"{row.get('unpriced') or 0:,}"
 
@@ -120,9 +126,11 @@ class CostScreen(Screen):
             cursor = t.cursor_row
             t.clear()
             t.border_title = f"by {g} · {window_label}"
+            names = _display_names(self.app.config) if g == "tenant" else {}
             for r in rows:
+                shown = names.get(r["name"])
                 t.add_row(
-                    r["name"],
+                    f"{r['name']} ({shown})" if shown else r["name"],
                     f"{r['requests']:,}",
                     _money(r),
                     _unpriced(r),
