@@ -487,6 +487,9 @@ def test_both_backends_give_the_same_answers(pg_url, tmp_path):
             x, y = a.stats(week, by), b.stats(week, by)
             _same(sorted(x, key=lambda r: str(r["group"])), sorted(y, key=lambda r: str(r["group"])))
         both("stats")
+        for kw in ({}, {"since": day}, {"tenant": "team-a"}, {"last": 7}, {"since": week, "tenant": "acme", "last": 3}):
+            both("count_replay", **kw)
+            _same(list(a.replay_rows(**kw)), list(b.replay_rows(**kw)))  # leash policy test reads these
         both("providers")
         both("cost_totals", day)
         for col in ("tenant", "provider", "model"):

@@ -26,6 +26,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from leash_cli.store.backend import ListFilter, Row
 from leash_cli.store.filters import And, Not, Or, Term, parse
 from leash_cli.store.pg_schema import SEARCH_VECTOR, WORD_BREAKS
@@ -34,6 +36,7 @@ from leash_cli.store.queries import (
     CACHE_MISS_LIKE,
     JSON_COLUMNS,
     LIST_COLUMNS,
+    REPLAY_COLUMNS,
     STATS_GROUPS,
     TRAFFIC_COLUMNS,
 )
@@ -283,6 +286,64 @@ class PostgresReader:
         where, params = _filters(**filters)
         where.insert(0, "r.rowid > %s")
         return self._all(f"{_LIST}{_where(where)} ORDER BY r.rowid LIMIT %s", [after_rowid, *params, int(limit)])
+
+    # -- leash policy test ---------------------------------------------------------------------
+    @staticmethod
+    def _replay_where(since: str | None, tenant: str | None) -> tuple[str, list[Any]]:
+        conds, params = [], []
+        if since:
+            conds.append("started_at >= %s")
+            params.append(since)
+        if tenant:
+            conds.append("tenant = %s")
+            params.append(tenant)
+        return (" WHERE " + " AND ".join(conds)) if conds else "", params
+
+    def count_replay(self, since: str | None = None, tenant: str | None = None, last: int | None = None) -> int:
+        where, params = self._replay_where(since, tenant)
+        n = int(self._tuples(f"SELECT count(*) FROM requests{where}", params)[0][0])
+        return min(n, last) if last is not None else n
+
+    def replay_rows(
+        self, since: str | None = None, tenant: str | None = None, last: int | None = None
+    ) -> Iterator[Row]:
+        """As the SQLite reader's: oldest first, ``request_headers`` parsed, each row with its
+        recorded ``violations`` as ``(module, type, action, detail)``; read through a server-side
+        cursor in batches, so a long history is never held in memory."""
+        cols = ", ".join(REPLAY_COLUMNS)
+        where, params = self._replay_where(since, tenant)
+        if last is not None:
+            sql = (
+                f"SELECT {cols} FROM (SELECT rowid AS _r, * FROM requests{where} "
+                f"ORDER BY started_at DESC, rowid DESC LIMIT %s) AS newest ORDER BY started_at, _r"
+            )
+            params.append(int(last))
+        else:
+            sql = f"SELECT {cols} FROM requests{where} ORDER BY started_at, rowid"
+        with self._conn() as conn, conn.transaction(), conn.cursor(name="leash_replay") as cur:
+            cur.itersize = 500
+            cur.execute(sql, params)
+            while True:
+                batch = cur.fetchmany(500)
+                if not batch:
+                    return
+                rows = [dict(zip(REPLAY_COLUMNS, r)) for r in batch]
+                viols: dict[str, list[tuple[Any, ...]]] = {}
+                for v in conn.execute(
+                    "SELECT request_id, module, type, action, detail FROM violations "
+                    "WHERE request_id = ANY(%s) ORDER BY id",
+                    [[r["id"] for r in rows]],
+                ):
+                    viols.setdefault(v[0], []).append(tuple(v[1:]))
+                for r in rows:
+                    h = r["request_headers"]
+                    if isinstance(h, str):
+                        try:
+                            r["request_headers"] = orjson.loads(h)
+                        except ValueError:
+                            r["request_headers"] = {}
+                    r["violations"] = viols.get(r["id"], [])
+                    yield r
 
     def max_rowid(self) -> int:
         return int(self._tuples("SELECT coalesce(max(rowid), 0) FROM requests")[0][0])
