@@ -218,6 +218,7 @@ def test_a_refused_or_unreachable_token_endpoint_is_a_502_recorded_and_nothing_i
         headers={"api-key": "x"},
     )
     assert r.status_code == 502 and "did not answer" in r.json()["error"]["message"]
+    assert r.json()["error"]["code"] == "upstream_unreachable"
     assert len(azure.requests) == before  # never sent unauthenticated
     got = rows(gw)
     assert [(x["provider"], x["status"]) for x in got] == [("wrong", 502), ("down", 502)]
@@ -293,3 +294,14 @@ def test_both_forms_of_deployments_on_azure():
     )
     pc = parse_config_text(text, "x").providers["az"]
     assert [d.name for d in pc.deployments] == ["east", "west"] and pc.deployment_models == {"prod": "gpt-4o"}
+
+
+def test_the_ext_proc_host_refuses_an_entra_provider_with_a_clear_error(azure, tmp_path):
+    import yaml
+
+    from leash_cli.config import LoadedConfig
+    from leash_cli.extproc.server import build_host
+
+    cfg = parse_config_text(yaml.safe_dump({"providers": {"az": entra_provider(azure)}}), "leash.yaml")
+    with pytest.raises(ConfigError, match=r"providers\.az: Entra ID tokens .* give the azure provider an api_key"):
+        build_host(LoadedConfig(cfg, None, "flag"), tmp_path / "x.db", record=False)
