@@ -247,6 +247,8 @@ def _register_optional() -> None:
         app.add_typer(audit.audit_app, name="audit")
     if policy := load("policy"):
         app.add_typer(policy.policy_app, name="policy")
+    if providers := load("providers"):
+        app.command("providers")(providers.providers)
     if extproc := load("extproc"):
         app.command("ext-proc")(extproc.ext_proc)
         app.add_typer(extproc.export_app, name="export")

@@ -22,10 +22,17 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
+from leash_cli.presets import PRESETS, PresetName
 from leash_cli.resources import default_config_path
 
-ProviderKind = Literal["openai", "anthropic", "google", "mock"]
-PROVIDER_KINDS: tuple[ProviderKind, ...] = ("openai", "anthropic", "google", "mock")
+ProviderKind = Literal[
+    "openai",
+    "anthropic",
+    "google",
+    "mock",
+    "azure",  # azure: Azure OpenAI (issue #21)
+]
+PROVIDER_KINDS: tuple[ProviderKind, ...] = ("openai", "anthropic", "google", "mock", "azure")
 _KIND_OF: dict[str, ProviderKind] = {k: k for k in PROVIDER_KINDS}  # a provider's NAME, when it is a kind
 
 RetryOn = Literal[429, 500, 502, 503, 504, "connect", "timeout", "reset"]
@@ -36,6 +43,7 @@ DEFAULT_ENDPOINTS = {
     "anthropic": "https://api.anthropic.com",
     "google": "https://generativelanguage.googleapis.com",
     "mock": "mock://local",
+    # azure: no default, each resource has its own endpoint (https://RESOURCE.openai.azure.com)
 }
 
 CONFIG_SEARCH = ("leash.yaml", "configs/gateway/config.yaml")
@@ -276,7 +284,7 @@ class HealthCheckConfig(Strict):
     path: str | None = Field(
         None,
         description="path below the endpoint; default by kind: /models (OpenAI), "
-        "/v1/models (Anthropic), /v1beta/models (Google). An answer "
+        "/v1/models (Anthropic), /v1beta/models (Google), /openai/models (Azure). An answer "
         "below 500 other than 429 is healthy",
     )
 
@@ -378,6 +386,59 @@ class ProviderConfig(Strict):
     chunks: int = Field(5, ge=1, le=10000, description="mock: number of streamed content events")
     chunk_delay_ms: float = Field(0.0, ge=0, description="mock: delay between streamed events")
     description: str | None = Field(None, description="free text for people reading the config")
+    # OpenAI-compatible servers (issue #21): a preset fills endpoint, auth_header and pricing_provider
+    preset: PresetName | None = Field(
+        None,
+        description="an OpenAI-compatible server whose endpoint, auth header and pricing provider id "
+        "to use: groq, mistral, together, fireworks, deepseek, openrouter, xai, ollama, vllm, lmstudio "
+        "(explicit keys win); implies kind openai",
+    )
+    pricing_provider: str | None = Field(
+        None,
+        description="the genai-prices provider id this provider's models are priced under (e.g. groq, azure); "
+        "none: only the config's pricing: table; default: the preset's, else the provider's name, then "
+        "its kind's",
+    )
+    # azure: Microsoft Entra ID (client credentials) instead of an api-key, and the deployments' models
+    tenant_id: str | None = Field(
+        None, description="azure: the Entra ID tenant for a token by client credentials (instead of api_key)"
+    )
+    client_id: str | None = Field(None, description="azure: the application (client) id of the Entra ID app")
+    client_secret: SecretStr | None = Field(
+        None, description="azure: the Entra ID app's client secret (never logged or stored)"
+    )
+    token_endpoint: str | None = Field(
+        None,
+        description="azure: the OAuth token endpoint; default "
+        "https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token",
+    )
+    token_scope: str = Field(
+        "https://cognitiveservices.azure.com/.default", description="azure: the scope the token is asked for"
+    )
+    deployment_models: dict[str, str] = Field(
+        default_factory=dict,
+        description="azure: the model each deployment serves (deployment name -> model), for pricing and "
+        "model-policy; usually written as the mapping form of `deployments: {name: model}`",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _deployments_mapping(cls, data: Any) -> Any:
+        # azure: `deployments: {deployment: model}` is the deployments' models, not a list of upstreams
+        if isinstance(data, dict) and isinstance(data.get("deployments"), dict):
+            if data.get("deployment_models"):
+                raise ValueError(
+                    "deployments: give the deployment -> model map once (deployments or deployment_models)"
+                )
+            data = dict(data)
+            models = data.pop("deployments")
+            bad = [k for k, v in models.items() if not isinstance(v, str) or not v]
+            if bad:
+                raise ValueError(
+                    f"deployments: the mapping form takes deployment name -> model name; {bad[0]!r} is not"
+                )
+            data["deployment_models"] = {str(k): v for k, v in models.items()}
+        return data
 
     @field_validator("max_response_bytes", "max_line_bytes", mode="before")
     @classmethod
@@ -412,6 +473,17 @@ class ProviderConfig(Strict):
         if not re.match(r"^(https?|mock)://[^/\s]+", v):
             raise ValueError("expected an http(s) URL such as https://api.openai.com/v1")
         return v.rstrip("/")
+
+    @field_validator("token_endpoint")
+    @classmethod
+    def _token_endpoint_is_url(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        if not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError(
+                "expected an http(s) URL such as https://login.microsoftonline.com/TENANT/oauth2/v2.0/token"
+            )
+        return v
 
 
 class Condition(Strict):
@@ -595,11 +667,14 @@ class Config(Strict):
         for name, p in v.items():
             if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
                 raise ValueError(f"provider name {name!r} may hold only letters, digits, '-', '_' and '.'")
+            if p.preset is not None:
+                _apply_preset(name, p)
             if p.kind is None:
                 kind = _KIND_OF.get(name)
                 if kind is None:
                     raise ValueError(f"provider {name!r} needs a 'kind' (one of {', '.join(PROVIDER_KINDS)})")
                 p.kind = kind
+            _check_azure(name, p)
             if p.endpoint is None:
                 p.endpoint = DEFAULT_ENDPOINTS[p.kind]
         for name, p in v.items():
@@ -613,6 +688,51 @@ class Config(Strict):
 
 #: Wire formats: a provider may fall back to another of the same family (more kinds join these families).
 WIRE_FAMILY = {"openai": "openai", "azure": "openai", "anthropic": "anthropic", "google": "google", "mock": "mock"}
+
+
+def _apply_preset(name: str, p: ProviderConfig) -> None:
+    """Fill what a ``preset:`` gives and the provider does not say itself."""
+    key = f"providers.{name}"
+    if p.kind not in (None, "openai"):
+        raise ValueError(f"{key}.preset: presets are OpenAI-compatible servers; kind {p.kind!r} takes none")
+    preset = PRESETS[p.preset or ""]
+    p.kind = "openai"
+    if p.endpoint is None:
+        p.endpoint = preset.endpoint
+    if p.auth_header is None:
+        p.auth_header = preset.auth_header
+    if p.pricing_provider is None:
+        p.pricing_provider = preset.pricing_provider
+
+
+_ENTRA_KEYS = ("tenant_id", "client_id", "client_secret", "token_endpoint")
+
+
+def _check_azure(name: str, p: ProviderConfig) -> None:
+    """kind azure: an endpoint, one way to authenticate; the azure-only keys nowhere else."""
+    key = f"providers.{name}"
+    entra = [k for k in _ENTRA_KEYS if getattr(p, k) is not None]
+    if p.kind != "azure":
+        if entra:
+            raise ValueError(f"{key}.{entra[0]}: Entra ID credentials are for kind azure, not {p.kind}")
+        if p.deployment_models:
+            raise ValueError(
+                f"{key}.deployments: the mapping form {{deployment: model}} is for kind azure; kind {p.kind} takes "
+                "a list of deployments ({name, endpoint, api_key, weight})"
+            )
+        return
+    if p.endpoint is None:
+        raise ValueError(
+            f"{key}.endpoint: kind azure needs the resource's endpoint, e.g. https://RESOURCE.openai.azure.com"
+        )
+    if entra:
+        missing = [k for k in ("client_id", "client_secret") if getattr(p, k) is None]
+        if p.tenant_id is None and p.token_endpoint is None:
+            missing.insert(0, "tenant_id")
+        if missing:
+            raise ValueError(f"{key}.{missing[0]}: an Entra ID token needs tenant_id, client_id and client_secret")
+        if p.api_key is not None and p.api_key.get_secret_value():
+            raise ValueError(f"{key}.api_key: give either api_key or Entra ID credentials (tenant_id, ...), not both")
 
 
 def _check_routing(name: str, p: ProviderConfig, providers: dict[str, ProviderConfig]) -> None:

@@ -362,7 +362,9 @@ def replay_rows(
 
     clock = _ReplayClock()
     state = MemoryState(clock=clock)
-    pipeline = make_pipeline(loaded, recorder=None, metrics=None, pricer=Pricer(loaded.config.pricing), state=state)
+    pipeline = make_pipeline(
+        loaded, recorder=None, metrics=None, pricer=Pricer(loaded.config.pricing, loaded.config.providers), state=state
+    )
     result = DryRunResult()
     replayer = _Replayer(pipeline, clock, result)
     restore = _patch_time([*pipeline.all_slots, *pipeline.hooks], clock)

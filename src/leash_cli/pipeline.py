@@ -808,7 +808,7 @@ class ResponseFlow:
         msg = b.message if b else "response blocked"
         code = b.code if b else "policy_violation"
         status = b.status if b else 403
-        return self.dialect.error_event(self.dialect.error_body(status, msg, code))
+        return self.dialect.stream_error(self.ex.path, status, msg, code)
 
     def close(self) -> None:
         try:

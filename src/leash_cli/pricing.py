@@ -35,9 +35,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from leash_cli.config import PriceConfig
+from leash_cli.config import PriceConfig, ProviderConfig
 from leash_cli.dialects import DIALECTS
 from leash_cli.dialects.base import Usage
+from leash_cli.presets import UNPRICED
 
 __all__ = ["Pricer", "Rates"]
 
@@ -78,7 +79,13 @@ def _at(price: Price | None, total_input: int) -> float | None:
 class Pricer:
     """Prices usage; cheap to call on every exchange (lookups are lru-cached)."""
 
-    def __init__(self, overrides: dict[str, PriceConfig] | None = None):
+    def __init__(
+        self, overrides: dict[str, PriceConfig] | None = None, providers: dict[str, ProviderConfig] | None = None
+    ):
+        #: configured provider name -> the genai-prices provider id it says (``pricing_provider``, a preset's)
+        self.provider_ids: dict[str, str] = {
+            name: pc.pricing_provider for name, pc in (providers or {}).items() if pc.pricing_provider
+        }
         self.overrides: dict[str, Rates] = {}
         for name, pc in (overrides or {}).items():
             self.overrides[name.lower()] = Rates(
@@ -97,6 +104,8 @@ class Pricer:
     def rates(self, provider_kind: str, model: str, provider: str | None = None) -> Rates | None:
         """The prices used for ``model`` (None: unknown)."""
         today = _dt.datetime.now(_dt.UTC).date()
+        if provider is not None:
+            provider = self.provider_ids.get(provider, provider)
         return self._lookup(provider_kind, model.lower(), provider, today)
 
     def _lookup_uncached(self, kind: str, model: str, provider: str | None, day: _dt.date) -> Rates | None:
@@ -106,7 +115,7 @@ class Pricer:
         for key in self._prefixes:
             if model.startswith(key):
                 return self.overrides[key]
-        if kind == "mock":
+        if kind == "mock" or provider == UNPRICED:
             return None
         return _snapshot_rates(kind, model, provider, day)
 
@@ -120,8 +129,9 @@ class Pricer:
     ) -> tuple[float | None, dict[str, Any] | None]:
         """``(cost_usd, breakdown)``, or ``(None, None)`` when it cannot be priced.
 
-        ``provider`` (optional) is the configured provider name, tried as a
-        genai-prices provider id first (e.g. ``groq``, ``mistral``, ``azure``).
+        ``provider`` (optional) is the configured provider name: its ``pricing_provider`` (or
+        its preset's), else the name itself, is tried as a genai-prices provider id first
+        (e.g. ``groq``, ``mistral``, ``azure``); ``none`` prices only from the config.
         """
         if not model or usage is None or not usage.known:
             return None, None

@@ -417,8 +417,8 @@ class Gateway(GatewayCore):
                 log.warning("%s %s/%s: %s", ex.id, ex.provider, ex.path, ex.error)
                 # the client learns it in its provider's own stream format (its SDK raises), not by a silent end
                 timeout = isinstance(e, UpstreamTimeout)
-                event = stream_error_event(
-                    ex.api,
+                event = ex.dialect.stream_error(
+                    ex.path,
                     504 if timeout else 502,
                     f"provider {ex.provider!r} "
                     f"{'stopped sending' if timeout else 'broke off'} its response "

@@ -427,6 +427,6 @@ def _gateway_with(loaded: Any, modules: list[type], db: str | Path, record: bool
         from leash_cli.store import Recorder
 
         recorder = Recorder(Path(db), loaded.config.storage)
-    pricer = Pricer(loaded.config.pricing)
+    pricer = Pricer(loaded.config.pricing, loaded.config.providers)
     pricer.warm()
     return Gateway(loaded, recorder=recorder, pricer=pricer, pipeline_factory=factory)

@@ -207,7 +207,7 @@ def _collect(v: Any, out: list[str], depth: int = 0) -> None:
         if isinstance(t, str):  # a part: {"type": "text", "text": ...} / {"text": ...}
             out.append(t)
             return
-        for key in ("content", "parts", "input"):
+        for key in ("content", "parts", "input", "output"):  # output: a Responses function call's result
             if key in v:
                 _collect(v[key], out, depth + 1)
                 return

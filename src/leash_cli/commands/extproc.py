@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from leash_cli.config import ConfigError
+
 console = Console()
 err = Console(stderr=True)
 
@@ -59,6 +61,9 @@ def ext_proc(
         )
     except OSError as e:
         err.print(f"[bold red]error:[/] {e}", highlight=False)
+        raise typer.Exit(2) from None
+    except ConfigError as e:
+        err.print(f"[bold red]error:[/] {e.render()}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 

@@ -180,6 +180,10 @@ def admit_body(adm: Admission, body: bytes) -> Rejection | None:
             return R.invalid_json(ex.json_error)
     # with the query, `stream` means an SSE answer (a Gemini stream without alt=sse is one JSON array)
     ex.model, ex.stream = ex.dialect.request_model(ex.path, parsed, adm.query)
+    served = provider.config.deployment_models  # azure: the model a named deployment serves
+    if served and ex.model in served:
+        ex.annotations["azure_deployment"] = ex.model
+        ex.model = served[ex.model]
     if not provider.config.stream_usage:
         ex.annotations["leash_no_stream_usage"] = True
     return None

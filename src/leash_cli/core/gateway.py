@@ -88,7 +88,7 @@ class GatewayCore:
         if hasattr(self, "live") and self.pricer is not None:
             from leash_cli.pricing import Pricer
 
-            self.pricer = Pricer(cfg.pricing)  # pricing: overrides apply after a reload
+            self.pricer = Pricer(cfg.pricing, cfg.providers)  # pricing: overrides apply after a reload
         for key, value in self.overrides.items():  # command-line flags outlive reloads
             setattr(cfg.gateway, key, value)
         gw = cfg.gateway
@@ -255,7 +255,7 @@ def gateway_parts(loaded: LoadedConfig, *, db_path: str | Path | None = None, re
     if record and cfg.storage.enabled:
         store.migrate()  # migrate now: a corrupt or newer database is a clear error before serving
         recorder = make_recorder(store, cfg.storage)
-    pricer = Pricer(cfg.pricing)
+    pricer = Pricer(cfg.pricing, cfg.providers)
     pricer.warm()
     return {"recorder": recorder, "pricer": pricer, "keyring": KeyRing(store)}
 

@@ -58,7 +58,12 @@ from leash_cli.providers import Provider
 log = logging.getLogger("leash.routing")
 
 #: the health probe's path below the endpoint, by kind
-DEFAULT_HEALTH_PATH = {"openai": "/models", "anthropic": "/v1/models", "google": "/v1beta/models"}
+DEFAULT_HEALTH_PATH = {
+    "openai": "/models",
+    "anthropic": "/v1/models",
+    "google": "/v1beta/models",
+    "azure": "/openai/models",
+}
 
 #: wait at most this long for the body of an answer that is about to be retried (a 429 or 5xx is short)
 _DRAIN_TIMEOUT = 5.0

@@ -11,6 +11,8 @@ of the exchange (``ex.dialect``, looked up once per exchange) and never branches
                   (and every OpenAI-compatible server)
 ``anthropic``     Messages
 ``google``        Gemini ``generateContent`` / ``streamGenerateContent``
+``azure``         Azure OpenAI: OpenAI's format below ``openai/deployments/{d}/``
+                  or ``openai/v1/``, the key in ``api-key``
 ================  =============================================================
 
 Adding a format (Bedrock Converse, ...) is one module here and one line in ``DIALECTS``.
@@ -21,12 +23,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from leash_cli.dialects.anthropic import DIALECT as ANTHROPIC
+from leash_cli.dialects.azure import DIALECT as AZURE
 from leash_cli.dialects.base import Dialect, Path, StreamState, Text, Usage, get_at, leaves, set_at
 from leash_cli.dialects.google import DIALECT as GOOGLE
 from leash_cli.dialects.openai import DIALECT as OPENAI
 
 __all__ = [
     "ANTHROPIC",
+    "AZURE",
     "DIALECTS",
     "GOOGLE",
     "OPENAI",
@@ -45,7 +49,7 @@ __all__ = [
 ]
 
 #: api name -> dialect
-DIALECTS: Mapping[str, Dialect] = {d.name: d for d in (OPENAI, ANTHROPIC, GOOGLE)}
+DIALECTS: Mapping[str, Dialect] = {d.name: d for d in (OPENAI, ANTHROPIC, GOOGLE, AZURE)}
 
 
 def for_api(api: str | None) -> Dialect:

@@ -337,5 +337,9 @@ class Dialect:
         """An error body as one server-sent event (a stream stopped mid-way)."""
         return b"data: " + body + b"\n\n"
 
+    def stream_error(self, rest: str, status: int, message: str, code: str | None = None) -> bytes:
+        """The event that ends a stream of a call to `rest` with an error its SDK raises."""
+        return self.error_event(self.error_body(status, message, code))
+
     def __repr__(self) -> str:
         return f"<dialect {self.name}>"

@@ -326,6 +326,16 @@ class OpenAI(Dialect):
             {"error": {"message": message, "type": error_type(ERROR_TYPES, status), "param": None, "code": code}}
         )
 
+    def stream_error(self, rest: str, status: int, message: str, code: str | None = None) -> bytes:
+        """A Responses API stream ends with its own ``event: error`` (``type``, ``code``, ``message``,
+        ``param``), which also carries the ``error`` object the SDKs raise on; a chat stream with a
+        ``data:`` line holding the error body."""
+        if not rest.rstrip("/").endswith("responses"):
+            return self.error_event(self.error_body(status, message, code))
+        err = {"message": message, "type": error_type(ERROR_TYPES, status), "param": None, "code": code}
+        ev = {"type": "error", "code": code, "message": message, "param": None, "error": err}
+        return b"event: error\ndata: " + orjson.dumps(ev) + b"\n\n"
+
 
 def usage_of(u: dict[str, Any]) -> Usage:
     """A Chat Completions, Responses or Embeddings ``usage`` object, normalised."""

@@ -187,7 +187,24 @@ def _grpc_host(host: str) -> str:
 
 def build_host(loaded: Any, db_path: str | Path | None = None, *, record: bool = True) -> GatewayCore:
     """The gateway core (pipeline, providers, keys, recorder, shared state) for a config."""
+    _refuse_token_auth(loaded.config)
     return GatewayCore(loaded, **gateway_parts(loaded, db_path=db_path, record=record))
+
+
+def _refuse_token_auth(cfg: Any) -> None:
+    """azure: an Entra ID token is fetched and applied per try by the gateway (``leash up``); the
+    ext_proc host only mutates headers Envoy then sends, so it refuses such a provider up front."""
+    from leash_cli.config import ConfigError
+
+    bad = [n for n, pc in cfg.providers.items() if pc.kind == "azure" and pc.client_id is not None]
+    if bad:
+        raise ConfigError(
+            "config",
+            [
+                f"providers.{bad[0]}: Entra ID tokens (tenant_id, client_id, client_secret) are applied by "
+                "`leash up`; behind Envoy (`leash ext-proc`) give the azure provider an api_key"
+            ],
+        )
 
 
 def serve_ext_proc(
