@@ -56,6 +56,18 @@ class GatewayConfig(Strict):
         8080, ge=0, le=65535, description="port to bind (`leash up --port` overrides; 0 picks a free one)"
     )
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="largest request body accepted (413 above)")
+    max_scan_chars: int = Field(
+        2 * 1024 * 1024,
+        gt=0,
+        description="most characters of text the scanner modules read of one request, one buffered "
+        "response or one stream; see on_scan_limit",
+    )
+    on_scan_limit: Literal["block", "allow"] = Field(
+        "block",
+        description="past max_scan_chars: block (413 scan_limit_exceeded for a request, the response "
+        "or stream stopped with the same code; fail closed) or allow (the text beyond the cap passes "
+        "unscanned, recorded as a SCAN_LIMIT violation)",
+    )
     connect_timeout: float = Field(10.0, gt=0, description="seconds to connect to an upstream")
     read_timeout: float = Field(600.0, gt=0, description="seconds of silence allowed between upstream bytes")
     log_format: Literal["text", "json"] = Field(
@@ -440,7 +452,19 @@ class ModuleConfig(Strict):
         description="when the module raises or overruns its timeout: block (503 module_error, fail closed) "
         "or allow (skip it); default: block, allow for inspect-only and sink-only modules",
     )
-    timeout: float | None = Field(None, gt=0, description="seconds; default 2")
+    timeout: float | None = Field(
+        None,
+        gt=0,
+        description="seconds; default 2 (a module run off the event loop is abandoned when it passes it, "
+        "and its on_error decides)",
+    )
+    offload: Literal["auto", "always", "never"] | None = Field(
+        None,
+        description="where a synchronous stage runs: always in a worker thread (its timeout enforced "
+        "while it runs), never (on the event loop), auto (in a worker thread once the body is 64 KiB or "
+        "more); default: the module's own (auto for the scanners, never for the cheap built-ins, always "
+        "for modules from modules_dir or plugins)",
+    )
     conditions: list[Condition] = Field(default_factory=list, description="apply only where all of these hold")
     config: dict[str, Any] = Field(
         default_factory=dict, description="the module's own settings (also accepted inline, beside the keys above)"
