@@ -56,6 +56,11 @@ class GatewayConfig(Strict):
         8080, ge=0, le=65535, description="port to bind (`leash up --port` overrides; 0 picks a free one)"
     )
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="largest request body accepted (413 above)")
+    max_header_bytes: int = Field(
+        64 * 1024,
+        gt=0,
+        description="largest request head accepted, all header names and values together (431 headers_too_large above)",
+    )
     max_scan_chars: int = Field(
         2 * 1024 * 1024,
         gt=0,
@@ -553,6 +558,17 @@ class StorageConfig(Strict):
         "not lost if the gateway dies; larger transactions cost less per row)",
     )
     batch_size: int = Field(500, ge=1, description="most rows in one transaction")
+    max_pending_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="most bytes of rows held in memory for the writer (besides at most 100,000 rows); "
+        "beyond it the oldest are dropped and counted",
+    )
+    max_lag: str = Field(
+        "30s",
+        description="the history turns degraded (/health, /ready 503, leash_store_degraded; "
+        "storage.on_error: block then refuses traffic) while its oldest unwritten row is older than this",
+    )
     writer: Literal["process", "thread"] = Field(
         "process",
         description="where rows are written: a process of their own (the gateway keeps its core and "
@@ -576,7 +592,12 @@ class StorageConfig(Strict):
             raise ValueError(f"expected a PostgreSQL URL such as postgresql://user@host:5432/leash, got {v!r}")
         return v
 
-    @field_validator("retention", "audit_checkpoint_interval")
+    @field_validator("max_pending_bytes", mode="before")
+    @classmethod
+    def _size(cls, v: Any) -> Any:
+        return _bytes(v)
+
+    @field_validator("retention", "audit_checkpoint_interval", "max_lag")
     @classmethod
     def _duration(cls, v: str | None) -> str | None:
         if v is None:

@@ -141,10 +141,15 @@ class Gateway(GatewayCore):
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         t0 = time.perf_counter()
         headers: dict[str, str] = {}
+        head_size = 0
         for k, v in scope["headers"]:
+            head_size += len(k) + len(v) + 4
             name = k.decode("latin-1").lower()
             val = v.decode("latin-1")
             headers[name] = headers[name] + ", " + val if name in headers else val
+        head_limit = self.state.config.gateway.max_header_bytes
+        if head_size > head_limit:  # (recorded without them: a huge head must not reach the history)
+            headers = {k: v for k, v in headers.items() if len(v) <= 1024}
         raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         client = scope.get("client")
         adm = self.admit(
@@ -158,6 +163,8 @@ class Gateway(GatewayCore):
         ex = adm.ex
         try:
             rej = adm.rejection
+            if head_size > head_limit:
+                rej = R.headers_too_large(head_size, head_limit)
             if rej is None:
                 body = await _read_body(receive, adm.state.config.gateway.max_body_bytes)
                 if body is None:
@@ -453,8 +460,15 @@ class Gateway(GatewayCore):
         return JSONResponse(payload, status_code=200)
 
     async def ready_endpoint(self, request: Request) -> Response:
-        ok = self.ready and not self.refuses_traffic()
-        return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
+        """503 while not serving or degraded (the history cannot be written, or lags past
+        storage.max_lag); /health stays 200 and says why."""
+        payload = self.health_payload()
+        ok = self.ready and payload["status"] == "ok"
+        body: dict[str, Any] = {"ready": ok}
+        if not ok and self.ready:
+            body["status"] = payload["status"]
+            body["reason"] = payload["store"].get("last_error")
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     async def metrics_endpoint(self, request: Request) -> Response:
         return Response(self.metrics.render(), media_type=METRICS_CONTENT_TYPE)
