@@ -95,9 +95,26 @@ class GatewayConfig(Strict):
     workers: int = Field(
         1,
         ge=1,
-        description="accepted for compatibility; the gateway runs one process "
-        "(scale out with `leash export compose --replicas`)",
+        description="must be 1: the gateway runs one process (its limits, budgets and history "
+        "writer are per process); scale out with `leash export compose --replicas`",
     )
+    admin_key: str | None = Field(
+        None,
+        description="when set, /health and /metrics answer only requests carrying it (Authorization: "
+        "Bearer <key> or X-Leash-Admin-Key), 401 otherwise; /ready stays open (it says only ready or not)",
+    )
+
+    @field_validator("workers")
+    @classmethod
+    def _one_worker(cls, v: int) -> int:
+        if v != 1:
+            raise ValueError(
+                f"workers: {v} is not supported: a gateway is one process (its rate limits, budgets and "
+                "history writer live in it); run several gateways behind a load balancer instead "
+                "(`leash export compose --replicas N`, with storage.url and state shared)"
+            )
+        return v
+
     trust: Literal["certifi", "system"] = Field(
         "certifi",
         description="root certificates for upstream TLS: certifi (Mozilla's bundle, shipped with leash) "

@@ -375,12 +375,12 @@ class Pipeline:
                 result: Decision | None = await fn(ex, *args)
             elapsed = time.perf_counter() - t
             if elapsed > slot.timeout:
-                raise TimeoutError(f"took {elapsed:.3f} s, over its budget of {slot.timeout} s")
+                raise ModuleTimeout(f"took {elapsed:.3f} s, over its budget of {slot.timeout} s")
         except Exception as e:  # a failing module is a decision too
             elapsed = time.perf_counter() - t
             _time(ex, slot.name, elapsed)
             if isinstance(e, (TimeoutError, asyncio.TimeoutError)) and not str(e):
-                e = TimeoutError(f"timed out after {slot.timeout} s")
+                e = ModuleTimeout(f"timed out after {slot.timeout} s")
             return e
         _time(ex, slot.name, elapsed)
         return result
@@ -399,7 +399,7 @@ class Pipeline:
             elapsed = perf_counter() - t
             _time(ex, slot.name, elapsed)
             _OVERRUNS[slot.name] = _OVERRUNS.get(slot.name, 0) + 1
-            return TimeoutError(f"still running after its budget of {slot.timeout} s (abandoned)")
+            return ModuleTimeout(f"still running after its budget of {slot.timeout} s (abandoned)")
         except Exception as e:  # a failing module is a decision too
             return _raised(slot, ex, e, perf_counter() - t)
         elapsed = perf_counter() - t
@@ -435,7 +435,7 @@ class Pipeline:
         return self.apply(slot, ex, result, stage)
 
     def _failed(self, slot: Slot, stage: str, ex: Exchange, e: Exception) -> Block | None:
-        what = f"{type(e).__name__}: {e}"
+        what = describe_failure(e)
         if not slot.fail_closed:
             log.warning("module %s failed in %s (on_error: allow, skipped): %s", slot.name, stage, what)
             ex.annotations.setdefault("module_errors", {})[slot.name] = what
@@ -495,12 +495,12 @@ class Pipeline:
             if "sink" in s.stages:
                 r = await self._call(s, "sink", ex)
                 if isinstance(r, Exception):
-                    log.warning("sink of module %s failed: %s", s.name, r)
+                    log.warning("sink of module %s failed: %s", s.name, describe_failure(r))
         for hook in self.hooks:
             if "sink" in hook.stages:
                 r = await self._call(hook, "sink", ex)
                 if isinstance(r, Exception):
-                    log.warning("sink of %s failed: %s", hook.name, r)
+                    log.warning("sink of %s failed: %s", hook.name, describe_failure(r))
 
     def finish(self, ex: Exchange, flow: ResponseFlow | None = None) -> asyncio.Task[None] | None:
         """Usage, cost, metrics, history.  Never raises; module sinks run as a task (returned: the
@@ -591,16 +591,36 @@ def _shadow_end(ex: Exchange, undo: _Undo) -> None:
         ex.request_body = body
 
 
+class ModuleTimeout(TimeoutError):
+    """A module overran its budget (the pipeline's own message: safe to log and store)."""
+
+
+def describe_failure(e: BaseException) -> str:
+    """What a module's failure may say in logs and ``violations.detail``: the exception's type and
+    where it was raised, never its message (a module's message can quote the prompt: a key, an
+    e-mail), except for the pipeline's own timeouts."""
+    if isinstance(e, ModuleTimeout):
+        return f"TimeoutError: {e}"
+    tb = e.__traceback__
+    where = ""
+    while tb is not None:
+        if tb.tb_next is None:
+            code = tb.tb_frame.f_code
+            where = f" raised in {code.co_name} ({code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno})"
+        tb = tb.tb_next
+    return f"{type(e).__name__}{where} (its message is not shown: it may quote the request)"
+
+
 def _raised(slot: Slot, ex: Exchange, e: Exception, elapsed: float) -> Exception:
     """What a sync module stage raised, timed, as the decision it stands for."""
     _time(ex, slot.name, elapsed)
     if isinstance(e, TimeoutError) and not str(e):
-        e = TimeoutError(f"timed out after {slot.timeout} s")
+        e = ModuleTimeout(f"timed out after {slot.timeout} s")
     return e
 
 
 def _overran(slot: Slot, elapsed: float) -> TimeoutError:
-    return TimeoutError(f"took {elapsed:.3f} s, over its budget of {slot.timeout} s")
+    return ModuleTimeout(f"took {elapsed:.3f} s, over its budget of {slot.timeout} s")
 
 
 def _time(ex: Exchange, name: str, secs: float) -> None:

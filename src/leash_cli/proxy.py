@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -455,7 +456,23 @@ class Gateway(GatewayCore):
             ex.t_end = time.perf_counter()
 
     # -- operational endpoints ---------------------------------------------------------
+    def _admin_denied(self, request: Request) -> Response | None:
+        """401 unless the request carries ``gateway.admin_key`` (when one is set)."""
+        key = self.state.config.gateway.admin_key
+        if not key:
+            return None
+        given = request.headers.get("x-leash-admin-key") or ""
+        auth = request.headers.get("authorization") or ""
+        if not given and auth[:7].lower() == "bearer ":
+            given = auth[7:].strip()
+        if given and hmac.compare_digest(given.encode(), key.encode()):
+            return None
+        return JSONResponse({"error": "this endpoint needs gateway.admin_key"}, status_code=401)
+
     async def health(self, request: Request) -> Response:
+        denied = self._admin_denied(request)
+        if denied is not None:
+            return denied
         payload = self.health_payload()
         return JSONResponse(payload, status_code=200)
 
@@ -471,6 +488,9 @@ class Gateway(GatewayCore):
         return JSONResponse(body, status_code=200 if ok else 503)
 
     async def metrics_endpoint(self, request: Request) -> Response:
+        denied = self._admin_denied(request)
+        if denied is not None:
+            return denied
         return Response(self.metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
 
