@@ -156,16 +156,19 @@ def test_store_failure_keeps_serving_or_blocks(start_gateway, monkeypatch, on_er
     r = httpx.post(f"{gw.base('mock')}/chat/completions", json=CHAT)
     if on_error == "continue":
         assert r.status_code == 200
-        assert httpx.get(f"{gw.url}/ready").status_code == 200
     else:
         assert r.status_code == 503 and r.json()["error"]["code"] == "history_unavailable"
-        assert httpx.get(f"{gw.url}/ready").status_code == 503
+    # degraded is not ready, whatever on_error says (#25: /health informs, /ready decides)
+    assert httpx.get(f"{gw.url}/ready").status_code == 503
     monkeypatch.undo()  # the disk recovers: the rows kept in memory are written
     deadline = time.time() + 10
     while gw.gateway.recorder.state != "ok" and time.time() < deadline:
         time.sleep(0.1)
     assert gw.gateway.recorder.state == "ok"
     assert len(all_rows(gw)) >= 2
+    health = httpx.get(f"{gw.url}/health").json()
+    assert health["status"] == "ok" and health["store"]["last_error"] is None  # cleared on recovery
+    assert httpx.get(f"{gw.url}/ready").status_code == 200
 
 
 def _wait(cond, timeout: float) -> bool:

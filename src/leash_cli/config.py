@@ -64,6 +64,23 @@ class GatewayConfig(Strict):
         8080, ge=0, le=65535, description="port to bind (`leash up --port` overrides; 0 picks a free one)"
     )
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="largest request body accepted (413 above)")
+    max_header_bytes: int = Field(
+        64 * 1024,
+        gt=0,
+        description="largest request head accepted, all header names and values together (431 headers_too_large above)",
+    )
+    max_scan_chars: int = Field(
+        2 * 1024 * 1024,
+        gt=0,
+        description="most characters of text the scanner modules read of one request, one buffered "
+        "response or one stream; see on_scan_limit",
+    )
+    on_scan_limit: Literal["block", "allow"] = Field(
+        "block",
+        description="past max_scan_chars: block (413 scan_limit_exceeded for a request, the response "
+        "or stream stopped with the same code; fail closed) or allow (the text beyond the cap passes "
+        "unscanned, recorded as a SCAN_LIMIT violation)",
+    )
     connect_timeout: float = Field(10.0, gt=0, description="seconds to connect to an upstream")
     read_timeout: float = Field(600.0, gt=0, description="seconds of silence allowed between upstream bytes")
     log_format: Literal["text", "json"] = Field(
@@ -86,9 +103,26 @@ class GatewayConfig(Strict):
     workers: int = Field(
         1,
         ge=1,
-        description="accepted for compatibility; the gateway runs one process "
-        "(scale out with `leash export compose --replicas`)",
+        description="must be 1: the gateway runs one process (its limits, budgets and history "
+        "writer are per process); scale out with `leash export compose --replicas`",
     )
+    admin_key: str | None = Field(
+        None,
+        description="when set, /health and /metrics answer only requests carrying it (Authorization: "
+        "Bearer <key> or X-Leash-Admin-Key), 401 otherwise; /ready stays open (it says only ready or not)",
+    )
+
+    @field_validator("workers")
+    @classmethod
+    def _one_worker(cls, v: int) -> int:
+        if v != 1:
+            raise ValueError(
+                f"workers: {v} is not supported: a gateway is one process (its rate limits, budgets and "
+                "history writer live in it); run several gateways behind a load balancer instead "
+                "(`leash export compose --replicas N`, with storage.url and state shared)"
+            )
+        return v
+
     trust: Literal["certifi", "system"] = Field(
         "certifi",
         description="root certificates for upstream TLS: certifi (Mozilla's bundle, shipped with leash) "
@@ -512,7 +546,19 @@ class ModuleConfig(Strict):
         description="when the module raises or overruns its timeout: block (503 module_error, fail closed) "
         "or allow (skip it); default: block, allow for inspect-only and sink-only modules",
     )
-    timeout: float | None = Field(None, gt=0, description="seconds; default 2")
+    timeout: float | None = Field(
+        None,
+        gt=0,
+        description="seconds; default 2 (a module run off the event loop is abandoned when it passes it, "
+        "and its on_error decides)",
+    )
+    offload: Literal["auto", "always", "never"] | None = Field(
+        None,
+        description="where a synchronous stage runs: always in a worker thread (its timeout enforced "
+        "while it runs), never (on the event loop), auto (in a worker thread once the body is 64 KiB or "
+        "more); default: the module's own (auto for the scanners, never for the cheap built-ins, always "
+        "for modules from modules_dir or plugins)",
+    )
     conditions: list[Condition] = Field(default_factory=list, description="apply only where all of these hold")
     config: dict[str, Any] = Field(
         default_factory=dict, description="the module's own settings (also accepted inline, beside the keys above)"
@@ -604,6 +650,17 @@ class StorageConfig(Strict):
         "not lost if the gateway dies; larger transactions cost less per row)",
     )
     batch_size: int = Field(500, ge=1, description="most rows in one transaction")
+    max_pending_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="most bytes of rows held in memory for the writer (besides at most 100,000 rows); "
+        "beyond it the oldest are dropped and counted",
+    )
+    max_lag: str = Field(
+        "30s",
+        description="the history turns degraded (/health, /ready 503, leash_store_degraded; "
+        "storage.on_error: block then refuses traffic) while its oldest unwritten row is older than this",
+    )
     writer: Literal["process", "thread"] = Field(
         "process",
         description="where rows are written: a process of their own (the gateway keeps its core and "
@@ -627,7 +684,12 @@ class StorageConfig(Strict):
             raise ValueError(f"expected a PostgreSQL URL such as postgresql://user@host:5432/leash, got {v!r}")
         return v
 
-    @field_validator("retention", "audit_checkpoint_interval")
+    @field_validator("max_pending_bytes", mode="before")
+    @classmethod
+    def _size(cls, v: Any) -> Any:
+        return _bytes(v)
+
+    @field_validator("retention", "audit_checkpoint_interval", "max_lag")
     @classmethod
     def _duration(cls, v: str | None) -> str | None:
         if v is None:

@@ -239,6 +239,11 @@ class _StoreCollector:
             "leash_store_queue_depth", "Records waiting to be written", value=getattr(rec, "queue_depth", 0)
         )
         yield GaugeMetricFamily(
+            "leash_store_lag_seconds",
+            "How long the oldest row not yet written has waited",
+            value=getattr(rec, "lag_seconds", 0.0),
+        )
+        yield GaugeMetricFamily(
             "leash_store_degraded",
             "1 while the history cannot be written",
             value=1 if getattr(rec, "state", "ok") == "degraded" else 0,

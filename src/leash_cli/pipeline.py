@@ -21,9 +21,11 @@ host are two thin adapters over it.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import inspect
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -44,6 +46,12 @@ RESPONSE_TEXTS_KEY = "_response_texts"  # what response modules may share of one
 RESPONSE_STAGES = ("on_response", "on_chunk")
 STAGES = (*REQUEST_STAGES, *RESPONSE_STAGES, "sink")
 DEFAULT_TIMEOUT = 2.0
+#: ``offload: auto``: a synchronous module stage runs in a worker thread when the body it reads is at
+#: least this large (below it, a scan costs less than the hand-off to a thread)
+OFFLOAD_MIN_BYTES = 64 * 1024
+#: worker threads for synchronous module stages run off the event loop (``modules.*.offload``)
+MODULE_THREADS = 4
+OFFLOAD_MODES = ("auto", "always", "never")
 
 
 @dataclass(slots=True)
@@ -129,6 +137,10 @@ class Slot:
     #: whether the module may rewrite a response in place (``edits_response``, read once at load):
     #: a shadow run then gets a copy, and texts read off the body before it are stale after it
     edits_response: bool = True
+    #: where a synchronous stage runs: ``never`` on the event loop, ``always`` in a worker thread with
+    #: its deadline enforced while it runs, ``auto`` in a worker thread once the body is large
+    #: (``OFFLOAD_MIN_BYTES``); asynchronous stages always run on the loop
+    offload: str = "always"
 
     @classmethod
     def of(
@@ -141,6 +153,7 @@ class Slot:
         on_error: str | None = None,
         timeout: float | None = None,
         conditions: tuple[Condition, ...] = (),
+        offload: str | None = None,
     ) -> Slot:
         stages: dict[str, tuple[Callable[..., Any], bool]] = {}
         for stage in STAGES:
@@ -159,7 +172,14 @@ class Slot:
             conditions=conditions,
             stages=stages,
             edits_response=bool(getattr(module, "edits_response", True)),
+            # a module that says nothing may block (a lookup, a sleep): it runs off the loop
+            offload=offload or str(getattr(module, "offload", None) or "always"),
         )
+
+    def off_loop(self, size: int) -> bool:
+        """Whether a synchronous stage reading `size` bytes of body runs in a worker thread."""
+        off = self.offload
+        return off == "always" or (off == "auto" and size >= OFFLOAD_MIN_BYTES)
 
     def applies(self, ex: Exchange) -> bool:
         for c in self.conditions:  # noqa: SIM110 -- per request: a loop is cheaper than all() over a generator
@@ -265,7 +285,7 @@ class Pipeline:
         for hook in self.hooks:
             b = (
                 self._run_sync(hook, "policy", ex)
-                if not hook.stages["policy"][1]
+                if not hook.stages["policy"][1] and hook.offload == "never"
                 else await self._run(hook, "policy", ex)
             )
             if b is not None:
@@ -277,7 +297,7 @@ class Pipeline:
                     return b
             timings = ex.module_timings
             for s, stage, fn, is_async in plan.request_steps:
-                if is_async:
+                if is_async or (s.offload != "never" and s.off_loop(len(ex.request_body))):
                     b = await self._run(s, stage, ex)
                 elif s.mode == "shadow":
                     b = self._run_sync(s, stage, ex)
@@ -306,7 +326,11 @@ class Pipeline:
 
     async def _inspect(self, plan: Plan, ex: Exchange) -> Block | None:
         for s in plan.inspect_sync:
-            b = self._run_sync(s, "inspect", ex)
+            b = (
+                await self._run(s, "inspect", ex)
+                if s.off_loop(len(ex.request_body))
+                else self._run_sync(s, "inspect", ex)
+            )
             if b is not None:
                 return b
         asyn = plan.inspect_async
@@ -334,9 +358,16 @@ class Pipeline:
             return _overran(slot, elapsed)
         return result
 
-    async def _call(self, slot: Slot, stage: str, ex: Exchange, *args: Any) -> Decision | Exception | None:
+    async def _call(
+        self, slot: Slot, stage: str, ex: Exchange, *args: Any, size: int | None = None
+    ) -> Decision | Exception | None:
+        """Call a module stage, timed and held to its budget.  A synchronous stage runs on the
+        loop, or in a worker thread (``slot.off_loop(size)``; `size`: the body it reads, by
+        default the request's)."""
         fn, is_async = slot.stages[stage]
         if not is_async:
+            if slot.off_loop(len(ex.request_body) if size is None else size):
+                return await self._call_off_loop(slot, stage, ex, *args)
             return self._call_sync(slot, stage, ex, *args)
         t = time.perf_counter()
         try:
@@ -344,14 +375,37 @@ class Pipeline:
                 result: Decision | None = await fn(ex, *args)
             elapsed = time.perf_counter() - t
             if elapsed > slot.timeout:
-                raise TimeoutError(f"took {elapsed:.3f} s, over its budget of {slot.timeout} s")
+                raise ModuleTimeout(f"took {elapsed:.3f} s, over its budget of {slot.timeout} s")
         except Exception as e:  # a failing module is a decision too
             elapsed = time.perf_counter() - t
             _time(ex, slot.name, elapsed)
             if isinstance(e, (TimeoutError, asyncio.TimeoutError)) and not str(e):
-                e = TimeoutError(f"timed out after {slot.timeout} s")
+                e = ModuleTimeout(f"timed out after {slot.timeout} s")
             return e
         _time(ex, slot.name, elapsed)
+        return result
+
+    async def _call_off_loop(self, slot: Slot, stage: str, ex: Exchange, *args: Any) -> Decision | Exception | None:
+        """A synchronous stage in a worker thread, its budget enforced while it runs: past it the
+        exchange stops waiting (the module's ``on_error`` decides) and the event loop never did.
+        Python cannot stop a thread: an overrunning module keeps its worker until it returns (at
+        most ``MODULE_THREADS`` run at once; a run that waits for a worker waits on its budget)."""
+        fn = slot.stages[stage][0]
+        t = perf_counter()
+        fut = asyncio.get_running_loop().run_in_executor(_module_pool(), fn, ex, *args)
+        try:
+            result: Decision | None = await asyncio.wait_for(fut, slot.timeout)
+        except TimeoutError:
+            elapsed = perf_counter() - t
+            _time(ex, slot.name, elapsed)
+            _OVERRUNS[slot.name] = _OVERRUNS.get(slot.name, 0) + 1
+            return ModuleTimeout(f"still running after its budget of {slot.timeout} s (abandoned)")
+        except Exception as e:  # a failing module is a decision too
+            return _raised(slot, ex, e, perf_counter() - t)
+        elapsed = perf_counter() - t
+        _time(ex, slot.name, elapsed)
+        if elapsed > slot.timeout:
+            return _overran(slot, elapsed)
         return result
 
     def _run_sync(self, slot: Slot, stage: str, ex: Exchange, *args: Any) -> Block | None:
@@ -381,7 +435,7 @@ class Pipeline:
         return self.apply(slot, ex, result, stage)
 
     def _failed(self, slot: Slot, stage: str, ex: Exchange, e: Exception) -> Block | None:
-        what = f"{type(e).__name__}: {e}"
+        what = describe_failure(e)
         if not slot.fail_closed:
             log.warning("module %s failed in %s (on_error: allow, skipped): %s", slot.name, stage, what)
             ex.annotations.setdefault("module_errors", {})[slot.name] = what
@@ -441,12 +495,12 @@ class Pipeline:
             if "sink" in s.stages:
                 r = await self._call(s, "sink", ex)
                 if isinstance(r, Exception):
-                    log.warning("sink of module %s failed: %s", s.name, r)
+                    log.warning("sink of module %s failed: %s", s.name, describe_failure(r))
         for hook in self.hooks:
             if "sink" in hook.stages:
                 r = await self._call(hook, "sink", ex)
                 if isinstance(r, Exception):
-                    log.warning("sink of %s failed: %s", hook.name, r)
+                    log.warning("sink of %s failed: %s", hook.name, describe_failure(r))
 
     def finish(self, ex: Exchange, flow: ResponseFlow | None = None) -> asyncio.Task[None] | None:
         """Usage, cost, metrics, history.  Never raises; module sinks run as a task (returned: the
@@ -505,6 +559,27 @@ def _cache_accounting(ex: Exchange) -> None:
 
 
 _BACKGROUND: set[asyncio.Task[None]] = set()
+_POOL: concurrent.futures.ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+#: module runs abandoned past their budget, by module (``leash_module_overruns_total``)
+_OVERRUNS: dict[str, int] = {}
+
+
+def _module_pool() -> concurrent.futures.ThreadPoolExecutor:
+    """The worker threads synchronous module stages run in off the event loop (made on first use)."""
+    global _POOL
+    pool = _POOL
+    if pool is None:
+        with _POOL_LOCK:
+            if _POOL is None:
+                _POOL = concurrent.futures.ThreadPoolExecutor(MODULE_THREADS, thread_name_prefix="leash-module")
+            pool = _POOL
+    return pool
+
+
+def module_overruns() -> dict[str, int]:
+    """Module runs abandoned past their budget so far, by module name."""
+    return dict(_OVERRUNS)
 
 
 async def drain_background(timeout: float) -> None:
@@ -535,16 +610,36 @@ def _shadow_end(ex: Exchange, undo: _Undo) -> None:
         ex.request_body = body
 
 
+class ModuleTimeout(TimeoutError):
+    """A module overran its budget (the pipeline's own message: safe to log and store)."""
+
+
+def describe_failure(e: BaseException) -> str:
+    """What a module's failure may say in logs and ``violations.detail``: the exception's type and
+    where it was raised, never its message (a module's message can quote the prompt: a key, an
+    e-mail), except for the pipeline's own timeouts."""
+    if isinstance(e, ModuleTimeout):
+        return f"TimeoutError: {e}"
+    tb = e.__traceback__
+    where = ""
+    while tb is not None:
+        if tb.tb_next is None:
+            code = tb.tb_frame.f_code
+            where = f" raised in {code.co_name} ({code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno})"
+        tb = tb.tb_next
+    return f"{type(e).__name__}{where} (its message is not shown: it may quote the request)"
+
+
 def _raised(slot: Slot, ex: Exchange, e: Exception, elapsed: float) -> Exception:
     """What a sync module stage raised, timed, as the decision it stands for."""
     _time(ex, slot.name, elapsed)
     if isinstance(e, TimeoutError) and not str(e):
-        e = TimeoutError(f"timed out after {slot.timeout} s")
+        e = ModuleTimeout(f"timed out after {slot.timeout} s")
     return e
 
 
 def _overran(slot: Slot, elapsed: float) -> TimeoutError:
-    return TimeoutError(f"took {elapsed:.3f} s, over its budget of {slot.timeout} s")
+    return ModuleTimeout(f"took {elapsed:.3f} s, over its budget of {slot.timeout} s")
 
 
 def _time(ex: Exchange, name: str, secs: float) -> None:
@@ -615,8 +710,8 @@ class ResponseFlow:
                         arg = orjson.loads(orjson.dumps(obj)) if s.mode == "shadow" and s.edits_response else obj
                         d = (
                             self.pipeline._call_sync(s, "on_response", ex, arg)
-                            if not s.stages["on_response"][1]
-                            else await self.pipeline._call(s, "on_response", ex, arg)
+                            if not s.stages["on_response"][1] and not s.off_loop(len(body))
+                            else await self.pipeline._call(s, "on_response", ex, arg, size=len(body))
                         )
                         if d is not None or s.edits_response:
                             # texts a scanner read off the body may be stale now
@@ -753,8 +848,8 @@ class ResponseFlow:
             chunk = StreamChunk(text, obj, final, self._index, key, aggregate)
             d = (
                 self.pipeline._call_sync(s, "on_chunk", ex, chunk)
-                if not s.stages["on_chunk"][1]
-                else await self.pipeline._call(s, "on_chunk", ex, chunk)
+                if not s.stages["on_chunk"][1] and not s.off_loop(len(text))
+                else await self.pipeline._call(s, "on_chunk", ex, chunk, size=len(text))
             )
             if isinstance(d, Exception):
                 b = self.pipeline._failed(s, "on_chunk", ex, d)

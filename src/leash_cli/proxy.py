@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -141,10 +142,15 @@ class Gateway(GatewayCore):
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         t0 = time.perf_counter()
         headers: dict[str, str] = {}
+        head_size = 0
         for k, v in scope["headers"]:
+            head_size += len(k) + len(v) + 4
             name = k.decode("latin-1").lower()
             val = v.decode("latin-1")
             headers[name] = headers[name] + ", " + val if name in headers else val
+        head_limit = self.state.config.gateway.max_header_bytes
+        if head_size > head_limit:  # (recorded without them: a huge head must not reach the history)
+            headers = {k: v for k, v in headers.items() if len(v) <= 1024}
         raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         client = scope.get("client")
         adm = self.admit(
@@ -158,6 +164,8 @@ class Gateway(GatewayCore):
         ex = adm.ex
         try:
             rej = adm.rejection
+            if head_size > head_limit:
+                rej = R.headers_too_large(head_size, head_limit)
             if rej is None:
                 body = await _read_body(receive, adm.state.config.gateway.max_body_bytes)
                 if body is None:
@@ -460,15 +468,41 @@ class Gateway(GatewayCore):
             ex.t_end = time.perf_counter()
 
     # -- operational endpoints ---------------------------------------------------------
+    def _admin_denied(self, request: Request) -> Response | None:
+        """401 unless the request carries ``gateway.admin_key`` (when one is set)."""
+        key = self.state.config.gateway.admin_key
+        if not key:
+            return None
+        given = request.headers.get("x-leash-admin-key") or ""
+        auth = request.headers.get("authorization") or ""
+        if not given and auth[:7].lower() == "bearer ":
+            given = auth[7:].strip()
+        if given and hmac.compare_digest(given.encode(), key.encode()):
+            return None
+        return JSONResponse({"error": "this endpoint needs gateway.admin_key"}, status_code=401)
+
     async def health(self, request: Request) -> Response:
+        denied = self._admin_denied(request)
+        if denied is not None:
+            return denied
         payload = self.health_payload()
         return JSONResponse(payload, status_code=200)
 
     async def ready_endpoint(self, request: Request) -> Response:
-        ok = self.ready and not self.refuses_traffic()
-        return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
+        """503 while not serving or degraded (the history cannot be written, or lags past
+        storage.max_lag); /health stays 200 and says why."""
+        payload = self.health_payload()
+        ok = self.ready and payload["status"] == "ok"
+        body: dict[str, Any] = {"ready": ok}
+        if not ok and self.ready:
+            body["status"] = payload["status"]
+            body["reason"] = payload["store"].get("last_error")
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     async def metrics_endpoint(self, request: Request) -> Response:
+        denied = self._admin_denied(request)
+        if denied is not None:
+            return denied
         return Response(self.metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
 

@@ -317,6 +317,7 @@ def build_slots(
             on_error=mc.on_error if mc else None,
             timeout=mc.timeout if mc else None,
             conditions=conds,
+            offload=mc.offload if mc else None,
         )
         built[name] = slot
         return slot

@@ -150,10 +150,11 @@ def test_an_instance_runs_as_is():
 def test_a_failing_module_fails_closed():
     ex = make_exchange()
     d = assert_blocked(run_module(Boom, ex), code="module_error", status=503)
-    assert "kaput" in d.violations[0].detail
+    # the exception's type and where it was raised, never its message (it may quote the prompt)
+    assert "kaput" not in d.violations[0].detail and "Error" in d.violations[0].detail
     ex = make_exchange()
     assert run_module(Boom, ex, on_error="allow") is None
-    assert "kaput" in ex.annotations["module_errors"]["boom"]
+    assert "kaput" not in ex.annotations["module_errors"]["boom"]
 
 
 def test_a_slow_module_overruns_its_budget():

@@ -208,6 +208,7 @@ class GatewayCore:
                 "state": getattr(rec, "state", "ok"),
                 "path": str(getattr(rec, "path", "")),
                 "queue": getattr(rec, "queue_depth", 0),
+                "lag_s": round(getattr(rec, "lag_seconds", 0.0), 3),
                 "last_error": getattr(rec, "last_error", None),
             }
         status = "ok" if self.ready and store.get("state") in ("ok", "disabled") else "degraded"

@@ -94,6 +94,14 @@ def too_large(limit: int, declared: str | None = None) -> Rejection:
     return Rejection(413, "request_too_large", f"request body exceeds the limit of {limit} bytes")
 
 
+def headers_too_large(size: int, limit: int) -> Rejection:
+    return Rejection(
+        431,
+        "headers_too_large",
+        f"request headers of {size} bytes exceed the limit of {limit} bytes (gateway.max_header_bytes)",
+    )
+
+
 def invalid_json(error: str) -> Rejection:
     return Rejection(400, "invalid_json", f"request body is not valid JSON: {error}")
 

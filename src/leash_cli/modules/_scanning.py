@@ -9,6 +9,8 @@ arriving is held back, and a match split across chunks is still caught.
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -35,6 +37,13 @@ _CACHE_MIN_CHARS = 16  # below this a scan costs about what a lookup does
 _CACHE_MAX_CHARS = 16 * 1024 * 1024  # per module: the texts remembered, in characters
 _CACHE_ENTRY_COST = 64  # counted per entry on top of its characters, so tiny texts stay bounded too
 _SEEN_SLOTS = 1 << 14  # texts seen once, remembered by hash only (a power of two)
+#: a text longer than this is scanned in windows (each overlapping the next by _WINDOW_OVERLAP): one
+#: regular-expression call then never holds the GIL for long, so the event loop keeps answering while
+#: a worker thread scans a large body (a match longer than the overlap may be missed at a seam)
+_WINDOW = 64 * 1024
+_WINDOW_OVERLAP = 4 * 1024
+DEFAULT_MAX_SCAN_CHARS = 2 * 1024 * 1024
+MAX_VIOLATIONS = 100  # violations recorded per module decision (see ScanModule._violations)
 
 
 class _TextCache:
@@ -49,7 +58,7 @@ class _TextCache:
     scanned a second time and remembered then.
     """
 
-    __slots__ = ("limit", "size", "items", "seen")
+    __slots__ = ("limit", "size", "items", "seen", "lock")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -58,14 +67,20 @@ class _TextCache:
         # hashes of texts seen once, direct-mapped: a collision only costs one more scan, since
         # what is kept is compared by the whole text
         self.seen: list[int | None] = [None] * _SEEN_SLOTS
+        self.lock = threading.Lock()  # large bodies are scanned in worker threads, several at once
 
     def get(self, text: str) -> tuple | None:
-        found = self.items.get(text)
-        if found is not None:
-            self.items.move_to_end(text)
-        return found
+        with self.lock:
+            found = self.items.get(text)
+            if found is not None:
+                self.items.move_to_end(text)
+            return found
 
     def put(self, text: str, found: tuple) -> None:
+        with self.lock:
+            self._put(text, found)
+
+    def _put(self, text: str, found: tuple) -> None:
         if len(text) > self.limit // 4 or text in self.items:
             return
         h = hash(text)
@@ -106,6 +121,8 @@ class ScanModule:
     name = "scanner"
     version = "1.0"
     priority = 30
+    #: large bodies are scanned in a worker thread, off the event loop (see pipeline.OFFLOAD_MIN_BYTES)
+    offload = "auto"
     on_error = "block"  # security modules fail closed
     severity = "high"
     #: matches are credentials: the history masks them in every storage.bodies mode
@@ -125,6 +142,11 @@ class ScanModule:
         self._key = f"_stream:{self.name}"
         self._profile: StreamProfile | None = None
         self._cache = _TextCache(_CACHE_MAX_CHARS)
+        gw = getattr(getattr(context, "config", None), "gateway", None)
+        #: gateway.max_scan_chars / gateway.on_scan_limit: the text one exchange may have scanned
+        self.max_scan_chars: int = getattr(gw, "max_scan_chars", DEFAULT_MAX_SCAN_CHARS)
+        self.on_scan_limit: str = getattr(gw, "on_scan_limit", "block")
+        self._scanned_key = f"_scanned:{self.name}"  # the response's (or stream's) text scanned so far
 
     @property
     def edits_response(self) -> bool:
@@ -148,6 +170,10 @@ class ScanModule:
         return found
 
     def _scan(self, text: str) -> list[Finding]:
+        if len(text) > _WINDOW + _WINDOW_OVERLAP:
+            # block and log record at most MAX_VIOLATIONS findings: no need to collect hundreds of
+            # thousands (each an object the garbage collector then walks, holding the GIL)
+            return self._scan_windows(text, None if self.s.action == "redact" else MAX_VIOLATIONS + 1)
         scanners = self.scanners
         if len(scanners) == 1:  # (every built-in scanner module)
             return scanners[0].scan(text)
@@ -155,6 +181,73 @@ class ScanModule:
         for sc in scanners:
             out.extend(sc.scan(text))
         return out
+
+    def _scan_windows(self, text: str, enough: int | None = None) -> list[Finding]:
+        """A long text in overlapping windows, offsets into the whole text.  A window keeps the
+        findings that start in its own stretch (those starting in the overlap are the next one's,
+        found there with their context) and not inside one an earlier window kept (a match cut
+        off at the window's left edge)."""
+        out: list[Finding] = []
+        n = len(text)
+        covered = 0
+        for pos in range(0, n, _WINDOW):
+            end = min(pos + _WINDOW + _WINDOW_OVERLAP, n)
+            own = pos + _WINDOW if end < n else n
+            part = text[pos:end]
+            reach = covered
+            for sc in self.scanners:
+                for f in sc.scan(part):
+                    start = f.start + pos
+                    if start < own and start >= covered:
+                        out.append(dataclasses.replace(f, start=start, end=f.end + pos) if pos else f)
+                        reach = max(reach, f.end + pos)
+            covered = reach
+            if end >= n or (enough is not None and len(out) >= enough):
+                break
+        return out
+
+    # -- the scan limit (gateway.max_scan_chars) ---------------------------------------------
+    def _over_limit(self, ex: Exchange, texts: list, where: str) -> tuple[list, Decision | None]:
+        """The texts to scan within what is left of the exchange's ``max_scan_chars``: all of them,
+        or past the cap a block (``on_scan_limit: block``) or the texts cut to it and a note
+        (``allow``: the rest passes unscanned, recorded as a SCAN_LIMIT violation)."""
+        cap = self.max_scan_chars
+        key = self._scanned_key if where != "request" else None
+        used = ex.annotations.get(key, 0) if key else 0
+        total = used
+        for t in texts:
+            total += len(t.text)
+        if key:
+            ex.annotations[key] = total
+        if total <= cap:
+            return texts, None
+        if self.on_scan_limit == "block":
+            return [], block(
+                f"{where} blocked by {self.name}: its text ({total} characters) is more than gateway.max_scan_chars "
+                f"({cap}) allows to be scanned (gateway.on_scan_limit: block)",
+                status=413,
+                code="scan_limit_exceeded",
+                violations=[self._limit_violation("block", total, cap)],
+            )
+        left = max(cap - used, 0)
+        kept = []
+        for t in texts:
+            if left <= 0:
+                break
+            # (a cut text is redacted as far as it was scanned: redact_text keeps the rest as is)
+            kept.append(t if len(t.text) <= left else _Cut(t, left))
+            left -= len(t.text)
+        return kept, Decision("annotate", violations=[self._limit_violation("log", total, cap)])
+
+    def _limit_violation(self, action: str, total: int, cap: int) -> Violation:
+        return Violation(
+            self.name,
+            "SCAN_LIMIT",
+            action,
+            "medium",
+            f"{total} characters to scan, over gateway.max_scan_chars ({cap}); "
+            + ("blocked" if action == "block" else "the rest passed unscanned"),
+        )
 
     def _remember(self, ex: Exchange, found: list[tuple[Finding, str | None]]) -> None:
         """Credentials are masked in every stored copy; what any data scanner finds is masked in
@@ -183,13 +276,23 @@ class ScanModule:
             round(f.score, 4),
         )
 
+    def _violations(self, found: list[tuple[Finding, str | None]], action: str) -> list[Violation]:
+        """One violation per finding, at most ``MAX_VIOLATIONS`` (a hostile body can hold hundreds of
+        thousands of findings: each is a metric increment and a history row); the last one listed
+        says how many more there were."""
+        vs = [self._violation(f, action, fld) for f, fld in found[:MAX_VIOLATIONS]]
+        more = len(found) - MAX_VIOLATIONS
+        if more > 0:
+            vs[-1].detail = f"{vs[-1].detail} (and {more} or more findings, not listed)"
+        return vs
+
     def _blocked(self, found: list[tuple[Finding, str | None]], where: str) -> Decision:
         types = sorted({f.type for f, _ in found})
         return block(
             f"{where} blocked by {self.name}: found {', '.join(types)}",
             status=403,
             code="policy_violation",
-            violations=[self._violation(f, "block", fld) for f, fld in found],
+            violations=self._violations(found, "block"),
         )
 
     # -- request -------------------------------------------------------------------
@@ -201,23 +304,26 @@ class ScanModule:
             return None
         found: list[tuple[Finding, str | None]] = []
         edits: list[tuple[tuple, str]] = []
-        for t in self.request_texts(ex):
+        texts, limited = self._over_limit(ex, self.request_texts(ex), "request")
+        if limited is not None and limited.action == "block":
+            return limited
+        for t in texts:
             fs = self.scan(t.text)
             if not fs:
                 continue
             found.extend((f, t.field) for f in fs)
             if self.s.action == "redact":
-                edits.append((t.path, redact_text(t.text, fs, self.s.placeholder)))
+                edits.append((t.path, redact_text(getattr(t, "whole", t.text), fs, self.s.placeholder)))
         if not found:
-            return None
+            return limited
         self._remember(ex, found)
         if self.s.action == "block":
-            return self._blocked(found, "request")
+            return _noted(self._blocked(found, "request"), limited)
         if self.s.action == "log":
-            return Decision("annotate", violations=[self._violation(f, "log", fld) for f, fld in found])
+            return _noted(Decision("annotate", violations=self._violations(found, "log")), limited)
         for path, new in edits:
             ex.replace_text(path, new)
-        return redact(violations=[self._violation(f, "redact", fld) for f, fld in found])
+        return _noted(redact(violations=self._violations(found, "redact")), limited)
 
     # -- buffered response ------------------------------------------------------
     def on_response(self, ex: Exchange, body: Any) -> Decision | None:
@@ -230,21 +336,24 @@ class ScanModule:
         memo = ex.annotations.get(RESPONSE_TEXTS_KEY)
         if memo is None or memo[0] is not body:
             memo = ex.annotations[RESPONSE_TEXTS_KEY] = (body, ex.dialect.response_texts(body))
-        for t in memo[1]:
+        texts, limited = self._over_limit(ex, memo[1], "response")
+        if limited is not None and limited.action == "block":
+            return limited
+        for t in texts:
             fs = self._scan(t.text)
             if fs:
                 found.extend((f, "response." + t.field) for f in fs)
-                edits.append((t.path, redact_text(t.text, fs, self.s.placeholder)))
+                edits.append((t.path, redact_text(getattr(t, "whole", t.text), fs, self.s.placeholder)))
         if not found:
-            return None
+            return limited
         self._remember(ex, found)
         if self.s.action == "block":
-            return self._blocked(found, "response")
+            return _noted(self._blocked(found, "response"), limited)
         if self.s.action == "log":
-            return Decision("annotate", violations=[self._violation(f, "log", fld) for f, fld in found])
+            return _noted(Decision("annotate", violations=self._violations(found, "log")), limited)
         for path, new in edits:
             set_at(body, path, new)
-        return redact(body, violations=[self._violation(f, "redact", fld) for f, fld in found])
+        return _noted(redact(body, violations=self._violations(found, "redact")), limited)
 
     # -- streamed response ---------------------------------------------------------
     def stream_profile(self) -> StreamProfile:
@@ -265,6 +374,11 @@ class ScanModule:
         if not self.s.check_responses:
             return None
         action = self.s.action
+        notes = ex.annotations
+        used = notes.get(self._scanned_key, 0) + len(chunk.text)
+        notes[self._scanned_key] = used
+        if used > self.max_scan_chars:
+            return self._stream_over_limit(ex, chunk, used)
         if chunk.aggregate:  # a whole text the stream repeats: scan it whole, hold nothing back
             fs = self._scan(chunk.text)
             if not fs:
@@ -302,10 +416,53 @@ class ScanModule:
             self._remember(ex, found_pairs)
             if action == "block":
                 return self._blocked(found_pairs, "response stream")
-            vs = [self._violation(f, action, fld) for f, fld in found_pairs]
+            vs = self._violations(found_pairs, action)
             if action == "log":
                 return Decision("annotate", violations=vs)
             return redact(text=out, violations=vs)
         if out == chunk.text:
             return None
         return Decision("allow", text=out)  # held back (or released later): not a redaction
+
+    def _stream_over_limit(self, ex: Exchange, chunk: StreamChunk, used: int) -> Decision | None:
+        """A stream past ``gateway.max_scan_chars``: stopped (``block``), or its text passes
+        unscanned from here on (``allow``: what a scanner held back is released first)."""
+        cap = self.max_scan_chars
+        if self.on_scan_limit == "block":
+            return block(
+                f"response stream stopped by {self.name}: more text ({used} characters) than "
+                f"gateway.max_scan_chars ({cap}) allows to be scanned (gateway.on_scan_limit: block)",
+                status=413,
+                code="scan_limit_exceeded",
+                violations=[self._limit_violation("block", used, cap)],
+            )
+        noted = f"_scan_limit_noted:{self.name}"
+        first = noted not in ex.annotations
+        ex.annotations[noted] = True
+        streams = ex.annotations.get(self._key) or {}
+        sc = streams.pop(chunk.key, None)
+        text = chunk.text
+        if sc is not None and self.s.action != "log":
+            rest, _ = sc.flush()  # held back before the cap: scanned already
+            text = rest + text
+        vs = [self._limit_violation("log", used, cap)] if first else []
+        if text == chunk.text and not vs:
+            return None
+        return Decision("allow" if not vs else "annotate", text=text, violations=vs)
+
+
+class _Cut:
+    """A text scanned only up to ``gateway.max_scan_chars`` (``on_scan_limit: allow``): it reads
+    as the scanned part; the findings' offsets hold in the whole text (they are all in the part)."""
+
+    __slots__ = ("text", "path", "field", "whole")
+
+    def __init__(self, t: Any, n: int) -> None:
+        self.text, self.path, self.field, self.whole = t.text[:n], t.path, t.field, t.text
+
+
+def _noted(d: Decision, limited: Decision | None) -> Decision:
+    """`d` with the SCAN_LIMIT note of ``on_scan_limit: allow`` added (when there is one)."""
+    if limited is not None:
+        d.violations.extend(limited.violations)
+    return d

@@ -19,6 +19,7 @@ class CostTracker:
     name = "cost-tracker"
     version = "1.0"
     priority = 20
+    offload = "never"  # cheap and bounded: runs on the event loop
 
     class Settings(_common.Settings):
         limit_usd: float | None = Field(

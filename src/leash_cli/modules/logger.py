@@ -35,6 +35,7 @@ class Logger:
     name = "logger"
     version = "1.0"
     priority = 1000
+    offload = "never"  # cheap and bounded: runs on the event loop
     on_error = "allow"
 
     class Settings(Settings):

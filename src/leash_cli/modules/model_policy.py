@@ -21,6 +21,7 @@ class ModelPolicy:
     name = "model-policy"
     version = "1.0"
     priority = 5
+    offload = "never"  # cheap and bounded: runs on the event loop
 
     class Settings(Settings):
         allowed_providers: list[str] | None = Field(None, description="only these providers (default: all)")

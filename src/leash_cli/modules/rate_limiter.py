@@ -21,6 +21,7 @@ class RateLimiter:
     name = "rate-limiter"
     version = "1.0"
     priority = 10
+    offload = "never"  # cheap and bounded: runs on the event loop
 
     class Settings(_common.Settings):
         requests_per_minute: int | None = Field(None, ge=0, description="requests allowed per minute")

@@ -26,6 +26,7 @@ def _match(name: str | None, patterns: list[str]) -> bool:
 class TenantRules:
     name = NAME
     priority = 0
+    offload = "never"  # cheap and bounded: runs on the event loop
 
     def __init__(self, tenants: dict[str, TenantConfig], state, pricer=None, recorder=None) -> None:
         self.tenants = {t: c for t, c in tenants.items() if _has_rules(c)}

@@ -56,7 +56,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from leash_cli.config import StorageConfig
+from leash_cli.config import StorageConfig, parse_duration
 from leash_cli.exchange import Exchange
 from leash_cli.store.backend import Store, StoreError
 from leash_cli.store.factory import label, open_store
@@ -157,19 +157,25 @@ def items(frames: Iterable[Any]) -> Iterator[Any]:
 
 
 def read_frames(fd: int) -> Iterator[Any]:
-    """Yield the objects sent on ``fd`` (each item of a list frame) until it closes."""
-    buf = b""
+    """Yield the objects sent on ``fd`` (each item of a list frame) until it closes.
+
+    Linear in the bytes read, whatever the frame size: reads land in one ``bytearray`` that
+    grows in place, and the frames taken from its front are dropped in one deletion per read
+    (``buf = buf + chunk`` copied a 100 MB frame once per 256 KiB read: 48 s)."""
+    buf = bytearray()
     while True:
         chunk = os.read(fd, 1 << 18)
         if not chunk:
             return
-        buf = buf + chunk if buf else chunk
+        buf += chunk
         pos, size = 0, len(buf)
         while size - pos >= 4:
             (n,) = _LEN.unpack_from(buf, pos)
             if size - pos < 4 + n:
                 break
-            kind, payload = buf[pos + 4], memoryview(buf)[pos + 5 : pos + 4 + n]
+            kind = buf[pos + 4]
+            with memoryview(buf) as view:
+                payload = bytes(view[pos + 5 : pos + 4 + n])
             pos += 4 + n
             if kind == 0x50:  # P
                 yield pickle.loads(payload)
@@ -179,10 +185,32 @@ def read_frames(fd: int) -> Iterator[Any]:
                 yield from pickle.loads(payload)
             else:
                 raise ValueError(f"history writer protocol: unknown frame kind {kind!r}")
-        buf = buf[pos:]
+        if pos:
+            del buf[:pos]
 
 
 # -- the gateway's side ------------------------------------------------------------------
+
+
+def _snapshot_size(snap: tuple[Any, ...]) -> int:
+    """About how many bytes a row's snapshot holds (its bodies, already cut to the limit)."""
+    size = 512
+    for v in snap[27:30]:  # request body, response body, response text
+        if v is not None and not isinstance(v, tuple):
+            size += len(v)
+    return size
+
+
+_LAG_CACHE: dict[str, float] = {}
+
+
+def _max_lag(storage: Any) -> float:
+    """``storage.max_lag`` in seconds (parsed once per spelling)."""
+    text = getattr(storage, "max_lag", "30s")
+    got = _LAG_CACHE.get(text)
+    if got is None:
+        got = _LAG_CACHE[text] = parse_duration(text)
+    return got
 
 
 class ProcessRecorder:
@@ -208,6 +236,10 @@ class ProcessRecorder:
         # what the writer has not finished, oldest first: batches sent, then items not yet sent (tuples)
         self._unfinished: collections.deque[_Batch | tuple[Any, ...]] = collections.deque()
         self._depth = 0  # items in _unfinished
+        # (monotonic time submitted, estimated bytes) of each unfinished item, oldest first: the
+        # writer's lag (leash_store_lag_seconds) and the bytes held (storage.max_pending_bytes)
+        self._meta: collections.deque[tuple[float, int]] = collections.deque()
+        self._bytes = 0
         # what is not yet written to the pipe, in order: items (tuples, encoded when written) and
         # commands or the unwritten rest of a write (bytes)
         self._out: collections.deque[tuple[Any, ...] | bytes] = collections.deque()
@@ -251,11 +283,34 @@ class ProcessRecorder:
     def state(self) -> str:
         if not self.enabled:
             return "disabled"
-        return "degraded" if (self._gone_error or self._remote["failing"]) else "ok"
+        return "degraded" if (self._gone_error or self._remote["failing"] or self._lagging()) else "ok"
 
     @property
     def last_error(self) -> str | None:
-        return self._gone_error or self._remote["last_error"]
+        return self._gone_error or self._remote["last_error"] or self._lag_error()
+
+    @property
+    def lag_seconds(self) -> float:
+        """How long the oldest row not yet written has waited (0 with none waiting)."""
+        meta = self._meta
+        try:
+            return max(time.monotonic() - meta[0][0], 0.0) if meta else 0.0
+        except IndexError:  # emptied meanwhile
+            return 0.0
+
+    @property
+    def pending_bytes(self) -> int:
+        return self._bytes
+
+    def _lagging(self) -> bool:
+        return self.lag_seconds > _max_lag(self._storage)
+
+    def _lag_error(self) -> str | None:
+        lag = self.lag_seconds
+        limit = _max_lag(self._storage)
+        if lag <= limit:
+            return None
+        return f"the history writer is {lag:.1f} s behind (storage.max_lag: {self._storage.max_lag}); {self._depth} rows waiting"
 
     @property
     def queue_depth(self) -> int:
@@ -341,19 +396,20 @@ class ProcessRecorder:
         try:
             if ex.cost_usd is None and self.pricer is not None and ex.usage.known:
                 ex.cost_usd, ex.cost_detail = self.pricer.price(ex.kind, ex.model, ex.usage, ex.provider)
-            item = ("s", snapshot(ex, self._storage), build_violation_rows(ex))
+            snap = snapshot(ex, self._storage)
+            item = ("s", snap, build_violation_rows(ex))
         except Exception as e:
             self.build_errors += 1
             log.exception("history: cannot build a row for %r: %s", getattr(ex, "id", ex), e)
             return
-        self._send(item)
+        self._send(item, size=_snapshot_size(snap))
 
     def audit(self, event: str, detail: dict[str, Any] | None = None, actor: str | None = None) -> None:
         if self._closed or not self.enabled:
             return
         self._send(("a", audit_row(time.time(), event, actor, detail)))
 
-    def _send(self, data: tuple[Any, ...] | bytes, item: bool = True) -> None:
+    def _send(self, data: tuple[Any, ...] | bytes, item: bool = True, size: int = 512) -> None:
         """Queue an item (a tuple) or a command (framed bytes) for the writer.  Items wait up to
         ``storage.flush_interval_ms`` to go in one frame and one write with the items after
         them (a pipe write per request would cost the gateway a syscall and a wake-up of the
@@ -363,19 +419,12 @@ class ProcessRecorder:
                 assert type(data) is tuple
                 self._unfinished.append(data)
                 self._depth += 1
-                if self._depth > self.max_pending:  # no writer took rows for a long while
-                    old = self._unfinished[0]
-                    self._lost += 1
-                    if isinstance(old, _Batch):  # sent: the writer's count will include it
-                        self._take_finished(1)
-                        self._finished += 1
-                    else:  # never sent: it leaves the pipe's queue too
-                        self._unfinished.popleft()
-                        self._depth -= 1
-                        if self._out and self._out[0] is old:
-                            self._out.popleft()
-                        else:  # behind a command or the rest of a write
-                            self._out.remove(old)  # (old is a tuple: never sent)
+                self._meta.append((time.monotonic(), size))
+                self._bytes += size
+                max_bytes = self._storage.max_pending_bytes
+                # no writer took rows for a long while: the oldest go (bounded in rows and in bytes)
+                while self._depth > self.max_pending or (self._bytes > max_bytes and self._depth > 1):
+                    self._drop_oldest()
             if not self._out:
                 self._out_since = time.monotonic()
             self._out.append(data)
@@ -395,6 +444,29 @@ class ProcessRecorder:
             elif not self._need_sender:
                 self._need_sender = True
                 self._wake.notify()
+
+    def _drop_oldest(self) -> None:
+        """Let the oldest unfinished item go, counted as lost.  (Under the lock.)"""
+        old = self._unfinished[0]
+        self._lost += 1
+        if isinstance(old, _Batch):  # sent: the writer's count will include it
+            self._take_finished(1)
+            self._finished += 1
+        else:  # never sent: it leaves the pipe's queue too
+            self._unfinished.popleft()
+            self._depth -= 1
+            self._forget(1)
+            if self._out and self._out[0] is old:
+                self._out.popleft()
+            else:  # behind a command or the rest of a write
+                self._out.remove(old)  # (old is a tuple: never sent)
+        if self._lost == 1 or self._lost % 1000 == 0:
+            log.error("history: backlog full, dropped %d oldest rows so far", self._lost)
+
+    def _forget(self, n: int) -> None:
+        meta = self._meta
+        for _ in range(min(n, len(meta))):
+            self._bytes -= meta.popleft()[1]
 
     def _flush_from_loop(self) -> None:
         """In the event loop, once per flush interval: one non-blocking write of the queued rows;
@@ -527,6 +599,7 @@ class ProcessRecorder:
                 u.popleft()
             n -= take
             self._depth -= take
+            self._forget(take)
 
     def _command(self, kind: str, timeout: float) -> bool:
         if not self._started or self._closed:

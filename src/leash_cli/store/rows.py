@@ -65,12 +65,15 @@ CREDENTIAL_PATTERN = re.compile(
     | xox[abprs]-[A-Za-z0-9\-]{10,}                             # Slack
     | (?:AKIA|ASIA)[0-9A-Z]{16}                                 # AWS access key id
     | gsk_[A-Za-z0-9]{20,}                                      # Groq
-    | eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}   # JWT
+    | (?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}   # JWT (at a word's start)
     | (?i:bearer)\s+[A-Za-z0-9._~+/=\-]{12,}
-    | -----BEGIN[A-Z ]*PRIVATE\ KEY-----[\s\S]*?-----END[A-Z ]*PRIVATE\ KEY-----
     """,
     re.X,
 )
+#: PEM private keys: matched in two linear steps (see _mask_pem), not by one lazy pattern (which
+#: rescans the rest of the text from every BEGIN without an END: 18 s for a 256 KiB header)
+_PEM_BEGIN = re.compile(r"-----BEGIN[A-Z ]{0,40}PRIVATE KEY-----")
+_PEM_END = re.compile(r"-----END[A-Z ]{0,40}PRIVATE KEY-----")
 MASK = "[REDACTED]"
 _SECRET_HEADER = re.compile(
     r"(authorization|api[-_]?key|secret|password|passwd|cookie|session|access[-_]?token|auth[-_]?token|(^|[-_])token$|x-.*-key$)",
@@ -117,9 +120,33 @@ def _may_hold_credentials(text: str) -> bool:
 
 
 def mask_credentials(text: str) -> str:
+    """`text` with credential-looking strings replaced by ``[REDACTED]``; linear in its length."""
     if not _may_hold_credentials(text):
         return text
+    if "-----BEGIN" in text:
+        text = _mask_pem(text)
     return CREDENTIAL_PATTERN.sub(MASK, text)
+
+
+def _mask_pem(text: str) -> str:
+    """PEM private key blocks masked: each BEGIN is paired with the first END after it; once
+    no END follows a BEGIN, none follows a later one either (one pass, linear)."""
+    parts: list[str] = []
+    pos = 0
+    while True:
+        b = _PEM_BEGIN.search(text, pos)
+        if b is None:
+            break
+        e = _PEM_END.search(text, b.end())
+        if e is None:
+            break
+        parts.append(text[pos : b.start()])
+        parts.append(MASK)
+        pos = e.end()
+    if not parts:
+        return text
+    parts.append(text[pos:])
+    return "".join(parts)
 
 
 _DROP = object()
@@ -286,6 +313,18 @@ def _events_json(stream_events: list[Any], limit: int) -> str:
 _PARSE_LATER = "parse-later"
 
 
+def _first_events(events: list[Any] | None, limit: int) -> list[Any] | None:
+    """The stream's first events, up to about `limit` bytes (the row keeps no more)."""
+    if not events:
+        return events
+    size = 0
+    for i, raw in enumerate(events):
+        size += len(raw)
+        if size > limit:
+            return events[: i + 1]
+    return events
+
+
 def snapshot(ex: Exchange, storage: StorageConfig) -> tuple[Any, ...]:
     """What the ``requests`` row needs from one exchange, as plain values (cheap: the gateway
     takes it; the formatting in :func:`row_from_snapshot` can then run in the writer process).
@@ -297,8 +336,11 @@ def snapshot(ex: Exchange, storage: StorageConfig) -> tuple[Any, ...]:
     if storage.bodies == "none":
         bodies = (None, None, None, None, None, None, None)
     else:
+        limit = storage.max_body_bytes
+        req_body = ex.request_body
+        big = req_body is not None and len(req_body) > limit
         prompt: tuple[str, str] | str | None
-        if type(ex) is Exchange and not ex._dirty:
+        if type(ex) is Exchange and not ex._dirty and not big:
             prompt = (_PARSE_LATER, ex.api)  # the body's bytes are what was sent: the writer parses them
         else:
             from leash_cli.usage import prompt_text
@@ -308,12 +350,16 @@ def snapshot(ex: Exchange, storage: StorageConfig) -> tuple[Any, ...]:
             except Exception:  # a strange body must not lose the row
                 prompt = None
         notes = ex.annotations
+        # what the row keeps is cut here, before the snapshot leaves (one byte over the limit: the
+        # writer still sees it was cut): a 100 MB exchange costs the pipe and the writer 256 KiB
+        cut = limit + 1
+        resp_body, resp_text = ex.response_body, ex.response_text
         bodies = (
-            ex.request_body,
-            ex.response_body,
-            ex.response_text,
-            prompt,
-            ex.stream_events if storage.bodies == "full" else None,
+            req_body[:cut] if big else req_body,
+            resp_body[:cut] if resp_body is not None and len(resp_body) > cut else resp_body,
+            resp_text[:cut] if resp_text is not None and len(resp_text) > cut else resp_text,
+            prompt[:cut] if type(prompt) is str and len(prompt) > cut else prompt,
+            _first_events(ex.stream_events, cut) if storage.bodies == "full" else None,
             _redaction_values(ex) if storage.bodies == "redacted" and notes else None,
             _secret_values(ex) if notes else None,
         )

@@ -32,7 +32,7 @@ from leash_cli.exchange import Exchange
 from leash_cli.store.backend import Store, StoreError, StoreWriter
 from leash_cli.store.chain import AuditKey, KeyError_, load_key
 from leash_cli.store.factory import label, open_store
-from leash_cli.store.process import ProcessRecorder
+from leash_cli.store.process import ProcessRecorder, _max_lag
 from leash_cli.store.retention import cutoff_for
 from leash_cli.store.rows import audit_row, build_request_row, build_violation_rows, row_from_snapshot
 
@@ -128,6 +128,7 @@ class Recorder:
         self.dropped = 0  # rows dropped because the in-memory backlog was full
         self.pruned = 0  # rows removed by retention
         self.finished = 0  # items that left the backlog: written, or dropped
+        self._times: collections.deque[float] = collections.deque()  # when each waiting row arrived
         self.on_round: Any = None  # called after every writer round (the writer process reports its status)
 
     # -- status -----------------------------------------------------------------
@@ -146,10 +147,19 @@ class Recorder:
 
     @property
     def state(self) -> str:
-        """``ok``, ``degraded`` (writes failing; rows kept in memory) or ``disabled``."""
+        """``ok``, ``degraded`` (writes failing, rows kept in memory; or the oldest waiting row is
+        older than ``storage.max_lag``) or ``disabled``."""
         if not self.enabled:
             return "disabled"
-        return "degraded" if self._failing else "ok"
+        return "degraded" if self._failing or self.lag_seconds > _max_lag(self.storage) else "ok"
+
+    @property
+    def lag_seconds(self) -> float:
+        """How long the oldest row not yet written has waited (0 with none waiting)."""
+        try:
+            return max(time.monotonic() - self._times[0], 0.0) if self._times else 0.0
+        except IndexError:
+            return 0.0
 
     @property
     def failing(self) -> bool:
@@ -158,6 +168,10 @@ class Recorder:
 
     @property
     def last_error(self) -> str | None:
+        if self._last_error is None and not self.in_writer_process:
+            lag = self.lag_seconds
+            if lag > _max_lag(self.storage):
+                return f"the history writer is {lag:.1f} s behind (storage.max_lag: {self.storage.max_lag})"
         return self._last_error
 
     @property
@@ -187,6 +201,7 @@ class Recorder:
         """Queue a finished exchange (never blocks, never raises).  Do not mutate it afterwards."""
         if self._closed or not self.enabled:
             return
+        self._times.append(time.monotonic())
         self._q.put_nowait(ex)
 
     def submit_item(self, item: Any) -> None:
@@ -197,6 +212,7 @@ class Recorder:
         """Queue an ``audit_log`` row."""
         if self._closed or not self.enabled:
             return
+        self._times.append(time.monotonic())
         self._q.put_nowait(_Audit(time.time(), event, actor, detail))
 
     def flush(self, timeout: float = 5.0) -> bool:
@@ -448,6 +464,7 @@ class Recorder:
         self._pending.append(item)
         if len(self._pending) > self.max_pending:
             self._pending.popleft()
+            self._done(1)
             self.dropped += 1
             self.finished += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
@@ -457,6 +474,12 @@ class Recorder:
                     self.dropped,
                     self._last_error,
                 )
+
+    def _done(self, n: int) -> None:
+        """`n` rows left the backlog (written or dropped): the lag is the next one's."""
+        times = self._times
+        for _ in range(min(n, len(times))):
+            times.popleft()
 
     def _write_pending(self) -> bool:
         """Commit the backlog (in chunks).  False when a write failed."""
@@ -473,6 +496,7 @@ class Recorder:
                 return False
             for _ in range(len(items)):
                 self._pending.popleft()
+            self._done(len(items))
             self.finished += len(items)
             written = sum(1 for it in items if it[0] == "r")
             self._unsigned += sum(1 for it in items if it[0] in "ra")
@@ -480,6 +504,7 @@ class Recorder:
             self._fts_lag += written
             if self._failing:
                 self._failing = False
+                self._last_error = None  # recovered: /health shows no stale error
                 log.warning("history: writing to %s again (%d rows written so far)", self.path, self.rows_written)
         return True
 
