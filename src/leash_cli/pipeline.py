@@ -583,10 +583,14 @@ class ResponseFlow:
         ex = self.ex
         parsed: Any = None
         if self._resp_slots and body and (ex.status or 0) < 400:
+            text_body = False
             try:
                 obj = orjson.loads(body)
             except orjson.JSONDecodeError:
-                obj = None
+                # no JSON (plain text, HTML, a broken body): its text still goes through the modules,
+                # wrapped as a one-item array (``Dialect.response_texts`` reads a string item whole)
+                obj = [body.decode("utf-8", "replace")]
+                text_body = True
             if obj is not None:
                 changed = False
                 try:
@@ -621,9 +625,13 @@ class ResponseFlow:
                             changed = True  # rewritten in place
                 finally:
                     ex.annotations.pop(RESPONSE_TEXTS_KEY, None)
-                if changed:
+                if text_body:
+                    if changed:
+                        body = str(obj[0]).encode("utf-8")
+                elif changed:
                     body = orjson.dumps(obj)
-                parsed = obj  # what the client gets, already parsed: usage is read from it
+                if not text_body:
+                    parsed = obj  # what the client gets, already parsed: usage is read from it
         if body:
             try:
                 if parsed is not None:

@@ -21,6 +21,7 @@ import orjson
 
 from leash_cli.dialects.base import (
     Dialect,
+    Encoded,
     Path,
     StreamState,
     Text,
@@ -29,6 +30,7 @@ from leash_cli.dialects.base import (
     cap_max_tokens,
     error_type,
     leaves,
+    text_document,
     tool_descriptions,
 )
 
@@ -204,6 +206,10 @@ def _blocks(blocks: list[Any], base: Path, role: str, out: list[Text]) -> None:
             src = b.get("source")
             if isinstance(src, dict) and src.get("type") == "text" and isinstance(src.get("data"), str):
                 out.append(Text(role, src["data"], (*base, j, "source", "data"), "document"))
+            elif isinstance(src, dict) and src.get("type") == "base64":
+                doc = text_document(src.get("data"), src.get("media_type"))
+                if doc is not None:
+                    out.append(Text(role, doc[0], (*base, j, "source", "data", Encoded(doc[1])), "document"))
             elif isinstance(src, dict) and src.get("type") == "content" and isinstance(src.get("content"), list):
                 _blocks(src["content"], (*base, j, "source", "content"), role, out)
             for key in ("title", "context"):

@@ -26,6 +26,7 @@ import orjson
 
 from leash_cli.dialects.base import (
     Dialect,
+    Encoded,
     Path,
     StreamState,
     Text,
@@ -33,6 +34,7 @@ from leash_cli.dialects.base import (
     as_int,
     error_type,
     leaves,
+    text_document,
     tool_descriptions,
 )
 
@@ -242,6 +244,12 @@ def _parts(parts: list[Any], base: Path, role: str, out: list[Text]) -> None:
             out.append(Text(role, text, (*base, j, "text")))
             if len(p) == 1:
                 continue  # a plain text part (the common case): no call or response in it
+        blob = p.get("inlineData") or p.get("inline_data")
+        if isinstance(blob, dict):  # a text file sent inline: {"mimeType": "text/plain", "data": base64}
+            doc = text_document(blob.get("data"), blob.get("mimeType") or blob.get("mime_type"))
+            if doc is not None:
+                bkey = "inlineData" if "inlineData" in p else "inline_data"
+                out.append(Text(role, doc[0], (*base, j, bkey, "data", Encoded(doc[1])), "document"))
         for key, kind, inner in _PART_KEYS:
             v = p.get(key)
             if isinstance(v, dict):
