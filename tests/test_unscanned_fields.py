@@ -123,7 +123,10 @@ def test_base64_text_documents_are_decoded_and_scanned(start_gateway, upstream):
                     "content": [
                         {
                             "type": "file",
-                            "file": {"filename": "notes.txt", "file_data": f"data:text/plain;base64,{_b64(OPENAI_KEY)}"},
+                            "file": {
+                                "filename": "notes.txt",
+                                "file_data": f"data:text/plain;base64,{_b64(OPENAI_KEY)}",
+                            },
                         }
                     ],
                 }
