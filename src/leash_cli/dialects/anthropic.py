@@ -87,6 +87,21 @@ class Anthropic(Dialect):
     def cap_output_tokens(self, body: dict[str, Any], rest: str, cap: int) -> bool:
         return cap_max_tokens(body, rest, cap)
 
+    def hidden_inputs(self, body: Any) -> list[str]:
+        """Content blocks whose source is an uploaded file (``source.type: file``), and a ``container``
+        (its files are read by the code execution tool)."""
+        if not isinstance(body, dict):
+            return []
+        out = ["container"] if body.get("container") else []
+        msgs = body.get("messages")
+        for i, m in enumerate(msgs if isinstance(msgs, list) else ()):
+            content = m.get("content") if isinstance(m, dict) else None
+            for j, b in enumerate(content if isinstance(content, list) else ()):
+                src = b.get("source") if isinstance(b, dict) else None
+                if isinstance(src, dict) and src.get("type") == "file":
+                    out.append(f"messages.{i}.content.{j}")
+        return out
+
     def build_request(
         self, model: str, turns: list[dict[str, Any]], system: str | None, stream: bool
     ) -> tuple[str, str, dict[str, Any]]:

@@ -360,6 +360,12 @@ class Dialect:
     def prepare_request(self, ex: Call) -> None:
         """Last changes to a streamed request before it goes upstream (ask for usage)."""
 
+    def hidden_inputs(self, body: Any) -> list[str]:
+        """Input the provider adds to this request's prompt that its body does not hold (a stored
+        conversation, an earlier response, an uploaded file, cached content), named by where it
+        is referred to; the provider bills it as prompt tokens.  Budgets reserve for it."""
+        return []
+
     def cap_output_tokens(self, body: dict[str, Any], rest: str, cap: int) -> bool:
         """Set the request's output-token limit to `cap`; False when this call takes none."""
         return False

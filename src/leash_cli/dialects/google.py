@@ -121,6 +121,19 @@ class Google(Dialect):
         gc["maxOutputTokens"] = cap
         return True
 
+    def hidden_inputs(self, body: Any) -> list[str]:
+        """``cachedContent`` and parts with ``fileData`` (an uploaded file by URI)."""
+        if not isinstance(body, dict):
+            return []
+        out = [k for k in ("cachedContent", "cached_content") if body.get(k)]
+        contents = body.get("contents")
+        for i, c in enumerate(contents if isinstance(contents, list) else ()):
+            parts = c.get("parts") if isinstance(c, dict) else None
+            for j, p in enumerate(parts if isinstance(parts, list) else ()):
+                if isinstance(p, dict) and (p.get("fileData") or p.get("file_data")):
+                    out.append(f"contents.{i}.parts.{j}")
+        return out
+
     def with_model(self, rest: str, body: bytes | None, model: str) -> tuple[str, bytes | None]:
         return self.path_with_model(rest, model), body
 

@@ -129,6 +129,30 @@ class OpenAI(Dialect):
     def cap_output_tokens(self, body: dict[str, Any], rest: str, cap: int) -> bool:
         return cap_max_tokens(body, rest, cap)
 
+    def hidden_inputs(self, body: Any) -> list[str]:
+        """The Responses API's ``previous_response_id``, ``conversation`` and stored ``prompt``;
+        ``item_reference`` items; files by ``file_id`` (chat ``file`` parts, ``input_file``)."""
+        if not isinstance(body, dict):
+            return []
+        out = [k for k in ("previous_response_id", "conversation") if body.get(k)]
+        prompt = body.get("prompt")
+        if isinstance(prompt, dict) and prompt.get("id"):
+            out.append("prompt")
+        for key in ("messages", "input"):
+            items = body.get(key)
+            for i, item in enumerate(items if isinstance(items, list) else ()):
+                if not isinstance(item, dict):
+                    continue
+                if item.get("type") == "item_reference":
+                    out.append(f"{key}.{i}")
+                content = item.get("content")
+                for j, part in enumerate(content if isinstance(content, list) else ()):
+                    if isinstance(part, dict):
+                        f = part.get("file")
+                        if part.get("file_id") or (isinstance(f, dict) and f.get("file_id")):
+                            out.append(f"{key}.{i}.content.{j}")
+        return out
+
     def build_request(
         self, model: str, turns: list[dict[str, Any]], system: str | None, stream: bool
     ) -> tuple[str, str, dict[str, Any]]:
