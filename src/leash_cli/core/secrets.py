@@ -23,7 +23,7 @@ from pydantic import BaseModel, SecretStr
 from leash_cli.config import Config
 from leash_cli.exchange import CREDENTIAL_PARAMS, Exchange
 
-__all__ = ["MASK", "SecretMask", "configured_secrets"]
+__all__ = ["MASK", "SecretMask", "configured_secrets", "secret_bearing"]
 
 MASK = "[leash:masked]"
 _MASK_B = MASK.encode()
@@ -31,7 +31,9 @@ _MIN_LEN = 8  # shorter values are no secrets worth matching (and would mask ord
 _KEY_WORDS = ("key", "token", "secret", "password", "auth", "signature", "session", "credential", "sig")
 
 
-def _secretish(name: str) -> bool:
+def secret_bearing(name: str) -> bool:
+    """Whether a header or query parameter of this name carries a secret (``api-key``, ``key``,
+    ``x-auth-token``, ``authorization``, ``sig`` ...)."""
     low = name.lower()
     return low in CREDENTIAL_PARAMS or any(w in low for w in _KEY_WORDS)
 
@@ -58,20 +60,22 @@ def configured_secrets(cfg: Config) -> list[str]:
     out: list[str] = list(_secret_strs(cfg))
     for pc in cfg.providers.values():
         for name, v in (pc.headers or {}).items():
-            if isinstance(v, str) and (_secretish(name) or name.lower() in ("authorization", "proxy-authorization")):
+            if isinstance(v, str) and (
+                secret_bearing(name) or name.lower() in ("authorization", "proxy-authorization")
+            ):
                 out.append(v)
                 head, _, token = v.partition(" ")
                 if token and head.lower() in ("bearer", "basic", "token"):
                     out.append(token)
         for name, v in (pc.query or {}).items():
-            if isinstance(v, str) and _secretish(name):
+            if isinstance(v, str) and secret_bearing(name):
                 out.append(v)
         if pc.proxy:
             pw = urlsplit(pc.proxy).password
             if pw:
                 out.append(pw)
         if pc.endpoint and "?" in pc.endpoint:
-            out += [v for k, v in parse_qsl(urlsplit(pc.endpoint).query) if _secretish(k)]
+            out += [v for k, v in parse_qsl(urlsplit(pc.endpoint).query) if secret_bearing(k)]
     return sorted({s for s in out if isinstance(s, str) and len(s.strip()) >= _MIN_LEN}, key=len, reverse=True)
 
 
