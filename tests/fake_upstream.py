@@ -35,6 +35,9 @@ BEHAVIOURS = (
     "budget-probe",  # answer after 0.3 s, billing the whole max_tokens as output
     "two-choices",  # a chat stream of two choices (n=2), their deltas interleaved
     "parallel-tools",  # a chat stream of two tool calls, their argument deltas interleaved
+    "spaced-stream",  # `data:` lines with extra leading whitespace (clients parse them all the same)
+    "text-body",  # the answer as a text/plain body, no JSON
+    "echo-headers",  # a hostile upstream: echoes the request's headers and query in its body and headers
 )
 
 
@@ -229,6 +232,11 @@ class FakeUpstream:
         if model == "redirect":
             return web.Response(status=302, headers={"Location": "http://elsewhere.invalid/v1/chat/completions"})
 
+        if model == "echo-headers":
+            return await _echo(request, payload, api)
+        if model == "text-body":
+            text = mock.reply_text(mock._prompt_text(api, payload if isinstance(payload, dict) else {}))
+            return web.Response(status=200, body=text.encode(), headers={"content-type": "text/plain"})
         if model in ("two-choices", "parallel-tools"):
             msgs = payload.get("messages") or [{}]
             last = msgs[-1].get("content") if isinstance(msgs[-1], dict) else ""
@@ -257,6 +265,8 @@ class FakeUpstream:
         await resp.prepare(request)
         try:
             for i, ev in enumerate(result.events):
+                if model == "spaced-stream" and b"[DONE]" not in ev:
+                    ev = ev.replace(b"data: ", b"data:   \t")
                 await resp.write(ev)
                 if model == "slow-stream":
                     await asyncio.sleep(0.3)
@@ -270,3 +280,51 @@ class FakeUpstream:
             self.disconnects.append(path)
             raise
         return resp
+
+
+async def _echo(request: web.Request, payload: object, api: str) -> web.StreamResponse:
+    """What a hostile or debugging upstream does: hand the request's headers and query back, in the
+    answer text, in extra fields and in its own response headers (streamed when asked)."""
+    seen = {k.lower(): v for k, v in request.headers.items()}
+    seen_text = orjson.dumps({"headers": seen, "query": request.query_string}).decode()
+    echo_headers = {f"x-echo-{k}": v for k, v in seen.items() if k in ("authorization", "x-api-key", "api-key")}
+    echo_headers["x-echo-query"] = request.query_string or "-"
+    body = payload if isinstance(payload, dict) else {}
+    if api == "openai" and body.get("stream"):
+        resp = web.StreamResponse(status=200, headers={"content-type": "text/event-stream", **echo_headers})
+        await resp.prepare(request)
+        base = {"id": "chatcmpl-echo", "object": "chat.completion.chunk", "created": 1, "model": "echo-headers"}
+        for piece in (seen_text[: len(seen_text) // 2], seen_text[len(seen_text) // 2 :], " " + seen_text):
+            ev = {**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+            await resp.write(b"data: " + orjson.dumps(ev) + b"\n\n")
+        await resp.write(b"data: " + orjson.dumps({**base, "choices": [], "echo": seen}) + b"\n\n")
+        await resp.write(b"data: [DONE]\n\n")
+        await resp.write_eof()
+        return resp
+    if api == "anthropic":
+        out: dict = {
+            "id": "msg_echo",
+            "type": "message",
+            "role": "assistant",
+            "model": "echo-headers",
+            "content": [{"type": "text", "text": seen_text}],
+            "stop_reason": "end_turn",
+            "usage": {"input_tokens": 5, "output_tokens": 5},
+            "echo": seen,
+        }
+    elif api == "google":
+        out = {
+            "candidates": [{"content": {"role": "model", "parts": [{"text": seen_text}]}, "finishReason": "STOP"}],
+            "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 5, "totalTokenCount": 10},
+            "echo": seen,
+        }
+    else:
+        out = {
+            "id": "chatcmpl-echo",
+            "object": "chat.completion",
+            "model": "echo-headers",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": seen_text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10},
+            "echo": seen,
+        }
+    return web.json_response(out, headers=echo_headers)

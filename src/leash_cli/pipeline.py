@@ -43,6 +43,12 @@ log = logging.getLogger("leash.pipeline")
 
 REQUEST_STAGES = ("inspect", "policy", "transform")
 RESPONSE_TEXTS_KEY = "_response_texts"  # what response modules may share of one body (see ResponseFlow.body)
+#: ``ex.annotations[STREAM_GUARD]``: ``async (ex, output_tokens_so_far) -> Decision | None``, asked as a
+#: stream's output grows (budgets and token quotas set it; a block stops the stream)
+STREAM_GUARD = "_stream_guard"
+#: a stream's output is estimated at one token per this many bytes of streamed text, unless the
+#: provider reports more in the stream itself
+BYTES_PER_TOKEN = 4
 RESPONSE_STAGES = ("on_response", "on_chunk")
 STAGES = (*REQUEST_STAGES, *RESPONSE_STAGES, "sink")
 DEFAULT_TIMEOUT = 2.0
@@ -673,6 +679,9 @@ class ResponseFlow:
         "_text_pending",
         "_delivered",
         "_first_write",
+        "_guard",
+        "_out_bytes",
+        "_out_tokens",
     )
 
     def __init__(self, pipeline: Pipeline, ex: Exchange) -> None:
@@ -690,6 +699,9 @@ class ResponseFlow:
         self._text_pending = False  # the first text is in what the adapter is about to write
         self._delivered = False  # the first text has been written to the client
         self._first_write: float | None = None
+        self._guard = ex.annotations.get(STREAM_GUARD)
+        self._out_bytes = 0
+        self._out_tokens = 0
 
     # -- buffered ----------------------------------------------------------------------
     async def body(self, body: bytes) -> bytes:
@@ -697,10 +709,14 @@ class ResponseFlow:
         ex = self.ex
         parsed: Any = None
         if self._resp_slots and body and (ex.status or 0) < 400:
+            text_body = False
             try:
                 obj = orjson.loads(body)
             except orjson.JSONDecodeError:
-                obj = None
+                # no JSON (plain text, HTML, a broken body): its text still goes through the modules,
+                # wrapped as a one-item array (``Dialect.response_texts`` reads a string item whole)
+                obj = [body.decode("utf-8", "replace")]
+                text_body = True
             if obj is not None:
                 changed = False
                 try:
@@ -735,9 +751,13 @@ class ResponseFlow:
                             changed = True  # rewritten in place
                 finally:
                     ex.annotations.pop(RESPONSE_TEXTS_KEY, None)
-                if changed:
+                if text_body:
+                    if changed:
+                        body = str(obj[0]).encode("utf-8")
+                elif changed:
                     body = orjson.dumps(obj)
-                parsed = obj  # what the client gets, already parsed: usage is read from it
+                if not text_body:
+                    parsed = obj  # what the client gets, already parsed: usage is read from it
         if body:
             try:
                 if parsed is not None:
@@ -760,6 +780,9 @@ class ResponseFlow:
                 return out
             raw = released
         name, data = parse_event(raw)
+        if self._guard is not None and data[:1] == b"{" and await self._metered(data):
+            out.append(self._error_event())
+            return out
         try:
             keep = self._track(name, data, raw)
         except Exception:
@@ -768,6 +791,37 @@ class ResponseFlow:
         if keep:
             out.append(raw)
         return out
+
+    async def _metered(self, data: bytes) -> bool:
+        """Count the output of one event (its text deltas, or the running usage the provider
+        reports); ask the stream guard once it grew; True: stop the stream before this event."""
+        try:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return False
+        dialect = self.dialect
+        n = 0
+        for t in dialect.stream_texts(obj):
+            n += len(t.text.encode("utf-8")) if not t.text.isascii() else len(t.text)
+        self._out_bytes += n
+        tokens = -(-self._out_bytes // BYTES_PER_TOKEN)
+        u = dialect.usage(obj)
+        if u is not None and u.output_tokens is not None and u.output_tokens > tokens:
+            tokens = u.output_tokens
+        if tokens <= self._out_tokens:
+            return False
+        self._out_tokens = tokens
+        assert self._guard is not None
+        d = await self._guard(self.ex, tokens)
+        if d is None or not d.blocks:
+            return False
+        ex = self.ex
+        ex.violations.extend(d.violations)
+        ex.verdict = "blocked"
+        module = d.violations[0].module if d.violations else None
+        self.block = Block(d.status, d.code, d.message, dict(d.headers), module)
+        self.stopped = True
+        return True
 
     def _track(self, name: str | None, data: bytes, raw: bytes) -> bool:
         """The usage tracker reads an event the client is about to get.  It notes when it sees the

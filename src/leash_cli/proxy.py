@@ -275,9 +275,11 @@ class Gateway(GatewayCore):
             try:
                 ex.status = resp.status
                 ctype = resp.header("content-type") or ""
+                secrets = adm.state.secrets
+                upstream_headers = secrets.headers(resp.headers) if secrets else resp.headers
                 rheaders = [
                     (k.encode("latin-1"), v.encode("latin-1"))
-                    for k, v in resp.headers
+                    for k, v in upstream_headers
                     if k not in HOP_BY_HOP and not k.startswith("x-leash-")
                 ]
                 if sent is not None or dep.announce:  # a provider with deployments, retries or fallbacks
@@ -285,14 +287,14 @@ class Gateway(GatewayCore):
                     rheaders.append((_PROVIDER_HEADER, wire[0]))
                     rheaders.append((_DEPLOYMENT_HEADER, wire[1]))
                 routed = ex.response_headers
-                ex.response_headers = strip_credentials({k: v for k, v in resp.headers if k not in HOP_BY_HOP})
+                ex.response_headers = strip_credentials({k: v for k, v in upstream_headers if k not in HOP_BY_HOP})
                 if sent is not None and routed:  # who answered, in the record too
                     ex.response_headers.update(routed)
                 if resp.status >= 400:
                     ex.outcome = "upstream_error"
                 if ctype.startswith("text/event-stream"):
                     guard.stop()  # the stream watches for the client itself
-                    await self._stream(receive, send, ex, rheaders, resp, flow, resp.close)
+                    await self._stream(receive, send, ex, rheaders, resp, flow, resp.close, secrets)
                     return
                 try:
                     body = await resp.read()
@@ -310,6 +312,8 @@ class Gateway(GatewayCore):
                     return await self._upstream_failed(send, ex, R.upstream_reset(provider.name, e))
                 ex.t_upstream_end = time.perf_counter()
                 guard.stop()
+                if secrets:
+                    body = secrets.bytes(body)
                 await self._send_body(send, ex, resp.status, rheaders, body, flow)
             finally:
                 resp.release()
@@ -384,7 +388,7 @@ class Gateway(GatewayCore):
         headers.append((b"content-length", str(len(body)).encode()))
         await self._send(send, ex, status, headers, body)
 
-    async def _stream(self, receive, send, ex: Exchange, headers: list, chunks, flow, close) -> None:
+    async def _stream(self, receive, send, ex: Exchange, headers: list, chunks, flow, close, secrets=None) -> None:
         """Pass an SSE stream through event by event, watching for the client leaving."""
         now = time.perf_counter()
         leash_headers(ex, overhead(ex, now, (ex.t_upstream_headers or now) - (ex.t_upstream_start or now)), headers)
@@ -400,7 +404,7 @@ class Gateway(GatewayCore):
                     # events that arrived together leave together: one write, no added wait
                     outs: list[bytes] = []
                     for raw in splitter.feed(chunk):
-                        outs += await flow.event(raw)
+                        outs += await flow.event(secrets.bytes(raw) if secrets else raw)
                         if flow.stopped:
                             break
                     if outs:
@@ -445,6 +449,8 @@ class Gateway(GatewayCore):
                 raise _ClientGone()
             # an event the upstream broke off in the middle of is dropped, as an SSE client drops it at EOF
             rest = splitter.flush() if not flow.stopped and broke is None else b""
+            if secrets and rest:
+                rest = secrets.bytes(rest)
             tail = list(await flow.event(rest)) if rest.strip() else []
             tail += await flow.tail()
             if broke is not None:

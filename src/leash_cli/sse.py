@@ -49,8 +49,15 @@ class SSESplitter:
         return rest
 
 
+#: what JSON (and so every provider SDK's ``json.loads`` of an event's data) skips before a value
+_JSON_SPACE = b" \t\r\n"
+
+
 def parse_event(raw: bytes) -> tuple[str | None, bytes]:
-    """(event name, joined data) of one raw event."""
+    """(event name, joined data) of one raw event, read as the SSE spec (and so every client)
+    reads it: one space after ``data:`` belongs to the syntax; the data's further leading
+    whitespace is removed here too, as the clients' JSON parsers skip it, so ``data:   {...}``
+    is an event to read, not a keep-alive.  A ``data`` line without a colon is empty data."""
     event = None
     data: list[bytes] = []
     for line in raw.split(b"\n"):
@@ -59,7 +66,12 @@ def parse_event(raw: bytes) -> tuple[str | None, bytes]:
             data.append(v[1:] if v.startswith(b" ") else v)
         elif line.startswith(b"event:"):
             event = line[6:].strip().decode("utf-8", "replace")
-    return event, b"\n".join(data)
+        elif line == b"data":
+            data.append(b"")
+    joined = b"\n".join(data)
+    if joined[:1] in (b" ", b"\t", b"\r", b"\n"):
+        joined = joined.lstrip(_JSON_SPACE)
+    return event, joined
 
 
 def iter_events(body: bytes) -> Iterator[tuple[str | None, bytes]]:

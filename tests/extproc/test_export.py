@@ -59,9 +59,13 @@ def test_export_writes_a_deployment(tmp_path, config_file):
         ".env.example",
         ".leash-export.json",
     } <= names
-    assert ".env" not in names
+    assert ".env" in names  # the literal key moved there, and only there
+    env = out / ".env"
+    assert env.stat().st_mode & 0o777 == 0o600
+    assert f"LEASH_OPENAI_API_KEY={SECRET}" in env.read_text().splitlines()
+    assert ".env" in (out / ".gitignore").read_text().splitlines()
     for p in out.rglob("*"):
-        if p.is_file():
+        if p.is_file() and p.name != ".env":
             assert SECRET.encode() not in p.read_bytes(), f"secret inlined in {p}"
             if p.suffix == ".whl":
                 continue
@@ -401,3 +405,74 @@ def test_a_wheel_packed_again_from_an_installed_leash(tmp_path):
         assert all(z.read(n) == z0.read(n) for n in names)
         record = z.read(next(n for n in z.namelist() if n.endswith(".dist-info/RECORD"))).decode()
     assert {line.split(",")[0] for line in record.splitlines()} == set(z.namelist())
+
+
+HEADER_KEY = "azure-literal-header-key-0123456789abcdef"
+QUERY_KEY = "AIzaLiteralQueryKey0123456789abcdefghij"
+DEP_KEY = "sk-ant-literal-deployment-key-0123456789"
+
+
+def test_every_secret_bearing_value_goes_to_the_env_file(tmp_path):
+    cfg = {
+        "providers": {
+            "azure": {
+                "kind": "openai",
+                "endpoint": "https://x.openai.azure.com/openai",
+                "headers": {"api-key": HEADER_KEY, "x-team": "blue"},
+                "query": {"api-version": "2024-10-21"},
+            },
+            "google": {"endpoint": "https://generativelanguage.googleapis.com", "query": {"key": QUERY_KEY}},
+            "anthropic": {
+                "endpoint": "https://api.anthropic.com",
+                "deployments": [{"name": "east", "api_key": DEP_KEY}, {"name": "west", "api_key": "${WEST_KEY}"}],
+            },
+        },
+        "gateway": {"require_virtual_key": False},
+    }
+    p = tmp_path / "leash.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "deploy"
+    r = _export(out, p, "--no-validate")
+    assert r.exit_code == 0, r.output
+    leash = yaml.safe_load((out / "leash.yaml").read_text())
+    prov = leash["providers"]
+    assert prov["azure"]["headers"] == {"api-key": "${LEASH_AZURE_HEADERS_API_KEY}", "x-team": "blue"}
+    assert prov["azure"]["query"] == {"api-version": "2024-10-21"}  # not a secret: stays
+    assert prov["google"]["query"] == {"key": "${LEASH_GOOGLE_QUERY_KEY}"}
+    assert prov["anthropic"]["deployments"][0]["api_key"] == "${LEASH_ANTHROPIC_EAST_API_KEY}"
+    assert prov["anthropic"]["deployments"][1]["api_key"] == "${WEST_KEY}"
+    env = (out / ".env").read_text().splitlines()
+    assert {
+        f"LEASH_AZURE_HEADERS_API_KEY={HEADER_KEY}",
+        f"LEASH_GOOGLE_QUERY_KEY={QUERY_KEY}",
+        f"LEASH_ANTHROPIC_EAST_API_KEY={DEP_KEY}",
+    } <= set(env)
+    assert (out / ".env").stat().st_mode & 0o777 == 0o600
+    for f in out.rglob("*"):
+        if f.is_file() and f.name != ".env":
+            for secret in (HEADER_KEY, QUERY_KEY, DEP_KEY):
+                assert secret.encode() not in f.read_bytes(), f"{secret[:8]} inlined in {f}"
+    assert "providers.azure.headers.api-key" in r.output.replace("\n", " ")
+    # a re-export keeps what the user set in .env
+    (out / ".env").write_text((out / ".env").read_text().replace(HEADER_KEY, "rotated-by-the-user"))
+    assert _export(out, p, "--no-validate").exit_code == 0
+    assert "LEASH_AZURE_HEADERS_API_KEY=rotated-by-the-user" in (out / ".env").read_text()
+
+
+def test_an_export_that_would_write_a_literal_secret_is_refused(tmp_path):
+    cfg = {
+        "providers": {
+            "openai": {
+                "endpoint": "https://api.openai.com/v1",
+                "api_key": SECRET,
+                "description": f"the team key is {SECRET}",
+            }
+        }
+    }
+    p = tmp_path / "leash.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "deploy"
+    r = _export(out, p, "--no-validate")
+    assert r.exit_code == 2 and "refusing to write a literal secret into leash.yaml" in r.output
+    assert SECRET not in r.output
+    assert not out.exists() or not any(out.iterdir())

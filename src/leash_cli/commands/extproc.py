@@ -95,10 +95,10 @@ def compose(
             f"[yellow]note:[/] {len(kept)} file(s) edited since the last export were kept; --force overwrites them",
             highlight=False,
         )
-    for name in plan.moved_secrets:
+    for where in plan.moved_secrets:
         err.print(
-            f"[yellow]note:[/] provider {name!r} had a literal api_key: the module hosts read it from "
-            f".env instead (see .env.example)",
+            f"[yellow]note:[/] {where} was a literal secret: it is written to .env (mode 0600, git-ignored) "
+            f"and leash.yaml reads it from there",
             highlight=False,
         )
     for name in plan.skipped:

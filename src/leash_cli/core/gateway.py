@@ -33,7 +33,9 @@ from leash_cli.core.live import GatewayState, LiveConfig
 from leash_cli.core.rejection import Rejection
 from leash_cli.core.routing import HealthChecks, build_routes, metric_samples
 from leash_cli.core.routing import health as routing_health
+from leash_cli.core.secrets import SecretMask
 from leash_cli.core.transport import Transport
+from leash_cli.logconfig import set_secret_mask
 from leash_cli.metrics import Metrics
 from leash_cli.pipeline import Pipeline, drain_background
 from leash_cli.providers import build_providers
@@ -97,7 +99,10 @@ class GatewayCore:
         require = gw.require_virtual_key
         providers = build_providers(cfg)
         previous = self.live.state.routes if hasattr(self, "live") else None
+        secrets = SecretMask.of(cfg)
+        set_secret_mask(secrets.text if secrets else None)
         return GatewayState(
+            secrets=secrets,
             loaded=loaded,
             config=cfg,
             providers=providers,
@@ -188,7 +193,13 @@ class GatewayCore:
         st = adm.state
         task = None
         try:
-            task = st.pipeline.finish(ex, adm.flow)
+            flow = adm.flow
+            if st.secrets:  # the configured secrets leave no trace in the sinks, metrics or history
+                if flow is not None:
+                    flow.close()  # (the reassembled answer text, to mask with the rest)
+                    flow = None
+                st.secrets.exchange(ex)
+            task = st.pipeline.finish(ex, flow)
         except Exception:  # never let recording break serving
             log.exception("could not record %s", ex.id)
         if task is None:  # LiveConfig.leave, inlined: once per request

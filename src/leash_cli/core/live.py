@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from leash_cli.config import Config, LoadedConfig
 from leash_cli.core.routing import ProviderRoute
+from leash_cli.core.secrets import SecretMask
 from leash_cli.pipeline import Pipeline, Slot
 from leash_cli.providers import Provider
 
@@ -41,6 +42,7 @@ class GatewayState:
     remote_trust_tenant_header: bool = False  # behind Envoy: clients are remote unless the config says otherwise
     remote_require_virtual_key: bool = True
     routes: dict[str, ProviderRoute] = field(default_factory=dict)  # deployments, retries, fallbacks by provider
+    secrets: SecretMask = field(default_factory=lambda: SecretMask(()))  # the config's secrets, masked everywhere
     active: int = 0  # exchanges in flight on this generation
     retired: bool = False  # a newer generation is current
     closed: bool = False  # its modules have been closed

@@ -21,6 +21,7 @@ import orjson
 
 from leash_cli.dialects.base import (
     Dialect,
+    Encoded,
     Path,
     StreamState,
     Text,
@@ -29,6 +30,7 @@ from leash_cli.dialects.base import (
     cap_max_tokens,
     error_type,
     leaves,
+    text_document,
     tool_descriptions,
 )
 
@@ -84,6 +86,21 @@ class Anthropic(Dialect):
 
     def cap_output_tokens(self, body: dict[str, Any], rest: str, cap: int) -> bool:
         return cap_max_tokens(body, rest, cap)
+
+    def hidden_inputs(self, body: Any) -> list[str]:
+        """Content blocks whose source is an uploaded file (``source.type: file``), and a ``container``
+        (its files are read by the code execution tool)."""
+        if not isinstance(body, dict):
+            return []
+        out = ["container"] if body.get("container") else []
+        msgs = body.get("messages")
+        for i, m in enumerate(msgs if isinstance(msgs, list) else ()):
+            content = m.get("content") if isinstance(m, dict) else None
+            for j, b in enumerate(content if isinstance(content, list) else ()):
+                src = b.get("source") if isinstance(b, dict) else None
+                if isinstance(src, dict) and src.get("type") == "file":
+                    out.append(f"messages.{i}.content.{j}")
+        return out
 
     def build_request(
         self, model: str, turns: list[dict[str, Any]], system: str | None, stream: bool
@@ -204,6 +221,10 @@ def _blocks(blocks: list[Any], base: Path, role: str, out: list[Text]) -> None:
             src = b.get("source")
             if isinstance(src, dict) and src.get("type") == "text" and isinstance(src.get("data"), str):
                 out.append(Text(role, src["data"], (*base, j, "source", "data"), "document"))
+            elif isinstance(src, dict) and src.get("type") == "base64":
+                doc = text_document(src.get("data"), src.get("media_type"))
+                if doc is not None:
+                    out.append(Text(role, doc[0], (*base, j, "source", "data", Encoded(doc[1])), "document"))
             elif isinstance(src, dict) and src.get("type") == "content" and isinstance(src.get("content"), list):
                 _blocks(src["content"], (*base, j, "source", "content"), role, out)
             for key in ("title", "context"):

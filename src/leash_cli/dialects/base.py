@@ -11,6 +11,8 @@ through the :class:`Call` protocol, so ``exchange`` can hold a dialect without a
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple, Protocol
@@ -20,6 +22,8 @@ import orjson
 __all__ = [
     "Call",
     "Dialect",
+    "Encoded",
+    "MAX_DOCUMENT_BYTES",
     "Path",
     "StreamState",
     "Text",
@@ -30,6 +34,7 @@ __all__ = [
     "get_at",
     "leaves",
     "set_at",
+    "text_document",
     "tool_descriptions",
 ]
 
@@ -111,12 +116,99 @@ class StreamState(Protocol):
 # -- JSON helpers -----------------------------------------------------------------------------
 
 
+class Encoded(str):
+    """The last step of a :class:`Text` path whose string is stored base64-encoded (a text
+    document or file sent inline): the text is the decoded document; writing it back
+    (:func:`set_at`, a redaction) encodes it again, after ``prefix`` (a ``data:`` URL's head)."""
+
+    prefix: str
+
+    def __new__(cls, prefix: str = "") -> Encoded:
+        self = super().__new__(cls, "base64")
+        self.prefix = prefix
+        return self
+
+
 def set_at(body: Any, path: Path, value: Any) -> None:
-    """Write `value` at `path` in `body` (in place)."""
+    """Write `value` at `path` in `body` (in place); a path ending in :class:`Encoded` stores it encoded."""
+    last = path[-1]
+    if type(last) is Encoded:
+        path = path[:-1]
+        value = last.prefix + base64.b64encode(str(value).encode("utf-8")).decode("ascii")
+        last = path[-1]
     cur = body
     for p in path[:-1]:
         cur = cur[p]
-    cur[path[-1]] = value
+    cur[last] = value
+
+
+#: Most bytes of one base64-encoded text document that are decoded and scanned (the rest of a
+#: larger document is not decoded; a redaction of it keeps only the scanned part).
+MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
+
+_TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-yaml", "application/yaml")
+_TEXT_SUFFIXES = (".txt", ".md", ".csv", ".tsv", ".json", ".jsonl", ".xml", ".yaml", ".yml", ".html", ".htm", ".log")
+
+
+def text_document(data: Any, media_type: Any = None, filename: Any = None) -> tuple[str, str] | None:
+    """(decoded text, data-URL prefix) of a base64-encoded document a model reads as text: its
+    media type (given, or in a ``data:...;base64,`` prefix) is text, or its file name says so.
+    Binary types (PDF, images) and undecodable data give None.  At most
+    :data:`MAX_DOCUMENT_BYTES` are decoded."""
+    if not isinstance(data, str) or not data:
+        return None
+    prefix = ""
+    if data.startswith("data:"):
+        comma = data.find(",", 0, 256)
+        if comma < 0 or not data[:comma].endswith(";base64"):
+            return None
+        prefix = data[: comma + 1]
+        media_type = data[5 : comma - 7]
+        data = data[comma + 1 :]
+    mt = media_type.lower() if isinstance(media_type, str) else ""
+    if not (
+        mt.startswith(_TEXT_TYPES)
+        or (not mt and isinstance(filename, str) and filename.lower().endswith(_TEXT_SUFFIXES))
+    ):
+        return None
+    cut = MAX_DOCUMENT_BYTES // 3 * 4
+    try:
+        raw = base64.b64decode(data[:cut] if len(data) > cut else data, validate=False)
+    except (binascii.Error, ValueError):
+        return None
+    if b"\x00" in raw[:4096]:
+        return None  # binary, whatever its label says
+    return raw.decode("utf-8", "replace"), prefix
+
+
+_SCHEMA_TEXT_KEYS = ("description", "title")
+_SCHEMA_LIST_KEYS = ("enum", "examples")
+_MAX_SCHEMA_DEPTH = 64
+
+
+def schema_texts(schema: Any, base: Path, out: list[Text], depth: int = 0) -> None:
+    """The texts of a JSON schema the model reads: every ``description`` and ``title``, the
+    string values of ``enum``, ``examples``, ``const`` and ``default``, at any depth
+    (``properties.*``, ``items``, ``anyOf`` ..., ``$defs``)."""
+    if depth > _MAX_SCHEMA_DEPTH:
+        return
+    if isinstance(schema, dict):
+        for k, v in schema.items():
+            if isinstance(v, str):
+                if k in _SCHEMA_TEXT_KEYS or k in ("const", "default"):
+                    out.append(Text("system", v, (*base, k), "tool_spec"))
+            elif k in _SCHEMA_LIST_KEYS and isinstance(v, list):
+                for i, e in enumerate(v):
+                    if isinstance(e, str):
+                        out.append(Text("system", e, (*base, k, i), "tool_spec"))
+                    else:
+                        schema_texts(e, (*base, k, i), out, depth + 1)
+            elif isinstance(v, (dict, list)):
+                schema_texts(v, (*base, k), out, depth + 1)
+    elif isinstance(schema, list):
+        for i, v in enumerate(schema):
+            if isinstance(v, (dict, list)):
+                schema_texts(v, (*base, i), out, depth + 1)
 
 
 def get_at(body: Any, path: Path) -> Any:
@@ -181,23 +273,55 @@ def tool_descriptions(body: dict[str, Any], out: list[Text]) -> None:
             if not isinstance(tool, dict):
                 continue
             fn = tool.get("function")
-            if isinstance(fn, dict) and isinstance(fn.get("description"), str):
-                out.append(Text("system", fn["description"], ("tools", i, "function", "description"), "tool_spec"))
+            if isinstance(fn, dict):
+                if isinstance(fn.get("description"), str):
+                    out.append(Text("system", fn["description"], ("tools", i, "function", "description"), "tool_spec"))
+                _schemas(fn, ("tools", i, "function"), out)
             if isinstance(tool.get("description"), str):
                 out.append(Text("system", tool["description"], ("tools", i, "description"), "tool_spec"))
+            _schemas(tool, ("tools", i), out)
             for key in ("functionDeclarations", "function_declarations"):
-                for j, decl in enumerate(tool.get(key) or ()):
-                    if isinstance(decl, dict) and isinstance(decl.get("description"), str):
-                        out.append(
-                            Text("system", decl["description"], ("tools", i, key, j, "description"), "tool_spec")
-                        )
+                decls = tool.get(key)
+                for j, decl in enumerate(decls if isinstance(decls, list) else ()):
+                    if isinstance(decl, dict):
+                        if isinstance(decl.get("description"), str):
+                            out.append(
+                                Text("system", decl["description"], ("tools", i, key, j, "description"), "tool_spec")
+                            )
+                        _schemas(decl, ("tools", i, key, j), out)
     pred = body.get("prediction")
     if isinstance(pred, dict) and isinstance(pred.get("content"), str):
         out.append(Text("user", pred["content"], ("prediction", "content")))
     rf = body.get("response_format")
     js = rf.get("json_schema") if isinstance(rf, dict) else None
-    if isinstance(js, dict) and isinstance(js.get("description"), str):
-        out.append(Text("system", js["description"], ("response_format", "json_schema", "description"), "tool_spec"))
+    if isinstance(js, dict):
+        if isinstance(js.get("description"), str):
+            out.append(
+                Text("system", js["description"], ("response_format", "json_schema", "description"), "tool_spec")
+            )
+        if "schema" in js:
+            schema_texts(js["schema"], ("response_format", "json_schema", "schema"), out)
+    text_fmt = body.get("text")  # the Responses API's structured output: text.format.schema
+    fmt = text_fmt.get("format") if isinstance(text_fmt, dict) else None
+    if isinstance(fmt, dict) and "schema" in fmt:
+        schema_texts(fmt["schema"], ("text", "format", "schema"), out)
+    for gkey in ("generationConfig", "generation_config"):  # Gemini's structured output
+        gc = body.get(gkey)
+        if isinstance(gc, dict):
+            for skey in ("responseSchema", "response_schema", "responseJsonSchema", "response_json_schema"):
+                if skey in gc:
+                    schema_texts(gc[skey], (gkey, skey), out)
+
+
+#: where a tool keeps its parameter schema: OpenAI ``parameters``, Anthropic ``input_schema``,
+#: Gemini ``parameters`` / ``parametersJsonSchema`` (and the snake-case spellings)
+_SCHEMA_KEYS = ("parameters", "input_schema", "parametersJsonSchema", "parameters_json_schema")
+
+
+def _schemas(tool: dict[str, Any], base: Path, out: list[Text]) -> None:
+    for key in _SCHEMA_KEYS:
+        if key in tool:
+            schema_texts(tool[key], (*base, key), out)
 
 
 # -- the dialect --------------------------------------------------------------------------------
@@ -235,6 +359,12 @@ class Dialect:
 
     def prepare_request(self, ex: Call) -> None:
         """Last changes to a streamed request before it goes upstream (ask for usage)."""
+
+    def hidden_inputs(self, body: Any) -> list[str]:
+        """Input the provider adds to this request's prompt that its body does not hold (a stored
+        conversation, an earlier response, an uploaded file, cached content), named by where it
+        is referred to; the provider bills it as prompt tokens.  Budgets reserve for it."""
+        return []
 
     def cap_output_tokens(self, body: dict[str, Any], rest: str, cap: int) -> bool:
         """Set the request's output-token limit to `cap`; False when this call takes none."""
@@ -280,6 +410,9 @@ class Dialect:
         out: list[Text] = []
         if isinstance(body, list):  # Gemini non-SSE stream: a JSON array of responses
             for i, item in enumerate(body):
+                if isinstance(item, str):  # a body that is no JSON, as the pipeline wraps it: ``[text]``
+                    out.append(Text("assistant", item, (i,)))
+                    continue
                 for t in self.response_texts(item):
                     out.append(Text(t.role, t.text, (i, *t.path), t.kind))
         elif isinstance(body, dict):

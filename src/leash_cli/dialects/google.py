@@ -26,6 +26,7 @@ import orjson
 
 from leash_cli.dialects.base import (
     Dialect,
+    Encoded,
     Path,
     StreamState,
     Text,
@@ -33,6 +34,7 @@ from leash_cli.dialects.base import (
     as_int,
     error_type,
     leaves,
+    text_document,
     tool_descriptions,
 )
 
@@ -118,6 +120,19 @@ class Google(Dialect):
             gc = body["generationConfig"] = {}
         gc["maxOutputTokens"] = cap
         return True
+
+    def hidden_inputs(self, body: Any) -> list[str]:
+        """``cachedContent`` and parts with ``fileData`` (an uploaded file by URI)."""
+        if not isinstance(body, dict):
+            return []
+        out = [k for k in ("cachedContent", "cached_content") if body.get(k)]
+        contents = body.get("contents")
+        for i, c in enumerate(contents if isinstance(contents, list) else ()):
+            parts = c.get("parts") if isinstance(c, dict) else None
+            for j, p in enumerate(parts if isinstance(parts, list) else ()):
+                if isinstance(p, dict) and (p.get("fileData") or p.get("file_data")):
+                    out.append(f"contents.{i}.parts.{j}")
+        return out
 
     def with_model(self, rest: str, body: bytes | None, model: str) -> tuple[str, bytes | None]:
         return self.path_with_model(rest, model), body
@@ -242,6 +257,12 @@ def _parts(parts: list[Any], base: Path, role: str, out: list[Text]) -> None:
             out.append(Text(role, text, (*base, j, "text")))
             if len(p) == 1:
                 continue  # a plain text part (the common case): no call or response in it
+        blob = p.get("inlineData") or p.get("inline_data")
+        if isinstance(blob, dict):  # a text file sent inline: {"mimeType": "text/plain", "data": base64}
+            doc = text_document(blob.get("data"), blob.get("mimeType") or blob.get("mime_type"))
+            if doc is not None:
+                bkey = "inlineData" if "inlineData" in p else "inline_data"
+                out.append(Text(role, doc[0], (*base, j, bkey, "data", Encoded(doc[1])), "document"))
         for key, kind, inner in _PART_KEYS:
             v = p.get(key)
             if isinstance(v, dict):

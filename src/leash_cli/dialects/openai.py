@@ -28,6 +28,7 @@ import orjson
 from leash_cli.dialects.base import (
     Call,
     Dialect,
+    Encoded,
     Path,
     StreamState,
     Text,
@@ -35,6 +36,7 @@ from leash_cli.dialects.base import (
     as_int,
     cap_max_tokens,
     error_type,
+    text_document,
     tool_descriptions,
 )
 
@@ -126,6 +128,30 @@ class OpenAI(Dialect):
 
     def cap_output_tokens(self, body: dict[str, Any], rest: str, cap: int) -> bool:
         return cap_max_tokens(body, rest, cap)
+
+    def hidden_inputs(self, body: Any) -> list[str]:
+        """The Responses API's ``previous_response_id``, ``conversation`` and stored ``prompt``;
+        ``item_reference`` items; files by ``file_id`` (chat ``file`` parts, ``input_file``)."""
+        if not isinstance(body, dict):
+            return []
+        out = [k for k in ("previous_response_id", "conversation") if body.get(k)]
+        prompt = body.get("prompt")
+        if isinstance(prompt, dict) and prompt.get("id"):
+            out.append("prompt")
+        for key in ("messages", "input"):
+            items = body.get(key)
+            for i, item in enumerate(items if isinstance(items, list) else ()):
+                if not isinstance(item, dict):
+                    continue
+                if item.get("type") == "item_reference":
+                    out.append(f"{key}.{i}")
+                content = item.get("content")
+                for j, part in enumerate(content if isinstance(content, list) else ()):
+                    if isinstance(part, dict):
+                        f = part.get("file")
+                        if part.get("file_id") or (isinstance(f, dict) and f.get("file_id")):
+                            out.append(f"{key}.{i}.content.{j}")
+        return out
 
     def build_request(
         self, model: str, turns: list[dict[str, Any]], system: str | None, stream: bool
@@ -368,6 +394,9 @@ def _message(msg: dict[str, Any], base: Path, role: str, out: list[Text]) -> Non
                 for key in ("text", "refusal"):
                     if isinstance(part.get(key), str):
                         out.append(Text(role, part[key], (*base, "content", j, key)))
+                f = part.get("file")
+                if isinstance(f, dict) and "file_data" in f:  # {"type": "file", "file": {"file_data", "filename"}}
+                    _file(f, (*base, "content", j, "file"), role, out)
             elif isinstance(part, str):
                 out.append(Text(role, part, (*base, "content", j)))
     calls = msg.get("tool_calls")
@@ -388,8 +417,11 @@ def _responses_item(item: dict[str, Any], base: Path, role: str, out: list[Text]
         out.append(Text(role, content, (*base, "content")))
     elif isinstance(content, list):
         for j, part in enumerate(content):
-            if isinstance(part, dict) and isinstance(part.get("text"), str):
-                out.append(Text(role, part["text"], (*base, "content", j, "text")))
+            if isinstance(part, dict):
+                if isinstance(part.get("text"), str):
+                    out.append(Text(role, part["text"], (*base, "content", j, "text")))
+                elif "file_data" in part:  # {"type": "input_file", "file_data", "filename"}
+                    _file(part, (*base, "content", j), role, out)
     if isinstance(item.get("arguments"), str):
         out.append(Text(role, item["arguments"], (*base, "arguments"), "tool_call"))
     if isinstance(item.get("output"), str):
@@ -399,6 +431,13 @@ def _responses_item(item: dict[str, Any], base: Path, role: str, out: list[Text]
         for j, s in enumerate(summary):
             if isinstance(s, dict) and isinstance(s.get("text"), str):
                 out.append(Text(role, s["text"], (*base, "summary", j, "text")))
+
+
+def _file(f: dict[str, Any], base: Path, role: str, out: list[Text]) -> None:
+    """A file sent inline (``file_data``, a base64 ``data:`` URL): its text, when it is a text file."""
+    doc = text_document(f.get("file_data"), None, f.get("filename"))
+    if doc is not None:
+        out.append(Text(role, doc[0], (*base, "file_data", Encoded(doc[1])), "document"))
 
 
 DIALECT = OpenAI()

@@ -2,8 +2,10 @@
 
 Everything is rendered from ``templates/compose/`` by :func:`leash_cli.render.render_tree`
 with values computed here; the user's config is copied as data (YAML dumped
-by ``yaml.safe_dump``), with literal API keys replaced by ``${VAR}`` references
-to the ``.env`` file, which is never written (only ``.env.example``).
+by ``yaml.safe_dump``), with every literal secret (``api_key``, deployments' keys,
+key-bearing ``headers`` and ``query`` values, a proxy password) replaced by a
+``${VAR}`` reference; the values go to ``.env`` (mode 0600, listed in ``.gitignore``).
+An export that would still write a configured secret into another file is refused.
 
 The deployment serves traffic as its README says:
 
@@ -22,17 +24,20 @@ The deployment serves traffic as its README says:
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
 from leash_cli import __version__
 from leash_cli.config import _ENV, ConfigError, LoadedConfig, expand_env, load_config, parse_config_text
+from leash_cli.core.secrets import secret_bearing
 from leash_cli.extproc.envoy import envoy_context, envoy_version, find_envoy, routable
 from leash_cli.providers import build_providers
 from leash_cli.render import CREATED, UNCHANGED, UPDATED, render_tree
@@ -68,6 +73,7 @@ class ExportPlan:
     modules_from: Path | None = None  # the modules_dir copied
     notes: list[str] = field(default_factory=list)
     start_steps: list[str] = field(default_factory=list)  # the README's Start commands
+    env_values: dict[str, str] = field(default_factory=dict)  # the literal secrets moved out: written to .env
 
 
 def _raw_config(loaded: LoadedConfig) -> dict[str, Any]:
@@ -100,16 +106,7 @@ def module_host_config(loaded: LoadedConfig) -> tuple[dict[str, Any], list[str],
 
     Returns (config, env var names it reads, providers whose literal key was moved out).
     """
-    data = _raw_config(loaded)
-    moved: list[str] = []
-    for name, pc in (data.get("providers") or {}).items():
-        if not isinstance(pc, dict):
-            continue
-        key = pc.get("api_key")
-        if isinstance(key, str) and key and not _ENV.search(key):
-            var = "LEASH_" + _var(name)
-            pc["api_key"] = "${" + var + "}"
-            moved.append(str(name))
+    data, moved, _ = _move_secrets(_raw_config(loaded))
     data["state"] = REDIS_URL
     storage = data.get("storage")
     if isinstance(storage, dict):
@@ -117,6 +114,62 @@ def module_host_config(loaded: LoadedConfig) -> tuple[dict[str, Any], list[str],
     refs: list[str] = []
     _env_refs(data, refs)
     return data, sorted(dict.fromkeys(refs)), moved
+
+
+def _literal(value: Any) -> bool:
+    return isinstance(value, str) and bool(value) and not _ENV.search(value)
+
+
+def _move_secrets(data: dict[str, Any]) -> tuple[dict[str, Any], list[str], dict[str, str]]:
+    """Every literal secret of the providers replaced by a ``${VAR}`` reference: ``api_key``, each
+    deployment's ``api_key``, key-bearing ``headers`` and ``query`` values, a proxy URL with a
+    password.  Returns (data, what was moved as config paths, env var -> the literal value)."""
+    moved: list[str] = []
+    values: dict[str, str] = {}
+
+    def move(where: str, holder: dict[str, Any], field_name: Any, var: str) -> None:
+        values[var] = str(holder[field_name])
+        holder[field_name] = "${" + var + "}"
+        moved.append(where)
+
+    for name, pc in (data.get("providers") or {}).items():
+        if not isinstance(pc, dict):
+            continue
+        if _literal(pc.get("api_key")):
+            move(f"providers.{name}.api_key", pc, "api_key", "LEASH_" + _var(name))
+        for dep in pc.get("deployments") or ():
+            if isinstance(dep, dict) and _literal(dep.get("api_key")):
+                dname = dep.get("name", "")
+                move(
+                    f"providers.{name}.deployments.{dname}.api_key",
+                    dep,
+                    "api_key",
+                    "LEASH_" + _var(f"{name}_{dname}"),
+                )
+        for section in ("headers", "query"):
+            d = pc.get(section)
+            if not isinstance(d, dict):
+                continue
+            for k in list(d):
+                if _literal(d[k]) and (secret_bearing(str(k)) or str(k).lower() == "authorization"):
+                    move(f"providers.{name}.{section}.{k}", d, k, "LEASH_" + _var(f"{name}_{section}_{k}", ""))
+        proxy = pc.get("proxy")
+        if _literal(proxy) and "@" in str(proxy) and urlsplit(str(proxy)).password:
+            move(f"providers.{name}.proxy", pc, "proxy", "LEASH_" + _var(name, "_PROXY"))
+    return data, moved, values
+
+
+def _refuse_literal_secrets(loaded: LoadedConfig, texts: dict[str, str]) -> None:
+    """An export that would write a configured secret's value into a file other than .env is refused."""
+    from leash_cli.core.secrets import configured_secrets
+
+    for secret in configured_secrets(loaded.config):
+        for fname, text in texts.items():
+            if secret in text:
+                raise ExportError(
+                    f"refusing to write a literal secret into {fname} (a value the config holds as a secret: "
+                    f"{secret[:3]}...); write it as a ${{VAR}} reference and set VAR in .env"
+                )
 
 
 def _requires_virtual_key(data: dict[str, Any]) -> bool:
@@ -227,7 +280,8 @@ def first_key_command() -> str:
 
 
 def plan(loaded: LoadedConfig, replicas: int = 2) -> ExportPlan:
-    data, _, moved = module_host_config(loaded)
+    data, _, _ = module_host_config(loaded)
+    _, moved, env_values = _move_secrets(_raw_config(loaded))
     virtual_keys = _requires_virtual_key(data)
     # the providers as the module hosts will see them (env references expanded to nothing is fine:
     # only endpoints matter for Envoy's routes)
@@ -250,6 +304,7 @@ def plan(loaded: LoadedConfig, replicas: int = 2) -> ExportPlan:
             "(api_key below, from .env).\n"
         )
     leash_yaml = header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    _refuse_literal_secrets(loaded, {"leash.yaml": leash_yaml, **modules})
     validate_export(leash_yaml, modules)
     binary = find_envoy()
     version = envoy_version(binary) if binary is not None else DEFAULT_ENVOY_VERSION
@@ -335,7 +390,19 @@ def plan(loaded: LoadedConfig, replicas: int = 2) -> ExportPlan:
         if not var:
             notes.append(f"provider {name!r} has an api_key that reads no variable")
     return ExportPlan(
-        ctx, leash_yaml, env_vars, moved, skipped, version, virtual_keys, held, modules, modules_from, notes, start
+        ctx,
+        leash_yaml,
+        env_vars,
+        moved,
+        skipped,
+        version,
+        virtual_keys,
+        held,
+        modules,
+        modules_from,
+        notes,
+        start,
+        env_values,
     )
 
 
@@ -373,5 +440,46 @@ def export_compose(
         force=force,
         extra={"leash.yaml": p.leash_yaml, **p.modules},
     )
+    if p.env_values:
+        results.append(write_env(out_dir / ".env", p.env_values))
     results.append(_write_wheel(out_dir))
     return p, results
+
+
+def write_env(path: Path, values: dict[str, str]) -> tuple[Path, str]:
+    """Set `values` in the env file (created 0600; lines already there are kept, a variable already
+    set keeps its value); the folder's .gitignore lists it.  (path, status)."""
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    have = {
+        ln.split("=", 1)[0].strip(): i for i, ln in enumerate(lines) if "=" in ln and not ln.lstrip().startswith("#")
+    }
+    changed = False
+    for var, value in values.items():
+        line = f"{var}={_env_quote(value)}"
+        i = have.get(var)
+        if i is None:
+            lines.append(line)
+            changed = True
+        elif lines[i].split("=", 1)[1].strip() == "":
+            lines[i] = line
+            changed = True
+    status = (UPDATED if path.exists() else CREATED) if changed else UNCHANGED
+    if changed or not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+    os.chmod(path, 0o600)
+    ignore = path.parent / ".gitignore"
+    listed = ignore.read_text(encoding="utf-8").splitlines() if ignore.exists() else []
+    if path.name not in (ln.strip() for ln in listed):
+        ignore.write_text("\n".join([*listed, path.name]) + "\n", encoding="utf-8")
+    return path, status
+
+
+def _env_quote(value: str) -> str:
+    """A value as docker compose's env file reads it back unchanged (single quotes: no interpolation)."""
+    if re.fullmatch(r"[A-Za-z0-9_./:@+=-]*", value):
+        return value
+    if "'" in value or "\n" in value:
+        raise ExportError("a secret with a quote or a line break cannot be written to .env: set it there yourself")
+    return "'" + value + "'"

@@ -55,9 +55,18 @@ def max_output_tokens(ex: Exchange) -> int | None:
     return None
 
 
-def estimate_input_tokens(ex: Exchange) -> int:
-    """A generous estimate of prompt tokens: one per 3 bytes of body."""
-    return max(1, len(ex.request_body) // 3)
+#: prompt tokens assumed for input a request refers to but does not carry (a previous response,
+#: a stored conversation, an uploaded file, cached content: ``Dialect.hidden_inputs``)
+HIDDEN_INPUT_TOKENS = 200_000
+
+
+def estimate_input_tokens(ex: Exchange, hidden_input_tokens: int = HIDDEN_INPUT_TOKENS) -> int:
+    """A generous estimate of prompt tokens: one per 3 bytes of body, plus `hidden_input_tokens`
+    when the request refers to input its body does not hold (the provider bills that too)."""
+    n = max(1, len(ex.request_body) // 3)
+    if hidden_input_tokens and ex.dialect.hidden_inputs(ex.json()):
+        n += hidden_input_tokens
+    return n
 
 
 def fmt_seconds(s: float) -> str:

@@ -29,6 +29,12 @@ class CostTracker:
         per: list[Scope] = Field(default_factory=per_tenant, description="what one budget covers")
         default_max_tokens: int = Field(4096, ge=1, description="output cap assumed when a request sets none")
         allow_unpriced: bool = Field(False, description="let models with no known price through")
+        hidden_input_tokens: int = Field(
+            _common.HIDDEN_INPUT_TOKENS,
+            ge=0,
+            description="prompt tokens reserved for input a request refers to but does not carry "
+            "(previous_response_id, conversation, file ids, cachedContent)",
+        )
         alert_thresholds: list[float] = Field(
             default_factory=lambda: [0.5, 0.8, 1.0], description="fractions of the budget that raise an alert once"
         )
@@ -50,8 +56,9 @@ class CostTracker:
             self.s.default_max_tokens,
             self.s.allow_unpriced,
             tuple(self.s.alert_thresholds),
+            self.s.hidden_input_tokens,
         )
         return await _budget.reserve(rule, ex, self.state, self.pricer)
 
     async def sink(self, ex: Exchange) -> None:
-        await _budget.settle(ex, self.state, self.recorder)
+        await _budget.settle(ex, self.state, self.recorder, self.name)

@@ -33,6 +33,15 @@ class RateLimiter:
         per: list[Scope] = Field(
             default_factory=per_tenant, description="what one limit counts: e.g. [tenant] or [tenant, model]"
         )
+        default_max_tokens: int = Field(
+            4096, ge=1, description="output tokens a token limit reserves for a request that sets no output cap"
+        )
+        hidden_input_tokens: int = Field(
+            _common.HIDDEN_INPUT_TOKENS,
+            ge=0,
+            description="prompt tokens a token limit reserves for input a request refers to but does not carry "
+            "(previous_response_id, conversation, file ids, cachedContent)",
+        )
 
     def __init__(self, settings: RateLimiter.Settings, context=None) -> None:
         self.s = settings
@@ -71,12 +80,27 @@ class RateLimiter:
         for window, limit in self.token_limits:
             secs = WINDOWS[window]
             bucket = int(now // secs)
-            used = await self.state.get(f"tok:{scope}:{window}:{bucket}")
             reset = (bucket + 1) * secs - now
-            headers.update(retry_headers("tokens", limit, int(limit - used), reset))
-            if used >= limit:
+            # reserve this request's worst case now (settled to its usage in `sink`): concurrent
+            # requests cannot all pass a check of what was used before any of them ended
+            ok, taken = await _budget.reserve_tokens(
+                self.name,
+                f"limit of {limit} tokens per {window} for {scope}",
+                "rate_limit_exceeded",
+                ex,
+                self.state,
+                f"tok:{scope}:{window}:{bucket}",
+                limit,
+                secs * 2,
+                self.s.default_max_tokens,
+                self.s.hidden_input_tokens,
+            )
+            headers.update(retry_headers("tokens", limit, int(limit - taken), reset))
+            if not ok:
                 return block(
-                    f"token limit exceeded: {limit} tokens per {window} for {scope}",
+                    f"token limit exceeded: {limit} tokens per {window} for {scope} "
+                    f"({int(taken)} used or reserved; this request may use up to "
+                    f"{_budget.worst_case_tokens(ex, self.s.default_max_tokens, self.s.hidden_input_tokens)[0]})",
                     status=429,
                     code="rate_limit_exceeded",
                     retry_after=reset,
@@ -90,17 +114,8 @@ class RateLimiter:
         return None
 
     async def sink(self, ex: Exchange) -> None:
-        if not self.token_limits:
-            return
-        used = (ex.usage.input_tokens or 0) + (ex.usage.output_tokens or 0)
-        if not used:
-            return
-        scope = scope_key(ex, self.s.per)
-        now = time.time()
-        for window, _ in self.token_limits:
-            secs = WINDOWS[window]
-            bucket = int(now // secs)
-            await self.state.add(f"tok:{scope}:{window}:{bucket}", used, secs * 2)
+        if self.token_limits:
+            await _budget.settle(ex, owner=self.name)
 
 
 #: Longest wait a client retry is worth: the OpenAI SDK follows `retry-after` up to 60 s.

@@ -17,6 +17,8 @@ from leash_cli.modules._common import retry_headers
 
 NAME = "tenant-quota"
 WINDOWS = (("minute", 60.0), ("hour", 3600.0), ("day", 86400.0))
+#: output tokens a tenant's token quota reserves for a request that sets no output cap
+DEFAULT_MAX_TOKENS = 4096
 
 
 def _match(name: str | None, patterns: list[str]) -> bool:
@@ -67,11 +69,23 @@ class TenantRules:
                 )
         if q.tokens_per_day is not None:
             bucket = int(time.time() // 86400)
-            used = await self.state.get(f"tqtok:{ex.tenant}:{bucket}")
-            if used >= q.tokens_per_day:
+            ok, taken = await _budget.reserve_tokens(
+                NAME,
+                f"quota of {q.tokens_per_day} tokens per day of tenant {ex.tenant!r}",
+                "quota_exceeded",
+                ex,
+                self.state,
+                f"tqtok:{ex.tenant}:{bucket}",
+                q.tokens_per_day,
+                2 * 86400,
+                DEFAULT_MAX_TOKENS,
+            )
+            if not ok:
                 reset = (bucket + 1) * 86400 - time.time()
                 return block(
-                    f"quota exceeded: tenant {ex.tenant!r} used {int(used)} of {q.tokens_per_day} tokens today",
+                    f"quota exceeded: tenant {ex.tenant!r} used or reserved {int(taken)} of {q.tokens_per_day} "
+                    f"tokens today; this request may use up to "
+                    f"{_budget.worst_case_tokens(ex, DEFAULT_MAX_TOKENS)[0]}",
                     status=429,
                     code="quota_exceeded",
                     retry_after=reset,
@@ -93,11 +107,7 @@ class TenantRules:
         tc = self.tenants.get(ex.tenant)
         if tc is None:
             return
-        if tc.quotas.tokens_per_day is not None:
-            used = (ex.usage.input_tokens or 0) + (ex.usage.output_tokens or 0)
-            if used:
-                await self.state.add(f"tqtok:{ex.tenant}:{int(time.time() // 86400)}", used, 2 * 86400)
-        await _budget.settle(ex, self.state, self.recorder)
+        await _budget.settle(ex, self.state, self.recorder, NAME)
 
 
 def _has_rules(tc: TenantConfig) -> bool:
