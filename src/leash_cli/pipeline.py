@@ -35,7 +35,6 @@ import orjson
 from leash_cli.decision import Decision
 from leash_cli.dialects.base import set_at
 from leash_cli.exchange import Exchange, Violation
-from leash_cli.sse import parse_event
 
 log = logging.getLogger("leash.pipeline")
 
@@ -645,7 +644,7 @@ class ResponseFlow:
             if released is None:
                 return out
             raw = released
-        name, data = parse_event(raw)
+        name, data = self.dialect.parse_event(raw)
         try:
             keep = self._track(name, data, raw)
         except Exception:
@@ -682,7 +681,7 @@ class ResponseFlow:
         event without deltas first releases everything held back, so held text never
         lands after the end of its block; an event that repeats whole texts (the
         Responses API's ``*.done`` and ``response.completed``) is scanned whole."""
-        name, data = parse_event(raw)
+        name, data = self.dialect.parse_event(raw)
         if not data or data[:1] != b"{":
             out.extend(await self._flush())  # [DONE] and keep-alives
             return None if self.stopped else raw
@@ -709,7 +708,7 @@ class ResponseFlow:
                 if new != t.text:
                     set_at(obj, t.path, new)
                     changed = True
-            return _sse(name, obj) if changed else raw
+            return dialect.encode_event(name, obj) if changed else raw
         changed = False
         for t in texts:
             key = dialect.stream_key(obj, t)
@@ -724,7 +723,7 @@ class ResponseFlow:
             self._templates[key] = (name, obj, t.path)
         if not changed:
             return raw
-        return _sse(name, obj)
+        return dialect.encode_event(name, obj)
 
     async def _through_modules(
         self, text: str, obj: Any, final: bool, key: Any, aggregate: bool = False
@@ -772,8 +771,8 @@ class ResponseFlow:
             template = orjson.loads(orjson.dumps(obj))
             self.dialect.clear_finish(template)
             set_at(template, path, text)
-            raw = _sse(name, template)
-            name2, data = parse_event(raw)
+            raw = self.dialect.encode_event(name, template)
+            name2, data = self.dialect.parse_event(raw)
             self._track(name2, data, raw)
             out.append(raw)
         return out
@@ -789,7 +788,7 @@ class ResponseFlow:
         msg = b.message if b else "response blocked"
         code = b.code if b else "policy_violation"
         status = b.status if b else 403
-        return self.dialect.error_event(self.dialect.error_body(status, msg, code))
+        return self.dialect.stream_error(status, msg, code)
 
     def close(self) -> None:
         try:
@@ -801,8 +800,3 @@ class ResponseFlow:
             ex.t_first_token = None  # the text never reached the client
         if ex.t_first_token is None and self._first_write is not None and ex.stream:
             ex.t_first_token = self._first_write  # a stream without text (tool calls only): its first bytes
-
-
-def _sse(name: str | None, obj: Any) -> bytes:
-    head = b"event: " + name.encode() + b"\n" if name else b""
-    return head + b"data: " + orjson.dumps(obj) + b"\n\n"

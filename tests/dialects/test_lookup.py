@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 
 from leash_cli import errors, messages, providers
-from leash_cli.dialects import ANTHROPIC, DIALECTS, GOOGLE, OPENAI, Dialect, for_provider, guess_api, mock_api
+from leash_cli.dialects import ANTHROPIC, BEDROCK, DIALECTS, GOOGLE, OPENAI, Dialect, for_provider, guess_api, mock_api
 
 from .helpers import exchange
 
 
 def test_one_dialect_per_wire_format():
-    assert dict(DIALECTS) == {"openai": OPENAI, "anthropic": ANTHROPIC, "google": GOOGLE}
+    assert dict(DIALECTS) == {"openai": OPENAI, "anthropic": ANTHROPIC, "google": GOOGLE, "bedrock": BEDROCK}
     assert all(isinstance(d, Dialect) and d.name == n for n, d in DIALECTS.items())
 
 

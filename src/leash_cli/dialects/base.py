@@ -17,10 +17,13 @@ from typing import Any, ClassVar, NamedTuple, Protocol
 
 import orjson
 
+from leash_cli.sse import SSESplitter, parse_event
+
 __all__ = [
     "Call",
     "Dialect",
     "Path",
+    "Splitter",
     "StreamState",
     "Text",
     "Usage",
@@ -91,6 +94,15 @@ class Call(Protocol):
     def json(self) -> Any: ...
 
     def set_json(self, body: Any) -> None: ...
+
+
+class Splitter(Protocol):
+    """Cuts a streamed response into whole events as its bytes arrive (``sse.SSESplitter`` for
+    server-sent events; Bedrock's event-stream messages have their own)."""
+
+    def feed(self, chunk: bytes) -> list[bytes]: ...
+
+    def flush(self) -> bytes: ...
 
 
 class StreamState(Protocol):
@@ -219,6 +231,8 @@ class Dialect:
     path_prefixes: ClassVar[tuple[str, ...]] = ()
     #: genai-prices provider id (None: any provider whose model patterns match)
     pricing_id: ClassVar[str | None] = None
+    #: content types of a streamed answer (the proxy passes them through event by event)
+    stream_types: ClassVar[tuple[str, ...]] = ("text/event-stream",)
 
     # -- request --------------------------------------------------------------------
     def request_texts(self, body: Any) -> list[Text]:
@@ -307,6 +321,20 @@ class Dialect:
         return None
 
     # -- stream ----------------------------------------------------------------------
+    def splitter(self) -> Splitter:
+        """A fresh splitter for one streamed response (server-sent events here)."""
+        return SSESplitter()
+
+    def parse_event(self, raw: bytes) -> tuple[str | None, bytes]:
+        """(event name, data) of one whole stream event: the data is what ``track_event`` and
+        ``stream_texts`` read once parsed as JSON."""
+        return parse_event(raw)
+
+    def encode_event(self, name: str | None, obj: Any) -> bytes:
+        """One stream event carrying `obj` (a rewritten or held-back delta), the inverse of ``parse_event``."""
+        head = b"event: " + name.encode() + b"\n" if name else b""
+        return head + b"data: " + orjson.dumps(obj) + b"\n\n"
+
     def track_event(self, state: StreamState, obj: dict[str, Any]) -> bool:
         """Read one parsed stream event into `state` (usage, model, answer text).
         False: the client must not get this event (it asked for no usage chunk)."""
@@ -336,6 +364,19 @@ class Dialect:
     def error_event(self, body: bytes) -> bytes:
         """An error body as one server-sent event (a stream stopped mid-way)."""
         return b"data: " + body + b"\n\n"
+
+    def stream_error(self, status: int, message: str, code: str | None = None) -> bytes:
+        """The event that ends a stream with an error its SDK raises (a block, an upstream that broke off)."""
+        return self.error_event(self.error_body(status, message, code))
+
+    def error_headers(self, status: int, code: str | None = None) -> dict[str, str]:
+        """Response headers an error of this provider carries besides its body (Bedrock's error type)."""
+        return {}
+
+    def write_text(self, body: Any, path: Path, value: str) -> None:
+        """Write a rewritten (redacted) string back at `path` of a request body: in place, in the
+        field's own encoding (a base64 document's bytes stay base64)."""
+        set_at(body, path, value)
 
     def __repr__(self) -> str:
         return f"<dialect {self.name}>"
