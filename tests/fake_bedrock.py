@@ -12,7 +12,7 @@ stream's chunks base64 inside ``{"bytes": ...}``), and records every request it 
 
 The answer is ``"Hello from Bedrock: <the last user text>"``, unless the last user text names
 a canned answer (``LEAKS``), which is then streamed a few characters per event so detectors
-must see across event boundaries.  Frames are written by ``botocore``-independent code
+must see across event boundaries; ``corrupt-frame`` streams a message whose CRC does not match.  Frames are written by ``botocore``-independent code
 (``leash_cli.dialects.eventstream``) and read back by botocore in the tests' clients.
 """
 
@@ -207,6 +207,10 @@ class FakeBedrock:
             if op == "converse-stream"
             else _invoke_events(answer, model, usage_in, usage_out)
         )
+        if prompt.strip() == "corrupt-frame":  # two good frames, then one whose CRC does not match
+            bad = bytearray(events[2])
+            bad[-6] ^= 0x20
+            events = [*events[:2], bytes(bad), *events[3:]]
         for frame in events:
             await resp.write(frame)
         await resp.write_eof()

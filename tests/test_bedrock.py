@@ -213,6 +213,18 @@ def test_an_email_in_a_streamed_answer_is_redacted_inside_the_frames(start_gatew
     assert "jane.doe.customer@examplecorp.com" not in got and got.startswith("Write to ") and "refund" in got
 
 
+def test_a_corrupt_frame_ends_the_stream_with_an_exception_and_is_recorded(start_gateway, fake):
+    gw = start(start_gateway, fake)
+    r = client(gw).converse_stream(**converse_body("corrupt-frame"))
+    with pytest.raises(botocore.exceptions.EventStreamError) as e:
+        for _ in r["stream"]:
+            pass
+    assert e.value.response["Error"]["Code"] == "modelStreamErrorException"
+    assert "malformed stream" in e.value.response["Error"]["Message"]
+    row = rows(gw)[-1]
+    assert row["outcome"] == "upstream_error" and "CRC" in row["error"]
+
+
 def test_a_secret_in_the_prompt_is_refused_in_bedrocks_error_shape(start_gateway, fake):
     gw = start(start_gateway, fake)
     before = len(fake.requests)

@@ -288,6 +288,11 @@ class Dialect:
         """(path, query, body) of a plain chat request: `turns` as ``{"role", "content"}``."""
         raise NotImplementedError
 
+    def price_fallbacks(self, model: str) -> list[tuple[str, str]]:
+        """(genai-prices provider id, model) pairs to try when ``pricing_id`` does not list `model`
+        (a cloud's id of another vendor's model: that vendor's own price)."""
+        return []
+
     # -- response -------------------------------------------------------------------
     def response_texts(self, body: Any) -> list[Text]:
         """Every string of a response body the model wrote (a JSON array: each element's)."""

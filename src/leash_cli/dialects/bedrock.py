@@ -99,6 +99,17 @@ _PROFILE = re.compile(r"^(?:us|eu|apac|jp|au|ca|us-gov|global|regional)\.(?=[a-z
 _VERSION = re.compile(r"(?:-v\d+(?::\d+)?|:\d+)$")
 _TEXT_FORMATS = frozenset({"txt", "md", "csv", "html"})
 _MAX_DOC_B64 = 8 * 1024 * 1024  # larger base64 documents are not decoded here (the scan caps apply)
+#: Bedrock's model-id vendor prefix -> genai-prices provider id
+_VENDORS = {
+    "anthropic": "anthropic",
+    "cohere": "cohere",
+    "mistral": "mistral",
+    "meta": "meta",
+    "deepseek": "deepseek",
+    "openai": "openai",
+    "moonshotai": "moonshotai",
+    "zai": "zai",
+}
 _EVENT_HEADERS = {":content-type": "application/json", ":message-type": "event"}
 
 
@@ -220,6 +231,13 @@ class Bedrock(Dialect):
         if system is not None:
             body["system"] = [{"text": system}]
         return f"model/{_quote(model)}/{'converse-stream' if stream else 'converse'}", "", body
+
+    def price_fallbacks(self, model: str) -> list[tuple[str, str]]:
+        """A model genai-prices does not list under AWS: its vendor's own price, by the bare name
+        (``cohere.command-r-plus-v1:0`` -> cohere's ``command-r-plus``)."""
+        vendor, _, name = bare_model(model).partition(".")
+        pid = _VENDORS.get(vendor)
+        return [(pid, name)] if pid and name else []
 
     def write_text(self, body: Any, path: Path, value: str) -> None:
         if path and path[-1] == "bytes" and len(path) >= 3 and path[-2] == "source":
