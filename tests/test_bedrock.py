@@ -178,6 +178,16 @@ def test_converse_stream_passes_event_stream_frames_and_records_usage(start_gate
     assert row["response_text"] == text
 
 
+def test_a_recorded_stream_is_readable_text_without_the_binary_framing(start_gateway, fake):
+    gw = start_gateway({"providers": bedrock_provider(fake), "storage": {"bodies": "full"}})
+    list(client(gw).converse_stream(**converse_body("keep me"))["stream"])
+    row = rows(gw)[-1]
+    body = row["response_body"]
+    assert "\x00" not in body and "\x00" not in row["stream_events"]  # PostgreSQL text refuses NUL
+    assert body.startswith("event: messageStart\ndata: {") and '"delta":{"text":' in body
+    assert len(json.loads(row["stream_events"])) == 9  # messageStart, 5 deltas, stop, messageStop, metadata
+
+
 def test_a_secret_in_a_streamed_answer_ends_the_stream_with_an_exception_boto3_raises(start_gateway, fake):
     gw = start(start_gateway, fake)
     r = client(gw).converse_stream(**converse_body("leak-key"))

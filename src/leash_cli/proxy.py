@@ -445,7 +445,8 @@ class Gateway(GatewayCore):
             watcher.cancel()
             if ex.t_upstream_end is None:
                 ex.t_upstream_end = time.perf_counter()
-            ex.response_body = b"".join(sent)
+            d = ex.dialect
+            ex.response_body = b"".join(map(d.recorded_event, sent) if d.binary_stream else sent)
             if close is not None:
                 close()
             elif hasattr(chunks, "aclose"):

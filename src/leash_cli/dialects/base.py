@@ -233,6 +233,8 @@ class Dialect:
     pricing_id: ClassVar[str | None] = None
     #: content types of a streamed answer (the proxy passes them through event by event)
     stream_types: ClassVar[tuple[str, ...]] = ("text/event-stream",)
+    #: streamed events are binary (Bedrock's event-stream): the history keeps ``recorded_event`` of each
+    binary_stream: ClassVar[bool] = False
 
     # -- request --------------------------------------------------------------------
     def request_texts(self, body: Any) -> list[Text]:
@@ -339,6 +341,10 @@ class Dialect:
         """One stream event carrying `obj` (a rewritten or held-back delta), the inverse of ``parse_event``."""
         head = b"event: " + name.encode() + b"\n" if name else b""
         return head + b"data: " + orjson.dumps(obj) + b"\n\n"
+
+    def recorded_event(self, raw: bytes) -> bytes:
+        """One stream event as the history keeps it (text; a binary frame as an SSE-shaped event)."""
+        return raw
 
     def track_event(self, state: StreamState, obj: dict[str, Any]) -> bool:
         """Read one parsed stream event into `state` (usage, model, answer text).

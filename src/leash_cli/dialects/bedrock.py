@@ -29,6 +29,8 @@ named by its event type, the shape boto3 yields -- ``{"contentBlockDelta": {"del
 message (re-encoding the chunk).  A stream stopped mid-way ends with an exception message
 (``:message-type: exception``) that boto3 raises as ``EventStreamError``.
 
+The history keeps each message in that form as an SSE-shaped text event (``recorded_event``).
+
 Errors: ``{"message": ...}`` with the ``x-amzn-ErrorType`` header (``ValidationException``,
 ``AccessDeniedException``, ``ThrottlingException`` ...), which botocore turns into the
 ``ClientError`` code.  Keys: a Bedrock API key as ``Authorization: Bearer``; SigV4 is
@@ -60,6 +62,7 @@ from leash_cli.dialects.base import (
     leaves,
     set_at,
 )
+from leash_cli.sse import parse_event
 
 __all__ = ["DIALECT", "STREAM_TYPE", "Bedrock", "bare_model", "usage_of"]
 
@@ -127,6 +130,7 @@ class Bedrock(Dialect):
     key_prefix: ClassVar[str] = "Bearer "
     pricing_id: ClassVar[str | None] = "aws"
     stream_types: ClassVar[tuple[str, ...]] = (STREAM_TYPE, "text/event-stream")
+    binary_stream: ClassVar[bool] = True
 
     # -- request --------------------------------------------------------------------
     def request_texts(self, body: Any) -> list[Text]:
@@ -297,6 +301,8 @@ class Bedrock(Dialect):
         """One event-stream message as ``(event type, {"<event type>": payload})``; an invoke
         stream's chunk decoded; an exception as ``{"<exception type>": {"message": ...}}``.
         Raises :class:`~leash_cli.dialects.eventstream.FrameError` on unreadable headers."""
+        if raw[:1] >= b" ":  # the history's text form of a message (``recorded_event``), e.g. in a replay
+            return parse_event(raw)
         h = eventstream.headers_of(raw)
         payload = eventstream.payload_of(raw)
         mt = h.get(":message-type")
@@ -309,6 +315,15 @@ class Bedrock(Dialect):
         if name == "chunk" and mt == "event":
             payload = _chunk_bytes(payload)
         return name, b"{" + orjson.dumps(name) + b":" + (payload or b"{}") + b"}"
+
+    def recorded_event(self, raw: bytes) -> bytes:
+        """``event: <type>`` and ``data: {"<type>": payload}``: readable, and free of the NUL bytes of
+        the binary prelude (which a PostgreSQL text column refuses)."""
+        try:
+            name, data = self.parse_event(raw)
+        except eventstream.FrameError:
+            return b""
+        return b"event: " + (name or "").encode() + b"\ndata: " + data + b"\n\n"
 
     def encode_event(self, name: str | None, obj: Any) -> bytes:
         (key, inner), *_ = obj.items()
