@@ -31,8 +31,9 @@ ProviderKind = Literal[
     "google",
     "mock",
     "azure",  # azure: Azure OpenAI (issue #21)
+    "bedrock",  # bedrock: AWS Bedrock runtime (issue #21)
 ]
-PROVIDER_KINDS: tuple[ProviderKind, ...] = ("openai", "anthropic", "google", "mock", "azure")
+PROVIDER_KINDS: tuple[ProviderKind, ...] = ("openai", "anthropic", "google", "mock", "azure", "bedrock")
 _KIND_OF: dict[str, ProviderKind] = {k: k for k in PROVIDER_KINDS}  # a provider's NAME, when it is a kind
 
 RetryOn = Literal[429, 500, 502, 503, 504, "connect", "timeout", "reset"]
@@ -44,6 +45,7 @@ DEFAULT_ENDPOINTS = {
     "google": "https://generativelanguage.googleapis.com",
     "mock": "mock://local",
     # azure: no default, each resource has its own endpoint (https://RESOURCE.openai.azure.com)
+    "bedrock": "https://bedrock-runtime.{region}.amazonaws.com",  # bedrock: from its `region`
 }
 
 CONFIG_SEARCH = ("leash.yaml", "configs/gateway/config.yaml")
@@ -415,6 +417,20 @@ class ProviderConfig(Strict):
         "one's deployments are exhausted or open: a name, or "
         "{provider: NAME, model: MODEL} to ask for another model",
     )
+    # bedrock provider only (AWS): the region, and how leash signs (api_key: a Bedrock API key instead)
+    region: str | None = Field(
+        None, description="bedrock: AWS region (required); picks https://bedrock-runtime.REGION.amazonaws.com"
+    )
+    aws_access_key_id: SecretStr | None = Field(
+        None, description="bedrock: access key id leash signs with (SigV4); with aws_secret_access_key"
+    )
+    aws_secret_access_key: SecretStr | None = Field(None, description="bedrock: secret access key (never stored)")
+    aws_session_token: SecretStr | None = Field(None, description="bedrock: session token of temporary keys")
+    profile: str | None = Field(
+        None,
+        description="bedrock: a named AWS profile (~/.aws/config); without keys, profile or api_key: "
+        "the standard AWS credential chain",
+    )
     # mock provider only
     delay_ms: float = Field(0.0, ge=0, description="mock: delay before the answer")
     chunks: int = Field(5, ge=1, le=10000, description="mock: number of streamed content events")
@@ -737,8 +753,15 @@ class Config(Strict):
                     raise ValueError(f"provider {name!r} needs a 'kind' (one of {', '.join(PROVIDER_KINDS)})")
                 p.kind = kind
             _check_azure(name, p)
+            if p.kind == "bedrock":
+                _check_bedrock(name, p)
+            elif p.region or p.aws_access_key_id or p.aws_secret_access_key or p.aws_session_token or p.profile:
+                raise ValueError(
+                    f"providers.{name}: region, aws_access_key_id, aws_secret_access_key, aws_session_token "
+                    f"and profile are for kind bedrock, not {p.kind}"
+                )
             if p.endpoint is None:
-                p.endpoint = DEFAULT_ENDPOINTS[p.kind]
+                p.endpoint = DEFAULT_ENDPOINTS[p.kind].format(region=p.region)
         for name, p in v.items():
             _check_routing(name, p, v)
         return v
@@ -748,8 +771,38 @@ class Config(Strict):
         return self.providers.get(name)
 
 
+_AWS_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
+
+
+def _check_bedrock(name: str, p: ProviderConfig) -> None:
+    """A bedrock provider's region and credentials (errors name the key and what was expected)."""
+    key = f"providers.{name}"
+    if not p.region:
+        raise ValueError(f"{key}.region: kind bedrock needs the AWS region, e.g. region: us-east-1")
+    if not _AWS_REGION.fullmatch(p.region):
+        raise ValueError(f"{key}.region: {p.region!r} is not an AWS region name such as us-east-1 or eu-central-1")
+    has_id, has_secret = p.aws_access_key_id is not None, p.aws_secret_access_key is not None
+    if has_id != has_secret:
+        raise ValueError(f"{key}: aws_access_key_id and aws_secret_access_key go together; one of them is missing")
+    if p.aws_session_token is not None and not has_id:
+        raise ValueError(f"{key}.aws_session_token: needs aws_access_key_id and aws_secret_access_key")
+    if has_id and p.profile:
+        raise ValueError(f"{key}: give either aws_access_key_id / aws_secret_access_key or profile, not both")
+    if p.api_key is not None and (has_id or p.profile):
+        raise ValueError(
+            f"{key}.api_key: a Bedrock API key replaces SigV4; drop the AWS keys or profile, or the api_key"
+        )
+
+
 #: Wire formats: a provider may fall back to another of the same family (more kinds join these families).
-WIRE_FAMILY = {"openai": "openai", "azure": "openai", "anthropic": "anthropic", "google": "google", "mock": "mock"}
+WIRE_FAMILY = {
+    "openai": "openai",
+    "azure": "openai",
+    "anthropic": "anthropic",
+    "google": "google",
+    "mock": "mock",
+    "bedrock": "bedrock",
+}
 
 
 def _apply_preset(name: str, p: ProviderConfig) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from leash_cli.dialects import Dialect, for_api
-from leash_cli.dialects.base import Text, Usage, set_at
+from leash_cli.dialects.base import Text, Usage
 
 __all__ = ["CREDENTIAL_HEADERS", "CREDENTIAL_PARAMS", "OUTCOMES", "Exchange", "Usage", "Violation", "strip_credentials"]
 
@@ -152,7 +152,7 @@ class Exchange:
 
     def replace_text(self, path: tuple, value: str) -> None:
         """Rewrite one string of the request body in place (a redaction)."""
-        set_at(self.json(), path, value)
+        self.dialect.write_text(self.json(), path, value)
         self._texts = None
         self._dirty = True
         self._edits += 1

@@ -37,7 +37,6 @@ import orjson
 from leash_cli.decision import Decision
 from leash_cli.dialects.base import Usage, set_at
 from leash_cli.exchange import Exchange, Violation
-from leash_cli.sse import parse_event
 
 log = logging.getLogger("leash.pipeline")
 
@@ -779,7 +778,7 @@ class ResponseFlow:
             if released is None:
                 return out
             raw = released
-        name, data = parse_event(raw)
+        name, data = self.dialect.parse_event(raw)
         if self._guard is not None and data[:1] == b"{" and await self._metered(data):
             out.append(self._error_event())
             return out
@@ -850,7 +849,7 @@ class ResponseFlow:
         event without deltas first releases everything held back, so held text never
         lands after the end of its block; an event that repeats whole texts (the
         Responses API's ``*.done`` and ``response.completed``) is scanned whole."""
-        name, data = parse_event(raw)
+        name, data = self.dialect.parse_event(raw)
         if not data or data[:1] != b"{":
             out.extend(await self._flush())  # [DONE] and keep-alives
             return None if self.stopped else raw
@@ -877,7 +876,7 @@ class ResponseFlow:
                 if new != t.text:
                     set_at(obj, t.path, new)
                     changed = True
-            return _sse(name, obj) if changed else raw
+            return dialect.encode_event(name, obj) if changed else raw
         changed = False
         for t in texts:
             key = dialect.stream_key(obj, t)
@@ -892,7 +891,7 @@ class ResponseFlow:
             self._templates[key] = (name, obj, t.path)
         if not changed:
             return raw
-        return _sse(name, obj)
+        return dialect.encode_event(name, obj)
 
     async def _through_modules(
         self, text: str, obj: Any, final: bool, key: Any, aggregate: bool = False
@@ -940,8 +939,8 @@ class ResponseFlow:
             template = orjson.loads(orjson.dumps(obj))
             self.dialect.clear_finish(template)
             set_at(template, path, text)
-            raw = _sse(name, template)
-            name2, data = parse_event(raw)
+            raw = self.dialect.encode_event(name, template)
+            name2, data = self.dialect.parse_event(raw)
             self._track(name2, data, raw)
             out.append(raw)
         return out
@@ -969,8 +968,3 @@ class ResponseFlow:
             ex.t_first_token = None  # the text never reached the client
         if ex.t_first_token is None and self._first_write is not None and ex.stream:
             ex.t_first_token = self._first_write  # a stream without text (tool calls only): its first bytes
-
-
-def _sse(name: str | None, obj: Any) -> bytes:
-    head = b"event: " + name.encode() + b"\n" if name else b""
-    return head + b"data: " + orjson.dumps(obj) + b"\n\n"

@@ -46,6 +46,8 @@ log = logging.getLogger("leash.pricing")
 
 #: provider kind -> genai-prices provider id (each dialect's ``pricing_id``)
 _GENAI_PROVIDER = {kind: d.pricing_id for kind, d in DIALECTS.items() if d.pricing_id}
+#: provider kind -> its dialect (``price_fallbacks``: another vendor's model under a cloud's id)
+_DIALECT_OF = dict(DIALECTS)
 
 # a price: per-million USD, or (base, ((start_tokens, price), ...)) for tiers
 Price = float | tuple[float, tuple[tuple[int, float], ...]]
@@ -234,6 +236,14 @@ def _snapshot_rates(kind: str, model: str, provider: str | None, day: _dt.date) 
             break
         except LookupError:
             continue
+    if found is None:
+        d = _DIALECT_OF.get(kind)
+        for pid, name in d.price_fallbacks(model) if d is not None else ():
+            try:
+                found = snap.find_provider_model(name, None, pid, None)
+                break
+            except LookupError:
+                continue
     if found is None:
         return None
     prov, info = found

@@ -204,11 +204,21 @@ def clean_rest(rest: str) -> str:
     return rest
 
 
+_SIGV4 = "AWS4-HMAC-SHA256 "
+
+
 def client_key(headers: dict[str, str], query: str) -> str | None:
-    """The key the client sent, wherever its SDK puts it."""
+    """The key the client sent, wherever its SDK puts it.  An AWS SigV4 ``Authorization`` gives its
+    access key id: boto3 sends bearer tokens over HTTPS only, so against a plain-HTTP leash a leash key
+    rides as ``aws_access_key_id`` (any secret; leash replaces the signature, see kind bedrock)."""
     auth = headers.get("authorization")
     if auth:
-        return auth[7:].strip() if auth[:7].lower() == "bearer " else auth
+        if auth[:7].lower() == "bearer ":
+            return auth[7:].strip()
+        if auth.startswith(_SIGV4):  # an AWS SDK's own signature: its access key id (a leash key, perhaps)
+            i = auth.find("Credential=")
+            return auth[i + 11 :].split("/", 1)[0] if i > 0 else auth
+        return auth
     for h in ("x-api-key", "x-goog-api-key", "api-key"):
         v = headers.get(h)
         if v:

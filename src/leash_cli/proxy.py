@@ -45,12 +45,12 @@ from leash_cli.core.transport import (
     UpstreamReset,
     UpstreamTimeout,
 )
-from leash_cli.errors import error_body
+from leash_cli.dialects import for_api
+from leash_cli.dialects.eventstream import FrameError
 from leash_cli.exchange import Exchange, strip_credentials
 from leash_cli.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from leash_cli.metrics import Metrics
 from leash_cli.providers import HOP_BY_HOP, Provider
-from leash_cli.sse import SSESplitter
 from leash_cli.upstream import UpstreamClient
 
 log = logging.getLogger("leash.proxy")
@@ -292,7 +292,7 @@ class Gateway(GatewayCore):
                     ex.response_headers.update(routed)
                 if resp.status >= 400:
                     ex.outcome = "upstream_error"
-                if ctype.startswith("text/event-stream"):
+                if ctype.startswith(ex.dialect.stream_types):
                     guard.stop()  # the stream watches for the client itself
                     await self._stream(receive, send, ex, rheaders, resp, flow, resp.close, secrets)
                     return
@@ -383,19 +383,21 @@ class Gateway(GatewayCore):
             b = flow.block
             ex.status, ex.outcome = b.status, "blocked"
             headers = [_JSON_CT] + [(k.lower().encode(), str(v).encode()) for k, v in b.headers.items()]
+            headers += [(k.encode(), v.encode()) for k, v in ex.dialect.error_headers(b.status, b.code).items()]
             status = b.status
         ex.response_body = body
         headers.append((b"content-length", str(len(body)).encode()))
         await self._send(send, ex, status, headers, body)
 
     async def _stream(self, receive, send, ex: Exchange, headers: list, chunks, flow, close, secrets=None) -> None:
-        """Pass an SSE stream through event by event, watching for the client leaving."""
+        """Pass a stream through event by event (server-sent events, or Bedrock's event-stream messages:
+        the dialect's splitter cuts them), watching for the client leaving."""
         now = time.perf_counter()
         leash_headers(ex, overhead(ex, now, (ex.t_upstream_headers or now) - (ex.t_upstream_start or now)), headers)
         await send({"type": "http.response.start", "status": ex.status, "headers": headers})
         gone = asyncio.Event()
         watcher = asyncio.create_task(_watch_disconnect(receive, gone, asyncio.current_task(), ex))
-        splitter = SSESplitter()
+        splitter = ex.dialect.splitter()
         sent: list[bytes] = []
         broke: bytes | None = None  # the error event of a stream the upstream broke off
         try:
@@ -438,6 +440,13 @@ class Gateway(GatewayCore):
                     "upstream_timeout" if timeout else "upstream_reset",
                 )
                 broke = event
+            except FrameError as e:  # a corrupt event-stream message: nothing after it can be read (or scanned)
+                ex.outcome = "upstream_error"
+                ex.error = f"upstream sent a malformed stream: {e}"
+                log.warning("%s %s/%s: %s", ex.id, ex.provider, ex.path, ex.error)
+                broke = stream_error_event(
+                    ex.api, 502, f"provider {ex.provider!r} sent a malformed stream: {e}", "upstream_malformed"
+                )
             except asyncio.CancelledError:
                 if not gone.is_set():
                     raise
@@ -465,7 +474,8 @@ class Gateway(GatewayCore):
             watcher.cancel()
             if ex.t_upstream_end is None:
                 ex.t_upstream_end = time.perf_counter()
-            ex.response_body = b"".join(sent)
+            d = ex.dialect
+            ex.response_body = b"".join(map(d.recorded_event, sent) if d.binary_stream else sent)
             if close is not None:
                 close()
             elif hasattr(chunks, "aclose"):
@@ -531,12 +541,9 @@ def _release_startup_memory() -> None:
 
 
 def stream_error_event(api: str, status: int, message: str, code: str) -> bytes:
-    """An error event in `api`'s stream format: Anthropic's ``event: error``, else a ``data:`` line with the
-    provider's error body (what the OpenAI and Gemini SDKs raise on)."""
-    body = error_body(api, status, message, code)
-    if api == "anthropic":
-        return b"event: error\ndata: " + body + b"\n\n"
-    return b"data: " + body + b"\n\n"
+    """An error event in `api`'s stream format: Anthropic's ``event: error``, a ``data:`` line with the
+    provider's error body (what the OpenAI and Gemini SDKs raise on), Bedrock's exception message."""
+    return for_api(api).stream_error("", status, message, code)
 
 
 def _client_deadline(headers: dict[str, str], t_start: float) -> float | None:

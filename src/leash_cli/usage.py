@@ -170,7 +170,8 @@ class UsageTracker:
                 text = "\n\n".join([text, *("".join(self._choices[i]) for i in sorted(self._choices))])
             ex.response_text = text
         if self.events is not None:
-            ex.stream_events = self.events
+            d = self.dialect
+            ex.stream_events = [d.recorded_event(e) for e in self.events] if d.binary_stream else self.events
 
 
 # -- prompt text (for search) --------------------------------------------------

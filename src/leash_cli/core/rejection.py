@@ -40,7 +40,7 @@ def reject(ex: Exchange, rej: Rejection) -> tuple[bytes, dict[str, str]]:
         ex.outcome = rej.outcome
     ex.error = ex.error or f"{rej.code}: {rej.message}"
     ex.response_body = body
-    headers = {"content-type": JSON_CONTENT_TYPE}
+    headers = {"content-type": JSON_CONTENT_TYPE, **ex.dialect.error_headers(rej.status, rej.code)}
     if rej.headers:
         for k, v in rej.headers.items():
             headers[k.lower()] = str(v)

@@ -65,6 +65,7 @@ class UpstreamAuth(Protocol):
 #: only when a provider of that kind is configured (optional dependencies stay optional).
 BUILDERS: dict[str, str] = {
     "azure": "leash_cli.credentials.entra:build",
+    "bedrock": "leash_cli.credentials.bedrock:build",  # bedrock: SigV4 (botocore) or a Bedrock API key
 }
 
 

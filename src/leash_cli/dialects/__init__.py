@@ -13,24 +13,29 @@ of the exchange (``ex.dialect``, looked up once per exchange) and never branches
 ``google``        Gemini ``generateContent`` / ``streamGenerateContent``
 ``azure``         Azure OpenAI: OpenAI's format below ``openai/deployments/{d}/``
                   or ``openai/v1/``, the key in ``api-key``
+``bedrock``       AWS Bedrock runtime: ``converse``, ``converse-stream``, ``invoke``,
+                  ``invoke-with-response-stream`` (event-stream framing)
 ================  =============================================================
 
-Adding a format (Bedrock Converse, ...) is one module here and one line in ``DIALECTS``.
+Adding a format is one module here and one line in ``DIALECTS``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from leash_cli.dialects.anthropic import DIALECT as ANTHROPIC
 from leash_cli.dialects.azure import DIALECT as AZURE
 from leash_cli.dialects.base import Dialect, Path, StreamState, Text, Usage, get_at, leaves, set_at
+from leash_cli.dialects.bedrock import DIALECT as BEDROCK
 from leash_cli.dialects.google import DIALECT as GOOGLE
 from leash_cli.dialects.openai import DIALECT as OPENAI
 
 __all__ = [
     "ANTHROPIC",
     "AZURE",
+    "BEDROCK",
     "DIALECTS",
     "GOOGLE",
     "OPENAI",
@@ -48,8 +53,10 @@ __all__ = [
     "set_at",
 ]
 
+_BEDROCK_PATH = re.compile(r"(?:^|/)model/[^/]+/(?:converse|invoke)")
+
 #: api name -> dialect
-DIALECTS: Mapping[str, Dialect] = {d.name: d for d in (OPENAI, ANTHROPIC, GOOGLE, AZURE)}
+DIALECTS: Mapping[str, Dialect] = {d.name: d for d in (OPENAI, ANTHROPIC, GOOGLE, AZURE, BEDROCK)}
 
 
 def for_api(api: str | None) -> Dialect:
@@ -79,6 +86,8 @@ def for_provider(kind: str | None, rest: str) -> Dialect:
 def guess_api(path: str, headers: Mapping[str, str]) -> str:
     """Best guess of the caller's wire shape when no provider says it (a request to an unknown
     route still gets its error in a shape its SDK understands)."""
+    if _BEDROCK_PATH.search(path) or headers.get("authorization", "").startswith("AWS4-HMAC-SHA256"):
+        return BEDROCK.name
     if "anthropic-version" in headers or path.endswith("messages"):
         return ANTHROPIC.name
     if "x-goog-api-key" in headers or ":generateContent" in path or ":streamGenerateContent" in path:

@@ -19,12 +19,15 @@ from typing import Any, ClassVar, NamedTuple, Protocol
 
 import orjson
 
+from leash_cli.sse import SSESplitter, parse_event
+
 __all__ = [
     "Call",
     "Dialect",
     "Encoded",
     "MAX_DOCUMENT_BYTES",
     "Path",
+    "Splitter",
     "StreamState",
     "Text",
     "Usage",
@@ -96,6 +99,15 @@ class Call(Protocol):
     def json(self) -> Any: ...
 
     def set_json(self, body: Any) -> None: ...
+
+
+class Splitter(Protocol):
+    """Cuts a streamed response into whole events as its bytes arrive (``sse.SSESplitter`` for
+    server-sent events; Bedrock's event-stream messages have their own)."""
+
+    def feed(self, chunk: bytes) -> list[bytes]: ...
+
+    def flush(self) -> bytes: ...
 
 
 class StreamState(Protocol):
@@ -343,6 +355,10 @@ class Dialect:
     path_prefixes: ClassVar[tuple[str, ...]] = ()
     #: genai-prices provider id (None: any provider whose model patterns match)
     pricing_id: ClassVar[str | None] = None
+    #: content types of a streamed answer (the proxy passes them through event by event)
+    stream_types: ClassVar[tuple[str, ...]] = ("text/event-stream",)
+    #: streamed events are binary (Bedrock's event-stream): the history keeps ``recorded_event`` of each
+    binary_stream: ClassVar[bool] = False
 
     # -- request --------------------------------------------------------------------
     def request_texts(self, body: Any) -> list[Text]:
@@ -404,6 +420,11 @@ class Dialect:
         """(path, query, body) of a plain chat request: `turns` as ``{"role", "content"}``."""
         raise NotImplementedError
 
+    def price_fallbacks(self, model: str) -> list[tuple[str, str]]:
+        """(genai-prices provider id, model) pairs to try when ``pricing_id`` does not list `model`
+        (a cloud's id of another vendor's model: that vendor's own price)."""
+        return []
+
     # -- response -------------------------------------------------------------------
     def response_texts(self, body: Any) -> list[Text]:
         """Every string of a response body the model wrote (a JSON array: each element's)."""
@@ -440,6 +461,24 @@ class Dialect:
         return None
 
     # -- stream ----------------------------------------------------------------------
+    def splitter(self) -> Splitter:
+        """A fresh splitter for one streamed response (server-sent events here)."""
+        return SSESplitter()
+
+    def parse_event(self, raw: bytes) -> tuple[str | None, bytes]:
+        """(event name, data) of one whole stream event: the data is what ``track_event`` and
+        ``stream_texts`` read once parsed as JSON."""
+        return parse_event(raw)
+
+    def encode_event(self, name: str | None, obj: Any) -> bytes:
+        """One stream event carrying `obj` (a rewritten or held-back delta), the inverse of ``parse_event``."""
+        head = b"event: " + name.encode() + b"\n" if name else b""
+        return head + b"data: " + orjson.dumps(obj) + b"\n\n"
+
+    def recorded_event(self, raw: bytes) -> bytes:
+        """One stream event as the history keeps it (text; a binary frame as an SSE-shaped event)."""
+        return raw
+
     def track_event(self, state: StreamState, obj: dict[str, Any]) -> bool:
         """Read one parsed stream event into `state` (usage, model, answer text).
         False: the client must not get this event (it asked for no usage chunk)."""
@@ -473,6 +512,15 @@ class Dialect:
     def stream_error(self, rest: str, status: int, message: str, code: str | None = None) -> bytes:
         """The event that ends a stream of a call to `rest` with an error its SDK raises."""
         return self.error_event(self.error_body(status, message, code))
+
+    def error_headers(self, status: int, code: str | None = None) -> dict[str, str]:
+        """Response headers an error of this provider carries besides its body (Bedrock's error type)."""
+        return {}
+
+    def write_text(self, body: Any, path: Path, value: str) -> None:
+        """Write a rewritten (redacted) string back at `path` of a request body: in place, in the
+        field's own encoding (a base64 document's bytes stay base64)."""
+        set_at(body, path, value)
 
     def __repr__(self) -> str:
         return f"<dialect {self.name}>"

@@ -37,6 +37,14 @@ from leash_cli.exchange import Exchange, strip_credentials
 from leash_cli.providers import HOP_BY_HOP
 from leash_cli.sse import SSESplitter
 
+#: kind bedrock signs each request over its body (SigV4): not possible from Envoy's header phase yet
+UNSUPPORTED_HERE = Rejection(
+    501,
+    "unsupported_provider_kind",
+    "kind bedrock signs requests with AWS SigV4 over the body, which the Envoy module host cannot do yet; "
+    "use the local gateway (leash up)",
+)
+
 log = logging.getLogger("leash.extproc")
 
 _OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
@@ -148,6 +156,8 @@ class StreamHandler:
         if adm.rejection is not None:
             return self.reject(adm.rejection)
         provider = adm.provider
+        if provider.kind == "bedrock":  # SigV4 covers the body: Envoy sends it after this header phase
+            return self.reject(UNSUPPORTED_HERE)
         query = adm.query
         # toward the provider: leash's own headers go, a leash key's stand-in goes, the gateway's key comes
         remove: list[str] = [k for k in headers if k.startswith("x-leash-")]

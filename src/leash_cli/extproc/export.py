@@ -287,6 +287,12 @@ def plan(loaded: LoadedConfig, replicas: int = 2) -> ExportPlan:
     # only endpoints matter for Envoy's routes)
     cfg = parse_config_text(yaml.safe_dump(expand_env(data, {})), "leash.yaml")
     providers = build_providers(cfg)
+    signed = sorted(n for n, p in providers.items() if p.kind == "bedrock")
+    if signed:  # bedrock: SigV4 covers the body, which Envoy sends after leash's header mutation
+        raise ExportError(
+            f"provider {signed[0]!r} is kind bedrock: its requests are signed with AWS SigV4 over the body, "
+            "which the Envoy deployment cannot do yet; serve it from the local gateway (`leash up`)"
+        )
     skipped = sorted(set(providers) - set(routable(providers)))
     names = sorted(routable(providers))
     held = _hold_provider_keys(data, names) if virtual_keys else {}

@@ -1,0 +1,268 @@
+"""The Bedrock dialect on its own: texts of Converse and invoke bodies, the model and stream flag
+from the path, usage, event-stream frames (split at any byte, CRCs checked), error shapes, pricing of
+Bedrock ids, and the config checks of kind bedrock."""
+
+from __future__ import annotations
+
+import base64
+import sys
+
+import orjson
+import pytest
+
+from leash_cli.config import ConfigError, parse_config_text
+from leash_cli.dialects import BEDROCK, guess_api
+from leash_cli.dialects import eventstream as es
+from leash_cli.dialects.bedrock import bare_model, usage_of
+from leash_cli.pricing import Pricer
+
+CONVERSE = {
+    "system": [{"text": "be brief"}, {"cachePoint": {"type": "default"}}],
+    "messages": [
+        {
+            "role": "user",
+            "content": [
+                {"text": "hello"},
+                {
+                    "document": {
+                        "format": "md",
+                        "name": "d",
+                        "source": {"bytes": base64.b64encode(b"doc text").decode()},
+                    }
+                },
+                {"document": {"format": "pdf", "name": "p", "source": {"bytes": base64.b64encode(b"%PDF").decode()}}},
+                {"image": {"format": "png", "source": {"bytes": "aGk="}}},
+            ],
+        },
+        {"role": "assistant", "content": [{"toolUse": {"toolUseId": "t", "name": "f", "input": {"q": "tool arg"}}}]},
+        {
+            "role": "user",
+            "content": [
+                {
+                    "toolResult": {
+                        "toolUseId": "t",
+                        "content": [{"text": "result text"}, {"json": {"k": ["json leaf"]}}],
+                    }
+                },
+                {"guardContent": {"text": {"text": "guarded"}}},
+            ],
+        },
+    ],
+    "toolConfig": {"tools": [{"toolSpec": {"name": "f", "description": "tool doc", "inputSchema": {"json": {}}}}]},
+    "promptVariables": {"city": {"text": "Paris"}},
+}
+
+
+def test_converse_request_texts_cover_every_block_kind():
+    got = {(t.role, t.text, t.kind) for t in BEDROCK.request_texts(CONVERSE)}
+    assert got == {
+        ("system", "be brief", "text"),
+        ("user", "hello", "text"),
+        ("user", "doc text", "document"),
+        ("assistant", "tool arg", "tool_call"),
+        ("tool", "result text", "tool_result"),
+        ("tool", "json leaf", "tool_result"),
+        ("user", "guarded", "text"),
+        ("system", "tool doc", "tool_spec"),
+        ("user", "Paris", "text"),
+    }
+
+
+def test_a_redacted_base64_document_is_written_back_base64():
+    body = orjson.loads(orjson.dumps(CONVERSE))
+    doc = next(t for t in BEDROCK.request_texts(body) if t.kind == "document")
+    BEDROCK.write_text(body, doc.path, "doc [REDACTED]")
+    assert base64.b64decode(body["messages"][0]["content"][1]["document"]["source"]["bytes"]) == b"doc [REDACTED]"
+    BEDROCK.write_text(body, ("messages", 0, "content", 0, "text"), "plain")
+    assert body["messages"][0]["content"][0]["text"] == "plain"
+
+
+def test_an_anthropic_invoke_body_is_read_as_anthropic_messages():
+    body = {
+        "anthropic_version": "bedrock-2023-05-31",
+        "system": "sys",
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}],
+    }
+    assert [(t.role, t.text) for t in BEDROCK.request_texts(body)] == [("system", "sys"), ("user", "hi")]
+    assert [t.text for t in BEDROCK.request_texts({"prompt": "<s>[INST] llama [/INST]"})] == ["<s>[INST] llama [/INST]"]
+
+
+@pytest.mark.parametrize(
+    "rest,model,stream",
+    [
+        (
+            "model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse",
+            "anthropic.claude-3-5-sonnet-20240620-v1:0",
+            False,
+        ),
+        ("model/us.amazon.nova-pro-v1:0/converse-stream", "us.amazon.nova-pro-v1:0", True),
+        ("model/meta.llama3-8b-instruct-v1%3A0/invoke", "meta.llama3-8b-instruct-v1:0", False),
+        ("model/x/invoke-with-response-stream", "x", True),
+        ("guardrail/g1/version/1/apply", None, False),
+    ],
+)
+def test_model_and_stream_come_from_the_path(rest, model, stream):
+    assert BEDROCK.request_model(rest, {}, "") == (model, stream)
+
+
+def test_the_model_id_goes_upstream_encoded_as_boto3_encodes_it():
+    want = "model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/invoke"
+    assert BEDROCK.upstream_rest("model/anthropic.claude-3-5-sonnet-20240620-v1:0/invoke") == want
+    assert BEDROCK.upstream_rest("model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/invoke") == want
+    assert BEDROCK.path_with_model("model/a.b-v1%3A0/converse", "c.d-v2:0") == "model/c.d-v2%3A0/converse"
+    assert guess_api("model/a.b/converse", {}) == "bedrock"
+
+
+def test_usage_adds_the_cache_parts_back():
+    u = usage_of({"inputTokens": 4, "outputTokens": 30, "cacheReadInputTokens": 100, "cacheWriteInputTokens": 1600})
+    assert (u.input_tokens, u.output_tokens, u.cached_input_tokens, u.cache_write_tokens) == (1704, 30, 100, 1600)
+    llama = BEDROCK.usage({"generation": "x", "prompt_token_count": 7, "generation_token_count": 3})
+    assert llama is not None and (llama.input_tokens, llama.output_tokens) == (7, 3)
+    anth = BEDROCK.usage({"type": "message", "content": [], "usage": {"input_tokens": 5, "output_tokens": 2}})
+    assert anth is not None and (anth.input_tokens, anth.output_tokens) == (5, 2)
+
+
+def _frames() -> list[bytes]:
+    return [
+        BEDROCK.encode_event("contentBlockDelta", {"contentBlockDelta": {"contentBlockIndex": 0, "delta": {"text": t}}})
+        for t in ("Hel", "lo ", "wörld")
+    ]
+
+
+def test_frames_are_found_whatever_the_byte_boundaries():
+    stream = b"".join(_frames())
+    for step in (1, 2, 7, 13, len(stream)):
+        sp = es.FrameSplitter()
+        out: list[bytes] = []
+        for i in range(0, len(stream), step):
+            out += sp.feed(stream[i : i + step])
+        assert out == _frames() and sp.pending == 0
+
+
+def test_parse_and_encode_are_inverse_and_chunks_are_decoded():
+    name, data = BEDROCK.parse_event(_frames()[2])
+    assert name == "contentBlockDelta" and orjson.loads(data)["contentBlockDelta"]["delta"]["text"] == "wörld"
+    inner = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "x"}}
+    raw = es.encode(
+        {":event-type": "chunk", ":content-type": "application/json", ":message-type": "event"},
+        orjson.dumps({"bytes": base64.b64encode(orjson.dumps(inner)).decode()}),
+    )
+    name, data = BEDROCK.parse_event(raw)
+    assert name == "chunk" and orjson.loads(data) == {"chunk": inner}
+    assert BEDROCK.parse_event(BEDROCK.encode_event(name, orjson.loads(data))) == (name, data)
+    texts = BEDROCK.stream_texts(orjson.loads(data))
+    assert [(t.text, t.path) for t in texts] == [("x", ("chunk", "delta", "text"))]
+
+
+def test_corrupt_or_impossible_frames_are_refused():
+    good = _frames()[0]
+    bad = bytearray(good)
+    bad[-5] ^= 1
+    with pytest.raises(es.FrameError, match="message CRC"):
+        es.FrameSplitter().feed(bytes(bad))
+    bad = bytearray(good)
+    bad[9] ^= 1
+    with pytest.raises(es.FrameError, match="prelude CRC"):
+        es.FrameSplitter().feed(bytes(bad))
+    import struct
+    import zlib
+
+    huge = struct.pack(">II", es.MAX_FRAME + 1, 0)
+    with pytest.raises(es.FrameError, match="impossible length"):  # refused before its bytes arrive
+        es.FrameSplitter().feed(huge + struct.pack(">I", zlib.crc32(huge)))
+
+
+def test_errors_carry_the_aws_error_type():
+    assert orjson.loads(BEDROCK.error_body(403, "blocked", "policy_violation")) == {"message": "blocked"}
+    assert BEDROCK.error_headers(429) == {"x-amzn-errortype": "ThrottlingException"}
+    assert BEDROCK.error_headers(400) == {"x-amzn-errortype": "ValidationException"}
+    h = es.headers_of(BEDROCK.stream_error("model/m/converse-stream", 403, "blocked"))
+    assert h == {
+        ":exception-type": "validationException",
+        ":content-type": "application/json",
+        ":message-type": "exception",
+    }
+    assert es.headers_of(BEDROCK.stream_error("model/m/converse-stream", 503, "x"))[":exception-type"] == "serviceUnavailableException"
+
+
+@pytest.mark.parametrize(
+    "model,provider",
+    [
+        ("anthropic.claude-3-5-sonnet-20240620-v1:0", "aws"),
+        ("us.anthropic.claude-3-5-sonnet-20240620-v1:0", "aws"),
+        ("global.anthropic.claude-sonnet-4-5-20250929-v1:0", "aws"),
+        ("eu.amazon.nova-pro-v1:0", "aws"),
+        (
+            "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-sonnet-20240620-v1:0",
+            "aws",
+        ),
+        ("cohere.command-r-plus-v1:0", "cohere"),  # not listed under AWS: the vendor's own price
+    ],
+)
+def test_bedrock_ids_are_priced(model, provider):
+    rates = Pricer().rates("bedrock", model, "bedrock")
+    assert rates is not None and rates.provider == provider and rates.source == "genai-prices"
+
+
+def test_an_unknown_bedrock_model_is_unpriced_not_free():
+    from leash_cli.dialects.base import Usage
+
+    assert Pricer().price("bedrock", "anthropic.claude-made-up-v1:0", Usage(10, 10)) == (None, None)
+    assert bare_model("us.anthropic.claude-3-5-sonnet-20240620-v1:0") == "anthropic.claude-3-5-sonnet-20240620"
+
+
+def _load(provider: str) -> None:
+    parse_config_text("providers:\n  bedrock:\n" + provider, "leash.yaml")
+
+
+@pytest.mark.parametrize(
+    "provider,message",
+    [
+        ("    kind: bedrock\n", "providers.bedrock.region: kind bedrock needs the AWS region"),
+        ("    region: us-east\n", "'us-east' is not an AWS region name"),
+        (
+            "    region: us-east-1\n    aws_access_key_id: AKIAX\n",
+            "aws_access_key_id and aws_secret_access_key go together",
+        ),
+        ("    region: us-east-1\n    aws_session_token: t\n", "aws_session_token: needs aws_access_key_id"),
+        (
+            "    region: us-east-1\n    profile: p\n    aws_access_key_id: a\n    aws_secret_access_key: b\n",
+            "either aws_access_key_id / aws_secret_access_key or profile",
+        ),
+        ("    region: us-east-1\n    api_key: k\n    profile: p\n", "a Bedrock API key replaces SigV4"),
+    ],
+)
+def test_config_errors_name_the_key_and_what_was_expected(provider, message):
+    with pytest.raises(ConfigError) as e:
+        _load(provider)
+    assert message in str(e.value)
+
+
+def test_aws_keys_belong_to_kind_bedrock_only():
+    with pytest.raises(ConfigError, match="are for kind bedrock, not openai"):
+        parse_config_text("providers:\n  openai:\n    region: us-east-1\n", "leash.yaml")
+
+
+def test_the_endpoint_follows_the_region():
+    cfg = parse_config_text("providers:\n  bedrock:\n    region: eu-central-1\n    api_key: k\n", "leash.yaml")
+    assert cfg.providers["bedrock"].endpoint == "https://bedrock-runtime.eu-central-1.amazonaws.com"
+
+
+def test_without_botocore_sigv4_is_a_config_error_naming_the_extra(monkeypatch):
+    from leash_cli.providers import build_providers
+
+    cfg = parse_config_text("providers:\n  bedrock:\n    region: us-east-1\n", "leash.yaml")
+    monkeypatch.setitem(sys.modules, "botocore", None)
+    monkeypatch.setitem(sys.modules, "botocore.session", None)
+    with pytest.raises(ConfigError, match=r"providers.bedrock: .*pip install 'leash-cli\[bedrock\]'"):
+        build_providers(cfg)
+    api_key = parse_config_text("providers:\n  bedrock:\n    region: us-east-1\n    api_key: k\n", "leash.yaml")
+    assert build_providers(api_key)["bedrock"].holds_credentials  # a Bedrock API key needs no botocore
+
+
+def test_the_signing_region_follows_the_endpoint_host():
+    from leash_cli.credentials.bedrock import region_of
+
+    assert region_of("bedrock-runtime.eu-west-3.amazonaws.com") == "eu-west-3"
+    assert region_of("bedrock-runtime-fips.us-gov-west-1.amazonaws.com") == "us-gov-west-1"
+    assert region_of("127.0.0.1:8080") is None
