@@ -714,6 +714,59 @@ class StorageConfig(Strict):
         return v
 
 
+class TelemetryConfig(Strict):
+    """OpenTelemetry traces: one trace per exchange, exported over OTLP/HTTP in batches (needs the
+    ``otel`` extra: ``pip install 'leash-cli[otel]'``).  Off unless an endpoint is set here or in
+    ``$OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` / ``$OTEL_EXPORTER_OTLP_ENDPOINT``; read at start."""
+
+    otlp_endpoint: str | None = Field(
+        None,
+        description="the collector's OTLP/HTTP endpoint, e.g. http://127.0.0.1:4318 (`/v1/traces` is added "
+        "to a URL without a path); default $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else "
+        "$OTEL_EXPORTER_OTLP_ENDPOINT; unset: no traces",
+    )
+    service_name: str | None = Field(
+        None, description="the traces' service.name; default $OTEL_SERVICE_NAME, else `leash`"
+    )
+    sample_ratio: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description="the share of new traces kept (by trace id, as OpenTelemetry's TraceIdRatioBased); "
+        "a request with a traceparent follows its caller's sampled flag",
+    )
+    capture_content: bool = Field(
+        False,
+        description="put the prompt and completion text on the exchange span (gen_ai.input.messages, "
+        "gen_ai.output.messages); off by default: no text leaves leash in a trace",
+    )
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _endpoint(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"(?i)^https?://[^/\s]+", v):
+            raise ValueError(f"expected an http(s) URL such as http://127.0.0.1:4318, got {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _installed(self) -> TelemetryConfig:
+        if self.otlp_endpoint is not None:
+            from importlib.util import find_spec
+
+            try:
+                found = (
+                    find_spec("opentelemetry.sdk") is not None
+                    and find_spec("opentelemetry.exporter.otlp.proto.http") is not None
+                )
+            except ModuleNotFoundError:
+                found = False
+            if not found:
+                raise ValueError(
+                    "telemetry needs the OpenTelemetry SDK and OTLP exporter: pip install 'leash-cli[otel]'"
+                )
+        return self
+
+
 class PriceConfig(Strict):
     """Prices in USD per million tokens."""
 
@@ -738,6 +791,9 @@ class Config(Strict):
         default_factory=dict, description="price overrides by model (exact name, else longest prefix)"
     )
     state: str | None = Field(None, description="shared state for limits: redis://host:port/db, else in memory")
+    telemetry: TelemetryConfig = Field(
+        default_factory=TelemetryConfig, description="OpenTelemetry traces over OTLP/HTTP (off by default)"
+    )
 
     @field_validator("providers")
     @classmethod

@@ -253,6 +253,7 @@ class Gateway(GatewayCore):
                         out,
                         ex.request_body or None,
                         deadline=_client_deadline(headers, ex.t_start),
+                        trace=adm.trace,
                     )
                     if sent.answer is None or sent.deployment is None:
                         ex.t_upstream_end = time.perf_counter()

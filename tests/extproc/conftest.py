@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1]))
 
 from ep_support import REDIS_URL, need_redis
+
+from history.pg_support import pg_database, pg_url  # noqa: F401  (a real PostgreSQL: the export tests)
 
 
 @pytest.fixture

@@ -71,6 +71,13 @@ def ext_proc(
 def compose(
     out: Annotated[Path, typer.Option("--out", "-o", help="folder to write")] = Path("deploy"),
     replicas: Annotated[int, typer.Option(min=1, max=64, help="module host replicas")] = 2,
+    store: Annotated[
+        str,
+        typer.Option(
+            help="the history: sqlite (a file on a volume the replicas share: one machine) or postgres "
+            "(a PostgreSQL service, migrations run once; module hosts on several machines)"
+        ),
+    ] = "sqlite",
     config: ConfigOpt = None,
     force: Annotated[bool, typer.Option(help="overwrite files edited since the last export")] = False,
     validate: Annotated[bool, typer.Option(help="check envoy.yaml with the envoy binary, when installed")] = True,
@@ -82,7 +89,7 @@ def compose(
 
     loaded = _load(config)
     try:
-        plan, results = export_compose(loaded, out, replicas=replicas, force=force)
+        plan, results = export_compose(loaded, out, replicas=replicas, force=force, store=store)
     except (OSError, ValueError) as e:
         err.print(f"[bold red]error:[/] {e}", highlight=False)
         raise typer.Exit(2) from None

@@ -25,6 +25,7 @@ from leash_cli.core import rejection as R
 from leash_cli.core.ids import new_request_id
 from leash_cli.core.live import GatewayState, LiveConfig
 from leash_cli.core.rejection import Rejection
+from leash_cli.core.trace import Trace
 from leash_cli.errors import guess_api
 from leash_cli.exchange import CREDENTIAL_PARAMS, Exchange, strip_credentials
 from leash_cli.keys import PREFIX as KEY_PREFIX
@@ -39,6 +40,7 @@ class Host(Protocol):
     metrics: Metrics
     keyring: Any  # a KeyRing, or None when leash keys are off
     recorder: Any  # the history recorder, or None when nothing is recorded
+    telemetry: Any  # a leash_cli.telemetry.Telemetry, or None when traces are off
 
 
 #: Where clients put a provider key (and so a leash key): removed once a leash key stands in for it.
@@ -52,7 +54,7 @@ _NOT_JSON = ("multipart/", "application/octet-stream", "audio/", "image/", "vide
 class Admission:
     """One request on its way through the core: its exchange, its config generation, where it goes."""
 
-    __slots__ = ("ex", "state", "provider", "headers", "query", "flow", "rejection", "virtual_key")
+    __slots__ = ("ex", "state", "provider", "headers", "query", "flow", "rejection", "virtual_key", "trace")
 
     def __init__(
         self, ex: Exchange, state: GatewayState, provider: Provider | None, headers: dict[str, str], query: str
@@ -65,6 +67,7 @@ class Admission:
         self.flow: Any = None  # the pipeline's ResponseFlow, once the request stages passed
         self.rejection: Rejection | None = None
         self.virtual_key = False  # a leash key stood in for the provider key
+        self.trace: Trace | None = None  # the exchange's trace context, when telemetry is on
 
 
 def admit(
@@ -102,6 +105,9 @@ def admit(
         t_start=t0,
     )
     adm = Admission(ex, st, provider, headers, query)
+    telemetry = core.telemetry
+    if telemetry is not None:  # the caller's traceparent read, ours set for the upstream
+        adm.trace = telemetry.begin(headers)
     if st.remote_trust_tenant_header if remote else st.trust_tenant_header:
         tenant = headers.get("x-leash-tenant")
         if tenant:

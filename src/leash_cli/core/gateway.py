@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from leash_cli import __version__
-from leash_cli.config import LoadedConfig
+from leash_cli.config import LoadedConfig, TelemetryConfig
 from leash_cli.core import admission as _admission
 from leash_cli.core.admission import Admission, admit_body
 from leash_cli.core.live import GatewayState, LiveConfig
@@ -75,6 +75,7 @@ class GatewayCore:
         self.keyring = keyring
         self.overrides: dict[str, Any] = dict(overrides or {})
         self.health_checks = HealthChecks()
+        self.telemetry = open_telemetry(loaded.config.telemetry)  # None: traces are off (read once, at start)
         self.health_transport: Transport | None = None  # the adapter's upstream client, once serving
         self.live = LiveConfig(self.build_state(loaded))
         self.metrics.bind_routes(lambda: metric_samples(self.live.state.routes))
@@ -154,12 +155,15 @@ class GatewayCore:
             self.recorder.start()
 
     async def stop(self, grace: float = 10.0) -> None:
-        """Serving ended: let module sinks finish (up to `grace` s), drain the history, close the limits."""
+        """Serving ended: let module sinks finish (up to `grace` s), drain the history, close the limits,
+        send the last spans (never waiting on a collector that is down for more than a few seconds)."""
         self.ready = False
         await self.stop_health_checks()
         await drain_background(grace)  # module sinks still settling budgets and writing rows
         if self.recorder is not None and hasattr(self.recorder, "close"):
             await asyncio.get_running_loop().run_in_executor(None, self.recorder.close)
+        if self.telemetry is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.telemetry.shutdown)
         with contextlib.suppress(Exception):
             await self.limits.close()
 
@@ -175,7 +179,13 @@ class GatewayCore:
             return rej
         ex = adm.ex
         pipeline = adm.state.pipeline
-        block = await pipeline.request(ex)
+        trace = adm.trace
+        if trace is None:
+            block = await pipeline.request(ex)
+        else:
+            t = time.perf_counter()
+            block = await pipeline.request(ex)
+            trace.t_stages = (t, time.perf_counter())
         if block is not None:
             ex.outcome = "blocked"
             ex.verdict = "blocked"
@@ -202,6 +212,8 @@ class GatewayCore:
             task = st.pipeline.finish(ex, flow)
         except Exception:  # never let recording break serving
             log.exception("could not record %s", ex.id)
+        if adm.trace is not None and self.telemetry is not None:  # after pricing: the span carries the cost
+            self.telemetry.end(adm)
         if task is None:  # LiveConfig.leave, inlined: once per request
             st.active -= 1
             if st.retired and st.active <= 0:
@@ -243,6 +255,21 @@ class GatewayCore:
             and rec is not None
             and getattr(rec, "state", "ok") == "degraded"
         )
+
+
+def open_telemetry(cfg: TelemetryConfig) -> Any:
+    """The exporter of traces when telemetry is configured (``telemetry:`` or the OTEL_ variables), else None."""
+    from leash_cli.telemetry import configured
+
+    if not configured(cfg):
+        return None
+    from leash_cli.telemetry import Telemetry
+
+    try:
+        return Telemetry(cfg)
+    except RuntimeError as e:  # only the OTEL_ variables asked for traces (the config's key is checked on load)
+        log.warning("%s; serving without traces", e)
+        return None
 
 
 def default_pipeline(gw: Any, loaded: LoadedConfig) -> Pipeline:

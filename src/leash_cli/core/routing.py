@@ -45,6 +45,7 @@ from leash_cli.config import Config, HealthCheckConfig, RetryConfig
 from leash_cli.core.balance import Deployment, pick
 from leash_cli.core.breaker import HALF_OPEN, OPEN, Breaker
 from leash_cli.core.rejection import upstream_cause
+from leash_cli.core.trace import Trace
 from leash_cli.core.transport import (
     Transport,
     UpstreamAnswer,
@@ -132,9 +133,11 @@ class ProviderRoute:
         body: bytes | None,
         *,
         deadline: float | None = None,
+        trace: Trace | None = None,
     ) -> Sent:
         """Send the request, retrying and falling back as configured.  `deadline`: ``time.monotonic()`` value
-        past which no new try starts (the client's own timeout), None for none.
+        past which no new try starts (the client's own timeout), None for none.  `trace`: the exchange's
+        trace context (telemetry on): each try gets a ``traceparent`` of its own and is recorded.
 
         Raises the last :class:`UpstreamError` when every try failed that way."""
         retry = self.retry
@@ -161,6 +164,8 @@ class ProviderRoute:
             d.in_flight += 1
             target = d.target
             url, out, data = prepare(target, rest, query, headers, body, model)
+            if trace is not None:
+                trace.start_try(out, d, model)
             t = time.monotonic()
             ra: float | None = None
             answer: UpstreamAnswer | None = None
@@ -171,6 +176,8 @@ class ProviderRoute:
             except UpstreamError as e:
                 d.in_flight -= 1
                 reason = classify(e)
+                if trace is not None:
+                    trace.answered(reason)
                 if d.breaker is not None:
                     d.breaker.failure(time.monotonic())
                 error: UpstreamError | None = e
@@ -182,6 +189,8 @@ class ProviderRoute:
                 error = None
                 d.observe_latency(time.monotonic() - t)
                 status = answer.status
+                if trace is not None:
+                    trace.answered(str(status))
                 if status < 429 or 429 < status < 500:
                     if d.breaker is not None:
                         d.breaker.success()

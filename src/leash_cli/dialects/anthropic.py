@@ -55,6 +55,7 @@ _DELTA_KEYS = (("text", "text"), ("thinking", "text"), ("partial_json", "tool_ca
 
 class Anthropic(Dialect):
     name: ClassVar[str] = "anthropic"
+    operations: ClassVar[tuple[tuple[str, str], ...]] = (("messages", "chat"), ("complete", "text_completion"))
     key_header: ClassVar[str] = "x-api-key"
     key_prefix: ClassVar[str] = ""
     path_prefixes: ClassVar[tuple[str, ...]] = ("v1/",)

@@ -359,6 +359,8 @@ class Dialect:
     stream_types: ClassVar[tuple[str, ...]] = ("text/event-stream",)
     #: streamed events are binary (Bedrock's event-stream): the history keeps ``recorded_event`` of each
     binary_stream: ClassVar[bool] = False
+    #: (path ending, OpenTelemetry ``gen_ai.operation.name``), the first match wins (see ``operation``)
+    operations: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     # -- request --------------------------------------------------------------------
     def request_texts(self, body: Any) -> list[Text]:
@@ -372,6 +374,15 @@ class Dialect:
             model = body.get("model")
             return (model if isinstance(model, str) else None), body.get("stream") is True
         return None, False
+
+    def operation(self, rest: str) -> str:
+        """What a call to `rest` does, in the OpenTelemetry GenAI conventions' words (``chat``,
+        ``text_completion``, ``embeddings``, ``generate_content``); else the path's last word."""
+        path = rest.partition("?")[0].rstrip("/")
+        for ending, op in self.operations:
+            if path.endswith(ending):
+                return op
+        return path.rpartition("/")[2].rpartition(":")[2] or "unknown"
 
     def prepare_request(self, ex: Call) -> None:
         """Last changes to a streamed request before it goes upstream (ask for usage)."""

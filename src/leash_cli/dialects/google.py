@@ -66,6 +66,12 @@ _PART_KEYS = (
 
 class Google(Dialect):
     name: ClassVar[str] = "google"
+    operations: ClassVar[tuple[tuple[str, str], ...]] = (
+        (":generateContent", "generate_content"),
+        (":streamGenerateContent", "generate_content"),
+        (":embedContent", "embeddings"),
+        (":batchEmbedContents", "embeddings"),
+    )
     key_header: ClassVar[str] = "x-goog-api-key"
     key_prefix: ClassVar[str] = ""
     key_in_query: ClassVar[bool] = True

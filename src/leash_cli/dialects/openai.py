@@ -64,6 +64,12 @@ _DONE_EVENTS = ("response.completed", "response.incomplete", "response.failed")
 
 class OpenAI(Dialect):
     name: ClassVar[str] = "openai"
+    operations: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("chat/completions", "chat"),
+        ("completions", "text_completion"),
+        ("embeddings", "embeddings"),
+        ("responses", "chat"),
+    )
     pricing_id: ClassVar[str | None] = "openai"
 
     # -- request --------------------------------------------------------------------

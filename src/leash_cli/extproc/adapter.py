@@ -180,6 +180,8 @@ class StreamHandler:
                 new_query = urlencode(pairs + extra)
         if new_query != client_query:
             set_h[":path"] = raw_path + ("?" + new_query if new_query else "")
+        if adm.trace is not None:  # telemetry: the provider sees the exchange's trace (core/trace.py)
+            set_h["traceparent"] = headers["traceparent"]
         remove = [h for h in dict.fromkeys(remove) if h not in set_h]
         self.query = new_query
         if msg.end_of_stream:  # no body: the request stages run now

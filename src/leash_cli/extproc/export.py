@@ -1,5 +1,11 @@
 """``leash export compose``: Envoy + N leash module hosts + Redis + Prometheus as a compose project.
 
+The history: a SQLite file on a volume the replicas share (``--store sqlite``, the default: one
+machine), or a PostgreSQL service (``--store postgres``): its credentials and the audit log's
+signing key in ``postgres.env`` (generated once, mode 0600, git-ignored, never overwritten), a
+one-shot ``migrate`` service that brings the schema up to date before the module hosts start,
+and module hosts that keep no state of their own.
+
 Everything is rendered from ``templates/compose/`` by :func:`leash_cli.render.render_tree`
 with values computed here; the user's config is copied as data (YAML dumped
 by ``yaml.safe_dump``), with every literal secret (``api_key``, deployments' keys,
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -51,6 +58,11 @@ METRICS_PORT = 9464
 #: where the module hosts find the deployment's files
 MODULES_DIR = "modules"  # beside leash.yaml: ./modules -> /etc/leash/modules
 DB_IN_IMAGE = "/data/leash.db"
+STORES = ("sqlite", "postgres")
+#: the deployment's PostgreSQL (the password comes from PGPASSWORD, in postgres.env)
+DATABASE_URL = "postgresql://leash@postgres:5432/leash"
+POSTGRES_IMAGE = "postgres:17-alpine"
+POSTGRES_ENV = "postgres.env"
 FIRST_TENANT = "default"
 _VAR_SAFE = re.compile(r"[^A-Z0-9_]")
 
@@ -101,8 +113,9 @@ def _var(name: str, suffix: str = "_API_KEY") -> str:
     return _VAR_SAFE.sub("_", str(name).upper()) + suffix
 
 
-def module_host_config(loaded: LoadedConfig) -> tuple[dict[str, Any], list[str], list[str]]:
-    """The config the module hosts run: shared state in Redis, no secret inlined.
+def module_host_config(loaded: LoadedConfig, store: str = "sqlite") -> tuple[dict[str, Any], list[str], list[str]]:
+    """The config the module hosts run: shared state in Redis, the history in the deployment's store
+    (``--db /data/leash.db``, or the ``postgres`` service), no secret inlined.
 
     Returns (config, env var names it reads, providers whose literal key was moved out).
     """
@@ -111,6 +124,11 @@ def module_host_config(loaded: LoadedConfig) -> tuple[dict[str, Any], list[str],
     storage = data.get("storage")
     if isinstance(storage, dict):
         storage.pop("path", None)  # the module hosts use --db /data/leash.db (the shared volume)
+        storage.pop("url", None)  # ... or the deployment's own PostgreSQL
+    if store == "postgres":
+        if not isinstance(storage, dict):
+            storage = data["storage"] = {}
+        storage["url"] = DATABASE_URL
     refs: list[str] = []
     _env_refs(data, refs)
     return data, sorted(dict.fromkeys(refs)), moved
@@ -272,15 +290,76 @@ def _client_curl(providers: dict, names: list[str], virtual_keys: bool) -> list[
     ]
 
 
-def first_key_command() -> str:
+def first_key_command(store: str = "sqlite") -> str:
     return (
         f"export LEASH_KEY=$(docker compose run --rm -T leash leash keys create --tenant {FIRST_TENANT} "
-        f"--db {DB_IN_IMAGE} | tail -n 1)"
+        f"--db {db_location(store)} | tail -n 1)"
     )
 
 
-def plan(loaded: LoadedConfig, replicas: int = 2) -> ExportPlan:
-    data, _, _ = module_host_config(loaded)
+def db_location(store: str) -> str:
+    """Where the module hosts (and commands run in their image) find the history."""
+    return DATABASE_URL if store == "postgres" else DB_IN_IMAGE
+
+
+def _part(name: str, context: dict[str, str]) -> str:
+    from string import Template
+
+    return Template((data_dir("templates") / "compose-parts" / name).read_text(encoding="utf-8")).substitute(context)
+
+
+def store_context(store: str) -> dict[str, str]:
+    """The template values that differ between the SQLite and the PostgreSQL deployment."""
+    if store not in STORES:
+        raise ExportError(f"unknown store {store!r}: expected one of {', '.join(STORES)}")
+    values = {"database_url": DATABASE_URL, "postgres_image": POSTGRES_IMAGE, "leash_version": __version__}
+    if store == "postgres":
+        return {
+            "db_args": "",
+            "leash_env_files": f"      - .env\n      - {POSTGRES_ENV}\n",
+            "data_mount": "",
+            "leash_depends": "      migrate:\n        condition: service_completed_successfully\n",
+            "store_services": _part("postgres-services.yaml", values),
+            "store_volume": "  postgres-data: {}\n",
+            "secrets_note": f" and {POSTGRES_ENV} (the database password, generated)",
+            "store_line": f"PostgreSQL (history, service `postgres`, volume `postgres-data`; {POSTGRES_ENV})",
+            "db_location": DATABASE_URL,
+            "history_text": _part("README-postgres.md", values),
+        }
+    return {
+        "db_args": f', "--db", "{DB_IN_IMAGE}"',
+        "leash_env_files": "      - .env\n",
+        "data_mount": "      - leash-data:/data\n",
+        "leash_depends": "",
+        "store_services": "",
+        "store_volume": "  leash-data: {}\n",
+        "secrets_note": "",
+        "store_line": f"{DB_IN_IMAGE} (history, volume `leash-data`)",
+        "db_location": DB_IN_IMAGE,
+        "history_text": _part("README-sqlite.md", values),
+    }
+
+
+def _extras(store: str, data: dict[str, Any]) -> str:
+    """The leash extras the image installs: ``postgres`` for the PostgreSQL store, ``otel`` when the
+    config sends traces."""
+    extras = []
+    if store == "postgres":
+        extras.append("postgres")
+    telemetry = data.get("telemetry")
+    if isinstance(telemetry, dict) and telemetry.get("otlp_endpoint"):
+        extras.append("otel")
+    return f"[{','.join(extras)}]" if extras else ""
+
+
+def _wheel_install(wheel: str, extras: str) -> str:
+    """What the Dockerfile's ``pip install`` takes: the wheel, with its extras (quoted for the shell)."""
+    return f'"/tmp/wheels/{wheel}{extras}"' if extras else f"/tmp/wheels/{wheel}"
+
+
+def plan(loaded: LoadedConfig, replicas: int = 2, store: str = "sqlite") -> ExportPlan:
+    stored = store_context(store)
+    data, _, _ = module_host_config(loaded, store)
     _, moved, env_values = _move_secrets(_raw_config(loaded))
     virtual_keys = _requires_virtual_key(data)
     # the providers as the module hosts will see them (env references expanded to nothing is fine:
@@ -333,7 +412,10 @@ def plan(loaded: LoadedConfig, replicas: int = 2) -> ExportPlan:
         "docker compose up -d --build",
     ]
     if virtual_keys:
-        start += ["# the first leash key (shown once): clients send it in place of a provider key", first_key_command()]
+        start += [
+            "# the first leash key (shown once): clients send it in place of a provider key",
+            first_key_command(store),
+        ]
     start += ["curl -s localhost:8080/health", *_client_curl(providers, names, virtual_keys)]
     if virtual_keys:
         keys_text = (
@@ -341,9 +423,10 @@ def plan(loaded: LoadedConfig, replicas: int = 2) -> ExportPlan:
             "provider keys (`.env`: " + (", ".join(f"`{v}`" for v in held_vars) or "none") + ")\n"
             "and `gateway.require_virtual_key` is on behind Envoy. SDKs take the leash key as their API key\n"
             "(e.g. `OPENAI_API_KEY=$LEASH_KEY OPENAI_BASE_URL=http://HOST:8080/v1/openai`).\n"
-            "The first key is created in the deployment's store (`/data/leash.db` on the `leash-data` volume)\n"
-            "by the Start steps; more with `docker compose run --rm -T leash leash keys create --tenant TEAM "
-            f"--db {DB_IN_IMAGE}`.\n"
+            "The first key is created in the deployment's store ("
+            + ("the `postgres` service" if store == "postgres" else "`/data/leash.db` on the `leash-data` volume")
+            + ")\nby the Start steps; more with `docker compose run --rm -T leash leash keys create --tenant TEAM "
+            f"--db {db_location(store)}`.\n"
             "A provider left empty in `.env` cannot be used (`403 no_gateway_key`).\n"
         )
     else:
@@ -380,6 +463,8 @@ def plan(loaded: LoadedConfig, replicas: int = 2) -> ExportPlan:
             "keys_text": keys_text,
             "modules_text": modules_text,
             "modules_mount": (f"      - ./{MODULES_DIR}:/etc/leash/{MODULES_DIR}:ro\n" if modules else ""),
+            "wheel_install": _wheel_install(wheel_name(), _extras(store, data)),
+            **stored,
         }
     )
     if not names:
@@ -435,10 +520,38 @@ def _write_wheel(out_dir: Path) -> tuple[Path, str]:
     return target, status
 
 
+def _write_postgres_env(out_dir: Path) -> tuple[Path, str]:
+    """postgres.env: the database password and the audit signing key, made once (0600) and then kept:
+    the database volume was initialised with that password."""
+    path = out_dir / POSTGRES_ENV
+    if path.exists():
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+        return path, UNCHANGED
+    password = secrets.token_hex(24)  # hex: safe in a URL and a shell
+    text = (
+        "# The deployment's PostgreSQL credentials and audit signing key (generated by `leash export compose\n"
+        "# --store postgres`; kept on later exports). Secret: mode 0600, git-ignored; keep it with the\n"
+        "# postgres-data volume, which was initialised with this password.\n"
+        "POSTGRES_USER=leash\n"
+        "POSTGRES_DB=leash\n"
+        f"POSTGRES_PASSWORD={password}\n"
+        "# what leash (libpq) reads to connect as " + DATABASE_URL + "\n"
+        f"PGPASSWORD={password}\n"
+        "# signs the audit log's checkpoints on every module host (at least 16 characters)\n"
+        f"LEASH_AUDIT_KEY={secrets.token_hex(32)}\n"
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    return path, CREATED
+
+
 def export_compose(
-    loaded: LoadedConfig, out_dir: Path, *, replicas: int = 2, force: bool = False
+    loaded: LoadedConfig, out_dir: Path, *, replicas: int = 2, force: bool = False, store: str = "sqlite"
 ) -> tuple[ExportPlan, list[tuple[Path, str]]]:
-    p = plan(loaded, replicas)  # raises ExportError before anything is written
+    p = plan(loaded, replicas, store)  # raises ExportError before anything is written
     results = render_tree(
         data_dir("templates") / "compose",
         out_dir,
@@ -449,6 +562,8 @@ def export_compose(
     if p.env_values:
         results.append(write_env(out_dir / ".env", p.env_values))
     results.append(_write_wheel(out_dir))
+    if store == "postgres":
+        results.append(_write_postgres_env(out_dir))
     return p, results
 
 
