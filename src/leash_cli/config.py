@@ -24,8 +24,8 @@ from pydantic_core import ErrorDetails
 
 from leash_cli.resources import default_config_path
 
-ProviderKind = Literal["openai", "anthropic", "google", "mock"]
-PROVIDER_KINDS: tuple[ProviderKind, ...] = ("openai", "anthropic", "google", "mock")
+ProviderKind = Literal["openai", "anthropic", "google", "mock", "vertex"]
+PROVIDER_KINDS: tuple[ProviderKind, ...] = ("openai", "anthropic", "google", "mock", "vertex")
 _KIND_OF: dict[str, ProviderKind] = {k: k for k in PROVIDER_KINDS}  # a provider's NAME, when it is a kind
 
 RetryOn = Literal[429, 500, 502, 503, 504, "connect", "timeout", "reset"]
@@ -37,6 +37,18 @@ DEFAULT_ENDPOINTS = {
     "google": "https://generativelanguage.googleapis.com",
     "mock": "mock://local",
 }
+
+
+# vertex: the endpoint follows the location (no one default)
+def vertex_endpoint(location: str) -> str:
+    """Vertex AI's endpoint for `location`: ``global`` is the global host, else the regional one."""
+    if location == "global":
+        return "https://aiplatform.googleapis.com"
+    return f"https://{location}-aiplatform.googleapis.com"
+
+
+_VERTEX_LOCATION = re.compile(r"[a-z][a-z0-9-]{1,62}")
+_VERTEX_PROJECT = re.compile(r"[a-z0-9][a-z0-9.:-]{0,127}")
 
 CONFIG_SEARCH = ("leash.yaml", "configs/gateway/config.yaml")
 
@@ -373,6 +385,22 @@ class ProviderConfig(Strict):
         "one's deployments are exhausted or open: a name, or "
         "{provider: NAME, model: MODEL} to ask for another model",
     )
+    # vertex only
+    project: str | None = Field(
+        None,
+        description="vertex: the Google Cloud project requests may name in their path (others: 403); "
+        "default: any (the credentials' permissions decide)",
+    )
+    location: str | None = Field(
+        None,
+        description="vertex: the region (e.g. us-central1, or global); picks the endpoint and is the only "
+        "location requests may name; needed unless endpoint is set",
+    )
+    credentials_file: str | None = Field(
+        None,
+        description="vertex: a service-account JSON key file; default: application-default credentials "
+        "(needs the leash[vertex] extra either way)",
+    )
     # mock provider only
     delay_ms: float = Field(0.0, ge=0, description="mock: delay before the answer")
     chunks: int = Field(5, ge=1, le=10000, description="mock: number of streamed content events")
@@ -597,8 +625,10 @@ class Config(Strict):
                 if kind is None:
                     raise ValueError(f"provider {name!r} needs a 'kind' (one of {', '.join(PROVIDER_KINDS)})")
                 p.kind = kind
+            if p.kind == "vertex" or p.project or p.location or p.credentials_file:
+                _check_vertex(name, p)
             if p.endpoint is None:
-                p.endpoint = DEFAULT_ENDPOINTS[p.kind]
+                p.endpoint = vertex_endpoint(p.location) if p.location else DEFAULT_ENDPOINTS[p.kind]
         for name, p in v.items():
             _check_routing(name, p, v)
         return v
@@ -609,7 +639,33 @@ class Config(Strict):
 
 
 #: Wire formats: a provider may fall back to another of the same family (more kinds join these families).
-WIRE_FAMILY = {"openai": "openai", "azure": "openai", "anthropic": "anthropic", "google": "google", "mock": "mock"}
+WIRE_FAMILY = {
+    "openai": "openai",
+    "azure": "openai",
+    "anthropic": "anthropic",
+    "google": "google",
+    "mock": "mock",
+    "vertex": "vertex",
+}
+
+
+def _check_vertex(name: str, p: ProviderConfig) -> None:
+    """A vertex provider's project, location and key file; the keys only on kind vertex."""
+    key = f"providers.{name}"
+    if p.kind != "vertex":
+        used = [k for k in ("project", "location", "credentials_file") if getattr(p, k)]
+        raise ValueError(f"{key}.{used[0]}: only for kind vertex (this provider is kind {p.kind})")
+    if p.location is not None and not _VERTEX_LOCATION.fullmatch(p.location):
+        raise ValueError(f"{key}.location: expected a Vertex AI location such as us-central1 or global")
+    if p.project is not None and not _VERTEX_PROJECT.fullmatch(p.project):
+        raise ValueError(f"{key}.project: expected a Google Cloud project id such as my-project-123")
+    if p.endpoint is None and p.location is None:
+        raise ValueError(f"{key}.location: kind vertex needs a location (e.g. us-central1 or global), or an endpoint")
+    if p.credentials_file:
+        path = Path(p.credentials_file).expanduser()
+        if not path.is_file():
+            raise ValueError(f"{key}.credentials_file: file not found: {p.credentials_file}")
+        p.credentials_file = str(path)
 
 
 def _check_routing(name: str, p: ProviderConfig, providers: dict[str, ProviderConfig]) -> None:

@@ -44,7 +44,7 @@ from leash_cli.core.transport import (
     UpstreamReset,
     UpstreamTimeout,
 )
-from leash_cli.errors import error_body
+from leash_cli.dialects import for_api
 from leash_cli.exchange import Exchange, strip_credentials
 from leash_cli.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from leash_cli.metrics import Metrics
@@ -473,10 +473,8 @@ def _release_startup_memory() -> None:
 def stream_error_event(api: str, status: int, message: str, code: str) -> bytes:
     """An error event in `api`'s stream format: Anthropic's ``event: error``, else a ``data:`` line with the
     provider's error body (what the OpenAI and Gemini SDKs raise on)."""
-    body = error_body(api, status, message, code)
-    if api == "anthropic":
-        return b"event: error\ndata: " + body + b"\n\n"
-    return b"data: " + body + b"\n\n"
+    d = for_api(api)
+    return d.error_event(d.error_body(status, message, code))
 
 
 def _client_deadline(headers: dict[str, str], t_start: float) -> float | None:

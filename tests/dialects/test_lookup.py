@@ -6,13 +6,30 @@ from __future__ import annotations
 import pytest
 
 from leash_cli import errors, messages, providers
-from leash_cli.dialects import ANTHROPIC, DIALECTS, GOOGLE, OPENAI, Dialect, for_provider, guess_api, mock_api
+from leash_cli.dialects import (
+    ANTHROPIC,
+    DIALECTS,
+    GOOGLE,
+    OPENAI,
+    VERTEX,
+    Dialect,
+    for_provider,
+    guess_api,
+    mock_api,
+)
+from leash_cli.dialects.vertex import ANTHROPIC_VERTEX
 
 from .helpers import exchange
 
 
 def test_one_dialect_per_wire_format():
-    assert dict(DIALECTS) == {"openai": OPENAI, "anthropic": ANTHROPIC, "google": GOOGLE}
+    assert dict(DIALECTS) == {
+        "openai": OPENAI,
+        "anthropic": ANTHROPIC,
+        "google": GOOGLE,
+        "vertex": VERTEX,
+        "vertex-anthropic": ANTHROPIC_VERTEX,
+    }
     assert all(isinstance(d, Dialect) and d.name == n for n, d in DIALECTS.items())
 
 

@@ -63,7 +63,9 @@ class UpstreamAuth(Protocol):
 #: kind -> "module:function"; the function takes (provider name, its config) and returns an
 #: UpstreamAuth, or None when the kind's static key header is enough for this config.  Imported
 #: only when a provider of that kind is configured (optional dependencies stay optional).
-BUILDERS: dict[str, str] = {}
+BUILDERS: dict[str, str] = {
+    "vertex": "leash_cli.credentials.google:build",
+}
 
 
 def auth_for(name: str, pc: ProviderConfig) -> UpstreamAuth | None:
