@@ -344,3 +344,76 @@ def test_a_credentials_file_that_is_no_key_and_a_missing_extra_are_config_errors
     with pytest.raises(ConfigError) as e:
         build_providers(cfg)
     assert "leash-cli[vertex]" in str(e.value)
+
+
+# -- behind Envoy ---------------------------------------------------------------------------------
+
+
+def _ext_proc_head(port: int, headers: dict[str, str]) -> Any:
+    """One request head sent to the ext_proc host as Envoy would (no body); its first answer."""
+    import grpc
+    from envoy.config.core.v3 import base_pb2
+    from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
+    from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
+
+    head = pb.HttpHeaders(
+        headers=base_pb2.HeaderMap(
+            headers=[base_pb2.HeaderValue(key=k, raw_value=v.encode()) for k, v in headers.items()]
+        ),
+        end_of_stream=True,
+    )
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        return next(
+            iter(
+                pb_grpc.ExternalProcessorStub(channel).Process(
+                    iter([pb.ProcessingRequest(request_headers=head)]), timeout=15
+                )
+            )
+        )
+    finally:
+        channel.close()
+
+
+def test_the_ext_proc_host_puts_the_gateways_token_on_the_head(fake, sa_file, tmp_path):
+    import yaml
+
+    from leash_cli.config import LoadedConfig
+    from leash_cli.extproc.server import ExtProcThread, build_host
+
+    rogue = tmp_path / "rogue.json"
+    fake.service_account(rogue, trusted=False)
+    cfg = config(fake, sa_file)
+    cfg["providers"]["rogue"] = {**cfg["providers"]["vertex"], "credentials_file": str(rogue)}
+    cfg["gateway"] = {"require_virtual_key": False}
+    core = build_host(
+        LoadedConfig(parse_config_text(yaml.safe_dump(cfg), "leash.yaml"), None, "flag"), tmp_path / "ep.db"
+    )
+    head = {
+        ":method": "GET",
+        "authorization": f"Bearer {CLIENT_TOKEN}",
+        "x-goog-user-project": "someone-elses-billing",
+    }
+    with ExtProcThread(core) as srv:
+        got = _ext_proc_head(srv.bound_port, {**head, ":path": f"/v1/vertex/{CALL}/google/models/{GEMINI}"})
+        rejected = _ext_proc_head(srv.bound_port, {**head, ":path": f"/v1/rogue/{CALL}/google/models/{GEMINI}"})
+    mut = got.request_headers.response.header_mutation
+    set_h = {h.header.key: h.header.raw_value.decode() for h in mut.set_headers}
+    assert minted_by_gateway(fake, set_h["authorization"])
+    assert "x-goog-user-project" in mut.remove_headers
+    assert rejected.immediate_response.status.code == 502
+    assert b"Invalid JWT Signature" in rejected.immediate_response.body
+
+
+def test_export_compose_refuses_a_vertex_provider_clearly(fake, sa_file, tmp_path):
+    import yaml
+
+    from leash_cli.config import LoadedConfig
+    from leash_cli.extproc.export import ExportError, plan
+
+    path = tmp_path / "leash.yaml"
+    path.write_text(yaml.safe_dump(config(fake, sa_file)))
+    loaded = LoadedConfig(parse_config_text(path.read_text(), str(path)), path, "flag")
+    with pytest.raises(ExportError) as e:
+        plan(loaded)
+    assert "providers.vertex" in str(e.value) and "leash up" in str(e.value)
