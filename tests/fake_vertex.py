@@ -106,13 +106,16 @@ class FakeVertex:
         return f"{self.url}/token"
 
     def service_account(self, path: Path, *, trusted: bool = True) -> dict:
-        """Write a new service-account key file to `path` whose token_uri is this fake's; the fake
-        trusts its public key unless `trusted` is False (then its assertions fail the signature check)."""
+        """Write a new service-account key file to `path` whose token_uri is this fake's.  The fake knows
+        its key id; unless `trusted` is False it holds the matching public key, else another one (so the
+        assertions' signatures fail the check, as a key file with a tampered private key would)."""
         sa = new_service_account(self.token_uri)
         path.write_text(json.dumps(sa))
         if trusted:
-            key = serialization.load_pem_private_key(sa["private_key"].encode(), None)
-            self.trusted[sa["private_key_id"]] = (sa["client_email"], key.public_key())
+            public = serialization.load_pem_private_key(sa["private_key"].encode(), None).public_key()
+        else:
+            public = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+        self.trusted[sa["private_key_id"]] = (sa["client_email"], public)
         return sa
 
     def start(self) -> FakeVertex:
@@ -171,7 +174,7 @@ class FakeVertex:
             return "Invalid JWT: alg must be RS256."
         who = self.trusted.get(header.get("kid", ""))
         if who is None:
-            return "Invalid JWT Signature."  # an unknown key id: Google says the same
+            return "Invalid grant: account not found (unknown key id)."
         email, public = who
         try:
             public.verify(sig, f"{h64}.{p64}".encode(), padding.PKCS1v15(), hashes.SHA256())

@@ -229,7 +229,8 @@ def test_pii_in_a_streamed_answer_is_blocked_for_both_publishers(start_gateway, 
     assert [r["outcome"] for r in rows(gw)] == ["blocked", "blocked"]
 
 
-def test_secrets_and_tokens_are_never_stored(start_gateway, fake, sa_file, tmp_path):
+def test_secrets_and_tokens_are_never_stored_or_logged(start_gateway, fake, sa_file, tmp_path, caplog):
+    caplog.set_level("DEBUG")
     gw = start_gateway({**config(fake, sa_file), "storage": {"bodies": "full"}})
     c = gemini(gw)
     c.models.generate_content(model=GEMINI, contents="hello")
@@ -241,6 +242,7 @@ def test_secrets_and_tokens_are_never_stored(start_gateway, fake, sa_file, tmp_p
     assert len(rows(gw)) == 2 and fake.issued
     for secret in [*fake.issued, CLIENT_TOKEN, key_body, sa["private_key_id"]]:
         assert secret.encode() not in stored
+        assert secret not in caplog.text
 
 
 # -- the token ----------------------------------------------------------------------------------
@@ -283,6 +285,20 @@ def test_one_token_serves_many_requests_and_is_refreshed_before_it_expires(start
     assert fake.token_requests == t0 + 2
     second = fake.last().headers["authorization"]
     assert second not in first and minted_by_gateway(fake, second)
+
+
+def test_application_default_credentials_are_used_without_a_credentials_file(start_gateway, fake, sa_file, monkeypatch):
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(sa_file))
+    cfg = config(fake, sa_file)
+    del cfg["providers"]["vertex"]["credentials_file"]
+    gw = start_gateway(cfg)
+    auth = gw.gateway.live.state.providers["vertex"].auth
+    assert auth.describe().startswith("OAuth token from application-default credentials") and auth.check() is None
+    c = gemini(gw)
+    assert c.models.generate_content(model=GEMINI, contents="adc").text == "You said: adc"
+    assert minted_by_gateway(fake, fake.last().headers["authorization"])
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(sa_file.parent / "gone.json"))
+    assert "gone.json" in auth.check()
 
 
 def test_a_leash_virtual_key_is_accepted_for_both_publishers(start_gateway, fake, sa_file):
