@@ -287,6 +287,22 @@ def test_one_token_serves_many_requests_and_is_refreshed_before_it_expires(start
     assert second not in first and minted_by_gateway(fake, second)
 
 
+@pytest.mark.parametrize("routed", [False, True], ids=["one-deployment", "deployments"])
+def test_a_token_vertex_refuses_is_dropped_and_the_next_request_gets_a_new_one(start_gateway, fake, sa_file, routed):
+    extra = {"deployments": [{"name": "a", "endpoint": fake.url}, {"name": "b", "endpoint": fake.url}]}
+    gw = start_gateway(config(fake, sa_file, **(extra if routed else {})))
+    c = gemini(gw)
+    c.models.generate_content(model=GEMINI, contents="hi")
+    revoked = fake.last().headers["authorization"]
+    fake.issued.pop(revoked[7:])  # revoked at Google (the key disabled, the token revoked)
+    with pytest.raises(genai_errors.ClientError) as e:
+        c.models.generate_content(model=GEMINI, contents="hi")
+    assert e.value.code == 401 and e.value.status == "UNAUTHENTICATED"  # Vertex's answer passes through
+    assert c.models.generate_content(model=GEMINI, contents="hi").text == "You said: hi"
+    fresh = fake.last().headers["authorization"]
+    assert fresh != revoked and minted_by_gateway(fake, fresh)
+
+
 def test_application_default_credentials_are_used_without_a_credentials_file(start_gateway, fake, sa_file, monkeypatch):
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(sa_file))
     cfg = config(fake, sa_file)

@@ -196,6 +196,13 @@ class Provider:
         if self.auth is not None:
             await self.auth.apply(method, url, headers, body)
 
+    def refused(self) -> None:
+        """The provider answered 401 to our credentials: an auth that caches a token (``invalidate``)
+        drops it, so the next request fetches a new one instead of reusing a revoked token until it expires."""
+        forget = getattr(self.auth, "invalidate", None)
+        if forget is not None:
+            forget()
+
 
 def _auth(name: str, pc: ProviderConfig) -> UpstreamAuth | None:
     try:

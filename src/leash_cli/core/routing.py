@@ -177,6 +177,8 @@ class ProviderRoute:
                 error = None
                 d.observe_latency(time.monotonic() - t)
                 status = answer.status
+                if status == 401 and target.auth is not None:
+                    target.refused()
                 if status < 429 or 429 < status < 500:
                     if d.breaker is not None:
                         d.breaker.success()

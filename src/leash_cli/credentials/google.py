@@ -98,6 +98,10 @@ class GoogleAuth:
         if quota:
             headers["x-goog-user-project"] = quota
 
+    def invalidate(self) -> None:
+        """Vertex answered 401 to the token (revoked, the key disabled): fetch a new one next time."""
+        self.token.invalidate()
+
     async def _fetch(self) -> tuple[str, float]:
         return await asyncio.to_thread(self._refresh)
 
