@@ -133,6 +133,7 @@ def test_gemini_generate_stream_and_count_tokens_go_up_with_the_gateways_token(s
     # gemini-2.0-flash at $0.10 / $0.40 per million tokens (genai-prices, google)
     assert gen["cost_usd"] == pytest.approx((3 * 0.10 + 5 * 0.40) / 1e6)
     assert got[1]["output_tokens"] and got[1]["cost_usd"] > 0  # the stream's usage, from its last chunk
+    assert got[3]["output_tokens"] and got[3]["cost_usd"] > 0  # and the JSON array's
 
 
 def test_a_project_or_location_other_than_the_configured_one_is_refused_in_googles_shape(start_gateway, fake, sa_file):
@@ -178,10 +179,18 @@ def test_anthropic_on_vertex_plain_stream_and_count_tokens(start_gateway, fake, 
     n = a.messages.count_tokens(model=CLAUDE, messages=[{"role": "user", "content": "count me in"}])
     assert n.input_tokens == 2
 
+    # a base URL without the SDK's /v1: leash puts it back
+    short = anthropic.AnthropicVertex(
+        base_url=gw.base("vertex"), region=LOCATION, project_id=PROJECT, access_token="t", max_retries=0
+    )
+    assert short.messages.create(model=CLAUDE, max_tokens=9, messages=[{"role": "user", "content": "x"}]).content
+    assert fake.last().path == f"/{CALL}/anthropic/models/{CLAUDE}:rawPredict"
+
     got = rows(gw)
     assert [(r["model"], r["status"], bool(r["stream"])) for r in got] == [
         (CLAUDE, 200, False),
         (CLAUDE, 200, True),
+        (CLAUDE, 200, False),
         (CLAUDE, 200, False),
     ]
     plain, streamed = got[0], got[1]
