@@ -90,6 +90,8 @@ class FakeVertex:
     issued: dict[str, float] = field(default_factory=dict)
     #: key id -> (client_email, public key) of the service accounts whose assertions are accepted
     trusted: dict[str, tuple[str, Any]] = field(default_factory=dict)
+    #: Vertex express-mode API keys accepted in x-goog-api-key (Gemini calls only)
+    api_keys: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -200,7 +202,8 @@ class FakeVertex:
         self.requests.append(seen)
         auth = seen.headers.get("authorization", "")
         token = auth[7:] if auth.startswith("Bearer ") else ""
-        if not token or self.issued.get(token, 0) <= time.time():
+        express = seen.headers.get("x-goog-api-key") in self.api_keys and "/publishers/google/" in request.path
+        if not express and (not token or self.issued.get(token, 0) <= time.time()):
             return _google_error(
                 401,
                 "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or "

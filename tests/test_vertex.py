@@ -348,6 +348,22 @@ def test_a_leash_virtual_key_is_accepted_for_both_publishers(start_gateway, fake
     assert [(r["tenant"], r["key_id"], r["status"]) for r in got[:2]] == [("team-vertex", vk.id, 200)] * 2
 
 
+def test_express_mode_sends_the_gateways_api_key_instead(start_gateway, fake, tmp_path, caplog):
+    express = "AQ.express-key-DoNotLeak-0123456789"
+    fake.api_keys.add(express)
+    gw = start_gateway(
+        {"providers": {"vertex": {"kind": "vertex", "endpoint": fake.url, "location": LOCATION, "api_key": express}}}
+    )
+    assert gw.gateway.live.state.providers["vertex"].auth is None  # no OAuth: the key header is enough
+    c = gemini(gw)
+    assert c.models.generate_content(model=GEMINI, contents="express").text == "You said: express"
+    seen = fake.last().headers
+    assert seen["x-goog-api-key"] == express and "authorization" not in seen  # the client's token removed
+    gw.flush()
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("leash.db*"))
+    assert express.encode() not in stored and express not in caplog.text
+
+
 # -- config ---------------------------------------------------------------------------------------
 
 
@@ -367,6 +383,8 @@ def test_config_errors_name_the_key(tmp_path):
     assert ok.providers["v"].endpoint == "https://aiplatform.googleapis.com"
     ok = parse_config_text(json.dumps({"providers": {"v": {"kind": "vertex", "location": "europe-west4"}}}), "x.yaml")
     assert ok.providers["v"].endpoint == "https://europe-west4-aiplatform.googleapis.com"
+    ok = parse_config_text(json.dumps({"providers": {"v": {"kind": "vertex", "location": "eu"}}}), "x.yaml")
+    assert ok.providers["v"].endpoint == "https://aiplatform.eu.rep.googleapis.com"
 
 
 def test_a_credentials_file_that_is_no_key_and_a_missing_extra_are_config_errors(tmp_path, monkeypatch):

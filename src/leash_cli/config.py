@@ -41,13 +41,16 @@ DEFAULT_ENDPOINTS = {
 
 # vertex: the endpoint follows the location (no one default)
 def vertex_endpoint(location: str) -> str:
-    """Vertex AI's endpoint for `location`: ``global`` is the global host, else the regional one."""
+    """Vertex AI's endpoint for `location`, as the SDKs pick it: ``global`` the global host, ``us`` /
+    ``eu`` the multi-region ones, else the regional one."""
     if location == "global":
         return "https://aiplatform.googleapis.com"
+    if location in ("us", "eu"):
+        return f"https://aiplatform.{location}.rep.googleapis.com"
     return f"https://{location}-aiplatform.googleapis.com"
 
 
-_VERTEX_LOCATION = re.compile(r"[a-z][a-z0-9-]{1,62}")
+_VERTEX_LOCATION = re.compile(r"[a-z][a-z0-9-]{1,62}")  # us-central1, europe-west4, global, us, eu
 _VERTEX_PROJECT = re.compile(r"[a-z0-9][a-z0-9.:-]{0,127}")
 
 CONFIG_SEARCH = ("leash.yaml", "configs/gateway/config.yaml")
