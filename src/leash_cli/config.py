@@ -32,8 +32,9 @@ ProviderKind = Literal[
     "mock",
     "azure",  # azure: Azure OpenAI (issue #21)
     "bedrock",  # bedrock: AWS Bedrock runtime (issue #21)
+    "vertex",  # vertex: Google Vertex AI (issue #21)
 ]
-PROVIDER_KINDS: tuple[ProviderKind, ...] = ("openai", "anthropic", "google", "mock", "azure", "bedrock")
+PROVIDER_KINDS: tuple[ProviderKind, ...] = ("openai", "anthropic", "google", "mock", "azure", "bedrock", "vertex")
 _KIND_OF: dict[str, ProviderKind] = {k: k for k in PROVIDER_KINDS}  # a provider's NAME, when it is a kind
 
 RetryOn = Literal[429, 500, 502, 503, 504, "connect", "timeout", "reset"]
@@ -47,6 +48,21 @@ DEFAULT_ENDPOINTS = {
     # azure: no default, each resource has its own endpoint (https://RESOURCE.openai.azure.com)
     "bedrock": "https://bedrock-runtime.{region}.amazonaws.com",  # bedrock: from its `region`
 }
+
+
+# vertex: the endpoint follows the location (no one default)
+def vertex_endpoint(location: str) -> str:
+    """Vertex AI's endpoint for `location`, as the SDKs pick it: ``global`` the global host, ``us`` /
+    ``eu`` the multi-region ones, else the regional one."""
+    if location == "global":
+        return "https://aiplatform.googleapis.com"
+    if location in ("us", "eu"):
+        return f"https://aiplatform.{location}.rep.googleapis.com"
+    return f"https://{location}-aiplatform.googleapis.com"
+
+
+_VERTEX_LOCATION = re.compile(r"[a-z][a-z0-9-]{1,62}")  # us-central1, europe-west4, global, us, eu
+_VERTEX_PROJECT = re.compile(r"[a-z0-9][a-z0-9.:-]{0,127}")
 
 CONFIG_SEARCH = ("leash.yaml", "configs/gateway/config.yaml")
 
@@ -430,6 +446,22 @@ class ProviderConfig(Strict):
         None,
         description="bedrock: a named AWS profile (~/.aws/config); without keys, profile or api_key: "
         "the standard AWS credential chain",
+    )
+    # vertex only
+    project: str | None = Field(
+        None,
+        description="vertex: the Google Cloud project requests may name in their path (others: 403); "
+        "default: any (the credentials' permissions decide)",
+    )
+    location: str | None = Field(
+        None,
+        description="vertex: the region (e.g. us-central1, or global); picks the endpoint and is the only "
+        "location requests may name; needed unless endpoint is set",
+    )
+    credentials_file: str | None = Field(
+        None,
+        description="vertex: a service-account JSON key file; default: application-default credentials "
+        "(needs the leash[vertex] extra either way)",
     )
     # mock provider only
     delay_ms: float = Field(0.0, ge=0, description="mock: delay before the answer")
@@ -816,8 +848,13 @@ class Config(Strict):
                     f"providers.{name}: region, aws_access_key_id, aws_secret_access_key, aws_session_token "
                     f"and profile are for kind bedrock, not {p.kind}"
                 )
+            if p.kind == "vertex" or p.project or p.location or p.credentials_file:
+                _check_vertex(name, p)
             if p.endpoint is None:
-                p.endpoint = DEFAULT_ENDPOINTS[p.kind].format(region=p.region)
+                if p.kind == "vertex" and p.location:
+                    p.endpoint = vertex_endpoint(p.location)
+                else:
+                    p.endpoint = DEFAULT_ENDPOINTS[p.kind].format(region=p.region)
         for name, p in v.items():
             _check_routing(name, p, v)
         return v
@@ -858,6 +895,7 @@ WIRE_FAMILY = {
     "google": "google",
     "mock": "mock",
     "bedrock": "bedrock",
+    "vertex": "vertex",
 }
 
 
@@ -904,6 +942,25 @@ def _check_azure(name: str, p: ProviderConfig) -> None:
             raise ValueError(f"{key}.{missing[0]}: an Entra ID token needs tenant_id, client_id and client_secret")
         if p.api_key is not None and p.api_key.get_secret_value():
             raise ValueError(f"{key}.api_key: give either api_key or Entra ID credentials (tenant_id, ...), not both")
+
+
+def _check_vertex(name: str, p: ProviderConfig) -> None:
+    """A vertex provider's project, location and key file; the keys only on kind vertex."""
+    key = f"providers.{name}"
+    if p.kind != "vertex":
+        used = [k for k in ("project", "location", "credentials_file") if getattr(p, k)]
+        raise ValueError(f"{key}.{used[0]}: only for kind vertex (this provider is kind {p.kind})")
+    if p.location is not None and not _VERTEX_LOCATION.fullmatch(p.location):
+        raise ValueError(f"{key}.location: expected a Vertex AI location such as us-central1 or global")
+    if p.project is not None and not _VERTEX_PROJECT.fullmatch(p.project):
+        raise ValueError(f"{key}.project: expected a Google Cloud project id such as my-project-123")
+    if p.endpoint is None and p.location is None:
+        raise ValueError(f"{key}.location: kind vertex needs a location (e.g. us-central1 or global), or an endpoint")
+    if p.credentials_file:
+        path = Path(p.credentials_file).expanduser()
+        if not path.is_file():
+            raise ValueError(f"{key}.credentials_file: file not found: {p.credentials_file}")
+        p.credentials_file = str(path)
 
 
 def _check_routing(name: str, p: ProviderConfig, providers: dict[str, ProviderConfig]) -> None:

@@ -121,12 +121,10 @@ def recorded_decision(row: dict[str, Any]) -> str:
 
 
 def _api(kind: str, path: str) -> str:
-    if kind in ("openai", "anthropic", "google"):
-        return kind
-    if kind == "mock":
-        from leash_cli.providers import mock_api
+    if kind in ("openai", "anthropic", "google", "mock", "vertex"):
+        from leash_cli.dialects import provider_api
 
-        return mock_api(path)
+        return provider_api(kind, path)
     from leash_cli.errors import guess_api
 
     return guess_api(path, {})

@@ -48,6 +48,9 @@ log = logging.getLogger("leash.pricing")
 _GENAI_PROVIDER = {kind: d.pricing_id for kind, d in DIALECTS.items() if d.pricing_id}
 #: provider kind -> its dialect (``price_fallbacks``: another vendor's model under a cloud's id)
 _DIALECT_OF = dict(DIALECTS)
+#: kinds serving several publishers' models: (model prefix, genai-prices provider id), tried first
+#: (vertex: Claude at Anthropic's list prices, ``claude-sonnet-4@20250514`` ids included; Gemini as google)
+_BY_MODEL_PREFIX: dict[str, tuple[tuple[str, str], ...]] = {"vertex": (("claude", "anthropic"),)}
 
 # a price: per-million USD, or (base, ((start_tokens, price), ...)) for tiers
 Price = float | tuple[float, tuple[tuple[int, float], ...]]
@@ -223,7 +226,9 @@ def _to_price(v: Any) -> Price | None:
 
 def _snapshot_rates(kind: str, model: str, provider: str | None, day: _dt.date) -> Rates | None:
     snap = _snapshot()
-    candidates: list[str | None] = []
+    if "/models/" in model:  # a Vertex resource name: publishers/google/models/gemini-2.0-flash
+        model = model.rsplit("/models/", 1)[1]
+    candidates: list[str | None] = [pid for prefix, pid in _BY_MODEL_PREFIX.get(kind, ()) if model.startswith(prefix)]
     if provider:
         candidates.append(provider)
     if kind in _GENAI_PROVIDER:

@@ -12,7 +12,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from leash_cli.config import Config, ConfigError, GatewayConfig, ProviderConfig
 from leash_cli.credentials import CredentialError, UpstreamAuth, auth_for
-from leash_cli.dialects import Dialect, for_api, for_provider, mock_api
+from leash_cli.dialects import Dialect, for_api, for_provider, mock_api, provider_api
+from leash_cli.dialects.vertex import scope_of
 from leash_cli.exchange import CREDENTIAL_PARAMS
 from leash_cli.netconfig import options_for
 from leash_cli.upstream import UpstreamOptions
@@ -51,11 +52,12 @@ __all__ = [
 
 
 class RouteError(Exception):
-    def __init__(self, status: int, message: str, code: str):
+    def __init__(self, status: int, message: str, code: str, api: str | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code
+        self.api = api  # the error shape to answer in (None: the call's)
 
 
 @dataclass(slots=True)
@@ -109,14 +111,40 @@ class Provider:
 
     # -- the wire shape ------------------------------------------------------
     def api_for(self, rest: str) -> str:
-        """The wire format a call to `rest` speaks (a ``mock`` provider's depends on the path)."""
-        if self.kind != "mock":
-            return self.kind
-        return mock_api(rest)
+        """The wire format a call to `rest` speaks (a ``mock`` or ``vertex`` provider's depends on the path)."""
+        return provider_api(self.kind, rest)
 
     def dialect_for(self, rest: str) -> Dialect:
         """The dialect of a call to `rest` (``for_api(api_for(rest))``)."""
         return for_provider(self.kind, rest)
+
+    def check_path(self, rest: str) -> None:
+        """Raise :class:`RouteError` for a path the provider must not be asked (see ``clean_rest``;
+        a vertex provider with a configured project or location: a path naming another)."""
+        clean_rest(rest)
+        pc = self.config
+        if pc.project is None and pc.location is None:
+            return
+        scope = scope_of(rest)
+        if scope is None:
+            return
+        project, location = scope
+        if pc.project is not None and project != pc.project:
+            raise RouteError(
+                403,
+                f"provider {self.name!r} serves Google Cloud project {pc.project!r} only; "
+                f"this request names project {project!r}",
+                "project_not_allowed",
+                "vertex",  # Google's shape, as Vertex itself answers a call to another project
+            )
+        if pc.location is not None and location != pc.location:
+            raise RouteError(
+                400,
+                f"provider {self.name!r} serves location {pc.location!r} only (its endpoint is "
+                f"{self.origin}); this request names location {location!r}",
+                "location_not_allowed",
+                "vertex",
+            )
 
     def upstream_path(self, rest: str) -> str:
         """The path below the endpoint for `rest` (already checked by `clean_rest`)."""
@@ -167,6 +195,13 @@ class Provider:
         """Add the per-request credentials (a signature, a fresh token) to one try's headers."""
         if self.auth is not None:
             await self.auth.apply(method, url, headers, body)
+
+    def refused(self) -> None:
+        """The provider answered 401 to our credentials: an auth that caches a token (``invalidate``)
+        drops it, so the next request fetches a new one instead of reusing a revoked token until it expires."""
+        forget = getattr(self.auth, "invalidate", None)
+        if forget is not None:
+            forget()
 
 
 def _auth(name: str, pc: ProviderConfig) -> UpstreamAuth | None:

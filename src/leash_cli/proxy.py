@@ -242,6 +242,8 @@ class Gateway(GatewayCore):
                     if target.auth is not None:
                         await target.auth.apply(ex.method, url, out, ex.request_body or None)
                     resp = await client.request(ex.method, url, out, ex.request_body or None, options=target.transport)
+                    if resp.status == 401 and target.auth is not None:
+                        target.refused()
                 else:
                     assert route is not None
                     out["accept-encoding"] = _UPSTREAM_ACCEPT_ENCODING

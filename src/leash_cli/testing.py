@@ -55,9 +55,10 @@ DEFAULT_MODELS = {
     "openai": "gpt-4o-mini",
     "anthropic": "claude-3-5-haiku-latest",
     "google": "gemini-2.0-flash",
+    "vertex": "gemini-2.0-flash",
     "mock": "mock-1",
 }
-_APIS = {"openai": "openai", "anthropic": "anthropic", "google": "google", "mock": "openai"}
+_APIS = {"openai": "openai", "anthropic": "anthropic", "google": "google", "mock": "openai", "vertex": "vertex"}
 
 
 # -- exchanges ------------------------------------------------------------------------------
@@ -77,8 +78,8 @@ def make_exchange(
 ) -> Exchange:
     """An exchange as the gateway would build it for a request to `provider`.
 
-    `provider` is a provider kind (``openai``, ``anthropic``, ``google`` or
-    ``mock``, which speaks OpenAI).  The body is built in that provider's own
+    `provider` is a provider kind (``openai``, ``anthropic``, ``google``, ``vertex``
+    (Gemini on Vertex) or ``mock``, which speaks OpenAI).  The body is built in that provider's own
     request schema from `prompt` (the last user message), `messages` (earlier
     turns as ``{"role": "user"|"assistant", "content": "..."}``) and `system`;
     pass `body` to use an exact body of your own instead.

@@ -13,11 +13,13 @@ from leash_cli.dialects import (
     DIALECTS,
     GOOGLE,
     OPENAI,
+    VERTEX,
     Dialect,
     for_provider,
     guess_api,
     mock_api,
 )
+from leash_cli.dialects.vertex import ANTHROPIC_VERTEX
 
 from .helpers import exchange
 
@@ -29,6 +31,8 @@ def test_one_dialect_per_wire_format():
         "google": GOOGLE,
         "azure": AZURE,
         "bedrock": BEDROCK,
+        "vertex": VERTEX,
+        "vertex-anthropic": ANTHROPIC_VERTEX,
     }
     assert all(isinstance(d, Dialect) and d.name == n for n, d in DIALECTS.items())
 

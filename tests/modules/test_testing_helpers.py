@@ -88,6 +88,7 @@ class Upper:
         ("anthropic", "anthropic", "v1/messages"),
         ("google", "google", "v1beta/models/gemini-2.0-flash:generateContent"),
         ("mock", "openai", "chat/completions"),
+        ("vertex", "vertex", "v1/projects/-/locations/-/publishers/google/models/gemini-2.0-flash:generateContent"),
     ],
 )
 def test_make_exchange_speaks_each_schema(provider, api, path):
@@ -99,11 +100,11 @@ def test_make_exchange_speaks_each_schema(provider, api, path):
     )
     assert (ex.api, ex.kind, ex.provider, ex.path, ex.method) == (api, provider, provider, path, "POST")
     roles = [(t.role, t.text) for t in ex.texts()]
-    assistant = "model" if api == "google" else "assistant"
+    assistant = "model" if api in ("google", "vertex") else "assistant"
     assert roles == [("system", "be brief"), ("user", "hi"), (assistant, "hello"), ("user", "the question")]
     assert ex.prompt_text.endswith("the question")
     body = ex.json()
-    if api == "google":
+    if api in ("google", "vertex"):
         assert body["contents"][-1] == {"role": "user", "parts": [{"text": "the question"}]}
         assert body["systemInstruction"] == {"parts": [{"text": "be brief"}]}
     elif api == "anthropic":

@@ -30,7 +30,7 @@ from leash_cli.errors import guess_api
 from leash_cli.exchange import CREDENTIAL_PARAMS, Exchange, strip_credentials
 from leash_cli.keys import PREFIX as KEY_PREFIX
 from leash_cli.metrics import Metrics
-from leash_cli.providers import Provider, RouteError, clean_rest, client_key, strip_query_params
+from leash_cli.providers import Provider, RouteError, client_key, strip_query_params
 
 
 class Host(Protocol):
@@ -160,9 +160,9 @@ def _check_head(
     if provider.kind == "mock" and not serve_mock:
         return R.mock_not_routed(pname)
     try:
-        clean_rest(rest)
+        provider.check_path(rest)
     except RouteError as e:
-        return Rejection(e.status, e.code, e.message)
+        return Rejection(e.status, e.code, e.message, api=e.api)
     limit = st.config.gateway.max_body_bytes
     declared = headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:

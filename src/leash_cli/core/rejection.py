@@ -26,6 +26,7 @@ class Rejection:
     headers: dict[str, str] | None = None  # extra response headers (a module's retry-after, ...)
     outcome: str = "error"  # the exchange's outcome when it was still "ok"
     block: Block | None = None  # set when a module decided it
+    api: str | None = None  # the error shape to answer in, when not the call's (a vertex project check)
 
     @classmethod
     def of_block(cls, block: Block) -> Rejection:
@@ -34,7 +35,7 @@ class Rejection:
 
 def reject(ex: Exchange, rej: Rejection) -> tuple[bytes, dict[str, str]]:
     """End `ex` with `rej`: the body (the provider's error shape) and headers to send (leash's own not included)."""
-    body = error_body(ex.api, rej.status, rej.message, rej.code)
+    body = error_body(rej.api or ex.api, rej.status, rej.message, rej.code)
     ex.status = rej.status
     if ex.outcome == "ok":
         ex.outcome = rej.outcome

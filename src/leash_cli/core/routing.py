@@ -191,6 +191,8 @@ class ProviderRoute:
                 status = answer.status
                 if trace is not None:
                     trace.answered(str(status))
+                if status == 401 and target.auth is not None:
+                    target.refused()
                 if status < 429 or 429 < status < 500:
                     if d.breaker is not None:
                         d.breaker.success()

@@ -66,6 +66,7 @@ class UpstreamAuth(Protocol):
 BUILDERS: dict[str, str] = {
     "azure": "leash_cli.credentials.entra:build",
     "bedrock": "leash_cli.credentials.bedrock:build",  # bedrock: SigV4 (botocore) or a Bedrock API key
+    "vertex": "leash_cli.credentials.google:build",
 }
 
 

@@ -15,6 +15,8 @@ of the exchange (``ex.dialect``, looked up once per exchange) and never branches
                   or ``openai/v1/``, the key in ``api-key``
 ``bedrock``       AWS Bedrock runtime: ``converse``, ``converse-stream``, ``invoke``,
                   ``invoke-with-response-stream`` (event-stream framing)
+``vertex``        Gemini on Vertex AI (``publishers/google``); Anthropic on Vertex
+                  (``publishers/anthropic``) is ``vertex-anthropic``
 ================  =============================================================
 
 Adding a format is one module here and one line in ``DIALECTS``.
@@ -31,6 +33,9 @@ from leash_cli.dialects.base import Dialect, Path, StreamState, Text, Usage, get
 from leash_cli.dialects.bedrock import DIALECT as BEDROCK
 from leash_cli.dialects.google import DIALECT as GOOGLE
 from leash_cli.dialects.openai import DIALECT as OPENAI
+from leash_cli.dialects.vertex import ANTHROPIC_VERTEX
+from leash_cli.dialects.vertex import DIALECT as VERTEX
+from leash_cli.dialects.vertex import api_of as vertex_api
 
 __all__ = [
     "ANTHROPIC",
@@ -39,6 +44,7 @@ __all__ = [
     "DIALECTS",
     "GOOGLE",
     "OPENAI",
+    "VERTEX",
     "Dialect",
     "Path",
     "StreamState",
@@ -50,13 +56,16 @@ __all__ = [
     "guess_api",
     "leaves",
     "mock_api",
+    "provider_api",
     "set_at",
 ]
 
 _BEDROCK_PATH = re.compile(r"(?:^|/)model/[^/]+/(?:converse|invoke)")
 
 #: api name -> dialect
-DIALECTS: Mapping[str, Dialect] = {d.name: d for d in (OPENAI, ANTHROPIC, GOOGLE, AZURE, BEDROCK)}
+DIALECTS: Mapping[str, Dialect] = {
+    d.name: d for d in (OPENAI, ANTHROPIC, GOOGLE, AZURE, BEDROCK, VERTEX, ANTHROPIC_VERTEX)
+}
 
 
 def for_api(api: str | None) -> Dialect:
@@ -75,12 +84,21 @@ def mock_api(rest: str) -> str:
     return OPENAI.name
 
 
-def for_provider(kind: str | None, rest: str) -> Dialect:
-    """The dialect a call to `rest` below a provider of `kind` speaks (a ``mock`` provider
-    speaks whichever the path asks for)."""
+def provider_api(kind: str, rest: str) -> str:
+    """The api name a call to `rest` below a provider of `kind` speaks (a ``mock`` provider
+    speaks whichever the path asks for; a ``vertex`` one Gemini's or Anthropic's, by publisher)."""
     if kind == "mock":
-        return DIALECTS[mock_api(rest)]
-    return for_api(kind)
+        return mock_api(rest)
+    if kind == "vertex":
+        return vertex_api(rest)
+    return kind
+
+
+def for_provider(kind: str | None, rest: str) -> Dialect:
+    """The dialect a call to `rest` below a provider of `kind` speaks."""
+    if kind is None:
+        return OPENAI
+    return for_api(provider_api(kind, rest))
 
 
 def guess_api(path: str, headers: Mapping[str, str]) -> str:

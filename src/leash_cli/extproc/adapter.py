@@ -36,6 +36,7 @@ from leash_cli.core.rejection import Rejection, reject
 from leash_cli.exchange import Exchange, strip_credentials
 from leash_cli.providers import HOP_BY_HOP
 from leash_cli.sse import SSESplitter
+from leash_cli.upstream import UpstreamError
 
 #: kind bedrock signs each request over its body (SigV4): not possible from Envoy's header phase yet
 UNSUPPORTED_HERE = Rejection(
@@ -182,6 +183,14 @@ class StreamHandler:
             set_h[":path"] = raw_path + ("?" + new_query if new_query else "")
         if adm.trace is not None:  # telemetry: the provider sees the exchange's trace (core/trace.py)
             set_h["traceparent"] = headers["traceparent"]
+        auth = provider.auth
+        if auth is not None and not getattr(auth, "signs_body", True):
+            # a bearer token (vertex) depends on nothing in the request: it is added here, with the head
+            remove += [h for h in auth.client_headers if h in headers]
+            try:
+                await provider.authenticate(method, provider.upstream_url(adm.ex.path, new_query), set_h, None)
+            except UpstreamError as e:  # a TokenError: never sent unauthenticated
+                return self.reject(R.upstream_unreachable(provider.name, e, connect=True))
         remove = [h for h in dict.fromkeys(remove) if h not in set_h]
         self.query = new_query
         if msg.end_of_stream:  # no body: the request stages run now

@@ -374,6 +374,12 @@ def plan(loaded: LoadedConfig, replicas: int = 2, store: str = "sqlite") -> Expo
         )
     skipped = sorted(set(providers) - set(routable(providers)))
     names = sorted(routable(providers))
+    vertex = [n for n in names if providers[n].kind == "vertex"]
+    if vertex:  # its OAuth token needs google-auth and the Google credentials inside the module host image
+        raise ExportError(
+            f"providers.{vertex[0]}: kind vertex cannot be exported yet (the module host image has neither "
+            "google-auth nor the Google credentials); serve it with `leash up`, or leave it out of the exported config"
+        )
     held = _hold_provider_keys(data, names) if virtual_keys else {}
     modules_from, modules, notes = _modules_folder(loaded, data)
     env_vars: list[str] = []
