@@ -1,0 +1,280 @@
+"""The provider's resilience settings rendered into Envoy's own config (`leash export compose`):
+a cluster per deployment, weights, retries, outlier detection, health checks, timeouts, TLS --
+each config validated by the real Envoy binary, and one retry from a failing deployment onto
+the healthy one through real Envoy."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from ep_support import LocalEnvoy, envoy_binary
+
+from leash_cli.config import LoadedConfig, parse_config_text
+from leash_cli.extproc.envoy import (
+    EnvoyExportError,
+    check_deployment_keys,
+    envoy_context,
+    notes,
+    render_envoy_yaml,
+    tls_files,
+    validate,
+)
+from leash_cli.extproc.server import ExtProcThread, build_host
+from leash_cli.providers import build_providers
+from resilience_net import PrivateCA
+
+
+def _providers(cfg: dict):
+    return build_providers(parse_config_text(yaml.safe_dump(cfg), "leash.yaml"))
+
+
+def _render(providers, **kw) -> dict:
+    ctx = envoy_context(providers, ext_proc=[("127.0.0.1", 50051)], dns=False, **kw)
+    return yaml.safe_load(render_envoy_yaml(ctx))
+
+
+def _clusters(env: dict) -> dict[str, dict]:
+    return {c["name"]: c for c in env["static_resources"]["clusters"]}
+
+
+def _routes(env: dict) -> dict[str, dict]:
+    hcm = env["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    return {r["match"]["prefix"]: r for r in hcm["route_config"]["virtual_hosts"][0]["routes"][1:]}
+
+
+RESILIENT = {
+    "providers": {
+        "openai": {
+            "kind": "openai",
+            "endpoint": "https://api.openai.com/v1",
+            "api_key": "${OPENAI_KEY}",
+            "deployments": [
+                {"name": "east", "endpoint": "https://east.example.com/v1", "weight": 3},
+                {"name": "west", "endpoint": "https://west.example.com:8443/v1", "weight": 1},
+                {"name": "spare", "endpoint": "https://spare.example.com/v1", "weight": 0},
+            ],
+            "retry": {"attempts": 2, "backoff": "200ms", "max_backoff": "5s", "on": [429, 502, 503, "connect"]},
+            "circuit_breaker": {"failure_threshold": 4, "recovery_timeout": "30s"},
+            "health_check": {"interval": "10s", "timeout": "2s"},
+            "timeouts": {"connect": "3s", "first_byte": "90s", "idle": "60s", "total": "300s"},
+        }
+    }
+}
+
+
+def test_deployments_retry_breaker_health_and_timeouts_are_rendered():
+    env = _render(_providers(RESILIENT))
+    clusters = _clusters(env)
+    east, west, spare = (clusters[f"provider_openai__{n}"] for n in ("east", "west", "spare"))
+    assert west["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"] == {
+        "address": "west.example.com",
+        "port_value": 8443,
+    }
+    assert west["transport_socket"]["typed_config"]["sni"] == "west.example.com"
+    assert east["connect_timeout"] == "3s"
+    od = east["outlier_detection"]
+    assert (od["consecutive_5xx"], od["base_ejection_time"], od["max_ejection_percent"]) == (4, "30s", 100)
+    assert od["enforcing_success_rate"] == 0
+    assert east["common_lb_config"]["healthy_panic_threshold"]["value"] == 0
+    hc = spare["health_checks"][0]
+    assert (hc["interval"], hc["timeout"], hc["unhealthy_threshold"]) == ("10s", "2s", 4)
+    assert hc["http_health_check"]["path"] == "/v1/models"
+    assert {"start": 430, "end": 500} in hc["http_health_check"]["expected_statuses"]
+    # weight 0: never a first choice, the last of every failover order
+    via_east = clusters["provider_openai__via_east"]["cluster_type"]["typed_config"]["clusters"]
+    assert via_east == ["provider_openai__east", "provider_openai__west", "provider_openai__spare"]
+    assert "provider_openai__via_spare" not in clusters
+    route = _routes(env)["/v1/openai/"]["route"]
+    assert route["weighted_clusters"]["clusters"] == [
+        {"name": "provider_openai__via_east", "weight": 3},
+        {"name": "provider_openai__via_west", "weight": 1},
+    ]
+    assert route["auto_host_rewrite"] is True and "host_rewrite_literal" not in route
+    assert (route["timeout"], route["idle_timeout"]) == ("300s", "60s")
+    rp = route["retry_policy"]
+    assert rp["num_retries"] == 2 and rp["retriable_status_codes"] == [429, 502, 503]
+    on = rp["retry_on"].split(",")
+    assert "connect-failure" in on and "retriable-status-codes" in on
+    assert "reset" not in on and "5xx" not in on and "gateway-error" not in on  # never resend what may have arrived
+    assert rp["retry_back_off"] == {"base_interval": "0.2s", "max_interval": "5s"}
+    assert rp["rate_limited_retry_back_off"]["reset_headers"] == [{"name": "retry-after", "format": "SECONDS"}]
+    assert rp["per_try_idle_timeout"] == "90s"
+    assert rp["retry_priority"]["name"] == "envoy.retry_priorities.previous_priorities"
+
+
+def test_ordered_reset_opt_in_and_no_retry():
+    cfg = json.loads(json.dumps(RESILIENT))
+    oa = cfg["providers"]["openai"]
+    oa["balance"] = "ordered"
+    oa["retry"]["on"] = [503, "reset"]
+    env = _render(_providers(cfg))
+    route = _routes(env)["/v1/openai/"]["route"]
+    assert route["cluster"] == "provider_openai__via_east"
+    assert route["retry_policy"]["retry_on"].split(",") == ["retriable-status-codes", "reset"]
+    assert "rate_limited_retry_back_off" not in route["retry_policy"]
+    plain = _render(_providers({"providers": {"openai": {"kind": "openai", "endpoint": "https://api.openai.com/v1"}}}))
+    r = _routes(plain)["/v1/openai/"]["route"]
+    assert "retry_policy" not in r and r["cluster"] == "provider_openai" and r["timeout"] == "0s"
+    assert "outlier_detection" not in _clusters(plain)["provider_openai"]
+
+
+def test_what_envoy_cannot_do_is_refused_or_noted():
+    cfg = json.loads(json.dumps(RESILIENT))
+    cfg["providers"]["azure"] = {"kind": "openai", "endpoint": "https://az.example.com/v1"}
+    cfg["providers"]["openai"]["fallbacks"] = ["azure"]
+    with pytest.raises(EnvoyExportError, match=r"providers\.openai\.fallbacks"):
+        _render(_providers(cfg))
+    cfg = json.loads(json.dumps(RESILIENT))
+    cfg["providers"]["openai"]["deployments"][1]["endpoint"] = "https://west.example.com/openai/v1"
+    with pytest.raises(EnvoyExportError, match="different paths"):
+        _render(_providers(cfg))
+    raw = json.loads(json.dumps(RESILIENT))["providers"]
+    check_deployment_keys(raw)  # no deployment key of its own: the provider's
+    raw["openai"]["deployments"][0]["api_key"] = "${OPENAI_KEY}"
+    check_deployment_keys(raw)  # the same key as the provider's
+    raw["openai"]["deployments"][1]["api_key"] = "${OPENAI_KEY_WEST}"
+    with pytest.raises(EnvoyExportError, match=r"deployments\.west\.api_key"):
+        check_deployment_keys(raw)
+    cfg = json.loads(json.dumps(RESILIENT))
+    cfg["providers"]["openai"]["retry"]["on"] = [503, "timeout"]
+    cfg["providers"]["openai"]["balance"] = "least-busy"
+    said = " ".join(notes(_providers(cfg)))
+    assert "`timeout` is not retried by Envoy" in said and "least-busy is rendered as weighted" in said
+
+
+def _tls_config(ca: PrivateCA, **tls) -> dict:
+    return {
+        "providers": {
+            "private": {
+                "kind": "openai",
+                "endpoint": "https://llm.internal.example:8443/v1",
+                "tls": {"ca_file": str(ca.ca_file), **tls},
+            }
+        }
+    }
+
+
+def test_tls_ca_client_certificate_and_verify_off(tmp_path):
+    ca = PrivateCA(tmp_path)
+    providers = _providers(_tls_config(ca, cert_file=str(ca.client_chain), key_file=str(ca.client_key)))
+    env = _render(providers, tls_dir="/etc/envoy/tls")
+    common = _clusters(env)["provider_private"]["transport_socket"]["typed_config"]["common_tls_context"]
+    assert common["validation_context"]["trusted_ca"] == {"filename": "/etc/envoy/tls/private-ca.pem"}
+    assert common["tls_certificates"] == [
+        {
+            "certificate_chain": {"filename": "/etc/envoy/tls/private-cert.pem"},
+            "private_key": {"filename": "/etc/envoy/tls/private-key.pem"},
+        }
+    ]
+    assert tls_files(providers) == {
+        "private-ca.pem": str(ca.ca_file),
+        "private-cert.pem": str(ca.client_chain),
+        "private-key.pem": str(ca.client_key),
+    }
+    off = _render(_providers(_tls_config(ca, verify=False)))
+    common = _clusters(off)["provider_private"]["transport_socket"]["typed_config"]["common_tls_context"]
+    assert "validation_context" not in common  # Envoy accepts any certificate, as the gateway does
+
+
+@pytest.mark.slow
+def test_envoy_validates_each_rendering(tmp_path):
+    binary = envoy_binary()
+    ca = PrivateCA(tmp_path)
+    ordered = json.loads(json.dumps(RESILIENT))
+    ordered["providers"]["openai"]["balance"] = "ordered"
+    ordered["providers"]["openai"]["retry"]["on"] = [500, "reset", "connect"]
+    configs = {
+        "resilient": RESILIENT,
+        "ordered": ordered,
+        "mtls": _tls_config(ca, cert_file=str(ca.client_file)),
+        "verify-off": _tls_config(ca, verify=False),
+    }
+    for label, cfg in configs.items():
+        path = tmp_path / f"{label}.yaml"
+        ctx = envoy_context(_providers(cfg), ext_proc=[("leash", 50051)], dns=True)
+        path.write_text(render_envoy_yaml(ctx))
+        ok, output = validate(binary, path)
+        assert ok, f"{label}: {output[-3000:]}"
+
+
+# -- end to end through real Envoy ---------------------------------------------------------------
+
+
+class _Failing:
+    """A deployment that answers every request 503 (and counts them)."""
+
+    def __init__(self) -> None:
+        self.hits = 0
+        outer = self
+
+        class H(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                n = int(self.headers.get("content-length") or 0)
+                self.rfile.read(n)
+                outer.hits += 1
+                body = b'{"error":{"message":"overloaded","type":"server_error"}}'
+                self.send_response(503)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.slow
+def test_a_failing_deployment_is_retried_onto_the_healthy_one(tmp_path: Path, upstream):
+    envoy_binary()
+    bad = _Failing()
+    cfg = {
+        "providers": {
+            "openai": {
+                "kind": "openai",
+                "endpoint": f"{upstream.url}/v1",
+                "deployments": [
+                    {"name": "bad", "endpoint": f"{bad.url}/v1", "weight": 1},
+                    {"name": "good", "endpoint": f"{upstream.url}/v1", "weight": 1},
+                ],
+                "balance": "ordered",  # the failing one first: every request starts there
+                "retry": {"attempts": 1, "backoff": "10ms", "on": [503, "connect"]},
+            }
+        },
+        "gateway": {"require_virtual_key": False},
+    }
+    gw = build_host(LoadedConfig(parse_config_text(yaml.safe_dump(cfg), "leash.yaml"), None, "flag"), tmp_path / "db")
+    host = ExtProcThread(gw)
+    server = host.start()
+    envoy = LocalEnvoy(gw.state.providers, [server.bound_port], tmp_path)
+    try:
+        envoy.start(wait_healthy=1)
+        with httpx.Client(base_url=envoy.url, timeout=15) as client:
+            for i in range(3):
+                body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"hi {i}"}]}
+                r = client.post("/v1/openai/chat/completions", json=body, headers={"authorization": "Bearer sk-c"})
+                assert r.status_code == 200, r.text
+                assert r.json()["object"] == "chat.completion"
+        assert bad.hits == 3  # each request tried the failing deployment once, then the healthy one
+        assert sum(1 for s in upstream.requests if s.path == "/v1/chat/completions") == 3
+    finally:
+        envoy.stop()
+        host.stop()
+        bad.stop()
