@@ -278,3 +278,65 @@ def test_a_failing_deployment_is_retried_onto_the_healthy_one(tmp_path: Path, up
         envoy.stop()
         host.stop()
         bad.stop()
+
+
+# -- through `leash export compose` ------------------------------------------------------------------
+
+
+def _export(out: Path, cfg: dict, tmp: Path, *extra: str):
+    from typer.testing import CliRunner
+
+    from leash_cli.cli import app
+
+    path = tmp / "leash.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return CliRunner().invoke(app, ["export", "compose", "--out", str(out), "--config", str(path), *extra])
+
+
+@pytest.mark.slow
+def test_export_copies_the_ca_and_mounts_it_for_envoy(tmp_path):
+    ca = PrivateCA(tmp_path)
+    cfg = _tls_config(ca)
+    cfg["providers"]["private"].update(
+        {
+            "api_key": "${PRIVATE_KEY}",
+            "deployments": [
+                {"name": "a", "endpoint": "https://a.internal.example/v1"},
+                {"name": "b", "endpoint": "https://b.internal.example/v1"},
+            ],
+            "retry": {"attempts": 1},
+            "circuit_breaker": {"failure_threshold": 3},
+        }
+    )
+    out = tmp_path / "deploy"
+    r = _export(out, cfg, tmp_path)  # validated by envoy when installed
+    assert r.exit_code == 0, r.output
+    assert (out / "tls" / "private-ca.pem").read_text() == ca.ca_file.read_text()
+    compose = yaml.safe_load((out / "docker-compose.yaml").read_text())
+    assert "./tls:/etc/envoy/tls:ro" in compose["services"]["envoy"]["volumes"]
+    env = yaml.safe_load((out / "envoy.yaml").read_text())
+    vc = _clusters(env)["provider_private__a"]["transport_socket"]["typed_config"]["common_tls_context"]
+    assert vc["validation_context"]["trusted_ca"]["filename"] == "/etc/envoy/tls/private-ca.pem"
+    assert "tls/ holds the certificate files" in r.output
+    ok, output = validate(envoy_binary(), out / "envoy.yaml")
+    assert ok, output[-3000:]
+
+
+def test_export_refuses_per_deployment_keys(tmp_path):
+    cfg = {
+        "providers": {
+            "openai": {
+                "kind": "openai",
+                "endpoint": "https://api.openai.com/v1",
+                "deployments": [
+                    {"name": "east", "api_key": "${OPENAI_KEY_A}"},
+                    {"name": "west", "endpoint": "https://west.example.com/v1", "api_key": "${OPENAI_KEY_B}"},
+                ],
+            }
+        }
+    }
+    out = tmp_path / "deploy"
+    r = _export(out, cfg, tmp_path, "--no-validate")
+    assert r.exit_code != 0
+    assert "deployments.east.api_key" in r.output and "before Envoy picks the deployment" in r.output
+    assert not (out / "envoy.yaml").exists()

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -27,6 +28,8 @@ BUFFER_LIMIT = 32 * 1024 * 1024
 GRPC_MAX_MESSAGE = 64 * 1024 * 1024
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 EXT_PROC_CLUSTER = "leash_ext_proc"
+#: where the envoy container finds the files of the export's ``tls/`` folder (:func:`tls_files`)
+ENVOY_TLS_DIR = "/etc/envoy/tls"
 _NAME_OK = re.compile(r"[^A-Za-z0-9_.-]")
 
 
@@ -604,13 +607,22 @@ def envoy_version(binary: Path) -> str:
 
 
 def validate(binary: Path, config: Path) -> tuple[bool, str]:
-    """``envoy --mode validate -c config``: (ok, output)."""
-    r = subprocess.run(
-        [str(binary), "--mode", "validate", "-c", str(config), "-l", "error"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    """``envoy --mode validate -c config``: (ok, output).
+
+    An export's certificate files are read from the ``tls/`` folder beside it (in the container
+    they are mounted at :data:`ENVOY_TLS_DIR`)."""
+    text = config.read_text(encoding="utf-8")
+    local_tls = config.parent / "tls"
+    with tempfile.TemporaryDirectory(prefix="leash-envoy-validate-") as tmp:
+        if ENVOY_TLS_DIR + "/" in text and local_tls.is_dir():
+            config = Path(tmp) / config.name
+            config.write_text(text.replace(ENVOY_TLS_DIR + "/", str(local_tls.resolve()) + "/"), encoding="utf-8")
+        r = subprocess.run(
+            [str(binary), "--mode", "validate", "-c", str(config), "-l", "error"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     return r.returncode == 0, (r.stdout + r.stderr).strip()
 
 
