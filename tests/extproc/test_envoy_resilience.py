@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -15,6 +18,7 @@ import pytest
 import yaml
 from ep_support import LocalEnvoy, envoy_binary
 
+from fake_upstream import FakeUpstream
 from leash_cli.config import LoadedConfig, parse_config_text
 from leash_cli.extproc.envoy import (
     EnvoyExportError,
@@ -211,6 +215,7 @@ class _Failing:
 
     def __init__(self) -> None:
         self.hits = 0
+        self.probes = 0
         outer = self
 
         class H(BaseHTTPRequestHandler):
@@ -224,6 +229,12 @@ class _Failing:
                 self.send_header("content-length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            def do_GET(self) -> None:  # the health probe
+                outer.probes += 1
+                self.send_response(503)
+                self.send_header("content-length", "0")
+                self.end_headers()
 
             def log_message(self, *a) -> None:
                 pass
@@ -241,25 +252,11 @@ class _Failing:
         self.server.server_close()
 
 
-@pytest.mark.slow
-def test_a_failing_deployment_is_retried_onto_the_healthy_one(tmp_path: Path, upstream):
+@contextmanager
+def _through_envoy(tmp_path: Path, providers: dict) -> Iterator[httpx.Client]:
+    """Client -> real Envoy (the export's envoy.yaml for `providers`) -> module host -> upstreams."""
     envoy_binary()
-    bad = _Failing()
-    cfg = {
-        "providers": {
-            "openai": {
-                "kind": "openai",
-                "endpoint": f"{upstream.url}/v1",
-                "deployments": [
-                    {"name": "bad", "endpoint": f"{bad.url}/v1", "weight": 1},
-                    {"name": "good", "endpoint": f"{upstream.url}/v1", "weight": 1},
-                ],
-                "balance": "ordered",  # the failing one first: every request starts there
-                "retry": {"attempts": 1, "backoff": "10ms", "on": [503, "connect"]},
-            }
-        },
-        "gateway": {"require_virtual_key": False},
-    }
+    cfg = {"providers": providers, "gateway": {"require_virtual_key": False}}
     gw = build_host(LoadedConfig(parse_config_text(yaml.safe_dump(cfg), "leash.yaml"), None, "flag"), tmp_path / "db")
     host = ExtProcThread(gw)
     server = host.start()
@@ -267,17 +264,122 @@ def test_a_failing_deployment_is_retried_onto_the_healthy_one(tmp_path: Path, up
     try:
         envoy.start(wait_healthy=1)
         with httpx.Client(base_url=envoy.url, timeout=15) as client:
-            for i in range(3):
-                body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"hi {i}"}]}
-                r = client.post("/v1/openai/chat/completions", json=body, headers={"authorization": "Bearer sk-c"})
-                assert r.status_code == 200, r.text
-                assert r.json()["object"] == "chat.completion"
-        assert bad.hits == 3  # each request tried the failing deployment once, then the healthy one
-        assert sum(1 for s in upstream.requests if s.path == "/v1/chat/completions") == 3
+            yield client
     finally:
         envoy.stop()
         host.stop()
-        bad.stop()
+
+
+def _ask(client: httpx.Client, content: str, model: str = "gpt-4o-mini") -> httpx.Response:
+    body = {"model": model, "messages": [{"role": "user", "content": content}]}
+    return client.post("/v1/openai/chat/completions", json=body, headers={"authorization": "Bearer sk-c"})
+
+
+def _chats(fake: FakeUpstream) -> int:
+    return sum(1 for s in fake.requests if s.path == "/v1/chat/completions")
+
+
+@pytest.fixture
+def fakes():
+    made: list = []
+
+    def make(cls=FakeUpstream):
+        f = cls().start() if cls is FakeUpstream else cls()
+        made.append(f)
+        return f
+
+    yield make
+    for f in made:
+        f.stop()
+
+
+def _two(bad_url: str, good_url: str, **extra) -> dict:
+    return {
+        "openai": {
+            "kind": "openai",
+            "endpoint": f"{good_url}/v1",
+            "deployments": [
+                {"name": "bad", "endpoint": f"{bad_url}/v1", "weight": 1},
+                {"name": "good", "endpoint": f"{good_url}/v1", "weight": 1},
+            ],
+            **extra,
+        }
+    }
+
+
+@pytest.mark.slow
+def test_a_failing_deployment_is_retried_onto_the_healthy_one(tmp_path: Path, fakes):
+    bad, good = fakes(_Failing), fakes()
+    retry = {"attempts": 1, "backoff": "10ms", "on": [503, "connect"]}
+    # ordered: the failing one first, so every request starts there
+    with _through_envoy(tmp_path, _two(bad.url, good.url, balance="ordered", retry=retry)) as client:
+        for i in range(3):
+            r = _ask(client, f"hi {i}")
+            assert r.status_code == 200, r.text
+            assert r.json()["object"] == "chat.completion"
+    assert bad.hits == 3  # each request tried the failing deployment once, then the healthy one
+    assert _chats(good) == 3
+    seen = good.requests[-1]
+    assert seen.headers["host"] == f"127.0.0.1:{good.port}"  # the Host of the deployment that answered
+
+
+@pytest.mark.slow
+def test_the_breaker_ejects_the_failing_deployment(tmp_path: Path, fakes):
+    bad, good = fakes(_Failing), fakes()
+    retry = {"attempts": 1, "backoff": "10ms", "on": [503]}
+    breaker = {"failure_threshold": 2, "recovery_timeout": "60s"}
+    cfg = _two(bad.url, good.url, balance="ordered", retry=retry, circuit_breaker=breaker)
+    with _through_envoy(tmp_path, cfg) as client:
+        for i in range(6):
+            assert _ask(client, f"hi {i}").status_code == 200
+    assert bad.hits == 2  # two 503s in a row: ejected, the rest went straight to the healthy one
+    assert _chats(good) == 6
+
+
+@pytest.mark.slow
+def test_the_health_check_keeps_traffic_off_an_unhealthy_deployment(tmp_path: Path, fakes):
+    bad, good = fakes(_Failing), fakes()
+    hc = {"interval": "1s", "timeout": "1s"}
+    with _through_envoy(tmp_path, _two(bad.url, good.url, balance="ordered", health_check=hc)) as client:
+        for i in range(4):
+            assert _ask(client, f"hi {i}").status_code == 200
+    assert bad.hits == 0 and bad.probes >= 1  # probed (GET /v1/models), found unhealthy, never sent a request
+    assert _chats(good) == 4
+    assert any(s.method == "GET" and s.path == "/v1/models" for s in good.requests)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("opt_in", [False, True])
+def test_a_dropped_request_is_never_resent_unless_reset_is_opted_in(tmp_path: Path, fakes, opt_in: bool):
+    first, second = fakes(), fakes()  # both drop the connection after reading a request for model "reset"
+    on = [502, 503, "connect"] + (["reset"] if opt_in else [])
+    retry = {"attempts": 2, "backoff": "10ms", "on": on}
+    with _through_envoy(tmp_path, _two(first.url, second.url, balance="ordered", retry=retry)) as client:
+        r = _ask(client, "charge me once", model="reset")
+        assert r.status_code >= 500
+        time.sleep(0.3)
+    received = _chats(first) + _chats(second)
+    assert received == (3 if opt_in else 1)
+
+
+@pytest.mark.slow
+def test_weights_split_the_traffic(tmp_path: Path, fakes):
+    a, b = fakes(), fakes()
+    providers = {
+        "openai": {
+            "kind": "openai",
+            "endpoint": f"{a.url}/v1",
+            "deployments": [
+                {"name": "a", "endpoint": f"{a.url}/v1", "weight": 3},
+                {"name": "b", "endpoint": f"{b.url}/v1", "weight": 1},
+            ],
+        }
+    }
+    with _through_envoy(tmp_path, providers) as client:
+        for i in range(80):
+            assert _ask(client, f"hi {i}").status_code == 200
+    assert _chats(a) + _chats(b) == 80
+    assert 45 <= _chats(a) <= 75  # 60 expected (3:1)
 
 
 # -- through `leash export compose` ------------------------------------------------------------------
