@@ -22,8 +22,8 @@ from fake_upstream import FakeUpstream
 from leash_cli.config import LoadedConfig, parse_config_text
 from leash_cli.extproc.envoy import (
     EnvoyExportError,
-    check_deployment_keys,
     envoy_context,
+    module_host_picks,
     notes,
     render_envoy_yaml,
     tls_files,
@@ -138,13 +138,6 @@ def test_what_envoy_cannot_do_is_refused_or_noted():
     cfg["providers"]["openai"]["deployments"][1]["endpoint"] = "https://west.example.com/openai/v1"
     with pytest.raises(EnvoyExportError, match="different paths"):
         _render(_providers(cfg))
-    raw = json.loads(json.dumps(RESILIENT))["providers"]
-    check_deployment_keys(raw)  # no deployment key of its own: the provider's
-    raw["openai"]["deployments"][0]["api_key"] = "${OPENAI_KEY}"
-    check_deployment_keys(raw)  # the same key as the provider's
-    raw["openai"]["deployments"][1]["api_key"] = "${OPENAI_KEY_WEST}"
-    with pytest.raises(EnvoyExportError, match=r"deployments\.west\.api_key"):
-        check_deployment_keys(raw)
     cfg = json.loads(json.dumps(RESILIENT))
     cfg["providers"]["openai"]["retry"]["on"] = [503, "timeout"]
     cfg["providers"]["openai"]["balance"] = "least-busy"
@@ -193,8 +186,11 @@ def test_envoy_validates_each_rendering(tmp_path):
     ordered = json.loads(json.dumps(RESILIENT))
     ordered["providers"]["openai"]["balance"] = "ordered"
     ordered["providers"]["openai"]["retry"]["on"] = [500, "reset", "connect"]
+    keyed = json.loads(json.dumps(RESILIENT))
+    keyed["providers"]["openai"]["deployments"][0]["api_key"] = "sk-east"
     configs = {
         "resilient": RESILIENT,
+        "keyed": keyed,
         "ordered": ordered,
         "mtls": _tls_config(ca, cert_file=str(ca.client_file)),
         "verify-off": _tls_config(ca, verify=False),
@@ -424,21 +420,72 @@ def test_export_copies_the_ca_and_mounts_it_for_envoy(tmp_path):
     assert ok, output[-3000:]
 
 
-def test_export_refuses_per_deployment_keys(tmp_path):
-    cfg = {
-        "providers": {
-            "openai": {
-                "kind": "openai",
-                "endpoint": "https://api.openai.com/v1",
-                "deployments": [
-                    {"name": "east", "api_key": "${OPENAI_KEY_A}"},
-                    {"name": "west", "endpoint": "https://west.example.com/v1", "api_key": "${OPENAI_KEY_B}"},
-                ],
-            }
+def test_deployments_with_keys_of_their_own_get_a_route_each():
+    cfg = json.loads(json.dumps(RESILIENT))
+    assert not module_host_picks(_providers(cfg)["openai"])  # all on the provider's key: Envoy picks
+    cfg["providers"]["openai"]["deployments"][1]["api_key"] = "sk-west"
+    providers = _providers(cfg)
+    assert module_host_picks(providers["openai"])
+    env = _render(providers)
+    hcm = env["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    routes = [r for r in hcm["route_config"]["virtual_hosts"][0]["routes"] if r["match"].get("prefix") == "/v1/openai/"]
+    pinned = {r["match"]["headers"][0]["string_match"]["exact"]: r for r in routes if "headers" in r["match"]}
+    assert pinned["west"]["route"]["cluster"] == "provider_openai__west"
+    assert pinned["west"]["route"]["host_rewrite_literal"] == "west.example.com:8443"
+    assert "retry_priority" not in pinned["west"]["route"]["retry_policy"]  # retries stay on the pick
+    assert "x-leash-route" in pinned["west"]["request_headers_to_remove"]
+    assert "headers" not in routes[-1]["match"] and "weighted_clusters" in routes[-1]["route"]
+
+
+def _keyed(a_url: str, b_url: str, **extra) -> dict:
+    return {
+        "openai": {
+            "kind": "openai",
+            "endpoint": f"{b_url}/v1",
+            "deployments": [
+                {"name": "a", "endpoint": f"{a_url}/v1", "api_key": "sk-key-a"},
+                {"name": "b", "endpoint": f"{b_url}/v1", "api_key": "sk-key-b"},
+            ],
+            **extra,
         }
     }
-    out = tmp_path / "deploy"
-    r = _export(out, cfg, tmp_path, "--no-validate")
-    assert r.exit_code != 0
-    assert "deployments.east.api_key" in r.output and "before Envoy picks the deployment" in r.output
-    assert not (out / "envoy.yaml").exists()
+
+
+@pytest.mark.slow
+def test_each_deployment_gets_its_own_key(tmp_path: Path, fakes):
+    a, b = fakes(), fakes()
+    with _through_envoy(tmp_path, _keyed(a.url, b.url)) as client:
+        for i in range(10):
+            r = client.post(
+                "/v1/openai/chat/completions",
+                json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"hi {i}"}]},
+                headers={"x-leash-route": "a"},  # a client cannot choose: leash's pick wins
+            )
+            assert r.status_code == 200, r.text
+    seen_a = [s for s in a.requests if s.path == "/v1/chat/completions"]
+    seen_b = [s for s in b.requests if s.path == "/v1/chat/completions"]
+    assert len(seen_a) == len(seen_b) == 5  # leash's weighted round robin, 1:1
+    assert {s.headers["authorization"] for s in seen_a} == {"Bearer sk-key-a"}
+    assert {s.headers["authorization"] for s in seen_b} == {"Bearer sk-key-b"}
+    assert not any("x-leash-route" in s.headers for s in seen_a + seen_b)
+
+
+@pytest.mark.slow
+def test_leash_breaker_moves_keyed_traffic_off_a_failing_deployment(tmp_path: Path, fakes):
+    bad, good = fakes(_Failing), fakes()
+    cfg = _keyed(
+        bad.url,
+        good.url,
+        balance="ordered",
+        retry={"attempts": 1, "backoff": "10ms", "on": [503]},
+        circuit_breaker={"failure_threshold": 2, "recovery_timeout": "60s"},
+    )
+    with _through_envoy(tmp_path, cfg) as client:
+        statuses = [_ask(client, f"hi {i}").status_code for i in range(5)]
+    # the pick is leash's: Envoy retries on it (503 twice), then ejects it; leash counts both answers
+    # and opens its breaker, so the next requests go to the healthy deployment
+    assert statuses == [503, 503, 200, 200, 200]
+    assert _chats(good) == 3
+    assert {s.headers["authorization"] for s in good.requests if s.path == "/v1/chat/completions"} == {
+        "Bearer sk-key-b"
+    }

@@ -424,10 +424,7 @@ def test_every_secret_bearing_value_goes_to_the_env_file(tmp_path):
             "google": {"endpoint": "https://generativelanguage.googleapis.com", "query": {"key": QUERY_KEY}},
             "anthropic": {
                 "endpoint": "https://api.anthropic.com",
-                # behind Envoy every deployment uses the provider's key (the module host injects it
-                # before Envoy picks one): the same literal, written twice, moves out twice
-                "api_key": DEP_KEY,
-                "deployments": [{"name": "east", "api_key": DEP_KEY}, {"name": "west"}],
+                "deployments": [{"name": "east", "api_key": DEP_KEY}, {"name": "west", "api_key": "${WEST_KEY}"}],
             },
         },
         "gateway": {"require_virtual_key": False},
@@ -443,8 +440,7 @@ def test_every_secret_bearing_value_goes_to_the_env_file(tmp_path):
     assert prov["azure"]["query"] == {"api-version": "2024-10-21"}  # not a secret: stays
     assert prov["google"]["query"] == {"key": "${LEASH_GOOGLE_QUERY_KEY}"}
     assert prov["anthropic"]["deployments"][0]["api_key"] == "${LEASH_ANTHROPIC_EAST_API_KEY}"
-    assert prov["anthropic"]["api_key"] == "${LEASH_ANTHROPIC_API_KEY}"
-    assert "api_key" not in prov["anthropic"]["deployments"][1]
+    assert prov["anthropic"]["deployments"][1]["api_key"] == "${WEST_KEY}"
     env = (out / ".env").read_text().splitlines()
     assert {
         f"LEASH_AZURE_HEADERS_API_KEY={HEADER_KEY}",

@@ -28,6 +28,9 @@ BUFFER_LIMIT = 32 * 1024 * 1024
 GRPC_MAX_MESSAGE = 64 * 1024 * 1024
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 EXT_PROC_CLUSTER = "leash_ext_proc"
+#: set by the module host when it picks the deployment itself (its deployments have keys of their own);
+#: Envoy routes on it to that deployment's cluster and strips it before the provider
+ROUTE_HEADER = "x-leash-route"
 #: where the envoy container finds the files of the export's ``tls/`` folder (:func:`tls_files`)
 ENVOY_TLS_DIR = "/etc/envoy/tls"
 _NAME_OK = re.compile(r"[^A-Za-z0-9_.-]")
@@ -132,23 +135,15 @@ def check_provider(name: str, p: Provider) -> None:
     targets(name, p)
 
 
-def check_deployment_keys(providers: dict) -> None:
-    """Per-deployment keys, from the module hosts' config as written (``${VAR}`` references unexpanded).
-
-    The module host injects the key in the request-headers phase, before Envoy picks a deployment, so
-    it cannot follow Envoy's pick: every deployment must use the provider's own ``api_key``."""
-    for name, pc in (providers or {}).items():
-        if not isinstance(pc, dict):
-            continue
-        own = pc.get("api_key")
-        for d in pc.get("deployments") or []:
-            if isinstance(d, dict) and d.get("api_key") not in (None, "", own):
-                raise EnvoyExportError(
-                    f"providers.{name}.deployments.{d.get('name')}.api_key: in the Envoy deployment the module "
-                    "host injects the key before Envoy picks the deployment, so every deployment must use the "
-                    f"provider's api_key; set providers.{name}.api_key once (deployments without their own "
-                    "key), or split the deployments into providers of their own, or serve them with `leash up`"
-                )
+def module_host_picks(p: Provider) -> bool:
+    """Deployments with keys of their own: the module host injects the key in the request-headers phase,
+    before Envoy would pick, so it picks the deployment itself (leash's balancer and breakers) and sets
+    :data:`ROUTE_HEADER`; Envoy's retries then stay on that deployment."""
+    deps = p.config.deployments
+    if len(deps) < 2:
+        return False
+    own = p.api_key or None
+    return any(((d.api_key.get_secret_value() if d.api_key is not None else None) or own) != own for d in deps)
 
 
 def notes(providers: dict[str, Provider]) -> list[str]:
@@ -338,6 +333,28 @@ def routes(providers: dict[str, Provider], *, idle_timeout: str = "600s") -> lis
         policy = retry_policy(p)
         authorities = {x.authority for x in ts}
         for prefix, rewrite in path_prefixes(p):
+            if len(ts) > 1:  # the module host picked the deployment (its own key): that one, retried in place
+                for t_ in ts:
+                    pinned: dict = {"prefix_rewrite": rewrite, "cluster": t_.cluster}
+                    pinned["host_rewrite_literal"] = t_.authority
+                    pinned["timeout"] = _dur(total) if total else "0s"
+                    pinned["idle_timeout"] = idle
+                    if policy:
+                        pinned["retry_policy"] = {k: v for k, v in policy.items() if k != "retry_priority"}
+                    out.append(
+                        {
+                            "match": {
+                                "prefix": prefix,
+                                "headers": [{"name": ROUTE_HEADER, "string_match": {"exact": t_.name}}],
+                            },
+                            "route": pinned,
+                            "request_headers_to_remove": [
+                                "accept-encoding",
+                                "x-envoy-expected-rq-timeout-ms",
+                                ROUTE_HEADER,
+                            ],
+                        }
+                    )
             route: dict = {"prefix_rewrite": rewrite}
             if len(entry) == 1:
                 route["cluster"] = entry[0][0]
@@ -356,7 +373,7 @@ def routes(providers: dict[str, Provider], *, idle_timeout: str = "600s") -> lis
                 {
                     "match": {"prefix": prefix},
                     "route": route,
-                    "request_headers_to_remove": ["accept-encoding", "x-envoy-expected-rq-timeout-ms"],
+                    "request_headers_to_remove": ["accept-encoding", "x-envoy-expected-rq-timeout-ms", ROUTE_HEADER],
                 }
             )
     return out

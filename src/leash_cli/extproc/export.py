@@ -41,7 +41,6 @@ from leash_cli.core.secrets import secret_bearing
 from leash_cli.extproc.envoy import (
     ENVOY_TLS_DIR,
     EnvoyExportError,
-    check_deployment_keys,
     envoy_context,
     envoy_version,
     find_envoy,
@@ -326,7 +325,6 @@ def plan(loaded: LoadedConfig, replicas: int = 2) -> ExportPlan:
     binary = find_envoy()
     version = envoy_version(binary) if binary is not None else DEFAULT_ENVOY_VERSION
     try:  # what Envoy cannot do as the gateway does is refused here, before anything is written
-        check_deployment_keys(_raw_config(loaded).get("providers") or {})  # as written
         ctx = envoy_context(providers, ext_proc=[("leash", EXT_PROC_PORT)], dns=True, tls_dir=ENVOY_TLS_DIR)
     except EnvoyExportError as e:
         raise ExportError(str(e)) from None
