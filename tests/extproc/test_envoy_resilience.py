@@ -47,6 +47,11 @@ def _clusters(env: dict) -> dict[str, dict]:
     return {c["name"]: c for c in env["static_resources"]["clusters"]}
 
 
+def _routes_list(env: dict) -> list[dict]:
+    hcm = env["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    return hcm["route_config"]["virtual_hosts"][0]["routes"][1:]
+
+
 def _routes(env: dict) -> dict[str, dict]:
     hcm = env["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
     return {r["match"]["prefix"]: r for r in hcm["route_config"]["virtual_hosts"][0]["routes"][1:]}
@@ -435,6 +440,12 @@ def test_deployments_with_keys_of_their_own_get_a_route_each():
     assert "retry_priority" not in pinned["west"]["route"]["retry_policy"]  # retries stay on the pick
     assert "x-leash-route" in pinned["west"]["request_headers_to_remove"]
     assert "headers" not in routes[-1]["match"] and "weighted_clusters" in routes[-1]["route"]
+    one = {"kind": "openai", "endpoint": "https://api.openai.com/v1"}
+    one["deployments"] = [{"name": "solo", "api_key": "sk-solo"}]
+    solo = _providers({"providers": {"openai": one}})["openai"]
+    assert module_host_picks(solo)  # one deployment with its own key: still its key, not the provider's
+    pinned = [r for r in _routes_list(_render({"openai": solo})) if "headers" in r["match"]]
+    assert pinned and pinned[0]["route"]["cluster"] == "provider_openai__solo"
 
 
 def _keyed(a_url: str, b_url: str, **extra) -> dict:

@@ -140,8 +140,6 @@ def module_host_picks(p: Provider) -> bool:
     before Envoy would pick, so it picks the deployment itself (leash's balancer and breakers) and sets
     :data:`ROUTE_HEADER`; Envoy's retries then stay on that deployment."""
     deps = p.config.deployments
-    if len(deps) < 2:
-        return False
     own = p.api_key or None
     return any(((d.api_key.get_secret_value() if d.api_key is not None else None) or own) != own for d in deps)
 
@@ -333,7 +331,7 @@ def routes(providers: dict[str, Provider], *, idle_timeout: str = "600s") -> lis
         policy = retry_policy(p)
         authorities = {x.authority for x in ts}
         for prefix, rewrite in path_prefixes(p):
-            if len(ts) > 1:  # the module host picked the deployment (its own key): that one, retried in place
+            if p.config.deployments:  # the module host picked the deployment (its own key): that one, retried in place
                 for t_ in ts:
                     pinned: dict = {"prefix_rewrite": rewrite, "cluster": t_.cluster}
                     pinned["host_rewrite_literal"] = t_.authority
