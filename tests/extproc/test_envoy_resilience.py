@@ -318,6 +318,7 @@ def test_a_failing_deployment_is_retried_onto_the_healthy_one(tmp_path: Path, fa
             r = _ask(client, f"hi {i}")
             assert r.status_code == 200, r.text
             assert r.json()["object"] == "chat.completion"
+            assert (r.headers["x-leash-provider"], r.headers["x-leash-deployment"]) == ("openai", "good")
     assert bad.hits == 3  # each request tried the failing deployment once, then the healthy one
     assert _chats(good) == 3
     seen = good.requests[-1]
@@ -465,6 +466,7 @@ def _keyed(a_url: str, b_url: str, **extra) -> dict:
 @pytest.mark.slow
 def test_each_deployment_gets_its_own_key(tmp_path: Path, fakes):
     a, b = fakes(), fakes()
+    said: list[str] = []
     with _through_envoy(tmp_path, _keyed(a.url, b.url)) as client:
         for i in range(10):
             r = client.post(
@@ -473,6 +475,8 @@ def test_each_deployment_gets_its_own_key(tmp_path: Path, fakes):
                 headers={"x-leash-route": "a"},  # a client cannot choose: leash's pick wins
             )
             assert r.status_code == 200, r.text
+            said.append(r.headers["x-leash-deployment"])
+    assert sorted(said) == ["a"] * 5 + ["b"] * 5
     seen_a = [s for s in a.requests if s.path == "/v1/chat/completions"]
     seen_b = [s for s in b.requests if s.path == "/v1/chat/completions"]
     assert len(seen_a) == len(seen_b) == 5  # leash's weighted round robin, 1:1

@@ -346,6 +346,7 @@ def routes(providers: dict[str, Provider], *, idle_timeout: str = "600s") -> lis
                                 "headers": [{"name": ROUTE_HEADER, "string_match": {"exact": t_.name}}],
                             },
                             "route": pinned,
+                            **_who_answered(p),
                             "request_headers_to_remove": [
                                 "accept-encoding",
                                 "x-envoy-expected-rq-timeout-ms",
@@ -354,6 +355,7 @@ def routes(providers: dict[str, Provider], *, idle_timeout: str = "600s") -> lis
                         }
                     )
             route: dict = {"prefix_rewrite": rewrite}
+            who = _who_answered(p)
             if len(entry) == 1:
                 route["cluster"] = entry[0][0]
             else:
@@ -372,9 +374,26 @@ def routes(providers: dict[str, Provider], *, idle_timeout: str = "600s") -> lis
                     "match": {"prefix": prefix},
                     "route": route,
                     "request_headers_to_remove": ["accept-encoding", "x-envoy-expected-rq-timeout-ms", ROUTE_HEADER],
+                    **who,
                 }
             )
     return out
+
+
+def _who_answered(p: Provider) -> dict:
+    """x-leash-provider / x-leash-deployment on the answer, as the gateway sets them (a provider with
+    deployments)."""
+    if not p.config.deployments:
+        return {}
+    add = [
+        ("x-leash-provider", p.name.replace("%", "%%")),
+        ("x-leash-deployment", "%UPSTREAM_METADATA(leash:deployment)%"),
+    ]
+    return {
+        "response_headers_to_add": [
+            {"header": {"key": k, "value": v}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"} for k, v in add
+        ]
+    }
 
 
 def _tls_file(provider: str, role: str, path: str, tls_dir: str | None) -> str:
@@ -425,7 +444,9 @@ def _cluster(name: str, p: Provider, t: Target, *, connect_timeout: str, tls_dir
                             "endpoint": {
                                 "address": {"socket_address": {"address": up.host, "port_value": up.port}},
                                 "hostname": t.authority,
-                            }
+                            },
+                            # names the deployment that answered (x-leash-deployment)
+                            "metadata": {"filter_metadata": {"leash": {"deployment": t.name}}},
                         }
                     ]
                 }
