@@ -384,6 +384,80 @@ def test_weights_split_the_traffic(tmp_path: Path, fakes):
     assert 45 <= _chats(a) <= 75  # 60 expected (3:1)
 
 
+class _TLSProvider:
+    """An OpenAI-shaped provider over TLS with a private CA (optionally requiring a client certificate)."""
+
+    def __init__(self, ca: PrivateCA, require_client_cert: bool = False) -> None:
+        self.hits = 0
+        self.client_certs: list[bool] = []
+        outer = self
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                outer.hits += 1
+                outer.client_certs.append(bool(self.connection.getpeercert()))
+                body = json.dumps(
+                    {
+                        "id": "x",
+                        "object": "chat.completion",
+                        "model": "gpt-4o-mini",
+                        "choices": [
+                            {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}
+                        ],
+                        "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+                    }
+                ).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        ctx = ca.server_context(require_client_cert=require_client_cert)
+        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["private-ca", "mtls", "untrusted", "verify-off"])
+def test_upstream_tls_through_envoy(tmp_path: Path, case: str):
+    ca = PrivateCA(tmp_path)
+    server = _TLSProvider(ca, require_client_cert=case == "mtls")
+    tls: dict = {
+        "private-ca": {"ca_file": str(ca.ca_file)},
+        "mtls": {"ca_file": str(ca.ca_file), "cert_file": str(ca.client_chain), "key_file": str(ca.client_key)},
+        "untrusted": {},  # the default trust: the private CA's certificate is refused
+        "verify-off": {"verify": False},
+    }[case]
+    try:
+        with _through_envoy(tmp_path, {"openai": {"kind": "openai", "endpoint": f"{server.url}/v1", "tls": tls}}) as c:
+            r = _ask(c, "over tls")
+        if case == "untrusted":
+            assert r.status_code in (502, 503) and server.hits == 0
+        else:
+            assert r.status_code == 200, r.text
+            assert server.hits == 1
+            assert server.client_certs == [case == "mtls"]
+    finally:
+        server.stop()
+
+
 # -- through `leash export compose` ------------------------------------------------------------------
 
 
