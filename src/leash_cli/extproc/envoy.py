@@ -6,6 +6,13 @@ template as JSON (valid YAML), so no user-supplied string is ever parsed as
 YAML or template text.  The same template serves the compose deployment
 (TLS to the real providers, module hosts found by DNS) and the local tests
 (plain HTTP to a fake provider, module hosts on loopback ports).
+
+A provider's resilience settings become Envoy's own (Envoy makes the upstream
+call): a cluster per deployment with its TLS, outlier detection (the breaker)
+and active health checks; weighted routes over aggregate clusters that fail
+over between deployments; ``retry_policy`` under the gateway's resend rule;
+the timeouts.  What Envoy cannot do as the gateway does raises
+:class:`EnvoyExportError`.  The mapping is documented in docs/resilience.md.
 """
 
 from __future__ import annotations
