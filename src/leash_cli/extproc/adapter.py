@@ -30,10 +30,12 @@ from envoy.type.v3 import http_status_pb2
 
 from leash_cli.core import rejection as R
 from leash_cli.core.admission import CLIENT_KEY_HEADERS, Admission
+from leash_cli.core.balance import Deployment, pick
 from leash_cli.core.headers import leash_headers, overhead
 from leash_cli.core.ids import new_request_id  # noqa: F401 (the old name)
-from leash_cli.core.rejection import Rejection, reject
+from leash_cli.core.rejection import Rejection, reject, upstream_unavailable
 from leash_cli.exchange import Exchange, strip_credentials
+from leash_cli.extproc.envoy import ROUTE_HEADER, module_host_picks
 from leash_cli.providers import HOP_BY_HOP
 from leash_cli.sse import SSESplitter
 from leash_cli.upstream import UpstreamError
@@ -85,6 +87,7 @@ class StreamHandler:
     __slots__ = (
         "host",
         "adm",
+        "deployment",
         "raw_path",
         "query",
         "done",
@@ -99,6 +102,8 @@ class StreamHandler:
     def __init__(self, host: Any) -> None:
         self.host = host
         self.adm: Admission | None = None  # set for a /v1/ request (an exchange to record)
+        #: the deployment this module host picked (a provider whose deployments have their own keys)
+        self.deployment: Deployment | None = None
         self.raw_path = ""
         self.query = ""  # the query toward the provider
         self.done = False  # the response is complete
@@ -168,7 +173,14 @@ class StreamHandler:
         cred = {k: headers[k] for k in CLIENT_KEY_HEADERS if k in headers}
         if provider.extra_headers:
             set_h.update({k.lower(): v for k, v in provider.extra_headers.items()})
-        new_cred, new_query = provider.apply_credentials(dict(cred), query)
+        target = provider
+        if provider.config.deployments and module_host_picks(provider):
+            d = self._pick(adm, provider.name)
+            if d is None:
+                return self.reject(upstream_unavailable(provider.name, self._retry_in(adm, provider.name)))
+            target = d.target
+            set_h[ROUTE_HEADER] = d.name  # Envoy routes to this deployment's cluster (and strips the header)
+        new_cred, new_query = target.apply_credentials(dict(cred), query)
         for k in cred:
             if k not in new_cred:
                 remove.append(k)
@@ -197,13 +209,56 @@ class StreamHandler:
             block = await self._run_request(b"")
             if block is not None:
                 return block
-            return pb.ProcessingResponse(
-                request_headers=pb.HeadersResponse(response=pb.CommonResponse(header_mutation=mutation(set_h, remove)))
-            )
+            return pb.ProcessingResponse(request_headers=self._headers_response(provider, set_h, remove))
         self.request_overhead += time.perf_counter() - t0
-        return pb.ProcessingResponse(
-            request_headers=pb.HeadersResponse(response=pb.CommonResponse(header_mutation=mutation(set_h, remove)))
+        return pb.ProcessingResponse(request_headers=self._headers_response(provider, set_h, remove))
+
+    @staticmethod
+    def _headers_response(provider: Any, set_h: dict[str, str], remove: list[str]) -> pb.HeadersResponse:
+        # several deployments: Envoy picks the route again after the mutation (the routing header the
+        # module host set, or the one a client sent and leash removed)
+        return pb.HeadersResponse(
+            response=pb.CommonResponse(
+                header_mutation=mutation(set_h, remove), clear_route_cache=bool(provider.config.deployments)
+            )
         )
+
+    def _pick(self, adm: Admission, name: str) -> Deployment | None:
+        """leash's balancer and breakers choose the deployment (taking a half-open trial slot)."""
+        route = adm.state.routes.get(name)
+        if route is None:
+            return None
+        now = time.monotonic()
+        d = pick(route.deployments, route.balance, now, [])
+        if d is None or (d.breaker is not None and not d.breaker.acquire(now)):
+            return None
+        d.in_flight += 1
+        self.deployment = d
+        return d
+
+    @staticmethod
+    def _retry_in(adm: Admission, name: str) -> float:
+        route = adm.state.routes.get(name)
+        now = time.monotonic()
+        waits = [d.breaker.retry_in(now) for d in (route.deployments if route else []) if d.breaker is not None]
+        return min(waits, default=1.0)
+
+    def _settle(self, status: int | None) -> None:
+        """The picked deployment's answer goes to its breaker (a 5xx, Envoy's own 503 when it ejected
+        the deployment included); no answer: the trial slot is given back."""
+        d, self.deployment = self.deployment, None
+        if d is None:
+            return
+        d.in_flight -= 1
+        b = d.breaker
+        if b is None:
+            return
+        if status is not None and status >= 500:
+            b.failure(time.monotonic())
+        elif status is None or status == 429:
+            b.release()
+        else:
+            b.success()
 
     async def on_request_body(self, msg: pb.HttpBody) -> pb.ProcessingResponse:
         if self.adm is None or self.done:
@@ -309,6 +364,8 @@ class StreamHandler:
         headers = headers_of(msg)
         status = headers.get(":status", "0")
         ex.status = int(status) if status.isdigit() else None
+        if self.deployment is not None:
+            self._settle(ex.status)
         if (ex.status or 0) >= 400:
             ex.outcome = "upstream_error"
         ex.response_headers = strip_credentials(
@@ -400,6 +457,7 @@ class StreamHandler:
             return
         self._finished = True
         ex = adm.ex
+        self._settle(None)  # a picked deployment that gave no answer (a block, a client that left)
         if not self.done:
             if adm.flow is None and ex.status is None:
                 ex.outcome, ex.error, ex.status = (

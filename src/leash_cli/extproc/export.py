@@ -45,7 +45,16 @@ import yaml
 from leash_cli import __version__
 from leash_cli.config import _ENV, ConfigError, LoadedConfig, expand_env, load_config, parse_config_text
 from leash_cli.core.secrets import secret_bearing
-from leash_cli.extproc.envoy import envoy_context, envoy_version, find_envoy, routable
+from leash_cli.extproc.envoy import (
+    ENVOY_TLS_DIR,
+    EnvoyExportError,
+    envoy_context,
+    envoy_version,
+    find_envoy,
+    routable,
+    tls_files,
+)
+from leash_cli.extproc.envoy import notes as envoy_notes
 from leash_cli.providers import build_providers
 from leash_cli.render import CREATED, UNCHANGED, UPDATED, render_tree
 from leash_cli.resources import data_dir
@@ -86,6 +95,7 @@ class ExportPlan:
     notes: list[str] = field(default_factory=list)
     start_steps: list[str] = field(default_factory=list)  # the README's Start commands
     env_values: dict[str, str] = field(default_factory=dict)  # the literal secrets moved out: written to .env
+    tls: dict[str, str] = field(default_factory=dict)  # tls/NAME.pem -> its text (Envoy's CA / client certs)
 
 
 def _raw_config(loaded: LoadedConfig) -> dict[str, Any]:
@@ -399,7 +409,11 @@ def plan(loaded: LoadedConfig, replicas: int = 2, store: str = "sqlite") -> Expo
     validate_export(leash_yaml, modules)
     binary = find_envoy()
     version = envoy_version(binary) if binary is not None else DEFAULT_ENVOY_VERSION
-    ctx = envoy_context(providers, ext_proc=[("leash", EXT_PROC_PORT)], dns=True)
+    try:  # what Envoy cannot do as the gateway does is refused here, before anything is written
+        ctx = envoy_context(providers, ext_proc=[("leash", EXT_PROC_PORT)], dns=True, tls_dir=ENVOY_TLS_DIR)
+    except EnvoyExportError as e:
+        raise ExportError(str(e)) from None
+    tls = _tls_texts(providers)
     from leash_cli.extproc.wheel import wheel_name
 
     held_vars = {v: n for n, v in held.items() if v}
@@ -469,10 +483,17 @@ def plan(loaded: LoadedConfig, replicas: int = 2, store: str = "sqlite") -> Expo
             "keys_text": keys_text,
             "modules_text": modules_text,
             "modules_mount": (f"      - ./{MODULES_DIR}:/etc/leash/{MODULES_DIR}:ro\n" if modules else ""),
+            "envoy_tls_mount": f"      - ./tls:{ENVOY_TLS_DIR}:ro\n" if tls else "",
             "wheel_install": _wheel_install(wheel_name(), _extras(store, data)),
             **stored,
         }
     )
+    notes += envoy_notes(providers)
+    if tls:
+        notes.append(
+            f"tls/ holds the certificate files Envoy reads ({', '.join(sorted(tls))}), mounted at "
+            f"{ENVOY_TLS_DIR}; keep it private when it holds a client key"
+        )
     if not names:
         notes.append(
             "no provider is routed through Envoy (add one with an endpoint to the config): "
@@ -500,7 +521,18 @@ def plan(loaded: LoadedConfig, replicas: int = 2, store: str = "sqlite") -> Expo
         notes,
         start,
         env_values,
+        {f"tls/{n}": t for n, t in tls.items()},
     )
+
+
+def _tls_texts(providers: dict) -> dict[str, str]:
+    out = {}
+    for name, path in tls_files(providers).items():
+        try:
+            out[name] = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise ExportError(f"cannot copy the certificate file {path} for Envoy: {e}") from None
+    return out
 
 
 def _write_wheel(out_dir: Path) -> tuple[Path, str]:
@@ -563,7 +595,7 @@ def export_compose(
         out_dir,
         p.context,
         force=force,
-        extra={"leash.yaml": p.leash_yaml, **p.modules},
+        extra={"leash.yaml": p.leash_yaml, **p.modules, **p.tls},
     )
     if p.env_values:
         results.append(write_env(out_dir / ".env", p.env_values))
