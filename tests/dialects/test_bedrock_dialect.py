@@ -182,7 +182,10 @@ def test_errors_carry_the_aws_error_type():
         ":content-type": "application/json",
         ":message-type": "exception",
     }
-    assert es.headers_of(BEDROCK.stream_error("model/m/converse-stream", 503, "x"))[":exception-type"] == "serviceUnavailableException"
+    assert (
+        es.headers_of(BEDROCK.stream_error("model/m/converse-stream", 503, "x"))[":exception-type"]
+        == "serviceUnavailableException"
+    )
 
 
 @pytest.mark.parametrize(
