@@ -109,7 +109,7 @@ def gated_protocol(gate: ConnectionGate) -> type[HttpToolsProtocol]:
                 self._admitted = False
                 gate.open -= 1
             elif self.parser is not None and self.flow is None:  # refused: never entered uvicorn's books
-                self.parser = None  # type: ignore[assignment]
+                self.parser = None
                 return
             super().connection_lost(exc)
 
