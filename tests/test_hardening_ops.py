@@ -57,3 +57,85 @@ def test_admin_key_guards_health_and_metrics(start_gateway):
         assert httpx.get(f"{gw.url}{path}", headers={"authorization": "Bearer adm-123456"}).status_code == 200
         assert httpx.get(f"{gw.url}{path}", headers={"x-leash-admin-key": "adm-123456"}).status_code == 200
     assert httpx.get(f"{gw.url}/ready").status_code == 200  # probes stay open
+
+
+# -- item 8: a read-only history says so, and the gateway serves per storage.on_error ----------
+def _immutable(*paths, on: bool) -> bool:
+    """chattr +i / -i: read-only even for root (chmod is not); False where chattr is unavailable."""
+    import subprocess
+
+    try:
+        r = subprocess.run(["chattr", "+i" if on else "-i", *map(str, paths)], capture_output=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return r.returncode == 0
+
+
+@pytest.mark.slow  # the gateway stops after its 10 s drain of rows it cannot write
+@pytest.mark.parametrize("on_error", ["block", "continue"])
+def test_a_read_only_history_says_read_only_and_serves_per_on_error(tmp_path, upstream, on_error):
+    import yaml
+
+    from conftest import provider_block
+    from leash_cli.config import LoadedConfig
+    from leash_cli.server import GatewayThread, build_gateway
+    from leash_cli.store import open_writable
+
+    folder = tmp_path / "history"
+    folder.mkdir()
+    db = folder / "leash.db"
+    open_writable(db).close()  # a real history, closed cleanly (no -wal / -shm left)
+    if not _immutable(db, folder, on=True):
+        pytest.skip("chattr +i is not available here")
+    try:
+        text = yaml.safe_dump({"storage": {"on_error": on_error}, "providers": provider_block(upstream)})
+        loaded = LoadedConfig(parse_config_text(text, "leash.yaml"), None, "flag")
+        gw = build_gateway(loaded, db_path=db)  # start-up goes on: not "corrupt, move it away"
+        with GatewayThread(gw) as url:
+            health = httpx.get(f"{url}/health").json()
+            assert health["status"] == "degraded"
+            err = health["store"]["last_error"]
+            assert "read-only" in err and "corrupt" not in err and "move it away" not in err
+            r = httpx.post(
+                f"{url}/v1/openai/chat/completions",
+                json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+            )
+            if on_error == "block":
+                assert r.status_code == 503 and r.json()["error"]["code"] == "history_unavailable"
+            else:
+                assert r.status_code == 200
+            assert httpx.get(f"{url}/ready").status_code == 503
+    finally:
+        _immutable(db, folder, on=False)
+
+
+def test_read_only_reason_names_the_file_or_its_folder(tmp_path, monkeypatch):
+    """The open path's classification, for systems without chattr: "unable to open database file"
+    or "attempt to write a readonly database" on a file that cannot be written is read-only, not corrupt."""
+    import builtins
+
+    from leash_cli.store import StoreError, open_writable, schema
+
+    db = tmp_path / "leash.db"
+    open_writable(db).close()
+    assert schema.read_only_reason(db) is None
+    real_open = builtins.open
+
+    def no_write(path, mode="r", *a, **kw):
+        if str(path) == str(db) and "+" in mode:
+            raise PermissionError(1, "Operation not permitted")
+        return real_open(path, mode, *a, **kw)
+
+    monkeypatch.setattr(builtins, "open", no_write)
+
+    class Refusing(sqlite3.Connection):
+        def execute(self, sql, *args):  # what SQLite answers when it cannot create a WAL database's -shm
+            if "user_version" in sql:
+                raise sqlite3.OperationalError("unable to open database file")
+            return super().execute(sql, *args)
+
+    monkeypatch.setattr(schema, "_connect", lambda path, timeout=5.0: sqlite3.connect(path, factory=Refusing))
+    with pytest.raises(sqlite3.OperationalError) as e:
+        open_writable(db)
+    assert not isinstance(e.value, StoreError)
+    assert "is read-only (the file cannot be opened for writing: Operation not permitted)" in str(e.value)

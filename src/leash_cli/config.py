@@ -130,6 +130,46 @@ class GatewayConfig(Strict):
         "Bearer <key> or X-Leash-Admin-Key), 401 otherwise; /ready stays open (it says only ready or not)",
     )
 
+    admin_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="serve /health and /metrics on this port of admin_host instead (the main port then "
+        "answers them 404; /ready stays on both); an alternative or addition to admin_key; 0 picks a free one",
+    )
+    admin_host: str = Field("127.0.0.1", description="address the admin_port binds")
+    max_connections: int | None = Field(
+        None,
+        ge=1,
+        description="client connections open at once; a connection beyond it is answered 503 and closed at "
+        "once (counted in leash_gateway_connections_refused_total); default: half the process's "
+        "open-file limit (ulimit -n), at least 64",
+    )
+    header_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="seconds (or a duration: 10s) a client connection has to send a complete request head, "
+        "counted from its connection or the first byte of each request; then it is closed (408)",
+    )
+    max_upstream_connections_per_origin: int | None = Field(
+        512,
+        ge=1,
+        description="connections open at once to one upstream origin (scheme, host, port); a request past "
+        "it waits for one to come free, at most its first_byte / total timeouts (then 504 "
+        "pool_timeout); null: no cap",
+    )
+    upstream_idle_expiry: float | None = Field(
+        60.0,
+        gt=0,
+        description="seconds (or a duration) a pooled keep-alive connection to an upstream may stay idle "
+        "before it is closed; null: kept until the upstream closes it",
+    )
+
+    @field_validator("header_timeout", "upstream_idle_expiry", mode="before")
+    @classmethod
+    def _gw_durations(cls, v: Any) -> Any:
+        return _seconds(v)
+
     @field_validator("workers")
     @classmethod
     def _one_worker(cls, v: int) -> int:

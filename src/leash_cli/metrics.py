@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import HistogramMetricFamily
@@ -70,9 +72,12 @@ class Metrics:
         )
         self._recorder = None
         self._routes = None
+        self._listener: Any = None  # a leash_cli.listener.ConnectionGate
+        self._upstream: Callable[[], list[tuple[str, int, int, int]]] | None = None
         self._cache: dict[tuple, tuple] = {}
         r.register(_StoreCollector(self))
         r.register(_RoutingCollector(self))
+        r.register(_ConnectionCollector(self))
 
     def _children(self, ex: Exchange) -> tuple:
         """The labelled series of one (tenant, provider, model, status), looked up once."""
@@ -137,6 +142,14 @@ class Metrics:
         """Report the deployments' breakers, attempts and retries at scrape time: `routes()` gives
         ``(states, attempts, retries)``, each a list of (labels, value)."""
         self._routes = routes
+
+    def bind_listener(self, gate: Any) -> None:
+        """Report the client connections (open, refused, header timeouts) of ``gate`` at scrape time."""
+        self._listener = gate
+
+    def bind_upstream(self, stats: Callable[[], list[tuple[str, int, int, int]]] | None) -> None:
+        """Report upstream connections per origin: ``stats()`` gives ``(origin, open, idle, waiting)``."""
+        self._upstream = stats
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -214,6 +227,54 @@ class _RoutingCollector:
         yield state
         yield attempts
         yield retries
+
+
+class _ConnectionCollector:
+    """Client connections (the listener's gate) and upstream connections per origin, read at scrape time."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        gate = self.metrics._listener
+        yield GaugeMetricFamily(
+            "leash_gateway_connections", "Client connections open", value=gate.open if gate is not None else 0
+        )
+        yield GaugeMetricFamily(
+            "leash_gateway_connections_limit",
+            "gateway.max_connections in force",
+            value=gate.limit() if gate is not None else 0,
+        )
+        yield CounterMetricFamily(
+            "leash_gateway_connections_refused",
+            "Client connections refused at gateway.max_connections",
+            value=gate.refused if gate is not None else 0,
+        )
+        yield CounterMetricFamily(
+            "leash_gateway_header_timeouts",
+            "Client connections closed for not sending a request head within gateway.header_timeout",
+            value=gate.header_timeouts if gate is not None else 0,
+        )
+        conns = GaugeMetricFamily(
+            "leash_upstream_connections", "Connections open to each upstream origin", labels=["origin", "state"]
+        )
+        waiting = GaugeMetricFamily(
+            "leash_upstream_connection_waiters",
+            "Requests waiting for a connection at max_upstream_connections_per_origin",
+            labels=["origin"],
+        )
+        stats = self.metrics._upstream
+        for origin, open_, idle, queued in stats() if stats is not None else ():
+            conns.add_metric([origin, "busy"], open_ - idle)
+            conns.add_metric([origin, "idle"], idle)
+            waiting.add_metric([origin], queued)
+        yield conns
+        yield waiting
 
 
 class _StoreCollector:

@@ -199,4 +199,6 @@ def options_for(pc: ProviderConfig, gw: GatewayConfig, environ: Mapping[str, str
         max_line_bytes=pc.max_line_bytes,
         ssl_context=ctx,
         proxy=proxy_for(endpoint, pc.proxy_setting(), environ),
+        max_connections=gw.max_upstream_connections_per_origin,
+        pool_idle_timeout=gw.upstream_idle_expiry,
     )

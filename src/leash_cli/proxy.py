@@ -65,8 +65,18 @@ _DEPLOYMENT_HEADER = b"x-leash-deployment"  # ... and its deployment
 _UPSTREAM_ACCEPT_ENCODING = "gzip, deflate"
 
 
+_ADMIN_PATHS = frozenset({"/health", "/metrics"})
+
+
 class _ClientGone(Exception):
     pass
+
+
+async def _not_found(send: Send) -> None:
+    body = b'{"error": "not found"}'
+    headers = [_JSON_CT, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 404, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 class Gateway(GatewayCore):
@@ -95,6 +105,7 @@ class Gateway(GatewayCore):
         )
         self.client: Transport | None = None
         self._transport_factory = transport_factory
+        self.admin_port: int | None = None  # the bound gateway.admin_port: /health and /metrics only there
         self._starlette = Starlette(
             routes=[
                 Route("/health", self.health),
@@ -115,6 +126,7 @@ class Gateway(GatewayCore):
 
     async def startup(self) -> None:
         self.client = self._transport_factory()
+        self.metrics.bind_upstream(getattr(self.client, "stats", None))
         await self.start()
         await self.start_health_checks(self.client)  # deployments with a health_check (none by default)
         _release_startup_memory()
@@ -131,10 +143,16 @@ class Gateway(GatewayCore):
 
     # -- ASGI ---------------------------------------------------------------------
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
-            await self.handle(scope, receive, send)
-        else:
-            await self._starlette(scope, receive, send)
+        if scope["type"] == "http":
+            admin = self.admin_port
+            if admin is not None:
+                server = scope.get("server")
+                on_admin = server is not None and server[1] == admin
+                if on_admin != (scope["path"] in _ADMIN_PATHS) and scope["path"] != "/ready":
+                    return await _not_found(send)  # admin endpoints only on the admin port, and only they
+            if scope["path"].startswith("/v1/"):
+                return await self.handle(scope, receive, send)
+        await self._starlette(scope, receive, send)
 
     __call__ = app
 

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import socket
 import threading
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from leash_cli.config import LoadedConfig
 from leash_cli.core.gateway import audit as _audit
 from leash_cli.core.gateway import gateway_parts
 from leash_cli.core.gateway import reload_config as reload_config  # the one implementation, shared with ext_proc
+from leash_cli.listener import ConnectionGate, gated_protocol
 from leash_cli.proxy import Gateway
 
 log = logging.getLogger("leash.server")
@@ -43,13 +45,23 @@ def build_gateway(
     return Gateway(loaded, overrides=overrides, **gateway_parts(loaded, db_path=db_path, record=record))
 
 
+def connection_gate(gateway: Gateway) -> ConnectionGate:
+    """The gateway's client-connection limits and counters (one per gateway, reported by /metrics)."""
+    gate = getattr(gateway, "connection_gate", None)
+    if gate is None:
+        gate = ConnectionGate(lambda: gateway.state.config.gateway)
+        gateway.connection_gate = gate  # type: ignore[attr-defined]
+        gateway.metrics.bind_listener(gate)
+    return gate
+
+
 def uvicorn_config(gateway: Gateway, host: str, port: int, **kw: Any) -> uvicorn.Config:
     return uvicorn.Config(
         gateway.app,
         host=host,
         port=port,
         loop=LOOP,
-        http="httptools",
+        http=gated_protocol(connection_gate(gateway)),
         lifespan="on",
         interface="asgi3",
         access_log=False,
@@ -80,11 +92,33 @@ class GatewayServer(uvicorn.Server):
 
     async def startup(self, sockets: list | None = None) -> None:
         await super().startup(sockets)
-        for server in getattr(self, "servers", []):
-            for sock in server.sockets:
-                self.bound_port = sock.getsockname()[1]
-                break
+        servers = getattr(self, "servers", [])
+        if servers and servers[0].sockets:
+            self.bound_port = servers[0].sockets[0].getsockname()[1]
         self.started_event.set()
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening-ready socket on host:port (OSError when it cannot bind)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def admin_socket(gateway: Gateway) -> socket.socket | None:
+    """The gateway.admin_port socket, when one is configured; tells the gateway its port."""
+    gw = gateway.state.config.gateway
+    if gw.admin_port is None:
+        return None
+    sock = bind(gw.admin_host, gw.admin_port)
+    gateway.admin_port = sock.getsockname()[1]
+    return sock
 
 
 class GatewayThread:
@@ -95,14 +129,23 @@ class GatewayThread:
         self.server = GatewayServer(uvicorn_config(gateway, host, port))
         self.thread = threading.Thread(target=self._run, daemon=True, name="leash-gateway")
         self.host = host
+        self.sockets = [bind(host, port)]
+        admin = admin_socket(gateway)
+        if admin is not None:
+            self.sockets.append(admin)
 
     def _run(self) -> None:
         if LOOP == "uvloop":
             import uvloop
 
-            uvloop.run(self.server.serve())
+            uvloop.run(self.server.serve(sockets=self.sockets))
         else:
-            asyncio.run(self.server.serve())
+            asyncio.run(self.server.serve(sockets=self.sockets))
+
+    @property
+    def admin_url(self) -> str | None:
+        port = self.gateway.admin_port
+        return None if port is None else f"http://{self.gateway.state.config.gateway.admin_host}:{port}"
 
     @property
     def url(self) -> str:
@@ -143,7 +186,11 @@ def banner(gateway: Gateway, host: str, port: int, console: Any) -> None:
     if slots:
         shown = ", ".join(f"{sl.name}" + (" (shadow)" if sl.mode == "shadow" else "") for sl in slots)
         console.print(f"  modules {shown}", highlight=False, soft_wrap=True)
-    console.print(f"  health  {base}/health   metrics {base}/metrics")
+    if gateway.admin_port is not None:
+        admin = f"http://{st.config.gateway.admin_host}:{gateway.admin_port}"
+        console.print(f"  health  {admin}/health   metrics {admin}/metrics  (admin port)")
+    else:
+        console.print(f"  health  {base}/health   metrics {base}/metrics")
     if not host.startswith(("127.", "localhost", "::1")):
         console.print("[yellow]warning:[/] bound to a non-loopback address: anyone who can reach it can use it")
 
@@ -160,29 +207,33 @@ def run(
 ) -> None:
     """Serve until SIGINT/SIGTERM (which drain the history queue before exit)."""
     import signal
-    import socket
 
     server = GatewayServer(uvicorn_config(gateway, host, port))
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as e:
-        sock.close()
-        msg = f"cannot listen on {host}:{port}: {e.strerror or e}"
-        if e.errno == 98:
-            msg += " (another process uses this port; pick another with --port)"
-        if console is not None:
-            console.print(f"[bold red]error:[/] {msg}", highlight=False)
-        raise SystemExit(1) from None
+    sockets: list[socket.socket] = []
+    gw = gateway.state.config.gateway
+    for h, p, what in ((host, port, "--port"), (gw.admin_host, gw.admin_port, "gateway.admin_port")):
+        if p is None:
+            continue
+        try:
+            sockets.append(bind(h, p))
+        except OSError as e:
+            for s in sockets:
+                s.close()
+            msg = f"cannot listen on {h}:{p}: {e.strerror or e}"
+            if e.errno == 98:
+                msg += f" (another process uses this port; pick another with {what})"
+            if console is not None:
+                console.print(f"[bold red]error:[/] {msg}", highlight=False)
+            raise SystemExit(1) from None
+    if len(sockets) > 1:
+        gateway.admin_port = sockets[1].getsockname()[1]
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError, AttributeError):
             loop.add_signal_handler(signal.SIGHUP, lambda: reload_config(gateway, config_path))
         watcher = asyncio.create_task(_watch_file(gateway, config_path)) if watch else None
-        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        serving = asyncio.create_task(server.serve(sockets=sockets))
         while not server.started_event.is_set() and not serving.done():
             await asyncio.sleep(0.02)
         if serving.done() and server.bound_port is None:

@@ -4,6 +4,9 @@ The gateway forwards every request to a provider; this is the piece that does it
 It is built for low CPU per request, not for generality:
 
 * one keep-alive pool per origin (scheme, host, port), LIFO reuse;
+* optionally at most ``max_connections`` open per origin: past it a request waits (FIFO,
+  bounded by its first-byte and total timeouts) for a connection given back or closed;
+* pooled connections idle longer than ``pool_idle_timeout`` are closed by a sweep timer;
 * the request head is built as one ``bytes`` object and sent with one ``write``;
 * responses are parsed by ``httptools.HttpResponseParser`` (llhttp, in C);
 * a connection goes back to the pool as soon as its response is complete (the body
@@ -35,6 +38,7 @@ Errors are :class:`UpstreamError` subclasses, each with a ``reason`` for the rec
       UpstreamFirstByteTimeout   ``first_byte``: request written, no answer yet
       UpstreamIdleTimeout        ``idle``: silence between response bytes
       UpstreamTotalTimeout       ``total``: the whole exchange, body included
+      UpstreamPoolTimeout        the origin's connection cap stayed full that long
     UpstreamReset              connection lost before the response completed    -> 502
       UpstreamProtocolError      malformed HTTP or undecodable body
     UpstreamLimitExceeded      a response limit                                  -> 502
@@ -51,6 +55,7 @@ import select
 import socket
 import ssl
 import zlib
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -71,6 +76,7 @@ __all__ = [
     "UpstreamLimitExceeded",
     "UpstreamLineTooLong",
     "UpstreamOptions",
+    "UpstreamPoolTimeout",
     "UpstreamProtocolError",
     "UpstreamProxyError",
     "UpstreamReset",
@@ -121,6 +127,12 @@ class UpstreamIdleTimeout(UpstreamTimeout):
     """``timeouts.idle``: the response started, then the upstream went silent too long."""
 
     reason = "idle_timeout"
+
+
+class UpstreamPoolTimeout(UpstreamTimeout):
+    """The origin's connection cap (``max_connections``) stayed full past the request's timeouts."""
+
+    reason = "pool_timeout"
 
 
 class UpstreamTotalTimeout(UpstreamTimeout):
@@ -220,6 +232,8 @@ class UpstreamOptions:
     ssl_context: ssl.SSLContext | None = None
     proxy: ProxyURL | None = None
     retry_reset: bool = False  # opt-in: resend once when dropped after writing, before any reply
+    max_connections: int | None = None  # open connections per origin (None: no cap); past it requests wait
+    pool_idle_timeout: float | None = None  # close a pooled connection idle this long (None: keep it)
     # parsed URLs for this route (the pool key carries the route tag), filled on use
     _origins: dict[str, _Origin] = field(default_factory=dict, repr=False, compare=False)
     _tag: str = field(default="", repr=False)
@@ -505,6 +519,8 @@ class _Conn(asyncio.Protocol):
         "keep",
         "written",
         "idle_since",
+        "idle_for",
+        "counted",
     )
 
     def __init__(self, client: UpstreamClient, key: OriginKey, loop: asyncio.AbstractEventLoop) -> None:
@@ -524,6 +540,8 @@ class _Conn(asyncio.Protocol):
         self.keep = False
         self.written = False  # the current request went (at least partly) onto the wire
         self.idle_since = 0.0
+        self.idle_for = 0.0  # close it after this long idle in the pool (0: never), from the request's options
+        self.counted = False  # holds one of its origin's connection slots (UpstreamClient._open)
 
     # -- asyncio.Protocol ----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -573,6 +591,9 @@ class _Conn(asyncio.Protocol):
         self.closed = True
         client = self.client
         client._conns.discard(self)
+        if self.counted:
+            self.counted = False
+            client._free(self.key)
         if self.idle:
             self.idle = False
             pool = client._pools.get(self.key)
@@ -838,6 +859,9 @@ class _Conn(asyncio.Protocol):
         if not self.closed:
             self.closed = True
             self.transport.abort()
+        if self.counted:  # the slot is free now, not when the transport reports the loss
+            self.counted = False
+            self.client._free(self.key)
 
 
 def _dropped(conn: _Conn) -> bool:
@@ -868,7 +892,22 @@ _DEFAULT_OPTIONS = UpstreamOptions()
 class UpstreamClient:
     """HTTP/1.1 client with a keep-alive pool per origin.  See the module docstring."""
 
-    __slots__ = ("_max_idle", "_ssl", "_pools", "_conns", "_names", "_methods", "_closed", "_legacy_opts")
+    __slots__ = (
+        "_max_idle",
+        "_ssl",
+        "_pools",
+        "_conns",
+        "_names",
+        "_methods",
+        "_closed",
+        "_legacy_opts",
+        "_open",
+        "_waiters",
+        "_sweep",
+        "_sweep_at",
+        "expired",
+        "pool_timeouts",
+    )
 
     def __init__(self, *, max_idle_per_origin: int = 512, ssl_context: ssl.SSLContext | None = None) -> None:
         self._max_idle = max_idle_per_origin
@@ -879,6 +918,12 @@ class UpstreamClient:
         self._names: set[str] = set()  # header names already checked (valid tokens, not reserved)
         self._methods: set[str] = set()
         self._closed = False
+        self._open: dict[OriginKey, int] = {}  # connections open or being opened, per origin
+        self._waiters: dict[OriginKey, deque[asyncio.Future[_Conn | None]]] = {}  # at the cap, FIFO
+        self._sweep: asyncio.TimerHandle | None = None  # closes pooled connections idle too long
+        self._sweep_at = _INF
+        self.expired = 0  # pooled connections closed for being idle past pool_idle_timeout
+        self.pool_timeouts = 0  # requests that waited for a connection slot in vain
 
     # -- public -------------------------------------------------------------------------
     async def request(
@@ -922,11 +967,13 @@ class UpstreamClient:
         while pool:
             conn = pool.pop()
             conn.idle = False
+            idle = conn.loop.time() - conn.idle_since
             if (
                 conn.closed
                 or conn.eof
                 or conn.transport.is_closing()
-                or (conn.loop.time() - conn.idle_since > _IDLE_PROBE and _dropped(conn))
+                or (conn.idle_for and idle >= conn.idle_for)
+                or (idle > _IDLE_PROBE and _dropped(conn))
             ):
                 conn.abort()  # seen closed before anything was written: provably not delivered
                 continue
@@ -938,7 +985,7 @@ class UpstreamClient:
                 resent = True
                 break  # provably not delivered (or safe / opted in): once more, on a fresh connection
         while True:
-            conn = await self._connect(origin, opts, deadline)
+            conn = await self._acquire(origin, opts, deadline)
             try:
                 return await self._send(conn, head, body, method, opts, deadline)
             except UpstreamReset as e:
@@ -957,9 +1004,27 @@ class UpstreamClient:
             return True
         return opts.retry_reset if retry_reset is None else retry_reset
 
+    def stats(self) -> list[tuple[str, int, int, int]]:
+        """``(origin, open, idle, waiting)`` per origin (``scheme://host:port``), for /metrics."""
+        out: dict[str, list[int]] = {}
+        for key in {*self._open, *self._pools, *self._waiters}:
+            row = out.setdefault(f"{key[0]}://{key[1]}:{key[2]}", [0, 0, 0])
+            row[0] += self._open.get(key, 0)
+            row[1] += len(self._pools.get(key, ()))
+            row[2] += sum(1 for f in self._waiters.get(key, ()) if not f.done())
+        return [(k, v[0], v[1], v[2]) for k, v in sorted(out.items()) if any(v)]
+
     async def close(self) -> None:
         """Close every connection, idle or busy."""
         self._closed = True
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
+        for q in self._waiters.values():
+            for f in q:
+                if not f.done():
+                    f.set_exception(UpstreamConnectError("client closed"))
+        self._waiters.clear()
         conns = list(self._conns)
         self._pools.clear()
         for c in conns:
@@ -994,6 +1059,8 @@ class UpstreamClient:
                 ssl_context=opts.ssl_context,
                 proxy=opts.proxy,
                 retry_reset=opts.retry_reset,
+                max_connections=opts.max_connections,
+                pool_idle_timeout=opts.pool_idle_timeout,
                 _origins=opts._origins,
             )
             got = self._legacy_opts[key] = (opts, new)
@@ -1166,6 +1233,7 @@ class UpstreamClient:
         conn.resp = r
         conn.got_bytes = False
         conn.keep = False
+        conn.idle_for = opts.pool_idle_timeout or 0.0
         now = conn.last = loop.time()
         due = min(now + r._first, deadline)
         if due != _INF:
@@ -1195,10 +1263,122 @@ class UpstreamClient:
             raise UpstreamProxyError(f"proxy {opts.proxy} requires authentication (407)")
         return r
 
+    # -- the per-origin cap and idle expiry -------------------------------------------
+    async def _acquire(self, origin: _Origin, opts: UpstreamOptions, deadline: float) -> _Conn:
+        """A new connection to ``origin`` -- or, at the origin's ``max_connections``, the first
+        connection given back or the slot of one closed, waited for in turn."""
+        key = origin.key
+        cap = opts.max_connections
+        if cap is not None and self._open.get(key, 0) >= cap:
+            got = await self._wait_slot(origin, cap, opts, deadline)
+            if got is not None:
+                return got  # a keep-alive connection handed over as it came back
+        else:  # the slot is taken now: concurrent requests never overshoot the cap
+            self._open[key] = self._open.get(key, 0) + 1
+        try:
+            conn = await self._connect(origin, opts, deadline)
+        except BaseException:
+            self._free(key)
+            raise
+        conn.counted = True
+        return conn
+
+    async def _wait_slot(self, origin: _Origin, cap: int, opts: UpstreamOptions, deadline: float) -> _Conn | None:
+        """Queue for ``origin``: a connection handed over, or None (a slot passed on, already counted)."""
+        loop = asyncio.get_running_loop()
+        wait = opts.first_byte_timeout or _INF
+        until = min(loop.time() + wait, deadline)
+        fut: asyncio.Future[_Conn | None] = loop.create_future()
+        q = self._waiters.get(origin.key)
+        if q is None:
+            q = self._waiters[origin.key] = deque()
+        q.append(fut)
+
+        def expire() -> None:
+            if not fut.done():
+                self.pool_timeouts += 1
+                why = "timeouts.total" if until >= deadline else "timeouts.first_byte"
+                fut.set_exception(
+                    UpstreamPoolTimeout(
+                        f"no connection to {origin.host}:{origin.port} came free in time ({why}): all "
+                        f"{cap} allowed by max_upstream_connections_per_origin were busy"
+                    )
+                )
+
+        timer = loop.call_at(until, expire) if until != _INF else None
+        try:
+            return await fut
+        except BaseException:
+            if fut.done() and not fut.cancelled() and fut.exception() is None:  # handed over, then cancelled
+                got = fut.result()
+                if got is None:
+                    self._free(origin.key)
+                else:
+                    self._put(got)
+            try:
+                q.remove(fut)
+            except ValueError:
+                pass
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def _free(self, key: OriginKey) -> None:
+        """A connection slot of ``key`` is free: it passes to the first waiter, else the count drops."""
+        q = self._waiters.get(key)
+        while q:
+            f = q.popleft()
+            if not f.done():
+                f.set_result(None)
+                return
+        if q is not None:
+            del self._waiters[key]
+        n = self._open.get(key, 0) - 1
+        if n > 0:
+            self._open[key] = n
+        else:
+            self._open.pop(key, None)
+
+    def _sweep_idle(self) -> None:
+        """Close the pooled connections idle past their ``pool_idle_timeout``; re-arm for the next."""
+        self._sweep = None
+        self._sweep_at = _INF
+        nxt = _INF
+        loop: asyncio.AbstractEventLoop | None = None
+        for pool in list(self._pools.values()):
+            for c in list(pool):
+                if not c.idle_for:
+                    continue
+                loop = c.loop
+                due = c.idle_since + c.idle_for
+                if due <= loop.time() + 1e-3:
+                    pool.remove(c)
+                    c.idle = False
+                    self.expired += 1
+                    c.abort()
+                elif due < nxt:
+                    nxt = due
+        if loop is not None and nxt != _INF:
+            self._arm_sweep(loop, nxt)
+
+    def _arm_sweep(self, loop: asyncio.AbstractEventLoop, due: float) -> None:
+        if due < self._sweep_at:
+            if self._sweep is not None:
+                self._sweep.cancel()
+            self._sweep_at = due
+            self._sweep = loop.call_at(due, self._sweep_idle)
+
     def _put(self, conn: _Conn) -> None:
         if self._closed:
             conn.abort()
             return
+        q = self._waiters.get(conn.key)
+        while q:  # someone waits at the cap: hand it over, warm
+            f = q.popleft()
+            if not f.done():
+                f.set_result(conn)
+                return
         pool = self._pools.get(conn.key)
         if pool is None:
             pool = self._pools[conn.key] = []
@@ -1208,3 +1388,5 @@ class UpstreamClient:
         conn.idle = True
         conn.idle_since = conn.last
         pool.append(conn)
+        if conn.idle_for:
+            self._arm_sweep(conn.loop, conn.idle_since + conn.idle_for)

@@ -292,7 +292,12 @@ def gateway_parts(loaded: LoadedConfig, *, db_path: str | Path | None = None, re
     store = open_store(resolve_db_path(str(db_path) if db_path else None, loaded))
     recorder = None
     if record and cfg.storage.enabled:
-        store.migrate()  # migrate now: a corrupt or newer database is a clear error before serving
+        transient: tuple[type[BaseException], ...] = (*store.transient_errors, OSError)
+        try:
+            store.migrate()  # migrate now: a corrupt or newer database is a clear error before serving
+        except transient as e:  # read-only, locked, disk full: not fatal
+            # the recorder retries and reports it (/health, /ready); storage.on_error decides meanwhile
+            log.error("history cannot be written at start-up: %s (storage.on_error: %s)", e, cfg.storage.on_error)
         recorder = make_recorder(store, cfg.storage)
     pricer = Pricer(cfg.pricing, cfg.providers)
     pricer.warm()

@@ -467,6 +467,28 @@ _INSERT_AUDIT = "INSERT INTO audit_log ({}) VALUES ({})".format(
 # -- opening -------------------------------------------------------------------
 
 
+def read_only_reason(path: Path | str) -> str | None:
+    """Why the database file or its folder cannot be written (read-only file system, immutable,
+    permissions), or None when both can.  SQLite reports these as "unable to open database file"
+    (a WAL database needs its -shm and -wal files) or "attempt to write a readonly database"."""
+    import tempfile
+
+    p = Path(path)
+    try:
+        with open(p, "r+b"):
+            pass
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        return f"the file cannot be opened for writing: {e.strerror or e}"
+    try:
+        with tempfile.TemporaryFile(dir=p.parent):
+            pass
+    except OSError as e:
+        return f"its folder {p.parent} cannot be written: {e.strerror or e}"
+    return None
+
+
 def _describe_path(path: Path | str) -> str:
     return str(path)
 
@@ -477,6 +499,12 @@ def _check_readable(db: sqlite_utils.Database, path: Path | str) -> None:
         user_version = db.execute("PRAGMA user_version").fetchone()[0]
         db.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.DatabaseError as e:
+        why = read_only_reason(path) if isinstance(e, sqlite3.OperationalError) else None
+        if why is not None:  # transient (the writer retries; storage.on_error decides meanwhile), not corrupt
+            raise sqlite3.OperationalError(
+                f"database {_describe_path(path)} is read-only ({why}): leash cannot write the history "
+                "there; make it writable (the writer retries) or point storage.path elsewhere"
+            ) from None
         raise StoreError(
             f"database {_describe_path(path)} cannot be read: {e} "
             "(not a SQLite file, or it is corrupt; move it away and leash will start a new one)"
