@@ -673,6 +673,9 @@ class _Rules:
             im = b.translate(gates.INJECTION_MAP) if b is not None else None
             leet = _LEET_HINT.search(t) if im is None else _LEET_GATE.search(im)
             spaced = im is None or _SPACED_GATE.search(im)
+        if leet and maybe is not None:  # a digit between letters (v2, ec2, sha256): can a feature match de-leeted?
+            lm = _prefilter(t.translate(_LEET_TABLE))
+            leet = lm is None or (bool(lm) and min(lm) < _N_FEATURES)
         if leet:
             leet_words = _VOCAB.intersection(t.translate(_LEET_SPLIT).split())
             if (leet_words & _KEY_VOCAB) - text_words():
@@ -845,6 +848,30 @@ def _lead_ok(view: str, m: re.Match, fid: int, n: int) -> bool:
     return True
 
 
+def _b64_runs(text: str):
+    """The matches of ``_B64_RUN`` in ``text`` (at most 64).  Latin-1 text: each maximal run of the base64
+    alphabet found by ``bytes.find`` on its class map (memchr speed) is tried once, at its start -- the
+    pattern's look-behind rejects every later start inside a run.  Other text: inside the long
+    whitespace-separated tokens."""
+    try:
+        m = text.encode("latin-1").translate(gates.B64_MAP) if gates.ENABLED else None
+    except UnicodeEncodeError:
+        m = None
+    if m is None:
+        yield from _long_token_runs(text, [tok for tok in text.split() if len(tok) >= 24])
+        return
+    i, found = m.find(gates.B64_RUN), 0
+    while i >= 0 and found < 64:
+        end = m.find(b".", i)
+        match = _B64_RUN.match(text, m.rfind(b".", 0, i) + 1)
+        if match is not None:
+            found += 1
+            yield match
+        if end < 0:
+            break
+        i = m.find(gates.B64_RUN, end)
+
+
 def _long_token_runs(src: str, longs: list[str]):
     """Base64/hex runs inside the long whitespace-separated tokens only."""
     pos = 0
@@ -945,6 +972,14 @@ _CATEGORY_REASON = {
 }
 # invisible characters that hide text (ZWJ/ZWNJ are left out: emoji and Indic/Persian text use them)
 _HIDING_RE = re.compile("[\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\U000e0000-\U000e007f]")
+_HIDING_BMP = "\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069"
+
+
+def _astral(text: str) -> bool:
+    """Whether ``text`` holds a character beyond the BMP (emoji, tag characters): UTF-16 needs two units for it."""
+    return len(text.encode("utf-16-le", "surrogatepass")) != 2 * len(text)
+
+
 # context delimiters / fake boundaries: (literal gates, pattern); a pattern runs only where one of its gates occurs
 _DELIMS = [
     (
@@ -1031,7 +1066,8 @@ def _stand_in_run(e: UnicodeError) -> tuple[str, int]:
     return "".join(_stand_in(c) for c in e.object[e.start : e.end]), e.end
 
 
-codecs.register_error("leash.injection-stand-in", _stand_in_run)
+_STAND_IN = __name__ + ".stand-in"
+codecs.register_error(_STAND_IN, _stand_in_run)
 
 
 def _prefilter(t: str) -> frozenset[int] | set[int] | None:
@@ -1040,7 +1076,7 @@ def _prefilter(t: str) -> frozenset[int] | set[int] | None:
         return _PREFILTER.matching(t)
     if len(t.encode("utf-8", "surrogatepass")) - len(t) > 2 * _PF_MAX_NON_ASCII or not gates.ENABLED:
         return None
-    return _PREFILTER.matching(t.encode("ascii", "leash.injection-stand-in").decode("ascii"))
+    return _PREFILTER.matching(t.encode("ascii", _STAND_IN).decode("ascii"))
 
 
 _URL_RUN = re.compile(r"[^\s%]{0,200}(?:%[0-9a-f]{2}[^\s%]{0,200}){3,}")
@@ -1237,7 +1273,7 @@ class InjectionScanner:
         """``(kind, start, end, decoded text)`` of the hidden or encoded payloads of ``text``: Unicode tag
         characters, base64 / hex runs, URL-encoded runs and a rot13 view (each bounded)."""
         t = norm.text
-        if not text.isascii() and _TAG_RE.search(text):
+        if not text.isascii() and _astral(text) and _TAG_RE.search(text):
             yield "tags", 0, len(text), normalize(text, tags="decode").text
         if "\u202e" in text:  # right-to-left override: the text is stored backwards and displayed forwards
             yield "bidi", 0, len(text), t[::-1]
@@ -1255,8 +1291,7 @@ class InjectionScanner:
             return  # no run of 24 base64 characters in the folded view, so none in the text
         if gates.ENABLED and gates.B64_RUN not in text.encode("utf-8", "surrogatepass").translate(gates.B64_MAP):
             return
-        longs = [tok for tok in text.split() if len(tok) >= 24]
-        for m in _long_token_runs(text, longs):
+        for m in _b64_runs(text):
             if n >= _MAX_DECODE:
                 break
             run = m.group()
@@ -1325,8 +1360,8 @@ def _rule_features(
     vec = [0.0] * len(RULE_FEATURES)
     for cat, (w, _, _) in best.items():
         vec[_RULE_INDEX[cat]] = w
-    if not text.isascii():
-        hidden = len(_HIDING_RE.findall(text))
+    if not text.isascii() and (_astral(text) or any(c in text for c in _HIDING_BMP)):
+        hidden = len(_HIDING_RE.findall(text))  # (a character class over the whole text: only when one may be there)
         if hidden:
             vec[_RULE_INDEX["invisible"]] = min(1.0, hidden / 8)
     return vec, best, any_direct, live, maybe

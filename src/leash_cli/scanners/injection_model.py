@@ -120,10 +120,15 @@ def ngram_ids(text: str) -> list[tuple[int, np.ndarray]]:
     return [(n, m[k, n - 1 :]) for k, n in enumerate(ORDERS) if n <= len(c)]
 
 
+_ORDER_OFFSET = sum(n - 1 for n in ORDERS)
+
+
 def _count_prefix(k):
     """How many n-grams end at the padded positions ``0 .. k-1`` (``k`` an int or an int array): position
     ``i`` ends ``|{n in ORDERS : n <= i + 1}|`` of them."""
     if isinstance(k, int):
+        if k >= _K - 1:
+            return float(len(ORDERS) * k - _ORDER_OFFSET)
         return float(sum(max(k - (n - 1), 0) for n in ORDERS))
     out = np.zeros(len(k), dtype=np.float64)
     for n in ORDERS:
@@ -191,24 +196,33 @@ class Model:
         return float(vals[k]), max(0, starts[k] - 1), min(len(text), int(ends[k]) - 1)
 
     def _some_windows(self, text: str, starts: list[int], n: int) -> tuple[float, int, int]:
-        """:meth:`ngram_logit` over the windows at ``starts`` only (sorted; their runs are read once)."""
-        best = (float("-inf"), 0, 0)
+        """:meth:`ngram_logit` over the windows at ``starts`` only (sorted): the merged runs of windows,
+        each with the ``max(ORDERS) - 1`` characters before it, are hashed as one array."""
         padded = " " + text + " "
-        i = 0
+        pieces: list[str] = []
+        where: list[int] = []  # per window: its start in the joined array
+        pos = i = 0
         while i < len(starts):
             j = i
             while j + 1 < len(starts) and starts[j + 1] < starts[j] + WINDOW:
                 j += 1
             lo, hi = starts[i], min(starts[j] + WINDOW, n)
             a = max(0, lo - (_K - 1))  # the n-grams ending at lo .. hi-1 start no earlier than this
-            cs = np.cumsum(self._sums(codes(padded[a:hi]), lo - a, hi - a, a))
-            for w in range(i, j + 1):
-                x, y = starts[w] - lo, min(starts[w] + WINDOW, n) - lo
-                tot = float(cs[y - 1] - (cs[x - 1] if x else 0.0))
-                v = tot / _norm(max(_count_prefix(y + lo) - _count_prefix(x + lo), 1.0))
-                if v > best[0]:
-                    best = (v, max(0, starts[w] - 1), min(len(text), starts[w] + WINDOW - 1))
+            pieces.append(padded[a:hi])
+            where.extend(pos + st - a for st in starts[i : j + 1])
+            pos += hi - a
             i = j + 1
+        g = self.weights.take(ngram_matrix(codes("".join(pieces))))
+        if starts[0] < _K - 1:  # the first run starts the text: no n-gram starts before it
+            for k, o in enumerate(ORDERS):
+                g[k, : o - 1] = 0.0
+        cs = np.concatenate(([0.0], np.cumsum(g.sum(axis=0, dtype=np.float64))))
+        best = (float("-inf"), 0, 0)
+        for st, w in zip(starts, where):
+            end = min(st + WINDOW, n)
+            v = float(cs[w + end - st] - cs[w]) / _norm(max(_count_prefix(end) - _count_prefix(st), 1.0))
+            if v > best[0]:
+                best = (v, max(0, st - 1), min(len(text), end - 1))
         return best
 
 

@@ -30,7 +30,9 @@ even for 1 MB inputs.
 
 from __future__ import annotations
 
+import codecs
 import re
+import threading
 import unicodedata
 from bisect import bisect_right
 from functools import lru_cache
@@ -237,6 +239,28 @@ class Normalized:
         return f"Normalized(text={self.text[:40]!r}..., identity={self.identity})"
 
 
+_runs = threading.local()
+
+
+def _collect_run(e: UnicodeError) -> tuple[str, int]:
+    assert isinstance(e, UnicodeEncodeError)
+    _runs.found.append((e.start, e.end))
+    return "", e.end
+
+
+_RUNS_HANDLER = __name__ + ".non-ascii-runs"  # (the module's own: a handler reports to its module's list)
+codecs.register_error(_RUNS_HANDLER, _collect_run)
+
+
+def _non_ascii_runs(text: str) -> list[tuple[int, int]]:
+    """The maximal runs of non-ASCII characters of ``text``, as ``_NON_ASCII_RUN.finditer`` finds them:
+    the ASCII encoder skips ASCII at C speed and hands each run to the error handler once."""
+    found: list[tuple[int, int]] = []
+    _runs.found = found
+    text.encode("ascii", _RUNS_HANDLER)
+    return found
+
+
 def normalize(text: str, fold: bool = False, tags: str = "strip") -> Normalized:
     """Return the normalised view of ``text`` (see module docstring).
 
@@ -265,8 +289,7 @@ def normalize(text: str, fold: bool = False, tags: str = "strip") -> Normalized:
             id_len = 0
 
     last = 0
-    for m in _NON_ASCII_RUN.finditer(text):
-        a, b = m.span()
+    for a, b in _non_ascii_runs(text):
         if a > last:  # ASCII stretch: identity
             chunk = text[last:a]
             pieces.append(chunk.lower() if fold else chunk)
