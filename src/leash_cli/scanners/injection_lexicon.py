@@ -581,8 +581,11 @@ def _quoted(t: str, a: int, b: int) -> bool:
 
 
 # the roles whose stems make a place in a text worth the classifier's look (see ``lexicon_scan``); the
-# others (imperatives, "show", "send", data nouns, "all / before") are everywhere in ordinary prompts
-_STRONG = frozenset({"verb", "noun", "target", "persona", "nolimit", "addressee", "state", "stealth", "tool"})
+# others (instruction nouns, imperatives, "show", "send", data nouns, "all / before") are everywhere in
+# ordinary prompts ("the retry policy", "your task"), and so are the bare persona openers below ("You are a
+# helpful assistant" starts half the system prompts)
+_STRONG = frozenset({"verb", "target", "persona", "nolimit", "addressee", "state", "stealth", "tool"})
+_WEAK_OPENERS = frozenset(["you are", "you're", "become", "persona", "simulate", "hypothetically", "your name is"])
 
 
 def lexicon_hits(t: str) -> list[tuple[str, float, int, int]]:
@@ -598,7 +601,7 @@ def lexicon_scan(t: str) -> tuple[list[tuple[str, float, int, int]], list[tuple[
     hits = _hits(t)
     if not hits:
         return [], []
-    live = [(a, b) for a, b, roles in hits if not roles.isdisjoint(_STRONG)]
+    live = [(a, b) for a, b, roles in hits if not roles.isdisjoint(_STRONG) and t[a:b] not in _WEAK_OPENERS]
     return [(c, w * 0.35 if _quoted(t, a, b) else w, a, b) for c, w, a, b in _pair(t, hits)], live
 
 
