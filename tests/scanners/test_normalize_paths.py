@@ -19,7 +19,7 @@ def _texts(n: int, seed: int):
 
 
 def test_translate_fold_equals_the_loop():
-    for t in _texts(5000, 1):
+    for t in _texts(8000, 1):
         if t.isascii():
             continue  # (normalize() returns ASCII text before either path)
         a, b = N._fold(t), N._normalize_runs(t, True, False)

@@ -335,6 +335,8 @@ def _fold(text: str) -> Normalized:
         pieces.append(text[last:].translate(_FOLD_TABLE))
         segs.append((npos, last, len(text) - last, len(text) - last))
     out = "".join(pieces)
+    if len(segs) == 1 and segs[0][0] == 0 and segs[0][1] == 0 and segs[0][2] == len(text) == len(out):
+        return Normalized(text, out, None)  # (as the loop decides it)
     if not segs:
         return Normalized(text, out, [(0, len(text), 0, 0)])
     return Normalized(text, out, segs)
