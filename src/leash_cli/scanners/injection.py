@@ -1096,6 +1096,7 @@ _MAX_DEPTH = 2
 # texts longer than this (characters of the folded view) are gated: see InjectionScanner.analyse
 _GATE_LEN = 1024
 _QUIET = -1.0  # the classifier's part of a gated text in which nothing pointed at a window
+_PRIOR_NEAR = 256  # the priors of a gated text look this far either side of its strongest window
 _NOT_LETTERS = str.maketrans("", "", "0123456789 \t\n\r.,;:!?-_=+*/\\|()[]{}<>\"'`~@#$%^&")
 
 
@@ -1229,7 +1230,11 @@ class InjectionScanner:
             ngram *= len(t) / (len(t) + _SHORT)
         logit = self.model.bias + ngram + sum(w * x for w, x in zip(self._rw, vec) if x)
         # the priors only lower a score: below _PRIOR_FLOOR nothing is flagged at any preset, so skip them
-        prior, damped = _priors(t, best, direct) if logit > max(_PRIOR_FLOOR, floor) else (0.0, [])
+        # (a long text discusses injection or reads as code or not around the window the classifier found
+        # strongest -- near the evidence -- so an instruction injected into a long prompt that somewhere says
+        # "explain" or holds code is not taken for a discussion or for code)
+        near = (max(0, wa - _PRIOR_NEAR), wb + _PRIOR_NEAR) if gated else None
+        prior, damped = _priors(t, best, direct, near) if logit > max(_PRIOR_FLOOR, floor) else (0.0, [])
         logit += prior
         score = _sigmoid(logit)
         layers: list[str] = []
@@ -1367,16 +1372,19 @@ def _rule_features(
     return vec, best, any_direct, live, maybe
 
 
-def _priors(t: str, best: dict, any_direct: bool) -> tuple[float, list[str]]:
-    """The fixed logit priors of ``t`` (see ``_EDU_PRIOR``) and what they were."""
+def _priors(t: str, best: dict, any_direct: bool, near: tuple[int, int] | None = None) -> tuple[float, list[str]]:
+    """The fixed logit priors of ``t`` (see ``_EDU_PRIOR``) and what they were, judged on ``t[near[0]:near[1]]``
+    (None: the whole text; whether it reads as code: its first 20,000 characters)."""
     if any_direct:
         return 0.0, []
     p, why = 0.0, []
+    if near is not None:
+        t = t[near[0] : near[1]]
     if _edu_search(t):
         # weaker without any rule hit: the framing words ("explain", "how to") also open plain requests
         p += _EDU_PRIOR if best else _EDU_PRIOR / 2
         why.append("discusses injection / asks about it")
-    lines = t.count("\n") + 1
+    lines = t.count("\n", 0, 20000) + 1
     if lines >= 2 and (len(_CODE_START.findall(t, 0, 20000)) + len(_CODE_END.findall(t, 0, 20000))) >= max(
         2, lines // 4
     ):
