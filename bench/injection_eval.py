@@ -156,7 +156,9 @@ def main(argv=None) -> int:
         help="which retraining folds (two processes can share the work)",
     )
     ap.add_argument("--iterations", type=int, default=500)
+    T.add_experiment_flags(ap)
     a = ap.parse_args(argv)
+    T.set_experiments(a)
     src = T.Sources(Path(a.cache), dict(x.split("=", 1) for x in a.git), allow_missing=True)
     dev = load_dev()
     sc = InjectionScanner()

@@ -47,6 +47,9 @@ SEED = 1729
 EPOCHS = 80
 L2 = 2e-6
 LR = 0.05
+# the shipped weights use augment(); --no-augment and --two-stage are experiments (here and in bench/injection_eval.py)
+AUGMENT = True
+TWO_STAGE = False
 
 WHEELS = {
     # name: (version, sha256 of the wheel)
@@ -352,11 +355,16 @@ class Design:
         self.n = r
 
 
-def train(d: Design, epochs: int = EPOCHS, l2: float = L2) -> tuple[np.ndarray, np.ndarray, float]:
+def train(
+    d: Design, epochs: int = EPOCHS, l2: float = L2, rules: tuple[np.ndarray, float] | None = None
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Full-batch Adam on the logistic loss.  ``rules``: rule weights and bias fitted first (then held
+    fixed: the n-grams learn only what the rules miss); None fits everything jointly."""
     dim = 1 << im.BITS
     w = np.zeros(dim)
-    v = np.zeros(d.dense.shape[1])
-    b = 0.0
+    v = np.zeros(d.dense.shape[1]) if rules is None else rules[0].copy()
+    b = 0.0 if rules is None else float(rules[1])
+    frozen = rules is not None
     # Adam, full batch, float64: deterministic
     m_w, s_w = np.zeros(dim), np.zeros(dim)
     m_v, s_v = np.zeros_like(v), np.zeros_like(v)
@@ -370,16 +378,41 @@ def train(d: Design, epochs: int = EPOCHS, l2: float = L2) -> tuple[np.ndarray, 
         gw = np.bincount(d.idx, weights=d.val * g[d.row], minlength=dim) + l2 * w
         gv = d.dense.T @ g + l2 * v
         gb = g.sum()
-        for param, grad, m, s in ((w, gw, m_w, s_w), (v, gv, m_v, s_v)):
+        for param, grad, m, s in ((w, gw, m_w, s_w),) if frozen else ((w, gw, m_w, s_w), (v, gv, m_v, s_v)):
             m *= b1
             m += (1 - b1) * grad
             s *= b2
             s += (1 - b2) * grad * grad
             param -= LR * (m / (1 - b1**ep)) / (np.sqrt(s / (1 - b2**ep)) + eps)
+        if not frozen:
+            m_b = b1 * m_b + (1 - b1) * gb
+            s_b = b2 * s_b + (1 - b2) * gb * gb
+            b -= LR * (m_b / (1 - b1**ep)) / (np.sqrt(s_b / (1 - b2**ep)) + eps)
+    return w, v, b
+
+
+def train_rules(d: Design, epochs: int = 300) -> tuple[np.ndarray, float]:
+    """The rule weights and bias alone (a 17-parameter logistic regression, which cannot memorise a source):
+    how much each rule is worth wherever it fires."""
+    v = np.zeros(d.dense.shape[1])
+    b = 0.0
+    m_v, s_v = np.zeros_like(v), np.zeros_like(v)
+    m_b = s_b = 0.0
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    tot = d.sw.sum()
+    for ep in range(1, epochs + 1):
+        z = d.dense @ v + b
+        p = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+        g = (p - d.y) * d.sw / tot
+        gv = d.dense.T @ g
+        gb = g.sum()
+        m_v = b1 * m_v + (1 - b1) * gv
+        s_v = b2 * s_v + (1 - b2) * gv * gv
+        v -= LR * (m_v / (1 - b1**ep)) / (np.sqrt(s_v / (1 - b2**ep)) + eps)
         m_b = b1 * m_b + (1 - b1) * gb
         s_b = b2 * s_b + (1 - b2) * gb * gb
         b -= LR * (m_b / (1 - b1**ep)) / (np.sqrt(s_b / (1 - b2**ep)) + eps)
-    return w, v, b
+    return np.maximum(v, 0.0), b
 
 
 def sample_weights(rows) -> list[float]:
@@ -393,9 +426,47 @@ def sample_weights(rows) -> list[float]:
     return [x / (pos if r[2] == 1 else neg) for x, r in zip(raw, rows)]
 
 
-def fit(rows, epochs: int = EPOCHS, l2: float = L2, cache: dict | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+def augment(rows) -> list[tuple[str, str, int, str, str]]:
+    """Counterfactual rows made from the training rows only (so a held-out fold stays held out):
+
+    * code-switched pairs: an English attack and an English benign text, each joined to the same kind of
+      foreign-language filler (the lorem text of the ``faker`` rows) -- the language of a text is then no
+      evidence either way, and the model cannot learn "not English, so benign";
+    * embedded pairs: a short attack placed inside a benign document (an e-mail, a table, code, a system
+      prompt), and a short benign request placed the same way -- an instruction inside a document is
+      judged by what it says, not by where it sits.
+    """
+    rng = random.Random(SEED + 7)
+    filler = sorted(r[1] for r in rows if r[0] == "faker" and r[3] == "multilingual")
+    docs = sorted(
+        r[1] for r in rows if r[2] == 0 and r[3] in ("document", "system-prompt", "code") and len(r[1]) >= 200
+    )
+    en_pos = sorted(r for r in rows if r[2] == 1 and r[4] == "en" and r[3] != "indirect" and len(r[1]) <= 400)
+    en_neg = sorted(r for r in rows if r[2] == 0 and r[4] == "en" and r[0] != "faker" and len(r[1]) <= 400)
+    out: list[tuple[str, str, int, str, str]] = []
+    if filler and en_pos and en_neg:
+        for pool in (en_pos, en_neg):
+            for r in rng.sample(pool, min(len(pool), 1200)):
+                f = rng.choice(filler)
+                text = f + " " + r[1] if rng.random() < 0.5 else r[1] + " " + f
+                out.append((r[0], text, r[2], r[3], "xx"))
+    if docs and en_pos and en_neg:
+        for pool in (en_pos, en_neg):
+            for r in rng.sample(pool, min(len(pool), 800)):
+                c = rng.choice(docs)
+                cut = rng.randrange(0, min(len(c), 400))
+                out.append(
+                    (r[0], c[max(0, cut - 150) : cut] + "\n" + r[1] + "\n" + c[cut : cut + 80], r[2], r[3], r[4])
+                )
+    return out
+
+
+def fit(
+    rows, epochs: int = EPOCHS, l2: float | None = None, cache: dict | None = None
+) -> tuple[np.ndarray, np.ndarray, float]:
+    rows = sorted(set(rows) | set(augment(rows))) if AUGMENT else rows
     d = Design([r[1] for r in rows], [r[2] for r in rows], sample_weights(rows), cache)
-    return train(d, epochs, l2)
+    return train(d, epochs, L2 if l2 is None else l2, train_rules(d) if TWO_STAGE else None)
 
 
 def to_npz(w: np.ndarray, v: np.ndarray, b: float) -> bytes:
@@ -416,6 +487,24 @@ def to_npz(w: np.ndarray, v: np.ndarray, b: float) -> bytes:
     return buf.getvalue()
 
 
+def add_experiment_flags(ap: argparse.ArgumentParser) -> None:
+    """Training options for experiments; the defaults build the shipped weights (data/injection/SOURCES.md)."""
+    ap.add_argument(
+        "--l2", type=float, default=L2, help="(experiments) L2 penalty; the shipped weights use the default"
+    )
+    ap.add_argument(
+        "--no-augment", dest="augment", action="store_false", help="(experiments) without the rows of augment()"
+    )
+    ap.add_argument(
+        "--two-stage", action="store_true", help="(experiments) fit the rule weights alone first, then the n-grams"
+    )
+
+
+def set_experiments(a: argparse.Namespace) -> None:
+    global AUGMENT, TWO_STAGE, L2
+    AUGMENT, TWO_STAGE, L2 = a.augment, a.two_stage, a.l2
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/leash/injection"))
@@ -430,10 +519,9 @@ def main(argv=None) -> int:
     ap.add_argument("--check", action="store_true", help="rebuild and compare with the shipped weights")
     ap.add_argument("--allow-missing", action="store_true")
     ap.add_argument("--stats", action="store_true", help="print row counts per source and exit")
-    ap.add_argument(
-        "--l2", type=float, default=L2, help="(experiments) L2 penalty; the shipped weights use the default"
-    )
+    add_experiment_flags(ap)
     a = ap.parse_args(argv)
+    set_experiments(a)
     git_dirs = dict(x.split("=", 1) for x in a.git)
     src = Sources(Path(a.cache), git_dirs, a.allow_missing)
     rows = load_rows(src)
@@ -444,7 +532,7 @@ def main(argv=None) -> int:
             print(f"{s:14s} label={lab} rows={n}")
         print("NotInject", len(notinject(src)))
         return 0
-    w, v, b = fit(rows, l2=a.l2)
+    w, v, b = fit(rows)
     blob = to_npz(w, v, b)
     digest = hashlib.sha256(blob).hexdigest()
     if src.missing:

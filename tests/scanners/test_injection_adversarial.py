@@ -1,6 +1,6 @@
 """Adversarial inputs finish in linear time: the work (counted, not timed) grows in proportion to the input.
 
-Counted work: the numpy featuriser's n-gram count and the number of regex/decoder calls the detector makes,
+Counted work: the numpy featuriser's n-gram count (ngram_matrix) and the number of regex/decoder calls the detector makes,
 measured with a counting wrapper around the module functions, at two input sizes."""
 
 import base64
@@ -18,26 +18,26 @@ class _Count:
         self.ngrams = 0
         self.analyses = 0
         self.lexicon_chars = 0
-        orig_ids = injection_model.ngram_ids
+        orig_ids = injection_model.ngram_matrix
         orig_an = InjectionScanner.analyse
-        orig_lex = injection.lexicon_hits
+        orig_lex = injection.lexicon_scan
 
-        def ids(text):
-            out = orig_ids(text)
-            self.ngrams += sum(len(a) for _, a in out)
+        def ids(c):
+            out = orig_ids(c)
+            self.ngrams += out.size
             return out
 
-        def an(sc, text, depth=0):
+        def an(sc, text, depth=0, floor=float("-inf")):
             self.analyses += 1
-            return orig_an(sc, text, depth)
+            return orig_an(sc, text, depth, floor)
 
         def lex(t):
             self.lexicon_chars += len(t)
             return orig_lex(t)
 
-        monkeypatch.setattr(injection_model, "ngram_ids", ids)
+        monkeypatch.setattr(injection_model, "ngram_matrix", ids)
         monkeypatch.setattr(InjectionScanner, "analyse", an)
-        monkeypatch.setattr(injection, "lexicon_hits", lex)
+        monkeypatch.setattr(injection, "lexicon_scan", lex)
 
     def total(self):
         return self.ngrams + self.lexicon_chars + 1000 * self.analyses

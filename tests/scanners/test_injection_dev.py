@@ -79,3 +79,20 @@ def test_presets_are_ordered():
     pos = [s for r, s in zip(ROWS, SCORES) if r["label"]]
     rec = {p: sum(x >= t for x in pos) for p, t in PRESETS.items()}
     assert rec["low"] <= rec["medium"] <= rec["high"]
+
+
+def test_an_attack_inside_a_long_prompt_is_still_found():
+    """Each dev attack in the middle of a 4 KB prompt of code, logs and JSON that also asks to "explain":
+    the long prompt's framing words and code far from the attack must not talk the detector out of it
+    (the priors of a long text are judged near its strongest window)."""
+    import sys
+
+    sys.path.insert(0, str(DEV.parents[2] / "bench"))
+    from scanners_bench import make_prompt
+
+    base = make_prompt(4096)
+    half = len(base) // 2
+    attacks = [r["text"] for r in ROWS if r["label"] == 1]
+    found = sum(bool(SC.scan(base[:half] + "\n" + a + "\n" + base[half:])) for a in attacks)
+    assert not SC.scan(base)
+    assert found / len(attacks) >= 0.8, found

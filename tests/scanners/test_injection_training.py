@@ -51,6 +51,29 @@ def test_training_learns_the_direction():
     assert pos > neg
 
 
+# the shipped injection_model.npz (docs/detection.md): `scripts/train_injection.py` with the pinned data rebuilds
+# exactly this file; retraining changes it here, in the model card and in the file together
+PINNED_SHA256 = "d127ad87ff128a40209d8d9c78ff22edf685b3fc15df7afbc592600c12067ce7"
+
+
+def test_shipped_weights_are_the_pinned_ones():
+    assert hashlib.sha256(Path(im.MODEL_PATH).read_bytes()).hexdigest() == PINNED_SHA256
+
+
+def test_augmented_rows_come_from_the_given_rows_only():
+    rows = list(ROWS) + [("faker", "lorem ipsum dolor sit amet", 0, "multilingual", "la")]
+    rows += [("c", "Subject: offsite\n" + "We meet at nine in the main hall. " * 8, 0, "document", "en")]
+    out = T.augment(rows)
+    assert out and {r[0] for r in out} <= {r[0] for r in rows}
+    labels = {r[1]: r[2] for r in rows if r[0] != "faker"}
+    for _, text, label, _, _ in out:
+        # each holds one of the given texts (the longest that fits: a document may hold a short one) and its label
+        held = max((t for t in labels if t in text), key=len)
+        assert labels[held] == label
+    assert {r[2] for r in out} == {0, 1}
+    assert T.augment(rows) == out  # deterministic
+
+
 def test_shipped_weights_are_small_and_load():
     size = os.path.getsize(im.MODEL_PATH)
     assert size < 2 * 1024 * 1024

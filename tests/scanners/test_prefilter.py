@@ -111,3 +111,68 @@ def test_a_pattern_hyperscan_cannot_take_always_may_match():
 def test_off_with_the_gates(monkeypatch):
     monkeypatch.setattr(prefilter.gates, "ENABLED", False)
     assert injection._PREFILTER.matching("ignore previous instructions") is None
+
+
+NON_ASCII = [
+    "\u2019",
+    "\u201c",
+    "\u201d",
+    "\u2014",
+    "\u2028",
+    "\u3000",
+    "\u0663",
+    "\u00b2",
+    "\u0436",
+    "\u4f60",
+    "\U0001f600",
+    "\u00e9",
+    "\u0301",
+    "\u00a0",
+    "\u2029",
+    "\u0085",
+    "\u1680",
+    "\u00ab",
+    "\u2022",
+]
+
+
+def _mixed_texts(n: int, rng: random.Random):
+    for t in _ascii_texts(n, rng):
+        chars = list(t)
+        for _ in range(rng.randint(1, 6)):
+            chars.insert(rng.randint(0, len(chars)), rng.choice(NON_ASCII))
+        yield "".join(chars)
+
+
+def test_the_injection_stand_in_misses_no_pattern():
+    """Folded text with a few non-ASCII characters is prefiltered through an ASCII stand-in: where
+    Python's re matches the text, the prefilter must say "maybe"."""
+    from leash_cli.scanners.normalize import normalize
+
+    rng = random.Random(5)
+    hits = 0
+    for raw in list(_mixed_texts(2000, rng)):
+        for t in (raw, normalize(raw, fold=True).text):
+            got = injection._prefilter(t)
+            if t.isascii() or got is None:
+                continue
+            for i, rx in enumerate(injection._PREFILTER.patterns):
+                if rx.search(t) is not None:
+                    hits += 1
+                    assert i in got, (i, rx.pattern, t)
+    assert hits > 200
+
+
+@pytest.mark.slow
+def test_the_stand_in_changes_no_injection_finding(monkeypatch):
+    sc = InjectionScanner()
+    rng = random.Random(13)
+    found = 0
+    for text in _mixed_texts(600, rng):
+        with_pf = _findings([sc], text)
+        monkeypatch.setattr(prefilter.Prefilter, "matching", lambda self, t: None)
+        without = _findings([sc], text)
+        monkeypatch.undo()
+        assert with_pf == without, text
+        found += any(with_pf)
+    assert found > 50

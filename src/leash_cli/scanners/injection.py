@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
+import functools
 import math
 import re
 import urllib.parse
@@ -34,7 +36,7 @@ from typing import Any, Literal
 
 from . import gates, injection_model
 from .engine import Finding
-from .injection_lexicon import lexicon_hits
+from .injection_lexicon import lexicon_scan
 from .injection_model import RULE_FEATURES
 from .normalize import normalize
 from .prefilter import Prefilter
@@ -630,9 +632,7 @@ _TAG_RE = re.compile("[\U000e0000-\U000e007f]")
 _N_FEATURES = len(_FEATURE_RES)
 _PF_LEET, _PF_B64 = _N_FEATURES, _N_FEATURES + 1
 _PF_SPACED = frozenset(range(_N_FEATURES + 2, _N_FEATURES + 2 + len(_SPACED_GATES)))
-_PREFILTER = Prefilter(
-    [*_FEATURE_RES, re.compile(r"[a-z][013457@$][a-z]"), re.compile(r"[a-z0-9+/]{24}"), *_SPACED_GATES]
-)
+# (the delimiter patterns and the rot13 hints follow these in the same database: see _PREFILTER below)
 
 
 class _Rules:
@@ -640,10 +640,14 @@ class _Rules:
     Portuguese), on the folded view and its leetspeak / letter-spaced views."""
 
     def _features(
-        self, norm, original: str, maybe: frozenset[int] | set[int] | None = None
+        self,
+        norm,
+        original: str,
+        maybe: frozenset[int] | set[int] | None = None,
+        live: list[tuple[int, int]] | None = None,
     ) -> list[tuple[str, float, int, int, bool]]:
         """Feature matches in ``norm``'s views; ``maybe``: what the prefilter says can match in
-        ``norm.text`` (None: unknown, try everything)."""
+        ``norm.text`` (None: unknown, try everything); ``live`` collects their spans in ``norm.text``."""
         t = norm.text
         out: list[tuple[str, float, int, int, bool]] = []
         # the base view's lead words are found by one Aho-Corasick pass (None: no word set needed);
@@ -669,6 +673,9 @@ class _Rules:
             im = b.translate(gates.INJECTION_MAP) if b is not None else None
             leet = _LEET_HINT.search(t) if im is None else _LEET_GATE.search(im)
             spaced = im is None or _SPACED_GATE.search(im)
+        if leet and maybe is not None:  # a digit between letters (v2, ec2, sha256): can a feature match de-leeted?
+            lm = _prefilter(t.translate(_LEET_TABLE))
+            leet = lm is None or (bool(lm) and min(lm) < _N_FEATURES)
         if leet:
             leet_words = _VOCAB.intersection(t.translate(_LEET_SPLIT).split())
             if (leet_words & _KEY_VOCAB) - text_words():
@@ -697,6 +704,8 @@ class _Rules:
                 if (a, b, fid) in seen:
                     continue
                 seen.add((a, b, fid))
+                if live is not None:
+                    live.append((a, b))
                 quoted = _is_quoted(t, a, b)
                 direct = False
                 if quoted:
@@ -839,6 +848,30 @@ def _lead_ok(view: str, m: re.Match, fid: int, n: int) -> bool:
     return True
 
 
+def _b64_runs(text: str):
+    """The matches of ``_B64_RUN`` in ``text`` (at most 64).  Latin-1 text: each maximal run of the base64
+    alphabet found by ``bytes.find`` on its class map (memchr speed) is tried once, at its start -- the
+    pattern's look-behind rejects every later start inside a run.  Other text: inside the long
+    whitespace-separated tokens."""
+    try:
+        m = text.encode("latin-1").translate(gates.B64_MAP) if gates.ENABLED else None
+    except UnicodeEncodeError:
+        m = None
+    if m is None:
+        yield from _long_token_runs(text, [tok for tok in text.split() if len(tok) >= 24])
+        return
+    i, found = m.find(gates.B64_RUN), 0
+    while i >= 0 and found < 64:
+        end = m.find(b".", i)
+        match = _B64_RUN.match(text, m.rfind(b".", 0, i) + 1)
+        if match is not None:
+            found += 1
+            yield match
+        if end < 0:
+            break
+        i = m.find(gates.B64_RUN, end)
+
+
 def _long_token_runs(src: str, longs: list[str]):
     """Base64/hex runs inside the long whitespace-separated tokens only."""
     pos = 0
@@ -939,6 +972,14 @@ _CATEGORY_REASON = {
 }
 # invisible characters that hide text (ZWJ/ZWNJ are left out: emoji and Indic/Persian text use them)
 _HIDING_RE = re.compile("[\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\U000e0000-\U000e007f]")
+_HIDING_BMP = "\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069"
+
+
+def _astral(text: str) -> bool:
+    """Whether ``text`` holds a character beyond the BMP (emoji, tag characters): UTF-16 needs two units for it."""
+    return len(text.encode("utf-16-le", "surrogatepass")) != 2 * len(text)
+
+
 # context delimiters / fake boundaries: (literal gates, pattern); a pattern runs only where one of its gates occurs
 _DELIMS = [
     (
@@ -986,6 +1027,58 @@ _ROT13_HINTS = tuple(
         " the ",
     )
 )
+_PF_DELIM = _N_FEATURES + 2 + len(_SPACED_GATES)  # the first delimiter pattern's index
+_PF_ROT13 = _PF_DELIM + len(_DELIMS)
+_PREFILTER = Prefilter(
+    [
+        *_FEATURE_RES,
+        re.compile(r"[a-z][013457@$][a-z]"),
+        re.compile(r"[a-z0-9+/]{24}"),
+        *_SPACED_GATES,
+        *(rx for _, rx in _DELIMS),
+        re.compile("|".join(re.escape(h) for h in _ROT13_HINTS)),
+    ]
+)
+# Hyperscan reads bytes: a folded text with a few non-ASCII characters left (curly quotes, dashes, emoji,
+# CJK words in English prose) is prefiltered through an ASCII stand-in of the same length, each non-ASCII
+# character replaced by one that every pattern class treats alike -- a space for a space, "0" for a
+# digit, "x" for another word character, \x01 for anything else.  Every prefiltered pattern is ASCII,
+# without \d or IGNORECASE, so where Python's re matches the text Hyperscan matches the stand-in (it may
+# also match where re does not: only "maybe").  Mostly non-ASCII text is not prefiltered (the stand-in
+# would cost more than it saves).
+_PF_MAX_NON_ASCII = 512
+assert all(p.pattern.isascii() and "\\d" not in p.pattern and not p.flags & re.I for p in _PREFILTER.patterns)
+
+
+@functools.lru_cache(maxsize=4096)
+def _stand_in(c: str) -> str:
+    if c.isspace():
+        return " "
+    if c.isdecimal() or c.isdigit():
+        return "0"
+    if c.isalnum():
+        return "x"
+    return "\x01"
+
+
+def _stand_in_run(e: UnicodeError) -> tuple[str, int]:
+    assert isinstance(e, UnicodeEncodeError)
+    return "".join(_stand_in(c) for c in e.object[e.start : e.end]), e.end
+
+
+_STAND_IN = __name__ + ".stand-in"
+codecs.register_error(_STAND_IN, _stand_in_run)
+
+
+def _prefilter(t: str) -> frozenset[int] | set[int] | None:
+    """What may match in the folded text ``t`` (None: unknown, run everything)."""
+    if t.isascii():
+        return _PREFILTER.matching(t)
+    if len(t.encode("utf-8", "surrogatepass")) - len(t) > 2 * _PF_MAX_NON_ASCII or not gates.ENABLED:
+        return None
+    return _PREFILTER.matching(t.encode("ascii", _STAND_IN).decode("ascii"))
+
+
 _URL_RUN = re.compile(r"[^\s%]{0,200}(?:%[0-9a-f]{2}[^\s%]{0,200}){3,}")
 # fixed priors (logit) for what the public training sets hardly contain: texts that talk *about* injection
 # (security docs, questions) and code; applied only when no rule matched as a direct imperative
@@ -1000,6 +1093,10 @@ _CODE_START = re.compile(
 )
 _CODE_END = re.compile(r"(?:[;{}]|\):?)[ \t]*$", re.M)  # (a colon alone ends headings and prose too)
 _MAX_DEPTH = 2
+# texts longer than this (characters of the folded view) are gated: see InjectionScanner.analyse
+_GATE_LEN = 1024
+_QUIET = -1.0  # the classifier's part of a gated text in which nothing pointed at a window
+_PRIOR_NEAR = 256  # the priors of a gated text look this far either side of its strongest window
 _NOT_LETTERS = str.maketrans("", "", "0123456789 \t\n\r.,;:!?-_=+*/\\|()[]{}<>\"'`~@#$%^&")
 
 
@@ -1080,6 +1177,12 @@ class InjectionScanner:
         self._rw = [float(x) for x in self.model.rule_weights]
         _PREFILTER.warm()
 
+    @property
+    def _floor(self) -> float:
+        """The threshold as a logit, a hair lower (scan skips the work that could only lower a score below it)."""
+        t = min(max(self.threshold, 1e-9), 1 - 1e-9)
+        return math.log(t / (1 - t)) - 1e-6
+
     # ------------------------------------------------------------------
     def score(self, text: str) -> float:
         return self.analyse(text).score
@@ -1087,7 +1190,7 @@ class InjectionScanner:
     def scan(self, text: str) -> list[Finding]:
         if not text:
             return []
-        an = self.analyse(text)
+        an = self.analyse(text, floor=self._floor)
         if an.score < self.threshold or an.span is None:
             return []
         a, b = an.span
@@ -1102,14 +1205,22 @@ class InjectionScanner:
         return out
 
     # ------------------------------------------------------------------
-    def analyse(self, text: str, depth: int = 0) -> Analysis:
-        """Score ``text`` (see the module docstring of ``injection_model`` for the classifier)."""
+    def analyse(self, text: str, depth: int = 0, floor: float = -math.inf) -> Analysis:
+        """Score ``text`` (see the module docstring of ``injection_model`` for the classifier).
+
+        ``floor``: a logit the caller compares the score with; below it the priors (which only lower
+        a score) are skipped, so a score under ``floor`` may come out higher than exact (``scan``)."""
         if not text or not text.strip():
             return _EMPTY
         norm = normalize(text, fold=True)
         t = norm.text
-        vec, best, direct = _rule_features(norm, text)
-        ngram, wa, wb = self.model.ngram_logit(t)
+        vec, best, direct, live, maybe = _rule_features(norm, text)
+        # a long text: the classifier reads only the windows where a rule or a strong stem matched
+        # (most traffic has none); a short one, and one with hidden characters, is read whole
+        gated = len(t) > _GATE_LEN and not vec[_RULE_INDEX["invisible"]]
+        ngram, wa, wb = self.model.ngram_logit(t, live if gated else None)
+        if ngram == float("-inf"):  # nothing to read: no evidence either way
+            ngram, wa, wb = _QUIET, 0, 0
         if ngram > 0:
             # the classifier learnt from prose: on text made mostly of digits and symbols (IBANs, hashes,
             # tables of numbers) its evidence is discounted in proportion to the missing letters
@@ -1119,7 +1230,11 @@ class InjectionScanner:
             ngram *= len(t) / (len(t) + _SHORT)
         logit = self.model.bias + ngram + sum(w * x for w, x in zip(self._rw, vec) if x)
         # the priors only lower a score: below _PRIOR_FLOOR nothing is flagged at any preset, so skip them
-        prior, damped = _priors(t, best, direct) if logit > _PRIOR_FLOOR else (0.0, [])
+        # (a long text discusses injection or reads as code or not around the window the classifier found
+        # strongest -- near the evidence -- so an instruction injected into a long prompt that somewhere says
+        # "explain" or holds code is not taken for a discussion or for code)
+        near = (max(0, wa - _PRIOR_NEAR), wb + _PRIOR_NEAR) if gated else None
+        prior, damped = _priors(t, best, direct, near) if logit > max(_PRIOR_FLOOR, floor) else (0.0, [])
         logit += prior
         score = _sigmoid(logit)
         layers: list[str] = []
@@ -1143,8 +1258,8 @@ class InjectionScanner:
             span = norm.span(wa, wb)
         an = Analysis(score, span, layers, reasons, best, ngram, logit)
         if depth < _MAX_DEPTH:
-            for kind, a, b, decoded in self._decoded(norm, text):
-                sub = self.analyse(decoded, depth + 1)
+            for kind, a, b, decoded in self._decoded(norm, text, maybe):
+                sub = self.analyse(decoded, depth + 1, floor)
                 if sub.score > an.score:
                     an = Analysis(
                         sub.score,
@@ -1159,11 +1274,11 @@ class InjectionScanner:
             an.reasons.append("classifier")
         return an
 
-    def _decoded(self, norm, text: str):
+    def _decoded(self, norm, text: str, maybe: frozenset[int] | set[int] | None = None):
         """``(kind, start, end, decoded text)`` of the hidden or encoded payloads of ``text``: Unicode tag
         characters, base64 / hex runs, URL-encoded runs and a rot13 view (each bounded)."""
         t = norm.text
-        if not text.isascii() and _TAG_RE.search(text):
+        if not text.isascii() and _astral(text) and _TAG_RE.search(text):
             yield "tags", 0, len(text), normalize(text, tags="decode").text
         if "\u202e" in text:  # right-to-left override: the text is stored backwards and displayed forwards
             yield "bidi", 0, len(text), t[::-1]
@@ -1175,12 +1290,13 @@ class InjectionScanner:
                 n += 1
                 oa, ob = norm.span(*m.span())
                 yield "url", oa, ob, urllib.parse.unquote_plus(m.group())
-        if any(h in t for h in _ROT13_HINTS):
+        if (_PF_ROT13 in maybe) if maybe is not None else any(h in t for h in _ROT13_HINTS):
             yield "rot13", 0, len(text), t.translate(_ROT13)
+        if maybe is not None and _PF_B64 not in maybe:
+            return  # no run of 24 base64 characters in the folded view, so none in the text
         if gates.ENABLED and gates.B64_RUN not in text.encode("utf-8", "surrogatepass").translate(gates.B64_MAP):
             return
-        longs = [tok for tok in text.split() if len(tok) >= 24]
-        for m in _long_token_runs(text, longs):
+        for m in _b64_runs(text):
             if n >= _MAX_DECODE:
                 break
             run = m.group()
@@ -1200,21 +1316,28 @@ _RULES = _Rules()
 def rule_vector(text: str) -> list[float]:
     """The dense rule features of ``text`` (training uses this; order: ``RULE_FEATURES``)."""
     norm = normalize(text, fold=True)
-    vec, _, _ = _rule_features(norm, text)
-    return vec
+    return _rule_features(norm, text)[0]
 
 
-def _rule_features(norm, text: str) -> tuple[list[float], dict[str, tuple[float, int, int]], bool]:
+def _rule_features(
+    norm, text: str
+) -> tuple[
+    list[float], dict[str, tuple[float, int, int]], bool, list[tuple[int, int]], frozenset[int] | set[int] | None
+]:
+    """The rule vector, the best match of each category (original offsets), whether one is a direct
+    imperative, the spans of ``norm.text`` where a rule or a strong lexicon stem matched, and what
+    the prefilter said may match (None: unknown)."""
     t = norm.text
-    maybe = _PREFILTER.matching(t)
+    maybe = _prefilter(t)
     best: dict[str, tuple[float, int, int]] = {}
     any_direct = False
-    for cat, w, a, b, direct in _RULES._features(norm, text, maybe):
+    lex, live = lexicon_scan(t)
+    for cat, w, a, b, direct in _RULES._features(norm, text, maybe, live):
         any_direct |= direct
         cur = best.get(cat)
         if cur is None or w > cur[0]:
             best[cat] = (w, a, b)
-    for cat, w, a, b in lexicon_hits(t):
+    for cat, w, a, b in lex:
         # a strong lexicon hit that starts a sentence (or text addressed to the model) is a direct imperative
         if w >= 0.7 and (cat == "addressed" or _SENT_START.search(t[max(0, a - 6) : a])):
             any_direct = True
@@ -1224,10 +1347,11 @@ def _rule_features(norm, text: str) -> tuple[list[float], dict[str, tuple[float,
             best[cat] = (w, oa, ob)
     n = 0
     first: tuple[int, int] | None = None
-    for gates_, rx in _DELIMS:
-        if any(g in t for g in gates_):
+    for d, (gates_, rx) in enumerate(_DELIMS):
+        if (_PF_DELIM + d in maybe) if maybe is not None else any(g in t for g in gates_):
             for m in rx.finditer(t):
                 n += 1
+                live.append(m.span())
                 if first is None or m.start() < first[0]:
                     first = m.span()
                 if n >= 8:
@@ -1241,23 +1365,26 @@ def _rule_features(norm, text: str) -> tuple[list[float], dict[str, tuple[float,
     vec = [0.0] * len(RULE_FEATURES)
     for cat, (w, _, _) in best.items():
         vec[_RULE_INDEX[cat]] = w
-    if not text.isascii():
-        hidden = len(_HIDING_RE.findall(text))
+    if not text.isascii() and (_astral(text) or any(c in text for c in _HIDING_BMP)):
+        hidden = len(_HIDING_RE.findall(text))  # (a character class over the whole text: only when one may be there)
         if hidden:
             vec[_RULE_INDEX["invisible"]] = min(1.0, hidden / 8)
-    return vec, best, any_direct
+    return vec, best, any_direct, live, maybe
 
 
-def _priors(t: str, best: dict, any_direct: bool) -> tuple[float, list[str]]:
-    """The fixed logit priors of ``t`` (see ``_EDU_PRIOR``) and what they were."""
+def _priors(t: str, best: dict, any_direct: bool, near: tuple[int, int] | None = None) -> tuple[float, list[str]]:
+    """The fixed logit priors of ``t`` (see ``_EDU_PRIOR``) and what they were, judged on ``t[near[0]:near[1]]``
+    (None: the whole text; whether it reads as code: its first 20,000 characters)."""
     if any_direct:
         return 0.0, []
     p, why = 0.0, []
+    if near is not None:
+        t = t[near[0] : near[1]]
     if _edu_search(t):
         # weaker without any rule hit: the framing words ("explain", "how to") also open plain requests
         p += _EDU_PRIOR if best else _EDU_PRIOR / 2
         why.append("discusses injection / asks about it")
-    lines = t.count("\n") + 1
+    lines = t.count("\n", 0, 20000) + 1
     if lines >= 2 and (len(_CODE_START.findall(t, 0, 20000)) + len(_CODE_END.findall(t, 0, 20000))) >= max(
         2, lines // 4
     ):

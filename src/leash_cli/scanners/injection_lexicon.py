@@ -25,7 +25,7 @@ import re
 
 from .normalize import normalize
 
-__all__ = ["lexicon_hits", "LANGUAGES"]
+__all__ = ["lexicon_hits", "lexicon_scan", "LANGUAGES"]
 
 # language: (override verbs, instruction nouns, qualifiers, disclosure verbs, secret targets,
 #            persona openers, no-limits phrases, send verbs)
@@ -580,16 +580,32 @@ def _quoted(t: str, a: int, b: int) -> bool:
     return any(q in t[max(0, a - 3) : a] for q in _QUOTES_OPEN) and any(q in t[b : b + 3] for q in _QUOTES_CLOSE)
 
 
+# the roles whose stems make a place in a text worth the classifier's look (see ``lexicon_scan``); the
+# others (instruction nouns, imperatives, "show", "send", data nouns, "all / before") are everywhere in
+# ordinary prompts ("the retry policy", "your task"), and so are the bare persona openers below ("You are a
+# helpful assistant" starts half the system prompts)
+_STRONG = frozenset({"verb", "target", "persona", "nolimit", "addressee", "state", "stealth", "tool"})
+_WEAK_OPENERS = frozenset(["you are", "you're", "become", "persona", "simulate", "hypothetically", "your name is"])
+
+
 def lexicon_hits(t: str) -> list[tuple[str, float, int, int]]:
     """``(category, weight, start, end)`` for the multilingual rules on the folded text ``t`` (a match inside
     quotes counts 0.35x: it is being talked about)."""
-    return [(c, w * 0.35 if _quoted(t, a, b) else w, a, b) for c, w, a, b in _lexicon_hits(t)]
+    return lexicon_scan(t)[0]
 
 
-def _lexicon_hits(t: str) -> list[tuple[str, float, int, int]]:
+def lexicon_scan(t: str) -> tuple[list[tuple[str, float, int, int]], list[tuple[int, int]]]:
+    """:func:`lexicon_hits`, and the spans of ``t`` where a stem of a strong role occurs (an override verb,
+    an instruction noun, a secret target, a persona, a tool name, text addressed to the AI ...): the
+    scanner's classifier reads the windows of a long text that hold one."""
     hits = _hits(t)
     if not hits:
-        return []
+        return [], []
+    live = [(a, b) for a, b, roles in hits if not roles.isdisjoint(_STRONG) and t[a:b] not in _WEAK_OPENERS]
+    return [(c, w * 0.35 if _quoted(t, a, b) else w, a, b) for c, w, a, b in _pair(t, hits)], live
+
+
+def _pair(t: str, hits: list[tuple[int, int, frozenset[str]]]) -> list[tuple[str, float, int, int]]:
     by: dict[str, list[tuple[int, int]]] = {}
     for a, b, roles in hits:
         for r in roles:

@@ -21,6 +21,7 @@ from the pinned public sources of ``data/injection/SOURCES.md``; nothing is down
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
 import threading
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BITS", "ORDERS", "WINDOW", "Model", "load", "ngram_ids", "MODEL_PATH", "RULE_FEATURES"]
+__all__ = ["BITS", "ORDERS", "WINDOW", "Model", "load", "ngram_ids", "ngram_matrix", "MODEL_PATH", "RULE_FEATURES"]
 
 BITS = 18
 ORDERS = (1, 2, 3, 4, 5)
@@ -69,32 +70,81 @@ def _norm(count):
     return count**NORM_POWER
 
 
+_K = max(ORDERS)
+_ROWS = np.array([n in ORDERS for n in range(1, _K + 1)])
+_SALTS = np.array([_ORDER_SALT[n] for n in range(1, _K + 1)], dtype=np.uint32)[:, None]
+# code points below 128 through one table: whitespace -> space, digits -> "0"
+_LUT = np.arange(128, dtype=np.uint32)
+_LUT[[9, 10, 11, 12, 13]] = 32
+_LUT[48:58] = 48
+
+
+_ASCII_FOLD = bytes.maketrans(b"\t\n\x0b\x0c\r0123456789", b"     0000000000")
+
+
 def codes(text: str) -> np.ndarray:
     """Code points of ``text`` as uint32, whitespace folded to a space and digits to ``0``."""
-    c = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).copy()
-    c[(c == 9) | (c == 10) | (c == 13) | (c == 12) | (c == 11)] = 32
-    c[(c >= 48) & (c <= 57)] = 48
-    return c
+    if text.isascii():  # one C pass over the bytes
+        return np.frombuffer(text.encode("ascii").translate(_ASCII_FOLD), dtype=np.uint8).astype(np.uint32)
+    c = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return np.where(c < 128, _LUT[np.minimum(c, 127)], c)
+
+
+def ngram_matrix(c: np.ndarray) -> np.ndarray:
+    """The bucket of the n-gram of every order ending at every position of the code array ``c``: an
+    int64 array ``[len(ORDERS), len(c)]``; row ``k`` (order ``n``) is meaningless at positions
+    ``< n - 1`` (the caller masks them).  One hashing pass per order over the whole array
+    (``h_n[i] = h_{n-1}[i-1] * P + c[i]``), then one salt / mix / shift over the matrix."""
+    n = len(c)
+    h = np.empty((_K, n), dtype=np.uint32)
+    h[0] = c
+    with np.errstate(over="ignore"):
+        for k in range(1, _K):
+            np.multiply(h[k - 1, :-1], _P, out=h[k, 1:])
+            h[k, 1:] += c[1:]
+            h[k, 0] = 0
+        h ^= _SALTS
+        h *= _MIX
+        h >>= _SHIFT
+    if not _ROWS.all():
+        h = h[_ROWS]
+    return h.astype(np.int64)
 
 
 def ngram_ids(text: str) -> list[tuple[int, np.ndarray]]:
     """For each order n: the bucket of the n-gram ending at every position ``i >= n - 1`` of
     `` text `` (padded with one space each side), as int64 arrays; array ``n`` has ``len - n + 1``
-    entries."""
+    entries (the training form; the scanner uses :func:`ngram_matrix` directly)."""
     c = codes(" " + text + " ")
-    out = []
-    h = np.zeros(len(c), dtype=np.uint32)
-    with np.errstate(over="ignore"):
-        for n in range(1, max(ORDERS) + 1):
-            if n == 1:
-                h = c.copy()
-            else:
-                if len(h) <= 1:
-                    break
-                h = h[:-1] * _P + c[n - 1 :]
-            if n in ORDERS:
-                out.append((n, (((h ^ _ORDER_SALT[n]) * _MIX) >> _SHIFT).astype(np.intp)))
+    m = ngram_matrix(c)
+    return [(n, m[k, n - 1 :]) for k, n in enumerate(ORDERS) if n <= len(c)]
+
+
+_ORDER_OFFSET = sum(n - 1 for n in ORDERS)
+
+
+def _count_prefix(k):
+    """How many n-grams end at the padded positions ``0 .. k-1`` (``k`` an int or an int array): position
+    ``i`` ends ``|{n in ORDERS : n <= i + 1}|`` of them."""
+    if isinstance(k, int):
+        if k >= _K - 1:
+            return float(len(ORDERS) * k - _ORDER_OFFSET)
+        return float(sum(max(k - (n - 1), 0) for n in ORDERS))
+    out = np.zeros(len(k), dtype=np.float64)
+    for n in ORDERS:
+        out += np.maximum(k - (n - 1), 0)
     return out
+
+
+def window_starts(n: int) -> list[int]:
+    """Where the windows of a padded text of ``n`` characters start: every ``WINDOW // 2``, and one
+    flush with the end."""
+    if n <= WINDOW:
+        return [0]
+    starts = list(range(0, n - WINDOW + 1, WINDOW // 2))
+    if starts[-1] + WINDOW < n:
+        starts.append(n - WINDOW)
+    return starts
 
 
 @dataclass
@@ -106,39 +156,74 @@ class Model:
 
     def position_sums(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Per position of the padded text: the summed weights and the count of the n-grams that end there."""
-        ids = ngram_ids(text)
-        n = len(text) + 2
-        s = np.zeros(n, dtype=np.float64)
-        cnt = np.zeros(n, dtype=np.float64)
-        w = self.weights
-        for order, arr in ids:
-            s[order - 1 :] += np.take(w, arr)
-            cnt[order - 1 :] += 1.0
-        return s, cnt
+        c = codes(" " + text + " ")
+        s = self._sums(c, 0, len(c))
+        k = np.arange(len(c) + 1)
+        return s, np.diff(_count_prefix(k))
 
-    def ngram_logit(self, text: str) -> tuple[float, int, int]:
-        """The maximum over windows of the n-gram part of the logit, and that window's span in ``text``."""
+    def _sums(self, c: np.ndarray, lo: int, hi: int, base: int = 0) -> np.ndarray:
+        """The summed weights of the n-grams ending at each position ``lo .. hi-1`` of the code array
+        ``c``, which starts at position ``base`` of the padded text."""
+        a = max(0, lo - (_K - 1))
+        g = self.weights.take(ngram_matrix(c[a:hi]))
+        for k, n in enumerate(ORDERS):  # n-grams that would start before the text
+            g[k, : max(0, n - 1 - a - base)] = 0.0
+        return g.sum(axis=0, dtype=np.float64)[lo - a :]
+
+    def ngram_logit(self, text: str, live: list[tuple[int, int]] | None = None) -> tuple[float, int, int]:
+        """The maximum over windows of the n-gram part of the logit, and that window's span in ``text``.
+
+        ``live``: spans of ``text``; only the windows that overlap one are scored (None: every window).
+        With no window scored the result is ``(-inf, 0, 0)``."""
         if not text:
             return 0.0, 0, 0
-        s, cnt = self.position_sums(text)
-        n = len(s)
+        n = len(text) + 2
+        starts = window_starts(n)
+        if live is not None:  # text offsets: padded position = offset + 1
+            keep: set[int] = set()
+            for a, b in live:  # window j overlaps [a + 1, b + 1) iff starts[j] < b + 1 < starts[j] + WINDOW + ...
+                keep.update(range(bisect.bisect_right(starts, a + 1 - WINDOW), bisect.bisect_left(starts, b + 1)))
+            if not keep:
+                return float("-inf"), 0, 0
+            if len(keep) * WINDOW < n:
+                return self._some_windows(text, [starts[j] for j in sorted(keep)], n)
+        st = np.asarray(starts)
+        ends = np.minimum(st + WINDOW, n)
+        s = self._sums(codes(" " + text + " "), 0, n)
         cs = np.concatenate(([0.0], np.cumsum(s)))
-        cc = np.concatenate(([0.0], np.cumsum(cnt)))
-        if n <= WINDOW:
-            starts = np.array([0])
-            ends = np.array([n])
-        else:
-            starts = np.arange(0, n - WINDOW + 1, WINDOW // 2)
-            if starts[-1] + WINDOW < n:
-                starts = np.append(starts, n - WINDOW)
-            ends = starts + WINDOW
-        tot = cs[ends] - cs[starts]
-        num = np.maximum(cc[ends] - cc[starts], 1.0)
-        vals = tot / _norm(num)
+        vals = (cs[ends] - cs[st]) / _norm(np.maximum(_count_prefix(ends) - _count_prefix(st), 1.0))
         k = int(np.argmax(vals))
-        a = max(0, int(starts[k]) - 1)
-        b = min(len(text), int(ends[k]) - 1)
-        return float(vals[k]), a, b
+        return float(vals[k]), max(0, starts[k] - 1), min(len(text), int(ends[k]) - 1)
+
+    def _some_windows(self, text: str, starts: list[int], n: int) -> tuple[float, int, int]:
+        """:meth:`ngram_logit` over the windows at ``starts`` only (sorted): the merged runs of windows,
+        each with the ``max(ORDERS) - 1`` characters before it, are hashed as one array."""
+        padded = " " + text + " "
+        pieces: list[str] = []
+        where: list[int] = []  # per window: its start in the joined array
+        pos = i = 0
+        while i < len(starts):
+            j = i
+            while j + 1 < len(starts) and starts[j + 1] < starts[j] + WINDOW:
+                j += 1
+            lo, hi = starts[i], min(starts[j] + WINDOW, n)
+            a = max(0, lo - (_K - 1))  # the n-grams ending at lo .. hi-1 start no earlier than this
+            pieces.append(padded[a:hi])
+            where.extend(pos + st - a for st in starts[i : j + 1])
+            pos += hi - a
+            i = j + 1
+        g = self.weights.take(ngram_matrix(codes("".join(pieces))))
+        if starts[0] < _K - 1:  # the first run starts the text: no n-gram starts before it
+            for k, o in enumerate(ORDERS):
+                g[k, : o - 1] = 0.0
+        cs = np.concatenate(([0.0], np.cumsum(g.sum(axis=0, dtype=np.float64))))
+        best = (float("-inf"), 0, 0)
+        for st, w in zip(starts, where):
+            end = min(st + WINDOW, n)
+            v = float(cs[w + end - st] - cs[w]) / _norm(max(_count_prefix(end) - _count_prefix(st), 1.0))
+            if v > best[0]:
+                best = (v, max(0, st - 1), min(len(text), end - 1))
+        return best
 
 
 def features_matrix_row(text: str) -> tuple[np.ndarray, np.ndarray]:

@@ -30,7 +30,9 @@ even for 1 MB inputs.
 
 from __future__ import annotations
 
+import codecs
 import re
+import threading
 import unicodedata
 from bisect import bisect_right
 from functools import lru_cache
@@ -237,6 +239,28 @@ class Normalized:
         return f"Normalized(text={self.text[:40]!r}..., identity={self.identity})"
 
 
+_runs = threading.local()
+
+
+def _collect_run(e: UnicodeError) -> tuple[str, int]:
+    assert isinstance(e, UnicodeEncodeError)
+    _runs.found.append((e.start, e.end))
+    return "", e.end
+
+
+_RUNS_HANDLER = __name__ + ".non-ascii-runs"  # (the module's own: a handler reports to its module's list)
+codecs.register_error(_RUNS_HANDLER, _collect_run)
+
+
+def _non_ascii_runs(text: str) -> list[tuple[int, int]]:
+    """The maximal runs of non-ASCII characters of ``text``, as ``_NON_ASCII_RUN.finditer`` finds them:
+    the ASCII encoder skips ASCII at C speed and hands each run to the error handler once."""
+    found: list[tuple[int, int]] = []
+    _runs.found = found
+    text.encode("ascii", _RUNS_HANDLER)
+    return found
+
+
 def normalize(text: str, fold: bool = False, tags: str = "strip") -> Normalized:
     """Return the normalised view of ``text`` (see module docstring).
 
@@ -249,7 +273,78 @@ def normalize(text: str, fold: bool = False, tags: str = "strip") -> Normalized:
     if not fold and not decode_tags:
         if INVISIBLE_RE.search(text) is None and unicodedata.is_normalized("NFKC", text):
             return Normalized(text, text, None)
+    # mostly non-ASCII text (Cyrillic, CJK, Arabic ...) folds by str.translate; a few non-ASCII characters in
+    # ASCII text (names, quotes) by the runs loop (translate would look every ASCII character up too)
+    if fold and not decode_tags and 3 * (len(text.encode("utf-8", "surrogatepass")) - len(text)) > len(text):
+        return _fold(text)
+    return _normalize_runs(text, fold, decode_tags)
 
+
+class _FoldTable(dict):
+    """code point -> its folded replacement; a ``str.translate`` table filled on first sight (bounded)."""
+
+    def __missing__(self, k: int) -> str:
+        c = chr(k)
+        v = c.lower() if k < 128 else _map_char(c, True)
+        if len(self) > 65536:
+            self.clear()
+        self[k] = v
+        return v
+
+
+class _MarkTable(dict):
+    """code point -> "a" when it folds to exactly one character, "b" otherwise (dropped or expanded)."""
+
+    def __missing__(self, k: int) -> str:
+        v = "a" if len(_FOLD_TABLE[k]) == 1 else "b"
+        if len(self) > 65536:
+            self.clear()
+        self[k] = v
+        return v
+
+
+_FOLD_TABLE = _FoldTable()
+_MARK_TABLE = _MarkTable()
+
+
+def _fold(text: str) -> Normalized:
+    """``normalize(text, fold=True)`` by two ``str.translate`` passes (C speed per character) instead of a
+    Python loop over the non-ASCII characters: the same text and segments as :func:`_normalize_runs`.
+    Characters that fold to one character keep their offsets; only the others (invisible characters
+    dropped, ligatures expanded) cut the identity into segments."""
+    marks = text.translate(_MARK_TABLE)
+    p = marks.find("b")
+    if p < 0:
+        return Normalized(text, text.translate(_FOLD_TABLE), None)
+    pieces: list[str] = []
+    segs: list[tuple[int, int, int, int]] = []
+    npos = last = 0
+    while p >= 0:
+        if p > last:
+            pieces.append(text[last:p].translate(_FOLD_TABLE))
+            segs.append((npos, last, p - last, p - last))
+            npos += p - last
+        r = _FOLD_TABLE[ord(text[p])]
+        if r:
+            pieces.append(r)
+            segs.append((npos, p, len(r), 1))
+            npos += len(r)
+        last = p + 1
+        p = marks.find("b", last)
+    if last < len(text):
+        pieces.append(text[last:].translate(_FOLD_TABLE))
+        segs.append((npos, last, len(text) - last, len(text) - last))
+    out = "".join(pieces)
+    if len(segs) == 1 and segs[0][0] == 0 and segs[0][1] == 0 and segs[0][2] == len(text) == len(out):
+        return Normalized(text, out, None)  # (as the loop decides it)
+    if not segs:
+        return Normalized(text, out, [(0, len(text), 0, 0)])
+    return Normalized(text, out, segs)
+
+
+def _normalize_runs(text: str, fold: bool, decode_tags: bool) -> Normalized:
+    """The general path: ASCII stretches as they are (lower-cased when folding), each non-ASCII character
+    through :func:`_map_char`."""
     pieces: list[str] = []
     segs: list[tuple[int, int, int, int]] = []
     npos = 0  # current length of the normalised output
@@ -265,8 +360,7 @@ def normalize(text: str, fold: bool = False, tags: str = "strip") -> Normalized:
             id_len = 0
 
     last = 0
-    for m in _NON_ASCII_RUN.finditer(text):
-        a, b = m.span()
+    for a, b in _non_ascii_runs(text):
         if a > last:  # ASCII stretch: identity
             chunk = text[last:a]
             pieces.append(chunk.lower() if fold else chunk)

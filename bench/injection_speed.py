@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Latency of the prompt-injection detector on 4 KB prompts, benign and attack (one core).
+
+    python bench/injection_speed.py [--iterations N] [--profile]
+
+Benign: the realistic 4 KB prompt of ``bench/scanners_bench.py`` (code, logs, JSON, prose), and
+4 KB prompts built from the team dev set's benign texts (each kind: code, security docs, innocent
+trigger words, multilingual, role-play, long documents), repeated / cut to 4 KB.  Attack: the dev
+set's attacks, each placed in the middle of the 4 KB benign prompt (the indirect case: one
+injected paragraph in a long document).  Reports p50 / p95 per set, in milliseconds.
+
+Times are this thread's CPU time (``time.thread_time_ns``), so that other processes on a shared
+machine do not count; they still slow it (caches). ``--profile`` prints a cProfile of the benign set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from leash_cli.scanners.injection import InjectionScanner  # noqa: E402
+from scanners_bench import make_prompt  # noqa: E402
+
+SIZE = 4096
+
+
+def fit(text: str, size: int = SIZE) -> str:
+    """``text`` repeated (paragraph-separated) and cut to ``size`` characters."""
+    out = text
+    while len(out) < size:
+        out += "\n\n" + text
+    return out[:size]
+
+
+def corpora() -> dict[str, list[str]]:
+    dev = [json.loads(x) for x in (ROOT / "data/injection/dev.jsonl").read_text(encoding="utf-8").splitlines() if x]
+    base = make_prompt(SIZE)
+    kinds: dict[str, list[str]] = {}
+    for r in dev:
+        if not r["label"]:
+            kinds.setdefault(r["kind"], []).append(r["text"])
+    benign = [base]
+    for texts in kinds.values():
+        # every kind's texts joined into 4 KB prompts (several prompts per kind)
+        joined = "\n\n".join(texts)
+        benign.extend(fit(joined[i:], SIZE) for i in range(0, max(1, len(joined) - SIZE), SIZE)[:4])
+    half = SIZE // 2
+    attack = [base[: half - len(r["text"]) // 2] + "\n" + r["text"] + "\n" + base[half:] for r in dev if r["label"]]
+    attack = [a[:SIZE] if len(a) > SIZE else a for a in attack]
+    gateway = (
+        "Please review the following deployment notes and list the risks. "
+        + "The service runs three replicas behind a load balancer and talks to a queue. " * 48
+    )[:4000]  # bench/run.py's 4 KB prompt (the gateway throughput figure)
+    return {
+        "benign 4 KB": benign,
+        "attack in 4 KB": attack,
+        "scanners_bench prompt": [base],
+        "bench/run.py prompt": [gateway],
+    }
+
+
+def measure(sc: InjectionScanner, texts: list[str], iterations: int) -> tuple[float, float, int]:
+    for t in texts[:20]:
+        sc.scan(t)
+    times = []
+    rounds = max(1, iterations // len(texts))
+    for _ in range(rounds):
+        for t in texts:
+            t0 = time.thread_time_ns()
+            sc.scan(t)
+            times.append((time.thread_time_ns() - t0) / 1e6)
+    times.sort()
+    return statistics.median(times), times[int(0.95 * (len(times) - 1))], len(times)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--iterations", type=int, default=2000)
+    ap.add_argument("--profile", action="store_true")
+    a = ap.parse_args(argv)
+    sc = InjectionScanner()
+    sets = corpora()
+    if a.profile:
+        import cProfile
+        import pstats
+
+        texts = sets["benign 4 KB"]
+        pr = cProfile.Profile()
+        pr.enable()
+        for _ in range(max(1, a.iterations // len(texts))):
+            for t in texts:
+                sc.scan(t)
+        pr.disable()
+        pstats.Stats(pr).sort_stats("tottime").print_stats(25)
+        return 0
+    print(f"prompt-injection on {SIZE}-character prompts (model {sc.model.digest[:12]}, pid {os.getpid()})\n")
+    print("| set | texts | samples | p50 ms | p95 ms |\n|---|---|---|---|---|")
+    for name, texts in sets.items():
+        p50, p95, n = measure(sc, texts, a.iterations)
+        print(f"| {name} | {len(texts)} | {n} | {p50:.3f} | {p95:.3f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,33 @@
+"""normalize()'s fast paths give exactly what its per-character loop gives: the folded text and the offset map."""
+
+import importlib
+import random
+
+N = importlib.import_module("leash_cli.scanners.normalize")
+
+ALPHABET = list("abcXYZ 019.,\n\t") + [
+    "\u00e9", "\u0130", "\ufb01", "\u200b", "\u200d", "\u202e", "\U000e0041", "\u0301", "\u0436", "\u0416",
+    "\u4f60", "\U0001f600", "\u00df", "\u1e9e", "\uff21", "\u2460", "\u00a0", "\u00ad", "\ufeff", "\u0627",
+    "\u0915", "\u093f", "\u0435", "\u03b1", "\u2019", "\ud800", "\u3000", "\u2126", "\u212a", "\u01c4",
+]  # fmt: skip
+
+
+def _texts(n: int, seed: int):
+    rng = random.Random(seed)
+    for _ in range(n):
+        yield "".join(rng.choice(ALPHABET) for _ in range(rng.randrange(0, 80)))
+
+
+def test_translate_fold_equals_the_loop():
+    for t in _texts(8000, 1):
+        if t.isascii():
+            continue  # (normalize() returns ASCII text before either path)
+        a, b = N._fold(t), N._normalize_runs(t, True, False)
+        assert (a.text, a._segments) == (b.text, b._segments), repr(t)
+        for i in range(len(a.text) + 1):
+            assert a.span(0, i) == b.span(0, i)
+
+
+def test_non_ascii_runs_equal_the_regex():
+    for t in _texts(3000, 2):
+        assert N._non_ascii_runs(t) == [m.span() for m in N._NON_ASCII_RUN.finditer(t)], repr(t)
