@@ -69,6 +69,7 @@ __all__ = [
     "row_hash",
     "link_hash",
     "make_entries",
+    "chain_rows",
     "checkpoint_mac",
     "tombstone_mac",
     "Finding",
@@ -215,6 +216,31 @@ def make_entries(
         heads[base] = (seq, h)
         seq += 1
     return out
+
+
+def chain_rows(
+    requests: Iterable[Sequence[Any]], violations: Sequence[Sequence[Any]], audits: Iterable[Sequence[Any]]
+) -> list[tuple[str, str, str, Sequence[Any]]]:
+    """A batch's rows in chain order, as :func:`make_entries` takes them: each request followed by its
+    findings (retention keeps them together), then findings of other requests, then audit rows.  Violation
+    and audit rows lead with their id (``(id, *VIOLATION_COLUMNS)``, ``(id, *AUDIT_COLUMNS)``)."""
+    rows: list[tuple[str, str, str, Sequence[Any]]] = []
+    by_request: dict[Any, list[tuple[str, str, str, Sequence[Any]]]] = {}
+    for v in violations:
+        by_request.setdefault(v[1], []).append(("violation", str(v[0]), v[1 + _VIOL_CREATED], v))
+    for r in requests:
+        rows.append(("request", r[_REQ_ID], r[_REQ_STARTED], r))
+        rows.extend(by_request.pop(r[_REQ_ID], ()))
+    for rest in by_request.values():
+        rows.extend(rest)
+    rows.extend(("audit", str(a[0]), a[1 + _AUDIT_CREATED], a) for a in audits)
+    return rows
+
+
+_REQ_ID = REQUEST_COLUMNS.index("id")
+_REQ_STARTED = REQUEST_COLUMNS.index("started_at")
+_VIOL_CREATED = VIOLATION_COLUMNS.index("created_at")
+_AUDIT_CREATED = AUDIT_COLUMNS.index("created_at")
 
 
 # -- the key -------------------------------------------------------------------------
