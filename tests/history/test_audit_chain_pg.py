@@ -56,7 +56,8 @@ def _sql(url, statement, *params):
 def test_two_gateways_writing_at_once_keep_a_chain_each_and_both_verify(pg_url):
     open_store(pg_url).migrate()
     recorders = [
-        make_recorder(pg_url, StorageConfig(writer=w, batch_size=20, commit_interval_ms=5)) for w in ("process", "thread")
+        make_recorder(pg_url, StorageConfig(writer=w, batch_size=20, commit_interval_ms=5))
+        for w in ("process", "thread")
     ]
     for rec in recorders:
         rec.start()

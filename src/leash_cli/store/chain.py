@@ -511,9 +511,9 @@ def verify(source: ChainSource, key: AuditKey | None, since: str | None = None) 
         wr = _verify_writer(w, by_writer.get(w, []), cps_by_writer.get(w, []), tombs, key, since, add, latest)
         rep.writers.append(wr)
         rep.unsigned_tail += wr.unsigned_tail
-        cp = wr.last_checkpoint
-        if cp is not None and (rep.last_checkpoint is None or cp.created_at >= rep.last_checkpoint.created_at):
-            rep.last_checkpoint = cp
+        wcp = wr.last_checkpoint
+        if wcp is not None and (rep.last_checkpoint is None or wcp.created_at >= rep.last_checkpoint.created_at):
+            rep.last_checkpoint = wcp
     # 3. the rows
     for kind, table in KIND_TABLE.items():
         pre = source.pre_chain(kind)

@@ -373,9 +373,7 @@ class PostgresStore:
                     "VALUES (%s, %s, %s, %s, %s, %s, %s)",
                     [key.id, key.tenant, key_hash, key.prefix, key.description, key.created_at, key.expires_at],
                 )
-                self._record_audit(
-                    conn, "key_created", "cli", {"key_id": key.id, "tenant": key.tenant}, key.created_at
-                )
+                self._record_audit(conn, "key_created", "cli", {"key_id": key.id, "tenant": key.tenant}, key.created_at)
 
     def revoke_key(self, key_id: str, now: str) -> bool:
         with self._connection() as conn:
