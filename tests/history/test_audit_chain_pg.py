@@ -186,3 +186,27 @@ def test_export_has_the_same_shape_and_row_hashes_as_sqlite(pg_url, tmp_path):
     cps = [(a, b) for a, b in zip(lite, pg) if a["type"] == "checkpoint"]
     assert cps and all(set(a["heads"]) == {"audit", "decision"} for a, _ in cps)
     assert all({k.partition("@")[0] for k in b["heads"]} == {"audit", "decision"} for _, b in cps)
+
+
+def test_a_running_writer_signs_what_an_idle_writer_left_unsigned(pg_url):
+    """``leash keys create`` while the gateway writes gets a writer id of its own (the gateway holds its id);
+    the gateway's next checkpoint signs that tail too (reason ``adopted``)."""
+    from leash_cli.store.backend import VirtualKey
+
+    rec = make_recorder(pg_url, StorageConfig(writer="thread", audit_checkpoint_interval="0s"))
+    rec.start()
+    rec.submit(_ex(0, t0=time.time()))
+    assert rec.flush()
+    store = open_store(pg_url)
+    store.create_key(VirtualKey("k1", "team-a", "lk-1", None, "2026-01-01T00:00:00.000Z", None, None), "h")
+    rep = _verify(pg_url)
+    assert rep.ok and rep.unsigned_tail == 1 and len(rep.writers) == 2
+    rec.submit(_ex(1, t0=time.time()))
+    assert rec.flush()  # an interval checkpoint: its own, and the idle writer's
+    rep = _verify(pg_url)
+    assert rep.ok and rep.unsigned_tail == 0, rep.as_dict()
+    assert sorted(w.last_checkpoint.reason for w in rep.writers) == ["adopted", "interval"]
+    rec.close()
+    # an edit of the key's audit row is caught as on SQLite
+    _sql(pg_url, "UPDATE audit_log SET actor = 'mallory' WHERE event = 'key_created'")
+    assert [f.problem for f in _verify(pg_url).findings] == ["edited"]

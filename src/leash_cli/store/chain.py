@@ -313,7 +313,7 @@ class Checkpoint:
 
     id: int
     created_at: str
-    reason: str  # interval | shutdown | manual
+    reason: str  # interval | shutdown | manual | adopted (an idle writer's tail, signed by a running one)
     audit_seq: int
     audit_hash: str
     decision_seq: int

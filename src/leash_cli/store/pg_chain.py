@@ -38,7 +38,7 @@ from leash_cli.store.chain import (
 from leash_cli.store.pg_schema import CHAIN_LOCK, applied, check_usable
 from leash_cli.store.schema import AUDIT_COLUMNS, REQUEST_COLUMNS, VIOLATION_COLUMNS
 
-__all__ = ["PgChain", "PgChainSource", "prune_segments", "next_ids"]
+__all__ = ["PgChain", "PgChainSource", "prune_segments", "next_ids", "sign_idle_writers"]
 
 _VIO_COLS = ", ".join(f'"{c}"' for c in VIOLATION_COLUMNS)
 _AUD_COLS = ", ".join(AUDIT_COLUMNS)
@@ -67,9 +67,10 @@ class PgChain:
     """One writer's chains on one connection (an autocommit psycopg connection the writer keeps open): the
     claimed writer id, the heads of its two chains and the MAC of its last checkpoint."""
 
-    def __init__(self, conn: Any, *, host: str | None = None, now: str = "") -> None:
+    def __init__(self, conn: Any, *, host: str | None = None, now: str = "", writer: str | None = None) -> None:
+        """Claim a writer id of ``host``; or, with ``writer``, take that one (its lock already held)."""
         self.conn = conn
-        self.writer = self._claim(host or _host(), now)
+        self.writer = writer if writer is not None else self._claim(host or _host(), now)
         self.heads, self.next_seq = self._heads()
         row = conn.execute(
             "SELECT mac FROM audit_checkpoints WHERE writer = %s ORDER BY id DESC LIMIT 1", [self.writer]
@@ -163,6 +164,33 @@ class PgChain:
     def release(self) -> None:
         """Give the writer id back (closing the connection does too)."""
         self.conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", [CHAIN_LOCK, self.writer])
+
+
+def sign_idle_writers(conn: Any, key: AuditKey, now: str, own: str) -> int:
+    """Sign the unsigned heads of every writer id nobody holds (reason ``adopted``): a gateway that stopped
+    without its shutdown checkpoint, or ``leash keys create`` run while the gateway wrote.  A running writer
+    does this at each of its own checkpoints, as SQLite's writer signs whatever was appended to its chain.
+    Returns how many were signed."""
+    signed = 0
+    for (w,) in conn.execute("SELECT writer FROM audit_writers WHERE writer <> %s ORDER BY writer", [own]).fetchall():
+        if not conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", [CHAIN_LOCK, w]).fetchone()[0]:
+            continue  # its writer runs and signs its own
+        try:
+            idle = PgChain(conn, writer=w)
+            last = conn.execute(
+                "SELECT audit_seq, audit_hash, decision_seq, decision_hash FROM audit_checkpoints WHERE writer = %s "
+                "ORDER BY id DESC LIMIT 1",
+                [w],
+            ).fetchone()
+            hs = idle.heads
+            now_heads = (hs["audit"][0], hs["audit"][1], hs["decision"][0], hs["decision"][1])
+            signed_heads = tuple(last) if last else (0, GENESIS, 0, GENESIS)
+            if now_heads != signed_heads:
+                idle.checkpoint(key, "adopted", now)
+                signed += 1
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", [CHAIN_LOCK, w])
+    return signed
 
 
 def prune_segments(conn: Any, cutoff: str, key: AuditKey | None, now: str, *, chunk: int, max_chunks: int) -> int:

@@ -48,7 +48,7 @@ from leash_cli.store.backend import (
     VirtualKey,
 )
 from leash_cli.store.chain import AuditKey, Checkpoint
-from leash_cli.store.pg_chain import PgChain, PgChainSource, next_ids, prune_segments
+from leash_cli.store.pg_chain import PgChain, PgChainSource, next_ids, prune_segments, sign_idle_writers
 from leash_cli.store.pg_copy import backup_to_sqlite
 from leash_cli.store.pg_copy import copy_from_sqlite as _copy_from_sqlite
 from leash_cli.store.pg_queries import PostgresReader
@@ -162,7 +162,10 @@ class PostgresWriter:
         """Sign the heads of this writer's audit chains (None without a key)."""
         if self.audit_key is None:
             return None
-        return self.chain.checkpoint(self.audit_key, reason, iso_utc(now) or "")
+        at = iso_utc(now) or ""
+        out = self.chain.checkpoint(self.audit_key, reason, at)
+        sign_idle_writers(self.conn, self.audit_key, at, self.chain.writer)  # tails nobody else will sign
+        return out
 
     def prune(self, cutoff: str | None, max_rows: int | None, *, chunk: int, max_chunks: int) -> int:
         """Retention: chained rows go in whole segments of each writer's decision chain, leaving a signed
