@@ -210,3 +210,25 @@ def test_a_running_writer_signs_what_an_idle_writer_left_unsigned(pg_url):
     # an edit of the key's audit row is caught as on SQLite
     _sql(pg_url, "UPDATE audit_log SET actor = 'mallory' WHERE event = 'key_created'")
     assert [f.problem for f in _verify(pg_url).findings] == ["edited"]
+
+
+def test_verify_and_export_find_the_database_from_storage_url(pg_url, tmp_path):
+    rec = make_recorder(pg_url, StorageConfig(writer="thread"))
+    rec.start()
+    for i in range(3):
+        rec.submit(_ex(i, t0=time.time()))
+    assert rec.flush()
+    rec.close()
+    cfg = tmp_path / "leash.yaml"
+    cfg.write_text(f"storage:\n  url: {json.dumps(pg_url)}\n")
+    r = runner.invoke(app, ["audit", "verify", "--config", str(cfg), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.output)
+    assert report["ok"] and report["entries"] == 4 and len(report["writers"]) == 1
+    r = runner.invoke(app, ["audit", "export", "--config", str(cfg), "--format", "jsonl"])
+    assert r.exit_code == 0, r.output
+    recs = [json.loads(line) for line in r.output.splitlines()]
+    assert [x["type"] for x in recs] == ["entry"] * 4 + ["checkpoint"]
+    _sql(pg_url, "DELETE FROM requests WHERE id = 'req-2'")
+    r = runner.invoke(app, ["audit", "verify", "--config", str(cfg)])
+    assert r.exit_code == 1 and "DELETED requests row req-2" in r.output.replace("\n", " ")
