@@ -35,7 +35,7 @@ from leash_cli.store.chain import (
     make_entries,
     tombstone_mac,
 )
-from leash_cli.store.pg_schema import CHAIN_LOCK, applied, check_usable
+from leash_cli.store.pg_schema import CHAIN_LOCK, WRITE_LOCK, applied, check_usable
 from leash_cli.store.schema import AUDIT_COLUMNS, REQUEST_COLUMNS, VIOLATION_COLUMNS
 
 __all__ = ["PgChain", "PgChainSource", "prune_segments", "next_ids", "sign_idle_writers"]
@@ -204,8 +204,11 @@ def prune_segments(conn: Any, cutoff: str, key: AuditKey | None, now: str, *, ch
         name = chain_names(w)["decision"]
         for _ in range(max_chunks):
             with conn.transaction():
-                # two recorders pruning the same chain take turns; the writer appending to it is not held up
+                # two recorders pruning the same chain take turns
                 conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [CHAIN_LOCK + 1, name])
+                # and wait for request upserts in flight (they hold WRITE_LOCK until they commit): a row
+                # written again right now has its new entry committed, and seen below, before it is judged
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
                 head = conn.execute(
                     "SELECT seq, hash, created_at FROM audit_chain WHERE writer = %s AND chain = %s "
                     "ORDER BY seq LIMIT %s",
