@@ -194,6 +194,20 @@ def test_a_cut_tail_after_the_last_checkpoint_is_reported(db_path):
     assert r.exit_code == 1 and "TAIL_CUT" in r.output
 
 
+def test_a_cut_tail_stays_reported_after_a_later_checkpoint_signs_the_cut_head(db_path):
+    _record(db_path)
+    sql = db_path.sql
+    top = sql("SELECT max(seq) FROM audit_chain WHERE chain LIKE 'decision%'")[0][0]
+    refs = [r[0] for r in sql("SELECT ref FROM audit_chain WHERE chain LIKE 'decision%' AND seq > ? - 2", top)]
+    sql("DELETE FROM audit_chain WHERE chain LIKE 'decision%' AND seq > ? - 2", top)
+    sql(f"DELETE FROM requests WHERE id IN ({','.join('?' * len(refs))})", *refs)
+    sql(f"DELETE FROM violations WHERE CAST(id AS TEXT) IN ({','.join('?' * len(refs))})", *refs)
+    _record(db_path, n=0)  # the gateway restarts and stops: its shutdown checkpoint signs the cut head
+    rep = _verify(db_path)
+    assert [f.problem for f in rep.findings] == ["tail_cut"]
+    assert rep.checkpoints == 2
+
+
 def test_a_forged_or_removed_checkpoint_is_reported(db_path):
     rec = _record(db_path, close=False)
     rec._checkpoint("interval")  # a checkpoint in the middle: the writer's own thread is idle

@@ -640,6 +640,9 @@ def _verify_writer(
             held[writer] = e  # a row written again (a resubmitted exchange) is checked against its last entry
     # 2. the checkpoints
     prev_mac = ""
+    #: per chain: the highest entry any valid checkpoint signed, and that checkpoint (a later checkpoint of a
+    #: cut chain signs a lower head: the cut is still a cut)
+    signed_top: dict[str, tuple[int, Checkpoint]] = {}
     for cp in cps:
         if key is None:
             break
@@ -666,6 +669,9 @@ def _verify_writer(
             )
         prev_mac = cp.mac
         wr.last_checkpoint = cp
+        for chain, (seq, _h) in cp.heads().items():
+            if chain not in signed_top or seq > signed_top[chain][0]:
+                signed_top[chain] = (seq, cp)
         if since is not None and cp.created_at < since:
             continue
         for chain, (seq, h) in cp.heads().items():
@@ -695,21 +701,21 @@ def _verify_writer(
                         "was rewritten",
                     )
                 )
+    for chain, (seq, top_cp) in signed_top.items():
+        if seq > last_seq[chain]:
+            add(
+                Finding(
+                    "tail_cut",
+                    "audit_chain",
+                    None,
+                    seq,
+                    f"the {names[chain]} chain ends at entry {last_seq[chain]} but checkpoint {top_cp.id} "
+                    f"({top_cp.created_at}) signed it up to entry {seq}: {seq - last_seq[chain]} or more "
+                    "entries at its end were removed",
+                )
+            )
     last_cp = wr.last_checkpoint
     if last_cp is not None:
-        for chain, (seq, _h) in last_cp.heads().items():
-            if seq > last_seq[chain]:
-                add(
-                    Finding(
-                        "tail_cut",
-                        "audit_chain",
-                        None,
-                        seq,
-                        f"the {names[chain]} chain ends at entry {last_seq[chain]} but checkpoint {last_cp.id} "
-                        f"({last_cp.created_at}) signed it up to entry {seq}: {seq - last_seq[chain]} or more "
-                        "entries at its end were removed",
-                    )
-                )
         top = max(last_cp.audit_seq, last_cp.decision_seq)
         wr.unsigned_tail = sum(1 for s in by_seq if s > top)
     else:

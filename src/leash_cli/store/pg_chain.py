@@ -172,22 +172,21 @@ def sign_idle_writers(conn: Any, key: AuditKey, now: str, own: str) -> int:
     does this at each of its own checkpoints, as SQLite's writer signs whatever was appended to its chain.
     Returns how many were signed."""
     signed = 0
-    for (w,) in conn.execute("SELECT writer FROM audit_writers WHERE writer <> %s ORDER BY writer", [own]).fetchall():
+    # the ids with entries after their last checkpoint (one query: the newest seq of each by its primary key);
+    # a chain whose newest entry is below its last signed head was cut, and is never signed again as it is
+    idle = conn.execute(
+        "SELECT w.writer FROM audit_writers w WHERE w.writer <> %s AND "
+        "coalesce((SELECT max(c.seq) FROM audit_chain c WHERE c.writer = w.writer), 0) > "
+        "coalesce((SELECT greatest(k.audit_seq, k.decision_seq) FROM audit_checkpoints k "
+        "WHERE k.writer = w.writer ORDER BY k.id DESC LIMIT 1), 0) ORDER BY w.writer",
+        [own],
+    ).fetchall()
+    for (w,) in idle:
         if not conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", [CHAIN_LOCK, w]).fetchone()[0]:
             continue  # its writer runs and signs its own
         try:
-            idle = PgChain(conn, writer=w)
-            last = conn.execute(
-                "SELECT audit_seq, audit_hash, decision_seq, decision_hash FROM audit_checkpoints WHERE writer = %s "
-                "ORDER BY id DESC LIMIT 1",
-                [w],
-            ).fetchone()
-            hs = idle.heads
-            now_heads = (hs["audit"][0], hs["audit"][1], hs["decision"][0], hs["decision"][1])
-            signed_heads = tuple(last) if last else (0, GENESIS, 0, GENESIS)
-            if now_heads != signed_heads:
-                idle.checkpoint(key, "adopted", now)
-                signed += 1
+            PgChain(conn, writer=w).checkpoint(key, "adopted", now)
+            signed += 1
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", [CHAIN_LOCK, w])
     return signed
