@@ -20,6 +20,9 @@ Sections (wall time: what the database sustains, on whatever else the machine is
               once; then every id is checked: exactly ``2 * rows`` rows.
 ``index``     full-text indexing of the rows written (``index_search``), off
               the insert path.
+``chain``     what the audit chain costs a row: the ``writer`` section at batch
+              200 with the chain entries written and with them left out
+              (alternating runs, best of three each).
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ ap.add_argument("--rows", type=int, default=20_000, help="records per timed run"
 ap.add_argument(
     "--batch", type=int, action="append", help="rows per transaction in the writer section (default 200, 500, 2000)"
 )
-ap.add_argument("--only", choices=["writer", "recorder", "two", "index"], action="append")
+ap.add_argument("--only", choices=["writer", "recorder", "two", "index", "chain"], action="append")
 ARGS = ap.parse_args()
 sys.path.insert(0, str(HERE.parent / "src"))
 sys.path.insert(1, str(HERE))
@@ -93,6 +96,39 @@ def section_writer(url: str, n: int, batches: list[int]) -> dict:
             flush=True,
         )
     return out
+
+
+def section_chain(url: str, n: int, batch: int = 200) -> dict:
+    store = open_store(url)
+    assert isinstance(store, PostgresStore)
+    st = StorageConfig()
+    best = {True: float("inf"), False: float("inf")}
+    start = 50_000_000
+    for _ in range(3):
+        for chained in (True, False):
+            rows = [build_request_row(ex, st) for ex in _ids(n, start)]
+            start += n
+            w = store.open_writer()
+            if not chained:
+                w.chain.append = lambda cur, r, v, a, c=w.chain: (c.heads, c.next_seq)  # type: ignore[method-assign]
+            try:
+                t0 = time.perf_counter()
+                for k in range(0, n, batch):
+                    w.write_batch(rows[k : k + batch], [], [])
+                best[chained] = min(best[chained], time.perf_counter() - t0)
+            finally:
+                w.close()
+    per_row = (best[True] - best[False]) * 1e6 / n
+    print(
+        f"chain   batch {batch}: {n / best[True]:9,.0f} records/s chained, {n / best[False]:9,.0f} without: "
+        f"{per_row:.1f} us a row ({(best[True] / best[False] - 1) * 100:.0f} %)",
+        flush=True,
+    )
+    return {
+        "chained_records_per_s": round(n / best[True]),
+        "unchained_records_per_s": round(n / best[False]),
+        "us_per_row": round(per_row, 1),
+    }
 
 
 def _record(url: str, exes: list) -> float:
@@ -166,7 +202,7 @@ def section_index(url: str, n: int) -> dict:
 
 
 def main() -> None:
-    only = ARGS.only or ["writer", "recorder", "two", "index"]
+    only = ARGS.only or ["writer", "recorder", "two", "index", "chain"]
     name = f"leash_bench_{secrets.token_hex(4)}"
     admin = psycopg.connect(ARGS.server, autocommit=True)
     admin.execute(f'CREATE DATABASE "{name}"')
@@ -182,6 +218,8 @@ def main() -> None:
             results["two"] = section_two(url, ARGS.rows)
         if "index" in only:
             results["index"] = section_index(url, ARGS.rows)
+        if "chain" in only:
+            results["chain"] = section_chain(url, ARGS.rows)
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()

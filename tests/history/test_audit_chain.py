@@ -1,5 +1,7 @@
 """The tamper-evident audit chain: rows written by the recorder are chained and signed; an attacker with
-`sqlite3` who edits, deletes or inserts rows (or cuts the tail) is reported precisely; retention keeps a proof."""
+`sqlite3` or `psycopg` who edits, deletes or inserts rows (or cuts the tail) is reported precisely; retention
+keeps a proof.  Every test runs on both stores: a SQLite file and a real PostgreSQL database (pg_support.py;
+skipped with the reason when there is no server, unless LEASH_REQUIRE_POSTGRES=1)."""
 
 from __future__ import annotations
 
@@ -15,10 +17,9 @@ from typer.testing import CliRunner
 from leash_cli.cli import app
 from leash_cli.config import StorageConfig
 from leash_cli.exchange import Violation
-from leash_cli.store import keys as store_keys
+from leash_cli.store import open_store
 from leash_cli.store.backend import VirtualKey
 from leash_cli.store.chain import load_key, verify
-from leash_cli.store.sqlite_chain import SqliteChainSource
 from leash_cli.store.writer import Recorder
 
 from .samples import exchange
@@ -26,13 +27,46 @@ from .samples import exchange
 runner = CliRunner()
 
 
-@pytest.fixture
-def db_path(tmp_path):
-    return tmp_path / "leash.db"
+class History:
+    """One history under test: a SQLite file or a PostgreSQL schema; ``sql`` runs what an attacker with
+    write access would (``?`` placeholders on both)."""
+
+    def __init__(self, kind, location):
+        self.kind = kind
+        self.location = location
+
+    def __str__(self):
+        return str(self.location)
+
+    def sql(self, statement, *params):
+        if self.kind == "sqlite":
+            conn = sqlite3.connect(self.location)
+            try:
+                cur = conn.execute(statement, params)
+                rows = cur.fetchall()
+                conn.commit()
+                return rows
+            finally:
+                conn.close()
+        import psycopg
+
+        with psycopg.connect(self.location, autocommit=True) as conn:
+            cur = conn.execute(statement.replace("%", "%%").replace("?", "%s"), params)
+            return cur.fetchall() if cur.description else []
+
+    def chain(self):
+        return open_store(self.location).open_chain()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_path(request, tmp_path):
+    if request.param == "sqlite":
+        return History("sqlite", tmp_path / "leash.db")
+    return History("postgres", request.getfixturevalue("pg_url"))
 
 
 def _record(db_path, n=6, *, started=None, storage=None, close=True):
-    rec = Recorder(db_path, storage or StorageConfig())
+    rec = Recorder(db_path.location, storage or StorageConfig())
     rec.start()
     t0 = started if started is not None else time.time()
     for i in range(n):
@@ -56,7 +90,7 @@ def _record(db_path, n=6, *, started=None, storage=None, close=True):
 
 
 def _verify(db_path):
-    src = SqliteChainSource(db_path)
+    src = db_path.chain()
     try:
         return verify(src, load_key())
     finally:
@@ -77,27 +111,25 @@ def test_rows_are_chained_and_a_shutdown_checkpoint_is_signed(db_path):
     assert rep.unsigned_tail == 0
     key_file = os.environ["LEASH_HOME"] + "/audit.key"
     assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
-    r = runner.invoke(app, ["audit", "verify", "--db", str(db_path)])
+    r = runner.invoke(app, ["audit", "verify", "--db", str(db_path.location)])
     assert r.exit_code == 0, r.output
     assert "intact" in r.output
 
 
 def test_edit_delete_insert_are_each_reported_exactly(db_path):
     _record(db_path)
-    conn = sqlite3.connect(db_path)
-    conn.execute("UPDATE requests SET verdict = 'allowed', outcome = 'ok' WHERE id = 'req-3'")
-    conn.execute("DELETE FROM requests WHERE id = 'req-4'")
-    vid = conn.execute("SELECT min(id) FROM violations").fetchone()[0]
-    conn.execute("UPDATE violations SET action = 'log' WHERE id = ?", (vid,))
-    conn.execute(
+    sql = db_path.sql
+    sql("UPDATE requests SET verdict = 'allowed', outcome = 'ok' WHERE id = 'req-3'")
+    sql("DELETE FROM requests WHERE id = 'req-4'")
+    vid = sql("SELECT min(id) FROM violations")[0][0]
+    sql("UPDATE violations SET action = 'log' WHERE id = ?", vid)
+    sql(
         "INSERT INTO requests (id, started_at, tenant, verdict) VALUES ('forged', '2026-01-01T00:00:00.000Z',"
         " 'default', 'allowed')"
     )
-    conn.execute("UPDATE audit_log SET actor = 'someone else'")
-    conn.commit()
-    conn.close()
+    sql("UPDATE audit_log SET actor = 'someone else'")
     rep = _verify(db_path)
-    aid = "1"
+    aid = str(sql("SELECT id FROM audit_log")[0][0])
     assert _problems(rep) == sorted(
         [
             ("edited", "requests", "req-3"),
@@ -107,19 +139,17 @@ def test_edit_delete_insert_are_each_reported_exactly(db_path):
             ("edited", "audit_log", aid),
         ]
     )
-    r = runner.invoke(app, ["audit", "verify", "--db", str(db_path), "--format", "json"])
+    r = runner.invoke(app, ["audit", "verify", "--db", str(db_path.location), "--format", "json"])
     assert r.exit_code == 1, r.output
     assert len(json.loads(r.output)["findings"]) == 5
 
 
 def test_removing_a_row_with_its_chain_entry_breaks_the_links(db_path):
     _record(db_path)
-    conn = sqlite3.connect(db_path)
-    seq = conn.execute("SELECT seq FROM audit_chain WHERE kind = 'request' AND ref = 'req-2'").fetchone()[0]
-    conn.execute("DELETE FROM requests WHERE id = 'req-2'")
-    conn.execute("DELETE FROM audit_chain WHERE seq = ?", (seq,))
-    conn.commit()
-    conn.close()
+    sql = db_path.sql
+    seq = sql("SELECT seq FROM audit_chain WHERE kind = 'request' AND ref = 'req-2'")[0][0]
+    sql("DELETE FROM requests WHERE id = 'req-2'")
+    sql("DELETE FROM audit_chain WHERE seq = ?", seq)
     rep = _verify(db_path)
     assert [(f.problem, f.seq) for f in rep.findings] == [("entries_removed", seq + 1)]
 
@@ -128,40 +158,54 @@ def test_a_rewritten_chain_is_caught_by_the_signed_checkpoint(db_path):
     from leash_cli.store.chain import make_entries
 
     _record(db_path)
-    conn = sqlite3.connect(db_path)
     # the attacker edits a row and recomputes every hash after it: the links hold, the checkpoint does not
-    conn.execute("UPDATE requests SET cost_usd = 0.0 WHERE id = 'req-1'")
-    conn.commit()
-    src = SqliteChainSource(db_path)
+    db_path.sql("UPDATE requests SET cost_usd = 0.0 WHERE id = 'req-1'")
+    src = db_path.chain()
     entries = list(src.entries())
     rows = {(k, ref): values for k in ("request", "violation", "audit") for _r, ref, _c, values in src.rows(k)}
     src.close()
     heads = {"audit": (0, "0" * 64), "decision": (0, "0" * 64)}
-    new = make_entries(heads, 1, [(e.kind, e.ref, e.created_at, rows[(e.kind, e.ref)]) for e in entries])
-    conn.execute("DELETE FROM audit_chain")
-    conn.executemany("INSERT INTO audit_chain VALUES (?, ?, ?, ?, ?, ?, ?, ?)", new)
-    conn.commit()
-    conn.close()
+    writer = entries[0].writer
+    new = make_entries(heads, 1, [(e.kind, e.ref, e.created_at, rows[(e.kind, e.ref)]) for e in entries], writer)
+    db_path.sql("DELETE FROM audit_chain")
+    cols = "seq, chain, kind, ref, created_at, row_hash, prev_hash, hash"
+    for e in new:
+        if db_path.kind == "sqlite":
+            db_path.sql(f"INSERT INTO audit_chain ({cols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", *e)
+        else:
+            db_path.sql(f"INSERT INTO audit_chain (writer, {cols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", writer, *e)
     rep = _verify(db_path)
     assert {f.problem for f in rep.findings} == {"chain_rewritten"}
 
 
 def test_a_cut_tail_after_the_last_checkpoint_is_reported(db_path):
     _record(db_path)
-    conn = sqlite3.connect(db_path)
+    sql = db_path.sql
     # the attacker removes the newest exchanges and their entries (the chain still links)
-    top = conn.execute("SELECT max(seq) FROM audit_chain WHERE chain = 'decision'").fetchone()[0]
-    refs = [r[0] for r in conn.execute("SELECT ref FROM audit_chain WHERE chain = 'decision' AND seq > ? - 3", (top,))]
-    conn.execute("DELETE FROM audit_chain WHERE chain = 'decision' AND seq > ? - 3", (top,))
-    conn.execute(f"DELETE FROM requests WHERE id IN ({','.join('?' * len(refs))})", refs)
-    conn.execute(f"DELETE FROM violations WHERE CAST(id AS TEXT) IN ({','.join('?' * len(refs))})", refs)
-    conn.commit()
-    conn.close()
+    top = sql("SELECT max(seq) FROM audit_chain WHERE chain LIKE 'decision%'")[0][0]
+    refs = [r[0] for r in sql("SELECT ref FROM audit_chain WHERE chain LIKE 'decision%' AND seq > ? - 3", top)]
+    sql("DELETE FROM audit_chain WHERE chain LIKE 'decision%' AND seq > ? - 3", top)
+    sql(f"DELETE FROM requests WHERE id IN ({','.join('?' * len(refs))})", *refs)
+    sql(f"DELETE FROM violations WHERE CAST(id AS TEXT) IN ({','.join('?' * len(refs))})", *refs)
     rep = _verify(db_path)
     assert [f.problem for f in rep.findings] == ["tail_cut"]
     assert "3 or more entries" in rep.findings[0].detail
-    r = runner.invoke(app, ["audit", "verify", "--db", str(db_path)])
+    r = runner.invoke(app, ["audit", "verify", "--db", str(db_path.location)])
     assert r.exit_code == 1 and "TAIL_CUT" in r.output
+
+
+def test_a_cut_tail_stays_reported_after_a_later_checkpoint_signs_the_cut_head(db_path):
+    _record(db_path)
+    sql = db_path.sql
+    top = sql("SELECT max(seq) FROM audit_chain WHERE chain LIKE 'decision%'")[0][0]
+    refs = [r[0] for r in sql("SELECT ref FROM audit_chain WHERE chain LIKE 'decision%' AND seq > ? - 2", top)]
+    sql("DELETE FROM audit_chain WHERE chain LIKE 'decision%' AND seq > ? - 2", top)
+    sql(f"DELETE FROM requests WHERE id IN ({','.join('?' * len(refs))})", *refs)
+    sql(f"DELETE FROM violations WHERE CAST(id AS TEXT) IN ({','.join('?' * len(refs))})", *refs)
+    _record(db_path, n=0)  # the gateway restarts and stops: its shutdown checkpoint signs the cut head
+    rep = _verify(db_path)
+    assert [f.problem for f in rep.findings] == ["tail_cut"]
+    assert rep.checkpoints == 2
 
 
 def test_a_forged_or_removed_checkpoint_is_reported(db_path):
@@ -169,16 +213,13 @@ def test_a_forged_or_removed_checkpoint_is_reported(db_path):
     rec._checkpoint("interval")  # a checkpoint in the middle: the writer's own thread is idle
     assert rec.flush()
     rec.close()
-    conn = sqlite3.connect(db_path)
-    ids = [r[0] for r in conn.execute("SELECT id FROM audit_checkpoints ORDER BY id")]
+    sql = db_path.sql
+    ids = [r[0] for r in sql("SELECT id FROM audit_checkpoints ORDER BY id")]
     assert len(ids) == 2
-    conn.execute("DELETE FROM audit_checkpoints WHERE id = ?", (ids[0],))
-    conn.commit()
+    sql("DELETE FROM audit_checkpoints WHERE id = ?", ids[0])
     rep = _verify(db_path)
     assert [f.problem for f in rep.findings] == ["checkpoint_removed"]
-    conn.execute("UPDATE audit_checkpoints SET decision_seq = 1")
-    conn.commit()
-    conn.close()
+    sql("UPDATE audit_checkpoints SET decision_seq = 1")
     assert "checkpoint_forged" in {f.problem for f in _verify(db_path).findings}
 
 
@@ -186,35 +227,32 @@ def test_retention_removes_whole_segments_and_verification_still_passes(db_path)
     old = time.time() - 10 * 86400
     _record(db_path, n=6, started=old)
     _record(db_path, n=0)  # a second run of the writer
-    rec = Recorder(db_path, StorageConfig(retention="1d"))
+    rec = Recorder(db_path.location, StorageConfig(retention="1d"))
     rec.start()
     for i in range(3):
         rec.submit(exchange(id=f"new-{i}", status=200))
     assert rec.flush()
     assert rec.prune()
     rec.close()
-    conn = sqlite3.connect(db_path)
-    assert [r[0] for r in conn.execute("SELECT id FROM requests ORDER BY id")] == ["new-0", "new-1", "new-2"]
-    assert conn.execute("SELECT count(*) FROM violations").fetchone()[0] == 0
-    removed = conn.execute("SELECT removed FROM audit_tombstones WHERE chain = 'decision'").fetchone()[0]
-    conn.close()
+    sql = db_path.sql
+    assert [r[0] for r in sql("SELECT id FROM requests ORDER BY id")] == ["new-0", "new-1", "new-2"]
+    assert sql("SELECT count(*) FROM violations")[0][0] == 0
+    removed = sql("SELECT removed FROM audit_tombstones WHERE chain LIKE 'decision%'")[0][0]
     assert removed == 9  # 6 requests + 3 violations
     rep = _verify(db_path)
     assert rep.ok, rep.findings
     assert rep.tombstones[0].removed == 9
     # a forged tombstone (a prefix removed by hand, its proof written without the key) is caught
-    conn = sqlite3.connect(db_path)
-    conn.execute("UPDATE audit_tombstones SET removed = 2")
-    conn.commit()
-    conn.close()
+    sql("UPDATE audit_tombstones SET removed = 2")
     assert [f.problem for f in _verify(db_path).findings] == ["tombstone_forged"]
 
 
 def test_audit_rows_written_by_other_commands_are_chained(db_path):
     _record(db_path)
     vk = VirtualKey("k1", "team-a", "lk-1234", None, "2026-01-01T00:00:00.000Z", None, None)
-    store_keys.insert_key(db_path, vk, "hash")
-    assert store_keys.revoke_key(db_path, "k1", "2026-01-02T00:00:00.000Z")
+    store = open_store(db_path.location)
+    store.create_key(vk, "hash")
+    assert store.revoke_key("k1", "2026-01-02T00:00:00.000Z")
     rep = _verify(db_path)
     assert rep.ok, rep.findings
     # two new entries after the last checkpoint: not signed yet, and said so
@@ -224,7 +262,7 @@ def test_audit_rows_written_by_other_commands_are_chained(db_path):
 def test_export_writes_every_entry_with_its_proof(db_path, tmp_path):
     _record(db_path)
     out = tmp_path / "chain.jsonl"
-    r = runner.invoke(app, ["audit", "export", "--db", str(db_path), "--format", "jsonl", "-o", str(out)])
+    r = runner.invoke(app, ["audit", "export", "--db", str(db_path.location), "--format", "jsonl", "-o", str(out)])
     assert r.exit_code == 0, r.output
     recs = [json.loads(line) for line in out.read_text().splitlines()]
     entries = [x for x in recs if x["type"] == "entry"]
@@ -233,19 +271,23 @@ def test_export_writes_every_entry_with_its_proof(db_path, tmp_path):
     assert all(
         b["prev_hash"] == a["hash"]
         for a, b in zip(
-            [e for e in entries if e["chain"] == "decision"], [e for e in entries if e["chain"] == "decision"][1:]
+            [e for e in entries if e["chain"].startswith("decision")],
+            [e for e in entries if e["chain"].startswith("decision")][1:],
         )
     )
     assert [x["reason"] for x in recs if x["type"] == "checkpoint"] == ["shutdown"]
 
 
-def test_verify_errors_exit_2(tmp_path, monkeypatch):
-    r = runner.invoke(app, ["audit", "verify", "--db", str(tmp_path / "none.db")])
+def test_verify_errors_exit_2(db_path, tmp_path, monkeypatch):
+    if db_path.kind == "sqlite":
+        r = runner.invoke(app, ["audit", "verify", "--db", str(tmp_path / "none.db")])
+    else:  # an empty database: no history yet
+        r = runner.invoke(app, ["audit", "verify", "--db", db_path.location])
     assert r.exit_code == 2
-    db = tmp_path / "h.db"
-    _record(db)
+    assert "no history" in r.output or "does not exist" in r.output or "no such" in r.output.lower(), r.output
+    _record(db_path)
     monkeypatch.setenv("LEASH_HOME", str(tmp_path / "elsewhere"))
-    r = runner.invoke(app, ["audit", "verify", "--db", str(db)])
+    r = runner.invoke(app, ["audit", "verify", "--db", str(db_path.location)])
     assert r.exit_code == 2 and "no audit key" in r.output
 
 
@@ -261,7 +303,7 @@ def test_a_checkpoint_signed_with_another_key_is_reported(db_path, monkeypatch):
 def test_the_writer_process_chains_and_checkpoints_too(db_path, writer):
     from leash_cli.store.writer import make_recorder
 
-    rec = make_recorder(db_path, StorageConfig(writer=writer))
+    rec = make_recorder(db_path.location, StorageConfig(writer=writer))
     rec.start()
     for i in range(4):
         rec.submit(exchange(id=f"p-{i}", status=200))
@@ -272,13 +314,13 @@ def test_the_writer_process_chains_and_checkpoints_too(db_path, writer):
 
 
 def test_the_writer_signs_checkpoints_while_rows_arrive(db_path):
-    rec = Recorder(db_path, StorageConfig(audit_checkpoint_interval="0s"))  # every write round
+    rec = Recorder(db_path.location, StorageConfig(audit_checkpoint_interval="0s"))  # every write round
     rec.start()
     rec.submit(exchange(id="a", status=200))
     assert rec.flush()
     rec.submit(exchange(id="b", status=200))
     assert rec.flush()
-    src = SqliteChainSource(db_path)
+    src = db_path.chain()
     try:
         cps = src.checkpoints()
     finally:
@@ -292,20 +334,17 @@ def test_the_writer_signs_checkpoints_while_rows_arrive(db_path):
 def test_since_limits_what_is_checked(db_path):
     old = time.time() - 3 * 86400
     _record(db_path, n=4, started=old)
-    conn = sqlite3.connect(db_path)
-    conn.execute("UPDATE requests SET verdict = 'allowed' WHERE id = 'req-1'")  # three days ago
-    conn.commit()
-    conn.close()
+    db_path.sql("UPDATE requests SET verdict = 'allowed' WHERE id = 'req-1'")  # three days ago
     assert [f.ref for f in _verify(db_path).findings] == ["req-1"]
-    r = runner.invoke(app, ["audit", "verify", "--db", str(db_path), "--since", "1d"])
+    r = runner.invoke(app, ["audit", "verify", "--db", str(db_path.location), "--since", "1d"])
     assert r.exit_code == 0, r.output
-    r = runner.invoke(app, ["audit", "verify", "--db", str(db_path), "--since", "4d"])
+    r = runner.invoke(app, ["audit", "verify", "--db", str(db_path.location), "--since", "4d"])
     assert r.exit_code == 1 and "req-1" in r.output
 
 
 def test_verify_reads_one_snapshot_while_the_gateway_writes(db_path):
     rec = _record(db_path, close=False)
-    src = SqliteChainSource(db_path)
+    src = db_path.chain()
     walked = src.entries
 
     def entries_then_a_commit():

@@ -298,6 +298,16 @@ def test_migrate_sqlite_copies_everything_once(pg_url, tmp_path):
         src.close()
         dst.close()
     assert [e[1] for e in pg.audit_events()] == ["config_loaded", "key_created"]
+    # the copied rows are chained by the copy: the audit chain verifies, and an edit afterwards is caught
+    from leash_cli.store.chain import load_key, verify
+
+    chain = pg.open_chain()
+    try:
+        rep = verify(chain, load_key(create=True))
+    finally:
+        chain.close()
+    assert rep.ok, rep.findings
+    assert rep.rows == 30 + 1 + 2 and rep.pre_chain == 0
     assert KeyRing(pg).lookup(key)[0] == vk  # the key works against PostgreSQL
 
 

@@ -19,7 +19,10 @@ audit_app = typer.Typer(
 console = Console()
 err = Console(stderr=True)
 
-DbOpt = Annotated[Path | None, typer.Option("--db", help="history database (default ~/.leash/leash.db)")]
+DbOpt = Annotated[
+    Path | None,
+    typer.Option("--db", help="history database: a SQLite file or a postgresql:// URL (default ~/.leash/leash.db)"),
+]
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="config file (storage.path, storage.audit_key_file)")
 ]
@@ -113,6 +116,15 @@ def verify(
                 f"(up to entry {t.upto_seq}, {t.updated_at})",
                 highlight=False,
             )
+        if any(w.writer for w in rep.writers):  # PostgreSQL: each writer's chains, signed on their own
+            for w in rep.writers:
+                wcp = w.last_checkpoint
+                console.print(
+                    f"writer {w.writer}: {w.entries} entries, "
+                    + ("no checkpoint" if wcp is None else f"last checkpoint {wcp.id} ({wcp.reason}, {wcp.created_at})")
+                    + f", {w.unsigned_tail} not signed yet",
+                    highlight=False,
+                )
         if cp is None:
             console.print("no checkpoint yet: nothing is signed", highlight=False)
         else:

@@ -14,14 +14,17 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
 
 from leash_cli.store.backend import StoreError
+from leash_cli.store.pg_chain import PgChain, next_ids
 from leash_cli.store.pg_schema import WRITE_LOCK, migrate
 from leash_cli.store.pg_values import STAGE, clean_row
+from leash_cli.store.rows import iso_utc
 from leash_cli.store.schema import (
     AUDIT_COLUMNS,
     REQUEST_COLUMNS,
@@ -55,15 +58,19 @@ def copy_from_sqlite(store: PostgresTarget, path: Path, *, chunk: int = 2000) ->
     try:
         migrate(conn, store.where)
         conn.execute(STAGE)
+        # the copied rows are chained as they arrive (a writer id of the copy's own): verification covers them
+        # from now on (the SQLite file's own chain proves what came before: verify it first)
+        chain = PgChain(conn, now=iso_utc(time.time()) or "")
         cur = src.conn.execute(f"SELECT {_REQ_COLS} FROM requests ORDER BY rowid")
         while True:
             rows = cur.fetchmany(chunk)
             if not rows:
                 break
             with conn.transaction(), conn.cursor() as pg:
+                cleaned = [clean_row(row) for row in rows]
                 with pg.copy(f"COPY leash_stage ({_REQ_COLS}, ord) FROM STDIN") as cp:
-                    for i, row in enumerate(rows):
-                        cp.write_row((*clean_row(row), i))
+                    for i, row in enumerate(cleaned):
+                        cp.write_row((*row, i))
                 pg.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
                 pg.execute(
                     f"INSERT INTO requests ({_REQ_COLS}) SELECT {_REQ_COLS} FROM leash_stage ORDER BY ord "
@@ -72,16 +79,22 @@ def copy_from_sqlite(store: PostgresTarget, path: Path, *, chunk: int = 2000) ->
                 new_ids = [r[0] for r in pg.fetchall()]
                 counts["requests"] += len(new_ids)
                 counts["requests_skipped"] += len(rows) - len(new_ids)
+                vios: list[Any] = []
                 if new_ids:  # the violations of the requests copied now (never twice)
-                    vcur = src.conn.execute(
+                    vrows = src.conn.execute(
                         f"SELECT {_VIO_COLS} FROM violations WHERE request_id IN (SELECT value FROM json_each(?)) "
                         "ORDER BY id",
                         [orjson.dumps(new_ids).decode()],
-                    )
-                    with pg.copy(f"COPY violations ({_VIO_COLS}) FROM STDIN") as cp:
-                        for v in vcur:
-                            cp.write_row(clean_row(v))
-                            counts["violations"] += 1
+                    ).fetchall()
+                    if vrows:
+                        vios = [(i, *clean_row(v)) for i, v in zip(next_ids(pg, "violations", len(vrows)), vrows)]
+                        with pg.copy(f"COPY violations (id, {_VIO_COLS}) FROM STDIN") as cp:
+                            for v in vios:
+                                cp.write_row(v)
+                        counts["violations"] += len(vios)
+                fresh = set(new_ids)
+                state = chain.append(pg, [r for r in cleaned if r[0] in fresh], vios, ())
+            chain.advance(state)
         audits = src.conn.execute(f"SELECT {_AUD_COLS} FROM audit_log ORDER BY id").fetchall()
         with conn.transaction(), conn.cursor() as pg:
             pg.execute(
@@ -94,9 +107,13 @@ def copy_from_sqlite(store: PostgresTarget, path: Path, *, chunk: int = 2000) ->
             pg.execute(
                 f"INSERT INTO audit_log ({_AUD_COLS}) SELECT {_AUD_COLS} FROM leash_audit_stage s WHERE NOT EXISTS "
                 "(SELECT 1 FROM audit_log a WHERE a.created_at = s.created_at AND a.event = s.event "
-                "AND a.actor IS NOT DISTINCT FROM s.actor AND a.detail IS NOT DISTINCT FROM s.detail) ORDER BY s.ord"
+                "AND a.actor IS NOT DISTINCT FROM s.actor AND a.detail IS NOT DISTINCT FROM s.detail) ORDER BY s.ord "
+                f"RETURNING id, {_AUD_COLS}"
             )
-            counts["audit_log"] = max(pg.rowcount, 0)
+            copied = sorted(pg.fetchall())
+            counts["audit_log"] = len(copied)
+            state = chain.append(pg, (), (), copied)
+        chain.advance(state)
         if "virtual_keys" in src.table_names():
             keys = src.conn.execute(f"SELECT {_KEY_COLS} FROM virtual_keys ORDER BY created_at").fetchall()
             with conn.transaction(), conn.cursor() as pg:

@@ -33,6 +33,7 @@ from leash_cli.store.rows import iso_utc
 
 __all__ = [
     "KNOWN_MIGRATIONS",
+    "CHAIN_LOCK",
     "MIGRATE_LOCK",
     "MIGRATIONS",
     "SEARCH_VECTOR",
@@ -46,6 +47,9 @@ __all__ = [
 #: advisory lock keys (pg_advisory_xact_lock): schema changes, and request-row inserts (see postgres.py)
 MIGRATE_LOCK = 0x6C65617368_01  # "leash" 01
 WRITE_LOCK = 0x6C65617368_02
+#: the class of the two-key advisory locks of the audit chain: (class, hashtext(writer id)) is held by the
+#: writer using that id for as long as it writes (a session lock); (class + 1, hashtext(chain)) by retention
+CHAIN_LOCK = 0x6C650003
 
 #: punctuation and spaces become word breaks before PostgreSQL's parser sees a text, as in SQLite's FTS5
 #: (``unicode61``): ``ana@example.com`` is the words ana, example, com, found by any of them
@@ -158,11 +162,76 @@ _M003 = [
     "CREATE INDEX requests_unindexed ON requests (rowid) WHERE search_vector IS NULL",
 ]
 
+#: the tamper-evident audit chain (leash_cli.store.chain, pg_chain): as SQLite's 004, with a writer per chain —
+#: every gateway writing to the database keeps chains of its own (``audit@<writer>``, ``decision@<writer>``),
+#: numbered by its own ``seq`` and signed by its own checkpoints, so no two writers contend for one head
+_M004 = [
+    """
+    CREATE TABLE audit_chain (
+        writer text COLLATE "C" NOT NULL,
+        seq bigint NOT NULL,
+        chain text COLLATE "C" NOT NULL,
+        kind text COLLATE "C" NOT NULL,
+        ref text COLLATE "C" NOT NULL,
+        created_at text COLLATE "C" NOT NULL,
+        row_hash text NOT NULL,
+        prev_hash text NOT NULL,
+        hash text NOT NULL,
+        PRIMARY KEY (writer, seq)
+    )
+    """,
+    "CREATE INDEX audit_chain_ref ON audit_chain (kind, ref)",
+    # the audit chain's head (read once when a writer opens): audit rows are few
+    "CREATE INDEX audit_chain_audit ON audit_chain (writer, seq) WHERE kind = 'audit'",
+    """
+    CREATE TABLE audit_checkpoints (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        writer text COLLATE "C" NOT NULL,
+        created_at text COLLATE "C" NOT NULL,
+        reason text NOT NULL,
+        audit_seq bigint NOT NULL,
+        audit_hash text NOT NULL,
+        decision_seq bigint NOT NULL,
+        decision_hash text NOT NULL,
+        prev_mac text NOT NULL,
+        key_id text NOT NULL,
+        mac text NOT NULL
+    )
+    """,
+    "CREATE INDEX audit_checkpoints_writer ON audit_checkpoints (writer, id)",
+    """
+    CREATE TABLE audit_tombstones (
+        chain text COLLATE "C" PRIMARY KEY,
+        upto_seq bigint NOT NULL,
+        last_hash text NOT NULL,
+        removed bigint NOT NULL,
+        updated_at text COLLATE "C" NOT NULL,
+        key_id text,
+        mac text
+    )
+    """,
+    'CREATE TABLE audit_chain_start (kind text COLLATE "C" PRIMARY KEY, upto bigint NOT NULL)',
+    "INSERT INTO audit_chain_start (kind, upto) VALUES "
+    "('request', (SELECT coalesce(max(rowid), 0) FROM requests)), "
+    "('violation', (SELECT coalesce(max(id), 0) FROM violations)), "
+    "('audit', (SELECT coalesce(max(id), 0) FROM audit_log))",
+    # who writes: one row per writer id (host and slot), claimed with a session advisory lock while it writes
+    """
+    CREATE TABLE audit_writers (
+        writer text COLLATE "C" PRIMARY KEY,
+        host text NOT NULL,
+        pid bigint,
+        started_at text COLLATE "C" NOT NULL
+    )
+    """,
+]
+
 #: (name, statements) in order; the names match the SQLite migrations they mirror
 MIGRATIONS: tuple[tuple[str, list[str]], ...] = (
     ("001_initial", _M001),
     ("002_virtual_keys", _M002),
     ("003_deferred_fts", _M003),
+    ("004_audit_chain", _M004),
 )
 # Add new migrations above this line; never edit one that has been released.
 KNOWN_MIGRATIONS = tuple(name for name, _ in MIGRATIONS)

@@ -18,6 +18,9 @@ never stored twice and an upsert is idempotent; the request-row insert of each
 batch holds a transaction-scoped advisory lock, so ``rowid`` order is commit
 order and a follower (``leash logs --follow``, the TUI) that reads rows above
 the last ``rowid`` it saw never skips a row another gateway committed later.
+Every row also gets its audit-chain entry in the batch's transaction
+(:mod:`leash_cli.store.pg_chain`): each writer keeps chains of its own under a
+writer id it holds while it writes, so gateways never contend for one head.
 Full-text indexing runs off the insert path (:meth:`PostgresWriter.index_search`,
 ``FOR UPDATE SKIP LOCKED``, so several recorders share the work).
 
@@ -44,6 +47,8 @@ from leash_cli.store.backend import (
     ViolationRow,
     VirtualKey,
 )
+from leash_cli.store.chain import AuditKey, Checkpoint
+from leash_cli.store.pg_chain import PgChain, PgChainSource, next_ids, prune_segments, sign_idle_writers
 from leash_cli.store.pg_copy import backup_to_sqlite
 from leash_cli.store.pg_copy import copy_from_sqlite as _copy_from_sqlite
 from leash_cli.store.pg_queries import PostgresReader
@@ -90,10 +95,14 @@ class PostgresWriter:
 
     def __init__(self, store: PostgresStore) -> None:
         self.store = store
+        #: signs audit checkpoints and retention tombstones (set by the recorder; None: unsigned)
+        self.audit_key: AuditKey | None = None
         self.conn = store.connect()
         try:
             migrate(self.conn, store.where)
             self.conn.execute(STAGE)
+            #: this writer's audit chains (its writer id is held while the connection lives)
+            self.chain = PgChain(self.conn, now=iso_utc(time.time()) or "")
         except BaseException:
             self.conn.close()
             raise
@@ -118,53 +127,75 @@ class PostgresWriter:
         clean: Callable[[Sequence[Any]], Sequence[Any]],
     ) -> None:
         conn = self.conn
-        with conn.transaction():
+        # rows as stored (the chain hashes what a reader gets back); violation and audit rows with their ids
+        reqs: list[Sequence[Any]] = []
+        vios: list[Sequence[Any]] = []
+        auds: list[Sequence[Any]] = []
+        with conn.transaction(), conn.cursor() as cur:
             if requests:
                 # the same id twice in a batch: one row, first place, last values (as SQLite's upsert)
                 latest: dict[Any, Sequence[Any]] = {}
                 for req in requests:
                     latest[req[0]] = req
-                with conn.cursor() as cur:
-                    with cur.copy(f"COPY leash_stage ({_REQ_COLS}, ord) FROM STDIN") as cp:
-                        for i, staged in enumerate(latest.values()):
-                            cp.write_row((*clean(staged), i))
-                    # rowids are handed out in commit order across every writer of the database
-                    cur.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
-                    cur.execute(_UPSERT)
+                reqs = [clean(r) for r in latest.values()]
+                with cur.copy(f"COPY leash_stage ({_REQ_COLS}, ord) FROM STDIN") as cp:
+                    for i, staged in enumerate(reqs):
+                        cp.write_row((*staged, i))
+                # rowids are handed out in commit order across every writer of the database
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
+                cur.execute(_UPSERT)
             if violations:
-                with conn.cursor() as cur, cur.copy(f"COPY violations ({_VIO_COLS}) FROM STDIN") as cp:
-                    for row in violations:
-                        cp.write_row(clean(row))
+                vios = [(i, *clean(v)) for i, v in zip(next_ids(cur, "violations", len(violations)), violations)]
+                with cur.copy(f"COPY violations (id, {_VIO_COLS}) FROM STDIN") as cp:
+                    for row in vios:
+                        cp.write_row(row)
             if audits:
-                with conn.cursor() as cur, cur.copy(f"COPY audit_log ({_AUD_COLS}) FROM STDIN") as cp:
-                    for row in audits:
-                        cp.write_row(clean(row))
+                auds = [(i, *clean(a)) for i, a in zip(next_ids(cur, "audit_log", len(audits)), audits)]
+                with cur.copy(f"COPY audit_log (id, {_AUD_COLS}) FROM STDIN") as cp:
+                    for row in auds:
+                        cp.write_row(row)
+            # every row's chain entry, in the same transaction (store/chain.py)
+            state = self.chain.append(cur, reqs, vios, auds)
+        self.chain.advance(state)
+
+    def checkpoint(self, reason: str, now: float) -> Checkpoint | None:
+        """Sign the heads of this writer's audit chains (None without a key)."""
+        if self.audit_key is None:
+            return None
+        at = iso_utc(now) or ""
+        out = self.chain.checkpoint(self.audit_key, reason, at)
+        sign_idle_writers(self.conn, self.audit_key, at, self.chain.writer)  # tails nobody else will sign
+        return out
 
     def prune(self, cutoff: str | None, max_rows: int | None, *, chunk: int, max_chunks: int) -> int:
+        """Retention: chained rows go in whole segments of each writer's decision chain, leaving a signed
+        tombstone (:func:`~leash_cli.store.pg_chain.prune_segments`); rows outside the chain (older than it) by
+        age.  ``audit_log`` is never pruned."""
         conn = self.conn
-        conds: list[str] = []
-        params: list[Any] = []
-        if cutoff is not None:
-            conds.append("{col} < %s")
-            params.append(cutoff)
         if max_rows is not None:
             row = conn.execute(
                 "SELECT started_at FROM requests ORDER BY started_at DESC LIMIT 1 OFFSET %s", [max_rows]
             ).fetchone()
-            if row is not None:  # keep the newest max_rows: delete everything at or before the (max_rows+1)-th
-                conds.append("{col} <= %s")
-                params.append(row[0])
-        if not conds:
+            if row is not None:
+                # keep the newest max_rows: remove everything at or before the (max_rows+1)-th (times have one
+                # length, so the text just after it is itself + "\x01"; PostgreSQL text holds no NUL)
+                limit_cut = row[0] + "\x01"
+                cutoff = max(cutoff, limit_cut) if cutoff else limit_cut
+        if cutoff is None:
             return 0
-        pruned = 0
-        for table, col in (("requests", "started_at"), ("violations", "created_at")):
-            key = "rowid" if table == "requests" else "id"
-            where = " OR ".join(c.format(col=col) for c in conds)
+        pruned = prune_segments(
+            conn, cutoff, self.audit_key, iso_utc(time.time()) or "", chunk=chunk, max_chunks=max_chunks
+        )
+        for table, col, key, kind, ref in (
+            ("requests", "started_at", "rowid", "request", "t.id"),
+            ("violations", "created_at", "id", "violation", "t.id::text"),
+        ):
             for _ in range(max_chunks):
                 with conn.transaction():
                     cur = conn.execute(
-                        f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE {where} LIMIT %s)",
-                        [*params, chunk],
+                        f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} t WHERE {col} < %s AND NOT "
+                        f"EXISTS (SELECT 1 FROM audit_chain c WHERE c.kind = '{kind}' AND c.ref = {ref}) LIMIT %s)",
+                        [cutoff, chunk],
                     )
                 n = max(cur.rowcount, 0)
                 if table == "requests":
@@ -311,6 +342,15 @@ class PostgresStore:
     def open_writer(self) -> PostgresWriter:
         return PostgresWriter(self)
 
+    def open_chain(self) -> PgChainSource:
+        """Every writer's audit chains, read in one snapshot (``leash audit verify`` / ``export``)."""
+        return PgChainSource(self.connect(), self.where)
+
+    def _record_audit(self, conn: Any, event: str, actor: str | None, detail: dict[str, Any], now: str) -> None:
+        """One ``audit_log`` row with its chain entry, in the caller's transaction (a writer id of its own:
+        the gateway may be writing meanwhile)."""
+        PgChain(conn, now=now).record_audit((now, event, actor, orjson.dumps(detail).decode()))
+
     def open_reader(self) -> PostgresReader:
         with self._connection() as conn:
             check_usable(applied(conn), self.where, writing=False)
@@ -336,15 +376,7 @@ class PostgresStore:
                     "VALUES (%s, %s, %s, %s, %s, %s, %s)",
                     [key.id, key.tenant, key_hash, key.prefix, key.description, key.created_at, key.expires_at],
                 )
-                conn.execute(
-                    "INSERT INTO audit_log (created_at, event, actor, detail) VALUES (%s, %s, %s, %s)",
-                    [
-                        key.created_at,
-                        "key_created",
-                        "cli",
-                        orjson.dumps({"key_id": key.id, "tenant": key.tenant}).decode(),
-                    ],
-                )
+                self._record_audit(conn, "key_created", "cli", {"key_id": key.id, "tenant": key.tenant}, key.created_at)
 
     def revoke_key(self, key_id: str, now: str) -> bool:
         with self._connection() as conn:
@@ -354,10 +386,7 @@ class PostgresStore:
                     "UPDATE virtual_keys SET revoked_at = %s WHERE id = %s AND revoked_at IS NULL", [now, key_id]
                 )
                 if cur.rowcount:
-                    conn.execute(
-                        "INSERT INTO audit_log (created_at, event, actor, detail) VALUES (%s, %s, %s, %s)",
-                        [now, "key_revoked", "cli", orjson.dumps({"key_id": key_id}).decode()],
-                    )
+                    self._record_audit(conn, "key_revoked", "cli", {"key_id": key_id}, now)
                 return bool(cur.rowcount)
 
     def _key_rows(self, sql: str) -> list[tuple[Any, ...]]:
@@ -394,15 +423,10 @@ class PostgresStore:
             before = int(conn.execute(self._SIZE).fetchone()[0])
             conn.execute("VACUUM (ANALYZE) requests, violations, audit_log, virtual_keys")
             after = int(conn.execute(self._SIZE).fetchone()[0])
-            conn.execute(
-                "INSERT INTO audit_log (created_at, event, actor, detail) VALUES (%s, %s, %s, %s)",
-                [
-                    iso_utc(time.time()),
-                    "vacuum",
-                    actor,
-                    orjson.dumps({"bytes_before": before, "bytes_after": after}).decode(),
-                ],
-            )
+            with conn.transaction():
+                self._record_audit(
+                    conn, "vacuum", actor, {"bytes_before": before, "bytes_after": after}, iso_utc(time.time()) or ""
+                )
         return before, after
 
     def backup(self, dest: Path) -> int:

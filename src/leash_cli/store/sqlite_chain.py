@@ -21,6 +21,7 @@ from leash_cli.store.chain import (
     Checkpoint,
     Entry,
     Tombstone,
+    chain_rows,
     checkpoint_mac,
     make_entries,
     tombstone_mac,
@@ -47,10 +48,6 @@ _INSERT_ENTRY = (
 )
 _HEAD_AUDIT = "SELECT seq, hash FROM audit_chain WHERE chain = 'audit' ORDER BY seq DESC LIMIT 1"
 _HEAD_DECISION = "SELECT seq, hash FROM audit_chain WHERE chain = 'decision' ORDER BY seq DESC LIMIT 1"
-_REQ_ID = REQUEST_COLUMNS.index("id")
-_REQ_STARTED = REQUEST_COLUMNS.index("started_at")
-_VIOL_CREATED = VIOLATION_COLUMNS.index("created_at")
-_AUDIT_CREATED = AUDIT_COLUMNS.index("created_at")
 
 
 def _tombstones(conn: sqlite3.Connection) -> dict[str, Tombstone]:
@@ -89,26 +86,20 @@ def write_chained(
 ) -> None:
     """Insert the rows and their chain entries (inside the caller's transaction).  Violation and audit rows
     get their ids here, so each entry can name its row."""
-    rows: list[tuple[str, str, str, Sequence[Any]]] = []
-    by_request: dict[Any, list[tuple[str, str, str, Sequence[Any]]]] = {}
+    with_ids: list[tuple[Any, ...]] = []
+    a_ids: list[tuple[Any, ...]] = []
     if violations:
         vid = int(conn.execute("SELECT coalesce(max(id), 0) FROM violations").fetchone()[0])
         with_ids = [(vid + i, *v) for i, v in enumerate(violations, 1)]
         conn.executemany(_INSERT_VIOLATION_ID, with_ids)
-        for v in with_ids:
-            by_request.setdefault(v[1], []).append(("violation", str(v[0]), v[1 + _VIOL_CREATED], v))
     if requests:
         conn.executemany(insert_request, requests)
-        for r in requests:  # each exchange's findings follow it in the chain: retention keeps them together
-            rows.append(("request", r[_REQ_ID], r[_REQ_STARTED], r))
-            rows.extend(by_request.pop(r[_REQ_ID], ()))
-    for rest in by_request.values():
-        rows.extend(rest)
     if audits:
         aid = int(conn.execute("SELECT coalesce(max(id), 0) FROM audit_log").fetchone()[0])
         a_ids = [(aid + i, *a) for i, a in enumerate(audits, 1)]
         conn.executemany(_INSERT_AUDIT_ID, a_ids)
-        rows.extend(("audit", str(a[0]), a[1 + _AUDIT_CREATED], a) for a in a_ids)
+    # each exchange's findings follow it in the chain: retention keeps them together
+    rows = chain_rows(requests, with_ids, a_ids)
     if rows:
         hs, seq = heads(conn)
         conn.executemany(_INSERT_ENTRY, make_entries(hs, seq, rows))
