@@ -39,6 +39,7 @@ from leash_cli.store.queries import (
     REPLAY_COLUMNS,
     STATS_GROUPS,
     TRAFFIC_COLUMNS,
+    replay_batch,
 )
 from leash_cli.store.queries import _filters as _option_filters
 from leash_cli.store.schema import REQUEST_COLUMNS
@@ -210,7 +211,6 @@ def _filters(
 
 
 def _parse_json_columns(row: Row) -> Row:
-    import orjson
 
     for c in JSON_COLUMNS:
         v = row.get(c)
@@ -327,23 +327,14 @@ class PostgresReader:
                 batch = cur.fetchmany(500)
                 if not batch:
                     return
-                rows = [dict(zip(REPLAY_COLUMNS, r)) for r in batch]
-                viols: dict[str, list[tuple[Any, ...]]] = {}
-                for v in conn.execute(
-                    "SELECT request_id, module, type, action, detail FROM violations "
-                    "WHERE request_id = ANY(%s) ORDER BY id",
-                    [[r["id"] for r in rows]],
-                ):
-                    viols.setdefault(v[0], []).append(tuple(v[1:]))
-                for r in rows:
-                    h = r["request_headers"]
-                    if isinstance(h, str):
-                        try:
-                            r["request_headers"] = orjson.loads(h)
-                        except ValueError:
-                            r["request_headers"] = {}
-                    r["violations"] = viols.get(r["id"], [])
-                    yield r
+                yield from replay_batch(
+                    batch,
+                    conn.execute(
+                        "SELECT request_id, module, type, action, detail FROM violations "
+                        "WHERE request_id = ANY(%s) ORDER BY id",
+                        [[r[0] for r in batch]],
+                    ),
+                )
 
     def max_rowid(self) -> int:
         return int(self._tuples("SELECT coalesce(max(rowid), 0) FROM requests")[0][0])

@@ -22,7 +22,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -480,24 +480,34 @@ def replay_rows(
         batch = cur.fetchmany(500)
         if not batch:
             return
-        rows = [dict(zip(REPLAY_COLUMNS, r)) for r in batch]
-        viols: dict[str, list[tuple[Any, ...]]] = {}
-        ids = [r["id"] for r in rows]
-        for v in vconn.execute(
-            f"SELECT request_id, module, type, action, detail FROM violations WHERE request_id IN "
-            f"({', '.join('?' * len(ids))}) ORDER BY id",
-            ids,
-        ):
-            viols.setdefault(v[0], []).append(tuple(v[1:]))
-        for r in rows:
-            h = r["request_headers"]
-            if isinstance(h, str):
-                try:
-                    r["request_headers"] = orjson.loads(h)
-                except ValueError:
-                    r["request_headers"] = {}
-            r["violations"] = viols.get(r["id"], [])
-            yield r
+        ids = [r[0] for r in batch]
+        yield from replay_batch(
+            batch,
+            vconn.execute(
+                f"SELECT request_id, module, type, action, detail FROM violations WHERE request_id IN "
+                f"({', '.join('?' * len(ids))}) ORDER BY id",
+                ids,
+            ),
+        )
+
+
+def replay_batch(batch: Iterable[Sequence[Any]], violations: Iterable[Sequence[Any]]) -> Iterator[dict[str, Any]]:
+    """Replay rows (``REPLAY_COLUMNS`` tuples) as dicts, ``request_headers`` parsed, each with its
+    ``violations`` as ``(module, type, action, detail)`` from ``(request_id, module, type, action,
+    detail)`` rows, in the order given (both stores' readers)."""
+    viols: dict[str, list[tuple[Any, ...]]] = {}
+    for v in violations:
+        viols.setdefault(v[0], []).append(tuple(v[1:]))
+    for t in batch:
+        r = dict(zip(REPLAY_COLUMNS, t))
+        h = r["request_headers"]
+        if isinstance(h, str):
+            try:
+                r["request_headers"] = orjson.loads(h)
+            except ValueError:
+                r["request_headers"] = {}
+        r["violations"] = viols.get(r["id"], [])
+        yield r
 
 
 # -- the TUI's views -------------------------------------------------------------------------
