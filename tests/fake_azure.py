@@ -18,9 +18,7 @@ Answers are OpenAI's shapes (streamed and not) from leash's own mock, with the d
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import threading
 import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
@@ -28,6 +26,7 @@ from urllib.parse import parse_qs
 import orjson
 from aiohttp import web
 
+from fake_server import ThreadedApp
 from leash_cli import mock
 
 SCOPE = "https://cognitiveservices.azure.com/.default"
@@ -43,7 +42,7 @@ class Seen:
 
 
 @dataclass
-class FakeAzure:
+class FakeAzure(ThreadedApp):
     api_key: str = "azure-key-0123456789abcdef"
     tenant: str = "tenant-1"
     client_id: str = "client-app-1"
@@ -59,51 +58,18 @@ class FakeAzure:
     token_requests: list[dict[str, str]] = field(default_factory=list)
     issued: dict[str, float] = field(default_factory=dict)  # token -> expires at (time.time())
 
-    def __post_init__(self) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._started = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="fake-azure")
+    thread_name = "fake-azure"
+    client_max_size = 1024 * 1024
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_post("/{tenant}/oauth2/v2.0/token", self.token)
+        app.router.add_route("*", "/openai/{tail:.*}", self.resource)
 
     @property
     def token_url(self) -> str:
         return f"{self.url}/{self.tenant}/oauth2/v2.0/token"
 
-    # -- lifecycle ------------------------------------------------------------------------
-    def start(self) -> FakeAzure:
-        self._thread.start()
-        if not self._started.wait(10):
-            raise RuntimeError("fake azure did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None:
-            fut = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)  # type: ignore[union-attr]
-            try:
-                fut.result(3)
-            except Exception:
-                pass
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        loop = self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        app = web.Application()
-        app.router.add_post("/{tenant}/oauth2/v2.0/token", self.token)
-        app.router.add_route("*", "/openai/{tail:.*}", self.resource)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
-        loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, self.host, self.port)
-        loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self._started.set()
-        loop.run_forever()
-
+    # -- what it saw --------------------------------------------------------------
     def last(self) -> Seen:
         return self.requests[-1]
 

@@ -18,10 +18,8 @@ must see across event boundaries; ``corrupt-frame`` streams a message whose CRC 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime as dt
-import threading
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
@@ -31,6 +29,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from fake_server import ThreadedApp
 from leash_cli.dialects import eventstream
 
 LEAKS = {
@@ -49,7 +48,7 @@ class Seen:
 
 
 @dataclass
-class FakeBedrock:
+class FakeBedrock(ThreadedApp):
     access_key: str = "AKIALEASHHELD0000001"
     secret_key: str = "leash-held-secret-key-0123456789abcdefXYZ"
     session_token: str | None = None
@@ -60,44 +59,10 @@ class FakeBedrock:
     requests: list[Seen] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)  # why each refused request was refused
 
-    def __post_init__(self) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._started = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="fake-bedrock")
+    thread_name = "fake-bedrock"
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> FakeBedrock:
-        self._thread.start()
-        if not self._started.wait(10):
-            raise RuntimeError("fake bedrock did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None:
-            fut = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)  # type: ignore[union-attr]
-            try:
-                fut.result(3)
-            except Exception:
-                pass
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        loop = self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        app = web.Application(client_max_size=32 * 1024 * 1024)
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{tail:.*}", self.handle)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
-        loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, self.host, self.port)
-        loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self._started.set()
-        loop.run_forever()
 
     def last(self) -> Seen:
         return self.requests[-1]

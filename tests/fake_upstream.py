@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import gzip
 import re
-import threading
 from dataclasses import dataclass, field
 
 import orjson
 from aiohttp import web
 
+from fake_server import ThreadedApp
 from leash_cli import mock
 
 BEHAVIOURS = (
@@ -126,52 +126,18 @@ class Seen:
 
 
 @dataclass
-class FakeUpstream:
+class FakeUpstream(ThreadedApp):
     host: str = "127.0.0.1"
     port: int = 0
     requests: list[Seen] = field(default_factory=list)
     disconnects: list[str] = field(default_factory=list)  # paths whose client left mid-stream
 
-    def __post_init__(self) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._started = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="fake-upstream")
+    thread_name = "fake-upstream"
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    # -- lifecycle -------------------------------------------------------------
-    def start(self) -> FakeUpstream:
-        self._thread.start()
-        if not self._started.wait(10):
-            raise RuntimeError("fake upstream did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None:
-            fut = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)  # type: ignore[union-attr]
-            try:
-                fut.result(3)
-            except Exception:  # handlers still hanging on purpose ("hang"): just stop
-                pass
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        loop = self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{tail:.*}", self.handle)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
-        loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, self.host, self.port)
-        loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self._started.set()
-        loop.run_forever()
 
+    # -- what it saw --------------------------------------------------------------
     def last(self) -> Seen:
         return self.requests[-1]
 

@@ -17,12 +17,10 @@ Answers echo the prompt (``You said: ...``), so a test can put PII into an answe
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import re
 import secrets
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +32,8 @@ from aiohttp import web
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from fake_server import ThreadedApp
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
@@ -80,7 +80,7 @@ def new_service_account(token_uri: str, email: str = "leash-test@proj-test.iam.g
 
 
 @dataclass
-class FakeVertex:
+class FakeVertex(ThreadedApp):
     host: str = "127.0.0.1"
     port: int = 0
     expires_in: int = 3600
@@ -93,15 +93,12 @@ class FakeVertex:
     #: Vertex express-mode API keys accepted in x-goog-api-key (Gemini calls only)
     api_keys: set[str] = field(default_factory=set)
 
-    def __post_init__(self) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._started = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="fake-vertex")
+    thread_name = "fake-vertex"
+    client_max_size = 1024 * 1024
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_post("/token", self.token)
+        app.router.add_route("*", "/{tail:.*}", self.handle)
 
     @property
     def token_uri(self) -> str:
@@ -119,36 +116,6 @@ class FakeVertex:
             public = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
         self.trusted[sa["private_key_id"]] = (sa["client_email"], public)
         return sa
-
-    def start(self) -> FakeVertex:
-        self._thread.start()
-        if not self._started.wait(10):
-            raise RuntimeError("fake Vertex did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None and self._runner is not None:
-            fut = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
-            try:
-                fut.result(5)
-            except Exception:
-                pass
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        loop = self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        app = web.Application()
-        app.router.add_post("/token", self.token)
-        app.router.add_route("*", "/{tail:.*}", self.handle)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
-        loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, self.host, self.port)
-        loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self._started.set()
-        loop.run_forever()
 
     def last(self) -> Seen:
         return self.requests[-1]
