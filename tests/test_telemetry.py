@@ -1,7 +1,8 @@
 """OpenTelemetry traces: real OTLP/HTTP protobuf exports received on a local port and decoded.
 
 The gateway runs for real (the fake upstream behind it, the official SDKs in front); a small
-aiohttp server stands in for the collector and decodes each ``ExportTraceServiceRequest``.
+aiohttp server stands in for the collector and decodes each ``ExportTraceServiceRequest`` with protobuf's
+own parser and the OTLP schema declared in tests/otlp_schema.py.
 """
 
 from __future__ import annotations
@@ -20,13 +21,9 @@ import pytest
 from aiohttp import web
 
 pytest.importorskip("opentelemetry.sdk", reason="the otel extra (pip install 'leash-cli[otel]') is not installed")
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
-
 from leash_cli.config import ConfigError, parse_config_text
 from leash_cli.core.trace import begin, parse_traceparent, ratio_bound
+from otlp_schema import ExportTraceServiceRequest
 
 PROMPT = "the secret recipe is PROMPT-CANARY-7f3a9 with saffron"
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -111,9 +108,7 @@ class Collector:
                             resource,
                         )
                     )
-        return web.Response(
-            body=ExportTraceServiceResponse().SerializeToString(), content_type="application/x-protobuf"
-        )
+        return web.Response(body=b"", content_type="application/x-protobuf")  # an empty ExportTraceServiceResponse
 
     def wait_for(self, request_id: str, count: int, timeout: float = 10.0) -> list[Span]:
         """The spans of the exchange `request_id` (its trace), once `count` have arrived."""
@@ -408,3 +403,43 @@ def test_missing_extra_is_a_config_error_naming_it(monkeypatch):
     with pytest.raises(ConfigError) as e:
         parse_config_text("telemetry: {otlp_endpoint: 'http://127.0.0.1:4318'}", "t.yaml")
     assert "pip install 'leash-cli[otel]'" in str(e.value)
+
+
+def test_the_encoding_of_every_attribute_type_parses_with_protobufs_own_parser():
+    from opentelemetry import trace as api
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import Event, ReadableSpan
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+    from leash_cli.otlp import encode_request
+
+    ctx = api.SpanContext(0x4BF92F3577B34DA6A3CE929D0E0E4736, 0x00F067AA0BA902B7, False, api.TraceFlags(1))
+    parent = api.SpanContext(ctx.trace_id, 0x1111111111111111, True, api.TraceFlags(1))
+    attrs = {"s": "é ✓", "b": True, "i": -3, "big": 2**62, "f": 0.25, "arr": ("a", "b"), "ints": (1, 2)}
+    span = ReadableSpan(
+        name="chat gpt-4o",
+        context=ctx,
+        parent=parent,
+        resource=Resource.create({"service.name": "leash"}),
+        attributes=attrs,
+        events=[Event("gen_ai.choice", {"n": 1}, timestamp=5)],
+        kind=api.SpanKind.CLIENT,
+        status=api.Status(api.StatusCode.ERROR, "upstream_timeout"),
+        start_time=1_700_000_000_000_000_000,
+        end_time=1_700_000_000_500_000_000,
+        instrumentation_scope=InstrumentationScope("leash", "1.0"),
+    )
+    req = ExportTraceServiceRequest()
+    req.ParseFromString(encode_request([span]))
+    (rs,) = req.resource_spans
+    assert {a.key: _value(a.value) for a in rs.resource.attributes}["service.name"] == "leash"
+    (ss,) = rs.scope_spans
+    assert (ss.scope.name, ss.scope.version) == ("leash", "1.0")
+    (s,) = ss.spans
+    assert s.trace_id.hex() == "4bf92f3577b34da6a3ce929d0e0e4736" and s.span_id.hex() == "00f067aa0ba902b7"
+    assert s.parent_span_id.hex() == "1111111111111111" and s.kind == 3  # OTLP's SPAN_KIND_CLIENT
+    assert (s.start_time_unix_nano, s.end_time_unix_nano) == (1_700_000_000_000_000_000, 1_700_000_000_500_000_000)
+    assert {a.key: _value(a.value) for a in s.attributes} == {**attrs, "arr": ["a", "b"], "ints": [1, 2]}
+    assert [(e.name, e.time_unix_nano) for e in s.events] == [("gen_ai.choice", 5)]
+    assert (s.status.code, s.status.message) == (2, "upstream_timeout")
+    assert s.flags == 0x301  # sampled, and the parent is known to be remote

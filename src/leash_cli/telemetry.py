@@ -32,6 +32,7 @@ import orjson
 from leash_cli import __version__
 from leash_cli.config import TelemetryConfig
 from leash_cli.core.trace import Trace, begin, new_span_id, ratio_bound
+from leash_cli.otlp import OtlpHttpSpanExporter
 
 log = logging.getLogger("leash.telemetry")
 
@@ -90,7 +91,6 @@ class Telemetry:
         env = os.environ if environ is None else environ
         try:
             from opentelemetry import trace as api
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
             from opentelemetry.sdk.resources import Resource
             from opentelemetry.sdk.trace import Event, ReadableSpan
             from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -112,8 +112,8 @@ class Telemetry:
         # Resource.create adds $OTEL_RESOURCE_ATTRIBUTES and the SDK's own attributes
         self.resource = Resource.create({"service.name": name, "service.version": __version__})
         self.scope = InstrumentationScope("leash", __version__)
-        self.exporter = OTLPSpanExporter(endpoint=self.endpoint)
-        self.processor = BatchSpanProcessor(self.exporter)  # $OTEL_BSP_* apply
+        self.exporter = OtlpHttpSpanExporter(self.endpoint, env)  # leash_cli/otlp.py: why not the SDK's
+        self.processor = BatchSpanProcessor(self.exporter)  # type: ignore[arg-type]  # a SpanExporter by shape  # $OTEL_BSP_* apply
         self._providers: dict[tuple[str, str], str] = {}
         log.info("telemetry: traces to %s as %s", self.endpoint or "the OTEL_EXPORTER_OTLP_* endpoint", name)
 
