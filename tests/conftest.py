@@ -13,6 +13,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).parent))
 
 from fake_upstream import FakeUpstream
+from gateway_support import provider_block
 from leash_cli.config import LoadedConfig, parse_config_text
 from leash_cli.server import GatewayThread, build_gateway
 
@@ -48,15 +49,6 @@ def upstream() -> Iterator[FakeUpstream]:
     fake = FakeUpstream().start()
     yield fake
     fake.stop()
-
-
-def provider_block(upstream: FakeUpstream, **extra: Any) -> dict[str, Any]:
-    return {
-        "mock": {"kind": "mock"},
-        "openai": {"kind": "openai", "endpoint": f"{upstream.url}/v1", **extra.get("openai", {})},
-        "anthropic": {"kind": "anthropic", "endpoint": upstream.url, **extra.get("anthropic", {})},
-        "google": {"kind": "google", "endpoint": upstream.url, **extra.get("google", {})},
-    }
 
 
 class RunningGateway:

@@ -9,23 +9,12 @@ import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import httpx
 import openai
 import pytest
 
-
-def provider_block(upstream: Any) -> dict[str, Any]:
-    """The providers tests/conftest.py's start_gateway uses (imported by name, ``conftest`` is ambiguous:
-    tests/extproc has one too)."""
-    return {
-        "mock": {"kind": "mock"},
-        "openai": {"kind": "openai", "endpoint": f"{upstream.url}/v1"},
-        "anthropic": {"kind": "anthropic", "endpoint": upstream.url},
-        "google": {"kind": "google", "endpoint": upstream.url},
-    }
-
+from gateway_support import provider_block
 
 CHAT = (
     b'{"id": "c1", "object": "chat.completion", "created": 0, "model": "gpt-4o-mini", "choices": [{"index": 0, '

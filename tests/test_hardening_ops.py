@@ -76,7 +76,7 @@ def _immutable(*paths, on: bool) -> bool:
 def test_a_read_only_history_says_read_only_and_serves_per_on_error(tmp_path, upstream, on_error):
     import yaml
 
-    from conftest import provider_block
+    from gateway_support import provider_block
     from leash_cli.config import LoadedConfig
     from leash_cli.server import GatewayThread, build_gateway
     from leash_cli.store import open_writable
