@@ -116,10 +116,11 @@ async def _stale_but_valid() -> None:
         state["calls"] += 1
         if state["fail"]:
             raise TokenError("down")
-        return "good", time.time() + 200  # already inside the 300 s margin
+        return "good", time.time() + 3600
 
     tok = CachedToken(fetch, margin=300, retry_after=60)
     assert await tok.get() == "good"
+    tok._expires = time.time() + 200  # inside the refresh margin, still valid
     state["fail"] = True
     assert await tok.get() == "good"  # refresh failed, the token is still valid
     assert await tok.get() == "good"  # and the endpoint is not asked again within retry_after
@@ -127,3 +128,20 @@ async def _stale_but_valid() -> None:
     tok.invalidate()
     with pytest.raises(TokenError):
         await tok.get()
+
+
+def test_a_short_lived_token_is_refreshed_at_half_its_life_not_on_every_request():
+    asyncio.run(_short_lived())
+
+
+async def _short_lived() -> None:
+    calls: list[float] = []
+
+    async def fetch() -> tuple[str, float]:
+        calls.append(time.time())
+        return "t", time.time() + 120  # shorter than the 300 s margin
+
+    tok = CachedToken(fetch, margin=300)
+    for _ in range(5):
+        assert await tok.get() == "t"
+    assert len(calls) == 1

@@ -111,16 +111,19 @@ class SqliteCache:
         w.execute("pragma journal_mode=wal")
         w.execute("pragma synchronous=normal")
         w.executescript(_SCHEMA)
-        self._reader: sqlite3.Connection | None = None
-        self._reader_thread: int | None = None
+        self._local = threading.local()  # a reading connection per thread (each event loop's own)
+        self._readers: list[sqlite3.Connection] = []
 
     def _read_conn(self) -> sqlite3.Connection:
-        me = threading.get_ident()
-        if self._reader is None or self._reader_thread != me:
-            self._reader = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._reader.execute("pragma query_only=1")
-            self._reader_thread = me
-        return self._reader
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = sqlite3.connect(
+                self.path, isolation_level=None, timeout=0.05, check_same_thread=False
+            )
+            conn.execute("pragma query_only=1")
+            with self._write_lock:
+                self._readers.append(conn)
+        return conn
 
     async def get(self, key: str) -> Entry | None:
         row = (
@@ -178,9 +181,12 @@ class SqliteCache:
     def close(self) -> None:
         with self._write_lock:
             self._writer.close()
-        if self._reader is not None:
-            self._reader.close()
-            self._reader = None
+            readers, self._readers = self._readers, []
+        for r in readers:
+            try:
+                r.close()
+            except sqlite3.ProgrammingError:  # made in another thread: it goes with that thread
+                pass
 
 
 _HEAD = struct.Struct("!HdH")  # status, created, length of the content type

@@ -314,7 +314,7 @@ def test_a_leash_key_is_required_behind_envoy_by_default(tmp_path, upstream):
 
 
 def test_response_cache_hits_are_answered_by_the_module_host_through_the_response_policy(stack, upstream):
-    s = stack(modules={"response-cache": {"backend": "memory"}})
+    s = stack(modules={"response-cache": {"backend": "memory"}}, gateway_key="sk-gateway-held-key")
     n0 = len(upstream.requests)
     first = s.client.post(CHAT, json=_chat("cache me"))
     time.sleep(0.3)  # the entry is stored by the sink, after the answer

@@ -26,6 +26,9 @@ from leash_cli.store import open_readonly
 MSG = [{"role": "user", "content": "What is the capital of France?"}]
 
 
+HELD = {"openai": {"api_key": "sk-gateway-held-key"}}  # the cache shares answers only where the gateway holds the key
+
+
 def _cache(**settings: Any) -> dict[str, Any]:
     return {"modules": {"response-cache": settings}}
 
@@ -50,7 +53,7 @@ def _rows(gw: Any) -> list[dict[str, Any]]:
 
 
 def test_a_repeated_request_is_answered_from_the_cache_costs_nothing_and_is_recorded_as_a_hit(start_gateway, upstream):
-    gw = start_gateway(_cache())
+    gw = start_gateway(_cache(), providers_extra=HELD)
     c = openai.OpenAI(base_url=gw.base("openai"), api_key="k", max_retries=0)
     n0 = len(upstream.requests)
     first = c.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=MSG)
@@ -83,8 +86,22 @@ def test_a_repeated_request_is_answered_from_the_cache_costs_nothing_and_is_reco
     assert "cache hits" in table and "1 (25%)" in table
 
 
+def test_answers_to_a_clients_own_provider_key_are_never_cached(start_gateway, upstream):
+    """With the client's key passed through, an answer belongs to that key's account: a caller with
+    another (or a wrong) key must get the provider's own answer, never a stored one."""
+    gw = start_gateway(_cache())  # the provider holds no key: clients send their own
+    n0 = len(upstream.requests)
+    for key in ("sk-alice", "sk-mallory"):
+        c = openai.OpenAI(base_url=gw.base("openai"), api_key=key, max_retries=0)
+        r = c.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=MSG)
+        assert "x-leash-cache" not in r.headers
+        gw.flush()
+    assert _calls(upstream, n0) == 2
+    assert [r.headers["authorization"] for r in upstream.requests[n0:]] == ["Bearer sk-alice", "Bearer sk-mallory"]
+
+
 def test_tenants_never_share_an_entry(start_gateway, upstream):
-    gw = start_gateway(_cache())
+    gw = start_gateway(_cache(), providers_extra=HELD)
     n0 = len(upstream.requests)
     for tenant in ("acme", "globex", "acme"):
         c = openai.OpenAI(
@@ -102,7 +119,7 @@ def test_tenants_never_share_an_entry(start_gateway, upstream):
 
 
 def test_a_streamed_request_is_replayed_as_a_proper_stream(start_gateway, upstream):
-    gw = start_gateway(_cache())
+    gw = start_gateway(_cache(), providers_extra=HELD)
     c = openai.OpenAI(base_url=gw.base("openai"), api_key="k", max_retries=0)
     n0 = len(upstream.requests)
     texts = []
@@ -124,7 +141,7 @@ def test_a_streamed_request_is_replayed_as_a_proper_stream(start_gateway, upstre
 
 
 def test_cache_control_no_cache_and_no_store_are_honoured(start_gateway, upstream):
-    gw = start_gateway(_cache())
+    gw = start_gateway(_cache(), providers_extra=HELD)
     n0 = len(upstream.requests)
 
     def ask(cc: str | None) -> str:
@@ -145,12 +162,12 @@ def test_cache_control_no_cache_and_no_store_are_honoured(start_gateway, upstrea
 
 
 def test_a_hit_still_passes_the_current_response_policy(start_gateway, upstream, tmp_path: Path):
-    gw = start_gateway(_cache())
+    gw = start_gateway(_cache(), providers_extra=HELD)
     c = openai.OpenAI(base_url=gw.base("openai"), api_key="k", max_retries=0)
     c.chat.completions.create(model="gpt-4o-mini", messages=MSG)  # stored: it passed the policy of then
     gw.flush()
     stricter = {
-        "providers": {"openai": {"kind": "openai", "endpoint": f"{upstream.url}/v1"}},
+        "providers": {"openai": {"kind": "openai", "endpoint": f"{upstream.url}/v1", **HELD["openai"]}},
         "modules": {
             "content-filter": {
                 "blocked_keywords": ["leash mock provider"],
@@ -180,7 +197,8 @@ def test_errors_blocked_requests_and_redacted_answers_are_not_stored(start_gatew
                 "pii-detector": {"action": "redact", "check_requests": False},
                 "response-cache": {},
             }
-        }
+        },
+        providers_extra=HELD,
     )
     c = openai.OpenAI(base_url=gw.base("openai"), api_key="k", max_retries=0)
     n0 = len(upstream.requests)
@@ -204,7 +222,7 @@ def test_errors_blocked_requests_and_redacted_answers_are_not_stored(start_gatew
 
 @pytest.mark.slow
 def test_a_reply_expires_after_the_ttl(start_gateway, upstream):
-    gw = start_gateway(_cache(ttl="2s"))
+    gw = start_gateway(_cache(ttl="2s"), providers_extra=HELD)
     c = openai.OpenAI(base_url=gw.base("openai"), api_key="k", max_retries=0)
     n0 = len(upstream.requests)
     c.chat.completions.create(model="gpt-4o-mini", messages=MSG)

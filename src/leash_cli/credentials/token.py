@@ -28,7 +28,7 @@ class CachedToken:
     again (after ``retry_after`` seconds, so a dead endpoint is not hammered per request).
     """
 
-    __slots__ = ("_fetch", "_margin", "_retry_after", "_token", "_expires", "_lock", "_failed_at", "_error")
+    __slots__ = ("_fetch", "_margin", "_retry_after", "_token", "_expires", "_lock", "_failed_at", "_error", "_early")
 
     def __init__(
         self, fetch: Callable[[], Awaitable[tuple[str, float]]], *, margin: float = 300.0, retry_after: float = 1.0
@@ -41,9 +41,10 @@ class CachedToken:
         self._lock: asyncio.Lock | None = None
         self._failed_at = 0.0
         self._error: TokenError | None = None
+        self._early = margin  # refresh this long before expiry: the margin, or half a short token's life
 
     def _fresh(self, now: float) -> bool:
-        return self._token is not None and now < self._expires - self._margin
+        return self._token is not None and now < self._expires - self._early
 
     async def get(self) -> str:
         now = time.time()
@@ -64,11 +65,12 @@ class CachedToken:
             try:
                 token, expires = await self._fetch()
             except TokenError as e:
-                self._error, self._failed_at = e, now
+                self._error, self._failed_at = e, time.time()  # after the attempt (it may have taken its timeout)
                 if self._token is not None and now < self._expires:
                     return self._token
                 raise
             self._token, self._expires, self._error = token, expires, None
+            self._early = min(self._margin, max(expires - time.time(), 0.0) / 2)
             return token
 
     def invalidate(self) -> None:

@@ -19,6 +19,7 @@ passed the policy unchanged (status 200, complete, no finding on the response si
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,6 +32,8 @@ from leash_cli.decision import Decision
 from leash_cli.exchange import Exchange
 from leash_cli.modules import _common
 from leash_cli.paths import leash_home
+
+log = logging.getLogger("leash.modules.response_cache")
 
 HIT = {"x-leash-cache": "hit"}
 MISS = {"x-leash-cache": "miss"}
@@ -64,6 +67,7 @@ class ResponseCache:
     version = "1.0"
     priority = 1000  # the last request module: after every policy and transform
     edits_response = False
+    on_error = "allow"  # a cache that fails (Redis down, a locked file) is a miss, never a refusal
 
     class Settings(_common.Settings):
         ttl: float = Field(3600.0, description="how long an answer is served, e.g. 10m, 1h, 1d")
@@ -102,11 +106,20 @@ class ResponseCache:
         self.s = settings
         self.paths = tuple(settings.paths)
         self.store: CacheStore = _open_store(settings, getattr(context, "state", None))
+        cfg = getattr(context, "config", None)
+        #: providers whose upstream credentials the gateway holds: only their answers are shared within a
+        #: tenant (with the client's own key passed through, an answer belongs to that key's account, and a
+        #: caller with a wrong key must not be answered from it)
+        self.held = frozenset(n for n, pc in (getattr(cfg, "providers", None) or {}).items() if _holds(pc))
 
     # -- the request side ------------------------------------------------------------------
     async def transform(self, ex: Exchange) -> Decision | None:
         if ex.method != "POST" or not ex.path.endswith(self.paths):
             return None
+        if ex.key_id is None and ex.provider not in self.held:
+            return None  # the client's own provider key: not cached (see ``held``)
+        if ex.dialect.binary_stream and ex.stream:
+            return None  # event-stream frames are recorded as text: they cannot be replayed
         body = ex.json()
         if not isinstance(body, dict):
             return None
@@ -115,7 +128,11 @@ class ResponseCache:
             return Decision("allow", response_headers=MISS)
         key = request_key(ex, body)
         if "no-cache" not in directives:
-            entry = await self.store.get(key)
+            try:
+                entry = await self.store.get(key)
+            except Exception as e:  # the store is down: a miss
+                log.warning("response-cache: lookup failed (%s: %s); answering from the provider", type(e).__name__, e)
+                entry = None
             if entry is not None:
                 ex.cache = "hit"
                 ex.cached = entry
@@ -147,14 +164,31 @@ class ResponseCache:
         self.store.close()
 
 
+#: request headers that change what a provider answers (API versions and beta features)
+VARY = ("anthropic-version", "anthropic-beta", "openai-beta", "openai-organization", "openai-project")
+
+
 def request_key(ex: Exchange, body: dict[str, Any]) -> str:
-    """The cache key: tenant, provider, path, query and the canonical body."""
+    """The cache key: tenant, virtual key, provider, path, query, the headers in ``VARY`` and the
+    canonical body."""
     h = hashlib.sha256()
-    for part in (ex.tenant, ex.provider, ex.path, ex.query):
+    headers = ex.request_headers
+    for part in (ex.tenant, ex.key_id or "", ex.provider, ex.path, ex.query, *(headers.get(v, "") for v in VARY)):
         h.update(part.encode())
         h.update(b"\x00")
     h.update(orjson.dumps(body, option=orjson.OPT_SORT_KEYS))
     return h.hexdigest()
+
+
+def _holds(pc: Any) -> bool:
+    """Whether the gateway holds the upstream credentials of a provider (a key, or credentials of its
+    own kind's: AWS keys or profile, an Entra ID client, a service-account file)."""
+    if getattr(pc, "kind", None) == "mock":
+        return True
+    fields = ("api_key", "aws_access_key_id", "profile", "client_secret", "credentials_file")
+    if any(getattr(pc, f, None) for f in fields):
+        return True
+    return any(getattr(d, "api_key", None) for d in getattr(pc, "deployments", None) or [])
 
 
 def _directives(value: str) -> set[str]:
