@@ -8,16 +8,16 @@ health checks and ``grpc_health_probe`` work against the module host.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-from google.protobuf.message import Message
 
 SERVICE = "grpc.health.v1.Health"
 UNKNOWN, SERVING, NOT_SERVING, SERVICE_UNKNOWN = 0, 1, 2, 3
 
 
-def _messages() -> tuple[type[Message], type[Message]]:
+def _messages() -> tuple[Any, Any]:  # classes made at run time: their fields are not in the type stubs
     F = descriptor_pb2.FieldDescriptorProto
     fdp = descriptor_pb2.FileDescriptorProto(
         name="leash/grpc/health/v1/health.proto", package="grpc.health.v1", syntax="proto3"
