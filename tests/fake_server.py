@@ -36,6 +36,9 @@ class ThreadedApp:
     #: the largest request body the app reads
     client_max_size = 64 * 1024 * 1024
 
+    def __post_init__(self) -> None:
+        """A dataclass fake's hook (subclasses that set state of their own extend it)."""
+
     def add_routes(self, app: web.Application) -> None:
         raise NotImplementedError
 
