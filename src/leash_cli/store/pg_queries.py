@@ -40,6 +40,7 @@ from leash_cli.store.queries import (
     STATS_GROUPS,
     TRAFFIC_COLUMNS,
     replay_batch,
+    replay_where,
 )
 from leash_cli.store.queries import _filters as _option_filters
 from leash_cli.store.schema import REQUEST_COLUMNS
@@ -288,19 +289,8 @@ class PostgresReader:
         return self._all(f"{_LIST}{_where(where)} ORDER BY r.rowid LIMIT %s", [after_rowid, *params, int(limit)])
 
     # -- leash policy test ---------------------------------------------------------------------
-    @staticmethod
-    def _replay_where(since: str | None, tenant: str | None) -> tuple[str, list[Any]]:
-        conds, params = [], []
-        if since:
-            conds.append("started_at >= %s")
-            params.append(since)
-        if tenant:
-            conds.append("tenant = %s")
-            params.append(tenant)
-        return (" WHERE " + " AND ".join(conds)) if conds else "", params
-
     def count_replay(self, since: str | None = None, tenant: str | None = None, last: int | None = None) -> int:
-        where, params = self._replay_where(since, tenant)
+        where, params = replay_where(since, tenant, "%s")
         n = int(self._tuples(f"SELECT count(*) FROM requests{where}", params)[0][0])
         return min(n, last) if last is not None else n
 
@@ -311,7 +301,7 @@ class PostgresReader:
         recorded ``violations`` as ``(module, type, action, detail)``; read through a server-side
         cursor in batches, so a long history is never held in memory."""
         cols = ", ".join(REPLAY_COLUMNS)
-        where, params = self._replay_where(since, tenant)
+        where, params = replay_where(since, tenant, "%s")
         if last is not None:
             sql = (
                 f"SELECT {cols} FROM (SELECT rowid AS _r, * FROM requests{where} "

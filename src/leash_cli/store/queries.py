@@ -439,13 +439,14 @@ REPLAY_COLUMNS = (
 )
 
 
-def _replay_where(since: str | None, tenant: str | None) -> tuple[str, list[Any]]:
+def replay_where(since: str | None, tenant: str | None, ph: str = "?") -> tuple[str, list[Any]]:
+    """The WHERE of ``leash policy test``'s replay (``ph``: the backend's placeholder)."""
     conds, params = [], []
     if since:
-        conds.append("started_at >= ?")
+        conds.append(f"started_at >= {ph}")
         params.append(since)
     if tenant:
-        conds.append("tenant = ?")
+        conds.append(f"tenant = {ph}")
         params.append(tenant)
     return (" WHERE " + " AND ".join(conds)) if conds else "", params
 
@@ -453,7 +454,7 @@ def _replay_where(since: str | None, tenant: str | None) -> tuple[str, list[Any]
 def count_replay(
     db: sqlite_utils.Database, since: str | None = None, tenant: str | None = None, last: int | None = None
 ) -> int:
-    where, params = _replay_where(since, tenant)
+    where, params = replay_where(since, tenant)
     n = int(db.execute(f"SELECT count(*) FROM requests{where}", params).fetchone()[0])
     return min(n, last) if last is not None else n
 
@@ -465,7 +466,7 @@ def replay_rows(
     parsed), each with its recorded ``violations`` as ``(module, type, action, detail)`` tuples.
     ``last``: only the newest N (still oldest first)."""
     cols = ", ".join(REPLAY_COLUMNS)
-    where, params = _replay_where(since, tenant)
+    where, params = replay_where(since, tenant)
     if last is not None:
         sql = (
             f"SELECT {cols} FROM (SELECT rowid AS _r, * FROM requests{where} ORDER BY started_at DESC, _r DESC "
