@@ -12,6 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from leash_cli.store.filters import Filter, FilterError, compile_filter
+from leash_cli.tui.widgets.guard import mounted_only
 from leash_cli.tui.widgets.health import HealthStrip
 from leash_cli.tui.widgets.traffic_table import TrafficTable
 
@@ -115,6 +116,7 @@ class TrafficScreen(Screen):
             return
         self.app.call_from_thread(self._first_loaded, gen, rows, last)
 
+    @mounted_only
     def _first_loaded(self, gen: int, rows: list[dict], last: int) -> None:
         if gen != self.gen or not self.is_mounted:
             return
@@ -141,6 +143,7 @@ class TrafficScreen(Screen):
             self.app.call_from_thread(self.app.notify, f"cannot read the history: {e}", severity="error")
         self.app.call_from_thread(self._page_loaded, gen, rows)
 
+    @mounted_only
     def _page_loaded(self, gen: int, rows: list[dict]) -> None:
         self._loading_page = False
         if gen != self.gen or not self.is_mounted:
@@ -168,6 +171,7 @@ class TrafficScreen(Screen):
             pass
         self.app.call_from_thread(self._polled, gen, rows, last)
 
+    @mounted_only
     def _polled(self, gen: int, rows: list[dict], last: int) -> None:
         self._polling = False
         if gen != self.gen or not self.is_mounted:
