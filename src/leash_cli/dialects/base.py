@@ -257,9 +257,12 @@ def as_int(v: Any) -> int | None:
 def cached_usage(inputs: int | None, read: int | None, write: int | None, output: int | None) -> Usage:
     """A usage whose input count excludes the cache's reads and writes (Anthropic, Converse): they are
     added back, and reported apart."""
-    out = Usage(output_tokens=output, cached_input_tokens=read, cache_write_tokens=write)
+    out = Usage()
     if inputs is not None:
         out.input_tokens = inputs + (read or 0) + (write or 0)
+    out.cached_input_tokens = read
+    out.cache_write_tokens = write
+    out.output_tokens = output
     return out
 
 
