@@ -8,9 +8,10 @@ messages carry no path, so the admission lives on the stream.
     request body     -> ``core.run_request`` (JSON checks, the request stages); a Rejection
                         becomes an ImmediateResponse in the provider's error shape; a changed
                         body becomes a body mutation with ``content-length`` fixed
-    response headers -> SSE: switch the response body to STREAMED (``mode_override``)
-    response body    -> buffered: ``await flow.body(...)``; streamed: ``flow.event`` per
-                        complete SSE event, ``flow.tail()`` at the end
+    response headers -> ``relay.answered``; SSE: switch the response body to STREAMED (``mode_override``)
+    response body    -> ``core.relay``: buffered, ``relay.buffered`` (a block becomes an
+                        ImmediateResponse); streamed, ``StreamRelay.feed`` per message and
+                        ``StreamRelay.tail`` at the end; a cache hit, ``relay.cached`` at once
     stream end       -> ``core.finish`` (usage, cost, metrics, history)
 
 Nothing here does I/O besides the pipeline's own; ``server.py`` speaks gRPC.
