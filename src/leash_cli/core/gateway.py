@@ -8,7 +8,7 @@ metrics, history, leaving its config generation).  An adapter translates:
     adm = core.admit(method, raw_path, query, headers, client, t0)
     rej = adm.rejection or await core.run_request(adm, body)
     ... answer with rejection.reject(adm.ex, rej) + headers.leash_headers, or forward
-        and pass the answer through adm.flow ...
+        and pass the answer through adm.flow (relay.buffered / relay.StreamRelay / relay.cached) ...
     core.finish(adm)                       # always, once
 
 Nothing here imports a web framework or gRPC.
