@@ -69,7 +69,9 @@ class _Host:
         self.core = build_host(loaded, tmp / "ep.db", record=False)
         self.host = ExtProcHost(self.core)
 
-    async def exchange(self, request: bytes, ctype: str, chunks: list[bytes]) -> tuple[list[Any], Any]:
+    async def exchange(
+        self, request: bytes, ctype: str, chunks: list[bytes], rheaders: dict[str, str] | None = None
+    ) -> tuple[list[Any], Any]:
         h = StreamHandler(self.host)
         got = [
             await h.handle(
@@ -79,7 +81,11 @@ class _Host:
         ]
         if not got[-1].HasField("immediate_response"):
             got.append(
-                await h.handle(pb.ProcessingRequest(response_headers=_head({":status": "200", "content-type": ctype})))
+                await h.handle(
+                    pb.ProcessingRequest(
+                        response_headers=_head({":status": "200", "content-type": ctype, **(rheaders or {})})
+                    )
+                )
             )
             for i, c in enumerate(chunks):
                 body = pb.HttpBody(body=c, end_of_stream=i == len(chunks) - 1)
@@ -158,6 +164,30 @@ def test_streams_pass_event_by_event_stop_on_a_block_and_replay_from_the_cache(h
         assert AWS_KEY[4:12] not in out.decode() and b"policy_violation" in out
         assert ex.outcome == "blocked" and ex.error == "stream stopped by secrets-detector"
         assert ex.response_body == out
+        await host.core.stop(1.0)
+
+    asyncio.run(run())
+
+
+def test_a_configured_secret_echoed_by_the_upstream_is_masked_in_headers_bodies_and_streams(host: _Host) -> None:
+    key = "sk-gateway-held-key"
+
+    async def run() -> None:
+        await host.core.start()
+        got, ex = await host.exchange(_chat("a"), JSON, [_answer(f"you sent {key}")], {"x-echo": f"k={key}"})
+        set_h = {
+            h.header.key: h.header.raw_value.decode()
+            for h in got[2].response_headers.response.header_mutation.set_headers
+        }
+        assert key not in set_h["x-echo"] and "[leash:masked]" in set_h["x-echo"]
+        out = got[-1].response_body.response.body_mutation.body
+        assert key not in out.decode() and b"[leash:masked]" in out
+        assert key not in str(ex.response_headers) and key.encode() not in ex.response_body
+
+        s = _events("first ", f"then {key} echoed", " end")
+        got, ex = await host.exchange(_chat("b", stream=True), SSE, [s])
+        out = _sent(got[-1], s)
+        assert key not in out.decode() and b"[leash:masked]" in out and out.endswith(b"data: [DONE]\n\n")
         await host.core.stop(1.0)
 
     asyncio.run(run())

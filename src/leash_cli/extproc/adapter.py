@@ -347,11 +347,17 @@ class StreamHandler:
         ex.t_upstream_headers = now
         headers = headers_of(msg)
         status = headers.get(":status", "0")
-        answered(ex, int(status) if status.isdigit() else None, [(k, v) for k, v in headers.items() if k[:1] != ":"])
+        pairs = [(k, v) for k, v in headers.items() if k[:1] != ":"]
+        secrets = self.adm.state.secrets if self.adm is not None else None
+        masked: dict[str, str] = {}
+        if secrets:  # a hostile upstream echoing a configured secret in a header: the client gets it masked
+            pairs = secrets.headers(pairs)
+            masked = {k: v for k, v in pairs if v != headers[k]}
+        answered(ex, int(status) if status.isdigit() else None, pairs)
         if self.deployment is not None:
             self._settle(ex.status)
         ctype = headers.get("content-type", "")
-        set_h = self._leash_headers(self.request_overhead)
+        set_h = {**masked, **self._leash_headers(self.request_overhead)}
         resp = pb.ProcessingResponse(
             response_headers=pb.HeadersResponse(response=pb.CommonResponse(header_mutation=mutation(set_h)))
         )
@@ -361,7 +367,7 @@ class StreamHandler:
             return resp
         if ctype.startswith("text/event-stream"):
             self.streamed = True
-            self.relay = StreamRelay(ex, self.flow)
+            self.relay = StreamRelay(ex, self.flow, secrets)
             resp.mode_override.response_body_mode = _STREAMED
         elif headers.get("content-encoding", "identity") not in ("identity", "") or not _textual(ctype):
             # an encoded or binary body: nothing to read in it; let it pass untouched
@@ -377,7 +383,8 @@ class StreamHandler:
             return await self._on_stream_chunk(msg)
         ex.t_upstream_end = time.perf_counter()
         body = msg.body
-        reply = await buffered(ex, self.flow, ex.status or 200, [], body)
+        secrets = self.adm.state.secrets if self.adm is not None else None
+        reply = await buffered(ex, self.flow, ex.status or 200, [], secrets.bytes(body) if secrets else body)
         self.done = True
         if reply.blocked:  # the head went out already: the error replaces the whole answer
             return self._immediate(reply, _BLOCK_DETAILS)
