@@ -185,17 +185,10 @@ def _as_pg(flt: ListFilter) -> PgFilter:
 # -- arguments ----------------------------------------------------------------------------------
 
 
-def _filters(
-    provider: str | None = None,
-    model: str | None = None,
-    tenant: str | None = None,
-    status: str | int | None = None,
-    outcome: str | None = None,
-    since: str | None = None,
-    query: str | None = None,
-    expr: str | None = None,
-) -> tuple[list[str], list[Any]]:
-    where, params = _option_filters(provider, model, tenant, status, outcome, since, ph="%s")
+def _filters(query: str | None = None, expr: str | None = None, **options: Any) -> tuple[list[str], list[Any]]:
+    """The WHERE conditions and parameters of ``leash logs``' options (as SQLite's), its filter expression
+    and its search."""
+    where, params = _option_filters(**options, ph="%s")
     if expr and expr.strip():
         flt = compile_pg_filter(expr)
         where.append(f"({flt.sql})")

@@ -38,28 +38,14 @@ __all__ = [
     "rows_of",
 ]
 
-#: the columns holding what was said and sent (bodies, texts, headers, events, details)
-_BULKY = (
-    "cost_detail",
-    "module_timings",
-    "request_headers",
-    "response_headers",
-    "request_body_truncated",
-    "response_body_truncated",
-    "request_body",
-    "response_body",
-    "response_text",
-    "prompt_text",
-    "stream_events",
-)
-
 
 def _without(columns: tuple[str, ...], *left_out: str) -> tuple[str, ...]:
     return tuple(c for c in columns if c not in left_out)
 
 
-#: the columns of a listing (no bodies, headers or events)
-LIST_COLUMNS = _without(REQUEST_COLUMNS, "ended_at", "query", "client", *_BULKY)
+#: the columns of a listing: a row's columns before the bulky ones (``cost_detail`` on: details, headers,
+#: bodies, texts, events), without ``ended_at``, ``query`` and ``client``
+LIST_COLUMNS = _without(REQUEST_COLUMNS[: REQUEST_COLUMNS.index("cost_detail")], "ended_at", "query", "client")
 #: response-cache results, as the gateway writes them first in ``cost_detail`` (see pipeline.py)
 CACHE_HIT_LIKE = '{"cache":"hit"%'
 CACHE_MISS_LIKE = '{"cache":"miss"%'
