@@ -29,7 +29,7 @@ from typing import Any
 
 from leash_cli.store.backend import ListFilter, Row
 from leash_cli.store.dialect import POSTGRES
-from leash_cli.store.filters import And, Not, Or, Term, parse
+from leash_cli.store.filters import SqlCompiler, has_wildcard, parse
 from leash_cli.store.pg_schema import SEARCH_VECTOR, WORD_BREAKS
 from leash_cli.store.queries import _filters as _option_filters
 from leash_cli.store.reader import (
@@ -105,10 +105,6 @@ class PgFilter:
         return list(self.params)
 
 
-_TEXT_COLUMNS = {"~p": "provider", "~m": "model", "~t": "tenant", "~o": "outcome", "~verdict": "verdict"}
-_NUMBER_COLUMNS = {"~c": "cost_usd", "~l": "latency_ms"}
-
-
 def _like(glob: str) -> str:
     """A GLOB pattern (``*``, ``?`` wildcards, everything else literal) as a LIKE pattern (escape ``\\``)."""
     out = []
@@ -124,44 +120,21 @@ def _like(glob: str) -> str:
     return "".join(out)
 
 
-def _pg_sql(node: Any, a: str, params: list[Any]) -> str:
-    if isinstance(node, Or):
-        return f"({_pg_sql(node.left, a, params)} OR {_pg_sql(node.right, a, params)})"
-    if isinstance(node, And):
-        return f"({_pg_sql(node.left, a, params)} AND {_pg_sql(node.right, a, params)})"
-    if isinstance(node, Not):
-        return f"NOT coalesce({_pg_sql(node.node, a, params)}, false)"  # NULL-safe, as in SQLite
-    assert isinstance(node, Term)
-    op, v = node.op, node.value
-    if op in _TEXT_COLUMNS or op == "~mod":
-        col = f"{a}.{_TEXT_COLUMNS[op]}" if op != "~mod" else "v.module"
-        if "*" in v or "?" in v:
-            params.append(_like(v))
-            cond = f"{col} LIKE %s"
-        else:
-            params.append(v)
-            cond = f"{col} = %s"
-        if op == "~mod":
-            return f"EXISTS (SELECT 1 FROM violations v WHERE v.request_id = {a}.id AND {cond})"
-        return cond
-    if op == "~s":
-        kind, lo, hi = v
-        if kind == "between":
-            params.extend((lo, hi))
-            return f"{a}.status BETWEEN %s AND %s"
-        params.append(lo)
-        return f"{a}.status {kind} %s"
-    if op in _NUMBER_COLUMNS:
-        cmp, num = v
-        params.append(num)
-        return f"{a}.{_NUMBER_COLUMNS[op]} {cmp} %s"
-    if op == "~v":
-        return f"EXISTS (SELECT 1 FROM violations v WHERE v.request_id = {a}.id)"
-    if op == "~q":
-        sql, p = search_sql(v, a)
-        params.extend(p)
+class _PgSql(SqlCompiler):
+    dialect = POSTGRES
+    false = "false"
+
+    def match(self, column: str, value: str) -> str:
+        if has_wildcard(value):
+            self.params.append(_like(value))
+            return f"{column} LIKE %s"
+        self.params.append(value)
+        return f"{column} = %s"
+
+    def search(self, text: str) -> str:
+        sql, p = search_sql(text, self.alias)
+        self.params.extend(p)
         return sql
-    raise AssertionError(op)  # pragma: no cover
 
 
 def compile_pg_filter(text: str | None, alias: str = "r") -> PgFilter:
@@ -171,8 +144,9 @@ def compile_pg_filter(text: str | None, alias: str = "r") -> PgFilter:
     node = parse(text)
     if node is None:
         return PgFilter(text, "true", ())
-    params: list[Any] = []
-    return PgFilter(text, _pg_sql(node, alias, params), tuple(params))
+    compiler = _PgSql(alias)
+    sql = compiler.sql(node)
+    return PgFilter(text, sql, tuple(compiler.params))
 
 
 def _as_pg(flt: ListFilter) -> PgFilter:
