@@ -418,26 +418,17 @@ class Recorder:
                 pass
             if flushing:
                 return False
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            time.sleep(min(remaining, 0.01))
-            try:
-                msg = q.get_nowait()
-            except queue.Empty:
-                if deadline - time.monotonic() <= 0:
+            # nothing queued: sleep in short steps until the next message, or the deadline
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
                     return False
-                continue_wait = True
-                while continue_wait:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        return False
-                    time.sleep(min(remaining, 0.01))
-                    try:
-                        msg = q.get_nowait()
-                        continue_wait = False
-                    except queue.Empty:
-                        pass
+                time.sleep(min(remaining, 0.01))
+                try:
+                    msg = q.get_nowait()
+                    break
+                except queue.Empty:
+                    pass
 
     def _take(self, msg: Any) -> None:
         """Build the rows for one message (in this thread) and add them to the backlog."""
