@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from leash_cli.commands.options import since_option
+
 if TYPE_CHECKING:
     from leash_cli.store.chain import ChainSource
 
@@ -35,17 +37,6 @@ KeyOpt = Annotated[
         "--key-file", help="the audit key (default: $LEASH_AUDIT_KEY, storage.audit_key_file, $LEASH_HOME/audit.key)"
     ),
 ]
-
-
-def _since(since: str | None) -> str | None:
-    """``--since``: a duration ago (24h, 7d) or an ISO time, as ``leash logs --since`` reads it."""
-    from leash_cli.store.queries import parse_since
-
-    try:
-        return parse_since(since)
-    except ValueError as e:
-        err.print(f"[red]error:[/] --since: {e}", highlight=False)
-        raise typer.Exit(2) from None
 
 
 def _open(db: Path | None, config: Path | None) -> tuple[ChainSource, str | None]:
@@ -98,7 +89,7 @@ def verify(
         err.print(f"[red]error:[/] {e}", highlight=False)
         raise typer.Exit(2) from None
     try:
-        rep = verify_chain(src, key, _since(since))
+        rep = verify_chain(src, key, since_option(since, err))
     finally:
         src.close()
     if fmt == "json":
@@ -160,7 +151,7 @@ def export(
     out = output.open("w", encoding="utf-8") if output else sys.stdout
     n = 0
     try:
-        for rec in export_records(src, _since(since)):
+        for rec in export_records(src, since_option(since, err)):
             out.write(json.dumps(rec, separators=(",", ":"), default=str) + "\n")
             n += 1
     finally:

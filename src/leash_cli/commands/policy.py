@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from leash_cli.commands.options import since_option
+
 policy_app = typer.Typer(help="Policy changes, tried on recorded traffic before they go live.", no_args_is_help=True)
 console = Console()
 err = Console(stderr=True)
@@ -63,7 +65,7 @@ def test(
         loaded = load_config(config)
     except ConfigError as e:
         raise _fail(e.render()) from None
-    since_iso = _since(since)
+    since_iso = since_option(since, err)
     path = resolve_db_path(str(db) if db else None, loaded)
     try:
         reader = open_store(path).open_reader()
@@ -89,17 +91,6 @@ def test(
     else:
         _table(result, examples)
     raise typer.Exit(1 if result.changed else 0)
-
-
-def _since(since: str | None) -> str | None:
-    """``--since``: a duration ago (24h, 7d) or an ISO time, as ``leash logs --since`` reads it."""
-    from leash_cli.store.queries import parse_since
-
-    try:
-        return parse_since(since)
-    except ValueError as e:
-        err.print(f"[red]error:[/] --since: {e}", highlight=False)
-        raise typer.Exit(2) from None
 
 
 def _run(

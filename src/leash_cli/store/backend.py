@@ -172,7 +172,7 @@ class HistoryReader(Protocol):
     def replay_rows(
         self, since: str | None = None, tenant: str | None = None, last: int | None = None
     ) -> Iterator[Row]:
-        """Exchanges oldest first (``store.queries.REPLAY_COLUMNS``, ``request_headers`` parsed), each with its
+        """Exchanges oldest first (``store.reader.REPLAY_COLUMNS``, ``request_headers`` parsed), each with its
         recorded ``violations`` as ``(module, type, action, detail)`` tuples; ``last``: only the newest N."""
         ...
 

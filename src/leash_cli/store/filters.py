@@ -42,6 +42,7 @@ from typing import Any
 
 import orjson
 
+from leash_cli.store.dialect import SQLITE, SqlDialect
 from leash_cli.store.fts import fts_watermark, unindexed_matches
 
 __all__ = ["FilterError", "Filter", "compile_filter", "parse", "OPERATORS"]
@@ -331,7 +332,8 @@ class Filter:
         return params
 
 
-def _has_wildcard(v: str) -> bool:
+def has_wildcard(v: str) -> bool:
+    """Whether a filter value is a pattern (``*``, ``?``)."""
     return "*" in v or "?" in v
 
 
@@ -350,55 +352,87 @@ def _fts_query(text: str) -> str:
     return " ".join(terms)
 
 
-def _sql(node: Any, alias: str, params: list[Any], searches: list[tuple[int, str]]) -> str:
-    a = alias + "."
-    if isinstance(node, Or):
-        return f"({_sql(node.left, alias, params, searches)} OR {_sql(node.right, alias, params, searches)})"
-    if isinstance(node, And):
-        return f"({_sql(node.left, alias, params, searches)} AND {_sql(node.right, alias, params, searches)})"
-    if isinstance(node, Not):
-        # NULL-safe: "not provider X" includes rows whose provider is NULL
-        return f"NOT coalesce({_sql(node.node, alias, params, searches)}, 0)"
-    assert isinstance(node, Term)
-    op, v = node.op, node.value
-    if op in _TEXT_COLUMNS:
-        col = a + _TEXT_COLUMNS[op]
-        if _has_wildcard(v):
-            params.append(_glob_escape(v))
-            return f"{col} GLOB ?"
-        params.append(v)
-        return f"{col} = ?"
-    if op == "~s":
-        kind, lo, hi = v
-        if kind == "between":
-            params.extend((lo, hi))
-            return f"{a}status BETWEEN ? AND ?"
-        params.append(lo)
-        return f"{a}status {kind} ?"
-    if op in _NUMBER_COLUMNS:
-        cmp, num = v
-        params.append(num)
-        return f"{a}{_NUMBER_COLUMNS[op]} {cmp} ?"
-    if op == "~v":
-        return f"EXISTS (SELECT 1 FROM violations v WHERE v.request_id = {a}id)"
-    if op == "~mod":
-        params.append(v)
-        if _has_wildcard(v):
-            params[-1] = _glob_escape(v)
-            return f"EXISTS (SELECT 1 FROM violations v WHERE v.request_id = {a}id AND v.module GLOB ?)"
-        return f"EXISTS (SELECT 1 FROM violations v WHERE v.request_id = {a}id AND v.module = ?)"
-    if op == "~q":
-        q = _fts_query(v)
+class SqlCompiler:
+    """A syntax tree as a boolean SQL expression over ``requests {alias}``, its values collected in
+    :attr:`params` (never in the SQL text).  What the backends spell differently, a text match with
+    wildcards and a full-text search, is a subclass's (:meth:`match`, :meth:`search`)."""
+
+    dialect: SqlDialect
+    #: false, as the dialect writes it (``NOT coalesce(x, false)`` is true for NULL)
+    false: str
+
+    def __init__(self, alias: str = "r") -> None:
+        self.alias = alias
+        self.params: list[Any] = []
+
+    def match(self, column: str, value: str) -> str:
+        """``column`` equals ``value``, or matches it as a pattern when it has ``*`` or ``?``."""
+        raise NotImplementedError
+
+    def search(self, text: str) -> str:
+        """The row's prompt or completion holds every word of ``text``."""
+        raise NotImplementedError
+
+    def sql(self, node: Any) -> str:
+        a, ph = self.alias, self.dialect.ph
+        if isinstance(node, Or):
+            return f"({self.sql(node.left)} OR {self.sql(node.right)})"
+        if isinstance(node, And):
+            return f"({self.sql(node.left)} AND {self.sql(node.right)})"
+        if isinstance(node, Not):
+            # NULL-safe: "not provider X" includes rows whose provider is NULL
+            return f"NOT coalesce({self.sql(node.node)}, {self.false})"
+        assert isinstance(node, Term)
+        op, v = node.op, node.value
+        if op in _TEXT_COLUMNS:
+            return self.match(f"{a}.{_TEXT_COLUMNS[op]}", v)
+        if op == "~mod":
+            return f"EXISTS (SELECT 1 FROM violations v WHERE v.request_id = {a}.id AND {self.match('v.module', v)})"
+        if op == "~s":
+            kind, lo, hi = v
+            if kind == "between":
+                self.params.extend((lo, hi))
+                return f"{a}.status BETWEEN {ph} AND {ph}"
+            self.params.append(lo)
+            return f"{a}.status {kind} {ph}"
+        if op in _NUMBER_COLUMNS:
+            cmp, num = v
+            self.params.append(num)
+            return f"{a}.{_NUMBER_COLUMNS[op]} {cmp} {ph}"
+        if op == "~v":
+            return f"EXISTS (SELECT 1 FROM violations v WHERE v.request_id = {a}.id)"
+        if op == "~q":
+            return self.search(v)
+        raise AssertionError(op)  # pragma: no cover
+
+
+class _SqliteSql(SqlCompiler):
+    dialect = SQLITE
+    false = "0"
+
+    def __init__(self, alias: str = "r") -> None:
+        super().__init__(alias)
+        self.searches: list[tuple[int, str]] = []
+
+    def match(self, column: str, value: str) -> str:
+        if has_wildcard(value):
+            self.params.append(_glob_escape(value))
+            return f"{column} GLOB ?"
+        self.params.append(value)
+        return f"{column} = ?"
+
+    def search(self, text: str) -> str:
+        q = _fts_query(text)
         if not q:
             return "0"
-        params.append(q)
-        params.append("[]")  # the matching rows not yet indexed: filled in by Filter.params_for(db)
-        searches.append((len(params) - 1, v))
+        self.params.append(q)
+        self.params.append("[]")  # the matching rows not yet indexed: filled in by Filter.params_for(db)
+        self.searches.append((len(self.params) - 1, text))
+        a = self.alias
         return (
-            f"({a}rowid IN (SELECT rowid FROM requests_fts WHERE requests_fts MATCH ?)"
-            f" OR {a}rowid IN (SELECT value FROM json_each(?)))"
+            f"({a}.rowid IN (SELECT rowid FROM requests_fts WHERE requests_fts MATCH ?)"
+            f" OR {a}.rowid IN (SELECT value FROM json_each(?)))"
         )
-    raise AssertionError(op)  # pragma: no cover
 
 
 def compile_filter(text: str | None, alias: str = "r") -> Filter:
@@ -407,7 +441,6 @@ def compile_filter(text: str | None, alias: str = "r") -> Filter:
     node = parse(text)
     if node is None:
         return Filter(text, "1", ())
-    params: list[Any] = []
-    searches: list[tuple[int, str]] = []
-    sql = _sql(node, alias, params, searches)
-    return Filter(text, sql, tuple(params), tuple(searches))
+    compiler = _SqliteSql(alias)
+    sql = compiler.sql(node)
+    return Filter(text, sql, tuple(compiler.params), tuple(compiler.searches))

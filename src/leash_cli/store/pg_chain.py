@@ -24,32 +24,24 @@ from typing import Any
 from leash_cli.store.backend import StoreError
 from leash_cli.store.chain import (
     CHAINS,
-    GENESIS,
     AuditKey,
     Checkpoint,
-    Entry,
-    Tombstone,
     chain_names,
     chain_rows,
     checkpoint_mac,
     make_entries,
-    tombstone_mac,
 )
+from leash_cli.store.chain_sql import ChainReader, head, oldest_segment, save_tombstone, tombstones
+from leash_cli.store.dialect import POSTGRES
 from leash_cli.store.pg_schema import CHAIN_LOCK, WRITE_LOCK, applied, check_usable
-from leash_cli.store.schema import AUDIT_COLUMNS, REQUEST_COLUMNS, VIOLATION_COLUMNS
+from leash_cli.store.schema import AUDIT_COLUMNS
 
 __all__ = ["PgChain", "PgChainSource", "prune_segments", "next_ids", "sign_idle_writers"]
 
-_VIO_COLS = ", ".join(f'"{c}"' for c in VIOLATION_COLUMNS)
 _AUD_COLS = ", ".join(AUDIT_COLUMNS)
 _COPY_ENTRIES = "COPY audit_chain (writer, seq, chain, kind, ref, created_at, row_hash, prev_hash, hash) FROM STDIN"
-_TOMBSTONES = "SELECT chain, upto_seq, last_hash, removed, updated_at, key_id, mac FROM audit_tombstones"
 #: how many slots of one host a writer tries before giving up
 MAX_SLOTS = 1000
-
-
-def _tombstones(conn: Any) -> dict[str, Tombstone]:
-    return {r[0]: Tombstone(*r) for r in conn.execute(_TOMBSTONES).fetchall()}
 
 
 def next_ids(cur: Any, table: str, n: int) -> list[int]:
@@ -93,7 +85,7 @@ class PgChain:
     def _heads(self) -> tuple[dict[str, tuple[int, str]], int]:
         conn, w = self.conn, self.writer
         names = chain_names(w)
-        tombs = _tombstones(conn)
+        tombs = tombstones(conn)
         heads: dict[str, tuple[int, str]] = {}
         for chain in CHAINS:
             # the audit head by its partial index; the decision head walking back from the newest seq
@@ -103,13 +95,7 @@ class PgChain:
                 else "SELECT seq, hash FROM audit_chain WHERE writer = %s AND chain = %s ORDER BY seq DESC LIMIT 1"
             )
             row = conn.execute(sql, [w] if chain == "audit" else [w, names[chain]]).fetchone()
-            tomb = tombs.get(names[chain])
-            if row is not None:
-                heads[chain] = (int(row[0]), str(row[1]))
-            elif tomb is not None:
-                heads[chain] = (tomb.upto_seq, tomb.last_hash)
-            else:
-                heads[chain] = (0, GENESIS)
+            heads[chain] = head(row, tombs.get(names[chain]))
         top = int(conn.execute("SELECT coalesce(max(seq), 0) FROM audit_chain WHERE writer = %s", [w]).fetchone()[0])
         top = max(top, *(h[0] for h in heads.values()))
         return heads, top + 1
@@ -208,21 +194,17 @@ def prune_segments(conn: Any, cutoff: str, key: AuditKey | None, now: str, *, ch
                 # and wait for request upserts in flight (they hold WRITE_LOCK until they commit): a row
                 # written again right now has its new entry committed, and seen below, before it is judged
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
-                head = conn.execute(
-                    "SELECT seq, hash, created_at FROM audit_chain WHERE writer = %s AND chain = %s "
-                    "ORDER BY seq LIMIT %s",
-                    [w, name, chunk],
-                ).fetchall()
-                last: tuple[int, str] | None = None
-                n = 0
-                for seq, h, created in head:
-                    if created >= cutoff:
-                        break
-                    last = (int(seq), str(h))
-                    n += 1
-                if last is None:
+                segment = oldest_segment(
+                    conn.execute(
+                        "SELECT seq, hash, created_at FROM audit_chain WHERE writer = %s AND chain = %s "
+                        "ORDER BY seq LIMIT %s",
+                        [w, name, chunk],
+                    ).fetchall(),
+                    cutoff,
+                )
+                if segment is None:
                     break
-                upto, last_hash = last
+                upto, last_hash, n = segment
                 cur = conn.execute(
                     "DELETE FROM requests WHERE id IN (SELECT c.ref FROM audit_chain c WHERE c.writer = %s "
                     "AND c.chain = %s AND c.kind = 'request' AND c.seq <= %s AND NOT EXISTS (SELECT 1 FROM "
@@ -237,25 +219,19 @@ def prune_segments(conn: Any, cutoff: str, key: AuditKey | None, now: str, *, ch
                 )
                 conn.execute("DELETE FROM audit_chain WHERE writer = %s AND chain = %s AND seq <= %s", [w, name, upto])
                 old = conn.execute("SELECT removed FROM audit_tombstones WHERE chain = %s", [name]).fetchone()
-                total = (int(old[0]) if old else 0) + n
-                mac = tombstone_mac(key, name, upto, last_hash, total) if key else None
-                conn.execute(
-                    "INSERT INTO audit_tombstones (chain, upto_seq, last_hash, removed, updated_at, key_id, mac) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (chain) DO UPDATE SET "
-                    "upto_seq = excluded.upto_seq, last_hash = excluded.last_hash, removed = excluded.removed, "
-                    "updated_at = excluded.updated_at, key_id = excluded.key_id, mac = excluded.mac",
-                    [name, upto, last_hash, total, now, key.id if key else None, mac],
-                )
+                save_tombstone(POSTGRES, conn, name, upto, last_hash, (int(old[0]) if old else 0) + n, key, now)
             if n < chunk:
                 break
     return removed_requests
 
 
-class PgChainSource:
+class PgChainSource(ChainReader):
     """Every writer's chains of one PostgreSQL history, read in one snapshot
     (:class:`~leash_cli.store.chain.ChainSource`)."""
 
     ITERSIZE = 2000
+    dialect = POSTGRES
+    writers = True
 
     def __init__(self, conn: Any, where: str) -> None:
         import psycopg
@@ -285,37 +261,3 @@ class PgChainSource:
             cur.itersize = self.ITERSIZE
             cur.execute(sql)
             yield from cur
-
-    def entries(self) -> Iterator[Entry]:
-        for r in self._stream(
-            "SELECT seq, chain, kind, ref, created_at, row_hash, prev_hash, hash, writer FROM audit_chain "
-            "ORDER BY writer, seq"
-        ):
-            yield Entry(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8])
-
-    def rows(self, kind: str) -> Iterator[tuple[int, str, str, tuple[Any, ...]]]:
-        if kind == "request":
-            for r in self._stream(f"SELECT rowid, {', '.join(REQUEST_COLUMNS)} FROM requests"):
-                yield int(r[0]), str(r[1]), r[2], tuple(r[1:])
-        elif kind == "violation":
-            for r in self._stream(f"SELECT id, {_VIO_COLS} FROM violations"):
-                yield int(r[0]), str(r[0]), r[2], tuple(r)
-        else:
-            for r in self._stream(f"SELECT id, {_AUD_COLS} FROM audit_log"):
-                yield int(r[0]), str(r[0]), r[1], tuple(r)
-
-    def pre_chain(self, kind: str) -> int:
-        row = self.conn.execute("SELECT upto FROM audit_chain_start WHERE kind = %s", [kind]).fetchone()
-        return int(row[0]) if row else 0
-
-    def checkpoints(self) -> list[Checkpoint]:
-        return [
-            Checkpoint(*r)
-            for r in self.conn.execute(
-                "SELECT id, created_at, reason, audit_seq, audit_hash, decision_seq, decision_hash, prev_mac, key_id, "
-                "mac, writer FROM audit_checkpoints ORDER BY writer, id"
-            ).fetchall()
-        ]
-
-    def tombstones(self) -> dict[str, Tombstone]:
-        return _tombstones(self.conn)

@@ -450,19 +450,6 @@ VIOLATION_COLUMNS = (
 )
 AUDIT_COLUMNS = ("created_at", "event", "actor", "detail")
 
-#: a new row, or the same id again (a resubmitted exchange): update it in place, keeping its rowid
-_INSERT_REQUEST = "INSERT INTO requests ({cols}) VALUES ({qs}) ON CONFLICT(id) DO UPDATE SET {sets}".format(
-    cols=", ".join(REQUEST_COLUMNS),
-    qs=", ".join("?" * len(REQUEST_COLUMNS)),
-    sets=", ".join(f"{c} = excluded.{c}" for c in REQUEST_COLUMNS[1:]),
-)
-_INSERT_VIOLATION = "INSERT INTO violations ({}) VALUES ({})".format(
-    ", ".join(f'"{c}"' for c in VIOLATION_COLUMNS), ", ".join("?" * len(VIOLATION_COLUMNS))
-)
-_INSERT_AUDIT = "INSERT INTO audit_log ({}) VALUES ({})".format(
-    ", ".join(AUDIT_COLUMNS), ", ".join("?" * len(AUDIT_COLUMNS))
-)
-
 
 # -- opening -------------------------------------------------------------------
 

@@ -16,17 +16,15 @@ from typing import Any
 from leash_cli.store.backend import AuditRow, RequestRow, ViolationRow
 from leash_cli.store.chain import (
     CHAINS,
-    GENESIS,
     AuditKey,
     Checkpoint,
-    Entry,
-    Tombstone,
     chain_rows,
     checkpoint_mac,
     make_entries,
-    tombstone_mac,
 )
-from leash_cli.store.schema import AUDIT_COLUMNS, REQUEST_COLUMNS, VIOLATION_COLUMNS, open_readonly
+from leash_cli.store.chain_sql import ChainReader, head, oldest_segment, save_tombstone, tombstones
+from leash_cli.store.dialect import SQLITE
+from leash_cli.store.schema import AUDIT_COLUMNS, VIOLATION_COLUMNS, open_readonly
 
 __all__ = [
     "write_chained",
@@ -50,28 +48,14 @@ _HEAD_AUDIT = "SELECT seq, hash FROM audit_chain WHERE chain = 'audit' ORDER BY 
 _HEAD_DECISION = "SELECT seq, hash FROM audit_chain WHERE chain = 'decision' ORDER BY seq DESC LIMIT 1"
 
 
-def _tombstones(conn: sqlite3.Connection) -> dict[str, Tombstone]:
-    return {
-        r[0]: Tombstone(*r)
-        for r in conn.execute(
-            "SELECT chain, upto_seq, last_hash, removed, updated_at, key_id, mac FROM audit_tombstones"
-        )
-    }
-
-
 def heads(conn: sqlite3.Connection) -> tuple[dict[str, tuple[int, str]], int]:
     """Each chain's head (seq, hash) and the next free seq."""
-    tombs = _tombstones(conn)
-    out: dict[str, tuple[int, str]] = {}
-    for chain in CHAINS:
-        # literal chain names: the audit chain's lookup uses its partial index (schema 004)
-        row = conn.execute(_HEAD_AUDIT if chain == "audit" else _HEAD_DECISION).fetchone()
-        if row is not None:
-            out[chain] = (int(row[0]), str(row[1]))
-        elif chain in tombs:
-            out[chain] = (tombs[chain].upto_seq, tombs[chain].last_hash)
-        else:
-            out[chain] = (0, GENESIS)
+    tombs = tombstones(conn)
+    # literal chain names: the audit chain's lookup uses its partial index (schema 004)
+    out = {
+        chain: head(conn.execute(_HEAD_AUDIT if chain == "audit" else _HEAD_DECISION).fetchone(), tombs.get(chain))
+        for chain in CHAINS
+    }
     top = conn.execute("SELECT coalesce(max(seq), 0) FROM audit_chain").fetchone()[0]
     top = max(int(top), *(t.upto_seq for t in tombs.values()), 0)
     return out, top + 1
@@ -164,19 +148,13 @@ def prune_segments(
     many ``requests`` rows were removed."""
     removed_requests = 0
     for _ in range(max_chunks):
-        head = conn.execute(
+        head_rows = conn.execute(
             "SELECT seq, hash, created_at FROM audit_chain WHERE chain = 'decision' ORDER BY seq LIMIT ?", (chunk,)
         ).fetchall()
-        last: tuple[int, str] | None = None
-        n = 0
-        for seq, h, created in head:
-            if created >= cutoff:
-                break
-            last = (int(seq), str(h))
-            n += 1
-        if last is None:
+        segment = oldest_segment(head_rows, cutoff)
+        if segment is None:
             break
-        upto, last_hash = last
+        upto, last_hash, n = segment
 
         def go(upto: int = upto, last_hash: str = last_hash, n: int = n) -> int:
             # a row written again later (a resubmitted exchange) has a younger entry: it stays
@@ -193,16 +171,8 @@ def prune_segments(
                 (upto,),
             )
             conn.execute("DELETE FROM audit_chain WHERE chain = 'decision' AND seq <= ?", (upto,))
-            old = _tombstones(conn).get("decision")
-            total = (old.removed if old else 0) + n
-            mac = tombstone_mac(key, "decision", upto, last_hash, total) if key else None
-            conn.execute(
-                "INSERT INTO audit_tombstones (chain, upto_seq, last_hash, removed, updated_at, key_id, mac) "
-                "VALUES ('decision', ?, ?, ?, ?, ?, ?) ON CONFLICT(chain) DO UPDATE SET upto_seq = excluded.upto_seq, "
-                "last_hash = excluded.last_hash, removed = excluded.removed, updated_at = excluded.updated_at, "
-                "key_id = excluded.key_id, mac = excluded.mac",
-                (upto, last_hash, total, now, key.id if key else None, mac),
-            )
+            old = tombstones(conn).get("decision")
+            save_tombstone(SQLITE, conn, "decision", upto, last_hash, (old.removed if old else 0) + n, key, now)
             return gone
 
         removed_requests += _in_transaction(conn, go)
@@ -211,8 +181,10 @@ def prune_segments(
     return removed_requests
 
 
-class SqliteChainSource:
+class SqliteChainSource(ChainReader):
     """The chain of one SQLite history file, read-only (:class:`~leash_cli.store.chain.ChainSource`)."""
+
+    dialect = SQLITE
 
     def __init__(self, path: Path | str) -> None:
         self.db = open_readonly(path)
@@ -226,38 +198,5 @@ class SqliteChainSource:
             self.conn.execute("ROLLBACK")
         self.db.close()
 
-    def entries(self) -> Iterator[Entry]:
-        for r in self.conn.execute(
-            "SELECT seq, chain, kind, ref, created_at, row_hash, prev_hash, hash FROM audit_chain ORDER BY seq"
-        ):
-            yield Entry(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7])
-
-    def rows(self, kind: str) -> Iterator[tuple[int, str, str, tuple[Any, ...]]]:
-        if kind == "request":
-            cols = ", ".join(REQUEST_COLUMNS)
-            for r in self.conn.execute(f"SELECT rowid, {cols} FROM requests"):
-                yield int(r[0]), str(r[1]), r[2], tuple(r[1:])
-        elif kind == "violation":
-            cols = ", ".join(f'"{c}"' for c in VIOLATION_COLUMNS)
-            for r in self.conn.execute(f"SELECT id, id, {cols} FROM violations"):
-                yield int(r[0]), str(r[1]), r[3], tuple(r[1:])
-        else:
-            cols = ", ".join(AUDIT_COLUMNS)
-            for r in self.conn.execute(f"SELECT id, id, {cols} FROM audit_log"):
-                yield int(r[0]), str(r[1]), r[2], tuple(r[1:])
-
-    def pre_chain(self, kind: str) -> int:
-        row = self.conn.execute("SELECT upto FROM audit_chain_start WHERE kind = ?", (kind,)).fetchone()
-        return int(row[0]) if row else 0
-
-    def checkpoints(self) -> list[Checkpoint]:
-        return [
-            Checkpoint(*r)
-            for r in self.conn.execute(
-                "SELECT id, created_at, reason, audit_seq, audit_hash, decision_seq, decision_hash, prev_mac, key_id, mac "
-                "FROM audit_checkpoints ORDER BY id"
-            )
-        ]
-
-    def tombstones(self) -> dict[str, Tombstone]:
-        return _tombstones(self.conn)
+    def _stream(self, sql: str) -> Iterator[tuple[Any, ...]]:
+        return iter(self.conn.execute(sql))

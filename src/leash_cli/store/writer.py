@@ -227,18 +227,18 @@ class Recorder:
 
     def prune(self, timeout: float = 30.0) -> bool:
         """Write what is queued, then apply retention now (in the writer thread).  False: timed out."""
-        if self._thread is None or not self._thread.is_alive():
-            return False
-        done = threading.Event()
-        self._q.put_nowait(_Flush(done, prune=True))
-        return done.wait(timeout)
+        return self._flush_then(timeout, prune=True)
 
     def index(self, timeout: float = 30.0) -> bool:
         """Write what is queued, then full-text index every row now (in the writer thread)."""
+        return self._flush_then(timeout, index=True)
+
+    def _flush_then(self, timeout: float, **then: bool) -> bool:
+        """Write what is queued, then do ``then`` in the writer thread; False: no writer, or timed out."""
         if self._thread is None or not self._thread.is_alive():
             return False
         done = threading.Event()
-        self._q.put_nowait(_Flush(done, index=True))
+        self._q.put_nowait(_Flush(done, **then))
         return done.wait(timeout)
 
     def close(self, timeout: float = 10) -> None:
@@ -418,26 +418,17 @@ class Recorder:
                 pass
             if flushing:
                 return False
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            time.sleep(min(remaining, 0.01))
-            try:
-                msg = q.get_nowait()
-            except queue.Empty:
-                if deadline - time.monotonic() <= 0:
+            # nothing queued: sleep in short steps until the next message, or the deadline
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
                     return False
-                continue_wait = True
-                while continue_wait:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        return False
-                    time.sleep(min(remaining, 0.01))
-                    try:
-                        msg = q.get_nowait()
-                        continue_wait = False
-                    except queue.Empty:
-                        pass
+                time.sleep(min(remaining, 0.01))
+                try:
+                    msg = q.get_nowait()
+                    break
+                except queue.Empty:
+                    pass
 
     def _take(self, msg: Any) -> None:
         """Build the rows for one message (in this thread) and add them to the backlog."""
