@@ -17,6 +17,58 @@ from gateway_support import provider_block
 from leash_cli.config import LoadedConfig, parse_config_text
 from leash_cli.server import GatewayThread, build_gateway
 
+
+def _share_the_default_ssl_context() -> None:
+    """Every ``httpx.Client`` (``httpx.post``, each SDK client) builds an SSL context and loads the
+    CA bundle into it, ~0.1 s of CPU; the tests make thousands.  The default one (verify=True, no
+    client certificate, no SSL_CERT_FILE / SSL_CERT_DIR) is built once and shared, as an
+    application sharing one client would; any other asks httpx as before."""
+    import functools
+
+    import httpx._config
+    import httpx._transports.default
+
+    make = httpx._config.create_ssl_context
+
+    @functools.cache
+    def default() -> Any:
+        return make()
+
+    def create_ssl_context(verify: Any = True, cert: Any = None, trust_env: bool = True) -> Any:
+        if verify is True and cert is None and not (os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR")):
+            return default()
+        return make(verify=verify, cert=cert, trust_env=trust_env)
+
+    httpx._config.create_ssl_context = create_ssl_context  # type: ignore[assignment]
+    httpx._transports.default.create_ssl_context = create_ssl_context  # type: ignore[assignment]
+
+
+_share_the_default_ssl_context()
+
+
+def _remember_the_module_entry_points() -> None:
+    """Every gateway built looks up the ``leash.modules`` entry points, reading every installed
+    distribution's metadata (~40 ms); no test installs a distribution in this process, so the answer
+    is read once for each ``sys.path``."""
+    import functools
+    import importlib.metadata
+
+    from leash_cli.registry import ENTRY_POINT_GROUP
+
+    look_up = importlib.metadata.entry_points
+
+    @functools.cache
+    def modules(path: tuple[str, ...]) -> Any:
+        return look_up(group=ENTRY_POINT_GROUP)
+
+    def entry_points(**params: Any) -> Any:
+        return modules(tuple(sys.path)) if params == {"group": ENTRY_POINT_GROUP} else look_up(**params)
+
+    importlib.metadata.entry_points = entry_points  # type: ignore[assignment]
+
+
+_remember_the_module_entry_points()
+
 CANARY_KEY = "sk-proj-CANARYkeyDoNotLeak0123456789abcdefABCDEF"
 
 
@@ -81,6 +133,10 @@ def start_gateway(tmp_path: Path, upstream: FakeUpstream):
     def start(config: dict[str, Any] | None = None, *, record: bool = True, providers_extra=None) -> RunningGateway:
         cfg = dict(config or {})
         cfg.setdefault("providers", provider_block(upstream, **(providers_extra or {})))
+        # the history writer as a thread unless the test asks for the process (`leash up`'s default): a
+        # writer process per test costs a second of CPU to start; the process is covered by the tests
+        # that ask for it (tests/history/test_writer.py, the writer-process tests of the gateway)
+        cfg["storage"] = {"writer": "thread", **(cfg.get("storage") or {})}
         db = tmp_path / "leash.db"
         text = yaml.safe_dump(cfg)
         path = tmp_path / "leash.yaml"

@@ -129,7 +129,6 @@ class Gateway(GatewayCore):
         self.metrics.bind_upstream(getattr(self.client, "stats", None))
         await self.start()
         await self.start_health_checks(self.client)  # deployments with a health_check (none by default)
-        _release_startup_memory()
         self.ready = True
 
     async def shutdown(self) -> None:
@@ -546,19 +545,6 @@ class Gateway(GatewayCore):
 async def _replay(body: bytes) -> AsyncIterator[bytes]:
     """A stored stream, as one chunk (the splitter cuts it into its events)."""
     yield body
-
-
-def _release_startup_memory() -> None:
-    """Give the allocator's free pages from imports and config loading back to the OS."""
-    import gc
-
-    gc.collect()
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
 
 
 def stream_error_event(api: str, status: int, message: str, code: str) -> bytes:
