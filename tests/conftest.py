@@ -19,11 +19,15 @@ from leash_cli.server import GatewayThread, build_gateway
 
 
 def _share_the_default_ssl_context() -> None:
-    """Every ``httpx.Client`` (``httpx.post``, each SDK client) builds an SSL context and loads the
-    CA bundle into it, ~0.1 s of CPU; the tests make thousands.  The default one (verify=True, no
-    client certificate, no SSL_CERT_FILE / SSL_CERT_DIR) is built once and shared, as an
-    application sharing one client would; any other asks httpx as before."""
+    """Every HTTP client (``httpx.post``, each SDK client) builds an SSL context and loads the CA
+    bundle into it, ~0.1 s of CPU; the tests make thousands.  The default one (verification on, no
+    client certificate) is built once for each SSL_CERT_FILE / SSL_CERT_DIR and shared, as an
+    application sharing one client would; any other is built as before.  (httpx, and httpcore2
+    under httpx2, which the OpenAI and Anthropic SDKs use.)"""
     import functools
+
+    def env() -> tuple[str | None, str | None]:
+        return os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
 
     import httpx._config
     import httpx._transports.default
@@ -31,16 +35,27 @@ def _share_the_default_ssl_context() -> None:
     make = httpx._config.create_ssl_context
 
     @functools.cache
-    def default() -> Any:
-        return make()
+    def default(trust_env: bool, _env: tuple[str | None, str | None]) -> Any:
+        return make(trust_env=trust_env)
 
     def create_ssl_context(verify: Any = True, cert: Any = None, trust_env: bool = True) -> Any:
-        if verify is True and cert is None and not (os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR")):
-            return default()
+        if verify is True and cert is None:
+            return default(trust_env, env())
         return make(verify=verify, cert=cert, trust_env=trust_env)
 
     httpx._config.create_ssl_context = create_ssl_context  # type: ignore[assignment]
     httpx._transports.default.create_ssl_context = create_ssl_context  # type: ignore[assignment]
+    try:
+        import httpcore2
+    except ImportError:  # SDKs on httpx
+        return
+    make2 = httpcore2.default_ssl_context
+
+    @functools.cache
+    def default2(_trust_env: bool, _env: tuple[str | None, str | None]) -> Any:
+        return make2(_trust_env=_trust_env)
+
+    httpcore2.default_ssl_context = lambda *, _trust_env=True: default2(_trust_env, env())
 
 
 _share_the_default_ssl_context()
