@@ -167,6 +167,7 @@ def test_connections_beyond_max_connections_are_refused_and_counted(start_gatewa
         s.close()
 
 
+@pytest.mark.slow
 def test_upstream_cap_of_two_with_five_concurrent_slow_requests(start_gateway, upstream):
     with CountingUpstream(delay=0.5) as up:
         providers = provider_block(upstream)
@@ -181,6 +182,7 @@ def test_upstream_cap_of_two_with_five_concurrent_slow_requests(start_gateway, u
         assert f'leash_upstream_connections{{origin="{origin}",state="idle"}} 2.0' in text
 
 
+@pytest.mark.slow
 def test_upstream_pool_wait_is_bounded_by_the_request_timeouts(start_gateway, upstream):
     with CountingUpstream(delay=3.0) as up:
         providers = provider_block(upstream)

@@ -116,6 +116,7 @@ def _metric(url: str, name: str) -> float:
 
 
 @posix_only
+@pytest.mark.slow
 def test_a_stalled_writer_turns_health_degraded_ready_503_and_blocks_then_recovers(start_gateway):
     gw = start_gateway({"storage": {"max_lag": "1s", "on_error": "block", "writer": "process"}})
     rec = gw.gateway.recorder
@@ -152,6 +153,7 @@ def test_a_stalled_writer_turns_health_degraded_ready_503_and_blocks_then_recove
 
 
 @posix_only
+@pytest.mark.slow
 def test_the_backlog_is_bounded_in_bytes(start_gateway):
     gw = start_gateway({"storage": {"max_pending_bytes": "1MiB", "bodies": "full", "writer": "process"}})
     rec = gw.gateway.recorder

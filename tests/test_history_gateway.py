@@ -205,6 +205,7 @@ def test_writer_process_locked_out_then_back_loses_nothing(start_gateway):
     assert len(all_rows(gw)) == 6
 
 
+@pytest.mark.slow
 def test_writer_process_killed_is_restarted_and_loses_nothing(start_gateway):
     gw = start_gateway({"storage": {"writer": "process"}})
     rec = gw.gateway.recorder

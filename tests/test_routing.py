@@ -270,6 +270,7 @@ def test_connect_errors_are_retried_on_the_next_deployment(start_gateway, ups):
 # -- circuit breakers -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_503_burst_opens_the_breaker_then_half_open_then_closed(start_gateway, ups):
     ups["east"].script += [("status", 503), ("status", 503)]
     gw = start_gateway(

@@ -89,6 +89,7 @@ def test_a_waiter_gives_up_after_its_timeout_and_the_slot_survives():
     run(main())
 
 
+@pytest.mark.slow
 def test_a_cancelled_waiter_leaks_no_slot():
     async def main():
         async with Counting(0.5) as srv:
@@ -113,6 +114,7 @@ def test_a_cancelled_waiter_leaks_no_slot():
     run(main())
 
 
+@pytest.mark.slow
 def test_idle_pooled_connections_are_closed_after_the_expiry():
     async def main():
         async with Counting(0.0) as srv:
