@@ -12,10 +12,12 @@ from typing import Any
 import httpx
 import openai
 import pytest
+import yaml
 
 from fake_azure import FakeAzure
 from leash_cli.config import ConfigError, parse_config_text
 from leash_cli.keys import create_key
+from leash_cli.server import reload_config
 from leash_cli.store import open_readonly
 
 API_VERSION = "2024-10-21"
@@ -192,6 +194,26 @@ def test_an_entra_token_is_fetched_once_used_as_bearer_and_refreshed_before_expi
         assert azure.last().headers["authorization"] != first
     finally:
         azure.token_lifetime = 3600.0
+
+
+def test_a_reload_closes_the_old_token_client_and_shutdown_the_current_one(start_gateway, azure, tmp_path):
+    cfg = {"providers": {"entra": entra_provider(azure)}}
+    gw = start_gateway(cfg)
+    client(gw, "entra").chat.completions.create(model="prod-4o", messages=MSGS)
+    old = gw.gateway.live.state.providers["entra"].auth
+    assert old._client is not None  # the token endpoint's connections
+    path = tmp_path / "reload.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert reload_config(gw.gateway, path)
+    deadline = time.monotonic() + 5
+    while old._client is not None:  # closed on the loop once the old generation has no exchange left
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    client(gw, "entra").chat.completions.create(model="prod-4o", messages=MSGS)  # the new generation's own
+    new = gw.gateway.live.state.providers["entra"].auth
+    assert new is not old and new._client is not None
+    gw.thread.stop()
+    assert new._client is None
 
 
 def _free_port() -> int:

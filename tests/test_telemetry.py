@@ -410,11 +410,14 @@ def test_the_encoding_of_every_attribute_type_parses_with_protobufs_own_parser()
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import Event, ReadableSpan
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+    from opentelemetry.trace import Link
 
     from leash_cli.otlp import encode_request
 
     ctx = api.SpanContext(0x4BF92F3577B34DA6A3CE929D0E0E4736, 0x00F067AA0BA902B7, False, api.TraceFlags(1))
     parent = api.SpanContext(ctx.trace_id, 0x1111111111111111, True, api.TraceFlags(1))
+    state = api.TraceState([("vendor", "v1"), ("other", "x")])
+    linked = api.SpanContext(0x0AF7651916CD43DD8448EB211C80319C, 0xB7AD6B7169203331, True, api.TraceFlags(0), state)
     attrs = {"s": "é ✓", "b": True, "i": -3, "big": 2**62, "f": 0.25, "arr": ("a", "b"), "ints": (1, 2)}
     span = ReadableSpan(
         name="chat gpt-4o",
@@ -423,6 +426,7 @@ def test_the_encoding_of_every_attribute_type_parses_with_protobufs_own_parser()
         resource=Resource.create({"service.name": "leash"}),
         attributes=attrs,
         events=[Event("gen_ai.choice", {"n": 1}, timestamp=5)],
+        links=[Link(linked, {"why": "fallback"})],
         kind=api.SpanKind.CLIENT,
         status=api.Status(api.StatusCode.ERROR, "upstream_timeout"),
         start_time=1_700_000_000_000_000_000,
@@ -443,3 +447,7 @@ def test_the_encoding_of_every_attribute_type_parses_with_protobufs_own_parser()
     assert [(e.name, e.time_unix_nano) for e in s.events] == [("gen_ai.choice", 5)]
     assert (s.status.code, s.status.message) == (2, "upstream_timeout")
     assert s.flags == 0x301  # sampled, and the parent is known to be remote
+    (link,) = s.links
+    assert link.trace_id.hex() == "0af7651916cd43dd8448eb211c80319c" and link.span_id.hex() == "b7ad6b7169203331"
+    assert link.trace_state == "vendor=v1,other=x" and link.flags == 0x300  # not sampled, remote
+    assert {a.key: _value(a.value) for a in link.attributes} == {"why": "fallback"}

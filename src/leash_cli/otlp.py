@@ -104,12 +104,15 @@ def _attributes(field: int, attrs: Mapping[str, Any] | None) -> bytes:
 
 
 # -- trace.proto ------------------------------------------------------------------------------------
+def _trace_state(field: int, state: Any) -> bytes:
+    """W3C ``tracestate`` (``k1=v1,k2=v2``), or nothing when it is empty."""
+    return _string(field, ",".join(f"{k}={v}" for k, v in state.items())) if state else b""
+
+
 def _span(s: Any) -> bytes:
     ctx = s.context
     out = [_ld(1, ctx.trace_id.to_bytes(16, "big")), _ld(2, ctx.span_id.to_bytes(8, "big"))]
-    state = ctx.trace_state
-    if state:
-        out.append(_string(3, ",".join(f"{k}={v}" for k, v in state.items())))
+    out.append(_trace_state(3, ctx.trace_state))
     parent = s.parent
     if parent is not None and parent.span_id:
         out.append(_ld(4, parent.span_id.to_bytes(8, "big")))
@@ -122,12 +125,16 @@ def _span(s: Any) -> bytes:
         out.append(_ld(11, _fixed64(1, e.timestamp) + _string(2, e.name) + _attributes(3, e.attributes)))
     for link in s.links:
         lc = link.context
+        lflags = int(lc.trace_flags) | _HAS_IS_REMOTE | (_IS_REMOTE if lc.is_remote else 0)
         out.append(
             _ld(
                 13,
                 _ld(1, lc.trace_id.to_bytes(16, "big"))
                 + _ld(2, lc.span_id.to_bytes(8, "big"))
-                + _attributes(4, link.attributes),
+                + _trace_state(3, lc.trace_state)
+                + _attributes(4, link.attributes)
+                + _uint(5, getattr(link, "dropped_attributes", 0))
+                + _fixed32(6, lflags),
             )
         )
     status = s.status

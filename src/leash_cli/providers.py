@@ -7,6 +7,7 @@ configured endpoint after it is checked for traversal.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
@@ -17,6 +18,8 @@ from leash_cli.dialects.vertex import scope_of
 from leash_cli.exchange import CREDENTIAL_PARAMS
 from leash_cli.netconfig import options_for
 from leash_cli.upstream import UpstreamOptions
+
+log = logging.getLogger("leash.providers")
 
 #: Hop-by-hop headers (RFC 9110 §7.6.1) plus those leash recomputes.
 HOP_BY_HOP = frozenset(
@@ -195,6 +198,15 @@ class Provider:
         """Add the per-request credentials (a signature, a fresh token) to one try's headers."""
         if self.auth is not None:
             await self.auth.apply(method, url, headers, body)
+
+    async def aclose(self) -> None:
+        """Release what the credentials hold (a token endpoint's connections); the provider is unused."""
+        close = getattr(self.auth, "aclose", None)
+        if close is not None:
+            try:
+                await close()
+            except Exception:  # closing is best effort: the connections are dropped with the object anyway
+                log.debug("closing the credentials of provider %s failed", self.name, exc_info=True)
 
     def refused(self) -> None:
         """The provider answered 401 to our credentials: an auth that caches a token (``invalidate``)

@@ -17,7 +17,7 @@ import contextlib
 import hmac
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
@@ -36,6 +36,7 @@ from leash_cli.core.headers import leash_headers, overhead
 from leash_cli.core.ids import new_request_id  # noqa: F401 (the old name)
 from leash_cli.core.live import GatewayState  # noqa: F401 (the old name)
 from leash_cli.core.rejection import Rejection, reject
+from leash_cli.core.relay import Reply, StreamRelay, answered, buffered, cached
 from leash_cli.core.routing import Sent
 from leash_cli.core.transport import (
     Transport,
@@ -45,9 +46,8 @@ from leash_cli.core.transport import (
     UpstreamReset,
     UpstreamTimeout,
 )
-from leash_cli.dialects import for_api
 from leash_cli.dialects.eventstream import FrameError
-from leash_cli.exchange import Exchange, strip_credentials
+from leash_cli.exchange import Exchange
 from leash_cli.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from leash_cli.metrics import Metrics
 from leash_cli.providers import HOP_BY_HOP, Provider
@@ -194,7 +194,7 @@ class Gateway(GatewayCore):
             provider = adm.provider
             assert provider is not None  # admitted
             if ex.cached is not None:  # response-cache: a stored answer, through the response stages
-                await self._answer_cached(receive, send, adm)
+                await self._answer_cached(send, adm)
             elif provider.kind == "mock":
                 await self._answer_mock(receive, send, adm, provider)
             else:
@@ -293,7 +293,6 @@ class Gateway(GatewayCore):
                 )
             ex.t_upstream_headers = time.perf_counter()
             try:
-                ex.status = resp.status
                 ctype = resp.header("content-type") or ""
                 secrets = adm.state.secrets
                 upstream_headers = secrets.headers(resp.headers) if secrets else resp.headers
@@ -307,11 +306,9 @@ class Gateway(GatewayCore):
                     rheaders.append((_PROVIDER_HEADER, wire[0]))
                     rheaders.append((_DEPLOYMENT_HEADER, wire[1]))
                 routed = ex.response_headers
-                ex.response_headers = strip_credentials({k: v for k, v in upstream_headers if k not in HOP_BY_HOP})
+                answered(ex, resp.status, upstream_headers)
                 if sent is not None and routed:  # who answered, in the record too
                     ex.response_headers.update(routed)
-                if resp.status >= 400:
-                    ex.outcome = "upstream_error"
                 if ctype.startswith(ex.dialect.stream_types):
                     guard.stop()  # the stream watches for the client itself
                     await self._stream(receive, send, ex, rheaders, resp, flow, resp.close, secrets)
@@ -334,7 +331,7 @@ class Gateway(GatewayCore):
                 guard.stop()
                 if secrets:
                     body = secrets.bytes(body)
-                await self._send_body(send, ex, resp.status, rheaders, body, flow)
+                await self._reply(send, ex, await buffered(ex, flow, resp.status, rheaders, body))
             finally:
                 resp.release()
         except asyncio.CancelledError:
@@ -381,56 +378,35 @@ class Gateway(GatewayCore):
             await asyncio.sleep(result.delay)
         body = result.body or b""
         ex.t_upstream_headers = ex.t_upstream_end = time.perf_counter()
-        await self._send_body(send, ex, result.status, headers, body, flow)
+        await self._reply(send, ex, await buffered(ex, flow, result.status, headers, body))
 
-    async def _answer_cached(self, receive: Receive, send: Send, adm: Admission) -> None:
-        ex = adm.ex
-        entry = ex.cached
-        ex.t_upstream_start = ex.t_upstream_headers = time.perf_counter()
-        ex.status = entry.status
-        headers = [(b"content-type", entry.content_type.encode("latin-1"))]
-        ex.response_headers = {"content-type": entry.content_type}
-        if entry.content_type.startswith("text/event-stream"):
-            await self._stream(receive, send, ex, headers, _replay(entry.body), adm.flow, None)
-            return
-        ex.t_upstream_end = time.perf_counter()
-        await self._send_body(send, ex, entry.status, headers, entry.body, adm.flow)
+    async def _answer_cached(self, send: Send, adm: Admission) -> None:
+        await self._reply(send, adm.ex, await cached(adm.ex, adm.flow))
 
-    async def _send_body(self, send: Send, ex: Exchange, status: int, headers: list, body: bytes, flow) -> None:
-        """A buffered response: through the response stages, then to the client."""
-        body = await flow.body(body)
-        if flow.block is not None:
-            b = flow.block
-            ex.status, ex.outcome = b.status, "blocked"
-            headers = [_JSON_CT] + [(k.lower().encode(), str(v).encode()) for k, v in b.headers.items()]
-            headers += [(k.encode(), v.encode()) for k, v in ex.dialect.error_headers(b.status, b.code).items()]
-            status = b.status
-        ex.response_body = body
-        headers.append((b"content-length", str(len(body)).encode()))
-        await self._send(send, ex, status, headers, body)
+    async def _reply(self, send: Send, ex: Exchange, reply: Reply) -> None:
+        """A reply the core made (a buffered answer, a cache hit), with leash's headers."""
+        if not reply.stream:
+            return await self._send(send, ex, reply.status, reply.headers, reply.body)
+        headers = leash_headers(ex, overhead(ex, time.perf_counter()), reply.headers)
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        if reply.body:
+            await send({"type": "http.response.body", "body": reply.body, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        ex.t_end = time.perf_counter()
 
     async def _stream(self, receive, send, ex: Exchange, headers: list, chunks, flow, close, secrets=None) -> None:
-        """Pass a stream through event by event (server-sent events, or Bedrock's event-stream messages:
-        the dialect's splitter cuts them), watching for the client leaving."""
+        """Pass a stream through event by event (``core.relay.StreamRelay``), watching for the client leaving."""
         now = time.perf_counter()
         leash_headers(ex, overhead(ex, now, (ex.t_upstream_headers or now) - (ex.t_upstream_start or now)), headers)
         await send({"type": "http.response.start", "status": ex.status, "headers": headers})
         gone = asyncio.Event()
         watcher = asyncio.create_task(_watch_disconnect(receive, gone, asyncio.current_task(), ex))
-        splitter = ex.dialect.splitter()
-        sent: list[bytes] = []
-        broke: bytes | None = None  # the error event of a stream the upstream broke off
+        relay = StreamRelay(ex, flow, secrets)
         try:
             try:
                 async for chunk in chunks:
-                    # events that arrived together leave together: one write, no added wait
-                    outs: list[bytes] = []
-                    for raw in splitter.feed(chunk):
-                        outs += await flow.event(secrets.bytes(raw) if secrets else raw)
-                        if flow.stopped:
-                            break
-                    if outs:
-                        sent += outs
+                    outs = await relay.feed(chunk)
+                    if outs:  # events that arrived together leave together: one write, no added wait
                         await send(
                             {
                                 "type": "http.response.body",
@@ -440,33 +416,13 @@ class Gateway(GatewayCore):
                         )
                         flow.sent()  # (the time to first token is when the client got it)
                     if flow.stopped:
-                        ex.outcome = "blocked"
-                        ex.error = ex.error or (f"stream stopped by {flow.block.module}" if flow.block else None)
                         break
             except UpstreamError as e:
                 if gone.is_set():
                     raise _ClientGone() from None
-                ex.outcome = "upstream_error"
-                ex.error = f"upstream stream broke off: {R.upstream_cause(e)}"
-                log.warning("%s %s/%s: %s", ex.id, ex.provider, ex.path, ex.error)
-                # the client learns it in its provider's own stream format (its SDK raises), not by a silent end
-                timeout = isinstance(e, UpstreamTimeout)
-                event = ex.dialect.stream_error(
-                    ex.path,
-                    504 if timeout else 502,
-                    f"provider {ex.provider!r} "
-                    f"{'stopped sending' if timeout else 'broke off'} its response "
-                    f"mid-stream: {R.upstream_cause(e)}",
-                    "upstream_timeout" if timeout else "upstream_reset",
-                )
-                broke = event
-            except FrameError as e:  # a corrupt event-stream message: nothing after it can be read (or scanned)
-                ex.outcome = "upstream_error"
-                ex.error = f"upstream sent a malformed stream: {e}"
-                log.warning("%s %s/%s: %s", ex.id, ex.provider, ex.path, ex.error)
-                broke = stream_error_event(
-                    ex.api, 502, f"provider {ex.provider!r} sent a malformed stream: {e}", "upstream_malformed"
-                )
+                relay.broken(e)
+            except FrameError as e:
+                relay.malformed(e)
             except asyncio.CancelledError:
                 if not gone.is_set():
                     raise
@@ -476,16 +432,7 @@ class Gateway(GatewayCore):
                 raise _ClientGone() from None
             if gone.is_set():
                 raise _ClientGone()
-            # an event the upstream broke off in the middle of is dropped, as an SSE client drops it at EOF
-            rest = splitter.flush() if not flow.stopped and broke is None else b""
-            if secrets and rest:
-                rest = secrets.bytes(rest)
-            tail = list(await flow.event(rest)) if rest.strip() else []
-            tail += await flow.tail()
-            if broke is not None:
-                tail.append(broke)  # last: after what the response stages still held
-            for out in tail:
-                sent.append(out)
+            for out in await relay.tail():
                 await send({"type": "http.response.body", "body": out, "more_body": True})
                 flow.sent()
             ex.t_upstream_end = time.perf_counter()
@@ -494,8 +441,7 @@ class Gateway(GatewayCore):
             watcher.cancel()
             if ex.t_upstream_end is None:
                 ex.t_upstream_end = time.perf_counter()
-            d = ex.dialect
-            ex.response_body = b"".join(map(d.recorded_event, sent) if d.binary_stream else sent)
+            relay.record()
             if close is not None:
                 close()
             elif hasattr(chunks, "aclose"):
@@ -540,17 +486,6 @@ class Gateway(GatewayCore):
         if denied is not None:
             return denied
         return Response(self.metrics.render(), media_type=METRICS_CONTENT_TYPE)
-
-
-async def _replay(body: bytes) -> AsyncIterator[bytes]:
-    """A stored stream, as one chunk (the splitter cuts it into its events)."""
-    yield body
-
-
-def stream_error_event(api: str, status: int, message: str, code: str) -> bytes:
-    """An error event in `api`'s stream format: Anthropic's ``event: error``, a ``data:`` line with the
-    provider's error body (what the OpenAI and Gemini SDKs raise on), Bedrock's exception message."""
-    return for_api(api).stream_error("", status, message, code)
 
 
 def _client_deadline(headers: dict[str, str], t_start: float) -> float | None:

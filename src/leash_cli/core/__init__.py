@@ -5,6 +5,7 @@
     headers     the x-leash-* headers of every answer, and the overhead clock
     ids         request ids
     live        the live configuration: generations, reload, closing what a reload replaced
+    relay       the response side: a buffered answer, a stream event by event, a response-cache hit
     transport   the protocol the upstream client implements
     gateway     GatewayCore: metrics, recorder, limits, keys, the pipeline run and the end of an exchange
 

@@ -8,7 +8,7 @@ metrics, history, leaving its config generation).  An adapter translates:
     adm = core.admit(method, raw_path, query, headers, client, t0)
     rej = adm.rejection or await core.run_request(adm, body)
     ... answer with rejection.reject(adm.ex, rej) + headers.leash_headers, or forward
-        and pass the answer through adm.flow ...
+        and pass the answer through adm.flow (relay.buffered / relay.StreamRelay / relay.cached) ...
     core.finish(adm)                       # always, once
 
 Nothing here imports a web framework or gRPC.
@@ -29,7 +29,7 @@ from leash_cli import __version__
 from leash_cli.config import LoadedConfig, TelemetryConfig
 from leash_cli.core import admission as _admission
 from leash_cli.core.admission import Admission, admit_body
-from leash_cli.core.live import GatewayState, LiveConfig
+from leash_cli.core.live import GatewayState, LiveConfig, close_providers
 from leash_cli.core.rejection import Rejection
 from leash_cli.core.routing import HealthChecks, build_routes, metric_samples
 from leash_cli.core.routing import health as routing_health
@@ -166,6 +166,7 @@ class GatewayCore:
             await asyncio.get_running_loop().run_in_executor(None, self.telemetry.shutdown)
         with contextlib.suppress(Exception):
             await self.limits.close()
+        await close_providers([p for st in (self.live.state, *self.live.retired()) for p in st.providers.values()])
 
     # -- one request ----------------------------------------------------------------------------
     #: ``core.admit(method, raw_path, query, headers, client, t0, *, remote=False, serve_mock=True)``:

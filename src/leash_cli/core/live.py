@@ -103,9 +103,21 @@ class LiveConfig:
                 self._retired.remove(st)
             keep = {id(s.module) for g in (self.state, *self._retired) for s in g.pipeline.all_slots}
             doomed = [s for s in st.pipeline.all_slots if id(s.module) not in keep]
+            held = {id(p) for g in (self.state, *self._retired) for p in g.providers.values()}
+            unused = [p for p in st.providers.values() if id(p) not in held]
+        loop = self.loop
+        if unused and loop is not None and loop.is_running():
+            # a provider's credentials may hold connections (a token endpoint's), opened on this loop
+            asyncio.run_coroutine_threadsafe(close_providers(unused), loop)
         if any(callable(getattr(s.module, "close", None)) for s in doomed):
             # off the loop: closing a module may flush a file or join its thread
             threading.Thread(target=_close_slots, args=(doomed,), daemon=True, name="leash-close-modules").start()
+
+
+async def close_providers(providers: list[Provider]) -> None:
+    """Release what the providers' credentials hold (best effort, each on its own)."""
+    for p in providers:
+        await p.aclose()
 
 
 def _running_on(loop: asyncio.AbstractEventLoop) -> bool:

@@ -37,7 +37,10 @@ class CredentialError(Exception):
 
 
 class UpstreamAuth(Protocol):
-    """Authenticates requests to one provider.  Implementations keep their secrets private."""
+    """Authenticates requests to one provider.  Implementations keep their secrets private.
+
+    One that holds connections of its own (a token endpoint's) may also have ``async def aclose()``:
+    it is called when no live config generation holds its provider any more, and at shutdown."""
 
     #: request headers a client may have sent for its own auth; removed before :meth:`apply`
     client_headers: frozenset[str]

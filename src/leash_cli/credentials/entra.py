@@ -62,6 +62,12 @@ class EntraAuth:
     def check(self) -> str | None:
         return None  # every value is in the config (validated at load); the endpoint is asked on first use
 
+    async def aclose(self) -> None:
+        """Close the token endpoint's connections (the generation holding this provider has ended)."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
+
     async def _fetch(self) -> tuple[str, float]:
         if self._client is None:
             self._client = UpstreamClient(max_idle_per_origin=1)

@@ -76,6 +76,11 @@ class _Request:
         kwargs.setdefault("timeout", TOKEN_TIMEOUT)
         return self._inner(*args, **kwargs)
 
+    def close(self) -> None:
+        session = getattr(self._inner, "session", None)
+        if session is not None:
+            session.close()
+
 
 class GoogleAuth:
     """``authorization: Bearer <token>`` on every try; the token shared, cached and refreshed."""
@@ -97,6 +102,12 @@ class GoogleAuth:
         quota = getattr(self._creds, "quota_project_id", None)
         if quota:
             headers["x-goog-user-project"] = quota
+
+    async def aclose(self) -> None:
+        """Close the token endpoint's session (the generation holding this provider has ended)."""
+        request, self._request = self._request, None
+        if request is not None:
+            await asyncio.to_thread(request.close)
 
     def invalidate(self) -> None:
         """Vertex answered 401 to the token (revoked, the key disabled): fetch a new one next time."""

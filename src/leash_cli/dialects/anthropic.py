@@ -27,6 +27,7 @@ from leash_cli.dialects.base import (
     Text,
     Usage,
     as_int,
+    cached_usage,
     cap_max_tokens,
     error_type,
     leaves,
@@ -196,18 +197,12 @@ class Anthropic(Dialect):
 
 def usage_of(u: dict[str, Any]) -> Usage:
     """An Anthropic ``usage`` object: input_tokens excludes the cache parts, they are added back."""
-    out = Usage()
-    base = as_int(u.get("input_tokens"))
-    read = as_int(u.get("cache_read_input_tokens"))
-    write = as_int(u.get("cache_creation_input_tokens"))
-    if base is not None:
-        out.input_tokens = base + (read or 0) + (write or 0)
-    if read is not None:
-        out.cached_input_tokens = read
-    if write is not None:
-        out.cache_write_tokens = write
-    out.output_tokens = as_int(u.get("output_tokens"))
-    return out
+    return cached_usage(
+        as_int(u.get("input_tokens")),
+        as_int(u.get("cache_read_input_tokens")),
+        as_int(u.get("cache_creation_input_tokens")),
+        as_int(u.get("output_tokens")),
+    )
 
 
 def _blocks(blocks: list[Any], base: Path, role: str, out: list[Text]) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple, Protocol
@@ -253,6 +254,29 @@ def as_int(v: Any) -> int | None:
     return None
 
 
+def cached_usage(inputs: int | None, read: int | None, write: int | None, output: int | None) -> Usage:
+    """A usage whose input count excludes the cache's reads and writes (Anthropic, Converse): they are
+    added back, and reported apart."""
+    out = Usage()
+    if inputs is not None:
+        out.input_tokens = inputs + (read or 0) + (write or 0)
+    out.cached_input_tokens = read
+    out.cache_write_tokens = write
+    out.output_tokens = output
+    return out
+
+
+def chat_turns(turns: list[dict[str, Any]], assistant: str, content: str) -> list[dict[str, Any]]:
+    """Plain role/text turns as a provider's messages: ``{"role": user | assistant, content: [{"text"}]}``."""
+    return [
+        {
+            "role": assistant if t.get("role") in ("assistant", "model") else "user",
+            content: [{"text": str(t.get("content", ""))}],
+        }
+        for t in turns
+    ]
+
+
 def error_type(table: dict[int, str], status: int) -> str:
     """The provider's error type for `status` (an unknown status: that of 500 or 400)."""
     t = table.get(status)
@@ -355,6 +379,8 @@ class Dialect:
     path_prefixes: ClassVar[tuple[str, ...]] = ()
     #: genai-prices provider id (None: any provider whose model patterns match)
     pricing_id: ClassVar[str | None] = None
+    #: a dialect that names the model in the path: (prefix, model, suffix) groups around it
+    model_in_path: ClassVar[re.Pattern[str] | None] = None
     #: content types of a streamed answer (the proxy passes them through event by event)
     stream_types: ClassVar[tuple[str, ...]] = ("text/event-stream",)
     #: streamed events are binary (Bedrock's event-stream): the history keeps ``recorded_event`` of each
@@ -407,6 +433,8 @@ class Dialect:
     def with_model(self, rest: str, body: bytes | None, model: str) -> tuple[str, bytes | None]:
         """The call's path and body asking for `model` instead (a fallback's model rewrite): the
         body's ``model`` field here; a dialect that names the model in the path rewrites the path."""
+        if self.model_in_path is not None:
+            return self.path_with_model(rest, model), body
         if body:
             try:
                 data = orjson.loads(body)
@@ -419,7 +447,10 @@ class Dialect:
 
     def path_with_model(self, path: str, model: str) -> str:
         """`path` naming `model` instead (for a dialect that names the model in the path)."""
-        return path
+        pattern = self.model_in_path
+        if pattern is None:
+            return path
+        return pattern.sub(lambda m: f"{m.group(1)}{model}{m.group(3)}", path, count=1)
 
     def auth_header(self, key: str) -> tuple[str, str]:
         """(header, value) carrying a provider key the way this provider's SDK sends it."""

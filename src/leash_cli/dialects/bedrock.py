@@ -58,6 +58,8 @@ from leash_cli.dialects.base import (
     Text,
     Usage,
     as_int,
+    cached_usage,
+    chat_turns,
     error_type,
     leaves,
     set_at,
@@ -223,15 +225,7 @@ class Bedrock(Dialect):
     def build_request(
         self, model: str, turns: list[dict[str, Any]], system: str | None, stream: bool
     ) -> tuple[str, str, dict[str, Any]]:
-        body: dict[str, Any] = {
-            "messages": [
-                {
-                    "role": "assistant" if t.get("role") in ("assistant", "model") else "user",
-                    "content": [{"text": str(t.get("content", ""))}],
-                }
-                for t in turns
-            ]
-        }
+        body: dict[str, Any] = {"messages": chat_turns(turns, "assistant", "content")}
         if system is not None:
             body["system"] = [{"text": system}]
         return f"model/{_quote(model)}/{'converse-stream' if stream else 'converse'}", "", body
@@ -426,16 +420,12 @@ class Bedrock(Dialect):
 
 def usage_of(u: dict[str, Any]) -> Usage:
     """A Converse ``usage`` object: ``inputTokens`` excludes the cache parts, they are added back."""
-    out = Usage()
-    base = as_int(u.get("inputTokens"))
-    read = as_int(u.get("cacheReadInputTokens"))
-    write = as_int(u.get("cacheWriteInputTokens"))
-    if base is not None:
-        out.input_tokens = base + (read or 0) + (write or 0)
-    out.cached_input_tokens = read
-    out.cache_write_tokens = write
-    out.output_tokens = as_int(u.get("outputTokens"))
-    return out
+    return cached_usage(
+        as_int(u.get("inputTokens")),
+        as_int(u.get("cacheReadInputTokens")),
+        as_int(u.get("cacheWriteInputTokens")),
+        as_int(u.get("outputTokens")),
+    )
 
 
 def _metrics_usage(m: dict[str, Any]) -> Usage:

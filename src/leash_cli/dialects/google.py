@@ -32,6 +32,7 @@ from leash_cli.dialects.base import (
     Text,
     Usage,
     as_int,
+    chat_turns,
     error_type,
     leaves,
     text_document,
@@ -66,6 +67,7 @@ _PART_KEYS = (
 
 class Google(Dialect):
     name: ClassVar[str] = "google"
+    model_in_path: ClassVar[re.Pattern[str] | None] = _MODEL_IN_PATH
     operations: ClassVar[tuple[tuple[str, str], ...]] = (
         (":generateContent", "generate_content"),
         (":streamGenerateContent", "generate_content"),
@@ -140,24 +142,10 @@ class Google(Dialect):
                     out.append(f"contents.{i}.parts.{j}")
         return out
 
-    def with_model(self, rest: str, body: bytes | None, model: str) -> tuple[str, bytes | None]:
-        return self.path_with_model(rest, model), body
-
-    def path_with_model(self, path: str, model: str) -> str:
-        return _MODEL_IN_PATH.sub(lambda m: f"{m.group(1)}{model}{m.group(3)}", path, count=1)
-
     def build_request(
         self, model: str, turns: list[dict[str, Any]], system: str | None, stream: bool
     ) -> tuple[str, str, dict[str, Any]]:
-        body: dict[str, Any] = {
-            "contents": [
-                {
-                    "role": "model" if t.get("role") in ("assistant", "model") else "user",
-                    "parts": [{"text": str(t.get("content", ""))}],
-                }
-                for t in turns
-            ]
-        }
+        body: dict[str, Any] = {"contents": chat_turns(turns, "model", "parts")}
         if system is not None:
             body["systemInstruction"] = {"parts": [{"text": system}]}
         path = f"v1beta/models/{model}:{'streamGenerateContent' if stream else 'generateContent'}"

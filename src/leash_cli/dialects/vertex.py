@@ -69,6 +69,7 @@ class VertexAnthropic(Anthropic):
     """Anthropic Messages on Vertex: the model and the stream flag in the path, none in the body."""
 
     name: ClassVar[str] = "vertex-anthropic"
+    model_in_path: ClassVar[re.Pattern[str] | None] = _MODEL_IN_PATH
     path_prefixes: ClassVar[tuple[str, ...]] = ("v1/",)
     pricing_id: ClassVar[str | None] = "anthropic"
 
@@ -79,12 +80,6 @@ class VertexAnthropic(Anthropic):
             model = body["model"]  # count-tokens:rawPredict names the model in its body
         stream = m is not None and m.group(3) == "streamRawPredict"
         return model, stream
-
-    def with_model(self, rest: str, body: bytes | None, model: str) -> tuple[str, bytes | None]:
-        return self.path_with_model(rest, model), body
-
-    def path_with_model(self, path: str, model: str) -> str:
-        return _MODEL_IN_PATH.sub(lambda m: f"{m.group(1)}{model}{m.group(3)}", path, count=1)
 
     def build_request(
         self, model: str, turns: list[dict[str, Any]], system: str | None, stream: bool

@@ -8,9 +8,10 @@ messages carry no path, so the admission lives on the stream.
     request body     -> ``core.run_request`` (JSON checks, the request stages); a Rejection
                         becomes an ImmediateResponse in the provider's error shape; a changed
                         body becomes a body mutation with ``content-length`` fixed
-    response headers -> SSE: switch the response body to STREAMED (``mode_override``)
-    response body    -> buffered: ``await flow.body(...)``; streamed: ``flow.event`` per
-                        complete SSE event, ``flow.tail()`` at the end
+    response headers -> ``relay.answered``; SSE: switch the response body to STREAMED (``mode_override``)
+    response body    -> ``core.relay``: buffered, ``relay.buffered`` (a block becomes an
+                        ImmediateResponse); streamed, ``StreamRelay.feed`` per message and
+                        ``StreamRelay.tail`` at the end; a cache hit, ``relay.cached`` at once
     stream end       -> ``core.finish`` (usage, cost, metrics, history)
 
 Nothing here does I/O besides the pipeline's own; ``server.py`` speaks gRPC.
@@ -34,10 +35,9 @@ from leash_cli.core.balance import Deployment, pick
 from leash_cli.core.headers import leash_headers, overhead
 from leash_cli.core.ids import new_request_id  # noqa: F401 (the old name)
 from leash_cli.core.rejection import Rejection, reject, upstream_unavailable
-from leash_cli.exchange import Exchange, strip_credentials
+from leash_cli.core.relay import Reply, StreamRelay, answered, buffered, cached
+from leash_cli.exchange import Exchange
 from leash_cli.extproc.envoy import ROUTE_HEADER, module_host_picks
-from leash_cli.providers import HOP_BY_HOP
-from leash_cli.sse import SSESplitter
 from leash_cli.upstream import UpstreamError
 
 #: kind bedrock signs each request over its body (SigV4): not possible from Envoy's header phase yet
@@ -91,8 +91,7 @@ class StreamHandler:
         "raw_path",
         "query",
         "done",
-        "splitter",
-        "sent",
+        "relay",
         "streamed",
         "passthrough",
         "_finished",
@@ -107,8 +106,7 @@ class StreamHandler:
         self.raw_path = ""
         self.query = ""  # the query toward the provider
         self.done = False  # the response is complete
-        self.splitter: SSESplitter | None = None
-        self.sent: list[bytes] = []
+        self.relay: StreamRelay | None = None  # a streamed answer
         self.streamed = False
         self.passthrough = False  # response body not processed (not JSON/SSE, or encoded)
         self._finished = False
@@ -290,38 +288,24 @@ class StreamHandler:
     async def _answer_cached(self) -> pb.ProcessingResponse:
         adm = self.adm
         assert adm is not None
-        ex, flow, entry = adm.ex, adm.flow, adm.ex.cached
-        ex.t_upstream_headers = time.perf_counter()
-        ex.status = entry.status
-        ex.response_headers = {"content-type": entry.content_type}
-        status, ctype = entry.status, entry.content_type
-        if ctype.startswith("text/event-stream"):
-            splitter = SSESplitter()
-            outs: list[bytes] = []
-            for raw in [*splitter.feed(entry.body), splitter.flush()]:
-                if raw.strip() and not flow.stopped:
-                    outs += await flow.event(raw)
-            outs += await flow.tail()
-            flow.sent()
-            body = b"".join(outs)
-            if flow.stopped:
-                ex.outcome = "blocked"
-        else:
-            body = await flow.body(entry.body)
-            if flow.block is not None:
-                status, ctype = flow.block.status, "application/json"
-                ex.status, ex.outcome = status, "blocked"
-        ex.t_upstream_end = time.perf_counter()
-        ex.response_body = body
-        hdrs = {"content-type": ctype, **self._leash_headers(overhead(ex, time.perf_counter()))}
+        ex = adm.ex
+        reply = await cached(ex, adm.flow)
         self.done = True
+        return self._immediate(reply, "leash_cache_hit")
+
+    def _immediate(self, reply: Reply, details: str) -> pb.ProcessingResponse:
+        """A reply the core made, as an ImmediateResponse (Envoy sets its content-length)."""
+        ex = self.ex
+        assert ex is not None
+        hdrs = {k.decode("latin-1"): v.decode("latin-1") for k, v in reply.headers if k != b"content-length"}
+        hdrs.update(self._leash_headers(overhead(ex, time.perf_counter())))
         ex.t_end = time.perf_counter()
         return pb.ProcessingResponse(
             immediate_response=pb.ImmediateResponse(
-                status=http_status_pb2.HttpStatus(code=status),
+                status=http_status_pb2.HttpStatus(code=reply.status),
                 headers=mutation(hdrs),
-                body=body,
-                details="leash_cache_hit",
+                body=reply.body,
+                details=details,
             )
         )
 
@@ -363,16 +347,17 @@ class StreamHandler:
         ex.t_upstream_headers = now
         headers = headers_of(msg)
         status = headers.get(":status", "0")
-        ex.status = int(status) if status.isdigit() else None
+        pairs = [(k, v) for k, v in headers.items() if k[:1] != ":"]
+        secrets = self.adm.state.secrets if self.adm is not None else None
+        masked: dict[str, str] = {}
+        if secrets:  # a hostile upstream echoing a configured secret in a header: the client gets it masked
+            pairs = secrets.headers(pairs)
+            masked = {k: v for k, v in pairs if v != headers[k]}
+        answered(ex, int(status) if status.isdigit() else None, pairs)
         if self.deployment is not None:
             self._settle(ex.status)
-        if (ex.status or 0) >= 400:
-            ex.outcome = "upstream_error"
-        ex.response_headers = strip_credentials(
-            {k: v for k, v in headers.items() if not k.startswith(":") and k not in HOP_BY_HOP}
-        )
         ctype = headers.get("content-type", "")
-        set_h = self._leash_headers(self.request_overhead)
+        set_h = {**masked, **self._leash_headers(self.request_overhead)}
         resp = pb.ProcessingResponse(
             response_headers=pb.HeadersResponse(response=pb.CommonResponse(header_mutation=mutation(set_h)))
         )
@@ -382,7 +367,7 @@ class StreamHandler:
             return resp
         if ctype.startswith("text/event-stream"):
             self.streamed = True
-            self.splitter = SSESplitter()
+            self.relay = StreamRelay(ex, self.flow, secrets)
             resp.mode_override.response_body_mode = _STREAMED
         elif headers.get("content-encoding", "identity") not in ("identity", "") or not _textual(ctype):
             # an encoded or binary body: nothing to read in it; let it pass untouched
@@ -396,17 +381,15 @@ class StreamHandler:
             return pb.ProcessingResponse(response_body=pb.BodyResponse())
         if self.streamed:
             return await self._on_stream_chunk(msg)
-        flow = self.flow
         ex.t_upstream_end = time.perf_counter()
         body = msg.body
-        out = await flow.body(body)
+        secrets = self.adm.state.secrets if self.adm is not None else None
+        reply = await buffered(ex, self.flow, ex.status or 200, [], secrets.bytes(body) if secrets else body)
         self.done = True
-        if flow.block is not None:
-            b = flow.block
-            ex.outcome = "blocked"
-            return self.reject(Rejection.of_block(b))
-        ex.response_body = out
+        if reply.blocked:  # the head went out already: the error replaces the whole answer
+            return self._immediate(reply, _BLOCK_DETAILS)
         ex.t_end = time.perf_counter()
+        out = reply.body
         if out is body or out == body:
             return pb.ProcessingResponse(response_body=pb.BodyResponse())
         common = pb.CommonResponse(header_mutation=mutation({"content-length": str(len(out))}))
@@ -414,32 +397,18 @@ class StreamHandler:
         return pb.ProcessingResponse(response_body=pb.BodyResponse(response=common))
 
     async def _on_stream_chunk(self, msg: pb.HttpBody) -> pb.ProcessingResponse:
-        ex = self.ex
-        flow = self.flow
-        assert ex is not None and self.splitter is not None
+        ex, relay = self.ex, self.relay
+        assert ex is not None and relay is not None
         chunk = msg.body
-        outs: list[bytes] = []
-        if not flow.stopped:
-            for raw in self.splitter.feed(chunk):
-                outs.extend(await flow.event(raw))
-                if flow.stopped:
-                    ex.outcome = "blocked"
-                    ex.error = ex.error or (f"stream stopped by {flow.block.module}" if flow.block else None)
-                    break
+        outs = await relay.feed(chunk)
         if msg.end_of_stream:
             ex.t_upstream_end = time.perf_counter()
-            if not flow.stopped:
-                rest = self.splitter.flush()
-                if rest.strip():
-                    outs.extend(await flow.event(rest))
-                outs.extend(await flow.tail())
+            outs += await relay.tail()
             self.done = True
-        self.sent.extend(outs)
-        if msg.end_of_stream:
             ex.t_end = time.perf_counter()
         new = b"".join(outs)
         if new:
-            flow.sent()  # handed to Envoy for the client (the time to first token is taken here)
+            self.flow.sent()  # handed to Envoy for the client (the time to first token is taken here)
         if new == chunk:
             return pb.ProcessingResponse(response_body=pb.BodyResponse())
         common = pb.CommonResponse()
@@ -469,8 +438,8 @@ class StreamHandler:
                 ex.outcome = "client_cancelled"
                 ex.error = ex.error or error or "stream ended before the response was complete"
                 ex.status = ex.status or 499
-        if self.streamed:
-            ex.response_body = b"".join(self.sent)
+        if self.relay is not None:
+            self.relay.record()
         if ex.t_upstream_start is not None and ex.t_upstream_end is None:
             ex.t_upstream_end = time.perf_counter()
         self.host.core.finish(adm)  # usage, cost, metrics, history; never raises
