@@ -90,6 +90,7 @@ def test_rate_limiter_token_limit_holds_under_concurrency(start_gateway, state):
 
 
 @pytest.mark.parametrize("state", ["memory", "redis"])
+@pytest.mark.slow
 def test_tenant_token_quota_holds_under_concurrency(start_gateway, state):
     tenant = f"t{uuid.uuid4().hex[:10]}"
     gw = start_gateway({**_state(state), "tenants": {tenant: {"quotas": {"tokens_per_day": 1000}}}})

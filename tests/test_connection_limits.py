@@ -116,6 +116,7 @@ def _chat(base: str) -> str:
     return r.choices[0].message.content or ""
 
 
+@pytest.mark.slow
 def test_half_sent_heads_are_closed_after_header_timeout_while_others_are_served(start_gateway):
     gw = start_gateway({"gateway": {"header_timeout": "1s"}})
     half = [_connect(gw.url) for _ in range(60)]
@@ -204,6 +205,7 @@ def test_upstream_pool_wait_is_bounded_by_the_request_timeouts(start_gateway, up
         assert up.peak == 1
 
 
+@pytest.mark.slow
 def test_idle_upstream_connections_expire(start_gateway, upstream):
     with CountingUpstream(delay=0.0) as up:
         providers = provider_block(upstream)

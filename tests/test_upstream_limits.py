@@ -35,6 +35,7 @@ class Counting(Raw):
             self.open -= 1
 
 
+@pytest.mark.slow
 def test_cap_of_two_with_five_slow_requests_never_opens_more_than_two():
     async def main():
         async with Counting(0.3) as srv:

@@ -44,6 +44,7 @@ def _export(out: Path, config: Path, *extra: str):
     return r
 
 
+@pytest.mark.slow
 def test_export_writes_a_deployment(tmp_path, config_file):
     out = tmp_path / "deploy"
     r = _export(out, config_file, "--replicas", "3", "--no-validate")

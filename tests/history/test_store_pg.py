@@ -61,6 +61,7 @@ def test_storage_url_and_the_environment_name_the_database(tmp_path, monkeypatch
         parse_config_text("storage: {url: 'mysql://h/x'}\n", "x.yaml")
 
 
+@pytest.mark.slow
 def test_an_unreachable_server_is_a_clear_error(monkeypatch):
     store = open_store("postgresql://postgres:hunter2@127.0.0.1:1/leash")
     assert "hunter2" not in repr(store)
