@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -16,6 +17,73 @@ from fake_upstream import FakeUpstream
 from gateway_support import provider_block
 from leash_cli.config import LoadedConfig, parse_config_text
 from leash_cli.server import GatewayThread, build_gateway
+
+
+def _share_the_default_ssl_context() -> None:
+    """Every HTTP client (``httpx.post``, each SDK client) builds an SSL context and loads the CA
+    bundle into it, ~0.1 s of CPU; the tests make thousands.  The default one (verification on, no
+    client certificate) is built once for each SSL_CERT_FILE / SSL_CERT_DIR and shared, as an
+    application sharing one client would; any other is built as before.  (httpx, and httpcore2
+    under httpx2, which the OpenAI and Anthropic SDKs use.)"""
+    import functools
+
+    def env() -> tuple[str | None, str | None]:
+        return os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+
+    import httpx._config
+    import httpx._transports.default
+
+    make = httpx._config.create_ssl_context
+
+    @functools.cache
+    def default(trust_env: bool, _env: tuple[str | None, str | None]) -> Any:
+        return make(trust_env=trust_env)
+
+    def create_ssl_context(verify: Any = True, cert: Any = None, trust_env: bool = True) -> Any:
+        if verify is True and cert is None:
+            return default(trust_env, env())
+        return make(verify=verify, cert=cert, trust_env=trust_env)
+
+    httpx._config.create_ssl_context = create_ssl_context  # type: ignore[assignment]
+    httpx._transports.default.create_ssl_context = create_ssl_context  # type: ignore[assignment]
+    try:
+        import httpcore2
+    except ImportError:  # SDKs on httpx
+        return
+    make2 = httpcore2.default_ssl_context
+
+    @functools.cache
+    def default2(_trust_env: bool, _env: tuple[str | None, str | None]) -> Any:
+        return make2(_trust_env=_trust_env)
+
+    httpcore2.default_ssl_context = lambda *, _trust_env=True: default2(_trust_env, env())
+
+
+_share_the_default_ssl_context()
+
+
+def _remember_the_module_entry_points() -> None:
+    """Every gateway built looks up the ``leash.modules`` entry points, reading every installed
+    distribution's metadata (~40 ms); no test installs a distribution in this process, so the answer
+    is read once for each ``sys.path``."""
+    import functools
+    import importlib.metadata
+
+    from leash_cli.registry import ENTRY_POINT_GROUP
+
+    look_up = importlib.metadata.entry_points
+
+    @functools.cache
+    def modules(path: tuple[str, ...]) -> Any:
+        return look_up(group=ENTRY_POINT_GROUP)
+
+    def entry_points(**params: Any) -> Any:
+        return modules(tuple(sys.path)) if params == {"group": ENTRY_POINT_GROUP} else look_up(**params)
+
+    importlib.metadata.entry_points = entry_points  # type: ignore[assignment]
+
+
+_remember_the_module_entry_points()
 
 CANARY_KEY = "sk-proj-CANARYkeyDoNotLeak0123456789abcdefABCDEF"
 
@@ -74,14 +142,34 @@ class RunningGateway:
             rec.flush()
 
 
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty history database at the current schema, made once: a gateway's test starts from a
+    copy of it rather than creating and migrating its own (~50 ms each; the migrations themselves
+    are tested in tests/history/)."""
+    from leash_cli.store import open_store
+
+    path = tmp_path_factory.mktemp("template") / "leash.db"
+    open_store(path).migrate()
+    return path
+
+
 @pytest.fixture
-def start_gateway(tmp_path: Path, upstream: FakeUpstream):
+def start_gateway(tmp_path: Path, upstream: FakeUpstream, migrated_db: Path):
     started: list[GatewayThread] = []
 
     def start(config: dict[str, Any] | None = None, *, record: bool = True, providers_extra=None) -> RunningGateway:
         cfg = dict(config or {})
         cfg.setdefault("providers", provider_block(upstream, **(providers_extra or {})))
+        # the history writer as a thread unless the test asks for the process (`leash up`'s default): a
+        # writer process per test costs a second of CPU to start; the process is covered by the tests
+        # that ask for it (tests/history/test_writer.py, the writer-process tests of the gateway)
+        cfg["storage"] = {"writer": "thread", **(cfg.get("storage") or {})}
         db = tmp_path / "leash.db"
+        storage = cfg["storage"]
+        if record and storage.get("enabled", True) and not (db.exists() or storage.get("url") or storage.get("path")):
+            shutil.copyfile(migrated_db, db)
+            db.chmod(0o600)
         text = yaml.safe_dump(cfg)
         path = tmp_path / "leash.yaml"
         path.write_text(text)

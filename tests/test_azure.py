@@ -174,6 +174,7 @@ def test_a_virtual_key_is_accepted_and_a_wrong_key_rejected_by_azure(start_gatew
     assert rows(gw)[-1]["tenant"] == "acme"
 
 
+@pytest.mark.slow
 def test_an_entra_token_is_fetched_once_used_as_bearer_and_refreshed_before_expiry(start_gateway, azure):
     azure.token_lifetime = 6.0  # shorter than the 300 s margin: refreshed at half its life, after 3 s
     try:

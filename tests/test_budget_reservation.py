@@ -67,6 +67,7 @@ async def _burst(base: str, tenant: str, n: int, max_tokens: int) -> tuple[int, 
 
 
 @pytest.mark.parametrize("state", ["memory", "redis"])
+@pytest.mark.slow
 def test_rate_limiter_token_limit_holds_under_concurrency(start_gateway, state):
     tenant = f"t{uuid.uuid4().hex[:10]}"  # a fresh scope (a shared Redis keeps earlier runs' counts)
     gw = start_gateway({**_state(state), "modules": {"rate-limiter": {"tokens_per_day": 1000}}})
@@ -89,6 +90,7 @@ def test_rate_limiter_token_limit_holds_under_concurrency(start_gateway, state):
 
 
 @pytest.mark.parametrize("state", ["memory", "redis"])
+@pytest.mark.slow
 def test_tenant_token_quota_holds_under_concurrency(start_gateway, state):
     tenant = f"t{uuid.uuid4().hex[:10]}"
     gw = start_gateway({**_state(state), "tenants": {tenant: {"quotas": {"tokens_per_day": 1000}}}})

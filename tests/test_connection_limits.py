@@ -116,6 +116,7 @@ def _chat(base: str) -> str:
     return r.choices[0].message.content or ""
 
 
+@pytest.mark.slow
 def test_half_sent_heads_are_closed_after_header_timeout_while_others_are_served(start_gateway):
     gw = start_gateway({"gateway": {"header_timeout": "1s"}})
     half = [_connect(gw.url) for _ in range(60)]
@@ -167,6 +168,7 @@ def test_connections_beyond_max_connections_are_refused_and_counted(start_gatewa
         s.close()
 
 
+@pytest.mark.slow
 def test_upstream_cap_of_two_with_five_concurrent_slow_requests(start_gateway, upstream):
     with CountingUpstream(delay=0.5) as up:
         providers = provider_block(upstream)
@@ -181,6 +183,7 @@ def test_upstream_cap_of_two_with_five_concurrent_slow_requests(start_gateway, u
         assert f'leash_upstream_connections{{origin="{origin}",state="idle"}} 2.0' in text
 
 
+@pytest.mark.slow
 def test_upstream_pool_wait_is_bounded_by_the_request_timeouts(start_gateway, upstream):
     with CountingUpstream(delay=3.0) as up:
         providers = provider_block(upstream)
@@ -202,6 +205,7 @@ def test_upstream_pool_wait_is_bounded_by_the_request_timeouts(start_gateway, up
         assert up.peak == 1
 
 
+@pytest.mark.slow
 def test_idle_upstream_connections_expire(start_gateway, upstream):
     with CountingUpstream(delay=0.0) as up:
         providers = provider_block(upstream)

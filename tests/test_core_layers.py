@@ -20,6 +20,7 @@ def _loaded_after(imports: str, watch: tuple[str, ...]) -> list[str]:
 
 
 @pytest.mark.parametrize("imports", ["leash_cli.core", "leash_cli.core.gateway, leash_cli.core.admission"])
+@pytest.mark.slow
 def test_the_core_imports_no_web_framework_and_no_grpc(imports):
     bad = (
         "starlette",
@@ -36,6 +37,7 @@ def test_the_core_imports_no_web_framework_and_no_grpc(imports):
     assert _loaded_after(imports, bad) == []
 
 
+@pytest.mark.slow
 def test_the_ext_proc_host_imports_neither_the_proxy_nor_starlette():
     bad = ("starlette", "uvicorn", "leash_cli.proxy", "leash_cli.server")
     assert _loaded_after("leash_cli.extproc, leash_cli.extproc.server, leash_cli.extproc.adapter", bad) == []

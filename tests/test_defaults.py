@@ -25,6 +25,7 @@ def _serve(text: str, tmp_path: Path):
 
 
 @pytest.mark.parametrize("name", ["starter.yaml", "default.yaml"])
+@pytest.mark.slow
 def test_the_starter_config_blocks_a_pasted_aws_key_like_the_embedded_default(tmp_path, name):
     """`leash init` writes starter.yaml; a gateway on it (unchanged) refuses an AWS key with 403."""
     text = (data_dir("configs") / name).read_text()

@@ -14,6 +14,7 @@ import threading
 import time
 
 import httpx
+import pytest
 
 from leash_cli.modules.pii_detector import PiiDetector
 from leash_cli.scanners import PiiScanner
@@ -39,6 +40,7 @@ def _poll_health(url: str, done: threading.Event) -> list[float]:
     return lat
 
 
+@pytest.mark.slow
 def test_health_answers_while_a_10_mib_hostile_body_is_scanned(start_gateway):
     """10 MiB of IBAN-shaped numbers (the red team's worst case for the PII scanner; these fail
     the checksum, so every one is checked and the whole body is scanned) takes seconds to scan;

@@ -19,7 +19,7 @@ from leash_cli.store.rows import mask_credentials, snapshot
 posix_only = pytest.mark.skipif(os.name != "posix", reason="the writer process and SIGSTOP are POSIX")
 
 
-def _best(fn, runs: int = 3) -> float:
+def _best(fn, runs: int = 7) -> float:
     best = float("inf")
     for _ in range(runs):
         t = time.perf_counter()
@@ -116,8 +116,9 @@ def _metric(url: str, name: str) -> float:
 
 
 @posix_only
+@pytest.mark.slow
 def test_a_stalled_writer_turns_health_degraded_ready_503_and_blocks_then_recovers(start_gateway):
-    gw = start_gateway({"storage": {"max_lag": "1s", "on_error": "block"}})
+    gw = start_gateway({"storage": {"max_lag": "1s", "on_error": "block", "writer": "process"}})
     rec = gw.gateway.recorder
     assert rec is not None and rec.pid
     body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
@@ -152,8 +153,9 @@ def test_a_stalled_writer_turns_health_degraded_ready_503_and_blocks_then_recove
 
 
 @posix_only
+@pytest.mark.slow
 def test_the_backlog_is_bounded_in_bytes(start_gateway):
-    gw = start_gateway({"storage": {"max_pending_bytes": "1MiB", "bodies": "full"}})
+    gw = start_gateway({"storage": {"max_pending_bytes": "1MiB", "bodies": "full", "writer": "process"}})
     rec = gw.gateway.recorder
     url = f"{gw.base('openai')}/chat/completions"
     os.kill(rec.pid, signal.SIGSTOP)

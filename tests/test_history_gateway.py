@@ -184,7 +184,7 @@ def test_writer_process_locked_out_then_back_loses_nothing(start_gateway):
     gateway keeps serving, says so, and writes every row once the lock is gone."""
     import sqlite3
 
-    gw = start_gateway()
+    gw = start_gateway({"storage": {"writer": "process"}})
     rec = gw.gateway.recorder
     assert type(rec).__name__ == "ProcessRecorder" and rec.pid
     assert httpx.post(f"{gw.base('mock')}/chat/completions", json=CHAT).status_code == 200
@@ -205,8 +205,9 @@ def test_writer_process_locked_out_then_back_loses_nothing(start_gateway):
     assert len(all_rows(gw)) == 6
 
 
+@pytest.mark.slow
 def test_writer_process_killed_is_restarted_and_loses_nothing(start_gateway):
-    gw = start_gateway()
+    gw = start_gateway({"storage": {"writer": "process"}})
     rec = gw.gateway.recorder
     for _ in range(3):
         assert httpx.post(f"{gw.base('mock')}/chat/completions", json=CHAT).status_code == 200

@@ -113,6 +113,7 @@ def test_up_prints_a_banner_and_serves_the_embedded_default(tmp_path):
     assert proc.returncode == 0
 
 
+@pytest.mark.slow
 def test_up_with_a_bad_config_says_where(tmp_path):
     bad = tmp_path / "leash.yaml"
     bad.write_text("gateway:\n  prot: 1\n")
@@ -122,6 +123,7 @@ def test_up_with_a_bad_config_says_where(tmp_path):
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_up_with_a_broken_module_refuses_to_start(tmp_path):
     (tmp_path / "mods").mkdir()
     (tmp_path / "mods" / "bad.py").write_text(
@@ -146,6 +148,7 @@ def test_up_on_a_busy_port_fails_cleanly(tmp_path):
     assert "Traceback" not in r.stderr + r.stdout
 
 
+@pytest.mark.slow
 def test_up_with_a_corrupt_database_says_so(tmp_path):
     db = tmp_path / "leash.db"
     db.write_bytes(b"this is not a database at all, not even close" * 10)

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 import yaml
 
 from leash_cli.server import reload_config
@@ -90,6 +91,7 @@ def _reload(gw, tmp_path: Path, tag: str) -> None:
     assert reload_config(gw.gateway, path)
 
 
+@pytest.mark.slow
 def test_a_reload_mid_stream_closes_the_old_modules_when_the_stream_is_over(start_gateway, tmp_path):
     gw = _start(start_gateway, tmp_path, "a")
     got: dict = {}
@@ -155,6 +157,7 @@ def test_a_reload_with_nothing_in_flight_closes_the_old_modules_at_once(start_ga
     assert gw.gateway.live.retired() == []
 
 
+@pytest.mark.slow
 def test_reloads_while_a_stream_runs_keep_its_generation_open_to_the_end(start_gateway, tmp_path):
     gw = _start(start_gateway, tmp_path, "a")
     first_event = threading.Event()

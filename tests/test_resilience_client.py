@@ -189,6 +189,7 @@ def test_sse_lines_under_the_cap_pass_and_the_count_restarts_at_each_line():
 
 
 # -- timeouts ----------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_first_byte_idle_and_total_timeouts_are_distinct():
     async def silent(reader, writer, srv):
         await srv.request(reader)

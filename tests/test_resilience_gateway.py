@@ -102,6 +102,7 @@ def test_existing_fake_reset_is_not_resent_either(start_gateway, upstream):
     assert sum(1 for r in upstream.requests if b'"reset"' in r.body) == before + 1
 
 
+@pytest.mark.slow
 def test_gzip_bomb_is_502_with_reason_and_bounded_memory(start_gateway):
     with InThread(lambda: RawServer(gzip_bomb())) as srv:
         gw = start_gateway(providers_extra={"openai": {"endpoint": srv.url + "/v1"}})

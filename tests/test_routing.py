@@ -75,6 +75,10 @@ class Scripted(FakeUpstream):
             await asyncio.sleep(fault[1])
             self.requests.pop()  # the normal answer records it again
             return await super().handle(request)
+        if kind == "hold":  # answer once the test sets the event (fault[1])
+            await asyncio.get_running_loop().run_in_executor(None, fault[1].wait, 10)
+            self.requests.pop()
+            return await super().handle(request)
         raise AssertionError(f"unknown fault {fault!r}")
 
 
@@ -266,6 +270,7 @@ def test_connect_errors_are_retried_on_the_next_deployment(start_gateway, ups):
 # -- circuit breakers -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_503_burst_opens_the_breaker_then_half_open_then_closed(start_gateway, ups):
     ups["east"].script += [("status", 503), ("status", 503)]
     gw = start_gateway(
@@ -377,8 +382,9 @@ def test_least_busy_picks_the_idle_deployment(start_gateway, ups):
             }
         }
     )
-    ups["east"].script.append(("slow", 1.5))
-    ups["west"].script.append(("slow", 1.5))
+    release = threading.Event()  # the first request stays in flight until the others are answered
+    ups["east"].script.append(("hold", release))
+    ups["west"].script.append(("hold", release))
     slow: list[str] = []
     t = threading.Thread(target=lambda: slow.append(chat_raw(oa(gw)).headers["x-leash-deployment"]))
     t.start()
@@ -390,6 +396,7 @@ def test_least_busy_picks_the_idle_deployment(start_gateway, ups):
     idle = "west" if busy == "east" else "east"
     ups[idle].script.clear()
     got = [chat_raw(oa(gw)).headers["x-leash-deployment"] for _ in range(4)]
+    release.set()
     t.join(10)
     assert slow == [busy]
     assert got == [idle] * 4

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+import pytest
 from typer.testing import CliRunner
 
 from leash_cli.cli import app
@@ -22,6 +23,7 @@ def _leash() -> str:
     return str(Path(sys.executable).parent / "leash")
 
 
+@pytest.mark.slow
 def test_exported_exchanges_pipe_into_scan(start_gateway, tmp_path):
     gw = start_gateway({"modules": {}})  # record everything, block nothing
     ids = []

@@ -810,6 +810,7 @@ def test_timeout_before_headers():
     run(main())
 
 
+@pytest.mark.slow
 def test_timeout_idle_mid_stream_and_steady_stream_survives():
     async def handler(reader, writer, srv):
         await srv.read_request(reader)

@@ -35,6 +35,7 @@ class Counting(Raw):
             self.open -= 1
 
 
+@pytest.mark.slow
 def test_cap_of_two_with_five_slow_requests_never_opens_more_than_two():
     async def main():
         async with Counting(0.3) as srv:
@@ -66,13 +67,16 @@ def test_cap_of_two_with_five_slow_requests_never_opens_more_than_two():
 
 def test_a_waiter_gives_up_after_its_timeout_and_the_slot_survives():
     async def main():
-        async with Counting(1.5) as srv:
+        async with Counting(0.45) as srv:
             c = UpstreamClient()
-            opts = UpstreamOptions(max_connections=1, first_byte_timeout=5.0, total_timeout=0.5)
+            opts = UpstreamOptions(max_connections=1, first_byte_timeout=5.0, total_timeout=0.2)
             slow = asyncio.ensure_future(
                 c.request("POST", srv.url + "/", {}, b"{}", options=UpstreamOptions(max_connections=1))
             )
-            await asyncio.sleep(0.2)
+            deadline = asyncio.get_running_loop().time() + 5
+            while srv.open < 1:  # the slow request holds the one slot
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0.005)
             with pytest.raises(UpstreamPoolTimeout) as e:
                 await c.request("POST", srv.url + "/", {}, b"{}", options=opts)
             assert "max_upstream_connections_per_origin" in str(e.value) and c.pool_timeouts == 1
@@ -86,6 +90,7 @@ def test_a_waiter_gives_up_after_its_timeout_and_the_slot_survives():
     run(main())
 
 
+@pytest.mark.slow
 def test_a_cancelled_waiter_leaks_no_slot():
     async def main():
         async with Counting(0.5) as srv:
@@ -110,6 +115,7 @@ def test_a_cancelled_waiter_leaks_no_slot():
     run(main())
 
 
+@pytest.mark.slow
 def test_idle_pooled_connections_are_closed_after_the_expiry():
     async def main():
         async with Counting(0.0) as srv:

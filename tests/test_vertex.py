@@ -136,6 +136,7 @@ def test_gemini_generate_stream_and_count_tokens_go_up_with_the_gateways_token(s
     assert got[3]["output_tokens"] and got[3]["cost_usd"] > 0  # and the JSON array's
 
 
+@pytest.mark.slow
 def test_a_project_or_location_other_than_the_configured_one_is_refused_in_googles_shape(start_gateway, fake, sa_file):
     gw = start_gateway(config(fake, sa_file))
     before = len(fake.requests)
@@ -434,6 +435,7 @@ def _ext_proc_head(port: int, headers: dict[str, str]) -> Any:
         channel.close()
 
 
+@pytest.mark.slow
 def test_the_ext_proc_host_puts_the_gateways_token_on_the_head(fake, sa_file, tmp_path):
     import yaml
 

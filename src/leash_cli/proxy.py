@@ -129,7 +129,6 @@ class Gateway(GatewayCore):
         self.metrics.bind_upstream(getattr(self.client, "stats", None))
         await self.start()
         await self.start_health_checks(self.client)  # deployments with a health_check (none by default)
-        _release_startup_memory()
         self.ready = True
 
     async def shutdown(self) -> None:
@@ -487,19 +486,6 @@ class Gateway(GatewayCore):
         if denied is not None:
             return denied
         return Response(self.metrics.render(), media_type=METRICS_CONTENT_TYPE)
-
-
-def _release_startup_memory() -> None:
-    """Give the allocator's free pages from imports and config loading back to the OS."""
-    import gc
-
-    gc.collect()
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
 
 
 def _client_deadline(headers: dict[str, str], t_start: float) -> float | None:

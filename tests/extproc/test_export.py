@@ -44,6 +44,7 @@ def _export(out: Path, config: Path, *extra: str):
     return r
 
 
+@pytest.mark.slow
 def test_export_writes_a_deployment(tmp_path, config_file):
     out = tmp_path / "deploy"
     r = _export(out, config_file, "--replicas", "3", "--no-validate")
@@ -148,6 +149,7 @@ def test_compose_file_passes_the_compose_spec_schema(tmp_path, config_file):
     assert errors == []
 
 
+@pytest.mark.slow
 def test_envoy_yaml_settings(tmp_path, config_file):
     out = tmp_path / "deploy"
     assert _export(out, config_file, "--no-validate").exit_code == 0
@@ -225,6 +227,7 @@ def test_envoy_validates_the_export(tmp_path, config_file):
     assert ok, output
 
 
+@pytest.mark.slow
 def test_rerun_is_idempotent_and_keeps_user_edits(tmp_path, config_file):
     out = tmp_path / "deploy"
     assert _export(out, config_file, "--no-validate").exit_code == 0
@@ -278,6 +281,7 @@ def _module_project(tmp_path: Path) -> Path:
     return proj
 
 
+@pytest.mark.slow
 def test_export_copies_and_mounts_custom_modules(tmp_path):
     proj = _module_project(tmp_path)
     out = tmp_path / "deploy"
@@ -364,6 +368,7 @@ def test_the_image_installs_the_wheel_of_this_leash(tmp_path, config_file):
     assert "wheels/" + wheel.name in (out / "README.md").read_text()
 
 
+@pytest.mark.slow
 def test_a_wheel_packed_again_from_an_installed_leash(tmp_path):
     """From an installed (non-editable) leash the export packs the installed files into the wheel:
     install the source-built wheel into a folder, pack it again, and get the same files."""
@@ -412,6 +417,7 @@ QUERY_KEY = "AIzaLiteralQueryKey0123456789abcdefghij"
 DEP_KEY = "sk-ant-literal-deployment-key-0123456789"
 
 
+@pytest.mark.slow
 def test_every_secret_bearing_value_goes_to_the_env_file(tmp_path):
     cfg = {
         "providers": {

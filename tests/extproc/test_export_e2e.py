@@ -257,6 +257,7 @@ class Deployment:
 
 
 @pytest.mark.parametrize("require_key", [None, False], ids=["leash-keys (default)", "pass-through"])
+@pytest.mark.slow
 def test_the_exported_deployment_serves_its_readme_curls(tmp_path, upstream, require_key):
     envoy_binary()
     need_redis()

@@ -46,6 +46,7 @@ def _env(path: Path) -> dict[str, str]:
     )
 
 
+@pytest.mark.slow
 def test_postgres_export_structure(tmp_path, config_file):
     out = tmp_path / "deploy"
     r = _export(out, config_file, "--store", "postgres", "--replicas", "4", "--no-validate")
@@ -112,6 +113,7 @@ def test_postgres_export_structure(tmp_path, config_file):
     assert _env(env_path) == env and stat.S_IMODE(env_path.stat().st_mode) == 0o600
 
 
+@pytest.mark.slow
 def test_sqlite_stays_the_default(tmp_path, config_file):
     out = tmp_path / "deploy"
     assert _export(out, config_file, "--no-validate").exit_code == 0
@@ -127,6 +129,7 @@ def test_sqlite_stays_the_default(tmp_path, config_file):
     assert r.exit_code == 2 and "unknown store 'mysql'" in r.output
 
 
+@pytest.mark.slow
 def test_postgres_compose_passes_the_compose_spec_schema(tmp_path, config_file):
     import jsonschema
 
@@ -151,6 +154,7 @@ def test_envoy_validates_the_postgres_export(tmp_path, config_file):
     assert ok, output
 
 
+@pytest.mark.slow
 def test_the_migrate_service_and_module_host_config_run_against_postgres(tmp_path, config_file, pg_url):
     """The migrate service's command and the module hosts' storage.url, with the `postgres` service
     mapped to the real server of this machine."""

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import grpc
 import orjson
+import pytest
 import yaml
 from envoy.config.core.v3 import base_pb2
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
@@ -64,6 +65,7 @@ def _event(text: str) -> bytes:
     )
 
 
+@pytest.mark.slow
 def test_a_reload_mid_stream_keeps_the_ext_proc_exchange_on_its_generation(tmp_path):
     (tmp_path / "mods").mkdir()
     (tmp_path / "mods" / "probe.py").write_text(PROBE)
@@ -134,6 +136,7 @@ def _immediate(port: int, headers: dict[str, str], body: bytes | None) -> tuple[
         channel.close()
 
 
+@pytest.mark.slow
 def test_the_proxy_and_the_ext_proc_host_reject_alike(start_gateway, upstream, tmp_path):
     import httpx
 

@@ -300,6 +300,7 @@ def test_a_checkpoint_signed_with_another_key_is_reported(db_path, monkeypatch):
 
 
 @pytest.mark.parametrize("writer", ["process"])
+@pytest.mark.slow
 def test_the_writer_process_chains_and_checkpoints_too(db_path, writer):
     from leash_cli.store.writer import make_recorder
 
@@ -331,6 +332,7 @@ def test_the_writer_signs_checkpoints_while_rows_arrive(db_path):
     assert rep.ok and rep.checkpoints == 3 and rep.last_checkpoint.reason == "shutdown"
 
 
+@pytest.mark.slow
 def test_since_limits_what_is_checked(db_path):
     old = time.time() - 3 * 86400
     _record(db_path, n=4, started=old)

@@ -9,6 +9,7 @@ import json
 import threading
 import time
 
+import pytest
 from typer.testing import CliRunner
 
 from leash_cli.cli import app
@@ -53,6 +54,7 @@ def _sql(url, statement, *params):
         return cur.fetchall() if cur.description else []
 
 
+@pytest.mark.slow
 def test_two_gateways_writing_at_once_keep_a_chain_each_and_both_verify(pg_url):
     open_store(pg_url).migrate()
     recorders = [
@@ -104,6 +106,7 @@ def test_two_gateways_writing_at_once_keep_a_chain_each_and_both_verify(pg_url):
     )
 
 
+@pytest.mark.slow
 def test_a_cut_tail_of_one_writer_is_reported_for_that_writer(pg_url):
     open_store(pg_url).migrate()
     recs = [make_recorder(pg_url, StorageConfig(writer="thread")) for _ in range(2)]
@@ -163,6 +166,7 @@ def _shape(v):
     return type(v).__name__ if v is not None else None
 
 
+@pytest.mark.slow
 def test_export_has_the_same_shape_and_row_hashes_as_sqlite(pg_url, tmp_path):
     t0 = float(int(time.time()))  # the same rows on both stores
     for location in (tmp_path / "leash.db", pg_url):
@@ -212,6 +216,7 @@ def test_a_running_writer_signs_what_an_idle_writer_left_unsigned(pg_url):
     assert [f.problem for f in _verify(pg_url).findings] == ["edited"]
 
 
+@pytest.mark.slow
 def test_verify_and_export_find_the_database_from_storage_url(pg_url, tmp_path):
     rec = make_recorder(pg_url, StorageConfig(writer="thread"))
     rec.start()
@@ -234,6 +239,7 @@ def test_verify_and_export_find_the_database_from_storage_url(pg_url, tmp_path):
     assert r.exit_code == 1 and "DELETED requests row req-2" in r.output.replace("\n", " ")
 
 
+@pytest.mark.slow
 def test_retention_while_two_gateways_write_keeps_verification_passing(pg_url):
     """Retention runs (its own recorder, pruning again and again) while two gateways write new exchanges and
     deliver old ones again: whatever interleaving, the chains still verify afterwards."""

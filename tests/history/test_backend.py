@@ -237,6 +237,7 @@ def test_vacuum_and_backup(store, tmp_path):
 
 
 @pytest.mark.parametrize("writer", ["thread", "process"])
+@pytest.mark.slow
 def test_a_recorder_writes_through_the_store(store, writer):
     rec = make_recorder(store, StorageConfig(writer=writer))
     assert isinstance(rec, Recorder) == (writer == "thread")

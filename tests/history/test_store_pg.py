@@ -61,6 +61,7 @@ def test_storage_url_and_the_environment_name_the_database(tmp_path, monkeypatch
         parse_config_text("storage: {url: 'mysql://h/x'}\n", "x.yaml")
 
 
+@pytest.mark.slow
 def test_an_unreachable_server_is_a_clear_error(monkeypatch):
     store = open_store("postgresql://postgres:hunter2@127.0.0.1:1/leash")
     assert "hunter2" not in repr(store)
@@ -76,6 +77,7 @@ def test_an_unreachable_server_is_a_clear_error(monkeypatch):
 # -- a gateway recording into PostgreSQL ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_gateway_records_every_request_once_and_leash_logs_reads_them(pg_url, upstream, tmp_path, monkeypatch):
     cfg = {
         "storage": {"url": pg_url},
@@ -161,6 +163,7 @@ def test_a_row_postgres_refuses_is_dropped_alone(pg_url):
 # -- several writers into one database -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_two_writer_processes_at_once_lose_nothing_and_duplicate_nothing(pg_url):
     """Two recorders, each in a process of its own, write into one database while a follower reads
     ``new_requests`` as ``leash logs --follow`` does: every id once in the table, and the follower
@@ -316,6 +319,7 @@ def test_migrate_sqlite_needs_a_postgres_target(tmp_path):
     assert r.exit_code == 1 and "PostgreSQL" in r.output
 
 
+@pytest.mark.slow
 def test_db_migrate(pg_url, tmp_path):
     out = invoke("db", "migrate", "--url", pg_url).stdout
     assert "applied 001_initial, 002_virtual_keys, 003_deferred_fts" in out
@@ -434,6 +438,7 @@ def _same(a: Any, b: Any) -> None:
         assert a == b, (a, b)
 
 
+@pytest.mark.slow
 def test_both_backends_give_the_same_answers(pg_url, tmp_path):
     from leash_cli.store.filters import compile_filter
     from leash_cli.store.rows import iso_utc
@@ -527,6 +532,7 @@ def test_both_backends_give_the_same_answers(pg_url, tmp_path):
 # -- the TUI --------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_tui_reads_a_postgres_history(pg_url, tmp_path, capsys):
     """The TUI over PostgreSQL shows what it shows over the same history in SQLite."""
     import asyncio
@@ -561,6 +567,7 @@ def test_the_tui_reads_a_postgres_history(pg_url, tmp_path, capsys):
 # -- the other commands on a PostgreSQL history -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_keys_vacuum_and_backup_commands(pg_url, tmp_path, monkeypatch):
     monkeypatch.setenv("LEASH_DATABASE_URL", pg_url)
     monkeypatch.chdir(tmp_path)

@@ -98,6 +98,7 @@ def test_rows_audit_flush_and_close(db_path):
     assert row["prompt_text"] == "tell me about llamas 7" and "sk-proj" not in row["request_headers"]
 
 
+@pytest.mark.slow
 def test_a_reload_reaches_the_writer(db_path):
     rec = ProcessRecorder(db_path, StorageConfig())
     rec.start()
@@ -112,6 +113,7 @@ def test_a_reload_reaches_the_writer(db_path):
         rec.close()
 
 
+@pytest.mark.slow
 def test_prune_and_index_commands(db_path):
     rec = ProcessRecorder(db_path, StorageConfig(retention="1h"))
     rec.start()
@@ -133,6 +135,7 @@ def test_prune_and_index_commands(db_path):
         rec.close()
 
 
+@pytest.mark.slow
 def test_a_killed_writer_is_replaced_and_rows_are_resent(db_path):
     rec = ProcessRecorder(db_path, StorageConfig(flush_interval_ms=1000))
     rec.start()
@@ -153,6 +156,7 @@ def test_a_killed_writer_is_replaced_and_rows_are_resent(db_path):
         rec.close()
 
 
+@pytest.mark.slow
 def test_a_row_that_cannot_be_built_is_counted_not_raised(db_path):
     rec = ProcessRecorder(db_path, StorageConfig())
     rec.start()
@@ -167,6 +171,7 @@ def test_a_row_that_cannot_be_built_is_counted_not_raised(db_path):
         rec.close()
 
 
+@pytest.mark.slow
 def test_rows_the_writer_cannot_build_or_the_gateway_cannot_send_are_counted(db_path):
     """A row that fails in the writer (a value the gateway never checks) and an item no
     encoding can carry both count as finished: the rows around them are written, and
@@ -284,6 +289,7 @@ def test_the_writer_commits_on_its_own_interval_and_at_once_on_flush(db_path):
         rec.close()
 
 
+@pytest.mark.slow
 def test_a_reload_changes_the_writers_commit_interval(db_path):
     """New storage settings reach the writer process in line with the rows, and its next
     round commits on the new interval (it read the interval once at start before)."""
@@ -339,6 +345,7 @@ def test_event_loop_and_sender_thread_never_interleave_writes(db_path):
     rec.close()
 
 
+@pytest.mark.slow
 def test_the_loop_flush_leaves_the_pipe_to_a_writing_sender(db_path):
     rec = ProcessRecorder(db_path, StorageConfig())
     rec.start()

@@ -279,6 +279,7 @@ def _broken_config(tmp_path: Path) -> Path:
     return cfg
 
 
+@pytest.mark.slow
 def test_leash_up_refuses_to_start_with_a_broken_enabled_module(tmp_path):
     cfg = _broken_config(tmp_path)
     r = subprocess.run(

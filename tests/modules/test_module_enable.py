@@ -53,6 +53,7 @@ def _gateway_checks(config: Path, tmp_path: Path) -> None:
         thread.stop()
 
 
+@pytest.mark.slow
 def test_following_module_new_keeps_providers_and_security(tmp_path):
     assert leash("init", cwd=tmp_path).exit_code == 0
     r = leash("module", "new", "my-policy", cwd=tmp_path)
@@ -79,6 +80,7 @@ def test_following_module_new_keeps_providers_and_security(tmp_path):
     assert (tmp_path / "leash.yaml").read_text() == before
 
 
+@pytest.mark.slow
 def test_module_new_enable_without_a_config_starts_from_the_starter(tmp_path):
     r = leash("module", "new", "my-policy", "--enable", cwd=tmp_path)
     assert r.exit_code == 0, r.output

@@ -116,6 +116,7 @@ def _scan_all(scanners, text):
     return [[(f.type, f.start, f.end, f.score) for f in sc.scan(text)] for sc in scanners]
 
 
+@pytest.mark.slow
 def test_gates_change_no_finding(monkeypatch):
     scanners = [PiiScanner(), SecretsScanner(), InjectionScanner()]
     checked = found = 0

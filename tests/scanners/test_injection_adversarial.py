@@ -65,7 +65,12 @@ ADVERSARIAL = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(ADVERSARIAL))
+_SLOW = {"bidi", "tags"}  # over a second each
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in _SLOW else n for n in sorted(ADVERSARIAL)]
+)
 def test_work_grows_linearly(name, monkeypatch):
     make = ADVERSARIAL[name]
     c = _Count(monkeypatch)

@@ -3,6 +3,8 @@
 import importlib
 import random
 
+import pytest
+
 N = importlib.import_module("leash_cli.scanners.normalize")
 
 ALPHABET = list("abcXYZ 019.,\n\t") + [
@@ -18,6 +20,7 @@ def _texts(n: int, seed: int):
         yield "".join(rng.choice(ALPHABET) for _ in range(rng.randrange(0, 80)))
 
 
+@pytest.mark.slow
 def test_translate_fold_equals_the_loop():
     for t in _texts(8000, 1):
         if t.isascii():

@@ -126,6 +126,7 @@ def _best_of(fn, text, k=3):
         ("card", SecretsScanner()),
     ],
 )
+@pytest.mark.slow
 def test_hostile_prompt_scales_linearly(shape, scanner):
     gen = {"iban": _ibans, "email": _emails, "card": _cards, "jwt": _jwts}[shape]
     small, large = gen(64 * KiB, random.Random(1)), gen(512 * KiB, random.Random(2))
@@ -142,6 +143,7 @@ def test_hostile_prompt_scales_linearly(shape, scanner):
     assert t_large < 24 * max(t_small, 0.01), (shape, t_small, t_large)
 
 
+@pytest.mark.slow
 def test_one_mib_card_and_jwt_text_is_linear():
     rng = random.Random(5)
     text = _cards(512 * KiB, rng) + "\n" + _jwts(512 * KiB, rng)

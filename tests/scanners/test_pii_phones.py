@@ -153,6 +153,7 @@ def test_validation_budget_then_shapes(monkeypatch):
     assert len(found) == 40 and found[-1] == "030 1234606"
 
 
+@pytest.mark.slow
 def test_long_lines_are_not_table_rows():
     # one 600 KB line of 9-digit numbers: no per-candidate scan of the whole line (linear)
     text = ",".join(str(512346000 + i % 999) for i in range(60_000))

@@ -54,6 +54,7 @@ def _ascii_texts(n: int, rng: random.Random, long: bool = False):
 
 
 @pytest.mark.parametrize("name,pf", [("injection", injection._PREFILTER), ("pii", pii._PREFILTER)])
+@pytest.mark.slow
 def test_no_pattern_is_missed(name, pf):
     rng = random.Random(7)
     texts = list(_ascii_texts(1500, rng)) + [p.lower() for p in ASCII_PIECES] + ASCII_PIECES

@@ -102,6 +102,7 @@ async def test_empty_database_shows_the_empty_state(tmp_path):
         assert not table(app).display
 
 
+@pytest.mark.slow
 async def test_traffic_lists_newest_first(rich_db):
     app = make_app(rich_db)
     async with app.run_test(size=(120, 30)) as pilot:
@@ -132,6 +133,7 @@ async def test_keyboard_navigation_detail_and_back(rich_db):
         assert isinstance(app.screen, TrafficScreen)
 
 
+@pytest.mark.slow
 async def test_mouse_click_selects_then_opens(rich_db):
     app = make_app(rich_db)
     async with app.run_test(size=(120, 30)) as pilot:
@@ -182,6 +184,7 @@ async def test_detail_tabs_render_chat_stream_violations_timings_cost(rich_db):
         assert "Violations (1)" in str(s.query_one("#detail-tabs").get_tab("tab-violations").label)
 
 
+@pytest.mark.slow
 async def test_detail_shows_gemini_contents_as_chat(rich_db):
     app = make_app(rich_db)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -256,6 +259,7 @@ async def test_filter_applies_errors_inline_and_keeps_history(rich_db):
         assert len(table(app).rows) == 12
 
 
+@pytest.mark.slow
 async def test_filter_with_no_match_says_so(rich_db):
     app = make_app(rich_db)
     async with app.run_test() as pilot:
@@ -453,6 +457,7 @@ async def test_health_strip_reports_a_down_gateway(rich_db):
         assert "DOWN" in str(app.screen.query_one("#health").render())
 
 
+@pytest.mark.slow
 async def test_replay_without_url_explains(rich_db):
     app = make_app(rich_db)
     async with app.run_test() as pilot:

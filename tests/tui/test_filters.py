@@ -212,6 +212,7 @@ def test_compiled_sql_is_valid_for_every_operator(rich_db):
     db.close()
 
 
+@pytest.mark.slow
 def test_search_finds_rows_not_yet_indexed(tmp_path):
     """The gateway indexes for full-text search when idle; a search must not miss the newest rows."""
     from leash_cli.store import open_writable

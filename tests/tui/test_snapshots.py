@@ -52,6 +52,7 @@ def settled(*keys: str):
     return run_before
 
 
+@pytest.mark.slow
 def test_traffic_80x24(snap_compare, rich_db):
     assert snap_compare(app_on(rich_db), terminal_size=(80, 24), run_before=settled())
 
@@ -90,6 +91,7 @@ def test_cost(snap_compare, rich_db):
     assert snap_compare(app_on(rich_db, config=cfg), terminal_size=(200, 60), run_before=settled("2"))
 
 
+@pytest.mark.slow
 def test_violations(snap_compare, rich_db):
     assert snap_compare(app_on(rich_db), terminal_size=(120, 40), run_before=settled("3"))
 
