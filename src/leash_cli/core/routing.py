@@ -538,6 +538,7 @@ class HealthChecks:
 
 
 async def probe_loop(d: Deployment, kind: str, hc: HealthCheckConfig, transport: Transport) -> None:
+    me = asyncio.current_task()
     while True:
         try:
             await probe(d, kind, hc, transport)
@@ -545,6 +546,10 @@ async def probe_loop(d: Deployment, kind: str, hc: HealthCheckConfig, transport:
             raise
         except Exception:  # a probe never ends the loop (nor the gateway)
             log.warning("health probe of %s/%s failed", d.provider, d.name, exc_info=True)
+        if me is not None and me.cancelling():
+            # cancelled while a probe's ``wait_for`` was finishing: Python 3.11's wait_for can swallow the
+            # cancellation then, and the loop would go on probing a deployment no longer routed
+            raise asyncio.CancelledError
         await asyncio.sleep(hc.interval)
 
 
