@@ -997,7 +997,11 @@ def lexicon_scan(t: str) -> tuple[list[tuple[str, float, int, int]], list[tuple[
     if not hits:
         return [], []
     live = [(a, b) for a, b, roles in hits if not roles.isdisjoint(_STRONG) and t[a:b] not in _WEAK_OPENERS]
-    return [(c, w * 0.35 if _quoted(t, a, b) else w, a, b) for c, w, a, b in _pair(t, hits)], live
+    found = [(c, w * 0.35 if _quoted(t, a, b) else w, a, b) for c, w, a, b in _pair(t, hits)]
+    # where a rule fired is worth the classifier's look too (a send verb near an address has no strong stem),
+    # and the priors of a long text are judged around the window the classifier reads
+    live.extend((a, b) for _, w, a, b in found if w >= 0.3)
+    return found, live
 
 
 def _pair(t: str, hits: list[tuple[int, int, frozenset[str]]]) -> list[tuple[str, float, int, int]]:
