@@ -608,7 +608,11 @@ _STEALTH = (
 )
 _IMPERATIVE = (
     "ignore|do not|don't|instead|must|send|forward|reply|respond|tell|output|stop|insert|call|rate|"
-    "recommend|list|say|print|reveal|disregard|delete|approve|execute|run|share|email|leave out|omit|add|"
+    "recommend|list|say|print|reveal|disregard|delete|approve|execute|run|share"
+)
+# more imperatives, looked for only near text addressed to the AI (common words: searched in its window only)
+_IMPERATIVE_MORE = (
+    "email|leave out|omit|add|"
     "give|mark|describe|write|remove|grant|transfer|include|mention|when you|before you|before replying|"
     "report|claim|state that|pretend|treat|once you|after you|disable|enable|"
     "ignoriere|gib|schick|sende|markiere|ignora|marca|envia|envoie|ignore|supprime|stuur|negeer|"
@@ -710,7 +714,7 @@ _EVERY = (
     "wszystkie|wszystkich|все|всех|весь|butun|tum |hepsi|所有|全部|すべて|全て|모든|semua|tat ca|सभी|सारे"
 )
 _ASSET = (
-    "file|e-mail|email|mail|message|backup|record|database|repo|user|account|money|fund|balance|saving|password|"
+    "file|e-mail|email|mail|message|backup|record|database|repo|user|account|money|fund|saving|password|"
     "credential|api key|secret|token|customer|contact|document|folder|director|inbox|workspace|photo|wallet|"
     "crypto|bitcoin|datei|ordner|fichier|dossier|archivo|carpeta|cartella|arquivo|pasta|bestand|plik|"
     "файл|письм|деньг|dosya|文件|邮件|ファイル|파일|berkas|tep"
@@ -845,10 +849,7 @@ for _role, _field in (
     ("harm", _HARM),
     ("destroy", _DESTROY),
     ("move", _MOVE),
-    ("every", _EVERY),
-    ("asset", _ASSET),
     ("public", _PUBLIC),
-    ("howto", _HOWTO),
     ("privesc", _PRIVESC),
 ):
     for _t in _field.split("|"):
@@ -906,6 +907,63 @@ try:
 except ImportError:  # pragma: no cover - the dependency is declared
     _AC = None
     _TERM_RE = re.compile("|".join(re.escape(t) for t in sorted(_TERMS, key=len, reverse=True)))
+
+# context roles: common words ("every", "files", "working", "add") that matter only next to a rarer anchor (a
+# destructive / transfer verb or tool, a harmful topic, text addressed to the AI); they are searched for in the
+# anchors' windows only, so that an ordinary prompt full of "user", "file" and "all" does not pay for them
+_ctx: dict[str, set[str]] = {}
+for _role, _field in (
+    ("every", _EVERY),
+    ("asset", _ASSET),
+    ("howto", _HOWTO),
+    ("imperative", _IMPERATIVE_MORE),
+    ("data", _DATA),  # (also in the main table; here a longer stem that fails its word end gives way to a shorter one)
+):
+    for _t in _field.split("|"):
+        if _t.strip():
+            _ctx.setdefault(_fold(_t), set()).add(_role)
+_CTX_TERMS = sorted(_ctx)
+_CTX_ROLES = [frozenset(_ctx[t]) for t in _CTX_TERMS]
+_CTX_BOUNDARY = [
+    t[:1].isalpha() and (t[:1].isascii() or "\u0400" <= t[:1] <= "\u04ff" or "\u0370" <= t[:1] <= "\u03ff")
+    for t in _CTX_TERMS
+]
+_CTX_END = [t.isascii() and t[-1:].isalnum() and not (r & {"asset"}) for t, r in zip(_CTX_TERMS, _CTX_ROLES)]
+_CTX_RE = re.compile(
+    "|".join(
+        re.escape(t) + ("(?![a-z0-9])" if _CTX_END[_i] else "")
+        for _i, t in sorted(enumerate(_CTX_TERMS), key=lambda it: len(it[1]), reverse=True)
+    )
+)
+_CTX_ANCHORS = {"send": 160, "destroy": 120, "move": 120, "tool": 120, "harm": 130, "addressee": 110, "privesc": 80}
+_MAX_WINDOWS = 32
+
+
+def _context_hits(t: str, hits: list[tuple[int, int, frozenset[str]]]) -> list[tuple[int, int, frozenset[str]]]:
+    """The context-role stems in the windows of the anchors among ``hits`` (bounded: at most _MAX_WINDOWS)."""
+    wins: list[tuple[int, int]] = []
+    for a, b, roles in hits:
+        gap = max((_CTX_ANCHORS.get(r, 0) for r in roles), default=0)
+        if gap:
+            lo, hi = max(0, a - gap), min(len(t), b + gap)
+            if wins and lo <= wins[-1][1]:
+                wins[-1] = (wins[-1][0], max(wins[-1][1], hi))
+            else:
+                if len(wins) >= _MAX_WINDOWS:
+                    break
+                wins.append((lo, hi))
+    out: list[tuple[int, int, frozenset[str]]] = []
+    for lo, hi in wins:
+        for m in _CTX_RE.finditer(t, lo, hi):
+            a, b = m.span()
+            i = _CTX_INDEX[m.group()]
+            if _CTX_BOUNDARY[i] and a > 0 and (t[a - 1].isalnum() or t[a - 1] in "@/._-"):
+                continue
+            out.append((a, b, _CTX_ROLES[i]))
+    return out
+
+
+_CTX_INDEX = {t: i for i, t in enumerate(_CTX_TERMS)}
 
 _GAP = 60  # characters between the two stems of a pair
 _TOOL_GAP = 160  # a send verb / tool name and an address
@@ -996,6 +1054,9 @@ def lexicon_scan(t: str) -> tuple[list[tuple[str, float, int, int]], list[tuple[
     hits = _hits(t)
     if not hits:
         return [], []
+    more = _context_hits(t, hits)
+    if more:
+        hits = sorted(hits + more, key=lambda h: (h[0], h[1]))
     live = [(a, b) for a, b, roles in hits if not roles.isdisjoint(_STRONG) and t[a:b] not in _WEAK_OPENERS]
     found = [(c, w * 0.35 if _quoted(t, a, b) else w, a, b) for c, w, a, b in _pair(t, hits)]
     # where a rule fired is worth the classifier's look too (a send verb near an address has no strong stem),
