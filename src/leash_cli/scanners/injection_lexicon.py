@@ -929,35 +929,43 @@ _CTX_BOUNDARY = [
     for t in _CTX_TERMS
 ]
 _CTX_END = [t.isascii() and t[-1:].isalnum() and not (r & {"asset"}) for t, r in zip(_CTX_TERMS, _CTX_ROLES)]
+try:  # every occurrence (overlapping): a longer stem that fails its word end leaves the shorter ones
+    from ahocorasick_rs import AhoCorasick as _CtxAC
+
+    _CTX_AC: _CtxAC | None = _CtxAC(_CTX_TERMS)
+except ImportError:  # pragma: no cover - the dependency is declared
+    _CTX_AC = None
 _CTX_RE = re.compile(
     "|".join(
         re.escape(t) + ("(?![a-z0-9])" if _CTX_END[_i] else "")
         for _i, t in sorted(enumerate(_CTX_TERMS), key=lambda it: len(it[1]), reverse=True)
     )
 )
-_CTX_ANCHORS = {"send": 160, "destroy": 120, "move": 120, "tool": 120, "harm": 130, "addressee": 110, "privesc": 80}
-_MAX_WINDOWS = 32
+_MAX_WINDOWS = 12
 
 
-def _context_hits(t: str, hits: list[tuple[int, int, frozenset[str]]]) -> list[tuple[int, int, frozenset[str]]]:
-    """The context-role stems in the windows of the anchors among ``hits`` (bounded: at most _MAX_WINDOWS)."""
+def _context_hits(t: str, anchors: list[tuple[int, int]], gap: int) -> list[tuple[int, int, frozenset[str]]]:
+    """The context-role stems within ``gap`` characters of the (sorted) anchor spans (at most _MAX_WINDOWS)."""
     wins: list[tuple[int, int]] = []
-    for a, b, roles in hits:
-        gap = max((_CTX_ANCHORS.get(r, 0) for r in roles), default=0)
-        if gap:
-            lo, hi = max(0, a - gap), min(len(t), b + gap)
-            if wins and lo <= wins[-1][1]:
-                wins[-1] = (wins[-1][0], max(wins[-1][1], hi))
-            else:
-                if len(wins) >= _MAX_WINDOWS:
-                    break
-                wins.append((lo, hi))
+    for a, b in anchors:
+        lo, hi = max(0, a - gap), min(len(t), b + gap)
+        if wins and lo <= wins[-1][1]:
+            wins[-1] = (wins[-1][0], max(wins[-1][1], hi))
+        elif len(wins) >= _MAX_WINDOWS:
+            break
+        else:
+            wins.append((lo, hi))
     out: list[tuple[int, int, frozenset[str]]] = []
+    n = len(t)
     for lo, hi in wins:
-        for m in _CTX_RE.finditer(t, lo, hi):
-            a, b = m.span()
-            i = _CTX_INDEX[m.group()]
+        if _CTX_AC is not None:
+            found = ((i, lo + a, lo + b) for i, a, b in _CTX_AC.find_matches_as_indexes(t[lo:hi], overlapping=True))
+        else:  # pragma: no cover
+            found = ((_CTX_INDEX[m.group()], m.start(), m.end()) for m in _CTX_RE.finditer(t, lo, hi))
+        for i, a, b in found:
             if _CTX_BOUNDARY[i] and a > 0 and (t[a - 1].isalnum() or t[a - 1] in "@/._-"):
+                continue
+            if _CTX_END[i] and b < n and t[b].isalnum():
                 continue
             out.append((a, b, _CTX_ROLES[i]))
     return out
@@ -1054,9 +1062,6 @@ def lexicon_scan(t: str) -> tuple[list[tuple[str, float, int, int]], list[tuple[
     hits = _hits(t)
     if not hits:
         return [], []
-    more = _context_hits(t, hits)
-    if more:
-        hits = sorted(hits + more, key=lambda h: (h[0], h[1]))
     live = [(a, b) for a, b, roles in hits if not roles.isdisjoint(_STRONG) and t[a:b] not in _WEAK_OPENERS]
     found = [(c, w * 0.35 if _quoted(t, a, b) else w, a, b) for c, w, a, b in _pair(t, hits)]
     # where a rule fired is worth the classifier's look too (a send verb near an address has no strong stem),
@@ -1070,6 +1075,14 @@ def _pair(t: str, hits: list[tuple[int, int, frozenset[str]]]) -> list[tuple[str
     for a, b, roles in hits:
         for r in roles:
             by.setdefault(r, []).append((a, b))
+    anchors = [h for r in ("destroy", "move", "tool", "harm", "addressee", "privesc") for h in by.get(r, ())]
+    if anchors:  # the context roles, in the anchors' windows only
+        for a, b, roles in sorted(_context_hits(t, sorted(anchors), 130)):
+            for r in roles:
+                by.setdefault(r, []).append((a, b))
+        for r in ("every", "asset", "howto", "imperative", "data"):
+            if r in by:
+                by[r].sort()
     out: list[tuple[str, float, int, int]] = []
     span = _near(by.get("verb", []), by.get("noun", []), _GAP, t)
     if span is not None:
@@ -1151,6 +1164,8 @@ def _pair(t: str, hits: list[tuple[int, int, frozenset[str]]]) -> list[tuple[str
             span = _near(senders, addrs, _TOOL_GAP)
         if span is not None:
             near = any(span[0] - _TOOL_GAP <= da and db <= span[1] + _TOOL_GAP for da, db in by.get("data", ()))
+            if not near:  # a data noun the main table's leftmost-longest match passed over ("customer database")
+                near = any("data" in roles for _, _, roles in _context_hits(t, [span], _TOOL_GAP))
             d = True if near else None
             tool = _near(by.get("tool", []), addrs, _TOOL_GAP) is not None
             if tool and d is None and _DOWNLOAD_ONLY.fullmatch(t[span[0] : span[0] + 5]):
