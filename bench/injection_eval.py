@@ -44,11 +44,41 @@ from leash_cli.scanners import injection_model as im  # noqa: E402
 from leash_cli.scanners.injection import PRESETS, InjectionScanner  # noqa: E402
 
 DEV = ROOT / "data" / "injection" / "dev.jsonl"
+DEV_EXTRA = ROOT / "data" / "injection" / "dev_extra.jsonl"
 CACHE: dict = {}  # text -> features, shared by the folds
 
 
-def load_dev() -> list[dict]:
-    return [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
+def load_dev(path: Path = DEV) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def extra_report(sc: InjectionScanner) -> None:
+    """The second dev set (data/injection/dev_extra.jsonl: the kinds of attack the first one showed missed,
+    and benign texts that look like them; never trained on), per family / kind at the presets."""
+    if not DEV_EXTRA.exists():
+        return
+    rows = load_dev(DEV_EXTRA)
+    scores = [sc.score(r["text"]) for r in rows]
+    groups: dict[tuple[int, str], list[float]] = collections.defaultdict(list)
+    for s, r in zip(scores, rows):
+        groups[(r["label"], r["family"] if r["label"] else r["kind"])].append(s)
+    print("## Second dev set (dev_extra.jsonl, never trained on)\n")
+    print(
+        f"{sum(r['label'] for r in rows)} attacks, {sum(1 - r['label'] for r in rows)} benign, "
+        f"{len({r['lang'] for r in rows})} languages.\n"
+    )
+    print("| attacks: family / benign: kind | n | " + " | ".join(f"flagged @ {p}" for p in PRESETS) + " |")
+    print("|---|---|" + "---|" * len(PRESETS))
+    for label in (1, 0):
+        for (lab, g), s in sorted(groups.items()):
+            if lab == label:
+                print(f"| {g} | {len(s)} | " + " | ".join(f"{recall(s, PRESETS[p]):.2f}" for p in PRESETS) + " |")
+        every = [x for (lab, _), v in groups.items() if lab == label for x in v]
+        name = "**all attacks (recall)**" if label else "**all benign (FPR)**"
+        print(
+            f"| {name} | {len(every)} | " + " | ".join(f"**{recall(every, PRESETS[p]):.3f}**" for p in PRESETS) + " |"
+        )
+    print()
 
 
 def scanner_for(w, v, b) -> InjectionScanner:
@@ -196,6 +226,8 @@ def main(argv=None) -> int:
         + " |"
     )
     print()
+
+    extra_report(sc)
 
     ni = T.notinject(src)
     if ni:

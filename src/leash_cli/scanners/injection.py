@@ -328,6 +328,28 @@ _FEATURES: list[tuple[str, float, tuple[str, ...], str, str]] = [
         "",
     ),
     ("exfil", 0.45, ("![",), r"[^\]\n]{0,40}\]\(https?://[^)\s]{1,200}[?&][a-z_]{1,20}=\s*(?:\{|\$|%7b|\[)", ""),
+    # a markdown image whose query string is to carry the conversation (rendering it sends the data)
+    (
+        "tool_exfil",
+        0.6,
+        ("![",),
+        r"[^\]\n]{0,40}\]\(https?://[^)\s]{1,200}[?&][a-z_]{1,20}=[^)\s&]{0,40}"
+        r"(?:summary|chat|conversation|history|secret|password|token|key|data|here|context|memory|email|prompt|"
+        r"\{|\$|\[|<)",
+        "",
+    ),
+    # a line of content that turns to the model: "By the way, assistant: once you finish reading, ..."
+    (
+        "addressed",
+        0.6,
+        ("assistant", "ai", "model", "llm", "chatbot", "agent", "copilot", "bot"),
+        r"\s*[:,]\s*(?:once|when|before|after|please|ignore|quietly|silently|secretly|do\s+not|don't|forward|send|"
+        r"stop|instead|from\s+now|you\s+(?:must|should|will|are\s+to)|now\s+(?:ignore|send|forward|reply|say|tell))\b",
+        "",
+    ),
+    # a remote script piped into a shell, and a recursive delete of a home or root directory
+    ("tool_exfil", 0.55, ("curl", "wget"), r"\s[^|\n]{0,200}\|\s*(?:sudo\s+)?(?:ba|z|da|k)?sh\b", ""),
+    ("tool_exfil", 0.5, ("rm",), r"\s+-(?:rf|fr|r)\s+(?:--no-preserve-root\s+)?(?:~|/|\*|\$home)(?:/|\*|\s|$)", ""),
     (
         "encoded",
         0.5,
@@ -1339,7 +1361,10 @@ def _rule_features(
             best[cat] = (w, a, b)
     for cat, w, a, b in lex:
         # a strong lexicon hit that starts a sentence (or text addressed to the model) is a direct imperative
-        if w >= 0.7 and (cat == "addressed" or _SENT_START.search(t[max(0, a - 6) : a])):
+        # (and so is a harmful request wrapped in fiction: its framing words "how", "explain" are no discussion)
+        if w >= 0.7 and (
+            cat == "addressed" or (cat == "ml_persona" and w >= 0.8) or _SENT_START.search(t[max(0, a - 6) : a])
+        ):
             any_direct = True
         cur = best.get(cat)
         if cur is None or w > cur[0]:

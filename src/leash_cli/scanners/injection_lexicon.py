@@ -32,7 +32,7 @@ __all__ = ["lexicon_hits", "lexicon_scan", "LANGUAGES"]
 _L: dict[str, tuple[str, str, str, str, str, str, str, str]] = {
     "en": (
         "ignore|ignoring|disregard|forget|override|bypass|skip|neglect|abandon|discard|drop|set aside|"
-        "pay no attention|cancel|revoke|void|never mind|nevermind|treat",
+        "pay no attention|pay no heed|cancel|revoke|void|never mind|nevermind|treat|take no notice of|stop following",
         "instruction|prompt|rules|guideline|directive|guardrail|programming|constraints|system message|policies|policy|"
         "restrictions|safety settings|orders|directions|guidance|task|you were told|you've been told|you have been told|"
         "you were given|configuration|objective",
@@ -93,7 +93,7 @@ _L: dict[str, tuple[str, str, str, str, str, str, str, str]] = {
         "systemprompt|system-prompt|systemanweisung|deine anweisungen|ihre anweisungen|ursprunglichen anweisungen|"
         "passwort|geheimen schlussel|systemnachricht|versteckten anweisungen|anfanglichen anweisungen",
         "du bist jetzt|du bist nun|ab sofort|ab jetzt|tu so|tu so als|handle als|spiele die rolle|verhalte dich wie",
-        "ohne einschrankungen|ohne regeln|ohne grenzen|ohne zensur|ohne filter|uneingeschrankt|ohne jegliche",
+        "ohne einschrankungen|ohne regeln|ohne grenzen|ohne zensur|ohne filter|uneingeschrankt|ohne jegliche|ohne jede",
         "sende|schick|leite|lade|ubermittle|veroffentliche|kopiere",
     ),
     "it": (
@@ -245,12 +245,13 @@ _L: dict[str, tuple[str, str, str, str, str, str, str, str]] = {
     ),
     "vi": (
         "bo qua|phot lo|quen di|quen het|khong tuan theo|lo di",
-        "huong dan|chi dan|chi thi|quy tac|loi nhac|menh lenh|han che",
+        "huong dan|chi dan|chi thi|quy tac|quy dinh|loi nhac|menh lenh|han che",
         "truoc|o tren|tat ca|he thong|ban dau",
         "tiet lo|hien thi|in ra|cho toi biet|lap lai|noi ra|viet ra",
         "loi nhac he thong|huong dan ban dau|mat khau|khoa bi mat|chi thi he thong|huong dan an",
         "bay gio ban la|tu gio|gia vo|dong vai|hanh dong nhu",
-        "khong co gioi han|khong bi gioi han|khong han che|khong co quy tac|khong kiem duyet|khong gioi han",
+        "khong co gioi han|khong bi gioi han|khong han che|khong co quy tac|khong kiem duyet|khong gioi han|"
+        "khong co bat ky gioi han|bat ky gioi han|khong co bat ky han che",
         "gui|chuyen tiep|tai len",
     ),
     "id": (
@@ -373,6 +374,186 @@ _L: dict[str, tuple[str, str, str, str, str, str, str, str]] = {
         "bila vikwazo|bila sheria|bila mipaka|bila udhibiti",
         "tuma|sambaza|pakia",
     ),
+    "ur": (
+        "نظر انداز|بھول جاؤ|بھول جائیں|مت مانو|پرواہ نہ کرو",
+        "ہدایات|ہدایت|احکامات|قواعد|اصول|پرامپٹ",
+        "پچھلی|پچھلے|اوپر|تمام|سسٹم|سابقہ",
+        "دکھاؤ|دکھائیں|بتاؤ|بتائیں|ظاہر کرو|دہراؤ|لکھو",
+        "سسٹم پرامپٹ|پاس ورڈ|خفیہ کلید|اپنی ہدایات|ابتدائی ہدایات",
+        "اب تم|اب سے|ایسا ظاہر کرو|کا کردار",
+        "بغیر کسی پابندی|بغیر پابندی|بغیر اصول|کوئی پابندی نہیں",
+        "بھیجو|بھیجیں|فارورڈ|اپلوڈ",
+    ),
+    "ta": (
+        "புறக்கணி|மறந்துவிடு|மறந்து விடு|பின்பற்றாதே",
+        "வழிமுறை|அறிவுறுத்தல்|கட்டளை|விதிகள்|விதி",
+        "முந்தைய|மேலே|எல்லா|அனைத்து|கணினி",
+        "காட்டு|வெளிப்படுத்து|சொல்|மீண்டும் எழுது|அச்சிடு",
+        "கணினி அறிவுறுத்தல்|கடவுச்சொல்|ரகசிய|உன் அறிவுறுத்தல்",
+        "இப்போது நீ|இனிமேல்|போல் நடி",
+        "கட்டுப்பாடுகள் இல்லாமல்|எந்த கட்டுப்பாடும் இல்லாத|விதிகள் இல்லாமல்",
+        "அனுப்பு|பதிவேற்று",
+    ),
+    "te": (
+        "విస్మరించు|మర్చిపో|పట్టించుకోకు",
+        "సూచనలు|ఆదేశాలు|నియమాలు",
+        "మునుపటి|పైన|అన్ని|సిస్టమ్",
+        "చూపించు|వెల్లడించు|చెప్పు|ముద్రించు",
+        "సిస్టమ్ ప్రాంప్ట్|పాస్‌వర్డ్|రహస్య",
+        "ఇప్పుడు నువ్వు|ఇకపై|నటించు",
+        "పరిమితులు లేకుండా|నియమాలు లేకుండా",
+        "పంపు|అప్‌లోడ్",
+    ),
+    "mr": (
+        "दुर्लक्ष कर|विसरून जा|विसरा|पाळू नकोस",
+        "सूचना|नियम|आदेश|प्रॉम्प्ट",
+        "मागील|आधीच्या|वरील|सर्व|सिस्टम",
+        "दाखव|दाखवा|सांग|सांगा|उघड कर",
+        "सिस्टम प्रॉम्प्ट|पासवर्ड|गुप्त किल्ली",
+        "आता तू|यापुढे|असल्याचे नाटक",
+        "कोणत्याही बंधनाशिवाय|बंधनाशिवाय|नियमांशिवाय",
+        "पाठव|पाठवा|अपलोड",
+    ),
+    "ms": (
+        "abaikan|lupakan|jangan ikut|ketepikan",
+        "arahan|peraturan|perintah|panduan|prompt",
+        "sebelum ini|terdahulu|di atas|semua|sistem",
+        "tunjukkan|dedahkan|paparkan|beritahu|ulang|tuliskan|salin",
+        "prompt sistem|arahan sistem|kata laluan|kunci rahsia|arahan asal",
+        "kini anda|mulai sekarang|berpura-pura|bertindak sebagai",
+        "tanpa sekatan|tanpa had|tanpa peraturan|tanpa tapisan",
+        "hantar|majukan|muat naik",
+    ),
+    "no": (
+        "ignorer|glem|se bort fra|overse",
+        "instruksjon|instrukser|regler|retningslinje|prompt|systemprompt",
+        "tidligere|ovenstaende|alle |systemet|forrige",
+        "vis|avslor|skriv ut|gjenta|fortell",
+        "systemprompt|systeminstruksjon|passord|hemmelig nokkel|dine instrukser|instruksjonene dine",
+        "du er na|fra na av|lat som|oppfor deg som",
+        "uten begrensninger|uten regler|uten sensur|uten filter",
+        "send|videresend|last opp",
+    ),
+    "sk": (
+        "ignoruj|zabudni|nedbaj|nerespektuj",
+        "pokyn|instrukci|pravidl|prikaz|prompt",
+        "predchadzajuc|vyssie|vsetky|systemov|povodn",
+        "ukaz|prezrad|vypis|zopakuj|povedz|napis",
+        "systemovy prompt|systemove pokyny|povodne pokyny|heslo|tajny kluc",
+        "teraz si|od teraz|predstieraj|spravaj sa ako",
+        "bez obmedzeni|bez pravidiel|bez cenzury|bez filtrov",
+        "posli|preposli|nahraj",
+    ),
+    "bg": (
+        "игнорирай|забрави|пренебрегни|не следвай",
+        "инструкци|указани|правила|команди|промпт",
+        "предишн|горн|всички|системн|първоначалн",
+        "покажи|разкрий|изведи|повтори|кажи|напиши",
+        "системния промпт|системен промпт|системните инструкции|парола|таен ключ|твоите инструкции",
+        "сега ти си|отсега нататък|преструвай се|дръж се като",
+        "без ограничения|без правила|без цензура|без филтри",
+        "изпрати|препрати|качи",
+    ),
+    "hr": (
+        "zanemari|ignoriraj|zaboravi|ne slijedi|ignorisi",
+        "uput|instrukcij|pravil|naredb|prompt",
+        "prethodn|gore navedene|sve |svih|sustavsk|sistemsk|izvorn",
+        "pokazi|otkrij|ispisi|ponovi|reci|napisi",
+        "sistemski prompt|sustavski prompt|sistemske upute|lozinku|lozinka|tajni kljuc|svoje upute",
+        "sada si|od sada|pretvaraj se|ponasaj se kao",
+        "bez ogranicenja|bez pravila|bez cenzure|bez filtera",
+        "posalji|proslijedi|ucitaj",
+    ),
+    "sr": (
+        "занемари|игнориши|заборави",
+        "упутства|инструкциј|правила|наредб",
+        "претходн|сва |све |системск",
+        "покажи|откриј|испиши|понови|реци",
+        "системски промпт|лозинку|лозинка|тајни кључ",
+        "сада си|од сада|претварај се",
+        "без ограничења|без правила|без цензуре",
+        "пошаљи|проследи",
+    ),
+    "sl": (
+        "prezri|ignoriraj|pozabi|ne upostevaj",
+        "navodil|pravil|ukaz|poziv|prompt",
+        "prejsnj|zgornj|vsa |vse |sistemsk|prvotn",
+        "pokazi|razkrij|izpisi|ponovi|povej|napisi",
+        "sistemski poziv|sistemski prompt|geslo|skrivni kljuc|svoja navodila",
+        "zdaj si|od zdaj|pretvarjaj se|obnasaj se kot",
+        "brez omejitev|brez pravil|brez cenzure|brez filtrov",
+        "poslji|posreduj|nalozi",
+    ),
+    "ca": (
+        "ignora|oblida|no facis cas|descarta",
+        "instruccions|regles|directrius|indicacions|prompt",
+        "anteriors|previes|de dalt|totes|tots|del sistema|originals",
+        "mostra|revela|ensenya|digues|repeteix|escriu",
+        "prompt del sistema|instruccions del sistema|contrasenya|clau secreta|les teves instruccions",
+        "ara ets|a partir d'ara|fes veure|actua com",
+        "sense restriccions|sense limits|sense regles|sense censura",
+        "envia|reenvia|puja",
+    ),
+    "gl": (
+        "ignora|esquece|non fagas caso",
+        "instrucions|regras|directrices|indicacions",
+        "anteriores|previas|de arriba|todas|do sistema",
+        "amosa|revela|dime|repite|escribe",
+        "prompt do sistema|instrucions do sistema|contrasinal|chave secreta",
+        "agora es|a partir de agora|finxe",
+        "sen restricions|sen limites|sen regras|sen censura",
+        "envia|reenvia",
+    ),
+    "et": (
+        "ignoreeri|unusta|ara jargi",
+        "juhis|juhend|reegl|kask|viip",
+        "eelnev|varasem|koik|ulaltoodud|susteemi",
+        "naita|paljasta|kuva|korda|utle|kirjuta",
+        "susteemiviip|susteemi juhised|parool|salajane voti|oma juhised",
+        "nuud oled sa|nuud sa oled|edaspidi|teeskle",
+        "ilma piiranguteta|ilma reegliteta|ilma tsensuurita",
+        "saada|edasta|laadi ules",
+    ),
+    "lt": (
+        "ignoruok|pamirsk|nepaisyk|nesilaikyk",
+        "instrukcij|nurodym|taisykl|komand",
+        "ankstesn|visas|visus|auksciau|sistemos",
+        "parodyk|atskleisk|isvesk|pakartok|pasakyk|parasyk",
+        "sistemos raginim|sistemos instrukcij|slaptazod|slaptas raktas",
+        "dabar tu esi|nuo dabar|apsimesk|elkis kaip",
+        "be apribojimu|be taisykliu|be cenzuros",
+        "issiusk|persiusk|ikelk",
+    ),
+    "lv": (
+        "ignore|aizmirsti|neievero",
+        "instrukcij|noteikum|noradijum|komand|uzvedn",
+        "ieprieksej|visas|visus|augstak|sistemas",
+        "paradi|atklaj|izvadi|atkarto|pastasti|uzraksti",
+        "sistemas uzvedn|sistemas instrukcij|parol|slepen",
+        "tagad tu esi|no sa bridi|izliecies",
+        "bez ierobezojumiem|bez noteikumiem|bez cenzuras",
+        "nosuti|parsuti|augsupielade",
+    ),
+    "az": (
+        "nezere alma|unut|mehel qoyma|gormezden gel",
+        "telimat|qayda|emr|gosteris",
+        "evvelki|yuxaridaki|butun|sistem",
+        "goster|acikla|yaz|tekrarla|soyle",
+        "sistem telimat|sifre|parol|gizli acar",
+        "indi sen|bundan sonra|ozunu ... kimi apar",
+        "mehdudiyyetsiz|qaydasiz|senzurasiz",
+        "gonder|yonlendir|yukle",
+    ),
+    "sq": (
+        "injoro|harro|mos ndiq",
+        "udhezim|rregull|komand",
+        "meparshme|me siper|te gjitha|sistemit",
+        "trego|zbulo|shfaq|perserit|shkruaj",
+        "prompt e sistemit|udhezimet e sistemit|fjalekalim|celes sekret",
+        "tani je|nga tani|bej sikur",
+        "pa kufizime|pa rregulla|pa censure",
+        "dergo|percill|ngarko",
+    ),
 }
 
 LANGUAGES = tuple(sorted(_L))
@@ -387,26 +568,200 @@ _ADDRESSEE = (
     "hey copilot|hey chatgpt|hey claude|hey gemini|attention ai|ai agent|to any ai|ai model processes|"
     "when an ai|when the ai|dear assistant|assistant, |[assistant]|ai reading this|assistant reading this|"
     "model reading this|bot reading this|if you are a language model|if you are an llm|"
-    "an die ki|a la ia|a l'ia|aan de ai|do ai|para a ia|alla ia|к ии|لمساعد الذكاء|给ai|致ai|ai助手"
+    "an die ki|a la ia|a l'ia|aan de ai|do ai|para a ia|alla ia|к ии|لمساعد الذكاء|给ai|致ai|ai助手|"
+    "whichever assistant|whichever ai|whichever model|whichever llm|any assistant that|any model that|any llm that|"
+    "for coding assistants|for ai assistants|for ai agents|for the coding assistant|note for the model|note for the ai|"
+    "note for the assistant|message for the ai|message to the ai|message for the assistant|model: when|model: before|"
+    "model: if|ai: when|ai: before|assistant: when|assistant: before|ai that reads|ai that processes|"
+    "model that reads|model that processes|assistant that reads|assistant that processes|agent reading|"
+    "ki-system|ki system|das ki-|hinweis an die|hinweis an das|hinweis fur die ki|an das ki|"
+    "para la ia|la ia que|pour l'ia|l'ia qui|per l'ia|l'ia che|voor de ai|de ai die|para a ia que|"
+    "dla ai|do modelu|для ии|для ассистента|ии, который|yapay zekaya|için yapay zeka|للذكاء الاصطناعي|"
+    "给ai的|给模型|ai에게|aiへ|ai への|एआई के लिए|untuk ai|cho ai"
 )
 # the state words of an override that names no verb: "the previous instructions are void / outdated / replaced"
 _STATE = (
     "outdated|obsolete|replaced|superseded|void|cancelled|canceled|revoked|no longer apply|no longer applies|"
     "no longer valid|do not apply|don't apply|does not apply|was a test|were a test|is over|are over|expired|"
     "ya no aplica|ya no son validas|obsoletas|ne sont plus valables|ne s'appliquent plus|nicht mehr gultig|"
-    "gelten nicht mehr|niet meer geldig|gelden niet meer|больше не действуют|устарели"
+    "gelten nicht mehr|niet meer geldig|gelden niet meer|больше не действуют|устарели|"
+    "just a test|only a test|a test run|the test run|a warm-up|a warmup|warm-up|only a draft|a discarded draft|"
+    "thrown away|filler|not in effect|no longer in effect|out of date|written by an attacker|came from an attacker|"
+    "came from someone|a decoy|fake instructions|was fake|were fake|is fake|are fake|not real|not binding|"
+    "n'etait qu'un|n'etaient que|qu'un essai|qu'un test|war nur ein|waren nur|nur ein test|era solo|eran solo|"
+    "solo una prueba|solo un ensayo|era solo un test|era solo una prova|bylo tylko|byly tylko|tylko testem|"
+    "было проверкой|это проверка|только тест|was maar een|slechts een test|sadece bir test|sadece testti|"
+    "只是测试|只是个测试|只是一个测试|テストにすぎ|テストだった|테스트였|hanya ujian|chi la thu nghiem|"
+    "hayana maana|sio halali"
 )
 _STEALTH = (
     "without asking|do not mention|don't mention|dont mention|silently|quietly|without telling|don't tell the user|"
     "do not tell the user|before answering|before responding|without the user|behind the user|secretly|"
-    "sin preguntar|sans demander|ohne zu fragen|zonder te vragen|不要告诉|ничего не говори|никому не говори"
+    "sin preguntar|sans demander|ohne zu fragen|zonder te vragen|不要告诉|ничего не говори|никому не говори|"
+    "tell nobody|tell no one|don't inform|do not inform|no confirmation|without confirmation|without confirming|"
+    "without any confirmation|say the task was completed|report success|pretend it worked|without a trace|"
+    "cover your tracks|delete the evidence|sans confirmation|sans demander confirmation|sans rien dire|"
+    "ohne ruckfrage|ohne bestatigung|bestatige nichts|sag niemandem|zeg tegen niemand|zonder bevestiging|"
+    "sin confirmacion|sin avisar|no avises|no le digas|senza conferma|senza avvisare|sem confirmacao|sem avisar|"
+    "bez potwierdzenia|nikomu nie mow|без подтверждения|не предупреждая|onay almadan|kimseye soyleme|"
+    "无需确认|不要通知|確認せずに|확인 없이|tanpa konfirmasi"
 )
 _IMPERATIVE = (
     "ignore|do not|don't|instead|must|send|forward|reply|respond|tell|output|stop|insert|call|rate|"
     "recommend|list|say|print|reveal|disregard|delete|approve|execute|run|share"
 )
+# more imperatives, looked for only near text addressed to the AI (common words: searched in its window only)
+_IMPERATIVE_MORE = (
+    "email|leave out|omit|add|"
+    "give|mark|describe|write|remove|grant|transfer|include|mention|when you|before you|before replying|"
+    "report|claim|state that|pretend|treat|once you|after you|disable|enable|"
+    "ignoriere|gib|schick|sende|markiere|ignora|marca|envia|envoie|ignore|supprime|stuur|negeer|"
+    "игнорируй|отправь|скажи"
+)
+# a reference to what came before, or to whoever set the model up: "everything above", "whatever the operator
+# configured" -- with a state word ("was a test", "is not in effect") an override that names no verb
+_PRIOR_REF = (
+    "everything above|everything before this|everything before that|everything prior|all of the above|"
+    "all of that|all that earlier|earlier stuff|that earlier|the paragraph above|the text above|the message above|"
+    "the content above|the prompt above|the lines above|what came before|whatever came before|anything above|"
+    "whatever the operator|whatever the developer|whatever the developers|what the developers|what the developer|"
+    "what the operator|what your developer|what your creators|whatever you were told|what you were told|"
+    "the setup you|your setup|the setup text|setup message|the configuration you|previous context|prior context|"
+    "the preceding|earlier context|your earlier|everything so far|all previous|all prior|"
+    "tout ce qui precede|tout ce qui est au-dessus|ce qui precede|alles oben|alles, was oben|alles bisherige|"
+    "alles davor|lo anterior|todo lo anterior|todo lo de arriba|tutto quanto sopra|tutto cio che precede|"
+    "tudo acima|tudo o que veio antes|alles hierboven|alles hiervoor|wszystko powyzej|wszystko wczesniej|"
+    "все, что выше|всё, что выше|все, что было выше|всё, что было выше|все выше|yukaridaki her sey|"
+    "以上所有|上面的所有|上面所有|前面的内容|以上の内容|これまでの内容|위의 모든|이전의 모든|semua di atas|"
+    "tat ca o tren|ऊपर का सब"
+)
+# a claim that the *real* task starts here: "the real task is", "your one job", "starting with this message"
+_REAL_TASK = (
+    "the real task|the actual task|your real task|your actual task|the real request|the genuine request|"
+    "the actual request|the real assignment|the actual assignment|the real job|your real job|your one job|"
+    "your only job|your new job|your only task|your new task|your new role|your new purpose|your true purpose|"
+    "what i actually need|what i really need from you|here is what you will do|here's what you will do|"
+    "starting with this message|starting from this message|from this message on|from this point on|"
+    "from this point forward|you answer only to me|you now answer to me|my word replaces|my instructions replace|"
+    "i am the new operator|i am your new operator|i am the new admin|i am your developer|i am your admin|"
+    "i'm the new operator|i'm your developer|takes priority over|take priority over|supersedes|"
+    "die eigentliche aufgabe|deine eigentliche aufgabe|die wahre aufgabe|deine neue aufgabe|ta vraie mission|"
+    "ta vraie tache|la vraie tache|ta nouvelle mission|ta nouvelle tache|tu verdadera tarea|la verdadera tarea|"
+    "tu nueva tarea|tu vera missione|il tuo vero compito|il tuo nuovo compito|sua verdadeira tarefa|"
+    "a verdadeira tarefa|je echte taak|je eigenlijke taak|je nieuwe taak|twoje prawdziwe zadanie|"
+    "prawdziwe zadanie|twoje nowe zadanie|настоящая задача|твоя настоящая задача|твоя новая задача|"
+    "asil gorevin|gercek gorevin|yeni gorevin|真正的任务|你真正的任务|你的新任务|本当のタスク|本当の仕事|"
+    "진짜 임무|실제 작업|tugas sebenarnya|tugasmu yang sebenarnya|nhiem vu thuc su|असली काम|असली काम है"
+)
+# what was given to the model, named as an ordinary thing ("the rules you were set up with", "the text that
+# was loaded into you"): a disclosure target
+_GIVEN = (
+    "you were set up with|you've been set up with|you were configured with|you were given|you've been given|"
+    "you have been given|loaded into you|given to you|they gave you|you received at the start|"
+    "you were told to|you've been told to|you were asked to follow|you were instructed|were you told|"
+    "before i started typing|before my first message|ahead of my first message|at the start of this chat|"
+    "at the start of this conversation|at the beginning of this chat|at the beginning of this conversation|"
+    "into your configuration|your setup message|your setup text|"
+    "keep confidential|keep secret|keep hidden|told to keep|put in your|programmed into you|"
+    "die man dir|dir vorgegeben|dir gegeben|man dir gegeben|qu'on t'a donne|qu'on t'a donnees|qu'on t'a fourni|"
+    "te han dado|que te dieron|que te han dado|che ti hanno dato|che ti sono state date|que te deram|"
+    "die je hebt gekregen|je hebt meegekregen|ktore dostales|ktore ci dano|которые тебе дали|тебе дали|"
+    "sana verilen|给你的|给你设定|あなたに与えた|あなたに与えられた|너에게 주어진|yang diberikan kepadamu|"
+    "yang diberikan kepada anda|duoc giao cho ban|तुम्हें दिए गए"
+)
+# the manner of a disclosure: "word for word", "verbatim", "in full"
+_VERBATIM = (
+    "word for word|verbatim|in the exact wording|exact wording|in full|one per line|character for character|"
+    "walk me through|copy out|mot pour mot|textuellement|wortlich|wort fur wort|palabra por palabra|"
+    "textualmente|parola per parola|testualmente|palavra por palavra|woord voor woord|letterlijk|"
+    "slowo w slowo|doslownie|дословно|слово в слово|kelimesi kelimesine|原样|一字不差|逐字|そのまま|"
+    "一字一句|그대로|kata demi kata|tung chu|शब्दशः"
+)
+# fiction / hypothetical framings, and the harmful requests they wrap
+_FICTION = (
+    "write a story|in a story|a story where|a story in which|in a fictional|fictional world|in a novel|"
+    "a novel where|hypothetically|in a hypothetical|imagine a world|imagine a universe|parallel universe|"
+    "alternate universe|let's play a game|lets play a game|you're an actor|you are an actor|stay in the role|"
+    "stay in character|for a movie script|in a screenplay|my grandmother used to|my late grandmother|"
+    "grandma used to|as a thought experiment|purely fictional|for a novel|in this universe|in that universe|"
+    "schreib eine geschichte|in einer geschichte|stell dir vor|ecris une histoire|imagine que|"
+    "escribe una historia|imagina que|en una novela|scrivi una storia|immagina che|escreva uma historia|"
+    "schrijf een verhaal|stel je voor|napisz opowiadanie|wyobraz sobie|представь, что|представь что|"
+    "напиши рассказ|персонаж романа|hayal et|bir hikaye yaz|写一个故事|假设|想象|物語を書いて|想像して|"
+    "이야기를 써|상상해|bayangkan|hay tuong tuong|कल्पना करो|एक कहानी"
+)
+_HARM = (
+    "bomb|pipe bomb|explosive|napalm|thermite|methamphetamine|meth |cocaine|heroin|fentanyl|ricin|sarin|"
+    "nerve agent|poison|untraceable|bioweapon|chemical weapon|ransomware|keylogger|malware|credit card numbers|"
+    "card numbers|activation keys|license keys|steal a car|hotwire|break into|hack into|forge a|forged|"
+    "counterfeit|launder|phishing|make a gun|ghost gun|kill someone|hurt someone|self-harm|suicide method|"
+    "lock pick|ganzua|crochetar|bombe|sprengstoff|explosivo|veleno|gift mischen|kurzschlie|"
+    "взломать|взрывчатк|бомбу|наркотик|яд |爆炸物|炸弹|毒品|黑进|爆弾|폭탄|해킹"
+)
+# destructive and transfer verbs, "all / every", and what they act on (tool hijack without a named tool)
+_DESTROY = (
+    "delete|remove|wipe|erase|destroy|purge|shred|rm -rf|format the|truncate|drop all|overwrite|encrypt all|"
+    "loschen|losche|loscht|supprime|supprimez|efface|verwijder|wis |borra|elimina|cancella|apague|exclua|"
+    "usun|skasuj|удали|сотри|uničti|sil |删除|削除|삭제|hapus"
+)
+_MOVE = (
+    "copy|move|transfer|send|forward|upload|post|publish|share|leak|dump|exfiltrate|wire|paste|"
+    "kopiere|uberweise|copie|transfere|envoie|copia|transfiere|envia|kopieer|maak over|skopiuj|przelej|"
+    "скопируй|переведи|перешли|kopyala|gonder|复制|转账|コピー|送金|복사|송금|salin|pindahkan"
+)
+_EVERY = (
+    "all |all the|every|each|entire|whole|everything|alle |allen|samtliche|tous|toutes|todos|todas|tutti|tutte|"
+    "wszystkie|wszystkich|все|всех|весь|butun|tum |hepsi|所有|全部|すべて|全て|모든|semua|tat ca|सभी|सारे"
+)
+_ASSET = (
+    "file|e-mail|email|mail|message|backup|record|database|repo|user|account|money|fund|saving|password|"
+    "credential|api key|secret|token|customer|contact|document|folder|director|inbox|workspace|photo|wallet|"
+    "crypto|bitcoin|datei|ordner|fichier|dossier|archivo|carpeta|cartella|arquivo|pasta|bestand|plik|"
+    "файл|письм|деньг|dosya|文件|邮件|ファイル|파일|berkas|tep"
+)
+# what turns a harmful topic into a request for the thing itself: "step by step", "the exact recipe"
+_HOWTO = (
+    "step by step|step-by-step|exact recipe|the recipe|detailed instructions|in detail|be specific|exact commands|"
+    "real commands|exact steps|how to make|how to build|how to synthesise|how to synthesize|how do i|how would you|"
+    "explain how|explains how|explains to|tell me how|how to |working|the real|actual steps|ingredients|quantities|describe synthesising|"
+    "schritt fur schritt|genau erklart|genau erklaren|wie man|con detalle|paso a paso|como fabricar|en detail|"
+    "etape par etape|comment fabriquer|passo dopo passo|come costruire|passo a passo|como fazer|stap voor stap|"
+    "krok po kroku|jak zrobic|подробно|пошагово|как взломать|как сделать|adim adim|nasil yapilir|详细|步骤|"
+    "怎么制作|手順|作り方|자세히|만드는 법|langkah demi langkah|cara membuat|chi tiet|विस्तार से"
+)
+# taking over accounts and defences
+_PRIVESC = (
+    "grant admin|give admin|admin rights to|admin access to|root access to|make me admin|make me an admin|"
+    "make me an owner|add me as admin|add me as an admin|add my ssh key|authorized_keys|disable two-factor|"
+    "disable 2fa|disable mfa|disable logging|disable the audit|turn off logging|turn off the audit|"
+    "other administrator|other admins|elevate privileges|escalate privileges|sudo privileges|"
+    "admin-rechte|droits d'administrateur|permisos de administrador|права администратора"
+)
+# a public or attacker-side destination (no address needed)
+_PUBLIC = (
+    "public gist|a gist|pastebin|paste site|public repo|public repository|public channel|public forum|"
+    "public bucket|anonymous|external server|outside the company|to a stranger|to my account|my wallet|"
+    "iban|swift|bitcoin address|wallet address|crypto wallet"
+)
 
-_WORD_ROLES = {"send", "tool", "data", "imperative", "stealth", "addressee", "state"}
+_WORD_ROLES = {
+    "send",
+    "tool",
+    "data",
+    "imperative",
+    "stealth",
+    "addressee",
+    "state",
+    "prior",
+    "realtask",
+    "fiction",
+    "howto",
+    "privesc",
+    "destroy",
+    "move",
+    "every",
+    "public",
+}
 _TOOL_NAMES = (
     "the mail tool|the file tool|the browser|payment tool|calendar tool|search tool|http tool|email tool|"
     "shell tool|the ftp tool|send_email|send_mail|sendmail|email.send|gmail.send|http_request|http_post|http_get|fetch_url|web_request|"
@@ -429,6 +784,9 @@ _SNAKE_PREFIXES = (
 )
 _MARKERS = ("://", "www.", "webhook", "ngrok", ".onion", "<img")
 _EMAIL_AT = re.compile(r"@[a-z0-9\-]{1,63}\.[a-z]{2,}")
+_DOWNLOAD_ONLY = re.compile(r"curl |wget ")
+_SENDS_DATA = re.compile(r"\s(?:-d|-f|-t|-x\s*(?:post|put)|--data\S*|--form|--upload-file|--post-\w+)\s")
+_IPV4 = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\d.])")
 
 
 def _addresses(t: str, limit: int = 64) -> list[tuple[int, int]]:
@@ -445,6 +803,22 @@ def _addresses(t: str, limit: int = 64) -> list[tuple[int, int]]:
             out.append((p, p + 1))
         p = t.find("@", p + 1)
     out.sort()
+    return out
+
+
+def _ipv4_near(t: str, anchors: list[tuple[int, int]], gap: int, limit: int = 16) -> list[tuple[int, int]]:
+    """Spans of IPv4 addresses within ``gap`` characters of an anchor (a bare IP is an external address too);
+    only those windows are searched, so the cost follows the few anchors, not the text."""
+    out: list[tuple[int, int]] = []
+    end = -1
+    for a, b in anchors[:limit]:
+        lo, hi = max(a - gap, end), min(len(t), b + gap)
+        if lo < hi:
+            if "." in t[lo:hi]:
+                out.extend(
+                    m.span() for m in _IPV4.finditer(t, lo, hi) if not (m.start() and t[m.start() - 1] in "0123456789.")
+                )
+        end = max(end, hi)
     return out
 
 
@@ -466,6 +840,21 @@ for _t in _STEALTH.split("|"):
     _terms.setdefault(_fold(_t), set()).add("stealth")
 for _t in _IMPERATIVE.split("|"):
     _terms.setdefault(_fold(_t), set()).add("imperative")
+for _role, _field in (
+    ("prior", _PRIOR_REF),
+    ("realtask", _REAL_TASK),
+    ("target", _GIVEN),
+    ("verbatim", _VERBATIM),
+    ("fiction", _FICTION),
+    ("harm", _HARM),
+    ("destroy", _DESTROY),
+    ("move", _MOVE),
+    ("public", _PUBLIC),
+    ("privesc", _PRIVESC),
+):
+    for _t in _field.split("|"):
+        if _t.strip():
+            _terms.setdefault(_fold(_t), set()).add(_role)
 for _t in _SNAKE_PREFIXES.split("|"):
     _terms.setdefault(_t + "_", set()).add("tool")
 for _t in _TOOL_NAMES.split("|"):
@@ -518,6 +907,71 @@ try:
 except ImportError:  # pragma: no cover - the dependency is declared
     _AC = None
     _TERM_RE = re.compile("|".join(re.escape(t) for t in sorted(_TERMS, key=len, reverse=True)))
+
+# context roles: common words ("every", "files", "working", "add") that matter only next to a rarer anchor (a
+# destructive / transfer verb or tool, a harmful topic, text addressed to the AI); they are searched for in the
+# anchors' windows only, so that an ordinary prompt full of "user", "file" and "all" does not pay for them
+_ctx: dict[str, set[str]] = {}
+for _role, _field in (
+    ("every", _EVERY),
+    ("asset", _ASSET),
+    ("howto", _HOWTO),
+    ("imperative", _IMPERATIVE_MORE),
+    ("data", _DATA),  # (also in the main table; here a longer stem that fails its word end gives way to a shorter one)
+):
+    for _t in _field.split("|"):
+        if _t.strip():
+            _ctx.setdefault(_fold(_t), set()).add(_role)
+_CTX_TERMS = sorted(_ctx)
+_CTX_ROLES = [frozenset(_ctx[t]) for t in _CTX_TERMS]
+_CTX_BOUNDARY = [
+    t[:1].isalpha() and (t[:1].isascii() or "\u0400" <= t[:1] <= "\u04ff" or "\u0370" <= t[:1] <= "\u03ff")
+    for t in _CTX_TERMS
+]
+_CTX_END = [t.isascii() and t[-1:].isalnum() and not (r & {"asset"}) for t, r in zip(_CTX_TERMS, _CTX_ROLES)]
+try:  # every occurrence (overlapping): a longer stem that fails its word end leaves the shorter ones
+    from ahocorasick_rs import AhoCorasick as _CtxAC
+
+    _CTX_AC: _CtxAC | None = _CtxAC(_CTX_TERMS)
+except ImportError:  # pragma: no cover - the dependency is declared
+    _CTX_AC = None
+_CTX_RE = re.compile(
+    "|".join(
+        re.escape(t) + ("(?![a-z0-9])" if _CTX_END[_i] else "")
+        for _i, t in sorted(enumerate(_CTX_TERMS), key=lambda it: len(it[1]), reverse=True)
+    )
+)
+_MAX_WINDOWS = 12
+
+
+def _context_hits(t: str, anchors: list[tuple[int, int]], gap: int) -> list[tuple[int, int, frozenset[str]]]:
+    """The context-role stems within ``gap`` characters of the (sorted) anchor spans (at most _MAX_WINDOWS)."""
+    wins: list[tuple[int, int]] = []
+    for a, b in anchors:
+        lo, hi = max(0, a - gap), min(len(t), b + gap)
+        if wins and lo <= wins[-1][1]:
+            wins[-1] = (wins[-1][0], max(wins[-1][1], hi))
+        elif len(wins) >= _MAX_WINDOWS:
+            break
+        else:
+            wins.append((lo, hi))
+    out: list[tuple[int, int, frozenset[str]]] = []
+    n = len(t)
+    for lo, hi in wins:
+        if _CTX_AC is not None:
+            found = ((i, lo + a, lo + b) for i, a, b in _CTX_AC.find_matches_as_indexes(t[lo:hi], overlapping=True))
+        else:  # pragma: no cover
+            found = ((_CTX_INDEX[m.group()], m.start(), m.end()) for m in _CTX_RE.finditer(t, lo, hi))
+        for i, a, b in found:
+            if _CTX_BOUNDARY[i] and a > 0 and (t[a - 1].isalnum() or t[a - 1] in "@/._-"):
+                continue
+            if _CTX_END[i] and b < n and t[b].isalnum():
+                continue
+            out.append((a, b, _CTX_ROLES[i]))
+    return out
+
+
+_CTX_INDEX = {t: i for i, t in enumerate(_CTX_TERMS)}
 
 _GAP = 60  # characters between the two stems of a pair
 _TOOL_GAP = 160  # a send verb / tool name and an address
@@ -572,6 +1026,11 @@ def _near(
     return None
 
 
+def _touches(span: tuple[int, int], ys: list[tuple[int, int]], gap: int) -> bool:
+    """Whether a span of ``ys`` lies within ``gap`` characters of ``span`` (overlapping counts)."""
+    return any(ya <= span[1] + gap and yb >= span[0] - gap for ya, yb in ys)
+
+
 _QUOTES_OPEN = "\"'`“‘«„‹「『"
 _QUOTES_CLOSE = "\"'`”’»“›」』"
 
@@ -584,7 +1043,9 @@ def _quoted(t: str, a: int, b: int) -> bool:
 # others (instruction nouns, imperatives, "show", "send", data nouns, "all / before") are everywhere in
 # ordinary prompts ("the retry policy", "your task"), and so are the bare persona openers below ("You are a
 # helpful assistant" starts half the system prompts)
-_STRONG = frozenset({"verb", "target", "persona", "nolimit", "addressee", "state", "stealth", "tool"})
+_STRONG = frozenset(
+    {"verb", "target", "persona", "nolimit", "addressee", "state", "stealth", "tool", "realtask", "privesc", "public"}
+)
 _WEAK_OPENERS = frozenset(["you are", "you're", "become", "persona", "simulate", "hypothetically", "your name is"])
 
 
@@ -602,7 +1063,11 @@ def lexicon_scan(t: str) -> tuple[list[tuple[str, float, int, int]], list[tuple[
     if not hits:
         return [], []
     live = [(a, b) for a, b, roles in hits if not roles.isdisjoint(_STRONG) and t[a:b] not in _WEAK_OPENERS]
-    return [(c, w * 0.35 if _quoted(t, a, b) else w, a, b) for c, w, a, b in _pair(t, hits)], live
+    found = [(c, w * 0.35 if _quoted(t, a, b) else w, a, b) for c, w, a, b in _pair(t, hits)]
+    # where a rule fired is worth the classifier's look too (a send verb near an address has no strong stem),
+    # and the priors of a long text are judged around the window the classifier reads
+    live.extend((a, b) for _, w, a, b in found if w >= 0.3)
+    return found, live
 
 
 def _pair(t: str, hits: list[tuple[int, int, frozenset[str]]]) -> list[tuple[str, float, int, int]]:
@@ -610,6 +1075,14 @@ def _pair(t: str, hits: list[tuple[int, int, frozenset[str]]]) -> list[tuple[str
     for a, b, roles in hits:
         for r in roles:
             by.setdefault(r, []).append((a, b))
+    anchors = [h for r in ("destroy", "move", "tool", "harm", "addressee", "privesc") for h in by.get(r, ())]
+    if anchors:  # the context roles, in the anchors' windows only
+        for a, b, roles in sorted(_context_hits(t, sorted(anchors), 130)):
+            for r in roles:
+                by.setdefault(r, []).append((a, b))
+        for r in ("every", "asset", "howto", "imperative", "data"):
+            if r in by:
+                by[r].sort()
     out: list[tuple[str, float, int, int]] = []
     span = _near(by.get("verb", []), by.get("noun", []), _GAP, t)
     if span is not None:
@@ -620,10 +1093,36 @@ def _pair(t: str, hits: list[tuple[int, int, frozenset[str]]]) -> list[tuple[str
         span = _near(by.get("noun", []), by.get("state", []), 40, t)
         if span is not None:
             out.append(("ml_override", 0.7, *span))
+    # an override that names no verb: "everything above was a test", "the real task is ...", "what the
+    # operator configured is not in effect"
+    prior, state, real = by.get("prior", []), by.get("state", []), by.get("realtask", [])
+    span = _near(real, prior, 200) if real and prior else None
+    if span is not None:
+        out.append(("ml_override", 0.8, *span))
+    else:
+        span = _near(prior, state, 80) if prior and state else None
+        if span is not None:
+            out.append(("ml_override", 0.75, *span))
+        elif real:
+            span = _near(real, state, 160) if state else None
+            out.append(("new_instr", 0.4, *span) if span is not None else ("new_instr", 0.25, *real[0]))
     span = _near(by.get("show", []), by.get("target", []), _GAP, t)
+    if span is None:  # "word for word" / "verbatim" names a disclosure across a comma too
+        span = _near(sorted(by.get("show", []) + by.get("verbatim", [])), by.get("target", []), 80)
+        if span is not None and not _touches(span, by.get("verbatim", []), 80):
+            span = None
     if span is not None:
         out.append(("ml_extract", 0.7, *span))
-    span = _near(by.get("persona", []), by.get("nolimit", []), 120)
+    # a harmful request wrapped in fiction / a hypothetical, or asked of a persona without limits
+    harm = by.get("harm", [])
+    if harm:
+        howto = _near(harm, by.get("howto", []), 120)
+        frame = _near(harm, sorted(by.get("fiction", []) + by.get("nolimit", [])), 240)
+        if frame is not None and howto is not None:
+            out.append(("ml_persona", 0.8, min(frame[0], howto[0]), max(frame[1], howto[1])))
+        elif frame is not None:
+            out.append(("ml_persona", 0.35, *frame))
+    span = _near(sorted(by.get("persona", []) + by.get("fiction", [])), by.get("nolimit", []), 160)
     if span is not None:
         out.append(("ml_persona", 0.75, *span))
     elif by.get("nolimit"):
@@ -631,21 +1130,47 @@ def _pair(t: str, hits: list[tuple[int, int, frozenset[str]]]) -> list[tuple[str
         out.append(("ml_persona", 0.35, a, b))
     if by.get("addressee"):
         a, b = by["addressee"][0]
-        span = _near(by["addressee"], by.get("imperative", []), 80)
+        span = _near(by["addressee"], sorted(by.get("imperative", []) + by.get("stealth", [])), 100)
         out.append(("addressed", 0.75, *span) if span is not None else ("addressed", 0.4, a, b))
     tools = by.get("tool", [])
     if tools:
-        span = _near(tools, by.get("stealth", []) + by.get("data", []), 100)
+        span = _near(tools, sorted(by.get("stealth", []) + by.get("data", [])), 100)
         if span is not None:
             out.append(("tool_exfil", 0.6, *span))
+    # a destructive or transfer verb over "all / every" asset (no address, no named tool needed), stronger
+    # with a public destination or a "without confirmation / tell nobody"
+    acts = sorted(by.get("destroy", []) + by.get("move", []) + tools)
+    if acts and by.get("every") and by.get("asset"):
+        span = _near(acts, by["every"], 40)
+        if span is not None:
+            span = _near([span], by["asset"], 60)
+        if span is not None:
+            worse = _near([span], sorted(by.get("stealth", []) + by.get("public", [])), 160)
+            if worse is not None:
+                out.append(("tool_exfil", 0.8, *worse))
+            else:
+                named = _touches(span, tools, 0)
+                out.append(("tool_exfil", 0.5 if named else 0.2, *span))
+    if by.get("privesc"):
+        a, b = by["privesc"][0]
+        worse = _near(by["privesc"], sorted(by.get("stealth", []) + by.get("every", []) + by.get("imperative", [])), 80)
+        out.append(("tool_exfil", 0.6, *worse) if worse is not None else ("tool_exfil", 0.35, a, b))
     senders = sorted(by.get("send", []) + by.get("tool", []))
     if senders and ("/" in t or "@" in t or "." in t):
         addrs = _addresses(t)
         span = _near(senders, addrs, _TOOL_GAP)
+        if span is None:  # a bare IPv4 address near a sender
+            addrs = sorted(addrs + _ipv4_near(t, senders, _TOOL_GAP))
+            span = _near(senders, addrs, _TOOL_GAP)
         if span is not None:
             near = any(span[0] - _TOOL_GAP <= da and db <= span[1] + _TOOL_GAP for da, db in by.get("data", ()))
+            if not near:  # a data noun the main table's leftmost-longest match passed over ("customer database")
+                near = any("data" in roles for _, _, roles in _context_hits(t, [span], _TOOL_GAP))
             d = True if near else None
             tool = _near(by.get("tool", []), addrs, _TOOL_GAP) is not None
+            if tool and d is None and _DOWNLOAD_ONLY.fullmatch(t[span[0] : span[0] + 5]):
+                # curl / wget fetching a URL (an install step) sends nothing, unless it posts data
+                tool = _SENDS_DATA.search(t, span[0], span[1] + 120) is not None
             w = 0.85 if d is not None and tool else 0.7 if d is not None or tool else 0.2
             out.append(("tool_exfil", w, *span))
     return out
