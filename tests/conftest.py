@@ -71,30 +71,6 @@ def _share_the_default_ssl_context() -> None:
 _share_the_default_ssl_context()
 
 
-def _remember_the_module_entry_points() -> None:
-    """Every gateway built looks up the ``leash.modules`` entry points, reading every installed
-    distribution's metadata (~40 ms); no test installs a distribution in this process, so the answer
-    is read once for each ``sys.path``."""
-    import functools
-    import importlib.metadata
-
-    from leash_cli.registry import ENTRY_POINT_GROUP
-
-    look_up = importlib.metadata.entry_points
-
-    @functools.cache
-    def modules(path: tuple[str, ...]) -> Any:
-        return look_up(group=ENTRY_POINT_GROUP)
-
-    def entry_points(**params: Any) -> Any:
-        return modules(tuple(sys.path)) if params == {"group": ENTRY_POINT_GROUP} else look_up(**params)
-
-    importlib.metadata.entry_points = entry_points  # type: ignore[assignment]
-
-
-_remember_the_module_entry_points()
-
-
 def _remember_the_cli_commands() -> None:
     """typer's ``CliRunner.invoke`` builds the click command tree from the Typer app on every call
     (~0.25 s of CPU: it evaluates every command's annotations), where ``leash`` builds it once per
