@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from fake_upstream import FakeUpstream  # noqa: E402
 from gateway_support import provider_block  # noqa: E402
+from history.pg_support import pg_database, pg_url  # noqa: E402, F401  (PostgreSQL: one database per test session)
 from leash_cli.config import LoadedConfig, parse_config_text  # noqa: E402
 from leash_cli.server import GatewayThread, build_gateway  # noqa: E402
 
