@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,12 +13,20 @@ from typing import Any
 import pytest
 import yaml
 
+# Under PYTHONDONTWRITEBYTECODE=1 (set on some machines and images) every run would compile leash's
+# modules and rewrite every test module's assertions again (pytest caches its rewrite only as
+# bytecode): ~8 s of CPU in each test process, each xdist worker being one.  The test session
+# writes the caches anyway, into __pycache__/ folders (ignored by git); the processes it starts
+# read them.
+sys.dont_write_bytecode = False
+
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fake_upstream import FakeUpstream
-from gateway_support import provider_block
-from leash_cli.config import LoadedConfig, parse_config_text
-from leash_cli.server import GatewayThread, build_gateway
+from fake_upstream import FakeUpstream  # noqa: E402
+from gateway_support import provider_block  # noqa: E402
+from history.pg_support import pg_database, pg_url  # noqa: E402, F401  (PostgreSQL: one database per test session)
+from leash_cli.config import LoadedConfig, parse_config_text  # noqa: E402
+from leash_cli.server import GatewayThread, build_gateway  # noqa: E402
 
 
 def _share_the_default_ssl_context() -> None:
@@ -62,30 +72,68 @@ def _share_the_default_ssl_context() -> None:
 _share_the_default_ssl_context()
 
 
-def _remember_the_module_entry_points() -> None:
-    """Every gateway built looks up the ``leash.modules`` entry points, reading every installed
-    distribution's metadata (~40 ms); no test installs a distribution in this process, so the answer
-    is read once for each ``sys.path``."""
-    import functools
-    import importlib.metadata
+def _remember_the_cli_commands() -> None:
+    """typer's ``CliRunner.invoke`` builds the click command tree from the Typer app on every call
+    (~0.25 s of CPU: it evaluates every command's annotations), where ``leash`` builds it once per
+    process.  The tree is built once for each app and rebuilt when the app's registered commands,
+    groups or callback change; click makes a new context for every invocation of it."""
+    import typer.testing
 
-    from leash_cli.registry import ENTRY_POINT_GROUP
+    build = typer.testing._get_command
+    built: dict[int, tuple[Any, Any, Any]] = {}
 
-    look_up = importlib.metadata.entry_points
+    def shape(t: Any) -> Any:
+        return (
+            id(t.registered_callback),
+            tuple(map(id, t.registered_commands)),
+            tuple((id(g), shape(g.typer_instance)) for g in t.registered_groups),
+        )
 
-    @functools.cache
-    def modules(path: tuple[str, ...]) -> Any:
-        return look_up(group=ENTRY_POINT_GROUP)
+    def get_command(typer_instance: Any) -> Any:
+        now = shape(typer_instance)
+        hit = built.get(id(typer_instance))
+        if hit is None or hit[0] is not typer_instance or hit[1] != now:
+            hit = built[id(typer_instance)] = (typer_instance, now, build(typer_instance))
+        return hit[2]
 
-    def entry_points(**params: Any) -> Any:
-        return modules(tuple(sys.path)) if params == {"group": ENTRY_POINT_GROUP} else look_up(**params)
-
-    importlib.metadata.entry_points = entry_points  # type: ignore[assignment]
+    typer.testing._get_command = get_command  # type: ignore[attr-defined]
 
 
-_remember_the_module_entry_points()
+_remember_the_cli_commands()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Collecting imports every test module and the SDKs (~600,000 objects that live until the end):
+    while the heap grows, the cyclic collector would walk all of it again at each of its full
+    collections (~1.5 s per test process).  It pauses until the tests are collected."""
+    import gc
+
+    gc.disable()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What exists once the tests are collected lives until the end; moved out of the collector's
+    reach (``gc.freeze``), it is not traversed again by every full collection of the run (~0.6 s
+    each) and the five at its end (pytest's check for unraisable exceptions).  Then the collector
+    runs as usual for the tests."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.enable()
+
 
 CANARY_KEY = "sk-proj-CANARYkeyDoNotLeak0123456789abcdefABCDEF"
+
+
+@pytest.fixture
+def tmp_path(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pytest's ``tmp_path`` without its cost: pytest numbers a test's directory by listing the
+    session's base directory, which by then holds a directory for every test before it (quadratic:
+    ~2 s of CPU over the suite, every test having one through ``_isolated_home``).  This one is made
+    in the same base directory with the same name prefix and a random suffix (``mkdtemp``, mode 0700)."""
+    name = re.sub(r"\W", "_", request.node.name)[:30]
+    return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=tmp_path_factory.getbasetemp()))
 
 
 @pytest.fixture(autouse=True)

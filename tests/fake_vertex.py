@@ -18,6 +18,7 @@ Answers echo the prompt (``You said: ...``), so a test can put PII into an answe
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import re
 import secrets
@@ -61,9 +62,23 @@ def _unb64url(s: str) -> bytes:
     return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
 
 
+_KEYS: list[rsa.RSAPrivateKey] = []
+_next_key = itertools.count()
+
+
+def rsa_key() -> rsa.RSAPrivateKey:
+    """A 2048-bit RSA key, one of four made once per process and handed out in turn: making one costs
+    ~0.1 s of CPU, and a test needs a few distinct ones at most (a service account's and another that
+    does not match it); every key file still has a key id of its own."""
+    i = next(_next_key) % 4
+    while len(_KEYS) <= i:
+        _KEYS.append(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    return _KEYS[i]
+
+
 def new_service_account(token_uri: str, email: str = "leash-test@proj-test.iam.gserviceaccount.com") -> dict:
-    """A service-account key file's content with a fresh 2048-bit RSA key (as `gcloud iam keys create` writes)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    """A service-account key file's content with a 2048-bit RSA key (as `gcloud iam keys create` writes)."""
+    key = rsa_key()
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
@@ -113,7 +128,7 @@ class FakeVertex(ThreadedApp):
         if trusted:
             public = serialization.load_pem_private_key(sa["private_key"].encode(), None).public_key()
         else:
-            public = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+            public = rsa_key().public_key()
         self.trusted[sa["private_key_id"]] = (sa["client_email"], public)
         return sa
 

@@ -316,6 +316,14 @@ def test_every_table_and_column_is_documented(tmp_path):
 # -- generated pages and links ------------------------------------------------
 
 
+def test_ci_runs_the_readme_test_command():
+    """.ci/run ends with the README's test command, verbatim: what CI checks is what a contributor runs."""
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").rstrip().splitlines()[-1]
+    assert "python -m pytest" in ci
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"\n{ci}\n" in readme, f"README.md does not show .ci/run's command:\n{ci}"
+
+
 def test_configuration_reference_is_generated():
     committed = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
     assert committed == render_reference(), (

@@ -104,7 +104,7 @@ def discover(
             info.error = _where(e, mod_name)
         found[name] = info
     if entry_points and not getattr(sys, "_leash_no_entry_points", False):
-        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        for ep in _module_entry_points():
             dist = getattr(getattr(ep, "dist", None), "name", None) or ep.value
             info = ModuleInfo(ep.name, "entry-point", f"{dist} ({ep.value})")
             try:
@@ -126,6 +126,30 @@ def discover(
                 for info in _load_file(path):
                     _add(found, info)
     return found
+
+
+#: the last answer of :func:`_module_entry_points`, with the import path state it was read for
+_entry_points_read: tuple[tuple[tuple[str, int], ...], tuple[importlib.metadata.EntryPoint, ...]] | None = None
+
+
+def _module_entry_points() -> tuple[importlib.metadata.EntryPoint, ...]:
+    """The ``leash.modules`` entry points, read again only when the import path changed: reading them
+    opens every installed distribution's metadata (~40 ms), and every pipeline build (each reload)
+    asks.  Installing, upgrading or removing a distribution adds or removes a folder in a ``sys.path``
+    entry, which changes that entry's modification time (as ``importlib.metadata`` itself relies on),
+    so the next reload finds what was installed meanwhile."""
+    global _entry_points_read
+    state = tuple((entry, _mtime_ns(entry)) for entry in sys.path)
+    if _entry_points_read is None or _entry_points_read[0] != state:
+        _entry_points_read = (state, tuple(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)))
+    return _entry_points_read[1]
+
+
+def _mtime_ns(entry: str) -> int:
+    try:
+        return Path(entry or ".").stat().st_mtime_ns
+    except OSError:
+        return -1
 
 
 def _add(found: dict[str, ModuleInfo], info: ModuleInfo) -> None:

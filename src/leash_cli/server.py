@@ -19,7 +19,7 @@ import uvicorn
 
 from leash_cli.config import LoadedConfig
 from leash_cli.core.gateway import audit as _audit
-from leash_cli.core.gateway import gateway_parts
+from leash_cli.core.gateway import freeze_startup, gateway_parts
 from leash_cli.core.gateway import reload_config as reload_config  # the one implementation, shared with ext_proc
 from leash_cli.listener import ConnectionGate, gated_protocol
 from leash_cli.proxy import Gateway
@@ -318,7 +318,7 @@ def run(
         # loading back to the OS, and what startup built need not be walked by the cyclic collector
         # again (here, not in Gateway.startup: tests and embedders start many gateways in one process)
         release_startup_memory()
-        gc.freeze()
+        freeze_startup()
         try:
             await serving
         finally:

@@ -14,8 +14,6 @@ sys.path.insert(0, str(Path(__file__).parents[1]))
 
 from ep_support import REDIS_URL, need_redis
 
-from history.pg_support import pg_database, pg_url  # noqa: F401  (a real PostgreSQL: the export tests)
-
 
 @pytest.fixture
 def redis_prefix() -> Iterator[str]:

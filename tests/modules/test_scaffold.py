@@ -284,3 +284,41 @@ def test_templates_ship_with_the_package():
         assert (root / "module" / f"test_{stage}.py.tmpl").is_file()
     assert (root / "module-package" / "pyproject.toml.tmpl").is_file()
     assert Path(scaffold.__file__).is_file()
+
+
+# -- entry points -----------------------------------------------------------------------------
+def test_entry_points_are_read_once_until_a_distribution_is_installed(tmp_path, monkeypatch):
+    """discover() reads the ``leash.modules`` entry points again only when a ``sys.path`` folder
+    changed: a distribution installed into the running process's environment is found next time."""
+    import importlib.metadata
+    import os
+
+    reads = []
+    read = importlib.metadata.entry_points
+
+    def counting(**params):
+        reads.append(params)
+        return read(**params)
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", counting)
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    assert "late-module" not in discover()
+    assert "late-module" not in discover()
+    assert len(reads) == 1  # nothing changed: the answer was kept
+
+    (site / "late_module.py").write_text(
+        "class Late:\n    name = 'late-module'\n    version = '1.0'\n\n    def policy(self, ex):\n        return None\n"
+    )
+    dist = site / "late_module-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: late-module\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[leash.modules]\nlate-module = late_module:Late\n")
+    # the folder's modification time moved (file times follow a coarse clock: make it visibly later)
+    st = site.stat()
+    os.utime(site, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    info = discover()["late-module"]
+    assert (info.source, info.error, info.cls.__name__) == ("entry-point", None, "Late")
+    assert len(reads) == 2
+    monkeypatch.delitem(sys.modules, "late_module", raising=False)

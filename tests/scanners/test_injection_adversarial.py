@@ -72,7 +72,7 @@ ADVERSARIAL = {
 }
 
 
-_SLOW = {"bidi", "tags"}  # over a second each
+_SLOW = {"bidi", "tags", "zero width"}  # over a second each
 
 
 @pytest.mark.parametrize(

@@ -321,10 +321,31 @@ def reload_config(gateway: GatewayCore, config_path: str | Path | None) -> bool:
         audit(gateway, "config_rejected", {"error": str(e)})
         return False
     gateway.swap_state(state)
-    gc.unfreeze()  # the replaced config may be frozen (leash up froze startup): let the collector free it
+    _release_startup()
     log.info("config reloaded from %s", loaded.label)
     audit(gateway, "config_reloaded", {"config": loaded.label})
     return True
+
+
+#: whether :func:`freeze_startup` froze this process's heap and no reload has released it since
+_startup_frozen = False
+
+
+def freeze_startup() -> None:
+    """Move what startup built out of the cyclic collector's reach (``gc.freeze``): a process that
+    serves until it exits need not walk it again.  The first reload releases it."""
+    global _startup_frozen
+    gc.freeze()
+    _startup_frozen = True
+
+
+def _release_startup() -> None:
+    """After a reload: the replaced config may be frozen (``leash up`` froze startup), so let the
+    collector free it -- only what leash froze: an embedder's (or a test session's) own freeze stays."""
+    global _startup_frozen
+    if _startup_frozen:
+        gc.unfreeze()
+        _startup_frozen = False
 
 
 def audit(gateway: GatewayCore, event: str, detail: dict[str, Any]) -> None:
