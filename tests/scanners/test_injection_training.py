@@ -165,3 +165,11 @@ def test_the_document_part_round_trips_through_the_file(tmp_path):
     assert np.allclose(m.doc_weights, dw, atol=1e-3)
     p.write_bytes(T.to_npz(w, v, b))
     assert im.load(str(p)).doc_weights is None  # a file without one: the first model alone
+
+
+def test_a_run_of_one_character_counts_once():
+    # the document model sums its n-grams: "sk-XXXXXXXX…" or a "=====" rule must not repeat the same evidence
+    m = _doc_model(np.asarray(np.random.default_rng(2).normal(size=1 << im.BITS), np.float32), 0.0)
+    assert m.doc_logit("key: sk-" + "X" * 60)[0] == m.doc_logit("key: sk-XXX")[0]
+    assert m.doc_logit("a\n" + "=" * 500 + "\nb")[0] == m.doc_logit("a\n===\nb")[0]
+    assert im.doc_windows("ab" + "-" * 5000) == ["ab---"]

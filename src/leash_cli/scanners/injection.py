@@ -1123,6 +1123,11 @@ _PRIOR_NEAR = 256  # the priors of a gated text look this far either side of its
 # the windows a rule pointed at); its part is shrunk on short texts like the first model's; the model's
 # ``mix`` weighs the first model's logit, the document model's and the priors (fitted on held-out folds)
 _DOC_SHORT = 24
+# ...and where the first model (rules and windowed n-grams) is sure of an attack, its logit less this margin
+# is the floor of the mix: a canonical attack ("oublie les consignes précédentes") that the team's texts,
+# written to be hard, taught the document model to doubt is still flagged (on folds that leave one writer
+# out, the floor costs under 0.005 of ROC AUC)
+_FIRST_MARGIN = 2.5
 _NOT_LETTERS = str.maketrans("", "", "0123456789 \t\n\r.,;:!?-_=+*/\\|()[]{}<>\"'`~@#$%^&")
 
 
@@ -1277,6 +1282,9 @@ class InjectionScanner:
             doc_led = c_ * doc > 0.5 and c_ * doc > a_ * first
             if doc_led:
                 wa, wb = da, db
+            confident = first - _FIRST_MARGIN
+            if confident > logit:  # the first model is sure: its verdict, less the margin, stands
+                logit, doc_led = confident, False
         # the priors only lower a score: below _PRIOR_FLOOR nothing is flagged at any preset, so scan() skips
         # them (a long text discusses injection or reads as code or not around the window the classifier found
         # strongest -- near the evidence -- so an instruction injected into a long prompt that somewhere says

@@ -33,6 +33,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import os
+import re
 import threading
 from dataclasses import dataclass
 
@@ -62,6 +63,16 @@ DOC_WINDOW = 512
 #: in a long text read only where a rule pointed (see ``injection.py``'s gate): this much context either side
 DOC_CONTEXT = 48
 DOC_MAX_PLACES = 16
+# the document model sums its n-grams' weights, so a run of one character ("sk-XXXXXXXX", "=======",
+# "|-----|") would count its n-grams again and again: runs longer than three fold to three first
+_RUN = re.compile(r"(.)\1{3,}", re.S)
+
+
+def fold_runs(text: str) -> str:
+    """``text`` with every run of more than three equal characters cut to three (the document model's view)."""
+    return _RUN.sub(r"\1\1\1", text) if _RUN.search(text) else text
+
+
 _P = np.uint32(1000003)
 _MIX = np.uint32(2654435761)
 _SHIFT = np.uint32(32 - BITS)
@@ -246,7 +257,7 @@ class Model:
         """:meth:`ngram_logit` and :meth:`doc_logit` of ``text`` together; a text either reads whole
         (``live`` None) is hashed once for both."""
         n = len(text) + 2
-        if self.doc_weights is None or not text or live is not None or n > DOC_WHOLE:
+        if self.doc_weights is None or not text or live is not None or n > DOC_WHOLE or _RUN.search(text):
             return self.ngram_logit(text, live), self.doc_logit(text, live)
         s1, s2 = self._sums_of(codes(" " + text + " "), 0, n, 0, (self.weights, self.doc_weights))
         first = self._best_window(s1, window_starts(n), len(text))
@@ -293,6 +304,9 @@ class Model:
         n = len(text) + 2
         if live is not None and n > DOC_WHOLE:
             return self._doc_around(text, live)
+        folded = fold_runs(text)
+        if folded is not text:  # (spans of a long text are then over the folded text: close enough)
+            text, n = folded, len(folded) + 2
         if n <= DOC_WHOLE:
             starts, size = [0], n
         else:
@@ -338,6 +352,7 @@ class Model:
     def _doc_whole(self, text: str) -> float:
         """The document model's logit of ``text`` read whole."""
         assert self.doc_weights is not None
+        text = fold_runs(text)
         n = len(text) + 2
         s = self._sums(codes(" " + text + " "), 0, n, 0, self.doc_weights)
         return float(s.sum()) / float(np.sqrt(max(_count_prefix(n), 1.0))) + self.doc_bias
@@ -351,7 +366,8 @@ def doc_features_row(text: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def doc_windows(text: str) -> list[str]:
-    """The pieces of a (normalised) text the document model reads: the text, or its windows."""
+    """The pieces of a (normalised) text the document model reads: the text, or its windows (runs folded)."""
+    text = fold_runs(text)
     n = len(text) + 2
     if n <= DOC_WHOLE:
         return [text]
