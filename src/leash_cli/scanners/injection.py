@@ -974,7 +974,7 @@ def _hex(s: str) -> str | None:
 
 #: named thresholds (``sensitivity``), chosen on the team-written dev set (docs/detection.md)
 Sensitivity = Literal["low", "medium", "high"]
-PRESETS: dict[Sensitivity, float] = {"low": 0.7, "medium": 0.62, "high": 0.55}
+PRESETS: dict[Sensitivity, float] = {"low": 0.7, "medium": 0.66, "high": 0.6}
 DEFAULT_SENSITIVITY: Sensitivity = "medium"
 
 _CATEGORY_REASON = {
@@ -1123,11 +1123,12 @@ _PRIOR_NEAR = 256  # the priors of a gated text look this far either side of its
 # the windows a rule pointed at); its part is shrunk on short texts like the first model's; the model's
 # ``mix`` weighs the first model's logit, the document model's and the priors (fitted on held-out folds)
 _DOC_SHORT = 24
-# ...and where the first model (rules and windowed n-grams) is sure of an attack, its logit less this margin
-# is the floor of the mix: a canonical attack ("oublie les consignes précédentes") that the team's texts,
-# written to be hard, taught the document model to doubt is still flagged (on folds that leave one writer
-# out, the floor costs under 0.005 of ROC AUC)
-_FIRST_MARGIN = 2.5
+# ...and where the first model (rules and windowed n-grams) is sure of an attack, its verdict less this margin
+# is the floor of the mix: the team's texts were written to avoid the canonical phrasings ("ignore all
+# previous instructions", "oublie les consignes précédentes"), so the mix, fitted on them, gives the first
+# model almost no weight, while the public sources the first model learnt from are full of them (on folds
+# that leave one writer out, the floor costs under 0.005 of ROC AUC)
+_FIRST_MARGIN = 2.0
 _NOT_LETTERS = str.maketrans("", "", "0123456789 \t\n\r.,;:!?-_=+*/\\|()[]{}<>\"'`~@#$%^&")
 
 
@@ -1273,6 +1274,7 @@ class InjectionScanner:
         logit = first = self.model.bias + ngram + sum(w * x for w, x in zip(self._rw, vec) if x)
         doc_led = False
         k_prior = 1.0
+        confident = -math.inf  # the first model's own verdict less _FIRST_MARGIN (with the document model)
         if model.doc_weights is not None:
             if doc == float("-inf"):
                 doc, da, db = model.doc_bias, 0, 0
@@ -1283,16 +1285,19 @@ class InjectionScanner:
             if doc_led:
                 wa, wb = da, db
             confident = first - _FIRST_MARGIN
-            if confident > logit:  # the first model is sure: its verdict, less the margin, stands
-                logit, doc_led = confident, False
         # the priors only lower a score: below _PRIOR_FLOOR nothing is flagged at any preset, so scan() skips
         # them (a long text discusses injection or reads as code or not around the window the classifier found
         # strongest -- near the evidence -- so an instruction injected into a long prompt that somewhere says
         # "explain" or holds code is not taken for a discussion or for code)
         near = (max(0, wa - _PRIOR_NEAR), wb + _PRIOR_NEAR) if gated else None
-        skip = floor != -math.inf and logit <= max(_PRIOR_FLOOR, floor)
+        skip = floor != -math.inf and max(logit, confident) <= max(_PRIOR_FLOOR, floor)
         prior, damped = (0.0, []) if skip else _priors(t, best, direct, near)
-        logit += k_prior * prior
+        # where the first model is sure, its verdict (with its priors at full strength), less the margin, is
+        # the floor of the mix's
+        if confident + prior > logit + k_prior * prior:
+            logit, doc_led = confident + prior, False
+        else:
+            logit += k_prior * prior
         score = _sigmoid(logit)
         layers: list[str] = []
         reasons: list[str] = []
@@ -1340,6 +1345,11 @@ class InjectionScanner:
         t = norm.text
         if not text.isascii() and _astral(text) and _TAG_RE.search(text):
             yield "tags", 0, len(text), normalize(text, tags="decode").text
+            # ...and the hidden text on its own: what the tag characters smuggle is judged by itself, not
+            # diluted by the visible text it hides in
+            hidden = "".join(chr(ord(c) - 0xE0000) for c in _TAG_RE.findall(text))
+            if hidden.strip() and len(hidden) < len(text):
+                yield "tags", 0, len(text), hidden
         if "\u202e" in text:  # right-to-left override: the text is stored backwards and displayed forwards
             yield "bidi", 0, len(text), t[::-1]
         n = 0
