@@ -45,27 +45,44 @@ from leash_cli.scanners.injection import PRESETS, InjectionScanner  # noqa: E402
 
 DEV = ROOT / "data" / "injection" / "dev.jsonl"
 DEV_EXTRA = ROOT / "data" / "injection" / "dev_extra.jsonl"
+BLIND_A = ROOT / "data" / "injection" / "blind_a.jsonl"
+BLIND_B = ROOT / "data" / "injection" / "blind_b.jsonl"
 CACHE: dict = {}  # text -> features, shared by the folds
+DOC_CACHE: dict = {}  # text -> the document model's features
 
 
 def load_dev(path: Path = DEV) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def extra_report(sc: InjectionScanner) -> None:
-    """The second dev set (data/injection/dev_extra.jsonl: the kinds of attack the first one showed missed,
-    and benign texts that look like them; never trained on), per family / kind at the presets."""
-    if not DEV_EXTRA.exists():
+def auc(pos: list[float], neg: list[float]) -> float:
+    """Area under the ROC curve (ties count half)."""
+    import bisect
+
+    sn = sorted(neg)
+    tot = sum(bisect.bisect_left(sn, x) + 0.5 * (bisect.bisect_right(sn, x) - bisect.bisect_left(sn, x)) for x in pos)
+    return tot / max(1, len(pos) * len(neg))
+
+
+def set_report(sc: InjectionScanner, paths: list[Path], title: str) -> None:
+    """One never-trained-on set (the rows of ``paths``), per family / kind at the presets, with the area
+    under the ROC curve and the recall at 5 % FPR."""
+    paths = [p for p in paths if p.exists()]
+    if not paths:
         return
-    rows = load_dev(DEV_EXTRA)
+    rows = [r for p in paths for r in load_dev(p)]
     scores = [sc.score(r["text"]) for r in rows]
     groups: dict[tuple[int, str], list[float]] = collections.defaultdict(list)
     for s, r in zip(scores, rows):
-        groups[(r["label"], r["family"] if r["label"] else r["kind"])].append(s)
-    print("## Second dev set (dev_extra.jsonl, never trained on)\n")
+        groups[(r["label"], r["family"] if r["label"] else (r.get("kind") or r["family"]))].append(s)
+    pos = [s for s, r in zip(scores, rows) if r["label"]]
+    neg = [s for s, r in zip(scores, rows) if not r["label"]]
+    t5 = threshold_at(neg)
+    print(f"## {title}\n")
     print(
-        f"{sum(r['label'] for r in rows)} attacks, {sum(1 - r['label'] for r in rows)} benign, "
-        f"{len({r['lang'] for r in rows})} languages.\n"
+        f"{len(pos)} attacks, {len(neg)} benign, {len({r['lang'] for r in rows})} languages. "
+        f"Area under the ROC curve **{auc(pos, neg):.3f}**; recall at 5 % FPR **{recall(pos, t5):.3f}** "
+        f"(threshold {t5:.3f}).\n"
     )
     print("| attacks: family / benign: kind | n | " + " | ".join(f"flagged @ {p}" for p in PRESETS) + " |")
     print("|---|---|" + "---|" * len(PRESETS))
@@ -73,7 +90,7 @@ def extra_report(sc: InjectionScanner) -> None:
         for (lab, g), s in sorted(groups.items()):
             if lab == label:
                 print(f"| {g} | {len(s)} | " + " | ".join(f"{recall(s, PRESETS[p]):.2f}" for p in PRESETS) + " |")
-        every = [x for (lab, _), v in groups.items() if lab == label for x in v]
+        every = pos if label else neg
         name = "**all attacks (recall)**" if label else "**all benign (FPR)**"
         print(
             f"| {name} | {len(every)} | " + " | ".join(f"**{recall(every, PRESETS[p]):.3f}**" for p in PRESETS) + " |"
@@ -138,6 +155,35 @@ def leave_one_family_out(rows, dev) -> list[tuple[str, int, int, float, float]]:
     return out
 
 
+def doc_folds(rows, team, dev, by: str) -> list[tuple[str, int, int, float, float, float]]:
+    """The whole model (first model as shipped, document model refitted) with one writer (``by="writer"``)
+    or one attack family (``by="family"``) left out of the document model's training: recall on what was
+    held out at the threshold that flags 5 % of the dev sets' benign texts (plus the held-out writer's own
+    benign texts), and the area under the ROC curve against those negatives. The mix stays the shipped
+    model's (four numbers fitted on the same writer folds)."""
+    shipped = im.load()
+    first = (shipped.weights, shipped.rule_weights, shipped.bias)
+    every = sorted(set(rows) | set(team))
+    dev_neg = [r["text"] for r in dev if r["label"] == 0]
+    out = []
+    if by == "writer":
+        groups = [(w, lambda r, w=w: r[0] == w) for w in sorted({r[0] for r in team if r[0].startswith("team-")})]
+    else:
+        groups = [(f, lambda r, f=f: r[2] == 1 and r[3] == f) for f in T.FAMILIES]
+    for name, held in groups:
+        dw, db = T.fit_doc(T.doc_design([r for r in every if not held(r)], DOC_CACHE), T.DOC_FOLD_ITERS)
+        sc = T.first_model_scanner(*first, dw, db, shipped.mix)
+        pos_t = [r[1] for r in every if held(r) and r[2] == 1]
+        pos_t += [r["text"] for r in dev if by == "family" and r["label"] == 1 and r.get("family") == name]
+        neg_t = dev_neg + [r[1] for r in every if held(r) and r[2] == 0]
+        neg = [sc.score(x) for x in neg_t]
+        pos = [sc.score(x) for x in pos_t]
+        t = threshold_at(neg)
+        out.append((name, len(pos), len(neg), recall(pos, t), t, auc(pos, neg)))
+        print(f"  doc fold {name}: recall {recall(pos, t):.3f}", file=sys.stderr, flush=True)
+    return out
+
+
 def dev_report(sc: InjectionScanner, dev) -> tuple[dict, dict, float, float, float]:
     scores = [sc.score(r["text"]) for r in dev]
     fam = collections.defaultdict(list)
@@ -181,7 +227,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="no retraining folds")
     ap.add_argument(
         "--folds",
-        choices=("all", "source", "family"),
+        choices=("all", "source", "family", "writer", "doc-family"),
         default="all",
         help="which retraining folds (two processes can share the work)",
     )
@@ -227,7 +273,12 @@ def main(argv=None) -> int:
     )
     print()
 
-    extra_report(sc)
+    set_report(sc, [DEV_EXTRA], "Second dev set (dev_extra.jsonl, never trained on)")
+    set_report(
+        sc,
+        [BLIND_A, BLIND_B],
+        "Blind sets (blind_a.jsonl + blind_b.jsonl: written without sight of the detector, never trained on)",
+    )
 
     ni = T.notinject(src)
     if ni:
@@ -253,6 +304,18 @@ def main(argv=None) -> int:
         loso(rows, dev)
     if a.folds in ("all", "family"):
         lofo(rows, dev)
+    dev_all = dev + (load_dev(DEV_EXTRA) if DEV_EXTRA.exists() else [])
+    for by, title in (("writer", "writer"), ("doc-family", "attack family")):
+        if a.folds in ("all", by):
+            res = doc_folds(rows, T.team_rows(), dev_all, "writer" if by == "writer" else "family")
+            print(f"## Document model: leave one {title} out (recall at 5 % FPR)\n")
+            print(
+                f"| held-out {title} | attacks | negatives | recall @ 5 % FPR | threshold | ROC AUC |\n"
+                "|---|---|---|---|---|---|"
+            )
+            for name, npos, nneg, r, t, au in res:
+                print(f"| {name} | {npos} | {nneg} | {r:.3f} | {t:.3f} | {au:.3f} |")
+            print(f"| **mean** | | | **{statistics.mean(x[3] for x in res):.3f}** | | |\n")
     return 0
 
 

@@ -515,6 +515,35 @@ def notinject(src: Sources) -> list[str]:
     return out
 
 
+# -- the team's texts -----------------------------------------------------------------------------
+TEAM = ROOT / "data" / "injection" / "team"
+# texts full of e-mail addresses, phone numbers, ids and keys (the PII and secrets scanners' test sets):
+# benign for this detector, and the document model must not take "many entities" for evidence
+# (tests/scanners/corpus.jsonl stays out: test_corpus checks the detector on it)
+ENTITY_TEXTS = (
+    "tests/scanners/pii_phones.jsonl",
+    "tests/scanners/pii_structured.jsonl",
+    "tests/scanners/secrets_eval.jsonl",
+)
+
+
+def team_rows() -> list[tuple[str, str, int, str, str]]:
+    """The hand-written training texts of data/injection/team/ (one source per writer, ``team-<file>``)
+    and the entity-heavy benign texts of :data:`ENTITY_TEXTS` (source ``entities``)."""
+    rows = []
+    for path in sorted(TEAM.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                r = json.loads(line)
+                if r["text"].strip():
+                    rows.append(("team-" + path.stem, r["text"].strip(), int(r["label"]), r["family"], r["lang"]))
+    for rel in ENTITY_TEXTS:
+        for line in (ROOT / rel).read_text(encoding="utf-8").splitlines():
+            if line.strip() and json.loads(line)["text"].strip():
+                rows.append(("entities", json.loads(line)["text"].strip(), 0, "entities", "en"))
+    return sorted(set(rows))
+
+
 # -- features + training ------------------------------------------------------------------------
 def windows(text: str) -> list[str]:
     """The training windows of a text, as the scanner sees them: WINDOW characters each, at most four."""
@@ -669,13 +698,249 @@ def fit(
     return train(d, epochs, L2 if l2 is None else l2, train_rules(d) if TWO_STAGE else None)
 
 
-def to_npz(w: np.ndarray, v: np.ndarray, b: float) -> bytes:
+# -- the document model --------------------------------------------------------------------------
+DOC_C = 16.0  # inverse L2 strength (per text, as in scikit-learn's C)
+DOC_ITERS = 150
+DOC_FOLD_ITERS = 60  # the folds only give the mix its held-out document logits
+TEAM_SHARE = 0.7  # the team's texts against the public sources, in the document model's loss
+
+
+class DocDesign:
+    """The document model's design: the n-grams of each text (or of each of its windows, see
+    ``injection_model.doc_windows``), valued 1/sqrt(count)."""
+
+    def __init__(self, texts: list[str], labels: list[int], weights: list[float], cache: dict | None = None):
+        idx, val, row, y, sw, owner = [], [], [], [], [], []
+        r = 0
+        for i, (text, lab, w) in enumerate(zip(texts, labels, weights)):
+            wins = cache.get(text) if cache is not None else None
+            if wins is None:
+                t = normalize(text, fold=True).text
+                wins = []
+                for p in im.doc_windows(t):
+                    ids, vals = im.doc_features_row(p)
+                    u, k = np.unique(ids, return_counts=True)  # one entry per distinct bucket
+                    wins.append((u, k * (vals[0] if len(vals) else 0.0)))
+                if cache is not None:
+                    cache[text] = wins
+            for ids, vals in wins:
+                idx.append(ids)
+                val.append(vals)
+                row.append(np.full(len(ids), r, dtype=np.intp))
+                y.append(lab)
+                sw.append(w / len(wins))
+                owner.append(i)
+                r += 1
+        self.idx = np.concatenate(idx)
+        self.val = np.concatenate(val)
+        self.row = np.concatenate(row)
+        self.y = np.asarray(y, dtype=np.float64)
+        self.sw = np.asarray(sw, dtype=np.float64)
+        self.owner = np.asarray(owner, dtype=np.intp)  # the text each row (window) belongs to
+        self.n = r
+        self.texts = len(texts)
+
+
+def lbfgs(fg, x: np.ndarray, iters: int, m: int = 10) -> np.ndarray:
+    """Minimise ``fg(x) -> (f, grad)`` with L-BFGS and a backtracking (Armijo) line search; deterministic."""
+    f, g = fg(x)
+    hist: list[tuple[np.ndarray, np.ndarray, float]] = []
+    for _ in range(iters):
+        q = g.copy()
+        alphas = []
+        for s_, y_, rho in reversed(hist):
+            a_ = rho * float(s_ @ q)
+            q -= a_ * y_
+            alphas.append(a_)
+        if hist:
+            s_, y_, _ = hist[-1]
+            q *= float(s_ @ y_) / float(y_ @ y_)
+        else:
+            q /= max(1.0, float(np.sqrt(g @ g)))
+        for (s_, y_, rho), a_ in zip(hist, reversed(alphas)):
+            q += s_ * (a_ - rho * float(y_ @ q))
+        d = -q
+        gd = float(g @ d)
+        if gd >= 0:
+            d, gd, hist = -g, -float(g @ g), []
+        step = 1.0
+        while True:
+            xn = x + step * d
+            fn, gn = fg(xn)
+            if np.isfinite(fn) and fn <= f + 1e-4 * step * gd:
+                break
+            if step < 1e-10:  # no decrease along d: done
+                return x
+            step *= 0.5
+        s_, y_ = xn - x, gn - g
+        sy = float(s_ @ y_)
+        if sy > 1e-12 and float(y_ @ y_) > 0:
+            hist.append((s_, y_, 1.0 / sy))
+            if len(hist) > m:
+                hist.pop(0)
+        done = f - fn < 1e-9 * max(1.0, abs(f))
+        x, f, g = xn, fn, gn
+        if done:
+            break
+    return x
+
+
+def fit_doc(d: DocDesign, iters: int = DOC_ITERS, c: float = DOC_C) -> tuple[np.ndarray, float]:
+    """The document model: L2-regularised logistic regression over the windows, each attack text standing
+    for its strongest window after a first pass (multiple-instance: an attack in a long document is in
+    one of its windows, the others are benign text)."""
+    dim = 1 << im.BITS
+    lam = 1.0 / (c * d.texts)
+
+    def solve(sw: np.ndarray, x0: np.ndarray, iters: int = iters) -> np.ndarray:
+        tot = sw.sum()
+
+        def fg(x):
+            w, b = x[:dim], x[dim]
+            z = np.bincount(d.row, weights=d.val * w[d.idx], minlength=d.n) + b
+            loss = np.logaddexp(0.0, z) - d.y * z
+            p = 0.5 * (1.0 + np.tanh(0.5 * z))
+            g = (p - d.y) * sw / tot
+            gw = np.bincount(d.idx, weights=d.val * g[d.row], minlength=dim) + lam * w
+            f = float(loss @ sw) / tot + 0.5 * lam * float(w @ w)
+            return f, np.concatenate((gw, [g.sum()]))
+
+        return lbfgs(fg, x0, iters)
+
+    x = solve(d.sw, np.zeros(dim + 1))
+    multi = np.bincount(d.owner, minlength=d.texts)[d.owner] > 1
+    if (multi & (d.y == 1)).any():
+        # each attack text's windows -> its strongest one (by the first pass) carries the text's weight
+        z = np.bincount(d.row, weights=d.val * x[:dim][d.idx], minlength=d.n)
+        sw = d.sw.copy()
+        for i in np.unique(d.owner[multi & (d.y == 1)]):
+            rows_ = np.flatnonzero(d.owner == i)
+            sw[rows_] = 0.0
+            sw[rows_[int(np.argmax(z[rows_]))]] = d.sw[rows_].sum()
+        x = solve(sw, x, max(20, iters // 3))
+    return x[:dim], float(x[dim])
+
+
+def doc_weights_for(rows) -> list[float]:
+    """:func:`sample_weights` within the team's rows and within the public ones, the team's weighing
+    :data:`TEAM_SHARE` of the whole."""
+    team = [r for r in rows if r[0].startswith("team-") or r[0] == "entities"]
+    pub = [r for r in rows if not (r[0].startswith("team-") or r[0] == "entities")]
+    wt = dict(zip(team, sample_weights(team))) if team else {}
+    wp = dict(zip(pub, sample_weights(pub))) if pub else {}
+    share = TEAM_SHARE if pub and team else (1.0 if team else 0.0)  # the team's share of the whole
+    return [wt[r] * share if r in wt else wp[r] * (1.0 - share) for r in rows]
+
+
+DOC_PUBLIC_CAP = 1500  # rows per (public source, label) the document model reads (a fixed sample)
+
+
+def doc_rows(rows):
+    """The rows the document model learns from: every team row, and at most :data:`DOC_PUBLIC_CAP` rows
+    of each public source and label (a seeded sample; the big public sets would otherwise dominate the
+    cost, not the result -- their weight is fixed by :data:`TEAM_SHARE`)."""
+    groups: dict[tuple[str, int], list] = {}
+    for r in sorted(rows):
+        groups.setdefault((r[0], r[2]), []).append(r)
+    out = []
+    for (source, _), g in sorted(groups.items()):
+        if source.startswith("team-") or source == "entities" or len(g) <= DOC_PUBLIC_CAP:
+            out.extend(g)
+        else:
+            out.extend(random.Random(SEED).sample(g, DOC_PUBLIC_CAP))
+    return sorted(out)
+
+
+def doc_design(rows, cache: dict | None = None) -> DocDesign:
+    rows = doc_rows(rows)
+    return DocDesign([r[1] for r in rows], [r[2] for r in rows], doc_weights_for(rows), cache)
+
+
+def first_model_scanner(w, v, b, dw=None, db=0.0, mix=(1.0, 0.0, 1.0, 0.0)):
+    """A scanner over weights in memory (float16-rounded like the shipped file)."""
+    from leash_cli.scanners.injection import PRESETS, InjectionScanner
+
+    m = im.Model(np.asarray(w, dtype=np.float16).astype(np.float32), np.asarray(v, dtype=np.float32), float(b), "mem")
+    if dw is not None:
+        m.doc_weights = np.asarray(dw, dtype=np.float16).astype(np.float32)
+        m.doc_bias, m.mix = float(np.float32(db)), tuple(float(np.float32(x)) for x in mix)  # type: ignore[assignment]
+    sc = InjectionScanner.__new__(InjectionScanner)
+    sc.threshold = PRESETS["medium"]
+    sc.model = m
+    sc._rw = [float(x) for x in m.rule_weights]
+    return sc
+
+
+def fit_mix(
+    first: np.ndarray, doc: np.ndarray, prior: np.ndarray, y: np.ndarray, sw: np.ndarray
+) -> tuple[float, float, float, float]:
+    """``logit = a * first + c * doc + k * prior + e`` by weighted logistic regression (L-BFGS, a little L2:
+    the held-out folds can be nearly separable); ``k`` is kept >= 0 (the priors only lower a score, which
+    lets ``scan()`` skip them below the threshold)."""
+    X = np.stack([first, doc, prior, np.ones_like(first)], axis=1)
+    sw = sw / sw.sum()
+
+    def fg(beta):
+        z = X @ beta
+        p = 0.5 * (1.0 + np.tanh(0.5 * z))
+        f = float(sw @ (np.logaddexp(0.0, z) - y * z)) + 0.5 * 1e-3 * float(beta[:3] @ beta[:3])
+        g = X.T @ ((p - y) * sw)
+        g[:3] += 1e-3 * beta[:3]
+        return f, g
+
+    beta = lbfgs(fg, np.array([1.0, 1.0, 1.0, 0.0]), 200)
+    if beta[2] < 0:  # refit without the priors
+        beta = np.insert(lbfgs(lambda b3: _drop(fg, b3), np.array([1.0, 1.0, 0.0]), 200), 2, 0.0)
+    return float(beta[0]), float(beta[1]), float(beta[2]), float(beta[3])
+
+
+def _drop(fg, b3: np.ndarray) -> tuple[float, np.ndarray]:
+    """``fg`` with the prior's coefficient held at 0 (``b3``: the other three)."""
+    f, g = fg(np.array([b3[0], b3[1], 0.0, b3[2]]))
+    return f, np.array([g[0], g[1], g[3]])
+
+
+def fit_all(public_rows, team, cache: dict | None = None, doc_cache: dict | None = None, log=print, first=None):
+    """The whole model: the first model on the public rows (``first``: its weights, already fitted); the
+    document model on both; the mix on the team's rows, with document logits from folds that leave each
+    writer out."""
+    w, v, b = fit(public_rows, cache=cache) if first is None else first
+    if not team:
+        return w, v, b, None, 0.0, (1.0, 0.0, 1.0, 0.0)
+    rows = sorted(set(public_rows) | set(team))
+    log(f"document model: {len(rows)} texts")
+    dw, db = fit_doc(doc_design(rows, doc_cache))
+    writers = sorted({r[0] for r in team if r[0].startswith("team-")})
+    firsts, docs, priors, ys, sws = [], [], [], [], []
+    tw = dict(zip(team, sample_weights(team)))
+    for held in writers:
+        out = [r for r in team if r[0] == held]
+        fdw, fdb = fit_doc(doc_design([r for r in rows if r[0] != held], doc_cache), DOC_FOLD_ITERS)
+        sc = first_model_scanner(w, v, b, fdw, fdb)
+        for r in out:
+            an = sc.analyse(r[1])
+            firsts.append(an.first)
+            docs.append(an.doc)
+            priors.append(an.prior)
+            ys.append(r[2])
+            sws.append(tw[r])
+        log(f"  fold {held}: {len(out)} texts")
+    mix = fit_mix(np.array(firsts), np.array(docs), np.array(priors), np.array(ys, dtype=np.float64), np.array(sws))
+    log(f"mix: first {mix[0]:.3f}, document {mix[1]:.3f}, priors {mix[2]:.3f}, bias {mix[3]:.3f}")
+    return w, v, b, dw, db, mix
+
+
+def to_npz(w: np.ndarray, v: np.ndarray, b: float, dw=None, db: float = 0.0, mix=(1.0, 0.0, 1.0, 0.0)) -> bytes:
     arrays = {
         "weights": w.astype(np.float16),
         "rule_weights": v.astype(np.float32),
         "bias": np.array([b], dtype=np.float32),
         "bits": np.array([im.BITS], dtype=np.int32),
     }
+    if dw is not None:
+        arrays["doc_weights"] = np.asarray(dw).astype(np.float16)
+        arrays["doc_bias"] = np.array([db], dtype=np.float32)
+        arrays["mix"] = np.array(mix, dtype=np.float32)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name, arr in arrays.items():
@@ -719,6 +984,7 @@ def main(argv=None) -> int:
     ap.add_argument("--check", action="store_true", help="rebuild and compare with the shipped weights")
     ap.add_argument("--allow-missing", action="store_true")
     ap.add_argument("--stats", action="store_true", help="print row counts per source and exit")
+    ap.add_argument("--no-team", action="store_true", help="(experiments) the first model alone, public sources only")
     add_experiment_flags(ap)
     a = ap.parse_args(argv)
     set_experiments(a)
@@ -730,10 +996,13 @@ def main(argv=None) -> int:
 
         for (s, lab), n in sorted(Counter((r[0], r[2]) for r in rows).items()):
             print(f"{s:14s} label={lab} rows={n}")
+        for (s, lab), n in sorted(Counter((r[0], r[2]) for r in team_rows()).items()):
+            print(f"{s:14s} label={lab} rows={n}")
         print("NotInject", len(notinject(src)))
         return 0
-    w, v, b = fit(rows)
-    blob = to_npz(w, v, b)
+    team = [] if a.no_team else team_rows()
+    w, v, b, dw, db, mix = fit_all(rows, team)
+    blob = to_npz(w, v, b, dw, db, mix)
     digest = hashlib.sha256(blob).hexdigest()
     if src.missing:
         print("missing sources (the weights will differ from the shipped ones):", ", ".join(src.missing))

@@ -974,7 +974,7 @@ def _hex(s: str) -> str | None:
 
 #: named thresholds (``sensitivity``), chosen on the team-written dev set (docs/detection.md)
 Sensitivity = Literal["low", "medium", "high"]
-PRESETS: dict[Sensitivity, float] = {"low": 0.7, "medium": 0.62, "high": 0.55}
+PRESETS: dict[Sensitivity, float] = {"low": 0.7, "medium": 0.66, "high": 0.6}
 DEFAULT_SENSITIVITY: Sensitivity = "medium"
 
 _CATEGORY_REASON = {
@@ -1119,6 +1119,16 @@ _MAX_DEPTH = 2
 _GATE_LEN = 1024
 _QUIET = -1.0  # the classifier's part of a gated text in which nothing pointed at a window
 _PRIOR_NEAR = 256  # the priors of a gated text look this far either side of its strongest window
+# the document model (injection_model.Model.doc_logit) reads what the first model reads (a long text: only
+# the windows a rule pointed at); its part is shrunk on short texts like the first model's; the model's
+# ``mix`` weighs the first model's logit, the document model's and the priors (fitted on held-out folds)
+_DOC_SHORT = 24
+# ...and where the first model (rules and windowed n-grams) is sure of an attack, its verdict less this margin
+# is the floor of the mix: the team's texts were written to avoid the canonical phrasings ("ignore all
+# previous instructions", "oublie les consignes précédentes"), so the mix, fitted on them, gives the first
+# model almost no weight, while the public sources the first model learnt from are full of them (on folds
+# that leave one writer out, the floor costs under 0.005 of ROC AUC)
+_FIRST_MARGIN = 2.0
 _NOT_LETTERS = str.maketrans("", "", "0123456789 \t\n\r.,;:!?-_=+*/\\|()[]{}<>\"'`~@#$%^&")
 
 
@@ -1147,7 +1157,7 @@ class InjectionFinding(Finding):
 class Analysis:
     """What the detector found in one text: the score, where, which layers fired and why."""
 
-    __slots__ = ("score", "span", "layers", "reasons", "rules", "ngram", "logit")
+    __slots__ = ("score", "span", "layers", "reasons", "rules", "ngram", "logit", "first", "doc", "prior")
 
     def __init__(
         self,
@@ -1158,6 +1168,9 @@ class Analysis:
         rules: dict[str, tuple[float, int, int]],
         ngram: float,
         logit: float,
+        first: float = 0.0,
+        doc: float = 0.0,
+        prior: float = 0.0,
     ):
         self.score = score
         self.span = span
@@ -1166,6 +1179,9 @@ class Analysis:
         self.rules = rules
         self.ngram = ngram
         self.logit = logit
+        self.first = first  # the first model's logit (rules + windowed n-grams), before the priors
+        self.doc = doc  # the document model's (shrunk) logit; 0.0 without one
+        self.prior = prior  # the fixed priors' sum (before the model's weight on them), 0.0 when skipped
 
     @property
     def reason(self) -> str:
@@ -1219,10 +1235,14 @@ class InjectionScanner:
         return [InjectionFinding(a, b, round(an.score, 4), text[a:b], tuple(an.layers), an.reason)]
 
     def explain(self, text: str) -> list[tuple[str, float, str]]:
-        """``(feature, value, matched text)`` of every rule that fired, then the classifier's part and the score."""
+        """``(feature, value, matched text)`` of every rule that fired, then the classifier's parts (the first
+        model's n-grams, the document model's logit, the priors) and the score."""
         an = self.analyse(text)
         out = [(cat, w, text[a:b]) for cat, (w, a, b) in sorted(an.rules.items())]
         out.append(("ngram_logit", round(an.ngram, 4), ""))
+        if self.model.doc_weights is not None:
+            out.append(("document_logit", round(an.doc, 4), ""))
+            out.append(("priors", round(an.prior, 4), ""))
         out.append(("score", round(an.score, 4), an.reason))
         return out
 
@@ -1240,7 +1260,8 @@ class InjectionScanner:
         # a long text: the classifier reads only the windows where a rule or a strong stem matched
         # (most traffic has none); a short one, and one with hidden characters, is read whole
         gated = len(t) > _GATE_LEN and not vec[_RULE_INDEX["invisible"]]
-        ngram, wa, wb = self.model.ngram_logit(t, live if gated else None)
+        model = self.model
+        (ngram, wa, wb), (doc, da, db) = model.logits(t, live if gated else None)
         if ngram == float("-inf"):  # nothing to read: no evidence either way
             ngram, wa, wb = _QUIET, 0, 0
         if ngram > 0:
@@ -1250,14 +1271,33 @@ class InjectionScanner:
             ngram *= min(1.0, letters / (0.6 * len(t)))
             # ...and shrunk on short texts, where the mean of a few n-grams is noisy ("nothing here")
             ngram *= len(t) / (len(t) + _SHORT)
-        logit = self.model.bias + ngram + sum(w * x for w, x in zip(self._rw, vec) if x)
-        # the priors only lower a score: below _PRIOR_FLOOR nothing is flagged at any preset, so skip them
-        # (a long text discusses injection or reads as code or not around the window the classifier found
+        logit = first = self.model.bias + ngram + sum(w * x for w, x in zip(self._rw, vec) if x)
+        doc_led = False
+        k_prior = 1.0
+        confident = -math.inf  # the first model's own verdict less _FIRST_MARGIN (with the document model)
+        if model.doc_weights is not None:
+            if doc == float("-inf"):
+                doc, da, db = model.doc_bias, 0, 0
+            doc = model.doc_bias + (doc - model.doc_bias) * len(t) / (len(t) + _DOC_SHORT)
+            a_, c_, k_prior, e_ = model.mix
+            logit = a_ * first + c_ * doc + e_
+            doc_led = c_ * doc > 0.5 and c_ * doc > a_ * first
+            if doc_led:
+                wa, wb = da, db
+            confident = first - _FIRST_MARGIN
+        # the priors only lower a score: below _PRIOR_FLOOR nothing is flagged at any preset, so scan() skips
+        # them (a long text discusses injection or reads as code or not around the window the classifier found
         # strongest -- near the evidence -- so an instruction injected into a long prompt that somewhere says
         # "explain" or holds code is not taken for a discussion or for code)
         near = (max(0, wa - _PRIOR_NEAR), wb + _PRIOR_NEAR) if gated else None
-        prior, damped = _priors(t, best, direct, near) if logit > max(_PRIOR_FLOOR, floor) else (0.0, [])
-        logit += prior
+        skip = floor != -math.inf and max(logit, confident) <= max(_PRIOR_FLOOR, floor)
+        prior, damped = (0.0, []) if skip else _priors(t, best, direct, near)
+        # where the first model is sure, its verdict (with its priors at full strength), less the margin, is
+        # the floor of the mix's
+        if confident + prior > logit + k_prior * prior:
+            logit, doc_led = confident + prior, False
+        else:
+            logit += k_prior * prior
         score = _sigmoid(logit)
         layers: list[str] = []
         reasons: list[str] = []
@@ -1269,16 +1309,16 @@ class InjectionScanner:
             layers.append("rules")
             top = max(fired.items(), key=lambda kv: kv[1][0])
             reasons.append(f"{_CATEGORY_REASON.get(top[0], top[0])} ({', '.join(sorted(fired))})")
-        if ngram > 0.5:
+        if ngram > 0.5 or doc_led:
             layers.append("classifier")
-            reasons.append(f"classifier n-grams {ngram:+.2f}")
+            reasons.append(f"classifier n-grams {ngram:+.2f}" + (f", document {doc:+.2f}" if doc_led else ""))
         if damped:
             reasons.append("damped: " + ", ".join(damped))
         if fired:
             span = max(fired.values(), key=lambda v: v[0])[1:]
         else:
             span = norm.span(wa, wb)
-        an = Analysis(score, span, layers, reasons, best, ngram, logit)
+        an = Analysis(score, span, layers, reasons, best, ngram, logit, first, doc, prior)
         if depth < _MAX_DEPTH:
             for kind, a, b, decoded in self._decoded(norm, text, maybe):
                 sub = self.analyse(decoded, depth + 1, floor)
@@ -1291,6 +1331,9 @@ class InjectionScanner:
                         sub.rules,
                         sub.ngram,
                         sub.logit,
+                        sub.first,
+                        sub.doc,
+                        sub.prior,
                     )
         if not an.reasons:
             an.reasons.append("classifier")
@@ -1302,6 +1345,11 @@ class InjectionScanner:
         t = norm.text
         if not text.isascii() and _astral(text) and _TAG_RE.search(text):
             yield "tags", 0, len(text), normalize(text, tags="decode").text
+            # ...and the hidden text on its own: what the tag characters smuggle is judged by itself, not
+            # diluted by the visible text it hides in
+            hidden = "".join(chr(ord(c) - 0xE0000) for c in _TAG_RE.findall(text))
+            if hidden.strip() and len(hidden) < len(text):
+                yield "tags", 0, len(text), hidden
         if "\u202e" in text:  # right-to-left override: the text is stored backwards and displayed forwards
             yield "bidi", 0, len(text), t[::-1]
         n = 0

@@ -15,8 +15,17 @@ window); the text's logit is the maximum over its windows, so one injected parag
 document is not diluted by the rest.  Cost: linear in the text, a handful of numpy passes; a 4 KB
 prompt takes ~60 µs, 1 MB ~40 ms.  (The mean, not the sum: a window's part does not grow with its length.)
 
-The weights (``injection_model.npz``, float16, ~0.5 MB) are built by ``scripts/train_injection.py``
-from the pinned public sources of ``data/injection/SOURCES.md``; nothing is downloaded at run time.
+A second linear model, the *document model*, reads the same n-grams of the whole text (they are hashed
+once for both): its logit is ``doc_bias + sum(weights) / sqrt(count)``, so it weighs how much of the text
+is evidence rather than its mean, over the whole text up to :data:`DOC_WHOLE` characters and over windows
+of :data:`DOC_WINDOW` characters (half-overlapping, the maximum taken) beyond.  It learnt from hand-written
+attacks and hard benign texts (``data/injection/team/``) as well as the public sources; four numbers
+(``mix``) fitted on held-out folds combine the two models and the fixed priors (see
+``injection.InjectionScanner.analyse``).
+
+The weights (``injection_model.npz``, float16, ~1 MB) are built by ``scripts/train_injection.py``
+from the pinned public sources of ``data/injection/SOURCES.md`` and the team's texts; nothing is
+downloaded at run time.
 """
 
 from __future__ import annotations
@@ -24,16 +33,46 @@ from __future__ import annotations
 import bisect
 import hashlib
 import os
+import re
 import threading
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BITS", "ORDERS", "WINDOW", "Model", "load", "ngram_ids", "ngram_matrix", "MODEL_PATH", "RULE_FEATURES"]
+__all__ = [
+    "BITS",
+    "ORDERS",
+    "WINDOW",
+    "DOC_WHOLE",
+    "DOC_WINDOW",
+    "Model",
+    "load",
+    "ngram_ids",
+    "ngram_matrix",
+    "MODEL_PATH",
+    "RULE_FEATURES",
+]
 
 BITS = 18
 ORDERS = (1, 2, 3, 4, 5)
 WINDOW = 256
+#: the document model reads a text of up to this many characters whole...
+DOC_WHOLE = 1024
+#: ...and a longer one in windows of this many characters, every half window
+DOC_WINDOW = 512
+#: in a long text read only where a rule pointed (see ``injection.py``'s gate): this much context either side
+DOC_CONTEXT = 48
+DOC_MAX_PLACES = 16
+# the document model sums its n-grams' weights, so a run of one character ("sk-XXXXXXXX", "=======",
+# "|-----|") would count its n-grams again and again: runs longer than three fold to three first
+_RUN = re.compile(r"(.)\1{3,}", re.S)
+
+
+def fold_runs(text: str) -> str:
+    """``text`` with every run of more than three equal characters cut to three (the document model's view)."""
+    return _RUN.sub(r"\1\1\1", text) if _RUN.search(text) else text
+
+
 _P = np.uint32(1000003)
 _MIX = np.uint32(2654435761)
 _SHIFT = np.uint32(32 - BITS)
@@ -153,6 +192,10 @@ class Model:
     rule_weights: np.ndarray  # float32 [len(RULE_FEATURES)]
     bias: float
     digest: str  # sha256 of the .npz bytes (shown in the model card and by --check)
+    doc_weights: np.ndarray | None = None  # float32 [2**BITS]: the document model (None: not in this file)
+    doc_bias: float = 0.0
+    # logit = mix[0] * first + mix[1] * document + mix[3], plus mix[2] * the fixed priors
+    mix: tuple[float, float, float, float] = (1.0, 0.0, 1.0, 0.0)
 
     def position_sums(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Per position of the padded text: the summed weights and the count of the n-grams that end there."""
@@ -161,14 +204,22 @@ class Model:
         k = np.arange(len(c) + 1)
         return s, np.diff(_count_prefix(k))
 
-    def _sums(self, c: np.ndarray, lo: int, hi: int, base: int = 0) -> np.ndarray:
+    def _sums(self, c: np.ndarray, lo: int, hi: int, base: int = 0, weights: np.ndarray | None = None) -> np.ndarray:
         """The summed weights of the n-grams ending at each position ``lo .. hi-1`` of the code array
-        ``c``, which starts at position ``base`` of the padded text."""
+        ``c``, which starts at position ``base`` of the padded text (``weights``: another weight vector)."""
+        return self._sums_of(c, lo, hi, base, (self.weights if weights is None else weights,))[0]
+
+    def _sums_of(self, c: np.ndarray, lo: int, hi: int, base: int, weights: tuple[np.ndarray, ...]) -> list[np.ndarray]:
+        """:meth:`_sums` for several weight vectors over one hashing pass."""
         a = max(0, lo - (_K - 1))
-        g = self.weights.take(ngram_matrix(c[a:hi]))
-        for k, n in enumerate(ORDERS):  # n-grams that would start before the text
-            g[k, : max(0, n - 1 - a - base)] = 0.0
-        return g.sum(axis=0, dtype=np.float64)[lo - a :]
+        m = ngram_matrix(c[a:hi])
+        out = []
+        for wv in weights:
+            g = wv.take(m)
+            for k, n in enumerate(ORDERS):  # n-grams that would start before the text
+                g[k, : max(0, n - 1 - a - base)] = 0.0
+            out.append(g.sum(axis=0, dtype=np.float64)[lo - a :])
+        return out
 
     def ngram_logit(self, text: str, live: list[tuple[int, int]] | None = None) -> tuple[float, int, int]:
         """The maximum over windows of the n-gram part of the logit, and that window's span in ``text``.
@@ -187,13 +238,31 @@ class Model:
                 return float("-inf"), 0, 0
             if len(keep) * WINDOW < n:
                 return self._some_windows(text, [starts[j] for j in sorted(keep)], n)
+        return self._best_window(self._sums(codes(" " + text + " "), 0, n), starts, len(text))
+
+    @staticmethod
+    def _best_window(s: np.ndarray, starts: list[int], length: int) -> tuple[float, int, int]:
+        """The first model's best window of a whole text from its per-position sums ``s``."""
+        n = length + 2
         st = np.asarray(starts)
         ends = np.minimum(st + WINDOW, n)
-        s = self._sums(codes(" " + text + " "), 0, n)
         cs = np.concatenate(([0.0], np.cumsum(s)))
         vals = (cs[ends] - cs[st]) / _norm(np.maximum(_count_prefix(ends) - _count_prefix(st), 1.0))
         k = int(np.argmax(vals))
-        return float(vals[k]), max(0, starts[k] - 1), min(len(text), int(ends[k]) - 1)
+        return float(vals[k]), max(0, starts[k] - 1), min(length, int(ends[k]) - 1)
+
+    def logits(
+        self, text: str, live: list[tuple[int, int]] | None = None
+    ) -> tuple[tuple[float, int, int], tuple[float, int, int]]:
+        """:meth:`ngram_logit` and :meth:`doc_logit` of ``text`` together; a text either reads whole
+        (``live`` None) is hashed once for both."""
+        n = len(text) + 2
+        if self.doc_weights is None or not text or live is not None or n > DOC_WHOLE or _RUN.search(text):
+            return self.ngram_logit(text, live), self.doc_logit(text, live)
+        s1, s2 = self._sums_of(codes(" " + text + " "), 0, n, 0, (self.weights, self.doc_weights))
+        first = self._best_window(s1, window_starts(n), len(text))
+        doc = float(s2.sum()) / float(np.sqrt(max(_count_prefix(n), 1.0))) + self.doc_bias
+        return first, (doc, 0, len(text))
 
     def _some_windows(self, text: str, starts: list[int], n: int) -> tuple[float, int, int]:
         """:meth:`ngram_logit` over the windows at ``starts`` only (sorted): the merged runs of windows,
@@ -224,6 +293,90 @@ class Model:
             if v > best[0]:
                 best = (v, max(0, st - 1), min(len(text), end - 1))
         return best
+
+    def doc_logit(self, text: str, live: list[tuple[int, int]] | None = None) -> tuple[float, int, int]:
+        """The document model's logit of ``text`` (the maximum over its windows when it is longer than
+        :data:`DOC_WHOLE`) and the span of ``text`` it read; ``live`` as in :meth:`ngram_logit` (no window
+        read: ``(-inf, 0, 0)``).  Needs a model with a document part."""
+        dw = self.doc_weights
+        if dw is None or not text:
+            return 0.0, 0, 0
+        n = len(text) + 2
+        if live is not None and n > DOC_WHOLE:
+            return self._doc_around(text, live)
+        folded = fold_runs(text)
+        if folded is not text:  # (spans of a long text are then over the folded text: close enough)
+            text, n = folded, len(folded) + 2
+        if n <= DOC_WHOLE:
+            starts, size = [0], n
+        else:
+            size, step = DOC_WINDOW, DOC_WINDOW // 2
+            starts = list(range(0, n - size + 1, step))
+            if starts[-1] + size < n:
+                starts.append(n - size)
+        if live is not None:
+            starts = [st for st in starts if any(a + 1 < st + size and b + 1 > st for a, b in live)]
+            if not starts:
+                return float("-inf"), 0, 0
+        c = codes(" " + text + " ")
+        lo, hi = starts[0], min(starts[-1] + size, n)
+        s = self._sums(c, lo, hi, 0, dw)  # positions lo .. hi-1
+        cs = np.concatenate(([0.0], np.cumsum(s)))
+        st = np.asarray(starts)
+        ends = np.minimum(st + size, n)
+        vals = (cs[ends - lo] - cs[st - lo]) / np.sqrt(np.maximum(_count_prefix(ends) - _count_prefix(st), 1.0))
+        k = int(np.argmax(vals))
+        return float(vals[k]) + self.doc_bias, max(0, starts[k] - 1), min(len(text), int(ends[k]) - 1)
+
+    def _doc_around(self, text: str, live: list[tuple[int, int]]) -> tuple[float, int, int]:
+        """The document model on the places a rule pointed at in a long text: each span of ``live`` with
+        :data:`DOC_CONTEXT` characters either side (overlapping ones merged, at most :data:`DOC_WINDOW`
+        characters each, at most :data:`DOC_MAX_PLACES` places), each read as a short text of its own --
+        an instruction slipped into a long prompt is judged with its sentence, not diluted by the rest."""
+        spans = sorted((max(0, a - DOC_CONTEXT), min(len(text), b + DOC_CONTEXT)) for a, b in live)
+        merged: list[list[int]] = []
+        for a, b in spans:
+            if merged and a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        best = (float("-inf"), 0, 0)
+        for a, b in merged[:DOC_MAX_PLACES]:
+            for lo in range(a, max(a + 1, b - DOC_WINDOW + DOC_WINDOW // 2), DOC_WINDOW // 2):
+                hi = min(b, lo + DOC_WINDOW)
+                v = self._doc_whole(text[lo:hi])
+                if v > best[0]:
+                    best = (v, lo, hi)
+        return best
+
+    def _doc_whole(self, text: str) -> float:
+        """The document model's logit of ``text`` read whole."""
+        assert self.doc_weights is not None
+        text = fold_runs(text)
+        n = len(text) + 2
+        s = self._sums(codes(" " + text + " "), 0, n, 0, self.doc_weights)
+        return float(s.sum()) / float(np.sqrt(max(_count_prefix(n), 1.0))) + self.doc_bias
+
+
+def doc_features_row(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """Training form of one (window of) text for the document model: bucket ids, each valued 1/sqrt(count)."""
+    ids = ngram_ids(text)
+    allids = np.concatenate([a for _, a in ids]) if ids else np.zeros(0, dtype=np.intp)
+    return allids, np.full(len(allids), 1.0 / np.sqrt(max(1, len(allids))))
+
+
+def doc_windows(text: str) -> list[str]:
+    """The pieces of a (normalised) text the document model reads: the text, or its windows (runs folded)."""
+    text = fold_runs(text)
+    n = len(text) + 2
+    if n <= DOC_WHOLE:
+        return [text]
+    step = DOC_WINDOW // 2
+    starts = list(range(0, n - DOC_WINDOW + 1, step))
+    if starts[-1] + DOC_WINDOW < n:
+        starts.append(n - DOC_WINDOW)
+    # a window of the padded text starts at text offset st - 1 and ends DOC_WINDOW later (the pads excluded)
+    return [text[max(0, st - 1) : st - 1 + DOC_WINDOW] for st in starts]
 
 
 def features_matrix_row(text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -256,6 +409,11 @@ def load(path: str | None = None) -> Model:
         float(z["bias"][0]),
         hashlib.sha256(raw).hexdigest(),
     )
+    if "doc_weights" in z.files:
+        m.doc_weights = z["doc_weights"].astype(np.float32)
+        m.doc_bias = float(z["doc_bias"][0])
+        mix = z["mix"].astype(np.float64)
+        m.mix = (float(mix[0]), float(mix[1]), float(mix[2]), float(mix[3]))
     if int(z["bits"][0]) != BITS or len(m.rule_weights) != len(RULE_FEATURES):
         raise ValueError(f"{p}: the model does not match this version of the featuriser")
     if path is None:
