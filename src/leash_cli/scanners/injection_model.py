@@ -17,8 +17,10 @@ prompt takes ~60 µs, 1 MB ~40 ms.  (The mean, not the sum: a window's part does
 
 A second linear model, the *document model*, reads the same n-grams of the whole text (they are hashed
 once for both): its logit is ``doc_bias + sum(weights) / sqrt(count)``, so it weighs how much of the text
-is evidence rather than its mean, over the whole text up to :data:`DOC_WHOLE` characters and over windows
-of :data:`DOC_WINDOW` characters (half-overlapping, the maximum taken) beyond.  It learnt from hand-written
+is evidence rather than its mean: over the whole text up to :data:`DOC_WHOLE` characters; beyond, over
+windows of :data:`DOC_WINDOW` characters (half-overlapping, the maximum taken), or -- where the scanner's
+gate says where to look -- over each place it pointed at with :data:`DOC_CONTEXT` characters either side
+(:meth:`Model.doc_logit`).  Runs of one character fold to three first (:func:`fold_runs`).  It learnt from hand-written
 attacks and hard benign texts (``data/injection/team/``) as well as the public sources; four numbers
 (``mix``) fitted on held-out folds combine the two models and the fixed priors (see
 ``injection.InjectionScanner.analyse``).
@@ -254,8 +256,8 @@ class Model:
     def logits(
         self, text: str, live: list[tuple[int, int]] | None = None
     ) -> tuple[tuple[float, int, int], tuple[float, int, int]]:
-        """:meth:`ngram_logit` and :meth:`doc_logit` of ``text`` together; a text either reads whole
-        (``live`` None) is hashed once for both."""
+        """:meth:`ngram_logit` and :meth:`doc_logit` of ``text`` together; a text both models read whole
+        (``live`` None, at most :data:`DOC_WHOLE` characters, no run to fold) is hashed once for both."""
         n = len(text) + 2
         if self.doc_weights is None or not text or live is not None or n > DOC_WHOLE or _RUN.search(text):
             return self.ngram_logit(text, live), self.doc_logit(text, live)
