@@ -36,7 +36,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-import numpy as np  # noqa: E402
 import train_injection as T  # noqa: E402
 
 from leash_cli.scanners import PiiScanner, SecretsScanner  # noqa: E402
@@ -99,12 +98,7 @@ def set_report(sc: InjectionScanner, paths: list[Path], title: str) -> None:
 
 
 def scanner_for(w, v, b) -> InjectionScanner:
-    m = im.Model(np.asarray(w, dtype=np.float16).astype(np.float32), np.asarray(v, dtype=np.float32), float(b), "fold")
-    sc = InjectionScanner.__new__(InjectionScanner)
-    sc.threshold = PRESETS["medium"]
-    sc.model = m
-    sc._rw = [float(x) for x in m.rule_weights]
-    return sc
+    return T.first_model_scanner(w, v, b)
 
 
 def threshold_at(neg_scores: list[float], fpr: float = 0.05) -> float:

@@ -87,10 +87,9 @@ BENIGN = [
 ]
 
 
-# hand-picked examples the shipped model gets wrong at the default sensitivity, each listed in the model
-# card's "What it still misses" (docs/detection.md); strict, so a model that gets one right fails here
-# until the example moves back to the plain lists
-MISSED: dict[str, str] = {}
+# hand-picked benign examples the shipped model flags at the default sensitivity (the model card's "What it
+# still misses", docs/detection.md); strict, so a model that gets one right fails here until the example moves
+# back to the plain list
 _OVER = "flagged at medium: the document model reads 'previous', 'system', 'print' in a short request as evidence"
 OVER_FLAGGED = {
     "Summarise the following meeting notes: we agreed to drop the old API and follow the new guidelines.": _OVER,
@@ -107,7 +106,7 @@ def _cases(texts: list[str], known: dict[str, str]) -> list:
     return [pytest.param(t, marks=pytest.mark.xfail(strict=True, reason=known[t])) if t in known else t for t in texts]
 
 
-@pytest.mark.parametrize("text", _cases(ATTACKS, MISSED))
+@pytest.mark.parametrize("text", ATTACKS)
 def test_attacks_flagged(text):
     score = SC.score(text)
     assert score >= SC.threshold, (score, SC.explain(text))
