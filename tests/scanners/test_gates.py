@@ -198,3 +198,25 @@ def test_every_educational_alternative_starts_with_a_stem():
     for alt in alts:
         literal = alt.replace("\\.", ".")
         assert any(literal.startswith(stem) for stem in injection._EDU_STEMS), alt
+
+
+def test_number_runs_are_the_number_windows_with_four_digits_or_more():
+    rng = random.Random(7)
+    alphabet = "0123456789 -.()+/x\tİ‰a"
+    texts = ["", "1234", "12 34", "1.2.3", "+(49) 30 1234", "x12x3456x", "2024-03-18T09:41:22.118Z"]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(3000)]
+    for text in texts + list(_texts()):
+        b = gates.char_bytes(text)
+        m = b.translate(gates.NUMBER_MAP)
+        wins = gates.number_windows(b, limit=10**9)
+        runs = gates.NumberRuns(b, limit=10**9)
+        want = [(lo, hi) for lo, hi in wins if m.count(b"0", lo, hi) >= 4]
+        assert runs.spans == want, text
+        assert runs.at_least(7) == [w for w in want if m.count(b"0", *w) >= 7]
+        assert runs.at_least(4, dots=3) == [w for w in want if b.count(b".", *w) >= 3]
+
+
+def test_number_runs_give_up_past_the_limit():
+    text = " x".join(str(1000 + i) for i in range(40))
+    runs = gates.NumberRuns(gates.char_bytes(text))
+    assert len(runs.spans) == 40 and runs.at_least(4) is None and runs.at_least(13) == []

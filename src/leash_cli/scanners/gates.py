@@ -23,6 +23,8 @@ regex paths); tests compare both paths on the same texts.
 
 from __future__ import annotations
 
+import re
+
 ENABLED = True
 
 
@@ -92,6 +94,41 @@ def number_windows(b: bytes | None, limit: int | None = None) -> list[tuple[int,
         out.append((lo, hi))
         p = m.find(b"0", hi)
     return out
+
+
+# from the first digit of a run of NUMBER_MAP's digit and separator classes that holds at least four
+# digits from there to its end (a leading literal: the regex engine skips to each "0" at C speed)
+_DENSE_RUN = re.compile(rb"0(?:-*0){3}[-0]*")
+
+
+class NumberRuns:
+    """The maximal runs of digits and number separators of a text that hold at least four
+    digits, with their digit and dot counts, so each number pattern reads only the runs that
+    can hold one of its matches: a match lies inside one run (see :func:`finditer`), so a run
+    with fewer digits (or dots) than every match of a pattern needs cannot hold one.  Counts
+    are read off :func:`char_bytes`, where a character above 255 may only add to them."""
+
+    __slots__ = ("_b", "digits", "limit", "spans")
+
+    def __init__(self, b: bytes, limit: int | None = None):
+        self._b = b
+        self.limit = max(16, len(b) >> 7) if limit is None else limit
+        m = b.translate(NUMBER_MAP)
+        # a run's first digit holds the most digits after it, so the leftmost match of each run starts
+        # there; the run itself starts after the last character of neither class before it
+        self.spans = [(m.rfind(b"x", 0, x.start()) + 1, x.end()) for x in _DENSE_RUN.finditer(m)]
+        self.digits = [m.count(b"0", lo, hi) for lo, hi in self.spans]
+
+    def at_least(self, digits: int, dots: int = 0) -> list[tuple[int, int]] | None:
+        """The runs with at least ``digits`` digits (>= 4) and ``dots`` dots, for :func:`finditer`;
+        None (scan the whole text) when there are more than ``limit`` of them."""
+        b = self._b
+        out = [
+            s
+            for s, d in zip(self.spans, self.digits)
+            if d >= digits and (not dots or b.count(b".", s[0], s[1]) >= dots)
+        ]
+        return None if len(out) > self.limit else out
 
 
 def iban_start(b: bytes | None, windows: list[tuple[int, int]] | None) -> bool:

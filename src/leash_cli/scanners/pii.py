@@ -430,19 +430,22 @@ class PiiScanner:
         else:
             has_digit = False
         if has_digit:
+            # the runs that hold enough digits for a card (13), an SSN (9), a phone number (7), an
+            # IPv4 address (4 and 3 dots): on digit-dense text (logs, timestamps) most runs hold fewer
+            runs = gates.NumberRuns(b) if b is not None else None
             if "CREDIT_CARD" in ents and (pf is None or _PF_CARD in pf):
-                raw.extend(self._cards(t, wins))
+                raw.extend(self._cards(t, runs.at_least(13) if runs else None))
             if "US_SSN" in ents and (pf is None or _PF_SSN in pf):
-                raw.extend(self._ssn(t, wins))
+                raw.extend(self._ssn(t, runs.at_least(9) if runs else None))
             if "IBAN" in ents and (pf is None or _PF_IBAN in pf) and gates.iban_start(b, wins):
                 raw.extend(self._iban(t))
             if "IP_ADDRESS" in ents:
                 if "." in t and (pf is None or _PF_IPV4 in pf):
-                    raw.extend(self._ipv4(t, wins))
+                    raw.extend(self._ipv4(t, runs.at_least(4, dots=3) if runs else None))
                 if ":" in t and (pf is None or _PF_IPV6 in pf):
                     raw.extend(self._ipv6(t))
             if "PHONE" in ents and (pf is None or _PF_PHONE in pf):
-                raw.extend(self._phone(t, wins))
+                raw.extend(self._phone(t, runs.at_least(7) if runs else None))
         for name, rx in self.custom:
             for m in rx.finditer(t):
                 if "value" in rx.groupindex and m.group("value") is not None:
