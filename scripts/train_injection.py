@@ -16,6 +16,10 @@ Sources come in two kinds:
 
 Nothing here is random beyond a fixed seed; rows are sorted before use, arithmetic is float64 and
 the .npz is written with fixed zip timestamps, so a rebuild is bit-identical.  Needs numpy only.
+The last bits of a float sum depend on which SIMD kernels numpy and its OpenBLAS pick for the CPU
+(AVX-512 against AVX2 against SSE), so run as a script this pins them to the x86-64-v2 baseline that
+every x86-64 machine of the last decade has (:data:`REPRODUCIBLE_ENV`, set by re-executing itself):
+the same numpy release then rebuilds the same bytes on any of them.
 The team dev set (data/injection/dev.jsonl) is never read here.
 """
 
@@ -34,7 +38,17 @@ import sys
 import zipfile
 from pathlib import Path
 
-import numpy as np
+# numpy's runtime-dispatched kernels above the x86-64-v2 baseline, and OpenBLAS's kernel, threads
+REPRODUCIBLE_ENV = {
+    "NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR",
+    "OPENBLAS_CORETYPE": "Nehalem",
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+}
+if __name__ == "__main__" and any(os.environ.get(k) != v for k, v in REPRODUCIBLE_ENV.items()):
+    os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **REPRODUCIBLE_ENV})
+
+import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
