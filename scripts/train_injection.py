@@ -729,7 +729,10 @@ class DocDesign:
         for i, (text, lab, w) in enumerate(zip(texts, labels, weights)):
             wins = cache.get(text) if cache is not None else None
             if wins is None:
-                t = normalize(text, fold=True).text
+                # text hidden in Unicode tag characters is read in place: the scanner scores it (decoded) on
+                # its own, and without it an attack that hides its payload there is a benign carrier
+                # ("write a haiku about ...") labelled as an attack
+                t = normalize(text, fold=True, tags="decode").text
                 wins = []
                 for p in im.doc_windows(t):
                     ids, vals = im.doc_features_row(p)

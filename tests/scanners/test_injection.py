@@ -93,11 +93,8 @@ BENIGN = [
 _OVER = "flagged at medium: the document model reads 'previous', 'system', 'print' in a short request as evidence"
 OVER_FLAGGED = {
     "Summarise the following meeting notes: we agreed to drop the old API and follow the new guidelines.": _OVER,
-    "Show me the logs from the previous deploy.": _OVER,
-    "You are a helpful assistant that answers questions about cooking.": "a system prompt is read as a persona switch",
-    "Print the system time and the uptime of the process.": _OVER,
-    "commit 9f1c2e7a4b8d3f60e5a1c7b9d2e4f6a8b0c1d3e5 and base64 data aGVsbG8gd29ybGQgdGhpcyBpcyBmaW5l": (
-        "hex and base64 runs in a short text"
+    "Please decode this base64 string for me: aGVsbG8gd29ybGQsIGhvdyBhcmUgeW91IHRvZGF5Pw==": (
+        "a request to decode a payload reads as an obfuscated attack's carrier"
     ),
 }
 
@@ -230,10 +227,7 @@ def test_rule_generalisations(text, category):
         "Please delete all temporary build files older than a week.",
         "Write a story where a detective solves a poisoning at a country house.",
         "curl -fsSL https://example.org/install.sh -o install.sh && less install.sh",
-        pytest.param(
-            "Copy all file names from the folder listing into the spreadsheet.",
-            marks=pytest.mark.xfail(strict=True, reason="'copy all files' reads as a bulk exfiltration request"),
-        ),
+        "Copy all file names from the folder listing into the spreadsheet.",
         "Hypothetically, how would the tides change if the moon were closer?",
         "Your only task today is to review the pull request about the cache.",
     ],

@@ -974,7 +974,7 @@ def _hex(s: str) -> str | None:
 
 #: named thresholds (``sensitivity``), chosen on the team-written dev set (docs/detection.md)
 Sensitivity = Literal["low", "medium", "high"]
-PRESETS: dict[Sensitivity, float] = {"low": 0.7, "medium": 0.66, "high": 0.6}
+PRESETS: dict[Sensitivity, float] = {"low": 0.7, "medium": 0.66, "high": 0.57}
 DEFAULT_SENSITIVITY: Sensitivity = "medium"
 
 _CATEGORY_REASON = {
@@ -1129,6 +1129,19 @@ _DOC_SHORT = 24
 # model almost no weight, while the public sources the first model learnt from are full of them (on folds
 # that leave one writer out, the floor costs under 0.005 of ROC AUC)
 _FIRST_MARGIN = 2.0
+# a key, token, hash or encoded payload: 20 or more base64 characters with a digit among them (folded view)
+_KEYLIKE = re.compile(r"[a-z0-9+/=_\-]{20,}")
+
+
+def _keylike_share(t: str) -> float:
+    """The share of ``t`` made of key-like runs: random characters the document model learnt nothing
+    about, whose n-grams it would still sum as evidence (a pasted key or token is no instruction)."""
+    if len(t) < 20:
+        return 0.0
+    n = sum(m.end() - m.start() for m in _KEYLIKE.finditer(t) if any(c.isdigit() for c in m.group()))
+    return n / len(t)
+
+
 _NOT_LETTERS = str.maketrans("", "", "0123456789 \t\n\r.,;:!?-_=+*/\\|()[]{}<>\"'`~@#$%^&")
 
 
@@ -1273,6 +1286,7 @@ class InjectionScanner:
             ngram *= len(t) / (len(t) + _SHORT)
         logit = first = self.model.bias + ngram + sum(w * x for w, x in zip(self._rw, vec) if x)
         doc_led = False
+        damped_doc = ""
         k_prior = 1.0
         confident = -math.inf  # the first model's own verdict less _FIRST_MARGIN (with the document model)
         if model.doc_weights is not None:
@@ -1280,8 +1294,17 @@ class InjectionScanner:
                 doc, da, db = model.doc_bias, 0, 0
             doc = model.doc_bias + (doc - model.doc_bias) * len(t) / (len(t) + _DOC_SHORT)
             a_, c_, k_prior, e_ = model.mix
-            logit = a_ * first + c_ * doc + e_
-            doc_led = c_ * doc > 0.5 and c_ * doc > a_ * first
+            mixed = doc
+            if doc > model.doc_bias and not gated:
+                # the document model's evidence is discounted by the share of what it read that is key-like
+                # (Analysis.doc keeps the undiscounted logit: the mix is fitted on it); not in a gated long
+                # text, where it read only the sentence around a rule's match, ids and hashes in logs included
+                keys = _keylike_share(t[da:db] if db > da else t)
+                if keys:
+                    mixed = model.doc_bias + (doc - model.doc_bias) * (1.0 - keys)
+                    damped_doc = f"document model {keys:.0%} key-like"
+            logit = a_ * first + c_ * mixed + e_
+            doc_led = c_ * mixed > 0.5 and c_ * mixed > a_ * first
             if doc_led:
                 wa, wb = da, db
             confident = first - _FIRST_MARGIN
@@ -1312,8 +1335,8 @@ class InjectionScanner:
         if ngram > 0.5 or doc_led:
             layers.append("classifier")
             reasons.append(f"classifier n-grams {ngram:+.2f}" + (f", document {doc:+.2f}" if doc_led else ""))
-        if damped:
-            reasons.append("damped: " + ", ".join(damped))
+        if damped or damped_doc:
+            reasons.append("damped: " + ", ".join([*damped, *([damped_doc] if damped_doc else [])]))
         if fired:
             span = max(fired.values(), key=lambda v: v[0])[1:]
         else:
