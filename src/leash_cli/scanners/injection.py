@@ -1286,7 +1286,7 @@ class InjectionScanner:
             ngram *= len(t) / (len(t) + _SHORT)
         logit = first = self.model.bias + ngram + sum(w * x for w, x in zip(self._rw, vec) if x)
         doc_led = False
-        damped_doc = ""
+        keylike: list[str] = []  # the document model's evidence discounted (a reason for --explain)
         k_prior = 1.0
         confident = -math.inf  # the first model's own verdict less _FIRST_MARGIN (with the document model)
         if model.doc_weights is not None:
@@ -1302,7 +1302,7 @@ class InjectionScanner:
                 keys = _keylike_share(t[da:db] if db > da else t)
                 if keys:
                     mixed = model.doc_bias + (doc - model.doc_bias) * (1.0 - keys)
-                    damped_doc = f"document model {keys:.0%} key-like"
+                    keylike.append(f"document model {keys:.0%} key-like")
             logit = a_ * first + c_ * mixed + e_
             doc_led = c_ * mixed > 0.5 and c_ * mixed > a_ * first
             if doc_led:
@@ -1335,8 +1335,8 @@ class InjectionScanner:
         if ngram > 0.5 or doc_led:
             layers.append("classifier")
             reasons.append(f"classifier n-grams {ngram:+.2f}" + (f", document {doc:+.2f}" if doc_led else ""))
-        if damped or damped_doc:
-            reasons.append("damped: " + ", ".join([*damped, *([damped_doc] if damped_doc else [])]))
+        if damped or keylike:
+            reasons.append("damped: " + ", ".join([*damped, *keylike]))
         if fired:
             span = max(fired.values(), key=lambda v: v[0])[1:]
         else:

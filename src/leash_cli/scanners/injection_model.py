@@ -262,9 +262,7 @@ class Model:
         if self.doc_weights is None or not text or live is not None or n > DOC_WHOLE or _RUN.search(text):
             return self.ngram_logit(text, live), self.doc_logit(text, live)
         s1, s2 = self._sums_of(codes(" " + text + " "), 0, n, 0, (self.weights, self.doc_weights))
-        first = self._best_window(s1, window_starts(n), len(text))
-        doc = float(s2.sum()) / float(np.sqrt(max(_count_prefix(n), 1.0))) + self.doc_bias
-        return first, (doc, 0, len(text))
+        return self._best_window(s1, window_starts(n), len(text)), (self._doc_of(s2, n), 0, len(text))
 
     def _some_windows(self, text: str, starts: list[int], n: int) -> tuple[float, int, int]:
         """:meth:`ngram_logit` over the windows at ``starts`` only (sorted): the merged runs of windows,
@@ -356,7 +354,10 @@ class Model:
         assert self.doc_weights is not None
         text = fold_runs(text)
         n = len(text) + 2
-        s = self._sums(codes(" " + text + " "), 0, n, 0, self.doc_weights)
+        return self._doc_of(self._sums(codes(" " + text + " "), 0, n, 0, self.doc_weights), n)
+
+    def _doc_of(self, s: np.ndarray, n: int) -> float:
+        """The document model's logit of a whole padded text of length ``n`` from its per-position sums."""
         return float(s.sum()) / float(np.sqrt(max(_count_prefix(n), 1.0))) + self.doc_bias
 
 
