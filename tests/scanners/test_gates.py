@@ -5,6 +5,7 @@ Every text is scanned twice, with the gates on and off, and the findings must be
 
 import json
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -131,6 +132,12 @@ def test_gates_change_no_finding(monkeypatch):
     assert checked > 1000 and found > 500  # the texts do exercise the scanners
 
 
+def _number_windows(b: bytes) -> list[tuple[int, int]]:
+    """The maximal runs of NUMBER_MAP's digit and separator classes that hold a digit (the reference)."""
+    m = b.translate(gates.NUMBER_MAP)
+    return [x.span() for x in re.finditer(rb"[-0]+", m) if b"0" in x.group()]
+
+
 @pytest.mark.parametrize(
     "text,windows",
     [
@@ -139,35 +146,16 @@ def test_gates_change_no_finding(monkeypatch):
         ("a1b22c", [(1, 2), (3, 5)]),
         ("(0)30 12 x 7", [(0, 9), (10, 12)]),
         ("123", [(0, 3)]),
+        # one byte per character, whatever the string holds: offsets stay character offsets
+        ("café 12 “x” 😀 34", [(4, 8), (13, 16)]),
+        # a character above 255 whose low byte looks like a digit (U+0130, U+2030) may widen a window, never hide one
+        ("İ ‰ 5", [(0, 5)]),
     ],
 )
 def test_number_windows(text, windows):
-    assert gates.number_windows(gates.char_bytes(text)) == windows
-
-
-def test_number_windows_on_any_text():
-    # one byte per character, whatever the string holds: offsets stay character offsets
-    assert gates.number_windows(gates.char_bytes("café 12 “x” 😀 34")) == [(4, 8), (13, 16)]
-    # a character above 255 whose low byte looks like a digit (U+0130, U+2030) may widen a
-    # window, never hide one
-    assert gates.number_windows(gates.char_bytes("İ ‰ 5")) == [(0, 5)]
-    assert gates.number_windows(None) is None
-
-
-def test_iban_start_reads_the_windows_as_the_class_map_would():
-    rng = random.Random(99)
-    alphabet = "ABZaz09 -.()+\tİ‰"
-    texts = ["DE89", "xDE89", "DE 89", "DE8", "D89", "de89", "AB12CD34", "", "12", "AA00"]
-    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))) for _ in range(5000)]
-    for text in list(texts) + [t for t in _texts()]:
-        b = gates.char_bytes(text)
-        assert gates.iban_start(b, gates.number_windows(b)) == gates.has(b, gates.IBAN_MAP, b"AA00"), text
-
-
-def test_number_windows_give_up_past_the_limit():
-    text = " x".join(str(i) for i in range(40))
-    assert gates.number_windows(gates.char_bytes(text)) is None
-    assert len(gates.number_windows(gates.char_bytes(text), limit=100)) == 40
+    b = gates.char_bytes(text)
+    assert _number_windows(b) == windows
+    assert gates.NumberRuns(b).has_digit == bool(windows)
 
 
 def _top_level_alternatives(pattern: str) -> list[str]:
@@ -208,10 +196,11 @@ def test_number_runs_are_the_number_windows_with_four_digits_or_more():
     for text in texts + list(_texts()):
         b = gates.char_bytes(text)
         m = b.translate(gates.NUMBER_MAP)
-        wins = gates.number_windows(b, limit=10**9)
+        wins = _number_windows(b)
         runs = gates.NumberRuns(b, limit=10**9)
         want = [(lo, hi) for lo, hi in wins if m.count(b"0", lo, hi) >= 4]
         assert runs.spans == want, text
+        assert runs.has_digit == bool(wins)
         assert runs.at_least(7) == [w for w in want if m.count(b"0", *w) >= 7]
         assert runs.at_least(4, dots=3) == [w for w in want if b.count(b".", *w) >= 3]
 

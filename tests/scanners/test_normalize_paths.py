@@ -2,6 +2,7 @@
 
 import importlib
 import random
+import unicodedata
 
 import pytest
 
@@ -34,3 +35,15 @@ def test_translate_fold_equals_the_loop():
 def test_non_ascii_runs_equal_the_regex():
     for t in _texts(3000, 2):
         assert N._non_ascii_runs(t) == [m.span() for m in N._NON_ASCII_RUN.finditer(t)], repr(t)
+
+
+def test_latin1_normal_check_equals_the_search_and_nfkc_check():
+    def reference(t: str) -> bool:
+        return N.INVISIBLE_RE.search(t) is None and unicodedata.is_normalized("NFKC", t)
+
+    latin1 = [chr(c) for c in range(256)]
+    for a in latin1:
+        for b in latin1:
+            assert N._is_normal(a + b) == reference(a + b), repr(a + b)
+    for t in _texts(3000, 3):
+        assert N._is_normal(t) == reference(t), repr(t)

@@ -492,20 +492,20 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             s, a = s[1:], a + 1
         if s.count("(") != s.count(")") or s.count("(") > 1 or "  " in s or "\t" in s:
             continue
+        intl = s.startswith(("+", "(+"))
+        if not intl:
+            if _DATE.fullmatch(s) or s.count("/") > 1:
+                continue
+            if "." in s and _decimalish(s):
+                continue
         if len(_ONE_DIGIT_GROUP.findall(s)) > 2:
             continue  # 0 1 2 3 4 5 6 7: a list of digits
         digits = s.translate(_KEEP_DIGITS)
         nd = len(digits)
         if nd < 7 or nd > 15:
             continue
-        intl = s.startswith(("+", "(+"))
         if nd == 13 and digits[:3] in ("978", "979") and _ean13_ok(digits):
             continue  # ISBN-13 / EAN
-        if not intl:
-            if _DATE.fullmatch(s) or s.count("/") > 1:
-                continue
-            if "." in s and _decimalish(s):
-                continue
         before = t[max(0, a - 40) : a]
         if _UNIT_BEFORE.search(before[-5:]) or _CODE_BEFORE.search(before[-24:]):
             continue
@@ -523,12 +523,15 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
 
 
 def _ean13_ok(d: str) -> bool:
-    return sum(int(c) * (3 if i % 2 else 1) for i, c in enumerate(d)) % 10 == 0
+    return (sum(map(int, d[::2])) + 3 * sum(map(int, d[1::2]))) % 10 == 0
+
+
+_SPACES = re.compile(r"[ ]+")
 
 
 def _decimalish(s: str) -> bool:
     """Dotted shapes that are decimals, coordinates or versions, not phone numbers."""
-    parts = re.split(r"[ ]+", s)
+    parts = _SPACES.split(s)
     for p in parts:
         if "." in p:
             groups = p.split(".")

@@ -424,20 +424,19 @@ class PiiScanner:
             raw.extend(self._email(t))
         if pf is None or not pf.isdisjoint(_PF_NUMBERS):
             b = gates.char_bytes(t)
-            # runs of digits and separators: the number patterns only look there
-            wins = gates.number_windows(b)
-            has_digit = bool(wins) if wins is not None else _has_digits(t)
+            # runs of digits and separators: the number patterns only look there, in the runs that hold
+            # enough digits for a card (13), an SSN (9), a phone number (7), an IPv4 address (4 and 3
+            # dots): on digit-dense text (logs, timestamps) most runs hold fewer
+            runs = gates.NumberRuns(b) if b is not None else None
+            has_digit = runs.has_digit if runs else _has_digits(t)
         else:
             has_digit = False
         if has_digit:
-            # the runs that hold enough digits for a card (13), an SSN (9), a phone number (7), an
-            # IPv4 address (4 and 3 dots): on digit-dense text (logs, timestamps) most runs hold fewer
-            runs = gates.NumberRuns(b) if b is not None else None
             if "CREDIT_CARD" in ents and (pf is None or _PF_CARD in pf):
                 raw.extend(self._cards(t, runs.at_least(13) if runs else None))
             if "US_SSN" in ents and (pf is None or _PF_SSN in pf):
                 raw.extend(self._ssn(t, runs.at_least(9) if runs else None))
-            if "IBAN" in ents and (pf is None or _PF_IBAN in pf) and gates.iban_start(b, wins):
+            if "IBAN" in ents and (pf is None or _PF_IBAN in pf) and gates.has(b, gates.IBAN_MAP, b"AA00"):
                 raw.extend(self._iban(t))
             if "IP_ADDRESS" in ents:
                 if "." in t and (pf is None or _PF_IPV4 in pf):
