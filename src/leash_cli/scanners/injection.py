@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 from . import gates, injection_model
 from .engine import Finding
-from .injection_lexicon import lexicon_scan
+from .injection_lexicon import discussion_hits, lexicon_scan
 from .injection_model import RULE_FEATURES
 from .normalize import normalize
 from .prefilter import Prefilter
@@ -974,7 +974,7 @@ def _hex(s: str) -> str | None:
 
 #: named thresholds (``sensitivity``), chosen on the team-written dev set (docs/detection.md)
 Sensitivity = Literal["low", "medium", "high"]
-PRESETS: dict[Sensitivity, float] = {"low": 0.7, "medium": 0.66, "high": 0.57}
+PRESETS: dict[Sensitivity, float] = {"low": 0.7, "medium": 0.68, "high": 0.58}
 DEFAULT_SENSITIVITY: Sensitivity = "medium"
 
 _CATEGORY_REASON = {
@@ -1103,7 +1103,9 @@ def _prefilter(t: str) -> frozenset[int] | set[int] | None:
 
 _URL_RUN = re.compile(r"[^\s%]{0,200}(?:%[0-9a-f]{2}[^\s%]{0,200}){3,}")
 # fixed priors (logit) for what the public training sets hardly contain: texts that talk *about* injection
-# (security docs, questions) and code; applied only when no rule matched as a direct imperative
+# (security docs, questions; in any language the lexicon knows) and code. The discussion prior grows with the
+# number of discussion markers (up to three: twice as strong) and is halved where a rule matched as a direct
+# imperative (an attack behind a research pretext also says "example" and "security")
 _EDU_PRIOR = -2.0
 _PRIOR_FLOOR = -1.1  # logit of 0.25
 _SHORT = 24  # characters: the classifier's part of a text of this length counts half
@@ -1127,8 +1129,9 @@ _DOC_SHORT = 24
 # is the floor of the mix: the team's texts were written to avoid the canonical phrasings ("ignore all
 # previous instructions", "oublie les consignes précédentes"), so the mix, fitted on them, gives the first
 # model almost no weight, while the public sources the first model learnt from are full of them (on folds
-# that leave one writer out, the floor costs under 0.005 of ROC AUC)
-_FIRST_MARGIN = 2.0
+# that leave one writer out, the floor costs under 0.005 of ROC AUC). 1.9: a first-model logit of 2.65 reaches
+# `medium` (0.68), as it reached it with a margin of 2.0 when `medium` was 0.66
+_FIRST_MARGIN = 1.9
 # a key, token, hash or encoded payload: 20 or more base64 characters with a digit among them (folded view)
 _KEYLIKE = re.compile(r"[a-z0-9+/=_\-]{20,}")
 
@@ -1315,10 +1318,11 @@ class InjectionScanner:
         near = (max(0, wa - _PRIOR_NEAR), wb + _PRIOR_NEAR) if gated else None
         skip = floor != -math.inf and max(logit, confident) <= max(_PRIOR_FLOOR, floor)
         prior, damped = (0.0, []) if skip else _priors(t, best, direct, near)
-        # where the first model is sure, its verdict (with its priors at full strength), less the margin, is
-        # the floor of the mix's
-        if confident + prior > logit + k_prior * prior:
-            logit, doc_led = confident + prior, False
+        # where the first model is sure, its verdict less the margin is the floor of the mix's -- unless the
+        # text discusses injection or reads as code: the first model, trained on the public sets alone, is
+        # surest of all on security writing that quotes a dozen attacks
+        if not prior and confident > logit:
+            logit, doc_led = confident, False
         else:
             logit += k_prior * prior
         score = _sigmoid(logit)
@@ -1471,14 +1475,13 @@ def _rule_features(
 def _priors(t: str, best: dict, any_direct: bool, near: tuple[int, int] | None = None) -> tuple[float, list[str]]:
     """The fixed logit priors of ``t`` (see ``_EDU_PRIOR``) and what they were, judged on ``t[near[0]:near[1]]``
     (None: the whole text; whether it reads as code: its first 20,000 characters)."""
-    if any_direct:
-        return 0.0, []
     p, why = 0.0, []
     if near is not None:
         t = t[near[0] : near[1]]
-    if _edu_search(t):
+    n = _edu_search(t) + discussion_hits(t)  # English framing words, and the other languages' markers
+    if n:
         # weaker without any rule hit: the framing words ("explain", "how to") also open plain requests
-        p += _EDU_PRIOR if best else _EDU_PRIOR / 2
+        p += (_EDU_PRIOR if best else _EDU_PRIOR / 2) * (0.5 + 0.5 * min(n, 3)) * (0.5 if any_direct else 1.0)
         why.append("discusses injection / asks about it")
     lines = t.count("\n", 0, 20000) + 1
     if lines >= 2 and (len(_CODE_START.findall(t, 0, 20000)) + len(_CODE_END.findall(t, 0, 20000))) >= max(

@@ -1174,3 +1174,80 @@ def _pair(t: str, hits: list[tuple[int, int, frozenset[str]]]) -> list[tuple[str
             w = 0.85 if d is not None and tool else 0.7 if d is not None or tool else 0.2
             out.append(("tool_exfil", w, *span))
     return out
+
+
+# -- discussion ---------------------------------------------------------------------------------------
+# Words that mark a text *about* prompt injection (security writing, training material, a blog post,
+# a risk assessment) rather than one: the attack and its actor named in the third person, "for example",
+# defence, detection, vulnerability, training. English is ``injection.py``'s ``_EDU``; these are the other
+# languages the detector reads. A stem must start a word (in scripts with spaces between words).
+_DISCUSSION = {
+    "de": "angreifer|angriff|prompt-injection|prompt injection|z. b.|z.b.|zum beispiel|beispielsweise|schutz|"
+    "abwehr|schwachstelle|schulung|sicherheitslücke|gegenmaßnahme|risiko|erkennen|erkennung|manipulationsversuch",
+    "fr": "attaquant|attaque|injection de prompt|injection d'instructions|par exemple|défense|protection|"
+    "vulnérabilité|formation|sensibilisation|contre-mesure|détecter|détection|risque",
+    "es": "atacante|ataque|inyección de prompt|inyección de instrucciones|por ejemplo|defensa|protección|"
+    "vulnerabilidad|capacitación|formación|contramedida|detectar|detección|riesgo|ciberdelincuente",
+    "it": "attaccante|attacco|prompt injection|iniezione di prompt|per esempio|ad esempio|difesa|protezione|"
+    "vulnerabilità|formazione|contromisura|rilevare|rilevamento|rischio|truffatori",
+    "pt": "atacante|ataque|injeção de prompt|injeção de instruções|por exemplo|defesa|proteção|vulnerabilidade|"
+    "treinamento|formação|contramedida|detectar|detecção|risco|golpistas",
+    "nl": "aanvaller|aanval|promptinjectie|prompt-injectie|bijvoorbeeld|bescherming|verdediging|kwetsbaarheid|"
+    "detecteren|detectie|risico|oplichters",
+    "sv": "angripare|promptinjektion|till exempel|t.ex.|skydd|försvar|sårbarhet|utbildning|upptäcka|"
+    "riskanalys|bedragare",
+    "da": "angriber|angreb|promptinjektion|for eksempel|f.eks.|beskyttelse|sårbarhed|uddannelse",
+    "no": "angriper|angrep|promptinjeksjon|for eksempel|f.eks.|beskyttelse|sårbarhet|opplæring",
+    "fi": "hyökkääjä|hyökkäys|kehoteinjektio|esimerkiksi|esim.|suojaus|haavoittuvuus|koulutus",
+    "pl": "atakujący|atak|wstrzykiwanie|wstrzyknięcie|na przykład|np.|ochrona|obrona|podatność|szkolenie|"
+    "wykrywanie|wykryć|ryzyko|oszuści",
+    "cs": "útočník|útok|injekce promptu|například|např.|ochrana|obrana|zranitelnost|školení|detekce|riziko|podvodníci",
+    "sk": "útočník|útok|napríklad|napr.|ochrana|zraniteľnosť|školenie",
+    "hu": "támadó|támadás|prompt injekció|például|pl.|védelem|sebezhetőség|oktatás|csaló",
+    "ro": "atacator|atac|injecție de prompt|de exemplu|apărare|protecție|vulnerabilitate|instruire|escroci",
+    "tr": "saldırgan|saldırı|istem enjeksiyonu|prompt enjeksiyonu|örneğin|mesela|savunma|koruma|güvenlik açığı|"
+    "eğitim|tespit|dolandırıcı",
+    "ru": "злоумышленник|атака|атаки|атак |инъекци|например|защит|уязвимост|обучени|обнаружени|мошенник|"
+    "методичка|пример атаки|риск",
+    "uk": "зловмисник|атака|атаки|ін'єкці|інʼєкці|наприклад|захист|вразливіст|навчанн|виявленн|шахра",
+    "bg": "нападател|атака|например|защита|уязвимост|обучение|измамни",
+    "el": "επιτιθέμενος|επίθεση|επιθέσεις|για παράδειγμα|π.χ.|άμυνα|προστασία|ευπάθεια|εκπαίδευση|απάτη",
+    "ar": "المهاجم|مهاجم|هجوم|هجمات|حقن|على سبيل المثال|مثلا|مثلاً|الحماية|حماية|ثغرة|تدريب|الكشف|احتيال",
+    "fa": "مهاجم|حمله|تزریق|برای مثال|به عنوان مثال|مثلا|محافظت|آسیب‌پذیری|آموزش|کلاهبردار",
+    "he": "תוקף|מתקפה|התקפה|הזרקת|לדוגמה|למשל|הגנה|פגיעות|הדרכה|הונאה",
+    "hi": "हमलावर|हमला|इंजेक्शन|उदाहरण|जैसे कि|सुरक्षा|बचाव|कमजोरी|प्रशिक्षण|धोखाधड़ी|धोखेबाज",
+    "bn": "আক্রমণকারী|আক্রমণ|ইনজেকশন|উদাহরণ|যেমন|সুরক্ষা|প্রশিক্ষণ|প্রতারক",
+    "ur": "حملہ آور|حملہ|انجیکشن|مثال|مثلاً|تحفظ|بچاؤ|تربیت|فراڈ",
+    "ta": "தாக்குதல்|உதாரணம்|பாதுகாப்பு|பயிற்சி",
+    "zh": "攻击者|攻击|注入|例如|比如|防御|防护|防范|漏洞|培训|检测|风险|诈骗|骗子|测试用例",
+    "ja": "攻撃者|攻撃|インジェクション|例えば|たとえば|防御|対策|脆弱性|研修|検知|検出|リスク|詐欺",
+    "ko": "공격자|공격|인젝션|예를 들어|예시|방어|대책|취약점|교육|탐지|위험|사기",
+    "vi": "kẻ tấn công|tấn công|chèn lệnh|ví dụ|phòng chống|bảo vệ|lỗ hổng|đào tạo|phát hiện|lừa đảo",
+    "th": "ผู้โจมตี|การโจมตี|โจมตี|ตัวอย่าง|เช่น|ป้องกัน|ช่องโหว่|อบรม|ตรวจจับ|มิจฉาชีพ",
+    "id": "penyerang|serangan|injeksi|misalnya|contoh|pencegahan|perlindungan|kerentanan|pelatihan|deteksi|penipu",
+    "ms": "penyerang|serangan|suntikan|contohnya|contoh|perlindungan|kelemahan|latihan|penipu",
+    "tl": "umaatake|pag-atake|halimbawa|proteksyon|kahinaan|pagsasanay|manloloko",
+    "sw": "mshambulizi|shambulio|mashambulizi|kwa mfano|ulinzi|udhaifu|mafunzo|matapeli",
+}
+_SPACED_SCRIPTS = re.compile(r"[a-z\u0370-\u03ff\u0400-\u04ff\u0590-\u06ff]")
+_discussion = sorted({_fold(s) for v in _DISCUSSION.values() for s in v.split("|") if s.strip()})
+try:
+    from ahocorasick_rs import AhoCorasick
+
+    _DISCUSSION_AC: AhoCorasick | None = AhoCorasick(_discussion)
+except ImportError:  # pragma: no cover - the dependency is declared
+    _DISCUSSION_AC = None
+
+
+def discussion_hits(t: str, limit: int = 3) -> int:
+    """How many (up to ``limit``) distinct discussion stems start a word in the folded text ``t``."""
+    if _DISCUSSION_AC is None:  # pragma: no cover
+        return 0
+    seen: set[int] = set()
+    for i, a, _ in _DISCUSSION_AC.find_matches_as_indexes(t):
+        if a and _SPACED_SCRIPTS.match(_discussion[i]) and t[a - 1].isalnum():
+            continue
+        seen.add(i)
+        if len(seen) >= limit:
+            break
+    return len(seen)
