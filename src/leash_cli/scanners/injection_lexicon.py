@@ -1229,8 +1229,10 @@ _DISCUSSION = {
     "tl": "umaatake|pag-atake|halimbawa|proteksyon|kahinaan|pagsasanay|manloloko",
     "sw": "mshambulizi|shambulio|mashambulizi|kwa mfano|ulinzi|udhaifu|mafunzo|matapeli",
 }
-_SPACED_SCRIPTS = re.compile(r"[a-z\u0370-\u03ff\u0400-\u04ff\u0590-\u06ff]")
 _discussion = sorted({_fold(s) for v in _DISCUSSION.values() for s in v.split("|") if s.strip()})
+# which stems must start a word: those of the scripts that put spaces between words (Latin, Greek, Cyrillic,
+# Hebrew, Arabic), not CJK or Thai
+_WORD_START = tuple(re.match(r"[a-z\u0370-\u03ff\u0400-\u04ff\u0590-\u06ff]", s) is not None for s in _discussion)
 try:
     from ahocorasick_rs import AhoCorasick
 
@@ -1245,7 +1247,7 @@ def discussion_hits(t: str, limit: int = 3) -> int:
         return 0
     seen: set[int] = set()
     for i, a, _ in _DISCUSSION_AC.find_matches_as_indexes(t):
-        if a and _SPACED_SCRIPTS.match(_discussion[i]) and t[a - 1].isalnum():
+        if a and _WORD_START[i] and t[a - 1].isalnum():
             continue
         seen.add(i)
         if len(seen) >= limit:
