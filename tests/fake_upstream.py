@@ -31,6 +31,7 @@ BEHAVIOURS = (
     "redirect",  # 302 to another host
     "cookie",  # Set-Cookie on the response
     "long-stream",  # 200 events
+    "long-slow-stream",  # 200 events 0.1 s apart (20 s: it never ends on its own within a test's wait)
     "slow",  # answer after 0.5 s
     "budget-probe",  # answer after 0.3 s, billing the whole max_tokens as output
     "two-choices",  # a chat stream of two choices (n=2), their deltas interleaved
@@ -212,7 +213,7 @@ class FakeUpstream(ThreadedApp):
                 await resp.write(ev)
             await resp.write_eof()
             return resp
-        chunks = 200 if model == "long-stream" else 5
+        chunks = 200 if model in ("long-stream", "long-slow-stream") else 5
         result = mock.respond(api, request.method, rest, request.query_string, payload, chunks=chunks)
         if result.events is None:
             headers = {"content-type": result.content_type, "x-request-id": "req_fake"}
@@ -236,6 +237,8 @@ class FakeUpstream(ThreadedApp):
                 await resp.write(ev)
                 if model == "slow-stream":
                     await asyncio.sleep(0.3)
+                if model == "long-slow-stream":
+                    await asyncio.sleep(0.1)
                 if model == "hang-stream":
                     await asyncio.sleep(60)
                 if model == "reset-stream" and i == 1:
