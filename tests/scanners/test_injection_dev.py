@@ -11,6 +11,8 @@ import pytest
 
 from leash_cli.scanners.injection import PRESETS, InjectionScanner
 
+from .injection_sets import EVAL_KINDS, FAMILIES
+
 DEV = Path(__file__).resolve().parents[2] / "data" / "injection" / "dev.jsonl"
 ROWS = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
 SC = InjectionScanner()
@@ -37,24 +39,8 @@ def test_dev_set_shape():
     fams = _groups(1)
     kinds = _groups(0)
     assert len(ROWS) >= 400
-    assert set(fams) == {
-        "override",
-        "delimiter",
-        "indirect",
-        "multilingual",
-        "obfuscated",
-        "roleplay",
-        "extraction",
-        "tool",
-    }
-    assert {
-        "security_docs",
-        "innocent_trigger",
-        "roleplay_benign",
-        "code",
-        "multilingual_benign",
-        "long_document",
-    } <= set(kinds)
+    assert set(fams) == FAMILIES
+    assert set(kinds) >= EVAL_KINDS
     assert len({r["lang"] for r in ROWS}) >= 10
 
 

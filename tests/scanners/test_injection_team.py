@@ -8,20 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from .injection_sets import FAMILIES, KINDS
+
 DATA = Path(__file__).resolve().parents[2] / "data" / "injection"
 EVAL = ("dev.jsonl", "dev_extra.jsonl", "blind_a.jsonl", "blind_b.jsonl")
-FAMILIES = {"override", "delimiter", "indirect", "multilingual", "obfuscated", "roleplay", "extraction", "tool"}
-KINDS = {
-    "security_docs",
-    "innocent_trigger",
-    "roleplay_benign",
-    "code",
-    "multilingual_benign",
-    "long_document",
-    "everyday",
-    "business",
-    "agent_context",
-}
 
 
 def _rows(path: Path) -> list[dict]:
