@@ -36,6 +36,11 @@ def test_email_positive(email):
     assert one(f"write to {email}, thanks", "EMAIL") == email
 
 
+def test_email_after_a_url_fragment_or_a_user_without_password_is_an_email():
+    assert one("see https://example.org/faq#contact ann@example.com", "EMAIL") == "ann@example.com"
+    assert one("https://docs.example.org/#ann@example.com", "EMAIL") == "ann@example.com"
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -46,6 +51,8 @@ def test_email_positive(email):
         "npm i left-pad@1.3.0",
         "foo@bar",
         "a@b.c",
+        "postgres://app:s3cret@db.example.com:5432/app",
+        "postgres://billing:Xk9#pL2v@db.example.com:5432/billing",  # an unescaped "#" in the password
     ],
 )
 def test_email_negative(text):

@@ -505,9 +505,11 @@ class PiiScanner:
             a = m.start()
             sch = t.rfind("://", max(0, a - 300), a)
             if sch >= 0:
-                # userinfo of a URL (scheme://user:password@host) is not an e-mail
+                # userinfo of a URL (scheme://user:password@host) is not an e-mail, a password with an
+                # unescaped "#" included (postgres://app:Xk9#pL2v@db: the secrets scanner's URL password)
                 auth = t[sch + 3 : a]
-                if ":" in auth and not any(c.isspace() or c in "/?#=@&" for c in auth):
+                colon = auth.find(":")
+                if colon > 0 and "#" not in auth[:colon] and not any(c.isspace() or c in "/?=@&" for c in auth):
                     continue
             yield ("EMAIL", m.start(), m.end(), 0.9)
 
