@@ -974,7 +974,7 @@ def _hex(s: str) -> str | None:
 
 #: named thresholds (``sensitivity``), chosen on the team-written dev set (docs/detection.md)
 Sensitivity = Literal["low", "medium", "high"]
-PRESETS: dict[Sensitivity, float] = {"low": 0.74, "medium": 0.73, "high": 0.64}
+PRESETS: dict[Sensitivity, float] = {"low": 0.74, "medium": 0.73, "high": 0.6}
 DEFAULT_SENSITIVITY: Sensitivity = "medium"
 
 _CATEGORY_REASON = {
@@ -1129,9 +1129,11 @@ _DOC_SHORT = 24
 # is the floor of the mix: the team's texts were written to avoid the canonical phrasings ("ignore all
 # previous instructions", "oublie les consignes précédentes"), so the mix, fitted on them, gives the first
 # model almost no weight, while the public sources the first model learnt from are full of them (on folds
-# that leave one writer out, the floor costs under 0.005 of ROC AUC). It follows `medium`: a first-model logit
-# of 2.65 reaches it whatever its value (as it reached 0.66 with a margin of 2.0)
-_FIRST_MARGIN = 2.65 - math.log(PRESETS["medium"] / (1 - PRESETS["medium"]))
+# that leave one writer out, the floor costs under 0.005 of ROC AUC). 1.9: a first-model logit of 2.89 reaches
+# `medium` (0.73). The training script scores the team's texts through this scanner to fit the mix (which
+# decoded variant of a text is read depends on the floor), so the margin is part of the weights: change it
+# only with a retrain, and choose the presets after
+_FIRST_MARGIN = 1.9
 # a key, token, hash or encoded payload: 20 or more base64 characters with a digit among them (folded view)
 _KEYLIKE = re.compile(r"[a-z0-9+/=_\-]{20,}")
 
