@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -93,8 +94,6 @@ def test_rebuild_matches_the_shipped_weights():
         args += ["--git", g]
     # as a script, in a process of its own: it pins numpy's SIMD kernels (REPRODUCIBLE_ENV) before numpy is
     # imported, which this process has done already -- in process, AVX2 kernels give other last bits
-    import subprocess
-
     done = subprocess.run([sys.executable, str(ROOT / "scripts" / "train_injection.py"), *args])
     assert done.returncode == 0
 
