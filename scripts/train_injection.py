@@ -716,7 +716,7 @@ def fit(
 DOC_C = 16.0  # inverse L2 strength (per text, as in scikit-learn's C)
 DOC_ITERS = 150
 DOC_FOLD_ITERS = 60  # the folds only give the mix its held-out document logits
-TEAM_SHARE = 0.7  # the team's texts against the public sources, in the document model's loss
+TEAM_SHARE = 0.85  # the team's texts against the public sources, in the document model's loss
 
 
 class DocDesign:

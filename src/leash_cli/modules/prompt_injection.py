@@ -15,6 +15,8 @@ from leash_cli.modules._scanning import ScanModule, ScanSettings
 from leash_cli.scanners import InjectionScanner, mask
 from leash_cli.scanners.injection import DEFAULT_SENSITIVITY, PRESETS, Sensitivity
 
+_OPERATOR = frozenset(("system", "developer"))
+
 
 class PromptInjection(ScanModule):
     """Scores instruction overrides, fake chat-template tags, system-prompt extraction, jailbreak personas and
@@ -38,17 +40,31 @@ class PromptInjection(ScanModule):
         )
         check_responses: bool = Field(False, description="also score the model's answers")
         roles: list[str] | None = Field(
-            None, description="only score texts of these roles (e.g. [user, tool]); default all"
+            None,
+            description="only score texts of these roles (e.g. [user, tool]); default all but the system prompt "
+            "(see scan_system)",
+        )
+        scan_system: bool = Field(
+            False,
+            description="also score the system / developer prompt (off by default: it is the operator's own "
+            "instructions to the model, which is what the detector looks for; tool descriptions are scored "
+            "either way)",
         )
 
     def __init__(self, settings: PromptInjection.Settings, context=None) -> None:
         super().__init__(settings, context)
         self.scanners = [InjectionScanner(threshold=settings.threshold, sensitivity=settings.sensitivity)]
         self._roles = set(settings.roles) if settings.roles else None
+        self._scan_system = settings.scan_system
         self._where: dict[str, str] = {}
 
     def request_texts(self, ex):
-        texts = ex.texts() if self._roles is None else [t for t in ex.texts() if t.role in self._roles]
+        if self._roles is not None:
+            texts = [t for t in ex.texts() if t.role in self._roles]
+        elif self._scan_system:
+            texts = ex.texts()
+        else:  # the operator's system / developer prompt is instructions by design; a tool's description is not
+            texts = [t for t in ex.texts() if not (t.role in _OPERATOR and t.kind == "text")]
         # where each text comes from (a tool result, a tool call's arguments, a message), for the findings
         self._where = {t.field: (t.kind if t.kind != "text" else t.role) for t in texts}
         return texts
