@@ -35,6 +35,7 @@ class LiveUpstream:
     def __init__(self) -> None:
         self.chunks: list[str] = []
         self.lag = 0
+        self.linger = 0.0  # seconds between the answer's last event and the end of the response
         self.waits: list[bool] = []  # per chunk sent after the first: did the client see in time?
         self.sent_at: list[float] = []  # perf_counter just before each chunk was written
         self._seen = ""
@@ -49,8 +50,9 @@ class LiveUpstream:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def script(self, chunks: list[str], lag: int = 0) -> None:
+    def script(self, chunks: list[str], lag: int = 0, linger: float = 0.0) -> None:
         self.chunks, self.lag, self.waits, self.sent_at, self._seen = chunks, lag, [], [], ""
+        self.linger = linger
 
     def saw(self, text: str) -> None:
         with self._cond:
@@ -101,6 +103,8 @@ class LiveUpstream:
             await resp.write(event(text))
         for t in tail:
             await resp.write(t)
+        if self.linger:
+            await asyncio.sleep(self.linger)
         await resp.write_eof()
         return resp
 
@@ -369,3 +373,46 @@ def test_a_finding_split_across_events_leaves_no_piece_in_the_stored_stream(star
     for piece in ("jane.d", "oe@mail.exam", AWS_KEY[4:12], AWS_KEY[12:]):
         assert piece not in stored, piece
     assert row["response_text"] and "[REDACTED]" in row["response_text"]
+
+
+def _read_until(url: str, body: dict[str, Any], last: bytes) -> bytes:
+    """Read a stream until `last` arrives, then close the connection at once (as an SDK that stops
+    at ``[DONE]`` does), before the upstream ended its response."""
+    got = b""
+    with httpx.stream("POST", url, json=body, timeout=10) as r:
+        for piece in r.iter_raw():
+            got += piece
+            if last in got:
+                break
+    return got
+
+
+@pytest.mark.parametrize(
+    ("provider", "path", "body", "last"),
+    [
+        ("openai", "chat/completions", {"model": "gpt-4o", "stream": True}, b"[DONE]"),
+        ("anthropic", "v1/messages", {"model": "claude", "max_tokens": 50, "stream": True}, b"message_stop"),
+    ],
+)
+def test_a_client_that_leaves_after_the_last_event_got_a_complete_answer(
+    start_gateway, live, provider, path, body, last
+):
+    """The upstream holds its response open after the answer's last event; the client closes on that
+    event.  It had the whole answer: the record says ok, not client_cancelled."""
+    gw = _gateway(start_gateway, live, _default_modules())
+    live.script(CHUNKS, linger=2.0)
+    got = _read_until(f"{gw.base(provider)}/{path}", {**body, "messages": [{"role": "user", "content": "hi"}]}, last)
+    assert last in got
+    time.sleep(0.3)
+    row = _rows(gw)[-1]
+    assert row["outcome"] == "ok" and row["verdict"] == "allowed"
+
+
+def test_a_client_that_leaves_before_the_last_event_is_recorded_as_cancelled(start_gateway, live):
+    gw = _gateway(start_gateway, live, _default_modules())
+    live.script(CHUNKS, linger=2.0)
+    body = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    got = _read_until(f"{gw.base('openai')}/chat/completions", body, CHUNKS[0].encode())
+    assert b"[DONE]" not in got
+    time.sleep(0.3)
+    assert _rows(gw)[-1]["outcome"] == "client_cancelled"

@@ -418,9 +418,8 @@ class Gateway(GatewayCore):
                     if flow.stopped:
                         break
             except UpstreamError as e:
-                if gone.is_set():
-                    raise _ClientGone() from None
-                relay.broken(e)
+                if not gone.is_set():
+                    relay.broken(e)
             except FrameError as e:
                 relay.malformed(e)
             except asyncio.CancelledError:
@@ -429,8 +428,9 @@ class Gateway(GatewayCore):
                 task = asyncio.current_task()
                 if task is not None:
                     task.uncancel()
-                raise _ClientGone() from None
             if gone.is_set():
+                if relay.ended:  # it had the answer's last event and left before the upstream closed
+                    return
                 raise _ClientGone()
             for out in await relay.tail():
                 await send({"type": "http.response.body", "body": out, "more_body": True})

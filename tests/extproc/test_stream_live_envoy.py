@@ -18,7 +18,7 @@ from ep_support import LocalEnvoy, envoy_binary
 
 from leash_cli.config import LoadedConfig, parse_config_text
 from leash_cli.extproc.server import ExtProcThread, build_host
-from test_stream_live import AWS_KEY, CHUNKS, LiveUpstream, _default_modules
+from test_stream_live import AWS_KEY, CHUNKS, LiveUpstream, _default_modules, _read_until
 
 pytestmark = pytest.mark.slow  # real Envoy end to end
 
@@ -89,3 +89,32 @@ def test_a_key_split_across_chunks_stops_the_stream_behind_envoy(envoy_stack, li
     assert "AKIA" not in body and AWS_KEY[4:12] not in body
     assert "Sure, the key is " in body and '"error"' in body
     assert _last_row(db, gw)[0] == "blocked"
+
+
+def test_a_client_that_leaves_after_the_last_event_got_a_complete_answer_behind_envoy(envoy_stack, live):
+    """The upstream holds its response open after ``[DONE]``; the client closes on it, before Envoy
+    passes the end of stream on to the module host: a complete answer, recorded as ok."""
+    envoy, db, gw = envoy_stack
+    live.script(CHUNKS, linger=2.0)
+    got = _read_until(
+        f"{envoy.url}/v1/openai/chat/completions",
+        {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]},
+        b"[DONE]",
+    )
+    assert b"[DONE]" in got
+    time.sleep(0.5)
+    verdict, _, outcome = _last_row(db, gw)
+    assert verdict == "allowed" and outcome == "ok"
+
+
+def test_a_client_that_leaves_mid_stream_behind_envoy_is_recorded_as_cancelled(envoy_stack, live):
+    envoy, db, gw = envoy_stack
+    live.script(CHUNKS, linger=2.0)
+    got = _read_until(
+        f"{envoy.url}/v1/openai/chat/completions",
+        {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]},
+        CHUNKS[0].encode(),
+    )
+    assert b"[DONE]" not in got
+    time.sleep(3.5)  # the upstream goes on after its wait for the client gives up; Envoy then ends the exchange
+    assert _last_row(db, gw)[2] == "client_cancelled"

@@ -148,6 +148,9 @@ class Anthropic(Dialect):
         ]
 
     # -- stream ----------------------------------------------------------------------
+    def stream_end(self, raw: bytes) -> bool:
+        return self.parse_event(raw)[0] == "message_stop"
+
     def track_event(self, state: StreamState, obj: dict[str, Any]) -> bool:
         ex = state.ex
         typ = obj.get("type")

@@ -521,6 +521,12 @@ class Dialect:
         """One stream event as the history keeps it (text; a binary frame as an SSE-shaped event)."""
         return raw
 
+    def stream_end(self, raw: bytes) -> bool:
+        """Whether this whole event is the last one a complete answer carries (``[DONE]``,
+        ``message_stop`` ...): a client that leaves after it had the whole answer.  False where the
+        format has no such event."""
+        return False
+
     def track_event(self, state: StreamState, obj: dict[str, Any]) -> bool:
         """Read one parsed stream event into `state` (usage, model, answer text).
         False: the client must not get this event (it asked for no usage chunk)."""

@@ -327,6 +327,15 @@ class Bedrock(Dialect):
             payload = orjson.dumps(inner)
         return eventstream.encode({":event-type": key, **_EVENT_HEADERS}, payload)
 
+    def stream_end(self, raw: bytes) -> bool:
+        """Converse streams end with ``metadata`` (after ``messageStop``); an invoke stream with the
+        model's own last event (Anthropic's ``message_stop``) in a ``chunk``."""
+        try:
+            name, data = self.parse_event(raw)
+        except eventstream.FrameError:
+            return False
+        return name == "metadata" or (name == "chunk" and b'"message_stop"' in data)
+
     def track_event(self, state: StreamState, obj: dict[str, Any]) -> bool:
         ex = state.ex
         d = obj.get("contentBlockDelta")

@@ -175,6 +175,10 @@ class Google(Dialect):
         return None
 
     # -- stream ----------------------------------------------------------------------
+    def stream_end(self, raw: bytes) -> bool:
+        """Gemini has no end event: the last chunk is the one that carries a ``finishReason``."""
+        return b'"finishReason"' in raw
+
     def track_event(self, state: StreamState, obj: dict[str, Any]) -> bool:
         ex = state.ex
         u = obj.get("usageMetadata")

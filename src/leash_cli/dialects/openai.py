@@ -233,6 +233,12 @@ class OpenAI(Dialect):
         return None
 
     # -- stream ----------------------------------------------------------------------
+    def stream_end(self, raw: bytes) -> bool:
+        """Chat and completions end with ``data: [DONE]``; the Responses API with
+        ``response.completed`` (or ``.incomplete`` / ``.failed``)."""
+        name, data = self.parse_event(raw)
+        return data == b"[DONE]" or name in _DONE_EVENTS
+
     def track_event(self, state: StreamState, obj: dict[str, Any]) -> bool:
         ex = state.ex
         typ = obj.get("type")

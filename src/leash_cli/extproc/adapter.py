@@ -427,6 +427,12 @@ class StreamHandler:
         self._finished = True
         ex = adm.ex
         self._settle(None)  # a picked deployment that gave no answer (a block, a client that left)
+        relay = self.relay
+        if not self.done and relay is not None and relay.ended:
+            # the client had the answer's last event and left before Envoy passed on the upstream's
+            # end of stream (an SDK closes on ``[DONE]``): a complete answer, not a cancelled one
+            self.done = True
+            ex.t_end = ex.t_end or time.perf_counter()
         if not self.done:
             if adm.flow is None and ex.status is None:
                 ex.outcome, ex.error, ex.status = (
@@ -438,8 +444,8 @@ class StreamHandler:
                 ex.outcome = "client_cancelled"
                 ex.error = ex.error or error or "stream ended before the response was complete"
                 ex.status = ex.status or 499
-        if self.relay is not None:
-            self.relay.record()
+        if relay is not None:
+            relay.record()
         if ex.t_upstream_start is not None and ex.t_upstream_end is None:
             ex.t_upstream_end = time.perf_counter()
         self.host.core.finish(adm)  # usage, cost, metrics, history; never raises
