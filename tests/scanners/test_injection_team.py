@@ -1,4 +1,5 @@
-"""The team's training texts (data/injection/team/) stay apart from the evaluation sets, and parse."""
+"""The team's training texts (data/injection/team/, and next/ not yet trained on) stay apart from the
+evaluation sets, and parse."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def _shingles(text: str, n: int = 5) -> set[str]:
     return {t[i : i + n] for i in range(max(1, len(t) - n + 1))}
 
 
-TEAM = [r for p in sorted((DATA / "team").glob("w*.jsonl")) for r in _rows(p)]
+TEAM = [r for d in ("team", "next") for p in sorted((DATA / d).glob("w*.jsonl")) for r in _rows(p)]
 
 
 def test_team_rows_are_well_formed():
