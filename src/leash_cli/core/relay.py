@@ -77,10 +77,10 @@ async def buffered(ex: Exchange, flow: Any, status: int, headers: Headers, body:
 class StreamRelay:
     """One streamed answer (server-sent events, or Bedrock's event-stream messages: the dialect's
     splitter cuts them) through the response stages.  ``sent`` is what the client was given;
-    ``ended``: the last of it is the event that ends a complete answer (``Dialect.stream_end``), so a
-    client that leaves now, before the upstream closed, left with the whole answer."""
+    ``ended``: its last event ends a complete answer (``Dialect.stream_end``), so a client that
+    leaves now, before the upstream closed, left with the whole answer."""
 
-    __slots__ = ("ex", "flow", "splitter", "secrets", "sent", "broke", "ended")
+    __slots__ = ("ex", "flow", "splitter", "secrets", "sent", "broke")
 
     def __init__(self, ex: Exchange, flow: Any, secrets: SecretMask | None = None) -> None:
         self.ex = ex
@@ -89,7 +89,6 @@ class StreamRelay:
         self.secrets = secrets or None
         self.sent: list[bytes] = []
         self.broke: bytes | None = None  # the error event of a stream the upstream broke off
-        self.ended = False
 
     async def feed(self, chunk: bytes) -> list[bytes]:
         """The events complete in `chunk`, through the response stages: what to write now (events that
@@ -108,7 +107,6 @@ class StreamRelay:
                 break
         if outs:
             self.sent += outs
-            self.ended = not flow.stopped and self.ex.dialect.stream_end(outs[-1])
         return outs
 
     def broken(self, error: UpstreamError) -> None:
@@ -150,10 +148,14 @@ class StreamRelay:
         tail += await flow.tail()
         if self.broke is not None:
             tail.append(self.broke)
-        if tail:
-            self.sent += tail
-            self.ended = self.broke is None and not flow.stopped and self.ex.dialect.stream_end(tail[-1])
+        self.sent += tail
         return tail
+
+    @property
+    def ended(self) -> bool:
+        """The last event the client was given ends a complete answer (read only when a client left)."""
+        sent = self.sent
+        return bool(sent) and self.broke is None and not self.flow.stopped and self.ex.dialect.stream_end(sent[-1])
 
     def record(self) -> None:
         """What the client got, on the exchange (a binary stream's messages as their JSON)."""
