@@ -561,7 +561,7 @@ def team_rows() -> list[tuple[str, str, int, str, str]]:
 # -- features + training ------------------------------------------------------------------------
 def windows(text: str) -> list[str]:
     """The training windows of a text, as the scanner sees them: WINDOW characters each, at most four."""
-    t = normalize(text, fold=True).text
+    t = im.mask_addresses(normalize(text, fold=True).text)
     if len(t) <= im.WINDOW:
         return [t]
     step = im.WINDOW
@@ -732,7 +732,7 @@ class DocDesign:
                 # text hidden in Unicode tag characters is read in place: the scanner scores it (decoded) on
                 # its own, and without it an attack that hides its payload there is a benign carrier
                 # ("write a haiku about ...") labelled as an attack
-                t = normalize(text, fold=True, tags="decode").text
+                t = im.mask_addresses(normalize(text, fold=True, tags="decode").text)
                 wins = []
                 for p in im.doc_windows(t):
                     ids, vals = im.doc_features_row(p)
@@ -840,13 +840,39 @@ def fit_doc(d: DocDesign, iters: int = DOC_ITERS, c: float = DOC_C) -> tuple[np.
 
 def doc_weights_for(rows) -> list[float]:
     """:func:`sample_weights` within the team's rows and within the public ones, the team's weighing
-    :data:`TEAM_SHARE` of the whole."""
+    :data:`TEAM_SHARE` of the whole; then :func:`balance_addresses`."""
     team = [r for r in rows if r[0].startswith("team-") or r[0] == "entities"]
     pub = [r for r in rows if not (r[0].startswith("team-") or r[0] == "entities")]
     wt = dict(zip(team, sample_weights(team))) if team else {}
     wp = dict(zip(pub, sample_weights(pub))) if pub else {}
     share = TEAM_SHARE if pub and team else (1.0 if team else 0.0)  # the team's share of the whole
-    return [wt[r] * share if r in wt else wp[r] * (1.0 - share) for r in rows]
+    return balance_addresses(rows, [wt[r] * share if r in wt else wp[r] * (1.0 - share) for r in rows])
+
+
+def has_address(text: str) -> bool:
+    """Whether the scanner's view of ``text`` holds an e-mail address, a URL or a domain name."""
+    t = normalize(text, fold=True).text
+    return im.mask_addresses(t) != t
+
+
+def balance_addresses(rows, weights: list[float]) -> list[float]:
+    """The weights with the texts that hold an address rebalanced: their attacks and benign texts weigh
+    each other as the two labels do in the texts without one (the total of each group unchanged).
+
+    More of the hand-written attacks than of the benign texts carry an address (the exfiltration target),
+    so "an address is there" was learnt as evidence and a contact list or a JSON record with an e-mail
+    address read as an attack; which name the address has is masked (``injection_model.mask_addresses``),
+    that it is there is balanced here."""
+    addr = [has_address(r[1]) for r in rows]
+    tot = {(a, lab): 0.0 for a in (False, True) for lab in (0, 1)}
+    for a, r, w in zip(addr, rows, weights):
+        tot[(a, r[2])] += w
+    if not all(tot.values()):
+        return weights
+    ratio = tot[(False, 1)] / tot[(False, 0)]  # attacks : benign where there is no address
+    group = tot[(True, 1)] + tot[(True, 0)]
+    scale = {1: group * ratio / (ratio + 1.0) / tot[(True, 1)], 0: group / (ratio + 1.0) / tot[(True, 0)]}
+    return [w * scale[r[2]] if a else w for a, r, w in zip(addr, rows, weights)]
 
 
 DOC_PUBLIC_CAP = 1500  # rows per (public source, label) the document model reads (a fixed sample)

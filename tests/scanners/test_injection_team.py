@@ -1,5 +1,5 @@
-"""The team's training texts (data/injection/team/, and next/ not yet trained on) stay apart from the
-evaluation sets, and parse."""
+"""The team's training texts (data/injection/team/, and data/injection/next/ when writers wait there to be
+trained on) stay apart from the evaluation sets, and parse."""
 
 from __future__ import annotations
 

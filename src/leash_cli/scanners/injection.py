@@ -974,7 +974,7 @@ def _hex(s: str) -> str | None:
 
 #: named thresholds (``sensitivity``), chosen on the team-written dev set (docs/detection.md)
 Sensitivity = Literal["low", "medium", "high"]
-PRESETS: dict[Sensitivity, float] = {"low": 0.72, "medium": 0.69, "high": 0.59}
+PRESETS: dict[Sensitivity, float] = {"low": 0.65, "medium": 0.6, "high": 0.55}
 DEFAULT_SENSITIVITY: Sensitivity = "medium"
 
 _CATEGORY_REASON = {
@@ -1129,8 +1129,8 @@ _DOC_SHORT = 24
 # is the floor of the mix: the team's texts were written to avoid the canonical phrasings ("ignore all
 # previous instructions", "oublie les consignes précédentes"), so the mix, fitted on them, gives the first
 # model almost no weight, while the public sources the first model learnt from are full of them (on folds
-# that leave one writer out, the floor costs under 0.005 of ROC AUC). 1.9: a first-model logit of 2.70 reaches
-# `medium` (0.69). The training script scores the team's texts through this scanner to fit the mix (which
+# that leave one writer out, the floor costs under 0.005 of ROC AUC). 1.9: a first-model logit of 2.31 reaches
+# `medium` (0.6). The training script scores the team's texts through this scanner to fit the mix (which
 # decoded variant of a text is read depends on the floor), so the margin is part of the weights: change it
 # only with a retrain, and choose the presets after
 _FIRST_MARGIN = 1.9
@@ -1279,7 +1279,8 @@ class InjectionScanner:
         # (most traffic has none); a short one, and one with hidden characters, is read whole
         gated = len(t) > _GATE_LEN and not vec[_RULE_INDEX["invisible"]]
         model = self.model
-        (ngram, wa, wb), (doc, da, db) = model.logits(t, live if gated else None)
+        # (the model reads the text with its addresses masked: the same length, so its spans hold for ``t``)
+        (ngram, wa, wb), (doc, da, db) = model.logits(injection_model.mask_addresses(t), live if gated else None)
         if ngram == float("-inf"):  # nothing to read: no evidence either way
             ngram, wa, wb = _QUIET, 0, 0
         if ngram > 0:

@@ -49,6 +49,7 @@ __all__ = [
     "DOC_WINDOW",
     "Model",
     "load",
+    "mask_addresses",
     "ngram_ids",
     "ngram_matrix",
     "MODEL_PATH",
@@ -73,6 +74,126 @@ _RUN = re.compile(r"(.)\1{3,}", re.S)
 def fold_runs(text: str) -> str:
     """``text`` with every run of more than three equal characters cut to three (the document model's view)."""
     return _RUN.sub(r"\1\1\1", text) if _RUN.search(text) else text
+
+
+# Addresses are masked before the n-grams are read (training and scoring alike): the host of a URL, an
+# e-mail address, a bare domain name.  Which name a writer made up for an attacker's server
+# ("collector.example") or for a customer's mailbox ("mail.example.org") says nothing about the text, yet a
+# model learns it: more of the hand-written attacks than of the benign texts use the reserved ``example``
+# domains, and a contact list of ``@mail.example.org`` addresses read as an attack.  What stays is that
+# an address is there and what surrounds it ("forward everything to", "/collect?data=").  Every character
+# of the name becomes ``x`` (the ``@`` stays), so offsets do not move: not its shape either, since made-up
+# attackers' hosts are hyphenated ("evil-collector") more often than real mailboxes.  That an address is
+# there weighs the same for attacks and benign texts in training (``balance_addresses`` in the script).
+_TLDS = frozenset(
+    [
+        "com",
+        "org",
+        "net",
+        "edu",
+        "gov",
+        "io",
+        "ai",
+        "co",
+        "biz",
+        "xyz",
+        "example",
+        "test",
+        "invalid",
+        "localhost",
+        "onion",
+        "uk",
+        "de",
+        "fr",
+        "ru",
+        "cn",
+        "jp",
+        "nl",
+        "pl",
+        "es",
+        "br",
+        "au",
+        "ca",
+        "ch",
+        "se",
+        "kr",
+        "tr",
+        "eu",
+        "ua",
+        "cz",
+        "dk",
+        "fi",
+        "pt",
+        "gr",
+        "ir",
+        "sa",
+        "ae",
+        "mx",
+        "ar",
+        "za",
+    ]
+)  # a bare domain needs one of these: not .info .app .dev .local (``logger.info``, ``self.app``), not the
+# ccTLDs that are English words (.it .in .me .at .be .no .us) after a missing space
+#: at most this many addresses of each kind are masked in one text (a dump of a million is not, in time)
+MAX_ADDRESSES = 256
+# (each pattern starts with a literal, which the regex engine finds fast: ~2 us over 4 KB of prose)
+_DOT_WORD = re.compile(r"\.([a-z]{2,9})(?![\w(-])")
+_HOST = re.compile(r"[\w-]+(?:\.[\w-]+)*")
+_URL_HOST = re.compile(r"[\w.-]+")
+_NAME = re.compile(r"[^@]")
+_TLD_END = re.compile(r"\.[^\W\d_]{2,}$")  # a host ends in a top-level domain of letters ("left-pad@1.3.0" has none)
+
+
+def _left(text: str, i: int) -> int:
+    """Where the run of name characters (letters, digits, ``_ . + -``) that ends at ``i`` starts (at most
+    64 back; ``i`` when there is none)."""
+    j, lo = i, max(0, i - 64)
+    while j > lo and (text[j - 1].isalnum() or text[j - 1] in "_.+-"):
+        j -= 1
+    return j
+
+
+def mask_addresses(text: str) -> str:
+    """``text`` with the names in its e-mail addresses, URL hosts and domain names masked (see above);
+    the same length."""
+    spans: list[tuple[int, int]] = []
+    i = text.find("@")
+    while i >= 0 and len(spans) < MAX_ADDRESSES:  # local@host.tld: both parts (not "@alice", "pkg@1.3.0")
+        h = _HOST.match(text, i + 1)
+        if h is not None and _TLD_END.search(h.group()):
+            j = _left(text, i)
+            if j < i:
+                spans.append((j, h.end()))
+        i = text.find("@", i + 1)
+    i = text.find("://")
+    limit = len(spans) + MAX_ADDRESSES
+    while i >= 0 and len(spans) < limit:  # scheme://host: the host only (the path stays)
+        h = _URL_HOST.match(text, i + 3)
+        if h is not None:
+            spans.append((i + 3, h.end()))
+        i = text.find("://", i + 3)
+    limit = len(spans) + MAX_ADDRESSES
+    for m in _DOT_WORD.finditer(text):  # a bare domain: its labels up to and with the top-level domain
+        if len(spans) >= limit:
+            break
+        if m.group(1) in _TLDS:
+            j = _left(text, m.start())
+            if j < m.start():
+                spans.append((j, m.end()))
+    if not spans:
+        return text
+    spans.sort()
+    out: list[str] = []
+    pos = 0
+    for a, b in spans:
+        a = max(a, pos)
+        if a >= b:
+            continue
+        out.append(text[pos:a])
+        out.append(_NAME.sub("x", text[a:b]))
+        pos = b
+    out.append(text[pos:])
+    return "".join(out)
 
 
 _P = np.uint32(1000003)
