@@ -304,6 +304,10 @@ def run(
         with contextlib.suppress(NotImplementedError, AttributeError):
             loop.add_signal_handler(signal.SIGHUP, lambda: reload_config(gateway, config_path))
         watcher = asyncio.create_task(_watch_file(gateway, config_path)) if watch else None
+        if console is not None:
+            # queued before the first request can be served, so a reload (SIGHUP, a file change) that
+            # comes at once is audited after it: the writer keeps the queue's order
+            _audit(gateway, "config_loaded", {"config": gateway.state.loaded.label})
         serving = asyncio.create_task(server.serve(sockets=sockets))
         while not server.started_event.is_set() and not serving.done():
             await asyncio.sleep(0.02)
@@ -313,7 +317,6 @@ def run(
             raise SystemExit(code or 1)
         if server.bound_port is not None and console is not None:
             banner(gateway, host, server.bound_port, console)
-            _audit(gateway, "config_loaded", {"config": gateway.state.loaded.label})
         # this process serves until it exits: give the allocator's free pages from imports and config
         # loading back to the OS, and what startup built need not be walked by the cyclic collector
         # again (here, not in Gateway.startup: tests and embedders start many gateways in one process)
