@@ -35,7 +35,9 @@ def all_rows(gw, sql="select * from requests order by started_at") -> list[dict]
 
 @pytest.mark.slow
 def test_every_outcome_is_recorded(start_gateway):
-    gw = start_gateway({"gateway": {"read_timeout": 0.5, "max_body_bytes": 5000}})
+    # 2 s: only the hanging upstream must time out; at 0.5 s, a parallel run on two loaded cores once had the
+    # error-500 upstream answer late, recorded as a 504
+    gw = start_gateway({"gateway": {"read_timeout": 2.0, "max_body_bytes": 5000}})
     base = gw.base("openai")
     httpx.post(f"{base}/chat/completions", json=CHAT)  # ok
     httpx.post(f"{base}/chat/completions", content=b"{oops", headers={"content-type": "application/json"})
