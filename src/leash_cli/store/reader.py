@@ -117,9 +117,10 @@ def _cache_columns(d: SqlDialect) -> str:
 
 
 def export_sql(d: SqlDialect, since: str | None) -> tuple[str, list[Any]]:
-    """Every column of every exchange since ``since``, oldest first."""
+    """Every column of every exchange since ``since``, oldest first (exchanges that started in the same
+    millisecond by id: its first digits are the microsecond it was made, so the order they came in)."""
     where, params = replay_where(since, None, d.ph)
-    return f"SELECT {', '.join(REQUEST_COLUMNS)} FROM requests{where} ORDER BY started_at", params
+    return f"SELECT {', '.join(REQUEST_COLUMNS)} FROM requests{where} ORDER BY started_at, id", params
 
 
 def replay_where(since: str | None, tenant: str | None, ph: str = "?") -> tuple[str, list[Any]]:
