@@ -22,7 +22,7 @@ CANARY_KEY = "sk-proj-CANARYkeyDoNotLeak0123456789abcdefABCDEF"
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]}
 
 
-def all_rows(gw, sql="select * from requests order by started_at") -> list[dict]:
+def all_rows(gw, sql="select * from requests order by started_at, id") -> list[dict]:
     gw.flush()
     time.sleep(0.05)
     gw.flush()

@@ -116,11 +116,15 @@ def _cache_columns(d: SqlDialect) -> str:
     )
 
 
+#: exchanges oldest first; those that started in the same millisecond by id (its first digits are the
+#: microsecond it was made: the order they came in, on either backend)
+OLDEST_FIRST = "started_at, id"
+
+
 def export_sql(d: SqlDialect, since: str | None) -> tuple[str, list[Any]]:
-    """Every column of every exchange since ``since``, oldest first (exchanges that started in the same
-    millisecond by id: its first digits are the microsecond it was made, so the order they came in)."""
+    """Every column of every exchange since ``since``, oldest first (:data:`OLDEST_FIRST`)."""
     where, params = replay_where(since, None, d.ph)
-    return f"SELECT {', '.join(REQUEST_COLUMNS)} FROM requests{where} ORDER BY started_at, id", params
+    return f"SELECT {', '.join(REQUEST_COLUMNS)} FROM requests{where} ORDER BY {OLDEST_FIRST}", params
 
 
 def replay_where(since: str | None, tenant: str | None, ph: str = "?") -> tuple[str, list[Any]]:
@@ -141,10 +145,10 @@ def replay_sql(d: SqlDialect, since: str | None, tenant: str | None, last: int |
     cols = ", ".join(REPLAY_COLUMNS)
     where, params = replay_where(since, tenant, d.ph)
     if last is None:
-        return f"SELECT {cols} FROM requests{where} ORDER BY started_at, rowid", params
+        return f"SELECT {cols} FROM requests{where} ORDER BY {OLDEST_FIRST}", params
     sql = (
-        f"SELECT {cols} FROM (SELECT rowid AS _r, * FROM requests{where} ORDER BY started_at DESC, rowid DESC "
-        f"LIMIT {d.ph}) AS newest ORDER BY started_at, _r"
+        f"SELECT {cols} FROM (SELECT * FROM requests{where} ORDER BY started_at DESC, id DESC "
+        f"LIMIT {d.ph}) AS newest ORDER BY {OLDEST_FIRST}"
     )
     return sql, [*params, int(last)]
 
