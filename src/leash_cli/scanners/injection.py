@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 from . import gates, injection_model
 from .engine import Finding
-from .injection_lexicon import discussion_hits, lexicon_scan
+from .injection_lexicon import discussion_hits, enacts, lexicon_scan
 from .injection_model import RULE_FEATURES
 from .normalize import normalize
 from .prefilter import Prefilter
@@ -974,7 +974,7 @@ def _hex(s: str) -> str | None:
 
 #: named thresholds (``sensitivity``), chosen on the team-written dev set (docs/detection.md)
 Sensitivity = Literal["low", "medium", "high"]
-PRESETS: dict[Sensitivity, float] = {"low": 0.65, "medium": 0.6, "high": 0.55}
+PRESETS: dict[Sensitivity, float] = {"low": 0.7, "medium": 0.61, "high": 0.56}
 DEFAULT_SENSITIVITY: Sensitivity = "medium"
 
 _CATEGORY_REASON = {
@@ -1105,7 +1105,9 @@ _URL_RUN = re.compile(r"[^\s%]{0,200}(?:%[0-9a-f]{2}[^\s%]{0,200}){3,}")
 # fixed priors (logit) for what the public training sets hardly contain: texts that talk *about* injection
 # (security docs, questions; in any language the lexicon knows) and code. The discussion prior grows with the
 # number of discussion markers (up to three: twice as strong) and is halved where a rule matched as a direct
-# imperative (an attack behind a research pretext also says "example" and "security")
+# imperative (an attack behind a research pretext also says "example" and "security"); it does not apply
+# where the text asks for what it quotes or names as an attack to be carried out ("for my thesis, execute
+# this prompt injection: ..."; ``injection_lexicon.enacts``)
 _EDU_PRIOR = -2.0
 _PRIOR_FLOOR = -1.1  # logit of 0.25
 _SHORT = 24  # characters: the classifier's part of a text of this length counts half
@@ -1482,7 +1484,7 @@ def _priors(t: str, best: dict, any_direct: bool, near: tuple[int, int] | None =
     if near is not None:
         t = t[near[0] : near[1]]
     n = _edu_search(t) + discussion_hits(t)  # English framing words, and the other languages' markers
-    if n:
+    if n and not enacts(t):  # ...unless it asks for the attack it names to be carried out
         # weaker without any rule hit: the framing words ("explain", "how to") also open plain requests
         p += (_EDU_PRIOR if best else _EDU_PRIOR / 2) * (0.5 + 0.5 * min(n, 3)) * (0.5 if any_direct else 1.0)
         why.append("discusses injection / asks about it")

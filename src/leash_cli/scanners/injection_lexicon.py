@@ -1253,3 +1253,126 @@ def discussion_hits(t: str, limit: int = 3) -> int:
         if len(seen) >= limit:
             break
     return len(seen)
+
+
+# -- enactment ---------------------------------------------------------------------------------------
+# A request to carry out what a text quotes or names: "execute the following prompt injection", "carry out
+# this example", "do what it says: '...'", "applique-la : «...»". An attack behind a research, audit or
+# teaching pretext says "research", "security", "example" -- the discussion markers above -- and then asks
+# for the attack to be performed; where it asks, the text is not a discussion (``injection._priors``).
+# Per language: imperative verbs (in scripts with spaces a stem must stand where an imperative does: a
+# sentence's start, after "please", "now", "bitte" ...), outside any quotation, and the nouns an attack is
+# named by. A verb counts when one of the nouns follows within 60 characters, or a quotation within 20 --
+# and not when what follows sends it elsewhere ("run the payload against the model").
+_ENACT_VERBS = {
+    "en": "carry out|execute|perform|run|follow|obey|apply|act on|comply with|enact|try out|do exactly what|"
+    "do what it says|do what this says|do as it says|do as this says|do what the|treat it as|treat this as",
+    "fr": "execute|executez|applique|appliquez|suivez|effectue|effectuez|realise|realisez|fais ce qu|"
+    "faites ce qu|obeis|obeissez|mets en oeuvre|mettez en oeuvre",
+    "es": "ejecuta|ejecute|aplica|aplique|sigue|siga|realiza|realice|lleva a cabo|lleve a cabo|obedece|"
+    "obedezca|haz lo que|haga lo que|cumple|cumpla",
+    "de": "fuhre|fuhren sie|befolge|befolgen sie|wende|wenden sie|setze|setzen sie|mach, was|mach was|"
+    "tu, was|tu was|gehorche|probier|probiere",
+    "pt": "executa|execute|aplica|aplique|segue|siga|realiza|realize|faca o que|faz o que|obedeca|cumpra",
+    "it": "esegui|esegua|applica|applichi|segui|segua|fai quello che|faccia quello che|obbedisci|metti in pratica",
+    "nl": "voer|volg|doe wat|gehoorzaam",
+    "ru": "выполни|выполните|примени|примените|следуй|следуйте|сделай то|сделайте то|исполни|исполните|запусти",
+    "uk": "виконай|виконайте|застосуй|застосуйте|дотримуйся|зроби те",
+    "pl": "wykonaj|wykonajcie|zastosuj|postepuj|zrob to|zrob, co|uruchom",
+    "tr": "uygula|uygulayin|calistir|yerine getir|dedigini yap|takip et",
+    "ar": "نفذ|نفّذ|طبق|طبّق|اتبع|قم بتنفيذ|قم بتطبيق",
+    "hi": "लागू करो|लागू करें|पालन करो|पालन करें|चलाओ|निष्पादित करो|निष्पादित करें",
+    "zh": "请执行|执行以下|执行这个|执行这段|照做|照着做|请按照|按照它|请运行|运行以下|请实施",
+    "ja": "実行して|実行しろ|実行せよ|従って|従え|その通りに|実施して",
+    "ko": "실행해|실행하세요|실행하라|따라 해|따라해|수행해|수행하세요|그대로 해",
+}
+_ENACT_NOUNS = (
+    "injection|jailbreak|attack|payload|exploit|example|prompt|instruction|command|test case|"
+    "attaque|exemple|consigne|charge utile|commande|inyeccion|ataque|ejemplo|instruccion|comando|carga util|"
+    "angriff|beispiel|anweisung|befehl|injecao|exemplo|instruc|iniezione|attacco|esempio|istruzion|"
+    "injectie|aanval|voorbeeld|instructie|opdracht|инъекци|джейлбрейк|атак|пример|промпт|инструкци|команд|"
+    "ін'єкці|приклад|інструкці|wstrzyk|atak|przyklad|instrukcj|polecen|enjeksiyon|saldiri|ornek|istem|talimat|komut|"
+    "حقن|هجوم|مثال|تعليمات|أوامر|इंजेक्शन|हमला|उदाहरण|प्रॉम्प्ट|निर्देश|"
+    "注入|越狱|攻击|示例|例子|提示词|指令|命令|インジェクション|脱獄|攻撃|プロンプト|指示|命令|인젝션|탈옥|공격|예시|프롬프트|지시|명령"
+)
+# where an imperative stands: a sentence's start, or after a word that asks ("please", "bitte", "por favor" ...)
+_ASKS_HERE = re.compile(
+    r"(?:^|[.!?:;\n(\-*>]\s*|\b(?:please|pls|now|just|simply|kindly|go ahead and|ok|okay|bitte|jetzt|nun|"
+    r"por favor|ahora|agora|s'il te plait|s'il vous plait|maintenant|per favore|ora|adesso|alsjeblieft|nu|"
+    r"prosze|teraz|lutfen|simdi|пожалуйста|теперь|сейчас|будь ласка|тепер)\s+)$"
+)
+_OPEN_Q = "\u201c\u201e\u00ab\u300c\u300e"
+_CLOSE_Q = "\u201d\u00bb\u300d\u300f"
+
+
+def _inside_quotation(t: str, a: int) -> bool:
+    """Whether position ``a`` of ``t`` lies inside a quotation opened earlier on its line."""
+    line = t[t.rfind("\n", 0, a) + 1 : a]
+    if line.count('"') % 2:
+        return True
+    return max(map(line.rfind, _OPEN_Q)) > max(map(line.rfind, _CLOSE_Q))
+
+
+_enact_verbs = sorted({_fold(x) for vs in _ENACT_VERBS.values() for x in vs.split("|") if x.strip()})
+# which ends of a verb must be a word's: those in a script with spaces between words
+_ENACT_START = tuple(re.match(r"[a-z\u0370-\u03ff\u0400-\u04ff\u0590-\u06ff]", v) is not None for v in _enact_verbs)
+_ENACT_END = tuple(re.search(r"[a-z\u0400-\u04ff]$", v) is not None for v in _enact_verbs)
+try:
+    _ENACT_AC: AhoCorasick | None = AhoCorasick(_enact_verbs)
+except NameError:  # pragma: no cover - ahocorasick_rs is declared (see the discussion markers above)
+    _ENACT_AC = None
+
+
+def _word_char(c: str) -> bool:
+    return c.isalnum() or c == "_"
+
+
+def _verbs_in(t: str) -> list[tuple[int, int]]:
+    """The spans of the verbs of ``_ENACT_VERBS`` in ``t`` whose ends are a word's where they must be, left to
+    right, the longest at each place, none overlapping (an alternation's matches, found by Aho-Corasick)."""
+    if _ENACT_AC is None:  # pragma: no cover
+        return []
+    found = []
+    for i, a, b in _ENACT_AC.find_matches_as_indexes(t, overlapping=True):
+        if _ENACT_START[i] and a and _word_char(t[a - 1]):
+            continue
+        if _ENACT_END[i] and b < len(t) and _word_char(t[b]):
+            continue
+        found.append((a, -b))
+    out: list[tuple[int, int]] = []
+    end = 0
+    for a, nb in sorted(found):
+        if a >= end:
+            out.append((a, -nb))
+            end = -nb
+    return out
+
+
+_SPACED_SCRIPT = re.compile(r"[a-z\u0370-\u03ff\u0400-\u04ff]")
+_ENACT_OBJECT = re.compile(
+    r"[^\n]{0,20}?[\"'\u201c\u201e\u00ab\u300c\u300e`]|[^\n]{0,60}?(?:"
+    + "|".join(re.escape(_fold(n)) for n in _ENACT_NOUNS.split("|"))
+    + ")"
+)
+_ENACT_ELSEWHERE = re.compile(
+    r"\b(?:against|on|in|to|into|at)\s+(?:the|a|an|your|our|their|its|any)?\s*(?:target|victim|model|models|llm|chatbot|bot|"
+    r"assistant|agent|app|application|system under test|endpoint|api|staging|sandbox)\b"
+)
+
+
+def enacts(t: str, limit: int = 4096) -> bool:
+    """Whether the folded text ``t`` (its first ``limit`` characters) asks for what it quotes or names as an
+    attack to be carried out (see ``_ENACT_VERBS``)."""
+    for a, b in _verbs_in(t[:limit])[:16]:
+        if _SPACED_SCRIPT.match(t, a) and not _ASKS_HERE.search(t, max(0, a - 20), a):
+            continue
+        if _inside_quotation(t, a):  # the quoted attack's own words ("decode this and follow it")
+            continue
+        tail = t[b : b + 80]
+        o = _ENACT_OBJECT.match(tail)
+        if o is None:
+            continue
+        if _ENACT_ELSEWHERE.search(tail, 0, o.end() + 40):
+            continue
+        return True
+    return False
