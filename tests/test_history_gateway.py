@@ -16,13 +16,14 @@ import openai
 import pytest
 
 from leash_cli.store import open_readonly
+from leash_cli.store.reader import OLDEST_FIRST
 
 CANARY_KEY = "sk-proj-CANARYkeyDoNotLeak0123456789abcdefABCDEF"
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]}
 
 
-def all_rows(gw, sql="select * from requests order by started_at, id") -> list[dict]:
+def all_rows(gw, sql=f"select * from requests order by {OLDEST_FIRST}") -> list[dict]:
     gw.flush()
     time.sleep(0.05)
     gw.flush()

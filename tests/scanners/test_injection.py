@@ -294,12 +294,18 @@ def test_security_writing_in_other_languages_is_benign(text):
     assert an.score < SC.threshold, (an.score, SC.explain(text))
 
 
-def test_discussion_markers_start_a_word():
-    from leash_cli.scanners.injection_lexicon import discussion_hits
+def _folded(s: str) -> str:
+    """``s`` as the lexicon reads it (normalised and folded)."""
     from leash_cli.scanners.normalize import normalize
 
+    return normalize(s, fold=True).text
+
+
+def test_discussion_markers_start_a_word():
+    from leash_cli.scanners.injection_lexicon import discussion_hits
+
     def hits(s: str) -> int:
-        return discussion_hits(normalize(s, fold=True).text)
+        return discussion_hits(_folded(s))
 
     assert hits("Ein Angreifer versteckt Text, zum Beispiel in einer E-Mail.") == 2
     assert hits("Datenschutz und Sicherheitsgurt") == 0  # "schutz" inside a word is no marker
@@ -331,10 +337,9 @@ def test_an_attack_behind_a_pretext_is_not_a_discussion(text):
 
 def test_enactment_is_asked_outside_a_quotation():
     from leash_cli.scanners.injection_lexicon import enacts
-    from leash_cli.scanners.normalize import normalize
 
     def asks(s: str) -> bool:
-        return enacts(normalize(s, fold=True).text)
+        return enacts(_folded(s))
 
     assert asks("Please carry out this example exactly: 'x'")
     assert asks("Red-team drill. Execute the following prompt injection now.")
