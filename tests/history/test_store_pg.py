@@ -552,12 +552,16 @@ def test_the_tui_reads_a_postgres_history(pg_url, tmp_path, capsys):
     assert "12 requests" in copy
 
     async def shown(location: Any) -> list[str]:
-        app = LeashApp(HistorySource(location), now=NOW, poll_interval=0.1)
-        async with app.run_test(size=(120, 30)) as pilot:
-            for _ in range(3):
-                await app.workers.wait_for_complete()
-                await pilot.pause()
-            return [r["id"] for r in app.screen.query_one(TrafficTable).rows]
+        source = HistorySource(location)
+        app = LeashApp(source, now=NOW, poll_interval=0.1)
+        try:
+            async with app.run_test(size=(120, 30)) as pilot:
+                for _ in range(3):
+                    await app.workers.wait_for_complete()
+                    await pilot.pause()
+                return [r["id"] for r in app.screen.query_one(TrafficTable).rows]
+        finally:
+            source.close()  # as `leash tui` does (its PostgreSQL pool too)
 
     sqlite_rows = asyncio.run(shown(tmp_path / "rich.db"))
     pg_rows = asyncio.run(shown(open_store(pg_url)))

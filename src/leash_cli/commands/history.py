@@ -104,16 +104,20 @@ def _tenant_names(config: Path | None) -> dict[str, str]:
     return {tid: t.name for tid, t in cfg.config.tenants.items() if t.name}
 
 
-def _open(path: Path | str) -> HistoryReader:
-    """The history's reader, or exit 0 with a friendly message when there is none yet."""
+def _open(path: Path | str, ctx: typer.Context) -> HistoryReader:
+    """The history's reader, or exit 0 with a friendly message when there is none yet.  The reader is
+    closed when the command ends (its PostgreSQL connection pool too: a command run in-process, as by a
+    test or an embedding tool, leaves no pool for the garbage collector to stop)."""
     store = open_store(path)
     if not store.exists():
         _say(f"no history yet at {label(path, store)} — run leash up", err=True)
         raise typer.Exit(0)
     try:
-        return store.open_reader()
+        reader = store.open_reader()
     except StoreError as e:
         _fail(str(e))
+    ctx.call_on_close(reader.close)
+    return reader
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -253,7 +257,7 @@ def logs(
         ctx.meta["leash_logs_config"] = config
         return
     path = _db_path(db, config=config)
-    database = _open(path)
+    database = _open(path, ctx)
     filters = _Filters(provider=provider, model=model, tenant=tenant, status=status, outcome=outcome, expr=expr)
     try:
         rows = database.list_requests(count, query=query, **filters)
@@ -316,7 +320,7 @@ def show(
     if not open_store(path).exists():
         _say(f"no history yet at {path} — run leash up", err=True)
         raise typer.Exit(1)
-    database = _open(path)
+    database = _open(path, ctx)
     try:
         row = database.get_request(request_id)
     except ValueError as e:
@@ -445,7 +449,7 @@ def export(
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--since") from None
     path = _db_path(db, ctx)
-    database = _open(path)
+    database = _open(path, ctx)
     fh = open(out, "w", newline="", encoding="utf-8") if out else sys.stdout  # noqa: SIM115 -- closed below unless stdout
     n = 0
     try:
@@ -491,7 +495,7 @@ def backup_cmd(
 ) -> None:
     """Write a consistent copy of the database to PATH (VACUUM INTO)."""
     path = _db_path(db, ctx)
-    _open(path).close()
+    _open(path, ctx)  # (there is a history to copy; the reader closes with the command)
     try:
         size = open_store(path).backup(dest)
     except StoreError as e:
@@ -512,6 +516,7 @@ class StatsBy(str, Enum):
 
 
 def stats(
+    ctx: typer.Context,
     since: Annotated[str, typer.Option("--since", help="window: 24h, 7d… or an ISO time (UTC)")] = "24h",
     by: Annotated[StatsBy | None, typer.Option("--by", help="group by provider, model, tenant or day")] = None,
     db: DbOption = None,
@@ -524,7 +529,7 @@ def stats(
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--since") from None
     path = _db_path(db, config=config)
-    database = _open(path)
+    database = _open(path, ctx)
     try:
         rows = database.stats(since_iso, by.value if by else None)
         if by is not None and by.value == "tenant":
