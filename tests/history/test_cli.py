@@ -390,3 +390,36 @@ def test_broken_local_config_does_not_hide_history(app, runner, db, tmp_path):
     (tmp_path / "leash.yaml").write_text("gateway: [not, a, mapping\n")
     r = runner.invoke(app, ["logs", "--json", "-n", "1"])
     assert r.exit_code == 0 and orjson.loads(r.output)[0]["id"] == "ccc-5"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["logs", "--json"],
+        ["logs", "show", "aaa-1"],
+        ["logs", "export", "--since", "24h"],
+        ["logs", "backup", "copy.db"],
+        ["stats", "--json"],
+    ],
+)
+def test_every_command_closes_the_reader_it_opened(app, runner, db, monkeypatch, args):
+    """Run in-process, a command leaves no reader open (a PostgreSQL reader holds a connection pool)."""
+    from leash_cli.store.queries import SqliteReader
+
+    opened: list[SqliteReader] = []
+    closed: list[SqliteReader] = []
+    real_init, real_close = SqliteReader.__init__, SqliteReader.close
+
+    def init(self, *a, **k):
+        real_init(self, *a, **k)
+        opened.append(self)
+
+    def close(self):
+        closed.append(self)
+        real_close(self)
+
+    monkeypatch.setattr(SqliteReader, "__init__", init)
+    monkeypatch.setattr(SqliteReader, "close", close)
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert opened and closed == opened  # each reader closed, once
