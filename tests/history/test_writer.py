@@ -77,6 +77,22 @@ def test_snapshot_row_keeps_timings_and_the_prompt_as_sent():
     assert row["latency_ms"] is row["upstream_ms"] is row["overhead_ms"] is row["ended_at"] is None
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="reads /proc/PID/maps (Linux)")
+def test_the_writer_process_writes_without_numpy(db_path):
+    # sqlite_utils imports numpy when it is installed; the writer keeps it out (12 MB of resident memory)
+    rec = ProcessRecorder(db_path, StorageConfig())
+    rec.start()
+    try:
+        for i in range(20):
+            rec.submit(make_ex(i))
+        assert rec.flush(20) and rows(db_path, "SELECT count(*) AS n FROM requests")[0]["n"] == 20
+        with open(f"/proc/{rec.pid}/maps") as f:
+            maps = f.read()
+        assert "sqlite3" in maps and "numpy" not in maps
+    finally:
+        rec.close()
+
+
 @pytest.mark.slow
 def test_rows_audit_flush_and_close(db_path):
     rec = ProcessRecorder(db_path, StorageConfig(batch_size=100))

@@ -1,4 +1,5 @@
-"""The history writer process: ``python -m leash_cli.store LOCATION STORAGE_JSON MAX_PENDING``.
+"""The history writer process: ``python -m leash_cli.store LOCATION STORAGE_JSON MAX_PENDING`` (the gateway
+starts it as ``python -c`` with :data:`~leash_cli.store.process._WRITER_MAIN`, which keeps numpy out).
 
 Started by :class:`~leash_cli.store.process.ProcessRecorder` (``storage.writer: process``);
 reads row items and commands from stdin (the frame protocol of

@@ -70,6 +70,26 @@ log = logging.getLogger("leash.store")
 _LEN = struct.Struct("<I")
 _PICKLE = pickle.HIGHEST_PROTOCOL
 _STATUS_EVERY = 0.02  # seconds between routine status frames from the writer
+# how the writer process starts: ``python -m leash_cli.store``, with numpy and pandas made unimportable first.
+# sqlite_utils imports them when they are installed (for their scalars' column types), and a process that
+# writes rows of Python values needs neither: 12 MB less resident memory (numpy) and a faster start.  (A finder
+# that refuses them, not ``sys.modules[...] = None``: psycopg takes a ``numpy`` key there to mean it is loaded.)
+_WRITER_MAIN = """
+import sys
+
+
+class Refuse:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in ("numpy", "pandas"):
+            raise ModuleNotFoundError(f"{name} is not loaded in the history writer", name=name)
+        return None
+
+
+sys.meta_path.insert(0, Refuse())
+from leash_cli.store.__main__ import main
+
+sys.exit(main())
+"""
 
 
 def frame(obj: Any) -> bytes:
@@ -349,8 +369,8 @@ class ProcessRecorder:
     def _spawn(self) -> None:
         cmd = [
             sys.executable,
-            "-m",
-            "leash_cli.store",
+            "-c",
+            _WRITER_MAIN,
             self.store.location,
             self._storage.model_dump_json(),
             str(self.max_pending),
