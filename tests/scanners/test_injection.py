@@ -110,6 +110,11 @@ OVER_FLAGGED = {
         "flagged at medium (0.66; the previous weights 0.58): 'print the system ...' is the shape of a request for"
         " the system prompt, and a short request no writer wrote about scores near the threshold"
     ),
+    "Act as a senior Python reviewer and comment on this diff.": (
+        "flagged at medium (0.564 against 0.56; below `medium` 0.61 before the floor gave way to the document model"
+        " and the presets were read again): a persona request of a few words, which the document model reads as"
+        " role-play"
+    ),
 }
 
 
@@ -350,3 +355,21 @@ def test_enactment_is_asked_outside_a_quotation():
     assert not asks('To reproduce, run the following payload against the staging model: "x"')
     assert not asks("Je suis développeuse et je teste une injection de prompt.")
     assert not asks("We observed that the model would follow the injected instruction.")
+
+
+def test_the_first_models_floor_gives_way_to_a_sure_document_model(monkeypatch):
+    # where the first model is sure of an attack its verdict less a margin floors the mix -- unless the
+    # document model is as sure of the opposite (it read hand-written security writing, the first model did not)
+    from leash_cli.scanners.injection import _FIRST_MARGIN, _FLOOR_DOC
+
+    sc = InjectionScanner()
+    text = "a plain sentence about the weather in the north of the country today"
+
+    def with_doc(doc: float):
+        monkeypatch.setattr(sc.model, "logits", lambda t, live=None: ((12.0, 0, len(t)), (doc, 0, len(t))))
+        return sc.analyse(text)
+
+    unsure, sure = with_doc(_FLOOR_DOC + 0.5), with_doc(_FLOOR_DOC - 3.0)
+    assert unsure.prior == 0 and unsure.logit == pytest.approx(unsure.first - _FIRST_MARGIN)
+    assert sure.prior == 0 and sure.logit < sure.first - _FIRST_MARGIN - 1.0
+    assert sure.score < unsure.score

@@ -974,7 +974,7 @@ def _hex(s: str) -> str | None:
 
 #: named thresholds (``sensitivity``), chosen on the team-written dev set (docs/detection.md)
 Sensitivity = Literal["low", "medium", "high"]
-PRESETS: dict[Sensitivity, float] = {"low": 0.7, "medium": 0.61, "high": 0.56}
+PRESETS: dict[Sensitivity, float] = {"low": 0.61, "medium": 0.56, "high": 0.5}
 DEFAULT_SENSITIVITY: Sensitivity = "medium"
 
 _CATEGORY_REASON = {
@@ -1131,11 +1131,17 @@ _DOC_SHORT = 24
 # is the floor of the mix: the team's texts were written to avoid the canonical phrasings ("ignore all
 # previous instructions", "oublie les consignes précédentes"), so the mix, fitted on them, gives the first
 # model almost no weight, while the public sources the first model learnt from are full of them (on folds
-# that leave one writer out, the floor costs under 0.005 of ROC AUC). 1.9: a first-model logit of 2.35 reaches
-# `medium` (0.61). The training script scores the team's texts through this scanner to fit the mix (which
+# that leave one writer out, the floor costs under 0.005 of ROC AUC). 1.9: a first-model logit of 2.14 reaches
+# `medium` (0.56). The training script scores the team's texts through this scanner to fit the mix (which
 # decoded variant of a text is read depends on the floor), so the margin is part of the weights: change it
 # only with a retrain, and choose the presets after
 _FIRST_MARGIN = 1.9
+# ...but not where the document model is sure of the opposite: below this logit (0.047) it has read the text as
+# benign, and the first model, which never saw hand-written security writing, code reviews or eval-set threads,
+# is then more often wrong than right (on the dev sets, with the weights 56168034: false positives at 0.61, the
+# previous `medium`, 2.4 % -> 1.5 % and 2.9 % -> 1.4 %, recall unchanged; -2 and -1.5 cost recall, -4 left most
+# of them).  The mix's fit does not depend on it (the weights rebuild bit for bit with and without it)
+_FLOOR_DOC = -3.0
 # a key, token, hash or encoded payload: 20 or more base64 characters with a digit among them (folded view)
 _KEYLIKE = re.compile(r"[a-z0-9+/=_\-]{20,}")
 
@@ -1315,7 +1321,8 @@ class InjectionScanner:
             doc_led = c_ * mixed > 0.5 and c_ * mixed > a_ * first
             if doc_led:
                 wa, wb = da, db
-            confident = first - _FIRST_MARGIN
+            if doc > _FLOOR_DOC:
+                confident = first - _FIRST_MARGIN
         # the priors only lower a score: below _PRIOR_FLOOR nothing is flagged at any preset, so scan() skips
         # them (a long text discusses injection or reads as code or not around the window the classifier found
         # strongest -- near the evidence -- so an instruction injected into a long prompt that somewhere says

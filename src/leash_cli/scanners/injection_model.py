@@ -17,11 +17,13 @@ prompt takes ~60 µs, 1 MB ~40 ms.  (The mean, not the sum: a window's part does
 
 A second linear model, the *document model*, reads the same n-grams of the whole text (they are hashed
 once for both): its logit is ``doc_bias + sum(weights) / sqrt(count)``, so it weighs how much of the text
-is evidence rather than its mean: over the whole text up to :data:`DOC_WHOLE` characters; beyond, over
-windows of :data:`DOC_WINDOW` characters (half-overlapping, the maximum taken), or -- where the scanner's
-gate says where to look -- over each place it pointed at with :data:`DOC_CONTEXT` characters either side
-(:meth:`Model.doc_logit`).  Runs of one character fold to three first (:func:`fold_runs`).  It learnt from hand-written
-attacks and hard benign texts (``data/injection/team/``) as well as the public sources; four numbers
+is evidence rather than its mean.  It also reads words (:func:`word_grams`: each word whole, and each
+two words in a row, hashed into the same buckets), so what a text says across more than five characters
+("was blocked because it asked", "shall prevent instructions in") counts as well.  It reads the whole text
+up to :data:`DOC_WHOLE` characters; beyond, windows of :data:`DOC_WINDOW` characters (half-overlapping, the
+maximum taken), or -- where the scanner's gate says where to look -- each place it pointed at with
+:data:`DOC_CONTEXT` characters either side (:meth:`Model.doc_logit`).  Runs of one character fold to three
+first (:func:`fold_runs`).  It learnt from hand-written attacks and hard benign texts (``data/injection/team/``) as well as the public sources; four numbers
 (``mix``) fitted on held-out folds combine the two models and the fixed priors (see
 ``injection.InjectionScanner.analyse``).
 
@@ -33,10 +35,12 @@ downloaded at run time.
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import os
 import re
 import threading
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,6 +56,7 @@ __all__ = [
     "mask_addresses",
     "ngram_ids",
     "ngram_matrix",
+    "word_grams",
     "MODEL_PATH",
     "RULE_FEATURES",
 ]
@@ -197,6 +202,91 @@ _LUT[[9, 10, 11, 12, 13]] = 32
 _LUT[48:58] = 48
 
 
+#: a longer run of word characters (a CJK sentence, a base64 blob) is no word (see :func:`word_grams`)
+MAX_WORD = 24
+_WORD_SALT = {1: np.uint32(0x5BD1E995), 2: np.uint32(0x68E31DA4), 3: np.uint32(0x1B873593)}
+_PINV = np.uint32(pow(1000003, -1, 1 << 32))  # the inverse of _P modulo 2**32
+
+
+@functools.cache
+def _word_chars() -> np.ndarray:
+    """Which code points of the Basic Multilingual Plane are word characters: letters, marks and numbers
+    (Unicode categories L*, M*, N*); built on first use (~20 ms)."""
+    cat = unicodedata.category
+    return np.fromiter((cat(chr(i))[0] in "LMN" for i in range(0x10000)), dtype=bool, count=0x10000)
+
+
+_pows = (np.ones(1, dtype=np.uint32), np.ones(1, dtype=np.uint32))
+
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``P**i`` and ``P**-i`` modulo 2**32 for ``i < n`` (tables kept and grown by doubling)."""
+    global _pows
+    pw, ipw = _pows
+    if len(pw) < n:
+        size = max(n, 2 * len(pw), 4096)
+        with np.errstate(over="ignore"):
+            pw = np.full(size, _P, dtype=np.uint32)
+            ipw = np.full(size, _PINV, dtype=np.uint32)
+            pw[0] = ipw[0] = 1
+            pw, ipw = np.cumprod(pw, dtype=np.uint32), np.cumprod(ipw, dtype=np.uint32)
+        _pows = (pw, ipw)
+    return pw[:n], ipw[:n]
+
+
+def word_grams(c: np.ndarray, orders: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The word n-grams of the code array ``c`` of each order in ``orders`` (1: a word, 2: two words in a
+    row): the position of each one's last character and its bucket, as int64 arrays.  A word is a run of
+    letters, marks and digits (``_`` and all punctuation separate words: ``send_email`` is two) of at most
+    :data:`MAX_WORD`; an n-gram is n words in a row, whatever separates them, none of them too long.  Each
+    word is hashed whole (a polynomial hash from prefix sums, so the pass is linear), then the words of an
+    n-gram are combined and the result salted by its order, mixed and cut to ``BITS`` like the character
+    n-grams (whose buckets they share)."""
+    n = len(c)
+    if not orders or n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    table = _word_chars()
+    w = table[c] if int(c.max()) < 0x10000 else table[np.minimum(c, 0xFFFF)] & (c < 0x10000)  # (above: emoji)
+    wi = w.view(np.int8)
+    edge = np.empty(n + 1, dtype=np.int8)  # +1 where a word starts, -1 after it ends
+    edge[0] = wi[0]
+    np.subtract(wi[1:], wi[:-1], out=edge[1:n])
+    edge[n] = -wi[-1]
+    at = np.flatnonzero(edge)
+    if len(at) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    starts, ends = at[0::2], at[1::2]  # (they alternate, a start first; ends exclusive)
+    pw, ipw = _powers(n)
+    with np.errstate(over="ignore"):
+        h = np.concatenate((np.zeros(1, dtype=np.uint32), np.cumsum(c * pw, dtype=np.uint32)))
+        wh = (h[ends] - h[starts]) * ipw[starts]
+        long = (ends - starts) > MAX_WORD
+        last = ends - 1
+        pos_out, ids_out = [], []
+        for order in orders:
+            k = len(wh) - order + 1
+            if k <= 0:
+                continue
+            g = wh[:k].copy()
+            for j in range(1, order):
+                g *= _MIX
+                g += wh[j : j + k]
+            g ^= _WORD_SALT[order]
+            g *= _MIX
+            g >>= _SHIFT
+            p = last[order - 1 :]
+            if long.any():  # drop the n-grams with a long run in them
+                bad = long[:k].copy()
+                for j in range(1, order):
+                    bad |= long[j : j + k]
+                g, p = g[~bad], p[~bad]
+            pos_out.append(p)
+            ids_out.append(g)
+    if not pos_out:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(pos_out).astype(np.int64), np.concatenate(ids_out).astype(np.int64)
+
+
 _ASCII_FOLD = bytes.maketrans(b"\t\n\x0b\x0c\r0123456789", b"     0000000000")
 
 
@@ -273,6 +363,7 @@ class Model:
     digest: str  # sha256 of the .npz bytes (shown in the model card and by --check)
     doc_weights: np.ndarray | None = None  # float32 [2**BITS]: the document model (None: not in this file)
     doc_bias: float = 0.0
+    word_orders: tuple[int, ...] = ()  # the word n-grams the document model also reads (:func:`word_grams`)
     # logit = mix[0] * first + mix[1] * document + mix[3], plus mix[2] * the fixed priors
     mix: tuple[float, float, float, float] = (1.0, 0.0, 1.0, 0.0)
 
@@ -288,16 +379,24 @@ class Model:
         ``c``, which starts at position ``base`` of the padded text (``weights``: another weight vector)."""
         return self._sums_of(c, lo, hi, base, (self.weights if weights is None else weights,))[0]
 
-    def _sums_of(self, c: np.ndarray, lo: int, hi: int, base: int, weights: tuple[np.ndarray, ...]) -> list[np.ndarray]:
-        """:meth:`_sums` for several weight vectors over one hashing pass."""
+    def _sums_of(
+        self, c: np.ndarray, lo: int, hi: int, base: int, weights: tuple[np.ndarray, ...], words: int = -1
+    ) -> list[np.ndarray]:
+        """:meth:`_sums` for several weight vectors over one hashing pass; the vector at index ``words``
+        (the document model's) also sums the word n-grams (:func:`word_grams`) ending at each position."""
         a = max(0, lo - (_K - 1))
         m = ngram_matrix(c[a:hi])
         out = []
-        for wv in weights:
+        for i, wv in enumerate(weights):
             g = wv.take(m)
             for k, n in enumerate(ORDERS):  # n-grams that would start before the text
                 g[k, : max(0, n - 1 - a - base)] = 0.0
-            out.append(g.sum(axis=0, dtype=np.float64)[lo - a :])
+            s = g.sum(axis=0, dtype=np.float64)
+            if i == words and self.word_orders:
+                pos, ids = word_grams(c[a:hi], self.word_orders)
+                if len(pos):
+                    s += np.bincount(pos, weights=wv.take(ids), minlength=len(s))
+            out.append(s[lo - a :])
         return out
 
     def ngram_logit(self, text: str, live: list[tuple[int, int]] | None = None) -> tuple[float, int, int]:
@@ -338,7 +437,7 @@ class Model:
         n = len(text) + 2
         if self.doc_weights is None or not text or live is not None or n > DOC_WHOLE or _RUN.search(text):
             return self.ngram_logit(text, live), self.doc_logit(text, live)
-        s1, s2 = self._sums_of(codes(" " + text + " "), 0, n, 0, (self.weights, self.doc_weights))
+        s1, s2 = self._sums_of(codes(" " + text + " "), 0, n, 0, (self.weights, self.doc_weights), words=1)
         return self._best_window(s1, window_starts(n), len(text)), (self._doc_of(s2, n), 0, len(text))
 
     def _some_windows(self, text: str, starts: list[int], n: int) -> tuple[float, int, int]:
@@ -397,7 +496,7 @@ class Model:
                 return float("-inf"), 0, 0
         c = codes(" " + text + " ")
         lo, hi = starts[0], min(starts[-1] + size, n)
-        s = self._sums(c, lo, hi, 0, dw)  # positions lo .. hi-1
+        s = self._sums_of(c, lo, hi, 0, (dw,), words=0)[0]  # positions lo .. hi-1
         cs = np.concatenate(([0.0], np.cumsum(s)))
         st = np.asarray(starts)
         ends = np.minimum(st + size, n)
@@ -431,18 +530,22 @@ class Model:
         assert self.doc_weights is not None
         text = fold_runs(text)
         n = len(text) + 2
-        return self._doc_of(self._sums(codes(" " + text + " "), 0, n, 0, self.doc_weights), n)
+        return self._doc_of(self._sums_of(codes(" " + text + " "), 0, n, 0, (self.doc_weights,), words=0)[0], n)
 
     def _doc_of(self, s: np.ndarray, n: int) -> float:
         """The document model's logit of a whole padded text of length ``n`` from its per-position sums."""
         return float(s.sum()) / float(np.sqrt(max(_count_prefix(n), 1.0))) + self.doc_bias
 
 
-def doc_features_row(text: str) -> tuple[np.ndarray, np.ndarray]:
-    """Training form of one (window of) text for the document model: bucket ids, each valued 1/sqrt(count)."""
+def doc_features_row(text: str, word_orders: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """Training form of one (window of) text for the document model: bucket ids (the character n-grams',
+    then the words', :func:`word_grams`), each valued 1/sqrt(count of the character n-grams)."""
     ids = ngram_ids(text)
     allids = np.concatenate([a for _, a in ids]) if ids else np.zeros(0, dtype=np.intp)
-    return allids, np.full(len(allids), 1.0 / np.sqrt(max(1, len(allids))))
+    count = len(allids)
+    if word_orders:
+        allids = np.concatenate((allids, word_grams(codes(" " + text + " "), word_orders)[1]))
+    return allids, np.full(len(allids), 1.0 / np.sqrt(max(1, count)))
 
 
 def doc_windows(text: str) -> list[str]:
@@ -494,8 +597,16 @@ def load(path: str | None = None) -> Model:
         m.doc_bias = float(z["doc_bias"][0])
         mix = z["mix"].astype(np.float64)
         m.mix = (float(mix[0]), float(mix[1]), float(mix[2]), float(mix[3]))
-    if int(z["bits"][0]) != BITS or len(m.rule_weights) != len(RULE_FEATURES):
+        if "word_orders" in z.files:
+            m.word_orders = tuple(int(x) for x in z["word_orders"])
+    if (
+        int(z["bits"][0]) != BITS
+        or len(m.rule_weights) != len(RULE_FEATURES)
+        or not set(m.word_orders) <= set(_WORD_SALT)
+    ):
         raise ValueError(f"{p}: the model does not match this version of the featuriser")
+    if m.word_orders:
+        _word_chars()  # (built now, not on the first request)
     if path is None:
         with _lock:
             _model = m
