@@ -516,14 +516,35 @@ class Model:
                 merged[-1][1] = max(merged[-1][1], b)
             else:
                 merged.append([a, b])
+        places = [
+            (lo, min(b, lo + DOC_WINDOW))
+            for a, b in merged[:DOC_MAX_PLACES]
+            for lo in range(a, max(a + 1, b - DOC_WINDOW + DOC_WINDOW // 2), DOC_WINDOW // 2)
+        ]
         best = (float("-inf"), 0, 0)
-        for a, b in merged[:DOC_MAX_PLACES]:
-            for lo in range(a, max(a + 1, b - DOC_WINDOW + DOC_WINDOW // 2), DOC_WINDOW // 2):
-                hi = min(b, lo + DOC_WINDOW)
-                v = self._doc_whole(text[lo:hi])
-                if v > best[0]:
-                    best = (v, lo, hi)
+        for (lo, hi), v in zip(places, self._doc_pieces([text[lo:hi] for lo, hi in places])):
+            if v > best[0]:
+                best = (v, lo, hi)
         return best
+
+    def _doc_pieces(self, texts: list[str]) -> list[float]:
+        """:meth:`_doc_whole` of each of ``texts``, hashed in one pass: the padded pieces joined, the n-grams
+        that would start in the piece before masked, each piece's sum taken over its own positions (the same
+        numbers, in the same order, as one piece at a time)."""
+        assert self.doc_weights is not None
+        if self.word_orders or len(texts) < 2:  # (word pairs would cross the joins)
+            return [self._doc_whole(t) for t in texts]
+        padded = [" " + fold_runs(t) + " " for t in texts]
+        g = self.doc_weights.take(ngram_matrix(codes("".join(padded))))
+        offsets = []
+        o = 0
+        for p in padded:
+            offsets.append(o)
+            for k, n in enumerate(ORDERS):
+                g[k, o : o + n - 1] = 0.0
+            o += len(p)
+        s = g.sum(axis=0, dtype=np.float64)
+        return [self._doc_of(s[o : o + len(p)], len(p)) for o, p in zip(offsets, padded)]
 
     def _doc_whole(self, text: str) -> float:
         """The document model's logit of ``text`` read whole."""
