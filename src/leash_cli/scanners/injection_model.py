@@ -509,18 +509,7 @@ class Model:
         :data:`DOC_CONTEXT` characters either side (overlapping ones merged, at most :data:`DOC_WINDOW`
         characters each, at most :data:`DOC_MAX_PLACES` places), each read as a short text of its own --
         an instruction slipped into a long prompt is judged with its sentence, not diluted by the rest."""
-        spans = sorted((max(0, a - DOC_CONTEXT), min(len(text), b + DOC_CONTEXT)) for a, b in live)
-        merged: list[list[int]] = []
-        for a, b in spans:
-            if merged and a <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], b)
-            else:
-                merged.append([a, b])
-        places = [
-            (lo, min(b, lo + DOC_WINDOW))
-            for a, b in merged[:DOC_MAX_PLACES]
-            for lo in range(a, max(a + 1, b - DOC_WINDOW + DOC_WINDOW // 2), DOC_WINDOW // 2)
-        ]
+        places = doc_places(text, live)
         best = (float("-inf"), 0, 0)
         for (lo, hi), v in zip(places, self._doc_pieces([text[lo:hi] for lo, hi in places])):
             if v > best[0]:
@@ -556,6 +545,24 @@ class Model:
     def _doc_of(self, s: np.ndarray, n: int) -> float:
         """The document model's logit of a whole padded text of length ``n`` from its per-position sums."""
         return float(s.sum()) / float(np.sqrt(max(_count_prefix(n), 1.0))) + self.doc_bias
+
+
+def doc_places(text: str, live: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The places of a long ``text`` the document model reads around the spans ``live`` (see
+    :meth:`Model._doc_around`): each span with :data:`DOC_CONTEXT` characters either side, overlapping ones
+    merged, at most :data:`DOC_MAX_PLACES`, each cut into half-overlapping pieces of :data:`DOC_WINDOW`."""
+    spans = sorted((max(0, a - DOC_CONTEXT), min(len(text), b + DOC_CONTEXT)) for a, b in live)
+    merged: list[list[int]] = []
+    for a, b in spans:
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return [
+        (lo, min(b, lo + DOC_WINDOW))
+        for a, b in merged[:DOC_MAX_PLACES]
+        for lo in range(a, max(a + 1, b - DOC_WINDOW + DOC_WINDOW // 2), DOC_WINDOW // 2)
+    ]
 
 
 def doc_features_row(text: str, word_orders: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
