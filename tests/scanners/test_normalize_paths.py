@@ -47,3 +47,24 @@ def test_latin1_normal_check_equals_the_search_and_nfkc_check():
             assert N._is_normal(a + b) == reference(a + b), repr(a + b)
     for t in _texts(3000, 3):
         assert N._is_normal(t) == reference(t), repr(t)
+
+
+def test_char_map_equals_str_translate():
+    """CharMap's byte-speed path (ASCII keys over UTF-8, the rest by replace) gives what str.translate gives,
+    deletions included; the injection scanner's maps are CharMaps."""
+    injection = importlib.import_module("leash_cli.scanners.injection")
+    maps = [
+        {"a": "b", "X": " ", ".": "", "\u2019": " ", "\u00e9": "e", "\u0416": ""},
+        dict.fromkeys("0123456789 \t\n.", ""),
+        {c: " " for c in "!\"#,.\u2018\u2019\u201c\u201d\u2014"},
+    ]
+    shipped = [injection._WORD_SPLIT, injection._LEET_SPLIT, injection._LEET_TABLE, injection._NOT_LETTERS]
+    for m in [N.CharMap(x) for x in maps] + shipped:
+        assert m._bytes is not None  # (the byte path is the one under test)
+        for t in _texts(1500, 3):
+            assert m(t) == t.translate(m.table), (repr(t), m.table)
+
+
+def test_char_map_refuses_non_ascii_values():
+    with pytest.raises(ValueError):
+        N.CharMap({"a": "\u00e9"})

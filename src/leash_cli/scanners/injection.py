@@ -38,7 +38,7 @@ from . import gates, injection_model
 from .engine import Finding
 from .injection_lexicon import discussion_hits, enacts, lexicon_scan
 from .injection_model import RULE_FEATURES
-from .normalize import normalize
+from .normalize import CharMap, normalize
 from .prefilter import Prefilter
 
 __all__ = ["InjectionScanner", "InjectionFinding", "INJECTION_TYPE", "PRESETS"]
@@ -519,9 +519,9 @@ _KEY_VOCAB = _LEAD_WORDS | frozenset(
 )
 # ASCII punctuation (and common Unicode quotes/dashes) become word separators
 _WORD_SPLIT_CHARS = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~\u2018\u2019\u201c\u201d\u00ab\u00bb\u201e\u2039\u203a\u300c\u300d\u2026\u2014\u2013"
-_WORD_SPLIT = str.maketrans({c: " " for c in _WORD_SPLIT_CHARS})
+_WORD_SPLIT = CharMap({c: " " for c in _WORD_SPLIT_CHARS})
 _SEPARATORS = frozenset(_WORD_SPLIT_CHARS)
-_LEET_SPLIT = str.maketrans(
+_LEET_SPLIT = CharMap(
     {
         **{
             c: " "
@@ -633,7 +633,7 @@ _B64_RUN = re.compile(r"(?<![A-Za-z0-9+/=_\-])[A-Za-z0-9+/]{24,8192}={0,2}(?![A-
 _HEX_FULL = re.compile(r"[0-9A-Fa-f]+")
 # a leet digit between letters (digit-first class so the engine scans fast)
 _LEET_HINT = re.compile(r"[013457@$](?<=[a-z][013457@$])[a-z]")
-_LEET_TABLE = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+_LEET_TABLE = CharMap({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
 _SPACED_GATES = (
     re.compile(r" [a-z] [a-z] [a-z] "),
     re.compile(r"\.[a-z]\.[a-z]\.[a-z]\."),
@@ -696,12 +696,12 @@ class _Rules:
             leet = _LEET_HINT.search(t) if im is None else _LEET_GATE.search(im)
             spaced = im is None or _SPACED_GATE.search(im)
         if leet and maybe is not None:  # a digit between letters (v2, ec2, sha256): can a feature match de-leeted?
-            lm = _prefilter(t.translate(_LEET_TABLE))
+            lm = _prefilter(_LEET_TABLE(t))
             leet = lm is None or (bool(lm) and min(lm) < _N_FEATURES)
         if leet:
-            leet_words = _VOCAB.intersection(t.translate(_LEET_SPLIT).split())
+            leet_words = _VOCAB.intersection(_LEET_SPLIT(t).split())
             if (leet_words & _KEY_VOCAB) - text_words():
-                views.append((t.translate(_LEET_TABLE), None, leet_words))  # 1:1, same offsets
+                views.append((_LEET_TABLE(t), None, leet_words))  # 1:1, same offsets
         if spaced and any(g.search(t) for g in _SPACED_GATES) and _SPACED.search(t):
             despaced, despaced_map = _despace(t)
             views.append((despaced, despaced_map, _vocab_words(despaced)))
@@ -806,7 +806,7 @@ def _try_anchored(view: str, anchored: list, bulk: set[int]):
 
 def _vocab_words(t: str) -> frozenset[str]:
     """The words of ``t`` that any feature looks up."""
-    return _VOCAB.intersection(t.translate(_WORD_SPLIT).split())
+    return _VOCAB.intersection(_WORD_SPLIT(t).split())
 
 
 def _is_sep(c: str) -> bool:
@@ -1155,7 +1155,7 @@ def _keylike_share(t: str) -> float:
     return n / len(t)
 
 
-_NOT_LETTERS = str.maketrans("", "", "0123456789 \t\n\r.,;:!?-_=+*/\\|()[]{}<>\"'`~@#$%^&")
+_NOT_LETTERS = CharMap(dict.fromkeys("0123456789 \t\n\r.,;:!?-_=+*/\\|()[]{}<>\"'`~@#$%^&", ""))
 
 
 class InjectionFinding(Finding):
@@ -1294,7 +1294,7 @@ class InjectionScanner:
         if ngram > 0:
             # the classifier learnt from prose: on text made mostly of digits and symbols (IBANs, hashes,
             # tables of numbers) its evidence is discounted in proportion to the missing letters
-            letters = len(t.translate(_NOT_LETTERS))
+            letters = len(_NOT_LETTERS(t))
             ngram *= min(1.0, letters / (0.6 * len(t)))
             # ...and shrunk on short texts, where the mean of a few n-grams is noisy ("nothing here")
             ngram *= len(t) / (len(t) + _SHORT)

@@ -37,7 +37,7 @@ import unicodedata
 from bisect import bisect_right
 from functools import lru_cache
 
-__all__ = ["Normalized", "normalize", "is_invisible", "INVISIBLE_RE"]
+__all__ = ["CharMap", "Normalized", "normalize", "is_invisible", "INVISIBLE_RE"]
 
 # Characters removed from the normalised view.
 _INVISIBLE_CLASS = (
@@ -291,6 +291,43 @@ def normalize(text: str, fold: bool = False, tags: str = "strip") -> Normalized:
     if fold and not decode_tags and 3 * (len(text.encode("utf-8", "surrogatepass")) - len(text)) > len(text):
         return _fold(text)
     return _normalize_runs(text, fold, decode_tags)
+
+
+class CharMap:
+    """A ``str.translate`` whose outputs are ASCII, applied at byte speed to any text.
+
+    ``str.translate`` looks each character of a non-ASCII text up in a dict (~50 ns a character: 0.2 ms
+    for 4 KB of Arabic); here the ASCII keys are applied by ``bytes.translate`` over the UTF-8 bytes
+    (ASCII bytes are whole characters in UTF-8, so the other characters pass untouched) and the few
+    non-ASCII keys by ``str.replace``.  ``CharMap(m)(t) == t.translate(str.maketrans(m))`` for every
+    ``t``: values are ASCII (or "" to delete), so no replacement is mapped again."""
+
+    __slots__ = ("table", "_bytes", "_delete", "_wide")
+
+    def __init__(self, mapping: dict[str, str]) -> None:
+        if not all(len(k) == 1 and v.isascii() for k, v in mapping.items()):
+            raise ValueError("CharMap maps single characters to ASCII strings")
+        self.table = str.maketrans({k: v or None for k, v in mapping.items()})  # (None deletes fast, "" not)
+        narrow = {k: v for k, v in mapping.items() if k.isascii()}
+        self._bytes: bytes | None = None
+        if all(len(v) <= 1 for v in narrow.values()):
+            t = bytearray(range(256))
+            for k, v in narrow.items():
+                if v:
+                    t[ord(k)] = ord(v)
+            self._bytes = bytes(t)
+        self._delete = bytes(ord(k) for k, v in narrow.items() if not v)
+        self._wide = tuple((k, v) for k, v in mapping.items() if not k.isascii())
+
+    def __call__(self, text: str) -> str:
+        if self._bytes is None:
+            return text.translate(self.table)
+        out = text.encode("utf-8", "surrogatepass").translate(self._bytes, self._delete)
+        s = out.decode("utf-8", "surrogatepass")
+        for k, v in self._wide:
+            if k in s:
+                s = s.replace(k, v)
+        return s
 
 
 class _FoldTable(dict):
