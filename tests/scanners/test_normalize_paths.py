@@ -56,7 +56,7 @@ def test_char_map_equals_str_translate():
     maps = [
         {"a": "b", "X": " ", ".": "", "\u2019": " ", "\u00e9": "e", "\u0416": ""},
         dict.fromkeys("0123456789 \t\n.", ""),
-        {c: " " for c in "!\"#,.\u2018\u2019\u201c\u201d\u2014"},
+        {c: " " for c in '!"#,.\u2018\u2019\u201c\u201d\u2014'},
     ]
     shipped = [injection._WORD_SPLIT, injection._LEET_SPLIT, injection._LEET_TABLE, injection._NOT_LETTERS]
     for m in [N.CharMap(x) for x in maps] + shipped:
