@@ -720,6 +720,8 @@ DOC_FOLD_ITERS = 60  # the folds only give the mix its held-out document logits
 #: ``--doc-words 1,2``: a word and two words in a row, "was blocked", "asked the"); none in the shipped weights:
 #: trained with (1, 2) they ranked the held-out writers and the blind sets no better (docs/detection.md, tenth round)
 DOC_WORDS: tuple[int, ...] = ()
+#: the document model reads quotations on a channel of their own (``injection_model.doc_codes``, ``--doc-quotes``)
+DOC_QUOTES = False
 TEAM_SHARE = 0.85  # the team's texts against the public sources, in the document model's loss
 
 
@@ -739,7 +741,7 @@ class DocDesign:
                 t = im.mask_addresses(normalize(text, fold=True, tags="decode").text)
                 wins = []
                 for p in im.doc_windows(t):
-                    ids, vals = im.doc_features_row(p, DOC_WORDS)
+                    ids, vals = im.doc_features_row(p, DOC_WORDS, DOC_QUOTES)
                     u, k = np.unique(ids, return_counts=True)  # one entry per distinct bucket
                     wins.append((u, k * (vals[0] if len(vals) else 0.0)))
                 if cache is not None:
@@ -912,6 +914,7 @@ def first_model_scanner(w, v, b, dw=None, db=0.0, mix=(1.0, 0.0, 1.0, 0.0)):
         m.doc_weights = np.asarray(dw, dtype=np.float16).astype(np.float32)
         m.doc_bias, m.mix = float(np.float32(db)), tuple(float(np.float32(x)) for x in mix)  # type: ignore[assignment]
         m.word_orders = DOC_WORDS
+        m.quotes = DOC_QUOTES
     sc = InjectionScanner.__new__(InjectionScanner)
     sc.threshold = PRESETS["medium"]
     sc.model = m
@@ -991,6 +994,8 @@ def to_npz(w: np.ndarray, v: np.ndarray, b: float, dw=None, db: float = 0.0, mix
         arrays["mix"] = np.array(mix, dtype=np.float32)
         if DOC_WORDS:
             arrays["word_orders"] = np.array(DOC_WORDS, dtype=np.int32)
+        if DOC_QUOTES:
+            arrays["quotes"] = np.array([1], dtype=np.int32)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name, arr in arrays.items():
@@ -1018,11 +1023,17 @@ def add_experiment_flags(ap: argparse.ArgumentParser) -> None:
         default=",".join(map(str, DOC_WORDS)),
         help="(experiments) the word n-gram orders of the document model, comma-separated ('' for none)",
     )
+    ap.add_argument(
+        "--doc-quotes",
+        action="store_true",
+        help="(experiments) the document model reads quotations on a channel of their own",
+    )
 
 
 def set_experiments(a: argparse.Namespace) -> None:
-    global AUGMENT, TWO_STAGE, L2, DOC_WORDS
+    global AUGMENT, TWO_STAGE, L2, DOC_WORDS, DOC_QUOTES
     AUGMENT, TWO_STAGE, L2 = a.augment, a.two_stage, a.l2
+    DOC_QUOTES = a.doc_quotes
     DOC_WORDS = tuple(int(x) for x in a.doc_words.split(",") if x.strip())
 
 

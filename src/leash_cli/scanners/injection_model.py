@@ -298,6 +298,52 @@ def codes(text: str) -> np.ndarray:
     return np.where(c < 128, _LUT[np.minimum(c, 127)], c)
 
 
+# The document model can also read quoted text on a channel of its own (``Model.quotes``; the trainer's
+# ``--doc-quotes``): every n-gram inside a quotation is counted a second time with its code points moved past
+# Unicode, so "ignore the previous instructions" inside quotes gets weights of its own beside those it shares
+# with the same words outside -- a report that quotes an attack ("the customer wrote «forget everything you
+# know», the bot said no") and the attack itself differ in what is quoted and what is not.
+QUOTE_SHIFT = np.uint32(0x110000)
+_QUOTED = re.compile(
+    r'"([^"\n]{3,400})"|\u201c([^\u201d\n]{3,400})\u201d|\u00ab([^\u00bb\n]{3,400})\u00bb'
+    r"|\u201e([^\u201c\u201d\n]{3,400})[\u201c\u201d]|\u300c([^\u300d]{1,400})\u300d|\u300e([^\u300f]{1,400})\u300f"
+    r"|\u2018([^\u2019\n]{3,400})\u2019|\u2039([^\u203a\n]{3,400})\u203a|`([^`\n]{3,400})`"
+)
+_QUOTE_OPENERS = '"\u201c\u00ab\u201e\u300c\u300e\u2018\u2039`'
+MAX_QUOTES = 64
+
+
+def quote_spans(text: str) -> list[tuple[int, int]]:
+    """The spans of the quotations' contents in ``text`` (at most :data:`MAX_QUOTES`)."""
+    if not any(q in text for q in _QUOTE_OPENERS):
+        return []
+    out = []
+    for m in _QUOTED.finditer(text):
+        out.append(m.span(m.lastindex or 0))
+        if len(out) >= MAX_QUOTES:
+            break
+    return out
+
+
+def quote_grams(c: np.ndarray, spans: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """The quoted channel of the code array ``c``: for every n-gram that lies inside one of ``spans``
+    (positions of ``c``), its end position and its bucket with the code points moved by :data:`QUOTE_SHIFT`."""
+    pos_out, ids_out = [], []
+    for a, b in spans:
+        a, b = max(0, a), min(len(c), b)
+        if b <= a:
+            continue
+        with np.errstate(over="ignore"):
+            m = ngram_matrix(c[a:b] + QUOTE_SHIFT)
+        for k, n in enumerate(ORDERS):
+            if n <= b - a:
+                pos_out.append(np.arange(a + n - 1, b))
+                ids_out.append(m[k, n - 1 :])
+    if not pos_out:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(pos_out).astype(np.int64), np.concatenate(ids_out)
+
+
 def ngram_matrix(c: np.ndarray) -> np.ndarray:
     """The bucket of the n-gram of every order ending at every position of the code array ``c``: an
     int64 array ``[len(ORDERS), len(c)]``; row ``k`` (order ``n``) is meaningless at positions
@@ -364,6 +410,7 @@ class Model:
     doc_weights: np.ndarray | None = None  # float32 [2**BITS]: the document model (None: not in this file)
     doc_bias: float = 0.0
     word_orders: tuple[int, ...] = ()  # the word n-grams the document model also reads (:func:`word_grams`)
+    quotes: bool = False  # the document model also reads quotations on their own channel (:func:`quote_grams`)
     # logit = mix[0] * first + mix[1] * document + mix[3], plus mix[2] * the fixed priors
     mix: tuple[float, float, float, float] = (1.0, 0.0, 1.0, 0.0)
 
@@ -380,10 +427,18 @@ class Model:
         return self._sums_of(c, lo, hi, base, (self.weights if weights is None else weights,))[0]
 
     def _sums_of(
-        self, c: np.ndarray, lo: int, hi: int, base: int, weights: tuple[np.ndarray, ...], words: int = -1
+        self,
+        c: np.ndarray,
+        lo: int,
+        hi: int,
+        base: int,
+        weights: tuple[np.ndarray, ...],
+        words: int = -1,
+        padded: str | None = None,
     ) -> list[np.ndarray]:
         """:meth:`_sums` for several weight vectors over one hashing pass; the vector at index ``words``
-        (the document model's) also sums the word n-grams (:func:`word_grams`) ending at each position."""
+        (the document model's) also sums the word n-grams (:func:`word_grams`) ending at each position and,
+        with :attr:`quotes`, the quoted channel of ``padded`` (the text ``c`` is the code array of)."""
         a = max(0, lo - (_K - 1))
         m = ngram_matrix(c[a:hi])
         out = []
@@ -396,6 +451,11 @@ class Model:
                 pos, ids = word_grams(c[a:hi], self.word_orders)
                 if len(pos):
                     s += np.bincount(pos, weights=wv.take(ids), minlength=len(s))
+            if i == words and self.quotes and padded is not None:
+                pos, ids = quote_grams(c, quote_spans(padded))
+                keep = (pos >= a) & (pos < hi)
+                if keep.any():
+                    s += np.bincount(pos[keep] - a, weights=wv.take(ids[keep]), minlength=len(s))
             out.append(s[lo - a :])
         return out
 
@@ -437,7 +497,8 @@ class Model:
         n = len(text) + 2
         if self.doc_weights is None or not text or live is not None or n > DOC_WHOLE or _RUN.search(text):
             return self.ngram_logit(text, live), self.doc_logit(text, live)
-        s1, s2 = self._sums_of(codes(" " + text + " "), 0, n, 0, (self.weights, self.doc_weights), words=1)
+        padded = " " + text + " "
+        s1, s2 = self._sums_of(codes(padded), 0, n, 0, (self.weights, self.doc_weights), words=1, padded=padded)
         return self._best_window(s1, window_starts(n), len(text)), (self._doc_of(s2, n), 0, len(text))
 
     def _some_windows(self, text: str, starts: list[int], n: int) -> tuple[float, int, int]:
@@ -494,9 +555,9 @@ class Model:
             starts = [st for st in starts if any(a + 1 < st + size and b + 1 > st for a, b in live)]
             if not starts:
                 return float("-inf"), 0, 0
-        c = codes(" " + text + " ")
+        padded = " " + text + " "
         lo, hi = starts[0], min(starts[-1] + size, n)
-        s = self._sums_of(c, lo, hi, 0, (dw,), words=0)[0]  # positions lo .. hi-1
+        s = self._sums_of(codes(padded), lo, hi, 0, (dw,), words=0, padded=padded)[0]  # positions lo .. hi-1
         cs = np.concatenate(([0.0], np.cumsum(s)))
         st = np.asarray(starts)
         ends = np.minimum(st + size, n)
@@ -524,23 +585,30 @@ class Model:
         if self.word_orders or len(texts) < 2:  # (word pairs would cross the joins)
             return [self._doc_whole(t) for t in texts]
         padded = [" " + fold_runs(t) + " " for t in texts]
-        g = self.doc_weights.take(ngram_matrix(codes("".join(padded))))
+        c = codes("".join(padded))
+        g = self.doc_weights.take(ngram_matrix(c))
         offsets = []
+        quoted: list[tuple[int, int]] = []
         o = 0
         for p in padded:
             offsets.append(o)
             for k, n in enumerate(ORDERS):
                 g[k, o : o + n - 1] = 0.0
+            if self.quotes:
+                quoted.extend((o + qa, o + qb) for qa, qb in quote_spans(p))  # each piece's own quotations
             o += len(p)
         s = g.sum(axis=0, dtype=np.float64)
+        if quoted:
+            pos, ids = quote_grams(c, quoted)
+            s += np.bincount(pos, weights=self.doc_weights.take(ids), minlength=len(s))
         return [self._doc_of(s[o : o + len(p)], len(p)) for o, p in zip(offsets, padded)]
 
     def _doc_whole(self, text: str) -> float:
         """The document model's logit of ``text`` read whole."""
         assert self.doc_weights is not None
-        text = fold_runs(text)
-        n = len(text) + 2
-        return self._doc_of(self._sums_of(codes(" " + text + " "), 0, n, 0, (self.doc_weights,), words=0)[0], n)
+        padded = " " + fold_runs(text) + " "
+        n = len(padded)
+        return self._doc_of(self._sums_of(codes(padded), 0, n, 0, (self.doc_weights,), words=0, padded=padded)[0], n)
 
     def _doc_of(self, s: np.ndarray, n: int) -> float:
         """The document model's logit of a whole padded text of length ``n`` from its per-position sums."""
@@ -565,14 +633,20 @@ def doc_places(text: str, live: list[tuple[int, int]]) -> list[tuple[int, int]]:
     ]
 
 
-def doc_features_row(text: str, word_orders: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+def doc_features_row(
+    text: str, word_orders: tuple[int, ...] = (), quotes: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Training form of one (window of) text for the document model: bucket ids (the character n-grams',
-    then the words', :func:`word_grams`), each valued 1/sqrt(count of the character n-grams)."""
+    then the words', :func:`word_grams`, then the quoted channel's, :func:`quote_grams`), each valued
+    1/sqrt(count of the character n-grams)."""
     ids = ngram_ids(text)
     allids = np.concatenate([a for _, a in ids]) if ids else np.zeros(0, dtype=np.intp)
     count = len(allids)
     if word_orders:
         allids = np.concatenate((allids, word_grams(codes(" " + text + " "), word_orders)[1]))
+    if quotes:
+        padded = " " + text + " "
+        allids = np.concatenate((allids, quote_grams(codes(padded), quote_spans(padded))[1]))
     return allids, np.full(len(allids), 1.0 / np.sqrt(max(1, count)))
 
 
@@ -627,6 +701,7 @@ def load(path: str | None = None) -> Model:
         m.mix = (float(mix[0]), float(mix[1]), float(mix[2]), float(mix[3]))
         if "word_orders" in z.files:
             m.word_orders = tuple(int(x) for x in z["word_orders"])
+        m.quotes = "quotes" in z.files and bool(z["quotes"][0])
     if (
         int(z["bits"][0]) != BITS
         or len(m.rule_weights) != len(RULE_FEATURES)
