@@ -86,3 +86,40 @@ def test_an_attack_inside_a_long_prompt_is_still_found():
     found = sum(bool(SC.scan(base[:half] + "\n" + a + "\n" + base[half:])) for a in attacks)
     assert not SC.scan(base)
     assert found / len(attacks) >= 0.7, found
+
+
+def _lowest(ok) -> float:
+    """The lowest threshold of the grid 0.40, 0.41, ... 1.00 that satisfies ``ok``."""
+    return next(t for t in (round(0.40 + 0.01 * i, 2) for i in range(61)) if ok(t))
+
+
+def test_presets_follow_the_dev_set_rule():
+    """The presets are what docs/detection.md's rule gives with the shipped weights: ``high`` the lowest threshold
+    that flags at most 5 % of each dev set's benign texts, ``medium`` at most 3 % of each and none of the PII /
+    secrets corpus's benign texts, ``low`` at most 2 % of each and none of the corpus's. New weights or rules
+    that move a dev set's benign scores fail here until the presets are read again."""
+    extra = DEV.with_name("dev_extra.jsonl")
+    extra_rows = [json.loads(line) for line in extra.read_text(encoding="utf-8").splitlines() if line.strip()]
+    dev_b = [s for r, s in zip(ROWS, SCORES) if not r["label"]]
+    extra_b = [SC.score(r["text"]) for r in extra_rows if not r["label"]]
+    corpus = Path(__file__).with_name("corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    corpus_b = [
+        SC.score(r["text"])
+        for r in map(json.loads, filter(str.strip, corpus))
+        if not any(e["type"] == "PROMPT_INJECTION" for e in r.get("entities", []))
+    ]
+
+    def share(scores: list[float], t: float) -> float:
+        return sum(x >= t for x in scores) / len(scores)
+
+    def each(limit: float, corpus_too: bool):
+        return lambda t: (
+            share(dev_b, t) <= limit and share(extra_b, t) <= limit and (not corpus_too or max(corpus_b) < t)
+        )
+
+    by_rule = {
+        "low": _lowest(each(0.02, True)),
+        "medium": _lowest(each(0.03, True)),
+        "high": _lowest(each(0.05, False)),
+    }
+    assert by_rule == PRESETS
