@@ -11,7 +11,7 @@ N = importlib.import_module("leash_cli.scanners.normalize")
 ALPHABET = list("abcXYZ 019.,\n\t") + [
     "\u00e9", "\u0130", "\ufb01", "\u200b", "\u200d", "\u202e", "\U000e0041", "\u0301", "\u0436", "\u0416",
     "\u4f60", "\U0001f600", "\u00df", "\u1e9e", "\uff21", "\u2460", "\u00a0", "\u00ad", "\ufeff", "\u0627",
-    "\u0915", "\u093f", "\u0435", "\u03b1", "\u2019", "\ud800", "\u3000", "\u2126", "\u212a", "\u01c4",
+    "\u0915", "\u093f", "\u0435", "\u03b1", "\u2019", "\ud800", "\u3000", "\u2126", "\u212a", "\u01c4", "\uffff",
 ]  # fmt: skip
 
 

@@ -353,25 +353,48 @@ class _MarkTable(dict):
         return v
 
 
+class _OneTable(dict):
+    """code point -> its folded character when it folds to exactly one, else ``_ODD`` (dropped or expanded)."""
+
+    def __missing__(self, k: int) -> str:
+        v = _FOLD_TABLE[k]
+        if len(v) != 1:
+            v = _ODD
+        if len(self) > 65536:
+            self.clear()
+        self[k] = v
+        return v
+
+
 _FOLD_TABLE = _FoldTable()
 _MARK_TABLE = _MarkTable()
+_ODD = "\uffff"  # (a noncharacter: a text that holds one folds by the two-pass path)
+_ONE_TABLE = _OneTable()
 
 
 def _fold(text: str) -> Normalized:
     """``normalize(text, fold=True)`` by two ``str.translate`` passes (C speed per character) instead of a
     Python loop over the non-ASCII characters: the same text and segments as :func:`_normalize_runs`.
     Characters that fold to one character keep their offsets; only the others (invisible characters
-    dropped, ligatures expanded) cut the identity into segments."""
-    marks = text.translate(_MARK_TABLE)
-    p = marks.find("b")
+    dropped, ligatures expanded) cut the identity into segments. One pass maps every character that folds to
+    one character and marks the others ``_ODD`` (same offsets); a text that holds ``_ODD`` itself takes a
+    pass that marks them apart (``_MARK_TABLE``) and a second that folds."""
+    if _ODD in text:
+        marks = text.translate(_MARK_TABLE)
+        odd = "b"
+        one = None
+    else:
+        marks = one = text.translate(_ONE_TABLE)
+        odd = _ODD
+    p = marks.find(odd)
     if p < 0:
-        return Normalized(text, text.translate(_FOLD_TABLE), None)
+        return Normalized(text, one if one is not None else text.translate(_FOLD_TABLE), None)
     pieces: list[str] = []
     segs: list[tuple[int, int, int, int]] = []
     npos = last = 0
     while p >= 0:
         if p > last:
-            pieces.append(text[last:p].translate(_FOLD_TABLE))
+            pieces.append(one[last:p] if one is not None else text[last:p].translate(_FOLD_TABLE))
             segs.append((npos, last, p - last, p - last))
             npos += p - last
         r = _FOLD_TABLE[ord(text[p])]
@@ -380,9 +403,9 @@ def _fold(text: str) -> Normalized:
             segs.append((npos, p, len(r), 1))
             npos += len(r)
         last = p + 1
-        p = marks.find("b", last)
+        p = marks.find(odd, last)
     if last < len(text):
-        pieces.append(text[last:].translate(_FOLD_TABLE))
+        pieces.append(one[last:] if one is not None else text[last:].translate(_FOLD_TABLE))
         segs.append((npos, last, len(text) - last, len(text) - last))
     out = "".join(pieces)
     if len(segs) == 1 and segs[0][0] == 0 and segs[0][1] == 0 and segs[0][2] == len(text) == len(out):
