@@ -177,3 +177,33 @@ def test_the_stand_in_changes_no_injection_finding(monkeypatch):
         assert with_pf == without, text
         found += any(with_pf)
     assert found > 50
+
+
+def test_the_stand_in_table_gives_what_the_error_handler_gives():
+    """A mostly non-ASCII text gets its stand-ins from a table in one numpy gather; the same string as the
+    per-run error handler, for every kind of character (spaces, digits, letters, marks, surrogates, astral)."""
+    rng = random.Random(7)
+    alphabet = [*"abc XYZ 019.,\n\t", *NON_ASCII, "\u0436", "\u4f60", "\u0660", "\u00b2", "\u0627", "\u093f", "\ud800"]
+    for n in range(400):
+        t = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 3000)))
+        if n % 50 == 0:
+            t += "\U0001f600"  # (an astral character: the handler's path)
+        assert injection._stand_ins(t) == t.encode("ascii", injection._STAND_IN).decode("ascii")
+
+
+def test_mostly_non_ascii_text_is_prefiltered_without_changing_a_finding(monkeypatch):
+    """Texts in other scripts (the dev set's multilingual attacks and benign texts, each in a 2 KB prompt of
+    Russian and Chinese) are prefiltered through the table's stand-ins: the same findings as without."""
+    import json
+    from pathlib import Path
+
+    dev = Path(__file__).resolve().parents[2] / "data" / "injection" / "dev.jsonl"
+    rows = [json.loads(x) for x in dev.read_text(encoding="utf-8").splitlines() if x.strip()]
+    filler = ("Отчёт за квартал готов, цифры совпадают с планом. 季度报告已经准备好了，数字与计划一致。" * 40)[:2000]
+    texts = [filler[:1000] + "\n" + r["text"] + "\n" + filler[1000:] for r in rows if r["lang"] != "en"]
+    sc = InjectionScanner()
+    assert all(injection._prefilter(t) is not None for t in texts)
+    with_pf = [_findings([sc], t) for t in texts]
+    monkeypatch.setattr(prefilter.Prefilter, "matching", lambda self, t: None)
+    assert [_findings([sc], t) for t in texts] == with_pf
+    assert sum(any(f) for f in with_pf) > 20
