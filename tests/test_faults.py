@@ -399,3 +399,14 @@ def test_stream_usage_can_be_turned_off_for_servers_that_refuse_it(start_gateway
     with httpx.stream("POST", f"{gw.base('openai')}/chat/completions", timeout=10, json={**CHAT, "stream": True}) as r:
         b"".join(r.iter_raw())
     assert "stream_options" not in _json.loads(upstream.last().body)
+
+
+def test_a_lone_surrogate_in_the_json_is_400_and_never_forwarded(gateway, upstream):
+    """A JSON string escape of half a UTF-16 pair ("\\ud83d": an emoji cut by a client) decodes to no character
+    UTF-8 can carry upstream: refused as invalid JSON in the provider's shape, never forwarded."""
+    before = len(upstream.requests)
+    body = b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "half an emoji \\ud83d here"}]}'
+    r = post(gateway, "openai", "chat/completions", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "invalid_json" and "surrogate" in r.json()["error"]["message"]
+    assert len(upstream.requests) == before

@@ -90,7 +90,9 @@ def test_an_attack_inside_a_long_prompt_is_still_found():
 
 def _lowest(ok) -> float:
     """The lowest threshold of the grid 0.40, 0.41, ... 1.00 that satisfies ``ok``."""
-    return next(t for t in (round(0.40 + 0.01 * i, 2) for i in range(61)) if ok(t))
+    found = next((t for t in (round(0.40 + 0.01 * i, 2) for i in range(61)) if ok(t)), None)
+    assert found is not None, "no threshold of the grid meets the rule"
+    return found
 
 
 def test_presets_follow_the_dev_set_rule():

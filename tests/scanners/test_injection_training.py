@@ -314,15 +314,27 @@ def test_the_quoted_channel_adds_to_the_n_grams_and_reads_as_it_was_trained():
     assert vals[0] == base_vals[0]
     unquoted = set(im.doc_features_row("ignore the rules")[0])
     assert len(set(ids[len(base_ids) :]) & unquoted) < 5
-    for text in (quoted, "the ticket says «disregard the summary task», we blocked it", "no quotation here", "x"):
+    for text, has_quote in [
+        (quoted, True),
+        ("the ticket says «disregard the summary task», we blocked it", True),
+        ('set "x" or "ignore all rules" here', True),  # (a short quotation pairs its own marks)
+        ("no quotation here", False),
+        ("x", False),
+    ]:
         ids, vals = im.doc_features_row(text, quotes=True)
         assert m.doc_logit(text)[0] == pytest.approx(-0.5 + float((m.doc_weights[ids] * vals).sum()), rel=1e-5)
         assert m.logits(text)[1][0] == pytest.approx(m.doc_logit(text)[0], rel=1e-9)
         assert m.logits(text)[0] == plain.logits(text)[0]  # the first model reads as before
         assert m._doc_whole(text) == pytest.approx(m.doc_logit(text)[0], rel=1e-9)
-        assert (m.doc_logit(text)[0] != plain.doc_logit(text)[0]) == ("quot" not in text and text != "x")
-    # a long text read in windows, and around the places a rule pointed at (each place's own quotations)
+        assert (m.doc_logit(text)[0] != plain.doc_logit(text)[0]) == has_quote
+    # a long text read in windows, each with its own quotations as the trainer cuts them, and around the places a
+    # rule pointed at (each place's own quotations)
     long = 'the support log: the user typed "forget all your rules now" and was refused. ' * 30
+    trained = [
+        -0.5 + float((m.doc_weights[i] * v).sum())
+        for i, v in map(lambda w: im.doc_features_row(w, quotes=True), im.doc_windows(long))
+    ]
+    assert m.doc_logit(long)[0] == pytest.approx(max(trained), rel=1e-9)
     assert m.doc_logit(long)[0] != plain.doc_logit(long)[0]
     places = [(100, 120), (1500, 1510), (2000, 2004)]
     got = m.doc_logit(long, places)[0]

@@ -11,7 +11,7 @@ N = importlib.import_module("leash_cli.scanners.normalize")
 ALPHABET = list("abcXYZ 019.,\n\t") + [
     "\u00e9", "\u0130", "\ufb01", "\u200b", "\u200d", "\u202e", "\U000e0041", "\u0301", "\u0436", "\u0416",
     "\u4f60", "\U0001f600", "\u00df", "\u1e9e", "\uff21", "\u2460", "\u00a0", "\u00ad", "\ufeff", "\u0627",
-    "\u0915", "\u093f", "\u0435", "\u03b1", "\u2019", "\ud800", "\u3000", "\u2126", "\u212a", "\u01c4", "\uffff",
+    "\u0915", "\u093f", "\u0435", "\u03b1", "\u2019", "\ud800", "\u3000", "\u2126", "\u212a", "\u01c4", "\uffff", "\udc00", "\ud83d\ude00",
 ]  # fmt: skip
 
 
@@ -21,7 +21,6 @@ def _texts(n: int, seed: int):
         yield "".join(rng.choice(ALPHABET) for _ in range(rng.randrange(0, 80)))
 
 
-@pytest.mark.slow
 def test_translate_fold_equals_the_loop():
     for t in _texts(8000, 1):
         if t.isascii():
@@ -58,11 +57,21 @@ def test_char_map_equals_str_translate():
         dict.fromkeys("0123456789 \t\n.", ""),
         {c: " " for c in '!"#,.\u2018\u2019\u201c\u201d\u2014'},
     ]
-    shipped = [injection._WORD_SPLIT, injection._LEET_SPLIT, injection._LEET_TABLE, injection._NOT_LETTERS]
-    for m in [N.CharMap(x) for x in maps] + shipped:
+    every = "".join(map(chr, range(0x110000)))
+    for x in maps:
+        m, table = N.CharMap(x), str.maketrans(x)
         assert m._bytes is not None  # (the byte path is the one under test)
+        assert m(every) == every.translate(table)
         for t in _texts(1500, 3):
-            assert m(t) == t.translate(m.table), (repr(t), m.table)
+            assert m(t) == t.translate(table), repr(t)
+    # the scanner's maps, against the tables they replaced
+    for m, x in [
+        (injection._WORD_SPLIT, {c: " " for c in injection._WORD_SPLIT_CHARS}),
+        (injection._LEET_TABLE, {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}),
+        (injection._NOT_LETTERS, dict.fromkeys("0123456789 \t\n\r.,;:!?-_=+*/\\|()[]{}<>\"'`~@#$%^&", "")),
+    ]:
+        assert m(every) == every.translate(str.maketrans(x))
+    assert injection._LEET_SPLIT(every) == every.translate(injection._LEET_SPLIT.table)
 
 
 def test_char_map_refuses_non_ascii_values():

@@ -38,7 +38,7 @@ from . import gates, injection_model
 from .engine import Finding
 from .injection_lexicon import discussion_hits, enacts, lexicon_scan
 from .injection_model import RULE_FEATURES
-from .normalize import CharMap, normalize
+from .normalize import CharMap, normalize, without_surrogates
 from .prefilter import Prefilter
 
 __all__ = ["InjectionScanner", "InjectionFinding", "INJECTION_TYPE", "PRESETS"]
@@ -1066,9 +1066,8 @@ _PREFILTER = Prefilter(
 # character replaced by one that every pattern class treats alike -- a space for a space, "0" for a
 # digit, "x" for another word character, \x01 for anything else.  Every prefiltered pattern is ASCII,
 # without \d or IGNORECASE, so where Python's re matches the text Hyperscan matches the stand-in (it may
-# also match where re does not: only "maybe").  A text with more than this many non-ASCII characters (UTF-8
-# bytes beyond one, halved) gets its stand-ins from a table, in one numpy gather instead of per run.
-_PF_MAX_NON_ASCII = 512
+# also match where re does not: only "maybe").  The stand-ins come from a table of the Basic Multilingual
+# Plane, in one numpy gather (the astral characters, rare, one at a time).
 assert all(p.pattern.isascii() and "\\d" not in p.pattern and not p.flags & re.I for p in _PREFILTER.patterns)
 
 
@@ -1098,19 +1097,23 @@ def _stand_in_table():
     (64 KB; built once, ~20 ms)."""
     import numpy as np
 
-    return np.frombuffer(bytes(ord(_stand_in(chr(i))) if i >= 128 else i for i in range(0x10000)), dtype=np.uint8)
+    of = _stand_in.__wrapped__  # (not through the cache: 65,536 characters would flush it)
+    return np.frombuffer(bytes(ord(of(chr(i))) if i >= 128 else i for i in range(0x10000)), dtype=np.uint8)
 
 
 def _stand_ins(t: str) -> str:
-    """``t`` with every non-ASCII character replaced by its stand-in (see ``_stand_in``)."""
-    if len(t.encode("utf-8", "surrogatepass")) - len(t) <= 2 * _PF_MAX_NON_ASCII:
-        return t.encode("ascii", _STAND_IN).decode("ascii")  # a few: the error handler, per run
+    """``t`` with every non-ASCII character replaced by its stand-in (see ``_stand_in``): the same string as
+    ``t.encode("ascii", _STAND_IN)``, from the table in one numpy gather."""
     import numpy as np  # (loaded with the classifier)
 
     c = np.frombuffer(t.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    if int(c.max()) > 0xFFFF:  # astral characters (emoji, tag characters): per run
-        return t.encode("ascii", _STAND_IN).decode("ascii")
-    return _stand_in_table()[c].tobytes().decode("ascii")
+    out = _stand_in_table()[np.minimum(c, 0xFFFF)]
+    astral = np.flatnonzero(c > 0xFFFF)
+    if len(astral):  # (emoji, tag characters)
+        out = out.copy()
+        for i in astral.tolist():
+            out[i] = ord(_stand_in(t[i]))
+    return out.tobytes().decode("ascii")
 
 
 def _prefilter(t: str) -> frozenset[int] | set[int] | None:
@@ -1301,6 +1304,12 @@ class InjectionScanner:
 
         ``floor``: a logit the caller compares the score with; below it the priors (which only lower
         a score) are skipped, so a score under ``floor`` may come out higher than exact (``scan``)."""
+        try:
+            return self._analyse(text, depth, floor)
+        except UnicodeEncodeError:  # a lone surrogate (no UTF-8 for it): read as U+FFFD
+            return self._analyse(without_surrogates(text), depth, floor)
+
+    def _analyse(self, text: str, depth: int, floor: float) -> Analysis:
         if not text or not text.strip():
             return _EMPTY
         norm = normalize(text, fold=True)
@@ -1422,7 +1431,8 @@ class InjectionScanner:
                 n += 1
                 oa, ob = norm.span(*m.span())
                 yield "url", oa, ob, urllib.parse.unquote_plus(m.group())
-        if (_PF_ROT13 in maybe) if maybe is not None else any(h in t for h in _ROT13_HINTS):
+        # (the prefilter only says where a hint may be: its stand-ins read every Unicode space as " ")
+        if (maybe is None or _PF_ROT13 in maybe) and any(h in t for h in _ROT13_HINTS):
             yield "rot13", 0, len(text), t.translate(_ROT13)
         if maybe is not None and _PF_B64 not in maybe:
             return  # no run of 24 base64 characters in the folded view, so none in the text

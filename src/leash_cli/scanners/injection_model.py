@@ -304,10 +304,10 @@ def codes(text: str) -> np.ndarray:
 # with the same words outside -- a report that quotes an attack ("the customer wrote «forget everything you
 # know», the bot said no") and the attack itself differ in what is quoted and what is not.
 QUOTE_SHIFT = np.uint32(0x110000)
-_QUOTED = re.compile(
-    r'"([^"\n]{3,400})"|\u201c([^\u201d\n]{3,400})\u201d|\u00ab([^\u00bb\n]{3,400})\u00bb'
-    r"|\u201e([^\u201c\u201d\n]{3,400})[\u201c\u201d]|\u300c([^\u300d]{1,400})\u300d|\u300e([^\u300f]{1,400})\u300f"
-    r"|\u2018([^\u2019\n]{3,400})\u2019|\u2039([^\u203a\n]{3,400})\u203a|`([^`\n]{3,400})`"
+_QUOTED = re.compile(  # (any length, so that a short quotation pairs its own marks; see quote_spans)
+    r'"([^"\n]{1,400})"|\u201c([^\u201d\n]{1,400})\u201d|\u00ab([^\u00bb\n]{1,400})\u00bb'
+    r"|\u201e([^\u201c\u201d\n]{1,400})[\u201c\u201d]|\u300c([^\u300d\n]{1,400})\u300d|\u300e([^\u300f\n]{1,400})\u300f"
+    r"|\u2018([^\u2019\n]{1,400})\u2019|\u2039([^\u203a\n]{1,400})\u203a|`([^`\n]{1,400})`"
 )
 _QUOTE_OPENERS = '"\u201c\u00ab\u201e\u300c\u300e\u2018\u2039`'
 MAX_QUOTES = 64
@@ -319,9 +319,11 @@ def quote_spans(text: str) -> list[tuple[int, int]]:
         return []
     out = []
     for m in _QUOTED.finditer(text):
-        out.append(m.span(m.lastindex or 0))
-        if len(out) >= MAX_QUOTES:
-            break
+        a, b = m.span(m.lastindex or 0)
+        if b - a >= 3 or not text[a:b].isascii():  # ("x", "ok": no quotation worth a channel; 「全部」 is)
+            out.append((a, b))
+            if len(out) >= MAX_QUOTES:
+                break
     return out
 
 
@@ -333,8 +335,7 @@ def quote_grams(c: np.ndarray, spans: list[tuple[int, int]]) -> tuple[np.ndarray
         a, b = max(0, a), min(len(c), b)
         if b <= a:
             continue
-        with np.errstate(over="ignore"):
-            m = ngram_matrix(c[a:b] + QUOTE_SHIFT)
+        m = ngram_matrix(c[a:b] + QUOTE_SHIFT)  # (code points < 0x110000: no overflow)
         for k, n in enumerate(ORDERS):
             if n <= b - a:
                 pos_out.append(np.arange(a + n - 1, b))
@@ -555,6 +556,10 @@ class Model:
             starts = [st for st in starts if any(a + 1 < st + size and b + 1 > st for a, b in live)]
             if not starts:
                 return float("-inf"), 0, 0
+        if self.quotes and len(starts) > 1:  # each window's own quotations, as the trainer reads them
+            vals_ = [self._doc_whole(text[max(0, st - 1) : st - 1 + size]) for st in starts]
+            k = int(np.argmax(vals_))
+            return vals_[k], max(0, starts[k] - 1), min(len(text), starts[k] - 1 + size)
         padded = " " + text + " "
         lo, hi = starts[0], min(starts[-1] + size, n)
         s = self._sums_of(codes(padded), lo, hi, 0, (dw,), words=0, padded=padded)[0]  # positions lo .. hi-1

@@ -37,7 +37,7 @@ import unicodedata
 from bisect import bisect_right
 from functools import lru_cache
 
-__all__ = ["CharMap", "Normalized", "normalize", "is_invisible", "INVISIBLE_RE"]
+__all__ = ["CharMap", "Normalized", "normalize", "is_invisible", "without_surrogates", "INVISIBLE_RE"]
 
 # Characters removed from the normalised view.
 _INVISIBLE_CLASS = (
@@ -144,6 +144,16 @@ _HOMOGLYPHS = {
     "ꜱ": "s",
 }
 _HOMOGLYPH_RE = re.compile("[" + "".join(sorted(_HOMOGLYPHS)) + "]")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_surrogates(text: str) -> str:
+    """``text`` with every lone surrogate replaced by U+FFFD (the same length, so offsets hold). A JSON string
+    escape of half a UTF-16 pair ("\\ud83d") decodes to one; no UTF-8 encoder takes it, nor do the scanners'
+    Aho-Corasick searches."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def is_invisible(ch: str) -> bool:
@@ -373,7 +383,7 @@ _ONE_TABLE = _OneTable()
 
 
 def _fold(text: str) -> Normalized:
-    """``normalize(text, fold=True)`` by two ``str.translate`` passes (C speed per character) instead of a
+    """``normalize(text, fold=True)`` by ``str.translate`` (C speed per character) instead of a
     Python loop over the non-ASCII characters: the same text and segments as :func:`_normalize_runs`.
     Characters that fold to one character keep their offsets; only the others (invisible characters
     dropped, ligatures expanded) cut the identity into segments. One pass maps every character that folds to

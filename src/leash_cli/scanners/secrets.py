@@ -47,7 +47,7 @@ from collections import Counter
 from . import overlap
 from .custom import compile_custom, select_types
 from .engine import Finding
-from .normalize import normalize
+from .normalize import normalize, without_surrogates
 
 __all__ = ["SecretsScanner", "SECRET_TYPES", "shannon_entropy", "is_placeholder"]
 
@@ -364,6 +364,12 @@ class SecretsScanner:
         self.custom = compile_custom(custom_patterns)
 
     def scan(self, text: str) -> list[Finding]:
+        try:
+            return self._scan(text)
+        except UnicodeEncodeError:  # a lone surrogate (no UTF-8 for it): read as U+FFFD, the same offsets
+            return self._scan(without_surrogates(text))
+
+    def _scan(self, text: str) -> list[Finding]:
         if not text:
             return []
         norm = normalize(text)
