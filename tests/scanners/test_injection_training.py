@@ -352,3 +352,22 @@ def test_the_quotes_flag_round_trips_through_the_file(tmp_path, monkeypatch):
     monkeypatch.setattr(T, "DOC_QUOTES", False)
     p.write_bytes(T.to_npz(w, v, b, dw, -0.25, (0.5, 1.5, 0.75, -0.125)))
     assert im.load(str(p)).quotes is False
+
+
+def test_runs_fold_the_same_by_numpy_as_by_the_regex():
+    """A text of ``_RUN_NUMPY`` characters or more has its runs found with numpy: the same text as the regex
+    gives (and the text itself, not a copy, when it has none)."""
+    import random
+    import re
+
+    def by_regex(t: str) -> str:
+        return re.sub(r"(.)\1{3,}", r"\1\1\1", t, flags=re.S)
+
+    rng = random.Random(9)
+    alphabet = [*"ab .\n\t0", "\u00e9", "\u4f60", "\ud800", "\U0001f600"]
+    for _ in range(3000):
+        t = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 400)))
+        assert im.fold_runs(t) == by_regex(t), repr(t)
+    plain = "no run in this text, only pairs: aa bb cc. " * 10
+    assert len(plain) >= im._RUN_NUMPY and im.fold_runs(plain) is plain
+    assert im.fold_runs("x" + " " * 300 + "y") == "x   y"
