@@ -7,7 +7,8 @@ Benign: the realistic 4 KB prompt of ``bench/scanners_bench.py`` (code, logs, JS
 4 KB prompts built from the team dev set's benign texts (each kind: code, security docs, innocent
 trigger words, multilingual, role-play, long documents), repeated / cut to 4 KB.  Attack: the dev
 set's attacks, each placed in the middle of the 4 KB benign prompt (the indirect case: one
-injected paragraph in a long document).  Reports p50 / p95 per set, in milliseconds.
+injected paragraph in a long document).  Reports p50 / p95 per set, in milliseconds, and the whole default
+scanner set (PII, secrets, injection in a row) on the benign prompts.
 
 Times are this thread's CPU time (``time.thread_time_ns``), so that other processes on a shared
 machine do not count; they still slow it (caches). ``--profile`` prints a cProfile of the benign set.
@@ -68,7 +69,7 @@ def corpora() -> dict[str, list[str]]:
     }
 
 
-def measure(sc: InjectionScanner, texts: list[str], iterations: int) -> tuple[float, float, int]:
+def measure(sc: InjectionScanner | _DefaultSet, texts: list[str], iterations: int) -> tuple[float, float, int]:
     for t in texts[:20]:
         sc.scan(t)
     times = []
@@ -107,7 +108,25 @@ def main(argv=None) -> int:
     for name, texts in sets.items():
         p50, p95, n = measure(sc, texts, a.iterations)
         print(f"| {name} | {len(texts)} | {n} | {p50:.3f} | {p95:.3f} |")
+    # the issue's cost measure is the whole default scanner set: PII and secrets too, on the same hard prompts
+    p50, p95, n = measure(_DefaultSet(sc), sets["benign 4 KB"], a.iterations)
+    print(
+        f"| benign 4 KB, the default scanner set (PII, secrets, injection) | {len(sets['benign 4 KB'])} | {n} "
+        f"| {p50:.3f} | {p95:.3f} |"
+    )
     return 0
+
+
+class _DefaultSet:
+    """The default modules' scanners in a row, as ``scan`` (what the gateway runs on each text)."""
+
+    def __init__(self, injection: InjectionScanner) -> None:
+        from leash_cli.scanners import PiiScanner, SecretsScanner
+
+        self.scanners = (PiiScanner(), SecretsScanner(), injection)
+
+    def scan(self, text: str) -> list:
+        return [f for sc in self.scanners for f in sc.scan(text)]
 
 
 if __name__ == "__main__":
