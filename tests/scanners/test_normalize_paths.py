@@ -21,11 +21,13 @@ def _texts(n: int, seed: int):
         yield "".join(rng.choice(ALPHABET) for _ in range(rng.randrange(0, 80)))
 
 
-def test_translate_fold_equals_the_loop():
+@pytest.mark.parametrize("fold", [True, False])
+def test_translate_path_equals_the_loop(fold):
+    by_table = N._fold if fold else N._plain
     for t in _texts(8000, 1):
         if t.isascii():
             continue  # (normalize() returns ASCII text before either path)
-        a, b = N._fold(t), N._normalize_runs(t, True, False)
+        a, b = by_table(t), N._normalize_runs(t, fold, False)
         assert (a.text, a._segments) == (b.text, b._segments), repr(t)
         for i in range(len(a.text) + 1):
             assert a.span(0, i) == b.span(0, i)

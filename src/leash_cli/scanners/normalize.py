@@ -296,10 +296,10 @@ def normalize(text: str, fold: bool = False, tags: str = "strip") -> Normalized:
         return Normalized(text, text.lower() if fold else text, None)
     if not fold and not decode_tags and _is_normal(text):
         return Normalized(text, text, None)
-    # mostly non-ASCII text (Cyrillic, CJK, Arabic ...) folds by str.translate; a few non-ASCII characters in
+    # mostly non-ASCII text (Cyrillic, CJK, Arabic ...) is mapped by str.translate; a few non-ASCII characters in
     # ASCII text (names, quotes) by the runs loop (translate would look every ASCII character up too)
-    if fold and not decode_tags and 3 * (len(text.encode("utf-8", "surrogatepass")) - len(text)) > len(text):
-        return _fold(text)
+    if not decode_tags and 3 * (len(text.encode("utf-8", "surrogatepass")) - len(text)) > len(text):
+        return _fold(text) if fold else _plain(text)
     return _normalize_runs(text, fold, decode_tags)
 
 
@@ -341,11 +341,16 @@ class CharMap:
 
 
 class _FoldTable(dict):
-    """code point -> its folded replacement; a ``str.translate`` table filled on first sight (bounded)."""
+    """code point -> its replacement (folded, or with ``fold=False`` only normalised); a ``str.translate`` table
+    filled on first sight (bounded)."""
+
+    def __init__(self, fold: bool) -> None:
+        super().__init__()
+        self.fold = fold
 
     def __missing__(self, k: int) -> str:
         c = chr(k)
-        v = c.lower() if k < 128 else _map_char(c, True)
+        v = (c.lower() if self.fold else c) if k < 128 else _map_char(c, self.fold)
         if len(self) > 65536:
             self.clear()
         self[k] = v
@@ -353,10 +358,15 @@ class _FoldTable(dict):
 
 
 class _MarkTable(dict):
-    """code point -> "a" when it folds to exactly one character, "b" otherwise (dropped or expanded)."""
+    """code point -> "a" when its replacement in ``full`` is exactly one character, "b" otherwise (dropped or
+    expanded)."""
+
+    def __init__(self, full: _FoldTable) -> None:
+        super().__init__()
+        self.full = full
 
     def __missing__(self, k: int) -> str:
-        v = "a" if len(_FOLD_TABLE[k]) == 1 else "b"
+        v = "a" if len(self.full[k]) == 1 else "b"
         if len(self) > 65536:
             self.clear()
         self[k] = v
@@ -364,10 +374,15 @@ class _MarkTable(dict):
 
 
 class _OneTable(dict):
-    """code point -> its folded character when it folds to exactly one, else ``_ODD`` (dropped or expanded)."""
+    """code point -> its replacement in ``full`` when that is exactly one character, else ``_ODD`` (dropped or
+    expanded)."""
+
+    def __init__(self, full: _FoldTable) -> None:
+        super().__init__()
+        self.full = full
 
     def __missing__(self, k: int) -> str:
-        v = _FOLD_TABLE[k]
+        v = self.full[k]
         if len(v) != 1:
             v = _ODD
         if len(self) > 65536:
@@ -376,38 +391,51 @@ class _OneTable(dict):
         return v
 
 
-_FOLD_TABLE = _FoldTable()
-_MARK_TABLE = _MarkTable()
-_ODD = "\uffff"  # (a noncharacter: a text that holds one folds by the two-pass path)
-_ONE_TABLE = _OneTable()
+_ODD = "\uffff"  # (a noncharacter: a text that holds one is mapped by the two-pass path)
+_FOLD_TABLE = _FoldTable(True)
+_MARK_TABLE = _MarkTable(_FOLD_TABLE)
+_ONE_TABLE = _OneTable(_FOLD_TABLE)
+_NORM_TABLE = _FoldTable(False)
+_NORM_MARKS = _MarkTable(_NORM_TABLE)
+_NORM_ONE = _OneTable(_NORM_TABLE)
 
 
 def _fold(text: str) -> Normalized:
-    """``normalize(text, fold=True)`` by ``str.translate`` (C speed per character) instead of a
-    Python loop over the non-ASCII characters: the same text and segments as :func:`_normalize_runs`.
-    Characters that fold to one character keep their offsets; only the others (invisible characters
-    dropped, ligatures expanded) cut the identity into segments. One pass maps every character that folds to
-    one character and marks the others ``_ODD`` (same offsets); a text that holds ``_ODD`` itself takes a
-    pass that marks them apart (``_MARK_TABLE``) and a second that folds."""
+    """``normalize(text, fold=True)`` by ``str.translate`` (see :func:`_translated`)."""
+    return _translated(text, _FOLD_TABLE, _ONE_TABLE, _MARK_TABLE)
+
+
+def _plain(text: str) -> Normalized:
+    """``normalize(text)`` (not folded) by ``str.translate`` (see :func:`_translated`)."""
+    return _translated(text, _NORM_TABLE, _NORM_ONE, _NORM_MARKS)
+
+
+def _translated(text: str, full: _FoldTable, one_table: _OneTable, mark_table: _MarkTable) -> Normalized:
+    """``text`` mapped by ``str.translate`` (C speed per character) instead of a Python loop over the
+    non-ASCII characters: the same text and segments as :func:`_normalize_runs`. Characters that map to one
+    character keep their offsets; only the others (invisible characters dropped, ligatures expanded) cut the
+    identity into segments. One pass maps every character that maps to one character and marks the others
+    ``_ODD`` (same offsets); a text that holds ``_ODD`` itself takes a pass that marks them apart and a second
+    that maps."""
     if _ODD in text:
-        marks = text.translate(_MARK_TABLE)
+        marks = text.translate(mark_table)
         odd = "b"
         one = None
     else:
-        marks = one = text.translate(_ONE_TABLE)
+        marks = one = text.translate(one_table)
         odd = _ODD
     p = marks.find(odd)
     if p < 0:
-        return Normalized(text, one if one is not None else text.translate(_FOLD_TABLE), None)
+        return Normalized(text, one if one is not None else text.translate(full), None)
     pieces: list[str] = []
     segs: list[tuple[int, int, int, int]] = []
     npos = last = 0
     while p >= 0:
         if p > last:
-            pieces.append(one[last:p] if one is not None else text[last:p].translate(_FOLD_TABLE))
+            pieces.append(one[last:p] if one is not None else text[last:p].translate(full))
             segs.append((npos, last, p - last, p - last))
             npos += p - last
-        r = _FOLD_TABLE[ord(text[p])]
+        r = full[ord(text[p])]
         if r:
             pieces.append(r)
             segs.append((npos, p, len(r), 1))
@@ -415,7 +443,7 @@ def _fold(text: str) -> Normalized:
         last = p + 1
         p = marks.find(odd, last)
     if last < len(text):
-        pieces.append(one[last:] if one is not None else text[last:].translate(_FOLD_TABLE))
+        pieces.append(one[last:] if one is not None else text[last:].translate(full))
         segs.append((npos, last, len(text) - last, len(text) - last))
     out = "".join(pieces)
     if len(segs) == 1 and segs[0][0] == 0 and segs[0][1] == 0 and segs[0][2] == len(text) == len(out):
