@@ -357,34 +357,17 @@ class _FoldTable(dict):
         return v
 
 
-class _MarkTable(dict):
-    """code point -> "a" when its replacement in ``full`` is exactly one character, "b" otherwise (dropped or
-    expanded)."""
-
-    def __init__(self, full: _FoldTable) -> None:
-        super().__init__()
-        self.full = full
-
-    def __missing__(self, k: int) -> str:
-        v = "a" if len(self.full[k]) == 1 else "b"
-        if len(self) > 65536:
-            self.clear()
-        self[k] = v
-        return v
-
-
 class _OneTable(dict):
-    """code point -> its replacement in ``full`` when that is exactly one character, else ``_ODD`` (dropped or
-    expanded)."""
+    """code point -> its replacement in ``full`` (or ``one``) when that is exactly one character, else ``odd``
+    (dropped or expanded)."""
 
-    def __init__(self, full: _FoldTable) -> None:
+    def __init__(self, full: _FoldTable, odd: str, one: str | None = None) -> None:
         super().__init__()
-        self.full = full
+        self.full, self.odd, self.one = full, odd, one
 
     def __missing__(self, k: int) -> str:
         v = self.full[k]
-        if len(v) != 1:
-            v = _ODD
+        v = self.odd if len(v) != 1 else self.one or v
         if len(self) > 65536:
             self.clear()
         self[k] = v
@@ -393,11 +376,11 @@ class _OneTable(dict):
 
 _ODD = "\uffff"  # (a noncharacter: a text that holds one is mapped by the two-pass path)
 _FOLD_TABLE = _FoldTable(True)
-_MARK_TABLE = _MarkTable(_FOLD_TABLE)
-_ONE_TABLE = _OneTable(_FOLD_TABLE)
+_MARK_TABLE = _OneTable(_FOLD_TABLE, "b", "a")
+_ONE_TABLE = _OneTable(_FOLD_TABLE, _ODD)
 _NORM_TABLE = _FoldTable(False)
-_NORM_MARKS = _MarkTable(_NORM_TABLE)
-_NORM_ONE = _OneTable(_NORM_TABLE)
+_NORM_MARKS = _OneTable(_NORM_TABLE, "b", "a")
+_NORM_ONE = _OneTable(_NORM_TABLE, _ODD)
 
 
 def _fold(text: str) -> Normalized:
@@ -410,7 +393,7 @@ def _plain(text: str) -> Normalized:
     return _translated(text, _NORM_TABLE, _NORM_ONE, _NORM_MARKS)
 
 
-def _translated(text: str, full: _FoldTable, one_table: _OneTable, mark_table: _MarkTable) -> Normalized:
+def _translated(text: str, full: _FoldTable, one_table: _OneTable, mark_table: _OneTable) -> Normalized:
     """``text`` mapped by ``str.translate`` (C speed per character) instead of a Python loop over the
     non-ASCII characters: the same text and segments as :func:`_normalize_runs`. Characters that map to one
     character keep their offsets; only the others (invisible characters dropped, ligatures expanded) cut the
