@@ -787,6 +787,9 @@ _EMAIL_AT = re.compile(r"@[a-z0-9\-]{1,63}\.[a-z]{2,}")
 _DOWNLOAD_ONLY = re.compile(r"curl |wget ")
 _SENDS_DATA = re.compile(r"\s(?:-d|-f|-t|-x\s*(?:post|put)|--data\S*|--form|--upload-file|--post-\w+)\s")
 _IPV4 = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\d.])")
+# every IPv4 match holds a dot before a digit; a pattern led by a literal is searched at memchr speed, while one
+# led by \d (any Unicode digit) is tried at every position (4 KB of prose: 2 against 45 µs)
+_DOT_DIGIT = re.compile(r"\.(?=\d)")
 
 
 def _addresses(t: str, limit: int = 64) -> list[tuple[int, int]]:
@@ -814,7 +817,10 @@ def _ipv4_near(t: str, anchors: list[tuple[int, int]], gap: int, limit: int = 16
     for a, b in anchors[:limit]:
         lo, hi = max(a - gap, end), min(len(t), b + gap)
         if lo < hi:
-            if "." in t[lo:hi]:
+            # (a first window that reaches back past the text's start has lo == -1, and the slice then holds at
+            # most the last character: such a window is searched only where the text ends in it. A defect, kept
+            # until the weights are next trained: they learnt the features as this reads them)
+            if _DOT_DIGIT.search(t, lo, hi) if lo >= 0 else "." in t[lo:hi]:
                 out.extend(
                     m.span() for m in _IPV4.finditer(t, lo, hi) if not (m.start() and t[m.start() - 1] in "0123456789.")
                 )
