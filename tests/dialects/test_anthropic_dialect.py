@@ -209,3 +209,119 @@ def test_model_paths_keys_and_caps():
     path, query, built = ANTHROPIC.build_request("claude-x", [{"role": "user", "content": "hi"}], "sys", False)
     assert (path, query, built["max_tokens"], "stream" in built) == ("v1/messages", "", 256, False)
     assert [(t.role, t.text) for t in ANTHROPIC.request_texts(built)] == [("system", "sys"), ("user", "hi")]
+
+
+# -- blocks the model reads that were not listed (each one a way around the scanners) ----------------
+
+TEXT_DOC = {
+    "type": "document",
+    "source": {"type": "text", "media_type": "text/plain", "data": "bob@example.com in a doc"},
+}
+SEARCH_RESULT = {
+    "type": "search_result",
+    "source": "https://kb/bob",
+    "title": "All about bob@example.com",
+    "content": [{"type": "text", "text": "bob@example.com is a customer"}],
+}
+
+REQUEST_MORE = {
+    "model": "claude-sonnet-4-5",
+    "max_tokens": 512,
+    "messages": [
+        {
+            "role": "user",
+            "content": [
+                SEARCH_RESULT,
+                {
+                    "type": "document",
+                    "source": {"type": "content", "content": [{"type": "text", "text": "bob@example.com"}]},
+                },
+            ],
+        },
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "server_tool_use", "id": "s1", "name": "web_search", "input": {"query": "bob@example.com"}},
+                {
+                    "type": "web_search_tool_result",
+                    "tool_use_id": "s1",
+                    "content": [
+                        {
+                            "type": "web_search_result",
+                            "url": "https://x",
+                            "title": "bob@example.com's page",
+                            "encrypted_content": "e",
+                        }
+                    ],
+                },
+                {
+                    "type": "web_fetch_tool_result",
+                    "tool_use_id": "s2",
+                    "content": {"type": "web_fetch_result", "url": "https://x", "content": TEXT_DOC},
+                },
+                {
+                    "type": "code_execution_tool_result",
+                    "tool_use_id": "s3",
+                    "content": {
+                        "type": "code_execution_result",
+                        "stdout": "bob@example.com out",
+                        "stderr": "bob@example.com err",
+                        "return_code": 0,
+                        "content": [],
+                    },
+                },
+                {
+                    "type": "text_editor_code_execution_tool_result",
+                    "tool_use_id": "s4",
+                    "content": {
+                        "type": "text_editor_code_execution_view_result",
+                        "file_type": "text",
+                        "content": "bob@example.com file",
+                    },
+                },
+                {
+                    "type": "mcp_tool_use",
+                    "id": "m1",
+                    "name": "find",
+                    "server_name": "crm",
+                    "input": {"q": "bob@example.com"},
+                },
+                {
+                    "type": "mcp_tool_result",
+                    "tool_use_id": "m1",
+                    "content": [{"type": "text", "text": "bob@example.com found"}],
+                },
+                {"type": "mcp_tool_result", "tool_use_id": "m2", "content": "bob@example.com again"},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": "t1", "content": [TEXT_DOC, SEARCH_RESULT]}],
+        },
+    ],
+}
+
+
+def test_search_results_server_and_mcp_tools_and_documents_inside_tool_results():
+    got = [(t.role, t.text, t.path, t.kind) for t in ANTHROPIC.request_texts(REQUEST_MORE)]
+    m0, m1, m2 = ("messages", 0, "content"), ("messages", 1, "content"), ("messages", 2, "content", 0, "content")
+    assert got == [
+        ("user", "bob@example.com is a customer", (*m0, 0, "content", 0, "text"), "document"),
+        ("user", "All about bob@example.com", (*m0, 0, "title"), "document"),
+        ("user", "https://kb/bob", (*m0, 0, "source"), "document"),
+        ("user", "bob@example.com", (*m0, 1, "source", "content", 0, "text"), "document"),
+        ("assistant", "bob@example.com", (*m1, 0, "input", "query"), "tool_call"),
+        ("tool", "bob@example.com's page", (*m1, 1, "content", 0, "title"), "tool_result"),
+        ("tool", "bob@example.com in a doc", (*m1, 2, "content", "content", "source", "data"), "document"),
+        ("tool", "bob@example.com out", (*m1, 3, "content", "stdout"), "tool_result"),
+        ("tool", "bob@example.com err", (*m1, 3, "content", "stderr"), "tool_result"),
+        ("tool", "bob@example.com file", (*m1, 4, "content", "content"), "tool_result"),
+        ("assistant", "bob@example.com", (*m1, 5, "input", "q"), "tool_call"),
+        ("tool", "bob@example.com found", (*m1, 6, "content", 0, "text"), "tool_result"),
+        ("tool", "bob@example.com again", (*m1, 7, "content"), "tool_result"),
+        ("tool", "bob@example.com in a doc", (*m2, 0, "source", "data"), "document"),
+        ("tool", "bob@example.com is a customer", (*m2, 1, "content", 0, "text"), "document"),
+        ("tool", "All about bob@example.com", (*m2, 1, "title"), "document"),
+        ("tool", "https://kb/bob", (*m2, 1, "source"), "document"),
+    ]
+    redact_round_trip(ANTHROPIC.request_texts, REQUEST_MORE, "bob@example.com")

@@ -16,6 +16,8 @@ from leash_cli.dialects import eventstream as es
 from leash_cli.dialects.bedrock import bare_model, usage_of
 from leash_cli.pricing import Pricer
 
+from .helpers import redact_round_trip
+
 CONVERSE = {
     "system": [{"text": "be brief"}, {"cachePoint": {"type": "default"}}],
     "messages": [
@@ -269,3 +271,106 @@ def test_the_signing_region_follows_the_endpoint_host():
     assert region_of("bedrock-runtime.eu-west-3.amazonaws.com") == "eu-west-3"
     assert region_of("bedrock-runtime-fips.us-gov-west-1.amazonaws.com") == "us-gov-west-1"
     assert region_of("127.0.0.1:8080") is None
+
+
+# -- fields the model reads that were not listed (each one a way around the scanners) ----------------
+
+SEARCH_RESULT = {
+    "source": "https://kb/bob",
+    "title": "About bob@example.com",
+    "content": [{"text": "bob@example.com here"}],
+}
+
+CONVERSE_MORE = {
+    "messages": [
+        {
+            "role": "user",
+            "content": [
+                {
+                    "document": {
+                        "format": "txt",
+                        "name": "d",
+                        "context": "from bob@example.com",
+                        "source": {"text": "t"},
+                    }
+                },
+                {"searchResult": SEARCH_RESULT},
+                {"toolResult": {"toolUseId": "t", "content": [{"searchResult": SEARCH_RESULT}]}},
+            ],
+        },
+        {
+            "role": "assistant",
+            "content": [{"citationsContent": {"content": [{"text": "bob@example.com, cited"}], "citations": []}}],
+        },
+    ],
+    "toolConfig": {
+        "tools": [
+            {
+                "toolSpec": {
+                    "name": "f",
+                    "inputSchema": {
+                        "json": {
+                            "type": "object",
+                            "properties": {"to": {"type": "string", "description": "bob@example.com"}},
+                        }
+                    },
+                }
+            }
+        ]
+    },
+}
+
+
+def test_converse_search_results_document_context_citations_and_tool_schemas():
+    got = [(t.role, t.text, t.path, t.kind) for t in BEDROCK.request_texts(CONVERSE_MORE)]
+    m0, sr = ("messages", 0, "content"), ("searchResult",)
+    tr = (*m0, 2, "toolResult", "content", 0, "searchResult")
+    assert got == [
+        ("user", "t", (*m0, 0, "document", "source", "text"), "document"),
+        ("user", "from bob@example.com", (*m0, 0, "document", "context"), "document"),
+        ("user", "bob@example.com here", (*m0, 1, *sr, "content", 0, "text"), "document"),
+        ("user", "About bob@example.com", (*m0, 1, *sr, "title"), "document"),
+        ("user", "https://kb/bob", (*m0, 1, *sr, "source"), "document"),
+        ("tool", "bob@example.com here", (*tr, "content", 0, "text"), "document"),
+        ("tool", "About bob@example.com", (*tr, "title"), "document"),
+        ("tool", "https://kb/bob", (*tr, "source"), "document"),
+        (
+            "assistant",
+            "bob@example.com, cited",
+            ("messages", 1, "content", 0, "citationsContent", "content", 0, "text"),
+            "text",
+        ),
+        (
+            "system",
+            "bob@example.com",
+            ("toolConfig", "tools", 0, "toolSpec", "inputSchema", "json", "properties", "to", "description"),
+            "tool_spec",
+        ),
+    ]
+    redact_round_trip(BEDROCK.request_texts, CONVERSE_MORE, "bob@example.com")
+
+
+def test_an_anthropic_invoke_body_reads_search_results_and_documents_in_tool_results():
+    body = {
+        "anthropic_version": "bedrock-2023-05-31",
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "t",
+                        "content": [
+                            {
+                                "type": "search_result",
+                                "source": "s",
+                                "title": "t",
+                                "content": [{"type": "text", "text": "bob@example.com"}],
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    assert "bob@example.com" in [t.text for t in BEDROCK.request_texts(body)]

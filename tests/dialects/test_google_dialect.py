@@ -6,6 +6,7 @@ import orjson
 import pytest
 
 from leash_cli.dialects import GOOGLE, Usage, for_api
+from leash_cli.dialects.base import Encoded
 from leash_cli.usage import UsageTracker
 
 from .helpers import exchange, redact_round_trip, sse, stream_redact, track_stream
@@ -219,3 +220,78 @@ def test_paths_keys_and_caps():
     )
     assert (path, query) == ("v1beta/models/gemini-x:streamGenerateContent", "alt=sse")
     assert [(t.role, t.text) for t in GOOGLE.request_texts(built)] == [("system", "sys"), ("model", "a"), ("user", "q")]
+
+
+# -- parts the model reads that were not listed (each one a way around the scanners) ----------------
+
+REQUEST_MORE = {
+    "systemInstruction": {},
+    "system_instruction": {"parts": [{"text": "Help bob@example.com."}]},
+    "contents": [
+        {
+            "role": "model",
+            "parts": [
+                {"executableCode": {"language": "PYTHON", "code": "print('bob@example.com')"}},
+                {"codeExecutionResult": {"outcome": "OUTCOME_OK", "output": "bob@example.com printed"}},
+                {"toolCall": {"id": "t1", "toolType": "GOOGLE_SEARCH_WEB", "args": {"q": "bob@example.com"}}},
+            ],
+        },
+        {
+            "role": "user",
+            "parts": [
+                {
+                    "toolResponse": {
+                        "id": "t1",
+                        "toolType": "GOOGLE_SEARCH_WEB",
+                        "response": {"hit": "bob@example.com page"},
+                    }
+                },
+                {
+                    "functionResponse": {
+                        "name": "read",
+                        "response": {},
+                        "parts": [
+                            {"inlineData": {"mimeType": "text/plain", "data": "Ym9iQGV4YW1wbGUuY29tIGluIGEgZmlsZQ=="}}
+                        ],
+                    }
+                },
+                {"code_execution_result": {"outcome": "OUTCOME_OK", "output": "snake bob@example.com"}},
+            ],
+        },
+    ],
+}
+
+
+def test_code_execution_server_tools_function_response_parts_and_the_snake_case_system_instruction():
+    got = [(t.role, t.text, t.path, t.kind) for t in GOOGLE.request_texts(REQUEST_MORE)]
+    c0, c1 = ("contents", 0, "parts"), ("contents", 1, "parts")
+    b64 = Encoded("")
+    assert got == [
+        ("system", "Help bob@example.com.", ("system_instruction", "parts", 0, "text"), "text"),
+        ("model", "print('bob@example.com')", (*c0, 0, "executableCode", "code"), "tool_call"),
+        ("model", "bob@example.com printed", (*c0, 1, "codeExecutionResult", "output"), "tool_result"),
+        ("model", "bob@example.com", (*c0, 2, "toolCall", "args", "q"), "tool_call"),
+        ("user", "bob@example.com page", (*c1, 0, "toolResponse", "response", "hit"), "tool_result"),
+        (
+            "user",
+            "bob@example.com in a file",
+            (*c1, 1, "functionResponse", "parts", 0, "inlineData", "data", b64),
+            "document",
+        ),
+        ("user", "snake bob@example.com", (*c1, 2, "code_execution_result", "output"), "tool_result"),
+    ]
+    redact_round_trip(GOOGLE.request_texts, REQUEST_MORE, "bob@example.com")
+
+
+def test_embed_content_texts():
+    single = {"content": {"parts": [{"text": "embed bob@example.com"}]}, "title": "bob@example.com's note"}
+    assert [(t.text, t.path) for t in GOOGLE.request_texts(single)] == [
+        ("embed bob@example.com", ("content", "parts", 0, "text")),
+        ("bob@example.com's note", ("title",)),
+    ]
+    batch = {"requests": [{"model": "models/e", "content": {"parts": [{"text": "bob@example.com"}]}, "title": "t"}]}
+    assert [(t.text, t.path) for t in GOOGLE.request_texts(batch)] == [
+        ("bob@example.com", ("requests", 0, "content", "parts", 0, "text")),
+        ("t", ("requests", 0, "title")),
+    ]
+    redact_round_trip(GOOGLE.request_texts, batch, "bob@example.com")

@@ -6,6 +6,7 @@ import orjson
 import pytest
 
 from leash_cli.dialects import OPENAI, Usage, for_api
+from leash_cli.dialects.base import Encoded
 from leash_cli.usage import UsageTracker
 
 from .helpers import exchange, redact_round_trip, sse, stream_redact, track_stream
@@ -343,3 +344,224 @@ def test_request_model_cap_keys_and_paths():
     path, query, body = OPENAI.build_request("gpt-4o", [{"role": "user", "content": "hi"}], "sys", True)
     assert (path, query, body["stream"]) == ("chat/completions", "", True)
     assert [t.text for t in OPENAI.request_texts(body)] == ["sys", "hi"]
+
+
+# -- fields the model reads that were not listed (each one a way around the scanners) ----------------
+
+DOC_B64 = "data:text/plain;base64,Ym9iQGV4YW1wbGUuY29tIGluIGEgZmlsZQ=="  # "bob@example.com in a file"
+
+CHAT_MORE = {
+    "model": "gpt-5",
+    "messages": [
+        {"role": "user", "name": "bob_example", "content": "hi"},
+        {
+            "role": "assistant",
+            "content": None,
+            "refusal": "I will not mail bob@example.com",
+            "tool_calls": [
+                {"id": "c2", "type": "custom", "custom": {"name": "shell", "input": "mail bob@example.com"}}
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c2", "content": [{"type": "text", "text": "mailed bob@example.com"}]},
+        {"role": "function", "name": "lookup", "content": "bob@example.com found"},
+        {"role": "function", "content": "bob@example.com again"},
+    ],
+    "tools": [{"type": "custom", "custom": {"name": "shell", "description": "Runs anything bob@example.com asks"}}],
+    "prediction": {"type": "content", "content": [{"type": "text", "text": "Dear bob@example.com"}]},
+}
+
+
+def test_chat_names_refusals_custom_tools_tool_parts_functions_and_predicted_parts():
+    got = [(t.role, t.text, t.path, t.kind) for t in OPENAI.request_texts(CHAT_MORE)]
+    assert got == [
+        ("user", "hi", ("messages", 0, "content"), "text"),
+        ("user", "bob_example", ("messages", 0, "name"), "name"),
+        ("assistant", "I will not mail bob@example.com", ("messages", 1, "refusal"), "text"),
+        ("assistant", "mail bob@example.com", ("messages", 1, "tool_calls", 0, "custom", "input"), "tool_call"),
+        ("tool", "mailed bob@example.com", ("messages", 2, "content", 0, "text"), "tool_result"),
+        ("tool", "bob@example.com found", ("messages", 3, "content"), "tool_result"),
+        ("tool", "lookup", ("messages", 3, "name"), "name"),
+        ("tool", "bob@example.com again", ("messages", 4, "content"), "tool_result"),
+        ("system", "Runs anything bob@example.com asks", ("tools", 0, "custom", "description"), "tool_spec"),
+        ("user", "Dear bob@example.com", ("prediction", "content", 0, "text"), "text"),
+    ]
+    redact_round_trip(OPENAI.request_texts, CHAT_MORE, "bob@example.com")
+
+
+RESPONSES_MORE = {
+    "model": "gpt-5",
+    "input": [
+        {
+            "type": "function_call_output",
+            "call_id": "c1",
+            "output": [
+                {"type": "input_text", "text": "bob@example.com is at home"},
+                {"type": "input_file", "filename": "n.txt", "file_data": DOC_B64},
+            ],
+        },
+        {"type": "custom_tool_call", "call_id": "c2", "name": "shell", "input": "mail bob@example.com"},
+        {
+            "type": "custom_tool_call_output",
+            "call_id": "c2",
+            "output": [{"type": "input_text", "text": "sent bob@example.com"}],
+        },
+        {
+            "type": "mcp_list_tools",
+            "id": "l1",
+            "server_label": "crm",
+            "tools": [
+                {
+                    "name": "find",
+                    "description": "Finds bob@example.com",
+                    "input_schema": {
+                        "type": "object",
+                        "properties": {"q": {"type": "string", "description": "ask bob@example.com"}},
+                    },
+                }
+            ],
+        },
+        {
+            "type": "mcp_call",
+            "id": "m1",
+            "server_label": "crm",
+            "name": "find",
+            "arguments": "{}",
+            "error": {"type": "mcp_tool_execution_error", "content": [{"type": "text", "text": "no bob@example.com"}]},
+        },
+        {
+            "type": "mcp_approval_response",
+            "approval_request_id": "a1",
+            "approve": False,
+            "reason": "not bob@example.com",
+        },
+        {
+            "type": "file_search_call",
+            "id": "f1",
+            "status": "completed",
+            "queries": ["where is bob@example.com"],
+            "results": [{"file_id": "file-1", "filename": "a.txt", "score": 0.9, "text": "bob@example.com lives here"}],
+        },
+        {
+            "type": "code_interpreter_call",
+            "id": "ci1",
+            "container_id": "cn",
+            "status": "completed",
+            "code": "print('bob@example.com')",
+            "outputs": [
+                {"type": "logs", "logs": "bob@example.com printed"},
+                {"type": "image", "url": "https://x/y.png"},
+            ],
+        },
+        {
+            "type": "shell_call",
+            "call_id": "s1",
+            "action": {"commands": ["echo bob@example.com"]},
+            "status": "completed",
+        },
+        {
+            "type": "shell_call_output",
+            "call_id": "s1",
+            "output": [
+                {
+                    "stdout": "bob@example.com out",
+                    "stderr": "bob@example.com err",
+                    "outcome": {"type": "exit", "exit_code": 0},
+                }
+            ],
+        },
+        {
+            "type": "local_shell_call",
+            "id": "x",
+            "call_id": "l2",
+            "status": "completed",
+            "action": {"type": "exec", "command": ["echo", "bob@example.com"], "env": {}},
+        },
+        {
+            "type": "apply_patch_call",
+            "call_id": "p1",
+            "status": "completed",
+            "operation": {"type": "update_file", "path": "a.txt", "diff": "+bob@example.com"},
+        },
+        {"type": "program", "id": "pg", "call_id": "pg1", "code": "send('bob@example.com')", "fingerprint": "f"},
+        {
+            "type": "program_output",
+            "id": "po",
+            "call_id": "pg1",
+            "result": "bob@example.com done",
+            "status": "completed",
+        },
+        {"type": "message", "role": "assistant", "content": [{"type": "refusal", "refusal": "not bob@example.com"}]},
+        {
+            "type": "additional_tools",
+            "role": "developer",
+            "tools": [{"type": "function", "name": "more", "description": "More for bob@example.com"}],
+        },
+    ],
+    "prompt": {
+        "id": "pmpt_1",
+        "variables": {"customer": "bob@example.com", "note": {"type": "input_text", "text": "call bob@example.com"}},
+    },
+    "text": {"format": {"type": "json_schema", "name": "r", "description": "a reply to bob@example.com", "schema": {}}},
+    "tools": [
+        {
+            "type": "mcp",
+            "server_label": "crm",
+            "server_url": "https://crm",
+            "server_description": "bob@example.com's CRM",
+        },
+        {
+            "type": "namespace",
+            "name": "mail",
+            "description": "Mail for bob@example.com",
+            "tools": [{"type": "function", "name": "send", "description": "Send to bob@example.com"}],
+        },
+    ],
+}
+
+
+def test_responses_tool_outputs_as_parts_custom_mcp_builtin_tool_items_and_prompt_variables():
+    got = [(t.role, t.text, t.path, t.kind) for t in OPENAI.request_texts(RESPONSES_MORE)]
+    assert got == [
+        ("tool", "bob@example.com is at home", ("input", 0, "output", 0, "text"), "tool_result"),
+        (
+            "tool",
+            "bob@example.com in a file",
+            ("input", 0, "output", 1, "file_data", Encoded("data:text/plain;base64,")),
+            "document",
+        ),
+        ("user", "mail bob@example.com", ("input", 1, "input"), "tool_call"),
+        ("tool", "sent bob@example.com", ("input", 2, "output", 0, "text"), "tool_result"),
+        ("system", "Finds bob@example.com", ("input", 3, "tools", 0, "description"), "tool_spec"),
+        (
+            "system",
+            "ask bob@example.com",
+            ("input", 3, "tools", 0, "input_schema", "properties", "q", "description"),
+            "tool_spec",
+        ),
+        ("user", "{}", ("input", 4, "arguments"), "tool_call"),
+        ("tool", "no bob@example.com", ("input", 4, "error", "content", 0, "text"), "tool_result"),
+        ("user", "not bob@example.com", ("input", 5, "reason"), "text"),
+        ("user", "where is bob@example.com", ("input", 6, "queries", 0), "tool_call"),
+        ("tool", "bob@example.com lives here", ("input", 6, "results", 0, "text"), "tool_result"),
+        ("user", "print('bob@example.com')", ("input", 7, "code"), "tool_call"),
+        ("tool", "bob@example.com printed", ("input", 7, "outputs", 0, "logs"), "tool_result"),
+        ("user", "echo bob@example.com", ("input", 8, "action", "commands", 0), "tool_call"),
+        ("tool", "bob@example.com out", ("input", 9, "output", 0, "stdout"), "tool_result"),
+        ("tool", "bob@example.com err", ("input", 9, "output", 0, "stderr"), "tool_result"),
+        ("user", "echo", ("input", 10, "action", "command", 0), "tool_call"),
+        ("user", "bob@example.com", ("input", 10, "action", "command", 1), "tool_call"),
+        ("user", "+bob@example.com", ("input", 11, "operation", "diff"), "tool_call"),
+        ("user", "send('bob@example.com')", ("input", 12, "code"), "tool_call"),
+        ("tool", "bob@example.com done", ("input", 13, "result"), "tool_result"),
+        ("assistant", "not bob@example.com", ("input", 14, "content", 0, "refusal"), "text"),
+        ("system", "More for bob@example.com", ("input", 15, "tools", 0, "description"), "tool_spec"),
+        ("user", "bob@example.com", ("prompt", "variables", "customer"), "text"),
+        ("user", "call bob@example.com", ("prompt", "variables", "note", "text"), "text"),
+        ("system", "bob@example.com's CRM", ("tools", 0, "server_description"), "tool_spec"),
+        ("system", "Mail for bob@example.com", ("tools", 1, "description"), "tool_spec"),
+        ("system", "Send to bob@example.com", ("tools", 1, "tools", 0, "description"), "tool_spec"),
+        ("system", "a reply to bob@example.com", ("text", "format", "description"), "tool_spec"),
+    ]
+    redact_round_trip(OPENAI.request_texts, RESPONSES_MORE, "bob@example.com")
+    image = {"type": "image_generation_call", "id": "ig", "status": "completed", "result": "iVBORw0KGgo="}
+    assert OPENAI.request_texts({"input": [image]}) == []  # the image itself is no text

@@ -1,8 +1,10 @@
 """Anthropic Messages (``v1/messages``, ``v1/messages/count_tokens``).
 
 Texts: ``system`` (string or blocks), ``messages[].content`` (string or blocks: ``text``,
-``tool_use`` input leaves as tool calls, ``tool_result`` content as tool results, ``document``
-text sources, titles and context, ``thinking``).
+``tool_use`` / ``server_tool_use`` / ``mcp_tool_use`` input leaves as tool calls, ``tool_result``
+/ ``mcp_tool_result`` content (text, documents, search results) and server tools' results as
+tool results, ``document`` text sources, titles and context, ``search_result`` blocks,
+``thinking``).
 
 Usage: ``usage.input_tokens`` excludes the cache parts, which are added back
 (``cache_read_input_tokens``, ``cache_creation_input_tokens``); no separate reasoning count.
@@ -208,40 +210,78 @@ def usage_of(u: dict[str, Any]) -> Usage:
     )
 
 
-def _blocks(blocks: list[Any], base: Path, role: str, out: list[Text]) -> None:
-    """Content blocks (request messages, the system prompt, a response's content)."""
+#: blocks whose ``input`` the model wrote: a client tool's, a server tool's, an MCP server's
+_TOOL_USES = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
+
+
+def _blocks(blocks: list[Any], base: Path, role: str, out: list[Text], kind: str = "text") -> None:
+    """Content blocks (request messages, the system prompt, a response's content); a text block
+    counts as `kind` (a tool result's, a document's)."""
     for j, b in enumerate(blocks):
-        if not isinstance(b, dict):
-            continue
-        t = b.get("type")
-        if isinstance(b.get("text"), str):
-            out.append(Text(role, b["text"], (*base, j, "text")))
-        elif t == "document":
-            src = b.get("source")
-            if isinstance(src, dict) and src.get("type") == "text" and isinstance(src.get("data"), str):
-                out.append(Text(role, src["data"], (*base, j, "source", "data"), "document"))
-            elif isinstance(src, dict) and src.get("type") == "base64":
-                doc = text_document(src.get("data"), src.get("media_type"))
-                if doc is not None:
-                    out.append(Text(role, doc[0], (*base, j, "source", "data", Encoded(doc[1])), "document"))
-            elif isinstance(src, dict) and src.get("type") == "content" and isinstance(src.get("content"), list):
-                _blocks(src["content"], (*base, j, "source", "content"), role, out)
-            for key in ("title", "context"):
-                if isinstance(b.get(key), str):
-                    out.append(Text(role, b[key], (*base, j, key), "document"))
-        elif t == "tool_use":
-            for path, s in leaves(b.get("input"), (*base, j, "input")):
-                out.append(Text(role, s, path, "tool_call"))
-        elif t == "tool_result":
-            c = b.get("content")
-            if isinstance(c, str):
-                out.append(Text("tool", c, (*base, j, "content"), "tool_result"))
-            elif isinstance(c, list):
-                for k, cb in enumerate(c):
-                    if isinstance(cb, dict) and isinstance(cb.get("text"), str):
-                        out.append(Text("tool", cb["text"], (*base, j, "content", k, "text"), "tool_result"))
-        elif t == "thinking" and isinstance(b.get("thinking"), str):
-            out.append(Text(role, b["thinking"], (*base, j, "thinking")))
+        if isinstance(b, dict):
+            _block(b, (*base, j), role, out, kind)
+
+
+def _block(b: dict[str, Any], at: Path, role: str, out: list[Text], kind: str = "text") -> None:
+    t = b.get("type")
+    if isinstance(b.get("text"), str):
+        out.append(Text(role, b["text"], (*at, "text"), kind))
+    elif t == "document":
+        src = b.get("source")
+        if isinstance(src, dict) and src.get("type") == "text" and isinstance(src.get("data"), str):
+            out.append(Text(role, src["data"], (*at, "source", "data"), "document"))
+        elif isinstance(src, dict) and src.get("type") == "base64":
+            doc = text_document(src.get("data"), src.get("media_type"))
+            if doc is not None:
+                out.append(Text(role, doc[0], (*at, "source", "data", Encoded(doc[1])), "document"))
+        elif isinstance(src, dict) and src.get("type") == "content" and isinstance(src.get("content"), list):
+            _blocks(src["content"], (*at, "source", "content"), role, out, "document")
+        for key in ("title", "context"):
+            if isinstance(b.get(key), str):
+                out.append(Text(role, b[key], (*at, key), "document"))
+    elif t == "search_result":  # {"source", "title", "content": [text blocks]}
+        if isinstance(b.get("content"), list):
+            _blocks(b["content"], (*at, "content"), role, out, "document")
+        for key in ("title", "source"):
+            if isinstance(b.get(key), str):
+                out.append(Text(role, b[key], (*at, key), "document"))
+    elif t in _TOOL_USES:
+        for path, s in leaves(b.get("input"), (*at, "input")):
+            out.append(Text(role, s, path, "tool_call"))
+    elif t in ("tool_result", "mcp_tool_result"):
+        c = b.get("content")
+        if isinstance(c, str):
+            out.append(Text("tool", c, (*at, "content"), "tool_result"))
+        elif isinstance(c, list):  # text, documents, search results (images: no text)
+            _blocks(c, (*at, "content"), "tool", out, "tool_result")
+    elif isinstance(t, str) and t.endswith("_tool_result"):  # a server tool's result, sent back
+        _server_result(b.get("content"), (*at, "content"), out)
+    elif t == "thinking" and isinstance(b.get("thinking"), str):
+        out.append(Text(role, b["thinking"], (*at, "thinking"), kind))
+
+
+def _server_result(c: Any, at: Path, out: list[Text]) -> None:
+    """A server tool's result (``web_search_tool_result``, ``web_fetch_tool_result``,
+    ``code_execution_tool_result``, ``bash_...``, ``text_editor_...``): page titles, a fetched
+    document, a command's output, a file's text."""
+    if isinstance(c, list):  # web search results: {"title", "url", "encrypted_content"}
+        for k, r in enumerate(c):
+            if isinstance(r, dict):
+                if isinstance(r.get("title"), str):
+                    out.append(Text("tool", r["title"], (*at, k, "title"), "tool_result"))
+                else:
+                    _block(r, (*at, k), "tool", out, "tool_result")
+    elif isinstance(c, dict):
+        for key in ("stdout", "stderr", "content"):
+            v = c.get(key)
+            if isinstance(v, str):
+                out.append(Text("tool", v, (*at, key), "tool_result"))
+            elif isinstance(v, dict):  # a fetched page: a document block
+                _block(v, (*at, key), "tool", out, "tool_result")
+        lines = c.get("lines")  # a text editor's str_replace result
+        for k, line in enumerate(lines if isinstance(lines, list) else ()):
+            if isinstance(line, str):
+                out.append(Text("tool", line, (*at, "lines", k), "tool_result"))
 
 
 DIALECT = Anthropic()

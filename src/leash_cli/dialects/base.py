@@ -40,6 +40,7 @@ __all__ = [
     "set_at",
     "text_document",
     "tool_descriptions",
+    "tool_texts",
 ]
 
 #: Where a string lives in a JSON body: keys and indexes from the root.
@@ -299,35 +300,24 @@ def cap_max_tokens(body: dict[str, Any], rest: str, cap: int) -> bool:
 
 
 def tool_descriptions(body: dict[str, Any], out: list[Text]) -> None:
-    """Tool and schema descriptions the model reads: OpenAI ``tools[].function`` (and the
-    Responses API's flat tools), Anthropic ``tools[]``, Gemini ``tools[].functionDeclarations[]``;
-    OpenAI's ``prediction.content`` and ``response_format`` schema description.  (Every shape is
-    looked for in every dialect's requests, as a client may send any of them.)"""
+    """Tool and schema descriptions the model reads: OpenAI ``tools[].function`` and
+    ``tools[].custom`` (and the Responses API's flat tools, an MCP server's description, a
+    namespace's own tools), Anthropic ``tools[]``, Gemini ``tools[].functionDeclarations[]``;
+    OpenAI's ``prediction.content`` (a string or text parts) and the ``response_format`` /
+    ``text.format`` schema description.  (Every shape is looked for in every dialect's requests,
+    as a client may send any of them.)"""
     tools = body.get("tools")
     if tools:
-        for i, tool in enumerate(tools):
-            if not isinstance(tool, dict):
-                continue
-            fn = tool.get("function")
-            if isinstance(fn, dict):
-                if isinstance(fn.get("description"), str):
-                    out.append(Text("system", fn["description"], ("tools", i, "function", "description"), "tool_spec"))
-                _schemas(fn, ("tools", i, "function"), out)
-            if isinstance(tool.get("description"), str):
-                out.append(Text("system", tool["description"], ("tools", i, "description"), "tool_spec"))
-            _schemas(tool, ("tools", i), out)
-            for key in ("functionDeclarations", "function_declarations"):
-                decls = tool.get(key)
-                for j, decl in enumerate(decls if isinstance(decls, list) else ()):
-                    if isinstance(decl, dict):
-                        if isinstance(decl.get("description"), str):
-                            out.append(
-                                Text("system", decl["description"], ("tools", i, key, j, "description"), "tool_spec")
-                            )
-                        _schemas(decl, ("tools", i, key, j), out)
+        tool_texts(tools, ("tools",), out)
     pred = body.get("prediction")
-    if isinstance(pred, dict) and isinstance(pred.get("content"), str):
-        out.append(Text("user", pred["content"], ("prediction", "content")))
+    if isinstance(pred, dict):
+        pc = pred.get("content")
+        if isinstance(pc, str):
+            out.append(Text("user", pc, ("prediction", "content")))
+        elif isinstance(pc, list):
+            for j, part in enumerate(pc):
+                if isinstance(part, dict) and isinstance(part.get("text"), str):
+                    out.append(Text("user", part["text"], ("prediction", "content", j, "text")))
     rf = body.get("response_format")
     js = rf.get("json_schema") if isinstance(rf, dict) else None
     if isinstance(js, dict):
@@ -339,14 +329,52 @@ def tool_descriptions(body: dict[str, Any], out: list[Text]) -> None:
             schema_texts(js["schema"], ("response_format", "json_schema", "schema"), out)
     text_fmt = body.get("text")  # the Responses API's structured output: text.format.schema
     fmt = text_fmt.get("format") if isinstance(text_fmt, dict) else None
-    if isinstance(fmt, dict) and "schema" in fmt:
-        schema_texts(fmt["schema"], ("text", "format", "schema"), out)
+    if isinstance(fmt, dict):
+        if isinstance(fmt.get("description"), str):
+            out.append(Text("system", fmt["description"], ("text", "format", "description"), "tool_spec"))
+        if "schema" in fmt:
+            schema_texts(fmt["schema"], ("text", "format", "schema"), out)
     for gkey in ("generationConfig", "generation_config"):  # Gemini's structured output
         gc = body.get(gkey)
         if isinstance(gc, dict):
             for skey in ("responseSchema", "response_schema", "responseJsonSchema", "response_json_schema"):
                 if skey in gc:
                     schema_texts(gc[skey], (gkey, skey), out)
+
+
+_MAX_TOOL_DEPTH = 8
+
+
+def tool_texts(tools: Any, base: Path, out: list[Text], depth: int = 0) -> None:
+    """The descriptions and parameter schemas of a list of tools at `base` (a request's ``tools``,
+    or a list the Responses API carries in an item: ``mcp_list_tools``, ``additional_tools``,
+    ``tool_search_output``): OpenAI ``function`` / ``custom`` tools, flat tools, an MCP tool's
+    ``server_description``, a namespace's nested ``tools``, Gemini function declarations."""
+    if not isinstance(tools, list) or depth > _MAX_TOOL_DEPTH:
+        return
+    for i, tool in enumerate(tools):
+        if not isinstance(tool, dict):
+            continue
+        at = (*base, i)
+        for key in ("function", "custom"):
+            fn = tool.get(key)
+            if isinstance(fn, dict):
+                if isinstance(fn.get("description"), str):
+                    out.append(Text("system", fn["description"], (*at, key, "description"), "tool_spec"))
+                _schemas(fn, (*at, key), out)
+        for key in ("description", "server_description"):
+            if isinstance(tool.get(key), str):
+                out.append(Text("system", tool[key], (*at, key), "tool_spec"))
+        _schemas(tool, at, out)
+        for key in ("functionDeclarations", "function_declarations"):
+            decls = tool.get(key)
+            for j, decl in enumerate(decls if isinstance(decls, list) else ()):
+                if isinstance(decl, dict):
+                    if isinstance(decl.get("description"), str):
+                        out.append(Text("system", decl["description"], (*at, key, j, "description"), "tool_spec"))
+                    _schemas(decl, (*at, key, j), out)
+        if isinstance(tool.get("tools"), list):  # a namespace's own tools
+            tool_texts(tool["tools"], (*at, "tools"), out, depth + 1)
 
 
 #: where a tool keeps its parameter schema: OpenAI ``parameters``, Anthropic ``input_schema``,

@@ -7,10 +7,12 @@ The model and the call are in the path (the id percent-encoded as boto3 sends it
 (``application/vnd.amazon.eventstream``, see :mod:`leash_cli.dialects.eventstream`), not SSE.
 
 Converse texts: ``system[]`` blocks, ``messages[].content[]`` blocks: ``text``, ``toolUse``
-input leaves (tool calls), ``toolResult`` content (``text``, ``json`` leaves, documents; tool
-results), ``document`` (``source.text``, ``source.content``, and ``source.bytes`` of the text
-formats, base64-decoded: a redaction is written back base64-encoded), ``reasoningContent``,
-``guardContent``; ``toolConfig.tools[].toolSpec.description``; ``promptVariables``.
+input leaves (tool calls), ``toolResult`` content (``text``, ``json`` leaves, documents, search
+results; tool results), ``document`` (``source.text``, ``source.content``, and ``source.bytes`` of
+the text formats, base64-decoded: a redaction is written back base64-encoded; ``context``),
+``searchResult`` (``content[].text``, ``title``, ``source``), ``citationsContent``,
+``reasoningContent``, ``guardContent``; ``toolConfig.tools[].toolSpec`` ``description`` and
+``inputSchema.json`` descriptions; ``promptVariables``.
 Invoke bodies are the model vendor's own: Anthropic Messages (``anthropic_version``,
 ``messages``, ``system``: the Anthropic dialect reads them), and the plain ``prompt`` /
 ``inputText`` / ``message`` of the other families.
@@ -62,6 +64,7 @@ from leash_cli.dialects.base import (
     chat_turns,
     error_type,
     leaves,
+    schema_texts,
     set_at,
 )
 from leash_cli.sse import parse_event
@@ -162,15 +165,14 @@ class Bedrock(Dialect):
         if isinstance(tools, list):
             for k, tool in enumerate(tools):
                 spec = tool.get("toolSpec") if isinstance(tool, dict) else None
-                if isinstance(spec, dict) and isinstance(spec.get("description"), str):
-                    out.append(
-                        Text(
-                            "system",
-                            spec["description"],
-                            ("toolConfig", "tools", k, "toolSpec", "description"),
-                            "tool_spec",
-                        )
-                    )
+                if not isinstance(spec, dict):
+                    continue
+                at = ("toolConfig", "tools", k, "toolSpec")
+                if isinstance(spec.get("description"), str):
+                    out.append(Text("system", spec["description"], (*at, "description"), "tool_spec"))
+                schema = spec.get("inputSchema")
+                if isinstance(schema, dict) and "json" in schema:  # the parameters' descriptions
+                    schema_texts(schema["json"], (*at, "inputSchema", "json"), out)
         pv = body.get("promptVariables")
         if isinstance(pv, dict):
             for key, v in pv.items():
@@ -502,10 +504,23 @@ def _blocks(blocks: list[Any], base: Path, role: str, out: list[Text]) -> None:
                             out.append(Text("tool", s, path, "tool_result"))
                     elif isinstance(c.get("document"), dict):
                         _document(c["document"], (*cat, "document"), "tool", out)
+                    elif isinstance(c.get("searchResult"), dict):
+                        _search_result(c["searchResult"], (*cat, "searchResult"), "tool", out)
             continue
         doc = b.get("document")
         if isinstance(doc, dict):
             _document(doc, (*at, "document"), role, out)
+            continue
+        sr = b.get("searchResult")
+        if isinstance(sr, dict):
+            _search_result(sr, (*at, "searchResult"), role, out)
+            continue
+        cc = b.get("citationsContent")  # an answer with citations, sent back as history
+        if isinstance(cc, dict):
+            parts = cc.get("content")
+            for k, c in enumerate(parts if isinstance(parts, list) else ()):
+                if isinstance(c, dict) and isinstance(c.get("text"), str):
+                    out.append(Text(role, c["text"], (*at, "citationsContent", "content", k, "text")))
             continue
         rc = b.get("reasoningContent")
         if isinstance(rc, dict):
@@ -520,7 +535,24 @@ def _blocks(blocks: list[Any], base: Path, role: str, out: list[Text]) -> None:
                 out.append(Text(role, gt["text"], (*at, "guardContent", "text", "text")))
 
 
+def _search_result(sr: dict[str, Any], at: Path, role: str, out: list[Text]) -> None:
+    """A search result: ``{"source", "title", "content": [{"text"}]}``."""
+    content = sr.get("content")
+    for k, c in enumerate(content if isinstance(content, list) else ()):
+        if isinstance(c, dict) and isinstance(c.get("text"), str):
+            out.append(Text(role, c["text"], (*at, "content", k, "text"), "document"))
+    for key in ("title", "source"):
+        if isinstance(sr.get(key), str):
+            out.append(Text(role, sr[key], (*at, key), "document"))
+
+
 def _document(doc: dict[str, Any], at: Path, role: str, out: list[Text]) -> None:
+    _document_source(doc, at, role, out)
+    if isinstance(doc.get("context"), str):  # how the model is to read it (citations)
+        out.append(Text(role, doc["context"], (*at, "context"), "document"))
+
+
+def _document_source(doc: dict[str, Any], at: Path, role: str, out: list[Text]) -> None:
     src = doc.get("source")
     if not isinstance(src, dict):
         return

@@ -6,7 +6,9 @@ as server-sent events with ``?alt=sse`` and as one JSON array without it.
 
 Texts: ``systemInstruction.parts[].text`` (or ``system_instruction``, or a plain string),
 ``contents[].parts[]``: ``text``, ``functionCall`` args leaves (tool calls), ``functionResponse``
-response leaves (tool results), in camelCase or snake_case.
+response leaves and inline text files (tool results), ``executableCode`` / ``codeExecutionResult``,
+built-in tools' ``toolCall`` / ``toolResponse``, in camelCase or snake_case; ``embedContent``'s
+``content`` and ``title`` (and each of ``batchEmbedContents``' ``requests``).
 
 Usage: ``usageMetadata``: ``promptTokenCount + toolUsePromptTokenCount`` in,
 ``candidatesTokenCount + thoughtsTokenCount`` out (``thoughtsTokenCount`` the reasoning),
@@ -57,12 +59,22 @@ ERROR_STATUS: dict[int, str] = {
 
 _MODEL = re.compile(r"models/([^/:]+)(?::([A-Za-z]+))?")
 _MODEL_IN_PATH = re.compile(r"(models/)([^/:]+)(:)")
-_PART_KEYS = (
-    ("functionCall", "tool_call", "args"),
-    ("function_call", "tool_call", "args"),
-    ("functionResponse", "tool_result", "response"),
-    ("function_response", "tool_result", "response"),
-)
+#: part key: (kind, the key of what the model reads) -- function calls and responses, the code
+#: execution tool's code and output, a built-in (server-side) tool's call and response
+_PART_KEYS = {
+    "functionCall": ("tool_call", "args"),
+    "function_call": ("tool_call", "args"),
+    "functionResponse": ("tool_result", "response"),
+    "function_response": ("tool_result", "response"),
+    "executableCode": ("tool_call", "code"),
+    "executable_code": ("tool_call", "code"),
+    "codeExecutionResult": ("tool_result", "output"),
+    "code_execution_result": ("tool_result", "output"),
+    "toolCall": ("tool_call", "args"),
+    "tool_call": ("tool_call", "args"),
+    "toolResponse": ("tool_result", "response"),
+    "tool_response": ("tool_result", "response"),
+}
 
 
 class Google(Dialect):
@@ -85,9 +97,8 @@ class Google(Dialect):
         if not isinstance(body, dict):
             return []
         out: list[Text] = []
-        si = body.get("systemInstruction") or body.get("system_instruction")
-        if si is not None:
-            key = "systemInstruction" if "systemInstruction" in body else "system_instruction"
+        for key in ("systemInstruction", "system_instruction"):  # each where it is (both: both)
+            si = body.get(key)
             if isinstance(si, dict):
                 parts = si.get("parts")
                 if isinstance(parts, list):
@@ -108,6 +119,17 @@ class Google(Dialect):
                                 out.append(Text(role, p["text"], ("contents", i, "parts", 0, "text")))
                                 continue
                         _parts(parts, ("contents", i, "parts"), role, out)
+        # embedContent: {"content", "title"}; batchEmbedContents: {"requests": [{"content", "title"}]}
+        requests = body.get("requests")
+        for base, req in [((), body)] + [
+            (("requests", i), r) for i, r in enumerate(requests if isinstance(requests, list) else ())
+        ]:
+            if isinstance(req, dict):
+                content = req.get("content")
+                if isinstance(content, dict) and isinstance(content.get("parts"), list):
+                    _parts(content["parts"], (*base, "content", "parts"), str(content.get("role") or "user"), out)
+                if isinstance(req.get("title"), str):
+                    out.append(Text("user", req["title"], (*base, "title")))
         tool_descriptions(body, out)
         return out
 
@@ -255,17 +277,27 @@ def _parts(parts: list[Any], base: Path, role: str, out: list[Text]) -> None:
             out.append(Text(role, text, (*base, j, "text")))
             if len(p) == 1:
                 continue  # a plain text part (the common case): no call or response in it
-        blob = p.get("inlineData") or p.get("inline_data")
-        if isinstance(blob, dict):  # a text file sent inline: {"mimeType": "text/plain", "data": base64}
-            doc = text_document(blob.get("data"), blob.get("mimeType") or blob.get("mime_type"))
-            if doc is not None:
-                bkey = "inlineData" if "inlineData" in p else "inline_data"
-                out.append(Text(role, doc[0], (*base, j, bkey, "data", Encoded(doc[1])), "document"))
-        for key, kind, inner in _PART_KEYS:
-            v = p.get(key)
-            if isinstance(v, dict):
+        _blob(p, (*base, j), role, out)
+        for key, v in p.items():  # (a part has a key or two: cheaper than looking each kind up)
+            spec = _PART_KEYS.get(key)
+            if spec is not None and isinstance(v, dict):
+                kind, inner = spec
                 for path, s in leaves(v.get(inner), (*base, j, key, inner)):
                     out.append(Text(role, s, path, kind))
+                fparts = v.get("parts")  # a function response's media: text files inline
+                for k, fp in enumerate(fparts if isinstance(fparts, list) else ()):
+                    if isinstance(fp, dict):
+                        _blob(fp, (*base, j, key, "parts", k), role, out)
+
+
+def _blob(p: dict[str, Any], at: Path, role: str, out: list[Text]) -> None:
+    """A text file sent inline: ``{"inlineData": {"mimeType": "text/plain", "data": base64}}``."""
+    for bkey in ("inlineData", "inline_data"):
+        blob = p.get(bkey)
+        if isinstance(blob, dict):
+            doc = text_document(blob.get("data"), blob.get("mimeType") or blob.get("mime_type"))
+            if doc is not None:
+                out.append(Text(role, doc[0], (*at, bkey, "data", Encoded(doc[1])), "document"))
 
 
 def _answer_parts(obj: dict[str, Any]) -> list[str]:

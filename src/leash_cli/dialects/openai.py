@@ -1,11 +1,14 @@
 """OpenAI: Chat Completions, legacy Completions, the Responses API, Embeddings (and every
 OpenAI-compatible server).
 
-Texts: ``messages[].content`` (string or parts: ``text``, ``refusal``), tool calls'
-``function.arguments`` (and the legacy ``function_call``), ``role: tool`` contents as tool
-results; Completions ``prompt``; Responses ``instructions`` and ``input`` (string or items with
-content parts, ``arguments`` of function calls, ``output`` of function call outputs, reasoning
-``summary``); Embeddings ``input``.
+Texts: ``messages[].content`` (string or parts: ``text``, ``refusal``), a message's ``name`` and
+``refusal``, tool calls' ``function.arguments`` and ``custom.input`` (and the legacy
+``function_call``), ``role: tool`` (and the legacy ``role: function``) contents as tool results;
+Completions ``prompt``; Responses ``instructions``, a stored prompt's ``variables`` and ``input``
+(string or items with content parts, what tools were called with -- ``arguments``, ``input``,
+``code``, ``queries``, shell commands, a patch -- and what they gave back: ``output`` as a string
+or parts, MCP errors, file search hits, code interpreter logs, shell output; reasoning
+``summary``; the tools an item lists); Embeddings ``input``.
 
 Usage: ``usage.prompt_tokens`` / ``completion_tokens`` with ``*_tokens_details`` (chat,
 completions, embeddings) or ``input_tokens`` / ``output_tokens`` (Responses).  Chat streams
@@ -38,6 +41,7 @@ from leash_cli.dialects.base import (
     error_type,
     text_document,
     tool_descriptions,
+    tool_texts,
 )
 
 __all__ = ["DIALECT", "INCLUDE_USAGE_ANNOTATION", "OpenAI", "usage_of"]
@@ -82,6 +86,8 @@ class OpenAI(Dialect):
             for i, msg in enumerate(messages):
                 if isinstance(msg, dict):
                     role = str(msg.get("role") or "user")
+                    if role == "function":  # the legacy function result: a tool result by another name
+                        role = "tool"
                     content = msg.get("content")
                     if len(msg) == 2 and isinstance(content, str) and "role" in msg:
                         # the common message, {"role", "content": str}: nothing else to look for
@@ -109,6 +115,17 @@ class OpenAI(Dialect):
                     out.append(Text("user", item, ("input", i)))
                 elif isinstance(item, dict):
                     _responses_item(item, ("input", i), str(item.get("role") or "user"), out)
+        prompt_vars = prompt.get("variables") if isinstance(prompt, dict) else None
+        if isinstance(prompt_vars, dict):  # a stored prompt's variables, filled into it
+            for key, v in prompt_vars.items():
+                vat = ("prompt", "variables", key)
+                if isinstance(v, str):
+                    out.append(Text("user", v, vat))
+                elif isinstance(v, dict):  # an input_text, or an input_file sent inline
+                    if isinstance(v.get("text"), str):
+                        out.append(Text("user", v["text"], (*vat, "text")))
+                    elif "file_data" in v:
+                        _file(v, vat, "user", out)
         tool_descriptions(body, out)
         return out
 
@@ -397,52 +414,125 @@ def usage_of(u: dict[str, Any]) -> Usage:
 
 def _message(msg: dict[str, Any], base: Path, role: str, out: list[Text]) -> None:
     """One chat message (request) or choice message (response)."""
+    kind = "tool_result" if role == "tool" else "text"
     content = msg.get("content")
     if isinstance(content, str):
-        out.append(Text(role, content, (*base, "content"), "tool_result" if role == "tool" else "text"))
+        out.append(Text(role, content, (*base, "content"), kind))
     elif isinstance(content, list):
         for j, part in enumerate(content):
             if isinstance(part, dict):
                 for key in ("text", "refusal"):
                     if isinstance(part.get(key), str):
-                        out.append(Text(role, part[key], (*base, "content", j, key)))
+                        out.append(Text(role, part[key], (*base, "content", j, key), kind))
                 f = part.get("file")
                 if isinstance(f, dict) and "file_data" in f:  # {"type": "file", "file": {"file_data", "filename"}}
                     _file(f, (*base, "content", j, "file"), role, out)
             elif isinstance(part, str):
-                out.append(Text(role, part, (*base, "content", j)))
+                out.append(Text(role, part, (*base, "content", j), kind))
+    for key, kd in (("name", "name"), ("refusal", "text")):  # a participant's name; an assistant turn's refusal
+        if isinstance(msg.get(key), str):
+            out.append(Text(role, msg[key], (*base, key), kd))
     calls = msg.get("tool_calls")
     if calls:
         for k, call in enumerate(calls):
-            fn = call.get("function") if isinstance(call, dict) else None
+            if not isinstance(call, dict):
+                continue
+            fn = call.get("function")
             if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
                 out.append(Text(role, fn["arguments"], (*base, "tool_calls", k, "function", "arguments"), "tool_call"))
+            custom = call.get("custom")  # a custom tool's free-form input
+            if isinstance(custom, dict) and isinstance(custom.get("input"), str):
+                out.append(Text(role, custom["input"], (*base, "tool_calls", k, "custom", "input"), "tool_call"))
     fc = msg.get("function_call")
     if isinstance(fc, dict) and isinstance(fc.get("arguments"), str):
         out.append(Text(role, fc["arguments"], (*base, "function_call", "arguments"), "tool_call"))
 
 
+#: Responses API items: what a tool was called with (strings, or lists of strings) and what it gave back
+_ITEM_CALL_KEYS = ("arguments", "input", "code", "queries")
+_ITEM_RESULT_KEYS = ("output", "error")
+#: a built-in tool call's action: (key, field) -- shell commands, a local shell's argv, a patch
+_ITEM_ACTIONS = (("action", "commands"), ("action", "command"), ("operation", "diff"))
+#: built-in tool results inside an item: (list key, string fields) -- file search hits, code
+#: interpreter logs, shell output
+_ITEM_RESULT_LISTS = (("results", ("text",)), ("outputs", ("logs",)), ("output", ("stdout", "stderr")))
+
+
 def _responses_item(item: dict[str, Any], base: Path, role: str, out: list[Text]) -> None:
-    """One Responses API item: a message, a function call, a function call output, a reasoning summary."""
+    """One Responses API item: a message, a tool call (function, custom, MCP, built-in), a tool's
+    output (a string or content parts), a reasoning summary, a list of tools."""
     content = item.get("content")
     if isinstance(content, str):
         out.append(Text(role, content, (*base, "content")))
     elif isinstance(content, list):
-        for j, part in enumerate(content):
-            if isinstance(part, dict):
-                if isinstance(part.get("text"), str):
-                    out.append(Text(role, part["text"], (*base, "content", j, "text")))
-                elif "file_data" in part:  # {"type": "input_file", "file_data", "filename"}
-                    _file(part, (*base, "content", j), role, out)
-    if isinstance(item.get("arguments"), str):
-        out.append(Text(role, item["arguments"], (*base, "arguments"), "tool_call"))
-    if isinstance(item.get("output"), str):
-        out.append(Text("tool", item["output"], (*base, "output"), "tool_result"))
+        _parts(content, base, role, "text", out, "content")
+    if item.get("type", "message") == "message":
+        return  # a message (most items, and the one without a type) holds nothing more the model reads
+    for key in _ITEM_CALL_KEYS:
+        v = item.get(key)
+        if isinstance(v, str):
+            out.append(Text(role, v, (*base, key), "tool_call"))
+        elif isinstance(v, list):
+            for j, s in enumerate(v):
+                if isinstance(s, str):
+                    out.append(Text(role, s, (*base, key, j), "tool_call"))
+    for akey, field in _ITEM_ACTIONS:
+        action = item.get(akey)
+        v = action.get(field) if isinstance(action, dict) else None
+        if isinstance(v, str):
+            out.append(Text(role, v, (*base, akey, field), "tool_call"))
+        elif isinstance(v, list):
+            for j, s in enumerate(v):
+                if isinstance(s, str):
+                    out.append(Text(role, s, (*base, akey, field, j), "tool_call"))
+    for key in _ITEM_RESULT_KEYS:
+        v = item.get(key)
+        if isinstance(v, str):
+            out.append(Text("tool", v, (*base, key), "tool_result"))
+        elif isinstance(v, list):  # output content parts (input_text, input_file)
+            _parts(v, base, "tool", "tool_result", out, key)
+        elif isinstance(v, dict):  # an MCP call's error: a message, or the tool's own content
+            if isinstance(v.get("message"), str):
+                out.append(Text("tool", v["message"], (*base, key, "message"), "tool_result"))
+            c = v.get("content")
+            if isinstance(c, str):
+                out.append(Text("tool", c, (*base, key, "content"), "tool_result"))
+            elif isinstance(c, list):
+                _parts(c, (*base, key), "tool", "tool_result", out, "content")
+    if item.get("type") == "program_output" and isinstance(item.get("result"), str):
+        # (only here: an image generation call's ``result`` is the image, base64-encoded)
+        out.append(Text("tool", item["result"], (*base, "result"), "tool_result"))
+    for lkey, fields in _ITEM_RESULT_LISTS:
+        rows = item.get(lkey)
+        for j, row in enumerate(rows if isinstance(rows, list) else ()):
+            if isinstance(row, dict):
+                for f in fields:
+                    if isinstance(row.get(f), str):
+                        out.append(Text("tool", row[f], (*base, lkey, j, f), "tool_result"))
+    if isinstance(item.get("reason"), str):  # an MCP approval response's reason
+        out.append(Text(role, item["reason"], (*base, "reason")))
     summary = item.get("summary")
     if isinstance(summary, list):
         for j, s in enumerate(summary):
             if isinstance(s, dict) and isinstance(s.get("text"), str):
                 out.append(Text(role, s["text"], (*base, "summary", j, "text")))
+    if isinstance(item.get("tools"), list):  # mcp_list_tools, additional_tools, tool_search_output
+        tool_texts(item["tools"], (*base, "tools"), out)
+
+
+def _parts(parts: list[Any], base: Path, role: str, kind: str, out: list[Text], key: str) -> None:
+    """Content parts at ``base + (key, j)``: ``text`` (input_text, output_text), ``refusal``, an
+    inline ``input_file``'s text."""
+    for j, part in enumerate(parts):
+        if isinstance(part, dict):
+            if isinstance(part.get("text"), str):
+                out.append(Text(role, part["text"], (*base, key, j, "text"), kind))
+            elif isinstance(part.get("refusal"), str):
+                out.append(Text(role, part["refusal"], (*base, key, j, "refusal"), kind))
+            elif "file_data" in part:  # {"type": "input_file", "file_data", "filename"}
+                _file(part, (*base, key, j), role, out)
+        elif isinstance(part, str):
+            out.append(Text(role, part, (*base, key, j), kind))
 
 
 def _file(f: dict[str, Any], base: Path, role: str, out: list[Text]) -> None:
