@@ -682,9 +682,10 @@ class _Rules:
             return memo[0]
 
         base_words = None if gates.ENABLED and _NEEDLE_AC is not None else text_words()
-        views: list[tuple[str, list[int] | None, Any]] = []
+        # (view, offsets map, its word set -- None: found by Aho-Corasick --, what the prefilter says may match in it)
+        views: list[tuple[str, list[int] | None, Any, frozenset[int] | set[int] | None]] = []
         if maybe is None or (maybe and min(maybe) < _N_FEATURES):  # else no feature matches in t
-            views.append((t, None, base_words))
+            views.append((t, None, base_words, maybe))
         leet: re.Match[str] | re.Match[bytes] | bool | None  # (only their truth is used)
         spaced: re.Match[bytes] | bool | None
         if maybe is not None:  # the gates' patterns were in the same pass; where they may match, ask them
@@ -695,22 +696,23 @@ class _Rules:
             im = b.translate(gates.INJECTION_MAP) if b is not None else None
             leet = _LEET_HINT.search(t) if im is None else _LEET_GATE.search(im)
             spaced = im is None or _SPACED_GATE.search(im)
+        lm = None
         if leet and maybe is not None:  # a digit between letters (v2, ec2, sha256): can a feature match de-leeted?
             lm = _prefilter(_LEET_TABLE(t))
             leet = lm is None or (bool(lm) and min(lm) < _N_FEATURES)
         if leet:
             leet_words = _VOCAB.intersection(_LEET_SPLIT(t).split())
             if (leet_words & _KEY_VOCAB) - text_words():
-                views.append((_LEET_TABLE(t), None, leet_words))  # 1:1, same offsets
+                views.append((_LEET_TABLE(t), None, leet_words, lm))  # 1:1, same offsets
         if spaced and any(g.search(t) for g in _SPACED_GATES) and _SPACED.search(t):
             despaced, despaced_map = _despace(t)
-            views.append((despaced, despaced_map, _vocab_words(despaced)))
+            views.append((despaced, despaced_map, _vocab_words(despaced), None))
         seen: set[tuple[int, int, int]] = set()
-        for view, mapping, words in views:
+        for view, mapping, words, may in views:
             found = (
-                _needle_matches(view, text_words)
+                _needle_matches(view, text_words, may)
                 if words is None
-                else _candidate_matches(view, words & _LEAD_WORDS, words)
+                else _candidate_matches(view, words & _LEAD_WORDS, words, may)
             )
             for fid, m in found:
                 cat, w, _, _, flags = _FEATURES[fid]
@@ -744,17 +746,21 @@ _BULK = 64  # more lead hits than this: let the regex engine iterate
 _MAX_PER_FEATURE = 64
 
 
-def _candidate_matches(view: str, words, all_words):
+def _candidate_matches(view: str, words, all_words, may: frozenset[int] | set[int] | None = None):
     """Yield ``(feature_id, match)`` for feature matches anchored at lead
     words / symbols present in ``view``.  Few hits: anchored ``match`` at
     each hit; many hits (adversarial repetition): one ``finditer`` per
-    feature so the per-hit work stays in C."""
+    feature so the per-hit work stays in C.  ``may``: as in :func:`_needle_matches`."""
     bulk: set[int] = set()
     anchored: list[tuple[int, tuple[int, ...]]] = []
     for w in words:
         for needle, rest, fids in _WORD_FEATURES[w]:
             if rest and not rest <= all_words:
                 continue
+            if may is not None:
+                fids = tuple(f for f in fids if f in may)
+                if not fids:
+                    continue
             ln = len(needle)
             found = []
             p = view.find(needle)
@@ -766,22 +772,26 @@ def _candidate_matches(view: str, words, all_words):
                     break
                 p = view.find(needle, p + ln)
             anchored.extend(found)
-    yield from _try_anchored(view, anchored, bulk)
+    yield from _try_anchored(view, anchored, bulk, may)
 
 
-def _try_anchored(view: str, anchored: list, bulk: set[int]):
+def _try_anchored(view: str, anchored: list, bulk: set[int], may: frozenset[int] | set[int] | None = None):
     """The features keyed at each anchored word lead and at each symbol lead, then the bulk
-    features by one ``finditer`` each."""
+    features by one ``finditer`` each; ``may``: the features that can match in ``view`` (the
+    prefilter's answer; None: any)."""
     n = len(view)
     sym = []
+    sym_ids = _SYMBOL_IDS if may is None else tuple(f for f in _SYMBOL_IDS if f in may)
     # every symbol lead starts with one of these: a character search each instead of a regex pass
-    for sm in _SYMBOL_RE.finditer(view) if not gates.ENABLED or any(c in view for c in _SYMBOL_FIRST) else ():
+    for sm in (
+        _SYMBOL_RE.finditer(view) if sym_ids and (not gates.ENABLED or any(c in view for c in _SYMBOL_FIRST)) else ()
+    ):
         sym.append(sm.start())
         if len(sym) > _BULK:
-            bulk.update(_SYMBOL_IDS)
+            bulk.update(sym_ids)
             sym = []
             break
-    anchored.extend((p, _SYMBOL_IDS) for p in sym)
+    anchored.extend((p, sym_ids) for p in sym)
     anchored.sort()  # in text order: which matches the per-feature cap keeps is then defined
     counts: dict[int, int] = {}
     for pos, fids in anchored:
@@ -823,9 +833,10 @@ def _may_match(view: str, p: int, ln: int, n: int, fids: tuple[int, ...]) -> boo
     return any(_FEATURE_RES[f].match(view, p) is not None for f in fids)
 
 
-def _needle_matches(view: str, view_words):
+def _needle_matches(view: str, view_words, may: frozenset[int] | set[int] | None = None):
     """What ``_candidate_matches(view, words & _LEAD_WORDS, words)`` yields, without splitting
-    ``view`` into words: one Aho-Corasick pass finds every occurrence of every word lead.
+    ``view`` into words: one Aho-Corasick pass finds every occurrence of every word lead; only
+    the features in ``may`` (the prefilter's answer for ``view``; None: all) are tried.
 
     The old rule tries all occurrences of a lead whose words are all words of the text.  An
     occurrence with separators on both sides proves that; without one, only an occurrence
@@ -843,6 +854,10 @@ def _needle_matches(view: str, view_words):
     anchored: list[tuple[int, tuple[int, ...]]] = []
     for i, starts in by_needle.items():
         needle, first, rest, fids = _NEEDLES[i]
+        if may is not None:  # a feature the prefilter ruled out for the whole text is not tried at each lead
+            fids = tuple(f for f in fids if f in may)
+            if not fids:
+                continue
         ln = len(needle)
         kept, resume = [], 0
         for start in sorted(starts):  # as str.find finds them: each search resumes after the last
@@ -859,7 +874,7 @@ def _needle_matches(view: str, view_words):
             bulk.update(fids)
         else:
             anchored.extend((p, fids) for p in kept)
-    yield from _try_anchored(view, anchored, bulk)
+    yield from _try_anchored(view, anchored, bulk, may)
 
 
 def _lead_ok(view: str, m: re.Match, fid: int, n: int) -> bool:
