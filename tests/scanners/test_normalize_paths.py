@@ -33,6 +33,28 @@ def test_translate_path_equals_the_loop(fold):
             assert a.span(0, i) == b.span(0, i)
 
 
+@pytest.mark.parametrize("fold", [True, False])
+def test_the_gather_path_of_long_texts_equals_the_loop(fold):
+    """Texts of at least ``_GATHER_MIN`` characters are mapped by a numpy gather (``_OneTable.map``)."""
+    by_table = N._fold if fold else N._plain
+    rng = random.Random(4)
+    for _ in range(400):
+        t = "".join(rng.choice(ALPHABET) for _ in range(rng.randrange(N._GATHER_MIN, 3 * N._GATHER_MIN)))
+        a, b = by_table(t), N._normalize_runs(t, fold, False)
+        assert (a.text, a._segments) == (b.text, b._segments), repr(t)
+
+
+@pytest.mark.parametrize("table", ["_ONE_TABLE", "_MARK_TABLE", "_NORM_ONE", "_NORM_MARKS"])
+def test_the_gather_maps_every_code_point_as_str_translate(table):
+    tab = getattr(N, table)
+    every = "".join(chr(c) for c in range(0x110000) if c < 0x10000 or c % 97 == 0)  # astral: a sample
+    reference = every.translate(tab)
+    assert tab.map(every) == reference  # every code point first seen by the gather
+    assert tab.map(every) == reference  # and then read from its array
+    for i in range(0, len(every), 5000):  # pieces long enough for the gather, each alone
+        assert tab.map(every[i : i + 5000]) == reference[i : i + 5000]
+
+
 def test_non_ascii_runs_equal_the_regex():
     for t in _texts(3000, 2):
         assert N._non_ascii_runs(t) == [m.span() for m in N._NON_ASCII_RUN.finditer(t)], repr(t)

@@ -36,6 +36,7 @@ import threading
 import unicodedata
 from bisect import bisect_right
 from functools import lru_cache
+from typing import Any
 
 __all__ = ["CharMap", "Normalized", "normalize", "is_invisible", "without_surrogates", "INVISIBLE_RE"]
 
@@ -364,6 +365,7 @@ class _OneTable(dict):
     def __init__(self, full: _FoldTable, odd: str, one: str | None = None) -> None:
         super().__init__()
         self.full, self.odd, self.one = full, odd, one
+        self._arr: Any = None  # the numpy array of :meth:`map`, made on first use
 
     def __missing__(self, k: int) -> str:
         v = self.full[k]
@@ -373,8 +375,34 @@ class _OneTable(dict):
         self[k] = v
         return v
 
+    def map(self, text: str) -> str:
+        """``text.translate(self)``. A long text is mapped by one numpy gather from an array of the Basic
+        Multilingual Plane's code points, each filled from this table when first seen (``str.translate``
+        looks each character up in the dict: 0.15 ms for 4 KB of Arabic)."""
+        if len(text) < _GATHER_MIN:
+            return text.translate(self)
+        import numpy as np  # (loaded with the classifier; only long non-ASCII texts come here)
+
+        arr = self._arr
+        if arr is None:
+            arr = self._arr = np.full(0x10000, _UNSEEN, dtype=np.uint32)
+        c = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        bmp = np.minimum(c, 0xFFFF)
+        out = arr[bmp]
+        unseen = out == _UNSEEN
+        if unseen.any():
+            for k in np.unique(bmp[unseen]).tolist():
+                arr[k] = ord(self[k])
+            out = arr[bmp]
+        astral = np.flatnonzero(c > 0xFFFF)
+        for i in astral.tolist():  # (emoji, tag characters: one at a time)
+            out[i] = ord(self[int(c[i])])
+        return out.tobytes().decode("utf-32-le", "surrogatepass")
+
 
 _ODD = "\uffff"  # (a noncharacter: a text that holds one is mapped by the two-pass path)
+_GATHER_MIN = 256  # characters: a shorter text is mapped by str.translate (the gather's fixed cost is ~10 µs)
+_UNSEEN = 0xFFFFFFFF  # (no code point)
 _FOLD_TABLE = _FoldTable(True)
 _MARK_TABLE = _OneTable(_FOLD_TABLE, "b", "a")
 _ONE_TABLE = _OneTable(_FOLD_TABLE, _ODD)
@@ -401,11 +429,11 @@ def _translated(text: str, full: _FoldTable, one_table: _OneTable, mark_table: _
     ``_ODD`` (same offsets); a text that holds ``_ODD`` itself takes a pass that marks them apart and a second
     that maps."""
     if _ODD in text:
-        marks = text.translate(mark_table)
+        marks = mark_table.map(text)
         odd = "b"
         one = None
     else:
-        marks = one = text.translate(one_table)
+        marks = one = one_table.map(text)
         odd = _ODD
     p = marks.find(odd)
     if p < 0:
