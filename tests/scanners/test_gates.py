@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from leash_cli.scanners import InjectionScanner, PiiScanner, SecretsScanner, gates
+from leash_cli.scanners import InjectionScanner, PiiScanner, SecretsScanner, gates, injection
 
 CORPUS = Path(__file__).with_name("corpus.jsonl")
 
@@ -209,3 +209,41 @@ def test_number_runs_give_up_past_the_limit():
     text = " x".join(str(1000 + i) for i in range(40))
     runs = gates.NumberRuns(gates.char_bytes(text))
     assert len(runs.spans) == 40 and runs.at_least(4) is None and runs.at_least(13) == []
+
+
+def test_the_leet_view_is_read_exactly_when_its_words_say_so():
+    """``_leet_view_words`` checks only the view's tokens that hold a replaced character before splitting the
+    whole view; it must decide as the whole word sets do. Its reasoning rests on the two splits' separators."""
+    word_seps = set(injection._WORD_SPLIT_CHARS)
+    leet_map = {chr(k): v for k, v in injection._LEET_SPLIT.table.items()}
+    leet_seps = {c for c, v in leet_map.items() if v == " "}
+    replaced = {c for c, v in leet_map.items() if v != " "}
+    assert replaced == set("013457@$") and leet_seps <= word_seps and word_seps - leet_seps <= replaced | {"|"}
+    assert not any("|" in w or w != w.strip() for w in injection._VOCAB)
+
+    def reference(t):
+        words = injection._VOCAB.intersection(injection._LEET_SPLIT(t).split())
+        return words if (words & injection._KEY_VOCAB) - injection._vocab_words(t) else None
+
+    keys = sorted(injection._KEY_VOCAB)
+    leet = str.maketrans("oieasta", "0134574")
+    rng = random.Random(9)
+    pieces = ["@", "$", "|", "0", "1", "3", "-", ".", "_", "\n", " ", "\t", "x@y.example", "c0a8-01", "sha256", "2024"]
+    read = 0
+    for _ in range(1500):
+        parts = []
+        while sum(map(len, parts)) < 300:
+            r = rng.random()
+            if r < 0.3:
+                w = rng.choice(keys)
+                parts.append(w.translate(leet) if rng.random() < 0.5 else w)
+            elif r < 0.8:
+                parts.append(rng.choice(pieces))
+            else:
+                parts.append("".join(rng.choice("abcdefghijklmnop013457@$|") for _ in range(rng.randint(1, 9))))
+            parts.append(rng.choice(["", " ", "|", "@", "$", ".", "\n"]))
+        t = "".join(parts)
+        got = injection._leet_view_words(t, lambda t=t: injection._vocab_words(t))
+        assert got == reference(t), t
+        read += got is not None
+    assert 100 < read < 1400

@@ -701,8 +701,8 @@ class _Rules:
             lm = _prefilter(_LEET_TABLE(t))
             leet = lm is None or (bool(lm) and min(lm) < _N_FEATURES)
         if leet:
-            leet_words = _VOCAB.intersection(_LEET_SPLIT(t).split())
-            if (leet_words & _KEY_VOCAB) - text_words():
+            leet_words = _leet_view_words(t, text_words)
+            if leet_words is not None:
                 views.append((_LEET_TABLE(t), None, leet_words, lm))  # 1:1, same offsets
         if spaced and any(g.search(t) for g in _SPACED_GATES) and _SPACED.search(t):
             despaced, despaced_map = _despace(t)
@@ -812,6 +812,50 @@ def _try_anchored(view: str, anchored: list, bulk: set[int], may: frozenset[int]
                 c += 1
                 if c >= _MAX_PER_FEATURE:
                     break
+
+
+def _leet_view_words(t: str, text_words) -> frozenset[str] | None:
+    """The words of ``t``'s leetspeak view when it holds a key word that ``t``'s own words
+    (``text_words()``) do not -- the view is then read --, else None.
+
+    Only a token of the view that holds a replaced character (``0 1 3 4 5 7 @ $``) can be such a word: the
+    view's separators are the word split's, less ``@ $`` (replaced) and ``|`` (in no word), so any other
+    token of the view is a token of ``t``. An ASCII text (email addresses, ids and hashes put a leet
+    character between letters in most of them) is checked on those tokens first, found by one numpy pass."""
+    view = _LEET_SPLIT(t)
+    if t.isascii() and len(t) >= 256:
+        import numpy as np  # (loaded with the classifier)
+
+        pos = np.flatnonzero(_LEET_CHARS[np.frombuffer(t.encode("ascii"), dtype=np.uint8)])
+        if len(pos) <= _MAX_LEET_TOKENS:
+            tokens, end, n = set(), -1, len(view)
+            for p in pos.tolist():
+                if p < end:
+                    continue  # (in the token just taken)
+                a, b = p, p + 1
+                while a and not view[a - 1].isspace():
+                    a -= 1
+                while b < n and not view[b].isspace():
+                    b += 1
+                tokens.add(view[a:b])
+                end = b
+            key = _KEY_VOCAB.intersection(tokens)
+            if not key or not key - text_words():
+                return None
+    words = _VOCAB.intersection(view.split())
+    return words if (words & _KEY_VOCAB) - text_words() else None
+
+
+def _leet_chars():
+    import numpy as np
+
+    table = np.zeros(256, dtype=bool)
+    table[list(b"013457@$")] = True
+    return table
+
+
+_LEET_CHARS = _leet_chars()
+_MAX_LEET_TOKENS = 256  # replaced characters: past this, the whole view is split
 
 
 def _vocab_words(t: str) -> frozenset[str]:
