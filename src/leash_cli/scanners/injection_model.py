@@ -207,6 +207,7 @@ def _norm(count):
 
 
 _K = max(ORDERS)
+_FIRST_POSITIONS = np.arange(_K - 1)
 _ROWS = np.array([n in ORDERS for n in range(1, _K + 1)])
 _SALTS = np.array([_ORDER_SALT[n] for n in range(1, _K + 1)], dtype=np.uint32)[:, None]
 # code points below 128 through one table: whitespace -> space, digits -> "0"
@@ -610,11 +611,14 @@ class Model:
         o = 0
         for p in padded:
             offsets.append(o)
-            for k, n in enumerate(ORDERS):
-                g[k, o : o + n - 1] = 0.0
             if self.quotes:
                 quoted.extend((o + qa, o + qb) for qa, qb in quote_spans(p))  # each piece's own quotations
             o += len(p)
+        starts = np.asarray(offsets)
+        for k, n in enumerate(ORDERS):  # the n-grams that would start in the piece before: n - 1 per piece
+            if n > 1:
+                at = (starts[:, None] + _FIRST_POSITIONS[: n - 1]).ravel()
+                g[k, at[at < g.shape[1]]] = 0.0
         s = g.sum(axis=0, dtype=np.float64)
         if quoted:
             pos, ids = quote_grams(c, quoted)
