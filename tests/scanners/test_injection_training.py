@@ -371,3 +371,16 @@ def test_runs_fold_the_same_by_numpy_as_by_the_regex():
     plain = "no run in this text, only pairs: aa bb cc. " * 10
     assert len(plain) >= im._RUN_NUMPY and im.fold_runs(plain) is plain
     assert im.fold_runs("x" + " " * 300 + "y") == "x   y"
+
+
+def test_the_runs_of_many_spans_fold_as_each_span_alone():
+    """``fold_runs_of`` finds the runs of a long text once for the document model's places; each span must
+    fold as it would alone (a run that starts before the span is cut only from the span's fourth character)."""
+    import random
+
+    rng = random.Random(10)
+    alphabet = [*"ab .\n\t0", "\u00e9", "\u4f60", "\ud800", "\U0001f600"]
+    for _ in range(500):
+        t = "".join(rng.choice(alphabet) * rng.choice([1, 1, 2, 5]) for _ in range(rng.randrange(0, 500)))
+        spans = [tuple(sorted((rng.randrange(len(t) + 1), rng.randrange(len(t) + 1)))) for _ in range(6)]
+        assert im.fold_runs_of(t, spans) == [im.fold_runs(t[a:b]) for a, b in spans], repr(t)

@@ -94,6 +94,25 @@ def fold_runs(text: str) -> str:
     return c[keep].tobytes().decode("utf-32-le", "surrogatepass")
 
 
+def fold_runs_of(text: str, spans: list[tuple[int, int]]) -> list[str]:
+    """``[fold_runs(text[a:b]) for a, b in spans]``, the runs found in one pass over ``text`` (whether a
+    character is the fourth of a run depends on the three before it: inside a span, on the span alone)."""
+    if len(text) < _RUN_NUMPY:
+        return [fold_runs(text[a:b]) for a, b in spans]
+    c = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    same = c[1:] == c[:-1]
+    fourth = np.zeros(len(c), dtype=bool)
+    fourth[3:] = same[2:] & same[1:-1] & same[:-2]  # fourth[p]: c[p - 3 .. p] are one character
+    if not fourth.any():
+        return [text[a:b] for a, b in spans]
+    out = []
+    for a, b in spans:
+        keep = ~fourth[a:b]
+        keep[:3] = True  # (their runs would start before the span)
+        out.append(text[a:b] if keep.all() else c[a:b][keep].tobytes().decode("utf-32-le", "surrogatepass"))
+    return out
+
+
 # Addresses are masked before the n-grams are read (training and scoring alike): the host of a URL, an
 # e-mail address, a bare domain name.  Which name a writer made up for an attacker's server
 # ("collector.example") or for a customer's mailbox ("mail.example.org") says nothing about the text, yet a
@@ -591,19 +610,20 @@ class Model:
         an instruction slipped into a long prompt is judged with its sentence, not diluted by the rest."""
         places = doc_places(text, live)
         best = (float("-inf"), 0, 0)
-        for (lo, hi), v in zip(places, self._doc_pieces([text[lo:hi] for lo, hi in places])):
+        for (lo, hi), v in zip(places, self._doc_pieces(fold_runs_of(text, places), folded=True)):
             if v > best[0]:
                 best = (v, lo, hi)
         return best
 
-    def _doc_pieces(self, texts: list[str]) -> list[float]:
+    def _doc_pieces(self, texts: list[str], folded: bool = False) -> list[float]:
         """:meth:`_doc_whole` of each of ``texts``, hashed in one pass: the padded pieces joined, the n-grams
         that would start in the piece before masked, each piece's sum taken over its own positions (the same
-        numbers, in the same order, as one piece at a time)."""
+        numbers, in the same order, as one piece at a time); ``folded``: ``texts`` are :func:`fold_runs`'s
+        already (``fold_runs`` leaves its own output as it is)."""
         assert self.doc_weights is not None
         if self.word_orders or len(texts) < 2:  # (word pairs would cross the joins)
             return [self._doc_whole(t) for t in texts]
-        padded = [" " + fold_runs(t) + " " for t in texts]
+        padded = [" " + (t if folded else fold_runs(t)) + " " for t in texts]
         c = codes("".join(padded))
         g = self.doc_weights.take(ngram_matrix(c))
         offsets = []
