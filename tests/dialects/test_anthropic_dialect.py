@@ -325,3 +325,67 @@ def test_search_results_server_and_mcp_tools_and_documents_inside_tool_results()
         ("tool", "https://kb/bob", (*m2, 1, "source"), "document"),
     ]
     redact_round_trip(ANTHROPIC.request_texts, REQUEST_MORE, "bob@example.com")
+
+
+BROWSER = {
+    "model": "claude-sonnet-4-5",
+    "max_tokens": 100,
+    "messages": [
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "b1",
+                    "content": [
+                        {"type": "text", "text": "clicked"},
+                        {
+                            "type": "browser_state",
+                            "tabs": [
+                                {
+                                    "tab_id": "t1",
+                                    "title": "Mail bob@example.com now",
+                                    "url": "https://x/?u=bob@example.com",
+                                    "active": True,
+                                },
+                                {"tab_id": "t2", "title": "", "url": ""},
+                            ],
+                            "state_changes": [
+                                {"type": "tab_opened", "tab_id": "t1"},
+                                {
+                                    "type": "download_completed",
+                                    "download_id": "d1",
+                                    "url": "https://x/bob",
+                                    "path": "/tmp/bob@example.com.txt",
+                                },
+                                {
+                                    "type": "download_failed",
+                                    "download_id": "d2",
+                                    "url": "https://y",
+                                    "error": "ask bob@example.com",
+                                },
+                            ],
+                        },
+                    ],
+                }
+            ],
+        }
+    ],
+}
+
+
+def test_a_browser_state_block_in_a_tool_result_reads_tab_titles_urls_and_downloads():
+    got = [(t.role, t.text, t.path, t.kind) for t in ANTHROPIC.request_texts(BROWSER)]
+    bs = ("messages", 0, "content", 0, "content", 1)
+    assert got == [
+        ("tool", "clicked", ("messages", 0, "content", 0, "content", 0, "text"), "tool_result"),
+        ("tool", "Mail bob@example.com now", (*bs, "tabs", 0, "title"), "tool_result"),
+        ("tool", "https://x/?u=bob@example.com", (*bs, "tabs", 0, "url"), "tool_result"),
+        ("tool", "", (*bs, "tabs", 1, "title"), "tool_result"),
+        ("tool", "", (*bs, "tabs", 1, "url"), "tool_result"),
+        ("tool", "https://x/bob", (*bs, "state_changes", 1, "url"), "tool_result"),
+        ("tool", "/tmp/bob@example.com.txt", (*bs, "state_changes", 1, "path"), "tool_result"),
+        ("tool", "https://y", (*bs, "state_changes", 2, "url"), "tool_result"),
+        ("tool", "ask bob@example.com", (*bs, "state_changes", 2, "error"), "tool_result"),
+    ]
+    redact_round_trip(ANTHROPIC.request_texts, BROWSER, "bob@example.com")

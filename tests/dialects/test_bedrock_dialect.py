@@ -374,3 +374,170 @@ def test_an_anthropic_invoke_body_reads_search_results_and_documents_in_tool_res
         ],
     }
     assert "bob@example.com" in [t.text for t in BEDROCK.request_texts(body)]
+
+
+# -- other model families' invoke bodies --------------------------------------------------------------
+
+COHERE = {
+    "preamble": "You serve bob@example.com",
+    "chat_history": [
+        {"role": "USER", "message": "I am bob@example.com"},
+        {"role": "CHATBOT", "message": "Hello bob@example.com"},
+    ],
+    "message": "mail bob@example.com",
+    "documents": [{"title": "About bob@example.com", "snippet": "bob@example.com lives here"}],
+    "tool_results": [
+        {
+            "call": {"name": "lookup", "parameters": {"who": "bob@example.com"}},
+            "outputs": [{"text": "bob@example.com found", "rank": 1}],
+        }
+    ],
+    "tools": [
+        {
+            "name": "lookup",
+            "description": "Looks up bob@example.com",
+            "parameter_definitions": {"who": {"description": "e.g. bob@example.com", "type": "str", "required": True}},
+        }
+    ],
+    "max_tokens": 100,
+}
+
+
+def test_a_cohere_command_r_body_reads_history_documents_preamble_tool_results_and_tools():
+    got = [(t.role, t.text, t.path, t.kind) for t in BEDROCK.request_texts(COHERE)]
+    assert got == [
+        ("system", "You serve bob@example.com", ("preamble",), "text"),
+        ("user", "I am bob@example.com", ("chat_history", 0, "message"), "text"),
+        ("assistant", "Hello bob@example.com", ("chat_history", 1, "message"), "text"),
+        ("user", "mail bob@example.com", ("message",), "text"),
+        ("user", "About bob@example.com", ("documents", 0, "title"), "document"),
+        ("user", "bob@example.com lives here", ("documents", 0, "snippet"), "document"),
+        ("assistant", "bob@example.com", ("tool_results", 0, "call", "parameters", "who"), "tool_call"),
+        ("tool", "bob@example.com found", ("tool_results", 0, "outputs", 0, "text"), "tool_result"),
+        ("system", "Looks up bob@example.com", ("tools", 0, "description"), "tool_spec"),
+        (
+            "system",
+            "e.g. bob@example.com",
+            ("tools", 0, "parameter_definitions", "who", "description"),
+            "tool_spec",
+        ),
+    ]
+    redact_round_trip(BEDROCK.request_texts, COHERE, "bob@example.com")
+
+
+GPT_OSS = {
+    "messages": [
+        {"role": "developer", "content": "Serve bob@example.com"},
+        {"role": "user", "name": "bob", "content": "mail bob@example.com"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "send", "arguments": '{"to": "bob@example.com"}'}}
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "sent to bob@example.com"},
+        {"role": "user", "content": [{"type": "text", "text": "thanks bob@example.com"}]},
+    ],
+    "tools": [
+        {
+            "type": "function",
+            "function": {
+                "name": "send",
+                "description": "Mail bob@example.com",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"to": {"type": "string", "description": "bob@example.com"}},
+                },
+            },
+        }
+    ],
+    "max_completion_tokens": 100,
+}
+
+
+def test_an_openai_shaped_invoke_body_reads_tool_calls_tool_results_names_and_tools():
+    got = [(t.role, t.text, t.path, t.kind) for t in BEDROCK.request_texts(GPT_OSS)]
+    fn = ("tools", 0, "function")
+    assert got == [
+        ("developer", "Serve bob@example.com", ("messages", 0, "content"), "text"),
+        ("user", "mail bob@example.com", ("messages", 1, "content"), "text"),
+        ("user", "bob", ("messages", 1, "name"), "name"),
+        (
+            "assistant",
+            '{"to": "bob@example.com"}',
+            ("messages", 2, "tool_calls", 0, "function", "arguments"),
+            "tool_call",
+        ),
+        ("tool", "sent to bob@example.com", ("messages", 3, "content"), "tool_result"),
+        ("user", "thanks bob@example.com", ("messages", 4, "content", 0, "text"), "text"),
+        ("system", "Mail bob@example.com", (*fn, "description"), "tool_spec"),
+        ("system", "bob@example.com", (*fn, "parameters", "properties", "to", "description"), "tool_spec"),
+    ]
+    redact_round_trip(BEDROCK.request_texts, GPT_OSS, "bob@example.com")
+
+
+def test_a_redacted_name_in_an_openai_shaped_invoke_body_keeps_the_allowed_characters():
+    body = orjson.loads(orjson.dumps(GPT_OSS))
+    BEDROCK.write_text(body, ("messages", 1, "name"), "[EMAIL] of bob")
+    assert body["messages"][1]["name"] == "_EMAIL__of_bob"
+    BEDROCK.write_text(body, ("messages", 1, "content"), "[EMAIL] of bob")  # other fields as they are
+    assert body["messages"][1]["content"] == "[EMAIL] of bob"
+
+
+def test_llama_mistral_titan_and_nova_invoke_bodies_were_read_already():
+    """Pins what was read before: Llama / Mistral ``prompt``, Titan ``inputText``, and Nova's body
+    (Converse-shaped: ``system[].text``, ``messages[].content[]`` blocks, ``toolResult``, ``toolSpec``)."""
+    got = [(t.role, t.text, t.path, t.kind) for t in BEDROCK.request_texts({"prompt": "<s>[INST] bob [/INST]"})]
+    assert got == [("user", "<s>[INST] bob [/INST]", ("prompt",), "text")]
+    titan = {"inputText": "bob@example.com", "textGenerationConfig": {"maxTokenCount": 10}}
+    assert [(t.text, t.path) for t in BEDROCK.request_texts(titan)] == [("bob@example.com", ("inputText",))]
+    nova = {
+        "schemaVersion": "messages-v1",
+        "system": [{"text": "Serve bob@example.com"}],
+        "messages": [
+            {"role": "user", "content": [{"text": "mail bob@example.com"}]},
+            {"role": "assistant", "content": [{"toolUse": {"toolUseId": "t", "name": "f", "input": {"to": "bob"}}}]},
+            {
+                "role": "user",
+                "content": [{"toolResult": {"toolUseId": "t", "content": [{"json": {"r": "bob@example.com"}}]}}],
+            },
+        ],
+        "toolConfig": {"tools": [{"toolSpec": {"name": "f", "description": "to bob@example.com"}}]},
+        "inferenceConfig": {"maxTokens": 10},
+    }
+    got = [(t.role, t.text, t.path, t.kind) for t in BEDROCK.request_texts(nova)]
+    assert got == [
+        ("system", "Serve bob@example.com", ("system", 0, "text"), "text"),
+        ("user", "mail bob@example.com", ("messages", 0, "content", 0, "text"), "text"),
+        ("assistant", "bob", ("messages", 1, "content", 0, "toolUse", "input", "to"), "tool_call"),
+        (
+            "tool",
+            "bob@example.com",
+            ("messages", 2, "content", 0, "toolResult", "content", 0, "json", "r"),
+            "tool_result",
+        ),
+        ("system", "to bob@example.com", ("toolConfig", "tools", 0, "toolSpec", "description"), "tool_spec"),
+    ]
+    redact_round_trip(BEDROCK.request_texts, nova, "bob@example.com")
+
+
+def test_a_message_with_parts_and_more_keys_reads_both_its_blocks_and_its_openai_fields():
+    body = {
+        "messages": [
+            {
+                "role": "assistant",
+                "content": [{"type": "text", "text": "calling"}],
+                "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+            },
+            {"role": "user", "content": [{"toolResult": {"toolUseId": "t", "content": [{"text": "r"}]}}], "x": 1},
+            {"role": "tool", "tool_call_id": "c", "content": [{"type": "text", "text": "done"}]},
+        ]
+    }
+    got = [(t.role, t.text, t.path, t.kind) for t in BEDROCK.request_texts(body)]
+    assert got == [
+        ("assistant", "calling", ("messages", 0, "content", 0, "text"), "text"),
+        ("assistant", "{}", ("messages", 0, "tool_calls", 0, "function", "arguments"), "tool_call"),
+        ("tool", "r", ("messages", 1, "content", 0, "toolResult", "content", 0, "text"), "tool_result"),
+        ("tool", "done", ("messages", 2, "content", 0, "text"), "tool_result"),
+    ]

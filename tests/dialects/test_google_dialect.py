@@ -295,3 +295,104 @@ def test_embed_content_texts():
         ("t", ("requests", 0, "title")),
     ]
     redact_round_trip(GOOGLE.request_texts, batch, "bob@example.com")
+
+
+TOOL_RESPONSE_SCHEMAS = {
+    "contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+    "tools": [
+        {
+            "functionDeclarations": [
+                {
+                    "name": "f",
+                    "description": "F",
+                    "response": {
+                        "type": "OBJECT",
+                        "properties": {"who": {"type": "STRING", "description": "bob@example.com"}},
+                    },
+                },
+                {"name": "g", "responseJsonSchema": {"type": "object", "description": "g for bob@example.com"}},
+            ]
+        },
+        {"function_declarations": [{"name": "h", "response_json_schema": {"title": "h of bob@example.com"}}]},
+    ],
+}
+
+
+def test_function_declarations_response_schemas_are_read():
+    got = [(t.role, t.text, t.path, t.kind) for t in GOOGLE.request_texts(TOOL_RESPONSE_SCHEMAS)]
+    d = ("tools", 0, "functionDeclarations")
+    assert got == [
+        ("user", "hi", ("contents", 0, "parts", 0, "text"), "text"),
+        ("system", "F", (*d, 0, "description"), "tool_spec"),
+        ("system", "bob@example.com", (*d, 0, "response", "properties", "who", "description"), "tool_spec"),
+        ("system", "g for bob@example.com", (*d, 1, "responseJsonSchema", "description"), "tool_spec"),
+        (
+            "system",
+            "h of bob@example.com",
+            ("tools", 1, "function_declarations", 0, "response_json_schema", "title"),
+            "tool_spec",
+        ),
+    ]
+    redact_round_trip(GOOGLE.request_texts, TOOL_RESPONSE_SCHEMAS, "bob@example.com")
+
+
+BATCH = {
+    "batch": {
+        "displayName": "nightly",
+        "inputConfig": {
+            "requests": {
+                "requests": [
+                    {
+                        "request": {
+                            "model": "models/gemini-2.5-flash",
+                            "contents": [{"role": "user", "parts": [{"text": "mail bob@example.com"}]}],
+                            "systemInstruction": {"parts": [{"text": "Serve bob@example.com"}]},
+                            "tools": [{"functionDeclarations": [{"name": "f", "description": "to bob@example.com"}]}],
+                        },
+                        "metadata": {"key": "k1"},
+                    },
+                    {
+                        "request": {
+                            "contents": [
+                                {
+                                    "role": "user",
+                                    "parts": [
+                                        {"functionResponse": {"name": "f", "response": {"r": "bob@example.com"}}}
+                                    ],
+                                }
+                            ]
+                        }
+                    },
+                ]
+            }
+        },
+    }
+}
+
+
+def test_batch_generate_content_reads_each_inlined_request():
+    got = [(t.role, t.text, t.path, t.kind) for t in GOOGLE.request_texts(BATCH)]
+    r = ("batch", "inputConfig", "requests", "requests")
+    assert got == [
+        ("system", "Serve bob@example.com", (*r, 0, "request", "systemInstruction", "parts", 0, "text"), "text"),
+        ("user", "mail bob@example.com", (*r, 0, "request", "contents", 0, "parts", 0, "text"), "text"),
+        (
+            "system",
+            "to bob@example.com",
+            (*r, 0, "request", "tools", 0, "functionDeclarations", 0, "description"),
+            "tool_spec",
+        ),
+        (
+            "user",
+            "bob@example.com",
+            (*r, 1, "request", "contents", 0, "parts", 0, "functionResponse", "response", "r"),
+            "tool_result",
+        ),
+    ]
+    redact_round_trip(GOOGLE.request_texts, BATCH, "bob@example.com")
+    snake = {"batch": {"input_config": {"requests": {"requests": [{"request": {"contents": "x"}}]}}}}
+    assert GOOGLE.request_texts(snake) == []
+    snake["batch"]["input_config"]["requests"]["requests"][0]["request"] = {"contents": [{"parts": [{"text": "t"}]}]}
+    assert [t.path for t in GOOGLE.request_texts(snake)] == [
+        ("batch", "input_config", "requests", "requests", 0, "request", "contents", 0, "parts", 0, "text")
+    ]

@@ -565,3 +565,112 @@ def test_responses_tool_outputs_as_parts_custom_mcp_builtin_tool_items_and_promp
     redact_round_trip(OPENAI.request_texts, RESPONSES_MORE, "bob@example.com")
     image = {"type": "image_generation_call", "id": "ig", "status": "completed", "result": "iVBORw0KGgo="}
     assert OPENAI.request_texts({"input": [image]}) == []  # the image itself is no text
+
+
+RESPONSES_SEARCH = {
+    "model": "gpt-5",
+    "input": [
+        {
+            "type": "web_search_call",
+            "id": "ws1",
+            "status": "completed",
+            "action": {
+                "type": "search",
+                "query": "where bob@example.com lives",
+                "queries": ["bob@example.com home"],
+                "sources": [{"type": "url", "url": "https://x"}],
+            },
+        },
+        {
+            "type": "web_search_call",
+            "id": "ws2",
+            "status": "completed",
+            "action": {"type": "find_in_page", "pattern": "bob@example.com", "url": "https://x"},
+        },
+        {
+            "type": "tool_search_call",
+            "id": "ts1",
+            "execution": "client",
+            "status": "completed",
+            "arguments": {"query": "mail bob@example.com", "paths": ["crm/bob@example.com"], "limit": 3},
+        },
+        {
+            "type": "computer_call_output",
+            "call_id": "cc1",
+            "output": {"type": "computer_screenshot", "image_url": "data:image/png;base64,iVBORw0KGgo="},
+            "acknowledged_safety_checks": [
+                {"id": "sc1", "code": "malicious_instructions", "message": "bob@example.com asked for it"}
+            ],
+        },
+    ],
+    "tools": [
+        {
+            "type": "function",
+            "name": "lookup",
+            "parameters": {"type": "object", "properties": {}},
+            "output_schema": {
+                "type": "object",
+                "properties": {"who": {"type": "string", "description": "bob@example.com"}},
+            },
+        },
+        {
+            "type": "namespace",
+            "name": "crm",
+            "description": "CRM",
+            "tools": [{"type": "function", "name": "find", "output_schema": {"description": "finds bob@example.com"}}],
+        },
+    ],
+}
+
+
+def test_responses_web_and_tool_search_calls_safety_checks_and_output_schemas():
+    got = [(t.role, t.text, t.path, t.kind) for t in OPENAI.request_texts(RESPONSES_SEARCH)]
+    assert got == [
+        ("user", "where bob@example.com lives", ("input", 0, "action", "query"), "tool_call"),
+        ("user", "bob@example.com home", ("input", 0, "action", "queries", 0), "tool_call"),
+        ("user", "bob@example.com", ("input", 1, "action", "pattern"), "tool_call"),
+        ("user", "mail bob@example.com", ("input", 2, "arguments", "query"), "tool_call"),
+        ("user", "crm/bob@example.com", ("input", 2, "arguments", "paths", 0), "tool_call"),
+        (
+            "tool",
+            "bob@example.com asked for it",
+            ("input", 3, "acknowledged_safety_checks", 0, "message"),
+            "tool_result",
+        ),
+        ("system", "bob@example.com", ("tools", 0, "output_schema", "properties", "who", "description"), "tool_spec"),
+        ("system", "CRM", ("tools", 1, "description"), "tool_spec"),
+        ("system", "finds bob@example.com", ("tools", 1, "tools", 0, "output_schema", "description"), "tool_spec"),
+    ]
+    redact_round_trip(OPENAI.request_texts, RESPONSES_SEARCH, "bob@example.com")
+
+
+NAME_OK = r"^[A-Za-z0-9_-]+$"
+
+
+@pytest.mark.parametrize(
+    ("value", "sent"),
+    [("[EMAIL]", "_EMAIL_"), ("[EMAIL] of bob", "_EMAIL__of_bob"), ("", "_"), ("x" * 80, "x" * 64)],
+)
+def test_a_redacted_message_name_keeps_to_the_characters_openai_allows(value, sent):
+    body = {"messages": [{"role": "user", "name": "bob@example.com", "content": "hi [EMAIL]"}]}
+    OPENAI.write_text(body, ("messages", 0, "name"), value)
+    assert body["messages"][0]["name"] == sent
+    OPENAI.write_text(body, ("messages", 0, "content"), "[EMAIL] of bob")  # other fields: as they are
+    assert body["messages"][0]["content"] == "[EMAIL] of bob"
+
+
+def test_the_pii_module_redacts_a_message_name_into_a_valid_name():
+    import re
+
+    from leash_cli.modules.pii_detector import PiiDetector
+
+    body = {
+        "model": "gpt-4o",
+        "messages": [{"role": "user", "name": "bob@example.com", "content": "hi bob@example.com"}],
+    }
+    ex = exchange("openai", "chat/completions", body)
+    PiiDetector(PiiDetector.Settings(action="redact")).policy(ex)
+    ex.commit_body()
+    msg = orjson.loads(ex.request_body)["messages"][0]
+    assert "bob@example.com" not in msg["name"] and re.match(NAME_OK, msg["name"]), msg
+    assert msg["content"] == "hi [EMAIL]"

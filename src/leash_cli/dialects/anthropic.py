@@ -2,9 +2,9 @@
 
 Texts: ``system`` (string or blocks), ``messages[].content`` (string or blocks: ``text``,
 ``tool_use`` / ``server_tool_use`` / ``mcp_tool_use`` input leaves as tool calls, ``tool_result``
-/ ``mcp_tool_result`` content (text, documents, search results) and server tools' results as
-tool results, ``document`` text sources, titles and context, ``search_result`` blocks,
-``thinking``).
+/ ``mcp_tool_result`` content (text, documents, search results, a browser tool's
+``browser_state``: tab titles and URLs, downloads) and server tools' results as tool results,
+``document`` text sources, titles and context, ``search_result`` blocks, ``thinking``).
 
 Usage: ``usage.input_tokens`` excludes the cache parts, which are added back
 (``cache_read_input_tokens``, ``cache_creation_input_tokens``); no separate reasoning count.
@@ -254,10 +254,28 @@ def _block(b: dict[str, Any], at: Path, role: str, out: list[Text], kind: str = 
             out.append(Text("tool", c, (*at, "content"), "tool_result"))
         elif isinstance(c, list):  # text, documents, search results (images: no text)
             _blocks(c, (*at, "content"), "tool", out, "tool_result")
+    elif t == "browser_state":  # in a browser tool's result: the model reads its tabs' titles and URLs
+        _browser_state(b, at, role, out, kind)
     elif isinstance(t, str) and t.endswith("_tool_result"):  # a server tool's result, sent back
         _server_result(b.get("content"), (*at, "content"), out)
     elif t == "thinking" and isinstance(b.get("thinking"), str):
         out.append(Text(role, b["thinking"], (*at, "thinking"), kind))
+
+
+#: what the model is shown of a ``browser_state`` block: each tab's and each state change's fields
+_BROWSER_STATE = (("tabs", ("title", "url")), ("state_changes", ("url", "path", "error")))
+
+
+def _browser_state(b: dict[str, Any], at: Path, role: str, out: list[Text], kind: str) -> None:
+    """The browser's state after a browser tool call: open tabs (``title``, ``url``: a page's title
+    is the page author's text) and downloads (``url``, ``path``, ``error``)."""
+    for key, fields in _BROWSER_STATE:
+        rows = b.get(key)
+        for k, row in enumerate(rows if isinstance(rows, list) else ()):
+            if isinstance(row, dict):
+                for f in fields:
+                    if isinstance(row.get(f), str):
+                        out.append(Text(role, row[f], (*at, key, k, f), kind))
 
 
 def _server_result(c: Any, at: Path, out: list[Text]) -> None:

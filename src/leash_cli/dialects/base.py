@@ -348,8 +348,9 @@ _MAX_TOOL_DEPTH = 8
 def tool_texts(tools: Any, base: Path, out: list[Text], depth: int = 0) -> None:
     """The descriptions and parameter schemas of a list of tools at `base` (a request's ``tools``,
     or a list the Responses API carries in an item: ``mcp_list_tools``, ``additional_tools``,
-    ``tool_search_output``): OpenAI ``function`` / ``custom`` tools, flat tools, an MCP tool's
-    ``server_description``, a namespace's nested ``tools``, Gemini function declarations."""
+    ``tool_search_output``): OpenAI ``function`` / ``custom`` tools, flat tools (and their
+    ``output_schema``), an MCP tool's ``server_description``, a namespace's nested ``tools``, Gemini
+    function declarations (their parameters' and response's schemas)."""
     if not isinstance(tools, list) or depth > _MAX_TOOL_DEPTH:
         return
     for i, tool in enumerate(tools):
@@ -372,18 +373,28 @@ def tool_texts(tools: Any, base: Path, out: list[Text], depth: int = 0) -> None:
                 if isinstance(decl, dict):
                     if isinstance(decl.get("description"), str):
                         out.append(Text("system", decl["description"], (*at, key, j, "description"), "tool_spec"))
-                    _schemas(decl, (*at, key, j), out)
+                    _schemas(decl, (*at, key, j), out, _DECLARATION_SCHEMA_KEYS)
         if isinstance(tool.get("tools"), list):  # a namespace's own tools
             tool_texts(tool["tools"], (*at, "tools"), out, depth + 1)
 
 
-#: where a tool keeps its parameter schema: OpenAI ``parameters``, Anthropic ``input_schema``,
-#: Gemini ``parameters`` / ``parametersJsonSchema`` (and the snake-case spellings)
-_SCHEMA_KEYS = ("parameters", "input_schema", "parametersJsonSchema", "parameters_json_schema")
+#: where a tool keeps its schemas: OpenAI ``parameters`` (and a Responses function tool's
+#: ``output_schema``), Anthropic ``input_schema``, Gemini ``parameters`` / ``parametersJsonSchema``
+#: (and the snake-case spellings)
+_SCHEMA_KEYS = ("parameters", "input_schema", "parametersJsonSchema", "parameters_json_schema", "output_schema")
+#: a Gemini function declaration's: its parameters' and its response's
+_DECLARATION_SCHEMA_KEYS = (
+    "parameters",
+    "parametersJsonSchema",
+    "parameters_json_schema",
+    "response",
+    "responseJsonSchema",
+    "response_json_schema",
+)
 
 
-def _schemas(tool: dict[str, Any], base: Path, out: list[Text]) -> None:
-    for key in _SCHEMA_KEYS:
+def _schemas(tool: dict[str, Any], base: Path, out: list[Text], keys: tuple[str, ...] = _SCHEMA_KEYS) -> None:
+    for key in keys:
         if key in tool:
             schema_texts(tool[key], (*base, key), out)
 

@@ -14,8 +14,13 @@ the text formats, base64-decoded: a redaction is written back base64-encoded; ``
 ``reasoningContent``, ``guardContent``; ``toolConfig.tools[].toolSpec`` ``description`` and
 ``inputSchema.json`` descriptions; ``promptVariables``.
 Invoke bodies are the model vendor's own: Anthropic Messages (``anthropic_version``,
-``messages``, ``system``: the Anthropic dialect reads them), and the plain ``prompt`` /
-``inputText`` / ``message`` of the other families.
+``messages``, ``system``: the Anthropic dialect reads them); Amazon Nova's, read as Converse;
+OpenAI chat messages (gpt-oss, Mistral, Jamba: string content, a ``name``, ``tool_calls``
+arguments, ``role: tool`` content as tool results, ``tools`` descriptions, read as the OpenAI
+dialect reads them; a redacted ``name`` stays a valid name); Cohere Command R's ``preamble``,
+``chat_history[].message``, ``message``, ``documents`` (every string), ``tool_results`` (the call's
+parameters, the outputs' leaves), ``tools[].description`` and ``parameter_definitions``
+descriptions; the plain ``prompt`` (Llama, Mistral, DeepSeek) and ``inputText`` (Titan).
 
 Usage: Converse ``usage`` (``inputTokens`` excludes the cache parts, added back:
 ``cacheReadInputTokens``, ``cacheWriteInputTokens``); an Anthropic invoke answer's own
@@ -66,7 +71,9 @@ from leash_cli.dialects.base import (
     leaves,
     schema_texts,
     set_at,
+    tool_descriptions,
 )
+from leash_cli.dialects.openai import chat_message, message_extras, message_name
 from leash_cli.sse import parse_event
 
 __all__ = ["DIALECT", "STREAM_TYPE", "Bedrock", "bare_model", "usage_of"]
@@ -156,10 +163,12 @@ class Bedrock(Dialect):
                     continue
                 role = str(msg.get("role") or "user")
                 content = msg.get("content")
-                if isinstance(content, list):
+                if isinstance(content, list) and len(msg) == 2:
+                    # Converse and Nova: {"role", "content": [blocks]} (an OpenAI message's text parts read
+                    # the same; a tool result has a tool_call_id)
                     _blocks(content, ("messages", i, "content"), role, out)
-                elif isinstance(content, str):
-                    out.append(Text(role, content, ("messages", i, "content")))
+                else:
+                    _other_message(msg, ("messages", i), role, content, out)
         tc = body.get("toolConfig")
         tools = tc.get("tools") if isinstance(tc, dict) else None
         if isinstance(tools, list):
@@ -178,15 +187,13 @@ class Bedrock(Dialect):
             for key, v in pv.items():
                 if isinstance(v, dict) and isinstance(v.get("text"), str):
                     out.append(Text("user", v["text"], ("promptVariables", key, "text")))
-        # the other model families' invoke bodies
-        for key in ("prompt", "inputText", "message"):
-            if isinstance(body.get(key), str):
-                out.append(Text("user", body[key], (key,)))
-        texts = body.get("texts")
-        if isinstance(texts, list):
-            for i, t in enumerate(texts):
-                if isinstance(t, str):
-                    out.append(Text("user", t, ("texts", i)))
+        if not _INVOKE_KEYS.isdisjoint(body):  # another family's body (read even beside messages)
+            _family_request(body, out)
+            tool_descriptions(body, out)  # an OpenAI body's tools and response format; Cohere's tools
+            if isinstance(body.get("tools"), list):
+                for k, tool in enumerate(body["tools"]):
+                    if isinstance(tool, dict) and "parameter_definitions" in tool:  # Cohere's parameters
+                        schema_texts(tool["parameter_definitions"], ("tools", k, "parameter_definitions"), out)
         return out
 
     def request_model(self, rest: str, body: Any, query: str | None = None) -> tuple[str | None, bool]:
@@ -242,6 +249,8 @@ class Bedrock(Dialect):
     def write_text(self, body: Any, path: Path, value: str) -> None:
         if path and path[-1] == "bytes" and len(path) >= 3 and path[-2] == "source":
             value = base64.b64encode(value.encode("utf-8")).decode("ascii")  # a document stays base64
+        elif len(path) == 3 and path[2] == "name" and path[0] == "messages":  # an OpenAI message's name
+            value = message_name(value)
         set_at(body, path, value)
 
     # -- response -------------------------------------------------------------------
@@ -533,6 +542,76 @@ def _blocks(blocks: list[Any], base: Path, role: str, out: list[Text]) -> None:
             gt = gc.get("text")
             if isinstance(gt, dict) and isinstance(gt.get("text"), str):
                 out.append(Text(role, gt["text"], (*at, "guardContent", "text", "text")))
+
+
+#: the roles of an OpenAI message whose content is a tool's result
+_OPENAI_RESULTS = frozenset({"tool", "function"})
+#: the keys of the other families' invoke bodies that hold text the model reads (Converse and Nova
+#: bodies have none of them)
+_INVOKE_KEYS = frozenset(
+    {
+        "prompt",
+        "inputText",
+        "message",
+        "texts",
+        "preamble",
+        "chat_history",
+        "documents",
+        "tool_results",
+        "tools",
+        "response_format",
+        "prediction",
+    }
+)
+
+
+def _other_message(msg: dict[str, Any], base: Path, role: str, content: Any, out: list[Text]) -> None:
+    """A message that is not a plain Converse one: an OpenAI chat message (gpt-oss, Mistral, Jamba)
+    -- string content, a tool result, a name, tool calls -- or blocks beside other keys."""
+    if isinstance(content, list) and role not in _OPENAI_RESULTS:
+        _blocks(content, (*base, "content"), role, out)  # Converse blocks or OpenAI text parts
+        message_extras(msg, base, role, out)
+    else:
+        chat_message(msg, base, "tool" if role == "function" else role, out)
+
+
+#: Cohere's chat_history roles
+_COHERE_ROLES = {"USER": "user", "CHATBOT": "assistant", "SYSTEM": "system", "TOOL": "tool"}
+
+
+def _family_request(body: dict[str, Any], out: list[Text]) -> None:
+    """An invoke body of another family: Llama / Mistral / DeepSeek ``prompt``, Titan ``inputText``,
+    Cohere embeddings' ``texts``; Cohere Command R's ``preamble``, ``chat_history``, ``message``,
+    ``documents`` (every string of each), ``tool_results`` (the call's parameters, the outputs)."""
+    if isinstance(body.get("preamble"), str):
+        out.append(Text("system", body["preamble"], ("preamble",)))
+    history = body.get("chat_history")
+    for i, turn in enumerate(history if isinstance(history, list) else ()):
+        if isinstance(turn, dict) and isinstance(turn.get("message"), str):
+            role = _COHERE_ROLES.get(str(turn.get("role")).upper(), "user")
+            out.append(Text(role, turn["message"], ("chat_history", i, "message")))
+    for key in ("prompt", "inputText", "message"):
+        if isinstance(body.get(key), str):
+            out.append(Text("user", body[key], (key,)))
+    texts = body.get("texts")
+    if isinstance(texts, list):
+        for i, t in enumerate(texts):
+            if isinstance(t, str):
+                out.append(Text("user", t, ("texts", i)))
+    docs = body.get("documents")
+    if isinstance(docs, list):
+        for path, v in leaves(docs, ("documents",)):
+            out.append(Text("user", v, path, "document"))
+    results = body.get("tool_results")
+    for i, r in enumerate(results if isinstance(results, list) else ()):
+        if not isinstance(r, dict):
+            continue
+        call = r.get("call")
+        if isinstance(call, dict):
+            for path, v in leaves(call.get("parameters"), ("tool_results", i, "call", "parameters")):
+                out.append(Text("assistant", v, path, "tool_call"))
+        for path, v in leaves(r.get("outputs"), ("tool_results", i, "outputs")):
+            out.append(Text("tool", v, path, "tool_result"))
 
 
 def _search_result(sr: dict[str, Any], at: Path, role: str, out: list[Text]) -> None:

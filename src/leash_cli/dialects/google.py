@@ -8,7 +8,9 @@ Texts: ``systemInstruction.parts[].text`` (or ``system_instruction``, or a plain
 ``contents[].parts[]``: ``text``, ``functionCall`` args leaves (tool calls), ``functionResponse``
 response leaves and inline text files (tool results), ``executableCode`` / ``codeExecutionResult``,
 built-in tools' ``toolCall`` / ``toolResponse``, in camelCase or snake_case; ``embedContent``'s
-``content`` and ``title`` (and each of ``batchEmbedContents``' ``requests``).
+``content`` and ``title`` (and each of ``batchEmbedContents``' ``requests``); each request of a
+``batchGenerateContent`` body (``batch.inputConfig.requests.requests[].request``); function
+declarations' parameter and response schemas.
 
 Usage: ``usageMetadata``: ``promptTokenCount + toolUsePromptTokenCount`` in,
 ``candidatesTokenCount + thoughtsTokenCount`` out (``thoughtsTokenCount`` the reasoning),
@@ -131,7 +133,24 @@ class Google(Dialect):
                 if isinstance(req.get("title"), str):
                     out.append(Text("user", req["title"], (*base, "title")))
         tool_descriptions(body, out)
+        batch = body.get("batch")
+        if isinstance(batch, dict):
+            self._batch_texts(batch, out)
         return out
+
+    def _batch_texts(self, batch: dict[str, Any], out: list[Text]) -> None:
+        """``batchGenerateContent``: ``batch.inputConfig.requests.requests[].request``, each a
+        generateContent request (an ``asyncBatchEmbedContent`` one's: an embedContent request)."""
+        for key in ("inputConfig", "input_config"):
+            ic = batch.get(key)
+            reqs = ic.get("requests") if isinstance(ic, dict) else None
+            items = reqs.get("requests") if isinstance(reqs, dict) else None
+            for k, item in enumerate(items if isinstance(items, list) else ()):
+                req = item.get("request") if isinstance(item, dict) else None
+                if isinstance(req, dict) and "batch" not in req:
+                    at = ("batch", key, "requests", "requests", k, "request")
+                    for t in self.request_texts(req):
+                        out.append(Text(t.role, t.text, (*at, *t.path), t.kind))
 
     def request_model(self, rest: str, body: Any, query: str | None = None) -> tuple[str | None, bool]:
         """The model and the call from the path, as the provider will see it (decoded); with

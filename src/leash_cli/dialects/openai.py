@@ -5,10 +5,13 @@ Texts: ``messages[].content`` (string or parts: ``text``, ``refusal``), a messag
 ``refusal``, tool calls' ``function.arguments`` and ``custom.input`` (and the legacy
 ``function_call``), ``role: tool`` (and the legacy ``role: function``) contents as tool results;
 Completions ``prompt``; Responses ``instructions``, a stored prompt's ``variables`` and ``input``
-(string or items with content parts, what tools were called with -- ``arguments``, ``input``,
-``code``, ``queries``, shell commands, a patch -- and what they gave back: ``output`` as a string
-or parts, MCP errors, file search hits, code interpreter logs, shell output; reasoning
-``summary``; the tools an item lists); Embeddings ``input``.
+(string or items with content parts, what tools were called with -- ``arguments`` (a string,
+or an object's leaves), ``input``, ``code``, ``queries``, shell commands, a web search's query and
+find-in-page pattern, a patch -- and what they gave back: ``output`` as a string or parts, MCP
+errors, file search hits, code interpreter logs, shell output, the safety checks a computer call's
+output acknowledges; reasoning ``summary``; the tools an item lists); tools' descriptions and
+parameter and output schemas; Embeddings ``input``.  A redacted message ``name`` is written back
+within the characters OpenAI allows there.
 
 Usage: ``usage.prompt_tokens`` / ``completion_tokens`` with ``*_tokens_details`` (chat,
 completions, embeddings) or ``input_tokens`` / ``output_tokens`` (Responses).  Chat streams
@@ -24,6 +27,7 @@ Errors: ``{"error": {"message", "type", "param", "code"}}``.
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 import orjson
@@ -39,12 +43,22 @@ from leash_cli.dialects.base import (
     as_int,
     cap_max_tokens,
     error_type,
+    leaves,
+    set_at,
     text_document,
     tool_descriptions,
     tool_texts,
 )
 
-__all__ = ["DIALECT", "INCLUDE_USAGE_ANNOTATION", "OpenAI", "usage_of"]
+__all__ = [
+    "DIALECT",
+    "INCLUDE_USAGE_ANNOTATION",
+    "OpenAI",
+    "chat_message",
+    "message_extras",
+    "message_name",
+    "usage_of",
+]
 
 #: set on an exchange whose stream leash asked for usage (the client did not)
 INCLUDE_USAGE_ANNOTATION = "leash_include_usage"
@@ -95,7 +109,7 @@ class OpenAI(Dialect):
                             Text(role, content, ("messages", i, "content"), "tool_result" if role == "tool" else "text")
                         )
                     else:
-                        _message(msg, ("messages", i), role, out)
+                        chat_message(msg, ("messages", i), role, out)
         instructions = body.get("instructions")
         if isinstance(instructions, str):
             out.append(Text("system", instructions, ("instructions",)))
@@ -152,6 +166,12 @@ class OpenAI(Dialect):
     def cap_output_tokens(self, body: dict[str, Any], rest: str, cap: int) -> bool:
         return cap_max_tokens(body, rest, cap)
 
+    def write_text(self, body: Any, path: Path, value: str) -> None:
+        """A redacted message ``name`` is written back as a valid name (see :func:`message_name`)."""
+        if len(path) == 3 and path[2] == "name" and path[0] == "messages":
+            value = message_name(value)
+        set_at(body, path, value)
+
     def hidden_inputs(self, body: Any) -> list[str]:
         """The Responses API's ``previous_response_id``, ``conversation`` and stored ``prompt``;
         ``item_reference`` items; files by ``file_id`` (chat ``file`` parts, ``input_file``)."""
@@ -193,7 +213,7 @@ class OpenAI(Dialect):
                 continue
             msg = ch.get("message")
             if isinstance(msg, dict):
-                _message(msg, ("choices", ci, "message"), "assistant", out)
+                chat_message(msg, ("choices", ci, "message"), "assistant", out)
             elif isinstance(ch.get("text"), str):
                 out.append(Text("assistant", ch["text"], ("choices", ci, "text")))
         for oi, item in enumerate(body.get("output") or ()):
@@ -412,7 +432,18 @@ def usage_of(u: dict[str, Any]) -> Usage:
     return out
 
 
-def _message(msg: dict[str, Any], base: Path, role: str, out: list[Text]) -> None:
+_NOT_IN_NAME = re.compile(r"[^A-Za-z0-9_-]")
+_MAX_NAME = 64
+
+
+def message_name(value: str) -> str:
+    """A chat message's ``name`` as OpenAI takes it (``^[a-zA-Z0-9_-]+$``, at most 64 characters):
+    a redaction written there (``[EMAIL]``) has its other characters as ``_`` (``_EMAIL_``), or
+    the request would be refused upstream."""
+    return _NOT_IN_NAME.sub("_", value)[:_MAX_NAME] or "_"
+
+
+def chat_message(msg: dict[str, Any], base: Path, role: str, out: list[Text]) -> None:
     """One chat message (request) or choice message (response)."""
     kind = "tool_result" if role == "tool" else "text"
     content = msg.get("content")
@@ -429,6 +460,11 @@ def _message(msg: dict[str, Any], base: Path, role: str, out: list[Text]) -> Non
                     _file(f, (*base, "content", j, "file"), role, out)
             elif isinstance(part, str):
                 out.append(Text(role, part, (*base, "content", j), kind))
+    message_extras(msg, base, role, out)
+
+
+def message_extras(msg: dict[str, Any], base: Path, role: str, out: list[Text]) -> None:
+    """What a chat message holds beside its content: a name, a refusal, tool calls' arguments."""
     for key, kd in (("name", "name"), ("refusal", "text")):  # a participant's name; an assistant turn's refusal
         if isinstance(msg.get(key), str):
             out.append(Text(role, msg[key], (*base, key), kd))
@@ -451,11 +487,20 @@ def _message(msg: dict[str, Any], base: Path, role: str, out: list[Text]) -> Non
 #: Responses API items: what a tool was called with (strings, or lists of strings) and what it gave back
 _ITEM_CALL_KEYS = ("arguments", "input", "code", "queries")
 _ITEM_RESULT_KEYS = ("output", "error")
-#: a built-in tool call's action: (key, field) -- shell commands, a local shell's argv, a patch
-_ITEM_ACTIONS = (("action", "commands"), ("action", "command"), ("operation", "diff"))
+#: a built-in tool call's action: (key, fields) -- shell commands, a local shell's argv, a web
+#: search's query (or queries) and a find-in-page pattern; a patch
+_ITEM_ACTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("action", ("commands", "command", "query", "queries", "pattern")),
+    ("operation", ("diff",)),
+)
 #: built-in tool results inside an item: (list key, string fields) -- file search hits, code
-#: interpreter logs, shell output
-_ITEM_RESULT_LISTS = (("results", ("text",)), ("outputs", ("logs",)), ("output", ("stdout", "stderr")))
+#: interpreter logs, shell output, the safety checks a computer call's output acknowledges
+_ITEM_RESULT_LISTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("results", ("text",)),
+    ("outputs", ("logs",)),
+    ("output", ("stdout", "stderr")),
+    ("acknowledged_safety_checks", ("message",)),
+)
 
 
 def _responses_item(item: dict[str, Any], base: Path, role: str, out: list[Text]) -> None:
@@ -476,15 +521,21 @@ def _responses_item(item: dict[str, Any], base: Path, role: str, out: list[Text]
             for j, s in enumerate(v):
                 if isinstance(s, str):
                     out.append(Text(role, s, (*base, key, j), "tool_call"))
-    for akey, field in _ITEM_ACTIONS:
+        elif isinstance(v, dict):  # arguments as an object (a tool search call's)
+            for path, s in leaves(v, (*base, key)):
+                out.append(Text(role, s, path, "tool_call"))
+    for akey, fields in _ITEM_ACTIONS:
         action = item.get(akey)
-        v = action.get(field) if isinstance(action, dict) else None
-        if isinstance(v, str):
-            out.append(Text(role, v, (*base, akey, field), "tool_call"))
-        elif isinstance(v, list):
-            for j, s in enumerate(v):
-                if isinstance(s, str):
-                    out.append(Text(role, s, (*base, akey, field, j), "tool_call"))
+        if not isinstance(action, dict):
+            continue
+        for field in fields:
+            v = action.get(field)
+            if isinstance(v, str):
+                out.append(Text(role, v, (*base, akey, field), "tool_call"))
+            elif isinstance(v, list):
+                for j, s in enumerate(v):
+                    if isinstance(s, str):
+                        out.append(Text(role, s, (*base, akey, field, j), "tool_call"))
     for key in _ITEM_RESULT_KEYS:
         v = item.get(key)
         if isinstance(v, str):
