@@ -696,13 +696,14 @@ class _Rules:
             im = b.translate(gates.INJECTION_MAP) if b is not None else None
             leet = _LEET_HINT.search(t) if im is None else _LEET_GATE.search(im)
             spaced = im is None or _SPACED_GATE.search(im)
-        if leet:  # a leet character between letters (v2, ec2, sha256, an address's @)
+        lm = None
+        if leet and maybe is not None:  # a digit between letters (v2, ec2, sha256): can a feature match de-leeted?
+            lm = _prefilter(_LEET_TABLE(t))
+            leet = lm is None or (bool(lm) and min(lm) < _N_FEATURES)
+        if leet:
             leet_words = _leet_view_words(t, text_words)
-            if leet_words is not None:  # the view holds a key word the text does not: can a feature match there?
-                lt = _LEET_TABLE(t)
-                lm = _prefilter(lt) if maybe is not None else None
-                if lm is None or (lm and min(lm) < _N_FEATURES):
-                    views.append((lt, None, leet_words, lm))  # 1:1, same offsets
+            if leet_words is not None:
+                views.append((_LEET_TABLE(t), None, leet_words, lm))  # 1:1, same offsets
         if spaced and any(g.search(t) for g in _SPACED_GATES) and _SPACED.search(t):
             despaced, despaced_map = _despace(t)
             views.append((despaced, despaced_map, _vocab_words(despaced), None))

@@ -95,18 +95,20 @@ def fold_runs(text: str) -> str:
 
 
 def fold_runs_of(text: str, spans: list[tuple[int, int]]) -> list[str]:
-    """``[fold_runs(text[a:b]) for a, b in spans]``, the runs found in one pass over ``text`` (whether a
-    character is the fourth of a run depends on the three before it: inside a span, on the span alone)."""
-    if len(text) < _RUN_NUMPY:
+    """``[fold_runs(text[a:b]) for a, b in spans]``, the runs of the long spans found in one pass over
+    ``text`` (whether a character is the fourth of a run depends on the three before it: inside a span, on
+    the span alone); a short span by :func:`fold_runs` (its regex costs less than numpy's calls)."""
+    if not any(b - a >= _RUN_NUMPY for a, b in spans):
         return [fold_runs(text[a:b]) for a, b in spans]
     c = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     same = c[1:] == c[:-1]
     fourth = np.zeros(len(c), dtype=bool)
     fourth[3:] = same[2:] & same[1:-1] & same[:-2]  # fourth[p]: c[p - 3 .. p] are one character
-    if not fourth.any():
-        return [text[a:b] for a, b in spans]
     out = []
     for a, b in spans:
+        if b - a < _RUN_NUMPY:
+            out.append(fold_runs(text[a:b]))
+            continue
         keep = ~fourth[a:b]
         keep[:3] = True  # (their runs would start before the span)
         out.append(text[a:b] if keep.all() else c[a:b][keep].tobytes().decode("utf-32-le", "surrogatepass"))
