@@ -389,3 +389,20 @@ def test_a_browser_state_block_in_a_tool_result_reads_tab_titles_urls_and_downlo
         ("tool", "ask bob@example.com", (*bs, "state_changes", 2, "error"), "tool_result"),
     ]
     redact_round_trip(ANTHROPIC.request_texts, BROWSER, "bob@example.com")
+
+
+def test_blocks_nested_past_the_limit_are_refused_with_a_clear_error():
+    """Tool results hold blocks that hold blocks; a body that nests them past ``MAX_BLOCK_DEPTH`` is refused
+    (the scanning modules then fail closed) instead of running Python out of recursion."""
+    from leash_cli.dialects.anthropic import MAX_BLOCK_DEPTH
+
+    def nested(n: int) -> dict:
+        block: dict = {"type": "text", "text": "hi bob@example.com"}
+        for _ in range(n):
+            block = {"type": "tool_result", "tool_use_id": "t", "content": [block]}
+        return {"messages": [{"role": "user", "content": [block]}]}
+
+    (t,) = ANTHROPIC.request_texts(nested(MAX_BLOCK_DEPTH))
+    assert t.text == "hi bob@example.com" and t.kind == "tool_result"
+    with pytest.raises(ValueError, match="nested more than"):
+        ANTHROPIC.request_texts(nested(600))

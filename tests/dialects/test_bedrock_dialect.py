@@ -541,3 +541,26 @@ def test_a_message_with_parts_and_more_keys_reads_both_its_blocks_and_its_openai
         ("tool", "r", ("messages", 1, "content", 0, "toolResult", "content", 0, "text"), "tool_result"),
         ("tool", "done", ("messages", 2, "content", 0, "text"), "tool_result"),
     ]
+
+
+def test_a_plain_source_bytes_field_outside_a_converse_document_is_not_written_back_as_base64():
+    """Only a Converse document's ``source.bytes`` is base64: a Cohere document's own field of that name
+    is plain text, and a redaction there is written as it is."""
+    body = {"message": "summarise", "documents": [{"title": "t", "source": {"bytes": "mail bob@example.com"}}]}
+    (t,) = [t for t in BEDROCK.request_texts(body) if "bob" in t.text]
+    assert t.path == ("documents", 0, "source", "bytes")
+    BEDROCK.write_text(body, t.path, "mail [EMAIL]")
+    assert body["documents"][0]["source"]["bytes"] == "mail [EMAIL]"
+
+
+def test_deeply_nested_json_leaves_are_read_without_recursion():
+    """A tool's input may nest as deep as the JSON parser allows (orjson: 1,024 levels), deeper than Python's
+    recursion limit."""
+    deep = "[" * 1000 + '"bob@example.com"' + "]" * 1000
+    body = orjson.loads(
+        '{"messages": [{"role": "assistant", "content": [{"toolUse": {"toolUseId": "t", "name": "x", "input": {"a": '
+        + deep
+        + "}}}]}]}"
+    )
+    (t,) = BEDROCK.request_texts(body)
+    assert t.text == "bob@example.com" and t.kind == "tool_call" and len(t.path) == 1000 + 7

@@ -214,15 +214,22 @@ def usage_of(u: dict[str, Any]) -> Usage:
 _TOOL_USES = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
 
 
-def _blocks(blocks: list[Any], base: Path, role: str, out: list[Text], kind: str = "text") -> None:
+#: how deep blocks may nest in blocks (a tool result's document's content is three): the API takes far
+#: less, and a body nested deeper is refused here rather than read by a recursion Python cannot finish
+MAX_BLOCK_DEPTH = 32
+
+
+def _blocks(blocks: list[Any], base: Path, role: str, out: list[Text], kind: str = "text", depth: int = 0) -> None:
     """Content blocks (request messages, the system prompt, a response's content); a text block
     counts as `kind` (a tool result's, a document's)."""
     for j, b in enumerate(blocks):
         if isinstance(b, dict):
-            _block(b, (*base, j), role, out, kind)
+            _block(b, (*base, j), role, out, kind, depth)
 
 
-def _block(b: dict[str, Any], at: Path, role: str, out: list[Text], kind: str = "text") -> None:
+def _block(b: dict[str, Any], at: Path, role: str, out: list[Text], kind: str = "text", depth: int = 0) -> None:
+    if depth > MAX_BLOCK_DEPTH:
+        raise ValueError(f"content blocks nested more than {MAX_BLOCK_DEPTH} deep at {'.'.join(map(str, at))}")
     t = b.get("type")
     if isinstance(b.get("text"), str):
         out.append(Text(role, b["text"], (*at, "text"), kind))
@@ -235,13 +242,13 @@ def _block(b: dict[str, Any], at: Path, role: str, out: list[Text], kind: str = 
             if doc is not None:
                 out.append(Text(role, doc[0], (*at, "source", "data", Encoded(doc[1])), "document"))
         elif isinstance(src, dict) and src.get("type") == "content" and isinstance(src.get("content"), list):
-            _blocks(src["content"], (*at, "source", "content"), role, out, "document")
+            _blocks(src["content"], (*at, "source", "content"), role, out, "document", depth + 1)
         for key in ("title", "context"):
             if isinstance(b.get(key), str):
                 out.append(Text(role, b[key], (*at, key), "document"))
     elif t == "search_result":  # {"source", "title", "content": [text blocks]}
         if isinstance(b.get("content"), list):
-            _blocks(b["content"], (*at, "content"), role, out, "document")
+            _blocks(b["content"], (*at, "content"), role, out, "document", depth + 1)
         for key in ("title", "source"):
             if isinstance(b.get(key), str):
                 out.append(Text(role, b[key], (*at, key), "document"))
@@ -253,11 +260,11 @@ def _block(b: dict[str, Any], at: Path, role: str, out: list[Text], kind: str = 
         if isinstance(c, str):
             out.append(Text("tool", c, (*at, "content"), "tool_result"))
         elif isinstance(c, list):  # text, documents, search results (images: no text)
-            _blocks(c, (*at, "content"), "tool", out, "tool_result")
+            _blocks(c, (*at, "content"), "tool", out, "tool_result", depth + 1)
     elif t == "browser_state":  # in a browser tool's result: the model reads its tabs' titles and URLs
         _browser_state(b, at, role, out, kind)
     elif isinstance(t, str) and t.endswith("_tool_result"):  # a server tool's result, sent back
-        _server_result(b.get("content"), (*at, "content"), out)
+        _server_result(b.get("content"), (*at, "content"), out, depth + 1)
     elif t == "thinking" and isinstance(b.get("thinking"), str):
         out.append(Text(role, b["thinking"], (*at, "thinking"), kind))
 
@@ -278,7 +285,7 @@ def _browser_state(b: dict[str, Any], at: Path, role: str, out: list[Text], kind
                         out.append(Text(role, row[f], (*at, key, k, f), kind))
 
 
-def _server_result(c: Any, at: Path, out: list[Text]) -> None:
+def _server_result(c: Any, at: Path, out: list[Text], depth: int) -> None:
     """A server tool's result (``web_search_tool_result``, ``web_fetch_tool_result``,
     ``code_execution_tool_result``, ``bash_...``, ``text_editor_...``): page titles, a fetched
     document, a command's output, a file's text."""
@@ -288,14 +295,14 @@ def _server_result(c: Any, at: Path, out: list[Text]) -> None:
                 if isinstance(r.get("title"), str):
                     out.append(Text("tool", r["title"], (*at, k, "title"), "tool_result"))
                 else:
-                    _block(r, (*at, k), "tool", out, "tool_result")
+                    _block(r, (*at, k), "tool", out, "tool_result", depth)
     elif isinstance(c, dict):
         for key in ("stdout", "stderr", "content"):
             v = c.get(key)
             if isinstance(v, str):
                 out.append(Text("tool", v, (*at, key), "tool_result"))
             elif isinstance(v, dict):  # a fetched page: a document block
-                _block(v, (*at, key), "tool", out, "tool_result")
+                _block(v, (*at, key), "tool", out, "tool_result", depth)
         lines = c.get("lines")  # a text editor's str_replace result
         for k, line in enumerate(lines if isinstance(lines, list) else ()):
             if isinstance(line, str):

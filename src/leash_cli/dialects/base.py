@@ -233,15 +233,30 @@ def get_at(body: Any, path: Path) -> Any:
 
 
 def leaves(value: Any, base: Path) -> Iterator[tuple[Path, str]]:
-    """Every string leaf of a JSON value (tool arguments), with its path."""
+    """Every string leaf of a JSON value (tool arguments), with its path, in document order. A loop over
+    a stack, not a recursion: a body may nest as deep as the JSON parser allows (orjson: 1,024 levels),
+    deeper than Python's recursion limit."""
     if isinstance(value, str):
         yield base, value
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield from leaves(v, (*base, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from leaves(v, (*base, i))
+        return
+    if not isinstance(value, (dict, list)):
+        return
+    stack: list[tuple[Path, Iterator[tuple[Any, Any]]]] = [
+        (base, iter(value.items()) if isinstance(value, dict) else enumerate(value))
+    ]
+    while stack:
+        path, items = stack[-1]
+        for k, v in items:
+            if isinstance(v, str):
+                yield (*path, k), v
+            elif isinstance(v, dict):
+                stack.append(((*path, k), iter(v.items())))
+                break
+            elif isinstance(v, list):
+                stack.append(((*path, k), enumerate(v)))
+                break
+        else:
+            stack.pop()
 
 
 def as_int(v: Any) -> int | None:

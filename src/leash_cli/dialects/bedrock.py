@@ -247,7 +247,7 @@ class Bedrock(Dialect):
         return [(pid, name)] if pid and name else []
 
     def write_text(self, body: Any, path: Path, value: str) -> None:
-        if path and path[-1] == "bytes" and len(path) >= 3 and path[-2] == "source":
+        if len(path) >= 3 and path[-3:] == ("document", "source", "bytes"):
             value = base64.b64encode(value.encode("utf-8")).decode("ascii")  # a document stays base64
         elif len(path) == 3 and path[2] == "name" and path[0] == "messages":  # an OpenAI message's name
             value = message_name(value)

@@ -856,6 +856,11 @@ def _leet_chars():
 
 _LEET_CHARS = _leet_chars()
 _MAX_LEET_TOKENS = 256  # replaced characters: past this, the whole view is split
+# what _leet_view_words rests on: the view's separators are the word split's less the replaced characters
+# and "|", and no word holds "|"
+_LEET_SEPS = {chr(k) for k, v in _LEET_SPLIT.table.items() if v == " "}
+assert set(_WORD_SPLIT_CHARS) >= _LEET_SEPS and set(_WORD_SPLIT_CHARS) - _LEET_SEPS <= set("013457@$|")
+assert not any("|" in w for w in _VOCAB)
 
 
 def _vocab_words(t: str) -> frozenset[str]:
