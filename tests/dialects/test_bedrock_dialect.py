@@ -564,3 +564,21 @@ def test_deeply_nested_json_leaves_are_read_without_recursion():
     )
     (t,) = BEDROCK.request_texts(body)
     assert t.text == "bob@example.com" and t.kind == "tool_call" and len(t.path) == 1000 + 7
+
+
+def test_openai_parts_and_a_tool_message_as_parts_in_an_invoke_body_read_as_openai():
+    body = {
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "mail bob@example.com"}]},
+            {"role": "assistant", "content": [{"type": "refusal", "refusal": "not to bob@example.com"}]},
+            {"role": "tool", "content": [{"type": "text", "text": "bob@example.com found"}]},
+        ],
+        "max_tokens": 64,
+    }
+    got = [(t.role, t.text, t.path, t.kind) for t in BEDROCK.request_texts(body)]
+    assert got == [
+        ("user", "mail bob@example.com", ("messages", 0, "content", 0, "text"), "text"),
+        ("assistant", "not to bob@example.com", ("messages", 1, "content", 0, "refusal"), "text"),
+        ("tool", "bob@example.com found", ("messages", 2, "content", 0, "text"), "tool_result"),
+    ]
+    redact_round_trip(BEDROCK.request_texts, body, "bob@example.com")

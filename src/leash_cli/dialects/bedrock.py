@@ -163,9 +163,9 @@ class Bedrock(Dialect):
                     continue
                 role = str(msg.get("role") or "user")
                 content = msg.get("content")
-                if isinstance(content, list) and len(msg) == 2:
-                    # Converse and Nova: {"role", "content": [blocks]} (an OpenAI message's text parts read
-                    # the same; a tool result has a tool_call_id)
+                if isinstance(content, list) and len(msg) == 2 and role in _CONVERSE_ROLES and not _typed(content):
+                    # Converse and Nova: {"role": "user" | "assistant", "content": [blocks]}; blocks have no
+                    # "type" (an OpenAI message's parts do: they are read as the OpenAI dialect reads them)
                     _blocks(content, ("messages", i, "content"), role, out)
                 else:
                     _other_message(msg, ("messages", i), role, content, out)
@@ -565,11 +565,20 @@ _INVOKE_KEYS = frozenset(
 )
 
 
+_CONVERSE_ROLES = frozenset({"user", "assistant"})
+
+
+def _typed(content: list[Any]) -> bool:
+    """Whether a message's content list holds OpenAI parts (``{"type": "text", ...}``): Converse blocks are
+    keyed by their kind (``{"text": ...}``, ``{"toolResult": ...}``) and carry no ``type``."""
+    return bool(content) and isinstance(content[0], dict) and "type" in content[0]
+
+
 def _other_message(msg: dict[str, Any], base: Path, role: str, content: Any, out: list[Text]) -> None:
     """A message that is not a plain Converse one: an OpenAI chat message (gpt-oss, Mistral, Jamba)
     -- string content, a tool result, a name, tool calls -- or blocks beside other keys."""
-    if isinstance(content, list) and role not in _OPENAI_RESULTS:
-        _blocks(content, (*base, "content"), role, out)  # Converse blocks or OpenAI text parts
+    if isinstance(content, list) and role not in _OPENAI_RESULTS and not _typed(content):
+        _blocks(content, (*base, "content"), role, out)  # Converse blocks beside other keys
         message_extras(msg, base, role, out)
     else:
         chat_message(msg, base, "tool" if role == "function" else role, out)
