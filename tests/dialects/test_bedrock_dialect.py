@@ -16,7 +16,7 @@ from leash_cli.dialects import eventstream as es
 from leash_cli.dialects.bedrock import bare_model, usage_of
 from leash_cli.pricing import Pricer
 
-from .helpers import redact_round_trip
+from .helpers import redact_round_trip, stream_redact
 
 CONVERSE = {
     "system": [{"text": "be brief"}, {"cachePoint": {"type": "default"}}],
@@ -582,3 +582,60 @@ def test_openai_parts_and_a_tool_message_as_parts_in_an_invoke_body_read_as_open
         ("tool", "bob@example.com found", ("messages", 2, "content", 0, "text"), "tool_result"),
     ]
     redact_round_trip(BEDROCK.request_texts, body, "bob@example.com")
+
+
+def test_openai_shaped_invoke_answers_are_read_buffered_and_streamed():
+    """gpt-oss on Bedrock answers in the OpenAI chat shape: a completion's choices, and a stream's chunks
+    with choices' deltas (in the event stream's ``chunk``)."""
+    answer = {
+        "id": "c",
+        "object": "chat.completion",
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": "write to bob@example.com",
+                    "tool_calls": [
+                        {
+                            "id": "t",
+                            "type": "function",
+                            "function": {"name": "f", "arguments": '{"to": "bob@example.com"}'},
+                        }
+                    ],
+                },
+                "finish_reason": "stop",
+            }
+        ],
+    }
+    got = [(t.role, t.text, t.path, t.kind) for t in BEDROCK.response_texts(answer)]
+    assert got == [
+        ("assistant", "write to bob@example.com", ("choices", 0, "message", "content"), "text"),
+        (
+            "assistant",
+            '{"to": "bob@example.com"}',
+            ("choices", 0, "message", "tool_calls", 0, "function", "arguments"),
+            "tool_call",
+        ),
+    ]
+    assert BEDROCK.body_text(answer) == ["write to bob@example.com"]
+    redact_round_trip(BEDROCK.response_texts, answer, "bob@example.com")
+
+    chunk = {
+        "chunk": {
+            "choices": [
+                {"index": 0, "delta": {"content": "mail bob@example.com"}, "finish_reason": None},
+                {"index": 1, "delta": {"reasoning_content": "bob@example.com?"}, "finish_reason": "stop"},
+            ],
+            "usage": {"prompt_tokens": 3},
+        }
+    }
+    texts = BEDROCK.stream_texts(chunk)
+    assert [(t.text, t.path) for t in texts] == [
+        ("mail bob@example.com", ("chunk", "choices", 0, "delta", "content")),
+        ("bob@example.com?", ("chunk", "choices", 1, "delta", "reasoning_content")),
+    ]
+    assert BEDROCK.stream_key(chunk, texts[0]) != BEDROCK.stream_key(chunk, texts[1])
+    stream_redact(BEDROCK, chunk, "bob@example.com")
+    BEDROCK.clear_finish(chunk)
+    assert [c["finish_reason"] for c in chunk["chunk"]["choices"]] == [None, None] and "usage" not in chunk["chunk"]

@@ -265,6 +265,12 @@ class Bedrock(Dialect):
         if isinstance(body.get("content"), list):  # Anthropic invoke
             ANTHROPIC._response_texts(body, out)
             return
+        choices = body.get("choices")
+        if isinstance(choices, list):  # an OpenAI chat completion (gpt-oss)
+            for ci, ch in enumerate(choices):
+                if isinstance(ch, dict) and isinstance(ch.get("message"), dict):
+                    chat_message(ch["message"], ("choices", ci, "message"), "assistant", out)
+            return
         _family_texts(body, (), out)
 
     def usage(self, obj: Any) -> Usage | None:
@@ -295,6 +301,9 @@ class Bedrock(Dialect):
         if isinstance(obj.get("content"), list):
             return ANTHROPIC.body_text(obj)
         found: list[Text] = []
+        if isinstance(obj.get("choices"), list):  # an OpenAI chat completion (gpt-oss)
+            self._response_texts(obj, found)
+            return [t.text for t in found if t.kind == "text"] if found else None
         _family_texts(obj, (), found)
         return [t.text for t in found] if found else None
 
@@ -406,6 +415,8 @@ class Bedrock(Dialect):
     def stream_key(self, event: dict[str, Any], t: Text) -> tuple[Any, ...]:
         if t.path[0] == "contentBlockDelta":
             return ("b", event["contentBlockDelta"].get("contentBlockIndex"), t.path[-1])
+        if len(t.path) > 2 and t.path[1] == "choices":  # an OpenAI chunk: per choice (and tool call)
+            return ("c", *t.path[2:])
         chunk = event.get("chunk")
         return ("c", chunk.get("index") if isinstance(chunk, dict) else None, t.path[-1])
 
@@ -422,6 +433,11 @@ class Bedrock(Dialect):
                 "totalOutputTextTokenCount",
             ):
                 chunk.pop(key, None)
+            for ch in chunk.get("choices") or ():  # an OpenAI chunk (gpt-oss): no second finish or usage
+                if isinstance(ch, dict):
+                    ch["finish_reason"] = None
+            if "choices" in chunk:
+                chunk.pop("usage", None)
 
     # -- errors -----------------------------------------------------------------------
     def error_body(self, status: int, message: str, code: str | None = None) -> bytes:
@@ -661,7 +677,8 @@ def _document_source(doc: dict[str, Any], at: Path, role: str, out: list[Text]) 
 
 
 #: the other families' answers: (key, nested key) -- Llama ``generation``, Mistral ``outputs[].text``,
-#: Titan ``results[].outputText``, Cohere ``text`` / ``generations[].text``, legacy ``completion``
+#: Titan ``results[].outputText``, Cohere ``text`` / ``generations[].text``, legacy ``completion`` (an
+#: OpenAI-shaped answer, gpt-oss's, is read by its ``choices``)
 _FAMILY_FIELDS = (("generation", None), ("completion", None), ("text", None), ("outputText", None))
 _FAMILY_LISTS = (("outputs", "text"), ("results", "outputText"), ("generations", "text"))
 
@@ -680,6 +697,22 @@ def _family_texts(obj: dict[str, Any], base: Path, out: list[Text]) -> None:
 
 def _stream_family_texts(chunk: dict[str, Any], base: Path) -> list[Text]:
     out: list[Text] = []
+    choices = chunk.get("choices")
+    if isinstance(choices, list):  # an OpenAI chat completion chunk (gpt-oss): each choice's delta
+        for ci, ch in enumerate(choices):
+            delta = ch.get("delta") if isinstance(ch, dict) else None
+            if isinstance(delta, dict):
+                at = (*base, "choices", ci, "delta")
+                for key in ("content", "reasoning_content", "refusal"):
+                    if isinstance(delta.get(key), str):
+                        out.append(Text("assistant", delta[key], (*at, key)))
+                calls = delta.get("tool_calls")
+                for k, call in enumerate(calls if isinstance(calls, list) else ()):
+                    fn = call.get("function") if isinstance(call, dict) else None
+                    if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
+                        path = (*at, "tool_calls", k, "function", "arguments")
+                        out.append(Text("assistant", fn["arguments"], path, "tool_call"))
+        return out
     _family_texts(chunk, base, out)
     return out
 
