@@ -410,3 +410,36 @@ def test_a_lone_surrogate_in_the_json_is_400_and_never_forwarded(gateway, upstre
     assert r.status_code == 400
     assert r.json()["error"]["code"] == "invalid_json" and "surrogate" in r.json()["error"]["message"]
     assert len(upstream.requests) == before
+
+
+def test_a_redacted_body_nested_past_what_json_writes_back_is_400_recorded_and_never_forwarded(start_gateway, upstream):
+    """orjson reads 1,024 levels of nesting and writes 254: a tool input nested deeper, redacted by a module,
+    cannot be serialised again. The client gets a 400 in its provider's shape that says why, not a 500, and the
+    exchange is recorded."""
+    from leash_cli.store import open_readonly
+
+    gw = start_gateway({"modules": {"pii-detector": {"action": "redact"}}})
+    before = len(upstream.requests)
+    deep = "[" * 300 + '"mail bob@example.com"' + "]" * 300
+    body = (
+        '{"model": "claude-sonnet-4-5", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"},'
+        ' {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "f", "input": {"a": '
+        + deep
+        + '}}]}, {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "ok"}]}]}'
+    )
+    r = httpx.post(
+        f"{gw.base('anthropic')}/messages", content=body, headers={"content-type": "application/json"}, timeout=10
+    )
+    assert r.status_code == 400
+    err = r.json()["error"]
+    assert err["type"] == "invalid_request_error" and "254 levels" in err["message"]
+    assert len(upstream.requests) == before
+    gw.flush()
+    time.sleep(0.05)
+    gw.flush()
+    db = open_readonly(gw.db_path)
+    try:
+        rows = [dict(x) for x in db.query("select status, outcome, error from requests")]
+    finally:
+        db.close()
+    assert rows[-1]["status"] == 400 and rows[-1]["outcome"] == "error" and "254 levels" in rows[-1]["error"]

@@ -15,7 +15,16 @@ import orjson
 from leash_cli.dialects import Dialect, for_api
 from leash_cli.dialects.base import Text, Usage
 
-__all__ = ["CREDENTIAL_HEADERS", "CREDENTIAL_PARAMS", "OUTCOMES", "Exchange", "Usage", "Violation", "strip_credentials"]
+__all__ = [
+    "CREDENTIAL_HEADERS",
+    "CREDENTIAL_PARAMS",
+    "OUTCOMES",
+    "BodyNotWritable",
+    "Exchange",
+    "Usage",
+    "Violation",
+    "strip_credentials",
+]
 
 #: Headers that carry credentials; never stored, logged or shown.
 CREDENTIAL_HEADERS = frozenset(
@@ -50,6 +59,10 @@ class Violation:
     end: int | None = None
     field: str | None = None
     score: float | None = None
+
+
+class BodyNotWritable(ValueError):
+    """A module rewrote the request body (a redaction) and it cannot be serialised again."""
 
 
 @dataclass(slots=True)
@@ -161,7 +174,13 @@ class Exchange:
         """Serialize the body after in-place rewrites; True when it changed."""
         if not self._dirty:
             return False
-        self.request_body = orjson.dumps(self._json)
+        try:
+            self.request_body = orjson.dumps(self._json)
+        except orjson.JSONEncodeError as e:  # orjson reads 1,024 levels of nesting and writes 254
+            raise BodyNotWritable(
+                f"the request body could not be written back after a module rewrote it ({e}): "
+                "it nests JSON more than 254 levels deep"
+            ) from e
         self._dirty = False
         return True
 

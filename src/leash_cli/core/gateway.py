@@ -35,6 +35,7 @@ from leash_cli.core.routing import HealthChecks, build_routes, metric_samples
 from leash_cli.core.routing import health as routing_health
 from leash_cli.core.secrets import SecretMask
 from leash_cli.core.transport import Transport
+from leash_cli.exchange import BodyNotWritable
 from leash_cli.logconfig import set_secret_mask
 from leash_cli.metrics import Metrics
 from leash_cli.pipeline import Pipeline, drain_background
@@ -181,12 +182,15 @@ class GatewayCore:
         ex = adm.ex
         pipeline = adm.state.pipeline
         trace = adm.trace
-        if trace is None:
-            block = await pipeline.request(ex)
-        else:
-            t = time.perf_counter()
-            block = await pipeline.request(ex)
-            trace.t_stages = (t, time.perf_counter())
+        try:
+            if trace is None:
+                block = await pipeline.request(ex)
+            else:
+                t = time.perf_counter()
+                block = await pipeline.request(ex)
+                trace.t_stages = (t, time.perf_counter())
+        except BodyNotWritable as e:  # the client's body, nested past what can be written back: its error
+            return Rejection(400, "invalid_request", str(e))
         if block is not None:
             ex.outcome = "blocked"
             ex.verdict = "blocked"
