@@ -639,3 +639,31 @@ def test_openai_shaped_invoke_answers_are_read_buffered_and_streamed():
     stream_redact(BEDROCK, chunk, "bob@example.com")
     BEDROCK.clear_finish(chunk)
     assert [c["finish_reason"] for c in chunk["chunk"]["choices"]] == [None, None] and "usage" not in chunk["chunk"]
+
+
+def test_anthropic_typed_blocks_after_a_text_block_in_a_converse_shaped_message_are_read():
+    """A list led by a typed text block is not necessarily OpenAI's: Anthropic blocks in it still reach the
+    Anthropic reading (a tool result's text here), and an OpenAI refusal part the OpenAI one."""
+    body = {
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "see below"},
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "t",
+                        "content": [{"type": "text", "text": "bob@example.com"}],
+                    },
+                    {"type": "refusal", "refusal": "not bob@example.com"},
+                ],
+            }
+        ]
+    }
+    got = [(t.role, t.text, t.path, t.kind) for t in BEDROCK.request_texts(body)]
+    assert got == [
+        ("user", "see below", ("messages", 0, "content", 0, "text"), "text"),
+        ("tool", "bob@example.com", ("messages", 0, "content", 1, "content", 0, "text"), "tool_result"),
+        ("user", "not bob@example.com", ("messages", 0, "content", 2, "refusal"), "text"),
+    ]
+    redact_round_trip(BEDROCK.request_texts, body, "bob@example.com")

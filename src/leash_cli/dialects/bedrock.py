@@ -163,9 +163,9 @@ class Bedrock(Dialect):
                     continue
                 role = str(msg.get("role") or "user")
                 content = msg.get("content")
-                if isinstance(content, list) and len(msg) == 2 and role in _CONVERSE_ROLES and not _typed(content):
-                    # Converse and Nova: {"role": "user" | "assistant", "content": [blocks]}; blocks have no
-                    # "type" (an OpenAI message's parts do: they are read as the OpenAI dialect reads them)
+                if isinstance(content, list) and len(msg) == 2 and role in _CONVERSE_ROLES:
+                    # Converse and Nova: {"role": "user" | "assistant", "content": [blocks]} (typed blocks, an
+                    # OpenAI message's parts or Anthropic's, are read by their own dialect: see _blocks)
                     _blocks(content, ("messages", i, "content"), role, out)
                 else:
                     _other_message(msg, ("messages", i), role, content, out)
@@ -505,6 +505,11 @@ def _blocks(blocks: list[Any], base: Path, role: str, out: list[Text]) -> None:
         if isinstance(b.get("text"), str):
             out.append(Text(role, b["text"], (*at, "text")))
             continue
+        if b.get("type") in _OPENAI_PARTS:  # an OpenAI-shaped invoke body's part (gpt-oss)
+            part: list[Text] = []
+            chat_message({"content": [b]}, (), role, part)
+            out.extend(Text(t.role, t.text, (*at, *t.path[2:]), t.kind) for t in part)
+            continue
         if "type" in b:  # an Anthropic block in a Converse-shaped list: its own dialect reads it
             for t in ANTHROPIC.request_texts({"messages": [{"role": role, "content": [b]}]}):
                 out.append(Text(t.role, t.text, (*at, *t.path[4:]), t.kind))
@@ -582,19 +587,15 @@ _INVOKE_KEYS = frozenset(
 
 
 _CONVERSE_ROLES = frozenset({"user", "assistant"})
-
-
-def _typed(content: list[Any]) -> bool:
-    """Whether a message's content list holds OpenAI parts (``{"type": "text", ...}``): Converse blocks are
-    keyed by their kind (``{"text": ...}``, ``{"toolResult": ...}``) and carry no ``type``."""
-    return bool(content) and isinstance(content[0], dict) and "type" in content[0]
+#: typed parts only an OpenAI message has (the others, "text" included, read alike or are Anthropic's)
+_OPENAI_PARTS = frozenset({"refusal", "file"})
 
 
 def _other_message(msg: dict[str, Any], base: Path, role: str, content: Any, out: list[Text]) -> None:
     """A message that is not a plain Converse one: an OpenAI chat message (gpt-oss, Mistral, Jamba)
     -- string content, a tool result, a name, tool calls -- or blocks beside other keys."""
-    if isinstance(content, list) and role not in _OPENAI_RESULTS and not _typed(content):
-        _blocks(content, (*base, "content"), role, out)  # Converse blocks beside other keys
+    if isinstance(content, list) and role not in _OPENAI_RESULTS:
+        _blocks(content, (*base, "content"), role, out)  # blocks beside other keys
         message_extras(msg, base, role, out)
     else:
         chat_message(msg, base, "tool" if role == "function" else role, out)
