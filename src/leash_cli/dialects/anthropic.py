@@ -33,6 +33,7 @@ from leash_cli.dialects.base import (
     cap_max_tokens,
     error_type,
     leaves,
+    row_fields,
     text_document,
     tool_descriptions,
 )
@@ -270,19 +271,16 @@ def _block(b: dict[str, Any], at: Path, role: str, out: list[Text], kind: str = 
 
 
 #: what the model is shown of a ``browser_state`` block: each tab's and each state change's fields
-_BROWSER_STATE = (("tabs", ("title", "url")), ("state_changes", ("url", "path", "error")))
+_BROWSER_STATE: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("tabs", ("title", "url")),
+    ("state_changes", ("url", "path", "error")),
+)
 
 
 def _browser_state(b: dict[str, Any], at: Path, role: str, out: list[Text], kind: str) -> None:
     """The browser's state after a browser tool call: open tabs (``title``, ``url``: a page's title
     is the page author's text) and downloads (``url``, ``path``, ``error``)."""
-    for key, fields in _BROWSER_STATE:
-        rows = b.get(key)
-        for k, row in enumerate(rows if isinstance(rows, list) else ()):
-            if isinstance(row, dict):
-                for f in fields:
-                    if isinstance(row.get(f), str):
-                        out.append(Text(role, row[f], (*at, key, k, f), kind))
+    row_fields(b, _BROWSER_STATE, at, role, kind, out)
 
 
 def _server_result(c: Any, at: Path, out: list[Text], depth: int) -> None:

@@ -37,6 +37,7 @@ __all__ = [
     "error_type",
     "get_at",
     "leaves",
+    "row_fields",
     "set_at",
     "text_document",
     "tool_descriptions",
@@ -257,6 +258,20 @@ def leaves(value: Any, base: Path) -> Iterator[tuple[Path, str]]:
                 break
         else:
             stack.pop()
+
+
+def row_fields(
+    obj: dict[str, Any], table: tuple[tuple[str, tuple[str, ...]], ...], at: Path, role: str, kind: str, out: list[Text]
+) -> None:
+    """For each ``(list key, fields)`` of `table`: the string `fields` of each dict in ``obj[list key]``
+    (search hits' text, a browser's tabs, shell output rows)."""
+    for key, fields in table:
+        rows = obj.get(key)
+        for k, row in enumerate(rows if isinstance(rows, list) else ()):
+            if isinstance(row, dict):
+                for f in fields:
+                    if isinstance(row.get(f), str):
+                        out.append(Text(role, row[f], (*at, key, k, f), kind))
 
 
 def as_int(v: Any) -> int | None:

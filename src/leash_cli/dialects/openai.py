@@ -44,6 +44,7 @@ from leash_cli.dialects.base import (
     cap_max_tokens,
     error_type,
     leaves,
+    row_fields,
     set_at,
     text_document,
     tool_descriptions,
@@ -513,29 +514,17 @@ def _responses_item(item: dict[str, Any], base: Path, role: str, out: list[Text]
         _parts(content, base, role, "text", out, "content")
     if item.get("type", "message") == "message":
         return  # a message (most items, and the one without a type) holds nothing more the model reads
-    for key in _ITEM_CALL_KEYS:
+    for key in _ITEM_CALL_KEYS:  # a string, a list of them, or an object (a tool search call's arguments)
         v = item.get(key)
-        if isinstance(v, str):
-            out.append(Text(role, v, (*base, key), "tool_call"))
-        elif isinstance(v, list):
-            for j, s in enumerate(v):
-                if isinstance(s, str):
-                    out.append(Text(role, s, (*base, key, j), "tool_call"))
-        elif isinstance(v, dict):  # arguments as an object (a tool search call's)
-            for path, s in leaves(v, (*base, key)):
-                out.append(Text(role, s, path, "tool_call"))
+        if v is not None:
+            out.extend(Text(role, s, path, "tool_call") for path, s in leaves(v, (*base, key)))
     for akey, fields in _ITEM_ACTIONS:
         action = item.get(akey)
-        if not isinstance(action, dict):
-            continue
-        for field in fields:
-            v = action.get(field)
-            if isinstance(v, str):
-                out.append(Text(role, v, (*base, akey, field), "tool_call"))
-            elif isinstance(v, list):
-                for j, s in enumerate(v):
-                    if isinstance(s, str):
-                        out.append(Text(role, s, (*base, akey, field, j), "tool_call"))
+        if isinstance(action, dict):
+            for field in fields:
+                v = action.get(field)
+                if v is not None:
+                    out.extend(Text(role, s, path, "tool_call") for path, s in leaves(v, (*base, akey, field)))
     for key in _ITEM_RESULT_KEYS:
         v = item.get(key)
         if isinstance(v, str):
@@ -553,13 +542,7 @@ def _responses_item(item: dict[str, Any], base: Path, role: str, out: list[Text]
     if item.get("type") == "program_output" and isinstance(item.get("result"), str):
         # (only here: an image generation call's ``result`` is the image, base64-encoded)
         out.append(Text("tool", item["result"], (*base, "result"), "tool_result"))
-    for lkey, fields in _ITEM_RESULT_LISTS:
-        rows = item.get(lkey)
-        for j, row in enumerate(rows if isinstance(rows, list) else ()):
-            if isinstance(row, dict):
-                for f in fields:
-                    if isinstance(row.get(f), str):
-                        out.append(Text("tool", row[f], (*base, lkey, j, f), "tool_result"))
+    row_fields(item, _ITEM_RESULT_LISTS, base, "tool", "tool_result", out)
     if isinstance(item.get("reason"), str):  # an MCP approval response's reason
         out.append(Text(role, item["reason"], (*base, "reason")))
     summary = item.get("summary")
