@@ -153,6 +153,26 @@ def test_unstored_and_cut_bodies_are_counted_not_judged(start_gateway, upstream,
     assert out["not_judged"] == {"request body cut at storage.max_body_bytes": 7}
 
 
+def test_a_body_the_gateway_now_refuses_is_counted_not_judged(recorded, tmp_path, upstream):
+    """A row recorded before the gateway refused content blocks nested past what is read (it was then a module
+    failure) is not judged: no module can read it, and the gateway would answer 400 before any did."""
+    block: dict = {"type": "text", "text": "mail alice@example.com"}
+    for _ in range(40):
+        block = {"type": "tool_result", "tool_use_id": "t1", "content": [block]}
+    body = {"model": "claude-sonnet-4-5", "max_tokens": 10, "messages": [{"role": "user", "content": [block]}]}
+    conn = sqlite3.connect(recorded)
+    (rid,) = conn.execute("SELECT id FROM requests ORDER BY rowid LIMIT 1").fetchone()
+    conn.execute(
+        "UPDATE requests SET kind = 'anthropic', path = 'messages', request_body = ? WHERE id = ?",
+        (json.dumps(body), rid),
+    )
+    conn.commit()
+    conn.close()
+    code, out = _test(recorded, _config(tmp_path, upstream, {"pii-detector": {"action": "block"}}))
+    assert out["not_judged"] == {"a body the gateway now refuses (400 invalid_request: nested too deep)": 1}
+    assert out["judged"] == 6
+
+
 def test_table_output_and_errors(recorded, tmp_path, upstream):
     cfg = _config(tmp_path, upstream, {"pii-detector": {"action": "block"}})
     r = runner.invoke(app, ["policy", "test", "--config", str(cfg), "--db", str(recorded)])

@@ -13,13 +13,14 @@ from typing import Any
 import orjson
 
 from leash_cli.dialects import Dialect, for_api
-from leash_cli.dialects.base import Text, Usage
+from leash_cli.dialects.base import BodyUnreadable, Text, Usage
 
 __all__ = [
     "CREDENTIAL_HEADERS",
     "CREDENTIAL_PARAMS",
     "OUTCOMES",
     "BodyNotWritable",
+    "BodyUnreadable",
     "Exchange",
     "Usage",
     "Violation",

@@ -35,7 +35,7 @@ from typing import Any
 import orjson
 
 from leash_cli.decision import Decision
-from leash_cli.dialects.base import Usage, set_at
+from leash_cli.dialects.base import BodyUnreadable, Usage, set_at
 from leash_cli.exchange import Exchange, Violation
 
 log = logging.getLogger("leash.pipeline")
@@ -440,6 +440,8 @@ class Pipeline:
         return self.apply(slot, ex, result, stage)
 
     def _failed(self, slot: Slot, stage: str, ex: Exchange, e: Exception) -> Block | None:
+        if isinstance(e, BodyUnreadable) and stage in REQUEST_STAGES:
+            raise e  # the client's body, not the module: the caller answers it (400), whatever the module's mode
         what = describe_failure(e)
         if not slot.fail_closed:
             log.warning("module %s failed in %s (on_error: allow, skipped): %s", slot.name, stage, what)

@@ -393,8 +393,9 @@ def test_a_browser_state_block_in_a_tool_result_reads_tab_titles_urls_and_downlo
 
 def test_blocks_nested_past_the_limit_are_refused_with_a_clear_error():
     """Tool results hold blocks that hold blocks; a body that nests them past ``MAX_BLOCK_DEPTH`` is refused
-    (the scanning modules then fail closed) instead of running Python out of recursion."""
+    (``BodyUnreadable``: the gateway answers 400, tests/test_faults.py) instead of running Python out of recursion."""
     from leash_cli.dialects.anthropic import MAX_BLOCK_DEPTH
+    from leash_cli.dialects.base import BodyUnreadable
 
     def nested(n: int) -> dict:
         block: dict = {"type": "text", "text": "hi bob@example.com"}
@@ -404,5 +405,5 @@ def test_blocks_nested_past_the_limit_are_refused_with_a_clear_error():
 
     (t,) = ANTHROPIC.request_texts(nested(MAX_BLOCK_DEPTH))
     assert t.text == "hi bob@example.com" and t.kind == "tool_result"
-    with pytest.raises(ValueError, match="nested more than"):
+    with pytest.raises(BodyUnreadable, match="nested more than"):
         ANTHROPIC.request_texts(nested(600))

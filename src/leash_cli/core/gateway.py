@@ -35,7 +35,7 @@ from leash_cli.core.routing import HealthChecks, build_routes, metric_samples
 from leash_cli.core.routing import health as routing_health
 from leash_cli.core.secrets import SecretMask
 from leash_cli.core.transport import Transport
-from leash_cli.exchange import BodyNotWritable
+from leash_cli.exchange import BodyNotWritable, BodyUnreadable
 from leash_cli.logconfig import set_secret_mask
 from leash_cli.metrics import Metrics
 from leash_cli.pipeline import Pipeline, drain_background
@@ -189,7 +189,7 @@ class GatewayCore:
                 t = time.perf_counter()
                 block = await pipeline.request(ex)
                 trace.t_stages = (t, time.perf_counter())
-        except BodyNotWritable as e:  # the client's body, nested past what can be written back: its error
+        except (BodyNotWritable, BodyUnreadable) as e:  # the client's body, nested past what is read or written
             return Rejection(400, "invalid_request", str(e))
         if block is not None:
             ex.outcome = "blocked"

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import orjson
 
 from leash_cli.dialects.base import (
+    BodyUnreadable,
     Dialect,
     Encoded,
     Path,
@@ -230,7 +231,7 @@ def _blocks(blocks: list[Any], base: Path, role: str, out: list[Text], kind: str
 
 def _block(b: dict[str, Any], at: Path, role: str, out: list[Text], kind: str = "text", depth: int = 0) -> None:
     if depth > MAX_BLOCK_DEPTH:
-        raise ValueError(f"content blocks nested more than {MAX_BLOCK_DEPTH} deep at {'.'.join(map(str, at))}")
+        raise BodyUnreadable(f"content blocks nested more than {MAX_BLOCK_DEPTH} deep at {'.'.join(map(str, at))}")
     t = b.get("type")
     if isinstance(b.get("text"), str):
         out.append(Text(role, b["text"], (*at, "text"), kind))

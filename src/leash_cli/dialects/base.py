@@ -23,6 +23,7 @@ import orjson
 from leash_cli.sse import SSESplitter, parse_event
 
 __all__ = [
+    "BodyUnreadable",
     "Call",
     "Dialect",
     "Encoded",
@@ -46,6 +47,11 @@ __all__ = [
 
 #: Where a string lives in a JSON body: keys and indexes from the root.
 Path = tuple[Any, ...]
+
+
+class BodyUnreadable(ValueError):
+    """A request body that is valid JSON but whose text a dialect will not read (content blocks nested past
+    what it walks): the client's error, answered 400 before any module decides -- never read as no text."""
 
 
 class Text(NamedTuple):
