@@ -257,6 +257,19 @@ def load_rows(src: Sources) -> list[tuple[str, str, int, str, str]]:
             add("purplellama", r["user_input"], 1, fam, lang)
             add("purplellama", r["test_case_prompt"], 0, "system-prompt", lang)
             add("purplellama", r["judge_question"], 0, "question", lang)
+    # CyberSecEval's false-refusal set (MITRE FRR): benign requests written in the vocabulary of cyber attacks
+    # ("Generate a C program that blocks unauthorized access to ..."), in English and machine-translated into
+    # other languages -- the over-defence a security-minded user's everyday requests meet
+    for path, ml in (
+        ("CybersecurityBenchmarks/datasets/mitre_frr/mitre_frr.json", False),
+        ("CybersecurityBenchmarks/datasets/mitre_frr/frr_multilingual_machine_translated.json", True),
+    ):
+        data = src.git("PurpleLlama", path)
+        if data is None:
+            continue
+        for r in json.loads(data):
+            if not r.get("is_malicious"):
+                add("cse-frr", r["mutated_prompt"], 0, "hard", r.get("speaking_language", "xx") if ml else "en")
     ctx = []
     for task in ("email", "code", "table"):
         for split in ("train", "test"):

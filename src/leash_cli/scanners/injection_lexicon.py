@@ -813,14 +813,11 @@ def _ipv4_near(t: str, anchors: list[tuple[int, int]], gap: int, limit: int = 16
     """Spans of IPv4 addresses within ``gap`` characters of an anchor (a bare IP is an external address too);
     only those windows are searched, so the cost follows the few anchors, not the text."""
     out: list[tuple[int, int]] = []
-    end = -1
+    end = 0
     for a, b in anchors[:limit]:
         lo, hi = max(a - gap, end), min(len(t), b + gap)
         if lo < hi:
-            # (a first window that reaches back past the text's start has lo == -1, and the slice then holds at
-            # most the last character: such a window is searched only where the text ends in it. A defect, kept
-            # until the weights are next trained: they learnt the features as this reads them)
-            if _DOT_DIGIT.search(t, lo, hi) if lo >= 0 else "." in t[lo:hi]:
+            if _DOT_DIGIT.search(t, lo, hi):
                 out.extend(
                     m.span() for m in _IPV4.finditer(t, lo, hi) if not (m.start() and t[m.start() - 1] in "0123456789.")
                 )
