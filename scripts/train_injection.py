@@ -80,6 +80,7 @@ GIT = {
     "PurpleLlama": ("meta-llama/PurpleLlama", "4be64c3a24442b51c76175e6ec67722cc3f5fe38"),
     "BIPIA": ("microsoft/BIPIA", "1a2a91da6bb12838e05d1b2e54d98e2f37b835f3"),
     "PIGuard": ("leolee99/PIGuard", "1b5751e88bf7475acbedfc8eda795ce060307c84"),
+    "self-instruct": ("yizhongw/self-instruct", "0b26ccaa415992100fa32df62d41b994cf928e23"),
 }
 
 FAMILIES = ("override", "delimiter", "indirect", "multilingual", "obfuscated", "roleplay", "extraction", "tool")
@@ -270,6 +271,18 @@ def load_rows(src: Sources) -> list[tuple[str, str, int, str, str]]:
         for r in json.loads(data):
             if not r.get("is_malicious"):
                 add("cse-frr", r["mutated_prompt"], 0, "hard", r.get("speaking_language", "xx") if ml else "en")
+    # Self-Instruct's human-written tasks (the 175 seed tasks and the 252 user-oriented ones): ordinary requests
+    # to an assistant in the imperative ("Rewrite the sentence ...", "Suggest some games ..."), each with its
+    # first instance's input
+    for path in ("data/seed_tasks.jsonl", "human_eval/user_oriented_instructions.jsonl"):
+        data = src.git("self-instruct", path)
+        if data is None:
+            continue
+        for line in data.decode("utf-8").splitlines():
+            if line.strip():
+                r = json.loads(line)
+                inp = r["instances"][0]["input"] if r.get("instances") else ""
+                add("self-instruct", r["instruction"] + ("\n\n" + inp if inp.strip() else ""), 0, "question")
     ctx = []
     for task in ("email", "code", "table"):
         for split in ("train", "test"):
