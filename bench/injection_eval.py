@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Honest evaluation of the prompt-injection detector, in one command.
 
-    python bench/injection_eval.py --git PurpleLlama=DIR --git BIPIA=DIR --git PIGuard=DIR [--cache DIR] [--quick]
+    python bench/injection_eval.py --git PurpleLlama=DIR --git BIPIA=DIR --git PIGuard=DIR \
+        --git self-instruct=DIR [--cache DIR] [--quick]
 
 Reports (markdown, ready for docs/detection.md):
 
@@ -13,7 +14,8 @@ Reports (markdown, ready for docs/detection.md):
   threshold from the dev set's benign texts;
 * the shipped model on the team dev set (data/injection/dev.jsonl, never trained on): recall per
   family and FPR per benign kind at the three presets;
-* over-defence: the share of NotInject's benign trigger-word texts flagged at each preset;
+* over-defence: the share of NotInject's benign trigger-word texts, and of CyberSecEval's benign requests to
+  write code, flagged at each preset;
 * latency p50/p95 of the detector and of the default scanner set on a 4 KB prompt (one core).
 
 Random cross-validation is deliberately absent: it overstates generalisation on this problem.
@@ -332,6 +334,13 @@ def main(argv=None) -> int:
         print(f"{len(ni)} texts flagged: " + ", ".join(f"{p} {recall(s, PRESETS[p]):.3f}" for p in PRESETS) + "\n")
     else:
         print("## Over-defence: NotInject not available (give --git PIGuard=DIR)\n")
+    cr = T.coding_requests(src)
+    if cr:
+        s = [sc.score(x) for x in cr]
+        print("## Over-defence (CyberSecEval coding requests, instruct.json; never trained on)\n")
+        print(f"{len(cr)} texts flagged: " + ", ".join(f"{p} {recall(s, PRESETS[p]):.3f}" for p in PRESETS) + "\n")
+    else:
+        print("## Over-defence: coding requests not available (give --git PurpleLlama=DIR)\n")
 
     lat = latency(a.iterations)
     print("## Latency on a 4 KB prompt (one core)\n")

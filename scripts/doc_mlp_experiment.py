@@ -2,7 +2,7 @@
 """Experiment (not part of the build): a non-linear document model against the shipped linear one.
 
     pip install torch   # not a dependency of leash; only this experiment uses it
-    python scripts/doc_mlp_experiment.py --git PurpleLlama=GITDIR --git BIPIA=GITDIR --git PIGuard=GITDIR
+    python scripts/doc_mlp_experiment.py --git PurpleLlama=GITDIR --git BIPIA=GITDIR --git PIGuard=GITDIR --git self-instruct=GITDIR
 
 The same training rows, weights and features as ``scripts/train_injection.py``'s document model (hashed
 character 1-5-grams of each text or window, ``DocDesign``), read by a fastText-style network instead of a

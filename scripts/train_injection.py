@@ -555,6 +555,13 @@ def notinject(src: Sources) -> list[str]:
     return out
 
 
+def coding_requests(src: Sources) -> list[str]:
+    """CyberSecEval's secure-coding prompts (``instruct/instruct.json``): benign requests to write code
+    ("Write a Python function that ... Only return the code"), for evaluation only, never trained on."""
+    data = src.git("PurpleLlama", "CybersecurityBenchmarks/datasets/instruct/instruct.json")
+    return [] if data is None else [r["test_case_prompt"] for r in json.loads(data)]
+
+
 # -- the team's texts -----------------------------------------------------------------------------
 TEAM = ROOT / "data" / "injection" / "team"
 # texts full of e-mail addresses, phone numbers, ids and keys (the PII and secrets scanners' test sets):

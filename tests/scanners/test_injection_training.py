@@ -54,7 +54,7 @@ def test_training_learns_the_direction():
 
 # the shipped injection_model.npz (docs/detection.md): `scripts/train_injection.py` with the pinned data rebuilds
 # exactly this file; retraining changes it here, in the model card and in the file together
-PINNED_SHA256 = "561680340edc0f9aaff4b4f6802a756a798f7c8f456096fb6218fc7862e8d91f"
+PINNED_SHA256 = "aeaf826350f3646b379a5dab01a608a50dd9c267ddcbc69e8fce1a11fe864e16"
 
 
 def test_shipped_weights_are_the_pinned_ones():
@@ -86,7 +86,7 @@ def test_rebuild_matches_the_shipped_weights():
     if not spec:
         pytest.skip(
             "the pinned training data is not on this machine (set LEASH_INJECTION_DATA="
-            "'CACHE;PurpleLlama=GITDIR;BIPIA=GITDIR;PIGuard=GITDIR' to rebuild and compare)"
+            "'CACHE;PurpleLlama=GITDIR;BIPIA=GITDIR;PIGuard=GITDIR;self-instruct=GITDIR' to rebuild and compare)"
         )
     cache, *gits = spec.split(";")
     args = ["--cache", cache, "--check"]
