@@ -481,3 +481,4 @@ def test_content_blocks_nested_past_what_is_read_are_400_recorded_and_never_forw
     finally:
         db.close()
     assert rows[-1]["status"] == 400 and rows[-1]["outcome"] == "error" and "nested more than" in rows[-1]["error"]
+    assert len(rows) == 1  # recorded once

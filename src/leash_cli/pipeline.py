@@ -342,10 +342,15 @@ class Pipeline:
         if len(asyn) == 1:
             return await self._run(asyn[0], "inspect", ex)
         if asyn:
-            results = await asyncio.gather(*(self._run(s, "inspect", ex) for s in asyn))
-            for b in results:
-                if b is not None:
-                    return b
+            # every module finishes before the request goes on (or is refused: BodyUnreadable), so none is left
+            # running on an exchange already answered
+            results = await asyncio.gather(*(self._run(s, "inspect", ex) for s in asyn), return_exceptions=True)
+            blocks: list[Block | None] = []
+            for r in results:
+                if isinstance(r, BaseException):
+                    raise r
+                blocks.append(r)
+            return next((b for b in blocks if b is not None), None)
         return None
 
     def _call_sync(self, slot: Slot, stage: str, ex: Exchange, *args: Any) -> Decision | Exception | None:

@@ -259,6 +259,8 @@ def run_module(
     Returns the decision that took effect: the block (a module that raised or
     overran its budget blocks too, as ``module_error`` with status 503, unless
     ``on_error="allow"``), else the last redact or annotate, else None (allow).
+    A body whose text the dialect will not read raises ``BodyUnreadable`` (the
+    gateway answers it 400) whatever the mode.
     In ``mode="shadow"`` a block is not enforced: it returns None and the
     would-be block is in ``ex.violations`` (``shadow_block``) and ``ex.verdict``.
     """

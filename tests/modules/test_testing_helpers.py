@@ -312,3 +312,35 @@ def test_serve_refuses_a_config_with_a_broken_module(tmp_path):
     with pytest.raises(ConfigError, match=r"bad\.py:2: NameError.*enabled: false"):
         with serve({"modules_dir": str(tmp_path), "modules": {"bad": {"enabled": True}}}):
             pass
+
+
+def test_an_unreadable_body_raises_after_every_parallel_inspect_module_has_finished():
+    """Two async inspect modules run together; one reads a body whose text the dialect refuses
+    (``BodyUnreadable``). The refusal reaches the caller only once the other has finished, so no module is
+    left running on an exchange that has been answered."""
+    from leash_cli.dialects.base import BodyUnreadable
+    from leash_cli.testing import make_exchange, run_pipeline
+
+    finished: list[str] = []
+
+    class Reader:
+        name = "reader"
+
+        async def inspect(self, ex):
+            ex.texts()
+
+    class Slow:
+        name = "slow"
+
+        async def inspect(self, ex):
+            await asyncio.sleep(0.05)
+            finished.append("slow")
+
+    block: dict = {"type": "text", "text": "hi"}
+    for _ in range(40):
+        block = {"type": "tool_result", "tool_use_id": "t", "content": [block]}
+    body = {"model": "claude-sonnet-4-5", "max_tokens": 5, "messages": [{"role": "user", "content": [block]}]}
+    ex = make_exchange("anthropic", body=body)
+    with pytest.raises(BodyUnreadable):
+        run_pipeline([Reader(), Slow()], ex)
+    assert finished == ["slow"]

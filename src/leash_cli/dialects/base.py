@@ -51,7 +51,8 @@ Path = tuple[Any, ...]
 
 class BodyUnreadable(ValueError):
     """A request body that is valid JSON but whose text a dialect will not read (content blocks nested past
-    what it walks): the client's error, answered 400 before any module decides -- never read as no text."""
+    what it walks): the client's error, answered 400 by the request stage that first reads the text, whatever
+    that module's mode -- never read as no text."""
 
 
 class Text(NamedTuple):

@@ -1226,8 +1226,8 @@ _DOC_SHORT = 24
 _FIRST_MARGIN = 1.9
 # ...but not where the document model is sure of the opposite: below this logit (0.047) it has read the text as
 # benign, and the first model, which never saw hand-written security writing, code reviews or eval-set threads,
-# is then more often wrong than right (on the dev sets, with the weights 56168034: false positives at 0.61, the
-# previous `medium`, 2.4 % -> 1.5 % and 2.9 % -> 1.4 %, recall unchanged; -2 and -1.5 cost recall, -4 left most
+# is then more often wrong than right (on the dev sets, with the weights 56168034: false positives at 0.61, then
+# `medium`, 2.4 % -> 1.5 % and 2.9 % -> 1.4 %, recall unchanged; -2 and -1.5 cost recall, -4 left most
 # of them).  The mix's fit does not depend on it (the weights rebuild bit for bit with and without it)
 _FLOOR_DOC = -3.0
 # a key, token, hash or encoded payload: 20 or more base64 characters with a digit among them (folded view)
