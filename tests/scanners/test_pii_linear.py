@@ -108,11 +108,12 @@ def _jwts(n, rng):
 
 
 def _best_of(fn, text, k=3):
+    # this thread's CPU time: other processes on a loaded machine (a parallel test worker, a build) do not count
     best = float("inf")
     for _ in range(k):
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         found = fn(text)
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, time.thread_time() - t0)
     return best, found
 
 
