@@ -53,6 +53,9 @@ INJECTION_MAP = table({_LOWER: b"a", b"013457@$": b"1", b" .-_": b" "}, b"#")
 # base64 / hex alphabet (what an encoded payload is made of)
 B64_MAP = table({_LOWER + _UPPER + DIGITS + b"+/": b"b"}, b".")
 B64_RUN = b"b" * 24
+# an AWS secret access key: 40 of the base64 alphabet, "/" and "+" perhaps URL-encoded ("%2F", "%2B")
+AWS_SECRET_MAP = table({_LOWER + _UPPER + DIGITS + b"+/%": b"b"}, b".")
+AWS_SECRET_RUN = b"b" * 40
 
 
 def char_bytes(t: str) -> bytes | None:

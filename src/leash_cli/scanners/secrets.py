@@ -44,7 +44,7 @@ import math
 import re
 from collections import Counter
 
-from . import overlap
+from . import gates, overlap
 from .custom import compile_custom, select_types
 from .engine import Finding
 from .normalize import normalize, without_surrogates
@@ -391,7 +391,11 @@ class SecretsScanner:
             res = self._check(typ, t, m, cache)
             if res is not None:
                 raw.append(res)
-        if "AWS_SECRET_ACCESS_KEY" in types and (key_ids or aws_context):
+        if (
+            "AWS_SECRET_ACCESS_KEY" in types
+            and (key_ids or aws_context)
+            and gates.has(gates.char_bytes(t), gates.AWS_SECRET_MAP, gates.AWS_SECRET_RUN)
+        ):  # (the gate: a run of 40 key characters; the pattern is ~50 ns a character, the gate ~1)
             raw.extend(self._aws_secret(t))
         if "URL_PASSWORD" in types and "@" in t and "://" in t:  # (a one-character search is memchr: first)
             raw.extend(self._url_password(t))
