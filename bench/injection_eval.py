@@ -2,7 +2,11 @@
 """Honest evaluation of the prompt-injection detector, in one command.
 
     python bench/injection_eval.py --git PurpleLlama=DIR --git BIPIA=DIR --git PIGuard=DIR \
-        --git self-instruct=DIR [--cache DIR] [--quick]
+        --git self-instruct=DIR --git NeMo-Guardrails=DIR --git garak=DIR --git fastapi=DIR \
+        --git textual=DIR --git flask=DIR --git httpx=DIR --git llm-guard=DIR [--cache DIR] [--quick]
+
+(``--git NAME=DIR``: a clone of the repository ``scripts/train_injection.py`` pins for NAME; a missing one
+leaves its rows or its report out.)
 
 Reports (markdown, ready for docs/detection.md):
 
@@ -334,7 +338,11 @@ def main(argv=None) -> int:
         ("NotInject, benign texts full of trigger words", T.notinject(src), "--git PIGuard=DIR"),
         ("CyberSecEval coding requests, instruct.json", T.coding_requests(src), "--git PurpleLlama=DIR"),
         *(
-            (f"{name}'s documentation, chunks of up to {T.DOC_CHUNK} characters", docs.get(name, []), f"--git {name}=DIR")
+            (
+                f"{name}'s documentation, chunks of up to {T.DOC_CHUNK} characters",
+                docs.get(name, []),
+                f"--git {name}=DIR",
+            )
             for name, *_ in T.EVAL_DOCS
         ),
     ]
@@ -342,7 +350,9 @@ def main(argv=None) -> int:
         if texts:
             s = [sc.score(x) for x in texts]
             print(f"## Over-defence ({title}; never trained on)\n")
-            print(f"{len(texts)} texts flagged: " + ", ".join(f"{p} {recall(s, PRESETS[p]):.3f}" for p in PRESETS) + "\n")
+            print(
+                f"{len(texts)} texts flagged: " + ", ".join(f"{p} {recall(s, PRESETS[p]):.3f}" for p in PRESETS) + "\n"
+            )
         else:
             print(f"## Over-defence: {title} not available (give {hint})\n")
 

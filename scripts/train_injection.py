@@ -608,8 +608,22 @@ def coding_requests(src: Sources) -> list[str]:
 
 # software documentation: (git source, folders, suffixes, the rows' source name, commit messages too, cap per language)
 TRAIN_DOCS = (
-    ("NeMo-Guardrails", ("README.md", "CHANGELOG.md", "CHANGELOG-Colang.md", "docs", "examples"), (".md",), "guardrail-docs", True, 1200),
-    ("garak", ("README.md", "CHANGELOG.md", "FAQ.md", "CONTRIBUTING.md", "docs"), (".md", ".rst"), "guardrail-docs", True, 1200),
+    (
+        "NeMo-Guardrails",
+        ("README.md", "CHANGELOG.md", "CHANGELOG-Colang.md", "docs", "examples"),
+        (".md",),
+        "guardrail-docs",
+        True,
+        1200,
+    ),
+    (
+        "garak",
+        ("README.md", "CHANGELOG.md", "FAQ.md", "CONTRIBUTING.md", "docs"),
+        (".md", ".rst"),
+        "guardrail-docs",
+        True,
+        1200,
+    ),
     ("fastapi", ("docs",), (".md",), "software-docs", False, 150),
     ("textual", ("docs",), (".md",), "software-docs", False, 600),
 )
@@ -621,13 +635,15 @@ EVAL_DOCS = (
 DOC_CHUNK = 1000  # characters: a chunk holds whole blocks up to this (a longer block is cut)
 _FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
-_RST_RULE = re.compile(r"^([=\-~^\"'`#*+])\1{2,}$", re.M)
+# a line of one punctuation character repeated: a reStructuredText underline, a rule, a closing code fence
+_BREAK_LINE = re.compile(r"^([=\-~^\"'`#*+])\1{2,}$", re.M)
 
 
 def doc_chunks(text: str, size: int = DOC_CHUNK) -> list[str]:
     """A Markdown or reStructuredText file cut into chunks of whole blocks (paragraphs, lists, fenced code),
-    each at most ``size`` characters, a heading starting a new one; chunks under 80 characters, or under a
-    third letters (tables of numbers, rules), are left out."""
+    each at most ``size`` characters; a block that starts with "#" (a Markdown heading) or holds a
+    :data:`_BREAK_LINE` (an underlined heading, a rule, a fenced code block) starts a new chunk. Chunks under
+    80 characters, or under a third letters (tables of numbers), are left out."""
     text = _HTML_COMMENT.sub("", _FRONT_MATTER.sub("", text.replace("\r\n", "\n")))
     blocks: list[str] = []
     cur: list[str] = []
@@ -645,8 +661,7 @@ def doc_chunks(text: str, size: int = DOC_CHUNK) -> list[str]:
     chunks: list[str] = []
     acc = ""
     for b in blocks:
-        heading = b.startswith("#") or bool(_RST_RULE.search(b))
-        if acc and (heading or len(acc) + 2 + len(b) > size):
+        if acc and (b.startswith("#") or _BREAK_LINE.search(b) or len(acc) + 2 + len(b) > size):
             chunks.append(acc)
             acc = ""
         while len(b) > size:

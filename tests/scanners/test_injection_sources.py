@@ -129,3 +129,61 @@ def test_wheel_file_names_use_underscores(tmp_path):
         assert "sha256" in str(e)
     else:
         raise AssertionError("a wheel whose sha256 differs must be refused")
+
+
+def test_doc_chunks_keep_whole_blocks_and_start_at_headings():
+    # a blank line inside a fenced block does not cut it
+    fence = "```python\nimport settings\n\nsettings.load('project.toml', override=True)\nprint(settings.port)\n```"
+    text = (
+        "---\ntitle: front matter\n---\n"
+        "<!-- a comment the reader never sees -->\n"
+        "# Installing\n\nInstall the package with pip and check that the command line runs on your machine.\n\n"
+        f"{fence}\n\n"
+        "## Configuring\n\nEvery option has a default; the configuration file overrides it per project and per user.\n\n"
+        "Short.\n\n"
+        "Heading\n=======\n\nA reStructuredText section whose title is underlined, long enough to be kept as a chunk.\n\n"
+        "| 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12 | 13 | 14 | 15 | 16 | 17 | 18 | 19 | 20 | 21 | 22 |\n"
+    )
+    chunks = T.doc_chunks(text)
+    assert chunks[0] == "# Installing\n\nInstall the package with pip and check that the command line runs on your machine."
+    assert chunks[1] == fence  # a fenced block starts a chunk (too short a one to keep alone: 80 characters)
+    assert chunks[2].startswith("## Configuring") and chunks[2].endswith("Short.")
+    assert chunks[3].startswith("Heading\n=======")
+    assert len(chunks) == 4  # the table of numbers is mostly not letters
+    assert not any("front matter" in c or "comment" in c for c in chunks)
+    long_block = "word " * 500  # one block longer than a chunk: cut
+    cut = T.doc_chunks(long_block, size=1000)
+    assert len(cut) == 3 and all(len(c) <= 1000 for c in cut) and "".join(cut).count("word") == 500
+
+
+def test_software_docs_read_a_pinned_commit(tmp_path, monkeypatch):
+    import subprocess
+
+    repo = tmp_path / "docs.git"
+    work = tmp_path / "work"
+    (work / "docs" / "en" / "docs").mkdir(parents=True)
+    (work / "docs" / "de" / "docs").mkdir(parents=True)
+    para = "The server reads its settings at start and reloads them when the file changes on disk. "
+    (work / "docs" / "en" / "docs" / "index.md").write_text("# Settings\n\n" + para * 2)
+    (work / "docs" / "de" / "docs" / "index.md").write_text("# Einstellungen\n\nDer Server liest beim Start. " * 3)
+    (work / "docs" / "notes.txt").write_text(para)  # not a listed suffix
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(work), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "docs: settings reload " * 4)
+    commit = subprocess.run(["git", "-C", str(work), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(repo)], check=True)
+    monkeypatch.setitem(T.GIT, "fastapi", ("fastapi/fastapi", commit.strip()))
+    src = T.Sources(tmp_path, {"fastapi": str(repo)}, allow_missing=False)
+    rows = T.software_docs(src, (("fastapi", ("docs",), (".md",), "software-docs", True, 10),))
+    assert {(r[0], r[2], r[3], r[4]) for r in rows} == {
+        ("software-docs", 0, "document", "en"),
+        ("software-docs", 0, "document", "de"),
+    }
+    assert any(r[1].startswith("docs: settings reload") for r in rows)  # the commit message
+    assert not any("notes" in r[1] for r in rows)
+    capped = T.software_docs(src, (("fastapi", ("docs",), (".md",), "software-docs", True, 1),))
+    assert len([r for r in capped if r[4] == "en"]) == 1  # at most ``cap`` a language
