@@ -145,7 +145,10 @@ def test_doc_chunks_keep_whole_blocks_and_start_at_headings():
         "| 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12 | 13 | 14 | 15 | 16 | 17 | 18 | 19 | 20 | 21 | 22 |\n"
     )
     chunks = T.doc_chunks(text)
-    assert chunks[0] == "# Installing\n\nInstall the package with pip and check that the command line runs on your machine."
+    assert (
+        chunks[0]
+        == "# Installing\n\nInstall the package with pip and check that the command line runs on your machine."
+    )
     assert chunks[1] == fence  # a fenced block starts a chunk (too short a one to keep alone: 80 characters)
     assert chunks[2].startswith("## Configuring") and chunks[2].endswith("Short.")
     assert chunks[3].startswith("Heading\n=======")
