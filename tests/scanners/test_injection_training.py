@@ -86,7 +86,8 @@ def test_rebuild_matches_the_shipped_weights():
     if not spec:
         pytest.skip(
             "the pinned training data is not on this machine (set LEASH_INJECTION_DATA="
-            "'CACHE;PurpleLlama=GITDIR;BIPIA=GITDIR;PIGuard=GITDIR;self-instruct=GITDIR' to rebuild and compare)"
+            "'CACHE;PurpleLlama=GITDIR;BIPIA=GITDIR;PIGuard=GITDIR;self-instruct=GITDIR;NeMo-Guardrails=GITDIR;"
+            "garak=GITDIR;fastapi=GITDIR;textual=GITDIR' to rebuild and compare)"
         )
     cache, *gits = spec.split(";")
     args = ["--cache", cache, "--check"]
@@ -96,6 +97,24 @@ def test_rebuild_matches_the_shipped_weights():
     # imported, which this process has done already -- in process, AVX2 kernels give other last bits
     done = subprocess.run([sys.executable, str(ROOT / "scripts" / "train_injection.py"), *args])
     assert done.returncode == 0
+
+
+@pytest.mark.parametrize("project", [name for name, *_ in T.EVAL_DOCS])
+def test_documentation_never_trained_on_is_rarely_flagged(project):
+    """Another project's documentation (held out: Flask, HTTPX, LLM Guard) at the default sensitivity: the
+    previous weights flagged 9 %, 28 % and 5 % of it; these 3.0 %, 8.5 % and 3.4 % (docs/detection.md,
+    "Thirteenth round"). Needs the clone named in LEASH_INJECTION_DATA (as above)."""
+    from leash_cli.scanners.injection import InjectionScanner
+
+    spec = os.environ.get("LEASH_INJECTION_DATA", "")
+    gits = dict(g.split("=", 1) for g in spec.split(";")[1:] if "=" in g)
+    if project not in gits:
+        pytest.skip(f"no clone of {T.GIT[project][0]} on this machine (LEASH_INJECTION_DATA='CACHE;{project}=GITDIR')")
+    src = T.Sources(Path(spec.split(";")[0]), gits, allow_missing=False)
+    texts = [r[1] for r in T.software_docs(src, [d for d in T.EVAL_DOCS if d[0] == project])]
+    sc = InjectionScanner()
+    flagged = sum(bool(sc.scan(t)) for t in texts)
+    assert len(texts) >= 300 and flagged / len(texts) <= 0.10, (flagged, len(texts))
 
 
 # -- the document model ---------------------------------------------------------------------------
