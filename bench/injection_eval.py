@@ -331,9 +331,7 @@ def main(argv=None) -> int:
 
     pretext_report(sc, dev + (load_dev(DEV_EXTRA) if DEV_EXTRA.exists() else []))
 
-    docs: dict[str, list[str]] = {}
-    for source, text, *_ in T.software_docs(src, T.EVAL_DOCS):
-        docs.setdefault(source, []).append(text)
+    docs = {spec[0]: [r[1] for r in T.software_docs(src, (spec,))] for spec in T.EVAL_DOCS}  # per project
     over = [
         ("NotInject, benign texts full of trigger words", T.notinject(src), "--git PIGuard=DIR"),
         ("CyberSecEval coding requests, instruct.json", T.coding_requests(src), "--git PurpleLlama=DIR"),

@@ -140,28 +140,29 @@ class Sources:
             raise SystemExit(f"{gd}: cannot read {commit}:{path}: {e.stderr.decode(errors='replace')}") from None
 
     def git_files(self, name: str, under: str, suffixes: tuple[str, ...]) -> list[str]:
-        """The paths under ``under`` (a folder, "" for all) at the pinned commit that end with one of ``suffixes``."""
-        repo, commit = GIT[name]
+        """The paths under ``under`` (a file or folder; "" for all) at the pinned commit that end with one of
+        ``suffixes``; a path that names nothing there is an error (a listed source must not vanish silently)."""
         gd = self._git_dir(name)
         if gd is None:
             return []
-        out = subprocess.run(
-            ["git", "--git-dir", gd, "ls-tree", "-r", "--name-only", commit, "--", *([under] if under else [])],
-            check=True,
-            capture_output=True,
-        ).stdout.decode("utf-8")
-        return sorted(p for p in out.splitlines() if p.endswith(suffixes))
+        out = self._run(name, gd, "ls-tree", "-r", "-z", "--name-only", GIT[name][1], "--", *([under] if under else []))
+        paths = [p for p in out.decode("utf-8").split("\0") if p]
+        if not paths:
+            raise SystemExit(f"{gd}: {GIT[name][1]} holds no {under!r}")
+        return sorted(p for p in paths if p.endswith(suffixes))
 
     def git_messages(self, name: str) -> list[str]:
-        """The commit messages of the pinned commit's history (merges left out), newest first."""
-        repo, commit = GIT[name]
+        """The commit messages of the pinned commit's history (merges left out), newest first; the clone must
+        hold the whole history (a shallow one would give other rows)."""
         gd = self._git_dir(name)
         if gd is None:
             return []
-        out = subprocess.run(
-            ["git", "--git-dir", gd, "log", "--no-merges", "--format=%B%x00", commit], check=True, capture_output=True
-        ).stdout.decode("utf-8", "replace")
-        return [m.strip() for m in out.split("\x00") if m.strip()]
+        if self._run(name, gd, "rev-parse", "--is-shallow-repository").strip() != b"false":
+            raise SystemExit(f"{gd}: a shallow clone; the commit messages need the whole history of {GIT[name][0]}")
+        out = self._run(
+            name, gd, "log", "--no-merges", "--no-show-signature", "--encoding=UTF-8", "--format=%B%x00", GIT[name][1]
+        )
+        return [m.strip() for m in out.decode("utf-8", "replace").split("\x00") if m.strip()]
 
     def _git_dir(self, name: str) -> str | None:
         repo, commit = GIT[name]
@@ -169,6 +170,15 @@ class Sources:
         if not os.path.isdir(gd):
             return self._missing(f"git:{repo}@{commit} (give --git {name}=GITDIR)")
         return gd
+
+    @staticmethod
+    def _run(name: str, gd: str, *args: str) -> bytes:
+        try:
+            return subprocess.run(["git", "--git-dir", gd, *args], check=True, capture_output=True).stdout
+        except subprocess.CalledProcessError as e:
+            raise SystemExit(
+                f"{gd}: git {args[0]} failed for {GIT[name][0]}@{GIT[name][1]}: {e.stderr.decode(errors='replace')}"
+            ) from None
 
     def _missing(self, what: str):
         if not self.allow_missing:
@@ -620,7 +630,7 @@ TRAIN_DOCS = (
     ),
     (
         "garak",
-        ("README.md", "CHANGELOG.md", "FAQ.md", "CONTRIBUTING.md", "docs"),
+        ("README.md", "FAQ.md", "CONTRIBUTING.md", "docs"),
         (".md", ".rst"),
         "guardrail-docs",
         True,

@@ -149,7 +149,7 @@ def test_doc_chunks_keep_whole_blocks_and_start_at_headings():
         chunks[0]
         == "# Installing\n\nInstall the package with pip and check that the command line runs on your machine."
     )
-    assert chunks[1] == fence  # a fenced block starts a chunk (too short a one to keep alone: 80 characters)
+    assert chunks[1] == fence  # a fenced block starts a chunk of its own
     assert chunks[2].startswith("## Configuring") and chunks[2].endswith("Short.")
     assert chunks[3].startswith("Heading\n=======")
     assert len(chunks) == 4  # the table of numbers is mostly not letters
@@ -169,14 +169,17 @@ def test_software_docs_read_a_pinned_commit(tmp_path, monkeypatch):
     para = "The server reads its settings at start and reloads them when the file changes on disk. "
     (work / "docs" / "en" / "docs" / "index.md").write_text("# Settings\n\n" + para * 2)
     (work / "docs" / "de" / "docs" / "index.md").write_text("# Einstellungen\n\nDer Server liest beim Start. " * 3)
-    (work / "docs" / "notes.txt").write_text(para)  # not a listed suffix
+    (work / "docs" / "notes.txt").write_text("Plain-text notes are not a listed suffix. " * 3)
 
     def git(*args):
         subprocess.run(["git", "-C", str(work), *args], check=True, capture_output=True)
 
     git("init", "-q")
     git("add", "-A")
-    git("-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "docs: settings reload " * 4)
+    git(
+        "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false",
+        "commit", "-qm", "docs: settings reload " * 4,
+    )  # fmt: skip
     commit = subprocess.run(["git", "-C", str(work), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
     subprocess.run(["git", "clone", "-q", "--bare", str(work), str(repo)], check=True)
     monkeypatch.setitem(T.GIT, "fastapi", ("fastapi/fastapi", commit.strip()))
@@ -187,6 +190,53 @@ def test_software_docs_read_a_pinned_commit(tmp_path, monkeypatch):
         ("software-docs", 0, "document", "de"),
     }
     assert any(r[1].startswith("docs: settings reload") for r in rows)  # the commit message
-    assert not any("notes" in r[1] for r in rows)
+    assert not any("Plain-text notes" in r[1] for r in rows)
+    assert len(rows) == 3  # the two pages and the commit message
+    assert rows == T.software_docs(src, (("fastapi", ("docs",), (".md",), "software-docs", True, 10),))
     capped = T.software_docs(src, (("fastapi", ("docs",), (".md",), "software-docs", True, 1),))
     assert len([r for r in capped if r[4] == "en"]) == 1  # at most ``cap`` a language
+
+
+def test_a_listed_path_that_is_not_there_stops_the_build(tmp_path, monkeypatch):
+    """A path named in TRAIN_DOCS / EVAL_DOCS that the pinned commit does not hold is an error, not a source
+    that silently gives nothing; so is a shallow clone, whose commit messages would differ."""
+    import subprocess
+
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "README.md").write_text("# Project\n\n" + "A paragraph long enough to be kept as a chunk of its own. " * 2)
+    for args in (
+        ("init", "-q"),
+        ("add", "-A"),
+        (
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.invalid",
+            "-c",
+            "commit.gpgsign=false",
+            "commit",
+            "-qm",
+            "first",
+        ),
+    ):
+        subprocess.run(["git", "-C", str(work), *args], check=True, capture_output=True)
+    commit = subprocess.run(["git", "-C", str(work), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    monkeypatch.setitem(T.GIT, "textual", ("Textualize/textual", commit.strip()))
+    src = T.Sources(tmp_path, {"textual": str(work / ".git")}, allow_missing=False)
+    assert len(T.software_docs(src, (("textual", ("README.md",), (".md",), "software-docs", False, 10),))) == 1
+    try:
+        T.software_docs(src, (("textual", ("CHANGELOG.md",), (".md",), "software-docs", False, 10),))
+    except SystemExit as e:
+        assert "CHANGELOG.md" in str(e)
+    else:
+        raise AssertionError("a listed path the commit does not hold must stop the build")
+    shallow = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{work}", str(shallow)], check=True)
+    src = T.Sources(tmp_path, {"textual": str(shallow / ".git")}, allow_missing=False)
+    try:
+        src.git_messages("textual")
+    except SystemExit as e:
+        assert "shallow" in str(e)
+    else:
+        raise AssertionError("a shallow clone must not give commit messages")

@@ -109,7 +109,9 @@ def test_documentation_never_trained_on_is_rarely_flagged(project):
     spec = os.environ.get("LEASH_INJECTION_DATA", "")
     gits = dict(g.split("=", 1) for g in spec.split(";")[1:] if "=" in g)
     if project not in gits:
-        pytest.skip(f"no clone of {T.GIT[project][0]} on this machine (LEASH_INJECTION_DATA='CACHE;{project}=GITDIR')")
+        pytest.skip(
+            f"no clone of {T.GIT[project][0]} named in LEASH_INJECTION_DATA (the rebuild's list, above, plus {project}=GITDIR)"
+        )
     src = T.Sources(Path(spec.split(";")[0]), gits, allow_missing=False)
     texts = [r[1] for r in T.software_docs(src, [d for d in T.EVAL_DOCS if d[0] == project])]
     sc = InjectionScanner()
