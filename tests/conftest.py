@@ -189,6 +189,20 @@ class RunningGateway:
         if rec is not None and hasattr(rec, "flush"):
             rec.flush()
 
+    def rows(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+        """``sql`` over the history database, once everything in flight is written (flushed twice around a
+        short pause: an exchange can hand over a second row, a stream's end, after its first)."""
+        from leash_cli.store import open_readonly
+
+        self.flush()
+        time.sleep(0.05)
+        self.flush()
+        db = open_readonly(self.db_path)
+        try:
+            return [dict(r) for r in db.query(sql, params)]
+        finally:
+            db.close()
+
 
 @pytest.fixture(scope="session")
 def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:

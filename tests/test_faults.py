@@ -414,16 +414,7 @@ def test_a_lone_surrogate_in_the_json_is_400_and_never_forwarded(gateway, upstre
 
 def _recorded(gw) -> list[dict]:
     """The status, outcome and error of every exchange the gateway has recorded, oldest first (once written)."""
-    from leash_cli.store import open_readonly
-
-    gw.flush()
-    time.sleep(0.05)
-    gw.flush()
-    db = open_readonly(gw.db_path)
-    try:
-        return [dict(x) for x in db.query("select status, outcome, error from requests order by rowid")]
-    finally:
-        db.close()
+    return gw.rows("select status, outcome, error from requests order by rowid")
 
 
 def test_a_redacted_body_nested_past_what_json_writes_back_is_400_recorded_and_never_forwarded(start_gateway, upstream):

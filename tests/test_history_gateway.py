@@ -24,14 +24,7 @@ CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"
 
 
 def all_rows(gw, sql=f"select * from requests order by {OLDEST_FIRST}") -> list[dict]:
-    gw.flush()
-    time.sleep(0.05)
-    gw.flush()
-    db = open_readonly(gw.db_path)
-    try:
-        return [dict(r) for r in db.query(sql)]
-    finally:
-        db.close()
+    return gw.rows(sql)
 
 
 @pytest.mark.slow

@@ -29,14 +29,7 @@ def chat(gw, content="hello", provider="openai", headers=None, **extra) -> httpx
 
 
 def rows(gw, sql: str, params=()) -> list[dict]:
-    gw.flush()
-    time.sleep(0.05)
-    gw.flush()
-    db = open_readonly(gw.db_path)
-    try:
-        return [dict(r) for r in db.query(sql, params)]
-    finally:
-        db.close()
+    return gw.rows(sql, params)
 
 
 def write_module(tmp_path: Path, name: str, source: str) -> None:

@@ -13,7 +13,6 @@ import openai
 import orjson
 import pytest
 
-from leash_cli.store import open_readonly
 from resilience_net import (
     ConnectProxy,
     InThread,
@@ -46,14 +45,7 @@ def sdk(gw) -> openai.OpenAI:
 
 
 def rows(gw) -> list[dict]:
-    gw.flush()
-    time.sleep(0.05)
-    gw.flush()
-    db = open_readonly(gw.db_path)
-    try:
-        return [dict(r) for r in db.query("select * from requests order by started_at")]
-    finally:
-        db.close()
+    return gw.rows("select * from requests order by started_at")
 
 
 async def completions(reader, writer, srv: RawServer) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import anthropic
 import httpx
@@ -11,22 +10,13 @@ import openai
 import pytest
 from google import genai
 
-from leash_cli.store import open_readonly
-
 EMAIL = "jane.doe@example.com"
 # a syntactically real, random-looking key (not a live one)
 OPENAI_KEY = "sk-proj-" + "Qx7Lm2Vb9Tz4Kp1Wn8Rc3Yd6Hf0Js5Ga" + "T3BlbkFJ" + "u2Ei9Ow4Nq7Zt1Xb"
 
 
 def violations(gw) -> list[dict]:
-    gw.flush()
-    time.sleep(0.05)
-    gw.flush()
-    db = open_readonly(gw.db_path)
-    try:
-        return [dict(r) for r in db.query("select module, type, action, field, detail from violations")]
-    finally:
-        db.close()
+    return gw.rows("select module, type, action, field, detail from violations")
 
 
 def test_pii_redacted_in_every_request_schema(start_gateway, upstream):
