@@ -1069,6 +1069,8 @@ def balance_addresses(rows, weights: list[float]) -> list[float]:
 
 
 DOC_PUBLIC_CAP = 1500  # rows per (public source, label) the document model reads (a fixed sample)
+#: public sources the document model reads whole, past :data:`DOC_PUBLIC_CAP` (``--doc-uncapped``)
+DOC_UNCAPPED: frozenset[str] = frozenset()
 
 
 def doc_rows(rows):
@@ -1080,7 +1082,7 @@ def doc_rows(rows):
         groups.setdefault((r[0], r[2]), []).append(r)
     out = []
     for (source, _), g in sorted(groups.items()):
-        if source.startswith("team-") or source == "entities" or len(g) <= DOC_PUBLIC_CAP:
+        if source.startswith("team-") or source == "entities" or source in DOC_UNCAPPED or len(g) <= DOC_PUBLIC_CAP:
             out.extend(g)
         else:
             out.extend(random.Random(SEED).sample(g, DOC_PUBLIC_CAP))
@@ -1220,6 +1222,11 @@ def add_experiment_flags(ap: argparse.ArgumentParser) -> None:
         "model still does; '' for none)",
     )
     ap.add_argument(
+        "--doc-uncapped",
+        default=",".join(sorted(DOC_UNCAPPED)),
+        help="(experiments) public sources the document model reads whole, past DOC_PUBLIC_CAP, comma-separated",
+    )
+    ap.add_argument(
         "--doc-quotes",
         action="store_true",
         help="(experiments) the document model reads quotations on a channel of their own",
@@ -1227,8 +1234,9 @@ def add_experiment_flags(ap: argparse.ArgumentParser) -> None:
 
 
 def set_experiments(a: argparse.Namespace) -> None:
-    global AUGMENT, TWO_STAGE, L2, DOC_WORDS, DOC_QUOTES, FIRST_WITHOUT
+    global AUGMENT, TWO_STAGE, L2, DOC_WORDS, DOC_QUOTES, FIRST_WITHOUT, DOC_UNCAPPED
     AUGMENT, TWO_STAGE, L2 = a.augment, a.two_stage, a.l2
+    DOC_UNCAPPED = frozenset(x.strip() for x in a.doc_uncapped.split(",") if x.strip())
     FIRST_WITHOUT = frozenset(x.strip() for x in a.first_without.split(",") if x.strip())
     DOC_QUOTES = a.doc_quotes
     DOC_WORDS = tuple(int(x) for x in a.doc_words.split(",") if x.strip())
