@@ -401,7 +401,37 @@ def test_the_runs_of_many_spans_fold_as_each_span_alone():
 
     rng = random.Random(10)
     alphabet = [*"ab .\n\t0", "\u00e9", "\u4f60", "\ud800", "\U0001f600"]
-    for _ in range(500):
-        t = "".join(rng.choice(alphabet) * rng.choice([1, 1, 2, 5]) for _ in range(rng.randrange(0, 500)))
+    for i in range(1000):
+        letters = alphabet if i % 2 else alphabet[:7]  # (an ASCII text is read as bytes)
+        t = "".join(rng.choice(letters) * rng.choice([1, 1, 2, 5]) for _ in range(rng.randrange(0, 500)))
         spans = [tuple(sorted((rng.randrange(len(t) + 1), rng.randrange(len(t) + 1)))) for _ in range(6)]
         assert im.fold_runs_of(t, spans) == [im.fold_runs(t[a:b]) for a, b in spans], repr(t)
+
+
+def test_the_places_are_the_widened_spans_merged():
+    """``doc_places``: every span widened by DOC_CONTEXT (within the text), overlapping or touching ones merged,
+    the first DOC_MAX_PLACES places cut into half-overlapping pieces -- whatever order the spans come in."""
+    import random
+
+    def by_definition(n: int, live: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        merged: list[list[int]] = []
+        for a, b in sorted((max(0, a - im.DOC_CONTEXT), min(n, b + im.DOC_CONTEXT)) for a, b in live):
+            if merged and a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        step = im.DOC_WINDOW // 2
+        return [
+            (lo, min(b, lo + im.DOC_WINDOW))
+            for a, b in merged[: im.DOC_MAX_PLACES]
+            for lo in range(a, max(a + 1, b - im.DOC_WINDOW + step), step)
+        ]
+
+    rng = random.Random(11)
+    for _ in range(2000):
+        n = rng.randrange(1, 6000)
+        live = []
+        for _ in range(rng.randrange(0, 60)):
+            a = rng.randrange(n)
+            live.append((a, min(n, a + rng.randrange(1, 400))))
+        assert im.doc_places("x" * n, live) == by_definition(n, live), (n, live)

@@ -986,13 +986,14 @@ _MAX_HITS = 2000  # a text with more stem hits than this: pair only the first on
 def _hits(t: str) -> list[tuple[int, int, frozenset[str]]]:
     out = []
     if _AC is not None:
-        it = _AC.find_matches_as_indexes(t)
-        for i, a, b in it:
-            if _NEEDS_BOUNDARY[i] and a > 0 and (t[a - 1].isalnum() or t[a - 1] in "@/._-"):
+        n = len(t)
+        roles, boundary, end = _TERM_ROLES, _NEEDS_BOUNDARY, _NEEDS_END
+        for i, a, b in _AC.find_matches_as_indexes(t):
+            if boundary[i] and a > 0 and (t[a - 1].isalnum() or t[a - 1] in "@/._-"):
                 continue  # inside a word, an address or an identifier
-            if _NEEDS_END[i] and b < len(t) and t[b].isalnum():
+            if end[i] and b < n and t[b].isalnum():
                 continue
-            out.append((a, b, _TERM_ROLES[i]))
+            out.append((a, b, roles[i]))
             if len(out) >= _MAX_HITS:
                 break
     else:  # pragma: no cover

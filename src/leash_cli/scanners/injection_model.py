@@ -37,6 +37,7 @@ from __future__ import annotations
 import bisect
 import functools
 import hashlib
+import math
 import os
 import re
 import threading
@@ -97,21 +98,23 @@ def fold_runs(text: str) -> str:
 def fold_runs_of(text: str, spans: list[tuple[int, int]]) -> list[str]:
     """``[fold_runs(text[a:b]) for a, b in spans]``, the runs of the long spans found in one pass over
     ``text`` (whether a character is the fourth of a run depends on the three before it: inside a span, on
-    the span alone); a short span by :func:`fold_runs` (its regex costs less than numpy's calls)."""
+    the span alone, so a span holds none when no fourth of ``text`` lies past its own third character); a
+    short span by :func:`fold_runs` (its regex costs less than numpy's calls)."""
     if not any(b - a >= _RUN_NUMPY for a, b in spans):
         return [fold_runs(text[a:b]) for a, b in spans]
-    c = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    if text.isascii():
+        c = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    else:
+        c = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     same = c[1:] == c[:-1]
-    fourth = np.zeros(len(c), dtype=bool)
-    fourth[3:] = same[2:] & same[1:-1] & same[:-2]  # fourth[p]: c[p - 3 .. p] are one character
+    fourths = (np.flatnonzero(same[2:] & same[1:-1] & same[:-2]) + 3).tolist()  # p: c[p - 3 .. p] are one character
     out = []
     for a, b in spans:
         if b - a < _RUN_NUMPY:
             out.append(fold_runs(text[a:b]))
             continue
-        keep = ~fourth[a:b]
-        keep[:3] = True  # (their runs would start before the span)
-        out.append(text[a:b] if keep.all() else c[a:b][keep].tobytes().decode("utf-32-le", "surrogatepass"))
+        i = bisect.bisect_left(fourths, a + 3)  # (a run that starts before the span is cut from its fourth character)
+        out.append(text[a:b] if i == len(fourths) or fourths[i] >= b else fold_runs(text[a:b]))
     return out
 
 
@@ -230,6 +233,7 @@ def _norm(count):
 _K = max(ORDERS)
 _FIRST_POSITIONS = np.arange(_K - 1)
 _ROWS = np.array([n in ORDERS for n in range(1, _K + 1)])
+_ALL_ROWS = bool(_ROWS.all())
 _SALTS = np.array([_ORDER_SALT[n] for n in range(1, _K + 1)], dtype=np.uint32)[:, None]
 # code points below 128 through one table: whitespace -> space, digits -> "0"
 _LUT = np.arange(128, dtype=np.uint32)
@@ -388,15 +392,15 @@ def ngram_matrix(c: np.ndarray) -> np.ndarray:
     n = len(c)
     h = np.empty((_K, n), dtype=np.uint32)
     h[0] = c
-    with np.errstate(over="ignore"):
-        for k in range(1, _K):
-            np.multiply(h[k - 1, :-1], _P, out=h[k, 1:])
-            h[k, 1:] += c[1:]
-            h[k, 0] = 0
-        h ^= _SALTS
-        h *= _MIX
-        h >>= _SHIFT
-    if not _ROWS.all():
+    # (uint32 arithmetic on arrays wraps around silently: no error state to set)
+    for k in range(1, _K):
+        np.multiply(h[k - 1, :-1], _P, out=h[k, 1:])
+        h[k, 1:] += c[1:]
+        h[k, 0] = 0
+    h ^= _SALTS
+    h *= _MIX
+    h >>= _SHIFT
+    if not _ALL_ROWS:
         h = h[_ROWS]
     return h.astype(np.int64)
 
@@ -559,13 +563,12 @@ class Model:
             for k, o in enumerate(ORDERS):
                 g[k, : o - 1] = 0.0
         cs = np.concatenate(([0.0], np.cumsum(g.sum(axis=0, dtype=np.float64))))
-        best = (float("-inf"), 0, 0)
-        for st, w in zip(starts, where):
-            end = min(st + WINDOW, n)
-            v = float(cs[w + end - st] - cs[w]) / _norm(max(_count_prefix(end) - _count_prefix(st), 1.0))
-            if v > best[0]:
-                best = (v, max(0, st - 1), min(len(text), end - 1))
-        return best
+        st = np.asarray(starts)
+        ends = np.minimum(st + WINDOW, n)
+        w = np.asarray(where)
+        vals = (cs[w + ends - st] - cs[w]) / _norm(np.maximum(_count_prefix(ends) - _count_prefix(st), 1.0))
+        k = int(np.argmax(vals))  # (the first of equal maxima, as in text order)
+        return float(vals[k]), max(0, starts[k] - 1), min(len(text), int(ends[k]) - 1)
 
     def doc_logit(self, text: str, live: list[tuple[int, int]] | None = None) -> tuple[float, int, int]:
         """The document model's logit of ``text`` (the maximum over its windows when it is longer than
@@ -645,7 +648,11 @@ class Model:
         if quoted:
             pos, ids = quote_grams(c, quoted)
             s += np.bincount(pos, weights=self.doc_weights.take(ids), minlength=len(s))
-        return [self._doc_of(s[o : o + len(p)], len(p)) for o, p in zip(offsets, padded)]
+        bias = self.doc_bias  # (_doc_of, inline: the same operations in the same order)
+        return [
+            float(s[o : o + len(p)].sum()) / math.sqrt(max(_count_prefix(len(p)), 1.0)) + bias
+            for o, p in zip(offsets, padded)
+        ]
 
     def _doc_whole(self, text: str) -> float:
         """The document model's logit of ``text`` read whole."""
@@ -663,12 +670,17 @@ def doc_places(text: str, live: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """The places of a long ``text`` the document model reads around the spans ``live`` (see
     :meth:`Model._doc_around`): each span with :data:`DOC_CONTEXT` characters either side, overlapping ones
     merged, at most :data:`DOC_MAX_PLACES`, each cut into half-overlapping pieces of :data:`DOC_WINDOW`."""
-    spans = sorted((max(0, a - DOC_CONTEXT), min(len(text), b + DOC_CONTEXT)) for a, b in live)
+    n = len(text)
     merged: list[list[int]] = []
-    for a, b in spans:
+    for a, b in sorted(live):  # (widening keeps the order of the starts: the merged places are the same)
+        a = a - DOC_CONTEXT if a > DOC_CONTEXT else 0
+        b = b + DOC_CONTEXT if b + DOC_CONTEXT < n else n
         if merged and a <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], b)
+            if b > merged[-1][1]:
+                merged[-1][1] = b
         else:
+            if len(merged) > DOC_MAX_PLACES:
+                break  # (a later span starts past this place: only the first DOC_MAX_PLACES are read)
             merged.append([a, b])
     return [
         (lo, min(b, lo + DOC_WINDOW))
