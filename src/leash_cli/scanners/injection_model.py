@@ -96,25 +96,38 @@ def fold_runs(text: str) -> str:
 
 
 def fold_runs_of(text: str, spans: list[tuple[int, int]]) -> list[str]:
-    """``[fold_runs(text[a:b]) for a, b in spans]``, the runs of the long spans found in one pass over
-    ``text`` (whether a character is the fourth of a run depends on the three before it: inside a span, on
-    the span alone, so a span holds none when no fourth of ``text`` lies past its own third character); a
-    short span by :func:`fold_runs` (its regex costs less than numpy's calls)."""
+    """``[fold_runs(text[a:b]) for a, b in spans]``, the runs found in one pass over ``text`` (when a span is
+    long enough for numpy's calls to cost less than the regex over the short ones).
+
+    Whether a character is the fourth of a run depends on the three before it: inside a span, on the span
+    alone. So a span whose first three characters are no fourth of ``text``'s runs folds as its part of
+    ``text`` folded whole; one that starts inside a run is folded alone."""
     if not any(b - a >= _RUN_NUMPY for a, b in spans):
         return [fold_runs(text[a:b]) for a, b in spans]
-    if text.isascii():
+    ascii_ = text.isascii()
+    if ascii_:
         c = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
     else:
         c = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     same = c[1:] == c[:-1]
-    fourths = (np.flatnonzero(same[2:] & same[1:-1] & same[:-2]) + 3).tolist()  # p: c[p - 3 .. p] are one character
+    fourth = np.zeros(len(c), dtype=bool)
+    fourth[3:] = same[2:] & same[1:-1] & same[:-2]  # fourth[p]: c[p - 3 .. p] are one character
+    fourths = np.flatnonzero(fourth).tolist()
+    if not fourths:
+        return [text[a:b] for a, b in spans]
+    keep = ~fourth
+    kept = c[keep].tobytes()
+    whole = kept.decode("ascii") if ascii_ else kept.decode("utf-32-le", "surrogatepass")
+    before = np.concatenate(([0], np.cumsum(keep)))  # before[p]: the characters kept in text[:p]
     out = []
     for a, b in spans:
-        if b - a < _RUN_NUMPY:
-            out.append(fold_runs(text[a:b]))
-            continue
-        i = bisect.bisect_left(fourths, a + 3)  # (a run that starts before the span is cut from its fourth character)
-        out.append(text[a:b] if i == len(fourths) or fourths[i] >= b else fold_runs(text[a:b]))
+        i = bisect.bisect_left(fourths, a)
+        if i < len(fourths) and fourths[i] < a + 3:
+            out.append(fold_runs(text[a:b]))  # (starts inside a run: read alone)
+        elif i == len(fourths) or fourths[i] >= b:
+            out.append(text[a:b])  # no run to cut
+        else:
+            out.append(whole[int(before[a]) : int(before[b])])
     return out
 
 
@@ -227,11 +240,14 @@ NORM_POWER = 1.0
 
 
 def _norm(count):
-    return count**NORM_POWER
+    return count if NORM_POWER == 1.0 else count**NORM_POWER
 
 
 _K = max(ORDERS)
-_FIRST_POSITIONS = np.arange(_K - 1)
+# (row of the n-gram matrix, position in a piece) of each n-gram that would start before the piece
+_HEAD_ROW, _HEAD_POS = (
+    np.array(x, dtype=np.int64) for x in zip(*((k, j) for k, n in enumerate(ORDERS) for j in range(n - 1)))
+)
 _ROWS = np.array([n in ORDERS for n in range(1, _K + 1)])
 _ALL_ROWS = bool(_ROWS.all())
 _SALTS = np.array([_ORDER_SALT[n] for n in range(1, _K + 1)], dtype=np.uint32)[:, None]
@@ -424,10 +440,14 @@ def _count_prefix(k):
         if k >= _K - 1:
             return float(len(ORDERS) * k - _ORDER_OFFSET)
         return float(sum(max(k - (n - 1), 0) for n in ORDERS))
-    out = np.zeros(len(k), dtype=np.float64)
-    for n in ORDERS:
-        out += np.maximum(k - (n - 1), 0)
+    out = (len(ORDERS) * k - _ORDER_OFFSET).astype(np.float64)  # (every order ends at i >= _K - 1)
+    small = k < _K - 1
+    if small.any():
+        out[small] = _PREFIX_SMALL[k[small]]
     return out
+
+
+_PREFIX_SMALL = np.array([float(sum(max(k - (n - 1), 0) for n in ORDERS)) for k in range(_K)])
 
 
 def window_starts(n: int) -> list[int]:
@@ -509,13 +529,21 @@ class Model:
         n = len(text) + 2
         starts = window_starts(n)
         if live is not None:  # text offsets: padded position = offset + 1
-            keep: set[int] = set()
-            for a, b in live:  # window j overlaps [a + 1, b + 1) iff starts[j] < b + 1 < starts[j] + WINDOW + ...
-                keep.update(range(bisect.bisect_right(starts, a + 1 - WINDOW), bisect.bisect_left(starts, b + 1)))
-            if not keep:
+            if not live:
+                return float("-inf"), 0, 0
+            # window j overlaps [a + 1, b + 1) iff starts[j] > a + 1 - WINDOW and starts[j] < b + 1: the windows
+            # lo <= j < hi of each span, marked by +1 at lo and -1 at hi and summed
+            st = np.asarray(starts)
+            spans = np.asarray(live).reshape(-1, 2)
+            lo = np.searchsorted(st, spans[:, 0] + (1 - WINDOW), side="right")
+            hi = np.searchsorted(st, spans[:, 1] + 1, side="left")
+            ok = lo < hi
+            marks = np.bincount(lo[ok], minlength=len(st) + 1) - np.bincount(hi[ok], minlength=len(st) + 1)
+            keep = np.flatnonzero(np.cumsum(marks[:-1]) > 0)
+            if not len(keep):
                 return float("-inf"), 0, 0
             if len(keep) * WINDOW < n:
-                return self._some_windows(text, [starts[j] for j in sorted(keep)], n)
+                return self._some_windows(text, [starts[j] for j in keep.tolist()], n)
         return self._best_window(self._sums(codes(" " + text + " "), 0, n), starts, len(text))
 
     @staticmethod
@@ -639,11 +667,10 @@ class Model:
             if self.quotes:
                 quoted.extend((o + qa, o + qb) for qa, qb in quote_spans(p))  # each piece's own quotations
             o += len(p)
-        starts = np.asarray(offsets)
-        for k, n in enumerate(ORDERS):  # the n-grams that would start in the piece before: n - 1 per piece
-            if n > 1:
-                at = (starts[:, None] + _FIRST_POSITIONS[: n - 1]).ravel()
-                g[k, at[at < g.shape[1]]] = 0.0
+        # the n-grams that would start in the piece before (n - 1 per piece and order n), zeroed in one pass
+        width = g.shape[1]
+        at = np.asarray(offsets)[:, None] + _HEAD_POS
+        g.ravel()[(at + _HEAD_ROW * width)[at < width]] = 0.0
         s = g.sum(axis=0, dtype=np.float64)
         if quoted:
             pos, ids = quote_grams(c, quoted)
