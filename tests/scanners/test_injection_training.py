@@ -435,3 +435,15 @@ def test_the_places_are_the_widened_spans_merged():
             a = rng.randrange(n)
             live.append((a, min(n, a + rng.randrange(1, 400))))
         assert im.doc_places("x" * n, live) == by_definition(n, live), (n, live)
+
+
+def test_the_n_gram_counts_are_the_definition():
+    """``_count_prefix``: how many n-grams end at the padded positions ``0 .. k-1`` (position ``i`` ends one
+    of each order ``n <= i + 1``), as an int and element-wise over an array, past the first positions too."""
+    k = np.arange(0, 3000)
+    by_definition = np.array([sum(1 for i in range(x) for n in im.ORDERS if n <= i + 1) for x in k[:40]])
+    assert list(im._count_prefix(k[:40])) == list(by_definition)
+    assert [im._count_prefix(int(x)) for x in k[:40]] == list(by_definition)
+    assert list(im._count_prefix(k)) == [
+        len(im.ORDERS) * x - sum(n - 1 for n in im.ORDERS) if x >= max(im.ORDERS) - 1 else by_definition[x] for x in k
+    ]

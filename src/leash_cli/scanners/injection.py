@@ -476,6 +476,18 @@ _ALNUM_AFTER_LEAD = [any(re.match(rest, c) for c in "a0") for _, _, _, rest, _ i
 _NEEDLES = [
     (needle, first, rest, fids) for first, entries in sorted(_WORD_FEATURES.items()) for needle, rest, fids in entries
 ]
+
+
+def _feature_needles() -> dict[int, list[int]]:
+    """Feature id -> the needles that lead to it (the prefilter names features; their needles are the ones to try)."""
+    out: dict[int, list[int]] = {}
+    for i, entry in enumerate(_NEEDLES):
+        for f in entry[3]:
+            out.setdefault(f, []).append(i)
+    return out
+
+
+_FEATURE_NEEDLES = _feature_needles()
 _SYMBOL_RE = re.compile("|".join(re.escape(x) for x in sorted(_symbol_leads, key=len, reverse=True)))
 # words that matter for matching; a leetspeak view is only scanned when
 # de-leeting produces new ones
@@ -897,8 +909,18 @@ def _needle_matches(view: str, view_words, may: frozenset[int] | set[int] | None
         hits = _NEEDLE_AC_BYTES.find_matches_as_indexes(view.encode("latin-1"), overlapping=True)
     except UnicodeEncodeError:
         hits = _NEEDLE_AC.find_matches_as_indexes(view, overlapping=True)
+    wanted: set[int] | None = None
+    if may is not None:  # only the needles of a feature the prefilter left in (a needle of none is skipped below)
+        wanted = set()
+        for f in may:
+            wanted.update(_FEATURE_NEEDLES.get(f, ()))
     for i, start, _ in hits:
-        by_needle.setdefault(i, []).append(start)
+        if wanted is None or i in wanted:
+            starts = by_needle.get(i)
+            if starts is None:
+                by_needle[i] = [start]
+            else:
+                starts.append(start)
     bulk: set[int] = set()
     anchored: list[tuple[int, tuple[int, ...]]] = []
     for i, starts in by_needle.items():

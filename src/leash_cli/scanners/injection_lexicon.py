@@ -1078,10 +1078,16 @@ def lexicon_scan(t: str) -> tuple[list[tuple[str, float, int, int]], list[tuple[
 
 def _pair(t: str, hits: list[tuple[int, int, frozenset[str]]]) -> list[tuple[str, float, int, int]]:
     by: dict[str, list[tuple[int, int]]] = {}
+    get = by.get
     for a, b, roles in hits:
+        hit = (a, b)
         for r in roles:
-            by.setdefault(r, []).append((a, b))
-    anchors = [h for r in ("destroy", "move", "tool", "harm", "addressee", "privesc") for h in by.get(r, ())]
+            spans = get(r)
+            if spans is None:
+                by[r] = [hit]
+            else:
+                spans.append(hit)
+    anchors = [h for r in ("destroy", "move", "tool", "harm", "addressee", "privesc") for h in get(r, ())]
     if anchors:  # the context roles, in the anchors' windows only
         for a, b, roles in sorted(_context_hits(t, sorted(anchors), 130)):
             for r in roles:
