@@ -113,22 +113,29 @@ def fold_runs_of(text: str, spans: list[tuple[int, int]]) -> list[str]:
     fourth = np.zeros(len(c), dtype=bool)
     fourth[3:] = same[2:] & same[1:-1] & same[:-2]  # fourth[p]: c[p - 3 .. p] are one character
     fourths = np.flatnonzero(fourth).tolist()
-    if not fourths:
-        return [text[a:b] for a, b in spans]
-    keep = ~fourth
-    kept = c[keep].tobytes()
-    whole = kept.decode("ascii") if ascii_ else kept.decode("utf-32-le", "surrogatepass")
-    before = np.concatenate(([0], np.cumsum(keep)))  # before[p]: the characters kept in text[:p]
+    cut: list[int] = []  # the spans with a run to cut
     out = []
-    for a, b in spans:
+    for j, (a, b) in enumerate(spans):
         i = bisect.bisect_left(fourths, a)
-        if i < len(fourths) and fourths[i] < a + 3:
-            out.append(fold_runs(text[a:b]))  # (starts inside a run: read alone)
-        elif i == len(fourths) or fourths[i] >= b:
+        if i == len(fourths) or fourths[i] >= b:
             out.append(text[a:b])  # no run to cut
+        elif fourths[i] < a + 3 or len(spans) < _WHOLE_FOLD:
+            out.append(fold_runs(text[a:b]))  # (starts inside a run: read alone; or few spans)
         else:
-            out.append(whole[int(before[a]) : int(before[b])])
+            out.append("")
+            cut.append(j)
+    if cut:
+        keep = ~fourth
+        kept = c[keep].tobytes()
+        whole = kept.decode("ascii") if ascii_ else kept.decode("utf-32-le", "surrogatepass")
+        before = np.concatenate(([0], np.cumsum(keep)))  # before[p]: the characters kept in text[:p]
+        for j in cut:
+            a, b = spans[j]
+            out[j] = whole[int(before[a]) : int(before[b])]
     return out
+
+
+_WHOLE_FOLD = 4  # spans: from this many, the text is folded once and each cut out of it
 
 
 # Addresses are masked before the n-grams are read (training and scoring alike): the host of a URL, an
@@ -447,6 +454,7 @@ def _count_prefix(k):
     return out
 
 
+_VECTOR_WINDOWS = 10  # windows to score: from this many, in one numpy pass
 _PREFIX_SMALL = np.array([float(sum(max(k - (n - 1), 0) for n in ORDERS)) for k in range(_K)])
 
 
@@ -529,21 +537,13 @@ class Model:
         n = len(text) + 2
         starts = window_starts(n)
         if live is not None:  # text offsets: padded position = offset + 1
-            if not live:
-                return float("-inf"), 0, 0
-            # window j overlaps [a + 1, b + 1) iff starts[j] > a + 1 - WINDOW and starts[j] < b + 1: the windows
-            # lo <= j < hi of each span, marked by +1 at lo and -1 at hi and summed
-            st = np.asarray(starts)
-            spans = np.asarray(live).reshape(-1, 2)
-            lo = np.searchsorted(st, spans[:, 0] + (1 - WINDOW), side="right")
-            hi = np.searchsorted(st, spans[:, 1] + 1, side="left")
-            ok = lo < hi
-            marks = np.bincount(lo[ok], minlength=len(st) + 1) - np.bincount(hi[ok], minlength=len(st) + 1)
-            keep = np.flatnonzero(np.cumsum(marks[:-1]) > 0)
-            if not len(keep):
+            keep: set[int] = set()
+            for a, b in live:  # window j overlaps [a + 1, b + 1) iff starts[j] < b + 1 < starts[j] + WINDOW + ...
+                keep.update(range(bisect.bisect_right(starts, a + 1 - WINDOW), bisect.bisect_left(starts, b + 1)))
+            if not keep:
                 return float("-inf"), 0, 0
             if len(keep) * WINDOW < n:
-                return self._some_windows(text, [starts[j] for j in keep.tolist()], n)
+                return self._some_windows(text, [starts[j] for j in sorted(keep)], n)
         return self._best_window(self._sums(codes(" " + text + " "), 0, n), starts, len(text))
 
     @staticmethod
@@ -591,11 +591,19 @@ class Model:
             for k, o in enumerate(ORDERS):
                 g[k, : o - 1] = 0.0
         cs = np.concatenate(([0.0], np.cumsum(g.sum(axis=0, dtype=np.float64))))
+        if len(starts) < _VECTOR_WINDOWS:  # (numpy's calls cost more than a few windows one by one)
+            best = (float("-inf"), 0, 0)
+            for st_, w_ in zip(starts, where):
+                end = min(st_ + WINDOW, n)
+                v = float(cs[w_ + end - st_] - cs[w_]) / _norm(max(_count_prefix(end) - _count_prefix(st_), 1.0))
+                if v > best[0]:
+                    best = (v, max(0, st_ - 1), min(len(text), end - 1))
+            return best
         st = np.asarray(starts)
         ends = np.minimum(st + WINDOW, n)
         w = np.asarray(where)
         vals = (cs[w + ends - st] - cs[w]) / _norm(np.maximum(_count_prefix(ends) - _count_prefix(st), 1.0))
-        k = int(np.argmax(vals))  # (the first of equal maxima, as in text order)
+        k = int(np.argmax(vals))  # (the first of equal maxima, as in text order: the same window as the loop)
         return float(vals[k]), max(0, starts[k] - 1), min(len(text), int(ends[k]) - 1)
 
     def doc_logit(self, text: str, live: list[tuple[int, int]] | None = None) -> tuple[float, int, int]:
