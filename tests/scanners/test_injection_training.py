@@ -406,6 +406,8 @@ def test_the_runs_of_many_spans_fold_as_each_span_alone():
         t = "".join(rng.choice(letters) * rng.choice([1, 1, 2, 5]) for _ in range(rng.randrange(0, 500)))
         spans = [tuple(sorted((rng.randrange(len(t) + 1), rng.randrange(len(t) + 1)))) for _ in range(i % 9)]
         assert im.fold_runs_of(t, spans) == [im.fold_runs(t[a:b]) for a, b in spans], repr(t)
+    # a span past the text's end reads as slicing gives it (a long run, four spans: the whole-fold path)
+    assert im.fold_runs_of("b" * 10 + "a" * 200, [(0, 300)] * 4) == ["bbbaaa"] * 4
 
 
 def test_the_places_are_the_widened_spans_merged():

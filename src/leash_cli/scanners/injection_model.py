@@ -101,7 +101,8 @@ def fold_runs_of(text: str, spans: list[tuple[int, int]]) -> list[str]:
 
     Whether a character is the fourth of a run depends on the three before it: inside a span, on the span
     alone. So a span whose first three characters are no fourth of ``text``'s runs folds as its part of
-    ``text`` folded whole; one that starts inside a run is folded alone."""
+    ``text`` folded; with four spans or more to cut, close together, that part is folded once for all of
+    them. A span that starts inside a run is folded alone."""
     if not any(b - a >= _RUN_NUMPY for a, b in spans):
         return [fold_runs(text[a:b]) for a, b in spans]
     ascii_ = text.isascii()
@@ -112,26 +113,39 @@ def fold_runs_of(text: str, spans: list[tuple[int, int]]) -> list[str]:
     same = c[1:] == c[:-1]
     fourth = np.zeros(len(c), dtype=bool)
     fourth[3:] = same[2:] & same[1:-1] & same[:-2]  # fourth[p]: c[p - 3 .. p] are one character
-    fourths = np.flatnonzero(fourth).tolist()
-    cut: list[int] = []  # the spans with a run to cut
+    n = len(text)
+    cut: list[int] = []  # spans to take from one fold of the part of the text they cover
     out = []
     for j, (a, b) in enumerate(spans):
-        i = bisect.bisect_left(fourths, a)
-        if i == len(fourths) or fourths[i] >= b:
+        if not 0 <= a <= b <= n:
+            out.append(fold_runs(text[a:b]))  # (out of the text: as slicing gives it)
+            continue
+        f = fourth[a:b]
+        if not f.any():
             out.append(text[a:b])  # no run to cut
-        elif fourths[i] < a + 3 or len(spans) < _WHOLE_FOLD:
-            out.append(fold_runs(text[a:b]))  # (starts inside a run: read alone; or few spans)
-        else:
+        elif len(spans) >= _WHOLE_FOLD and not f[:3].any():
             out.append("")
             cut.append(j)
+        else:  # few spans, or one that starts inside a run: its own fold
+            keep = ~f
+            keep[:3] = True  # (their runs would start before the span)
+            kept = c[a:b][keep].tobytes()
+            out.append(kept.decode("ascii") if ascii_ else kept.decode("utf-32-le", "surrogatepass"))
     if cut:
-        keep = ~fourth
-        kept = c[keep].tobytes()
-        whole = kept.decode("ascii") if ascii_ else kept.decode("utf-32-le", "surrogatepass")
-        before = np.concatenate(([0], np.cumsum(keep)))  # before[p]: the characters kept in text[:p]
+        lo, hi = min(spans[j][0] for j in cut), max(spans[j][1] for j in cut)
+        if hi - lo > 2 * sum(spans[j][1] - spans[j][0] for j in cut):  # far apart: each span alone
+            for j in cut:
+                a, b = spans[j]
+                kept = c[a:b][~fourth[a:b]].tobytes()
+                out[j] = kept.decode("ascii") if ascii_ else kept.decode("utf-32-le", "surrogatepass")
+            return out
+        keep = ~fourth[lo:hi]
+        kept = c[lo:hi][keep].tobytes()
+        part = kept.decode("ascii") if ascii_ else kept.decode("utf-32-le", "surrogatepass")
+        before = np.concatenate(([0], np.cumsum(keep)))  # before[p - lo]: the characters kept in text[lo:p]
         for j in cut:
             a, b = spans[j]
-            out[j] = whole[int(before[a]) : int(before[b])]
+            out[j] = part[int(before[a - lo]) : int(before[b - lo])]
     return out
 
 
