@@ -105,43 +105,43 @@ def fold_runs_of(text: str, spans: list[tuple[int, int]]) -> list[str]:
     them. A span that starts inside a run is folded alone."""
     if not any(b - a >= _RUN_NUMPY for a, b in spans):
         return [fold_runs(text[a:b]) for a, b in spans]
-    ascii_ = text.isascii()
-    if ascii_:
-        c = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    if text.isascii():
+        c, codec = np.frombuffer(text.encode("ascii"), dtype=np.uint8), ("ascii", "strict")
     else:
-        c = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        c, codec = (
+            np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32),
+            ("utf-32-le", "surrogatepass"),
+        )
     same = c[1:] == c[:-1]
     fourth = np.zeros(len(c), dtype=bool)
     fourth[3:] = same[2:] & same[1:-1] & same[:-2]  # fourth[p]: c[p - 3 .. p] are one character
+
+    def own(a: int, b: int) -> str:  # the span folded alone: its first three kept (their runs start before it)
+        keep = ~fourth[a:b]
+        keep[:3] = True
+        return c[a:b][keep].tobytes().decode(*codec)
+
     n = len(text)
-    cut: list[int] = []  # spans to take from one fold of the part of the text they cover
+    cut: list[int] = []  # spans that may be taken from one fold of the part of the text they cover
     out = []
     for j, (a, b) in enumerate(spans):
         if not 0 <= a <= b <= n:
             out.append(fold_runs(text[a:b]))  # (out of the text: as slicing gives it)
-            continue
-        f = fourth[a:b]
-        if not f.any():
+        elif not fourth[a:b].any():
             out.append(text[a:b])  # no run to cut
-        elif len(spans) >= _WHOLE_FOLD and not f[:3].any():
+        elif len(spans) >= _WHOLE_FOLD and not fourth[a : a + 3].any():
             out.append("")
             cut.append(j)
-        else:  # few spans, or one that starts inside a run: its own fold
-            keep = ~f
-            keep[:3] = True  # (their runs would start before the span)
-            kept = c[a:b][keep].tobytes()
-            out.append(kept.decode("ascii") if ascii_ else kept.decode("utf-32-le", "surrogatepass"))
+        else:  # few spans, or one that starts inside a run
+            out.append(own(a, b))
     if cut:
         lo, hi = min(spans[j][0] for j in cut), max(spans[j][1] for j in cut)
-        if hi - lo > 2 * sum(spans[j][1] - spans[j][0] for j in cut):  # far apart: each span alone
+        if hi - lo > 2 * sum(spans[j][1] - spans[j][0] for j in cut):  # far apart: each alone
             for j in cut:
-                a, b = spans[j]
-                kept = c[a:b][~fourth[a:b]].tobytes()
-                out[j] = kept.decode("ascii") if ascii_ else kept.decode("utf-32-le", "surrogatepass")
+                out[j] = own(*spans[j])
             return out
         keep = ~fourth[lo:hi]
-        kept = c[lo:hi][keep].tobytes()
-        part = kept.decode("ascii") if ascii_ else kept.decode("utf-32-le", "surrogatepass")
+        part = c[lo:hi][keep].tobytes().decode(*codec)
         before = np.concatenate(([0], np.cumsum(keep)))  # before[p - lo]: the characters kept in text[lo:p]
         for j in cut:
             a, b = spans[j]
@@ -149,7 +149,7 @@ def fold_runs_of(text: str, spans: list[tuple[int, int]]) -> list[str]:
     return out
 
 
-_WHOLE_FOLD = 4  # spans: from this many, the text is folded once and each cut out of it
+_WHOLE_FOLD = 4  # spans: from this many, those close together are cut from one fold of the part they cover
 
 
 # Addresses are masked before the n-grams are read (training and scoring alike): the host of a URL, an
