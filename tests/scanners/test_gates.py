@@ -247,5 +247,15 @@ def test_the_leet_view_is_read_exactly_when_its_words_say_so():
         t = "".join(parts)
         got = injection._leet_view_words(t, lambda t=t: injection._vocab_words(t))
         assert got == reference(t), t
+        # ...and with the text's word set not yet computed (a few key words looked up as tokens instead)
+        assert injection._leet_view_words(t, lambda t=t: injection._vocab_words(t), []) == got, t
         read += got is not None
     assert 100 < read < 1400
+
+
+def test_a_token_is_what_split_gives():
+    rng = random.Random(4)
+    for _ in range(3000):
+        s = "".join(rng.choice(["a", "b", "ab", " ", "\n", "\t", "\x1c", "x"]) for _ in range(rng.randint(0, 12)))
+        for w in ("a", "ab", "b"):
+            assert injection._is_token(s, w) == (w in s.split()), (s, w)

@@ -708,14 +708,15 @@ class _Rules:
             im = b.translate(gates.INJECTION_MAP) if b is not None else None
             leet = _LEET_HINT.search(t) if im is None else _LEET_GATE.search(im)
             spaced = im is None or _SPACED_GATE.search(im)
-        lm = None
-        if leet and maybe is not None:  # a digit between letters (v2, ec2, sha256): can a feature match de-leeted?
-            lm = _prefilter(_LEET_TABLE(t))
-            leet = lm is None or (bool(lm) and min(lm) < _N_FEATURES)
         if leet:
-            leet_words = _leet_view_words(t, text_words)
+            # a digit between letters (v2, ec2, sha256): does the view hold a key word the text does not, and
+            # can a feature match in it (the prefilter's second pass, only then: most such views hold none)?
+            leet_words = _leet_view_words(t, text_words, memo)
             if leet_words is not None:
-                views.append((_LEET_TABLE(t), None, leet_words, lm))  # 1:1, same offsets
+                lv = _LEET_TABLE(t)
+                lm = _prefilter(lv) if maybe is not None else None
+                if lm is None or (lm and min(lm) < _N_FEATURES):
+                    views.append((lv, None, leet_words, lm))  # 1:1, same offsets
         if spaced and any(g.search(t) for g in _SPACED_GATES) and _SPACED.search(t):
             despaced, despaced_map = _despace(t)
             views.append((despaced, despaced_map, _vocab_words(despaced), None))
@@ -826,9 +827,10 @@ def _try_anchored(view: str, anchored: list, bulk: set[int], may: frozenset[int]
                     break
 
 
-def _leet_view_words(t: str, text_words) -> frozenset[str] | None:
+def _leet_view_words(t: str, text_words, memo: list | None = None) -> frozenset[str] | None:
     """The words of ``t``'s leetspeak view when it holds a key word that ``t``'s own words
-    (``text_words()``) do not -- the view is then read --, else None.
+    (``text_words()``) do not -- the view is then read --, else None.  ``memo``: where ``text_words`` keeps
+    its answer (empty: not yet computed -- a few key words are then looked up as tokens instead).
 
     Only a token of the view that holds a replaced character (``0 1 3 4 5 7 @ $``) can be such a word: the
     view's separators are the word split's, less ``@ $`` (replaced) and ``|`` (in no word), so any other
@@ -852,10 +854,32 @@ def _leet_view_words(t: str, text_words) -> frozenset[str] | None:
                 tokens.add(view[a:b])
                 end = b
             key = _KEY_VOCAB.intersection(tokens)
-            if not key or not key - text_words():
+            if not key:
+                return None
+            if memo is not None and not memo and len(key) <= _FEW_KEYS:
+                # (the text's word set costs a split of all of it; a key word or two -- "a", of a lone "4" --
+                # is looked up as a token of the word-split text)
+                split = _WORD_SPLIT(t)
+                if all(_is_token(split, w) for w in key):
+                    return None
+            elif not key - text_words():
                 return None
     words = _VOCAB.intersection(view.split())
     return words if (words & _KEY_VOCAB) - text_words() else None
+
+
+_FEW_KEYS = 4
+
+
+def _is_token(s: str, w: str) -> bool:
+    """Whether ``w`` is one of ``s.split()`` (``w`` holds no whitespace)."""
+    n, ln = len(s), len(w)
+    p = s.find(w)
+    while p >= 0:
+        if (p == 0 or s[p - 1].isspace()) and (p + ln == n or s[p + ln].isspace()):
+            return True
+        p = s.find(w, p + 1)
+    return False
 
 
 def _leet_chars():
