@@ -709,14 +709,15 @@ class _Rules:
             leet = _LEET_HINT.search(t) if im is None else _LEET_GATE.search(im)
             spaced = im is None or _SPACED_GATE.search(im)
         if leet:
-            # a digit between letters (v2, ec2, sha256): does the view hold a key word the text does not, and
-            # can a feature match in it (the prefilter's second pass, only then: most such views hold none)?
-            leet_words = _leet_view_words(t, text_words, memo)
-            if leet_words is not None:
+            # a digit between letters (v2, ec2, sha256): may the view hold a key word the text does not (the
+            # ASCII text's replaced tokens), can a feature match in it (the prefilter's pass over it), does it?
+            if not _leet_view_idle(t, text_words, memo):
                 lv = _LEET_TABLE(t)
                 lm = _prefilter(lv) if maybe is not None else None
                 if lm is None or (lm and min(lm) < _N_FEATURES):
-                    views.append((lv, None, leet_words, lm))  # 1:1, same offsets
+                    leet_words = _leet_words(t, text_words)
+                    if leet_words is not None:
+                        views.append((lv, None, leet_words, lm))  # 1:1, same offsets
         if spaced and any(g.search(t) for g in _SPACED_GATES) and _SPACED.search(t):
             despaced, despaced_map = _despace(t)
             views.append((despaced, despaced_map, _vocab_words(despaced), None))
@@ -830,41 +831,52 @@ def _try_anchored(view: str, anchored: list, bulk: set[int], may: frozenset[int]
 def _leet_view_words(t: str, text_words, memo: list | None = None) -> frozenset[str] | None:
     """The words of ``t``'s leetspeak view when it holds a key word that ``t``'s own words
     (``text_words()``) do not -- the view is then read --, else None.  ``memo``: where ``text_words`` keeps
-    its answer (empty: not yet computed -- a few key words are then looked up as tokens instead).
+    its answer (empty: not yet computed -- a few key words are then looked up as tokens instead)."""
+    if _leet_view_idle(t, text_words, memo):
+        return None
+    return _leet_words(t, text_words)
+
+
+def _leet_view_idle(t: str, text_words, memo: list | None = None) -> bool:
+    """True when ``t``'s leetspeak view surely holds no key word that ``t``'s own words do not (False: unknown).
 
     Only a token of the view that holds a replaced character (``0 1 3 4 5 7 @ $``) can be such a word: the
     view's separators are the word split's, less ``@ $`` (replaced) and ``|`` (in no word), so any other
     token of the view is a token of ``t``. An ASCII text (email addresses, ids and hashes put a leet
-    character between letters in most of them) is checked on those tokens first, found by one numpy pass."""
-    view = _LEET_SPLIT(t)
-    if t.isascii() and len(t) >= 256:
-        import numpy as np  # (loaded with the classifier)
+    character between letters in most of them) is checked on those tokens, found by one numpy pass."""
+    if not t.isascii() or len(t) < 256:
+        return False
+    import numpy as np  # (loaded with the classifier)
 
-        pos = np.flatnonzero(_LEET_CHARS[np.frombuffer(t.encode("ascii"), dtype=np.uint8)])
-        if len(pos) <= _MAX_LEET_TOKENS:
-            tokens, end, n = set(), -1, len(view)
-            for p in pos.tolist():
-                if p < end:
-                    continue  # (in the token just taken)
-                a, b = p, p + 1
-                while a and not view[a - 1].isspace():
-                    a -= 1
-                while b < n and not view[b].isspace():
-                    b += 1
-                tokens.add(view[a:b])
-                end = b
-            key = _KEY_VOCAB.intersection(tokens)
-            if not key:
-                return None
-            if memo is not None and not memo and len(key) <= _FEW_KEYS:
-                # (the text's word set costs a split of all of it; a key word or two -- "a", of a lone "4" --
-                # is looked up as a token of the word-split text)
-                split = _WORD_SPLIT(t)
-                if all(_is_token(split, w) for w in key):
-                    return None
-            elif not key - text_words():
-                return None
-    words = _VOCAB.intersection(view.split())
+    pos = np.flatnonzero(_LEET_CHARS[np.frombuffer(t.encode("ascii"), dtype=np.uint8)])
+    if len(pos) > _MAX_LEET_TOKENS:
+        return False
+    view = _LEET_SPLIT(t)
+    tokens, end, n = set(), -1, len(view)
+    for p in pos.tolist():
+        if p < end:
+            continue  # (in the token just taken)
+        a, b = p, p + 1
+        while a and not view[a - 1].isspace():
+            a -= 1
+        while b < n and not view[b].isspace():
+            b += 1
+        tokens.add(view[a:b])
+        end = b
+    key = _KEY_VOCAB.intersection(tokens)
+    if not key:
+        return True
+    if memo is not None and not memo and len(key) <= _FEW_KEYS:
+        # (the text's word set costs a split of all of it; a key word or two -- "a", of a lone "4" -- is
+        # looked up as a token of the word-split text)
+        split = _WORD_SPLIT(t)
+        return all(_is_token(split, w) for w in key)
+    return not key - text_words()
+
+
+def _leet_words(t: str, text_words) -> frozenset[str] | None:
+    """:func:`_leet_view_words` by its definition: the view split whole."""
+    words = _VOCAB.intersection(_LEET_SPLIT(t).split())
     return words if (words & _KEY_VOCAB) - text_words() else None
 
 
