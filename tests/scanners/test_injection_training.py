@@ -448,3 +448,22 @@ def test_the_n_gram_counts_are_the_definition():
     assert [im._count_prefix(int(x)) for x in k[:40]] == list(by_definition)
     # each order n ends one n-gram at every position from n - 1 on (summed per order, not by the closed form)
     assert list(im._count_prefix(k)) == [sum(max(x - (n - 1), 0) for n in im.ORDERS) for x in k]
+
+
+def test_the_windows_over_the_spans_are_the_definition():
+    """``_windows_over``: window ``j`` is read iff it overlaps a span (padded position = offset + 1), whatever
+    order the spans come in, nested, touching or far apart; the spans are merged before the windows are found."""
+    import random
+
+    rng = random.Random(5)
+    for _ in range(3000):
+        n = rng.randrange(1, 9000)
+        starts = im.window_starts(n + 2)
+        live = []
+        for _ in range(rng.randrange(0, 40)):
+            a = rng.randrange(n)
+            live.append((a, min(n, a + rng.randrange(0, 600))))
+        by_definition = sorted(
+            {j for a, b in live for j, st in enumerate(starts) if st < b + 1 and a + 1 < st + im.WINDOW}
+        )
+        assert im._windows_over(starts, live) == by_definition, (n, live)

@@ -179,10 +179,14 @@ _TLD_END = re.compile(r"\.[^\W\d_]{2,}$")  # a host ends in a top-level domain o
 def _left(text: str, i: int) -> int:
     """Where the run of name characters (letters, digits, ``_ . + -``) that ends at ``i`` starts (at most
     64 back; ``i`` when there is none)."""
-    j, lo = i, max(0, i - 64)
-    while j > lo and (text[j - 1].isalnum() or text[j - 1] in "_.+-"):
-        j -= 1
-    return j
+    lo = max(0, i - 64)
+    m = _NOT_NAME_LAST.match(text, lo, i)  # (\w: a letter, digit or mark -- ``str.isalnum`` -- or "_")
+    return lo if m is None else m.end()
+
+
+# everything up to and with the last character of a window that is no name character (greedy, then backtracking
+# from the window's end: one C call instead of a step back per character)
+_NOT_NAME_LAST = re.compile(r".*[^\w.+-]", re.S)
 
 
 def mask_addresses(text: str) -> str:
@@ -222,7 +226,7 @@ def mask_addresses(text: str) -> str:
         if a >= b:
             continue
         out.append(text[pos:a])
-        out.append(_NAME.sub("x", text[a:b]))
+        out.append(_NAME.sub("x", text[a:b]) if "@" in text[a:b] else "x" * (b - a))
         pos = b
     out.append(text[pos:])
     return "".join(out)
@@ -483,6 +487,26 @@ def window_starts(n: int) -> list[int]:
     return starts
 
 
+def _windows_over(starts: list[int], live: list[tuple[int, int]]) -> list[int]:
+    """The indexes (ascending) of the windows at ``starts`` (padded positions) that overlap a span of ``live``
+    (text offsets: padded position = offset + 1).  Window ``j`` overlaps ``[a + 1, b + 1)`` iff
+    ``a + 1 - WINDOW < starts[j] < b + 1``; spans whose such intervals meet are merged first (one search each)."""
+    out: list[int] = []
+    if not live:
+        return out
+    spans = sorted(live)
+    ca, cb = spans[0]
+    for a, b in spans[1:]:
+        if a < cb + WINDOW:  # a + 1 - WINDOW < cb + 1: the two intervals of starts meet
+            if b > cb:
+                cb = b
+        else:
+            out.extend(range(bisect.bisect_right(starts, ca + 1 - WINDOW), bisect.bisect_left(starts, cb + 1)))
+            ca, cb = a, b
+    out.extend(range(bisect.bisect_right(starts, ca + 1 - WINDOW), bisect.bisect_left(starts, cb + 1)))
+    return out
+
+
 @dataclass
 class Model:
     weights: np.ndarray  # float32 [2**BITS]
@@ -551,13 +575,11 @@ class Model:
         n = len(text) + 2
         starts = window_starts(n)
         if live is not None:  # text offsets: padded position = offset + 1
-            keep: set[int] = set()
-            for a, b in live:  # window j overlaps [a + 1, b + 1) iff starts[j] < b + 1 < starts[j] + WINDOW + ...
-                keep.update(range(bisect.bisect_right(starts, a + 1 - WINDOW), bisect.bisect_left(starts, b + 1)))
+            keep = _windows_over(starts, live)
             if not keep:
                 return float("-inf"), 0, 0
             if len(keep) * WINDOW < n:
-                return self._some_windows(text, [starts[j] for j in sorted(keep)], n)
+                return self._some_windows(text, [starts[j] for j in keep], n)
         return self._best_window(self._sums(codes(" " + text + " "), 0, n), starts, len(text))
 
     @staticmethod
@@ -697,9 +719,10 @@ class Model:
         if quoted:
             pos, ids = quote_grams(c, quoted)
             s += np.bincount(pos, weights=self.doc_weights.take(ids), minlength=len(s))
-        bias = self.doc_bias  # (_doc_of, inline: the same operations in the same order)
+        bias = self.doc_bias  # (_doc_of, inline: the same operations in the same order; ``np.add.reduce`` is
+        add = np.add.reduce  # what ``ndarray.sum`` calls)
         return [
-            float(s[o : o + len(p)].sum()) / math.sqrt(max(_count_prefix(len(p)), 1.0)) + bias
+            float(add(s[o : o + len(p)])) / math.sqrt(max(_count_prefix(len(p)), 1.0)) + bias
             for o, p in zip(offsets, padded)
         ]
 
