@@ -67,6 +67,8 @@ TWO_STAGE = False
 # public sources only the document model learns from: the first model reads a text in 256-character windows
 # and learnt attack phrasing from the injection sets; documentation is for the model that reads whole texts
 FIRST_WITHOUT: frozenset[str] = frozenset({"guardrail-docs", "software-docs"})
+#: (experiments) benign public sources read on top of the shipped ones (``--extra-benign``; the shipped weights: none)
+EXTRA_BENIGN: frozenset[str] = frozenset()
 
 WHEELS = {
     # name: (version, sha256 of the wheel)
@@ -90,6 +92,8 @@ GIT = {
     "garak": ("NVIDIA/garak", "cafbe992780df70015de7295ca026b70c4629ada"),
     "fastapi": ("fastapi/fastapi", "c3f316b7e814667e8ee81e03a7330d00ee61e45c"),
     "textual": ("Textualize/textual", "1d99508b928a771b51e1a527319c6b87dcff9e05"),
+    # short everyday requests to an assistant (CLINC150, CC BY 3.0): read only with ``--extra-benign clinc``
+    "oos-eval": ("clinc/oos-eval", "828f8093932c8fe6ca7936c3d2e52903b1c523de"),
     # ...and three more projects' docs for evaluation only (never trained on: bench/injection_eval.py)
     "flask": ("pallets/flask", "2ac89889f4cc330eabd50f295dcef02828522c69"),
     "httpx": ("encode/httpx", "ae1b9f66238f75ced3ced5e4485408435de10768"),
@@ -337,6 +341,14 @@ def load_rows(src: Sources) -> list[tuple[str, str, int, str, str]]:
                 r = json.loads(line)
                 inp = r["instances"][0]["input"] if r.get("instances") else ""
                 add("self-instruct", r["instruction"] + ("\n\n" + inp if inp.strip() else ""), 0, "question")
+    if "clinc" in EXTRA_BENIGN:
+        # CLINC150's queries to a task-oriented assistant, in and out of its 150 intents ("set an alarm for 6am",
+        # "transfer $100 to my savings", "i want to call you jarvis from now on"): short everyday requests
+        data = src.git("oos-eval", "data/data_full.json")
+        if data is not None:
+            for _split, items in sorted(json.loads(data).items()):
+                for text, _intent in items:
+                    add("clinc", text, 0, "question")
     for r in software_docs(src, TRAIN_DOCS):
         add(*r)
     ctx = []
@@ -1227,6 +1239,11 @@ def add_experiment_flags(ap: argparse.ArgumentParser) -> None:
         help="(experiments) public sources the document model reads whole, past DOC_PUBLIC_CAP, comma-separated",
     )
     ap.add_argument(
+        "--extra-benign",
+        default=",".join(sorted(EXTRA_BENIGN)),
+        help="(experiments) benign public sources to read on top of the shipped ones, comma-separated (clinc)",
+    )
+    ap.add_argument(
         "--doc-quotes",
         action="store_true",
         help="(experiments) the document model reads quotations on a channel of their own",
@@ -1234,7 +1251,8 @@ def add_experiment_flags(ap: argparse.ArgumentParser) -> None:
 
 
 def set_experiments(a: argparse.Namespace) -> None:
-    global AUGMENT, TWO_STAGE, L2, DOC_WORDS, DOC_QUOTES, FIRST_WITHOUT, DOC_UNCAPPED
+    global AUGMENT, TWO_STAGE, L2, DOC_WORDS, DOC_QUOTES, FIRST_WITHOUT, DOC_UNCAPPED, EXTRA_BENIGN
+    EXTRA_BENIGN = frozenset(x.strip() for x in a.extra_benign.split(",") if x.strip())
     AUGMENT, TWO_STAGE, L2 = a.augment, a.two_stage, a.l2
     DOC_UNCAPPED = frozenset(x.strip() for x in a.doc_uncapped.split(",") if x.strip())
     FIRST_WITHOUT = frozenset(x.strip() for x in a.first_without.split(",") if x.strip())
