@@ -363,3 +363,47 @@ def test_the_first_models_floor_gives_way_to_a_sure_document_model(monkeypatch):
     assert unsure.prior == 0 and unsure.logit == pytest.approx(unsure.first - _FIRST_MARGIN)
     assert sure.prior == 0 and sure.logit < sure.first - _FIRST_MARGIN - 1.0
     assert sure.score < unsure.score
+
+
+def test_context_stems_are_those_inside_the_anchors_windows():
+    """``_context_hits`` finds the context stems wholly inside the anchors' merged windows, whether it searches
+    each window or, when they cover most of the text, the whole text once."""
+    import random
+
+    from leash_cli.scanners import injection_lexicon as lx
+
+    def by_window(t, anchors, gap):
+        wins = []
+        for a, b in anchors:
+            lo, hi = max(0, a - gap), min(len(t), b + gap)
+            if wins and lo <= wins[-1][1]:
+                wins[-1] = (wins[-1][0], max(wins[-1][1], hi))
+            elif len(wins) >= lx._MAX_WINDOWS:
+                break
+            else:
+                wins.append((lo, hi))
+        out = []
+        for lo, hi in wins:
+            for i, a, b in lx._CTX_AC.find_matches_as_indexes(t[lo:hi], overlapping=True):
+                a, b = lo + a, lo + b
+                if lx._CTX_BOUNDARY[i] and a > 0 and (t[a - 1].isalnum() or t[a - 1] in "@/._-"):
+                    continue
+                if lx._CTX_END[i] and b < len(t) and t[b].isalnum():
+                    continue
+                out.append((a, b, lx._CTX_ROLES[i]))
+        return out
+
+    rng = random.Random(8)
+    terms = list(lx._CTX_TERMS)
+    for _ in range(400):
+        words = [
+            rng.choice(terms) if rng.random() < 0.4 else rng.choice(["x", "the", "files", ".", "\n"])
+            for _ in range(rng.randrange(1, 400))
+        ]
+        t = " ".join(words)
+        anchors = sorted(
+            (a, min(len(t), a + rng.randrange(1, 12)))
+            for a in (rng.randrange(len(t)) for _ in range(rng.randrange(1, 30)))
+        )
+        for gap in (40, 130, 160):
+            assert lx._context_hits(t, anchors, gap) == by_window(t, anchors, gap)
