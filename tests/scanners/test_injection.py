@@ -407,3 +407,10 @@ def test_context_stems_are_those_inside_the_anchors_windows():
         )
         for gap in (40, 130, 160):
             assert lx._context_hits(t, anchors, gap) == by_window(t, anchors, gap)
+
+
+def test_context_stems_of_a_text_with_a_lone_surrogate_outside_the_windows():
+    from leash_cli.scanners import injection_lexicon as lx
+
+    t = "x" * 30 + "\ud800"
+    assert lx._context_hits(t, [(0, 1), (10, 11), (20, 21)], 4) == []

@@ -975,22 +975,28 @@ def _context_hits(t: str, anchors: list[tuple[int, int]], gap: int) -> list[tupl
             wins.append((lo, hi))
     out: list[tuple[int, int, frozenset[str]]] = []
     n = len(t)
+    searches: list | None = None
     if _CTX_AC is not None and len(wins) > 2 and 2 * sum(hi - lo for lo, hi in wins) > n:
         # windows over most of the text: one search of all of it, each occurrence kept if a window holds it
         # whole (overlapping: every occurrence is reported, so those inside a window are the window's own)
         his = [hi for _, hi in wins]
         inside = []
-        for i, a, b in _CTX_AC.find_matches_as_indexes(t, overlapping=True):
-            w = bisect.bisect_left(his, b)  # the first window that ends at or after b: the only one that can
-            if w < len(wins) and wins[w][0] <= a:
-                inside.append((i, a, b))
-        searches: list = [inside]
-    elif _CTX_AC is not None:
+        try:
+            whole = _CTX_AC.find_matches_as_indexes(t, overlapping=True)
+        except UnicodeEncodeError:  # a lone surrogate outside the windows: search the windows alone
+            whole = None
+        if whole is not None:
+            for i, a, b in whole:
+                w = bisect.bisect_left(his, b)  # the first window that ends at or after b: the only one that can
+                if w < len(wins) and wins[w][0] <= a:
+                    inside.append((i, a, b))
+            searches = [inside]
+    if searches is None and _CTX_AC is not None:
         searches = [
             [(i, lo + a, lo + b) for i, a, b in _CTX_AC.find_matches_as_indexes(t[lo:hi], overlapping=True)]
             for lo, hi in wins
         ]
-    else:  # pragma: no cover
+    elif searches is None:  # pragma: no cover
         searches = [[(_CTX_INDEX[m.group()], *m.span()) for m in _CTX_RE.finditer(t, lo, hi)] for lo, hi in wins]
     for found in searches:
         for i, a, b in found:
