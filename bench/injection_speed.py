@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Latency of the prompt-injection detector on 4 KB prompts, benign and attack (one core).
 
-    python bench/injection_speed.py [--iterations N] [--profile]
+    python bench/injection_speed.py [--iterations N] [--profile | --per-prompt]
 
 Benign: the realistic 4 KB prompt of ``bench/scanners_bench.py`` (code, logs, JSON, prose), and
 4 KB prompts built from the team dev set's benign texts (each kind: code, security docs, innocent
@@ -11,7 +11,8 @@ injected paragraph in a long document).  Reports p50 / p95 per set, in milliseco
 scanner set (PII, secrets, injection in a row) on the benign prompts.
 
 Times are this thread's CPU time (``time.thread_time_ns``), so that other processes on a shared
-machine do not count; they still slow it (caches). ``--profile`` prints a cProfile of the benign set.
+machine do not count; they still slow it (caches). ``--profile`` prints a cProfile of the benign set;
+``--per-prompt`` the default set's p50 / p95 on each benign prompt, with each scanner's median.
 """
 
 from __future__ import annotations
@@ -42,18 +43,33 @@ def fit(text: str, size: int = SIZE) -> str:
     return out[:size]
 
 
-def corpora() -> dict[str, list[str]]:
-    dev = [json.loads(x) for x in (ROOT / "data/injection/dev.jsonl").read_text(encoding="utf-8").splitlines() if x]
-    base = make_prompt(SIZE)
+def hard_benign(dev: list[dict] | None = None) -> list[tuple[str, str]]:
+    """The hard benign prompts, each with what it is made of: the scanners_bench prompt, then every benign kind's
+    dev texts joined and cut into 4 KB prompts (several prompts per kind)."""
+    if dev is None:
+        dev = _dev()
     kinds: dict[str, list[str]] = {}
     for r in dev:
         if not r["label"]:
             kinds.setdefault(r["kind"], []).append(r["text"])
-    benign = [base]
-    for texts in kinds.values():
-        # every kind's texts joined into 4 KB prompts (several prompts per kind)
+    out = [("scanners_bench prompt", make_prompt(SIZE))]
+    for kind, texts in kinds.items():
         joined = "\n\n".join(texts)
-        benign.extend(fit(joined[i:], SIZE) for i in range(0, max(1, len(joined) - SIZE), SIZE)[:4])
+        starts = range(0, max(1, len(joined) - SIZE), SIZE)[:4]
+        out.extend(
+            (f"{kind} ({k + 1})" if len(starts) > 1 else kind, fit(joined[i:], SIZE)) for k, i in enumerate(starts)
+        )
+    return out
+
+
+def _dev() -> list[dict]:
+    return [json.loads(x) for x in (ROOT / "data/injection/dev.jsonl").read_text(encoding="utf-8").splitlines() if x]
+
+
+def corpora() -> dict[str, list[str]]:
+    dev = _dev()
+    base = make_prompt(SIZE)
+    benign = [t for _, t in hard_benign(dev)]
     half = SIZE // 2
     attack = [base[: half - len(r["text"]) // 2] + "\n" + r["text"] + "\n" + base[half:] for r in dev if r["label"]]
     attack = [a[:SIZE] if len(a) > SIZE else a for a in attack]
@@ -87,8 +103,16 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--iterations", type=int, default=2000)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument(
+        "--per-prompt",
+        action="store_true",
+        help="the default scanner set on each hard benign prompt (scanned in turn, as for the p95): which decide it",
+    )
     a = ap.parse_args(argv)
     sc = InjectionScanner()
+    if a.per_prompt:
+        per_prompt(_DefaultSet(sc), a.iterations)
+        return 0
     sets = corpora()
     if a.profile:
         import cProfile
@@ -115,6 +139,30 @@ def main(argv=None) -> int:
         f"| {p50:.3f} | {p95:.3f} |"
     )
     return 0
+
+
+def per_prompt(default: _DefaultSet, iterations: int) -> None:
+    """p50 / p95 of the default scanner set per hard benign prompt, each scanner's median beside it, the prompts
+    scanned in turn (as :func:`measure` does: a prompt is never scanned twice in a row, so the caches hold what
+    the others left)."""
+    prompts = hard_benign()
+    names = [type(s).__name__ for s in default.scanners]
+    times: list[list[list[float]]] = [[[] for _ in default.scanners] for _ in prompts]
+    for _, t in prompts:
+        default.scan(t)
+    for _ in range(max(1, iterations // len(prompts))):
+        for k, (_, t) in enumerate(prompts):
+            for j, s in enumerate(default.scanners):
+                t0 = time.thread_time_ns()
+                s.scan(t)
+                times[k][j].append((time.thread_time_ns() - t0) / 1e6)
+    print("| prompt | p50 ms | p95 ms | " + " | ".join(f"{n} p50" for n in names) + " |")
+    print("|---|---|---|" + "---|" * len(names))
+    for (label, _), per in zip(prompts, times):
+        total = sorted(sum(x) for x in zip(*per))
+        p95 = total[int(0.95 * (len(total) - 1))]
+        each = " | ".join(f"{statistics.median(x):.3f}" for x in per)
+        print(f"| {label} | {statistics.median(total):.3f} | {p95:.3f} | {each} |")
 
 
 class _DefaultSet:
