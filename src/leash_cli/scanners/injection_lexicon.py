@@ -975,36 +975,41 @@ def _context_hits(t: str, anchors: list[tuple[int, int]], gap: int) -> list[tupl
             wins.append((lo, hi))
     out: list[tuple[int, int, frozenset[str]]] = []
     n = len(t)
-    searches: list | None = None
+    found = None
     if _CTX_AC is not None and len(wins) > 2 and 2 * sum(hi - lo for lo, hi in wins) > n:
-        # windows over most of the text: one search of all of it, each occurrence kept if a window holds it
-        # whole (overlapping: every occurrence is reported, so those inside a window are the window's own)
-        his = [hi for _, hi in wins]
-        inside = []
-        try:
-            whole = _CTX_AC.find_matches_as_indexes(t, overlapping=True)
-        except UnicodeEncodeError:  # a lone surrogate outside the windows: search the windows alone
-            whole = None
-        if whole is not None:
-            for i, a, b in whole:
-                w = bisect.bisect_left(his, b)  # the first window that ends at or after b: the only one that can
-                if w < len(wins) and wins[w][0] <= a:
-                    inside.append((i, a, b))
-            searches = [inside]
-    if searches is None and _CTX_AC is not None:
-        searches = [
-            [(i, lo + a, lo + b) for i, a, b in _CTX_AC.find_matches_as_indexes(t[lo:hi], overlapping=True)]
+        found = _context_whole(t, wins)  # windows over most of the text: one search of all of it
+    if found is None and _CTX_AC is not None:
+        found = [
+            (i, lo + a, lo + b)
             for lo, hi in wins
+            for i, a, b in _CTX_AC.find_matches_as_indexes(t[lo:hi], overlapping=True)
         ]
-    elif searches is None:  # pragma: no cover
-        searches = [[(_CTX_INDEX[m.group()], *m.span()) for m in _CTX_RE.finditer(t, lo, hi)] for lo, hi in wins]
-    for found in searches:
-        for i, a, b in found:
-            if _CTX_BOUNDARY[i] and a > 0 and (t[a - 1].isalnum() or t[a - 1] in "@/._-"):
-                continue
-            if _CTX_END[i] and b < n and t[b].isalnum():
-                continue
-            out.append((a, b, _CTX_ROLES[i]))
+    elif found is None:  # pragma: no cover
+        found = [(_CTX_INDEX[m.group()], *m.span()) for lo, hi in wins for m in _CTX_RE.finditer(t, lo, hi)]
+    for i, a, b in found:
+        if _CTX_BOUNDARY[i] and a > 0 and (t[a - 1].isalnum() or t[a - 1] in "@/._-"):
+            continue
+        if _CTX_END[i] and b < n and t[b].isalnum():
+            continue
+        out.append((a, b, _CTX_ROLES[i]))
+    return out
+
+
+def _context_whole(t: str, wins: list[tuple[int, int]]) -> list[tuple[int, int, int]] | None:
+    """The context stems of ``t`` that a window of ``wins`` (sorted, disjoint) holds whole, by one search of the
+    whole text (overlapping: every occurrence is reported, so those inside a window are the window's own); None
+    when the text cannot be searched whole (a lone surrogate outside the windows)."""
+    assert _CTX_AC is not None
+    try:
+        whole = _CTX_AC.find_matches_as_indexes(t, overlapping=True)
+    except UnicodeEncodeError:
+        return None
+    his = [hi for _, hi in wins]
+    out = []
+    for i, a, b in whole:
+        w = bisect.bisect_left(his, b)  # the first window that ends at or after b: the only one that can hold it
+        if w < len(wins) and wins[w][0] <= a:
+            out.append((i, a, b))
     return out
 
 

@@ -226,7 +226,8 @@ def mask_addresses(text: str) -> str:
         if a >= b:
             continue
         out.append(text[pos:a])
-        out.append(_NAME.sub("x", text[a:b]) if "@" in text[a:b] else "x" * (b - a))
+        name = text[a:b]
+        out.append(_NAME.sub("x", name) if "@" in name else "x" * len(name))
         pos = b
     out.append(text[pos:])
     return "".join(out)
@@ -719,8 +720,8 @@ class Model:
         if quoted:
             pos, ids = quote_grams(c, quoted)
             s += np.bincount(pos, weights=self.doc_weights.take(ids), minlength=len(s))
-        bias = self.doc_bias  # (_doc_of, inline: the same operations in the same order; ``np.add.reduce`` is
-        add = np.add.reduce  # what ``ndarray.sum`` calls)
+        # (_doc_of, inline: the same operations in the same order; ``np.add.reduce`` is what ``ndarray.sum`` calls)
+        bias, add = self.doc_bias, np.add.reduce
         return [
             float(add(s[o : o + len(p)])) / math.sqrt(max(_count_prefix(len(p)), 1.0)) + bias
             for o, p in zip(offsets, padded)
