@@ -33,6 +33,7 @@ import collections
 import json
 import math
 import os
+import random
 import statistics
 import sys
 import time
@@ -52,6 +53,7 @@ DEV = ROOT / "data" / "injection" / "dev.jsonl"
 DEV_EXTRA = ROOT / "data" / "injection" / "dev_extra.jsonl"
 BLIND_A = ROOT / "data" / "injection" / "blind_a.jsonl"
 BLIND_B = ROOT / "data" / "injection" / "blind_b.jsonl"
+WRITERS = sorted((ROOT / "data" / "injection" / "next").glob("w*.jsonl"))  # held-out writers (next/README.md)
 CACHE: dict = {}  # text -> features, shared by the folds
 DOC_CACHE: dict = {}  # text -> the document model's features
 
@@ -69,17 +71,44 @@ def auc(pos: list[float], neg: list[float]) -> float:
     return tot / max(1, len(pos) * len(neg))
 
 
-def set_report(sc: InjectionScanner, paths: list[Path], title: str) -> None:
+class Presets:
+    """The scores at each preset: ``low`` and ``medium`` are thresholds on one scanner's score; ``high`` also
+    sweeps every window of a long text with the document model (``read_long``), so its score can differ."""
+
+    def __init__(self, model_path: str | None = None):
+        self.gated = InjectionScanner(model_path=model_path, read_long=False)
+        self.high = InjectionScanner(model_path=model_path, sensitivity="high")
+        self.model = self.gated.model
+
+    def score(self, text: str) -> float:
+        return self.gated.score(text)
+
+    def scores(self, texts: list[str]) -> dict[str, list[float]]:
+        """Per preset, the score of each text that its threshold is compared with."""
+        gated = [self.gated.score(t) for t in texts]
+        high = [self.high.score(t) if len(t) > 1000 else g for t, g in zip(texts, gated)]  # (short: read whole)
+        return {p: (high if p == "high" else gated) for p in PRESETS}
+
+
+def flagged(by_preset: dict[str, list[float]], p: str, keep: list[bool] | None = None) -> float:
+    """The share of the texts (those ``keep`` marks) flagged at preset ``p``."""
+    s = by_preset[p] if keep is None else [x for x, k in zip(by_preset[p], keep) if k]
+    return recall(s, PRESETS[p])
+
+
+def set_report(sc: Presets, paths: list[Path], title: str) -> None:
     """One never-trained-on set (the rows of ``paths``), per family / kind at the presets, with the area
     under the ROC curve and the recall at 5 % FPR."""
     paths = [p for p in paths if p.exists()]
     if not paths:
         return
     rows = [r for p in paths for r in load_dev(p)]
-    scores = [sc.score(r["text"]) for r in rows]
+    at = sc.scores([r["text"] for r in rows])
+    scores = at["medium"]
+    keys = [(r["label"], r["family"] if r["label"] else (r.get("kind") or r["family"])) for r in rows]
     groups: dict[tuple[int, str], list[float]] = collections.defaultdict(list)
-    for s, r in zip(scores, rows):
-        groups[(r["label"], r["family"] if r["label"] else (r.get("kind") or r["family"]))].append(s)
+    for s, k in zip(scores, keys):
+        groups[k].append(s)
     pos = [s for s, r in zip(scores, rows) if r["label"]]
     neg = [s for s, r in zip(scores, rows) if not r["label"]]
     t5 = threshold_at(neg)
@@ -94,12 +123,61 @@ def set_report(sc: InjectionScanner, paths: list[Path], title: str) -> None:
     for label in (1, 0):
         for (lab, g), s in sorted(groups.items()):
             if lab == label:
-                print(f"| {g} | {len(s)} | " + " | ".join(f"{recall(s, PRESETS[p]):.2f}" for p in PRESETS) + " |")
-        every = pos if label else neg
+                keep = [k == (lab, g) for k in keys]
+                print(f"| {g} | {len(s)} | " + " | ".join(f"{flagged(at, p, keep):.2f}" for p in PRESETS) + " |")
+        every = [r["label"] == label for r in rows]
         name = "**all attacks (recall)**" if label else "**all benign (FPR)**"
-        print(
-            f"| {name} | {len(every)} | " + " | ".join(f"**{recall(every, PRESETS[p]):.3f}**" for p in PRESETS) + " |"
-        )
+        print(f"| {name} | {sum(every)} | " + " | ".join(f"**{flagged(at, p, every):.3f}**" for p in PRESETS) + " |")
+    print()
+
+
+def _slip(doc: str, attack: str, mid: bool) -> str:
+    """``attack`` slipped into the middle of ``doc``: as a paragraph of its own, or after a sentence's end."""
+    if mid:
+        cut = doc.find(". ", len(doc) // 3)
+        cut = cut + 2 if cut > 0 else len(doc) // 2
+        return doc[:cut] + attack + " " + doc[cut:]
+    cut = doc.rfind("\n\n", 0, len(doc) // 2 + 1)
+    cut = cut if cut > 0 else len(doc) // 2
+    return doc[:cut] + "\n\n" + attack + "\n\n" + doc[cut:]
+
+
+def long_report(sc: Presets, paths: list[Path], title: str, seed: int = 11) -> None:
+    """Attacks slipped into long documents: each attack of ``paths`` put into the middle of one of their benign
+    texts over 1,024 characters (chosen at random, seeded), as a paragraph and after a sentence; beside them
+    those long texts as they are, and pages of 4,096 characters of each benign kind's texts joined."""
+    paths = [p for p in paths if p.exists()]
+    rows = [r for p in paths for r in load_dev(p)]
+    longs = [r["text"] for r in rows if not r["label"] and len(r["text"]) > 1024]
+    if not longs:
+        return
+    rnd = random.Random(seed)
+    attacks = [r["text"] for r in rows if r["label"]]
+    para = [_slip(rnd.choice(longs), a, False) for a in attacks]
+    mid = [_slip(rnd.choice(longs), a, True) for a in attacks]
+    kinds: dict[str, list[str]] = collections.defaultdict(list)
+    for r in rows:
+        if not r["label"]:
+            kinds[r.get("kind") or r["family"]].append(r["text"])
+    pages = []
+    for k in sorted(kinds):
+        ts = kinds[k][:]
+        rnd.shuffle(ts)
+        joined = "\n\n".join(ts)
+        pages.extend(joined[i : i + 4096] for i in range(0, min(len(joined) - 4096, 8 * 4096), 4096))
+    print(f"## Attacks slipped into long documents ({title})\n")
+    print("| texts | label | n | " + " | ".join(f"flagged @ {p}" for p in PRESETS) + " |")
+    print("|---|---|---|" + "---|" * len(PRESETS))
+    for name, label, texts in (
+        ("the attacks alone", 1, attacks),
+        ("each slipped into a long benign text, as a paragraph", 1, para),
+        ("... after a sentence", 1, mid),
+        ("the long benign texts (over 1,024 characters)", 0, longs),
+        ("4 KB pages of each benign kind's texts joined", 0, pages),
+    ):
+        if texts:
+            at = sc.scores(texts)
+            print(f"| {name} | {label} | {len(texts)} | " + " | ".join(f"{flagged(at, p):.3f}" for p in PRESETS) + " |")
     print()
 
 
@@ -132,7 +210,7 @@ QUOTING = (
 )
 
 
-def pretext_report(sc: InjectionScanner, dev: list[dict]) -> None:
+def pretext_report(sc: Presets, dev: list[dict]) -> None:
     """The dev sets' short attacks alone, behind each pretext, and quoted in a discussion, at the presets."""
     attacks = [r["text"] for r in dev if r["label"] and '"' not in r["text"] and len(r["text"]) < 400]
     t = PRESETS["medium"]
@@ -232,12 +310,15 @@ def doc_folds(rows, team, dev, by: str) -> list[tuple[str, int, int, float, floa
     return out
 
 
-def dev_report(sc: InjectionScanner, dev) -> tuple[dict, dict, float, float, float]:
-    scores = [sc.score(r["text"]) for r in dev]
-    fam = collections.defaultdict(list)
-    kind = collections.defaultdict(list)
-    for s, r in zip(scores, dev):
-        (fam[r["family"]] if r["label"] else kind[r["kind"]]).append(s)
+def dev_report(sc: Presets, dev) -> tuple[dict, dict, float, float, float]:
+    """Per family and per kind, the scores at each preset (``{name: {preset: scores}}``); recall at 5 % FPR."""
+    at = sc.scores([r["text"] for r in dev])
+    fam: dict[str, dict[str, list[float]]] = collections.defaultdict(lambda: {p: [] for p in PRESETS})
+    kind: dict[str, dict[str, list[float]]] = collections.defaultdict(lambda: {p: [] for p in PRESETS})
+    for i, r in enumerate(dev):
+        for p in PRESETS:
+            (fam[r["family"]] if r["label"] else kind[r["kind"]])[p].append(at[p][i])
+    scores = at["medium"]
     neg = [s for s, r in zip(scores, dev) if not r["label"]]
     pos = [s for s, r in zip(scores, dev) if r["label"]]
     t5 = threshold_at(neg)
@@ -286,7 +367,7 @@ def main(argv=None) -> int:
     T.set_experiments(a)
     src = T.Sources(Path(a.cache), dict(x.split("=", 1) for x in a.git), allow_missing=True)
     dev = load_dev()
-    sc = InjectionScanner(model_path=a.model)
+    sc = Presets(a.model)
     print(f"# prompt-injection evaluation (model sha256 {sc.model.digest[:16]}…)\n")
 
     fam, kind, rec5, t5, _ = dev_report(sc, dev)
@@ -298,13 +379,13 @@ def main(argv=None) -> int:
     print("| attack family | n | " + " | ".join(f"recall @ {p} ({PRESETS[p]})" for p in PRESETS) + " |")
     print("|---|---|" + "---|" * len(PRESETS))
     for f in T.FAMILIES:
-        s = fam.get(f, [])
-        print(f"| {f} | {len(s)} | " + " | ".join(f"{recall(s, PRESETS[p]):.2f}" for p in PRESETS) + " |")
-    allpos = [x for v in fam.values() for x in v]
+        s = fam.get(f, {p: [] for p in PRESETS})
+        print(f"| {f} | {len(s['medium'])} | " + " | ".join(f"{flagged(s, p):.2f}" for p in PRESETS) + " |")
+    allpos = {p: [x for v in fam.values() for x in v[p]] for p in PRESETS}
     print(
         "| **all** | "
-        + f"{len(allpos)} | "
-        + " | ".join(f"**{recall(allpos, PRESETS[p]):.3f}**" for p in PRESETS)
+        + f"{len(allpos['medium'])} | "
+        + " | ".join(f"**{flagged(allpos, p):.3f}**" for p in PRESETS)
         + " |"
     )
     print()
@@ -312,12 +393,12 @@ def main(argv=None) -> int:
     print("|---|---|" + "---|" * len(PRESETS))
     for k in sorted(kind):
         s = kind[k]
-        print(f"| {k} | {len(s)} | " + " | ".join(f"{recall(s, PRESETS[p]):.2f}" for p in PRESETS) + " |")
-    allneg = [x for v in kind.values() for x in v]
+        print(f"| {k} | {len(s['medium'])} | " + " | ".join(f"{flagged(s, p):.2f}" for p in PRESETS) + " |")
+    allneg = {p: [x for v in kind.values() for x in v[p]] for p in PRESETS}
     print(
         "| **all** | "
-        + f"{len(allneg)} | "
-        + " | ".join(f"**{recall(allneg, PRESETS[p]):.3f}**" for p in PRESETS)
+        + f"{len(allneg['medium'])} | "
+        + " | ".join(f"**{flagged(allneg, p):.3f}**" for p in PRESETS)
         + " |"
     )
     print()
@@ -328,6 +409,8 @@ def main(argv=None) -> int:
         [BLIND_A, BLIND_B],
         "Blind sets (blind_a.jsonl + blind_b.jsonl: written without sight of the detector, never trained on)",
     )
+    long_report(sc, WRITERS, "held-out writers, next/: where the sweep's discounts were chosen")
+    long_report(sc, [BLIND_A, BLIND_B], "blind sets: the check")
 
     pretext_report(sc, dev + (load_dev(DEV_EXTRA) if DEV_EXTRA.exists() else []))
 
@@ -346,11 +429,9 @@ def main(argv=None) -> int:
     ]
     for title, texts, hint in over:
         if texts:
-            s = [sc.score(x) for x in texts]
+            at = sc.scores(texts)
             print(f"## Over-defence ({title}; never trained on)\n")
-            print(
-                f"{len(texts)} texts flagged: " + ", ".join(f"{p} {recall(s, PRESETS[p]):.3f}" for p in PRESETS) + "\n"
-            )
+            print(f"{len(texts)} texts flagged: " + ", ".join(f"{p} {flagged(at, p):.3f}" for p in PRESETS) + "\n")
         else:
             print(f"## Over-defence: {title} not available (give {hint})\n")
 

@@ -30,13 +30,19 @@ class PromptInjection(ScanModule):
         sensitivity: Sensitivity = Field(
             DEFAULT_SENSITIVITY,
             description="named threshold: low " + f"({PRESETS['low']}), medium ({PRESETS['medium']}), "
-            f"high ({PRESETS['high']}); `threshold` wins when set",
+            f"high ({PRESETS['high']}, and read_long_texts on); `threshold` wins when set",
         )
         threshold: float | None = Field(
             None,
             ge=0,
             le=1,
             description="score at or above which text counts as injection (default: the sensitivity's)",
+        )
+        read_long_texts: bool | None = Field(
+            None,
+            description="the document model also reads every window of a text over 1,024 characters, not only "
+            "where a rule or a strong stem pointed (finds instructions slipped into long documents without "
+            "an attack's usual words; about 0.05-0.1 ms more per 4 KB); default: on at sensitivity high",
         )
         check_responses: bool = Field(False, description="also score the model's answers")
         roles: list[str] | None = Field(
@@ -53,7 +59,11 @@ class PromptInjection(ScanModule):
 
     def __init__(self, settings: PromptInjection.Settings, context=None) -> None:
         super().__init__(settings, context)
-        self.scanners = [InjectionScanner(threshold=settings.threshold, sensitivity=settings.sensitivity)]
+        self.scanners = [
+            InjectionScanner(
+                threshold=settings.threshold, sensitivity=settings.sensitivity, read_long=settings.read_long_texts
+            )
+        ]
         self._roles = set(settings.roles) if settings.roles else None
         self._scan_system = settings.scan_system
         self._where: dict[str, str] = {}

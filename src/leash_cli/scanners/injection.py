@@ -31,6 +31,7 @@ import codecs
 import functools
 import math
 import re
+import statistics
 import urllib.parse
 from typing import Any, Literal
 
@@ -1329,7 +1330,7 @@ class InjectionFinding(Finding):
 class Analysis:
     """What the detector found in one text: the score, where, which layers fired and why."""
 
-    __slots__ = ("score", "span", "layers", "reasons", "rules", "ngram", "logit", "first", "doc", "prior")
+    __slots__ = ("score", "span", "layers", "reasons", "rules", "ngram", "logit", "first", "doc", "prior", "sweep")
 
     def __init__(
         self,
@@ -1343,6 +1344,7 @@ class Analysis:
         first: float = 0.0,
         doc: float = 0.0,
         prior: float = 0.0,
+        sweep: float | None = None,
     ):
         self.score = score
         self.span = span
@@ -1354,6 +1356,8 @@ class Analysis:
         self.first = first  # the first model's logit (rules + windowed n-grams), before the priors
         self.doc = doc  # the document model's (shrunk) logit; 0.0 without one
         self.prior = prior  # the fixed priors' sum (before the model's weight on them), 0.0 when skipped
+        # the document model's sweep of a long text (``read_long``): its best window, discounted; None: not read
+        self.sweep = sweep
 
     @property
     def reason(self) -> str:
@@ -1373,16 +1377,23 @@ def _sigmoid(x: float) -> float:
 class InjectionScanner:
     """Layered prompt-injection detector: normalise and decode, rules, a linear n-gram classifier.
 
-    ``threshold`` (0..1) wins over ``sensitivity`` (``low | medium | high``, see :data:`PRESETS`)."""
+    ``threshold`` (0..1) wins over ``sensitivity`` (``low | medium | high``, see :data:`PRESETS`).
+    ``read_long``: the document model also sweeps every window of a long text, not only where a rule or a
+    strong stem pointed (see ``_SWEEP_COUNT``); None: on at ``high``."""
 
     name = SCANNER
 
     def __init__(
-        self, threshold: float | None = None, sensitivity: str = DEFAULT_SENSITIVITY, model_path: str | None = None
+        self,
+        threshold: float | None = None,
+        sensitivity: str = DEFAULT_SENSITIVITY,
+        model_path: str | None = None,
+        read_long: bool | None = None,
     ):
         if sensitivity not in PRESETS:
             raise ValueError(f"sensitivity must be one of {', '.join(PRESETS)}")
         self.threshold = float(threshold) if threshold is not None else PRESETS[sensitivity]
+        self.read_long = (sensitivity == "high") if read_long is None else bool(read_long)
         self.model = injection_model.load(model_path)
         self._rw = [float(x) for x in self.model.rule_weights]
         _PREFILTER.warm()
@@ -1417,6 +1428,8 @@ class InjectionScanner:
         if self.model.doc_weights is not None:
             out.append(("document_logit", round(an.doc, 4), ""))
             out.append(("priors", round(an.prior, 4), ""))
+            if an.sweep is not None:
+                out.append(("document_sweep", round(an.sweep, 4), ""))
         out.append(("score", round(an.score, 4), an.reason))
         return out
 
@@ -1442,7 +1455,8 @@ class InjectionScanner:
         gated = len(t) > _GATE_LEN and not vec[_RULE_INDEX["invisible"]]
         model = self.model
         # (the model reads the text with its addresses masked: the same length, so its spans hold for ``t``)
-        (ngram, wa, wb), (doc, da, db) = model.logits(injection_model.mask_addresses(t), live if gated else None)
+        masked = injection_model.mask_addresses(t)
+        (ngram, wa, wb), (doc, da, db) = model.logits(masked, live if gated else None)
         if ngram == float("-inf"):  # nothing to read: no evidence either way
             ngram, wa, wb = _QUIET, 0, 0
         if ngram > 0:
@@ -1491,6 +1505,19 @@ class InjectionScanner:
             logit, doc_led = confident, False
         else:
             logit += k_prior * prior
+        sweep, swept = None, False
+        if gated and self.read_long and model.doc_weights is not None:
+            sweep, sa, sb = _sweep(model, masked)
+            s_logit = model.mix[1] * sweep + model.mix[3]
+            if s_logit > logit:  # (the priors only lower it: below the score so far it cannot lead)
+                s_prior, s_damped = (
+                    (0.0, [])
+                    if floor != -math.inf and s_logit <= max(_PRIOR_FLOOR, floor)
+                    else _priors(t, best, direct, (max(0, sa - _PRIOR_NEAR), sb + _PRIOR_NEAR))
+                )
+                s_logit += model.mix[2] * s_prior
+                if s_logit > logit:
+                    logit, swept, damped, doc_led, wa, wb = s_logit, True, s_damped, False, sa, sb
         score = _sigmoid(logit)
         layers: list[str] = []
         reasons: list[str] = []
@@ -1502,16 +1529,19 @@ class InjectionScanner:
             layers.append("rules")
             top = max(fired.items(), key=lambda kv: kv[1][0])
             reasons.append(f"{_CATEGORY_REASON.get(top[0], top[0])} ({', '.join(sorted(fired))})")
-        if ngram > 0.5 or doc_led:
+        if swept:
+            layers.append("classifier")
+            reasons.append(f"document model across the long text {sweep:+.2f}")
+        elif ngram > 0.5 or doc_led:
             layers.append("classifier")
             reasons.append(f"classifier n-grams {ngram:+.2f}" + (f", document {doc:+.2f}" if doc_led else ""))
         if damped or keylike:
             reasons.append("damped: " + ", ".join([*damped, *keylike]))
-        if fired:
+        if fired and not swept:
             span = max(fired.values(), key=lambda v: v[0])[1:]
         else:
             span = norm.span(wa, wb)
-        an = Analysis(score, span, layers, reasons, best, ngram, logit, first, doc, prior)
+        an = Analysis(score, span, layers, reasons, best, ngram, logit, first, doc, prior, sweep)
         if depth < _MAX_DEPTH:
             for kind, a, b, decoded in self._decoded(norm, text, maybe):
                 sub = self.analyse(decoded, depth + 1, floor)
@@ -1527,6 +1557,7 @@ class InjectionScanner:
                         sub.first,
                         sub.doc,
                         sub.prior,
+                        sub.sweep,
                     )
         if not an.reasons:
             an.reasons.append("classifier")
@@ -1575,6 +1606,23 @@ class InjectionScanner:
 
 _RULE_INDEX = {name: i for i, name in enumerate(RULE_FEATURES)}
 _RULES = _Rules()
+
+# The sweep of a long text (``read_long``): the document model reads every window, and its best is discounted
+# for how many were read (the maximum of many benign windows is higher than one's) and for how much the text
+# reads as instructions throughout (the median window above the model's bias: a manual, a policy, a how-to);
+# an instruction slipped into a report stands out from its windows, a document of instructions does not.
+# Chosen on the held-out writers' long texts and their attacks embedded in them (docs/detection.md).
+_SWEEP_COUNT = 1.0
+_SWEEP_CONTRAST = 0.5
+
+
+def _sweep(model, text: str) -> tuple[float, int, int]:
+    """The sweep's evidence (a document-model logit) for the long ``text`` and its best window's span."""
+    vals, starts, ends = model.doc_sweep(text)
+    k = int(vals.argmax())
+    over = max(0.0, statistics.median(vals.tolist()) - model.doc_bias)  # (numpy's median costs more on a few dozen)
+    v = float(vals[k]) - _SWEEP_COUNT * math.log(len(vals)) - _SWEEP_CONTRAST * over
+    return v, int(starts[k]), int(ends[k])
 
 
 def rule_vector(text: str) -> list[float]:

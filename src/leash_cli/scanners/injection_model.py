@@ -681,6 +681,24 @@ class Model:
         k = int(np.argmax(vals))
         return float(vals[k]) + self.doc_bias, max(0, starts[k] - 1), min(len(text), int(ends[k]) - 1)
 
+    def doc_sweep(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The document model's logit of every window of :data:`WINDOW` characters of ``text`` (every
+        ``WINDOW // 2``, one flush with the end), from one hashing pass: ``(logits, starts, ends)``, the spans
+        as offsets of ``text`` (runs folded first, as the model reads them: spans over the folded text then).
+        Each window's sum is of the n-grams that end in it, over the square root of their count, as a window
+        read on its own (the n-grams that reach back over its start are counted too)."""
+        dw = self.doc_weights
+        assert dw is not None
+        text = fold_runs(text)
+        n = len(text) + 2
+        padded = " " + text + " "
+        s = self._sums_of(codes(padded), 0, n, 0, (dw,), words=0, padded=padded)[0]
+        cs = np.concatenate(([0.0], np.cumsum(s)))
+        st = np.asarray(window_starts(n))
+        ends = np.minimum(st + WINDOW, n)
+        vals = (cs[ends] - cs[st]) / np.sqrt(np.maximum(_count_prefix(ends) - _count_prefix(st), 1.0)) + self.doc_bias
+        return vals, np.maximum(st - 1, 0), np.minimum(ends - 1, len(text))
+
     def _doc_around(self, text: str, live: list[tuple[int, int]]) -> tuple[float, int, int]:
         """The document model on the places a rule pointed at in a long text: each span of ``live`` with
         :data:`DOC_CONTEXT` characters either side (overlapping ones merged, at most :data:`DOC_WINDOW`
