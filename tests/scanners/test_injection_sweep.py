@@ -169,3 +169,22 @@ def test_gateway_with_read_long_texts_blocks_the_slipped_instruction(start_gatew
         messages=[{"role": "user", "content": "Summarise this report:\n\n" + REPORT.format(slipped="")}],
     )
     assert r.choices[0].message.content
+
+
+def test_leash_scan_reads_the_setting_from_a_config(tmp_path):
+    import json
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from leash_cli.cli import app
+
+    cfg = tmp_path / "leash.yaml"
+    cfg.write_text(yaml.safe_dump({"modules": {"prompt-injection": {"config": {"read_long_texts": True}}}}))
+    inp = json.dumps({"id": "r", "text": REPORT.format(slipped=SLIPPED)}) + "\n"
+    args = ["scan", "--format", "jsonl", "--modules", "prompt-injection"]
+    plain = CliRunner().invoke(app, [*args, "-"], input=inp)
+    swept = CliRunner().invoke(app, [*args, "-c", str(cfg), "--explain", "-"], input=inp)
+    assert json.loads(plain.output.splitlines()[0])["findings"] == []
+    (f,) = json.loads(swept.output.splitlines()[0])["findings"]
+    assert f["type"] == "PROMPT_INJECTION" and "document model across the long text" in f["reason"]
