@@ -103,6 +103,41 @@ def test_region_hints_follow_script_and_language():
     assert phones.region_hints("just some English words")[0] == "GB"
 
 
+@pytest.mark.parametrize(
+    "text,phone",
+    [
+        ("Zavolejte mi prosím na 603 123 456, děkuji.", "603 123 456"),
+        ("Ring til mig på 20 12 34 56, venlig hilsen Mette", "20 12 34 56"),
+        ("Hei! Ring meg på 912 34 567 i morgen, hilsen Ola", "912 34 567"),
+        ("Soita minulle numeroon 040 123 4567, kiitos", "040 123 4567"),
+        ("お届け先電話番号：090-1234-5678", "090-1234-5678"),
+    ],
+)
+def test_more_languages_and_phone_words(text, phone):
+    """Czech, Danish, Norwegian, Finnish text hints at its country; 電話番号 ("telephone number") is no order number."""
+    assert phones_in(text) == [phone]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "注文番号：090-1234-5678",
+        "Join by phone: +1 646-555-0193,,84211903377# United States",  # a meeting id keyed after the call
+        "Réservation n° 7781-2204-35 confirmée",
+        "el pedido es el 4500-2291-07, gracias",
+        "Factura n.º 2024/000123, de fecha 05/03/2024",
+        "Meeting ID: 842 1190 3377",
+        "Je vous remercie du 12 34 56 78 reçu",  # French "du" hints at no Nordic country
+    ],
+)
+def test_bookings_orders_and_pins_are_not_phones(text):
+    assert phones_in(text) in ([], ["+1 646-555-0193"])
+
+
+def test_brazilian_postal_code_is_not_a_phone():
+    assert phones_in("Endereço: Rua Chile 22; Salvador; BA; 40020-000; tel. (71) 3321-4455") == ["(71) 3321-4455"]
+
+
 def test_trunkless_thousands_shape_needs_a_phone_word():
     assert phones_in("Zadzwoń pod numer 512 345 678.") == ["512 345 678"]
     assert phones_in("Wynik: 512 345 678 punktów") == []
@@ -130,6 +165,15 @@ def test_ssn_column_of_csv_and_tsv():
 def test_ssn_key_names_with_underscores():
     assert ssns('{"employee_ssn": "601224431"}') == ["601224431"]
     assert ssns("SocialSecurityNumber: 601 22 4431") == ["601 22 4431"]
+
+
+def test_ssn_column_of_a_fixed_width_report():
+    """A fixed-width table: a rule of dash groups under the header gives each column its name."""
+    head = "Name            SSN            Filing  Dependents\n--------------  -------------  ------  ----------\n"
+    rows = "".join(f"Person {i:<8} {500 + i} {10 + i} {4000 + i}    Single  {i % 3}\n" for i in range(12))
+    assert len(ssns(head + rows)) == 12
+    assert ssns(head.replace("SSN     ", "Account ") + rows) == []
+    assert ssns(head + "\n" + rows) == []  # an empty line ends the table
 
 
 def test_other_columns_are_not_ssns():

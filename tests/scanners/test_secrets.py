@@ -294,3 +294,15 @@ def test_aws_secret_context_is_before_and_near():
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
     ]
+
+
+def test_aws_key_id_with_repeated_characters_is_a_key():
+    """A random 16-character key id body falls under 3 bits of entropy about once in 700: still a key."""
+    found = SecretsScanner().scan("aws_access_key_id = AKIAOJNRL2RORFTF2FV2")
+    assert [(f.type, f.text) for f in found] == [("AWS_ACCESS_KEY_ID", "AKIAOJNRL2RORFTF2FV2")]
+    assert SecretsScanner().scan("aws_access_key_id = AKIAABCABCABCABCABCA") == []
+
+
+def test_url_password_without_a_user():
+    found = SecretsScanner().scan("REDIS_URL=redis://:Kq7pZr29xLmW@cache.internal:6379/0")
+    assert [(f.type, f.text) for f in found] == [("URL_PASSWORD", "Kq7pZr29xLmW")]

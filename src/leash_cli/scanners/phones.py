@@ -78,6 +78,9 @@ _NEG_WORDS = (
     r"order|orders|invoice|inv|ref|reference|id|ticket|tracking|sku|isbn|issn|ean|serial|sn|account|acct|po|case|"
     r"transaction|txn|build|version|ver|port|pid|uid|item|part|model|batch|lot|confirmation|receipt|policy|member|"
     r"patent|doi|pr|card|iban|routing|zip|postcode|checksum|offset|hash|badge|room|seat|flight|"
+    r"booking|reservation|meeting|webinar|conference|passcode|pin|"
+    r"buchung|buchungsnummer|réservation|reserva|prenotazione|rezerwacja|rezerwacji|reservering|bokning|bestilling|"
+    r"objednávka|objednávky|faktura|ordre|"
     r"bestellung|bestellnummer|auftrag|auftragsnummer|rechnung|rechnungsnummer|kundennummer|lieferschein|"
     r"aktenzeichen|artikel|artikelnummer|sendungsnummer|steuernummer|plz|matrikelnummer|personalnummer|"
     r"mitgliedsnummer|versicherungsnummer|vorgangsnummer|geschäftszeichen|ausweisnummer|kundennr|"
@@ -122,11 +125,25 @@ _NEG_FILLER = frozenset(
         "der",
         "des",
         "of",
+        "n",
+        "º",
+        "o",  # ("n.º" reads "n.o" once normalised)
+        "nro",
+        "the",
+        "is",
+        "was",
+        "el",
+        "la",
+        "le",
+        "es",
+        "est",
+        "ist",
+        "é",
     ]
 )
 _NEG_CJK = re.compile(
-    r"(?:订单|單號|单号|发票|發票|编号|編號|主文|注文|番号|郵便|邮编|账号|账户|口座|계좌|우편번호|주문|사업자|등록번호|송장|"
-    r"رقم الطلب|الطلب|فاتورة|الفاتورة|رقم الحساب|الحساب)\s*[:：#№]?\s*(?:号码|號碼|号|番号|번호)?\s*[:：]?\s*$"
+    r"(?:订单|單號|单号|发票|發票|编号|編號|主文|注文|(?<!電話)(?<!携帯)番号|郵便|邮编|账号|账户|口座|계좌|우편번호|주문|사업자|"
+    r"등록번호|송장|رقم الطلب|الطلب|طلب\S{0,4}\s+رقم|فاتورة|الفاتورة|رقم الحساب|الحساب)\s*[:：#№]?\s*(?:号码|號碼|号|番号|번호)?\s*[:：]?\s*$"
 )
 
 # phone words (before or just after a number, or a table column header)
@@ -229,9 +246,42 @@ _CTX_SET = frozenset(
         "puhelin",
         "tlf",
         "telefonu",
+        "composez",
+        "composer",
+        "llamada",
+        "llamadas",
+        "llámanos",
+        "llamanos",
+        "numerem",
+        "telefoniczny",
+        "telefonicznie",
+        "volat",
+        "volejte",
+        "zavolejte",
+        "číslo",
+        "čísle",
+        "čísla",
+        "ring",
+        "ringe",
+        "ringer",
+        "ringa",
+        "sentralbord",
+        "växel",
+        "soita",
+        "soittaa",
+        "τηλέφωνο",
+        "τηλ",
+        "κινητό",
+        "telefonszám",
+        "hívjon",
+        "sunați",
+        "telepon",
+        "hubungi",
+        "nomor",
+        "thoại",
     ]
 )
-_CTX_MULTI = ("text me", "sabit hat")
+_CTX_MULTI = ("text me", "sabit hat", "office line", "direct line", "branch line", "main line", "phone line")
 _CTX_CJK = re.compile(
     r"电话|電話|手机|手機|座机|致电|拨打|撥打|热线|熱線|联系|聯繫|연락|전화|휴대폰|핸드폰|번호|携帯|"
     r"お問い合わせ|連絡先|代表|फ़ोन|फोन|मोबाइल|संपर्क|कॉल|नंबर|هاتف|الهاتف|جوال|الجوال|اتصل|اتصال|رقم|موبايل|واتساب|تلفون|الرقم"
@@ -289,6 +339,14 @@ _LANGS = (
         ("IT",),
     ),
     ("éèêàçù", "le la les vous au pour numéro appelez mon est et de merci maison travail", ("FR", "BE", "CH")),
+    # (the words below are each language's own: "du", "je", "na", "mi", "se", "ja", "este" would hint at the wrong
+    # country in French, Polish, Spanish, German or Portuguese text, where any 8 or 9 digits may then validate)
+    ("ěřůťďň", "prosím děkuji volat volejte zavolejte číslo kancelář nebo případně pozdravem", ("CZ", "SK")),
+    ("æø", "og jeg meg hilsen venlig vennlig takk kontoret", ("DK", "NO")),
+    ("", "och jag hälsningar ringa växel", ("SE",)),
+    ("", "kiitos terveisin soita puhelin toimisto", ("FI",)),
+    ("őű", "hogy vagy köszönöm telefonszám hívjon üdvözlettel", ("HU",)),
+    ("șțşţ", "și pentru vă mulțumesc sunați", ("RO",)),
 )
 _LANG_CHARS = [frozenset(c) for c, _, _ in _LANGS]
 _LANG_WORDS = [frozenset(w.split()) for _, w, _ in _LANGS]
@@ -370,7 +428,10 @@ def warm() -> None:
     except ImportError:  # pragma: no cover - a declared dependency
         return
     for r in (
-        _ALL_TARGETS + _ENGLISH + ("UA", "BY", "KZ", "TW", "HK", "QA", "KW", "JO", "MA", "CL", "IL", "TH", "GR", "CY")
+        _ALL_TARGETS
+        + _ENGLISH
+        + ("UA", "BY", "KZ", "TW", "HK", "QA", "KW", "JO", "MA", "CL", "IL", "TH", "GR", "CY")
+        + ("CZ", "SK", "DK", "NO", "SE", "FI", "HU", "RO")
     ):
         phonenumbers.PhoneMetadata.metadata_for_region(r)
     _pn = phonenumbers
@@ -500,6 +561,10 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
                 continue
         if len(_ONE_DIGIT_GROUP.findall(s)) > 2:
             continue  # 0 1 2 3 4 5 6 7: a list of digits
+        if t.startswith("#", b):
+            continue  # keyed after the call connects ("+1 929-555-0100,,84211903377#"): a meeting id or a PIN
+        if _CEP.fullmatch(s):
+            continue  # 40020-000: a Brazilian postal code (a phone number is never grouped 5-3)
         digits = s.translate(_KEEP_DIGITS)
         nd = len(digits)
         if nd < 7 or nd > 15:
@@ -527,6 +592,7 @@ def _ean13_ok(d: str) -> bool:
 
 
 _SPACES = re.compile(r"[ ]+")
+_CEP = re.compile(r"[0-9]{5}-[0-9]{3}")
 
 
 def _decimalish(s: str) -> bool:

@@ -761,12 +761,14 @@ class _Headers:
     however far down the table they are.  Lines are read once (memoised); lines longer than
     ``_MAX_ROW`` characters are not table rows (so one huge line costs nothing per candidate)."""
 
-    __slots__ = ("t", "memo", "rows")
+    __slots__ = ("t", "memo", "rows", "fixed")
 
     def __init__(self, t: str) -> None:
         self.t = t
         self.memo: dict[tuple[int, str], int] = {}
         self.rows: dict[int, _Row | None] = {}  # line start -> (delimiter, header cells); None: not a table row
+        # line start -> (header line, column spans) of the fixed-width table it is a row of; None: not one
+        self.fixed: dict[int, tuple[str, list[tuple[int, int]]] | None] = {}
 
     def header_of(self, pos: int) -> str:
         t = self.t
@@ -778,7 +780,7 @@ class _Headers:
         if row is False:
             row = self.rows[ls] = self._row(ls)
         if row is None:
-            return ""
+            return self._fixed_header(ls, pos)
         delim, cells = row
         col = t.count(delim, ls, pos)
         return cells[col] if col < len(cells) else ""
@@ -799,6 +801,47 @@ class _Headers:
             return None  # the row is the header itself (or stands alone)
         he = t.find("\n", hs, ls)
         return delim, [c.lower() for c in t[hs : he if he >= 0 else ls].split(delim)]
+
+    def _fixed_header(self, ls: int, pos: int) -> str:
+        """The header cell over ``pos`` in a fixed-width table: a rule of dash (or ``=``) groups under the header
+        line ("Name    SSN" over "------  -----"), the rows below it, no empty line between."""
+        got = self.fixed[ls] if ls in self.fixed else self._fixed_table(ls)
+        if got is None:
+            return ""
+        header, cols = got
+        c = pos - ls
+        for k, (a, _) in enumerate(cols):
+            if a <= c and (k + 1 == len(cols) or c < cols[k + 1][0]):
+                return header[a : cols[k + 1][0] if k + 1 < len(cols) else len(header)].strip().lower()
+        return ""
+
+    def _fixed_table(self, ls: int) -> tuple[str, list[tuple[int, int]]] | None:
+        """The header line and column spans of the fixed-width table the line at ``ls`` is a row of (None: not
+        one), by a walk up to at most ``_FIXED_UP`` lines; each line's answer is kept."""
+        t = self.t
+        chain = []
+        cur = ls
+        res: tuple[str, list[tuple[int, int]]] | None = None
+        while True:
+            if cur in self.fixed:
+                res = self.fixed[cur]
+                break
+            chain.append(cur)
+            if cur == 0 or len(chain) > _FIXED_UP:
+                break
+            ps = t.rfind("\n", max(0, cur - 1 - _MAX_ROW), cur - 1) + 1
+            line = t[ps : cur - 1]
+            if not line.strip() or (ps == 0 and cur - 1 > _MAX_ROW):
+                break
+            if _RULE_LINE.fullmatch(line):
+                hs = t.rfind("\n", max(0, ps - 1 - _MAX_ROW), ps - 1) + 1
+                if ps > 0 and t[hs : ps - 1].strip():
+                    res = (t[hs : ps - 1], [m.span() for m in _RULE_GROUP.finditer(line)])
+                break
+            cur = ps
+        for c in chain:
+            self.fixed[c] = res
+        return res
 
     def _header_start(self, ls: int, delim: str, n: int) -> int:
         t, memo = self.t, self.memo
@@ -824,6 +867,9 @@ class _Headers:
 
 
 _MAX_ROW = 4096
+_FIXED_UP = 256  # rows of a fixed-width table walked up to find its rule (each line's answer kept: linear)
+_RULE_LINE = re.compile(r"[ \t]*[-=]{2,}(?:[ \t]+[-=]{2,})+[ \t]*")
+_RULE_GROUP = re.compile(r"[-=]+")
 _KEEP_DIGITS = str.maketrans("", "", " \t().-+")
 
 
