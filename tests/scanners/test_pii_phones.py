@@ -134,6 +134,42 @@ def test_bookings_orders_and_pins_are_not_phones(text):
     assert phones_in(text) in ([], ["+1 646-555-0193"])
 
 
+@pytest.mark.parametrize(
+    "text,phone",
+    [
+        ("Cep: +90 533 345 62 02", "+90 533 345 62 02"),  # Turkish "cep (telefonu)": an international number
+        ("Contact no.: 6838 3991 (after 6 pm)", "6838 3991"),  # Hong Kong, with a phone word
+        ("Call my mobile 9835 4669 if the office is closed.", "9835 4669"),  # Singapore
+        ("Kontakt na řidiče: 736 849 033", "736 849 033"),
+        ("Tu peux me texter au 514 998-1584 ce soir.", "514 998-1584"),
+    ],
+)
+def test_phone_words_and_countries_of_a_second_writer(text, phone):
+    assert phones_in(text) == [phone]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "請求書 No. 2024-0611-03\n発行日：2024年6月11日",  # a document number led by its year
+        "Codice cliente 00412297, contratto n. 8801-44-2207.",
+        "Carrier: UPS   Tracking: 1Z 4F7 83W 03 9921 0475",  # the rest of a letters-and-digits code
+        "رقم الشحنة 55021873 وسيتم التوصيل خلال يومين",
+        "会議ID：512 884 2093、パスコード：7QX4k9",
+        "indicando nel soggetto il numero di RG 4471/2023.",  # a case number and its year
+    ],
+)
+def test_documents_parcels_and_meetings_are_not_phones(text):
+    assert phones_in(text) == []
+
+
+def test_part_numbers_and_barcodes_are_not_ssns_or_cards():
+    text = "drive belt PN 412-37-0915-B, gasket kit PN 118-20-4471-C"
+    assert ssns(text) == []
+    assert [f for f in SC.scan("| A-10294 | 4901234567894 | ボールペン |") if f.type == "CREDIT_CARD"] == []
+    assert [f.text for f in SC.scan("card 4111 1111 1111 1111") if f.type == "CREDIT_CARD"] == ["4111 1111 1111 1111"]
+
+
 def test_brazilian_postal_code_is_not_a_phone():
     assert phones_in("Endereço: Rua Chile 22; Salvador; BA; 40020-000; tel. (71) 3321-4455") == ["(71) 3321-4455"]
 

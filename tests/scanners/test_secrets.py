@@ -306,3 +306,7 @@ def test_aws_key_id_with_repeated_characters_is_a_key():
 def test_url_password_without_a_user():
     found = SecretsScanner().scan("REDIS_URL=redis://:Kq7pZr29xLmW@cache.internal:6379/0")
     assert [(f.type, f.text) for f in found] == [("URL_PASSWORD", "Kq7pZr29xLmW")]
+
+
+def test_default_broker_credentials_are_not_a_secret():
+    assert SecretsScanner().scan("broker:\n  url: amqp://guest:guest@localhost:5672//") == []

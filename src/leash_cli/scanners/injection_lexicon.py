@@ -949,8 +949,10 @@ _CTX_BOUNDARY = [
 _CTX_END = [t.isascii() and t[-1:].isalnum() and not (r & {"asset"}) for t, r in zip(_CTX_TERMS, _CTX_ROLES)]
 try:  # every occurrence (overlapping): a longer stem that fails its word end leaves the shorter ones
     from ahocorasick_rs import AhoCorasick as _CtxAC
+    from ahocorasick_rs import Implementation as _Impl
 
-    _CTX_AC: _CtxAC | None = _CtxAC(_CTX_TERMS)
+    # a DFA: over these ~230 stems it is small (under 1 MB) and searches 4 KB in half the time of the NFA
+    _CTX_AC: _CtxAC | None = _CtxAC(_CTX_TERMS, implementation=_Impl.DFA)
 except ImportError:  # pragma: no cover - the dependency is declared
     _CTX_AC = None
 _CTX_RE = re.compile(

@@ -55,7 +55,7 @@ _EXT = re.compile(
 _KEEP_DIGITS = str.maketrans("", "", " \t().-+/")
 _ONE_DIGIT_GROUP = re.compile(r"(?<![0-9])[0-9](?![0-9])")
 # the number continues a letters-and-digits code: "1Z 999 AA1 01 2345 6784"
-_CODE_BEFORE = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]*[0-9][ \t]$")
+_CODE_BEFORE = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9]*[A-Za-z])(?=[A-Za-z0-9]*[0-9])[A-Za-z0-9]+[ \t]$")
 
 # -- vetoes ---------------------------------------------------------------------------------
 _DATE = re.compile(
@@ -80,7 +80,8 @@ _NEG_WORDS = (
     r"patent|doi|pr|card|iban|routing|zip|postcode|checksum|offset|hash|badge|room|seat|flight|"
     r"booking|reservation|meeting|webinar|conference|passcode|pin|"
     r"buchung|buchungsnummer|réservation|reserva|prenotazione|rezerwacja|rezerwacji|reservering|bokning|bestilling|"
-    r"objednávka|objednávky|faktura|ordre|"
+    r"objednávka|objednávky|faktura|ordre|zásilka|zásilky|"
+    r"contract|contratto|contrato|contrat|vertrag|vertragsnummer|umowa|umowy|polizza|póliza|apólice|"
     r"bestellung|bestellnummer|auftrag|auftragsnummer|rechnung|rechnungsnummer|kundennummer|lieferschein|"
     r"aktenzeichen|artikel|artikelnummer|sendungsnummer|steuernummer|plz|matrikelnummer|personalnummer|"
     r"mitgliedsnummer|versicherungsnummer|vorgangsnummer|geschäftszeichen|ausweisnummer|kundennr|"
@@ -128,6 +129,7 @@ _NEG_FILLER = frozenset(
         "n",
         "º",
         "o",  # ("n.º" reads "n.o" once normalised)
+        "č",  # (Czech "č.", číslo)
         "nro",
         "the",
         "is",
@@ -143,7 +145,8 @@ _NEG_FILLER = frozenset(
 )
 _NEG_CJK = re.compile(
     r"(?:订单|單號|单号|发票|發票|编号|編號|主文|注文|(?<!電話)(?<!携帯)番号|郵便|邮编|账号|账户|口座|계좌|우편번호|주문|사업자|"
-    r"등록번호|송장|رقم الطلب|الطلب|طلب\S{0,4}\s+رقم|فاتورة|الفاتورة|رقم الحساب|الحساب)\s*[:：#№]?\s*(?:号码|號碼|号|番号|번호)?\s*[:：]?\s*$"
+    r"등록번호|송장|請求書|请求书|거래명세서|会議\s*ID|会议\s*ID|회의\s*ID|"
+    r"رقم الطلب|الطلب|طلب\S{0,4}\s+رقم|الشحنة|شحنة|فاتورة|الفاتورة|رقم الحساب|الحساب)\s*[:：#№]?\s*(?:号码|號碼|号|番号|번호)?\s*[:：]?\s*$"
 )
 
 # phone words (before or just after a number, or a table column header)
@@ -279,6 +282,12 @@ _CTX_SET = frozenset(
         "hubungi",
         "nomor",
         "thoại",
+        "kontakt",
+        "texter",
+        "texto",
+        "appelle",
+        "rappeler",
+        "rappelle",
     ]
 )
 _CTX_MULTI = ("text me", "sabit hat", "office line", "direct line", "branch line", "main line", "phone line")
@@ -384,6 +393,29 @@ _ALL_TARGETS = (
 )
 
 
+# ...and, with a phone word near, these (8-digit numbers are phones in Singapore, Hong Kong, Denmark, Norway)
+_WORD_TARGETS = (
+    "HK",
+    "SG",
+    "MY",
+    "PH",
+    "TH",
+    "VN",
+    "ID",
+    "PK",
+    "NZ",
+    "ZA",
+    "NG",
+    "KE",
+    "IL",
+    "CZ",
+    "DK",
+    "NO",
+    "SE",
+    "FI",
+)
+
+
 def region_hints(window: str) -> tuple[str, ...]:
     """Regions the text around a number hints at, most likely first (English-speaking last)."""
     out: list[str] = []
@@ -432,6 +464,7 @@ def warm() -> None:
         + _ENGLISH
         + ("UA", "BY", "KZ", "TW", "HK", "QA", "KW", "JO", "MA", "CL", "IL", "TH", "GR", "CY")
         + ("CZ", "SK", "DK", "NO", "SE", "FI", "HU", "RO")
+        + _WORD_TARGETS
     ):
         phonenumbers.PhoneMetadata.metadata_for_region(r)
     _pn = phonenumbers
@@ -565,6 +598,8 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             continue  # keyed after the call connects ("+1 929-555-0100,,84211903377#"): a meeting id or a PIN
         if _CEP.fullmatch(s):
             continue  # 40020-000: a Brazilian postal code (a phone number is never grouped 5-3)
+        if _YEAR_FIRST.match(s) or _YEAR_LAST.fullmatch(s):
+            continue  # 2024-0611-03, 4471/2023: a document or case number with its year
         digits = s.translate(_KEEP_DIGITS)
         nd = len(digits)
         if nd < 7 or nd > 15:
@@ -581,7 +616,7 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         end = e.end() if e else b
         neg = _neg(before)
         score = _score(t, s, digits, a, b, before, after, nanp, header_of, neg, hints, shapes, budget, min_score)
-        if score > 0 and neg:
+        if score > 0 and neg and not intl:  # (an order number never starts with "+": "Cep: +90 533 …" is a mobile)
             score -= 0.6  # order / invoice / customer number ...: kept only below any sane min_score
         if score > 0:
             yield ("PHONE", a, end, min(score, 1.0))
@@ -593,6 +628,8 @@ def _ean13_ok(d: str) -> bool:
 
 _SPACES = re.compile(r"[ ]+")
 _CEP = re.compile(r"[0-9]{5}-[0-9]{3}")
+_YEAR_FIRST = re.compile(r"(?:19|20)[0-9]{2}([-/.])[0-9]+\1[0-9]")
+_YEAR_LAST = re.compile(r"[0-9]{1,6}/(?:19|20)[0-9]{2}")
 
 
 def _decimalish(s: str) -> bool:
@@ -657,6 +694,8 @@ def _score(t, s, digits, a, b, before, after, nanp, header_of, neg, hints, shape
         if not ((digits[0] == "0" and len(s) > len(digits)) or has_ctx()):
             return 0.0
         region, trunk = _valid_national(s, _ALL_TARGETS)
+        if region is None and has_ctx():
+            region, trunk = _valid_national(s, _WORD_TARGETS)
         if region is None:
             return 0.0
         hinted = False

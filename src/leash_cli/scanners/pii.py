@@ -231,7 +231,8 @@ _FILE_TLDS = frozenset(
 _CARD = re.compile(r"[0-9](?<![0-9\-][0-9])(?:[ \-]?[0-9]){12,22}(?![0-9])")
 _SEP_SPLIT = re.compile(r"[ \-]")
 
-_SSN = re.compile(r"([0-9](?<![\w\-.][0-9])[0-9]{2})([\- ]?)([0-9]{2})\2([0-9]{4})(?![\w]|[\-.][0-9])")
+# (not followed by a dash or dot and more of a code: "PN 412-37-0915-B" is a part number)
+_SSN = re.compile(r"([0-9](?<![\w\-.][0-9])[0-9]{2})([\- ]?)([0-9]{2})\2([0-9]{4})(?![\w]|[\-.][0-9A-Za-z])")
 _SSN_SPECIMENS = frozenset({"078051120", "219099999", "123456789"})
 # (underscores and dashes count as boundaries: employee_ssn, social-security-number, SocialSecurityNumber)
 _SSN_CTX = re.compile(
@@ -519,7 +520,8 @@ class PiiScanner:
             s = m.group()
             a = m.start()
             if " " not in s and "-" not in s:
-                if 13 <= len(s) <= 19 and luhn_ok(s) and card_brand(s):
+                if 13 <= len(s) <= 19 and luhn_ok(s) and card_brand(s) and not (len(s) == 13 and _ean13(s)):
+                    # (a 13-digit Visa number is all but retired; a 13-digit EAN / JAN barcode is on every product)
                     yield ("CREDIT_CARD", a, m.end(), _card_score(t, a, False))
                 continue
             # grouped: try every contiguous run of groups, longest first
@@ -878,6 +880,11 @@ def _has_digits(t: str) -> bool:
 
 
 _CARD_CTX = re.compile(r"\b(?:card|credit|debit|visa|mastercard|amex|cc|pan|payment|karte|tarjeta|carte)\b")
+
+
+def _ean13(d: str) -> bool:
+    """``d`` (13 digits) carries a valid EAN-13 / JAN check digit."""
+    return (sum(map(int, d[:12:2])) + 3 * sum(map(int, d[1:12:2])) + int(d[12])) % 10 == 0
 
 
 def _card_score(t: str, a: int, grouped: bool) -> float:

@@ -263,6 +263,7 @@ _URL_PW_PLACEHOLDERS = frozenset(
         "baz",
         "s3cret",
         "hunter2",
+        "guest",  # (RabbitMQ's default guest:guest, on localhost only)
     }
 )
 
