@@ -163,6 +163,39 @@ def test_documents_parcels_and_meetings_are_not_phones(text):
     assert phones_in(text) == []
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Art. 0415-3371  Set punte HSS 19 pezzi",
+        "| コード | 品名 |\n|---|---|\n| 0415-2209 | 電動ドリル |",  # a column named "code"
+        "| Order | Date |\n|---|---|\n| 2405118734 | 11.06.2024 |",
+        "děkujeme za Vaši objednávku č. 2024/118734 ze dne 3. 6. 2024.",
+        "[3] Statistical Office (2023). Table 0417-2209: Households by size",
+        "Numéro d'entreprise : BE 0417.882.093.",  # a VAT id with its country prefix
+        "Wasserkocher (Art.-Nr. 412-37-0915-B, EAN 4005637072320)",
+    ],
+)
+def test_articles_tables_and_company_numbers_are_not_phones(text):
+    assert phones_in(text) == []
+
+
+@pytest.mark.parametrize(
+    "text,phone",
+    [
+        ("Mme Girard        06 81 52 97 29     69003  1 249,50", "06 81 52 97 29"),  # a fixed-width row
+        ("hafðu samband við afgreiðsluna í síma 562 3722 alla virka daga", "562 3722"),
+        ("Biroja tālrunis: 67 885 871. Dalības maksa 25 EUR", "67 885 871"),
+    ],
+)
+def test_fixed_width_rows_and_more_phone_words(text, phone):
+    assert phones_in(text) == [phone]
+
+
+def test_mir_cards():
+    found = [f.text for f in SC.scan("предоплату на карту Мир 2202 4643 1113 5313") if f.type == "CREDIT_CARD"]
+    assert found == ["2202 4643 1113 5313"]
+
+
 def test_part_numbers_and_barcodes_are_not_ssns_or_cards():
     text = "drive belt PN 412-37-0915-B, gasket kit PN 118-20-4471-C"
     assert ssns(text) == []

@@ -310,3 +310,4 @@ def test_url_password_without_a_user():
 
 def test_default_broker_credentials_are_not_a_secret():
     assert SecretsScanner().scan("broker:\n  url: amqp://guest:guest@localhost:5672//") == []
+    assert SecretsScanner().scan("TEST_DATABASE_URL=postgres://postgres:postgres@localhost:5433/test") == []

@@ -45,7 +45,7 @@ __all__ = ["PHONE", "phone_candidates", "region_hints", "warm"]
 PHONE = re.compile(
     r"[+(0-9](?<![A-Za-z0-9_+#/.@\-][\s\S])"
     r"(?:(?<=\+)\(?[0-9]|(?<=\()\+?[0-9]|(?<=[0-9]))[0-9 \t()./\-]{4,24}[0-9]"
-    r"(?![A-Za-z0-9_]|[.\-/][0-9])"
+    r"(?![A-Za-z0-9_]|[.\-/][0-9A-Za-z])"
 )
 _EXT = re.compile(
     r"[ \t]{0,2}(?:ext\.?|extn\.?|extension|x|доб\.?|wew\.?|ramal|int\.?|poste|durchwahl|dw\.?)"
@@ -82,6 +82,8 @@ _NEG_WORDS = (
     r"buchung|buchungsnummer|réservation|reserva|prenotazione|rezerwacja|rezerwacji|reservering|bokning|bestilling|"
     r"objednávka|objednávky|faktura|ordre|zásilka|zásilky|"
     r"contract|contratto|contrato|contrat|vertrag|vertragsnummer|umowa|umowy|polizza|póliza|apólice|"
+    r"art|table|tab|tabelle|tableau|tabla|resi|objednávku|objednávce|entreprise|enterprise|company|vat|btw|tva|iva|"
+    r"ust|mwst|beneficiário|beneficiario|agência|agencia|"
     r"bestellung|bestellnummer|auftrag|auftragsnummer|rechnung|rechnungsnummer|kundennummer|lieferschein|"
     r"aktenzeichen|artikel|artikelnummer|sendungsnummer|steuernummer|plz|matrikelnummer|personalnummer|"
     r"mitgliedsnummer|versicherungsnummer|vorgangsnummer|geschäftszeichen|ausweisnummer|kundennr|"
@@ -145,7 +147,7 @@ _NEG_FILLER = frozenset(
 )
 _NEG_CJK = re.compile(
     r"(?:订单|單號|单号|发票|發票|编号|編號|主文|注文|(?<!電話)(?<!携帯)番号|郵便|邮编|账号|账户|口座|계좌|우편번호|주문|사업자|"
-    r"등록번호|송장|請求書|请求书|거래명세서|会議\s*ID|会议\s*ID|회의\s*ID|"
+    r"등록번호|송장|請求書|请求书|거래명세서|会議\s*ID|会议\s*ID|회의\s*ID|コード|品番|"
     r"رقم الطلب|الطلب|طلب\S{0,4}\s+رقم|الشحنة|شحنة|فاتورة|الفاتورة|رقم الحساب|الحساب)\s*[:：#№]?\s*(?:号码|號碼|号|番号|번호)?\s*[:：]?\s*$"
 )
 
@@ -288,6 +290,11 @@ _CTX_SET = frozenset(
         "appelle",
         "rappeler",
         "rappelle",
+        "síma",
+        "sími",
+        "tālrunis",
+        "tālr",
+        "telefonas",
     ]
 )
 _CTX_MULTI = ("text me", "sabit hat", "office line", "direct line", "branch line", "main line", "phone line")
@@ -413,6 +420,10 @@ _WORD_TARGETS = (
     "NO",
     "SE",
     "FI",
+    "IS",
+    "LV",
+    "LT",
+    "EE",
 )
 
 
@@ -584,7 +595,10 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         a, b = m.span()
         if s.startswith("(") and ")" not in s:
             s, a = s[1:], a + 1
-        if s.count("(") != s.count(")") or s.count("(") > 1 or "  " in s or "\t" in s:
+        if "  " in s or "\t" in s:  # two spaces or a tab end a cell of a fixed-width row: the number is before
+            cut = min(i for i in (s.find("  "), s.find("\t")) if i >= 0)
+            s, b = s[:cut], a + cut
+        if s.count("(") != s.count(")") or s.count("(") > 1:
             continue
         intl = s.startswith(("+", "(+"))
         if not intl:
@@ -607,14 +621,14 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         if nd == 13 and digits[:3] in ("978", "979") and _ean13_ok(digits):
             continue  # ISBN-13 / EAN
         before = t[max(0, a - 40) : a]
-        if _UNIT_BEFORE.search(before[-5:]) or _CODE_BEFORE.search(before[-24:]):
+        if _UNIT_BEFORE.search(before[-5:]) or _CODE_BEFORE.search(before[-24:]) or _PREFIX_BEFORE.search(before[-4:]):
             continue
         after = t[b : b + 24]
         if _UNIT_AFTER.match(after):
             continue
         e = _EXT.match(t, b)
         end = e.end() if e else b
-        neg = _neg(before)
+        neg = _neg(before) or _neg(header_of(a))  # (a column named "Code", "Art.-Nr.", "Order")
         score = _score(t, s, digits, a, b, before, after, nanp, header_of, neg, hints, shapes, budget, min_score)
         if score > 0 and neg and not intl:  # (an order number never starts with "+": "Cep: +90 533 …" is a mobile)
             score -= 0.6  # order / invoice / customer number ...: kept only below any sane min_score
@@ -628,7 +642,9 @@ def _ean13_ok(d: str) -> bool:
 
 _SPACES = re.compile(r"[ ]+")
 _CEP = re.compile(r"[0-9]{5}-[0-9]{3}")
-_YEAR_FIRST = re.compile(r"(?:19|20)[0-9]{2}([-/.])[0-9]+\1[0-9]")
+# two capitals right before a number: a country or carrier prefix of a VAT id or a parcel code
+_PREFIX_BEFORE = re.compile(r"(?<![A-Za-z])[A-Z]{2} ?$")
+_YEAR_FIRST = re.compile(r"(?:19|20)[0-9]{2}(?:([-.])[0-9]+\1[0-9]|/[0-9])")
 _YEAR_LAST = re.compile(r"[0-9]{1,6}/(?:19|20)[0-9]{2}")
 
 

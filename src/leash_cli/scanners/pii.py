@@ -105,6 +105,8 @@ def card_brand(d: str) -> str | None:
         return "diners"
     if p2 == 62 and 16 <= n <= 19:
         return "unionpay"
+    if 2200 <= p4 <= 2204 and 16 <= n <= 19:
+        return "mir"
     return None
 
 

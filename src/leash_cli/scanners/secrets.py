@@ -557,7 +557,9 @@ class SecretsScanner:
                 continue
             if "{" in pw or "}" in pw:
                 continue
+            if pw == user:
+                continue  # postgres:postgres, root:root: a default, not a secret someone leaked
             score = 0.9
-            if pw == user or len(pw) < 4:
+            if len(pw) < 4:
                 score = 0.6
             yield ("URL_PASSWORD", m.start(2), m.end(2), score)
