@@ -42,7 +42,7 @@ class PromptInjection(ScanModule):
             None,
             description="the document model also reads every window of a text over 1,024 characters, not only "
             "where a rule or a strong stem pointed (finds instructions slipped into long documents without "
-            "an attack's usual words; about 0.05-0.1 ms more per 4 KB); default: on at sensitivity high",
+            "an attack's usual words; one more hashing pass, about 0.2-0.3 ms per 4 KB); default: on at sensitivity high",
         )
         check_responses: bool = Field(False, description="also score the model's answers")
         roles: list[str] | None = Field(
