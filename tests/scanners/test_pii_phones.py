@@ -185,6 +185,8 @@ def test_articles_tables_and_company_numbers_are_not_phones(text):
         ("Mme Girard        06 81 52 97 29     69003  1 249,50", "06 81 52 97 29"),  # a fixed-width row
         ("hafðu samband við afgreiðsluna í síma 562 3722 alla virka daga", "562 3722"),
         ("Biroja tālrunis: 67 885 871. Dalības maksa 25 EUR", "67 885 871"),
+        ("PH 0151 23456789 (mobil)", "0151 23456789"),  # "PH" abbreviates phone: no code's prefix
+        ("Kontakt: DE +49 151 23456789", "+49 151 23456789"),
     ],
 )
 def test_fixed_width_rows_and_more_phone_words(text, phone):

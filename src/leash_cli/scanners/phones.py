@@ -621,7 +621,9 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         if nd == 13 and digits[:3] in ("978", "979") and _ean13_ok(digits):
             continue  # ISBN-13 / EAN
         before = t[max(0, a - 40) : a]
-        if _UNIT_BEFORE.search(before[-5:]) or _CODE_BEFORE.search(before[-24:]) or _PREFIX_BEFORE.search(before[-4:]):
+        if _UNIT_BEFORE.search(before[-5:]) or _CODE_BEFORE.search(before[-24:]):
+            continue
+        if not intl and _PREFIX_BEFORE.search(before[-4:]):
             continue
         after = t[b : b + 24]
         if _UNIT_AFTER.match(after):
@@ -643,7 +645,8 @@ def _ean13_ok(d: str) -> bool:
 _SPACES = re.compile(r"[ ]+")
 _CEP = re.compile(r"[0-9]{5}-[0-9]{3}")
 # two capitals right before a number: a country or carrier prefix of a VAT id or a parcel code
-_PREFIX_BEFORE = re.compile(r"(?<![A-Za-z])[A-Z]{2} ?$")
+# ("PH", the phone's own abbreviation, is no prefix; a "+" number is never a VAT id)
+_PREFIX_BEFORE = re.compile(r"(?<![A-Za-z])(?!PH)[A-Z]{2} ?$")
 _YEAR_FIRST = re.compile(r"(?:19|20)[0-9]{2}(?:([-.])[0-9]+\1[0-9]|/[0-9])")
 _YEAR_LAST = re.compile(r"[0-9]{1,6}/(?:19|20)[0-9]{2}")
 
