@@ -674,10 +674,9 @@ class Model:
         padded = " " + text + " "
         lo, hi = starts[0], min(starts[-1] + size, n)
         s = self._sums_of(codes(padded), lo, hi, 0, (dw,), words=0, padded=padded)[0]  # positions lo .. hi-1
-        cs = np.concatenate(([0.0], np.cumsum(s)))
         st = np.asarray(starts)
         ends = np.minimum(st + size, n)
-        vals = (cs[ends - lo] - cs[st - lo]) / np.sqrt(np.maximum(_count_prefix(ends) - _count_prefix(st), 1.0))
+        vals = _doc_windows(np.concatenate(([0.0], np.cumsum(s))), st, ends, lo)
         k = int(np.argmax(vals))
         return float(vals[k]) + self.doc_bias, max(0, starts[k] - 1), min(len(text), int(ends[k]) - 1)
 
@@ -693,10 +692,9 @@ class Model:
         n = len(text) + 2
         padded = " " + text + " "
         s = self._sums_of(codes(padded), 0, n, 0, (dw,), words=0, padded=padded)[0]
-        cs = np.concatenate(([0.0], np.cumsum(s)))
         st = np.asarray(window_starts(n))
         ends = np.minimum(st + WINDOW, n)
-        vals = (cs[ends] - cs[st]) / np.sqrt(np.maximum(_count_prefix(ends) - _count_prefix(st), 1.0)) + self.doc_bias
+        vals = _doc_windows(np.concatenate(([0.0], np.cumsum(s))), st, ends) + self.doc_bias
         return vals, np.maximum(st - 1, 0), np.minimum(ends - 1, len(text))
 
     def _doc_around(self, text: str, live: list[tuple[int, int]]) -> tuple[float, int, int]:
@@ -755,6 +753,12 @@ class Model:
     def _doc_of(self, s: np.ndarray, n: int) -> float:
         """The document model's logit of a whole padded text of length ``n`` from its per-position sums."""
         return float(s.sum()) / float(np.sqrt(max(_count_prefix(n), 1.0))) + self.doc_bias
+
+
+def _doc_windows(cs: np.ndarray, st: np.ndarray, ends: np.ndarray, lo: int = 0) -> np.ndarray:
+    """The document model's windows ``[st, ends)`` of a padded text from the cumulative per-position sums ``cs``
+    (``cs[0]`` = 0, starting at position ``lo``): each sum over the square root of its n-gram count (no bias)."""
+    return (cs[ends - lo] - cs[st - lo]) / np.sqrt(np.maximum(_count_prefix(ends) - _count_prefix(st), 1.0))
 
 
 def doc_places(text: str, live: list[tuple[int, int]]) -> list[tuple[int, int]]:
