@@ -68,6 +68,8 @@ BLIND_WRITERS_PHONES = [
     ("PH 0151 23456789 (mobil)", "0151 23456789"),  # "PH" abbreviates phone: no code's prefix
     ("Kontakt: DE +49 151 23456789", "+49 151 23456789"),
     ("Join by phone: +1 646-555-0193,,84211903377# United States", "+1 646-555-0193"),  # not the meeting id
+    ("לפרטים נוספים התקשרו ל-054-7712345 עד יום חמישי.", "054-7712345"),  # Hebrew "to" joined by a hyphen
+    ("אפשר להשיג אותי ב-03-6091234 בשעות העבודה", "03-6091234"),  # "at"
 ]
 BLIND_WRITERS_LOOK_ALIKES = [
     "注文番号：090-1234-5678",
@@ -89,6 +91,7 @@ BLIND_WRITERS_LOOK_ALIKES = [
     "[3] Statistical Office (2023). Table 0417-2209: Households by size",
     "Numéro d'entreprise : BE 0417.882.093.",  # a VAT id with its country prefix
     "Wasserkocher (Art.-Nr. 412-37-0915-B, EAN 4005637072320)",
+    "ref-054-7712345",  # a hyphen after a Latin letter still ends an identifier, not a prefix
 ]
 
 

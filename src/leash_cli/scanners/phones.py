@@ -41,9 +41,10 @@ __all__ = ["PHONE", "phone_candidates", "region_hints", "warm"]
 # -- candidates ---------------------------------------------------------------------------
 # Starts at "+", "(" or a digit not preceded by an ASCII word character or a number
 # separator; ends at a digit not followed by one.  ASCII-only boundaries: CJK, Arabic and
-# Cyrillic letters may touch the number.
+# Cyrillic letters may touch the number, and a Hebrew one-letter prefix joined by a hyphen
+# ("ל-054-…", "to 054-…") may lead it.
 PHONE = re.compile(
-    r"[+(0-9](?<![A-Za-z0-9_+#/.@\-][\s\S])"
+    r"[+(0-9](?<![A-Za-z0-9_+#/.@][\s\S])(?<!(?<![\u05d0-\u05ea])-[\s\S])"
     r"(?:(?<=\+)\(?[0-9]|(?<=\()\+?[0-9]|(?<=[0-9]))[0-9 \t()./\-]{4,24}[0-9]"
     r"(?![A-Za-z0-9_]|[.\-/][0-9A-Za-z])"
 )
