@@ -70,6 +70,8 @@ BLIND_WRITERS_PHONES = [
     ("Join by phone: +1 646-555-0193,,84211903377# United States", "+1 646-555-0193"),  # not the meeting id
     ("לפרטים נוספים התקשרו ל-054-7712345 עד יום חמישי.", "054-7712345"),  # Hebrew "to" joined by a hyphen
     ("אפשר להשיג אותי ב-03-6091234 בשעות העבודה", "03-6091234"),  # "at"
+    ("Call us: 1300 655 506 for support", "1300 655 506"),  # Australia writes 1300 / 1800 without its 0
+    ("Ring 1800 123 456 anytime", "1800 123 456"),
 ]
 BLIND_WRITERS_LOOK_ALIKES = [
     "注文番号：090-1234-5678",

@@ -511,6 +511,8 @@ def _valid_national(s: str, regions: tuple[str, ...]) -> tuple[str | None, bool]
         prefix = md.national_prefix or ""
         trunk = bool(prefix) and digits.startswith(prefix)
         if prefix and not trunk and r not in _TRUNKLESS_OK:
+            if len(digits) >= 9 and _written_without_trunk(digits, r, md):
+                return r, False  # the few numbers the country writes without it (Australia's 1300 / 1800)
             continue  # a DE/GB/FR/... national number is written with its 0
         lengths = md.general_desc.possible_length
         if lengths and len(digits) - (len(prefix) if trunk else 0) not in lengths and len(digits) not in lengths:
@@ -530,6 +532,20 @@ def _valid_national(s: str, regions: tuple[str, ...]) -> tuple[str | None, bool]
         if n.country_code == md.country_code and _pn.is_valid_number_for_region(n, r):
             return r, trunk
     return None, False
+
+
+def _written_without_trunk(digits: str, r: str, md) -> bool:
+    """Whether ``digits`` is a valid toll-free, shared-cost or single (UAN) number of ``r`` that its own
+    national format writes without the trunk prefix (1300 655 506 and 1800 123 456 in Australia; 0800 in
+    Britain is written with it; an ordinary subscriber number never is here)."""
+    assert _pn is not None
+    n = _pn.PhoneNumber(country_code=md.country_code, national_number=int(digits))
+    if not _pn.is_valid_number_for_region(n, r) or _pn.number_type(n) not in _SERVICE_TYPES:
+        return False
+    return not _pn.format_number(n, _pn.PhoneNumberFormat.NATIONAL).startswith(md.national_prefix)
+
+
+_SERVICE_TYPES = frozenset({3, 5, 9})  # PhoneNumberType TOLL_FREE, SHARED_COST, UAN (no import at load time)
 
 
 # regions whose trunk prefix is often left out when writing a national number
