@@ -89,6 +89,9 @@ def _luhn_complete(prefix: str, length: int) -> str:
         ("300", 16, "diners"),
         ("62", 16, "unionpay"),
         ("62", 19, "unionpay"),
+        ("6759", 16, "maestro"),
+        ("6759", 19, "maestro"),
+        ("5018", 16, "maestro"),
     ],
 )
 def test_card_brands(prefix, length, brand):
@@ -121,6 +124,7 @@ def test_card_separators(card):
         "order 2024-01-15-0001-9876-5432",
         "uuid 550e8400-e29b-41d4-a716-446655440000",
         "1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6",  # digits separated one by one
+        "VAT no. 300012345600003",  # 15 digits from 300: no Diners number has 15 (a Saudi VAT number)
     ],
 )
 def test_card_negative(text):

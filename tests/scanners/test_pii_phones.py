@@ -72,6 +72,13 @@ BLIND_WRITERS_PHONES = [
     ("אפשר להשיג אותי ב-03-6091234 בשעות העבודה", "03-6091234"),  # "at"
     ("Call us: 1300 655 506 for support", "1300 655 506"),  # Australia writes 1300 / 1800 without its 0
     ("Ring 1800 123 456 anytime", "1800 123 456"),
+    ("고객센터 1588-1234 (평일 09:00~18:00)", "1588-1234"),  # ...and Korea its 1588 numbers
+    ("Telefon: 0711 / 725 04 38", "0711 / 725 04 38"),  # an area code, then a slash with spaces
+    ("llamame al 011 15-4123-4567 después de las 18", "011 15-4123-4567"),  # Argentina's mobile "15"
+    ("Tel. 089 1234567 Durchwahl -12", "089 1234567 Durchwahl -12"),
+    ("Lūdzu, zvaniet pa tālruni 26 123 456", "26 123 456"),
+    ("Za naročila nas pokličite na 041 123 456 ali pišite.", "041 123 456"),  # Slovenian
+    ("Naam,Telefoon,Plaats\nAnna de Vries,0612345678,Utrecht", "0612345678"),
 ]
 BLIND_WRITERS_LOOK_ALIKES = [
     "注文番号：090-1234-5678",
@@ -94,6 +101,9 @@ BLIND_WRITERS_LOOK_ALIKES = [
     "Numéro d'entreprise : BE 0417.882.093.",  # a VAT id with its country prefix
     "Wasserkocher (Art.-Nr. 412-37-0915-B, EAN 4005637072320)",
     "ref-054-7712345",  # a hyphen after a Latin letter still ends an identifier, not a prefix
+    "Bill of lading: BOL 5512-3381-07, 14 pallets",
+    "Harbour Dental Pty Ltd, ABN 12 345 678 901",
+    "Unser Zeichen: 089 5521 3380/KL, Ihr Schreiben vom 3. Mai",
 ]
 
 
@@ -168,6 +178,19 @@ def test_brazilian_postal_code_is_not_a_phone():
     assert phones_in("Endereço: Rua Chile 22; Salvador; BA; 40020-000; tel. (71) 3321-4455") == ["(71) 3321-4455"]
 
 
+def test_two_numbers_separated_by_a_slash():
+    text = "Tél. : +33 1 42 68 53 00 / 06 12 34 56 78"
+    assert phones_in(text) == ["+33 1 42 68 53 00", "06 12 34 56 78"]
+
+
+def test_the_texts_own_international_number_names_the_country():
+    """A national number beside an international one of the same country is that country's, with a phone
+    word's weight (no word here says "phone", and Indonesian is no language the hints read)."""
+    assert phones_in("Sede: +351 21 340 2200 · Emergência: 912 345 678") == ["+351 21 340 2200", "912 345 678"]
+    assert phones_in("Jakarta: +62 21 5790 1234 | Bandung: (022) 87654321") == ["+62 21 5790 1234", "(022) 87654321"]
+    assert phones_in("Emergência: 912 345 678") == []
+
+
 def test_trunkless_thousands_shape_needs_a_phone_word():
     assert phones_in("Zadzwoń pod numer 512 345 678.") == ["512 345 678"]
     assert phones_in("Wynik: 512 345 678 punktów") == []
@@ -190,6 +213,13 @@ def test_ssn_column_of_csv_and_tsv():
         str(512346000 + i) for i in range(30)
     ]
     assert ssns("name\tsocial_security_number\nJo\t601224431\n") == ["601224431"]
+
+
+def test_ssn_word_at_the_end_of_the_line_before_and_my_social():
+    chat = "agent: I'll need the full social security number on file.\ncustomer: sure, it's 512 44 7781"
+    assert ssns(chat) == ["512 44 7781"]
+    assert ssns("ok my social is 512447781, dob 3/4/88") == ["512447781"]
+    assert ssns("follow my social media: 512 44 7781 likes") == []
 
 
 def test_ssn_key_names_with_underscores():

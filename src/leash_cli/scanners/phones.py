@@ -42,15 +42,18 @@ __all__ = ["PHONE", "phone_candidates", "region_hints", "warm"]
 # Starts at "+", "(" or a digit not preceded by an ASCII word character or a number
 # separator; ends at a digit not followed by one.  ASCII-only boundaries: CJK, Arabic and
 # Cyrillic letters may touch the number, and a Hebrew one-letter prefix joined by a hyphen
-# ("ל-054-…", "to 054-…") may lead it.
+# ("ל-054-…", "to 054-…") may lead it.  A slash with a space after it separates two numbers
+# ("+212 5 24 88 99 73 / 07 71 22 90 44") unless it follows an area code alone ("0711 / 725 04 38");
+# one without a space groups a number ("0173/28154237").
 PHONE = re.compile(
     r"[+(0-9](?<![A-Za-z0-9_+#/.@][\s\S])(?<!(?<![\u05d0-\u05ea])-[\s\S])"
-    r"(?:(?<=\+)\(?[0-9]|(?<=\()\+?[0-9]|(?<=[0-9]))[0-9 \t()./\-]{4,24}[0-9]"
+    r"(?:(?<=\+)\(?[0-9]|(?<=\()\+?[0-9]|(?<=[0-9]))"
+    r"(?:[0-9 \t().\-]|/(?! )|(?<=[^0-9]0[0-9]{2} )/|(?<=[^0-9]0[0-9]{3} )/|(?<=[^0-9]0[0-9]{4} )/){4,24}[0-9]"
     r"(?![A-Za-z0-9_]|[.\-/][0-9A-Za-z])"
 )
 _EXT = re.compile(
     r"[ \t]{0,2}(?:ext\.?|extn\.?|extension|x|доб\.?|wew\.?|ramal|int\.?|poste|durchwahl|dw\.?)"
-    r"[ \t]{0,2}[0-9]{1,6}(?![0-9A-Za-z])",
+    r"[ \t]{0,2}(?:[:\-][ \t]?)?[0-9]{1,6}(?![0-9A-Za-z])",
     re.IGNORECASE,
 )
 _KEEP_DIGITS = str.maketrans("", "", " \t().-+/")
@@ -79,14 +82,14 @@ _NEG_WORDS = (
     r"order|orders|invoice|inv|ref|reference|id|ticket|tracking|sku|isbn|issn|ean|serial|sn|account|acct|po|case|"
     r"transaction|txn|build|version|ver|port|pid|uid|item|part|model|batch|lot|confirmation|receipt|policy|member|"
     r"patent|doi|pr|card|iban|routing|zip|postcode|checksum|offset|hash|badge|room|seat|flight|"
-    r"booking|reservation|meeting|webinar|conference|passcode|pin|"
+    r"booking|reservation|meeting|webinar|conference|passcode|pin|bol|awb|waybill|consignment|abn|acn|"
     r"buchung|buchungsnummer|réservation|reserva|prenotazione|rezerwacja|rezerwacji|reservering|bokning|bestilling|"
     r"objednávka|objednávky|faktura|ordre|zásilka|zásilky|"
     r"contract|contratto|contrato|contrat|vertrag|vertragsnummer|umowa|umowy|polizza|póliza|apólice|"
     r"art|table|tab|tabelle|tableau|tabla|resi|objednávku|objednávce|entreprise|enterprise|company|vat|btw|tva|iva|"
     r"ust|mwst|beneficiário|beneficiario|agência|agencia|"
     r"bestellung|bestellnummer|auftrag|auftragsnummer|rechnung|rechnungsnummer|kundennummer|lieferschein|"
-    r"aktenzeichen|artikel|artikelnummer|sendungsnummer|steuernummer|plz|matrikelnummer|personalnummer|"
+    r"aktenzeichen|zeichen|artikel|artikelnummer|sendungsnummer|steuernummer|plz|matrikelnummer|personalnummer|"
     r"mitgliedsnummer|versicherungsnummer|vorgangsnummer|geschäftszeichen|ausweisnummer|kundennr|"
     r"article|dossier|artículo|expediente|articolo|pratica|artigo|processo|protocolo|artykuł|ürün|"
     r"kontonummer|blz|bic|swift|rekeningnummer|rekening|cuenta|conta|hesap|postal|pocztowy|индекс|"
@@ -218,6 +221,7 @@ _CTX_SET = frozenset(
         "bel",
         "bellen",
         "telefoonnummer",
+        "telefoon",
         "mobiele",
         "mobiel",
         "nummer",
@@ -294,8 +298,17 @@ _CTX_SET = frozenset(
         "síma",
         "sími",
         "tālrunis",
+        "tālruni",
+        "tālruņa",
+        "zvaniet",
+        "zvanīt",
         "tālr",
         "telefonas",
+        "pokličite",
+        "pokliči",
+        "nazovite",
+        "nazovi",
+        "mobitel",
     ]
 )
 _CTX_MULTI = ("text me", "sabit hat", "office line", "direct line", "branch line", "main line", "phone line")
@@ -364,6 +377,7 @@ _LANGS = (
     ("", "kiitos terveisin soita puhelin toimisto", ("FI",)),
     ("őű", "hogy vagy köszönöm telefonszám hívjon üdvözlettel", ("HU",)),
     ("șțşţ", "și pentru vă mulțumesc sunați", ("RO",)),
+    ("", "pokličite pokliči pišite hvala lep pozdrav nazovite lijep srdačan pozdravom", ("SI", "HR")),
 )
 _LANG_CHARS = [frozenset(c) for c, _, _ in _LANGS]
 _LANG_WORDS = [frozenset(w.split()) for _, w, _ in _LANGS]
@@ -499,6 +513,17 @@ def _valid_intl(s: str) -> int:
     return 1 if _pn.is_possible_number(n) else 0
 
 
+@lru_cache(maxsize=4096)
+def _intl_region(s: str) -> str | None:
+    """The region of the valid international number ``s`` (None: not one, or a shared calling code's)."""
+    assert _pn is not None
+    try:
+        n = _pn.parse(s, None)
+    except _pn.NumberParseException:
+        return None
+    return _pn.region_code_for_number(n) if _pn.is_valid_number(n) else None
+
+
 @lru_cache(maxsize=16384)
 def _valid_national(s: str, regions: tuple[str, ...]) -> tuple[str | None, bool]:
     """(first region where ``s`` is a valid national number, whether it carries that region's trunk prefix)."""
@@ -511,11 +536,16 @@ def _valid_national(s: str, regions: tuple[str, ...]) -> tuple[str | None, bool]
         prefix = md.national_prefix or ""
         trunk = bool(prefix) and digits.startswith(prefix)
         if prefix and not trunk and r not in _TRUNKLESS_OK:
-            if len(digits) >= 9 and _written_without_trunk(digits, r, md):
-                return r, False  # the few numbers the country writes without it (Australia's 1300 / 1800)
+            if len(digits) >= 8 and _written_without_trunk(digits, r, md):
+                return r, False  # the few numbers a country writes without it (1300 in Australia, 1588 in Korea)
             continue  # a DE/GB/FR/... national number is written with its 0
         lengths = md.general_desc.possible_length
-        if lengths and len(digits) - (len(prefix) if trunk else 0) not in lengths and len(digits) not in lengths:
+        if (
+            lengths
+            and not md.national_prefix_transform_rule
+            and len(digits) - (len(prefix) if trunk else 0) not in lengths
+            and len(digits) not in lengths
+        ):
             continue  # (cheap: no parse for a length the country never uses)
         if trunk and not md.national_prefix_transform_rule and digits[len(prefix) : len(prefix) + 1] not in ("", "0"):
             # the plain trunk-prefix case (DE, GB, FR, NL, TR, KR, JP, SA, EG, RU ...): build the number
@@ -607,6 +637,19 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             got = memo[k] = region_hints(t[max(0, (k << 8) - 128) : (k << 8) + 384])
         return got
 
+    matches = list(matches)
+    # the countries of the text's own international numbers: a national number of the same country beside
+    # one ("+351 21 148 9984 · Urgências: 938 853 587") is read as that country's, with a phone word's weight
+    seen: tuple[str, ...] = ()
+    if _pn is not None:
+        for m in matches:
+            g = m.group()
+            if g[:1] == "+" or g[:2] == "(+":
+                budget[0] -= 1
+                r = _intl_region(g.replace("(+", "+", 1))
+                if r is not None and r not in seen:
+                    seen += (r,)
+
     for m in matches:
         s = m.group()
         a, b = m.span()
@@ -648,7 +691,7 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         e = _EXT.match(t, b)
         end = e.end() if e else b
         neg = _neg(before) or _neg(header_of(a))  # (a column named "Code", "Art.-Nr.", "Order")
-        score = _score(t, s, digits, a, b, before, after, nanp, header_of, neg, hints, shapes, budget, min_score)
+        score = _score(t, s, digits, a, b, before, after, nanp, header_of, neg, hints, shapes, budget, min_score, seen)
         if score > 0 and neg and not intl:  # (an order number never starts with "+": "Cep: +90 533 …" is a mobile)
             score -= 0.6  # order / invoice / customer number ...: kept only below any sane min_score
         if score > 0:
@@ -681,7 +724,7 @@ def _decimalish(s: str) -> bool:
     return " " not in s and "-" not in s and s.count(".") == 1  # 3.14159265
 
 
-def _score(t, s, digits, a, b, before, after, nanp, header_of, neg, hints, shapes, budget, min_score) -> float:
+def _score(t, s, digits, a, b, before, after, nanp, header_of, neg, hints, shapes, budget, min_score, seen=()) -> float:
     ctx = None
 
     def has_ctx() -> bool:
@@ -720,10 +763,10 @@ def _score(t, s, digits, a, b, before, after, nanp, header_of, neg, hints, shape
         return 0.0  # (a national number after "order", "Rechnung" ...: not worth the library call)
     seps = len(s) - len(digits)
     shape = -0.15 if seps == 0 else 0.0 if _THOUSANDS.fullmatch(s) else 0.1
-    if (0.55 if digits[0] in "018" else 0.4) + shape + 0.3 * has_ctx() < min_score:
+    if (0.55 if digits[0] in "018" else 0.4) + shape + 0.3 * (bool(seen) or has_ctx()) < min_score:
         return 0.0  # it could not reach min_score even if valid: no library call
     budget[0] -= 1
-    region, trunk = _valid_national(s, hints(a))
+    region, trunk = _valid_national(s, seen + hints(a) if seen else hints(a))
     hinted = True
     if region is None:
         # no hinted country takes it: any country, if a phone word or a trunk prefix and grouping say "phone"
@@ -738,6 +781,6 @@ def _score(t, s, digits, a, b, before, after, nanp, header_of, neg, hints, shape
     score = (0.55 if trunk else 0.4) + shape
     if not hinted:
         score -= 0.15
-    if has_ctx():
+    if region in seen or has_ctx():
         score += 0.3
     return score

@@ -87,6 +87,9 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+_MAESTRO = frozenset({5018, 5020, 5038, 5893, 6304, 6759, 6761, 6762, 6763})
+
+
 def card_brand(d: str) -> str | None:
     """Return the card brand for a digit string if its IIN and length fit."""
     n = len(d)
@@ -101,12 +104,14 @@ def card_brand(d: str) -> str | None:
         return "discover"
     if 3528 <= p4 <= 3589 and 16 <= n <= 19:
         return "jcb"
-    if (300 <= p3 <= 305 or p2 in (36, 38, 39)) and 14 <= n <= 19:
+    if (300 <= p3 <= 305 or p2 in (36, 38, 39)) and (n == 14 or 16 <= n <= 19):  # (no Diners number has 15)
         return "diners"
     if p2 == 62 and 16 <= n <= 19:
         return "unionpay"
     if 2200 <= p4 <= 2204 and 16 <= n <= 19:
         return "mir"
+    if p4 in _MAESTRO and 13 <= n <= 19:
+        return "maestro"
     return None
 
 
@@ -237,9 +242,12 @@ _SEP_SPLIT = re.compile(r"[ \-]")
 _SSN = re.compile(r"([0-9](?<![\w\-.][0-9])[0-9]{2})([\- ]?)([0-9]{2})\2([0-9]{4})(?![\w]|[\-.][0-9A-Za-z])")
 _SSN_SPECIMENS = frozenset({"078051120", "219099999", "123456789"})
 # (underscores and dashes count as boundaries: employee_ssn, social-security-number, SocialSecurityNumber)
+# ("my social" in chat: "the last four of your social"; not "your social media")
 _SSN_CTX = re.compile(
     r"(?<![a-z])(?:ssns?(?![a-z])|social[ _\-]?security|soc\.? ?sec\b|ss#|ss no\b|"
-    r"tax ?payer[ _\-]?id|itin(?![a-z]))"
+    r"tax ?payer[ _\-]?id|itin(?![a-z])|"
+    r"(?:my|your|his|her|their) social(?![a-z]| (?:media|network|networks|worker|life|skills|club|event|circle|"
+    r"feed|account|accounts|profile|profiles|post|posts|handle|handles|channel|channels|calendar)(?![a-z])))"
 )
 
 _IBAN_START = re.compile(r"([A-Z](?<![A-Za-z0-9][A-Z])[A-Z])([0-9]{2})(?= ?[A-Z0-9])")
@@ -564,7 +572,8 @@ class PiiScanner:
                 continue
             if area + group + serial in _SSN_SPECIMENS:
                 continue
-            before = t[max(0, m.start() - 40) : m.start()].lower()
+            # (the word may end the line before: "I'll need your social security number.\ncustomer: 457 23 9901")
+            before = t[max(0, m.start() - 80) : m.start()].lower()
             ctx = _SSN_CTX.search(before) is not None or _SSN_CTX.search(headers.header_of(m.start())) is not None
             if sep == "-":
                 score = 0.8
