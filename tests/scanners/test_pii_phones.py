@@ -79,6 +79,8 @@ BLIND_WRITERS_PHONES = [
     ("Lūdzu, zvaniet pa tālruni 26 123 456", "26 123 456"),
     ("Za naročila nas pokličite na 041 123 456 ali pišite.", "041 123 456"),  # Slovenian
     ("Naam,Telefoon,Plaats\nAnna de Vries,0612345678,Utrecht", "0612345678"),
+    ("للتواصل: 01012345678", "01012345678"),  # Arabic "to get in touch"
+    ("INSERT INTO contacts (name, phone) VALUES ('Jan', '0612345678');", "0612345678"),  # an SQL column
 ]
 BLIND_WRITERS_LOOK_ALIKES = [
     "注文番号：090-1234-5678",
@@ -104,6 +106,12 @@ BLIND_WRITERS_LOOK_ALIKES = [
     "Bill of lading: BOL 5512-3381-07, 14 pallets",
     "Harbour Dental Pty Ltd, ABN 12 345 678 901",
     "Unser Zeichen: 089 5521 3380/KL, Ihr Schreiben vom 3. Mai",
+    "Date:   Tue Apr 9 17:42:18 2024 -0700",  # a time's seconds, a year and a zone offset
+    "rtp port range 49160-65000",
+    "Ondernemingsnummer 0412.345.678",
+    "HS code 8517.62.0090, gross weight 12 kg",
+    "DUNS 15-048-3782",
+    "Réf. client : 3 18 44 27 905",
 ]
 
 
@@ -181,6 +189,9 @@ def test_brazilian_postal_code_is_not_a_phone():
 def test_two_numbers_separated_by_a_slash():
     text = "Tél. : +33 1 42 68 53 00 / 06 12 34 56 78"
     assert phones_in(text) == ["+33 1 42 68 53 00", "06 12 34 56 78"]
+    # a fullwidth slash after a bracket (NFKC: "/"), not a path
+    assert phones_in("聯絡電話：(02)2345-6789（市話）／0912-345-678（手機）") == ["(02)2345-6789", "0912-345-678"]
+    assert phones_in("GET /api/0912-345-678") == []
 
 
 def test_the_texts_own_international_number_names_the_country():
@@ -220,6 +231,14 @@ def test_ssn_word_at_the_end_of_the_line_before_and_my_social():
     assert ssns(chat) == ["512 44 7781"]
     assert ssns("ok my social is 512447781, dob 3/4/88") == ["512447781"]
     assert ssns("follow my social media: 512 44 7781 likes") == []
+
+
+def test_ssn_with_dots_and_in_an_sql_insert():
+    assert ssns("Social Security Number: 512.44.7781") == ["512.44.7781"]
+    assert ssns("version 512.44.7781") == []
+    sql = "INSERT INTO staff (id, name, ssn) VALUES (1, 'Ana', '512447781'), (2, 'Bo, Jr.', '601224431');"
+    assert ssns(sql) == ["512447781", "601224431"]  # (the comma inside 'Bo, Jr.' is no column)
+    assert ssns("INSERT INTO staff (id, badge) VALUES (1, '512447781');") == []
 
 
 def test_ssn_key_names_with_underscores():

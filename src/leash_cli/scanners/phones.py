@@ -40,13 +40,15 @@ __all__ = ["PHONE", "phone_candidates", "region_hints", "warm"]
 
 # -- candidates ---------------------------------------------------------------------------
 # Starts at "+", "(" or a digit not preceded by an ASCII word character or a number
-# separator; ends at a digit not followed by one.  ASCII-only boundaries: CJK, Arabic and
-# Cyrillic letters may touch the number, and a Hebrew one-letter prefix joined by a hyphen
-# ("ל-054-…", "to 054-…") may lead it.  A slash with a space after it separates two numbers
+# separator (nor by a digit and a colon: "17:42:18 2024 -0700" is a time); ends at a digit not
+# followed by one.  ASCII-only boundaries: CJK, Arabic and Cyrillic letters may touch the number, a
+# Hebrew one-letter prefix joined by a hyphen ("ל-054-…", "to 054-…") may lead it, and so may a slash
+# after a bracket or a CJK character ("(市話)/0911-891-427": two numbers, each labelled).  A slash with a space after it separates two numbers
 # ("+212 5 24 88 99 73 / 07 71 22 90 44") unless it follows an area code alone ("0711 / 725 04 38");
 # one without a space groups a number ("0173/28154237").
 PHONE = re.compile(
-    r"[+(0-9](?<![A-Za-z0-9_+#/.@][\s\S])(?<!(?<![\u05d0-\u05ea])-[\s\S])"
+    r"[+(0-9](?<![A-Za-z0-9_+#.@][\s\S])(?<!(?<![\u05d0-\u05ea])-[\s\S])(?<![0-9]:[\s\S])"
+    r"(?<!(?<![)\u2e80-\u9fff\uac00-\ud7af])/[\s\S])"
     r"(?:(?<=\+)\(?[0-9]|(?<=\()\+?[0-9]|(?<=[0-9]))"
     r"(?:[0-9 \t().\-]|/(?! )|(?<=[^0-9]0[0-9]{2} )/|(?<=[^0-9]0[0-9]{3} )/|(?<=[^0-9]0[0-9]{4} )/){4,24}[0-9]"
     r"(?![A-Za-z0-9_]|[.\-/][0-9A-Za-z])"
@@ -79,10 +81,12 @@ _UNIT_BEFORE = re.compile(r"(?:€|\$|£|¥|₽|₹|₩|₺|eur|usd|pln|rub|r\$)
 # negative words right before a number (ASCII / Latin / Cyrillic words need a word boundary;
 # CJK and Arabic words are matched as they stand)
 _NEG_WORDS = (
-    r"order|orders|invoice|inv|ref|reference|id|ticket|tracking|sku|isbn|issn|ean|serial|sn|account|acct|po|case|"
+    r"order|orders|invoice|inv|ref|réf|reference|id|ticket|tracking|sku|isbn|issn|ean|serial|sn|account|acct|po|case|"
     r"transaction|txn|build|version|ver|port|pid|uid|item|part|model|batch|lot|confirmation|receipt|policy|member|"
     r"patent|doi|pr|card|iban|routing|zip|postcode|checksum|offset|hash|badge|room|seat|flight|"
     r"booking|reservation|meeting|webinar|conference|passcode|pin|bol|awb|waybill|consignment|abn|acn|"
+    r"range|ranges|ports|duns|ein|cage|naics|eori|hs|hts|tariff|taric|utm|"
+    r"ondernemingsnummer|ondernemingsnr|handelsregister|hrb|hra|rcs|"
     r"buchung|buchungsnummer|réservation|reserva|prenotazione|rezerwacja|rezerwacji|reservering|bokning|bestilling|"
     r"objednávka|objednávky|faktura|ordre|zásilka|zásilky|"
     r"contract|contratto|contrato|contrat|vertrag|vertragsnummer|umowa|umowy|polizza|póliza|apólice|"
@@ -137,6 +141,10 @@ _NEG_FILLER = frozenset(
         "o",  # ("n.º" reads "n.o" once normalised)
         "č",  # (Czech "č.", číslo)
         "nro",
+        "client",  # ("Réf. client : …", "customer ref")
+        "cliente",
+        "customer",
+        "klant",
         "the",
         "is",
         "was",
@@ -314,7 +322,7 @@ _CTX_SET = frozenset(
 _CTX_MULTI = ("text me", "sabit hat", "office line", "direct line", "branch line", "main line", "phone line")
 _CTX_CJK = re.compile(
     r"电话|電話|手机|手機|座机|致电|拨打|撥打|热线|熱線|联系|聯繫|연락|전화|휴대폰|핸드폰|번호|携帯|"
-    r"お問い合わせ|連絡先|代表|फ़ोन|फोन|मोबाइल|संपर्क|कॉल|नंबर|هاتف|الهاتف|جوال|الجوال|اتصل|اتصال|رقم|موبايل|واتساب|تلفون|الرقم"
+    r"お問い合わせ|連絡先|代表|फ़ोन|फोन|मोबाइल|संपर्क|कॉल|नंबर|هاتف|الهاتف|جوال|الجوال|اتصل|اتصال|رقم|موبايل|واتساب|تلفون|الرقم|تواصل"
 )
 
 # -- region hints ---------------------------------------------------------------------------

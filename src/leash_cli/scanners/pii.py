@@ -239,7 +239,7 @@ _CARD = re.compile(r"[0-9](?<![0-9\-][0-9])(?:[ \-]?[0-9]){12,22}(?![0-9])")
 _SEP_SPLIT = re.compile(r"[ \-]")
 
 # (not followed by a dash or dot and more of a code: "PN 412-37-0915-B" is a part number)
-_SSN = re.compile(r"([0-9](?<![\w\-.][0-9])[0-9]{2})([\- ]?)([0-9]{2})\2([0-9]{4})(?![\w]|[\-.][0-9A-Za-z])")
+_SSN = re.compile(r"([0-9](?<![\w\-.][0-9])[0-9]{2})([\- .]?)([0-9]{2})\2([0-9]{4})(?![\w]|[\-.][0-9A-Za-z])")
 _SSN_SPECIMENS = frozenset({"078051120", "219099999", "123456789"})
 # (underscores and dashes count as boundaries: employee_ssn, social-security-number, SocialSecurityNumber)
 # ("my social" in chat: "the last four of your social"; not "your social media")
@@ -577,7 +577,7 @@ class PiiScanner:
             ctx = _SSN_CTX.search(before) is not None or _SSN_CTX.search(headers.header_of(m.start())) is not None
             if sep == "-":
                 score = 0.8
-            elif sep == " ":
+            elif sep in " .":  # (dots: an OCR'd or hand-typed "723.35.0736")
                 score = 0.4
             else:
                 score = 0.3
@@ -774,7 +774,7 @@ class _Headers:
     however far down the table they are.  Lines are read once (memoised); lines longer than
     ``_MAX_ROW`` characters are not table rows (so one huge line costs nothing per candidate)."""
 
-    __slots__ = ("t", "memo", "rows", "fixed")
+    __slots__ = ("t", "memo", "rows", "fixed", "sql")
 
     def __init__(self, t: str) -> None:
         self.t = t
@@ -782,6 +782,7 @@ class _Headers:
         self.rows: dict[int, _Row | None] = {}  # line start -> (delimiter, header cells); None: not a table row
         # line start -> (header line, column spans) of the fixed-width table it is a row of; None: not one
         self.fixed: dict[int, tuple[str, list[tuple[int, int]]] | None] = {}
+        self.sql: bool | None = None  # whether the text holds an SQL VALUES list (looked at once)
 
     def header_of(self, pos: int) -> str:
         t = self.t
@@ -793,7 +794,7 @@ class _Headers:
         if row is False:
             row = self.rows[ls] = self._row(ls)
         if row is None:
-            return self._fixed_header(ls, pos)
+            return self._fixed_header(ls, pos) or self._sql_column(pos)
         delim, cells = row
         col = t.count(delim, ls, pos)
         return cells[col] if col < len(cells) else ""
@@ -814,6 +815,35 @@ class _Headers:
             return None  # the row is the header itself (or stands alone)
         he = t.find("\n", hs, ls)
         return delim, [c.lower() for c in t[hs : he if he >= 0 else ls].split(delim)]
+
+    def _sql_column(self, pos: int) -> str:
+        """The column a value at ``pos`` fills in ``INSERT INTO t (a, b, ssn) VALUES (1, 'x', '512...'), (...)``:
+        the statement's column list, counted along the value's tuple (commas inside quotes skipped)."""
+        t = self.t
+        if self.sql is None:
+            self.sql = "VALUES" in t or "values" in t
+        if not self.sql:
+            return ""
+        lo = max(0, pos - _SQL_BACK)
+        v = max(t.rfind("VALUES", lo, pos), t.rfind("values", lo, pos))
+        if v < 0:
+            return ""
+        ce = t.rfind(")", lo, v)
+        cs = t.rfind("(", lo, ce) if ce >= 0 else -1
+        ts = t.rfind("(", v, pos)
+        if cs < 0 or ts < 0 or not t[ce + 1 : v].isspace():
+            return ""
+        col, quoted = 0, False
+        for ch in t[ts + 1 : pos]:
+            if ch == "'":
+                quoted = not quoted
+            elif not quoted:
+                if ch == ",":
+                    col += 1
+                elif ch in "()":
+                    return ""  # (a nested call, or the tuple closed before the value)
+        cols = t[cs + 1 : ce].split(",")
+        return cols[col].strip().strip('`"[]').lower() if col < len(cols) else ""
 
     def _fixed_header(self, ls: int, pos: int) -> str:
         """The header cell over ``pos`` in a fixed-width table: a rule of dash (or ``=``) groups under the header
@@ -880,6 +910,7 @@ class _Headers:
 
 
 _MAX_ROW = 4096
+_SQL_BACK = 8192  # characters an SQL value is looked back from for its statement's VALUES
 _FIXED_UP = 256  # rows of a fixed-width table walked up to find its rule (each line's answer kept: linear)
 _RULE_LINE = re.compile(r"[ \t]*[-=]{2,}(?:[ \t]+[-=]{2,})+[ \t]*")
 _RULE_GROUP = re.compile(r"[-=]+")

@@ -82,7 +82,11 @@ _SPECS: list[tuple[str, str, float]] = [
     ),
     ("AWS_ACCESS_KEY_ID", r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])", 0.9),
     ("GITHUB_TOKEN", r"(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,255})(?![A-Za-z0-9_])", 0.95),
-    ("GITLAB_TOKEN", r"gl(?:pat|dt|ptt|rt|ft|imt|cbt|soat|oas|agent)-[A-Za-z0-9_\-]{20,64}" + _TOK, 0.95),
+    (  # (GR1348941: a runner registration token)
+        "GITLAB_TOKEN",
+        r"(?:gl(?:pat|dt|ptt|rt|ft|imt|cbt|soat|oas|agent)-|GR1348941)[A-Za-z0-9_\-]{20,64}" + _TOK,
+        0.95,
+    ),
     ("SLACK_TOKEN", r"(?:xox[abposr]-|xoxe(?:\.xox[bp])?-\d-|xapp-\d-)[A-Za-z0-9\-]{10,250}" + _TOK, 0.9),
     (
         "SLACK_WEBHOOK",
@@ -103,7 +107,7 @@ _COMBINED = re.compile("|".join(f"(?P<g{i}>{spec[1]})" for i, spec in enumerate(
 # the regex engine skip quickly to candidate positions; the full combined
 # pattern is then only tried (anchored) at those positions.
 _PREFIX = re.compile(
-    r"sk-|sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|gl(?:pat|dt|ptt|rt|ft|imt|cbt|soat|oas|agent)-|"
+    r"sk-|sk_|rk_|whsec_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|gl(?:pat|dt|ptt|rt|ft|imt|cbt|soat|oas|agent)-|GR1348941|"
     r"xox|xapp-|https://hooks\.slack\.com/|AIza|hf_|SG\.|eyJ|-----BEGIN"
 )
 _MAX_ANCHORED = 4096  # beyond this many prefix hits, fall back to one finditer pass
@@ -122,6 +126,7 @@ _PREFIX_LITERALS = (
     *(f"gh{c}_" for c in "pousr"),
     "github_pat_",
     *(f"gl{k}-" for k in ("pat", "dt", "ptt", "rt", "ft", "imt", "cbt", "soat", "oas", "agent")),
+    "GR1348941",
     "xox",
     "xapp-",
     "https://hooks.slack.com/",
@@ -210,7 +215,7 @@ _BOUNDARY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy
 # body (random part) of each token, used for placeholder / entropy checks
 _BODY_PREFIX = re.compile(
     r"^(?:sk-ant-[a-z]+\d{2}-|sk-(?:proj|svcacct|admin|None)-|sk-|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|"
-    r"gl[a-z]+-|xox[a-z]-|xoxe(?:\.xox[bp])?-\d-|xapp-\d-|(?:sk|rk)_(?:live|test)_|whsec_|AIza|hf_|SG\.|"
+    r"gl[a-z]+-|GR1348941|xox[a-z]-|xoxe(?:\.xox[bp])?-\d-|xapp-\d-|(?:sk|rk)_(?:live|test)_|whsec_|AIza|hf_|SG\.|"
     r"https://hooks\.slack\.com/[a-z]+/)"
 )
 
