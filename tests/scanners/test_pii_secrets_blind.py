@@ -1,12 +1,13 @@
 """PII and secrets on text by writers who never saw the scanners (issue #18's bars, on other people's text).
 
-``pii_blind.jsonl`` and ``secrets_blind.jsonl``: three writers, each briefed with the entity types, the
+``pii_blind.jsonl`` and ``secrets_blind.jsonl``: five writers, each briefed with the entity types, the
 countries and kinds of text to cover and the kinds of hard negative, never shown the scanners, their tests
 or each other's sets; numbers and keys made up, correctly formed (check digits, numbering ranges, token
 shapes). Each set was scored first with the scanners as they were (held out: docs/pii-and-secrets.md, "Other
 writers", has those figures), then read, and the scanners changed for what it showed, before the next writer's
-set was scored; all three are seen now (``split`` ``dev``), so the bars below guard against regressions, and
-the next writer's set is the next test. Spans: a phone number from its first character to its last
+set was scored (D and E wrote at the same time: E's set was scored before and after D's fixes); all five
+are seen now (``split`` ``dev``), so the bars below guard against regressions, and the next writer's set is
+the next test. Spans: a phone number from its first character to its last
 digit (an extension written right after it included), a PEM private key from ``-----BEGIN`` to the end of
 its ``-----END`` line (writer A marked the BEGIN line only; extended mechanically), a URL password alone.
 Run with ``-s`` for the tables."""
