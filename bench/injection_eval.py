@@ -53,6 +53,8 @@ DEV = ROOT / "data" / "injection" / "dev.jsonl"
 DEV_EXTRA = ROOT / "data" / "injection" / "dev_extra.jsonl"
 BLIND_A = ROOT / "data" / "injection" / "blind_a.jsonl"
 BLIND_B = ROOT / "data" / "injection" / "blind_b.jsonl"
+BLIND_C = ROOT / "data" / "injection" / "blind_c.jsonl"  # two more writers, a release later (BLIND.md)
+BLIND_D = ROOT / "data" / "injection" / "blind_d.jsonl"
 WRITERS = sorted((ROOT / "data" / "injection" / "next").glob("w*.jsonl"))  # held-out writers (next/README.md)
 CACHE: dict = {}  # text -> features, shared by the folds
 DOC_CACHE: dict = {}  # text -> the document model's features
@@ -409,8 +411,12 @@ def main(argv=None) -> int:
         [BLIND_A, BLIND_B],
         "Blind sets (blind_a.jsonl + blind_b.jsonl: written without sight of the detector, never trained on)",
     )
+    set_report(
+        sc, [BLIND_C, BLIND_D], "Later blind sets (blind_c.jsonl + blind_d.jsonl: two more writers, never trained on)"
+    )
     long_report(sc, WRITERS, "held-out writers, next/: where the sweep's discounts were chosen")
     long_report(sc, [BLIND_A, BLIND_B], "blind sets: the check")
+    long_report(sc, [BLIND_C, BLIND_D], "later blind sets")
 
     pretext_report(sc, dev + (load_dev(DEV_EXTRA) if DEV_EXTRA.exists() else []))
 

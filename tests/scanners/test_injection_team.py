@@ -12,7 +12,7 @@ import pytest
 from .injection_sets import FAMILIES, KINDS
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "injection"
-EVAL = ("dev.jsonl", "dev_extra.jsonl", "blind_a.jsonl", "blind_b.jsonl")
+EVAL = ("dev.jsonl", "dev_extra.jsonl", "blind_a.jsonl", "blind_b.jsonl", "blind_c.jsonl", "blind_d.jsonl")
 
 
 def _rows(path: Path) -> list[dict]:
