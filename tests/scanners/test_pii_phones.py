@@ -255,6 +255,26 @@ def test_ssn_column_of_a_fixed_width_report():
     assert ssns(head + "\n" + rows) == []  # an empty line ends the table
 
 
+def test_ssn_column_of_a_fixed_width_report_without_a_rule():
+    """No rule under the header: the nearest line above the rows with two or more cells and no number, whose
+    cells start where the row's do, names the columns (names with commas are no CSV here)."""
+    report = (
+        "PAYROLL DEDUCTIONS                                   PAGE 2\n"
+        "EMPLOYEE                  SSN            PLAN       RATE\n"
+        "OKAFOR, CHIDI N           601-22-4431    401K       6%\n"
+        "LINDQVIST, ASTRID         512447781      HSA        2%\n"
+    )
+    assert ssns(report) == ["601-22-4431", "512447781"]
+    assert ssns(report.replace("SSN ", "ACCT")) == ["601-22-4431"]  # (a dashed SSN needs no column)
+    form = (
+        "Dependents:\n"
+        " (1) First name  Last name    (2) SSN        (3) Relationship\n"
+        "     MAYA        ORTEGA       512 44 7781    daughter\n"
+    )
+    assert ssns(form) == ["512 44 7781"]
+    assert ssns(form.replace("(2) SSN", "(2) Ref")) == []
+
+
 def test_other_columns_are_not_ssns():
     text = "| Employee ID | Badge |\n|---|---|\n| 512346789 | 4431 |\n| 601224431 | 7788 |"
     assert ssns(text) == []

@@ -774,7 +774,7 @@ class _Headers:
     however far down the table they are.  Lines are read once (memoised); lines longer than
     ``_MAX_ROW`` characters are not table rows (so one huge line costs nothing per candidate)."""
 
-    __slots__ = ("t", "memo", "rows", "fixed", "sql")
+    __slots__ = ("t", "memo", "rows", "fixed", "sql", "cells", "heads")
 
     def __init__(self, t: str) -> None:
         self.t = t
@@ -783,6 +783,8 @@ class _Headers:
         # line start -> (header line, column spans) of the fixed-width table it is a row of; None: not one
         self.fixed: dict[int, tuple[str, list[tuple[int, int]]] | None] = {}
         self.sql: bool | None = None  # whether the text holds an SQL VALUES list (looked at once)
+        self.cells: dict[int, list[tuple[int, int]] | None] = {}  # line start -> its fixed-width cells
+        self.heads: dict[int, int] = {}  # line start -> the header line over it (-1: none)
 
     def header_of(self, pos: int) -> str:
         t = self.t
@@ -794,7 +796,7 @@ class _Headers:
         if row is False:
             row = self.rows[ls] = self._row(ls)
         if row is None:
-            return self._fixed_header(ls, pos) or self._sql_column(pos)
+            return self._fixed_header(ls, pos) or self._aligned_header(ls, pos) or self._sql_column(pos)
         delim, cells = row
         col = t.count(delim, ls, pos)
         return cells[col] if col < len(cells) else ""
@@ -808,13 +810,78 @@ class _Headers:
                 return None
         line = t[ls:le]
         delim = _delim(line)
-        if delim is None:
+        if delim is None or (delim == "," and "   " in line):  # (a fixed-width row with "HARRIS, GLORIA M")
             return None
         hs = self._header_start(ls, delim, line.count(delim))
         if hs == ls:
             return None  # the row is the header itself (or stands alone)
         he = t.find("\n", hs, ls)
         return delim, [c.lower() for c in t[hs : he if he >= 0 else ls].split(delim)]
+
+    def _line_cells(self, ls: int) -> list[tuple[int, int]] | None:
+        """The cells of the line at ``ls`` as (start, end) columns, split at two or more spaces (None: a line
+        too long to be a row, or blank)."""
+        got = self.cells.get(ls, False)
+        if got is not False:
+            return got  # type: ignore[return-value]
+        t = self.t
+        le = t.find("\n", ls, ls + _MAX_ROW + 1)
+        if le < 0:
+            le = len(t) if len(t) - ls <= _MAX_ROW else -1
+        cells = [m.span() for m in _CELL.finditer(t, ls, le)] if le >= 0 else []
+        res = [(a - ls, b - ls) for a, b in cells] or None
+        self.cells[ls] = res
+        return res
+
+    def _aligned_header(self, ls: int, pos: int) -> str:
+        """The header cell over ``pos`` in a fixed-width table with no rule under its header: going up through
+        the rows above (lines of two or more cells, one of them a number), the first line of two or more cells
+        with no number, if at least two of its cells start where this row's do ("NAME    SSN    RELATION" over
+        "HARRIS, G    713-45-9348    SPOUSE"). Each line's header is kept: a table is walked once."""
+        row = self._line_cells(ls)
+        if row is None or len(row) < 2:
+            return ""
+        hs = self._table_head(ls)
+        if hs < 0:
+            return ""
+        head = self._line_cells(hs)
+        assert head is not None
+        if len({a for a, _ in row} & {a for a, _ in head}) < 2:
+            return ""
+        c = pos - ls
+        for k, (a, _) in enumerate(head):
+            if a <= c and (k + 1 == len(head) or c < head[k + 1][0]):
+                b = head[k][1]
+                return self.t[hs + a : hs + b].lower()
+        return ""
+
+    def _table_head(self, ls: int) -> int:
+        """The start of the header line over the fixed-width row at ``ls`` (-1: none), by a walk up through the
+        rows (at most :data:`_ALIGN_UP` lines); every line walked keeps the answer."""
+        t = self.t
+        chain = []
+        cur = ls
+        res = -1
+        while True:
+            if cur in self.heads:
+                res = self.heads[cur]
+                break
+            chain.append(cur)
+            if cur == 0 or len(chain) > _ALIGN_UP:
+                break
+            ps = t.rfind("\n", max(0, cur - 1 - _MAX_ROW), cur - 1) + 1
+            if ps == 0 and cur - 1 > _MAX_ROW:
+                break
+            cells = self._line_cells(ps)
+            if cells is None or len(cells) < 2:
+                break  # an empty line, or prose: no table above
+            if not _NUMBER_CELL.search(t, ps + cells[0][0], ps + cells[-1][1]):
+                res = ps  # two or more cells and no number: the header
+                break
+            cur = ps  # another row
+        for c in chain:
+            self.heads[c] = res
+        return res
 
     def _sql_column(self, pos: int) -> str:
         """The column a value at ``pos`` fills in ``INSERT INTO t (a, b, ssn) VALUES (1, 'x', '512...'), (...)``:
@@ -911,6 +978,9 @@ class _Headers:
 
 _MAX_ROW = 4096
 _SQL_BACK = 8192  # characters an SQL value is looked back from for its statement's VALUES
+_ALIGN_UP = 256  # lines a fixed-width row is walked up to find a header aligned with it
+_CELL = re.compile(r"\S+(?: \S+)*")  # a cell of a fixed-width line: words one space apart
+_NUMBER_CELL = re.compile(r"[0-9]{3}")  # a header cell holds no number ("(2) SSN" may)
 _FIXED_UP = 256  # rows of a fixed-width table walked up to find its rule (each line's answer kept: linear)
 _RULE_LINE = re.compile(r"[ \t]*[-=]{2,}(?:[ \t]+[-=]{2,})+[ \t]*")
 _RULE_GROUP = re.compile(r"[-=]+")
