@@ -622,6 +622,7 @@ def _neg(before: str) -> bool:
 # Library validations per scan: past this many (a 4 KB prompt holds a few; a pasted contact list of
 # thousands would cost 30-100 us each), numbers are scored by shape alone (``shapes``).
 MAX_VALIDATIONS = 512
+_SEEN_MAX = 16  # international numbers of a text whose countries hint at its national ones
 
 
 def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: float = 0.0):
@@ -650,13 +651,16 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
     # one ("+351 21 148 9984 · Urgências: 938 853 587") is read as that country's, with a phone word's weight
     seen: tuple[str, ...] = ()
     if _pn is not None:
+        looked = 0
         for m in matches:
             g = m.group()
             if g[:1] == "+" or g[:2] == "(+":
-                budget[0] -= 1
-                r = _intl_region(g.replace("(+", "+", 1))
+                r = _intl_region(g.replace("(+", "+", 1))  # (cached: the loop below asks the same)
                 if r is not None and r not in seen:
                     seen += (r,)
+                looked += 1
+                if looked >= _SEEN_MAX:
+                    break
 
     for m in matches:
         s = m.group()
