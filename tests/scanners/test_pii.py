@@ -92,6 +92,10 @@ def _luhn_complete(prefix: str, length: int) -> str:
         ("6759", 16, "maestro"),
         ("6759", 19, "maestro"),
         ("5018", 16, "maestro"),
+        ("9792", 16, "troy"),
+        ("606282", 16, "hipercard"),
+        ("506099", 19, "verve"),
+        ("507865", 16, "verve"),
     ],
 )
 def test_card_brands(prefix, length, brand):
@@ -252,6 +256,8 @@ def test_ip_positive(ip):
         "12:30:45",
         "00:1A:2B:3C:4D:5E",
         "Foo::Bar::baz()",
+        "per clause 4.2.1.7 of the agreement",  # a document's numbered parts
+        "see section 12.3.4.1 and appendix 3.1.2.4",
     ],
 )
 def test_ip_negative(text):

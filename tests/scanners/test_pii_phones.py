@@ -81,6 +81,8 @@ BLIND_WRITERS_PHONES = [
     ("Naam,Telefoon,Plaats\nAnna de Vries,0612345678,Utrecht", "0612345678"),
     ("للتواصل: 01012345678", "01012345678"),  # Arabic "to get in touch"
     ("INSERT INTO contacts (name, phone) VALUES ('Jan', '0612345678');", "0612345678"),  # an SQL column
+    ("For queries, call 022-2296-2978 (10 AM – 1 PM on working days).", "022-2296-2978"),  # not "(10"
+    ("कोठा भाडामा। सम्पर्क: 9812345678", "9812345678"),  # Nepali, in Devanagari
 ]
 BLIND_WRITERS_LOOK_ALIKES = [
     "注文番号：090-1234-5678",
@@ -112,6 +114,15 @@ BLIND_WRITERS_LOOK_ALIKES = [
     "HS code 8517.62.0090, gross weight 12 kg",
     "DUNS 15-048-3782",
     "Réf. client : 3 18 44 27 905",
+    "P.O. Box 2738-40100, Kisumu",
+    "Sodium chloride (CAS 7647-14-5) in water (CAS 7732-18-5)",
+    "Ügyszám: 4471-22/2024.",
+    "Rx: Ibuprofen 400 mg, NDC 0904-5853-61, #30",
+    "NHS No.: 943 476 5919",
+    "Viitenumero 2024 05521 7",
+    "číslo smlouvy 44-7122-9118",
+    "Tilauksesi numero on 4471-2291-1183.",
+    "2024-05-30 08:16:03 INFO ivr call_id=7719204 menu=1",
 ]
 
 
@@ -200,6 +211,17 @@ def test_the_texts_own_international_number_names_the_country():
     assert phones_in("Sede: +351 21 340 2200 · Emergência: 912 345 678") == ["+351 21 340 2200", "912 345 678"]
     assert phones_in("Jakarta: +62 21 5790 1234 | Bandung: (022) 87654321") == ["+62 21 5790 1234", "(022) 87654321"]
     assert phones_in("Emergência: 912 345 678") == []
+
+
+def test_a_calling_code_without_its_plus_in_a_phone_field():
+    log = "INFO ivr call_id=7719204 caller=48600405831 menu=1 queue=sprzedaz"
+    assert phones_in(log) == ["48600405831"]
+    assert phones_in("INFO ivr job=48600405831 menu=1") == []
+
+
+def test_a_postal_code_and_its_town_beside_the_texts_phone():
+    text = "Morada: Rua de Santa Catarina 512, 4000-446 Porto · Tel. +351 22 240 9672"
+    assert phones_in(text) == ["+351 22 240 9672"]
 
 
 def test_trunkless_thousands_shape_needs_a_phone_word():

@@ -124,6 +124,8 @@ def test_url_password_span_is_password_only():
         "ftp://anonymous:xxx@ftp.example.org",
         "postgres://u:your_password@h/db",
         "https://a:{password}@h",
+        "Format: mysql://benutzer:passwort@host:3306/datenbank",  # "password" in another language
+        "postgresql://usuario:contraseña@servidor/base",
     ],
 )
 def test_url_password_placeholders(text):

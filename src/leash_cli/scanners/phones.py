@@ -85,7 +85,9 @@ _NEG_WORDS = (
     r"transaction|txn|build|version|ver|port|pid|uid|item|part|model|batch|lot|confirmation|receipt|policy|member|"
     r"patent|doi|pr|card|iban|routing|zip|postcode|checksum|offset|hash|badge|room|seat|flight|"
     r"booking|reservation|meeting|webinar|conference|passcode|pin|bol|awb|waybill|consignment|abn|acn|"
-    r"range|ranges|ports|duns|ein|cage|naics|eori|hs|hts|tariff|taric|utm|"
+    r"range|ranges|ports|duns|ein|cage|naics|eori|hs|hts|tariff|taric|utm|box|postfach|apartado|caixa|cas|"
+    r"ndc|rx|nhs|mrn|orgnr|organisationsnummer|momsreg|viitenumero|viite|smlouva|smlouvy|symbol|"
+    r"tilaus|tilauksesi|tilausnumero|"
     r"ondernemingsnummer|ondernemingsnr|handelsregister|hrb|hra|rcs|"
     r"buchung|buchungsnummer|réservation|reserva|prenotazione|rezerwacja|rezerwacji|reservering|bokning|bestilling|"
     r"objednávka|objednávky|faktura|ordre|zásilka|zásilky|"
@@ -312,6 +314,10 @@ _CTX_SET = frozenset(
         "zvanīt",
         "tālr",
         "telefonas",
+        "caller",
+        "callee",
+        "msisdn",
+        "cel",
         "pokličite",
         "pokliči",
         "nazovite",
@@ -322,7 +328,7 @@ _CTX_SET = frozenset(
 _CTX_MULTI = ("text me", "sabit hat", "office line", "direct line", "branch line", "main line", "phone line")
 _CTX_CJK = re.compile(
     r"电话|電話|手机|手機|座机|致电|拨打|撥打|热线|熱線|联系|聯繫|연락|전화|휴대폰|핸드폰|번호|携帯|"
-    r"お問い合わせ|連絡先|代表|फ़ोन|फोन|मोबाइल|संपर्क|कॉल|नंबर|هاتف|الهاتف|جوال|الجوال|اتصل|اتصال|رقم|موبايل|واتساب|تلفون|الرقم|تواصل"
+    r"お問い合わせ|連絡先|代表|फ़ोन|फोन|मोबाइल|संपर्क|कॉल|नंबर|सम्पर्क|هاتف|الهاتف|جوال|الجوال|اتصل|اتصال|رقم|موبايل|واتساب|تلفون|الرقم|تواصل"
 )
 
 # -- region hints ---------------------------------------------------------------------------
@@ -333,7 +339,7 @@ _SCRIPTS = (
     (0x4E00, 0x9FFF, ("CN", "TW", "HK", "JP")),
     (0x0400, 0x04FF, ("RU", "UA", "BY", "KZ")),
     (0x0600, 0x06FF, ("SA", "AE", "EG", "QA", "KW", "JO", "MA")),
-    (0x0900, 0x097F, ("IN",)),
+    (0x0900, 0x097F, ("IN", "NP")),
     (0x0590, 0x05FF, ("IL",)),
     (0x0E00, 0x0E7F, ("TH",)),
     (0x0370, 0x03FF, ("GR", "CY")),
@@ -386,6 +392,7 @@ _LANGS = (
     ("őű", "hogy vagy köszönöm telefonszám hívjon üdvözlettel", ("HU",)),
     ("șțşţ", "și pentru vă mulțumesc sunați", ("RO",)),
     ("", "pokličite pokliči pišite hvala lep pozdrav nazovite lijep srdačan pozdravom", ("SI", "HR")),
+    ("", "anda dengan dgn yang yg mohon terima kasih hubungi silakan sila kami", ("ID", "MY")),
 )
 _LANG_CHARS = [frozenset(c) for c, _, _ in _LANGS]
 _LANG_WORDS = [frozenset(w.split()) for _, w, _ in _LANGS]
@@ -447,6 +454,23 @@ _WORD_TARGETS = (
     "LV",
     "LT",
     "EE",
+    "PE",
+    "BO",
+    "EC",
+    "VE",
+    "UY",
+    "PY",
+    "GT",
+    "CR",
+    "DO",
+    "PA",
+    "SV",
+    "HN",
+    "NI",
+    "SN",
+    "CI",
+    "CM",
+    "NP",
 )
 
 
@@ -667,6 +691,11 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         a, b = m.span()
         if s.startswith("(") and ")" not in s:
             s, a = s[1:], a + 1
+        if s.count("(") > s.count(")"):  # a bracket opened after the number: "022-2296-2978 (10 AM – 1 PM)"
+            cut = s.rfind("(")
+            if cut > 0:
+                s = s[:cut].rstrip(" \t-./")
+                b = a + len(s)
         if "  " in s or "\t" in s:  # two spaces or a tab end a cell of a fixed-width row: the number is before
             cut = min(i for i in (s.find("  "), s.find("\t")) if i >= 0)
             s, b = s[:cut], a + cut
@@ -684,8 +713,12 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             continue  # keyed after the call connects ("+1 929-555-0100,,84211903377#"): a meeting id or a PIN
         if _CEP.fullmatch(s):
             continue  # 40020-000: a Brazilian postal code (a phone number is never grouped 5-3)
-        if _YEAR_FIRST.match(s) or _YEAR_LAST.fullmatch(s):
-            continue  # 2024-0611-03, 4471/2023: a document or case number with its year
+        if _POSTAL_4_3.fullmatch(s) and _CITY_AFTER.match(t, b):
+            continue  # 4000-446 Porto: a Portuguese postal code and its town
+        if _YEAR_FIRST.match(s) or _YEAR_LAST.fullmatch(s) or _YEAR_AFTER.fullmatch(s):
+            continue  # 2024-0611-03, 4471/2023, 4471-22/2024: a document or case number with its year
+        if _CAS.fullmatch(s):
+            continue  # 7732-18-5: a CAS registry number (its check digit alone after the last dash)
         digits = s.translate(_KEEP_DIGITS)
         nd = len(digits)
         if nd < 7 or nd > 15:
@@ -702,7 +735,8 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             continue
         e = _EXT.match(t, b)
         end = e.end() if e else b
-        neg = _neg(before) or _neg(header_of(a))  # (a column named "Code", "Art.-Nr.", "Order")
+        neg = _neg(before) or _neg(header_of(a)) or bool(_ID_KEY.search(before[-24:].lower()))
+        # (a column named "Code", "Art.-Nr.", "Order"; a key named "..._id")
         score = _score(t, s, digits, a, b, before, after, nanp, header_of, neg, hints, shapes, budget, min_score, seen)
         if score > 0 and neg and not intl:  # (an order number never starts with "+": "Cep: +90 533 …" is a mobile)
             score -= 0.6  # order / invoice / customer number ...: kept only below any sane min_score
@@ -716,11 +750,17 @@ def _ean13_ok(d: str) -> bool:
 
 _SPACES = re.compile(r"[ ]+")
 _CEP = re.compile(r"[0-9]{5}-[0-9]{3}")
+_POSTAL_4_3 = re.compile(r"[0-9]{4}-[0-9]{3}")
+_CITY_AFTER = re.compile(r"[ \t]+[^\W\d_](?<![a-z])")  # a capitalised word: "Porto", "Lisboa"
 # two capitals right before a number: a country or carrier prefix of a VAT id or a parcel code
 # ("PH", the phone's own abbreviation, is no prefix; a "+" number is never a VAT id)
 _PREFIX_BEFORE = re.compile(r"(?<![A-Za-z])(?!PH)[A-Z]{2} ?$")
 _YEAR_FIRST = re.compile(r"(?:19|20)[0-9]{2}(?:([-.])[0-9]+\1[0-9]|/[0-9])")
 _YEAR_LAST = re.compile(r"[0-9]{1,6}/(?:19|20)[0-9]{2}")
+_YEAR_AFTER = re.compile(r"(?:[0-9]+[-.])+[0-9]+/(?:19|20)[0-9]{2}")
+_CAS = re.compile(r"[0-9]{2,7}-[0-9]{2}-[0-9]")
+# a log's or a record's identifier key right before the number: "call_id=7719203", "sessionId: 4471 2291"
+_ID_KEY = re.compile(r"(?<![a-z])(?!caller)[a-z]+_?id[\"']?[ \t]*[=:][ \t]*[\"']?$")
 
 
 def _decimalish(s: str) -> bool:
@@ -788,6 +828,9 @@ def _score(t, s, digits, a, b, before, after, nanp, header_of, neg, hints, shape
         if region is None and has_ctx():
             region, trunk = _valid_national(s, _WORD_TARGETS)
         if region is None:
+            if s == digits and has_ctx() and 10 <= len(digits) <= 13 and digits[0] != "0":
+                if _valid_intl("+" + digits) == 2:
+                    return 0.6  # a calling code without its "+", as systems write it ("caller=48600405831")
             return 0.0
         hinted = False
     score = (0.55 if trunk else 0.4) + shape

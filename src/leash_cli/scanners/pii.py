@@ -110,6 +110,12 @@ def card_brand(d: str) -> str | None:
         return "unionpay"
     if 2200 <= p4 <= 2204 and 16 <= n <= 19:
         return "mir"
+    if p4 == 9792 and n == 16:
+        return "troy"
+    if (p6 == 606282 or p4 == 3841) and n in (16, 19):
+        return "hipercard"
+    if (506099 <= p6 <= 506198 or 507865 <= p6 <= 507964 or 650002 <= p6 <= 650027) and n in (16, 18, 19):
+        return "verve"
     if p4 in _MAESTRO and 13 <= n <= 19:
         return "maestro"
     return None
@@ -268,7 +274,12 @@ _IPV6 = re.compile(
 _IPV6_GATE = re.compile(r"::|:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:")
 _HEXCOLON = frozenset("0123456789abcdefABCDEF:.")
 _HEXCOLON_RUN = re.compile(r"[0-9A-Fa-f:.]*")
-_VERSION_CTX = re.compile(r"(?:\b(?:version|ver|release|build|firmware|fw|sdk|rev|revision|v)\W{0,3}$)|(?:\bv$)")
+_VERSION_CTX = re.compile(
+    r"(?:\b(?:version|ver|release|build|firmware|fw|sdk|rev|revision|v|"
+    # (a document's numbered parts and standards: "clause 4.2.1.7", "section 12.3.4.1", "OID 1.3.6.1")
+    r"clause|clauses|section|sections|sec|appendix|annex|chapter|chap|article|art|paragraph|para|schedule|"
+    r"figure|fig|table|step|item|rule|oid|§)\W{0,3}$)|(?:\bv$)"
+)
 
 _PHONE = phones.PHONE
 _NANP = re.compile(r"(?:(\+?1)([ .\-]?))?(\((\d{3})\)|(\d{3}))([ .\-]?)(\d{3})([ .\-]?)(\d{4})")

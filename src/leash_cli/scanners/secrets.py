@@ -269,6 +269,23 @@ _URL_PW_PLACEHOLDERS = frozenset(
         "s3cret",
         "hunter2",
         "guest",  # (RabbitMQ's default guest:guest, on localhost only)
+        # ("password" in other languages: a format description, "mysql://benutzer:passwort@host")
+        "passwort",
+        "kennwort",
+        "motdepasse",
+        "mot_de_passe",
+        "contraseña",
+        "contrasena",
+        "senha",
+        "wachtwoord",
+        "hasło",
+        "haslo",
+        "parola",
+        "lösenord",
+        "salasana",
+        "heslo",
+        "jelszó",
+        "пароль",
     }
 )
 
