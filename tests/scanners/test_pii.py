@@ -258,6 +258,8 @@ def test_ip_positive(ip):
         "Foo::Bar::baz()",
         "per clause 4.2.1.7 of the agreement",  # a document's numbered parts
         "see section 12.3.4.1 and appendix 3.1.2.4",
+        "worked examples in appendix A-9.8.8.1",
+        "Release notes — Atlas Agent 4.2.0.1 (build 20240611.3)",
     ],
 )
 def test_ip_negative(text):
@@ -406,3 +408,9 @@ def test_redact_right_to_left_and_merge():
     f1 = Finding("x", "EMAIL", 2, 10, 0.9, text[2:10])
     f2 = Finding("x", "PHONE", 5, 18, 0.5, text[5:18])
     assert redact(text, [f1, f2], placeholder="<{type}>") == "a <EMAIL> b 4111 1111 1111 1111 c"
+
+
+def test_ip_before_a_build_key_is_an_ip():
+    """Only a bracketed "(build …)" after a dotted quad makes it a version: "client_ip=… build=4.18.2" is a log."""
+    text = "client_ip=68.44.190.12 build=4.18.2"
+    assert [t for t in types(text) if t[0] == "IP_ADDRESS"]

@@ -83,6 +83,11 @@ BLIND_WRITERS_PHONES = [
     ("INSERT INTO contacts (name, phone) VALUES ('Jan', '0612345678');", "0612345678"),  # an SQL column
     ("For queries, call 022-2296-2978 (10 AM – 1 PM on working days).", "022-2296-2978"),  # not "(10"
     ("कोठा भाडामा। सम्पर्क: 9812345678", "9812345678"),  # Nepali, in Devanagari
+    ("電話：03-5634-9885 内線 215", "03-5634-9885 内線 215"),  # a Japanese extension
+    ("Saygılarımla,\nEmre Yıldız\nCep: 0532 379 18 21", "0532 379 18 21"),  # Turkish "cep (telefonu)"
+    ("Helistage mulle numbril 5123 4567.", "5123 4567"),  # Estonian
+    ("Jānis: vai tev ir viņa numurs?\nLīga: jā, 2612 3456", "2612 3456"),  # Latvian "numurs", the line before
+    ('<a href="https://wa.me/351932700996">WhatsApp</a>', "351932700996"),  # a WhatsApp link
 ]
 BLIND_WRITERS_LOOK_ALIKES = [
     "注文番号：090-1234-5678",
@@ -123,6 +128,10 @@ BLIND_WRITERS_LOOK_ALIKES = [
     "číslo smlouvy 44-7122-9118",
     "Tilauksesi numero on 4471-2291-1183.",
     "2024-05-30 08:16:03 INFO ivr call_id=7719204 menu=1",
+    "〒105-0011 東京都港区芝公園2-4-1",  # a Japanese postal code
+    "Número de billete electrónico: 0752154879630. Asiento 23A.",
+    "ورقم الطلب هو 2024-06-11-0077، والشحنة رقم 4471-8820-11.",
+    "CEP 01310100",  # a Brazilian postal code, unseparated
 ]
 
 
@@ -261,6 +270,10 @@ def test_ssn_with_dots_and_in_an_sql_insert():
     sql = "INSERT INTO staff (id, name, ssn) VALUES (1, 'Ana', '512447781'), (2, 'Bo, Jr.', '601224431');"
     assert ssns(sql) == ["512447781", "601224431"]  # (the comma inside 'Bo, Jr.' is no column)
     assert ssns("INSERT INTO staff (id, badge) VALUES (1, '512447781');") == []
+
+
+def test_ssn_touching_cjk_text():
+    assert ssns("我的社会安全号码是512-44-7781，正确的名字应该是 Wang") == ["512-44-7781"]
 
 
 def test_ssn_key_names_with_underscores():

@@ -68,6 +68,7 @@ POSITIVES = [
     ("GITHUB_TOKEN", GITHUB_PAT),
     ("GITLAB_TOKEN", GLPAT),
     ("GITLAB_TOKEN", "GR1348941Zq8Lm2Rt7Vb4Nc8Kd3Wf"),  # a runner registration token
+    ("GITLAB_TOKEN", "glpat-Xq9Lm2Rt7Vb4Nc8Kd3Wf6P.01.k7q2mz9wa"),  # a routable token, dotted
     ("SLACK_TOKEN", SLACK_BOT),
     ("SLACK_TOKEN", SLACK_APP),
     ("SLACK_TOKEN", "xoxp-2847561930-5830174629-7Hq7Lm2Rt9Xv4"),

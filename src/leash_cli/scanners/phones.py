@@ -54,7 +54,7 @@ PHONE = re.compile(
     r"(?![A-Za-z0-9_]|[.\-/][0-9A-Za-z])"
 )
 _EXT = re.compile(
-    r"[ \t]{0,2}(?:ext\.?|extn\.?|extension|x|доб\.?|wew\.?|ramal|int\.?|poste|durchwahl|dw\.?)"
+    r"[ \t]{0,2}(?:ext\.?|extn\.?|extension|x|доб\.?|wew\.?|ramal|int\.?|poste|durchwahl|dw\.?|内線|分機|내선)"
     r"[ \t]{0,2}(?:[:\-][ \t]?)?[0-9]{1,6}(?![0-9A-Za-z])",
     re.IGNORECASE,
 )
@@ -87,7 +87,7 @@ _NEG_WORDS = (
     r"booking|reservation|meeting|webinar|conference|passcode|pin|bol|awb|waybill|consignment|abn|acn|"
     r"range|ranges|ports|duns|ein|cage|naics|eori|hs|hts|tariff|taric|utm|box|postfach|apartado|caixa|cas|"
     r"ndc|rx|nhs|mrn|orgnr|organisationsnummer|momsreg|viitenumero|viite|smlouva|smlouvy|symbol|"
-    r"tilaus|tilauksesi|tilausnumero|"
+    r"tilaus|tilauksesi|tilausnumero|billete|billet|bilhete|biglietto|"
     r"ondernemingsnummer|ondernemingsnr|handelsregister|hrb|hra|rcs|"
     r"buchung|buchungsnummer|réservation|reserva|prenotazione|rezerwacja|rezerwacji|reservering|bokning|bestilling|"
     r"objednávka|objednávky|faktura|ordre|zásilka|zásilky|"
@@ -104,7 +104,7 @@ _NEG_WORDS = (
     r"fattura|ordine|codice|ordine|"
     r"bestelling|bestelnummer|factuur|factuurnummer|klantnummer|ordernummer|kvk|bsn|"
     r"zamówienie|zamówienia|faktura|faktury|nip|regon|pesel|krs|konto|konta|"
-    r"fatura|nota fiscal|cpf|cnpj|cep|encomenda|"
+    r"fatura|nota fiscal|cpf|cnpj|encomenda|"
     r"sipariş|siparis|fatura|takip|vergi|tckn|"
     r"заказ|заказа|счёт|счет|артикул|инн|кпп|огрн|снилс|паспорт|накладная|договор"
 )
@@ -143,6 +143,9 @@ _NEG_FILLER = frozenset(
         "o",  # ("n.º" reads "n.o" once normalised)
         "č",  # (Czech "č.", číslo)
         "nro",
+        "electrónico",  # ("número de billete electrónico")
+        "electronico",
+        "electronic",
         "client",  # ("Réf. client : …", "customer ref")
         "cliente",
         "customer",
@@ -162,7 +165,7 @@ _NEG_FILLER = frozenset(
 _NEG_CJK = re.compile(
     r"(?:订单|單號|单号|发票|發票|编号|編號|主文|注文|(?<!電話)(?<!携帯)番号|郵便|邮编|账号|账户|口座|계좌|우편번호|주문|사업자|"
     r"등록번호|송장|請求書|请求书|거래명세서|会議\s*ID|会议\s*ID|회의\s*ID|コード|品番|"
-    r"رقم الطلب|الطلب|طلب\S{0,4}\s+رقم|الشحنة|شحنة|فاتورة|الفاتورة|رقم الحساب|الحساب)\s*[:：#№]?\s*(?:号码|號碼|号|番号|번호)?\s*[:：]?\s*$"
+    r"رقم الطلب|الطلب|(?:ال)?(?:طلب|شحنة|فاتورة)\S{0,4}\s+رقم|الشحنة|شحنة|فاتورة|الفاتورة|رقم الحساب|الحساب|〒)\s*[:：#№]?\s*(?:号码|號碼|号|番号|번호)?\s*[:：]?\s*$"
 )
 
 # phone words (before or just after a number, or a table column header)
@@ -309,6 +312,11 @@ _CTX_SET = frozenset(
         "sími",
         "tālrunis",
         "tālruni",
+        "numurs",
+        "numuru",
+        "helistage",
+        "helista",
+        "numbril",
         "tālruņa",
         "zvaniet",
         "zvanīt",
@@ -742,6 +750,19 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             score -= 0.6  # order / invoice / customer number ...: kept only below any sane min_score
         if score > 0:
             yield ("PHONE", a, end, min(score, 1.0))
+
+
+_WHATSAPP = re.compile(r"(?:wa\.me/|whatsapp\.com/send/?\?phone=)\+?([0-9]{8,15})(?![0-9])")
+
+
+def whatsapp_links(t: str):
+    """``("PHONE", start, end, score)`` of the number in a WhatsApp link (``wa.me/351932700996``): a calling
+    code without its "+", a phone number by the link's definition (valid ones only)."""
+    if _pn is None:
+        return
+    for m in _WHATSAPP.finditer(t):
+        if _valid_intl("+" + m.group(1)) == 2:
+            yield ("PHONE", m.start(1), m.end(1), 0.9)
 
 
 def _ean13_ok(d: str) -> bool:

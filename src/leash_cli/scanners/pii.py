@@ -245,7 +245,10 @@ _CARD = re.compile(r"[0-9](?<![0-9\-][0-9])(?:[ \-]?[0-9]){12,22}(?![0-9])")
 _SEP_SPLIT = re.compile(r"[ \-]")
 
 # (not followed by a dash or dot and more of a code: "PN 412-37-0915-B" is a part number)
-_SSN = re.compile(r"([0-9](?<![\w\-.][0-9])[0-9]{2})([\- .]?)([0-9]{2})\2([0-9]{4})(?![\w]|[\-.][0-9A-Za-z])")
+# (ASCII boundaries: a CJK character may touch it, "社会安全号码是893-10-2467")
+_SSN = re.compile(
+    r"([0-9](?<![A-Za-z0-9_\-.][0-9])[0-9]{2})([\- .]?)([0-9]{2})\2([0-9]{4})(?![A-Za-z0-9_]|[\-.][0-9A-Za-z])"
+)
 _SSN_SPECIMENS = frozenset({"078051120", "219099999", "123456789"})
 # (underscores and dashes count as boundaries: employee_ssn, social-security-number, SocialSecurityNumber)
 # ("my social" in chat: "the last four of your social"; not "your social media")
@@ -262,7 +265,12 @@ _IBAN_BODY = {
 }
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-_IPV4 = re.compile(r"[0-9](?<![\w.][0-9])[0-9]{0,2}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?![\w]|\.[0-9])")
+# (ASCII boundaries; not after a letter and a dash: "appendix A-9.8.8.1")
+_IPV4 = re.compile(
+    r"[0-9](?<![A-Za-z0-9_.][0-9])(?<![A-Za-z]-[0-9])[0-9]{0,2}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}"
+    r"(?![A-Za-z0-9_]|\.[0-9])"
+)
+_VERSION_AFTER = re.compile(r"[ \t]*\((?:build|rev|revision|release)\b", re.IGNORECASE)  # "4.2.0.1 (build 20240611.3)"
 _IPV4_FULL = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
 _IPV4_SUFFIX_BAD = re.compile(r"[-+~][A-Za-z]")
 _IPV6 = re.compile(
@@ -627,7 +635,7 @@ class PiiScanner:
                 continue
             before = t[max(0, a - 20) : a].lower()
             score = 0.85
-            if _VERSION_CTX.search(before):
+            if _VERSION_CTX.search(before) or _VERSION_AFTER.match(t, b):
                 score = 0.3
             yield ("IP_ADDRESS", a, b, score)
 
@@ -676,6 +684,8 @@ class PiiScanner:
     # -- PHONE -----------------------------------------------------------
     def _phone(self, t: str, wins=None):
         headers = _Headers(t)
+        if "wa.me/" in t or "whatsapp.com/send" in t:
+            yield from phones.whatsapp_links(t)
         yield from phones.phone_candidates(
             t,
             gates.finditer(_PHONE, t, wins),
