@@ -87,7 +87,8 @@ _NEG_WORDS = (
     r"booking|reservation|meeting|webinar|conference|passcode|pin|bol|awb|waybill|consignment|abn|acn|"
     r"range|ranges|ports|duns|ein|cage|naics|eori|hs|hts|tariff|taric|utm|box|postfach|apartado|caixa|cas|"
     r"ndc|rx|nhs|mrn|orgnr|organisationsnummer|momsreg|viitenumero|viite|smlouva|smlouvy|symbol|"
-    r"tilaus|tilauksesi|tilausnumero|billete|billet|bilhete|biglietto|"
+    r"tilaus|tilauksesi|tilausnumero|billete|billet|bilhete|biglietto|org.nr|org. nr|"
+    r"supersedes|superseded|interchangeable|assembly|drawing|dwg|"
     r"ondernemingsnummer|ondernemingsnr|handelsregister|hrb|hra|rcs|"
     r"buchung|buchungsnummer|réservation|reserva|prenotazione|rezerwacja|rezerwacji|reservering|bokning|bestilling|"
     r"objednávka|objednávky|faktura|ordre|zásilka|zásilky|"
@@ -108,8 +109,8 @@ _NEG_WORDS = (
     r"sipariş|siparis|fatura|takip|vergi|tckn|"
     r"заказ|заказа|счёт|счет|артикул|инн|кпп|огрн|снилс|паспорт|накладная|договор"
 )
-_NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
-_NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w)
+_NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w and "." not in w)
+_NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w or "." in w)  # (found in the tail as they stand)
 # words that may stand between a negative word and its number ("order number: 123", "numer zamówienia 12")
 _NEG_FILLER = frozenset(
     [
@@ -146,6 +147,7 @@ _NEG_FILLER = frozenset(
         "electrónico",  # ("número de billete electrónico")
         "electronico",
         "electronic",
+        "with",  # ("interchangeable with 4471-22-0183")
         "client",  # ("Réf. client : …", "customer ref")
         "cliente",
         "customer",
@@ -725,6 +727,8 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             continue  # 4000-446 Porto: a Portuguese postal code and its town
         if _YEAR_FIRST.match(s) or _YEAR_LAST.fullmatch(s) or _YEAR_AFTER.fullmatch(s):
             continue  # 2024-0611-03, 4471/2023, 4471-22/2024: a document or case number with its year
+        if _DRAW.fullmatch(s):
+            continue  # 07 - 18 - 22 - 35 - 41: numbers drawn, not dialled
         if _CAS.fullmatch(s):
             continue  # 7732-18-5: a CAS registry number (its check digit alone after the last dash)
         digits = s.translate(_KEEP_DIGITS)
@@ -780,6 +784,7 @@ _YEAR_FIRST = re.compile(r"(?:19|20)[0-9]{2}(?:([-.])[0-9]+\1[0-9]|/[0-9])")
 _YEAR_LAST = re.compile(r"[0-9]{1,6}/(?:19|20)[0-9]{2}")
 _YEAR_AFTER = re.compile(r"(?:[0-9]+[-.])+[0-9]+/(?:19|20)[0-9]{2}")
 _CAS = re.compile(r"[0-9]{2,7}-[0-9]{2}-[0-9]")
+_DRAW = re.compile(r"[0-9]{1,2}(?: - [0-9]{1,2}){3,}")
 # a log's or a record's identifier key right before the number: "call_id=7719203", "sessionId: 4471 2291"
 _ID_KEY = re.compile(r"(?<![a-z])(?!caller)[a-z]+_?id[\"']?[ \t]*[=:][ \t]*[\"']?$")
 
