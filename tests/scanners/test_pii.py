@@ -410,7 +410,19 @@ def test_redact_right_to_left_and_merge():
     assert redact(text, [f1, f2], placeholder="<{type}>") == "a <EMAIL> b 4111 1111 1111 1111 c"
 
 
-def test_ip_before_a_build_key_is_an_ip():
-    """Only a bracketed "(build …)" after a dotted quad makes it a version: "client_ip=… build=4.18.2" is a log."""
-    text = "client_ip=68.44.190.12 build=4.18.2"
+@pytest.mark.parametrize(
+    "text",
+    [
+        "client_ip=68.44.190.12 build=4.18.2",  # only "(build 123)" after a dotted quad makes it a version
+        "10.0.0.12 (build server)",
+        "Mude o DNS para 8.8.8.8",  # Portuguese "para", for
+        "Routing table: 10.0.0.1",
+        "gw-10.0.0.1",  # a host's name and a dash (a lone capital and a dash is an appendix: A-9.8.8.1)
+    ],
+)
+def test_ip_beside_version_and_section_words(text):
     assert [t for t in types(text) if t[0] == "IP_ADDRESS"]
+
+
+def test_section_sign_before_a_dotted_number():
+    assert not [t for t in types("see § 4.2.1.7") if t[0] == "IP_ADDRESS"]

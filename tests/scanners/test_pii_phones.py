@@ -88,6 +88,11 @@ BLIND_WRITERS_PHONES = [
     ("Helistage mulle numbril 5123 4567.", "5123 4567"),  # Estonian
     ("Jānis: vai tev ir viņa numurs?\nLīga: jā, 2612 3456", "2612 3456"),  # Latvian "numurs", the line before
     ('<a href="https://wa.me/351932700996">WhatsApp</a>', "351932700996"),  # a WhatsApp link
+    # words that end in "id", and short words, before a phone are no identifier keys or negative words
+    ("Call Ingrid: 07700 900123", "07700 900123"),
+    ("Confirm your booking with 020 7946 0958", "020 7946 0958"),
+    ("Tel. 24 hs 0800 333 4444", "0800 333 4444"),  # Spanish "hs", hours (not "HS code")
+    ("0711 / 725 04 38", "0711 / 725 04 38"),  # an area code and a slash at the very start
 ]
 BLIND_WRITERS_LOOK_ALIKES = [
     "注文番号：090-1234-5678",
@@ -228,6 +233,11 @@ def test_a_calling_code_without_its_plus_in_a_phone_field():
     assert phones_in("INFO ivr job=48600405831 menu=1") == []
 
 
+def test_a_swedish_org_nr_is_no_phone_but_the_tel_after_it_is():
+    assert phones_in("Org.nr: 556036-0793 · Tel: 08-123 456 78") == ["08-123 456 78"]
+    assert phones_in("mail: info@example.org, tel 08-123 456 78") == ["08-123 456 78"]
+
+
 def test_a_postal_code_and_its_town_beside_the_texts_phone():
     text = "Morada: Rua de Santa Catarina 512, 4000-446 Porto · Tel. +351 22 240 9672"
     assert phones_in(text) == ["+351 22 240 9672"]
@@ -270,6 +280,18 @@ def test_ssn_with_dots_and_in_an_sql_insert():
     sql = "INSERT INTO staff (id, name, ssn) VALUES (1, 'Ana', '512447781'), (2, 'Bo, Jr.', '601224431');"
     assert ssns(sql) == ["512447781", "601224431"]  # (the comma inside 'Bo, Jr.' is no column)
     assert ssns("INSERT INTO staff (id, badge) VALUES (1, '512447781');") == []
+    # one tuple a line (the lines would read as CSV rows, the first as their header)
+    rows = "".join(f"  ({6700 + i}, 'N{i}', '5124{i:05d}'),\n" for i in range(1, 9))
+    assert len(ssns("INSERT INTO staff (id, name, ssn) VALUES\n" + rows)) == 8
+
+
+def test_an_ssn_word_belongs_to_the_number_after_it_not_past_it():
+    assert ssns("SSN on file: 512-45-6789. Member number: 412 55 1234") == ["512-45-6789"]
+
+
+def test_three_spaces_in_a_csv_cell_keep_it_csv():
+    text = "name,ssn,notes\nAmy,512 45 6701,ok\nZed,512 45 6799,moved   abroad\n"
+    assert ssns(text) == ["512 45 6701", "512 45 6799"]
 
 
 def test_ssn_touching_cjk_text():

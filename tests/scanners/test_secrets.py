@@ -95,6 +95,11 @@ def test_positive(typ, tok, wrap):
     assert 0.5 <= f.score <= 1.0
 
 
+def test_a_gitlab_token_ends_where_its_routable_suffix_does():
+    tok = "glpat-Xq9Lm2Rt7Vb4Nc8Kd3Wf6P"
+    assert [f.text for f in SC.scan(f"token {tok}.Rotate it today")] == [tok]
+
+
 def test_aws_secret_needs_context():
     text = f"aws_access_key_id = {AWS_ID}\naws_secret_access_key = {AWS_SECRET}\n"
     got = [(f.type, f.text) for f in SC.scan(text)]

@@ -50,7 +50,8 @@ PHONE = re.compile(
     r"[+(0-9](?<![A-Za-z0-9_+#.@][\s\S])(?<!(?<![\u05d0-\u05ea])-[\s\S])(?<![0-9]:[\s\S])"
     r"(?<!(?<![)\u2e80-\u9fff\uac00-\ud7af])/[\s\S])"
     r"(?:(?<=\+)\(?[0-9]|(?<=\()\+?[0-9]|(?<=[0-9]))"
-    r"(?:[0-9 \t().\-]|/(?! )|(?<=[^0-9]0[0-9]{2} )/|(?<=[^0-9]0[0-9]{3} )/|(?<=[^0-9]0[0-9]{4} )/){4,24}[0-9]"
+    r"(?:[0-9 \t().\-]|/(?! )|(?<=[^0-9]0[0-9]{2} )/|(?<=[^0-9]0[0-9]{3} )/|(?<=[^0-9]0[0-9]{4} )/"
+    r"|(?<=^0[0-9]{2} )/|(?<=^0[0-9]{3} )/|(?<=^0[0-9]{4} )/){4,24}[0-9]"
     r"(?![A-Za-z0-9_]|[.\-/][0-9A-Za-z])"
 )
 _EXT = re.compile(
@@ -85,9 +86,9 @@ _NEG_WORDS = (
     r"transaction|txn|build|version|ver|port|pid|uid|item|part|model|batch|lot|confirmation|receipt|policy|member|"
     r"patent|doi|pr|card|iban|routing|zip|postcode|checksum|offset|hash|badge|room|seat|flight|"
     r"booking|reservation|meeting|webinar|conference|passcode|pin|bol|awb|waybill|consignment|abn|acn|"
-    r"range|ranges|ports|duns|ein|cage|naics|eori|hs|hts|tariff|taric|utm|box|postfach|apartado|caixa|cas|"
-    r"ndc|rx|nhs|mrn|orgnr|organisationsnummer|momsreg|viitenumero|viite|smlouva|smlouvy|symbol|"
-    r"tilaus|tilauksesi|tilausnumero|billete|billet|bilhete|biglietto|org.nr|org. nr|"
+    r"range|ranges|ports|duns|ein|cage|naics|eori|hts|tariff|taric|utm|box|postfach|apartado|caixa|cas|"
+    r"ndc|rx|nhs|mrn|orgnr|organisationsnummer|momsreg|viitenumero|viite|smlouva|smlouvy|"
+    r"tilaus|tilauksesi|tilausnumero|billete|billet|bilhete|biglietto|código|codigo|kód|koodi|"
     r"supersedes|superseded|interchangeable|assembly|drawing|dwg|"
     r"ondernemingsnummer|ondernemingsnr|handelsregister|hrb|hra|rcs|"
     r"buchung|buchungsnummer|réservation|reserva|prenotazione|rezerwacja|rezerwacji|reservering|bokning|bestilling|"
@@ -105,12 +106,13 @@ _NEG_WORDS = (
     r"fattura|ordine|codice|ordine|"
     r"bestelling|bestelnummer|factuur|factuurnummer|klantnummer|ordernummer|kvk|bsn|"
     r"zamówienie|zamówienia|faktura|faktury|nip|regon|pesel|krs|konto|konta|"
-    r"fatura|nota fiscal|cpf|cnpj|encomenda|"
+    r"fatura|nota fiscal|cpf|cnpj|encomenda|hs code|hts code|"
     r"sipariş|siparis|fatura|takip|vergi|tckn|"
     r"заказ|заказа|счёт|счет|артикул|инн|кпп|огрн|снилс|паспорт|накладная|договор"
 )
-_NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w and "." not in w)
-_NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w or "." in w)  # (found in the tail as they stand)
+_NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
+_NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w)
+_ORG_NR = re.compile(r"(?<![a-z.])org\. ?nr\.?[ \t]*[:#]?[ \t]*$")  # a Swedish "Org.nr", not "example.org"
 # words that may stand between a negative word and its number ("order number: 123", "numer zamówienia 12")
 _NEG_FILLER = frozenset(
     [
@@ -147,7 +149,6 @@ _NEG_FILLER = frozenset(
         "electrónico",  # ("número de billete electrónico")
         "electronico",
         "electronic",
-        "with",  # ("interchangeable with 4471-22-0183")
         "client",  # ("Réf. client : …", "customer ref")
         "cliente",
         "customer",
@@ -648,7 +649,7 @@ def _neg(before: str) -> bool:
         toks.pop()
     if toks and (toks[-1] in _NEG_SET or toks[-1] == "#"):
         return True
-    if any(w in tail for w in _NEG_MULTI):
+    if any(w in tail for w in _NEG_MULTI) or _ORG_NR.search(tail):
         return True
     return not tail.isascii() and _NEG_CJK.search(before[-16:]) is not None
 
@@ -657,6 +658,7 @@ def _neg(before: str) -> bool:
 # thousands would cost 30-100 us each), numbers are scored by shape alone (``shapes``).
 MAX_VALIDATIONS = 512
 _SEEN_MAX = 16  # international numbers of a text whose countries hint at its national ones
+_LINKS_MAX = 64  # WhatsApp links validated per scan
 
 
 def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: float = 0.0):
@@ -747,7 +749,7 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             continue
         e = _EXT.match(t, b)
         end = e.end() if e else b
-        neg = _neg(before) or _neg(header_of(a)) or bool(_ID_KEY.search(before[-24:].lower()))
+        neg = _neg(before) or _neg(header_of(a)) or bool(_ID_KEY.search(before[-24:]))
         # (a column named "Code", "Art.-Nr.", "Order"; a key named "..._id")
         score = _score(t, s, digits, a, b, before, after, nanp, header_of, neg, hints, shapes, budget, min_score, seen)
         if score > 0 and neg and not intl:  # (an order number never starts with "+": "Cep: +90 533 …" is a mobile)
@@ -764,7 +766,9 @@ def whatsapp_links(t: str):
     code without its "+", a phone number by the link's definition (valid ones only)."""
     if _pn is None:
         return
-    for m in _WHATSAPP.finditer(t):
+    for k, m in enumerate(_WHATSAPP.finditer(t)):
+        if k >= _LINKS_MAX:
+            return
         if _valid_intl("+" + m.group(1)) == 2:
             yield ("PHONE", m.start(1), m.end(1), 0.9)
 
@@ -786,7 +790,10 @@ _YEAR_AFTER = re.compile(r"(?:[0-9]+[-.])+[0-9]+/(?:19|20)[0-9]{2}")
 _CAS = re.compile(r"[0-9]{2,7}-[0-9]{2}-[0-9]")
 _DRAW = re.compile(r"[0-9]{1,2}(?: - [0-9]{1,2}){3,}")
 # a log's or a record's identifier key right before the number: "call_id=7719203", "sessionId: 4471 2291"
-_ID_KEY = re.compile(r"(?<![a-z])(?!caller)[a-z]+_?id[\"']?[ \t]*[=:][ \t]*[\"']?$")
+# (an underscore, a dash or camel case before "id": not "David:", "Valid:"; a caller's or callee's id is theirs)
+_ID_KEY = re.compile(
+    r"(?<![A-Za-z])(?![Cc]all(?:er|ee))[A-Za-z]+(?:[_\-][Ii][Dd]|[a-z]Id|ID)[\"']?[ \t]*[=:][ \t]*[\"']?$"
+)
 
 
 def _decimalish(s: str) -> bool:

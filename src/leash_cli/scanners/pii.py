@@ -48,6 +48,7 @@ engine does not rescan long runs from every position.
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -116,7 +117,7 @@ def card_brand(d: str) -> str | None:
         return "hipercard"
     if (506099 <= p6 <= 506198 or 507865 <= p6 <= 507964 or 650002 <= p6 <= 650027) and n in (16, 18, 19):
         return "verve"
-    if p4 in _MAESTRO and 13 <= n <= 19:
+    if p4 in _MAESTRO and 16 <= n <= 19:
         return "maestro"
     return None
 
@@ -250,6 +251,7 @@ _SSN = re.compile(
     r"([0-9](?<![A-Za-z0-9_\-.][0-9])[0-9]{2})([\- .]?)([0-9]{2})\2([0-9]{4})(?![A-Za-z0-9_]|[\-.][0-9A-Za-z])"
 )
 _SSN_SPECIMENS = frozenset({"078051120", "219099999", "123456789"})
+_DIGIT_RUN = re.compile(r"[0-9]{4,}")
 # (underscores and dashes count as boundaries: employee_ssn, social-security-number, SocialSecurityNumber)
 # ("my social" in chat: "the last four of your social"; not "your social media")
 _SSN_CTX = re.compile(
@@ -265,12 +267,14 @@ _IBAN_BODY = {
 }
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-# (ASCII boundaries; not after a letter and a dash: "appendix A-9.8.8.1")
+# (ASCII boundaries; not after a lone capital and a dash: "appendix A-9.8.8.1", but "gw-10.0.0.1")
 _IPV4 = re.compile(
-    r"[0-9](?<![A-Za-z0-9_.][0-9])(?<![A-Za-z]-[0-9])[0-9]{0,2}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}"
+    r"[0-9](?<![A-Za-z0-9_.][0-9])(?<!(?<![A-Za-z])[A-Z]-[0-9])[0-9]{0,2}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}"
     r"(?![A-Za-z0-9_]|\.[0-9])"
 )
-_VERSION_AFTER = re.compile(r"[ \t]*\((?:build|rev|revision|release)\b", re.IGNORECASE)  # "4.2.0.1 (build 20240611.3)"
+_VERSION_AFTER = re.compile(
+    r"[ \t]*\((?:build|rev|revision|release)[ \t]*[0-9]", re.IGNORECASE
+)  # "4.2.0.1 (build 20240611.3)"
 _IPV4_FULL = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
 _IPV4_SUFFIX_BAD = re.compile(r"[-+~][A-Za-z]")
 _IPV6 = re.compile(
@@ -283,10 +287,10 @@ _IPV6_GATE = re.compile(r"::|:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}
 _HEXCOLON = frozenset("0123456789abcdefABCDEF:.")
 _HEXCOLON_RUN = re.compile(r"[0-9A-Fa-f:.]*")
 _VERSION_CTX = re.compile(
-    r"(?:\b(?:version|ver|release|build|firmware|fw|sdk|rev|revision|v|"
-    # (a document's numbered parts and standards: "clause 4.2.1.7", "section 12.3.4.1", "OID 1.3.6.1")
-    r"clause|clauses|section|sections|sec|appendix|annex|chapter|chap|article|art|paragraph|para|schedule|"
-    r"figure|fig|table|step|item|rule|oid|§)\W{0,3}$)|(?:\bv$)"
+    r"(?:(?:\b(?:version|ver|release|build|firmware|fw|sdk|rev|revision|v|"
+    # (a document's numbered parts: "clause 4.2.1.7", "section 12.3.4.1", "§ 4.2.1.7", "OID 1.3.6.1")
+    r"clause|clauses|section|sections|appendix|annex|chapter|article|paragraph|schedule|figure|oid)|§)\W{0,3}$)"
+    r"|(?:\bv$)"
 )
 
 _PHONE = phones.PHONE
@@ -591,8 +595,12 @@ class PiiScanner:
                 continue
             if area + group + serial in _SSN_SPECIMENS:
                 continue
-            # (the word may end the line before: "I'll need your social security number.\ncustomer: 457 23 9901")
+            # (the word may end the line before: "I'll need your social security number.\ncustomer: 457 23 9901";
+            # but not past another number, whose word it is: "SSN 512-45-6789. Member no. 412 55 1234")
             before = t[max(0, m.start() - 80) : m.start()].lower()
+            runs = _DIGIT_RUN.findall(before)
+            if runs:
+                before = before[before.rfind(runs[-1]) + len(runs[-1]) :]
             ctx = _SSN_CTX.search(before) is not None or _SSN_CTX.search(headers.header_of(m.start())) is not None
             if sep == "-":
                 score = 0.8
@@ -795,7 +803,7 @@ class _Headers:
     however far down the table they are.  Lines are read once (memoised); lines longer than
     ``_MAX_ROW`` characters are not table rows (so one huge line costs nothing per candidate)."""
 
-    __slots__ = ("t", "memo", "rows", "fixed", "sql", "cells", "heads")
+    __slots__ = ("t", "memo", "rows", "fixed", "sql", "sql_cols", "sql_tuples", "cells", "heads")
 
     def __init__(self, t: str) -> None:
         self.t = t
@@ -804,11 +812,17 @@ class _Headers:
         # line start -> (header line, column spans) of the fixed-width table it is a row of; None: not one
         self.fixed: dict[int, tuple[str, list[tuple[int, int]]] | None] = {}
         self.sql: bool | None = None  # whether the text holds an SQL VALUES list (looked at once)
+        self.sql_cols: dict[int, list[str]] = {}  # VALUES position -> the statement's column names
+        self.sql_tuples: dict[int, tuple[list[int], int]] = {}  # tuple start -> (its commas, its end or -1)
         self.cells: dict[int, list[tuple[int, int]] | None] = {}  # line start -> its fixed-width cells
         self.heads: dict[int, int] = {}  # line start -> the header line over it (-1: none)
 
     def header_of(self, pos: int) -> str:
         t = self.t
+        if self.sql is not False:  # (an SQL tuple on a line of its own would read as a CSV row otherwise)
+            named = self._sql_column(pos)
+            if named:
+                return named
         lo = max(0, pos - _MAX_ROW)
         ls = t.rfind("\n", lo, pos) + 1
         if ls == 0 and lo > 0:
@@ -817,7 +831,7 @@ class _Headers:
         if row is False:
             row = self.rows[ls] = self._row(ls)
         if row is None:
-            return self._fixed_header(ls, pos) or self._aligned_header(ls, pos) or self._sql_column(pos)
+            return self._fixed_header(ls, pos) or self._aligned_header(ls, pos)
         delim, cells = row
         col = t.count(delim, ls, pos)
         return cells[col] if col < len(cells) else ""
@@ -831,12 +845,14 @@ class _Headers:
                 return None
         line = t[ls:le]
         delim = _delim(line)
-        if delim is None or (delim == "," and "   " in line):  # (a fixed-width row with "HARRIS, GLORIA M")
+        if delim is None:
             return None
         hs = self._header_start(ls, delim, line.count(delim))
         if hs == ls:
             return None  # the row is the header itself (or stands alone)
         he = t.find("\n", hs, ls)
+        if delim == "," and "   " in line and _NUMBER_CELL.search(t, hs, he if he >= 0 else ls):
+            return None  # a fixed-width row with a comma in a name ("HARRIS, GLORIA M   713-45-9348"): no CSV
         return delim, [c.lower() for c in t[hs : he if he >= 0 else ls].split(delim)]
 
     def _line_cells(self, ls: int) -> list[tuple[int, int]] | None:
@@ -906,7 +922,8 @@ class _Headers:
 
     def _sql_column(self, pos: int) -> str:
         """The column a value at ``pos`` fills in ``INSERT INTO t (a, b, ssn) VALUES (1, 'x', '512...'), (...)``:
-        the statement's column list, counted along the value's tuple (commas inside quotes skipped)."""
+        the statement's column list, counted along the value's tuple (commas inside quotes skipped). Each tuple
+        is read once (its top-level commas kept), so a value costs a search back for its tuple."""
         t = self.t
         if self.sql is None:
             self.sql = "VALUES" in t or "values" in t
@@ -916,22 +933,34 @@ class _Headers:
         v = max(t.rfind("VALUES", lo, pos), t.rfind("values", lo, pos))
         if v < 0:
             return ""
-        ce = t.rfind(")", lo, v)
-        cs = t.rfind("(", lo, ce) if ce >= 0 else -1
         ts = t.rfind("(", v, pos)
-        if cs < 0 or ts < 0 or not t[ce + 1 : v].isspace():
+        if ts < 0:
             return ""
-        col, quoted = 0, False
-        for ch in t[ts + 1 : pos]:
-            if ch == "'":
-                quoted = not quoted
-            elif not quoted:
-                if ch == ",":
-                    col += 1
-                elif ch in "()":
-                    return ""  # (a nested call, or the tuple closed before the value)
-        cols = t[cs + 1 : ce].split(",")
-        return cols[col].strip().strip('`"[]').lower() if col < len(cols) else ""
+        cols = self.sql_cols.get(v)
+        if cols is None:
+            ce = t.rfind(")", max(0, v - _SQL_BACK), v)
+            cs = t.rfind("(", max(0, v - _SQL_BACK), ce) if ce >= 0 else -1
+            ok = cs >= 0 and t[ce + 1 : v].isspace()
+            cols = self.sql_cols[v] = [c.strip().strip('`"[]').lower() for c in t[cs + 1 : ce].split(",")] if ok else []
+        if not cols:
+            return ""
+        got = self.sql_tuples.get(ts)
+        if got is None:
+            commas: list[int] = []
+            close = -1
+            for m in _SQL_TOKEN.finditer(t, ts + 1, min(len(t), ts + 1 + _SQL_BACK)):
+                g = m.group()
+                if g == ",":
+                    commas.append(m.start())
+                elif g in "()":
+                    close = m.start()  # (the tuple's end, or a nested call: read no further)
+                    break
+            got = self.sql_tuples[ts] = (commas, close)
+        commas, close = got
+        if 0 <= close < pos:
+            return ""
+        col = bisect.bisect_left(commas, pos)
+        return cols[col] if col < len(cols) else ""
 
     def _fixed_header(self, ls: int, pos: int) -> str:
         """The header cell over ``pos`` in a fixed-width table: a rule of dash (or ``=``) groups under the header
@@ -999,6 +1028,7 @@ class _Headers:
 
 _MAX_ROW = 4096
 _SQL_BACK = 8192  # characters an SQL value is looked back from for its statement's VALUES
+_SQL_TOKEN = re.compile(r"'(?:[^'\\]|\\.|'')*'|[,()]")  # a quoted string (skipped), a comma, a bracket
 _ALIGN_UP = 256  # lines a fixed-width row is walked up to find a header aligned with it
 _CELL = re.compile(r"\S+(?: \S+)*")  # a cell of a fixed-width line: words one space apart
 _NUMBER_CELL = re.compile(r"[0-9]{3}")  # a header cell holds no number ("(2) SSN" may)

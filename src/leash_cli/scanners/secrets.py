@@ -84,8 +84,8 @@ _SPECS: list[tuple[str, str, float]] = [
     ("GITHUB_TOKEN", r"(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,255})(?![A-Za-z0-9_])", 0.95),
     (  # (GR1348941: a runner registration token)
         "GITLAB_TOKEN",
-        # (a routable token carries dotted parts: "glpat-….01.hi3f4clhi")
-        r"(?:gl(?:pat|dt|ptt|rt|ft|imt|cbt|soat|oas|agent)-|GR1348941)[A-Za-z0-9_\-]{20,64}(?:\.[A-Za-z0-9_\-]+){0,3}"
+        # (a routable token ends in a version and a check: "glpat-….01.hi3f4clhi")
+        r"(?:gl(?:pat|dt|ptt|rt|ft|imt|cbt|soat|oas|agent)-|GR1348941)[A-Za-z0-9_\-]{20,64}(?:\.[0-9]{2}\.[a-z0-9]{7,12})?"
         + _TOK,
         0.95,
     ),
