@@ -819,7 +819,9 @@ class _Headers:
 
     def header_of(self, pos: int) -> str:
         t = self.t
-        if self.sql is not False:  # (an SQL tuple on a line of its own would read as a CSV row otherwise)
+        # an SQL value (after a comma or the tuple's bracket, a quote between): read first, since a tuple on a
+        # line of its own would read as a CSV row
+        if self.sql is not False and _SQL_VALUE_BEFORE.search(t, max(0, pos - 4), pos):
             named = self._sql_column(pos)
             if named:
                 return named
@@ -865,6 +867,12 @@ class _Headers:
         le = t.find("\n", ls, ls + _MAX_ROW + 1)
         if le < 0:
             le = len(t) if len(t) - ls <= _MAX_ROW else -1
+        if le >= 0 and t.find("  ", ls, le) < 0:  # (no two spaces: one cell at most, no regex needed)
+            line = t[ls:le]
+            stripped = line.strip()
+            res1 = [(line.find(stripped[:1]), len(line.rstrip()))] if stripped else None
+            self.cells[ls] = res1
+            return res1
         cells = [m.span() for m in _CELL.finditer(t, ls, le)] if le >= 0 else []
         res = [(a - ls, b - ls) for a, b in cells] or None
         self.cells[ls] = res
@@ -1028,6 +1036,7 @@ class _Headers:
 
 _MAX_ROW = 4096
 _SQL_BACK = 8192  # characters an SQL value is looked back from for its statement's VALUES
+_SQL_VALUE_BEFORE = re.compile(r"[,(][ \t]*['\"]?$")
 _SQL_TOKEN = re.compile(r"'(?:[^'\\]|\\.|'')*'|[,()]")  # a quoted string (skipped), a comma, a bracket
 _ALIGN_UP = 256  # lines a fixed-width row is walked up to find a header aligned with it
 _CELL = re.compile(r"\S+(?: \S+)*")  # a cell of a fixed-width line: words one space apart
