@@ -901,31 +901,45 @@ class _Headers:
         return ""
 
     def _table_head(self, ls: int) -> int:
-        """The start of the header line over the fixed-width row at ``ls`` (-1: none), by a walk up through the
-        rows (at most :data:`_ALIGN_UP` lines); every line walked keeps the answer."""
+        """The start of the header line over the fixed-width row at ``ls`` (-1: none): going up through the rows
+        (lines of two or more cells, one a number), the first line of two or more cells and no number."""
+
+        def look(ps: int, cur: int):
+            cells = self._line_cells(ps)
+            if cells is None or len(cells) < 2:
+                return -1  # an empty line, or prose: no table above
+            if not _NUMBER_CELL.search(self.t, ps + cells[0][0], ps + cells[-1][1]):
+                return ps  # two or more cells and no number: the header
+            return _UP  # another row
+
+        return self._walk_up(ls, self.heads, _ALIGN_UP, look, -1)
+
+    def _walk_up(self, ls: int, memo: dict, limit: int, look, default):
+        """Walk up from the line at ``ls`` until ``look(previous line's start, this line's start)`` answers
+        (anything but :data:`_UP`), at most ``limit`` lines; ``default`` at the text's start, past the limit or
+        past a line longer than a table row. Every line walked keeps the answer in ``memo``: a table is walked
+        once however many of its rows ask."""
         t = self.t
         chain = []
         cur = ls
-        res = -1
+        res = default
         while True:
-            if cur in self.heads:
-                res = self.heads[cur]
+            if cur in memo:
+                res = memo[cur]
                 break
             chain.append(cur)
-            if cur == 0 or len(chain) > _ALIGN_UP:
+            if cur == 0 or len(chain) > limit:
                 break
             ps = t.rfind("\n", max(0, cur - 1 - _MAX_ROW), cur - 1) + 1
             if ps == 0 and cur - 1 > _MAX_ROW:
                 break
-            cells = self._line_cells(ps)
-            if cells is None or len(cells) < 2:
-                break  # an empty line, or prose: no table above
-            if not _NUMBER_CELL.search(t, ps + cells[0][0], ps + cells[-1][1]):
-                res = ps  # two or more cells and no number: the header
+            got = look(ps, cur)
+            if got is not _UP:
+                res = got
                 break
-            cur = ps  # another row
+            cur = ps
         for c in chain:
-            self.heads[c] = res
+            memo[c] = res
         return res
 
     def _sql_column(self, pos: int) -> str:
@@ -985,31 +999,21 @@ class _Headers:
 
     def _fixed_table(self, ls: int) -> tuple[str, list[tuple[int, int]]] | None:
         """The header line and column spans of the fixed-width table the line at ``ls`` is a row of (None: not
-        one), by a walk up to at most ``_FIXED_UP`` lines; each line's answer is kept."""
+        one), by a walk up to at most ``_FIXED_UP`` lines to a rule of dash groups with a header over it."""
         t = self.t
-        chain = []
-        cur = ls
-        res: tuple[str, list[tuple[int, int]]] | None = None
-        while True:
-            if cur in self.fixed:
-                res = self.fixed[cur]
-                break
-            chain.append(cur)
-            if cur == 0 or len(chain) > _FIXED_UP:
-                break
-            ps = t.rfind("\n", max(0, cur - 1 - _MAX_ROW), cur - 1) + 1
+
+        def look(ps: int, cur: int):
             line = t[ps : cur - 1]
-            if not line.strip() or (ps == 0 and cur - 1 > _MAX_ROW):
-                break
+            if not line.strip():
+                return None
             if _RULE_LINE.fullmatch(line):
                 hs = t.rfind("\n", max(0, ps - 1 - _MAX_ROW), ps - 1) + 1
                 if ps > 0 and t[hs : ps - 1].strip():
-                    res = (t[hs : ps - 1], [m.span() for m in _RULE_GROUP.finditer(line)])
-                break
-            cur = ps
-        for c in chain:
-            self.fixed[c] = res
-        return res
+                    return (t[hs : ps - 1], [m.span() for m in _RULE_GROUP.finditer(line)])
+                return None
+            return _UP
+
+        return self._walk_up(ls, self.fixed, _FIXED_UP, look, None)
 
     def _header_start(self, ls: int, delim: str, n: int) -> int:
         t, memo = self.t, self.memo
@@ -1039,6 +1043,7 @@ _SQL_BACK = 8192  # characters an SQL value is looked back from for its statemen
 _SQL_VALUE_BEFORE = re.compile(r"[,(][ \t]*['\"]?$")
 _SQL_TOKEN = re.compile(r"'(?:[^'\\]|\\.|'')*'|[,()]")  # a quoted string (skipped), a comma, a bracket
 _ALIGN_UP = 256  # lines a fixed-width row is walked up to find a header aligned with it
+_UP = object()  # (``_Headers._walk_up``: no answer here, go on up)
 _CELL = re.compile(r"\S+(?: \S+)*")  # a cell of a fixed-width line: words one space apart
 _NUMBER_CELL = re.compile(r"[0-9]{3}")  # a header cell holds no number ("(2) SSN" may)
 _FIXED_UP = 256  # rows of a fixed-width table walked up to find its rule (each line's answer kept: linear)
