@@ -541,31 +541,31 @@ def warm() -> None:
 
 
 @lru_cache(maxsize=16384)
-def _valid_intl(s: str) -> int:
-    """2: valid, 1: possible length for the country, 0: no."""
+def _intl(s: str) -> tuple[int, str | None]:
+    """The international number ``s`` parsed once: (2: valid, 1: possible length for the country, 0: no; the
+    region of a valid one, None for a shared calling code's or an invalid one)."""
     assert _pn is not None  # callers run only after warm() imported it
     try:
         n = _pn.parse(s, None)
     except _pn.NumberParseException:
-        return 0
+        return 0, None
     if _pn.is_valid_number(n):
-        return 2
+        return 2, _pn.region_code_for_number(n)
     if n.country_code == 52 and str(n.national_number).startswith("1"):  # Mexico's retired mobile "1"
         n.national_number = int(str(n.national_number)[1:])
         if _pn.is_valid_number(n):
-            return 2
-    return 1 if _pn.is_possible_number(n) else 0
+            return 2, "MX"
+    return (1 if _pn.is_possible_number(n) else 0), None
 
 
-@lru_cache(maxsize=4096)
+def _valid_intl(s: str) -> int:
+    """2: valid, 1: possible length for the country, 0: no."""
+    return _intl(s)[0]
+
+
 def _intl_region(s: str) -> str | None:
     """The region of the valid international number ``s`` (None: not one, or a shared calling code's)."""
-    assert _pn is not None
-    try:
-        n = _pn.parse(s, None)
-    except _pn.NumberParseException:
-        return None
-    return _pn.region_code_for_number(n) if _pn.is_valid_number(n) else None
+    return _intl(s)[1]
 
 
 @lru_cache(maxsize=16384)
@@ -692,7 +692,9 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         for a, b in matches:
             g = t[a:b]
             if g[:1] == "+" or g[:2] == "(+":
-                r = _intl_region(g.replace("(+", "+", 1))  # (cached: the loop below asks the same)
+                if g.startswith("(+"):  # (as _score reads it, so the loop below finds it parsed)
+                    g = "+" + g[2:].replace(")", "", 1)
+                r = _intl_region(g)
                 if r is not None and r not in seen:
                     seen += (r,)
                 looked += 1
