@@ -359,3 +359,24 @@ def test_long_lines_are_not_table_rows():
     text = ",".join(str(512346000 + i % 999) for i in range(60_000))
     assert SC.scan("ssn,x\n" + text[:50]) is not None
     assert [f for f in SC.scan(text) if f.type in ("US_SSN", "PHONE")] == []
+
+
+def test_a_row_with_no_number_is_no_header_of_the_rows_below():
+    """A data row whose cells hold no number ("n/a") sits under a row that does, aligned with it: it is a row,
+    and the header that names the SSN column is the line above the table's first row."""
+    report = (
+        "EMPLOYEE                  SSN            PLAN       RATE\n"
+        "OKAFOR, CHIDI N           601-22-4431    401K       6%\n"
+        "DOE, ANNA                 n/a            HSA        2%\n"
+        "LINDQVIST, ASTRID         512447781      HSA        2%\n"
+    )
+    assert ssns(report) == ["601-22-4431", "512447781"]
+    titled = "PAYROLL REPORT 2024                           PAGE 002\n" + report
+    assert ssns(titled) == ["601-22-4431", "512447781"]
+
+
+def test_a_fixed_width_cell_ends_before_its_own_trailing_separator():
+    """Two spaces end a fixed-width cell; a dash, dot or slash the cell ends with is not the number's."""
+    for t in ("Tel 7130161512-  12 Main St", "Tel 713-016-1512 -  45 Oak", "Tel 713-016-1512.  45 Oak"):
+        got = [t[f.start : f.end] for f in PiiScanner().scan(t) if f.type == "PHONE"]
+        assert got and got[0][-1].isdigit(), (t, got)

@@ -712,7 +712,8 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
                 b = a + len(s)
         if "  " in s or "\t" in s:  # two spaces or a tab end a cell of a fixed-width row: the number is before
             cut = min(i for i in (s.find("  "), s.find("\t")) if i >= 0)
-            s, b = s[:cut], a + cut
+            s = s[:cut].rstrip(" -./")  # (the cell's own trailing separator: "7130161512-  12 Main St")
+            b = a + len(s)
         if s.count("(") != s.count(")") or s.count("(") > 1:
             continue
         intl = s.startswith(("+", "(+"))

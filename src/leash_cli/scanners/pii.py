@@ -909,10 +909,27 @@ class _Headers:
             if cells is None or len(cells) < 2:
                 return -1  # an empty line, or prose: no table above
             if not _NUMBER_CELL.search(self.t, ps + cells[0][0], ps + cells[-1][1]):
+                if self._aligned_row_above(ps, cells):
+                    return _UP  # a row whose cells hold no number ("DOE, A    n/a    401K"): the header is higher
                 return ps  # two or more cells and no number: the header
             return _UP  # another row
 
         return self._walk_up(ls, self.heads, _ALIGN_UP, look, -1)
+
+    def _aligned_row_above(self, ls: int, cells: list[tuple[int, int]]) -> bool:
+        """Whether the line above the one at ``ls`` (of ``cells``) is a row of the same table: two or more cells,
+        a number among them, and at least two cells starting where these do."""
+        if ls == 0:
+            return False
+        ps = self.t.rfind("\n", max(0, ls - 1 - _MAX_ROW), ls - 1) + 1
+        if ps == 0 and ls - 1 > _MAX_ROW:
+            return False
+        above = self._line_cells(ps)
+        if above is None or len(above) < 2:
+            return False
+        if not _NUMBER_CELL.search(self.t, ps + above[0][0], ps + above[-1][1]):
+            return False
+        return len({a for a, _ in above} & {a for a, _ in cells}) >= 2
 
     def _walk_up(self, ls: int, memo: dict, limit: int, look, default):
         """Walk up from the line at ``ls`` until ``look(previous line's start, this line's start)`` answers
