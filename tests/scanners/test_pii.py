@@ -426,3 +426,18 @@ def test_ip_beside_version_and_section_words(text):
 
 def test_section_sign_before_a_dotted_number():
     assert not [t for t in types("see § 4.2.1.7") if t[0] == "IP_ADDRESS"]
+
+
+def test_numbered_sections_in_lists_and_their_siblings_are_no_ip_addresses():
+    sc = PiiScanner()
+    text = "Clause 5.3.1.2 holds where 5.3.1.1 is met; see also sections 2.4.1.1 and 9.1.2.4."
+    assert [f for f in sc.scan(text) if f.type == "IP_ADDRESS"] == []
+    # an address beside a section of other numbers is still an address
+    net = "As section 10.0.1.1 says, the resolver at 10.0.0.53 answers first."
+    assert [net[f.start : f.end] for f in sc.scan(net) if f.type == "IP_ADDRESS"] == ["10.0.0.53"]
+
+
+def test_a_us_tax_form_is_an_ssn_word():
+    sc = PiiScanner()
+    text = "The W-2 is fine. My husband's number on the 1040 should read 512 44 7781, not what the preparer typed."
+    assert [text[f.start : f.end] for f in sc.scan(text) if f.type == "US_SSN"] == ["512 44 7781"]

@@ -380,3 +380,47 @@ def test_a_fixed_width_cell_ends_before_its_own_trailing_separator():
     for t in ("Tel 7130161512-  12 Main St", "Tel 713-016-1512 -  45 Oak", "Tel 713-016-1512.  45 Oak"):
         got = [t[f.start : f.end] for f in PiiScanner().scan(t) if f.type == "PHONE"]
         assert got and got[0][-1].isdigit(), (t, got)
+
+
+def test_north_americas_international_prefix():
+    """011, set apart and followed by a whole international number, is dialled from the US or Canada; an 011
+    area code (Delhi, Johannesburg, Sapporo) leads a national number of at most 11 digits."""
+    assert phones_in("From Chicago dial 011 49 30 9016 2244 for the Berlin desk.") == ["011 49 30 9016 2244"]
+    assert phones_in("Paris office, from Toronto: 011-33-1-42-68-53-00.") == ["011-33-1-42-68-53-00"]
+    assert phones_in("Delhi office: 011 2345 6789") == ["011 2345 6789"]
+
+
+def test_ocr_spacing_is_no_fixed_width_cell():
+    """A letter OCR'd with two spaces between every word: two spaces inside a number do not end it."""
+    letter = "Bei  Rückfragen  erreichen  Sie  uns  montags  bis  freitags\nunter  0221  4711  0815  oder  schriftlich."
+    assert phones_in(letter) == ["0221  4711  0815"]
+    table = "Name      Durchwahl    Raum\nKrause    0221 4711    12  0815\n"
+    assert "0221 4711    12  0815" not in phones_in(table)
+
+
+def test_two_numbers_joined_by_a_dash_or_by_or():
+    """ " - " between a whole number and a trunk prefix separates two numbers; a second number joined by "or"
+    (in the text's language) to a phone number is one too, with no phone word of its own."""
+    assert phones_in("Praxis Dr. Lenz: 030 1234567 - 0171 2345678") == ["030 1234567", "0171 2345678"]
+    assert phones_in("Reservas: 91 123 45 67 o 612 345 678 (de 9 a 14 h)") == ["91 123 45 67", "612 345 678"]
+    assert phones_in("Reservas: 612 345 678 (de 9 a 14 h)") == []  # (no phone word, no number before it)
+    assert phones_in("Sorteo 07 - 18 - 22 - 35 - 41") == []
+
+
+def test_more_shapes_and_words_no_phone_takes():
+    for text in (
+        "Fecha de emisión: 2023. 11. 5.",  # a Korean / Hungarian date
+        "Zolltarifnummer laut Liste: HS 8504.40.9090, 8504.40.3000",  # customs tariff codes
+        "Proveedor: Comercial Andina S.A.S., NIT 901.234.567-1",  # a Colombian tax id
+        "Kostenstelle 4471-220-118 / Projekt 24-0318",
+        "Charge to cost center 4471 220 118 please",
+        "批次 20231105-03  数量 1,200 件",
+        "Lot 20231105-03 released",
+    ):
+        assert phones_in(text) == [], text
+
+
+def test_a_number_sign_cells_back_is_not_the_numbers():
+    """A unit number "#07-02" two cells before a phone number in a tab-separated row is no "#" of the phone's."""
+    sheet = "Name\tUnit\tContact\nTan Wei Ming\t#07-02\t6221 4407\n"
+    assert phones_in(sheet) == ["6221 4407"]

@@ -69,7 +69,8 @@ _CODE_BEFORE = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9]*[A-Za-z])(?=[A-Za-z0-
 _DATE = re.compile(
     r"\(?(?:(?:19|20)\d\d[-./](?:0?[1-9]|1[0-2])[-./](?:0?[1-9]|[12]\d|3[01])"
     r"|(?:0?[1-9]|[12]\d|3[01])[-./](?:0?[1-9]|1[0-2])[-./](?:19|20)?\d\d"
-    r"|(?:0?[1-9]|1[0-2])[-./](?:0?[1-9]|[12]\d|3[01])[-./](?:19|20)?\d\d)\)?(?:[ T].*)?"
+    r"|(?:0?[1-9]|1[0-2])[-./](?:0?[1-9]|[12]\d|3[01])[-./](?:19|20)?\d\d"
+    r"|(?:19|20)\d\d\. (?:0?[1-9]|1[0-2])\. (?:0?[1-9]|[12]\d|3[01]))\)?(?:[ T].*)?"  # (Korean, Hungarian: "2024. 3. 14")
 )
 _THOUSANDS = re.compile(r"[1-9]\d{0,2}(?:([ .])\d{3})(?:\1\d{3})*")
 _UNIT_AFTER = re.compile(
@@ -107,12 +108,15 @@ _NEG_WORDS = (
     r"fattura|ordine|codice|ordine|"
     r"bestelling|bestelnummer|factuur|factuurnummer|klantnummer|ordernummer|kvk|bsn|"
     r"zamówienie|zamówienia|faktura|faktury|nip|regon|pesel|krs|konto|konta|"
-    r"fatura|nota fiscal|cpf|cnpj|encomenda|hs code|hts code|"
+    r"fatura|nota fiscal|cpf|cnpj|encomenda|hs code|hts code|nit|ruc|rut|cuit|cuil|rfc|curp|"
+    r"cost centre|cost center|kostenstelle|centre de coût|centro de costo|centro de costos|centro de coste|"
+    r"centro di costo|kostenplaats|"
     r"sipariş|siparis|fatura|takip|vergi|tckn|"
     r"заказ|заказа|счёт|счет|артикул|инн|кпп|огрн|снилс|паспорт|накладная|договор"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w)
+_DIGIT = re.compile(r"[0-9]")
 _ORG_NR = re.compile(r"(?<![a-z.])org\. ?nr\.?[ \t]*[:#]?[ \t]*$")  # a Swedish "Org.nr", not "example.org"
 # words that may stand between a negative word and its number ("order number: 123", "numer zamówienia 12")
 _NEG_FILLER = frozenset(
@@ -168,7 +172,7 @@ _NEG_FILLER = frozenset(
 )
 _NEG_CJK = re.compile(
     r"(?:订单|單號|单号|发票|發票|编号|編號|主文|注文|(?<!電話)(?<!携帯)番号|郵便|邮编|账号|账户|口座|계좌|우편번호|주문|사업자|"
-    r"등록번호|송장|請求書|请求书|거래명세서|会議\s*ID|会议\s*ID|회의\s*ID|コード|品番|"
+    r"등록번호|송장|請求書|请求书|거래명세서|会議\s*ID|会议\s*ID|회의\s*ID|コード|品番|批次|批号|批號|"
     r"رقم الطلب|الطلب|(?:ال)?(?:طلب|شحنة|فاتورة)\S{0,4}\s+رقم|الشحنة|شحنة|فاتورة|الفاتورة|رقم الحساب|الحساب|〒)\s*[:：#№]?\s*(?:号码|號碼|号|番号|번호)?\s*[:：]?\s*$"
 )
 
@@ -648,8 +652,8 @@ def _neg(before: str) -> bool:
     toks = _TOKEN.findall(tail)
     while toks and toks[-1] in _NEG_FILLER:
         toks.pop()
-    if toks and (toks[-1] in _NEG_SET or toks[-1] == "#"):
-        return True
+    if toks and (toks[-1] in _NEG_SET or (toks[-1] == "#" and not _DIGIT.search(tail, tail.rfind("#")))):
+        return True  # ("#" only right before it: not the "#07-02" of a unit two cells back)
     if any(w in tail for w in _NEG_MULTI) or _ORG_NR.search(tail):
         return True
     return not tail.isascii() and _NEG_CJK.search(before[-16:]) is not None
@@ -701,6 +705,7 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
                 if looked >= _SEEN_MAX:
                     break
 
+    last = -1  # where the last number yielded ends: one joined to it by "or" is a phone number too
     for a, b in matches:
         s = t[a:b]
         if s.startswith("(") and ")" not in s:
@@ -710,7 +715,9 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             if cut > 0:
                 s = s[:cut].rstrip(" \t-./")
                 b = a + len(s)
-        if "  " in s or "\t" in s:  # two spaces or a tab end a cell of a fixed-width row: the number is before
+        if ("  " in s and not _ocr_spaced(t, a)) or "\t" in s:
+            # two spaces or a tab end a cell of a fixed-width row: the number is before (not in OCR'd text, whose
+            # words are all two spaces apart: "please  call  the  office  on  020  8771   3493")
             cut = min(i for i in (s.find("  "), s.find("\t")) if i >= 0)
             s = s[:cut].rstrip(" -./")  # (the cell's own trailing separator: "7130161512-  12 Main St")
             b = a + len(s)
@@ -748,10 +755,15 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         end = e.end() if e else b
         neg = _neg(before) or _neg(header_of(a)) or _id_key(before[-24:])
         # (a column named "Code", "Art.-Nr.", "Order"; a key named "..._id")
-        score = _score(t, s, digits, a, b, before, after, nanp, header_of, neg, hints, shapes, budget, min_score, seen)
+        joined = last >= 0 and a - last <= _OR_REACH and _OR_JOIN.fullmatch(t, last, a) is not None
+        score = _score(
+            t, s, digits, a, b, before, after, nanp, header_of, neg, hints, shapes, budget, min_score, seen, joined
+        )
         if score > 0 and neg and not intl:  # (an order number never starts with "+": "Cep: +90 533 …" is a mobile)
             score -= 0.6  # order / invoice / customer number ...: kept only below any sane min_score
         if score > 0:
+            if score >= min_score:
+                last = end
             yield ("PHONE", a, end, min(score, 1.0))
 
 
@@ -773,6 +785,19 @@ def whatsapp_links(t: str):
 _AREA_ALONE = re.compile(r"\(?0[0-9]{2,4}\)?")
 
 
+_WORD_GAP = re.compile(r"[^\W\d_][.,:;]?( +)(?=[^\W\d_])")
+_OCR_GAPS = 3  # word gaps of two spaces, and none of one, on the number's line and the line before
+
+
+def _ocr_spaced(t: str, a: int) -> bool:
+    """Whether the text before ``a`` (its line and the one before) spaces every word two spaces apart, as OCR
+    often does; a fixed-width table's cells hold words one space apart, and its gaps are of any width."""
+    ls = t.rfind("\n", max(0, a - 240), a)
+    ls = t.rfind("\n", max(0, a - 240), ls) if ls > 0 else ls
+    gaps = [len(g) for g in _WORD_GAP.findall(t, max(0, ls + 1, a - 240), a)]
+    return len(gaps) >= _OCR_GAPS and all(g == 2 for g in gaps)
+
+
 def _id_key(tail: str) -> bool:
     return ("id" in tail or "Id" in tail or "ID" in tail) and _ID_KEY.search(tail) is not None
 
@@ -780,7 +805,9 @@ def _id_key(tail: str) -> bool:
 def _split_alternatives(t: str, matches) -> list[tuple[int, int]]:
     """The spans of the :data:`PHONE` matches, a match that holds two numbers separated by " / " split in two
     (the second read again from its start: the first match may have stopped inside it at 24 characters),
-    unless what comes before the slash is an area code alone ("0711 / 725 04 38")."""
+    unless what comes before the slash is an area code alone ("0711 / 725 04 38"); and so is one that holds
+    two separated by " - " where a whole number ends before the dash and a trunk or "+" starts the next
+    ("010 26645609 - 02 34977876"; not a range "1000 - 2000", nor a lottery draw)."""
     out: list[tuple[int, int]] = []
     done = -1
     for m in matches:
@@ -788,6 +815,10 @@ def _split_alternatives(t: str, matches) -> list[tuple[int, int]]:
         if a < done:
             continue  # (inside the second number of a split)
         i = t.find(" / ", a, b)
+        if i < 0:
+            i = t.find(" - ", a, b)
+            if i >= 0 and not (t[i + 3 : i + 4] in ("0", "+") and len(t[a:i].translate(_KEEP_DIGITS)) >= 7):
+                i = -1
         if i < 0 or _AREA_ALONE.fullmatch(t, a, i):
             out.append((a, b))
             done = b
@@ -816,6 +847,10 @@ _SPACES = re.compile(r"[ ]+")
 _NOT_DIALLED = re.compile(
     r"[0-9]{5}-[0-9]{3}|[0-9]{1,6}/(?:19|20)[0-9]{2}|(?:[0-9]+[-.])+[0-9]+/(?:19|20)[0-9]{2}"
     r"|[0-9]{1,2}(?: - [0-9]{1,2}){3,}|[0-9]{2,7}-[0-9]{2}-[0-9]"
+    # a customs tariff code (8471.30.0000); a tax id's dotted thousands and check digit (NIT 900.123.456-7, RUT
+    # 12.345.678-9); a batch led by its date (20240301-07)
+    r"|[0-9]{4}\.[0-9]{2}\.[0-9]{2,4}|[0-9]{1,3}(?:\.[0-9]{3}){2}-[0-9]"
+    r"|(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])-[0-9]{1,3}"
 )
 _POSTAL_4_3 = re.compile(r"[0-9]{4}-[0-9]{3}")
 _CITY_AFTER = re.compile(r"[ \t]+[^\W\d_](?<![a-z])")  # a capitalised word: "Porto", "Lisboa"
@@ -844,8 +879,20 @@ def _decimalish(s: str) -> bool:
     return " " not in s and "-" not in s and s.count(".") == 1  # 3.14159265
 
 
-def _score(t, s, digits, a, b, before, after, nanp, header_of, neg, hints, shapes, budget, min_score, seen=()) -> float:
-    ctx = None
+_IDD_SEP = (" ", "-", ".")
+# "or" between two numbers, in the languages the phone words cover
+_OR_JOIN = re.compile(
+    r"[ \t]*,?[ \t]*(?:or|ou|o|oder|of|eller|lub|albo|или|або|veya|ya da|atau|hoặc|หรือ|tai|vagy|sau|nebo|alebo|"
+    r"ή|או|یا|أو|او|或|或者|또는|または|अथवा|या)[ \t]*:?[ \t]*",
+    re.IGNORECASE,
+)
+_OR_REACH = 16
+
+
+def _score(
+    t, s, digits, a, b, before, after, nanp, header_of, neg, hints, shapes, budget, min_score, seen=(), joined=False
+) -> float:
+    ctx = True if joined else None  # (joined: "or" after a phone number is the number's phone word)
 
     def has_ctx() -> bool:
         nonlocal ctx
@@ -876,6 +923,12 @@ def _score(t, s, digits, a, b, before, after, nanp, header_of, neg, hints, shape
         if v == 2:
             return 0.75 if has_ctx() else 0.55
         return 0.0
+    if s.startswith("011") and s[3:4] in _IDD_SEP and len(digits) >= 12:
+        # North America's international prefix, set apart ("from the US dial 011 44 20 7183 3059"); a national
+        # number led by an 011 area code (Delhi, Johannesburg, Sapporo) has at most 11 digits
+        budget[0] -= 1
+        if _valid_intl("+" + digits[3:]) == 2:
+            return 0.75 if has_ctx() else 0.55
     base = nanp(s, digits)
     if base > 0:
         return base + (0.25 if base < 0.5 else 0.1) if has_ctx() else base

@@ -261,6 +261,10 @@ _SSN_CTX = re.compile(
     r"feed|account|accounts|profile|profiles|post|posts|handle|handles|channel|channels|calendar)(?![a-z])))"
 )
 
+_TAX_FORM = re.compile(
+    r"(?<![a-z0-9])(?:(?:form|the|my|her|his|our|your|their) (?:1040(?:-?(?:sr|nr|x|es))?|1099(?:-[a-z]+)?|w-?[249]|ss-5|i-9)"
+    r"|w-[249]|1040-(?:sr|nr|x|es)|ss-5|i-9)(?![a-z0-9])"
+)
 _IBAN_START = re.compile(r"([A-Z](?<![A-Za-z0-9][A-Z])[A-Z])([0-9]{2})(?= ?[A-Z0-9])")
 _IBAN_BODY = {
     n: re.compile(r"(?: ?[A-Z0-9]){%d}(?![A-Za-z0-9])" % n) for n in set(v - 4 for v in IBAN_LENGTHS.values())
@@ -275,6 +279,13 @@ _IPV4 = re.compile(
 _VERSION_AFTER = re.compile(
     r"[ \t]*\((?:build|rev|revision|release)[ \t]*[0-9]", re.IGNORECASE
 )  # "4.2.0.1 (build 20240611.3)"
+_LIST_JOIN = re.compile(r",? ?(?:and|or|to|through|und|bis|et|à|y|e|a|i|и|en|tot|och|og|ve)? ?", re.IGNORECASE)
+
+
+def _three_parts(quad: str) -> str:
+    return quad[: quad.rfind(".")]
+
+
 _IPV4_FULL = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
 _IPV4_SUFFIX_BAD = re.compile(r"[-+~][A-Za-z]")
 _IPV6 = re.compile(
@@ -598,10 +609,14 @@ class PiiScanner:
             # (the word may end the line before: "I'll need your social security number.\ncustomer: 457 23 9901";
             # but not past another number, whose word it is: "SSN 512-45-6789. Member no. 412 55 1234")
             before = t[max(0, m.start() - 80) : m.start()].lower()
+            # a US tax form that asks for the number ("my wife's number on the 1040"), even as the last number
+            form = _TAX_FORM.search(before) is not None
             runs = _DIGIT_RUN.findall(before)
             if runs:
                 before = before[before.rfind(runs[-1]) + len(runs[-1]) :]
-            ctx = _SSN_CTX.search(before) is not None or _SSN_CTX.search(headers.header_of(m.start())) is not None
+            ctx = (
+                form or _SSN_CTX.search(before) is not None or _SSN_CTX.search(headers.header_of(m.start())) is not None
+            )
             if sep == "-":
                 score = 0.8
             elif sep in " .":  # (dots: an OCR'd or hand-typed "723.35.0736")
@@ -635,6 +650,9 @@ class PiiScanner:
 
     # -- IP_ADDRESS ------------------------------------------------------
     def _ipv4(self, t: str, wins=None):
+        found = []
+        numbered: set[str] = set()  # the first three parts of the dotted quads a section word names
+        prev_end, prev_numbered = -1, False
         for m in gates.finditer(_IPV4, t, wins):
             a, b = m.span()
             if not _IPV4_FULL.fullmatch(m.group()):
@@ -642,10 +660,17 @@ class PiiScanner:
             if _IPV4_SUFFIX_BAD.match(t, b):
                 continue
             before = t[max(0, a - 20) : a].lower()
-            score = 0.85
-            if _VERSION_CTX.search(before) or _VERSION_AFTER.match(t, b):
-                score = 0.3
-            yield ("IP_ADDRESS", a, b, score)
+            # a version or a document's numbered part, and the next of a list of them ("clauses 1.2.3.4 and 7.1.2.9")
+            part = bool(_VERSION_CTX.search(before) or _VERSION_AFTER.match(t, b))
+            part = part or (prev_numbered and a - prev_end <= 8 and _LIST_JOIN.fullmatch(t, prev_end, a) is not None)
+            if part:
+                numbered.add(_three_parts(m.group()))
+            found.append((a, b, part))
+            prev_end, prev_numbered = b, part
+        for a, b, part in found:
+            # ...and the siblings of a numbered part ("Section 4.2.1.3 applies where 4.2.1.1 and 4.2.1.2 are met")
+            low = part or (numbered and _three_parts(t[a:b]) in numbered)
+            yield ("IP_ADDRESS", a, b, 0.3 if low else 0.85)
 
     def _ipv6(self, t: str):
         # anchor on "::" or a colon-separated hex run (literal ":" start =
