@@ -441,3 +441,9 @@ def test_a_us_tax_form_is_an_ssn_word():
     sc = PiiScanner()
     text = "The W-2 is fine. My husband's number on the 1040 should read 512 44 7781, not what the preparer typed."
     assert [text[f.start : f.end] for f in sc.scan(text) if f.type == "US_SSN"] == ["512 44 7781"]
+
+
+def test_an_assemblys_version_after_its_namespace_is_no_ip_address():
+    sc = PiiScanner()
+    log = "[restore]   Newtonsoft.Json 13.0.0.0 -> resolved 13.0.3\n[restore]   host db.internal 10.1.2.3"
+    assert [log[f.start : f.end] for f in sc.scan(log) if f.type == "IP_ADDRESS"] == ["10.1.2.3"]

@@ -424,3 +424,28 @@ def test_a_number_sign_cells_back_is_not_the_numbers():
     """A unit number "#07-02" two cells before a phone number in a tab-separated row is no "#" of the phone's."""
     sheet = "Name\tUnit\tContact\nTan Wei Ming\t#07-02\t6221 4407\n"
     assert phones_in(sheet) == ["6221 4407"]
+
+
+def test_a_tenth_writers_phone_words_and_extensions():
+    """Spanish "llámeme", Vietnamese "gọi" / "Zalo", and Peru's "anexo" (an extension)."""
+    assert phones_in("Para coordinar la visita, llámeme al 987 654 321.") == ["987 654 321"]
+    assert phones_in("Anh cần gì cứ gọi em 0903 412 567 nhé.") == ["0903 412 567"]
+    assert phones_in("Mesa de partes: (01) 4217788 anexo 315") == ["(01) 4217788 anexo 315"]
+
+
+def test_a_tenth_writers_look_alikes():
+    for text in (
+        "Číslo zásilky: Z 5521 0937 44, doručení zítra.",  # a parcel code's one-letter prefix
+        "Snedker Ole Bak ApS · CVR 29184756 · Odense",  # a Danish company number
+        "Dr A. Naidoo, Practice no. 0738291",  # a South African practice number
+        "Numer biletu elektronicznego: 125-2188765432",  # an e-ticket
+        "Cégjegyzékszám: 13-09-204511",  # a Hungarian company number
+    ):
+        assert phones_in(text) == [], text
+
+
+def test_the_letter_before_a_number_is_no_code_prefix_in_a_header():
+    """Two prose lines with a comma each read as a CSV block name a "column" ending "CIF B-…": the "B" there is
+    no one-letter prefix before the number."""
+    text = "Reformas Lopez, S.L. - CIF B-12345678\nC/ Mayor 3, 28013 Madrid · Tel. 91 523 44 10 · x"
+    assert phones_in(text) == ["91 523 44 10"]

@@ -56,7 +56,7 @@ PHONE = re.compile(
     r"(?![A-Za-z0-9_]|[.\-/][0-9A-Za-z])"
 )
 _EXT = re.compile(
-    r"[ \t]{0,2}(?:ext\.?|extn\.?|extension|x|доб\.?|wew\.?|ramal|int\.?|poste|durchwahl|dw\.?|内線|分機|내선)"
+    r"[ \t]{0,2}(?:ext\.?|extn\.?|extension|x|доб\.?|wew\.?|ramal|anexo|anx\.?|int\.?|poste|durchwahl|dw\.?|内線|分機|내선)"
     r"[ \t]{0,2}(?:[:\-][ \t]?)?[0-9]{1,6}(?![0-9A-Za-z])",
     re.IGNORECASE,
 )
@@ -110,13 +110,15 @@ _NEG_WORDS = (
     r"zamówienie|zamówienia|faktura|faktury|nip|regon|pesel|krs|konto|konta|"
     r"fatura|nota fiscal|cpf|cnpj|encomenda|hs code|hts code|nit|ruc|rut|cuit|cuil|rfc|curp|"
     r"cost centre|cost center|kostenstelle|centre de coût|centro de costo|centro de costos|centro de coste|"
-    r"centro di costo|kostenplaats|"
+    r"centro di costo|kostenplaats|cvr|practice no|practice number|practice nr|cégjegyzékszám|adószám|"
+    r"bilet|biletu|biletów|"
     r"sipariş|siparis|fatura|takip|vergi|tckn|"
     r"заказ|заказа|счёт|счет|артикул|инн|кпп|огрн|снилс|паспорт|накладная|договор"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w)
 _DIGIT = re.compile(r"[0-9]")
+_CODE_LETTER = re.compile(r"(?<![^\W\d_])[A-Z][ \t]?$")
 _ORG_NR = re.compile(r"(?<![a-z.])org\. ?nr\.?[ \t]*[:#]?[ \t]*$")  # a Swedish "Org.nr", not "example.org"
 # words that may stand between a negative word and its number ("order number: 123", "numer zamówienia 12")
 _NEG_FILLER = frozenset(
@@ -231,6 +233,8 @@ _CTX_SET = frozenset(
         "celular",
         "llama",
         "llámame",
+        "llámeme",
+        "llame",
         "llamar",
         "número",
         "numero",
@@ -283,6 +287,12 @@ _CTX_SET = frozenset(
         "llamadas",
         "llámanos",
         "llamanos",
+        "llámenos",
+        "gọi",  # Vietnamese: call, a phone (điện thoại), its abbreviations, Zalo (the country's messenger)
+        "điện",
+        "sđt",
+        "đt",
+        "zalo",
         "numerem",
         "telefoniczny",
         "telefonicznie",
@@ -648,7 +658,7 @@ def _ctx(before: str, after: str, header: str) -> bool:
 
 def _neg(before: str) -> bool:
     """A negative word (order, invoice, Kundennummer, заказ ...) right before the number."""
-    tail = before[-30:].lower()
+    tail = _CODE_LETTER.sub("", before[-30:]).lower()  # (a code's one-letter prefix: "Číslo zásilky: Z 4418 2290 17")
     toks = _TOKEN.findall(tail)
     while toks and toks[-1] in _NEG_FILLER:
         toks.pop()
@@ -851,6 +861,8 @@ _NOT_DIALLED = re.compile(
     # 12.345.678-9); a batch led by its date (20240301-07)
     r"|[0-9]{4}\.[0-9]{2}\.[0-9]{2,4}|[0-9]{1,3}(?:\.[0-9]{3}){2}-[0-9]"
     r"|(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])-[0-9]{1,3}"
+    # an e-ticket's airline code and ten digits (080-2187654321); a Hungarian company number (01-09-123456)
+    r"|[0-9]{3}-[0-9]{10}|[0-9]{2}-[0-9]{2}-[0-9]{6}"
 )
 _POSTAL_4_3 = re.compile(r"[0-9]{4}-[0-9]{3}")
 _CITY_AFTER = re.compile(r"[ \t]+[^\W\d_](?<![a-z])")  # a capitalised word: "Porto", "Lisboa"

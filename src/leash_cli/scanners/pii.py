@@ -279,6 +279,8 @@ _IPV4 = re.compile(
 _VERSION_AFTER = re.compile(
     r"[ \t]*\((?:build|rev|revision|release)[ \t]*[0-9]", re.IGNORECASE
 )  # "4.2.0.1 (build 20240611.3)"
+# an assembly's namespace before its version ("Serilog.Sinks.File 5.0.0.0"; host names are written in lower case)
+_NAMESPACE_BEFORE = re.compile(r"(?<![\w.])[A-Z][A-Za-z0-9]*(?:\.[A-Z][A-Za-z0-9]*)+ $")
 _LIST_JOIN = re.compile(r",? ?(?:and|or|to|through|und|bis|et|à|y|e|a|i|и|en|tot|och|og|ve)? ?", re.IGNORECASE)
 
 
@@ -661,7 +663,11 @@ class PiiScanner:
                 continue
             before = t[max(0, a - 20) : a].lower()
             # a version or a document's numbered part, and the next of a list of them ("clauses 1.2.3.4 and 7.1.2.9")
-            part = bool(_VERSION_CTX.search(before) or _VERSION_AFTER.match(t, b))
+            part = bool(
+                _VERSION_CTX.search(before)
+                or _VERSION_AFTER.match(t, b)
+                or _NAMESPACE_BEFORE.search(t, max(0, a - 80), a)
+            )
             part = part or (prev_numbered and a - prev_end <= 8 and _LIST_JOIN.fullmatch(t, prev_end, a) is not None)
             if part:
                 numbered.add(_three_parts(m.group()))
