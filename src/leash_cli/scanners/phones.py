@@ -658,7 +658,10 @@ def _ctx(before: str, after: str, header: str) -> bool:
 
 def _neg(before: str) -> bool:
     """A negative word (order, invoice, Kundennummer, заказ ...) right before the number."""
-    tail = _CODE_LETTER.sub("", before[-30:]).lower()  # (a code's one-letter prefix: "Číslo zásilky: Z 4418 2290 17")
+    tail = before[-30:]
+    if tail[-2:].rstrip()[-1:].isupper():  # (a code's one-letter prefix: "Číslo zásilky: Z 4418 2290 17")
+        tail = _CODE_LETTER.sub("", tail)
+    tail = tail.lower()
     toks = _TOKEN.findall(tail)
     while toks and toks[-1] in _NEG_FILLER:
         toks.pop()

@@ -265,6 +265,7 @@ _TAX_FORM = re.compile(
     r"(?<![a-z0-9])(?:(?:form|the|my|her|his|our|your|their) (?:1040(?:-?(?:sr|nr|x|es))?|1099(?:-[a-z]+)?|w-?[249]|ss-5|i-9)"
     r"|w-[249]|1040-(?:sr|nr|x|es)|ss-5|i-9)(?![a-z0-9])"
 )
+_TAX_FORM_HINTS = ("1040", "1099", "w-", "w2", "w4", "w9", "ss-5", "i-9")
 _IBAN_START = re.compile(r"([A-Z](?<![A-Za-z0-9][A-Z])[A-Z])([0-9]{2})(?= ?[A-Z0-9])")
 _IBAN_BODY = {
     n: re.compile(r"(?: ?[A-Z0-9]){%d}(?![A-Za-z0-9])" % n) for n in set(v - 4 for v in IBAN_LENGTHS.values())
@@ -280,7 +281,18 @@ _VERSION_AFTER = re.compile(
     r"[ \t]*\((?:build|rev|revision|release)[ \t]*[0-9]", re.IGNORECASE
 )  # "4.2.0.1 (build 20240611.3)"
 # an assembly's namespace before its version ("Serilog.Sinks.File 5.0.0.0"; host names are written in lower case)
-_NAMESPACE_BEFORE = re.compile(r"(?<![\w.])[A-Z][A-Za-z0-9]*(?:\.[A-Z][A-Za-z0-9]*)+ $")
+_NAMESPACE = re.compile(r"[A-Z][A-Za-z0-9]*(?:\.[A-Z][A-Za-z0-9]*)+")
+
+
+def _namespace_before(t: str, a: int) -> bool:
+    """Whether a namespace and one space stand right before ``a``."""
+    if t[a - 1 : a] != " ":
+        return False
+    ts = t.rfind(" ", max(0, a - 80), a - 1) + 1
+    ts = max(ts, t.rfind("\n", max(0, a - 80), a - 1) + 1, t.rfind("\t", max(0, a - 80), a - 1) + 1)
+    return ts > a - 80 and _NAMESPACE.fullmatch(t, ts, a - 1) is not None
+
+
 _LIST_JOIN = re.compile(r",? ?(?:and|or|to|through|und|bis|et|à|y|e|a|i|и|en|tot|och|og|ve)? ?", re.IGNORECASE)
 
 
@@ -612,7 +624,7 @@ class PiiScanner:
             # but not past another number, whose word it is: "SSN 512-45-6789. Member no. 412 55 1234")
             before = t[max(0, m.start() - 80) : m.start()].lower()
             # a US tax form that asks for the number ("my wife's number on the 1040"), even as the last number
-            form = _TAX_FORM.search(before) is not None
+            form = any(f in before for f in _TAX_FORM_HINTS) and _TAX_FORM.search(before) is not None
             runs = _DIGIT_RUN.findall(before)
             if runs:
                 before = before[before.rfind(runs[-1]) + len(runs[-1]) :]
@@ -663,11 +675,7 @@ class PiiScanner:
                 continue
             before = t[max(0, a - 20) : a].lower()
             # a version or a document's numbered part, and the next of a list of them ("clauses 1.2.3.4 and 7.1.2.9")
-            part = bool(
-                _VERSION_CTX.search(before)
-                or _VERSION_AFTER.match(t, b)
-                or _NAMESPACE_BEFORE.search(t, max(0, a - 80), a)
-            )
+            part = bool(_VERSION_CTX.search(before) or _VERSION_AFTER.match(t, b) or _namespace_before(t, a))
             part = part or (prev_numbered and a - prev_end <= 8 and _LIST_JOIN.fullmatch(t, prev_end, a) is not None)
             if part:
                 numbered.add(_three_parts(m.group()))
