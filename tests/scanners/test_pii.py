@@ -447,3 +447,11 @@ def test_an_assemblys_version_after_its_namespace_is_no_ip_address():
     sc = PiiScanner()
     log = "[restore]   Newtonsoft.Json 13.0.0.0 -> resolved 13.0.3\n[restore]   host db.internal 10.1.2.3"
     assert [log[f.start : f.end] for f in sc.scan(log) if f.type == "IP_ADDRESS"] == ["10.1.2.3"]
+
+
+def test_requirement_numbers_and_clause_headings_are_no_ip_addresses():
+    sc = PiiScanner()
+    for text in ("Scope: PCI DSS v4.0.1 req. 8.3.1.2 and control 6.4.1.1", "14.2.1.3 Liability is capped at the fees"):
+        assert [f for f in sc.scan(text) if f.type == "IP_ADDRESS"] == [], text
+    log = "10.0.0.12 GET /health 200\n192.168.10.4 Gateway reachable"
+    assert [log[f.start : f.end] for f in sc.scan(log) if f.type == "IP_ADDRESS"] == ["10.0.0.12", "192.168.10.4"]

@@ -449,3 +449,49 @@ def test_the_letter_before_a_number_is_no_code_prefix_in_a_header():
     no one-letter prefix before the number."""
     text = "Reformas Lopez, S.L. - CIF B-12345678\nC/ Mayor 3, 28013 Madrid · Tel. 91 523 44 10 · x"
     assert phones_in(text) == ["91 523 44 10"]
+
+
+def test_an_eleventh_writers_phone_words_prefixes_and_extensions():
+    assert phones_in("Santral: 0212 344 55 66 Dahili 2210") == ["0212 344 55 66 Dahili 2210"]  # Turkish extension
+    assert phones_in("Qualquer dúvida, ligue para o telemóvel 912 345 678.") == ["912 345 678"]
+    assert phones_in("Si tu as un souci appelle-moi au 77 512 34 56.") == ["77 512 34 56"]
+    assert phones_in("Vous pouvez me contacter au 98 765 432 demain.") == ["98 765 432"]
+    assert phones_in("From Sydney she dials 0011 44 20 7946 0958.") == ["0011 44 20 7946 0958"]
+    assert phones_in("Звоню со стационарного: 8 10 49 30 901820") == ["8 10 49 30 901820"]
+    assert phones_in("Amministratore: Studio Neri 06.69912345") == ["06.69912345"]  # Rome, a dot after the area code
+    assert phones_in("pt will call back, best # 212-555-0143 after 6") == ["212-555-0143"]
+    assert phones_in("Great stay! Call me for details, (876) 927-1234. 5/5 stars.") == ["(876) 927-1234"]
+
+
+def test_a_number_that_starts_the_next_cell():
+    """A match running over a tab into the next cell is cut there; the number the next cell starts with is
+    read on its own (an extension column, then the outside line)."""
+    sheet = "氏名\t部署\t内線\t外線\n佐藤 健\t総務課\t2104\t03(3581)4111\n"
+    assert phones_in(sheet) == ["03(3581)4111"]
+
+
+def test_an_eleventh_writers_look_alikes():
+    for text in (
+        "Lotto: my lines 04 11 19 23 37 42 / 02 08 15 29 33 47",  # six two-digit numbers
+        "NIP Wynajmującego: 521-301-72-28, REGON 012345678",  # a Polish tax id a word after its name
+        "EIN on the W-2 is 91-1144442, box 1 wages",
+        "رقم المعاملة: ٥٥٣٢١٩/٢٤",  # a transaction number
+        "Para agendar la visita de su solicitud 2024-00917, comuníquese con nosotros.",
+        "0000031    DOE JOHN              0110115.50",  # an amount in a fixed-width record
+    ):
+        assert phones_in(text) == [], text
+
+
+def test_x12_elements_name_their_ssns_and_phones():
+    """An X12 EDI enrolment (834): REF*0F and an NM1 id of qualifier 34 hold the member's SSN, PER's
+    communication qualifiers (HP, WP, TE, CP, FX) phone numbers."""
+    edi = "INS*Y*18*021*28*A***FT~\nREF*0F*512447781~\nNM1*IL*1*DOE*JANE****34*601224431~\nPER*IP**HP*2125550143~\n"
+    found = [(f.type, f.text) for f in SC.scan(edi)]
+    assert ("US_SSN", "512447781") in found and ("US_SSN", "601224431") in found
+    assert ("PHONE", "2125550143") in found
+
+
+def test_ssn_shaped_part_numbers_under_a_sku_column():
+    csv = "SKU,Description,Qty\n417-22-0938,Brass elbow 15mm,240\n512-08-1174,PTFE tape,1500\n"
+    assert ssns(csv) == []
+    assert ssns(csv.replace("SKU", "SSN")) == ["417-22-0938", "512-08-1174"]

@@ -320,3 +320,10 @@ def test_url_password_without_a_user():
 def test_default_broker_credentials_are_not_a_secret():
     assert SecretsScanner().scan("broker:\n  url: amqp://guest:guest@localhost:5672//") == []
     assert SecretsScanner().scan("TEST_DATABASE_URL=postgres://postgres:postgres@localhost:5433/test") == []
+
+
+def test_an_illustrated_slack_token_is_no_token():
+    """A slide's "xoxb-1234-5678-abcdef" is far shorter than any real token (two ids and 24 characters)."""
+    from leash_cli.scanners import SecretsScanner
+
+    assert SecretsScanner().scan("Slack bot tokens look like xoxb-1234-5678-abcdef.") == []

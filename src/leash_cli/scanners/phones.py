@@ -56,7 +56,7 @@ PHONE = re.compile(
     r"(?![A-Za-z0-9_]|[.\-/][0-9A-Za-z])"
 )
 _EXT = re.compile(
-    r"[ \t]{0,2}(?:ext\.?|extn\.?|extension|x|доб\.?|wew\.?|ramal|anexo|anx\.?|int\.?|poste|durchwahl|dw\.?|内線|分機|내선)"
+    r"[ \t]{0,2}(?:ext\.?|extn\.?|extension|x|доб\.?|wew\.?|ramal|anexo|anx\.?|dahili|int\.?|poste|durchwahl|dw\.?|内線|分機|내선)"
     r"[ \t]{0,2}(?:[:\-][ \t]?)?[0-9]{1,6}(?![0-9A-Za-z])",
     re.IGNORECASE,
 )
@@ -91,7 +91,7 @@ _NEG_WORDS = (
     r"range|ranges|ports|duns|ein|cage|naics|eori|hts|tariff|taric|utm|box|postfach|apartado|caixa|cas|"
     r"ndc|rx|nhs|mrn|orgnr|organisationsnummer|momsreg|viitenumero|viite|smlouva|smlouvy|"
     r"tilaus|tilauksesi|tilausnumero|billete|billet|bilhete|biglietto|código|codigo|kód|koodi|"
-    r"supersedes|superseded|interchangeable|assembly|drawing|dwg|"
+    r"supersedes|superseded|interchangeable|assembly|drawing|dwg|solicitud|solicitação|demande|antrag|wniosek|"
     r"ondernemingsnummer|ondernemingsnr|handelsregister|hrb|hra|rcs|"
     r"buchung|buchungsnummer|réservation|reserva|prenotazione|rezerwacja|rezerwacji|reservering|bokning|bestilling|"
     r"objednávka|objednávky|faktura|ordre|zásilka|zásilky|"
@@ -117,7 +117,38 @@ _NEG_WORDS = (
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w)
+_NEG_MULTI_RE = re.compile("|".join(re.escape(w) for w in _NEG_MULTI))
 _DIGIT = re.compile(r"[0-9]")
+_HASH_PHONE = ("best #", "phone #", "cell #", "work #", "home #", "contact #")
+# a company's or a person's tax / registry number: the word may stand a few words before it
+_ID_WORDS = frozenset(
+    [
+        "nip",
+        "regon",
+        "krs",
+        "ein",
+        "cvr",
+        "siret",
+        "siren",
+        "cnpj",
+        "cpf",
+        "inn",
+        "инн",
+        "огрн",
+        "nit",
+        "ruc",
+        "rut",
+        "cuit",
+        "cuil",
+        "rfc",
+        "curp",
+        "abn",
+        "acn",
+        "vat",
+        "btw",
+        "tva",
+    ]
+)
 _CODE_LETTER = re.compile(r"(?<![^\W\d_])[A-Z][ \t]?$")
 _ORG_NR = re.compile(r"(?<![a-z.])org\. ?nr\.?[ \t]*[:#]?[ \t]*$")  # a Swedish "Org.nr", not "example.org"
 # words that may stand between a negative word and its number ("order number: 123", "numer zamówienia 12")
@@ -175,7 +206,7 @@ _NEG_FILLER = frozenset(
 _NEG_CJK = re.compile(
     r"(?:订单|單號|单号|发票|發票|编号|編號|主文|注文|(?<!電話)(?<!携帯)番号|郵便|邮编|账号|账户|口座|계좌|우편번호|주문|사업자|"
     r"등록번호|송장|請求書|请求书|거래명세서|会議\s*ID|会议\s*ID|회의\s*ID|コード|品番|批次|批号|批號|"
-    r"رقم الطلب|الطلب|(?:ال)?(?:طلب|شحنة|فاتورة)\S{0,4}\s+رقم|الشحنة|شحنة|فاتورة|الفاتورة|رقم الحساب|الحساب|〒)\s*[:：#№]?\s*(?:号码|號碼|号|番号|번호)?\s*[:：]?\s*$"
+    r"رقم الطلب|الطلب|(?:ال)?(?:طلب|شحنة|فاتورة)\S{0,4}\s+رقم|الشحنة|شحنة|فاتورة|الفاتورة|رقم الحساب|الحساب|المعاملة|معاملة|〒)\s*[:：#№]?\s*(?:号码|號碼|号|番号|번호)?\s*[:：]?\s*$"
 )
 
 # phone words (before or just after a number, or a table column header)
@@ -210,6 +241,20 @@ _CTX_SET = frozenset(
         "téléphone",
         "portable",
         "appelez",
+        "appelle",
+        "appelle-moi",
+        "appelez-moi",
+        "appeler",
+        "contacter",
+        "contactez",
+        "contacté",
+        "contactez-moi",
+        "telemóvel",
+        "telemovel",
+        "telemóveis",
+        "comunicarse",
+        "comuníquese",
+        "comunicate",
         "appeler",
         "joindre",
         "numéro",
@@ -351,10 +396,25 @@ _CTX_SET = frozenset(
         "mobitel",
     ]
 )
-_CTX_MULTI = ("text me", "sabit hat", "office line", "direct line", "branch line", "main line", "phone line")
+_CTX_MULTI = (
+    "text me",
+    "sabit hat",
+    "office line",
+    "direct line",
+    "branch line",
+    "main line",
+    "phone line",
+    "best #",  # (American: "best # 313-…", "cell #", "work #")
+    "phone #",
+    "cell #",
+    "work #",
+    "home #",
+    "contact #",
+)
+_CTX_MULTI_RE = re.compile("|".join(re.escape(w) for w in _CTX_MULTI))
 _CTX_CJK = re.compile(
     r"电话|電話|手机|手機|座机|致电|拨打|撥打|热线|熱線|联系|聯繫|연락|전화|휴대폰|핸드폰|번호|携帯|"
-    r"お問い合わせ|連絡先|代表|फ़ोन|फोन|मोबाइल|संपर्क|कॉल|नंबर|सम्पर्क|هاتف|الهاتف|جوال|الجوال|اتصل|اتصال|رقم|موبايل|واتساب|تلفون|الرقم|تواصل"
+    r"お問い合わせ|連絡先|代表|外線|फ़ोन|फोन|मोबाइल|संपर्क|कॉल|नंबर|सम्पर्क|هاتف|الهاتف|جوال|الجوال|اتصل|اتصال|رقم|موبايل|واتساب|تلفون|الرقم|تواصل"
 )
 
 # -- region hints ---------------------------------------------------------------------------
@@ -649,7 +709,7 @@ def _has_ctx(low: str) -> bool:
         return True
     if not low.isascii() and _CTX_CJK.search(low):
         return True
-    return any(w in low for w in _CTX_MULTI)
+    return _CTX_MULTI_RE.search(low) is not None
 
 
 def _ctx(before: str, after: str, header: str) -> bool:
@@ -666,8 +726,17 @@ def _neg(before: str) -> bool:
     while toks and toks[-1] in _NEG_FILLER:
         toks.pop()
     if toks and (toks[-1] in _NEG_SET or (toks[-1] == "#" and not _DIGIT.search(tail, tail.rfind("#")))):
-        return True  # ("#" only right before it: not the "#07-02" of a unit two cells back)
-    if any(w in tail for w in _NEG_MULTI) or _ORG_NR.search(tail):
+        # ("#" only right before it: not the "#07-02" of a unit two cells back, nor "best #", "cell #")
+        if not (toks[-1] == "#" and any(w in tail for w in _HASH_PHONE)):
+            return True
+    # a tax or company id word a few words back, no phone word after it ("NIP Wynajmującego: 676-238-41-19")
+    if not _ID_WORDS.isdisjoint(toks[-3:]):
+        for k in range(len(toks) - 1, max(-1, len(toks) - 4), -1):
+            if toks[k] in _CTX_SET:
+                break
+            if toks[k] in _ID_WORDS:
+                return True
+    if _NEG_MULTI_RE.search(tail) or _ORG_NR.search(tail):
         return True
     return not tail.isascii() and _NEG_CJK.search(before[-16:]) is not None
 
@@ -728,6 +797,11 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             if cut > 0:
                 s = s[:cut].rstrip(" \t-./")
                 b = a + len(s)
+        if ". " in s:  # a sentence ends after the number: "(876) 706-5466. 4/5 stars"
+            cut = s.find(". ")
+            if len(s[:cut].translate(_KEEP_DIGITS)) >= 7:
+                s = s[:cut]
+                b = a + cut
         if ("  " in s and not _ocr_spaced(t, a)) or "\t" in s:
             # two spaces or a tab end a cell of a fixed-width row: the number is before (not in OCR'd text, whose
             # words are all two spaces apart: "please  call  the  office  on  020  8771   3493")
@@ -746,14 +820,18 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             continue  # 0 1 2 3 4 5 6 7: a list of digits
         if t.startswith("#", b):
             continue  # keyed after the call connects ("+1 929-555-0100,,84211903377#"): a meeting id or a PIN
-        if _NOT_DIALLED.fullmatch(s) or _YEAR_FIRST.match(s):
+        if (
+            _NOT_DIALLED.fullmatch(s)
+            or _YEAR_FIRST.match(s)
+            or (s[2:3] == "-" and _EIN.fullmatch(s) and "ein" in t[max(0, a - 40) : a].lower())
+        ):
             continue  # a postal code, a case number with its year, a lottery draw, a CAS number (_NOT_DIALLED)
         if _POSTAL_4_3.fullmatch(s) and _CITY_AFTER.match(t, b):
             continue  # 4000-446 Porto: a Portuguese postal code and its town
         digits = s.translate(_KEEP_DIGITS)
         nd = len(digits)
-        if nd < 7 or nd > 15:
-            continue
+        if nd < 7 or nd > (15 if nd <= 15 or _IDD.match(s) is None else 19):
+            continue  # (an international prefix adds up to four digits: "0011 44 7118 230995")
         if nd == 13 and digits[:3] in ("978", "979") and _ean13_ok(digits):
             continue  # ISBN-13 / EAN
         before = t[max(0, a - 40) : a]
@@ -820,13 +898,32 @@ def _split_alternatives(t: str, matches) -> list[tuple[int, int]]:
     (the second read again from its start: the first match may have stopped inside it at 24 characters),
     unless what comes before the slash is an area code alone ("0711 / 725 04 38"); and so is one that holds
     two separated by " - " where a whole number ends before the dash and a trunk or "+" starts the next
-    ("010 26645609 - 02 34977876"; not a range "1000 - 2000", nor a lottery draw)."""
+    ("010 26645609 - 02 34977876"; not a range "1000 - 2000", nor a lottery draw). A match that runs over a
+    cell's end (a tab, or two spaces outside OCR'd text) into the next cell is cut there, and a number that
+    starts the next cell is read on its own ("3311<tab>03(5143)5055": an extension, then the outside line)."""
     out: list[tuple[int, int]] = []
     done = -1
     for m in matches:
         a, b = m.span()
         if a < done:
             continue  # (inside the second number of a split)
+        sep = _SPLIT_SEP.search(t, a, b)  # (most matches hold none: one search decides)
+        if sep is None:
+            out.append((a, b))
+            done = b
+            continue
+        gap = _CELL_GAP.search(t, sep.start(), b) if sep.group() in ("  ", "\t") else None
+        if gap is not None and (gap.group() == "\t" or "\t" in gap.group() or not _ocr_spaced(t, a)):
+            out.append((a, a + len(t[a : gap.start()].rstrip(" -./"))))  # (a cell's own trailing separator)
+            # (the pattern will not start a number one character after a digit: the next cell is read alone)
+            ce = gap.end()
+            m2 = PHONE.match(t[ce : ce + _SPLIT_REACH])
+            if m2 is not None:
+                out.append((ce + m2.start(), ce + m2.end()))
+                done = ce + m2.end()
+            else:
+                done = b
+            continue
         i = t.find(" / ", a, b)
         if i < 0:
             i = t.find(" - ", a, b)
@@ -847,6 +944,8 @@ def _split_alternatives(t: str, matches) -> list[tuple[int, int]]:
 
 
 _SPLIT_REACH = 40  # characters the number after " / " is read in (a match is at most 26 and its lookahead)
+_CELL_GAP = re.compile(r"[ ]*\t[ \t]*|[ ]{2,}")
+_SPLIT_SEP = re.compile(r"  |\t| / | - ")
 
 
 def _ean13_ok(d: str) -> bool:
@@ -866,7 +965,10 @@ _NOT_DIALLED = re.compile(
     r"|(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])-[0-9]{1,3}"
     # an e-ticket's airline code and ten digits (080-2187654321); a Hungarian company number (01-09-123456)
     r"|[0-9]{3}-[0-9]{10}|[0-9]{2}-[0-9]{2}-[0-9]{6}"
+    # a line of six numbers or more of two digits (a lottery ticket: "03 14 22 27 38 41"; a phone has five at most)
+    r"|[0-9]{2}(?: [0-9]{2}){5,}"
 )
+_EIN = re.compile(r"[1-9][0-9]-[0-9]{7}")  # a US employer id, with "EIN" before it ("EIN on the W-2 is 84-2917745")
 _POSTAL_4_3 = re.compile(r"[0-9]{4}-[0-9]{3}")
 _CITY_AFTER = re.compile(r"[ \t]+[^\W\d_](?<![a-z])")  # a capitalised word: "Porto", "Lisboa"
 # two capitals right before a number: a country or carrier prefix of a VAT id or a parcel code
@@ -891,10 +993,14 @@ def _decimalish(s: str) -> bool:
                 return True  # 52.5200 13.4050, -33.8688 151.2093
             if any(len(g) == 1 for g in groups) and len(groups) >= 3:
                 return True  # 10.0.19045.3448
-    return " " not in s and "-" not in s and s.count(".") == 1  # 3.14159265
+    # 3.14159265, 0110115.50 (not 06.47025021: an area code and its trunk prefix, then the subscriber's number)
+    if " " in s or "-" in s or s.count(".") != 1:
+        return False
+    head, tail = s.split(".")
+    return not (s[0] == "0" and s[1].isdigit() and len(head) <= 5 and len(tail) >= 5)
 
 
-_IDD_SEP = (" ", "-", ".")
+_IDD = re.compile(r"(011|0011|8[ -]?10)[ .\-]")
 # "or" between two numbers, in the languages the phone words cover
 _OR_JOIN = re.compile(
     r"[ \t]*,?[ \t]*(?:or|ou|o|oder|of|eller|lub|albo|или|або|veya|ya da|atau|hoặc|หรือ|tai|vagy|sau|nebo|alebo|"
@@ -932,18 +1038,21 @@ def _score(
         if v == 1:
             return 0.6 if has_ctx() else 0.35
         return 0.0
+    idd = _IDD.match(s)
+    n_idd = len(idd.group(1).translate(_KEEP_DIGITS)) if idd is not None else 0
+    if idd is not None and len(digits) >= n_idd + 9:
+        # an international prefix set apart: North America's 011 ("from the US dial 011 44 20 7183 3059"),
+        # Australia's 0011, Russia's 8 10; a national number led by an 011 area code (Delhi, Johannesburg,
+        # Sapporo) has at most 11 digits
+        budget[0] -= 1
+        if _valid_intl("+" + digits[n_idd:]) == 2:
+            return 0.75 if has_ctx() else 0.55
     if s.startswith("00") and not s.startswith("000"):
         budget[0] -= 1
         v = _valid_intl("+" + s[2:])
         if v == 2:
             return 0.75 if has_ctx() else 0.55
         return 0.0
-    if s.startswith("011") and s[3:4] in _IDD_SEP and len(digits) >= 12:
-        # North America's international prefix, set apart ("from the US dial 011 44 20 7183 3059"); a national
-        # number led by an 011 area code (Delhi, Johannesburg, Sapporo) has at most 11 digits
-        budget[0] -= 1
-        if _valid_intl("+" + digits[3:]) == 2:
-            return 0.75 if has_ctx() else 0.55
     base = nanp(s, digits)
     if base > 0:
         return base + (0.25 if base < 0.5 else 0.1) if has_ctx() else base

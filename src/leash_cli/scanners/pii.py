@@ -265,7 +265,12 @@ _TAX_FORM = re.compile(
     r"(?<![a-z0-9])(?:(?:form|the|my|her|his|our|your|their) (?:1040(?:-?(?:sr|nr|x|es))?|1099(?:-[a-z]+)?|w-?[249]|ss-5|i-9)"
     r"|w-[249]|1040-(?:sr|nr|x|es)|ss-5|i-9)(?![a-z0-9])"
 )
-_TAX_FORM_HINTS = ("1040", "1099", "w-", "w2", "w4", "w9", "ss-5", "i-9")
+# a column of part or order numbers ("SKU,Description,Qty" over "417-22-0938,…"; an account column may hold SSNs)
+_NOT_SSN_COLUMN = re.compile(
+    r"\b(?:sku|skus|part|parts|item|items|model|serial|order|orders|invoice|po|ticket|tracking|batch|lot|isbn|product|"
+    r"article|art|artikel|código|codigo|référence|reference|ref)\b"
+)
+_TAX_FORM_HINT = re.compile(r"1040|1099|w-?[249]|ss-5|i-9")  # (a literal search before the pattern)
 _IBAN_START = re.compile(r"([A-Z](?<![A-Za-z0-9][A-Z])[A-Z])([0-9]{2})(?= ?[A-Z0-9])")
 _IBAN_BODY = {
     n: re.compile(r"(?: ?[A-Z0-9]){%d}(?![A-Za-z0-9])" % n) for n in set(v - 4 for v in IBAN_LENGTHS.values())
@@ -296,6 +301,13 @@ def _namespace_before(t: str, a: int) -> bool:
 _LIST_JOIN = re.compile(r",? ?(?:and|or|to|through|und|bis|et|à|y|e|a|i|и|en|tot|och|og|ve)? ?", re.IGNORECASE)
 
 
+_CLAUSE_AFTER = re.compile(r" [A-Z][a-z]+ [a-z]+")
+
+
+def _small_parts(quad: str) -> bool:
+    return all(len(p) <= 2 for p in quad.split("."))
+
+
 def _three_parts(quad: str) -> str:
     return quad[: quad.rfind(".")]
 
@@ -314,7 +326,8 @@ _HEXCOLON_RUN = re.compile(r"[0-9A-Fa-f:.]*")
 _VERSION_CTX = re.compile(
     r"(?:(?:\b(?:version|ver|release|build|firmware|fw|sdk|rev|revision|v|"
     # (a document's numbered parts: "clause 4.2.1.7", "section 12.3.4.1", "§ 4.2.1.7", "OID 1.3.6.1")
-    r"clause|clauses|section|sections|appendix|annex|chapter|article|paragraph|schedule|figure|oid)|§)\W{0,3}$)"
+    r"clause|clauses|section|sections|appendix|annex|chapter|article|paragraph|schedule|figure|oid|"
+    r"req|requirement|requirements|control|controls)|§)\W{0,3}$)"
     r"|(?:\bv$)"
 )
 
@@ -624,7 +637,7 @@ class PiiScanner:
             # but not past another number, whose word it is: "SSN 512-45-6789. Member no. 412 55 1234")
             before = t[max(0, m.start() - 80) : m.start()].lower()
             # a US tax form that asks for the number ("my wife's number on the 1040"), even as the last number
-            form = any(f in before for f in _TAX_FORM_HINTS) and _TAX_FORM.search(before) is not None
+            form = _TAX_FORM_HINT.search(before) is not None and _TAX_FORM.search(before) is not None
             runs = _DIGIT_RUN.findall(before)
             if runs:
                 before = before[before.rfind(runs[-1]) + len(runs[-1]) :]
@@ -639,8 +652,8 @@ class PiiScanner:
                 score = 0.3
             if ctx:
                 score += 0.3
-            elif _NEG_CTX.search(before[-25:]):
-                score -= 0.4
+            elif _NEG_CTX.search(before[-25:]) or _NOT_SSN_COLUMN.search(headers.header_of(m.start())):
+                score -= 0.4  # (after "order", or under a column of them: "SKU,Description,Qty" over "417-22-0938,…")
             yield ("US_SSN", m.start(), m.end(), min(score, 1.0))
 
     # -- IBAN ------------------------------------------------------------
@@ -677,6 +690,10 @@ class PiiScanner:
             # a version or a document's numbered part, and the next of a list of them ("clauses 1.2.3.4 and 7.1.2.9")
             part = bool(_VERSION_CTX.search(before) or _VERSION_AFTER.match(t, b) or _namespace_before(t, a))
             part = part or (prev_numbered and a - prev_end <= 8 and _LIST_JOIN.fullmatch(t, prev_end, a) is not None)
+            # a numbered clause's heading: at a line's start, small numbers, then a sentence ("12.3.1.4 Liability is")
+            part = part or (
+                (a == 0 or t[a - 1] == "\n") and _CLAUSE_AFTER.match(t, b) is not None and _small_parts(t[a:b])
+            )
             if part:
                 numbered.add(_three_parts(m.group()))
             found.append((a, b, part))
@@ -842,10 +859,11 @@ class _Headers:
     however far down the table they are.  Lines are read once (memoised); lines longer than
     ``_MAX_ROW`` characters are not table rows (so one huge line costs nothing per candidate)."""
 
-    __slots__ = ("t", "memo", "rows", "fixed", "sql", "sql_cols", "sql_tuples", "cells", "heads")
+    __slots__ = ("t", "memo", "rows", "fixed", "sql", "sql_cols", "sql_tuples", "cells", "heads", "x12")
 
     def __init__(self, t: str) -> None:
         self.t = t
+        self.x12: bool | None = None  # whether the text holds X12 EDI segments (looked at once)
         self.memo: dict[tuple[int, str], int] = {}
         self.rows: dict[int, _Row | None] = {}  # line start -> (delimiter, header cells); None: not a table row
         # line start -> (header line, column spans) of the fixed-width table it is a row of; None: not one
@@ -858,6 +876,12 @@ class _Headers:
 
     def header_of(self, pos: int) -> str:
         t = self.t
+        if self.x12 is None:
+            self.x12 = "~" in t and "*" in t and _X12_SEGMENT.search(t) is not None
+        if self.x12:
+            named = self._x12_element(pos)
+            if named:
+                return named
         # an SQL value (after a comma or the tuple's bracket, a quote between): read first, since a tuple on a
         # line of its own would read as a CSV row
         if self.sql is not False and _SQL_VALUE_BEFORE.search(t, max(0, pos - 4), pos):
@@ -876,6 +900,24 @@ class _Headers:
         delim, cells = row
         col = t.count(delim, ls, pos)
         return cells[col] if col < len(cells) else ""
+
+    def _x12_element(self, pos: int) -> str:
+        """What an X12 EDI element at ``pos`` holds, by its segment's qualifier: "ssn" after ``REF*SY`` / ``REF*0F``
+        (the subscriber's number) or an ``NM1`` id of qualifier ``34``; "phone" after a ``PER`` communication
+        qualifier (``TE HP WP CP FX``); "" otherwise."""
+        t = self.t
+        ss = max(t.rfind("~", max(0, pos - _X12_BACK), pos), t.rfind("\n", max(0, pos - _X12_BACK), pos)) + 1
+        if t.find("*", ss, pos) < 0:
+            return ""
+        seg = t[ss:pos].lstrip().split("*")
+        tag, k = seg[0], len(seg) - 1  # (k: the element ``pos`` is in)
+        if tag == "REF" and k == 2 and seg[1] in ("SY", "0F"):
+            return "ssn"
+        if tag == "NM1" and k == 9 and seg[8] == "34":
+            return "ssn"
+        if tag == "PER" and k >= 4 and k % 2 == 0 and seg[k - 1] in _X12_PHONES:
+            return "phone"
+        return ""
 
     def _row(self, ls: int) -> _Row | None:
         t = self.t
@@ -1095,6 +1137,9 @@ class _Headers:
 
 
 _MAX_ROW = 4096
+_X12_SEGMENT = re.compile(r"(?:^|~)[ \t\r\n]*(?:ISA|GS|ST|NM1|REF|PER|INS)\*", re.M)
+_X12_BACK = 512  # characters an element is looked back from for its segment's start
+_X12_PHONES = frozenset(("TE", "HP", "WP", "CP", "FX"))
 _SQL_BACK = 8192  # characters an SQL value is looked back from for its statement's VALUES
 _SQL_VALUE_BEFORE = re.compile(r"[,(][ \t]*['\"]?$")
 _SQL_TOKEN = re.compile(r"'(?:[^'\\]|\\.|'')*'|[,()]")  # a quoted string (skipped), a comma, a bracket

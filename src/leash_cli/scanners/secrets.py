@@ -327,6 +327,7 @@ _PLACEHOLDER_WORDS = (
     "notreal",
     "invalid",
 )
+_SLACK_MIN = 24  # letters and digits after a Slack token's prefix
 _JWT_EXAMPLE_SIGS = frozenset({"SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"})
 
 
@@ -470,6 +471,8 @@ class SecretsScanner:
             return (typ, a, b, score)
         if is_placeholder(body):
             return None
+        if typ == "SLACK_TOKEN" and sum(c.isalnum() for c in body) < _SLACK_MIN:
+            return None  # an illustration ("xoxb-1234-5678-abcdef"): a real token's parts hold 40 characters or more
         if typ == "OPENAI_API_KEY":
             if "T3BlbkFJ" in tok:
                 score = 0.97
