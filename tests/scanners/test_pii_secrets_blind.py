@@ -1,14 +1,15 @@
 """PII and secrets on text by writers who never saw the scanners (issue #18's bars, on other people's text).
 
-``pii_blind.jsonl`` and ``secrets_blind.jsonl``: eight writers, each briefed with the entity types, the
+``pii_blind.jsonl`` and ``secrets_blind.jsonl``: eleven writers, each briefed with the entity types, the
 countries and kinds of text to cover and the kinds of hard negative, never shown the scanners, their tests
 or each other's sets; numbers and keys made up, correctly formed (check digits, numbering ranges, token
 shapes). Each set was scored first with the scanners as they were (held out: docs/pii-and-secrets.md, "Other
 writers", has those figures), then read, and the scanners changed for what it showed, before the next writer's
-set was scored (D and E wrote at the same time, and F and G: E's and G's sets were scored after D's and F's
-fixes); A-G are seen now (``split`` ``dev``), so the bars below guard against regressions there. Writer H's
-set (``split`` ``test``) was scored once after all seven writers' fixes and has not been read: it met every bar
-held out. The next writer's set is the next test. Spans: a phone number from its first character to its last
+set was scored (D and E wrote at the same time, and F and G, and I and J: E's, G's and I's sets were scored
+after D's, F's and J's fixes); all but H are seen now (``split`` ``dev``), so the bars below guard against
+regressions there. Writer H's set (``split`` ``test``) was scored once after seven writers' fixes and has not
+been read: it met every bar held out (J's and K's, scored later, did not). The next writer's set is the next
+test. Spans: a phone number from its first character to its last
 digit (an extension written right after it included), a PEM private key from ``-----BEGIN`` to the end of
 its ``-----END`` line (writer A marked the BEGIN line only; extended mechanically), a URL password alone.
 Run with ``-s`` for the tables."""
