@@ -451,7 +451,30 @@ def test_an_assemblys_version_after_its_namespace_is_no_ip_address():
 
 def test_requirement_numbers_and_clause_headings_are_no_ip_addresses():
     sc = PiiScanner()
-    for text in ("Scope: PCI DSS v4.0.1 req. 8.3.1.2 and control 6.4.1.1", "14.2.1.3 Liability is capped at the fees"):
+    for text in (
+        "Scope: PCI DSS v4.0.1 req. 8.3.1.2 and 6.4.1.1",
+        "14.2 Limits\n14.2.1.3 Liability is capped at the fees",  # (a text of numbered headings)
+    ):
         assert [f for f in sc.scan(text) if f.type == "IP_ADDRESS"] == [], text
     log = "10.0.0.12 GET /health 200\n192.168.10.4 Gateway reachable"
     assert [log[f.start : f.end] for f in sc.scan(log) if f.type == "IP_ADDRESS"] == ["10.0.0.12", "192.168.10.4"]
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        ("10.0.0.1 Router admin page\nDNS 10.0.0.2", ["10.0.0.1", "10.0.0.2"]),  # no numbered headings around
+        ("Failed login for J.Smith 192.168.1.10", ["192.168.1.10"]),  # a name is no namespace
+        ("DC01.CONTOSO.LOCAL 10.0.0.10", ["10.0.0.10"]),
+        ("Remote control 192.168.1.50", ["192.168.1.50"]),
+        ("Incoming req: 10.1.2.3", ["10.1.2.3"]),
+        ("Router firmware 1.0.0.12 installed. DNS servers: 1.1.1.1 and 1.0.0.1", ["1.1.1.1", "1.0.0.1"]),
+    ],
+)
+def test_ip_addresses_a_second_reader_found(text, want):
+    assert [text[f.start : f.end] for f in PiiScanner().scan(text) if f.type == "IP_ADDRESS"] == want
+
+
+def test_a_tax_form_does_not_outweigh_an_order_word():
+    text = "Filed with the 1040. Order no. 417-22-0938"
+    assert [f for f in PiiScanner().scan(text) if f.type == "US_SSN"] == []

@@ -152,3 +152,23 @@ def test_one_mib_card_and_jwt_text_is_linear():
     t_full, found = _best_of(lambda t: [PiiScanner().scan(t), SecretsScanner().scan(t)], text, 2)
     assert len(found[0]) > 20_000 and len(found[1]) > 3000
     assert t_full < 24 * max(t_half, 0.01)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "unit",
+    [
+        "REF*SY*123456789*NM1*IL*1*DOE*2125550199*",  # X12 elements on one line with no segment end in reach
+        '{"ts":"2024-05-01","n":45678912,"qty":3},',  # minified JSON after an X12 header
+        "Llame al 91 123 45 67 o 612 345 678 o ",  # numbers joined by "or"
+        "0161  496 0000\t0151  2345 6789\t030 1234567 - 0171 2345678 | ",  # cell gaps and dashes
+        "Section 4.2.1.3 and 4.2.1.1, 10.0.0.1 Router admin\n12.3 Fees\n",  # dotted quads of every rule
+    ],
+)
+def test_the_newer_phone_and_address_rules_scale_linearly(unit):
+    def make(n):
+        return "ISA*00*~GS*HC~ST*837~\n" + (unit * (n // len(unit) + 1))[:n]
+
+    t_small, _ = _best_of(PiiScanner().scan, make(64 * KiB))
+    t_large, _ = _best_of(PiiScanner().scan, make(512 * KiB))
+    assert t_large < 24 * max(t_small, 0.01), (unit, t_small, t_large)

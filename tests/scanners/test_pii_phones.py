@@ -495,3 +495,24 @@ def test_ssn_shaped_part_numbers_under_a_sku_column():
     csv = "SKU,Description,Qty\n417-22-0938,Brass elbow 15mm,240\n512-08-1174,PTFE tape,1500\n"
     assert ssns(csv) == []
     assert ssns(csv.replace("SKU", "SSN")) == ["417-22-0938", "512-08-1174"]
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        ("Tlf. 00 45 33 12 34 56", ["00 45 33 12 34 56"]),  # "00" and five pairs: no lottery line
+        ("btw my number is 07911 123456", ["07911 123456"]),  # English "btw" is no Dutch VAT number
+        ("Holiday Inn Express 020 7946 0958", ["020 7946 0958"]),
+        ("Acme Ltd | VAT 123 4567 89 | Office 020 7946 0958", ["020 7946 0958"]),  # the VAT's number is between
+        ("Kancelaria Weinberg, tel. 22-6284567", ["22-6284567"]),  # "ein" inside a word is no EIN
+        ("Acme Trading Company\nT 0161 496 0000", ["0161 496 0000"]),  # "T" for telephone is no code letter
+        ("Visite sur demande : 01 42 68 53 00", ["01 42 68 53 00"]),  # "sur demande": on request
+        ("Tel (0161) 496 - 0000", ["(0161) 496 - 0000"]),  # a dash inside one number
+        ("Tel. +49 30 1234 - 0", ["+49 30 1234 - 0"]),  # a switchboard's "- 0"
+        ("Tel: 0161  496 0000", ["0161  496 0000"]),  # two spaces after an area code
+        ("please  call  the  office  on  020  8771   3493  12  Main  Street", ["020  8771   3493"]),
+        ("$GNGGA,083559.00,4807.03812,N,01131.91565,E,1,08,1.0,545.4,M,46.9,M,,*47", []),  # GPS minutes
+    ],
+)
+def test_what_a_second_reader_found(text, want):
+    assert phones_in(text) == want

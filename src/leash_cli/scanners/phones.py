@@ -91,7 +91,7 @@ _NEG_WORDS = (
     r"range|ranges|ports|duns|ein|cage|naics|eori|hts|tariff|taric|utm|box|postfach|apartado|caixa|cas|"
     r"ndc|rx|nhs|mrn|orgnr|organisationsnummer|momsreg|viitenumero|viite|smlouva|smlouvy|"
     r"tilaus|tilauksesi|tilausnumero|billete|billet|bilhete|biglietto|código|codigo|kód|koodi|"
-    r"supersedes|superseded|interchangeable|assembly|drawing|dwg|solicitud|solicitação|demande|antrag|wniosek|"
+    r"supersedes|superseded|interchangeable|assembly|drawing|dwg|solicitud|solicitação|antrag|wniosek|"
     r"ondernemingsnummer|ondernemingsnr|handelsregister|hrb|hra|rcs|"
     r"buchung|buchungsnummer|réservation|reserva|prenotazione|rezerwacja|rezerwacji|reservering|bokning|bestilling|"
     r"objednávka|objednávky|faktura|ordre|zásilka|zásilky|"
@@ -121,35 +121,29 @@ _NEG_MULTI_RE = re.compile("|".join(re.escape(w) for w in _NEG_MULTI))
 _DIGIT = re.compile(r"[0-9]")
 _HASH_PHONE = ("best #", "phone #", "cell #", "work #", "home #", "contact #")
 # a company's or a person's tax / registry number: the word may stand a few words before it
-_ID_WORDS = frozenset(
+_ID_WORDS = frozenset(  # (not "ein", "btw", "vat", "inn", "nit", "rut", "rfc": words of their own elsewhere)
     [
         "nip",
         "regon",
         "krs",
-        "ein",
         "cvr",
         "siret",
         "siren",
         "cnpj",
         "cpf",
-        "inn",
         "инн",
         "огрн",
-        "nit",
         "ruc",
-        "rut",
         "cuit",
         "cuil",
-        "rfc",
         "curp",
         "abn",
         "acn",
-        "vat",
-        "btw",
         "tva",
     ]
 )
-_CODE_LETTER = re.compile(r"(?<![^\W\d_])[A-Z][ \t]?$")
+# a code's one-letter prefix after its word on the same line (not T, M, F, P ... of a signature: "T 0161 …")
+_CODE_LETTER = re.compile(r"(?:(?<=[^\W\d_][ \t])|(?<=[:.][ \t]))(?![TMFPWCHODE])[A-Z][ \t]?$")
 _ORG_NR = re.compile(r"(?<![a-z.])org\. ?nr\.?[ \t]*[:#]?[ \t]*$")  # a Swedish "Org.nr", not "example.org"
 # words that may stand between a negative word and its number ("order number: 123", "numer zamówienia 12")
 _NEG_FILLER = frozenset(
@@ -730,12 +724,10 @@ def _neg(before: str) -> bool:
         if not (toks[-1] == "#" and any(w in tail for w in _HASH_PHONE)):
             return True
     # a tax or company id word a few words back, no phone word after it ("NIP Wynajmującego: 676-238-41-19")
-    if not _ID_WORDS.isdisjoint(toks[-3:]):
-        for k in range(len(toks) - 1, max(-1, len(toks) - 4), -1):
-            if toks[k] in _CTX_SET:
-                break
-            if toks[k] in _ID_WORDS:
-                return True
+    if not _ID_WORDS.isdisjoint(toks[-2:]) and _CTX_SET.isdisjoint(toks):
+        w = toks[-1] if toks[-1] in _ID_WORDS else toks[-2]
+        if not _DIGIT.search(tail, tail.rfind(w)):  # (a number between is the id's own)
+            return True
     if _NEG_MULTI_RE.search(tail) or _ORG_NR.search(tail):
         return True
     return not tail.isascii() and _NEG_CJK.search(before[-16:]) is not None
@@ -802,12 +794,18 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             if len(s[:cut].translate(_KEEP_DIGITS)) >= 7:
                 s = s[:cut]
                 b = a + cut
-        if ("  " in s and not _ocr_spaced(t, a)) or "\t" in s:
+        if "  " in s or "\t" in s:
             # two spaces or a tab end a cell of a fixed-width row: the number is before (not in OCR'd text, whose
             # words are all two spaces apart: "please  call  the  office  on  020  8771   3493")
-            cut = min(i for i in (s.find("  "), s.find("\t")) if i >= 0)
-            s = s[:cut].rstrip(" -./")  # (the cell's own trailing separator: "7130161512-  12 Main St")
-            b = a + len(s)
+            gap = _cell_gap(t, a, b)
+            if gap is not None:
+                s = t[a : gap.start()].rstrip(" -./")  # (the cell's own trailing separator: "7130161512-  12 Main St")
+                b = a + len(s)
+            else:
+                k = s.rfind("  ")  # (OCR'd: a house number after it, "…3493  12  Main  Street", is not the number's)
+                if k > 0 and len(s) - k <= 5 and s[k:].strip().isdigit() and _WORD_NEXT.match(t, b):
+                    s = s[:k].rstrip()
+                    b = a + len(s)
         if s.count("(") != s.count(")") or s.count("(") > 1:
             continue
         intl = s.startswith(("+", "(+"))
@@ -823,7 +821,7 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         if (
             _NOT_DIALLED.fullmatch(s)
             or _YEAR_FIRST.match(s)
-            or (s[2:3] == "-" and _EIN.fullmatch(s) and "ein" in t[max(0, a - 40) : a].lower())
+            or (s[2:3] == "-" and _EIN.fullmatch(s) and "ein" in _TOKEN.findall(t[max(0, a - 40) : a].lower()))
         ):
             continue  # a postal code, a case number with its year, a lottery draw, a CAS number (_NOT_DIALLED)
         if _POSTAL_4_3.fullmatch(s) and _CITY_AFTER.match(t, b):
@@ -912,8 +910,8 @@ def _split_alternatives(t: str, matches) -> list[tuple[int, int]]:
             out.append((a, b))
             done = b
             continue
-        gap = _CELL_GAP.search(t, sep.start(), b) if sep.group() in ("  ", "\t") else None
-        if gap is not None and (gap.group() == "\t" or "\t" in gap.group() or not _ocr_spaced(t, a)):
+        gap = _cell_gap(t, a, b) if sep.group() in ("  ", "\t") else None
+        if gap is not None:
             out.append((a, a + len(t[a : gap.start()].rstrip(" -./"))))  # (a cell's own trailing separator)
             # (the pattern will not start a number one character after a digit: the next cell is read alone)
             ce = gap.end()
@@ -925,16 +923,23 @@ def _split_alternatives(t: str, matches) -> list[tuple[int, int]]:
                 done = b
             continue
         i = t.find(" / ", a, b)
+        m2 = None
         if i < 0:
             i = t.find(" - ", a, b)
-            if i >= 0 and not (t[i + 3 : i + 4] in ("0", "+") and len(t[a:i].translate(_KEEP_DIGITS)) >= 7):
+            if i >= 0 and t[i + 3 : i + 4] in ("0", "+") and len(t[a:i].translate(_KEEP_DIGITS)) >= 7:
+                # (a whole number on either side: not "(0161) 496 - 0000", "+49 30 1234 - 0")
+                m2 = PHONE.search(t, i + 3, min(len(t), i + 3 + _SPLIT_REACH))
+                if m2 is None or m2.start() != i + 3 or len(m2.group().translate(_KEEP_DIGITS)) < 7:
+                    i = -1
+            else:
                 i = -1
         if i < 0 or _AREA_ALONE.fullmatch(t, a, i):
             out.append((a, b))
             done = b
             continue
         out.append((a, i))
-        m2 = PHONE.search(t, i + 3, min(len(t), i + 3 + _SPLIT_REACH))
+        if m2 is None:
+            m2 = PHONE.search(t, i + 3, min(len(t), i + 3 + _SPLIT_REACH))
         if m2 is not None and m2.start() == i + 3:
             out.append(m2.span())
             done = m2.end()
@@ -946,6 +951,19 @@ def _split_alternatives(t: str, matches) -> list[tuple[int, int]]:
 _SPLIT_REACH = 40  # characters the number after " / " is read in (a match is at most 26 and its lookahead)
 _CELL_GAP = re.compile(r"[ ]*\t[ \t]*|[ ]{2,}")
 _SPLIT_SEP = re.compile(r"  |\t| / | - ")
+_AREA_FIRST = re.compile(r"\(?\+?0[0-9]{1,4}\)?")  # an area code and its trunk prefix, alone
+_WORD_NEXT = re.compile(r"[ \t]+[^\W\d_]")
+
+
+def _cell_gap(t: str, a: int, b: int) -> re.Match | None:
+    """The gap in ``t[a:b]`` that ends the cell a match starts in: a tab, or two spaces or more -- not in OCR'd
+    text, nor two spaces right after an area code ("Tel: 0161  496 0000", a number typed with a double space)."""
+    g = _CELL_GAP.search(t, a, b)
+    if g is None or "\t" in g.group():
+        return g
+    if g.group() == "  " and _AREA_FIRST.fullmatch(t, a, g.start()):
+        return None
+    return None if _ocr_spaced(t, a) else g
 
 
 def _ean13_ok(d: str) -> bool:
@@ -966,7 +984,7 @@ _NOT_DIALLED = re.compile(
     # an e-ticket's airline code and ten digits (080-2187654321); a Hungarian company number (01-09-123456)
     r"|[0-9]{3}-[0-9]{10}|[0-9]{2}-[0-9]{2}-[0-9]{6}"
     # a line of six numbers or more of two digits (a lottery ticket: "03 14 22 27 38 41"; a phone has five at most)
-    r"|[0-9]{2}(?: [0-9]{2}){5,}"
+    r"|(?!00 )[0-9]{2}(?: [0-9]{2}){5,}"
 )
 _EIN = re.compile(r"[1-9][0-9]-[0-9]{7}")  # a US employer id, with "EIN" before it ("EIN on the W-2 is 84-2917745")
 _POSTAL_4_3 = re.compile(r"[0-9]{4}-[0-9]{3}")
@@ -997,7 +1015,7 @@ def _decimalish(s: str) -> bool:
     if " " in s or "-" in s or s.count(".") != 1:
         return False
     head, tail = s.split(".")
-    return not (s[0] == "0" and s[1].isdigit() and len(head) <= 5 and len(tail) >= 5)
+    return not (s[0] == "0" and s[1].isdigit() and len(head) <= 4 and len(tail) >= 6)
 
 
 _IDD = re.compile(r"(011|0011|8[ -]?10)[ .\-]")

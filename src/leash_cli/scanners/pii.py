@@ -286,7 +286,7 @@ _VERSION_AFTER = re.compile(
     r"[ \t]*\((?:build|rev|revision|release)[ \t]*[0-9]", re.IGNORECASE
 )  # "4.2.0.1 (build 20240611.3)"
 # an assembly's namespace before its version ("Serilog.Sinks.File 5.0.0.0"; host names are written in lower case)
-_NAMESPACE = re.compile(r"[A-Z][A-Za-z0-9]*(?:\.[A-Z][A-Za-z0-9]*)+")
+_NAMESPACE = re.compile(r"[A-Z][a-z][A-Za-z0-9]*(?:\.[A-Z][a-z][A-Za-z0-9]*)+")
 
 
 def _namespace_before(t: str, a: int) -> bool:
@@ -302,6 +302,11 @@ _LIST_JOIN = re.compile(r",? ?(?:and|or|to|through|und|bis|et|à|y|e|a|i|и|en|t
 
 
 _CLAUSE_AFTER = re.compile(r" [A-Z][a-z]+ [a-z]+")
+_NUMBERED_HEADING = re.compile(r"(?m)^[0-9]{1,2}(?:\.[0-9]{1,2}){0,2}\.? [A-Z][a-z]+")
+_SECTION_CTX = re.compile(
+    r"(?:\b(?:clause|clauses|section|sections|appendix|annex|chapter|article|paragraph|schedule|requirement|"
+    r"requirements)\W{0,3}|\breq\. ?|§\W{0,3})$"
+)
 
 
 def _small_parts(quad: str) -> bool:
@@ -326,8 +331,7 @@ _HEXCOLON_RUN = re.compile(r"[0-9A-Fa-f:.]*")
 _VERSION_CTX = re.compile(
     r"(?:(?:\b(?:version|ver|release|build|firmware|fw|sdk|rev|revision|v|"
     # (a document's numbered parts: "clause 4.2.1.7", "section 12.3.4.1", "§ 4.2.1.7", "OID 1.3.6.1")
-    r"clause|clauses|section|sections|appendix|annex|chapter|article|paragraph|schedule|figure|oid|"
-    r"req|requirement|requirements|control|controls)|§)\W{0,3}$)"
+    r"clause|clauses|section|sections|appendix|annex|chapter|article|paragraph|schedule|figure|oid)|§)\W{0,3}$)"
     r"|(?:\bv$)"
 )
 
@@ -641,9 +645,9 @@ class PiiScanner:
             runs = _DIGIT_RUN.findall(before)
             if runs:
                 before = before[before.rfind(runs[-1]) + len(runs[-1]) :]
-            ctx = (
-                form or _SSN_CTX.search(before) is not None or _SSN_CTX.search(headers.header_of(m.start())) is not None
-            )
+            header = headers.header_of(m.start())
+            neg = _NEG_CTX.search(before[-25:]) is not None or _NOT_SSN_COLUMN.search(header) is not None
+            ctx = (form and not neg) or _SSN_CTX.search(before) is not None or _SSN_CTX.search(header) is not None
             if sep == "-":
                 score = 0.8
             elif sep in " .":  # (dots: an OCR'd or hand-typed "723.35.0736")
@@ -652,7 +656,7 @@ class PiiScanner:
                 score = 0.3
             if ctx:
                 score += 0.3
-            elif _NEG_CTX.search(before[-25:]) or _NOT_SSN_COLUMN.search(headers.header_of(m.start())):
+            elif neg:
                 score -= 0.4  # (after "order", or under a column of them: "SKU,Description,Qty" over "417-22-0938,…")
             yield ("US_SSN", m.start(), m.end(), min(score, 1.0))
 
@@ -680,6 +684,7 @@ class PiiScanner:
         found = []
         numbered: set[str] = set()  # the first three parts of the dotted quads a section word names
         prev_end, prev_numbered = -1, False
+        headings: bool | None = None  # whether the text has numbered headings of one to three parts
         for m in gates.finditer(_IPV4, t, wins):
             a, b = m.span()
             if not _IPV4_FULL.fullmatch(m.group()):
@@ -687,17 +692,28 @@ class PiiScanner:
             if _IPV4_SUFFIX_BAD.match(t, b):
                 continue
             before = t[max(0, a - 20) : a].lower()
-            # a version or a document's numbered part, and the next of a list of them ("clauses 1.2.3.4 and 7.1.2.9")
-            part = bool(_VERSION_CTX.search(before) or _VERSION_AFTER.match(t, b) or _namespace_before(t, a))
-            part = part or (prev_numbered and a - prev_end <= 8 and _LIST_JOIN.fullmatch(t, prev_end, a) is not None)
-            # a numbered clause's heading: at a line's start, small numbers, then a sentence ("12.3.1.4 Liability is")
-            part = part or (
-                (a == 0 or t[a - 1] == "\n") and _CLAUSE_AFTER.match(t, b) is not None and _small_parts(t[a:b])
+            quad = m.group()
+            # a document's numbered part ("clause 4.2.1.7", "req. 3.5.1.2"), and the next of a list of them
+            # ("clauses 1.2.3.4 and 7.1.2.9")
+            section = _SECTION_CTX.search(before) is not None or (
+                prev_numbered and a - prev_end <= 8 and _LIST_JOIN.fullmatch(t, prev_end, a) is not None
             )
-            if part:
-                numbered.add(_three_parts(m.group()))
+            # ...or a numbered clause's heading, in a text whose other headings are numbered too ("12.3 Fees" ...
+            # "12.3.1.4 Liability is capped")
+            if not section and (a == 0 or t[a - 1] == "\n") and _CLAUSE_AFTER.match(t, b) and _small_parts(quad):
+                if headings is None:
+                    headings = _NUMBERED_HEADING.search(t) is not None
+                section = headings
+            # a version (after a version word, an assembly's namespace: "Serilog.Sinks.File 5.0.0.0")
+            part = section or bool(
+                _VERSION_CTX.search(before)
+                or _VERSION_AFTER.match(t, b)
+                or (quad.endswith(".0") and _namespace_before(t, a))
+            )
+            if section:
+                numbered.add(_three_parts(quad))
             found.append((a, b, part))
-            prev_end, prev_numbered = b, part
+            prev_end, prev_numbered = b, section
         for a, b, part in found:
             # ...and the siblings of a numbered part ("Section 4.2.1.3 applies where 4.2.1.1 and 4.2.1.2 are met")
             low = part or (numbered and _three_parts(t[a:b]) in numbered)
@@ -906,8 +922,9 @@ class _Headers:
         (the subscriber's number) or an ``NM1`` id of qualifier ``34``; "phone" after a ``PER`` communication
         qualifier (``TE HP WP CP FX``); "" otherwise."""
         t = self.t
-        ss = max(t.rfind("~", max(0, pos - _X12_BACK), pos), t.rfind("\n", max(0, pos - _X12_BACK), pos)) + 1
-        if t.find("*", ss, pos) < 0:
+        lo = max(0, pos - _X12_BACK)
+        ss = max(t.rfind("~", lo, pos), t.rfind("\n", lo, pos)) + 1
+        if (ss == 0 and lo > 0) or t.find("*", ss, pos) < 0:  # (no segment starts within reach: none is read)
             return ""
         seg = t[ss:pos].lstrip().split("*")
         tag, k = seg[0], len(seg) - 1  # (k: the element ``pos`` is in)
