@@ -478,3 +478,8 @@ def test_ip_addresses_a_second_reader_found(text, want):
 def test_a_tax_form_does_not_outweigh_an_order_word():
     text = "Filed with the 1040. Order no. 417-22-0938"
     assert [f for f in PiiScanner().scan(text) if f.type == "US_SSN"] == []
+
+
+def test_a_version_in_another_language_or_after_its_products_name_is_no_ip_address():
+    for text in ("Versión MIUI: 14.0.11.0 (UMOEUXM)", "versão 3.2.1.9 instalada", "Firmware RT-AX58U: 3.0.0.4"):
+        assert [f for f in PiiScanner().scan(text) if f.type == "IP_ADDRESS"] == [], text

@@ -516,3 +516,22 @@ def test_ssn_shaped_part_numbers_under_a_sku_column():
 )
 def test_what_a_second_reader_found(text, want):
     assert phones_in(text) == want
+
+
+def test_a_twelfth_writers_phone_words():
+    assert phones_in("Hi po! Contact no. ko po 0918 234 5678. Salamat po!") == ["0918 234 5678"]  # Tagalog "po"
+    assert phones_in("Para qualquer questão ligue-me: 912 654 321.") == ["912 654 321"]
+    assert phones_in("Secrétariat : 26 12 34 56, GSM 621 345 678.") == ["26 12 34 56", "621 345 678"]
+    assert phones_in("PO 4471 2290 18 approved") == []  # a purchase order, in capitals
+
+
+def test_a_twelfth_writers_look_alikes():
+    for text in (
+        "Point retrait : Relais 69003-1174, ouvert 9h–19h",  # a pick-up point's code
+        "Zip: 94107-2231",  # a US ZIP+4
+        "Siniestro: 2025-004417 — perito asignado",  # an insurance claim
+        "رقم الزيارة: ٢٥٠٤١١٠٠٣٢",  # a hospital visit number
+        "Груз по накладной № 24-0611-5520 прибыл",  # a waybill after its "№"
+        "Код товара по ТН ВЭД ЕАЭС: 8471 30 000 0",  # a customs code
+    ):
+        assert phones_in(text) == [], text

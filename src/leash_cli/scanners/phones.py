@@ -91,7 +91,7 @@ _NEG_WORDS = (
     r"range|ranges|ports|duns|ein|cage|naics|eori|hts|tariff|taric|utm|box|postfach|apartado|caixa|cas|"
     r"ndc|rx|nhs|mrn|orgnr|organisationsnummer|momsreg|viitenumero|viite|smlouva|smlouvy|"
     r"tilaus|tilauksesi|tilausnumero|billete|billet|bilhete|biglietto|código|codigo|kód|koodi|"
-    r"supersedes|superseded|interchangeable|assembly|drawing|dwg|solicitud|solicitação|antrag|wniosek|"
+    r"supersedes|superseded|interchangeable|assembly|drawing|dwg|solicitud|solicitação|antrag|wniosek|siniestro|sinistro|schadennummer|relais|накладной|накладную|"
     r"ondernemingsnummer|ondernemingsnr|handelsregister|hrb|hra|rcs|"
     r"buchung|buchungsnummer|réservation|reserva|prenotazione|rezerwacja|rezerwacji|reservering|bokning|bestilling|"
     r"objednávka|objednávky|faktura|ordre|zásilka|zásilky|"
@@ -116,7 +116,7 @@ _NEG_WORDS = (
     r"заказ|заказа|счёт|счет|артикул|инн|кпп|огрн|снилс|паспорт|накладная|договор"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
-_NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w)
+_NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + ("тн вэд",)  # (a Russian customs code)
 _NEG_MULTI_RE = re.compile("|".join(re.escape(w) for w in _NEG_MULTI))
 _DIGIT = re.compile(r"[0-9]")
 _HASH_PHONE = ("best #", "phone #", "cell #", "work #", "home #", "contact #")
@@ -159,6 +159,7 @@ _NEG_FILLER = frozenset(
         "номер",
         "numer",
         "nummer",
+        "№",
         "numéro",
         "número",
         "numero",
@@ -200,7 +201,7 @@ _NEG_FILLER = frozenset(
 _NEG_CJK = re.compile(
     r"(?:订单|單號|单号|发票|發票|编号|編號|主文|注文|(?<!電話)(?<!携帯)番号|郵便|邮编|账号|账户|口座|계좌|우편번호|주문|사업자|"
     r"등록번호|송장|請求書|请求书|거래명세서|会議\s*ID|会议\s*ID|회의\s*ID|コード|品番|批次|批号|批號|"
-    r"رقم الطلب|الطلب|(?:ال)?(?:طلب|شحنة|فاتورة)\S{0,4}\s+رقم|الشحنة|شحنة|فاتورة|الفاتورة|رقم الحساب|الحساب|المعاملة|معاملة|〒)\s*[:：#№]?\s*(?:号码|號碼|号|番号|번호)?\s*[:：]?\s*$"
+    r"رقم الطلب|الطلب|(?:ال)?(?:طلب|شحنة|فاتورة)\S{0,4}\s+رقم|الشحنة|شحنة|فاتورة|الفاتورة|رقم الحساب|الحساب|المعاملة|معاملة|الزيارة|الملف|〒)\s*[:：#№]?\s*(?:号码|號碼|号|番号|번호)?\s*[:：]?\s*$"
 )
 
 # phone words (before or just after a number, or a table column header)
@@ -300,6 +301,9 @@ _CTX_SET = frozenset(
         "numeru",
         "ligue",
         "liga-me",
+        "ligue-me",
+        "ligue",
+        "gsm",  # (a mobile, in Belgium, Luxembourg, the Netherlands, Turkey)
         "ligar",
         "contato",
         "contacto",
@@ -719,6 +723,8 @@ def _neg(before: str) -> bool:
     toks = _TOKEN.findall(tail)
     while toks and toks[-1] in _NEG_FILLER:
         toks.pop()
+    if toks and toks[-1] == "po" and "PO" not in before[-30:]:
+        toks.pop()  # (Tagalog "po", a courtesy: "Contact no. ko po 0917 …"; a purchase order is "PO")
     if toks and (toks[-1] in _NEG_SET or (toks[-1] == "#" and not _DIGIT.search(tail, tail.rfind("#")))):
         # ("#" only right before it: not the "#07-02" of a unit two cells back, nor "best #", "cell #")
         if not (toks[-1] == "#" and any(w in tail for w in _HASH_PHONE)):
@@ -985,6 +991,8 @@ _NOT_DIALLED = re.compile(
     r"|[0-9]{3}-[0-9]{10}|[0-9]{2}-[0-9]{2}-[0-9]{6}"
     # a line of six numbers or more of two digits (a lottery ticket: "03 14 22 27 38 41"; a phone has five at most)
     r"|(?!00 )[0-9]{2}(?: [0-9]{2}){5,}"
+    # a US ZIP+4 or a pick-up point's code (75011-0482; a Brazilian mobile is 9xxxx-xxxx)
+    r"|[1-8][0-9]{4}-[0-9]{4}"
 )
 _EIN = re.compile(r"[1-9][0-9]-[0-9]{7}")  # a US employer id, with "EIN" before it ("EIN on the W-2 is 84-2917745")
 _POSTAL_4_3 = re.compile(r"[0-9]{4}-[0-9]{3}")
