@@ -483,3 +483,18 @@ def test_a_tax_form_does_not_outweigh_an_order_word():
 def test_a_version_in_another_language_or_after_its_products_name_is_no_ip_address():
     for text in ("Versión MIUI: 14.0.11.0 (UMOEUXM)", "versão 3.2.1.9 instalada", "Firmware RT-AX58U: 3.0.0.4"):
         assert [f for f in PiiScanner().scan(text) if f.type == "IP_ADDRESS"] == [], text
+
+
+def test_more_versions_and_masks_are_no_ip_addresses():
+    for text in (
+        "versão do app 2.18.4.1, usuário 4471",
+        "connexion suspecte (version client 3.12.1.4)",
+        "schema_version: 2.5.29.17",
+        "tested on kernel 6.1.0.18",
+        "subnet mask 255.255.255.0 default",
+    ):
+        assert [f for f in PiiScanner().scan(text) if f.type == "IP_ADDRESS"] == [], text
+
+
+def test_a_medical_record_number_is_no_ssn():
+    assert [f for f in PiiScanner().scan("ICD-10 E11.65, MRN 004-47-1220.") if f.type == "US_SSN"] == []

@@ -535,3 +535,19 @@ def test_a_twelfth_writers_look_alikes():
         "Код товара по ТН ВЭД ЕАЭС: 8471 30 000 0",  # a customs code
     ):
         assert phones_in(text) == [], text
+
+
+def test_a_thirteenth_writers_look_alikes():
+    for text in (
+        "Historia clínica 2023-007215. TA 118/76",  # a record led by its year
+        "Laborbefund, Auftragsnr. 2311-204-517, CRP 3,1 mg/l",
+        "Sachnummer 0 986 452 061, Zeichnung 4711",  # a part number
+        "Rute 310: billettnr. 5512 0937 41",  # a Norwegian ticket
+        "Varukod 8517 62 00 90, tulldeklaration",  # a Swedish commodity code
+        "commodity code 8471 30 00 00, value GBP 1,200",
+        "Hóa đơn số 0000412, MST 0312345678.",  # a Vietnamese tax code
+        "SSS 34-2345678-9, RDO 044",  # a Philippine social security number
+        "Numéro d'entreprise 0457.123.456",  # a Belgian company number
+        "فاتورة ضريبية 2024-0412",  # a tax invoice
+    ):
+        assert phones_in(text) == [], text

@@ -91,7 +91,7 @@ _NEG_WORDS = (
     r"range|ranges|ports|duns|ein|cage|naics|eori|hts|tariff|taric|utm|box|postfach|apartado|caixa|cas|"
     r"ndc|rx|nhs|mrn|orgnr|organisationsnummer|momsreg|viitenumero|viite|smlouva|smlouvy|"
     r"tilaus|tilauksesi|tilausnumero|billete|billet|bilhete|biglietto|código|codigo|kód|koodi|"
-    r"supersedes|superseded|interchangeable|assembly|drawing|dwg|solicitud|solicitação|antrag|wniosek|siniestro|sinistro|schadennummer|relais|накладной|накладную|"
+    r"supersedes|superseded|interchangeable|assembly|drawing|dwg|solicitud|solicitação|antrag|wniosek|siniestro|sinistro|schadennummer|relais|накладной|накладную|auftragsnr|bestellnr|rechnungsnr|sachnummer|sachnr|protokol|protokoll|billettnr|obj|varukod|mst|sss|historia clínica|commodity code|numéro d'entreprise|"
     r"ondernemingsnummer|ondernemingsnr|handelsregister|hrb|hra|rcs|"
     r"buchung|buchungsnummer|réservation|reserva|prenotazione|rezerwacja|rezerwacji|reservering|bokning|bestilling|"
     r"objednávka|objednávky|faktura|ordre|zásilka|zásilky|"
@@ -201,7 +201,7 @@ _NEG_FILLER = frozenset(
 _NEG_CJK = re.compile(
     r"(?:订单|單號|单号|发票|發票|编号|編號|主文|注文|(?<!電話)(?<!携帯)番号|郵便|邮编|账号|账户|口座|계좌|우편번호|주문|사업자|"
     r"등록번호|송장|請求書|请求书|거래명세서|会議\s*ID|会议\s*ID|회의\s*ID|コード|品番|批次|批号|批號|"
-    r"رقم الطلب|الطلب|(?:ال)?(?:طلب|شحنة|فاتورة)\S{0,4}\s+رقم|الشحنة|شحنة|فاتورة|الفاتورة|رقم الحساب|الحساب|المعاملة|معاملة|الزيارة|الملف|〒)\s*[:：#№]?\s*(?:号码|號碼|号|番号|번호)?\s*[:：]?\s*$"
+    r"رقم الطلب|الطلب|(?:ال)?(?:طلب|شحنة|فاتورة)\S{0,4}\s+رقم|الشحنة|شحنة|فاتورة|الفاتورة|رقم الحساب|الحساب|المعاملة|معاملة|الزيارة|الملف|ضريبية|الضريبي|〒)\s*[:：#№]?\s*(?:号码|號碼|号|番号|번호)?\s*[:：]?\s*$"
 )
 
 # phone words (before or just after a number, or a table column header)
@@ -993,6 +993,8 @@ _NOT_DIALLED = re.compile(
     r"|(?!00 )[0-9]{2}(?: [0-9]{2}){5,}"
     # a US ZIP+4 or a pick-up point's code (75011-0482; a Brazilian mobile is 9xxxx-xxxx)
     r"|[1-8][0-9]{4}-[0-9]{4}"
+    # a record led by its year (Historia clínica 2024-004471)
+    r"|(?:19|20)[0-9]{2}-[0-9]{5,6}"
 )
 _EIN = re.compile(r"[1-9][0-9]-[0-9]{7}")  # a US employer id, with "EIN" before it ("EIN on the W-2 is 84-2917745")
 _POSTAL_4_3 = re.compile(r"[0-9]{4}-[0-9]{3}")

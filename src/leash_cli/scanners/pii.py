@@ -301,6 +301,8 @@ def _namespace_before(t: str, a: int) -> bool:
 _LIST_JOIN = re.compile(r",? ?(?:and|or|to|through|und|bis|et|à|y|e|a|i|и|en|tot|och|og|ve)? ?", re.IGNORECASE)
 
 
+_MASK_OCTET = "(?:255|254|252|248|240|224|192|128|0)"
+_NETMASK = re.compile(rf"255\.{_MASK_OCTET}\.{_MASK_OCTET}\.(?:254|252|248|240|224|192|128|0)")  # (not a broadcast)
 _CLAUSE_AFTER = re.compile(r" [A-Z][a-z]+ [a-z]+")
 _NUMBERED_HEADING = re.compile(r"(?m)^[0-9]{1,2}(?:\.[0-9]{1,2}){0,2}\.? [A-Z][a-z]+")
 _SECTION_CTX = re.compile(
@@ -329,12 +331,12 @@ _IPV6_GATE = re.compile(r"::|:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}
 _HEXCOLON = frozenset("0123456789abcdefABCDEF:.")
 _HEXCOLON_RUN = re.compile(r"[0-9A-Fa-f:.]*")
 _VERSION_CTX = re.compile(
-    r"(?:(?:\b(?:version|versión|versão|versione|wersja|версия|sürüm|ver|release|build|firmware|fw|sdk|rev|revision|v|"
+    r"(?:(?:(?<![a-z])(?:version|versión|versão|versione|wersja|версия|sürüm|ver|release|build|firmware|fw|sdk|rev|revision|v|kernel|"
     # (a document's numbered parts: "clause 4.2.1.7", "section 12.3.4.1", "§ 4.2.1.7", "OID 1.3.6.1")
     r"clause|clauses|section|sections|appendix|annex|chapter|article|paragraph|schedule|figure|oid)|§)\W{0,3}$)"
     r"|(?:\bv$)"
     # a version word and the product's name: "Versión MIUI: 14.0.11.0", "firmware RT-AX58U: 3.0.0.4"
-    r"|(?:\b(?:version|versión|versão|versione|wersja|версия|sürüm|firmware)\s[\w.-]{2,12}:\s?$)"
+    r"|(?:\b(?:version|versión|versão|versione|wersja|версия|sürüm|firmware)(?:\s[\w.-]{2,12}){1,2}:?\s?$)"
 )
 
 _PHONE = phones.PHONE
@@ -353,7 +355,7 @@ _PHONE_CTX = re.compile(
 _NEG_CTX = re.compile(
     r"(?:\b(?:order|orders|invoice|inv|ref|reference|id|ticket|tracking|sku|isbn|issn|serial|account|acct|po|case|"
     r"transaction|txn|build|version|ver|port|pid|uid|item|part|model|batch|lot|confirmation|receipt|policy|member|"
-    r"patent|doi|pr|card|iban|routing|zip|bestellung|rechnung|commande|factura|pedido|auftrag|kundennummer)\b"
+    r"patent|doi|pr|card|iban|routing|zip|bestellung|rechnung|commande|factura|pedido|auftrag|kundennummer|mrn|npi|mbi|patient)\b"
     r"(?:\W{0,3}(?:number|num|no|nr|id|code)\b)?|#)\W{0,12}$"
 )
 
@@ -719,7 +721,7 @@ class PiiScanner:
         for a, b, part in found:
             # ...and the siblings of a numbered part ("Section 4.2.1.3 applies where 4.2.1.1 and 4.2.1.2 are met")
             low = part or (numbered and _three_parts(t[a:b]) in numbered)
-            yield ("IP_ADDRESS", a, b, 0.3 if low else 0.85)
+            yield ("IP_ADDRESS", a, b, 0.3 if low or _NETMASK.fullmatch(t, a, b) else 0.85)
 
     def _ipv6(self, t: str):
         # anchor on "::" or a colon-separated hex run (literal ":" start =
