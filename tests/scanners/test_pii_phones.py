@@ -537,6 +537,10 @@ def test_a_twelfth_writers_look_alikes():
         assert phones_in(text) == [], text
 
 
+def test_a_time_zone_is_no_tax_code():
+    assert phones_in("Support hours 9-5 MST 303-555-0143") == ["303-555-0143"]
+
+
 def test_a_thirteenth_writers_look_alikes():
     for text in (
         "Historia clínica 2023-007215. TA 118/76",  # a record led by its year

@@ -91,7 +91,7 @@ _NEG_WORDS = (
     r"range|ranges|ports|duns|ein|cage|naics|eori|hts|tariff|taric|utm|box|postfach|apartado|caixa|cas|"
     r"ndc|rx|nhs|mrn|orgnr|organisationsnummer|momsreg|viitenumero|viite|smlouva|smlouvy|"
     r"tilaus|tilauksesi|tilausnumero|billete|billet|bilhete|biglietto|código|codigo|kód|koodi|"
-    r"supersedes|superseded|interchangeable|assembly|drawing|dwg|solicitud|solicitação|antrag|wniosek|siniestro|sinistro|schadennummer|relais|накладной|накладную|auftragsnr|bestellnr|rechnungsnr|sachnummer|sachnr|protokol|protokoll|billettnr|obj|varukod|mst|sss|historia clínica|commodity code|numéro d'entreprise|"
+    r"supersedes|superseded|interchangeable|assembly|drawing|dwg|solicitud|solicitação|antrag|wniosek|siniestro|sinistro|schadennummer|relais|накладной|накладную|auftragsnr|bestellnr|rechnungsnr|sachnummer|sachnr|protokol|protokoll|billettnr|obj|varukod|sss|historia clínica|commodity code|numéro d'entreprise|"
     r"ondernemingsnummer|ondernemingsnr|handelsregister|hrb|hra|rcs|"
     r"buchung|buchungsnummer|réservation|reserva|prenotazione|rezerwacja|rezerwacji|reservering|bokning|bestilling|"
     r"objednávka|objednávky|faktura|ordre|zásilka|zásilky|"
@@ -723,6 +723,8 @@ def _neg(before: str) -> bool:
     toks = _TOKEN.findall(tail)
     while toks and toks[-1] in _NEG_FILLER:
         toks.pop()
+    if toks and toks[-1] == "mst" and not before.isascii():
+        return True  # a Vietnamese tax code (Mã số thuế); "MST" in English is a time zone: "9-5 MST 303-555-0143"
     if toks and toks[-1] == "po" and "PO" not in before[-30:]:
         toks.pop()  # (Tagalog "po", a courtesy: "Contact no. ko po 0917 …"; a purchase order is "PO")
     if toks and (toks[-1] in _NEG_SET or (toks[-1] == "#" and not _DIGIT.search(tail, tail.rfind("#")))):
