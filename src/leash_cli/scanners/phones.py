@@ -119,7 +119,6 @@ _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + ("тн вэд",)  # (a Russian customs code)
 _NEG_MULTI_RE = re.compile("|".join(re.escape(w) for w in _NEG_MULTI))
 _DIGIT = re.compile(r"[0-9]")
-_HASH_PHONE = ("best #", "phone #", "cell #", "work #", "home #", "contact #")
 # a company's or a person's tax / registry number: the word may stand a few words before it
 _ID_WORDS = frozenset(  # (not "ein", "btw", "vat", "inn", "nit", "rut", "rfc": words of their own elsewhere)
     [
@@ -729,7 +728,7 @@ def _neg(before: str) -> bool:
         toks.pop()  # (Tagalog "po", a courtesy: "Contact no. ko po 0917 …"; a purchase order is "PO")
     if toks and (toks[-1] in _NEG_SET or (toks[-1] == "#" and not _DIGIT.search(tail, tail.rfind("#")))):
         # ("#" only right before it: not the "#07-02" of a unit two cells back, nor "best #", "cell #")
-        if not (toks[-1] == "#" and any(w in tail for w in _HASH_PHONE)):
+        if not (toks[-1] == "#" and _CTX_MULTI_RE.search(tail)):
             return True
     # a tax or company id word a few words back, no phone word after it ("NIP Wynajmującego: 676-238-41-19")
     if not _ID_WORDS.isdisjoint(toks[-2:]) and _CTX_SET.isdisjoint(toks):
@@ -959,7 +958,6 @@ def _split_alternatives(t: str, matches) -> list[tuple[int, int]]:
 _SPLIT_REACH = 40  # characters the number after " / " is read in (a match is at most 26 and its lookahead)
 _CELL_GAP = re.compile(r"[ ]*\t[ \t]*|[ ]{2,}")
 _SPLIT_SEP = re.compile(r"  |\t| / | - ")
-_AREA_FIRST = re.compile(r"\(?\+?0[0-9]{1,4}\)?")  # an area code and its trunk prefix, alone
 _WORD_NEXT = re.compile(r"[ \t]+[^\W\d_]")
 
 
@@ -969,7 +967,7 @@ def _cell_gap(t: str, a: int, b: int) -> re.Match | None:
     g = _CELL_GAP.search(t, a, b)
     if g is None or "\t" in g.group():
         return g
-    if g.group() == "  " and _AREA_FIRST.fullmatch(t, a, g.start()):
+    if g.group() == "  " and _AREA_ALONE.fullmatch(t, a, g.start()):
         return None
     return None if _ocr_spaced(t, a) else g
 

@@ -330,13 +330,13 @@ _IPV6 = re.compile(
 _IPV6_GATE = re.compile(r"::|:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:")
 _HEXCOLON = frozenset("0123456789abcdefABCDEF:.")
 _HEXCOLON_RUN = re.compile(r"[0-9A-Fa-f:.]*")
+_VERSION_WORDS = "version|versión|versão|versione|wersja|версия|sürüm|firmware"
 _VERSION_CTX = re.compile(
-    r"(?:(?:(?<![a-z])(?:version|versión|versão|versione|wersja|версия|sürüm|ver|release|build|firmware|fw|sdk|rev|revision|v|kernel|"
-    # (a document's numbered parts: "clause 4.2.1.7", "section 12.3.4.1", "§ 4.2.1.7", "OID 1.3.6.1")
-    r"clause|clauses|section|sections|appendix|annex|chapter|article|paragraph|schedule|figure|oid)|§)\W{0,3}$)"
-    r"|(?:\bv$)"
+    rf"(?:(?<![a-z])(?:{_VERSION_WORDS}|ver|release|build|fw|sdk|rev|revision|v|kernel|"
+    # (numbers that are no sections -- those are _SECTION_CTX's -- yet no addresses: "figure 4.2.1.7", "OID 1.3.6.1")
+    r"figure|oid)\W{0,3}$)"
     # a version word and the product's name: "Versión MIUI: 14.0.11.0", "firmware RT-AX58U: 3.0.0.4"
-    r"|(?:\b(?:version|versión|versão|versione|wersja|версия|sürüm|firmware)(?:\s[\w.-]{2,12}){1,2}:?\s?$)"
+    rf"|(?:\b(?:{_VERSION_WORDS})(?:\s[\w.-]{{2,12}}){{1,2}}:?\s?$)"
 )
 
 _PHONE = phones.PHONE
