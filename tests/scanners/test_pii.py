@@ -498,3 +498,64 @@ def test_more_versions_and_masks_are_no_ip_addresses():
 
 def test_a_medical_record_number_is_no_ssn():
     assert [f for f in PiiScanner().scan("ICD-10 E11.65, MRN 004-47-1220.") if f.type == "US_SSN"] == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'ua="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"',
+        'sip REGISTER ua="Grandstream GXP2170 1.0.11.23"',  # a desk phone's firmware in its User-Agent
+        "User-Agent: Acme-Updater 2.4.0.17 (Windows)",
+        "Node 20.11.1, pnpm 8.15.4, terraform 1.7.5, consul 1.17.2.1",  # a list of products and versions
+        "pushed registry.example/api:3.14.0.2 to the cluster",  # an image's tag
+        "Server: Asterisk-18.20.1.2(18.20.1)",
+        "release: checkout-web@7.3.11.2+731102",  # a release with its build
+        "模板审核通过 版本号 4.1.0.22",
+        "アプリのバージョン 2.3.0.11 を配信",
+    ],
+)
+def test_versions_in_developer_artefacts_are_no_ip_addresses(text):
+    assert [f for f in PiiScanner().scan(text) if f.type == "IP_ADDRESS"] == [], text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        ("GET /api/hosts/10.2.3.4 200", ["10.2.3.4"]),  # a path's segment
+        ("ssh deploy@10.0.0.5", ["10.0.0.5"]),
+        ("nginx 1.25.3, client 10.0.0.5", ["10.0.0.5"]),
+        ("User-Agent: curl/8.4.0\nX-Forwarded-For: 203.0.113.9", ["203.0.113.9"]),
+        ("proxy=http://10.0.0.1:3128/", ["10.0.0.1"]),
+    ],
+)
+def test_addresses_beside_versions_still_found(text, want):
+    assert [text[f.start : f.end] for f in PiiScanner().scan(text) if f.type == "IP_ADDRESS"] == want
+
+
+def test_message_call_and_event_ids_are_no_email_addresses():
+    sc = PiiScanner()
+    for text in (
+        "Message-ID: <CAB4xK2p9Lm@mail.example.com>",
+        "In-Reply-To: <a1b2@mx.example.org> <c3d4@mx.example.org>",
+        "postfix/cleanup[2211]: 4QbX: message-id=<20240611.88@shop.example>",
+        "Call-ID: 5521_88213@pbx-edge.example.net",
+        "BEGIN:VEVENT\nUID:20240611T0900-4471@calendar.example.fr\nSUMMARY:Review",
+        'From: "Front desk" <sip:2001@pbx.example.co.za>',
+    ):
+        assert [f for f in sc.scan(text) if f.type == "EMAIL"] == [], text
+    text = "Message-ID: <x1@mail.example.com>\nFrom: ana.souza@example.com.br"
+    assert [text[f.start : f.end] for f in sc.scan(text) if f.type == "EMAIL"] == ["ana.souza@example.com.br"]
+
+
+def test_a_card_number_glued_to_letters_is_an_id():
+    sc = PiiScanner()
+    assert [f for f in sc.scan("submit ok ref=TBS4111111111111111 to=SENDER") if f.type == "CREDIT_CARD"] == []
+    assert [f.text for f in sc.scan("card: 4111111111111111") if f.type == "CREDIT_CARD"] == ["4111111111111111"]
+
+
+def test_ssns_in_a_postgres_copy_block():
+    text = (
+        "COPY hr.staff (id, name, ssn, phone) FROM stdin;\n"
+        "11\tAna Ruiz\t512447781\t3125550143\n12\tBo Lee\t623118904\t7735550101\n\\.\n"
+    )
+    assert [f.text for f in PiiScanner().scan(text) if f.type == "US_SSN"] == ["512447781", "623118904"]

@@ -555,3 +555,26 @@ def test_a_thirteenth_writers_look_alikes():
         "فاتورة ضريبية 2024-0412",  # a tax invoice
     ):
         assert phones_in(text) == [], text
+
+
+def test_a_fourteenth_writers_gateway_numbers():
+    # a calling code without its "+" under a sender's or recipient's key (SMS gateways, webhooks)
+    assert phones_in('{"to":"6281345678901","from":"SHOPKU"}') == ["6281345678901"]
+    assert phones_in("MT submit dst=447911123456 dcs=0 len=88") == ["447911123456"]
+    assert phones_in('"contacts":[{"wa_id":"4917612345678"}]') == ["4917612345678"]  # WhatsApp's id is the number
+    assert phones_in("zalo send phone=84912345678 ok") == ["84912345678"]  # not Brazil's national 8491…
+    # ...and a SIP address's user after a path's "/"
+    assert phones_in("New Channel sofia/external/+34912345678@sip.carrier.example") == ["+34912345678"]
+    # a key that names a phone beside its negative word; Indonesian "HP" (a mobile)
+    assert phones_in('{"relais": "Lyon 3", "contact_relais": "04 72 11 22 33"}') == ["04 72 11 22 33"]
+    assert phones_in("atas nama Budi Santoso, HP 0813-2345-6789, alamat Jl. Melati") == ["0813-2345-6789"]
+
+
+def test_a_fourteenth_writers_look_alikes():
+    for text in (
+        '{"contact": "+919876543210", "created_at": 1733412822}',  # an epoch under a time key
+        "ts=1733412822 level=info msg=started",
+        "isbn,title\n0-306-40615-2,Handbook",  # an ISBN-10, its check digit a group of its own
+        '{"order_id": "0478421806"}',
+    ):
+        assert phones_in(text) == [t for t in ("+919876543210",) if t in text], text

@@ -327,3 +327,10 @@ def test_an_illustrated_slack_token_is_no_token():
     from leash_cli.scanners import SecretsScanner
 
     assert SecretsScanner().scan("Slack bot tokens look like xoxb-1234-5678-abcdef.") == []
+
+
+def test_a_redacted_url_password_is_no_secret():
+    from leash_cli.scanners import SecretsScanner
+
+    for text in ("SMTP_URL=smtp://mailer:[REDACTED]@smtp.example.net:587", "amqp://svc:pw_redacted@mq:5672/"):
+        assert SecretsScanner().scan(text) == [], text

@@ -361,6 +361,7 @@ _CTX_SET = frozenset(
         "telepon",
         "hubungi",
         "nomor",
+        "hp",
         "thoại",
         "kontakt",
         "texter",
@@ -713,12 +714,24 @@ def _ctx(before: str, after: str, header: str) -> bool:
     return _has_ctx(before) or _has_ctx(after) or bool(header and _has_ctx(header))
 
 
-def _neg(before: str) -> bool:
-    """A negative word (order, invoice, Kundennummer, заказ ...) right before the number."""
+# a sender's or recipient's key right before a number (lower case)
+_MSG_KEY = re.compile(
+    r"(?<![a-z0-9])(?:to|from|dst|src|dest|destination|recipient|sender|wa_id|waid|msisdn|originator|caller|callee|"
+    r"ani|dnis)[\"']?[ \t]*[:=][ \t]*[\"']?$"
+)
+_KEY_BEFORE = re.compile(r"([a-z][a-z0-9_]*)[\"']?[ \t]*[:=][ \t]*[\"']?$")  # a record's key right before a value
+
+
+def _neg(before: str, keyed: bool = False) -> bool:
+    """A negative word (order, invoice, Kundennummer, заказ ...) right before the number (``keyed``: a record's key
+    may stand right before it)."""
     tail = before[-30:]
     if tail[-2:].rstrip()[-1:].isupper():  # (a code's one-letter prefix: "Číslo zásilky: Z 4418 2290 17")
         tail = _CODE_LETTER.sub("", tail)
     tail = tail.lower()
+    key = _KEY_BEFORE.search(tail) if keyed and "_" in tail else None
+    if key is not None and "_" in key.group(1) and not _CTX_SET.isdisjoint(key.group(1).split("_")):
+        return False  # a key that names a phone with its negative word: "contact_relais", "tel_commande"
     toks = _TOKEN.findall(tail)
     while toks and toks[-1] in _NEG_FILLER:
         toks.pop()
@@ -839,6 +852,8 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             continue  # (an international prefix adds up to four digits: "0011 44 7118 230995")
         if nd == 13 and digits[:3] in ("978", "979") and _ean13_ok(digits):
             continue  # ISBN-13 / EAN
+        if nd == 10 and s.count("-") == 3 and s[-2] == "-" and _isbn10_ok(digits):
+            continue  # ISBN-10, its check digit a group of its own ("0-306-40615-2")
         before = t[max(0, a - 40) : a]
         if _UNIT_BEFORE.search(before[-5:]) or _CODE_BEFORE.search(before[-24:]):
             continue
@@ -849,7 +864,13 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             continue
         e = _EXT.match(t, b)
         end = e.end() if e else b
-        neg = _neg(before) or _neg(header_of(a)) or _id_key(before[-24:])
+        keyed = before[-3:].rstrip(" \t\"'")[-1:] in (":", "=")  # (a record's key right before: "ts=", '"to": "')
+        neg = (
+            _neg(before, keyed)
+            or _neg(header_of(a))
+            or _id_key(before[-24:])
+            or (keyed and _TIME_KEY.search(before[-24:]) is not None)
+        )
         # (a column named "Code", "Art.-Nr.", "Order"; a key named "..._id")
         joined = last >= 0 and a - last <= _OR_REACH and _OR_JOIN.fullmatch(t, last, a) is not None
         score = _score(
@@ -876,6 +897,27 @@ def whatsapp_links(t: str):
             return
         if _valid_intl("+" + m.group(1)) == 2:
             yield ("PHONE", m.start(1), m.end(1), 0.9)
+
+
+# the user of a SIP address after a path's "/" (FreeSWITCH's "sofia/external/+576014182290@sip.example"), which
+# PHONE does not start after (a path's numbers are no phone numbers); after "sip:" PHONE reads it itself
+_SIP_USER = re.compile(r"\+[0-9]{8,15}(?=@)")
+
+
+def sip_users(t: str):
+    """``("PHONE", start, end, score)`` of each international number that is a SIP address's user after "/"
+    (each "+" of ``t`` looked at: a one-character search, where a search for "/+" would read the text slowly)."""
+    if _pn is None:
+        return
+    i, n = t.find("+"), 0
+    while i > 0 and n < _LINKS_MAX:
+        if t[i - 1] == "/":
+            m = _SIP_USER.match(t, i)
+            if m is not None:
+                n += 1
+                if _valid_intl(m.group()) == 2:
+                    yield ("PHONE", m.start(), m.end(), 0.9)
+        i = t.find("+", i + 1)
 
 
 _AREA_ALONE = re.compile(r"\(?0[0-9]{2,4}\)?")
@@ -972,6 +1014,10 @@ def _cell_gap(t: str, a: int, b: int) -> re.Match | None:
     return None if _ocr_spaced(t, a) else g
 
 
+def _isbn10_ok(d: str) -> bool:
+    return sum((10 - i) * int(c) for i, c in enumerate(d)) % 11 == 0
+
+
 def _ean13_ok(d: str) -> bool:
     return (sum(map(int, d[::2])) + 3 * sum(map(int, d[1::2]))) % 10 == 0
 
@@ -1001,13 +1047,21 @@ _POSTAL_4_3 = re.compile(r"[0-9]{4}-[0-9]{3}")
 _CITY_AFTER = re.compile(r"[ \t]+[^\W\d_](?<![a-z])")  # a capitalised word: "Porto", "Lisboa"
 # two capitals right before a number: a country or carrier prefix of a VAT id or a parcel code
 # ("PH", the phone's own abbreviation, is no prefix; a "+" number is never a VAT id)
-_PREFIX_BEFORE = re.compile(r"(?<![A-Za-z])(?!PH)[A-Z]{2} ?$")
+_PREFIX_BEFORE = re.compile(r"(?<![A-Za-z])(?!PH|HP)[A-Z]{2} ?$")  # (Indonesian and Malay "HP": a mobile, "handphone")
 _YEAR_FIRST = re.compile(r"(?:19|20)[0-9]{2}(?:([-.])[0-9]+\1[0-9]|/[0-9])")
 
 # a log's or a record's identifier key right before the number: "call_id=7719203", "sessionId: 4471 2291"
-# (an underscore, a dash or camel case before "id": not "David:", "Valid:"; a caller's or callee's id is theirs)
+# (an underscore, a dash or camel case before "id": not "David:", "Valid:"; a caller's or callee's id is theirs,
+# and so is WhatsApp's "wa_id")
 _ID_KEY = re.compile(
-    r"(?<![A-Za-z])(?![Cc]all(?:er|ee))[A-Za-z]+(?:[_\-][Ii][Dd]|[a-z]Id|ID)[\"']?[ \t]*[=:][ \t]*[\"']?$"
+    r"(?<![A-Za-z])(?![Cc]all(?:er|ee)|[Ww][Aa]_?[Ii][Dd])[A-Za-z]+(?:[_\-][Ii][Dd]|[a-z]Id|ID)[\"']?[ \t]*[=:][ \t]*[\"']?$"
+)
+
+
+# a time key right before the number: an epoch ("created_at": 1722411822, "iat": 1722411822, "ts=1722411822")
+_TIME_KEY = re.compile(
+    r"(?:(?<![A-Za-z0-9])(?:exp|iat|nbf|ts|epoch|time|timestamp|date)|[A-Za-z0-9](?:_at|At|_time|Time|_ts|_date|Date|"
+    r"_timestamp|Timestamp))[\"']?[ \t]*[=:][ \t]*[\"']?$"
 )
 
 
@@ -1086,6 +1140,18 @@ def _score(
         return base + (0.25 if base < 0.5 else 0.1) if has_ctx() else base
     if neg:
         return 0.0  # (a national number after "order", "Rechnung" ...: not worth the library call)
+    if (
+        s == digits
+        and digits[0] != "0"
+        and 10 <= len(digits) <= 15
+        and before[-3:].rstrip(" \t\"'")[-1:] in (":", "=")
+        and _MSG_KEY.search(before[-24:].lower())
+    ):
+        # a calling code without its "+" as a sender's or recipient's key holds it (SMS and messaging gateways,
+        # webhooks: "to":"6285710229384", from=447723094461, "wa_id":"447459018832")
+        budget[0] -= 1
+        if _valid_intl("+" + digits) == 2:
+            return 0.6
     seps = len(s) - len(digits)
     shape = -0.15 if seps == 0 else 0.0 if _THOUSANDS.fullmatch(s) else 0.1
     if (0.55 if digits[0] in "018" else 0.4) + shape + 0.3 * (bool(seen) or has_ctx()) < min_score:
@@ -1101,14 +1167,19 @@ def _score(
         if region is None and has_ctx():
             region, trunk = _valid_national(s, _WORD_TARGETS)
         if region is None:
-            if s == digits and has_ctx() and 10 <= len(digits) <= 13 and digits[0] != "0":
-                if _valid_intl("+" + digits) == 2:
-                    return 0.6  # a calling code without its "+", as systems write it ("caller=48600405831")
-            return 0.0
+            return 0.6 if _calling_code(s, digits, has_ctx) else 0.0
         hinted = False
     score = (0.55 if trunk else 0.4) + shape
     if not hinted:
         score -= 0.15
     if region in seen or has_ctx():
         score += 0.3
+    if score < 0.6 and not hinted and _calling_code(s, digits, has_ctx):
+        return 0.6  # (read as another country's national number, whose country the text does not hint at)
     return score
+
+
+def _calling_code(s: str, digits: str, has_ctx) -> bool:
+    """A calling code without its "+", after a phone word, as systems write it ("caller=48600405831",
+    "phone=84912483705")."""
+    return s == digits and 10 <= len(digits) <= 13 and digits[0] != "0" and has_ctx() and _valid_intl("+" + digits) == 2

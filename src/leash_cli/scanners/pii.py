@@ -283,8 +283,20 @@ _IPV4 = re.compile(
     r"(?![A-Za-z0-9_]|\.[0-9])"
 )
 _VERSION_AFTER = re.compile(
-    r"[ \t]*\((?:build|rev|revision|release)[ \t]*[0-9]", re.IGNORECASE
-)  # "4.2.0.1 (build 20240611.3)"
+    r"[ \t]*\((?:(?:build|rev|revision|release)[ \t]*[0-9]|[0-9]+\.[0-9]+(?:\.[0-9]+)?\))", re.IGNORECASE
+)  # "4.2.0.1 (build 20240611.3)", "FPBX-16.0.40.7(18.20.2)"
+# where a dotted quad is a version by what stands before it (lower case, on its line): a product token
+# ("Chrome/122.0.0.0"; not a path's "/hosts/"), an image's tag ("registry.internal/web:4.17.0.2"), the next of a
+# list of products and their versions ("Datadog agent 7.54.0, osquery 5.12.1.4"), or a quoted User-Agent value
+# ('ua="Yealink SIP-T46U 108.86.0.75"', "User-Agent: Mozilla/5.0 …"); each looked for only after its own character
+_PRODUCT_SLASH = re.compile(r"(?:^|[\s(;,])[a-z][\w.-]*/$")
+_IMAGE_TAG = re.compile(r"[\w.-]+/[\w.-]+:$")
+_VERSION_LIST = re.compile(
+    r"[a-z][\w.+-]*(?: [a-z][\w.+-]*)? v?[0-9]+(?:\.[0-9]+){1,2}(?:[-+][\w.]+)?, "
+    r"(?!(?:client|host|server|from|ip|addr|address|src|dst|peer|gateway|gw|dns|proxy|remote|node|router) )"
+    r"[a-z][\w.+-]*(?: [a-z][\w.+-]*)? $"
+)
+_IN_USER_AGENT = re.compile(r"(?:user[-_ ]?agent|\bua)[\"']?[ \t]*[:=][ \t]*[\"'][^\"'\n]*$|^[ \t]*user-agent:[^\n]*$")
 # an assembly's namespace before its version ("Serilog.Sinks.File 5.0.0.0"; host names are written in lower case)
 _NAMESPACE = re.compile(r"[A-Z][a-z][A-Za-z0-9]*(?:\.[A-Z][a-z][A-Za-z0-9]*)+")
 
@@ -296,6 +308,25 @@ def _namespace_before(t: str, a: int) -> bool:
     ts = t.rfind(" ", max(0, a - 80), a - 1) + 1
     ts = max(ts, t.rfind("\n", max(0, a - 80), a - 1) + 1, t.rfind("\t", max(0, a - 80), a - 1) + 1)
     return ts > a - 80 and _NAMESPACE.fullmatch(t, ts, a - 1) is not None
+
+
+def _version_before(t: str, a: int) -> bool:
+    """Whether what stands before ``a`` on its line makes the dotted quad there a version (``_PRODUCT_SLASH``,
+    ``_IMAGE_TAG``, ``_VERSION_LIST``, ``_IN_USER_AGENT``)."""
+    c = t[a - 1 : a]
+    if c not in ("/", ":", " "):
+        return False
+    before = t[max(0, t.rfind("\n", max(0, a - 200), a) + 1, a - 200) : a].lower()
+    near = before[-60:]
+    if c == "/":
+        if _PRODUCT_SLASH.search(near):
+            return True
+    elif c == ":":
+        if "/" in near and _IMAGE_TAG.search(near):
+            return True
+    elif ", " in near and _VERSION_LIST.search(near):
+        return True
+    return ("ua" in before or "agent" in before) and _IN_USER_AGENT.search(before) is not None
 
 
 _LIST_JOIN = re.compile(r",? ?(?:and|or|to|through|und|bis|et|à|y|e|a|i|и|en|tot|och|og|ve)? ?", re.IGNORECASE)
@@ -320,7 +351,7 @@ def _three_parts(quad: str) -> str:
 
 
 _IPV4_FULL = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
-_IPV4_SUFFIX_BAD = re.compile(r"[-+~][A-Za-z]")
+_IPV4_SUFFIX_BAD = re.compile(r"[-~][A-Za-z]|\+[A-Za-z0-9]")  # "1.2.3.4-beta", a release's "5.3.11.2+531102"
 _IPV6 = re.compile(
     r"(?<![\w:.])"
     r"(?=[0-9A-Fa-f:.]{0,40}::|(?:[0-9A-Fa-f]{1,4}:){6})"
@@ -330,7 +361,7 @@ _IPV6 = re.compile(
 _IPV6_GATE = re.compile(r"::|:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:")
 _HEXCOLON = frozenset("0123456789abcdefABCDEF:.")
 _HEXCOLON_RUN = re.compile(r"[0-9A-Fa-f:.]*")
-_VERSION_WORDS = "version|versión|versão|versione|wersja|версия|sürüm|firmware"
+_VERSION_WORDS = "version|versión|versão|versione|wersja|версия|sürüm|firmware|版本号|版本|バージョン|버전"
 _VERSION_CTX = re.compile(
     rf"(?:(?<![a-z])(?:{_VERSION_WORDS}|ver|release|build|fw|sdk|rev|revision|v|kernel|"
     # (numbers that are no sections -- those are _SECTION_CTX's -- yet no addresses: "figure 4.2.1.7", "OID 1.3.6.1")
@@ -583,6 +614,13 @@ class PiiScanner:
             if local == "git" and t[m.end() : m.end() + 1] == ":":
                 continue
             a = m.start()
+            ls = max(a - 200, t.rfind("\n", max(0, a - 200), a) + 1, 0)  # (its line, at most 200 back)
+            if (
+                _ID_HEADER.match(t, ls, a)
+                or (t[a - 1 : a] in ("<", ":", "=") and t[max(ls, a - 14) : a].lower().endswith(_ID_PREFIXES))
+                or (a - ls == 4 and t[ls:a].lower() == "uid:")
+            ):
+                continue  # a message, call or event id (Message-ID: <…@host>, UID:…@host), a SIP address
             sch = t.rfind("://", max(0, a - 300), a)
             if sch >= 0:
                 # userinfo of a URL (scheme://user:password@host) is not an e-mail, a password with an
@@ -599,6 +637,8 @@ class PiiScanner:
             s = m.group()
             a = m.start()
             if " " not in s and "-" not in s:
+                if _glued(t, a, m.end()):
+                    continue  # "ref=TBS2404030830120072", a hash's digits: an id with letters, not a card
                 if 13 <= len(s) <= 19 and luhn_ok(s) and card_brand(s) and not (len(s) == 13 and _ean13(s)):
                     # (a 13-digit Visa number is all but retired; a 13-digit EAN / JAN barcode is on every product)
                     yield ("CREDIT_CARD", a, m.end(), _card_score(t, a, False))
@@ -713,6 +753,7 @@ class PiiScanner:
                 _VERSION_CTX.search(before)
                 or _VERSION_AFTER.match(t, b)
                 or (quad.endswith(".0") and _namespace_before(t, a))
+                or _version_before(t, a)
             )
             if section:
                 numbered.add(_three_parts(quad))
@@ -770,6 +811,8 @@ class PiiScanner:
         headers = _Headers(t)
         if "wa.me/" in t or "whatsapp.com/send" in t:
             yield from phones.whatsapp_links(t)
+        if "@" in t and "+" in t:
+            yield from phones.sip_users(t)
         yield from phones.phone_candidates(
             t,
             gates.finditer(_PHONE, t, wins),
@@ -869,6 +912,7 @@ def _delim(line: str) -> str | None:
     return None
 
 
+_COPY = re.compile(r"[ \t]*COPY[ \t]+[\w.\"]+[ \t]*\(([^)\n]*)\)[ \t]+FROM[ \t]+stdin", re.IGNORECASE)
 _Row = tuple[str, list[str]]  # a table row's delimiter and its header's cells (lower case)
 
 
@@ -952,6 +996,12 @@ class _Headers:
         if delim is None:
             return None
         hs = self._header_start(ls, delim, line.count(delim))
+        if delim == "\t" and hs > 0:
+            # PostgreSQL's dump: "COPY t (id, name, ssn) FROM stdin;" names the columns of the rows below it
+            pe = hs - 1
+            m = _COPY.match(t, t.rfind("\n", max(0, pe - _MAX_ROW), pe) + 1, pe)
+            if m is not None:
+                return delim, [c.strip().strip('"').lower() for c in m.group(1).split(",")]
         if hs == ls:
             return None  # the row is the header itself (or stands alone)
         he = t.find("\n", hs, ls)
@@ -1178,7 +1228,16 @@ def _has_digits(t: str) -> bool:
     return _DIGIT_RE.search(t) is not None
 
 
+# e-mail-shaped ids: the headers that start a line of them (mail, SIP, iCalendar) and what may come just
+# before one (a postfix log's message-id=<…>, a SIP URI)
+_ID_HEADER = re.compile(r"[ \t]*(?:message-id|in-reply-to|references|call-id|content-id|x-message-id)[ \t]*:", re.I)
+_ID_PREFIXES = ("message-id=<", "message-id=", "msgid=<", "sip:", "sips:")
 _CARD_CTX = re.compile(r"\b(?:card|credit|debit|visa|mastercard|amex|cc|pan|payment|karte|tarjeta|carte)\b")
+
+
+def _glued(t: str, a: int, b: int) -> bool:
+    """The run ``t[a:b]`` touches an ASCII letter on either side (part of an id or a hash)."""
+    return (a > 0 and t[a - 1].isascii() and t[a - 1].isalpha()) or (b < len(t) and t[b].isascii() and t[b].isalpha())
 
 
 def _ean13(d: str) -> bool:

@@ -580,6 +580,8 @@ class SecretsScanner:
             low = pw.lower()
             if low in _URL_PW_PLACEHOLDERS or pw[0] in "$%{<*" or "..." in pw or "\u2026" in pw:
                 continue
+            if low.strip("[]()") in _URL_PW_PLACEHOLDERS or "redacted" in low:
+                continue  # "[REDACTED]", "(hidden)", "pw_redacted": a log that masked it
             if len(set(pw)) <= 2 or low.startswith("your") or "example" in low or ("password" in low and len(pw) <= 12):
                 continue
             if "{" in pw or "}" in pw:
