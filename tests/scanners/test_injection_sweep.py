@@ -1,5 +1,6 @@
-"""The document model's sweep of a long text (``read_long``, on at ``sensitivity: high``): an instruction slipped
-into a long document without an attack's usual words, which no rule or strong stem points at."""
+"""The document model's sweep of a long text (``read_long``, on at ``sensitivity: high``, and in the gateway for
+tool results and documents at every sensitivity): an instruction slipped into a long document without an
+attack's usual words, which no rule or strong stem points at."""
 
 from __future__ import annotations
 
@@ -48,6 +49,9 @@ SWEEP = InjectionScanner(sensitivity="high")
 
 
 def test_high_turns_the_sweep_on_and_the_setting_wins():
+    content = PromptInjection(PromptInjection.Settings())._content  # tool results and documents: swept
+    assert content.read_long and content.threshold == PRESETS["medium"]
+    assert not PromptInjection(PromptInjection.Settings(read_long_texts=False))._content.read_long
     assert SWEEP.read_long and not InjectionScanner().read_long
     assert not InjectionScanner(sensitivity="low").read_long
     assert InjectionScanner(read_long=True).read_long and not GATED.read_long
@@ -188,3 +192,94 @@ def test_leash_scan_reads_the_setting_from_a_config(tmp_path):
     assert json.loads(plain.output.splitlines()[0])["findings"] == []
     (f,) = json.loads(swept.output.splitlines()[0])["findings"]
     assert f["type"] == "PROMPT_INJECTION" and "document model across the long text" in f["reason"]
+
+
+def _tool_turn(content: str) -> list[dict]:
+    return [
+        {"role": "user", "content": "Summarise the report the tool fetched."},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "fetch_report", "arguments": "{}"}}],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": content},
+    ]
+
+
+def test_by_default_the_sweep_reads_tool_results_and_documents_not_the_users_own_long_message(start_gateway):
+    gw = start_gateway({"modules": {"prompt-injection": {}}})
+    c = openai.OpenAI(base_url=gw.base("openai"), api_key="k", max_retries=0)
+    slipped = REPORT.format(slipped=SLIPPED)
+    with pytest.raises(openai.PermissionDeniedError):  # a tool's result: third-party content, swept
+        c.chat.completions.create(model="gpt-4o", messages=_tool_turn(slipped))
+    (v,) = gw.rows("select module, field, detail from violations")
+    assert v["field"] == "messages.2.content" and "in tool_result" in v["detail"]
+    assert "document model across the long text" in v["detail"]
+    # the same report without the instruction passes; pasted by the user, the report is read where a rule pointed
+    assert c.chat.completions.create(model="gpt-4o", messages=_tool_turn(REPORT.format(slipped=""))).choices
+    r = c.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": slipped}])
+    assert r.choices[0].message.content
+
+
+def test_an_anthropic_tool_result_is_swept_too(start_gateway):
+    import anthropic
+
+    gw = start_gateway({"modules": {"prompt-injection": {}}})
+    c = anthropic.Anthropic(base_url=gw.base("anthropic"), api_key="k", max_retries=0)
+    with pytest.raises(anthropic.PermissionDeniedError):
+        c.messages.create(
+            model="claude-sonnet-4-5",
+            max_tokens=64,
+            messages=[
+                {"role": "user", "content": "Summarise the report."},
+                {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "fetch", "input": {}}]},
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "tool_result", "tool_use_id": "t1", "content": REPORT.format(slipped=SLIPPED)}
+                    ],
+                },
+            ],
+        )
+    (v,) = gw.rows("select field, detail from violations")
+    assert "in tool_result" in v["detail"]
+
+
+def test_what_a_request_is_judged_with_is_kept_per_thread():
+    """Requests can be judged at once in the pipeline's worker threads: one request's tool results must not be
+    read with another's scanner (the module keeps what ``request_texts`` learnt per thread)."""
+    import threading
+
+    from leash_cli.dialects.base import Text
+
+    class _Ex:
+        def __init__(self, texts):
+            self._texts = texts
+
+        def texts(self):
+            return self._texts
+
+    mod = PromptInjection(PromptInjection.Settings())
+    slipped = REPORT.format(slipped=SLIPPED)
+    tool = _Ex([Text("tool", slipped, ("messages", 2, "content"), "tool_result")])
+    chat = _Ex([Text("user", "hello", ("messages", 0, "content"))])
+    learnt, other_done, found = threading.Event(), threading.Event(), []
+
+    def judge_tool_result():
+        mod.request_texts(tool)
+        learnt.set()
+        other_done.wait(5)  # another request is judged meanwhile, in another thread
+        found.extend(mod._scan(slipped))
+
+    def judge_chat():
+        learnt.wait(5)
+        mod.request_texts(chat)
+        other_done.set()
+
+    threads = [threading.Thread(target=judge_tool_result), threading.Thread(target=judge_chat)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    (f,) = found
+    assert "document model across the long text" in f.reason

@@ -169,12 +169,14 @@ class ScanModule:
         cache.put(text, found)
         return found
 
-    def _scan(self, text: str) -> list[Finding]:
+    def _scan(self, text: str, scanners: list[Any] | None = None) -> list[Finding]:
+        """``text`` through ``scanners`` (default: the module's)."""
+        if scanners is None:
+            scanners = self.scanners
         if len(text) > _WINDOW + _WINDOW_OVERLAP:
             # block and log record at most MAX_VIOLATIONS findings: no need to collect hundreds of
             # thousands (each an object the garbage collector then walks, holding the GIL)
-            return self._scan_windows(text, None if self.s.action == "redact" else MAX_VIOLATIONS + 1)
-        scanners = self.scanners
+            return self._scan_windows(text, None if self.s.action == "redact" else MAX_VIOLATIONS + 1, scanners)
         if len(scanners) == 1:  # (every built-in scanner module)
             return scanners[0].scan(text)
         out: list[Finding] = []
@@ -182,7 +184,7 @@ class ScanModule:
             out.extend(sc.scan(text))
         return out
 
-    def _scan_windows(self, text: str, enough: int | None = None) -> list[Finding]:
+    def _scan_windows(self, text: str, enough: int | None = None, scanners: list[Any] | None = None) -> list[Finding]:
         """A long text in overlapping windows, offsets into the whole text.  A window keeps the
         findings that start in its own stretch (those starting in the overlap are the next one's,
         found there with their context) and not inside one an earlier window kept (a match cut
@@ -195,7 +197,7 @@ class ScanModule:
             own = pos + _WINDOW if end < n else n
             part = text[pos:end]
             reach = covered
-            for sc in self.scanners:
+            for sc in self.scanners if scanners is None else scanners:
                 for f in sc.scan(part):
                     start = f.start + pos
                     if start < own and start >= covered:

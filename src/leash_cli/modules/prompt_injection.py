@@ -6,6 +6,7 @@ each retrieved document or file part, image alt text -- and a finding says where
 
 from __future__ import annotations
 
+import threading
 from typing import Literal
 
 from pydantic import Field
@@ -16,6 +17,7 @@ from leash_cli.scanners import InjectionScanner, mask
 from leash_cli.scanners.injection import DEFAULT_SENSITIVITY, PRESETS, Sensitivity
 
 _OPERATOR = frozenset(("system", "developer"))
+_CONTENT_KINDS = frozenset(("tool_result", "document"))
 
 
 class PromptInjection(ScanModule):
@@ -42,7 +44,8 @@ class PromptInjection(ScanModule):
             None,
             description="the document model also reads every window of a text over 1,024 characters, not only "
             "where a rule or a strong stem pointed (finds instructions slipped into long documents without "
-            "an attack's usual words; one more hashing pass, about 0.2-0.3 ms per 4 KB); default: on at sensitivity high",
+            "an attack's usual words; one more hashing pass, about 0.1-0.3 ms per 4 KB); default: on for tool "
+            "results and documents, and at sensitivity high for every text",
         )
         check_responses: bool = Field(False, description="also score the model's answers")
         roles: list[str] | None = Field(
@@ -59,14 +62,22 @@ class PromptInjection(ScanModule):
 
     def __init__(self, settings: PromptInjection.Settings, context=None) -> None:
         super().__init__(settings, context)
-        self.scanners = [
-            InjectionScanner(
-                threshold=settings.threshold, sensitivity=settings.sensitivity, read_long=settings.read_long_texts
-            )
-        ]
+        every = settings.read_long_texts
+        main = InjectionScanner(threshold=settings.threshold, sensitivity=settings.sensitivity, read_long=every)
+        self.scanners = [main]
+        # third-party content -- tool and function results, documents -- is where an instruction slipped into a
+        # long text comes from: the sweep reads it unless read_long_texts is false (a user's own long message is
+        # read where a rule pointed: the sweep's hashing pass costs about 0.1 ms per 4 KB on every new one)
+        self._content = (
+            main
+            if main.read_long or every is False
+            else InjectionScanner(threshold=settings.threshold, sensitivity=settings.sensitivity, read_long=True)
+        )
         self._roles = set(settings.roles) if settings.roles else None
         self._scan_system = settings.scan_system
-        self._where: dict[str, str] = {}
+        # what request_texts learns of the request being judged, for its scans and findings: per thread, since
+        # requests can be judged at once in the pipeline's worker threads (a request's stage runs in one)
+        self._request = threading.local()
 
     def request_texts(self, ex):
         if self._roles is not None:
@@ -76,11 +87,28 @@ class PromptInjection(ScanModule):
         else:  # the operator's system / developer prompt is instructions by design; a tool's description is not
             texts = [t for t in ex.texts() if not (t.role in _OPERATOR and t.kind == "text")]
         # where each text comes from (a tool result, a tool call's arguments, a message), for the findings
-        self._where = {t.field: (t.kind if t.kind != "text" else t.role) for t in texts}
+        self._request.where = {t.field: (t.kind if t.kind != "text" else t.role) for t in texts}
+        # this request's tool results and documents, for the content scanner (a short text is read whole either
+        # way: the two scanners differ only on texts over 1,024 characters)
+        self._request.content = (
+            {t.text for t in texts if t.kind in _CONTENT_KINDS or t.role == "tool"}
+            if self._content is not self.scanners[0]
+            else None
+        )
         return texts
 
+    def _scan(self, text: str, scanners=None):
+        if scanners is None:
+            content = getattr(self._request, "content", None)
+            if content and text in content:
+                scanners = [self._content]
+        return super()._scan(text, scanners)
+
     def _violation(self, f, action: str, field: str | None) -> Violation:
-        where = self._where.get(field or "", "") if field and not field.startswith("response") else "response"
+        if field and not field.startswith("response"):
+            where = getattr(self._request, "where", {}).get(field, "")
+        else:
+            where = "response"
         reason = getattr(f, "reason", "")
         detail = f"{f.type}: {mask(f.text)}"
         if reason:
