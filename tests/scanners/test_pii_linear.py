@@ -163,6 +163,10 @@ def test_one_mib_card_and_jwt_text_is_linear():
         "Llame al 91 123 45 67 o 612 345 678 o ",  # numbers joined by "or"
         "0161  496 0000\t0151  2345 6789\t030 1234567 - 0171 2345678 | ",  # cell gaps and dashes
         "Section 4.2.1.3 and 4.2.1.1, 10.0.0.1 Router admin\n12.3 Fees\n",  # dotted quads of every rule
+        # a fourteenth writer's artefacts, on lines with no end in reach: SIP users, ids before "@", versions
+        'sofia/external/+34912345678@sip.x ua="Yealink 1.0.11.23" Chrome/124.0.0.0 img/web:3.1.0.2 ',
+        "Message-ID: <a1@mail.example.com> sip:2001@pbx.example to=447911123456 created_at=1733412822 ",
+        "nginx 1.25.3, osquery 5.12.1.4, ref=TBS4111111111111111 0-306-40615-2 ",
     ],
 )
 def test_the_newer_phone_and_address_rules_scale_linearly(unit):
