@@ -559,3 +559,16 @@ def test_ssns_in_a_postgres_copy_block():
         "11\tAna Ruiz\t512447781\t3125550143\n12\tBo Lee\t623118904\t7735550101\n\\.\n"
     )
     assert [f.text for f in PiiScanner().scan(text) if f.type == "US_SSN"] == ["512447781", "623118904"]
+
+
+def test_an_iranian_iban_and_an_ipv6_address_after_a_labels_colon():
+    sc = PiiScanner()
+    assert [f.text for f in sc.scan("شماره شبا: IR11 0170 0000 0012 3456 7890 01")] == [
+        "IR11 0170 0000 0012 3456 7890 01"
+    ]
+    for text, want in (
+        ("- ステージング：2001:db8:a0b:12f0::1", "2001:db8:a0b:12f0::1"),
+        ("ip:2001:db8::7", "2001:db8::7"),
+    ):
+        assert [f.text for f in sc.scan(text) if f.type == "IP_ADDRESS"] == [want]
+    assert [f for f in sc.scan("12:30:45 abc::def") if f.type == "IP_ADDRESS"] == []

@@ -578,3 +578,34 @@ def test_a_fourteenth_writers_look_alikes():
         '{"order_id": "0478421806"}',
     ):
         assert phones_in(text) == [t for t in ("+919876543210",) if t in text], text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        ("ফোন: ০১৭১১-২৩৪৫৬৭", "০১৭১১-২৩৪৫৬৭"),  # Bengali digits and phone word (Bangladesh)
+        ("โทร. ๐๘๑ ๒๓๔ ๕๖๗๘", "๐๘๑ ๒๓๔ ๕๖๗๘"),  # Thai digits
+        ("ទូរស័ព្ទ ០១២ ៣៤៥ ៦៧៨", "០១២ ៣៤៥ ៦៧៨"),  # Khmer (Cambodia)
+        ("ဖုန်း ၀၉ ၂၅၀ ၁၂၃ ၄၅၆", "၀၉ ၂၅၀ ၁၂၃ ၄၅၆"),  # Myanmar
+        ("برای خرید فقط تماس: ۰۹۱۲۳۴۵۶۷۸۹", "۰۹۱۲۳۴۵۶۷۸۹"),  # Persian letters point at Iran
+        ("موبائل: ۰۳۰۰۱۲۳۴۵۶۷ — ڈاکٹر", "۰۳۰۰۱۲۳۴۵۶۷"),  # Urdu's at Pakistan
+        ("ბინა ქირავდება. დარეკეთ: 555 12 34 56", "555 12 34 56"),  # Georgian
+        ("Машин зарна. Утас: 9911 2345", "9911 2345"),  # Mongolian
+        ("رقم الجوال: 0501234567", "0501234567"),
+    ],
+)
+def test_a_fifteenth_writers_scripts_and_digits(text, want):
+    assert phones_in(text) == [want]
+
+
+def test_a_fifteenth_writers_look_alikes():
+    for text in (
+        "رقم العقد: 3127 4486 02",  # an Arabic record's number: "رقم" alone is any number
+        "تم تجديد هوية مقيم رقم 2398745610 بنجاح",
+        "رقم السجل التجاري: 4030298173",
+        "联系客服QQ：2847163095",  # a QQ account
+        "ITIN супруга: 912-78-4410",  # a US taxpayer number
+        "за номером договору 0412-5578-9021.",
+        "बीजक नं.: ०८१/८२-०४५२१",  # a Nepali invoice
+    ):
+        assert phones_in(text) == [], text

@@ -334,3 +334,11 @@ def test_a_redacted_url_password_is_no_secret():
 
     for text in ("SMTP_URL=smtp://mailer:[REDACTED]@smtp.example.net:587", "amqp://svc:pw_redacted@mq:5672/"):
         assert SecretsScanner().scan(text) == [], text
+
+
+def test_a_url_password_that_is_a_word_of_another_script_is_a_placeholder():
+    from leash_cli.scanners import SecretsScanner
+
+    assert SecretsScanner().scan("ডাটাবেস: `postgres://admin:পাসওয়ার্ড@db:5432/app`") == []
+    (f,) = SecretsScanner().scan("postgres://admin:Zx9пароль7Q@db:5432/app")  # (letters and digits: a password)
+    assert f.type == "URL_PASSWORD"

@@ -31,6 +31,7 @@ vetoes, and results are cached per (digits, regions).
 
 from __future__ import annotations
 
+import bisect
 import re
 from functools import lru_cache
 
@@ -113,7 +114,7 @@ _NEG_WORDS = (
     r"centro di costo|kostenplaats|cvr|practice no|practice number|practice nr|cégjegyzékszám|adószám|"
     r"bilet|biletu|biletów|"
     r"sipariş|siparis|fatura|takip|vergi|tckn|"
-    r"заказ|заказа|счёт|счет|артикул|инн|кпп|огрн|снилс|паспорт|накладная|договор"
+    r"заказ|заказа|счёт|счет|артикул|инн|кпп|огрн|снилс|паспорт|накладная|договор|договору|договора|qq"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + ("тн вэд",)  # (a Russian customs code)
@@ -139,6 +140,7 @@ _ID_WORDS = frozenset(  # (not "ein", "btw", "vat", "inn", "nit", "rut", "rfc": 
         "abn",
         "acn",
         "tva",
+        "itin",  # (a US taxpayer number: "ITIN супруга: 912-78-4410")
     ]
 )
 # a code's one-letter prefix after its word on the same line (not T, M, F, P ... of a signature: "T 0161 …")
@@ -200,7 +202,11 @@ _NEG_FILLER = frozenset(
 _NEG_CJK = re.compile(
     r"(?:订单|單號|单号|发票|發票|编号|編號|主文|注文|(?<!電話)(?<!携帯)番号|郵便|邮编|账号|账户|口座|계좌|우편번호|주문|사업자|"
     r"등록번호|송장|請求書|请求书|거래명세서|会議\s*ID|会议\s*ID|회의\s*ID|コード|品番|批次|批号|批號|"
-    r"رقم الطلب|الطلب|(?:ال)?(?:طلب|شحنة|فاتورة)\S{0,4}\s+رقم|الشحنة|شحنة|فاتورة|الفاتورة|رقم الحساب|الحساب|المعاملة|معاملة|الزيارة|الملف|ضريبية|الضريبي|〒)\s*[:：#№]?\s*(?:号码|號碼|号|番号|번호)?\s*[:：]?\s*$"
+    r"رقم الطلب|الطلب|الشحنة|شحنة|فاتورة|الفاتورة|رقم الحساب|الحساب|المعاملة|معاملة|الزيارة|الملف|ضريبية|الضريبي|"
+    # (an Arabic record's number: "هوية مقيم رقم", "فاتورة مبسطة رقم", "رقم السجل التجاري", "رقم المرجع")
+    r"(?:ال)?(?:طلب|شحنة|فاتورة|هوية|مقيم|تصريح|مرجع|مركبة|عقد|سجل|إقرار)\S{0,4}(?:\s+\S+)?\s+رقم|"
+    r"رقم\s+(?:ال)?(?:مرجع|عقد|سجل|تصريح|هوية|مركبة|إقرار)\S{0,4}(?:\s+\S+)?|बीजक|[Qq][Qq]号?|〒)"
+    r"\s*[:：#№]?\s*(?:号码|號碼|号|番号|번호|नं\.?)?\s*[:：]?\s*$"
 )
 
 # phone words (before or just after a number, or a table column header)
@@ -312,6 +318,7 @@ _CTX_SET = frozenset(
         "numarası",
         "numarasından",
         "телефон",
+        "утас",  # (Mongolian)
         "телефону",
         "тел",
         "звоните",
@@ -412,7 +419,10 @@ _CTX_MULTI = (
 _CTX_MULTI_RE = re.compile("|".join(re.escape(w) for w in _CTX_MULTI))
 _CTX_CJK = re.compile(
     r"电话|電話|手机|手機|座机|致电|拨打|撥打|热线|熱線|联系|聯繫|연락|전화|휴대폰|핸드폰|번호|携帯|"
-    r"お問い合わせ|連絡先|代表|外線|फ़ोन|फोन|मोबाइल|संपर्क|कॉल|नंबर|सम्पर्क|هاتف|الهاتف|جوال|الجوال|اتصل|اتصال|رقم|موبايل|واتساب|تلفون|الرقم|تواصل"
+    r"お問い合わせ|連絡先|代表|外線|फ़ोन|फोन|मोबाइल|संपर्क|कॉल|नंबर|सम्पर्क|هاتف|الهاتف|جوال|الجوال|اتصل|اتصال|موبايل|واتساب|تلفون|تواصل|"
+    # (Arabic "رقم" is any number: "رقم العقد", "هوية مقيم رقم"; a phone's is "رقم الهاتف", "رقم الجوال")
+    r"نومرو|تماس|تلفن|موبایل|همراه|موبائل|فون|رابطہ|ফোন|মোবাইল|যোগাযোগ|โทร|มือถือ|ติดต่อ|ទូរស័ព្ទ|ទំនាក់ទំនង|"
+    r"ဖုန်း|ဆက်သွယ်|ტელ|დარეკეთ|მობ|ಫೋನ್|ഫോൺ|ఫోన్|தொலைபேசி|ફોન|ਫ਼ੋਨ|ਫੋਨ|දුරකථන|ስልክ"
 )
 
 # -- region hints ---------------------------------------------------------------------------
@@ -421,13 +431,43 @@ _SCRIPTS = (
     (0xAC00, 0xD7AF, ("KR",)),
     (0x3040, 0x30FF, ("JP",)),
     (0x4E00, 0x9FFF, ("CN", "TW", "HK", "JP")),
+    (0x04AF, 0x04AF, ("MN",)),  # (Mongolian's ү and ө: before Cyrillic's countries)
+    (0x04E9, 0x04E9, ("MN",)),
     (0x0400, 0x04FF, ("RU", "UA", "BY", "KZ")),
-    (0x0600, 0x06FF, ("SA", "AE", "EG", "QA", "KW", "JO", "MA")),
+    # Urdu's letters (ٹ ڈ ڑ ں ھ ہ ے), then Persian's (پ چ ژ ک گ ی): before the Arabic countries
+    (0x0679, 0x0679, ("PK",)),
+    (0x0688, 0x0688, ("PK",)),
+    (0x0691, 0x0691, ("PK",)),
+    (0x06BA, 0x06BA, ("PK",)),
+    (0x06BE, 0x06BE, ("PK",)),
+    (0x06C1, 0x06C1, ("PK",)),
+    (0x06D2, 0x06D2, ("PK",)),
+    (0x067E, 0x067E, ("IR", "AF", "PK")),
+    (0x0686, 0x0686, ("IR", "AF", "PK")),
+    (0x0698, 0x0698, ("IR", "AF")),
+    (0x06A9, 0x06A9, ("IR", "AF", "PK")),
+    (0x06AF, 0x06AF, ("IR", "AF", "PK")),
+    (0x06CC, 0x06CC, ("IR", "AF", "PK")),
+    (0x0600, 0x06FF, ("SA", "AE", "EG", "QA", "KW", "JO", "MA", "TN", "DZ", "IQ", "OM", "LB")),
     (0x0900, 0x097F, ("IN", "NP")),
+    (0x0980, 0x09FF, ("BD", "IN")),
+    (0x0A00, 0x0D7F, ("IN", "LK")),  # Gurmukhi, Gujarati, Oriya, Tamil, Telugu, Kannada, Malayalam
+    (0x0D80, 0x0DFF, ("LK",)),
     (0x0590, 0x05FF, ("IL",)),
     (0x0E00, 0x0E7F, ("TH",)),
+    (0x0E80, 0x0EFF, ("LA",)),
+    (0x1000, 0x109F, ("MM",)),
+    (0x1780, 0x17FF, ("KH",)),
+    (0x10A0, 0x10FF, ("GE",)),
+    (0x0530, 0x058F, ("AM",)),
+    (0x1200, 0x137F, ("ET",)),
     (0x0370, 0x03FF, ("GR", "CY")),
 )
+# (a letter of its own, looked up by code point; a script's block, by bisection: blocks do not overlap)
+_SCRIPT_CHAR = {lo: k for k, (lo, hi, _) in enumerate(_SCRIPTS) if lo == hi}
+_BLOCKS = sorted((lo, hi, k) for k, (lo, hi, _) in enumerate(_SCRIPTS) if lo < hi)
+_BLOCK_LO = [lo for lo, _, _ in _BLOCKS]
+assert all(a[1] < b[0] for a, b in zip(_BLOCKS, _BLOCKS[1:]))
 # Latin-script languages: letters only they use, and frequent short words (stop words, phone words)
 _LANGS = (
     (
@@ -568,9 +608,12 @@ def region_hints(window: str) -> tuple[str, ...]:
         for ch in chars:
             o = ord(ch)
             if o >= 0x370:
-                for k, (lo, hi, _) in enumerate(_SCRIPTS):
-                    if lo <= o <= hi:
-                        found.add(k)
+                k = _SCRIPT_CHAR.get(o)
+                if k is not None:
+                    found.add(k)
+                j = bisect.bisect_right(_BLOCK_LO, o) - 1
+                if j >= 0 and o <= _BLOCKS[j][1]:
+                    found.add(_BLOCKS[j][2])
         for k in sorted(found):
             out.extend(r for r in _SCRIPTS[k][2] if r not in out)
     words = set(_LETTERS.findall(low))
@@ -605,6 +648,7 @@ def warm() -> None:
         _ALL_TARGETS
         + _ENGLISH
         + ("UA", "BY", "KZ", "TW", "HK", "QA", "KW", "JO", "MA", "CL", "IL", "TH", "GR", "CY")
+        + ("IR", "AF", "BD", "LK", "MM", "KH", "GE", "MN", "TN", "DZ", "IQ", "OM", "LB")
         + ("CZ", "SK", "DK", "NO", "SE", "FI", "HU", "RO")
         + _WORD_TARGETS
     ):
@@ -750,7 +794,7 @@ def _neg(before: str, keyed: bool = False) -> bool:
             return True
     if _NEG_MULTI_RE.search(tail) or _ORG_NR.search(tail):
         return True
-    return not tail.isascii() and _NEG_CJK.search(before[-16:]) is not None
+    return not tail.isascii() and _NEG_CJK.search(before[-28:]) is not None
 
 
 # Library validations per scan: past this many (a 4 KB prompt holds a few; a pasted contact list of

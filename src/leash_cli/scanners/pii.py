@@ -37,8 +37,8 @@ Design decisions (documented here because they change what matches):
   (OIDs such as ``1.3.6.1.4.1``).  ``abc::def``-style C++ scopes are not
   IPv6 (an IPv6 match needs a digit and a 3+ char group or 3+ colons).
 
-Arabic-Indic, Persian and Devanagari digits are read as ASCII digits (one for
-one, offsets unchanged).  Overlapping candidates are resolved by a sorted sweep
+Twenty sets of decimal digits (Arabic-Indic, Persian, Devanagari, Bengali,
+Thai, Khmer, Myanmar ...) are read as ASCII digits (one for one, offsets unchanged).  Overlapping candidates are resolved by a sorted sweep
 (:mod:`.overlap`), linear in practice.
 
 All regexes are compiled once at import, use bounded quantifiers around
@@ -161,6 +161,7 @@ IBAN_LENGTHS = {
     "IE": 22,
     "IL": 23,
     "IQ": 23,
+    "IR": 26,  # (Iran's Sheba number: in the IBAN format, outside SWIFT's registry)
     "IS": 26,
     "IT": 27,
     "JO": 30,
@@ -358,6 +359,7 @@ _IPV6 = re.compile(
     r"[0-9A-Fa-f:.]{2,45}"
     r"(?![\w:])"
 )
+_IPV6_BODY = re.compile(_IPV6.pattern.replace(r"(?<![\w:.])", "", 1))  # (after a label's colon: no look-behind)
 _IPV6_GATE = re.compile(r"::|:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:")
 _HEXCOLON = frozenset("0123456789abcdefABCDEF:.")
 _HEXCOLON_RUN = re.compile(r"[0-9A-Fa-f:.]*")
@@ -525,7 +527,7 @@ class PiiScanner:
             return []
         norm = normalize(text)
         t = norm.text
-        if not t.isascii() and _has_native_digits(t):  # Arabic-Indic, Persian, Devanagari digits
+        if not t.isascii() and _has_native_digits(t):  # Arabic-Indic, Persian, Devanagari, Thai ... digits
             t = _NATIVE_DIGITS.sub(_fold_digits, t)  # one for one: offsets hold
         raw: list[tuple[str, int, int, float]] = []
         ents = self.entities
@@ -777,6 +779,10 @@ class PiiScanner:
             while i > 0 and h - i < 45 and t[i - 1] in _HEXCOLON:
                 i -= 1
             m = _IPV6.match(t, i)
+            if m is None and t[i] == ":" and i > 0 and t[i - 1].isalpha() and t[i - 1] not in _HEXCOLON:
+                # a label's colon right before it ("ip:2001:db8::1", "ステージング：2001:db8::1" after NFKC)
+                i += 1
+                m = _IPV6_BODY.match(t, i)
             if m is None or m.end() <= h:
                 # an IPv6 address can only start at the start of this
                 # hex/colon run (look-behind), so skip the whole run
@@ -883,9 +889,17 @@ def _nanp_ok(mm: re.Match) -> bool:
 
 
 _DIGIT_RE = re.compile(r"[0-9]")
-_DIGIT_FOLD = {z + i: 48 + i for z in (0x0660, 0x06F0, 0x0966) for i in range(10)}
-_NATIVE_DIGITS = re.compile("[\u0660-\u0669\u06f0-\u06f9\u0966-\u096f]+")
-_NATIVE_DIGIT = re.compile("[\u0660-\u0669\u06f0-\u06f9\u0966-\u096f]")
+# the decimal digits of the scripts whose people write numbers in them: Arabic-Indic, Persian, N'Ko, Devanagari,
+# Bengali, Gurmukhi, Gujarati, Oriya, Tamil, Telugu, Kannada, Malayalam, Sinhala, Thai, Lao, Tibetan, Myanmar,
+# Khmer, Mongolian (each a run of ten from its zero)
+_DIGIT_ZEROS = (
+    0x0660, 0x06F0, 0x07C0, 0x0966, 0x09E6, 0x0A66, 0x0AE6, 0x0B66, 0x0BE6, 0x0C66, 0x0CE6, 0x0D66, 0x0DE6,
+    0x0E50, 0x0ED0, 0x0F20, 0x1040, 0x1090, 0x17E0, 0x1810,
+)  # fmt: skip
+_DIGIT_FOLD = {z + i: 48 + i for z in _DIGIT_ZEROS for i in range(10)}
+_NATIVE_CLASS = "[" + "".join(f"\\u{z:04x}-\\u{z + 9:04x}" for z in _DIGIT_ZEROS) + "]"
+_NATIVE_DIGITS = re.compile(_NATIVE_CLASS + "+")
+_NATIVE_DIGIT = re.compile(_NATIVE_CLASS)
 
 
 def _has_native_digits(t: str) -> bool:

@@ -42,6 +42,7 @@ import binascii
 import json
 import math
 import re
+import unicodedata
 from collections import Counter
 
 from . import gates, overlap
@@ -582,6 +583,8 @@ class SecretsScanner:
                 continue
             if low.strip("[]()") in _URL_PW_PLACEHOLDERS or "redacted" in low:
                 continue  # "[REDACTED]", "(hidden)", "pw_redacted": a log that masked it
+            if not pw.isascii() and all(unicodedata.category(c)[0] in "LM" for c in pw):
+                continue  # a word in a script of its own: "password" in the reader's language (mysql://user:পাসওয়ার্ড@…)
             if len(set(pw)) <= 2 or low.startswith("your") or "example" in low or ("password" in low and len(pw) <= 12):
                 continue
             if "{" in pw or "}" in pw:
