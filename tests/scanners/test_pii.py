@@ -572,3 +572,10 @@ def test_an_iranian_iban_and_an_ipv6_address_after_a_labels_colon():
     ):
         assert [f.text for f in sc.scan(text) if f.type == "IP_ADDRESS"] == [want]
     assert [f for f in sc.scan("12:30:45 abc::def") if f.type == "IP_ADDRESS"] == []
+
+
+def test_a_diners_card_with_a_short_last_group():
+    sc = PiiScanner()
+    text = "Forma de pago: tarjeta Diners Club 3056 9309 0259 04 (registrada por la paciente)"
+    assert [f.text for f in sc.scan(text) if f.type == "CREDIT_CARD"] == ["3056 9309 0259 04"]
+    assert [f for f in sc.scan("ref 4111 1111 1111 11 x") if f.type == "CREDIT_CARD"] == []  # (a card needs Luhn)

@@ -609,3 +609,31 @@ def test_a_fifteenth_writers_look_alikes():
         "बीजक नं.: ०८१/८२-०४५२१",  # a Nepali invoice
     ):
         assert phones_in(text) == [], text
+
+
+def test_a_sixteenth_writers_official_numbers():
+    for text in (
+        "Bill number 812 447 3301\nBilling period 01 Jul",  # a bill's, a notice's, a group's number
+        "Notice number: 02-4418-11827-3",
+        "Member ID: W188427730   Group: 0884127-10-001",
+        "Polisnummer 18.8427.7301",
+        "Medarbejder: Mads Kristensen, CPR 140582-2217",  # national and tax ids
+        "Unique Taxpayer Reference (UTR): 84217 36592",
+        "PAYER'S TIN: 94-3381276",
+        "IRD number: 049-091-850",
+        "Social insurance number: 046 454 286",
+        "Numéro d'assurance sociale : 130 692 544",
+        "Zaměstnanec: Petr Dvořák, rodné číslo 850614/4417",
+        "Pacient: Mária Horváthová, r. č. 855412/4418",
+        "Matricule CNAM : 7718-441827",
+        "Banco de la Nación con el código 1011 y número de orden 781942330.",
+        "Position tarifaire 8418.10.00.90 Réfrigérateurs",  # a four-part tariff code
+        "Código de barras: 83640000002-6 61370048001-2 03018477210-3",  # a payment slip's fields
+        "Patient's name: NGUYEN, THANH V   3 DOB 07 14 1982 M",  # a date of birth, spaced
+        "18/09 AZUL LINHAS AEREAS 03/05 ........... 412,18",  # leader dots before an amount
+        "SUNAT — Resolución de Determinación N° 023-003-0145821",  # a number sign and no phone word
+    ):
+        assert phones_in(text) == [], text
+    assert phones_in("GSM 0478.12.34.56") == ["0478.12.34.56"]  # (a Belgian mobile, dotted like a tariff code)
+    assert phones_in("Tel. 040 12 14 1982") == ["040 12 14 1982"]
+    assert phones_in("Teléfono N° 01 4412233") == ["01 4412233"]

@@ -342,3 +342,10 @@ def test_a_url_password_that_is_a_word_of_another_script_is_a_placeholder():
     assert SecretsScanner().scan("ডাটাবেস: `postgres://admin:পাসওয়ার্ড@db:5432/app`") == []
     (f,) = SecretsScanner().scan("postgres://admin:Zx9пароль7Q@db:5432/app")  # (letters and digits: a password)
     assert f.type == "URL_PASSWORD"
+
+
+def test_a_change_me_url_password_is_a_placeholder():
+    from leash_cli.scanners import SecretsScanner
+
+    assert SecretsScanner().scan("DATABASE_URL=postgres://billing:CHANGE_ME@localhost:5432/billing") == []
+    assert [f.type for f in SecretsScanner().scan("postgres://app:Xk9_pL2v-q@db/x")] == ["URL_PASSWORD"]

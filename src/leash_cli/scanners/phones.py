@@ -114,10 +114,21 @@ _NEG_WORDS = (
     r"centro di costo|kostenplaats|cvr|practice no|practice number|practice nr|cégjegyzékszám|adószám|"
     r"bilet|biletu|biletów|"
     r"sipariş|siparis|fatura|takip|vergi|tckn|"
-    r"заказ|заказа|счёт|счет|артикул|инн|кпп|огрн|снилс|паспорт|накладная|договор|договору|договора|qq"
+    r"заказ|заказа|счёт|счет|артикул|инн|кпп|огрн|снилс|паспорт|накладная|договор|договору|договора|qq|"
+    # (official documents' own numbers: a bill's, a notice's, a group's, a policy's; national and tax ids -- Danish
+    # CPR, British UTR, American TIN, New Zealand IRD, Canadian SIN, Czech and Slovak birth and insured numbers,
+    # a Tunisian CNAM "matricule"; a Spanish "orden", a customs tariff's "subpartida")
+    r"bill|notice|group|polis|polisnummer|cpr|utr|tin|ird|sin|matricule|assuré|cnam|poistenca|rodné|orden|ordem|"
+    r"subpartida|tarifaire"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
-_NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + ("тн вэд",)  # (a Russian customs code)
+_NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
+    "тн вэд",  # (a Russian customs code)
+    "insurance number",  # (a Canadian social insurance number, a British national insurance number)
+    "assurance sociale",
+    "r. č.",  # (a Czech or Slovak birth number, rodné číslo)
+    "rodné číslo",
+)
 _NEG_MULTI_RE = re.compile("|".join(re.escape(w) for w in _NEG_MULTI))
 _DIGIT = re.compile(r"[0-9]")
 # a company's or a person's tax / registry number: the word may stand a few words before it
@@ -742,7 +753,7 @@ _SERVICE_TYPES = frozenset({3, 5, 9})  # PhoneNumberType TOLL_FREE, SHARED_COST,
 _TRUNKLESS_OK = frozenset({"BR", "CN", "IN", "MX", "AR", "CO", "US", "CA", "RU", "KZ", "HK", "TW"})
 
 
-_TOKEN = re.compile(r"[^\W\d_]+(?:[-'][^\W\d_]+)*|#|№")
+_TOKEN = re.compile(r"n[°º](?![^\W\d_])|[^\W\d_]+(?:[-'][^\W\d_]+)*|#|№")  # ("N°", "Nº": a number sign)
 
 
 def _has_ctx(low: str) -> bool:
@@ -777,6 +788,8 @@ def _neg(before: str, keyed: bool = False) -> bool:
     if key is not None and "_" in key.group(1) and not _CTX_SET.isdisjoint(key.group(1).split("_")):
         return False  # a key that names a phone with its negative word: "contact_relais", "tel_commande"
     toks = _TOKEN.findall(tail)
+    if toks and toks[-1] in ("n°", "nº") and not _has_ctx(tail):
+        return True  # a number sign right before it, no phone word: "Resolución N° 023-003-0145821" (not "Teléfono N°")
     while toks and toks[-1] in _NEG_FILLER:
         toks.pop()
     if toks and toks[-1] == "mst" and not before.isascii():
@@ -880,6 +893,8 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
                 continue
         if len(_ONE_DIGIT_GROUP.findall(s)) > 2:
             continue  # 0 1 2 3 4 5 6 7: a list of digits
+        if ".." in s:
+            continue  # leader dots between a number and an amount ("03/05 ........... 412"): no phone has two
         if t.startswith("#", b):
             continue  # keyed after the call connects ("+1 929-555-0100,,84211903377#"): a meeting id or a PIN
         if (
@@ -1085,6 +1100,10 @@ _NOT_DIALLED = re.compile(
     r"|[1-8][0-9]{4}-[0-9]{4}"
     # a record led by its year (Historia clínica 2024-004471)
     r"|(?:19|20)[0-9]{2}-[0-9]{5,6}"
+    # a tariff code of four parts (8418.10.00.90; a Belgian mobile 0478.12.34.56 starts with 0), a Brazilian
+    # payment slip's field with its check digit (03018477210-3), a US date of birth spaced (07 14 1982)
+    r"|[1-9][0-9]{3}\.[0-9]{2}\.[0-9]{2}\.[0-9]{2}|[0-9]{11}-[0-9]"
+    r"|(?:0[1-9]|1[0-2]) (?:0[1-9]|[12][0-9]|3[01]) (?:19|20)[0-9]{2}"
 )
 _EIN = re.compile(r"[1-9][0-9]-[0-9]{7}")  # a US employer id, with "EIN" before it ("EIN on the W-2 is 84-2917745")
 _POSTAL_4_3 = re.compile(r"[0-9]{4}-[0-9]{3}")

@@ -664,7 +664,8 @@ class PiiScanner:
                         break
                     if len(digits) >= 13 and (best is None or len(digits) > best[2]):
                         if (
-                            min(len(groups[k][1]) for k in range(i, j + 1)) >= 3
+                            all(len(groups[k][1]) >= 3 for k in range(i, j))  # (the last may be two: "… 0259 04")
+                            and len(groups[j][1]) >= (2 if j == ng - 1 and j > i else 3)
                             and luhn_ok(digits)
                             and card_brand(digits)
                         ):

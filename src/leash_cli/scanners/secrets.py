@@ -581,8 +581,8 @@ class SecretsScanner:
             low = pw.lower()
             if low in _URL_PW_PLACEHOLDERS or pw[0] in "$%{<*" or "..." in pw or "\u2026" in pw:
                 continue
-            if low.strip("[]()") in _URL_PW_PLACEHOLDERS or "redacted" in low:
-                continue  # "[REDACTED]", "(hidden)", "pw_redacted": a log that masked it
+            if low.strip("[]()").replace("_", "").replace("-", "") in _URL_PW_PLACEHOLDERS or "redacted" in low:
+                continue  # "[REDACTED]", "(hidden)", "pw_redacted": a log that masked it; "CHANGE_ME"
             if not pw.isascii() and all(unicodedata.category(c)[0] in "LM" for c in pw):
                 continue  # a word in a script of its own: "password" in the reader's language (mysql://user:পাসওয়ার্ড@…)
             if len(set(pw)) <= 2 or low.startswith("your") or "example" in low or ("password" in low and len(pw) <= 12):
