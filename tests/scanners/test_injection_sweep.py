@@ -245,9 +245,40 @@ def test_an_anthropic_tool_result_is_swept_too(start_gateway):
     assert "in tool_result" in v["detail"]
 
 
-def test_what_a_request_is_judged_with_is_kept_per_thread():
-    """Requests can be judged at once in the pipeline's worker threads: one request's tool results must not be
-    read with another's scanner (the module keeps what ``request_texts`` learnt per thread)."""
+def test_a_text_first_pasted_by_a_user_is_still_swept_when_it_comes_back_as_a_tool_result():
+    """The scanners' memory of texts is kept per scanner: a page a user pasted (read where a rule pointed, and
+    remembered as clean) must not clear the same page for everyone when a tool returns it."""
+    from leash_cli.dialects.base import Text
+
+    mod = PromptInjection(PromptInjection.Settings())
+    slipped = REPORT.format(slipped=SLIPPED)
+    as_user = Text("user", slipped, ("messages", 0, "content"))
+    for _ in range(3):  # (a text is remembered once it comes back)
+        assert not mod.scan_text(as_user)
+    (f,) = mod.scan_text(Text("tool", slipped, ("messages", 2, "content"), "tool_result"))
+    assert "document model across the long text" in f.reason
+    (g,) = mod.scan_text(Text("user", slipped, ("messages", 1, "content"), "document"))  # (a document block)
+    assert g.reason == f.reason
+
+
+def test_a_tool_result_cut_at_the_scan_limit_is_still_swept(start_gateway):
+    text = REPORT.format(slipped=SLIPPED)
+    gw = start_gateway(
+        {
+            "gateway": {"max_scan_chars": len(text) - 40, "on_scan_limit": "allow"},
+            "modules": {"prompt-injection": {}},
+        }
+    )
+    c = openai.OpenAI(base_url=gw.base("openai"), api_key="k", max_retries=0)
+    with pytest.raises(openai.PermissionDeniedError):
+        c.chat.completions.create(model="gpt-4o", messages=_tool_turn(text))
+    types = {r["type"] for r in gw.rows("select type from violations")}
+    assert "PROMPT_INJECTION" in types
+
+
+def test_where_a_finding_was_found_is_kept_per_thread():
+    """Requests can be judged at once in the pipeline's worker threads: one request's "in tool_result" must not
+    become another's (what ``request_texts`` learns is kept per thread)."""
     import threading
 
     from leash_cli.dialects.base import Text
@@ -261,19 +292,19 @@ def test_what_a_request_is_judged_with_is_kept_per_thread():
 
     mod = PromptInjection(PromptInjection.Settings())
     slipped = REPORT.format(slipped=SLIPPED)
-    tool = _Ex([Text("tool", slipped, ("messages", 2, "content"), "tool_result")])
-    chat = _Ex([Text("user", "hello", ("messages", 0, "content"))])
-    learnt, other_done, found = threading.Event(), threading.Event(), []
+    field = ("messages", 2, "content")
+    learnt, other_done, details = threading.Event(), threading.Event(), []
 
     def judge_tool_result():
-        mod.request_texts(tool)
+        mod.request_texts(_Ex([Text("tool", slipped, field, "tool_result")]))
         learnt.set()
-        other_done.wait(5)  # another request is judged meanwhile, in another thread
-        found.extend(mod._scan(slipped))
+        other_done.wait(5)
+        (f,) = mod.scan_text(Text("tool", slipped, field, "tool_result"))
+        details.append(mod._violation(f, "block", "messages.2.content").detail)
 
     def judge_chat():
         learnt.wait(5)
-        mod.request_texts(chat)
+        mod.request_texts(_Ex([Text("user", "hello", field)]))  # (the same field, a user's message)
         other_done.set()
 
     threads = [threading.Thread(target=judge_tool_result), threading.Thread(target=judge_chat)]
@@ -281,5 +312,5 @@ def test_what_a_request_is_judged_with_is_kept_per_thread():
         t.start()
     for t in threads:
         t.join(10)
-    (f,) = found
-    assert "document model across the long text" in f.reason
+    (d,) = details
+    assert "in tool_result" in d

@@ -505,7 +505,7 @@ def test_a_medical_record_number_is_no_ssn():
     [
         'ua="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"',
         'sip REGISTER ua="Grandstream GXP2170 1.0.11.23"',  # a desk phone's firmware in its User-Agent
-        "User-Agent: Acme-Updater 2.4.0.17 (Windows)",
+        "user_agent='Acme-Updater 2.4.0.17 (Windows)'",
         "Node 20.11.1, pnpm 8.15.4, terraform 1.7.5, consul 1.17.2.1",  # a list of products and versions
         "pushed registry.example/api:3.14.0.2 to the cluster",  # an image's tag
         "Server: Asterisk-18.20.1.2(18.20.1)",
@@ -526,6 +526,12 @@ def test_versions_in_developer_artefacts_are_no_ip_addresses(text):
         ("nginx 1.25.3, client 10.0.0.5", ["10.0.0.5"]),
         ("User-Agent: curl/8.4.0\nX-Forwarded-For: 203.0.113.9", ["203.0.113.9"]),
         ("proxy=http://10.0.0.1:3128/", ["10.0.0.1"]),
+        # (a second reader's: a host name's or an interface's address, a decimal before, a header line's client)
+        ("Connection refused: db01.internal/10.20.30.40:5432", ["10.20.30.40"]),
+        ("permitted tcp outside/10.20.30.40(51234) -> inside/192.168.1.5(443)", ["10.20.30.40", "192.168.1.5"]),
+        ("eth0/192.168.1.20", ["192.168.1.20"]),
+        ("price 9.99, attacker 203.0.113.7", ["203.0.113.7"]),
+        ("User-Agent: curl/8.4.0 from 10.20.30.40", ["10.20.30.40"]),
     ],
 )
 def test_addresses_beside_versions_still_found(text, want):
@@ -545,12 +551,21 @@ def test_message_call_and_event_ids_are_no_email_addresses():
         assert [f for f in sc.scan(text) if f.type == "EMAIL"] == [], text
     text = "Message-ID: <x1@mail.example.com>\nFrom: ana.souza@example.com.br"
     assert [text[f.start : f.end] for f in sc.scan(text) if f.type == "EMAIL"] == ["ana.souza@example.com.br"]
+    for text, want in (  # (a second reader's: an address the header's line holds besides its ids)
+        ("References: Jane Roe, jane.roe@acme.com, (555) 123-4567", "jane.roe@acme.com"),
+        ("In-Reply-To: your mail. Please write to support@acme.com", "support@acme.com"),
+        ("Message-ID: <x@h.example> from bob@example.com", "bob@example.com"),
+        ("Teams SIP address: sip:jane.doe@contoso.com", "jane.doe@contoso.com"),  # (a person's SIP address)
+    ):
+        assert [f.text for f in sc.scan(text) if f.type == "EMAIL"] == [want], text
 
 
 def test_a_card_number_glued_to_letters_is_an_id():
     sc = PiiScanner()
     assert [f for f in sc.scan("submit ok ref=TBS4111111111111111 to=SENDER") if f.type == "CREDIT_CARD"] == []
-    assert [f.text for f in sc.scan("card: 4111111111111111") if f.type == "CREDIT_CARD"] == ["4111111111111111"]
+    assert [f for f in sc.scan("sha deadbeef4111111111111111cafe") if f.type == "CREDIT_CARD"] == []
+    for text in ("card: 4111111111111111", "card4111111111111111", "4111111111111111abc"):  # (no one-letter evasion)
+        assert [f.text for f in sc.scan(text) if f.type == "CREDIT_CARD"] == ["4111111111111111"], text
 
 
 def test_ssns_in_a_postgres_copy_block():

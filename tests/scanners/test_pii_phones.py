@@ -615,7 +615,7 @@ def test_a_sixteenth_writers_official_numbers():
     for text in (
         "Bill number 812 447 3301\nBilling period 01 Jul",  # a bill's, a notice's, a group's number
         "Notice number: 02-4418-11827-3",
-        "Member ID: W188427730   Group: 0884127-10-001",
+        "Member ID: W188427730   Group no. 0884127-10-001",
         "Polisnummer 18.8427.7301",
         "Medarbejder: Mads Kristensen, CPR 140582-2217",  # national and tax ids
         "Unique Taxpayer Reference (UTR): 84217 36592",
@@ -637,3 +637,16 @@ def test_a_sixteenth_writers_official_numbers():
     assert phones_in("GSM 0478.12.34.56") == ["0478.12.34.56"]  # (a Belgian mobile, dotted like a tariff code)
     assert phones_in("Tel. 040 12 14 1982") == ["040 12 14 1982"]
     assert phones_in("Teléfono N° 01 4412233") == ["01 4412233"]
+    # (a second reader's: a name or a word that is a record's only with its number word; a phone word first)
+    for text, want in (
+        ("Call Bill 415-555-0132", "415-555-0132"),
+        ("Contact: Bill 212-555-0199", "212-555-0199"),
+        ("WhatsApp group: 0917 123 4567", "0917 123 4567"),
+        ("reachable_at: 415-555-0132", "415-555-0132"),  # (a time key takes an epoch, not a grouped number)
+        ("Mobile: 07 14 1982", "07 14 1982"),
+        ("للاستفسار عن رقم العقد جوال: 0551234567", "0551234567"),
+        ("+ channel sofia/external/+34912345678@sip.carrier.example", "+34912345678"),
+    ):
+        assert phones_in(text) == [want], text
+    for text in ("Engine: 150 hp 2012345678", "المؤلفون: 9781234567", "โทรทัศน์ รุ่น 0812345678"):
+        assert phones_in(text) == [], text

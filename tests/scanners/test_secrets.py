@@ -340,8 +340,9 @@ def test_a_url_password_that_is_a_word_of_another_script_is_a_placeholder():
     from leash_cli.scanners import SecretsScanner
 
     assert SecretsScanner().scan("ডাটাবেস: `postgres://admin:পাসওয়ার্ড@db:5432/app`") == []
-    (f,) = SecretsScanner().scan("postgres://admin:Zx9пароль7Q@db:5432/app")  # (letters and digits: a password)
-    assert f.type == "URL_PASSWORD"
+    for text in ("postgres://admin:Zx9пароль7Q@db:5432/app", "postgres://admin:Überwachung@db.internal/app"):
+        (f,) = SecretsScanner().scan(text)  # (a word that is not "password" is a password)
+        assert f.type == "URL_PASSWORD", text
 
 
 def test_a_change_me_url_password_is_a_placeholder():

@@ -169,6 +169,11 @@ class ScanModule:
         cache.put(text, found)
         return found
 
+    def scan_text(self, t: Any) -> Sequence[Finding]:
+        """Findings in one of a request's texts (a ``Text``: its role and kind say where it comes from); a
+        module that reads some texts differently overrides this."""
+        return self.scan(t.text)
+
     def _scan(self, text: str, scanners: list[Any] | None = None) -> list[Finding]:
         """``text`` through ``scanners`` (default: the module's)."""
         if scanners is None:
@@ -310,7 +315,7 @@ class ScanModule:
         if limited is not None and limited.action == "block":
             return limited
         for t in texts:
-            fs = self.scan(t.text)
+            fs = self.scan_text(t)
             if not fs:
                 continue
             found.extend((f, t.field) for f in fs)
@@ -457,10 +462,11 @@ class _Cut:
     """A text scanned only up to ``gateway.max_scan_chars`` (``on_scan_limit: allow``): it reads
     as the scanned part; the findings' offsets hold in the whole text (they are all in the part)."""
 
-    __slots__ = ("text", "path", "field", "whole")
+    __slots__ = ("text", "path", "field", "whole", "role", "kind")
 
     def __init__(self, t: Any, n: int) -> None:
         self.text, self.path, self.field, self.whole = t.text[:n], t.path, t.field, t.text
+        self.role, self.kind = t.role, t.kind  # (where it comes from: a module may read a tool's result otherwise)
 
 
 def _noted(d: Decision, limited: Decision | None) -> Decision:

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field
 
 from leash_cli.exchange import Violation
-from leash_cli.modules._scanning import ScanModule, ScanSettings
+from leash_cli.modules._scanning import _CACHE_MAX_CHARS, _CACHE_MIN_CHARS, ScanModule, ScanSettings, _TextCache
 from leash_cli.scanners import InjectionScanner, mask
 from leash_cli.scanners.injection import DEFAULT_SENSITIVITY, PRESETS, Sensitivity
 
@@ -73,6 +73,9 @@ class PromptInjection(ScanModule):
             if main.read_long or every is False
             else InjectionScanner(threshold=settings.threshold, sensitivity=settings.sensitivity, read_long=True)
         )
+        # ...with a memory of its own: what one scanner found in a text is no answer for the other (a page first
+        # pasted by a user, read where a rule pointed, must still be swept when it comes back as a tool's result)
+        self._content_cache = _TextCache(_CACHE_MAX_CHARS)
         self._roles = set(settings.roles) if settings.roles else None
         self._scan_system = settings.scan_system
         # what request_texts learns of the request being judged, for its scans and findings: per thread, since
@@ -88,21 +91,22 @@ class PromptInjection(ScanModule):
             texts = [t for t in ex.texts() if not (t.role in _OPERATOR and t.kind == "text")]
         # where each text comes from (a tool result, a tool call's arguments, a message), for the findings
         self._request.where = {t.field: (t.kind if t.kind != "text" else t.role) for t in texts}
-        # this request's tool results and documents, for the content scanner (a short text is read whole either
-        # way: the two scanners differ only on texts over 1,024 characters)
-        self._request.content = (
-            {t.text for t in texts if t.kind in _CONTENT_KINDS or t.role == "tool"}
-            if self._content is not self.scanners[0]
-            else None
-        )
         return texts
 
-    def _scan(self, text: str, scanners=None):
-        if scanners is None:
-            content = getattr(self._request, "content", None)
-            if content and text in content:
-                scanners = [self._content]
-        return super()._scan(text, scanners)
+    def scan_text(self, t):
+        """A tool's result or a document is read by the content scanner, which sweeps a long one (a short text is
+        read whole either way: the two scanners differ only on texts over 1,024 characters)."""
+        if self._content is self.scanners[0] or not (t.kind in _CONTENT_KINDS or t.role == "tool"):
+            return self.scan(t.text)
+        text = t.text
+        if len(text) < _CACHE_MIN_CHARS:
+            return self._scan(text, [self._content])
+        hit = self._content_cache.get(text)
+        if hit is not None:
+            return hit
+        found = tuple(self._scan(text, [self._content]))
+        self._content_cache.put(text, found)
+        return found
 
     def _violation(self, f, action: str, field: str | None) -> Violation:
         if field and not field.startswith("response"):

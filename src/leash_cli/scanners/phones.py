@@ -118,10 +118,13 @@ _NEG_WORDS = (
     # (official documents' own numbers: a bill's, a notice's, a group's, a policy's; national and tax ids -- Danish
     # CPR, British UTR, American TIN, New Zealand IRD, Canadian SIN, Czech and Slovak birth and insured numbers,
     # a Tunisian CNAM "matricule"; a Spanish "orden", a customs tariff's "subpartida")
-    r"bill|notice|group|polis|polisnummer|cpr|utr|tin|ird|sin|matricule|assuré|cnam|poistenca|rodné|orden|ordem|"
-    r"subpartida|tarifaire"
+    r"polis|polisnummer|cpr|utr|ird|matricule|assuré|cnam|poistenca|rodné|orden|ordem|subpartida|tarifaire"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
+# words that are a record's only with its number word after them ("Bill number 812 447 3301", "Notice no."; not
+# "Call Bill 415-555-0132"), and ids that are words too ("TIN", "SIN"), not where a phone word is near
+_NEG_WITH_NUMBER_WORD = frozenset(("bill", "notice", "group"))
+_NEG_UNLESS_PHONE_WORD = frozenset(("tin", "sin"))
 _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "тн вэд",  # (a Russian customs code)
     "insurance number",  # (a Canadian social insurance number, a British national insurance number)
@@ -210,13 +213,17 @@ _NEG_FILLER = frozenset(
         "é",
     ]
 )
+# (the word an Arabic record's number may hold between its noun and "رقم" is no phone word: "رقم العقد جوال: 055…")
+_AR_NOT_PHONE = r"(?!(?:ال)?(?:جوال|هاتف|موبايل|واتساب|تلفون)|اتصل|اتصال|تواصل|للتواصل)"
 _NEG_CJK = re.compile(
     r"(?:订单|單號|单号|发票|發票|编号|編號|主文|注文|(?<!電話)(?<!携帯)番号|郵便|邮编|账号|账户|口座|계좌|우편번호|주문|사업자|"
     r"등록번호|송장|請求書|请求书|거래명세서|会議\s*ID|会议\s*ID|회의\s*ID|コード|品番|批次|批号|批號|"
     r"رقم الطلب|الطلب|الشحنة|شحنة|فاتورة|الفاتورة|رقم الحساب|الحساب|المعاملة|معاملة|الزيارة|الملف|ضريبية|الضريبي|"
     # (an Arabic record's number: "هوية مقيم رقم", "فاتورة مبسطة رقم", "رقم السجل التجاري", "رقم المرجع")
-    r"(?:ال)?(?:طلب|شحنة|فاتورة|هوية|مقيم|تصريح|مرجع|مركبة|عقد|سجل|إقرار)\S{0,4}(?:\s+\S+)?\s+رقم|"
-    r"رقم\s+(?:ال)?(?:مرجع|عقد|سجل|تصريح|هوية|مركبة|إقرار)\S{0,4}(?:\s+\S+)?|बीजक|[Qq][Qq]号?|〒)"
+    r"(?:ال)?(?:طلب|شحنة|فاتورة|هوية|مقيم|تصريح|مرجع|مركبة|عقد|سجل|إقرار)\S{0,4}(?:\s+"
+    + _AR_NOT_PHONE
+    + r"\S+)?\s+رقم|"
+    r"رقم\s+(?:ال)?(?:مرجع|عقد|سجل|تصريح|هوية|مركبة|إقرار)\S{0,4}(?:\s+" + _AR_NOT_PHONE + r"\S+)?|बीजक|[Qq][Qq]号?|〒)"
     r"\s*[:：#№]?\s*(?:号码|號碼|号|番号|번호|नं\.?)?\s*[:：]?\s*$"
 )
 
@@ -379,7 +386,6 @@ _CTX_SET = frozenset(
         "telepon",
         "hubungi",
         "nomor",
-        "hp",
         "thoại",
         "kontakt",
         "texter",
@@ -432,7 +438,10 @@ _CTX_CJK = re.compile(
     r"电话|電話|手机|手機|座机|致电|拨打|撥打|热线|熱線|联系|聯繫|연락|전화|휴대폰|핸드폰|번호|携帯|"
     r"お問い合わせ|連絡先|代表|外線|फ़ोन|फोन|मोबाइल|संपर्क|कॉल|नंबर|सम्पर्क|هاتف|الهاتف|جوال|الجوال|اتصل|اتصال|موبايل|واتساب|تلفون|تواصل|"
     # (Arabic "رقم" is any number: "رقم العقد", "هوية مقيم رقم"; a phone's is "رقم الهاتف", "رقم الجوال")
-    r"نومرو|تماس|تلفن|موبایل|همراه|موبائل|فون|رابطہ|ফোন|মোবাইল|যোগাযোগ|โทร|มือถือ|ติดต่อ|ទូរស័ព្ទ|ទំនាក់ទំនង|"
+    # (a whole word where a stem would match inside others: "فون" is in "المؤلفون", "โทร" in "โทรทัศน์", television;
+    # Persian "همراه" alone is "along with", its mobile is "تلفن همراه")
+    r"نومرو|تماس|تلفن|موبایل|موبائل|(?<![\u0600-\u06ff])فون(?![\u0600-\u06ff])|رابطہ|رقمي|ফোন|মোবাইল|যোগাযোগ|"
+    r"โทร(?!ทัศน์)|มือถือ|ติดต่อ|ទូរស័ព្ទ|ទំនាក់ទំនង|"
     r"ဖုန်း|ဆက်သွယ်|ტელ|დარეკეთ|მობ|ಫೋನ್|ഫോൺ|ఫోన్|தொலைபேசி|ફોન|ਫ਼ੋਨ|ਫੋਨ|දුරකථන|ስልክ"
 )
 
@@ -790,8 +799,13 @@ def _neg(before: str, keyed: bool = False) -> bool:
     toks = _TOKEN.findall(tail)
     if toks and toks[-1] in ("n°", "nº") and not _has_ctx(tail):
         return True  # a number sign right before it, no phone word: "Resolución N° 023-003-0145821" (not "Teléfono N°")
+    numbered = bool(toks) and toks[-1] in _NEG_FILLER
     while toks and toks[-1] in _NEG_FILLER:
         toks.pop()
+    if toks and (
+        (toks[-1] in _NEG_WITH_NUMBER_WORD and numbered) or (toks[-1] in _NEG_UNLESS_PHONE_WORD and not _has_ctx(tail))
+    ):
+        return True
     if toks and toks[-1] == "mst" and not before.isascii():
         return True  # a Vietnamese tax code (Mã số thuế); "MST" in English is a time zone: "9-5 MST 303-555-0143"
     if toks and toks[-1] == "po" and "PO" not in before[-30:]:
@@ -903,6 +917,8 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             or (s[2:3] == "-" and _EIN.fullmatch(s) and "ein" in _TOKEN.findall(t[max(0, a - 40) : a].lower()))
         ):
             continue  # a postal code, a case number with its year, a lottery draw, a CAS number (_NOT_DIALLED)
+        if _SPACED_DATE.fullmatch(s) and not _has_ctx(t[max(0, a - 40) : a].lower()):
+            continue
         if _POSTAL_4_3.fullmatch(s) and _CITY_AFTER.match(t, b):
             continue  # 4000-446 Porto: a Portuguese postal code and its town
         digits = s.translate(_KEEP_DIGITS)
@@ -928,7 +944,7 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             _neg(before, keyed)
             or _neg(header_of(a))
             or _id_key(before[-24:])
-            or (keyed and _TIME_KEY.search(before[-24:]) is not None)
+            or (keyed and s.isdigit() and 9 <= len(s) <= 13 and _TIME_KEY.search(before[-24:]) is not None)
         )
         # (a column named "Code", "Art.-Nr.", "Order"; a key named "..._id")
         joined = last >= 0 and a - last <= _OR_REACH and _OR_JOIN.fullmatch(t, last, a) is not None
@@ -969,8 +985,8 @@ def sip_users(t: str):
     if _pn is None:
         return
     i, n = t.find("+"), 0
-    while i > 0 and n < _LINKS_MAX:
-        if t[i - 1] == "/":
+    while i >= 0 and n < _LINKS_MAX:
+        if i > 0 and t[i - 1] == "/":
             m = _SIP_USER.match(t, i)
             if m is not None:
                 n += 1
@@ -1101,10 +1117,11 @@ _NOT_DIALLED = re.compile(
     # a record led by its year (Historia clínica 2024-004471)
     r"|(?:19|20)[0-9]{2}-[0-9]{5,6}"
     # a tariff code of four parts (8418.10.00.90; a Belgian mobile 0478.12.34.56 starts with 0), a Brazilian
-    # payment slip's field with its check digit (03018477210-3), a US date of birth spaced (07 14 1982)
+    # payment slip's field with its check digit (03018477210-3)
     r"|[1-9][0-9]{3}\.[0-9]{2}\.[0-9]{2}\.[0-9]{2}|[0-9]{11}-[0-9]"
-    r"|(?:0[1-9]|1[0-2]) (?:0[1-9]|[12][0-9]|3[01]) (?:19|20)[0-9]{2}"
 )
+# a US date of birth written with spaces ("DOB 07 14 1982"), unless a phone word says otherwise ("Mobile: 07 14 1982")
+_SPACED_DATE = re.compile(r"(?:0[1-9]|1[0-2]) (?:0[1-9]|[12][0-9]|3[01]) (?:19|20)[0-9]{2}")
 _EIN = re.compile(r"[1-9][0-9]-[0-9]{7}")  # a US employer id, with "EIN" before it ("EIN on the W-2 is 84-2917745")
 _POSTAL_4_3 = re.compile(r"[0-9]{4}-[0-9]{3}")
 _CITY_AFTER = re.compile(r"[ \t]+[^\W\d_](?<![a-z])")  # a capitalised word: "Porto", "Lisboa"

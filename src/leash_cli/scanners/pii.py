@@ -289,15 +289,16 @@ _VERSION_AFTER = re.compile(
 # where a dotted quad is a version by what stands before it (lower case, on its line): a product token
 # ("Chrome/122.0.0.0"; not a path's "/hosts/"), an image's tag ("registry.internal/web:4.17.0.2"), the next of a
 # list of products and their versions ("Datadog agent 7.54.0, osquery 5.12.1.4"), or a quoted User-Agent value
-# ('ua="Yealink SIP-T46U 108.86.0.75"', "User-Agent: Mozilla/5.0 …"); each looked for only after its own character
-_PRODUCT_SLASH = re.compile(r"(?:^|[\s(;,])[a-z][\w.-]*/$")
+# ('ua="Yealink SIP-T46U 108.86.0.75"'); each looked for only after its own character
+_PRODUCT_SLASH = re.compile(r"(?:^|[\s(;,])[a-z][\w-]*[a-z]/$")
+_PORT_AFTER = re.compile(r"[:(/][0-9]")
 _IMAGE_TAG = re.compile(r"[\w.-]+/[\w.-]+:$")
 _VERSION_LIST = re.compile(
-    r"[a-z][\w.+-]*(?: [a-z][\w.+-]*)? v?[0-9]+(?:\.[0-9]+){1,2}(?:[-+][\w.]+)?, "
+    r"[a-z][\w.+-]*(?: [a-z][\w.+-]*)? (?:v[0-9]+(?:\.[0-9]+){1,2}|[0-9]+(?:\.[0-9]+){2})(?:[-+][\w.]+)?, "
     r"(?!(?:client|host|server|from|ip|addr|address|src|dst|peer|gateway|gw|dns|proxy|remote|node|router) )"
     r"[a-z][\w.+-]*(?: [a-z][\w.+-]*)? $"
 )
-_IN_USER_AGENT = re.compile(r"(?:user[-_ ]?agent|\bua)[\"']?[ \t]*[:=][ \t]*[\"'][^\"'\n]*$|^[ \t]*user-agent:[^\n]*$")
+_IN_USER_AGENT = re.compile(r"(?:user[-_ ]?agent|\bua)[\"']?[ \t]*[:=][ \t]*[\"'][^\"'\n]*$")
 # an assembly's namespace before its version ("Serilog.Sinks.File 5.0.0.0"; host names are written in lower case)
 _NAMESPACE = re.compile(r"[A-Z][a-z][A-Za-z0-9]*(?:\.[A-Z][a-z][A-Za-z0-9]*)+")
 
@@ -311,7 +312,7 @@ def _namespace_before(t: str, a: int) -> bool:
     return ts > a - 80 and _NAMESPACE.fullmatch(t, ts, a - 1) is not None
 
 
-def _version_before(t: str, a: int) -> bool:
+def _version_before(t: str, a: int, b: int) -> bool:
     """Whether what stands before ``a`` on its line makes the dotted quad there a version (``_PRODUCT_SLASH``,
     ``_IMAGE_TAG``, ``_VERSION_LIST``, ``_IN_USER_AGENT``)."""
     c = t[a - 1 : a]
@@ -320,7 +321,10 @@ def _version_before(t: str, a: int) -> bool:
     before = t[max(0, t.rfind("\n", max(0, a - 200), a) + 1, a - 200) : a].lower()
     near = before[-60:]
     if c == "/":
-        if _PRODUCT_SLASH.search(near):
+        m = _PRODUCT_SLASH.search(near)
+        # (a product's token: no dots, ends in a letter, at a line's start or after a separator -- "Chrome/…",
+        # "curl/…"; not a host name's "db01.internal/10.20.30.40:5432", an interface's "eth0/…", nor before a port)
+        if m is not None and (m.start() > 0 or len(before) <= 60) and not _PORT_AFTER.match(t, b):
             return True
     elif c == ":":
         if "/" in near and _IMAGE_TAG.search(near):
@@ -617,12 +621,20 @@ class PiiScanner:
                 continue
             a = m.start()
             ls = max(a - 200, t.rfind("\n", max(0, a - 200), a) + 1, 0)  # (its line, at most 200 back)
+            h = _ID_HEADER.match(t, ls, a)
             if (
-                _ID_HEADER.match(t, ls, a)
-                or (t[a - 1 : a] in ("<", ":", "=") and t[max(ls, a - 14) : a].lower().endswith(_ID_PREFIXES))
+                (h is not None and _ID_VALUES.fullmatch(t, h.end(), a))
+                or (t[a - 1 : a] in ("<", "=") and t[max(ls, a - 14) : a].lower().endswith(_ID_PREFIXES))
                 or (a - ls == 4 and t[ls:a].lower() == "uid:")
+                or (
+                    t[a - 1 : a] == ":"
+                    and t[max(ls, a - 5) : a].lower().endswith(("sip:", "sips:"))
+                    and local.isdigit()
+                )
             ):
-                continue  # a message, call or event id (Message-ID: <…@host>, UID:…@host), a SIP address
+                # a message, call or event id (Message-ID: <…@host>, UID:…@host), a SIP extension (sip:2001@pbx; a
+                # named SIP address, sip:jane.doe@contoso.com, is the person's e-mail address in Teams)
+                continue
             sch = t.rfind("://", max(0, a - 300), a)
             if sch >= 0:
                 # userinfo of a URL (scheme://user:password@host) is not an e-mail, a password with an
@@ -756,7 +768,7 @@ class PiiScanner:
                 _VERSION_CTX.search(before)
                 or _VERSION_AFTER.match(t, b)
                 or (quad.endswith(".0") and _namespace_before(t, a))
-                or _version_before(t, a)
+                or _version_before(t, a, b)
             )
             if section:
                 numbered.add(_three_parts(quad))
@@ -938,7 +950,7 @@ class _Headers:
     however far down the table they are.  Lines are read once (memoised); lines longer than
     ``_MAX_ROW`` characters are not table rows (so one huge line costs nothing per candidate)."""
 
-    __slots__ = ("t", "memo", "rows", "fixed", "sql", "sql_cols", "sql_tuples", "cells", "heads", "x12")
+    __slots__ = ("t", "memo", "rows", "fixed", "sql", "sql_cols", "sql_tuples", "cells", "heads", "x12", "copy")
 
     def __init__(self, t: str) -> None:
         self.t = t
@@ -952,6 +964,7 @@ class _Headers:
         self.sql_tuples: dict[int, tuple[list[int], int]] = {}  # tuple start -> (its commas, its end or -1)
         self.cells: dict[int, list[tuple[int, int]] | None] = {}  # line start -> its fixed-width cells
         self.heads: dict[int, int] = {}  # line start -> the header line over it (-1: none)
+        self.copy: dict[int, list[str] | None] = {}  # block start -> the COPY statement's columns over it (None: none)
 
     def header_of(self, pos: int) -> str:
         t = self.t
@@ -1012,11 +1025,17 @@ class _Headers:
             return None
         hs = self._header_start(ls, delim, line.count(delim))
         if delim == "\t" and hs > 0:
-            # PostgreSQL's dump: "COPY t (id, name, ssn) FROM stdin;" names the columns of the rows below it
-            pe = hs - 1
-            m = _COPY.match(t, t.rfind("\n", max(0, pe - _MAX_ROW), pe) + 1, pe)
-            if m is not None:
-                return delim, [c.strip().strip('"').lower() for c in m.group(1).split(",")]
+            # PostgreSQL's dump: "COPY t (id, name, ssn) FROM stdin;" names the columns of the rows below it (read
+            # once per block, the list shared by its rows; a line longer than a row is no statement)
+            if hs in self.copy:
+                cols = self.copy[hs]
+            else:
+                pe = hs - 1
+                ps = t.rfind("\n", max(0, pe - _MAX_ROW), pe) + 1
+                m = _COPY.match(t, ps, pe) if ps > 0 or pe <= _MAX_ROW else None
+                cols = self.copy[hs] = [c.strip().strip('"').lower() for c in m.group(1).split(",")] if m else None
+            if cols is not None:
+                return delim, cols
         if hs == ls:
             return None  # the row is the header itself (or stands alone)
         he = t.find("\n", hs, ls)
@@ -1246,13 +1265,24 @@ def _has_digits(t: str) -> bool:
 # e-mail-shaped ids: the headers that start a line of them (mail, SIP, iCalendar) and what may come just
 # before one (a postfix log's message-id=<…>, a SIP URI)
 _ID_HEADER = re.compile(r"[ \t]*(?:message-id|in-reply-to|references|call-id|content-id|x-message-id)[ \t]*:", re.I)
-_ID_PREFIXES = ("message-id=<", "message-id=", "msgid=<", "sip:", "sips:")
+_ID_PREFIXES = ("message-id=<", "message-id=", "msgid=<")
+_ID_VALUES = re.compile(r"[ \t]*(?:<[^<>\s]{1,250}>[ \t,]*)*<?")  # (only the header's ids before the address)
+_CARD_WORD_GLUED = re.compile(r"card|cc|visa|mc|amex|pan|credit|debit|karte|tarjeta|carte|cartao|num|no|nr")
 _CARD_CTX = re.compile(r"\b(?:card|credit|debit|visa|mastercard|amex|cc|pan|payment|karte|tarjeta|carte)\b")
 
 
 def _glued(t: str, a: int, b: int) -> bool:
-    """The run ``t[a:b]`` touches an ASCII letter on either side (part of an id or a hash)."""
-    return (a > 0 and t[a - 1].isascii() and t[a - 1].isalpha()) or (b < len(t) and t[b].isascii() and t[b].isalpha())
+    """The run ``t[a:b]`` is part of an id or a hash: ASCII letters glued to its left that are no card word
+    ("ref=TBS2404…", not "card4111…"), or letters on both sides."""
+    left = a > 0 and t[a - 1].isascii() and t[a - 1].isalpha()
+    if not left:
+        return False
+    if b < len(t) and t[b].isascii() and t[b].isalpha():
+        return True
+    i = a
+    while i > 0 and a - i < 12 and t[i - 1].isascii() and t[i - 1].isalpha():
+        i -= 1
+    return _CARD_WORD_GLUED.search(t[i:a].lower()) is None
 
 
 def _ean13(d: str) -> bool:

@@ -42,7 +42,6 @@ import binascii
 import json
 import math
 import re
-import unicodedata
 from collections import Counter
 
 from . import gates, overlap
@@ -289,6 +288,22 @@ _URL_PW_PLACEHOLDERS = frozenset(
         "heslo",
         "jelszó",
         "пароль",
+        # (in scripts of their own: Bengali, Hindi, Chinese, Japanese, Korean, Thai, Arabic, Persian, Hebrew, Greek)
+        "পাসওয়ার্ড",
+        "पासवर्ड",
+        "密码",
+        "密碼",
+        "パスワード",
+        "비밀번호",
+        "รหัสผ่าน",
+        "كلمةالمرور",
+        "كلمة_المرور",
+        "رمزعبور",
+        "رمز_عبور",
+        "סיסמה",
+        "κωδικός",
+        "şifre",
+        "parol",
     }
 )
 
@@ -581,10 +596,10 @@ class SecretsScanner:
             low = pw.lower()
             if low in _URL_PW_PLACEHOLDERS or pw[0] in "$%{<*" or "..." in pw or "\u2026" in pw:
                 continue
-            if low.strip("[]()").replace("_", "").replace("-", "") in _URL_PW_PLACEHOLDERS or "redacted" in low:
-                continue  # "[REDACTED]", "(hidden)", "pw_redacted": a log that masked it; "CHANGE_ME"
-            if not pw.isascii() and all(unicodedata.category(c)[0] in "LM" for c in pw):
-                continue  # a word in a script of its own: "password" in the reader's language (mysql://user:পাসওয়ার্ড@…)
+            if "redacted" in low or low in ("[hidden]", "(hidden)", "[masked]", "(masked)", "[removed]", "[filtered]"):
+                continue  # "[REDACTED]", "pw_redacted", "[hidden]": a log that masked it
+            if low.replace("_", "").replace("-", "") in ("changeme", "changethis", "yourpassword", "mypassword"):
+                continue  # "CHANGE_ME", "change-me"
             if len(set(pw)) <= 2 or low.startswith("your") or "example" in low or ("password" in low and len(pw) <= 12):
                 continue
             if "{" in pw or "}" in pw:
