@@ -532,6 +532,8 @@ def test_versions_in_developer_artefacts_are_no_ip_addresses(text):
         ("eth0/192.168.1.20", ["192.168.1.20"]),
         ("price 9.99, attacker 203.0.113.7", ["203.0.113.7"]),
         ("User-Agent: curl/8.4.0 from 10.20.30.40", ["10.20.30.40"]),
+        ("ip 10.0.0.1+10.0.0.2", ["10.0.0.1", "10.0.0.2"]),
+        ("gateway 10.20.30.40 (1.2)", ["10.20.30.40"]),
     ],
 )
 def test_addresses_beside_versions_still_found(text, want):

@@ -284,8 +284,8 @@ _IPV4 = re.compile(
     r"(?![A-Za-z0-9_]|\.[0-9])"
 )
 _VERSION_AFTER = re.compile(
-    r"[ \t]*\((?:(?:build|rev|revision|release)[ \t]*[0-9]|[0-9]+\.[0-9]+(?:\.[0-9]+)?\))", re.IGNORECASE
-)  # "4.2.0.1 (build 20240611.3)", "FPBX-16.0.40.7(18.20.2)"
+    r"[ \t]*\((?:build|rev|revision|release)[ \t]*[0-9]|\([0-9]+\.[0-9]+(?:\.[0-9]+)?\)", re.IGNORECASE
+)  # "4.2.0.1 (build 20240611.3)", "FPBX-16.0.40.7(18.20.2)" (not "gateway 10.20.30.40 (1.2)")
 # where a dotted quad is a version by what stands before it (lower case, on its line): a product token
 # ("Chrome/122.0.0.0"; not a path's "/hosts/"), an image's tag ("registry.internal/web:4.17.0.2"), the next of a
 # list of products and their versions ("Datadog agent 7.54.0, osquery 5.12.1.4"), or a quoted User-Agent value
@@ -356,7 +356,8 @@ def _three_parts(quad: str) -> str:
 
 
 _IPV4_FULL = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
-_IPV4_SUFFIX_BAD = re.compile(r"[-~][A-Za-z]|\+[A-Za-z0-9]")  # "1.2.3.4-beta", a release's "5.3.11.2+531102"
+# "1.2.3.4-beta", a release's "5.3.11.2+531102" (not "10.0.0.1+10.0.0.2", two addresses)
+_IPV4_SUFFIX_BAD = re.compile(r"[-~][A-Za-z]|\+(?![0-9]{1,3}\.[0-9])[A-Za-z0-9]")
 _IPV6 = re.compile(
     r"(?<![\w:.])"
     r"(?=[0-9A-Fa-f:.]{0,40}::|(?:[0-9A-Fa-f]{1,4}:){6})"
