@@ -159,15 +159,24 @@ class ScanModule:
         send the system prompt and the whole conversation again on every turn, and an unchanged
         message need not be scanned a third time.  (Responses are new text: they are scanned with
         `_scan`, not remembered.)  What is remembered is a tuple, shared: read it, never change it."""
+        return self._remembered(text, self._cache)
+
+    def _remembered(self, text: str, cache: _TextCache, scanners: list[Any] | None = None) -> Sequence[Finding]:
+        """:meth:`scan` with a memory of texts and the scanners that fill it (another set of scanners needs a
+        memory of its own: what one found in a text is no answer for the other)."""
         if len(text) < _CACHE_MIN_CHARS:
-            return self._scan(text)
-        cache = self._cache
+            return self._scan(text, scanners)
         hit = cache.get(text)
         if hit is not None:
             return hit
-        found = tuple(self._scan(text))
+        found = tuple(self._scan(text, scanners))
         cache.put(text, found)
         return found
+
+    @staticmethod
+    def _new_memory() -> _TextCache:
+        """A memory of texts for :meth:`_remembered` (as big as the module's own)."""
+        return _TextCache(_CACHE_MAX_CHARS)
 
     def scan_text(self, t: Any) -> Sequence[Finding]:
         """Findings in one of a request's texts (a ``Text``: its role and kind say where it comes from); a

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field
 
 from leash_cli.exchange import Violation
-from leash_cli.modules._scanning import _CACHE_MAX_CHARS, _CACHE_MIN_CHARS, ScanModule, ScanSettings, _TextCache
+from leash_cli.modules._scanning import ScanModule, ScanSettings
 from leash_cli.scanners import InjectionScanner, mask
 from leash_cli.scanners.injection import DEFAULT_SENSITIVITY, PRESETS, Sensitivity
 
@@ -75,7 +75,7 @@ class PromptInjection(ScanModule):
         )
         # ...with a memory of its own: what one scanner found in a text is no answer for the other (a page first
         # pasted by a user, read where a rule pointed, must still be swept when it comes back as a tool's result)
-        self._content_cache = _TextCache(_CACHE_MAX_CHARS)
+        self._content_memory = self._new_memory()
         self._roles = set(settings.roles) if settings.roles else None
         self._scan_system = settings.scan_system
         # what request_texts learns of the request being judged, for its scans and findings: per thread, since
@@ -98,15 +98,7 @@ class PromptInjection(ScanModule):
         read whole either way: the two scanners differ only on texts over 1,024 characters)."""
         if self._content is self.scanners[0] or not (t.kind in _CONTENT_KINDS or t.role == "tool"):
             return self.scan(t.text)
-        text = t.text
-        if len(text) < _CACHE_MIN_CHARS:
-            return self._scan(text, [self._content])
-        hit = self._content_cache.get(text)
-        if hit is not None:
-            return hit
-        found = tuple(self._scan(text, [self._content]))
-        self._content_cache.put(text, found)
-        return found
+        return self._remembered(t.text, self._content_memory, [self._content])
 
     def _violation(self, f, action: str, field: str | None) -> Violation:
         if field and not field.startswith("response"):
