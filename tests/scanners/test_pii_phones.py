@@ -650,3 +650,10 @@ def test_a_sixteenth_writers_official_numbers():
         assert phones_in(text) == [want], text
     for text in ("Engine: 150 hp 2012345678", "المؤلفون: 9781234567", "โทรทัศน์ รุ่น 0812345678"):
         assert phones_in(text) == [], text
+
+
+def test_a_seventeenth_writers_chat_words():
+    assert phones_in("Hi can deal at Tampines MRT tmr 7pm? My HP 9173 2208") == ["9173 2208"]  # (Singapore's "HP")
+    assert phones_in("Me chama no zap (21) 99671-3042 que a gente combina") == ["(21) 99671-3042"]
+    for text in ("Engine: 150 hp 2012345678", "HP LaserJet 1020 serial 1234567890"):  # (horsepower, a printer)
+        assert phones_in(text) == [], text

@@ -386,6 +386,8 @@ _CTX_SET = frozenset(
         "telepon",
         "hubungi",
         "nomor",
+        "zap",  # (Brazilian Portuguese for WhatsApp: "me chama no zap")
+        "zapzap",
         "thoại",
         "kontakt",
         "texter",
@@ -1127,6 +1129,8 @@ _POSTAL_4_3 = re.compile(r"[0-9]{4}-[0-9]{3}")
 _CITY_AFTER = re.compile(r"[ \t]+[^\W\d_](?<![a-z])")  # a capitalised word: "Porto", "Lisboa"
 # two capitals right before a number: a country or carrier prefix of a VAT id or a parcel code
 # ("PH", the phone's own abbreviation, is no prefix; a "+" number is never a VAT id)
+# "HP" (a mobile, "handphone", in Indonesia, Malaysia and Singapore) in capitals: "hp" is horsepower ("150 hp")
+_HP = re.compile(r"(?<![A-Za-z])H[Pp](?![A-Za-z])(?:[ \t]*(?:no|nr|#)\.?)?[ \t]*[:.]?[ \t]*$")
 _PREFIX_BEFORE = re.compile(r"(?<![A-Za-z])(?!PH|HP)[A-Z]{2} ?$")  # (Indonesian and Malay "HP": a mobile, "handphone")
 _YEAR_FIRST = re.compile(r"(?:19|20)[0-9]{2}(?:([-.])[0-9]+\1[0-9]|/[0-9])")
 
@@ -1180,7 +1184,7 @@ def _score(
     def has_ctx() -> bool:
         nonlocal ctx
         if ctx is None:
-            ctx = _ctx(before.lower(), after[:16].lower(), header_of(a))
+            ctx = _ctx(before.lower(), after[:16].lower(), header_of(a)) or _HP.search(before[-16:]) is not None
         return ctx
 
     if _pn is None or budget[0] <= 0:
