@@ -198,7 +198,7 @@ class ScanModule:
             out.extend(sc.scan(text))
         return out
 
-    def _scan_windows(self, text: str, enough: int | None = None, scanners: list[Any] | None = None) -> list[Finding]:
+    def _scan_windows(self, text: str, enough: int | None, scanners: list[Any]) -> list[Finding]:
         """A long text in overlapping windows, offsets into the whole text.  A window keeps the
         findings that start in its own stretch (those starting in the overlap are the next one's,
         found there with their context) and not inside one an earlier window kept (a match cut
@@ -211,7 +211,7 @@ class ScanModule:
             own = pos + _WINDOW if end < n else n
             part = text[pos:end]
             reach = covered
-            for sc in self.scanners if scanners is None else scanners:
+            for sc in scanners:
                 for f in sc.scan(part):
                     start = f.start + pos
                     if start < own and start >= covered:

@@ -78,8 +78,8 @@ class PromptInjection(ScanModule):
         self._content_memory = self._new_memory()
         self._roles = set(settings.roles) if settings.roles else None
         self._scan_system = settings.scan_system
-        # what request_texts learns of the request being judged, for its scans and findings: per thread, since
-        # requests can be judged at once in the pipeline's worker threads (a request's stage runs in one)
+        # what request_texts learns of the request being judged (where each text comes from), for its findings:
+        # per thread, since requests can be judged at once in the pipeline's worker threads (a stage runs in one)
         self._request = threading.local()
 
     def request_texts(self, ex):

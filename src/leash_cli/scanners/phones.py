@@ -449,27 +449,18 @@ _CTX_CJK = re.compile(
 
 # -- region hints ---------------------------------------------------------------------------
 # (first code point, last code point, regions) of the scripts that point at a country
+# letters only some of a script's languages use, which point at their countries before the script's block does
+_SCRIPT_LETTERS = (
+    ("үө", ("MN",)),  # Mongolian (Cyrillic)
+    ("ٹڈڑںھہے", ("PK",)),  # Urdu
+    ("پچکگی", ("IR", "AF", "PK")),  # Persian (and Urdu)
+    ("ژ", ("IR", "AF")),
+)
 _SCRIPTS = (
     (0xAC00, 0xD7AF, ("KR",)),
     (0x3040, 0x30FF, ("JP",)),
     (0x4E00, 0x9FFF, ("CN", "TW", "HK", "JP")),
-    (0x04AF, 0x04AF, ("MN",)),  # (Mongolian's ү and ө: before Cyrillic's countries)
-    (0x04E9, 0x04E9, ("MN",)),
     (0x0400, 0x04FF, ("RU", "UA", "BY", "KZ")),
-    # Urdu's letters (ٹ ڈ ڑ ں ھ ہ ے), then Persian's (پ چ ژ ک گ ی): before the Arabic countries
-    (0x0679, 0x0679, ("PK",)),
-    (0x0688, 0x0688, ("PK",)),
-    (0x0691, 0x0691, ("PK",)),
-    (0x06BA, 0x06BA, ("PK",)),
-    (0x06BE, 0x06BE, ("PK",)),
-    (0x06C1, 0x06C1, ("PK",)),
-    (0x06D2, 0x06D2, ("PK",)),
-    (0x067E, 0x067E, ("IR", "AF", "PK")),
-    (0x0686, 0x0686, ("IR", "AF", "PK")),
-    (0x0698, 0x0698, ("IR", "AF")),
-    (0x06A9, 0x06A9, ("IR", "AF", "PK")),
-    (0x06AF, 0x06AF, ("IR", "AF", "PK")),
-    (0x06CC, 0x06CC, ("IR", "AF", "PK")),
     (0x0600, 0x06FF, ("SA", "AE", "EG", "QA", "KW", "JO", "MA", "TN", "DZ", "IQ", "OM", "LB")),
     (0x0900, 0x097F, ("IN", "NP")),
     (0x0980, 0x09FF, ("BD", "IN")),
@@ -485,9 +476,9 @@ _SCRIPTS = (
     (0x1200, 0x137F, ("ET",)),
     (0x0370, 0x03FF, ("GR", "CY")),
 )
-# (a letter of its own, looked up by code point; a script's block, by bisection: blocks do not overlap)
-_SCRIPT_CHAR = {lo: k for k, (lo, hi, _) in enumerate(_SCRIPTS) if lo == hi}
-_BLOCKS = sorted((lo, hi, k) for k, (lo, hi, _) in enumerate(_SCRIPTS) if lo < hi)
+# (a letter looked up by code point; a script's block by bisection: the blocks do not overlap)
+_SCRIPT_CHAR = {ch: k for k, (letters, _) in enumerate(_SCRIPT_LETTERS) for ch in letters}
+_BLOCKS = sorted((lo, hi, k) for k, (lo, hi, _) in enumerate(_SCRIPTS))
 _BLOCK_LO = [lo for lo, _, _ in _BLOCKS]
 assert all(a[1] < b[0] for a, b in zip(_BLOCKS, _BLOCKS[1:]))
 # Latin-script languages: letters only they use, and frequent short words (stop words, phone words)
@@ -626,16 +617,18 @@ def region_hints(window: str) -> tuple[str, ...]:
     low = window.lower()
     chars = set(low)
     if not low.isascii():
-        found = set()
+        letters, found = set(), set()
         for ch in chars:
             o = ord(ch)
             if o >= 0x370:
-                k = _SCRIPT_CHAR.get(o)
+                k = _SCRIPT_CHAR.get(ch)
                 if k is not None:
-                    found.add(k)
+                    letters.add(k)
                 j = bisect.bisect_right(_BLOCK_LO, o) - 1
                 if j >= 0 and o <= _BLOCKS[j][1]:
                     found.add(_BLOCKS[j][2])
+        for k in sorted(letters):
+            out.extend(r for r in _SCRIPT_LETTERS[k][1] if r not in out)
         for k in sorted(found):
             out.extend(r for r in _SCRIPTS[k][2] if r not in out)
     words = set(_LETTERS.findall(low))
@@ -785,6 +778,13 @@ _MSG_KEY = re.compile(
     r"(?<![a-z0-9])(?:to|from|dst|src|dest|destination|recipient|sender|wa_id|waid|msisdn|originator|caller|callee|"
     r"ani|dnis)[\"']?[ \t]*[:=][ \t]*[\"']?$"
 )
+
+
+def _keyed(before: str) -> bool:
+    """A record's key stands right before the number: "ts=", '"to": "', "phone: "."""
+    return before[-3:].rstrip(" \t\"'")[-1:] in (":", "=")
+
+
 _KEY_BEFORE = re.compile(r"([a-z][a-z0-9_]*)[\"']?[ \t]*[:=][ \t]*[\"']?$")  # a record's key right before a value
 
 
@@ -941,7 +941,7 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             continue
         e = _EXT.match(t, b)
         end = e.end() if e else b
-        keyed = before[-3:].rstrip(" \t\"'")[-1:] in (":", "=")  # (a record's key right before: "ts=", '"to": "')
+        keyed = _keyed(before)
         neg = (
             _neg(before, keyed)
             or _neg(header_of(a))
@@ -1228,7 +1228,7 @@ def _score(
         s == digits
         and digits[0] != "0"
         and 10 <= len(digits) <= 15
-        and before[-3:].rstrip(" \t\"'")[-1:] in (":", "=")
+        and _keyed(before)
         and _MSG_KEY.search(before[-24:].lower())
     ):
         # a calling code without its "+" as a sender's or recipient's key holds it (SMS and messaging gateways,
