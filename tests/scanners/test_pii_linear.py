@@ -167,6 +167,10 @@ def test_one_mib_card_and_jwt_text_is_linear():
         'sofia/external/+34912345678@sip.x ua="Yealink 1.0.11.23" Chrome/124.0.0.0 img/web:3.1.0.2 ',
         "Message-ID: <a1@mail.example.com> sip:2001@pbx.example to=447911123456 created_at=1733412822 ",
         "nginx 1.25.3, osquery 5.12.1.4, ref=TBS4111111111111111 0-306-40615-2 ",
+        # an eighteenth writer's web pages: labels glued to numbers, middle dots, an HTML table under one header
+        "Tel.+39 089 871 220|Fax089 871 229|Hotline0316 887-7272 · 650 441 287 · ",
+        "<tr><th>SSN</th><th>Phone</th></tr><tr><td>526 90 1847</td><td>(602) 555-0144</td></tr>",
+        "<td>526 90 1847</td><td>412 55 1234 and 541 07 2249</td><th>x</th>",
     ],
 )
 def test_the_newer_phone_and_address_rules_scale_linearly(unit):

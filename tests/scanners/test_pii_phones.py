@@ -657,3 +657,76 @@ def test_a_seventeenth_writers_chat_words():
     assert phones_in("Me chama no zap (21) 99671-3042 que a gente combina") == ["(21) 99671-3042"]
     for text in ("Engine: 150 hp 2012345678", "HP LaserJet 1020 serial 1234567890"):  # (horsepower, a printer)
         assert phones_in(text) == [], text
+
+
+def test_an_eighteenth_writers_scraped_pages():
+    """A web page scraped without its layout glues a number to its labels; the labels named in
+    ``phones._GLUED_BEFORE`` / ``_GLUED_AFTER`` may touch it, nothing else (a part number after a word stays
+    out, and a decimal is no number after a dot)."""
+    assert phones_in("Via Roma 3, Amalfi\nTel.+39 089 871 220|Fax089 871 229|Cell.+39 347 118 2294\n") == [
+        "+39 089 871 220",
+        "089 871 229",
+        "+39 347 118 2294",
+    ]
+    assert phones_in("Marktplatz 4 · 24103 KielTel.:0431 5566 21Fax:0431 5566 22E-Mail:post@example.de") == [
+        "0431 5566 21",
+        "0431 5566 22",
+    ]
+    assert phones_in("Atendimento 24hTelefone(11) 3051-4482WhatsApp(11) 99517-2290Urgência") == [
+        "(11) 3051-4482",
+        "(11) 99517-2290",
+    ]
+    assert phones_in("Γραφείο ΑθήναςΤηλ.210 33 18 441Fax210 33 18 442\n") == ["210 33 18 441", "210 33 18 442"]
+    for text in ("ModelXR0431556621 in stock", "Serie Z0612345678Fax", "pi is 3.0431556621 roughly"):
+        assert phones_in(text) == [], text
+
+
+def test_an_eighteenth_writers_web_pages():
+    # a middle dot between two numbers joins the second to the first, as "or" does
+    assert phones_in("Fontanería Pérez\nC/ Mayor 3, 46001 Valencia\nTel. 963 51 22 08 · 650 441 287\n") == [
+        "963 51 22 08",
+        "650 441 287",
+    ]
+    assert phones_in("Sans frais : 1 888 432-7710\nTélécopieur : 418 643-2291") == ["1 888 432-7710", "418 643-2291"]
+    assert phones_in("Linha grátis: 800 201 339") == ["800 201 339"]
+    assert phones_in("FAX番号\u3000\u3000 06-6344-2219") == ["06-6344-2219"]  # (a fax's "番号" is a phone's)
+    assert phones_in("电话：021-6288 4410 转 8023") == ["021-6288 4410 转 8023"]  # (an extension)
+    for text in (
+        "این ٹی این: 3318214-6 · ایس ٹی آر این: 3277876133418",  # Pakistani tax numbers
+        "CUIT 30-71533288-9 · IIBB 0-7153328-1",  # an Argentine gross-income tax number
+        "Код ЄДРПОУ 41827736 · ІПН 418277326514",
+        "NDIS registered provider 4050 221 387",
+        "Matična številka: 6314417000",
+        "AGB-code praktijk: 04-061122",
+        "Numéro d'entreprise du Québec (NEQ) : 1171 4428 11",
+        "Hersteller-Nr.: 0214-551-18",
+        "CVR-nr. 38420117",
+        "상품번호: 7714420583 · 매물번호 2231884410",
+        "匯款帳號：0512-3301-8842",
+        "เลขประจำตัวผู้เสียภาษี 0105561022714",
+        "Sanduku la Posta 2210-80100, Mombasa",
+        "immatriculée au RCS de Nantes sous le numéro 814 227 330",
+        "Cédula jurídica: 3-101-552871",
+        "Объявление № 2718830415 · 88 просмотров",
+        "Do, 14.11. 19.30 Uhr: Lesung im Saal",
+    ):
+        assert phones_in(text) == [], text
+
+
+def test_html_table_columns_name_their_values():
+    """An HTML table's header cells name the values of their columns, as a CSV header does."""
+    t = (
+        "<table><tr><th>Name</th><th>Phone</th><th>SSN</th><th>Order</th></tr>\n"
+        "<tr><td>Ann Lee</td><td>(602) 555-0144</td><td>526 90 1847</td><td>412 55 1234</td></tr></table>"
+    )
+    got = [(f.type, t[f.start : f.end]) for f in PiiScanner().scan(t)]
+    assert ("US_SSN", "526 90 1847") in got and ("US_SSN", "412 55 1234") not in got, got
+
+
+def test_a_second_ssn_joined_by_and():
+    def ssns(t):
+        return [t[f.start : f.end] for f in PiiScanner().scan(t) if f.type == "US_SSN"]
+
+    assert ssns("Our SSNs: mine is 523-41-8876 and my husband's is 541 07 2249.") == ["523-41-8876", "541 07 2249"]
+    assert ssns("SSN 512-45-6789 and order 412 55 1234") == ["512-45-6789"]
+    assert ssns("SSN 512-45-6789. Member no. 412 55 1234") == ["512-45-6789"]

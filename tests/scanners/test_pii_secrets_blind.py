@@ -1,6 +1,6 @@
 """PII and secrets on text by writers who never saw the scanners (issue #18's bars, on other people's text).
 
-``pii_blind.jsonl`` and ``secrets_blind.jsonl``: seventeen writers, each briefed with the entity types, the
+``pii_blind.jsonl`` and ``secrets_blind.jsonl``: eighteen writers, each briefed with the entity types, the
 countries and kinds of text to cover and the kinds of hard negative, never shown the scanners, their tests
 or each other's sets; numbers and keys made up, correctly formed (check digits, numbering ranges, token
 shapes). Each set was scored first with the scanners as they were (held out: docs/pii-and-secrets.md, "Other
@@ -13,7 +13,8 @@ fixes, met every bar but the hard negatives'; M's, briefed to write hard negativ
 micro-F1, negatives, IP, SSN and card bars held out). The next writer's set is the next test. Spans: a phone number from its first character to its last
 digit (an extension written right after it included), a PEM private key from ``-----BEGIN`` to the end of
 its ``-----END`` line (writer A marked the BEGIN line only; extended mechanically), a URL password alone;
-a fax number is a phone number (writer P left four unlabelled; labelled mechanically).
+a fax number is a phone number (writer P left four unlabelled; labelled mechanically; writer R left three
+extensions outside their numbers' spans; extended mechanically).
 Run with ``-s`` for the tables."""
 
 from __future__ import annotations

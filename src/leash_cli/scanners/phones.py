@@ -5,7 +5,8 @@ A phone number is found in three steps, cheapest first:
 1. **Candidates** - a regular expression finds runs of digits and the separators
    people write inside phone numbers (space, ``.``, ``-``, ``/``, parentheses, a
    leading ``+``), 7..15 digits, not glued to ASCII letters or digits (CJK, Arabic
-   or Cyrillic text right next to the number is fine: ``电话13800138000``), plus an
+   or Cyrillic text right next to the number is fine: ``电话13800138000``, and so is a
+   scraped page's label: ``Fax089 871 229``, ``… 43Fax:``), plus an
    optional extension (``ext. 12``, ``x31``, ``доб. 123``, ``wew. 5``, ``ramal 7``).
 2. **Shape vetoes** (no library call): dates (``03.12.2026``, ``2026-12-03``),
    decimal numbers and coordinates, dotted version strings, a number followed by
@@ -40,6 +41,18 @@ _pn = None  # the phonenumbers module, imported by warm() (~80 ms: only when a P
 __all__ = ["PHONE", "phone_candidates", "region_hints", "warm"]
 
 # -- candidates ---------------------------------------------------------------------------
+# A web page scraped without its layout glues a number to its labels ("Tel.+39 089 876 354|Fax089 876 319",
+# "Hotline0316 887-7272", "Tel.:0461 1820 43Fax:0461 …", "Telefone(51) 3015-6076WhatsApp(51) …"): these labels
+# may touch a number on the left (one fixed-width look-behind each, tried only after a letter or a dot), and
+# these on the right (a capital letter starting the next label)
+_GLUED_LABELS = (
+    "Tel TEL Tel. Tél. Tlf. Fax FAX Fax. Hotline Telefon Telefone Telefono Teléfono Phone Mobil Mobile Cell Cell. "
+)
+_GLUED_LABELS += "Handy WhatsApp Τηλ. Τηλ Φαξ"
+# (each look-behind ends after the number's first character)
+_GLUED_BEFORE = "(?:" + "|".join(f"(?<={re.escape(w)}[\\s\\S])" for w in _GLUED_LABELS.split()) + ")"
+_GLUED_AFTER = "Fax|FAX|Tel|TEL|E-?[Mm]ail|Email|WhatsApp|Mobil|Cell|Handy|Emerg|Urg|Notfall|Web|Www|Τηλ|Φαξ"
+LOOKAHEAD = 8  # how far past its end a match of PHONE looks (the longest label above, and a character)
 # Starts at "+", "(" or a digit not preceded by an ASCII word character or a number
 # separator (nor by a digit and a colon: "17:42:18 2024 -0700" is a time); ends at a digit not
 # followed by one.  ASCII-only boundaries: CJK, Arabic and Cyrillic letters may touch the number, a
@@ -50,14 +63,15 @@ __all__ = ["PHONE", "phone_candidates", "region_hints", "warm"]
 # times faster than an alternation that tells the two apart); without spaces it groups a number
 # ("0173/28154237").
 PHONE = re.compile(
-    r"[+(0-9](?<![A-Za-z0-9_+#.@][\s\S])(?<!(?<![\u05d0-\u05ea])-[\s\S])(?<![0-9]:[\s\S])"
+    r"[+(0-9](?:(?<![A-Za-z0-9_+#.@][\s\S])|(?<=[A-Za-z.\u0370-\u03ff][\s\S])" + _GLUED_BEFORE + r")"
+    r"(?<!(?<![\u05d0-\u05ea])-[\s\S])(?<![0-9]:[\s\S])"
     r"(?<!(?<![)\u2e80-\u9fff\uac00-\ud7af])/[\s\S])"
     r"(?:(?<=\+)\(?[0-9]|(?<=\()\+?[0-9]|(?<=[0-9]))"
     r"[0-9 \t()./\-]{4,24}[0-9]"
-    r"(?![A-Za-z0-9_]|[.\-/][0-9A-Za-z])"
+    r"(?!(?!" + _GLUED_AFTER + r")[A-Za-z0-9_]|[.\-/][0-9A-Za-z])"
 )
 _EXT = re.compile(
-    r"[ \t]{0,2}(?:ext\.?|extn\.?|extension|x|доб\.?|wew\.?|ramal|anexo|anx\.?|dahili|int\.?|poste|durchwahl|dw\.?|内線|分機|내선)"
+    r"[ \t]{0,2}(?:ext\.?|extn\.?|extension|x|доб\.?|wew\.?|ramal|anexo|anx\.?|dahili|int\.?|poste|durchwahl|dw\.?|内線|分機|分机|转|轉|내선)"
     r"[ \t]{0,2}(?:[:\-][ \t]?)?[0-9]{1,6}(?![0-9A-Za-z])",
     re.IGNORECASE,
 )
@@ -77,7 +91,7 @@ _THOUSANDS = re.compile(r"[1-9]\d{0,2}(?:([ .])\d{3})(?:\1\d{3})*")
 _UNIT_AFTER = re.compile(
     r"[ \t]?(?:€|\$|£|¥|₽|₹|₩|₺|%|‰|°|元|円|원|руб|р\.|тыс|млн|zł|pln|eur|usd|gbp|chf|rub|ft|kč|kr|"
     r"km|kg|mb|gb|kb|ms|mm|cm|m²|m2|people|users|inhabitants|habitantes|einwohner|mieszkańców|человек|"
-    r"osób|personas|pessoas|persone|inwoners|kişi|명|人|units|pcs|szt|stück|шт)(?![a-z])",
+    r"osób|personas|pessoas|persone|inwoners|kişi|명|人|units|pcs|szt|stück|шт|uhr|godz|h)(?![a-z])",
     re.IGNORECASE,
 )
 _UNIT_BEFORE = re.compile(r"(?:€|\$|£|¥|₽|₹|₩|₺|eur|usd|pln|rub|r\$)\s?$", re.IGNORECASE)
@@ -118,7 +132,11 @@ _NEG_WORDS = (
     # (official documents' own numbers: a bill's, a notice's, a group's, a policy's; national and tax ids -- Danish
     # CPR, British UTR, American TIN, New Zealand IRD, Canadian SIN, Czech and Slovak birth and insured numbers,
     # a Tunisian CNAM "matricule"; a Spanish "orden", a customs tariff's "subpartida")
-    r"polis|polisnummer|cpr|utr|ird|matricule|assuré|cnam|poistenca|rodné|orden|ordem|subpartida|tarifaire"
+    r"polis|polisnummer|cpr|utr|ird|matricule|assuré|cnam|poistenca|rodné|orden|ordem|subpartida|tarifaire|"
+    # (a web page's imprint and listings: Pakistani NTN and STRN, an Argentine IIBB, Ukrainian ІПН and ЄДРПОУ, a
+    # Quebec NEQ, a Slovenian registry or tax number, a Costa Rican cédula, a manufacturer's part number, an ad's)
+    r"ntn|strn|iibb|іпн|ипн|єдрпоу|едрпоу|neq|matična|davčna|cédula|cedula|hersteller|herstellernummer|"
+    r"объявление|объявления"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 # words that are a record's only with its number word after them ("Bill number 812 447 3301", "Notice no."; not
@@ -131,6 +149,11 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "assurance sociale",
     "r. č.",  # (a Czech or Slovak birth number, rodné číslo)
     "rodné číslo",
+    "sous le numéro",  # (a French registration: "RCS de Lyon sous le numéro 852 417 309")
+    "sous le n°",
+    "registered provider",  # (an Australian NDIS provider's number)
+    "provider number",
+    "sanduku la posta",  # (a Swahili post-office box and its postal code: "Sanduku la Posta 4218-40100")
 )
 _NEG_MULTI_RE = re.compile("|".join(re.escape(w) for w in _NEG_MULTI))
 _DIGIT = re.compile(r"[0-9]")
@@ -155,6 +178,7 @@ _ID_WORDS = frozenset(  # (not "ein", "btw", "vat", "inn", "nit", "rut", "rfc": 
         "acn",
         "tva",
         "itin",  # (a US taxpayer number: "ITIN супруга: 912-78-4410")
+        "agb-code",  # (a Dutch health-care provider's: "AGB-code praktijk: 04-054321")
     ]
 )
 # a code's one-letter prefix after its word on the same line (not T, M, F, P ... of a signature: "T 0161 …")
@@ -193,6 +217,11 @@ _NEG_FILLER = frozenset(
         "º",
         "o",  # ("n.º" reads "n.o" once normalised)
         "č",  # (Czech "č.", číslo)
+        "številka",  # (Slovenian: "Matična številka: 8218770000")
+        "jurídica",  # (a Costa Rican company's "Cédula jurídica: 3-002-418227", a person's "cédula física")
+        "juridica",
+        "física",
+        "fisica",
         "nro",
         "electrónico",  # ("número de billete electrónico")
         "electronico",
@@ -216,7 +245,8 @@ _NEG_FILLER = frozenset(
 # (the word an Arabic record's number may hold between its noun and "رقم" is no phone word: "رقم العقد جوال: 055…")
 _AR_NOT_PHONE = r"(?!(?:ال)?(?:جوال|هاتف|موبايل|واتساب|تلفون)|اتصل|اتصال|تواصل|للتواصل)"
 _NEG_CJK = re.compile(
-    r"(?:订单|單號|单号|发票|發票|编号|編號|主文|注文|(?<!電話)(?<!携帯)番号|郵便|邮编|账号|账户|口座|계좌|우편번호|주문|사업자|"
+    r"(?:订单|單號|单号|发票|發票|编号|編號|主文|注文|(?<!電話)(?<!携帯)(?<!FAX)(?<!Fax)(?<!ＦＡＸ)(?<!ファックス)番号|郵便|邮编|账号|账户|帳號|帳戶|帐号|口座|계좌|우편번호|주문|사업자|"
+    r"상품번호|매물번호|관리번호|접수번호|예약번호|회원번호|ผู้เสียภาษี|این ٹی این|ایس ٹی آر این|"
     r"등록번호|송장|請求書|请求书|거래명세서|会議\s*ID|会议\s*ID|회의\s*ID|コード|品番|批次|批号|批號|"
     r"رقم الطلب|الطلب|الشحنة|شحنة|فاتورة|الفاتورة|رقم الحساب|الحساب|المعاملة|معاملة|الزيارة|الملف|ضريبية|الضريبي|"
     # (an Arabic record's number: "هوية مقيم رقم", "فاتورة مبسطة رقم", "رقم السجل التجاري", "رقم المرجع")
@@ -418,6 +448,8 @@ _CTX_SET = frozenset(
         "nazovite",
         "nazovi",
         "mobitel",
+        "télécopieur",  # (a fax, in French Canada)
+        "telecopieur",
     ]
 )
 _CTX_MULTI = (
@@ -434,6 +466,11 @@ _CTX_MULTI = (
     "work #",
     "home #",
     "contact #",
+    "sans frais",  # (toll-free: French Canada's "Sans frais : 1 877 …", Portugal's "linha grátis", Italy's "numero verde")
+    "linha grátis",
+    "linha verde",
+    "número verde",
+    "numero verde",
 )
 _CTX_MULTI_RE = re.compile("|".join(re.escape(w) for w in _CTX_MULTI))
 _CTX_CJK = re.compile(
@@ -801,6 +838,8 @@ def _neg(before: str, keyed: bool = False) -> bool:
     toks = _TOKEN.findall(tail)
     if toks and toks[-1] in ("n°", "nº") and not _has_ctx(tail):
         return True  # a number sign right before it, no phone word: "Resolución N° 023-003-0145821" (not "Teléfono N°")
+    if toks and "-" in toks[-1] and toks[-1].rsplit("-", 1)[1] in _NEG_FILLER:
+        toks[-1:] = toks[-1].rsplit("-", 1)  # a word and its number word joined: "CVR-nr.", "Hersteller-Nr."
     numbered = bool(toks) and toks[-1] in _NEG_FILLER
     while toks and toks[-1] in _NEG_FILLER:
         toks.pop()
@@ -1169,8 +1208,9 @@ def _decimalish(s: str) -> bool:
 _IDD = re.compile(r"(011|0011|8[ -]?10)[ .\-]")
 # "or" between two numbers, in the languages the phone words cover
 _OR_JOIN = re.compile(
-    r"[ \t]*,?[ \t]*(?:or|ou|o|oder|of|eller|lub|albo|или|або|veya|ya da|atau|hoặc|หรือ|tai|vagy|sau|nebo|alebo|"
-    r"ή|או|یا|أو|او|或|或者|또는|または|अथवा|या)[ \t]*:?[ \t]*",
+    # (or a web page's middle dot between two numbers: "963 74 29 18 · 650 218 447")
+    r"[ \t]*(?:[·•]|,?[ \t]*(?:or|ou|o|oder|of|eller|lub|albo|или|або|veya|ya da|atau|hoặc|หรือ|tai|vagy|sau|nebo|"
+    r"alebo|ή|או|یا|أو|او|或|或者|또는|または|अथवा|या)[ \t]*:?)[ \t]*",
     re.IGNORECASE,
 )
 _OR_REACH = 16

@@ -253,6 +253,8 @@ _SSN = re.compile(
 )
 _SSN_SPECIMENS = frozenset({"078051120", "219099999", "123456789"})
 _DIGIT_RUN = re.compile(r"[0-9]{4,}")
+_SSN_DASHED_END = re.compile(r"(?<![0-9\-])[0-9]{3}-[0-9]{2}-[0-9]{4}$")
+_AND_ANOTHER = re.compile(r"[ ,;]*(?:and|&|plus|as well as) [^.;:\n0-9]{0,30}$")
 # (underscores and dashes count as boundaries: employee_ssn, social-security-number, SocialSecurityNumber)
 # ("my social" in chat: "the last four of your social"; not "your social media")
 _SSN_CTX = re.compile(
@@ -703,11 +705,25 @@ class PiiScanner:
             # a US tax form that asks for the number ("my wife's number on the 1040"), even as the last number
             form = _TAX_FORM_HINT.search(before) is not None and _TAX_FORM.search(before) is not None
             runs = _DIGIT_RUN.findall(before)
+            chained = False
             if runs:
-                before = before[before.rfind(runs[-1]) + len(runs[-1]) :]
+                cut = before.rfind(runs[-1]) + len(runs[-1])
+                # ...unless that number is an SSN with its word, and "and" joins this one to it: "My SSN is
+                # 523-41-8876 and my wife's is 531 07 2249"
+                chained = (
+                    _AND_ANOTHER.match(before, cut) is not None
+                    and _SSN_DASHED_END.search(before, 0, cut) is not None
+                    and _SSN_CTX.search(before, 0, cut) is not None
+                )
+                before = before[cut:]
             header = headers.header_of(m.start())
             neg = _NEG_CTX.search(before[-25:]) is not None or _NOT_SSN_COLUMN.search(header) is not None
-            ctx = (form and not neg) or _SSN_CTX.search(before) is not None or _SSN_CTX.search(header) is not None
+            ctx = (
+                (form and not neg)
+                or (chained and not neg)
+                or _SSN_CTX.search(before) is not None
+                or _SSN_CTX.search(header) is not None
+            )
             if sep == "-":
                 score = 0.8
             elif sep in " .":  # (dots: an OCR'd or hand-typed "723.35.0736")
@@ -835,7 +851,7 @@ class PiiScanner:
             yield from phones.sip_users(t)
         yield from phones.phone_candidates(
             t,
-            gates.finditer(_PHONE, t, wins),
+            gates.finditer(_PHONE, t, wins, lookahead=phones.LOOKAHEAD),
             _nanp_score,
             headers.header_of,
             shapes=self._phone_score,
@@ -951,11 +967,27 @@ class _Headers:
     however far down the table they are.  Lines are read once (memoised); lines longer than
     ``_MAX_ROW`` characters are not table rows (so one huge line costs nothing per candidate)."""
 
-    __slots__ = ("t", "memo", "rows", "fixed", "sql", "sql_cols", "sql_tuples", "cells", "heads", "x12", "copy")
+    __slots__ = (
+        "t",
+        "memo",
+        "rows",
+        "fixed",
+        "sql",
+        "sql_cols",
+        "sql_tuples",
+        "cells",
+        "heads",
+        "x12",
+        "copy",
+        "html",
+        "heads_html",
+    )
 
     def __init__(self, t: str) -> None:
         self.t = t
         self.x12: bool | None = None  # whether the text holds X12 EDI segments (looked at once)
+        self.html: bool | None = None  # whether the text holds an HTML table with header cells (looked at once)
+        self.heads_html: dict[int, list[str]] = {}  # header row start -> its cells
         self.memo: dict[tuple[int, str], int] = {}
         self.rows: dict[int, _Row | None] = {}  # line start -> (delimiter, header cells); None: not a table row
         # line start -> (header line, column spans) of the fixed-width table it is a row of; None: not one
@@ -981,6 +1013,12 @@ class _Headers:
             named = self._sql_column(pos)
             if named:
                 return named
+        if self.html is None:
+            self.html = "<th" in t and "<td" in t
+        if self.html:
+            named = self._html_column(pos)
+            if named:
+                return named
         lo = max(0, pos - _MAX_ROW)
         ls = t.rfind("\n", lo, pos) + 1
         if ls == 0 and lo > 0:
@@ -993,6 +1031,29 @@ class _Headers:
         delim, cells = row
         col = t.count(delim, ls, pos)
         return cells[col] if col < len(cells) else ""
+
+    def _html_column(self, pos: int) -> str:
+        """The header cell (``<th>``, lower case, tags stripped) of the HTML table column whose ``<td>`` holds
+        ``pos``: the cell's place in its row, in the nearest row of header cells above; "" when none."""
+        t = self.t
+        lo = max(0, pos - _MAX_ROW)
+        cell = t.rfind("<td", lo, pos)
+        if cell < 0 or t.find("</td", cell, pos) >= 0:
+            return ""  # not inside a cell
+        row = t.rfind("<tr", lo, cell)
+        if row < 0:
+            return ""
+        k = t.count("<td", row, cell) + t.count("<th", row, cell)  # (the cell's place in its row)
+        head = t.rfind("<th", max(0, row - _MAX_ROW), row)
+        hrow = t.rfind("<tr", max(0, head - _MAX_ROW), head) if head >= 0 else -1
+        if hrow < 0 or t.find("<td", hrow, head) >= 0:
+            return ""
+        cells = self.heads_html.get(hrow)
+        if cells is None:  # (read once per header row, however many values under it)
+            hend = t.find("</tr", head, head + _MAX_ROW)
+            found = _HTML_CELL.findall(t, hrow, hend if hend > 0 else min(len(t), head + _MAX_ROW))
+            cells = self.heads_html[hrow] = [_HTML_TAG.sub("", c).strip().lower() for c in found]
+        return cells[k] if k < len(cells) else ""
 
     def _x12_element(self, pos: int) -> str:
         """What an X12 EDI element at ``pos`` holds, by its segment's qualifier: "ssn" after ``REF*SY`` / ``REF*0F``
@@ -1243,6 +1304,8 @@ class _Headers:
 
 
 _MAX_ROW = 4096
+_HTML_CELL = re.compile(r"<t[hd](?:\s[^>]*)?>(.*?)(?=</t[hdr]|<t[hd][\s>]|$)", re.S)  # (a cell, closed or not)
+_HTML_TAG = re.compile(r"<[^>]*>")
 _X12_SEGMENT = re.compile(r"(?:^|~)[ \t\r\n]*(?:ISA|GS|ST|NM1|REF|PER|INS)\*", re.M)
 _X12_BACK = 512  # characters an element is looked back from for its segment's start
 _X12_PHONES = frozenset(("TE", "HP", "WP", "CP", "FX"))
