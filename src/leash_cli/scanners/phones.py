@@ -46,13 +46,19 @@ __all__ = ["PHONE", "phone_candidates", "region_hints", "warm"]
 # may touch a number on the left (one fixed-width look-behind each, tried only after a letter or a dot), and
 # these on the right (a capital letter starting the next label)
 _GLUED_LABELS = (
-    "Tel TEL Tel. Tél. Tlf. Fax FAX Fax. Hotline Telefon Telefone Telefono Teléfono Phone Mobil Mobile Cell Cell. "
+    "Tel Tel. Tél. Tlf. Fax Fax. Hotline Telefon Telefone Telefono Teléfono Phone Mobil Mobile Cell Cell. "
 )
 _GLUED_LABELS += "Handy WhatsApp Τηλ. Τηλ Φαξ"
-# (each look-behind ends after the number's first character)
-_GLUED_BEFORE = "(?:" + "|".join(f"(?<={re.escape(w)}[\\s\\S])" for w in _GLUED_LABELS.split()) + ")"
+# (each look-behind ends after the number's first character; a capital before the label makes it part of a code:
+# "XTel2079…"; a digit is the number before it: "… 6076WhatsApp(51) 99438-2458")
+_GLUED_BEFORE = (
+    "(?:"
+    + "|".join(f"(?<![A-Z]{re.escape(w)}[\\s\\S])(?<={re.escape(w)}[\\s\\S])" for w in _GLUED_LABELS.split())
+    + ")"
+)
 _GLUED_AFTER = "Fax|FAX|Tel|TEL|E-?[Mm]ail|Email|WhatsApp|Mobil|Cell|Handy|Emerg|Urg|Notfall|Web|Www|Τηλ|Φαξ"
 LOOKAHEAD = 8  # how far past its end a match of PHONE looks (the longest label above, and a character)
+_GLUED_AFTER_END = re.compile("(?:" + _GLUED_AFTER + r")[ \t]$")  # a code before a number that is a label: "220Fax "
 # Starts at "+", "(" or a digit not preceded by an ASCII word character or a number
 # separator (nor by a digit and a colon: "17:42:18 2024 -0700" is a time); ends at a digit not
 # followed by one.  ASCII-only boundaries: CJK, Arabic and Cyrillic letters may touch the number, a
@@ -87,11 +93,13 @@ _DATE = re.compile(
     r"|(?:0?[1-9]|1[0-2])[-./](?:0?[1-9]|[12]\d|3[01])[-./](?:19|20)?\d\d"
     r"|(?:19|20)\d\d\. (?:0?[1-9]|1[0-2])\. (?:0?[1-9]|[12]\d|3[01]))\)?(?:[ T].*)?"  # (Korean, Hungarian: "2024. 3. 14")
 )
+_TIME_LAST = re.compile(r"(?<![0-9])(?:[01]?[0-9]|2[0-3])[.:][0-5][0-9]$")  # a number that ends with a time
+_HOURS_AFTER = re.compile(r"[ \t]?(?:uhr|h)(?![^\W\d_])", re.IGNORECASE)
 _THOUSANDS = re.compile(r"[1-9]\d{0,2}(?:([ .])\d{3})(?:\1\d{3})*")
 _UNIT_AFTER = re.compile(
     r"[ \t]?(?:€|\$|£|¥|₽|₹|₩|₺|%|‰|°|元|円|원|руб|р\.|тыс|млн|zł|pln|eur|usd|gbp|chf|rub|ft|kč|kr|"
     r"km|kg|mb|gb|kb|ms|mm|cm|m²|m2|people|users|inhabitants|habitantes|einwohner|mieszkańców|человек|"
-    r"osób|personas|pessoas|persone|inwoners|kişi|명|人|units|pcs|szt|stück|шт|uhr|godz|h)(?![a-z])",
+    r"osób|personas|pessoas|persone|inwoners|kişi|명|人|units|pcs|szt|stück|шт)(?![a-z])",
     re.IGNORECASE,
 )
 _UNIT_BEFORE = re.compile(r"(?:€|\$|£|¥|₽|₹|₩|₺|eur|usd|pln|rub|r\$)\s?$", re.IGNORECASE)
@@ -136,7 +144,7 @@ _NEG_WORDS = (
     # (a web page's imprint and listings: Pakistani NTN and STRN, an Argentine IIBB, Ukrainian ІПН and ЄДРПОУ, a
     # Quebec NEQ, a Slovenian registry or tax number, a Costa Rican cédula, a manufacturer's part number, an ad's)
     r"ntn|strn|iibb|іпн|ипн|єдрпоу|едрпоу|neq|matična|davčna|cédula|cedula|hersteller|herstellernummer|"
-    r"объявление|объявления"
+    r"объявление"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 # words that are a record's only with its number word after them ("Bill number 812 447 3301", "Notice no."; not
@@ -149,12 +157,10 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "assurance sociale",
     "r. č.",  # (a Czech or Slovak birth number, rodné číslo)
     "rodné číslo",
-    "sous le numéro",  # (a French registration: "RCS de Lyon sous le numéro 852 417 309")
-    "sous le n°",
-    "registered provider",  # (an Australian NDIS provider's number)
-    "provider number",
     "sanduku la posta",  # (a Swahili post-office box and its postal code: "Sanduku la Posta 4218-40100")
 )
+_REGISTRY = re.compile(r"\b(?:rcs|rm|siren|siret|immatricul|inscrit|registre)")
+_FR_PHONE = re.compile(r"t[ée]l|phone|portable|mobile|fax|appel|joindre|contact")  # ("numéro" is any number's)
 _NEG_MULTI_RE = re.compile("|".join(re.escape(w) for w in _NEG_MULTI))
 _DIGIT = re.compile(r"[0-9]")
 # a company's or a person's tax / registry number: the word may stand a few words before it
@@ -178,7 +184,8 @@ _ID_WORDS = frozenset(  # (not "ein", "btw", "vat", "inn", "nit", "rut", "rfc": 
         "acn",
         "tva",
         "itin",  # (a US taxpayer number: "ITIN супруга: 912-78-4410")
-        "agb-code",  # (a Dutch health-care provider's: "AGB-code praktijk: 04-054321")
+        "agb-code",  # (a Dutch health-care provider's: "AGB-code praktijk: 04-054321", "AGB-code: …")
+        "agb",
     ]
 )
 # a code's one-letter prefix after its word on the same line (not T, M, F, P ... of a signature: "T 0161 …")
@@ -466,7 +473,10 @@ _CTX_MULTI = (
     "work #",
     "home #",
     "contact #",
-    "sans frais",  # (toll-free: French Canada's "Sans frais : 1 877 …", Portugal's "linha grátis", Italy's "numero verde")
+    "sans frais :",  # (toll-free: French Canada's "Sans frais : 1 877 …", not "annulation sans frais"; Portugal's
+    "sans frais:",  # "linha grátis", Italy's "numero verde")
+    "numéro sans frais",
+    "ligne sans frais",
     "linha grátis",
     "linha verde",
     "número verde",
@@ -862,6 +872,8 @@ def _neg(before: str, keyed: bool = False) -> bool:
             return True
     if _NEG_MULTI_RE.search(tail) or _ORG_NR.search(tail):
         return True
+    if "sous le n" in tail and _REGISTRY.search(before.lower()) and not _FR_PHONE.search(tail):
+        return True  # a French company's registration: "RCS de Lyon sous le numéro 852 417 309" (not "joindre sous le …")
     return not tail.isascii() and _NEG_CJK.search(before[-28:]) is not None
 
 
@@ -971,13 +983,16 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         if nd == 10 and s.count("-") == 3 and s[-2] == "-" and _isbn10_ok(digits):
             continue  # ISBN-10, its check digit a group of its own ("0-306-40615-2")
         before = t[max(0, a - 40) : a]
-        if _UNIT_BEFORE.search(before[-5:]) or _CODE_BEFORE.search(before[-24:]):
+        if _UNIT_BEFORE.search(before[-5:]):
+            continue
+        code = _CODE_BEFORE.search(before[-24:])
+        if code is not None and _GLUED_AFTER_END.search(code.group()) is None:
             continue
         if not intl and _PREFIX_BEFORE.search(before[-4:]):
             continue
         after = t[b : b + 24]
-        if _UNIT_AFTER.match(after):
-            continue
+        if _UNIT_AFTER.match(after) or (_TIME_LAST.search(s) and _HOURS_AFTER.match(after)):
+            continue  # (a date and a time before "Uhr": "Do, 14.11. 19.30 Uhr")
         e = _EXT.match(t, b)
         end = e.end() if e else b
         keyed = _keyed(before)
@@ -989,6 +1004,8 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         )
         # (a column named "Code", "Art.-Nr.", "Order"; a key named "..._id")
         joined = last >= 0 and a - last <= _OR_REACH and _OR_JOIN.fullmatch(t, last, a) is not None
+        if joined and nd < 9 and _THOUSANDS.fullmatch(s) and ("·" in t[last:a] or "•" in t[last:a]):
+            joined = False  # (a count after a middle dot: "(212) 555-0188 · 4 500 000 downloads"; not "· 650 218 447")
         score = _score(
             t, s, digits, a, b, before, after, nanp, header_of, neg, hints, shapes, budget, min_score, seen, joined
         )

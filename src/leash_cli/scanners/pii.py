@@ -254,6 +254,10 @@ _SSN = re.compile(
 _SSN_SPECIMENS = frozenset({"078051120", "219099999", "123456789"})
 _DIGIT_RUN = re.compile(r"[0-9]{4,}")
 _SSN_DASHED_END = re.compile(r"(?<![0-9\-])[0-9]{3}-[0-9]{2}-[0-9]{4}$")
+_OTHER_ID = re.compile(
+    r"phone|cell|mobile|tel|fax|passport|licen[cs]e|account|acct|card|case|order|member|policy|routing|zip|ein|"
+    r"itin|number|no\.|#"
+)
 _AND_ANOTHER = re.compile(r"[ ,;]*(?:and|&|plus|as well as) [^.;:\n0-9]{0,30}$")
 # (underscores and dashes count as boundaries: employee_ssn, social-security-number, SocialSecurityNumber)
 # ("my social" in chat: "the last four of your social"; not "your social media")
@@ -710,10 +714,12 @@ class PiiScanner:
                 cut = before.rfind(runs[-1]) + len(runs[-1])
                 # ...unless that number is an SSN with its word, and "and" joins this one to it: "My SSN is
                 # 523-41-8876 and my wife's is 531 07 2249"
+                # (the word close before the first, no other id's noun after "and": not "… and passport 512 45 6789")
                 chained = (
                     _AND_ANOTHER.match(before, cut) is not None
+                    and _OTHER_ID.search(before, cut) is None
                     and _SSN_DASHED_END.search(before, 0, cut) is not None
-                    and _SSN_CTX.search(before, 0, cut) is not None
+                    and _SSN_CTX.search(before, max(0, cut - 41), cut - 11) is not None
                 )
                 before = before[cut:]
             header = headers.header_of(m.start())
@@ -1046,14 +1052,16 @@ class _Headers:
         k = t.count("<td", row, cell) + t.count("<th", row, cell)  # (the cell's place in its row)
         head = t.rfind("<th", max(0, row - _MAX_ROW), row)
         hrow = t.rfind("<tr", max(0, head - _MAX_ROW), head) if head >= 0 else -1
-        if hrow < 0 or t.find("<td", hrow, head) >= 0:
-            return ""
+        if hrow < 0 or t.find("table", head, row) >= 0:
+            return ""  # (no header row, or it is another table's)
         cells = self.heads_html.get(hrow)
         if cells is None:  # (read once per header row, however many values under it)
-            hend = t.find("</tr", head, head + _MAX_ROW)
-            found = _HTML_CELL.findall(t, hrow, hend if hend > 0 else min(len(t), head + _MAX_ROW))
+            # the row ends at its "</tr>" or the next row's "<tr>" (HTML5 leaves it open)
+            ends = [e for e in (t.find("</tr", head, head + _MAX_ROW), t.find("<tr", head, head + _MAX_ROW)) if e > 0]
+            hend = min(ends) if ends else min(len(t), head + _MAX_ROW)
+            found = _HTML_CELL.findall(t, hrow, hend) if t.find("<td", hrow, hend) < 0 else []
             cells = self.heads_html[hrow] = [_HTML_TAG.sub("", c).strip().lower() for c in found]
-        return cells[k] if k < len(cells) else ""
+        return cells[k] if k < len(cells) else ""  # (none when the row above holds data cells: row headers)
 
     def _x12_element(self, pos: int) -> str:
         """What an X12 EDI element at ``pos`` holds, by its segment's qualifier: "ssn" after ``REF*SY`` / ``REF*0F``
