@@ -45,9 +45,7 @@ __all__ = ["PHONE", "phone_candidates", "region_hints", "warm"]
 # "Hotline0316 887-7272", "Tel.:0461 1820 43Fax:0461 …", "Telefone(51) 3015-6076WhatsApp(51) …"): these labels
 # may touch a number on the left (one fixed-width look-behind each, tried only after a letter or a dot), and
 # these on the right (a capital letter starting the next label)
-_GLUED_LABELS = (
-    "Tel Tel. Tél. Tlf. Fax Fax. Hotline Telefon Telefone Telefono Teléfono Phone Mobil Mobile Cell Cell. "
-)
+_GLUED_LABELS = "Tel Tel. Tél. Tlf. Fax Fax. Hotline Telefon Telefone Telefono Teléfono Phone Mobil Mobile Cell Cell. "
 _GLUED_LABELS += "Handy WhatsApp Τηλ. Τηλ Φαξ"
 # (each look-behind ends after the number's first character; a capital before the label makes it part of a code:
 # "XTel2079…"; a digit is the number before it: "… 6076WhatsApp(51) 99438-2458")
@@ -873,7 +871,9 @@ def _neg(before: str, keyed: bool = False) -> bool:
     if _NEG_MULTI_RE.search(tail) or _ORG_NR.search(tail):
         return True
     if "sous le n" in tail and _REGISTRY.search(before.lower()) and not _FR_PHONE.search(tail):
-        return True  # a French company's registration: "RCS de Lyon sous le numéro 852 417 309" (not "joindre sous le …")
+        return (
+            True  # a French company's registration: "RCS de Lyon sous le numéro 852 417 309" (not "joindre sous le …")
+        )
     return not tail.isascii() and _NEG_CJK.search(before[-28:]) is not None
 
 
