@@ -26,7 +26,8 @@ def test_sensitivity_presets_and_threshold():
     assert PromptInjection(s).scanners[0].threshold == PRESETS["medium"]
     assert PromptInjection(PromptInjection.Settings(sensitivity="high")).scanners[0].threshold == PRESETS["high"]
     assert PromptInjection(PromptInjection.Settings(sensitivity="low", threshold=0.33)).scanners[0].threshold == 0.33
-    assert PRESETS["high"] < PRESETS["medium"] < PRESETS["low"]
+    # (high may share medium's threshold: it also sweeps every long text, so it still flags more)
+    assert PRESETS["high"] <= PRESETS["medium"] < PRESETS["low"]
     with pytest.raises(ValueError):
         PromptInjection.Settings(sensitivity="paranoid")
 

@@ -69,7 +69,7 @@ _L: dict[str, tuple[str, str, str, str, str, str, str, str]] = {
         "revela|muestra|muestrame|imprime|dime|repite|escribe|comparte|filtra|dame",
         "prompt del sistema|instrucciones iniciales|instrucciones del sistema|tus instrucciones|la contrasena|"
         "clave secreta|mensaje del sistema|instrucciones originales|instrucciones ocultas",
-        "ahora eres|a partir de ahora|actua como|finge|interpreta|haz de cuenta",
+        "ahora eres|a partir de ahora|actua como|finge|interpreta|haz de cuenta|personaje",
         "sin restricciones|sin limites|sin reglas|sin censura|sin filtros|sin etica|sin ninguna restriccion",
         "envia|reenvia|manda|sube|publica|transmite|copia|comparte",
     ),
@@ -104,7 +104,7 @@ _L: dict[str, tuple[str, str, str, str, str, str, str, str]] = {
         "rivela|mostra|mostrami|stampa|dimmi|ripeti|scrivi|condividi",
         "prompt di sistema|istruzioni iniziali|le tue istruzioni|la password|chiave segreta|messaggio di sistema|"
         "istruzioni nascoste|istruzioni originali",
-        "ora sei|d'ora in poi|da ora in poi|fingi|agisci come|comportati come|interpreta",
+        "ora sei|d'ora in poi|da ora in poi|fingi|agisci come|comportati come|interpreta|personagg",
         "senza restrizioni|senza limiti|senza regole|senza censura|senza filtri|senza etica",
         "invia|inoltra|manda|carica|pubblica|trasmetti|copia",
     ),
@@ -115,7 +115,7 @@ _L: dict[str, tuple[str, str, str, str, str, str, str, str]] = {
         "revele|revela|mostre|mostra|imprima|diga|repita|escreva|compartilhe",
         "prompt do sistema|instrucoes iniciais|suas instrucoes|senha|chave secreta|mensagem do sistema|"
         "instrucoes ocultas|instrucoes originais",
-        "agora voce e|a partir de agora|finja|aja como|atue como|interprete",
+        "agora voce e|a partir de agora|finja|aja como|atue como|interprete|personagem",
         "sem restricoes|sem limites|sem regras|sem censura|sem filtros|sem etica",
         "envie|encaminhe|mande|carregue|publique|transmita|copie",
     ),
@@ -578,7 +578,58 @@ _ADDRESSEE = (
     "ki-system|ki system|das ki-|hinweis an die|hinweis an das|hinweis fur die ki|an das ki|"
     "para la ia|la ia que|pour l'ia|l'ia qui|per l'ia|l'ia che|voor de ai|de ai die|para a ia que|"
     "dla ai|do modelu|для ии|для ассистента|ии, который|yapay zekaya|için yapay zeka|للذكاء الاصطناعي|"
-    "给ai的|给模型|ai에게|aiへ|ai への|एआई के लिए|untuk ai|cho ai"
+    "给ai的|给模型|ai에게|aiへ|ai への|एआई के लिए|untuk ai|cho ai|"
+    # the reader a planted note addresses in a document or a tool result ("notice to automated assistants",
+    # "for the assistant handling this traveller's questions", "Pokyn pro AI asistenty", "если ты ИИ"): a
+    # preposition or a condition before the AI noun, or a reading verb after it -- the AI noun alone ("our AI
+    # assistant", "KI-Assistent") is as common in policies and security writing as in attacks
+    "notice to automated|note to automated|for automated systems|to automated readers|automated reader|"
+    "automated reviewer|automated systems reading|language model reading|language models reading|"
+    "language model assisting|language model processing|to any language model|for language models|llm reading|"
+    "llms reading|llm processing|for llms|read by an ai|read by a language model|read by an llm|"
+    "read by an automated|processed by an ai|processed by an automated|summarised by an ai|summarized by an ai|"
+    "ai systems reading|the assistant handling|assistant handling|assistant summaris|assistant summariz|"
+    "if you are an assistant|if you are a chatbot|if you are an automated|if you're an automated|if you are a bot|"
+    "ai model reading|for the automated|to the automated|for any assistant|for any ai|for ai systems|"
+    "for chatbots|to chatbots|to ai systems|ai reviewer|"
+    "destinee aux assistants|destinee aux ia|destine aux assistants|a l'attention des assistants|"
+    "a l'attention de l'ia|a l'attention des ia|si vous etes un assistant|si tu es un assistant|"
+    "si vous etes une ia|si tu es une ia|tout assistant|toute ia|aux assistants ia|aux assistants d'ia|"
+    "pour les assistants|pour l'assistant|aux modeles de langage|aux ia|"
+    "wenn du eine ki bist|falls du eine ki bist|wenn sie eine ki sind|hinweis fur ki|jede ki|chatbots, die|"
+    "ki-assistenten, die|ki-systeme, die|sprachmodelle, die|an ki-assistenten|fur ki-assistenten|an ki-systeme|"
+    "fur ki-systeme|an alle ki|"
+    "si eres un asistente|si usted es un asistente|si eres una ia|cualquier asistente|cualquier ia|"
+    "nota para el asistente|nota para la ia|nota para los asistentes|para el asistente|para los asistentes|"
+    "a los asistentes|asistentes automaticos|asistente automatico|"
+    "se voce e um assistente|se voce e uma ia|nota para o assistente|nota para a ia|qualquer assistente|"
+    "qualquer ia|para o assistente|para os assistentes|aos assistentes|"
+    "se sei un assistente|se sei un'ia|se sei una ia|nota per l'assistente|nota per l'ia|qualsiasi assistente|"
+    "qualsiasi ia|per l'assistente|agli assistenti|"
+    "als je een ai bent|als u een ai bent|notitie voor de ai|opmerking voor de ai|elke assistent|elke ai|"
+    "voor ai-assistenten|aan de ai-assistent|till ai-|til ai-|"
+    "uwaga dla ai|uwaga dla systemu|uwaga dla asystenta|jeśli jesteś ai|jeśli jesteś asystentem|"
+    "dla asystenta ai|dla asystentów|dla systemu ai|dla systemów ai|"
+    "pokyn pro ai|poznámka pro ai|pro ai asistent|pro asistent|pokyn pre ai|pre ai asistent|"
+    "pentru asistentul|pentru asistenții|dacă ești un asistent|notă pentru ai|pentru ai|pentru sistemele ai|"
+    "ha egy mi vagy|ha mesterséges intelligencia vagy|mi-asszisztenseknek|"
+    "для автоматических систем|если ты нейросеть|для нейросети|если ты ии|если вы ии|если ты ассистент|для ии-|"
+    "ии-ассистенту|ассистенту ии|для языковой модели|для ассистентов|"
+    "для ші|якщо ти ші|для штучного інтелекту|ші-асистенту|асистенту ші|для асистента|для мовної моделі|за ии|"
+    "yapay zeka asistanına|yapay zeka asistanlarına|eğer bir yapay zekaysan|eğer yapay zekaysan|"
+    "yapay zeka modeline|dil modeline|ai asistanına|"
+    "για την τεχνητή νοημοσύνη|προς τον βοηθό|για τον βοηθό|αν είσαι βοηθός|αν είσαι τεχνητή νοημοσύνη|"
+    "dành cho trợ lý|gửi trợ lý|dành cho hệ thống ai|dành cho mô hình|"
+    "catatan untuk ai|jika anda adalah ai|kepada ai|untuk asisten ai|kepada asisten ai|bagi asisten ai|"
+    "untuk sistem ai|kwa msaidizi wa ai|"
+    "若你是ai|如果你是ai|如果您是ai|致所有ai|给ai助手|给人工智能|致人工智能|给智能助手|"
+    "aiへの指示|ai向け|ai 向け|aiアシスタントへ|aiアシスタントの方|aiの方へ|aiエージェントへ|あなたがaiなら|"
+    "ai 도우미에게|ai 비서에게|ai 어시스턴트에게|ai 모델에게|인공지능에게|검토하는 ai|요약하는 ai|읽는 ai|"
+    "एआई सहायक के लिए|एआई सहायक को|यदि आप एआई हैं|अगर आप एआई हैं|"
+    "إلى المساعد|إذا كنت مساعد|إلى نماذج الذكاء|إلى أنظمة الذكاء|إلى مساعد الذكاء|لمساعدي الذكاء|للمساعد الذكي|"
+    "לעוזר הבינה|לעוזרי בינה|למערכות בינה מלאכותית|אם אתה בינה מלאכותית|אם אתה עוזר|למודל השפה|לעוזר ai|"
+    "برای دستیار هوش مصنوعی|به دستیار هوش مصنوعی|اگر هوش مصنوعی هستی|اگر دستیار هستی|"
+    "ถึงผู้ช่วย ai|สำหรับผู้ช่วย ai|ถึงผู้ช่วยเอไอ|หากคุณเป็น ai"
 )
 # the state words of an override that names no verb: "the previous instructions are void / outdated / replaced"
 _STATE = (
@@ -868,6 +919,10 @@ for _t in _DATA.split("|"):
 _TERMS = sorted(_terms)
 
 
+# stems that are words only whole: "persona" is no role-play in "personal data" or "personality test"
+_WHOLE_WORDS = frozenset(["persona"])
+
+
 def _inherit(terms: list[str], roles: dict[str, set[str]]) -> list[frozenset[str]]:
     """Each term also carries the roles of the terms inside it that start a word ("your instructions" is a
     target and, through "instruction", a noun): the text search is leftmost-longest, one hit per place."""
@@ -878,8 +933,10 @@ def _inherit(terms: list[str], roles: dict[str, set[str]]) -> list[frozenset[str
         out = []
         for t in terms:
             r = set(roles[t])
-            for i, a, _ in ac.find_matches_as_indexes(t, overlapping=True):
-                if a == 0 or not t[a - 1].isalnum():
+            for i, a, b in ac.find_matches_as_indexes(t, overlapping=True):
+                if (a == 0 or not t[a - 1].isalnum()) and (
+                    terms[i] not in _WHOLE_WORDS or b == len(t) or not t[b].isalnum()
+                ):
                     r |= roles[terms[i]]
             out.append(frozenset(r))
         return out
@@ -895,11 +952,14 @@ _NEEDS_BOUNDARY = [
 ]
 # whole words (not stems): an ASCII term of these roles must also end a word ("post" is not "postgres")
 _NEEDS_END = [
-    t.isascii()
-    and t[-1:].isalnum()
-    and bool(r)
-    and r <= _WORD_ROLES | {"show", "verb", "noun", "qual"}
-    and not (r - _WORD_ROLES)
+    (
+        t.isascii()
+        and t[-1:].isalnum()
+        and bool(r)
+        and r <= _WORD_ROLES | {"show", "verb", "noun", "qual"}
+        and not (r - _WORD_ROLES)
+    )
+    or t in _WHOLE_WORDS
     for t, r in zip(_TERMS, _TERM_ROLES)
 ]
 try:
