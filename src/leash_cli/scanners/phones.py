@@ -38,24 +38,25 @@ from functools import lru_cache
 
 _pn = None  # the phonenumbers module, imported by warm() (~80 ms: only when a PII scanner looks for phones)
 
-__all__ = ["PHONE", "phone_candidates", "region_hints", "warm"]
+__all__ = ["PHONE", "phone_candidates", "region_hints", "warm", "with_glued"]
 
 # -- candidates ---------------------------------------------------------------------------
 # A web page scraped without its layout glues a number to its labels ("Tel.+39 089 876 354|Fax089 876 319",
 # "Hotline0316 887-7272", "Tel.:0461 1820 43Fax:0461 …", "Telefone(51) 3015-6076WhatsApp(51) …"): these labels
-# may touch a number on the left (one fixed-width look-behind each, tried only after a letter or a dot), and
-# these on the right (a capital letter starting the next label)
+# may touch a number on the left (``with_glued``: looked for before the runs of digits the scanner reads, since a
+# look-behind per label at every digit doubled the pattern's cost), and these on the right (a capital letter
+# starting the next label)
 _GLUED_LABELS = "Tel Tel. Tél. Tlf. Fax Fax. Hotline Telefon Telefone Telefono Teléfono Phone Mobil Mobile Cell Cell. "
 _GLUED_LABELS += "Handy WhatsApp Τηλ. Τηλ Φαξ"
-# (each look-behind ends after the number's first character; a capital before the label makes it part of a code:
-# "XTel2079…"; a digit is the number before it: "… 6076WhatsApp(51) 99438-2458")
-_GLUED_BEFORE = (
-    "(?:"
-    + "|".join(f"(?<![A-Z]{re.escape(w)}[\\s\\S])(?<={re.escape(w)}[\\s\\S])" for w in _GLUED_LABELS.split())
-    + ")"
-)
-_GLUED_AFTER = "Fax|FAX|Tel|TEL|E-?[Mm]ail|Email|WhatsApp|Mobil|Cell|Handy|Emerg|Urg|Notfall|Web|Www|Τηλ|Φαξ"
-LOOKAHEAD = 8  # how far past its end a match of PHONE looks (the longest label above, and a character)
+# (a capital before the label makes it part of a code: "XTel2079…"; a digit is the number before it: "…
+# 6076WhatsApp(51) 99438-2458")
+_GLUED_ALT = "(?:" + "|".join(re.escape(w) for w in sorted(_GLUED_LABELS.split(), key=len, reverse=True)) + ")"
+_GLUED = re.compile(_GLUED_ALT + r"(?=[+(]?[0-9])")
+_GLUED_END = re.compile(_GLUED_ALT + "$")
+_GLUED_LAST = frozenset(w[-1] for w in _GLUED_LABELS.split())  # (the labels' last characters: a cheap test first)
+# (their first letters: "Fax", "E-Mail", "WhatsApp", "Emergência", "Notfall" ...)
+_GLUED_AFTER = "Fax|FAX|Tel|TEL|E-?[Mm]a|Emai|What|Mobi|Cell|Hand|Emer|Urg|Notf|Web|Www|Τηλ|Φαξ"
+LOOKAHEAD = 5  # how far past its end a match of PHONE looks (the longest prefix above, and a character)
 _GLUED_AFTER_END = re.compile("(?:" + _GLUED_AFTER + r")[ \t]$")  # a code before a number that is a label: "220Fax "
 # Starts at "+", "(" or a digit not preceded by an ASCII word character or a number
 # separator (nor by a digit and a colon: "17:42:18 2024 -0700" is a time); ends at a digit not
@@ -66,14 +67,16 @@ _GLUED_AFTER_END = re.compile("(?:" + _GLUED_AFTER + r")[ \t]$")  # a code befor
 # alone ("0711 / 725 04 38"): ``phone_candidates`` splits such a match (a character class here is three
 # times faster than an alternation that tells the two apart); without spaces it groups a number
 # ("0173/28154237").
-PHONE = re.compile(
-    r"[+(0-9](?:(?<![A-Za-z0-9_+#.@][\s\S])|(?<=[A-Za-z.\u0370-\u03ff][\s\S])" + _GLUED_BEFORE + r")"
+_PHONE_BODY = (
     r"(?<!(?<![\u05d0-\u05ea])-[\s\S])(?<![0-9]:[\s\S])"
     r"(?<!(?<![)\u2e80-\u9fff\uac00-\ud7af])/[\s\S])"
     r"(?:(?<=\+)\(?[0-9]|(?<=\()\+?[0-9]|(?<=[0-9]))"
     r"[0-9 \t()./\-]{4,24}[0-9]"
     r"(?!(?!" + _GLUED_AFTER + r")[A-Za-z0-9_]|[.\-/][0-9A-Za-z])"
 )
+PHONE = re.compile(r"[+(0-9](?<![A-Za-z0-9_+#.@][\s\S])" + _PHONE_BODY)
+# (PHONE after a glued label, whose last character the first look-behind would refuse)
+_PHONE_GLUED = re.compile(r"[+(0-9]" + _PHONE_BODY)
 _EXT = re.compile(
     r"[ \t]{0,2}(?:ext\.?|extn\.?|extension|x|доб\.?|wew\.?|ramal|anexo|anx\.?|dahili|int\.?|poste|durchwahl|dw\.?|内線|分機|分机|转|轉|내선)"
     r"[ \t]{0,2}(?:[:\-][ \t]?)?[0-9]{1,6}(?![0-9A-Za-z])",
@@ -991,7 +994,7 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         if not intl and _PREFIX_BEFORE.search(before[-4:]):
             continue
         after = t[b : b + 24]
-        if _UNIT_AFTER.match(after) or (_TIME_LAST.search(s) and _HOURS_AFTER.match(after)):
+        if _UNIT_AFTER.match(after) or (_HOURS_AFTER.match(after) and _TIME_LAST.search(s)):
             continue  # (a date and a time before "Uhr": "Do, 14.11. 19.30 Uhr")
         e = _EXT.match(t, b)
         end = e.end() if e else b
@@ -1071,6 +1074,38 @@ def _ocr_spaced(t: str, a: int) -> bool:
 
 def _id_key(tail: str) -> bool:
     return ("id" in tail or "Id" in tail or "ID" in tail) and _ID_KEY.search(tail) is not None
+
+
+def _glued_at(t: str, lo: int) -> int:
+    """Where a number glued to a label on its left starts in the run of digits and separators at ``lo`` (the
+    run may start at the label's dot: "Tel.+39 …"), or -1."""
+    for p in range(lo, min(lo + 2, len(t))):
+        if t[p] in "+(0123456789":
+            if t[p - 1 : p] not in _GLUED_LAST:
+                return -1
+            g = _GLUED_END.search(t, max(0, p - 9), p)
+            return p if g is not None and not ("A" <= t[g.start() - 1 : g.start()] <= "Z") else -1
+    return -1
+
+
+def with_glued(t: str, matches, runs: list[tuple[int, int]] | None):
+    """``matches`` of :data:`PHONE`, and the numbers glued to a label on their left (:data:`_GLUED_LABELS`), in
+    order of start: looked for at the start of each of ``runs`` (the runs of digits the scanner reads), or in the
+    whole text when None."""
+    if runs is None:
+        starts = [g.end() for g in _GLUED.finditer(t) if not ("A" <= t[g.start() - 1 : g.start()] <= "Z")]
+    else:
+        # (a label's last letter right before the run, or before its dot: "Fax089 …", "Tel.+39 …"; most runs follow a
+        # space, a quote or a key's "=" and are passed over here)
+        starts = [p for lo, _ in runs if t[lo - 1 : lo] in _GLUED_LAST and (p := _glued_at(t, lo)) >= 0]
+    glued = [m for p in starts if (m := _PHONE_GLUED.match(t, p)) is not None]
+    if not glued:
+        return matches
+    out = list(matches)
+    seen = {m.start() for m in out}
+    out.extend(m for m in glued if m.start() not in seen)
+    out.sort(key=lambda m: m.start())
+    return out
 
 
 def _split_alternatives(t: str, matches) -> list[tuple[int, int]]:

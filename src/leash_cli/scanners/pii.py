@@ -857,7 +857,7 @@ class PiiScanner:
             yield from phones.sip_users(t)
         yield from phones.phone_candidates(
             t,
-            gates.finditer(_PHONE, t, wins, lookahead=phones.LOOKAHEAD),
+            phones.with_glued(t, gates.finditer(_PHONE, t, wins, lookahead=phones.LOOKAHEAD), wins),
             _nanp_score,
             headers.header_of,
             shapes=self._phone_score,
