@@ -661,7 +661,7 @@ def test_a_seventeenth_writers_chat_words():
 
 def test_an_eighteenth_writers_scraped_pages():
     """A web page scraped without its layout glues a number to its labels; the labels named in
-    ``phones._GLUED_BEFORE`` / ``_GLUED_AFTER`` may touch it, nothing else (a part number after a word stays
+    ``phones._GLUED_LABELS`` / ``_GLUED_AFTER`` may touch it, nothing else (a part number after a word stays
     out, and a decimal is no number after a dot)."""
     assert phones_in("Via Roma 3, Amalfi\nTel.+39 089 871 220|Fax089 871 229|Cell.+39 347 118 2294\n") == [
         "+39 089 871 220",
