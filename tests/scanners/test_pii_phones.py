@@ -797,3 +797,12 @@ def test_an_open_html_header_row_is_read_to_the_next_row():
     h = _Headers(t)
     assert h.header_of(t.index("531")) == "ssn" and h.header_of(t.index("030")) == "phone"
     assert h.heads_html == {0: ["ssn", "phone"]}
+
+
+def test_an_html_header_cell_may_hold_the_word_table():
+    """A header cell's own text ("Timetable", "Table no.") is no table boundary."""
+    from leash_cli.scanners.pii import _Headers
+
+    t = "<table><tr><th>SSN</th><th>Timetable</th></tr><tr><td>526 90 1847</td><td>Mon</td></tr></table>"
+    assert _Headers(t).header_of(t.index("526")) == "ssn"
+    assert [(f.type, t[f.start : f.end]) for f in PiiScanner().scan(t)] == [("US_SSN", "526 90 1847")]

@@ -873,10 +873,9 @@ def _neg(before: str, keyed: bool = False) -> bool:
             return True
     if _NEG_MULTI_RE.search(tail) or _ORG_NR.search(tail):
         return True
+    # a French company's registration: "RCS de Lyon sous le numéro 852 417 309" (not "joindre sous le numéro …")
     if "sous le n" in tail and _REGISTRY.search(before.lower()) and not _FR_PHONE.search(tail):
-        return (
-            True  # a French company's registration: "RCS de Lyon sous le numéro 852 417 309" (not "joindre sous le …")
-        )
+        return True
     return not tail.isascii() and _NEG_CJK.search(before[-28:]) is not None
 
 
@@ -1084,8 +1083,13 @@ def _glued_at(t: str, lo: int) -> int:
             if t[p - 1 : p] not in _GLUED_LAST:
                 return -1
             g = _GLUED_END.search(t, max(0, p - 9), p)
-            return p if g is not None and not ("A" <= t[g.start() - 1 : g.start()] <= "Z") else -1
+            return p if g is not None and not _in_code(t, g.start()) else -1
     return -1
+
+
+def _in_code(t: str, i: int) -> bool:
+    """A capital before the label at ``i`` makes it part of a code ("XTel2079…")."""
+    return "A" <= t[i - 1 : i] <= "Z"
 
 
 def with_glued(t: str, matches, runs: list[tuple[int, int]] | None):
@@ -1093,7 +1097,7 @@ def with_glued(t: str, matches, runs: list[tuple[int, int]] | None):
     order of start: looked for at the start of each of ``runs`` (the runs of digits the scanner reads), or in the
     whole text when None."""
     if runs is None:
-        starts = [g.end() for g in _GLUED.finditer(t) if not ("A" <= t[g.start() - 1 : g.start()] <= "Z")]
+        starts = [g.end() for g in _GLUED.finditer(t) if not _in_code(t, g.start())]
     else:
         # (a label's last letter right before the run, or before its dot: "Fax089 …", "Tel.+39 …"; most runs follow a
         # space, a quote or a key's "=" and are passed over here)

@@ -715,11 +715,12 @@ class PiiScanner:
                 # ...unless that number is an SSN with its word, and "and" joins this one to it: "My SSN is
                 # 523-41-8876 and my wife's is 531 07 2249"
                 # (the word close before the first, no other id's noun after "and": not "… and passport 512 45 6789")
+                first = _SSN_DASHED_END.search(before, 0, cut)
                 chained = (
-                    _AND_ANOTHER.match(before, cut) is not None
+                    first is not None
+                    and _AND_ANOTHER.match(before, cut) is not None
                     and _OTHER_ID.search(before, cut) is None
-                    and _SSN_DASHED_END.search(before, 0, cut) is not None
-                    and _SSN_CTX.search(before, max(0, cut - 41), cut - 11) is not None
+                    and _SSN_CTX.search(before, max(0, first.start() - 30), first.start()) is not None
                 )
                 before = before[cut:]
             header = headers.header_of(m.start())
@@ -1052,8 +1053,8 @@ class _Headers:
         k = t.count("<td", row, cell) + t.count("<th", row, cell)  # (the cell's place in its row)
         head = t.rfind("<th", max(0, row - _MAX_ROW), row)
         hrow = t.rfind("<tr", max(0, head - _MAX_ROW), head) if head >= 0 else -1
-        if hrow < 0 or t.find("table", head, row) >= 0:
-            return ""  # (no header row, or it is another table's)
+        if hrow < 0 or t.find("<table", head, row) >= 0 or t.find("</table", head, row) >= 0:
+            return ""  # (no header row, or it is another table's; not a cell's "Timetable")
         cells = self.heads_html.get(hrow)
         if cells is None:  # (read once per header row, however many values under it)
             # the row ends at its "</tr>" or the next row's "<tr>" (HTML5 leaves it open)
