@@ -596,3 +596,17 @@ def test_a_diners_card_with_a_short_last_group():
     text = "Forma de pago: tarjeta Diners Club 3056 9309 0259 04 (registrada por la paciente)"
     assert [f.text for f in sc.scan(text) if f.type == "CREDIT_CARD"] == ["3056 9309 0259 04"]
     assert [f for f in sc.scan("ref 4111 1111 1111 11 x") if f.type == "CREDIT_CARD"] == []  # (a card needs Luhn)
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        ("E-mailcontato@padaria-exemplo.com.br | WhatsApp", "contato@padaria-exemplo.com.br"),  # scraped, label glued
+        ("Emailinfo@firma.example", "info@firma.example"),
+        ("E-MAILvendas@loja.example", "vendas@loja.example"),
+        ("Email@example.com", "Email@example.com"),  # (the label alone is the local part)
+        ("e-mailbox.jo@host.example", "e-mailbox.jo@host.example"),  # (lower case: may be the address's own)
+    ],
+)
+def test_a_mail_label_glued_to_its_address(text, want):
+    assert [text[f.start : f.end] for f in PiiScanner().scan(text) if f.type == "EMAIL"] == [want]

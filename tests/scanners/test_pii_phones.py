@@ -806,3 +806,23 @@ def test_an_html_header_cell_may_hold_the_word_table():
     t = "<table><tr><th>SSN</th><th>Timetable</th></tr><tr><td>526 90 1847</td><td>Mon</td></tr></table>"
     assert _Headers(t).header_of(t.index("526")) == "ssn"
     assert [(f.type, t[f.start : f.end]) for f in PiiScanner().scan(t)] == [("US_SSN", "526 90 1847")]
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # a house, suite or unit number before a bracketed area code is no part of the number (before, the run
+        # "12 (415) 555-0132" failed validation whole and the number was lost, or "12. (1) 385 2217" passed)
+        ("Suite 12 (415) 555-0132", ["(415) 555-0132"]),
+        ("Unit 4. (02) 9876 5432", ["(02) 9876 5432"]),
+        ("ul. Długa 12. (22) 628 40 12", ["(22) 628 40 12"]),
+        ("1052 Budapest, Váci utca 12. (1) 385 2217", []),  # (no country for "(1) 385 2217": no number, not a wrong one)
+        ("Mo-Fr 9-17 (22) 628 40 12", []),
+        # ...while one digit before the bracket is a trunk or country prefix
+        ("Звоните 8 (495) 123-45-67", ["8 (495) 123-45-67"]),
+        ("Call 1 (800) 555-0199", ["1 (800) 555-0199"]),
+        ("Arayın 0 (212) 345 67 89", ["0 (212) 345 67 89"]),
+    ],
+)
+def test_a_house_number_before_a_bracketed_area_code(text, want):
+    assert phones_in(text) == want, text

@@ -84,6 +84,10 @@ _EXT = re.compile(
 )
 _KEEP_DIGITS = str.maketrans("", "", " \t().-+/")
 _ONE_DIGIT_GROUP = re.compile(r"(?<![0-9])[0-9](?![0-9])")
+# what stands before a bracketed area code and is no part of its number: a house or suite number ("Váci utca 12.
+# (1) 385 2217", "Suite 12 (415) 555-0132"), a range of hours ("Mo-Fr 9-17 (22) 628 40 12"); not one digit, a trunk
+# or country prefix ("8 (495) 123-45-67", "1 (800) 555-0199")
+_BEFORE_AREA = re.compile(r"[0-9]{1,4}\. |[0-9]{1,2}[-–][0-9]{1,2} |[0-9]{2,4} ")
 # the number continues a letters-and-digits code: "1Z 999 AA1 01 2345 6784"
 _CODE_BEFORE = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9]*[A-Za-z])(?=[A-Za-z0-9]*[0-9])[A-Za-z0-9]+[ \t]$")
 
@@ -930,6 +934,9 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         s = t[a:b]
         if s.startswith("(") and ")" not in s:
             s, a = s[1:], a + 1
+        k = s.find("(", 2)
+        if k > 0 and s[k : k + 3] != "(0)" and _BEFORE_AREA.fullmatch(s, 0, k):
+            s, a = s[k:], a + k
         if s.count("(") > s.count(")"):  # a bracket opened after the number: "022-2296-2978 (10 AM – 1 PM)"
             cut = s.rfind("(")
             if cut > 0:

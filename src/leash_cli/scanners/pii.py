@@ -238,6 +238,7 @@ _EMAIL = re.compile(
     r"([A-Za-z]{2,63}))"
     r"(?![A-Za-z0-9\-]|\.[A-Za-z0-9])"
 )
+_GLUED_MAIL_LABEL = re.compile(r"(?:E-?[Mm]ail|E-?MAIL)(?=[a-z0-9][A-Za-z0-9._%+\-]*$)")
 _LOCAL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
 _FILE_TLDS = frozenset(
     ["png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "bmp", "tif", "tiff", "pdf", "js", "ts", "css", "html"]
@@ -650,7 +651,9 @@ class PiiScanner:
                 colon = auth.find(":")
                 if colon > 0 and "#" not in auth[:colon] and not any(c.isspace() or c in "/?=@&" for c in auth):
                     continue
-            yield ("EMAIL", m.start(), m.end(), 0.9)
+            g = _GLUED_MAIL_LABEL.match(local)
+            # a scraped page's label glued to its address ("E-mailcontato@padaria.com.br"): the address is after it
+            yield ("EMAIL", a + (g.end() if g is not None else 0), m.end(), 0.9)
 
     # -- CREDIT_CARD -----------------------------------------------------
     def _cards(self, t: str, wins=None):
