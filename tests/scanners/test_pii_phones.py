@@ -816,7 +816,10 @@ def test_an_html_header_cell_may_hold_the_word_table():
         ("Suite 12 (415) 555-0132", ["(415) 555-0132"]),
         ("Unit 4. (02) 9876 5432", ["(02) 9876 5432"]),
         ("ul. Długa 12. (22) 628 40 12", ["(22) 628 40 12"]),
-        ("1052 Budapest, Váci utca 12. (1) 385 2217", []),  # (no country for "(1) 385 2217": no number, not a wrong one)
+        (
+            "1052 Budapest, Váci utca 12. (1) 385 2217",
+            [],
+        ),  # (no country for "(1) 385 2217": no number, not a wrong one)
         ("Mo-Fr 9-17 (22) 628 40 12", []),
         # ...while one digit before the bracket is a trunk or country prefix
         ("Звоните 8 (495) 123-45-67", ["8 (495) 123-45-67"]),
