@@ -829,3 +829,48 @@ def test_an_html_header_cell_may_hold_the_word_table():
 )
 def test_a_house_number_before_a_bracketed_area_code(text, want):
     assert phones_in(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what the nineteenth writer's spoken and scheduled texts taught: transcripts, voicemails, dictations,
+        # calendar invitations, IVR logs)
+        # a short answer turn takes its meaning from the question it answers
+        ("Agent: Could I have your customer number?\nCaller: Yes, it's 512-447-903.", []),
+        ("[00:00:28] Ana: ¿Tiene a mano su número de contrato?\n[00:00:36] Luis: Sí, es el 833-910-653.", []),
+        ("Speaker 1  00:31\nVotre numéro de client ?\nSpeaker 2  00:47\nOui, c’est le 6221024887.", []),
+        ("상담원: 고객번호 알려주시겠어요?\n고객: 네, 632-600-372입니다.", []),
+        ("佐藤: お客様番号をお願いできますか。\n田中: はい、6662365812です。", []),
+        ("Agent: What's the best phone number to reach you?\nCaller: 020 7946 0018.", ["020 7946 0018"]),
+        # ...not a line that is no answer ("Not you? SMS BLOCK …" is no question the next line answers)
+        ("Not you? SMS BLOCK 4471 to the registered number.\nAD-IRCTC: PNR 4523887109, Train 12951", []),
+        # a number read out digit by digit after a phone word
+        ("Voicemail: please call me back on 0 6 1 2 5 7 9 2 0 0, thanks.", ["0 6 1 2 5 7 9 2 0 0"]),
+        ("Перезвоните мне, пожалуйста, по номеру 8 9 1 5 3 7 2 9 3 8 6. Спасибо.", ["8 9 1 5 3 7 2 9 3 8 6"]),
+        ("Digits entered: 0 6 1 2 5 7 9 2 0 0", []),  # (no phone word: a list of digits)
+        # an invitation's meeting id, conference id and password, in its language, and after an escaped line break
+        ("DESCRIPTION:Einwahl: +43 1 2894 2233\\nKonferenz-ID: 01312870075\\nKennwort: 01995090", ["+43 1 2894 2233"]),
+        ("Por teléfono: +51 1 113 2736\nID de reunión: 2167874195\nCódigo de acceso: 558120", ["+51 1 113 2736"]),
+        ("Join by phone +254 20 5509011\\nMeeting ID: 9702858518\\nPasscode: 8119", ["+254 20 5509011"]),
+        ("Next call Tue 10/14 at 11:00 CT, dial-in code 771 204 9981.", []),
+        # a log line's key after the value says what it was
+        ("2025-11-07T16:21:05Z call=xh736koq event=dtmf digits=2208971220 purpose=customer_no", []),
+        # a case, a file, a request, a ticket
+        ("Diktat für Akte 8307-953526. Termin zur mündlichen Verhandlung.", []),
+        ("Dictation for file 9867-026864. Client reachable at (613) 555-0115.", ["(613) 555-0115"]),
+        ("Jeg har oprettet sag 3739-456827. Du bliver ringet op.", []),
+        ("Я создала заявку 6510-874391. Мастер свяжется с вами.", []),
+        ("Dobrze, założyłam zgłoszenie 9877-999022.", []),
+        ("Em đã tạo yêu cầu 1228-605504, kỹ thuật viên sẽ liên hệ.", []),
+        ("Trả lời C để xác nhận. Mã 189-698-915", []),
+        ("ยืนยันนัด ห้อง 3 รหัส 6291887891", []),
+        # a number on file is still a phone number
+        ("Please call the patient back; pharmacy on file (256) 238-2403.", ["(256) 238-2403"]),
+        # a customer number's check part after a slash, a spaced day-month-year before a time
+        ("Atsakykite TAIP. Nr. 906389/63", []),
+        ("Příští porada: 21. 5. 2025 16:15, připojit se online.", []),
+    ],
+)
+def test_what_spoken_and_scheduled_texts_taught(text, want):
+    assert phones_in(text) == want, text

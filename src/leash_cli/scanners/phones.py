@@ -84,6 +84,9 @@ _EXT = re.compile(
 )
 _KEEP_DIGITS = str.maketrans("", "", " \t().-+/")
 _ONE_DIGIT_GROUP = re.compile(r"(?<![0-9])[0-9](?![0-9])")
+_SPELLED = re.compile(r"[0-9](?: [0-9]){7,14}")  # a number read out digit by digit, as speech-to-text writes it
+_SLASH_TAIL = re.compile(r"/[0-9]{1,2}$")  # a customer or contract number's check part: "641974/57"
+_DMY_SPACED = re.compile(r"(?:0?[1-9]|[12][0-9]|3[01])\. ?(?:0?[1-9]|1[0-2])\. ?(?:19|20)[0-9]{2}(?![0-9])")
 # what stands before a bracketed area code and is no part of its number: a house or suite number ("Váci utca 12.
 # (1) 385 2217", "Suite 12 (415) 555-0132"), a range of hours ("Mo-Fr 9-17 (22) 628 40 12"); not one digit, a trunk
 # or country prefix ("8 (495) 123-45-67", "1 (800) 555-0199")
@@ -149,7 +152,11 @@ _NEG_WORDS = (
     # (a web page's imprint and listings: Pakistani NTN and STRN, an Argentine IIBB, Ukrainian ІПН and ЄДРПОУ, a
     # Quebec NEQ, a Slovenian registry or tax number, a Costa Rican cédula, a manufacturer's part number, an ad's)
     r"ntn|strn|iibb|іпн|ипн|єдрпоу|едрпоу|neq|matična|davčna|cédula|cedula|hersteller|herstellernummer|"
-    r"объявление"
+    r"объявление|"
+    # (what a call, a dictation or a ticket timeline names: a file's, a case's, a request's, a ticket's number; a
+    # meeting's password)
+    r"akte|sag|заявка|заявку|заявки|zgłoszenie|zgłoszenia|kennwort|passwort|geslo|heslo|senha|contraseña|"
+    r"lösenord|adgangskode|salasana|hasło|wachtwoord|пароль|şifre|mã"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 # words that are a record's only with its number word after them ("Bill number 812 447 3301", "Notice no."; not
@@ -163,6 +170,39 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "r. č.",  # (a Czech or Slovak birth number, rodné číslo)
     "rodné číslo",
     "sanduku la posta",  # (a Swahili post-office box and its postal code: "Sanduku la Posta 4218-40100")
+    # a meeting's id and its dial-in code in an invitation, in its language ("Konferenz-ID", "ID da reunião")
+    "dial-in code",
+    "access code",
+    "conference code",
+    "participant code",
+    "konferenz-id",
+    "besprechungs-id",
+    "id sestanka",
+    "id da reunião",
+    "id de reunión",
+    "id de la réunion",
+    "id della riunione",
+    "id riunione",
+    "id spotkania",
+    "vergader-id",
+    "møde-id",
+    "mötes-id",
+    "kokoustunnus",
+    "toplantı kimliği",
+    "id встречи",
+    "id конференции",
+    "id cuộc họp",
+    "id rapat",
+    "código de acceso",
+    "código de acesso",
+    "code d'accès",
+    "codice di accesso",
+    "mot de passe",
+    "yêu cầu",  # (a Vietnamese request: "Em đã tạo yêu cầu 1228-605504")
+    "for file",  # (a dictation's: "Dictation for file 9867-026864"; not "pharmacy on file (256) 238-2403")
+    "file no",
+    "file number",
+    "file nr",
 )
 _REGISTRY = re.compile(r"\b(?:rcs|rm|siren|siret|immatricul|inscrit|registre)")
 _FR_PHONE = re.compile(r"t[ée]l|phone|portable|mobile|fax|appel|joindre|contact")  # ("numéro" is any number's)
@@ -265,7 +305,9 @@ _NEG_CJK = re.compile(
     r"(?:ال)?(?:طلب|شحنة|فاتورة|هوية|مقيم|تصريح|مرجع|مركبة|عقد|سجل|إقرار)\S{0,4}(?:\s+"
     + _AR_NOT_PHONE
     + r"\S+)?\s+رقم|"
-    r"رقم\s+(?:ال)?(?:مرجع|عقد|سجل|تصريح|هوية|مركبة|إقرار)\S{0,4}(?:\s+" + _AR_NOT_PHONE + r"\S+)?|बीजक|[Qq][Qq]号?|〒)"
+    r"رقم\s+(?:ال)?(?:مرجع|عقد|سجل|تصريح|هوية|مركبة|إقرار)\S{0,4}(?:\s+"
+    + _AR_NOT_PHONE
+    + r"\S+)?|बीजक|[Qq][Qq]号?|〒|รหัส)"
     r"\s*[:：#№]?\s*(?:号码|號碼|号|番号|번호|नं\.?)?\s*[:：]?\s*$"
 )
 
@@ -462,6 +504,14 @@ _CTX_SET = frozenset(
         "mobitel",
         "télécopieur",  # (a fax, in French Canada)
         "telecopieur",
+        "reachable",  # (a dictation's or a transcript's: "reachable at …", "Kännykkään, …", "Перезвоните …")
+        "kännykkä",
+        "kännykkään",
+        "kännykkäni",
+        "matkapuhelin",
+        "matkapuhelimeen",
+        "перезвоните",
+        "перезвонить",
     ]
 )
 _CTX_MULTI = (
@@ -809,7 +859,8 @@ _SERVICE_TYPES = frozenset({3, 5, 9})  # PhoneNumberType TOLL_FREE, SHARED_COST,
 _TRUNKLESS_OK = frozenset({"BR", "CN", "IN", "MX", "AR", "CO", "US", "CA", "RU", "KZ", "HK", "TW"})
 
 
-_TOKEN = re.compile(r"n[°º](?![^\W\d_])|[^\W\d_]+(?:[-'][^\W\d_]+)*|#|№")  # ("N°", "Nº": a number sign)
+# (a word starts after an escaped line break or tab too: "…\\nKennwort: 0199…" in an iCalendar or JSON text)
+_TOKEN = re.compile(r"n[°º](?![^\W\d_])|(?<!\\)[^\W\d_]+(?:[-'][^\W\d_]+)*|#|№")  # ("N°", "Nº": a number sign)
 
 
 def _has_ctx(low: str) -> bool:
@@ -883,6 +934,51 @@ def _neg(before: str, keyed: bool = False) -> bool:
     return not tail.isascii() and _NEG_CJK.search(before[-28:]) is not None
 
 
+# a log line's key after the value that says what the value was ("event=dtmf digits=2208971220 purpose=customer_no")
+_NEG_AFTER_KEY = re.compile(
+    r"[\"']?[ \t,;]+[\"']?(?:purpose|type|kind|field|slot|intent)[\"']?[ \t]*[:=][ \t]*[\"']?"
+    r"(?:customer|client|account|order|member|policy|contract|pin|otp|ticket|case|booking)",
+    re.IGNORECASE,
+)
+# the id a question asks for (lower case; matched anywhere in the question)
+_ASKED_ID = re.compile(
+    r"client|klient|customer|kunde|klant|cliente|клиент|абонент|abonn|abonad|abbonat|contrat|contract|vertrag|umow|"
+    r"smlouv|zmluv|договор|account|konto|cuenta|compte|conto|odbern|odběrn|zähler|order|pedido|commande|bestell|"
+    r"zamówien|заказ|póliza|polizza|apólice|ticket|dossier|expediente|akte|membership|mitglied|"
+    r"고객|회원|계약|주문|お客様|顧客|会員|契約|注文|客户|客戶|会员|會員|合同|订单|訂單"
+)
+_SPEAKER = re.compile(r".{0,60}[:：][ \t]*")  # "[00:00:41] Георги Иванов: ", "MARTIN: ", "Speaker 2 (00:50): "
+_QUESTION = re.compile(r"(?:[?？]|か[。.]?)[ \t]*$")  # (a Japanese question may end "…できますか。")
+_HEADER_LINE = re.compile(r"[^\n?？]{0,40}[0-9]{1,2}:[0-9]{2}[ \t]*")  # a transcript's turn header: "Speaker 2  00:47"
+
+
+def _asked(t: str, a: int, before: str) -> str | None:
+    """What the question a transcript's short answer turn answers asked for: ``"phone"`` (a phone word in it),
+    ``"id"`` (a customer, contract, account ... number: "¿Tiene a mano su número de contrato?\nJavier: Sí, es el
+    833-910-653."), or None; not when the answer's own words say what the number is."""
+    ls = t.rfind("\n", 0, a) + 1
+    head = t[ls:a]
+    sp = _SPEAKER.match(head)
+    said = head[sp.end() :] if sp else head  # (the speaker's label may be a phone word: "Caller: Yes, it's …")
+    if len(said) > 25 or _has_ctx(said.lower()):
+        return None
+    end = ls - 1
+    for _ in range(3):  # the previous turn: skip blank lines and one header line ("Speaker 1  00:31")
+        if end <= 0:
+            return None
+        start = t.rfind("\n", max(0, end - 300), end) + 1
+        line = t[start:end]
+        if line.strip() and not _HEADER_LINE.fullmatch(line):
+            if not _QUESTION.search(line):
+                return None
+            low = line.lower()
+            if _ASKED_ID.search(low):  # (before the phone words: "номер", "numéro", "번호" are any number's too)
+                return "id"
+            return "phone" if _has_ctx(low) else None
+        end = start - 1
+    return None
+
+
 # Library validations per scan: past this many (a 4 KB prompt holds a few; a pasted contact list of
 # thousands would cost 30-100 us each), numbers are scored by shape alone (``shapes``).
 MAX_VALIDATIONS = 512
@@ -931,6 +1027,7 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
 
     last = -1  # where the last number yielded ends: one joined to it by "or" is a phone number too
     for a, b in matches:
+        joined = False
         s = t[a:b]
         if s.startswith("(") and ")" not in s:
             s, a = s[1:], a + 1
@@ -967,8 +1064,12 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
                 continue
             if "." in s and _decimalish(s):
                 continue
-        if len(_ONE_DIGIT_GROUP.findall(s)) > 2:
-            continue  # 0 1 2 3 4 5 6 7: a list of digits
+            if _SLASH_TAIL.search(s) or _DMY_SPACED.match(s):
+                continue  # "Nr. 906389/63"; "Příští porada: 21. 5. 2025 16:15"
+        if len(_ONE_DIGIT_GROUP.findall(s)) > 2 and not (
+            _SPELLED.fullmatch(s) and _has_ctx(t[max(0, a - 40) : a].lower())
+        ):
+            continue  # 0 1 2 3 4 5 6 7: a list of digits (one read out after a phone word is a number: "call me on 0 6 1 2 …")
         if ".." in s:
             continue  # leader dots between a number and an amount ("03/05 ........... 412"): no phone has two
         if t.startswith("#", b):
@@ -1005,14 +1106,19 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         e = _EXT.match(t, b)
         end = e.end() if e else b
         keyed = _keyed(before)
+        asked = _asked(t, a, before) if "\n" in before else None
+        if asked == "phone":
+            joined = True  # (a phone word in the question this line answers)
         neg = (
-            _neg(before, keyed)
+            asked == "id"
+            or (keyed and _NEG_AFTER_KEY.match(after) is not None)
+            or _neg(before, keyed)
             or _neg(header_of(a))
             or _id_key(before[-24:])
             or (keyed and s.isdigit() and 9 <= len(s) <= 13 and _TIME_KEY.search(before[-24:]) is not None)
         )
         # (a column named "Code", "Art.-Nr.", "Order"; a key named "..._id")
-        joined = last >= 0 and a - last <= _OR_REACH and _OR_JOIN.fullmatch(t, last, a) is not None
+        joined = joined or (last >= 0 and a - last <= _OR_REACH and _OR_JOIN.fullmatch(t, last, a) is not None)
         if joined and nd < 9 and _THOUSANDS.fullmatch(s) and ("·" in t[last:a] or "•" in t[last:a]):
             joined = False  # (a count after a middle dot: "(212) 555-0188 · 4 500 000 downloads"; not "· 650 218 447")
         score = _score(
