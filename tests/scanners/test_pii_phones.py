@@ -874,3 +874,43 @@ def test_a_house_number_before_a_bracketed_area_code(text, want):
 )
 def test_what_spoken_and_scheduled_texts_taught(text, want):
     assert phones_in(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (a second reader's inputs for the nineteenth writer's rules: what must stay a phone number)
+        ("Questions about your order?\nPhone: 0161 496 0000", ["0161 496 0000"]),  # (a label, not a speaker)
+        ("Fragen zu Ihrem Vertrag?\nTelefon: 0711 1234567", ["0711 1234567"]),
+        ("Questions about your account?\nCustomer Service: 1-800-555-0199", ["1-800-555-0199"]),
+        ("A: What's the phone number on your account?\nB: It's (415) 555-0132.", ["(415) 555-0132"]),
+        ("A: Which number is on the account?\nB: 0171 2345678.", ["0171 2345678"]),
+        ("Agent: What is the callback number for this ticket?\nCaller: 212-555-0188", ["212-555-0188"]),
+        ("Agent: Quel est le numéro de téléphone du compte ?\nClient : 06 12 34 56 78.", ["06 12 34 56 78"]),
+        ("Customer: Is there a number I can ring?\nAgent: Yes: 0161 496 0000", ["0161 496 0000"]),
+        ("Kunde: Welche Nummer hat die Hotline?\nAgent: 0800 1234567", ["0800 1234567"]),
+        ("オペレーター：お客様のお電話番号をお願いできますか。\n田中：03-1234-5678", ["03-1234-5678"]),
+        ("고객님 전화번호 알려주시겠어요?\n고객: 010-1234-5678", ["010-1234-5678"]),
+        ("A: Chiamo per conto di Mario, a che numero posso richiamarla?\nB: 333 123 4567", ["333 123 4567"]),
+        ('{"name": "Anna Weber", "phone": "030 1234567", "type": "customer"}', ["030 1234567"]),
+        ("phone=07700900123 type=customer", ["07700900123"]),
+        ("event=form_submit value=0171 2345678 field=customer_phone", ["0171 2345678"]),
+        ("Tel: 022-26598888/99", ["022-26598888/99"]),
+        ("Telefon: 0711 12345/6", ["0711 12345/6"]),
+        ("Mọi yêu cầu xin liên hệ 0912 345 678", ["0912 345 678"]),
+        ("Lost your access code? Call 0800 123 4567.", ["0800 123 4567"]),
+        ("For your profile no call 020 7946 0958", ["020 7946 0958"]),
+        ("Заявки: 8 (495) 123-45-67", ["8 (495) 123-45-67"]),
+        ("Zgłoszenia: 22 123 45 67", ["22 123 45 67"]),
+        ("Liên hệ chị Mã 0912 345 678", ["0912 345 678"]),
+        (r"\phone{0171 2345678}", ["0171 2345678"]),  # (a LaTeX macro is no escaped line break)
+        ("Tel.: 0049 (30) 1234567", ["0049 (30) 1234567"]),  # (an international prefix is no house number)
+        ("Ph: 91 (22) 2659 8888", ["91 (22) 2659 8888"]),
+        # ...and what must not be
+        ("Your phone verification code is 4 8 2 9 1 7 3 5", []),
+        ("A: Which phone model do you have?\nB: 2 0 2 3 1 1 2 4 5", []),
+        ("A: Did you call us yesterday?\nB: Yes, at 10.30 about 4711 2345", []),
+    ],
+)
+def test_what_a_second_reader_found_in_the_spoken_text_rules(text, want):
+    assert phones_in(text) == want, text

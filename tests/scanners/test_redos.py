@@ -55,6 +55,9 @@ ADVERSARIAL = {
     "iban-ish": "DE12 " * (MB // 5),
     "mixed-unicode": ("\u200bа\uff11\u00a0" * (MB // 4)),
     "whitespace": " \n\t" * (MB // 3),
+    # a transcript's answer turns after long lines, and after short questions (the phone rules read the question)
+    "long-line-answers": ("Lorem ipsum dolor sit amet " * 12 + "\nB: 0171 2345678\n") * (MB // 342),
+    "question-answers": "A: customer number?\nB: Yes, 512-447-903.\n" * (MB // 41),
 }
 
 SCANNERS = {

@@ -85,12 +85,27 @@ _EXT = re.compile(
 _KEEP_DIGITS = str.maketrans("", "", " \t().-+/")
 _ONE_DIGIT_GROUP = re.compile(r"(?<![0-9])[0-9](?![0-9])")
 _SPELLED = re.compile(r"[0-9](?: [0-9]){7,14}")  # a number read out digit by digit, as speech-to-text writes it
-_SLASH_TAIL = re.compile(r"/[0-9]{1,2}$")  # a customer or contract number's check part: "641974/57"
+# ...not a code read out ("Your phone verification code is 4 8 2 9 1 7 3 5", "which phone model?")
+_CODE_WORD = re.compile(r"code|kod|c[oó]dig|codice|pin\b|otp|passcode|password|verif|model|test|keypad|serial|imei")
+_SLASH_TAIL = re.compile(
+    r"[0-9]{5,7}/[0-9]{1,2}"
+)  # a customer number's check part: "641974/57" (not "022-26598888/99")
 _DMY_SPACED = re.compile(r"(?:0?[1-9]|[12][0-9]|3[01])\. ?(?:0?[1-9]|1[0-2])\. ?(?:19|20)[0-9]{2}(?![0-9])")
 # what stands before a bracketed area code and is no part of its number: a house or suite number ("Váci utca 12.
 # (1) 385 2217", "Suite 12 (415) 555-0132"), a range of hours ("Mo-Fr 9-17 (22) 628 40 12"); not one digit, a trunk
 # or country prefix ("8 (495) 123-45-67", "1 (800) 555-0199")
 _BEFORE_AREA = re.compile(r"[0-9]{1,4}\. |[0-9]{1,2}[-–][0-9]{1,2} |[0-9]{2,4} ")
+
+
+def _calling_code_before(p: str) -> bool:
+    """Whether the digits before a bracketed area code are an international prefix or a country's calling code
+    ("0049 (30) 1234567", "44 (20) 7946 0958"), not a house number ("Suite 12 (415) …", "utca 12. (1) …")."""
+    if not p.endswith(" ") or p.endswith(". ") or not p.strip().isdigit():
+        return False
+    d = p.strip()
+    return d.startswith("00") or (_pn is not None and _pn.region_code_for_country_code(int(d)) != "ZZ")
+
+
 # the number continues a letters-and-digits code: "1Z 999 AA1 01 2345 6784"
 _CODE_BEFORE = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9]*[A-Za-z])(?=[A-Za-z0-9]*[0-9])[A-Za-z0-9]+[ \t]$")
 
@@ -155,10 +170,12 @@ _NEG_WORDS = (
     r"объявление|"
     # (what a call, a dictation or a ticket timeline names: a file's, a case's, a request's, a ticket's number; a
     # meeting's password)
-    r"akte|sag|заявка|заявку|заявки|zgłoszenie|zgłoszenia|kennwort|passwort|geslo|heslo|senha|contraseña|"
-    r"lösenord|adgangskode|salasana|hasło|wachtwoord|пароль|şifre|mã"
+    r"akte|sag|kennwort|passwort|geslo|heslo|senha|contraseña|lösenord|adgangskode|salasana|hasło|wachtwoord|"
+    r"пароль|şifre"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
+# a request's, a ticket's or a code's word, only right before its number with no label colon ("заявку 6510-874391")
+_NEG_INLINE = frozenset(["заявка", "заявку", "заявки", "zgłoszenie", "zgłoszenia", "mã"])
 # words that are a record's only with its number word after them ("Bill number 812 447 3301", "Notice no."; not
 # "Call Bill 415-555-0132"), and ids that are words too ("TIN", "SIN"), not where a phone word is near
 _NEG_WITH_NUMBER_WORD = frozenset(("bill", "notice", "group"))
@@ -170,7 +187,14 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "r. č.",  # (a Czech or Slovak birth number, rodné číslo)
     "rodné číslo",
     "sanduku la posta",  # (a Swahili post-office box and its postal code: "Sanduku la Posta 4218-40100")
-    # a meeting's id and its dial-in code in an invitation, in its language ("Konferenz-ID", "ID da reunião")
+)
+_REGISTRY = re.compile(r"\b(?:rcs|rm|siren|siret|immatricul|inscrit|registre)")
+_FR_PHONE = re.compile(r"t[ée]l|phone|portable|mobile|fax|appel|joindre|contact")  # ("numéro" is any number's)
+_NEG_MULTI_RE = re.compile("|".join(re.escape(w) for w in _NEG_MULTI))
+# ...and what names a number only right before it: a meeting's id, its dial-in code and password in an invitation,
+# in its language ("Konferenz-ID:", "ID da reunião:"), a dictation's file, a Vietnamese request ("tạo yêu cầu";
+# not "Lost your access code? Call …", "Mọi yêu cầu xin liên hệ …", "your profile no")
+_NEG_LAST = (
     "dial-in code",
     "access code",
     "conference code",
@@ -198,15 +222,15 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "code d'accès",
     "codice di accesso",
     "mot de passe",
-    "yêu cầu",  # (a Vietnamese request: "Em đã tạo yêu cầu 1228-605504")
-    "for file",  # (a dictation's: "Dictation for file 9867-026864"; not "pharmacy on file (256) 238-2403")
+    "yêu cầu",
+    "for file",
     "file no",
     "file number",
     "file nr",
 )
-_REGISTRY = re.compile(r"\b(?:rcs|rm|siren|siret|immatricul|inscrit|registre)")
-_FR_PHONE = re.compile(r"t[ée]l|phone|portable|mobile|fax|appel|joindre|contact")  # ("numéro" is any number's)
-_NEG_MULTI_RE = re.compile("|".join(re.escape(w) for w in _NEG_MULTI))
+_NEG_LAST_RE = re.compile(
+    r"(?<![^\W\d_])(?:" + "|".join(re.escape(w) for w in _NEG_LAST) + r")[ \t]*(?:is|:|#|：)?[ \t]*$"
+)
 _DIGIT = re.compile(r"[0-9]")
 # a company's or a person's tax / registry number: the word may stand a few words before it
 _ID_WORDS = frozenset(  # (not "ein", "btw", "vat", "inn", "nit", "rut", "rfc": words of their own elsewhere)
@@ -536,6 +560,7 @@ _CTX_MULTI = (
     "linha verde",
     "número verde",
     "numero verde",
+    "liên hệ",  # (Vietnamese: contact)
 )
 _CTX_MULTI_RE = re.compile("|".join(re.escape(w) for w in _CTX_MULTI))
 _CTX_CJK = re.compile(
@@ -859,12 +884,17 @@ _SERVICE_TYPES = frozenset({3, 5, 9})  # PhoneNumberType TOLL_FREE, SHARED_COST,
 _TRUNKLESS_OK = frozenset({"BR", "CN", "IN", "MX", "AR", "CO", "US", "CA", "RU", "KZ", "HK", "TW"})
 
 
-# (a word starts after an escaped line break or tab too: "…\\nKennwort: 0199…" in an iCalendar or JSON text)
-_TOKEN = re.compile(r"n[°º](?![^\W\d_])|(?<!\\)[^\W\d_]+(?:[-'][^\W\d_]+)*|#|№")  # ("N°", "Nº": a number sign)
+_TOKEN = re.compile(r"n[°º](?![^\W\d_])|[^\W\d_]+(?:[-'][^\W\d_]+)*|#|№")  # ("N°", "Nº": a number sign)
+
+
+# an escaped line break or tab in an iCalendar or JSON text ("…\\nPasscode: …"): a space between words
+_ESCAPES = re.compile(r"\\[nrt]")
 
 
 def _has_ctx(low: str) -> bool:
     """A phone word in ``low`` (lower-cased text)."""
+    if "\\" in low:
+        low = _ESCAPES.sub(" ", low)
     if not _CTX_SET.isdisjoint(_TOKEN.findall(low)):
         return True
     if not low.isascii() and _CTX_CJK.search(low):
@@ -883,6 +913,12 @@ _MSG_KEY = re.compile(
 )
 
 
+def _phone_key(before: str) -> bool:
+    """The record's key right before the number names a phone ("phone": "…", "mobile_no=")."""
+    key = _KEY_BEFORE.search(before[-30:].lower())
+    return key is not None and _has_ctx(key.group(1).replace("_", " "))
+
+
 def _keyed(before: str) -> bool:
     """A record's key stands right before the number: "ts=", '"to": "', "phone: "."""
     return before[-3:].rstrip(" \t\"'")[-1:] in (":", "=")
@@ -895,6 +931,8 @@ def _neg(before: str, keyed: bool = False) -> bool:
     """A negative word (order, invoice, Kundennummer, заказ ...) right before the number (``keyed``: a record's key
     may stand right before it)."""
     tail = before[-30:]
+    if "\\" in tail:
+        tail = _ESCAPES.sub(" ", tail)
     if tail[-2:].rstrip()[-1:].isupper():  # (a code's one-letter prefix: "Číslo zásilky: Z 4418 2290 17")
         tail = _CODE_LETTER.sub("", tail)
     tail = tail.lower()
@@ -926,56 +964,93 @@ def _neg(before: str, keyed: bool = False) -> bool:
         w = toks[-1] if toks[-1] in _ID_WORDS else toks[-2]
         if not _DIGIT.search(tail, tail.rfind(w)):  # (a number between is the id's own)
             return True
-    if _NEG_MULTI_RE.search(tail) or _ORG_NR.search(tail):
+    if _NEG_MULTI_RE.search(tail) or _ORG_NR.search(tail) or _NEG_LAST_RE.search(tail):
         return True
+    if toks and toks[-1] in _NEG_INLINE and tail[-1:] in " \t" and tail.rstrip()[-1:].isalpha() and not _has_ctx(tail):
+        return True  # "Я создала заявку 6510-874391" (not a hotline's label, "Заявки: 8 (495) …", nor "chị Mã 0912 …")
     # a French company's registration: "RCS de Lyon sous le numéro 852 417 309" (not "joindre sous le numéro …")
     if "sous le n" in tail and _REGISTRY.search(before.lower()) and not _FR_PHONE.search(tail):
         return True
     return not tail.isascii() and _NEG_CJK.search(before[-28:]) is not None
 
 
-# a log line's key after the value that says what the value was ("event=dtmf digits=2208971220 purpose=customer_no")
+# a log line's key after the value that says what the value was ("event=dtmf digits=2208971220 purpose=customer_no";
+# not "customer_phone", nor a contact record's "type": "customer" after its "phone" key: the caller checks that)
 _NEG_AFTER_KEY = re.compile(
     r"[\"']?[ \t,;]+[\"']?(?:purpose|type|kind|field|slot|intent)[\"']?[ \t]*[:=][ \t]*[\"']?"
-    r"(?:customer|client|account|order|member|policy|contract|pin|otp|ticket|case|booking)",
+    r"(?:customer|client|account|order|member|policy|contract|pin|otp|ticket|case|booking)"
+    r"(?:[_-]?(?:no|nr|num|number|id|ref))?(?![\w-])",
     re.IGNORECASE,
 )
-# the id a question asks for (lower case; matched anywhere in the question)
-_ASKED_ID = re.compile(
-    r"client|klient|customer|kunde|klant|cliente|клиент|абонент|abonn|abonad|abbonat|contrat|contract|vertrag|umow|"
-    r"smlouv|zmluv|договор|account|konto|cuenta|compte|conto|odbern|odběrn|zähler|order|pedido|commande|bestell|"
-    r"zamówien|заказ|póliza|polizza|apólice|ticket|dossier|expediente|akte|membership|mitglied|"
-    r"고객|회원|계약|주문|お客様|顧客|会員|契約|注文|客户|客戶|会员|會員|合同|订单|訂單"
+# the id a question asks for (lower case): an id word beside a number word ("número de contrato", "codice
+# cliente", "клиентский номер", "customer number", "Kundennummer", "고객번호"), not an id word alone ("the phone
+# number on your account", "per conto di Mario", "in order to")
+_NUM_WORD = r"(?:number|no|nr|num|numéro|número|numero|nummer|numer|номер|číslo|nomor|numara\w*|code|codice|código|id)"
+_ID_STEM = (
+    r"(?:client|klient|customer|kunde|klant|cliente|клиент|contrat|contract|vertrag|umow|smlouv|zmluv|договор|account|"
+    r"konto|cuenta|compte|conto|odbern|odběrn|zähler|meter|order|pedido|commande|bestell|zamówien|заказ|póliza|"
+    r"polizza|apólice|polic|ticket|dossier|expediente|akte|member|mitglied|case|reference)"
 )
-_SPEAKER = re.compile(r".{0,60}[:：][ \t]*")  # "[00:00:41] Георги Иванов: ", "MARTIN: ", "Speaker 2 (00:50): "
+_ASKED_ID = re.compile(
+    rf"\b{_NUM_WORD}\W+(?:[^\W\d_]+\W+)?{_ID_STEM}|\b{_ID_STEM}[^\W\d_]*\W+(?:[^\W\d_]+\W+)?{_NUM_WORD}(?![^\W\d_])|"
+    r"\b(?:kunden|kund|klant|asiakas|vertrags|sopimus|avtale|avtals|auftrags|bestell|order|ordre|tilaus|konto|"
+    r"rechnungs|mitglieds|zähler|policen|versicherungs)(?:nummer|nr|numero|number)|"
+    r"(?:고객|회원|계약|주문)\s*번호|(?:お客様|顧客|会員|契約|注文)番号|(?:客户|客戶|会员|會員|合同|订单|訂單)\s*(?:号|號|编号|編號)"
+)
+# any number's words, which say nothing of a phone in a question ("Имате ли клиентски номер?"; "전화번호" keeps "전화")
+_ANY_NUMBER = re.compile(
+    r"(?<![^\W\d_])(?:numéro|número|numero|nummer|numer|numeru|numerem|номер[а-я]*|číslo|čísla|čísle|nomor|numurs|"
+    r"numuru|numaralı|numarası|numarasından)(?![^\W\d_])|번호|号码|號碼|番号"
+)
+# a speaker's label before a turn: a name or a role, a timestamp before or after it ("[00:00:41] Георги Иванов: ",
+# "MARTIN: ", "Speaker 2 (00:50): ", "佐藤: ")
+_SPEAKER = re.compile(
+    r"[ \t]*(?:\[[0-9:.,]+\][ \t]*)?[^\W\d_][^\n:：?？\[\]]{0,30}?(?:[ \t]*\(?[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?\)?)?"
+    r"[ \t]*[:：][ \t]*"
+)
 _QUESTION = re.compile(r"(?:[?？]|か[。.]?)[ \t]*$")  # (a Japanese question may end "…できますか。")
 _HEADER_LINE = re.compile(r"[^\n?？]{0,40}[0-9]{1,2}:[0-9]{2}[ \t]*")  # a transcript's turn header: "Speaker 2  00:47"
+_ROLE_WORDS = re.compile(r"caller|callee")  # (a speaker's role that is a phone word: "Caller: Yes, it's …")
 
 
-def _asked(t: str, a: int, before: str) -> str | None:
+def _asked(t: str, a: int) -> str | None:
     """What the question a transcript's short answer turn answers asked for: ``"phone"`` (a phone word in it),
     ``"id"`` (a customer, contract, account ... number: "¿Tiene a mano su número de contrato?\nJavier: Sí, es el
-    833-910-653."), or None; not when the answer's own words say what the number is."""
+    833-910-653."), or None. A turn: the answer and the question each after a speaker's label, or each after a
+    header line ("Speaker 2  00:47"); not when the answer's own words say what the number is, nor after a label
+    that is a phone word ("Questions about your order?\nPhone: 0161 496 0000")."""
     ls = t.rfind("\n", 0, a) + 1
+    if a - ls > 100:
+        return None
     head = t[ls:a]
     sp = _SPEAKER.match(head)
-    said = head[sp.end() :] if sp else head  # (the speaker's label may be a phone word: "Caller: Yes, it's …")
-    if len(said) > 25 or _has_ctx(said.lower()):
+    said = head[sp.end() :] if sp is not None else head
+    if len(said) > 25 or _DIGIT.search(said) or _has_ctx(said.lower()):
         return None
-    end = ls - 1
-    for _ in range(3):  # the previous turn: skip blank lines and one header line ("Speaker 1  00:31")
+    if sp is not None and _has_ctx(_ROLE_WORDS.sub(" ", head[: sp.end()].lower())):
+        return None
+    end, header = ls - 1, False
+    for _ in range(3):  # the previous turn: past blank lines and a header line
         if end <= 0:
             return None
-        start = t.rfind("\n", max(0, end - 300), end) + 1
+        nl = t.rfind("\n", max(0, end - 300), end)
+        if nl < 0 and end > 300:
+            return None  # (a line too long for a question turn)
+        start = nl + 1
         line = t[start:end]
-        if line.strip() and not _HEADER_LINE.fullmatch(line):
-            if not _QUESTION.search(line):
-                return None
-            low = line.lower()
-            if _ASKED_ID.search(low):  # (before the phone words: "номер", "numéro", "번호" are any number's too)
-                return "id"
-            return "phone" if _has_ctx(low) else None
-        end = start - 1
+        if not line.strip() or _HEADER_LINE.fullmatch(line):
+            header = header or bool(line.strip())
+            end = start - 1
+            continue
+        q = _SPEAKER.match(line)
+        if not (header or (q is not None and sp is not None)) or not _QUESTION.search(line):
+            return None
+        low = (
+            line[q.end() :] if q is not None else line
+        ).lower()  # (not its speaker: "Customer: Is there a number …?")
+        if _has_ctx(_ANY_NUMBER.sub(" ", low)):
+            return "phone"
+        return "id" if _ASKED_ID.search(low) else None
     return None
 
 
@@ -1032,7 +1107,7 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         if s.startswith("(") and ")" not in s:
             s, a = s[1:], a + 1
         k = s.find("(", 2)
-        if k > 0 and s[k : k + 3] != "(0)" and _BEFORE_AREA.fullmatch(s, 0, k):
+        if k > 0 and s[k : k + 3] != "(0)" and _BEFORE_AREA.fullmatch(s, 0, k) and not _calling_code_before(s[:k]):
             s, a = s[k:], a + k
         if s.count("(") > s.count(")"):  # a bracket opened after the number: "022-2296-2978 (10 AM – 1 PM)"
             cut = s.rfind("(")
@@ -1064,10 +1139,12 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
                 continue
             if "." in s and _decimalish(s):
                 continue
-            if _SLASH_TAIL.search(s) or _DMY_SPACED.match(s):
-                continue  # "Nr. 906389/63"; "Příští porada: 21. 5. 2025 16:15"
+            if _DMY_SPACED.match(s) or (
+                _SLASH_TAIL.fullmatch(s) and not _has_ctx(_ANY_NUMBER.sub(" ", t[max(0, a - 40) : a].lower()))
+            ):
+                continue  # "Příští porada: 21. 5. 2025 16:15"; "Nr. 906389/63"
         if len(_ONE_DIGIT_GROUP.findall(s)) > 2 and not (
-            _SPELLED.fullmatch(s) and _has_ctx(t[max(0, a - 40) : a].lower())
+            _SPELLED.fullmatch(s) and _has_ctx(low := t[max(0, a - 40) : a].lower()) and _CODE_WORD.search(low) is None
         ):
             continue  # 0 1 2 3 4 5 6 7: a list of digits (one read out after a phone word is a number: "call me on 0 6 1 2 …")
         if ".." in s:
@@ -1106,12 +1183,12 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         e = _EXT.match(t, b)
         end = e.end() if e else b
         keyed = _keyed(before)
-        asked = _asked(t, a, before) if "\n" in before else None
+        asked = _asked(t, a) if "\n" in before else None
         if asked == "phone":
             joined = True  # (a phone word in the question this line answers)
         neg = (
             asked == "id"
-            or (keyed and _NEG_AFTER_KEY.match(after) is not None)
+            or (keyed and _NEG_AFTER_KEY.match(after) is not None and not _phone_key(before))
             or _neg(before, keyed)
             or _neg(header_of(a))
             or _id_key(before[-24:])
