@@ -87,9 +87,8 @@ _ONE_DIGIT_GROUP = re.compile(r"(?<![0-9])[0-9](?![0-9])")
 _SPELLED = re.compile(r"[0-9](?: [0-9]){7,14}")  # a number read out digit by digit, as speech-to-text writes it
 # ...not a code read out ("Your phone verification code is 4 8 2 9 1 7 3 5", "which phone model?")
 _CODE_WORD = re.compile(r"code|kod|c[oó]dig|codice|pin\b|otp|passcode|password|verif|model|test|keypad|serial|imei")
-_SLASH_TAIL = re.compile(
-    r"[0-9]{5,7}/[0-9]{1,2}"
-)  # a customer number's check part: "641974/57" (not "022-26598888/99")
+# a customer number's check part after a slash: "641974/57" (not a number's alternative last digits, "022-26598888/99")
+_SLASH_TAIL = re.compile(r"[0-9]{5,7}/[0-9]{1,2}")
 _DMY_SPACED = re.compile(r"(?:0?[1-9]|[12][0-9]|3[01])\. ?(?:0?[1-9]|1[0-2])\. ?(?:19|20)[0-9]{2}(?![0-9])")
 # what stands before a bracketed area code and is no part of its number: a house or suite number ("Váci utca 12.
 # (1) 385 2217", "Suite 12 (415) 555-0132"), a range of hours ("Mo-Fr 9-17 (22) 628 40 12"); not one digit, a trunk
@@ -1045,9 +1044,8 @@ def _asked(t: str, a: int) -> str | None:
         q = _SPEAKER.match(line)
         if not (header or (q is not None and sp is not None)) or not _QUESTION.search(line):
             return None
-        low = (
-            line[q.end() :] if q is not None else line
-        ).lower()  # (not its speaker: "Customer: Is there a number …?")
+        asks = line[q.end() :] if q is not None else line  # (not its speaker: "Customer: Is there a number …?")
+        low = asks.lower()
         if _has_ctx(_ANY_NUMBER.sub(" ", low)):
             return "phone"
         return "id" if _ASKED_ID.search(low) else None
