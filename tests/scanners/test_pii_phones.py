@@ -570,6 +570,31 @@ def test_a_fourteenth_writers_gateway_numbers():
     assert phones_in("atas nama Budi Santoso, HP 0813-2345-6789, alamat Jl. Melati") == ["0813-2345-6789"]
 
 
+def test_call_records_name_their_parties_numbers():
+    # a call detail record's calling and called party, a calling code without its "+" (CDRs, switch logs, SIP
+    # gateways' JSON)
+    assert phones_in("calling_number=447911123456 called_number=442079460018 dur=63") == [
+        "447911123456",
+        "442079460018",
+    ]
+    assert phones_in('{"cli": "447911123456", "cdpn": "4930901820", "cause": 16}') == ["447911123456", "4930901820"]
+    assert phones_in("callingPartyNumber: 4930901820") == ["4930901820"]
+    # ...not after a key that names no party, nor a national-looking number with no such key
+    assert phones_in("callId=447911123456 trunk=4") == []
+    assert phones_in("calling_number=12345") == []
+
+
+def test_a_german_msisdn_is_no_thirteen_digit_visa():
+    # "4915112345678" passes Luhn and starts with a 4: under an MSISDN's key it is the number, not a card
+    scanner = PiiScanner()
+    for text in ('"msisdn": "4915112345678"', "MSISDN: 4915112345678", "msisdn=4915112345678"):
+        assert [(f.type, f.text) for f in scanner.scan(text)] == [("PHONE", "4915112345678")], text
+    # ...and in a modem's SMS listing it is no card (a 13-digit Visa is one only after a card's word)
+    assert scanner.scan('+CMGL: 2,"REC UNREAD","4915112345678",,"24/05/14,08:00:02+08"') == []
+    assert [f.type for f in scanner.scan("card=4915112345678")] == ["CREDIT_CARD"]
+    assert [f.type for f in scanner.scan('"brand":"visa","number":"4915112345678"')] == ["CREDIT_CARD"]
+
+
 def test_a_fourteenth_writers_look_alikes():
     for text in (
         '{"contact": "+919876543210", "created_at": 1733412822}',  # an epoch under a time key

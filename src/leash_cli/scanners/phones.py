@@ -908,8 +908,16 @@ def _ctx(before: str, after: str, header: str) -> bool:
 # a sender's or recipient's key right before a number (lower case)
 _MSG_KEY = re.compile(
     r"(?<![a-z0-9])(?:to|from|dst|src|dest|destination|recipient|sender|wa_id|waid|msisdn|originator|caller|callee|"
-    r"ani|dnis)[\"']?[ \t]*[:=][ \t]*[\"']?$"
+    # a call record's parties: "calling_number=447700900123", "callingPartyNumber", "a_number", "CLI", "cgpn"
+    r"ani|dnis|(?:calling|called)_?(?:party_?)?(?:number|num|no|nr)?|caller_?id|cli|clid|cgpn|cdpn|[ab]_?(?:number|party)"
+    r")[\"']?[ \t]*[:=][ \t]*[\"']?$"
 )
+
+
+def msg_keyed(before: str) -> bool:
+    """A sender's, recipient's or call party's key stands right before the number ("msisdn": "…", "to=",
+    "calling_number=")."""
+    return _keyed(before) and _MSG_KEY.search(before[-32:].lower()) is not None
 
 
 def _phone_key(before: str) -> bool:
@@ -1512,8 +1520,7 @@ def _score(
         s == digits
         and digits[0] != "0"
         and 10 <= len(digits) <= 15
-        and _keyed(before)
-        and _MSG_KEY.search(before[-24:].lower())
+        and msg_keyed(before)
     ):
         # a calling code without its "+" as a sender's or recipient's key holds it (SMS and messaging gateways,
         # webhooks: "to":"6285710229384", from=447723094461, "wa_id":"447459018832")

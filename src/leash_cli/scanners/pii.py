@@ -663,8 +663,15 @@ class PiiScanner:
             if " " not in s and "-" not in s:
                 if _glued(t, a, m.end()):
                     continue  # "ref=TBS2404030830120072", a hash's digits: an id with letters, not a card
-                if 13 <= len(s) <= 19 and luhn_ok(s) and card_brand(s) and not (len(s) == 13 and _ean13(s)):
-                    # (a 13-digit Visa number is all but retired; a 13-digit EAN / JAN barcode is on every product)
+                if (
+                    13 <= len(s) <= 19
+                    and luhn_ok(s)
+                    and card_brand(s)
+                    and not (len(s) == 13 and (_ean13(s) or not _CARD_CTX.search(t[max(0, a - 40) : a].lower())))
+                ):
+                    # (a 13-digit Visa number is all but retired: one is a card only after a card's word; a 13-digit
+                    # EAN / JAN barcode is on every product, and a German mobile's MSISDN, 4915112345678, starts
+                    # with a 4 too)
                     yield ("CREDIT_CARD", a, m.end(), _card_score(t, a, False))
                 continue
             # grouped: try every contiguous run of groups, longest first
