@@ -868,6 +868,8 @@ def test_a_house_number_before_a_bracketed_area_code(text, want):
         ("상담원: 고객번호 알려주시겠어요?\n고객: 네, 632-600-372입니다.", []),
         ("佐藤: お客様番号をお願いできますか。\n田中: はい、6662365812です。", []),
         ("Agent: What's the best phone number to reach you?\nCaller: 020 7946 0018.", ["020 7946 0018"]),
+        ("Speaker 1 (00:46): Best number to text updates to?\nSpeaker 2 (00:50): 3035550117.", ["3035550117"]),
+        ("The number to call is 3035550117.", ["3035550117"]),
         # ...not a line that is no answer ("Not you? SMS BLOCK …" is no question the next line answers)
         ("Not you? SMS BLOCK 4471 to the registered number.\nAD-IRCTC: PNR 4523887109, Train 12951", []),
         # a number read out digit by digit after a phone word

@@ -560,6 +560,11 @@ _CTX_MULTI = (
     "número verde",
     "numero verde",
     "liên hệ",  # (Vietnamese: contact)
+    "number to text",  # ("Best number to text updates to?", "a number to call or text")
+    "number to call",
+    "number to reach",
+    "numbers to text",
+    "numbers to call",
 )
 _CTX_MULTI_RE = re.compile("|".join(re.escape(w) for w in _CTX_MULTI))
 _CTX_CJK = re.compile(
