@@ -121,7 +121,8 @@ _THOUSANDS = re.compile(r"[1-9]\d{0,2}(?:([ .])\d{3})(?:\1\d{3})*")
 _UNIT_AFTER = re.compile(
     r"[ \t]?(?:€|\$|£|¥|₽|₹|₩|₺|%|‰|°|元|円|원|руб|р\.|тыс|млн|zł|pln|eur|usd|gbp|chf|rub|ft|kč|kr|"
     r"km|kg|mb|gb|kb|ms|mm|cm|m²|m2|people|users|inhabitants|habitantes|einwohner|mieszkańców|человек|"
-    r"osób|personas|pessoas|persone|inwoners|kişi|명|人|units|pcs|szt|stück|шт)(?![a-z])",
+    r"osób|personas|pessoas|persone|inwoners|kişi|명|人|units|pcs|szt|stück|шт)(?![a-z])"
+    r"(?![ \t]?[0-9])",  # (not the next amount's currency: "010 191 8338\t€ 640,00")
     re.IGNORECASE,
 )
 _UNIT_BEFORE = re.compile(r"(?:€|\$|£|¥|₽|₹|₩|₺|eur|usd|pln|rub|r\$)\s?$", re.IGNORECASE)
@@ -1186,7 +1187,7 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         code = _CODE_BEFORE.search(before[-24:])
         if code is not None and _GLUED_AFTER_END.search(code.group()) is None:
             continue
-        if not intl and _PREFIX_BEFORE.search(before[-4:]):
+        if not intl and _PREFIX_BEFORE.search(before[-4:]) and not _SHOUTED_BEFORE.search(before[-40:]):
             continue
         after = t[b : b + 24]
         if _UNIT_AFTER.match(after) or (_HOURS_AFTER.match(after) and _TIME_LAST.search(s)):
@@ -1428,6 +1429,9 @@ _CITY_AFTER = re.compile(r"[ \t]+[^\W\d_](?<![a-z])")  # a capitalised word: "Po
 # "HP" (a mobile, "handphone", in Indonesia, Malaysia and Singapore) in capitals: "hp" is horsepower ("150 hp")
 _HP = re.compile(r"(?<![A-Za-z])H[Pp](?![A-Za-z])(?:[ \t]*(?:no|nr|#)\.?)?[ \t]*[:.]?[ \t]*$")
 _PREFIX_BEFORE = re.compile(r"(?<![A-Za-z])(?!PH|HP)[A-Z]{2} ?$")  # (Indonesian and Malay "HP": a mobile, "handphone")
+# ...unless it is a word of text in capitals ("CRITICAL VALUE CALLED TO DR. LEBLANC AT 403-215-0984"): a preposition
+# in capitals after another word in capitals (not a VAT id's country: "VAT GB 123 4567 89", "BTW BE 0123.456.749")
+_SHOUTED_BEFORE = re.compile(r"(?<![A-Za-z])[A-Z]{2,}\.? (?:AT|TO|ON|BY|OR|OF|AS) $")
 _YEAR_FIRST = re.compile(r"(?:19|20)[0-9]{2}(?:([-.])[0-9]+\1[0-9]|/[0-9])")
 
 # a log's or a record's identifier key right before the number: "call_id=7719203", "sessionId: 4471 2291"

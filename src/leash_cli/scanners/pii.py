@@ -354,6 +354,50 @@ _SECTION_CTX = re.compile(
 )
 
 
+_VERSION_WORDS = "version|versión|versão|versione|versi|versio|versie|verze|wersja|версия|sürüm|firmware|版本号|版本|バージョン|버전"
+# what names an address on a line before a dotted quad (lower case): a bare version ("Export TK-Suite 4.2.1.0",
+# "versi adaptor 2.3.0.11") has none of these before it; a resolver ("DNS = 1.1.1.1", "ping 8.8.8.8") has
+_ADDR_WORDS = re.compile(
+    r"(?<![a-z])(?:ip|ipv4|ips|inet|addr|address|adresse|addresse|dirección|direccion|endereço|endereco|indirizzo|"
+    r"adres|adresa|адрес|host|hosts|server|servers|serveur|servidor|dns|nameserver|resolver|resolvers|gateway|gw|"
+    r"router|route|via|src|dst|source|destination|from|to|peer|client|remote|ping|traceroute|tracert|nslookup|dig|"
+    r"ssh|telnet|connect|connected|connecting|allow|allowed|deny|denied|block|blocked|allowlist|whitelist|blocklist|"
+    r"blacklist|banned|resolve|resolves|resolved|"
+    r"firewall|proxy|upstream|listen|bind|nat|vpn|subnet|lan|wan|public|private|origin|node|endpoint|target|"
+    r"desde|depuis|von|van|da|de|para|pour|an|naar|nach|до|с|от)(?![a-z])|[=@]|://"
+)
+
+
+_VERSION_HEADER = re.compile(rf"(?<![a-z])(?:{_VERSION_WORDS}|ver|release|build|fw|sw|os|rev|revision)(?![a-z])")
+
+
+def _bare_version(t: str, a: int, b: int, quad: str, header: str) -> bool:
+    """A dotted quad led by one digit, every part one or two digits ("4.2.1.0", "6.4.0.12"), with no port or prefix
+    length after it, as software writes its own version: in a table's cell, under a version's header ("Firmware");
+    elsewhere, with nothing that names an address before it on its line and no other quad there
+    ("carga-clientes 4.4.1.0", "Versión del conector: 6.4.0.12"; not "DNS = 1.1.1.1", "ping 8.8.8.8")."""
+    if quad[1] != "." or not _small_parts(quad) or _PORT_OR_PREFIX.match(t, b) or quad in _RESOLVERS:
+        return False
+    if header:
+        return _VERSION_HEADER.search(header.lower()) is not None
+    ls = t.rfind("\n", max(0, a - 80), a) + 1
+    before = t[max(ls, a - 80) : a].lower()
+    le = t.find("\n", b, b + 40)
+    after = t[b : le if le >= 0 else b + 40].lower()  # ("Use 1.1.1.1 as DNS")
+    return _ADDR_WORDS.search(before) is None and _IPV4.search(before) is None and _ROLE_AFTER.search(after) is None
+
+
+_ROLE_AFTER = re.compile(r"(?<![a-z])(?:dns|resolver|nameserver|gateway|proxy|ip)(?![a-z])")
+
+# the public resolvers, which are addresses wherever they stand ("Cloudflare 1.1.1.1")
+_RESOLVERS = frozenset(
+    ["1.1.1.1", "1.0.0.1", "8.8.8.8", "8.8.4.4", "9.9.9.9", "4.2.2.1", "4.2.2.2", "4.2.2.3", "4.2.2.4", "4.2.2.5"]
+)
+
+
+_PORT_OR_PREFIX = re.compile(r"[:/][0-9]")
+
+
 def _small_parts(quad: str) -> bool:
     return all(len(p) <= 2 for p in quad.split("."))
 
@@ -375,7 +419,6 @@ _IPV6_BODY = re.compile(_IPV6.pattern.replace(r"(?<![\w:.])", "", 1))  # (after 
 _IPV6_GATE = re.compile(r"::|:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:")
 _HEXCOLON = frozenset("0123456789abcdefABCDEF:.")
 _HEXCOLON_RUN = re.compile(r"[0-9A-Fa-f:.]*")
-_VERSION_WORDS = "version|versión|versão|versione|wersja|версия|sürüm|firmware|版本号|版本|バージョン|버전"
 _VERSION_CTX = re.compile(
     rf"(?:(?<![a-z])(?:{_VERSION_WORDS}|ver|release|build|fw|sdk|rev|revision|v|kernel|"
     # (numbers that are no sections -- those are _SECTION_CTX's -- yet no addresses: "figure 4.2.1.7", "OID 1.3.6.1")
@@ -778,6 +821,7 @@ class PiiScanner:
         numbered: set[str] = set()  # the first three parts of the dotted quads a section word names
         prev_end, prev_numbered = -1, False
         headings: bool | None = None  # whether the text has numbered headings of one to three parts
+        headers: _Headers | None = None
         for m in gates.finditer(_IPV4, t, wins):
             a, b = m.span()
             if not _IPV4_FULL.fullmatch(m.group()):
@@ -804,6 +848,10 @@ class PiiScanner:
                 or (quad.endswith(".0") and _namespace_before(t, a))
                 or _version_before(t, a, b)
             )
+            if not part and quad[1] == "." and _small_parts(quad):
+                if headers is None:
+                    headers = _Headers(t)
+                part = _bare_version(t, a, b, quad, headers.header_of(a))
             if section:
                 numbered.add(_three_parts(quad))
             found.append((a, b, part))
@@ -1314,6 +1362,19 @@ class _Headers:
                 break
             ps = t.rfind("\n", max(0, cur - 1 - _MAX_ROW), cur - 1) + 1
             if (ps == 0 and cur - 1 > _MAX_ROW) or t.count(delim, ps, cur - 1) != n:
+                # a query tool's rule under the header ("-----+-----", "|----+----|", "+----+----+"): the header
+                # is the row above it (psql, mysql, sqlcmd, Snowflake's and Trino's boxes)
+                pp = t.rfind("\n", max(0, ps - 1 - _MAX_ROW), ps - 1) + 1 if ps > 0 else -1
+                if (
+                    pp >= 0
+                    and delim == "|"
+                    and _BOX_RULE.fullmatch(t, ps, cur - 1)
+                    and t.count(delim, pp, ps - 1) == n
+                    and not _BOX_RULE.fullmatch(t, pp, ps - 1)
+                ):
+                    chain.append(ps)
+                    cur = pp
+                    continue
                 res = cur
                 break
             cur = ps
@@ -1323,6 +1384,7 @@ class _Headers:
 
 
 _MAX_ROW = 4096
+_BOX_RULE = re.compile(r"[ \t]*[|+]?[-=]{3,}[-=+|: \t]*\r?")  # a box table's rule line ("|---+---|", "---+---")
 _HTML_CELL = re.compile(r"<t[hd](?:\s[^>]*)?>(.*?)(?=</t[hdr]|<t[hd][\s>]|$)", re.S)  # (a cell, closed or not)
 _HTML_TAG = re.compile(r"<[^>]*>")
 _X12_SEGMENT = re.compile(r"(?:^|~)[ \t\r\n]*(?:ISA|GS|ST|NM1|REF|PER|INS)\*", re.M)
