@@ -78,7 +78,7 @@ PHONE = re.compile(r"[+(0-9](?<![A-Za-z0-9_+#.@][\s\S])" + _PHONE_BODY)
 # (PHONE after a glued label, whose last character the first look-behind would refuse)
 _PHONE_GLUED = re.compile(r"[+(0-9]" + _PHONE_BODY)
 _EXT = re.compile(
-    r"[ \t]{0,2}(?:ext\.?|extn\.?|extension|x|доб\.?|wew\.?|ramal|anexo|anx\.?|dahili|int\.?|poste|durchwahl|dw\.?|内線|分機|分机|转|轉|내선)"
+    r"[ \t]{0,2}(?:ext\.?|extn\.?|extension|x|доб\.?|wewn\.?|wew\.?|ramal|anexo|anx\.?|dahili|int\.?|poste|durchwahl|dw\.?|内線|内线|內線|分機|分机|转|轉|내선)"
     r"[ \t]{0,2}(?:[:\-][ \t]?)?[0-9]{1,6}(?![0-9A-Za-z])",
     re.IGNORECASE,
 )
@@ -105,8 +105,11 @@ def _calling_code_before(p: str) -> bool:
     return d.startswith("00") or (_pn is not None and _pn.region_code_for_country_code(int(d)) != "ZZ")
 
 
-# the number continues a letters-and-digits code: "1Z 999 AA1 01 2345 6784"
-_CODE_BEFORE = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9]*[A-Za-z])(?=[A-Za-z0-9]*[0-9])[A-Za-z0-9]+[ \t]$")
+# the number continues a letters-and-digits code: "1Z 999 AA1 01 2345 6784" (not across a tab, which ends a table's
+# cell: "NL859012784B01\t010 191 8338", a VAT id's column, then a phone's)
+# ...unless the code is a phone field's name and its number: SAP's "TELF1", "Phone2", "Tel1", "Mobile2", "Fax1"
+_NUMBERED_LABEL = re.compile(r"(?:tel|telf|telefon|phone|mobile|mobil|cell|fax|telfx|handy)[0-9] ", re.IGNORECASE)
+_CODE_BEFORE = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9]*[A-Za-z])(?=[A-Za-z0-9]*[0-9])[A-Za-z0-9]+ $")
 
 # -- vetoes ---------------------------------------------------------------------------------
 _DATE = re.compile(
@@ -174,6 +177,19 @@ _NEG_WORDS = (
     r"пароль|şifre"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
+_HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
+
+
+def _on_holder(low: str) -> bool:
+    """A phone word, then "on the account" right before the number: "the mobile on the account is 07400 434238"."""
+    on = _ON_HOLDER.search(low)
+    return on is not None and _has_ctx(low[max(0, on.start() - 40) : on.start()])
+
+
+# "on the account", "on your account is": the phone word before it names the number
+_ON_HOLDER = re.compile(
+    r"(?<![a-z])(?:on|in|for)[ \t]+(?:the|your|his|her|their|my|our|this)[ \t]+(?:account|acct)[ \t]*(?:is|was|:)?[ \t]*$"
+)
 # a request's, a ticket's or a code's word, only right before its number with no label colon ("заявку 6510-874391")
 _NEG_INLINE = frozenset(["заявка", "заявку", "заявки", "zgłoszenie", "zgłoszenia", "mã"])
 # words that are a record's only with its number word after them ("Bill number 812 447 3301", "Notice no."; not
@@ -908,7 +924,15 @@ def _has_ctx(low: str) -> bool:
 
 
 def _ctx(before: str, after: str, header: str) -> bool:
-    return _has_ctx(before) or _has_ctx(after) or bool(header and _has_ctx(header))
+    return _has_ctx(before) or _has_ctx(after) or bool(header and (_has_ctx(header) or _HEADER_PHONE.search(header)))
+
+
+# a column header that names a phone number as databases and call records write it (lower case): "homephone",
+# "mobilephone", "a_number", "b_number", "nommer_gebel", Asterisk's "src" and "dst"
+_HEADER_PHONE = re.compile(
+    r"phone|msisdn|(?<![a-z])(?:[ab]_?(?:number|party|nr|no|num)|(?:calling|called|dialed|dialled)(?:_?(?:number|party|no|nr|num))?|"
+    r"caller|callee|cli|clid|src|dst|destino|origem|origen|gebel|gebeld)(?![a-z])"
+)
 
 
 # a sender's or recipient's key right before a number (lower case)
@@ -969,8 +993,12 @@ def _neg(before: str, keyed: bool = False) -> bool:
     if toks and toks[-1] == "po" and "PO" not in before[-30:]:
         toks.pop()  # (Tagalog "po", a courtesy: "Contact no. ko po 0917 …"; a purchase order is "PO")
     if toks and (toks[-1] in _NEG_SET or (toks[-1] == "#" and not _DIGIT.search(tail, tail.rfind("#")))):
-        # ("#" only right before it: not the "#07-02" of a unit two cells back, nor "best #", "cell #")
-        if not (toks[-1] == "#" and _CTX_MULTI_RE.search(tail)):
+        # ("#" only right before it: not the "#07-02" of a unit two cells back, nor "best #", "cell #"; nor an
+        # account that holds the phone a phone word named: "the mobile on the account is 07400 434238", not its
+        # number: "mobile account no. 4471 2290")
+        if not (toks[-1] == "#" and _CTX_MULTI_RE.search(tail)) and not (
+            toks[-1] in _HOLDERS and _on_holder(before[-72:].lower())
+        ):
             return True
     # a tax or company id word a few words back, no phone word after it ("NIP Wynajmującego: 676-238-41-19")
     if not _ID_WORDS.isdisjoint(toks[-2:]) and _CTX_SET.isdisjoint(toks):
@@ -1185,7 +1213,11 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         if _UNIT_BEFORE.search(before[-5:]):
             continue
         code = _CODE_BEFORE.search(before[-24:])
-        if code is not None and _GLUED_AFTER_END.search(code.group()) is None:
+        if (
+            code is not None
+            and _GLUED_AFTER_END.search(code.group()) is None
+            and not _NUMBERED_LABEL.fullmatch(code.group())
+        ):
             continue
         if not intl and _PREFIX_BEFORE.search(before[-4:]) and not _SHOUTED_BEFORE.search(before[-40:]):
             continue
@@ -1405,7 +1437,7 @@ _NOT_DIALLED = re.compile(
     r"|[0-9]{1,2}(?: - [0-9]{1,2}){3,}|[0-9]{2,7}-[0-9]{2}-[0-9]"
     # a customs tariff code (8471.30.0000); a tax id's dotted thousands and check digit (NIT 900.123.456-7, RUT
     # 12.345.678-9); a batch led by its date (20240301-07)
-    r"|[0-9]{4}\.[0-9]{2}\.[0-9]{2,4}|[0-9]{1,3}(?:\.[0-9]{3}){2}-[0-9]"
+    r"|[0-9]{4}\.[0-9]{2}\.[0-9]{2,4}|[0-9]{1,3}(?:\.[0-9]{3}){2}-[0-9]|[89][0-9]{8}-[0-9]"
     r"|(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])-[0-9]{1,3}"
     # an e-ticket's airline code and ten digits (080-2187654321); a Hungarian company number (01-09-123456)
     r"|[0-9]{3}-[0-9]{10}|[0-9]{2}-[0-9]{2}-[0-9]{6}"
@@ -1525,12 +1557,7 @@ def _score(
         return base + (0.25 if base < 0.5 else 0.1) if has_ctx() else base
     if neg:
         return 0.0  # (a national number after "order", "Rechnung" ...: not worth the library call)
-    if (
-        s == digits
-        and digits[0] != "0"
-        and 10 <= len(digits) <= 15
-        and msg_keyed(before)
-    ):
+    if s == digits and digits[0] != "0" and 10 <= len(digits) <= 15 and msg_keyed(before):
         # a calling code without its "+" as a sender's or recipient's key holds it (SMS and messaging gateways,
         # webhooks: "to":"6285710229384", from=447723094461, "wa_id":"447459018832")
         budget[0] -= 1
