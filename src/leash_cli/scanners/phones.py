@@ -348,7 +348,8 @@ _NEG_CJK = re.compile(
     r"رقم\s+(?:ال)?(?:مرجع|عقد|سجل|تصريح|هوية|مركبة|إقرار)\S{0,4}(?:\s+"
     + _AR_NOT_PHONE
     + r"\S+)?|बीजक|[Qq][Qq]号?|〒|รหัส)"
-    r"\s*[:：#№]?\s*(?:号码|號碼|号|番号|번호|नं\.?)?\s*[:：]?\s*$"
+    # (a record's key in quotes too: '"사업자번호":"')
+    r"\s*[:：#№]?\s*(?:号码|號碼|号|番号|번호|नं\.?)?\s*[\"']?\s*[:：]?\s*[\"']?$"
 )
 
 # phone words (before or just after a number, or a table column header)
@@ -1210,7 +1211,21 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         if nd == 10 and s.count("-") == 3 and s[-2] == "-" and _isbn10_ok(digits):
             continue  # ISBN-10, its check digit a group of its own ("0-306-40615-2")
         before = t[max(0, a - 40) : a]
+        if before[-1:] in "\"'" and "{" in before:
+            tv = _TYPED_VALUE.search(before)
+            if tv is not None:  # a typed value's wrapper ('"사업자번호":{"stringValue":"'): read the key as the value's
+                before = t[max(0, a - 40 - (tv.end() - tv.start()) + 1) : a - (tv.end() - tv.start())] + '"'
         if _UNIT_BEFORE.search(before[-5:]):
+            continue
+        if (nd == 10 and digits[:3] == "123" and "swish" in before.lower()) or _NANP_CUT.fullmatch(s):
+            continue  # a Swedish company's Swish number (123 …); "(312) 555-01", a number cut short
+        if s[5:6] == "-" and _ZIP4.fullmatch(s) and _STATE_BEFORE.search(before[-4:]):
+            continue  # a US ZIP+4 after its state ("CA^94110-1847", "Austin, TX 78701-4417")
+        if t.startswith("@", b) and nd == 10 and digits[0] in "6789" and s == digits and _UPI_HANDLE.match(t, b):
+            # an Indian mobile as a UPI payment address ("8123242483@ybl"): the number is the phone's
+            if _pn is not None and _valid_national(s, ("IN",))[0] == "IN":
+                yield ("PHONE", a, b, 0.7)
+                last = b
             continue
         code = _CODE_BEFORE.search(before[-24:])
         if (
@@ -1289,6 +1304,37 @@ def sip_users(t: str):
         i = t.find("+", i + 1)
 
 
+# an EDIFACT COM segment's telephone, fax or mobile number: "COM+004930123225:TE'", "COM++49 30 1234567:FX'"
+_EDI_COM = re.compile(r"(?:^|['\n])[ \t\r]*COM\+([+0-9][0-9 ()/\-]{5,22}[0-9]):(?:TE|FX|AL|AH|AJ|MO)(?=['+:\s]|$)")
+
+
+def edifact_numbers(t: str, header_of=None):
+    """``("PHONE", start, end, score)`` of the telephone, fax and mobile numbers of EDIFACT COM segments (the
+    qualifier after the number says what it is)."""
+    if _pn is None:
+        return
+    for n, m in enumerate(_EDI_COM.finditer(t)):
+        if n >= _LINKS_MAX:
+            break
+        s, a = m.group(1), m.start(1)
+        digits = s.translate(_KEEP_DIGITS)
+        if s.startswith("+"):
+            ok = _valid_intl(s) == 2
+        elif digits.startswith("00"):
+            ok = _valid_intl("+" + digits[2:]) == 2
+        else:
+            ok = _valid_national(s, region_hints(t[max(0, a - 256) : a + 256]))[0] is not None
+        if ok:
+            yield ("PHONE", a, m.end(1), 0.8)
+
+
+# Firestore's and DynamoDB's typed values: {"stringValue":"…"}, {"S": "…"}
+_TYPED_VALUE = re.compile(r"\{[ \t]*[\"'](?:stringValue|integerValue|S|N)[\"'][ \t]*:[ \t]*[\"']$")
+_NANP_CUT = re.compile(r"\([2-9][0-9]{2}\) ?[0-9]{3}-[0-9]{1,3}")
+_ZIP4 = re.compile(r"[0-9]{5}-[0-9]{4}")
+_STATE_BEFORE = re.compile(r"(?<![A-Za-z])[A-Z]{2}(?:[ \t^,]|, )$")
+# a UPI payment address's handle after the "@" (no dot after it: no e-mail domain)
+_UPI_HANDLE = re.compile(r"@[a-z]{2,15}(?![a-z0-9.\-])")
 _AREA_ALONE = re.compile(r"\(?0[0-9]{2,4}\)?")
 
 
@@ -1539,6 +1585,10 @@ def _score(
         return 0.0
     idd = _IDD.match(s)
     n_idd = len(idd.group(1).translate(_KEEP_DIGITS)) if idd is not None else 0
+    if idd is None and s == digits and len(digits) >= 13 and digits.startswith("011"):
+        # North America's 011 glued to the number, as a switch's record writes the dialled digits
+        # ("01113035344876"; a national number led by an 011 area code has at most 11 digits)
+        idd, n_idd = True, 3
     if idd is not None and len(digits) >= n_idd + 9:
         # an international prefix set apart: North America's 011 ("from the US dial 011 44 20 7183 3059"),
         # Australia's 0011, Russia's 8 10; a national number led by an 011 area code (Delhi, Johannesburg,

@@ -239,6 +239,7 @@ _EMAIL = re.compile(
     r"(?![A-Za-z0-9\-]|\.[A-Za-z0-9])"
 )
 _GLUED_MAIL_LABEL = re.compile(r"(?:E-?[Mm]ail|E-?MAIL)(?=[a-z0-9][A-Za-z0-9._%+\-]*$)")
+_EDI_TAG = re.compile(r"[A-Z]{3}\+")
 _LOCAL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
 _FILE_TLDS = frozenset(
     ["png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "bmp", "tif", "tiff", "pdf", "js", "ts", "css", "html"]
@@ -695,6 +696,8 @@ class PiiScanner:
                 if colon > 0 and "#" not in auth[:colon] and not any(c.isspace() or c in "/?=@&" for c in auth):
                     continue
             g = _GLUED_MAIL_LABEL.match(local)
+            if g is None and local[3:4] == "+" and (a == 0 or t[a - 1] in "'\n\r") and _EDI_TAG.match(local):
+                g = _EDI_TAG.match(local)  # an EDIFACT segment's tag and separator: "COM+einkauf@…:EM'"
             # a scraped page's label glued to its address ("E-mailcontato@padaria.com.br"): the address is after it
             yield ("EMAIL", a + (g.end() if g is not None else 0), m.end(), 0.9)
 
@@ -914,6 +917,8 @@ class PiiScanner:
             yield from phones.whatsapp_links(t)
         if "@" in t and "+" in t:
             yield from phones.sip_users(t)
+        if "COM+" in t:
+            yield from phones.edifact_numbers(t, headers.header_of)
         yield from phones.phone_candidates(
             t,
             phones.with_glued(t, gates.finditer(_PHONE, t, wins, lookahead=phones.LOOKAHEAD), wins),
@@ -1411,7 +1416,9 @@ def _has_digits(t: str) -> bool:
 # before one (a postfix log's message-id=<…>, a SIP URI)
 _ID_HEADER = re.compile(r"[ \t]*(?:message-id|in-reply-to|references|call-id|content-id|x-message-id)[ \t]*:", re.I)
 _ID_PREFIXES = ("message-id=<", "message-id=", "msgid=<")
-_ID_VALUES = re.compile(r"[ \t]*(?:<[^<>\s]{1,250}>[ \t,]*)*<?")  # (only the header's ids before the address)
+# (only the header's ids before the address; the id's own characters before its "@" that an address cannot start
+# with: "<CAF8x2=R9k0Qm4471ZpT@mail.gmail.com>")
+_ID_VALUES = re.compile(r"[ \t]*(?:<[^<>\s]{1,250}>[ \t,]*)*(?:<[^<>\s@]{0,250})?")
 _CARD_WORD_GLUED = re.compile(r"card|cc|visa|mc|amex|pan|credit|debit|karte|tarjeta|carte|cartao|num|no|nr")
 _CARD_CTX = re.compile(r"\b(?:card|credit|debit|visa|mastercard|amex|cc|pan|payment|karte|tarjeta|carte)\b")
 
