@@ -940,7 +940,10 @@ _HEADER_PHONE = re.compile(
 _MSG_KEY = re.compile(
     r"(?<![a-z0-9])(?:to|from|dst|src|dest|destination|recipient|sender|wa_id|waid|msisdn|originator|caller|callee|"
     # a call record's parties: "calling_number=447700900123", "callingPartyNumber", "a_number", "CLI", "cgpn"
-    r"ani|dnis|(?:calling|called)_?(?:party_?)?(?:number|num|no|nr)?|caller_?id|cli|clid|cgpn|cdpn|[ab]_?(?:number|party)"
+    r"ani|dnis|(?:calling|called)_?(?:party_?)?(?:number|num|no|nr)?|caller_?id|cli|clid|cgpn|cdpn|[ab]_?(?:number|party)|"
+    # (the same in the languages call records are written in: "origem", "destino", "chiamante", "appelant")
+    r"origem|origen|destino|destinatario|destinatário|remitente|remetente|chiamante|chiamato|appelant|appelé|"
+    r"anrufer|angerufener"
     r")[\"']?[ \t]*[:=][ \t]*[\"']?$"
 )
 
@@ -1142,6 +1145,7 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
                     break
 
     last = -1  # where the last number yielded ends: one joined to it by "or" is a phone number too
+    hl7 = "|^~\\&" in t
     for a, b in matches:
         joined = False
         s = t[a:b]
@@ -1237,6 +1241,10 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         if not intl and _PREFIX_BEFORE.search(before[-4:]) and not _SHOUTED_BEFORE.search(before[-40:]):
             continue
         after = t[b : b + 24]
+        if hl7 and ("|" in before or "|" in after):
+            # an HL7 v2 message: a field's words are its own ("…^PRN^CP||DE|M|EV|8812044711": the phone's code
+            # belongs to the field before)
+            before, after = before[before.rfind("|") + 1 :], after.split("|", 1)[0]
         if _UNIT_AFTER.match(after) or (_HOURS_AFTER.match(after) and _TIME_LAST.search(s)):
             continue  # (a date and a time before "Uhr": "Do, 14.11. 19.30 Uhr")
         e = _EXT.match(t, b)
@@ -1251,6 +1259,7 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             or _neg(before, keyed)
             or _neg(header_of(a))
             or _id_key(before[-24:])
+            or (before[-1:] == ">" and _xml_id(t[max(0, a - 160) : a]))
             or (keyed and s.isdigit() and 9 <= len(s) <= 13 and _TIME_KEY.search(before[-24:]) is not None)
         )
         # (a column named "Code", "Art.-Nr.", "Order"; a key named "..._id")
@@ -1349,6 +1358,17 @@ def _ocr_spaced(t: str, a: int) -> bool:
     ls = t.rfind("\n", max(0, a - 240), ls) if ls > 0 else ls
     gaps = [len(g) for g in _WORD_GAP.findall(t, max(0, ls + 1, a - 240), a)]
     return len(gaps) >= _OCR_GAPS and all(g == 2 for g in gaps)
+
+
+def _xml_id(before: str) -> bool:
+    """An XML element named as an id holds the number: '<cbc:EndpointID schemeID="0208">0459183427' (a Belgian
+    company number), "<PartyIdentification><ID>…", "<CustomerId>…" -- not "<cbc:Telephone>"."""
+    m = _XML_OPEN.search(before)
+    return m is not None and _XML_ID_NAME.search(m.group(1)) is not None and not _has_ctx(m.group(1).lower())
+
+
+_XML_OPEN = re.compile(r"<(?:[A-Za-z][\w.-]*:)?([A-Za-z][\w.-]*)(?:\s[^<>]*)?>$")
+_XML_ID_NAME = re.compile(r"(?:^|[a-z_.-])(?:ID|Id|id)$|^ID$")
 
 
 def _id_key(tail: str) -> bool:
@@ -1563,7 +1583,11 @@ def _score(
     def has_ctx() -> bool:
         nonlocal ctx
         if ctx is None:
-            ctx = _ctx(before.lower(), after[:16].lower(), header_of(a)) or _HP.search(before[-16:]) is not None
+            ctx = (
+                _ctx(before.lower(), after[:16].lower(), header_of(a))
+                or _HP.search(before[-16:]) is not None
+                or (before[-1:] in "=:\"' " and msg_keyed(before))  # ("destino="11961232172"")
+            )
         return ctx
 
     if _pn is None or budget[0] <= 0:

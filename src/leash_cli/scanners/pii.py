@@ -1026,6 +1026,14 @@ def _delim(line: str) -> str | None:
     return None
 
 
+def _count(t: str, delim: str, lo: int, hi: int) -> int:
+    """The delimiters in ``t[lo:hi]``; a CSV line's commas inside quoted fields are not ("PJSIP/4410,30")."""
+    if delim != "," or t.find('"', lo, hi) < 0:
+        return t.count(delim, lo, hi)
+    return _QUOTED_FIELD.sub("", t[lo:hi]).count(",")
+
+
+_QUOTED_FIELD = re.compile(r'"(?:[^"\n]|"")*"')
 _COPY = re.compile(r"[ \t]*COPY[ \t]+[\w.\"]+[ \t]*\(([^)\n]*)\)[ \t]+FROM[ \t]+stdin", re.IGNORECASE)
 _Row = tuple[str, list[str]]  # a table row's delimiter and its header's cells (lower case)
 
@@ -1099,7 +1107,7 @@ class _Headers:
         if row is None:
             return self._fixed_header(ls, pos) or self._aligned_header(ls, pos)
         delim, cells = row
-        col = t.count(delim, ls, pos)
+        col = _count(t, delim, ls, pos)
         return cells[col] if col < len(cells) else ""
 
     def _html_column(self, pos: int) -> str:
@@ -1157,7 +1165,10 @@ class _Headers:
         delim = _delim(line)
         if delim is None:
             return None
-        hs = self._header_start(ls, delim, line.count(delim))
+        n = _count(line, delim, 0, len(line))
+        if not n:
+            return None  # (commas only inside quotes: an XML line's attribute, custo="0,87")
+        hs = self._header_start(ls, delim, n)
         if delim == "\t" and hs > 0:
             # PostgreSQL's dump: "COPY t (id, name, ssn) FROM stdin;" names the columns of the rows below it (read
             # once per block, the list shared by its rows; a line longer than a row is no statement)
@@ -1366,7 +1377,7 @@ class _Headers:
                 res = cur
                 break
             ps = t.rfind("\n", max(0, cur - 1 - _MAX_ROW), cur - 1) + 1
-            if (ps == 0 and cur - 1 > _MAX_ROW) or t.count(delim, ps, cur - 1) != n:
+            if (ps == 0 and cur - 1 > _MAX_ROW) or _count(t, delim, ps, cur - 1) != n:
                 # a query tool's rule under the header ("-----+-----", "|----+----|", "+----+----+"): the header
                 # is the row above it (psql, mysql, sqlcmd, Snowflake's and Trino's boxes)
                 pp = t.rfind("\n", max(0, ps - 1 - _MAX_ROW), ps - 1) + 1 if ps > 0 else -1
@@ -1374,7 +1385,7 @@ class _Headers:
                     pp >= 0
                     and delim == "|"
                     and _BOX_RULE.fullmatch(t, ps, cur - 1)
-                    and t.count(delim, pp, ps - 1) == n
+                    and _count(t, delim, pp, ps - 1) == n
                     and not _BOX_RULE.fullmatch(t, pp, ps - 1)
                 ):
                     chain.append(ps)
