@@ -47,15 +47,17 @@ __all__ = ["PHONE", "phone_candidates", "region_hints", "warm", "with_glued"]
 # look-behind per label at every digit doubled the pattern's cost), and these on the right (a capital letter
 # starting the next label)
 _GLUED_LABELS = "Tel Tel. Tél. Tlf. Fax Fax. Hotline Telefon Telefone Telefono Teléfono Phone Mobil Mobile Cell Cell. "
-_GLUED_LABELS += "Handy WhatsApp Τηλ. Τηλ Φαξ"
+_GLUED_LABELS += "Handy WhatsApp Τηλ. Τηλ Φαξ Port. Gsm GSM"  # (French "Port.", a mobile; Belgian "GSM")
 # (a capital before the label makes it part of a code: "XTel2079…"; a digit is the number before it: "…
 # 6076WhatsApp(51) 99438-2458")
 _GLUED_ALT = "(?:" + "|".join(re.escape(w) for w in sorted(_GLUED_LABELS.split(), key=len, reverse=True)) + ")"
 _GLUED = re.compile(_GLUED_ALT + r"(?=[+(]?[0-9])")
 _GLUED_END = re.compile(_GLUED_ALT + "$")
-_GLUED_LAST = frozenset(w[-1] for w in _GLUED_LABELS.split())  # (the labels' last characters: a cheap test first)
+# (the labels' last characters, and the one before a label's dot, where a run that starts at the dot looks:
+# a cheap test first)
+_GLUED_LAST = frozenset(c for w in _GLUED_LABELS.split() for c in (w[-1], w[-2] if w[-1] == "." else w[-1]))
 # (their first letters: "Fax", "E-Mail", "WhatsApp", "Emergência", "Notfall" ...)
-_GLUED_AFTER = "Fax|FAX|Tel|TEL|E-?[Mm]a|Emai|What|Mobi|Cell|Hand|Emer|Urg|Notf|Web|Www|Τηλ|Φαξ"
+_GLUED_AFTER = "Fax|FAX|Tel|TEL|Tél|E-?[Mm]a|Emai|What|Mobi|Cell|Hand|Emer|Urg|Notf|Web|Www|Τηλ|Φαξ|Port\\.|Gsm|GSM|[Cc]ont"
 LOOKAHEAD = 5  # how far past its end a match of PHONE looks (the longest prefix above, and a character)
 _GLUED_AFTER_END = re.compile("(?:" + _GLUED_AFTER + r")[ \t]$")  # a code before a number that is a label: "220Fax "
 # Starts at "+", "(" or a digit not preceded by an ASCII word character or a number
@@ -1253,7 +1255,10 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         asked = _asked(t, a) if "\n" in before else None
         if asked == "phone":
             joined = True  # (a phone word in the question this line answers)
-        neg = (
+        port = before.endswith(("Port.", "Port. ", "PORT.", "PORT. "))  # (French: "Port.06 12 50 92 23", a mobile)
+        if port:
+            joined = True
+        neg = not port and (
             asked == "id"
             or (keyed and _NEG_AFTER_KEY.match(after) is not None and not _phone_key(before))
             or _neg(before, keyed)
@@ -1667,4 +1672,13 @@ def _score(
 def _calling_code(s: str, digits: str, has_ctx) -> bool:
     """A calling code without its "+", after a phone word, as systems write it ("caller=48600405831",
     "phone=84912483705")."""
-    return s == digits and 10 <= len(digits) <= 13 and digits[0] != "0" and has_ctx() and _valid_intl("+" + digits) == 2
+    if not (10 <= len(digits) <= 13 and digits[0] != "0") or not has_ctx():
+        return False
+    if s != digits:  # written in groups: the first group is the calling code ("48 517 437 946" in a "MobilePhone" column)
+        first = _FIRST_GROUP.match(s)
+        if first is None or _pn is None or _pn.region_code_for_country_code(int(first.group())) == "ZZ":
+            return False
+    return _valid_intl("+" + digits) == 2
+
+
+_FIRST_GROUP = re.compile(r"[1-9][0-9]{0,2}(?=[ .\-])")

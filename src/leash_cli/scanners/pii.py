@@ -122,6 +122,25 @@ def card_brand(d: str) -> str | None:
     return None
 
 
+def _national_brand(d: str) -> bool:
+    """A 16-digit number in a national scheme's ranges that :func:`card_brand` does not name: Brazil's Elo, India's
+    RuPay."""
+    p6 = int(d[:6])
+    return any(lo <= p6 <= hi for lo, hi in _NATIONAL_RANGES)
+
+
+_NATIONAL_RANGES = (
+    # Elo
+    (504175, 504175), (506699, 506778), (509000, 509999), (627780, 627780), (636297, 636297), (636368, 636368),
+    (650031, 650033), (650035, 650051), (650405, 650439), (650485, 650538), (650541, 650598), (650700, 650718),
+    (650720, 650727), (650901, 650920), (651652, 651679), (655000, 655019), (655021, 655058),
+    # RuPay
+    (508500, 508999), (606985, 607984), (608001, 608500), (817200, 820199),
+)  # fmt: skip
+# a table column of other numbers that pass Luhn one time in ten (lower case)
+_NOT_CARD_HEADER = re.compile(r"sscc|gtin|ean|upc|imei|iccid|imsi|meid|barcode|tracking|sendung|colis|serial|\bsn\b")
+
+
 IBAN_LENGTHS = {
     "AD": 24,
     "AE": 23,
@@ -283,6 +302,11 @@ _TAX_FORM_HINT = re.compile(r"1040|1099|w-?[249]|ss-5|i-9")  # (a literal search
 _IBAN_START = re.compile(r"([A-Z](?<![A-Za-z0-9][A-Z])[A-Z])([0-9]{2})(?= ?[A-Z0-9])")
 _IBAN_BODY = {
     n: re.compile(r"(?: ?[A-Z0-9]){%d}(?![A-Za-z0-9])" % n) for n in set(v - 4 for v in IBAN_LENGTHS.values())
+}
+
+_IBAN_BODY_GLUED = {
+    n: re.compile(r"[A-Z0-9]{%d}(?=[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?(?![A-Za-z0-9]))" % n)
+    for n in set(v - 4 for v in IBAN_LENGTHS.values())
 }
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
@@ -695,6 +719,13 @@ class PiiScanner:
                 colon = auth.find(":")
                 if colon > 0 and "#" not in auth[:colon] and not any(c.isspace() or c in "/?=@&" for c in auth):
                     continue
+            if local[:1].isdigit() and t[a - 1 : a] == " " and t[a - 3 : a - 1].isdigit():
+                k = len(local) - len(local.lstrip("0123456789"))
+                if k < len(local) and local[k].isalpha():
+                    # a number's last group glued to the address after it, as text pulled from a PDF runs cells
+                    # together ("Port.06 12 50 92 23contact@garnier-plomberie.fr"): the address is after the digits
+                    yield ("EMAIL", a + k, m.end(), 0.9)
+                    continue
             g = _GLUED_MAIL_LABEL.match(local)
             if g is None and local[3:4] == "+" and (a == 0 or t[a - 1] in "'\n\r") and _EDI_TAG.match(local):
                 g = _EDI_TAG.match(local)  # an EDIFACT segment's tag and separator: "COM+einkauf@…:EM'"
@@ -703,17 +734,26 @@ class PiiScanner:
 
     # -- CREDIT_CARD -----------------------------------------------------
     def _cards(self, t: str, wins=None):
+        headers: _Headers | None = None
         for m in gates.finditer(_CARD, t, wins):
             s = m.group()
             a = m.start()
             if " " not in s and "-" not in s:
                 if _glued(t, a, m.end()):
                     continue  # "ref=TBS2404030830120072", a hash's digits: an id with letters, not a card
-                if (
-                    13 <= len(s) <= 19
-                    and luhn_ok(s)
-                    and card_brand(s)
-                    and not (len(s) == 13 and (_ean13(s) or not _CARD_CTX.search(t[max(0, a - 40) : a].lower())))
+                if not (13 <= len(s) <= 19 and luhn_ok(s)):
+                    continue
+                brand = card_brand(s)
+                if brand is None and len(s) == 16 and _national_brand(s):
+                    # a national scheme's card (Elo, RuPay), only after a card's word: '"card":{"number":"504175…"'
+                    brand = "national" if _CARD_CTX.search(t[max(0, a - 40) : a].lower()) else None
+                if brand and len(s) >= 16 and "\n" in t:
+                    if headers is None:
+                        headers = _Headers(t)
+                    if _NOT_CARD_HEADER.search(headers.header_of(a)):
+                        continue  # a column of SSCCs, IMEIs, ICCIDs, barcodes: one in ten passes Luhn
+                if brand and not (
+                    len(s) == 13 and (_ean13(s) or not _CARD_CTX.search(t[max(0, a - 40) : a].lower()))
                 ):
                     # (a 13-digit Visa number is all but retired: one is a card only after a card's word; a 13-digit
                     # EAN / JAN barcode is on every product, and a German mobile's MSISDN, 4915112345678, starts
@@ -812,6 +852,9 @@ class PiiScanner:
                 pos = m.end()
                 continue
             body = _IBAN_BODY[n - 4].match(t, m.end())
+            if body is None and t[m.end() : m.end() + 1] != " ":
+                # a fixed-width record's IBAN with its BIC glued after it ("DE27397705422653171633COBADEFFXXX")
+                body = _IBAN_BODY_GLUED[n - 4].match(t, m.end())
             if body and iban_ok(t[m.start() : body.end()]):
                 yield ("IBAN", m.start(), body.end(), 0.95)
                 pos = body.end()
