@@ -57,7 +57,9 @@ _GLUED_END = re.compile(_GLUED_ALT + "$")
 # a cheap test first)
 _GLUED_LAST = frozenset(c for w in _GLUED_LABELS.split() for c in (w[-1], w[-2] if w[-1] == "." else w[-1]))
 # (their first letters: "Fax", "E-Mail", "WhatsApp", "Emergência", "Notfall" ...)
-_GLUED_AFTER = "Fax|FAX|Tel|TEL|Tél|E-?[Mm]a|Emai|What|Mobi|Cell|Hand|Emer|Urg|Notf|Web|Www|Τηλ|Φαξ|Port\\.|Gsm|GSM|[Cc]ont"
+_GLUED_AFTER = (
+    "Fax|FAX|Tel|TEL|Tél|E-?[Mm]a|Emai|What|Mobi|Cell|Hand|Emer|Urg|Notf|Web|Www|Τηλ|Φαξ|Port\\.|Gsm|GSM|[Cc]ont"
+)
 LOOKAHEAD = 5  # how far past its end a match of PHONE looks (the longest prefix above, and a character)
 _GLUED_AFTER_END = re.compile("(?:" + _GLUED_AFTER + r")[ \t]$")  # a code before a number that is a label: "220Fax "
 # Starts at "+", "(" or a digit not preceded by an ASCII word character or a number
@@ -1674,7 +1676,8 @@ def _calling_code(s: str, digits: str, has_ctx) -> bool:
     "phone=84912483705")."""
     if not (10 <= len(digits) <= 13 and digits[0] != "0") or not has_ctx():
         return False
-    if s != digits:  # written in groups: the first group is the calling code ("48 517 437 946" in a "MobilePhone" column)
+    # written in groups: the first group is the calling code ("48 517 437 946" in a "MobilePhone" column)
+    if s != digits:
         first = _FIRST_GROUP.match(s)
         if first is None or _pn is None or _pn.region_code_for_country_code(int(first.group())) == "ZZ":
             return False

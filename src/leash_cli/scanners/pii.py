@@ -379,7 +379,9 @@ _SECTION_CTX = re.compile(
 )
 
 
-_VERSION_WORDS = "version|versión|versão|versione|versi|versio|versie|verze|wersja|версия|sürüm|firmware|版本号|版本|バージョン|버전"
+_VERSION_WORDS = (
+    "version|versión|versão|versione|versi|versio|versie|verze|wersja|версия|sürüm|firmware|版本号|版本|バージョン|버전"
+)
 # what names an address on a line before a dotted quad (lower case): a bare version ("Export TK-Suite 4.2.1.0",
 # "versi adaptor 2.3.0.11") has none of these before it; a resolver ("DNS = 1.1.1.1", "ping 8.8.8.8") has
 _ADDR_WORDS = re.compile(
@@ -752,9 +754,7 @@ class PiiScanner:
                         headers = _Headers(t)
                     if _NOT_CARD_HEADER.search(headers.header_of(a)):
                         continue  # a column of SSCCs, IMEIs, ICCIDs, barcodes: one in ten passes Luhn
-                if brand and not (
-                    len(s) == 13 and (_ean13(s) or not _CARD_CTX.search(t[max(0, a - 40) : a].lower()))
-                ):
+                if brand and not (len(s) == 13 and (_ean13(s) or not _CARD_CTX.search(t[max(0, a - 40) : a].lower()))):
                     # (a 13-digit Visa number is all but retired: one is a card only after a card's word; a 13-digit
                     # EAN / JAN barcode is on every product, and a German mobile's MSISDN, 4915112345678, starts
                     # with a 4 too)
