@@ -1619,8 +1619,8 @@ def _score(
     if idd is None and s == digits and len(digits) >= 13 and digits.startswith("011"):
         # North America's 011 glued to the number, as a switch's record writes the dialled digits
         # ("01113035344876"; a national number led by an 011 area code has at most 11 digits)
-        idd, n_idd = True, 3
-    if idd is not None and len(digits) >= n_idd + 9:
+        n_idd = 3
+    if n_idd and len(digits) >= n_idd + 9:
         # an international prefix set apart: North America's 011 ("from the US dial 011 44 20 7183 3059"),
         # Australia's 0011, Russia's 8 10; a national number led by an 011 area code (Delhi, Johannesburg,
         # Sapporo) has at most 11 digits
