@@ -1198,6 +1198,8 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             continue  # 0 1 2 3 4 5 6 7: a list of digits (one read out after a phone word is a number: "call me on 0 6 1 2 …")
         if ".." in s:
             continue  # leader dots between a number and an amount ("03/05 ........... 412"): no phone has two
+        if s.count(".") == 3 and _DOTTED_QUAD.fullmatch(s):
+            continue  # an IPv4 address ("reg.1.server.1.address="194.128.13.226"" in a phone's config)
         if t.startswith("#", b):
             continue  # keyed after the call connects ("+1 929-555-0100,,84211903377#"): a meeting id or a PIN
         if (
@@ -1346,6 +1348,8 @@ def edifact_numbers(t: str, header_of=None):
 
 # Firestore's and DynamoDB's typed values: {"stringValue":"…"}, {"S": "…"}
 _TYPED_VALUE = re.compile(r"\{[ \t]*[\"'](?:stringValue|integerValue|S|N)[\"'][ \t]*:[ \t]*[\"']$")
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_DOTTED_QUAD = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 _NANP_CUT = re.compile(r"\([2-9][0-9]{2}\) ?[0-9]{3}-[0-9]{1,3}")
 _ZIP4 = re.compile(r"[0-9]{5}-[0-9]{4}")
 _STATE_BEFORE = re.compile(r"(?<![A-Za-z])[A-Z]{2}(?:[ \t^,]|, )$")

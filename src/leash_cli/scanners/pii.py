@@ -316,7 +316,11 @@ _IPV4 = re.compile(
     r"(?![A-Za-z0-9_]|\.[0-9])"
 )
 _VERSION_AFTER = re.compile(
-    r"[ \t]*\((?:build|rev|revision|release)[ \t]*[0-9]|\([0-9]+\.[0-9]+(?:\.[0-9]+)?\)", re.IGNORECASE
+    r"[ \t]*\((?:build|rev|revision|release)[ \t]*[0-9]|\([0-9]+\.[0-9]+(?:\.[0-9]+)?\)"
+    # a firmware's build glued after it ("11.0.2.5(H110SP2C05)"), a version word after it ("22.40.1.3 (버전 번호)")
+    r"|\([A-Z][A-Z0-9]{5,}\)"
+    r"|[ \t]*\((?:version|versión|versão|버전|版本|バージョン|เวอร์ชัน|firmware)(?:[ \t]*(?:number|no\.?|nr\.?|번호|号|番号))?\)",
+    re.IGNORECASE,
 )  # "4.2.0.1 (build 20240611.3)", "FPBX-16.0.40.7(18.20.2)" (not "gateway 10.20.30.40 (1.2)")
 # where a dotted quad is a version by what stands before it (lower case, on its line): a product token
 # ("Chrome/122.0.0.0"; not a path's "/hosts/"), an image's tag ("registry.internal/web:4.17.0.2"), the next of a
@@ -330,7 +334,10 @@ _VERSION_LIST = re.compile(
     r"(?!(?:client|host|server|from|ip|addr|address|src|dst|peer|gateway|gw|dns|proxy|remote|node|router) )"
     r"[a-z][\w.+-]*(?: [a-z][\w.+-]*)? $"
 )
-_IN_USER_AGENT = re.compile(r"(?:user[-_ ]?agent|\bua)[\"']?[ \t]*[:=][ \t]*[\"'][^\"'\n]*$")
+_IN_USER_AGENT = re.compile(
+    r"(?:user[-_ ]?agent|\bua)[\"']?[ \t]*[:=][ \t]*[\"'][^\"'\n]*$"
+    r"|(?:^|\n)[ \t]*user-agent[ \t]*:[^\n]*$"  # (a SIP or HTTP header: "User-Agent: Yealink SIP-T46U 108.86.0.45")
+)
 # an assembly's namespace before its version ("Serilog.Sinks.File 5.0.0.0"; host names are written in lower case)
 _NAMESPACE = re.compile(r"[A-Z][a-z][A-Za-z0-9]*(?:\.[A-Z][a-z][A-Za-z0-9]*)+")
 
@@ -366,6 +373,8 @@ def _version_before(t: str, a: int, b: int) -> bool:
     return ("ua" in before or "agent" in before) and _IN_USER_AGENT.search(before) is not None
 
 
+_OBIS_BEFORE = re.compile(r"(?<![0-9])[0-9]{1,3}-[0-9]{1,3}:$")
+_VERSION_JOIN = re.compile(r"[ \t]*(?:,|→|->|=>|to|auf|vers|naar|till|do|на|a)?[ \t]*(?:[a-z]{2,12}[ \t:]{1,3})?")
 _LIST_JOIN = re.compile(r",? ?(?:and|or|to|through|und|bis|et|à|y|e|a|i|и|en|tot|och|og|ve)? ?", re.IGNORECASE)
 
 
@@ -380,7 +389,8 @@ _SECTION_CTX = re.compile(
 
 
 _VERSION_WORDS = (
-    "version|versión|versão|versione|versi|versio|versie|verze|wersja|версия|sürüm|firmware|版本号|版本|バージョン|버전"
+    "version|versión|versão|versione|versi|versio|versie|verze|wersja|версия|sürüm|firmware|版本号|版本|バージョン|버전|"
+    "เวอร์ชัน|إصدار|גרסה|έκδοση|संस्करण"
 )
 # what names an address on a line before a dotted quad (lower case): a bare version ("Export TK-Suite 4.2.1.0",
 # "versi adaptor 2.3.0.11") has none of these before it; a resolver ("DNS = 1.1.1.1", "ping 8.8.8.8") has
@@ -406,7 +416,11 @@ def _bare_version(t: str, a: int, b: int, quad: str, header: str) -> bool:
     if quad[1] != "." or not _small_parts(quad) or _PORT_OR_PREFIX.match(t, b) or quad in _RESOLVERS:
         return False
     if header:
-        return _VERSION_HEADER.search(header.lower()) is not None
+        h = header.lower()
+        if _VERSION_HEADER.search(h):
+            return True
+        if _ADDR_WORDS.search(h):
+            return False  # (an "IP" or "Host" column: an address)
     ls = t.rfind("\n", max(0, a - 80), a) + 1
     before = t[max(ls, a - 80) : a].lower()
     le = t.find("\n", b, b + 40)
@@ -449,9 +463,10 @@ _HEXCOLON_RUN = re.compile(r"[0-9A-Fa-f:.]*")
 _VERSION_CTX = re.compile(
     rf"(?:(?<![a-z])(?:{_VERSION_WORDS}|ver|release|build|fw|sdk|rev|revision|v|kernel|"
     # (numbers that are no sections -- those are _SECTION_CTX's -- yet no addresses: "figure 4.2.1.7", "OID 1.3.6.1")
-    r"figure|oid)\W{0,3}$)"
-    # a version word and the product's name: "Versión MIUI: 14.0.11.0", "firmware RT-AX58U: 3.0.0.4"
-    rf"|(?:\b(?:{_VERSION_WORDS})(?:\s[\w.-]{{2,12}}){{1,2}}:?\s?$)"
+    r"figure|oid|sw|image|boot|bootloader|software)\W{0,4}$)"
+    # a version word and the product's name: "Versión MIUI: 14.0.11.0", "firmware RT-AX58U: 3.0.0.4", "version
+    # WebUI : 1.0.3.112"
+    rf"|(?:\b(?:{_VERSION_WORDS})(?:\s[\w.-]{{2,12}}){{1,2}}\s?:?\s?$)"
 )
 
 _PHONE = phones.PHONE
@@ -865,7 +880,7 @@ class PiiScanner:
     def _ipv4(self, t: str, wins=None):
         found = []
         numbered: set[str] = set()  # the first three parts of the dotted quads a section word names
-        prev_end, prev_numbered = -1, False
+        prev_end, prev_numbered, prev_version = -1, False, False
         headings: bool | None = None  # whether the text has numbered headings of one to three parts
         headers: _Headers | None = None
         for m in gates.finditer(_IPV4, t, wins):
@@ -876,6 +891,8 @@ class PiiScanner:
                 continue
             before = t[max(0, a - 20) : a].lower()
             quad = m.group()
+            if _OBIS_BEFORE.search(t, max(0, a - 8), a):
+                continue  # an OBIS code of a meter's register ("1-0:1.8.0.255", "0-0:96.1.0.255")
             # a document's numbered part ("clause 4.2.1.7", "req. 3.5.1.2"), and the next of a list of them
             # ("clauses 1.2.3.4 and 7.1.2.9")
             section = _SECTION_CTX.search(before) is not None or (
@@ -889,7 +906,9 @@ class PiiScanner:
                 section = headings
             # a version (after a version word, an assembly's namespace: "Serilog.Sinks.File 5.0.0.0")
             part = section or bool(
-                _VERSION_CTX.search(before)
+                _VERSION_CTX.search(t[max(0, a - 40) : a].lower())
+                # the next of a list or a change of versions ("1.0.3.112 → 1.0.3.118", "4.1.0.7, boot 1.0.3.11")
+                or (prev_version and a - prev_end <= 12 and _VERSION_JOIN.fullmatch(t, prev_end, a) is not None)
                 or _VERSION_AFTER.match(t, b)
                 or (quad.endswith(".0") and _namespace_before(t, a))
                 or _version_before(t, a, b)
@@ -901,7 +920,7 @@ class PiiScanner:
             if section:
                 numbered.add(_three_parts(quad))
             found.append((a, b, part))
-            prev_end, prev_numbered = b, section
+            prev_end, prev_numbered, prev_version = b, section, part
         for a, b, part in found:
             # ...and the siblings of a numbered part ("Section 4.2.1.3 applies where 4.2.1.1 and 4.2.1.2 are met")
             low = part or (numbered and _three_parts(t[a:b]) in numbered)
@@ -951,6 +970,8 @@ class PiiScanner:
                 s2 = head
             if s2.count(":") < 3 and not any(len(g) >= 3 for g in s2.split(":")) and s2 != "::1":
                 continue
+            if s2.count(":") == 7 and all(len(g) == 2 for g in s2.split(":")):
+                continue  # an EUI-64 hardware address (a Zigbee or Thread device's "8a:e7:c2:9e:fb:be:cb:37")
             yield ("IP_ADDRESS", a, a + len(s2), 0.85)
 
     # -- PHONE -----------------------------------------------------------
