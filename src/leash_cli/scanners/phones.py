@@ -47,7 +47,7 @@ __all__ = ["PHONE", "phone_candidates", "region_hints", "warm", "with_glued"]
 # look-behind per label at every digit doubled the pattern's cost), and these on the right (a capital letter
 # starting the next label)
 _GLUED_LABELS = "Tel Tel. Tél. Tlf. Fax Fax. Hotline Telefon Telefone Telefono Teléfono Phone Mobil Mobile Cell Cell. "
-_GLUED_LABELS += "Handy WhatsApp Τηλ. Τηλ Φαξ Port. Gsm GSM"  # (French "Port.", a mobile; Belgian "GSM")
+_GLUED_LABELS += "Handy WhatsApp Τηλ. Τηλ Φαξ Port. Gsm GSM ATD"  # (French "Port.", a mobile; Belgian "GSM"; a modem's dial)
 # (a capital before the label makes it part of a code: "XTel2079…"; a digit is the number before it: "…
 # 6076WhatsApp(51) 99438-2458")
 _GLUED_ALT = "(?:" + "|".join(re.escape(w) for w in sorted(_GLUED_LABELS.split(), key=len, reverse=True)) + ")"
@@ -178,7 +178,9 @@ _NEG_WORDS = (
     # (what a call, a dictation or a ticket timeline names: a file's, a case's, a request's, a ticket's number; a
     # meeting's password)
     r"akte|sag|kennwort|passwort|geslo|heslo|senha|contraseña|lösenord|adgangskode|salasana|hasło|wachtwoord|"
-    r"пароль|şifre"
+    r"пароль|şifre|"
+    # (a SIM card's number, a Swahili account and pay-bill, a Bulgarian personal number, a Czech bill)
+    r"kortnr|kortnummer|simkortnr|akaunti|paybill|егн|vyúčtování|vyúčtovaní"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
@@ -202,6 +204,12 @@ _NEG_WITH_NUMBER_WORD = frozenset(("bill", "notice", "group"))
 _NEG_UNLESS_PHONE_WORD = frozenset(("tin", "sin"))
 _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "тн вэд",  # (a Russian customs code)
+    "mã số thuế",  # (a Vietnamese tax code)
+    "numéro client",  # (a customer's number: "Numéro client : 0488-441-877")
+    "n° client",
+    "número de cliente",
+    "numero cliente",
+    "d-u-n-s",
     "insurance number",  # (a Canadian social insurance number, a British national insurance number)
     "assurance sociale",
     "r. č.",  # (a Czech or Slovak birth number, rodné číslo)
@@ -341,7 +349,7 @@ _NEG_FILLER = frozenset(
 # (the word an Arabic record's number may hold between its noun and "رقم" is no phone word: "رقم العقد جوال: 055…")
 _AR_NOT_PHONE = r"(?!(?:ال)?(?:جوال|هاتف|موبايل|واتساب|تلفون)|اتصل|اتصال|تواصل|للتواصل)"
 _NEG_CJK = re.compile(
-    r"(?:订单|單號|单号|发票|發票|编号|編號|主文|注文|(?<!電話)(?<!携帯)(?<!FAX)(?<!Fax)(?<!ＦＡＸ)(?<!ファックス)番号|郵便|邮编|账号|账户|帳號|帳戶|帐号|口座|계좌|우편번호|주문|사업자|"
+    r"(?:订单|單號|单号|发票|發票|编号|編號|主文|注文|(?<!電話)(?<!携帯)(?<!FAX)(?<!Fax)(?<!ＦＡＸ)(?<!ファックス)(?<!代表)番号|郵便|邮编|账号|账户|帳號|帳戶|帐号|口座|계좌|우편번호|주문|사업자|"
     r"상품번호|매물번호|관리번호|접수번호|예약번호|회원번호|ผู้เสียภาษี|این ٹی این|ایس ٹی آر این|"
     r"등록번호|송장|請求書|请求书|거래명세서|会議\s*ID|会议\s*ID|회의\s*ID|コード|品番|批次|批号|批號|"
     r"رقم الطلب|الطلب|الشحنة|شحنة|فاتورة|الفاتورة|رقم الحساب|الحساب|المعاملة|معاملة|الزيارة|الملف|ضريبية|الضريبي|"
@@ -351,7 +359,7 @@ _NEG_CJK = re.compile(
     + r"\S+)?\s+رقم|"
     r"رقم\s+(?:ال)?(?:مرجع|عقد|سجل|تصريح|هوية|مركبة|إقرار)\S{0,4}(?:\s+"
     + _AR_NOT_PHONE
-    + r"\S+)?|बीजक|[Qq][Qq]号?|〒|รหัส)"
+    + r"\S+)?|बीजक|[Qq][Qq]号?|〒|รหัส|পরিচয়পত্র\s*নম্বর)"
     # (a record's key in quotes too: '"사업자번호":"')
     r"\s*[:：#№]?\s*(?:号码|號碼|号|番号|번호|नं\.?)?\s*[\"']?\s*[:：]?\s*[\"']?$"
 )
@@ -359,6 +367,18 @@ _NEG_CJK = re.compile(
 # phone words (before or just after a number, or a table column header)
 _CTX_SET = frozenset(
     [
+        # (a line's, a hotline's and a mobile's words of the telecom bills and forms: Spanish "línea", Polish
+        # "infolinia", Estonian "mobiilinumber")
+        "línea",
+        "linea",
+        "infolinia",
+        "infolinii",
+        "infolinię",
+        "mobiilinumber",
+        "mobiil",
+        "telefoninumber",
+        "voice_mail",
+        "atd",  # (a modem's dial command: "ATD0630600256;")
         "phone",
         "phones",
         "tel",
@@ -582,6 +602,9 @@ _CTX_MULTI = (
     "número verde",
     "numero verde",
     "liên hệ",  # (Vietnamese: contact)
+    "tổng đài",  # (Vietnamese: a switchboard, a hotline)
+    "alt #",  # ("Contact #: … Alt #: 2544141433")
+    "alt. #",
     "number to text",  # ("Best number to text updates to?", "a number to call or text")
     "number to call",
     "number to reach",
@@ -590,7 +613,7 @@ _CTX_MULTI = (
 )
 _CTX_MULTI_RE = re.compile("|".join(re.escape(w) for w in _CTX_MULTI))
 _CTX_CJK = re.compile(
-    r"电话|電話|手机|手機|座机|致电|拨打|撥打|热线|熱線|联系|聯繫|연락|전화|휴대폰|핸드폰|번호|携帯|"
+    r"电话|電話|手机|手機|座机|致电|拨打|撥打|热线|熱線|联系|聯繫|연락|전화|휴대폰|핸드폰|번호|携帯|携转|攜轉|代表番号|"
     r"お問い合わせ|連絡先|代表|外線|फ़ोन|फोन|मोबाइल|संपर्क|कॉल|नंबर|सम्पर्क|هاتف|الهاتف|جوال|الجوال|اتصل|اتصال|موبايل|واتساب|تلفون|تواصل|"
     # (Arabic "رقم" is any number: "رقم العقد", "هوية مقيم رقم"; a phone's is "رقم الهاتف", "رقم الجوال")
     # (a whole word where a stem would match inside others: "فون" is in "المؤلفون", "โทร" in "โทรทัศน์", television;
@@ -947,7 +970,9 @@ _MSG_KEY = re.compile(
     r"ani|dnis|(?:calling|called)_?(?:party_?)?(?:number|num|no|nr)?|caller_?id|cli|clid|cgpn|cdpn|[ab]_?(?:number|party)|"
     # (the same in the languages call records are written in: "origem", "destino", "chiamante", "appelant")
     r"origem|origen|destino|destinatario|destinatário|remitente|remetente|chiamante|chiamato|appelant|appelé|"
-    r"anrufer|angerufener"
+    r"anrufer|angerufener|"
+    # (a modem's own number, "own: 420605649338"; Kamailio's and OpenSIPS's from, to and request users)
+    r"own|fu|tu|ru|ou"
     r")[\"']?[ \t]*[:=][ \t]*[\"']?$"
 )
 
@@ -1155,6 +1180,13 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         s = t[a:b]
         if s.startswith("(") and ")" not in s:
             s, a = s[1:], a + 1
+        if s[1:3] == ". " or s[2:4] == ". ":
+            lm = _LIST_MARK.match(s)
+            k = a - 1
+            while k >= 0 and a - k <= 8 and t[k] in " \t":
+                k -= 1
+            if lm is not None and (k < 0 or t[k] == "\n"):
+                s, a = s[lm.end() :], a + lm.end()  # a list's number before it ("  1. 510-520-8921   Main line")
         k = s.find("(", 2)
         if k > 0 and s[k : k + 3] != "(0)" and _BEFORE_AREA.fullmatch(s, 0, k) and not _calling_code_before(s[:k]):
             s, a = s[k:], a + k
@@ -1198,10 +1230,14 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             continue  # 0 1 2 3 4 5 6 7: a list of digits (one read out after a phone word is a number: "call me on 0 6 1 2 …")
         if ".." in s:
             continue  # leader dots between a number and an amount ("03/05 ........... 412"): no phone has two
+        if len(s) == 9 and (s[4] == "-" or s[4] == "/") and _short_range(s):
+            continue  # a range of extensions or numbers ("内线 8001-8004", "0137/0138")
         if s.count(".") == 3 and _DOTTED_QUAD.fullmatch(s):
             continue  # an IPv4 address ("reg.1.server.1.address="194.128.13.226"" in a phone's config)
-        if t.startswith("#", b):
-            continue  # keyed after the call connects ("+1 929-555-0100,,84211903377#"): a meeting id or a PIN
+        if t.startswith("#", b) and not _MMI_BEFORE.search(t, max(0, a - 6), a):
+            # keyed after the call connects ("+1 929-555-0100,,84211903377#"): a meeting id or a PIN; not a number in
+            # a call-forwarding code ("**21*+17204054903#", "*61*0601234567*11*20#")
+            continue
         if (
             _NOT_DIALLED.fullmatch(s)
             or _YEAR_FIRST.match(s)
@@ -1348,6 +1384,39 @@ def edifact_numbers(t: str, header_of=None):
 
 # Firestore's and DynamoDB's typed values: {"stringValue":"…"}, {"S": "…"}
 _TYPED_VALUE = re.compile(r"\{[ \t]*[\"'](?:stringValue|integerValue|S|N)[\"'][ \t]*:[ \t]*[\"']$")
+_CAMEL_PHONE_KEY = re.compile(r"(?:[Pp]hone|[Mm]obile|MSISDN|Msisdn|[Ff]ax)[A-Za-z0-9]*[\"']?[ \t]*[:=][ \t]*[\"']?$")
+# a call's row in a bill or a call log: a time before the number, a duration or a charge after it, on its line
+# ("09/08  12:18 AM  2144542671  PLANO TX  5", "20.05.2024 07:37:06  Исх.  79428906223  Тверь  283 сек  0,07 ₽")
+_ROW_TIME = re.compile(r"(?<![0-9])[0-2]?[0-9][:h][0-5][0-9](?![0-9])")
+_ROW_AFTER = re.compile(
+    r"(?<![0-9.,])(?:[0-9]{1,3}:[0-5][0-9](?::[0-5][0-9])?|[0-9]+ ?(?:s|sec|secs|seconds|сек|秒|min|mins|мин|分钟?|dk|sn)"
+    r"(?![^\W\d_])|[0-9]+[.,][0-9]{2} ?(?:€|\$|£|₽|zł|kr|tl|r|ksh|元)|(?:€|\$|£|₽|r\$|kr|元) ?[0-9]+[.,][0-9]{2})",
+    re.IGNORECASE,
+)
+
+
+def _call_row(t: str, a: int, b: int) -> bool:
+    """Whether the number at ``t[a:b]`` stands in a call's row: a time of day before it and a duration or a charge
+    after it, on a line of at most 300 characters."""
+    ls = t.rfind("\n", max(0, a - 200), a) + 1
+    le = t.find("\n", b, b + 200)
+    if le < 0:
+        le = min(len(t), b + 200)
+    if (ls == 0 and a > 200) or le - ls > 300:
+        return False
+    return _ROW_TIME.search(t, ls, a) is not None and _ROW_AFTER.search(t, b, le) is not None
+
+
+_MMI_BEFORE = re.compile(r"(?:^|[^*0-9])\*{1,2}(?:21|61|62|67|002|004)\*$")
+_LIST_MARK = re.compile(r"[1-9][0-9]?\. (?=[+(0-9])")
+
+
+def _short_range(s: str) -> bool:
+    """Four digits, a dash or slash, four digits a little larger: a range, not a number."""
+    lo, hi = s[:4], s[5:]
+    return lo.isdigit() and hi.isdigit() and lo[:2] == hi[:2] and 0 < int(hi) - int(lo) < 100
+
+
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _DOTTED_QUAD = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 _NANP_CUT = re.compile(r"\([2-9][0-9]{2}\) ?[0-9]{3}-[0-9]{1,3}")
@@ -1598,6 +1667,8 @@ def _score(
                 _ctx(before.lower(), after[:16].lower(), header_of(a))
                 or _HP.search(before[-16:]) is not None
                 or (before[-1:] in "=:\"' " and msg_keyed(before))  # ("destino="11961232172"")
+                or _CAMEL_PHONE_KEY.search(before) is not None  # ('"PhoneNumber": "', "mobilePhone=")
+                or _call_row(t, a, b)
             )
         return ctx
 
