@@ -336,7 +336,8 @@ _VERSION_LIST = re.compile(
 )
 _IN_USER_AGENT = re.compile(
     r"(?:user[-_ ]?agent|\bua)[\"']?[ \t]*[:=][ \t]*[\"'][^\"'\n]*$"
-    r"|(?:^|\n)[ \t]*user-agent[ \t]*:[^\n]*$"  # (a SIP or HTTP header: "User-Agent: Yealink SIP-T46U 108.86.0.45")
+    # (a SIP or HTTP header: "User-Agent: Yealink SIP-T46U 108.86.0.45"; not a log line's "… from 10.20.30.40")
+    r"|(?:^|\n)[ \t]*user-agent[ \t]*:(?:(?!\b(?:from|ip|addr|src|client|host)\b|=)[^\n])*$"
 )
 # an assembly's namespace before its version ("Serilog.Sinks.File 5.0.0.0"; host names are written in lower case)
 _NAMESPACE = re.compile(r"[A-Z][a-z][A-Za-z0-9]*(?:\.[A-Z][a-z][A-Za-z0-9]*)+")
