@@ -180,7 +180,7 @@ _NEG_WORDS = (
     r"akte|sag|kennwort|passwort|geslo|heslo|senha|contraseña|lösenord|adgangskode|salasana|hasło|wachtwoord|"
     r"пароль|şifre|"
     # (a SIM card's number, a Swahili account and pay-bill, a Bulgarian personal number, a Czech bill)
-    r"kortnr|kortnummer|simkortnr|akaunti|paybill|егн|vyúčtování|vyúčtovaní"
+    r"kortnr|kortnummer|simkortnr|sim-kortnr|sim-kortnummer|akaunti|paybill|егн|vyúčtování|vyúčtovaní|isikukood"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
@@ -613,7 +613,7 @@ _CTX_MULTI = (
 )
 _CTX_MULTI_RE = re.compile("|".join(re.escape(w) for w in _CTX_MULTI))
 _CTX_CJK = re.compile(
-    r"电话|電話|手机|手機|座机|致电|拨打|撥打|热线|熱線|联系|聯繫|연락|전화|휴대폰|핸드폰|번호|携帯|携转|攜轉|代表番号|"
+    r"电话|電話|手机|手機|座机|致电|拨打|撥打|热线|熱線|联系|聯繫|연락|전화|휴대폰|핸드폰|번호|携帯|携转|攜轉|代表番号|門號|门号|"
     r"お問い合わせ|連絡先|代表|外線|फ़ोन|फोन|मोबाइल|संपर्क|कॉल|नंबर|सम्पर्क|هاتف|الهاتف|جوال|الجوال|اتصل|اتصال|موبايل|واتساب|تلفون|تواصل|"
     # (Arabic "رقم" is any number: "رقم العقد", "هوية مقيم رقم"; a phone's is "رقم الهاتف", "رقم الجوال")
     # (a whole word where a stem would match inside others: "فون" is in "المؤلفون", "โทร" in "โทรทัศน์", television;
@@ -1025,6 +1025,10 @@ def _neg(before: str, keyed: bool = False) -> bool:
         return True  # a Vietnamese tax code (Mã số thuế); "MST" in English is a time zone: "9-5 MST 303-555-0143"
     if toks and toks[-1] == "po" and "PO" not in before[-30:]:
         toks.pop()  # (Tagalog "po", a courtesy: "Contact no. ko po 0917 …"; a purchase order is "PO")
+    if toks and toks[-1] in _NEG_SET and "\n" in tail:
+        w_end = tail.rfind(toks[-1]) + len(toks[-1])
+        if "\n" in tail[w_end:] and _DIGIT.search(tail, w_end):
+            toks = []  # the word had its own number, and the line ended ("Kostenstelle 4117\n  2. 079 385 89 27")
     if toks and (toks[-1] in _NEG_SET or (toks[-1] == "#" and not _DIGIT.search(tail, tail.rfind("#")))):
         # ("#" only right before it: not the "#07-02" of a unit two cells back, nor "best #", "cell #"; nor an
         # account that holds the phone a phone word named: "the mobile on the account is 07400 434238", not its
@@ -1230,6 +1234,8 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             continue  # 0 1 2 3 4 5 6 7: a list of digits (one read out after a phone word is a number: "call me on 0 6 1 2 …")
         if ".." in s:
             continue  # leader dots between a number and an amount ("03/05 ........... 412"): no phone has two
+        if _DATE_INSIDE.search(s):
+            continue  # a date inside the run ("098  26-02-2024 00"): cells of a table run together
         if len(s) == 9 and (s[4] == "-" or s[4] == "/") and _short_range(s):
             continue  # a range of extensions or numbers ("内线 8001-8004", "0137/0138")
         if s.count(".") == 3 and _DOTTED_QUAD.fullmatch(s):
@@ -1387,7 +1393,7 @@ _TYPED_VALUE = re.compile(r"\{[ \t]*[\"'](?:stringValue|integerValue|S|N)[\"'][ 
 _CAMEL_PHONE_KEY = re.compile(r"(?:[Pp]hone|[Mm]obile|MSISDN|Msisdn|[Ff]ax)[A-Za-z0-9]*[\"']?[ \t]*[:=][ \t]*[\"']?$")
 # a call's row in a bill or a call log: a time before the number, a duration or a charge after it, on its line
 # ("09/08  12:18 AM  2144542671  PLANO TX  5", "20.05.2024 07:37:06  Исх.  79428906223  Тверь  283 сек  0,07 ₽")
-_ROW_TIME = re.compile(r"(?<![0-9])[0-2]?[0-9][:h][0-5][0-9](?![0-9])")
+_ROW_TIME = re.compile(r"(?<![0-9])[0-2]?[0-9](?:[:h]| h )[0-5][0-9](?![0-9])")  # ("12:18", "16h18", "11 h 52")
 _ROW_AFTER = re.compile(
     r"(?<![0-9.,])(?:[0-9]{1,3}:[0-5][0-9](?::[0-5][0-9])?|[0-9]+ ?(?:s|sec|secs|seconds|сек|秒|min|mins|мин|分钟?|dk|sn)"
     r"(?![^\W\d_])|[0-9]+[.,][0-9]{2} ?(?:€|\$|£|₽|zł|kr|tl|r|ksh|元)|(?:€|\$|£|₽|r\$|kr|元) ?[0-9]+[.,][0-9]{2})",
@@ -1408,6 +1414,7 @@ def _call_row(t: str, a: int, b: int) -> bool:
 
 
 _MMI_BEFORE = re.compile(r"(?:^|[^*0-9])\*{1,2}(?:21|61|62|67|002|004)\*$")
+_DATE_INSIDE = re.compile(r"(?<![0-9])[0-3][0-9]-[01][0-9]-(?:19|20)[0-9]{2}(?![0-9])")
 _LIST_MARK = re.compile(r"[1-9][0-9]?\. (?=[+(0-9])")
 
 
