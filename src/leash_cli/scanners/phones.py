@@ -1314,6 +1314,8 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             or (keyed and s.isdigit() and 9 <= len(s) <= 13 and _TIME_KEY.search(before[-24:]) is not None)
         )
         # (a column named "Code", "Art.-Nr.", "Order"; a key named "..._id")
+        if neg and asked is None and not keyed and _call_row(t, a, b):
+            neg = False  # a call's row: the state before a Brazilian bill's number ("CURITIBA PR  (13) 3680-1982")
         joined = joined or (last >= 0 and a - last <= _OR_REACH and _OR_JOIN.fullmatch(t, last, a) is not None)
         if joined and nd < 9 and _THOUSANDS.fullmatch(s) and ("·" in t[last:a] or "•" in t[last:a]):
             joined = False  # (a count after a middle dot: "(212) 555-0188 · 4 500 000 downloads"; not "· 650 218 447")
@@ -1390,7 +1392,10 @@ def edifact_numbers(t: str, header_of=None):
 
 # Firestore's and DynamoDB's typed values: {"stringValue":"…"}, {"S": "…"}
 _TYPED_VALUE = re.compile(r"\{[ \t]*[\"'](?:stringValue|integerValue|S|N)[\"'][ \t]*:[ \t]*[\"']$")
-_CAMEL_PHONE_KEY = re.compile(r"(?:[Pp]hone|[Mm]obile|MSISDN|Msisdn|[Ff]ax)[A-Za-z0-9]*[\"']?[ \t]*[:=][ \t]*[\"']?$")
+_CAMEL_PHONE_KEY = re.compile(
+    r"(?:[Pp]hone|[Mm]obile|MSISDN|Msisdn|[Ff]ax|[Vv]oice_?[Mm]ail|(?:Incoming|Outgoing|Caller|Calling|Called|Line1)Number)"
+    r"[A-Za-z0-9_.]*[\"']?[ \t]*[:=][ \t]*[\"']?$"
+)
 # a call's row in a bill or a call log: a time before the number, a duration or a charge after it, on its line
 # ("09/08  12:18 AM  2144542671  PLANO TX  5", "20.05.2024 07:37:06  Исх.  79428906223  Тверь  283 сек  0,07 ₽")
 _ROW_TIME = re.compile(r"(?<![0-9])[0-2]?[0-9](?:[:h]| h )[0-5][0-9](?![0-9])")  # ("12:18", "16h18", "11 h 52")
