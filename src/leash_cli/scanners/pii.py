@@ -122,6 +122,23 @@ def card_brand(d: str) -> str | None:
     return None
 
 
+# an ACH (NACHA) file: a batch header record ("5" and a service class code) and entry detail records ("6"), 94
+# characters each; an entry's individual identification number (columns 40-54) holds the payee's SSN in payroll files
+_NACHA_BATCH = re.compile(r"(?m)^5(?:200|220|225|280)")
+_NACHA_ENTRY = re.compile(r"(?m)^6[2-5][2-9][0-9]{9}[0-9A-Za-z ]{17}[0-9]{10}([0-9]{9})[ ]{4,6}(?=[A-Za-z])")
+
+
+def _nacha_ssns(t: str):
+    """``("US_SSN", start, end, score)`` of the SSNs in an ACH file's entry detail records."""
+    for n, m in enumerate(_NACHA_ENTRY.finditer(t)):
+        if n >= 10000:
+            break
+        d = m.group(1)
+        if d[:3] in ("000", "666") or d[0] == "9" or d[3:5] == "00" or d[5:] == "0000" or d in _SSN_SPECIMENS:
+            continue
+        yield ("US_SSN", m.start(1), m.end(1), 0.8)
+
+
 def _national_brand(d: str) -> bool:
     """A 16-digit number in a national scheme's ranges that :func:`card_brand` does not name: Brazil's Elo, India's
     RuPay."""
@@ -647,6 +664,8 @@ class PiiScanner:
                 raw.extend(self._cards(t, runs.at_least(13) if runs else None))
             if "US_SSN" in ents and (pf is None or _PF_SSN in pf):
                 raw.extend(self._ssn(t, runs.at_least(9) if runs else None))
+            if "US_SSN" in ents and "\n6" in t and _NACHA_BATCH.search(t):
+                raw.extend(_nacha_ssns(t))
             if "IBAN" in ents and (pf is None or _PF_IBAN in pf) and gates.has(b, gates.IBAN_MAP, b"AA00"):
                 raw.extend(self._iban(t))
             if "IP_ADDRESS" in ents:
