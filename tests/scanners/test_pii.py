@@ -610,3 +610,79 @@ def test_a_diners_card_with_a_short_last_group():
 )
 def test_a_mail_label_glued_to_its_address(text, want):
     assert [text[f.start : f.end] for f in PiiScanner().scan(text) if f.type == "EMAIL"] == [want]
+
+
+# (what the twentieth writer's exports, records and interchange formats and the twenty-first's telecom, device and
+# IoT text taught)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Versión del conector: 6.4.0.12, servidor etl-prod-02",  # a bare version with nothing of an address
+        "Export TK-Suite 4.2.1.0",
+        "versi adaptor 2.3.0.11",
+        "Ticket\tFirmware\tSite\nINC-1\t4.2.1.0\tMain Campus",  # a version's column
+        "Versión de software: 11.0.2.5(H110SP2C05)",  # a firmware's build glued after it
+        "모뎀 SW: 22.40.1.3 (버전 번호)",
+        "User-Agent: Yealink SIP-T46U 108.86.0.45",  # an unquoted SIP header
+        "version WebUI : 1.0.3.112 → 1.0.3.118",  # a change of versions
+        "firmware-paketti 4.1.0.7, boot 1.0.3.11",
+        "1-0:1.8.0.255   (energia czynna pobrana)  = 184 223.71 kWh",  # a meter's OBIS register code
+        "0x5bd1  8a:e7:c2:9e:fb:be:cb:37  人体传感器",  # a Zigbee device's EUI-64
+    ],
+)
+def test_versions_and_codes_of_devices_are_no_ip_addresses(text):
+    assert [f.text for f in PiiScanner().scan(text) if f.type == "IP_ADDRESS"] == [], text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        ("host,ip\nweb1,4.2.2.1\nweb2,8.8.4.4", ["4.2.2.1", "8.8.4.4"]),  # an address's column
+        ("nameserver 1.1.1.1", ["1.1.1.1"]),
+        ("Use 2.3.4.5 as gateway", ["2.3.4.5"]),
+        ("Cloudflare 1.1.1.1", ["1.1.1.1"]),  # a public resolver wherever it stands
+        ("4.2.2.2:53 unreachable", ["4.2.2.2"]),
+        ('reg.1.server.1.address="194.128.13.226" reg.1.server.1.port="5060"', ["194.128.13.226"]),  # not a phone
+    ],
+)
+def test_small_addresses_beside_the_version_rules(text, want):
+    assert [f.text for f in PiiScanner().scan(text) if f.type == "IP_ADDRESS"] == want, text
+
+
+def test_an_iban_with_its_bic_glued_after_it():
+    text = "C0187   DE27397705422653171633COBADEFFXXX  Meier, Thomas"
+    assert [(f.type, f.text) for f in PiiScanner().scan(text)] == [("IBAN", "DE27397705422653171633")]
+
+
+def test_cards_of_national_schemes_and_columns_of_other_numbers():
+    # Brazil's Elo after a card's word; not without one
+    assert types('"card":{"number":"5041758478410726","holder":"L M MOURA"}') == [("CREDIT_CARD", "5041758478410726")]
+    assert types("ref 5041758478410726") == []
+    # a column of SSCCs, one of which passes Luhn
+    text = (
+        " zending_id | postcode |        sscc\n------------+----------+--------------------\n"
+        "  771204414 | 3431 EM  | 387124230000441910\n  771204415 | 3995 DA  | 387124230000441927\n"
+    )
+    assert [f for f in PiiScanner().scan(text) if f.type == "CREDIT_CARD"] == []
+
+
+def test_addresses_glued_to_what_is_before_them():
+    # a number's last group glued to the address after it (text pulled from a PDF), an EDIFACT segment's tag
+    assert [
+        f.text for f in PiiScanner().scan("Port.06 12 50 92 23contact@garnier-plomberie.fr") if f.type == "EMAIL"
+    ] == ["contact@garnier-plomberie.fr"]
+    assert [
+        f.text for f in PiiScanner().scan("NAD+SU'\nCOM+einkauf@getraenke-kessler.de:EM'") if f.type == "EMAIL"
+    ] == ["einkauf@getraenke-kessler.de"]
+    # a Message-ID whose local part has an "=" is no address
+    assert types("Message-ID: <CAF8x2=R9k0Qm4471ZpT@mail.gmail.com>") == []
+
+
+def test_an_ach_files_entry_records_hold_ssns():
+    batch = "5200ACME LOGISTICS                      1330522741PPDPAYROLL   250314250317   1091000010000441\n"
+    entry = "622021000021000123456789     0000412550245201128      JAMES R WILLIAMS        0091000010000001\n"
+    found = [(f.type, f.text) for f in PiiScanner().scan(batch + entry)]
+    assert ("US_SSN", "245201128") in found
+    # ...not without the batch's header, nor a number that no SSN is
+    assert ("US_SSN", "245201128") not in [(f.type, f.text) for f in PiiScanner().scan(entry)]
+    assert "US_SSN" not in [t for t, _ in types(batch + entry.replace("245201128", "945201128"))]

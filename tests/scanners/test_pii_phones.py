@@ -941,3 +941,103 @@ def test_what_spoken_and_scheduled_texts_taught(text, want):
 )
 def test_what_a_second_reader_found_in_the_spoken_text_rules(text, want):
     assert phones_in(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what the twentieth writer's exports, records and interchange formats taught)
+        # a query tool's box: the header over its rule line names the column
+        (
+            "+-----------+--------------+\n| NAME      | PHONE        |\n|-----------+--------------|\n"
+            "| Emma      | 3068323232   |",
+            ["3068323232"],
+        ),
+        ("  id   |  이름  |     전화\n-------+--------+-----------\n 30442 | 이수민 | 01039321851", ["01039321851"]),
+        # columns that name a phone as databases and call records write them
+        ("MemberID,HomePhone\n9918240,2168992536", ["2168992536"]),
+        ("seq|dur_s|a_number|b_number\n00918827|128|2348021232380|447417509145", ["2348021232380", "447417509145"]),
+        ('"accountcode","src","dst","lastdata"\n"","4410","01113035344876","PJSIP/trunk,60"', ["01113035344876"]),
+        # a currency that starts the next cell's amount, a VAT id's cell before, SAP's TELF1
+        ("Naam\tTelefoon\tBedrag\nSterk\t010 191 8338\t€ 640,00", ["010 191 8338"]),
+        ("BTW\tTelefoon\nNL859012784B01\t010 191 8338", ["010 191 8338"]),
+        ("NAME1 Bernasconi Luca  TELF1 022 126 25 84  TELFX 021 234 31 83", ["022 126 25 84", "021 234 31 83"]),
+        # a phone word before "on the account"; a preposition in capitals
+        ("Customer's real mobile on the account is 07400 434238, email", ["07400 434238"]),
+        ("NTE|1||CRITICAL VALUE CALLED TO DR. LEBLANC AT 403-215-0984 BY S.MARTIN", ["403-215-0984"]),
+        # EDIFACT, a UPI address, labels glued to a number, a calling code in groups, an extension word
+        ("CTA+PD+:Frau Nadine Kessler'\nCOM+004930123225:TE'", ["004930123225"]),
+        ('{"method":"upi","vpa":"8123242483@ybl"}', ["8123242483"]),
+        (
+            "SIRET 441 882 019 00024Tél.01 28 41 70 04Port.06 12 50 92 23contact@x.fr",
+            ["01 28 41 70 04", "06 12 50 92 23"],
+        ),
+        ('"Name","MobilePhone"\n"Magdalena","48 517 437 946"', ["48 517 437 946"]),
+        ('"Name","OfficePhone"\n"Tomasz","12 348 25 02 wewn. 214"', ["12 348 25 02 wewn. 214"]),
+        ("TEL;TYPE=WORK:+86 10 1234 9615 内线 8021", ["+86 10 1234 9615 内线 8021"]),
+        # ...and what is no phone there
+        ('"평점":{"doubleValue":4.87},"사업자번호":{"stringValue":"441-88-20144"}', []),  # a typed value's key
+        ('{"phone": {"S": "4155550132"}, "order": {"S": "4155550133"}}', ["4155550132"]),
+        ('<cbc:EndpointID schemeID="0208">0459183427</cbc:EndpointID>', []),  # an id's element
+        (
+            "MSH|^~\\&|LAB|UKSH\nPID|1||4711||Muster^Max||19800101|M|||Hauptstr. 1^^Kiel^^24103^D||030 755366^PRN^PH~"
+            "01512 3452653^PRN^CP||DE|M|EV|8812044711\nPV1|1|O",
+            ["030 755366", "01512 3452653"],  # (not the next field's id: the code "CP" is its own field's)
+        ),
+        (
+            "MSH|^~\\&|LAB\nPID|1||4711||Muster^Max||19800101|M|||Hauptstr. 1^^Kiel^^24103^D||030 755366^PRN^PH",
+            ["030 755366"],
+        ),
+        ("NIT/CC|Nombre\n900441882-1|Distribuidora Andina", []),  # a Colombian NIT's check digit
+        ("error  phone: too few digits   work_phone  (312) 555-01\n", []),  # a number cut short
+        ("Swish-nummer kopplat: 123 441 88 20 (företag)", []),
+        ("2231 Mission St^Apt 4^San Francisco^CA^94110-1847^USA", []),  # a ZIP+4 after its state
+    ],
+)
+def test_what_exports_and_interchange_formats_taught(text, want):
+    assert phones_in(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what the twenty-first writer's telecom, mobile-device and IoT text taught)
+        # a call's row in a bill or a log: a time before the number, a duration or a charge after it
+        ("20.05.2024 07:37:06  Исх.  79428906223  Тверь  283 сек  0,07 ₽", ["79428906223"]),
+        ("2024-04-14 11:53:46  被叫  15616631999      杭州  国内漫游  1457秒  0.86", ["15616631999"]),
+        ("2024/08/24 17:17,27741004021,104,Inbound,Unanswered,00:00:06,00:26", ["27741004021"]),
+        ("08 oct.  11 h 52  Ottawa ON  2166796668  30 min  Interurbain 0,35 $", ["2166796668"]),
+        ("07/08  16:02  CURITIBA PR  (13) 3680-1982      Longa dist. (VC3)  08:33  R$ 0,54", ["(13) 3680-1982"]),
+        # keys of modems, SIP proxies, Android's telephony dumps, call-record attributes in Portuguese
+        ("Numbers  |               own: 420605649338", ["420605649338"]),
+        ("new INVITE from 185.87.103.159:5060 fU=40793438413 rU=0217770190 ci=1c7e", ["40793438413", "0217770190"]),
+        ('"Imei": "359254069444974", "PhoneNumber": "15817908135"', ["15817908135"]),
+        ("mRingingCallState=1 mCallIncomingNumber=5512911603501", ["5512911603501"]),
+        ('<b seq="44712" origem="1127683502" destino="2031"/>', ["1127683502"]),
+        # a forwarding code before "#", a modem's dial command, a list's numbers
+        ("Forward everything:       **21*+17204054903#   then press Call", ["+17204054903"]),
+        ("> ATD0630600256;\nOK", ["0630600256"]),
+        (
+            "Numbers to be ported:\n  1. 510-520-8921   Main line\n  2. 510-520-8922   Line 2",
+            ["510-520-8921", "510-520-8922"],
+        ),
+        ("Kostenstelle 4117\n  2. 079 385 89 27    ICCID 8941014030665098271", ["079 385 89 27"]),
+        ("・代表番号 03-2343-9868 への着信 → ハントパイロット 8000", ["03-2343-9868"]),
+        # ...and what is no phone there
+        ("ハントリスト：受付（内線 8001-8004）→ 総務（8010-8015）", []),  # ranges of extensions
+        (
+            "  • +45 33 76 20 95  (SIM-kortnr. 16070001)\n  • 39 86 16 97  (SIM-kortnr. 40162922)",
+            ["+45 33 76 20 95", "39 86 16 97"],
+        ),
+        ("Paybill 888880 akaunti 0110334492 (KPLC)", []),
+        ("Mã số thuế: 0314417720", []),
+        ("Numéro client : 0488-441-877 (référence figurant sur ma facture)", []),
+        ("ЕГН: 8812044417", []),
+        ("D-U-N-S:             08-441-7720", []),
+        ("Isikukood: 48907140441\nMobiilinumber: 5269 7382", ["5269 7382"]),
+        ("E079474917551503  9867,135  5592,063  G0203140088821150  6866,098  26-02-2024 00:17", []),
+        ("[2024-05-30 08:16:03,902] INFO ivr call_id=7719204 caller=48600405831 dur=12s", ["48600405831"]),
+    ],
+)
+def test_what_telecom_and_device_text_taught(text, want):
+    assert phones_in(text) == want, text
