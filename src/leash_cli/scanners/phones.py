@@ -47,7 +47,9 @@ __all__ = ["PHONE", "phone_candidates", "region_hints", "warm", "with_glued"]
 # look-behind per label at every digit doubled the pattern's cost), and these on the right (a capital letter
 # starting the next label)
 _GLUED_LABELS = "Tel Tel. Tél. Tlf. Fax Fax. Hotline Telefon Telefone Telefono Teléfono Phone Mobil Mobile Cell Cell. "
-_GLUED_LABELS += "Handy WhatsApp Τηλ. Τηλ Φαξ Port. Gsm GSM ATD"  # (French "Port.", a mobile; Belgian "GSM"; a modem's dial)
+_GLUED_LABELS += (
+    "Handy WhatsApp Τηλ. Τηλ Φαξ Port. Gsm GSM ATD"  # (French "Port.", a mobile; Belgian "GSM"; a modem's dial)
+)
 # (a capital before the label makes it part of a code: "XTel2079…"; a digit is the number before it: "…
 # 6076WhatsApp(51) 99438-2458")
 _GLUED_ALT = "(?:" + "|".join(re.escape(w) for w in sorted(_GLUED_LABELS.split(), key=len, reverse=True)) + ")"
@@ -1234,7 +1236,7 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             continue  # 0 1 2 3 4 5 6 7: a list of digits (one read out after a phone word is a number: "call me on 0 6 1 2 …")
         if ".." in s:
             continue  # leader dots between a number and an amount ("03/05 ........... 412"): no phone has two
-        if _DATE_INSIDE.search(s):
+        if s.count("-") >= 2 and _DATE_INSIDE.search(s):
             continue  # a date inside the run ("098  26-02-2024 00"): cells of a table run together
         if len(s) == 9 and (s[4] == "-" or s[4] == "/") and _short_range(s):
             continue  # a range of extensions or numbers ("内线 8001-8004", "0137/0138")
@@ -1269,7 +1271,9 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
                 before = t[max(0, a - 40 - (tv.end() - tv.start()) + 1) : a - (tv.end() - tv.start())] + '"'
         if _UNIT_BEFORE.search(before[-5:]):
             continue
-        if (nd == 10 and digits[:3] == "123" and "swish" in before.lower()) or _NANP_CUT.fullmatch(s):
+        if (nd == 10 and digits[:3] == "123" and "swish" in before.lower()) or (
+            s[:1] == "(" and _NANP_CUT.fullmatch(s)
+        ):
             continue  # a Swedish company's Swish number (123 …); "(312) 555-01", a number cut short
         if s[5:6] == "-" and _ZIP4.fullmatch(s) and _STATE_BEFORE.search(before[-4:]):
             continue  # a US ZIP+4 after its state ("CA^94110-1847", "Austin, TX 78701-4417")
@@ -1314,7 +1318,7 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             or (keyed and s.isdigit() and 9 <= len(s) <= 13 and _TIME_KEY.search(before[-24:]) is not None)
         )
         # (a column named "Code", "Art.-Nr.", "Order"; a key named "..._id")
-        if neg and asked is None and not keyed and _call_row(t, a, b):
+        if neg and asked is None and not keyed and _ROW_TIME.search(before) and _call_row(t, a, b):
             neg = False  # a call's row: the state before a Brazilian bill's number ("CURITIBA PR  (13) 3680-1982")
         joined = joined or (last >= 0 and a - last <= _OR_REACH and _OR_JOIN.fullmatch(t, last, a) is not None)
         if joined and nd < 9 and _THOUSANDS.fullmatch(s) and ("·" in t[last:a] or "•" in t[last:a]):
@@ -1679,8 +1683,8 @@ def _score(
                 _ctx(before.lower(), after[:16].lower(), header_of(a))
                 or _HP.search(before[-16:]) is not None
                 or (before[-1:] in "=:\"' " and msg_keyed(before))  # ("destino="11961232172"")
-                or _CAMEL_PHONE_KEY.search(before) is not None  # ('"PhoneNumber": "', "mobilePhone=")
-                or _call_row(t, a, b)
+                or (_keyed(before) and _CAMEL_PHONE_KEY.search(before) is not None)  # ('"PhoneNumber": "')
+                or (_ROW_TIME.search(before) is not None and _call_row(t, a, b))
             )
         return ctx
 

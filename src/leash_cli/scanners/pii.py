@@ -482,10 +482,19 @@ _VERSION_CTX = re.compile(
     rf"(?:(?<![a-z])(?:{_VERSION_WORDS}|ver|release|build|fw|sdk|rev|revision|v|kernel|"
     # (numbers that are no sections -- those are _SECTION_CTX's -- yet no addresses: "figure 4.2.1.7", "OID 1.3.6.1")
     r"figure|oid|sw|image|boot|bootloader|software)\W{0,4}$)"
-    # a version word and the product's name: "Versión MIUI: 14.0.11.0", "firmware RT-AX58U: 3.0.0.4", "version
-    # WebUI : 1.0.3.112"
-    rf"|(?:\b(?:{_VERSION_WORDS})(?:\s[\w.-]{{2,12}}){{1,2}}\s?:?\s?$)"
 )
+
+
+# a version word and the product's name: "Versión MIUI: 14.0.11.0", "firmware RT-AX58U: 3.0.0.4", "version WebUI :
+# 1.0.3.112" (on the 40 characters before)
+def _version_named(low: str) -> bool:
+    """:data:`_VERSION_NAMED` on ``low``, looked for only where a version word may be (a substring test first)."""
+    if low.isascii() and "ver" not in low and "firm" not in low and "wersj" not in low:
+        return False
+    return _VERSION_NAMED.search(low) is not None
+
+
+_VERSION_NAMED = re.compile(rf"\b(?:{_VERSION_WORDS})(?:\s[\w.-]{{2,12}}){{1,2}}\s?:?\s?$")
 
 _PHONE = phones.PHONE
 _NANP = re.compile(r"(?:(\+?1)([ .\-]?))?(\((\d{3})\)|(\d{3}))([ .\-]?)(\d{3})([ .\-]?)(\d{4})")
@@ -664,7 +673,7 @@ class PiiScanner:
                 raw.extend(self._cards(t, runs.at_least(13) if runs else None))
             if "US_SSN" in ents and (pf is None or _PF_SSN in pf):
                 raw.extend(self._ssn(t, runs.at_least(9) if runs else None))
-            if "US_SSN" in ents and "\n6" in t and _NACHA_BATCH.search(t):
+            if "US_SSN" in ents and "\n6" in t and "\n5" in t and _NACHA_BATCH.search(t):
                 raw.extend(_nacha_ssns(t))
             if "IBAN" in ents and (pf is None or _PF_IBAN in pf) and gates.has(b, gates.IBAN_MAP, b"AA00"):
                 raw.extend(self._iban(t))
@@ -926,7 +935,8 @@ class PiiScanner:
                 section = headings
             # a version (after a version word, an assembly's namespace: "Serilog.Sinks.File 5.0.0.0")
             part = section or bool(
-                _VERSION_CTX.search(t[max(0, a - 40) : a].lower())
+                _VERSION_CTX.search(before)
+                or _version_named(t[max(0, a - 40) : a].lower())
                 # the next of a list or a change of versions ("1.0.3.112 → 1.0.3.118", "4.1.0.7, boot 1.0.3.11")
                 or (prev_version and a - prev_end <= 12 and _VERSION_JOIN.fullmatch(t, prev_end, a) is not None)
                 or _VERSION_AFTER.match(t, b)
@@ -1112,7 +1122,7 @@ def _delim(line: str) -> str | None:
 
 def _count(t: str, delim: str, lo: int, hi: int) -> int:
     """The delimiters in ``t[lo:hi]``; a CSV line's commas inside quoted fields are not ("PJSIP/4410,30")."""
-    if delim != "," or t.find('"', lo, hi) < 0:
+    if delim != "," or t.find('","', lo, hi) < 0:  # (quoted CSV fields stand quote, comma, quote: not JSON's '": "')
         return t.count(delim, lo, hi)
     return _QUOTED_FIELD.sub("", t[lo:hi]).count(",")
 
