@@ -673,7 +673,7 @@ class PiiScanner:
                 raw.extend(self._cards(t, runs.at_least(13) if runs else None))
             if "US_SSN" in ents and (pf is None or _PF_SSN in pf):
                 raw.extend(self._ssn(t, runs.at_least(9) if runs else None))
-            if "US_SSN" in ents and "\n6" in t and "\n5" in t and _NACHA_BATCH.search(t):
+            if "US_SSN" in ents and "\n6" in t and ("\n5" in t or t[:1] == "5") and _NACHA_BATCH.search(t):
                 raw.extend(_nacha_ssns(t))
             if "IBAN" in ents and (pf is None or _PF_IBAN in pf) and gates.has(b, gates.IBAN_MAP, b"AA00"):
                 raw.extend(self._iban(t))
