@@ -686,3 +686,41 @@ def test_an_ach_files_entry_records_hold_ssns():
     # ...not without the batch's header, nor a number that no SSN is
     assert ("US_SSN", "245201128") not in [(f.type, f.text) for f in PiiScanner().scan(entry)]
     assert "US_SSN" not in [t for t, _ in types(batch + entry.replace("245201128", "945201128"))]
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (a second reader of writers T's and U's rules: addresses the version rules took)
+        ('3.14.15.92 - - [10/Oct/2023:13:55:36 +0000] "GET /login HTTP/1.1" 200 512', ["3.14.15.92"]),
+        ("Connection refused 5.6.7.8", ["5.6.7.8"]),
+        ("name,visitor\nbob,3.14.15.92", ["3.14.15.92"]),
+        ("site,fw ip,notes\nNYC,1.2.0.8,edge", ["1.2.0.8"]),  # a column that names an address and a version word
+        ("X-Forwarded-For: 3.14.15.92, 10.0.0.1", ["3.14.15.92", "10.0.0.1"]),
+        ("firmware 4.1.0.7 from 192.168.1.20", ["192.168.1.20"]),  # a version does not make the next quad one
+        ("build 1.0.3.112 to 10.0.0.5", ["10.0.0.5"]),
+        ("Connected to 192.168.10.25(server01)", ["192.168.10.25"]),  # a host's name in brackets is no build
+        ("client 85.214.132.117(Berlin) blocked", ["85.214.132.117"]),
+        ("core sw 10.1.1.1", ["10.1.1.1"]),  # a switch
+        ("PXE boot: 10.0.0.5", ["10.0.0.5"]),
+        ("firmware update server : 172.16.5.4", ["172.16.5.4"]),
+        ("user-agent: okhttp/4.9 | remote: 203.0.113.45", ["203.0.113.45"]),
+    ],
+)
+def test_what_a_second_reader_of_the_version_rules_found(text, want):
+    assert [f.text for f in PiiScanner().scan(text) if f.type == "IP_ADDRESS"] == want, text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        ("Kreditkarte: 4222222222222", [("CREDIT_CARD", "4222222222222")]),  # a 13-digit Visa no phone can be
+        ("4222222222222", [("CREDIT_CARD", "4222222222222")]),
+        ("card_number,exp\n4915112345678,12/26", [("CREDIT_CARD", "4915112345678")]),  # a card's column
+        ("cardholder,pan_clean\nBob,4111111111111111", [("CREDIT_CARD", "4111111111111111")]),  # "clean" is no EAN
+        ("Room 12 3john@example.com", [("EMAIL", "3john@example.com")]),  # digits that start an address's own name
+        ("ABC+john@example.com", [("EMAIL", "ABC+john@example.com")]),  # no EDIFACT segment before it
+    ],
+)
+def test_what_a_second_reader_of_the_card_and_address_rules_found(text, want):
+    assert types(text) == want, text

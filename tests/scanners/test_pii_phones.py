@@ -957,7 +957,10 @@ def test_what_a_second_reader_found_in_the_spoken_text_rules(text, want):
         # columns that name a phone as databases and call records write them
         ("MemberID,HomePhone\n9918240,2168992536", ["2168992536"]),
         ("seq|dur_s|a_number|b_number\n00918827|128|2348021232380|447417509145", ["2348021232380", "447417509145"]),
-        ('"accountcode","src","dst","lastdata"\n"","4410","01113035344876","PJSIP/trunk,60"', ["01113035344876"]),
+        (
+            '"accountcode","src","dst","lastdata","billsec"\n"","4410","01113035344876","PJSIP/trunk,60",32',
+            ["01113035344876"],
+        ),
         # a currency that starts the next cell's amount, a VAT id's cell before, SAP's TELF1
         ("Naam\tTelefoon\tBedrag\nSterk\t010 191 8338\t€ 640,00", ["010 191 8338"]),
         ("BTW\tTelefoon\nNL859012784B01\t010 191 8338", ["010 191 8338"]),
@@ -1003,17 +1006,43 @@ def test_what_exports_and_interchange_formats_taught(text, want):
     [
         # (what the twenty-first writer's telecom, mobile-device and IoT text taught)
         # a call's row in a bill or a log: a time before the number, a duration or a charge after it
-        ("20.05.2024 07:37:06  Исх.  79428906223  Тверь  283 сек  0,07 ₽", ["79428906223"]),
-        ("2024-04-14 11:53:46  被叫  15616631999      杭州  国内漫游  1457秒  0.86", ["15616631999"]),
-        ("2024/08/24 17:17,27741004021,104,Inbound,Unanswered,00:00:06,00:26", ["27741004021"]),
-        ("08 oct.  11 h 52  Ottawa ON  2166796668  30 min  Interurbain 0,35 $", ["2166796668"]),
-        ("07/08  16:02  CURITIBA PR  (13) 3680-1982      Longa dist. (VC3)  08:33  R$ 0,54", ["(13) 3680-1982"]),
+        # (a bill's or a log's calls are a table: one line alone is no call's row)
+        (
+            "20.05.2024 07:37:06  Исх.  79428906223  Тверь  283 сек  0,07 ₽\n"
+            "11.05.2024 09:58:07  Вх.  79418026315  Москва  762 сек  3,10 ₽",
+            ["79428906223", "79418026315"],
+        ),
+        ("20.05.2024 07:37:06  Исх.  79428906223  Тверь  283 сек  0,07 ₽", []),
+        (
+            "2024-04-14 11:53:46  被叫  15616631999  杭州  国内漫游  1457秒  0.86\n"
+            "2024-04-22 18:48:02  被叫  17394280302  上海  国内长途  1219秒  0.63",
+            ["15616631999", "17394280302"],
+        ),
+        (
+            "2024/08/12 16:16,27760103926,105,Inbound,Answered,00:00:01\n"
+            "2024/08/24 17:17,27741004021,104,Inbound,Unanswered,00:00:06,00:26",
+            ["27760103926", "27741004021"],
+        ),
+        (
+            "08 oct.  11 h 52  Ottawa ON  2166796668  30 min  Interurbain 0,35 $\n"
+            "29 oct.  19 h 58  Sherbrooke QC  5193897964  4 min  Incl.",
+            ["2166796668", "5193897964"],
+        ),
+        (
+            "07/08  16:02  SAO PAULO SP  (13) 3680-1982      Longa dist. (VC3)  08:33  R$ 0,54\n"
+            "14/08  08:42  SAO PAULO SP  (17) 93159-9205     Longa dist. (VC3)  01:01  R$ 2,72",
+            ["(13) 3680-1982", "(17) 93159-9205"],
+        ),
+        (
+            "2024-05-01 12:31:07 INFO processed batch 4155550123 in 2 s\n2024-05-01 12:31:09 INFO batch 4155550124 in 3 s",
+            [],
+        ),
         # keys of modems, SIP proxies, Android's telephony dumps, call-record attributes in Portuguese
         ("Numbers  |               own: 420605649338", ["420605649338"]),
         ("new INVITE from 185.87.103.159:5060 fU=40793438413 rU=0217770190 ci=1c7e", ["40793438413", "0217770190"]),
         ('"Imei": "359254069444974", "PhoneNumber": "15817908135"', ["15817908135"]),
         ("mRingingCallState=1 mCallIncomingNumber=5512911603501", ["5512911603501"]),
-        ('<b seq="44712" origem="1127683502" destino="2031"/>', ["1127683502"]),
+        ('<b seq="44714" origem="2018" destino="5511961234323"/>', ["5511961234323"]),
         # a forwarding code before "#", a modem's dial command, a list's numbers
         ("Forward everything:       **21*+17204054903#   then press Call", ["+17204054903"]),
         ("> ATD0630600256;\nOK", ["0630600256"]),
@@ -1040,4 +1069,46 @@ def test_what_exports_and_interchange_formats_taught(text, want):
     ],
 )
 def test_what_telecom_and_device_text_taught(text, want):
+    assert phones_in(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # (a second reader of writers T's and U's rules: what they made of numbers that are no phones)
+        "Transfer from: 4471229031 to: 2145550188 amount 500",  # a sender's or recipient's key is no phone word
+        "Shipment to: 3035550143",
+        "Origen: 2145550188",
+        "ou=4155550123,dc=example,dc=com",  # an LDAP name
+        '{"src": 4155550123, "dst": 2145550188}',
+        "12:18 Order 4155550123 shipped, total $45.00",  # one line with a time is no call's row
+        "09:00 Kundennummer 0171 2345678 Betrag 12,00 €",
+        "Shift 09:00 employee 4155550123 until 17:30",
+        '{"smartphone_sales": 4155550123}',  # a key with a phone word inside another word
+        '{"iPhoneUnitsSold": 2145550188}',
+        '"phoneModelNumber": "2145550188"',
+        '"PhoneSerial": "4155550123"',
+        "src,dst,bytes\n3232235777,3232235778,1500",  # addresses stored as integers (no call record's columns)
+        "nome,ano,valor\nJoão,2145550188,12",  # Portuguese "ano" (year) is no "a_no"
+        "Order ID\tdestino\tpeso\n1\t3035550143\t5",
+        "Kundennummer:\n  1. 0171 2345678",  # a list's item number is no number of the word's own
+        "Asphalt #: 2145550188",
+        "01113035344876",  # 011 glued to a number, with no phone word
+    ],
+)
+def test_what_a_second_reader_of_the_telecom_rules_found_no_phones(text):
+    assert phones_in(text) == [], text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        ("Tel: 2234-2256", ["2234-2256"]),  # four and four digits after a phone word: a number, not a range
+        ("Call 6123/6145", ["6123/6145"]),
+        ("Contact #:  (254) 272-1958   Alt #: 2544141433", ["(254) 272-1958", "2544141433"]),
+        ('"mobilePhone": "2145550188"', ["2145550188"]),
+        ("voice_mail.number.1 = 01613926220", ["01613926220"]),
+    ],
+)
+def test_what_a_second_reader_of_the_telecom_rules_kept(text, want):
     assert phones_in(text) == want, text

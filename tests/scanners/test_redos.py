@@ -112,3 +112,25 @@ def test_stream_redactor_long_run_is_bounded():
     quarter = _seconds(_stream, body[:50_000])
     whole = _seconds(_stream, body)
     assert whole < GROWTH * quarter + NOISE, f"{whole:.3f}s for 200k characters against {quarter:.3f}s for 50k"
+
+
+def test_a_box_tables_rule_line_is_read_in_linear_time():
+    # a second reader's: the rule line under a box table's header is matched on the line above every row, and a long
+    # line of dashes that is no rule (its last character) must fail in time linear in the line, not quadratic
+    # (4,000 dashes took 0.14 s a line: 30 s for 1 MB of such rows)
+    from leash_cli.scanners.pii import _BOX_RULE
+
+    def fail(n: int) -> float:
+        line = "-" * n + "x"
+        return _seconds(lambda: [_BOX_RULE.fullmatch(line) for _ in range(20)])
+
+    assert fail(16_000) < GROWTH * fail(4_000) + NOISE
+    body = ("|a|4155550123\n" + "-" * 4000 + "x\n") * 64
+    assert _seconds(PiiScanner().scan, body) < GROWTH * _seconds(PiiScanner().scan, body[: len(body) // 4]) + NOISE
+
+
+def test_a_quoted_csv_rows_columns_are_found_once_per_row():
+    # a second reader's: the column of each value in a quoted CSV row was counted from the row's start, per value
+    row = '"a","b",123-45-6788,' * 200 + "\n"
+    body = row * 64
+    assert _seconds(PiiScanner().scan, body) < GROWTH * _seconds(PiiScanner().scan, row * 16) + NOISE

@@ -605,8 +605,6 @@ _CTX_MULTI = (
     "numero verde",
     "liên hệ",  # (Vietnamese: contact)
     "tổng đài",  # (Vietnamese: a switchboard, a hotline)
-    "alt #",  # ("Contact #: … Alt #: 2544141433")
-    "alt. #",
     "number to text",  # ("Best number to text updates to?", "a number to call or text")
     "number to call",
     "number to reach",
@@ -950,7 +948,10 @@ def _has_ctx(low: str) -> bool:
         return True
     if not low.isascii() and _CTX_CJK.search(low):
         return True
-    return _CTX_MULTI_RE.search(low) is not None
+    return _CTX_MULTI_RE.search(low) is not None or ("alt" in low and _ALT_NUMBER.search(low) is not None)
+
+
+_ALT_NUMBER = re.compile(r"(?<![^\W\d_])alt(?:ernate)?\.? ?#")  # ("Contact #: … Alt #: 2544141433"; not "Asphalt #")
 
 
 def _ctx(before: str, after: str, header: str) -> bool:
@@ -958,10 +959,10 @@ def _ctx(before: str, after: str, header: str) -> bool:
 
 
 # a column header that names a phone number as databases and call records write it (lower case): "homephone",
-# "mobilephone", "a_number", "b_number", "nommer_gebel", Asterisk's "src" and "dst"
+# "mobilephone", "a_number", "b_number", "nommer_gebel" (Asterisk's "src" and "dst": pii's header_of, by the row)
 _HEADER_PHONE = re.compile(
-    r"phone|msisdn|(?<![a-z])(?:[ab]_?(?:number|party|nr|no|num)|(?:calling|called|dialed|dialled)(?:_?(?:number|party|no|nr|num))?|"
-    r"caller|callee|cli|clid|src|dst|destino|origem|origen|gebel|gebeld)(?![a-z])"
+    r"phone|msisdn|(?<![a-z])(?:[ab]_(?:number|party|nr|num)|[ab](?:number|party)|"
+    r"(?:calling|called|dialed|dialled)(?:_?(?:number|party|no|nr|num))?|caller|callee|gebel|gebeld)(?![a-z])"
 )
 
 
@@ -974,9 +975,25 @@ _MSG_KEY = re.compile(
     r"origem|origen|destino|destinatario|destinatário|remitente|remetente|chiamante|chiamato|appelant|appelé|"
     r"anrufer|angerufener|"
     # (a modem's own number, "own: 420605649338"; Kamailio's and OpenSIPS's from, to and request users)
-    r"own|fu|tu|ru|ou"
+    r"own|fu|tu|ru"
     r")[\"']?[ \t]*[:=][ \t]*[\"']?$"
 )
+
+
+# a call's party as a record's key: a phone word for a national number after it (not "to", "from", "sender": a
+# transfer's, a shipment's)
+_PARTY_KEY = re.compile(
+    r"(?<![a-z0-9])(?:msisdn|caller|callee|ani|dnis|(?:calling|called)_?(?:party_?)?(?:number|num|no|nr)?|caller_?id|cli|"
+    r"clid|cgpn|cdpn|[ab]_?(?:number|party)|chiamante|chiamato|appelant|appelé|anrufer|angerufener|fu|tu|ru)"
+    r"[\"']?[ \t]*[:=][ \t]*[\"']?$"
+)
+
+
+def valid_international(s: str) -> bool:
+    """Whether ``s`` ("+…") is a valid international number (False without ``phonenumbers``)."""
+    if _pn is None:
+        return False
+    return _valid_intl(s) == 2
 
 
 def msg_keyed(before: str) -> bool:
@@ -1029,13 +1046,14 @@ def _neg(before: str, keyed: bool = False) -> bool:
         toks.pop()  # (Tagalog "po", a courtesy: "Contact no. ko po 0917 …"; a purchase order is "PO")
     if toks and toks[-1] in _NEG_SET and "\n" in tail:
         w_end = tail.rfind(toks[-1]) + len(toks[-1])
-        if "\n" in tail[w_end:] and _DIGIT.search(tail, w_end):
+        nl = tail.find("\n", w_end)
+        if nl >= 0 and _DIGIT.search(tail, w_end, nl):
             toks = []  # the word had its own number, and the line ended ("Kostenstelle 4117\n  2. 079 385 89 27")
     if toks and (toks[-1] in _NEG_SET or (toks[-1] == "#" and not _DIGIT.search(tail, tail.rfind("#")))):
         # ("#" only right before it: not the "#07-02" of a unit two cells back, nor "best #", "cell #"; nor an
         # account that holds the phone a phone word named: "the mobile on the account is 07400 434238", not its
         # number: "mobile account no. 4471 2290")
-        if not (toks[-1] == "#" and _CTX_MULTI_RE.search(tail)) and not (
+        if not (toks[-1] == "#" and (_CTX_MULTI_RE.search(tail) or _ALT_NUMBER.search(tail))) and not (
             toks[-1] in _HOLDERS and _on_holder(before[-72:].lower())
         ):
             return True
@@ -1238,7 +1256,12 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             continue  # leader dots between a number and an amount ("03/05 ........... 412"): no phone has two
         if s.count("-") >= 2 and _DATE_INSIDE.search(s):
             continue  # a date inside the run ("098  26-02-2024 00"): cells of a table run together
-        if len(s) == 9 and (s[4] == "-" or s[4] == "/") and _short_range(s):
+        if (
+            len(s) == 9
+            and (s[4] == "-" or s[4] == "/")
+            and _short_range(s)
+            and not _has_ctx(t[max(0, a - 40) : a].lower())
+        ):
             continue  # a range of extensions or numbers ("内线 8001-8004", "0137/0138")
         if s.count(".") == 3 and _DOTTED_QUAD.fullmatch(s):
             continue  # an IPv4 address ("reg.1.server.1.address="194.128.13.226"" in a phone's config)
@@ -1318,8 +1341,6 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             or (keyed and s.isdigit() and 9 <= len(s) <= 13 and _TIME_KEY.search(before[-24:]) is not None)
         )
         # (a column named "Code", "Art.-Nr.", "Order"; a key named "..._id")
-        if neg and asked is None and not keyed and _ROW_TIME.search(before) and _call_row(t, a, b):
-            neg = False  # a call's row: the state before a Brazilian bill's number ("CURITIBA PR  (13) 3680-1982")
         joined = joined or (last >= 0 and a - last <= _OR_REACH and _OR_JOIN.fullmatch(t, last, a) is not None)
         if joined and nd < 9 and _THOUSANDS.fullmatch(s) and ("·" in t[last:a] or "•" in t[last:a]):
             joined = False  # (a count after a middle dot: "(212) 555-0188 · 4 500 000 downloads"; not "· 650 218 447")
@@ -1396,30 +1417,65 @@ def edifact_numbers(t: str, header_of=None):
 
 # Firestore's and DynamoDB's typed values: {"stringValue":"…"}, {"S": "…"}
 _TYPED_VALUE = re.compile(r"\{[ \t]*[\"'](?:stringValue|integerValue|S|N)[\"'][ \t]*:[ \t]*[\"']$")
-_CAMEL_PHONE_KEY = re.compile(
-    r"(?:[Pp]hone|[Mm]obile|MSISDN|Msisdn|[Ff]ax|[Vv]oice_?[Mm]ail|(?:Incoming|Outgoing|Caller|Calling|Called|Line1)Number)"
-    r"[A-Za-z0-9_.]*[\"']?[ \t]*[:=][ \t]*[\"']?$"
+_KEY_NAME = re.compile(r"([A-Za-z][A-Za-z0-9_.\-]*)[\"']?[ \t]*[:=][ \t]*[\"']?$")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|[_.\-]+")
+# a key whose last words name a phone: "PhoneNumber", "homePhone", "mobile_no", "mCallIncomingNumber",
+# "voice_mail.number.1" (not "iPhoneUnitsSold", "smartphone_sales", "phoneModelNumber")
+_PHONE_KEY_END = re.compile(
+    r"(?:^| )(?:(?:home|work|office|mobile|cell|main|contact|business|private) )?(?:phone|telephone|mobile|cell|cellphone|"
+    r"fax|msisdn)(?: (?:number|no|nr|num))?$|(?:^| )(?:incoming|outgoing|caller|calling|called|line1|voice mail|"
+    r"voicemail|phone|mobile|fax|contact) (?:number|no|nr|num)$"
 )
+
+
+def _named_phone_key(before: str) -> bool:
+    """The record's key right before the number names a phone in its last words (camelCase, snake_case, dotted)."""
+    m = _KEY_NAME.search(before[-48:])
+    if m is None:
+        return False
+    words = " ".join(w for w in _CAMEL.split(m.group(1)) if w and not w.isdigit()).lower()
+    return _PHONE_KEY_END.search(words) is not None
+
+
 # a call's row in a bill or a call log: a time before the number, a duration or a charge after it, on its line
 # ("09/08  12:18 AM  2144542671  PLANO TX  5", "20.05.2024 07:37:06  Исх.  79428906223  Тверь  283 сек  0,07 ₽")
 _ROW_TIME = re.compile(r"(?<![0-9])[0-2]?[0-9](?:[:h]| h )[0-5][0-9](?![0-9])")  # ("12:18", "16h18", "11 h 52")
+# (a duration: "00:03:12", "4:31", "283 сек", "1457秒", "30 min")
 _ROW_AFTER = re.compile(
-    r"(?<![0-9.,])(?:[0-9]{1,3}:[0-5][0-9](?::[0-5][0-9])?|[0-9]+ ?(?:s|sec|secs|seconds|сек|秒|min|mins|мин|分钟?|dk|sn)"
-    r"(?![^\W\d_])|[0-9]+[.,][0-9]{2} ?(?:€|\$|£|₽|zł|kr|tl|r|ksh|元)|(?:€|\$|£|₽|r\$|kr|元) ?[0-9]+[.,][0-9]{2})",
+    r"(?<![0-9.:])(?:[0-9]{1,3}:[0-5][0-9](?::[0-5][0-9])?|[0-9]+ ?(?:s|sec|secs|seconds|сек|秒|min|mins|мин|分钟?|dk|sn))"
+    r"(?![0-9]|[^\W\d_])",
     re.IGNORECASE,
 )
 
 
 def _call_row(t: str, a: int, b: int) -> bool:
-    """Whether the number at ``t[a:b]`` stands in a call's row: a time of day before it and a duration or a charge
-    after it, on a line of at most 300 characters."""
+    """Whether the number at ``t[a:b]`` stands in a call's row: a date and a time of day before it and a duration
+    after it, on a line of at most 300 characters, with a line of the same shape before or after it (a bill's or a
+    log's calls are a table, not one line of a log)."""
     ls = t.rfind("\n", max(0, a - 200), a) + 1
     le = t.find("\n", b, b + 200)
     if le < 0:
         le = min(len(t), b + 200)
     if (ls == 0 and a > 200) or le - ls > 300:
         return False
-    return _ROW_TIME.search(t, ls, a) is not None and _ROW_AFTER.search(t, b, le) is not None
+    if not (_ROW_DATE.search(t, ls, a) and _ROW_TIME.search(t, ls, a) and _ROW_AFTER.search(t, b, le)):
+        return False
+    # a neighbouring row: the line before or after holds a time, a run of seven digits and a duration after it
+    pe = ls - 1
+    ps = t.rfind("\n", max(0, pe - 300), pe) + 1 if pe > 0 else -1
+    ne = t.find("\n", le + 1, le + 302) if le < len(t) else -1
+    for lo, hi in ((ps, pe), (le + 1, ne if ne >= 0 else min(len(t), le + 301))):
+        if 0 <= lo < hi and hi - lo <= 300:
+            for run in _ROW_NUMBER.finditer(t, lo, hi):
+                if _ROW_TIME.search(t, lo, run.start()) and _ROW_AFTER.search(t, run.end(), hi):
+                    return True
+    return False
+
+
+_ROW_DATE = re.compile(
+    r"(?<![0-9])(?:[0-9]{1,4}[./-][0-9]{1,2}(?:[./-][0-9]{2,4})?|[0-3]?[0-9] [a-zéû]{3,4}\.?)(?![0-9])", re.IGNORECASE
+)
+_ROW_NUMBER = re.compile(r"(?<![0-9:.])\+?[0-9(](?:[0-9()\-]| [0-9(]){5,18}(?<=[0-9])(?![0-9:.])")
 
 
 _MMI_BEFORE = re.compile(r"(?:^|[^*0-9])\*{1,2}(?:21|61|62|67|002|004)\*$")
@@ -1682,8 +1738,8 @@ def _score(
             ctx = (
                 _ctx(before.lower(), after[:16].lower(), header_of(a))
                 or _HP.search(before[-16:]) is not None
-                or (before[-1:] in "=:\"' " and msg_keyed(before))  # ("destino="11961232172"")
-                or (_keyed(before) and _CAMEL_PHONE_KEY.search(before) is not None)  # ('"PhoneNumber": "')
+                or (before[-1:] in "=:\"' " and _keyed(before) and _PARTY_KEY.search(before[-32:].lower()) is not None)
+                or (_keyed(before) and _named_phone_key(before))  # ('"PhoneNumber": "', "mCallIncomingNumber=")
                 or (_ROW_TIME.search(before) is not None and _call_row(t, a, b))
             )
         return ctx
@@ -1707,9 +1763,9 @@ def _score(
         return 0.0
     idd = _IDD.match(s)
     n_idd = len(idd.group(1).translate(_KEEP_DIGITS)) if idd is not None else 0
-    if idd is None and s == digits and len(digits) >= 13 and digits.startswith("011"):
-        # North America's 011 glued to the number, as a switch's record writes the dialled digits
-        # ("01113035344876"; a national number led by an 011 area code has at most 11 digits)
+    if idd is None and s == digits and len(digits) >= 13 and digits.startswith("011") and has_ctx():
+        # North America's 011 glued to the number, as a switch's record writes the dialled digits, under a phone's
+        # column or key ("01113035344876"; a national number led by an 011 area code has at most 11 digits)
         n_idd = 3
     if n_idd and len(digits) >= n_idd + 9:
         # an international prefix set apart: North America's 011 ("from the US dial 011 44 20 7183 3059"),

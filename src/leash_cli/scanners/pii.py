@@ -155,7 +155,9 @@ _NATIONAL_RANGES = (
     (508500, 508999), (606985, 607984), (608001, 608500), (817200, 820199),
 )  # fmt: skip
 # a table column of other numbers that pass Luhn one time in ten (lower case)
-_NOT_CARD_HEADER = re.compile(r"sscc|gtin|ean|upc|imei|iccid|imsi|meid|barcode|tracking|sendung|colis|serial|\bsn\b")
+_NOT_CARD_HEADER = re.compile(
+    r"(?<![a-z])(?:sscc|gtin|ean|ean13|upc|imei|iccid|imsi|meid|barcode|tracking|sendung|colis|serial|sn)(?![a-z])"
+)
 
 
 IBAN_LENGTHS = {
@@ -276,6 +278,8 @@ _EMAIL = re.compile(
 )
 _GLUED_MAIL_LABEL = re.compile(r"(?:E-?[Mm]ail|E-?MAIL)(?=[a-z0-9][A-Za-z0-9._%+\-]*$)")
 _EDI_TAG = re.compile(r"[A-Z]{3}\+")
+_EDI_END = re.compile(r"'[\r\n]*$")  # (the segment before ends with its "'")
+_PHONE_GROUPS_BEFORE = re.compile(r"(?<![0-9])[0-9]{2,4}(?: [0-9]{2,4}){2,} $")  # ("06 12 50 92 23contact@…")
 _LOCAL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
 _FILE_TLDS = frozenset(
     ["png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "bmp", "tif", "tiff", "pdf", "js", "ts", "css", "html"]
@@ -335,7 +339,7 @@ _IPV4 = re.compile(
 _VERSION_AFTER = re.compile(
     r"[ \t]*\((?:build|rev|revision|release)[ \t]*[0-9]|\([0-9]+\.[0-9]+(?:\.[0-9]+)?\)"
     # a firmware's build glued after it ("11.0.2.5(H110SP2C05)"), a version word after it ("22.40.1.3 (버전 번호)")
-    r"|\([A-Z][A-Z0-9]{5,}\)"
+    r"|(?-i:\((?=[A-Z0-9]{6,}\))[A-Z]+[0-9][A-Z0-9]*\))"
     r"|[ \t]*\((?:version|versión|versão|버전|版本|バージョン|เวอร์ชัน|firmware)(?:[ \t]*(?:number|no\.?|nr\.?|번호|号|番号))?\)",
     re.IGNORECASE,
 )  # "4.2.0.1 (build 20240611.3)", "FPBX-16.0.40.7(18.20.2)" (not "gateway 10.20.30.40 (1.2)")
@@ -354,7 +358,7 @@ _VERSION_LIST = re.compile(
 _IN_USER_AGENT = re.compile(
     r"(?:user[-_ ]?agent|\bua)[\"']?[ \t]*[:=][ \t]*[\"'][^\"'\n]*$"
     # (a SIP or HTTP header: "User-Agent: Yealink SIP-T46U 108.86.0.45"; not a log line's "… from 10.20.30.40")
-    r"|(?:^|\n)[ \t]*user-agent[ \t]*:(?:(?!\b(?:from|ip|addr|src|client|host)\b|=)[^\n])*$"
+    r"|(?:^|\n)[ \t]*user-agent[ \t]*:(?:(?!\b(?:from|ip|addr|src|client|host|remote|peer|server)\b|[=|;,])[^\n])*$"
 )
 # an assembly's namespace before its version ("Serilog.Sinks.File 5.0.0.0"; host names are written in lower case)
 _NAMESPACE = re.compile(r"[A-Z][a-z][A-Za-z0-9]*(?:\.[A-Z][a-z][A-Za-z0-9]*)+")
@@ -392,7 +396,10 @@ def _version_before(t: str, a: int, b: int) -> bool:
 
 
 _OBIS_BEFORE = re.compile(r"(?<![0-9])[0-9]{1,3}-[0-9]{1,3}:$")
-_VERSION_JOIN = re.compile(r"[ \t]*(?:,|→|->|=>|to|auf|vers|naar|till|do|на|a)?[ \t]*(?:[a-z]{2,12}[ \t:]{1,3})?")
+_VERSION_JOIN = re.compile(
+    r"[ \t]*(?:,|→|->|=>|to|auf|vers|naar|till|do|на|a)?[ \t]*(?:(?:boot|bootloader|core|kernel|fw|firmware|rom|modem|"
+    r"webui|app|build)[ \t:]{1,3})?"
+)
 _LIST_JOIN = re.compile(r",? ?(?:and|or|to|through|und|bis|et|à|y|e|a|i|и|en|tot|och|og|ve)? ?", re.IGNORECASE)
 
 
@@ -426,19 +433,25 @@ _ADDR_WORDS = re.compile(
 _VERSION_HEADER = re.compile(rf"(?<![a-z])(?:{_VERSION_WORDS}|ver|release|build|fw|sw|os|rev|revision)(?![a-z])")
 
 
+def _version_shaped(quad: str) -> bool:
+    """Led by one digit, every part one or two digits, a part after the first a zero: "4.2.1.0", "6.4.0.12",
+    "1.0.3.11" -- as versions are numbered, and few public addresses ("3.14.15.92", "5.6.7.8" are none of these)."""
+    return quad[1] == "." and (".0." in quad or quad.endswith(".0")) and _small_parts(quad)
+
+
 def _bare_version(t: str, a: int, b: int, quad: str, header: str) -> bool:
-    """A dotted quad led by one digit, every part one or two digits ("4.2.1.0", "6.4.0.12"), with no port or prefix
-    length after it, as software writes its own version: in a table's cell, under a version's header ("Firmware");
-    elsewhere, with nothing that names an address before it on its line and no other quad there
-    ("carga-clientes 4.4.1.0", "Versión del conector: 6.4.0.12"; not "DNS = 1.1.1.1", "ping 8.8.8.8")."""
-    if quad[1] != "." or not _small_parts(quad) or _PORT_OR_PREFIX.match(t, b) or quad in _RESOLVERS:
+    """A version-shaped dotted quad (:func:`_version_shaped`) with no port or prefix length after it, as software
+    writes its own version: in a table's cell, under a version's header ("Firmware"; not one that names an address,
+    "fw ip"); elsewhere, with nothing that names an address before it on its line and no other quad there
+    ("carga-clientes 4.4.1.0", "Versión del conector: 6.4.0.12"; not "DNS = 1.1.1.1", "ping 1.0.0.8")."""
+    if not _version_shaped(quad) or _PORT_OR_PREFIX.match(t, b) or quad in _RESOLVERS:
         return False
     if header:
         h = header.lower()
-        if _VERSION_HEADER.search(h):
-            return True
         if _ADDR_WORDS.search(h):
             return False  # (an "IP" or "Host" column: an address)
+        if _VERSION_HEADER.search(h):
+            return True
     ls = t.rfind("\n", max(0, a - 80), a) + 1
     before = t[max(ls, a - 80) : a].lower()
     le = t.find("\n", b, b + 40)
@@ -481,7 +494,7 @@ _HEXCOLON_RUN = re.compile(r"[0-9A-Fa-f:.]*")
 _VERSION_CTX = re.compile(
     rf"(?:(?<![a-z])(?:{_VERSION_WORDS}|ver|release|build|fw|sdk|rev|revision|v|kernel|"
     # (numbers that are no sections -- those are _SECTION_CTX's -- yet no addresses: "figure 4.2.1.7", "OID 1.3.6.1")
-    r"figure|oid|sw|image|boot|bootloader|software)\W{0,4}$)"
+    r"figure|oid|bootloader)\W{0,4}$)|version\W{0,3}$"  # (camelCase too: "firmwareVersion":")
 )
 
 
@@ -491,7 +504,13 @@ def _version_named(low: str) -> bool:
     """:data:`_VERSION_NAMED` on ``low``, looked for only where a version word may be (a substring test first)."""
     if low.isascii() and "ver" not in low and "firm" not in low and "wersj" not in low:
         return False
-    return _VERSION_NAMED.search(low) is not None
+    m = _VERSION_NAMED.search(low)
+    return m is not None and _SERVER_WORDS.search(m.group()) is None  # (not "firmware update server : 172.16.5.4")
+
+
+_SERVER_WORDS = re.compile(
+    r"(?<![a-z])(?:server|servers|host|gateway|ip|dns|address|addr|proxy|router|van|from)(?![a-z])"
+)
 
 
 _VERSION_NAMED = re.compile(rf"\b(?:{_VERSION_WORDS})(?:\s[\w.-]{{2,12}}){{1,2}}\s?:?\s?$")
@@ -765,7 +784,7 @@ class PiiScanner:
                 colon = auth.find(":")
                 if colon > 0 and "#" not in auth[:colon] and not any(c.isspace() or c in "/?=@&" for c in auth):
                     continue
-            if local[:1].isdigit() and t[a - 1 : a] == " " and t[a - 3 : a - 1].isdigit():
+            if local[:1].isdigit() and t[a - 1 : a] == " " and _PHONE_GROUPS_BEFORE.search(t, max(0, a - 24), a):
                 k = len(local) - len(local.lstrip("0123456789"))
                 if k < len(local) and local[k].isalpha():
                     # a number's last group glued to the address after it, as text pulled from a PDF runs cells
@@ -773,7 +792,7 @@ class PiiScanner:
                     yield ("EMAIL", a + k, m.end(), 0.9)
                     continue
             g = _GLUED_MAIL_LABEL.match(local)
-            if g is None and local[3:4] == "+" and (a == 0 or t[a - 1] in "'\n\r") and _EDI_TAG.match(local):
+            if g is None and local[3:4] == "+" and _EDI_END.search(t, max(0, a - 3), a) and _EDI_TAG.match(local):
                 g = _EDI_TAG.match(local)  # an EDIFACT segment's tag and separator: "COM+einkauf@…:EM'"
             # a scraped page's label glued to its address ("E-mailcontato@padaria.com.br"): the address is after it
             yield ("EMAIL", a + (g.end() if g is not None else 0), m.end(), 0.9)
@@ -798,7 +817,7 @@ class PiiScanner:
                         headers = _Headers(t)
                     if _NOT_CARD_HEADER.search(headers.header_of(a)):
                         continue  # a column of SSCCs, IMEIs, ICCIDs, barcodes: one in ten passes Luhn
-                if brand and not (len(s) == 13 and (_ean13(s) or not _CARD_CTX.search(t[max(0, a - 40) : a].lower()))):
+                if brand and not (len(s) == 13 and (_ean13(s) or self._thirteen_not_card(t, a, s))):
                     # (a 13-digit Visa number is all but retired: one is a card only after a card's word; a 13-digit
                     # EAN / JAN barcode is on every product, and a German mobile's MSISDN, 4915112345678, starts
                     # with a 4 too)
@@ -833,6 +852,16 @@ class PiiScanner:
                             best = (gs, ge, len(digits))
             if best:
                 yield ("CREDIT_CARD", a + best[0], a + best[1], _card_score(t, a + best[0], True))
+
+    @staticmethod
+    def _thirteen_not_card(t: str, a: int, s: str) -> bool:
+        """A 13-digit "Visa" that is a valid international number with its "+" (a German MSISDN, 4915112345678) and
+        has no card's word before it or in its column's header: a phone's, not a card (13-digit Visas are retired)."""
+        if _CARD_CTX.search(t[max(0, a - 40) : a].lower()):
+            return False
+        if "\n" in t and _CARD_CTX.search(_Headers(t).header_of(a).replace("_", " ")):
+            return False
+        return phones.valid_international("+" + s)
 
     # -- US_SSN ----------------------------------------------------------
     def _ssn(self, t: str, wins=None):
@@ -909,7 +938,7 @@ class PiiScanner:
     def _ipv4(self, t: str, wins=None):
         found = []
         numbered: set[str] = set()  # the first three parts of the dotted quads a section word names
-        prev_end, prev_numbered, prev_version = -1, False, False
+        prev_end, prev_numbered, prev_version, prev_quad = -1, False, False, ""
         headings: bool | None = None  # whether the text has numbered headings of one to three parts
         headers: _Headers | None = None
         for m in gates.finditer(_IPV4, t, wins):
@@ -938,19 +967,24 @@ class PiiScanner:
                 _VERSION_CTX.search(before)
                 or _version_named(t[max(0, a - 40) : a].lower())
                 # the next of a list or a change of versions ("1.0.3.112 → 1.0.3.118", "4.1.0.7, boot 1.0.3.11")
-                or (prev_version and a - prev_end <= 12 and _VERSION_JOIN.fullmatch(t, prev_end, a) is not None)
+                or (
+                    prev_version
+                    and a - prev_end <= 14
+                    and _VERSION_JOIN.fullmatch(t, prev_end, a) is not None
+                    and (quad.split(".", 1)[0] == prev_quad.split(".", 1)[0] or _version_shaped(quad))
+                )
                 or _VERSION_AFTER.match(t, b)
                 or (quad.endswith(".0") and _namespace_before(t, a))
                 or _version_before(t, a, b)
             )
-            if not part and quad[1] == "." and _small_parts(quad):
+            if not part and _version_shaped(quad):
                 if headers is None:
                     headers = _Headers(t)
                 part = _bare_version(t, a, b, quad, headers.header_of(a))
             if section:
                 numbered.add(_three_parts(quad))
             found.append((a, b, part))
-            prev_end, prev_numbered, prev_version = b, section, part
+            prev_end, prev_numbered, prev_version, prev_quad = b, section, part, quad
         for a, b, part in found:
             # ...and the siblings of a numbered part ("Section 4.2.1.3 applies where 4.2.1.1 and 4.2.1.2 are met")
             low = part or (numbered and _three_parts(t[a:b]) in numbered)
@@ -1120,6 +1154,25 @@ def _delim(line: str) -> str | None:
     return None
 
 
+def _unquoted_commas(t: str, lo: int, hi: int) -> list[int]:
+    """The positions of the commas of ``t[lo:hi]`` outside quoted fields."""
+    out, i = [], lo
+    for m in _QUOTED_FIELD.finditer(t, lo, hi):
+        j = t.find(",", i, m.start())
+        while j >= 0:
+            out.append(j)
+            j = t.find(",", j + 1, m.start())
+        i = m.end()
+    j = t.find(",", i, hi)
+    while j >= 0:
+        out.append(j)
+        j = t.find(",", j + 1, hi)
+    return out
+
+
+_CDR_COLUMNS = frozenset(["billsec", "disposition", "dcontext", "dstchannel", "lastapp", "lastdata", "duration"])
+
+
 def _count(t: str, delim: str, lo: int, hi: int) -> int:
     """The delimiters in ``t[lo:hi]``; a CSV line's commas inside quoted fields are not ("PJSIP/4410,30")."""
     if delim != "," or t.find('","', lo, hi) < 0:  # (quoted CSV fields stand quote, comma, quote: not JSON's '": "')
@@ -1153,6 +1206,7 @@ class _Headers:
         "copy",
         "html",
         "heads_html",
+        "commas",
     )
 
     def __init__(self, t: str) -> None:
@@ -1170,6 +1224,7 @@ class _Headers:
         self.cells: dict[int, list[tuple[int, int]] | None] = {}  # line start -> its fixed-width cells
         self.heads: dict[int, int] = {}  # line start -> the header line over it (-1: none)
         self.copy: dict[int, list[str] | None] = {}  # block start -> the COPY statement's columns over it (None: none)
+        self.commas: dict[int, list[int] | None] = {}  # a quoted CSV line's start -> its commas outside quotes
 
     def header_of(self, pos: int) -> str:
         t = self.t
@@ -1201,8 +1256,17 @@ class _Headers:
         if row is None:
             return self._fixed_header(ls, pos) or self._aligned_header(ls, pos)
         delim, cells = row
-        col = _count(t, delim, ls, pos)
-        return cells[col] if col < len(cells) else ""
+        commas = self.commas.get(ls, False)
+        if commas is False:  # (a quoted CSV line's commas outside its quotes, found once per line; None: no such line)
+            le = t.find("\n", ls)
+            le = len(t) if le < 0 else le
+            quoted = delim == "," and t.find('","', ls, le) >= 0
+            commas = self.commas[ls] = _unquoted_commas(t, ls, le) if quoted else None
+        col = bisect.bisect_left(commas, pos) if isinstance(commas, list) else t.count(delim, ls, pos)
+        cell = cells[col] if col < len(cells) else ""
+        if cell.strip(' "') in ("src", "dst") and not _CDR_COLUMNS.isdisjoint(c.strip(' "') for c in cells):
+            return cell + " (call record)"  # Asterisk's CDR: its source and destination are the call's numbers
+        return cell
 
     def _html_column(self, pos: int) -> str:
         """The header cell (``<th>``, lower case, tags stripped) of the HTML table column whose ``<td>`` holds
@@ -1494,7 +1558,8 @@ class _Headers:
 
 
 _MAX_ROW = 4096
-_BOX_RULE = re.compile(r"[ \t]*[|+]?[-=]{3,}[-=+|: \t]*\r?")  # a box table's rule line ("|---+---|", "---+---")
+# a box table's rule line ("|---+---|", "---+---"; three dashes, then one run: a failed match is linear)
+_BOX_RULE = re.compile(r"[ \t]*[|+]?[-=]{3}[-=+|: \t]*\r?")
 _HTML_CELL = re.compile(r"<t[hd](?:\s[^>]*)?>(.*?)(?=</t[hdr]|<t[hd][\s>]|$)", re.S)  # (a cell, closed or not)
 _HTML_TAG = re.compile(r"<[^>]*>")
 _X12_SEGMENT = re.compile(r"(?:^|~)[ \t\r\n]*(?:ISA|GS|ST|NM1|REF|PER|INS)\*", re.M)
@@ -1525,7 +1590,10 @@ _ID_PREFIXES = ("message-id=<", "message-id=", "msgid=<")
 # with: "<CAF8x2=R9k0Qm4471ZpT@mail.gmail.com>")
 _ID_VALUES = re.compile(r"[ \t]*(?:<[^<>\s]{1,250}>[ \t,]*)*(?:<[^<>\s@]{0,250})?")
 _CARD_WORD_GLUED = re.compile(r"card|cc|visa|mc|amex|pan|credit|debit|karte|tarjeta|carte|cartao|num|no|nr")
-_CARD_CTX = re.compile(r"\b(?:card|credit|debit|visa|mastercard|amex|cc|pan|payment|karte|tarjeta|carte)\b")
+_CARD_CTX = re.compile(
+    r"\b(?:card|credit|debit|visa|mastercard|amex|cc|pan|payment|karte|kreditkarte|tarjeta|carte|carta|cartão|cartao|"
+    r"karta|kaart|kort|kortti)\b"
+)
 
 
 def _glued(t: str, a: int, b: int) -> bool:
