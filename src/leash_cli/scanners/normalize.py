@@ -38,7 +38,16 @@ from bisect import bisect_right
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["CharMap", "Normalized", "normalize", "is_invisible", "without_surrogates", "INVISIBLE_RE"]
+__all__ = [
+    "CharMap",
+    "Composed",
+    "Normalized",
+    "normalize",
+    "unescape",
+    "is_invisible",
+    "without_surrogates",
+    "INVISIBLE_RE",
+]
 
 # Characters removed from the normalised view.
 _INVISIBLE_CLASS = (
@@ -529,3 +538,70 @@ def _normalize_runs(text: str, fold: bool, decode_tags: bool) -> Normalized:
         # everything was dropped
         return Normalized(text, out, [(0, len(text), 0, 0)])
     return Normalized(text, out, segs)
+
+
+# -- JSON string escapes ------------------------------------------------------------------------------------
+# A JSON document's strings as a serialiser writes them: "\u00fc" for "ü" (ensure_ascii), "\n" for a line break,
+# '\"' for a quotation mark. A tool call's arguments are JSON inside a JSON string, so a gateway's scanner reads
+# them escaped once more than the user wrote them.
+_ESCAPE = re.compile(r'\\(?:u([0-9a-fA-F]{4})|([nrtbf"\\/]))')
+_SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", '"': '"', "\\": "\\", "/": "/"}
+_LOW_SURROGATE = re.compile(r"\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+
+
+def unescape(text: str) -> Normalized:
+    """``text`` with its JSON string escapes read as the characters they stand for (``\\u00fc`` -> ``ü``,
+    ``\\n`` -> a line break, ``\\"`` -> ``"``; a surrogate pair as one character, a lone surrogate as U+FFFD),
+    with the map back to ``text``: an escape's character maps to the whole escape."""
+    if "\\" not in text:
+        return Normalized(text, text, None)
+    pieces: list[str] = []
+    segs: list[tuple[int, int, int, int]] = []
+    npos = last = 0
+    pos = 0
+    while True:
+        m = _ESCAPE.search(text, pos)
+        if m is None:
+            break
+        a, b = m.span()
+        if a > last:
+            pieces.append(text[last:a])
+            segs.append((npos, last, a - last, a - last))
+            npos += a - last
+        if m.group(1) is not None:
+            cp = int(m.group(1), 16)
+            if 0xD800 <= cp <= 0xDBFF and _LOW_SURROGATE.match(text, b):
+                low = int(text[b + 2 : b + 6], 16)
+                ch = chr(0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00))
+                b += 6
+            elif 0xD800 <= cp <= 0xDFFF:
+                ch = "\ufffd"
+            else:
+                ch = chr(cp)
+        else:
+            ch = _SIMPLE_ESCAPES[m.group(2)]
+        pieces.append(ch)
+        segs.append((npos, a, 1, b - a))
+        npos += 1
+        last = pos = b
+    if not segs:
+        return Normalized(text, text, None)
+    if last < len(text):
+        pieces.append(text[last:])
+        segs.append((npos, last, len(text) - last, len(text) - last))
+    return Normalized(text, "".join(pieces), segs)
+
+
+class Composed:
+    """Two views in a row: ``outer`` is a view of ``inner.text``; spans map through both to ``inner.original``."""
+
+    __slots__ = ("original", "text", "_inner", "_outer")
+
+    def __init__(self, inner: Normalized, outer: Normalized) -> None:
+        self.original = inner.original
+        self.text = outer.text
+        self._inner = inner
+        self._outer = outer
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        return self._inner.span(*self._outer.span(start, end))

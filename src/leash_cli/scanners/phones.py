@@ -182,7 +182,9 @@ _NEG_WORDS = (
     r"akte|sag|kennwort|passwort|geslo|heslo|senha|contraseña|lösenord|adgangskode|salasana|hasło|wachtwoord|"
     r"пароль|şifre|"
     # (a SIM card's number, a Swahili account and pay-bill, a Bulgarian personal number, a Czech bill)
-    r"kortnr|kortnummer|simkortnr|sim-kortnr|sim-kortnummer|akaunti|paybill|егн|vyúčtování|vyúčtovaní|isikukood"
+    r"kortnr|kortnummer|simkortnr|sim-kortnr|sim-kortnummer|akaunti|paybill|егн|vyúčtování|vyúčtovaní|isikukood|"
+    # (a RAG chunk's character range, a form's submission, a product's UPC, a Medicare card, a company's number)
+    r"chars|submission|upc|medicare|betriebsnr|betriebsnummer"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
@@ -206,6 +208,8 @@ _NEG_WITH_NUMBER_WORD = frozenset(("bill", "notice", "group"))
 _NEG_UNLESS_PHONE_WORD = frozenset(("tin", "sin"))
 _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "тн вэд",  # (a Russian customs code)
+    "variabilní symbol",  # (a Czech payment's reference)
+    "var. symbol",
     "mã số thuế",  # (a Vietnamese tax code)
     "numéro client",  # (a customer's number: "Numéro client : 0488-441-877")
     "n° client",
@@ -265,6 +269,7 @@ _DIGIT = re.compile(r"[0-9]")
 # a company's or a person's tax / registry number: the word may stand a few words before it
 _ID_WORDS = frozenset(  # (not "ein", "btw", "vat", "inn", "nit", "rut", "rfc": words of their own elsewhere)
     [
+        "ersatzteil",  # (a spare part's number: "Ersatzteil Lüftermotor: 8738 2090 13")
         "nip",
         "regon",
         "krs",
@@ -620,7 +625,7 @@ _CTX_CJK = re.compile(
     # Persian "همراه" alone is "along with", its mobile is "تلفن همراه")
     r"نومرو|تماس|تلفن|موبایل|موبائل|(?<![\u0600-\u06ff])فون(?![\u0600-\u06ff])|رابطہ|رقمي|ফোন|মোবাইল|যোগাযোগ|"
     r"โทร(?!ทัศน์)|มือถือ|ติดต่อ|ទូរស័ព្ទ|ទំនាក់ទំនង|"
-    r"ဖုန်း|ဆက်သွယ်|ტელ|დარეკეთ|მობ|ಫೋನ್|ഫോൺ|ఫోన్|தொலைபேசி|ફોન|ਫ਼ੋਨ|ਫੋਨ|දුරකථන|ስልክ"
+    r"नम्बर|ဖုန်း|ဆက်သွယ်|ტელ|დარეკეთ|მობ|ಫೋನ್|ഫോൺ|ఫోన్|தொலைபேசி|ફોન|ਫ਼ੋਨ|ਫੋਨ|දුරකථන|ስልክ"
 )
 
 # -- region hints ---------------------------------------------------------------------------
@@ -1263,6 +1268,8 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             and not _has_ctx(t[max(0, a - 40) : a].lower())
         ):
             continue  # a range of extensions or numbers ("内线 8001-8004", "0137/0138")
+        if "(" in s and _YEAR_IN_BRACKETS.search(s):
+            continue  # a citation's volume, year and pages ("NeurIPS 33 (2020) 1877–1901")
         if s.count(".") == 3 and _DOTTED_QUAD.fullmatch(s):
             continue  # an IPv4 address ("reg.1.server.1.address="194.128.13.226"" in a phone's config)
         if t.startswith("#", b) and not _MMI_BEFORE.search(t, max(0, a - 6), a):
@@ -1479,6 +1486,7 @@ _ROW_NUMBER = re.compile(r"(?<![0-9:.])\+?[0-9(](?:[0-9()\-]| [0-9(]){5,18}(?<=[
 
 
 _MMI_BEFORE = re.compile(r"(?:^|[^*0-9])\*{1,2}(?:21|61|62|67|002|004)\*$")
+_YEAR_IN_BRACKETS = re.compile(r"[0-9] \((?:19|20)[0-9]{2}\) [0-9]")
 _DATE_INSIDE = re.compile(r"(?<![0-9])[0-3][0-9]-[01][0-9]-(?:19|20)[0-9]{2}(?![0-9])")
 _LIST_MARK = re.compile(r"[1-9][0-9]?\. (?=[+(0-9])")
 
