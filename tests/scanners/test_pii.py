@@ -724,3 +724,47 @@ def test_what_a_second_reader_of_the_version_rules_found(text, want):
 )
 def test_what_a_second_reader_of_the_card_and_address_rules_found(text, want):
     assert types(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what the twenty-second writer's LLM API traffic taught: JSON string escapes read as what they stand for)
+        (
+            '{"content": "\\u6211\\u7684\\u624b\\u673a\\u53f7 183 9059 2216\\uff0c\\u8c22\\u8c22"}',
+            [("PHONE", "183 9059 2216")],
+        ),
+        ('"\\u90ae\\u7bb1\\uff1ahuangwei@xinyuan-elec.cn\\n2."', [("EMAIL", "huangwei@xinyuan-elec.cn")]),
+        (
+            '"M +49 179 7834194\\nf.lang@hofmann-praezision.de\\nwww"',
+            [("PHONE", "+49 179 7834194"), ("EMAIL", "f.lang@hofmann-praezision.de")],
+        ),
+        ('  \\"name\\": \\"Carla M. Jimenez\\",\\n    \\"tin\\": \\"838 19 3402\\",', [("US_SSN", "838 19 3402")]),
+        # an IPv6 address and its port in a load balancer's log
+        (
+            "app/payments-prod/a27fa431558d3e8b 2001:db8:1406:6f27::90ff:60112 10.206.141.158:8443",
+            [
+                ("IP_ADDRESS", "2001:db8:1406:6f27::90ff"),
+                ("IP_ADDRESS", "10.206.141.158"),
+            ],
+        ),
+        # what is none of the types there
+        ("score=0.8926 doc_id=3df7dd39 chars=19732-20756 page=112", []),
+        ("(form_id=contact_v2, submission=4518471810):", []),
+        ("Medicare No.: 2953 41187 2 / 1   Exp: 09/2027", []),
+        ("Brown T. et al. Few-Shot Learners. NeurIPS 33 (2020) 1877–1901.", []),
+        ('"upc": "0 85481 90017 3"', []),
+        ("Faktura č. FA-2024-03311, variabilní symbol 202403311", []),
+        ("Handwerkskammer Freiburg, Betriebsnr. 0418830", []),
+        ("Ersatzteil Lüftermotor: 8738 2090 13", []),
+        ("Bootloader reports 17.9.1r; ROMMON 17.6.1.0 and the PoE firmware", []),
+    ],
+)
+def test_what_llm_api_traffic_taught(text, want):
+    assert types(text) == want, text
+
+
+def test_escaped_entities_map_back_to_the_escaped_text():
+    text = '{"arguments": "{\\"to\\": \\"Jos\\u00e9\\", \\"phone\\": \\"+34 612 345 678\\"}"}\\n\\neyJ'
+    f = [x for x in PiiScanner().scan(text) if x.type == "PHONE"]
+    assert [(x.text, text[x.start : x.end]) for x in f] == [("+34 612 345 678", "+34 612 345 678")]

@@ -350,3 +350,16 @@ def test_a_change_me_url_password_is_a_placeholder():
 
     assert SecretsScanner().scan("DATABASE_URL=postgres://billing:CHANGE_ME@localhost:5432/billing") == []
     assert [f.type for f in SecretsScanner().scan("postgres://app:Xk9_pL2v-q@db/x")] == ["URL_PASSWORD"]
+
+
+def test_a_key_after_an_escaped_line_break_in_a_logged_body():
+    # (the twenty-second writer's: a JWT after "\n\n" in a JSON string, read as two line breaks, not as "neyJ…")
+    from leash_cli.scanners import SecretsScanner
+
+    jwt = (
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1c2VyXzU5NTg1OCIsImlhdCI6MTczNTk3NTE2MX0."
+        "6ZLUMDs0iTlObqnuWCtlHZmCk9uPV5cnPd_8AARAUkO"
+    )
+    text = '{"messages": [{"content": "\\u30ed\\u30b0\\u30a4\\u30f3 401\\n\\n' + jwt + '"}]}'
+    found = [(f.type, f.text) for f in SecretsScanner().scan(text)]
+    assert found == [("JWT", jwt)]
