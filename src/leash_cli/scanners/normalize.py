@@ -44,6 +44,9 @@ __all__ = [
     "Normalized",
     "normalize",
     "unescape",
+    "unescaped",
+    "has_escapes",
+    "ESCAPED",
     "is_invisible",
     "without_surrogates",
     "INVISIBLE_RE",
@@ -542,32 +545,41 @@ def _normalize_runs(text: str, fold: bool, decode_tags: bool) -> Normalized:
 
 # -- JSON string escapes ------------------------------------------------------------------------------------
 # A JSON document's strings as a serialiser writes them: "\u00fc" for "ü" (ensure_ascii), "\n" for a line break,
-# '\"' for a quotation mark. A tool call's arguments are JSON inside a JSON string, so a gateway's scanner reads
-# them escaped once more than the user wrote them.
+# '\"' for a quotation mark, "\/" for a slash (PHP). A tool call's arguments are JSON inside a JSON string, so a
+# gateway's scanner reads them escaped once or twice more than the user wrote them.
 _ESCAPE = re.compile(r'\\(?:u([0-9a-fA-F]{4})|([nrtbf"\\/]))')
 _SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", '"': '"', "\\": "\\", "/": "/"}
 _LOW_SURROGATE = re.compile(r"\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+# what says a text holds JSON strings as serialised (a quotation mark, a code point or a slash escaped), not a
+# Windows path's "C:\new", a regex's "\d" or LaTeX's "\fbox": only then are its escapes read decoded
+ESCAPED = re.compile(r'\\(?:u[0-9a-fA-F]{4}|"|/)')
+_ANY_ESCAPE = re.compile(r'\\(?:u[0-9a-fA-F]{4}|[nrt"/])')
+_MAX_LEVELS = 2  # JSON inside a JSON string: a tool call's arguments in a request body
 
 
 def unescape(text: str) -> Normalized:
     """``text`` with its JSON string escapes read as the characters they stand for (``\\u00fc`` -> ``ü``,
     ``\\n`` -> a line break, ``\\"`` -> ``"``; a surrogate pair as one character, a lone surrogate as U+FFFD),
-    with the map back to ``text``: an escape's character maps to the whole escape."""
+    with the map back to ``text``: a run of escapes maps to the whole run (one segment per run)."""
     if "\\" not in text:
         return Normalized(text, text, None)
     pieces: list[str] = []
     segs: list[tuple[int, int, int, int]] = []
     npos = last = 0
-    pos = 0
-    while True:
-        m = _ESCAPE.search(text, pos)
-        if m is None:
-            break
+    run_ns = run_os = -1  # the run of adjacent escapes being built: its start in the output and in ``text``
+    run_n = 0
+    for m in _ESCAPE.finditer(text):
         a, b = m.span()
-        if a > last:
-            pieces.append(text[last:a])
-            segs.append((npos, last, a - last, a - last))
-            npos += a - last
+        if a < last:
+            continue  # (inside a surrogate pair's low half, already read)
+        if a > last or run_ns < 0:
+            if run_ns >= 0:
+                segs.append((run_ns, run_os, run_n, last - run_os))
+            if a > last:
+                pieces.append(text[last:a])
+                segs.append((npos, last, a - last, a - last))
+                npos += a - last
+            run_ns, run_os, run_n = npos, a, 0
         if m.group(1) is not None:
             cp = int(m.group(1), 16)
             if 0xD800 <= cp <= 0xDBFF and _LOW_SURROGATE.match(text, b):
@@ -581,11 +593,12 @@ def unescape(text: str) -> Normalized:
         else:
             ch = _SIMPLE_ESCAPES[m.group(2)]
         pieces.append(ch)
-        segs.append((npos, a, 1, b - a))
         npos += 1
-        last = pos = b
-    if not segs:
+        run_n += 1
+        last = b
+    if run_ns < 0:
         return Normalized(text, text, None)
+    segs.append((run_ns, run_os, run_n, last - run_os))
     if last < len(text):
         pieces.append(text[last:])
         segs.append((npos, last, len(text) - last, len(text) - last))
@@ -593,15 +606,42 @@ def unescape(text: str) -> Normalized:
 
 
 class Composed:
-    """Two views in a row: ``outer`` is a view of ``inner.text``; spans map through both to ``inner.original``."""
+    """Views in a row: each of ``views`` is a view of the one before's text; spans map back through all of them to
+    the first one's original."""
 
-    __slots__ = ("original", "text", "_inner", "_outer")
+    __slots__ = ("original", "text", "_views")
 
-    def __init__(self, inner: Normalized, outer: Normalized) -> None:
-        self.original = inner.original
-        self.text = outer.text
-        self._inner = inner
-        self._outer = outer
+    def __init__(self, *views: Normalized) -> None:
+        self.original = views[0].original
+        self.text = views[-1].text
+        self._views = views
 
     def span(self, start: int, end: int) -> tuple[int, int]:
-        return self._inner.span(*self._outer.span(start, end))
+        for v in reversed(self._views):
+            start, end = v.span(start, end)
+        return start, end
+
+
+# ...or a JSON key and a line break or tab escaped ('{"body": "Hi,\\nf.lang@…"}')
+_JSON_KEY = re.compile(r'"[^"\\\n]{1,64}"[ \t]*:')
+_LINE_ESCAPE = re.compile(r"\\[nrt]")
+
+
+def has_escapes(text: str) -> bool:
+    """Whether ``text`` holds serialised JSON strings whose escapes the scanners read decoded (:func:`unescaped`)."""
+    if "\\" not in text:
+        return False
+    return ESCAPED.search(text) is not None or (
+        _LINE_ESCAPE.search(text) is not None and _JSON_KEY.search(text) is not None
+    )
+
+
+def unescaped(text: str) -> Composed:
+    """The scanners' view of a text that holds serialised JSON strings (:data:`ESCAPED`): its escapes read decoded,
+    twice where a decoded text is serialised JSON again (a tool call's arguments), then :func:`normalize`'s view."""
+    views = [unescape(text)]
+    # (a text decoded once is known to be JSON's: any escape left in it is one more level's, "\\n" included)
+    while len(views) < _MAX_LEVELS and "\\" in views[-1].text and _ANY_ESCAPE.search(views[-1].text):
+        views.append(unescape(views[-1].text))
+    views.append(normalize(views[-1].text))
+    return Composed(*views)

@@ -184,7 +184,7 @@ _NEG_WORDS = (
     # (a SIM card's number, a Swahili account and pay-bill, a Bulgarian personal number, a Czech bill)
     r"kortnr|kortnummer|simkortnr|sim-kortnr|sim-kortnummer|akaunti|paybill|егн|vyúčtování|vyúčtovaní|isikukood|"
     # (a RAG chunk's character range, a form's submission, a product's UPC, a Medicare card, a company's number)
-    r"chars|submission|upc|medicare|betriebsnr|betriebsnummer"
+    r"upc|betriebsnr|betriebsnummer"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
@@ -205,7 +205,8 @@ _NEG_INLINE = frozenset(["заявка", "заявку", "заявки", "zgłos
 # words that are a record's only with its number word after them ("Bill number 812 447 3301", "Notice no."; not
 # "Call Bill 415-555-0132"), and ids that are words too ("TIN", "SIN"), not where a phone word is near
 _NEG_WITH_NUMBER_WORD = frozenset(("bill", "notice", "group"))
-_NEG_UNLESS_PHONE_WORD = frozenset(("tin", "sin"))
+# (and a field's length, a form's submission, Medicare: "Phone number (max 15 chars): …", "Call Medicare 1-800-…")
+_NEG_UNLESS_PHONE_WORD = frozenset(("tin", "sin", "chars", "submission", "medicare"))
 _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "тн вэд",  # (a Russian customs code)
     "variabilní symbol",  # (a Czech payment's reference)
@@ -625,7 +626,7 @@ _CTX_CJK = re.compile(
     # Persian "همراه" alone is "along with", its mobile is "تلفن همراه")
     r"نومرو|تماس|تلفن|موبایل|موبائل|(?<![\u0600-\u06ff])فون(?![\u0600-\u06ff])|رابطہ|رقمي|ফোন|মোবাইল|যোগাযোগ|"
     r"โทร(?!ทัศน์)|มือถือ|ติดต่อ|ទូរស័ព្ទ|ទំនាក់ទំនង|"
-    r"नम्बर|ဖုန်း|ဆက်သွယ်|ტელ|დარეკეთ|მობ|ಫೋನ್|ഫോൺ|ఫోన్|தொலைபேசி|ફોન|ਫ਼ੋਨ|ਫੋਨ|දුරකථන|ስልክ"
+    r"ဖုန်း|ဆက်သွယ်|ტელ|დარეკეთ|მობ|ಫೋನ್|ഫോൺ|ఫోన్|தொலைபேசி|ફોન|ਫ਼ੋਨ|ਫੋਨ|දුරකථන|ስልክ"
 )
 
 # -- region hints ---------------------------------------------------------------------------
@@ -1268,7 +1269,7 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             and not _has_ctx(t[max(0, a - 40) : a].lower())
         ):
             continue  # a range of extensions or numbers ("内线 8001-8004", "0137/0138")
-        if "(" in s and _YEAR_IN_BRACKETS.search(s):
+        if "(" in s and not intl and _YEAR_IN_BRACKETS.search(s) and not _has_ctx(t[max(0, a - 40) : a].lower()):
             continue  # a citation's volume, year and pages ("NeurIPS 33 (2020) 1877–1901")
         if s.count(".") == 3 and _DOTTED_QUAD.fullmatch(s):
             continue  # an IPv4 address ("reg.1.server.1.address="194.128.13.226"" in a phone's config)

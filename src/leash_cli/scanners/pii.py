@@ -57,7 +57,7 @@ from typing import Literal
 from . import gates, overlap, phones
 from .custom import compile_custom, select_types
 from .engine import Finding
-from .normalize import Composed, Normalized, normalize, unescape
+from .normalize import Composed, Normalized, has_escapes, normalize, unescaped
 from .prefilter import Prefilter
 
 __all__ = ["PiiScanner", "PII_ENTITIES", "luhn_ok", "iban_ok", "card_brand"]
@@ -277,7 +277,6 @@ _EMAIL = re.compile(
     r"(?![A-Za-z0-9\-]|\.[A-Za-z0-9])"
 )
 _GLUED_MAIL_LABEL = re.compile(r"(?:E-?[Mm]ail|E-?MAIL)(?=[a-z0-9][A-Za-z0-9._%+\-]*$)")
-_ESCAPED = re.compile(r'\\(?:u[0-9a-fA-F]{4}|[nrt"])')  # (a JSON string's escapes: "\u00fc", "\n", '\"')
 _EDI_TAG = re.compile(r"[A-Z]{3}\+")
 _EDI_END = re.compile(r"'[\r\n]*$")  # (the segment before ends with its "'")
 _PHONE_GROUPS_BEFORE = re.compile(r"(?<![0-9])[0-9]{2,4}(?: [0-9]{2,4}){2,} $")  # ("06 12 50 92 23contact@…")
@@ -306,7 +305,7 @@ _AND_ANOTHER = re.compile(r"[ ,;]*(?:and|&|plus|as well as) [^.;:\n0-9]{0,30}$")
 # ("my social" in chat: "the last four of your social"; not "your social media")
 _SSN_CTX = re.compile(
     r"(?<![a-z])(?:ssns?(?![a-z])|social[ _\-]?security|soc\.? ?sec\b|ss#|ss no\b|"
-    r"tax ?payer[ _\-]?id|itin(?![a-z])|tin[\"']?[ \t]*[:=]|"
+    r"tax ?payer[ _\-]?id|itin(?![a-z])|"
     r"(?:my|your|his|her|their) social(?![a-z]| (?:media|network|networks|worker|life|skills|club|event|circle|"
     r"feed|account|accounts|profile|profiles|post|posts|handle|handles|channel|channels|calendar)(?![a-z])))"
 )
@@ -495,7 +494,7 @@ _HEXCOLON_RUN = re.compile(r"[0-9A-Fa-f:.]*")
 _VERSION_CTX = re.compile(
     rf"(?:(?<![a-z])(?:{_VERSION_WORDS}|ver|release|build|fw|sdk|rev|revision|v|kernel|"
     # (numbers that are no sections -- those are _SECTION_CTX's -- yet no addresses: "figure 4.2.1.7", "OID 1.3.6.1")
-    r"figure|oid|bootloader|rommon)\W{0,4}$)|version\W{0,3}$"  # (camelCase too: "firmwareVersion":")
+    r"figure|oid|bootloader)\W{0,4}$)|version\W{0,3}$"  # (camelCase too: "firmwareVersion":")
 )
 
 
@@ -669,11 +668,10 @@ class PiiScanner:
     def scan(self, text: str) -> list[Finding]:
         if not text:
             return []
-        if "\\" in text and _ESCAPED.search(text):
+        if has_escapes(text):
             # a JSON document's strings as serialised: read "\u00fc", "\n" and '\"' as what they stand for (a tool
             # call's arguments, a tool's result, a request body logged), spans mapped back to the escaped text
-            inner = unescape(text)
-            norm: Normalized | Composed = Composed(inner, normalize(inner.text))
+            norm: Normalized | Composed = unescaped(text)
         else:
             norm = normalize(text)
         t = norm.text
@@ -1033,7 +1031,11 @@ class PiiScanner:
                 # "addr:port" written without brackets: drop the last group
                 head, _, tail = s2.rpartition(":")
                 # (or a compressed one's port of five digits, which no group can be: an ALB log's "2001:db8::90ff:60112")
-                if not (tail.isdigit() and head and (s2.count(":") >= 8 or ("::" in head and len(tail) == 5))):
+                if not (
+                    tail.isdigit()
+                    and head
+                    and (s2.count(":") >= 8 or ("::" in head and len(tail) == 5 and head.count(":") >= 4))
+                ):
                     continue
                 try:
                     ipaddress.IPv6Address(head)

@@ -47,7 +47,7 @@ from collections import Counter
 from . import gates, overlap
 from .custom import compile_custom, select_types
 from .engine import Finding
-from .normalize import Composed, Normalized, normalize, unescape, without_surrogates
+from .normalize import Composed, Normalized, has_escapes, normalize, unescaped, without_surrogates
 
 __all__ = ["SecretsScanner", "SECRET_TYPES", "shannon_entropy", "is_placeholder"]
 
@@ -70,7 +70,6 @@ SECRET_TYPES = (
     "URL_PASSWORD",
 )
 
-_ESCAPED = re.compile(r'\\(?:u[0-9a-fA-F]{4}|[nrt"])')  # (a JSON string's escapes: "\u00fc", "\n", '\"')
 _TOK = r"(?![A-Za-z0-9_\-])"  # end-of-token guard
 
 # (type, regex, body-prefix-length-regex, base score)
@@ -417,11 +416,10 @@ class SecretsScanner:
     def _scan(self, text: str) -> list[Finding]:
         if not text:
             return []
-        if "\\" in text and _ESCAPED.search(text):
+        if has_escapes(text):
             # a JSON string's escapes read as what they stand for ("…\\n\\neyJhbGciOi…" in a logged request body):
             # spans are mapped back to the escaped text
-            inner = unescape(text)
-            norm: Normalized | Composed = Composed(inner, normalize(inner.text))
+            norm: Normalized | Composed = unescaped(text)
         else:
             norm = normalize(text)
         t = norm.text
