@@ -388,6 +388,9 @@ _CTX_SET = frozenset(
         "voice_mail",
         "atd",  # (a modem's dial command: "ATD0630600256;")
         "phone",
+        "phonenumber",  # (one word as schemas write it: "Name": "PhoneNumber", "Value": …)
+        "mobilenumber",
+        "phoneno",
         "phones",
         "tel",
         "telephone",
@@ -1244,6 +1247,12 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
                     b = a + len(s)
         if s.count("(") != s.count(")") or s.count("(") > 1:
             continue
+        if s[:1].isdigit() and t[a - 3 : a] in ("%2B", "%2b") and s == s.translate(_KEEP_DIGITS):
+            # a URL-encoded "+" (a form's "phone=%2B2015795839"): read as the number's own
+            if _pn is not None and _valid_intl("+" + s) == 2:
+                yield ("PHONE", a, b, 0.8)
+                last = b
+            continue
         intl = s.startswith(("+", "(+"))
         if not intl:
             if _DATE.fullmatch(s) or s.count("/") > 1:
@@ -1271,6 +1280,8 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             continue  # a range of extensions or numbers ("内线 8001-8004", "0137/0138")
         if "(" in s and not intl and _YEAR_IN_BRACKETS.search(s) and not _has_ctx(t[max(0, a - 40) : a].lower()):
             continue  # a citation's volume, year and pages ("NeurIPS 33 (2020) 1877–1901")
+        if _IBAN_BEFORE.search(t, max(0, a - 16), a):
+            continue  # the rest of an IBAN-shaped run whose check digits fail ("NL43 INGB 4955 6624 85")
         if s.count(".") == 3 and _DOTTED_QUAD.fullmatch(s):
             continue  # an IPv4 address ("reg.1.server.1.address="194.128.13.226"" in a phone's config)
         if t.startswith("#", b) and not _MMI_BEFORE.search(t, max(0, a - 6), a):
@@ -1425,6 +1436,7 @@ def edifact_numbers(t: str, header_of=None):
 
 # Firestore's and DynamoDB's typed values: {"stringValue":"…"}, {"S": "…"}
 _TYPED_VALUE = re.compile(r"\{[ \t]*[\"'](?:stringValue|integerValue|S|N)[\"'][ \t]*:[ \t]*[\"']$")
+_SETTER = re.compile(r"\bset(?:Phone|Mobile|Cell|Celular|Telefon|Telephone|Tel|Fax|Msisdn)\w*\([\"']$")
 _KEY_NAME = re.compile(r"([A-Za-z][A-Za-z0-9_.\-]*)[\"']?[ \t]*[:=][ \t]*[\"']?$")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|[_.\-]+")
 # a key whose last words name a phone: "PhoneNumber", "homePhone", "mobile_no", "mCallIncomingNumber",
@@ -1487,6 +1499,7 @@ _ROW_NUMBER = re.compile(r"(?<![0-9:.])\+?[0-9(](?:[0-9()\-]| [0-9(]){5,18}(?<=[
 
 
 _MMI_BEFORE = re.compile(r"(?:^|[^*0-9])\*{1,2}(?:21|61|62|67|002|004)\*$")
+_IBAN_BEFORE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}(?: [A-Z0-9]{4})* $")
 _YEAR_IN_BRACKETS = re.compile(r"[0-9] \((?:19|20)[0-9]{2}\) [0-9]")
 _DATE_INSIDE = re.compile(r"(?<![0-9])[0-3][0-9]-[01][0-9]-(?:19|20)[0-9]{2}(?![0-9])")
 _LIST_MARK = re.compile(r"[1-9][0-9]?\. (?=[+(0-9])")
@@ -1677,6 +1690,8 @@ _NOT_DIALLED = re.compile(
     # a tariff code of four parts (8418.10.00.90; a Belgian mobile 0478.12.34.56 starts with 0), a Brazilian
     # payment slip's field with its check digit (03018477210-3)
     r"|[1-9][0-9]{3}\.[0-9]{2}\.[0-9]{2}\.[0-9]{2}|[0-9]{11}-[0-9]"
+    # an SSN's shape (3-2-4 with dashes: no country groups a phone so), a Brazilian CPF, a Hungarian tax number
+    r"|[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3}\.[0-9]{3}\.[0-9]{3}-[0-9]{2}|[0-9]{8}-[0-9]-[0-9]{2}"
 )
 # a US date of birth written with spaces ("DOB 07 14 1982"), unless a phone word says otherwise ("Mobile: 07 14 1982")
 _SPACED_DATE = re.compile(r"(?:0[1-9]|1[0-2]) (?:0[1-9]|[12][0-9]|3[01]) (?:19|20)[0-9]{2}")
@@ -1749,6 +1764,7 @@ def _score(
                 or _HP.search(before[-16:]) is not None
                 or (before[-1:] in "=:\"' " and _keyed(before) and _PARTY_KEY.search(before[-32:].lower()) is not None)
                 or (_keyed(before) and _named_phone_key(before))  # ('"PhoneNumber": "', "mCallIncomingNumber=")
+                or (before[-1:] in "\"'" and _SETTER.search(before[-40:]) is not None)  # ('dto.setCelular("')
                 or (_ROW_TIME.search(before) is not None and _call_row(t, a, b))
             )
         return ctx

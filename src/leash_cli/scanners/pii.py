@@ -304,7 +304,7 @@ _AND_ANOTHER = re.compile(r"[ ,;]*(?:and|&|plus|as well as) [^.;:\n0-9]{0,30}$")
 # (underscores and dashes count as boundaries: employee_ssn, social-security-number, SocialSecurityNumber)
 # ("my social" in chat: "the last four of your social"; not "your social media")
 _SSN_CTX = re.compile(
-    r"(?<![a-z])(?:ssns?(?![a-z])|social[ _\-]?security|soc\.? ?sec\b|ss#|ss no\b|"
+    r"(?<![a-z])(?:ssns?(?![a-z])|(?:patient|employee|member|customer|subscriber|insured|person)_?ssns?(?![a-z])|social[ _\-]?security|soc\.? ?sec\b|ss#|ss no\b|"
     r"tax ?payer[ _\-]?id|itin(?![a-z])|"
     r"(?:my|your|his|her|their) social(?![a-z]| (?:media|network|networks|worker|life|skills|club|event|circle|"
     r"feed|account|accounts|profile|profiles|post|posts|handle|handles|channel|channels|calendar)(?![a-z])))"
@@ -395,6 +395,8 @@ def _version_before(t: str, a: int, b: int) -> bool:
     return ("ua" in before or "agent" in before) and _IN_USER_AGENT.search(before) is not None
 
 
+_OID_ARCS = ("1.3.6.1", "2.5.4.", "2.5.29.")
+_HEADING_BEFORE = re.compile(r"(?:^|\n)#{1,6} $")
 _OBIS_BEFORE = re.compile(r"(?<![0-9])[0-9]{1,3}-[0-9]{1,3}:$")
 _VERSION_JOIN = re.compile(
     r"[ \t]*(?:,|→|->|=>|to|auf|vers|naar|till|do|на|a)?[ \t]*(?:(?:boot|bootloader|core|kernel|fw|firmware|rom|modem|"
@@ -850,12 +852,20 @@ class PiiScanner:
                             all(len(groups[k][1]) >= 3 for k in range(i, j))  # (the last may be two: "… 0259 04")
                             and len(groups[j][1]) >= (2 if j == ng - 1 and j > i else 3)
                             and luhn_ok(digits)
-                            and card_brand(digits)
+                            and (
+                                card_brand(digits)
+                                or (
+                                    len(digits) == 16
+                                    and _national_brand(digits)
+                                    and _CARD_CTX.search(t[max(0, a - 40) : a].lower()) is not None
+                                )
+                            )
                         ):
                             gs = groups[i][0]
                             ge = groups[j][0] + len(groups[j][1])
                             best = (gs, ge, len(digits))
-            if best:
+            if best and not _IBAN_HEAD.search(t, max(0, a + best[0] - 6), a + best[0]):
+                # (not the digits of an IBAN-shaped run whose check digits fail: "AT13 4110 5228 9222 3431")
                 yield ("CREDIT_CARD", a + best[0], a + best[1], _card_score(t, a + best[0], True))
 
     @staticmethod
@@ -956,6 +966,8 @@ class PiiScanner:
             quad = m.group()
             if _OBIS_BEFORE.search(t, max(0, a - 8), a):
                 continue  # an OBIS code of a meter's register ("1-0:1.8.0.255", "0-0:96.1.0.255")
+            if quad.startswith(_OID_ARCS) or _HEADING_BEFORE.search(t, max(0, a - 8), a):
+                continue  # an OID's arcs ("1.3.6.1 = iso.org.dod.internet"), a release's heading ("## 6.9.12.4")
             # a document's numbered part ("clause 4.2.1.7", "req. 3.5.1.2"), and the next of a list of them
             # ("clauses 1.2.3.4 and 7.1.2.9")
             section = _SECTION_CTX.search(before) is not None or (
@@ -1033,6 +1045,7 @@ class PiiScanner:
                 # (or a compressed one's port of five digits, which no group can be: an ALB log's "2001:db8::90ff:60112")
                 if not (
                     tail.isdigit()
+                    and len(tail) >= 2
                     and head
                     and (s2.count(":") >= 8 or ("::" in head and len(tail) == 5 and head.count(":") >= 4))
                 ):
@@ -1180,6 +1193,7 @@ def _unquoted_commas(t: str, lo: int, hi: int) -> list[int]:
     return out
 
 
+_IBAN_HEAD = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2} $")
 _CDR_COLUMNS = frozenset(["billsec", "disposition", "dcontext", "dstchannel", "lastapp", "lastdata", "duration"])
 
 
