@@ -797,3 +797,26 @@ def test_escaped_entities_map_back_to_the_escaped_text():
 )
 def test_what_a_second_reader_of_the_escape_rules_found(text, want):
     assert types(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what the twenty-third writer's code, test fixtures and localisation files taught)
+        ('    "666-87-7775",   # area 666\n    "613-79-0000", # serial 0000', []),  # an SSN's shape is no phone's
+        ('  ["cpf"]=>\n  string(14) "390.533.447-05"', []),  # a Brazilian CPF
+        ('"adoszam": "12345678-2-06",', []),  # a Hungarian tax number
+        ("(z. B. `AT13 4110 5228 9222 3431` – die lehnt unser Validator ab)", []),  # an IBAN-shaped run
+        ("['NL43 INGB 4955 6624 85', 'check digits altered']", []),
+        ("1.3.6.1 = iso.org.dod.internet\n2.5.4.3 = id-at-commonName", []),  # OID arcs
+        ("## 6.9.12.4 (2024-05-20)\n- Fixed crash", []),  # a release's heading
+        ('"1:2:3:4:5:6:7:8:9",', []),  # a colon run with a one-digit "port"
+        ("cartao: { numero: '5067 2275 7222 9654', validade: '01/28' }", [("CREDIT_CARD", "5067 2275 7222 9654")]),
+        ('"POST /contact?email=m@x.edu&phone=%2B2015795839 HTTP/1.1"', [("EMAIL", "m@x.edu"), ("PHONE", "2015795839")]),
+        ('dto.setCelular("(11) 90404-0138");', [("PHONE", "(11) 90404-0138")]),
+        ('{ "Name": "PhoneNumber", "Value": 254712761157 }', [("PHONE", "254712761157")]),
+        ('PatientName:  "HOLLOWAY*MARTIN",\n\t\tPatientSSN:   "204140396",', [("US_SSN", "204140396")]),
+    ],
+)
+def test_what_code_fixtures_and_localisation_files_taught(text, want):
+    assert types(text) == want, text

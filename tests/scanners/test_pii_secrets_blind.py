@@ -1,6 +1,6 @@
 """PII and secrets on text by writers who never saw the scanners (issue #18's bars, on other people's text).
 
-``pii_blind/`` (one file per writer) and ``secrets_blind.jsonl``: twenty-two writers, each briefed with the entity types, the
+``pii_blind/`` (one file per writer) and ``secrets_blind.jsonl``: twenty-three writers, each briefed with the entity types, the
 countries and kinds of text to cover and the kinds of hard negative, never shown the scanners, their tests
 or each other's sets; numbers and keys made up, correctly formed (check digits, numbering ranges, token
 shapes). Each set was scored first with the scanners as they were (held out: docs/pii-and-secrets.md, "Other
@@ -74,12 +74,15 @@ def _f1(tp: int, fp: int, fn: int) -> float:
 # fours next to other numbers.
 # Writer T's: SSNs in a payroll file's fixed-width records, glued to the fields around them, whose layout only a
 # comment line gives. Writer U's: prose that lists version strings to say they are no addresses, a contract number
-# four words after its word, a smart meter's table whose cells run together.
+# four words after its word, a smart meter's table whose cells run together. Writer W's: validators' lists of
+# invalid test vectors (numbers too short or with a wrong check digit, written to be rejected) and a version
+# parser's test table of dotted quads.
 KNOWN_SHORT = {
     "F": {"negatives": 0.06, "US_SSN": 0.93},
     "M": {"IP_ADDRESS": 0.88, "CREDIT_CARD": 0.94},
     "T": {"US_SSN": 0.89},
     "U": {"negatives": 0.04},
+    "W": {"negatives": 0.07},
 }
 
 

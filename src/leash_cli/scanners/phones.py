@@ -50,6 +50,7 @@ _GLUED_LABELS = "Tel Tel. Tél. Tlf. Fax Fax. Hotline Telefon Telefone Telefono 
 _GLUED_LABELS += (
     "Handy WhatsApp Τηλ. Τηλ Φαξ Port. Gsm GSM ATD"  # (French "Port.", a mobile; Belgian "GSM"; a modem's dial)
 )
+_GLUED_LABELS += " %2B %2b"  # (a URL-encoded "+": "phone=%2B2015795839")
 # (a capital before the label makes it part of a code: "XTel2079…"; a digit is the number before it: "…
 # 6076WhatsApp(51) 99438-2458")
 _GLUED_ALT = "(?:" + "|".join(re.escape(w) for w in sorted(_GLUED_LABELS.split(), key=len, reverse=True)) + ")"
