@@ -185,7 +185,9 @@ _NEG_WORDS = (
     # (a SIM card's number, a Swahili account and pay-bill, a Bulgarian personal number, a Czech bill)
     r"kortnr|kortnummer|simkortnr|sim-kortnr|sim-kortnummer|akaunti|paybill|егн|vyúčtování|vyúčtovaní|isikukood|"
     # (a RAG chunk's character range, a form's submission, a product's UPC, a Medicare card, a company's number)
-    r"upc|betriebsnr|betriebsnummer"
+    r"upc|betriebsnr|betriebsnummer|"
+    # (a Swedish bankgiro or plusgiro number, an ABA routing number, an SSN)
+    r"bankgiro|plusgiro|aba|ssn"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
@@ -359,7 +361,7 @@ _NEG_FILLER = frozenset(
 _AR_NOT_PHONE = r"(?!(?:ال)?(?:جوال|هاتف|موبايل|واتساب|تلفون)|اتصل|اتصال|تواصل|للتواصل)"
 _NEG_CJK = re.compile(
     r"(?:订单|單號|单号|发票|發票|编号|編號|主文|注文|(?<!電話)(?<!携帯)(?<!FAX)(?<!Fax)(?<!ＦＡＸ)(?<!ファックス)(?<!代表)番号|郵便|邮编|账号|账户|帳號|帳戶|帐号|口座|계좌|우편번호|주문|사업자|"
-    r"상품번호|매물번호|관리번호|접수번호|예약번호|회원번호|ผู้เสียภาษี|این ٹی این|ایس ٹی آر این|"
+    r"상품번호|매물번호|관리번호|접수번호|예약번호|회원번호|송금번호|ผู้เสียภาษี|این ٹی این|ایس ٹی آر این|"
     r"등록번호|송장|請求書|请求书|거래명세서|会議\s*ID|会议\s*ID|회의\s*ID|コード|品番|批次|批号|批號|"
     r"رقم الطلب|الطلب|الشحنة|شحنة|فاتورة|الفاتورة|رقم الحساب|الحساب|المعاملة|معاملة|الزيارة|الملف|ضريبية|الضريبي|"
     # (an Arabic record's number: "هوية مقيم رقم", "فاتورة مبسطة رقم", "رقم السجل التجاري", "رقم المرجع")
@@ -1283,6 +1285,12 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             continue  # a citation's volume, year and pages ("NeurIPS 33 (2020) 1877–1901")
         if _IBAN_BEFORE.search(t, max(0, a - 16), a):
             continue  # the rest of an IBAN-shaped run whose check digits fail ("NL43 INGB 4955 6624 85")
+        if s.count(".") == 3 and _IP_SHAPED.fullmatch(s):
+            continue  # an address, or one out of range ("269.82.76.859" in a validator's report)
+        if t.startswith(":", b) and _YMD_HOUR.fullmatch(s):
+            continue  # a compact date and the hour of a time ("20240412 05:12:31.540")
+        if _FIX_TAG_BEFORE.search(t, max(0, a - 8), a):
+            continue  # a FIX message's field ("|37=1505787342|": an order's id; no FIX field is a phone)
         if s.count(".") == 3 and _DOTTED_QUAD.fullmatch(s):
             continue  # an IPv4 address ("reg.1.server.1.address="194.128.13.226"" in a phone's config)
         if t.startswith("#", b) and not _MMI_BEFORE.search(t, max(0, a - 6), a):
@@ -1500,6 +1508,9 @@ _ROW_NUMBER = re.compile(r"(?<![0-9:.])\+?[0-9(](?:[0-9()\-]| [0-9(]){5,18}(?<=[
 
 
 _MMI_BEFORE = re.compile(r"(?:^|[^*0-9])\*{1,2}(?:21|61|62|67|002|004)\*$")
+_IP_SHAPED = re.compile(r"[1-9][0-9]{0,2}(?:\.[0-9]{1,3}){3}")
+_YMD_HOUR = re.compile(r"(?:19|20)[0-9]{2}[01][0-9][0-3][0-9] [0-2][0-9]")
+_FIX_TAG_BEFORE = re.compile(r"(?:\^A|[|^;\x01\n])[0-9]{1,4}=$")
 _IBAN_BEFORE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}(?: [A-Z0-9]{4})* $")
 _YEAR_IN_BRACKETS = re.compile(r"[0-9] \((?:19|20)[0-9]{2}\) [0-9]")
 _DATE_INSIDE = re.compile(r"(?<![0-9])[0-3][0-9]-[01][0-9]-(?:19|20)[0-9]{2}(?![0-9])")

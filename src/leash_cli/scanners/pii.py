@@ -124,7 +124,7 @@ def card_brand(d: str) -> str | None:
 
 # an ACH (NACHA) file: a batch header record ("5" and a service class code) and entry detail records ("6"), 94
 # characters each; an entry's individual identification number (columns 40-54) holds the payee's SSN in payroll files
-_NACHA_BATCH = re.compile(r"(?m)^5(?:200|220|225|280)")
+_NACHA_BATCH = re.compile(r"(?m)^5(?:200|220|225|280)[^\n]{46}PPD")  # (a consumer batch: its SEC code, PPD)
 _NACHA_ENTRY = re.compile(r"(?m)^6[2-5][2-9][0-9]{9}[0-9A-Za-z ]{17}[0-9]{10}([0-9]{9})[ ]{4,6}(?=[A-Za-z])")
 
 
@@ -347,7 +347,7 @@ _VERSION_AFTER = re.compile(
 # ("Chrome/122.0.0.0"; not a path's "/hosts/"), an image's tag ("registry.internal/web:4.17.0.2"), the next of a
 # list of products and their versions ("Datadog agent 7.54.0, osquery 5.12.1.4"), or a quoted User-Agent value
 # ('ua="Yealink SIP-T46U 108.86.0.75"'); each looked for only after its own character
-_PRODUCT_SLASH = re.compile(r"(?:^|[\s(;,])[a-z][\w-]*[a-z]/$")
+_PRODUCT_SLASH = re.compile(r"(?:^|[\s(;,\"'])[a-z][\w-]*[a-z]/$")
 _PORT_AFTER = re.compile(r"[:(/][0-9]")
 _IMAGE_TAG = re.compile(r"[\w.-]+/[\w.-]+:$")
 _VERSION_LIST = re.compile(
@@ -819,6 +819,8 @@ class PiiScanner:
                 if brand is None and len(s) == 16 and _national_brand(s):
                     # a national scheme's card (Elo, RuPay), only after a card's word: '"card":{"number":"504175…"'
                     brand = "national" if _CARD_CTX.search(t[max(0, a - 40) : a].lower()) else None
+                if brand and t[a - 1 : a] == ">" and _XML_REF.search(t, max(0, a - 40), a):
+                    continue  # an XML element named as a reference ("<AcctSvcrRef>3574918881251105")
                 if brand and len(s) >= 16 and "\n" in t:
                     if headers is None:
                         headers = _Headers(t)
@@ -929,6 +931,11 @@ class PiiScanner:
 
     # -- IBAN ------------------------------------------------------------
     def _iban(self, t: str):
+        if "?3" in t:
+            for f in _MT940_IBAN.finditer(t):
+                iban = f.group(1)
+                if IBAN_LENGTHS.get(iban[:2]) == len(iban) and iban_ok(iban):
+                    yield ("IBAN", f.start(1), f.end(1), 0.95)
         pos = 0
         while True:
             m = _IBAN_START.search(t, pos)
@@ -1193,6 +1200,9 @@ def _unquoted_commas(t: str, lo: int, hi: int) -> list[int]:
     return out
 
 
+_XML_REF = re.compile(r"<(?:[\w.-]+:)?[A-Za-z]*(?:Ref|Id|ID|Nb|Nr|No|Num)>$")
+# an MT940 statement's structured field 86: the counterparty's IBAN in sub-field ?31 ("?31AT499973732649869052?32")
+_MT940_IBAN = re.compile(r"\?3[0-9]([A-Z]{2}[0-9]{2}[A-Z0-9]{10,30})(?=\?|\r?\n|$)")
 _IBAN_HEAD = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2} $")
 _CDR_COLUMNS = frozenset(["billsec", "disposition", "dcontext", "dstchannel", "lastapp", "lastdata", "duration"])
 
