@@ -820,3 +820,35 @@ def test_what_a_second_reader_of_the_escape_rules_found(text, want):
 )
 def test_what_code_fixtures_and_localisation_files_taught(text, want):
     assert types(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what the twenty-fourth writer's finance operations taught)
+        ("8=FIX.4.4|9=201|35=8|49=BUYSIDE1|56=EXECX|11=CSY2AJQLQLCF|37=3829276318|17=B1826B96AD80|55=BHP.AX|", []),
+        ("20240412 05:12:31.540 INFO  [acceptor-3] logon", []),  # a compact date and an hour
+        ("row 41: IP '269.82.76.859' -> out of range", []),
+        (":86:INV 648223756 BANKGIRO 013-7744", []),
+        ("Account ....... 882739185678 / ABA 056562783", []),
+        (
+            "Subject: Emily Tan, SSN 094 71 7573, phone +1 201-550-0677",
+            [("US_SSN", "094 71 7573"), ("PHONE", "+1 201-550-0677")],
+        ),
+        ("<AcctSvcrRef>3574918881251105</AcctSvcrRef>", []),  # an XML reference element, no card
+        (
+            "?20EREF+9860O3QZLH6G?21SVWZ+Miete?30OFXHDEI5LLF?31DE04423470851888471999?32Sabine Öztürk",
+            [("IBAN", "DE04423470851888471999")],
+        ),  # an MT940 field 86's counterparty IBAN
+        ('"-" "PaymentsSDK/3.14.2.7 (iOS 17.4.1)" rt=0.500', []),  # a quoted User-Agent's product version
+    ],
+)
+def test_what_finance_operations_taught(text, want):
+    assert types(text) == want, text
+
+
+def test_an_ach_return_batch_holds_no_ssns():
+    # a consumer batch's return entries name a return reason, not a person: their ids are no SSNs
+    batch = "5220TIDEWATER SECURI                    4862437631PPDPAYROLL   2504092501101299637776698181\n"
+    entry = "622375481875834582128310     0000718995157744566      RETURN R03              1663054440593184\n"
+    assert "US_SSN" not in [t for t, _ in types(batch + entry)]

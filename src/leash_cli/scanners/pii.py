@@ -125,7 +125,10 @@ def card_brand(d: str) -> str | None:
 # an ACH (NACHA) file: a batch header record ("5" and a service class code) and entry detail records ("6"), 94
 # characters each; an entry's individual identification number (columns 40-54) holds the payee's SSN in payroll files
 _NACHA_BATCH = re.compile(r"(?m)^5(?:200|220|225|280)[^\n]{46}PPD")  # (a consumer batch: its SEC code, PPD)
-_NACHA_ENTRY = re.compile(r"(?m)^6[2-5][2-9][0-9]{9}[0-9A-Za-z ]{17}[0-9]{10}([0-9]{9})[ ]{4,6}(?=[A-Za-z])")
+# (the individual's name after the id: letters and spaces, not a return's "RETURN R03" nor a vendor's "VENDOR 4471")
+_NACHA_ENTRY = re.compile(
+    r"(?m)^6[2-5][2-9][0-9]{9}[0-9A-Za-z ]{17}[0-9]{10}([0-9]{9})[ ]{4,6}(?=[A-Za-z][A-Za-z .,'&-]{19})"
+)
 
 
 def _nacha_ssns(t: str):
