@@ -1286,13 +1286,13 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         if _IBAN_BEFORE.search(t, max(0, a - 16), a):
             continue  # the rest of an IBAN-shaped run whose check digits fail ("NL43 INGB 4955 6624 85")
         if s.count(".") == 3 and _IP_SHAPED.fullmatch(s):
-            continue  # an address, or one out of range ("269.82.76.859" in a validator's report)
+            # an IPv4 address ('reg.1.server.1.address="194.128.13.226"' in a phone's config), or one out of range
+            # ("269.82.76.859" in a validator's report)
+            continue
         if t.startswith(":", b) and _YMD_HOUR.fullmatch(s):
             continue  # a compact date and the hour of a time ("20240412 05:12:31.540")
         if _FIX_TAG_BEFORE.search(t, max(0, a - 8), a):
             continue  # a FIX message's field ("|37=1505787342|": an order's id; no FIX field is a phone)
-        if s.count(".") == 3 and _DOTTED_QUAD.fullmatch(s):
-            continue  # an IPv4 address ("reg.1.server.1.address="194.128.13.226"" in a phone's config)
         if t.startswith("#", b) and not _MMI_BEFORE.search(t, max(0, a - 6), a):
             # keyed after the call connects ("+1 929-555-0100,,84211903377#"): a meeting id or a PIN; not a number in
             # a call-forwarding code ("**21*+17204054903#", "*61*0601234567*11*20#")
@@ -1523,8 +1523,6 @@ def _short_range(s: str) -> bool:
     return lo.isdigit() and hi.isdigit() and lo[:2] == hi[:2] and 0 < int(hi) - int(lo) < 100
 
 
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_DOTTED_QUAD = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 _NANP_CUT = re.compile(r"\([2-9][0-9]{2}\) ?[0-9]{3}-[0-9]{1,3}")
 _ZIP4 = re.compile(r"[0-9]{5}-[0-9]{4}")
 _STATE_BEFORE = re.compile(r"(?<![A-Za-z])[A-Z]{2}(?:[ \t^,]|, )$")

@@ -829,7 +829,9 @@ class PiiScanner:
                         headers = _Headers(t)
                     if _NOT_CARD_HEADER.search(headers.header_of(a)):
                         continue  # a column of SSCCs, IMEIs, ICCIDs, barcodes: one in ten passes Luhn
-                if brand and not (len(s) == 13 and (_ean13(s) or self._thirteen_not_card(t, a, s))):
+                if brand and len(s) == 13 and not _ean13(s) and headers is None and "\n" in t:
+                    headers = _Headers(t)
+                if brand and not (len(s) == 13 and (_ean13(s) or self._thirteen_not_card(t, a, s, headers))):
                     # (a 13-digit Visa number is all but retired: one is a card only after a card's word; a 13-digit
                     # EAN / JAN barcode is on every product, and a German mobile's MSISDN, 4915112345678, starts
                     # with a 4 too)
@@ -874,12 +876,13 @@ class PiiScanner:
                 yield ("CREDIT_CARD", a + best[0], a + best[1], _card_score(t, a + best[0], True))
 
     @staticmethod
-    def _thirteen_not_card(t: str, a: int, s: str) -> bool:
+    def _thirteen_not_card(t: str, a: int, s: str, headers: _Headers | None) -> bool:
         """A 13-digit "Visa" that is a valid international number with its "+" (a German MSISDN, 4915112345678) and
-        has no card's word before it or in its column's header: a phone's, not a card (13-digit Visas are retired)."""
+        has no card's word before it or in its column's header (``headers``: the text's, None for one line): a
+        phone's, not a card (13-digit Visas are retired)."""
         if _CARD_CTX.search(t[max(0, a - 40) : a].lower()):
             return False
-        if "\n" in t and _CARD_CTX.search(_Headers(t).header_of(a).replace("_", " ")):
+        if headers is not None and _CARD_CTX.search(headers.header_of(a).replace("_", " ")):
             return False
         return phones.valid_international("+" + s)
 
@@ -1214,7 +1217,7 @@ def _count(t: str, delim: str, lo: int, hi: int) -> int:
     """The delimiters in ``t[lo:hi]``; a CSV line's commas inside quoted fields are not ("PJSIP/4410,30")."""
     if delim != "," or t.find('","', lo, hi) < 0:  # (quoted CSV fields stand quote, comma, quote: not JSON's '": "')
         return t.count(delim, lo, hi)
-    return _QUOTED_FIELD.sub("", t[lo:hi]).count(",")
+    return len(_unquoted_commas(t, lo, hi))
 
 
 _QUOTED_FIELD = re.compile(r'"(?:[^"\n]|"")*"')
