@@ -1112,3 +1112,60 @@ def test_what_a_second_reader_of_the_telecom_rules_found_no_phones(text):
 )
 def test_what_a_second_reader_of_the_telecom_rules_kept(text, want):
     assert phones_in(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what the twenty-fifth writer's travel, logistics and hospitality text taught)
+        # a reservation system's passenger tag glued after the number
+        ("  7 APM +44 7911 123456/P2\n  8 APE j.doe@example.com", ["+44 7911 123456"]),
+        # a flight segment's departure and arrival times after its date are no number
+        ("  2  BA 456 Y 14MAR 3 LHRCDG HK1  0915 1130\n  3  BA 461 Y 21MAR 5 CDGLHR HK1  1740 1805", []),
+        ("Tel 0915 1130 22", ["0915 1130 22"]),
+        # a document's number and its date
+        ("Factură seria CJ nr. 0512 / 03.04.2025", []),
+        # Vietnam's premium-rate hotlines are written without the trunk prefix
+        ("Đặt vé qua tổng đài 1900 6868 (8:00–22:00)", ["1900 6868"]),
+        # a loyalty programme's, a ticket's, a passport's, a customs tariff's and a document's number
+        ("Réservation AF1680\nFlying Blue : 2048 117 653\nSiège 14C", []),
+        ("VALIDATING CARRIER AA  TKT NUMBER 001 2406889478", []),
+        ("Biljettnummer 0448 2139 0771", []),
+        ("Reisepass 4471 120 933", []),
+        ("Goederencode: 6109 10 00 00", []),
+        ("Plaćanje: poziv na broj 448-2024\nKontakt: +385 20 418 227", ["+385 20 418 227"]),
+        ("Číslo dokladu: 4482139077", []),
+        ("Пассажир: СМИРНОВ А.И. · паспорт РФ 45 08 448213\nТелефон: +7 916 482-33-17", ["+7 916 482-33-17"]),
+        # an id's own label alone on its line; a code's letters after a negative word's label
+        ("Nowa rezerwacja (Hostelworld) — Hostel Rynek Kraków\nID: 7740-118329\nGość: Anna Nowak", []),
+        ("Flyg SK 1415 ARN–CPH\nEuroBonus-nummer: EBG 612 473 889\nMobilnummer: 070-412 38 96", ["070-412 38 96"]),
+        ("Kontakt: GSM 0612 473 889", ["0612 473 889"]),
+        ("Adquirente: NIF 224 815 600", []),
+        # an Indian mobile read only as the English-speaking fallback in another language's text, no phone word
+        ("Gość: Lucas Martin (FR) · 3 noce · zaliczka pobrana · 7740-118329", []),
+        ("Call me on 98450 12345", ["98450 12345"]),
+        # a form's placeholder of zeros
+        ("Fax: 030 / 0000 0000 (keine Angabe)", []),
+        # the country of an international number followed by a bracket reads the national numbers beside it
+        ("مرحبا\nCall +57 601 2344150 (24/7).\nDirect: 321 1283264", ["+57 601 2344150", "321 1283264"]),
+        # Spanish words hint at Spanish-speaking countries even beside a French-looking accent
+        ("Organiza estos contactos por ciudad.\n- Andrés (Bogotá) (601) 122 4441", ["(601) 122 4441"]),
+        # a North American number written with a space and then a dash, as Canada writes them
+        ("Renseignements : 1 877 394-2210", ["1 877 394-2210"]),
+        ("Info : 514 398-1234", ["514 398-1234"]),
+    ],
+)
+def test_what_travel_logistics_and_hospitality_text_taught(text, want):
+    assert phones_in(text) == want, text
+
+
+def test_a_report_title_over_an_aligned_table_is_no_row_of_it():
+    # a pick list's title shares the first column and one more with the header by chance; the SKU column's numbers
+    # are no phones (a header-less key-value block above a row keeps its own reading)
+    t = (
+        "PICK LIST  WV-DE-2025-118330   Wave 03   Zone A   Picker: #0522\n"
+        "Line  Location     SKU              Qty  Lot          Exp\n"
+        "1     A-01-02-03   4006381 333931   12   L2501A       2026-03\n"
+        "2     A-02-11-01   0194252 721346    2   L2501C       2026-05\n"
+    )
+    assert phones_in(t) == []

@@ -73,13 +73,13 @@ _GLUED_AFTER_END = re.compile("(?:" + _GLUED_AFTER + r")[ \t]$")  # a code befor
 # spaces separates two numbers ("+212 5 24 88 99 73 / 07 71 22 90 44") unless it follows an area code
 # alone ("0711 / 725 04 38"): ``phone_candidates`` splits such a match (a character class here is three
 # times faster than an alternation that tells the two apart); without spaces it groups a number
-# ("0173/28154237").
+# ("0173/28154237"), but not a reservation system's passenger tag after it ("APM +49 151 27384910/P1").
 _PHONE_BODY = (
     r"(?<!(?<![\u05d0-\u05ea])-[\s\S])(?<![0-9]:[\s\S])"
     r"(?<!(?<![)\u2e80-\u9fff\uac00-\ud7af])/[\s\S])"
     r"(?:(?<=\+)\(?[0-9]|(?<=\()\+?[0-9]|(?<=[0-9]))"
     r"[0-9 \t()./\-]{4,24}[0-9]"
-    r"(?!(?!" + _GLUED_AFTER + r")[A-Za-z0-9_]|[.\-/][0-9A-Za-z])"
+    r"(?!(?!" + _GLUED_AFTER + r")[A-Za-z0-9_]|[.\-][0-9A-Za-z]|/(?!P[0-9]{1,2}(?![0-9A-Za-z]))[0-9A-Za-z])"
 )
 PHONE = re.compile(r"[+(0-9](?<![A-Za-z0-9_+#.@][\s\S])" + _PHONE_BODY)
 # (PHONE after a glued label, whose last character the first look-behind would refuse)
@@ -187,7 +187,11 @@ _NEG_WORDS = (
     # (a RAG chunk's character range, a form's submission, a product's UPC, a Medicare card, a company's number)
     r"upc|betriebsnr|betriebsnummer|"
     # (a Swedish bankgiro or plusgiro number, an ABA routing number, an SSN)
-    r"bankgiro|plusgiro|aba|ssn"
+    r"bankgiro|plusgiro|aba|ssn|"
+    # (travel and freight: a consignment note's, a ticket's, a loyalty programme's, a passport's, a customs tariff's
+    # and a document's or a transaction's number)
+    r"przewozowy|tkt|biljett|biljettnummer|eurobonus|passport|pasaporte|passeport|reisepass|passaporto|paszport|"
+    r"paspoort|goederencode|warencode|세번부호|dokladu|transakce"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
@@ -225,6 +229,11 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "r. č.",  # (a Czech or Slovak birth number, rodné číslo)
     "rodné číslo",
     "sanduku la posta",  # (a Swahili post-office box and its postal code: "Sanduku la Posta 4218-40100")
+    "flying blue",  # (a loyalty programme's member number)
+    "frequent flyer",
+    "poziv na broj",  # (a Croatian payment's reference)
+    "паспорт рф",  # (a Russian passport's series and number)
+    "(hs)",  # (a customs tariff's code: "세번부호(HS): 8471.30-0000"; not "Tel. 24 hs 0800 …", open all day)
 )
 _REGISTRY = re.compile(r"\b(?:rcs|rm|siren|siret|immatricul|inscrit|registre)")
 _FR_PHONE = re.compile(r"t[ée]l|phone|portable|mobile|fax|appel|joindre|contact")  # ("numéro" is any number's)
@@ -298,6 +307,7 @@ _ID_WORDS = frozenset(  # (not "ein", "btw", "vat", "inn", "nit", "rut", "rfc": 
 )
 # a code's one-letter prefix after its word on the same line (not T, M, F, P ... of a signature: "T 0161 …")
 _CODE_LETTER = re.compile(r"(?:(?<=[^\W\d_][ \t])|(?<=[:.][ \t]))(?![TMFPWCHODE])[A-Z][ \t]?$")
+_CODE_LETTERS = re.compile(r"(?<=:[ \t])[A-Z]{2,4}[ \t]?$")
 _ORG_NR = re.compile(r"(?<![a-z.])org\. ?nr\.?[ \t]*[:#]?[ \t]*$")  # a Swedish "Org.nr", not "example.org"
 # words that may stand between a negative word and its number ("order number: 123", "numer zamówienia 12")
 _NEG_FILLER = frozenset(
@@ -699,7 +709,10 @@ _LANGS = (
     ),
     (
         "ñ¿¡",
-        ("llámame llama al el teléfono móvil celular número mi es de del para cuando puedes gracias casa trabajo"),
+        (
+            "llámame llama al el teléfono móvil celular número mi es de del para cuando puedes gracias casa trabajo "
+            "los las estos estas ciudad usted también pero hola hay favor"
+        ),
         ("ES", "MX", "AR", "CO", "CL"),
     ),
     (
@@ -928,7 +941,7 @@ def _valid_national(s: str, regions: tuple[str, ...]) -> tuple[str | None, bool]
 
 
 def _written_without_trunk(digits: str, r: str, md) -> bool:
-    """Whether ``digits`` is a valid toll-free, shared-cost or single (UAN) number of ``r`` that its own
+    """Whether ``digits`` is a valid toll-free, premium-rate, shared-cost or single (UAN) number of ``r`` that its own
     national format writes without the trunk prefix (1300 655 506 and 1800 123 456 in Australia; 0800 in
     Britain is written with it; an ordinary subscriber number never is here)."""
     assert _pn is not None
@@ -938,7 +951,9 @@ def _written_without_trunk(digits: str, r: str, md) -> bool:
     return not _pn.format_number(n, _pn.PhoneNumberFormat.NATIONAL).startswith(md.national_prefix)
 
 
-_SERVICE_TYPES = frozenset({3, 5, 9})  # PhoneNumberType TOLL_FREE, SHARED_COST, UAN (no import at load time)
+# PhoneNumberType TOLL_FREE, PREMIUM_RATE, SHARED_COST, UAN (no import at load time): Vietnam's hotlines
+# ("Tổng đài 1900 6067") are premium-rate numbers written without the trunk prefix
+_SERVICE_TYPES = frozenset({3, 4, 5, 9})
 
 
 # regions whose trunk prefix is often left out when writing a national number
@@ -1036,6 +1051,10 @@ def _neg(before: str, keyed: bool = False) -> bool:
         tail = _ESCAPES.sub(" ", tail)
     if tail[-2:].rstrip()[-1:].isupper():  # (a code's one-letter prefix: "Číslo zásilky: Z 4418 2290 17")
         tail = _CODE_LETTER.sub("", tail)
+        code = _CODE_LETTERS.search(tail)  # (or its letters after a label: "EuroBonus-nummer: EBG 612 473 889")
+        # (not a phone word, "Kontakt: GSM 0612 …", nor a negative word of its own, "Adquirente: NIF 224 815 600")
+        if code is not None and code.group().strip().lower() not in _NEG_SET and not _has_ctx(code.group().lower()):
+            tail = tail[: code.start()]
     tail = tail.lower()
     key = _KEY_BEFORE.search(tail) if keyed and "_" in tail else None
     if key is not None and "_" in key.group(1) and not _CTX_SET.isdisjoint(key.group(1).split("_")):
@@ -1047,7 +1066,8 @@ def _neg(before: str, keyed: bool = False) -> bool:
         toks[-1:] = toks[-1].rsplit("-", 1)  # a word and its number word joined: "CVR-nr.", "Hersteller-Nr."
     numbered = bool(toks) and toks[-1] in _NEG_FILLER
     while toks and toks[-1] in _NEG_FILLER:
-        toks.pop()
+        if toks.pop() == "id" and _TOKEN.findall(tail, tail.rfind("\n") + 1) == ["id"] and not _has_ctx(tail):
+            return True  # an id's own label, alone on its line ("ID: 7740-118329"; not "Caller ID:", "WhatsApp ID:")
     if toks and (
         (toks[-1] in _NEG_WITH_NUMBER_WORD and numbered) or (toks[-1] in _NEG_UNLESS_PHONE_WORD and not _has_ctx(tail))
     ):
@@ -1202,6 +1222,8 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             if g[:1] == "+" or g[:2] == "(+":
                 if g.startswith("(+"):  # (as _score reads it, so the loop below finds it parsed)
                     g = "+" + g[2:].replace(")", "", 1)
+                if g.count("(") > g.count(")"):  # (a bracket opened after it, cut as below: "+57 601 2344150 (24/7)")
+                    g = g[: g.rfind("(")].rstrip(" \t-./")
                 r = _intl_region(g)
                 if r is not None and r not in seen:
                     seen += (r,)
@@ -1262,6 +1284,11 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
                 continue
             if "." in s and _decimalish(s):
                 continue
+            if ("." in s and _DMY_INSIDE.search(s)) or (
+                " " in s and _TWO_TIMES.fullmatch(s) and _DAY_MONTH.search(t, t.rfind("\n", 0, a) + 1, a)
+            ):
+                continue  # a document's number and its date ("nr. 0448 / 18.10.2024"); a flight segment's times
+                # after its date ("LH2012 Y 11JUN 2 MUCHAM HK1  0645 0755")
             if _DMY_SPACED.match(s) or (
                 _SLASH_TAIL.fullmatch(s) and not _has_ctx(_ANY_NUMBER.sub(" ", t[max(0, a - 40) : a].lower()))
             ):
@@ -1311,6 +1338,8 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         nd = len(digits)
         if nd < 7 or nd > (15 if nd <= 15 or _IDD.match(s) is None else 19):
             continue  # (an international prefix adds up to four digits: "0011 44 7118 230995")
+        if digits.endswith("00000000"):
+            continue  # a form's placeholder ("069 / 0000 0000 / KEINE ANGABE"): no subscriber's number is eight zeros
         if nd == 13 and digits[:3] in ("978", "979") and _ean13_ok(digits):
             continue  # ISBN-13 / EAN
         if nd == 10 and s.count("-") == 3 and s[-2] == "-" and _isbn10_ok(digits):
@@ -1513,6 +1542,9 @@ _YMD_HOUR = re.compile(r"(?:19|20)[0-9]{2}[01][0-9][0-3][0-9] [0-2][0-9]")
 _FIX_TAG_BEFORE = re.compile(r"(?:\^A|[|^;\x01\n])[0-9]{1,4}=$")
 _IBAN_BEFORE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}(?: [A-Z0-9]{4})* $")
 _YEAR_IN_BRACKETS = re.compile(r"[0-9] \((?:19|20)[0-9]{2}\) [0-9]")
+_DMY_INSIDE = re.compile(r"(?<![0-9])(?:0?[1-9]|[12][0-9]|3[01])\.(?:0?[1-9]|1[0-2])\.(?:19|20)[0-9]{2}(?![0-9])")
+_TWO_TIMES = re.compile(r"(?:[01][0-9]|2[0-3])[0-5][0-9][ \t]{1,3}(?:[01][0-9]|2[0-3])[0-5][0-9]")
+_DAY_MONTH = re.compile(r"(?<![0-9A-Za-z])[0-3]?[0-9](?:JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)(?![A-Za-z])")
 _DATE_INSIDE = re.compile(r"(?<![0-9])[0-3][0-9]-[01][0-9]-(?:19|20)[0-9]{2}(?![0-9])")
 _LIST_MARK = re.compile(r"[1-9][0-9]?\. (?=[+(0-9])")
 
@@ -1832,6 +1864,10 @@ def _score(
         return 0.0  # it could not reach min_score even if valid: no library call
     budget[0] -= 1
     region, trunk = _valid_national(s, seen + hints(a) if seen else hints(a))
+    if region == "IN" and not trunk and "IN" not in seen and hints(a)[0] not in _ENGLISH and not has_ctx():
+        # an Indian mobile is written without its trunk prefix, but read so only as the English-speaking fallback, in
+        # a text that hints at another language, with no phone word: an id ("ID: 7740-118329", "4050 118 472")
+        return 0.0
     hinted = True
     if region is None:
         # no hinted country takes it: any country, if a phone word or a trunk prefix and grouping say "phone"

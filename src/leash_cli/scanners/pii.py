@@ -1137,7 +1137,10 @@ def _nanp_score(s: str, digits: str) -> float:
     if mm.group(3).startswith("("):
         return 0.75
     if mm.group(6) or mm.group(8):
-        # separators: must be consistent (555-123-4567, 555.123.4567)
+        # separators: must be consistent (555-123-4567, 555.123.4567), or a space then a dash, as Canada writes them
+        # ("418 692-3861", "1 866 607-6301")
+        if mm.group(6) == " " and mm.group(8) == "-" and (not mm.group(1) or mm.group(2) == " "):
+            return 0.55
         return 0.45 if mm.group(6) != mm.group(8) else 0.65
     return 0.3
 
@@ -1458,7 +1461,10 @@ class _Headers:
             return False
         if not _NUMBER_CELL.search(self.t, ps + above[0][0], ps + above[-1][1]):
             return False
-        return len({a for a, _ in above} & {a for a, _ in cells}) >= 2
+        shared = {a for a, _ in above} & {a for a, _ in cells}
+        # (as many cells, or two columns besides the first, where every line starts: a report's title line over the
+        # header, "PICK LIST  WV-PL-2024-114823   Wave 07   Zone B", shares the first and one more by chance)
+        return len(shared) >= 2 and (len(above) == len(cells) or len(shared - {cells[0][0]}) >= 2)
 
     def _walk_up(self, ls: int, memo: dict, limit: int, look, default):
         """Walk up from the line at ``ls`` until ``look(previous line's start, this line's start)`` answers
