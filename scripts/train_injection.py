@@ -1119,6 +1119,7 @@ def first_model_scanner(w, v, b, dw=None, db=0.0, mix=(1.0, 0.0, 1.0, 0.0)):
     sc = InjectionScanner.__new__(InjectionScanner)
     sc.threshold = PRESETS["medium"]
     sc.read_long = False  # (the mix is fitted on the gated reading: the sweep of long texts is no input)
+    sc.read_quotes = False  # (nor the second reading of a discussion without its quotations)
     sc.model = m
     sc._rw = [float(x) for x in m.rule_weights]
     return sc
