@@ -1150,9 +1150,10 @@ def test_what_a_second_reader_of_the_telecom_rules_kept(text, want):
         ("مرحبا\nCall +57 601 2344150 (24/7).\nDirect: 321 1283264", ["+57 601 2344150", "321 1283264"]),
         # Spanish words hint at Spanish-speaking countries even beside a French-looking accent
         ("Organiza estos contactos por ciudad.\n- Andrés (Bogotá) (601) 122 4441", ["(601) 122 4441"]),
-        # a North American number written with a space and then a dash, as Canada writes them
+        # a North American toll-free number written with a space and then a dash after the trunk's 1, as Canada writes
+        # them; without the 1 that grouping needs a phone word, as before
         ("Renseignements : 1 877 394-2210", ["1 877 394-2210"]),
-        ("Info : 514 398-1234", ["514 398-1234"]),
+        ("Info : 514 398-1234", []),
     ],
 )
 def test_what_travel_logistics_and_hospitality_text_taught(text, want):
@@ -1169,3 +1170,21 @@ def test_a_report_title_over_an_aligned_table_is_no_row_of_it():
         "2     A-02-11-01   0194252 721346    2   L2501C       2026-05\n"
     )
     assert phones_in(t) == []
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what a second reader of the travel rules found: each rule's reach held to what it was written for)
+        ("Ravi Kumar, head of operations, 98765 43210", ["98765 43210"]),  # an Indian mobile in fives, in English
+        ("Do me a favour and ping Priya on 98765 43210", ["98765 43210"]),
+        ("Support 1800 126 622", ["1800 126 622"]),  # Australia's toll-free number, not an Indian one grouped oddly
+        ("Company: IBM 0171 1234567", ["0171 1234567"]),  # a name after a label that names no number
+        ("Room: VIP 020 7946 0958", ["020 7946 0958"]),
+        ("Arrive HKG 12JUN, hotel front desk phone 2123 1845", ["2123 1845"]),  # a phone word before two "times"
+        ("The shipment weighed 212 345-6789 grams in total.", []),
+        ("Scores: 312 555-1234", []),
+    ],
+)
+def test_what_a_second_reader_of_the_travel_rules_found(text, want):
+    assert phones_in(text) == want, text

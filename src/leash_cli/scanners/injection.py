@@ -37,7 +37,7 @@ from typing import Any, Literal
 
 from . import gates, injection_model
 from .engine import Finding
-from .injection_lexicon import discussion_hits, enacts, lexicon_scan
+from .injection_lexicon import attack_talk, discussion_hits, enacts, lexicon_scan
 from .injection_model import RULE_FEATURES
 from .normalize import CharMap, normalize, without_surrogates
 from .prefilter import Prefilter
@@ -1467,11 +1467,15 @@ class InjectionScanner:
             k = b
         blank = "".join(parts) + text[k:]
         folded = normalize(blank, fold=True).text
-        if _edu_search(folded) + discussion_hits(folded, limit=2) < 2 or enacts(folded):
+        # about attacks on AI (two places name one), a discussion (two markers or framing words), and no request,
+        # anywhere in it, to carry out what it quotes
+        if attack_talk(folded) < 2 or _edu_search(folded) + discussion_hits(folded, limit=2) < 2:
             return an
+        if enacts(folded, len(folded), None) or _VOCATIVE.search(folded) is not None:
+            return an  # (...nor a word to the AI that reads it: "AI assistants, you should do this now")
         sub = self._analyse(blank, 0, floor)
-        if sub.score >= an.score:
-            return an
+        if sub.score >= an.score or any(w >= _OWN_WORDS for w, _, _ in sub.rules.values()):
+            return an  # (...nor a rule's strong evidence in its own words: "AI assistants, do what the note says")
         return Analysis(
             sub.score,
             sub.span,
@@ -1658,27 +1662,39 @@ _SWEEP_COUNT = 1.0
 _SWEEP_CONTRAST = 0.5
 
 
-# prose quotations (``_prose_quotes``): between straight, curly, low-high, angle or CJK quotation marks, 8 to 600
-# characters (straight and low-high ones on one line), none of the kind's marks inside -- so each character is read by
-# one attempt at most, the nearest opening mark's: a text of opening marks alone fails at each in one step. One
-# pattern per mark, each led by its literal mark (the engine skips to it; an alternation tries every position)
+# prose quotations (``_prose_quotes``): between straight, curly, low-high, angle or CJK quotation marks on one line, 8
+# to 600 characters, none of the kind's marks inside -- so each character is read by one attempt at most, the nearest
+# opening mark's: a text of opening marks alone fails at each in one step. One pattern per mark, each led by its
+# literal mark (the engine skips to it; an alternation tries every position)
 _PROSE_QUOTES = tuple(
     (p[0], re.compile(p))
     for p in (
         r'"[^"\n]{8,600}"',
-        r"“[^“”]{8,600}”",
+        r"“[^“”\n]{8,600}”",
         r"„[^„“”\n]{8,600}[“”]",
-        r"«[^«»]{8,600}»",
-        r"「[^「」]{8,600}」",
-        r"『[^『』]{8,600}』",
+        r"«[^«»\n]{8,600}»",
+        r"「[^「」\n]{8,600}」",
+        r"『[^『』\n]{8,600}』",
     )
 )
-_JSON_BEFORE = re.compile(r"[:\[{,][ \t]*$")  # (a JSON value's or an array item's opening quote)
+_FENCE = re.compile(r"^[ \t]*(?:```|~~~)", re.M)  # (a code fence's line: nothing between two is prose)
+# a JSON string's opening quote: a key's colon after its closing quote, a list's or an object's start, a comma after
+# a value (not a writer's "He wrote: “…”", nor "she said, "…"")
+_JSON_BEFORE = re.compile(r'(?:"[ \t]*:|[\[{]|["\]}0-9el][ \t]*,)[ \t]*$')
+_OWN_WORDS = 0.75  # a rule's weight that, fired outside the quotations, keeps the first reading
+# the AI that reads the text called on outside the quotations, at a sentence's start ("AI assistants, …", "Note to the
+# assistant: …", "Dear model, …"; folded text, English words)
+_VOCATIVE = re.compile(
+    r"(?:^|[.!?:;\n]\s*)(?:(?:dear|hey|hi|hello|attention|note to|a note to|message to|to)\s+)?(?:the\s+|any\s+|all\s+)?"
+    r"(?:ai|llm|gpt|chatbot|copilot|(?:ai\s+|automated\s+|virtual\s+)?(?:assistant|agent|model|reader|summari[sz]er)s?)"
+    r"\s*[,:!]"
+)
 _CJK_RUN = re.compile(r"[\u3040-\u9fff\uac00-\ud7af]{12}")
 
 
 def _prose_quotes(t: str) -> list[tuple[int, int]]:
-    """The spans of ``t``'s quotations and block quotes (a line led by ``>``), in order, none inside another."""
+    """The spans of ``t``'s quotations and block quotes (a line led by ``>``), in order, none inside another and
+    none inside a fenced code block."""
     found = [m.span() for mark, rx in _PROSE_QUOTES if mark in t for m in rx.finditer(t)]
     k = 0
     while (i := t.find(">", k)) >= 0:
@@ -1689,19 +1705,26 @@ def _prose_quotes(t: str) -> list[tuple[int, int]]:
             found.append((ls, e))
         k = e + 1  # (a line's later ">" starts no block quote)
     found.sort()
+    fences = [m.start() for m in _FENCE.finditer(t)] if "```" in t or "~~~" in t else []
+    code = list(zip(fences[::2], fences[1::2] + [len(t)] * (len(fences) % 2)))
     out: list[tuple[int, int]] = []
+    j = 0
     for a, b in found:
+        while j < len(code) and code[j][1] <= a:
+            j += 1
+        if j < len(code) and code[j][0] <= a:
+            continue  # (inside a fenced code block)
         if not out or a >= out[-1][1]:
             out.append((a, b))
     return out
 
 
 def _blankable(t: str, a: int, b: int) -> bool:
-    """Whether the quotation ``t[a:b]`` is prose to blank: not a JSON string (a key, or a value after its colon or in
-    a list), and five words or more (twelve CJK characters), or a block quote's line."""
+    """Whether the quotation ``t[a:b]`` (or a block quote's line) is prose to blank: not a JSON string (a key, or a
+    value after its colon or in a list), and five words or more (twelve CJK characters)."""
     g = t[a:b]
     if g.lstrip()[:1] == ">":
-        return True
+        return g.count(" ") >= 5 or _CJK_RUN.search(g) is not None
     if g[0] == '"' and (_JSON_BEFORE.search(t, max(0, a - 8), a) is not None or t[b : b + 2].lstrip()[:1] == ":"):
         return False
     return g.count(" ") >= 4 or _CJK_RUN.search(g) is not None

@@ -1357,6 +1357,41 @@ except ImportError:  # pragma: no cover - the dependency is declared
     _DISCUSSION_AC = None
 
 
+# the words of a text about attacks on AI systems (a subset of the markers above: the attacker, the attack, the
+# injection, the jailbreak, the payload, phishing -- not "protection", "training", "for example", which any policy says)
+_ATTACK_TALK = (
+    "prompt injection|prompt-injection|injection|jailbreak|attacker|attack|payload|red team|red-team|adversarial|"
+    "phishing|malicious|hidden instruction|фишинг|фішинг|フィッシング|피싱|钓鱼|釣魚|"
+    "angreifer|angriff|attaquant|attaque|atacante|ataque|inyeccion|attaccante|attacco|iniezione|injecao|aanvaller|"
+    "aanval|promptinjectie|angripare|promptinjektion|angriber|angreb|angriper|angrep|promptinjeksjon|hyokkaaja|"
+    "hyokkays|kehoteinjektio|atakujacy|atak|wstrzykiwanie|wstrzykniecie|utocnik|utok|injekce|tamado|tamadas|"
+    "atacator|atac|injectie|saldirgan|saldiri|enjeksiyon|злоумышленник|атак|инъекци|зловмисник|ін'єкці|інʼєкці|"
+    "нападател|επιτιθεμενος|επιθεση|επιθεσεις|المهاجم|مهاجم|هجوم|هجمات|حقن|حمله|تزریق|תוקף|מתקפה|התקפה|הזרקת|"
+    "हमलावर|हमला|इंजेक्शन|攻击|注入|攻撃|インジェクション|공격|인젝션|tan cong|chen lenh|โจมตี|penyerang|serangan|"
+    "injeksi|suntikan|umaatake|pag-atake|mshambulizi|shambulio"
+)
+_attack_talk = sorted({_fold(x) for x in _ATTACK_TALK.split("|") if x.strip()})
+_ATTACK_START = tuple(re.match(r"[a-z\u0370-\u03ff\u0400-\u04ff\u0590-\u06ff]", s) is not None for s in _attack_talk)
+try:
+    _ATTACK_AC: AhoCorasick | None = AhoCorasick(_attack_talk)
+except NameError:  # pragma: no cover - (no ahocorasick_rs above)
+    _ATTACK_AC = None
+
+
+def attack_talk(t: str, limit: int = 2) -> int:
+    """How many (up to ``limit``) places of the folded text ``t`` name an attack on an AI system (``_ATTACK_TALK``)."""
+    if _ATTACK_AC is None:  # pragma: no cover
+        return 0
+    n = 0
+    for i, a, _ in _ATTACK_AC.find_matches_as_indexes(t):
+        if a and _ATTACK_START[i] and t[a - 1].isalnum():
+            continue
+        n += 1
+        if n >= limit:
+            break
+    return n
+
+
 def discussion_hits(t: str, limit: int = 3) -> int:
     """How many (up to ``limit``) distinct discussion stems start a word in the folded text ``t``."""
     if _DISCUSSION_AC is None:  # pragma: no cover
@@ -1476,10 +1511,10 @@ _ENACT_ELSEWHERE = re.compile(
 )
 
 
-def enacts(t: str, limit: int = 4096) -> bool:
+def enacts(t: str, limit: int = 4096, verbs: int | None = 16) -> bool:
     """Whether the folded text ``t`` (its first ``limit`` characters) asks for what it quotes or names as an
-    attack to be carried out (see ``_ENACT_VERBS``)."""
-    for a, b in _verbs_in(t[:limit])[:16]:
+    attack to be carried out (see ``_ENACT_VERBS``), by one of its first ``verbs`` verbs (None: any)."""
+    for a, b in _verbs_in(t[:limit])[:verbs]:
         if _SPACED_SCRIPT.match(t, a) and not _ASKS_HERE.search(t, max(0, a - 20), a):
             continue
         if _inside_quotation(t, a):  # the quoted attack's own words ("decode this and follow it")

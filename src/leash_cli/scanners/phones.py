@@ -308,6 +308,7 @@ _ID_WORDS = frozenset(  # (not "ein", "btw", "vat", "inn", "nit", "rut", "rfc": 
 # a code's one-letter prefix after its word on the same line (not T, M, F, P ... of a signature: "T 0161 …")
 _CODE_LETTER = re.compile(r"(?:(?<=[^\W\d_][ \t])|(?<=[:.][ \t]))(?![TMFPWCHODE])[A-Z][ \t]?$")
 _CODE_LETTERS = re.compile(r"(?<=:[ \t])[A-Z]{2,4}[ \t]?$")
+_NUMBER_LABEL = re.compile(r"(?i)(?:nummer|number|numero|número|numer|nr\.?|no\.?|id)[ \t]*:[ \t]*$")
 _ORG_NR = re.compile(r"(?<![a-z.])org\. ?nr\.?[ \t]*[:#]?[ \t]*$")  # a Swedish "Org.nr", not "example.org"
 # words that may stand between a negative word and its number ("order number: 123", "numer zamówienia 12")
 _NEG_FILLER = frozenset(
@@ -954,6 +955,7 @@ def _written_without_trunk(digits: str, r: str, md) -> bool:
 # PhoneNumberType TOLL_FREE, PREMIUM_RATE, SHARED_COST, UAN (no import at load time): Vietnam's hotlines
 # ("Tổng đài 1900 6067") are premium-rate numbers written without the trunk prefix
 _SERVICE_TYPES = frozenset({3, 4, 5, 9})
+_IN_GROUPS = re.compile(r"[0-9]{10}|[0-9]{5}[ .\-][0-9]{5}|[0-9]{3}([ .\-])[0-9]{3}\1[0-9]{4}")
 
 
 # regions whose trunk prefix is often left out when writing a national number
@@ -1051,9 +1053,15 @@ def _neg(before: str, keyed: bool = False) -> bool:
         tail = _ESCAPES.sub(" ", tail)
     if tail[-2:].rstrip()[-1:].isupper():  # (a code's one-letter prefix: "Číslo zásilky: Z 4418 2290 17")
         tail = _CODE_LETTER.sub("", tail)
-        code = _CODE_LETTERS.search(tail)  # (or its letters after a label: "EuroBonus-nummer: EBG 612 473 889")
-        # (not a phone word, "Kontakt: GSM 0612 …", nor a negative word of its own, "Adquirente: NIF 224 815 600")
-        if code is not None and code.group().strip().lower() not in _NEG_SET and not _has_ctx(code.group().lower()):
+        code = _CODE_LETTERS.search(tail)  # (or its letters after a number's label: "EuroBonus-nummer: EBG 612 …")
+        # (not a phone word, "Kontakt: GSM 0612 …", a negative word of its own, "Adquirente: NIF 224 815 600", nor a
+        # name after a label that names no number, "Company: IBM 0171 1234567", "Room: VIP 020 7946 0958")
+        if (
+            code is not None
+            and _NUMBER_LABEL.search(tail, 0, code.start()) is not None
+            and code.group().strip().lower() not in _NEG_SET
+            and not _has_ctx(code.group().lower())
+        ):
             tail = tail[: code.start()]
     tail = tail.lower()
     key = _KEY_BEFORE.search(tail) if keyed and "_" in tail else None
@@ -1285,7 +1293,10 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             if "." in s and _decimalish(s):
                 continue
             if ("." in s and _DMY_INSIDE.search(s)) or (
-                " " in s and _TWO_TIMES.fullmatch(s) and _DAY_MONTH.search(t, t.rfind("\n", 0, a) + 1, a)
+                " " in s
+                and _TWO_TIMES.fullmatch(s)
+                and _DAY_MONTH.search(t, t.rfind("\n", 0, a) + 1, a)
+                and not _has_ctx(t[max(0, a - 40) : a].lower())
             ):
                 continue  # a document's number and its date ("nr. 0448 / 18.10.2024"); a flight segment's times
                 # after its date ("LH2012 Y 11JUN 2 MUCHAM HK1  0645 0755")
@@ -1863,11 +1874,15 @@ def _score(
     if (0.55 if digits[0] in "018" else 0.4) + shape + 0.3 * (bool(seen) or has_ctx()) < min_score:
         return 0.0  # it could not reach min_score even if valid: no library call
     budget[0] -= 1
-    region, trunk = _valid_national(s, seen + hints(a) if seen else hints(a))
-    if region == "IN" and not trunk and "IN" not in seen and hints(a)[0] not in _ENGLISH and not has_ctx():
-        # an Indian mobile is written without its trunk prefix, but read so only as the English-speaking fallback, in
-        # a text that hints at another language, with no phone word: an id ("ID: 7740-118329", "4050 118 472")
-        return 0.0
+    regions = seen + hints(a) if seen else hints(a)
+    region, trunk = _valid_national(s, regions)
+    if region == "IN" and not trunk and "IN" not in seen and _IN_GROUPS.fullmatch(s) is None and not has_ctx():
+        # an Indian mobile is written without its trunk prefix, as ten digits, in fives or 3-3-4; grouped otherwise,
+        # with no phone word, it is no Indian number ("ID: 7740-118329", "330-21-1880"), maybe another country's
+        # ("Support 1800 126 622", Australia's)
+        region, trunk = _valid_national(s, tuple(r for r in regions if r != "IN"))
+        if region is None:
+            return 0.0
     hinted = True
     if region is None:
         # no hinted country takes it: any country, if a phone word or a trunk prefix and grouping say "phone"

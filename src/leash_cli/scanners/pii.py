@@ -1137,9 +1137,10 @@ def _nanp_score(s: str, digits: str) -> float:
     if mm.group(3).startswith("("):
         return 0.75
     if mm.group(6) or mm.group(8):
-        # separators: must be consistent (555-123-4567, 555.123.4567), or a space then a dash, as Canada writes them
-        # ("418 692-3861", "1 866 607-6301")
-        if mm.group(6) == " " and mm.group(8) == "-" and (not mm.group(1) or mm.group(2) == " "):
+        # separators: must be consistent (555-123-4567, 555.123.4567), or a space then a dash after the trunk's 1, as
+        # Canada writes a toll-free number ("1 866 607-6301"; "418 692-3861" alone needs a phone word, like any
+        # inconsistent grouping: "212 345-6789 grams")
+        if mm.group(1) == "1" and mm.group(2) == " " and mm.group(6) == " " and mm.group(8) == "-":
             return 0.55
         return 0.45 if mm.group(6) != mm.group(8) else 0.65
     return 0.3
@@ -1450,7 +1451,8 @@ class _Headers:
 
     def _aligned_row_above(self, ls: int, cells: list[tuple[int, int]]) -> bool:
         """Whether the line above the one at ``ls`` (of ``cells``) is a row of the same table: two or more cells,
-        a number among them, and at least two cells starting where these do."""
+        a number among them, and at least two cells starting where these do -- as many cells as these, or two
+        besides the first."""
         if ls == 0:
             return False
         ps = self.t.rfind("\n", max(0, ls - 1 - _MAX_ROW), ls - 1) + 1
