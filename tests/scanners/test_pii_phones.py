@@ -1188,3 +1188,32 @@ def test_a_report_title_over_an_aligned_table_is_no_row_of_it():
 )
 def test_what_a_second_reader_of_the_travel_rules_found(text, want):
     assert phones_in(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what the twenty-sixth writer's public-sector, school and health-administration text taught)
+        ("Bearbeitungsnummer 0417 2203 8815 09 – bitte bei Rückfragen angeben.", []),
+        ("matricula,nome,celular\n2024100123,Beatriz Lima,(11) 98765-4321", ["(11) 98765-4321"]),
+        ("Žadatel: Petr Dvořák, r.č. 780312/4417\nKontakt: +420 602 118 447", ["+420 602 118 447"]),
+        ("TC Kimlik No: 12345678950\nCep telefonu: 0532 412 88 19", ["0532 412 88 19"]),
+        ("Asmens kodas: 48504120215\nTelefonas: +370 612 34567", ["+370 612 34567"]),
+        ("Kennitala: 120485-1189\nSími: +354 611 1234", ["+354 611 1234"]),
+        ("N.º de identificação civil: 12345678 9 ZZ1", []),
+        ("Geschäftsnummer und Kassenzeichen 0311 1187 2044 angeben.", []),
+        ("Prescriptor: n.º colegiado 28/1187204", []),
+        ("Пацієнт: декларація № 0311-1187-2044", []),
+        ("OMB No. 0960-0623", []),
+        ("Ondernemingsnummer werkgever: 0118.720.447", []),
+        # a North American number beside one written with its +1; a national number beside an international one
+        # written after its 00
+        ("Coordonnées : 514 982-3437 / cellulaire +1 438 555 0172", ["514 982-3437", "+1 438 555 0172"]),
+        (
+            "Diretora: ana.pires@escola.pt / 218 118 720\nEmergência: 00351 96 118 7204",
+            ["218 118 720", "00351 96 118 7204"],
+        ),
+    ],
+)
+def test_what_public_sector_and_school_text_taught(text, want):
+    assert phones_in(text) == want, text

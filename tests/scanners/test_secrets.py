@@ -118,6 +118,13 @@ def test_url_password_span_is_password_only():
     assert redact(text, [f]) == "DATABASE_URL=postgres://app:[URL_PASSWORD]@db.internal:5432/app"
 
 
+def test_url_password_with_an_unencoded_at_sign():
+    # (writer Z's: the host is after the last "@"; "Gr" alone was read as the password, then dropped as too plain)
+    text = 'db_url = "postgresql://grants_admin:Gr@nts-2024-Prod!x7@grants-prod.db.example:5432/grants"'
+    assert [(f.type, f.text) for f in SC.scan(text)] == [("URL_PASSWORD", "Gr@nts-2024-Prod!x7")]
+    assert [f.text for f in SC.scan("postgres://app:Xk9pL2vQ7r@db.internal/a@b.example")] == ["Xk9pL2vQ7r"]
+
+
 @pytest.mark.parametrize(
     "text",
     [

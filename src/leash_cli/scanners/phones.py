@@ -191,7 +191,11 @@ _NEG_WORDS = (
     # (travel and freight: a consignment note's, a ticket's, a loyalty programme's, a passport's, a customs tariff's
     # and a document's or a transaction's number)
     r"przewozowy|tkt|biljett|biljettnummer|eurobonus|passport|pasaporte|passeport|reisepass|passaporto|paszport|"
-    r"paspoort|goederencode|warencode|세번부호|dokladu|transakce"
+    r"paspoort|goederencode|warencode|세번부호|dokladu|transakce|"
+    # (public bodies' and schools' numbers: a student's registration, a Turkish, Lithuanian, Icelandic or Portuguese
+    # personal id, a German file's or payment's reference, a Spanish doctor's licence, a US form's OMB number)
+    r"matricula|matrícula|kimlik|asmens|kennitala|identificação|identificación|bearbeitungsnummer|kassenzeichen|"
+    r"colegiado|omb|kodas"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
@@ -227,6 +231,9 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "insurance number",  # (a Canadian social insurance number, a British national insurance number)
     "assurance sociale",
     "r. č.",  # (a Czech or Slovak birth number, rodné číslo)
+    "r.č.",
+    "linha digitável",  # (a Brazilian payment slip's line)
+    "identificação civil",  # (a Portuguese citizen card's number)
     "rodné číslo",
     "sanduku la posta",  # (a Swahili post-office box and its postal code: "Sanduku la Posta 4218-40100")
     "flying blue",  # (a loyalty programme's member number)
@@ -303,6 +310,7 @@ _ID_WORDS = frozenset(  # (not "ein", "btw", "vat", "inn", "nit", "rut", "rfc": 
         "itin",  # (a US taxpayer number: "ITIN супруга: 912-78-4410")
         "agb-code",  # (a Dutch health-care provider's: "AGB-code praktijk: 04-054321", "AGB-code: …")
         "agb",
+        "ondernemingsnummer",  # (a Belgian company's number a word before: "Ondernemingsnummer werkgever: 0118.…")
     ]
 )
 # a code's one-letter prefix after its word on the same line (not T, M, F, P ... of a signature: "T 0161 …")
@@ -1068,8 +1076,10 @@ def _neg(before: str, keyed: bool = False) -> bool:
     if key is not None and "_" in key.group(1) and not _CTX_SET.isdisjoint(key.group(1).split("_")):
         return False  # a key that names a phone with its negative word: "contact_relais", "tel_commande"
     toks = _TOKEN.findall(tail)
-    if toks and toks[-1] in ("n°", "nº") and not _has_ctx(tail):
+    if toks and toks[-1] in ("n°", "nº", "№") and not _has_ctx(tail):
         return True  # a number sign right before it, no phone word: "Resolución N° 023-003-0145821" (not "Teléfono N°")
+    if len(toks) >= 2 and toks[-1] == "no" and not toks[-2].isascii() and not _has_ctx(tail):
+        return True  # "№" after a word in another script, as NFKC writes it: "декларація № 0311-1187-2044"
     if toks and "-" in toks[-1] and toks[-1].rsplit("-", 1)[1] in _NEG_FILLER:
         toks[-1:] = toks[-1].rsplit("-", 1)  # a word and its number word joined: "CVR-nr.", "Hersteller-Nr."
     numbered = bool(toks) and toks[-1] in _NEG_FILLER
@@ -1227,6 +1237,8 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         looked = 0
         for a, b in matches:
             g = t[a:b]
+            if g[:2] == "00" and g[2:3] != "0":
+                g = "+" + g[2:]  # (an international number after its 00: "00351 96 118 7204")
             if g[:1] == "+" or g[:2] == "(+":
                 if g.startswith("(+"):  # (as _score reads it, so the loop below finds it parsed)
                     g = "+" + g[2:].replace(")", "", 1)
@@ -1860,7 +1872,9 @@ def _score(
         return 0.0
     base = nanp(s, digits)
     if base > 0:
-        return base + (0.25 if base < 0.5 else 0.1) if has_ctx() else base
+        # (a North American number beside one written with its +1 reads as one, as a phone word would make it)
+        near = "US" in seen or "CA" in seen
+        return base + (0.25 if base < 0.5 else 0.1) if near or has_ctx() else base
     if neg:
         return 0.0  # (a national number after "order", "Rechnung" ...: not worth the library call)
     if s == digits and digits[0] != "0" and 10 <= len(digits) <= 15 and msg_keyed(before):

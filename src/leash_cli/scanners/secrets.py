@@ -235,8 +235,8 @@ _DIGIT = re.compile(r"[0-9]")
 
 _URL_PW = re.compile(
     r"(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]{1,19}://"
-    r"([^\s:/?#@\"'<>\[\]]{0,128}):([^\s/@\"'<>]{1,256})@(?=[A-Za-z0-9\[])"  # (no user: redis://:pw@host)
-)
+    r"([^\s:/?#@\"'<>\[\]]{0,128}):([^\s/@\"'<>]{1,256}(?:@[^\s/@\"'<>]{1,64}){0,3})@(?=[A-Za-z0-9\[])"
+)  # (no user: redis://:pw@host; an "@" left unencoded in the password, the host after the last: "pg://u:Gr@nts!x7@db")
 _URL_PW_PLACEHOLDERS = frozenset(
     {
         "password",
