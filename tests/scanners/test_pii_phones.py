@@ -1217,3 +1217,25 @@ def test_what_a_second_reader_of_the_travel_rules_found(text, want):
 )
 def test_what_public_sector_and_school_text_taught(text, want):
     assert phones_in(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what a second reader of the public-sector rules found: each rule's reach held to what it was written for)
+        ("Сот. № 8 912 345 67 89", ["8 912 345 67 89"]),  # "№" after a phone word of its own
+        ("Tel.: +351 21 345 6789. Marcações no 912 345 678", ["+351 21 345 6789", "912 345 678"]),
+        ("Telefone para identificação: 912 345 678", ["912 345 678"]),  # an id word after a phone word
+        ("Call omb 202-395-3080", ["202-395-3080"]),
+        ("OMB Control Number 0938-1051", []),
+        ("Support: +1 (212) 736-5000\nINFO request 6174821930", ["+1 (212) 736-5000"]),  # ten digits: an id as often
+        ("Factura 0034912345678, importe 912 345 678", []),  # an invoice's id gives no country
+        (
+            "".join(f"Record {i}: 0012345{i:02d}\n" for i in range(20))
+            + "Clínica: +351 21 148 9984 · Urgências: 938 853 587",
+            ["+351 21 148 9984", "938 853 587"],  # (zero-padded ids do not crowd the real number out of the look)
+        ),
+    ],
+)
+def test_what_a_second_reader_of_the_public_sector_rules_found(text, want):
+    assert phones_in(text) == want, text

@@ -123,6 +123,16 @@ def test_url_password_with_an_unencoded_at_sign():
     text = 'db_url = "postgresql://grants_admin:Gr@nts-2024-Prod!x7@grants-prod.db.example:5432/grants"'
     assert [(f.type, f.text) for f in SC.scan(text)] == [("URL_PASSWORD", "Gr@nts-2024-Prod!x7")]
     assert [f.text for f in SC.scan("postgres://app:Xk9pL2vQ7r@db.internal/a@b.example")] == ["Xk9pL2vQ7r"]
+    # (a second reader's: the part after an "@" holds no host's dot, nor a query's, a port's or a list's mark)
+    for text in (
+        "https://u:Secr3tPw@api.example.org?email=jane@corp.com",
+        "https://deploy:Secr3tPw@api.acme.io#owner@acme.io",
+        "ftp://admin:Secr3tPw@ftp.corp.com,backup@ftp2.corp.com",
+        "redis://:Secr3tPw@cache:6379?client=svc@prod",
+    ):
+        assert [f.text for f in SC.scan(text)] == ["Secr3tPw"], text
+    assert SC.scan("https://user:password@db.internal?notify=a@b.io") == []
+    assert [f.text for f in SC.scan("mongodb://app:Pa55@w0rd@db1.internal:27017")] == ["Pa55@w0rd"]
 
 
 @pytest.mark.parametrize(

@@ -192,10 +192,9 @@ _NEG_WORDS = (
     # and a document's or a transaction's number)
     r"przewozowy|tkt|biljett|biljettnummer|eurobonus|passport|pasaporte|passeport|reisepass|passaporto|paszport|"
     r"paspoort|goederencode|warencode|세번부호|dokladu|transakce|"
-    # (public bodies' and schools' numbers: a student's registration, a Turkish, Lithuanian, Icelandic or Portuguese
-    # personal id, a German file's or payment's reference, a Spanish doctor's licence, a US form's OMB number)
-    r"matricula|matrícula|kimlik|asmens|kennitala|identificação|identificación|bearbeitungsnummer|kassenzeichen|"
-    r"colegiado|omb|kodas"
+    # (public bodies' numbers: an Icelandic personal id, a German file's or payment's reference, a Spanish doctor's
+    # licence, a Ukrainian or Russian declaration's)
+    r"kennitala|bearbeitungsnummer|kassenzeichen|colegiado|декларація|декларации|декларация"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
@@ -217,7 +216,12 @@ _NEG_INLINE = frozenset(["заявка", "заявку", "заявки", "zgłos
 # "Call Bill 415-555-0132"), and ids that are words too ("TIN", "SIN"), not where a phone word is near
 _NEG_WITH_NUMBER_WORD = frozenset(("bill", "notice", "group"))
 # (and a field's length, a form's submission, Medicare: "Phone number (max 15 chars): …", "Call Medicare 1-800-…")
-_NEG_UNLESS_PHONE_WORD = frozenset(("tin", "sin", "chars", "submission", "medicare"))
+_NEG_UNLESS_PHONE_WORD = frozenset(
+    # (and a student's registration, a Turkish or Lithuanian personal id or code, a Portuguese or Spanish
+    # identification, a US form's OMB number: "Telefone para identificação: 912 …" is a phone)
+    ("tin", "sin", "chars", "submission", "medicare")
+    + ("matricula", "matrícula", "kimlik", "asmens", "kodas", "identificação", "identificación", "omb")
+)
 _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "тн вэд",  # (a Russian customs code)
     "variabilní symbol",  # (a Czech payment's reference)
@@ -234,6 +238,7 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "r.č.",
     "linha digitável",  # (a Brazilian payment slip's line)
     "identificação civil",  # (a Portuguese citizen card's number)
+    "omb control",  # (a US form's "OMB Control Number 0938-1051")
     "rodné číslo",
     "sanduku la posta",  # (a Swahili post-office box and its postal code: "Sanduku la Posta 4218-40100")
     "flying blue",  # (a loyalty programme's member number)
@@ -1078,8 +1083,6 @@ def _neg(before: str, keyed: bool = False) -> bool:
     toks = _TOKEN.findall(tail)
     if toks and toks[-1] in ("n°", "nº", "№") and not _has_ctx(tail):
         return True  # a number sign right before it, no phone word: "Resolución N° 023-003-0145821" (not "Teléfono N°")
-    if len(toks) >= 2 and toks[-1] == "no" and not toks[-2].isascii() and not _has_ctx(tail):
-        return True  # "№" after a word in another script, as NFKC writes it: "декларація № 0311-1187-2044"
     if toks and "-" in toks[-1] and toks[-1].rsplit("-", 1)[1] in _NEG_FILLER:
         toks[-1:] = toks[-1].rsplit("-", 1)  # a word and its number word joined: "CVR-nr.", "Hersteller-Nr."
     numbered = bool(toks) and toks[-1] in _NEG_FILLER
@@ -1234,11 +1237,19 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
     # one ("+351 21 148 9984 · Urgências: 938 853 587") is read as that country's, with a phone word's weight
     seen: tuple[str, ...] = ()
     if _pn is not None:
-        looked = 0
+        looked = zeros = 0
         for a, b in matches:
             g = t[a:b]
             if g[:2] == "00" and g[2:3] != "0":
-                g = "+" + g[2:]  # (an international number after its 00: "00351 96 118 7204")
+                # an international number after its 00 ("00351 96 118 7204"), not an id ("Factura 0034912345678"); one
+                # that does not parse does not count towards the limit (zero-padded record ids would crowd the others
+                # out), but towards one of its own
+                zeros += 1
+                if zeros > 4 * _SEEN_MAX or _neg(t[max(0, a - 40) : a]):
+                    continue
+                if _intl_region("+" + g[2:].split("(")[0].rstrip(" \t-./")) is None:
+                    continue
+                g = "+" + g[2:]
             if g[:1] == "+" or g[:2] == "(+":
                 if g.startswith("(+"):  # (as _score reads it, so the loop below finds it parsed)
                     g = "+" + g[2:].replace(")", "", 1)
@@ -1872,8 +1883,9 @@ def _score(
         return 0.0
     base = nanp(s, digits)
     if base > 0:
-        # (a North American number beside one written with its +1 reads as one, as a phone word would make it)
-        near = "US" in seen or "CA" in seen
+        # (a North American number written in groups beside one written with its +1 reads as one, as a phone word
+        # would make it; not a run of ten digits, an id as often: "request 6174821930")
+        near = s != digits and ("US" in seen or "CA" in seen)
         return base + (0.25 if base < 0.5 else 0.1) if near or has_ctx() else base
     if neg:
         return 0.0  # (a national number after "order", "Rechnung" ...: not worth the library call)
