@@ -1239,3 +1239,28 @@ def test_what_public_sector_and_school_text_taught(text, want):
 )
 def test_what_a_second_reader_of_the_public_sector_rules_found(text, want):
     assert phones_in(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what the twenty-seventh writer's insurance, property and vehicle text taught)
+        ("Agent: Can you confirm the phone number on the account?\nCustomer: (628) 822-7909.", ["(628) 822-7909"]),
+        ("Informes: 955 938 290 (Sr. Quispe)", ["955 938 290"]),
+        ("N° police : 0-234/998.771", []),
+        ("Oggetto: denuncia sinistro polizza RCA n. 380012774", []),
+        ("Tryggingarnúmer: 8812-4410", []),
+        ("Energielabel woning – Registratienummer 0412-8877-1203-44", []),
+        ("Valuación fiscal: $ 41.208.877 – Partida ABL 4412088-07", []),
+        ("Номер бланка 0004412, код агента 12-0887", []),
+        ("Klient: polisa 901-8877-412, tel. +48609915099", ["+48609915099"]),
+        ("Kundenummer 441208877, AutoPASS-brikke 4412 0887 12", []),
+    ],
+)
+def test_what_insurance_property_and_vehicle_text_taught(text, want):
+    assert phones_in(text) == want, text
+
+
+def test_a_key_split_over_two_lines_still_names_its_number():
+    # (a speaker's label takes no negative word from the line above; a number word's label does)
+    assert phones_in("Invoice\nNumber: 0612 345 678") == []

@@ -194,7 +194,10 @@ _NEG_WORDS = (
     r"paspoort|goederencode|warencode|세번부호|dokladu|transakce|"
     # (public bodies' numbers: an Icelandic personal id, a German file's or payment's reference, a Spanish doctor's
     # licence, a Ukrainian or Russian declaration's)
-    r"kennitala|bearbeitungsnummer|kassenzeichen|colegiado|декларація|декларации|декларация"
+    r"kennitala|bearbeitungsnummer|kassenzeichen|colegiado|декларація|декларации|декларация|"
+    # (insurance, property and vehicles: an Italian motor policy's, Icelandic and Polish policies', a Dutch
+    # registration's, a Russian form's, a Norwegian toll tag's number)
+    r"rca|tryggingarnúmer|polisa|polisy|registratienummer|бланка|бланк|brikke"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
@@ -239,6 +242,8 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "linha digitável",  # (a Brazilian payment slip's line)
     "identificação civil",  # (a Portuguese citizen card's number)
     "omb control",  # (a US form's "OMB Control Number 0938-1051")
+    "n° police",  # (a French or Belgian insurance policy's number)
+    "nº police",
     "rodné číslo",
     "sanduku la posta",  # (a Swahili post-office box and its postal code: "Sanduku la Posta 4218-40100")
     "flying blue",  # (a loyalty programme's member number)
@@ -316,10 +321,31 @@ _ID_WORDS = frozenset(  # (not "ein", "btw", "vat", "inn", "nit", "rut", "rfc": 
         "agb-code",  # (a Dutch health-care provider's: "AGB-code praktijk: 04-054321", "AGB-code: …")
         "agb",
         "ondernemingsnummer",  # (a Belgian company's number a word before: "Ondernemingsnummer werkgever: 0118.…")
+        "partida",  # (an Argentine property's tax item: "Partida ABL 4412088-07")
     ]
 )
 # a code's one-letter prefix after its word on the same line (not T, M, F, P ... of a signature: "T 0161 …")
 _CODE_LETTER = re.compile(r"(?:(?<=[^\W\d_][ \t])|(?<=[:.][ \t]))(?![TMFPWCHODE])[A-Z][ \t]?$")
+_NUMBER_WORDS = frozenset(
+    (
+        "number",
+        "num",
+        "no",
+        "nr",
+        "nro",
+        "n°",
+        "nº",
+        "№",
+        "id",
+        "code",
+        "nummer",
+        "numer",
+        "numéro",
+        "número",
+        "numero",
+        "номер",
+    )
+)
 _CODE_LETTERS = re.compile(r"(?<=:[ \t])[A-Z]{2,4}[ \t]?$")
 _NUMBER_LABEL = re.compile(r"(?i)(?:nummer|number|numero|número|numer|nr\.?|no\.?|id)[ \t]*:[ \t]*$")
 _ORG_NR = re.compile(r"(?<![a-z.])org\. ?nr\.?[ \t]*[:#]?[ \t]*$")  # a Swedish "Org.nr", not "example.org"
@@ -436,6 +462,7 @@ _CTX_SET = frozenset(
         "reached",
         "dial",
         "hotline",
+        "informes",  # (Latin American Spanish: "Informes: 955 938 290", enquiries)
         "helpline",
         "landline",
         "ph",
@@ -1085,10 +1112,17 @@ def _neg(before: str, keyed: bool = False) -> bool:
         return True  # a number sign right before it, no phone word: "Resolución N° 023-003-0145821" (not "Teléfono N°")
     if toks and "-" in toks[-1] and toks[-1].rsplit("-", 1)[1] in _NEG_FILLER:
         toks[-1:] = toks[-1].rsplit("-", 1)  # a word and its number word joined: "CVR-nr.", "Hersteller-Nr."
+    elif toks and "-" in toks[-1] and toks[-1].rsplit("-", 1)[1] in _NEG_SET:
+        toks[-1] = toks[-1].rsplit("-", 1)[1]  # a negative word's compound: "AutoPASS-brikke", "E-Ticket"
     numbered = bool(toks) and toks[-1] in _NEG_FILLER
     while toks and toks[-1] in _NEG_FILLER:
         if toks.pop() == "id" and _TOKEN.findall(tail, tail.rfind("\n") + 1) == ["id"] and not _has_ctx(tail):
             return True  # an id's own label, alone on its line ("ID: 7740-118329"; not "Caller ID:", "WhatsApp ID:")
+    if toks and "\n" in tail:
+        label = _TOKEN.findall(tail, tail.rfind("\n") + 1)
+        if label and all(w in _NEG_FILLER and w not in _NUMBER_WORDS for w in label):
+            toks = []  # a speaker's label ("Customer: "): the line before is no key ("Can you confirm the phone number
+            # on the account?\nCustomer: (628) 822-7909"; not a key split over two lines, "Invoice\nNumber: …")
     if toks and (
         (toks[-1] in _NEG_WITH_NUMBER_WORD and numbered) or (toks[-1] in _NEG_UNLESS_PHONE_WORD and not _has_ctx(tail))
     ):
