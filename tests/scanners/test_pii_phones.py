@@ -1264,3 +1264,18 @@ def test_what_insurance_property_and_vehicle_text_taught(text, want):
 def test_a_key_split_over_two_lines_still_names_its_number():
     # (a speaker's label takes no negative word from the line above; a number word's label does)
     assert phones_in("Invoice\nNumber: 0612 345 678") == []
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what the twenty-eighth writer's HR, recruiting and payroll text taught)
+        ("Bristol BS7 8AA\n07400 126230 | oliver@example.com", ["07400 126230"]),  # a postcode ends the line above
+        ("Bewerber-ID;E-Mail;Telefon\nB-24-0771;deniz@example.de;01512.3453189", ["01512.3453189"]),
+        ("Timeliste uke 23 – Avdeling Lager\nLeder: Hans Eriksen, 40 61 23 72", ["40 61 23 72"]),
+        ("Row 52  EMP10911  A/c 00112233445566  IFSC SBIN0004321", []),
+        ("SSS ER No.: 03-9123456-7-000   PhilHealth PEN: 001234567890", []),
+    ],
+)
+def test_what_hr_and_payroll_text_taught(text, want):
+    assert phones_in(text) == want, text

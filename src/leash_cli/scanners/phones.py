@@ -243,6 +243,7 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "identificação civil",  # (a Portuguese citizen card's number)
     "omb control",  # (a US form's "OMB Control Number 0938-1051")
     "n° police",  # (a French or Belgian insurance policy's number)
+    "a/c",  # (an account's: "A/c 00112233445566")
     "nº police",
     "rodné číslo",
     "sanduku la posta",  # (a Swahili post-office box and its postal code: "Sanduku la Posta 4218-40100")
@@ -321,6 +322,7 @@ _ID_WORDS = frozenset(  # (not "ein", "btw", "vat", "inn", "nit", "rut", "rfc": 
         "agb-code",  # (a Dutch health-care provider's: "AGB-code praktijk: 04-054321", "AGB-code: …")
         "agb",
         "ondernemingsnummer",  # (a Belgian company's number a word before: "Ondernemingsnummer werkgever: 0118.…")
+        "sss",  # (a Philippine social-security number a word before: "SSS ER No.: 03-9123456-7-000")
         "partida",  # (an Argentine property's tax item: "Partida ABL 4412088-07")
     ]
 )
@@ -765,7 +767,7 @@ _LANGS = (
     # (the words below are each language's own: "du", "je", "na", "mi", "se", "ja", "este" would hint at the wrong
     # country in French, Polish, Spanish, German or Portuguese text, where any 8 or 9 digits may then validate)
     ("ěřůťďň", "prosím děkuji volat volejte zavolejte číslo kancelář nebo případně pozdravem", ("CZ", "SK")),
-    ("æø", "og jeg meg hilsen venlig vennlig takk kontoret", ("DK", "NO")),
+    ("æø", "og jeg meg hilsen venlig vennlig takk kontoret ansatt avdeling uke leder", ("DK", "NO")),
     ("", "och jag hälsningar ringa växel", ("SE",)),
     ("", "kiitos terveisin soita puhelin toimisto", ("FI",)),
     ("őű", "hogy vagy köszönöm telefonszám hívjon üdvözlettel", ("HU",)),
@@ -1812,7 +1814,9 @@ _CITY_AFTER = re.compile(r"[ \t]+[^\W\d_](?<![a-z])")  # a capitalised word: "Po
 # ("PH", the phone's own abbreviation, is no prefix; a "+" number is never a VAT id)
 # "HP" (a mobile, "handphone", in Indonesia, Malaysia and Singapore) in capitals: "hp" is horsepower ("150 hp")
 _HP = re.compile(r"(?<![A-Za-z])H[Pp](?![A-Za-z])(?:[ \t]*(?:no|nr|#)\.?)?[ \t]*[:.]?[ \t]*$")
-_PREFIX_BEFORE = re.compile(r"(?<![A-Za-z])(?!PH|HP)[A-Z]{2} ?$")  # (Indonesian and Malay "HP": a mobile, "handphone")
+_PREFIX_BEFORE = re.compile(
+    r"(?<![A-Za-z])(?!PH|HP)[A-Z]{2} ?\Z"
+)  # (not a line's end: "Bristol BS7 8AA\n07400 …")  # (Indonesian and Malay "HP": a mobile, "handphone")
 # ...unless it is a word of text in capitals ("CRITICAL VALUE CALLED TO DR. LEBLANC AT 403-215-0984"): a preposition
 # in capitals after another word in capitals (not a VAT id's country: "VAT GB 123 4567 89", "BTW BE 0123.456.749")
 _SHOUTED_BEFORE = re.compile(r"(?<![A-Za-z])[A-Z]{2,}\.? (?:AT|TO|ON|BY|OR|OF|AS) $")
@@ -1847,7 +1851,7 @@ def _decimalish(s: str) -> bool:
     if " " in s or "-" in s or s.count(".") != 1:
         return False
     head, tail = s.split(".")
-    return not (s[0] == "0" and s[1].isdigit() and len(head) <= 4 and len(tail) >= 6)
+    return not (s[0] == "0" and s[1].isdigit() and len(head) <= 5 and len(tail) >= 6)  # ("01512.3453189")
 
 
 _IDD = re.compile(r"(011|0011|8[ -]?10)[ .\-]")
