@@ -767,7 +767,7 @@ _LANGS = (
     # (the words below are each language's own: "du", "je", "na", "mi", "se", "ja", "este" would hint at the wrong
     # country in French, Polish, Spanish, German or Portuguese text, where any 8 or 9 digits may then validate)
     ("ěřůťďň", "prosím děkuji volat volejte zavolejte číslo kancelář nebo případně pozdravem", ("CZ", "SK")),
-    ("æø", "og jeg meg hilsen venlig vennlig takk kontoret ansatt avdeling uke leder", ("DK", "NO")),
+    ("æø", "og jeg meg hilsen venlig vennlig takk kontoret ansatt avdeling uke", ("DK", "NO")),
     ("", "och jag hälsningar ringa växel", ("SE",)),
     ("", "kiitos terveisin soita puhelin toimisto", ("FI",)),
     ("őű", "hogy vagy köszönöm telefonszám hívjon üdvözlettel", ("HU",)),
