@@ -197,7 +197,7 @@ _NEG_WORDS = (
     r"kennitala|bearbeitungsnummer|kassenzeichen|colegiado|декларація|декларации|декларация|"
     # (insurance, property and vehicles: an Italian motor policy's, Icelandic and Polish policies', a Dutch
     # registration's, a Russian form's, a Norwegian toll tag's number)
-    r"rca|tryggingarnúmer|polisa|polisy|registratienummer|бланка|бланк|brikke"
+    r"tryggingarnúmer|polisa|polisy|registratienummer|бланка|бланк"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
@@ -224,6 +224,7 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     # identification, a US form's OMB number: "Telefone para identificação: 912 …" is a phone)
     ("tin", "sin", "chars", "submission", "medicare")
     + ("matricula", "matrícula", "kimlik", "asmens", "kodas", "identificação", "identificación", "omb")
+    + ("rca", "brikke")  # (an Italian motor policy, a Norwegian toll tag: "Call RCA (212) 930-4000" is a phone)
 )
 _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "тн вэд",  # (a Russian customs code)
@@ -242,9 +243,6 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "linha digitável",  # (a Brazilian payment slip's line)
     "identificação civil",  # (a Portuguese citizen card's number)
     "omb control",  # (a US form's "OMB Control Number 0938-1051")
-    "n° police",  # (a French or Belgian insurance policy's number)
-    "a/c",  # (an account's: "A/c 00112233445566")
-    "nº police",
     "rodné číslo",
     "sanduku la posta",  # (a Swahili post-office box and its postal code: "Sanduku la Posta 4218-40100")
     "flying blue",  # (a loyalty programme's member number)
@@ -323,11 +321,12 @@ _ID_WORDS = frozenset(  # (not "ein", "btw", "vat", "inn", "nit", "rut", "rfc": 
         "agb",
         "ondernemingsnummer",  # (a Belgian company's number a word before: "Ondernemingsnummer werkgever: 0118.…")
         "sss",  # (a Philippine social-security number a word before: "SSS ER No.: 03-9123456-7-000")
-        "partida",  # (an Argentine property's tax item: "Partida ABL 4412088-07")
     ]
 )
 # a code's one-letter prefix after its word on the same line (not T, M, F, P ... of a signature: "T 0161 …")
 _CODE_LETTER = re.compile(r"(?:(?<=[^\W\d_][ \t])|(?<=[:.][ \t]))(?![TMFPWCHODE])[A-Z][ \t]?$")
+# a question's line end, then a speaker's role and a colon alone on the number's line
+_ANSWER_LABEL = re.compile(r"[?？][ \t]*\r?\n[ \t]*(?:customer|client|cliente|caller|kunde|klient)[ \t]*:[ \t]*$")
 _NUMBER_WORDS = frozenset(
     (
         "number",
@@ -350,6 +349,8 @@ _NUMBER_WORDS = frozenset(
 )
 _CODE_LETTERS = re.compile(r"(?<=:[ \t])[A-Z]{2,4}[ \t]?$")
 _NUMBER_LABEL = re.compile(r"(?i)(?:nummer|number|numero|número|numer|nr\.?|no\.?|id)[ \t]*:[ \t]*$")
+# an account's own short form right before it ("A/c 00112233445566"; not "A/C Repair: …", "Casa/Celular: …")
+_ACCOUNT_AC = re.compile(r"(?<![^\W\d_/])a/c\.?(?:[ \t]*(?:no\.?|number|#))?[ \t]*:?[ \t]*$")
 _ORG_NR = re.compile(r"(?<![a-z.])org\. ?nr\.?[ \t]*[:#]?[ \t]*$")  # a Swedish "Org.nr", not "example.org"
 # words that may stand between a negative word and its number ("order number: 123", "numer zamówienia 12")
 _NEG_FILLER = frozenset(
@@ -464,7 +465,6 @@ _CTX_SET = frozenset(
         "reached",
         "dial",
         "hotline",
-        "informes",  # (Latin American Spanish: "Informes: 955 938 290", enquiries)
         "helpline",
         "landline",
         "ph",
@@ -1114,17 +1114,18 @@ def _neg(before: str, keyed: bool = False) -> bool:
         return True  # a number sign right before it, no phone word: "Resolución N° 023-003-0145821" (not "Teléfono N°")
     if toks and "-" in toks[-1] and toks[-1].rsplit("-", 1)[1] in _NEG_FILLER:
         toks[-1:] = toks[-1].rsplit("-", 1)  # a word and its number word joined: "CVR-nr.", "Hersteller-Nr."
-    elif toks and "-" in toks[-1] and toks[-1].rsplit("-", 1)[1] in _NEG_SET:
-        toks[-1] = toks[-1].rsplit("-", 1)[1]  # a negative word's compound: "AutoPASS-brikke", "E-Ticket"
+    elif toks and "-" in toks[-1]:
+        # a negative word's compound reads as the word: "AutoPASS-brikke" (not a phone word's, "Telefon-Bestellung")
+        first, last = toks[-1].split("-", 1)[0], toks[-1].rsplit("-", 1)[1]
+        if (last in _NEG_SET or last in _NEG_UNLESS_PHONE_WORD) and not _has_ctx(first):
+            toks[-1] = last
     numbered = bool(toks) and toks[-1] in _NEG_FILLER
     while toks and toks[-1] in _NEG_FILLER:
         if toks.pop() == "id" and _TOKEN.findall(tail, tail.rfind("\n") + 1) == ["id"] and not _has_ctx(tail):
             return True  # an id's own label, alone on its line ("ID: 7740-118329"; not "Caller ID:", "WhatsApp ID:")
-    if toks and "\n" in tail:
-        label = _TOKEN.findall(tail, tail.rfind("\n") + 1)
-        if label and all(w in _NEG_FILLER and w not in _NUMBER_WORDS for w in label):
-            toks = []  # a speaker's label ("Customer: "): the line before is no key ("Can you confirm the phone number
-            # on the account?\nCustomer: (628) 822-7909"; not a key split over two lines, "Invoice\nNumber: …")
+    if toks and "\n" in tail and _ANSWER_LABEL.search(tail) is not None:
+        toks = []  # an answer's speaker under a question: the question is no key ("Can you confirm the phone number on
+        # the account?\nCustomer: (628) 822-7909"; not a key split over two lines, "Order no.\nCustomer: …")
     if toks and (
         (toks[-1] in _NEG_WITH_NUMBER_WORD and numbered) or (toks[-1] in _NEG_UNLESS_PHONE_WORD and not _has_ctx(tail))
     ):
@@ -1151,7 +1152,7 @@ def _neg(before: str, keyed: bool = False) -> bool:
         w = toks[-1] if toks[-1] in _ID_WORDS else toks[-2]
         if not _DIGIT.search(tail, tail.rfind(w)):  # (a number between is the id's own)
             return True
-    if _NEG_MULTI_RE.search(tail) or _ORG_NR.search(tail) or _NEG_LAST_RE.search(tail):
+    if _NEG_MULTI_RE.search(tail) or _ORG_NR.search(tail) or _NEG_LAST_RE.search(tail) or _ACCOUNT_AC.search(tail):
         return True
     if toks and toks[-1] in _NEG_INLINE and tail[-1:] in " \t" and tail.rstrip()[-1:].isalpha() and not _has_ctx(tail):
         return True  # "Я создала заявку 6510-874391" (not a hotline's label, "Заявки: 8 (495) …", nor "chị Mã 0912 …")
@@ -1814,9 +1815,9 @@ _CITY_AFTER = re.compile(r"[ \t]+[^\W\d_](?<![a-z])")  # a capitalised word: "Po
 # ("PH", the phone's own abbreviation, is no prefix; a "+" number is never a VAT id)
 # "HP" (a mobile, "handphone", in Indonesia, Malaysia and Singapore) in capitals: "hp" is horsepower ("150 hp")
 _HP = re.compile(r"(?<![A-Za-z])H[Pp](?![A-Za-z])(?:[ \t]*(?:no|nr|#)\.?)?[ \t]*[:.]?[ \t]*$")
-_PREFIX_BEFORE = re.compile(
-    r"(?<![A-Za-z])(?!PH|HP)[A-Z]{2} ?\Z"
-)  # (not a line's end: "Bristol BS7 8AA\n07400 …")  # (Indonesian and Malay "HP": a mobile, "handphone")
+# (not "HP", Indonesian and Malay for a mobile, "handphone"; not a code's last letters, "Bristol BS7 8AA\n07400 …"; a
+# VAT id's country on the line above is one, "VAT: BE\n0123.…")
+_PREFIX_BEFORE = re.compile(r"(?<![A-Za-z0-9])(?!PH|HP)[A-Z]{2} ?$")
 # ...unless it is a word of text in capitals ("CRITICAL VALUE CALLED TO DR. LEBLANC AT 403-215-0984"): a preposition
 # in capitals after another word in capitals (not a VAT id's country: "VAT GB 123 4567 89", "BTW BE 0123.456.749")
 _SHOUTED_BEFORE = re.compile(r"(?<![A-Za-z])[A-Z]{2,}\.? (?:AT|TO|ON|BY|OR|OF|AS) $")
@@ -1837,6 +1838,9 @@ _TIME_KEY = re.compile(
 )
 
 
+_DE_MOBILE = frozenset(("015", "016", "017"))
+
+
 def _decimalish(s: str) -> bool:
     """Dotted shapes that are decimals, coordinates or versions, not phone numbers."""
     parts = _SPACES.split(s)
@@ -1851,7 +1855,8 @@ def _decimalish(s: str) -> bool:
     if " " in s or "-" in s or s.count(".") != 1:
         return False
     head, tail = s.split(".")
-    return not (s[0] == "0" and s[1].isdigit() and len(head) <= 5 and len(tail) >= 6)  # ("01512.3453189")
+    # (a German mobile's five-digit prefix too: "01512.3453189"; not a zero-padded coordinate, "04807.038247")
+    return not (s[0] == "0" and s[1].isdigit() and (len(head) <= 4 or head[:3] in _DE_MOBILE) and len(tail) >= 6)
 
 
 _IDD = re.compile(r"(011|0011|8[ -]?10)[ .\-]")
