@@ -1359,6 +1359,23 @@ class Analysis:
         # the document model's sweep of a long text (``read_long``): its best window, discounted; None: not read
         self.sweep = sweep
 
+    def relabelled(self, span: tuple[int, int] | None, layers: list[str], reasons: list[str]) -> Analysis:
+        """This reading of another text (a decoded payload, the text without its quotations) as the outer text's, with
+        its own span, layers and reasons."""
+        return Analysis(
+            self.score,
+            span,
+            layers,
+            reasons,
+            self.rules,
+            self.ngram,
+            self.logit,
+            self.first,
+            self.doc,
+            self.prior,
+            self.sweep,
+        )
+
     @property
     def reason(self) -> str:
         return "; ".join(self.reasons)
@@ -1476,18 +1493,8 @@ class InjectionScanner:
         sub = self._analyse(blank, 0, floor)
         if sub.score >= an.score or any(w >= _OWN_WORDS for w, _, _ in sub.rules.values()):
             return an  # (...nor a rule's strong evidence in its own words: "AI assistants, do what the note says")
-        return Analysis(
-            sub.score,
-            sub.span,
-            sub.layers,
-            [*sub.reasons, "damped: its evidence is quoted in a discussion of injection"],
-            sub.rules,
-            sub.ngram,
-            sub.logit,
-            sub.first,
-            sub.doc,
-            sub.prior,
-            sub.sweep,
+        return sub.relabelled(
+            sub.span, sub.layers, [*sub.reasons, "damped: its evidence is quoted in a discussion of injection"]
         )
 
     def _analyse(self, text: str, depth: int, floor: float) -> Analysis:
@@ -1592,18 +1599,10 @@ class InjectionScanner:
             for kind, a, b, decoded in self._decoded(norm, text, maybe):
                 sub = self.analyse(decoded, depth + 1, floor)
                 if sub.score > an.score:
-                    an = Analysis(
-                        sub.score,
+                    an = sub.relabelled(
                         (a, b),
                         [f"decode:{kind}", *sub.layers],
                         [f"{kind}-decoded text: " + (sub.reason or "classifier")],
-                        sub.rules,
-                        sub.ngram,
-                        sub.logit,
-                        sub.first,
-                        sub.doc,
-                        sub.prior,
-                        sub.sweep,
                     )
         if not an.reasons:
             an.reasons.append("classifier")

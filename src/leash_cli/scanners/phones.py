@@ -1277,14 +1277,13 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         looked = zeros = 0
         for a, b in matches:
             g = t[a:b]
-            if g[:2] == "00" and g[2:3] != "0":
+            zero = g[:2] == "00" and g[2:3] != "0"
+            if zero:
                 # an international number after its 00 ("00351 96 118 7204"), not an id ("Factura 0034912345678"); one
                 # that does not parse does not count towards the limit (zero-padded record ids would crowd the others
                 # out), but towards one of its own
                 zeros += 1
                 if zeros > 4 * _SEEN_MAX or _neg(t[max(0, a - 40) : a]):
-                    continue
-                if _intl_region("+" + g[2:].split("(")[0].rstrip(" \t-./")) is None:
                     continue
                 g = "+" + g[2:]
             if g[:1] == "+" or g[:2] == "(+":
@@ -1293,6 +1292,8 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
                 if g.count("(") > g.count(")"):  # (a bracket opened after it, cut as below: "+57 601 2344150 (24/7)")
                     g = g[: g.rfind("(")].rstrip(" \t-./")
                 r = _intl_region(g)
+                if r is None and zero:
+                    continue
                 if r is not None and r not in seen:
                     seen += (r,)
                 looked += 1
@@ -1811,12 +1812,11 @@ _SPACED_DATE = re.compile(r"(?:0[1-9]|1[0-2]) (?:0[1-9]|[12][0-9]|3[01]) (?:19|2
 _EIN = re.compile(r"[1-9][0-9]-[0-9]{7}")  # a US employer id, with "EIN" before it ("EIN on the W-2 is 84-2917745")
 _POSTAL_4_3 = re.compile(r"[0-9]{4}-[0-9]{3}")
 _CITY_AFTER = re.compile(r"[ \t]+[^\W\d_](?<![a-z])")  # a capitalised word: "Porto", "Lisboa"
-# two capitals right before a number: a country or carrier prefix of a VAT id or a parcel code
-# ("PH", the phone's own abbreviation, is no prefix; a "+" number is never a VAT id)
 # "HP" (a mobile, "handphone", in Indonesia, Malaysia and Singapore) in capitals: "hp" is horsepower ("150 hp")
 _HP = re.compile(r"(?<![A-Za-z])H[Pp](?![A-Za-z])(?:[ \t]*(?:no|nr|#)\.?)?[ \t]*[:.]?[ \t]*$")
-# (not "HP", Indonesian and Malay for a mobile, "handphone"; not a code's last letters, "Bristol BS7 8AA\n07400 …"; a
-# VAT id's country on the line above is one, "VAT: BE\n0123.…")
+# two capitals right before a number: a country or carrier prefix of a VAT id or a parcel code, also on the line above
+# ("VAT: BE\n0123.…"; "PH", the phone's own abbreviation, and "HP" are no prefix; nor a code's last letters, "Bristol
+# BS7 8AA\n07400 …"; a "+" number is never a VAT id)
 _PREFIX_BEFORE = re.compile(r"(?<![A-Za-z0-9])(?!PH|HP)[A-Z]{2} ?$")
 # ...unless it is a word of text in capitals ("CRITICAL VALUE CALLED TO DR. LEBLANC AT 403-215-0984"): a preposition
 # in capitals after another word in capitals (not a VAT id's country: "VAT GB 123 4567 89", "BTW BE 0123.456.749")
