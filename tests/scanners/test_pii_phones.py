@@ -1299,3 +1299,73 @@ def test_what_hr_and_payroll_text_taught(text, want):
 )
 def test_what_a_second_reader_of_the_insurance_and_payroll_rules_found(text, want):
     assert phones_in(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what the twenty-ninth writer's utilities, field-service, construction and farm text taught)
+        ("고객번호 0118220741 · 계약종별 주택용(저압) · 계기번호 22-0418827", []),
+        ("고객번호,계기번호,검침일\n0118220741,22-0418827,2024-06-15", []),
+        ("停電範圍：福科路118號至220號（電號 07-41-2207-18-8 等用戶）", []),
+        ("不动产权证号 浙(2021)杭州市不动产权第0188220号", []),
+        ("الاستهلاك 212 ك.و.س · رقم الإيصال 0441-2207", []),
+        ("कृषि उपज मंडी समिति — अनुबंध पर्ची क्रमांक 0441/22071", []),
+        ("Präqualifikation PQ-Nr. 010.044172, Freistellung", []),
+        ("Nachzahlung 412,77 € (Buchungsnr. 0441-7728-12)", []),
+        ("Kundenr. 5512078 · Målernr. 30208874 · Aflæst 2.118 kWh", []),
+        ("Lieferantennr. 04417   Betriebsnr. (HIT) 09 777 044 1772", []),
+        ("Kälber gehen zum Viehhändler Gruber (Betrieb 09 187 000 4417)", []),
+        ("Fernwärme · Abnahmestelle 4417-0009", []),
+        ("     46,000  St   712,00    32.752,00\n04.01.0120  Druckprobe nach DVGW", []),
+        ("Ablesung 28.03.2024\nHT: 012 018.7 kWh   NT: 008 441.2 kWh", []),
+        ('Service address: Unit 4   Meter 5/8" #61377204, reading 0418 277 gal', []),
+        ("Cell: 082 418 3307\nMeter no. 04104417882   Token entered", ["082 418 3307"]),
+        ("Substation MNP-11. Prepaid meters: 0410 4417 882.", []),
+        ("Point de livraison (PDL/PRM) : 09 124 417 728 305 — compteur Linky", []),
+        ("Servicio — No. de servicio (RPU) 382 190 664 015\nDomicilio", []),
+        ("Produto: NPK 04-14-08, 32.000 kg, lote 0224-1182\n", []),
+        ("ul. Długa 18 m. 4, 31-147 Kraków · Nr klienta 4017722083", []),
+        ("Biuro Obsługi Klienta 12 261 43 00", ["12 261 43 00"]),
+        ("Vinohradská 118, 120 00 Praha 2 · Zákaznické číslo 8801229437", []),
+        ("RAČUN št. 24-1182207 · Datum 04.03.2024", []),
+        ("Кадастровый номер участка 03-047-118-220\nКонтактное лицо", []),
+        ("Codice catasto impianti (CURIT) 4417728301177 — PDR 00881204417728\n", []),
+        ("PDR;Matricola;Data lettura\n00881204417728;44177283;31/01/2024", []),
+        ("nascita 18/06/2024\nModello 4 n. 0441772/2024 — Macello", []),
+        ("Fringe paid to plan: IBEW Local 82 H&W, plan no. 501-3317-02.", []),
+        ('Concrete: 212 CY 4000 psi, tickets 88412-88439, slump 4.5"', []),
+        ("MPRN: 7314482906   Supply no. top line 01 801 100\nRemoved", []),
+        (
+            "Pour nous joindre : 1 800 790-2424 ou, pour les clients d'affaires, 514 385-7252.",
+            ["1 800 790-2424", "514 385-7252"],
+        ),
+        ("Apoio ao cliente 220 441 772 · Avarias 800 506 506", ["220 441 772", "800 506 506"]),
+        ("Product: FTTH 1G/1G + voice (port TN (815) 434-0077 from Frontier", ["(815) 434-0077"]),
+        (
+            "Loan: $27,950 / 25 yr / 3.99% APR, ACH from routing 063107513 acct 1100448921\n"
+            "Installer: Treasure Coast Solar, FL license CVC57112, (772) 879-1406",
+            ["(772) 879-1406"],
+        ),
+        # (a number word's compound whose first part names a phone is the phone's)
+        ("Rufnummer: 0441 772 2083", ["0441 772 2083"]),
+        ("Gratisnummer 0800 112 247", ["0800 112 247"]),
+        ("Festnetznummer 0441 772208", ["0441 772208"]),
+        ("महाराष्ट्र — अधिक माहितीसाठी संपर्क क्रमांक ०२० २५५० १२३४", ["०२० २५५० १२३४"]),
+    ],
+)
+def test_what_utilities_field_service_and_farm_text_taught(text, want):
+    assert phones_in(text) == want, text
+
+
+def test_an_undashed_ssn_under_dashed_ones_in_a_fixed_width_table():
+    text = (
+        "(1) NAME AND INDIVIDUAL IDENTIFYING NUMBER | (4) CLASS | TOTAL\n"
+        "Pham, Kevin           201-19-0857   Equip. Oper.   | 39.0\n"
+        "Bright, Shawna L.     410274011  Apprentice 3      | 40.0\n"
+    )
+    found = [text[f.start : f.end] for f in PiiScanner().scan(text) if f.type == "US_SSN"]
+    assert found == ["201-19-0857", "410274011"]
+    # (not in a delimited row: its header names the column)
+    rows = '10532,"Lin",704-62-5230,205320608,3266984864\n53876,"Rahul",588321751,191575952,44424688493\n'
+    assert "191575952" not in [rows[f.start : f.end] for f in PiiScanner().scan(rows)]

@@ -396,3 +396,20 @@ def test_backslashes_that_are_no_json_escapes_and_php_escaped_slashes():
     ]
     text = r'{"url": "postgres:\/\/admin:Zq9x7Lp2@db.example.com\/app"}'
     assert [(f.type, f.text) for f in sc.scan(text)] == [("URL_PASSWORD", "Zq9x7Lp2")]
+
+
+def test_an_aws_secret_key_without_digits_beside_its_name():
+    # (one random key in a thousand has no digit: its own name right before it, and a / or +, still make it one)
+    s = SecretsScanner()
+    for text in (
+        "    env:\n      AWS_ACCESS_KEY_ID: AKIAHC5FHD4TWBFAR6DP\n      AWS_SECRET_ACCESS_KEY: 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\n",
+        "aws_secret_access_key = HhqMfdfJ+GXZvSJqnenA/o/KkJfVkMQ/FtylFxGy\n",
+        '{"SecretAccessKey": "HhqMfdfJ+GXZvSJqnenA/o/KkJfVkMQ/FtylFxGy"}',
+    ):
+        assert "AWS_SECRET_ACCESS_KEY" in [f.type for f in s.scan(text)], text
+    # (without digits, a / or +, or its name right before it: a word run, a path)
+    for text in (
+        "AWS_SECRET_ACCESS_KEY: ThisIsNotARealKeyJustAPlaceholderValueXx\n",
+        "aws secret docs: see src/Components/AuthProviderSettingsPageView/Index for the form\n",
+    ):
+        assert "AWS_SECRET_ACCESS_KEY" not in [f.type for f in s.scan(text)], text

@@ -94,8 +94,10 @@ _ONE_DIGIT_GROUP = re.compile(r"(?<![0-9])[0-9](?![0-9])")
 _SPELLED = re.compile(r"[0-9](?: [0-9]){7,14}")  # a number read out digit by digit, as speech-to-text writes it
 # ...not a code read out ("Your phone verification code is 4 8 2 9 1 7 3 5", "which phone model?")
 _CODE_WORD = re.compile(r"code|kod|c[oó]dig|codice|pin\b|otp|passcode|password|verif|model|test|keypad|serial|imei")
-# a customer number's check part after a slash: "641974/57" (not a number's alternative last digits, "022-26598888/99")
-_SLASH_TAIL = re.compile(r"[0-9]{5,7}/[0-9]{1,2}")
+# a customer number's check part after a slash: "641974/57", or its year: "0441772/2024" (not a number's alternative
+# last digits, "022-26598888/99")
+_DOTTED_224 = re.compile(r"[0-9]{2}\.[0-9]{2}\.[0-9]{4}")
+_SLASH_TAIL = re.compile(r"[0-9]{5,7}/(?:[0-9]{1,2}|(?:19|20)[0-9]{2})")
 _DMY_SPACED = re.compile(r"(?:0?[1-9]|[12][0-9]|3[01])\. ?(?:0?[1-9]|1[0-2])\. ?(?:19|20)[0-9]{2}(?![0-9])")
 # what stands before a bracketed area code and is no part of its number: a house or suite number ("Váci utca 12.
 # (1) 385 2217", "Suite 12 (415) 555-0132"), a range of hours ("Mo-Fr 9-17 (22) 628 40 12"); not one digit, a trunk
@@ -131,7 +133,8 @@ _THOUSANDS = re.compile(r"[1-9]\d{0,2}(?:([ .])\d{3})(?:\1\d{3})*")
 _UNIT_AFTER = re.compile(
     r"[ \t]?(?:€|\$|£|¥|₽|₹|₩|₺|%|‰|°|元|円|원|руб|р\.|тыс|млн|zł|pln|eur|usd|gbp|chf|rub|ft|kč|kr|"
     r"km|kg|mb|gb|kb|ms|mm|cm|m²|m2|people|users|inhabitants|habitantes|einwohner|mieszkańców|человек|"
-    r"osób|personas|pessoas|persone|inwoners|kişi|명|人|units|pcs|szt|stück|шт)(?![a-z])"
+    r"osób|personas|pessoas|persone|inwoners|kişi|명|人|units|pcs|szt|stück|шт|"
+    r"kwh|mwh|kvarh|kva|kw|m³|m3|smc|gal|gallons|litres|liters|psi)(?![a-z])"
     r"(?![ \t]?[0-9])",  # (not the next amount's currency: "010 191 8338\t€ 640,00")
     re.IGNORECASE,
 )
@@ -197,7 +200,14 @@ _NEG_WORDS = (
     r"kennitala|bearbeitungsnummer|kassenzeichen|colegiado|декларація|декларации|декларация|"
     # (insurance, property and vehicles: an Italian motor policy's, Icelandic and Polish policies', a Dutch
     # registration's, a Russian form's, a Norwegian toll tag's number)
-    r"tryggingarnúmer|polisa|polisy|registratienummer|бланка|бланк"
+    r"tryggingarnúmer|polisa|polisy|registratienummer|бланка|бланк|"
+    # (utilities, field service and farms: a meter's number in a dozen languages, a supply point's (British MPAN and
+    # MPRN, French PDL and PRM, Italian PDR, Mexican RPU, Australian NMI, Polish PPE), a German delivery point's,
+    # a lot's, a slip's tickets, a Polish, Czech or Slovak customer's, a Slovenian or Croatian invoice's)
+    r"meter|meters|zähler|compteur|contatore|contador|licznik|licznika|medidor|mätare|måler|mittari|sayaç|sayacı|"
+    r"счетчик|счётчик|счетчика|счётчика|лічильник|лічильника|wodomierz|mpan|mprn|pdl|prm|pdr|rpu|nmi|ppe|"
+    r"abnahmestelle|entnahmestelle|verbrauchsstelle|zählpunkt|marktlokation|lote|tickets|"
+    r"zákaznické|zákaznického|zákaznický|zákaznícke|račun|računa|računu"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
@@ -217,7 +227,7 @@ _ON_HOLDER = re.compile(
 _NEG_INLINE = frozenset(["заявка", "заявку", "заявки", "zgłoszenie", "zgłoszenia", "mã"])
 # words that are a record's only with its number word after them ("Bill number 812 447 3301", "Notice no."; not
 # "Call Bill 415-555-0132"), and ids that are words too ("TIN", "SIN"), not where a phone word is near
-_NEG_WITH_NUMBER_WORD = frozenset(("bill", "notice", "group"))
+_NEG_WITH_NUMBER_WORD = frozenset(("bill", "notice", "group", "plan"))
 # (and a field's length, a form's submission, Medicare: "Phone number (max 15 chars): …", "Call Medicare 1-800-…")
 _NEG_UNLESS_PHONE_WORD = frozenset(
     # (and a student's registration, a Turkish or Lithuanian personal id or code, a Portuguese or Spanish
@@ -225,6 +235,7 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     ("tin", "sin", "chars", "submission", "medicare")
     + ("matricula", "matrícula", "kimlik", "asmens", "kodas", "identificação", "identificación", "omb")
     + ("rca", "brikke")  # (an Italian motor policy, a Norwegian toll tag: "Call RCA (212) 930-4000" is a phone)
+    + ("betrieb",)  # (a German farm's registration: "Betrieb 09 187 000 4417"; "Telefon Betrieb: 0711 …" is a phone)
 )
 _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "тн вэд",  # (a Russian customs code)
@@ -249,6 +260,12 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "frequent flyer",
     "poziv na broj",  # (a Croatian payment's reference)
     "паспорт рф",  # (a Russian passport's series and number)
+    "кадастровый номер",  # (a plot's cadastral number)
+    "nr klienta",  # (a Polish customer's and consumer's number; not "Biuro Obsługi Klienta", a service line)
+    "numer klienta",
+    "nr odbiorcy",
+    "numer odbiorcy",
+    "point de livraison",  # (a French supply point: "Point de livraison : 09 124 417 728 305")
     "(hs)",  # (a customs tariff's code: "세번부호(HS): 8471.30-0000"; not "Tel. 24 hs 0800 …", open all day)
 )
 _REGISTRY = re.compile(r"\b(?:rcs|rm|siren|siret|immatricul|inscrit|registre)")
@@ -295,6 +312,24 @@ _NEG_LAST_RE = re.compile(
     r"(?<![^\W\d_])(?:" + "|".join(re.escape(w) for w in _NEG_LAST) + r")[ \t]*(?:is|:|#|：)?[ \t]*$"
 )
 _DIGIT = re.compile(r"[0-9]")
+# a compound of a number word (German, Dutch, Scandinavian: "Buchungsnr.", "Målernr.", "Zählernummer", "PQ-Nr."), a
+# record's number unless its first part names a phone ("Rufnummer", "Tel.-Nr.", "Servicenummer", "Notfallnummer")
+_COMPOUND_NUMBER = re.compile(r"[^\W\d_]{2,}-?(?:nummer|nr)")
+_PHONE_STEM = re.compile(
+    r"tel|fon|phon|ruf|handy|mobil|fax|servic|hotline|notruf|notfall|kontakt|contact|sms|whatsapp|durchwahl|zentral|"
+    r"störung|stoerung|bereitschaft|support|gsm|direkt|direct|nød|vakt|hjælp|hjälp|help|info|växel|sentral|mob|"
+    r"pager|funk|anruf|call|bel|ring|opkald|samtal|lín|lin|gratis|frei|kostenlos|toll|sammel|haupt|festnetz|privat|"
+    r"büro|buero|nebenstelle|wahl|anschluss|alarm|nood|jour|vagt"
+)
+
+
+def _compound_number(tok: str) -> bool:
+    """A record's number word made of a noun and "nr" / "nummer" whose noun names no phone."""
+    return _COMPOUND_NUMBER.fullmatch(tok) is not None and _PHONE_STEM.search(tok) is None
+
+
+# a short bracketed note after a number's word ("Betriebsnr. (HIT) 09 777 044 1772", "Kundennr. (alt)")
+_NOTE_AFTER = re.compile(r"[ \t]*\([^()\n]{1,12}\)[ \t]*:?[ \t]*$")
 # a company's or a person's tax / registry number: the word may stand a few words before it
 _ID_WORDS = frozenset(  # (not "ein", "btw", "vat", "inn", "nit", "rut", "rfc": words of their own elsewhere)
     [
@@ -384,7 +419,9 @@ _NEG_FILLER = frozenset(
         "n",
         "º",
         "o",  # ("n.º" reads "n.o" once normalised)
-        "č",  # (Czech "č.", číslo)
+        "č",  # (Czech "č.", číslo: "Zákaznické číslo 8801229437"; "Telefonní číslo" keeps its phone word)
+        "číslo",
+        "št",  # (Slovenian "št.", številka: "RAČUN št. 24-1182207")
         "številka",  # (Slovenian: "Matična številka: 8218770000")
         "jurídica",  # (a Costa Rican company's "Cédula jurídica: 3-002-418227", a person's "cédula física")
         "juridica",
@@ -416,12 +453,15 @@ _NEG_CJK = re.compile(
     r"(?:订单|單號|单号|发票|發票|编号|編號|主文|注文|(?<!電話)(?<!携帯)(?<!FAX)(?<!Fax)(?<!ＦＡＸ)(?<!ファックス)(?<!代表)番号|郵便|邮编|账号|账户|帳號|帳戶|帐号|口座|계좌|우편번호|주문|사업자|"
     r"상품번호|매물번호|관리번호|접수번호|예약번호|회원번호|송금번호|ผู้เสียภาษี|این ٹی این|ایس ٹی آر این|"
     r"등록번호|송장|請求書|请求书|거래명세서|会議\s*ID|会议\s*ID|회의\s*ID|コード|品番|批次|批号|批號|"
+    # (a utility's customer and meter numbers, a Chinese or Taiwanese electricity account, an ordinal's 第 before
+    # its number and 号: "不动产权第0188220号"; a Hindi serial number, not a mobile's: "पर्ची क्रमांक")
+    r"고객번호|계기번호|계량기번호|電號|电号|户号|戶號|第|(?<!मोबाइल )(?<!मोबाईल )(?<!फ़ोन )(?<!फोन )(?<!संपर्क )क्रमांक|"
     r"رقم الطلب|الطلب|الشحنة|شحنة|فاتورة|الفاتورة|رقم الحساب|الحساب|المعاملة|معاملة|الزيارة|الملف|ضريبية|الضريبي|"
     # (an Arabic record's number: "هوية مقيم رقم", "فاتورة مبسطة رقم", "رقم السجل التجاري", "رقم المرجع")
     r"(?:ال)?(?:طلب|شحنة|فاتورة|هوية|مقيم|تصريح|مرجع|مركبة|عقد|سجل|إقرار)\S{0,4}(?:\s+"
     + _AR_NOT_PHONE
     + r"\S+)?\s+رقم|"
-    r"رقم\s+(?:ال)?(?:مرجع|عقد|سجل|تصريح|هوية|مركبة|إقرار)\S{0,4}(?:\s+"
+    r"رقم\s+(?:ال)?(?:مرجع|عقد|سجل|تصريح|هوية|مركبة|إقرار|إيصال|عداد|اشتراك)\S{0,4}(?:\s+"
     + _AR_NOT_PHONE
     + r"\S+)?|बीजक|[Qq][Qq]号?|〒|รหัส|পরিচয়পত্র\s*নম্বর)"
     # (a record's key in quotes too: '"사업자번호":"')
@@ -665,6 +705,9 @@ _CTX_MULTI = (
     "numéro sans frais",
     "ligne sans frais",
     "linha grátis",
+    "apoio ao cliente",  # (Portugal's customer line, its line of support and its faults' line: "Avarias 800 506 506")
+    "linha de apoio",
+    "avarias",
     "linha verde",
     "número verde",
     "numero verde",
@@ -1110,6 +1153,14 @@ def _neg(before: str, keyed: bool = False) -> bool:
     if key is not None and "_" in key.group(1) and not _CTX_SET.isdisjoint(key.group(1).split("_")):
         return False  # a key that names a phone with its negative word: "contact_relais", "tel_commande"
     toks = _TOKEN.findall(tail)
+    if toks and tail.rstrip(" \t:")[-1:] == ")":
+        note = _NOTE_AFTER.search(tail)
+        if note is not None and not _has_ctx(note.group()):
+            head = _TOKEN.findall(tail, 0, note.start())
+            if head and (head[-1] in _NEG_SET or _compound_number(head[-1])):
+                toks = head  # (the note says nothing of a phone: the word before it names the number)
+    if toks and _compound_number(toks[-1]) and not _has_ctx(tail):
+        return True  # "Buchungsnr. 0441-7728-12", "Målernr. 30208874", "PQ-Nr. 010.044172"
     if toks and toks[-1] in ("n°", "nº", "№") and not _has_ctx(tail):
         return True  # a number sign right before it, no phone word: "Resolución N° 023-003-0145821" (not "Teléfono N°")
     if toks and "-" in toks[-1] and toks[-1].rsplit("-", 1)[1] in _NEG_FILLER:
@@ -1277,6 +1328,11 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         looked = zeros = 0
         for a, b in matches:
             g = t[a:b]
+            if g[:2] in ("1 ", "1-") and "US" not in seen and nanp(g, g.translate(_KEEP_DIGITS)) > 0:
+                # a North American number with its trunk's 1 ("1 800 790-2424"): as a +1 one, for the numbers beside it
+                # ("… ou, pour les clients d'affaires, 514 385-7252")
+                seen += ("US",)
+                continue
             zero = g[:2] == "00" and g[2:3] != "0"
             if zero:
                 # an international number after its 00 ("00351 96 118 7204"), not an id ("Factura 0034912345678"); one
@@ -1353,6 +1409,8 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
                 continue
             if "." in s and _decimalish(s):
                 continue
+            if _DOTTED_224.fullmatch(s) and not _has_ctx(t[max(0, a - 40) : a].lower()):
+                continue  # a bill of quantities' position ("02.01.0110  Hausanschluss …"): no country groups a phone so
             if ("." in s and _DMY_INSIDE.search(s)) or (
                 " " in s
                 and _TWO_TIMES.fullmatch(s)
@@ -1374,8 +1432,8 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         if s.count("-") >= 2 and _DATE_INSIDE.search(s):
             continue  # a date inside the run ("098  26-02-2024 00"): cells of a table run together
         if (
-            len(s) == 9
-            and (s[4] == "-" or s[4] == "/")
+            len(s) in (9, 11)
+            and (s[len(s) // 2] == "-" or s[len(s) // 2] == "/")
             and _short_range(s)
             and not _has_ctx(t[max(0, a - 40) : a].lower())
         ):
@@ -1622,9 +1680,11 @@ _LIST_MARK = re.compile(r"[1-9][0-9]?\. (?=[+(0-9])")
 
 
 def _short_range(s: str) -> bool:
-    """Four digits, a dash or slash, four digits a little larger: a range, not a number."""
-    lo, hi = s[:4], s[5:]
-    return lo.isdigit() and hi.isdigit() and lo[:2] == hi[:2] and 0 < int(hi) - int(lo) < 100
+    """Four (five) digits, a dash or slash, four (five) digits a little larger: a range, not a number ("8001-8004",
+    a slip's "tickets 88412-88439")."""
+    k = len(s) // 2
+    lo, hi = s[:k], s[k + 1 :]
+    return lo.isdigit() and hi.isdigit() and lo[: k - 2] == hi[: k - 2] and 0 < int(hi) - int(lo) < 100
 
 
 _NANP_CUT = re.compile(r"\([2-9][0-9]{2}\) ?[0-9]{3}-[0-9]{1,3}")
@@ -1815,9 +1875,9 @@ _CITY_AFTER = re.compile(r"[ \t]+[^\W\d_](?<![a-z])")  # a capitalised word: "Po
 # "HP" (a mobile, "handphone", in Indonesia, Malaysia and Singapore) in capitals: "hp" is horsepower ("150 hp")
 _HP = re.compile(r"(?<![A-Za-z])H[Pp](?![A-Za-z])(?:[ \t]*(?:no|nr|#)\.?)?[ \t]*[:.]?[ \t]*$")
 # two capitals right before a number: a country or carrier prefix of a VAT id or a parcel code, also on the line above
-# ("VAT: BE\n0123.…"; "PH", the phone's own abbreviation, and "HP" are no prefix; nor a code's last letters, "Bristol
+# ("VAT: BE\n0123.…"; "PH" and "TN", the phone's own abbreviations, and "HP" are no prefix; nor a code's last letters, "Bristol
 # BS7 8AA\n07400 …"; a "+" number is never a VAT id)
-_PREFIX_BEFORE = re.compile(r"(?<![A-Za-z0-9])(?!PH|HP)[A-Z]{2} ?$")
+_PREFIX_BEFORE = re.compile(r"(?<![A-Za-z0-9])(?!PH|HP|TN)[A-Z]{2} ?$")
 # ...unless it is a word of text in capitals ("CRITICAL VALUE CALLED TO DR. LEBLANC AT 403-215-0984"): a preposition
 # in capitals after another word in capitals (not a VAT id's country: "VAT GB 123 4567 89", "BTW BE 0123.456.749")
 _SHOUTED_BEFORE = re.compile(r"(?<![A-Za-z])[A-Z]{2,}\.? (?:AT|TO|ON|BY|OR|OF|AS) $")
@@ -1957,6 +2017,8 @@ def _score(
         # no hinted country takes it: any country, if a phone word or a trunk prefix and grouping say "phone"
         if not ((digits[0] == "0" and len(s) > len(digits)) or has_ctx()):
             return 0.0
+        if len(digits) < 9 and not has_ctx():
+            return 0.0  # (eight digits or fewer fit some country's short numbers, Vienna's "01 801 100": not alone)
         region, trunk = _valid_national(s, _ALL_TARGETS)
         if region is None and has_ctx():
             region, trunk = _valid_national(s, _WORD_TARGETS)

@@ -313,6 +313,28 @@ _SSN_CTX = re.compile(
     r"feed|account|accounts|profile|profiles|post|posts|handle|handles|channel|channels|calendar)(?![a-z])))"
 )
 
+_SSN_DASHED = re.compile(r"(?<![0-9\-])(?!000|666|9)[0-9]{3}-(?!00)[0-9]{2}-(?!0000)[0-9]{4}(?![0-9\-])")
+
+
+_LONG_DIGITS = re.compile(r"[0-9]{7}")
+_FIELD_SEP = re.compile(r"[;\t|]")
+
+
+def _ssn_above(t: str, a: int) -> bool:
+    """A dashed SSN in the same column of the line above: a row of a payroll's table whose number lost its dashes
+    ("Pham, Kevin   201-19-0857 …\nBright, Shawna L.   410274011 …")."""
+    ls = t.rfind("\n", 0, a) + 1
+    if ls == 0:
+        return False
+    col = a - ls
+    pl = t.rfind("\n", 0, ls - 1) + 1
+    above = t[pl : ls - 1]
+    if t.find("   ", ls, a) < 0 or above.find("   ", 0, col) < 0 or _FIELD_SEP.search(t, ls, a):
+        return False  # (only a fixed-width table's cells line up, spaces before them; a delimited row's header names
+        # its column; a comma in a name is no delimiter: "Pham, Kevin      201-19-0857")
+    return _SSN_DASHED.search(above, max(0, col - 2), col + 13) is not None
+
+
 _TAX_FORM = re.compile(
     r"(?<![a-z0-9])(?:(?:form|the|my|her|his|our|your|their) (?:1040(?:-?(?:sr|nr|x|es))?|1099(?:-[a-z]+)?|w-?[249]|ss-5|i-9)"
     r"|w-[249]|1040-(?:sr|nr|x|es)|ss-5|i-9)(?![a-z0-9])"
@@ -929,6 +951,15 @@ class PiiScanner:
                 score = 0.4
             else:
                 score = 0.3
+            if (
+                not ctx
+                and not neg
+                and sep != "-"
+                and (not header.strip() or "identif" in header or _SSN_DASHED.search(header))
+            ):
+                # (under no column's name, a form's "individual identifying number", or a "header" that is a row of
+                # SSNs itself; a column named "ACCT" holds account numbers under an SSN written there by mistake)
+                ctx = _ssn_above(t, m.start())
             if ctx:
                 score += 0.3
             elif neg:
@@ -1388,6 +1419,9 @@ class _Headers:
         he = t.find("\n", hs, ls)
         if delim == "," and "   " in line and _NUMBER_CELL.search(t, hs, he if he >= 0 else ls):
             return None  # a fixed-width row with a comma in a name ("HARRIS, GLORIA M   713-45-9348"): no CSV
+        if delim == "," and _LONG_DIGITS.search(t, hs, he if he >= 0 else ls):
+            return None  # two lines of prose with as many commas: a header holds no account number ("… $27,950 / 25
+            # yr / 3.99% APR, ACH autopay from routing 063107513 acct 1100448921\nInstaller: …, (772) 879-1406")
         return delim, [c.lower() for c in t[hs : he if he >= 0 else ls].split(delim)]
 
     def _line_cells(self, ls: int) -> list[tuple[int, int]] | None:

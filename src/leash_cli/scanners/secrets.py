@@ -232,6 +232,10 @@ _AWS_CTX_WEAK = re.compile(r"\baws\b|secret", re.IGNORECASE)
 _AWS_CTX_SPAN = 160  # how far before a key its context may stand
 _AWS_ID_PREFIXES = ("akia", "asia", "abia", "acca")
 _DIGIT = re.compile(r"[0-9]")
+# the secret key's own name just before it: ``AWS_SECRET_ACCESS_KEY: …``, ``aws_secret_access_key = …``, ``"SecretAccessKey": "…``
+_AWS_SYMBOL_BEFORE = re.compile(
+    r"(?:secret_?access_?key|secretaccesskey)[\"']?\s{0,3}[:=]\s{0,3}[\"']?$", re.IGNORECASE
+)
 
 _URL_PW = re.compile(
     r"(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]{1,19}://"
@@ -557,14 +561,18 @@ class SecretsScanner:
             low = before.lower()
             if "aws" not in low and "secret" not in low and not any(p in low for p in _AWS_ID_PREFIXES):
                 continue  # (plain substring tests first: most 40-character runs have no context at all)
-            if tok == tok.lower() or tok == tok.upper() or not _DIGIT.search(tok):
-                continue  # a key mixes upper case, lower case and digits (hex digests do not)
+            if tok == tok.lower() or tok == tok.upper():
+                continue  # a key mixes upper and lower case (hex digests do not)
             if _AWS_CTX_STRONG.search(before):
                 level = 0.85
             elif _AWS_CTX_WEAK.search(before):
                 level = 0.7
             else:
                 continue
+            if not _DIGIT.search(tok) and not (
+                level == 0.85 and _AWS_SYMBOL_BEFORE.search(before) and ("/" in tok or "+" in tok)
+            ):
+                continue  # a key has digits, but one in a thousand has none: then its own name right before it, and a / or +
             if is_placeholder(tok) or shannon_entropy(tok) < 3.8:
                 continue
             yield ("AWS_SECRET_ACCESS_KEY", a, b, level)
