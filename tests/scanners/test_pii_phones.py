@@ -1369,3 +1369,54 @@ def test_an_undashed_ssn_under_dashed_ones_in_a_fixed_width_table():
     # (not in a delimited row: its header names the column)
     rows = '10532,"Lin",704-62-5230,205320608,3266984864\n53876,"Rahul",588321751,191575952,44424688493\n'
     assert "191575952" not in [rows[f.start : f.end] for f in PiiScanner().scan(rows)]
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what the thirtieth writer's security-operations, fraud and trust-and-safety text taught)
+        (
+            "Kommunikation: Krisenstab unter +43 316 656 695-0, Bereitschaft IT 0664 / 190 00 95.",
+            ["+43 316 656 695-0", "0664 / 190 00 95"],
+        ),
+        ("Son numéro : 0475 46 58 80. Pouvez-vous bloquer ? Numéro de client : 1284-5502-71.", ["0475 46 58 80"]),
+        ("| Kiinteistötunnus | 91-17-56-12 | |", []),
+        ("Ikiteisminio tyrimo Nr. 01-1-04417-24\nTyrėjas: V. Petrauskas", []),
+        ("Pak mi volali z +420 604 017 799. Jsem na 603 120 582.", ["+420 604 017 799", "603 120 582"]),
+        ("[09:13] Bence: TAJ 044 187 292, adóazonosító 8412345678", []),
+        (
+            "Informacijski pooblaščenec je bil obveščen. Za vprašanja: 080 14 68 ali dpo@trgovina-primer.si.",
+            ["080 14 68"],
+        ),
+        ("Расчётный счёт: 40817810099910004312, БИК 044525225, корр. счёт", []),
+        ("رقمي: 054 869 0335، وهاتف المكتب 011 250 5869 تحويلة 318.", ["054 869 0335", "011 250 5869 تحويلة 318"]),
+        ("詐欺師の折返し番号：050-9736-8013\n振込先", ["050-9736-8013"]),
+        ("เบอร์ของผม 087-490-6551 เบอร์ออฟฟิศ 02-176-8452 ต่อ 2231\n", ["087-490-6551", "02-176-8452 ต่อ 2231"]),
+        ('Isi: "Transaksi di luar aplikasi saja, WA 0878-0576-0905, email', ["0878-0576-0905"]),
+        (
+            "Ang number ko ay 0917 066 3102, opisina (02) 8999 9987 loc. 214.",
+            ["0917 066 3102", "(02) 8999 9987 loc. 214"],
+        ),
+        (
+            "  4654127934788490|09|26|***|Harold Jensen|1184 Pine St|Duluth|MN|55802|2183157490|hj@example.net",
+            ["2183157490"],
+        ),
+        ("1715856023.004415 Ch1o8Qq2nRt 53 udp login.microsoftonline.com A NOERROR 0 300 20.190.159[.]2", []),
+        # (what a number's own words keep: a phone's compound, a customer's answer under a question, a record's key)
+        ("puhelinnumero 040 123 4567", ["040 123 4567"]),
+        ("¿Me confirma su nuevo número?\nCliente: Es el 3334904778", ["3334904778"]),
+        (
+            '{"cliente_id": 88213,\n "telefono": "+52 81 4941 5876",\n "telefono_oficina": "81-6683-6246"}',
+            ["+52 81 4941 5876", "81-6683-6246"],
+        ),
+    ],
+)
+def test_what_security_operations_and_fraud_text_taught(text, want):
+    assert phones_in(text) == want, text
+
+
+def test_a_card_number_is_written_from_a_group_of_four():
+    # (a case's date, time and sequence, sixteen digits that pass Luhn with a Mastercard prefix, is no card)
+    assert PiiScanner().scan("Vorgangsnummer 230219-1630-028114.") == []
+    text = "Karte 5300 7215 4431 8626 belastet"
+    assert [text[f.start : f.end] for f in PiiScanner().scan(text)] == ["5300 7215 4431 8626"]

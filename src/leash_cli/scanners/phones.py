@@ -85,7 +85,8 @@ PHONE = re.compile(r"[+(0-9](?<![A-Za-z0-9_+#.@][\s\S])" + _PHONE_BODY)
 # (PHONE after a glued label, whose last character the first look-behind would refuse)
 _PHONE_GLUED = re.compile(r"[+(0-9]" + _PHONE_BODY)
 _EXT = re.compile(
-    r"[ \t]{0,2}(?:ext\.?|extn\.?|extension|x|доб\.?|wewn\.?|wew\.?|ramal|anexo|anx\.?|dahili|int\.?|poste|durchwahl|dw\.?|内線|内线|內線|分機|分机|转|轉|내선)"
+    r"[ \t]{0,2}(?:ext\.?|extn\.?|extension|x|доб\.?|wewn\.?|wew\.?|ramal|anexo|anx\.?|dahili|int\.?|poste|durchwahl|dw\.?|内線|内线|內線|分機|分机|转|轉|내선|"
+    r"loc\.?|local|تحويلة|داخلي|ต่อ|máy lẻ)"
     r"[ \t]{0,2}(?:[:\-][ \t]?)?[0-9]{1,6}(?![0-9A-Za-z])",
     re.IGNORECASE,
 )
@@ -207,7 +208,10 @@ _NEG_WORDS = (
     r"meter|meters|zähler|compteur|contatore|contador|licznik|licznika|medidor|mätare|måler|mittari|sayaç|sayacı|"
     r"счетчик|счётчик|счетчика|счётчика|лічильник|лічильника|wodomierz|mpan|mprn|pdl|prm|pdr|rpu|nmi|ppe|"
     r"abnahmestelle|entnahmestelle|verbrauchsstelle|zählpunkt|marktlokation|lote|tickets|"
-    r"zákaznické|zákaznického|zákaznický|zákaznícke|račun|računa|računu"
+    r"zákaznické|zákaznického|zákaznický|zákaznícke|račun|računa|računu|"
+    # (security and fraud cases: a Hungarian social-security (TAJ) and tax number, a Russian bank's BIK, a Lithuanian
+    # pre-trial investigation's number)
+    r"taj|adóazonosító|бик|tyrimo"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
@@ -312,14 +316,15 @@ _NEG_LAST_RE = re.compile(
     r"(?<![^\W\d_])(?:" + "|".join(re.escape(w) for w in _NEG_LAST) + r")[ \t]*(?:is|:|#|：)?[ \t]*$"
 )
 _DIGIT = re.compile(r"[0-9]")
-# a compound of a number word (German, Dutch, Scandinavian: "Buchungsnr.", "Målernr.", "Zählernummer", "PQ-Nr."), a
-# record's number unless its first part names a phone ("Rufnummer", "Tel.-Nr.", "Servicenummer", "Notfallnummer")
-_COMPOUND_NUMBER = re.compile(r"[^\W\d_]{2,}-?(?:nummer|nr)")
+# a compound of a number word (German, Dutch, Scandinavian, Finnish: "Buchungsnr.", "Målernr.", "Zählernummer", "PQ-Nr.",
+# "asiakasnumero", "Kiinteistötunnus", "Y-tunnus"), a record's number unless its first part names a phone
+# ("Rufnummer", "Tel.-Nr.", "Servicenummer", "Notfallnummer", "puhelinnumero")
+_COMPOUND_NUMBER = re.compile(r"(?:[^\W\d_]{2,}-?|[^\W\d_]-)(?:nummer|nr|numero|tunnus)")
 _PHONE_STEM = re.compile(
     r"tel|fon|phon|ruf|handy|mobil|fax|servic|hotline|notruf|notfall|kontakt|contact|sms|whatsapp|durchwahl|zentral|"
     r"störung|stoerung|bereitschaft|support|gsm|direkt|direct|nød|vakt|hjælp|hjälp|help|info|växel|sentral|mob|"
     r"pager|funk|anruf|call|bel|ring|opkald|samtal|lín|lin|gratis|frei|kostenlos|toll|sammel|haupt|festnetz|privat|"
-    r"büro|buero|nebenstelle|wahl|anschluss|alarm|nood|jour|vagt"
+    r"büro|buero|nebenstelle|wahl|anschluss|alarm|nood|jour|vagt|puhelin|soitto|päivystys"
 )
 
 
@@ -382,6 +387,8 @@ _NUMBER_WORDS = frozenset(
         "номер",
     )
 )
+_CLIENT_WORDS = frozenset(("client", "cliente", "customer", "klant"))
+_CLIENT_NUMBER = _NUMBER_WORDS - {"id", "code"}
 _CODE_LETTERS = re.compile(r"(?<=:[ \t])[A-Z]{2,4}[ \t]?$")
 _NUMBER_LABEL = re.compile(r"(?i)(?:nummer|number|numero|número|numer|nr\.?|no\.?|id)[ \t]*:[ \t]*$")
 # an account's own short form right before it ("A/c 00112233445566"; not "A/C Repair: …", "Casa/Celular: …")
@@ -450,7 +457,7 @@ _NEG_FILLER = frozenset(
 # (the word an Arabic record's number may hold between its noun and "رقم" is no phone word: "رقم العقد جوال: 055…")
 _AR_NOT_PHONE = r"(?!(?:ال)?(?:جوال|هاتف|موبايل|واتساب|تلفون)|اتصل|اتصال|تواصل|للتواصل)"
 _NEG_CJK = re.compile(
-    r"(?:订单|單號|单号|发票|發票|编号|編號|主文|注文|(?<!電話)(?<!携帯)(?<!FAX)(?<!Fax)(?<!ＦＡＸ)(?<!ファックス)(?<!代表)番号|郵便|邮编|账号|账户|帳號|帳戶|帐号|口座|계좌|우편번호|주문|사업자|"
+    r"(?:订单|單號|单号|发票|發票|编号|編號|主文|注文|(?<!電話)(?<!携帯)(?<!FAX)(?<!Fax)(?<!ＦＡＸ)(?<!ファックス)(?<!代表)(?<!折返し)(?<!折り返し)(?<!連絡)番号|郵便|邮编|账号|账户|帳號|帳戶|帐号|口座|계좌|우편번호|주문|사업자|"
     r"상품번호|매물번호|관리번호|접수번호|예약번호|회원번호|송금번호|ผู้เสียภาษี|این ٹی این|ایس ٹی آر این|"
     r"등록번호|송장|請求書|请求书|거래명세서|会議\s*ID|会议\s*ID|회의\s*ID|コード|品番|批次|批号|批號|"
     # (a utility's customer and meter numbers, a Chinese or Taiwanese electricity account, an ordinal's 第 before
@@ -684,6 +691,18 @@ _CTX_SET = frozenset(
         "matkapuhelimeen",
         "перезвоните",
         "перезвонить",
+        # (a Czech or Slovak "they called me from", an on-call line, a landline: "Bereitschaft IT 0664 / …",
+        # "auf ihrem Festnetz 0 …")
+        "volali",
+        "volal",
+        "volala",
+        "zavolal",
+        "zavolali",
+        "zavolala",
+        "volajte",
+        "zavolajte",
+        "bereitschaft",
+        "festnetz",
     ]
 )
 _CTX_MULTI = (
@@ -815,10 +834,103 @@ _LANGS = (
     ("", "kiitos terveisin soita puhelin toimisto", ("FI",)),
     ("őű", "hogy vagy köszönöm telefonszám hívjon üdvözlettel", ("HU",)),
     ("șțşţ", "și pentru vă mulțumesc sunați", ("RO",)),
-    ("", "pokličite pokliči pišite hvala lep pozdrav nazovite lijep srdačan pozdravom", ("SI", "HR")),
+    (
+        "",
+        "pokličite pokliči pišite hvala lep pozdrav nazovite lijep srdačan pozdravom vprašanja telefonska številka",
+        ("SI", "HR"),
+    ),
     ("", "anda dengan dgn yang yg mohon terima kasih hubungi silakan sila kami", ("ID", "MY")),
 )
 _LANG_CHARS = [frozenset(c) for c, _, _ in _LANGS]
+# country-code top-level domains of a host or an address; not those sold as generic names (.co, .io, .me, .tv, .ai …),
+# nor those that are abbreviations too ("tel.no", "user.id", "this.is")
+_CC_TLD = re.compile(r"[a-z0-9]\.([a-z]{2})(?![a-z0-9\-])")
+_TLD_REGION = {
+    cc: cc.upper()
+    for cc in [
+        "de",
+        "at",
+        "ch",
+        "fr",
+        "be",
+        "nl",
+        "lu",
+        "it",
+        "es",
+        "pt",
+        "pl",
+        "cz",
+        "sk",
+        "si",
+        "hr",
+        "rs",
+        "ba",
+        "hu",
+        "ro",
+        "bg",
+        "gr",
+        "dk",
+        "se",
+        "fi",
+        "ee",
+        "lv",
+        "lt",
+        "ie",
+        "mt",
+        "cy",
+        "ua",
+        "by",
+        "ru",
+        "kz",
+        "tr",
+        "il",
+        "sa",
+        "ae",
+        "qa",
+        "kw",
+        "om",
+        "bh",
+        "jo",
+        "lb",
+        "eg",
+        "ma",
+        "tn",
+        "dz",
+        "ng",
+        "ke",
+        "gh",
+        "za",
+        "in",
+        "pk",
+        "bd",
+        "lk",
+        "np",
+        "th",
+        "vn",
+        "my",
+        "sg",
+        "ph",
+        "kr",
+        "jp",
+        "cn",
+        "tw",
+        "hk",
+        "au",
+        "nz",
+        "br",
+        "ar",
+        "cl",
+        "pe",
+        "mx",
+        "uy",
+        "py",
+        "bo",
+        "ec",
+        "ve",
+        "ca",
+    ]
+}
+_TLD_REGION["uk"] = "GB"
 _LANG_WORDS = [frozenset(w.split()) for _, w, _ in _LANGS]
 _LETTERS = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)?")
 _ENGLISH = ("GB", "IN", "AU", "IE")
@@ -918,6 +1030,11 @@ def region_hints(window: str) -> tuple[str, ...]:
             out.extend(r for r in _SCRIPT_LETTERS[k][1] if r not in out)
         for k in sorted(found):
             out.extend(r for r in _SCRIPTS[k][2] if r not in out)
+    if "." in low:  # a country's domain in an address or a link ("dpo@trgovina-primer.si", "www.example.cz")
+        for m in _CC_TLD.finditer(low):
+            r = _TLD_REGION.get(m.group(1))
+            if r is not None and r not in out:
+                out.append(r)
     words = set(_LETTERS.findall(low))
     scored = []
     for k, (_, _, regions) in enumerate(_LANGS):
@@ -1171,9 +1288,19 @@ def _neg(before: str, keyed: bool = False) -> bool:
         if (last in _NEG_SET or last in _NEG_UNLESS_PHONE_WORD) and not _has_ctx(first):
             toks[-1] = last
     numbered = bool(toks) and toks[-1] in _NEG_FILLER
+    popped = []
     while toks and toks[-1] in _NEG_FILLER:
-        if toks.pop() == "id" and _TOKEN.findall(tail, tail.rfind("\n") + 1) == ["id"] and not _has_ctx(tail):
+        popped.append(toks.pop())
+        if popped[-1] == "id" and _TOKEN.findall(tail, tail.rfind("\n") + 1) == ["id"] and not _has_ctx(tail):
             return True  # an id's own label, alone on its line ("ID: 7740-118329"; not "Caller ID:", "WhatsApp ID:")
+    if (
+        not _CLIENT_WORDS.isdisjoint(popped)
+        and not _CLIENT_NUMBER.isdisjoint(popped)
+        and not (toks and toks[-1] in _CTX_SET)
+        and "\n" not in tail[tail.rfind(popped[-1]) :]
+    ):
+        return True  # a customer's number: "Votre numéro de client : 1284-5502-71" (not "Phone customer number: …", nor
+        # a question's "número?" above a customer's answer)
     if toks and "\n" in tail and _ANSWER_LABEL.search(tail) is not None:
         toks = []  # an answer's speaker under a question: the question is no key ("Can you confirm the phone number on
         # the account?\nCustomer: (628) 822-7909"; not a key split over two lines, "Order no.\nCustomer: …")
@@ -1446,6 +1573,8 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             # an IPv4 address ('reg.1.server.1.address="194.128.13.226"' in a phone's config), or one out of range
             # ("269.82.76.859" in a validator's report)
             continue
+        if t.startswith("[.]", b) or t.startswith("(.)", b):
+            continue  # the head of a defanged address in a security log ("NOERROR 0 300 20.190.159[.]2")
         if t.startswith(":", b) and _YMD_HOUR.fullmatch(s):
             continue  # a compact date and the hour of a time ("20240412 05:12:31.540")
         if _FIX_TAG_BEFORE.search(t, max(0, a - 8), a):
@@ -1500,7 +1629,12 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             and not _NUMBERED_LABEL.fullmatch(code.group())
         ):
             continue
-        if not intl and _PREFIX_BEFORE.search(before[-4:]) and not _SHOUTED_BEFORE.search(before[-40:]):
+        if (
+            not intl
+            and _PREFIX_BEFORE.search(before[-4:])
+            and not _SHOUTED_BEFORE.search(before[-40:])
+            and " / " not in s  # (an area code's slash is no id's: "Bereitschaft IT 0664 / 190 00 95")
+        ):
             continue
         after = t[b : b + 24]
         if hl7 and ("|" in before or "|" in after):
@@ -1875,9 +2009,9 @@ _CITY_AFTER = re.compile(r"[ \t]+[^\W\d_](?<![a-z])")  # a capitalised word: "Po
 # "HP" (a mobile, "handphone", in Indonesia, Malaysia and Singapore) in capitals: "hp" is horsepower ("150 hp")
 _HP = re.compile(r"(?<![A-Za-z])H[Pp](?![A-Za-z])(?:[ \t]*(?:no|nr|#)\.?)?[ \t]*[:.]?[ \t]*$")
 # two capitals right before a number: a country or carrier prefix of a VAT id or a parcel code, also on the line above
-# ("VAT: BE\n0123.…"; "PH" and "TN", the phone's own abbreviations, and "HP" are no prefix; nor a code's last letters, "Bristol
+# ("VAT: BE\n0123.…"; "PH", "TN" and "WA" (WhatsApp), the phone's own abbreviations, and "HP" are no prefix; nor a code's last letters, "Bristol
 # BS7 8AA\n07400 …"; a "+" number is never a VAT id)
-_PREFIX_BEFORE = re.compile(r"(?<![A-Za-z0-9])(?!PH|HP|TN)[A-Z]{2} ?$")
+_PREFIX_BEFORE = re.compile(r"(?<![A-Za-z0-9])(?!PH|HP|TN|WA)[A-Z]{2} ?$")
 # ...unless it is a word of text in capitals ("CRITICAL VALUE CALLED TO DR. LEBLANC AT 403-215-0984"): a preposition
 # in capitals after another word in capitals (not a VAT id's country: "VAT GB 123 4567 89", "BTW BE 0123.456.749")
 _SHOUTED_BEFORE = re.compile(r"(?<![A-Za-z])[A-Z]{2,}\.? (?:AT|TO|ON|BY|OR|OF|AS) $")
@@ -1928,6 +2062,8 @@ _OR_JOIN = re.compile(
     re.IGNORECASE,
 )
 _OR_REACH = 16
+# a delimited record's state and ZIP fields right before the number: an address's phone ("…|Duluth|MN|55802|2183157490|")
+_STATE_ZIP_FIELDS = re.compile(r"(?<![A-Za-z])[A-Z]{2}([|,;\t])[0-9]{5}(?:-[0-9]{4})?\1$")
 
 
 def _score(
@@ -1945,6 +2081,7 @@ def _score(
                 or (_keyed(before) and _named_phone_key(before))  # ('"PhoneNumber": "', "mCallIncomingNumber=")
                 or (before[-1:] in "\"'" and _SETTER.search(before[-40:]) is not None)  # ('dto.setCelular("')
                 or (_ROW_TIME.search(before) is not None and _call_row(t, a, b))
+                or (before[-1:] in "|,;\t" and _STATE_ZIP_FIELDS.search(before[-16:]) is not None)
             )
         return ctx
 

@@ -323,11 +323,13 @@ _FIELD_SEP = re.compile(r"[;\t|]")
 def _ssn_above(t: str, a: int) -> bool:
     """A dashed SSN in the same column of the line above: a row of a payroll's table whose number lost its dashes
     ("Pham, Kevin   201-19-0857 …\nBright, Shawna L.   410274011 …")."""
-    ls = t.rfind("\n", 0, a) + 1
+    ls = t.rfind("\n", max(0, a - _MAX_ROW), a) + 1
     if ls == 0:
-        return False
+        return False  # (the first line, or a line longer than a table's row: bounded, linear)
     col = a - ls
-    pl = t.rfind("\n", 0, ls - 1) + 1
+    pl = t.rfind("\n", max(0, ls - 1 - _MAX_ROW), ls - 1) + 1
+    if pl == 0 and ls - 1 > _MAX_ROW:
+        return False
     above = t[pl : ls - 1]
     if t.find("   ", ls, a) < 0 or above.find("   ", 0, col) < 0 or _FIELD_SEP.search(t, ls, a):
         return False  # (only a fixed-width table's cells line up, spaces before them; a delimited row's header names
@@ -879,6 +881,9 @@ class PiiScanner:
                     if len(digits) >= 13 and (best is None or len(digits) > best[2]):
                         if (
                             all(len(groups[k][1]) >= 3 for k in range(i, j))  # (the last may be two: "… 0259 04")
+                            # (a card's number is written from a group of four: "230219-1630-028114" is a case's,
+                            # a date and a time and a sequence)
+                            and len(groups[i][1]) == 4
                             and len(groups[j][1]) >= (2 if j == ng - 1 and j > i else 3)
                             and luhn_ok(digits)
                             and (
