@@ -411,5 +411,6 @@ def test_an_aws_secret_key_without_digits_beside_its_name():
     for text in (
         "AWS_SECRET_ACCESS_KEY: ThisIsNotARealKeyJustAPlaceholderValueXx\n",
         "aws secret docs: see src/Components/AuthProviderSettingsPageView/Index for the form\n",
+        "aws_secret_access_key: vault/kv/data/team/Platform/awsSecretKey\n",  # (a secret store's path)
     ):
         assert "AWS_SECRET_ACCESS_KEY" not in [f.type for f in s.scan(text)], text

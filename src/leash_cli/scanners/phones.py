@@ -134,11 +134,12 @@ _THOUSANDS = re.compile(r"[1-9]\d{0,2}(?:([ .])\d{3})(?:\1\d{3})*")
 _UNIT_AFTER = re.compile(
     r"[ \t]?(?:€|\$|£|¥|₽|₹|₩|₺|%|‰|°|元|円|원|руб|р\.|тыс|млн|zł|pln|eur|usd|gbp|chf|rub|ft|kč|kr|"
     r"km|kg|mb|gb|kb|ms|mm|cm|m²|m2|people|users|inhabitants|habitantes|einwohner|mieszkańców|человек|"
-    r"osób|personas|pessoas|persone|inwoners|kişi|명|人|units|pcs|szt|stück|шт|"
-    r"kwh|mwh|kvarh|kva|kw|m³|m3|smc|gal|gallons|litres|liters|psi)(?![a-z])"
+    r"osób|personas|pessoas|persone|inwoners|kişi|명|人|units|pcs|szt|stück|шт)(?![a-z])"
     r"(?![ \t]?[0-9])",  # (not the next amount's currency: "010 191 8338\t€ 640,00")
     re.IGNORECASE,
 )
+# a meter's units, as written (not "Gal", a name; nor "KVA-Anlage")
+_METER_UNIT_AFTER = re.compile(r"[ \t]?(?:kWh|MWh|kvarh|kVA|kW|m³|m3|Smc|gal|gallons|litres|liters)(?![A-Za-z\-])")
 _UNIT_BEFORE = re.compile(r"(?:€|\$|£|¥|₽|₹|₩|₺|eur|usd|pln|rub|r\$)\s?$", re.IGNORECASE)
 
 # negative words right before a number (ASCII / Latin / Cyrillic words need a word boundary;
@@ -202,16 +203,8 @@ _NEG_WORDS = (
     # (insurance, property and vehicles: an Italian motor policy's, Icelandic and Polish policies', a Dutch
     # registration's, a Russian form's, a Norwegian toll tag's number)
     r"tryggingarnúmer|polisa|polisy|registratienummer|бланка|бланк|"
-    # (utilities, field service and farms: a meter's number in a dozen languages, a supply point's (British MPAN and
-    # MPRN, French PDL and PRM, Italian PDR, Mexican RPU, Australian NMI, Polish PPE), a German delivery point's,
-    # a lot's, a slip's tickets, a Polish, Czech or Slovak customer's, a Slovenian or Croatian invoice's)
-    r"meter|meters|zähler|compteur|contatore|contador|licznik|licznika|medidor|mätare|måler|mittari|sayaç|sayacı|"
-    r"счетчик|счётчик|счетчика|счётчика|лічильник|лічильника|wodomierz|mpan|mprn|pdl|prm|pdr|rpu|nmi|ppe|"
-    r"abnahmestelle|entnahmestelle|verbrauchsstelle|zählpunkt|marktlokation|lote|tickets|"
-    r"zákaznické|zákaznického|zákaznický|zákaznícke|račun|računa|računu|"
-    # (security and fraud cases: a Hungarian social-security (TAJ) and tax number, a Russian bank's BIK, a Lithuanian
-    # pre-trial investigation's number)
-    r"taj|adóazonosító|бик|tyrimo"
+    # (utilities: a German delivery point's number; a Hungarian tax number, a Lithuanian pre-trial investigation's)
+    r"abnahmestelle|entnahmestelle|verbrauchsstelle|zählpunkt|marktlokation|adóazonosító|tyrimo"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
@@ -231,7 +224,7 @@ _ON_HOLDER = re.compile(
 _NEG_INLINE = frozenset(["заявка", "заявку", "заявки", "zgłoszenie", "zgłoszenia", "mã"])
 # words that are a record's only with its number word after them ("Bill number 812 447 3301", "Notice no."; not
 # "Call Bill 415-555-0132"), and ids that are words too ("TIN", "SIN"), not where a phone word is near
-_NEG_WITH_NUMBER_WORD = frozenset(("bill", "notice", "group", "plan"))
+_NEG_WITH_NUMBER_WORD = frozenset(("bill", "notice", "group", "plan", "račun", "računa", "računu"))
 # (and a field's length, a form's submission, Medicare: "Phone number (max 15 chars): …", "Call Medicare 1-800-…")
 _NEG_UNLESS_PHONE_WORD = frozenset(
     # (and a student's registration, a Turkish or Lithuanian personal id or code, a Portuguese or Spanish
@@ -239,8 +232,16 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     ("tin", "sin", "chars", "submission", "medicare")
     + ("matricula", "matrícula", "kimlik", "asmens", "kodas", "identificação", "identificación", "omb")
     + ("rca", "brikke")  # (an Italian motor policy, a Norwegian toll tag: "Call RCA (212) 930-4000" is a phone)
-    + ("betrieb",)  # (a German farm's registration: "Betrieb 09 187 000 4417"; "Telefon Betrieb: 0711 …" is a phone)
+    # (a meter's number in a dozen languages, unless a phone word is near: "Hotline Zähler 0800 …", "Numero verde
+    # guasti contatore 800 …"; a Czech or Slovak customer's number: "Volejte na zákaznické číslo 800 …" is a phone)
+    + ("meter", "meters", "zähler", "compteur", "contatore", "licznik", "licznika", "medidor", "mätare", "måler")
+    + ("mittari", "sayaç", "sayacı", "счетчик", "счётчик", "счетчика", "счётчика", "лічильник", "лічильника")
+    + ("wodomierz", "zákaznické", "zákaznického", "zákaznický", "zákaznícke")
 )
+# ...and those that are such a word only in capitals (a supply point's: British MPAN and MPRN, French PDL and PRM,
+# Italian PDR, Mexican RPU, Australian NMI, Polish PPE; a Hungarian social-security number, a Russian bank's BIK;
+# not "Hotel Taj", nor a dent repairer's "PDR (214) …" after "Call")
+_NEG_CAPS = frozenset(("mpan", "mprn", "pdl", "prm", "pdr", "rpu", "nmi", "ppe", "taj", "бик"))
 _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "тн вэд",  # (a Russian customs code)
     "variabilní symbol",  # (a Czech payment's reference)
@@ -319,12 +320,22 @@ _DIGIT = re.compile(r"[0-9]")
 # a compound of a number word (German, Dutch, Scandinavian, Finnish: "Buchungsnr.", "Målernr.", "Zählernummer", "PQ-Nr.",
 # "asiakasnumero", "Kiinteistötunnus", "Y-tunnus"), a record's number unless its first part names a phone
 # ("Rufnummer", "Tel.-Nr.", "Servicenummer", "Notfallnummer", "puhelinnumero")
-_COMPOUND_NUMBER = re.compile(r"(?:[^\W\d_]{2,}-?|[^\W\d_]-)(?:nummer|nr|numero|tunnus)")
+_COMPOUND_NUMBER = re.compile(
+    r"(?:[^\W\d_]{2,}-?|[^\W\d_]-)(?:nr|tunnus)|"
+    # (spelled out, a phone's compounds are many -- "Hoofdnummer", "Doorkiesnummer", "Notdienstnummer",
+    # "Kännykkänumero": only a record's first part counts)
+    r"(?:kunde|kund|klant|asiakas|vertrag|contract|sopimus|avtal|rechnung|faktur|factuur|lasku|buchung|auftrag|"
+    r"bestell|order|ordre|tilaus|artikel|serien|serie|objekt|anlage|liegenschaft|gerät|zähler|mess|måler|mätar|"
+    r"mittari|meter|konto|rekening|account|mitglied|versicherung|polis|steuer|personal|person|henkilö|kassen|"
+    r"referenz|referentie|viite|transaktion|vorgang|akten|sags|ärende|dossier|fall|lieferant|leverancier|"
+    r"fahrgestell|chassis|paket|sendung|zählpunkt|käyttöpaikka)[^\W\d_]{0,4}-?(?:nummer|numero)"
+)
 _PHONE_STEM = re.compile(
     r"tel|fon|phon|ruf|handy|mobil|fax|servic|hotline|notruf|notfall|kontakt|contact|sms|whatsapp|durchwahl|zentral|"
     r"störung|stoerung|bereitschaft|support|gsm|direkt|direct|nød|vakt|hjælp|hjälp|help|info|växel|sentral|mob|"
     r"pager|funk|anruf|call|bel|ring|opkald|samtal|lín|lin|gratis|frei|kostenlos|toll|sammel|haupt|festnetz|privat|"
-    r"büro|buero|nebenstelle|wahl|anschluss|alarm|nood|jour|vagt|puhelin|soitto|päivystys"
+    r"büro|buero|nebenstelle|wahl|anschluss|alarm|nood|jour|vagt|puhelin|soitto|päivystys|tlf|tfn|vermittlung|"
+    r"ansprechpartner|doorkies|spoed|notdienst|auskunft|kännykkä|liittymä|yhteys"
 )
 
 
@@ -389,6 +400,9 @@ _NUMBER_WORDS = frozenset(
 )
 _CLIENT_WORDS = frozenset(("client", "cliente", "customer", "klant"))
 _CLIENT_NUMBER = _NUMBER_WORDS - {"id", "code"}
+_SERVICE_WORDS = re.compile(
+    r"servi[cç]|atenci[oó]n|atendimento|care|support|relation|relaci[oó]n|rela[cç][oõ]|apoio|assistance|asistencia"
+)
 _CODE_LETTERS = re.compile(r"(?<=:[ \t])[A-Z]{2,4}[ \t]?$")
 _NUMBER_LABEL = re.compile(r"(?i)(?:nummer|number|numero|número|numer|nr\.?|no\.?|id)[ \t]*:[ \t]*$")
 # an account's own short form right before it ("A/c 00112233445566"; not "A/C Repair: …", "Casa/Celular: …")
@@ -428,7 +442,9 @@ _NEG_FILLER = frozenset(
         "o",  # ("n.º" reads "n.o" once normalised)
         "č",  # (Czech "č.", číslo: "Zákaznické číslo 8801229437"; "Telefonní číslo" keeps its phone word)
         "číslo",
-        "št",  # (Slovenian "št.", številka: "RAČUN št. 24-1182207")
+        "št",  # (Slovenian "št.", številka, Croatian "br.", broj: "RAČUN št. 24-1182207")
+        "br",
+        "broj",
         "številka",  # (Slovenian: "Matična številka: 8218770000")
         "jurídica",  # (a Costa Rican company's "Cédula jurídica: 3-002-418227", a person's "cédula física")
         "juridica",
@@ -461,14 +477,14 @@ _NEG_CJK = re.compile(
     r"상품번호|매물번호|관리번호|접수번호|예약번호|회원번호|송금번호|ผู้เสียภาษี|این ٹی این|ایس ٹی آر این|"
     r"등록번호|송장|請求書|请求书|거래명세서|会議\s*ID|会议\s*ID|회의\s*ID|コード|品番|批次|批号|批號|"
     # (a utility's customer and meter numbers, a Chinese or Taiwanese electricity account, an ordinal's 第 before
-    # its number and 号: "不动产权第0188220号"; a Hindi serial number, not a mobile's: "पर्ची क्रमांक")
-    r"고객번호|계기번호|계량기번호|電號|电号|户号|戶號|第|(?<!मोबाइल )(?<!मोबाईल )(?<!फ़ोन )(?<!फोन )(?<!संपर्क )क्रमांक|"
+    # its number and 号: "不动产权第0188220号")
+    r"고객번호|계기번호|계량기번호|電號|电号|户号|戶號|第|"
     r"رقم الطلب|الطلب|الشحنة|شحنة|فاتورة|الفاتورة|رقم الحساب|الحساب|المعاملة|معاملة|الزيارة|الملف|ضريبية|الضريبي|"
     # (an Arabic record's number: "هوية مقيم رقم", "فاتورة مبسطة رقم", "رقم السجل التجاري", "رقم المرجع")
     r"(?:ال)?(?:طلب|شحنة|فاتورة|هوية|مقيم|تصريح|مرجع|مركبة|عقد|سجل|إقرار)\S{0,4}(?:\s+"
     + _AR_NOT_PHONE
     + r"\S+)?\s+رقم|"
-    r"رقم\s+(?:ال)?(?:مرجع|عقد|سجل|تصريح|هوية|مركبة|إقرار|إيصال|عداد|اشتراك)\S{0,4}(?:\s+"
+    r"رقم\s+(?:ال)?(?:مرجع|عقد|سجل|تصريح|هوية|مركبة|إقرار|إيصال|عداد)\S{0,4}(?:\s+"
     + _AR_NOT_PHONE
     + r"\S+)?|बीजक|[Qq][Qq]号?|〒|รหัส|পরিচয়পত্র\s*নম্বর)"
     # (a record's key in quotes too: '"사업자번호":"')
@@ -691,8 +707,8 @@ _CTX_SET = frozenset(
         "matkapuhelimeen",
         "перезвоните",
         "перезвонить",
-        # (a Czech or Slovak "they called me from", an on-call line, a landline: "Bereitschaft IT 0664 / …",
-        # "auf ihrem Festnetz 0 …")
+        # (a Czech or Slovak "they called me from", a landline: "auf ihrem Festnetz 0 …"; a fault line: "Dépannage
+        # compteur : 09 …", "Störungsannahme Zähler: 0800 …", "guasti")
         "volali",
         "volal",
         "volala",
@@ -701,8 +717,31 @@ _CTX_SET = frozenset(
         "zavolala",
         "volajte",
         "zavolajte",
-        "bereitschaft",
         "festnetz",
+        # (a phone's number word, compounded: Danish, Norwegian, German, Dutch, Finnish)
+        "tlfnr",
+        "tlf-nr",
+        "tfnnr",
+        "telnr",
+        "tel-nr",
+        "telefonnr",
+        "telefon-nr",
+        "mobilnr",
+        "mobil-nr",
+        "handynr",
+        "faxnr",
+        "doorkiesnummer",
+        "hoofdnummer",
+        "puhelinnumero",
+        "puhelinnro",
+        "kännykkänumero",
+        "matkapuhelinnumero",
+        "emergency",  # (an emergency line: "Gas emergency: 0800 111 999", "Emergency meter 0800 …")
+        "dépannage",
+        "störungsannahme",
+        "störungsdienst",
+        "entstörung",
+        "guasti",
     ]
 )
 _CTX_MULTI = (
@@ -741,7 +780,7 @@ _CTX_MULTI = (
 _CTX_MULTI_RE = re.compile("|".join(re.escape(w) for w in _CTX_MULTI))
 _CTX_CJK = re.compile(
     r"电话|電話|手机|手機|座机|致电|拨打|撥打|热线|熱線|联系|聯繫|연락|전화|휴대폰|핸드폰|번호|携帯|携转|攜轉|代表番号|門號|门号|"
-    r"お問い合わせ|連絡先|代表|外線|फ़ोन|फोन|मोबाइल|संपर्क|कॉल|नंबर|सम्पर्क|هاتف|الهاتف|جوال|الجوال|اتصل|اتصال|موبايل|واتساب|تلفون|تواصل|"
+    r"お問い合わせ|連絡先|代表|外線|फ़ोन|फोन|मोबाइल|मोबाईल|संपर्क|कॉल|नंबर|सम्पर्क|दूरभाष|दूरध्वनी|हेल्पलाइन|هاتف|الهاتف|جوال|الجوال|اتصل|اتصال|موبايل|واتساب|تلفون|تواصل|"
     # (Arabic "رقم" is any number: "رقم العقد", "هوية مقيم رقم"; a phone's is "رقم الهاتف", "رقم الجوال")
     # (a whole word where a stem would match inside others: "فون" is in "المؤلفون", "โทร" in "โทรทัศน์", television;
     # Persian "همراه" alone is "along with", its mobile is "تلفن همراه")
@@ -1296,16 +1335,23 @@ def _neg(before: str, keyed: bool = False) -> bool:
     if (
         not _CLIENT_WORDS.isdisjoint(popped)
         and not _CLIENT_NUMBER.isdisjoint(popped)
-        and not (toks and toks[-1] in _CTX_SET)
         and "\n" not in tail[tail.rfind(popped[-1]) :]
+        and not _has_ctx(_ANY_NUMBER.sub(" ", before[-60:].lower()))
+        and _SERVICE_WORDS.search(tail) is None
     ):
-        return True  # a customer's number: "Votre numéro de client : 1284-5502-71" (not "Phone customer number: …", nor
-        # a question's "número?" above a customer's answer)
+        return True  # a customer's number: "Votre numéro de client : 1284-5502-71" (not "Phone customer number: …",
+        # "Service client numéro …", "Call our customer number …", nor a question's "número?" above an answer)
     if toks and "\n" in tail and _ANSWER_LABEL.search(tail) is not None:
         toks = []  # an answer's speaker under a question: the question is no key ("Can you confirm the phone number on
         # the account?\nCustomer: (628) 822-7909"; not a key split over two lines, "Order no.\nCustomer: …")
     if toks and (
-        (toks[-1] in _NEG_WITH_NUMBER_WORD and numbered) or (toks[-1] in _NEG_UNLESS_PHONE_WORD and not _has_ctx(tail))
+        (toks[-1] in _NEG_WITH_NUMBER_WORD and numbered)
+        or (toks[-1] in _NEG_UNLESS_PHONE_WORD and not _has_ctx(_ANY_NUMBER.sub(" ", tail[tail.rfind("\n") + 1 :])))
+        or (
+            toks[-1] in _NEG_CAPS
+            and (toks[-1].upper() in before[-30:] or before.islower())  # (a header cell comes lower-cased)
+            and not _has_ctx(_ANY_NUMBER.sub(" ", tail))
+        )
     ):
         return True
     if toks and toks[-1] == "mst" and not before.isascii():
@@ -1337,6 +1383,8 @@ def _neg(before: str, keyed: bool = False) -> bool:
     # a French company's registration: "RCS de Lyon sous le numéro 852 417 309" (not "joindre sous le numéro …")
     if "sous le n" in tail and _REGISTRY.search(before.lower()) and not _FR_PHONE.search(tail):
         return True
+    if not tail.isascii() and "क्रमांक" in tail and not _has_ctx(tail):
+        return True  # a Hindi or Marathi serial number ("पर्ची क्रमांक"; not "संपर्क क्रमांक", "दूरभाष क्रमांक")
     return not tail.isascii() and _NEG_CJK.search(before[-28:]) is not None
 
 
@@ -1573,7 +1621,7 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             # an IPv4 address ('reg.1.server.1.address="194.128.13.226"' in a phone's config), or one out of range
             # ("269.82.76.859" in a validator's report)
             continue
-        if t.startswith("[.]", b) or t.startswith("(.)", b):
+        if (t.startswith("[.]", b) or t.startswith("(.)", b)) and t[b + 3 : b + 4].isalnum():
             continue  # the head of a defanged address in a security log ("NOERROR 0 300 20.190.159[.]2")
         if t.startswith(":", b) and _YMD_HOUR.fullmatch(s):
             continue  # a compact date and the hour of a time ("20240412 05:12:31.540")
@@ -1641,7 +1689,11 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             # an HL7 v2 message: a field's words are its own ("…^PRN^CP||DE|M|EV|8812044711": the phone's code
             # belongs to the field before)
             before, after = before[before.rfind("|") + 1 :], after.split("|", 1)[0]
-        if _UNIT_AFTER.match(after) or (_HOURS_AFTER.match(after) and _TIME_LAST.search(s)):
+        if (
+            _UNIT_AFTER.match(after)
+            or _METER_UNIT_AFTER.match(after)
+            or (_HOURS_AFTER.match(after) and _TIME_LAST.search(s))
+        ):
             continue  # (a date and a time before "Uhr": "Do, 14.11. 19.30 Uhr")
         e = _EXT.match(t, b)
         end = e.end() if e else b
@@ -2081,7 +2133,6 @@ def _score(
                 or (_keyed(before) and _named_phone_key(before))  # ('"PhoneNumber": "', "mCallIncomingNumber=")
                 or (before[-1:] in "\"'" and _SETTER.search(before[-40:]) is not None)  # ('dto.setCelular("')
                 or (_ROW_TIME.search(before) is not None and _call_row(t, a, b))
-                or (before[-1:] in "|,;\t" and _STATE_ZIP_FIELDS.search(before[-16:]) is not None)
             )
         return ctx
 
@@ -2124,8 +2175,13 @@ def _score(
     base = nanp(s, digits)
     if base > 0:
         # (a North American number written in groups beside one written with its +1 reads as one, as a phone word
-        # would make it; not a run of ten digits, an id as often: "request 6174821930")
-        near = s != digits and ("US" in seen or "CA" in seen)
+        # would make it; not a run of ten digits, an id as often: "request 6174821930"; but one right after a record's
+        # state and ZIP fields, with no header naming its column, is the address's phone)
+        near = (s != digits and ("US" in seen or "CA" in seen)) or (
+            before[-1:] in "|,;\t"
+            and _STATE_ZIP_FIELDS.search(before[-16:]) is not None
+            and (not (head := header_of(a)).strip() or _DIGIT.search(head) is not None)  # (no header, or a row's)
+        )
         return base + (0.25 if base < 0.5 else 0.1) if near or has_ctx() else base
     if neg:
         return 0.0  # (a national number after "order", "Rechnung" ...: not worth the library call)

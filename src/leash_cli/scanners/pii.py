@@ -316,7 +316,8 @@ _SSN_CTX = re.compile(
 _SSN_DASHED = re.compile(r"(?<![0-9\-])(?!000|666|9)[0-9]{3}-(?!00)[0-9]{2}-(?!0000)[0-9]{4}(?![0-9\-])")
 
 
-_LONG_DIGITS = re.compile(r"[0-9]{7}")
+_LONG_DIGITS = re.compile(r"(?<![A-Za-z0-9_])[0-9]{7,}(?![A-Za-z0-9_])")  # (not a name's date: "balance_20240131")
+_SSN_TABLE_WORD = re.compile(r"(?i)\bssns?\b|social security|identifying number|soc\.? ?sec")
 _FIELD_SEP = re.compile(r"[;\t|]")
 
 
@@ -334,7 +335,11 @@ def _ssn_above(t: str, a: int) -> bool:
     if t.find("   ", ls, a) < 0 or above.find("   ", 0, col) < 0 or _FIELD_SEP.search(t, ls, a):
         return False  # (only a fixed-width table's cells line up, spaces before them; a delimited row's header names
         # its column; a comma in a name is no delimiter: "Pham, Kevin      201-19-0857")
-    return _SSN_DASHED.search(above, max(0, col - 2), col + 13) is not None
+    m = _SSN_DASHED.search(above, max(0, col - 2), col + 13)
+    if m is None or m.group().replace("-", "") in _SSN_SPECIMENS:
+        return False
+    # (and a word of SSNs or identifying numbers before, a table's header or a form's: not an invoice's part numbers)
+    return _SSN_TABLE_WORD.search(t, max(0, a - 3000), a) is not None
 
 
 _TAX_FORM = re.compile(
@@ -872,6 +877,10 @@ class PiiScanner:
                 continue
             best = None
             ng = len(groups)
+            # (with a card's word before it, a card may be written in other groups: "PAN 541333 0089604111")
+            card_word = (
+                any(len(g) != 4 for _, g in groups) and _CARD_CTX.search(t[max(0, a - 40) : a].lower()) is not None
+            )
             for i in range(ng):
                 digits = ""
                 for j in range(i, ng):
@@ -883,7 +892,7 @@ class PiiScanner:
                             all(len(groups[k][1]) >= 3 for k in range(i, j))  # (the last may be two: "… 0259 04")
                             # (a card's number is written from a group of four: "230219-1630-028114" is a case's,
                             # a date and a time and a sequence)
-                            and len(groups[i][1]) == 4
+                            and (len(groups[i][1]) == 4 or card_word)
                             and len(groups[j][1]) >= (2 if j == ng - 1 and j > i else 3)
                             and luhn_ok(digits)
                             and (
@@ -1679,7 +1688,7 @@ _ID_VALUES = re.compile(r"[ \t]*(?:<[^<>\s]{1,250}>[ \t,]*)*(?:<[^<>\s@]{0,250})
 _CARD_WORD_GLUED = re.compile(r"card|cc|visa|mc|amex|pan|credit|debit|karte|tarjeta|carte|cartao|num|no|nr")
 _CARD_CTX = re.compile(
     r"\b(?:card|credit|debit|visa|mastercard|amex|cc|pan|payment|karte|kreditkarte|tarjeta|carte|carta|cartão|cartao|"
-    r"karta|kaart|kort|kortti)\b"
+    r"karta|kaart|kort|kortti|diners|discover|jcb|maestro|unionpay|mc|kartennummer|kreditkartennummer|kortnummer)\b"
 )
 
 

@@ -570,7 +570,11 @@ class SecretsScanner:
             else:
                 continue
             if not _DIGIT.search(tok) and not (
-                level == 0.85 and _AWS_SYMBOL_BEFORE.search(before) and ("/" in tok or "+" in tok)
+                level == 0.85
+                and _AWS_SYMBOL_BEFORE.search(before)
+                and ("/" in tok or "+" in tok)
+                and sum(len(g) > 1 and g.islower() for g in tok.split("/")) < 2  # (not a path: "vault/kv/data/team/…")
+                and shannon_entropy(tok) >= 4.2
             ):
                 continue  # a key has digits, but one in a thousand has none: then its own name right before it, and a / or +
             if is_placeholder(tok) or shannon_entropy(tok) < 3.8:
