@@ -1475,3 +1475,39 @@ def test_what_a_second_reader_found_in_the_card_ssn_and_header_rules():
     # (a header's date inside a column name is no account number: the CSV's header still names the SSN column)
     text = "name,ssn,balance_20240131\nJohn Smith,123456789,500.00\nMary Jones,234567891,125.10"
     assert "234567891" in [text[f.start : f.end] for f in scan(text) if f.type == "US_SSN"]
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what the thirty-first writer's retail, e-commerce, marketplace and restaurant text taught)
+        (" **** **** **** 9910  AUTH 730915\n NET DEPOSIT (est. 03/04)   $4,624.27\n Trace 884 201 3377", []),
+        ("Lieferung an Packstation 204 (Postnummer 9918 2231 04)", []),
+        (
+            "Bestellung 100-442871, Lieferung an Packstation 204 (Postnummer 9918 2231 04)\n"
+            "Kunden-IP laut Shop-Log: 46.114.8.203, hinterlegte Telefonnummer 01590 1248873",
+            ["01590 1248873"],
+        ),
+        ("ULTIMA OP.: ****  ****  ****  5517   AUT. 0B44Z1\nESITO: CHIUSURA ESEGUITA  RIF. 339 229 6842", []),
+        ("Bankkártya ************5521   Eng.sz.: 489427\nNYUGTASZÁM: 0672/05335   2025.03.15 15:08", []),
+        ("Kortti ************8813\nViitenumero laskulle: 77487 47398", []),
+        ("ใบเสร็จรับเงิน/ใบกำกับภาษีอย่างย่อ\nเลขที่ 03099/2568   POS ID E020644840447", []),
+        ("HÓA ĐƠN GIÁ TRỊ GIA TĂNG\nKý hiệu: 1C25TAA   Số: 02105481\nNgày 15 tháng 03", []),
+        (
+            "retrait le 24/12 (créneau n° 7)\nTél. 03 20 55 18 74 / port. 06 14 92 37 05\n",
+            ["03 20 55 18 74", "06 14 92 37 05"],
+        ),
+        (
+            "20:00  tav. 11  6 pers.  Rinaldi +39 335 612 7788\n20:00  tav. 2   4 pers.  Sig.ra Morelli   339-8725002 (celiaca)",
+            ["+39 335 612 7788", "339-8725002"],
+        ),
+        ("Dzień dobry, jestem w pracy. W razie czego mój nr 798 239 111.", ["798 239 111"]),
+        ("Marko Saar. Helistada võib 5628 1599, tööl 641 2725", ["5628 1599", "641 2725"]),
+        # (what they keep: a Vietnamese number after "số" without a label's colon, a Hungarian call number)
+        ("Vui lòng xác nhận qua số 0210 1233 906", ["0210 1233 906"]),
+        ("Hívószám: 06 20 471 7674", ["06 20 471 7674"]),
+        ("212 345-6789 grams", []),
+    ],
+)
+def test_what_retail_and_restaurant_text_taught(text, want):
+    assert phones_in(text) == want, text

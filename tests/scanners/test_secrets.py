@@ -414,3 +414,9 @@ def test_an_aws_secret_key_without_digits_beside_its_name():
         "aws_secret_access_key: vault/kv/data/team/Platform/awsSecretKey\n",  # (a secret store's path)
     ):
         assert "AWS_SECRET_ACCESS_KEY" not in [f.type for f in s.scan(text)], text
+
+
+def test_stripes_documentation_test_key_is_no_secret():
+    s = SecretsScanner()
+    assert s.scan("curl https://api.stripe.com/v1/refunds -u sk_test_4eC39HqLyjWDarjtT1zdp7dc: -d charge=ch_1") == []
+    assert [f.type for f in s.scan("STRIPE_SECRET_KEY=sk_test_51Hx2kLmQpR7vT9wZ3yB5nC8dF1gJ4hK6")] == ["STRIPE_KEY"]

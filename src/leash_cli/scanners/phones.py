@@ -98,7 +98,7 @@ _CODE_WORD = re.compile(r"code|kod|c[oó]dig|codice|pin\b|otp|passcode|password|
 # a customer number's check part after a slash: "641974/57", or its year: "0441772/2024" (not a number's alternative
 # last digits, "022-26598888/99")
 _DOTTED_224 = re.compile(r"[0-9]{2}\.[0-9]{2}\.[0-9]{4}")
-_SLASH_TAIL = re.compile(r"[0-9]{5,7}/(?:[0-9]{1,2}|(?:19|20)[0-9]{2})")
+_SLASH_TAIL = re.compile(r"[0-9]{5,7}/(?:[0-9]{1,2}|(?:19|20|25)[0-9]{2})")  # (25xx: a Thai year, "03099/2568")
 _DMY_SPACED = re.compile(r"(?:0?[1-9]|[12][0-9]|3[01])\. ?(?:0?[1-9]|1[0-2])\. ?(?:19|20)[0-9]{2}(?![0-9])")
 # what stands before a bracketed area code and is no part of its number: a house or suite number ("Váci utca 12.
 # (1) 385 2217", "Suite 12 (415) 555-0132"), a range of hours ("Mo-Fr 9-17 (22) 628 40 12"); not one digit, a trunk
@@ -204,7 +204,9 @@ _NEG_WORDS = (
     # registration's, a Russian form's, a Norwegian toll tag's number)
     r"tryggingarnúmer|polisa|polisy|registratienummer|бланка|бланк|"
     # (utilities: a German delivery point's number; a Hungarian tax number, a Lithuanian pre-trial investigation's)
-    r"abnahmestelle|entnahmestelle|verbrauchsstelle|zählpunkt|marktlokation|adóazonosító|tyrimo"
+    r"abnahmestelle|entnahmestelle|verbrauchsstelle|zählpunkt|marktlokation|adóazonosító|tyrimo|"
+    # (retail: a card terminal's trace number, an Italian reference "RIF.")
+    r"trace|rif"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
@@ -321,21 +323,21 @@ _DIGIT = re.compile(r"[0-9]")
 # "asiakasnumero", "Kiinteistötunnus", "Y-tunnus"), a record's number unless its first part names a phone
 # ("Rufnummer", "Tel.-Nr.", "Servicenummer", "Notfallnummer", "puhelinnumero")
 _COMPOUND_NUMBER = re.compile(
-    r"(?:[^\W\d_]{2,}-?|[^\W\d_]-)(?:nr|tunnus)|"
+    r"(?:[^\W\d_]{2,}-?|[^\W\d_]-)(?:nr|tunnus|szám)|"
     # (spelled out, a phone's compounds are many -- "Hoofdnummer", "Doorkiesnummer", "Notdienstnummer",
     # "Kännykkänumero": only a record's first part counts)
     r"(?:kunde|kund|klant|asiakas|vertrag|contract|sopimus|avtal|rechnung|faktur|factuur|lasku|buchung|auftrag|"
     r"bestell|order|ordre|tilaus|artikel|serien|serie|objekt|anlage|liegenschaft|gerät|zähler|mess|måler|mätar|"
     r"mittari|meter|konto|rekening|account|mitglied|versicherung|polis|steuer|personal|person|henkilö|kassen|"
     r"referenz|referentie|viite|transaktion|vorgang|akten|sags|ärende|dossier|fall|lieferant|leverancier|"
-    r"fahrgestell|chassis|paket|sendung|zählpunkt|käyttöpaikka)[^\W\d_]{0,4}-?(?:nummer|numero)"
+    r"fahrgestell|chassis|paket|sendung|zählpunkt|käyttöpaikka|post)[^\W\d_]{0,4}-?(?:nummer|numero)"
 )
 _PHONE_STEM = re.compile(
     r"tel|fon|phon|ruf|handy|mobil|fax|servic|hotline|notruf|notfall|kontakt|contact|sms|whatsapp|durchwahl|zentral|"
     r"störung|stoerung|bereitschaft|support|gsm|direkt|direct|nød|vakt|hjælp|hjälp|help|info|växel|sentral|mob|"
     r"pager|funk|anruf|call|bel|ring|opkald|samtal|lín|lin|gratis|frei|kostenlos|toll|sammel|haupt|festnetz|privat|"
     r"büro|buero|nebenstelle|wahl|anschluss|alarm|nood|jour|vagt|puhelin|soitto|päivystys|tlf|tfn|vermittlung|"
-    r"ansprechpartner|doorkies|spoed|notdienst|auskunft|kännykkä|liittymä|yhteys"
+    r"ansprechpartner|doorkies|spoed|notdienst|auskunft|kännykkä|liittymä|yhteys|hív"
 )
 
 
@@ -372,6 +374,7 @@ _ID_WORDS = frozenset(  # (not "ein", "btw", "vat", "inn", "nit", "rut", "rfc": 
         "agb",
         "ondernemingsnummer",  # (a Belgian company's number a word before: "Ondernemingsnummer werkgever: 0118.…")
         "sss",  # (a Philippine social-security number a word before: "SSS ER No.: 03-9123456-7-000")
+        "viitenumero",  # (a Finnish payment reference a word before: "Viitenumero laskulle: 77487 47398")
     ]
 )
 # a code's one-letter prefix after its word on the same line (not T, M, F, P ... of a signature: "T 0161 …")
@@ -681,6 +684,8 @@ _CTX_SET = frozenset(
         "numurs",
         "numuru",
         "helistage",
+        "helistada",
+        "helistan",
         "helista",
         "numbril",
         "tālruņa",
@@ -771,6 +776,7 @@ _CTX_MULTI = (
     "numero verde",
     "liên hệ",  # (Vietnamese: contact)
     "tổng đài",  # (Vietnamese: a switchboard, a hotline)
+    "mój nr",  # (Polish: "my number")
     "number to text",  # ("Best number to text updates to?", "a number to call or text")
     "number to call",
     "number to reach",
@@ -1317,7 +1323,11 @@ def _neg(before: str, keyed: bool = False) -> bool:
                 toks = head  # (the note says nothing of a phone: the word before it names the number)
     if toks and _compound_number(toks[-1]) and not _has_ctx(tail):
         return True  # "Buchungsnr. 0441-7728-12", "Målernr. 30208874", "PQ-Nr. 010.044172"
-    if toks and toks[-1] in ("n°", "nº", "№") and not _has_ctx(tail):
+    if (
+        toks
+        and (toks[-1] in ("n°", "nº", "№") or (toks[-1] == "số" and tail.rstrip()[-1:] == ":"))
+        and not _has_ctx(tail)
+    ):
         return True  # a number sign right before it, no phone word: "Resolución N° 023-003-0145821" (not "Teléfono N°")
     if toks and "-" in toks[-1] and toks[-1].rsplit("-", 1)[1] in _NEG_FILLER:
         toks[-1:] = toks[-1].rsplit("-", 1)  # a word and its number word joined: "CVR-nr.", "Hersteller-Nr."
@@ -1701,7 +1711,9 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         asked = _asked(t, a) if "\n" in before else None
         if asked == "phone":
             joined = True  # (a phone word in the question this line answers)
-        port = before.endswith(("Port.", "Port. ", "PORT.", "PORT. "))  # (French: "Port.06 12 50 92 23", a mobile)
+        port = before.endswith(
+            ("Port.", "Port. ", "PORT.", "PORT. ", "port.", "port. ")
+        )  # (French: "Port.06 12 50 92 23", a mobile)
         if port:
             joined = True
         neg = not port and (
@@ -2182,7 +2194,11 @@ def _score(
             and _STATE_ZIP_FIELDS.search(before[-16:]) is not None
             and (not (head := header_of(a)).strip() or _DIGIT.search(head) is not None)  # (no header, or a row's)
         )
-        return base + (0.25 if base < 0.5 else 0.1) if near or has_ctx() else base
+        score = base + (0.25 if base < 0.5 else 0.1) if near or has_ctx() else base
+        if score >= 0.5 or not seen or "US" in seen or "CA" in seen:
+            return score
+        # (loosely grouped, in a text whose own numbers are another country's: read as that country's national number
+        # below, "Sig.ra Morelli   339-8725002" beside "+39 335 612 7788")
     if neg:
         return 0.0  # (a national number after "order", "Rechnung" ...: not worth the library call)
     if s == digits and digits[0] != "0" and 10 <= len(digits) <= 15 and msg_keyed(before):

@@ -316,7 +316,7 @@ _SSN_CTX = re.compile(
 _SSN_DASHED = re.compile(r"(?<![0-9\-])(?!000|666|9)[0-9]{3}-(?!00)[0-9]{2}-(?!0000)[0-9]{4}(?![0-9\-])")
 
 
-_LONG_DIGITS = re.compile(r"(?<![A-Za-z0-9_])[0-9]{7,}(?![A-Za-z0-9_])")  # (not a name's date: "balance_20240131")
+_LONG_DIGITS = re.compile(r"(?<![A-Za-z0-9_])[0-9]{5,}(?![A-Za-z0-9_])")  # (not a name's date: "balance_20240131")
 _SSN_TABLE_WORD = re.compile(r"(?i)\bssns?\b|social security|identifying number|soc\.? ?sec")
 _FIELD_SEP = re.compile(r"[;\t|]")
 
