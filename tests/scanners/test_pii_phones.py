@@ -1151,9 +1151,10 @@ def test_what_a_second_reader_of_the_telecom_rules_kept(text, want):
         # Spanish words hint at Spanish-speaking countries even beside a French-looking accent
         ("Organiza estos contactos por ciudad.\n- Andrés (Bogotá) (601) 122 4441", ["(601) 122 4441"]),
         # a North American toll-free number written with a space and then a dash after the trunk's 1, as Canada writes
-        # them; without the 1 that grouping needs a phone word, as before
+        # them; without the 1 that grouping needs a phone word, as before, but after one of Quebec's area codes
         ("Renseignements : 1 877 394-2210", ["1 877 394-2210"]),
-        ("Info : 514 398-1234", []),
+        ("Info : 312 398-1234", []),
+        ("Info : 514 398-1234", ["514 398-1234"]),
     ],
 )
 def test_what_travel_logistics_and_hospitality_text_taught(text, want):
@@ -1510,4 +1511,26 @@ def test_what_a_second_reader_found_in_the_card_ssn_and_header_rules():
     ],
 )
 def test_what_retail_and_restaurant_text_taught(text, want):
+    assert phones_in(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what the thirty-second writer's university, research and science text taught)
+        ("Studentennummer: r0912467\nRijksregisternummer: 02.11.07-233.41\nOpleiding", []),
+        ("Student ID: 2148817 · HESA ID: 1811324470519\nUCAS Personal ID: 143-556-8921\nHost", []),
+        ("Lysregime 16/8 t\nDatalogger S/N 20 48 71 33 · firmware 3.1.18", []),
+        ("Ime i prezime: Luka Horvat · JMBAG 0119241847\nMobitel: +385 91 574 6201", ["+385 91 574 6201"]),
+        ("서울대학교 생명윤리위원회 승인번호 IRB No. 2403/001-017\n연구책임자", []),
+        ("标本号:PE 01844722 采集号:王 2024-118\n采集地", []),
+        ("NIK        : 3404124107950003\nNPWP       : 09.418.227.4-541.000\nProgram", []),
+        ("Pour toute question sur l'étude : 514 343-7418 ou julie@example.ca", ["514 343-7418"]),
+        ("After the 20th I'm back at Université Laval, 418 656-2131 poste 47928.", ["418 656-2131 poste 47928"]),
+        # (what they keep: a passenger's name glued after its title, "S/NOAH", is no serial number's word)
+        ("MANSOUR/SAMI MR S/NOAH 14FEB23\n\nze belt vanaf 020-5718 422", ["020-5718 422"]),
+        ("Kundendienstnummer: 0711 9876543", ["0711 9876543"]),
+    ],
+)
+def test_what_university_and_research_text_taught(text, want):
     assert phones_in(text) == want, text

@@ -420,3 +420,12 @@ def test_stripes_documentation_test_key_is_no_secret():
     s = SecretsScanner()
     assert s.scan("curl https://api.stripe.com/v1/refunds -u sk_test_4eC39HqLyjWDarjtT1zdp7dc: -d charge=ch_1") == []
     assert [f.type for f in s.scan("STRIPE_SECRET_KEY=sk_test_51Hx2kLmQpR7vT9wZ3yB5nC8dF1gJ4hK6")] == ["STRIPE_KEY"]
+
+
+def test_a_url_password_that_starts_with_a_dollar_sign():
+    # (random letters of both cases and digits after the "$" are a password; a variable's name is a placeholder)
+    s = SecretsScanner()
+    text = 'broker_url = "redis://:$hsaOzAnUNBSa9KVzD3Z@10.0.3.7:6379/0"'
+    assert [(f.type, text[f.start : f.end]) for f in s.scan(text)] == [("URL_PASSWORD", "$hsaOzAnUNBSa9KVzD3Z")]
+    for text in ("redis://:$REDIS_PASSWORD@host:6379", "mysql://$user:$pass@db/x", "pg://u:${DB_PASS}@h/x"):
+        assert s.scan(text) == [], text

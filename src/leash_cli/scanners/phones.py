@@ -206,7 +206,10 @@ _NEG_WORDS = (
     # (utilities: a German delivery point's number; a Hungarian tax number, a Lithuanian pre-trial investigation's)
     r"abnahmestelle|entnahmestelle|verbrauchsstelle|zählpunkt|marktlokation|adóazonosító|tyrimo|"
     # (retail: a card terminal's trace number, an Italian reference "RIF.")
-    r"trace|rif"
+    r"trace|rif|"
+    # (universities and research: Croatian student and personal ids and tax number, Serbian JMBG, an ethics board's
+    # approval, Indonesian tax, identity and student numbers)
+    r"jmbag|jmbg|oib|irb|npwp|nik|nim"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
@@ -268,6 +271,9 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "poziv na broj",  # (a Croatian payment's reference)
     "паспорт рф",  # (a Russian passport's series and number)
     "кадастровый номер",  # (a plot's cadastral number)
+    "personal id",  # (UCAS's "Personal ID: 143-556-8921")
+    "s/n ",  # (a serial number: "Datalogger S/N 20 48 71 33", "S/N: …"; not a passenger's "S/NOAH")
+    "s/n:",
     "nr klienta",  # (a Polish customer's and consumer's number; not "Biuro Obsługi Klienta", a service line)
     "numer klienta",
     "nr odbiorcy",
@@ -326,7 +332,7 @@ _COMPOUND_NUMBER = re.compile(
     r"(?:[^\W\d_]{2,}-?|[^\W\d_]-)(?:nr|tunnus|szám)|"
     # (spelled out, a phone's compounds are many -- "Hoofdnummer", "Doorkiesnummer", "Notdienstnummer",
     # "Kännykkänumero": only a record's first part counts)
-    r"(?:kunde|kund|klant|asiakas|vertrag|contract|sopimus|avtal|rechnung|faktur|factuur|lasku|buchung|auftrag|"
+    r"[^\W\d_]*(?:register|studenten|student|matrikel|kunde|kund|klant|asiakas|vertrag|contract|sopimus|avtal|rechnung|faktur|factuur|lasku|buchung|auftrag|"
     r"bestell|order|ordre|tilaus|artikel|serien|serie|objekt|anlage|liegenschaft|gerät|zähler|mess|måler|mätar|"
     r"mittari|meter|konto|rekening|account|mitglied|versicherung|polis|steuer|personal|person|henkilö|kassen|"
     r"referenz|referentie|viite|transaktion|vorgang|akten|sags|ärende|dossier|fall|lieferant|leverancier|"
@@ -337,7 +343,7 @@ _PHONE_STEM = re.compile(
     r"störung|stoerung|bereitschaft|support|gsm|direkt|direct|nød|vakt|hjælp|hjälp|help|info|växel|sentral|mob|"
     r"pager|funk|anruf|call|bel|ring|opkald|samtal|lín|lin|gratis|frei|kostenlos|toll|sammel|haupt|festnetz|privat|"
     r"büro|buero|nebenstelle|wahl|anschluss|alarm|nood|jour|vagt|puhelin|soitto|päivystys|tlf|tfn|vermittlung|"
-    r"ansprechpartner|doorkies|spoed|notdienst|auskunft|kännykkä|liittymä|yhteys|hív"
+    r"ansprechpartner|doorkies|spoed|notdienst|auskunft|kännykkä|liittymä|yhteys|hív|dienst"
 )
 
 
@@ -481,7 +487,7 @@ _NEG_CJK = re.compile(
     r"등록번호|송장|請求書|请求书|거래명세서|会議\s*ID|会议\s*ID|회의\s*ID|コード|品番|批次|批号|批號|"
     # (a utility's customer and meter numbers, a Chinese or Taiwanese electricity account, an ordinal's 第 before
     # its number and 号: "不动产权第0188220号")
-    r"고객번호|계기번호|계량기번호|電號|电号|户号|戶號|第|"
+    r"고객번호|계기번호|계량기번호|電號|电号|户号|戶號|第|승인번호|"
     r"رقم الطلب|الطلب|الشحنة|شحنة|فاتورة|الفاتورة|رقم الحساب|الحساب|المعاملة|معاملة|الزيارة|الملف|ضريبية|الضريبي|"
     # (an Arabic record's number: "هوية مقيم رقم", "فاتورة مبسطة رقم", "رقم السجل التجاري", "رقم المرجع")
     r"(?:ال)?(?:طلب|شحنة|فاتورة|هوية|مقيم|تصريح|مرجع|مركبة|عقد|سجل|إقرار)\S{0,4}(?:\s+"
@@ -2079,7 +2085,9 @@ _PREFIX_BEFORE = re.compile(r"(?<![A-Za-z0-9])(?!PH|HP|TN|WA)[A-Z]{2} ?$")
 # ...unless it is a word of text in capitals ("CRITICAL VALUE CALLED TO DR. LEBLANC AT 403-215-0984"): a preposition
 # in capitals after another word in capitals (not a VAT id's country: "VAT GB 123 4567 89", "BTW BE 0123.456.749")
 _SHOUTED_BEFORE = re.compile(r"(?<![A-Za-z])[A-Z]{2,}\.? (?:AT|TO|ON|BY|OR|OF|AS) $")
-_YEAR_FIRST = re.compile(r"(?:19|20)[0-9]{2}(?:([-.])[0-9]+\1[0-9]|/[0-9])")
+_YEAR_FIRST = re.compile(
+    r"(?:19|20)[0-9]{2}(?:([-.])[0-9]+\1[0-9]|/[0-9]|-[0-9]{3}$)"
+)  # (and "2024-118", a year's record)
 
 # a log's or a record's identifier key right before the number: "call_id=7719203", "sessionId: 4471 2291"
 # (an underscore, a dash or camel case before "id": not "David:", "Valid:"; a caller's or callee's id is theirs,

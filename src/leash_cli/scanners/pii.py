@@ -1183,12 +1183,20 @@ def _nanp_score(s: str, digits: str) -> float:
         return 0.75
     if mm.group(6) or mm.group(8):
         # separators: must be consistent (555-123-4567, 555.123.4567), or a space then a dash after the trunk's 1, as
-        # Canada writes a toll-free number ("1 866 607-6301"; "418 692-3861" alone needs a phone word, like any
-        # inconsistent grouping: "212 345-6789 grams")
-        if mm.group(1) == "1" and mm.group(2) == " " and mm.group(6) == " " and mm.group(8) == "-":
+        # Canada writes a toll-free number ("1 866 607-6301"), or after one of Quebec's area codes, as Quebec writes
+        # every number ("514 343-7418"); elsewhere that grouping needs a phone word, like any inconsistent grouping:
+        # "212 345-6789 grams"
+        if (
+            mm.group(6) == " "
+            and mm.group(8) == "-"
+            and ((mm.group(1) == "1" and mm.group(2) == " ") or (mm.group(4) or mm.group(5)) in _QUEBEC_AREAS)
+        ):
             return 0.55
         return 0.45 if mm.group(6) != mm.group(8) else 0.65
     return 0.3
+
+
+_QUEBEC_AREAS = frozenset(("418", "438", "450", "514", "579", "581", "819", "873", "367", "354", "263", "468"))
 
 
 def _nanp_ok(mm: re.Match) -> bool:

@@ -348,6 +348,8 @@ _PLACEHOLDER_WORDS = (
     "notreal",
     "invalid",
 )
+# a password that starts with "$": random letters of both cases and digits, no variable's name ("$hsaOzAnUNBSa9KVz…")
+_DOLLAR_PASSWORD = re.compile(r"\$(?=[^_]*[a-z])(?=[^_]*[A-Z])(?=[^_]*[0-9])[A-Za-z0-9!#%&*+\-.=?^~]{11,}")
 _SLACK_MIN = 24  # letters and digits after a Slack token's prefix
 _JWT_EXAMPLE_SIGS = frozenset({"SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"})
 # (published in Stripe's API reference, in every curl example: a shared sandbox key, no one's secret)
@@ -616,8 +618,10 @@ class SecretsScanner:
         for m in matches:
             user, pw = m.group(1), m.group(2)
             low = pw.lower()
-            if low in _URL_PW_PLACEHOLDERS or pw[0] in "$%{<*" or "..." in pw or "\u2026" in pw:
+            if low in _URL_PW_PLACEHOLDERS or pw[0] in "%{<*" or "..." in pw or "\u2026" in pw:
                 continue
+            if pw[0] == "$" and not _DOLLAR_PASSWORD.fullmatch(pw):
+                continue  # a variable ("$REDIS_PASSWORD", "${DB_PASS}", "$pass"), not a password that starts with "$"
             if "redacted" in low or low in ("[hidden]", "(hidden)", "[masked]", "(masked)", "[removed]", "[filtered]"):
                 continue  # "[REDACTED]", "pw_redacted", "[hidden]": a log that masked it
             if low.replace("_", "").replace("-", "") in ("changeme", "changethis", "yourpassword", "mypassword"):
