@@ -427,5 +427,10 @@ def test_a_url_password_that_starts_with_a_dollar_sign():
     s = SecretsScanner()
     text = 'broker_url = "redis://:$hsaOzAnUNBSa9KVzD3Z@10.0.3.7:6379/0"'
     assert [(f.type, text[f.start : f.end]) for f in s.scan(text)] == [("URL_PASSWORD", "$hsaOzAnUNBSa9KVzD3Z")]
-    for text in ("redis://:$REDIS_PASSWORD@host:6379", "mysql://$user:$pass@db/x", "pg://u:${DB_PASS}@h/x"):
+    for text in (
+        "redis://:$REDIS_PASSWORD@host:6379",
+        "mysql://$user:$pass@db/x",
+        "pg://u:${DB_PASS}@h/x",
+        '$conn = "postgresql://admin:$AdminPassword1@db.internal:5432/app"',  # (a PowerShell variable)
+    ):
         assert s.scan(text) == [], text

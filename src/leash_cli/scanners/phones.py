@@ -205,11 +205,8 @@ _NEG_WORDS = (
     r"tryggingarnúmer|polisa|polisy|registratienummer|бланка|бланк|"
     # (utilities: a German delivery point's number; a Hungarian tax number, a Lithuanian pre-trial investigation's)
     r"abnahmestelle|entnahmestelle|verbrauchsstelle|zählpunkt|marktlokation|adóazonosító|tyrimo|"
-    # (retail: a card terminal's trace number, an Italian reference "RIF.")
-    r"trace|rif|"
-    # (universities and research: Croatian student and personal ids and tax number, Serbian JMBG, an ethics board's
-    # approval, Indonesian tax, identity and student numbers)
-    r"jmbag|jmbg|oib|irb|npwp|nik|nim"
+    # (universities and research: Croatian student and personal ids and tax number, Serbian JMBG)
+    r"jmbag|jmbg|oib"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
@@ -229,7 +226,7 @@ _ON_HOLDER = re.compile(
 _NEG_INLINE = frozenset(["заявка", "заявку", "заявки", "zgłoszenie", "zgłoszenia", "mã"])
 # words that are a record's only with its number word after them ("Bill number 812 447 3301", "Notice no."; not
 # "Call Bill 415-555-0132"), and ids that are words too ("TIN", "SIN"), not where a phone word is near
-_NEG_WITH_NUMBER_WORD = frozenset(("bill", "notice", "group", "plan", "račun", "računa", "računu"))
+_NEG_WITH_NUMBER_WORD = frozenset(("bill", "notice", "group", "plan", "račun", "računa", "računu", "irb"))
 # (and a field's length, a form's submission, Medicare: "Phone number (max 15 chars): …", "Call Medicare 1-800-…")
 _NEG_UNLESS_PHONE_WORD = frozenset(
     # (and a student's registration, a Turkish or Lithuanian personal id or code, a Portuguese or Spanish
@@ -242,11 +239,15 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     + ("meter", "meters", "zähler", "compteur", "contatore", "licznik", "licznika", "medidor", "mätare", "måler")
     + ("mittari", "sayaç", "sayacı", "счетчик", "счётчик", "счетчика", "счётчика", "лічильник", "лічильника")
     + ("wodomierz", "zákaznické", "zákaznického", "zákaznický", "zákaznícke")
+    + ("rif",)  # (an Italian reference, "RIF. 339 229 6842"; not "Tel. rif. 02 …", "Recapito di rif.: 347 …")
 )
 # ...and those that are such a word only in capitals (a supply point's: British MPAN and MPRN, French PDL and PRM,
 # Italian PDR, Mexican RPU, Australian NMI, Polish PPE; a Hungarian social-security number, a Russian bank's BIK;
 # not "Hotel Taj", nor a dent repairer's "PDR (214) …" after "Call")
-_NEG_CAPS = frozenset(("mpan", "mprn", "pdl", "prm", "pdr", "rpu", "nmi", "ppe", "taj", "бик"))
+_NEG_CAPS = frozenset(
+    ("mpan", "mprn", "pdl", "prm", "pdr", "rpu", "nmi", "ppe", "taj", "бик")
+    + ("npwp", "nik", "nim")  # (Indonesian tax, identity and student numbers; not "Call Nik …", "z nim")
+)
 _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "тн вэд",  # (a Russian customs code)
     "variabilní symbol",  # (a Czech payment's reference)
@@ -271,9 +272,6 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "poziv na broj",  # (a Croatian payment's reference)
     "паспорт рф",  # (a Russian passport's series and number)
     "кадастровый номер",  # (a plot's cadastral number)
-    "personal id",  # (UCAS's "Personal ID: 143-556-8921")
-    "s/n ",  # (a serial number: "Datalogger S/N 20 48 71 33", "S/N: …"; not a passenger's "S/NOAH")
-    "s/n:",
     "nr klienta",  # (a Polish customer's and consumer's number; not "Biuro Obsługi Klienta", a service line)
     "numer klienta",
     "nr odbiorcy",
@@ -288,6 +286,8 @@ _NEG_MULTI_RE = re.compile("|".join(re.escape(w) for w in _NEG_MULTI))
 # in its language ("Konferenz-ID:", "ID da reunião:"), a dictation's file, a Vietnamese request ("tạo yêu cầu";
 # not "Lost your access code? Call …", "Mọi yêu cầu xin liên hệ …", "your profile no")
 _NEG_LAST = (
+    "personal id",  # (UCAS's "Personal ID: 143-556-8921"; not "bring a personal ID. Questions? Call …")
+    "s/n",  # (a serial number: "Datalogger S/N 20 48 71 33"; not a Spanish address's "Paseo del Prado s/n … Tel. …")
     "dial-in code",
     "access code",
     "conference code",
@@ -329,7 +329,10 @@ _DIGIT = re.compile(r"[0-9]")
 # "asiakasnumero", "Kiinteistötunnus", "Y-tunnus"), a record's number unless its first part names a phone
 # ("Rufnummer", "Tel.-Nr.", "Servicenummer", "Notfallnummer", "puhelinnumero")
 _COMPOUND_NUMBER = re.compile(
-    r"(?:[^\W\d_]{2,}-?|[^\W\d_]-)(?:nr|tunnus|szám)|"
+    r"(?:[^\W\d_]{2,}-?|[^\W\d_]-)(?:nr|tunnus)|"
+    # (Hungarian -szám, a record's: a receipt's, an invoice's or an account's, an order's, a customer's, a contract's,
+    # a reference's; not "Zöldszám", "Segélyszám", "mellékszám")
+    r"[^\W\d_]*(?:nyugta|számla|rendelés|ügyfél|szerződés|hivatkozás|azonosító|cikk|tranzakció|sor|taj)-?szám|"
     # (spelled out, a phone's compounds are many -- "Hoofdnummer", "Doorkiesnummer", "Notdienstnummer",
     # "Kännykkänumero": only a record's first part counts)
     r"[^\W\d_]*(?:register|studenten|student|matrikel|kunde|kund|klant|asiakas|vertrag|contract|sopimus|avtal|rechnung|faktur|factuur|lasku|buchung|auftrag|"
@@ -343,7 +346,7 @@ _PHONE_STEM = re.compile(
     r"störung|stoerung|bereitschaft|support|gsm|direkt|direct|nød|vakt|hjælp|hjälp|help|info|växel|sentral|mob|"
     r"pager|funk|anruf|call|bel|ring|opkald|samtal|lín|lin|gratis|frei|kostenlos|toll|sammel|haupt|festnetz|privat|"
     r"büro|buero|nebenstelle|wahl|anschluss|alarm|nood|jour|vagt|puhelin|soitto|päivystys|tlf|tfn|vermittlung|"
-    r"ansprechpartner|doorkies|spoed|notdienst|auskunft|kännykkä|liittymä|yhteys|hív|dienst"
+    r"ansprechpartner|doorkies|spoed|notdienst|auskunft|kännykkä|liittymä|yhteys|hív|dienst|röst|bezugsperson"
 )
 
 
@@ -729,6 +732,7 @@ _CTX_SET = frozenset(
         "volajte",
         "zavolajte",
         "festnetz",
+        "recapito",  # (Italian: "Recapito di rif.: 347 …", "recapito telefonico")
         # (a phone's number word, compounded: Danish, Norwegian, German, Dutch, Finnish)
         "tlfnr",
         "tlf-nr",
@@ -782,7 +786,6 @@ _CTX_MULTI = (
     "numero verde",
     "liên hệ",  # (Vietnamese: contact)
     "tổng đài",  # (Vietnamese: a switchboard, a hotline)
-    "mój nr",  # (Polish: "my number")
     "number to text",  # ("Best number to text updates to?", "a number to call or text")
     "number to call",
     "number to reach",
@@ -1331,7 +1334,7 @@ def _neg(before: str, keyed: bool = False) -> bool:
         return True  # "Buchungsnr. 0441-7728-12", "Målernr. 30208874", "PQ-Nr. 010.044172"
     if (
         toks
-        and (toks[-1] in ("n°", "nº", "№") or (toks[-1] == "số" and tail.rstrip()[-1:] == ":"))
+        and (toks[-1] in ("n°", "nº", "№") or (toks[-1] == "số" and tail.rstrip()[-1:] == ":" and "hiệu" in toks))
         and not _has_ctx(tail)
     ):
         return True  # a number sign right before it, no phone word: "Resolución N° 023-003-0145821" (not "Teléfono N°")
@@ -1717,9 +1720,7 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         asked = _asked(t, a) if "\n" in before else None
         if asked == "phone":
             joined = True  # (a phone word in the question this line answers)
-        port = before.endswith(
-            ("Port.", "Port. ", "PORT.", "PORT. ", "port.", "port. ")
-        )  # (French: "Port.06 12 50 92 23", a mobile)
+        port = _PORT_BEFORE.search(before[-8:]) is not None  # (French: "Port.06 12 50 92 23", a mobile; not "report.")
         if port:
             joined = True
         neg = not port and (
@@ -2134,6 +2135,8 @@ _OR_JOIN = re.compile(
     re.IGNORECASE,
 )
 _OR_REACH = 16
+_THREE_GROUPS = re.compile(r"[0-9][^0-9]+[0-9]+[^0-9]+[0-9]")
+_PORT_BEFORE = re.compile(r"(?<![^\W\d_])(?:port|Port|PORT)\. ?$")
 # a delimited record's state and ZIP fields right before the number: an address's phone ("…|Duluth|MN|55802|2183157490|")
 _STATE_ZIP_FIELDS = re.compile(r"(?<![A-Za-z])[A-Z]{2}([|,;\t])[0-9]{5}(?:-[0-9]{4})?\1$")
 
@@ -2203,10 +2206,11 @@ def _score(
             and (not (head := header_of(a)).strip() or _DIGIT.search(head) is not None)  # (no header, or a row's)
         )
         score = base + (0.25 if base < 0.5 else 0.1) if near or has_ctx() else base
-        if score >= 0.5 or not seen or "US" in seen or "CA" in seen:
+        if score >= 0.5 or not seen or "US" in seen or "CA" in seen or s == digits or _THREE_GROUPS.search(s):
             return score
-        # (loosely grouped, in a text whose own numbers are another country's: read as that country's national number
-        # below, "Sig.ra Morelli   339-8725002" beside "+39 335 612 7788")
+        # (in two groups, not North America's three, in a text whose own numbers are another country's: read as that
+        # country's national number below, "Sig.ra Morelli   339-8725002" beside "+39 335 612 7788"; not an id's
+        # "2134567890" or "345 678-9012")
     if neg:
         return 0.0  # (a national number after "order", "Rechnung" ...: not worth the library call)
     if s == digits and digits[0] != "0" and 10 <= len(digits) <= 15 and msg_keyed(before):

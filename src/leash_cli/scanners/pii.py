@@ -316,6 +316,7 @@ _SSN_CTX = re.compile(
 _SSN_DASHED = re.compile(r"(?<![0-9\-])(?!000|666|9)[0-9]{3}-(?!00)[0-9]{2}-(?!0000)[0-9]{4}(?![0-9\-])")
 
 
+_PROSE_CELL = re.compile(r"(?:[^\W\d_]+[ \t]+){2}[^\W\d_]{2}")  # (three words in a row, no comma between)
 _LONG_DIGITS = re.compile(r"(?<![A-Za-z0-9_])[0-9]{5,}(?![A-Za-z0-9_])")  # (not a name's date: "balance_20240131")
 _SSN_TABLE_WORD = re.compile(r"(?i)\bssns?\b|social security|identifying number|soc\.? ?sec")
 _FIELD_SEP = re.compile(r"[;\t|]")
@@ -1441,9 +1442,14 @@ class _Headers:
         he = t.find("\n", hs, ls)
         if delim == "," and "   " in line and _NUMBER_CELL.search(t, hs, he if he >= 0 else ls):
             return None  # a fixed-width row with a comma in a name ("HARRIS, GLORIA M   713-45-9348"): no CSV
-        if delim == "," and _LONG_DIGITS.search(t, hs, he if he >= 0 else ls):
-            return None  # two lines of prose with as many commas: a header holds no account number ("… $27,950 / 25
-            # yr / 3.99% APR, ACH autopay from routing 063107513 acct 1100448921\nInstaller: …, (772) 879-1406")
+        if (
+            delim == ","
+            and _LONG_DIGITS.search(t, hs, he if he >= 0 else ls)
+            and _PROSE_CELL.search(t, hs, he if he >= 0 else ls)
+        ):
+            return None  # two lines of prose with as many commas: a header holds no sentence with an account number
+            # ("… 3.99% APR, ACH autopay from routing 063107513 acct 1100448921\nInstaller: …, (772) 879-1406"; not
+            # "name,ssn,202401,202402", "employee,ssn,GL 60100")
         return delim, [c.lower() for c in t[hs : he if he >= 0 else ls].split(delim)]
 
     def _line_cells(self, ls: int) -> list[tuple[int, int]] | None:

@@ -350,6 +350,8 @@ _PLACEHOLDER_WORDS = (
 )
 # a password that starts with "$": random letters of both cases and digits, no variable's name ("$hsaOzAnUNBSa9KVz…")
 _DOLLAR_PASSWORD = re.compile(r"\$(?=[^_]*[a-z])(?=[^_]*[A-Z])(?=[^_]*[0-9])[A-Za-z0-9!#%&*+\-.=?^~]{11,}")
+# ...and no variable's words ("$AdminPassword1", "$DbPassword2024", "$MongoSvcPass2" in PowerShell or PHP)
+_VARIABLE_WORDS = re.compile(r"pass|pwd|user|admin|secret|token|key|mongo|mysql|postgres|redis|deploy|svc|db")
 _SLACK_MIN = 24  # letters and digits after a Slack token's prefix
 _JWT_EXAMPLE_SIGS = frozenset({"SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"})
 # (published in Stripe's API reference, in every curl example: a shared sandbox key, no one's secret)
@@ -620,7 +622,7 @@ class SecretsScanner:
             low = pw.lower()
             if low in _URL_PW_PLACEHOLDERS or pw[0] in "%{<*" or "..." in pw or "\u2026" in pw:
                 continue
-            if pw[0] == "$" and not _DOLLAR_PASSWORD.fullmatch(pw):
+            if pw[0] == "$" and (not _DOLLAR_PASSWORD.fullmatch(pw) or _VARIABLE_WORDS.search(low)):
                 continue  # a variable ("$REDIS_PASSWORD", "${DB_PASS}", "$pass"), not a password that starts with "$"
             if "redacted" in low or low in ("[hidden]", "(hidden)", "[masked]", "(masked)", "[removed]", "[filtered]"):
                 continue  # "[REDACTED]", "pw_redacted", "[hidden]": a log that masked it
