@@ -1568,3 +1568,39 @@ def test_monthly_columns_in_a_csv_header_keep_it_a_header():
     ):
         found = sorted(text[f.start : f.end] for f in PiiScanner().scan(text) if f.type == "US_SSN")
         assert found == ["412883920", "536228745"], text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what the thirty-third writer's media, entertainment, sport and events text taught)
+        ("Tijd | Barcode | Vak | Rij\n19:02:11 | 0612 3345 8890 15 | 104 | 9", []),
+        ("Meldung Nr. 2024-41-0378 · Spielstellennr. 03771 2245\nKassenabschluss", []),
+        ("Cartonașe: 44' nr. 6, 79' nr. 14 · Cod meci 0744-2024-11\nUrmătorul meci", []),
+        ("Sarı kart: 18' #6, 74' #11 · Maç kodu 0532-2024-1208\nHakem", []),
+        ("Varningar: 23' nr 8, 68' nr 19 · Matchnummer 031-711-2024\nNästa match", []),
+        ("Próxima jornada: sábado 15/02 a las 18:30 · Partido n.º 0201-2025-0944\nEntradas", []),
+        ("Recaudación: $ 182.440.000 · Expediente AFA 11-4471-2024 · Socio", []),
+        ("Játékvezetői igazolvány 06-30-4182 · TAJ-szám ellenőrizve: 044 218 557\n", []),
+        ("放映場次表 10:30 信義威秀 5廳 片長 108分 · 場次代碼 0912-0620-05\n", []),
+        ("Thẻ vàng: phút 31 (số 8) · Mã trận 0912-2411-09\nVòng 10", []),
+        ("ضربة البداية ٨:٠٠ مساءً\nرقم المباراة 0100-1224-12 · الحكم", []),
+        ('נציג הקבוצה: ת"ז 123456782\nמספר משחק 052-4118-11 · המחזור הבא', []),
+        ("23h59 Concert symphonique – code programme 0149 2203 58\nAudiences", []),
+        ("MEDIA CONTACT\nRachel Nguyen, Brightwater PR\n512.474.6620 (office)", ["512.474.6620"]),
+        ("Jess Armitage, Red Brick PR\n0161 832 7740 / 07940 551 287\n", ["0161 832 7740", "07940 551 287"]),
+        ("Directrice de production : Claire Vasseur 06 81 44 29 07\nRégie", ["06 81 44 29 07"]),
+        # (what they keep: a year-like group in a phone number after a phone word, or in a North American one)
+        ("My real number is (480) 945-2027", ["(480) 945-2027"]),
+        ("Tel. 030 2024 5566", ["030 2024 5566"]),
+        ("VAT: BE\n0123.456.749", []),
+    ],
+)
+def test_what_media_and_sport_text_taught(text, want):
+    assert phones_in(text) == want, text
+
+
+def test_addresses_of_this_network_and_a_softwares_version_key_are_no_hosts():
+    text = "router  model=VR-128   sw=4.12.0.7   tally bus address 0.0.0.12\nlisten 0.0.0.0:8080, peer 10.1.1.1"
+    found = [text[f.start : f.end] for f in PiiScanner().scan(text) if f.type == "IP_ADDRESS"]
+    assert found == ["0.0.0.0", "10.1.1.1"]

@@ -97,6 +97,13 @@ _SPELLED = re.compile(r"[0-9](?: [0-9]){7,14}")  # a number read out digit by di
 _CODE_WORD = re.compile(r"code|kod|c[oó]dig|codice|pin\b|otp|passcode|password|verif|model|test|keypad|serial|imei")
 # a customer number's check part after a slash: "641974/57", or its year: "0441772/2024" (not a number's alternative
 # last digits, "022-26598888/99")
+_YEAR_GROUP = re.compile(r"[0-9][ \-/](?:[0-9]+[ \-/])*(?:19[5-9][0-9]|20[0-4][0-9]|25[5-7][0-9])(?:[ \-/][0-9]|$)")
+# ...after a code's or a number's word ("Cod meci", "Maç kodu", "Matchnummer", "Jogo n.º", "รหัสรายการ", "رقم المباراة")
+_RECORD_WORD_BEFORE = re.compile(
+    r"(?i)(?:(?<![^\W\d_])(?:cod|code|codice|código|kod|kodu|nr|no|num|number|nummer|numer|número|numero|id|"
+    r"[^\W\d_]*nummer|expediente|folio)\.?|n\.?[°º]|n\.o|№|mã\s+\S+|รหัส\S*|رقم\s+\S+|מספר\s+\S+)"
+    r"(?:[ \t:]+[^\W\d_]+){0,2}[ \t:]*$"
+)
 _DOTTED_224 = re.compile(r"[0-9]{2}\.[0-9]{2}\.[0-9]{4}")
 _SLASH_TAIL = re.compile(r"[0-9]{5,7}/(?:[0-9]{1,2}|(?:19|20|25)[0-9]{2})")  # (25xx: a Thai year, "03099/2568")
 _DMY_SPACED = re.compile(r"(?:0?[1-9]|[12][0-9]|3[01])\. ?(?:0?[1-9]|1[0-2])\. ?(?:19|20)[0-9]{2}(?![0-9])")
@@ -140,14 +147,15 @@ _UNIT_AFTER = re.compile(
 )
 # a meter's units, as written (not "Gal", a name; nor "KVA-Anlage")
 _METER_UNIT_AFTER = re.compile(r"[ \t]?(?:kWh|MWh|kvarh|kVA|kW|m³|m3|Smc|gal|gallons|litres|liters)(?![A-Za-z\-])")
-_UNIT_BEFORE = re.compile(r"(?:€|\$|£|¥|₽|₹|₩|₺|eur|usd|pln|rub|r\$)\s?$", re.IGNORECASE)
+# (a currency's code as a word of its own: "Claire Vasseur 06 81 …", "Fleur", "Pasteur" end in "eur")
+_UNIT_BEFORE = re.compile(r"(?:€|\$|£|¥|₽|₹|₩|₺|(?<![^\W\d_])(?:eur|usd|pln|rub|r\$))\s?$", re.IGNORECASE)
 
 # negative words right before a number (ASCII / Latin / Cyrillic words need a word boundary;
 # CJK and Arabic words are matched as they stand)
 _NEG_WORDS = (
     r"order|orders|invoice|inv|ref|réf|reference|id|ticket|tracking|sku|isbn|issn|ean|serial|sn|account|acct|po|case|"
     r"transaction|txn|build|version|ver|port|pid|uid|item|part|model|batch|lot|confirmation|receipt|policy|member|"
-    r"patent|doi|pr|card|iban|routing|zip|postcode|checksum|offset|hash|badge|room|seat|flight|"
+    r"patent|doi|card|iban|routing|zip|postcode|checksum|offset|hash|badge|room|seat|flight|"
     r"booking|reservation|meeting|webinar|conference|passcode|pin|bol|awb|waybill|consignment|abn|acn|"
     r"range|ranges|ports|duns|ein|cage|naics|eori|hts|tariff|taric|utm|box|postfach|apartado|caixa|cas|"
     r"ndc|rx|nhs|mrn|orgnr|organisationsnummer|momsreg|viitenumero|viite|smlouva|smlouvy|"
@@ -206,7 +214,9 @@ _NEG_WORDS = (
     # (utilities: a German delivery point's number; a Hungarian tax number, a Lithuanian pre-trial investigation's)
     r"abnahmestelle|entnahmestelle|verbrauchsstelle|zählpunkt|marktlokation|adóazonosító|tyrimo|"
     # (universities and research: Croatian student and personal ids and tax number, Serbian JMBG)
-    r"jmbag|jmbg|oib"
+    r"jmbag|jmbg|oib|"
+    # (media and sport: a ticket's barcode, a box office's folio, a Hungarian referee's card)
+    r"barcode|barcodes|streepjescode|strichcode|folio|igazolvány"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
@@ -226,7 +236,7 @@ _ON_HOLDER = re.compile(
 _NEG_INLINE = frozenset(["заявка", "заявку", "заявки", "zgłoszenie", "zgłoszenia", "mã"])
 # words that are a record's only with its number word after them ("Bill number 812 447 3301", "Notice no."; not
 # "Call Bill 415-555-0132"), and ids that are words too ("TIN", "SIN"), not where a phone word is near
-_NEG_WITH_NUMBER_WORD = frozenset(("bill", "notice", "group", "plan", "račun", "računa", "računu", "irb"))
+_NEG_WITH_NUMBER_WORD = frozenset(("bill", "notice", "group", "plan", "račun", "računa", "računu", "irb", "pr"))
 # (and a field's length, a form's submission, Medicare: "Phone number (max 15 chars): …", "Call Medicare 1-800-…")
 _NEG_UNLESS_PHONE_WORD = frozenset(
     # (and a student's registration, a Turkish or Lithuanian personal id or code, a Portuguese or Spanish
@@ -272,6 +282,8 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "poziv na broj",  # (a Croatian payment's reference)
     "паспорт рф",  # (a Russian passport's series and number)
     "кадастровый номер",  # (a plot's cadastral number)
+    "code programme",  # (a broadcast's programme code)
+    "mã trận",  # (a Vietnamese match's code)
     "nr klienta",  # (a Polish customer's and consumer's number; not "Biuro Obsługi Klienta", a service line)
     "numer klienta",
     "nr odbiorcy",
@@ -335,18 +347,20 @@ _COMPOUND_NUMBER = re.compile(
     r"[^\W\d_]*(?:nyugta|számla|rendelés|ügyfél|szerződés|hivatkozás|azonosító|cikk|tranzakció|sor|taj)-?szám|"
     # (spelled out, a phone's compounds are many -- "Hoofdnummer", "Doorkiesnummer", "Notdienstnummer",
     # "Kännykkänumero": only a record's first part counts)
-    r"[^\W\d_]*(?:register|studenten|student|matrikel|kunde|kund|klant|asiakas|vertrag|contract|sopimus|avtal|rechnung|faktur|factuur|lasku|buchung|auftrag|"
+    r"[^\W\d_]*(?:register|studenten|student|matrikel|pass|kunde|kund|klant|asiakas|vertrag|contract|sopimus|avtal|rechnung|faktur|factuur|lasku|buchung|auftrag|"
     r"bestell|order|ordre|tilaus|artikel|serien|serie|objekt|anlage|liegenschaft|gerät|zähler|mess|måler|mätar|"
     r"mittari|meter|konto|rekening|account|mitglied|versicherung|polis|steuer|personal|person|henkilö|kassen|"
     r"referenz|referentie|viite|transaktion|vorgang|akten|sags|ärende|dossier|fall|lieferant|leverancier|"
     r"fahrgestell|chassis|paket|sendung|zählpunkt|käyttöpaikka|post)[^\W\d_]{0,4}-?(?:nummer|numero)"
 )
 _PHONE_STEM = re.compile(
-    r"tel|fon|phon|ruf|handy|mobil|fax|servic|hotline|notruf|notfall|kontakt|contact|sms|whatsapp|durchwahl|zentral|"
-    r"störung|stoerung|bereitschaft|support|gsm|direkt|direct|nød|vakt|hjælp|hjälp|help|info|växel|sentral|mob|"
-    r"pager|funk|anruf|call|bel|ring|opkald|samtal|lín|lin|gratis|frei|kostenlos|toll|sammel|haupt|festnetz|privat|"
-    r"büro|buero|nebenstelle|wahl|anschluss|alarm|nood|jour|vagt|puhelin|soitto|päivystys|tlf|tfn|vermittlung|"
-    r"ansprechpartner|doorkies|spoed|notdienst|auskunft|kännykkä|liittymä|yhteys|hív|dienst|röst|bezugsperson"
+    # (short stems at the word's start only: "Spielstellennr." holds "tel", "Mittelnummer" too)
+    r"^(?:tel|fon|mob|bel|ring|lin|lín|info|call|ruf|wahl|toll|frei|haupt|jour|vagt|vakt|nød|nood|sms|gsm|tlf|tfn|"
+    r"hív|röst|alarm|spoed|funk|pager|privat)|"
+    r"phon|handy|mobil|fax|servic|hotline|notruf|notfall|kontakt|contact|whatsapp|durchwahl|zentral|störung|stoerung|"
+    r"bereitschaft|support|direkt|direct|hjælp|hjälp|help|växel|sentral|anruf|opkald|samtal|gratis|kostenlos|sammel|"
+    r"festnetz|büro|buero|nebenstelle|anschluss|puhelin|soitto|päivystys|vermittlung|ansprechpartner|doorkies|"
+    r"notdienst|auskunft|kännykkä|liittymä|yhteys|dienst|bezugsperson|telefon|rufnummer"
 )
 
 
@@ -384,6 +398,10 @@ _ID_WORDS = frozenset(  # (not "ein", "btw", "vat", "inn", "nit", "rut", "rfc": 
         "ondernemingsnummer",  # (a Belgian company's number a word before: "Ondernemingsnummer werkgever: 0118.…")
         "sss",  # (a Philippine social-security number a word before: "SSS ER No.: 03-9123456-7-000")
         "viitenumero",  # (a Finnish payment reference a word before: "Viitenumero laskulle: 77487 47398")
+        # (a code's or a file's word a word before: "Expediente AFA 11-4471-2024", "Maç kodu …", "TAJ-szám ellenőrizve: …")
+        "kodu",
+        "expediente",
+        "taj-szám",
     ]
 )
 # a code's one-letter prefix after its word on the same line (not T, M, F, P ... of a signature: "T 0161 …")
@@ -490,13 +508,15 @@ _NEG_CJK = re.compile(
     r"등록번호|송장|請求書|请求书|거래명세서|会議\s*ID|会议\s*ID|회의\s*ID|コード|品番|批次|批号|批號|"
     # (a utility's customer and meter numbers, a Chinese or Taiwanese electricity account, an ordinal's 第 before
     # its number and 号: "不动产权第0188220号")
-    r"고객번호|계기번호|계량기번호|電號|电号|户号|戶號|第|승인번호|"
+    r"고객번호|계기번호|계량기번호|電號|电号|户号|戶號|第|승인번호|代碼|代码|"
+    # (a Hebrew record's number: a match's, an order's, a customer's, an account's, a file's)
+    r"מספר\s+(?:משחק|הזמנה|לקוח|חשבון|תיק|אסמכתא)|"
     r"رقم الطلب|الطلب|الشحنة|شحنة|فاتورة|الفاتورة|رقم الحساب|الحساب|المعاملة|معاملة|الزيارة|الملف|ضريبية|الضريبي|"
     # (an Arabic record's number: "هوية مقيم رقم", "فاتورة مبسطة رقم", "رقم السجل التجاري", "رقم المرجع")
     r"(?:ال)?(?:طلب|شحنة|فاتورة|هوية|مقيم|تصريح|مرجع|مركبة|عقد|سجل|إقرار)\S{0,4}(?:\s+"
     + _AR_NOT_PHONE
     + r"\S+)?\s+رقم|"
-    r"رقم\s+(?:ال)?(?:مرجع|عقد|سجل|تصريح|هوية|مركبة|إقرار|إيصال|عداد)\S{0,4}(?:\s+"
+    r"رقم\s+(?:ال)?(?:مرجع|عقد|سجل|تصريح|هوية|مركبة|إقرار|إيصال|عداد|مباراة)\S{0,4}(?:\s+"
     + _AR_NOT_PHONE
     + r"\S+)?|बीजक|[Qq][Qq]号?|〒|รหัส|পরিচয়পত্র\s*নম্বর)"
     # (a record's key in quotes too: '"사업자번호":"')
@@ -1656,6 +1676,15 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             or (s[2:3] == "-" and _EIN.fullmatch(s) and "ein" in _TOKEN.findall(t[max(0, a - 40) : a].lower()))
         ):
             continue  # a postal code, a case number with its year, a lottery draw, a CAS number (_NOT_DIALLED)
+        if (
+            not intl
+            and _YEAR_GROUP.search(s)
+            and not nanp(s, s.translate(_KEEP_DIGITS))  # (not "(480) 945-2027")
+            and _RECORD_WORD_BEFORE.search(t, max(0, a - 30), a)
+            and not _has_ctx(t[max(0, a - 40) : a].lower())
+        ):
+            continue  # a year as a later group of a record's number: "Cod meci 0744-2024-11", "Jogo n.º 1180 2025 22"
+            # (a Thai one too, "0812-2567-14")
         if _SPACED_DATE.fullmatch(s) and not _has_ctx(t[max(0, a - 40) : a].lower()):
             continue
         if _POSTAL_4_3.fullmatch(s) and _CITY_AFTER.match(t, b):
@@ -1699,6 +1728,7 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         if (
             not intl
             and _PREFIX_BEFORE.search(before[-4:])
+            and (before.rstrip(" \t")[-1:] != "\n" or _CODE_LINE_ABOVE.search(before[-40:]) is not None)
             and not _SHOUTED_BEFORE.search(before[-40:])
             and " / " not in s  # (an area code's slash is no id's: "Bereitschaft IT 0664 / 190 00 95")
         ):
@@ -2085,6 +2115,8 @@ _HP = re.compile(r"(?<![A-Za-z])H[Pp](?![A-Za-z])(?:[ \t]*(?:no|nr|#)\.?)?[ \t]*
 _PREFIX_BEFORE = re.compile(r"(?<![A-Za-z0-9])(?!PH|HP|TN|WA)[A-Z]{2} ?$")
 # ...unless it is a word of text in capitals ("CRITICAL VALUE CALLED TO DR. LEBLANC AT 403-215-0984"): a preposition
 # in capitals after another word in capitals (not a VAT id's country: "VAT GB 123 4567 89", "BTW BE 0123.456.749")
+# (two capitals that end the line above count only alone after a label: "VAT: BE\n0123.…"; not a company's "… PR\n0161 …")
+_CODE_LINE_ABOVE = re.compile(r"(?:^|\n|:)[ \t]*[A-Z]{2}[ \t]*\n$")
 _SHOUTED_BEFORE = re.compile(r"(?<![A-Za-z])[A-Z]{2,}\.? (?:AT|TO|ON|BY|OR|OF|AS) $")
 _YEAR_FIRST = re.compile(
     r"(?:19|20)[0-9]{2}(?:([-.])[0-9]+\1[0-9]|/[0-9]|-[0-9]{3}$)"

@@ -529,7 +529,8 @@ _HEXCOLON_RUN = re.compile(r"[0-9A-Fa-f:.]*")
 _VERSION_CTX = re.compile(
     rf"(?:(?<![a-z])(?:{_VERSION_WORDS}|ver|release|build|fw|sdk|rev|revision|v|kernel|"
     # (numbers that are no sections -- those are _SECTION_CTX's -- yet no addresses: "figure 4.2.1.7", "OID 1.3.6.1")
-    r"figure|oid|bootloader)\W{0,4}$)|version\W{0,3}$"  # (camelCase too: "firmwareVersion":")
+    r"figure|oid|bootloader)\W{0,4}$)|version\W{0,3}$|(?<![a-z])sw=$"  # (camelCase too: "firmwareVersion":"; a
+    # software's key, "sw=4.12.0.7", not a switch's "core sw 10.1.1.1")
 )
 
 
@@ -1025,6 +1026,8 @@ class PiiScanner:
             quad = m.group()
             if _OBIS_BEFORE.search(t, max(0, a - 8), a):
                 continue  # an OBIS code of a meter's register ("1-0:1.8.0.255", "0-0:96.1.0.255")
+            if quad.startswith("0.") and quad != "0.0.0.0":
+                continue  # "this network" (0.0.0.0/8) is no host's address: a bus address, a counter ("0.0.0.12")
             if quad.startswith(_OID_ARCS) or _HEADING_BEFORE.search(t, max(0, a - 8), a):
                 continue  # an OID's arcs ("1.3.6.1 = iso.org.dod.internet"), a release's heading ("## 6.9.12.4")
             # a document's numbered part ("clause 4.2.1.7", "req. 3.5.1.2"), and the next of a list of them
