@@ -1604,3 +1604,34 @@ def test_addresses_of_this_network_and_a_softwares_version_key_are_no_hosts():
     text = "router  model=VR-128   sw=4.12.0.7   tally bus address 0.0.0.12\nlisten 0.0.0.0:8080, peer 10.1.1.1"
     found = [text[f.start : f.end] for f in PiiScanner().scan(text) if f.type == "IP_ADDRESS"]
     assert found == ["0.0.0.0", "10.1.1.1"]
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what the thirty-fourth writer's manufacturing, automotive-service and aviation-maintenance text taught)
+        ("Quote Q-24-3318 for AOG requirement\nP/N 3214552-4 Pressure regulating valve", []),
+        ("Pos 1  Bremsscheibe vorne  0 986 479 S21  2 St.\nPos 2  Bremsbeläge vorne   0 986 494 104  1 Satz", []),
+        ("Maschine: Mikron Multistar, Masch.-Nr. 3017-412\nProblem", []),
+        ("Equipamento: torno CNC Romi GL 240, série 018-049157\nProblema", []),
+        ("Record 18  2022-03-04  Odom 89,776  Midway Auto Care, Joliet IL (815) 725-4402 - fluid", ["(815) 725-4402"]),
+        (
+            "Schadensbild: Kühlmittelverlust, AGR-Kühler undicht (Teilenr. 11 71 8 580 435)\n"
+            "Schadenscode 11 71 05 00, Arbeitswert 42 AW\nKunde: Herr Dr. Stefan Reiter, Tel. 0171 8832019",
+            ["0171 8832019"],
+        ),
+        # (what they keep: a Ukrainian toll-free number written with its lone 0, a code's abbreviation in brackets)
+        ("Кол-центр 0 800 300 015", ["0 800 300 015"]),
+        ("Employer identification number (EIN): 04-3319872", []),
+    ],
+)
+def test_what_manufacturing_and_maintenance_text_taught(text, want):
+    assert phones_in(text) == want, text
+
+
+def test_a_service_bulletin_and_a_build_are_no_ssn_nor_address():
+    scan = PiiScanner().scan
+    text = "Ref: AD 2023-14-07, SB 170-32-0119, MEL 32-11-01 clear"
+    assert [f.type for f in scan(text)] == []
+    text = "- fixes CAN wake-up loop (defect 291038) on builds 4.11.2.107 and 4.11.3.044"
+    assert [f.type for f in scan(text)] == []

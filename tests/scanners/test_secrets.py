@@ -434,3 +434,11 @@ def test_a_url_password_that_starts_with_a_dollar_sign():
         '$conn = "postgresql://admin:$AdminPassword1@db.internal:5432/app"',  # (a PowerShell variable)
     ):
         assert s.scan(text) == [], text
+
+
+def test_a_jwt_cut_short_by_an_ellipsis_is_no_token():
+    s = SecretsScanner()
+    text = "for Authorization header starting with eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOi… (truncated)"
+    assert s.scan(text) == []
+    unsigned = "token: eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiIxMjM0NTY3ODkwIiwiYWRtaW4iOnRydWV9."
+    assert [f.type for f in s.scan(unsigned)] == ["JWT"]

@@ -104,6 +104,8 @@ _RECORD_WORD_BEFORE = re.compile(
     r"[^\W\d_]*nummer|expediente|folio)\.?|n\.?[°º]|n\.o|№|mã\s+\S+|รหัส\S*|رقم\s+\S+|מספר\s+\S+)"
     r"(?:[ \t:]+[^\W\d_]+){0,2}[ \t:]*$"
 )
+# (a parts maker's number: "0 986 494 104"; not a Ukrainian toll-free "0 800 300 015")
+_BOSCH = re.compile(r"[01] (?!80)[0-9]{3} [0-9]{3}(?: [0-9]{3})?")
 _DOTTED_224 = re.compile(r"[0-9]{2}\.[0-9]{2}\.[0-9]{4}")
 _SLASH_TAIL = re.compile(r"[0-9]{5,7}/(?:[0-9]{1,2}|(?:19|20|25)[0-9]{2})")  # (25xx: a Thai year, "03099/2568")
 _DMY_SPACED = re.compile(r"(?:0?[1-9]|[12][0-9]|3[01])\. ?(?:0?[1-9]|1[0-2])\. ?(?:19|20)[0-9]{2}(?![0-9])")
@@ -216,7 +218,9 @@ _NEG_WORDS = (
     # (universities and research: Croatian student and personal ids and tax number, Serbian JMBG)
     r"jmbag|jmbg|oib|"
     # (media and sport: a ticket's barcode, a box office's folio, a Hungarian referee's card)
-    r"barcode|barcodes|streepjescode|strichcode|folio|igazolvány"
+    r"barcode|barcodes|streepjescode|strichcode|folio|igazolvány|"
+    # (manufacturing: a machine's number, a French or Portuguese serial)
+    r"masch|série|serie"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
@@ -300,6 +304,7 @@ _NEG_MULTI_RE = re.compile("|".join(re.escape(w) for w in _NEG_MULTI))
 _NEG_LAST = (
     "personal id",  # (UCAS's "Personal ID: 143-556-8921"; not "bring a personal ID. Questions? Call …")
     "s/n",  # (a serial number: "Datalogger S/N 20 48 71 33"; not a Spanish address's "Paseo del Prado s/n … Tel. …")
+    "p/n",  # (a part number: "P/N 3214552-4")
     "dial-in code",
     "access code",
     "conference code",
@@ -1623,7 +1628,7 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
                 continue
             if "." in s and _decimalish(s):
                 continue
-            if _DOTTED_224.fullmatch(s) and not _has_ctx(t[max(0, a - 40) : a].lower()):
+            if (_DOTTED_224.fullmatch(s) or _BOSCH.fullmatch(s)) and not _has_ctx(t[max(0, a - 40) : a].lower()):
                 continue  # a bill of quantities' position ("02.01.0110  Hausanschluss …"): no country groups a phone so
             if ("." in s and _DMY_INSIDE.search(s)) or (
                 " " in s
@@ -1729,6 +1734,7 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             not intl
             and _PREFIX_BEFORE.search(before[-4:])
             and (before.rstrip(" \t")[-1:] != "\n" or _CODE_LINE_ABOVE.search(before[-40:]) is not None)
+            and s[:1] != "("  # (a bracketed area code is no id's: a US state's "Joliet IL (815) 725-4402")
             and not _SHOUTED_BEFORE.search(before[-40:])
             and " / " not in s  # (an area code's slash is no id's: "Bereitschaft IT 0664 / 190 00 95")
         ):

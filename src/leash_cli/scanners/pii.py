@@ -316,6 +316,7 @@ _SSN_CTX = re.compile(
 _SSN_DASHED = re.compile(r"(?<![0-9\-])(?!000|666|9)[0-9]{3}-(?!00)[0-9]{2}-(?!0000)[0-9]{4}(?![0-9\-])")
 
 
+_LABEL_START = re.compile(r"[ \t]*[^\W\d_][^,:\n]{0,30}:[ \t]")
 _PROSE_CELL = re.compile(r"(?:[^\W\d_]+[ \t]+){2}[^\W\d_]{2}")  # (three words in a row, no comma between)
 _LONG_DIGITS = re.compile(r"(?<![A-Za-z0-9_])[0-9]{5,}(?![A-Za-z0-9_])")  # (not a name's date: "balance_20240131")
 _SSN_TABLE_WORD = re.compile(r"(?i)\bssns?\b|social security|identifying number|soc\.? ?sec")
@@ -527,7 +528,7 @@ _IPV6_GATE = re.compile(r"::|:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}
 _HEXCOLON = frozenset("0123456789abcdefABCDEF:.")
 _HEXCOLON_RUN = re.compile(r"[0-9A-Fa-f:.]*")
 _VERSION_CTX = re.compile(
-    rf"(?:(?<![a-z])(?:{_VERSION_WORDS}|ver|release|build|fw|sdk|rev|revision|v|kernel|"
+    rf"(?:(?<![a-z])(?:{_VERSION_WORDS}|ver|release|build|builds|fw|sdk|rev|revision|v|kernel|"
     # (numbers that are no sections -- those are _SECTION_CTX's -- yet no addresses: "figure 4.2.1.7", "OID 1.3.6.1")
     r"figure|oid|bootloader)\W{0,4}$)|version\W{0,3}$|(?<![a-z])sw=$"  # (camelCase too: "firmwareVersion":"; a
     # software's key, "sw=4.12.0.7", not a switch's "core sw 10.1.1.1")
@@ -567,7 +568,8 @@ _PHONE_CTX = re.compile(
 _NEG_CTX = re.compile(
     r"(?:\b(?:order|orders|invoice|inv|ref|reference|id|ticket|tracking|sku|isbn|issn|serial|account|acct|po|case|"
     r"transaction|txn|build|version|ver|port|pid|uid|item|part|model|batch|lot|confirmation|receipt|policy|member|"
-    r"patent|doi|pr|card|iban|routing|zip|bestellung|rechnung|commande|factura|pedido|auftrag|kundennummer|mrn|npi|mbi|patient)\b"
+    r"patent|doi|pr|card|iban|routing|zip|bestellung|rechnung|commande|factura|pedido|auftrag|kundennummer|mrn|npi|mbi|patient|"
+    r"sb)\b"
     r"(?:\W{0,3}(?:number|num|no|nr|id|code)\b)?|#)\W{0,12}$"
 )
 
@@ -1424,6 +1426,8 @@ class _Headers:
         delim = _delim(line)
         if delim is None:
             return None
+        if delim == "," and _LABEL_START.match(line):
+            return None  # a label's line ("Kunde: Herr Dr. Stefan Reiter, Tel. 0171 …"), no CSV row
         n = _count(line, delim, 0, len(line))
         if not n:
             return None  # (commas only inside quotes: an XML line's attribute, custo="0,87")

@@ -492,6 +492,8 @@ class SecretsScanner:
             if parts[2] in _JWT_EXAMPLE_SIGS:
                 return None
             if not parts[2]:
+                if not isinstance(_b64url_json(parts[1]), dict):
+                    return None  # a token cut short ("eyJhbGciOi….eyJpc3MiOi…", an ellipsis read as its dots)
                 score = 0.7  # unsigned (alg: none) token
             return (typ, a, b, score)
         pm = _BODY_PREFIX.match(tok)
