@@ -100,9 +100,8 @@ _CODE_WORD = re.compile(r"code|kod|c[oó]dig|codice|pin\b|otp|passcode|password|
 _YEAR_GROUP = re.compile(r"[0-9][ \-/](?:[0-9]+[ \-/])*(?:19[5-9][0-9]|20[0-4][0-9]|25[5-7][0-9])(?:[ \-/][0-9]|$)")
 # ...after a code's or a number's word ("Cod meci", "Maç kodu", "Matchnummer", "Jogo n.º", "รหัสรายการ", "رقم المباراة")
 _RECORD_WORD_BEFORE = re.compile(
-    r"(?i)(?:(?<![^\W\d_])(?:cod|code|codice|código|kod|kodu|nr|no|num|number|nummer|numer|número|numero|id|"
-    r"[^\W\d_]*nummer|expediente|folio)\.?|n\.?[°º]|n\.o|№|mã\s+\S+|รหัส\S*|رقم\s+\S+|מספר\s+\S+)"
-    r"(?:[ \t:]+[^\W\d_]+){0,2}[ \t:]*$"
+    r"(?i)(?:(?<![^\W\d_])(?:cod|code|codice|código|kod|(?<!alan )kodu|expediente|folio|matchnummer|spielnummer|"
+    r"kampnummer)\.?|n\.?[°º]|n\.o|№|mã\s+\S+|รหัส\S*)(?:[ \t:]+[^\W\d_]+){0,2}[ \t:]*$"
 )
 # (a parts maker's number: "0 986 494 104"; not a Ukrainian toll-free "0 800 300 015")
 _BOSCH = re.compile(r"[01] (?!80)[0-9]{3} [0-9]{3}(?: [0-9]{3})?")
@@ -220,7 +219,7 @@ _NEG_WORDS = (
     # (media and sport: a ticket's barcode, a box office's folio, a Hungarian referee's card)
     r"barcode|barcodes|streepjescode|strichcode|folio|igazolvány|"
     # (manufacturing: a machine's number, a French or Portuguese serial)
-    r"masch|série|serie"
+    r"série|serie"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
@@ -240,7 +239,9 @@ _ON_HOLDER = re.compile(
 _NEG_INLINE = frozenset(["заявка", "заявку", "заявки", "zgłoszenie", "zgłoszenia", "mã"])
 # words that are a record's only with its number word after them ("Bill number 812 447 3301", "Notice no."; not
 # "Call Bill 415-555-0132"), and ids that are words too ("TIN", "SIN"), not where a phone word is near
-_NEG_WITH_NUMBER_WORD = frozenset(("bill", "notice", "group", "plan", "račun", "računa", "računu", "irb", "pr"))
+_NEG_WITH_NUMBER_WORD = frozenset(
+    ("bill", "notice", "group", "plan", "račun", "računa", "računu", "irb", "pr", "masch")  # ("Masch.-Nr. 3017-412")
+)
 # (and a field's length, a form's submission, Medicare: "Phone number (max 15 chars): …", "Call Medicare 1-800-…")
 _NEG_UNLESS_PHONE_WORD = frozenset(
     # (and a student's registration, a Turkish or Lithuanian personal id or code, a Portuguese or Spanish
@@ -362,6 +363,8 @@ _PHONE_STEM = re.compile(
     # (short stems at the word's start only: "Spielstellennr." holds "tel", "Mittelnummer" too)
     r"^(?:tel|fon|mob|bel|ring|lin|lín|info|call|ruf|wahl|toll|frei|haupt|jour|vagt|vakt|nød|nood|sms|gsm|tlf|tfn|"
     r"hív|röst|alarm|spoed|funk|pager|privat)|"
+    # (...or right before the number word: "Firmentel-Nr.", "Bedrijfsgsm-nr", "Terugbel-nr", "Rückruf-Nr.")
+    r"(?:tel|bel|gsm|tlf|ruf|vakt|vagt|mob|fon)-?(?:nr|nummer|numero)$|rückruf|"
     r"phon|handy|mobil|fax|servic|hotline|notruf|notfall|kontakt|contact|whatsapp|durchwahl|zentral|störung|stoerung|"
     r"bereitschaft|support|direkt|direct|hjælp|hjälp|help|växel|sentral|anruf|opkald|samtal|gratis|kostenlos|sammel|"
     r"festnetz|büro|buero|nebenstelle|anschluss|puhelin|soitto|päivystys|vermittlung|ansprechpartner|doorkies|"
@@ -403,8 +406,7 @@ _ID_WORDS = frozenset(  # (not "ein", "btw", "vat", "inn", "nit", "rut", "rfc": 
         "ondernemingsnummer",  # (a Belgian company's number a word before: "Ondernemingsnummer werkgever: 0118.…")
         "sss",  # (a Philippine social-security number a word before: "SSS ER No.: 03-9123456-7-000")
         "viitenumero",  # (a Finnish payment reference a word before: "Viitenumero laskulle: 77487 47398")
-        # (a code's or a file's word a word before: "Expediente AFA 11-4471-2024", "Maç kodu …", "TAJ-szám ellenőrizve: …")
-        "kodu",
+        # (a file's word a word before: "Expediente AFA 11-4471-2024", "TAJ-szám ellenőrizve: …")
         "expediente",
         "taj-szám",
     ]

@@ -528,10 +528,9 @@ _IPV6_GATE = re.compile(r"::|:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}
 _HEXCOLON = frozenset("0123456789abcdefABCDEF:.")
 _HEXCOLON_RUN = re.compile(r"[0-9A-Fa-f:.]*")
 _VERSION_CTX = re.compile(
-    rf"(?:(?<![a-z])(?:{_VERSION_WORDS}|ver|release|build|builds|fw|sdk|rev|revision|v|kernel|"
+    rf"(?:(?<![a-z])(?:{_VERSION_WORDS}|ver|release|build|fw|sdk|rev|revision|v|kernel|"
     # (numbers that are no sections -- those are _SECTION_CTX's -- yet no addresses: "figure 4.2.1.7", "OID 1.3.6.1")
-    r"figure|oid|bootloader)\W{0,4}$)|version\W{0,3}$|(?<![a-z])sw=$"  # (camelCase too: "firmwareVersion":"; a
-    # software's key, "sw=4.12.0.7", not a switch's "core sw 10.1.1.1")
+    r"figure|oid|bootloader)\W{0,4}$)|version\W{0,3}$"  # (camelCase too: "firmwareVersion":")
 )
 
 
@@ -568,8 +567,7 @@ _PHONE_CTX = re.compile(
 _NEG_CTX = re.compile(
     r"(?:\b(?:order|orders|invoice|inv|ref|reference|id|ticket|tracking|sku|isbn|issn|serial|account|acct|po|case|"
     r"transaction|txn|build|version|ver|port|pid|uid|item|part|model|batch|lot|confirmation|receipt|policy|member|"
-    r"patent|doi|pr|card|iban|routing|zip|bestellung|rechnung|commande|factura|pedido|auftrag|kundennummer|mrn|npi|mbi|patient|"
-    r"sb)\b"
+    r"patent|doi|pr|card|iban|routing|zip|bestellung|rechnung|commande|factura|pedido|auftrag|kundennummer|mrn|npi|mbi|patient)\b"
     r"(?:\W{0,3}(?:number|num|no|nr|id|code)\b)?|#)\W{0,12}$"
 )
 
