@@ -353,7 +353,8 @@ _COMPOUND_NUMBER = re.compile(
     r"[^\W\d_]*(?:nyugta|számla|rendelés|ügyfél|szerződés|hivatkozás|azonosító|cikk|tranzakció|sor|taj)-?szám|"
     # (spelled out, a phone's compounds are many -- "Hoofdnummer", "Doorkiesnummer", "Notdienstnummer",
     # "Kännykkänumero": only a record's first part counts)
-    r"[^\W\d_]*(?:register|studenten|student|matrikel|pass|kunde|kund|klant|asiakas|vertrag|contract|sopimus|avtal|rechnung|faktur|factuur|lasku|buchung|auftrag|"
+    r"[^\W\d_]*(?:register|studenten|student|matrikel|pass|kunde|kund|klant|asiakas|vertrag|contract|sopimus|avtal|"
+    r"rechnung|faktur|factuur|lasku|buchung|auftrag|"
     r"bestell|order|ordre|tilaus|artikel|serien|serie|objekt|anlage|liegenschaft|gerät|zähler|mess|måler|mätar|"
     r"mittari|meter|konto|rekening|account|mitglied|versicherung|polis|steuer|personal|person|henkilö|kassen|"
     r"referenz|referentie|viite|transaktion|vorgang|akten|sags|ärende|dossier|fall|lieferant|leverancier|"
@@ -926,91 +927,12 @@ _LANG_CHARS = [frozenset(c) for c, _, _ in _LANGS]
 # country-code top-level domains of a host or an address; not those sold as generic names (.co, .io, .me, .tv, .ai …),
 # nor those that are abbreviations too ("tel.no", "user.id", "this.is")
 _CC_TLD = re.compile(r"[a-z0-9]\.([a-z]{2})(?![a-z0-9\-])")
-_TLD_REGION = {
-    cc: cc.upper()
-    for cc in [
-        "de",
-        "at",
-        "ch",
-        "fr",
-        "be",
-        "nl",
-        "lu",
-        "it",
-        "es",
-        "pt",
-        "pl",
-        "cz",
-        "sk",
-        "si",
-        "hr",
-        "rs",
-        "ba",
-        "hu",
-        "ro",
-        "bg",
-        "gr",
-        "dk",
-        "se",
-        "fi",
-        "ee",
-        "lv",
-        "lt",
-        "ie",
-        "mt",
-        "cy",
-        "ua",
-        "by",
-        "ru",
-        "kz",
-        "tr",
-        "il",
-        "sa",
-        "ae",
-        "qa",
-        "kw",
-        "om",
-        "bh",
-        "jo",
-        "lb",
-        "eg",
-        "ma",
-        "tn",
-        "dz",
-        "ng",
-        "ke",
-        "gh",
-        "za",
-        "in",
-        "pk",
-        "bd",
-        "lk",
-        "np",
-        "th",
-        "vn",
-        "my",
-        "sg",
-        "ph",
-        "kr",
-        "jp",
-        "cn",
-        "tw",
-        "hk",
-        "au",
-        "nz",
-        "br",
-        "ar",
-        "cl",
-        "pe",
-        "mx",
-        "uy",
-        "py",
-        "bo",
-        "ec",
-        "ve",
-        "ca",
-    ]
-}
+_CC_TLDS = (
+    "de at ch fr be nl lu it es pt pl cz sk si hr rs ba hu ro bg gr dk se fi ee lv lt ie mt cy ua by ru kz tr il sa ae "
+    "qa kw om bh jo lb eg ma tn dz ng ke gh za in pk bd lk np th vn my sg ph kr jp cn tw hk au nz br ar cl pe mx uy "
+    "py bo ec ve ca"
+)
+_TLD_REGION = {cc: cc.upper() for cc in _CC_TLDS.split()}
 _TLD_REGION["uk"] = "GB"
 _LANG_WORDS = [frozenset(w.split()) for _, w, _ in _LANGS]
 _LETTERS = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)?")
@@ -1631,7 +1553,8 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             if "." in s and _decimalish(s):
                 continue
             if (_DOTTED_224.fullmatch(s) or _BOSCH.fullmatch(s)) and not _has_ctx(t[max(0, a - 40) : a].lower()):
-                continue  # a bill of quantities' position ("02.01.0110  Hausanschluss …"): no country groups a phone so
+                continue  # a bill of quantities' position ("02.01.0110  Hausanschluss …"), a parts maker's number ("0 986
+                # 494 104"): no country groups a phone so
             if ("." in s and _DMY_INSIDE.search(s)) or (
                 " " in s
                 and _TWO_TIMES.fullmatch(s)
@@ -2118,17 +2041,16 @@ _CITY_AFTER = re.compile(r"[ \t]+[^\W\d_](?<![a-z])")  # a capitalised word: "Po
 # "HP" (a mobile, "handphone", in Indonesia, Malaysia and Singapore) in capitals: "hp" is horsepower ("150 hp")
 _HP = re.compile(r"(?<![A-Za-z])H[Pp](?![A-Za-z])(?:[ \t]*(?:no|nr|#)\.?)?[ \t]*[:.]?[ \t]*$")
 # two capitals right before a number: a country or carrier prefix of a VAT id or a parcel code, also on the line above
-# ("VAT: BE\n0123.…"; "PH", "TN" and "WA" (WhatsApp), the phone's own abbreviations, and "HP" are no prefix; nor a code's last letters, "Bristol
-# BS7 8AA\n07400 …"; a "+" number is never a VAT id)
+# ("VAT: BE\n0123.…"; "PH", "TN" and "WA" (WhatsApp), the phone's own abbreviations, and "HP" are no prefix; nor a
+# code's last letters, "Bristol BS7 8AA\n07400 …"; a "+" number is never a VAT id)
 _PREFIX_BEFORE = re.compile(r"(?<![A-Za-z0-9])(?!PH|HP|TN|WA)[A-Z]{2} ?$")
 # ...unless it is a word of text in capitals ("CRITICAL VALUE CALLED TO DR. LEBLANC AT 403-215-0984"): a preposition
 # in capitals after another word in capitals (not a VAT id's country: "VAT GB 123 4567 89", "BTW BE 0123.456.749")
 # (two capitals that end the line above count only alone after a label: "VAT: BE\n0123.…"; not a company's "… PR\n0161 …")
 _CODE_LINE_ABOVE = re.compile(r"(?:^|\n|:)[ \t]*[A-Z]{2}[ \t]*\n$")
 _SHOUTED_BEFORE = re.compile(r"(?<![A-Za-z])[A-Z]{2,}\.? (?:AT|TO|ON|BY|OR|OF|AS) $")
-_YEAR_FIRST = re.compile(
-    r"(?:19|20)[0-9]{2}(?:([-.])[0-9]+\1[0-9]|/[0-9]|-[0-9]{3}$)"
-)  # (and "2024-118", a year's record)
+# (and a year and a three-digit sequence, "2024-118": a record's)
+_YEAR_FIRST = re.compile(r"(?:19|20)[0-9]{2}(?:([-.])[0-9]+\1[0-9]|/[0-9]|-[0-9]{3}$)")
 
 # a log's or a record's identifier key right before the number: "call_id=7719203", "sessionId: 4471 2291"
 # (an underscore, a dash or camel case before "id": not "David:", "Valid:"; a caller's or callee's id is theirs,
