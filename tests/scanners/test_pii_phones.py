@@ -1647,3 +1647,40 @@ def test_what_manufacturing_and_maintenance_text_taught(text, want):
 )
 def test_what_a_third_reader_of_the_media_and_manufacturing_rules_found(text, want):
     assert phones_in(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what the thirty-fifth writer's law-firm, notarial, court and immigration text taught)
+        ("Cliënt: Van den Broeck BV (KBO 0244.431.463)\nContactpersoon", []),
+        ("IND-aanvraag kennismigrant – V-nummer 1587393887, zaaknummer 1946-77", []),
+        (
+            "Werknemer: Arjun Mehta, tel. +91 98095 12792 / in NL 06-27639373\nSalarisnorm",
+            ["+91 98095 12792", "06-27639373"],
+        ),
+        (
+            "Cudzoziemiec: Oleksandr Tkachenko, paszport FX592386, tel. PL 624 103 754, tel. UA +380 67 331 2233",
+            ["624 103 754", "+380 67 331 2233"],
+        ),
+        ("Bên ủy quyền: Ông Nguyễn Văn Hùng, CCCD số 016391564824, điện thoại +84 912 345 678", ["+84 912 345 678"]),
+        ("Partner's mobile +64 9 822 5485.\nApplication no. 1661447357, fee NZD 2,750 paid", ["+64 9 822 5485"]),
+        ("Mimi, Wanjiru Kamau, wa S.L.P. 99726-00100 Nairobi, simu +254 712 345 678", ["+254 712 345 678"]),
+        ("موکل: علی رضایی، کد ملی 5163346196، تلفن همراه +98 21 8830 1234", ["+98 21 8830 1234"]),
+        ("Demandeuse : Mme Aminata Diallo, n° AGDREF 7148472475, tél. +33 (0)4 79 00 12 34", ["+33 (0)4 79 00 12 34"]),
+        ("Client: Sr. Jordi Puig i Ferrer, telèfon 622 435 165, correu jordi@example.cat", ["622 435 165"]),
+        ("사건번호 2023가단232446, 변론기일 2024. 6. 11. 14:00, 법정 제264호", []),
+        # (what they keep: a VAT id after its country's code, dotted or unseparated, even after a phone word)
+        ("Tel. 030 1234567, USt-IdNr. DE 123456789", ["030 1234567"]),
+        ("Tel. 02 123 45 67 — BTW BE 0417.882.093", ["02 123 45 67"]),
+    ],
+)
+def test_what_law_and_immigration_text_taught(text, want):
+    assert phones_in(text) == want, text
+
+
+def test_another_ids_word_right_before_an_ssn_shaped_number_outweighs_an_ssn_word_further_back():
+    text = "spouse ITIN 916-74-3956 (not an SSN – ITINs start with 9). DUNS 573941566. Alien registration"
+    assert [f.type for f in PiiScanner().scan(text) if f.type == "US_SSN"] == []
+    text = "Employee SSN: 536-22-1947"
+    assert [f.type for f in PiiScanner().scan(text)] == ["US_SSN"]

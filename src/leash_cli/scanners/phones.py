@@ -134,7 +134,8 @@ _DATE = re.compile(
     r"\(?(?:(?:19|20)\d\d[-./](?:0?[1-9]|1[0-2])[-./](?:0?[1-9]|[12]\d|3[01])"
     r"|(?:0?[1-9]|[12]\d|3[01])[-./](?:0?[1-9]|1[0-2])[-./](?:19|20)?\d\d"
     r"|(?:0?[1-9]|1[0-2])[-./](?:0?[1-9]|[12]\d|3[01])[-./](?:19|20)?\d\d"
-    r"|(?:19|20)\d\d\. (?:0?[1-9]|1[0-2])\. (?:0?[1-9]|[12]\d|3[01]))\)?(?:[ T].*)?"  # (Korean, Hungarian: "2024. 3. 14")
+    r"|(?:19|20)\d\d\. (?:0?[1-9]|1[0-2])\. (?:0?[1-9]|[12]\d|3[01]))\)?(?:\.?[ T].*)?"  # (Korean, Hungarian: "2024. 3. 14",
+    # and its time: "2024. 6. 11. 14:00")
 )
 _TIME_LAST = re.compile(r"(?<![0-9])(?:[01]?[0-9]|2[0-3])[.:][0-5][0-9]$")  # a number that ends with a time
 _HOURS_AFTER = re.compile(r"[ \t]?(?:uhr|h)(?![^\W\d_])", re.IGNORECASE)
@@ -219,7 +220,9 @@ _NEG_WORDS = (
     # (media and sport: a ticket's barcode, a box office's folio, a Hungarian referee's card)
     r"barcode|barcodes|streepjescode|strichcode|folio|igazolvány|"
     # (manufacturing: a machine's number, a French or Portuguese serial)
-    r"série|serie"
+    r"série|serie|"
+    # (law and immigration: Belgian company numbers (KBO, BCE), Vietnamese citizen ids, a French foreigner's AGDREF)
+    r"kbo|bce|cccd|cmnd|agdref"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
@@ -240,7 +243,7 @@ _NEG_INLINE = frozenset(["заявка", "заявку", "заявки", "zgłos
 # words that are a record's only with its number word after them ("Bill number 812 447 3301", "Notice no."; not
 # "Call Bill 415-555-0132"), and ids that are words too ("TIN", "SIN"), not where a phone word is near
 _NEG_WITH_NUMBER_WORD = frozenset(
-    ("bill", "notice", "group", "plan", "račun", "računa", "računu", "irb", "pr", "masch")  # ("Masch.-Nr. 3017-412")
+    ("bill", "notice", "group", "plan", "račun", "računa", "računu", "irb", "pr", "masch", "application")
 )
 # (and a field's length, a form's submission, Medicare: "Phone number (max 15 chars): …", "Call Medicare 1-800-…")
 _NEG_UNLESS_PHONE_WORD = frozenset(
@@ -306,6 +309,7 @@ _NEG_LAST = (
     "personal id",  # (UCAS's "Personal ID: 143-556-8921"; not "bring a personal ID. Questions? Call …")
     "s/n",  # (a serial number: "Datalogger S/N 20 48 71 33"; not a Spanish address's "Paseo del Prado s/n … Tel. …")
     "p/n",  # (a part number: "P/N 3214552-4")
+    "s.l.p.",  # (a Swahili post-office box, "S.L.P. 99726-00100")
     "dial-in code",
     "access code",
     "conference code",
@@ -347,7 +351,7 @@ _DIGIT = re.compile(r"[0-9]")
 # "asiakasnumero", "Kiinteistötunnus", "Y-tunnus"), a record's number unless its first part names a phone
 # ("Rufnummer", "Tel.-Nr.", "Servicenummer", "Notfallnummer", "puhelinnumero")
 _COMPOUND_NUMBER = re.compile(
-    r"(?:[^\W\d_]{2,}-?|[^\W\d_]-)(?:nr|tunnus)|"
+    r"(?:[^\W\d_]{2,}-?|[^\W\d_]-)(?:nr|tunnus)|[^\W\d_]-nummer|"  # (a Dutch V-nummer, a foreign national's)
     # (Hungarian -szám, a record's: a receipt's, an invoice's or an account's, an order's, a customer's, a contract's,
     # a reference's; not "Zöldszám", "Segélyszám", "mellékszám")
     r"[^\W\d_]*(?:nyugta|számla|rendelés|ügyfél|szerződés|hivatkozás|azonosító|cikk|tranzakció|sor|taj)-?szám|"
@@ -410,6 +414,7 @@ _ID_WORDS = frozenset(  # (not "ein", "btw", "vat", "inn", "nit", "rut", "rfc": 
         # (a file's word a word before: "Expediente AFA 11-4471-2024", "TAJ-szám ellenőrizve: …")
         "expediente",
         "taj-szám",
+        "cccd",  # (a Vietnamese citizen's id a word before: "CCCD số 016391564824")
     ]
 )
 # a code's one-letter prefix after its word on the same line (not T, M, F, P ... of a signature: "T 0161 …")
@@ -516,7 +521,7 @@ _NEG_CJK = re.compile(
     r"등록번호|송장|請求書|请求书|거래명세서|会議\s*ID|会议\s*ID|회의\s*ID|コード|品番|批次|批号|批號|"
     # (a utility's customer and meter numbers, a Chinese or Taiwanese electricity account, an ordinal's 第 before
     # its number and 号: "不动产权第0188220号")
-    r"고객번호|계기번호|계량기번호|電號|电号|户号|戶號|第|승인번호|代碼|代码|"
+    r"고객번호|계기번호|계량기번호|電號|电号|户号|戶號|第|승인번호|代碼|代码|کد ملی|"
     # (a Hebrew record's number: a match's, an order's, a customer's, an account's, a file's)
     r"מספר\s+(?:משחק|הזמנה|לקוח|חשבון|תיק|אסמכתא)|"
     r"رقم الطلب|الطلب|الشحنة|شحنة|فاتورة|الفاتورة|رقم الحساب|الحساب|المعاملة|معاملة|الزيارة|الملف|ضريبية|الضريبي|"
@@ -760,6 +765,8 @@ _CTX_SET = frozenset(
         "volajte",
         "zavolajte",
         "festnetz",
+        "telèfon",  # (Catalan)
+        "mòbil",
         "recapito",  # (Italian: "Recapito di rif.: 347 …", "recapito telefonico")
         # (a phone's number word, compounded: Danish, Norwegian, German, Dutch, Finnish)
         "tlfnr",
@@ -1662,6 +1669,7 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             and s[:1] != "("  # (a bracketed area code is no id's: a US state's "Joliet IL (815) 725-4402")
             and not _SHOUTED_BEFORE.search(before[-40:])
             and " / " not in s  # (an area code's slash is no id's: "Bereitschaft IT 0664 / 190 00 95")
+            and not _own_country_number(before, s)
         ):
             continue
         after = t[b : b + 24]
@@ -2044,9 +2052,20 @@ _HP = re.compile(r"(?<![A-Za-z])H[Pp](?![A-Za-z])(?:[ \t]*(?:no|nr|#)\.?)?[ \t]*
 # ("VAT: BE\n0123.…"; "PH", "TN" and "WA" (WhatsApp), the phone's own abbreviations, and "HP" are no prefix; nor a
 # code's last letters, "Bristol BS7 8AA\n07400 …"; a "+" number is never a VAT id)
 _PREFIX_BEFORE = re.compile(r"(?<![A-Za-z0-9])(?!PH|HP|TN|WA)[A-Z]{2} ?$")
+
+
 # ...unless it is a word of text in capitals ("CRITICAL VALUE CALLED TO DR. LEBLANC AT 403-215-0984"): a preposition
 # in capitals after another word in capitals (not a VAT id's country: "VAT GB 123 4567 89", "BTW BE 0123.456.749")
 # (two capitals that end the line above count only alone after a label: "VAT: BE\n0123.…"; not a company's "… PR\n0161 …")
+def _own_country_number(before: str, s: str) -> bool:
+    """Two capitals that are a country's code before a national number of it written in groups with spaces or dashes,
+    after a phone word ("tel. PL 624 103 754", "tel. +91 … / in NL 06-27639373"): the country's, no VAT id's."""
+    if _pn is None or "." in s or (" " not in s and "-" not in s) or not _has_ctx(before[-40:].lower()):
+        return False
+    region = before.rstrip()[-2:]
+    return _valid_national(s, (region,))[0] == region
+
+
 _CODE_LINE_ABOVE = re.compile(r"(?:^|\n|:)[ \t]*[A-Z]{2}[ \t]*\n$")
 _SHOUTED_BEFORE = re.compile(r"(?<![A-Za-z])[A-Z]{2,}\.? (?:AT|TO|ON|BY|OR|OF|AS) $")
 # (and a year and a three-digit sequence, "2024-118": a record's)

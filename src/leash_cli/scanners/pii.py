@@ -567,7 +567,8 @@ _PHONE_CTX = re.compile(
 _NEG_CTX = re.compile(
     r"(?:\b(?:order|orders|invoice|inv|ref|reference|id|ticket|tracking|sku|isbn|issn|serial|account|acct|po|case|"
     r"transaction|txn|build|version|ver|port|pid|uid|item|part|model|batch|lot|confirmation|receipt|policy|member|"
-    r"patent|doi|pr|card|iban|routing|zip|bestellung|rechnung|commande|factura|pedido|auftrag|kundennummer|mrn|npi|mbi|patient)\b"
+    r"patent|doi|pr|card|iban|routing|zip|bestellung|rechnung|commande|factura|pedido|auftrag|kundennummer|mrn|npi|mbi|patient|"
+    r"duns)\b"
     r"(?:\W{0,3}(?:number|num|no|nr|id|code)\b)?|#)\W{0,12}$"
 )
 
@@ -961,6 +962,9 @@ class PiiScanner:
                 or _SSN_CTX.search(before) is not None
                 or _SSN_CTX.search(header) is not None
             )
+            if ctx and neg and sep != "-" and _NEG_CTX.search(before[-25:]) and _SSN_CTX.search(before[-25:]) is None:
+                ctx = False  # another id's word right before an undashed number, the SSN's further back ("… not an SSN
+                # …). DUNS 573941566"; a dashed one keeps the SSN's shape: "social security … case 523-41-8876")
             if sep == "-":
                 score = 0.8
             elif sep in " .":  # (dots: an OCR'd or hand-typed "723.35.0736")
