@@ -1684,3 +1684,37 @@ def test_another_ids_word_right_before_an_ssn_shaped_number_outweighs_an_ssn_wor
     assert [f.type for f in PiiScanner().scan(text) if f.type == "US_SSN"] == []
     text = "Employee SSN: 536-22-1947"
     assert [f.type for f in PiiScanner().scan(text)] == ["US_SSN"]
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what the thirty-sixth writer's consumer-lending, collections and credit-bureau text taught)
+        ("Acct 154513443 - Tried (905) 213-0247 x3, vm full. Debtor", ["(905) 213-0247"]),
+        ("Office (905) 213-0247 x204", ["(905) 213-0247 x204"]),
+        ("Plan sur 84 mois, taux 0 %. Numéro fiscal 04 42 262 737 904. Code postal", []),
+        (
+            "Paiement sur BE24 4981 6877 1562. Numéro de registre national 02.04.17-604.88 (non communiqué)",
+            [],
+        ),
+        ("Consta em aberto o contrato de empréstimo nº 748573236-7, com 51 dias", []),
+        ("THM 18,9 %. Adóazonosító jel 0689052619, TAJ szám 063 603 650. Számlaszám", []),
+        ("Maksa tilille viitteellä 2507 66166 tai soita 050-123 4567", ["050-123 4567"]),
+        ("kisti Tk 550 missed twice. Mobile 01825151384 (bKash). NID 2692294683.", ["01825151384"]),
+        ("[빠른대출] 김민수 고객님, 대출번호 4539550268의 이번 달 상환금 412,000원", []),
+        ("Payoff good through 08/23: $18,402.77. Loan 051-9311371-191, investor code", []),
+        ("Rückruf erbeten: Herr Gruber, Kreditkonto 021-054702, erreichbar unter 0664 123 4567", ["0664 123 4567"]),
+        ("Batch runtime 00:14:52. Vendor job id 01251405-7346. Records", []),
+        ("Code de paiement : 27 25 88 96 48", []),
+        (
+            "Pague a PT57 4608 7565 6313 4673 9700 9 ou contacte-nos pelo 211 597 381 / cobrancas@example.pt",
+            ["211 597 381"],
+        ),
+        ("Zaplaťte prosím nebo nás kontaktujte na 798 827 629, vymahani@example.cz", ["798 827 629"]),
+        ("Sumokėkite į sąskaitą LT29 6110 1167 4819 3053 arba skambinkite 866511773.", ["866511773"]),
+        # (what they keep: "loan" yields to a phone word)
+        ("Call about your loan 0800 123 4567", ["0800 123 4567"]),
+    ],
+)
+def test_what_lending_and_collections_text_taught(text, want):
+    assert phones_in(text) == want, text

@@ -85,7 +85,7 @@ PHONE = re.compile(r"[+(0-9](?<![A-Za-z0-9_+#.@][\s\S])" + _PHONE_BODY)
 # (PHONE after a glued label, whose last character the first look-behind would refuse)
 _PHONE_GLUED = re.compile(r"[+(0-9]" + _PHONE_BODY)
 _EXT = re.compile(
-    r"[ \t]{0,2}(?:ext\.?|extn\.?|extension|x|доб\.?|wewn\.?|wew\.?|ramal|anexo|anx\.?|dahili|int\.?|poste|durchwahl|dw\.?|内線|内线|內線|分機|分机|转|轉|내선|"
+    r"[ \t]{0,2}(?:ext\.?|extn\.?|extension|x(?=[ \t]?[:\-]?[ \t]?[0-9]{2})|доб\.?|wewn\.?|wew\.?|ramal|anexo|anx\.?|dahili|int\.?|poste|durchwahl|dw\.?|内線|内线|內線|分機|分机|转|轉|내선|"
     r"loc\.?|local|تحويلة|داخلي|ต่อ|máy lẻ)"
     r"[ \t]{0,2}(?:[:\-][ \t]?)?[0-9]{1,6}(?![0-9A-Za-z])",
     re.IGNORECASE,
@@ -222,7 +222,9 @@ _NEG_WORDS = (
     # (manufacturing: a machine's number, a French or Portuguese serial)
     r"série|serie|"
     # (law and immigration: Belgian company numbers (KBO, BCE), Vietnamese citizen ids, a French foreigner's AGDREF)
-    r"kbo|bce|cccd|cmnd|agdref"
+    r"kbo|bce|cccd|cmnd|agdref|"
+    # (lending and collections: a loan's, a Swedish case's, a Finnish payment reference's number)
+    r"empréstimo|emprestimo|préstamo|prestamo|prestito|ärende|viitteellä|kreditkonto"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
@@ -243,7 +245,7 @@ _NEG_INLINE = frozenset(["заявка", "заявку", "заявки", "zgłos
 # words that are a record's only with its number word after them ("Bill number 812 447 3301", "Notice no."; not
 # "Call Bill 415-555-0132"), and ids that are words too ("TIN", "SIN"), not where a phone word is near
 _NEG_WITH_NUMBER_WORD = frozenset(
-    ("bill", "notice", "group", "plan", "račun", "računa", "računu", "irb", "pr", "masch", "application")
+    ("bill", "notice", "group", "plan", "račun", "računa", "računu", "irb", "pr", "masch", "application", "job")
 )
 # (and a field's length, a form's submission, Medicare: "Phone number (max 15 chars): …", "Call Medicare 1-800-…")
 _NEG_UNLESS_PHONE_WORD = frozenset(
@@ -258,6 +260,7 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     + ("mittari", "sayaç", "sayacı", "счетчик", "счётчик", "счетчика", "счётчика", "лічильник", "лічильника")
     + ("wodomierz", "zákaznické", "zákaznického", "zákaznický", "zákaznícke")
     + ("rif",)  # (an Italian reference, "RIF. 339 229 6842"; not "Tel. rif. 02 …", "Recapito di rif.: 347 …")
+    + ("loan",)  # (a loan's number, "Loan 051-9311371-191"; not "Call about your loan 0800 …")
 )
 # ...and those that are such a word only in capitals (a supply point's: British MPAN and MPRN, French PDL and PRM,
 # Italian PDR, Mexican RPU, Australian NMI, Polish PPE; a Hungarian social-security number, a Russian bank's BIK;
@@ -265,6 +268,7 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
 _NEG_CAPS = frozenset(
     ("mpan", "mprn", "pdl", "prm", "pdr", "rpu", "nmi", "ppe", "taj", "бик")
     + ("npwp", "nik", "nim")  # (Indonesian tax, identity and student numbers; not "Call Nik …", "z nim")
+    + ("nid",)  # (a Bangladeshi national id)
 )
 _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "тн вэд",  # (a Russian customs code)
@@ -310,6 +314,10 @@ _NEG_LAST = (
     "s/n",  # (a serial number: "Datalogger S/N 20 48 71 33"; not a Spanish address's "Paseo del Prado s/n … Tel. …")
     "p/n",  # (a part number: "P/N 3214552-4")
     "s.l.p.",  # (a Swahili post-office box, "S.L.P. 99726-00100")
+    "numéro fiscal",  # (a French tax number, a Belgian national register's, a payment code, a Hungarian TAJ number)
+    "registre national",
+    "code de paiement",
+    "taj szám",
     "dial-in code",
     "access code",
     "conference code",
@@ -521,7 +529,7 @@ _NEG_CJK = re.compile(
     r"등록번호|송장|請求書|请求书|거래명세서|会議\s*ID|会议\s*ID|회의\s*ID|コード|品番|批次|批号|批號|"
     # (a utility's customer and meter numbers, a Chinese or Taiwanese electricity account, an ordinal's 第 before
     # its number and 号: "不动产权第0188220号")
-    r"고객번호|계기번호|계량기번호|電號|电号|户号|戶號|第|승인번호|代碼|代码|کد ملی|"
+    r"고객번호|계기번호|계량기번호|電號|电号|户号|戶號|第|승인번호|代碼|代码|کد ملی|대출번호|계약번호|"
     # (a Hebrew record's number: a match's, an order's, a customer's, an account's, a file's)
     r"מספר\s+(?:משחק|הזמנה|לקוח|חשבון|תיק|אסמכתא)|"
     r"رقم الطلب|الطلب|الشحنة|شحنة|فاتورة|الفاتورة|رقم الحساب|الحساب|المعاملة|معاملة|الزيارة|الملف|ضريبية|الضريبي|"
@@ -766,6 +774,12 @@ _CTX_SET = frozenset(
         "zavolajte",
         "festnetz",
         "telèfon",  # (Catalan)
+        "contacte",  # (Spanish, Portuguese: "contacte con …", "contacte-nos pelo …"; Czech, Lithuanian)
+        "contacte-nos",
+        "contáctenos",
+        "kontaktujte",
+        "skambinkite",
+        "skambinti",
         "mòbil",
         "recapito",  # (Italian: "Recapito di rif.: 347 …", "recapito telefonico")
         # (a phone's number word, compounded: Danish, Norwegian, German, Dutch, Finnish)
