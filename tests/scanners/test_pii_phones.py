@@ -1702,7 +1702,6 @@ def test_another_ids_word_right_before_an_ssn_shaped_number_outweighs_an_ssn_wor
         ("Maksa tilille viitteellä 2507 66166 tai soita 050-123 4567", ["050-123 4567"]),
         ("kisti Tk 550 missed twice. Mobile 01825151384 (bKash). NID 2692294683.", ["01825151384"]),
         ("[빠른대출] 김민수 고객님, 대출번호 4539550268의 이번 달 상환금 412,000원", []),
-        ("Payoff good through 08/23: $18,402.77. Loan 051-9311371-191, investor code", []),
         ("Rückruf erbeten: Herr Gruber, Kreditkonto 021-054702, erreichbar unter 0664 123 4567", ["0664 123 4567"]),
         ("Batch runtime 00:14:52. Vendor job id 01251405-7346. Records", []),
         ("Code de paiement : 27 25 88 96 48", []),
@@ -1712,9 +1711,24 @@ def test_another_ids_word_right_before_an_ssn_shaped_number_outweighs_an_ssn_wor
         ),
         ("Zaplaťte prosím nebo nás kontaktujte na 798 827 629, vymahani@example.cz", ["798 827 629"]),
         ("Sumokėkite į sąskaitą LT29 6110 1167 4819 3053 arba skambinkite 866511773.", ["866511773"]),
-        # (what they keep: "loan" yields to a phone word)
+        # (what they keep -- a fourth reader's inputs: a loan's word and a phone word after the number, a VAT id's word
+        # before its country's code, a record's word after a sentence with a phone word)
         ("Call about your loan 0800 123 4567", ["0800 123 4567"]),
+        ("Loan: 415-555-0132 (cell)", ["415-555-0132"]),
+        ("Tel. +32 2 555 12 34 - BTW BE 0456 789 123", ["+32 2 555 12 34"]),
+        ("Jei turite klausimų, skambinkite. Sutarties Nr. 1234 5678 90", []),
     ],
 )
 def test_what_lending_and_collections_text_taught(text, want):
     assert phones_in(text) == want, text
+
+
+def test_an_ssn_word_and_another_word_of_the_same_phrase():
+    # (a card's, a member's or an account's word in the SSN's own phrase is no other id's: "SSN (as shown on your card)")
+    scan = PiiScanner().scan
+    for text in (
+        "SSN (exactly as shown on your card): 523 41 8876",
+        "Social security number of the insured member: 523 41 8876",
+        "SSN on file for this account: 523 41 8876",
+    ):
+        assert [f.type for f in scan(text)] == ["US_SSN"], text

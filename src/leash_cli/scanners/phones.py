@@ -224,7 +224,9 @@ _NEG_WORDS = (
     # (law and immigration: Belgian company numbers (KBO, BCE), Vietnamese citizen ids, a French foreigner's AGDREF)
     r"kbo|bce|cccd|cmnd|agdref|"
     # (lending and collections: a loan's, a Swedish case's, a Finnish payment reference's number)
-    r"empréstimo|emprestimo|préstamo|prestamo|prestito|ärende|viitteellä|kreditkonto"
+    r"empréstimo|emprestimo|préstamo|prestamo|prestito|ärende|viitteellä|kreditkonto|"
+    # (Lithuanian contract's, order's and invoice's numbers, a Portuguese reference)
+    r"sutarties|užsakymo|sąskaitos|referência"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
@@ -260,7 +262,6 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     + ("mittari", "sayaç", "sayacı", "счетчик", "счётчик", "счетчика", "счётчика", "лічильник", "лічильника")
     + ("wodomierz", "zákaznické", "zákaznického", "zákaznický", "zákaznícke")
     + ("rif",)  # (an Italian reference, "RIF. 339 229 6842"; not "Tel. rif. 02 …", "Recapito di rif.: 347 …")
-    + ("loan",)  # (a loan's number, "Loan 051-9311371-191"; not "Call about your loan 0800 …")
 )
 # ...and those that are such a word only in capitals (a supply point's: British MPAN and MPRN, French PDL and PRM,
 # Italian PDR, Mexican RPU, Australian NMI, Polish PPE; a Hungarian social-security number, a Russian bank's BIK;
@@ -2076,10 +2077,15 @@ def _own_country_number(before: str, s: str) -> bool:
     after a phone word ("tel. PL 624 103 754", "tel. +91 … / in NL 06-27639373"): the country's, no VAT id's."""
     if _pn is None or "." in s or (" " not in s and "-" not in s) or not _has_ctx(before[-40:].lower()):
         return False
+    if _VAT_WORD.search(before[-16:].lower()):
+        return False  # a VAT id's own word before the code: "Tel. +32 2 555 12 34 - BTW BE 0456 789 123"
     region = before.rstrip()[-2:]
     return _valid_national(s, (region,))[0] == region
 
 
+_VAT_WORD = re.compile(
+    r"(?<![a-z])(?:vat|btw|tva|iva|ust|mwst|moms|nip|uid|kbo|bce|cif|nif|dic|dič|pvm|kmkr|alv)(?![a-z])"
+)
 _CODE_LINE_ABOVE = re.compile(r"(?:^|\n|:)[ \t]*[A-Z]{2}[ \t]*\n$")
 _SHOUTED_BEFORE = re.compile(r"(?<![A-Za-z])[A-Z]{2,}\.? (?:AT|TO|ON|BY|OR|OF|AS) $")
 # (and a year and a three-digit sequence, "2024-118": a record's)

@@ -313,6 +313,8 @@ _SSN_CTX = re.compile(
     r"feed|account|accounts|profile|profiles|post|posts|handle|handles|channel|channels|calendar)(?![a-z])))"
 )
 
+# (a company's or a case's registry word right before a number: its number, whatever SSN word stands further back)
+_OTHER_REGISTRY = re.compile(r"(?<![a-z])(?:duns|ärende)\W{0,12}$")
 _SSN_DASHED = re.compile(r"(?<![0-9\-])(?!000|666|9)[0-9]{3}-(?!00)[0-9]{2}-(?!0000)[0-9]{4}(?![0-9\-])")
 
 
@@ -962,7 +964,13 @@ class PiiScanner:
                 or _SSN_CTX.search(before) is not None
                 or _SSN_CTX.search(header) is not None
             )
-            if ctx and neg and sep != "-" and _NEG_CTX.search(before[-25:]) and _SSN_CTX.search(before[-25:]) is None:
+            if (
+                ctx
+                and neg
+                and sep != "-"
+                and _OTHER_REGISTRY.search(before[-25:])
+                and not _SSN_CTX.search(before[-25:])
+            ):
                 ctx = False  # another id's word right before an undashed number, the SSN's further back ("… not an SSN
                 # …). DUNS 573941566"; a dashed one keeps the SSN's shape: "social security … case 523-41-8876")
             if sep == "-":
