@@ -1732,3 +1732,23 @@ def test_an_ssn_word_and_another_word_of_the_same_phrase():
         "SSN on file for this account: 523 41 8876",
     ):
         assert [f.type for f in scan(text)] == ["US_SSN"], text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what the thirty-seventh writer's pharmacy, veterinary and dental text taught)
+        ("Rp. n.º colegiado 28/28/12345, tarjeta sanitaria BBBB 1234 5678 90", []),
+        ("šarža B54B332, rodné číslo 905512/1234, poistenec č. 0123456789, dávka 3 x 10", []),
+        ("nächste Impfung 19.06.2025\nTierarzt-Stempel Nr. 0891 2345 67", []),
+        ('GET /portal/appointments?patient=375348 HTTP/1.1" 200 5120', []),
+        ("Loomakliinik – arve 5522992\nOmanik: Mart S.", []),
+        ("Lieferschein Großhandel Nr. 0664753/208856\nKunden-Nr. 441", []),
+        ("Subject: Order 8169334 – urgent\n\nPlease deliver 10 x PZN 36639221 before Friday.", []),
+        ("Apoteka Zdravlje – recept 0767452\nPacijent: Nikola", []),
+        # (what they keep: a number after a request line that is a phone's, a Norwegian reference before a cancellation)
+        ("Referanse 4418-207. Avbestilling via appen.", []),
+    ],
+)
+def test_what_pharmacy_veterinary_and_dental_text_taught(text, want):
+    assert phones_in(text) == want, text

@@ -442,3 +442,10 @@ def test_a_jwt_cut_short_by_an_ellipsis_is_no_token():
     assert s.scan(text) == []
     unsigned = "token: eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiIxMjM0NTY3ODkwIiwiYWRtaW4iOnRydWV9."
     assert [f.type for f in s.scan(unsigned)] == ["JWT"]
+
+
+def test_a_url_password_that_starts_with_an_asterisk():
+    s = SecretsScanner()
+    text = "CELERY_BROKER_URL=redis://default:*GrAkzyfZerlR8@cache.internal:6379/0"
+    assert [text[f.start : f.end] for f in s.scan(text)] == ["*GrAkzyfZerlR8"]
+    assert s.scan("redis://default:********@cache.internal:6379/0") == []

@@ -226,7 +226,10 @@ _NEG_WORDS = (
     # (lending and collections: a loan's, a Swedish case's, a Finnish payment reference's number)
     r"empréstimo|emprestimo|préstamo|prestamo|prestito|ärende|viitteellä|kreditkonto|"
     # (Lithuanian contract's, order's and invoice's numbers, a Portuguese reference)
-    r"sutarties|užsakymo|sąskaitos|referência"
+    r"sutarties|užsakymo|sąskaitos|referência|"
+    # (pharmacies and practices: German, French and Belgian drug codes, a prescription's word, a vet's stamp, a Slovak
+    # insured person, an Estonian invoice)
+    r"pzn|cnk|recept|recepta|receptu|rezept|ricetta|receta|stempel|poistenec|arve"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
@@ -295,6 +298,7 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "poziv na broj",  # (a Croatian payment's reference)
     "паспорт рф",  # (a Russian passport's series and number)
     "кадастровый номер",  # (a plot's cadastral number)
+    "tarjeta sanitaria",  # (a Spanish health card's code and number)
     "code programme",  # (a broadcast's programme code)
     "mã trận",  # (a Vietnamese match's code)
     "nr klienta",  # (a Polish customer's and consumer's number; not "Biuro Obsługi Klienta", a service line)
@@ -424,6 +428,7 @@ _ID_WORDS = frozenset(  # (not "ein", "btw", "vat", "inn", "nit", "rut", "rfc": 
         "expediente",
         "taj-szám",
         "cccd",  # (a Vietnamese citizen's id a word before: "CCCD số 016391564824")
+        "lieferschein",  # (a delivery note's number a word before: "Lieferschein Großhandel Nr. 0664753/208856")
     ]
 )
 # a code's one-letter prefix after its word on the same line (not T, M, F, P ... of a signature: "T 0161 …")
@@ -1322,6 +1327,8 @@ def _neg(before: str, keyed: bool = False) -> bool:
         popped.append(toks.pop())
         if popped[-1] == "id" and _TOKEN.findall(tail, tail.rfind("\n") + 1) == ["id"] and not _has_ctx(tail):
             return True  # an id's own label, alone on its line ("ID: 7740-118329"; not "Caller ID:", "WhatsApp ID:")
+    if popped and toks and "-" in toks[-1] and toks[-1].rsplit("-", 1)[1] in _NEG_SET and not _has_ctx(toks[-1]):
+        return True  # a negative word's compound before its number word: "Tierarzt-Stempel Nr. 0891 2345 67"
     if (
         not _CLIENT_WORDS.isdisjoint(popped)
         and not _CLIENT_NUMBER.isdisjoint(popped)
@@ -1614,6 +1621,8 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             continue
         if (t.startswith("[.]", b) or t.startswith("(.)", b)) and t[b + 3 : b + 4].isalnum():
             continue  # the head of a defanged address in a security log ("NOERROR 0 300 20.190.159[.]2")
+        if t.startswith('" ', a - 2) and _HTTP_BEFORE.search(t, max(0, a - 16), a):
+            continue  # an access log's status and size after the request ('… HTTP/1.1" 200 5120')
         if t.startswith(":", b) and _YMD_HOUR.fullmatch(s):
             continue  # a compact date and the hour of a time ("20240412 05:12:31.540")
         if _FIX_TAG_BEFORE.search(t, max(0, a - 8), a):
@@ -2137,6 +2146,7 @@ _OR_JOIN = re.compile(
 )
 _OR_REACH = 16
 _THREE_GROUPS = re.compile(r"[0-9][^0-9]+[0-9]+[^0-9]+[0-9]")
+_HTTP_BEFORE = re.compile(r"HTTP/[0-9](?:\.[0-9])?\" $")
 _PORT_BEFORE = re.compile(r"(?<![^\W\d_])(?:port|Port|PORT)\. ?$")
 # a delimited record's state and ZIP fields right before the number: an address's phone ("…|Duluth|MN|55802|2183157490|")
 _STATE_ZIP_FIELDS = re.compile(r"(?<![A-Za-z])[A-Z]{2}([|,;\t])[0-9]{5}(?:-[0-9]{4})?\1$")

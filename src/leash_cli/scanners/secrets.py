@@ -622,7 +622,7 @@ class SecretsScanner:
         for m in matches:
             user, pw = m.group(1), m.group(2)
             low = pw.lower()
-            if low in _URL_PW_PLACEHOLDERS or pw[0] in "%{<*" or "..." in pw or "\u2026" in pw:
+            if low in _URL_PW_PLACEHOLDERS or pw[0] in "%{<" or pw[:2] == "**" or "..." in pw or "\u2026" in pw:
                 continue
             if pw[0] == "$" and (not _DOLLAR_PASSWORD.fullmatch(pw) or _VARIABLE_WORDS.search(low)):
                 continue  # a variable ("$REDIS_PASSWORD", "${DB_PASS}", "$pass"), not a password that starts with "$"
