@@ -1752,3 +1752,21 @@ def test_an_ssn_word_and_another_word_of_the_same_phrase():
 )
 def test_what_pharmacy_veterinary_and_dental_text_taught(text, want):
     assert phones_in(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what the thirty-eighth writer's community, club, religious and residential-building text taught)
+        ("P-016 vrij. Pasnummer toegangspas 0550 670 352. Kenteken 12-ABC-3", []),
+        ("Assessment $327.50/qtr.\nParcel no. 286-502-502. Emergency?", []),
+        ("folio de pago 3155123067, referencia bancaria 002039311076, CP 03100", []),
+        ("Acudiente: Diana Herrera, C.C. 4302302879\nCelular: +57 310 555 1234", ["+57 310 555 1234"]),
+        ("Derneğimizin kütük numarası 34-838-983. Üye no 458474", []),
+        ("07:12:44  Tür Haus A  Transponder 0628059033  OK", []),
+        ("04.03.24 08:10  Schlüssel Nr. 0855-037 (Heizraum) an Hausmeister", []),
+        ("관리비 고지서: 동호수 103-1502, 고객번호 41526213", []),
+    ],
+)
+def test_what_community_and_building_text_taught(text, want):
+    assert phones_in(text) == want, text

@@ -449,3 +449,11 @@ def test_a_url_password_that_starts_with_an_asterisk():
     text = "CELERY_BROKER_URL=redis://default:*GrAkzyfZerlR8@cache.internal:6379/0"
     assert [text[f.start : f.end] for f in s.scan(text)] == ["*GrAkzyfZerlR8"]
     assert s.scan("redis://default:********@cache.internal:6379/0") == []
+
+
+def test_a_url_password_that_starts_with_a_percent_sign():
+    s = SecretsScanner()
+    text = "CELERY_BROKER=amqp://fobsync:%a!NT0kS2MhhlqOd77@mq.local:5672//"
+    assert [text[f.start : f.end] for f in s.scan(text)] == ["%a!NT0kS2MhhlqOd77"]
+    for text in ("mysql://u:%s@h/db", "pg://u:%(password)s@h/db", "x://u:%DB_PASS%@h"):
+        assert s.scan(text) == [], text

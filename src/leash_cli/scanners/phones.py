@@ -229,7 +229,9 @@ _NEG_WORDS = (
     r"sutarties|užsakymo|sąskaitos|referência|"
     # (pharmacies and practices: German, French and Belgian drug codes, a prescription's word, a vet's stamp, a Slovak
     # insured person, an Estonian invoice)
-    r"pzn|cnk|recept|recepta|receptu|rezept|ricetta|receta|stempel|poistenec|arve"
+    r"pzn|cnk|recept|recepta|receptu|rezept|ricetta|receta|stempel|poistenec|arve|"
+    # (buildings and clubs: an access card's, a transponder's, a gate remote's, a Turkish association register's)
+    r"toegangspas|transponder|telecomando|kütük"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
@@ -251,6 +253,7 @@ _NEG_INLINE = frozenset(["заявка", "заявку", "заявки", "zgłos
 # "Call Bill 415-555-0132"), and ids that are words too ("TIN", "SIN"), not where a phone word is near
 _NEG_WITH_NUMBER_WORD = frozenset(
     ("bill", "notice", "group", "plan", "račun", "računa", "računu", "irb", "pr", "masch", "application", "job")
+    + ("parcel", "schlüssel")  # ("Parcel no. 286-502-502", "Schlüssel Nr. 0855-037")
 )
 # (and a field's length, a form's submission, Medicare: "Phone number (max 15 chars): …", "Call Medicare 1-800-…")
 _NEG_UNLESS_PHONE_WORD = frozenset(
@@ -299,6 +302,7 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "паспорт рф",  # (a Russian passport's series and number)
     "кадастровый номер",  # (a plot's cadastral number)
     "tarjeta sanitaria",  # (a Spanish health card's code and number)
+    "referencia bancaria",  # (a Mexican bank reference)
     "code programme",  # (a broadcast's programme code)
     "mã trận",  # (a Vietnamese match's code)
     "nr klienta",  # (a Polish customer's and consumer's number; not "Biuro Obsługi Klienta", a service line)
@@ -319,6 +323,7 @@ _NEG_LAST = (
     "s/n",  # (a serial number: "Datalogger S/N 20 48 71 33"; not a Spanish address's "Paseo del Prado s/n … Tel. …")
     "p/n",  # (a part number: "P/N 3214552-4")
     "s.l.p.",  # (a Swahili post-office box, "S.L.P. 99726-00100")
+    "c.c.",  # (a Colombian citizen's card, cédula de ciudadanía: "C.C. 4302302879")
     "numéro fiscal",  # (a French tax number, a Belgian national register's, a payment code, a Hungarian TAJ number)
     "registre national",
     "code de paiement",
@@ -535,7 +540,7 @@ _NEG_CJK = re.compile(
     r"등록번호|송장|請求書|请求书|거래명세서|会議\s*ID|会议\s*ID|회의\s*ID|コード|品番|批次|批号|批號|"
     # (a utility's customer and meter numbers, a Chinese or Taiwanese electricity account, an ordinal's 第 before
     # its number and 号: "不动产权第0188220号")
-    r"고객번호|계기번호|계량기번호|電號|电号|户号|戶號|第|승인번호|代碼|代码|کد ملی|대출번호|계약번호|"
+    r"고객번호|계기번호|계량기번호|電號|电号|户号|戶號|第|승인번호|代碼|代码|کد ملی|대출번호|계약번호|동호수|"
     # (a Hebrew record's number: a match's, an order's, a customer's, an account's, a file's)
     r"מספר\s+(?:משחק|הזמנה|לקוח|חשבון|תיק|אסמכתא)|"
     r"رقم الطلب|الطلب|الشحنة|شحنة|فاتورة|الفاتورة|رقم الحساب|الحساب|المعاملة|معاملة|الزيارة|الملف|ضريبية|الضريبي|"
