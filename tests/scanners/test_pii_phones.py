@@ -1746,7 +1746,7 @@ def test_an_ssn_word_and_another_word_of_the_same_phrase():
         ("Lieferschein Großhandel Nr. 0664753/208856\nKunden-Nr. 441", []),
         ("Subject: Order 8169334 – urgent\n\nPlease deliver 10 x PZN 36639221 before Friday.", []),
         ("Apoteka Zdravlje – recept 0767452\nPacijent: Nikola", []),
-        # (what they keep: a number after a request line that is a phone's, a Norwegian reference before a cancellation)
+        # (a reference before an appointment's cancellation line is no phone: the cancellation word is no phone word)
         ("Referanse 4418-207. Avbestilling via appen.", []),
     ],
 )
