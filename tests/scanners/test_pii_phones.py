@@ -1770,3 +1770,43 @@ def test_what_pharmacy_veterinary_and_dental_text_taught(text, want):
 )
 def test_what_community_and_building_text_taught(text, want):
     assert phones_in(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what a fifth reader of the pharmacy and building rules found: a vet's stamp and an association register's
+        # word are surnames too, an Estonian invoice a Norwegian first name -- they need their number word, or lower case)
+        ("Kontakt: Arve 412 34 567", ["412 34 567"]),
+        ("Hilsen Arve\n412 34 567", ["412 34 567"]),
+        ("Spørsmål om borettslaget? Kontakt Arve, 22 33 44 55", ["22 33 44 55"]),
+        ("Praxis Dr. Stempel 030 12345678", ["030 12345678"]),
+        ("Mit freundlichen Grüßen\nPraxis Dr. Stempel\n030 1234567", ["030 1234567"]),
+        ("Termin bei Frau Stempel: 0171 2345678", ["0171 2345678"]),
+        ("İletişim: Ayşe Kütük 0532 123 45 67", ["0532 123 45 67"]),
+        ("Saygılarımızla,\nOsman Kütük\n0532 123 45 67", ["0532 123 45 67"]),
+        # (a prescription's line and the Polish PZN and CNK: a phone word on the line names the number)
+        ("Tel. ricetta 06 1234 5678", ["06 1234 5678"]),
+        ("Teléfono receta 912 345 678", ["912 345 678"]),
+        ("Telefon für Rezept 030 1234567", ["030 1234567"]),
+        ("Infolinia recepta 22 123 45 67", ["22 123 45 67"]),
+        ("Kontakt: Okręg Mazowiecki PZN 22 831 22 71", ["22 831 22 71"]),
+        # (a compound whose first part is a phone word; a phrase's word, then a phone word; a question before the
+        # filler words; a delivery note's word without its number word)
+        ("Fax-ID no. 030 1234567", ["030 1234567"]),
+        ("WhatsApp-ID Nr. 0171 2345678", ["0171 2345678"]),
+        ("Telefon-Bestellung Nr. 030 1234567", ["030 1234567"]),
+        ("Pérdida de tarjeta sanitaria: llame al 900 123 456", ["900 123 456"]),
+        ("Dudas con su referencia bancaria? Tel. 55 1234 5678", ["55 1234 5678"]),
+        ("Lost parcel? The number is 020 7946 0958", ["020 7946 0958"]),
+        ("Bei Fragen zum Lieferschein: Disposition 0711 123456", ["0711 123456"]),
+        # (what they keep)
+        ("Loomakliinik – arve 5522992", []),
+        ("Arve nr 11820394 · Kuupäev 05.04.2024", []),
+        ("Derneğimizin kütük numarası 34-838-983.", []),
+        ("Gyógyszertári kiadási napló 2025.12.09.: recept 8222227, TAJ 123 456 789", []),
+        ("Parcel no. 286-502-502. Emergency?", []),
+    ],
+)
+def test_what_a_fifth_reader_of_the_pharmacy_and_building_rules_found(text, want):
+    assert phones_in(text) == want, text

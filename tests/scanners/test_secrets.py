@@ -457,3 +457,25 @@ def test_a_url_password_that_starts_with_a_percent_sign():
     assert [text[f.start : f.end] for f in s.scan(text)] == ["%a!NT0kS2MhhlqOd77"]
     for text in ("mysql://u:%s@h/db", "pg://u:%(password)s@h/db", "x://u:%DB_PASS%@h"):
         assert s.scan(text) == [], text
+
+
+
+def test_what_a_reader_found_in_the_asterisk_and_percent_password_rules():
+    # a word in emphasis is a placeholder, and so is Symfony's env placeholder; a password whose first characters
+    # after "%" read as hex is a password (only what starts a placeholder is read as an encoded character)
+    s = SecretsScanner()
+    for text in (
+        "DATABASE_URL=postgres://app:*hidden*@db.internal:5432/app",
+        "DATABASE_URL=postgres://app:*masked*@db.internal:5432/app",
+        "url: postgres://app:%env(DB_PASSWORD)%@db/app",
+        "url: mysql://app:%env(resolve:DATABASE_PASSWORD)%@db:3306/app",
+        "pg://app:%3Cpassword%3E@db/app",
+        "pg://app:%7BDB_PASS%7D@db/app",
+    ):
+        assert s.scan(text) == [], text
+    for text, pw in (
+        ("CELERY_BROKER=amqp://fobsync:%aBNT0kS2MhhlqOd77@mq.local:5672//", "%aBNT0kS2MhhlqOd77"),
+        ("postgres://app:%23Kx9vLq2mT8wZ@db.internal:5432/app", "%23Kx9vLq2mT8wZ"),
+        ("redis://default:*Kx9vLq2mT8wZ@cache:6379/0", "*Kx9vLq2mT8wZ"),
+    ):
+        assert [text[f.start : f.end] for f in s.scan(text)] == [pw], text

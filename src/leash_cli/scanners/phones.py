@@ -227,11 +227,11 @@ _NEG_WORDS = (
     r"empréstimo|emprestimo|préstamo|prestamo|prestito|ärende|viitteellä|kreditkonto|"
     # (Lithuanian contract's, order's and invoice's numbers, a Portuguese reference)
     r"sutarties|užsakymo|sąskaitos|referência|"
-    # (pharmacies and practices: German, French and Belgian drug codes, a prescription's word, a vet's stamp, a Slovak
-    # insured person, an Estonian invoice)
-    r"pzn|cnk|recept|recepta|receptu|rezept|ricetta|receta|stempel|poistenec|arve|"
-    # (buildings and clubs: an access card's, a transponder's, a gate remote's, a Turkish association register's)
-    r"toegangspas|transponder|telecomando|kütük"
+    # (pharmacies and practices: a Slovak insured person; drug codes, prescriptions, a vet's stamp and an Estonian
+    # invoice are below: words that name a phone's line or a person too)
+    r"poistenec|"
+    # (buildings and clubs: an access card's, a transponder's, a gate remote's)
+    r"toegangspas|transponder|telecomando"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
@@ -254,6 +254,9 @@ _NEG_INLINE = frozenset(["заявка", "заявку", "заявки", "zgłos
 _NEG_WITH_NUMBER_WORD = frozenset(
     ("bill", "notice", "group", "plan", "račun", "računa", "računu", "irb", "pr", "masch", "application", "job")
     + ("parcel", "schlüssel")  # ("Parcel no. 286-502-502", "Schlüssel Nr. 0855-037")
+    # (a vet's stamp, a Turkish association register's: "Stempel Nr. …", "kütük numarası …"; also surnames and a
+    # Norwegian first name: "Praxis Dr. Stempel 030 …", "Kontakt: Arve 412 34 567")
+    + ("stempel", "kütük")
 )
 # (and a field's length, a form's submission, Medicare: "Phone number (max 15 chars): …", "Call Medicare 1-800-…")
 _NEG_UNLESS_PHONE_WORD = frozenset(
@@ -268,7 +271,13 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     + ("mittari", "sayaç", "sayacı", "счетчик", "счётчик", "счетчика", "счётчика", "лічильник", "лічильника")
     + ("wodomierz", "zákaznické", "zákaznického", "zákaznický", "zákaznícke")
     + ("rif",)  # (an Italian reference, "RIF. 339 229 6842"; not "Tel. rif. 02 …", "Recapito di rif.: 347 …")
+    # (German, Belgian drug codes and a prescription's word: "recept 8222227", "PZN 63382606"; not a pharmacy's
+    # prescription line, "Tel. ricetta 06 1234 5678", nor the Polish PZN's "Kontakt: Okręg PZN 22 831 22 71")
+    + ("pzn", "cnk", "recept", "recepta", "receptu", "rezept", "ricetta", "receta")
+    + ("arve",)  # (an Estonian invoice, lower-cased: "Loomakliinik – arve 5522992"; "Arve" is a first name too)
 )
+# ...of which a name's when capitalised, unless a number word follows ("Hilsen Arve\n412 34 567"; "Arve nr 118…")
+_NEG_LOWER_ONLY = frozenset(["arve"])
 # ...and those that are such a word only in capitals (a supply point's: British MPAN and MPRN, French PDL and PRM,
 # Italian PDR, Mexican RPU, Australian NMI, Polish PPE; a Hungarian social-security number, a Russian bank's BIK;
 # not "Hotel Taj", nor a dent repairer's "PDR (214) …" after "Call")
@@ -436,6 +445,9 @@ _ID_WORDS = frozenset(  # (not "ein", "btw", "vat", "inn", "nit", "rut", "rfc": 
         "lieferschein",  # (a delivery note's number a word before: "Lieferschein Großhandel Nr. 0664753/208856")
     ]
 )
+# ...of which only with a number word after them ("Lieferschein Rückfragen 0171 …" is a phone)
+_ID_WORDS_NUMBERED = frozenset(["lieferschein"])
+_ASKED = re.compile(r"[?？]")
 # a code's one-letter prefix after its word on the same line (not T, M, F, P ... of a signature: "T 0161 …")
 _CODE_LETTER = re.compile(r"(?:(?<=[^\W\d_][ \t])|(?<=[:.][ \t]))(?![TMFPWCHODE])[A-Z][ \t]?$")
 # a question's line end, then a speaker's role and a colon alone on the number's line
@@ -1332,7 +1344,13 @@ def _neg(before: str, keyed: bool = False) -> bool:
         popped.append(toks.pop())
         if popped[-1] == "id" and _TOKEN.findall(tail, tail.rfind("\n") + 1) == ["id"] and not _has_ctx(tail):
             return True  # an id's own label, alone on its line ("ID: 7740-118329"; not "Caller ID:", "WhatsApp ID:")
-    if popped and toks and "-" in toks[-1] and toks[-1].rsplit("-", 1)[1] in _NEG_SET and not _has_ctx(toks[-1]):
+    if (
+        popped
+        and toks
+        and "-" in toks[-1]
+        and (toks[-1].rsplit("-", 1)[1] in _NEG_SET or toks[-1].rsplit("-", 1)[1] in _NEG_WITH_NUMBER_WORD)
+        and not _has_ctx(toks[-1].replace("-", " "))  # (not "Fax-ID no.", "Telefon-Bestellung Nr.")
+    ):
         return True  # a negative word's compound before its number word: "Tierarzt-Stempel Nr. 0891 2345 67"
     if (
         not _CLIENT_WORDS.isdisjoint(popped)
@@ -1347,8 +1365,13 @@ def _neg(before: str, keyed: bool = False) -> bool:
         toks = []  # an answer's speaker under a question: the question is no key ("Can you confirm the phone number on
         # the account?\nCustomer: (628) 822-7909"; not a key split over two lines, "Order no.\nCustomer: …")
     if toks and (
-        (toks[-1] in _NEG_WITH_NUMBER_WORD and numbered)
-        or (toks[-1] in _NEG_UNLESS_PHONE_WORD and not _has_ctx(_ANY_NUMBER.sub(" ", tail[tail.rfind("\n") + 1 :])))
+        # (its own number word: not a question's "Lost parcel? The number is 020 …")
+        (toks[-1] in _NEG_WITH_NUMBER_WORD and numbered and not _ASKED.search(tail, tail.rfind(toks[-1])))
+        or (
+            toks[-1] in _NEG_UNLESS_PHONE_WORD
+            and not _has_ctx(_ANY_NUMBER.sub(" ", tail[tail.rfind("\n") + 1 :]))
+            and (toks[-1] not in _NEG_LOWER_ONLY or numbered or toks[-1] in before[-40:])
+        )
         or (
             toks[-1] in _NEG_CAPS
             and (toks[-1].upper() in before[-30:] or before.islower())  # (a header cell comes lower-cased)
@@ -1376,9 +1399,13 @@ def _neg(before: str, keyed: bool = False) -> bool:
     # a tax or company id word a few words back, no phone word after it ("NIP Wynajmującego: 676-238-41-19")
     if not _ID_WORDS.isdisjoint(toks[-2:]) and _CTX_SET.isdisjoint(toks):
         w = toks[-1] if toks[-1] in _ID_WORDS else toks[-2]
-        if not _DIGIT.search(tail, tail.rfind(w)):  # (a number between is the id's own)
+        # (a number between is the id's own)
+        if not _DIGIT.search(tail, tail.rfind(w)) and (popped or w not in _ID_WORDS_NUMBERED):
             return True
-    if _NEG_MULTI_RE.search(tail) or _ORG_NR.search(tail) or _NEG_LAST_RE.search(tail) or _ACCOUNT_AC.search(tail):
+    multi = _NEG_MULTI_RE.search(tail)
+    if multi is not None and _has_ctx(tail[multi.end() :]):
+        multi = None  # a card's or a reference's name, then a phone word ("tarjeta sanitaria: llame al 900 …")
+    if multi is not None or _ORG_NR.search(tail) or _NEG_LAST_RE.search(tail) or _ACCOUNT_AC.search(tail):
         return True
     if toks and toks[-1] in _NEG_INLINE and tail[-1:] in " \t" and tail.rstrip()[-1:].isalpha() and not _has_ctx(tail):
         return True  # "Я создала заявку 6510-874391" (not a hotline's label, "Заявки: 8 (495) …", nor "chị Mã 0912 …")

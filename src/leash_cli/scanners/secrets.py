@@ -352,7 +352,9 @@ _PLACEHOLDER_WORDS = (
 _DOLLAR_PASSWORD = re.compile(r"\$(?=[^_]*[a-z])(?=[^_]*[A-Z])(?=[^_]*[0-9])[A-Za-z0-9!#%&*+\-.=?^~]{11,}")
 # ...and no variable's words ("$AdminPassword1", "$DbPassword2024", "$MongoSvcPass2" in PowerShell or PHP)
 _VARIABLE_WORDS = re.compile(r"pass|pwd|user|admin|secret|token|key|mongo|mysql|postgres|redis|deploy|svc|db")
-_PERCENT_PLACEHOLDER = re.compile(r"%(?:\(\w*\)s|s$|\{\w*\}|\w+%|[0-9A-Fa-f]{2})")
+# (and Symfony's "%env(DB_PASSWORD)%"; of the encoded characters only what starts a placeholder: "%3Cpassword%3E",
+# "%7BDB_PASS%7D", "%2A%2A…", "%24VAR" -- "%23Kx9vLq…" and "%aBNT0k…" are passwords)
+_PERCENT_PLACEHOLDER = re.compile(r"%(?:\(\w*\)s|s$|\{\w*\}|[\w():]+%|3[Cc]|7[Bb]|2[Aa]%2[Aa]|24|25)")
 _SLACK_MIN = 24  # letters and digits after a Slack token's prefix
 _JWT_EXAMPLE_SIGS = frozenset({"SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"})
 # (published in Stripe's API reference, in every curl example: a shared sandbox key, no one's secret)
@@ -624,6 +626,8 @@ class SecretsScanner:
             user, pw = m.group(1), m.group(2)
             low = pw.lower()
             if low in _URL_PW_PLACEHOLDERS or pw[0] in "{<" or pw[:2] == "**" or "..." in pw or "\u2026" in pw:
+                continue
+            if pw[0] == "*" and pw[-1] == "*" and len(pw) > 1:  # (a word in emphasis: "*hidden*", "*masked*")
                 continue
             if pw[0] == "%" and _PERCENT_PLACEHOLDER.match(pw):  # ("%s", "%(password)s", "%DB_PASS%"; not "%a!NT0k…")
                 continue
