@@ -1810,3 +1810,75 @@ def test_what_community_and_building_text_taught(text, want):
 )
 def test_what_a_fifth_reader_of_the_pharmacy_and_building_rules_found(text, want):
     assert phones_in(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what the thirty-ninth writer's personal and family admin taught: a mobile written in threes in its own
+        # country's text; Hebrew, Amharic and after-hours phone words; mobile wallets; Swahili text hints at Kenya)
+        ("☐ firma przeprowadzkowa: PrzeprowadzkiEXPRESS – 512 385 163, sobota 8:00, 800 zł", ["512 385 163"]),
+        ("גזבר: אבי אברהם, נייד 0509876443", ["0509876443"]),
+        ("ለበለጠ መረጃ በ 0911287429 ይደውሉ።", ["0911287429"]),
+        ("Vet: Oakfield Veterinary (out of hours 01248322057)", ["01248322057"]),
+        ("زینب: میزان بینک، یا جاز کیش 03019103158", ["03019103158"]),
+        ("Send via GCash 09171234567 po", ["09171234567"]),
+        ("Musa: Asanteni sana! Tafadhali piga simu 0712 345 678", ["0712 345 678"]),
+        # (a family allowance's and a mutual insurer's member numbers, a Persian postcode, a Hebrew id and account,
+        # a lottery draw)
+        (
+            "L-4010 Esch-sur-Alzette\nNuméro allocataire : 5784769\nVous pouvez me joindre au +352 628 537 107",
+            ["+352 628 537 107"],
+        ),
+        (
+            "- rappeler la mutuelle (n° adhérent 697015597) pour le remboursement lunettes, 189,90 €\n"
+            "- RDV contrôle technique samedi 11h00 – plaque LB-769-CX",
+            [],
+        ),
+        ("تلفن ثابت منزل: ۰۲۱ ۲۲۰۲ ۱۳۵۴\nکد پستی: 5058307504 – پلاک 7، واحد 5", ["۰۲۱ ۲۲۰۲ ۱۳۵۴"]),
+        ("מספר זהות: 012345674\nטלפון נייד: 050-2345678", ["050-2345678"]),
+        ("מספר חשבון (לא IBAN): סניף 802, חשבון 44712-09, בנק 12\nטלפון: 03-5551234", ["03-5551234"]),
+        ("Lotto 6/42: 05-11-19-23-34-40", []),
+        # (what they keep: a member's phone after "adhérent :"; an amount in threes; another country's mobile in a
+        # French company's registration)
+        ("Contact silo : 02 38 34 44 17 — adhérent : 06 84 41 77 20", ["02 38 34 44 17", "06 84 41 77 20"]),
+        ("Kaucja 512 385 163 zł do zapłaty", []),
+        ("Les Ateliers Réunis — capital social de 50 000 € — RCS Lyon 732 829 320", []),
+    ],
+)
+def test_what_personal_and_family_admin_taught(text, want):
+    assert phones_in(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what the fortieth writer's emergency-service and transit text taught: an incident's and a rescue
+        # operation's numbers, a rail booking's, Swedish grid coordinates, a Dutch extension, a Georgian callback)
+        (
+            'HKFSD Fire Services Communication Centre – incident 2407-1183\n14:18 call, "person collapsed" at the pier',
+            [],
+        ),
+        (
+            "SAME 107 – Ciudad de Buenos Aires, incidente 24-0622-3318\n"
+            "Llamada 19:12, solicitante: Sr. Martín Gómez, tel. de contacto 03878 15-41-7436",
+            ["03878 15-41-7436"],
+        ),
+        (
+            "Varsling: 12:41 melding til AMK Tromsø (113) fra turfølge på fire. Videre til HRS Nord-Norge (aksjon "
+            "24-0314-07), politiets operasjonssentral Troms (hendelse 24-2204118).",
+            [],
+        ),
+        ("رقم البلاغ: ٢٤-٠٩١٤-١١٨٣   وقت الاتصال: ٢٢:١٤", []),
+        ("Passenger: Ms. Sneha Kulkarni, PNR 8412211830\nMobile: +91 89246 11073", ["+91 89246 11073"]),
+        ("Position sista kontakt: SWEREF 99 TM N 7 006 420 E 383 150", []),
+        ("Backoffice OCCR (24/7): 0174 899 603 tst. 40", ["0174 899 603 tst. 40"]),
+        ("ზარი 11:44:20, აბონენტი: ნინო ბერიძე, უკუკავშირის ნომერი 591 97 66 12", ["591 97 66 12"]),
+        # (an id's word nearer the number than a phone word: the phone was stolen, the id card's number is no phone)
+        ("Tài sản: điện thoại, ví, CCCD số 079190004417", []),
+        # (what they keep: an incident line's phone)
+        ("Incident hotline: 0800 123 4567", ["0800 123 4567"]),
+    ],
+)
+def test_what_emergency_service_and_transit_text_taught(text, want):
+    assert phones_in(text) == want, text

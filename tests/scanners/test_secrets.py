@@ -459,7 +459,6 @@ def test_a_url_password_that_starts_with_a_percent_sign():
         assert s.scan(text) == [], text
 
 
-
 def test_what_a_reader_found_in_the_asterisk_and_percent_password_rules():
     # a word in emphasis is a placeholder, and so is Symfony's env placeholder; a password whose first characters
     # after "%" read as hex is a password (only what starts a placeholder is read as an encoded character)

@@ -85,7 +85,7 @@ PHONE = re.compile(r"[+(0-9](?<![A-Za-z0-9_+#.@][\s\S])" + _PHONE_BODY)
 # (PHONE after a glued label, whose last character the first look-behind would refuse)
 _PHONE_GLUED = re.compile(r"[+(0-9]" + _PHONE_BODY)
 _EXT = re.compile(
-    r"[ \t]{0,2}(?:ext\.?|extn\.?|extension|x(?=[ \t]?[:\-]?[ \t]?[0-9]{2})|доб\.?|wewn\.?|wew\.?|ramal|anexo|anx\.?|dahili|int\.?|poste|durchwahl|dw\.?|内線|内线|內線|分機|分机|转|轉|내선|"
+    r"[ \t]{0,2}(?:ext\.?|extn\.?|extension|x(?=[ \t]?[:\-]?[ \t]?[0-9]{2})|доб\.?|wewn\.?|wew\.?|ramal|anexo|anx\.?|dahili|int\.?|poste|durchwahl|dw\.?|tst\.?|toestel|内線|内线|內線|分機|分机|转|轉|내선|"
     r"loc\.?|local|تحويلة|داخلي|ต่อ|máy lẻ)"
     r"[ \t]{0,2}(?:[:\-][ \t]?)?[0-9]{1,6}(?![0-9A-Za-z])",
     re.IGNORECASE,
@@ -230,6 +230,9 @@ _NEG_WORDS = (
     # (pharmacies and practices: a Slovak insured person; drug codes, prescriptions, a vet's stamp and an Estonian
     # invoice are below: words that name a phone's line or a person too)
     r"poistenec|"
+    r"זהות|"  # (a Hebrew identity number: "מספר זהות: 012345674")
+    # (emergency services: an incident's, a rescue operation's, a report's number; a rail booking's)
+    r"incident|incidente|aksjon|البلاغ|بلاغ|pnr|"
     # (buildings and clubs: an access card's, a transponder's, a gate remote's)
     r"toegangspas|transponder|telecomando"
 )
@@ -274,6 +277,9 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     # (German, Belgian drug codes and a prescription's word: "recept 8222227", "PZN 63382606"; not a pharmacy's
     # prescription line, "Tel. ricetta 06 1234 5678", nor the Polish PZN's "Kontakt: Okręg PZN 22 831 22 71")
     + ("pzn", "cnk", "recept", "recepta", "receptu", "rezept", "ricetta", "receta")
+    + ("allocataire",)  # (a family allowance's beneficiary: "Numéro allocataire : 5784769")
+    + ("חשבון",)  # (a Hebrew account: "סניף 802, חשבון 44712-09")
+    + ("lotto", "loto", "lottó", "lotería")  # (a draw's numbers: "Lotto 6/42: 05-11-19-23-34-40")
     + ("arve",)  # (an Estonian invoice, lower-cased: "Loomakliinik – arve 5522992"; "Arve" is a first name too)
 )
 # ...of which a name's when capitalised, unless a number word follows ("Hilsen Arve\n412 34 567"; "Arve nr 118…")
@@ -292,6 +298,11 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "var. symbol",
     "mã số thuế",  # (a Vietnamese tax code)
     "numéro client",  # (a customer's number: "Numéro client : 0488-441-877")
+    "sweref",  # (Swedish grid coordinates: "SWEREF 99 TM N 7 006 420 E 383 150")
+    "n° adhérent",  # (a mutual insurer's member number: "n° adhérent 697015597"; not "adhérent : 06 84 …", a phone)
+    "n° d'adhérent",
+    "numéro adhérent",
+    "numéro d'adhérent",
     "n° client",
     "número de cliente",
     "numero cliente",
@@ -552,7 +563,7 @@ _NEG_CJK = re.compile(
     r"등록번호|송장|請求書|请求书|거래명세서|会議\s*ID|会议\s*ID|회의\s*ID|コード|品番|批次|批号|批號|"
     # (a utility's customer and meter numbers, a Chinese or Taiwanese electricity account, an ordinal's 第 before
     # its number and 号: "不动产权第0188220号")
-    r"고객번호|계기번호|계량기번호|電號|电号|户号|戶號|第|승인번호|代碼|代码|کد ملی|대출번호|계약번호|동호수|"
+    r"ロト|کد پستی|고객번호|계기번호|계량기번호|電號|电号|户号|戶號|第|승인번호|代碼|代码|کد ملی|대출번호|계약번호|동호수|"
     # (a Hebrew record's number: a match's, an order's, a customer's, an account's, a file's)
     r"מספר\s+(?:משחק|הזמנה|לקוח|חשבון|תיק|אסמכתא)|"
     r"رقم الطلب|الطلب|الشحنة|شحنة|فاتورة|الفاتورة|رقم الحساب|الحساب|المعاملة|معاملة|الزيارة|الملف|ضريبية|الضريبي|"
@@ -829,6 +840,10 @@ _CTX_SET = frozenset(
         "störungsdienst",
         "entstörung",
         "guasti",
+        "phoned",  # ("phoned 085 230 3566 07/07")
+        "jazzcash",  # (a mobile wallet, which a phone number names)
+        "easypaisa",
+        "gcash",
     ]
 )
 _CTX_MULTI = (
@@ -863,6 +878,8 @@ _CTX_MULTI = (
     "number to reach",
     "numbers to text",
     "numbers to call",
+    "out of hours",  # (a practice's or a landlord's after-hours line: "out of hours 01248 322057")
+    "out-of-hours",
 )
 _CTX_MULTI_RE = re.compile("|".join(re.escape(w) for w in _CTX_MULTI))
 _CTX_CJK = re.compile(
@@ -873,7 +890,9 @@ _CTX_CJK = re.compile(
     # Persian "همراه" alone is "along with", its mobile is "تلفن همراه")
     r"نومرو|تماس|تلفن|موبایل|موبائل|(?<![\u0600-\u06ff])فون(?![\u0600-\u06ff])|رابطہ|رقمي|ফোন|মোবাইল|যোগাযোগ|"
     r"โทร(?!ทัศน์)|มือถือ|ติดต่อ|ទូរស័ព្ទ|ទំនាក់ទំនង|"
-    r"ဖုန်း|ဆက်သွယ်|ტელ|დარეკეთ|მობ|ಫೋನ್|ഫോൺ|ఫోన్|தொலைபேசி|ફોન|ਫ਼ੋਨ|ਫੋਨ|දුරකථන|ስልክ"
+    r"ဖုန်း|ဆက်သွယ်|ტელ|დარეკეთ|მობ|უკუკავშირ|ಫೋನ್|ഫോൺ|ఫోన్|தொலைபேசி|ફોન|ਫ਼ੋਨ|ਫੋਨ|දුරකථන|ስልክ|"
+    # (Hebrew phone, mobile, "call" and "dial"; Amharic "call"; Pakistan's mobile wallets, which a phone number names)
+    r"טלפון|נייד|פלאפון|התקשרו|חייגו|ይደውሉ|ደውሉ|جاز کیش|ایزی پیسہ"
 )
 
 # -- region hints ---------------------------------------------------------------------------
@@ -958,6 +977,7 @@ _LANGS = (
     ("æø", "og jeg meg hilsen venlig vennlig takk kontoret ansatt avdeling uke", ("DK", "NO")),
     ("", "och jag hälsningar ringa växel", ("SE",)),
     ("", "kiitos terveisin soita puhelin toimisto", ("FI",)),
+    ("", "tafadhali asante habari simu piga wasiliana namba yake jina kwa sana karibu", ("KE", "TZ", "UG")),
     ("őű", "hogy vagy köszönöm telefonszám hívjon üdvözlettel", ("HU",)),
     ("șțşţ", "și pentru vă mulțumesc sunați", ("RO",)),
     (
@@ -1397,7 +1417,7 @@ def _neg(before: str, keyed: bool = False) -> bool:
         ):
             return True
     # a tax or company id word a few words back, no phone word after it ("NIP Wynajmującego: 676-238-41-19")
-    if not _ID_WORDS.isdisjoint(toks[-2:]) and _CTX_SET.isdisjoint(toks):
+    if not _ID_WORDS.isdisjoint(toks[-2:]) and _CTX_SET.isdisjoint(toks[-2:]):
         w = toks[-1] if toks[-1] in _ID_WORDS else toks[-2]
         # (a number between is the id's own)
         if not _DIGIT.search(tail, tail.rfind(w)) and (popped or w not in _ID_WORDS_NUMBERED):
@@ -2264,7 +2284,9 @@ def _score(
             return 0.6
     seps = len(s) - len(digits)
     shape = -0.15 if seps == 0 else 0.0 if _THOUSANDS.fullmatch(s) else 0.1
-    if (0.55 if digits[0] in "018" else 0.4) + shape + 0.3 * (bool(seen) or has_ctx()) < min_score:
+    # (a mobile written in threes, "512 385 163", "926 196 582": as a mobile is, not as an amount; see below)
+    threes = shape == 0.0 and len(digits) == 9 and " " in s
+    if (0.55 if digits[0] in "018" else 0.4) + shape + 0.1 * threes + 0.3 * (bool(seen) or has_ctx()) < min_score:
         return 0.0  # it could not reach min_score even if valid: no library call
     budget[0] -= 1
     regions = seen + hints(a) if seen else hints(a)
@@ -2290,6 +2312,8 @@ def _score(
             return 0.6 if _calling_code(s, digits, has_ctx) else 0.0
         hinted = False
     score = (0.55 if trunk else 0.4) + shape
+    if threes and hinted and (region in seen or region == regions[0]) and _mobile(s, region):
+        score += 0.1  # (the text's own country's mobile in threes: a phone's grouping there, not thousands)
     if not hinted:
         score -= 0.15
     if region in seen or has_ctx():
@@ -2297,6 +2321,17 @@ def _score(
     if score < 0.6 and not hinted and _calling_code(s, digits, has_ctx):
         return 0.6  # (read as another country's national number, whose country the text does not hint at)
     return score
+
+
+@lru_cache(maxsize=4096)
+def _mobile(s: str, region: str) -> bool:
+    """Whether the valid national number ``s`` of ``region`` is a mobile number."""
+    assert _pn is not None
+    try:
+        kind = _pn.number_type(_pn.parse(s, region))
+    except _pn.NumberParseException:
+        return False
+    return kind in (_pn.PhoneNumberType.MOBILE, _pn.PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 
 def _calling_code(s: str, digits: str, has_ctx) -> bool:
