@@ -403,7 +403,9 @@ def test_two_numbers_joined_by_a_dash_or_by_or():
     (in the text's language) to a phone number is one too, with no phone word of its own."""
     assert phones_in("Praxis Dr. Lenz: 030 1234567 - 0171 2345678") == ["030 1234567", "0171 2345678"]
     assert phones_in("Reservas: 91 123 45 67 o 612 345 678 (de 9 a 14 h)") == ["91 123 45 67", "612 345 678"]
-    assert phones_in("Reservas: 612 345 678 (de 9 a 14 h)") == []  # (no phone word, no number before it)
+    # (no phone word, no number before it: a landline in threes reads as thousands; a mobile in threes is one)
+    assert phones_in("Reservas: 912 345 678 (de 9 a 14 h)") == []
+    assert phones_in("Reservas: 612 345 678 (de 9 a 14 h)") == ["612 345 678"]
     assert phones_in("Sorteo 07 - 18 - 22 - 35 - 41") == []
 
 
@@ -1882,3 +1884,40 @@ def test_what_personal_and_family_admin_taught(text, want):
 )
 def test_what_emergency_service_and_transit_text_taught(text, want):
     assert phones_in(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what the forty-first writer's community, gaming, dating and creator text taught: a group's word before
+        # "is" is no record's number word; texting, Portugal's MB WAY; a game's match and a platform's user id)
+        (
+            "please ban him, his number from the trade group is 519-664-2059",
+            ["519-664-2059"],
+        ),
+        ("my mum said it's ok to share her email for any replies, or you can text 8128 8480.", ["8128 8480"]),
+        ("MBWay: 912.139.572", ["912.139.572"]),
+        (
+            'minha conta NightOwl3430 (ID 8949665015) foi banida por "uso de programas de terceiros" depois da partida '
+            "347624346695. Eu jogo do celular, nunca usei hack.\nSegue meu contato: +55 11-98692-3992 (WhatsApp)\n"
+            "O IP da minha casa é 36.236.159.117 se precisarem conferir. Já tentei pelo formulário 3 vezes, protocolo "
+            "34292549286608.",
+            ["+55 11-98692-3992"],
+        ),
+        ("平台ID：983472259（直播间 5778090）\n手机号码：5120 3506", ["5120 3506"]),
+        ("ٹیم کا نام: Shaheen7749\nفیس: 1215 روپے (جاز کیش ٹرانزیکشن 62389438527)", []),
+        # (what they keep: a group's number word, "Bill number is …")
+        ("Group no. 286-502-502 for the booking", []),
+        ("Bill number is 812 447 3301", []),
+    ],
+)
+def test_what_community_gaming_and_creator_text_taught(text, want):
+    assert phones_in(text) == want, text
+
+
+def test_a_hebrew_prefix_joined_to_an_email_address():
+    scan = PiiScanner().scan
+    text = "התחיל לשלוח לי הודעות ושלח מייל מ-omer.peretz95@walla.co.il עם צילומי מסך"
+    assert [text[f.start : f.end] for f in scan(text) if f.type == "EMAIL"] == ["omer.peretz95@walla.co.il"]
+    text = "see docs-omer@example.com"  # (a hyphen inside a Latin name still joins it: the address is the whole name)
+    assert [text[f.start : f.end] for f in scan(text) if f.type == "EMAIL"] == ["docs-omer@example.com"]

@@ -233,6 +233,8 @@ _NEG_WORDS = (
     r"זהות|"  # (a Hebrew identity number: "מספר זהות: 012345674")
     # (emergency services: an incident's, a rescue operation's, a report's number; a rail booking's)
     r"incident|incidente|aksjon|البلاغ|بلاغ|pnr|"
+    # (a game's match; a wallet's transaction, in Urdu)
+    r"partida|ٹرانزیکشن|"
     # (buildings and clubs: an access card's, a transponder's, a gate remote's)
     r"toegangspas|transponder|telecomando"
 )
@@ -555,6 +557,11 @@ _NEG_FILLER = frozenset(
         "é",
     ]
 )
+# ...of which the articles, prepositions and verbs, which are no number word ("the trade group is 519-…")
+_FILLER_GLUE = frozenset(
+    ["de", "du", "del", "do", "da", "van", "der", "des", "of", "the", "is", "was", "el", "la", "le", "es", "est", "ist"]
+    + ["é"]
+)
 # (the word an Arabic record's number may hold between its noun and "رقم" is no phone word: "رقم العقد جوال: 055…")
 _AR_NOT_PHONE = r"(?!(?:ال)?(?:جوال|هاتف|موبايل|واتساب|تلفون)|اتصل|اتصال|تواصل|للتواصل)"
 _NEG_CJK = re.compile(
@@ -563,7 +570,7 @@ _NEG_CJK = re.compile(
     r"등록번호|송장|請求書|请求书|거래명세서|会議\s*ID|会议\s*ID|회의\s*ID|コード|品番|批次|批号|批號|"
     # (a utility's customer and meter numbers, a Chinese or Taiwanese electricity account, an ordinal's 第 before
     # its number and 号: "不动产权第0188220号")
-    r"ロト|کد پستی|고객번호|계기번호|계량기번호|電號|电号|户号|戶號|第|승인번호|代碼|代码|کد ملی|대출번호|계약번호|동호수|"
+    r"ロト|کد پستی|(?:平台|用户|用戶|玩家|会员|會員|会員|主播)\s*ID|고객번호|계기번호|계량기번호|電號|电号|户号|戶號|第|승인번호|代碼|代码|کد ملی|대출번호|계약번호|동호수|"
     # (a Hebrew record's number: a match's, an order's, a customer's, an account's, a file's)
     r"מספר\s+(?:משחק|הזמנה|לקוח|חשבון|תיק|אסמכתא)|"
     r"رقم الطلب|الطلب|الشحنة|شحنة|فاتورة|الفاتورة|رقم الحساب|الحساب|المعاملة|معاملة|الزيارة|الملف|ضريبية|الضريبي|"
@@ -844,6 +851,7 @@ _CTX_SET = frozenset(
         "jazzcash",  # (a mobile wallet, which a phone number names)
         "easypaisa",
         "gcash",
+        "mbway",  # (Portugal's phone-number payments: "MBWay: 912.139.572")
     ]
 )
 _CTX_MULTI = (
@@ -880,6 +888,10 @@ _CTX_MULTI = (
     "numbers to call",
     "out of hours",  # (a practice's or a landlord's after-hours line: "out of hours 01248 322057")
     "out-of-hours",
+    "can text",  # ("or you can text 8128 8480"; "text me", "number to text" above)
+    "please text",
+    "or text",
+    "mb way",
 )
 _CTX_MULTI_RE = re.compile("|".join(re.escape(w) for w in _CTX_MULTI))
 _CTX_CJK = re.compile(
@@ -1358,12 +1370,12 @@ def _neg(before: str, keyed: bool = False) -> bool:
         first, last = toks[-1].split("-", 1)[0], toks[-1].rsplit("-", 1)[1]
         if (last in _NEG_SET or last in _NEG_UNLESS_PHONE_WORD) and not _has_ctx(first):
             toks[-1] = last
-    numbered = bool(toks) and toks[-1] in _NEG_FILLER
     popped = []
     while toks and toks[-1] in _NEG_FILLER:
         popped.append(toks.pop())
         if popped[-1] == "id" and _TOKEN.findall(tail, tail.rfind("\n") + 1) == ["id"] and not _has_ctx(tail):
             return True  # an id's own label, alone on its line ("ID: 7740-118329"; not "Caller ID:", "WhatsApp ID:")
+    numbered = not _FILLER_GLUE.issuperset(popped)  # (a number word among them: "Bill number is …", not "group is …")
     if (
         popped
         and toks

@@ -272,7 +272,8 @@ _IBAN_DIGITS = {ord(c): str(10 + i) for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTU
 # regexes (compiled once)
 # ---------------------------------------------------------------------------
 _EMAIL = re.compile(
-    r"(?<![A-Za-z0-9._%+\-])"
+    # (not inside a longer name; a Hebrew one-letter prefix may join it with a hyphen: "מייל מ-omer@walla.co.il")
+    r"(?<![A-Za-z0-9._%+])(?:(?<!-)|(?<=[\u05d0-\u05ea]-))"
     r"([A-Za-z0-9](?:[A-Za-z0-9._%+\-]{0,63}))"
     r"@"
     r"((?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.){1,8}"
