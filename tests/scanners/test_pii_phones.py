@@ -1915,6 +1915,59 @@ def test_what_community_gaming_and_creator_text_taught(text, want):
     assert phones_in(text) == want, text
 
 
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what the forty-second writer's marketing, sales and CRM text taught: an ad platform's customer, manager and
+        # campaign ids are shaped as North American numbers, "123-456-7890", in every language)
+        ("Informe mensual de pauta — 18/03/2024\nCuenta de Google Ads 556-279-0732: 302 conversiones, CPA S/5,46", []),
+        ("Paid search (Google Ads 948-418-3129): 221 conversions at CA$14,16", []),
+        ("2024-03-24T19:35:37Z,TRK4625,+57 604 454 8578,441,google_ads / 537-703-7278,true", ["+57 604 454 8578"]),
+        ('"source":{"gclid":"Cj0KCQ16000899","campaign":"904-788-4802"},"sla_minutes":15}', []),
+        ("  step 3  Ads › Offline conversion  customer=157-974-1931  value=2.021.900 ₫  status=200", []),
+        ("hinta per liidi 13 570,00 €, konversio 20,99 %. Google Ads -tili 420-939-8053, Meta-tili act_3093", []),
+        ("Origine : Google Ads, compte 529-282-2301", []),
+        (
+            "주간 광고 리포트: 리드 293건, CPA ₩1,052,000, 전환율 31.14%. 구글 애즈 계정 365-270-9786, 메타 광고 계정",
+            [],
+        ),
+        ("تكلفة العميل 16 450,25 EGP، معدل التحويل 17.4%. حساب إعلانات جوجل 939-085-5204. تم استخدام رمز الخصم", []),
+        ("リード数：213件\u3000CPA：¥1,939,100\u3000CVR：10.0%\nGoogle広告アカウント 792-308-2935、Metaピクセル", []),
+        ("# 날짜: 2024. 2. 20. – 2025. 3. 6. · MCC 133-847-5976", []),
+        # (a quoted CSV field between commas, an amount with its thousands' comma, leaves the columns in place)
+        (
+            "Customer ID,Campaign ID,Source,Impr.,Clicks,CTR,Cost,Conv.\n"
+            '579-794-2270,35387677804,Search_DSA_KR_1,240984,2694,1.12%,"₩770,400",37',
+            [],
+        ),
+        # (a company register's number; extensions in Swedish, Bulgarian and Danish)
+        (
+            "Driftwood 股份有限公司\tVAT 481455782\tReg. 32631207\t林淑芬\t+886 2 2540-9715 分機 791",
+            ["+886 2 2540-9715 分機 791"],
+        ),
+        ("Contact: Priya Morrison, CMO\nPhone: +46 8 852 760 77 ankn. 225", ["+46 8 852 760 77 ankn. 225"]),
+        ("Десислава Ангелов\t02 912 2147 вътр. 504\tdesislava@example.bg", ["02 912 2147 вътр. 504"]),
+        (
+            "Greyhound Marketing ApS\tDK40723089\tLine Kjær\t88 85 27 19 lokal 688\tlkjaer@example.dk",
+            ["88 85 27 19 lokal 688"],
+        ),
+        # (phone words: a Spanish "call me" without its accent, "texts to", Icelandic mobile)
+        ("[17:30] Andrés: y si es más fácil llamame a este mismo, 901 149 335", ["901 149 335"]),
+        (
+            "From: Marcus Morrison <marcusmorrison@singnet.com.sg>\n\nI already replied STOP to your 44399 number "
+            "twice. You are still sending promo texts to 94059613 every Friday.",
+            ["94059613"],
+        ),
+        ('phones:\n    - label: "Farsími"\n      number: "798 7007"', ["798 7007"]),
+        # (what they keep: a phone word after the ad platform's name; "Reg" as a name)
+        ("Google Ads support: call 1-866-246-6453", ["1-866-246-6453"]),
+        ("Reg 07700 900123", ["07700 900123"]),
+    ],
+)
+def test_what_marketing_sales_and_crm_text_taught(text, want):
+    assert phones_in(text) == want, text
+
+
 def test_a_hebrew_prefix_joined_to_an_email_address():
     scan = PiiScanner().scan
     text = "התחיל לשלוח לי הודעות ושלח מייל מ-omer.peretz95@walla.co.il עם צילומי מסך"

@@ -79,8 +79,8 @@ def _f1(tp: int, fp: int, fn: int) -> float:
 # parser's test table of dotted quads. Writer AG's: a match's and a broadcast's codes shaped as mobiles a word or
 # two after their words ("Folio de taquilla 55-1208-3347", "Codice trasmissione 0335 7190 218", "Verbandscode
 # 06-21477", "Passnummer Torwart Gast: 0208 4413 901"), and a vision mixer's software version after "sw=" (a switch's
-# address as often). Writer AJ's: SSNs without dashes in a collection agency's placement files, a quoted CSV's rows and
-# fixed-width records glued to the phone number after them ("…ANA       808946087+12126141127000…"). Writer AP's: one
+# address as often). Writer AJ's: SSNs without dashes in a collection agency's placement files, its
+# fixed-width records glued to the phone number after them (its quoted CSV's rows are read since writer AM's set) ("…ANA       808946087+12126141127000…"). Writer AP's: one
 # of five SSNs, nine plain digits under a creator payout form's JSON key "tin" (a taxpayer number: an SSN or an EIN).
 KNOWN_SHORT = {
     "F": {"negatives": 0.06, "US_SSN": 0.93},
@@ -89,7 +89,7 @@ KNOWN_SHORT = {
     "U": {"negatives": 0.04},
     "W": {"negatives": 0.07},
     "AG": {"negatives": 0.06},
-    "AJ": {"US_SSN": 0.87},
+    "AJ": {"US_SSN": 0.92},
     "AP": {"US_SSN": 0.88},
 }
 

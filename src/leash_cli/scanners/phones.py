@@ -85,7 +85,7 @@ PHONE = re.compile(r"[+(0-9](?<![A-Za-z0-9_+#.@][\s\S])" + _PHONE_BODY)
 # (PHONE after a glued label, whose last character the first look-behind would refuse)
 _PHONE_GLUED = re.compile(r"[+(0-9]" + _PHONE_BODY)
 _EXT = re.compile(
-    r"[ \t]{0,2}(?:ext\.?|extn\.?|extension|x(?=[ \t]?[:\-]?[ \t]?[0-9]{2})|доб\.?|wewn\.?|wew\.?|ramal|anexo|anx\.?|dahili|int\.?|poste|durchwahl|dw\.?|tst\.?|toestel|内線|内线|內線|分機|分机|转|轉|내선|"
+    r"[ \t]{0,2}(?:ext\.?|extn\.?|extension|x(?=[ \t]?[:\-]?[ \t]?[0-9]{2})|доб\.?|wewn\.?|wew\.?|ramal|anexo|anx\.?|dahili|int\.?|poste|durchwahl|dw\.?|tst\.?|toestel|ankn\.?|lokal|вътр\.?|内線|内线|內線|分機|分机|转|轉|내선|"
     r"loc\.?|local|تحويلة|داخلي|ต่อ|máy lẻ)"
     r"[ \t]{0,2}(?:[:\-][ \t]?)?[0-9]{1,6}(?![0-9A-Za-z])",
     re.IGNORECASE,
@@ -235,6 +235,9 @@ _NEG_WORDS = (
     r"incident|incidente|aksjon|البلاغ|بلاغ|pnr|"
     # (a game's match; a wallet's transaction, in Urdu)
     r"partida|ٹرانزیکشن|"
+    # (marketing: an ad platform's account and a campaign's id, "Google Ads 948-418-3129", "google_ads / 537-…"; an
+    # offline conversion's customer, "Offline conversion  customer=157-974-1931")
+    r"ads|campaign|conversion|"
     # (buildings and clubs: an access card's, a transponder's, a gate remote's)
     r"toegangspas|transponder|telecomando"
 )
@@ -293,6 +296,7 @@ _NEG_CAPS = frozenset(
     ("mpan", "mprn", "pdl", "prm", "pdr", "rpu", "nmi", "ppe", "taj", "бик")
     + ("npwp", "nik", "nim")  # (Indonesian tax, identity and student numbers; not "Call Nik …", "z nim")
     + ("nid",)  # (a Bangladeshi national id)
+    + ("mcc",)  # (an ad platform's manager account: "Manager account (MCC) 355-199-7194")
 )
 _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "тн вэд",  # (a Russian customs code)
@@ -301,6 +305,12 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "mã số thuế",  # (a Vietnamese tax code)
     "numéro client",  # (a customer's number: "Numéro client : 0488-441-877")
     "sweref",  # (Swedish grid coordinates: "SWEREF 99 TM N 7 006 420 E 383 150")
+    "google ads",  # (an ad account's id a word or two after it: "Google Ads -tili 420-939-8053", "Google Ads fiók: …")
+    # (a record's id, in a header cell or a word before: "Customer ID,Campaign ID,…\n579-794-2270,…")
+    "customer id",
+    "campaign id",
+    "account id",
+    "إعلانات جوجل",
     "n° adhérent",  # (a mutual insurer's member number: "n° adhérent 697015597"; not "adhérent : 06 84 …", a phone)
     "n° d'adhérent",
     "numéro adhérent",
@@ -570,7 +580,7 @@ _NEG_CJK = re.compile(
     r"등록번호|송장|請求書|请求书|거래명세서|会議\s*ID|会议\s*ID|회의\s*ID|コード|品番|批次|批号|批號|"
     # (a utility's customer and meter numbers, a Chinese or Taiwanese electricity account, an ordinal's 第 before
     # its number and 号: "不动产权第0188220号")
-    r"ロト|کد پستی|(?:平台|用户|用戶|玩家|会员|會員|会員|主播)\s*ID|고객번호|계기번호|계량기번호|電號|电号|户号|戶號|第|승인번호|代碼|代码|کد ملی|대출번호|계약번호|동호수|"
+    r"ロト|کد پستی|広告アカウント|광고 계정|애즈 계정|(?:平台|用户|用戶|玩家|会员|會員|会員|主播)\s*ID|고객번호|계기번호|계량기번호|電號|电号|户号|戶號|第|승인번호|代碼|代码|کد ملی|대출번호|계약번호|동호수|"
     # (a Hebrew record's number: a match's, an order's, a customer's, an account's, a file's)
     r"מספר\s+(?:משחק|הזמנה|לקוח|חשבון|תיק|אסמכתא)|"
     r"رقم الطلب|الطلب|الشحنة|شحنة|فاتورة|الفاتورة|رقم الحساب|الحساب|المعاملة|معاملة|الزيارة|الملف|ضريبية|الضريبي|"
@@ -848,6 +858,9 @@ _CTX_SET = frozenset(
         "entstörung",
         "guasti",
         "phoned",  # ("phoned 085 230 3566 07/07")
+        "llamame",  # (Spanish "call me" without its accent; Icelandic mobile, phone number)
+        "farsími",
+        "símanúmer",
         "jazzcash",  # (a mobile wallet, which a phone number names)
         "easypaisa",
         "gcash",
@@ -888,6 +901,8 @@ _CTX_MULTI = (
     "numbers to call",
     "out of hours",  # (a practice's or a landlord's after-hours line: "out of hours 01248 322057")
     "out-of-hours",
+    "text to",  # ("sending promo texts to 94059613")
+    "texts to",
     "can text",  # ("or you can text 8128 8480"; "text me", "number to text" above)
     "please text",
     "or text",
@@ -1413,6 +1428,8 @@ def _neg(before: str, keyed: bool = False) -> bool:
         return True
     if toks and toks[-1] == "mst" and not before.isascii():
         return True  # a Vietnamese tax code (Mã số thuế); "MST" in English is a time zone: "9-5 MST 303-555-0143"
+    if toks and toks[-1] == "reg" and tail.rstrip(" \t:").endswith("reg.") and not _has_ctx(tail):
+        return True  # a company register's number ("Reg. 32631207"; "Reg" alone is a name too)
     if toks and toks[-1] == "po" and "PO" not in before[-30:]:
         toks.pop()  # (Tagalog "po", a courtesy: "Contact no. ko po 0917 …"; a purchase order is "PO")
     if toks and toks[-1] in _NEG_SET and "\n" in tail:

@@ -1289,9 +1289,18 @@ _CDR_COLUMNS = frozenset(["billsec", "disposition", "dcontext", "dstchannel", "l
 
 def _count(t: str, delim: str, lo: int, hi: int) -> int:
     """The delimiters in ``t[lo:hi]``; a CSV line's commas inside quoted fields are not ("PJSIP/4410,30")."""
-    if delim != "," or t.find('","', lo, hi) < 0:  # (quoted CSV fields stand quote, comma, quote: not JSON's '": "')
+    if delim != "," or not _quoted_csv(t, lo, hi):
         return t.count(delim, lo, hi)
     return len(_unquoted_commas(t, lo, hi))
+
+
+def _quoted_csv(t: str, lo: int, hi: int) -> bool:
+    """Whether ``t[lo:hi]`` holds a quoted CSV field: quote, comma, quote between two of them, or one quoted field
+    between commas (an amount with its thousands' comma, `…,1.12%,"₩770,400",37`; not JSON's '": "')."""
+    if t.find('","', lo, hi) >= 0:
+        return True
+    q = t.find(',"', lo, hi)
+    return q >= 0 and (t.find('",', q + 2, hi) >= 0 or (t[hi - 1 : hi] == '"' and hi - 1 > q + 1))
 
 
 _QUOTED_FIELD = re.compile(r'"(?:[^"\n]|"")*"')
@@ -1374,7 +1383,7 @@ class _Headers:
         if commas is False:  # (a quoted CSV line's commas outside its quotes, found once per line; None: no such line)
             le = t.find("\n", ls)
             le = len(t) if le < 0 else le
-            quoted = delim == "," and t.find('","', ls, le) >= 0
+            quoted = delim == "," and _quoted_csv(t, ls, le)
             commas = self.commas[ls] = _unquoted_commas(t, ls, le) if quoted else None
         col = bisect.bisect_left(commas, pos) if isinstance(commas, list) else t.count(delim, ls, pos)
         cell = cells[col] if col < len(cells) else ""
