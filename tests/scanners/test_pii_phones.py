@@ -1968,6 +1968,46 @@ def test_what_marketing_sales_and_crm_text_taught(text, want):
     assert phones_in(text) == want, text
 
 
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what a sixth reader of the rules of writers AM to AP found: the emergency, travel and game words give way to
+        # a phone word on the line; the ad platform's words name only an id in its shape, 123-456-7890)
+        ("Caller's phone for the incident 0412 555 123, ambulance dispatched.", ["0412 555 123"]),
+        ("Contacto del incidente: 612 345 678", ["612 345 678"]),
+        ("Callback for the incident: 07700 900123", ["07700 900123"]),
+        ("Mobile number on the PNR: 98765 43210", ["98765 43210"]),
+        ("رقم هاتف مقدم البلاغ: 0551234567", ["0551234567"]),
+        ("Tracking phone number for this campaign: 020 7946 0958", ["020 7946 0958"]),
+        ("Campaign 07700 900123", ["07700 900123"]),
+        ("New lead via Facebook Ads — 07911 123456, wants a quote for a kitchen.", ["07911 123456"]),
+        ("Call Google Ads at 1-866-246-6453 for billing help.", ["1-866-246-6453"]),
+        ("Google Ads Deutschland 0800 589 3024 (Mo-Fr 9-18 Uhr)", ["0800 589 3024"]),
+        ("Customer ID 48213, Jo Bloggs, 07700 900123", ["07700 900123"]),
+        # (an id's word after a phone word: the phone word is the nearer's)
+        ("Phone the ABN team 02 9374 1111", ["02 9374 1111"]),
+        ("Telefon firmy (NIP poniżej) 22 628 11 22", ["22 628 11 22"]),
+        # (an amount in threes with its word after it; a phone phrase inside a word; a laptop)
+        ("La facturación fue de 612 345 678 euros según el informe.", []),
+        ("Budżet miasta na 2024 rok to 512 385 163 złotych.", []),
+        ("Nakład łączny: 512 385 163 egz.", []),
+        ("Monitor text output 512 385 163", []),
+        ("מחשב נייד Lenovo, מספר סידורי 512 385 163", []),
+        # (a shop's sign, a name; a wallet's transaction and a payment's operation)
+        ("Bar Tabac Loto 01 42 33 44 55", ["01 42 33 44 55"]),
+        ("Reg. 07700 900123", ["07700 900123"]),
+        ("JazzCash TID 021234567890", []),
+        ("MB WAY – ID da operação 912345678", []),
+        # (what they keep)
+        ("Lotto 6/42: 05-11-19-23-34-40", []),
+        ("Paid search (Google Ads 948-418-3129): 221 conversions", []),
+        ("firma przeprowadzkowa: Przeprowadzki – 512 385 163 lub mail, sobota 8:00", ["512 385 163"]),
+    ],
+)
+def test_what_a_sixth_reader_of_the_marketing_emergency_and_community_rules_found(text, want):
+    assert phones_in(text) == want, text
+
+
 def test_a_hebrew_prefix_joined_to_an_email_address():
     scan = PiiScanner().scan
     text = "התחיל לשלוח לי הודעות ושלח מייל מ-omer.peretz95@walla.co.il עם צילומי מסך"

@@ -231,13 +231,8 @@ _NEG_WORDS = (
     # invoice are below: words that name a phone's line or a person too)
     r"poistenec|"
     r"זהות|"  # (a Hebrew identity number: "מספר זהות: 012345674")
-    # (emergency services: an incident's, a rescue operation's, a report's number; a rail booking's)
-    r"incident|incidente|aksjon|البلاغ|بلاغ|pnr|"
-    # (a game's match; a wallet's transaction, in Urdu)
-    r"partida|ٹرانزیکشن|"
-    # (marketing: an ad platform's account and a campaign's id, "Google Ads 948-418-3129", "google_ads / 537-…"; an
-    # offline conversion's customer, "Offline conversion  customer=157-974-1931")
-    r"ads|campaign|conversion|"
+    # (a wallet's transaction in Urdu, a transaction's id, a payment's operation in Portuguese and Spanish)
+    r"ٹرانزیکشن|tid|operação|operacao|operación|"
     # (buildings and clubs: an access card's, a transponder's, a gate remote's)
     r"toegangspas|transponder|telecomando"
 )
@@ -284,9 +279,23 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     + ("pzn", "cnk", "recept", "recepta", "receptu", "rezept", "ricetta", "receta")
     + ("allocataire",)  # (a family allowance's beneficiary: "Numéro allocataire : 5784769")
     + ("חשבון",)  # (a Hebrew account: "סניף 802, חשבון 44712-09")
-    + ("lotto", "loto", "lottó", "lotería")  # (a draw's numbers: "Lotto 6/42: 05-11-19-23-34-40")
+    + (
+        "lotto",
+        "loto",
+        "lottó",
+        "lotería",
+    )  # (a draw's numbers, after a label's colon: "Lotto 6/42: 05-11-19-23-34-40")
+    # (emergency services: an incident's, a rescue operation's, a report's number; a rail booking's; a game's match:
+    # "incident 2407-1183", "PNR 8412211830"; not "Caller's phone for the incident 0412 555 123")
+    + ("incident", "incidente", "aksjon", "البلاغ", "بلاغ", "pnr", "partida")
     + ("arve",)  # (an Estonian invoice, lower-cased: "Loomakliinik – arve 5522992"; "Arve" is a first name too)
 )
+_LOTTERY = frozenset(["lotto", "loto", "lottó", "lotería"])  # (not a shop's sign: "Bar Tabac Loto 01 42 33 44 55")
+# an ad platform's words, before an id in its shape, 123-456-7890 ("Google Ads 948-418-3129", "google_ads / 537-…",
+# "Offline conversion  customer=157-974-1931", "Manager account (MCC) 355-199-7194"; not "Campaign 07700 900123")
+_AD_WORDS = frozenset(["ads", "campaign", "conversion", "mcc"])
+_AD_PHRASES = re.compile(r"google ads|إعلانات جوجل")  # (a word or two before: "Google Ads -tili 420-939-8053")
+_AD_ID = re.compile(r"[0-9]{3}-[0-9]{3}-[0-9]{4}")
 # ...of which a name's when capitalised, unless a number word follows ("Hilsen Arve\n412 34 567"; "Arve nr 118…")
 _NEG_LOWER_ONLY = frozenset(["arve"])
 # ...and those that are such a word only in capitals (a supply point's: British MPAN and MPRN, French PDL and PRM,
@@ -296,7 +305,6 @@ _NEG_CAPS = frozenset(
     ("mpan", "mprn", "pdl", "prm", "pdr", "rpu", "nmi", "ppe", "taj", "бик")
     + ("npwp", "nik", "nim")  # (Indonesian tax, identity and student numbers; not "Call Nik …", "z nim")
     + ("nid",)  # (a Bangladeshi national id)
-    + ("mcc",)  # (an ad platform's manager account: "Manager account (MCC) 355-199-7194")
 )
 _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "тн вэд",  # (a Russian customs code)
@@ -305,12 +313,11 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "mã số thuế",  # (a Vietnamese tax code)
     "numéro client",  # (a customer's number: "Numéro client : 0488-441-877")
     "sweref",  # (Swedish grid coordinates: "SWEREF 99 TM N 7 006 420 E 383 150")
-    "google ads",  # (an ad account's id a word or two after it: "Google Ads -tili 420-939-8053", "Google Ads fiók: …")
-    # (a record's id, in a header cell or a word before: "Customer ID,Campaign ID,…\n579-794-2270,…")
+    # (a record's id, in a header cell or a word before: "Customer ID,Campaign ID,…\n579-794-2270,…"; not when its own
+    # value stands between, "Customer ID 48213, Jo Bloggs, 07700 900123": see _neg)
     "customer id",
     "campaign id",
     "account id",
-    "إعلانات جوجل",
     "n° adhérent",  # (a mutual insurer's member number: "n° adhérent 697015597"; not "adhérent : 06 84 …", a phone)
     "n° d'adhérent",
     "numéro adhérent",
@@ -858,6 +865,7 @@ _CTX_SET = frozenset(
         "entstörung",
         "guasti",
         "phoned",  # ("phoned 085 230 3566 07/07")
+        "callback",  # ("Callback number for this incident: 07700 900123")
         "llamame",  # (Spanish "call me" without its accent; Icelandic mobile, phone number)
         "farsími",
         "símanúmer",
@@ -908,7 +916,9 @@ _CTX_MULTI = (
     "or text",
     "mb way",
 )
-_CTX_MULTI_RE = re.compile("|".join(re.escape(w) for w in _CTX_MULTI))
+_CTX_MULTI_RE = re.compile(
+    r"(?<![^\W\d_])(?:" + "|".join(re.escape(w) for w in _CTX_MULTI) + ")"
+)  # (not "monitor text")
 _CTX_CJK = re.compile(
     r"电话|電話|手机|手機|座机|致电|拨打|撥打|热线|熱線|联系|聯繫|연락|전화|휴대폰|핸드폰|번호|携帯|携转|攜轉|代表番号|門號|门号|"
     r"お問い合わせ|連絡先|代表|外線|फ़ोन|फोन|मोबाइल|मोबाईल|संपर्क|कॉल|नंबर|सम्पर्क|दूरभाष|दूरध्वनी|हेल्पलाइन|هاتف|الهاتف|جوال|الجوال|اتصل|اتصال|موبايل|واتساب|تلفون|تواصل|"
@@ -918,8 +928,8 @@ _CTX_CJK = re.compile(
     r"نومرو|تماس|تلفن|موبایل|موبائل|(?<![\u0600-\u06ff])فون(?![\u0600-\u06ff])|رابطہ|رقمي|ফোন|মোবাইল|যোগাযোগ|"
     r"โทร(?!ทัศน์)|มือถือ|ติดต่อ|ទូរស័ព្ទ|ទំនាក់ទំនង|"
     r"ဖုန်း|ဆက်သွယ်|ტელ|დარეკეთ|მობ|უკუკავშირ|ಫೋನ್|ഫോൺ|ఫోన్|தொலைபேசி|ફોન|ਫ਼ੋਨ|ਫੋਨ|දුරකථන|ስልክ|"
-    # (Hebrew phone, mobile, "call" and "dial"; Amharic "call"; Pakistan's mobile wallets, which a phone number names)
-    r"טלפון|נייד|פלאפון|התקשרו|חייגו|ይደውሉ|ደውሉ|جاز کیش|ایزی پیسہ"
+    # (Hebrew phone, mobile -- not a laptop's, "מחשב נייד", nor mobility --, "call" and "dial"; Amharic "call"; Pakistan's mobile wallets, which a phone number names)
+    r"טלפון|(?<!מחשב )נייד(?!ות)|פלאפון|התקשרו|חייגו|ይደውሉ|ደውሉ|جاز کیش|ایزی پیسہ"
 )
 
 # -- region hints ---------------------------------------------------------------------------
@@ -1341,9 +1351,9 @@ def _keyed(before: str) -> bool:
 _KEY_BEFORE = re.compile(r"([a-z][a-z0-9_]*)[\"']?[ \t]*[:=][ \t]*[\"']?$")  # a record's key right before a value
 
 
-def _neg(before: str, keyed: bool = False) -> bool:
-    """A negative word (order, invoice, Kundennummer, заказ ...) right before the number (``keyed``: a record's key
-    may stand right before it)."""
+def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
+    """A negative word (order, invoice, Kundennummer, заказ ...) right before the number ``s`` (``keyed``: a record's
+    key may stand right before it)."""
     tail = before[-30:]
     if "\\" in tail:
         tail = _ESCAPES.sub(" ", tail)
@@ -1418,7 +1428,9 @@ def _neg(before: str, keyed: bool = False) -> bool:
             toks[-1] in _NEG_UNLESS_PHONE_WORD
             and not _has_ctx(_ANY_NUMBER.sub(" ", tail[tail.rfind("\n") + 1 :]))
             and (toks[-1] not in _NEG_LOWER_ONLY or numbered or toks[-1] in before[-40:])
+            and (toks[-1] not in _LOTTERY or tail.rstrip(" \t").endswith(":"))
         )
+        or (toks[-1] in _AD_WORDS and _AD_ID.fullmatch(s) is not None and not _has_ctx(tail))
         or (
             toks[-1] in _NEG_CAPS
             and (toks[-1].upper() in before[-30:] or before.islower())  # (a header cell comes lower-cased)
@@ -1428,8 +1440,8 @@ def _neg(before: str, keyed: bool = False) -> bool:
         return True
     if toks and toks[-1] == "mst" and not before.isascii():
         return True  # a Vietnamese tax code (Mã số thuế); "MST" in English is a time zone: "9-5 MST 303-555-0143"
-    if toks and toks[-1] == "reg" and tail.rstrip(" \t:").endswith("reg.") and not _has_ctx(tail):
-        return True  # a company register's number ("Reg. 32631207"; "Reg" alone is a name too)
+    if toks and toks[-1] == "reg" and tail.rstrip(" \t:").endswith("reg.") and s[:1] != "0" and not _has_ctx(tail):
+        return True  # a company register's number ("Reg. 32631207"; "Reg" alone is a name too, "Reg. 07700 900123")
     if toks and toks[-1] == "po" and "PO" not in before[-30:]:
         toks.pop()  # (Tagalog "po", a courtesy: "Contact no. ko po 0917 …"; a purchase order is "PO")
     if toks and toks[-1] in _NEG_SET and "\n" in tail:
@@ -1446,16 +1458,28 @@ def _neg(before: str, keyed: bool = False) -> bool:
         ):
             return True
     # a tax or company id word a few words back, no phone word after it ("NIP Wynajmującego: 676-238-41-19")
-    if not _ID_WORDS.isdisjoint(toks[-2:]) and _CTX_SET.isdisjoint(toks[-2:]):
+    # (a phone word before the id's word counts only where the id's word is nearer: "Tài sản: điện thoại, ví, CCCD số
+    # 0791…", a stolen phone; not "Phone the ABN team 02 9374 1111")
+    if (
+        not _ID_WORDS.isdisjoint(toks[-2:])
+        and _CTX_SET.isdisjoint(toks[-2:])
+        and (toks[-1] in _ID_WORDS or toks[-1] == "số" or _CTX_SET.isdisjoint(toks))
+    ):
         w = toks[-1] if toks[-1] in _ID_WORDS else toks[-2]
         # (a number between is the id's own)
         if not _DIGIT.search(tail, tail.rfind(w)) and (popped or w not in _ID_WORDS_NUMBERED):
             return True
     multi = _NEG_MULTI_RE.search(tail)
+    if multi is not None and multi.group().endswith(" id") and _DIGIT.search(tail, multi.end()):
+        multi = None  # the id's own value stands between: "Customer ID 48213, Jo Bloggs, 07700 900123"
     if multi is not None and _has_ctx(tail[multi.end() :]):
         multi = None  # a card's or a reference's name, then a phone word ("tarjeta sanitaria: llame al 900 …")
     if multi is not None or _ORG_NR.search(tail) or _NEG_LAST_RE.search(tail) or _ACCOUNT_AC.search(tail):
         return True
+    if s and _AD_ID.fullmatch(s) and (ad := _AD_PHRASES.search(tail)) is not None:
+        # an ad platform's name a word or two before an id in its shape (no value, no phone word between)
+        if not _DIGIT.search(tail, ad.end()) and not _has_ctx(tail):
+            return True
     if toks and toks[-1] in _NEG_INLINE and tail[-1:] in " \t" and tail.rstrip()[-1:].isalpha() and not _has_ctx(tail):
         return True  # "Я создала заявку 6510-874391" (not a hotline's label, "Заявки: 8 (495) …", nor "chị Mã 0912 …")
     # a French company's registration: "RCS de Lyon sous le numéro 852 417 309" (not "joindre sous le numéro …")
@@ -1800,7 +1824,7 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         neg = not port and (
             asked == "id"
             or (keyed and _NEG_AFTER_KEY.match(after) is not None and not _phone_key(before))
-            or _neg(before, keyed)
+            or _neg(before, keyed, s)
             or _neg(header_of(a))
             or _id_key(before[-24:])
             or (before[-1:] == ">" and _xml_id(t[max(0, a - 160) : a]))
@@ -2314,7 +2338,7 @@ def _score(
     seps = len(s) - len(digits)
     shape = -0.15 if seps == 0 else 0.0 if _THOUSANDS.fullmatch(s) else 0.1
     # (a mobile written in threes, "512 385 163", "926 196 582": as a mobile is, not as an amount; see below)
-    threes = shape == 0.0 and len(digits) == 9 and " " in s
+    threes = shape == 0.0 and len(digits) == 9 and " " in s and not _word_after(after)
     if (0.55 if digits[0] in "018" else 0.4) + shape + 0.1 * threes + 0.3 * (bool(seen) or has_ctx()) < min_score:
         return 0.0  # it could not reach min_score even if valid: no library call
     budget[0] -= 1
@@ -2350,6 +2374,18 @@ def _score(
     if score < 0.6 and not hinted and _calling_code(s, digits, has_ctx):
         return 0.6  # (read as another country's national number, whose country the text does not hint at)
     return score
+
+
+_AFTER_WORD = re.compile(r"[ \t]+([^\W\d_]{2,})")
+_CONJUNCTIONS = frozenset(
+    ("or", "ou", "lub", "albo", "nebo", "anebo", "alebo", "oder", "of", "og", "eller", "och", "или")
+)
+
+
+def _word_after(after: str) -> bool:
+    """A lower-case word right after a number (not "or"): what it counts ("612 345 678 euros", "… egz.")."""
+    m = _AFTER_WORD.match(after)
+    return m is not None and m.group(1).islower() and m.group(1) not in _CONJUNCTIONS
 
 
 @lru_cache(maxsize=4096)
