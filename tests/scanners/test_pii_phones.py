@@ -4,7 +4,7 @@ out, SSNs in structured layouts.  Quality bars on held-out text: test_pii_eval.p
 import phonenumbers as pn
 import pytest
 
-from leash_cli.scanners import PiiScanner, phones
+from leash_cli.scanners import PiiScanner, SecretsScanner, phones
 
 SC = PiiScanner()
 
@@ -2006,6 +2006,84 @@ def test_what_marketing_sales_and_crm_text_taught(text, want):
 )
 def test_what_a_sixth_reader_of_the_marketing_emergency_and_community_rules_found(text, want):
     assert phones_in(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what the forty-third to forty-fifth writers' hospital, help-desk and small-business text taught: a patient's,
+        # a stay's, a health-service user's, an insurer's member, a GP declaration's and a booking's numbers; a tax
+        # number, a tax account, a GST number, a bank account, a payment slip's own number)
+        ("Пацієнт: Тарас Коваленко, дата народження 14.11.1975, номер декларації 0853-4104-1848", []),
+        (
+            "Clinique Bohler-Est — Service de Cardiologie\nCompte rendu d'hospitalisation\n\nPatient : M. Gilles Schmit, né le 18/07/1949 — IPP 522.734.38 — N° de séjour 420966572\nHospitalisé du 16/02/2024 au 20/02/2024 — Médecin traitant : Dr Claude Thill\n\nMotif : décompensation cardiaque globale sur fibrillation atriale rapide.\nAntécédents : cardiopathie ischémique (stent IVA en 2019), HTA, BPCO stade 2.\nÉvolution : bonne réponse au furosémide IV (perte de 7 kg), ralentissement de la FA par bisoprolol, introduction d'apixaban 5 mg x2/j. NT-proBNP 5410 → 1691 pg/ml. ETT : FEVG 40 %.\nTA de sortie 151/103 mmHg, FC 83/min, poids de sortie 57,9 kg.\n\nTraitement de sortie : furosémide 40 mg le matin, bisoprolol 5 mg, apixaban 5 mg matin et soir, ramipril 2,5 mg.\nSuivi : consultation de cardiologie dans 6 semaines ; ionogramme à J7 au laboratoire de ville.\n\nPour toute question, l'interne de garde est joignable au 23 96 34 40 poste 4108 et le secrétariat au +35229978735 (secretariat.cardio@bohler-est.lu).\n\nDr Paule Hoffmann, praticien hospitalier",
+            ["23 96 34 40 poste 4108", "+35229978735"],
+        ),
+        (
+            "Bookingnummer: 75790639. CPR-nr.: 131277-9563\n\nså ring til sekretariatet på 0045 30 41 81 41",
+            ["0045 30 41 81 41"],
+        ),
+        ("Cartão SUS / n.º de utente: 959-471-808", []),
+        (
+            "Account 15677867 | Patient P. Kinsella | Medicare/health no. 886-616-399 | Health fund member 431047161\nGap owing: $313.00 (theatre fee, item 03860). BPAY biller code 828108, ref 2640304904.\nCard on file: XXXX XXXX XXXX 0600 — do not re-key, pt to call Accounts (ext 5372).",
+            [],
+        ),
+        (
+            "Uw zorgverzekeraar heeft de nota 089935876 (behandeling 11/03/2025, DBC 221945131941) niet volledig vergoed vanwege uw eigen risico.\nBetalen kan binnen 30 dagen op BE75 5817 4467 2051.\nEen betalingsregeling nodig? Neem contact op met de afdeling Debiteuren: +32 10 01 78 13",
+            ["+32 10 01 78 13"],
+        ),
+        (
+            "  Patient ID:      97-80-2044\n  Visit type:      Follow-up, 20 min\n  Join link:       https://visit.krgh.com.sg/room/9VKSS662BY",
+            [],
+        ),
+        ("Tené a mano tu credencial de la obra social/prepaga (afiliado 83 543632 39) y tus últimos estudios.", []),
+        ("مریض: عمران شیخ، عمر 53 سال، ایم آر نمبر 728.007.54", []),
+        (
+            "【預約成功通知】陳淑芬 您好，您已預約 2024/10/09 17:00 遠距視訊門診（新陳代謝科，林志明 醫師），預約號碼 14，病歷號 54793127。看診連結將以簡訊傳送至 0939-855-699。如需取消請來電 +886 2 3236 9897 。",
+            ["0939-855-699", "+886 2 3236 9897"],
+        ),
+        ("Broneeringu number: 52155445.\nAja tühistamiseks helistage +3723223473", ["+3723223473"]),
+        ("Valor: R$ 890,00 · Nosso número: 96261638-1", []),
+        ("Vergi Dairesi: Kadıköy · VKN 9347442633 · Tel: 0534 612 39 58", ["0534 612 39 58"]),
+        ("Fälligkeit 15.09.2024, Abgabenkonto 09 849/8454, Finanzamt Österreich", []),
+        ("Any problems call Hemi on 027 253 87700. GST no. 939-004-231.", ["027 253 87700"]),
+        ("Greiðsla: banki 0133-26-002172", []),
+        # (phone words: Latvian mobile, Portuguese "telm." and "ligar", "I'm on"; pairs after a phone word's label are
+        # a phone number, not an address; a direct-dial extension after a dash)
+        ("Pacienta mobilais: 24 601 582.", ["24 601 582"]),
+        (
+            "NIF 255116170 · Telm. 968 109 757 · ines.carvalho.traducao@gmail.com",
+            ["968 109 757"],
+        ),
+        ("Podem ligar-me para o 924 204 926 ou para a extensão 5270.", ["924 204 926"]),
+        (
+            "Old one can be closed from next month.\n\nI'm on 07945178465 if you need to verify it's really me",
+            ["07945178465"],
+        ),
+        ("Téléphone : 27.14.71.62 – portable 628 168 807", ["27.14.71.62", "628 168 807"]),
+        ("Erreichbar: +41 21 026 48 40-67 oder mobil 078 172 09 31", ["+41 21 026 48 40-67", "078 172 09 31"]),
+        # (a chat's timestamped lines with a comma each are no CSV: its first line is no header)
+        (
+            "[15:53] Marcus: hey, benefits portal says my account is locked and the reset wants my SSN + zip\n"
+            "[16:07] Marcus: sorry! yes open it please, my cell is (207) 906-2173",
+            ["(207) 906-2173"],
+        ),
+        # (what they keep: an address after a phone word that is no label, and with a port)
+        ("POST /hooks/twilio/sms from 81.61.61.54 sig=valid", []),
+        ("Contact: <sip:+4930419055@94.75.78.51:5089;transport=udp>", ["+4930419055"]),
+    ],
+)
+def test_what_hospital_help_desk_and_small_business_text_taught(text, want):
+    assert phones_in(text) == want, text
+
+
+def test_a_url_password_before_a_template_host():
+    # (Nagios's "$HOSTADDRESS$" as the host: the password is a password)
+    scan = SecretsScanner().scan
+    text = (
+        'command_line  $USER1$/check_http -H $HOSTADDRESS$ -u "http://admin:t2tdpj!Rl6terHV@$HOSTADDRESS$/status.xml"'
+    )
+    assert [text[f.start : f.end] for f in scan(text)] == ["t2tdpj!Rl6terHV"]
 
 
 def test_a_hebrew_prefix_joined_to_an_email_address():

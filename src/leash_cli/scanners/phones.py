@@ -233,6 +233,10 @@ _NEG_WORDS = (
     r"זהות|"  # (a Hebrew identity number: "מספר זהות: 012345674")
     # (a wallet's transaction in Urdu, a transaction's id, a payment's operation in Portuguese and Spanish)
     r"ٹرانزیکشن|tid|operação|operacao|operación|"
+    # (hospitals: a French patient's and stay's ids, a Portuguese health-service user, an Argentine insurer's member, a
+    # Ukrainian GP declaration, an Estonian booking; small business: a Turkish tax number, an Austrian tax account, a
+    # goods and services tax number, an Icelandic bank account)
+    r"ipp|séjour|utente|afiliado|декларації|декларація|broneeringu|vkn|abgabenkonto|gst|banki|"
     # (buildings and clubs: an access card's, a transponder's, a gate remote's)
     r"toegangspas|transponder|telecomando"
 )
@@ -277,6 +281,7 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     # (German, Belgian drug codes and a prescription's word: "recept 8222227", "PZN 63382606"; not a pharmacy's
     # prescription line, "Tel. ricetta 06 1234 5678", nor the Polish PZN's "Kontakt: Okręg PZN 22 831 22 71")
     + ("pzn", "cnk", "recept", "recepta", "receptu", "rezept", "ricetta", "receta")
+    + ("nota",)  # (an invoice, a note: "Uw zorgverzekeraar heeft de nota 089935876"; not "Nota: tel. 333 …")
     + ("allocataire",)  # (a family allowance's beneficiary: "Numéro allocataire : 5784769")
     + ("חשבון",)  # (a Hebrew account: "סניף 802, חשבון 44712-09")
     + (
@@ -318,6 +323,11 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "customer id",
     "campaign id",
     "account id",
+    "patient id",
+    "health no",  # (an Irish medical card's: "Medicare/health no. 886-616-399")
+    "nosso número",  # (a Brazilian payment slip's own number)
+    "nosso numero",
+    "ایم آر نمبر",  # (a medical record's number in Urdu)
     "n° adhérent",  # (a mutual insurer's member number: "n° adhérent 697015597"; not "adhérent : 06 84 …", a phone)
     "n° d'adhérent",
     "numéro adhérent",
@@ -415,7 +425,7 @@ _COMPOUND_NUMBER = re.compile(
     # (spelled out, a phone's compounds are many -- "Hoofdnummer", "Doorkiesnummer", "Notdienstnummer",
     # "Kännykkänumero": only a record's first part counts)
     r"[^\W\d_]*(?:register|studenten|student|matrikel|pass|kunde|kund|klant|asiakas|vertrag|contract|sopimus|avtal|"
-    r"rechnung|faktur|factuur|lasku|buchung|auftrag|"
+    r"rechnung|faktur|factuur|lasku|buchung|booking|auftrag|"
     r"bestell|order|ordre|tilaus|artikel|serien|serie|objekt|anlage|liegenschaft|gerät|zähler|mess|måler|mätar|"
     r"mittari|meter|konto|rekening|account|mitglied|versicherung|polis|steuer|personal|person|henkilö|kassen|"
     r"referenz|referentie|viite|transaktion|vorgang|akten|sags|ärende|dossier|fall|lieferant|leverancier|"
@@ -587,7 +597,7 @@ _NEG_CJK = re.compile(
     r"등록번호|송장|請求書|请求书|거래명세서|会議\s*ID|会议\s*ID|회의\s*ID|コード|品番|批次|批号|批號|"
     # (a utility's customer and meter numbers, a Chinese or Taiwanese electricity account, an ordinal's 第 before
     # its number and 号: "不动产权第0188220号")
-    r"ロト|کد پستی|広告アカウント|광고 계정|애즈 계정|(?:平台|用户|用戶|玩家|会员|會員|会員|主播)\s*ID|고객번호|계기번호|계량기번호|電號|电号|户号|戶號|第|승인번호|代碼|代码|کد ملی|대출번호|계약번호|동호수|"
+    r"ロト|病歷號|病历号|کد پستی|広告アカウント|광고 계정|애즈 계정|(?:平台|用户|用戶|玩家|会员|會員|会員|主播)\s*ID|고객번호|계기번호|계량기번호|電號|电号|户号|戶號|第|승인번호|代碼|代码|کد ملی|대출번호|계약번호|동호수|"
     # (a Hebrew record's number: a match's, an order's, a customer's, an account's, a file's)
     r"מספר\s+(?:משחק|הזמנה|לקוח|חשבון|תיק|אסמכתא)|"
     r"رقم الطلب|الطلب|الشحنة|شحنة|فاتورة|الفاتورة|رقم الحساب|الحساب|المعاملة|معاملة|الزيارة|الملف|ضريبية|الضريبي|"
@@ -866,6 +876,11 @@ _CTX_SET = frozenset(
         "guasti",
         "phoned",  # ("phoned 085 230 3566 07/07")
         "callback",  # ("Callback number for this incident: 07700 900123")
+        "ligar",  # (Portuguese "call": "Podem ligar-me para o 924 204 926")
+        "ligar-me",
+        "liguem",
+        "telm",  # (Portuguese: telemóvel, "Telm. 968 109 757")
+        "mobilais",  # (Latvian: a mobile)
         "llamame",  # (Spanish "call me" without its accent; Icelandic mobile, phone number)
         "farsími",
         "símanúmer",
@@ -909,6 +924,9 @@ _CTX_MULTI = (
     "numbers to call",
     "out of hours",  # (a practice's or a landlord's after-hours line: "out of hours 01248 322057")
     "out-of-hours",
+    "i'm on",  # ("I'm on 07945178465 if you need to verify it's really me")
+    "i’m on",
+    "i am on",
     "text to",  # ("sending promo texts to 94059613")
     "texts to",
     "can text",  # ("or you can text 8128 8480"; "text me", "number to text" above)
@@ -1273,6 +1291,16 @@ _TOKEN = re.compile(r"n[°º](?![^\W\d_])|[^\W\d_]+(?:[-'][^\W\d_]+)*|#|№")  #
 
 # an escaped line break or tab in an iCalendar or JSON text ("…\\nPasscode: …"): a space between words
 _ESCAPES = re.compile(r"\\[nrt]")
+
+
+def paired_after_label(t: str, a: int, b: int) -> bool:
+    """A dotted quad of two-digit pairs at ``t[a:b]`` right after a phone word's label ("Téléphone : 27.14.71.62",
+    "Tel. 27.14.71.62"): a phone number written in pairs, not an address (nor with a port after it)."""
+    m = _LABEL_WORD.search(t, max(0, a - 24), a)
+    return m is not None and _has_ctx(m.group(1).lower()) and t[b : b + 1] != ":"
+
+
+_LABEL_WORD = re.compile(r"([^\W\d_]+)\.?[ \t]*[:：]?[ \t]*$")
 
 
 def _has_ctx(low: str) -> bool:
@@ -1720,9 +1748,13 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             continue  # a citation's volume, year and pages ("NeurIPS 33 (2020) 1877–1901")
         if _IBAN_BEFORE.search(t, max(0, a - 16), a):
             continue  # the rest of an IBAN-shaped run whose check digits fail ("NL43 INGB 4955 6624 85")
-        if s.count(".") == 3 and _IP_SHAPED.fullmatch(s):
+        if (
+            s.count(".") == 3
+            and _IP_SHAPED.fullmatch(s)
+            and not (TWO_DIGIT_QUAD.fullmatch(s) and paired_after_label(t, a, b))
+        ):
             # an IPv4 address ('reg.1.server.1.address="194.128.13.226"' in a phone's config), or one out of range
-            # ("269.82.76.859" in a validator's report)
+            # ("269.82.76.859" in a validator's report); not pairs after a phone word ("Téléphone : 27.14.71.62")
             continue
         if (t.startswith("[.]", b) or t.startswith("(.)", b)) and t[b + 3 : b + 4].isalnum():
             continue  # the head of a defanged address in a security log ("NOERROR 0 300 20.190.159[.]2")
@@ -1970,6 +2002,8 @@ _ROW_NUMBER = re.compile(r"(?<![0-9:.])\+?[0-9(](?:[0-9()\-]| [0-9(]){5,18}(?<=[
 
 
 _MMI_BEFORE = re.compile(r"(?:^|[^*0-9])\*{1,2}(?:21|61|62|67|002|004)\*$")
+_DIRECT_DIAL = re.compile(r"(\+[0-9 ]{6,}[0-9])-[0-9]{1,4}")
+TWO_DIGIT_QUAD = re.compile(r"[0-9]{2}\.[0-9]{2}\.[0-9]{2}\.[0-9]{2}")
 _IP_SHAPED = re.compile(r"[1-9][0-9]{0,2}(?:\.[0-9]{1,3}){3}")
 _YMD_HOUR = re.compile(r"(?:19|20)[0-9]{2}[01][0-9][0-3][0-9] [0-2][0-9]")
 _FIX_TAG_BEFORE = re.compile(r"(?:\^A|[|^;\x01\n])[0-9]{1,4}=$")
@@ -2289,6 +2323,9 @@ def _score(
         v = _valid_intl(s)
         if v == 2:
             return 0.9
+        dial = _DIRECT_DIAL.fullmatch(s) if v == 1 or not v else None
+        if dial is not None and _valid_intl(dial.group(1)) == 2:
+            return 0.9  # a direct-dial extension after a dash, the number spaced ("+41 21 026 48 40-67")
         if v == 1:
             return 0.6 if has_ctx() else 0.35
         return 0.0

@@ -319,7 +319,8 @@ _OTHER_REGISTRY = re.compile(r"(?<![a-z])(?:duns|ärende)\W{0,12}$")
 _SSN_DASHED = re.compile(r"(?<![0-9\-])(?!000|666|9)[0-9]{3}-(?!00)[0-9]{2}-(?!0000)[0-9]{4}(?![0-9\-])")
 
 
-_LABEL_START = re.compile(r"[ \t]*[^\W\d_][^,:\n]{0,30}:[ \t]")
+# (also after a chat's timestamp: "[16:07] Marcus: sorry, my cell is (207) 906-2173")
+_LABEL_START = re.compile(r"[ \t]*(?:\[[0-9:., /-]{4,20}\][ \t]*)?[^\W\d_][^,:\n]{0,30}:[ \t]")
 _PROSE_CELL = re.compile(r"(?:[^\W\d_]+[ \t]+){2}[^\W\d_]{2}")  # (three words in a row, no comma between)
 _LONG_DIGITS = re.compile(r"(?<![A-Za-z0-9_])[0-9]{5,}(?![A-Za-z0-9_])")  # (not a name's date: "balance_20240131")
 _SSN_TABLE_WORD = re.compile(r"(?i)\bssns?\b|social security|identifying number|soc\.? ?sec")
@@ -1073,6 +1074,10 @@ class PiiScanner:
                 if headers is None:
                     headers = _Headers(t)
                 part = _bare_version(t, a, b, quad, headers.header_of(a))
+            if not part and phones.TWO_DIGIT_QUAD.fullmatch(quad):
+                # a phone number in pairs right after a phone word's label (Luxembourg, Belgium, France: "Téléphone :
+                # 27.14.71.62"), not an address
+                part = phones.paired_after_label(t, a, b)
             if section:
                 numbered.add(_three_parts(quad))
             found.append((a, b, part))

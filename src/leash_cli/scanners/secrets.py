@@ -239,8 +239,8 @@ _AWS_SYMBOL_BEFORE = re.compile(
 
 _URL_PW = re.compile(
     r"(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]{1,19}://"
-    r"([^\s:/?#@\"'<>\[\]]{0,128}):([^\s/@\"'<>]{1,256}(?:@[^\s/@\"'<>?#,:.]{1,64}){0,3})@(?=[A-Za-z0-9\[])"
-)  # (no user: redis://:pw@host; an "@" left unencoded in the password, the host after the last: "pg://u:Gr@nts!x7@db",
+    r"([^\s:/?#@\"'<>\[\]]{0,128}):([^\s/@\"'<>]{1,256}(?:@[^\s/@\"'<>?#,:.]{1,64}){0,3})@(?=[A-Za-z0-9\[]|\$[A-Za-z{]|\{\{)"
+)  # (a host may be a template's variable: Nagios's "$HOSTADDRESS$", "${DB_HOST}", "{{ host }}"; no user: redis://:pw@host; an "@" left unencoded in the password, the host after the last: "pg://u:Gr@nts!x7@db",
 # a part after an "@" that holds no host's dot nor a query's, a port's or a list's mark: "…:pw@api.x.io?to=a@b.io")
 _URL_PW_PLACEHOLDERS = frozenset(
     {
