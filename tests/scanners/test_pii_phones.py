@@ -2077,6 +2077,22 @@ def test_what_hospital_help_desk_and_small_business_text_taught(text, want):
     assert phones_in(text) == want, text
 
 
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what the forty-sixth writer's science and operations data taught: a weather station's WIGOS identifier;
+        # Maltese "mobile")
+        (
+            "STATION METADATA SHEET\nWMO index: 92805    WIGOS ID: 0-20509-0-92805\nPosition: 5°31'30.2\"N 0°06'01\"W",
+            [],
+        ),
+        ("5.7 °C; riħ Majjistral 3 Bft\nUffiċjal tax-xift: Nicole Galea, mowbajl 7988 5898", ["7988 5898"]),
+    ],
+)
+def test_what_science_and_operations_data_taught(text, want):
+    assert phones_in(text) == want, text
+
+
 def test_a_url_password_before_a_template_host():
     # (Nagios's "$HOSTADDRESS$" as the host: the password is a password)
     scan = SecretsScanner().scan

@@ -237,6 +237,8 @@ _NEG_WORDS = (
     # Ukrainian GP declaration, an Estonian booking; small business: a Turkish tax number, an Austrian tax account, a
     # goods and services tax number, an Icelandic bank account)
     r"ipp|séjour|utente|afiliado|декларації|декларація|broneeringu|vkn|abgabenkonto|gst|banki|"
+    # (science and operations: a weather station's WIGOS identifier, "WIGOS ID: 0-20509-0-92805")
+    r"wigos|"
     # (buildings and clubs: an access card's, a transponder's, a gate remote's)
     r"toegangspas|transponder|telecomando"
 )
@@ -881,6 +883,7 @@ _CTX_SET = frozenset(
         "liguem",
         "telm",  # (Portuguese: telemóvel, "Telm. 968 109 757")
         "mobilais",  # (Latvian: a mobile)
+        "mowbajl",  # (Maltese: a mobile)
         "llamame",  # (Spanish "call me" without its accent; Icelandic mobile, phone number)
         "farsími",
         "símanúmer",
