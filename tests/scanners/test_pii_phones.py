@@ -2093,6 +2093,52 @@ def test_what_science_and_operations_data_taught(text, want):
     assert phones_in(text) == want, text
 
 
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what a seventh reader of the rules of writers AQ to AS found: a health-service user's, an insurer member's,
+        # a patient's and a stay's words give way to a phone word; "Nota:" is a note's label; GST after opening hours
+        # is a time zone; "nosso número" is "our number" unless a boleto's own; whole words only; "I'm on" right before)
+        ("Telefone do utente: 912 345 678", ["912 345 678"]),
+        ("Teléfono del afiliado: 11 4567-8901", ["11 4567-8901"]),
+        ("Urgence pendant le séjour : 06 12 34 56 78", ["06 12 34 56 78"]),
+        ("Tél. IPP 04 72 11 22 33", ["04 72 11 22 33"]),
+        ("Nota: 333 123 4567 è il numero del centralino notturno.", ["333 123 4567"]),
+        ("Call centre open 9am–6pm GST: 04 330 1234", ["04 330 1234"]),
+        ("Ligue para o nosso número 0800 123 4567", ["0800 123 4567"]),
+        ("Public Health Notice 0800 123 4567", ["0800 123 4567"]),
+        ("I'm on incident 4471229035 right now, will call you back.", []),
+        ("I'm onboarding Jo; submission 4471229035 is pending.", []),
+        # (two-digit pairs after a phone word that are an address: a private one, a prefix length, an IP's word)
+        ("Phone: 10.20.30.40", []),
+        ("IP del teléfono: 27.14.71.62", []),
+        ("Phone 10.20.30.40/24", []),
+        # (what they keep)
+        ("Valor: R$ 890,00 · Nosso número: 96261638-1", []),
+        ("Any problems call Hemi on 027 253 87700. GST no. 939-004-231.", ["027 253 87700"]),
+        ("Téléphone : 27.14.71.62 – portable 628 168 807", ["27.14.71.62", "628 168 807"]),
+    ],
+)
+def test_what_a_seventh_reader_of_the_hospital_and_small_business_rules_found(text, want):
+    assert phones_in(text) == want, text
+
+
+def test_seventh_reader_ips_and_template_passwords():
+    scan = PiiScanner().scan
+    for text in ("Phone: 10.20.30.40", "IP del teléfono: 27.14.71.62"):
+        assert [f.type for f in scan(text)] == ["IP_ADDRESS"], text
+    # (a template's host and a constant's name as the password: a placeholder, not a secret)
+    secrets = SecretsScanner().scan
+    for text in (
+        "mongodb://admin:__MONGO_PASSWORD__@${MONGO_HOST}:27017",
+        "postgres://app:REPLACE_WITH_DB_PASSWORD@${DB_HOST}:5432/app",
+        "http://admin:ADMIN_PASSWORD@$HOST/",
+    ):
+        assert secrets(text) == [], text
+    text = "postgres://app:Xk9#mQ2!pL7v@${DB_HOST}:5432/app"
+    assert [text[f.start : f.end] for f in secrets(text)] == ["Xk9#mQ2!pL7v"]
+
+
 def test_a_url_password_before_a_template_host():
     # (Nagios's "$HOSTADDRESS$" as the host: the password is a password)
     scan = SecretsScanner().scan

@@ -233,10 +233,9 @@ _NEG_WORDS = (
     r"זהות|"  # (a Hebrew identity number: "מספר זהות: 012345674")
     # (a wallet's transaction in Urdu, a transaction's id, a payment's operation in Portuguese and Spanish)
     r"ٹرانزیکشن|tid|operação|operacao|operación|"
-    # (hospitals: a French patient's and stay's ids, a Portuguese health-service user, an Argentine insurer's member, a
-    # Ukrainian GP declaration, an Estonian booking; small business: a Turkish tax number, an Austrian tax account, a
-    # goods and services tax number, an Icelandic bank account)
-    r"ipp|séjour|utente|afiliado|декларації|декларація|broneeringu|vkn|abgabenkonto|gst|banki|"
+    # (small business: a Turkish tax number, an Austrian tax account, a goods and services tax number -- not Gulf
+    # Standard Time after opening hours, see _neg --, an Icelandic bank account)
+    r"vkn|abgabenkonto|gst|banki|"
     # (science and operations: a weather station's WIGOS identifier, "WIGOS ID: 0-20509-0-92805")
     r"wigos|"
     # (buildings and clubs: an access card's, a transponder's, a gate remote's)
@@ -283,6 +282,9 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     # (German, Belgian drug codes and a prescription's word: "recept 8222227", "PZN 63382606"; not a pharmacy's
     # prescription line, "Tel. ricetta 06 1234 5678", nor the Polish PZN's "Kontakt: Okręg PZN 22 831 22 71")
     + ("pzn", "cnk", "recept", "recepta", "receptu", "rezept", "ricetta", "receta")
+    # (hospitals: a French patient's id, a Portuguese health-service user, an Argentine insurer's member, a Ukrainian GP
+    # declaration, an Estonian booking: "IPP 522.734.38"; not "Telefone do utente: 912 345 678")
+    + ("ipp", "utente", "afiliado", "декларації", "декларація", "broneeringu")
     + ("nota",)  # (an invoice, a note: "Uw zorgverzekeraar heeft de nota 089935876"; not "Nota: tel. 333 …")
     + ("allocataire",)  # (a family allowance's beneficiary: "Numéro allocataire : 5784769")
     + ("חשבון",)  # (a Hebrew account: "סניף 802, חשבון 44712-09")
@@ -325,11 +327,10 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "customer id",
     "campaign id",
     "account id",
-    "patient id",
-    "health no",  # (an Irish medical card's: "Medicare/health no. 886-616-399")
-    "nosso número",  # (a Brazilian payment slip's own number)
-    "nosso numero",
     "ایم آر نمبر",  # (a medical record's number in Urdu)
+    "n° de séjour",  # (a French hospital stay: "N° de séjour 420966572"; not "Urgence pendant le séjour : 06 …")
+    "numéro de séjour",
+    "n° séjour",
     "n° adhérent",  # (a mutual insurer's member number: "n° adhérent 697015597"; not "adhérent : 06 84 …", a phone)
     "n° d'adhérent",
     "numéro adhérent",
@@ -365,7 +366,11 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
 )
 _REGISTRY = re.compile(r"\b(?:rcs|rm|siren|siret|immatricul|inscrit|registre)")
 _FR_PHONE = re.compile(r"t[ée]l|phone|portable|mobile|fax|appel|joindre|contact")  # ("numéro" is any number's)
-_NEG_MULTI_RE = re.compile("|".join(re.escape(w) for w in _NEG_MULTI))
+_NEG_MULTI_RE = re.compile(
+    "|".join(re.escape(w) for w in _NEG_MULTI) + r"|(?<![^\W\d_])(?:patient id|health no)(?![^\W\d_])"
+)
+_NOSSO_NUMERO = re.compile(r"nosso n[úu]mero\W*$")
+
 # ...and what names a number only right before it: a meeting's id, its dial-in code and password in an invitation,
 # in its language ("Konferenz-ID:", "ID da reunião:"), a dictation's file, a Vietnamese request ("tạo yêu cầu";
 # not "Lost your access code? Call …", "Mọi yêu cầu xin liên hệ …", "your profile no")
@@ -416,6 +421,7 @@ _NEG_LAST_RE = re.compile(
     r"(?<![^\W\d_])(?:" + "|".join(re.escape(w) for w in _NEG_LAST) + r")[ \t]*(?:is|:|#|：)?[ \t]*$"
 )
 _DIGIT = re.compile(r"[0-9]")
+_TIME_BEFORE = re.compile(r"(?:[0-9][ \t]*[ap]\.?m\.?|[0-9]:[0-9]{2}|[0-9]-[0-9]{1,2})[ \t]*\)?[ \t]*\(?gst\W*$")
 # a compound of a number word (German, Dutch, Scandinavian, Finnish: "Buchungsnr.", "Målernr.", "Zählernummer", "PQ-Nr.",
 # "asiakasnumero", "Kiinteistötunnus", "Y-tunnus"), a record's number unless its first part names a phone
 # ("Rufnummer", "Tel.-Nr.", "Servicenummer", "Notfallnummer", "puhelinnumero")
@@ -927,9 +933,6 @@ _CTX_MULTI = (
     "numbers to call",
     "out of hours",  # (a practice's or a landlord's after-hours line: "out of hours 01248 322057")
     "out-of-hours",
-    "i'm on",  # ("I'm on 07945178465 if you need to verify it's really me")
-    "i’m on",
-    "i am on",
     "text to",  # ("sending promo texts to 94059613")
     "texts to",
     "can text",  # ("or you can text 8128 8480"; "text me", "number to text" above)
@@ -1299,10 +1302,13 @@ _ESCAPES = re.compile(r"\\[nrt]")
 def paired_after_label(t: str, a: int, b: int) -> bool:
     """A dotted quad of two-digit pairs at ``t[a:b]`` right after a phone word's label ("Téléphone : 27.14.71.62",
     "Tel. 27.14.71.62"): a phone number written in pairs, not an address (nor with a port after it)."""
+    if t[a] in "01" or t[b : b + 1] in (":", "/") or _IP_WORD.search(t, max(0, a - 24), a):
+        return False  # (a private 10/8 address, a port, a prefix length, "IP del teléfono: …")
     m = _LABEL_WORD.search(t, max(0, a - 24), a)
-    return m is not None and _has_ctx(m.group(1).lower()) and t[b : b + 1] != ":"
+    return m is not None and _has_ctx(m.group(1).lower())
 
 
+_IP_WORD = re.compile(r"(?<![A-Za-z])(?:IP|ip|Ip)(?![A-Za-z])")
 _LABEL_WORD = re.compile(r"([^\W\d_]+)\.?[ \t]*[:：]?[ \t]*$")
 
 
@@ -1320,8 +1326,16 @@ def _has_ctx(low: str) -> bool:
 _ALT_NUMBER = re.compile(r"(?<![^\W\d_])alt(?:ernate)?\.? ?#")  # ("Contact #: … Alt #: 2544141433"; not "Asphalt #")
 
 
+_IM_ON = re.compile(r"(?<![^\W\d_])i(?:'|’| a)m on[ \t]+$")  # ("I'm on 07945178465 if you need to verify it")
+
+
 def _ctx(before: str, after: str, header: str) -> bool:
-    return _has_ctx(before) or _has_ctx(after) or bool(header and (_has_ctx(header) or _HEADER_PHONE.search(header)))
+    return (
+        _IM_ON.search(before[-12:]) is not None
+        or _has_ctx(before)
+        or _has_ctx(after)
+        or bool(header and (_has_ctx(header) or _HEADER_PHONE.search(header)))
+    )
 
 
 # a column header that names a phone number as databases and call records write it (lower case): "homephone",
@@ -1449,6 +1463,10 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
     ):
         return True  # a customer's number: "Votre numéro de client : 1284-5502-71" (not "Phone customer number: …",
         # "Service client numéro …", "Call our customer number …", nor a question's "número?" above an answer)
+    if toks and toks[-1] == "nota" and tail.rstrip(" \t")[-1:] == ":":
+        toks = []  # a note's label ("Nota: 333 123 4567", Italian, Spanish, Portuguese), not an invoice
+    if toks and toks[-1] == "gst" and _TIME_BEFORE.search(tail):
+        toks = []  # Gulf Standard Time after opening hours ("9am–6pm GST: 04 330 1234"), not a tax number
     if toks and "\n" in tail and _ANSWER_LABEL.search(tail) is not None:
         toks = []  # an answer's speaker under a question: the question is no key ("Can you confirm the phone number on
         # the account?\nCustomer: (628) 822-7909"; not a key split over two lines, "Order no.\nCustomer: …")
@@ -1469,6 +1487,8 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
         )
     ):
         return True
+    if _NOSSO_NUMERO.search(tail) and s and " " not in s and "(" not in s:
+        return True  # a boleto's own number ("Nosso número: 96261638-1"), not "ligue para o nosso número 0800 …"
     if toks and toks[-1] == "mst" and not before.isascii():
         return True  # a Vietnamese tax code (Mã số thuế); "MST" in English is a time zone: "9-5 MST 303-555-0143"
     if toks and toks[-1] == "reg" and tail.rstrip(" \t:").endswith("reg.") and s[:1] != "0" and not _has_ctx(tail):

@@ -354,6 +354,7 @@ _DOLLAR_PASSWORD = re.compile(r"\$(?=[^_]*[a-z])(?=[^_]*[A-Z])(?=[^_]*[0-9])[A-Z
 _VARIABLE_WORDS = re.compile(r"pass|pwd|user|admin|secret|token|key|mongo|mysql|postgres|redis|deploy|svc|db")
 # (and Symfony's "%env(DB_PASSWORD)%"; of the encoded characters only what starts a placeholder: "%3Cpassword%3E",
 # "%7BDB_PASS%7D", "%2A%2A…", "%24VAR" -- "%23Kx9vLq…" and "%aBNT0k…" are passwords)
+_CONST_NAME = re.compile(r"_*[A-Z][A-Z0-9]*(?:_+[A-Z0-9]+)+_*")
 _PERCENT_PLACEHOLDER = re.compile(r"%(?:\(\w*\)s|s$|\{\w*\}|[\w():]+%|3[Cc]|7[Bb]|2[Aa]%2[Aa]|24|25)")
 _SLACK_MIN = 24  # letters and digits after a Slack token's prefix
 _JWT_EXAMPLE_SIGS = frozenset({"SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"})
@@ -641,6 +642,13 @@ class SecretsScanner:
                 continue
             if "{" in pw or "}" in pw:
                 continue
+            if (
+                m.group(0)[-1:] == "@"
+                and m.end() < len(m.string)
+                and m.string[m.end()] in "${"
+                and _CONST_NAME.fullmatch(pw)
+            ):
+                continue  # a template's host, its password a constant's name ("__MONGO_PASSWORD__@${MONGO_HOST}")
             if pw == user:
                 continue  # postgres:postgres, root:root: a default, not a secret someone leaked
             score = 0.9
