@@ -2139,6 +2139,44 @@ def test_seventh_reader_ips_and_template_passwords():
     assert [text[f.start : f.end] for f in secrets(text)] == ["Xk9#mQ2!pL7v"]
 
 
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what the forty-seventh to forty-ninth writers' humanitarian, care and classified-ad text taught: phone words
+        # in Bulgarian, Latvian, Hebrew, Swahili, Finnish; a phone's sign right before the number, not after it)
+        ("Бележки: IBAN BG07QHGN91411425799220 / Факс 02 113 904", ["02 113 904"]),
+        ("21:00 - Jānis — Lūdzu, piezvaniet dēls Jānis uz 21 260 050 pirms vakara apgaitas.", ["21 260 050"]),
+        ("טל'  = 0502550519", ["0502550519"]),
+        ("Simu  = 0621215127", ["0621215127"]),
+        ("Puh.: 0412345125", ["0412345125"]),
+        ("☎ (0-312) 94438", ["(0-312) 94438"]),
+        ("Contactez Élodie, agent commercial (RSAC Bordeaux 891 204 773)\n📞 06 74 13 79 97", ["06 74 13 79 97"]),
+        # (a Mexican social-security number, a listing's, a user's and a ward's numbers)
+        ("Andrés Iglesias, F. nac. 1929-05-24, NSS 27 893322 A 868.\nTeléfono: 200 929 8954", ["200 929 8954"]),
+        ("listing 7309933613 · 253 views\nТел. 00380 50 180 3938", ["00380 50 180 3938"]),
+        (
+            "N.º de usuario|Name|Código de la caja de llaves|Contact|Menu\n"
+            "0180514|Andrés Salgado|1512|0052 224 408 4168|20:10-13:45",
+            ["0052 224 408 4168"],
+        ),
+        (
+            "№ подопечного|Name|Код ключницы|Contact|Slot\n0686385|Николай Смирнова|70796|8 (771) 557 3012|14:50-08:45",
+            ["8 (771) 557 3012"],
+        ),
+        # (a CSV column named as an id's key)
+        ("ad_id,title,price,city,posted,contact\n596156468,Piano tutor  75 min,230 Kč,Plzeň,2024-03-02,", []),
+        # (what they keep: a serial number's letters are no word, "R38MA4AD661")
+        (
+            "Lp | Model | Nr seryjny | IMEI | Numer telefonu | Grupa\n"
+            " 2 | SM-A346B | R38MA4AD661 | 866031051522959 | 48579968483 | Magazyn Gliwice",
+            ["48579968483"],
+        ),
+    ],
+)
+def test_what_humanitarian_care_and_classified_text_taught(text, want):
+    assert phones_in(text) == want, text
+
+
 def test_a_url_password_before_a_template_host():
     # (Nagios's "$HOSTADDRESS$" as the host: the password is a password)
     scan = SecretsScanner().scan

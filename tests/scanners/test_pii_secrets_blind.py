@@ -82,6 +82,8 @@ def _f1(tp: int, fp: int, fn: int) -> float:
 # address as often). Writer AJ's: SSNs without dashes in a collection agency's placement files, its
 # fixed-width records glued to the phone number after them (its quoted CSV's rows are read since writer AM's set) ("…ANA       808946087+12126141127000…"). Writer AP's: one
 # of five SSNs, nine plain digits under a creator payout form's JSON key "tin" (a taxpayer number: an SSN or an EIN).
+# Writer AW's: classified ads' numbers run together after a city with no phone word ("Curitiba => 11961054289",
+# "Abuja 08021081507"), and listing ids before their views ("2416948517 · 695 views").
 KNOWN_SHORT = {
     "F": {"negatives": 0.06, "US_SSN": 0.93},
     "M": {"IP_ADDRESS": 0.88, "CREDIT_CARD": 0.94},
@@ -91,6 +93,7 @@ KNOWN_SHORT = {
     "AG": {"negatives": 0.06},
     "AJ": {"US_SSN": 0.92},
     "AP": {"US_SSN": 0.88},
+    "AW": {"micro": 0.96},
 }
 
 

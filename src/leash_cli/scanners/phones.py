@@ -236,8 +236,9 @@ _NEG_WORDS = (
     # (small business: a Turkish tax number, an Austrian tax account, a goods and services tax number -- not Gulf
     # Standard Time after opening hours, see _neg --, an Icelandic bank account)
     r"vkn|abgabenkonto|gst|banki|"
-    # (science and operations: a weather station's WIGOS identifier, "WIGOS ID: 0-20509-0-92805")
-    r"wigos|"
+    # (science and operations: a weather station's WIGOS identifier, "WIGOS ID: 0-20509-0-92805"; care: a Mexican
+    # social-security number, a Russian ward's number)
+    r"wigos|nss|подопечного|"
     # (buildings and clubs: an access card's, a transponder's, a gate remote's)
     r"toegangspas|transponder|telecomando"
 )
@@ -285,6 +286,7 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     # (hospitals: a French patient's id, a Portuguese health-service user, an Argentine insurer's member, a Ukrainian GP
     # declaration, an Estonian booking: "IPP 522.734.38"; not "Telefone do utente: 912 345 678")
     + ("ipp", "utente", "afiliado", "декларації", "декларація", "broneeringu")
+    + ("listing", "usuario")  # (a listing's and a user's id: "listing 7309933613", "N.º de usuario")
     + ("nota",)  # (an invoice, a note: "Uw zorgverzekeraar heeft de nota 089935876"; not "Nota: tel. 333 …")
     + ("allocataire",)  # (a family allowance's beneficiary: "Numéro allocataire : 5784769")
     + ("חשבון",)  # (a Hebrew account: "סניף 802, חשבון 44712-09")
@@ -890,6 +892,11 @@ _CTX_SET = frozenset(
         "telm",  # (Portuguese: telemóvel, "Telm. 968 109 757")
         "mobilais",  # (Latvian: a mobile)
         "mowbajl",  # (Maltese: a mobile)
+        "piezvaniet",  # (Latvian: call; Swahili: phone; Finnish: puh., puhelin; Russian and Bulgarian: fax)
+        "piezvanīt",
+        "simu",
+        "puh",
+        "факс",
         "llamame",  # (Spanish "call me" without its accent; Icelandic mobile, phone number)
         "farsími",
         "símanúmer",
@@ -953,7 +960,7 @@ _CTX_CJK = re.compile(
     r"โทร(?!ทัศน์)|มือถือ|ติดต่อ|ទូរស័ព្ទ|ទំនាក់ទំនង|"
     r"ဖုန်း|ဆက်သွယ်|ტელ|დარეკეთ|მობ|უკუკავშირ|ಫೋನ್|ഫോൺ|ఫోన్|தொலைபேசி|ફોન|ਫ਼ੋਨ|ਫੋਨ|දුරකථන|ስልክ|"
     # (Hebrew phone, mobile -- not a laptop's, "מחשב נייד", nor mobility --, "call" and "dial"; Amharic "call"; Pakistan's mobile wallets, which a phone number names)
-    r"טלפון|(?<!מחשב )נייד(?!ות)|פלאפון|התקשרו|חייגו|ይደውሉ|ደውሉ|جاز کیش|ایزی پیسہ"
+    r"טל['׳]|טלפון|(?<!מחשב )נייד(?!ות)|פלאפון|התקשרו|חייגו|ይደውሉ|ደውሉ|جاز کیش|ایزی پیسہ"
 )
 
 # -- region hints ---------------------------------------------------------------------------
@@ -1327,11 +1334,13 @@ _ALT_NUMBER = re.compile(r"(?<![^\W\d_])alt(?:ernate)?\.? ?#")  # ("Contact #: �
 
 
 _IM_ON = re.compile(r"(?<![^\W\d_])i(?:'|’| a)m on[ \t]+$")  # ("I'm on 07945178465 if you need to verify it")
+_PHONE_SIGN = re.compile(r"[☎☏📞📱]\ufe0f?[ \t:]*$")  # (a phone's sign right before: "☎ (0-312) 94438"; not after)
 
 
 def _ctx(before: str, after: str, header: str) -> bool:
     return (
         _IM_ON.search(before[-12:]) is not None
+        or _PHONE_SIGN.search(before[-6:]) is not None
         or _has_ctx(before)
         or _has_ctx(after)
         or bool(header and (_has_ctx(header) or _HEADER_PHONE.search(header)))
@@ -1876,14 +1885,19 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         port = _PORT_BEFORE.search(before[-8:]) is not None  # (French: "Port.06 12 50 92 23", a mobile; not "report.")
         if port:
             joined = True
-        neg = not port and (
-            asked == "id"
-            or (keyed and _NEG_AFTER_KEY.match(after) is not None and not _phone_key(before))
-            or _neg(before, keyed, s)
-            or _neg(header_of(a))
-            or _id_key(before[-24:])
-            or (before[-1:] == ">" and _xml_id(t[max(0, a - 160) : a]))
-            or (keyed and s.isdigit() and 9 <= len(s) <= 13 and _TIME_KEY.search(before[-24:]) is not None)
+        head = header_of(a)
+        neg = (
+            not port
+            and (
+                asked == "id"
+                or (keyed and _NEG_AFTER_KEY.match(after) is not None and not _phone_key(before))
+                or _neg(before, keyed, s)
+                or _neg(head)
+                or (head.endswith("id") and _id_key(head.strip(' "') + ":"))  # (a column named "ad_id", "user_id")
+                or _id_key(before[-24:])
+                or (before[-1:] == ">" and _xml_id(t[max(0, a - 160) : a]))
+                or (keyed and s.isdigit() and 9 <= len(s) <= 13 and _TIME_KEY.search(before[-24:]) is not None)
+            )
         )
         # (a column named "Code", "Art.-Nr.", "Order"; a key named "..._id")
         joined = joined or (last >= 0 and a - last <= _OR_REACH and _OR_JOIN.fullmatch(t, last, a) is not None)
