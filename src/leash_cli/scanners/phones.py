@@ -1885,14 +1885,13 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
         port = _PORT_BEFORE.search(before[-8:]) is not None  # (French: "Port.06 12 50 92 23", a mobile; not "report.")
         if port:
             joined = True
-        head = header_of(a)
         neg = (
             not port
             and (
                 asked == "id"
                 or (keyed and _NEG_AFTER_KEY.match(after) is not None and not _phone_key(before))
                 or _neg(before, keyed, s)
-                or _neg(head)
+                or _neg(head := header_of(a))
                 or (head.endswith("id") and _id_key(head.strip(' "') + ":"))  # (a column named "ad_id", "user_id")
                 or _id_key(before[-24:])
                 or (before[-1:] == ">" and _xml_id(t[max(0, a - 160) : a]))
