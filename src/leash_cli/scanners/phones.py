@@ -607,7 +607,9 @@ _NEG_CJK = re.compile(
     r"등록번호|송장|請求書|请求书|거래명세서|会議\s*ID|会议\s*ID|회의\s*ID|コード|品番|批次|批号|批號|"
     # (a utility's customer and meter numbers, a Chinese or Taiwanese electricity account, an ordinal's 第 before
     # its number and 号: "不动产权第0188220号")
-    r"ロト|病歷號|病历号|کد پستی|広告アカウント|광고 계정|애즈 계정|(?:平台|用户|用戶|玩家|会员|會員|会員|主播)\s*ID|고객번호|계기번호|계량기번호|電號|电号|户号|戶號|第|승인번호|代碼|代码|کد ملی|대출번호|계약번호|동호수|"
+    r"고객번호|계기번호|계량기번호|電號|电号|户号|戶號|第|승인번호|代碼|代码|کد ملی|대출번호|계약번호|동호수|"
+    # (a lottery draw, a medical record, a Persian postcode, an ad account, a platform's, a player's or a member's id)
+    r"ロト|病歷號|病历号|کد پستی|広告アカウント|광고 계정|애즈 계정|(?:平台|用户|用戶|玩家|会员|會員|会員|主播)\s*ID|"
     # (a Hebrew record's number: a match's, an order's, a customer's, an account's, a file's)
     r"מספר\s+(?:משחק|הזמנה|לקוח|חשבון|תיק|אסמכתא)|"
     r"رقم الطلب|الطلب|الشحنة|شحنة|فاتورة|الفاتورة|رقم الحساب|الحساب|المعاملة|معاملة|الزيارة|الملف|ضريبية|الضريبي|"
@@ -959,7 +961,8 @@ _CTX_CJK = re.compile(
     r"نومرو|تماس|تلفن|موبایل|موبائل|(?<![\u0600-\u06ff])فون(?![\u0600-\u06ff])|رابطہ|رقمي|ফোন|মোবাইল|যোগাযোগ|"
     r"โทร(?!ทัศน์)|มือถือ|ติดต่อ|ទូរស័ព្ទ|ទំនាក់ទំនង|"
     r"ဖုန်း|ဆက်သွယ်|ტელ|დარეკეთ|მობ|უკუკავშირ|ಫೋನ್|ഫോൺ|ఫోన్|தொலைபேசி|ફોન|ਫ਼ੋਨ|ਫੋਨ|දුරකථන|ስልክ|"
-    # (Hebrew phone, mobile -- not a laptop's, "מחשב נייד", nor mobility --, "call" and "dial"; Amharic "call"; Pakistan's mobile wallets, which a phone number names)
+    # (Hebrew tel., phone, mobile -- not a laptop's, "מחשב נייד", nor mobility --, "call" and "dial"; Amharic "call";
+    # Pakistan's mobile wallets, which a phone number names)
     r"טל['׳]|טלפון|(?<!מחשב )נייד(?!ות)|פלאפון|התקשרו|חייגו|ይደውሉ|ደውሉ|جاز کیش|ایزی پیسہ"
 )
 

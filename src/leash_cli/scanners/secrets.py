@@ -240,8 +240,9 @@ _AWS_SYMBOL_BEFORE = re.compile(
 _URL_PW = re.compile(
     r"(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]{1,19}://"
     r"([^\s:/?#@\"'<>\[\]]{0,128}):([^\s/@\"'<>]{1,256}(?:@[^\s/@\"'<>?#,:.]{1,64}){0,3})@(?=[A-Za-z0-9\[]|\$[A-Za-z{]|\{\{)"
-)  # (a host may be a template's variable: Nagios's "$HOSTADDRESS$", "${DB_HOST}", "{{ host }}"; no user: redis://:pw@host; an "@" left unencoded in the password, the host after the last: "pg://u:Gr@nts!x7@db",
-# a part after an "@" that holds no host's dot nor a query's, a port's or a list's mark: "…:pw@api.x.io?to=a@b.io")
+)  # (no user: redis://:pw@host; an "@" left unencoded in the password, the host after the last: "pg://u:Gr@nts!x7@db",
+# a part after an "@" that holds no host's dot nor a query's, a port's or a list's mark: "…:pw@api.x.io?to=a@b.io"; a
+# host that is a template's variable: Nagios's "$HOSTADDRESS$", "${DB_HOST}", "{{ host }}")
 _URL_PW_PLACEHOLDERS = frozenset(
     {
         "password",
@@ -352,9 +353,10 @@ _PLACEHOLDER_WORDS = (
 _DOLLAR_PASSWORD = re.compile(r"\$(?=[^_]*[a-z])(?=[^_]*[A-Z])(?=[^_]*[0-9])[A-Za-z0-9!#%&*+\-.=?^~]{11,}")
 # ...and no variable's words ("$AdminPassword1", "$DbPassword2024", "$MongoSvcPass2" in PowerShell or PHP)
 _VARIABLE_WORDS = re.compile(r"pass|pwd|user|admin|secret|token|key|mongo|mysql|postgres|redis|deploy|svc|db")
+# a constant's name, as a template writes a password it fills in ("__MONGO_PASSWORD__", "REPLACE_WITH_DB_PASSWORD")
+_CONST_NAME = re.compile(r"_*[A-Z][A-Z0-9]*(?:_+[A-Z0-9]+)+_*")
 # (and Symfony's "%env(DB_PASSWORD)%"; of the encoded characters only what starts a placeholder: "%3Cpassword%3E",
 # "%7BDB_PASS%7D", "%2A%2A…", "%24VAR" -- "%23Kx9vLq…" and "%aBNT0k…" are passwords)
-_CONST_NAME = re.compile(r"_*[A-Z][A-Z0-9]*(?:_+[A-Z0-9]+)+_*")
 _PERCENT_PLACEHOLDER = re.compile(r"%(?:\(\w*\)s|s$|\{\w*\}|[\w():]+%|3[Cc]|7[Bb]|2[Aa]%2[Aa]|24|25)")
 _SLACK_MIN = 24  # letters and digits after a Slack token's prefix
 _JWT_EXAMPLE_SIGS = frozenset({"SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"})
@@ -642,12 +644,7 @@ class SecretsScanner:
                 continue
             if "{" in pw or "}" in pw:
                 continue
-            if (
-                m.group(0)[-1:] == "@"
-                and m.end() < len(m.string)
-                and m.string[m.end()] in "${"
-                and _CONST_NAME.fullmatch(pw)
-            ):
+            if m.end() < len(m.string) and m.string[m.end()] in "${" and _CONST_NAME.fullmatch(pw):
                 continue  # a template's host, its password a constant's name ("__MONGO_PASSWORD__@${MONGO_HOST}")
             if pw == user:
                 continue  # postgres:postgres, root:root: a default, not a secret someone leaked
