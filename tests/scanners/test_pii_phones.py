@@ -2177,6 +2177,30 @@ def test_what_humanitarian_care_and_classified_text_taught(text, want):
     assert phones_in(text) == want, text
 
 
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what an eighth reader of the rules of writers AU to AW found: a ward's and a social-security number's words give
+        # way to a phone word; a listing's and a user's only on the number's line; an id's column over bare digits only;
+        # "puh" and "simu" only as labels)
+        ("Телефон подопечного 8 912 345 67 89", ["8 912 345 67 89"]),
+        ("Tel NSS 55 1234 5678", ["55 1234 5678"]),
+        ("Enquire about this listing\n0412 345 678", ["0412 345 678"]),
+        ("Listing agent: 0412 345 678", ["0412 345 678"]),
+        ("name,contact_id\nJane,(02) 9876 5432\n", ["(02) 9876 5432"]),
+        ("id,name,user_id\n1,Jane,0412 345 678\n", ["0412 345 678"]),
+        ("Puh, 2024 war hart: Umsatz 4882050017 Euro", []),
+        ("SIMU motor 4882050017", []),
+        # (what they keep)
+        ("Puh.: 0412345125", ["0412345125"]),
+        ("Simu  = 0621215127", ["0621215127"]),
+        ("ad_id,title,price,city,posted,contact\n596156468,Piano tutor  75 min,230 Kč,Plzeň,2024-03-02,", []),
+    ],
+)
+def test_what_an_eighth_reader_of_the_care_and_classified_rules_found(text, want):
+    assert phones_in(text) == want, text
+
+
 def test_a_url_password_before_a_template_host():
     # (Nagios's "$HOSTADDRESS$" as the host: the password is a password)
     scan = SecretsScanner().scan

@@ -236,9 +236,8 @@ _NEG_WORDS = (
     # (small business: a Turkish tax number, an Austrian tax account, a goods and services tax number -- not Gulf
     # Standard Time after opening hours, see _neg --, an Icelandic bank account)
     r"vkn|abgabenkonto|gst|banki|"
-    # (science and operations: a weather station's WIGOS identifier, "WIGOS ID: 0-20509-0-92805"; care: a Mexican
-    # social-security number, a Russian ward's number)
-    r"wigos|nss|подопечного|"
+    # (science and operations: a weather station's WIGOS identifier, "WIGOS ID: 0-20509-0-92805")
+    r"wigos|"
     # (buildings and clubs: an access card's, a transponder's, a gate remote's)
     r"toegangspas|transponder|telecomando"
 )
@@ -287,6 +286,7 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     # declaration, an Estonian booking: "IPP 522.734.38"; not "Telefone do utente: 912 345 678")
     + ("ipp", "utente", "afiliado", "декларації", "декларація", "broneeringu")
     + ("listing", "usuario")  # (a listing's and a user's id: "listing 7309933613", "N.º de usuario")
+    + ("nss", "подопечного")  # (a Mexican social-security number, a Russian ward's: "NSS 27 893322"; not "Tel NSS …")
     + ("nota",)  # (an invoice, a note: "Uw zorgverzekeraar heeft de nota 089935876"; not "Nota: tel. 333 …")
     + ("allocataire",)  # (a family allowance's beneficiary: "Numéro allocataire : 5784769")
     + ("חשבון",)  # (a Hebrew account: "סניף 802, חשבון 44712-09")
@@ -307,6 +307,8 @@ _LOTTERY = frozenset(["lotto", "loto", "lottó", "lotería"])  # (not a shop's s
 _AD_WORDS = frozenset(["ads", "campaign", "conversion", "mcc"])
 _AD_PHRASES = re.compile(r"google ads|إعلانات جوجل")  # (a word or two before: "Google Ads -tili 420-939-8053")
 _AD_ID = re.compile(r"[0-9]{3}-[0-9]{3}-[0-9]{4}")
+# ...of which only on the number's own line ("Enquire about this listing\n0412 345 678" is a phone)
+_NEG_SAME_LINE = frozenset(["listing", "usuario"])
 # ...of which a name's when capitalised, unless a number word follows ("Hilsen Arve\n412 34 567"; "Arve nr 118…")
 _NEG_LOWER_ONLY = frozenset(["arve"])
 # ...and those that are such a word only in capitals (a supply point's: British MPAN and MPRN, French PDL and PRM,
@@ -894,10 +896,8 @@ _CTX_SET = frozenset(
         "telm",  # (Portuguese: telemóvel, "Telm. 968 109 757")
         "mobilais",  # (Latvian: a mobile)
         "mowbajl",  # (Maltese: a mobile)
-        "piezvaniet",  # (Latvian: call; Swahili: phone; Finnish: puh., puhelin; Russian and Bulgarian: fax)
+        "piezvaniet",  # (Latvian: call; Russian and Bulgarian: fax)
         "piezvanīt",
-        "simu",
-        "puh",
         "факс",
         "llamame",  # (Spanish "call me" without its accent; Icelandic mobile, phone number)
         "farsími",
@@ -948,6 +948,13 @@ _CTX_MULTI = (
     "please text",
     "or text",
     "mb way",
+    "puh.",  # (Finnish, a phone's abbreviation as a label; "puh" alone is German "phew")
+    "puh:",
+    "simu:",  # (Swahili, a phone, as a label or in a phrase; "SIMU" is a motor's make too)
+    "simu =",
+    "simu  =",
+    "ya simu",
+    "piga simu",
 )
 _CTX_MULTI_RE = re.compile(
     r"(?<![^\W\d_])(?:" + "|".join(re.escape(w) for w in _CTX_MULTI) + ")"
@@ -1490,6 +1497,7 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
             and not _has_ctx(_ANY_NUMBER.sub(" ", tail[tail.rfind("\n") + 1 :]))
             and (toks[-1] not in _NEG_LOWER_ONLY or numbered or toks[-1] in before[-40:])
             and (toks[-1] not in _LOTTERY or tail.rstrip(" \t").endswith(":"))
+            and (toks[-1] not in _NEG_SAME_LINE or "\n" not in tail[tail.rfind(toks[-1]) :])
         )
         or (toks[-1] in _AD_WORDS and _AD_ID.fullmatch(s) is not None and not _has_ctx(tail))
         or (
@@ -1895,7 +1903,8 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
                 or (keyed and _NEG_AFTER_KEY.match(after) is not None and not _phone_key(before))
                 or _neg(before, keyed, s)
                 or _neg(head := header_of(a))
-                or (head.endswith("id") and _id_key(head.strip(' "') + ":"))  # (a column named "ad_id", "user_id")
+                # (a column named "ad_id", "user_id" over bare digits; not "contact_id" over "(02) 9876 5432")
+                or (head.endswith("id") and s.isdigit() and not _has_ctx(head) and _id_key(head.strip(' "') + ":"))
                 or _id_key(before[-24:])
                 or (before[-1:] == ">" and _xml_id(t[max(0, a - 160) : a]))
                 or (keyed and s.isdigit() and 9 <= len(s) <= 13 and _TIME_KEY.search(before[-24:]) is not None)
