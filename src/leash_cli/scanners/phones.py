@@ -598,8 +598,27 @@ _NEG_FILLER = frozenset(
 )
 # ...of which the articles, prepositions and verbs, which are no number word ("the trade group is 519-…")
 _FILLER_GLUE = frozenset(
-    ["de", "du", "del", "do", "da", "van", "der", "des", "of", "the", "is", "was", "el", "la", "le", "es", "est", "ist"]
-    + ["é"]
+    [
+        "de",
+        "du",
+        "del",
+        "do",
+        "da",
+        "van",
+        "der",
+        "des",
+        "of",
+        "the",
+        "is",
+        "was",
+        "el",
+        "la",
+        "le",
+        "es",
+        "est",
+        "ist",
+        "é",
+    ]
 )
 # (the word an Arabic record's number may hold between its noun and "رقم" is no phone word: "رقم العقد جوال: 055…")
 _AR_NOT_PHONE = r"(?!(?:ال)?(?:جوال|هاتف|موبايل|واتساب|تلفون)|اتصل|اتصال|تواصل|للتواصل)"
@@ -1349,8 +1368,9 @@ _PHONE_SIGN = re.compile(r"[☎☏📞📱]\ufe0f?[ \t:]*$")  # (a phone's sign 
 
 def _ctx(before: str, after: str, header: str) -> bool:
     return (
-        _IM_ON.search(before[-12:]) is not None
-        or _PHONE_SIGN.search(before[-6:]) is not None
+        # (each looked for only where it can be: "m on" in ASCII, a phone's sign outside it)
+        ("m on" in before[-12:] and _IM_ON.search(before[-12:]) is not None)
+        or (not before[-6:].isascii() and _PHONE_SIGN.search(before[-6:]) is not None)
         or _has_ctx(before)
         or _has_ctx(after)
         or bool(header and (_has_ctx(header) or _HEADER_PHONE.search(header)))
