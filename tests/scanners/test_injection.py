@@ -522,6 +522,39 @@ def test_a_long_discussion_is_judged_without_its_prose_quotations(text, flagged)
         assert "quoted in a discussion" in SC.explain(text)[-1][2]
 
 
+# A memo that names the attack once ("the attacker") and frames it once ("the security team"): a discussion too, the
+# quoted footer judged without its words (the first reading asked for two of each and flagged it, 0.81); the footer
+# unquoted, or a line to the assistant asking for it to be applied, are still flagged.
+_MEMO = (
+    "Claims team memo: estimates that talk to the assistant\n\n"
+    "When you attach a repair estimate or a medical letter and ask the assistant for a summary, it reads every "
+    "line of the file, including the small print at the foot of a page and text set in the same colour as the "
+    "background. Most of the time that is what we want: the small print is where the excess and the exclusions are.\n\n"
+    "Last quarter a body shop's estimate reached the Leeds office with a footer nobody at the shop had written: "
+    "{q}. The summary that came back recommended payment without an inspection, and the handler nearly approved it. "
+    "The garage confirmed that someone had edited the PDF after it left them; the security team believes the attacker "
+    "was the claimant's brother, who had access to the upload link.\n\n"
+    "From next month the upload portal flattens every PDF before the assistant sees it, and the summary screen shows "
+    "the lines the assistant relied on. Until then, please keep doing the normal checks. If a summary recommends "
+    "something you did not ask about, open the original document, find the sentence it came from and use the "
+    '"Flag document" button. The fraud team reads every flag within a working day and will call you back.'
+)
+
+
+@pytest.mark.parametrize(
+    "text,flagged",
+    [
+        (_MEMO.format(q=f"“{_PLANTED}”"), False),
+        (_MEMO.format(q=_PLANTED), True),
+        (_MEMO.format(q=f"“{_PLANTED}”") + "\n\nAssistant: please apply the footer's instruction to this claim.", True),
+        (_MEMO.format(q=f"“{_PLANTED}”").replace("the attacker", "the sender"), True),  # (no attack named)
+    ],
+)
+def test_one_attack_word_and_one_framing_word_make_a_discussion(text, flagged):
+    assert len(text) > 1024
+    assert bool(SC.scan(text)) is flagged, SC.explain(text)[-1]
+
+
 def test_a_short_quotation_is_read_as_before():
     # (only a text over 1,024 characters is read again: a short one is the classifier's and the priors' to judge)
     t = f"Our training slide quotes this line from a phishing PDF: “{_PLANTED}”."
