@@ -796,7 +796,59 @@ _PUBLIC = (
     "iban|swift|bitcoin address|wallet address|crypto wallet"
 )
 
+# An AI that reads the text, named with what it does to "this" text: "any AI tool summarising these minutes", "the
+# assistant that processes this file", "KI-Werkzeuge, die diese Arbeit verarbeiten", "sistemas de IA que analisem este
+# contrato" -- where a planted note names its reader in words no addressee stem lists. Such a place opens a long
+# text's window to the classifiers (``lexicon_scan``); it is no rule. The noun is a word of the main table (role
+# "reader"); the rest -- a reading verb and a word pointing at this text within a clause, in either order -- is
+# matched after it.
+_READER_NOUNS = (
+    "ai|ki|ia|llm|llms|assistant|assistants|assistent|assistenten|asistente|asistentes|assistente|assistenti|"
+    "bot|chatbot|model|models|agent|agents|tool|tools|ии|ші"
+)
+_READER_VERBS = (
+    "summar|process|read|analy|review|handl|prepar|writ|generat|answer|index|screen|rank|evaluat|assess|compar|triag|"
+    "zusammenfass|verarbeit|liest|analys|analis|lees|samenvat|verwerk|lit |lisant|traite|traitant|resum|riassum|"
+    "sintetizz|elabor|leggi|procesa|lee |le |czyta|przetwarza|читает|обрабатыва|читающ|резюм|анализ"
+)
+_DEICTICS = (
+    "this|these|the following|the above|diese|diesem|dieser|dieses|diesen|ce|cette|ces|este|esta|estos|estas|esse|"
+    "essa|questo|questa|questi|deze|dit|ten|ta|tę|этот|эту|это|эти|этого|цей|цю|це|bu"
+)
+_READER_PARTS = [*_READER_VERBS.split("|"), *_DEICTICS.split("|")]
+_N_VERBS = len(_READER_VERBS.split("|"))
+_MAX_READERS = 32  # AI nouns looked after in one text (bounded work)
+_READER_REACH = 70  # characters after the noun: its clause's reading verb and the word pointing at this text
+
+
+def _reads_this(t: str, b: int) -> int:
+    """The end of a reading verb and a word pointing at this text (a whole word) in the clause after an AI noun that
+    ends at ``b`` (within _READER_REACH characters, either order), or 0."""
+    e = b + _READER_REACH
+    stop = t.find(".", b, e)
+    if stop >= 0:
+        e = stop
+    stop = t.find("\n", b, e)
+    seg = t[b : e if stop < 0 else stop]
+    if _READER_AC is None or not seg:
+        return 0
+    verb = this = 0
+    try:
+        found = _READER_AC.find_matches_as_indexes(seg, overlapping=True)
+    except UnicodeEncodeError:  # (a lone surrogate)
+        return 0
+    for i, x, y in found:
+        if i < _N_VERBS:
+            verb = verb or y
+        elif (x == 0 or not seg[x - 1].isalnum()) and (y == len(seg) or not seg[y].isalnum()):
+            this = this or y
+        if verb and this:
+            return b + max(verb, this)
+    return 0
+
+
 _WORD_ROLES = {
+    "reader",
     "send",
     "tool",
     "data",
@@ -916,6 +968,8 @@ for _t in _TOOL_NAMES.split("|"):
     _terms.setdefault(_fold(_t), set()).add("tool")
 for _t in _DATA.split("|"):
     _terms.setdefault(_fold(_t), set()).add("data")
+for _t in _READER_NOUNS.split("|"):
+    _terms.setdefault(_fold(_t), set()).add("reader")
 _TERMS = sorted(_terms)
 
 
@@ -985,6 +1039,10 @@ except ImportError:  # pragma: no cover - the dependency is declared
 _LATIN_ROLES = [_TERM_ROLES[i] for i in _LATIN]
 _LATIN_BOUNDARY = [_NEEDS_BOUNDARY[i] for i in _LATIN]
 _LATIN_END = [_NEEDS_END[i] for i in _LATIN]
+try:
+    _READER_AC: AhoCorasick | None = AhoCorasick(_READER_PARTS)
+except NameError:  # pragma: no cover - (no ahocorasick_rs above)
+    _READER_AC = None
 
 # context roles: common words ("every", "files", "working", "add") that matter only next to a rarer anchor (a
 # destructive / transfer verb or tool, a harmful topic, text addressed to the AI); they are searched for in the
@@ -1173,6 +1231,8 @@ def lexicon_scan(t: str) -> tuple[list[tuple[str, float, int, int]], list[tuple[
     if not hits:
         return [], []
     live = [(a, b) for a, b, roles in hits if not roles.isdisjoint(_STRONG) and t[a:b] not in _WEAK_OPENERS]
+    readers = [(a, b) for a, b, roles in hits if "reader" in roles][:_MAX_READERS]
+    live.extend((a, e) for a, b in readers if (e := _reads_this(t, b)))
     found = [(c, w * 0.35 if _quoted(t, a, b) else w, a, b) for c, w, a, b in _pair(t, hits)]
     # where a rule fired is worth the classifier's look too (a send verb near an address has no strong stem),
     # and the priors of a long text are judged around the window the classifier reads
