@@ -804,12 +804,19 @@ _PUBLIC = (
 # matched after it.
 _READER_NOUNS = (
     "ai|ki|ia|llm|llms|assistant|assistants|assistent|assistenten|asistente|asistentes|assistente|assistenti|"
-    "bot|chatbot|model|models|agent|agents|tool|tools|ии|ші"
+    "bot|chatbot|model|models|agent|agents|tool|tools|ии|ші|"
+    "automated|automatic|automatisch|automatische|automatischen|automatisierte|automatisierten|automatique|automatiques|"
+    "automatizado|automatizados|automatizada|automatizadas|automatico|automatici|automatica|automatiche|automatyczne|"
+    "automatycznych|automatycznie|automaticke|automatickych|automatiska|automatiserade|automatisert|automatiserte|"
+    "автоматические|автоматических|outil|outils|werkzeug|werkzeuge|herramienta|herramientas|strumento|strumenti|"
+    "ferramenta|ferramentas|narzedzia|nastroje|language model|language models|sprachmodell|sprachmodelle|modele|modeles|"
+    "modelo|modelos|modello|modelli|sprakmodell|sprakmodellen|taalmodel|taalmodellen|jazykovy model"
 )
 _READER_VERBS = (
     "summar|process|read|analy|review|handl|prepar|writ|generat|answer|index|screen|rank|evaluat|assess|compar|triag|"
     "zusammenfass|verarbeit|liest|analys|analis|lees|samenvat|verwerk|lit |lisant|traite|traitant|resum|riassum|"
-    "sintetizz|elabor|leggi|procesa|lee |le |czyta|przetwarza|читает|обрабатыва|читающ|резюм|анализ"
+    "sintetizz|elabor|leggi|procesa|lee |le |czyta|przetwarza|читает|обрабатыва|читающ|резюм|анализ|using|uses|use |"
+    "behandl|shrn|ocen|vergleich|bewert|sammanfatt|oppsummer|zpracov|spracov|spracuj|ocenia"
 )
 _DEICTICS = (
     "this|these|the following|the above|diese|diesem|dieser|dieses|diesen|ce|cette|ces|este|esta|estos|estas|esse|"
