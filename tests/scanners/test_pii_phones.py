@@ -2216,3 +2216,35 @@ def test_a_hebrew_prefix_joined_to_an_email_address():
     assert [text[f.start : f.end] for f in scan(text) if f.type == "EMAIL"] == ["omer.peretz95@walla.co.il"]
     text = "see docs-omer@example.com"  # (a hyphen inside a Latin name still joins it: the address is the whole name)
     assert [text[f.start : f.end] for f in scan(text) if f.type == "EMAIL"] == ["docs-omer@example.com"]
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what property and buildings text taught (writer AY): a building's desk is a phone's label; a property-tax
+        # account, a cadastral key, an IPTU taxpayer's number, a Greek tax number, an abbreviated bank account and an
+        # Arabic subscription's number are none; a record word's own number, then a dash, ends its reach)
+        ("Portería: 601 6247718 — Administradora: 310 482 9017", ["601 6247718", "310 482 9017"]),
+        ("Conserjería: 915 48 22 71", ["915 48 22 71"]),
+        ("Cuenta predial: 045-128-17-004-9\nClave catastral: 14-039-118-022", []),
+        ("Número do contribuinte (SQL): 041.112.0318-4", []),
+        ("Εκμισθωτής: Γεώργιος Παπαδόπουλος, ΑΦΜ 041877220, τηλ. 697 418 2273", ["697 418 2273"]),
+        ("Pay to Standard Bank, branch code 051001, acc 072 418 331, ref S17.", []),
+        ("رقم الاشتراك: 0418-7722-09", []),
+        ("Administración de Fincas Ortega, colegiado n.º 4187 — 954 41 82 27", ["954 41 82 27"]),
+        # (what they keep: a record word right before a number, a phone word after "acc")
+        ("colegiado n.º 954 41 82 27", []),
+        ("Acc. manager tel. 072 418 3310", ["072 418 3310"]),
+    ],
+)
+def test_what_property_and_building_text_taught(text, want):
+    assert phones_in(text) == want, text
+
+
+def test_an_ssn_after_its_word_and_a_tax_forms_number():
+    # (the number of a US tax form between the word and the number is no other number the word names)
+    scan = PiiScanner().scan
+    text = "Confirmed new direct deposit; gave SSN for 1099 update: 518 40 2279 (was on old W-9 as EIN)"
+    assert [text[f.start : f.end] for f in scan(text) if f.type == "US_SSN"] == ["518 40 2279"]
+    text = "SSN on file; invoice 2041 update: 518 40 2279"  # (another number between: its word is not the SSN's)
+    assert [text[f.start : f.end] for f in scan(text) if f.type == "US_SSN"] == []

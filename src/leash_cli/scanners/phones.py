@@ -239,7 +239,10 @@ _NEG_WORDS = (
     # (science and operations: a weather station's WIGOS identifier, "WIGOS ID: 0-20509-0-92805")
     r"wigos|"
     # (buildings and clubs: an access card's, a transponder's, a gate remote's)
-    r"toegangspas|transponder|telecomando"
+    r"toegangspas|transponder|telecomando|"
+    # (property: a Mexican property-tax account and cadastral key, a Brazilian IPTU taxpayer's number, a Greek tax
+    # number, ΑΦΜ)
+    r"predial|catastral|iptu|contribuinte|αφμ"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
@@ -300,6 +303,7 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     # "incident 2407-1183", "PNR 8412211830"; not "Caller's phone for the incident 0412 555 123")
     + ("incident", "incidente", "aksjon", "البلاغ", "بلاغ", "pnr", "partida")
     + ("arve",)  # (an Estonian invoice, lower-cased: "Loomakliinik – arve 5522992"; "Arve" is a first name too)
+    + ("acc",)  # (a bank account, abbreviated: "branch code 051001, acc 072 418 331"; not "Acc. manager tel. 082 …")
 )
 _LOTTERY = frozenset(["lotto", "loto", "lottó", "lotería"])  # (not a shop's sign: "Bar Tabac Loto 01 42 33 44 55")
 # an ad platform's words, before an id in its shape, 123-456-7890 ("Google Ads 948-418-3129", "google_ads / 537-…",
@@ -638,7 +642,7 @@ _NEG_CJK = re.compile(
     r"(?:ال)?(?:طلب|شحنة|فاتورة|هوية|مقيم|تصريح|مرجع|مركبة|عقد|سجل|إقرار)\S{0,4}(?:\s+"
     + _AR_NOT_PHONE
     + r"\S+)?\s+رقم|"
-    r"رقم\s+(?:ال)?(?:مرجع|عقد|سجل|تصريح|هوية|مركبة|إقرار|إيصال|عداد|مباراة)\S{0,4}(?:\s+"
+    r"رقم\s+(?:ال)?(?:مرجع|عقد|سجل|تصريح|هوية|مركبة|إقرار|إيصال|عداد|مباراة|اشتراك)\S{0,4}(?:\s+"
     + _AR_NOT_PHONE
     + r"\S+)?|बीजक|[Qq][Qq]号?|〒|รหัส|পরিচয়পত্র\s*নম্বর)"
     # (a record's key in quotes too: '"사업자번호":"')
@@ -684,6 +688,13 @@ _CTX_SET = frozenset(
         "hotline",
         "helpline",
         "landline",
+        # (a building's desk, where its phone is what a notice gives: "Portería: 601 6247718", "Conserjería: …")
+        "portería",
+        "porteria",
+        "conserjería",
+        "conserjeria",
+        "portaria",
+        "portineria",
         "ph",
         "mob",
         "ring",
@@ -1435,10 +1446,17 @@ def _keyed(before: str) -> bool:
 _KEY_BEFORE = re.compile(r"([a-z][a-z0-9_]*)[\"']?[ \t]*[:=][ \t]*[\"']?$")  # a record's key right before a value
 
 
+_OWN_VALUE_BETWEEN = re.compile(r"[0-9]{2,}[ \t]+[—–|/][ \t]+$")
+
+
 def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
     """A negative word (order, invoice, Kundennummer, заказ ...) right before the number ``s`` (``keyed``: a record's
     key may stand right before it)."""
     tail = before[-30:]
+    if _OWN_VALUE_BETWEEN.search(tail) is not None:
+        return (
+            False  # the word's own number stands between, then a dash or a slash: "colegiado n.º 4187 — 954 41 82 27"
+        )
     if "\\" in tail:
         tail = _ESCAPES.sub(" ", tail)
     if tail[-2:].rstrip()[-1:].isupper():  # (a code's one-letter prefix: "Číslo zásilky: Z 4418 2290 17")

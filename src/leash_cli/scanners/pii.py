@@ -357,6 +357,7 @@ _NOT_SSN_COLUMN = re.compile(
     r"\b(?:sku|skus|part|parts|item|items|model|serial|order|orders|invoice|po|ticket|tracking|batch|lot|isbn|product|"
     r"article|art|artikel|código|codigo|référence|reference|ref)\b"
 )
+_FORM_NUMBERS = frozenset(["1040", "1099"])
 _TAX_FORM_HINT = re.compile(r"1040|1099|w-?[249]|ss-5|i-9")  # (a literal search before the pattern)
 _IBAN_START = re.compile(r"([A-Z](?<![A-Za-z0-9][A-Z])[A-Z])([0-9]{2})(?= ?[A-Z0-9])")
 _IBAN_BODY = {
@@ -943,7 +944,8 @@ class PiiScanner:
             before = t[max(0, m.start() - 80) : m.start()].lower()
             # a US tax form that asks for the number ("my wife's number on the 1040"), even as the last number
             form = _TAX_FORM_HINT.search(before) is not None and _TAX_FORM.search(before) is not None
-            runs = _DIGIT_RUN.findall(before)
+            # (a US tax form's number is no other number the word belongs to: "gave SSN for 1099 update: 518 40 2279")
+            runs = [r for r in _DIGIT_RUN.findall(before) if r not in _FORM_NUMBERS]
             chained = False
             if runs:
                 cut = before.rfind(runs[-1]) + len(runs[-1])
