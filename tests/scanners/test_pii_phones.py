@@ -2248,3 +2248,31 @@ def test_an_ssn_after_its_word_and_a_tax_forms_number():
     assert [text[f.start : f.end] for f in scan(text) if f.type == "US_SSN"] == ["518 40 2279"]
     text = "SSN on file; invoice 2041 update: 518 40 2279"  # (another number between: its word is not the SSN's)
     assert [text[f.start : f.end] for f in scan(text) if f.type == "US_SSN"] == []
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what education text taught (writer AX): a student's and a notice's numbers in Chinese and Korean, a Canadian
+        # immigration client's number, a Brazilian academic record's (after a phone word of the sentence before), a
+        # French approval's number, a Czech registration's and a Bulgarian incoming number's table columns are none;
+        # Rioplatense "llamás" names a phone)
+        ("学生姓名：王思远   学号：2022011834\n联系电话：138 1047 6623", ["138 1047 6623"]),
+        ("학사지원팀 공지번호 2025-0137", []),
+        ("- Study permit expires 2025-08-31 (UCI 11-2287-4410)", []),
+        ("Por segurança, recomendo entrar em contato com o banco. Seu RA é 2023104417, correto?", []),
+        ("SIRET 441 872 339 00024 – Agrément 02 069 0418 0", []),
+        ("Pořadí | Registrační číslo | Body\n1      | 2025-0417         | 47\n2      | 2025-0233         | 45", []),
+        (
+            "Входящ номер | БЕЛ – точки | БЕЛ – оценка\n2503-0412    | 71,50       | Мн. добър 5,18\n"
+            "2503-0413    | 54,25       | Добър 4,11",
+            [],
+        ),
+        ("Escribinos o llamás a la sede al 2902 5160.", ["2902 5160"]),
+        # (what they keep: a phone word in the RA's own sentence, a call to UCI)
+        ("Seu RA é 2023104417 e o telefone 11 94418-2730", ["11 94418-2730"]),
+        ("Call UCI 949-824-5011 for admissions.", ["949-824-5011"]),
+    ],
+)
+def test_what_education_text_taught(text, want):
+    assert phones_in(text) == want, text

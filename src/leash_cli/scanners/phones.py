@@ -242,7 +242,9 @@ _NEG_WORDS = (
     r"toegangspas|transponder|telecomando|"
     # (property: a Mexican property-tax account and cadastral key, a Brazilian IPTU taxpayer's number, a Greek tax
     # number, ΑΦΜ)
-    r"predial|catastral|iptu|contribuinte|αφμ"
+    r"predial|catastral|iptu|contribuinte|αφμ|"
+    # (education: a French approval's number, a Czech registration's column, a Bulgarian incoming number's)
+    r"agrément|agrement|registrační|registracni|входящ|входящий"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
@@ -304,6 +306,9 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     + ("incident", "incidente", "aksjon", "البلاغ", "بلاغ", "pnr", "partida")
     + ("arve",)  # (an Estonian invoice, lower-cased: "Loomakliinik – arve 5522992"; "Arve" is a first name too)
     + ("acc",)  # (a bank account, abbreviated: "branch code 051001, acc 072 418 331"; not "Acc. manager tel. 082 …")
+    + ("uci",)  # (a Canadian immigration client's number: "UCI 11-2287-4410"; not "Call UCI 949-824-5011")
+    # (an Arabic subscription's number: "رقم الاشتراك: 0418-7722-09"; not "اتصل على رقم الاشتراك 0501234567")
+    + ("الاشتراك", "اشتراك")
 )
 _LOTTERY = frozenset(["lotto", "loto", "lottó", "lotería"])  # (not a shop's sign: "Bar Tabac Loto 01 42 33 44 55")
 # an ad platform's words, before an id in its shape, 123-456-7890 ("Google Ads 948-418-3129", "google_ads / 537-…",
@@ -322,6 +327,7 @@ _NEG_CAPS = frozenset(
     ("mpan", "mprn", "pdl", "prm", "pdr", "rpu", "nmi", "ppe", "taj", "бик")
     + ("npwp", "nik", "nim")  # (Indonesian tax, identity and student numbers; not "Call Nik …", "z nim")
     + ("nid",)  # (a Bangladeshi national id)
+    + ("ra",)  # (a Brazilian student's academic record: "Seu RA é 2023104417"; not "Ra 0412 …", a name)
 )
 _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "тн вэд",  # (a Russian customs code)
@@ -634,6 +640,8 @@ _NEG_CJK = re.compile(
     # its number and 号: "不动产权第0188220号")
     r"고객번호|계기번호|계량기번호|電號|电号|户号|戶號|第|승인번호|代碼|代码|کد ملی|대출번호|계약번호|동호수|"
     # (a lottery draw, a medical record, a Persian postcode, an ad account, a platform's, a player's or a member's id)
+    # (a student's number, a notice's: "学号：2022011834", "학번", "공지번호 2025-0137")
+    r"学号|學號|学籍号|학번|공지번호|공고번호|"
     r"ロト|病歷號|病历号|کد پستی|広告アカウント|광고 계정|애즈 계정|(?:平台|用户|用戶|玩家|会员|會員|会員|主播)\s*ID|"
     # (a Hebrew record's number: a match's, an order's, a customer's, an account's, a file's)
     r"מספר\s+(?:משחק|הזמנה|לקוח|חשבון|תיק|אסמכתא)|"
@@ -642,7 +650,7 @@ _NEG_CJK = re.compile(
     r"(?:ال)?(?:طلب|شحنة|فاتورة|هوية|مقيم|تصريح|مرجع|مركبة|عقد|سجل|إقرار)\S{0,4}(?:\s+"
     + _AR_NOT_PHONE
     + r"\S+)?\s+رقم|"
-    r"رقم\s+(?:ال)?(?:مرجع|عقد|سجل|تصريح|هوية|مركبة|إقرار|إيصال|عداد|مباراة|اشتراك)\S{0,4}(?:\s+"
+    r"رقم\s+(?:ال)?(?:مرجع|عقد|سجل|تصريح|هوية|مركبة|إقرار|إيصال|عداد|مباراة)\S{0,4}(?:\s+"
     + _AR_NOT_PHONE
     + r"\S+)?|बीजक|[Qq][Qq]号?|〒|รหัส|পরিচয়পত্র\s*নম্বর)"
     # (a record's key in quotes too: '"사업자번호":"')
@@ -689,6 +697,11 @@ _CTX_SET = frozenset(
         "helpline",
         "landline",
         # (a building's desk, where its phone is what a notice gives: "Portería: 601 6247718", "Conserjería: …")
+        # (Rioplatense Spanish: "llamás a la sede al 2902 5160", "llamá al …")
+        "llamás",
+        "llamá",
+        "llamanos",
+        "llamame",
         "portería",
         "porteria",
         "conserjería",
@@ -1446,6 +1459,7 @@ def _keyed(before: str) -> bool:
 _KEY_BEFORE = re.compile(r"([a-z][a-z0-9_]*)[\"']?[ \t]*[:=][ \t]*[\"']?$")  # a record's key right before a value
 
 
+_SENTENCE_END = re.compile(r"[.!?][ \t]+(?=[^\W\d_])")
 _OWN_VALUE_BETWEEN = re.compile(r"[0-9]{2,}[ \t]+[—–|/][ \t]+$")
 
 
@@ -1541,7 +1555,8 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
         or (
             toks[-1] in _NEG_CAPS
             and (toks[-1].upper() in before[-30:] or before.islower())  # (a header cell comes lower-cased)
-            and not _has_ctx(_ANY_NUMBER.sub(" ", tail))
+            # (a phone word of the sentence before names no number of this one: "… contato com o banco. Seu RA é …")
+            and not _has_ctx(_ANY_NUMBER.sub(" ", _SENTENCE_END.split(tail)[-1]))
         )
     ):
         return True
