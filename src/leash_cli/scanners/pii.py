@@ -357,7 +357,8 @@ _NOT_SSN_COLUMN = re.compile(
     r"\b(?:sku|skus|part|parts|item|items|model|serial|order|orders|invoice|po|ticket|tracking|batch|lot|isbn|product|"
     r"article|art|artikel|código|codigo|référence|reference|ref)\b"
 )
-_FORM_NUMBERS = frozenset(["1040", "1099"])
+_DIGIT_RUN_AFTER = re.compile(r"(?:(?<![a-z])[a-z]+ )?([0-9]{4,})")  # (a digit run, and the word before it)
+_FORM_BEFORE = re.compile(r"(?:for|on|the|form|my|your|his|her|their|our|new|old) (?:1040|1099)$")
 _TAX_FORM_HINT = re.compile(r"1040|1099|w-?[249]|ss-5|i-9")  # (a literal search before the pattern)
 _IBAN_START = re.compile(r"([A-Z](?<![A-Za-z0-9][A-Z])[A-Z])([0-9]{2})(?= ?[A-Z0-9])")
 _IBAN_BODY = {
@@ -944,8 +945,9 @@ class PiiScanner:
             before = t[max(0, m.start() - 80) : m.start()].lower()
             # a US tax form that asks for the number ("my wife's number on the 1040"), even as the last number
             form = _TAX_FORM_HINT.search(before) is not None and _TAX_FORM.search(before) is not None
-            # (a US tax form's number is no other number the word belongs to: "gave SSN for 1099 update: 518 40 2279")
-            runs = [r for r in _DIGIT_RUN.findall(before) if r not in _FORM_NUMBERS]
+            # (a US tax form's number is no other number the word belongs to: "gave SSN for 1099 update: 518 40 2279";
+            # not "ends in 1040", "Paid $1099", "invoice 1099")
+            runs = [m.group(1) for m in _DIGIT_RUN_AFTER.finditer(before) if _FORM_BEFORE.match(m.group()) is None]
             chained = False
             if runs:
                 cut = before.rfind(runs[-1]) + len(runs[-1])
