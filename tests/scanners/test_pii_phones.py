@@ -2288,3 +2288,34 @@ def test_an_ssn_after_its_word_and_a_tax_forms_number():
 )
 def test_what_education_text_taught(text, want):
     assert phones_in(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what farm and food text taught (writer AZ): a herd register's ear tag and farm of origin, a Belgian farmer's,
+        # a Uruguayan producer's (DICOSE), a Korean farm household's number and a Mexican registered orchard are no phones)
+        (
+            "| Ohrmarke          | Geburtsdatum | Rasse | Herkunftsbetrieb   | Gewicht |\n"
+            "|-------------------|--------------|-------|--------------------|---------|\n"
+            "| DE 03 594 21877   | 02.01.2024   | 01    | 03 354 017 0412    | 48 kg   |",
+            [],
+        ),
+        ("De aanvraag (dossiernummer VLM-2023-118704, landbouwernummer 0123.456.781) werd goedgekeurd.", []),
+        ("Productor DICOSE: 01.204.0887   Fecha de muestreo: 02/05", []),
+        ("농가번호: 44-210-0883   품종: 신동진", []),
+        ("920 cajas de 10 kg   Huerta registrada: 14-108-0221\nDestino: Los Ángeles, CA", []),
+        # (what they keep: a farm's phone after its name)
+        ("Herkunftsbetrieb Hof Meyer, Tel. 05121 403 118", ["05121 403 118"]),
+    ],
+)
+def test_what_farm_and_food_text_taught(text, want):
+    assert phones_in(text) == want, text
+
+
+def test_a_version_word_at_the_end_of_a_compound():
+    # ("Systeemversie", "Softwareversion": the quad after it is a version; a gateway's is an address)
+    scan = PiiScanner().scan
+    assert [f for f in scan("Systeemversie 6.12.0.244 · Tankmelk 3.402 l") if f.type == "IP_ADDRESS"] == []
+    assert [f for f in scan("Softwareversion 4.12.0.7 installiert") if f.type == "IP_ADDRESS"] == []
+    assert [f.text for f in scan("Gateway 6.12.0.244") if f.type == "IP_ADDRESS"] == ["6.12.0.244"]

@@ -241,6 +241,8 @@ _NEG_WORDS = (
     # (buildings and clubs: an access card's, a transponder's, a gate remote's)
     r"toegangspas|transponder|telecomando|"
     r"αφμ|"  # (a Greek tax number)
+    # (farms: a German herd register's ear tag and farm of origin, a Belgian farmer's number, a Uruguayan DICOSE)
+    r"ohrmarke|herkunftsbetrieb|landbouwernummer|dicose|"
     # (education: a Czech registration's column, a Bulgarian incoming number's)
     r"registrační|registracni|входящ|входящий"
 )
@@ -335,6 +337,7 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "numéro client",  # (a customer's number: "Numéro client : 0488-441-877")
     # (property: a Mexican property-tax account and cadastral key, a Brazilian taxpayer's number; not "Oficina de
     # Catastro y Predial 55 5658 1111", "Central de Atendimento ao Contribuinte: 0800 …")
+    "huerta registrada",  # (a Mexican registered orchard: "Huerta registrada: 14-108-0221")
     "cuenta predial",
     "clave catastral",
     "do contribuinte",
@@ -645,7 +648,7 @@ _NEG_CJK = re.compile(
     r"고객번호|계기번호|계량기번호|電號|电号|户号|戶號|第|승인번호|代碼|代码|کد ملی|대출번호|계약번호|동호수|"
     # (a lottery draw, a medical record, a Persian postcode, an ad account, a platform's, a player's or a member's id)
     # (a student's number, a notice's: "学号：2022011834", "학번", "공지번호 2025-0137")
-    r"学号|學號|学籍号|학번|공지번호|공고번호|"
+    r"学号|學號|学籍号|학번|공지번호|공고번호|농가번호|"
     r"ロト|病歷號|病历号|کد پستی|広告アカウント|광고 계정|애즈 계정|(?:平台|用户|用戶|玩家|会员|會員|会員|主播)\s*ID|"
     # (a Hebrew record's number: a match's, an order's, a customer's, an account's, a file's)
     r"מספר\s+(?:משחק|הזמנה|לקוח|חשבון|תיק|אסמכתא)|"

@@ -536,7 +536,8 @@ _HEXCOLON_RUN = re.compile(r"[0-9A-Fa-f:.]*")
 _VERSION_CTX = re.compile(
     rf"(?:(?<![a-z])(?:{_VERSION_WORDS}|ver|release|build|fw|sdk|rev|revision|v|kernel|"
     # (numbers that are no sections -- those are _SECTION_CTX's -- yet no addresses: "figure 4.2.1.7", "OID 1.3.6.1")
-    r"figure|oid|bootloader)\W{0,4}$)|version\W{0,3}$"  # (camelCase too: "firmwareVersion":")
+    # (camelCase and compounds too: "firmwareVersion":", "Systeemversie 6.12.0.244", "Softwareversion")
+    r"figure|oid|bootloader)\W{0,4}$)|(?:version|versie|versio|versjon)\W{0,3}$"
 )
 
 
