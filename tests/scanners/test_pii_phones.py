@@ -2319,3 +2319,37 @@ def test_a_version_word_at_the_end_of_a_compound():
     assert [f for f in scan("Systeemversie 6.12.0.244 · Tankmelk 3.402 l") if f.type == "IP_ADDRESS"] == []
     assert [f for f in scan("Softwareversion 4.12.0.7 installiert") if f.type == "IP_ADDRESS"] == []
     assert [f.text for f in scan("Gateway 6.12.0.244") if f.type == "IP_ADDRESS"] == ["6.12.0.244"]
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what civic, religious and volunteer text taught (writer BA): a Portuguese company's tax number (NIPC), a Danish
+        # quote's number, a Hungarian registry's number ("szám" is a number word) and an amount in rupiah are no phones)
+        ("Com os melhores cumprimentos, telemóvel +351 916 482 730.\nNIPC 501 288 341", ["+351 916 482 730"]),
+        ("4. Orgelrenovering – tilbud nr. 2026-4417 fra Marcussen & Søn", []),
+        ("Nyilvántartási szám: 06-02-0004417.", []),
+        ("Saldo akhir: Rp 20.527.500\nNomor rekening masjid", []),
+        # (what they keep: a phone word before "szám")
+        ("Mobil szám: 06 30 418 2277", ["06 30 418 2277"]),
+        ("Telefonszám: 06 30 418 2277", ["06 30 418 2277"]),
+    ],
+)
+def test_what_civic_and_volunteer_text_taught(text, want):
+    assert phones_in(text) == want, text
+
+
+def test_civic_texts_ssn_jwt_and_url_password():
+    pii, secrets = PiiScanner().scan, SecretsScanner().scan
+    # (an adjective between "my" and "social": "my old social … it should be 839 20 1056")
+    text = "Also the hall has my old social wrong on the pension form, it should be 839 20 1056. Call me back."
+    assert [f.text for f in pii(text) if f.type == "US_SSN"] == ["839 20 1056"]
+    assert [f.text for f in pii("Check your social media feed 839 20 1056") if f.type == "US_SSN"] == []
+    # (a word where a token's signature goes is an illustration; a real one's signature is not)
+    assert secrets("token: eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJFWEFNUExFIn0.SIGNATURE") == []
+    text = "token: eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.Xk3v9q2Lw8ZpR0sT4uV6yB1cD5eF7gH9"
+    assert [f.type for f in secrets(text)] == ["JWT"]
+    # (an apostrophe inside a URL's password, between letters; not a quote that closes a string)
+    text = "old registrations: mysql://sundayschool:Noah'sArk77@old-server.stjohns.local/db"
+    assert [f.text for f in secrets(text)] == ["Noah'sArk77"]
+    assert secrets("dsn = 'mysql://u:'+pw+'@h.example.com'") == []

@@ -150,7 +150,7 @@ _UNIT_AFTER = re.compile(
 # a meter's units, as written (not "Gal", a name; nor "KVA-Anlage")
 _METER_UNIT_AFTER = re.compile(r"[ \t]?(?:kWh|MWh|kvarh|kVA|kW|m³|m3|Smc|gal|gallons|litres|liters)(?![A-Za-z\-])")
 # (a currency's code as a word of its own: "Claire Vasseur 06 81 …", "Fleur", "Pasteur" end in "eur")
-_UNIT_BEFORE = re.compile(r"(?:€|\$|£|¥|₽|₹|₩|₺|(?<![^\W\d_])(?:eur|usd|pln|rub|r\$))\s?$", re.IGNORECASE)
+_UNIT_BEFORE = re.compile(r"(?:€|\$|£|¥|₽|₹|₩|₺|(?<![^\W\d_])(?:eur|usd|pln|rub|r\$|rp))\s?$", re.IGNORECASE)
 
 # negative words right before a number (ASCII / Latin / Cyrillic words need a word boundary;
 # CJK and Arabic words are matched as they stand)
@@ -243,6 +243,8 @@ _NEG_WORDS = (
     r"αφμ|"  # (a Greek tax number)
     # (farms: a German herd register's ear tag and farm of origin, a Belgian farmer's number, a Uruguayan DICOSE)
     r"ohrmarke|herkunftsbetrieb|landbouwernummer|dicose|"
+    # (civic life: a Portuguese company's tax number, a Danish quote, a Hungarian registry's number)
+    r"nipc|tilbud|nyilvántartási|"
     # (education: a Czech registration's column, a Bulgarian incoming number's)
     r"registrační|registracni|входящ|входящий"
 )
@@ -585,6 +587,7 @@ _NEG_FILLER = frozenset(
         "o",  # ("n.º" reads "n.o" once normalised)
         "č",  # (Czech "č.", číslo: "Zákaznické číslo 8801229437"; "Telefonní číslo" keeps its phone word)
         "číslo",
+        "szám",  # (Hungarian: "Nyilvántartási szám: 06-02-0004417"; "Telefonszám" keeps its phone word)
         "št",  # (Slovenian "št.", številka, Croatian "br.", broj: "RAČUN št. 24-1182207")
         "br",
         "broj",

@@ -310,7 +310,7 @@ _AND_ANOTHER = re.compile(r"[ ,;]*(?:and|&|plus|as well as) [^.;:\n0-9]{0,30}$")
 _SSN_CTX = re.compile(
     r"(?<![a-z])(?:ssns?(?![a-z])|(?:patient|employee|member|customer|subscriber|insured|person)_?ssns?(?![a-z])|social[ _\-]?security|soc\.? ?sec\b|ss#|ss no\b|"
     r"tax ?payer[ _\-]?id|itin(?![a-z])|"
-    r"(?:my|your|his|her|their) social(?![a-z]| (?:media|network|networks|worker|life|skills|club|event|circle|"
+    r"(?:my|your|his|her|their)(?: old| new| late)? social(?![a-z]| (?:media|network|networks|worker|life|skills|club|event|circle|"
     r"feed|account|accounts|profile|profiles|post|posts|handle|handles|channel|channels|calendar)(?![a-z])))"
 )
 

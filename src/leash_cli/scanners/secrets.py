@@ -239,7 +239,8 @@ _AWS_SYMBOL_BEFORE = re.compile(
 
 _URL_PW = re.compile(
     r"(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]{1,19}://"
-    r"([^\s:/?#@\"'<>\[\]]{0,128}):([^\s/@\"'<>]{1,256}(?:@[^\s/@\"'<>?#,:.]{1,64}){0,3})@(?=[A-Za-z0-9\[]|\$[A-Za-z{]|\{\{)"
+    r"([^\s:/?#@\"'<>\[\]]{0,128}):((?:[^\s/@\"'<>]|(?<=[A-Za-z0-9])'(?=[A-Za-z0-9])){1,256}"
+    r"(?:@[^\s/@\"'<>?#,:.]{1,64}){0,3})@(?=[A-Za-z0-9\[]|\$[A-Za-z{]|\{\{)"
 )  # (no user: redis://:pw@host; an "@" left unencoded in the password, the host after the last: "pg://u:Gr@nts!x7@db",
 # a part after an "@" that holds no host's dot nor a query's, a port's or a list's mark: "…:pw@api.x.io?to=a@b.io"; a
 # host that is a template's variable: Nagios's "$HOSTADDRESS$", "${DB_HOST}", "{{ host }}")
@@ -360,6 +361,7 @@ _CONST_NAME = re.compile(r"_*[A-Z][A-Z0-9]*(?:_+[A-Z0-9]+)+_*")
 _PERCENT_PLACEHOLDER = re.compile(r"%(?:\(\w*\)s|s$|\{\w*\}|[\w():]+%|3[Cc]|7[Bb]|2[Aa]%2[Aa]|24|25)")
 _SLACK_MIN = 24  # letters and digits after a Slack token's prefix
 _JWT_EXAMPLE_SIGS = frozenset({"SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"})
+_SIG_WORD = re.compile(r"(?i)sig(?:nature)?|signed|[a-z]*_?signature|x{3,}|\.{3}")
 # (published in Stripe's API reference, in every curl example: a shared sandbox key, no one's secret)
 _STRIPE_DOC_KEYS = frozenset({"sk_test_4eC39HqLyjWDarjtT1zdp7dc", "sk_test_BQokikJOvBiI2HlWgH4olfQ2"})
 
@@ -495,8 +497,8 @@ class SecretsScanner:
             hdr = _b64url_json(parts[0])
             if not isinstance(hdr, dict) or "alg" not in hdr:
                 return None
-            if parts[2] in _JWT_EXAMPLE_SIGS:
-                return None
+            if parts[2] in _JWT_EXAMPLE_SIGS or _SIG_WORD.fullmatch(parts[2]):
+                return None  # (jwt.io's sample; a word where the signature goes: "….eyJzdWIiOi….SIGNATURE")
             if not parts[2]:
                 if not isinstance(_b64url_json(parts[1]), dict):
                     return None  # a token cut short ("eyJhbGciOi….eyJpc3MiOi…", an ellipsis read as its dots)
