@@ -150,7 +150,10 @@ _UNIT_AFTER = re.compile(
 # a meter's units, as written (not "Gal", a name; nor "KVA-Anlage")
 _METER_UNIT_AFTER = re.compile(r"[ \t]?(?:kWh|MWh|kvarh|kVA|kW|m³|m3|Smc|gal|gallons|litres|liters)(?![A-Za-z\-])")
 # (a currency's code as a word of its own: "Claire Vasseur 06 81 …", "Fleur", "Pasteur" end in "eur")
-_UNIT_BEFORE = re.compile(r"(?:€|\$|£|¥|₽|₹|₩|₺|(?<![^\W\d_])(?:eur|usd|pln|rub|r\$|rp))\s?$", re.IGNORECASE)
+_UNIT_BEFORE = re.compile(r"(?:€|\$|£|¥|₽|₹|₩|₺|(?<![^\W\d_])(?:eur|usd|pln|rub|r\$))\s?$", re.IGNORECASE)
+# rupiah, whose amounts are written in dotted thousands ("Rp 20.527.500"; not "Kontak: Rp 0812 3456 7890", initials)
+_RUPIAH_BEFORE = re.compile(r"(?<![^\W\d_])Rp\.?\s?$")
+_DOTTED_THOUSANDS = re.compile(r"[1-9][0-9]{0,2}(?:\.[0-9]{3})+")
 
 # negative words right before a number (ASCII / Latin / Cyrillic words need a word boundary;
 # CJK and Arabic words are matched as they stand)
@@ -243,8 +246,8 @@ _NEG_WORDS = (
     r"αφμ|"  # (a Greek tax number)
     # (farms: a German herd register's ear tag and farm of origin, a Belgian farmer's number, a Uruguayan DICOSE)
     r"ohrmarke|herkunftsbetrieb|landbouwernummer|dicose|"
-    # (civic life: a Portuguese company's tax number, a Danish quote, a Hungarian registry's number)
-    r"nipc|tilbud|nyilvántartási|"
+    # (civic life: a Portuguese company's tax number, a Hungarian registry's number)
+    r"nipc|nyilvántartási|"
     # (education: a Czech registration's column, a Bulgarian incoming number's)
     r"registrační|registracni|входящ|входящий"
 )
@@ -311,6 +314,7 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     + ("uci",)  # (a Canadian immigration client's number: "UCI 11-2287-4410"; see _NANP_SHAPE)
     # (an Arabic subscription's number: "رقم الاشتراك: 0418-7722-09"; not "اتصل على رقم الاشتراك 0501234567")
     + ("الاشتراك", "اشتراك")
+    + ("tilbud",)  # (a Danish or Norwegian quote: "tilbud nr. 2026-4417"; not "Ring for et tilbud: 22 33 44 55")
 )
 _LOTTERY = frozenset(["lotto", "loto", "lottó", "lotería"])  # (not a shop's sign: "Bar Tabac Loto 01 42 33 44 55")
 # an ad platform's words, before an id in its shape, 123-456-7890 ("Google Ads 948-418-3129", "google_ads / 537-…",
@@ -339,11 +343,11 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "numéro client",  # (a customer's number: "Numéro client : 0488-441-877")
     # (property: a Mexican property-tax account and cadastral key, a Brazilian taxpayer's number; not "Oficina de
     # Catastro y Predial 55 5658 1111", "Central de Atendimento ao Contribuinte: 0800 …")
-    "huerta registrada",  # (a Mexican registered orchard: "Huerta registrada: 14-108-0221")
     "cuenta predial",
     "clave catastral",
     "do contribuinte",
     "de contribuinte",
+    "huerta registrada",  # (a Mexican registered orchard: "Huerta registrada: 14-108-0221")
     "sweref",  # (Swedish grid coordinates: "SWEREF 99 TM N 7 006 420 E 383 150")
     # (a record's id, in a header cell or a word before: "Customer ID,Campaign ID,…\n579-794-2270,…"; not when its own
     # value stands between, "Customer ID 48213, Jo Bloggs, 07700 900123": see _neg)
@@ -649,9 +653,9 @@ _NEG_CJK = re.compile(
     # (a utility's customer and meter numbers, a Chinese or Taiwanese electricity account, an ordinal's 第 before
     # its number and 号: "不动产权第0188220号")
     r"고객번호|계기번호|계량기번호|電號|电号|户号|戶號|第|승인번호|代碼|代码|کد ملی|대출번호|계약번호|동호수|"
-    # (a lottery draw, a medical record, a Persian postcode, an ad account, a platform's, a player's or a member's id)
-    # (a student's number, a notice's: "学号：2022011834", "학번", "공지번호 2025-0137")
+    # (a student's number, a notice's, a farm household's: "学号：2022011834", "학번", "공지번호 2025-0137", "농가번호")
     r"学号|學號|学籍号|학번|공지번호|공고번호|농가번호|"
+    # (a lottery draw, a medical record, a Persian postcode, an ad account, a platform's, a player's or a member's id)
     r"ロト|病歷號|病历号|کد پستی|広告アカウント|광고 계정|애즈 계정|(?:平台|用户|用戶|玩家|会员|會員|会員|主播)\s*ID|"
     # (a Hebrew record's number: a match's, an order's, a customer's, an account's, a file's)
     r"מספר\s+(?:משחק|הזמנה|לקוח|חשבון|תיק|אסמכתא)|"
@@ -707,15 +711,15 @@ _CTX_SET = frozenset(
         "helpline",
         "landline",
         # (a building's desk, where its phone is what a notice gives: "Portería: 601 6247718", "Conserjería: …")
+        "portería",
+        "porteria",
+        "conserjería",
+        "conserjeria",
         # (Rioplatense Spanish: "llamás a la sede al 2902 5160", "llamá al …")
         "llamás",
         "llamá",
         "llamanos",
         "llamame",
-        "portería",
-        "porteria",
-        "conserjería",
-        "conserjeria",
         "ph",
         "mob",
         "ring",
@@ -1905,7 +1909,7 @@ def phone_candidates(t: str, matches, nanp, header_of, shapes=None, min_score: f
             tv = _TYPED_VALUE.search(before)
             if tv is not None:  # a typed value's wrapper ('"사업자번호":{"stringValue":"'): read the key as the value's
                 before = t[max(0, a - 40 - (tv.end() - tv.start()) + 1) : a - (tv.end() - tv.start())] + '"'
-        if _UNIT_BEFORE.search(before[-5:]):
+        if _UNIT_BEFORE.search(before[-5:]) or (_RUPIAH_BEFORE.search(before[-4:]) and _DOTTED_THOUSANDS.fullmatch(s)):
             continue
         if (nd == 10 and digits[:3] == "123" and "swish" in before.lower()) or (
             s[:1] == "(" and _NANP_CUT.fullmatch(s)

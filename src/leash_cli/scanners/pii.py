@@ -298,7 +298,6 @@ _SSN = re.compile(
     r"([0-9](?<![A-Za-z0-9_\-.][0-9])[0-9]{2})([\- .]?)([0-9]{2})\2([0-9]{4})(?![A-Za-z0-9_]|[\-.][0-9A-Za-z])"
 )
 _SSN_SPECIMENS = frozenset({"078051120", "219099999", "123456789"})
-_DIGIT_RUN = re.compile(r"[0-9]{4,}")
 _SSN_DASHED_END = re.compile(r"(?<![0-9\-])[0-9]{3}-[0-9]{2}-[0-9]{4}$")
 _OTHER_ID = re.compile(
     r"phone|cell|mobile|tel|fax|passport|licen[cs]e|account|acct|card|case|order|member|policy|routing|zip|ein|"
@@ -310,7 +309,7 @@ _AND_ANOTHER = re.compile(r"[ ,;]*(?:and|&|plus|as well as) [^.;:\n0-9]{0,30}$")
 _SSN_CTX = re.compile(
     r"(?<![a-z])(?:ssns?(?![a-z])|(?:patient|employee|member|customer|subscriber|insured|person)_?ssns?(?![a-z])|social[ _\-]?security|soc\.? ?sec\b|ss#|ss no\b|"
     r"tax ?payer[ _\-]?id|itin(?![a-z])|"
-    r"(?:my|your|his|her|their)(?: old| new| late)? social(?![a-z]| (?:media|network|networks|worker|life|skills|club|event|circle|"
+    r"(?:my|your|his|her|their) social(?![a-z]| (?:media|network|networks|worker|life|skills|club|event|circle|"
     r"feed|account|accounts|profile|profiles|post|posts|handle|handles|channel|channels|calendar)(?![a-z])))"
 )
 
@@ -537,7 +536,9 @@ _VERSION_CTX = re.compile(
     rf"(?:(?<![a-z])(?:{_VERSION_WORDS}|ver|release|build|fw|sdk|rev|revision|v|kernel|"
     # (numbers that are no sections -- those are _SECTION_CTX's -- yet no addresses: "figure 4.2.1.7", "OID 1.3.6.1")
     # (camelCase and compounds too: "firmwareVersion":", "Systeemversie 6.12.0.244", "Softwareversion")
-    r"figure|oid|bootloader)\W{0,4}$)|(?:version|versie|versio|versjon)\W{0,3}$"
+    r"figure|oid|bootloader)\W{0,4}$)|version\W{0,3}$|"
+    r"(?:system|systeem|software|firmware|programmatuur|programvare|ohjelmisto|laiteohjelmisto|app)(?:versie|versio|versjon)"
+    r"\W{0,3}$"
 )
 
 
@@ -948,7 +949,7 @@ class PiiScanner:
             form = _TAX_FORM_HINT.search(before) is not None and _TAX_FORM.search(before) is not None
             # (a US tax form's number is no other number the word belongs to: "gave SSN for 1099 update: 518 40 2279";
             # not "ends in 1040", "Paid $1099", "invoice 1099")
-            runs = [m.group(1) for m in _DIGIT_RUN_AFTER.finditer(before) if _FORM_BEFORE.match(m.group()) is None]
+            runs = [r.group(1) for r in _DIGIT_RUN_AFTER.finditer(before) if _FORM_BEFORE.match(r.group()) is None]
             chained = False
             if runs:
                 cut = before.rfind(runs[-1]) + len(runs[-1])

@@ -361,7 +361,8 @@ _CONST_NAME = re.compile(r"_*[A-Z][A-Z0-9]*(?:_+[A-Z0-9]+)+_*")
 _PERCENT_PLACEHOLDER = re.compile(r"%(?:\(\w*\)s|s$|\{\w*\}|[\w():]+%|3[Cc]|7[Bb]|2[Aa]%2[Aa]|24|25)")
 _SLACK_MIN = 24  # letters and digits after a Slack token's prefix
 _JWT_EXAMPLE_SIGS = frozenset({"SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"})
-_SIG_WORD = re.compile(r"(?i)sig(?:nature)?|signed|[a-z]*_?signature|x{3,}|\.{3}")
+_SIG_WORD = re.compile(r"(?i)sig(?:nature)?|signed|[a-z]*_?signature|x{3,}")  # (a word where a JWT's signature goes)
+_SAMPLE_CLAIMS = re.compile(r"(?i)example|sample|john doe|jane doe|1234567890|placeholder|dummy")
 # (published in Stripe's API reference, in every curl example: a shared sandbox key, no one's secret)
 _STRIPE_DOC_KEYS = frozenset({"sk_test_4eC39HqLyjWDarjtT1zdp7dc", "sk_test_BQokikJOvBiI2HlWgH4olfQ2"})
 
@@ -497,8 +498,11 @@ class SecretsScanner:
             hdr = _b64url_json(parts[0])
             if not isinstance(hdr, dict) or "alg" not in hdr:
                 return None
-            if parts[2] in _JWT_EXAMPLE_SIGS or _SIG_WORD.fullmatch(parts[2]):
-                return None  # (jwt.io's sample; a word where the signature goes: "….eyJzdWIiOi….SIGNATURE")
+            if parts[2] in _JWT_EXAMPLE_SIGS:
+                return None
+            if _SIG_WORD.fullmatch(parts[2]) and _SAMPLE_CLAIMS.search(json.dumps(_b64url_json(parts[1]))):
+                return None  # a sample's claims and a word where the signature goes: '{"sub":"EXAMPLE"}' ….SIGNATURE;
+                # (not a real token whose signature alone was redacted: its claims are someone's)
             if not parts[2]:
                 if not isinstance(_b64url_json(parts[1]), dict):
                     return None  # a token cut short ("eyJhbGciOi….eyJpc3MiOi…", an ellipsis read as its dots)
