@@ -810,17 +810,20 @@ _READER_NOUNS = (
     "automatycznych|automatycznie|automaticke|automatickych|automatiska|automatiserade|automatisert|automatiserte|"
     "автоматические|автоматических|outil|outils|werkzeug|werkzeuge|herramienta|herramientas|strumento|strumenti|"
     "ferramenta|ferramentas|narzedzia|nastroje|sprachmodell|sprachmodelle|modele|modeles|modelo|modelos|modello|modelli|"
-    "sprakmodell|sprakmodellen|taalmodel|taalmodellen"
+    "sprakmodell|sprakmodellen|taalmodel|taalmodellen|software|programm|programme|programma|szoftver|szoftvernek|"
+    "agencie|agente|agenten|agentti|asystent|asystencie|asistan|asistani"
 )
 _READER_VERBS = (
     "summar|process|read|analy|review|handl|prepar|writ|generat|answer|index|screen|rank|evaluat|assess|compar|triag|"
     "zusammenfass|verarbeit|liest|analys|analis|lees|samenvat|verwerk|lit |lisant|traite|traitant|resum|riassum|"
     "sintetizz|elabor|leggi|procesa|lee |le |czyta|przetwarza|читает|обрабатыва|читающ|резюм|анализ|using|uses|use |"
-    "behandl|shrn|ocen|vergleich|bewert|sammanfatt|oppsummer|zpracov|spracov|spracuj|ocenia"
+    "behandl|shrn|ocen|vergleich|bewert|sammanfatt|oppsummer|zpracov|spracov|spracuj|ocenia|behandel|schreib|produc|"
+    "pars|score|scoring|translat|traduc|ubersetz|vertaal|ertekel|osszefogl|tiivist|kasittel"
 )
 _DEICTICS = (
     "this|these|the following|the above|diese|diesem|dieser|dieses|diesen|ce|cette|ces|este|esta|estos|estas|esse|"
-    "essa|questo|questa|questi|deze|dit|ten|ta|tę|этот|эту|это|эти|этого|цей|цю|це|bu"
+    "essa|questo|questa|questi|deze|dit|ten|ta|tę|этот|эту|это|эти|этого|цей|цю|це|bu|estes|esses|essas|deste|desta|"
+    "neste|nesta|detta|denna|dessa|dette|denne|disse|ezt|ez|ezeket|tama|tata|nama|tento|tuto|toto|acest|aceasta|aceste"
 )
 _READER_PARTS = [*_READER_VERBS.split("|"), *_DEICTICS.split("|")]
 _N_VERBS = len(_READER_VERBS.split("|"))
