@@ -2361,3 +2361,25 @@ def test_civic_texts_ssn_jwt_and_url_password():
     text = "old registrations: mysql://sundayschool:Noah'sArk77@old-server.stjohns.local/db"
     assert [f.text for f in secrets(text)] == ["Noah'sArk77"]
     assert secrets("dsn = 'mysql://u:'+pw+'@h.example.com'") == []
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what public services' text taught (writer BB): a payee's company number, a Norwegian case's number and library
+        # card, a property's registration, a Korean disposal number, a Bulgarian tax account's, a Serbian payment
+        # reference and a receipt's number are no phones)
+        ("Numéro BCE du bénéficiaire : 0207.373.429", []),
+        ("Klagen gjelder avgiftsendring (saksnummer 24/887123), men", []),
+        ("Lånekort: 0301 0008 8471 20\n2024-09-18 15:42", []),
+        ("IPTU 2024 referente ao imóvel de inscrição 047.112.0882-3, na Rua Harmonia 412", []),
+        ("민원내용: 대형폐기물 수거 지연 (배출번호 24-118823)\n신청인 연락처: 010-4471-8823", ["010-4471-8823"]),
+        ("Партиден номер: 4471288230", []),
+        ("Такса: 4.712 РСД (уплаћено, позив на број 97 44712882)", []),
+        ("Monto: RD$ 3,000.00\nNúmero de recibo: 0447128823", []),
+        # (what they keep: a phone word on the payee's line)
+        ("Téléphone du bénéficiaire : 06 12 34 56 78", ["06 12 34 56 78"]),
+    ],
+)
+def test_what_public_services_text_taught(text, want):
+    assert phones_in(text) == want, text

@@ -248,6 +248,8 @@ _NEG_WORDS = (
     r"ohrmarke|herkunftsbetrieb|landbouwernummer|dicose|"
     # (civic life: a Portuguese company's tax number, a Hungarian registry's number)
     r"nipc|nyilvántartási|"
+    # (public services: a Norwegian case's number and library card, a Bulgarian tax account's, a receipt's)
+    r"saksnummer|lånekort|партиден|recibo|"
     # (education: a Czech registration's column, a Bulgarian incoming number's)
     r"registrační|registracni|входящ|входящий"
 )
@@ -315,6 +317,9 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     # (an Arabic subscription's number: "رقم الاشتراك: 0418-7722-09"; not "اتصل على رقم الاشتراك 0501234567")
     + ("الاشتراك", "اشتراك")
     + ("tilbud",)  # (a Danish or Norwegian quote: "tilbud nr. 2026-4417"; not "Ring for et tilbud: 22 33 44 55")
+    # (a payee's company number, a library card's, a property's registration: "Numéro BCE du bénéficiaire : 0207.373.429",
+    # "Número de carnet: 0800 2211 4598 7", "imóvel de inscrição 047.112.0882-3"; not "Téléphone du bénéficiaire : 06 …")
+    + ("bénéficiaire", "carnet", "inscrição")
 )
 _LOTTERY = frozenset(["lotto", "loto", "lottó", "lotería"])  # (not a shop's sign: "Bar Tabac Loto 01 42 33 44 55")
 # an ad platform's words, before an id in its shape, 123-456-7890 ("Google Ads 948-418-3129", "google_ads / 537-…",
@@ -348,6 +353,8 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "do contribuinte",
     "de contribuinte",
     "huerta registrada",  # (a Mexican registered orchard: "Huerta registrada: 14-108-0221")
+    "poziv na broj",  # (a Serbian payment's reference: "позив на број 97 44712882")
+    "позив на број",
     "sweref",  # (Swedish grid coordinates: "SWEREF 99 TM N 7 006 420 E 383 150")
     # (a record's id, in a header cell or a word before: "Customer ID,Campaign ID,…\n579-794-2270,…"; not when its own
     # value stands between, "Customer ID 48213, Jo Bloggs, 07700 900123": see _neg)
@@ -654,7 +661,7 @@ _NEG_CJK = re.compile(
     # its number and 号: "不动产权第0188220号")
     r"고객번호|계기번호|계량기번호|電號|电号|户号|戶號|第|승인번호|代碼|代码|کد ملی|대출번호|계약번호|동호수|"
     # (a student's number, a notice's, a farm household's: "学号：2022011834", "학번", "공지번호 2025-0137", "농가번호")
-    r"学号|學號|学籍号|학번|공지번호|공고번호|농가번호|"
+    r"学号|學號|学籍号|학번|공지번호|공고번호|농가번호|배출번호|"
     # (a lottery draw, a medical record, a Persian postcode, an ad account, a platform's, a player's or a member's id)
     r"ロト|病歷號|病历号|کد پستی|広告アカウント|광고 계정|애즈 계정|(?:平台|用户|用戶|玩家|会员|會員|会員|主播)\s*ID|"
     # (a Hebrew record's number: a match's, an order's, a customer's, an account's, a file's)
