@@ -2377,8 +2377,11 @@ def test_civic_texts_ssn_jwt_and_url_password():
         ("Партиден номер: 4471288230", []),
         ("Такса: 4.712 РСД (уплаћено, позив на број 97 44712882)", []),
         ("Monto: RD$ 3,000.00\nNúmero de recibo: 0447128823", []),
-        # (what they keep: a phone word on the payee's line)
+        # (writer BC's: a savings account)
+        ("Pagar en Bancolombia, cuenta de ahorros 031-445812-07.\nTel: 310 582 4417", ["310 582 4417"]),
+        # (what they keep: a phone word on the payee's line, a savings bank's phone)
         ("Téléphone du bénéficiaire : 06 12 34 56 78", ["06 12 34 56 78"]),
+        ("Caja de Ahorros, tel. 0800 222 7623", ["0800 222 7623"]),
     ],
 )
 def test_what_public_services_text_taught(text, want):

@@ -320,6 +320,7 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     # (a payee's company number, a library card's, a property's registration: "Numéro BCE du bénéficiaire : 0207.373.429",
     # "Número de carnet: 0800 2211 4598 7", "imóvel de inscrição 047.112.0882-3"; not "Téléphone du bénéficiaire : 06 …")
     + ("bénéficiaire", "carnet", "inscrição")
+    + ("ahorros",)  # (a savings account: "cuenta de ahorros 031-445812-07"; not "Caja de Ahorros, tel. 0800 …")
 )
 _LOTTERY = frozenset(["lotto", "loto", "lottó", "lotería"])  # (not a shop's sign: "Bar Tabac Loto 01 42 33 44 55")
 # an ad platform's words, before an id in its shape, 123-456-7890 ("Google Ads 948-418-3129", "google_ads / 537-…",
