@@ -565,8 +565,33 @@ _NUMBER_LABEL = re.compile(r"(?i)(?:nummer|number|numero|número|numer|nr\.?|no\
 # an account's own short form right before it ("A/c 00112233445566"; not "A/C Repair: …", "Casa/Celular: …")
 _ACCOUNT_AC = re.compile(r"(?<![^\W\d_/])a/c\.?(?:[ \t]*(?:no\.?|number|#))?[ \t]*:?[ \t]*$")
 _ORG_NR = re.compile(r"(?<![a-z.])org\. ?nr\.?[ \t]*[:#]?[ \t]*$")  # a Swedish "Org.nr", not "example.org"
+# the articles, prepositions and verbs that may stand between a record's word and its number, which are no number
+# word themselves ("the trade group is 519-…")
+_FILLER_GLUE = frozenset(
+    [
+        "de",
+        "du",
+        "del",
+        "do",
+        "da",
+        "van",
+        "der",
+        "des",
+        "of",
+        "the",
+        "is",
+        "was",
+        "el",
+        "la",
+        "le",
+        "es",
+        "est",
+        "ist",
+        "é",
+    ]
+)
 # words that may stand between a negative word and its number ("order number: 123", "numer zamówienia 12")
-_NEG_FILLER = frozenset(
+_NEG_FILLER = _FILLER_GLUE | frozenset(
     [
         "number",
         "num",
@@ -585,15 +610,6 @@ _NEG_FILLER = frozenset(
         "numero",
         "numarası",
         "numaranız",
-        "de",
-        "du",
-        "del",
-        "do",
-        "da",
-        "van",
-        "der",
-        "des",
-        "of",
         "n",
         "º",
         "o",  # ("n.º" reads "n.o" once normalised)
@@ -616,40 +632,6 @@ _NEG_FILLER = frozenset(
         "cliente",
         "customer",
         "klant",
-        "the",
-        "is",
-        "was",
-        "el",
-        "la",
-        "le",
-        "es",
-        "est",
-        "ist",
-        "é",
-    ]
-)
-# ...of which the articles, prepositions and verbs, which are no number word ("the trade group is 519-…")
-_FILLER_GLUE = frozenset(
-    [
-        "de",
-        "du",
-        "del",
-        "do",
-        "da",
-        "van",
-        "der",
-        "des",
-        "of",
-        "the",
-        "is",
-        "was",
-        "el",
-        "la",
-        "le",
-        "es",
-        "est",
-        "ist",
-        "é",
     ]
 )
 # (the word an Arabic record's number may hold between its noun and "رقم" is no phone word: "رقم العقد جوال: 055…")
