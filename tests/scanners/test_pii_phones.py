@@ -2386,3 +2386,47 @@ def test_civic_texts_ssn_jwt_and_url_password():
 )
 def test_what_public_services_text_taught(text, want):
     assert phones_in(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what funeral, estate and family-history text taught (writer BD): an extension glued to the number, a
+        # Levantine "mobile", a Georgian "contact", a Latvian "call"; an assessor's parcel number is no phone)
+        ("please ring our office on 0161 496 0554ext. 214.", ["0161 496 0554ext. 214"]),
+        ("Attorney's office (Susan Park) is at (206) 555-0123x204.", ["(206) 555-0123x204"]),
+        ("مكتب دفن الموتى: 01 749 235 أو على الخليوي 76 737 369.", ["01 749 235", "76 737 369"]),
+        ("საბურთალოს სასაფლაოზე. კონტაქტი: ნინო 557 69 44 94", ["557 69 44 94"]),
+        ("palīdzību ar bēru mielastu, zvani man: 2997 1370. Apskauju", ["2997 1370"]),
+        ("Item 1  Residence, 1882 Maple Dr., APN 041-227-118-000 ....", []),
+        # (what manufacturing text taught (writer BE): a line item's part number beside its quantity, and the same
+        # number where the report's subject names it; a French account)
+        ("030  711.161.15  773 pcs  HS 7318.15.36", []),
+        ("Subject: NCR RK711491 – 426.742.68 / CH9342768\n\nwe rejected 74 pcs of 426.742.68: bore Ø8 H7", []),
+        ("nous avons bloqué 433 pièces 8244-8129-38 : l'alésage", []),
+        ("Compte 0213-419308-41  SWIFT PIENAE2", []),
+        # (what they keep: a hex number and a resolution are no extensions; a phone number beside a count of people)
+        ("ring 0161 496 0554 for 2 pcs? no: call 0161 496 0554", ["0161 496 0554", "0161 496 0554"]),
+        ("Kontakt 0171 2345678, 3 Stück", ["0171 2345678"]),
+    ],
+)
+def test_what_funeral_estate_and_manufacturing_text_taught(text, want):
+    assert phones_in(text) == want, text
+
+
+def test_part_numbers_shaped_as_ssns_and_accented_mailboxes():
+    pii = PiiScanner().scan
+    for text in (
+        "020  108-90-0270  2657 pcs  HS 9031.80.91",  # (a purchase order's line)
+        "Subject: NCR QN 680997932 – 720-17-9363 / B35G4763\n\nwe rejected 60 pcs of 720-17-9363: bore 32.14",
+        "Instrument: Micrometer 25-50 mm  SN:558-88-3379",
+        "Lathe 15 waiting for spare 755-56-7324, do not restart",
+        "Product: Pump 613-50-2478  S/N 915375119",
+        'Matthews "Rose Garden" 24x12, catalog 118-22-0917',
+    ):
+        assert [f.text for f in pii(text) if f.type == "US_SSN"] == [], text
+    # (a line item's quantity does not hide the SSN a form asks for)
+    assert [f.text for f in pii("SSN: 523-41-8876\nItems: 2 pcs")] == ["523-41-8876"]
+    assert [f.text for f in pii("Álvaro Cano;sobrino;álvaro.cano39@gmail.com;Tanatorio")] == ["álvaro.cano39@gmail.com"]
+    # (an e-discovery load file's quote character is no letter of the address)
+    assert [f.text for f in pii("þþSmith, Johnþþjsmith@northwind-trade.comþþ")] == ["jsmith@northwind-trade.com"]

@@ -1,6 +1,6 @@
 """PII and secrets on text by writers who never saw the scanners (issue #18's bars, on other people's text).
 
-``pii_blind/`` and ``secrets_blind/`` (one file per writer): fifty-five writers, each briefed with the entity types, the
+``pii_blind/`` and ``secrets_blind/`` (one file per writer): fifty-seven writers, each briefed with the entity types, the
 countries and kinds of text to cover and the kinds of hard negative, never shown the scanners, their tests
 or each other's sets; numbers and keys made up, correctly formed (check digits, numbering ranges, token
 shapes). Each set was scored first with the scanners as they were (held out: docs/pii-and-secrets.md, "Other
@@ -100,6 +100,12 @@ KNOWN_SHORT = {
     # Writer BB's: a French tax notice's reference after a one-letter code ("24 75 A 0123456 78"), a Spanish payment
     # reference after "de pago", a New Zealand bank account after "Bank:".
     "BB": {"negatives": 0.05},
+    # Writer BE's: firmware versions in a network note's table, one column after each controller's address
+    # ("PLC S7-1500: 192.168.85.234  2.0.6.2  port 4840") or after its host name ("host sw02.plant.local, 2.1.4.1,"),
+    # as often an address there; SSN-shaped part numbers a report's title or a defect names with no part word ("8D
+    # NCR-24-8346 – 840-22-0685", "Missing O-ring at 451-13-2850"), dotted ones as phones ("8D 8D-64166 – 616.877.82"),
+    # a trade fair's lead ids in a CSV column with no header ("35478,089770667528,Walsh Engineering").
+    "BE": {"IP_ADDRESS": 0.85, "US_SSN": 0.88, "negatives": 0.09},
 }
 
 

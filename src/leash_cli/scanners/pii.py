@@ -271,10 +271,13 @@ _IBAN_DIGITS = {ord(c): str(10 + i) for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTU
 # ---------------------------------------------------------------------------
 # regexes (compiled once)
 # ---------------------------------------------------------------------------
+# (a local part may hold Latin letters with accents, as internationalised mailboxes do: "álvaro.cano39@gmail.com";
+# not "þ", the quote character of e-discovery load files: "þþjsmith@northwind-trade.comþþ")
+_LATIN_ACCENTED = "\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00fd\u00ff-\u024f"
 _EMAIL = re.compile(
     # (not inside a longer name; a Hebrew one-letter prefix may join it with a hyphen: "מייל מ-omer@walla.co.il")
-    r"(?<![A-Za-z0-9._%+])(?:(?<!-)|(?<=[\u05d0-\u05ea]-))"
-    r"([A-Za-z0-9](?:[A-Za-z0-9._%+\-]{0,63}))"
+    rf"(?<![A-Za-z0-9._%+{_LATIN_ACCENTED}])(?:(?<!-)|(?<=[\u05d0-\u05ea]-))"
+    rf"([A-Za-z0-9{_LATIN_ACCENTED}](?:[A-Za-z0-9._%+\-{_LATIN_ACCENTED}]{{0,63}}))"
     r"@"
     r"((?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.){1,8}"
     r"([A-Za-z]{2,63}))"
@@ -284,7 +287,10 @@ _GLUED_MAIL_LABEL = re.compile(r"(?:E-?[Mm]ail|E-?MAIL)(?=[a-z0-9][A-Za-z0-9._%+
 _EDI_TAG = re.compile(r"[A-Z]{3}\+")
 _EDI_END = re.compile(r"'[\r\n]*$")  # (the segment before ends with its "'")
 _PHONE_GROUPS_BEFORE = re.compile(r"(?<![0-9])[0-9]{2,4}(?: [0-9]{2,4}){2,} $")  # ("06 12 50 92 23contact@…")
-_LOCAL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
+_LOCAL_CHARS = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-"
+    + "".join(chr(c) for c in range(0xC0, 0x250) if c not in (0xD7, 0xF7, 0xFE))
+)
 _FILE_TLDS = frozenset(
     ["png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "bmp", "tif", "tiff", "pdf", "js", "ts", "css", "html"]
 )
@@ -315,6 +321,11 @@ _SSN_CTX = re.compile(
 
 # (a company's or a case's registry word right before a number: its number, whatever SSN word stands further back)
 _OTHER_REGISTRY = re.compile(r"(?<![a-z])(?:duns|ärende)\W{0,12}$")
+# a product's label a few words before a number on its line: the product's model or part number
+_PRODUCT_LABEL = re.compile(
+    r"(?i)(?<![^\W\d_])(?:product|produkt|produit|producto|prodotto|produto|item|article|artikel|artículo|articolo)"
+    r"[ \t]*:[^\n:]{0,24}$"
+)
 _SSN_DASHED = re.compile(r"(?<![0-9\-])(?!000|666|9)[0-9]{3}-(?!00)[0-9]{2}-(?!0000)[0-9]{4}(?![0-9\-])")
 
 
@@ -576,7 +587,7 @@ _NEG_CTX = re.compile(
     r"(?:\b(?:order|orders|invoice|inv|ref|reference|id|ticket|tracking|sku|isbn|issn|serial|account|acct|po|case|"
     r"transaction|txn|build|version|ver|port|pid|uid|item|part|model|batch|lot|confirmation|receipt|policy|member|"
     r"patent|doi|pr|card|iban|routing|zip|bestellung|rechnung|commande|factura|pedido|auftrag|kundennummer|mrn|npi|mbi|patient|"
-    r"duns|ärende)\b"
+    r"duns|ärende|sn|s/n|spare|ersatzteil|reservedel|reservdel|repuesto|ricambio|schimb|dalies|catalog|catalogue|katalog)\b"
     r"(?:\W{0,3}(?:number|num|no|nr|id|code)\b)?|#)\W{0,12}$"
 )
 
@@ -724,6 +735,7 @@ class PiiScanner:
             t = _NATIVE_DIGITS.sub(_fold_digits, t)  # one for one: offsets hold
         raw: list[tuple[str, int, int, float]] = []
         ents = self.entities
+        items = phones.ItemNumbers(t)  # (line items' part numbers: no SSNs, no phones, wherever they stand)
         # which entity patterns can match at all, in one Hyperscan pass (None: unknown, try each)
         pf = _PREFILTER.matching(t)
         if "EMAIL" in ents and "@" in t and (pf is None or _PF_EMAIL in pf):
@@ -741,7 +753,7 @@ class PiiScanner:
             if "CREDIT_CARD" in ents and (pf is None or _PF_CARD in pf):
                 raw.extend(self._cards(t, runs.at_least(13) if runs else None))
             if "US_SSN" in ents and (pf is None or _PF_SSN in pf):
-                raw.extend(self._ssn(t, runs.at_least(9) if runs else None))
+                raw.extend(self._ssn(t, runs.at_least(9) if runs else None, items))
             if "US_SSN" in ents and "\n6" in t and ("\n5" in t or t[:1] == "5") and _NACHA_BATCH.search(t):
                 raw.extend(_nacha_ssns(t))
             if "IBAN" in ents and (pf is None or _PF_IBAN in pf) and gates.has(b, gates.IBAN_MAP, b"AA00"):
@@ -752,7 +764,9 @@ class PiiScanner:
                 if ":" in t and (pf is None or _PF_IPV6 in pf):
                     raw.extend(self._ipv6(t))
             if "PHONE" in ents and (pf is None or _PF_PHONE in pf):
-                raw.extend(self._phone(t, runs.at_least(7) if runs else None))
+                raw.extend(self._phone(t, runs.at_least(7) if runs else None, items))
+            if items.strings:  # (the part's number where a subject line names it: "NCR RK711491 – 426.742.68 / …")
+                raw = [r for r in raw if r[0] not in ("PHONE", "US_SSN") or t[r[1] : r[2]] not in items.strings]
         for name, rx in self.custom:
             for m in rx.finditer(t):
                 if "value" in rx.groupindex and m.group("value") is not None:
@@ -934,11 +948,16 @@ class PiiScanner:
         return phones.valid_international("+" + s)
 
     # -- US_SSN ----------------------------------------------------------
-    def _ssn(self, t: str, wins=None):
+    def _ssn(self, t: str, wins=None, items: phones.ItemNumbers | None = None):
         headers = _Headers(t)
+        if items is None:
+            items = phones.ItemNumbers(t)
         for m in gates.finditer(_SSN, t, wins):
             area, sep, group, serial = m.group(1), m.group(2), m.group(3), m.group(4)
             if area == "000" or area == "666" or area[0] == "9" or group == "00" or serial == "0000":
+                continue
+            if items.covers(m.start(), m.end()) or _PRODUCT_LABEL.search(t, max(0, m.start() - 40), m.start()):
+                # a line item's part number ("020  108-90-0270  2657 pcs"), a product's ("Product: Pump 613-50-2478")
                 continue
             if area + group + serial in _SSN_SPECIMENS:
                 continue
@@ -1148,7 +1167,7 @@ class PiiScanner:
             yield ("IP_ADDRESS", a, a + len(s2), 0.85)
 
     # -- PHONE -----------------------------------------------------------
-    def _phone(self, t: str, wins=None):
+    def _phone(self, t: str, wins=None, items: phones.ItemNumbers | None = None):
         headers = _Headers(t)
         if "wa.me/" in t or "whatsapp.com/send" in t:
             yield from phones.whatsapp_links(t)
@@ -1163,6 +1182,7 @@ class PiiScanner:
             headers.header_of,
             shapes=self._phone_score,
             min_score=self.min_score,
+            items=items,
         )
 
     @staticmethod
