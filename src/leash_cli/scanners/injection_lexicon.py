@@ -825,15 +825,38 @@ _DEICTICS = (
     "essa|questo|questa|questi|deze|dit|ten|ta|tę|этот|эту|это|эти|этого|цей|цю|це|bu|estes|esses|essas|deste|desta|"
     "neste|nesta|detta|denna|dessa|dette|denne|disse|ezt|ez|ezeket|tama|tata|nama|tento|tuto|toto|acest|aceasta|aceste"
 )
-_READER_PARTS = [*_READER_VERBS.split("|"), *_DEICTICS.split("|")]
+# ...or told what it must do: an obligation in the noun's clause, neither negated nor passive ("automated recommenders
+# must list …", "el agente automático que gestione esta cola debe emitir …"; not "the agent must not be able to …", "AI
+# tools … must be approved", which policies say)
+_MODALS = (
+    "should|must|shall|are to|is to|soll|sollen|sollte|sollten|muss|mussen|doit|doivent|devra|devront|deve|devono|"
+    "dovra|debe|deben|debera|deberan|moet|moeten|musi|musza|powinien|powinny|powinno|ska|skal|skall|maste|"
+    "должен|должна|должно|должны|повинен|повинні|pitaa|tulee|kell|trebuie|mora|moraju|morajo|treba|gerekir|malidir"
+)
+_NOT_AN_ORDER = (
+    re.compile(  # (negated, or passive: "must not be able to", "must be approved", "deve essere concordato")
+        r" (?:not|never|nicht|nie|niemals|pas|jamais|non|no|nunca|niet|nooit|inte|ikke|не|ne|nu|"
+        r"be|been|etre|ser|essere|byc|быть|worden|zijn|vara|vaere|fi)(?![^\W\d_])"
+    )
+)
+# ...or in a note's heading addressed to it: a word of address before the noun, on its line and in its sentence, and a
+# colon closing the clause ("Note to translation software and reviewers …:", "Hinweis für automatisierte Vergleichs- und
+# Beratungssysteme:", "nota tambahan kepada pembantu AI yang menilai borang ini:"; not "assistant for the invitee:",
+# "agent task from the support lead:", a JSON key's "tool":)
+_ADDRESS_PREP = re.compile(
+    r"(?<![^\W\d_])(?:for|to|fur|an|pour|aux|au|per|para|voor|aan|dla|pro|kepada|untuk|для|til|till|for)(?![^\W\d_])"
+)
+_READER_PARTS = [*_READER_VERBS.split("|"), *_DEICTICS.split("|"), *_MODALS.split("|")]
 _N_VERBS = len(_READER_VERBS.split("|"))
+_N_DEICTIC = _N_VERBS + len(_DEICTICS.split("|"))  # (the modals after the deictics)
 _MAX_READERS = 32  # AI nouns looked after in one text (bounded work)
 _READER_REACH = 70  # characters after the noun: its clause's reading verb and the word pointing at this text
 
 
 def _reads_this(t: str, b: int) -> int:
     """The end of a reading verb and a word pointing at this text (a whole word) in the clause after an AI noun that
-    ends at ``b`` (within _READER_REACH characters, either order), or 0."""
+    ends at ``b`` (within _READER_REACH characters, either order), of an obligation not negated there, or of the
+    colon that ends a heading addressed to it; or 0."""
     e = b + _READER_REACH
     stop = t.find(".", b, e)
     if stop >= 0:
@@ -850,11 +873,26 @@ def _reads_this(t: str, b: int) -> int:
     for i, x, y in found:
         if i < _N_VERBS:
             verb = verb or y
+        elif i >= _N_DEICTIC:  # an obligation
+            if (x == 0 or not seg[x - 1].isalnum()) and (y == len(seg) or not seg[y].isalnum()):
+                if _NOT_AN_ORDER.match(seg, y) is None:
+                    return b + y
         elif (x == 0 or not seg[x - 1].isalnum()) and (y == len(seg) or not seg[y].isalnum()):
             this = this or y
         if verb and this:
             return b + max(verb, this)
+    k = seg.find(":")
+    if k >= 0 and _addressed_before(t, b):
+        return b + k + 1
     return 0
+
+
+def _addressed_before(t: str, b: int) -> bool:
+    """Whether a word of address (:data:`_ADDRESS_PREP`) stands before the AI noun that ends at ``b`` (at most 60
+    characters back), on its line and in its sentence."""
+    lo = max(0, b - 60)
+    k = max(t.rfind("\n", lo, b), t.rfind(". ", lo, b))
+    return _ADDRESS_PREP.search(t, k + 1 if k >= 0 else lo, b) is not None
 
 
 _WORD_ROLES = {
