@@ -2430,3 +2430,32 @@ def test_part_numbers_shaped_as_ssns_and_accented_mailboxes():
     assert [f.text for f in pii("Álvaro Cano;sobrino;álvaro.cano39@gmail.com;Tanatorio")] == ["álvaro.cano39@gmail.com"]
     # (an e-discovery load file's quote character is no letter of the address)
     assert [f.text for f in pii("þþSmith, Johnþþjsmith@northwind-trade.comþþ")] == ["jsmith@northwind-trade.com"]
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what sport and beauty text taught (writers BF and BG): a number after a slash that follows a phone number is
+        # one too; a Dutch member number and a Slovenian card's are no phones)
+        (
+            "Emergency contact: Fiona Reid, wife — +44 131 496 0215 / +44 7700 900876\nI confirm",
+            ["+44 131 496 0215", "+44 7700 900876"],
+        ),
+        ("Spaaroverzicht Beauty Club — lidnummer 3300 7712 9\nDatum", []),
+        ("Članarina 32,00 €. Izkaznica št. 0215/88-174, zavarovanje vključeno", []),
+        # (what they keep: a slash between a number and a year is no second number)
+        ("Rechnung 2024 / 0815", []),
+    ],
+)
+def test_what_sport_and_beauty_text_taught(text, want):
+    assert phones_in(text) == want, text
+
+
+def test_the_next_number_of_a_list_whose_word_is_no_ssns():
+    pii = PiiScanner().scan
+    assert [
+        f.text for f in pii("Helmet serials: 412-33-8801, 412-33-8802. Kickoff Fri 7 pm") if f.type == "US_SSN"
+    ] == []
+    # (a list of SSNs keeps its SSNs; a number after "and" and an SSN word is the SSN's)
+    assert [f.text for f in pii("SSN: 523-41-8876, 531-07-2249")] == ["523-41-8876", "531-07-2249"]
+    assert [f.text for f in pii("order 412-33-8801 and my SSN 523-41-8876")] == ["523-41-8876"]

@@ -182,7 +182,7 @@ _NEG_WORDS = (
     r"commande|facture|colis|référence|siret|siren|compte|apn|"
     r"factura|pedido|referencia|dni|nie|nif|cif|"
     r"fattura|ordine|codice|ordine|"
-    r"bestelling|bestelnummer|factuur|factuurnummer|klantnummer|ordernummer|kvk|bsn|"
+    r"bestelling|bestelnummer|factuur|factuurnummer|klantnummer|ordernummer|lidnummer|lidmaatschapsnummer|kvk|bsn|"
     r"zamówienie|zamówienia|faktura|faktury|nip|regon|pesel|krs|konto|konta|"
     r"fatura|nota fiscal|cpf|cnpj|encomenda|hs code|hts code|nit|ruc|rut|cuit|cuil|rfc|curp|"
     r"cost centre|cost center|kostenstelle|centre de coût|centro de costo|centro de costos|centro de coste|"
@@ -196,7 +196,7 @@ _NEG_WORDS = (
     r"polis|polisnummer|cpr|utr|ird|matricule|assuré|cnam|poistenca|rodné|orden|ordem|subpartida|tarifaire|"
     # (a web page's imprint and listings: Pakistani NTN and STRN, an Argentine IIBB, Ukrainian ІПН and ЄДРПОУ, a
     # Quebec NEQ, a Slovenian registry or tax number, a Costa Rican cédula, a manufacturer's part number, an ad's)
-    r"ntn|strn|iibb|іпн|ипн|єдрпоу|едрпоу|neq|matična|davčna|cédula|cedula|hersteller|herstellernummer|"
+    r"ntn|strn|iibb|іпн|ипн|єдрпоу|едрпоу|neq|matična|davčna|izkaznica|izkaznice|cédula|cedula|hersteller|herstellernummer|"
     r"объявление|"
     # (what a call, a dictation or a ticket timeline names: a file's, a case's, a request's, a ticket's number; a
     # meeting's password)
@@ -2416,8 +2416,9 @@ def _decimalish(s: str) -> bool:
 _IDD = re.compile(r"(011|0011|8[ -]?10)[ .\-]")
 # "or" between two numbers, in the languages the phone words cover
 _OR_JOIN = re.compile(
-    # (or a web page's middle dot between two numbers: "963 74 29 18 · 650 218 447")
-    r"[ \t]*(?:[·•]|,?[ \t]*(?:or|ou|o|oder|of|eller|lub|albo|или|або|veya|ya da|atau|hoặc|หรือ|tai|vagy|sau|nebo|"
+    # (or a web page's middle dot between two numbers: "963 74 29 18 · 650 218 447"; or a slash: "+44 131 496 0215 / +44
+    # 7700 900876")
+    r"[ \t]*(?:[·•/]|,?[ \t]*(?:or|ou|o|oder|of|eller|lub|albo|или|або|veya|ya da|atau|hoặc|หรือ|tai|vagy|sau|nebo|"
     r"alebo|ή|או|یا|أو|او|或|或者|또는|または|अथवा|या)[ \t]*:?)[ \t]*",
     re.IGNORECASE,
 )

@@ -321,6 +321,7 @@ _SSN_CTX = re.compile(
 
 # (a company's or a case's registry word right before a number: its number, whatever SSN word stands further back)
 _OTHER_REGISTRY = re.compile(r"(?<![a-z])(?:duns|ärende)\W{0,12}$")
+_LIST_SEP = re.compile(r"[ \t]*(?:[,;/&]|and)[ \t]*")
 # a product's label a few words before a number on its line: the product's model or part number
 _PRODUCT_LABEL = re.compile(
     r"(?i)(?<![^\W\d_])(?:product|produkt|produit|producto|prodotto|produto|item|article|artikel|artículo|articolo)"
@@ -585,7 +586,7 @@ _PHONE_CTX = re.compile(
 )
 _NEG_CTX = re.compile(
     r"(?:\b(?:order|orders|invoice|inv|ref|reference|id|ticket|tracking|sku|isbn|issn|serial|account|acct|po|case|"
-    r"transaction|txn|build|version|ver|port|pid|uid|item|part|model|batch|lot|confirmation|receipt|policy|member|"
+    r"transaction|txn|build|version|ver|port|pid|uid|item|part|model|batch|lot|confirmation|receipt|policy|member|serials|"
     r"patent|doi|pr|card|iban|routing|zip|bestellung|rechnung|commande|factura|pedido|auftrag|kundennummer|mrn|npi|mbi|patient|"
     r"duns|ärende|sn|s/n|spare|ersatzteil|reservedel|reservdel|repuesto|ricambio|schimb|dalies|catalog|catalogue|katalog)\b"
     r"(?:\W{0,3}(?:number|num|no|nr|id|code)\b)?|#)\W{0,12}$"
@@ -952,6 +953,7 @@ class PiiScanner:
         headers = _Headers(t)
         if items is None:
             items = phones.ItemNumbers(t)
+        listed_end = -1  # where the last number after a word that is no SSN's ends
         for m in gates.finditer(_SSN, t, wins):
             area, sep, group, serial = m.group(1), m.group(2), m.group(3), m.group(4)
             if area == "000" or area == "666" or area[0] == "9" or group == "00" or serial == "0000":
@@ -984,7 +986,12 @@ class PiiScanner:
                 )
                 before = before[cut:]
             header = headers.header_of(m.start())
-            neg = _NEG_CTX.search(before[-25:]) is not None or _NOT_SSN_COLUMN.search(header) is not None
+            neg = (
+                _NEG_CTX.search(before[-25:]) is not None
+                or _NOT_SSN_COLUMN.search(header) is not None
+                # (the next of a list whose word is no SSN's: "Helmet serials: 412-33-8801, 412-33-8802")
+                or (listed_end >= 0 and _LIST_SEP.fullmatch(t, listed_end, m.start()) is not None)
+            )
             ctx = (
                 (form and not neg)
                 or (chained and not neg)
@@ -1019,6 +1026,7 @@ class PiiScanner:
                 score += 0.3
             elif neg:
                 score -= 0.4  # (after "order", or under a column of them: "SKU,Description,Qty" over "417-22-0938,…")
+                listed_end = m.end()
             yield ("US_SSN", m.start(), m.end(), min(score, 1.0))
 
     # -- IBAN ------------------------------------------------------------
