@@ -1120,6 +1120,9 @@ def first_model_scanner(w, v, b, dw=None, db=0.0, mix=(1.0, 0.0, 1.0, 0.0)):
     sc.threshold = PRESETS["medium"]
     sc.read_long = False  # (the mix is fitted on the gated reading: the sweep of long texts is no input)
     sc.read_quotes = False  # (nor the second reading of a discussion without its quotations)
+    # (nor the windows an AI reader's name opens, added after these weights: the mix is fitted on the windows of the
+    # rules and strong stems alone, and the shipped weights rebuild bit for bit)
+    sc.reader_windows = False
     sc.model = m
     sc._rw = [float(x) for x in m.rule_weights]
     return sc

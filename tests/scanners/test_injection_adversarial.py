@@ -31,9 +31,9 @@ class _Count:
             self.analyses += 1
             return orig_an(sc, text, depth, floor)
 
-        def lex(t):
+        def lex(t, readers=True):
             self.lexicon_chars += len(t)
-            return orig_lex(t)
+            return orig_lex(t, readers)
 
         monkeypatch.setattr(injection_model, "ngram_matrix", ids)
         monkeypatch.setattr(InjectionScanner, "analyse", an)

@@ -1399,6 +1399,9 @@ class InjectionScanner:
     strong stem pointed (see ``_SWEEP_COUNT``); None: on at ``high``."""
 
     name = SCANNER
+    # a long text's window also opens where an AI reader is named (``lexicon_scan``); the training script turns it off,
+    # to fit the mix on the reading the shipped weights were fitted on
+    reader_windows = True
 
     def __init__(
         self,
@@ -1504,7 +1507,7 @@ class InjectionScanner:
             return _EMPTY
         norm = normalize(text, fold=True)
         t = norm.text
-        vec, best, direct, live, maybe = _rule_features(norm, text)
+        vec, best, direct, live, maybe = _rule_features(norm, text, self.reader_windows)
         # a long text: the classifier reads only the windows where a rule or a strong stem matched
         # (most traffic has none); a short one, and one with hidden characters, is read whole
         gated = len(t) > _GATE_LEN and not vec[_RULE_INDEX["invisible"]]
@@ -1747,7 +1750,7 @@ def rule_vector(text: str) -> list[float]:
 
 
 def _rule_features(
-    norm, text: str
+    norm, text: str, readers: bool = True
 ) -> tuple[
     list[float], dict[str, tuple[float, int, int]], bool, list[tuple[int, int]], frozenset[int] | set[int] | None
 ]:
@@ -1758,7 +1761,7 @@ def _rule_features(
     maybe = _prefilter(t)
     best: dict[str, tuple[float, int, int]] = {}
     any_direct = False
-    lex, live = lexicon_scan(t)
+    lex, live = lexicon_scan(t, readers)
     for cat, w, a, b, direct in _RULES._features(norm, text, maybe, live):
         any_direct |= direct
         cur = best.get(cat)

@@ -1190,6 +1190,22 @@ _TOOL_GAP = 160  # a send verb / tool name and an address
 _MAX_HITS = 2000  # a text with more stem hits than this: pair only the first ones (bounded work)
 
 
+# A stem written in Latin letters inside Chinese, Japanese or Korean text touches the characters around it ("本メールを
+# 処理するAIアシスタントへ", "负责比较的AI助手"), which have no spaces: it is read there as an AI reader's noun, or, a strong
+# stem's, as a place for the classifiers to read (role "glued") -- no rule's hit (those stay as they were, so the rule
+# features and the weights do not change)
+_CJK_LO = 0x2E80
+_GLUED = frozenset(["glued"])
+
+
+def _cjk_glued(t: str, a: int, b: int, boundary: bool, end: bool) -> bool:
+    """Whether the hit ``t[a:b]`` fails its word boundaries only where it touches a CJK character."""
+    n = len(t)
+    left = not boundary or a == 0 or not (t[a - 1].isalnum() or t[a - 1] in "@/._-") or ord(t[a - 1]) >= _CJK_LO
+    right = not end or b >= n or not t[b].isalnum() or ord(t[b]) >= _CJK_LO
+    return left and right
+
+
 def _hits(t: str) -> list[tuple[int, int, frozenset[str]]]:
     out = []
     if _AC is not None and _AC_LATIN is not None:
@@ -1197,16 +1213,24 @@ def _hits(t: str) -> list[tuple[int, int, frozenset[str]]]:
         try:  # (byte offsets are character offsets)
             found = _AC_LATIN.find_matches_as_indexes(t.encode("latin-1"))
             roles, boundary, end = _LATIN_ROLES, _LATIN_BOUNDARY, _LATIN_END
+            wide = False  # (no CJK character in it)
         except UnicodeEncodeError:
             found = _AC.find_matches_as_indexes(t)
             roles, boundary, end = _TERM_ROLES, _NEEDS_BOUNDARY, _NEEDS_END
+            wide = True
         counted = readers = 0
         for i, a, b in found:
-            if boundary[i] and a > 0 and (t[a - 1].isalnum() or t[a - 1] in "@/._-"):
-                continue  # inside a word, an address or an identifier
-            if end[i] and b < n and t[b].isalnum():
-                continue
             r = roles[i]
+            if (boundary[i] and a > 0 and (t[a - 1].isalnum() or t[a - 1] in "@/._-")) or (
+                end[i] and b < n and t[b].isalnum()
+            ):
+                # inside a word, an address or an identifier -- or touching Chinese, Japanese or Korean text
+                if wide and readers < _MAX_READERS and _cjk_glued(t, a, b, boundary[i], end[i]):
+                    g = _GLUED if not r.isdisjoint(_STRONG) else (_READER_ONLY if "reader" in r else None)
+                    if g is not None:
+                        out.append((a, b, g))
+                        readers += 1
+                continue
             if r is _READER_ONLY:  # (an AI noun alone: bounded on its own, so a table of "tool, model" hides nothing)
                 if readers < _MAX_READERS:
                     out.append((a, b, r))
@@ -1281,16 +1305,23 @@ def lexicon_hits(t: str) -> list[tuple[str, float, int, int]]:
     return lexicon_scan(t)[0]
 
 
-def lexicon_scan(t: str) -> tuple[list[tuple[str, float, int, int]], list[tuple[int, int]]]:
+def lexicon_scan(t: str, readers: bool = True) -> tuple[list[tuple[str, float, int, int]], list[tuple[int, int]]]:
     """:func:`lexicon_hits`, and the spans of ``t`` where a stem of a strong role occurs (an override verb,
     an instruction noun, a secret target, a persona, a tool name, text addressed to the AI ...): the
-    scanner's classifier reads the windows of a long text that hold one."""
+    scanner's classifier reads the windows of a long text that hold one. ``readers``: the places an AI reader is
+    named (:func:`_reads_this`) and the strong stems glued to CJK text are among them; without, the spans the shipped
+    weights' mix was fitted on (the training script reads a long text so)."""
     hits = _hits(t)
     if not hits:
         return [], []
-    live = [(a, b) for a, b, roles in hits if not roles.isdisjoint(_STRONG) and t[a:b] not in _WEAK_OPENERS]
-    readers = [(a, b) for a, b, roles in hits if "reader" in roles][:_MAX_READERS]
-    live.extend((a, e) for a, b in readers if (e := _reads_this(t, b)))
+    live = [
+        (a, b)
+        for a, b, roles in hits
+        if ((roles is _GLUED and readers) or not roles.isdisjoint(_STRONG)) and t[a:b] not in _WEAK_OPENERS
+    ]
+    if readers:
+        nouns = [(a, b) for a, b, roles in hits if "reader" in roles][:_MAX_READERS]
+        live.extend((a, e) for a, b in nouns if (e := _reads_this(t, b)))
     found = [(c, w * 0.35 if _quoted(t, a, b) else w, a, b) for c, w, a, b in _pair(t, hits)]
     # where a rule fired is worth the classifier's look too (a send verb near an address has no strong stem),
     # and the priors of a long text are judged around the window the classifier reads
@@ -1486,7 +1517,14 @@ _ATTACK_TALK = (
     "atacator|atac|injectie|saldirgan|saldiri|enjeksiyon|злоумышленник|атак|инъекци|зловмисник|ін'єкці|інʼєкці|"
     "нападател|επιτιθεμενος|επιθεση|επιθεσεις|المهاجم|مهاجم|هجوم|هجمات|حقن|حمله|تزریق|תוקף|מתקפה|התקפה|הזרקת|"
     "हमलावर|हमला|इंजेक्शन|攻击|注入|攻撃|インジェクション|공격|인젝션|tan cong|chen lenh|โจมตี|penyerang|serangan|"
-    "injeksi|suntikan|umaatake|pag-atake|mshambulizi|shambulio"
+    "injeksi|suntikan|umaatake|pag-atake|mshambulizi|shambulio|"
+    # (and the attacks on people such writing explains beside them: scams, fraud, suspicious messages, manipulation)
+    "scam|scammer|fraud|suspicious|manipulat|exploit|hijack|exfiltrat|social engineering|impersonat|spoof|"
+    "betrug|betrüger|verdächtig|arnaque|escroquer|escroc|fraude|frauduleu|hameçonnage|estafa|sospechos|engaño|"
+    "truffa|truffe|truffator|frode|fraudolent|sospett|manipol|golpe|golpista|suspeit|oplichting|oplichter|verdacht|"
+    "oszust|podejrzan|wyłudz|мошенни|подозрител|манипул|шахрай|підозріл|podvod|podezřel|bedrägeri|bedragare|svindel|"
+    "misstänkt|mistenkelig|mistænkelig|dolandırıcı|şüpheli|huijaus|epäilyttäv|csalás|gyanús|înșelăt|fraudă|απάτη|"
+    "ύποπτ|احتيال|مشبوه|הונאה|חשוד|धोखाधड़ी|संदिग्ध|诈骗|欺诈|可疑|詐欺|不審|사기|의심|lừa đảo|penipuan|mencurigakan"
 )
 _attack_talk = sorted({_fold(x) for x in _ATTACK_TALK.split("|") if x.strip()})
 _ATTACK_START = tuple(re.match(r"[a-z\u0370-\u03ff\u0400-\u04ff\u0590-\u06ff]", s) is not None for s in _attack_talk)
