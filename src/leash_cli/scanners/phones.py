@@ -179,7 +179,7 @@ _NEG_WORDS = (
     r"mitgliedsnummer|versicherungsnummer|vorgangsnummer|geschäftszeichen|ausweisnummer|kundennr|"
     r"article|dossier|artículo|expediente|articolo|pratica|artigo|processo|protocolo|artykuł|ürün|"
     r"kontonummer|blz|bic|swift|rekeningnummer|rekening|cuenta|conta|hesap|postal|pocztowy|индекс|"
-    r"commande|facture|colis|référence|siret|siren|compte|apn|"
+    r"commande|facture|colis|référence|siret|siren|apn|"
     r"factura|pedido|referencia|dni|nie|nif|cif|"
     r"fattura|ordine|codice|ordine|"
     r"bestelling|bestelnummer|factuur|factuurnummer|klantnummer|ordernummer|lidnummer|lidmaatschapsnummer|kvk|bsn|"
@@ -1377,6 +1377,11 @@ _IP_WORD = re.compile(r"(?<![A-Za-z])(?:IP|ip|Ip)(?![A-Za-z])")
 _LABEL_WORD = re.compile(r"([^\W\d_]+)\.?[ \t]*[:：]?[ \t]*$")
 
 
+def has_phone_word(low: str) -> bool:
+    """A phone word in ``low`` (lower-cased text): "tel", "phone", "mobile", "call" ... in the languages read."""
+    return _has_ctx(low)
+
+
 def _has_ctx(low: str) -> bool:
     """A phone word in ``low`` (lower-cased text)."""
     if "\\" in low:
@@ -1709,7 +1714,8 @@ _LINKS_MAX = 64  # WhatsApp links validated per scan
 # the text (the subject line that names the part: "NCR RK711491 – 426.742.68 / CH9342768")
 _QTY_UNIT = r"(?:pcs|pc|pieces|ea|units|stk|stück|szt|ks|pzs|pz|pezzi|pièces|piezas|peças|uds|τεμ|шт)\.?(?![^\W\d_])"
 _QTY_AFTER = re.compile(r"[ \t]{1,4}[0-9][0-9.,]{0,8}[ \t]?" + _QTY_UNIT, re.IGNORECASE)  # "…-0270  2657 pcs"
-_QTY_BEFORE = re.compile(r"[0-9][ \t]?" + _QTY_UNIT + r"[ \t]+(?:of[ \t]+)?$", re.IGNORECASE)  # "74 pcs of …"
+_QTY_BEFORE = re.compile(r"[0-9][ \t]?" + _QTY_UNIT + r"[ \t]+of[ \t]+$", re.IGNORECASE)  # "74 pcs of …" (not an ad's
+# "4 szt. 501 234 567": a count, then the seller's phone)
 
 
 class ItemNumbers:
@@ -1972,7 +1978,7 @@ def phone_candidates(
             before, after = before[before.rfind("|") + 1 :], after.split("|", 1)[0]
         if (
             _UNIT_AFTER.match(after)
-            or items.covers(a, b)
+            or (not _has_ctx(before[-40:].lower()) and not _has_ctx(header_of(a).lower()) and items.covers(a, b))
             or _METER_UNIT_AFTER.match(after)
             or (_HOURS_AFTER.match(after) and _TIME_LAST.search(s))
         ):
@@ -2001,7 +2007,14 @@ def phone_candidates(
             )
         )
         # (a column named "Code", "Art.-Nr.", "Order"; a key named "..._id")
-        joined = joined or (last >= 0 and a - last <= _OR_REACH and _OR_JOIN.fullmatch(t, last, a) is not None)
+        joined = joined or (
+            last >= 0
+            and a - last <= _OR_REACH
+            and _OR_JOIN.fullmatch(t, last, a) is not None
+            and (
+                "/" not in t[last:a] or s[:1] in "+0("
+            )  # (after a slash, a whole number: not "/ 3 500 000", "/ 2024 …")
+        )
         if joined and nd < 9 and _THOUSANDS.fullmatch(s) and ("·" in t[last:a] or "•" in t[last:a]):
             joined = False  # (a count after a middle dot: "(212) 555-0188 · 4 500 000 downloads"; not "· 650 218 447")
         score = _score(

@@ -321,10 +321,22 @@ _SSN_CTX = re.compile(
 
 # (a company's or a case's registry word right before a number: its number, whatever SSN word stands further back)
 _OTHER_REGISTRY = re.compile(r"(?<![a-z])(?:duns|ärende)\W{0,12}$")
+
+
+def _a_part_number(t: str, r: tuple[str, int, int, float], parts: set[str]) -> bool:
+    """Whether the finding ``r`` is a line item's part number met elsewhere in ``t``, with no word of its own type
+    before it (a phone's or an SSN's: "… (phone 206-555-0142)" keeps it)."""
+    typ, a, b, _ = r
+    if typ not in ("PHONE", "US_SSN") or t[a:b] not in parts:
+        return False
+    near = t[max(0, a - 60) : a].lower()
+    return _SSN_CTX.search(near) is None if typ == "US_SSN" else not phones.has_phone_word(near)
+
+
 _LIST_SEP = re.compile(r"[ \t]*(?:[,;/&]|and)[ \t]*")
 # a product's label a few words before a number on its line: the product's model or part number
-_PRODUCT_LABEL = re.compile(
-    r"(?i)(?<![^\W\d_])(?:product|produkt|produit|producto|prodotto|produto|item|article|artikel|artículo|articolo)"
+_PRODUCT_LABEL = re.compile(  # (a label that starts its line: not "Agenda item: John's SSN …")
+    r"(?im)^[ \t*•\-]*(?:product|produkt|produit|producto|prodotto|produto|item|article|artikel|artículo|articolo)"
     r"[ \t]*:[^\n:]{0,24}$"
 )
 _SSN_DASHED = re.compile(r"(?<![0-9\-])(?!000|666|9)[0-9]{3}-(?!00)[0-9]{2}-(?!0000)[0-9]{4}(?![0-9\-])")
@@ -588,7 +600,7 @@ _NEG_CTX = re.compile(
     r"(?:\b(?:order|orders|invoice|inv|ref|reference|id|ticket|tracking|sku|isbn|issn|serial|account|acct|po|case|"
     r"transaction|txn|build|version|ver|port|pid|uid|item|part|model|batch|lot|confirmation|receipt|policy|member|serials|"
     r"patent|doi|pr|card|iban|routing|zip|bestellung|rechnung|commande|factura|pedido|auftrag|kundennummer|mrn|npi|mbi|patient|"
-    r"duns|ärende|sn|s/n|spare|ersatzteil|reservedel|reservdel|repuesto|ricambio|schimb|dalies|catalog|catalogue|katalog)\b"
+    r"duns|ärende|s/n|spare|ersatzteil|reservedel|reservdel|repuesto|ricambio|schimb|dalies|catalog|catalogue|katalog)\b"
     r"(?:\W{0,3}(?:number|num|no|nr|id|code)\b)?|#)\W{0,12}$"
 )
 
@@ -767,7 +779,7 @@ class PiiScanner:
             if "PHONE" in ents and (pf is None or _PF_PHONE in pf):
                 raw.extend(self._phone(t, runs.at_least(7) if runs else None, items))
             if items.strings:  # (the part's number where a subject line names it: "NCR RK711491 – 426.742.68 / …")
-                raw = [r for r in raw if r[0] not in ("PHONE", "US_SSN") or t[r[1] : r[2]] not in items.strings]
+                raw = [r for r in raw if not _a_part_number(t, r, items.strings)]
         for name, rx in self.custom:
             for m in rx.finditer(t):
                 if "value" in rx.groupindex and m.group("value") is not None:
@@ -958,7 +970,10 @@ class PiiScanner:
             area, sep, group, serial = m.group(1), m.group(2), m.group(3), m.group(4)
             if area == "000" or area == "666" or area[0] == "9" or group == "00" or serial == "0000":
                 continue
-            if items.covers(m.start(), m.end()) or _PRODUCT_LABEL.search(t, max(0, m.start() - 40), m.start()):
+            near = t[max(0, m.start() - 80) : m.start()].lower()
+            if _SSN_CTX.search(near) is None and (
+                items.covers(m.start(), m.end()) or _PRODUCT_LABEL.search(t, max(0, m.start() - 60), m.start())
+            ):
                 # a line item's part number ("020  108-90-0270  2657 pcs"), a product's ("Product: Pump 613-50-2478")
                 continue
             if area + group + serial in _SSN_SPECIMENS:
@@ -990,7 +1005,11 @@ class PiiScanner:
                 _NEG_CTX.search(before[-25:]) is not None
                 or _NOT_SSN_COLUMN.search(header) is not None
                 # (the next of a list whose word is no SSN's: "Helmet serials: 412-33-8801, 412-33-8802")
-                or (listed_end >= 0 and _LIST_SEP.fullmatch(t, listed_end, m.start()) is not None)
+                or (
+                    listed_end >= 0
+                    and _LIST_SEP.fullmatch(t, listed_end, m.start()) is not None
+                    and _SSN_CTX.search(t[m.end() : m.end() + 40].lower()) is None  # ("…, 523-41-8876 is my social")
+                )
             )
             ctx = (
                 (form and not neg)
