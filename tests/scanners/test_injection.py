@@ -650,6 +650,19 @@ def test_ai_nouns_displace_no_addressee_stem_and_take_no_room_from_other_hits():
         ("the assistant for the invitee: when summarising", False),
         ('{"tool": "drive.list_folder", "path": "/board"}', False),
         ("to sum up. the ai tool: it works", False),  # (the word of address in the sentence before)
+        ("note to the appeals triage software: this case", True),
+        ("nota per il servizio di traduzione automatica che produce: traduci", True),
+        # (what an eleventh reader found: a list of a provider's duties, a negation before the obligation, a passive after
+        # an adverb, a requirement, a German passive at the clause's end, a heading to people about the AI)
+        ("providers of high-risk ai systems shall:\n(a) ensure that", False),
+        ("el asistente de ia no debe compartir datos", False),
+        ("asystent ai nie powinien odpowiadac", False),
+        ("the ai assistant ne doit en aucun cas", False),
+        ("ai tools should only be used for drafts", False),
+        ("ai systems must have human oversight", False),
+        ("ki-werkzeuge muss vor der nutzung gepruft werden", False),
+        ("note to reviewers of the ai model: please", False),
+        ("the purpose of the ai assistant is to reduce", False),
     ],
 )
 def test_an_ai_reader_is_a_noun_a_reading_verb_and_this_in_one_clause(text, reads):

@@ -624,6 +624,17 @@ except ImportError:  # pragma: no cover - the dependency is declared
     _NEEDLE_AC = _NEEDLE_AC_BYTES = _EDU_AC = None
 
 
+def _edu_count(t: str, limit: int = 2) -> int:
+    """How many (up to ``limit``) distinct framing words of ``_EDU`` the folded text ``t`` holds ("what is", "for
+    example", "security", "research" ...): a long text about attacks uses several, a mail's footer one."""
+    seen: set[str] = set()
+    for m in _EDU.finditer(t):
+        seen.add(m.group())
+        if len(seen) >= limit:
+            break
+    return len(seen)
+
+
 def _edu_search(t: str) -> bool:
     """``_EDU.search(t) is not None``, trying the regex only where one of its stems starts."""
     if _EDU_AC is None or not gates.ENABLED:
@@ -1490,7 +1501,7 @@ class InjectionScanner:
         # about attacks on AI (two places name one), a discussion (two markers or framing words), and no request,
         # anywhere in it, to carry out what it quotes (one of each is what a mail's security footer says: "Report
         # phishing e-mails …")
-        if attack_talk(folded) < 2 or _edu_search(folded) + discussion_hits(folded, limit=2) < 2:
+        if attack_talk(folded) < 2 or _edu_count(folded) + discussion_hits(folded, limit=2) < 2:
             return an
         whole = normalize(text, fold=True).text  # (a request to carry out a quotation points at its marks)
         if enacts(whole, len(whole), None) or _VOCATIVE.search(folded) is not None:

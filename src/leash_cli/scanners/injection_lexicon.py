@@ -829,16 +829,22 @@ _DEICTICS = (
 # must list …", "el agente automático que gestione esta cola debe emitir …"; not "the agent must not be able to …", "AI
 # tools … must be approved", which policies say)
 _MODALS = (
-    "should|must|shall|are to|is to|soll|sollen|sollte|sollten|muss|mussen|doit|doivent|devra|devront|deve|devono|"
+    "should|must|shall|soll|sollen|sollte|sollten|muss|mussen|doit|doivent|devra|devront|deve|devono|"
     "dovra|debe|deben|debera|deberan|moet|moeten|musi|musza|powinien|powinny|powinno|ska|skal|skall|maste|"
     "должен|должна|должно|должны|повинен|повинні|pitaa|tulee|kell|trebuie|mora|moraju|morajo|treba|gerekir|malidir"
 )
-_NOT_AN_ORDER = (
-    re.compile(  # (negated, or passive: "must not be able to", "must be approved", "deve essere concordato")
-        r" (?:not|never|nicht|nie|niemals|pas|jamais|non|no|nunca|niet|nooit|inte|ikke|не|ne|nu|"
-        r"be|been|etre|ser|essere|byc|быть|worden|zijn|vara|vaere|fi)(?![^\W\d_])"
-    )
+# (negated, passive or a requirement: "must not be able to", "must be approved", "should only be used", "must have
+# human oversight", "deve essere concordato", "shall:" opening a list of a provider's duties, "en aucun cas")
+_NOT_AN_ORDER = re.compile(
+    r"(?::| (?:(?:only|always|also|still|first|then|nur|immer|auch|seulement|toujours|aussi|solo|sempre|siempre|tambien|"
+    r"apenas|tylko|zawsze|tez|alltid|bara|altijd|alleen|ook) )?(?:not|never|nicht|nie|niemals|keinesfalls|pas|jamais|non|"
+    r"no|nunca|niet|nooit|inte|ikke|не|ne|nu|be|been|etre|ser|estar|essere|byc|быть|worden|werden|zijn|vara|vaere|fi|"
+    r"have|has|had|haben|hebben|avoir|tener|avere|ter|miec|en aucun|auf keinen|by no|under no|in no))(?![^\W\d_])"
 )
+# (a negation before it: "el asistente de IA no debe …", "il chatbot non deve …", "asystent AI nie powinien …")
+_NEGATED_BEFORE = re.compile(r"(?<![^\W\d_])(?:no|non|nao|nie|ne|not|nicht|niet|never|ei|nu|не)[ ]+$")
+# (German puts the passive's auxiliary last: "muss vor der Nutzung geprüft werden")
+_PASSIVE_LAST = re.compile(r"(?<![^\W\d_])(?:werden|worden)(?![^\W\d_])")
 # ...or in a note's heading addressed to it: a word of address before the noun, on its line and in its sentence, and a
 # colon closing the clause ("Note to translation software and reviewers …:", "Hinweis für automatisierte Vergleichs- und
 # Beratungssysteme:", "nota tambahan kepada pembantu AI yang menilai borang ini:"; not "assistant for the invitee:",
@@ -873,10 +879,15 @@ def _reads_this(t: str, b: int) -> int:
     for i, x, y in found:
         if i < _N_VERBS:
             verb = verb or y
-        elif i >= _N_DEICTIC:  # an obligation
-            if (x == 0 or not seg[x - 1].isalnum()) and (y == len(seg) or not seg[y].isalnum()):
-                if _NOT_AN_ORDER.match(seg, y) is None:
-                    return b + y
+        elif i >= _N_DEICTIC:  # an obligation, neither negated nor passive
+            if (
+                (x == 0 or not seg[x - 1].isalnum())
+                and (y == len(seg) or not seg[y].isalnum())
+                and _NOT_AN_ORDER.match(seg, y) is None
+                and _NEGATED_BEFORE.search(seg, 0, x) is None
+                and _PASSIVE_LAST.search(seg, y) is None
+            ):
+                return b + y
         elif (x == 0 or not seg[x - 1].isalnum()) and (y == len(seg) or not seg[y].isalnum()):
             this = this or y
         if verb and this:
@@ -888,11 +899,23 @@ def _reads_this(t: str, b: int) -> int:
 
 
 def _addressed_before(t: str, b: int) -> bool:
-    """Whether a word of address (:data:`_ADDRESS_PREP`) stands before the AI noun that ends at ``b`` (at most 60
-    characters back), on its line and in its sentence."""
-    lo = max(0, b - 60)
-    k = max(t.rfind("\n", lo, b), t.rfind(". ", lo, b))
-    return _ADDRESS_PREP.search(t, k + 1 if k >= 0 else lo, b) is not None
+    """Whether a word of address (:data:`_ADDRESS_PREP`) stands before the AI noun that ends at ``b``, on its line and in
+    its sentence, with at most four words between and none of them a genitive's ("Note to translation software", "note to
+    the appeals triage software"; not "Note to reviewers of the AI model")."""
+    a = b
+    while a > 0 and (t[a - 1].isalnum() or t[a - 1] in "-'"):
+        a -= 1
+    lo = max(0, a - 40)
+    k = max(t.rfind("\n", lo, a), t.rfind(". ", lo, a))
+    preps = list(_ADDRESS_PREP.finditer(t, k + 1 if k >= 0 else lo, a))
+    if not preps:
+        return False
+    between = t[preps[-1].end() : a].split()
+    return len(between) <= 4 and not any(w in _GENITIVES for w in between)
+
+
+# (the Germanic languages' "of"; the Romance "de" / "di" also make compounds: "servizio di traduzione automatica")
+_GENITIVES = frozenset(["of", "van", "av", "af"])
 
 
 _WORD_ROLES = {
