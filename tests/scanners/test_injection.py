@@ -733,3 +733,11 @@ def test_scam_and_fraud_words_name_attacks_for_a_long_discussion():
     assert attack_talk(normalize("Esta guía recoge estafas y mensajes fraudulentos reales.", fold=True).text) == 2
     assert attack_talk(normalize("Betrüger schicken verdächtige Nachrichten.", fold=True).text) == 2
     assert attack_talk(normalize("The team met to plan the spring fair.", fold=True).text) == 0
+
+
+def test_english_framing_words_count_up_to_two_distinct():
+    from leash_cli.scanners.injection import _edu_count
+
+    assert _edu_count("what is a prompt injection? for example, security research shows") == 2
+    assert _edu_count("security security security") == 1  # (the same word again is no second)
+    assert _edu_count("the team met to plan the spring fair") == 0
