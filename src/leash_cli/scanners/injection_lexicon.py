@@ -850,7 +850,7 @@ _PASSIVE_LAST = re.compile(r"(?<![^\W\d_])(?:werden|worden)(?![^\W\d_])")
 # Beratungssysteme:", "nota tambahan kepada pembantu AI yang menilai borang ini:"; not "assistant for the invitee:",
 # "agent task from the support lead:", a JSON key's "tool":)
 _ADDRESS_PREP = re.compile(
-    r"(?<![^\W\d_])(?:for|to|fur|an|pour|aux|au|per|para|voor|aan|dla|pro|kepada|untuk|для|til|till|for)(?![^\W\d_])"
+    r"(?<![^\W\d_])(?:for|to|fur|an|pour|aux|au|per|para|voor|aan|dla|pro|kepada|untuk|для|til|till)(?![^\W\d_])"
 )
 _READER_PARTS = [*_READER_VERBS.split("|"), *_DEICTICS.split("|"), *_MODALS.split("|")]
 _N_VERBS = len(_READER_VERBS.split("|"))
@@ -861,8 +861,8 @@ _READER_REACH = 70  # characters after the noun: its clause's reading verb and t
 
 def _reads_this(t: str, b: int) -> int:
     """The end of a reading verb and a word pointing at this text (a whole word) in the clause after an AI noun that
-    ends at ``b`` (within _READER_REACH characters, either order), of an obligation not negated there, or of the
-    colon that ends a heading addressed to it; or 0."""
+    ends at ``b`` (within _READER_REACH characters, either order), of an obligation there neither negated nor passive,
+    or of the colon that ends a heading addressed to it; or 0."""
     e = b + _READER_REACH
     stop = t.find(".", b, e)
     if stop >= 0:

@@ -1710,8 +1710,8 @@ _LINKS_MAX = 64  # WhatsApp links validated per scan
 
 
 # A line item's number: a part number beside its quantity and unit ("010  703-68-3027  2437 pcs", "we rejected 74 pcs of
-# 426.742.68", "bloqué 433 pièces 8244-8129-38") is no phone number and no SSN -- nor is the same number elsewhere in
-# the text (the subject line that names the part: "NCR RK711491 – 426.742.68 / CH9342768")
+# 426.742.68") is no phone number and no SSN -- nor is the same number elsewhere in the text (the subject line that
+# names the part: "NCR RK711491 – 426.742.68 / CH9342768"); the callers first ask for a phone's or an SSN's word
 _QTY_UNIT = r"(?:pcs|pc|pieces|ea|units|stk|stück|szt|ks|pzs|pz|pezzi|pièces|piezas|peças|uds|τεμ|шт)\.?(?![^\W\d_])"
 _QTY_AFTER = re.compile(r"[ \t]{1,4}[0-9][0-9.,]{0,8}[ \t]?" + _QTY_UNIT, re.IGNORECASE)  # "…-0270  2657 pcs"
 _QTY_BEFORE = re.compile(r"[0-9][ \t]?" + _QTY_UNIT + r"[ \t]+of[ \t]+$", re.IGNORECASE)  # "74 pcs of …" (not an ad's
