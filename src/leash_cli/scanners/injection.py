@@ -642,16 +642,7 @@ def _edu_count(t: str, limit: int = 2) -> int:
 
 def _edu_search(t: str) -> bool:
     """``_EDU.search(t) is not None``, trying the regex only where one of its stems starts."""
-    if _EDU_AC is None or not gates.ENABLED:
-        return _EDU.search(t) is not None
-    match = _EDU.match
-    tried: set[int] = set()
-    for _, start, _ in _EDU_AC.find_matches_as_indexes(t, overlapping=True):
-        if start not in tried:
-            tried.add(start)
-            if match(t, start) is not None:
-                return True
-    return False
+    return _edu_count(t, 1) > 0
 
 
 _QUOTES_OPEN = "\"'`“‘«„‹「"
