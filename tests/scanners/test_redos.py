@@ -167,3 +167,12 @@ def test_a_long_discussions_quotations_are_found_in_linear_time():
     for mark in '"“„«「『':
         marks = (mark + "x" * 599) * (MB // 600)
         assert _seconds(_prose_quotes, marks) < GROWTH * _seconds(_prose_quotes, marks[: len(marks) // 4]) + NOISE
+
+
+def test_a_long_discussions_example_lines_are_found_in_linear_time():
+    # the second reading blanks a table's rows, indented lines and list items: a line of two bars and no third, a
+    # line of spaces, and alternating code fences must not cost a line a search back over itself or over every fence
+    from leash_cli.scanners.injection import _example_lines
+
+    for text in ("||" + "a" * MB, "    " + " " * MB, "| a | b | c |\n" * (MB // 14), "```\n- a\n" * (MB // 8)):
+        assert _seconds(_example_lines, text) < GROWTH * _seconds(_example_lines, text[: len(text) // 4]) + NOISE

@@ -1352,6 +1352,12 @@ def lexicon_scan(t: str, readers: bool = True) -> tuple[list[tuple[str, float, i
     return found, live
 
 
+def glued_reader(t: str) -> bool:
+    """Whether the folded text ``t`` holds a Latin stem of the lexicon glued to CJK text (``_GLUED``: an AI reader's
+    noun or a strong stem, "読み取りAIへの補足：…", "…的AI助手")."""
+    return any(roles is _GLUED for _, _, roles in _hits(t))
+
+
 def _pair(t: str, hits: list[tuple[int, int, frozenset[str]]]) -> list[tuple[str, float, int, int]]:
     by: dict[str, list[tuple[int, int]]] = {}
     get = by.get
