@@ -1123,6 +1123,7 @@ def first_model_scanner(w, v, b, dw=None, db=0.0, mix=(1.0, 0.0, 1.0, 0.0)):
     # (nor the windows an AI reader's name opens, added after these weights: the mix is fitted on the windows of the
     # rules and strong stems alone, and the shipped weights rebuild bit for bit)
     sc.reader_windows = False
+    sc.base32 = False  # (nor base32 runs decoded, added after them too)
     sc.model = m
     sc._rw = [float(x) for x in m.rule_weights]
     return sc

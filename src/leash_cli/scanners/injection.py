@@ -649,7 +649,9 @@ _QUOTES_OPEN = "\"'`“‘«„‹「"
 _QUOTES_CLOSE = "\"'`”’»“›」"
 _SENT_START = re.compile(r"(?:^|[\n.!?:;>\]\)]\s*|\*\*\s*)$")
 
-_B64_RUN = re.compile(r"(?<![A-Za-z0-9+/=_\-])[A-Za-z0-9+/]{24,8192}={0,2}(?![A-Za-z0-9+/=_\-])")
+# (base64 pads with up to two "=", base32 with up to six)
+_B64_RUN = re.compile(r"(?<![A-Za-z0-9+/=_\-])[A-Za-z0-9+/]{24,8192}={0,6}(?![A-Za-z0-9+/=_\-])")
+_B32_FULL = re.compile(r"[A-Z2-7]+=*")
 _HEX_FULL = re.compile(r"[0-9A-Fa-f]+")
 # a leet digit between letters (digit-first class so the engine scans fast)
 _LEET_HINT = re.compile(r"[013457@$](?<=[a-z][013457@$])[a-z]")
@@ -1077,6 +1079,20 @@ def _b64(s: str) -> str | None:
         raw = base64.b64decode(s2 + "=" * (-len(s2) % 4), validate=True)
     except (binascii.Error, ValueError):
         return None
+    return _as_text(raw)
+
+
+def _b32(s: str) -> str | None:
+    """The text a base32 run (upper-case letters and 2-7, padded to a multiple of eight) decodes to, if it is text."""
+    try:
+        raw = base64.b32decode(s)
+    except (binascii.Error, ValueError):
+        return None
+    return _as_text(raw)
+
+
+def _as_text(raw: bytes) -> str | None:
+    """``raw`` as UTF-8 text, if it decodes and reads as text (printable, mostly letters and spaces)."""
     try:
         txt = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -1089,13 +1105,10 @@ def _b64(s: str) -> str | None:
 
 def _hex(s: str) -> str | None:
     try:
-        txt = bytes.fromhex(s).decode("utf-8")
-    except (ValueError, UnicodeDecodeError):
+        raw = bytes.fromhex(s)
+    except ValueError:
         return None
-    letters = sum(1 for c in txt if c.isalpha() or c == " ")
-    if _printable_ratio(txt) < 0.95 or letters < 0.6 * len(txt):
-        return None
-    return txt
+    return _as_text(raw)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1409,6 +1422,9 @@ class InjectionScanner:
     # a long text's window also opens where an AI reader is named (``lexicon_scan``); the training script turns it off,
     # to fit the mix on the reading the shipped weights were fitted on
     reader_windows = True
+    # base32 runs are decoded and read too; the training script turns it off, as reader_windows (its mix was fitted
+    # before they were)
+    base32 = True
 
     def __init__(
         self,
@@ -1662,6 +1678,8 @@ class InjectionScanner:
             run = m.group()
             if len(run) >= 32 and len(run) % 2 == 0 and _HEX_FULL.fullmatch(run):
                 decoded, kind = _hex(run), "hex"
+            elif self.base32 and len(run) % 8 == 0 and _B32_FULL.fullmatch(run) and (decoded := _b32(run)):
+                kind = "base32"
             else:
                 decoded, kind = _b64(run), "base64"
             n += 1
