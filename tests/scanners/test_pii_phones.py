@@ -2475,3 +2475,45 @@ def test_the_next_number_of_a_list_whose_word_is_no_ssns():
     # (a list of SSNs keeps its SSNs; a number after "and" and an SSN word is the SSN's)
     assert [f.text for f in pii("SSN: 523-41-8876, 531-07-2249")] == ["523-41-8876", "531-07-2249"]
     assert [f.text for f in pii("order 412-33-8801 and my SSN 523-41-8876")] == ["523-41-8876"]
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what farming and transport crews' text taught (writers BH and BI, written in new texts here): "call" in
+        # Xhosa, Zulu, Quechua, Basque and Wolof, the Nguni "ku-" joined to a number, Spanish "will call", French
+        # "reachable")
+        ("Ukuze ufumane iinkcukacha tsalela uThandi ku-+27 82 417 6630.", ["+27 82 417 6630"]),
+        ("Ngemininingwane shayela uBongani ku-083 214 7759.", ["083 214 7759"]),
+        ("Astawan rimanakuypaq waqyay 984 112 307 nisqaman.", ["984 112 307"]),
+        ("Galderak? Deitu 688 41 27 93 zenbakira.", ["688 41 27 93"]),
+        ("Ngir xam lu ëpp, wool ci 77 508 13 64.", ["77 508 13 64"]),
+        ("Un agente la llamará al 5481 3320 mañana.", ["5481 3320"]),
+        ("Le capitaine est joignable au 77 312 54 08 jusqu'à 18 h.", ["77 312 54 08"]),
+        # (and their numbers that are none: a container's serial after its owner code, a booking's, a deviation
+        # report's and an air waybill's numbers, a lot's, a herd's, a landing note's, an Arabic farm card's, an
+        # Icelandic personal id)
+        ("컨테이너: TGHU 552018 7, 봉인번호 K5512093, 총중량 21,400kg", []),
+        (
+            "CFR Călători – legitimație de călătorie\nIR 1743 Cluj-Napoca 06:15 → Brașov 11:02, vagon 3, loc 18, clasa a"
+            " II-a\nCod rezervare: 7203-44815, serie bilet 99 00 7203 448\nPreț: 89,00 lei. Plată cu card ****4410.",
+            [],
+        ),
+        (
+            "Avviksmelding – samband Arsvågen–Mortavika\nMF «Bastø» innstilt avgang kl. 09:40 pga. teknisk feil. Avvik"
+            " nr. 2025-0871.\nNeste oppdatering kl. 10:30.",
+            [],
+        ),
+        ("Flyfraktbrev 074-61550342 (KLM Cargo)\nOSL → AMS → NRT, KL 1144 / KL 861, 12MAR\nLaks, fersk, 30 kasser", []),
+        ("Weizen, Partie 0512 7738 41, Feuchte 13,8 %", []),
+        ("Exploitation, n° de troupeau 22.4518.3307, lait cru", []),
+        ("Sluttseddel nr. 25-308812, kjøper Lofoten Fisk", []),
+        ("رقم البطاقة الزراعية 0522 8841 3307، المساحة 3 أفدنة", []),
+        ("Sæl! Pantanir í síma 845 2231. Greiðsla inn á reikning, kt. 070391-2249.", ["845 2231"]),
+        # (what they keep: a number after a word joined by a hyphen is still no phone, nor after "ku" inside a word)
+        ("SKU-072 630 5512 in stock", []),
+        ("Buku-072 630 5512", []),
+    ],
+)
+def test_what_farming_and_transport_text_taught(text, want):
+    assert phones_in(text) == want, text

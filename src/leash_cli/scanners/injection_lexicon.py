@@ -1548,7 +1548,8 @@ _ATTACK_TALK = (
     "हमलावर|हमला|इंजेक्शन|攻击|注入|攻撃|インジェクション|공격|인젝션|tan cong|chen lenh|โจมตี|penyerang|serangan|"
     "injeksi|suntikan|umaatake|pag-atake|mshambulizi|shambulio|"
     # (and the attacks on people such writing explains beside them: scams, fraud, suspicious messages, manipulation)
-    "scam|scammer|fraud|suspicious|manipulat|exploit|hijack|exfiltrat|social engineering|impersonat|spoof|"
+    "scam|scammer|fraud|suspicious|manipulat|manipulac|exploit|hijack|exfiltrat|social engineering|impersonat|spoof|"
+    "trick|tricked|hacking|hacked|bypass|leak|leaked|ctf|"
     "betrug|betrüger|verdächtig|arnaque|escroquer|escroc|fraude|frauduleu|hameçonnage|estafa|sospechos|engaño|"
     "truffa|truffe|truffator|frode|fraudolent|sospett|manipol|golpe|golpista|suspeit|oplichting|oplichter|verdacht|"
     "oszust|podejrzan|wyłudz|мошенни|подозрител|манипул|шахрай|підозріл|podvod|podezřel|bedrägeri|bedragare|svindel|"

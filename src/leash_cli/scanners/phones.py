@@ -70,14 +70,15 @@ _GLUED_AFTER_END = re.compile("(?:" + _GLUED_AFTER + r")[ \t]$")  # a code befor
 # Starts at "+", "(" or a digit not preceded by an ASCII word character or a number
 # separator (nor by a digit and a colon: "17:42:18 2024 -0700" is a time); ends at a digit not
 # followed by one.  ASCII-only boundaries: CJK, Arabic and Cyrillic letters may touch the number, a
-# Hebrew one-letter prefix joined by a hyphen ("ל-054-…", "to 054-…") may lead it, and so may a slash
+# Hebrew one-letter prefix joined by a hyphen ("ל-054-…", "to 054-…") may lead it, and the Nguni "ku-" ("at": "ku-072
+# 630 5512"), a word joined by a hyphen may lead an international number ("ku-+27 73 …"), and so may a slash
 # after a bracket or a CJK character ("(市話)/0911-891-427": two numbers, each labelled).  A slash between
 # spaces separates two numbers ("+212 5 24 88 99 73 / 07 71 22 90 44") unless it follows an area code
 # alone ("0711 / 725 04 38"): ``phone_candidates`` splits such a match (a character class here is three
 # times faster than an alternation that tells the two apart); without spaces it groups a number
 # ("0173/28154237"), but not a reservation system's passenger tag after it ("APM +49 151 27384910/P1").
 _PHONE_BODY = (
-    r"(?<!(?<![\u05d0-\u05ea])-[\s\S])(?<![0-9]:[\s\S])"
+    r"(?<!(?<![\u05d0-\u05ea])(?<!(?<![^\W\d_])ku)-[^+])(?<!(?<![^\W\d_])-\+)(?<![0-9]:[\s\S])"
     r"(?<!(?<![)\u2e80-\u9fff\uac00-\ud7af])/[\s\S])"
     r"(?:(?<=\+)\(?[0-9]|(?<=\()\+?[0-9]|(?<=[0-9]))"
     r"[0-9 \t()./\-]{4,24}[0-9]"
@@ -129,6 +130,9 @@ def _calling_code_before(p: str) -> bool:
 # cell: "NL859012784B01\t010 191 8338", a VAT id's column, then a phone's)
 # ...unless the code is a phone field's name and its number: SAP's "TELF1", "Phone2", "Tel1", "Mobile2", "Fax1"
 _NUMBERED_LABEL = re.compile(r"(?:tel|telf|telefon|phone|mobile|mobil|cell|fax|telfx|handy)[0-9] ", re.IGNORECASE)
+# a shipping container's number (ISO 6346): an owner code of three capitals and U, J or Z, six digits, a check digit
+_CONTAINER_OWNER = re.compile(r"(?<![A-Za-z])[A-Z]{3}[UJZ][ \t]?$")
+_CONTAINER_SERIAL = re.compile(r"[0-9]{6}[ \t]?[0-9]")
 _CODE_BEFORE = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9]*[A-Za-z])(?=[A-Za-z0-9]*[0-9])[A-Za-z0-9]+ $")
 
 # -- vetoes ---------------------------------------------------------------------------------
@@ -313,6 +317,12 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     # (emergency services: an incident's, a rescue operation's, a report's number; a rail booking's; a game's match:
     # "incident 2407-1183", "PNR 8412211830"; not "Caller's phone for the incident 0412 555 123")
     + ("incident", "incidente", "aksjon", "البلاغ", "بلاغ", "pnr", "partida")
+    # (transport: a Romanian booking's code, a Norwegian deviation report's, an air waybill's:
+    # "Cod rezervare: 6102-33791", "Avvik nr. 2024-0314", "Flyfraktbrev 074-82259030")
+    + ("rezervare", "rezervării", "avvik", "avviksnr", "flyfraktbrev", "fraktbrev", "luftfraktbrev")
+    # (farming and fishing: a lot's, a herd's, a Norwegian landing note's, an Icelandic personal id's abbreviation:
+    # "Partie 0424 1183 22", "n° de troupeau 10.2234.5567", "Sluttseddel nr. 24-177424", "kt. 041288-3079")
+    + ("partie", "troupeau", "sluttseddel", "kt")
     + ("arve",)  # (an Estonian invoice, lower-cased: "Loomakliinik – arve 5522992"; "Arve" is a first name too)
     + ("acc",)  # (a bank account, abbreviated: "branch code 051001, acc 072 418 331"; not "Acc. manager tel. 082 …")
     + ("uci",)  # (a Canadian immigration client's number: "UCI 11-2287-4410"; see _NANP_SHAPE)
@@ -656,7 +666,7 @@ _NEG_CJK = re.compile(
     r"(?:ال)?(?:طلب|شحنة|فاتورة|هوية|مقيم|تصريح|مرجع|مركبة|عقد|سجل|إقرار)\S{0,4}(?:\s+"
     + _AR_NOT_PHONE
     + r"\S+)?\s+رقم|"
-    r"رقم\s+(?:ال)?(?:مرجع|عقد|سجل|تصريح|هوية|مركبة|إقرار|إيصال|عداد|مباراة)\S{0,4}(?:\s+"
+    r"رقم\s+(?:ال)?(?:مرجع|عقد|سجل|تصريح|هوية|مركبة|إقرار|إيصال|عداد|مباراة|بطاقة|حيازة)\S{0,4}(?:\s+"
     + _AR_NOT_PHONE
     + r"\S+)?|बीजक|[Qq][Qq]号?|〒|รหัส|পরিচয়পত্র\s*নম্বর)"
     # (a record's key in quotes too: '"사업자번호":"')
@@ -954,6 +964,20 @@ _CTX_SET = frozenset(
         "easypaisa",
         "gcash",
         "mbway",  # (Portugal's phone-number payments: "MBWay: 912.139.572")
+        "llamará",  # (Spanish: will call, call; French: reachable; "la llamará al 5720 2306", "joignable au 77 …")
+        "llamaremos",
+        "llámenos",
+        "joignable",
+        "joignables",
+        # (call: Xhosa, Zulu, Quechua, Basque; "tsalela uNomsa ku-+27 73 512 8846", "waqyay 984 670 215")
+        "tsalela",
+        "tsalelani",
+        "shayela",
+        "shayelani",
+        "waqyay",
+        "waqyaway",
+        "deitu",
+        "deitzeko",
     ]
 )
 _CTX_MULTI = (
@@ -998,6 +1022,7 @@ _CTX_MULTI = (
     "mb way",
     "puh.",  # (Finnish, a phone's abbreviation as a label; "puh" alone is German "phew")
     "puh:",
+    "wool ci",  # (Wolof: call at; "Ngir laaj, wool ci 77 639 04 52")
     "simu:",  # (Swahili, a phone, as a label or in a phrase; "SIMU" is a motor's make too)
     "simu =",
     "simu  =",
@@ -1959,6 +1984,8 @@ def phone_candidates(
                 yield ("PHONE", a, b, 0.7)
                 last = b
             continue
+        if nd == 7 and _CONTAINER_OWNER.search(before[-6:]) and _CONTAINER_SERIAL.fullmatch(s):
+            continue  # a shipping container's serial and check digit after its owner code ("HDMU 660381 2")
         code = _CODE_BEFORE.search(before[-24:])
         if (
             code is not None
