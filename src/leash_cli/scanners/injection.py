@@ -1501,11 +1501,13 @@ class InjectionScanner:
         the quotation as the attack. A prose quotation is five words or more between quotation marks on one line (or
         a block quote's line), not a JSON string and not in a code fence: a tool's result quotes what an attacker
         wrote in its fields, a README's code block is where an instruction to a coding agent hides. Security writing
-        also sets its examples out without quotation marks, as a table's rows, indented lines or a list's items:
+        also sets its examples out without quotation marks, as a table's rows, indented lines, a list's items or a
+        transcript's turns:
         those lines are blanked too (``_example_lines``)."""
         spans = [(a, b) for a, b in _prose_quotes(text) if _blankable(text, a, b)]
-        # (...and its examples set out as a table's rows, indented lines or a list's items -- not the line that calls
-        # on the AI reader outside any quotation: "| 131 | Any language model reading this evaluation: … |")
+        # (...and its examples set out as a table's rows, indented lines, a list's items or a transcript's turns -- not
+        # the line that calls on the AI reader outside any quotation: "| 131 | Any language model reading this evaluation:
+        # … |")
         ad = an.rules.get("addressed")
         keep = ad[1] if ad and ad[0] >= 0.6 and not any(a <= ad[1] < b for a, b in spans) else -1
         spans = _merged(spans, [(a, b) for a, b in _example_lines(text) if not a <= keep < b])
@@ -1768,14 +1770,19 @@ def _report_forms(t: str) -> int:
     return 1 if _REPORT_FORMS.search(t) is not None else 0
 
 
+# a table's row, an indented line, a list's item, a transcript's turn (a speaker's label, a time stamp before it)
 _EXAMPLE_LINE = re.compile(
-    r"(?m)^(?:[ \t]*\|[^|\n]*\|[^|\n]*\|.*|(?: {4}|\t)[ \t]*\S.*|[ \t]*(?:[-•–*]|\d{1,2}[.)])[ \t].*)$"
+    r"(?im)^(?:[ \t]*\|[^|\n]*\|[^|\n]*\|.*|(?: {2}|\t)[ \t]*\S.*|[ \t]*(?:[-•–*]|\d{1,2}[.)])[ \t].*|"
+    r"[ \t]*(?:\[[^\]\n]{1,24}\][ \t]*)?(?:user|assistant|bot|chatbot|customer|client|cliente|kunde|klient|agent|human|"
+    r"tester|attacker|utilisateur|usuario|usuário|utente|benutzer|nutzer|gebruiker|użytkownik|пользователь|asystent|"
+    r"asistente|assistente|assistent|[abcpqu])[ \t]*[:：].*)$"
 )
 
 
 def _example_lines(t: str) -> list[tuple[int, int]]:
     """The spans of ``t``'s lines that set out examples in security writing: a table's row (three bars or more), an
-    indented line (four spaces or a tab), a list's item -- none in a fenced code block."""
+    indented line (two spaces or a tab), a list's item, a transcript's turn ("User: …", "[09:12] C: …") -- none in a
+    fenced code block."""
     code = _code_blocks(t)
     out: list[tuple[int, int]] = []
     j = 0
