@@ -2517,3 +2517,37 @@ def test_the_next_number_of_a_list_whose_word_is_no_ssns():
 )
 def test_what_farming_and_transport_text_taught(text, want):
     assert phones_in(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what research and charity text taught (writers BJ and BK, written in new texts here): a second contact's
+        # number after "or" or a comma and a label's few words; an office's label and colon; "call me" in Galician,
+        # Portuguese, Spanish, Icelandic, Georgian; "my number is"; a Hungarian case ending joined to the number)
+        (
+            "Escríbale a Marta al 099 318 442 o a la secretaría 2915 7730 en horario de oficina.",
+            ["099 318 442", "2915 7730"],
+        ),
+        ("Distribution samedi. Mme Aïssa +227 96 41 52 07, bureau 20 73 14 88.", ["+227 96 41 52 07", "20 73 14 88"]),
+        ("Despacho parroquial: 915 228 406, de martes a viernes.", ["915 228 406"]),
+        ("Calquera dúbida, chámame ao 981 552 307 ou escribe.", ["981 552 307"]),
+        ("Em caso de dúvida, contactem-me pelo 913 604 225.", ["913 604 225"]),
+        ("Ef eitthvað kemur upp, hringdu í 845 3319.", ["845 3319"]),
+        ("კითხვებისთვის დამირეკეთ: 555 21 47 83.", ["555 21 47 83"]),
+        ("Receipts are attached. My number is 7921 4430.", ["7921 4430"]),
+        ("Ha kérdés van, hívj a +36 20 517 3384-es számon.", ["+36 20 517 3384"]),
+        # (and what they keep: a count in brackets after a label is no area code, a subject's id in a trial is no SSN)
+        ("Sjåfører: Kari (4 plasser) 412 66 093, Lise (3) 958 41 226", ["412 66 093"]),
+    ],
+)
+def test_what_research_and_charity_text_taught(text, want):
+    assert phones_in(text) == want, text
+
+
+def test_a_clinical_trials_subject_id_is_no_ssn():
+    found = [f.text for f in PiiScanner().scan("Query 88412 | Subject 101-22-0047 | Visit V05") if f.type == "US_SSN"]
+    assert found == []
+    assert [f.text for f in PiiScanner().scan("Subject: SSN 523-41-8876 on file") if f.type == "US_SSN"] == [
+        "523-41-8876"
+    ]

@@ -66,6 +66,8 @@ _GLUED_AFTER = (
     "|[Ee]xt|x(?=[0-9]{2})"
 )
 LOOKAHEAD = 5  # how far past its end a match of PHONE looks (the longest prefix above, and a character)
+# a Hungarian case ending joined to a number by a hyphen ("hívj a +36 30 418 2276-os számon", "a 06 1 555 0123-ra")
+_HU_SUFFIX = r"(?<=-)(?:os|es|as|ra|re|on|en|hoz|hez|ig|ba|be|ban|ben|nak|nek|val|vel)(?![0-9A-Za-z])"
 _GLUED_AFTER_END = re.compile("(?:" + _GLUED_AFTER + r")[ \t]$")  # a code before a number that is a label: "220Fax "
 # Starts at "+", "(" or a digit not preceded by an ASCII word character or a number
 # separator (nor by a digit and a colon: "17:42:18 2024 -0700" is a time); ends at a digit not
@@ -82,7 +84,11 @@ _PHONE_BODY = (
     r"(?<!(?<![)\u2e80-\u9fff\uac00-\ud7af])/[\s\S])"
     r"(?:(?<=\+)\(?[0-9]|(?<=\()\+?[0-9]|(?<=[0-9]))"
     r"[0-9 \t()./\-]{4,24}[0-9]"
-    r"(?!(?!" + _GLUED_AFTER + r")[A-Za-z0-9_]|[.\-][0-9A-Za-z]|/(?!P[0-9]{1,2}(?![0-9A-Za-z]))[0-9A-Za-z])"
+    r"(?!(?!"
+    + _GLUED_AFTER
+    + r")[A-Za-z0-9_]|[.\-](?!"
+    + _HU_SUFFIX
+    + r")[0-9A-Za-z]|/(?!P[0-9]{1,2}(?![0-9A-Za-z]))[0-9A-Za-z])"
 )
 PHONE = re.compile(r"[+(0-9](?<![A-Za-z0-9_+#.@][\s\S])" + _PHONE_BODY)
 # (PHONE after a glued label, whose last character the first look-behind would refuse)
@@ -666,7 +672,7 @@ _NEG_CJK = re.compile(
     r"(?:ال)?(?:طلب|شحنة|فاتورة|هوية|مقيم|تصريح|مرجع|مركبة|عقد|سجل|إقرار)\S{0,4}(?:\s+"
     + _AR_NOT_PHONE
     + r"\S+)?\s+رقم|"
-    r"رقم\s+(?:ال)?(?:مرجع|عقد|سجل|تصريح|هوية|مركبة|إقرار|إيصال|عداد|مباراة|بطاقة|حيازة)\S{0,4}(?:\s+"
+    r"رقم\s+(?:ال)?(?:مرجع|عقد|سجل|تصريح|هوية|مركبة|إقرار|إيصال|عداد|مباراة|بطاقة|حيازة|تشغيلة)\S{0,4}(?:\s+"
     + _AR_NOT_PHONE
     + r"\S+)?|बीजक|[Qq][Qq]号?|〒|รหัส|পরিচয়পত্র\s*নম্বর)"
     # (a record's key in quotes too: '"사업자번호":"')
@@ -853,6 +859,8 @@ _CTX_SET = frozenset(
         "κινητό",
         "telefonszám",
         "hívjon",
+        "hívj",
+        "hívjanak",
         "sunați",
         "telepon",
         "hubungi",
@@ -964,6 +972,19 @@ _CTX_SET = frozenset(
         "easypaisa",
         "gcash",
         "mbway",  # (Portugal's phone-number payments: "MBWay: 912.139.572")
+        # (call me, contact me: Galician, Portuguese, Spanish; call: Icelandic -- "chámame ao 986 214 463", "contactem-me
+        # pelo 912 447 308", "contactarme al 7153 8294", "hringdu í mig í 862 4471")
+        "chámame",
+        "chámanos",
+        "contactem-me",
+        "contacte-me",
+        "contacta-me",
+        "contactarme",
+        "contáctame",
+        "contáctenos",
+        "hringdu",
+        "hringja",
+        "hringið",
         "llamará",  # (Spanish: will call, call; French: reachable; "la llamará al 5720 2306", "joignable au 77 …")
         "llamaremos",
         "llámenos",
@@ -1023,6 +1044,8 @@ _CTX_MULTI = (
     "puh.",  # (Finnish, a phone's abbreviation as a label; "puh" alone is German "phew")
     "puh:",
     "wool ci",  # (Wolof: call at; "Ngir laaj, wool ci 77 639 04 52")
+    "my number is",  # ("Receipts attached. My number is 7941 8352.")
+    "my number:",
     "simu:",  # (Swahili, a phone, as a label or in a phrase; "SIMU" is a motor's make too)
     "simu =",
     "simu  =",
@@ -1040,7 +1063,7 @@ _CTX_CJK = re.compile(
     # Persian "همراه" alone is "along with", its mobile is "تلفن همراه")
     r"نومرو|تماس|تلفن|موبایل|موبائل|(?<![\u0600-\u06ff])فون(?![\u0600-\u06ff])|رابطہ|رقمي|ফোন|মোবাইল|যোগাযোগ|"
     r"โทร(?!ทัศน์)|มือถือ|ติดต่อ|ទូរស័ព្ទ|ទំនាក់ទំនង|"
-    r"ဖုန်း|ဆက်သွယ်|ტელ|დარეკეთ|მობ|კონტაქტ|უკუკავშირ|ಫೋನ್|ഫോൺ|ఫోన్|தொலைபேசி|ફોન|ਫ਼ੋਨ|ਫੋਨ|දුරකථන|ስልክ|"
+    r"ဖုန်း|ဆက်သွယ်|ტელ|დარეკეთ|დამირეკეთ|დაგვირეკეთ|დაუკავშირდით|მობ|კონტაქტ|უკუკავშირ|ಫೋನ್|ഫോൺ|ఫోన్|தொலைபேசி|ફોન|ਫ਼ੋਨ|ਫੋਨ|දුරකථන|ስልክ|"
     # (Hebrew tel., phone, mobile -- not a laptop's, "מחשב נייד", nor mobility --, "call" and "dial"; Amharic "call";
     # Pakistan's mobile wallets, which a phone number names)
     r"טל['׳]|טלפון|(?<!מחשב )נייד(?!ות)|פלאפון|התקשרו|חייגו|ይደውሉ|ደውሉ|جاز کیش|ایزی پیسہ"
@@ -1425,10 +1448,20 @@ _IM_ON = re.compile(r"(?<![^\W\d_])i(?:'|’| a)m on[ \t]+$")  # ("I'm on 079451
 _PHONE_SIGN = re.compile(r"[☎☏📞📱]\ufe0f?[ \t:]*$")  # (a phone's sign right before: "☎ (0-312) 94438"; not after)
 
 
+# an office's label and its colon right before a number: a parish's, a charity's, a school's ("Despacho parroquial: 913 662
+# 475", "Presbytère: 54 21 38", "Farní kancelář: 545 213 074")
+_OFFICE_LABEL = re.compile(
+    r"(?<![^\W\d_])(?:office|oficina|secretar[ií]a|secr[ée]tariat|sekretariat|secretariaat|segreteria|bureau|büro|"
+    r"pfarrbüro|pfarramt|kancelář|kancelaria|ufficio|escritório|kantoor|kontor|toimisto|iroda|канцелярия|офис|оффис|"
+    r"despacho|presbyt[èe]re|parroquia|parish|paróquia|parrocchia|parafia|fara)(?:[ \t]+[^\W\d_]+){0,2}[ \t]*[:：][ \t]*$"
+)
+
+
 def _ctx(before: str, after: str, header: str) -> bool:
     return (
         # (each looked for only where it can be: "m on" in ASCII, a phone's sign outside it)
         ("m on" in before[-12:] and _IM_ON.search(before[-12:]) is not None)
+        or (":" in before[-3:] and _OFFICE_LABEL.search(before[-40:].lower()) is not None)
         or (not before[-6:].isascii() and _PHONE_SIGN.search(before[-6:]) is not None)
         or _has_ctx(before)
         or _has_ctx(after)
@@ -2044,13 +2077,25 @@ def phone_candidates(
             )
         )
         # (a column named "Code", "Art.-Nr.", "Order"; a key named "..._id")
-        joined = joined or (
-            last >= 0
-            and a - last <= _OR_REACH
-            and _OR_JOIN.fullmatch(t, last, a) is not None
-            and (
-                "/" not in t[last:a] or s[:1] in "+0("
-            )  # (after a slash, a whole number: not "/ 3 500 000", "/ 2024 …")
+        joined = (
+            joined
+            or (
+                last >= 0
+                and a - last <= _OR_LABEL_REACH
+                and a - last > _OR_REACH - 12
+                and not neg
+                and not (s[:1] == "(" and s[2:3] == ")")  # (a count in brackets: "Hilde (3) 958 22 146")
+                and _OR_LABEL.fullmatch(t, last, a) is not None
+                and _NEG_SET.isdisjoint(_TOKEN.findall(t[last:a].lower()))  # (no record's word: "codice corso 345 …")
+            )
+            or (
+                last >= 0
+                and a - last <= _OR_REACH
+                and _OR_JOIN.fullmatch(t, last, a) is not None
+                and (
+                    "/" not in t[last:a] or s[:1] in "+0("
+                )  # (after a slash, a whole number: not "/ 3 500 000", "/ 2024 …")
+            )
         )
         if joined and nd < 9 and _THOUSANDS.fullmatch(s) and ("·" in t[last:a] or "•" in t[last:a]):
             joined = False  # (a count after a middle dot: "(212) 555-0188 · 4 500 000 downloads"; not "· 650 218 447")
@@ -2473,6 +2518,18 @@ _OR_JOIN = re.compile(
     re.IGNORECASE,
 )
 _OR_REACH = 16
+# ...or a label's few words after the comma or the "or" ("099 721 641 o a la secretaría 2784 1453", "+227 96 14 15 37,
+# bureau 20 21 69 27", "+509 3746 0769 oswa biwo pawas la nan 2958 2239"): a second contact's number
+_OR_WORDS = (
+    r"or|ou|o|oder|of|eller|lub|albo|или|або|veya|ya da|atau|hoặc|หรือ|tai|vagy|sau|nebo|alebo|ή|או|یا|أو|او|或|或者|또는|"
+    r"または|अथवा|या|oswa|jew|po o|ან|ou bien|oppure|ovvero|bzw|ali|ili|или же"
+)
+_OR_LABEL = re.compile(
+    r"[ \t]*(?:[,،][ \t]*(?:(?:" + _OR_WORDS + r")[ \t]+)?|(?:" + _OR_WORDS + r")[ \t]+)"
+    r"(?:[^\W\d_][^\W\d_'’.-]{0,20}[ \t]+){0,3}[^\W\d_][^\W\d_'’.-]{0,20}[ \t]*:?[ \t]*",
+    re.IGNORECASE,
+)
+_OR_LABEL_REACH = 44
 _THREE_GROUPS = re.compile(r"[0-9][^0-9]+[0-9]+[^0-9]+[0-9]")
 _HTTP_BEFORE = re.compile(r"HTTP/[0-9](?:\.[0-9])?\" $")
 _PORT_BEFORE = re.compile(r"(?<![^\W\d_])(?:port|Port|PORT)\. ?$")
