@@ -870,3 +870,24 @@ def test_english_framing_words_count_up_to_two_distinct():
     assert _edu_count("what is a prompt injection? for example, security research shows") == 2
     assert _edu_count("security security security") == 1  # (the same word again is no second)
     assert _edu_count("the team met to plan the spring fair") == 0
+
+
+def test_a_discussions_example_lines_are_rows_indented_lines_items_and_turns():
+    from leash_cli.scanners.injection import _example_lines
+
+    text = (
+        "Intro line.\n| a | b | c |\n  indented example\n- bullet\n3) numbered\nb) lettered\nii. roman\n(c) bracketed\n"
+        "User: a turn\n[09:12] Assistant: another\nPlain prose line.\n```\n- in a fence\n```\n"
+    )
+    got = [text[a:b] for a, b in _example_lines(text)]
+    assert got == [
+        "| a | b | c |",
+        "  indented example",
+        "- bullet",
+        "3) numbered",
+        "b) lettered",
+        "ii. roman",
+        "(c) bracketed",
+        "User: a turn",
+        "[09:12] Assistant: another",
+    ]

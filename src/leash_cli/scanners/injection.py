@@ -1772,7 +1772,7 @@ def _report_forms(t: str) -> int:
 
 # a table's row, an indented line, a list's item, a transcript's turn (a speaker's label, a time stamp before it)
 _EXAMPLE_LINE = re.compile(
-    r"(?im)^(?:[ \t]*\|[^|\n]*\|[^|\n]*\|.*|(?: {2}|\t)[ \t]*\S.*|[ \t]*(?:[-•–*]|\d{1,2}[.)])[ \t].*|"
+    r"(?im)^(?:[ \t]*\|[^|\n]*\|[^|\n]*\|.*|(?: {2}|\t)[ \t]*\S.*|[ \t]*(?:[-•–*]|\d{1,2}[.)]|[a-z][.)]|[ivx]{1,5}[.)]|\([a-z0-9]{1,3}\))[ \t].*|"
     r"[ \t]*(?:\[[^\]\n]{1,24}\][ \t]*)?(?:user|assistant|bot|chatbot|customer|client|cliente|kunde|klient|agent|human|"
     r"tester|attacker|utilisateur|usuario|usuário|utente|benutzer|nutzer|gebruiker|użytkownik|пользователь|asystent|"
     r"asistente|assistente|assistent|[abcpqu])[ \t]*[:：].*)$"
