@@ -328,7 +328,7 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     + ("rezervare", "rezervării", "avvik", "avviksnr", "flyfraktbrev", "fraktbrev", "luftfraktbrev")
     # (farming and fishing: a lot's, a herd's, a Norwegian landing note's, an Icelandic personal id's abbreviation:
     # "Partie 0424 1183 22", "n° de troupeau 10.2234.5567", "Sluttseddel nr. 24-177424", "kt. 041288-3079")
-    + ("partie", "troupeau", "sluttseddel", "kt")
+    + ("partie", "troupeau", "sluttseddel")
     + ("arve",)  # (an Estonian invoice, lower-cased: "Loomakliinik – arve 5522992"; "Arve" is a first name too)
     + ("acc",)  # (a bank account, abbreviated: "branch code 051001, acc 072 418 331"; not "Acc. manager tel. 082 …")
     + ("uci",)  # (a Canadian immigration client's number: "UCI 11-2287-4410"; see _NANP_SHAPE)
@@ -582,7 +582,9 @@ _CODE_LETTERS = re.compile(r"(?<=:[ \t])[A-Z]{2,4}[ \t]?$")
 _NUMBER_LABEL = re.compile(r"(?i)(?:nummer|number|numero|número|numer|nr\.?|no\.?|id)[ \t]*:[ \t]*$")
 # an account's own short form right before it ("A/c 00112233445566"; not "A/C Repair: …", "Casa/Celular: …")
 _ACCOUNT_AC = re.compile(r"(?<![^\W\d_/])a/c\.?(?:[ \t]*(?:no\.?|number|#))?[ \t]*:?[ \t]*$")
-_ORG_NR = re.compile(r"(?<![a-z.])org\. ?nr\.?[ \t]*[:#]?[ \t]*$")  # a Swedish "Org.nr", not "example.org"
+_ORG_NR = re.compile(
+    r"(?<![a-z.])(?:org\. ?nr\.?|kt\.)[ \t]*[:#]?[ \t]*$"
+)  # a Swedish "Org.nr", not "example.org"; an Icelandic personal id's "kt." (not knots: "15 kt 0412 …")
 # the articles, prepositions and verbs that may stand between a record's word and its number, which are no number
 # word themselves ("the trade group is 519-…")
 _FILLER_GLUE = frozenset(
