@@ -2551,3 +2551,25 @@ def test_a_clinical_trials_subject_id_is_no_ssn():
     assert [f.text for f in PiiScanner().scan("Subject: SSN 523-41-8876 on file") if f.type == "US_SSN"] == [
         "523-41-8876"
     ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # (what small health-care practices' text taught (writer BL, written in new texts here): a lab's accession
+        # number, a prescriber's NPI, a Korean receipt's number, a Brazilian health plan's card are no phones)
+        "Lab summary for J. Ortiz. Ordering provider NPI 1538261947. Accession 0512-6630-27. Reviewed by Dr. Fenn.",
+        "Prescriber license MD-0048127, NPI 1730594826.\nParent phone: on file.",
+        "치과 진료 기록: #36 근관치료, #47 발치 예정. 면허번호 제24288호. 영수증 번호 2611-0725.",
+        "Paciente: Ana Souza. Convênio: plano odontológico, carteirinha 0733 5120 4487 2\nQueixa: sensibilidade",
+    ],
+)
+def test_what_health_care_practices_text_taught(text):
+    assert phones_in(text) == [], text
+
+
+def test_an_ipv6_address_right_after_its_labels_colon():
+    # (the label's last character a hex digit: "IPv6:" -- the address was read as starting at the "6")
+    for text in ("サーバ IPv6：fd12:3456:789a:1::25、検査機器", "IPv6:fd12:3456:789a:1::25"):
+        found = [(f.type, text[f.start : f.end]) for f in PiiScanner().scan(text)]
+        assert found == [("IP_ADDRESS", "fd12:3456:789a:1::25")], text

@@ -329,6 +329,9 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     # (farming and fishing: a lot's, a herd's, a Norwegian landing note's, an Icelandic personal id's abbreviation:
     # "Partie 0424 1183 22", "n° de troupeau 10.2234.5567", "Sluttseddel nr. 24-177424", "kt. 041288-3079")
     + ("partie", "troupeau", "sluttseddel")
+    # (health care: a lab's accession number, a prescriber's NPI, a Portuguese lab request's, a Brazilian health plan's
+    # card: "Accession 0304-7721-19", "NPI 1902847365", "Requisição n.º 2411/88213", "carteirinha 0418 2273 0091 4")
+    + ("accession", "npi", "requisição", "requisicao", "carteirinha")
     + ("arve",)  # (an Estonian invoice, lower-cased: "Loomakliinik – arve 5522992"; "Arve" is a first name too)
     + ("acc",)  # (a bank account, abbreviated: "branch code 051001, acc 072 418 331"; not "Acc. manager tel. 082 …")
     + ("uci",)  # (a Canadian immigration client's number: "UCI 11-2287-4410"; see _NANP_SHAPE)
@@ -665,6 +668,8 @@ _NEG_CJK = re.compile(
     r"고객번호|계기번호|계량기번호|電號|电号|户号|戶號|第|승인번호|代碼|代码|کد ملی|대출번호|계약번호|동호수|"
     # (a student's number, a notice's, a farm household's: "学号：2022011834", "학번", "공지번호 2025-0137", "농가번호")
     r"学号|學號|学籍号|학번|공지번호|공고번호|농가번호|배출번호|"
+    # (a Korean receipt's number, a care institution's code: "영수증 번호 2503-0418", "장기요양기관 기호 33282800980")
+    r"영수증|기관\s*기호|"
     # (a lottery draw, a medical record, a Persian postcode, an ad account, a platform's, a player's or a member's id)
     r"ロト|病歷號|病历号|کد پستی|広告アカウント|광고 계정|애즈 계정|(?:平台|用户|用戶|玩家|会员|會員|会員|主播)\s*ID|"
     # (a Hebrew record's number: a match's, an order's, a customer's, an account's, a file's)
@@ -984,6 +989,10 @@ _CTX_SET = frozenset(
         "contactarme",
         "contáctame",
         "contáctenos",
+        "rufft",  # (Luxembourgish: call; Mongolian: call, after the number -- "7011 4827 дугаарт залгана уу")
+        "urufft",
+        "залгана",
+        "залгах",
         "hringdu",
         "hringja",
         "hringið",

@@ -1158,6 +1158,10 @@ class PiiScanner:
                 # a label's colon right before it ("ip:2001:db8::1", "ステージング：2001:db8::1" after NFKC)
                 i += 1
                 m = _IPV6_BODY.match(t, i)
+            elif m is None and i > 0 and t[i - 1].isalpha() and 0 < (j := t.find(":", i, h + 1)) - i <= 2:
+                # ...whose last characters are hex digits ("IPv6:fd12:3456:789a:1::25", "サーバ IPv6：fd12:…")
+                i = j + 1
+                m = _IPV6_BODY.match(t, i)
             if m is None or m.end() <= h:
                 # an IPv6 address can only start at the start of this
                 # hex/colon run (look-behind), so skip the whole run
