@@ -2573,3 +2573,25 @@ def test_an_ipv6_address_right_after_its_labels_colon():
     for text in ("サーバ IPv6：fd12:3456:789a:1::25、検査機器", "IPv6:fd12:3456:789a:1::25"):
         found = [(f.type, text[f.start : f.end]) for f in PiiScanner().scan(text)]
         assert found == [("IP_ADDRESS", "fd12:3456:789a:1::25")], text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what legal services' text taught (writer BM, written in new texts here): after a slash, a number as long as
+        # the phone before it, in three groups; a Dutch payment's reference and a Swedish court case's number)
+        (
+            "Contacts de l'étude : 33 821 47 09 / 77 638 21 54 – etude.diallo@huissier.example",
+            ["33 821 47 09", "77 638 21 54"],
+        ),
+        (
+            "Graag betalen vóór 1 november op NL95INGB4915767317 o.v.v. 6621-24-0183 of bel 088 118 4700.",
+            ["088 118 4700"],
+        ),
+        ("KRONOFOGDEN – Beslut om utmätning\nMålnummer: 08-227301-24\nGäldenär: Anders Nilsson", []),
+        # (and what they keep: counts after a slash)
+        ("Population 3 500 000 / 4 200 000 in 2024", []),
+    ],
+)
+def test_what_legal_services_text_taught(text, want):
+    assert phones_in(text) == want, text

@@ -332,6 +332,7 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     # (health care: a lab's accession number, a prescriber's NPI, a Portuguese lab request's, a Brazilian health plan's
     # card: "Accession 0304-7721-19", "NPI 1902847365", "Requisição n.º 2411/88213", "carteirinha 0418 2273 0091 4")
     + ("accession", "npi", "requisição", "requisicao", "carteirinha")
+    + ("målnummer", "målnr")  # (a Swedish court case's number: "Målnummer: 08-115947-24")
     + ("arve",)  # (an Estonian invoice, lower-cased: "Loomakliinik – arve 5522992"; "Arve" is a first name too)
     + ("acc",)  # (a bank account, abbreviated: "branch code 051001, acc 072 418 331"; not "Acc. manager tel. 082 …")
     + ("uci",)  # (a Canadian immigration client's number: "UCI 11-2287-4410"; see _NANP_SHAPE)
@@ -364,6 +365,7 @@ _NEG_CAPS = frozenset(
 )
 _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "тн вэд",  # (a Russian customs code)
+    "o.v.v.",  # (a Dutch payment's reference, "onder vermelding van": "o.v.v. 7718-24-0276")
     "variabilní symbol",  # (a Czech payment's reference)
     "var. symbol",
     "mã số thuế",  # (a Vietnamese tax code)
@@ -1872,6 +1874,7 @@ def phone_candidates(
                     break
 
     last = -1  # where the last number yielded ends: one joined to it by "or" is a phone number too
+    last_groups: tuple[int, ...] = ()  # (and the lengths of its groups of digits)
     hl7 = "|^~\\&" in t
     if items is None:
         items = ItemNumbers(t)
@@ -1918,7 +1921,7 @@ def phone_candidates(
             # a URL-encoded "+" (a form's "phone=%2B2015795839"): read as the number's own
             if _pn is not None and _valid_intl("+" + s) == 2:
                 yield ("PHONE", a, b, 0.8)
-                last = b
+                last, last_groups = b, _group_lengths(s)
             continue
         intl = s.startswith(("+", "(+"))
         if not intl:
@@ -2026,7 +2029,7 @@ def phone_candidates(
             # an Indian mobile as a UPI payment address ("8123242483@ybl"): the number is the phone's
             if _pn is not None and _valid_national(s, ("IN",))[0] == "IN":
                 yield ("PHONE", a, b, 0.7)
-                last = b
+                last, last_groups = b, _group_lengths(s)
             continue
         if nd == 7 and _CONTAINER_OWNER.search(before[-6:]) and _CONTAINER_SERIAL.fullmatch(s):
             continue  # a shipping container's serial and check digit after its owner code ("HDMU 660381 2")
@@ -2104,8 +2107,11 @@ def phone_candidates(
                 and a - last <= _OR_REACH
                 and _OR_JOIN.fullmatch(t, last, a) is not None
                 and (
-                    "/" not in t[last:a] or s[:1] in "+0("
-                )  # (after a slash, a whole number: not "/ 3 500 000", "/ 2024 …")
+                    "/" not in t[last:a]
+                    or s[:1] in "+0("
+                    or (len(last_groups) > 2 and _group_lengths(s) == last_groups)
+                )  # (after a slash, a whole number, or one in the groups of the number before it: "33 821 47 09 / 77 638
+                # 21 54"; not "/ 3 500 000", "/ 2024 …", "(206) 555-0142 / 2024 118 774")
             )
         )
         if joined and nd < 9 and _THOUSANDS.fullmatch(s) and ("·" in t[last:a] or "•" in t[last:a]):
@@ -2117,8 +2123,16 @@ def phone_candidates(
             score -= 0.6  # order / invoice / customer number ...: kept only below any sane min_score
         if score > 0:
             if score >= min_score:
-                last = end
+                last, last_groups = end, _group_lengths(s)
             yield ("PHONE", a, end, min(score, 1.0))
+
+
+_DIGIT_GROUP = re.compile(r"[0-9]+")
+
+
+def _group_lengths(s: str) -> tuple[int, ...]:
+    """The lengths of the groups of digits of the number ``s`` ("33 821 47 09": 2, 3, 2, 2)."""
+    return tuple(len(g) for g in _DIGIT_GROUP.findall(s))
 
 
 _WHATSAPP = re.compile(r"(?:wa\.me/|whatsapp\.com/send/?\?phone=)\+?([0-9]{8,15})(?![0-9])")
