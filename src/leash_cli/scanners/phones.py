@@ -325,13 +325,13 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     + ("incident", "incidente", "aksjon", "البلاغ", "بلاغ", "pnr", "partida")
     # (transport: a Romanian booking's code, a Norwegian deviation report's, an air waybill's:
     # "Cod rezervare: 6102-33791", "Avvik nr. 2024-0314", "Flyfraktbrev 074-82259030")
-    + ("rezervare", "rezervării", "avvik", "avviksnr", "flyfraktbrev", "fraktbrev", "luftfraktbrev")
+    + ("avvik", "avviksnr", "flyfraktbrev", "fraktbrev", "luftfraktbrev")
     # (farming and fishing: a lot's, a herd's, a Norwegian landing note's, an Icelandic personal id's abbreviation:
     # "Partie 0424 1183 22", "n° de troupeau 10.2234.5567", "Sluttseddel nr. 24-177424", "kt. 041288-3079")
     + ("partie", "troupeau", "sluttseddel")
-    # (health care: a lab's accession number, a prescriber's NPI, a Portuguese lab request's, a Brazilian health plan's
-    # card: "Accession 0304-7721-19", "NPI 1902847365", "Requisição n.º 2411/88213", "carteirinha 0418 2273 0091 4")
-    + ("accession", "npi", "requisição", "requisicao", "carteirinha")
+    # (health care: a lab's accession number, a Portuguese lab request's, a Brazilian health plan's card: "Accession
+    # 0304-7721-19", "Requisição n.º 2411/88213", "carteirinha 0418 2273 0091 4")
+    + ("accession", "requisição", "requisicao", "carteirinha")
     + ("målnummer", "målnr")  # (a Swedish court case's number: "Målnummer: 08-115947-24")
     + ("arve",)  # (an Estonian invoice, lower-cased: "Loomakliinik – arve 5522992"; "Arve" is a first name too)
     + ("acc",)  # (a bank account, abbreviated: "branch code 051001, acc 072 418 331"; not "Acc. manager tel. 082 …")
@@ -365,7 +365,7 @@ _NEG_CAPS = frozenset(
 )
 _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "тн вэд",  # (a Russian customs code)
-    "o.v.v.",  # (a Dutch payment's reference, "onder vermelding van": "o.v.v. 7718-24-0276")
+    "cod rezervare",  # (a Romanian booking's code; not "Rezervare: 0721 234 567", a booking line's phone)
     "variabilní symbol",  # (a Czech payment's reference)
     "var. symbol",
     "mã số thuế",  # (a Vietnamese tax code)
@@ -670,8 +670,8 @@ _NEG_CJK = re.compile(
     r"고객번호|계기번호|계량기번호|電號|电号|户号|戶號|第|승인번호|代碼|代码|کد ملی|대출번호|계약번호|동호수|"
     # (a student's number, a notice's, a farm household's: "学号：2022011834", "학번", "공지번호 2025-0137", "농가번호")
     r"学号|學號|学籍号|학번|공지번호|공고번호|농가번호|배출번호|"
-    # (a Korean receipt's number, a care institution's code: "영수증 번호 2503-0418", "장기요양기관 기호 33282800980")
-    r"영수증|기관\s*기호|"
+    # (a Korean receipt's number -- not a cash receipt's phone, "현금영수증 010-…" --, a care institution's code)
+    r"영수증\s*번호|기관\s*기호|"
     # (a lottery draw, a medical record, a Persian postcode, an ad account, a platform's, a player's or a member's id)
     r"ロト|病歷號|病历号|کد پستی|広告アカウント|광고 계정|애즈 계정|(?:平台|用户|用戶|玩家|会员|會員|会員|主播)\s*ID|"
     # (a Hebrew record's number: a match's, an order's, a customer's, an account's, a file's)
@@ -1461,12 +1461,13 @@ _IM_ON = re.compile(r"(?<![^\W\d_])i(?:'|’| a)m on[ \t]+$")  # ("I'm on 079451
 _PHONE_SIGN = re.compile(r"[☎☏📞📱]\ufe0f?[ \t:]*$")  # (a phone's sign right before: "☎ (0-312) 94438"; not after)
 
 
-# an office's label and its colon right before a number: a parish's, a charity's, a school's ("Despacho parroquial: 913 662
-# 475", "Presbytère: 54 21 38", "Farní kancelář: 545 213 074")
+# a parish's or a secretariat's label and its colon right before a number ("Despacho parroquial: 913 662 475", "Presbytère:
+# 54 21 38", "Farní kancelář: 545 213 074"; not "Office hours: 08 30 17 30", "Office ID: 0412 5561")
 _OFFICE_LABEL = re.compile(
-    r"(?<![^\W\d_])(?:office|oficina|secretar[ií]a|secr[ée]tariat|sekretariat|secretariaat|segreteria|bureau|büro|"
-    r"pfarrbüro|pfarramt|kancelář|kancelaria|ufficio|escritório|kantoor|kontor|toimisto|iroda|канцелярия|офис|оффис|"
-    r"despacho|presbyt[èe]re|parroquia|parish|paróquia|parrocchia|parafia|fara)(?:[ \t]+[^\W\d_]+){0,2}[ \t]*[:：][ \t]*$"
+    r"(?<![^\W\d_])(?:secretar[ií]a|secr[ée]tariat|sekretariat|secretariaat|segreteria|pfarrbüro|pfarramt|"
+    r"kancelář|kancelaria|despacho|presbyt[èe]re|parroquia|paróquia|parrocchia|parafia|fara)"
+    r"(?:[ \t]+(?!hours|horario|horaire|öffnungszeiten|geöffnet|ouvert|id\b|code|número|numéro|nummer|nr\b|no\b)"
+    r"[^\W\d_]+){0,2}[ \t]*[:：][ \t]*$"
 )
 
 
@@ -2099,8 +2100,11 @@ def phone_candidates(
                 and a - last > _OR_REACH - 12
                 and not neg
                 and not (s[:1] == "(" and s[2:3] == ")")  # (a count in brackets: "Hilde (3) 958 22 146")
-                and _OR_LABEL.fullmatch(t, last, a) is not None
-                and _NEG_SET.isdisjoint(_TOKEN.findall(t[last:a].lower()))  # (no record's word: "codice corso 345 …")
+                and (m_or := _OR_LABEL.fullmatch(t, last, a)) is not None
+                # (after "or" any few words; after a comma alone, a contact's place or line among them)
+                and (m_or.group(1) or m_or.group(2) or _CONTACT_LABEL.search(t, last, a) is not None)
+                and _NEG_SET.isdisjoint(words := _TOKEN.findall(t[last:a].lower()))  # (no record's word: "codice corso")
+                and _NUMBER_WORDS.isdisjoint(words)  # (nor a number's: "or mail check number 1234567890")
             )
             or (
                 last >= 0
@@ -2550,11 +2554,41 @@ _OR_WORDS = (
     r"または|अथवा|या|oswa|jew|po o|ან|ou bien|oppure|ovvero|bzw|ali|ili|или же"
 )
 _OR_LABEL = re.compile(
-    r"[ \t]*(?:[,،][ \t]*(?:(?:" + _OR_WORDS + r")[ \t]+)?|(?:" + _OR_WORDS + r")[ \t]+)"
+    r"[ \t]*(?:[,،][ \t]*(?:(" + _OR_WORDS + r")[ \t]+)?|(" + _OR_WORDS + r")[ \t]+)"
     r"(?:[^\W\d_][^\W\d_'’.-]{0,20}[ \t]+){0,3}[^\W\d_][^\W\d_'’.-]{0,20}[ \t]*:?[ \t]*",
     re.IGNORECASE,
 )
+# ...whose words name a contact's place or line (not "Stammkapital 2 500 000", "Registered in England 08123456")
+_CONTACT_LABEL = re.compile(
+    r"(?<![^\W\d_])(?:office|oficina|bureau|büro|ufficio|escritório|kantoor|kontor|toimisto|iroda|офис|"
+    r"secretar[ií]a|secr[ée]tariat|sekretariat|secretariaat|segreteria|biwo|ofisa|fax|mobile|mobil|móvil|movil|cell|"
+    r"home|work|landline|switchboard|reception|recepción|accueil|zentrale|centralita|desk|hotline|línea|linea|"
+    r"whatsapp|instituto|institut|agency|agence|agencia|agenzia|parroquia|paroisse|parrocchia|pfarrbüro|mairie|"
+    r"clinic|clinique|clínica|clinica|praxis|portable|celular|handy|domicile|casa|festnetz)(?![^\W\d_])",
+    re.IGNORECASE,
+)
 _OR_LABEL_REACH = 44
+_NUMBER_WORDS = frozenset(
+    [
+        "number",
+        "numbers",
+        "no",
+        "nr",
+        "nº",
+        "num",
+        "id",
+        "ref",
+        "code",
+        "número",
+        "numero",
+        "numéro",
+        "nummer",
+        "numer",
+        "номер",
+        "numara",
+        "numarası",
+    ]
+)
 _THREE_GROUPS = re.compile(r"[0-9][^0-9]+[0-9]+[^0-9]+[0-9]")
 _HTTP_BEFORE = re.compile(r"HTTP/[0-9](?:\.[0-9])?\" $")
 _PORT_BEFORE = re.compile(r"(?<![^\W\d_])(?:port|Port|PORT)\. ?$")

@@ -600,10 +600,10 @@ _NEG_CTX = re.compile(
     r"(?:\b(?:order|orders|invoice|inv|ref|reference|id|ticket|tracking|sku|isbn|issn|serial|account|acct|po|case|"
     r"transaction|txn|build|version|ver|port|pid|uid|item|part|model|batch|lot|confirmation|receipt|policy|member|serials|"
     r"patent|doi|pr|card|iban|routing|zip|bestellung|rechnung|commande|factura|pedido|auftrag|kundennummer|mrn|npi|mbi|patient|"
-    r"duns|ärende|s/n|spare|ersatzteil|reservedel|reservdel|repuesto|ricambio|schimb|dalies|catalog|catalogue|katalog|"
-    # (a clinical trial's subject and participant ids: "Subject 101-22-0047 | Visit V05")
-    r"subject|participant)\b"
+    r"duns|ärende|s/n|spare|ersatzteil|reservedel|reservdel|repuesto|ricambio|schimb|dalies|catalog|catalogue|katalog)\b"
     r"(?:\W{0,3}(?:number|num|no|nr|id|code)\b)?|#)\W{0,12}$"
+    # (a clinical trial's subject id, with no colon: "Subject 101-22-0047 | Visit V05"; not "Subject: 523-41-8876")
+    r"|\bsubject[ \t]+$"
 )
 
 # One Hyperscan pass (prefilter.py) says which entity patterns can match in a text; every
