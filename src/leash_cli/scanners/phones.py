@@ -2103,7 +2103,9 @@ def phone_candidates(
                 and (m_or := _OR_LABEL.fullmatch(t, last, a)) is not None
                 # (after "or" any few words; after a comma alone, a contact's place or line among them)
                 and (m_or.group(1) or m_or.group(2) or _CONTACT_LABEL.search(t, last, a) is not None)
-                and _NEG_SET.isdisjoint(words := _TOKEN.findall(t[last:a].lower()))  # (no record's word: "codice corso")
+                and _NEG_SET.isdisjoint(
+                    words := _TOKEN.findall(t[last:a].lower())
+                )  # (no record's word: "codice corso")
                 and _NUMBER_WORDS.isdisjoint(words)  # (nor a number's: "or mail check number 1234567890")
             )
             or (
