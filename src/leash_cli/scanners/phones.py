@@ -326,8 +326,8 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     # (transport: a Romanian booking's code, a Norwegian deviation report's, an air waybill's:
     # "Cod rezervare: 6102-33791", "Avvik nr. 2024-0314", "Flyfraktbrev 074-82259030")
     + ("avvik", "avviksnr", "flyfraktbrev", "fraktbrev", "luftfraktbrev")
-    # (farming and fishing: a lot's, a herd's, a Norwegian landing note's, an Icelandic personal id's abbreviation:
-    # "Partie 0424 1183 22", "n° de troupeau 10.2234.5567", "Sluttseddel nr. 24-177424", "kt. 041288-3079")
+    # (farming and fishing: a lot's, a herd's, a Norwegian landing note's number: "Partie 0424 1183 22", "n° de troupeau
+    # 10.2234.5567", "Sluttseddel nr. 24-177424"; an Icelandic personal id's "kt." is in _ORG_NR)
     + ("partie", "troupeau", "sluttseddel")
     # (health care: a lab's accession number, a Portuguese lab request's, a Brazilian health plan's card: "Accession
     # 0304-7721-19", "Requisição n.º 2411/88213", "carteirinha 0418 2273 0091 4")
