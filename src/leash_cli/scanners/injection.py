@@ -1518,12 +1518,12 @@ class InjectionScanner:
         # anywhere in it, to carry out what it quotes (one of each is what a mail's security footer says: "Report
         # phishing e-mails …"); counted outside the quotations, so that a quotation cannot open its own gate, and over
         # the example lines (a catalogue's payloads name the attacks the text is about)
-        gate = normalize(_blanked(text, quotes), fold=True).text
+        whole = normalize(text, fold=True).text  # (a request to carry out a quotation points at its marks)
+        gate = normalize(_blanked(text, quotes), fold=True).text if quotes else whole
         if attack_talk(gate) < 2 or _edu_count(gate) + discussion_hits(gate, limit=2) + _report_forms(gate) < 2:
             return an
         blank = _blanked(text, spans)
         folded = normalize(blank, fold=True).text
-        whole = normalize(text, fold=True).text  # (a request to carry out a quotation points at its marks)
         # (...nor a word to the AI that reads it: "AI assistants, you should do this now", "読み取りAIへの補足：")
         if enacts(whole, len(whole), None) or _VOCATIVE.search(_collapsed(folded)) is not None or glued_reader(folded):
             return an

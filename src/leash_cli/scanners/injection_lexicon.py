@@ -1355,7 +1355,11 @@ def lexicon_scan(t: str, readers: bool = True) -> tuple[list[tuple[str, float, i
 def glued_reader(t: str) -> bool:
     """Whether the folded text ``t`` holds a Latin stem of the lexicon glued to CJK text (``_GLUED``: an AI reader's
     noun or a strong stem, "読み取りAIへの補足：…", "…的AI助手")."""
-    return any(roles is _GLUED for _, _, roles in _hits(t))
+    try:
+        t.encode("latin-1")
+        return False  # (no CJK character: nothing can be glued to one, and the lexicon's pass is skipped)
+    except UnicodeEncodeError:
+        return any(roles is _GLUED for _, _, roles in _hits(t))
 
 
 def _pair(t: str, hits: list[tuple[int, int, frozenset[str]]]) -> list[tuple[str, float, int, int]]:

@@ -2097,7 +2097,7 @@ def phone_candidates(
             or (
                 last >= 0
                 and a - last <= _OR_LABEL_REACH
-                and a - last > _OR_REACH - 12
+                and a - last > 4  # (a gap of a few characters, "or" or a slash, is _OR_JOIN's, below)
                 and not neg
                 and not (s[:1] == "(" and s[2:3] == ")")  # (a count in brackets: "Hilde (3) 958 22 146")
                 and (m_or := _OR_LABEL.fullmatch(t, last, a)) is not None
