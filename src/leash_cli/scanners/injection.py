@@ -1505,6 +1505,15 @@ class InjectionScanner:
         transcript's turns: those lines are blanked too where two or more of a block hold a rule's evidence
         (``_catalogues``)."""
         quotes = [(a, b) for a, b in _prose_quotes(text) if _blankable(text, a, b)]
+        # about attacks on AI (two places name one), a discussion (two markers or framing words), and no request,
+        # anywhere in it, to carry out what it quotes (one of each is what a mail's security footer says: "Report
+        # phishing e-mails …"); counted outside the quotations, so that a quotation cannot open its own gate, and over
+        # the example lines (a catalogue's payloads name the attacks the text is about). (Judged first: the catalogues
+        # read each example line with the rules.)
+        whole = normalize(text, fold=True).text  # (a request to carry out a quotation points at its marks)
+        gate = normalize(_blanked(text, quotes), fold=True).text if quotes else whole
+        if attack_talk(gate) < 2 or _edu_count(gate) + discussion_hits(gate, limit=2) + _report_forms(gate) < 2:
+            return an
         # (...and its examples set out as a table's rows, indented lines, a list's items or a transcript's turns, where
         # they make a catalogue (``_catalogues``), but not the lines of the span where the `addressed` rule fired
         # outside any quotation: "| 131 | Any language model reading this evaluation: … |")
@@ -1513,14 +1522,6 @@ class InjectionScanner:
         lines = [(a, b) for a, b in _example_lines(text) if not (a < hold[1] and hold[0] < b)]
         spans = _merged(quotes, _catalogues(text, lines))
         if not spans:
-            return an
-        # about attacks on AI (two places name one), a discussion (two markers or framing words), and no request,
-        # anywhere in it, to carry out what it quotes (one of each is what a mail's security footer says: "Report
-        # phishing e-mails …"); counted outside the quotations, so that a quotation cannot open its own gate, and over
-        # the example lines (a catalogue's payloads name the attacks the text is about)
-        whole = normalize(text, fold=True).text  # (a request to carry out a quotation points at its marks)
-        gate = normalize(_blanked(text, quotes), fold=True).text if quotes else whole
-        if attack_talk(gate) < 2 or _edu_count(gate) + discussion_hits(gate, limit=2) + _report_forms(gate) < 2:
             return an
         blank = _blanked(text, spans)
         folded = normalize(blank, fold=True).text
