@@ -1558,7 +1558,13 @@ _ATTACK_TALK = (
     "truffa|truffe|truffator|frode|fraudolent|sospett|manipol|golpe|golpista|suspeit|oplichting|oplichter|verdacht|"
     "oszust|podejrzan|wyłudz|мошенни|подозрител|манипул|шахрай|підозріл|podvod|podezřel|bedrägeri|bedragare|svindel|"
     "misstänkt|mistenkelig|mistænkelig|dolandırıcı|şüpheli|huijaus|epäilyttäv|csalás|gyanús|înșelăt|fraudă|απάτη|"
-    "ύποπτ|احتيال|مشبوه|הונאה|חשוד|धोखाधड़ी|संदिग्ध|诈骗|欺诈|可疑|詐欺|不審|사기|의심|lừa đảo|penipuan|mencurigakan"
+    "ύποπτ|احتيال|مشبوه|הונאה|חשוד|धोखाधड़ी|संदिग्ध|诈骗|欺诈|可疑|詐欺|不審|사기|의심|lừa đảo|penipuan|mencurigakan|"
+    # (the jailbreak, the red team, the hidden instruction, manipulation in the other languages)
+    "manipuler|manipulier|越狱|脱獄|탈옥|红队|紅隊|レッドチーム|레드팀|джейлбрейк|взлом|"
+    "versteckte anweisung|instruction cachee|instructions cachees|instruccion oculta|instrucciones ocultas|"
+    "instrucao oculta|instrucoes ocultas|istruzione nascosta|istruzioni nascoste|verborgen instructie|"
+    "dold instruktion|dolda instruktioner|ukryta instrukcja|ukryte instrukcje|gizli talimat|скрытая инструкция|"
+    "скрытые инструкции|прихована інструкція|隐藏指令|隠し指示|숨겨진 지시|تعليمات مخفية|hidden text|white text"
 )
 _attack_talk = sorted({_fold(x) for x in _ATTACK_TALK.split("|") if x.strip()})
 _ATTACK_START = tuple(re.match(r"[a-z\u0370-\u03ff\u0400-\u04ff\u0590-\u06ff]", s) is not None for s in _attack_talk)
@@ -1566,6 +1572,42 @@ try:
     _ATTACK_AC: AhoCorasick | None = AhoCorasick(_attack_talk)
 except NameError:  # pragma: no cover - (no ahocorasick_rs above)
     _ATTACK_AC = None
+
+
+# the forms of security writing in the other languages (an incident report, a pentest, a red team's log, an audit, a
+# newsletter on security): with English's (``injection._REPORT_FORMS``) one of a discussion's two markers
+_REPORT_FORMS_ML = (
+    "vorfallsbericht|sicherheitsvorfall|penetrationstest|pentest|prufbericht|sicherheitsbericht|testprotokoll|"
+    "rapport d'incident|compte rendu|compte-rendu|retour d'experience|test d'intrusion|bulletin de securite|"
+    "journal de session|informe|incidente|auditoria|prueba de penetracion|boletin de seguridad|relatorio|"
+    "teste de intrusao|boletim de seguranca|rapporto|verbale|test di penetrazione|incidentrapport|auditrapport|"
+    "beveiligingsbulletin|handelserapport|hendelsesrapport|haendelsesrapport|sakerhetsbulletin|raport|incydent|"
+    "test penetracyjny|audyt|zprava o incidentu|penetracni test|olay raporu|rapor|sizma testi|denetim|отчет|"
+    "инцидент|пентест|аудит|звіт|інцидент|تقرير|اختبار الاختراق|تدقيق|نشرة|דוח|מבדק חדירה|रिपोर्ट|"
+    "报告|報告|安全事件|渗透测试|滲透測試|测试记录|审计|复盘|報告書|レポート|インシデント|ペネトレーションテスト|監査|"
+    "보고서|보안 사고|모의해킹|침투 테스트|bao cao|su co|kiem thu xam nhap|laporan|insiden|uji penetrasi|"
+    "red team|red-team|session log|post-incident|bug bounty|newsletter|release notes|retrospective|awareness|"
+    "reading group|admin guide|rule pack|guardrail"
+)
+_report_forms_ml = sorted({_fold(x) for x in _REPORT_FORMS_ML.split("|") if x.strip()})
+_REPORT_START = tuple(
+    re.match(r"[a-z\u0370-\u03ff\u0400-\u04ff\u0590-\u06ff]", s) is not None for s in _report_forms_ml
+)
+try:
+    _REPORT_AC: AhoCorasick | None = AhoCorasick(_report_forms_ml)
+except NameError:  # pragma: no cover - (no ahocorasick_rs above)
+    _REPORT_AC = None
+
+
+def report_forms(t: str) -> int:
+    """1 where the folded text ``t`` names a form of security writing in another language than English (or one of
+    English's the regex of ``injection`` leaves out: a red team's session log, a newsletter), else 0."""
+    if _REPORT_AC is None:  # pragma: no cover
+        return 0
+    for i, a, _ in _REPORT_AC.find_matches_as_indexes(t):
+        if not (a and _REPORT_START[i] and t[a - 1].isalnum()):
+            return 1
+    return 0
 
 
 def attack_talk(t: str, limit: int = 2) -> int:
