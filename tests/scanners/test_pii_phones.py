@@ -2617,3 +2617,45 @@ def test_a_participants_ssn_is_an_ssn_and_a_trial_subjects_id_is_not():
     ssns = [f.text for t in ("Plan participant: 524-71-3398", "Subject: 523-41-8876") for f in PiiScanner().scan(t)]
     assert ssns == ["524-71-3398", "523-41-8876"]
     assert [f.text for f in PiiScanner().scan("Query 88412 | Subject 101-22-0047 | Visit V05")] == []
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what construction and utilities text taught (writers BN and BO, written in new texts here): a customer
+        # service's, an emergency line's, an inquiry's, an information line's and an outside line's labels; "contact" in
+        # Greek, "call" in Maltese)
+        ("Servicio técnico de ascensores.\nAtención al cliente: 900 200 314", ["900 200 314"]),
+        ("Corte de agua programado en Sopocachi.\nEmergencias: 71 530 284", ["71 530 284"]),
+        ("Corte programado del servicio eléctrico. Consultas al 2010-4455 o al 8820-3391.", ["2010-4455", "8820-3391"]),
+        ("Ndërprerje e energjisë elektrike. Për informacion: 0800 5050.", ["0800 5050"]),
+        ("Munkavezető: Kiss Anna, mellék 2210, külső vonal 76 504 118", ["76 504 118"]),
+        ("Προσφορά για θερμοσίφωνα. Επικοινωνία: 99 518 204", ["99 518 204"]),
+        ("Għal aktar informazzjoni ċemplu lill-uffiċċju fuq 2133 4410.", ["2133 4410"]),
+        # (and their numbers that are none: an amount before its currency's code, a cadastral account, a giro
+        # payment's reference, an Icelandic payment slip, a meter's readings, a building licence a word before)
+        (
+            "Devis pour un mur de clôture (42 ml, h=2,40 m) : 4 250 000 FCFA\nContact : M. Kouassi – 07 07 51 22 40",
+            ["07 07 51 22 40"],
+        ),
+        ("Licencia de construcción, cuenta catastral 052-114-07-000-3, folio real 881204", []),
+        ("UEN 201933412K · Payment ref. GIRO 0931-207-44", []),
+        ("Orkureikningur, greiðsluseðill 0552-31-90418, eindagi 15. maí", []),
+        ("Tagihan listrik, Stand 20931-21477, daya 1300 VA", []),
+        ("Cubicación No. 4 – Residencial Las Palmas, Santo Domingo Este\nLicencia MIVHED 0288-2026 · RNC 1-41-8", []),
+    ],
+)
+def test_what_construction_and_utilities_text_taught(text, want):
+    assert phones_in(text) == want, text
+
+
+def test_a_card_inside_a_longer_run_of_groups_and_a_cost_centres_code():
+    pii = PiiScanner().scan
+    # (an NF-e's 44-digit access key, written in groups of four: a Mastercard-shaped run inside it is no card)
+    key = "NF-e 552.114.380, chave 3526 0812 4418 9920 3310 5500 0000 0000 0004 7781 2206"
+    assert [f.text for f in pii(key) if f.type == "CREDIT_CARD"] == []
+    assert [f.text for f in pii("Card: 5500 0000 0000 0004, exp 12/27") if f.type == "CREDIT_CARD"] == [
+        "5500 0000 0000 0004"
+    ]
+    assert [f.text for f in pii("Labour 2.5 hr @ $118.00   Cost center 512-44-7780") if f.type == "US_SSN"] == []
+    assert [f.text for f in pii("Cost center 7740; employee SSN 512-44-7780") if f.type == "US_SSN"] == ["512-44-7780"]

@@ -1,6 +1,6 @@
 """PII and secrets on text by writers who never saw the scanners (issue #18's bars, on other people's text).
 
-``pii_blind/`` and ``secrets_blind/`` (one file per writer): sixty-five writers, each briefed with the entity types, the
+``pii_blind/`` and ``secrets_blind/`` (one file per writer): sixty-seven writers, each briefed with the entity types, the
 countries and kinds of text to cover and the kinds of hard negative, never shown the scanners, their tests
 or each other's sets; numbers and keys made up, correctly formed (check digits, numbering ranges, token
 shapes). Each set was scored first with the scanners as they were (held out: docs/pii-and-secrets.md, "Other
@@ -14,7 +14,8 @@ micro-F1, negatives, IP, SSN and card bars held out). The next writer's set is t
 digit (an extension written right after it included), a PEM private key from ``-----BEGIN`` to the end of
 its ``-----END`` line (writer A marked the BEGIN line only; extended mechanically), a URL password alone;
 a fax number is a phone number (writer P left four unlabelled; labelled mechanically; writer R left three
-extensions outside their numbers' spans, writer U one; extended mechanically).
+extensions outside their numbers' spans, writer U one; extended mechanically; writer BO labelled three passwords of
+configs, not of URLs, as URL_PASSWORD: unlabelled mechanically, the type being a URL's password).
 Run with ``-s`` for the tables."""
 
 from __future__ import annotations
@@ -108,6 +109,12 @@ KNOWN_SHORT = {
     # (after a second reader: a quantity without "of" before a number, "SN" and "Compte" no longer hide one: "4 szt.
     # 501 234 567" is an ad's phone, "SN" an SSN's abbreviation too, "Gestionnaire de compte" an account manager's phone)
     "BE": {"IP_ADDRESS": 0.85, "US_SSN": 0.85, "negatives": 0.13},
+    # Writer BN's: a German tariff position written as a dotted quad after its word ("Tarifstelle 2.4.1.1"), a Belgian
+    # company's number with the tenderer's word between ("Ondernemingsnummer aanbesteder: 0207.451.227"), a US
+    # specification section's number opening a submittal log's row ("09 29 00-001  Gypsum board"), a Georgian permit's
+    # number after "№" (read as "No" once normalised), a São Paulo taxpayer's property number after its word and a
+    # bracketed note ("Contribuinte (SQL) 041.182.0449-6").
+    "BN": {"negatives": 0.06},
 }
 
 

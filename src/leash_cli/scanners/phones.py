@@ -154,6 +154,9 @@ _HOURS_AFTER = re.compile(r"[ \t]?(?:uhr|h)(?![^\W\d_])", re.IGNORECASE)
 _THOUSANDS = re.compile(r"[1-9]\d{0,2}(?:([ .])\d{3})(?:\1\d{3})*")
 _UNIT_AFTER = re.compile(
     r"[ \t]?(?:€|\$|£|¥|₽|₹|₩|₺|%|‰|°|元|円|원|руб|р\.|тыс|млн|zł|pln|eur|usd|gbp|chf|rub|ft|kč|kr|"
+    # (more currencies' codes: "3 850 000 FCFA"; not those that are words or names too, "try", "pen", "ron", "cop")
+    r"fcfa|cfa|xof|xaf|tnd|dzd|aed|sar|inr|idr|brl|mxn|ars|clp|bob|kes|ngn|zar|egp|uah|czk|huf|bgn|sek|nok|dkk|"
+    r"jpy|cny|krw|sgd|myr|thb|vnd|aud|nzd|mga|ugx|tzs|rwf|etb|ghs|"
     r"km|kg|mb|gb|kb|ms|mm|cm|m²|m2|people|users|inhabitants|habitantes|einwohner|mieszkańców|человек|"
     r"osób|personas|pessoas|persone|inwoners|kişi|명|人|units|pcs|szt|stück|шт)(?![a-z])"
     r"(?![ \t]?[0-9])",  # (not the next amount's currency: "010 191 8338\t€ 640,00")
@@ -343,6 +346,11 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     # "Número de carnet: 0800 2211 4598 7", "imóvel de inscrição 047.112.0882-3"; not "Téléphone du bénéficiaire : 06 …")
     + ("bénéficiaire", "carnet", "inscrição")
     + ("ahorros",)  # (a savings account: "cuenta de ahorros 031-445812-07"; not "Caja de Ahorros, tel. 0800 …")
+    # (buildings and utilities: a Mexican cadastral account, a giro payment's reference, an Icelandic payment slip, a
+    # meter's reading: "Cuenta catastral 041-827-36-000-4", "Payment ref. GIRO 0874-305-60", "greiðsluseðill
+    # 0441-26-88227", "Stand 18442-18760"; not a lot's, "Interesados en el lote: 55 1234 5678", nor a taxpayer's,
+    # "Central de Atendimento ao Contribuinte: 0800 …")
+    + ("catastral", "giro", "greiðsluseðill", "greiðsluseðil", "stand")
 )
 _LOTTERY = frozenset(["lotto", "loto", "lottó", "lotería"])  # (not a shop's sign: "Bar Tabac Loto 01 42 33 44 55")
 # an ad platform's words, before an id in its shape, 123-456-7890 ("Google Ads 948-418-3129", "google_ads / 537-…",
@@ -549,6 +557,9 @@ _ID_WORDS = frozenset(  # (not "ein", "btw", "vat", "inn", "nit", "rut", "rfc": 
         "taj-szám",
         "cccd",  # (a Vietnamese citizen's id a word before: "CCCD số 016391564824")
         "lieferschein",  # (a delivery note's number a word before: "Lieferschein Großhandel Nr. 0664753/208856")
+        # (a building licence's number a word before: "Licencia MIVHED 0288-2026", "Licença n.º 412/2026")
+        "licencia",
+        "licença",
     ]
 )
 # ...of which only with a number word after them ("Lieferschein Rückfragen 0171 …" is a phone)
@@ -866,6 +877,9 @@ _CTX_SET = frozenset(
         "τηλέφωνο",
         "τηλ",
         "κινητό",
+        "επικοινωνία",  # (Greek: contact, as a label: "Επικοινωνία: 99 624 318")
+        "ċemplu",  # (Maltese: call; "ċemplu lil … fuq 7942 1836")
+        "cemplu",
         "telefonszám",
         "hívjon",
         "hívj",
@@ -1064,6 +1078,15 @@ _CTX_MULTI = (
     "simu  =",
     "ya simu",
     "piga simu",
+    # (a customer service's, an emergency line's, an inquiry's, an information line's, an outside line's: "Atención
+    # al cliente: 900 100 251", "Emergencias: 71 418 227", "Consultas al 2000-7720", "Për informacion: 0800 4040",
+    # "külső vonal 75 508 220")
+    "atención al cliente",
+    "atencion al cliente",
+    "emergencias:",
+    "consultas al",
+    "për informacion",
+    "külső vonal",
 )
 _CTX_MULTI_RE = re.compile(
     r"(?<![^\W\d_])(?:" + "|".join(re.escape(w) for w in _CTX_MULTI) + ")"

@@ -297,6 +297,9 @@ _FILE_TLDS = frozenset(
 
 _CARD = re.compile(r"[0-9](?<![0-9\-][0-9])(?:[ \-]?[0-9]){12,22}(?![0-9])")
 _SEP_SPLIT = re.compile(r"[ \-]")
+# a grouped number's run that goes on after a match of _CARD or came on before it: a group of three digits or more
+_RUN_GOES_ON = re.compile(r"[ \-][0-9]{3}")
+_RUN_CAME_ON = re.compile(r"[0-9]{3}[ \-]$")
 
 # (not followed by a dash or dot and more of a code: "PN 412-37-0915-B" is a part number)
 # (ASCII boundaries: a CJK character may touch it, "社会安全号码是893-10-2467")
@@ -604,6 +607,8 @@ _NEG_CTX = re.compile(
     r"(?:\W{0,3}(?:number|num|no|nr|id|code)\b)?|#)\W{0,12}$"
     # (a clinical trial's subject id, with no colon: "Subject 101-22-0047 | Visit V05"; not "Subject: 523-41-8876")
     r"|\bsubject[ \t]+$"
+    # (a cost centre's code: "Cost center 512-44-7780")
+    r"|\bcost[ \t]+cent(?:er|re)[ \t]*:?[ \t]*$"
 )
 
 # One Hyperscan pass (prefilter.py) says which entity patterns can match in a text; every
@@ -906,6 +911,8 @@ class PiiScanner:
                     # with a 4 too)
                     yield ("CREDIT_CARD", a, m.end(), _card_score(t, a, False))
                 continue
+            if _RUN_GOES_ON.match(t, m.end()) or _RUN_CAME_ON.search(t, max(0, a - 8), a):
+                continue  # (groups of a longer run, past the 23 digits read: an NF-e's 44-digit access key)
             # grouped: try every contiguous run of groups, longest first
             groups = []
             pos = 0
