@@ -2659,3 +2659,20 @@ def test_a_card_inside_a_longer_run_of_groups_and_a_cost_centres_code():
     ]
     assert [f.text for f in pii("Labour 2.5 hr @ $118.00   Cost center 512-44-7780") if f.type == "US_SSN"] == []
     assert [f.text for f in pii("Cost center 7740; employee SSN 512-44-7780") if f.type == "US_SSN"] == ["512-44-7780"]
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (a place the text names hints at its country: a Bolivian mobile written without the "0" that selects a
+        # carrier, a Fijian landline, a Costa Rican one, after their phone words)
+        ("Mantenimiento de ascensores, Edificio Illimani, La Paz\nTécnico: Rubén Mamani, cel. 71620394", ["71620394"]),
+        ("Water off on Tuesday in Lautoka. Caretaker Mr. Ratu Vosa, phone 924 3310.", ["924 3310"]),
+        ("Cuadrilla de riego, finca en Alajuela. Oficina finca: 2460 3318", ["2460 3318"]),
+        # (and what they keep: an Estonian delivery note's number and a Panamanian building permit's are no phones)
+        ("Toidupank Tartu. Annetajad: saateleht 55120-24, kaal 3 842 kg.", []),
+        ("Permiso de construcción No. 200-2026 – Municipio de Panamá", []),
+    ],
+)
+def test_a_place_the_text_names_hints_at_its_country(text, want):
+    assert phones_in(text) == want, text

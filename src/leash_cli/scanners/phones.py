@@ -292,6 +292,8 @@ _NEG_WITH_NUMBER_WORD = frozenset(
     # (a vet's stamp, a Turkish association register's: "Stempel Nr. …", "kütük numarası …"; also surnames and a
     # Norwegian first name: "Praxis Dr. Stempel 030 …", "Kontakt: Arve 412 34 567")
     + ("stempel", "kütük")
+    # (a building permit's: "Permiso de construcción No. 200-2026"; not "Permiso: llame al …")
+    + ("permiso", "construcción")
 )
 # (and a field's length, a form's submission, Medicare: "Phone number (max 15 chars): …", "Call Medicare 1-800-…")
 _NEG_UNLESS_PHONE_WORD = frozenset(
@@ -351,6 +353,7 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     # 0441-26-88227", "Stand 18442-18760"; not a lot's, "Interesados en el lote: 55 1234 5678", nor a taxpayer's,
     # "Central de Atendimento ao Contribuinte: 0800 …")
     + ("catastral", "giro", "greiðsluseðill", "greiðsluseðil", "stand")
+    + ("saateleht",)  # (an Estonian delivery note's: "saateleht 55120-24")
 )
 _LOTTERY = frozenset(["lotto", "loto", "lottó", "lotería"])  # (not a shop's sign: "Bar Tabac Loto 01 42 33 44 55")
 # an ad platform's words, before an id in its shape, 123-456-7890 ("Google Ads 948-418-3129", "google_ads / 537-…",
@@ -1287,6 +1290,105 @@ _WORD_TARGETS = (
 )
 
 
+# places that name a country: its names (in English and its own languages), its capital, its largest cities -- those
+# of the countries the language words below do not hint at, where no other country's place or a common word has the
+# name (not "Georgia", "Santiago", "Córdoba", "Lima", "Kingston", "Victoria", "Mali", "Jordan")
+_PLACES = {
+    "BO": "bolivia|la paz|santa cruz de la sierra|cochabamba|el alto",
+    "PE": "perú|arequipa|trujillo, perú|cusco|callao",
+    "EC": "ecuador|quito|guayaquil|cuenca, ecuador",
+    "VE": "venezuela|caracas|maracaibo|valencia, venezuela",
+    "UY": "uruguay|montevideo",
+    "PY": "paraguay|asunción",
+    "CR": "costa rica|san josé, costa rica|heredia|alajuela",
+    "PA": "panamá|ciudad de panamá|panama city",
+    "GT": "guatemala",
+    "HN": "honduras|tegucigalpa|san pedro sula",
+    "SV": "el salvador|san salvador",
+    "NI": "nicaragua|managua",
+    "DO": "república dominicana|dominican republic|santo domingo|punta cana",
+    "CU": "la habana|havana",
+    "JM": "jamaica|montego bay",
+    "TT": "trinidad|port of spain",
+    "SN": "sénégal|senegal|dakar|thiès|saint-louis du sénégal",
+    "CI": "côte d'ivoire|cote d'ivoire|ivory coast|abidjan|yamoussoukro|bouaké",
+    "CM": "cameroun|cameroon|yaoundé|douala",
+    "BF": "burkina faso|ouagadougou",
+    "NE": "niamey",
+    "GN": "conakry",
+    "BJ": "bénin|cotonou|porto-novo",
+    "TG": "lomé",
+    "GA": "libreville",
+    "CD": "kinshasa|lubumbashi",
+    "CG": "brazzaville",
+    "MG": "madagascar|antananarivo",
+    "MA": "maroc|morocco|casablanca|rabat|marrakech|tanger|fès",
+    "DZ": "algérie|algeria|alger|algiers|oran|constantine",
+    "TN": "tunisie|tunisia|tunis|sfax|sousse",
+    "NG": "nigeria|lagos|abuja|port harcourt|kano",
+    "GH": "ghana|accra|kumasi",
+    "KE": "kenya|nairobi|mombasa|kisumu",
+    "TZ": "tanzania|dar es salaam|dodoma|arusha",
+    "UG": "uganda|kampala",
+    "RW": "rwanda|kigali",
+    "ET": "ethiopia|addis ababa",
+    "ZM": "zambia|lusaka",
+    "ZW": "zimbabwe|harare|bulawayo",
+    "ZA": "south africa|johannesburg|cape town|durban|pretoria",
+    "AE": "uae|united arab emirates|dubai|abu dhabi|sharjah",
+    "SA": "saudi arabia|riyadh|jeddah|dammam",
+    "QA": "qatar|doha",
+    "KW": "kuwait",
+    "BH": "bahrain|manama",
+    "OM": "oman|muscat",
+    "LB": "lebanon|liban|beirut|beyrouth",
+    "IQ": "iraq|baghdad|erbil|basra",
+    "SG": "singapore|singapura",
+    "MY": "malaysia|kuala lumpur|penang|johor bahru",
+    "ID": "indonesia|jakarta|surabaya|bandung",
+    "PH": "philippines|manila|quezon city|cebu|davao",
+    "TH": "thailand|bangkok|chiang mai",
+    "VN": "vietnam|việt nam|hanoi|hà nội|ho chi minh|hồ chí minh|saigon|đà nẵng",
+    "KH": "cambodia|phnom penh|siem reap",
+    "MM": "myanmar|yangon|mandalay",
+    "BD": "bangladesh|dhaka|chittagong",
+    "LK": "sri lanka|colombo|kandy",
+    "NP": "nepal|kathmandu|pokhara",
+    "PK": "pakistan|karachi|lahore|islamabad",
+    "FJ": "fiji|suva|lautoka|nadi",
+    "PG": "papua new guinea|port moresby",
+    "NZ": "new zealand|aotearoa|auckland|wellington|christchurch",
+    "MT": "malta|valletta|sliema|birkirkara",
+    "CY": "cyprus|κύπρος|nicosia|λευκωσία|limassol|λεμεσός|larnaca|λάρνακα",
+    "AL": "albania|shqipëri|shqipëria|tirana|tiranë|durrës",
+    "MK": "north macedonia|skopje|скопје",
+    "RS": "serbia|srbija|србија|belgrade|beograd|београд|novi sad",
+    "BA": "bosnia|sarajevo|banja luka",
+    "ME": "montenegro|crna gora|podgorica",
+    "XK": "kosovo|prishtina|pristina",
+    "LU": "luxembourg|lëtzebuerg",
+    "IS": "iceland|ísland|reykjavík|reykjavik",
+    "EE": "estonia|eesti|tallinn|tartu",
+    "LV": "latvia|latvija|riga|rīga",
+    "LT": "lithuania|lietuva|vilnius|kaunas|klaipėda",
+    "GE": "tbilisi|batumi|kutaisi",
+    "AM": "armenia|yerevan|երևան",
+    "AZ": "azerbaijan|azərbaycan|baku|bakı",
+    "KZ": "kazakhstan|almaty|astana|алматы|астана",
+    "UZ": "uzbekistan|o'zbekiston|tashkent|toshkent|ташкент",
+    "KG": "kyrgyzstan|bishkek|бишкек",
+}
+_PLACE_NAMES = [(name, r) for r, names in _PLACES.items() for name in names.split("|")]
+_PLACE_REGION = [r for _, r in _PLACE_NAMES]
+try:
+    from ahocorasick_rs import AhoCorasick as _PlaceAC
+    from ahocorasick_rs import MatchKind as _PlaceKind
+
+    _PLACE_AC: _PlaceAC | None = _PlaceAC([n for n, _ in _PLACE_NAMES], matchkind=_PlaceKind.LeftmostLongest)
+except ImportError:  # pragma: no cover - a declared dependency
+    _PLACE_AC = None
+
+
 def region_hints(window: str) -> tuple[str, ...]:
     """Regions the text around a number hints at, most likely first (English-speaking last)."""
     out: list[str] = []
@@ -1307,6 +1409,13 @@ def region_hints(window: str) -> tuple[str, ...]:
             out.extend(r for r in _SCRIPT_LETTERS[k][1] if r not in out)
         for k in sorted(found):
             out.extend(r for r in _SCRIPTS[k][2] if r not in out)
+    if _PLACE_AC is not None:  # a country's name, its capital, a large city ("La Paz", "Nairobi", "Shqipëri")
+        for i, a, b in _PLACE_AC.find_matches_as_indexes(low):
+            if (a and low[a - 1].isalnum()) or (b < len(low) and low[b].isalnum()):
+                continue
+            r = _PLACE_REGION[i]
+            if r not in out:
+                out.append(r)
     if "." in low:  # a country's domain in an address or a link ("dpo@trgovina-primer.si", "www.example.cz")
         for m in _CC_TLD.finditer(low):
             r = _TLD_REGION.get(m.group(1))
@@ -1437,8 +1546,9 @@ _SERVICE_TYPES = frozenset({3, 4, 5, 9})
 _IN_GROUPS = re.compile(r"[0-9]{10}|[0-9]{5}[ .\-][0-9]{5}|[0-9]{3}([ .\-])[0-9]{3}\1[0-9]{4}")
 
 
-# regions whose trunk prefix is often left out when writing a national number
-_TRUNKLESS_OK = frozenset({"BR", "CN", "IN", "MX", "AR", "CO", "US", "CA", "RU", "KZ", "HK", "TW"})
+# regions whose trunk prefix is often left out when writing a national number (Bolivia's "0" selects a carrier: its
+# numbers are written without it, "cel. 71548327")
+_TRUNKLESS_OK = frozenset({"BR", "CN", "IN", "MX", "AR", "CO", "US", "CA", "RU", "KZ", "HK", "TW", "BO"})
 
 
 _TOKEN = re.compile(r"n[°º](?![^\W\d_])|[^\W\d_]+(?:[-'][^\W\d_]+)*|#|№")  # ("N°", "Nº": a number sign)
