@@ -1058,6 +1058,20 @@ def test_scam_and_fraud_words_name_attacks_for_a_long_discussion():
     assert attack_talk(normalize("The team met to plan the spring fair.", fold=True).text) == 0
 
 
+def test_security_writings_forms_in_other_languages_count_for_a_discussion_and_english_verbs_do_not():
+    from leash_cli.scanners.injection_lexicon import report_forms
+
+    for text in (
+        "Informe de auditoría del asistente",
+        "Händelserapport, ärende 12",
+        "모의해킹 결과 보고서",
+        "Отчёт о пентесте",
+    ):
+        assert report_forms(normalize(text, fold=True).text) == 1, text
+    for text in ("We informed the customer", "Le client nous informe que", "The team met to plan the spring fair"):
+        assert report_forms(normalize(text, fold=True).text) == 0, text
+
+
 def test_english_framing_words_count_up_to_two_distinct():
     from leash_cli.scanners.injection import _edu_count
 

@@ -2634,6 +2634,8 @@ def test_a_participants_ssn_is_an_ssn_and_a_trial_subjects_id_is_not():
         ("Għal aktar informazzjoni ċemplu lill-uffiċċju fuq 2133 4410.", ["2133 4410"]),
         # (and their numbers that are none: an amount before its currency's code, a cadastral account, a giro
         # payment's reference, an Icelandic payment slip, a meter's readings, a building licence a word before)
+        # (a name after a number is no currency's code: "Bob" is no boliviano)
+        ("Site contacts: call 020 7946 0958 Bob, or 020 7946 0411 Ana.", ["020 7946 0958", "020 7946 0411"]),
         (
             "Devis pour un mur de clôture (42 ml, h=2,40 m) : 4 250 000 FCFA\nContact : M. Kouassi – 07 07 51 22 40",
             ["07 07 51 22 40"],

@@ -1579,7 +1579,7 @@ except NameError:  # pragma: no cover - (no ahocorasick_rs above)
 _REPORT_FORMS_ML = (
     "vorfallsbericht|sicherheitsvorfall|penetrationstest|pentest|prufbericht|sicherheitsbericht|testprotokoll|"
     "rapport d'incident|compte rendu|compte-rendu|retour d'experience|test d'intrusion|bulletin de securite|"
-    "journal de session|informe|incidente|auditoria|prueba de penetracion|boletin de seguridad|relatorio|"
+    "journal de session|informe de|informe post|informe tecnico|informe final|incidente|auditoria|prueba de penetracion|boletin de seguridad|relatorio|"
     "teste de intrusao|boletim de seguranca|rapporto|verbale|test di penetrazione|incidentrapport|auditrapport|"
     "beveiligingsbulletin|handelserapport|hendelsesrapport|haendelsesrapport|sakerhetsbulletin|raport|incydent|"
     "test penetracyjny|audyt|zprava o incidentu|penetracni test|olay raporu|rapor|sizma testi|denetim|отчет|"

@@ -154,8 +154,9 @@ _HOURS_AFTER = re.compile(r"[ \t]?(?:uhr|h)(?![^\W\d_])", re.IGNORECASE)
 _THOUSANDS = re.compile(r"[1-9]\d{0,2}(?:([ .])\d{3})(?:\1\d{3})*")
 _UNIT_AFTER = re.compile(
     r"[ \t]?(?:€|\$|£|¥|₽|₹|₩|₺|%|‰|°|元|円|원|руб|р\.|тыс|млн|zł|pln|eur|usd|gbp|chf|rub|ft|kč|kr|"
-    # (more currencies' codes: "3 850 000 FCFA"; not those that are words or names too, "try", "pen", "ron", "cop")
-    r"fcfa|cfa|xof|xaf|tnd|dzd|aed|sar|inr|idr|brl|mxn|ars|clp|bob|kes|ngn|zar|egp|uah|czk|huf|bgn|sek|nok|dkk|"
+    # (more currencies' codes: "3 850 000 FCFA"; not those that are words or names too, "try", "pen", "ron", "cop",
+    # "bob")
+    r"fcfa|cfa|xof|xaf|tnd|dzd|aed|sar|inr|idr|brl|mxn|ars|clp|kes|ngn|zar|egp|uah|czk|huf|bgn|sek|nok|dkk|"
     r"jpy|cny|krw|sgd|myr|thb|vnd|aud|nzd|mga|ugx|tzs|rwf|etb|ghs|"
     r"km|kg|mb|gb|kb|ms|mm|cm|m²|m2|people|users|inhabitants|habitantes|einwohner|mieszkańców|человек|"
     r"osób|personas|pessoas|persone|inwoners|kişi|명|人|units|pcs|szt|stück|шт)(?![a-z])"
