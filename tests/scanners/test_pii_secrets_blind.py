@@ -115,6 +115,10 @@ KNOWN_SHORT = {
     # number after "№" (read as "No" once normalised), a São Paulo taxpayer's property number after its word and a
     # bracketed note ("Contribuinte (SQL) 041.182.0449-6").
     "BN": {"negatives": 0.06},
+    # Writer BO's: a firmware version after a device's name in a register ("HMI 7.3.0.27"), a Portuguese lot's number
+    # ("Lote 25-4418-227": a listing's "Interesados en el lote: 55 …" is a phone), an Indonesian meter's readings
+    # ("Stand 18442-18760": a fair's "our stand 0161 …" is a phone).
+    "BO": {"negatives": 0.04},
 }
 
 

@@ -154,14 +154,16 @@ _HOURS_AFTER = re.compile(r"[ \t]?(?:uhr|h)(?![^\W\d_])", re.IGNORECASE)
 _THOUSANDS = re.compile(r"[1-9]\d{0,2}(?:([ .])\d{3})(?:\1\d{3})*")
 _UNIT_AFTER = re.compile(
     r"[ \t]?(?:€|\$|£|¥|₽|₹|₩|₺|%|‰|°|元|円|원|руб|р\.|тыс|млн|zł|pln|eur|usd|gbp|chf|rub|ft|kč|kr|"
-    # (more currencies' codes: "3 850 000 FCFA"; not those that are words or names too, "try", "pen", "ron", "cop",
-    # "bob")
-    r"fcfa|cfa|xof|xaf|tnd|dzd|aed|sar|inr|idr|brl|mxn|ars|clp|kes|ngn|zar|egp|uah|czk|huf|bgn|sek|nok|dkk|"
-    r"jpy|cny|krw|sgd|myr|thb|vnd|aud|nzd|mga|ugx|tzs|rwf|etb|ghs|"
     r"km|kg|mb|gb|kb|ms|mm|cm|m²|m2|people|users|inhabitants|habitantes|einwohner|mieszkańców|человек|"
     r"osób|personas|pessoas|persone|inwoners|kişi|명|人|units|pcs|szt|stück|шт)(?![a-z])"
     r"(?![ \t]?[0-9])",  # (not the next amount's currency: "010 191 8338\t€ 640,00")
     re.IGNORECASE,
+)
+# more currencies' codes, in capitals, after an amount: "3 850 000 FCFA" (not after a phone word or a "+": "Tel. 0800
+# 123 4567 SAR" is a Saudi line's, "+27 82 555 0123 ZAR"; not the codes that are words or names too, "TRY", "BOB")
+_CURRENCY_AFTER = re.compile(
+    r"[ \t]?(?:FCFA|CFA|XOF|XAF|TND|DZD|AED|SAR|INR|IDR|BRL|MXN|ARS|CLP|KES|NGN|ZAR|EGP|UAH|CZK|HUF|BGN|SEK|NOK|DKK|"
+    r"JPY|CNY|KRW|SGD|MYR|THB|VND|AUD|NZD|MGA|UGX|TZS|RWF|ETB|GHS)(?![A-Za-z])(?![ \t]?[0-9])"
 )
 # a meter's units, as written (not "Gal", a name; nor "KVA-Anlage")
 _METER_UNIT_AFTER = re.compile(r"[ \t]?(?:kWh|MWh|kvarh|kVA|kW|m³|m3|Smc|gal|gallons|litres|liters)(?![A-Za-z\-])")
@@ -349,11 +351,11 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     # "Número de carnet: 0800 2211 4598 7", "imóvel de inscrição 047.112.0882-3"; not "Téléphone du bénéficiaire : 06 …")
     + ("bénéficiaire", "carnet", "inscrição")
     + ("ahorros",)  # (a savings account: "cuenta de ahorros 031-445812-07"; not "Caja de Ahorros, tel. 0800 …")
-    # (buildings and utilities: a Mexican cadastral account, a giro payment's reference, an Icelandic payment slip, a
-    # meter's reading: "Cuenta catastral 041-827-36-000-4", "Payment ref. GIRO 0874-305-60", "greiðsluseðill
-    # 0441-26-88227", "Stand 18442-18760"; not a lot's, "Interesados en el lote: 55 1234 5678", nor a taxpayer's,
-    # "Central de Atendimento ao Contribuinte: 0800 …")
-    + ("catastral", "giro", "greiðsluseðill", "greiðsluseðil", "stand")
+    # (buildings and utilities: a Mexican cadastral account, a giro payment's reference, an Icelandic payment slip:
+    # "Cuenta catastral 041-827-36-000-4", "Payment ref. GIRO 0874-305-60", "greiðsluseðill 0441-26-88227"; not a
+    # lot's, "Interesados en el lote: 55 1234 5678", a taxpayer's, "Central de Atendimento ao Contribuinte: 0800 …",
+    # nor a stand's, "Our stand 0161 496 0000")
+    + ("catastral", "giro", "greiðsluseðill", "greiðsluseðil")
     + ("saateleht",)  # (an Estonian delivery note's: "saateleht 55120-24")
 )
 _LOTTERY = frozenset(["lotto", "loto", "lottó", "lotería"])  # (not a shop's sign: "Bar Tabac Loto 01 42 33 44 55")
@@ -2199,6 +2201,7 @@ def phone_candidates(
                 and items.remember(a, b)
             )
             or _METER_UNIT_AFTER.match(after)
+            or (_CURRENCY_AFTER.match(after) and s[:1] != "+" and not _has_ctx(before[-40:].lower()))
             or (_HOURS_AFTER.match(after) and _TIME_LAST.search(s))
         ):
             continue  # (a date and a time before "Uhr": "Do, 14.11. 19.30 Uhr")

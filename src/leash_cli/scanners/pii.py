@@ -297,9 +297,11 @@ _FILE_TLDS = frozenset(
 
 _CARD = re.compile(r"[0-9](?<![0-9\-][0-9])(?:[ \-]?[0-9]){12,22}(?![0-9])")
 _SEP_SPLIT = re.compile(r"[ \-]")
-# a grouped number's run that goes on after a match of _CARD or came on before it: a group of three digits or more
+# a grouped number's run that goes on after a match of _CARD or came on before it: a group of three digits or more; and
+# a run of nine groups of four or more (an access key's, a barcode's: no card is written inside one)
 _RUN_GOES_ON = re.compile(r"[ \-][0-9]{3}")
 _RUN_CAME_ON = re.compile(r"[0-9]{3}[ \-]$")
+_KEY_RUN = re.compile(r"(?<![0-9])[0-9]{4}(?:[ \-][0-9]{4}){8,}(?![0-9])")
 
 # (not followed by a dash or dot and more of a code: "PN 412-37-0915-B" is a part number)
 # (ASCII boundaries: a CJK character may touch it, "社会安全号码是893-10-2467")
@@ -911,8 +913,10 @@ class PiiScanner:
                     # with a 4 too)
                     yield ("CREDIT_CARD", a, m.end(), _card_score(t, a, False))
                 continue
-            if _RUN_GOES_ON.match(t, m.end()) or _RUN_CAME_ON.search(t, max(0, a - 8), a):
-                continue  # (groups of a longer run, past the 23 digits read: an NF-e's 44-digit access key)
+            if (_RUN_GOES_ON.match(t, m.end()) or _RUN_CAME_ON.search(t, max(0, a - 8), a)) and any(
+                r.start() < m.end() and a < r.end() for r in _KEY_RUN.finditer(t, max(0, a - 60), m.end() + 60)
+            ):
+                continue  # (groups of a run of nine fours or more: an NF-e's 44-digit access key; two cards are eight)
             # grouped: try every contiguous run of groups, longest first
             groups = []
             pos = 0
