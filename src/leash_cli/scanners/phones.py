@@ -1416,9 +1416,8 @@ def region_hints(window: str) -> tuple[str, ...]:
         for i, a, b in _PLACE_AC.find_matches_as_indexes(low):
             if (a and low[a - 1].isalnum()) or (b < len(low) and low[b].isalnum()):
                 continue
-            r = _PLACE_REGION[i]
-            if r not in out:
-                out.append(r)
+            if _PLACE_REGION[i] not in out:
+                out.append(_PLACE_REGION[i])
     if "." in low:  # a country's domain in an address or a link ("dpo@trgovina-primer.si", "www.example.cz")
         for m in _CC_TLD.finditer(low):
             r = _TLD_REGION.get(m.group(1))
