@@ -2684,3 +2684,31 @@ def test_a_card_inside_a_longer_run_of_groups_and_a_cost_centres_code():
 )
 def test_a_place_the_text_names_hints_at_its_country(text, want):
     assert phones_in(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what media, sport and family text taught (writers BP and BQ, written in new texts here): "call" in Maltese
+        # to one, Galician to several, Basque "at the telephone", Mongolian "contact by number" after the number; an
+        # extension after "interno")
+        ("Jekk hu tiegħek ċempel lil Ġorġ fuq 7942 6610.", ["7942 6610"]),
+        ("Se precisades axuda, chamade a Breixo 698 330 517.", ["698 330 517"]),
+        ("Bazkide berriek izena eman dezakete 943 41 27 55 telefonoan.", ["943 41 27 55"]),
+        ("Асуух зүйл байвал 9911 2047 дугаараар холбогдоно уу.", ["9911 2047"]),
+        ("Club de Montevideo. Consultas: tel. 2408 3300 interno 115, de lunes a viernes.", ["2408 3300 interno 115"]),
+        # (and their numbers that are none: a referee's card, a Maltese and a Czech ticket, a race's licences, an
+        # Arabic ticket and an Urdu booking, a Kenyan prepaid meter, an Uzbek contract)
+        ("Schiedsrichter: Jörn Albers (SR-Ausweis 0512-331), Assistent 1: K. Brandt", []),
+        ("Biljett Nru. 0221 466 802 · Sezzjoni B", []),
+        ("Licencias: 08-221-5530, 08-221-5531", []),
+        ("Tarif réduit, commission 2,50 € Code de contrôle : 33 12 58 07 44", []),
+        ("Kapacita areálu 45 000 · IČO pořadatele 27812 847 · Číslo vstupenky 0420 7741 2205", []),
+        ("رقم التذكرة 0122 5530 8814 12", []),
+        ("شادی ہال: 3,50,000 روپے (بکنگ نمبر 0511-3318)", []),
+        ("Umeme token 1,500 (mita 0418 5530 6627)", []),
+        ("To'y zali: Shartnoma raqami 0522/31-2025", []),
+    ],
+)
+def test_what_media_sport_and_family_text_taught(text, want):
+    assert phones_in(text) == want, text

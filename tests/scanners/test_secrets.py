@@ -185,6 +185,10 @@ def test_url_password_placeholders(text):
         "-----BEGIN RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----",
         "files starting with -----BEGIN PRIVATE KEY----- are private keys",
         "sk-1234567890abcdefghijklmnopqrstuvwxyz1234567890ab",
+        # ("insert your key here" in other languages: writer BQ's Home Assistant sample file)
+        'openai_api_key: "sk-proj-INSERISCI_LA_TUA_CHIAVE"',
+        "OPENAI_API_KEY=sk-proj-INSERTA_AQUI_TU_CLAVE_DE_API_0000",
+        "OPENAI_API_KEY=sk-proj-HIER_DEINEN_SCHLUESSEL_EINFUEGEN_00",
     ],
 )
 def test_placeholders_are_not_secrets(text):

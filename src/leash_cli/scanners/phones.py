@@ -94,7 +94,7 @@ PHONE = re.compile(r"[+(0-9](?<![A-Za-z0-9_+#.@][\s\S])" + _PHONE_BODY)
 # (PHONE after a glued label, whose last character the first look-behind would refuse)
 _PHONE_GLUED = re.compile(r"[+(0-9]" + _PHONE_BODY)
 _EXT = re.compile(
-    r"[ \t]{0,2}(?:ext\.?|extn\.?|extension|x(?=[ \t]?[:\-]?[ \t]?[0-9]{2})|доб\.?|wewn\.?|wew\.?|ramal|anexo|anx\.?|dahili|int\.?|poste|durchwahl|dw\.?|tst\.?|toestel|ankn\.?|lokal|вътр\.?|内線|内线|內線|分機|分机|转|轉|내선|"
+    r"[ \t]{0,2}(?:ext\.?|extn\.?|extension|x(?=[ \t]?[:\-]?[ \t]?[0-9]{2})|доб\.?|wewn\.?|wew\.?|ramal|anexo|anx\.?|dahili|interno|int\.?|poste|durchwahl|dw\.?|tst\.?|toestel|ankn\.?|lokal|вътр\.?|内線|内线|內線|分機|分机|转|轉|내선|"
     r"loc\.?|local|تحويلة|داخلي|ต่อ|máy lẻ)"
     r"[ \t]{0,2}(?:[:\-][ \t]?)?[0-9]{1,6}(?![0-9A-Za-z])",
     re.IGNORECASE,
@@ -357,6 +357,13 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     # nor a stand's, "Our stand 0161 496 0000")
     + ("catastral", "giro", "greiðsluseðill", "greiðsluseðil")
     + ("saateleht",)  # (an Estonian delivery note's: "saateleht 55120-24")
+    # (media, sport and family life: a referee's or an accreditation's card, a Maltese or Czech ticket, a race's licences,
+    # an Arabic and an Urdu ticket's and booking's numbers, a Kenyan prepaid meter, an
+    # Uzbek contract: "SR-Ausweis 0412-557", "Biljett Nru. 0221 355 914", "Číslo vstupenky 0420 7741 2205", "Licencias:
+    # 08-112-4471", "رقم التذكرة 0122 …", "بکنگ نمبر 0418-2736", "mita 0418 2736 5519",
+    # "Shartnoma raqami 0418/27-2025")
+    + ("ausweis", "ausweiscode", "biljett", "vstupenky", "vstupenka", "licencias", "التذكرة", "تذكرة", "بکنگ")
+    + ("mita", "shartnoma")
 )
 _LOTTERY = frozenset(["lotto", "loto", "lottó", "lotería"])  # (not a shop's sign: "Bar Tabac Loto 01 42 33 44 55")
 # an ad platform's words, before an id in its shape, 123-456-7890 ("Google Ads 948-418-3129", "google_ads / 537-…",
@@ -391,6 +398,8 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "do contribuinte",
     "de contribuinte",
     "huerta registrada",  # (a Mexican registered orchard: "Huerta registrada: 14-108-0221")
+    "code de contrôle",  # (a ticket's check code: "Code de contrôle : 33 12 44 09 71")
+    "code de controle",
     "poziv na broj",  # (a Serbian payment's reference: "позив на број 97 44712882")
     "позив на број",
     "sweref",  # (Swedish grid coordinates: "SWEREF 99 TM N 7 006 420 E 383 150")
@@ -563,6 +572,7 @@ _ID_WORDS = frozenset(  # (not "ein", "btw", "vat", "inn", "nit", "rut", "rfc": 
         "taj-szám",
         "cccd",  # (a Vietnamese citizen's id a word before: "CCCD số 016391564824")
         "lieferschein",  # (a delivery note's number a word before: "Lieferschein Großhandel Nr. 0664753/208856")
+        "ičo",  # (a Czech company's number a word before: "IČO pořadatele 27812 847")
         # (a building licence's number a word before: "Licencia MIVHED 0288-2026", "Licença n.º 412/2026")
         "licencia",
         "licença",
@@ -674,6 +684,10 @@ _NEG_FILLER = _FILLER_GLUE | frozenset(
         "cliente",
         "customer",
         "klant",
+        "nru",  # (Maltese, Uzbek and Urdu number words: "Biljett Nru. …", "Shartnoma raqami …", "بکنگ نمبر …")
+        "raqami",
+        "raqam",
+        "نمبر",
     ]
 )
 # (the word an Arabic record's number may hold between its noun and "رقم" is no phone word: "رقم العقد جوال: 055…")
@@ -884,8 +898,14 @@ _CTX_SET = frozenset(
         "τηλ",
         "κινητό",
         "επικοινωνία",  # (Greek: contact, as a label: "Επικοινωνία: 99 624 318")
-        "ċemplu",  # (Maltese: call; "ċemplu lil … fuq 7942 1836")
+        "ċemplu",  # (Maltese: call; "ċemplu lil … fuq 7942 1836", "ċempel lil Doris fuq 7921 4863")
         "cemplu",
+        "ċempel",
+        "cempel",
+        "telefonoan",  # (Basque: at the telephone, after the number: "943 42 18 60 telefonoan")
+        "chamade",  # (Galician: call, to several: "chamade a Uxía do 2º 698 412 735")
+        "холбогдоно",  # (Mongolian: contact, after the number and "дугаараар": "9918 4273 дугаараар холбогдоно уу")
+        "дугаараар",
         "telefonszám",
         "hívjon",
         "hívj",

@@ -349,6 +349,24 @@ _PLACEHOLDER_WORDS = (
     "token_here",
     "notreal",
     "invalid",
+    # (and "insert your key here" in the other languages: "sk-proj-INSERISCI_LA_TUA_CHIAVE", "TU_CLAVE_AQUI")
+    "inserisci",
+    "la_tua",
+    "tua_chiave",
+    "tu_clave",
+    "inserta",
+    "votre_cle",
+    "remplace",
+    "einfuegen",
+    "einfügen",
+    "ersetzen",
+    "dein_",
+    "sua_chave",
+    "inserir",
+    "jouw_",
+    "vervang",
+    "twoj_",
+    "wstaw",
 )
 # a password that starts with "$": random letters of both cases and digits, no variable's name ("$hsaOzAnUNBSa9KVz…")
 _DOLLAR_PASSWORD = re.compile(r"\$(?=[^_]*[a-z])(?=[^_]*[A-Z])(?=[^_]*[0-9])[A-Za-z0-9!#%&*+\-.=?^~]{11,}")
