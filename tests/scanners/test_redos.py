@@ -178,6 +178,15 @@ def test_a_long_discussions_example_lines_are_found_in_linear_time():
         assert _seconds(_example_lines, text) < GROWTH * _seconds(_example_lines, text[: len(text) // 4]) + NOISE
 
 
+def test_a_long_discussions_labelled_examples_are_found_in_linear_time():
+    # (each label is checked against the code blocks by one pass over both, not against every block)
+    from leash_cli.scanners.injection import _labelled
+
+    text = "```\nx\n```\n" * (MB // 24) + "Example: abcdefghij\n" * (MB // 40)
+    small = "```\nx\n```\n" * (MB // 96) + "Example: abcdefghij\n" * (MB // 160)
+    assert _seconds(_labelled, text) < GROWTH * _seconds(_labelled, small) + NOISE
+
+
 def test_a_long_discussions_second_reading_is_linear_over_its_blanked_lines():
     # a twelfth reader's: the search for a word to the AI started at every line break of the blanked text and ran over
     # the white space after it (quadratic: 156 KB took 32 s); and a text of quotations alone did the same

@@ -1503,8 +1503,8 @@ class InjectionScanner:
         a block quote's line), not a JSON string and not in a code fence: a tool's result quotes what an attacker
         wrote in its fields, a README's code block is where an instruction to a coding agent hides. Security writing
         also sets its examples out without quotation marks, as a table's rows, indented lines, a list's items or a
-        transcript's turns: those lines are blanked too where two or more of a block hold a rule's evidence
-        (``_catalogues``)."""
+        transcript's turns: those lines are blanked too where two or more of a block hold a rule's evidence or read as
+        an attack to the classifier (``_catalogues``); and after a label that names an example (``_labelled``)."""
         quotes = [(a, b) for a, b in _prose_quotes(text) if _blankable(text, a, b)]
         # about attacks on AI (two places name one), a discussion (two markers or framing words), and no request,
         # anywhere in it, to carry out what it quotes (one of each is what a mail's security footer says: "Report
@@ -1807,7 +1807,15 @@ def _labelled(t: str) -> list[tuple[int, int]]:
     """The spans of ``t``'s examples set out after a label that names one ("Example:", "Payload (base64):") on the
     label's line or the next -- none in a fenced code block."""
     code = _code_blocks(t)
-    return [m.span(1) for m in _EXAMPLE_LABEL.finditer(t) if not any(a <= m.start() < b for a, b in code)]
+    out: list[tuple[int, int]] = []
+    j = 0
+    for m in _EXAMPLE_LABEL.finditer(t):
+        a = m.start()
+        while j < len(code) and code[j][1] <= a:
+            j += 1
+        if j == len(code) or a < code[j][0]:
+            out.append(m.span(1))
+    return out
 
 
 # a label at a line's start that names an example, a sample or a payload, and what it leads on its line or the next
