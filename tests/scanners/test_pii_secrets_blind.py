@@ -115,12 +115,21 @@ KNOWN_SHORT = {
     # company's number with the tenderer's word between ("Ondernemingsnummer aanbesteder: 0207.451.227"), a US
     # specification section's number opening a submittal log's row ("09 29 00-001  Gypsum board"), a Georgian permit's
     # number after "№" (read as "No" once normalised), a São Paulo taxpayer's property number after its word and a
-    # bracketed note ("Contribuinte (SQL) 041.182.0449-6").
-    "BN": {"negatives": 0.06},
+    # bracketed note ("Contribuinte (SQL) 041.182.0449-6"), a giro payment's reference ("Payment ref. GIRO 0874-305-60":
+    # a trattoria "Il Giro 06 …" is a phone).
+    "BN": {"negatives": 0.07},
     # Writer BO's: a firmware version after a device's name in a register ("HMI 7.3.0.27"), a Portuguese lot's number
     # ("Lote 25-4418-227": a listing's "Interesados en el lote: 55 …" is a phone), an Indonesian meter's readings
     # ("Stand 18442-18760": a fair's "our stand 0161 …" is a phone).
     "BO": {"negatives": 0.04},
+    # Writer BP's: a referee's card (a citizens' office's "Pass und Ausweis 030 …" is a phone), a race's licences (a
+    # council's "Urbanismo y licencias 91 …" is a phone), an Arabic ticket's and a Czech ticket's numbers, a match sheet's
+    # reference after a slash ("07755 / 2027").
+    "BP": {"negatives": 0.05},
+    # Writer BQ's: a Russian tax number two words before ("ИНН для перерасчёта: 7714 418273"), a Swiss removal quote's
+    # number, a Kenyan prepaid meter's ("mita": a Japanese surname too), an Urdu booking's ("بکنگ": an ad's booking
+    # line).
+    "BQ": {"negatives": 0.05},
 }
 
 

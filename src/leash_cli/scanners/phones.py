@@ -142,6 +142,15 @@ _CONTAINER_SERIAL = re.compile(r"[0-9]{6}[ \t]?[0-9]")
 _CODE_BEFORE = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9]*[A-Za-z])(?=[A-Za-z0-9]*[0-9])[A-Za-z0-9]+ $")
 
 # -- vetoes ---------------------------------------------------------------------------------
+_YEAR_RANGE = re.compile(r"((?:19|20)[0-9]{2}) ?[-/–] ?((?:19|20)[0-9]{2})")
+
+
+def _year_range(s: str) -> bool:
+    """A span of years, a season's or an academic year's: "2024-2025", "1998/2003" (a later year within ten)."""
+    m = _YEAR_RANGE.fullmatch(s)
+    return m is not None and 0 < int(m.group(2)) - int(m.group(1)) <= 10
+
+
 _DATE = re.compile(
     r"\(?(?:(?:19|20)\d\d[-./](?:0?[1-9]|1[0-2])[-./](?:0?[1-9]|[12]\d|3[01])"
     r"|(?:0?[1-9]|[12]\d|3[01])[-./](?:0?[1-9]|1[0-2])[-./](?:19|20)?\d\d"
@@ -159,8 +168,9 @@ _UNIT_AFTER = re.compile(
     r"(?![ \t]?[0-9])",  # (not the next amount's currency: "010 191 8338\t€ 640,00")
     re.IGNORECASE,
 )
-# more currencies' codes, in capitals, after an amount: "3 850 000 FCFA" (not after a phone word or a "+": "Tel. 0800
-# 123 4567 SAR" is a Saudi line's, "+27 82 555 0123 ZAR"; not the codes that are words or names too, "TRY", "BOB")
+# more currencies' codes, in capitals, after an amount written in thousands: "3 850 000 FCFA" (not after a phone word:
+# "Tel. 800 123 456 SAR"; nor after a number in a phone's groups, "Ahmed 055 123 4567 SAR"; not the codes that are
+# words or names too, "TRY", "BOB")
 _CURRENCY_AFTER = re.compile(
     r"[ \t]?(?:FCFA|CFA|XOF|XAF|TND|DZD|AED|SAR|INR|IDR|BRL|MXN|ARS|CLP|KES|NGN|ZAR|EGP|UAH|CZK|HUF|BGN|SEK|NOK|DKK|"
     r"JPY|CNY|KRW|SGD|MYR|THB|VND|AUD|NZD|MGA|UGX|TZS|RWF|ETB|GHS)(?![A-Za-z])(?![ \t]?[0-9])"
@@ -351,19 +361,17 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     # "Número de carnet: 0800 2211 4598 7", "imóvel de inscrição 047.112.0882-3"; not "Téléphone du bénéficiaire : 06 …")
     + ("bénéficiaire", "carnet", "inscrição")
     + ("ahorros",)  # (a savings account: "cuenta de ahorros 031-445812-07"; not "Caja de Ahorros, tel. 0800 …")
-    # (buildings and utilities: a Mexican cadastral account, a giro payment's reference, an Icelandic payment slip:
-    # "Cuenta catastral 041-827-36-000-4", "Payment ref. GIRO 0874-305-60", "greiðsluseðill 0441-26-88227"; not a
-    # lot's, "Interesados en el lote: 55 1234 5678", a taxpayer's, "Central de Atendimento ao Contribuinte: 0800 …",
-    # nor a stand's, "Our stand 0161 496 0000")
-    + ("catastral", "giro", "greiðsluseðill", "greiðsluseðil")
+    # (buildings and utilities: a Mexican cadastral account, an Icelandic payment slip: "Cuenta catastral
+    # 041-827-36-000-4", "greiðsluseðill 0441-26-88227"; not a lot's, "Interesados en el lote: 55 1234 5678", a
+    # taxpayer's, "Central de Atendimento ao Contribuinte: 0800 …", a stand's, "Our stand 0161 496 0000", nor a giro's,
+    # "Trattoria Il Giro 06 6982 1234")
+    + ("catastral", "greiðsluseðill", "greiðsluseðil")
     + ("saateleht",)  # (an Estonian delivery note's: "saateleht 55120-24")
-    # (media, sport and family life: a referee's or an accreditation's card, a Maltese or Czech ticket, a race's licences,
-    # an Arabic and an Urdu ticket's and booking's numbers, a Kenyan prepaid meter, an
-    # Uzbek contract: "SR-Ausweis 0412-557", "Biljett Nru. 0221 355 914", "Číslo vstupenky 0420 7741 2205", "Licencias:
-    # 08-112-4471", "رقم التذكرة 0122 …", "بکنگ نمبر 0418-2736", "mita 0418 2736 5519",
-    # "Shartnoma raqami 0418/27-2025")
-    + ("ausweis", "ausweiscode", "biljett", "vstupenky", "vstupenka", "licencias", "التذكرة", "تذكرة", "بکنگ")
-    + ("mita", "shartnoma")
+    # (media, sport and family life: an accreditation's code, a Maltese ticket, an Uzbek contract: "Ausweiscode 0221 355
+    # 9140", "Biljett Nru. 0221 355 914", "Shartnoma raqami 0418/27-2025"; not a citizens' office's "Pass und Ausweis
+    # 030 …", a council's "Urbanismo y licencias 91 …", an Urdu ad's "بکنگ: 0300-…", an Arabic "حجز تذكرة 0555 …", a
+    # Japanese surname "Mita", a box office's "Vstupenky 777 …", a trattoria "Il Giro 06 …": a fifteenth reader's)
+    + ("ausweiscode", "biljett", "shartnoma")
 )
 _LOTTERY = frozenset(["lotto", "loto", "lottó", "lotería"])  # (not a shop's sign: "Bar Tabac Loto 01 42 33 44 55")
 # an ad platform's words, before an id in its shape, 123-456-7890 ("Google Ads 948-418-3129", "google_ads / 537-…",
@@ -897,15 +905,12 @@ _CTX_SET = frozenset(
         "τηλέφωνο",
         "τηλ",
         "κινητό",
-        "επικοινωνία",  # (Greek: contact, as a label: "Επικοινωνία: 99 624 318")
         "ċemplu",  # (Maltese: call; "ċemplu lil … fuq 7942 1836", "ċempel lil Doris fuq 7921 4863")
         "cemplu",
         "ċempel",
         "cempel",
         "telefonoan",  # (Basque: at the telephone, after the number: "943 42 18 60 telefonoan")
         "chamade",  # (Galician: call, to several: "chamade a Uxía do 2º 698 412 735")
-        "холбогдоно",  # (Mongolian: contact, after the number and "дугаараар": "9918 4273 дугаараар холбогдоно уу")
-        "дугаараар",
         "telefonszám",
         "hívjon",
         "hívj",
@@ -1113,6 +1118,8 @@ _CTX_MULTI = (
     "consultas al",
     "për informacion",
     "külső vonal",
+    "επικοινωνία:",  # (Greek: contact, as a label: "Επικοινωνία: 99 624 318"; not "communication", a course's name)
+    "επικοινωνία :",
 )
 _CTX_MULTI_RE = re.compile(
     r"(?<![^\W\d_])(?:" + "|".join(re.escape(w) for w in _CTX_MULTI) + ")"
@@ -1412,6 +1419,20 @@ except ImportError:  # pragma: no cover - a declared dependency
     _PLACE_AC = None
 
 
+def place_hints(window: str) -> tuple[str, ...]:
+    """The regions of the places ``window`` names (``_PLACES``: "La Paz", "Nairobi", "Shqipëri"), in order."""
+    out: list[str] = []
+    if _PLACE_AC is None:  # pragma: no cover - a declared dependency
+        return ()
+    low = window.lower()
+    for i, a, b in _PLACE_AC.find_matches_as_indexes(low):
+        if (a and low[a - 1].isalnum()) or (b < len(low) and low[b].isalnum()):
+            continue
+        if _PLACE_REGION[i] not in out:
+            out.append(_PLACE_REGION[i])
+    return tuple(out)
+
+
 def region_hints(window: str) -> tuple[str, ...]:
     """Regions the text around a number hints at, most likely first (English-speaking last)."""
     out: list[str] = []
@@ -1432,12 +1453,6 @@ def region_hints(window: str) -> tuple[str, ...]:
             out.extend(r for r in _SCRIPT_LETTERS[k][1] if r not in out)
         for k in sorted(found):
             out.extend(r for r in _SCRIPTS[k][2] if r not in out)
-    if _PLACE_AC is not None:  # a country's name, its capital, a large city ("La Paz", "Nairobi", "Shqipëri")
-        for i, a, b in _PLACE_AC.find_matches_as_indexes(low):
-            if (a and low[a - 1].isalnum()) or (b < len(low) and low[b].isalnum()):
-                continue
-            if _PLACE_REGION[i] not in out:
-                out.append(_PLACE_REGION[i])
     if "." in low:  # a country's domain in an address or a link ("dpo@trgovina-primer.si", "www.example.cz")
         for m in _CC_TLD.finditer(low):
             r = _TLD_REGION.get(m.group(1))
@@ -1830,8 +1845,15 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
         if not _DIGIT.search(tail, tail.rfind(w)) and (popped or w not in _ID_WORDS_NUMBERED):
             return True
     multi = _NEG_MULTI_RE.search(tail)
-    if multi is not None and multi.group().endswith(" id") and _DIGIT.search(tail, multi.end()):
-        multi = None  # the id's own value stands between: "Customer ID 48213, Jo Bloggs, 07700 900123"
+    if (
+        multi is not None
+        and (multi.group().endswith(" id") or multi.group().startswith("code de contr"))
+        and (_DIGIT.search(tail, multi.end()))
+    ):
+        multi = (
+            None  # the id's own value stands between: "Customer ID 48213, Jo Bloggs, 07700 900123", "Code de contrôle :
+        )
+        # 4829 - SAV 01 42 33 44 55"
     if multi is not None and _has_ctx(tail[multi.end() :]):
         multi = None  # a card's or a reference's name, then a phone word ("tarjeta sanitaria: llame al 900 …")
     if multi is not None or _ORG_NR.search(tail) or _NEG_LAST_RE.search(tail) or _ACCOUNT_AC.search(tail):
@@ -2081,7 +2103,7 @@ def phone_candidates(
             continue
         intl = s.startswith(("+", "(+"))
         if not intl:
-            if _DATE.fullmatch(s) or s.count("/") > 1:
+            if _DATE.fullmatch(s) or s.count("/") > 1 or _year_range(s):
                 continue
             if "." in s and _decimalish(s):
                 continue
@@ -2220,7 +2242,7 @@ def phone_candidates(
                 and items.remember(a, b)
             )
             or _METER_UNIT_AFTER.match(after)
-            or (_CURRENCY_AFTER.match(after) and s[:1] != "+" and not _has_ctx(before[-40:].lower()))
+            or (_CURRENCY_AFTER.match(after) and _THOUSANDS.fullmatch(s) and not _has_ctx(before[-40:].lower()))
             or (_HOURS_AFTER.match(after) and _TIME_LAST.search(s))
         ):
             continue  # (a date and a time before "Uhr": "Do, 14.11. 19.30 Uhr")
@@ -2858,12 +2880,17 @@ def _score(
             return 0.0
         if len(digits) < 9 and not has_ctx():
             return 0.0  # (eight digits or fewer fit some country's short numbers, Vienna's "01 801 100": not alone)
-        region, trunk = _valid_national(s, _ALL_TARGETS)
-        if region is None and has_ctx():
-            region, trunk = _valid_national(s, _WORD_TARGETS)
+        # (a place the text names, beside a phone word, names the country: "La Paz … cel. 71548327"; not without one,
+        # where a place's country would make any eight digits a number: "Misa por la paz. Colecta: 2231 4476")
+        places = place_hints(t[max(0, a - 256) : b + 256]) if has_ctx() else ()
+        region, trunk = _valid_national(s, places) if places else (None, False)
         if region is None:
-            return 0.6 if _calling_code(s, digits, has_ctx) else 0.0
-        hinted = False
+            region, trunk = _valid_national(s, _ALL_TARGETS)
+            if region is None and has_ctx():
+                region, trunk = _valid_national(s, _WORD_TARGETS)
+            if region is None:
+                return 0.6 if _calling_code(s, digits, has_ctx) else 0.0
+            hinted = False
     score = (0.55 if trunk else 0.4) + shape
     if threes and hinted and (region in seen or region == regions[0]) and _mobile(s, region):
         score += 0.1  # (the text's own country's mobile in threes: a phone's grouping there, not thousands)
