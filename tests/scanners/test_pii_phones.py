@@ -2727,3 +2727,37 @@ def test_a_place_the_text_names_hints_at_its_country(text, want):
 )
 def test_what_media_sport_and_family_text_taught(text, want):
     assert phones_in(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what accountants' text taught (writer BR, written in new texts here): "inquiries to" in the singular; a loan
+        # contract's number, a German tax number's abbreviation, a Dominican and an Indonesian tax number a word before
+        # are no phones; and what student services' text taught (writer BS): a Portuguese student's number, a French
+        # registration's, a student's number, a Malaysian identity card's are no phones)
+        ("Inscrito em Engenharia Biomédica (número de estudante 2025104873), Universidade de Coimbra", []),
+        (
+            "Convention de stage – ENIT\nStagiaire : Amine Trabelsi, n° d'inscription 2022-0419\nEncadrant entreprise : Mme Rim Gharbi, tél. 71 862 340, GSM 98 415 227, r.gharbi@techsud.tn\nGratification : 350 DT/mois, RIB/IBAN TN51 7105 2155 9513 7996 9756",
+            ["71 862 340", "98 415 227"],
+        ),
+        (
+            "Praktikumsvertrag – Liechtensteinische Landesverwaltung\nPraktikantin: Nadine Frommelt, Universität Liechtenstein (Stud.-Nr. 2024-0117)\nKontakt Amt für Personal: Tel. +423 236 64 18\nLohnzahlung auf LI25 7893 7631 9028 3381 5",
+            ["+423 236 64 18"],
+        ),
+        ("Keputusan peperiksaan. Matrik: A21EC0418 · No. KP: 030512-14-4182", []),
+        ("Cualquier consulta al 2258 3391 o al 8841 5502. Saludos, Contabilidad Mora.", ["2258 3391", "8841 5502"]),
+        (
+            "Jahresabschluss 2023 – Checkliste Mandant 10482 (Bäckerei Hübner GmbH)\n[x] Inventurliste zum 31.12.2023 (Rohstoffe 12.884,50 €)\n[x] Kassenbuch Januar–Dezember, Z-Bons lückenlos\n[ ] Saldenbestätigung Sparkasse, Konto 1002 457 881, BLZ 370 501 98\n[ ] Darlehensvertrag Nr. 4471-22-0093, Tilgungsplan\n[ ] Kfz-Fahrtenbuch K-HB 2214\n[x] Anlagenverzeichnis, AfA-Liste (Konto 0420 / 0490 SKR03)\nSteuernummer 217/5712/0443, USt-IdNr. DE 284 117 395\nFrist Abgabe: 31.07.2024 (mit Berater: 02.06.2025)",
+            [],
+        ),
+        ("Bäckerei Vos, Hamburg. St.Nr. 040 217 55130", []),
+        (
+            "Recordatorio: IT-1 (ITBIS) de abril vence el 20/05. RNC 1-31-84412-7. Monto: RD$ 184,300.00. Pago por transferencia a DO28 BAGR 0000 0001 2124 5361 1324. Dudas: 809-472-1884.",
+            ["809-472-1884"],
+        ),
+        ("Faktur pajak · NPWP Pembeli 02.331.052.9-512.000", []),
+    ],
+)
+def test_what_accountants_text_taught(text, want):
+    assert phones_in(text) == want, text

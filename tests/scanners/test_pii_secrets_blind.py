@@ -1,6 +1,6 @@
 """PII and secrets on text by writers who never saw the scanners (issue #18's bars, on other people's text).
 
-``pii_blind/`` and ``secrets_blind/`` (one file per writer): sixty-nine writers, each briefed with the entity types, the
+``pii_blind/`` and ``secrets_blind/`` (one file per writer): seventy-one writers, each briefed with the entity types, the
 countries and kinds of text to cover and the kinds of hard negative, never shown the scanners, their tests
 or each other's sets; numbers and keys made up, correctly formed (check digits, numbering ranges, token
 shapes). Each set was scored first with the scanners as they were (held out: docs/pii-and-secrets.md, "Other
@@ -17,7 +17,8 @@ a fax number is a phone number (writer P left four unlabelled; labelled mechanic
 extensions outside their numbers' spans, writer U one, writer BG one, "interno 3"; extended mechanically; writer BO
 labelled three passwords of
 configs, not of URLs, as URL_PASSWORD, and writer BQ one: unlabelled mechanically, the type being a URL's password;
-writer BP put an extension after a comma inside its number's span, as writer BD did: cut, mechanically).
+writer BP put an extension after a comma inside its number's span, as writer BD did: cut, mechanically; writer BR left
+three e-mail addresses of a mail's header and an alert unlabelled: labelled, mechanically).
 Run with ``-s`` for the tables."""
 
 from __future__ import annotations

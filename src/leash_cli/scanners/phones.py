@@ -307,6 +307,9 @@ _NEG_WITH_NUMBER_WORD = frozenset(
     + ("stempel", "kütük")
     # (a building permit's: "Permiso de construcción No. 200-2026"; not "Permiso: llame al …")
     + ("permiso", "construcción")
+    # (a loan contract's, a German tax number's abbreviation: "Darlehensvertrag Nr. 4471-22-0093", "St.Nr. 040 217 81204")
+    + ("darlehensvertrag", "st")
+    + ("stud",)  # (a student's number: "Stud.-Nr. 2024-0117")
 )
 # (and a field's length, a form's submission, Medicare: "Phone number (max 15 chars): …", "Call Medicare 1-800-…")
 _NEG_UNLESS_PHONE_WORD = frozenset(
@@ -372,6 +375,9 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     # 030 …", a council's "Urbanismo y licencias 91 …", an Urdu ad's "بکنگ: 0300-…", an Arabic "حجز تذكرة 0555 …", a
     # Japanese surname "Mita", a box office's "Vstupenky 777 …", a trattoria "Il Giro 06 …": a fifteenth reader's)
     + ("ausweiscode", "biljett", "shartnoma")
+    # (students: a Portuguese student's number, a French registration's, a Malaysian identity card's: "número de
+    # estudante 2025104873", "n° d'inscription 2022-0419", "No. KP: 030512-14-4182"; not "Telemóvel do estudante: 912 …")
+    + ("estudante", "inscription", "d'inscription", "kp")
 )
 _LOTTERY = frozenset(["lotto", "loto", "lottó", "lotería"])  # (not a shop's sign: "Bar Tabac Loto 01 42 33 44 55")
 # an ad platform's words, before an id in its shape, 123-456-7890 ("Google Ads 948-418-3129", "google_ads / 537-…",
@@ -581,6 +587,9 @@ _ID_WORDS = frozenset(  # (not "ein", "btw", "vat", "inn", "nit", "rut", "rfc": 
         "cccd",  # (a Vietnamese citizen's id a word before: "CCCD số 016391564824")
         "lieferschein",  # (a delivery note's number a word before: "Lieferschein Großhandel Nr. 0664753/208856")
         "ičo",  # (a Czech company's number a word before: "IČO pořadatele 27812 847")
+        # (a Dominican and an Indonesian tax number a word before: "RNC emisor 1-31-84412-7", "NPWP Pembeli 02.227…")
+        "rnc",
+        "npwp",
         # (a building licence's number a word before: "Licencia MIVHED 0288-2026", "Licença n.º 412/2026")
         "licencia",
         "licença",
@@ -1116,6 +1125,7 @@ _CTX_MULTI = (
     "atencion al cliente",
     "emergencias:",
     "consultas al",
+    "consulta al",
     "për informacion",
     "külső vonal",
     "επικοινωνία:",  # (Greek: contact, as a label: "Επικοινωνία: 99 624 318"; not "communication", a course's name)
