@@ -2746,6 +2746,7 @@ def test_what_media_sport_and_family_text_taught(text, want):
             ["+423 236 64 18"],
         ),
         ("Keputusan peperiksaan. Matrik: A21EC0418 · No. KP: 030512-14-4182", []),
+        ("Club de judo de Rennes. Inscription : 06 12 34 56 78", ["06 12 34 56 78"]),
         ("Cualquier consulta al 2258 3391 o al 8841 5502. Saludos, Contabilidad Mora.", ["2258 3391", "8841 5502"]),
         (
             "Jahresabschluss 2023 – Checkliste Mandant 10482 (Bäckerei Hübner GmbH)\n[x] Inventurliste zum 31.12.2023 (Rohstoffe 12.884,50 €)\n[x] Kassenbuch Januar–Dezember, Z-Bons lückenlos\n[ ] Saldenbestätigung Sparkasse, Konto 1002 457 881, BLZ 370 501 98\n[ ] Darlehensvertrag Nr. 4471-22-0093, Tilgungsplan\n[ ] Kfz-Fahrtenbuch K-HB 2214\n[x] Anlagenverzeichnis, AfA-Liste (Konto 0420 / 0490 SKR03)\nSteuernummer 217/5712/0443, USt-IdNr. DE 284 117 395\nFrist Abgabe: 31.07.2024 (mit Berater: 02.06.2025)",

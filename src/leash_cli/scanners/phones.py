@@ -376,8 +376,9 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     # Japanese surname "Mita", a box office's "Vstupenky 777 …", a trattoria "Il Giro 06 …": a fifteenth reader's)
     + ("ausweiscode", "biljett", "shartnoma")
     # (students: a Portuguese student's number, a French registration's, a Malaysian identity card's: "número de
-    # estudante 2025104873", "n° d'inscription 2022-0419", "No. KP: 030512-14-4182"; not "Telemóvel do estudante: 912 …")
-    + ("estudante", "inscription", "d'inscription", "kp")
+    # estudante 2025104873", "n° d'inscription 2022-0419", "No. KP: 030512-14-4182"; not "Telemóvel do estudante: 912 …",
+    # nor a club's "Inscription : 06 12 34 56 78")
+    + ("estudante", "d'inscription", "kp")
 )
 _LOTTERY = frozenset(["lotto", "loto", "lottó", "lotería"])  # (not a shop's sign: "Bar Tabac Loto 01 42 33 44 55")
 # an ad platform's words, before an id in its shape, 123-456-7890 ("Google Ads 948-418-3129", "google_ads / 537-…",
