@@ -1332,8 +1332,9 @@ _WORD_TARGETS = (
 
 
 # places that name a country: its names (in English and its own languages), its capital, its largest cities -- those
-# of the countries the language words below do not hint at, where no other country's place or a common word has the
-# name (not "Georgia", "Santiago", "Córdoba", "Lima", "Kingston", "Victoria", "Mali", "Jordan")
+# of the countries the language words below do not hint at, where no other country's place has the name (not "Georgia",
+# "Santiago", "Córdoba", "Lima", "Kingston", "Victoria", "Mali", "Jordan"); read only beside a phone word (``_score``):
+# "la paz" and "el alto" are everyday Spanish too
 _PLACES = {
     "BO": "bolivia|la paz|santa cruz de la sierra|cochabamba|el alto",
     "PE": "perú|arequipa|trujillo, perú|cusco|callao",
