@@ -307,8 +307,8 @@ _NEG_WITH_NUMBER_WORD = frozenset(
     + ("stempel", "kütük")
     # (a building permit's: "Permiso de construcción No. 200-2026"; not "Permiso: llame al …")
     + ("permiso", "construcción")
-    # (a loan contract's, a German tax number's abbreviation: "Darlehensvertrag Nr. 4471-22-0093", "St.Nr. 040 217 81204")
-    + ("darlehensvertrag", "st")
+    # (a loan contract's: "Darlehensvertrag Nr. 4471-22-0093")
+    + ("darlehensvertrag",)
     + ("stud",)  # (a student's number: "Stud.-Nr. 2024-0117")
 )
 # (and a field's length, a form's submission, Medicare: "Phone number (max 15 chars): …", "Call Medicare 1-800-…")
@@ -375,10 +375,8 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     # 030 …", a council's "Urbanismo y licencias 91 …", an Urdu ad's "بکنگ: 0300-…", an Arabic "حجز تذكرة 0555 …", a
     # Japanese surname "Mita", a box office's "Vstupenky 777 …", a trattoria "Il Giro 06 …": a fifteenth reader's)
     + ("ausweiscode", "biljett", "shartnoma")
-    # (students: a Portuguese student's number, a French registration's, a Malaysian identity card's: "número de
-    # estudante 2025104873", "n° d'inscription 2022-0419", "No. KP: 030512-14-4182"; not "Telemóvel do estudante: 912 …",
-    # nor a club's "Inscription : 06 12 34 56 78")
-    + ("estudante", "d'inscription", "kp")
+    # (students: a Portuguese student's number: "número de estudante 2025104873"; not "Telemóvel do estudante: 912 …")
+    + ("estudante",)
 )
 _LOTTERY = frozenset(["lotto", "loto", "lottó", "lotería"])  # (not a shop's sign: "Bar Tabac Loto 01 42 33 44 55")
 # an ad platform's words, before an id in its shape, 123-456-7890 ("Google Ads 948-418-3129", "google_ads / 537-…",
@@ -414,6 +412,17 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "de contribuinte",
     "huerta registrada",  # (a Mexican registered orchard: "Huerta registrada: 14-108-0221")
     "code de contrôle",  # (a ticket's check code: "Code de contrôle : 33 12 44 09 71")
+    # (a German tax number's abbreviation, a French registration's number, a Malaysian identity card's: "St.Nr. 040 217
+    # 81204", "n° d'inscription 2022-0419", "No. KP: 030512-14-4182"; not an ordinal's "1st no. 0917 …", a club's
+    # "demande d'inscription : 06 …", a province's "Focal Person KP: 0300-…": a sixteenth reader's)
+    "st.nr",
+    "st.-nr",
+    "st. nr",
+    "n° d'inscription",
+    "nº d'inscription",
+    "numéro d'inscription",
+    "no. kp",
+    "no kp",
     "code de controle",
     "poziv na broj",  # (a Serbian payment's reference: "позив на број 97 44712882")
     "позив на број",
@@ -465,6 +474,8 @@ _FR_PHONE = re.compile(r"t[ée]l|phone|portable|mobile|fax|appel|joindre|contact
 _NEG_MULTI_RE = re.compile(
     "|".join(re.escape(w) for w in _NEG_MULTI) + r"|(?<![^\W\d_])(?:patient id|health no)(?![^\W\d_])"
 )
+# the multi-word negatives after which the record's own value may stand before a phone
+_OWN_VALUE_BETWEEN = ("code de contr", "st.", "st ", "n° d", "nº d", "numéro d", "no. kp", "no kp")
 _NOSSO_NUMERO = re.compile(r"nosso n[úu]mero\W*$")
 
 # ...and what names a number only right before it: a meeting's id, its dial-in code and password in an invitation,
@@ -588,9 +599,7 @@ _ID_WORDS = frozenset(  # (not "ein", "btw", "vat", "inn", "nit", "rut", "rfc": 
         "cccd",  # (a Vietnamese citizen's id a word before: "CCCD số 016391564824")
         "lieferschein",  # (a delivery note's number a word before: "Lieferschein Großhandel Nr. 0664753/208856")
         "ičo",  # (a Czech company's number a word before: "IČO pořadatele 27812 847")
-        # (a Dominican and an Indonesian tax number a word before: "RNC emisor 1-31-84412-7", "NPWP Pembeli 02.227…")
-        "rnc",
-        "npwp",
+        "npwp",  # (an Indonesian tax number a word before: "NPWP Pembeli 02.227…"; not "RNC", a party's name too)
         # (a building licence's number a word before: "Licencia MIVHED 0288-2026", "Licença n.º 412/2026")
         "licencia",
         "licença",
@@ -1125,8 +1134,6 @@ _CTX_MULTI = (
     "atención al cliente",
     "atencion al cliente",
     "emergencias:",
-    "consultas al",
-    "consulta al",
     "për informacion",
     "külső vonal",
     "επικοινωνία:",  # (Greek: contact, as a label: "Επικοινωνία: 99 624 318"; not "communication", a course's name)
@@ -1653,8 +1660,15 @@ _OFFICE_LABEL = re.compile(
 )
 
 
+# "inquiries to" right before the number ("Consultas al 2000-7720", "Cualquier consulta al 2258 4417"; not "Consulta al
+# cliente 4471229018": a customer's number)
+_INQUIRY_TO = re.compile(r"(?<![^\W\d_])consultas? al[ \t]*$")
+
+
 def _ctx(before: str, after: str, header: str) -> bool:
     return (
+        ("al" in before[-5:] and _INQUIRY_TO.search(before[-16:]) is not None)
+        or
         # (each looked for only where it can be: "m on" in ASCII, a phone's sign outside it)
         ("m on" in before[-12:] and _IM_ON.search(before[-12:]) is not None)
         or (":" in before[-3:] and _OFFICE_LABEL.search(before[-40:].lower()) is not None)
@@ -1859,13 +1873,12 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
     multi = _NEG_MULTI_RE.search(tail)
     if (
         multi is not None
-        and (multi.group().endswith(" id") or multi.group().startswith("code de contr"))
-        and (_DIGIT.search(tail, multi.end()))
+        and (multi.group().endswith(" id") or multi.group().startswith(_OWN_VALUE_BETWEEN))
+        and _DIGIT.search(tail, multi.end())
     ):
-        multi = (
-            None  # the id's own value stands between: "Customer ID 48213, Jo Bloggs, 07700 900123", "Code de contrôle :
-        )
-        # 4829 - SAV 01 42 33 44 55"
+        # the record's own value stands between: "Customer ID 48213, Jo Bloggs, 07700 900123", "Code de contrôle : 4829
+        # - SAV 01 42 33 44 55", "St.Nr. 143/123/45678 · 089 12345678"
+        multi = None
     if multi is not None and _has_ctx(tail[multi.end() :]):
         multi = None  # a card's or a reference's name, then a phone word ("tarjeta sanitaria: llame al 900 …")
     if multi is not None or _ORG_NR.search(tail) or _NEG_LAST_RE.search(tail) or _ACCOUNT_AC.search(tail):
