@@ -2767,3 +2767,33 @@ def test_what_media_sport_and_family_text_taught(text, want):
 )
 def test_what_accountants_text_taught(text, want):
     assert phones_in(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what automotive text taught (writer BU, written in new texts here): a mobile after "Port. :"; a diagnostic
+        # card's, a tyre store's, a Croatian and a Czech inspection's, an Austrian §57a report's, a Swedish rental
+        # agreement's and an insurance claim's numbers are no phones)
+        ("Tél. : 03 88 52 19 40 – Port. : 07 81 52 19 43", ["03 88 52 19 40", "07 81 52 19 43"]),
+        ("Диагностическая карта № 041288370241288 — гос. номер А412КТ77, пробег 84 128 км.", []),
+        (
+            "Reifeneinlagerung Nr. 0412-883 — Regal 12, Fach 4\nDimension 225/45 R18 95Y XL, DOT 2223 / 2223 / 4122 / 4122\nProfiltiefe VL 5,8 mm VR 5,9 mm HL 4,1 mm HR 4,2 mm\nRDKS-Sensoren ID 41A288C3, 41A288C4, 41A288C5, 41A288C6\nEinlagerung 18.04.2024, Auslagerung voraussichtlich 21.10.2024, Gebühr 49,00 €",
+            [],
+        ),
+        (
+            "Zapisnik o tehničkom pregledu br. 4128-837/24 — reg. oznaka ZG 4128-KT, broj šasije VF1RFB00X64128837, km 141.288. Valjan do 14.05.2025. OIB servisa 41288370221.",
+            [],
+        ),
+        ("Protokol o technické prohlídce č. 5521-934-024", []),
+        ("Gutachten nach §57a KFG Nr. 0519-44213-24", []),
+        ("Hyresavtal 0519-44213, bil: Volvo XC40", []),
+        ("RO-44812  |  Insurance claim: 0372 559 118", []),
+        # (and a museum's: a Croatian archive's OIB a word before, writer BT's)
+        ("Arhivsko gradivo: 17 kutija, 1,7 d/m OIB arhiva 06 731 114 221", []),
+        # (and what they keep: a claims line, a claim with a phone word)
+        ("Claims line 0800 559 1180", ["0800 559 1180"]),
+    ],
+)
+def test_what_automotive_text_taught(text, want):
+    assert phones_in(text) == want, text

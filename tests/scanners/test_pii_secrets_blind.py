@@ -1,6 +1,6 @@
 """PII and secrets on text by writers who never saw the scanners (issue #18's bars, on other people's text).
 
-``pii_blind/`` and ``secrets_blind/`` (one file per writer): seventy-one writers, each briefed with the entity types, the
+``pii_blind/`` and ``secrets_blind/`` (one file per writer): seventy-three writers, each briefed with the entity types, the
 countries and kinds of text to cover and the kinds of hard negative, never shown the scanners, their tests
 or each other's sets; numbers and keys made up, correctly formed (check digits, numbering ranges, token
 shapes). Each set was scored first with the scanners as they were (held out: docs/pii-and-secrets.md, "Other

@@ -309,6 +309,10 @@ _NEG_WITH_NUMBER_WORD = frozenset(
     + ("permiso", "construcción")
     # (a loan contract's: "Darlehensvertrag Nr. 4471-22-0093")
     + ("darlehensvertrag",)
+    # (vehicles: a Russian diagnostic card's, a tyre store's, a Croatian and a Czech inspection's, an Austrian §57a
+    # report's: "Диагностическая карта № …", "Reifeneinlagerung Nr. 0412-883", "tehničkom pregledu br. 4128-837/24",
+    # "technické prohlídce č. 4128-837-024", "§57a KFG Nr. 0412-88370-24")
+    + ("карта", "reifeneinlagerung", "pregledu", "pregled", "prohlídce", "prohlídka", "prohlídky", "kfg")
     + ("stud",)  # (a student's number: "Stud.-Nr. 2024-0117")
 )
 # (and a field's length, a form's submission, Medicare: "Phone number (max 15 chars): …", "Call Medicare 1-800-…")
@@ -377,6 +381,9 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     + ("ausweiscode", "biljett", "shartnoma")
     # (students: a Portuguese student's number: "número de estudante 2025104873"; not "Telemóvel do estudante: 912 …")
     + ("estudante",)
+    # (a Swedish rental agreement, an insurance claim: "Hyresavtal 0412-88370", "Insurance claim: 0372 118 445"; not
+    # "Claims line 0800 …", "For your claim, call 0800 …")
+    + ("hyresavtal", "claim")
 )
 _LOTTERY = frozenset(["lotto", "loto", "lottó", "lotería"])  # (not a shop's sign: "Bar Tabac Loto 01 42 33 44 55")
 # an ad platform's words, before an id in its shape, 123-456-7890 ("Google Ads 948-418-3129", "google_ads / 537-…",
@@ -600,6 +607,7 @@ _ID_WORDS = frozenset(  # (not "ein", "btw", "vat", "inn", "nit", "rut", "rfc": 
         "lieferschein",  # (a delivery note's number a word before: "Lieferschein Großhandel Nr. 0664753/208856")
         "ičo",  # (a Czech company's number a word before: "IČO pořadatele 27812 847")
         "npwp",  # (an Indonesian tax number a word before: "NPWP Pembeli 02.227…"; not "RNC", a party's name too)
+        "oib",  # (a Croatian personal or company number a word before: "OIB arhiva 06 731 114 221")
         # (a building licence's number a word before: "Licencia MIVHED 0288-2026", "Licença n.º 412/2026")
         "licencia",
         "licença",
@@ -2796,7 +2804,7 @@ _NUMBER_WORDS = frozenset(
 )
 _THREE_GROUPS = re.compile(r"[0-9][^0-9]+[0-9]+[^0-9]+[0-9]")
 _HTTP_BEFORE = re.compile(r"HTTP/[0-9](?:\.[0-9])?\" $")
-_PORT_BEFORE = re.compile(r"(?<![^\W\d_])(?:port|Port|PORT)\. ?$")
+_PORT_BEFORE = re.compile(r"(?<![^\W\d_])(?:port|Port|PORT)\.[ \t]?(?:[:：][ \t]?)?$")  # (and "Port. : 07 …")
 # a delimited record's state and ZIP fields right before the number: an address's phone ("…|Duluth|MN|55802|2183157490|")
 _STATE_ZIP_FIELDS = re.compile(r"(?<![A-Za-z])[A-Z]{2}([|,;\t])[0-9]{5}(?:-[0-9]{4})?\1$")
 
