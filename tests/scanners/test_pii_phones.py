@@ -2773,8 +2773,8 @@ def test_what_accountants_text_taught(text, want):
     "text,want",
     [
         # (what automotive text taught (writer BU, written in new texts here): a mobile after "Port. :"; a diagnostic
-        # card's, a tyre store's, a Croatian and a Czech inspection's, an Austrian §57a report's, a Swedish rental
-        # agreement's and an insurance claim's numbers are no phones)
+        # card's, a tyre store's, a Croatian and a Czech inspection's, an Austrian §57a report's and a Swedish rental
+        # agreement's numbers are no phones)
         ("Tél. : 03 88 52 19 40 – Port. : 07 81 52 19 43", ["03 88 52 19 40", "07 81 52 19 43"]),
         ("Диагностическая карта № 041288370241288 — гос. номер А412КТ77, пробег 84 128 км.", []),
         (
@@ -2788,11 +2788,11 @@ def test_what_accountants_text_taught(text, want):
         ("Protokol o technické prohlídce č. 5521-934-024", []),
         ("Gutachten nach §57a KFG Nr. 0519-44213-24", []),
         ("Hyresavtal 0519-44213, bil: Volvo XC40", []),
-        ("RO-44812  |  Insurance claim: 0372 559 118", []),
         # (and a museum's: a Croatian archive's OIB a word before, writer BT's)
         ("Arhivsko gradivo: 17 kutija, 1,7 d/m OIB arhiva 06 731 114 221", []),
-        # (and what they keep: a claims line, a claim with a phone word)
+        # (and what they keep: a claims line, a claim's reporting line)
         ("Claims line 0800 559 1180", ["0800 559 1180"]),
+        ("Report a claim: 0800 559 1181", ["0800 559 1181"]),
     ],
 )
 def test_what_automotive_text_taught(text, want):

@@ -381,9 +381,8 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     + ("ausweiscode", "biljett", "shartnoma")
     # (students: a Portuguese student's number: "número de estudante 2025104873"; not "Telemóvel do estudante: 912 …")
     + ("estudante",)
-    # (a Swedish rental agreement, an insurance claim: "Hyresavtal 0412-88370", "Insurance claim: 0372 118 445"; not
-    # "Claims line 0800 …", "For your claim, call 0800 …")
-    + ("hyresavtal", "claim")
+    # (a Swedish rental agreement: "Hyresavtal 0412-88370"; not an insurance claim's, "Report a claim: 0800 …" is a line)
+    + ("hyresavtal",)
 )
 _LOTTERY = frozenset(["lotto", "loto", "lottó", "lotería"])  # (not a shop's sign: "Bar Tabac Loto 01 42 33 44 55")
 # an ad platform's words, before an id in its shape, 123-456-7890 ("Google Ads 948-418-3129", "google_ads / 537-…",
