@@ -309,10 +309,6 @@ _NEG_WITH_NUMBER_WORD = frozenset(
     + ("permiso", "construcción")
     # (a loan contract's: "Darlehensvertrag Nr. 4471-22-0093")
     + ("darlehensvertrag",)
-    # (vehicles: a Russian diagnostic card's, a tyre store's, a Croatian and a Czech inspection's, an Austrian §57a
-    # report's: "Диагностическая карта № …", "Reifeneinlagerung Nr. 0412-883", "tehničkom pregledu br. 4128-837/24",
-    # "technické prohlídce č. 4128-837-024", "§57a KFG Nr. 0412-88370-24")
-    + ("карта", "reifeneinlagerung", "pregledu", "pregled", "prohlídce", "prohlídka", "prohlídky", "kfg")
     + ("stud",)  # (a student's number: "Stud.-Nr. 2024-0117")
 )
 # (and a field's length, a form's submission, Medicare: "Phone number (max 15 chars): …", "Call Medicare 1-800-…")
@@ -381,8 +377,6 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     + ("ausweiscode", "biljett", "shartnoma")
     # (students: a Portuguese student's number: "número de estudante 2025104873"; not "Telemóvel do estudante: 912 …")
     + ("estudante",)
-    # (a Swedish rental agreement: "Hyresavtal 0412-88370"; not an insurance claim's, "Report a claim: 0800 …" is a line)
-    + ("hyresavtal",)
 )
 _LOTTERY = frozenset(["lotto", "loto", "lottó", "lotería"])  # (not a shop's sign: "Bar Tabac Loto 01 42 33 44 55")
 # an ad platform's words, before an id in its shape, 123-456-7890 ("Google Ads 948-418-3129", "google_ads / 537-…",
@@ -606,7 +600,6 @@ _ID_WORDS = frozenset(  # (not "ein", "btw", "vat", "inn", "nit", "rut", "rfc": 
         "lieferschein",  # (a delivery note's number a word before: "Lieferschein Großhandel Nr. 0664753/208856")
         "ičo",  # (a Czech company's number a word before: "IČO pořadatele 27812 847")
         "npwp",  # (an Indonesian tax number a word before: "NPWP Pembeli 02.227…"; not "RNC", a party's name too)
-        "oib",  # (a Croatian personal or company number a word before: "OIB arhiva 06 731 114 221")
         # (a building licence's number a word before: "Licencia MIVHED 0288-2026", "Licença n.º 412/2026")
         "licencia",
         "licença",
