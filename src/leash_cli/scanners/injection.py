@@ -1791,30 +1791,27 @@ def _example_lines(t: str) -> list[tuple[int, int]]:
     """The spans of ``t``'s lines that set out examples in security writing: a table's row (three bars or more), an
     indented line (two spaces or a tab), a list's item, a transcript's turn ("User: …", "[09:12] C: …") -- none in a
     fenced code block (a README's code block is where an instruction to a coding agent hides)."""
-    code = _code_blocks(t)
-    out: list[tuple[int, int]] = []
-    j = 0
-    for m in _EXAMPLE_LINE.finditer(t):
-        a = m.start()
-        while j < len(code) and code[j][1] <= a:
-            j += 1
-        if j == len(code) or a < code[j][0]:
-            out.append(m.span())
-    return out
+    return _outside_code(t, _EXAMPLE_LINE.finditer(t), 0)
 
 
 def _labelled(t: str) -> list[tuple[int, int]]:
     """The spans of ``t``'s examples set out after a label that names one ("Example:", "Payload (base64):") on the
     label's line or the next -- none in a fenced code block."""
+    return _outside_code(t, _EXAMPLE_LABEL.finditer(t), 1)
+
+
+def _outside_code(t: str, matches, group: int) -> list[tuple[int, int]]:
+    """The spans of ``group`` of the ordered ``matches`` that start outside ``t``'s fenced code blocks (one pass over
+    both: a text of many blocks and many matches stays linear)."""
     code = _code_blocks(t)
     out: list[tuple[int, int]] = []
     j = 0
-    for m in _EXAMPLE_LABEL.finditer(t):
+    for m in matches:
         a = m.start()
         while j < len(code) and code[j][1] <= a:
             j += 1
         if j == len(code) or a < code[j][0]:
-            out.append(m.span(1))
+            out.append(m.span(group))
     return out
 
 
