@@ -2796,3 +2796,42 @@ def test_what_accountants_text_taught(text, want):
 )
 def test_what_automotive_text_taught(text, want):
     assert phones_in(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what travel and hospitality text taught (writer BW, written in new texts here): a range of guest cards'
+        # numbers, a zero-padded invoice number after "número", a ticket's own number after its number word)
+        ("Kurtaxe 2 Pers. x 7 Nächte (Gästekarten Nr. 0612204-0612205)", []),
+        ("Número da nota fiscal: 00007781", []),
+        ("Nº boleto: 4410-219937, asiento 12", []),
+        ("Αρ. εισιτηρίου: 0571 2209 4418 31, θέση 14Α", []),
+        # (...and what it keeps: consecutive lines after a phone word, a switchboard's line)
+        ("Tel. 0612204-0612205", ["0612204-0612205"]),
+        ("Centralita: 91 555 12 34", ["91 555 12 34"]),
+        # (what public-sector text taught (writer BV): a cadastral number whose parts a colon joins)
+        ("кадастровий номер 3222486200:03:002:0511, площа 0,25 га", []),
+        ("тел. 044 234 56 78: приймальня", ["044 234 56 78"]),
+    ],
+)
+def test_what_travel_and_public_sector_text_taught(text, want):
+    assert phones_in(text) == want, text
+
+
+def test_a_plans_numbered_line_a_dossier_and_a_south_african_id():
+    pii = PiiScanner().scan
+
+    def of(kind, text):
+        return [f.text for f in pii(text) if f.type == kind]
+
+    # (a budget's or a programme's numbered line after its word is no address; a resolver and a client's are)
+    assert of("IP_ADDRESS", "Imputation : ligne budgétaire 3.1.2.14 (formation)") == []
+    assert of("IP_ADDRESS", "Output 2 / component 1.2.1.4: training of health workers") == []
+    assert of("IP_ADDRESS", "Resolver 1.1.1.1, client 4.2.1.3 connected") == ["1.1.1.1", "4.2.1.3"]
+    # (a file's number after "dossier" is no SSN; an SSN after its word still is)
+    assert of("US_SSN", "Numéro de dossier : 523-18-4410") == []
+    assert of("US_SSN", "Client file: SSN 523-18-4410") == ["523-18-4410"]
+    # (a South African identity number in a list is no 13-digit Visa; one after a card's word is a card)
+    assert of("CREDIT_CARD", "Beneficiary IDs: 4806125084083, 4703035009088") == []
+    assert of("CREDIT_CARD", "Visa card 4806125084083") == ["4806125084083"]

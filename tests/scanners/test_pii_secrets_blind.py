@@ -1,6 +1,6 @@
 """PII and secrets on text by writers who never saw the scanners (issue #18's bars, on other people's text).
 
-``pii_blind/`` and ``secrets_blind/`` (one file per writer): seventy-three writers, each briefed with the entity types, the
+``pii_blind/`` and ``secrets_blind/`` (one file per writer): seventy-five writers, each briefed with the entity types, the
 countries and kinds of text to cover and the kinds of hard negative, never shown the scanners, their tests
 or each other's sets; numbers and keys made up, correctly formed (check digits, numbering ranges, token
 shapes). Each set was scored first with the scanners as they were (held out: docs/pii-and-secrets.md, "Other
@@ -112,13 +112,13 @@ KNOWN_SHORT = {
     # (after a second reader: a quantity without "of" before a number, "SN" and "Compte" no longer hide one: "4 szt.
     # 501 234 567" is an ad's phone, "SN" an SSN's abbreviation too, "Gestionnaire de compte" an account manager's phone)
     "BE": {"IP_ADDRESS": 0.85, "US_SSN": 0.85, "negatives": 0.13},
-    # Writer BN's: a German tariff position written as a dotted quad after its word ("Tarifstelle 2.4.1.1"), a Belgian
+    # Writer BN's: a Belgian
     # company's number with the tenderer's word between ("Ondernemingsnummer aanbesteder: 0207.451.227"), a US
     # specification section's number opening a submittal log's row ("09 29 00-001  Gypsum board"), a Georgian permit's
     # number after "№" (read as "No" once normalised), a São Paulo taxpayer's property number after its word and a
     # bracketed note ("Contribuinte (SQL) 041.182.0449-6"), a giro payment's reference ("Payment ref. GIRO 0874-305-60":
     # a trattoria "Il Giro 06 …" is a phone).
-    "BN": {"negatives": 0.07},
+    "BN": {"negatives": 0.06},
     # Writer BO's: a firmware version after a device's name in a register ("HMI 7.3.0.27"), a Portuguese lot's number
     # ("Lote 25-4418-227": a listing's "Interesados en el lote: 55 …" is a phone), an Indonesian meter's readings
     # ("Stand 18442-18760": a fair's "our stand 0161 …" is a phone).
@@ -137,6 +137,11 @@ KNOWN_SHORT = {
     # word also labels a phone line ("Zakažite pregled, broj: 064 …", "Hyresavtal: 08-555 …"; a seventeenth reader's).
     "BT": {"negatives": 0.04},
     "BU": {"negatives": 0.09},
+    # Writer BV's: a Dubai building's address code ("Makani No. 30256 94817"), a Turkish damage assessment's number
+    # ("tespit no. 46-1102-08734"), an Indonesian tax number two words after its word ("NPWP kepala keluarga: …"), a
+    # Nicaraguan property-tax account, a Chilean property's roll number, Armenian cadastral codes in a table's column,
+    # a French social-security number partly masked ("2 87 04 75 118 *** **").
+    "BV": {"negatives": 0.07},
 }
 
 

@@ -424,6 +424,15 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "no. kp",
     "no kp",
     "code de controle",
+    # (a ticket's own number after its number word: "Nº boleto: 3301-703688", "Αρ. εισιτηρίου: 0412 0071 3390 87"; the
+    # ticket word alone also names a box office's line, "Boletos: 55 …")
+    "nº boleto",
+    "n° boleto",
+    "no. boleto",
+    "número de boleto",
+    "numero de boleto",
+    "αρ. εισιτηρίου",
+    "αριθμός εισιτηρίου",
     "poziv na broj",  # (a Serbian payment's reference: "позив на број 97 44712882")
     "позив на број",
     "sweref",  # (Swedish grid coordinates: "SWEREF 99 TM N 7 006 420 E 383 150")
@@ -785,6 +794,10 @@ _CTX_SET = frozenset(
         "hotline",
         "helpline",
         "landline",
+        # (a switchboard's number: "Hotel switchboard: +234 1 461 8800", Italian "centralino", Spanish "centralita")
+        "switchboard",
+        "centralino",
+        "centralita",
         # (a building's desk, where its phone is what a notice gives: "Portería: 601 6247718", "Conserjería: …")
         "portería",
         "porteria",
@@ -2130,6 +2143,9 @@ def phone_candidates(
         if not intl:
             if _DATE.fullmatch(s) or s.count("/") > 1 or _year_range(s):
                 continue
+            if s.startswith("0000") or s.startswith("(0000"):
+                continue  # a record's zero-padded number ("Número da nota: 00004412"): no trunk or international
+                # prefix is followed by a zero (no area code and no country code starts with one)
             if "." in s and _decimalish(s):
                 continue
             if (_DOTTED_224.fullmatch(s) or _BOSCH.fullmatch(s)) and not _has_ctx(t[max(0, a - 40) : a].lower()):
@@ -2151,17 +2167,20 @@ def phone_candidates(
             _SPELLED.fullmatch(s) and _has_ctx(low := t[max(0, a - 40) : a].lower()) and _CODE_WORD.search(low) is None
         ):
             continue  # 0 1 2 3 4 5 6 7: a list of digits (one read out after a phone word is a number: "call me on 0 6 1 2 …")
+        if t[b : b + 1] == ":" and t[b + 1 : b + 2].isdigit() and t[a - 1 : a] not in (":", "+") and not intl:
+            continue  # the first part of a code whose parts a colon joins (a Ukrainian cadastral number,
+            # "8036100000:79:418:0027"): no phone is written glued to one
         if ".." in s:
             continue  # leader dots between a number and an amount ("03/05 ........... 412"): no phone has two
         if s.count("-") >= 2 and _DATE_INSIDE.search(s):
             continue  # a date inside the run ("098  26-02-2024 00"): cells of a table run together
         if (
-            len(s) in (9, 11)
+            len(s) in (9, 11, 13, 15, 17)
             and (s[len(s) // 2] == "-" or s[len(s) // 2] == "/")
             and _short_range(s)
             and not _has_ctx(t[max(0, a - 40) : a].lower())
         ):
-            continue  # a range of extensions or numbers ("内线 8001-8004", "0137/0138")
+            continue  # a range of extensions or numbers ("内线 8001-8004", "0137/0138", a guest card's "Nr. 0530542-0530543")
         if "(" in s and not intl and _YEAR_IN_BRACKETS.search(s) and not _has_ctx(t[max(0, a - 40) : a].lower()):
             continue  # a citation's volume, year and pages ("NeurIPS 33 (2020) 1877–1901")
         if _IBAN_BEFORE.search(t, max(0, a - 16), a):
@@ -2484,8 +2503,8 @@ _LIST_MARK = re.compile(r"[1-9][0-9]?\. (?=[+(0-9])")
 
 
 def _short_range(s: str) -> bool:
-    """Four (five) digits, a dash or slash, four (five) digits a little larger: a range, not a number ("8001-8004",
-    a slip's "tickets 88412-88439")."""
+    """Four to eight digits, a dash or slash, as many digits a little larger: a range, not a number ("8001-8004", a
+    slip's "tickets 88412-88439", guest cards' "0530542-0530543")."""
     k = len(s) // 2
     lo, hi = s[:k], s[k + 1 :]
     return lo.isdigit() and hi.isdigit() and lo[: k - 2] == hi[: k - 2] and 0 < int(hi) - int(lo) < 100

@@ -473,6 +473,17 @@ _VERSION_JOIN = re.compile(
 _LIST_JOIN = re.compile(r",? ?(?:and|or|to|through|und|bis|et|à|y|e|a|i|и|en|tot|och|og|ve)? ?", re.IGNORECASE)
 
 
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _za_identity(s: str) -> bool:
+    """Whether 13 digits read as a South African identity number: a date of birth (YYMMDD), four digits, a citizenship
+    digit (0, 1, 2), a digit and a Luhn check digit -- the caller's card already passed Luhn ("4911020209080": a
+    beneficiary's id, not one of the retired 13-digit Visas)."""
+    month, day = int(s[2:4]), int(s[4:6])
+    return len(s) == 13 and 1 <= month <= 12 and 1 <= day <= _MONTH_DAYS[month - 1] and s[10] in "012"
+
+
 _MASK_OCTET = "(?:255|254|252|248|240|224|192|128|0)"
 _NETMASK = re.compile(rf"255\.{_MASK_OCTET}\.{_MASK_OCTET}\.(?:254|252|248|240|224|192|128|0)")  # (not a broadcast)
 _CLAUSE_AFTER = re.compile(r" [A-Z][a-z]+ [a-z]+")
@@ -481,6 +492,15 @@ _SECTION_CTX = re.compile(
     r"(?:\b(?:clause|clauses|section|sections|appendix|annex|chapter|article|paragraph|schedule|requirement|"
     r"requirements)\W{0,3}|\breq\. ?|§\W{0,3})$"
 )
+# a budget's or a programme's numbered line, a tariff's position (a dotted quad of one-digit parts but the last):
+# "Réf. budget : ligne 4.2.1.3", "imputándose a Jurisdicción 1.1.1.18", "(component 4.2.1.3)", "Tarifstelle 2.4.1.1"
+_PLAN_CTX = re.compile(
+    r"(?<![^\W\d_])(?:ligne|línea|linea|rubro|rubrique|partida|jurisdicción|jurisdiccion|programa|programme|component|"
+    r"componente|composante|activity|activité|actividad|atividade|outcome|objective|objectif|objetivo|indicator|"
+    r"indicateur|indicador|tarifstelle|budget line|budget item|ligne budgétaire|línea presupuestaria|"
+    r"partida presupuestaria|cost code|wbs)\W{0,3}$"
+)
+_PLAN_QUAD = re.compile(r"[0-9]\.[0-9]\.[0-9]\.[0-9]{1,2}")
 
 
 _VERSION_WORDS = (
@@ -605,7 +625,8 @@ _NEG_CTX = re.compile(
     r"(?:\b(?:order|orders|invoice|inv|ref|reference|id|ticket|tracking|sku|isbn|issn|serial|account|acct|po|case|"
     r"transaction|txn|build|version|ver|port|pid|uid|item|part|model|batch|lot|confirmation|receipt|policy|member|serials|"
     r"patent|doi|pr|card|iban|routing|zip|bestellung|rechnung|commande|factura|pedido|auftrag|kundennummer|mrn|npi|mbi|patient|"
-    r"duns|ärende|s/n|spare|ersatzteil|reservedel|reservdel|repuesto|ricambio|schimb|dalies|catalog|catalogue|katalog)\b"
+    r"duns|ärende|s/n|spare|ersatzteil|reservedel|reservdel|repuesto|ricambio|schimb|dalies|catalog|catalogue|katalog|"
+    r"dossier)\b"
     r"(?:\W{0,3}(?:number|num|no|nr|id|code)\b)?|#)\W{0,12}$"
     # (a clinical trial's subject id, with no colon: "Subject 101-22-0047 | Visit V05"; not "Subject: 523-41-8876")
     r"|\bsubject[ \t]+$"
@@ -971,7 +992,7 @@ class PiiScanner:
             return False
         if headers is not None and _CARD_CTX.search(headers.header_of(a).replace("_", " ")):
             return False
-        return phones.valid_international("+" + s)
+        return phones.valid_international("+" + s) or _za_identity(s)
 
     # -- US_SSN ----------------------------------------------------------
     def _ssn(self, t: str, wins=None, items: phones.ItemNumbers | None = None):
@@ -1111,8 +1132,10 @@ class PiiScanner:
                 continue  # an OID's arcs ("1.3.6.1 = iso.org.dod.internet"), a release's heading ("## 6.9.12.4")
             # a document's numbered part ("clause 4.2.1.7", "req. 3.5.1.2"), and the next of a list of them
             # ("clauses 1.2.3.4 and 7.1.2.9")
-            section = _SECTION_CTX.search(before) is not None or (
-                prev_numbered and a - prev_end <= 8 and _LIST_JOIN.fullmatch(t, prev_end, a) is not None
+            section = (
+                _SECTION_CTX.search(before) is not None
+                or (_PLAN_QUAD.fullmatch(quad) is not None and _PLAN_CTX.search(before) is not None)
+                or (prev_numbered and a - prev_end <= 8 and _LIST_JOIN.fullmatch(t, prev_end, a) is not None)
             )
             # ...or a numbered clause's heading, in a text whose other headings are numbered too ("12.3 Fees" ...
             # "12.3.1.4 Liability is capped")
