@@ -2807,12 +2807,18 @@ def test_what_automotive_text_taught(text, want):
         ("Número da nota fiscal: 00007781", []),
         ("Nº boleto: 4410-219937, asiento 12", []),
         ("Αρ. εισιτηρίου: 0571 2209 4418 31, θέση 14Α", []),
-        # (...and what it keeps: consecutive lines after a phone word, a switchboard's line)
+        # (...and what it keeps: consecutive lines after a phone word)
         ("Tel. 0612204-0612205", ["0612204-0612205"]),
-        ("Centralita: 91 555 12 34", ["91 555 12 34"]),
         # (what public-sector text taught (writer BV): a cadastral number whose parts a colon joins)
         ("кадастровий номер 3222486200:03:002:0511, площа 0,25 га", []),
         ("тел. 044 234 56 78: приймальня", ["044 234 56 78"]),
+        # (an eighteenth reader's, on the first version: an engine control unit's part number after "centralita" (a
+        # switchboard's word too), a call log's counts and durations glued on by colons, a helpline's subject)
+        ("Vendo centralita Bosch 0 281 010 822 de Seat León 1.9 TDI", []),
+        ("Missed calls\n0412 345 678:2\n02 9876 5432:1", ["0412 345 678", "02 9876 5432"]),
+        ("Call log\n0412345678:00:03:21\n0298765432:00:12:05", ["0412345678", "0298765432"]),
+        ("Rufnummer 030 1234567:2", ["030 1234567"]),
+        ("¿Olvidaste tu número de boleto? 800 123 4567", ["800 123 4567"]),
     ],
 )
 def test_what_travel_and_public_sector_text_taught(text, want):
@@ -2827,11 +2833,84 @@ def test_a_plans_numbered_line_a_dossier_and_a_south_african_id():
 
     # (a budget's or a programme's numbered line after its word is no address; a resolver and a client's are)
     assert of("IP_ADDRESS", "Imputation : ligne budgétaire 3.1.2.14 (formation)") == []
-    assert of("IP_ADDRESS", "Output 2 / component 1.2.1.4: training of health workers") == []
+    assert of("IP_ADDRESS", "Programa 1.2.1.4: formación de promotores de salud") == []
     assert of("IP_ADDRESS", "Resolver 1.1.1.1, client 4.2.1.3 connected") == ["1.1.1.1", "4.2.1.3"]
+    # (an eighteenth reader's: a threat report's indicators and a network's words are no plan's)
+    for text in (
+        "Indicator: 5.2.7.45",
+        "Suspicious activity: 5.8.1.22",
+        "Component 5.8.1.22 unreachable",
+        "Línea: 9.9.9.9",
+    ):
+        assert len(of("IP_ADDRESS", text)) == 1, text
     # (a file's number after "dossier" is no SSN; an SSN after its word still is)
     assert of("US_SSN", "Numéro de dossier : 523-18-4410") == []
     assert of("US_SSN", "Client file: SSN 523-18-4410") == ["523-18-4410"]
     # (a South African identity number in a list is no 13-digit Visa; one after a card's word is a card)
     assert of("CREDIT_CARD", "Beneficiary IDs: 4806125084083, 4703035009088") == []
     assert of("CREDIT_CARD", "Visa card 4806125084083") == ["4806125084083"]
+    # (an eighteenth reader's: one with its expiry or its code after it is a card)
+    for text in ("Use 4111111111119 with any future expiry and CVV 123", "Jane Doe;4111111111119;12/27;123"):
+        assert of("CREDIT_CARD", text) == ["4111111111119"], text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what banking and payments text taught (writer BX, written in new texts here): a time after a number whose
+        # hour was read as the number's last group; Icelandic "the phone"; a Korean registration number with a note
+        # between its word and its colon; a money transfer's control number, a Salvadoran identity document, a
+        # Brazilian slip's document number)
+        ("Kunden ringde från 08-555 123 40 09:15 och bad om återkoppling", ["08-555 123 40"]),
+        ("Left a voicemail at (646) 555-0148 3:05pm ET", ["(646) 555-0148"]),
+        ("Síminn minn er 561 2240.", ["561 2240"]),
+        ("사업자등록번호(공급자): 214-86-11207", []),
+        ("Envío Western Union, MTCN 552 418 9930, cobrado en ventanilla", []),
+        ("Solicitante: Ana Pérez, DUI 05512284-3", []),
+        ("Número do documento: 2025031187  Vencimento: 10/04/2025", []),
+        # (...and what they keep: a phone whose last group is no hour, a note that names the phone, a phone word's line)
+        ("Tel. 030 12 34 56 78:30", ["030 12 34 56 78"]),
+        ("주문(전화): 010-1234-5678", ["010-1234-5678"]),
+        ("Call our DUI line 0800 123 456", ["0800 123 456"]),
+    ],
+)
+def test_what_banking_and_payments_text_taught(text, want):
+    assert phones_in(text) == want, text
+
+
+def test_a_dotted_quad_under_a_firmware_column_is_a_version():
+    pii = PiiScanner().scan
+    table = "terminal | model | firmware\nT-0412 | A920 | 4.18.2.27\nT-0413 | V240m | 10.2.4.118"
+    assert [f.text for f in pii(table) if f.type == "IP_ADDRESS"] == []
+    # (a column that names an address is an address's, beside the version's)
+    table = "host | ip | firmware\nsw01 | 10.2.4.118 | 4.18.2.27"
+    assert [f.text for f in pii(table) if f.type == "IP_ADDRESS"] == ["10.2.4.118"]
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what retail text taught (writer BY, written in new texts here): a phone "on" the order or the file that
+        # holds it; a Turkish record "numbered" so; an Estonian payment's reference; Nordic receipts; a Slovak
+        # document after "č."; Spanish "inquiries" as a label)
+        ("Email on order: r.lee@example.com\nPhone on order: 425-555-0187", ["425-555-0187"]),
+        ("Konu: 2207418830 numaralı siparişiniz hakkında", []),
+        ("Teie kontaktandmed: +372 5312 7788\nPangaülekandel kasutage viitenumbrit 7716608.", ["+372 5312 7788"]),
+        ("ICA Kvantum – KVITTO\nKassa 2   Kvitto 0912/8812\nTel 08-555 123 40", ["08-555 123 40"]),
+        ("Betalt med Vipps, kvittering 7781-2209\nNB: kunden ringer fra +47 22 33 44 55", ["+47 22 33 44 55"]),
+        ("Dátum predaja: 02.05.2024, doklad č. 0512-3308-0047", []),
+        ("Consultas: 2916 0471 o escribanos@example.com.uy", ["2916 0471"]),
+        # (...and what they keep: a number before "numaralı" and a phone's word, a phone's word before "č.")
+        ("0532 449 48 52 numaralı telefondan aradım", ["0532 449 48 52"]),
+        ("Mobil č. 0905 123 456", ["0905 123 456"]),
+    ],
+)
+def test_what_retail_text_taught(text, want):
+    assert phones_in(text) == want, text
+
+
+def test_a_style_colour_and_size_column_holds_no_ssns():
+    pii = PiiScanner().scan
+    export = "order_id,sku,style_color_size,upc\nA-1,JKT-M,512-33-0917,030552034093\nA-2,TEE-S,331-04-0128,030565294132"
+    assert [f.text for f in pii(export) if f.type == "US_SSN"] == []
+    assert [f.text for f in pii("name,ssn,size\nJo Ray,512-33-0917,M") if f.type == "US_SSN"] == ["512-33-0917"]

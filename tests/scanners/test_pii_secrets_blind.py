@@ -1,6 +1,6 @@
 """PII and secrets on text by writers who never saw the scanners (issue #18's bars, on other people's text).
 
-``pii_blind/`` and ``secrets_blind/`` (one file per writer): seventy-five writers, each briefed with the entity types, the
+``pii_blind/`` and ``secrets_blind/`` (one file per writer): seventy-seven writers, each briefed with the entity types, the
 countries and kinds of text to cover and the kinds of hard negative, never shown the scanners, their tests
 or each other's sets; numbers and keys made up, correctly formed (check digits, numbering ranges, token
 shapes). Each set was scored first with the scanners as they were (held out: docs/pii-and-secrets.md, "Other
@@ -140,8 +140,18 @@ KNOWN_SHORT = {
     # Writer BV's: a Dubai building's address code ("Makani No. 30256 94817"), a Turkish damage assessment's number
     # ("tespit no. 46-1102-08734"), an Indonesian tax number two words after its word ("NPWP kepala keluarga: …"), a
     # Nicaraguan property-tax account, a Chilean property's roll number, Armenian cadastral codes in a table's column,
-    # a French social-security number partly masked ("2 87 04 75 118 *** **").
-    "BV": {"negatives": 0.07},
+    # a French social-security number partly masked ("2 87 04 75 118 *** **"), a budget's lines as dotted quads after
+    # words a threat report uses too ("ligne 4.2.1.3", "component 4.2.1.3": "Indicator: 5.2.7.45" is an address; an
+    # eighteenth reader's).
+    "BV": {"negatives": 0.08},
+    # Writer BX's: an Icelandic bank account three words after its word ("Reikningur til greiðslu: 0133-26-018827"), an
+    # Algerian counter's reference two words after "réf.", a Tanzanian prepaid electricity token in groups of four, an
+    # EIN after its spelled-out name, an airline ticket's number in a card statement's line, a firmware version after a
+    # terminal's model ("V240m on 10.2.4.118").
+    "BX": {"negatives": 0.07},
+    # Writer BY's: a Portuguese shop's taxpayer number after "Contribuinte:" (a tax office's helpline's label too), a till
+    # log's transaction key ("trans=0412-03-22071"), a German financing contract's number after "Finanzkauf Nr.".
+    "BY": {"negatives": 0.04},
 }
 
 

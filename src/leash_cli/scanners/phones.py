@@ -99,6 +99,13 @@ _EXT = re.compile(
     r"[ \t]{0,2}(?:[:\-][ \t]?)?[0-9]{1,6}(?![0-9A-Za-z])",
     re.IGNORECASE,
 )
+_TIME_TAIL = re.compile(r"[0-5][0-9](?![0-9])")  # (the minutes of a time whose hour ends a number)
+_NUMARALI_RECORD = re.compile(
+    r"[ \t]*numaral[ıi][ \t]+(?:sipari[şs]|fatura|kargo|ba[şs]vuru|talep|dosya|hesap|poli[çc]e|s[öo]zle[şs]me|"
+    r"abonelik|[üu]r[üu]n|iade|bilet|rezervasyon|g[öo]nderi|kay[ıi]t|i[şs]lem|m[üu][şs]teri|ar[ıi]za|paket)",
+    re.IGNORECASE,
+)
+_COLON_PARTS = re.compile(r":(?:[0-9]{3,}:[0-9]+|[0-9]+:[0-9]{3,})")  # (two more parts glued on, one no time's)
 _KEEP_DIGITS = str.maketrans("", "", " \t().-+/")
 _ONE_DIGIT_GROUP = re.compile(r"(?<![0-9])[0-9](?![0-9])")
 _SPELLED = re.compile(r"[0-9](?: [0-9]){7,14}")  # a number read out digit by digit, as speech-to-text writes it
@@ -282,7 +289,9 @@ _NEG_WORDS = (
     r"registrační|registracni|входящ|входящий"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
-_HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
+# (what holds a phone number on file: "the mobile on the account is 07400 434238", a fraud file's "Phone on order:
+# 206-913-4472")
+_HOLDERS = frozenset(["account", "acct", "order", "file", "booking", "reservation", "record", "profile"])
 
 
 def _on_holder(low: str) -> bool:
@@ -293,7 +302,8 @@ def _on_holder(low: str) -> bool:
 
 # "on the account", "on your account is": the phone word before it names the number
 _ON_HOLDER = re.compile(
-    r"(?<![a-z])(?:on|in|for)[ \t]+(?:the|your|his|her|their|my|our|this)[ \t]+(?:account|acct)[ \t]*(?:is|was|:)?[ \t]*$"
+    r"(?<![a-z])(?:on|in|for)[ \t]+(?:(?:the|your|his|her|their|my|our|this)[ \t]+)?"
+    r"(?:account|acct|order|file|booking|reservation|record|profile)[ \t]*(?:is|was|:)?[ \t]*$"
 )
 # a request's, a ticket's or a code's word, only right before its number with no label colon ("заявку 6510-874391")
 _NEG_INLINE = frozenset(["заявка", "заявку", "заявки", "zgłoszenie", "zgłoszenia", "mã"])
@@ -359,6 +369,9 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     + ("uci",)  # (a Canadian immigration client's number: "UCI 11-2287-4410"; see _NANP_SHAPE)
     # (an Arabic subscription's number: "رقم الاشتراك: 0418-7722-09"; not "اتصل على رقم الاشتراك 0501234567")
     + ("الاشتراك", "اشتراك")
+    # (retail: an Estonian payment's reference number, a Swedish, Norwegian or Danish receipt: "viitenumbrit 7712204",
+    # "Kvitto 0912/8812", "kvittering 7781-2204")
+    + ("viitenumber", "viitenumbri", "viitenumbrit", "viitenumbriga", "kvitto", "kvittot", "kvittering", "kvitteringen")
     + ("tilbud",)  # (a Danish or Norwegian quote: "tilbud nr. 2026-4417"; not "Ring for et tilbud: 22 33 44 55")
     # (a payee's company number, a library card's, a property's registration: "Numéro BCE du bénéficiaire : 0207.373.429",
     # "Número de carnet: 0800 2211 4598 7", "imóvel de inscrição 047.112.0882-3"; not "Téléphone du bénéficiaire : 06 …")
@@ -395,6 +408,7 @@ _NEG_CAPS = frozenset(
     ("mpan", "mprn", "pdl", "prm", "pdr", "rpu", "nmi", "ppe", "taj", "бик")
     + ("npwp", "nik", "nim")  # (Indonesian tax, identity and student numbers; not "Call Nik …", "z nim")
     + ("nid",)  # (a Bangladeshi national id)
+    + ("dui",)  # (a Salvadoran identity document: "DUI 04188273-0"; not "Call our DUI line …", a phone word's)
     + ("ra",)  # (a Brazilian student's academic record: "Seu RA é 2023104417"; not "Ra 0412 …", a name)
 )
 _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
@@ -424,15 +438,18 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "no. kp",
     "no kp",
     "code de controle",
-    # (a ticket's own number after its number word: "Nº boleto: 3301-703688", "Αρ. εισιτηρίου: 0412 0071 3390 87"; the
-    # ticket word alone also names a box office's line, "Boletos: 55 …")
+    # (a ticket's own number after its abbreviated number word: "Nº boleto: 3301-703688", "Αρ. εισιτηρίου: 0412 0071 3390
+    # 87"; the ticket word alone also names a box office's line, "Boletos: 55 …", and "número de boleto" a helpline's
+    # subject, "¿Olvidaste tu número de boleto? 800 …": an eighteenth reader's)
     "nº boleto",
     "n° boleto",
     "no. boleto",
-    "número de boleto",
-    "numero de boleto",
     "αρ. εισιτηρίου",
-    "αριθμός εισιτηρίου",
+    # (a Brazilian payment slip's document number, a money transfer's control number: "Número do documento:
+    # 2024110412", "MTCN 418 552 0937")
+    "número do documento",
+    "numero do documento",
+    "mtcn",
     "poziv na broj",  # (a Serbian payment's reference: "позив на број 97 44712882")
     "позив на број",
     "sweref",  # (Swedish grid coordinates: "SWEREF 99 TM N 7 006 420 E 383 150")
@@ -751,8 +768,9 @@ _NEG_CJK = re.compile(
     r"رقم\s+(?:ال)?(?:مرجع|عقد|سجل|تصريح|هوية|مركبة|إقرار|إيصال|عداد|مباراة|بطاقة|حيازة|تشغيلة)\S{0,4}(?:\s+"
     + _AR_NOT_PHONE
     + r"\S+)?|बीजक|[Qq][Qq]号?|〒|รหัส|পরিচয়পত্র\s*নম্বর)"
-    # (a record's key in quotes too: '"사업자번호":"')
-    r"\s*[:：#№]?\s*(?:号码|號碼|号|番号|번호|नं\.?)?\s*[\"']?\s*[:：]?\s*[\"']?$"
+    # (a record's key in quotes too: '"사업자번호":"'; a short bracketed note after it: "사업자등록번호(받는분): …")
+    r"(?:\s*[(（](?![^()（）\n]*(?:전화|휴대|핸드폰|연락|팩스|電話|电话|手机|手機|携帯|連絡|联系|聯絡|(?i:tel|phone|mobile|fax)))"
+    r"[^()（）\n]{1,12}[)）])?\s*[:：#№]?\s*(?:号码|號碼|号|番号|번호|नं\.?)?\s*[\"']?\s*[:：]?\s*[\"']?$"
 )
 
 # phone words (before or just after a number, or a table column header)
@@ -794,10 +812,6 @@ _CTX_SET = frozenset(
         "hotline",
         "helpline",
         "landline",
-        # (a switchboard's number: "Hotel switchboard: +234 1 461 8800", Italian "centralino", Spanish "centralita")
-        "switchboard",
-        "centralino",
-        "centralita",
         # (a building's desk, where its phone is what a notice gives: "Portería: 601 6247718", "Conserjería: …")
         "portería",
         "porteria",
@@ -961,6 +975,9 @@ _CTX_SET = frozenset(
         "rappeler",
         "rappelle",
         "síma",
+        "síminn",  # (Icelandic: the phone, its definite forms: "Síminn minn er 618 2274")
+        "símann",
+        "símanum",
         "sími",
         "tālrunis",
         "tālruni",
@@ -1667,7 +1684,9 @@ _PHONE_SIGN = re.compile(r"[☎☏📞📱]\ufe0f?[ \t:]*$")  # (a phone's sign 
 # 54 21 38", "Farní kancelář: 545 213 074"; not "Office hours: 08 30 17 30", "Office ID: 0412 5561")
 _OFFICE_LABEL = re.compile(
     r"(?<![^\W\d_])(?:secretar[ií]a|secr[ée]tariat|sekretariat|secretariaat|segreteria|pfarrbüro|pfarramt|"
-    r"kancelář|kancelaria|despacho|presbyt[èe]re|parroquia|paróquia|parrocchia|parafia|fara)"
+    r"kancelář|kancelaria|despacho|presbyt[èe]re|parroquia|paróquia|parrocchia|parafia|fara|"
+    # (Spanish "inquiries" as a label: "Consultas: 2908 4417", "Consultas y reclamos: 2231-4400")
+    r"consultas)"
     r"(?:[ \t]+(?!hours|horario|horaire|öffnungszeiten|geöffnet|ouvert|id\b|code|número|numéro|nummer|nr\b|no\b)"
     r"[^\W\d_]+){0,2}[ \t]*[:：][ \t]*$"
 )
@@ -1789,7 +1808,12 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
         return True  # "Buchungsnr. 0441-7728-12", "Målernr. 30208874", "PQ-Nr. 010.044172"
     if (
         toks
-        and (toks[-1] in ("n°", "nº", "№") or (toks[-1] == "số" and tail.rstrip()[-1:] == ":" and "hiệu" in toks))
+        and (
+            toks[-1] in ("n°", "nº", "№")
+            # (Czech and Slovak "č." after a record's noun: "doklad č. 0418-2207-0091"; not "tel. č. 0905 …")
+            or (toks[-1] == "č" and len(toks) > 1 and tail.rstrip().endswith("č."))
+            or (toks[-1] == "số" and tail.rstrip()[-1:] == ":" and "hiệu" in toks)
+        )
         and not _has_ctx(tail)
     ):
         return True  # a number sign right before it, no phone word: "Resolución N° 023-003-0145821" (not "Teléfono N°")
@@ -2114,6 +2138,18 @@ def phone_candidates(
             if cut > 0:
                 s = s[:cut].rstrip(" \t-./")
                 b = a + len(s)
+        if t[b : b + 1] == ":" and _TIME_TAIL.match(t, b + 1) and " " in s:
+            # a time after the number, its hour read as the number's last group: "telefon 08-587 418 30 08:10",
+            # "at (312) 418-2297 2:40pm"
+            cut = s.rfind(" ")
+            if (
+                len(s) - cut <= 3
+                and s[cut + 1 :].isdigit()
+                and int(s[cut + 1 :]) <= 23
+                and len(s[:cut].translate(_KEEP_DIGITS)) >= 7
+            ):
+                s = s[:cut].rstrip(" -./")
+                b = a + len(s)
         if ". " in s:  # a sentence ends after the number: "(876) 706-5466. 4/5 stars"
             cut = s.find(". ")
             if len(s[:cut].translate(_KEEP_DIGITS)) >= 7:
@@ -2167,9 +2203,12 @@ def phone_candidates(
             _SPELLED.fullmatch(s) and _has_ctx(low := t[max(0, a - 40) : a].lower()) and _CODE_WORD.search(low) is None
         ):
             continue  # 0 1 2 3 4 5 6 7: a list of digits (one read out after a phone word is a number: "call me on 0 6 1 2 …")
-        if t[b : b + 1] == ":" and t[b + 1 : b + 2].isdigit() and t[a - 1 : a] not in (":", "+") and not intl:
-            continue  # the first part of a code whose parts a colon joins (a Ukrainian cadastral number,
-            # "8036100000:79:418:0027"): no phone is written glued to one
+        if not intl and _COLON_PARTS.match(t, b) and t[a - 1 : a] not in (":", "+"):
+            continue  # the first part of a code whose parts colons join, one of three digits or more (a Ukrainian
+            # cadastral number, "8036100000:79:418:0027"; not a call log's count or duration, "0412 345 678:2",
+            # "0412345678:00:03:21": an eighteenth reader's)
+        if "numaral" in t[b : b + 12].lower() and _NUMARALI_RECORD.match(t, b):
+            continue  # a Turkish record "numbered" so: "3104471208 numaralı siparişin iadesi" (not "… numaralı telefon")
         if ".." in s:
             continue  # leader dots between a number and an amount ("03/05 ........... 412"): no phone has two
         if s.count("-") >= 2 and _DATE_INSIDE.search(s):

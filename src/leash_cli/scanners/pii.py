@@ -384,6 +384,8 @@ _TAX_FORM = re.compile(
 _NOT_SSN_COLUMN = re.compile(
     r"\b(?:sku|skus|part|parts|item|items|model|serial|order|orders|invoice|po|ticket|tracking|batch|lot|isbn|product|"
     r"article|art|artikel|código|codigo|référence|reference|ref)\b"
+    # (a retail export's style, colour and size code, in snake case too: "style_color_size" over "418-22-0917")
+    r"|(?<![a-z])(?:style|color|colour|size|variant)(?![a-z])"
 )
 _DIGIT_RUN_AFTER = re.compile(r"(?:(?<![a-z])[a-z]+ )?([0-9]{4,})")  # (a digit run, and the word before it)
 _FORM_BEFORE = re.compile(r"(?:for|on|the|form|my|your|his|her|their|our|new|old) (?:1040|1099)$")
@@ -473,6 +475,11 @@ _VERSION_JOIN = re.compile(
 _LIST_JOIN = re.compile(r",? ?(?:and|or|to|through|und|bis|et|à|y|e|a|i|и|en|tot|och|og|ve)? ?", re.IGNORECASE)
 
 
+# what follows a card and no identity number: its expiry or its code ("4111111111119;12/27;123", "… with any future
+# expiry and CVV 123": an eighteenth reader's)
+_CARD_AFTER = re.compile(
+    r"(?i)(?<![0-9])(?:0[1-9]|1[0-2]) ?/ ?(?:[0-9]{2}|20[0-9]{2})(?![0-9])|expir|\bexp\b|cvv|cvc|valid"
+)
 _MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
@@ -493,12 +500,12 @@ _SECTION_CTX = re.compile(
     r"requirements)\W{0,3}|\breq\. ?|§\W{0,3})$"
 )
 # a budget's or a programme's numbered line, a tariff's position (a dotted quad of one-digit parts but the last):
-# "Réf. budget : ligne 4.2.1.3", "imputándose a Jurisdicción 1.1.1.18", "(component 4.2.1.3)", "Tarifstelle 2.4.1.1"
+# "imputándose a Jurisdicción 1.1.1.18", "ligne budgétaire 3.1.2.14", "Tarifstelle 2.4.1.1" (not a threat report's
+# "Indicator: 5.2.7.45", "Suspicious activity: 5.8.1.22", "Component 5.8.1.22 unreachable", "Línea: 9.9.9.9": an
+# eighteenth reader's)
 _PLAN_CTX = re.compile(
-    r"(?<![^\W\d_])(?:ligne|línea|linea|rubro|rubrique|partida|jurisdicción|jurisdiccion|programa|programme|component|"
-    r"componente|composante|activity|activité|actividad|atividade|outcome|objective|objectif|objetivo|indicator|"
-    r"indicateur|indicador|tarifstelle|budget line|budget item|ligne budgétaire|línea presupuestaria|"
-    r"partida presupuestaria|cost code|wbs)\W{0,3}$"
+    r"(?<![^\W\d_])(?:rubro|rubrique|partida|jurisdicción|jurisdiccion|programa|programme|tarifstelle|budget line|"
+    r"budget item|ligne budgétaire|línea presupuestaria|partida presupuestaria|cost code|wbs)\W{0,3}$"
 )
 _PLAN_QUAD = re.compile(r"[0-9]\.[0-9]\.[0-9]\.[0-9]{1,2}")
 
@@ -521,6 +528,8 @@ _ADDR_WORDS = re.compile(
 
 
 _VERSION_HEADER = re.compile(rf"(?<![a-z])(?:{_VERSION_WORDS}|ver|release|build|fw|sw|os|rev|revision)(?![a-z])")
+# ...and one under which any dotted quad is a version (not "sw", a switch's column as often, nor "os")
+_VERSION_COLUMN = re.compile(rf"(?<![a-z])(?:{_VERSION_WORDS}|ver|release|build|fw|rev|revision)(?![a-z])")
 
 
 def _version_shaped(quad: str) -> bool:
@@ -992,7 +1001,9 @@ class PiiScanner:
             return False
         if headers is not None and _CARD_CTX.search(headers.header_of(a).replace("_", " ")):
             return False
-        return phones.valid_international("+" + s) or _za_identity(s)
+        return phones.valid_international("+" + s) or (
+            _za_identity(s) and _CARD_AFTER.search(t, a + len(s), a + len(s) + 40) is None
+        )
 
     # -- US_SSN ----------------------------------------------------------
     def _ssn(self, t: str, wins=None, items: phones.ItemNumbers | None = None):
@@ -1162,6 +1173,13 @@ class PiiScanner:
                 if headers is None:
                     headers = _Headers(t)
                 part = _bare_version(t, a, b, quad, headers.header_of(a))
+            if not part and "\n" in t and not _PORT_OR_PREFIX.match(t, b):
+                # any quad in a column a version's header names (a POS terminals' export: "| firmware |" over
+                # "4.18.2.27", "10.2.4.118"; not a column that names an address too, "fw ip")
+                if headers is None:
+                    headers = _Headers(t)
+                h = headers.header_of(a).lower()
+                part = bool(h) and _VERSION_COLUMN.search(h) is not None and _ADDR_WORDS.search(h) is None
             if not part and phones.TWO_DIGIT_QUAD.fullmatch(quad):
                 # a phone number in pairs right after a phone word's label (Luxembourg, Belgium, France: "Téléphone :
                 # 27.14.71.62"), not an address
