@@ -2833,7 +2833,7 @@ def test_a_plans_numbered_line_a_dossier_and_a_south_african_id():
 
     # (a budget's or a programme's numbered line after its word is no address; a resolver and a client's are)
     assert of("IP_ADDRESS", "Imputation : ligne budgétaire 3.1.2.14 (formation)") == []
-    assert of("IP_ADDRESS", "Programa 1.2.1.4: formación de promotores de salud") == []
+    assert of("IP_ADDRESS", "Partida 1.2.1.4: formación de promotores de salud") == []
     assert of("IP_ADDRESS", "Resolver 1.1.1.1, client 4.2.1.3 connected") == ["1.1.1.1", "4.2.1.3"]
     # (an eighteenth reader's: a threat report's indicators and a network's words are no plan's)
     for text in (
@@ -2841,50 +2841,59 @@ def test_a_plans_numbered_line_a_dossier_and_a_south_african_id():
         "Suspicious activity: 5.8.1.22",
         "Component 5.8.1.22 unreachable",
         "Línea: 9.9.9.9",
+        "Baixe o programa 1.1.1.1 (WARP)",  # (a nineteenth reader's: "programa" names a program's resolver)
     ):
         assert len(of("IP_ADDRESS", text)) == 1, text
     # (a file's number after "dossier" is no SSN; an SSN after its word still is)
     assert of("US_SSN", "Numéro de dossier : 523-18-4410") == []
     assert of("US_SSN", "Client file: SSN 523-18-4410") == ["523-18-4410"]
-    # (a South African identity number in a list is no 13-digit Visa; one after a card's word is a card)
+    # (a South African identity number after an id's word is no 13-digit Visa; one after a card's word is a card, and so
+    # is one with no id's word, a test card's "4111111111119")
     assert of("CREDIT_CARD", "Beneficiary IDs: 4806125084083, 4703035009088") == []
+    assert of("CREDIT_CARD", "Test number (13 digits): 4111111111119") == ["4111111111119"]
     assert of("CREDIT_CARD", "Visa card 4806125084083") == ["4806125084083"]
     # (an eighteenth reader's: one with its expiry or its code after it is a card)
     for text in ("Use 4111111111119 with any future expiry and CVV 123", "Jane Doe;4111111111119;12/27;123"):
         assert of("CREDIT_CARD", text) == ["4111111111119"], text
+    # (a nineteenth reader's: a date's month and year after an identity number is no expiry)
+    assert of("CREDIT_CARD", "Name: J. Mokoena, ID 4512150123081, Date: 15/03/2024") == []
 
 
 @pytest.mark.parametrize(
     "text,want",
     [
         # (what banking and payments text taught (writer BX, written in new texts here): a time after a number whose
-        # hour was read as the number's last group; Icelandic "the phone"; a Korean registration number with a note
-        # between its word and its colon; a money transfer's control number, a Salvadoran identity document, a
-        # Brazilian slip's document number)
+        # hour was read as the number's last group; a money transfer's control number, a Salvadoran identity document
+        # in its shape, a Brazilian slip's document number)
         ("Kunden ringde från 08-555 123 40 09:15 och bad om återkoppling", ["08-555 123 40"]),
         ("Left a voicemail at (646) 555-0148 3:05pm ET", ["(646) 555-0148"]),
-        ("Síminn minn er 561 2240.", ["561 2240"]),
-        ("사업자등록번호(공급자): 214-86-11207", []),
         ("Envío Western Union, MTCN 552 418 9930, cobrado en ventanilla", []),
         ("Solicitante: Ana Pérez, DUI 05512284-3", []),
         ("Número do documento: 2025031187  Vencimento: 10/04/2025", []),
-        # (...and what they keep: a phone whose last group is no hour, a note that names the phone, a phone word's line)
+        # (...and what they keep: a phone whose last group is no hour, a phone word's line; and what a nineteenth
+        # reader found the first version lost: a defence lawyer's line after "DUI", a helpline after a question about a
+        # document's number; the first version's Korean note, firmware column and Icelandic words were dropped for the
+        # lines they lost: "ご注文（フリーダイヤル）0120-…", "Site,FW,Core" over firewalls' addresses, the telecom
+        # company "Síminn hf 4602070880")
         ("Tel. 030 12 34 56 78:30", ["030 12 34 56 78"]),
-        ("주문(전화): 010-1234-5678", ["010-1234-5678"]),
         ("Call our DUI line 0800 123 456", ["0800 123 456"]),
+        ("Criminal Defense | DUI\n213-555-0147 | jdoe@lawfirm.example", ["213-555-0147"]),
+        ("Dúvidas sobre o número do documento? (11) 3003-1234", ["(11) 3003-1234"]),
+        ("Síminn hf 4602070880", []),
     ],
 )
 def test_what_banking_and_payments_text_taught(text, want):
     assert phones_in(text) == want, text
 
 
-def test_a_dotted_quad_under_a_firmware_column_is_a_version():
+def test_a_firewalls_column_and_two_lines_of_prose_hold_addresses():
+    # (a nineteenth reader's, on a first version that read any quad under a version's header as a version: "FW" is a
+    # firewall's column as often, and two lines with as many commas read as a table's)
     pii = PiiScanner().scan
-    table = "terminal | model | firmware\nT-0412 | A920 | 4.18.2.27\nT-0413 | V240m | 10.2.4.118"
-    assert [f.text for f in pii(table) if f.type == "IP_ADDRESS"] == []
-    # (a column that names an address is an address's, beside the version's)
-    table = "host | ip | firmware\nsw01 | 10.2.4.118 | 4.18.2.27"
-    assert [f.text for f in pii(table) if f.type == "IP_ADDRESS"] == ["10.2.4.118"]
+    table = "Site,FW,Core\nHQ,10.0.0.1,10.0.0.2\nBranch,10.1.0.1,10.1.0.2"
+    assert [f.text for f in pii(table) if f.type == "IP_ADDRESS"] == ["10.0.0.1", "10.0.0.2", "10.1.0.1", "10.1.0.2"]
+    prose = "Hi Tom, quick firmware update\nAs discussed, the new box is 10.20.0.15"
+    assert [f.text for f in pii(prose) if f.type == "IP_ADDRESS"] == ["10.20.0.15"]
 
 
 @pytest.mark.parametrize(

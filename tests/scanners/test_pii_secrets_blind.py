@@ -146,9 +146,11 @@ KNOWN_SHORT = {
     "BV": {"negatives": 0.08},
     # Writer BX's: an Icelandic bank account three words after its word ("Reikningur til greiðslu: 0133-26-018827"), an
     # Algerian counter's reference two words after "réf.", a Tanzanian prepaid electricity token in groups of four, an
-    # EIN after its spelled-out name, an airline ticket's number in a card statement's line, a firmware version after a
-    # terminal's model ("V240m on 10.2.4.118").
-    "BX": {"negatives": 0.07},
+    # EIN after its spelled-out name, an airline ticket's number in a card statement's line, a Korean business number
+    # with a bracketed note before its colon ("사업자등록번호(받는분): …"), firmware versions in a terminal export's
+    # "firmware" column and after a terminal's model ("V240m on 10.2.4.118"): a first version that read any quad under
+    # a version's header as a version lost firewalls' addresses under "FW" (a nineteenth reader's).
+    "BX": {"negatives": 0.08, "IP_ADDRESS": 0.92},
     # Writer BY's: a Portuguese shop's taxpayer number after "Contribuinte:" (a tax office's helpline's label too), a till
     # log's transaction key ("trans=0412-03-22071"), a German financing contract's number after "Finanzkauf Nr.".
     "BY": {"negatives": 0.04},

@@ -100,9 +100,12 @@ _EXT = re.compile(
     re.IGNORECASE,
 )
 _TIME_TAIL = re.compile(r"[0-5][0-9](?![0-9])")  # (the minutes of a time whose hour ends a number)
+# (a record's noun and its case ending, no "line" or "service" word after it: "0850 … numaralı sipariş hattı", "…
+# numaralı iade hattını", "… numaralı faturalı hattım" are phones: an eighteenth reader's)
 _NUMARALI_RECORD = re.compile(
-    r"[ \t]*numaral[ıi][ \t]+(?:sipari[şs]|fatura|kargo|ba[şs]vuru|talep|dosya|hesap|poli[çc]e|s[öo]zle[şs]me|"
-    r"abonelik|[üu]r[üu]n|iade|bilet|rezervasyon|g[öo]nderi|kay[ıi]t|i[şs]lem|m[üu][şs]teri|ar[ıi]za|paket)",
+    r"[ \t]*numaral[ıi][ \t]+(?:sipari[şs]|fatura(?!l[ıi]|s[ıi]z)|kargo|ba[şs]vuru|talep|dosya|poli[çc]e|"
+    r"s[öo]zle[şs]me|g[öo]nderi|i[şs]lem|iade|bilet|rezervasyon|paket)[^\W\d_]{0,6}"
+    r"(?![^\W\d_]|[ \t]+(?:hat|hizmet|[çc]a[ğg]r[ıi]|dan[ıi][şs]ma|servis|sat[ıi][şs]|merkez|destek|numara))",
     re.IGNORECASE,
 )
 _COLON_PARTS = re.compile(r":(?:[0-9]{3,}:[0-9]+|[0-9]+:[0-9]{3,})")  # (two more parts glued on, one no time's)
@@ -297,13 +300,28 @@ _HOLDERS = frozenset(["account", "acct", "order", "file", "booking", "reservatio
 def _on_holder(low: str) -> bool:
     """A phone word, then "on the account" right before the number: "the mobile on the account is 07400 434238"."""
     on = _ON_HOLDER.search(low)
-    return on is not None and _has_ctx(low[max(0, on.start() - 40) : on.start()])
+    if on is None:
+        return False
+    if on.group().rstrip(" \t").endswith(":") and _DETERMINED.search(on.group()) is None:
+        # (no determiner: the phone word itself, and its number word, right before: "Phone on order:", "Contact number
+        # for reservation:"; not "Call logged for booking: 4471229018")
+        words = _TOKEN.findall(low, max(0, on.start() - 30), on.start())
+        while words and words[-1] in ("number", "no", "nr", "#"):
+            words.pop()
+        return bool(words) and _has_ctx(words[-1])
+    return _has_ctx(low[max(0, on.start() - 40) : on.start()])
+
+
+_DETERMINED = re.compile(r"[ \t](?:the|your|his|her|their|my|our|this)[ \t]")
 
 
 # "on the account", "on your account is": the phone word before it names the number
 _ON_HOLDER = re.compile(
-    r"(?<![a-z])(?:on|in|for)[ \t]+(?:(?:the|your|his|her|their|my|our|this)[ \t]+)?"
-    r"(?:account|acct|order|file|booking|reservation|record|profile)[ \t]*(?:is|was|:)?[ \t]*$"
+    r"(?<![a-z])(?:on|in|for)[ \t]+(?:(?:the|your|his|her|their|my|our|this)[ \t]+"
+    r"(?:account|acct|order|file|booking|reservation|record|profile)[ \t]*(?:is|was|:)?"
+    # (with no determiner, a label's colon after it, the phone word right before: "Phone on order: 206-…"; not "called
+    # about the charge on order 8813372261", "Phone verification failed on account 4471…": an eighteenth reader's)
+    r"|(?:account|acct|order|file|booking|reservation|record|profile)[ \t]*:)[ \t]*$"
 )
 # a request's, a ticket's or a code's word, only right before its number with no label colon ("заявку 6510-874391")
 _NEG_INLINE = frozenset(["заявка", "заявку", "заявки", "zgłoszenie", "zgłoszenia", "mã"])
@@ -399,6 +417,45 @@ _AD_PHRASES = re.compile(r"google ads|إعلانات جوجل")  # (a word or tw
 _AD_ID = re.compile(r"[0-9]{3}-[0-9]{3}-[0-9]{4}")
 # ...of which only on the number's own line ("Enquire about this listing\n0412 345 678" is a phone)
 _NEG_SAME_LINE = frozenset(["listing", "usuario"])
+_CZ_RECORDS = frozenset(
+    [
+        "doklad",
+        "dokladu",
+        "faktura",
+        "faktúra",
+        "faktury",
+        "faktúry",
+        "objednávka",
+        "objednávky",
+        "smlouva",
+        "smlouvy",
+        "zmluva",
+        "zmluvy",
+        "účtenka",
+        "účtenky",
+        "bloček",
+        "zakázka",
+        "zakázky",
+        "zásilka",
+        "zásielka",
+        "spis",
+        "spisu",
+        "rozhodnutí",
+        "rozhodnutie",
+        "pojistka",
+        "poistka",
+        "protokol",
+        "protokolu",
+        "vstupenka",
+        "jízdenka",
+        "lístok",
+        "účet",
+        "účtu",
+    ]
+)
+_DUI_SHAPE = re.compile(r"[0-9]{8}-[0-9]")
+_RECEIPT_WORDS = frozenset(["kvitto", "kvittot", "kvittering", "kvitteringen"])
+_RIGHT_AFTER = re.compile(r"[ \t:.#]*(?:nr|no)?[ \t:.#]*")
 # ...of which a name's when capitalised, unless a number word follows ("Hilsen Arve\n412 34 567"; "Arve nr 118…")
 _NEG_LOWER_ONLY = frozenset(["arve", "acc"])  # ("ACC: 0800 101 996", New Zealand's accident line)
 # ...and those that are such a word only in capitals (a supply point's: British MPAN and MPRN, French PDL and PRM,
@@ -408,7 +465,9 @@ _NEG_CAPS = frozenset(
     ("mpan", "mprn", "pdl", "prm", "pdr", "rpu", "nmi", "ppe", "taj", "бик")
     + ("npwp", "nik", "nim")  # (Indonesian tax, identity and student numbers; not "Call Nik …", "z nim")
     + ("nid",)  # (a Bangladeshi national id)
-    + ("dui",)  # (a Salvadoran identity document: "DUI 04188273-0"; not "Call our DUI line …", a phone word's)
+    + (
+        "dui",
+    )  # (a Salvadoran identity document, in its shape only: "DUI 04188273-0"; not "Traffic Tickets & DUI 213-…")
     + ("ra",)  # (a Brazilian student's academic record: "Seu RA é 2023104417"; not "Ra 0412 …", a name)
 )
 _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
@@ -768,9 +827,8 @@ _NEG_CJK = re.compile(
     r"رقم\s+(?:ال)?(?:مرجع|عقد|سجل|تصريح|هوية|مركبة|إقرار|إيصال|عداد|مباراة|بطاقة|حيازة|تشغيلة)\S{0,4}(?:\s+"
     + _AR_NOT_PHONE
     + r"\S+)?|बीजक|[Qq][Qq]号?|〒|รหัส|পরিচয়পত্র\s*নম্বর)"
-    # (a record's key in quotes too: '"사업자번호":"'; a short bracketed note after it: "사업자등록번호(받는분): …")
-    r"(?:\s*[(（](?![^()（）\n]*(?:전화|휴대|핸드폰|연락|팩스|電話|电话|手机|手機|携帯|連絡|联系|聯絡|(?i:tel|phone|mobile|fax)))"
-    r"[^()（）\n]{1,12}[)）])?\s*[:：#№]?\s*(?:号码|號碼|号|番号|번호|नं\.?)?\s*[\"']?\s*[:：]?\s*[\"']?$"
+    # (a record's key in quotes too: '"사업자번호":"')
+    r"\s*[:：#№]?\s*(?:号码|號碼|号|番号|번호|नं\.?)?\s*[\"']?\s*[:：]?\s*[\"']?$"
 )
 
 # phone words (before or just after a number, or a table column header)
@@ -975,9 +1033,6 @@ _CTX_SET = frozenset(
         "rappeler",
         "rappelle",
         "síma",
-        "síminn",  # (Icelandic: the phone, its definite forms: "Síminn minn er 618 2274")
-        "símann",
-        "símanum",
         "sími",
         "tālrunis",
         "tālruni",
@@ -1682,11 +1737,12 @@ _PHONE_SIGN = re.compile(r"[☎☏📞📱]\ufe0f?[ \t:]*$")  # (a phone's sign 
 
 # a parish's or a secretariat's label and its colon right before a number ("Despacho parroquial: 913 662 475", "Presbytère:
 # 54 21 38", "Farní kancelář: 545 213 074"; not "Office hours: 08 30 17 30", "Office ID: 0412 5561")
+# Spanish "inquiries" as a label, alone or with one more subject ("Consultas: 2908 4417", "Consultas y reclamos:
+# 2231-4400"; not a report's counts, "Consultas atendidas: 2231 4400": a nineteenth reader's)
+_INQUIRIES_LABEL = re.compile(r"(?<![^\W\d_])consultas(?:[ \t]+[ye][ \t]+[^\W\d_]+)?[ \t]*[:：][ \t]*$")
 _OFFICE_LABEL = re.compile(
     r"(?<![^\W\d_])(?:secretar[ií]a|secr[ée]tariat|sekretariat|secretariaat|segreteria|pfarrbüro|pfarramt|"
-    r"kancelář|kancelaria|despacho|presbyt[èe]re|parroquia|paróquia|parrocchia|parafia|fara|"
-    # (Spanish "inquiries" as a label: "Consultas: 2908 4417", "Consultas y reclamos: 2231-4400")
-    r"consultas)"
+    r"kancelář|kancelaria|despacho|presbyt[èe]re|parroquia|paróquia|parrocchia|parafia|fara)"
     r"(?:[ \t]+(?!hours|horario|horaire|öffnungszeiten|geöffnet|ouvert|id\b|code|número|numéro|nummer|nr\b|no\b)"
     r"[^\W\d_]+){0,2}[ \t]*[:：][ \t]*$"
 )
@@ -1704,6 +1760,7 @@ def _ctx(before: str, after: str, header: str) -> bool:
         # (each looked for only where it can be: "m on" in ASCII, a phone's sign outside it)
         ("m on" in before[-12:] and _IM_ON.search(before[-12:]) is not None)
         or (":" in before[-3:] and _OFFICE_LABEL.search(before[-40:].lower()) is not None)
+        or (":" in before[-3:] and _INQUIRIES_LABEL.search(before[-40:].lower()) is not None)
         or (not before[-6:].isascii() and _PHONE_SIGN.search(before[-6:]) is not None)
         or _has_ctx(before)
         or _has_ctx(after)
@@ -1810,8 +1867,9 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
         toks
         and (
             toks[-1] in ("n°", "nº", "№")
-            # (Czech and Slovak "č." after a record's noun: "doklad č. 0418-2207-0091"; not "tel. č. 0905 …")
-            or (toks[-1] == "č" and len(toks) > 1 and tail.rstrip().endswith("č."))
+            # (Czech and Slovak "č." after a record's noun: "doklad č. 0418-2207-0091"; not "tel. č. 0905 …", "na č. 603 …",
+            # "t. č. 603 …", "linka č. 0800 …", "p. Dvořák, č. 604 …": an eighteenth reader's)
+            or (toks[-1] == "č" and len(toks) > 1 and toks[-2] in _CZ_RECORDS and tail.rstrip().endswith("č."))
             or (toks[-1] == "số" and tail.rstrip()[-1:] == ":" and "hiệu" in toks)
         )
         and not _has_ctx(tail)
@@ -1854,23 +1912,32 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
     if toks and "\n" in tail and _ANSWER_LABEL.search(tail) is not None:
         toks = []  # an answer's speaker under a question: the question is no key ("Can you confirm the phone number on
         # the account?\nCustomer: (628) 822-7909"; not a key split over two lines, "Order no.\nCustomer: …")
-    if toks and (
-        # (its own number word: not a question's "Lost parcel? The number is 020 …")
-        (toks[-1] in _NEG_WITH_NUMBER_WORD and numbered and not _ASKED.search(tail, tail.rfind(toks[-1])))
-        or (
-            toks[-1] in _NEG_UNLESS_PHONE_WORD
-            and not _has_ctx(_ANY_NUMBER.sub(" ", tail[tail.rfind("\n") + 1 :]))
-            and (toks[-1] not in _NEG_LOWER_ONLY or numbered or toks[-1] in before[-40:])
-            and (toks[-1] not in _LOTTERY or tail.rstrip(" \t").endswith(":"))
-            and (toks[-1] not in _NEG_SAME_LINE or "\n" not in tail[tail.rfind(toks[-1]) :])
-            and (toks[-1] != "uci" or _NANP_SHAPE.fullmatch(s) is None)
-        )
-        or (toks[-1] in _AD_WORDS and _AD_ID.fullmatch(s) is not None and not _has_ctx(tail))
-        or (
-            toks[-1] in _NEG_CAPS
-            and (toks[-1].upper() in before[-30:] or before.islower())  # (a header cell comes lower-cased)
-            # (a phone word of the sentence before names no number of this one: "… contato com o banco. Seu RA é …")
-            and not _has_ctx(_ANY_NUMBER.sub(" ", _SENTENCE_END.split(tail)[-1]))
+    if (
+        toks
+        and (
+            # (its own number word: not a question's "Lost parcel? The number is 020 …")
+            (toks[-1] in _NEG_WITH_NUMBER_WORD and numbered and not _ASKED.search(tail, tail.rfind(toks[-1])))
+            or (
+                toks[-1] in _NEG_UNLESS_PHONE_WORD
+                and not _has_ctx(_ANY_NUMBER.sub(" ", tail[tail.rfind("\n") + 1 :]))
+                and (toks[-1] not in _NEG_LOWER_ONLY or numbered or toks[-1] in before[-40:])
+                and (toks[-1] not in _LOTTERY or tail.rstrip(" \t").endswith(":"))
+                and (toks[-1] not in _NEG_SAME_LINE or "\n" not in tail[tail.rfind(toks[-1]) :])
+                # (a receipt's word right before its number: "Kvitto 0912/8812"; not a receipt's title over a shop's line,
+                # "KVITTO\n08-411 22 33", "Salong Anna | Kvitto | 070-…": an eighteenth reader's)
+                and (
+                    toks[-1] not in _RECEIPT_WORDS or _RIGHT_AFTER.fullmatch(tail, tail.rfind(toks[-1]) + len(toks[-1]))
+                )
+                and (toks[-1] != "uci" or _NANP_SHAPE.fullmatch(s) is None)
+            )
+            or (toks[-1] in _AD_WORDS and _AD_ID.fullmatch(s) is not None and not _has_ctx(tail))
+            or (
+                toks[-1] in _NEG_CAPS
+                and (toks[-1].upper() in before[-30:] or before.islower())  # (a header cell comes lower-cased)
+                and (toks[-1] != "dui" or _DUI_SHAPE.fullmatch(s) is not None)
+                # (a phone word of the sentence before names no number of this one: "… contato com o banco. Seu RA é …")
+                and not _has_ctx(_ANY_NUMBER.sub(" ", _SENTENCE_END.split(tail)[-1]))
+            )
         )
     ):
         return True
@@ -1916,6 +1983,8 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
         # the record's own value stands between: "Customer ID 48213, Jo Bloggs, 07700 900123", "Code de contrôle : 4829
         # - SAV 01 42 33 44 55", "St.Nr. 143/123/45678 · 089 12345678"
         multi = None
+    if multi is not None and "?" in tail[multi.end() :]:
+        multi = None  # a question about the record, then a line to ask it on ("… número do documento? (11) 3003-…")
     if multi is not None and _has_ctx(tail[multi.end() :]):
         multi = None  # a card's or a reference's name, then a phone word ("tarjeta sanitaria: llame al 900 …")
     if multi is not None or _ORG_NR.search(tail) or _NEG_LAST_RE.search(tail) or _ACCOUNT_AC.search(tail):
@@ -2207,7 +2276,13 @@ def phone_candidates(
             continue  # the first part of a code whose parts colons join, one of three digits or more (a Ukrainian
             # cadastral number, "8036100000:79:418:0027"; not a call log's count or duration, "0412 345 678:2",
             # "0412345678:00:03:21": an eighteenth reader's)
-        if "numaral" in t[b : b + 12].lower() and _NUMARALI_RECORD.match(t, b):
+        if (
+            "numaral" in t[b : b + 12].lower()
+            and _NUMARALI_RECORD.match(t, b)
+            and not intl
+            and not s.lstrip("(").startswith("05")  # (a mobile's shape: "Müşteri 0532 … numaralı işlem için aradı")
+            and not _has_ctx(t[max(0, a - 40) : a].lower())
+        ):
             continue  # a Turkish record "numbered" so: "3104471208 numaralı siparişin iadesi" (not "… numaralı telefon")
         if ".." in s:
             continue  # leader dots between a number and an amount ("03/05 ........... 412"): no phone has two

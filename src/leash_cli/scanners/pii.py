@@ -476,10 +476,13 @@ _LIST_JOIN = re.compile(r",? ?(?:and|or|to|through|und|bis|et|à|y|e|a|i|и|en|t
 
 
 # what follows a card and no identity number: its expiry or its code ("4111111111119;12/27;123", "… with any future
-# expiry and CVV 123": an eighteenth reader's)
+# expiry and CVV 123": an eighteenth reader's; not a date's month and year, "15/03/2024", nor "invalid": a nineteenth's)
 _CARD_AFTER = re.compile(
-    r"(?i)(?<![0-9])(?:0[1-9]|1[0-2]) ?/ ?(?:[0-9]{2}|20[0-9]{2})(?![0-9])|expir|\bexp\b|cvv|cvc|valid"
+    r"(?i)(?<![0-9])(?<![0-9][/.-])(?:0[1-9]|1[0-2]) ?[/-] ?(?:[0-9]{2}|20[0-9]{2})(?![0-9/.-])|expir|\bexp\b|cvv|cvc|"
+    r"(?<![a-z])valid(?: thru| through| until)?(?![a-z])"
 )
+# ...and an identity number's word before it ("beneficiaries' ID: 5703155147089, 4911020209080"; not a bare test card)
+_ID_BEFORE = re.compile(r"(?<![a-z])(?:id|ids|identity|identiteit|i\.d\.|id no|id number)(?![a-z])")
 _MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
@@ -502,9 +505,9 @@ _SECTION_CTX = re.compile(
 # a budget's or a programme's numbered line, a tariff's position (a dotted quad of one-digit parts but the last):
 # "imputándose a Jurisdicción 1.1.1.18", "ligne budgétaire 3.1.2.14", "Tarifstelle 2.4.1.1" (not a threat report's
 # "Indicator: 5.2.7.45", "Suspicious activity: 5.8.1.22", "Component 5.8.1.22 unreachable", "Línea: 9.9.9.9": an
-# eighteenth reader's)
+# eighteenth reader's; nor "Baixe o programa 1.1.1.1", a nineteenth's)
 _PLAN_CTX = re.compile(
-    r"(?<![^\W\d_])(?:rubro|rubrique|partida|jurisdicción|jurisdiccion|programa|programme|tarifstelle|budget line|"
+    r"(?<![^\W\d_])(?:rubro|rubrique|partida|jurisdicción|jurisdiccion|tarifstelle|budget line|"
     r"budget item|ligne budgétaire|línea presupuestaria|partida presupuestaria|cost code|wbs)\W{0,3}$"
 )
 _PLAN_QUAD = re.compile(r"[0-9]\.[0-9]\.[0-9]\.[0-9]{1,2}")
@@ -528,8 +531,6 @@ _ADDR_WORDS = re.compile(
 
 
 _VERSION_HEADER = re.compile(rf"(?<![a-z])(?:{_VERSION_WORDS}|ver|release|build|fw|sw|os|rev|revision)(?![a-z])")
-# ...and one under which any dotted quad is a version (not "sw", a switch's column as often, nor "os")
-_VERSION_COLUMN = re.compile(rf"(?<![a-z])(?:{_VERSION_WORDS}|ver|release|build|fw|rev|revision)(?![a-z])")
 
 
 def _version_shaped(quad: str) -> bool:
@@ -1002,7 +1003,9 @@ class PiiScanner:
         if headers is not None and _CARD_CTX.search(headers.header_of(a).replace("_", " ")):
             return False
         return phones.valid_international("+" + s) or (
-            _za_identity(s) and _CARD_AFTER.search(t, a + len(s), a + len(s) + 40) is None
+            _za_identity(s)
+            and _ID_BEFORE.search(t[max(0, a - 60) : a].lower()) is not None
+            and _CARD_AFTER.search(t, a + len(s), a + len(s) + 40) is None
         )
 
     # -- US_SSN ----------------------------------------------------------
@@ -1145,7 +1148,11 @@ class PiiScanner:
             # ("clauses 1.2.3.4 and 7.1.2.9")
             section = (
                 _SECTION_CTX.search(before) is not None
-                or (_PLAN_QUAD.fullmatch(quad) is not None and _PLAN_CTX.search(before) is not None)
+                or (
+                    _PLAN_QUAD.fullmatch(quad) is not None
+                    and quad not in _RESOLVERS
+                    and _PLAN_CTX.search(before) is not None
+                )
                 or (prev_numbered and a - prev_end <= 8 and _LIST_JOIN.fullmatch(t, prev_end, a) is not None)
             )
             # ...or a numbered clause's heading, in a text whose other headings are numbered too ("12.3 Fees" ...
@@ -1173,13 +1180,6 @@ class PiiScanner:
                 if headers is None:
                     headers = _Headers(t)
                 part = _bare_version(t, a, b, quad, headers.header_of(a))
-            if not part and "\n" in t and not _PORT_OR_PREFIX.match(t, b):
-                # any quad in a column a version's header names (a POS terminals' export: "| firmware |" over
-                # "4.18.2.27", "10.2.4.118"; not a column that names an address too, "fw ip")
-                if headers is None:
-                    headers = _Headers(t)
-                h = headers.header_of(a).lower()
-                part = bool(h) and _VERSION_COLUMN.search(h) is not None and _ADDR_WORDS.search(h) is None
             if not part and phones.TWO_DIGIT_QUAD.fullmatch(quad):
                 # a phone number in pairs right after a phone word's label (Luxembourg, Belgium, France: "Téléphone :
                 # 27.14.71.62"), not an address
