@@ -99,15 +99,7 @@ _EXT = re.compile(
     r"[ \t]{0,2}(?:[:\-][ \t]?)?[0-9]{1,6}(?![0-9A-Za-z])",
     re.IGNORECASE,
 )
-_TIME_TAIL = re.compile(r"[0-5][0-9](?![0-9])")  # (the minutes of a time whose hour ends a number)
-# (a record's noun and its case ending, no "line" or "service" word after it: "0850 … numaralı sipariş hattı", "…
-# numaralı iade hattını", "… numaralı faturalı hattım" are phones: an eighteenth reader's)
-_NUMARALI_RECORD = re.compile(
-    r"[ \t]*numaral[ıi][ \t]+(?:sipari[şs]|fatura(?!l[ıi]|s[ıi]z)|kargo|ba[şs]vuru|talep|dosya|poli[çc]e|"
-    r"s[öo]zle[şs]me|g[öo]nderi|i[şs]lem|iade|bilet|rezervasyon|paket)[^\W\d_]{0,6}"
-    r"(?![^\W\d_]|[ \t]+(?:hat|hizmet|[çc]a[ğg]r[ıi]|dan[ıi][şs]ma|servis|sat[ıi][şs]|merkez|destek|numara))",
-    re.IGNORECASE,
-)
+_TIME_TAIL = re.compile(r"[0-5][0-9](?![0-9]|h)")  # (the minutes of a time whose hour ends a number)
 _COLON_PARTS = re.compile(r":(?:[0-9]{3,}:[0-9]+|[0-9]+:[0-9]{3,})")  # (two more parts glued on, one no time's)
 _KEEP_DIGITS = str.maketrans("", "", " \t().-+/")
 _ONE_DIGIT_GROUP = re.compile(r"(?<![0-9])[0-9](?![0-9])")
@@ -292,36 +284,25 @@ _NEG_WORDS = (
     r"registrační|registracni|входящ|входящий"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
-# (what holds a phone number on file: "the mobile on the account is 07400 434238", a fraud file's "Phone on order:
-# 206-913-4472")
-_HOLDERS = frozenset(["account", "acct", "order", "file", "booking", "reservation", "record", "profile"])
+_HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
+# ...and a phone word's own label naming the record that holds it, at a line's start: a fraud file's "Phone on order:
+# 206-913-4472", "Mobile on file:" (not "SMS for booking: 4471229018", "phoned about a refund on the order 44…": a
+# twentieth reader's)
+_HOLDER_LABEL = re.compile(
+    r"(?:^|\n)[ \t]*(?:phone|phone number|mobile|mobile number|cell|cell phone|tel|telephone|contact number)[ \t]+"
+    r"(?:on|for|in)[ \t]+(?:order|file|booking|reservation|record|profile)[ \t]*:[ \t]*$"
+)
 
 
 def _on_holder(low: str) -> bool:
     """A phone word, then "on the account" right before the number: "the mobile on the account is 07400 434238"."""
     on = _ON_HOLDER.search(low)
-    if on is None:
-        return False
-    if on.group().rstrip(" \t").endswith(":") and _DETERMINED.search(on.group()) is None:
-        # (no determiner: the phone word itself, and its number word, right before: "Phone on order:", "Contact number
-        # for reservation:"; not "Call logged for booking: 4471229018")
-        words = _TOKEN.findall(low, max(0, on.start() - 30), on.start())
-        while words and words[-1] in ("number", "no", "nr", "#"):
-            words.pop()
-        return bool(words) and _has_ctx(words[-1])
-    return _has_ctx(low[max(0, on.start() - 40) : on.start()])
-
-
-_DETERMINED = re.compile(r"[ \t](?:the|your|his|her|their|my|our|this)[ \t]")
+    return on is not None and _has_ctx(low[max(0, on.start() - 40) : on.start()])
 
 
 # "on the account", "on your account is": the phone word before it names the number
 _ON_HOLDER = re.compile(
-    r"(?<![a-z])(?:on|in|for)[ \t]+(?:(?:the|your|his|her|their|my|our|this)[ \t]+"
-    r"(?:account|acct|order|file|booking|reservation|record|profile)[ \t]*(?:is|was|:)?"
-    # (with no determiner, a label's colon after it, the phone word right before: "Phone on order: 206-…"; not "called
-    # about the charge on order 8813372261", "Phone verification failed on account 4471…": an eighteenth reader's)
-    r"|(?:account|acct|order|file|booking|reservation|record|profile)[ \t]*:)[ \t]*$"
+    r"(?<![a-z])(?:on|in|for)[ \t]+(?:the|your|his|her|their|my|our|this)[ \t]+(?:account|acct)[ \t]*(?:is|was|:)?[ \t]*$"
 )
 # a request's, a ticket's or a code's word, only right before its number with no label colon ("заявку 6510-874391")
 _NEG_INLINE = frozenset(["заявка", "заявку", "заявки", "zgłoszenie", "zgłoszenia", "mã"])
@@ -387,9 +368,9 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     + ("uci",)  # (a Canadian immigration client's number: "UCI 11-2287-4410"; see _NANP_SHAPE)
     # (an Arabic subscription's number: "رقم الاشتراك: 0418-7722-09"; not "اتصل على رقم الاشتراك 0501234567")
     + ("الاشتراك", "اشتراك")
-    # (retail: an Estonian payment's reference number, a Swedish, Norwegian or Danish receipt: "viitenumbrit 7712204",
-    # "Kvitto 0912/8812", "kvittering 7781-2204")
-    + ("viitenumber", "viitenumbri", "viitenumbrit", "viitenumbriga", "kvitto", "kvittot", "kvittering", "kvitteringen")
+    # (retail: an Estonian payment's reference number: "viitenumbrit 7712204"; not a Swedish or a Norwegian receipt's
+    # word, which a payment app's receipt shows the payee's mobile after, "Swish-kvitto: 070-…": a twentieth reader's)
+    + ("viitenumber", "viitenumbri", "viitenumbrit", "viitenumbriga")
     + ("tilbud",)  # (a Danish or Norwegian quote: "tilbud nr. 2026-4417"; not "Ring for et tilbud: 22 33 44 55")
     # (a payee's company number, a library card's, a property's registration: "Numéro BCE du bénéficiaire : 0207.373.429",
     # "Número de carnet: 0800 2211 4598 7", "imóvel de inscrição 047.112.0882-3"; not "Téléphone du bénéficiaire : 06 …")
@@ -454,8 +435,6 @@ _CZ_RECORDS = frozenset(
     ]
 )
 _DUI_SHAPE = re.compile(r"[0-9]{8}-[0-9]")
-_RECEIPT_WORDS = frozenset(["kvitto", "kvittot", "kvittering", "kvitteringen"])
-_RIGHT_AFTER = re.compile(r"[ \t:.#]*(?:nr|no)?[ \t:.#]*")
 # ...of which a name's when capitalised, unless a number word follows ("Hilsen Arve\n412 34 567"; "Arve nr 118…")
 _NEG_LOWER_ONLY = frozenset(["arve", "acc"])  # ("ACC: 0800 101 996", New Zealand's accident line)
 # ...and those that are such a word only in capitals (a supply point's: British MPAN and MPRN, French PDL and PRM,
@@ -560,7 +539,25 @@ _NEG_MULTI_RE = re.compile(
     "|".join(re.escape(w) for w in _NEG_MULTI) + r"|(?<![^\W\d_])(?:patient id|health no)(?![^\W\d_])"
 )
 # the multi-word negatives after which the record's own value may stand before a phone
-_OWN_VALUE_BETWEEN = ("code de contr", "st.", "st ", "n° d", "nº d", "numéro d", "no. kp", "no kp")
+_OWN_VALUE_BETWEEN = (
+    "code de contr",
+    "st.",
+    "st ",
+    "n° d",
+    "nº d",
+    "numéro d",
+    "no. kp",
+    "no kp",
+    # (a transfer's control number, a slip's document number, a ticket's, then a phone on the row: "MTCN 4185520937 |
+    # Ana Diaz | 0803 123 4567": a twentieth reader's)
+    "mtcn",
+    "número do",
+    "numero do",
+    "nº bol",
+    "n° bol",
+    "no. bol",
+    "αρ. ει",
+)
 _NOSSO_NUMERO = re.compile(r"nosso n[úu]mero\W*$")
 
 # ...and what names a number only right before it: a meeting's id, its dial-in code and password in an invitation,
@@ -1912,32 +1909,24 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
     if toks and "\n" in tail and _ANSWER_LABEL.search(tail) is not None:
         toks = []  # an answer's speaker under a question: the question is no key ("Can you confirm the phone number on
         # the account?\nCustomer: (628) 822-7909"; not a key split over two lines, "Order no.\nCustomer: …")
-    if (
-        toks
-        and (
-            # (its own number word: not a question's "Lost parcel? The number is 020 …")
-            (toks[-1] in _NEG_WITH_NUMBER_WORD and numbered and not _ASKED.search(tail, tail.rfind(toks[-1])))
-            or (
-                toks[-1] in _NEG_UNLESS_PHONE_WORD
-                and not _has_ctx(_ANY_NUMBER.sub(" ", tail[tail.rfind("\n") + 1 :]))
-                and (toks[-1] not in _NEG_LOWER_ONLY or numbered or toks[-1] in before[-40:])
-                and (toks[-1] not in _LOTTERY or tail.rstrip(" \t").endswith(":"))
-                and (toks[-1] not in _NEG_SAME_LINE or "\n" not in tail[tail.rfind(toks[-1]) :])
-                # (a receipt's word right before its number: "Kvitto 0912/8812"; not a receipt's title over a shop's line,
-                # "KVITTO\n08-411 22 33", "Salong Anna | Kvitto | 070-…": an eighteenth reader's)
-                and (
-                    toks[-1] not in _RECEIPT_WORDS or _RIGHT_AFTER.fullmatch(tail, tail.rfind(toks[-1]) + len(toks[-1]))
-                )
-                and (toks[-1] != "uci" or _NANP_SHAPE.fullmatch(s) is None)
-            )
-            or (toks[-1] in _AD_WORDS and _AD_ID.fullmatch(s) is not None and not _has_ctx(tail))
-            or (
-                toks[-1] in _NEG_CAPS
-                and (toks[-1].upper() in before[-30:] or before.islower())  # (a header cell comes lower-cased)
-                and (toks[-1] != "dui" or _DUI_SHAPE.fullmatch(s) is not None)
-                # (a phone word of the sentence before names no number of this one: "… contato com o banco. Seu RA é …")
-                and not _has_ctx(_ANY_NUMBER.sub(" ", _SENTENCE_END.split(tail)[-1]))
-            )
+    if toks and (
+        # (its own number word: not a question's "Lost parcel? The number is 020 …")
+        (toks[-1] in _NEG_WITH_NUMBER_WORD and numbered and not _ASKED.search(tail, tail.rfind(toks[-1])))
+        or (
+            toks[-1] in _NEG_UNLESS_PHONE_WORD
+            and not _has_ctx(_ANY_NUMBER.sub(" ", tail[tail.rfind("\n") + 1 :]))
+            and (toks[-1] not in _NEG_LOWER_ONLY or numbered or toks[-1] in before[-40:])
+            and (toks[-1] not in _LOTTERY or tail.rstrip(" \t").endswith(":"))
+            and (toks[-1] not in _NEG_SAME_LINE or "\n" not in tail[tail.rfind(toks[-1]) :])
+            and (toks[-1] != "uci" or _NANP_SHAPE.fullmatch(s) is None)
+        )
+        or (toks[-1] in _AD_WORDS and _AD_ID.fullmatch(s) is not None and not _has_ctx(tail))
+        or (
+            toks[-1] in _NEG_CAPS
+            and (toks[-1].upper() in before[-30:] or before.islower())  # (a header cell comes lower-cased)
+            and (toks[-1] != "dui" or _DUI_SHAPE.fullmatch(s) is not None)
+            # (a phone word of the sentence before names no number of this one: "… contato com o banco. Seu RA é …")
+            and not _has_ctx(_ANY_NUMBER.sub(" ", _SENTENCE_END.split(tail)[-1]))
         )
     ):
         return True
@@ -1959,7 +1948,7 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
         # account that holds the phone a phone word named: "the mobile on the account is 07400 434238", not its
         # number: "mobile account no. 4471 2290")
         if not (toks[-1] == "#" and (_CTX_MULTI_RE.search(tail) or _ALT_NUMBER.search(tail))) and not (
-            toks[-1] in _HOLDERS and _on_holder(before[-72:].lower())
+            (toks[-1] in _HOLDERS and _on_holder(before[-72:].lower())) or _HOLDER_LABEL.search(before[-72:].lower())
         ):
             return True
     # a tax or company id word a few words back, no phone word after it ("NIP Wynajmującego: 676-238-41-19")
@@ -2276,14 +2265,6 @@ def phone_candidates(
             continue  # the first part of a code whose parts colons join, one of three digits or more (a Ukrainian
             # cadastral number, "8036100000:79:418:0027"; not a call log's count or duration, "0412 345 678:2",
             # "0412345678:00:03:21": an eighteenth reader's)
-        if (
-            "numaral" in t[b : b + 12].lower()
-            and _NUMARALI_RECORD.match(t, b)
-            and not intl
-            and not s.lstrip("(").startswith("05")  # (a mobile's shape: "Müşteri 0532 … numaralı işlem için aradı")
-            and not _has_ctx(t[max(0, a - 40) : a].lower())
-        ):
-            continue  # a Turkish record "numbered" so: "3104471208 numaralı siparişin iadesi" (not "… numaralı telefon")
         if ".." in s:
             continue  # leader dots between a number and an amount ("03/05 ........... 412"): no phone has two
         if s.count("-") >= 2 and _DATE_INSIDE.search(s):

@@ -481,8 +481,13 @@ _CARD_AFTER = re.compile(
     r"(?i)(?<![0-9])(?<![0-9][/.-])(?:0[1-9]|1[0-2]) ?[/-] ?(?:[0-9]{2}|20[0-9]{2})(?![0-9/.-])|expir|\bexp\b|cvv|cvc|"
     r"(?<![a-z])valid(?: thru| through| until)?(?![a-z])"
 )
-# ...and an identity number's word before it ("beneficiaries' ID: 5703155147089, 4911020209080"; not a bare test card)
-_ID_BEFORE = re.compile(r"(?<![a-z])(?:id|ids|identity|identiteit|i\.d\.|id no|id number)(?![a-z])")
+# ...and an identity number's word right before it, or before the list it is in ("beneficiaries' ID: 5703155147089,
+# 4911020209080"; not a bare test card, nor another field's id, "Transaction ID 88123: charged 4111111111119": a
+# twentieth reader's)
+_ID_BEFORE = re.compile(
+    r"(?<![a-z])(?:id|ids|identity|identiteit|i\.d\.)(?:[ \t]*(?:no\.?|nr\.?|number|numbers|nos\.?))?\W{0,4}$"
+)
+_ID_LIST = re.compile(r"(?:[0-9]{13}[ \t]*[,;][ \t]*)+$")
 _MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
@@ -1004,7 +1009,7 @@ class PiiScanner:
             return False
         return phones.valid_international("+" + s) or (
             _za_identity(s)
-            and _ID_BEFORE.search(t[max(0, a - 60) : a].lower()) is not None
+            and _ID_BEFORE.search(_ID_LIST.sub("", t[max(0, a - 80) : a].lower())) is not None
             and _CARD_AFTER.search(t, a + len(s), a + len(s) + 40) is None
         )
 
