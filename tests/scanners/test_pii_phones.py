@@ -2851,7 +2851,7 @@ def test_a_plans_numbered_line_a_dossier_and_a_south_african_id():
     # is one with no id's word, a test card's "4111111111119")
     assert of("CREDIT_CARD", "Beneficiary IDs: 4806125084083, 4703035009088") == []
     assert of("CREDIT_CARD", "Test number (13 digits): 4111111111119") == ["4111111111119"]
-    # (a twentieth reader's: another field's id before it is no identity number's word)
+    # (a twenty-first reader's: another field's id before it is no identity number's word)
     assert of("CREDIT_CARD", "Transaction ID 88123: charged 4111111111119 $42.00") == ["4111111111119"]
     assert of("CREDIT_CARD", "Visa card 4806125084083") == ["4806125084083"]
     # (an eighteenth reader's: one with its expiry or its code after it is a card)
@@ -2909,7 +2909,7 @@ def test_a_firewalls_column_and_two_lines_of_prose_hold_addresses():
         ("Teie kontaktandmed: +372 5312 7788\nPangaülekandel kasutage viitenumbrit 7716608.", ["+372 5312 7788"]),
         ("Dátum predaja: 02.05.2024, doklad č. 0512-3308-0047", []),
         ("Consultas: 2916 0471 o escribanos@example.com.uy", ["2916 0471"]),
-        # (...and what they keep: a phone word before "č."; and what an eighteenth and a twentieth reader found first
+        # (...and what they keep: a phone word before "č."; and what a twentieth and a twenty-first reader found first
         # versions lost or flagged, each narrowed or dropped: a helpline "numbered" so in Turkish, a payment app's
         # receipt with the payee's mobile, "č." after "na t.", a notification log's booking number, a call note's order
         # number, a phone on a transfer's row after its control number)

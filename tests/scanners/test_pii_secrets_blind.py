@@ -154,7 +154,7 @@ KNOWN_SHORT = {
     # Writer BY's: a Portuguese shop's taxpayer number after "Contribuinte:" (a tax office's helpline's label too), a till
     # log's transaction key ("trans=0412-03-22071"), a German financing contract's number after "Finanzkauf Nr.", an
     # order "numbered" so in Turkish ("… numaralı siparişin": "… numaralı kargo takip hattı" is a helpline) and a
-    # Swedish receipt's (a payment app's receipt shows the payee's mobile after "Swish-kvitto:"; a twentieth reader's).
+    # Swedish receipt's (a payment app's receipt shows the payee's mobile after "Swish-kvitto:"; a twenty-first reader's).
     "BY": {"negatives": 0.05},
 }
 

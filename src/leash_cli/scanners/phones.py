@@ -287,7 +287,7 @@ _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
 # ...and a phone word's own label naming the record that holds it, at a line's start: a fraud file's "Phone on order:
 # 206-913-4472", "Mobile on file:" (not "SMS for booking: 4471229018", "phoned about a refund on the order 44…": a
-# twentieth reader's)
+# twenty-first reader's)
 _HOLDER_LABEL = re.compile(
     r"(?:^|\n)[ \t]*(?:phone|phone number|mobile|mobile number|cell|cell phone|tel|telephone|contact number)[ \t]+"
     r"(?:on|for|in)[ \t]+(?:order|file|booking|reservation|record|profile)[ \t]*:[ \t]*$"
@@ -369,7 +369,7 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     # (an Arabic subscription's number: "رقم الاشتراك: 0418-7722-09"; not "اتصل على رقم الاشتراك 0501234567")
     + ("الاشتراك", "اشتراك")
     # (retail: an Estonian payment's reference number: "viitenumbrit 7712204"; not a Swedish or a Norwegian receipt's
-    # word, which a payment app's receipt shows the payee's mobile after, "Swish-kvitto: 070-…": a twentieth reader's)
+    # word, which a payment app's receipt shows the payee's mobile after, "Swish-kvitto: 070-…": a twenty-first reader's)
     + ("viitenumber", "viitenumbri", "viitenumbrit", "viitenumbriga")
     + ("tilbud",)  # (a Danish or Norwegian quote: "tilbud nr. 2026-4417"; not "Ring for et tilbud: 22 33 44 55")
     # (a payee's company number, a library card's, a property's registration: "Numéro BCE du bénéficiaire : 0207.373.429",
@@ -549,7 +549,7 @@ _OWN_VALUE_BETWEEN = (
     "no. kp",
     "no kp",
     # (a transfer's control number, a slip's document number, a ticket's, then a phone on the row: "MTCN 4185520937 |
-    # Ana Diaz | 0803 123 4567": a twentieth reader's)
+    # Ana Diaz | 0803 123 4567": a twenty-first reader's)
     "mtcn",
     "número do",
     "numero do",
@@ -1735,7 +1735,7 @@ _PHONE_SIGN = re.compile(r"[☎☏📞📱]\ufe0f?[ \t:]*$")  # (a phone's sign 
 # a parish's or a secretariat's label and its colon right before a number ("Despacho parroquial: 913 662 475", "Presbytère:
 # 54 21 38", "Farní kancelář: 545 213 074"; not "Office hours: 08 30 17 30", "Office ID: 0412 5561")
 # Spanish "inquiries" as a label, alone or with one more subject ("Consultas: 2908 4417", "Consultas y reclamos:
-# 2231-4400"; not a report's counts, "Consultas atendidas: 2231 4400": a nineteenth reader's)
+# 2231-4400"; not a report's counts, "Consultas atendidas: 2231 4400": a twentieth reader's)
 _INQUIRIES_LABEL = re.compile(r"(?<![^\W\d_])consultas(?:[ \t]+[ye][ \t]+[^\W\d_]+)?[ \t]*[:：][ \t]*$")
 _OFFICE_LABEL = re.compile(
     r"(?<![^\W\d_])(?:secretar[ií]a|secr[ée]tariat|sekretariat|secretariaat|segreteria|pfarrbüro|pfarramt|"
@@ -1865,7 +1865,7 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
         and (
             toks[-1] in ("n°", "nº", "№")
             # (Czech and Slovak "č." after a record's noun: "doklad č. 0418-2207-0091"; not "tel. č. 0905 …", "na č. 603 …",
-            # "t. č. 603 …", "linka č. 0800 …", "p. Dvořák, č. 604 …": an eighteenth reader's)
+            # "t. č. 603 …", "linka č. 0800 …", "p. Dvořák, č. 604 …": a twentieth reader's)
             or (toks[-1] == "č" and len(toks) > 1 and toks[-2] in _CZ_RECORDS and tail.rstrip().endswith("č."))
             or (toks[-1] == "số" and tail.rstrip()[-1:] == ":" and "hiệu" in toks)
         )

@@ -483,7 +483,7 @@ _CARD_AFTER = re.compile(
 )
 # ...and an identity number's word right before it, or before the list it is in ("beneficiaries' ID: 5703155147089,
 # 4911020209080"; not a bare test card, nor another field's id, "Transaction ID 88123: charged 4111111111119": a
-# twentieth reader's)
+# twenty-first reader's)
 _ID_BEFORE = re.compile(
     r"(?<![a-z])(?:id|ids|identity|identiteit|i\.d\.)(?:[ \t]*(?:no\.?|nr\.?|number|numbers|nos\.?))?\W{0,4}$"
 )
