@@ -2931,3 +2931,51 @@ def test_a_style_colour_and_size_column_holds_no_ssns():
     export = "order_id,sku,style_color_size,upc\nA-1,JKT-M,512-33-0917,030552034093\nA-2,TEE-S,331-04-0128,030565294132"
     assert [f.text for f in pii(export) if f.type == "US_SSN"] == []
     assert [f.text for f in pii("name,ssn,size\nJo Ray,512-33-0917,M") if f.type == "US_SSN"] == ["512-33-0917"]
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (what insurance-claims and billing text taught (writer CA, written in new texts here): a statement period of
+        # two six-digit dates, a Medicare supplier's PTAN and a Czech birth number are no phones)
+        ("6 STATEMENT PERIOD 031524 032924\n8 PATIENT NAME", []),
+        (
+            "Supplier: Lakeside Medical Supply, Davenport IA   PTAN 6640218801   Supplier fax: 563-555-0171",
+            ["563-555-0171"],
+        ),
+        ("Číslo pojištěnce: 905512/1234, pojišťovna 111", []),
+        # (...and what a twenty-third reader found first versions flagged or lost: "Callback #2" is an attempt's counter
+        # and "PH #" a form's box beside its NPI and account numbers, so they name no phone; "overslag" pushed a phone
+        # word out of the line's window)
+        ("Callback #2 - LVM, order # 1128847593", []),
+        ("BILLING PROVIDER PH # 6142973350  NPI # 1942381123", []),
+        ("Tlf. ved spørgsmål om overslag 28 91 44 10", ["28 91 44 10"]),
+    ],
+)
+def test_what_claims_and_billing_text_taught(text, want):
+    assert phones_in(text) == want, text
+
+
+def test_what_a_second_hr_and_payroll_writer_taught():
+    # (writer BZ's, written in new texts here: an HR export's job codes in the SSN's shape, a Spanish social-security
+    # affiliation number, a card of Brazil's Elo brand)
+    pii = PiiScanner().scan
+
+    def of(kind, text):
+        return [f.text for f in pii(text) if f.type == kind]
+
+    jobs = "Job Code        Title                  FLSA   Grade\n410-22-0031     Payroll Specialist I   N      G07"
+    assert of("US_SSN", jobs) == []
+    assert of("US_SSN", "position_id|job_code|fte\nP-0179300|410-22-0031|1.00") == []
+    assert of("US_SSN", "employee_id,ssn,job_title\nE-1001,523-41-8876,Analyst") == ["523-41-8876"]
+    assert of("PHONE", "Trabajador: NIF 73878712K   Nº afiliación: 28/1184472018   Grupo: 08") == []
+    # (and a twenty-fourth reader's: "Code" and "job" alone name other columns and a new hire's mail; "CCC" is a customer
+    # care centre's line too)
+    assert of("US_SSN", "Name,Employee Code,Dept\nJane Doe,523-41-8876,HR") == ["523-41-8876"]
+    assert of("US_SSN", "Hi Tom, for the new job, here is the info.\nJane Doe, 523-41-8876, starts Monday.") == [
+        "523-41-8876"
+    ]
+    assert of("PHONE", "Customer Care Centre (CCC): 1800 209 4999") == ["1800 209 4999"]
+    # (a number in Elo's range that fails Luhn is none)
+    assert of("CREDIT_CARD", "O número completo é 6363 6800 0000 0006, validade 11/27.") == []
+    assert of("CREDIT_CARD", "Cartão Elo: 6363 6883 2223 1002, validade 11/27") == ["6363 6883 2223 1002"]

@@ -1,12 +1,13 @@
 """PII and secrets on text by writers who never saw the scanners (issue #18's bars, on other people's text).
 
-``pii_blind/`` and ``secrets_blind/`` (one file per writer): seventy-seven writers, each briefed with the entity types, the
+``pii_blind/`` and ``secrets_blind/`` (one file per writer): seventy-nine writers, each briefed with the entity types, the
 countries and kinds of text to cover and the kinds of hard negative, never shown the scanners, their tests
 or each other's sets; numbers and keys made up, correctly formed (check digits, numbering ranges, token
 shapes). Each set was scored first with the scanners as they were (held out: docs/pii-and-secrets.md, "Other
 writers", has those figures), then read, and the scanners changed for what it showed, before the next writer's
 set was scored (D and E wrote at the same time, and F and G, and I and J, and T and U, and BW and BV, and BX and BY:
-E's, G's, I's, U's, BV's and BY's sets were scored after D's, F's, J's, T's, BW's and BX's fixes); all but H are seen now (``split`` ``dev``), so the bars below guard
+E's, G's, I's, U's, BV's and BY's sets were scored after D's, F's, J's, T's, BW's and BX's fixes; BZ and CA wrote at the
+same time and were scored with the same code); all but H are seen now (``split`` ``dev``), so the bars below guard
 against regressions there. Writer H's set (``split`` ``test``) was scored once after seven writers' fixes and
 has not been read: it met every bar held out (J's and K's, scored later, did not; L's, after the eleven others'
 fixes, met every bar but the hard negatives'; M's, briefed to write hard negatives first, missed the
@@ -156,6 +157,16 @@ KNOWN_SHORT = {
     # order "numbered" so in Turkish ("… numaralı siparişin": "… numaralı kargo takip hattı" is a helpline) and a
     # Swedish receipt's (a payment app's receipt shows the payee's mobile after "Swish-kvitto:"; a twenty-first reader's).
     "BY": {"negatives": 0.05},
+    # Writer CA's: a Danish repair estimate's number ("overslag nr."), a Canadian plan member's certificate, a Brazilian health plan's guide number after its long label
+    # ("Nº Guia Atribuído pela Operadora:"), a Brazilian slip's document number after "Nº documento:", a Colombian filing's
+    # code ("código de radicación es 0441-8207-7104"), a Brazilian product's registration at the ANS ("sob nº
+    # 441.827/24-1").
+    "CA": {"negatives": 0.06},
+    # Writer BZ's: SSNs glued to a fixed-width payroll record's type and name ("W4380958965ABDI", "DTL269292739DUCHARME"),
+    # undashed in an HR ticket's list of corrections ("loaded 040725263   correct 827259530"), the second value of an
+    # audit log's change to the "ssn" field ('old="693897721"  new="373174590"'); a Spanish employer's contribution account
+    # after "CCC" (a customer care centre's line too: a twenty-fourth reader's), an EIN in a state tax table's row.
+    "BZ": {"US_SSN": 0.90, "negatives": 0.04},
 }
 
 

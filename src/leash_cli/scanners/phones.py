@@ -100,6 +100,19 @@ _EXT = re.compile(
     re.IGNORECASE,
 )
 _TIME_TAIL = re.compile(r"[0-5][0-9](?![0-9]|h)")  # (the minutes of a time whose hour ends a number)
+_TWO_DATES = re.compile(r"[0-9]{6} [0-9]{6}")
+_BIRTH_NUMBER = re.compile(r"[0-9]{6}/[0-9]{3,4}")
+
+
+def _six_digit_date(d: str, birth: bool = False) -> bool:
+    """Whether six digits read as a date: MMDDYY or DDMMYY; ``birth``: YYMMDD with a woman's month + 50 too (a Czech
+    or Slovak birth number's)."""
+    a, b, c = int(d[:2]), int(d[2:4]), int(d[4:])
+    if birth:
+        return (1 <= b <= 12 or 51 <= b <= 62) and 1 <= c <= 31
+    return (1 <= a <= 12 and 1 <= b <= 31) or (1 <= a <= 31 and 1 <= b <= 12)
+
+
 _COLON_PARTS = re.compile(r":(?:[0-9]{3,}:[0-9]+|[0-9]+:[0-9]{3,})")  # (two more parts glued on, one no time's)
 _KEEP_DIGITS = str.maketrans("", "", " \t().-+/")
 _ONE_DIGIT_GROUP = re.compile(r"(?<![0-9])[0-9](?![0-9])")
@@ -371,6 +384,9 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     # (retail: an Estonian payment's reference number: "viitenumbrit 7712204"; not a Swedish or a Norwegian receipt's
     # word, which a payment app's receipt shows the payee's mobile after, "Swish-kvitto: 070-…": a twenty-first reader's)
     + ("viitenumber", "viitenumbri", "viitenumbrit", "viitenumbriga")
+    # (a Spanish social-security affiliation number: "Nº afiliación: 03/1184472018"; a department's line with no phone
+    # word, "Servicio de afiliación 91 …", is lost with it: a twenty-fourth reader's, left)
+    + ("afiliación", "afiliacion")
     + ("tilbud",)  # (a Danish or Norwegian quote: "tilbud nr. 2026-4417"; not "Ring for et tilbud: 22 33 44 55")
     # (a payee's company number, a library card's, a property's registration: "Numéro BCE du bénéficiaire : 0207.373.429",
     # "Número de carnet: 0800 2211 4598 7", "imóvel de inscrição 047.112.0882-3"; not "Téléphone du bénéficiaire : 06 …")
@@ -444,6 +460,7 @@ _NEG_CAPS = frozenset(
     ("mpan", "mprn", "pdl", "prm", "pdr", "rpu", "nmi", "ppe", "taj", "бик")
     + ("npwp", "nik", "nim")  # (Indonesian tax, identity and student numbers; not "Call Nik …", "z nim")
     + ("nid",)  # (a Bangladeshi national id)
+    + ("ptan",)  # (a Medicare supplier's transaction access number: "PTAN 6640218801")
     + (
         "dui",
     )  # (a Salvadoran identity document, in its shape only: "DUI 04188273-0"; not "Traffic Tickets & DUI 213-…")
@@ -2237,6 +2254,11 @@ def phone_candidates(
         if not intl:
             if _DATE.fullmatch(s) or s.count("/") > 1 or _year_range(s):
                 continue
+            if _TWO_DATES.fullmatch(s) and _six_digit_date(s[:6]) and _six_digit_date(s[7:]):
+                continue  # a claim form's statement period, two dates of six digits ("021224 021624")
+            if _BIRTH_NUMBER.fullmatch(s) and s[0] != "0" and _six_digit_date(s[:6], birth=True):
+                continue  # a Czech or Slovak birth number ("Číslo pojištěnce: 845612/4418"): no phone is split so (a
+                # German area code of six digits with its 0 is: "035201/1234")
             if s.startswith("0000") or s.startswith("(0000"):
                 continue  # a record's zero-padded number ("Número da nota: 00004412"): no trunk or international
                 # prefix is followed by a zero (no area code and no country code starts with one)

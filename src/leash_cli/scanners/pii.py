@@ -89,6 +89,7 @@ def luhn_ok(digits: str) -> bool:
 
 
 _MAESTRO = frozenset({5018, 5020, 5038, 5893, 6304, 6759, 6761, 6762, 6763})
+_ELO = frozenset({504175, 627780, 636297, 636368})
 
 
 def card_brand(d: str) -> str | None:
@@ -117,6 +118,8 @@ def card_brand(d: str) -> str | None:
         return "hipercard"
     if (506099 <= p6 <= 506198 or 507865 <= p6 <= 507964 or 650002 <= p6 <= 650027) and n in (16, 18, 19):
         return "verve"
+    if (p6 in _ELO or 506699 <= p6 <= 506778 or 509000 <= p6 <= 509999) and n == 16:
+        return "elo"  # (Brazil's domestic brand, its ranges outside Visa's and Discover's: "6363 6883 2223 1002")
     if p4 in _MAESTRO and 16 <= n <= 19:
         return "maestro"
     return None
@@ -384,8 +387,10 @@ _TAX_FORM = re.compile(
 _NOT_SSN_COLUMN = re.compile(
     r"\b(?:sku|skus|part|parts|item|items|model|serial|order|orders|invoice|po|ticket|tracking|batch|lot|isbn|product|"
     r"article|art|artikel|código|codigo|référence|reference|ref)\b"
-    # (a retail export's style, colour and size code, in snake case too: "style_color_size" over "418-22-0917")
-    r"|(?<![a-z])(?:style|color|colour|size|variant)(?![a-z])"
+    # (a retail export's style, colour and size code, in snake case too: "style_color_size" over "418-22-0917"; an HR
+    # export's job code: "Job Code" over "410-22-0031", "job_code" -- not any code's or job's column, "Employee Code" over
+    # an SSN, nor a new hire's mail read as a table: a twenty-fourth reader's)
+    r"|(?<![a-z])(?:style|color|colour|size|variant|job[ _-]?codes?)(?![a-z])"
 )
 _DIGIT_RUN_AFTER = re.compile(r"(?:(?<![a-z])[a-z]+ )?([0-9]{4,})")  # (a digit run, and the word before it)
 _FORM_BEFORE = re.compile(r"(?:for|on|the|form|my|your|his|her|their|our|new|old) (?:1040|1099)$")
