@@ -100,8 +100,8 @@ _EXT = re.compile(
     re.IGNORECASE,
 )
 _TIME_TAIL = re.compile(r"[0-5][0-9](?![0-9]|h)")  # (the minutes of a time whose hour ends a number)
-_TWO_DATES = re.compile(r"[0-9]{6} [0-9]{6}")
-_BIRTH_NUMBER = re.compile(r"[0-9]{6}/[0-9]{3,4}")
+_TWO_DATES = re.compile(r"[0-9]{6} [0-9]{6}")  # (a claim form's statement period: "021224 021624")
+_BIRTH_NUMBER = re.compile(r"[0-9]{6}/[0-9]{3,4}")  # (a Czech or Slovak birth number: "845612/4418")
 
 
 def _six_digit_date(d: str, birth: bool = False) -> bool:
@@ -1749,11 +1749,11 @@ _IM_ON = re.compile(r"(?<![^\W\d_])i(?:'|’| a)m on[ \t]+$")  # ("I'm on 079451
 _PHONE_SIGN = re.compile(r"[☎☏📞📱]\ufe0f?[ \t:]*$")  # (a phone's sign right before: "☎ (0-312) 94438"; not after)
 
 
-# a parish's or a secretariat's label and its colon right before a number ("Despacho parroquial: 913 662 475", "Presbytère:
-# 54 21 38", "Farní kancelář: 545 213 074"; not "Office hours: 08 30 17 30", "Office ID: 0412 5561")
 # Spanish "inquiries" as a label, alone or with one more subject ("Consultas: 2908 4417", "Consultas y reclamos:
 # 2231-4400"; not a report's counts, "Consultas atendidas: 2231 4400": a twentieth reader's)
 _INQUIRIES_LABEL = re.compile(r"(?<![^\W\d_])consultas(?:[ \t]+[ye][ \t]+[^\W\d_]+)?[ \t]*[:：][ \t]*$")
+# a parish's or a secretariat's label and its colon right before a number ("Despacho parroquial: 913 662 475", "Presbytère:
+# 54 21 38", "Farní kancelář: 545 213 074"; not "Office hours: 08 30 17 30", "Office ID: 0412 5561")
 _OFFICE_LABEL = re.compile(
     r"(?<![^\W\d_])(?:secretar[ií]a|secr[ée]tariat|sekretariat|secretariaat|segreteria|pfarrbüro|pfarramt|"
     r"kancelář|kancelaria|despacho|presbyt[èe]re|parroquia|paróquia|parrocchia|parafia|fara)"
