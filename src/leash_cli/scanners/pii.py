@@ -89,7 +89,6 @@ def luhn_ok(digits: str) -> bool:
 
 
 _MAESTRO = frozenset({5018, 5020, 5038, 5893, 6304, 6759, 6761, 6762, 6763})
-_ELO = frozenset({504175, 627780, 636297, 636368})
 
 
 def card_brand(d: str) -> str | None:
@@ -118,8 +117,6 @@ def card_brand(d: str) -> str | None:
         return "hipercard"
     if (506099 <= p6 <= 506198 or 507865 <= p6 <= 507964 or 650002 <= p6 <= 650027) and n in (16, 18, 19):
         return "verve"
-    if (p6 in _ELO or 506699 <= p6 <= 506778 or 509000 <= p6 <= 509999) and n == 16:
-        return "elo"  # (Brazil's domestic brand, its ranges outside Visa's and Discover's: "6363 6883 2223 1002")
     if p4 in _MAESTRO and 16 <= n <= 19:
         return "maestro"
     return None
