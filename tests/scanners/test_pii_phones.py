@@ -2944,7 +2944,7 @@ def test_a_style_colour_and_size_column_holds_no_ssns():
             ["563-555-0171"],
         ),
         ("Číslo pojištěnce: 905512/1234, pojišťovna 111", []),
-        # (...and what a twenty-third reader found first versions flagged or lost: "Callback #2" is an attempt's counter
+        # (...and what a twenty-second reader found first versions flagged or lost: "Callback #2" is an attempt's counter
         # and "PH #" a form's box beside its NPI and account numbers, so they name no phone; "overslag" pushed a phone
         # word out of the line's window)
         ("Callback #2 - LVM, order # 1128847593", []),
@@ -2969,7 +2969,7 @@ def test_what_a_second_hr_and_payroll_writer_taught():
     assert of("US_SSN", "position_id|job_code|fte\nP-0179300|410-22-0031|1.00") == []
     assert of("US_SSN", "employee_id,ssn,job_title\nE-1001,523-41-8876,Analyst") == ["523-41-8876"]
     assert of("PHONE", "Trabajador: NIF 73878712K   Nº afiliación: 28/1184472018   Grupo: 08") == []
-    # (and a twenty-fourth reader's: "Code" and "job" alone name other columns and a new hire's mail; "CCC" is a customer
+    # (and a twenty-third reader's: "Code" and "job" alone name other columns and a new hire's mail; "CCC" is a customer
     # care centre's line too)
     assert of("US_SSN", "Name,Employee Code,Dept\nJane Doe,523-41-8876,HR") == ["523-41-8876"]
     assert of("US_SSN", "Hi Tom, for the new job, here is the info.\nJane Doe, 523-41-8876, starts Monday.") == [

@@ -165,7 +165,7 @@ KNOWN_SHORT = {
     # Writer BZ's: SSNs glued to a fixed-width payroll record's type and name ("W4380958965ABDI", "DTL269292739DUCHARME"),
     # undashed in an HR ticket's list of corrections ("loaded 040725263   correct 827259530"), the second value of an
     # audit log's change to the "ssn" field ('old="693897721"  new="373174590"'); a Spanish employer's contribution account
-    # after "CCC" (a customer care centre's line too: a twenty-fourth reader's), an EIN in a state tax table's row.
+    # after "CCC" (a customer care centre's line too: a twenty-third reader's), an EIN in a state tax table's row.
     "BZ": {"US_SSN": 0.90, "negatives": 0.04},
 }
 

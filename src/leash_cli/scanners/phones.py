@@ -385,7 +385,7 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     # word, which a payment app's receipt shows the payee's mobile after, "Swish-kvitto: 070-…": a twenty-first reader's)
     + ("viitenumber", "viitenumbri", "viitenumbrit", "viitenumbriga")
     # (a Spanish social-security affiliation number: "Nº afiliación: 03/1184472018"; a department's line with no phone
-    # word, "Servicio de afiliación 91 …", is lost with it: a twenty-fourth reader's, left)
+    # word, "Servicio de afiliación 91 …", is lost with it: a twenty-third reader's, left)
     + ("afiliación", "afiliacion")
     + ("tilbud",)  # (a Danish or Norwegian quote: "tilbud nr. 2026-4417"; not "Ring for et tilbud: 22 33 44 55")
     # (a payee's company number, a library card's, a property's registration: "Numéro BCE du bénéficiaire : 0207.373.429",

@@ -386,7 +386,7 @@ _NOT_SSN_COLUMN = re.compile(
     r"article|art|artikel|código|codigo|référence|reference|ref)\b"
     # (a retail export's style, colour and size code, in snake case too: "style_color_size" over "418-22-0917"; an HR
     # export's job code: "Job Code" over "410-22-0031", "job_code" -- not any code's or job's column, "Employee Code" over
-    # an SSN, nor a new hire's mail read as a table: a twenty-fourth reader's)
+    # an SSN, nor a new hire's mail read as a table: a twenty-third reader's)
     r"|(?<![a-z])(?:style|color|colour|size|variant|job[ _-]?codes?)(?![a-z])"
 )
 _DIGIT_RUN_AFTER = re.compile(r"(?:(?<![a-z])[a-z]+ )?([0-9]{4,})")  # (a digit run, and the word before it)
