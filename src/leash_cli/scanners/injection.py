@@ -1513,7 +1513,7 @@ class InjectionScanner:
         # read each example line with the rules.)
         whole = normalize(text, fold=True).text  # (a request to carry out a quotation points at its marks)
         gate = normalize(_blanked(text, quotes), fold=True).text if quotes else whole
-        if attack_talk(gate) < 2 or _edu_count(gate) + discussion_hits(gate, limit=2) + _report_forms(gate) < 2:
+        if attack_talk(gate) < 2 or _discussion_markers(gate) < 2:
             return an
         # (...and its examples set out as a table's rows, indented lines, a list's items or a transcript's turns, where
         # they make a catalogue (``_catalogues``), but not the lines of the span where the `addressed` rule fired
@@ -1770,6 +1770,18 @@ _REPORT_FORMS = re.compile(
     r"\b(?:incident|post-?mortem|pentest|penetration test|audit|checklist|triage|analyst|regression tests?|test cases?|"
     r"root cause|remediation|advisory|write-?up|threat model|lessons learned|vulnerabilit(?:y|ies))\b"
 )
+
+
+def _discussion_markers(t: str) -> int:
+    """How many of a discussion's framing markers the folded text ``t`` holds, counted up to 2: educational words,
+    discussion words, then a form of security writing -- each looked for only while fewer than two are found (the forms'
+    pattern is the slowest of the three, 0.1 ms on a 4 KB prompt)."""
+    n = _edu_count(t)
+    if n < 2:
+        n += discussion_hits(t, limit=2)
+    if n < 2:
+        n += _report_forms(t)
+    return n
 
 
 def _report_forms(t: str) -> int:
