@@ -1,6 +1,6 @@
 """PII and secrets on text by writers who never saw the scanners (issue #18's bars, on other people's text).
 
-``pii_blind/`` and ``secrets_blind/`` (one file per writer): seventy-nine writers, each briefed with the entity types, the
+``pii_blind/`` and ``secrets_blind/`` (one file per writer): eighty-one writers, each briefed with the entity types, the
 countries and kinds of text to cover and the kinds of hard negative, never shown the scanners, their tests
 or each other's sets; numbers and keys made up, correctly formed (check digits, numbering ranges, token
 shapes). Each set was scored first with the scanners as they were (held out: docs/pii-and-secrets.md, "Other
@@ -167,6 +167,10 @@ KNOWN_SHORT = {
     # audit log's change to the "ssn" field ('old="693897721"  new="373174590"'); a Spanish employer's contribution account
     # after "CCC" (a customer care centre's line too: a twenty-third reader's), an EIN in a state tax table's row.
     "BZ": {"US_SSN": 0.90, "negatives": 0.04},
+    # Writer CC's: importers' SSNs in a customs broker's fixed-width upload glued to the record's type and name
+    # ("IOR313633115WASHINGTON"), in an X12 segment after its qualifier ("N1*IM*PHAM VAN LONG*34*063755161~") and
+    # undashed in a CSV's column with no SSN word; scored held out, unread since.
+    "CC": {"US_SSN": 0.86},
 }
 
 
