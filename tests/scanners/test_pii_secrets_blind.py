@@ -7,7 +7,7 @@ shapes). Each set was scored first with the scanners as they were (held out: doc
 writers", has those figures), then read, and the scanners changed for what it showed, before the next writer's
 set was scored (D and E wrote at the same time, and F and G, and I and J, and T and U, and BW and BV, and BX and BY:
 E's, G's, I's, U's, BV's and BY's sets were scored after D's, F's, J's, T's, BW's and BX's fixes; BZ and CA wrote at the
-same time and were scored with the same code); all but H are seen now (``split`` ``dev``), so the bars below guard
+same time and were scored with the same code, and so did CB and CC); all but H are seen now (``split`` ``dev``), so the bars below guard
 against regressions there. Writer H's set (``split`` ``test``) was scored once after seven writers' fixes and
 has not been read: it met every bar held out (J's and K's, scored later, did not; L's, after the eleven others'
 fixes, met every bar but the hard negatives'; M's, briefed to write hard negatives first, missed the
@@ -169,7 +169,7 @@ KNOWN_SHORT = {
     "BZ": {"US_SSN": 0.90, "negatives": 0.04},
     # Writer CC's: importers' SSNs in a customs broker's fixed-width upload glued to the record's type and name
     # ("IOR313633115WASHINGTON"), in an X12 segment after its qualifier ("N1*IM*PHAM VAN LONG*34*063755161~") and
-    # undashed in a CSV's column with no SSN word; scored held out, unread since.
+    # undashed in a CSV's column with no SSN word; scored held out, the scanners not changed for it.
     "CC": {"US_SSN": 0.86},
 }
 
