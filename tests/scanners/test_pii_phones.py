@@ -493,6 +493,15 @@ def test_x12_elements_name_their_ssns_and_phones():
     assert ("PHONE", "2125550143") in found
 
 
+def test_an_x12_n1_segment_of_qualifier_34_holds_an_ssn():
+    """A customs entry's N1 segment names a sole-proprietor importer by its SSN (id code qualifier 34); other
+    qualifiers (an EIN's 24, a DUNS number's 1) hold no SSN."""
+    edi = "ISA*00*~\nST*309*0001~\nN1*IM*PHAM VAN LONG*34*063755161~\nN3*2290 JACKSON ST~\n"
+    assert ssns(edi) == ["063755161"]
+    assert ssns(edi.replace("*34*", "*24*")) == []
+    assert ssns(edi.replace("*34*", "*1*")) == []
+
+
 def test_ssn_shaped_part_numbers_under_a_sku_column():
     csv = "SKU,Description,Qty\n417-22-0938,Brass elbow 15mm,240\n512-08-1174,PTFE tape,1500\n"
     assert ssns(csv) == []

@@ -1541,7 +1541,8 @@ class _Headers:
 
     def _x12_element(self, pos: int) -> str:
         """What an X12 EDI element at ``pos`` holds, by its segment's qualifier: "ssn" after ``REF*SY`` / ``REF*0F``
-        (the subscriber's number) or an ``NM1`` id of qualifier ``34``; "phone" after a ``PER`` communication
+        (the subscriber's number) or an ``NM1`` or ``N1`` id of qualifier ``34`` (code list 66: a Social Security
+        Number; an importer's in a customs ``N1*IM`` segment); "phone" after a ``PER`` communication
         qualifier (``TE HP WP CP FX``); "" otherwise."""
         t = self.t
         lo = max(0, pos - _X12_BACK)
@@ -1552,7 +1553,7 @@ class _Headers:
         tag, k = seg[0], len(seg) - 1  # (k: the element ``pos`` is in)
         if tag == "REF" and k == 2 and seg[1] in ("SY", "0F"):
             return "ssn"
-        if tag == "NM1" and k == 9 and seg[8] == "34":
+        if (tag == "NM1" and k == 9 and seg[8] == "34") or (tag == "N1" and k == 4 and seg[3] == "34"):
             return "ssn"
         if tag == "PER" and k >= 4 and k % 2 == 0 and seg[k - 1] in _X12_PHONES:
             return "phone"
