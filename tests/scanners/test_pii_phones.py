@@ -500,6 +500,8 @@ def test_an_x12_n1_segment_of_qualifier_34_holds_an_ssn():
     assert ssns(edi) == ["063755161"]
     assert ssns(edi.replace("*34*", "*24*")) == []
     assert ssns(edi.replace("*34*", "*1*")) == []
+    # (a party loop pasted on its own, no envelope or other segment before it)
+    assert ssns("N1*IM*PHAM VAN LONG*34*063755161~\nN3*2290 JACKSON ST~\nN4*SAN FRANCISCO*CA*94109~") == ["063755161"]
 
 
 def test_ssn_shaped_part_numbers_under_a_sku_column():

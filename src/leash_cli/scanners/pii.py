@@ -1823,7 +1823,7 @@ _MAX_ROW = 4096
 _BOX_RULE = re.compile(r"[ \t]*[|+]?[-=]{3}[-=+|: \t]*\r?")
 _HTML_CELL = re.compile(r"<t[hd](?:\s[^>]*)?>(.*?)(?=</t[hdr]|<t[hd][\s>]|$)", re.S)  # (a cell, closed or not)
 _HTML_TAG = re.compile(r"<[^>]*>")
-_X12_SEGMENT = re.compile(r"(?:^|~)[ \t\r\n]*(?:ISA|GS|ST|NM1|REF|PER|INS)\*", re.M)
+_X12_SEGMENT = re.compile(r"(?:^|~)[ \t\r\n]*(?:ISA|GS|ST|NM1|N1|REF|PER|INS)\*", re.M)
 _X12_BACK = 512  # characters an element is looked back from for its segment's start
 _X12_PHONES = frozenset(("TE", "HP", "WP", "CP", "FX"))
 _SQL_BACK = 8192  # characters an SQL value is looked back from for its statement's VALUES
