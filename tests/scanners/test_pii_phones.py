@@ -504,6 +504,20 @@ def test_an_x12_n1_segment_of_qualifier_34_holds_an_ssn():
     assert ssns("N1*IM*PHAM VAN LONG*34*063755161~\nN3*2290 JACKSON ST~\nN4*SAN FRANCISCO*CA*94109~") == ["063755161"]
 
 
+def test_a_staff_lists_phone_after_the_rows_ssn():
+    """An SSN's word with its own SSN after it names no more: the next number on the row is the next field's."""
+    rows = (
+        "1) Rosa Delgado – SSN 071-73-9747 – (206) 623-8645 – TB test done\n"
+        "2) Brandon Miles, SSN: 815-26-8967, 614-496-7800, TB test pending\n"
+    )
+    assert phones_in(rows) == ["(206) 623-8645", "614-496-7800"]
+    assert ssns(rows) == ["071-73-9747", "815-26-8967"]
+    # (its word still claims a number its own SSN does not stand before, nor a second one in the SSN's shape)
+    assert phones_in("Employee SSN – 614-496-7800 on file") == []
+    assert ssns("SSN 512-45-6789, 512-45-6790") == ["512-45-6789", "512-45-6790"]
+    assert phones_in("Juana Ruiz, SSN 612-45-6789, 612 45 6789, alta 2023") == []  # (the SSN again, a second way)
+
+
 def test_ssn_shaped_part_numbers_under_a_sku_column():
     csv = "SKU,Description,Qty\n417-22-0938,Brass elbow 15mm,240\n512-08-1174,PTFE tape,1500\n"
     assert ssns(csv) == []

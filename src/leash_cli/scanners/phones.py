@@ -1841,6 +1841,9 @@ _KEY_BEFORE = re.compile(r"([a-z][a-z0-9_]*)[\"']?[ \t]*[:=][ \t]*[\"']?$")  # a
 
 
 _SENTENCE_END = re.compile(r"[.!?][ \t]+(?=[^\W\d_])")
+# an SSN's word, its SSN whole (dashed), then a field's separator and no other digit, right before a number
+_SSN_GROUPS = re.compile(r"[0-9]{3}[ .][0-9]{2}[ .][0-9]{4}")  # (an SSN written with spaces or dots)
+_SSN_OWN_NUMBER = re.compile(r"ssn[:#.]?[ \t]*[0-9]{3}-[0-9]{2}-[0-9]{4}[ \t]*[,;|\u2013\u2014-][ \t]*$")
 # a North American number's shape, which no Canadian immigration client's number (UCI) has: "UCI 949-824-5011" is UC
 # Irvine's line, "UCI 11-2287-4410" a client's
 _NANP_SHAPE = re.compile(r"\(?[2-9][0-9]{2}\)?[ .\-]?[2-9][0-9]{2}[ .\-][0-9]{4}")
@@ -1960,6 +1963,9 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
         nl = tail.find("\n", w_end)
         if nl >= 0 and _DIGIT.search(tail, w_end, nl):
             toks = []  # the word had its own number, and the line ended ("Kostenstelle 4117\n  2. 079 385 89 27")
+    if toks and toks[-1] == "ssn" and _SSN_OWN_NUMBER.search(tail) is not None and not _SSN_GROUPS.fullmatch(s):
+        toks = []  # an SSN's word with its own SSN after it: the number after that is the row's next field ("SSN
+        # 071-73-9747 – (206) 623-8645", a staff list), unless it is the SSN again ("SSN 612-45-6789, 612 45 6789")
     if toks and (toks[-1] in _NEG_SET or (toks[-1] == "#" and not _DIGIT.search(tail, tail.rfind("#")))):
         # ("#" only right before it: not the "#07-02" of a unit two cells back, nor "best #", "cell #"; nor an
         # account that holds the phone a phone word named: "the mobile on the account is 07400 434238", not its
