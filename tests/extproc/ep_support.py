@@ -62,15 +62,24 @@ class LocalEnvoy:
     """The real envoy binary on free loopback ports, with the export's envoy.yaml template."""
 
     def __init__(self, providers: dict, ext_proc_ports: list[int], workdir: Path | None = None) -> None:
+        self.binary = envoy_binary()
+        self.providers, self.ext_proc_ports = providers, ext_proc_ports
+        self.dir = Path(workdir or tempfile.mkdtemp(prefix="leash-envoy-"))
+        self.config = self.dir / "envoy.yaml"
+        self.log = self.dir / "envoy.log"
+        self.proc: subprocess.Popen | None = None
+        self._render()
+
+    def _render(self) -> None:
+        """Free ports for the listener, the admin and the stats endpoints, and the config that names them."""
         from leash_cli.extproc.envoy import envoy_context, render_envoy_yaml
 
-        self.binary = envoy_binary()
         self.port = free_port()
         self.admin_port = free_port()
         self.stats_port = free_port()
         ctx = envoy_context(
-            providers,
-            ext_proc=[("127.0.0.1", p) for p in ext_proc_ports],
+            self.providers,
+            ext_proc=[("127.0.0.1", p) for p in self.ext_proc_ports],
             dns=False,
             listener_address="127.0.0.1",
             listener_port=self.port,
@@ -78,17 +87,27 @@ class LocalEnvoy:
             stats_port=self.stats_port,
             message_timeout="5s",
         )
-        self.dir = Path(workdir or tempfile.mkdtemp(prefix="leash-envoy-"))
-        self.config = self.dir / "envoy.yaml"
         self.config.write_text(render_envoy_yaml(ctx))
-        self.log = self.dir / "envoy.log"
-        self.proc: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, wait_healthy: int = 0) -> LocalEnvoy:
+    def start(self, wait_healthy: int = 0, attempts: int = 3) -> LocalEnvoy:
+        """Run envoy until its admin endpoint is ready. A free port can be taken by another test between
+        :func:`free_port` and envoy's bind: then the ports are picked again (``attempts`` times in all)."""
+        for attempt in range(attempts):
+            try:
+                return self._start(wait_healthy)
+            except RuntimeError as e:
+                if "Address already in use" not in str(e) or attempt == attempts - 1:
+                    raise
+                self._render()
+        raise AssertionError("unreachable")
+
+    def _start(self, wait_healthy: int) -> LocalEnvoy:
+        if self.log.exists():
+            self.log.unlink()
         self.proc = subprocess.Popen(
             [
                 str(self.binary),
