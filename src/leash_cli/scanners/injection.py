@@ -1299,10 +1299,10 @@ _DOC_SHORT = 24
 # is the floor of the mix: the team's texts were written to avoid the canonical phrasings ("ignore all
 # previous instructions", "oublie les consignes précédentes"), so the mix, fitted on them, gives the first
 # model almost no weight, while the public sources the first model learnt from are full of them (on folds
-# that leave one writer out, the floor costs under 0.005 of ROC AUC). 1.9: with the seventeenth round's weights a
-# first-model logit of 2.22 reached `medium` (0.58). The training script scores the team's texts through this scanner to fit the mix (which
-# decoded variant of a text is read depends on the floor), so the margin is part of the weights: change it
-# only with a retrain, and choose the presets after
+# that leave one writer out, the floor costs under 0.005 of ROC AUC). 1.9: with the seventeenth round's weights
+# a first-model logit of 2.22 reached `medium` (0.58). The training script scores the team's texts through this
+# scanner to fit the mix (which decoded variant of a text is read depends on the floor), so the margin is part of
+# the weights: change it only with a retrain, and choose the presets after
 _FIRST_MARGIN = 1.9
 # ...but not where the document model is sure of the opposite: below this logit (0.047) it has read the text as
 # benign, and the first model, which never saw hand-written security writing, code reviews or eval-set threads,

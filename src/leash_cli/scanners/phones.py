@@ -1841,8 +1841,8 @@ _KEY_BEFORE = re.compile(r"([a-z][a-z0-9_]*)[\"']?[ \t]*[:=][ \t]*[\"']?$")  # a
 
 
 _SENTENCE_END = re.compile(r"[.!?][ \t]+(?=[^\W\d_])")
-# an SSN's word, its SSN whole (dashed), then a field's separator and no other digit, right before a number
 _SSN_GROUPS = re.compile(r"[0-9]{3}[ .][0-9]{2}[ .][0-9]{4}")  # (an SSN written with spaces or dots)
+# an SSN's word, its SSN whole (dashed), then a field's separator and no other digit, right before a number
 _SSN_OWN_NUMBER = re.compile(r"ssn[:#.]?[ \t]*[0-9]{3}-[0-9]{2}-[0-9]{4}[ \t]*[,;|\u2013\u2014-][ \t]*$")
 # a North American number's shape, which no Canadian immigration client's number (UCI) has: "UCI 949-824-5011" is UC
 # Irvine's line, "UCI 11-2287-4410" a client's
