@@ -852,3 +852,17 @@ def test_an_ach_return_batch_holds_no_ssns():
     batch = "5220TIDEWATER SECURI                    4862437631PPDPAYROLL   2504092501101299637776698181\n"
     entry = "622375481875834582128310     0000718995157744566      RETURN R03              1663054440593184\n"
     assert "US_SSN" not in [t for t, _ in types(batch + entry)]
+
+
+def test_ibans_printed_where_swifts_registry_lists_none():
+    # (writer CD's Senegalese, Ivorian and Moroccan cooperatives' accounts: the franc zones' and the Maghreb's banks
+    # print the IBAN format; the mod-97 check as for the registry's)
+    sc = PiiScanner()
+    for iban in (
+        "SN58 SN01 0015 2000 0538 0000 7542",
+        "CI93 CI00 8011 1301 1342 9120 0589",
+        "MA64 0115 1900 0001 2050 0053 4921",
+    ):
+        assert [f.text for f in sc.scan(f"Règlement par virement sur {iban}.") if f.type == "IBAN"] == [iban]
+        broken = iban[:5] + ("1" if iban[5] != "1" else "2") + iban[6:]
+        assert [f for f in sc.scan(f"Règlement par virement sur {broken}.") if f.type == "IBAN"] == []

@@ -3001,3 +3001,26 @@ def test_what_a_second_hr_and_payroll_writer_taught():
         "523-41-8876"
     ]
     assert of("PHONE", "Customer Care Centre (CCC): 1800 209 4999") == ["1800 209 4999"]
+
+
+@pytest.mark.parametrize(
+    "text, want",
+    [
+        # (writer CD's farms and food chain, written anew here: a warehouse's goods received note, a returned pallet's
+        # RMA, a Spanish registry's number, a Turkish receipt, a lab's sample, a Polish land parcel, a company's ERP
+        # number, a Korean match's number)
+        ("Delivery checked in, GRN 0217-5530-8, two pallets short.", []),
+        ("Rejected pallet returned under RMA 0800-5123-47.", []),
+        ("Número de registro: 07-331-0452   Vigencia: 2025-02-01", []),
+        ("Makbuz No: 06-2025-0331472   Tarih: 02.08.2025", []),
+        ("Soil test report, Lab nr 0170 4462 91, received 04/02/2025", []),
+        ("Działka ewidencyjna 0512 3-0044 obr. Nowa Wieś", []),
+        ("Numéro ERP : 0487711203 · SIRET 812 447 032 00019", []),
+        ("경기번호 2025-0633 관중 23,100", []),
+        # (the words name no phone's line: a lab's own number, a registry's office)
+        ("Lab: 01632 960 118", ["01632 960 118"]),
+        ("Oficina del registro: 91 555 01 22", ["91 555 01 22"]),
+    ],
+)
+def test_what_a_second_farm_and_food_writer_taught(text, want):
+    assert phones_in(text) == want, text

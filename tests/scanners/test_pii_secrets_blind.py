@@ -1,13 +1,13 @@
 """PII and secrets on text by writers who never saw the scanners (issue #18's bars, on other people's text).
 
-``pii_blind/`` and ``secrets_blind/`` (one file per writer): eighty-one writers, each briefed with the entity types, the
+``pii_blind/`` and ``secrets_blind/`` (one file per writer): eighty-three writers, each briefed with the entity types, the
 countries and kinds of text to cover and the kinds of hard negative, never shown the scanners, their tests
 or each other's sets; numbers and keys made up, correctly formed (check digits, numbering ranges, token
 shapes). Each set was scored first with the scanners as they were (held out: docs/pii-and-secrets.md, "Other
 writers", has those figures), then read, and the scanners changed for what it showed, before the next writer's
 set was scored (D and E wrote at the same time, and F and G, and I and J, and T and U, and BW and BV, and BX and BY:
 E's, G's, I's, U's, BV's and BY's sets were scored after D's, F's, J's, T's, BW's and BX's fixes; BZ and CA wrote at the
-same time and were scored with the same code, and so did CB and CC); all but H are seen now (``split`` ``dev``), so the bars below guard
+same time and were scored with the same code, and so did CB and CC, and CD and CE); all but H are seen now (``split`` ``dev``), so the bars below guard
 against regressions there. Writer H's set (``split`` ``test``) was scored once after seven writers' fixes and
 has not been read: it met every bar held out (J's and K's, scored later, did not; L's, after the eleven others'
 fixes, met every bar but the hard negatives'; M's, briefed to write hard negatives first, missed the
@@ -19,7 +19,9 @@ extensions outside their numbers' spans, writer U one, writer BG one, "interno 3
 labelled three passwords of
 configs, not of URLs, as URL_PASSWORD, and writer BQ one: unlabelled mechanically, the type being a URL's password;
 writer BP put an extension after a comma inside its number's span, as writer BD did: cut, mechanically; writer BR left
-three e-mail addresses of a mail's header and an alert unlabelled: labelled, mechanically).
+three e-mail addresses of a mail's header and an alert unlabelled: labelled, mechanically; writer CD put two extensions
+after a comma inside their numbers' spans: cut, mechanically, and labelled a Costa Rican IBAN one character longer than
+the country's 22: unlabelled, mechanically).
 Run with ``-s`` for the tables."""
 
 from __future__ import annotations
@@ -171,6 +173,10 @@ KNOWN_SHORT = {
     # ("IOR313633115WASHINGTON") and undashed in a CSV's column with no SSN word (its X12 N1 segment's, qualifier 34,
     # is read since).
     "CC": {"US_SSN": 0.88},
+    # Writer CD's: a Hungarian producer's customs tariff codes in brackets after each product ("méz (0409 00 00)"), a
+    # Polish producer's identification number after its word and an abbreviation ("Numer identyfikacyjny producenta
+    # (EP): 061234589"), a Peruvian export site's code after "Código LP:".
+    "CD": {"negatives": 0.04},
 }
 
 

@@ -482,3 +482,18 @@ def test_what_a_reader_found_in_the_asterisk_and_percent_password_rules():
         ("redis://default:*Kx9vLq2mT8wZ@cache:6379/0", "*Kx9vLq2mT8wZ"),
     ):
         assert [text[f.start : f.end] for f in s.scan(text)] == [pw], text
+
+
+def test_a_placeholder_word_inside_a_random_body_leaves_the_key_a_key():
+    # (writer CD's chat: a project key whose random body held "yOUr"; any long random body holds such a word often
+    # enough for a bare substring to cost real keys)
+    body = "q7Lm2ZtR0bWk9yOUrVc3Nd8HfEe1Jp4Ga6TsT3BlbkFJXy5Uo0Qi2hErEw7Rk9Zm3Bv1Nc6Dl4Fs8Gt0Hj2Pa5"
+    for key in ("sk-proj-" + body, "sk-proj-" + body.replace("yOUr", "k9FAKEq2")):
+        assert [f.type for f in SC.scan(f"[21:15] Otieno: {key}\n")] == ["OPENAI_API_KEY"], key
+    # (the same words written as words stay placeholders: one case, at an edge or next to a separator)
+    for text in (
+        "OPENAI_API_KEY=sk-proj-your-key-goes-in-this-place-0000",
+        "sk-proj-Ab3xQ9FAKE",
+        "AKIAQ7LM2ZTR0BWKFAKE",
+    ):
+        assert not SC.scan(text), text

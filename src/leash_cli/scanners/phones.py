@@ -294,7 +294,11 @@ _NEG_WORDS = (
     # (public services: a Norwegian case's number and library card, a Bulgarian tax account's, a receipt's)
     r"saksnummer|lånekort|партиден|recibo|"
     # (education: a Czech registration's column, a Bulgarian incoming number's)
-    r"registrační|registracni|входящ|входящий"
+    r"registrační|registracni|входящ|входящий|"
+    # (farms and food: a Polish land register's parcel and a producer's identification number, a Spanish or Portuguese
+    # registry's number, a Turkish receipt's, a warehouse's goods received note, a returned pallet's RMA, a lab's
+    # sample; a company's ERP number, a Korean match's number)
+    r"działka|ewidencyjna|ewidencyjny|identyfikacyjny|número de registro|numero de registro|no de registro|número de registo|makbuz|grn|rma|lab no|lab nr|erp|경기번호"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)

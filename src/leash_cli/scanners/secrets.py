@@ -396,6 +396,23 @@ def shannon_entropy(s: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in Counter(s).values())
 
 
+def _placeholder_word(body: str, low: str, w: str) -> bool:
+    """Whether the letters-only word ``w`` stands in ``body`` as a word is written: in one case ("your", "YOUR",
+    "Your") and, when it has four letters or fewer, at an edge of the body or next to a character that is not a
+    letter or digit ("sk-proj-your-key", "AKIA…EXAMPLE", "INSERT_KEY_HERE"). A long random body holds "yOUr" or
+    "FaKe" often enough (a random 130-character body about one time in two thousand) for a bare substring to cost real
+    keys; as a word is written, about one time in a hundred thousand."""
+    n, i = len(w), low.find(w)
+    while i >= 0:
+        seg = body[i : i + n]
+        if seg in (w, w.upper(), w.capitalize()) and (
+            n > 4 or i == 0 or not body[i - 1].isalnum() or i + n == len(body) or not body[i + n].isalnum()
+        ):
+            return True
+        i = low.find(w, i + 1)
+    return False
+
+
 def is_placeholder(body: str) -> bool:
     """True when ``body`` (the random part of a token) looks like a
     placeholder rather than a real credential."""
@@ -403,10 +420,8 @@ def is_placeholder(body: str) -> bool:
         return True
     low = body.lower()
     for w in _PLACEHOLDER_WORDS:
-        if w in low:
+        if w in low and (not w.isalpha() or _placeholder_word(body, low, w)):
             return True
-    if "EXAMPLE" in body.upper():
-        return True
     if len(set(low)) <= 4:
         return True
     # (a random 16-character AWS key id body, 36 symbols, falls under 3.0 bits once in ~700: under 2.5 never seen
