@@ -866,3 +866,6 @@ def test_ibans_printed_where_swifts_registry_lists_none():
         assert [f.text for f in sc.scan(f"Règlement par virement sur {iban}.") if f.type == "IBAN"] == [iban]
         broken = iban[:5] + ("1" if iban[5] != "1" else "2") + iban[6:]
         assert [f for f in sc.scan(f"Règlement par virement sur {broken}.") if f.type == "IBAN"] == []
+    # (their account numbers' shape is checked too: an airline's code in a booking line passes the length and, one time
+    # in 97, the check -- a reader's)
+    assert [f for f in sc.scan(" 1 TG895 Q 01FEB NBOJFK HK2 1830 2135") if f.type == "IBAN"] == []

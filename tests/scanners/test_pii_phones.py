@@ -3007,19 +3007,25 @@ def test_what_a_second_hr_and_payroll_writer_taught():
     "text, want",
     [
         # (writer CD's farms and food chain, written anew here: a warehouse's goods received note, a returned pallet's
-        # RMA, a Spanish registry's number, a Turkish receipt, a lab's sample, a Polish land parcel, a company's ERP
-        # number, a Korean match's number)
-        ("Delivery checked in, GRN 0217-5530-8, two pallets short.", []),
-        ("Rejected pallet returned under RMA 0800-5123-47.", []),
+        # RMA and an ERP's number with a number's word, a Spanish registry's number, a Turkish receipt, a Polish land
+        # parcel, a Korean match's number)
+        ("Delivery checked in, GRN no 0217-5530-8, two pallets short.", []),
+        ("Rejected pallet returned under RMA no. 0800-5123-47.", []),
         ("Número de registro: 07-331-0452   Vigencia: 2025-02-01", []),
         ("Makbuz No: 06-2025-0331472   Tarih: 02.08.2025", []),
-        ("Soil test report, Lab nr 0170 4462 91, received 04/02/2025", []),
         ("Działka ewidencyjna 0512 3-0044 obr. Nowa Wieś", []),
         ("Numéro ERP : 0487711203 · SIRET 812 447 032 00019", []),
         ("경기번호 2025-0633 관중 23,100", []),
-        # (the words name no phone's line: a lab's own number, a registry's office)
-        ("Lab: 01632 960 118", ["01632 960 118"]),
-        ("Oficina del registro: 91 555 01 22", ["91 555 01 22"]),
+        # (and a reader's: the same words where a phone stands -- a department's line, an ad, a civil registry)
+        ("Returns (RMA): 0800 123 4567", ["0800 123 4567"]),
+        ("Tel. RMA: 0800 123 4567", ["0800 123 4567"]),
+        ("RMA no longer needed, call 0800 123 4567", ["0800 123 4567"]),
+        ("Hotline ERP: 089 1234 5678", ["089 1234 5678"]),
+        ("Team leads: Anna (RMA) 07700 900123, Bob (ERP) 07700 900456", ["07700 900123", "07700 900456"]),
+        ("Działka budowlana na sprzedaż – 601 234 567", ["601 234 567"]),
+        ("Call the lab no later than 4pm on 0161 496 0123", ["0161 496 0123"]),
+        ("Llame al número de registro civil 91 123 45 67", ["91 123 45 67"]),
+        ("Makbuz için arayın: 0212 555 12 34", ["0212 555 12 34"]),
     ],
 )
 def test_what_a_second_farm_and_food_writer_taught(text, want):

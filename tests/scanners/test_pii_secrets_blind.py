@@ -175,8 +175,10 @@ KNOWN_SHORT = {
     "CC": {"US_SSN": 0.88},
     # Writer CD's: a Hungarian producer's customs tariff codes in brackets after each product ("méz (0409 00 00)"), a
     # Polish producer's identification number after its word and an abbreviation ("Numer identyfikacyjny producenta
-    # (EP): 061234589"), a Peruvian export site's code after "Código LP:".
-    "CD": {"negatives": 0.04},
+    # (EP): 061234589"), a Peruvian export site's code after "Código LP:", a returned pallet's RMA and a goods received
+    # note's number with no number's word ("RMA 0800-4471-22", "GRN 0118-4472-3": "Returns (RMA): 0800 …" is a phone), a
+    # lab sample's ("Lab no. 24-118472": "Please call the lab no. 0161 …" is a phone).
+    "CD": {"negatives": 0.07},
 }
 
 

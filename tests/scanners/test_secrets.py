@@ -490,10 +490,17 @@ def test_a_placeholder_word_inside_a_random_body_leaves_the_key_a_key():
     body = "q7Lm2ZtR0bWk9yOUrVc3Nd8HfEe1Jp4Ga6TsT3BlbkFJXy5Uo0Qi2hErEw7Rk9Zm3Bv1Nc6Dl4Fs8Gt0Hj2Pa5"
     for key in ("sk-proj-" + body, "sk-proj-" + body.replace("yOUr", "k9FAKEq2")):
         assert [f.type for f in SC.scan(f"[21:15] Otieno: {key}\n")] == ["OPENAI_API_KEY"], key
-    # (the same words written as words stay placeholders: one case, at an edge or next to a separator)
+    # (the same words written as words stay placeholders: one case at an edge or next to a separator; and a reader's:
+    # capitalised in camelCase, compounds in any case, capitals in a body of no small letters, "xxxx")
     for text in (
         "OPENAI_API_KEY=sk-proj-your-key-goes-in-this-place-0000",
         "sk-proj-Ab3xQ9FAKE",
         "AKIAQ7LM2ZTR0BWKFAKE",
+        "AKIATESTFAKEKEY12345",
+        "sk-proj-PasteYourKeyHereFromTheDashboard",
+        "sk-proj-ThisIsAFakeKeyForTestingOnly9f8e7d6c",
+        "sk_live_51AbCdEfYourStripeKeyHereXyz0987654",
+        "sk-ant-api03-PlaceHolderKeyForLocalDev-9xQ2",
+        "sk-proj-Ab3dxxxxxQ9zK2mP7qR4tV8wY1",
     ):
         assert not SC.scan(text), text

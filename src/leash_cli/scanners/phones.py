@@ -295,10 +295,9 @@ _NEG_WORDS = (
     r"saksnummer|lånekort|партиден|recibo|"
     # (education: a Czech registration's column, a Bulgarian incoming number's)
     r"registrační|registracni|входящ|входящий|"
-    # (farms and food: a Polish land register's parcel and a producer's identification number, a Spanish or Portuguese
-    # registry's number, a Turkish receipt's, a warehouse's goods received note, a returned pallet's RMA, a lab's
-    # sample; a company's ERP number, a Korean match's number)
-    r"działka|ewidencyjna|ewidencyjny|identyfikacyjny|número de registro|numero de registro|no de registro|número de registo|makbuz|grn|rma|lab no|lab nr|erp|경기번호"
+    # (farms and food: a Korean match's number; a Turkish receipt's and a Polish land parcel's and producer's numbers
+    # are in _NEG_UNLESS_PHONE_WORD, a registry's, a goods received note's, an RMA's and an ERP's in _NEG_MULTI_RE)
+    r"경기번호"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
@@ -376,6 +375,9 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     # (farming and fishing: a lot's, a herd's, a Norwegian landing note's number: "Partie 0424 1183 22", "n° de troupeau
     # 10.2234.5567", "Sluttseddel nr. 24-177424"; an Icelandic personal id's "kt." is in _ORG_NR)
     + ("partie", "troupeau", "sluttseddel")
+    # (farms and food: a Turkish receipt, a Polish land register's parcel and a producer's identification number:
+    # "Makbuz No: 06-2024-0118472", "Działka ewidencyjna 0408 2-0017"; not "Makbuz için arayın: 0212 …")
+    + ("makbuz", "ewidencyjna", "ewidencyjny", "identyfikacyjny")
     # (health care: a lab's accession number, a Portuguese lab request's, a Brazilian health plan's card: "Accession
     # 0304-7721-19", "Requisição n.º 2411/88213", "carteirinha 0418 2273 0091 4")
     + ("accession", "requisição", "requisicao", "carteirinha")
@@ -557,7 +559,13 @@ _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
 _REGISTRY = re.compile(r"\b(?:rcs|rm|siren|siret|immatricul|inscrit|registre)")
 _FR_PHONE = re.compile(r"t[ée]l|phone|portable|mobile|fax|appel|joindre|contact")  # ("numéro" is any number's)
 _NEG_MULTI_RE = re.compile(
-    "|".join(re.escape(w) for w in _NEG_MULTI) + r"|(?<![^\W\d_])(?:patient id|health no)(?![^\W\d_])"
+    "|".join(re.escape(w) for w in _NEG_MULTI)
+    + r"|(?<![^\W\d_])(?:patient id|health no)(?![^\W\d_])"
+    # (a goods received note's, a returned pallet's, an ERP's number, with a number's word: "RMA no. 0800-4471-22",
+    # "Numéro ERP : 0593500012"; not "Returns (RMA): 0800 …", "John Smith, ERP 07700 …", "RMA no longer …")
+    + r"|(?<![^\W\d_])(?:(?:rma|grn|erp) (?:no|nr|number)|num[ée]ro erp)(?![^\W\d_])"
+    # (a Spanish registry's number: "Número de registro: 05-440-0187"; not the civil registry's line)
+    + r"|(?<![^\W\d_])n(?:[úu]mero|o) de registro(?! civil)(?![^\W\d_])"
 )
 # the multi-word negatives after which the record's own value may stand before a phone
 _OWN_VALUE_BETWEEN = (

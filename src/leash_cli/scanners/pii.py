@@ -261,6 +261,17 @@ IBAN_LENGTHS.update(
     {"AO": 25, "BF": 28, "BJ": 28, "CF": 27, "CG": 27, "CI": 28, "CM": 27, "CV": 25, "DZ": 26, "GA": 27, "GQ": 27,
      "GW": 25, "HN": 28, "KM": 27, "MA": 28, "MG": 27, "ML": 28, "MZ": 25, "NE": 28, "SN": 28, "TD": 27, "TG": 28}
 )  # fmt: skip
+# ... and their account numbers' shape after the check digits, which the registry's countries need not have checked
+# (their lengths alone are rarer): digits, but the West African franc zone's bank code (one or two letters first:
+# "SN58 SN01 …", "ML03 D008 …") and Honduras' four letters -- an airline's code and a booking line ("TG895 Q 01FEB
+# NBOJFK HK2") pass the length and one time in 97 the check
+_IBAN_UNREGISTERED_BBAN = dict.fromkeys(
+    ("AO", "CF", "CG", "CM", "CV", "DZ", "GA", "GQ", "KM", "MA", "MG", "MZ", "TD"), re.compile(r"[0-9]+")
+)
+_IBAN_UNREGISTERED_BBAN.update(
+    dict.fromkeys(("BF", "BJ", "CI", "GW", "ML", "NE", "SN", "TG"), re.compile(r"[A-Z][A-Z0-9][0-9]+"))
+)
+_IBAN_UNREGISTERED_BBAN["HN"] = re.compile(r"[A-Z]{4}[0-9]+")
 
 
 def iban_ok(iban: str) -> bool:
@@ -268,6 +279,9 @@ def iban_ok(iban: str) -> bool:
     if len(iban) < 15 or IBAN_LENGTHS.get(iban[:2]) != len(iban) or not iban[2:4].isdigit():
         return False
     if not iban.isalnum() or not iban.isascii():
+        return False
+    shape = _IBAN_UNREGISTERED_BBAN.get(iban[:2])
+    if shape is not None and not shape.fullmatch(iban, 4):
         return False
     return int((iban[4:] + iban[:4]).translate(_IBAN_DIGITS)) % 97 == 1
 

@@ -397,17 +397,24 @@ def shannon_entropy(s: str) -> float:
 
 
 def _placeholder_word(body: str, low: str, w: str) -> bool:
-    """Whether the letters-only word ``w`` stands in ``body`` as a word is written: in one case ("your", "YOUR",
-    "Your") and, when it has four letters or fewer, at an edge of the body or next to a character that is not a
-    letter or digit ("sk-proj-your-key", "AKIA…EXAMPLE", "INSERT_KEY_HERE"). A long random body holds "yOUr" or
-    "FaKe" often enough (a random 130-character body about one time in two thousand) for a bare substring to cost real
-    keys; as a word is written, about one time in a hundred thousand."""
-    n, i = len(w), low.find(w)
+    """Whether the short letters-only word ``w`` (four letters or fewer: "your", "fake", "here", "xxxx") stands in
+    ``body`` as a word is written: in capitals in a body of no small letters ("AKIATESTFAKEKEY12345"); capitalised
+    before a capital, a digit, a separator or the end ("PasteYourKeyHere", "ThisIsAFakeKey"); in one case at an edge of
+    the body or next to a separator ("sk-proj-your-key", "INSERT_KEY_HERE"); "xxxx" in one case anywhere. A long random
+    body holds "yOUr" or "hEre" often enough (a random 130-character body about one time in two thousand) for a bare
+    substring to cost real keys; as a word is written, about one time in twenty thousand."""
+    n = len(w)
+    up = w.upper()
+    if not any(c.islower() for c in body):
+        return up in body
+    cap = w.capitalize()
+    i = low.find(w)
     while i >= 0:
         seg = body[i : i + n]
-        if seg in (w, w.upper(), w.capitalize()) and (
-            n > 4 or i == 0 or not body[i - 1].isalnum() or i + n == len(body) or not body[i + n].isalnum()
-        ):
+        after = body[i + n : i + n + 1]
+        if seg == cap and (not after or not after.isalnum() or after.isupper() or after.isdigit()):
+            return True
+        if seg in (w, up) and (w == "xxxx" or i == 0 or not body[i - 1].isalnum() or not after or not after.isalnum()):
             return True
         i = low.find(w, i + 1)
     return False
@@ -420,7 +427,8 @@ def is_placeholder(body: str) -> bool:
         return True
     low = body.lower()
     for w in _PLACEHOLDER_WORDS:
-        if w in low and (not w.isalpha() or _placeholder_word(body, low, w)):
+        # (five letters or more, any case: a random body holds "dUmMy" about one time in ten thousand)
+        if w in low and (len(w) > 4 or not w.isalpha() or _placeholder_word(body, low, w)):
             return True
     if len(set(low)) <= 4:
         return True
