@@ -3030,3 +3030,30 @@ def test_what_a_second_hr_and_payroll_writer_taught():
 )
 def test_what_a_second_farm_and_food_writer_taught(text, want):
     assert phones_in(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text, want",
+    [
+        # (writers CF's and CG's housing and clinical research, written anew here: a tab-separated row read cell by cell
+        # past an SSN and an amount, a Malay extension, Brazilian "Fone", a Hungarian article number, a German customs
+        # tariff's, an Indonesian business id, a lab sample's, a logger's)
+        (
+            "last_name\tssn\tytd_usd\tphone\nOkafor\t512-44-7781\t980.00\t479-555-0143\n"
+            "Lindqvist\t523 41 8876\t1120.50\t(479) 555-0178\n",
+            ["479-555-0143", "(479) 555-0178"],
+        ),
+        ("Penyelaras Kajian (03-7955 2000 samb. 2215)", ["03-7955 2000 samb. 2215"]),
+        ("Fone: (31) 3270-5000 (loja)", ["(31) 3270-5000"]),
+        ("COPY tetel (szamla_id, sor, cikkszam, megnevezes) FROM stdin;\n202500118\t1\t06201234567\tCsavar M6\n", []),
+        ("Zolltarifnummer: 7214 20 00", []),
+        ("NIB: 09.01.04.05.04418", []),
+        ("Glucosa 142 mg/dL\nMuestra n.º 31-5520-0417, recibida 05/11/2025 07:42", []),
+        ("Excursion 3,8–6,1 °C (logger 7714-0092)", []),
+        # (the same words where a phone stands)
+        ("Muestras: llame al 91 555 01 22", ["91 555 01 22"]),
+        ("대상자 연락처: 010-2345-6789", ["010-2345-6789"]),
+    ],
+)
+def test_what_housing_and_clinical_research_text_taught(text, want):
+    assert phones_in(text) == want, text

@@ -95,7 +95,7 @@ PHONE = re.compile(r"[+(0-9](?<![A-Za-z0-9_+#.@][\s\S])" + _PHONE_BODY)
 _PHONE_GLUED = re.compile(r"[+(0-9]" + _PHONE_BODY)
 _EXT = re.compile(
     r"[ \t]{0,2}(?:ext\.?|extn\.?|extension|x(?=[ \t]?[:\-]?[ \t]?[0-9]{2})|доб\.?|wewn\.?|wew\.?|ramal|anexo|anx\.?|dahili|interno|int\.?|poste|durchwahl|dw\.?|tst\.?|toestel|ankn\.?|lokal|вътр\.?|内線|内线|內線|分機|分机|转|轉|내선|"
-    r"loc\.?|local|تحويلة|داخلي|ต่อ|máy lẻ)"
+    r"loc\.?|local|samb\.?|sambungan|تحويلة|داخلي|ต่อ|máy lẻ)"
     r"[ \t]{0,2}(?:[:\-][ \t]?)?[0-9]{1,6}(?![0-9A-Za-z])",
     re.IGNORECASE,
 )
@@ -295,9 +295,10 @@ _NEG_WORDS = (
     r"saksnummer|lånekort|партиден|recibo|"
     # (education: a Czech registration's column, a Bulgarian incoming number's)
     r"registrační|registracni|входящ|входящий|"
-    # (farms and food: a Korean match's number; a Turkish receipt's and a Polish land parcel's and producer's numbers
+    # (farms and food, housing, clinical research: a Korean match's number, a Hungarian article's, a German customs
+    # tariff's, an Indonesian business id (NIB), a Korean approval's; a Turkish receipt's and a Polish land parcel's and producer's numbers
     # are in _NEG_UNLESS_PHONE_WORD, a registry's, a goods received note's, an RMA's and an ERP's in _NEG_MULTI_RE)
-    r"경기번호"
+    r"cikkszám|cikkszam|zolltarifnummer|nib|승인번호|경기번호"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
@@ -378,6 +379,9 @@ _NEG_UNLESS_PHONE_WORD = frozenset(
     # (farms and food: a Turkish receipt, a Polish land register's parcel and a producer's identification number:
     # "Makbuz No: 06-2024-0118472", "Działka ewidencyjna 0408 2-0017"; not "Makbuz için arayın: 0212 …")
     + ("makbuz", "ewidencyjna", "ewidencyjny", "identyfikacyjny")
+    # (clinical research: a lab sample's, a trial subject's, a temperature logger's number: "Muestra n.º 25-4471-0918",
+    # "대상자 번호: 204-0031", "logger 7714-0092"; not "대상자 연락처: 010-…")
+    + ("muestra", "대상자", "logger")
     # (health care: a lab's accession number, a Portuguese lab request's, a Brazilian health plan's card: "Accession
     # 0304-7721-19", "Requisição n.º 2411/88213", "carteirinha 0418 2273 0091 4")
     + ("accession", "requisição", "requisicao", "carteirinha")
@@ -946,6 +950,7 @@ _CTX_SET = frozenset(
         "teléfono",
         "telefono",
         "telefone",
+        "fone",  # (Brazilian Portuguese: "Fone: (31) 3270-5000", "Fone/Fax")
         "móvil",
         "movil",
         "celular",
@@ -2740,14 +2745,25 @@ def _split_alternatives(t: str, matches) -> list[tuple[int, int]]:
         gap = _cell_gap(t, a, b) if sep.group() in ("  ", "\t") else None
         if gap is not None:
             out.append((a, a + len(t[a : gap.start()].rstrip(" -./"))))  # (a cell's own trailing separator)
-            # (the pattern will not start a number one character after a digit: the next cell is read alone)
+            # (the pattern will not start a number one character after a digit: the next cell is read alone, and so is
+            # the one after it when that reading runs over its cell's end too -- "431-09-5527<tab>1250.00<tab>479-521-0817",
+            # an SSN, an amount and a phone)
+            done = b
             ce = gap.end()
-            m2 = PHONE.match(t[ce : ce + _SPLIT_REACH])
-            if m2 is not None:
-                out.append((ce + m2.start(), ce + m2.end()))
-                done = ce + m2.end()
-            else:
-                done = b
+            for _ in range(_ROW_CELLS):
+                m2 = PHONE.match(t[ce : ce + _SPLIT_REACH])
+                if m2 is None:
+                    break
+                a2, b2 = ce + m2.start(), ce + m2.end()
+                sep = _SPLIT_SEP.search(t, a2, b2)
+                gap = _cell_gap(t, a2, b2) if sep is not None and sep.group() in ("  ", "\t") else None
+                if gap is None:
+                    out.append((a2, b2))
+                    done = max(done, b2)
+                    break
+                out.append((a2, a2 + len(t[a2 : gap.start()].rstrip(" -./"))))
+                done = max(done, gap.start())
+                ce = gap.end()
             continue
         i = t.find(" / ", a, b)
         m2 = None
@@ -2776,6 +2792,7 @@ def _split_alternatives(t: str, matches) -> list[tuple[int, int]]:
 
 
 _SPLIT_REACH = 40  # characters the number after " / " is read in (a match is at most 26 and its lookahead)
+_ROW_CELLS = 8  # cells of a row read one by one after a match that ran over its cell's end
 _CELL_GAP = re.compile(r"[ ]*\t[ \t]*|[ ]{2,}")
 _SPLIT_SEP = re.compile(r"  |\t| / | - ")
 _WORD_NEXT = re.compile(r"[ \t]+[^\W\d_]")
