@@ -3053,6 +3053,17 @@ def test_what_a_second_farm_and_food_writer_taught(text, want):
         # (the same words where a phone stands)
         ("Muestras: llame al 91 555 01 22", ["91 555 01 22"]),
         ("대상자 연락처: 010-2345-6789", ["010-2345-6789"]),
+        # (and a reader's: a numeric row read to its last cell, a row of flags, headphones' model number, Australia's nib,
+        # a text's recipients in Korean)
+        (
+            "10162    68865  8119.79  5  68496-7321  5603.94    556-57-1359  6373-0771  5284.61  06 12 34 79 33",
+            ["06 12 34 79 33"],
+        ),
+        ("1\t0\t1\t0\t1\t0\t1\t0\t1\t0\t1\t415 555 0132", ["415 555 0132"]),
+        ("1001\t0161  496 0000", ["0161  496 0000"]),
+        ("Fone de ouvido sem fio TWS 9876-5432", []),
+        ("Contact nib 02 4914 1100", ["02 4914 1100"]),
+        ("발송 대상자: 010-1234-5678", ["010-1234-5678"]),
     ],
 )
 def test_what_housing_and_clinical_research_text_taught(text, want):

@@ -55,6 +55,9 @@ ADVERSARIAL = {
     "iban-ish": "DE12 " * (MB // 5),
     "mixed-unicode": ("\u200bа\uff11\u00a0" * (MB // 4)),
     "whitespace": " \n\t" * (MB // 3),
+    # a row of short cells, tab- and space-separated: each cell of a match that runs over a cell's end is read again
+    "tab-cells": "0\t1\t" * (MB // 4),
+    "spaced-cells": "0  1  " * (MB // 6),
     # a transcript's answer turns after long lines, and after short questions (the phone rules read the question)
     "long-line-answers": ("Lorem ipsum dolor sit amet " * 12 + "\nB: 0171 2345678\n") * (MB // 342),
     "question-answers": "A: customer number?\nB: Yes, 512-447-903.\n" * (MB // 41),

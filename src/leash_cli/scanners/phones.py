@@ -296,9 +296,9 @@ _NEG_WORDS = (
     # (education: a Czech registration's column, a Bulgarian incoming number's)
     r"registrační|registracni|входящ|входящий|"
     # (farms and food, housing, clinical research: a Korean match's number, a Hungarian article's, a German customs
-    # tariff's, an Indonesian business id (NIB), a Korean approval's; a Turkish receipt's and a Polish land parcel's and producer's numbers
+    # tariff's, a Korean approval's; an Indonesian business id after "NIB" in _neg, by its length; a Turkish receipt's and a Polish land parcel's and producer's numbers
     # are in _NEG_UNLESS_PHONE_WORD, a registry's, a goods received note's, an RMA's and an ERP's in _NEG_MULTI_RE)
-    r"cikkszám|cikkszam|zolltarifnummer|nib|승인번호|경기번호"
+    r"cikkszám|cikkszam|zolltarifnummer|승인번호|경기번호"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
@@ -950,7 +950,6 @@ _CTX_SET = frozenset(
         "teléfono",
         "telefono",
         "telefone",
-        "fone",  # (Brazilian Portuguese: "Fone: (31) 3270-5000", "Fone/Fax")
         "móvil",
         "movil",
         "celular",
@@ -1256,7 +1255,11 @@ _CTX_MULTI = (
     "επικοινωνία :",
 )
 _CTX_MULTI_RE = re.compile(
-    r"(?<![^\W\d_])(?:" + "|".join(re.escape(w) for w in _CTX_MULTI) + ")"
+    r"(?<![^\W\d_])(?:"
+    + "|".join(re.escape(w) for w in _CTX_MULTI)
+    + ")"
+    # (Brazilian Portuguese "Fone: (31) 3270-5000", "Fone/Fax"; not headphones, "fone de ouvido", and their model's number)
+    + r"|(?<![^\W\d_])fone(?![^\W\d_])(?! de ouvido)"
 )  # (not "monitor text")
 _CTX_CJK = re.compile(
     r"电话|電話|手机|手機|座机|致电|拨打|撥打|热线|熱線|联系|聯繫|연락|전화|휴대폰|핸드폰|번호|携帯|携转|攜轉|代表番号|門號|门号|"
@@ -1864,6 +1867,7 @@ _SSN_OWN_NUMBER = re.compile(r"ssn[:#.]?[ \t]*[0-9]{3}-[0-9]{2}-[0-9]{4}[ \t]*[,
 # a North American number's shape, which no Canadian immigration client's number (UCI) has: "UCI 949-824-5011" is UC
 # Irvine's line, "UCI 11-2287-4410" a client's
 _NANP_SHAPE = re.compile(r"\(?[2-9][0-9]{2}\)?[ .\-]?[2-9][0-9]{2}[ .\-][0-9]{4}")
+_KR_MOBILE = re.compile(r"01[016789][ .\-]?[0-9]{3,4}[ .\-]?[0-9]{4}")
 
 
 def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
@@ -1946,29 +1950,37 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
     if toks and "\n" in tail and _ANSWER_LABEL.search(tail) is not None:
         toks = []  # an answer's speaker under a question: the question is no key ("Can you confirm the phone number on
         # the account?\nCustomer: (628) 822-7909"; not a key split over two lines, "Order no.\nCustomer: …")
-    if toks and (
-        # (its own number word: not a question's "Lost parcel? The number is 020 …")
-        (toks[-1] in _NEG_WITH_NUMBER_WORD and numbered and not _ASKED.search(tail, tail.rfind(toks[-1])))
-        or (
-            toks[-1] in _NEG_UNLESS_PHONE_WORD
-            and not _has_ctx(_ANY_NUMBER.sub(" ", tail[tail.rfind("\n") + 1 :]))
-            and (toks[-1] not in _NEG_LOWER_ONLY or numbered or toks[-1] in before[-40:])
-            and (toks[-1] not in _LOTTERY or tail.rstrip(" \t").endswith(":"))
-            and (toks[-1] not in _NEG_SAME_LINE or "\n" not in tail[tail.rfind(toks[-1]) :])
-            and (toks[-1] != "uci" or _NANP_SHAPE.fullmatch(s) is None)
-        )
-        or (toks[-1] in _AD_WORDS and _AD_ID.fullmatch(s) is not None and not _has_ctx(tail))
-        or (
-            toks[-1] in _NEG_CAPS
-            and (toks[-1].upper() in before[-30:] or before.islower())  # (a header cell comes lower-cased)
-            and (toks[-1] != "dui" or _DUI_SHAPE.fullmatch(s) is not None)
-            # (a phone word of the sentence before names no number of this one: "… contato com o banco. Seu RA é …")
-            and not _has_ctx(_ANY_NUMBER.sub(" ", _SENTENCE_END.split(tail)[-1]))
+    if (
+        toks
+        and (
+            # (its own number word: not a question's "Lost parcel? The number is 020 …")
+            (toks[-1] in _NEG_WITH_NUMBER_WORD and numbered and not _ASKED.search(tail, tail.rfind(toks[-1])))
+            or (
+                toks[-1] in _NEG_UNLESS_PHONE_WORD
+                and not _has_ctx(_ANY_NUMBER.sub(" ", tail[tail.rfind("\n") + 1 :]))
+                and (toks[-1] not in _NEG_LOWER_ONLY or numbered or toks[-1] in before[-40:])
+                and (toks[-1] not in _LOTTERY or tail.rstrip(" \t").endswith(":"))
+                and (toks[-1] not in _NEG_SAME_LINE or "\n" not in tail[tail.rfind(toks[-1]) :])
+                and (toks[-1] != "uci" or _NANP_SHAPE.fullmatch(s) is None)
+                and (
+                    toks[-1] != "대상자" or _KR_MOBILE.fullmatch(s) is None
+                )  # (a text's recipient: "발송 대상자: 010-…")
+            )
+            or (toks[-1] in _AD_WORDS and _AD_ID.fullmatch(s) is not None and not _has_ctx(tail))
+            or (
+                toks[-1] in _NEG_CAPS
+                and (toks[-1].upper() in before[-30:] or before.islower())  # (a header cell comes lower-cased)
+                and (toks[-1] != "dui" or _DUI_SHAPE.fullmatch(s) is not None)
+                # (a phone word of the sentence before names no number of this one: "… contato com o banco. Seu RA é …")
+                and not _has_ctx(_ANY_NUMBER.sub(" ", _SENTENCE_END.split(tail)[-1]))
+            )
         )
     ):
         return True
     if _NOSSO_NUMERO.search(tail) and s and " " not in s and "(" not in s:
         return True  # a boleto's own number ("Nosso número: 96261638-1"), not "ligue para o nosso número 0800 …"
+    if toks and toks[-1] == "nib" and len(s.translate(_KEEP_DIGITS)) in (13, 21) and not _has_ctx(tail):
+        return True  # an Indonesian business id (13 digits) or a Portuguese bank account's NIB (21), never a phone's length
     if toks and toks[-1] == "mst" and not before.isascii():
         return True  # a Vietnamese tax code (Mã số thuế); "MST" in English is a time zone: "9-5 MST 303-555-0143"
     if toks and toks[-1] == "reg" and tail.rstrip(" \t:").endswith("reg.") and s[:1] != "0" and not _has_ctx(tail):
@@ -2748,9 +2760,15 @@ def _split_alternatives(t: str, matches) -> list[tuple[int, int]]:
             # (the pattern will not start a number one character after a digit: the next cell is read alone, and so is
             # the one after it when that reading runs over its cell's end too -- "431-09-5527<tab>1250.00<tab>479-521-0817",
             # an SSN, an amount and a phone)
+            # (only the cells that start inside the match: the next match reads the rest of the row; a cut cell shorter
+            # than the shortest match holds no number)
             done = b
             ce = gap.end()
-            for _ in range(_ROW_CELLS):
+            while ce < b:
+                k = _SHORT_CELL.match(t, ce)
+                if k is not None and not _AREA_ALONE.fullmatch(t, ce, k.end(1)):
+                    ce = k.end()  # (a cell shorter than the shortest match, not an area code: no number starts in it)
+                    continue
                 m2 = PHONE.match(t[ce : ce + _SPLIT_REACH])
                 if m2 is None:
                     break
@@ -2761,7 +2779,8 @@ def _split_alternatives(t: str, matches) -> list[tuple[int, int]]:
                     out.append((a2, b2))
                     done = max(done, b2)
                     break
-                out.append((a2, a2 + len(t[a2 : gap.start()].rstrip(" -./"))))
+                if gap.start() - a2 >= _SHORTEST:
+                    out.append((a2, a2 + len(t[a2 : gap.start()].rstrip(" -./"))))
                 done = max(done, gap.start())
                 ce = gap.end()
             continue
@@ -2792,7 +2811,8 @@ def _split_alternatives(t: str, matches) -> list[tuple[int, int]]:
 
 
 _SPLIT_REACH = 40  # characters the number after " / " is read in (a match is at most 26 and its lookahead)
-_ROW_CELLS = 8  # cells of a row read one by one after a match that ran over its cell's end
+_SHORTEST = 6  # characters of the shortest PHONE match
+_SHORT_CELL = re.compile(r"([^\t\n]{0,%d}?)(?:[ ]*\t[ \t]*|[ ]{2,})" % (_SHORTEST - 1))
 _CELL_GAP = re.compile(r"[ ]*\t[ \t]*|[ ]{2,}")
 _SPLIT_SEP = re.compile(r"  |\t| / | - ")
 _WORD_NEXT = re.compile(r"[ \t]+[^\W\d_]")
