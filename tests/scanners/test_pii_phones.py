@@ -3020,6 +3020,8 @@ def test_what_a_second_hr_and_payroll_writer_taught():
         ("Returns (RMA): 0800 123 4567", ["0800 123 4567"]),
         ("Tel. RMA: 0800 123 4567", ["0800 123 4567"]),
         ("RMA no longer needed, call 0800 123 4567", ["0800 123 4567"]),
+        ("RMA no longer needed: 0800 123 4567", ["0800 123 4567"]),
+        ("GRN no longer printed. Stores 0161 496 0123", ["0161 496 0123"]),
         ("Hotline ERP: 089 1234 5678", ["089 1234 5678"]),
         ("Team leads: Anna (RMA) 07700 900123, Bob (ERP) 07700 900456", ["07700 900123", "07700 900456"]),
         ("Działka budowlana na sprzedaż – 601 234 567", ["601 234 567"]),

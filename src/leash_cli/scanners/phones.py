@@ -296,8 +296,9 @@ _NEG_WORDS = (
     # (education: a Czech registration's column, a Bulgarian incoming number's)
     r"registrační|registracni|входящ|входящий|"
     # (farms and food, housing, clinical research: a Korean match's number, a Hungarian article's, a German customs
-    # tariff's, a Korean approval's; an Indonesian business id after "NIB" in _neg, by its length; a Turkish receipt's and a Polish land parcel's and producer's numbers
-    # are in _NEG_UNLESS_PHONE_WORD, a registry's, a goods received note's, an RMA's and an ERP's in _NEG_MULTI_RE)
+    # tariff's, a Korean approval's; an Indonesian business id after "NIB" in _neg, by its length; a Turkish receipt's
+    # and a Polish land parcel's and producer's numbers are in _NEG_UNLESS_PHONE_WORD, a registry's, a goods received
+    # note's, an RMA's and an ERP's in _NEG_MULTI_RE)
     r"cikkszám|cikkszam|zolltarifnummer|승인번호|경기번호"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
@@ -567,9 +568,9 @@ _NEG_MULTI_RE = re.compile(
     + r"|(?<![^\W\d_])(?:patient id|health no)(?![^\W\d_])"
     # (a goods received note's, a returned pallet's, an ERP's number, with a number's word: "RMA no. 0800-4471-22",
     # "Numéro ERP : 0593500012"; not "Returns (RMA): 0800 …", "John Smith, ERP 07700 …", "RMA no longer …")
-    + r"|(?<![^\W\d_])(?:(?:rma|grn|erp) (?:no|nr|number)|num[ée]ro erp)(?![^\W\d_])"
+    + r"|(?<![^\W\d_])(?:(?:rma|grn|erp) (?:no|nr|number)|num[ée]ro erp)[.:#]?[ \t]*[:#]?[ \t]*$"
     # (a Spanish registry's number: "Número de registro: 05-440-0187"; not the civil registry's line)
-    + r"|(?<![^\W\d_])n(?:[úu]mero|o) de registro(?! civil)(?![^\W\d_])"
+    + r"|(?<![^\W\d_])n(?:[úu]mero|o) de registro[.:#]?[ \t]*[:#]?[ \t]*$"
 )
 # the multi-word negatives after which the record's own value may stand before a phone
 _OWN_VALUE_BETWEEN = (
@@ -1258,7 +1259,8 @@ _CTX_MULTI_RE = re.compile(
     r"(?<![^\W\d_])(?:"
     + "|".join(re.escape(w) for w in _CTX_MULTI)
     + ")"
-    # (Brazilian Portuguese "Fone: (31) 3270-5000", "Fone/Fax"; not headphones, "fone de ouvido", and their model's number)
+    # (Brazilian Portuguese "Fone: (31) 3270-5000", "Fone/Fax"; not headphones, "fone de ouvido", and their model's
+    # number)
     + r"|(?<![^\W\d_])fone(?![^\W\d_])(?! de ouvido)"
 )  # (not "monitor text")
 _CTX_CJK = re.compile(
@@ -1980,7 +1982,7 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
     if _NOSSO_NUMERO.search(tail) and s and " " not in s and "(" not in s:
         return True  # a boleto's own number ("Nosso número: 96261638-1"), not "ligue para o nosso número 0800 …"
     if toks and toks[-1] == "nib" and len(s.translate(_KEEP_DIGITS)) in (13, 21) and not _has_ctx(tail):
-        return True  # an Indonesian business id (13 digits) or a Portuguese bank account's NIB (21), never a phone's length
+        return True  # an Indonesian business id (13 digits) or a Portuguese account's NIB (21): no phone's length
     if toks and toks[-1] == "mst" and not before.isascii():
         return True  # a Vietnamese tax code (Mã số thuế); "MST" in English is a time zone: "9-5 MST 303-555-0143"
     if toks and toks[-1] == "reg" and tail.rstrip(" \t:").endswith("reg.") and s[:1] != "0" and not _has_ctx(tail):
@@ -2741,8 +2743,9 @@ def _split_alternatives(t: str, matches) -> list[tuple[int, int]]:
     unless what comes before the slash is an area code alone ("0711 / 725 04 38"); and so is one that holds
     two separated by " - " where a whole number ends before the dash and a trunk or "+" starts the next
     ("010 26645609 - 02 34977876"; not a range "1000 - 2000", nor a lottery draw). A match that runs over a
-    cell's end (a tab, or two spaces outside OCR'd text) into the next cell is cut there, and a number that
-    starts the next cell is read on its own ("3311<tab>03(5143)5055": an extension, then the outside line)."""
+    cell's end (a tab, or two spaces outside OCR'd text) into the next cell is cut there, and the cells after it
+    that start inside the match are read on their own ("3311<tab>03(5143)5055": an extension, then the outside line;
+    "431-09-5527<tab>1250.00<tab>479-521-0817": an SSN, an amount, then a phone)."""
     out: list[tuple[int, int]] = []
     done = -1
     for m in matches:
@@ -2757,11 +2760,9 @@ def _split_alternatives(t: str, matches) -> list[tuple[int, int]]:
         gap = _cell_gap(t, a, b) if sep.group() in ("  ", "\t") else None
         if gap is not None:
             out.append((a, a + len(t[a : gap.start()].rstrip(" -./"))))  # (a cell's own trailing separator)
-            # (the pattern will not start a number one character after a digit: the next cell is read alone, and so is
-            # the one after it when that reading runs over its cell's end too -- "431-09-5527<tab>1250.00<tab>479-521-0817",
-            # an SSN, an amount and a phone)
-            # (only the cells that start inside the match: the next match reads the rest of the row; a cut cell shorter
-            # than the shortest match holds no number)
+            # (the pattern will not start a number one character after a digit: each cell after the cut that starts
+            # inside the match is read alone -- "431-09-5527<tab>1250.00<tab>479-521-0817", an SSN, an amount and a
+            # phone; the next match reads the rest of the row; a cell shorter than the shortest match holds no number)
             done = b
             ce = gap.end()
             while ce < b:
