@@ -1964,9 +1964,8 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
                 and (toks[-1] not in _LOTTERY or tail.rstrip(" \t").endswith(":"))
                 and (toks[-1] not in _NEG_SAME_LINE or "\n" not in tail[tail.rfind(toks[-1]) :])
                 and (toks[-1] != "uci" or _NANP_SHAPE.fullmatch(s) is None)
-                and (
-                    toks[-1] != "대상자" or _KR_MOBILE.fullmatch(s) is None
-                )  # (a text's recipient: "발송 대상자: 010-…")
+                # (a trial subject's number, not a text's recipient's mobile: "발송 대상자: 010-…")
+                and (toks[-1] != "대상자" or _KR_MOBILE.fullmatch(s) is None)
             )
             or (toks[-1] in _AD_WORDS and _AD_ID.fullmatch(s) is not None and not _has_ctx(tail))
             or (

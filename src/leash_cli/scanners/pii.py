@@ -255,7 +255,7 @@ IBAN_LENGTHS = {
     "YE": 30,
 }
 # Account numbers printed in the IBAN format where SWIFT's registry lists no IBAN (as Iran's): the West and Central
-# African franc zones' banks (a bank code of letters and digits: "SN08 SN01 0015 …"), the Maghreb's, Lusophone
+# African franc zones' banks (a bank code of letters and digits: "SN58 SN01 0015 …"), the Maghreb's, Lusophone
 # Africa's, Madagascar's, the Comoros', Honduras'; the same country length and mod-97 check as the registry's
 IBAN_LENGTHS.update(
     {"AO": 25, "BF": 28, "BJ": 28, "CF": 27, "CG": 27, "CI": 28, "CM": 27, "CV": 25, "DZ": 26, "GA": 27, "GQ": 27,

@@ -427,7 +427,7 @@ def is_placeholder(body: str) -> bool:
         return True
     low = body.lower()
     for w in _PLACEHOLDER_WORDS:
-        # (five letters or more, any case: a random body holds "dUmMy" about one time in ten thousand)
+        # (five letters or more, any case: a random 130-character body holds one about one time in eighty thousand)
         if w in low and (len(w) > 4 or not w.isalpha() or _placeholder_word(body, low, w)):
             return True
     if len(set(low)) <= 4:
