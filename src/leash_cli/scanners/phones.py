@@ -2812,8 +2812,8 @@ def _split_alternatives(t: str, matches) -> list[tuple[int, int]]:
 
 _SPLIT_REACH = 40  # characters the number after " / " is read in (a match is at most 26 and its lookahead)
 _SHORTEST = 6  # characters of the shortest PHONE match
-_SHORT_CELL = re.compile(r"([^\t\n]{0,%d}?)(?:[ ]*\t[ \t]*|[ ]{2,})" % (_SHORTEST - 1))
 _CELL_GAP = re.compile(r"[ ]*\t[ \t]*|[ ]{2,}")
+_SHORT_CELL = re.compile(r"([^\t\n]{0,%d}?)(?:%s)" % (_SHORTEST - 1, _CELL_GAP.pattern))  # (a cell, then its gap)
 _SPLIT_SEP = re.compile(r"  |\t| / | - ")
 _WORD_NEXT = re.compile(r"[ \t]+[^\W\d_]")
 
