@@ -3070,3 +3070,65 @@ def test_what_a_second_farm_and_food_writer_taught(text, want):
 )
 def test_what_housing_and_clinical_research_text_taught(text, want):
     assert phones_in(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text, want",
+    [
+        # (writer CH's telecoms and utilities, written anew here: a phone word's compound in German, Dutch and the Nordic
+        # languages, a company's customer service as a label, Spanish "llamarnos", a phone on the account's label)
+        ("Kontaktnummer for bekreftelse: 22 81 47 30\n", ["22 81 47 30"]),
+        ("Servicenummer: 0800 330 1234", ["0800 330 1234"]),
+        ("Festnetznummer 030 2291 4417", ["030 2291 4417"]),
+        ("puede llamarnos al 2901 4412 o escribirnos", ["2901 4412"]),
+        ("Mobile number on account: (407) 818-3342\n", ["(407) 818-3342"]),
+        # (ids of the same bills: a Portuguese supply point's, a Mexican service number, a Czech identity card's, a
+        # Swahili meter's, an Urdu reference's)
+        ("Local de consumo: CIL 4412 8830 17 · Contador n.º 19B04471", []),
+        ("Número de servicio 441880218774, medidor 8A4412.", []),
+        ("Ověření totožnosti: OP č. 218447711 (zkontrolováno)", []),
+        ("Namba ya mita: 0441 2882 0177", []),
+        ("میرے بل (ریفرنس نمبر 04 14412 8820117) میں", []),
+        # (and the words where a phone stands, or a record's compound that only holds a phone noun)
+        ("número de servicio al cliente: 800 123 4567", ["800 123 4567"]),
+        ("Piga simu 0712 345 678", ["0712 345 678"]),
+        ("Dienstnummer 4412 8830", []),
+        ("Serviceauftragsnummer 4412 883017", []),
+        ("Supportnr. 4412-8830-17", []),
+        ("Kundeservice (hverdager 8-16): 70 10 20 30", ["70 10 20 30"]),
+        ("Linha de apoio: 21 345 6789", ["21 345 6789"]),
+        # (a reader's: the same words where a phone stands -- a French school's CPE, a Center for Independent Living, a
+        # members' hotline, a referee in an Urdu CV, a Mexican toll-free service number -- and where a record's does)
+        ("Vie scolaire / CPE : 01 43 22 17 90", ["01 43 22 17 90"]),
+        ("Berkeley CIL: (510) 841-4776", ["(510) 841-4776"]),
+        ("Community Infrastructure Levy (CIL): 020 7641 6000", ["020 7641 6000"]),
+        ("Hotline für Mitgl. 0800 330 1234", ["0800 330 1234"]),
+        ("ریفرنس: 0300-1234567", ["0300-1234567"]),
+        ("Llámenos al número de servicio 800 123 4567", ["800 123 4567"]),
+        ("Número de servicio 01 800 123 4567", ["01 800 123 4567"]),
+        ("Hilsen\nKundeservice\nKundenummer: 22114478", []),
+        ("Kundtjänst\nKundnr: 0701234567", []),
+        ("Kundenservice: Ersatzteil 0 986 494 104", []),
+        ("Geladeira linha Inox, n.º 213 456 789", []),
+        ("Linha de crédito nº 213 456 789", []),
+        ("Contribuinte n.º 234 567 890 — Linha de Apoio", []),
+        ("linha 3 da tabela: 21 3456 7890", []),
+    ],
+)
+def test_what_telecoms_and_utilities_text_taught(text, want):
+    assert phones_in(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text, want",
+    [
+        # (writer CI's automotive and mobility, written anew here: a club member's abbreviated number, an Austrian
+        # complaint's compound number word, an Argentine inspection sticker's, Portuguese "linha gratuita")
+        ("Mitglied: Huber, Karin, Mitgl.-Nr. 5520 1874 09\nRückruf: 0664 2139 847", ["0664 2139 847"]),
+        ("Beanstandungsnummer: 0938 1172 4408\n", []),
+        ("Planta: 0418   Oblea N°: 24-3301877\n", []),
+        ("ligue-nos para a linha gratuita 800 201 344.", ["800 201 344"]),
+    ],
+)
+def test_what_a_second_automotive_writer_taught(text, want):
+    assert phones_in(text) == want, text

@@ -299,7 +299,13 @@ _NEG_WORDS = (
     # tariff's, a Korean approval's; an Indonesian business id after "NIB" in _neg, by its length; a Turkish receipt's
     # and a Polish land parcel's and producer's numbers are in _NEG_UNLESS_PHONE_WORD, a registry's, a goods received
     # note's, an RMA's and an ERP's in _NEG_MULTI_RE)
-    r"cikkszám|cikkszam|zolltarifnummer|승인번호|경기번호"
+    r"cikkszám|cikkszam|zolltarifnummer|승인번호|경기번호|"
+    # (telecoms and utilities: an Urdu reference number's, "ریفرنس نمبر"; a Portuguese supply point's code, CIL, in
+    # _neg, only as written in capitals before a number of no phone's shape)
+    r"ریفرنس نمبر|"
+    # (automotive: an Argentine inspection sticker's, "Oblea N°:"; a club member's abbreviated number, "Mitgl.-Nr.", in
+    # _NEG_WITH_NUMBER_WORD)
+    r"oblea"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
@@ -308,7 +314,7 @@ _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
 # twenty-first reader's)
 _HOLDER_LABEL = re.compile(
     r"(?:^|\n)[ \t]*(?:phone|phone number|mobile|mobile number|cell|cell phone|tel|telephone|contact number)[ \t]+"
-    r"(?:on|for|in)[ \t]+(?:order|file|booking|reservation|record|profile)[ \t]*:[ \t]*$"
+    r"(?:on|for|in)[ \t]+(?:order|file|booking|reservation|record|profile|account|acct)[ \t]*:[ \t]*$"
 )
 
 
@@ -328,7 +334,7 @@ _NEG_INLINE = frozenset(["заявка", "заявку", "заявки", "zgłos
 # "Call Bill 415-555-0132"), and ids that are words too ("TIN", "SIN"), not where a phone word is near
 _NEG_WITH_NUMBER_WORD = frozenset(
     ("bill", "notice", "group", "plan", "račun", "računa", "računu", "irb", "pr", "masch", "application", "job")
-    + ("parcel", "schlüssel")  # ("Parcel no. 286-502-502", "Schlüssel Nr. 0855-037")
+    + ("parcel", "schlüssel", "mitgl")  # ("Parcel no. 286-502-502", "Schlüssel Nr. 0855-037")
     # (a vet's stamp, a Turkish association register's: "Stempel Nr. …", "kütük numarası …"; also surnames and a
     # Norwegian first name: "Praxis Dr. Stempel 030 …", "Kontakt: Arve 412 34 567")
     + ("stempel", "kütük")
@@ -571,6 +577,9 @@ _NEG_MULTI_RE = re.compile(
     + r"|(?<![^\W\d_])(?:(?:rma|grn|erp) (?:no|nr|number)|num[ée]ro erp)[.:#]?[ \t]*[:#]?[ \t]*$"
     # (a Spanish registry's number: "Número de registro: 05-440-0187"; not the civil registry's line)
     + r"|(?<![^\W\d_])n(?:[úu]mero|o) de registro[.:#]?[ \t]*[:#]?[ \t]*$"
+    # (telecoms and utilities: a Czech identity card's, "OP č. 218447711"; a Swahili meter's, "Namba ya mita:"; not "OP:
+    # 603 …", "Hiroshi Mita 090-…")
+    + r"|(?<![^\W\d_])(?:op č\.?|namba ya mita|nambari ya mita)[.:#]?[ \t]*[:#]?[ \t]*$"
 )
 # the multi-word negatives after which the record's own value may stand before a phone
 _OWN_VALUE_BETWEEN = (
@@ -660,7 +669,7 @@ _COMPOUND_NUMBER = re.compile(
     r"bestell|order|ordre|tilaus|artikel|serien|serie|objekt|anlage|liegenschaft|gerät|zähler|mess|måler|mätar|"
     r"mittari|meter|konto|rekening|account|mitglied|versicherung|polis|steuer|personal|person|henkilö|kassen|"
     r"referenz|referentie|viite|transaktion|vorgang|akten|sags|ärende|dossier|fall|lieferant|leverancier|"
-    r"fahrgestell|chassis|paket|sendung|zählpunkt|käyttöpaikka|post)[^\W\d_]{0,4}-?(?:nummer|numero)"
+    r"fahrgestell|chassis|paket|sendung|zählpunkt|käyttöpaikka|post|beanstandung)[^\W\d_]{0,4}-?(?:nummer|numero)"
 )
 _PHONE_STEM = re.compile(
     # (short stems at the word's start only: "Spielstellennr." holds "tel", "Mittelnummer" too)
@@ -1757,13 +1766,25 @@ def _has_ctx(low: str) -> bool:
     """A phone word in ``low`` (lower-cased text)."""
     if "\\" in low:
         low = _ESCAPES.sub(" ", low)
-    if not _CTX_SET.isdisjoint(_TOKEN.findall(low)):
+    tokens = _TOKEN.findall(low)
+    if not _CTX_SET.isdisjoint(tokens):
+        return True
+    if any(_PHONE_COMPOUND.fullmatch(t) for t in tokens if len(t) > 8):
         return True
     if not low.isascii() and _CTX_CJK.search(low):
         return True
     return _CTX_MULTI_RE.search(low) is not None or ("alt" in low and _ALT_NUMBER.search(low) is not None)
 
 
+# a phone's compound number word in German, Dutch and the Nordic languages: a phone noun and "number" in one word
+# ("Kontaktnummer", "Servicenummer", "Festnetznummer", "telefonnummeret", "Vakttelefonnummer"; not "Dienstnummer",
+# an officer's, nor "Serviceauftragsnummer", a record's: the phone noun must stand right before the number word; not
+# "Kontakt-Nr." nor "Supportnr.", which name a record as often as a phone)
+_PHONE_COMPOUND = re.compile(
+    r"[^\W\d_]{0,6}(?:kontakt|service|support|hotline|notfall|notruf|störungs|stoerungs|festnetz|zentral|durchwahl|"
+    r"mobil|mobiel|telefon|handy|fax|whatsapp|gratis|sammel|hjælpe|hjälp|hjelpe|kundeservice|kundenservice|"
+    r"kundservice)-?(?:nummer|nummern|nummeret|nummers|numre|numrene|nummar|nummarið|numero|numeron)"
+)
 _ALT_NUMBER = re.compile(r"(?<![^\W\d_])alt(?:ernate)?\.? ?#")  # ("Contact #: … Alt #: 2544141433"; not "Asphalt #")
 
 
@@ -1789,9 +1810,27 @@ _OFFICE_LABEL = re.compile(
 _INQUIRY_TO = re.compile(r"(?<![^\W\d_])consultas? al[ \t]*$")
 
 
+# weak phone words: a service's name that counts for a number near it, but cancels no record's word or shape (telecoms
+# and utilities: Czech and Slovak "infolinka", a company's customer service -- Danish, Norwegian, German, Swedish,
+# Finnish -- and Spanish "call us": "Kundeservice: 32 11 44", "llamarnos al …"; not "Kundeservice\nKundenummer:
+# 22114478", "llamarnos indicando el N° de reclamo 4312-3456": a reader's)
+_WEAK_CTX = frozenset(
+    ["infolinka", "infolinku", "infolinky", "kundeservice", "kundenservice", "kundservice", "kundtjänst"]
+    + ["asiakaspalvelu", "llamarnos"]
+)
+# Portuguese "linha" as a number's label ("linha gratuita 800 201 344", "Linha de apoio: …"; not "Linha de crédito nº",
+# "linha 3 da tabela")
+_LINHA_LABEL = re.compile(
+    r"(?<![^\W\d_])linha(?:[ \t]+(?:gratuita|verde|azul|direta|directa|de apoio|de atendimento|telefónica|telefônica))?"
+    r"[ \t]*[:：]?[ \t]*$"
+)
+
+
 def _ctx(before: str, after: str, header: str) -> bool:
     return (
-        ("al" in before[-5:] and _INQUIRY_TO.search(before[-16:]) is not None)
+        not _WEAK_CTX.isdisjoint(_TOKEN.findall(before[-40:].lower() + " " + after.lower()))
+        or _LINHA_LABEL.search(before[-30:].lower()) is not None
+        or ("al" in before[-5:] and _INQUIRY_TO.search(before[-16:]) is not None)
         or
         # (each looked for only where it can be: "m on" in ASCII, a phone's sign outside it)
         ("m on" in before[-12:] and _IM_ON.search(before[-12:]) is not None)
@@ -1868,6 +1907,7 @@ _SSN_GROUPS = re.compile(r"[0-9]{3}[ .][0-9]{2}[ .][0-9]{4}")  # (an SSN written
 _SSN_OWN_NUMBER = re.compile(r"ssn[:#.]?[ \t]*[0-9]{3}-[0-9]{2}-[0-9]{4}[ \t]*[,;|\u2013\u2014-][ \t]*$")
 # a North American number's shape, which no Canadian immigration client's number (UCI) has: "UCI 949-824-5011" is UC
 # Irvine's line, "UCI 11-2287-4410" a client's
+_SERVICE_NUMBER = re.compile(r"(?<![^\W\d_])n[úu]mero de servicio[.:#]?[ \t]*[:#]?[ \t]*$")
 _NANP_SHAPE = re.compile(r"\(?[2-9][0-9]{2}\)?[ .\-]?[2-9][0-9]{2}[ .\-][0-9]{4}")
 _KR_MOBILE = re.compile(r"01[016789][ .\-]?[0-9]{3,4}[ .\-]?[0-9]{4}")
 
@@ -1982,6 +2022,11 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
         return True  # a boleto's own number ("Nosso número: 96261638-1"), not "ligue para o nosso número 0800 …"
     if toks and toks[-1] == "nib" and len(s.translate(_KEEP_DIGITS)) in (13, 21) and not _has_ctx(tail):
         return True  # an Indonesian business id (13 digits) or a Portuguese account's NIB (21): no phone's length
+    if toks and toks[-1] == "servicio" and s.isdigit() and len(s) == 12 and _SERVICE_NUMBER.search(tail):
+        return True  # a Mexican power bill's service number, 12 digits in a run ("Número de servicio: 01 800 123 4567"
+        # and "… 800 123 4567" are phones)
+    if toks and toks[-1] == "cil" and "CIL" in before[-30:] and s[:1] not in "0(+" and not _NANP_SHAPE.fullmatch(s):
+        return True  # a Portuguese supply point's code ("Local de consumo: CIL 4412 8830 17")
     if toks and toks[-1] == "mst" and not before.isascii():
         return True  # a Vietnamese tax code (Mã số thuế); "MST" in English is a time zone: "9-5 MST 303-555-0143"
     if toks and toks[-1] == "reg" and tail.rstrip(" \t:").endswith("reg.") and s[:1] != "0" and not _has_ctx(tail):
