@@ -3128,6 +3128,11 @@ def test_what_telecoms_and_utilities_text_taught(text, want):
         ("Beanstandungsnummer: 0938 1172 4408\n", []),
         ("Planta: 0418   Oblea N°: 24-3301877\n", []),
         ("ligue-nos para a linha gratuita 800 201 344.", ["800 201 344"]),
+        # (a phone word's label that names the record holding the number: a reference contact's, the file's)
+        ("Celular: 099 217 6430\nTeléfono de referencia (madre): (02) 256 0931", ["099 217 6430", "(02) 256 0931"]),
+        ("Numéro de téléphone au dossier : 418 529-3307", ["418 529-3307"]),
+        ("Número de referencia: 0225 60931", []),
+        ("Numéro de dossier : 418 529 3307", []),
     ],
 )
 def test_what_a_second_automotive_writer_taught(text, want):

@@ -315,6 +315,11 @@ _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
 _HOLDER_LABEL = re.compile(
     r"(?:^|\n)[ \t]*(?:phone|phone number|mobile|mobile number|cell|cell phone|tel|telephone|contact number)[ \t]+"
     r"(?:on|for|in)[ \t]+(?:order|file|booking|reservation|record|profile|account|acct)[ \t]*:[ \t]*$"
+    # (French: "Numéro de téléphone inscrit au dossier :", the number on file; Spanish: "Teléfono de referencia
+    # (madre):", a contact's number)
+    r"|(?:^|\n)[ \t]*(?:num[ée]ro de t[ée]l[ée]phone|t[ée]l[ée]phone|portable|cellulaire)[ \t]+(?:inscrit|enregistr[ée])?"
+    r"[ \t]*au dossier[ \t]*:[ \t]*$"
+    r"|(?:^|\n)[ \t]*(?:tel[ée]fono|celular|m[óo]vil)[ \t]+de[ \t]+referencia(?:[ \t]*\([^()\n]{1,20}\))?[ \t]*:[ \t]*$"
 )
 
 
