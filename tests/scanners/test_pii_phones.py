@@ -3078,15 +3078,18 @@ def test_what_housing_and_clinical_research_text_taught(text, want):
         # (writer CH's telecoms and utilities, written anew here: a phone word's compound in German, Dutch and the Nordic
         # languages, a company's customer service as a label, Spanish "llamarnos", a phone on the account's label)
         ("Kontaktnummer for bekreftelse: 22 81 47 30\n", ["22 81 47 30"]),
-        ("Servicenummer: 0800 330 1234", ["0800 330 1234"]),
-        ("Festnetznummer 030 2291 4417", ["030 2291 4417"]),
+        ("Servicenummer: 4412 8830", ["4412 8830"]),
+        ("Festnetznummer 4412 8830", ["4412 8830"]),
         ("puede llamarnos al 2901 4412 o escribirnos", ["2901 4412"]),
         ("Mobile number on account: (407) 818-3342\n", ["(407) 818-3342"]),
         # (ids of the same bills: a Portuguese supply point's, a Mexican service number, a Czech identity card's, a
         # Swahili meter's, an Urdu reference's)
         ("Local de consumo: CIL 4412 8830 17 · Contador n.º 19B04471", []),
         ("Número de servicio 441880218774, medidor 8A4412.", []),
-        ("Ověření totožnosti: OP č. 218447711 (zkontrolováno)", []),
+        (
+            "Ověření totožnosti: OP č. 218447711 (zkontrolováno)\nKontaktní telefon pro SMS kód: +420 224 218 907",
+            ["+420 224 218 907"],
+        ),
         ("Namba ya mita: 0441 2882 0177", []),
         ("میرے بل (ریفرنس نمبر 04 14412 8820117) میں", []),
         # (and the words where a phone stands, or a record's compound that only holds a phone noun)
@@ -3096,7 +3099,10 @@ def test_what_housing_and_clinical_research_text_taught(text, want):
         ("Serviceauftragsnummer 4412 883017", []),
         ("Supportnr. 4412-8830-17", []),
         ("Kundeservice (hverdager 8-16): 70 10 20 30", ["70 10 20 30"]),
-        ("Linha de apoio: 21 345 6789", ["21 345 6789"]),
+        ("Linha de apoio: 4412 8830", ["4412 8830"]),
+        ("Puede llamarnos indicando el N° de reclamo 4312-3456", []),
+        ("Telefone CIL: 912 345 678", ["912 345 678"]),
+        ("Número de servicio: 018001234567", ["018001234567"]),
         # (a reader's: the same words where a phone stands -- a French school's CPE, a Center for Independent Living, a
         # members' hotline, a referee in an Urdu CV, a Mexican toll-free service number -- and where a record's does)
         ("Vie scolaire / CPE : 01 43 22 17 90", ["01 43 22 17 90"]),
@@ -3126,11 +3132,12 @@ def test_what_telecoms_and_utilities_text_taught(text, want):
         # complaint's compound number word, an Argentine inspection sticker's, Portuguese "linha gratuita")
         ("Mitglied: Huber, Karin, Mitgl.-Nr. 5520 1874 09\nRückruf: 0664 2139 847", ["0664 2139 847"]),
         ("Beanstandungsnummer: 0938 1172 4408\n", []),
-        ("Planta: 0418   Oblea N°: 24-3301877\n", []),
+        ("Planta: 0418, La Matanza, línea 1   Oblea N°: 24-3301877", []),
         ("ligue-nos para a linha gratuita 800 201 344.", ["800 201 344"]),
         # (a phone word's label that names the record holding the number: a reference contact's, the file's)
         ("Celular: 099 217 6430\nTeléfono de referencia (madre): (02) 256 0931", ["099 217 6430", "(02) 256 0931"]),
         ("Numéro de téléphone au dossier : 418 529-3307", ["418 529-3307"]),
+        ("Numéro de téléphone inscrit au dossier : 418 529-3307.", ["418 529-3307"]),
         ("Número de referencia: 0225 60931", []),
         ("Numéro de dossier : 418 529 3307", []),
     ],

@@ -301,7 +301,8 @@ _NEG_WORDS = (
     # note's, an RMA's and an ERP's in _NEG_MULTI_RE)
     r"cikkszám|cikkszam|zolltarifnummer|승인번호|경기번호|"
     # (telecoms and utilities: an Urdu reference number's, "ریفرنس نمبر"; a Portuguese supply point's code, CIL, in
-    # _neg, only as written in capitals before a number of no phone's shape)
+    # _neg, only as written in capitals, with no phone word near, before a number that starts with no 0, "(" or "+"
+    # and has no North American shape)
     r"ریفرنس نمبر|"
     # (automotive: an Argentine inspection sticker's, "Oblea N°:"; a club member's abbreviated number, "Mitgl.-Nr.", in
     # _NEG_WITH_NUMBER_WORD)
@@ -316,10 +317,11 @@ _HOLDER_LABEL = re.compile(
     r"(?:^|\n)[ \t]*(?:phone|phone number|mobile|mobile number|cell|cell phone|tel|telephone|contact number)[ \t]+"
     r"(?:on|for|in)[ \t]+(?:order|file|booking|reservation|record|profile|account|acct)[ \t]*:[ \t]*$"
     # (French: "Numéro de téléphone inscrit au dossier :", the number on file; Spanish: "Teléfono de referencia
-    # (madre):", a contact's number)
-    r"|(?:^|\n)[ \t]*(?:num[ée]ro de t[ée]l[ée]phone|t[ée]l[ée]phone|portable|cellulaire)[ \t]+(?:inscrit|enregistr[ée])?"
+    # (madre):", a contact's number; from a line's start, or from a word's within the 40 characters _neg reads)
+    r"|(?:(?:^|\n)[ \t]*|(?<![^\W\d_]))(?:num[ée]ro de t[ée]l[ée]phone|t[ée]l[ée]phone|portable|cellulaire)[ \t]+"
+    r"(?:inscrit|enregistr[ée])?"
     r"[ \t]*au dossier[ \t]*:[ \t]*$"
-    r"|(?:^|\n)[ \t]*(?:tel[ée]fono|celular|m[óo]vil)[ \t]+de[ \t]+referencia(?:[ \t]*\([^()\n]{1,20}\))?[ \t]*:[ \t]*$"
+    r"|(?:(?:^|\n)[ \t]*|(?<![^\W\d_]))(?:tel[ée]fono|celular|m[óo]vil)[ \t]+de[ \t]+referencia(?:[ \t]*\([^()\n]{1,20}\))?[ \t]*:[ \t]*$"
 )
 
 
@@ -1817,12 +1819,14 @@ _INQUIRY_TO = re.compile(r"(?<![^\W\d_])consultas? al[ \t]*$")
 
 # weak phone words: a service's name that counts for a number near it, but cancels no record's word or shape (telecoms
 # and utilities: Czech and Slovak "infolinka", a company's customer service -- Danish, Norwegian, German, Swedish,
-# Finnish -- and Spanish "call us": "Kundeservice: 32 11 44", "llamarnos al …"; not "Kundeservice\nKundenummer:
-# 22114478", "llamarnos indicando el N° de reclamo 4312-3456": a reader's)
+# Finnish: "Kundeservice (hverdager 8-16): 70 10 20 30"; not "Kundeservice\nKundenummer: 22114478": a reader's)
 _WEAK_CTX = frozenset(
     ["infolinka", "infolinku", "infolinky", "kundeservice", "kundenservice", "kundservice", "kundtjänst"]
-    + ["asiakaspalvelu", "llamarnos"]
+    + ["asiakaspalvelu"]
 )
+# Spanish "call us", right before the number ("puede llamarnos al 2901 4412"; not "llamarnos indicando el N° de reclamo
+# 4312-3456": a reader's)
+_CALL_US = re.compile(r"(?<![^\W\d_])llamarnos(?:[ \t]+al)?[ \t]*:?[ \t]*$")
 # Portuguese "linha" as a number's label ("linha gratuita 800 201 344", "Linha de apoio: …"; not "Linha de crédito nº",
 # "linha 3 da tabela")
 _LINHA_LABEL = re.compile(
@@ -1835,6 +1839,7 @@ def _ctx(before: str, after: str, header: str) -> bool:
     return (
         not _WEAK_CTX.isdisjoint(_TOKEN.findall(before[-40:].lower() + " " + after.lower()))
         or _LINHA_LABEL.search(before[-30:].lower()) is not None
+        or ("llamarnos" in before[-20:].lower() and _CALL_US.search(before[-20:].lower()) is not None)
         or ("al" in before[-5:] and _INQUIRY_TO.search(before[-16:]) is not None)
         or
         # (each looked for only where it can be: "m on" in ASCII, a phone's sign outside it)
@@ -1910,9 +1915,10 @@ _SENTENCE_END = re.compile(r"[.!?][ \t]+(?=[^\W\d_])")
 _SSN_GROUPS = re.compile(r"[0-9]{3}[ .][0-9]{2}[ .][0-9]{4}")  # (an SSN written with spaces or dots)
 # an SSN's word, its SSN whole (dashed), then a field's separator and no other digit, right before a number
 _SSN_OWN_NUMBER = re.compile(r"ssn[:#.]?[ \t]*[0-9]{3}-[0-9]{2}-[0-9]{4}[ \t]*[,;|\u2013\u2014-][ \t]*$")
+# a Mexican power bill's service number's label ("Número de servicio 441880218774")
+_SERVICE_NUMBER = re.compile(r"(?<![^\W\d_])n[úu]mero de servicio[.:#]?[ \t]*[:#]?[ \t]*$")
 # a North American number's shape, which no Canadian immigration client's number (UCI) has: "UCI 949-824-5011" is UC
 # Irvine's line, "UCI 11-2287-4410" a client's
-_SERVICE_NUMBER = re.compile(r"(?<![^\W\d_])n[úu]mero de servicio[.:#]?[ \t]*[:#]?[ \t]*$")
 _NANP_SHAPE = re.compile(r"\(?[2-9][0-9]{2}\)?[ .\-]?[2-9][0-9]{2}[ .\-][0-9]{4}")
 _KR_MOBILE = re.compile(r"01[016789][ .\-]?[0-9]{3,4}[ .\-]?[0-9]{4}")
 
@@ -2027,10 +2033,24 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
         return True  # a boleto's own number ("Nosso número: 96261638-1"), not "ligue para o nosso número 0800 …"
     if toks and toks[-1] == "nib" and len(s.translate(_KEEP_DIGITS)) in (13, 21) and not _has_ctx(tail):
         return True  # an Indonesian business id (13 digits) or a Portuguese account's NIB (21): no phone's length
-    if toks and toks[-1] == "servicio" and s.isdigit() and len(s) == 12 and _SERVICE_NUMBER.search(tail):
-        return True  # a Mexican power bill's service number, 12 digits in a run ("Número de servicio: 01 800 123 4567"
-        # and "… 800 123 4567" are phones)
-    if toks and toks[-1] == "cil" and "CIL" in before[-30:] and s[:1] not in "0(+" and not _NANP_SHAPE.fullmatch(s):
+    if (
+        toks
+        and toks[-1] == "servicio"
+        and s.isdigit()
+        and len(s) == 12
+        and not s.startswith("01800")
+        and _SERVICE_NUMBER.search(tail)
+    ):
+        return True  # a Mexican power bill's service number, 12 digits in a run ("Número de servicio: 01 800 123 4567",
+        # "… 018001234567" and "… 800 123 4567" are phones)
+    if (
+        toks
+        and toks[-1] == "cil"
+        and "CIL" in before[-30:]
+        and s[:1] not in "0(+"
+        and not _NANP_SHAPE.fullmatch(s)
+        and not _has_ctx(tail)
+    ):
         return True  # a Portuguese supply point's code ("Local de consumo: CIL 4412 8830 17")
     if toks and toks[-1] == "mst" and not before.isascii():
         return True  # a Vietnamese tax code (Mã số thuế); "MST" in English is a time zone: "9-5 MST 303-555-0143"
