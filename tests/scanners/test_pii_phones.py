@@ -3144,3 +3144,27 @@ def test_what_telecoms_and_utilities_text_taught(text, want):
 )
 def test_what_a_second_automotive_writer_taught(text, want):
     assert phones_in(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text, want",
+    [
+        # (writer CK's education, written anew here: an office as a number's label -- a hall's, a school's, Icelandic
+        # "skrifstofa" -- and a Chinese exam's admission ticket, a Czech applicant's registration, a Ukrainian
+        # certificate's numbers)
+        ("Hall warden: Mr Tevita Lomu\nOffice: 323 2047\nEmail: halls@example.ac.fj", ["323 2047"]),
+        ("Skrifstofa: 570 0412, netfang: skrifstofa@example.is", ["570 0412"]),
+        ("准考证号：0112 0418 27\n姓名：（略）", []),
+        ("Registrační číslo uchazeče: 25-0418-279\n", []),
+        ("Номер сертифіката: 0418279   ПІН-код: 7930", []),
+        # (the same words where an office's hours or id stand, and a phone after the certificate)
+        ("Office hours: 08 30 17 30", []),
+        ("Office ID: 0412 5561", []),
+        ("Номер сертифіката: 0418279\nТелефон: 044 418 2790", ["044 418 2790"]),
+        # (writer CJ's e-commerce: a billing phone on the order's label)
+        ("Billing name: Kevin J. Morrow\nBilling phone on order: (424) 372-9051\n", ["(424) 372-9051"]),
+        ("Billing for order: 4243729051\n", []),
+    ],
+)
+def test_what_a_second_education_writer_taught(text, want):
+    assert phones_in(text) == want, text

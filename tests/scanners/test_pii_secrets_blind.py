@@ -1,13 +1,13 @@
 """PII and secrets on text by writers who never saw the scanners (issue #18's bars, on other people's text).
 
-``pii_blind/`` and ``secrets_blind/`` (one file per writer): eighty-seven writers, each briefed with the entity types, the
+``pii_blind/`` and ``secrets_blind/`` (one file per writer): eighty-nine writers, each briefed with the entity types, the
 countries and kinds of text to cover and the kinds of hard negative, never shown the scanners, their tests
 or each other's sets; numbers and keys made up, correctly formed (check digits, numbering ranges, token
 shapes). Each set was scored first with the scanners as they were (held out: docs/pii-and-secrets.md, "Other
 writers", has those figures), then read, and the scanners changed for what it showed, before the next writer's
 set was scored (D and E wrote at the same time, and F and G, and I and J, and T and U, and BW and BV, and BX and BY:
 E's, G's, I's, U's, BV's and BY's sets were scored after D's, F's, J's, T's, BW's and BX's fixes; BZ and CA wrote at the
-same time and were scored with the same code, and so did CB and CC, CD and CE, CF and CG, and CH and CI); all but H are seen now (``split`` ``dev``), so the bars below guard
+same time and were scored with the same code, and so did CB and CC, CD and CE, CF and CG, CH and CI, and CJ and CK); all but H are seen now (``split`` ``dev``), so the bars below guard
 against regressions there. Writer H's set (``split`` ``test``) was scored once after seven writers' fixes and
 has not been read: it met every bar held out (J's and K's, scored later, did not; L's, after the eleven others'
 fixes, met every bar but the hard negatives'; M's, briefed to write hard negatives first, missed the
@@ -184,6 +184,10 @@ KNOWN_SHORT = {
     # and approval's numbers with a word between ("대상자 번호: 204-0031", "승인번호: 제 2025-0418호"), incident ids that
     # are valid NANP numbers, written as a trap ("e.g. 418-227-1107 or 305-441-2290. These are NOT phone numbers").
     "CG": {"negatives": 0.04},
+    # Writer CK's: a Mexican student's account number after an example's word ("Número de cuenta ejemplo: 321078845"), a
+    # Danish application number after a domain glued to its word ("Optagelse.dk-ansøgningsnr. 24-118207"), a New
+    # Zealand national student number after "NSN:" (the telecoms' national significant number too).
+    "CK": {"negatives": 0.04},
 }
 
 

@@ -300,6 +300,9 @@ _NEG_WORDS = (
     # and a Polish land parcel's and producer's numbers are in _NEG_UNLESS_PHONE_WORD, a registry's, a goods received
     # note's, an RMA's and an ERP's in _NEG_MULTI_RE)
     r"cikkszám|cikkszam|zolltarifnummer|승인번호|경기번호|"
+    # (education: a Czech applicant's registration number, "Registrační číslo uchazeče:"; a Ukrainian and a Russian
+    # certificate's number, "Номер сертифіката:")
+    r"uchazeče|uchazece|сертифіката|сертификата|"
     # (telecoms and utilities: an Urdu reference number's, "ریفرنس نمبر"; a Portuguese supply point's code, CIL, in
     # _neg, only as written in capitals, with no phone word near, before a number that starts with no 0, "(" or "+"
     # and has no North American shape)
@@ -314,7 +317,8 @@ _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
 # 206-913-4472", "Mobile on file:" (not "SMS for booking: 4471229018", "phoned about a refund on the order 44…": a
 # twenty-first reader's)
 _HOLDER_LABEL = re.compile(
-    r"(?:^|\n)[ \t]*(?:phone|phone number|mobile|mobile number|cell|cell phone|tel|telephone|contact number)[ \t]+"
+    r"(?:^|\n)[ \t]*(?:billing[ \t]+|shipping[ \t]+|delivery[ \t]+|contact[ \t]+)?"  # ("Billing phone on order:")
+    r"(?:phone|phone number|mobile|mobile number|cell|cell phone|tel|telephone|contact number)[ \t]+"
     r"(?:on|for|in)[ \t]+(?:order|file|booking|reservation|record|profile|account|acct)[ \t]*:[ \t]*$"
     # (French: "Numéro de téléphone inscrit au dossier :", the number on file; Spanish: "Teléfono de referencia
     # (madre):", a contact's number; from a line's start, or from a word's within the 40 characters _neg reads)
@@ -854,6 +858,8 @@ _AR_NOT_PHONE = r"(?!(?:ال)?(?:جوال|هاتف|موبايل|واتساب|ت�
 _NEG_CJK = re.compile(
     r"(?:订单|單號|单号|发票|發票|编号|編號|主文|注文|(?<!電話)(?<!携帯)(?<!FAX)(?<!Fax)(?<!ＦＡＸ)(?<!ファックス)(?<!代表)(?<!折返し)(?<!折り返し)(?<!連絡)番号|郵便|邮编|账号|账户|帳號|帳戶|帐号|口座|계좌|우편번호|주문|사업자|"
     r"상품번호|매물번호|관리번호|접수번호|예약번호|회원번호|송금번호|ผู้เสียภาษี|این ٹی این|ایس ٹی آر این|"
+    # (education: a Chinese exam's admission ticket and candidate numbers)
+    r"准考证号|准考證號|考生号|考生號|"
     r"등록번호|송장|請求書|请求书|거래명세서|会議\s*ID|会议\s*ID|회의\s*ID|コード|品番|批次|批号|批號|"
     # (a utility's customer and meter numbers, a Chinese or Taiwanese electricity account, an ordinal's 第 before
     # its number and 号: "不动产权第0188220号")
@@ -1806,7 +1812,9 @@ _INQUIRIES_LABEL = re.compile(r"(?<![^\W\d_])consultas(?:[ \t]+[ye][ \t]+[^\W\d_
 # 54 21 38", "Farní kancelář: 545 213 074"; not "Office hours: 08 30 17 30", "Office ID: 0412 5561")
 _OFFICE_LABEL = re.compile(
     r"(?<![^\W\d_])(?:secretar[ií]a|secr[ée]tariat|sekretariat|secretariaat|segreteria|pfarrbüro|pfarramt|"
-    r"kancelář|kancelaria|despacho|presbyt[èe]re|parroquia|paróquia|parrocchia|parafia|fara)"
+    r"kancelář|kancelaria|despacho|presbyt[èe]re|parroquia|paróquia|parrocchia|parafia|fara|"
+    # (a school's and a hall's office: "School office: 403 7412", "Office: 323 2047", Icelandic "Skrifstofa: 570 0412")
+    r"(?:school[ \t]+)?office|skrifstofa)"
     r"(?:[ \t]+(?!hours|horario|horaire|öffnungszeiten|geöffnet|ouvert|id\b|code|número|numéro|nummer|nr\b|no\b)"
     r"[^\W\d_]+){0,2}[ \t]*[:：][ \t]*$"
 )
