@@ -3164,6 +3164,13 @@ def test_what_a_second_automotive_writer_taught(text, want):
         # (writer CJ's e-commerce: a billing phone on the order's label)
         ("Billing name: Kevin J. Morrow\nBilling phone on order: (424) 372-9051\n", ["(424) 372-9051"]),
         ("Billing for order: 4243729051\n", []),
+        # (a JSON line's commas read as a CSV row's: its own "phone" key wins over the header a line above gives it)
+        (
+            '", "city": "Menomonee Falls", "province_code": "WI", "zip": "53051", "phone": "(262) 351-7740"},\n'
+            '  "shipping_address": {"address1": "2209 S 62nd St", "city": "West Allis", "zip": "53219", "phone": '
+            '"414-301-8852", "name": "Mark Pakulski"},',
+            ["(262) 351-7740", "414-301-8852"],
+        ),
     ],
 )
 def test_what_a_second_education_writer_taught(text, want):

@@ -2536,7 +2536,9 @@ def phone_candidates(
                 asked == "id"
                 or (keyed and _NEG_AFTER_KEY.match(after) is not None and not _phone_key(before))
                 or _neg(before, keyed, s)
-                or _neg(head := header_of(a))
+                # (a column's header, unless the record's own key right before names a phone: a JSON line's commas read
+                # as a CSV row's put '"phone": "414-301-8852"' under a line above's "zip")
+                or (_neg(head := header_of(a)) and not (keyed and _phone_key(before)))
                 # (a column named "ad_id", "user_id" over bare digits; not "contact_id" over "(02) 9876 5432")
                 or (head.endswith("id") and s.isdigit() and not _has_ctx(head) and _id_key(head.strip(' "') + ":"))
                 or _id_key(before[-24:])
