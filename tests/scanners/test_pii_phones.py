@@ -3161,6 +3161,17 @@ def test_what_a_second_automotive_writer_taught(text, want):
         ("Office hours: 08 30 17 30", []),
         ("Office ID: 0412 5561", []),
         ("Номер сертифіката: 0418279\nТелефон: 044 418 2790", ["044 418 2790"]),
+        # (a reader's: the applicant's and the certificate's phones, an office's term, opening times and a tax office's
+        # number)
+        ("Telefon uchazeče: 603 123 456", ["603 123 456"]),
+        ("Телефон для проверки сертификата: 8 800 555 35 35", ["8 800 555 35 35"]),
+        ("Term of office: 2019 2023", []),
+        ("Office open: 08 30 - 17 30", []),
+        ("Tax office: 143 123 45678", []),
+        ("Factory office: 532 1187\n", ["532 1187"]),
+        ("Skrifstofa opin: 9 00 16 00", []),
+        ("Skrifstofa safnsins: 530 2200", ["530 2200"]),
+        ("Can you send them to me? Office: 6418 8227.", ["6418 8227"]),
         # (writer CJ's e-commerce: a billing phone on the order's label)
         ("Billing name: Kevin J. Morrow\nBilling phone on order: (424) 372-9051\n", ["(424) 372-9051"]),
         ("Billing for order: 4243729051\n", []),

@@ -300,13 +300,15 @@ _NEG_WORDS = (
     # and a Polish land parcel's and producer's numbers are in _NEG_UNLESS_PHONE_WORD, a registry's, a goods received
     # note's, an RMA's and an ERP's in _NEG_MULTI_RE)
     r"cikkszám|cikkszam|zolltarifnummer|승인번호|경기번호|"
-    # (education: a Czech applicant's registration number, "Registrační číslo uchazeče:"; a Ukrainian and a Russian
-    # certificate's number, "Номер сертифіката:")
-    r"uchazeče|uchazece|сертифіката|сертификата|"
     # (telecoms and utilities: an Urdu reference number's, "ریفرنس نمبر"; a Portuguese supply point's code, CIL, in
     # _neg, only as written in capitals, with no phone word near, before a number that starts with no 0, "(" or "+"
     # and has no North American shape)
     r"ریفرنس نمبر|"
+    # (education: a Czech applicant's registration number, "Registrační číslo uchazeče:"; a Ukrainian and a Russian
+    # certificate's number, "Номер сертифіката:"; not "Telefon uchazeče:", "Телефон для проверки сертификата:", a
+    # reader's)
+    r"registrační číslo uchazeče|registracni cislo uchazece|evidenční číslo uchazeče|kód uchazeče|"
+    r"номер сертифіката|номер сертификата|"
     # (automotive: an Argentine inspection sticker's, "Oblea N°:"; a club member's abbreviated number, "Mitgl.-Nr.", in
     # _NEG_WITH_NUMBER_WORD)
     r"oblea"
@@ -1812,11 +1814,17 @@ _INQUIRIES_LABEL = re.compile(r"(?<![^\W\d_])consultas(?:[ \t]+[ye][ \t]+[^\W\d_
 # 54 21 38", "Farní kancelář: 545 213 074"; not "Office hours: 08 30 17 30", "Office ID: 0412 5561")
 _OFFICE_LABEL = re.compile(
     r"(?<![^\W\d_])(?:secretar[ií]a|secr[ée]tariat|sekretariat|secretariaat|segreteria|pfarrbüro|pfarramt|"
-    r"kancelář|kancelaria|despacho|presbyt[èe]re|parroquia|paróquia|parrocchia|parafia|fara|"
-    # (a school's and a hall's office: "School office: 403 7412", "Office: 323 2047", Icelandic "Skrifstofa: 570 0412")
-    r"(?:school[ \t]+)?office|skrifstofa)"
+    r"kancelář|kancelaria|despacho|presbyt[èe]re|parroquia|paróquia|parrocchia|parafia|fara)"
     r"(?:[ \t]+(?!hours|horario|horaire|öffnungszeiten|geöffnet|ouvert|id\b|code|número|numéro|nummer|nr\b|no\b)"
     r"[^\W\d_]+){0,2}[ \t]*[:：][ \t]*$"
+    # (an office as the label itself, at a label's or a sentence's start, with no word after but a phone's -- or an
+    # Icelandic office's owner in the genitive, "Skrifstofa safnsins:": "School office: 403 7412", "Office: 323 2047",
+    # "… me? Office: 6418 8227"; not "Term of office: 2019 2023", "Office open: 0830 1730", "Skrifstofa opin: 9 00 16
+    # 00": a reader's)
+    r"|(?:^|[\n|•·;,(]|[.?!][ \t])[ \t]*"
+    r"(?:(?!(?:of|in|took|left|assumed|leaving|taking|entered|post|tax|patent)[ \t])[^\W\d_]+[ \t]+)?"
+    r"(?:office(?:[ \t]+(?:phone|tel|telephone|line|main|direct|number))?|skrifstofa(?:[ \t]+(?!opin|opnun|lokuð|kt\b|kennitala)[^\W\d_]+)?)"
+    r"[ \t]*[:：][ \t]*$"
 )
 
 
