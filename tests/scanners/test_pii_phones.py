@@ -3170,6 +3170,14 @@ def test_what_a_second_automotive_writer_taught(text, want):
         ("Tax office: 143 123 45678", []),
         ("Factory office: 532 1187\n", ["532 1187"]),
         ("Skrifstofa opin: 9 00 16 00", []),
+        # (writer CJ's CSV export: an SSN's or an EIN's word, its own number, an amount and a count, then the phone)
+        (
+            "seller_id,legal_name,tin_type,tin,gross_usd,txn_count,phone\n"
+            "S-771204,Marcus Trujillo,SSN,529-31-8846,48211.90,1312,505-266-1873\n"
+            "S-771902,Blue Heron Apiary,EIN,27-3309158,57420.75,2104,919-641-2785\n",
+            ["505-266-1873", "919-641-2785"],
+        ),
+        ("EIN 919-641-2785", []),
         ("Skrifstofa safnsins: 530 2200", ["530 2200"]),
         ("Can you send them to me? Office: 6418 8227.", ["6418 8227"]),
         # (writer CJ's e-commerce: a billing phone on the order's label)

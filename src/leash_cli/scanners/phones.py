@@ -1930,7 +1930,14 @@ _KEY_BEFORE = re.compile(r"([a-z][a-z0-9_]*)[\"']?[ \t]*[:=][ \t]*[\"']?$")  # a
 _SENTENCE_END = re.compile(r"[.!?][ \t]+(?=[^\W\d_])")
 _SSN_GROUPS = re.compile(r"[0-9]{3}[ .][0-9]{2}[ .][0-9]{4}")  # (an SSN written with spaces or dots)
 # an SSN's word, its SSN whole (dashed), then a field's separator and no other digit, right before a number
-_SSN_OWN_NUMBER = re.compile(r"ssn[:#.]?[ \t]*[0-9]{3}-[0-9]{2}-[0-9]{4}[ \t]*[,;|\u2013\u2014-][ \t]*$")
+_EIN_OWN_NUMBER = re.compile(
+    r"ein[:#.,;|\t]?[ \t]*[0-9]{2}-[0-9]{7}(?:[ \t]*[,;|\t][ \t]*[0-9][0-9.]{0,11}){0,3}[ \t]*[,;|\t\u2013\u2014-][ \t]*$"
+)
+_SSN_OWN_NUMBER = re.compile(
+    r"ssn[:#.,;|\t]?[ \t]*[0-9]{3}-[0-9]{2}-[0-9]{4}"
+    # (...and a CSV row's amount and count after it: "SSN,529-31-8846,48211.90,1312,505-266-1873")
+    r"(?:[ \t]*[,;|\t][ \t]*[0-9][0-9.]{0,11}){0,3}[ \t]*[,;|\t\u2013\u2014-][ \t]*$"
+)
 # a Mexican power bill's service number's label ("Número de servicio 441880218774")
 _SERVICE_NUMBER = re.compile(r"(?<![^\W\d_])n[úu]mero de servicio[.:#]?[ \t]*[:#]?[ \t]*$")
 # a North American number's shape, which no Canadian immigration client's number (UCI) has: "UCI 949-824-5011" is UC
@@ -2082,6 +2089,8 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
     if toks and toks[-1] == "ssn" and _SSN_OWN_NUMBER.search(tail) is not None and not _SSN_GROUPS.fullmatch(s):
         toks = []  # an SSN's word with its own SSN after it: the number after that is the row's next field ("SSN
         # 071-73-9747 – (206) 623-8645", a staff list), unless it is the SSN again ("SSN 612-45-6789, 612 45 6789")
+    if toks and toks[-1] == "ein" and _EIN_OWN_NUMBER.search(tail) is not None:
+        toks = []  # ...and an EIN's word with its own EIN after it ("EIN,27-3309158,57420.75,2104,919-641-2785")
     if toks and (toks[-1] in _NEG_SET or (toks[-1] == "#" and not _DIGIT.search(tail, tail.rfind("#")))):
         # ("#" only right before it: not the "#07-02" of a unit two cells back, nor "best #", "cell #"; nor an
         # account that holds the phone a phone word named: "the mobile on the account is 07400 434238", not its
