@@ -3178,6 +3178,14 @@ def test_what_a_second_automotive_writer_taught(text, want):
             ["505-266-1873", "919-641-2785"],
         ),
         ("EIN 919-641-2785", []),
+        # (CK's Chinese parents' list: a relation before each mobile; CJ's Georgian "call me"; an air waybill's number
+        # before a letter's salutation stays no phone)
+        (
+            "1. 陈一诺 妈妈 15921836047\n2. 刘子墨 爸爸 13601772588\n班主任 周老师 13917042263",
+            ["15921836047", "13601772588", "13917042263"],
+        ),
+        ("გთხოვთ დამირეკოთ 599 43 57 92 ნომერზე", ["599 43 57 92"]),
+        ("主旨：空運提單 160-54171628 – 香港國際機場提貨\n\n陳先生：", []),
         ("Skrifstofa safnsins: 530 2200", ["530 2200"]),
         ("Can you send them to me? Office: 6418 8227.", ["6418 8227"]),
         # (writer CJ's e-commerce: a billing phone on the order's label)
