@@ -3178,6 +3178,8 @@ def test_what_a_second_automotive_writer_taught(text, want):
             ["505-266-1873", "919-641-2785"],
         ),
         ("EIN 919-641-2785", []),
+        ("SSN,529-31-8846,48211.90,04-2103580", []),  # (a W-2 row's employer EIN after the wages: a reader's)
+        ("EIN,27-3309158,04-2103580", []),
         # (CK's Chinese parents' list: a relation before each mobile; CJ's Georgian "call me"; an air waybill's number
         # before a letter's salutation stays no phone)
         (

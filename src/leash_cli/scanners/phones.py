@@ -2089,10 +2089,19 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
         nl = tail.find("\n", w_end)
         if nl >= 0 and _DIGIT.search(tail, w_end, nl):
             toks = []  # the word had its own number, and the line ended ("Kostenstelle 4117\n  2. 079 385 89 27")
-    if toks and toks[-1] == "ssn" and _SSN_OWN_NUMBER.search(tail) is not None and not _SSN_GROUPS.fullmatch(s):
+    # (not for a number of nine digits: another tax id, a Canadian SIN or a routing number after it, "SSN,529-31-8846,
+    # 48211.90,04-2103580", an employer's EIN in a W-2 row: a reader's)
+    nine = len(s.translate(_KEEP_DIGITS)) == 9
+    if (
+        toks
+        and toks[-1] == "ssn"
+        and _SSN_OWN_NUMBER.search(tail) is not None
+        and not _SSN_GROUPS.fullmatch(s)
+        and not nine
+    ):
         toks = []  # an SSN's word with its own SSN after it: the number after that is the row's next field ("SSN
         # 071-73-9747 – (206) 623-8645", a staff list), unless it is the SSN again ("SSN 612-45-6789, 612 45 6789")
-    if toks and toks[-1] == "ein" and _EIN_OWN_NUMBER.search(tail) is not None:
+    if toks and toks[-1] == "ein" and _EIN_OWN_NUMBER.search(tail) is not None and not nine:
         toks = []  # ...and an EIN's word with its own EIN after it ("EIN,27-3309158,57420.75,2104,919-641-2785")
     if toks and (toks[-1] in _NEG_SET or (toks[-1] == "#" and not _DIGIT.search(tail, tail.rfind("#")))):
         # ("#" only right before it: not the "#07-02" of a unit two cells back, nor "best #", "cell #"; nor an
