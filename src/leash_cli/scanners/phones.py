@@ -1787,7 +1787,7 @@ def _has_ctx(low: str) -> bool:
     tokens = _TOKEN.findall(low)
     if not _CTX_SET.isdisjoint(tokens):
         return True
-    if any(_PHONE_COMPOUND.fullmatch(t) for t in tokens if len(t) > 8):
+    if "num" in low and any(_PHONE_COMPOUND.fullmatch(t) for t in tokens if len(t) > 8):
         return True
     if not low.isascii() and _CTX_CJK.search(low):
         return True
@@ -1854,18 +1854,30 @@ _LINHA_LABEL = re.compile(
 )
 
 
+def _service_ctx(before: str, after: str) -> bool:
+    """A company's service line near the number (:data:`_WEAK_CTX`), or Portuguese "linha" or Spanish "llamarnos" as
+    its label; each looked for only where its letters are."""
+    low = before[-40:].lower()
+    if "linha" in low and _LINHA_LABEL.search(before[-30:].lower()) is not None:
+        return True
+    if "llamarnos" in low and _CALL_US.search(before[-20:].lower()) is not None:
+        return True
+    near = low + " " + after.lower()
+    return ("kund" in near or "infolink" in near or "asiakas" in near) and not _WEAK_CTX.isdisjoint(
+        _TOKEN.findall(near)
+    )
+
+
 def _ctx(before: str, after: str, header: str) -> bool:
     return (
-        not _WEAK_CTX.isdisjoint(_TOKEN.findall(before[-40:].lower() + " " + after.lower()))
-        or _LINHA_LABEL.search(before[-30:].lower()) is not None
-        or ("llamarnos" in before[-20:].lower() and _CALL_US.search(before[-20:].lower()) is not None)
-        or ("al" in before[-5:] and _INQUIRY_TO.search(before[-16:]) is not None)
+        ("al" in before[-5:] and _INQUIRY_TO.search(before[-16:]) is not None)
         or
         # (each looked for only where it can be: "m on" in ASCII, a phone's sign outside it)
         ("m on" in before[-12:] and _IM_ON.search(before[-12:]) is not None)
         or (":" in before[-3:] and _OFFICE_LABEL.search(before[-40:].lower()) is not None)
         or (":" in before[-3:] and _INQUIRIES_LABEL.search(before[-40:].lower()) is not None)
         or (not before[-6:].isascii() and _PHONE_SIGN.search(before[-6:]) is not None)
+        or _service_ctx(before, after)
         or _has_ctx(before)
         or _has_ctx(after)
         or bool(header and (_has_ctx(header) or _HEADER_PHONE.search(header)))
@@ -1931,16 +1943,13 @@ _KEY_BEFORE = re.compile(r"([a-z][a-z0-9_]*)[\"']?[ \t]*[:=][ \t]*[\"']?$")  # a
 
 
 _SENTENCE_END = re.compile(r"[.!?][ \t]+(?=[^\W\d_])")
-_SSN_GROUPS = re.compile(r"[0-9]{3}[ .][0-9]{2}[ .][0-9]{4}")  # (an SSN written with spaces or dots)
-# an SSN's word, its SSN whole (dashed), then a field's separator and no other digit, right before a number
-_EIN_OWN_NUMBER = re.compile(
-    r"ein[:#.,;|\t]?[ \t]*[0-9]{2}-[0-9]{7}(?:[ \t]*[,;|\t][ \t]*[0-9][0-9.]{0,11}){0,3}[ \t]*[,;|\t\u2013\u2014-][ \t]*$"
-)
-_SSN_OWN_NUMBER = re.compile(
-    r"ssn[:#.,;|\t]?[ \t]*[0-9]{3}-[0-9]{2}-[0-9]{4}"
-    # (...and a CSV row's amount and count after it: "SSN,529-31-8846,48211.90,1312,505-266-1873")
-    r"(?:[ \t]*[,;|\t][ \t]*[0-9][0-9.]{0,11}){0,3}[ \t]*[,;|\t\u2013\u2014-][ \t]*$"
-)
+# an SSN's (an EIN's) word, its own number whole (dashed), at most three short numeric fields (a CSV row's amount and
+# count: "SSN,529-31-8846,48211.90,1312,505-266-1873") and a field's separator, right before a number
+_ROW_NEXT_FIELD = r"(?:[ \t]*[,;|\t][ \t]*[0-9][0-9.]{0,11}){0,3}[ \t]*[,;|\t\u2013\u2014-][ \t]*$"
+_OWN_NUMBER = {
+    "ssn": re.compile(r"ssn[:#.,;|\t]?[ \t]*[0-9]{3}-[0-9]{2}-[0-9]{4}" + _ROW_NEXT_FIELD),
+    "ein": re.compile(r"ein[:#.,;|\t]?[ \t]*[0-9]{2}-[0-9]{7}" + _ROW_NEXT_FIELD),
+}
 # a Mexican power bill's service number's label ("Número de servicio 441880218774")
 _SERVICE_NUMBER = re.compile(r"(?<![^\W\d_])n[úu]mero de servicio[.:#]?[ \t]*[:#]?[ \t]*$")
 # a North American number's shape, which no Canadian immigration client's number (UCI) has: "UCI 949-824-5011" is UC
@@ -2089,20 +2098,17 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
         nl = tail.find("\n", w_end)
         if nl >= 0 and _DIGIT.search(tail, w_end, nl):
             toks = []  # the word had its own number, and the line ended ("Kostenstelle 4117\n  2. 079 385 89 27")
-    # (not for a number of nine digits: another tax id, a Canadian SIN or a routing number after it, "SSN,529-31-8846,
-    # 48211.90,04-2103580", an employer's EIN in a W-2 row: a reader's)
-    nine = len(s.translate(_KEEP_DIGITS)) == 9
     if (
         toks
-        and toks[-1] == "ssn"
-        and _SSN_OWN_NUMBER.search(tail) is not None
-        and not _SSN_GROUPS.fullmatch(s)
-        and not nine
+        and toks[-1] in _OWN_NUMBER
+        and _OWN_NUMBER[toks[-1]].search(tail) is not None
+        and len(s.translate(_KEEP_DIGITS)) != 9  # (an SSN's nine digits again, "SSN 612-45-6789, 612 45 6789", too)
     ):
-        toks = []  # an SSN's word with its own SSN after it: the number after that is the row's next field ("SSN
-        # 071-73-9747 – (206) 623-8645", a staff list), unless it is the SSN again ("SSN 612-45-6789, 612 45 6789")
-    if toks and toks[-1] == "ein" and _EIN_OWN_NUMBER.search(tail) is not None and not nine:
-        toks = []  # ...and an EIN's word with its own EIN after it ("EIN,27-3309158,57420.75,2104,919-641-2785")
+        # an SSN's or an EIN's word with its own number after it: the number after that is the row's next field ("SSN
+        # 071-73-9747 – (206) 623-8645", a staff list; "EIN,27-3309158,57420.75,2104,919-641-2785"), unless it is the
+        # SSN again ("SSN 612-45-6789, 612 45 6789") or has nine digits, another tax id, a Canadian SIN or a routing
+        # number ("SSN,529-31-8846,48211.90,04-2103580", an employer's EIN in a W-2 row: a reader's)
+        toks = []
     if toks and (toks[-1] in _NEG_SET or (toks[-1] == "#" and not _DIGIT.search(tail, tail.rfind("#")))):
         # ("#" only right before it: not the "#07-02" of a unit two cells back, nor "best #", "cell #"; nor an
         # account that holds the phone a phone word named: "the mobile on the account is 07400 434238", not its
