@@ -869,3 +869,21 @@ def test_ibans_printed_where_swifts_registry_lists_none():
     # (their account numbers' shape is checked too: an airline's code in a booking line passes the length and, one time
     # in 97, the check -- a reader's)
     assert [f for f in sc.scan(" 1 TG895 Q 01FEB NBOJFK HK2 1830 2135") if f.type == "IBAN"] == []
+
+
+def test_an_ssn_listed_after_a_dashed_one_is_an_ssn():
+    # (writer CL's immigration paralegal, written anew here: a list of SSNs under its lead, the second without its
+    # dashes; a client's children's numbers in one line, a comma and a name between)
+    sc = PiiScanner()
+    for text, want in (
+        (
+            "The agency needs the prior SSNs for the form. Please confirm:\n\n- Lena Ortiz (applicant): 655-27-4410\n"
+            "- Marco Ortiz (spouse, for the cover letter only): 148 93 6075\n",
+            ["655-27-4410", "148 93 6075"],
+        ),
+        ("Here are my kids ssn\nClient: Sofia 089-33-4471, Mateo 820 14 6637\n", ["089-33-4471", "820 14 6637"]),
+        # (no SSN word before the list: a parts list's numbers; another id's word after the comma)
+        ("Parts list\n- bolt: 655-27-4410\n- nut: 148 93 6075\n", ["655-27-4410"]),
+        ("SSN 655-27-4410, Member no. 412 55 1234", ["655-27-4410"]),
+    ):
+        assert [text[f.start : f.end] for f in sc.scan(text) if f.type == "US_SSN"] == want, text

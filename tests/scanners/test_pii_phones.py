@@ -3204,3 +3204,70 @@ def test_what_a_second_automotive_writer_taught(text, want):
 )
 def test_what_a_second_education_writer_taught(text, want):
     assert phones_in(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text, want",
+    [
+        # (writer CM's logistics, written anew here: an air waybill's master and house numbers, a freight bill's PRO
+        # number and a customs declaration's DUA in capitals, Icelandic booking and order numbers, a Korean tariff code
+        # under its label's note, a customs party between a company's number and its word)
+        (
+            "Betreff: AW: Zollabfertigung\nfür die Einfuhranmeldung zur MAWB 020-48837165 benötigen wir noch die "
+            "Rechnung.\nTel. 069 690 12345",
+            ["069 690 12345"],
+        ),
+        (
+            "Betreff: AW: Zollabfertigung\nfür die Einfuhranmeldung zur HAWB 020-48837165 benötigen wir noch die "
+            "Rechnung.\nTel. 069 690 12345",
+            ["069 690 12345"],
+        ),
+        (
+            "Freight claim – PRO 417-220118-3\nShipper: Lakeshore Cabinets, Toledo OH\nConsignee: Bay Builders, Mobile AL\n"
+            "Claim amount: $6,412.80 (invoice INV-24-00871 attached)\nPhone: 419.555.2203",
+            ["419.555.2203"],
+        ),
+        ("Contenedores en tránsito con DUA 24-0412887.\nContacto: 2916 4410 int. 22", ["2916 4410 int. 22"]),
+        (
+            "Við sendum kassana með skipi (bókunarnúmer 6652091) á föstudag. Tengiliður er Jón, sími 565 2240 eða gsm "
+            "+354 862 4417.",
+            ["565 2240", "+354 862 4417"],
+        ),
+        (
+            "Pöntunarnúmer 5512877 fer með skipi á mánudag. Hringdu í Önnu, sími 565 2240 eða gsm +354 862 4417.",
+            ["565 2240", "+354 862 4417"],
+        ),
+        ("품목번호(HSK): 8418.10-1000 | 원산지: CN", []),
+        (
+            "Aduana de Limón\nN° DUA: 005-2024-044128 | Cédula jurídica importador: 3-101-552093\nContacto: +506 2758 4410",
+            ["+506 2758 4410"],
+        ),
+        # (the same words beside phones: a club's PRO, its public relations officer, Malay "dua" (two), an importer's
+        # phone)
+        ("PRO: 087 123 4567", ["087 123 4567"]),
+        ("PRO: 202-555-0143", ["202-555-0143"]),
+        ("Hubungi dua 0812 3456 7890 sekarang", ["0812 3456 7890"]),
+        ("Teléfono importador: 2222 3333", ["2222 3333"]),
+        # (a Spanish and a Portuguese extension's word; a duration's count after the number is no group of it)
+        (
+            "La persona de contacto es Raúl, 976 45 88 20 extensión 3, o al 617 30 94 22.",
+            ["976 45 88 20 extensión 3", "617 30 94 22"],
+        ),
+        ("Ligue 21 3418 4473 extensão 12", ["21 3418 4473 extensão 12"]),
+        ("Merci de prévenir le capitaine au +377 6 78 41 23 50 30 minutes avant l'arrivée.", ["+377 6 78 41 23 50"]),
+        ("Tel 030 1234 5678 24 Stunden erreichbar", ["030 1234 5678"]),
+        ("Timeticks: (418827113) 48 days, 11:24:31.13", []),
+        # (writer CL's legal and public services: a Czech identity card's number, a Latvian cadastral number, an amount
+        # in rupees, a Peruvian resolution's number after "N.°")
+        ("oznámila ztrátu občanského průkazu č. 204718337 a mobilního telefonu", []),
+        ("Kadastra numurs: 0100 018 4418\nAdrese: Brīvības iela 118", []),
+        (
+            "Merci de verser le solde de Rs 2 184 000 avant la signature.\n\nÉtude : +230 208 4418 – Mobile : 5741 8227",
+            ["+230 208 4418", "5741 8227"],
+        ),
+        ("Resolución de Ejecución Coactiva N.° 021-006-0184472\n", []),
+        ("Tel: RS 011 123 4567", ["011 123 4567"]),
+    ],
+)
+def test_what_a_logistics_and_a_legal_writer_taught(text, want):
+    assert phones_in(text) == want, text

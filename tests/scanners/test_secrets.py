@@ -504,3 +504,16 @@ def test_a_placeholder_word_inside_a_random_body_leaves_the_key_a_key():
         "sk-proj-Ab3dxxxxxQ9zK2mP7qR4tV8wY1",
     ):
         assert not SC.scan(text), text
+
+
+def test_the_alphabet_typed_in_one_case_is_a_placeholder():
+    # (writer CL's log: a made-up restricted key whose body ends "aBcDeFgH", a key's own letters; "abcdefgh" typed in one
+    # case is a placeholder's)
+    body = "51NxQ7vLm2KpT4wZb8NcY3sHdJ6fGa1eUi5oKr0tVqMx7nB2yC9pL4wZaS8dF3gH6jK1lQ5zX0cV7bN2mPq4rT8vW00"
+    assert [f.type for f in SC.scan(f'headers={{"Authorization":"Bearer rk_live_{body}aBcDeFgH"}}')] == ["STRIPE_KEY"]
+    for text in (f"rk_live_{body}abcdefgh", f"rk_live_{body}ABCDEFGH", "sk_live_abcdefgh12345678"):
+        assert not SC.scan(text), text
+
+
+def test_a_spanish_change_me_url_password_is_a_placeholder():
+    assert SC.scan("DATABASE_URL=postgres://citas:CAMBIAME@localhost:5432/citas") == []

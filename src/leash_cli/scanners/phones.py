@@ -94,12 +94,18 @@ PHONE = re.compile(r"[+(0-9](?<![A-Za-z0-9_+#.@][\s\S])" + _PHONE_BODY)
 # (PHONE after a glued label, whose last character the first look-behind would refuse)
 _PHONE_GLUED = re.compile(r"[+(0-9]" + _PHONE_BODY)
 _EXT = re.compile(
-    r"[ \t]{0,2}(?:ext\.?|extn\.?|extension|x(?=[ \t]?[:\-]?[ \t]?[0-9]{2})|доб\.?|wewn\.?|wew\.?|ramal|anexo|anx\.?|dahili|interno|int\.?|poste|durchwahl|dw\.?|tst\.?|toestel|ankn\.?|lokal|вътр\.?|内線|内线|內線|分機|分机|转|轉|내선|"
+    r"[ \t]{0,2}(?:ext\.?|extn\.?|extension|extensi[óo]n|extens[ãa]o|x(?=[ \t]?[:\-]?[ \t]?[0-9]{2})|доб\.?|wewn\.?|wew\.?|ramal|anexo|anx\.?|dahili|interno|int\.?|poste|durchwahl|dw\.?|tst\.?|toestel|ankn\.?|lokal|вътр\.?|内線|内线|內線|分機|分机|转|轉|내선|"
     r"loc\.?|local|samb\.?|sambungan|تحويلة|داخلي|ต่อ|máy lẻ)"
     r"[ \t]{0,2}(?:[:\-][ \t]?)?[0-9]{1,6}(?![0-9A-Za-z])",
     re.IGNORECASE,
 )
 _TIME_TAIL = re.compile(r"[0-5][0-9](?![0-9]|h)")  # (the minutes of a time whose hour ends a number)
+_DURATION_AFTER = re.compile(  # (a unit of time after a count)
+    r"[ \t]+(?:minutes?|mins?|minutos?|minuti|minuten|minuter|minutter|minuuttia|minut|minuty|heures?|hours?|hrs?|"
+    r"horas?|ore|stunden|std\.|days?|jours?|d[ií]as|tage|tagen|giorni|dagen|dager|dagar|seconds?|secondes|sekunden)"
+    r"(?![^\W\d_])",
+    re.IGNORECASE,
+)
 _TWO_DATES = re.compile(r"[0-9]{6} [0-9]{6}")  # (a claim form's statement period: "021224 021624")
 _BIRTH_NUMBER = re.compile(r"[0-9]{6}/[0-9]{3,4}")  # (a Czech or Slovak birth number: "845612/4418")
 
@@ -193,7 +199,9 @@ _CURRENCY_AFTER = re.compile(
 # a meter's units, as written (not "Gal", a name; nor "KVA-Anlage")
 _METER_UNIT_AFTER = re.compile(r"[ \t]?(?:kWh|MWh|kvarh|kVA|kW|m³|m3|Smc|gal|gallons|litres|liters)(?![A-Za-z\-])")
 # (a currency's code as a word of its own: "Claire Vasseur 06 81 …", "Fleur", "Pasteur" end in "eur")
-_UNIT_BEFORE = re.compile(r"(?:€|\$|£|¥|₽|₹|₩|₺|(?<![^\W\d_])(?:eur|usd|pln|rub|r\$))\s?$", re.IGNORECASE)
+_UNIT_BEFORE = re.compile(
+    r"(?:€|\$|£|¥|₽|₹|₩|₺|(?<![^\W\d_])(?:eur|usd|pln|rub|r\$|(?-i:Rs)\.?))\s?$", re.IGNORECASE
+)  # (rupees: "Rs 2 184 000"; not "RS 011 …")
 # rupiah, whose amounts are written in dotted thousands ("Rp 20.527.500"; not "Kontak: Rp 0812 3456 7890", initials)
 _RUPIAH_BEFORE = re.compile(r"(?<![^\W\d_])Rp\.?\s?$")
 _DOTTED_THOUSANDS = re.compile(r"[1-9][0-9]{0,2}(?:\.[0-9]{3})+")
@@ -204,7 +212,7 @@ _NEG_WORDS = (
     r"order|orders|invoice|inv|ref|réf|reference|id|ticket|tracking|sku|isbn|issn|ean|serial|sn|account|acct|po|case|"
     r"transaction|txn|build|version|ver|port|pid|uid|item|part|model|batch|lot|confirmation|receipt|policy|member|"
     r"patent|doi|card|iban|routing|zip|postcode|checksum|offset|hash|badge|room|seat|flight|"
-    r"booking|reservation|meeting|webinar|conference|passcode|pin|bol|awb|waybill|consignment|abn|acn|"
+    r"booking|reservation|meeting|webinar|conference|passcode|pin|bol|awb|mawb|hawb|waybill|consignment|abn|acn|"
     r"range|ranges|ports|duns|ein|cage|naics|eori|hts|tariff|taric|utm|box|postfach|apartado|caixa|cas|"
     r"ndc|rx|nhs|mrn|orgnr|organisationsnummer|momsreg|viitenumero|viite|smlouva|smlouvy|"
     r"tilaus|tilauksesi|tilausnumero|billete|billet|bilhete|biglietto|código|codigo|kód|koodi|"
@@ -311,9 +319,15 @@ _NEG_WORDS = (
     r"номер сертифіката|номер сертификата|"
     # (automotive: an Argentine inspection sticker's, "Oblea N°:"; a club member's abbreviated number, "Mitgl.-Nr.", in
     # _NEG_WITH_NUMBER_WORD)
-    r"oblea"
+    r"oblea|"
+    # (logistics: an Icelandic booking's, order's and shipment's numbers; a Korean customs tariff code, HSK, as a
+    # label's note: "품목번호(HSK): 8418.10-1000"; an air waybill's master and house numbers, MAWB and HAWB, above)
+    r"bókunarnúmer|pöntunarnúmer|sendingarnúmer|hsk|"
+    # (legal: a Latvian land register's cadastral number, "Kadastra numurs: 0100 018 4418")
+    r"kadastra numurs|kadastra nr"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
+_FREIGHT_CODE = re.compile(r"\b(?:PRO|DUA)[ \t]*(?:#|[Nn][oº°]\.?)?[ \t:]*$")
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
 # ...and a phone word's own label naming the record that holds it, at a line's start: a fraud file's "Phone on order:
 # 206-913-4472", "Mobile on file:" (not "SMS for booking: 4471229018", "phoned about a refund on the order 44…": a
@@ -478,6 +492,10 @@ _CZ_RECORDS = frozenset(
         "lístok",
         "účet",
         "účtu",
+        "průkaz",  # (an identity card's: "ztrátu občanského průkazu č. 204718337")
+        "průkazu",
+        "preukaz",
+        "preukazu",
     ]
 )
 _DUI_SHAPE = re.compile(r"[0-9]{8}-[0-9]")
@@ -841,6 +859,8 @@ _NEG_FILLER = _FILLER_GLUE | frozenset(
         "juridica",
         "física",
         "fisica",
+        "importador",  # (a customs declaration's party: "Cédula jurídica importador: 3-101-412887")
+        "exportador",
         "nro",
         "electrónico",  # ("número de billete electrónico")
         "electronico",
@@ -1993,6 +2013,7 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
         toks
         and (
             toks[-1] in ("n°", "nº", "№")
+            or (toks[-1] == "n" and tail.rstrip(" \t:")[-3:] in ("n.°", "n.º"))  # (Spanish "N.° 021-006-…")
             # (Czech and Slovak "č." after a record's noun: "doklad č. 0418-2207-0091"; not "tel. č. 0905 …", "na č. 603 …",
             # "t. č. 603 …", "linka č. 0800 …", "p. Dvořák, č. 604 …": a twentieth reader's)
             or (toks[-1] == "č" and len(toks) > 1 and toks[-2] in _CZ_RECORDS and tail.rstrip().endswith("č."))
@@ -2087,6 +2108,18 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
         and not _has_ctx(tail)
     ):
         return True  # a Portuguese supply point's code ("Local de consumo: CIL 4412 8830 17")
+    if (
+        toks
+        and toks[-1] in ("pro", "dua")
+        and _FREIGHT_CODE.search(before[-30:])
+        and s[:1] not in "0(+"
+        and not _NANP_SHAPE.fullmatch(s)
+        and not _has_ctx(tail)
+    ):
+        # a freight bill's PRO number ("PRO 417-220118-3"), a Latin American customs declaration's DUA ("con DUA
+        # 24-0412887"), in capitals only ("pro" and Malay / Indonesian "dua", two, are words); not a number a trunk or
+        # country code opens or of North American shape (a club's PRO, its public relations officer: "PRO: 087 123 4567")
+        return True
     if toks and toks[-1] == "mst" and not before.isascii():
         return True  # a Vietnamese tax code (Mã số thuế); "MST" in English is a time zone: "9-5 MST 303-555-0143"
     if toks and toks[-1] == "reg" and tail.rstrip(" \t:").endswith("reg.") and s[:1] != "0" and not _has_ctx(tail):
@@ -2370,6 +2403,18 @@ def phone_candidates(
                 len(s) - cut <= 3
                 and s[cut + 1 :].isdigit()
                 and int(s[cut + 1 :]) <= 23
+                and len(s[:cut].translate(_KEEP_DIGITS)) >= 7
+            ):
+                s = s[:cut].rstrip(" -./")
+                b = a + len(s)
+        if t[b : b + 1] == " " and " " in s and _DURATION_AFTER.match(t, b):
+            # a duration after the number, its count read as the number's last group: "au +377 6 78 41 23 50 30 minutes
+            # avant l'arrivée", "call 0412 345 678 15 min before"
+            cut = s.rfind(" ")
+            if (
+                len(s) - cut <= 3
+                and s[cut + 1 :].isdigit()
+                and " " in s[:cut]  # (grouped still: not a counter's "Timeticks: (418827113) 48 days")
                 and len(s[:cut].translate(_KEEP_DIGITS)) >= 7
             ):
                 s = s[:cut].rstrip(" -./")

@@ -397,6 +397,27 @@ def _ssn_above(t: str, a: int) -> bool:
     return _SSN_TABLE_WORD.search(t, max(0, a - 3000), a) is not None
 
 
+_LIST_ITEM = re.compile(r"[ \t]*(?:[-*•·]|[0-9]{1,2}[.)])[ \t]")
+# (a dashed SSN, a comma and a name before the number: "Sofia 089-33-4471, Mateo 820 14 6637")
+_SSN_THEN_NAME = re.compile(r"(?<![0-9\-])[0-9]{3}-[0-9]{2}-[0-9]{4},[ \t]+[^\W\d_][^\W\d_'’]{1,20}[ \t]+$")
+
+
+def _ssn_listed(t: str, a: int) -> bool:
+    """The number before it in the same list is a dashed SSN: on its line after a comma and a name, or ending the list's
+    item above ("- Priya Raman (applicant): 655-27-4410\n- Arjun Raman (spouse): 148 93 6075"), with a word of SSNs
+    before (the list's lead: "USCIS needs the prior SSNs ...")."""
+    ls = t.rfind("\n", max(0, a - _MAX_ROW), a) + 1
+    m = _SSN_THEN_NAME.search(t, max(ls, a - 48), a)  # (the SSN, the comma and a name: 48 characters at most)
+    if m is None and ls > 0 and _LIST_ITEM.match(t, ls, a) is not None:
+        pl = t.rfind("\n", max(0, ls - 1 - _MAX_ROW), ls - 1) + 1
+        above = t[pl : ls - 1].rstrip(" \t.;,")
+        if _LIST_ITEM.match(above) is not None:
+            m = _SSN_DASHED.search(above, max(0, len(above) - 11))
+    if m is None or m.group().split(",")[0].replace("-", "") in _SSN_SPECIMENS:
+        return False
+    return _SSN_TABLE_WORD.search(t, max(0, a - 3000), a) is not None
+
+
 _TAX_FORM = re.compile(
     r"(?<![a-z0-9])(?:(?:form|the|my|her|his|our|your|their) (?:1040(?:-?(?:sr|nr|x|es))?|1099(?:-[a-z]+)?|w-?[249]|ss-5|i-9)"
     r"|w-[249]|1040-(?:sr|nr|x|es)|ss-5|i-9)(?![a-z0-9])"
@@ -1116,7 +1137,7 @@ class PiiScanner:
             ):
                 # (under no column's name, a form's "individual identifying number", or a "header" that is a row of
                 # SSNs itself; a column named "ACCT" holds account numbers under an SSN written there by mistake)
-                ctx = _ssn_above(t, m.start())
+                ctx = _ssn_above(t, m.start()) or _ssn_listed(t, m.start())
             if ctx:
                 score += 0.3
             elif neg:
