@@ -885,5 +885,9 @@ def test_an_ssn_listed_after_a_dashed_one_is_an_ssn():
         # (no SSN word before the list: a parts list's numbers; another id's word after the comma)
         ("Parts list\n- bolt: 655-27-4410\n- nut: 148 93 6075\n", ["655-27-4410"]),
         ("SSN 655-27-4410, Member no. 412 55 1234", ["655-27-4410"]),
+        # (a reader's: the number's own label names a phone or another id)
+        ("Applicant SSNs:\n- Priya Raman: 655-27-4410\n- Phone: 415 55 1234\n", ["655-27-4410"]),
+        ("SSN 655-27-4410, Fax 548.21.3377", ["655-27-4410"]),
+        ("Applicant SSNs:\n- Priya Raman: 655-27-4410\n- Passport: 548 21 3377\n", ["655-27-4410"]),
     ):
         assert [text[f.start : f.end] for f in sc.scan(text) if f.type == "US_SSN"] == want, text

@@ -3255,7 +3255,19 @@ def test_what_a_second_education_writer_taught(text, want):
         ),
         ("Ligue 21 3418 4473 extensão 12", ["21 3418 4473 extensão 12"]),
         ("Merci de prévenir le capitaine au +377 6 78 41 23 50 30 minutes avant l'arrivée.", ["+377 6 78 41 23 50"]),
-        ("Tel 030 1234 5678 24 Stunden erreichbar", ["030 1234 5678"]),
+        # (a reader's: a number in pairs keeps its last pair before a unit of time, as a label's or an office's hours;
+        # HSK, a German district too; a club's or a college's PRO with its phone; Peru's "Telf.")
+        ("Phone: +33 1 23 45 67 89 Hours: Mon-Fri 9-5", ["+33 1 23 45 67 89"]),
+        ("Hotline +41 44 668 18 00 Minuten vor Abflug erreichbar", ["+41 44 668 18 00"]),
+        ("Per info chiamare il 347 123 45 67 ore pasti.", ["347 123 45 67"]),
+        ("Tél. : 01 23 45 67 89 jours ouvrés", ["01 23 45 67 89"]),
+        ("Kreisverwaltung HSK 0291 941234", ["0291 941234"]),
+        ("College PRO: 94440 12345", ["94440 12345"]),
+        (
+            "Chairman: 803 456 7890\nSecretary: 805 123 4567\nPRO: 803 123 4567",
+            ["803 456 7890", "805 123 4567", "803 123 4567"],
+        ),
+        ("Telf. N.° 01 315 0800", ["01 315 0800"]),
         ("Timeticks: (418827113) 48 days, 11:24:31.13", []),
         # (writer CL's legal and public services: a Czech identity card's number, a Latvian cadastral number, an amount
         # in rupees, a Peruvian resolution's number after "N.°")

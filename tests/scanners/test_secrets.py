@@ -511,7 +511,12 @@ def test_the_alphabet_typed_in_one_case_is_a_placeholder():
     # case is a placeholder's)
     body = "51NxQ7vLm2KpT4wZb8NcY3sHdJ6fGa1eUi5oKr0tVqMx7nB2yC9pL4wZaS8dF3gH6jK1lQ5zX0cV7bN2mPq4rT8vW00"
     assert [f.type for f in SC.scan(f'headers={{"Authorization":"Bearer rk_live_{body}aBcDeFgH"}}')] == ["STRIPE_KEY"]
-    for text in (f"rk_live_{body}abcdefgh", f"rk_live_{body}ABCDEFGH", "sk_live_abcdefgh12345678"):
+    for text in (
+        f"rk_live_{body}abcdefgh",
+        f"rk_live_{body}ABCDEFGH",
+        "sk_live_abcdefgh12345678",
+        "token: ghp_Abcdefgh7Qx2LmZp9RkT4vWn8YsB3cJd6FhG",  # (capitalised: a reader's)
+    ):
         assert not SC.scan(text), text
 
 

@@ -320,9 +320,10 @@ _NEG_WORDS = (
     # (automotive: an Argentine inspection sticker's, "Oblea N°:"; a club member's abbreviated number, "Mitgl.-Nr.", in
     # _NEG_WITH_NUMBER_WORD)
     r"oblea|"
-    # (logistics: an Icelandic booking's, order's and shipment's numbers; a Korean customs tariff code, HSK, as a
-    # label's note: "품목번호(HSK): 8418.10-1000"; an air waybill's master and house numbers, MAWB and HAWB, above)
-    r"bókunarnúmer|pöntunarnúmer|sendingarnúmer|hsk|"
+    # (logistics: an Icelandic booking's, order's and shipment's numbers; a Korean item number, its tariff code's
+    # label, with a note after it: "품목번호(HSK): 8418.10-1000" -- not "HSK" alone, a German district's name too,
+    # "Kreisverwaltung HSK 0291 941234": a reader's; an air waybill's master and house numbers, MAWB and HAWB, above)
+    r"bókunarnúmer|pöntunarnúmer|sendingarnúmer|품목번호|"
     # (legal: a Latvian land register's cadastral number, "Kadastra numurs: 0100 018 4418")
     r"kadastra numurs|kadastra nr"
 )
@@ -913,6 +914,11 @@ _CTX_SET = frozenset(
         # "infolinia", Estonian "mobiilinumber")
         "línea",
         "linea",
+        "telf",  # (Peru's and Bolivia's abbreviation, and the plural: "Telf. N.° 01 315 0800", "Teléfonos N.° …": a reader's)
+        "teléfonos",
+        "telefonos",
+        "telefónica",
+        "telefonica",
         "infolinia",
         "infolinii",
         "infolinię",
@@ -2113,12 +2119,15 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
         and toks[-1] in ("pro", "dua")
         and _FREIGHT_CODE.search(before[-30:])
         and s[:1] not in "0(+"
+        and "-" in s
+        and " " not in s
         and not _NANP_SHAPE.fullmatch(s)
         and not _has_ctx(tail)
     ):
         # a freight bill's PRO number ("PRO 417-220118-3"), a Latin American customs declaration's DUA ("con DUA
         # 24-0412887"), in capitals only ("pro" and Malay / Indonesian "dua", two, are words); not a number a trunk or
-        # country code opens or of North American shape (a club's PRO, its public relations officer: "PRO: 087 123 4567")
+        # country code opens, of North American shape, or written in spaced groups (a club's or a college's PRO, its
+        # public relations officer: "PRO: 087 123 4567", "PRO: 98450 12345", "PRO: 803 123 4567": a reader's)
         return True
     if toks and toks[-1] == "mst" and not before.isascii():
         return True  # a Vietnamese tax code (Mã số thuế); "MST" in English is a time zone: "9-5 MST 303-555-0143"
@@ -2407,15 +2416,16 @@ def phone_candidates(
             ):
                 s = s[:cut].rstrip(" -./")
                 b = a + len(s)
-        if t[b : b + 1] == " " and " " in s and _DURATION_AFTER.match(t, b):
-            # a duration after the number, its count read as the number's last group: "au +377 6 78 41 23 50 30 minutes
-            # avant l'arrivée", "call 0412 345 678 15 min before"
+        if s[:1] == "+" and t[b : b + 1] == " " and _pn is not None and _DURATION_AFTER.match(t, b):
+            # a duration after an international number, its count read as the number's last group: "au +377 6 78 41 23
+            # 50 30 minutes avant l'arrivée"; only where the number is valid without the count and not with it (a
+            # number in pairs keeps its last pair before "Hours:", "ore pasti", "heures de bureau": a reader's)
             cut = s.rfind(" ")
             if (
                 len(s) - cut <= 3
                 and s[cut + 1 :].isdigit()
-                and " " in s[:cut]  # (grouped still: not a counter's "Timeticks: (418827113) 48 days")
-                and len(s[:cut].translate(_KEEP_DIGITS)) >= 7
+                and _valid_intl(s) != 2
+                and _valid_intl(s[:cut].rstrip(" -./")) == 2
             ):
                 s = s[:cut].rstrip(" -./")
                 b = a + len(s)

@@ -399,23 +399,34 @@ def _ssn_above(t: str, a: int) -> bool:
 
 _LIST_ITEM = re.compile(r"[ \t]*(?:[-*•·]|[0-9]{1,2}[.)])[ \t]")
 # (a dashed SSN, a comma and a name before the number: "Sofia 089-33-4471, Mateo 820 14 6637")
-_SSN_THEN_NAME = re.compile(r"(?<![0-9\-])[0-9]{3}-[0-9]{2}-[0-9]{4},[ \t]+[^\W\d_][^\W\d_'’]{1,20}[ \t]+$")
+_SSN_THEN_NAME = re.compile(r"(?<![0-9\-])([0-9]{3}-[0-9]{2}-[0-9]{4}),[ \t]+[^\W\d_][^\W\d_'’]{1,20}[ \t]+$")
+# (another id's or an amount's label before a number: not an SSN's, whatever list it is in)
+_NOT_SSN_LABEL = re.compile(
+    r"(?<![a-z])(?:passport|licen[cs]e|dl|driver|medicare|medicaid|visa|uscis|alien|a-number|account|acct|card|case|"
+    r"order|member|policy|routing|receipt|ein|itin|amount|paid|total|balance|invoice|claim|id|no\.|#|\$)"
+)
 
 
 def _ssn_listed(t: str, a: int) -> bool:
     """The number before it in the same list is a dashed SSN: on its line after a comma and a name, or ending the list's
     item above ("- Priya Raman (applicant): 655-27-4410\n- Arjun Raman (spouse): 148 93 6075"), with a word of SSNs
-    before (the list's lead: "USCIS needs the prior SSNs ...")."""
+    before (the list's lead: "USCIS needs the prior SSNs ...": looked for by the caller, once per text); not when the
+    number's own label names another id or a phone ("- Phone: 415 55 1234", ", Fax 548.21.3377", "- Passport: …": a
+    reader's)."""
     ls = t.rfind("\n", max(0, a - _MAX_ROW), a) + 1
     m = _SSN_THEN_NAME.search(t, max(ls, a - 48), a)  # (the SSN, the comma and a name: 48 characters at most)
-    if m is None and ls > 0 and _LIST_ITEM.match(t, ls, a) is not None:
+    if m is not None:
+        label = t[m.end(1) : a]
+    elif ls > 0 and a - ls <= 120 and _LIST_ITEM.match(t, ls, a) is not None:  # (a list item's label: short)
+        label = t[ls:a]
         pl = t.rfind("\n", max(0, ls - 1 - _MAX_ROW), ls - 1) + 1
         above = t[pl : ls - 1].rstrip(" \t.;,")
         if _LIST_ITEM.match(above) is not None:
             m = _SSN_DASHED.search(above, max(0, len(above) - 11))
     if m is None or m.group().split(",")[0].replace("-", "") in _SSN_SPECIMENS:
         return False
-    return _SSN_TABLE_WORD.search(t, max(0, a - 3000), a) is not None
+    low = label.lower()
+    return _NOT_SSN_LABEL.search(low) is None and not phones.has_phone_word(low)
 
 
 _TAX_FORM = re.compile(
@@ -1063,6 +1074,7 @@ class PiiScanner:
         if items is None:
             items = phones.ItemNumbers(t)
         listed_end = -1  # where the last number after a word that is no SSN's ends
+        words_at: list[int] | None = None  # (where the text's words of SSNs stand, for _ssn_listed)
         for m in gates.finditer(_SSN, t, wins):
             area, sep, group, serial = m.group(1), m.group(2), m.group(3), m.group(4)
             if area == "000" or area == "666" or area[0] == "9" or group == "00" or serial == "0000":
@@ -1137,7 +1149,12 @@ class PiiScanner:
             ):
                 # (under no column's name, a form's "individual identifying number", or a "header" that is a row of
                 # SSNs itself; a column named "ACCT" holds account numbers under an SSN written there by mistake)
-                ctx = _ssn_above(t, m.start()) or _ssn_listed(t, m.start())
+                ctx = _ssn_above(t, m.start())
+                if not ctx and _ssn_listed(t, m.start()):
+                    if words_at is None:  # (the words of SSNs, found once: a list of thousands reads the text once)
+                        words_at = [w.start() for w in _SSN_TABLE_WORD.finditer(t)]
+                    k = bisect.bisect_left(words_at, m.start() - 3000)
+                    ctx = k < len(words_at) and words_at[k] < m.start()
             if ctx:
                 score += 0.3
             elif neg:

@@ -431,8 +431,9 @@ def is_placeholder(body: str) -> bool:
     for w in _PLACEHOLDER_WORDS:
         # (five letters or more, any case: a random 130-character body holds one about one time in eighty thousand)
         if w in low and (len(w) > 4 or not w.isalpha() or _placeholder_word(body, low, w)):
-            if w == "abcdefgh" and w not in body and w.upper() not in body:
-                continue  # (the alphabet typed as a placeholder, in one case; "aBcDeFgH" is a made-up key's own letters)
+            if w == "abcdefgh" and w not in body and w.upper() not in body and w.capitalize() not in body:
+                continue  # (the alphabet typed as a placeholder, in one case or capitalised; "aBcDeFgH" is a made-up
+                # key's own letters)
             return True
     if len(set(low)) <= 4:
         return True
