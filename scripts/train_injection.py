@@ -915,6 +915,7 @@ def fit(
 DOC_C = 16.0  # inverse L2 strength (per text, as in scikit-learn's C)
 DOC_ITERS = 150
 DOC_FOLD_ITERS = 60  # the folds only give the mix its held-out document logits
+DOC_FOLDS = 0  # (experiments, --doc-folds) writer groups for the mix's folds; 0: one fold per writer, as shipped
 #: the word n-gram orders the document model reads beside the character n-grams (``injection_model.word_grams``,
 #: ``--doc-words 1,2``: a word and two words in a row, "was blocked", "asked the"); none in the shipped weights:
 #: trained with (1, 2) they ranked the held-out writers and the blind sets no better (docs/detection.md, tenth round)
@@ -1160,8 +1161,9 @@ def _drop(fg, b3: np.ndarray) -> tuple[float, np.ndarray]:
 
 def fit_all(public_rows, team, cache: dict | None = None, doc_cache: dict | None = None, log=print, first=None):
     """The whole model: the first model on the public rows (``first``: its weights, already fitted); the
-    document model on both; the mix on the team's rows, with document logits from folds that leave each
-    writer out."""
+    document model on both; the mix on the team's rows, with document logits from folds that leave each writer out
+    (with :data:`DOC_FOLDS` set, each fold leaves a group of writers out, the sorted writers dealt round-robin: a
+    writer's logits still come from a document model that never saw that writer)."""
     if first is None:
         w, v, b = fit([r for r in public_rows if r[0] not in FIRST_WITHOUT], cache=cache)
     else:
@@ -1172,11 +1174,15 @@ def fit_all(public_rows, team, cache: dict | None = None, doc_cache: dict | None
     log(f"document model: {len(rows)} texts")
     dw, db = fit_doc(doc_design(rows, doc_cache))
     writers = sorted({r[0] for r in team if r[0].startswith("team-")})
+    if DOC_FOLDS:
+        groups = [set(writers[i::DOC_FOLDS]) for i in range(min(DOC_FOLDS, len(writers)))]
+    else:
+        groups = [{w} for w in writers]
     firsts, docs, priors, ys, sws = [], [], [], [], []
     tw = dict(zip(team, sample_weights(team)))
-    for held in writers:
-        out = [r for r in team if r[0] == held]
-        fdw, fdb = fit_doc(doc_design([r for r in rows if r[0] != held], doc_cache), DOC_FOLD_ITERS)
+    for held in groups:
+        out = [r for r in team if r[0] in held]
+        fdw, fdb = fit_doc(doc_design([r for r in rows if r[0] not in held], doc_cache), DOC_FOLD_ITERS)
         sc = first_model_scanner(w, v, b, fdw, fdb)
         for r in out:
             an = sc.analyse(r[1])
@@ -1185,7 +1191,7 @@ def fit_all(public_rows, team, cache: dict | None = None, doc_cache: dict | None
             priors.append(an.prior)
             ys.append(r[2])
             sws.append(tw[r])
-        log(f"  fold {held}: {len(out)} texts")
+        log(f"  fold {', '.join(sorted(held))}: {len(out)} texts")
     mix = fit_mix(np.array(firsts), np.array(docs), np.array(priors), np.array(ys, dtype=np.float64), np.array(sws))
     log(f"mix: first {mix[0]:.3f}, document {mix[1]:.3f}, priors {mix[2]:.3f}, bias {mix[3]:.3f}")
     return w, v, b, dw, db, mix
@@ -1254,10 +1260,17 @@ def add_experiment_flags(ap: argparse.ArgumentParser) -> None:
         action="store_true",
         help="(experiments) the document model reads quotations on a channel of their own",
     )
+    ap.add_argument(
+        "--doc-folds",
+        type=int,
+        default=DOC_FOLDS,
+        help="(experiments) the mix's folds leave groups of writers out, this many (0: one writer each, as shipped)",
+    )
 
 
 def set_experiments(a: argparse.Namespace) -> None:
-    global AUGMENT, TWO_STAGE, L2, DOC_WORDS, DOC_QUOTES, FIRST_WITHOUT, DOC_UNCAPPED, EXTRA_BENIGN
+    global AUGMENT, TWO_STAGE, L2, DOC_WORDS, DOC_QUOTES, FIRST_WITHOUT, DOC_UNCAPPED, EXTRA_BENIGN, DOC_FOLDS
+    DOC_FOLDS = max(0, a.doc_folds)
     EXTRA_BENIGN = frozenset(x.strip() for x in a.extra_benign.split(",") if x.strip())
     AUGMENT, TWO_STAGE, L2 = a.augment, a.two_stage, a.l2
     DOC_UNCAPPED = frozenset(x.strip() for x in a.doc_uncapped.split(",") if x.strip())
