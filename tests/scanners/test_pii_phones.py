@@ -3279,6 +3279,11 @@ def test_what_a_second_education_writer_taught(text, want):
         ),
         ("Resolución de Ejecución Coactiva N.° 021-006-0184472\n", []),
         ("Tel: RS 011 123 4567", ["011 123 4567"]),
+        # (a Russian application's number in a mail's subject, an Azerbaijani receipt's, after "№"; their phones kept)
+        ("Тема: Готовность документов по заявлению № 0418-2024-118447\n\nУважаемый заявитель!", []),
+        ("Rüsum: 20 AZN (qəbz № 0418-2273)", []),
+        ("Телефон для справок по заявлению: +7 495 123-45-67", ["+7 495 123-45-67"]),
+        ("по заявлению звоните 8 495 123-45-67", ["8 495 123-45-67"]),
     ],
 )
 def test_what_a_logistics_and_a_legal_writer_taught(text, want):

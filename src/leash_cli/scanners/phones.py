@@ -324,8 +324,9 @@ _NEG_WORDS = (
     # label, with a note after it: "품목번호(HSK): 8418.10-1000" -- not "HSK" alone, a German district's name too,
     # "Kreisverwaltung HSK 0291 941234": a reader's; an air waybill's master and house numbers, MAWB and HAWB, above)
     r"bókunarnúmer|pöntunarnúmer|sendingarnúmer|품목번호|"
-    # (legal: a Latvian land register's cadastral number, "Kadastra numurs: 0100 018 4418")
-    r"kadastra numurs|kadastra nr"
+    # (legal: a Latvian land register's cadastral number, "Kadastra numurs: 0100 018 4418"; a Russian application's,
+    # "по заявлению № 0418-2024-118447" -- "№" reads "No" once normalised --, an Azerbaijani receipt's, "qəbz №")
+    r"kadastra numurs|kadastra nr|заявлению|заявления|qəbz|qəbzi"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
 _FREIGHT_CODE = re.compile(r"\b(?:PRO|DUA)[ \t]*(?:#|[Nn][oº°]\.?)?[ \t:]*$")
