@@ -889,5 +889,9 @@ def test_an_ssn_listed_after_a_dashed_one_is_an_ssn():
         ("Applicant SSNs:\n- Priya Raman: 655-27-4410\n- Phone: 415 55 1234\n", ["655-27-4410"]),
         ("SSN 655-27-4410, Fax 548.21.3377", ["655-27-4410"]),
         ("Applicant SSNs:\n- Priya Raman: 655-27-4410\n- Passport: 548 21 3377\n", ["655-27-4410"]),
+        # (names that begin as an id's word does: "Ida", "Casey", "Dlamini", "Einar")
+        ("Applicant SSNs:\n- Priya Raman: 655-27-4410\n- Ida Raman: 148 93 6075\n", ["655-27-4410", "148 93 6075"]),
+        ("SSN list: Sofia 089-33-4471, Casey 820 14 6637", ["089-33-4471", "820 14 6637"]),
+        ("Applicant SSNs:\n- Einar Dlamini: 655-27-4410\n- Ida Dlamini: 148 93 6075\n", ["655-27-4410", "148 93 6075"]),
     ):
         assert [text[f.start : f.end] for f in sc.scan(text) if f.type == "US_SSN"] == want, text

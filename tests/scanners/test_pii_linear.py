@@ -171,6 +171,9 @@ def test_one_mib_card_and_jwt_text_is_linear():
         "Tel.+39 089 871 220|Fax089 871 229|Hotline0316 887-7272 · 650 441 287 · ",
         "<tr><th>SSN</th><th>Phone</th></tr><tr><td>526 90 1847</td><td>(602) 555-0144</td></tr>",
         "<td>526 90 1847</td><td>412 55 1234 and 541 07 2249</td><th>x</th>",
+        # a ninetieth writer's lists of SSNs: items after a line longer than a list's, items after dashed ones
+        "Prior SSNs: " + "x" * 5000 + "\n- " + "148 93 6075 " * 9 + "\n- A: 655-27-4410\n- B: 148 93 6075\n",
+        "ssn Sofia 089-33-4471, Mateo 820 14 6637 ",
     ],
 )
 def test_the_newer_phone_and_address_rules_scale_linearly(unit):

@@ -3284,6 +3284,10 @@ def test_what_a_second_education_writer_taught(text, want):
         ("Rüsum: 20 AZN (qəbz № 0418-2273)", []),
         ("Телефон для справок по заявлению: +7 495 123-45-67", ["+7 495 123-45-67"]),
         ("по заявлению звоните 8 495 123-45-67", ["8 495 123-45-67"]),
+        ("Для заявления: 8 (495) 123-45-67", ["8 (495) 123-45-67"]),
+        # (a college's PRO with a dashed mobile; a number after "Rs." that is no amount)
+        ("College PRO: 98450-12345", ["98450-12345"]),
+        ("Contact Rs. 98450 12345", ["98450 12345"]),
     ],
 )
 def test_what_a_logistics_and_a_legal_writer_taught(text, want):

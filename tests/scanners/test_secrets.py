@@ -514,7 +514,7 @@ def test_the_alphabet_typed_in_one_case_is_a_placeholder():
     for text in (
         f"rk_live_{body}abcdefgh",
         f"rk_live_{body}ABCDEFGH",
-        "sk_live_abcdefgh12345678",
+        "sk_live_abcdefghQ7x2Lm9ZkR4t",
         "token: ghp_Abcdefgh7Qx2LmZp9RkT4vWn8YsB3cJd6FhG",  # (capitalised: a reader's)
     ):
         assert not SC.scan(text), text

@@ -200,8 +200,10 @@ _CURRENCY_AFTER = re.compile(
 _METER_UNIT_AFTER = re.compile(r"[ \t]?(?:kWh|MWh|kvarh|kVA|kW|m³|m3|Smc|gal|gallons|litres|liters)(?![A-Za-z\-])")
 # (a currency's code as a word of its own: "Claire Vasseur 06 81 …", "Fleur", "Pasteur" end in "eur")
 _UNIT_BEFORE = re.compile(
-    r"(?:€|\$|£|¥|₽|₹|₩|₺|(?<![^\W\d_])(?:eur|usd|pln|rub|r\$|(?-i:Rs)\.?))\s?$", re.IGNORECASE
+    r"(?:€|\$|£|¥|₽|₹|₩|₺|(?<![^\W\d_])(?:eur|usd|pln|rub|r\$))\s?$", re.IGNORECASE
 )  # (rupees: "Rs 2 184 000"; not "RS 011 …")
+# rupees, written so, before an amount in thousands ("Rs 2 184 000"; not "RS 011 …", nor "Contact Rs. 98450 12345")
+_RUPEES_BEFORE = re.compile(r"(?<![^\W\d_])Rs\.?\s?$")
 # rupiah, whose amounts are written in dotted thousands ("Rp 20.527.500"; not "Kontak: Rp 0812 3456 7890", initials)
 _RUPIAH_BEFORE = re.compile(r"(?<![^\W\d_])Rp\.?\s?$")
 _DOTTED_THOUSANDS = re.compile(r"[1-9][0-9]{0,2}(?:\.[0-9]{3})+")
@@ -324,11 +326,14 @@ _NEG_WORDS = (
     # label, with a note after it: "품목번호(HSK): 8418.10-1000" -- not "HSK" alone, a German district's name too,
     # "Kreisverwaltung HSK 0291 941234": a reader's; an air waybill's master and house numbers, MAWB and HAWB, above)
     r"bókunarnúmer|pöntunarnúmer|sendingarnúmer|품목번호|"
-    # (legal: a Latvian land register's cadastral number, "Kadastra numurs: 0100 018 4418"; a Russian application's,
-    # "по заявлению № 0418-2024-118447" -- "№" reads "No" once normalised --, an Azerbaijani receipt's, "qəbz №")
-    r"kadastra numurs|kadastra nr|заявлению|заявления|qəbz|qəbzi"
+    # (legal: a Latvian land register's cadastral number, "Kadastra numurs: 0100 018 4418"; a Russian application's
+    # and an Azerbaijani receipt's before "№" in _NUMBERED_RECORDS)
+    r"kadastra numurs|kadastra nr"
 )
 _NEG_SET = frozenset(w for w in _NEG_WORDS.split("|") if " " not in w)
+# records whose number follows "№" ("No" once normalised): a Russian application's, "по заявлению № 0418-2024-118447",
+# an Azerbaijani receipt's, "qəbz № 0418-2273" (not "Для заявления: 8 (495) …", with no sign: a reader's)
+_NUMBERED_RECORDS = frozenset(["заявлению", "заявления", "qəbz", "qəbzi"])
 _FREIGHT_CODE = re.compile(r"\b(?:PRO|DUA)[ \t]*(?:#|[Nn][oº°]\.?)?[ \t:]*$")
 _HOLDERS = frozenset(["account", "acct"])  # (what holds a phone number on file)
 # ...and a phone word's own label naming the record that holds it, at a line's start: a fraud file's "Phone on order:
@@ -2008,6 +2013,8 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
     if key is not None and "_" in key.group(1) and not _CTX_SET.isdisjoint(key.group(1).split("_")):
         return False  # a key that names a phone with its negative word: "contact_relais", "tel_commande"
     toks = _TOKEN.findall(tail)
+    if len(toks) > 1 and toks[-1] in ("no", "№") and toks[-2] in _NUMBERED_RECORDS and not _has_ctx(tail):
+        return True
     if toks and tail.rstrip(" \t:")[-1:] == ")":
         note = _NOTE_AFTER.search(tail)
         if note is not None and not _has_ctx(note.group()):
@@ -2120,15 +2127,15 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
         and toks[-1] in ("pro", "dua")
         and _FREIGHT_CODE.search(before[-30:])
         and s[:1] not in "0(+"
-        and "-" in s
+        and s.count("-") >= (2 if toks[-1] == "pro" else 1)  # (a PRO number's check digit: "417-220118-3")
         and " " not in s
         and not _NANP_SHAPE.fullmatch(s)
         and not _has_ctx(tail)
     ):
         # a freight bill's PRO number ("PRO 417-220118-3"), a Latin American customs declaration's DUA ("con DUA
         # 24-0412887"), in capitals only ("pro" and Malay / Indonesian "dua", two, are words); not a number a trunk or
-        # country code opens, of North American shape, or written in spaced groups (a club's or a college's PRO, its
-        # public relations officer: "PRO: 087 123 4567", "PRO: 98450 12345", "PRO: 803 123 4567": a reader's)
+        # country code opens, of North American shape, in spaced groups or a PRO's with one dash (a club's or a
+        # college's PRO, its public relations officer: "PRO: 087 123 4567", "PRO: 98450 12345", "PRO: 98450-12345")
         return True
     if toks and toks[-1] == "mst" and not before.isascii():
         return True  # a Vietnamese tax code (Mã số thuế); "MST" in English is a time zone: "9-5 MST 303-555-0143"
@@ -2561,7 +2568,11 @@ def phone_candidates(
             tv = _TYPED_VALUE.search(before)
             if tv is not None:  # a typed value's wrapper ('"사업자번호":{"stringValue":"'): read the key as the value's
                 before = t[max(0, a - 40 - (tv.end() - tv.start()) + 1) : a - (tv.end() - tv.start())] + '"'
-        if _UNIT_BEFORE.search(before[-5:]) or (_RUPIAH_BEFORE.search(before[-4:]) and _DOTTED_THOUSANDS.fullmatch(s)):
+        if (
+            _UNIT_BEFORE.search(before[-5:])
+            or (_RUPIAH_BEFORE.search(before[-4:]) and _DOTTED_THOUSANDS.fullmatch(s))
+            or (_RUPEES_BEFORE.search(before[-4:]) and _THOUSANDS.fullmatch(s))
+        ):
             continue
         if (nd == 10 and digits[:3] == "123" and "swish" in before.lower()) or (
             s[:1] == "(" and _NANP_CUT.fullmatch(s)

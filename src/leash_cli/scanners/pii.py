@@ -402,8 +402,8 @@ _LIST_ITEM = re.compile(r"[ \t]*(?:[-*•·]|[0-9]{1,2}[.)])[ \t]")
 _SSN_THEN_NAME = re.compile(r"(?<![0-9\-])([0-9]{3}-[0-9]{2}-[0-9]{4}),[ \t]+[^\W\d_][^\W\d_'’]{1,20}[ \t]+$")
 # (another id's or an amount's label before a number: not an SSN's, whatever list it is in)
 _NOT_SSN_LABEL = re.compile(
-    r"(?<![a-z])(?:passport|licen[cs]e|dl|driver|medicare|medicaid|visa|uscis|alien|a-number|account|acct|card|case|"
-    r"order|member|policy|routing|receipt|ein|itin|amount|paid|total|balance|invoice|claim|id|no\.|#|\$)"
+    r"(?<![a-z])(?:(?:passport|licen[cs]e|dl|driver|medicare|medicaid|visa|uscis|alien|a-number|account|acct|card|"
+    r"case|order|member|policy|routing|receipt|ein|itin|amount|paid|total|balance|invoice|claim|id)(?![a-z])|no\.|#|\$)"
 )
 
 
@@ -420,6 +420,8 @@ def _ssn_listed(t: str, a: int) -> bool:
     elif ls > 0 and a - ls <= 120 and _LIST_ITEM.match(t, ls, a) is not None:  # (a list item's label: short)
         label = t[ls:a]
         pl = t.rfind("\n", max(0, ls - 1 - _MAX_ROW), ls - 1) + 1
+        if pl == 0 and ls - 1 > _MAX_ROW:
+            return False  # (a line above longer than a list's item: bounded, linear)
         above = t[pl : ls - 1].rstrip(" \t.;,")
         if _LIST_ITEM.match(above) is not None:
             m = _SSN_DASHED.search(above, max(0, len(above) - 11))
