@@ -199,9 +199,7 @@ _CURRENCY_AFTER = re.compile(
 # a meter's units, as written (not "Gal", a name; nor "KVA-Anlage")
 _METER_UNIT_AFTER = re.compile(r"[ \t]?(?:kWh|MWh|kvarh|kVA|kW|m³|m3|Smc|gal|gallons|litres|liters)(?![A-Za-z\-])")
 # (a currency's code as a word of its own: "Claire Vasseur 06 81 …", "Fleur", "Pasteur" end in "eur")
-_UNIT_BEFORE = re.compile(
-    r"(?:€|\$|£|¥|₽|₹|₩|₺|(?<![^\W\d_])(?:eur|usd|pln|rub|r\$))\s?$", re.IGNORECASE
-)  # (rupees: "Rs 2 184 000"; not "RS 011 …")
+_UNIT_BEFORE = re.compile(r"(?:€|\$|£|¥|₽|₹|₩|₺|(?<![^\W\d_])(?:eur|usd|pln|rub|r\$))\s?$", re.IGNORECASE)
 # rupees, written so, before an amount in thousands ("Rs 2 184 000"; not "RS 011 …", nor "Contact Rs. 98450 12345")
 _RUPEES_BEFORE = re.compile(r"(?<![^\W\d_])Rs\.?\s?$")
 # rupiah, whose amounts are written in dotted thousands ("Rp 20.527.500"; not "Kontak: Rp 0812 3456 7890", initials)
