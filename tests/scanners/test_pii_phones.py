@@ -3285,6 +3285,8 @@ def test_what_a_second_education_writer_taught(text, want):
         ("Телефон для справок по заявлению: +7 495 123-45-67", ["+7 495 123-45-67"]),
         ("по заявлению звоните 8 495 123-45-67", ["8 495 123-45-67"]),
         ("Для заявления: 8 (495) 123-45-67", ["8 (495) 123-45-67"]),
+        # (writer CN's Georgian listing: "contact us" before a mobile)
+        ("ფასი 185 000 $.\nდაგვიკავშირდით: 599 41 22 87", ["599 41 22 87"]),
         # (a college's PRO with a dashed mobile; a number after "Rs." that is no amount)
         ("College PRO: 98450-12345", ["98450-12345"]),
         ("Contact Rs. 98450 12345", ["98450 12345"]),

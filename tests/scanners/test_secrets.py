@@ -522,3 +522,16 @@ def test_the_alphabet_typed_in_one_case_is_a_placeholder():
 
 def test_a_spanish_change_me_url_password_is_a_placeholder():
     assert SC.scan("DATABASE_URL=postgres://citas:CAMBIAME@localhost:5432/citas") == []
+    # (writer CO's .env.example: "replace" in Spanish where a Stripe key goes)
+    assert SC.scan("STRIPE_SECRET_KEY=sk_live_REEMPLAZAR\nOTHER=1") == []
+
+
+def test_a_legacy_openai_key_a_few_characters_off_its_format_is_found_by_its_marker():
+    # (writer CO's Rust constant and .env: "T3BlbkFJ", "OpenAI" in base64, with 23 and 22, 20 and 23 characters around
+    # it instead of 20 and 20; a short run with the marker stays none)
+    for key in (
+        "sk-Qm8Zt3Vx6Rp1Lk9Wn4Bc7HyT3BlbkFJs2Df5Gj8Kl0Pq3Wr6Ty9Ux",
+        "sk-Wd4Fh8Kj2Lp6Nr1Tv5YxT3BlbkFJBz9Cq3Gm7Hs1Jt5Mw8Qe2Ru",
+    ):
+        assert [f.type for f in SC.scan(f'const OPENAI_KEY: &str = "{key}";')] == ["OPENAI_API_KEY"], key
+    assert SC.scan("sk-abcT3BlbkFJxyz") == []

@@ -77,7 +77,9 @@ _SPECS: list[tuple[str, str, float]] = [
     ("ANTHROPIC_API_KEY", r"sk-ant-(?:api|admin|oat|ort|sid)\d{2}-[A-Za-z0-9_\-]{20,400}" + _TOK, 0.95),
     (
         "OPENAI_API_KEY",
-        r"sk-(?:(?:proj|svcacct|admin|None)-[A-Za-z0-9_\-]{20,400}" + _TOK + r"|[A-Za-z0-9]{48}(?![A-Za-z0-9_\-]))",
+        r"sk-(?:(?:proj|svcacct|admin|None)-[A-Za-z0-9_\-]{20,400}" + _TOK + r"|[A-Za-z0-9]{48}(?![A-Za-z0-9_\-])"
+        # (a legacy key's marker, "OpenAI" in base64, with a few characters more or fewer on either side of it)
+        r"|[A-Za-z0-9]{12,32}T3BlbkFJ[A-Za-z0-9]{12,32}(?![A-Za-z0-9_\-]))",
         0.9,
     ),
     ("AWS_ACCESS_KEY_ID", r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])", 0.9),
@@ -359,6 +361,8 @@ _PLACEHOLDER_WORDS = (
     "inserta",
     "votre_cle",
     "remplace",
+    "reemplaz",  # (Spanish: "sk_live_REEMPLAZAR", "REEMPLAZA_CON_TU_CLAVE")
+    "sustituir",
     "einfuegen",
     "einfügen",
     "ersetzen",
