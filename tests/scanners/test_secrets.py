@@ -524,6 +524,8 @@ def test_a_spanish_change_me_url_password_is_a_placeholder():
     assert SC.scan("DATABASE_URL=postgres://citas:CAMBIAME@localhost:5432/citas") == []
     # (writer CO's .env.example: "replace" in Spanish where a Stripe key goes)
     assert SC.scan("STRIPE_SECRET_KEY=sk_live_REEMPLAZAR\nOTHER=1") == []
+    for text in ("sk_live_SUSTITUYEESTO", "sk-proj-SustituyeEstoPorLaClaveReal", "sk_live_SUBSTITUIR"):
+        assert SC.scan(text) == [], text
 
 
 def test_a_legacy_openai_key_a_few_characters_off_its_format_is_found_by_its_marker():
@@ -535,3 +537,11 @@ def test_a_legacy_openai_key_a_few_characters_off_its_format_is_found_by_its_mar
     ):
         assert [f.type for f in SC.scan(f'const OPENAI_KEY: &str = "{key}";')] == ["OPENAI_API_KEY"], key
     assert SC.scan("sk-abcT3BlbkFJxyz") == []
+    # (a key cut short before a redaction's mark: a reader's)
+    for text in (
+        "OPENAI_API_KEY=sk-Qm8Zt3Vx6Rp1Lk9Wn4BcT3BlbkFJs2Df5Gj8Kl0Pq3Wr…",
+        "OPENAI_API_KEY=sk-Qm8Zt3Vx6Rp1Lk9Wn4BcT3BlbkFJs2Df5Gj8Kl0Pq3Wr****",
+        "logged key prefix sk-Qm8Zt3Vx6Rp1Lk9Wn4BcT3BlbkFJs2Df5Gj8Kl0P[REDACTED]",
+        "key: sk-Qm8Zt3Vx6Rp1Lk9Wn4BcT3BlbkFJs2Df5Gj8Kl0P... (truncated)",
+    ):
+        assert SC.scan(text) == [], text

@@ -78,8 +78,9 @@ _SPECS: list[tuple[str, str, float]] = [
     (
         "OPENAI_API_KEY",
         r"sk-(?:(?:proj|svcacct|admin|None)-[A-Za-z0-9_\-]{20,400}" + _TOK + r"|[A-Za-z0-9]{48}(?![A-Za-z0-9_\-])"
-        # (a legacy key's marker, "OpenAI" in base64, with a few characters more or fewer on either side of it)
-        r"|[A-Za-z0-9]{12,32}T3BlbkFJ[A-Za-z0-9]{12,32}(?![A-Za-z0-9_\-]))",
+        # (a legacy key's marker, "OpenAI" in base64, with a few characters more or fewer on either side of it; not cut
+        # short before a redaction's mark, "…", "...", "*", "[REDACTED]")
+        r"|[A-Za-z0-9]{16,32}T3BlbkFJ[A-Za-z0-9]{16,32}(?![A-Za-z0-9_\-*\[…]|\.\.))",
         0.9,
     ),
     ("AWS_ACCESS_KEY_ID", r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])", 0.9),
@@ -361,8 +362,9 @@ _PLACEHOLDER_WORDS = (
     "inserta",
     "votre_cle",
     "remplace",
-    "reemplaz",  # (Spanish: "sk_live_REEMPLAZAR", "REEMPLAZA_CON_TU_CLAVE")
-    "sustituir",
+    "reemplaz",  # (Spanish and Portuguese: "sk_live_REEMPLAZAR", "SustituyeEsto", "SUBSTITUIR")
+    "sustitu",
+    "substitu",
     "einfuegen",
     "einfügen",
     "ersetzen",
