@@ -343,7 +343,6 @@ _PLACEHOLDER_WORDS = (
     "insert",
     "replace",
     "here",
-    "abcdefgh",
     "12345678",
     "0123456",
     "my_key",
@@ -376,6 +375,8 @@ _PLACEHOLDER_WORDS = (
     "twoj_",
     "wstaw",
 )
+# the alphabet typed as a placeholder, in one case or capitalised ("aBcDeFgH" is a made-up key's own letters)
+_ALPHABET = ("abcdefgh", "ABCDEFGH", "Abcdefgh")
 # a password that starts with "$": random letters of both cases and digits, no variable's name ("$hsaOzAnUNBSa9KVz…")
 _DOLLAR_PASSWORD = re.compile(r"\$(?=[^_]*[a-z])(?=[^_]*[A-Z])(?=[^_]*[0-9])[A-Za-z0-9!#%&*+\-.=?^~]{11,}")
 # ...and no variable's words ("$AdminPassword1", "$DbPassword2024", "$MongoSvcPass2" in PowerShell or PHP)
@@ -437,10 +438,9 @@ def is_placeholder(body: str) -> bool:
     for w in _PLACEHOLDER_WORDS:
         # (five letters or more, any case: a random 130-character body holds one about one time in eighty thousand)
         if w in low and (len(w) > 4 or not w.isalpha() or _placeholder_word(body, low, w)):
-            if w == "abcdefgh" and w not in body and w.upper() not in body and w.capitalize() not in body:
-                continue  # (the alphabet typed as a placeholder, in one case or capitalised; "aBcDeFgH" is a made-up
-                # key's own letters)
             return True
+    if any(a in body for a in _ALPHABET):
+        return True
     if len(set(low)) <= 4:
         return True
     # (a random 16-character AWS key id body, 36 symbols, falls under 3.0 bits once in ~700: under 2.5 never seen
