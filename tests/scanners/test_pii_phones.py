@@ -3294,3 +3294,34 @@ def test_what_a_second_education_writer_taught(text, want):
 )
 def test_what_a_logistics_and_a_legal_writer_taught(text, want):
     assert phones_in(text) == want, text
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (writer CO's banking messages, read again: an amount in ariary, a Hong Kong number after a full-width slash)
+        ("Demande : 2 000 000 Ar.\nTél. : 034 41 827 76 ; magasin", ["034 41 827 76"]),
+        ("Crédit accordé : 1 500 000 MGA, soit 3 500 000 Ar", []),
+        ("聯絡電話：9418 2773／+852 2418 8836\n黃小姐", ["9418 2773", "+852 2418 8836"]),
+        ("Tel: 0171 234 5678/+49 30 1234567", ["0171 234 5678", "+49 30 1234567"]),
+        # (a slash between digits still groups one number, and a "+" after a word's slash is none of it)
+        ("Tel. 0173/28154237", ["0173/28154237"]),
+        ("Tel: 034 41 827 76 Ar", ["034 41 827 76"]),
+    ],
+)
+def test_what_a_banking_writer_taught_when_read_again(text, want):
+    assert phones_in(text) == want, text
+
+
+def test_an_amount_or_a_security_code_after_a_grouped_card():
+    pii = PiiScanner().scan
+    for text in (
+        "Salam, 14.05 tarixində kartımdan 4169 7388 1224 0517 389 AZN məbləğində ödəniş",
+        "Card 4169 7388 1224 0517 389 CVV on the back",
+        "Charged 4169 7388 1224 0517 389 € yesterday",
+    ):
+        assert [f.text for f in pii(text) if f.type == "CREDIT_CARD"] == ["4169 7388 1224 0517"], text
+    # (a 19-digit card written in four fours and a three is one, with nothing after it or an amount after a word)
+    assert [f.text for f in pii("Card 4169 7388 1224 0517 389 expires 09/28") if f.type == "CREDIT_CARD"] == [
+        "4169 7388 1224 0517 389"
+    ]

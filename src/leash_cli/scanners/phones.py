@@ -78,10 +78,11 @@ _GLUED_AFTER_END = re.compile("(?:" + _GLUED_AFTER + r")[ \t]$")  # a code befor
 # spaces separates two numbers ("+212 5 24 88 99 73 / 07 71 22 90 44") unless it follows an area code
 # alone ("0711 / 725 04 38"): ``phone_candidates`` splits such a match (a character class here is three
 # times faster than an alternation that tells the two apart); without spaces it groups a number
-# ("0173/28154237"), but not a reservation system's passenger tag after it ("APM +49 151 27384910/P1").
+# ("0173/28154237"), but not a reservation system's passenger tag after it ("APM +49 151 27384910/P1"); a "+" right
+# after a slash opens a number of its own ("9418 2773/+852 2418 8836").
 _PHONE_BODY = (
     r"(?<!(?<![\u05d0-\u05ea])(?<!(?<![^\W\d_])ku)-[^+])(?<!(?<![^\W\d_])-\+)(?<![0-9]:[\s\S])"
-    r"(?<!(?<![)\u2e80-\u9fff\uac00-\ud7af])/[\s\S])"
+    r"(?<!(?<![)\u2e80-\u9fff\uac00-\ud7af])/[^+])"
     r"(?:(?<=\+)\(?[0-9]|(?<=\()\+?[0-9]|(?<=[0-9]))"
     r"[0-9 \t()./\-]{4,24}[0-9]"
     r"(?!(?!"
@@ -189,12 +190,15 @@ _UNIT_AFTER = re.compile(
     r"(?![ \t]?[0-9])",  # (not the next amount's currency: "010 191 8338\t€ 640,00")
     re.IGNORECASE,
 )
-# more currencies' codes, in capitals, after an amount written in thousands: "3 850 000 FCFA" (not after a phone word:
+# more currencies' codes, in capitals, after an amount written in thousands: "3 850 000 FCFA", "2 000 000 Ar." (the
+# Malagasy ariary's sign) (not after a phone word:
 # "Tel. 800 123 456 SAR"; nor after a number in a phone's groups, "Ahmed 055 123 4567 SAR"; not the codes that are
 # words or names too, "TRY", "BOB")
 _CURRENCY_AFTER = re.compile(
     r"[ \t]?(?:FCFA|CFA|XOF|XAF|TND|DZD|AED|SAR|INR|IDR|BRL|MXN|ARS|CLP|KES|NGN|ZAR|EGP|UAH|CZK|HUF|BGN|SEK|NOK|DKK|"
-    r"JPY|CNY|KRW|SGD|MYR|THB|VND|AUD|NZD|MGA|UGX|TZS|RWF|ETB|GHS)(?![A-Za-z])(?![ \t]?[0-9])"
+    r"JPY|CNY|KRW|SGD|MYR|THB|VND|AUD|NZD|MGA|UGX|TZS|RWF|ETB|GHS|AZN|KZT|UZS|GEL|AMD|PKR|BDT|LKR|NPR|PHP|MAD|QAR|KWD|"
+    r"OMR|BHD|JOD|PEN|COP|PYG|UYU|GTQ|HNL|DOP|CRC|ZMW|MWK|MZN|BWP|NAD|AOA|CDF|GNF|HKD|TWD|MMK|KHR|LAK|MNT|RON|RSD|ISK|"
+    r"Ar\.?)(?![A-Za-z])(?![ \t]?[0-9])"
 )
 # a meter's units, as written (not "Gal", a name; nor "KVA-Anlage")
 _METER_UNIT_AFTER = re.compile(r"[ \t]?(?:kWh|MWh|kvarh|kVA|kW|m³|m3|Smc|gal|gallons|litres|liters)(?![A-Za-z\-])")

@@ -323,6 +323,14 @@ _SEP_SPLIT = re.compile(r"[ \-]")
 _RUN_GOES_ON = re.compile(r"[ \-][0-9]{3}")
 _RUN_CAME_ON = re.compile(r"[0-9]{3}[ \-]$")
 _KEY_RUN = re.compile(r"(?<![0-9])[0-9]{4}(?:[ \-][0-9]{4}){8,}(?![0-9])")
+# an amount's currency or a card's security code right after a grouped card's last group of three: the three are the
+# amount's or the code's, not the card's ("4169 7388 1224 0517 389 AZN", "… 0517 389 CVV"), though a 19-digit card's
+# number may pass Luhn with them
+_AMOUNT_OR_CODE_AFTER = re.compile(
+    r"[ \t]?(?:€|\$|£|¥|₽|₹|₩|₺|₼|₸|₦|₱|₫|₴|₾|₪|(?:AZN|USD|EUR|GBP|RUB|TRY|KZT|UZS|GEL|AMD|UAH|NGN|KES|GHS|ZAR|EGP|"
+    r"MAD|AED|SAR|QAR|KWD|INR|PKR|BDT|LKR|NPR|IDR|PHP|VND|THB|MYR|SGD|HKD|CNY|JPY|KRW|AUD|NZD|CAD|CHF|SEK|NOK|DKK|PLN|"
+    r"CZK|HUF|RON|BGN|RSD|BRL|MXN|ARS|CLP|COP|PEN|CVV|CVC|CVV2|CVC2)(?![A-Za-z0-9]))"
+)
 
 # (not followed by a dash or dot and more of a code: "PN 412-37-0915-B" is a part number)
 # (ASCII boundaries: a CJK character may touch it, "社会安全号码是893-10-2467")
@@ -1019,6 +1027,8 @@ class PiiScanner:
             if any(len(g) < 3 for _, g in groups[1:-1]) or len(groups) > 8:
                 # malformed grouping (1 2 3 4 ...): only allow if the whole is a card
                 continue
+            if len(groups) > 4 and len(groups[-1][1]) == 3 and _AMOUNT_OR_CODE_AFTER.match(t, m.end()):
+                groups.pop()  # (the last three digits are an amount's or a security code's)
             best = None
             ng = len(groups)
             # (with a card's word before it, a card may be written in other groups: "PAN 541333 0089604111")
