@@ -3325,3 +3325,65 @@ def test_an_amount_or_a_security_code_after_a_grouped_card():
     assert [f.text for f in pii("Card 4169 7388 1224 0517 389 expires 09/28") if f.type == "CREDIT_CARD"] == [
         "4169 7388 1224 0517 389"
     ]
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (writer CS's gig-economy texts: an office's label in Spanish and with its place's name, "my new number" in a
+        # rider's chat, an office in a Mongolian list after a comma)
+        ("Por consultas urgentes, Oficina Montevideo: 2438 2744 (lunes a viernes de 10 a 17 h)", ["2438 2744"]),
+        ("Oficina: 2438 2744", ["2438 2744"]),
+        ("Office London: 020 7946 0958", ["020 7946 0958"]),
+        ("კურიერი: კარგი. ჩემი ახალი ნომერია 555 30 52 80", ["555 30 52 80"]),
+        ("Холбоо барих: Бат-Эрдэнэ +976 9911 4287, оффис 7011 2240", ["+976 9911 4287", "7011 2240"]),
+        # (and their numbers that are none: an office's hours or manager, a Belgian national number, a Tunisian
+        # identity card's, a Jordanian national number, a Nepali citizenship certificate's)
+        ("Office Hours: 0830 1730", []),
+        ("Oficina Horario: 0830 1730", []),
+        ("Office Manager: 2438 2744", []),
+        ("Numéro national : 86.97.68-917.45\nVous pouvez me joindre au +32 470 12 34 56", ["+32 470 12 34 56"]),
+        ("Nom : Sami Trabelsi\nCIN : 09579188\nTéléphone : +216 28 758 418", ["+216 28 758 418"]),
+        ("الاسم: محمد يوسف الخطيب\nالرقم الوطني: 9861043716\nالهاتف: 079 690 1698", ["079 690 1698"]),
+        ("नाम: सुनिल थापा\nनागरिकता नं.: 13-96-02-55150\nमोबाइल: 9862342888", ["9862342888"]),
+        # (a number's word right before a number: a phone word on the next line labels the next line's value; with none,
+        # a list of phones reads on)
+        ("Pension/SI no. 4882050017.\nФакс: 8 0152 87-64-92", ["8 0152 87-64-92"]),
+        ("Témoin : M. Ousmane Diop, 78 076 80 88\nNuméro d'urgence sapeurs-pompiers : 18", ["78 076 80 88"]),
+    ],
+)
+def test_what_a_gig_economy_writer_taught(text, want):
+    assert phones_in(text) == want, text
+
+
+def test_a_payees_tin_a_tax_number_and_a_firmware_named_in_three_words():
+    pii = PiiScanner().scan
+    # (a 1099's payee TIN is an SSN as often as not; the payer's is an EIN)
+    text = "REC PAYEE_TIN NAME\nB   409568213 ORTEGA LUIS A"
+    assert [f.text for f in pii(text) if f.type == "US_SSN"] == ["409568213"]
+    assert [f.text for f in pii("PAYER TIN 881879473 - PAYER PHONE") if f.type == "US_SSN"] == []
+    # (a taxpayer's number right after its label passes Luhn one time in ten: no card)
+    for text in ("الرقم الضريبي: 39969646947763", "VAT no.: 4111111111111111"):
+        assert [f for f in pii(text) if f.type == "CREDIT_CARD"] == [], text
+    assert [f.text for f in pii("Tax card 4111111111111111") if f.type == "CREDIT_CARD"] == ["4111111111111111"]
+    # (a firmware named in three words on its line is a version; an address a line below a firmware's push is one)
+    assert [f for f in pii("firmware for helmet cam: 2.4.1.7") if f.type == "IP_ADDRESS"] == []
+    text = "Rollback after firmware push.\nAffected hosts: 10.114.7.31"
+    assert [f.text for f in pii(text) if f.type == "IP_ADDRESS"] == ["10.114.7.31"]
+
+
+def test_a_fixed_width_records_ssn_column_below_its_first_read_one():
+    pii = PiiScanner().scan
+    text = (
+        "* 1099-NEC PAYEE EXTRACT - PAYER TIN 88-1879473\n"
+        "REC PAYEE_TIN  NAME                      STATE BOX1_NEC\n"
+        "B   409568213 ORTEGA LUIS A             CA    0003871250\n"
+        "B   608253875 NGUYEN THANH HUONG        CA    0001294077\n"
+        "B   675633529 OKAFOR CHIDI              NV    0000806312\n"
+    )
+    assert [f.text for f in pii(text) if f.type == "US_SSN"] == ["409568213", "608253875", "675633529"]
+    # (a number's own word below one still names it; a column that is not the SSN's does not read on)
+    text = "SSN: 409568213\nPIN: 608253875\n"
+    assert [f.text for f in pii(text) if f.type == "US_SSN"] == ["409568213"]
+    text = "SSN 409568213  ref\nZZZ 608253875  ref\n"
+    assert [f.text for f in pii(text) if f.type == "US_SSN"] == ["409568213"]

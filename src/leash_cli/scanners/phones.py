@@ -522,6 +522,7 @@ _NEG_CAPS = frozenset(
         "dui",
     )  # (a Salvadoran identity document, in its shape only: "DUI 04188273-0"; not "Traffic Tickets & DUI 213-…")
     + ("ra",)  # (a Brazilian student's academic record: "Seu RA é 2023104417"; not "Ra 0412 …", a name)
+    + ("cin",)  # (a Tunisian or Moroccan identity card's number, an Indian company's: "CIN : 09412773")
 )
 _NEG_MULTI = tuple(w for w in _NEG_WORDS.split("|") if " " in w) + (
     "тн вэд",  # (a Russian customs code)
@@ -654,6 +655,10 @@ _NEG_LAST = (
     "c.c.",  # (a Colombian citizen's card, cédula de ciudadanía: "C.C. 4302302879")
     "numéro fiscal",  # (a French tax number, a Belgian national register's, a payment code, a Hungarian TAJ number)
     "registre national",
+    "numéro national",  # (a Belgian national number, "Numéro national : 86.07.18-123.45"; a Jordanian one, a Nepali
+    "rijksregisternummer",  # citizenship certificate's)
+    "الرقم الوطني",
+    "नागरिकता",
     "code de paiement",
     "taj szám",
     "dial-in code",
@@ -1296,6 +1301,22 @@ _CTX_MULTI = (
     "puh:",
     "wool ci",  # (Wolof: call at; "Ngir laaj, wool ci 77 639 04 52")
     "my number is",  # ("Receipts attached. My number is 7941 8352.")
+    # (a chat's "my new number", in its language: "Nombor baru saya …", "ჩემი ახალი ნომერია …")
+    "my new number",
+    "mi nuevo número",
+    "mi nuevo numero",
+    "meu novo número",
+    "meu novo numero",
+    "mon nouveau numéro",
+    "meine neue nummer",
+    "il mio nuovo numero",
+    "mijn nieuwe nummer",
+    "мой новый номер",
+    "мій новий номер",
+    "yeni numaram",
+    "nomor baru saya",
+    "nombor baru saya",
+    "ჩემი ახალი ნომერი",
     "my number:",
     "simu:",  # (Swahili, a phone, as a label or in a phrase; "SIMU" is a motor's make too)
     "simu =",
@@ -1860,8 +1881,20 @@ _OFFICE_LABEL = re.compile(
     # 00": a reader's)
     r"|(?:^|[\n|•·;,(]|[.?!][ \t])[ \t]*"
     r"(?:(?!(?:of|in|took|left|assumed|leaving|taking|entered|post|tax|patent)[ \t])[^\W\d_]+[ \t]+)?"
-    r"(?:office(?:[ \t]+(?:phone|tel|telephone|line|main|direct|number))?|skrifstofa(?:[ \t]+(?!opin|opnun|lokuð|kt\b|kennitala)[^\W\d_]+)?)"
+    r"(?:office(?:[ \t]+(?:phone|tel|telephone|line|main|direct|number))?|skrifstofa(?:[ \t]+(?!opin|opnun|lokuð|kt\b|kennitala)[^\W\d_]+)?"
+    # (and in other languages: "Oficina: 2438 2744", "Büro: 0221 …", "Офис: …")
+    r"|oficina|escritório|escritorio|büro|ufficio|kantoor|офис|оффис)"
     r"[ \t]*[:：][ \t]*$"
+)
+# ...and an office with its place's name, capitalised (read on the text as written): "Oficina Montevideo: 2438 2744",
+# "Office London: 020 …", "Büro Köln:"; not "Oficina Horario:", "Office Hours:", "Büro Nr.:", "Office supplies:"
+_OFFICE_PLACE_LABEL = re.compile(
+    r"(?:^|[\n|•·;,(]|[.?!][ \t])[ \t]*"
+    r"(?i:office|oficina|escritório|escritorio|büro|ufficio|kantoor|офис|оффис)[ \t]+"
+    r"(?!(?i:hours?|horario|horas|open|opening|öffnungszeiten|orari|orario|openingstijden|часы|id|code|código|codigo|"
+    r"no|nr|number|número|numero|nummer|numéro|address|dirección|direccion|adresse|adres|indirizzo|endereço|адрес|"
+    r"manager|supplies|closed|cerrada|cerrado|geschlossen|chiuso|gesloten)(?![^\W\d_]))"
+    r"[A-ZÀ-ÖØ-ÞА-ЯЁ][^\W\d_]+[ \t]*[:：][ \t]*$"
 )
 
 
@@ -3140,7 +3173,7 @@ _OR_LABEL = re.compile(
 )
 # ...whose words name a contact's place or line (not "Stammkapital 2 500 000", "Registered in England 08123456")
 _CONTACT_LABEL = re.compile(
-    r"(?<![^\W\d_])(?:office|oficina|bureau|büro|ufficio|escritório|kantoor|kontor|toimisto|iroda|офис|"
+    r"(?<![^\W\d_])(?:office|oficina|bureau|büro|ufficio|escritório|kantoor|kontor|toimisto|iroda|офис|оффис|"
     r"secretar[ií]a|secr[ée]tariat|sekretariat|secretariaat|segreteria|biwo|ofisa|fax|mobile|mobil|móvil|movil|cell|"
     r"home|work|landline|switchboard|reception|recepción|accueil|zentrale|centralita|desk|hotline|línea|linea|"
     r"whatsapp|instituto|institut|agency|agence|agencia|agenzia|parroquia|paroisse|parrocchia|pfarrbüro|mairie|"
@@ -3176,6 +3209,21 @@ _PORT_BEFORE = re.compile(r"(?<![^\W\d_])(?:port|Port|PORT)\.[ \t]?(?:[:：][ \t
 _STATE_ZIP_FIELDS = re.compile(r"(?<![A-Za-z])[A-Z]{2}([|,;\t])[0-9]{5}(?:-[0-9]{4})?\1$")
 
 
+# a number's word right before it ("नागरिकता नं.: ", "Pension/SI no. ", "tespit no. "): the number is another record's
+_NUMBER_WORD_BEFORE = re.compile(
+    r"(?<![^\W\d_])(?:no|nr|nº|n°|num|número|numero|nummer|numéro|number|№|नं)\.?[ \t]*[:#]?[ \t]*$"
+)
+
+
+def _after_own(before: str, after: str) -> str:
+    """What follows the number that may name it: all of ``after``, but only its own line's part when a number's word
+    stands right before it -- a phone word after a line break labels the next line's value then
+    ("नागरिकता नं.: 13-96-02-55150\nमोबाइल: 98…"; not "Témoin : M. Diop, 78 076 80 88\nNuméro d'urgence …")."""
+    if "\n" in after and _NUMBER_WORD_BEFORE.search(before[-12:].lower()) is not None:
+        return after.split("\n", 1)[0]
+    return after
+
+
 def _score(
     t, s, digits, a, b, before, after, nanp, header_of, neg, hints, shapes, budget, min_score, seen=(), joined=False
 ) -> float:
@@ -3185,8 +3233,9 @@ def _score(
         nonlocal ctx
         if ctx is None:
             ctx = (
-                _ctx(before.lower(), after[:16].lower(), header_of(a))
+                _ctx(before.lower(), _after_own(before, after[:16]).lower(), header_of(a))
                 or _HP.search(before[-16:]) is not None
+                or (":" in before[-3:] and _OFFICE_PLACE_LABEL.search(before[-40:]) is not None)
                 or (before[-1:] in "=:\"' " and _keyed(before) and _PARTY_KEY.search(before[-32:].lower()) is not None)
                 or (_keyed(before) and _named_phone_key(before))  # ('"PhoneNumber": "', "mCallIncomingNumber=")
                 or (before[-1:] in "\"'" and _SETTER.search(before[-40:]) is not None)  # ('dto.setCelular("')

@@ -326,6 +326,13 @@ _KEY_RUN = re.compile(r"(?<![0-9])[0-9]{4}(?:[ \-][0-9]{4}){8,}(?![0-9])")
 # an amount's currency or a card's security code right after a grouped card's last group of three: the three are the
 # amount's or the code's, not the card's ("4169 7388 1224 0517 389 AZN", "… 0517 389 CVV"), though a 19-digit card's
 # number may pass Luhn with them
+# a tax number's label right before an unspaced number: a taxpayer's number, not a card, though one in ten passes Luhn
+# ("الرقم الضريبي: 39969646947763", "VAT no.: 4…"; a card's word wins: "Tax card: 4111…" has none of these right before)
+_TAX_LABEL = re.compile(
+    r"(?:(?<![^\W\d_])(?:tax|vat|tin|gst|nip|inn|инн|vergi|nif|rfc|tva|btw|ust|mwst|iva)"
+    r"(?:[ \t]+(?:no|nr|id|number|reg|registration|номер))?\.?|الرقم الضريبي|الضريبي|ضريبي)[ \t]*[:#№]?[ \t]*$",
+    re.IGNORECASE,
+)
 _AMOUNT_OR_CODE_AFTER = re.compile(
     r"[ \t]?(?:€|\$|£|¥|₽|₹|₩|₺|₼|₸|₦|₱|₫|₴|₾|₪|(?:AZN|USD|EUR|GBP|RUB|TRY|KZT|UZS|GEL|AMD|UAH|NGN|KES|GHS|ZAR|EGP|"
     r"MAD|AED|SAR|QAR|KWD|INR|PKR|BDT|LKR|NPR|IDR|PHP|VND|THB|MYR|SGD|HKD|CNY|JPY|KRW|AUD|NZD|CAD|CHF|SEK|NOK|DKK|PLN|"
@@ -349,6 +356,8 @@ _AND_ANOTHER = re.compile(r"[ ,;]*(?:and|&|plus|as well as) [^.;:\n0-9]{0,30}$")
 _SSN_CTX = re.compile(
     r"(?<![a-z])(?:ssns?(?![a-z])|(?:patient|employee|member|customer|subscriber|insured|person)_?ssns?(?![a-z])|social[ _\-]?security|soc\.? ?sec\b|ss#|ss no\b|"
     r"tax ?payer[ _\-]?id|itin(?![a-z])|"
+    # (a 1099's payee's or recipient's TIN, a contractor's: an SSN as often as not; not the payer's, an EIN)
+    r"(?:payee|recipient|contractor)(?:'?s)?[ _\-]?tin(?![a-z])|"
     r"(?:my|your|his|her|their) social(?![a-z]| (?:media|network|networks|worker|life|skills|club|event|circle|"
     r"feed|account|accounts|profile|profiles|post|posts|handle|handles|channel|channels|calendar)(?![a-z])))"
 )
@@ -382,6 +391,26 @@ _PROSE_CELL = re.compile(r"(?:[^\W\d_]+[ \t]+){2}[^\W\d_]{2}")  # (three words i
 _LONG_DIGITS = re.compile(r"(?<![A-Za-z0-9_])[0-9]{5,}(?![A-Za-z0-9_])")  # (not a name's date: "balance_20240131")
 _SSN_TABLE_WORD = re.compile(r"(?i)\bssns?\b|social security|identifying number|soc\.? ?sec")
 _FIELD_SEP = re.compile(r"[;\t|]")
+
+
+def _taken_above(t: str, a: int, taken: set[int]) -> bool:
+    """An SSN read as one (``taken``: their starts) at the same column of the line above, after the same record's
+    start: a fixed-width record's column under a header the table reader did not line up ("REC PAYEE_TIN  NAME" over
+    "B   409568213 ORTEGA LUIS A", each row's TIN below the first)."""
+    if not taken:
+        return False
+    ls = t.rfind("\n", max(0, a - _MAX_ROW), a) + 1
+    if ls == 0:
+        return False
+    pl = t.rfind("\n", max(0, ls - 1 - _MAX_ROW), ls - 1) + 1
+    if pl == 0 and ls - 1 > _MAX_ROW:
+        return False
+    col = a - ls
+    if pl + col not in taken or pl + col >= ls:
+        return False
+    # (the same record's start before both, or no word: "B   " over "B   "; not "SSN: " over "PIN: ")
+    lead = t[ls:a]
+    return lead == t[pl : pl + col] or not any(c.isalpha() for c in lead)
 
 
 def _ssn_above(t: str, a: int) -> bool:
@@ -686,7 +715,10 @@ _SERVER_WORDS = re.compile(
 )
 
 
-_VERSION_NAMED = re.compile(rf"\b(?:{_VERSION_WORDS})(?:\s[\w.-]{{2,12}}){{1,2}}\s?:?\s?$")
+# (or three words on its line: "firmware for helmet cam: 2.4.1.7"; not "firmware push.\nAffected hosts: 10.1.1.7")
+_VERSION_NAMED = re.compile(
+    rf"\b(?:{_VERSION_WORDS})(?:(?:\s[\w.-]{{2,12}}){{1,2}}|(?:[ \t][\w.-]{{2,12}}){{3}})\s?:?\s?$"
+)
 
 _PHONE = phones.PHONE
 _NANP = re.compile(r"(?:(\+?1)([ .\-]?))?(\((\d{3})\)|(\d{3}))([ .\-]?)(\d{3})([ .\-]?)(\d{4})")
@@ -1001,6 +1033,8 @@ class PiiScanner:
                     brand = "national" if _CARD_CTX.search(t[max(0, a - 40) : a].lower()) else None
                 if brand and t[a - 1 : a] == ">" and _XML_REF.search(t, max(0, a - 40), a):
                     continue  # an XML element named as a reference ("<AcctSvcrRef>3574918881251105")
+                if brand and _TAX_LABEL.search(t, max(0, a - 30), a) and not _CARD_CTX.search(t[max(0, a - 40) : a].lower()):
+                    continue  # a taxpayer's number after its label
                 if brand and len(s) >= 16 and "\n" in t:
                     if headers is None:
                         headers = _Headers(t)
@@ -1087,6 +1121,7 @@ class PiiScanner:
             items = phones.ItemNumbers(t)
         listed_end = -1  # where the last number after a word that is no SSN's ends
         words_at: list[int] | None = None  # (where the text's words of SSNs stand, for _ssn_listed)
+        taken: set[int] = set()  # (where the SSNs read with their word or column start: a record's column below reads on)
         for m in gates.finditer(_SSN, t, wins):
             area, sep, group, serial = m.group(1), m.group(2), m.group(3), m.group(4)
             if area == "000" or area == "666" or area[0] == "9" or group == "00" or serial == "0000":
@@ -1161,7 +1196,7 @@ class PiiScanner:
             ):
                 # (under no column's name, a form's "individual identifying number", or a "header" that is a row of
                 # SSNs itself; a column named "ACCT" holds account numbers under an SSN written there by mistake)
-                ctx = _ssn_above(t, m.start())
+                ctx = _ssn_above(t, m.start()) or _taken_above(t, m.start(), taken)
                 if not ctx and _ssn_listed(t, m.start()):
                     if words_at is None:  # (the words of SSNs, found once: a list of thousands reads the text once)
                         words_at = [w.start() for w in _SSN_TABLE_WORD.finditer(t)]
@@ -1169,6 +1204,7 @@ class PiiScanner:
                     ctx = k < len(words_at) and words_at[k] < m.start()
             if ctx:
                 score += 0.3
+                taken.add(m.start())
             elif neg:
                 score -= 0.4  # (after "order", or under a column of them: "SKU,Description,Qty" over "417-22-0938,…")
                 listed_end = m.end()
