@@ -3387,3 +3387,72 @@ def test_a_fixed_width_records_ssn_column_below_its_first_read_one():
     assert [f.text for f in pii(text) if f.type == "US_SSN"] == ["409568213"]
     text = "SSN 409568213  ref\nZZZ 608253875  ref\n"
     assert [f.text for f in pii(text) if f.type == "US_SSN"] == ["409568213"]
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (writers CP's, CQ's and CR's farms, garages and events: a contact list's "Role: Name – number" lines, an office
+        # after "or" and a hyphenated word)
+        (
+            "Presidente: Sr. Ramiro Choque – 7357 4316\nEncargada de vestuario: Sra. Lidia Mamani – 7334 1060",
+            ["7357 4316", "7334 1060"],
+        ),
+        ("Gate (11:00–13:30): Daniel Nguyen – 0474169912", ["0474169912"]),
+        ("Conductor: Mr. Kagiso Molefe – 71 631 488", ["71 631 488"]),
+        ("For samples contact Ms Rita Borg on 9975 8412 or the co-op office on 2799 6117.", ["9975 8412", "2799 6117"]),
+        # (and their numbers that are none: a record's label before a name and a dash, a Danish field block, a Dubai
+        # Makani code, a Turkish tariff code in capitals, a Finnish invoice, a Vietnamese bank account, a Dutch payment
+        # reference, a Japanese shipping slip, a Ukrainian register's number)
+        ("Invoice: Acme Ltd – 2025 0412", []),
+        ("Ansøger: Jens Kristensen, CPR: 180374-XXXX\nMarkblok 574418-22: 12,41 ha (vinterhvede)", []),
+        ("Location: Al Aweer Central Market, unit B-14 (Makani 29014 88217)", []),
+        ("Randıman: %51\nGTİP 0802.22.00.00.00 | Numune alma tarihi: 09.10.2024", []),
+        ("Laskun numero: 25-11873 | Eräpäivä: 28.2.2025", []),
+        (
+            'Chuyển khoản Vietcombank STK 0938166622, nội dung "KIA 418.27".\nMọi thắc mắc gọi +84 906 318 854',
+            ["+84 906 318 854"],
+        ),
+        (
+            "Graag vóór aflevering overmaken naar NL87 TRIO 1454 6875 87 o.v.v. 2025-0412.\nContact: 06 12345678",
+            ["06 12345678"],
+        ),
+        ("出荷伝票 No. 0417-22918\n出荷日：令和6年10月8日", []),
+        ("Реєстраційний номер у реєстрі 24-0917-2208", []),
+        # (a phone word still wins: an invoice's line to call, a Japanese phone's "No.")
+        ("Lasku: soita 040 123 4567", ["040 123 4567"]),
+        ("お問い合わせ 電話 No. 03-1234-5678", ["03-1234-5678"]),
+    ],
+)
+def test_what_farms_garages_and_events_taught(text, want):
+    assert phones_in(text) == want, text
+
+
+def test_validating_numbers_compiles_no_pattern_twice(monkeypatch):
+    # (phonenumbers compiles a region's pattern on each validation; past some two hundred regions' patterns re's own
+    # cache of 512 thrashes: the scanner switches on the library's cache of compiled patterns when it warms up)
+    import re
+
+    def text(n: int) -> str:
+        return " ".join(
+            [
+                f"Tel. +49 30 1234567{n}",
+                f"Tél. 01 42 68 53 0{n}",
+                f"Tel: +44 20 7946 095{n}",
+                f"Тел.: +7 495 123-45-6{n}",
+            ]
+            + [
+                f"Tel. +39 06 6982 123{n}",
+                f"Tel: +34 912 345 67{n}",
+                f"電話：03-1234-567{n}",
+                f"Tel: +55 11 3003-400{n}",
+            ]
+        )
+
+    pii = PiiScanner()
+    assert len(phones_in(text(1))) == 8
+    calls = []
+    real = re.compile
+    monkeypatch.setattr(re, "compile", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    assert len([f for f in pii.scan(text(2)) if f.type == "PHONE"]) == 8  # (new numbers: no memo of the scanner's)
+    assert calls == []

@@ -1,13 +1,14 @@
 """PII and secrets on text by writers who never saw the scanners (issue #18's bars, on other people's text).
 
-``pii_blind/`` and ``secrets_blind/`` (one file per writer): ninety-three writers, each briefed with the entity types, the
+``pii_blind/`` and ``secrets_blind/`` (one file per writer): ninety-seven writers, each briefed with the entity types, the
 countries and kinds of text to cover and the kinds of hard negative, never shown the scanners, their tests
 or each other's sets; numbers and keys made up, correctly formed (check digits, numbering ranges, token
 shapes). Each set was scored first with the scanners as they were (held out: docs/pii-and-secrets.md, "Other
 writers", has those figures), then read, and the scanners changed for what it showed, before the next writer's
 set was scored (D and E wrote at the same time, and F and G, and I and J, and T and U, and BW and BV, and BX and BY:
 E's, G's, I's, U's, BV's and BY's sets were scored after D's, F's, J's, T's, BW's and BX's fixes; BZ and CA wrote at the
-same time and were scored with the same code, and so did CB and CC, CD and CE, CF and CG, CH and CI, CJ and CK, CL and CM, and CN and CO); all but H are seen now (``split`` ``dev``), so the bars below guard
+same time and were scored with the same code, and so did CB and CC, CD and CE, CF and CG, CH and CI, CJ and CK, CL and CM, and CN and CO; CP, CQ, CR and CS wrote at the same time, CS's set scored first and CP's,
+CQ's and CR's after CS's fixes); all but H are seen now (``split`` ``dev``), so the bars below guard
 against regressions there. Writer H's set (``split`` ``test``) was scored once after seven writers' fixes and
 has not been read: it met every bar held out (J's and K's, scored later, did not; L's, after the eleven others'
 fixes, met every bar but the hard negatives'; M's, briefed to write hard negatives first, missed the
@@ -23,7 +24,7 @@ three e-mail addresses of a mail's header and an alert unlabelled: labelled, mec
 after a comma inside their numbers' spans: cut, mechanically, and labelled a Costa Rican IBAN one character longer than
 the country's 22: unlabelled, mechanically; writer CF left three extensions outside their numbers' spans: extended,
 mechanically; writer CL put an extension after a comma inside its number's span: cut, mechanically; writer CN left two
-extensions outside their numbers' spans: extended, mechanically).
+extensions outside their numbers' spans: extended, mechanically; and writer CQ two).
 Run with ``-s`` for the tables."""
 
 from __future__ import annotations
@@ -189,6 +190,13 @@ KNOWN_SHORT = {
     # Danish application number after a domain glued to its word ("Optagelse.dk-ansøgningsnr. 24-118207"), a New
     # Zealand national student number after "NSN:" (the telecoms' national significant number too).
     "CK": {"negatives": 0.04},
+    # Writer CQ's: a US repair order's part number at a line's start ("08798-9036 Oil filter set"), a Japanese parts list's
+    # numbers under its "品番" column, a British MOT history's test number in its column.
+    "CQ": {"negatives": 0.04},
+    # Writer CR's: a British patient report form's number after "PRF no." (with an NHS number read since), a Czech
+    # league's registration numbers in a table's column after birth numbers, a Russian event's registration number a
+    # few words after its word ("Регистрационный номер мероприятия в РИНЦ: 2025-0418").
+    "CR": {"negatives": 0.04},
 }
 
 

@@ -298,6 +298,15 @@ _NEG_WORDS = (
     r"wigos|"
     # (buildings and clubs: an access card's, a transponder's, a gate remote's)
     r"toegangspas|transponder|telecomando|"
+    # (farming and food: a Danish field block's, a Turkish customs tariff's GTIP code,
+    # a Dubai building's Makani code)
+    r"markblok|markbloknummer|gtip|makani|"
+    # (an invoice's number in Finnish, a season ski pass's in Catalan and French)
+    r"lasku|laskun|laskunumero|forfet|forfait|"
+    # (an Italian livestock movement form's or a tax form's number, "Modello 4 n. 0418-2024-0117")
+    r"modello|"
+    # (a Vietnamese bank account's number, số tài khoản: "Chuyển khoản Vietcombank STK 0938166622")
+    r"stk|"
     r"αφμ|"  # (a Greek tax number)
     # (farms: a German herd register's ear tag and farm of origin, a Belgian farmer's number, a Uruguayan DICOSE)
     r"ohrmarke|herkunftsbetrieb|landbouwernummer|dicose|"
@@ -655,6 +664,10 @@ _NEG_LAST = (
     "c.c.",  # (a Colombian citizen's card, cédula de ciudadanía: "C.C. 4302302879")
     "numéro fiscal",  # (a French tax number, a Belgian national register's, a payment code, a Hungarian TAJ number)
     "registre national",
+    "o.v.v.",  # (a Dutch payment's reference, "onder vermelding van": "o.v.v. 2025-0412")
+    "у реєстрі",  # (a number "in the register": "Реєстраційний номер у реєстрі 24-0917-2208")
+    "в реєстрі",
+    "в реестре",
     "numéro national",  # (a Belgian national number, "Numéro national : 86.07.18-123.45"; a Jordanian one, a Nepali
     "rijksregisternummer",  # citizenship certificate's)
     "الرقم الوطني",
@@ -892,7 +905,7 @@ _NEG_FILLER = _FILLER_GLUE | frozenset(
 # (the word an Arabic record's number may hold between its noun and "رقم" is no phone word: "رقم العقد جوال: 055…")
 _AR_NOT_PHONE = r"(?!(?:ال)?(?:جوال|هاتف|موبايل|واتساب|تلفون)|اتصل|اتصال|تواصل|للتواصل)"
 _NEG_CJK = re.compile(
-    r"(?:订单|單號|单号|发票|發票|编号|編號|主文|注文|(?<!電話)(?<!携帯)(?<!FAX)(?<!Fax)(?<!ＦＡＸ)(?<!ファックス)(?<!代表)(?<!折返し)(?<!折り返し)(?<!連絡)番号|郵便|邮编|账号|账户|帳號|帳戶|帐号|口座|계좌|우편번호|주문|사업자|"
+    r"(?:订单|單號|单号|发票|發票|编号|編號|主文|注文|伝票|(?<!電話)(?<!携帯)(?<!FAX)(?<!Fax)(?<!ＦＡＸ)(?<!ファックス)(?<!代表)(?<!折返し)(?<!折り返し)(?<!連絡)番号|郵便|邮编|账号|账户|帳號|帳戶|帐号|口座|계좌|우편번호|주문|사업자|"
     r"상품번호|매물번호|관리번호|접수번호|예약번호|회원번호|송금번호|ผู้เสียภาษี|این ٹی این|ایس ٹی آر این|"
     # (education: a Chinese exam's admission ticket and candidate numbers)
     r"准考证号|准考證號|考生号|考生號|"
@@ -917,7 +930,7 @@ _NEG_CJK = re.compile(
     + _AR_NOT_PHONE
     + r"\S+)?|बीजक|[Qq][Qq]号?|〒|รหัส|পরিচয়পত্র\s*নম্বর)"
     # (a record's key in quotes too: '"사업자번호":"')
-    r"\s*[:：#№]?\s*(?:号码|號碼|号|番号|번호|नं\.?)?\s*[\"']?\s*[:：]?\s*[\"']?$"
+    r"\s*[:：#№]?\s*(?:号码|號碼|号|番号|번호|नं\.?|[Nn][Oo]\.?)?\s*[\"']?\s*[:：]?\s*[\"']?$"
 )
 
 # phone words (before or just after a number, or a table column header)
@@ -1708,6 +1721,12 @@ def warm() -> None:
         import phonenumbers
     except ImportError:  # pragma: no cover - a declared dependency
         return
+    # the library compiles each region's patterns by re.compile on every call, and with some two hundred regions'
+    # patterns re's own cache (512) thrashes: its cache of compiled patterns took a fifth off the PII scanner's time
+    # over the blind sets (docs/benchmarks.md)
+    cache = getattr(phonenumbers, "enable_pattern_cache", None)
+    if cache is not None:
+        cache()
     for r in (
         _ALL_TARGETS
         + _ENGLISH
@@ -1886,6 +1905,25 @@ _OFFICE_LABEL = re.compile(
     r"|oficina|escritório|escritorio|büro|ufficio|kantoor|офис|оффис)"
     r"[ \t]*[:：][ \t]*$"
 )
+# a contact list's line: a role or a place as its label, a person's name (a title before it maybe) and a dash before the
+# number ("Presidente: Sr. Ramiro Choque – 7357 4316", "Gate (11:00–13:30): Daniel Nguyen – 0474169912", "Manager: Ms.
+# Boitumelo Seretse – 72 544 276"; read on the text as written: the name's words capitalised)
+_ROSTER_LINE = re.compile(
+    r"(?:^|\n)[ \t]*([^\W\d_][^\n]{0,40}?):[ \t]*"
+    r"(?:(?:Mr|Mrs|Ms|Miss|Dr|Sr|Sra|Srta|Lic|Ing|Arq|Prof|M|Mme|Mlle|Herr|Frau|Sig|Sig\.ra|Dott|Pan|Pani|Bpk|Ibu)\.?[ \t]+)?"
+    r"[A-ZÀ-ÖØ-ÞĀ-ŽА-ЯЁ][^\W\d_'’.]+(?:[ \t]+[A-ZÀ-ÖØ-ÞĀ-ŽА-ЯЁ][^\W\d_'’.]+){0,3}[ \t]+[–—-][ \t]*$"
+)
+
+
+def _roster_line(before: str) -> bool:
+    """:data:`_ROSTER_LINE` right before the number, its label no record's ("Invoice: Acme Ltd – 2025 0412")."""
+    m = _ROSTER_LINE.search(before)
+    if m is None:
+        return False
+    words = _TOKEN.findall(m.group(1).lower())
+    return _NEG_SET.isdisjoint(words) and _NUMBER_WORDS.isdisjoint(words)
+
+
 # ...and an office with its place's name, capitalised (read on the text as written): "Oficina Montevideo: 2438 2744",
 # "Office London: 020 …", "Büro Köln:"; not "Oficina Horario:", "Office Hours:", "Büro Nr.:", "Office supplies:"
 _OFFICE_PLACE_LABEL = re.compile(
@@ -2044,6 +2082,8 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
         ):
             tail = tail[: code.start()]
     tail = tail.lower()
+    if "\u0307" in tail:
+        tail = tail.replace("i\u0307", "i")  # (Turkish "İ" lower-cased keeps its dot: "GTİP" is "gtip")
     key = _KEY_BEFORE.search(tail) if keyed and "_" in tail else None
     if key is not None and "_" in key.group(1) and not _CTX_SET.isdisjoint(key.group(1).split("_")):
         return False  # a key that names a phone with its negative word: "contact_relais", "tel_commande"
@@ -2054,7 +2094,12 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
         note = _NOTE_AFTER.search(tail)
         if note is not None and not _has_ctx(note.group()):
             head = _TOKEN.findall(tail, 0, note.start())
-            if head and (head[-1] in _NEG_SET or _compound_number(head[-1])):
+            if head and (
+                head[-1] in _NEG_SET
+                or _compound_number(head[-1])
+                # (a record's word and a number's: "NHS number (if known): 943 476 5919")
+                or (len(head) > 1 and head[-1] in _NUMBER_WORDS and head[-2] in _NEG_SET)
+            ):
                 toks = head  # (the note says nothing of a phone: the word before it names the number)
     if toks and _compound_number(toks[-1]) and not _has_ctx(tail):
         return True  # "Buchungsnr. 0441-7728-12", "Målernr. 30208874", "PQ-Nr. 010.044172"
@@ -3168,7 +3213,9 @@ _OR_WORDS = (
 )
 _OR_LABEL = re.compile(
     r"[ \t]*(?:[,،][ \t]*(?:(" + _OR_WORDS + r")[ \t]+)?|(" + _OR_WORDS + r")[ \t]+)"
-    r"(?:[^\W\d_][^\W\d_'’.-]{0,20}[ \t]+){0,3}[^\W\d_][^\W\d_'’.-]{0,20}[ \t]*:?[ \t]*",
+    # (a word may hold a hyphen: "or the co-op office on 2799 6117")
+    r"(?:[^\W\d_][^\W\d_'’.-]{0,20}(?:-[^\W\d_]{1,12})?[ \t]+){0,3}[^\W\d_][^\W\d_'’.-]{0,20}(?:-[^\W\d_]{1,12})?"
+    r"[ \t]*:?[ \t]*",
     re.IGNORECASE,
 )
 # ...whose words name a contact's place or line (not "Stammkapital 2 500 000", "Registered in England 08123456")
@@ -3236,6 +3283,7 @@ def _score(
                 _ctx(before.lower(), _after_own(before, after[:16]).lower(), header_of(a))
                 or _HP.search(before[-16:]) is not None
                 or (":" in before[-3:] and _OFFICE_PLACE_LABEL.search(before[-40:]) is not None)
+                or (("–" in before[-4:] or "-" in before[-4:] or "—" in before[-4:]) and _roster_line(before[-90:]))
                 or (before[-1:] in "=:\"' " and _keyed(before) and _PARTY_KEY.search(before[-32:].lower()) is not None)
                 or (_keyed(before) and _named_phone_key(before))  # ('"PhoneNumber": "', "mCallIncomingNumber=")
                 or (before[-1:] in "\"'" and _SETTER.search(before[-40:]) is not None)  # ('dto.setCelular("')

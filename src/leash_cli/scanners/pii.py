@@ -1033,7 +1033,11 @@ class PiiScanner:
                     brand = "national" if _CARD_CTX.search(t[max(0, a - 40) : a].lower()) else None
                 if brand and t[a - 1 : a] == ">" and _XML_REF.search(t, max(0, a - 40), a):
                     continue  # an XML element named as a reference ("<AcctSvcrRef>3574918881251105")
-                if brand and _TAX_LABEL.search(t, max(0, a - 30), a) and not _CARD_CTX.search(t[max(0, a - 40) : a].lower()):
+                if (
+                    brand
+                    and _TAX_LABEL.search(t, max(0, a - 30), a)
+                    and not _CARD_CTX.search(t[max(0, a - 40) : a].lower())
+                ):
                     continue  # a taxpayer's number after its label
                 if brand and len(s) >= 16 and "\n" in t:
                     if headers is None:
@@ -1121,7 +1125,7 @@ class PiiScanner:
             items = phones.ItemNumbers(t)
         listed_end = -1  # where the last number after a word that is no SSN's ends
         words_at: list[int] | None = None  # (where the text's words of SSNs stand, for _ssn_listed)
-        taken: set[int] = set()  # (where the SSNs read with their word or column start: a record's column below reads on)
+        taken: set[int] = set()  # (where the SSNs read with their word or column start: a column below reads on)
         for m in gates.finditer(_SSN, t, wins):
             area, sep, group, serial = m.group(1), m.group(2), m.group(3), m.group(4)
             if area == "000" or area == "666" or area[0] == "9" or group == "00" or serial == "0000":
