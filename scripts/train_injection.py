@@ -917,7 +917,7 @@ DOC_ITERS = 150
 DOC_FOLD_ITERS = 60  # the folds only give the mix its held-out document logits
 #: writer groups for the mix's folds (``--doc-folds``): the team's writers, sorted, dealt round-robin into this many
 #: groups, each fold leaving one group out -- as shipped since the thirtieth round (29 minutes on two cores); 0: one
-#: fold per writer, as the weights before them were built (over two hours with 53 writers)
+#: fold per writer, as the weights before them were built (over two hours with 49 writers)
 DOC_FOLDS = 10
 #: the word n-gram orders the document model reads beside the character n-grams (``injection_model.word_grams``,
 #: ``--doc-words 1,2``: a word and two words in a row, "was blocked", "asked the"); none in the shipped weights:
