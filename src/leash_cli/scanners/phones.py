@@ -109,6 +109,9 @@ _DURATION_AFTER = re.compile(  # (a unit of time after a count)
 )
 _TWO_DATES = re.compile(r"[0-9]{6} [0-9]{6}")  # (a claim form's statement period: "021224 021624")
 _BIRTH_NUMBER = re.compile(r"[0-9]{6}/[0-9]{3,4}")  # (a Czech or Slovak birth number: "845612/4418")
+_BE_NATIONAL = re.compile(
+    r"[0-9]{2}\.[0-9]{2}\.[0-9]{2}-[0-9]{3}\.[0-9]{2}"
+)  # (a Belgian national number: "86.07.18-123.45")
 
 
 def _six_digit_date(d: str, birth: bool = False) -> bool:
@@ -301,8 +304,8 @@ _NEG_WORDS = (
     # (farming and food: a Danish field block's, a Turkish customs tariff's GTIP code,
     # a Dubai building's Makani code)
     r"markblok|markbloknummer|gtip|makani|"
-    # (an invoice's number in Finnish, a season ski pass's in Catalan and French)
-    r"lasku|laskun|laskunumero|forfet|forfait|"
+    # (an invoice's number in Finnish)
+    r"laskun|laskunumero|"
     # (an Italian livestock movement form's or a tax form's number, "Modello 4 n. 0418-2024-0117")
     r"modello|"
     # (a Vietnamese bank account's number, số tài khoản: "Chuyển khoản Vietcombank STK 0938166622")
@@ -665,13 +668,7 @@ _NEG_LAST = (
     "numéro fiscal",  # (a French tax number, a Belgian national register's, a payment code, a Hungarian TAJ number)
     "registre national",
     "o.v.v.",  # (a Dutch payment's reference, "onder vermelding van": "o.v.v. 2025-0412")
-    "у реєстрі",  # (a number "in the register": "Реєстраційний номер у реєстрі 24-0917-2208")
-    "в реєстрі",
-    "в реестре",
-    "numéro national",  # (a Belgian national number, "Numéro national : 86.07.18-123.45"; a Jordanian one, a Nepali
-    "rijksregisternummer",  # citizenship certificate's)
-    "الرقم الوطني",
-    "नागरिकता",
+    "rijksregisternummer",  # (a Belgian national number)
     "code de paiement",
     "taj szám",
     "dial-in code",
@@ -710,6 +707,11 @@ _NEG_LAST = (
 _NEG_LAST_RE = re.compile(
     r"(?<![^\W\d_])(?:" + "|".join(re.escape(w) for w in _NEG_LAST) + r")[ \t]*(?:is|:|#|：)?[ \t]*$"
 )
+# ...and what names another record's number right before it unless a phone word stands before it too: a number "in the
+# register" ("Реєстраційний номер у реєстрі 24-0917-2208"; not "Телефон, зазначений у реєстрі: 067 …"), a Jordanian
+# national number, a Nepali citizenship certificate's
+_ANY_NUMBER_WORD = re.compile(r"номер\w*|رقم")
+_NEG_LAST_SOFT_RE = re.compile(r"(?:(?<![^\W\d_])(?:у реєстрі|в реєстрі|в реестре)|الرقم الوطني|नागरिकता)[^\n]{0,8}$")
 _DIGIT = re.compile(r"[0-9]")
 _TIME_BEFORE = re.compile(r"(?:[0-9][ \t]*[ap]\.?m\.?|[0-9]:[0-9]{2}|[0-9]-[0-9]{1,2})[ \t]*\)?[ \t]*\(?gst\W*$")
 # a compound of a number word (German, Dutch, Scandinavian, Finnish: "Buchungsnr.", "Målernr.", "Zählernummer", "PQ-Nr.",
@@ -748,6 +750,10 @@ def _compound_number(tok: str) -> bool:
 
 
 # a short bracketed note after a number's word ("Betriebsnr. (HIT) 09 777 044 1772", "Kundennr. (alt)")
+_ID_RECORDS = frozenset(
+    ["nhs", "member", "policy", "patient", "customer", "client", "account", "insurance", "passport", "student"]
+    + ["employee", "case", "claim", "order", "invoice", "tax", "licence", "license", "registration"]
+)
 _NOTE_AFTER = re.compile(r"[ \t]*\([^()\n]{1,12}\)[ \t]*:?[ \t]*$")
 # a company's or a person's tax / registry number: the word may stand a few words before it
 _ID_WORDS = frozenset(  # (not "ein", "btw", "vat", "inn", "nit", "rut", "rfc": words of their own elsewhere)
@@ -1315,15 +1321,18 @@ _CTX_MULTI = (
     "wool ci",  # (Wolof: call at; "Ngir laaj, wool ci 77 639 04 52")
     "my number is",  # ("Receipts attached. My number is 7941 8352.")
     # (a chat's "my new number", in its language: "Nombor baru saya …", "ჩემი ახალი ნომერია …")
-    "my new number",
-    "mi nuevo número",
-    "mi nuevo numero",
-    "meu novo número",
-    "meu novo numero",
-    "mon nouveau numéro",
-    "meine neue nummer",
-    "il mio nuovo numero",
-    "mijn nieuwe nummer",
+    "my new number is",
+    "my new number:",
+    "mi nuevo número es",
+    "mi nuevo numero es",
+    "meu novo número é",
+    "meu novo numero é",
+    "mon nouveau numéro est",
+    "mon nouveau numéro :",
+    "meine neue nummer ist",
+    "meine neue nummer:",
+    "il mio nuovo numero è",
+    "mijn nieuwe nummer is",
     "мой новый номер",
     "мій новий номер",
     "yeni numaram",
@@ -1722,7 +1731,7 @@ def warm() -> None:
     except ImportError:  # pragma: no cover - a declared dependency
         return
     # the library compiles each region's patterns by re.compile on every call, and with some two hundred regions'
-    # patterns re's own cache (512) thrashes: its cache of compiled patterns took a fifth off the PII scanner's time
+    # patterns re's own cache (512) thrashes: its cache of compiled patterns took a sixth off the PII scanner's time
     # over the blind sets (docs/benchmarks.md)
     cache = getattr(phonenumbers, "enable_pattern_cache", None)
     if cache is not None:
@@ -1900,40 +1909,44 @@ _OFFICE_LABEL = re.compile(
     # 00": a reader's)
     r"|(?:^|[\n|•·;,(]|[.?!][ \t])[ \t]*"
     r"(?:(?!(?:of|in|took|left|assumed|leaving|taking|entered|post|tax|patent)[ \t])[^\W\d_]+[ \t]+)?"
-    r"(?:office(?:[ \t]+(?:phone|tel|telephone|line|main|direct|number))?|skrifstofa(?:[ \t]+(?!opin|opnun|lokuð|kt\b|kennitala)[^\W\d_]+)?"
-    # (and in other languages: "Oficina: 2438 2744", "Büro: 0221 …", "Офис: …")
-    r"|oficina|escritório|escritorio|büro|ufficio|kantoor|офис|оффис)"
+    r"(?:office(?:[ \t]+(?:phone|tel|telephone|line|main|direct|number))?|skrifstofa(?:[ \t]+(?!opin|opnun|lokuð|kt\b|kennitala)[^\W\d_]+)?)"
     r"[ \t]*[:：][ \t]*$"
+    # (and in other languages, alone at a label's start: "Oficina: 2438 2744", "Büro: 0221 …"; not "Gastos oficina:",
+    # "Miete Büro:", whose head noun comes first)
+    r"|(?:^|[\n|•·;,(]|[.?!][ \t])[ \t]*(?:oficina|escritório|escritorio|büro|ufficio|kantoor|офис|оффис)[ \t]*[:：][ \t]*$"
 )
 # a contact list's line: a role or a place as its label, a person's name (a title before it maybe) and a dash before the
 # number ("Presidente: Sr. Ramiro Choque – 7357 4316", "Gate (11:00–13:30): Daniel Nguyen – 0474169912", "Manager: Ms.
 # Boitumelo Seretse – 72 544 276"; read on the text as written: the name's words capitalised)
 _ROSTER_LINE = re.compile(
     r"(?:^|\n)[ \t]*([^\W\d_][^\n]{0,40}?):[ \t]*"
-    r"(?:(?:Mr|Mrs|Ms|Miss|Dr|Sr|Sra|Srta|Lic|Ing|Arq|Prof|M|Mme|Mlle|Herr|Frau|Sig|Sig\.ra|Dott|Pan|Pani|Bpk|Ibu)\.?[ \t]+)?"
+    r"((?:Mr|Mrs|Ms|Miss|Dr|Sr|Sra|Srta|Lic|Ing|Arq|Prof|M|Mme|Mlle|Herr|Frau|Sig|Sig\.ra|Dott|Pan|Pani|Bpk|Ibu)\.?[ \t]+)?"
     r"[A-ZÀ-ÖØ-ÞĀ-ŽА-ЯЁ][^\W\d_'’.]+(?:[ \t]+[A-ZÀ-ÖØ-ÞĀ-ŽА-ЯЁ][^\W\d_'’.]+){0,3}[ \t]+[–—-][ \t]*$"
 )
+# ...a line of the same list: a label, a name and a dash before a number's start
+_ROSTER_ROW = re.compile(r"[ \t]*[^\W\d_][^\n]{0,40}?:[ \t]*[^\n]{1,50}?[ \t][–—-][ \t]*[+(0-9]")
+_MAX_LINE = 160
 
 
-def _roster_line(before: str) -> bool:
-    """:data:`_ROSTER_LINE` right before the number, its label no record's ("Invoice: Acme Ltd – 2025 0412")."""
+def _roster_line(t: str, a: int, before: str) -> bool:
+    """:data:`_ROSTER_LINE` right before the number at ``a``, its label no record's ("Invoice: Acme Ltd – 2025 0412"),
+    and a person's title before the name or the line above or below of the same shape: a list of contacts (not
+    "Budget: Marketing Department – 2 450 000", "Population: Buenos Aires – 3 075 646" alone)."""
     m = _ROSTER_LINE.search(before)
     if m is None:
         return False
     words = _TOKEN.findall(m.group(1).lower())
-    return _NEG_SET.isdisjoint(words) and _NUMBER_WORDS.isdisjoint(words)
-
-
-# ...and an office with its place's name, capitalised (read on the text as written): "Oficina Montevideo: 2438 2744",
-# "Office London: 020 …", "Büro Köln:"; not "Oficina Horario:", "Office Hours:", "Büro Nr.:", "Office supplies:"
-_OFFICE_PLACE_LABEL = re.compile(
-    r"(?:^|[\n|•·;,(]|[.?!][ \t])[ \t]*"
-    r"(?i:office|oficina|escritório|escritorio|büro|ufficio|kantoor|офис|оффис)[ \t]+"
-    r"(?!(?i:hours?|horario|horas|open|opening|öffnungszeiten|orari|orario|openingstijden|часы|id|code|código|codigo|"
-    r"no|nr|number|número|numero|nummer|numéro|address|dirección|direccion|adresse|adres|indirizzo|endereço|адрес|"
-    r"manager|supplies|closed|cerrada|cerrado|geschlossen|chiuso|gesloten)(?![^\W\d_]))"
-    r"[A-ZÀ-ÖØ-ÞА-ЯЁ][^\W\d_]+[ \t]*[:：][ \t]*$"
-)
+    if not (_NEG_SET.isdisjoint(words) and _NUMBER_WORDS.isdisjoint(words)):
+        return False
+    if m.group(2):
+        return True
+    ls = t.rfind("\n", 0, a) + 1
+    pl = t.rfind("\n", max(0, ls - 1 - _MAX_LINE), ls - 1) + 1 if ls > 0 else -1
+    le = t.find("\n", a, a + _MAX_LINE)
+    ne = t.find("\n", le + 1, le + 1 + _MAX_LINE) if le >= 0 else -1
+    return (pl >= 0 and _ROSTER_ROW.match(t, pl, ls - 1) is not None) or (
+        le >= 0 and _ROSTER_ROW.match(t, le + 1, ne if ne >= 0 else min(len(t), le + 1 + _MAX_LINE)) is not None
+    )
 
 
 # "inquiries to" right before the number ("Consultas al 2000-7720", "Cualquier consulta al 2258 4417"; not "Consulta al
@@ -2097,8 +2110,9 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
             if head and (
                 head[-1] in _NEG_SET
                 or _compound_number(head[-1])
-                # (a record's word and a number's: "NHS number (if known): 943 476 5919")
-                or (len(head) > 1 and head[-1] in _NUMBER_WORDS and head[-2] in _NEG_SET)
+                # (an id's record word and a number's: "NHS number (if known): 943 476 5919"; not a booking's or a
+                # meeting's, whose lines are phones too, "Reservation number (24h): 0412 …")
+                or (len(head) > 1 and head[-1] in _NUMBER_WORDS and head[-2] in _ID_RECORDS)
             ):
                 toks = head  # (the note says nothing of a phone: the word before it names the number)
     if toks and _compound_number(toks[-1]) and not _has_ctx(tail):
@@ -2273,6 +2287,13 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
     if multi is not None and _has_ctx(tail[multi.end() :]):
         multi = None  # a card's or a reference's name, then a phone word ("tarjeta sanitaria: llame al 900 …")
     if multi is not None or _ORG_NR.search(tail) or _NEG_LAST_RE.search(tail) or _ACCOUNT_AC.search(tail):
+        return True
+    if (
+        not tail.isascii()
+        and _NEG_LAST_SOFT_RE.search(tail) is not None
+        # (a phone word before it, not "номер", any number's word: "Телефон, зазначений у реєстрі: 067 …")
+        and not _has_ctx(_ANY_NUMBER_WORD.sub(" ", before[-60:].lower()))
+    ):
         return True
     if s and _AD_ID.fullmatch(s) and (ad := _AD_PHRASES.search(tail)) is not None:
         # an ad platform's name a word or two before an id in its shape (no value, no phone word between)
@@ -2551,6 +2572,8 @@ def phone_candidates(
             if _BIRTH_NUMBER.fullmatch(s) and s[0] != "0" and _six_digit_date(s[:6], birth=True):
                 continue  # a Czech or Slovak birth number ("Číslo pojištěnce: 845612/4418"): no phone is split so (a
                 # German area code of six digits with its 0 is: "035201/1234")
+            if _BE_NATIONAL.fullmatch(s):
+                continue  # a Belgian national register's number: no country groups a phone so
             if s.startswith("0000") or s.startswith("(0000"):
                 continue  # a record's zero-padded number ("Número da nota: 00004412"): no trunk or international
                 # prefix is followed by a zero (no area code and no country code starts with one)
@@ -3265,10 +3288,15 @@ _NUMBER_WORD_BEFORE = re.compile(
 def _after_own(before: str, after: str) -> str:
     """What follows the number that may name it: all of ``after``, but only its own line's part when a number's word
     stands right before it -- a phone word after a line break labels the next line's value then
-    ("नागरिकता नं.: 13-96-02-55150\nमोबाइल: 98…"; not "Témoin : M. Diop, 78 076 80 88\nNuméro d'urgence …")."""
-    if "\n" in after and _NUMBER_WORD_BEFORE.search(before[-12:].lower()) is not None:
+    ("नागरिकता नं.: 13-96-02-55150\nमोबाइल: 98…"; not "Témoin : M. Diop, 78 076 80 88\nNuméro d'urgence …", nor "Driver
+    no.: 9123 4567\nCall on arrival")."""
+    if "\n" in after and _NUMBER_WORD_BEFORE.search(before[-12:].lower()) is not None and _NEXT_LABEL.match(after):
         return after.split("\n", 1)[0]
     return after
+
+
+# the next line a label and its value ("\nमोबाइल: 98…"; not "\nWhatsApp only", "\n(mobile)")
+_NEXT_LABEL = re.compile(r"[^\n]*\n[^\n0-9:：]{1,20}[:：][ \t]*[+(0-9]")
 
 
 def _score(
@@ -3280,10 +3308,12 @@ def _score(
         nonlocal ctx
         if ctx is None:
             ctx = (
-                _ctx(before.lower(), _after_own(before, after[:16]).lower(), header_of(a))
+                _ctx(before.lower(), _after_own(before, after)[:16].lower(), header_of(a))
                 or _HP.search(before[-16:]) is not None
-                or (":" in before[-3:] and _OFFICE_PLACE_LABEL.search(before[-40:]) is not None)
-                or (("–" in before[-4:] or "-" in before[-4:] or "—" in before[-4:]) and _roster_line(before[-90:]))
+                or (
+                    ("–" in before[-4:] or "-" in before[-4:] or "—" in before[-4:])
+                    and _roster_line(t, a, before[-90:])
+                )
                 or (before[-1:] in "=:\"' " and _keyed(before) and _PARTY_KEY.search(before[-32:].lower()) is not None)
                 or (_keyed(before) and _named_phone_key(before))  # ('"PhoneNumber": "', "mCallIncomingNumber=")
                 or (before[-1:] in "\"'" and _SETTER.search(before[-40:]) is not None)  # ('dto.setCelular("')

@@ -325,18 +325,20 @@ _RUN_CAME_ON = re.compile(r"[0-9]{3}[ \-]$")
 _KEY_RUN = re.compile(r"(?<![0-9])[0-9]{4}(?:[ \-][0-9]{4}){8,}(?![0-9])")
 # an amount's currency or a card's security code right after a grouped card's last group of three: the three are the
 # amount's or the code's, not the card's ("4169 7388 1224 0517 389 AZN", "… 0517 389 CVV"), though a 19-digit card's
-# number may pass Luhn with them
+# number may pass Luhn with them (not a currency before its amount: "6250 9410 0652 8591 005 CNY 1280.00")
 # a tax number's label right before an unspaced number: a taxpayer's number, not a card, though one in ten passes Luhn
 # ("الرقم الضريبي: 39969646947763", "VAT no.: 4…"; a card's word wins: "Tax card: 4111…" has none of these right before)
 _TAX_LABEL = re.compile(
     r"(?:(?<![^\W\d_])(?:tax|vat|tin|gst|nip|inn|инн|vergi|nif|rfc|tva|btw|ust|mwst|iva)"
-    r"(?:[ \t]+(?:no|nr|id|number|reg|registration|номер))?\.?|الرقم الضريبي|الضريبي|ضريبي)[ \t]*[:#№]?[ \t]*$",
+    # (a label's colon or a number's word after the tax word: not "ok btw 4532…", "Aung Tin 4532…")
+    r"(?:[ \t]+(?:no|nr|id|number|reg|registration|номер)\.?[ \t]*[:#№]?|\.?[ \t]*[:#№])"
+    r"|(?:الرقم الضريبي|الضريبي|ضريبي)[ \t]*[:#№]?)[ \t]*$",
     re.IGNORECASE,
 )
 _AMOUNT_OR_CODE_AFTER = re.compile(
     r"[ \t]?(?:€|\$|£|¥|₽|₹|₩|₺|₼|₸|₦|₱|₫|₴|₾|₪|(?:AZN|USD|EUR|GBP|RUB|TRY|KZT|UZS|GEL|AMD|UAH|NGN|KES|GHS|ZAR|EGP|"
     r"MAD|AED|SAR|QAR|KWD|INR|PKR|BDT|LKR|NPR|IDR|PHP|VND|THB|MYR|SGD|HKD|CNY|JPY|KRW|AUD|NZD|CAD|CHF|SEK|NOK|DKK|PLN|"
-    r"CZK|HUF|RON|BGN|RSD|BRL|MXN|ARS|CLP|COP|PEN|CVV|CVC|CVV2|CVC2)(?![A-Za-z0-9]))"
+    r"CZK|HUF|RON|BGN|RSD|BRL|MXN|ARS|CLP|COP|PEN)(?![A-Za-z0-9])(?![ \t]*[0-9])|(?:CVV|CVC|CVV2|CVC2)(?![A-Za-z0-9]))"
 )
 
 # (not followed by a dash or dot and more of a code: "PN 412-37-0915-B" is a part number)
@@ -356,13 +358,14 @@ _AND_ANOTHER = re.compile(r"[ ,;]*(?:and|&|plus|as well as) [^.;:\n0-9]{0,30}$")
 _SSN_CTX = re.compile(
     r"(?<![a-z])(?:ssns?(?![a-z])|(?:patient|employee|member|customer|subscriber|insured|person)_?ssns?(?![a-z])|social[ _\-]?security|soc\.? ?sec\b|ss#|ss no\b|"
     r"tax ?payer[ _\-]?id|itin(?![a-z])|"
-    # (a 1099's payee's or recipient's TIN, a contractor's: an SSN as often as not; not the payer's, an EIN)
-    r"(?:payee|recipient|contractor)(?:'?s)?[ _\-]?tin(?![a-z])|"
+    # (a 1099's payee's or recipient's TIN: an SSN as often as not; not the payer's, an EIN)
+    r"(?:payee|recipient)(?:'?s)?[ _\-]?tin(?![a-z])|"
     r"(?:my|your|his|her|their) social(?![a-z]| (?:media|network|networks|worker|life|skills|club|event|circle|"
     r"feed|account|accounts|profile|profiles|post|posts|handle|handles|channel|channels|calendar)(?![a-z])))"
 )
 
 # (a company's or a case's registry word right before a number: its number, whatever SSN word stands further back)
+_EIN_AFTER = re.compile(r"[ \t]*\([ \t]*(?:EIN|FEIN)[ \t]*\)")
 _OTHER_REGISTRY = re.compile(r"(?<![a-z])(?:duns|ärende)\W{0,12}$")
 
 
@@ -410,7 +413,7 @@ def _taken_above(t: str, a: int, taken: set[int]) -> bool:
         return False
     # (the same record's start before both, or no word: "B   " over "B   "; not "SSN: " over "PIN: ")
     lead = t[ls:a]
-    return lead == t[pl : pl + col] or not any(c.isalpha() for c in lead)
+    return lead == t[pl : pl + col] or not lead.strip()
 
 
 def _ssn_above(t: str, a: int) -> bool:
@@ -715,10 +718,7 @@ _SERVER_WORDS = re.compile(
 )
 
 
-# (or three words on its line: "firmware for helmet cam: 2.4.1.7"; not "firmware push.\nAffected hosts: 10.1.1.7")
-_VERSION_NAMED = re.compile(
-    rf"\b(?:{_VERSION_WORDS})(?:(?:\s[\w.-]{{2,12}}){{1,2}}|(?:[ \t][\w.-]{{2,12}}){{3}})\s?:?\s?$"
-)
+_VERSION_NAMED = re.compile(rf"\b(?:{_VERSION_WORDS})(?:\s[\w.-]{{2,12}}){{1,2}}\s?:?\s?$")
 
 _PHONE = phones.PHONE
 _NANP = re.compile(r"(?:(\+?1)([ .\-]?))?(\((\d{3})\)|(\d{3}))([ .\-]?)(\d{3})([ .\-]?)(\d{4})")
@@ -1037,6 +1037,7 @@ class PiiScanner:
                     brand
                     and _TAX_LABEL.search(t, max(0, a - 30), a)
                     and not _CARD_CTX.search(t[max(0, a - 40) : a].lower())
+                    and _CARD_AFTER.search(t, m.end(), m.end() + 40) is None  # ("… exp 09/27 cvv 123")
                 ):
                     continue  # a taxpayer's number after its label
                 if brand and len(s) >= 16 and "\n" in t:
@@ -1138,6 +1139,8 @@ class PiiScanner:
                 continue
             if area + group + serial in _SSN_SPECIMENS:
                 continue
+            if _EIN_AFTER.match(t, m.end()) is not None:
+                continue  # an employer's number, named so right after it ("Payee TIN: 841234567 (EIN)")
             # (the word may end the line before: "I'll need your social security number.\ncustomer: 457 23 9901";
             # but not past another number, whose word it is: "SSN 512-45-6789. Member no. 412 55 1234")
             before = t[max(0, m.start() - 80) : m.start()].lower()
