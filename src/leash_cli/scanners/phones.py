@@ -109,9 +109,8 @@ _DURATION_AFTER = re.compile(  # (a unit of time after a count)
 )
 _TWO_DATES = re.compile(r"[0-9]{6} [0-9]{6}")  # (a claim form's statement period: "021224 021624")
 _BIRTH_NUMBER = re.compile(r"[0-9]{6}/[0-9]{3,4}")  # (a Czech or Slovak birth number: "845612/4418")
-_BE_NATIONAL = re.compile(
-    r"[0-9]{2}\.[0-9]{2}\.[0-9]{2}-[0-9]{3}\.[0-9]{2}"
-)  # (a Belgian national number: "86.07.18-123.45")
+# (a Belgian national number: "86.07.18-123.45")
+_BE_NATIONAL = re.compile(r"[0-9]{2}\.[0-9]{2}\.[0-9]{2}-[0-9]{3}\.[0-9]{2}")
 
 
 def _six_digit_date(d: str, birth: bool = False) -> bool:
