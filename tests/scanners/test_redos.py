@@ -64,6 +64,10 @@ ADVERSARIAL = {
     # JSON string escapes, read decoded by the PII and secrets scanners; backslashes that are none
     "json-escapes": '\\u00fc\\n\\ud83d\\ude00\\"' * (MB // 24),
     "windows-paths": "C:\\new\\table\\u12 " * (MB // 19),
+    # (a contact list's lines, one line of them, and a fixed-width column of undashed SSNs under a dashed one)
+    "roster-lines": "Gate: Sarah Mitchell – 0460 890 454\n" * (MB // 36),
+    "roster-one-line": "x: Bb Cc – 1234 5678 " * (MB // 21),
+    "ssn-column": "B   412-55-0193 X\n" + "B   412550194 X\n" * (MB // 16),
 }
 
 SCANNERS = {

@@ -1939,7 +1939,9 @@ def _roster_line(t: str, a: int, before: str) -> bool:
         return False
     if m.group(2):
         return True
-    ls = t.rfind("\n", 0, a) + 1
+    ls = t.rfind("\n", max(0, a - _MAX_LINE), a) + 1
+    if ls == 0 and a > _MAX_LINE:
+        return False  # (inside a line longer than a list's: bounded, linear)
     pl = t.rfind("\n", max(0, ls - 1 - _MAX_LINE), ls - 1) + 1 if ls > 0 else -1
     le = t.find("\n", a, a + _MAX_LINE)
     ne = t.find("\n", le + 1, le + 1 + _MAX_LINE) if le >= 0 else -1

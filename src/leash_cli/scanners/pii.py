@@ -323,11 +323,8 @@ _SEP_SPLIT = re.compile(r"[ \-]")
 _RUN_GOES_ON = re.compile(r"[ \-][0-9]{3}")
 _RUN_CAME_ON = re.compile(r"[0-9]{3}[ \-]$")
 _KEY_RUN = re.compile(r"(?<![0-9])[0-9]{4}(?:[ \-][0-9]{4}){8,}(?![0-9])")
-# an amount's currency or a card's security code right after a grouped card's last group of three: the three are the
-# amount's or the code's, not the card's ("4169 7388 1224 0517 389 AZN", "… 0517 389 CVV"), though a 19-digit card's
-# number may pass Luhn with them (not a currency before its amount: "6250 9410 0652 8591 005 CNY 1280.00")
 # a tax number's label right before an unspaced number: a taxpayer's number, not a card, though one in ten passes Luhn
-# ("الرقم الضريبي: 39969646947763", "VAT no.: 4…"; a card's word wins: "Tax card: 4111…" has none of these right before)
+# ("الرقم الضريبي: 39969646947763", "VAT no.: 4…"; a card's word before it wins, "Tax card: 4111…", and an expiry after it)
 _TAX_LABEL = re.compile(
     r"(?:(?<![^\W\d_])(?:tax|vat|tin|gst|nip|inn|инн|vergi|nif|rfc|tva|btw|ust|mwst|iva)"
     # (a label's colon or a number's word after the tax word: not "ok btw 4532…", "Aung Tin 4532…")
@@ -335,6 +332,9 @@ _TAX_LABEL = re.compile(
     r"|(?:الرقم الضريبي|الضريبي|ضريبي)[ \t]*[:#№]?)[ \t]*$",
     re.IGNORECASE,
 )
+# an amount's currency or a card's security code right after a grouped card's last group of three: the three are the
+# amount's or the code's, not the card's ("4169 7388 1224 0517 389 AZN", "… 0517 389 CVV"), though a 19-digit card's
+# number may pass Luhn with them (not a currency before its amount: "6250 9410 0652 8591 005 CNY 1280.00")
 _AMOUNT_OR_CODE_AFTER = re.compile(
     r"[ \t]?(?:€|\$|£|¥|₽|₹|₩|₺|₼|₸|₦|₱|₫|₴|₾|₪|(?:AZN|USD|EUR|GBP|RUB|TRY|KZT|UZS|GEL|AMD|UAH|NGN|KES|GHS|ZAR|EGP|"
     r"MAD|AED|SAR|QAR|KWD|INR|PKR|BDT|LKR|NPR|IDR|PHP|VND|THB|MYR|SGD|HKD|CNY|JPY|KRW|AUD|NZD|CAD|CHF|SEK|NOK|DKK|PLN|"
@@ -364,8 +364,9 @@ _SSN_CTX = re.compile(
     r"feed|account|accounts|profile|profiles|post|posts|handle|handles|channel|channels|calendar)(?![a-z])))"
 )
 
-# (a company's or a case's registry word right before a number: its number, whatever SSN word stands further back)
+# (an employer's number named so in brackets right after it: "Payee TIN: 841234567 (EIN)")
 _EIN_AFTER = re.compile(r"[ \t]*\([ \t]*(?:EIN|FEIN)[ \t]*\)")
+# (a company's or a case's registry word right before a number: its number, whatever SSN word stands further back)
 _OTHER_REGISTRY = re.compile(r"(?<![a-z])(?:duns|ärende)\W{0,12}$")
 
 
