@@ -710,7 +710,10 @@ _NEG_LAST_RE = re.compile(
 # register" ("Реєстраційний номер у реєстрі 24-0917-2208"; not "Телефон, зазначений у реєстрі: 067 …"), a Jordanian
 # national number, a Nepali citizenship certificate's
 _ANY_NUMBER_WORD = re.compile(r"номер\w*|رقم")
-_NEG_LAST_SOFT_RE = re.compile(r"(?:(?<![^\W\d_])(?:у реєстрі|в реєстрі|в реестре)|الرقم الوطني|नागरिकता)[^\n]{0,8}$")
+_NEG_LAST_SOFT_RE = re.compile(r"(?:الرقم الوطني|नागरिकता)[^\n]{0,8}$")
+# ...and a registration's number "in the register" ("Реєстраційний номер у реєстрі 24-0917-2208"; not "Контактний номер у
+# реєстрі: 067 …")
+_IN_REGISTER = re.compile(r"(?:реєстрац|регистрац)[^\n]{0,40}(?<![^\W\d_])(?:у реєстрі|в реєстрі|в реестре)[^\n]{0,8}$")
 _DIGIT = re.compile(r"[0-9]")
 _TIME_BEFORE = re.compile(r"(?:[0-9][ \t]*[ap]\.?m\.?|[0-9]:[0-9]{2}|[0-9]-[0-9]{1,2})[ \t]*\)?[ \t]*\(?gst\W*$")
 # a compound of a number word (German, Dutch, Scandinavian, Finnish: "Buchungsnr.", "Målernr.", "Zählernummer", "PQ-Nr.",
@@ -749,6 +752,8 @@ def _compound_number(tok: str) -> bool:
 
 
 # a short bracketed note after a number's word ("Betriebsnr. (HIT) 09 777 044 1772", "Kundennr. (alt)")
+# (a note that says when or how to call: "Policy number (24 hrs):", "Case number (urgent):")
+_HELPLINE_NOTE = re.compile(r"[0-9]|hour|hrs|urgent|emergenc|after|direct|toll|free|line|24")
 _ID_RECORDS = frozenset(
     ["nhs", "member", "policy", "patient", "customer", "client", "account", "insurance", "passport", "student"]
     + ["employee", "case", "claim", "order", "invoice", "tax", "licence", "license", "registration"]
@@ -1922,32 +1927,19 @@ _ROSTER_LINE = re.compile(
     r"((?:Mr|Mrs|Ms|Miss|Dr|Sr|Sra|Srta|Lic|Ing|Arq|Prof|M|Mme|Mlle|Herr|Frau|Sig|Sig\.ra|Dott|Pan|Pani|Bpk|Ibu)\.?[ \t]+)?"
     r"[A-ZÀ-ÖØ-ÞĀ-ŽА-ЯЁ][^\W\d_'’.]+(?:[ \t]+[A-ZÀ-ÖØ-ÞĀ-ŽА-ЯЁ][^\W\d_'’.]+){0,3}[ \t]+[–—-][ \t]*$"
 )
-# ...a line of the same list: a label, a name and a dash before a number's start
-_ROSTER_ROW = re.compile(r"[ \t]*[^\W\d_][^\n]{0,40}?:[ \t]*[^\n]{1,50}?[ \t][–—-][ \t]*[+(0-9]")
-_MAX_LINE = 160
 
 
-def _roster_line(t: str, a: int, before: str) -> bool:
-    """:data:`_ROSTER_LINE` right before the number at ``a``, its label no record's ("Invoice: Acme Ltd – 2025 0412"),
-    and a person's title before the name or the line above or below of the same shape: a list of contacts (not
-    "Budget: Marketing Department – 2 450 000", "Population: Buenos Aires – 3 075 646" alone)."""
+def _roster_line(before: str) -> bool:
+    """:data:`_ROSTER_LINE` right before the number, its label no record's ("Invoice: Acme Ltd – 2025 0412") and a
+    person's title before the name: a contact (not "Budget: Marketing Department – 2 450 000", "Population: Buenos Aires
+    – 3 075 646", even in a list of such lines)."""
     m = _ROSTER_LINE.search(before)
     if m is None:
         return False
     words = _TOKEN.findall(m.group(1).lower())
     if not (_NEG_SET.isdisjoint(words) and _NUMBER_WORDS.isdisjoint(words)):
         return False
-    if m.group(2):
-        return True
-    ls = t.rfind("\n", max(0, a - _MAX_LINE), a) + 1
-    if ls == 0 and a > _MAX_LINE:
-        return False  # (inside a line longer than a list's: bounded, linear)
-    pl = t.rfind("\n", max(0, ls - 1 - _MAX_LINE), ls - 1) + 1 if ls > 0 else -1
-    le = t.find("\n", a, a + _MAX_LINE)
-    ne = t.find("\n", le + 1, le + 1 + _MAX_LINE) if le >= 0 else -1
-    return (pl >= 0 and _ROSTER_ROW.match(t, pl, ls - 1) is not None) or (
-        le >= 0 and _ROSTER_ROW.match(t, le + 1, ne if ne >= 0 else min(len(t), le + 1 + _MAX_LINE)) is not None
-    )
+    return m.group(2) is not None
 
 
 # "inquiries to" right before the number ("Consultas al 2000-7720", "Cualquier consulta al 2258 4417"; not "Consulta al
@@ -2113,7 +2105,12 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
                 or _compound_number(head[-1])
                 # (an id's record word and a number's: "NHS number (if known): 943 476 5919"; not a booking's or a
                 # meeting's, whose lines are phones too, "Reservation number (24h): 0412 …")
-                or (len(head) > 1 and head[-1] in _NUMBER_WORDS and head[-2] in _ID_RECORDS)
+                or (
+                    len(head) > 1
+                    and head[-1] in _NUMBER_WORDS
+                    and head[-2] in _ID_RECORDS
+                    and _HELPLINE_NOTE.search(note.group()) is None
+                )
             ):
                 toks = head  # (the note says nothing of a phone: the word before it names the number)
     if toks and _compound_number(toks[-1]) and not _has_ctx(tail):
@@ -2291,9 +2288,14 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
         return True
     if (
         not tail.isascii()
-        and _NEG_LAST_SOFT_RE.search(tail) is not None
-        # (a phone word before it, not "номер", any number's word: "Телефон, зазначений у реєстрі: 067 …")
-        and not _has_ctx(_ANY_NUMBER_WORD.sub(" ", before[-60:].lower()))
+        and (
+            _IN_REGISTER.search(before[-60:].lower()) is not None
+            or (
+                _NEG_LAST_SOFT_RE.search(tail) is not None
+                # (a phone word before it, not "رقم", any number's word: "رقم الهاتف الوطني: 079 …")
+                and not _has_ctx(_ANY_NUMBER_WORD.sub(" ", before[-60:].lower()))
+            )
+        )
     ):
         return True
     if s and _AD_ID.fullmatch(s) and (ad := _AD_PHRASES.search(tail)) is not None:
@@ -3292,8 +3294,15 @@ def _after_own(before: str, after: str) -> str:
     ("नागरिकता नं.: 13-96-02-55150\nमोबाइल: 98…"; not "Témoin : M. Diop, 78 076 80 88\nNuméro d'urgence …", nor "Driver
     no.: 9123 4567\nCall on arrival")."""
     if "\n" in after and _NUMBER_WORD_BEFORE.search(before[-12:].lower()) is not None and _NEXT_LABEL.match(after):
-        return after.split("\n", 1)[0]
+        words = _TOKEN.findall(before[-40:].lower())
+        if len(words) > 1 and (words[-2] in _NEG_SET or words[-2] in _RECORD_NOUNS):
+            return after.split("\n", 1)[0]
     return after
+
+
+# (the nouns of records a number's word may follow, beside the negative words: a citizenship certificate's, a pension's,
+# a damage assessment's -- not "Alternate no.: 9123 4567\nFax: …", a phone list's)
+_RECORD_NOUNS = frozenset(["नागरिकता", "pension", "si", "tespit"])
 
 
 # the next line a label and its value ("\nमोबाइल: 98…"; not "\nWhatsApp only", "\n(mobile)")
@@ -3311,10 +3320,7 @@ def _score(
             ctx = (
                 _ctx(before.lower(), _after_own(before, after)[:16].lower(), header_of(a))
                 or _HP.search(before[-16:]) is not None
-                or (
-                    ("–" in before[-4:] or "-" in before[-4:] or "—" in before[-4:])
-                    and _roster_line(t, a, before[-90:])
-                )
+                or (("–" in before[-4:] or "-" in before[-4:] or "—" in before[-4:]) and _roster_line(before[-90:]))
                 or (before[-1:] in "=:\"' " and _keyed(before) and _PARTY_KEY.search(before[-32:].lower()) is not None)
                 or (_keyed(before) and _named_phone_key(before))  # ('"PhoneNumber": "', "mCallIncomingNumber=")
                 or (before[-1:] in "\"'" and _SETTER.search(before[-40:]) is not None)  # ('dto.setCelular("')

@@ -326,19 +326,19 @@ _KEY_RUN = re.compile(r"(?<![0-9])[0-9]{4}(?:[ \-][0-9]{4}){8,}(?![0-9])")
 # a tax number's label right before an unspaced number: a taxpayer's number, not a card, though one in ten passes Luhn
 # ("الرقم الضريبي: 39969646947763", "VAT no.: 4…"; a card's word before it wins, "Tax card: 4111…", and an expiry after it)
 _TAX_LABEL = re.compile(
-    r"(?:(?<![^\W\d_])(?:tax|vat|tin|gst|nip|inn|инн|vergi|nif|rfc|tva|btw|ust|mwst|iva)"
-    # (a label's colon or a number's word after the tax word: not "ok btw 4532…", "Aung Tin 4532…")
-    r"(?:[ \t]+(?:no|nr|id|number|reg|registration|номер)\.?[ \t]*[:#№]?|\.?[ \t]*[:#№])"
-    r"|(?:الرقم الضريبي|الضريبي|ضريبي)[ \t]*[:#№]?)[ \t]*$",
-    re.IGNORECASE,
+    # (the short ones in capitals, as labels write them: not a name, "Mariana Iva:", "Aung Tin:", "Holiday Inn:")
+    r"(?:(?<![^\W\d_])(?:(?i:tax|vat|vergi|mwst|ust)|TIN|GST|NIP|INN|ИНН|NIF|RFC|TVA|BTW|IVA)"
+    # (a label's colon or a number's word after the tax word: not "ok btw 4532…")
+    r"(?:[ \t]+(?i:no|nr|id|number|reg|registration|номер)\.?[ \t]*[:#№]?|\.?[ \t]*[:#№])"
+    r"|(?:الرقم الضريبي|الضريبي|ضريبي)[ \t]*[:#№]?)[ \t]*$"
 )
 # an amount's currency or a card's security code right after a grouped card's last group of three: the three are the
 # amount's or the code's, not the card's ("4169 7388 1224 0517 389 AZN", "… 0517 389 CVV"), though a 19-digit card's
 # number may pass Luhn with them (not a currency before its amount: "6250 9410 0652 8591 005 CNY 1280.00")
 _AMOUNT_OR_CODE_AFTER = re.compile(
-    r"[ \t]?(?:€|\$|£|¥|₽|₹|₩|₺|₼|₸|₦|₱|₫|₴|₾|₪|(?:AZN|USD|EUR|GBP|RUB|TRY|KZT|UZS|GEL|AMD|UAH|NGN|KES|GHS|ZAR|EGP|"
+    r"[ \t]?(?:[€$£¥₽₹₩₺₼₸₦₱₫₴₾₪](?![ \t]*[0-9])|(?:AZN|USD|EUR|GBP|RUB|TRY|KZT|UZS|GEL|AMD|UAH|NGN|KES|GHS|ZAR|EGP|"
     r"MAD|AED|SAR|QAR|KWD|INR|PKR|BDT|LKR|NPR|IDR|PHP|VND|THB|MYR|SGD|HKD|CNY|JPY|KRW|AUD|NZD|CAD|CHF|SEK|NOK|DKK|PLN|"
-    r"CZK|HUF|RON|BGN|RSD|BRL|MXN|ARS|CLP|COP|PEN)(?![A-Za-z0-9])(?![ \t]*[0-9])|(?:CVV|CVC|CVV2|CVC2)(?![A-Za-z0-9]))"
+    r"CZK|HUF|RON|BGN|RSD|BRL|MXN|ARS|CLP|COP|PEN)(?![A-Za-z0-9])(?![ \t]*[0-9])|(?:CVV|CVC|CVV2|CVC2)(?![A-Za-z0-9])(?![ \t]*:?[ \t]*[0-9]))"
 )
 
 # (not followed by a dash or dot and more of a code: "PN 412-37-0915-B" is a part number)
@@ -1140,7 +1140,7 @@ class PiiScanner:
                 continue
             if area + group + serial in _SSN_SPECIMENS:
                 continue
-            if _EIN_AFTER.match(t, m.end()) is not None:
+            if sep != "-" and _EIN_AFTER.match(t, m.end()) is not None:
                 continue  # an employer's number, named so right after it ("Payee TIN: 841234567 (EIN)")
             # (the word may end the line before: "I'll need your social security number.\ncustomer: 457 23 9901";
             # but not past another number, whose word it is: "SSN 512-45-6789. Member no. 412 55 1234")
