@@ -1735,7 +1735,7 @@ def warm() -> None:
     except ImportError:  # pragma: no cover - a declared dependency
         return
     # the library compiles each region's patterns by re.compile on every call, and with some two hundred regions'
-    # patterns re's own cache (512) thrashes: its cache of compiled patterns took a sixth off the PII scanner's time
+    # patterns re's own cache (512) thrashes: its cache of compiled patterns took a fifth off the PII scanner's time
     # over the blind sets (docs/benchmarks.md)
     cache = getattr(phonenumbers, "enable_pattern_cache", None)
     if cache is not None:
