@@ -709,7 +709,6 @@ _NEG_LAST_RE = re.compile(
 # ...and what names another record's number right before it unless a phone word stands before it too: a number "in the
 # register" ("Реєстраційний номер у реєстрі 24-0917-2208"; not "Телефон, зазначений у реєстрі: 067 …"), a Jordanian
 # national number, a Nepali citizenship certificate's
-_ANY_NUMBER_WORD = re.compile(r"номер\w*|رقم")
 _NEG_LAST_SOFT_RE = re.compile(r"(?:الرقم الوطني|नागरिकता)[^\n]{0,8}$")
 # ...and a registration's number "in the register" ("Реєстраційний номер у реєстрі 24-0917-2208"; not "Контактний номер у
 # реєстрі: 067 …")
@@ -753,7 +752,7 @@ def _compound_number(tok: str) -> bool:
 
 # a short bracketed note after a number's word ("Betriebsnr. (HIT) 09 777 044 1772", "Kundennr. (alt)")
 # (a note that says when or how to call: "Policy number (24 hrs):", "Case number (urgent):")
-_HELPLINE_NOTE = re.compile(r"[0-9]|hour|hrs|urgent|emergenc|after|direct|toll|free|line|24")
+_HELPLINE_NOTE = re.compile(r"[0-9]|hour|hrs|urgent|emergenc|after|direct|toll|free|line")
 _ID_RECORDS = frozenset(
     ["nhs", "member", "policy", "patient", "customer", "client", "account", "insurance", "passport", "student"]
     + ["employee", "case", "claim", "order", "invoice", "tax", "licence", "license", "registration"]
@@ -2293,7 +2292,7 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
             or (
                 _NEG_LAST_SOFT_RE.search(tail) is not None
                 # (a phone word before it, not "رقم", any number's word: "رقم الهاتف الوطني: 079 …")
-                and not _has_ctx(_ANY_NUMBER_WORD.sub(" ", before[-60:].lower()))
+                and not _has_ctx(before[-60:].lower().replace("رقم", " "))
             )
         )
     ):
