@@ -804,7 +804,9 @@ _ASKED = re.compile(r"[?？]")
 _CODE_LETTER = re.compile(r"(?:(?<=[^\W\d_][ \t])|(?<=[:.][ \t]))(?![TMFPWCHODE])[A-Z][ \t]?$")
 # a question's line end, then a speaker's role and a colon alone on the number's line
 _ANSWER_LABEL = re.compile(r"[?？][ \t]*\r?\n[ \t]*(?:customer|client|cliente|caller|kunde|klient)[ \t]*:[ \t]*$")
-_NUMBER_WORDS = frozenset(
+_CLIENT_WORDS = frozenset(("client", "cliente", "customer", "klant"))
+# the number words of a customer's number ("Votre numéro de client : 1284-5502-71"; not "id", "code")
+_CLIENT_NUMBER = frozenset(
     (
         "number",
         "num",
@@ -814,8 +816,6 @@ _NUMBER_WORDS = frozenset(
         "n°",
         "nº",
         "№",
-        "id",
-        "code",
         "nummer",
         "numer",
         "numéro",
@@ -824,8 +824,6 @@ _NUMBER_WORDS = frozenset(
         "номер",
     )
 )
-_CLIENT_WORDS = frozenset(("client", "cliente", "customer", "klant"))
-_CLIENT_NUMBER = _NUMBER_WORDS - {"id", "code"}
 _SERVICE_WORDS = re.compile(
     r"servi[cç]|atenci[oó]n|atendimento|care|support|relation|relaci[oó]n|rela[cç][oõ]|apoio|assistance|asistencia"
 )
