@@ -3518,3 +3518,67 @@ def test_a_card_with_a_currency_and_its_amount_after_it_and_a_ssn_column_under_a
         assert [f.text for f in pii(text) if f.type == "CREDIT_CARD"] == ["4532015112830366"], text
     assert [f.text for f in pii("Payee TIN: 412-55-1234 (EIN)") if f.type == "US_SSN"] == ["412-55-1234"]
     assert [f.text for f in pii("SSN  412-55-0193\n---  412550194") if f.type == "US_SSN"] == ["412-55-0193"]
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        # (writers CU's and CT's charities and ports: a Persian extension in Persian numerals)
+        ("پیگیری: 021 8864 5439 داخلی ۴ – واتساپ: 0912 418 6618", ["021 8864 5439 داخلی ۴", "0912 418 6618"]),
+        ("الهاتف: 011 465 2200 داخلي ٢١٤", ["011 465 2200 داخلي ٢١٤"]),
+        # (and their numbers that are none: a Portuguese social-security and company number, a Korean receipt's
+        # serial, unique and designation numbers and its ordinal glued to a number, a Canadian SIN behind a note, a
+        # UPC-A as printed under its bars on a line that names it)
+        ("NIPC: 508 731 264\nNISS: 2 0004 1875 3\nHorário de atendimento: 9h30–12h30", []),
+        ("일련번호: 2024-0418", []),
+        ("고유번호: 117-82-61873 · 지정번호: 제2022-0418호", []),
+        ("SIN (for estate gift file only): 046 454 286", []),
+        ("SIN (estate): 046 454 286", []),
+        ("Case pack UPC 0 41220 06418 7 (water), 0 30000 04187 3 (oatmeal).", []),
+        (
+            "Hinweis für Altbestandskunden der Reederei:\n"
+            "In Ihren Unterlagen aus den 1990er Jahren finden Sie noch die alte Bankverbindung\n"
+            "Kto.-Nr. 418 9648 00, BLZ 200 505 50 (Hamburger Sparkasse).\n"
+            "Diese ist seit der SEPA-Umstellung nicht mehr gültig. Bitte verwenden Sie ausschließlich die Angaben auf der "
+            "aktuellen Rechnung.\n"
+            "Kundennummer: 00012822, Vertragskonto 5004 1822 65",
+            [],
+        ),
+        # (a phone word still wins, and a reader's: "my number" in Korean, a Bengali label before "no.", the shekel's
+        # and a Serbian city's NIS, an Indian mobile before a stray digit, a note about a person or opening hours after
+        # an id's word)
+        ("SIN (or call us instead): 1-800-959-8281", ["1-800-959-8281"]),
+        ("전화번호: 02-2145-7788", ["02-2145-7788"]),
+        ("제 번호: 010-1234-5678", ["010-1234-5678"]),
+        ("আমার নং 01712-345678", ["01712-345678"]),
+        ("Apartment for rent in Haifa, 3 rooms, 4500 NIS, 054-1234567", ["054-1234567"]),
+        ("Kancelarija Nis: 018 523 456", ["018 523 456"]),
+        ("Mobile: 0 98765 43210 2 BHK flat for rent in Pune", ["0 98765 43210 2"]),
+        ("Incident (reported by neighbour Jane): 0412 555 123", ["0412 555 123"]),
+        ("Medicare (Mon-Fri 8am-8pm): 1800 633 422", ["1800 633 422"]),
+    ],
+)
+def test_what_charities_and_ports_taught(text, want):
+    assert phones_in(text) == want, text
+
+
+def test_a_tin_columns_row_whose_type_cell_says_ssn():
+    """A 1099 list's TIN column: an undashed number whose type cell after it says SSN is one; an EIN's row, and a
+    number before the next field's "SSN" label, are not."""
+    table = (
+        "RECIPIENT NAME             TIN          TIN TYPE  BOX1 NEC\n"
+        "Hernandez, Luis A.         545187204    SSN       4,850.00\n"
+        "Nguyen Interpreting LLC    611904418    EIN       7,125.00\n"
+    )
+    got = [(f.type, table[f.start : f.end]) for f in SC.scan(table) if f.type == "US_SSN"]
+    assert got == [("US_SSN", "545187204")]
+    for text in ("Member TIN 545187204   SSN: 523-41-8876", "Member TIN 545187204   SSN 523-41-8876"):
+        got = [table for f in SC.scan(text) if f.type == "US_SSN" and text[f.start : f.end] == "545187204"]
+        assert not got, text
+    # (a reader's: an EIN in the next column is no type cell, and a header that names SSNs keeps its SSN)
+    for text in (
+        "Employee,SSN/TIN,Employer\nLuis Hernandez,545187204,EIN 61-1904418",
+        "Name,SSN or TIN,Notes\nLuis Hernandez,545187204,EIN pending for his LLC",
+        "Name,SSN/TIN,Type\nLuis,545187204,EIN",
+    ):
+        assert [text[f.start : f.end] for f in SC.scan(text) if f.type == "US_SSN"] == ["545187204"], text

@@ -355,6 +355,20 @@ def test_a_redacted_url_password_is_no_secret():
 
     for text in ("SMTP_URL=smtp://mailer:[REDACTED]@smtp.example.net:587", "amqp://svc:pw_redacted@mq:5672/"):
         assert SecretsScanner().scan(text) == [], text
+    # (a redaction's mark in another language, letters in brackets: writer CT's Spanish "[REDACTADO]")
+    for text in (
+        "MONGO_URI = mongodb+srv://app:[REDACTADO]@cluster0.x7k2p.mongodb.net/",
+        "redis://:(oculto)@cache:6379",
+    ):
+        assert SecretsScanner().scan(text) == [], text
+    # (a password in brackets with a digit or a sign in it is still one, and so is a passphrase: a reader's)
+    for text in (
+        "postgres://app:[Xk9pL2v]@db:5432/app",
+        "postgres://app:(Xk9#pL2v)@db:5432/app",
+        "postgres://admin:(SuperSecretPassword)@db.internal:5432/app",
+        "mongodb://root:(Horse-Battery-Staple-Correct)@mongo:27017",
+    ):
+        assert [f.type for f in SecretsScanner().scan(text)] == ["URL_PASSWORD"], text
 
 
 def test_a_url_password_that_is_a_word_of_another_script_is_a_placeholder():

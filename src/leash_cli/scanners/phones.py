@@ -96,7 +96,7 @@ PHONE = re.compile(r"[+(0-9](?<![A-Za-z0-9_+#.@][\s\S])" + _PHONE_BODY)
 _PHONE_GLUED = re.compile(r"[+(0-9]" + _PHONE_BODY)
 _EXT = re.compile(
     r"[ \t]{0,2}(?:ext\.?|extn\.?|extension|extensi[óo]n|extens[ãa]o|x(?=[ \t]?[:\-]?[ \t]?[0-9]{2})|доб\.?|wewn\.?|wew\.?|ramal|anexo|anx\.?|dahili|interno|int\.?|poste|durchwahl|dw\.?|tst\.?|toestel|ankn\.?|lokal|вътр\.?|内線|内线|內線|分機|分机|转|轉|내선|"
-    r"loc\.?|local|samb\.?|sambungan|تحويلة|داخلي|ต่อ|máy lẻ)"
+    r"loc\.?|local|samb\.?|sambungan|تحويلة|داخلي|داخلی|ต่อ|máy lẻ)"
     r"[ \t]{0,2}(?:[:\-][ \t]?)?[0-9]{1,6}(?![0-9A-Za-z])",
     re.IGNORECASE,
 )
@@ -111,6 +111,9 @@ _TWO_DATES = re.compile(r"[0-9]{6} [0-9]{6}")  # (a claim form's statement perio
 _BIRTH_NUMBER = re.compile(r"[0-9]{6}/[0-9]{3,4}")  # (a Czech or Slovak birth number: "845612/4418")
 # (a Belgian national number: "86.07.18-123.45")
 _BE_NATIONAL = re.compile(r"[0-9]{2}\.[0-9]{2}\.[0-9]{2}-[0-9]{3}\.[0-9]{2}")
+# (a UPC-A barcode's number as printed under its bars, one digit, five, five and the check digit: "0 30000 04187 3")
+_UPC_A = re.compile(r"[0-9] [0-9]{5} [0-9]{5} [0-9]")
+_BARCODE_WORD = re.compile(r"(?<![A-Za-z])(?:UPC|upc|EAN|ean|GTIN|gtin|[Bb]ar ?code)(?![A-Za-z])")
 
 
 def _six_digit_date(d: str, birth: bool = False) -> bool:
@@ -295,7 +298,7 @@ _NEG_WORDS = (
     r"ٹرانزیکشن|tid|operação|operacao|operación|"
     # (small business: a Turkish tax number, an Austrian tax account, a goods and services tax number -- not Gulf
     # Standard Time after opening hours, see _neg --, an Icelandic bank account)
-    r"vkn|abgabenkonto|gst|banki|"
+    r"vkn|abgabenkonto|vertragskonto|kundenkonto|gst|banki|"
     # (science and operations: a weather station's WIGOS identifier, "WIGOS ID: 0-20509-0-92805")
     r"wigos|"
     # (buildings and clubs: an access card's, a transponder's, a gate remote's)
@@ -758,6 +761,9 @@ _ID_RECORDS = frozenset(
     + ["employee", "case", "claim", "order", "invoice", "tax", "licence", "license", "registration"]
 )
 _NOTE_AFTER = re.compile(r"[ \t]*\([^()\n]{1,12}\)[ \t]*:?[ \t]*$")
+# (a longer one after a social-insurance or taxpayer number's word: "SIN (for estate gift file only): …")
+_LONG_NOTE_AFTER = re.compile(r"[ \t]*\([^()\n]{1,40}\)[ \t]*:?[ \t]*$")
+_NOTE_ID_WORDS = frozenset(("sin", "tin"))
 # a company's or a person's tax / registry number: the word may stand a few words before it
 _ID_WORDS = frozenset(  # (not "ein", "btw", "vat", "inn", "nit", "rut", "rfc": words of their own elsewhere)
     [
@@ -795,6 +801,10 @@ _ID_WORDS = frozenset(  # (not "ein", "btw", "vat", "inn", "nit", "rut", "rfc": 
         # (a building licence's number a word before: "Licencia MIVHED 0288-2026", "Licença n.º 412/2026")
         "licencia",
         "licença",
+        # (a Portuguese social-security and company number: "NISS: 2 0004 1875 3", "NIPC: 508 731 264"; not "NIS", a
+        # shekel's and a Serbian city's name too)
+        "niss",
+        "nipc",
     ]
 )
 # ...of which only with a number word after them ("Lieferschein Rückfragen 0171 …" is a phone)
@@ -924,6 +934,9 @@ _NEG_CJK = re.compile(
     r"学号|學號|学籍号|학번|공지번호|공고번호|농가번호|배출번호|"
     # (a Korean receipt's number -- not a cash receipt's phone, "현금영수증 010-…" --, a care institution's code)
     r"영수증\s*번호|기관\s*기호|"
+    # (a receipt's serial number, a non-profit's unique number, a designation's: "일련번호: 2024-0418", "고유번호:
+    # 117-82-61873")
+    r"일련번호|고유번호|지정번호|"
     # (a lottery draw, a medical record, a Persian postcode, an ad account, a platform's, a player's or a member's id)
     r"ロト|病歷號|病历号|کد پستی|広告アカウント|광고 계정|애즈 계정|(?:平台|用户|用戶|玩家|会员|會員|会員|主播)\s*ID|"
     # (a Hebrew record's number: a match's, an order's, a customer's, an account's, a file's)
@@ -2099,6 +2112,7 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
             head = _TOKEN.findall(tail, 0, note.start())
             if head and (
                 head[-1] in _NEG_SET
+                or head[-1] in _NOTE_ID_WORDS
                 or _compound_number(head[-1])
                 # (an id's record word and a number's: "NHS number (if known): 943 476 5919"; not a booking's or a
                 # meeting's, whose lines are phones too, "Reservation number (24h): 0412 …")
@@ -2110,6 +2124,13 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
                 )
             ):
                 toks = head  # (the note says nothing of a phone: the word before it names the number)
+        else:
+            wide = before[-60:].lower()  # (the word may stand further back than the tail reaches)
+            note = _LONG_NOTE_AFTER.search(wide)
+            if note is not None and not _has_ctx(note.group()):
+                head = _TOKEN.findall(wide, 0, note.start())
+                if head and head[-1] in _NOTE_ID_WORDS:
+                    toks, tail = head, wide
     if toks and _compound_number(toks[-1]) and not _has_ctx(tail):
         return True  # "Buchungsnr. 0441-7728-12", "Målernr. 30208874", "PQ-Nr. 010.044172"
     if (
@@ -2306,6 +2327,10 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
         return True
     if not tail.isascii() and "क्रमांक" in tail and not _has_ctx(tail):
         return True  # a Hindi or Marathi serial number ("पर्ची क्रमांक"; not "संपर्क क्रमांक", "दूरभाष क्रमांक")
+    if before[-1:] == "제" and not ("가" <= before[-2:-1] <= "힣"):
+        return (
+            True  # Korean's ordinal glued to its number: "지정번호: 제2022-0418호" (not "제 번호 010-…", "my number")
+        )
     return not tail.isascii() and _NEG_CJK.search(before[-28:]) is not None
 
 
@@ -2574,6 +2599,9 @@ def phone_candidates(
                 # German area code of six digits with its 0 is: "035201/1234")
             if _BE_NATIONAL.fullmatch(s):
                 continue  # a Belgian national register's number: no country groups a phone so
+            if _UPC_A.fullmatch(s) and _BARCODE_WORD.search(t, max(t.rfind("\n", 0, a) + 1, a - 160), a):
+                continue  # a product's UPC-A as printed under its bars, a barcode's word on its line ("Case pack UPC 0 41220
+                # 06418 7 (water), 0 30000 04187 3"; not an Indian mobile and a stray digit, "0 98765 43210 2 BHK")
             if s.startswith("0000") or s.startswith("(0000"):
                 continue  # a record's zero-padded number ("Número da nota: 00004412"): no trunk or international
                 # prefix is followed by a zero (no area code and no country code starts with one)

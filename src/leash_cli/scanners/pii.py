@@ -395,6 +395,14 @@ _PROSE_CELL = re.compile(r"(?:[^\W\d_]+[ \t]+){2}[^\W\d_]{2}")  # (three words i
 _LONG_DIGITS = re.compile(r"(?<![A-Za-z0-9_])[0-9]{5,}(?![A-Za-z0-9_])")  # (not a name's date: "balance_20240131")
 _SSN_TABLE_WORD = re.compile(r"(?i)\bssns?\b|social security|identifying number|soc\.? ?sec")
 _FIELD_SEP = re.compile(r"[;\t|]")
+# (a row's TIN-type cell right after its number, under a TIN column: "Hernandez, Luis A.   545187204    SSN   4,850.00";
+# not the next field's label, "SSN: …", "SSN 523-41-8876")
+# (the type alone in its cell: a separator, two spaces or the line's end after it)
+_CELL_END = r"(?=[ \t]*(?:[,;|\t\r\n]|$)|[ \t]{2})"
+_SSN_TYPE_AFTER = re.compile(r"(?:[ \t]{2,}|[ \t]*[,;|\t][ \t]*)SSN" + _CELL_END)
+_TIN_COLUMN = re.compile(r"(?<![a-z])(?:tin|taxpayer id)(?![a-z])")
+# (...and an employer's or another taxpayer number's type cell: "Nguyen Interpreting LLC   611904418   EIN")
+_OTHER_TIN_TYPE_AFTER = re.compile(r"(?:[ \t]{2,}|[ \t]*[,;|\t][ \t]*)(?:EIN|FEIN|ITIN|ATIN)" + _CELL_END)
 
 
 def _taken_above(t: str, a: int, taken: set[int]) -> bool:
@@ -1165,6 +1173,13 @@ class PiiScanner:
                 )
                 before = before[cut:]
             header = headers.header_of(m.start())
+            if (
+                not sep
+                and _TIN_COLUMN.search(header)
+                and _SSN_CTX.search(header) is None
+                and _OTHER_TIN_TYPE_AFTER.match(t, m.end())
+            ):
+                continue  # a TIN column's row whose type cell names another number
             neg = (
                 _NEG_CTX.search(before[-25:]) is not None
                 or _NOT_SSN_COLUMN.search(header) is not None
@@ -1210,6 +1225,8 @@ class PiiScanner:
                         words_at = [w.start() for w in _SSN_TABLE_WORD.finditer(t)]
                     k = bisect.bisect_left(words_at, m.start() - 3000)
                     ctx = k < len(words_at) and words_at[k] < m.start()
+            if not ctx and not neg and _TIN_COLUMN.search(header) and _SSN_TYPE_AFTER.match(t, m.end()):
+                ctx = True  # a TIN column's row whose type cell says SSN
             if ctx:
                 score += 0.3
                 taken.add(m.start())

@@ -696,6 +696,15 @@ class SecretsScanner:
                 continue  # a variable ("$REDIS_PASSWORD", "${DB_PASS}", "$pass"), not a password that starts with "$"
             if "redacted" in low or low in ("[hidden]", "(hidden)", "[masked]", "(masked)", "[removed]", "[filtered]"):
                 continue  # "[REDACTED]", "pw_redacted", "[hidden]": a log that masked it
+            mark = pw[1:-1]
+            if (
+                pw[0] + pw[-1] in ("[]", "()")
+                and len(mark) >= 4
+                and mark.isalpha()
+                and (mark.isupper() or mark.islower())
+            ):
+                continue  # a redaction's mark in any language, one word in brackets: "[REDACTADO]", "[ENTFERNT]", "(oculto)"
+                # (not a passphrase in brackets, "(SuperSecretPassword)", "[Pa_ss-Wo_rd]")
             if low.replace("_", "").replace("-", "") in ("changeme", "changethis", "yourpassword", "mypassword"):
                 continue  # "CHANGE_ME", "change-me"
             if len(set(pw)) <= 2 or low.startswith("your") or "example" in low or ("password" in low and len(pw) <= 12):
