@@ -3572,7 +3572,11 @@ def test_a_tin_columns_row_whose_type_cell_says_ssn():
     )
     got = [(f.type, table[f.start : f.end]) for f in SC.scan(table) if f.type == "US_SSN"]
     assert got == [("US_SSN", "545187204")]
-    for text in ("Member TIN 545187204   SSN: 523-41-8876", "Member TIN 545187204   SSN 523-41-8876"):
+    for text in (
+        "Member TIN 545187204   SSN: 523-41-8876",
+        "Member TIN 545187204   SSN 523-41-8876",
+        "Name     TIN          Note\nLuis     545187204    SSN  523-41-8876",
+    ):
         got = [table for f in SC.scan(text) if f.type == "US_SSN" and text[f.start : f.end] == "545187204"]
         assert not got, text
     # (a reader's: an EIN in the next column is no type cell, and a header that names SSNs keeps its SSN)

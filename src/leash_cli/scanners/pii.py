@@ -395,11 +395,13 @@ _PROSE_CELL = re.compile(r"(?:[^\W\d_]+[ \t]+){2}[^\W\d_]{2}")  # (three words i
 _LONG_DIGITS = re.compile(r"(?<![A-Za-z0-9_])[0-9]{5,}(?![A-Za-z0-9_])")  # (not a name's date: "balance_20240131")
 _SSN_TABLE_WORD = re.compile(r"(?i)\bssns?\b|social security|identifying number|soc\.? ?sec")
 _FIELD_SEP = re.compile(r"[;\t|]")
-# (a row's TIN-type cell right after its number, under a TIN column: "Hernandez, Luis A.   545187204    SSN   4,850.00";
-# not the next field's label, "SSN: …", "SSN 523-41-8876")
-# (the type alone in its cell: a separator, two spaces or the line's end after it)
+# (a type alone in its cell: a separator, two spaces or the line's end after it)
 _CELL_END = r"(?=[ \t]*(?:[,;|\t\r\n]|$)|[ \t]{2})"
-_SSN_TYPE_AFTER = re.compile(r"(?:[ \t]{2,}|[ \t]*[,;|\t][ \t]*)SSN" + _CELL_END)
+# (a row's TIN-type cell right after its number, under a TIN column: "Hernandez, Luis A.   545187204    SSN   4,850.00";
+# not the next field's label, "SSN: …", "SSN 523-41-8876", "SSN  523-41-8876")
+_SSN_TYPE_AFTER = re.compile(
+    r"(?:[ \t]{2,}|[ \t]*[,;|\t][ \t]*)SSN(?![ \t]*[0-9]{3}[- ]?[0-9]{2}[- ]?[0-9]{4}(?![0-9]))" + _CELL_END
+)
 _TIN_COLUMN = re.compile(r"(?<![a-z])(?:tin|taxpayer id)(?![a-z])")
 # (...and an employer's or another taxpayer number's type cell: "Nguyen Interpreting LLC   611904418   EIN")
 _OTHER_TIN_TYPE_AFTER = re.compile(r"(?:[ \t]{2,}|[ \t]*[,;|\t][ \t]*)(?:EIN|FEIN|ITIN|ATIN)" + _CELL_END)
