@@ -709,8 +709,7 @@ _NEG_LAST = (
 _NEG_LAST_RE = re.compile(
     r"(?<![^\W\d_])(?:" + "|".join(re.escape(w) for w in _NEG_LAST) + r")[ \t]*(?:is|:|#|：)?[ \t]*$"
 )
-# ...and what names another record's number right before it unless a phone word stands before it too: a number "in the
-# register" ("Реєстраційний номер у реєстрі 24-0917-2208"; not "Телефон, зазначений у реєстрі: 067 …"), a Jordanian
+# ...and what names another record's number right before it unless a phone word stands before it too: a Jordanian
 # national number, a Nepali citizenship certificate's
 _NEG_LAST_SOFT_RE = re.compile(r"(?:الرقم الوطني|नागरिकता)[^\n]{0,8}$")
 # ...and a registration's number "in the register" ("Реєстраційний номер у реєстрі 24-0917-2208"; not "Контактний номер у
@@ -2304,18 +2303,14 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
         multi = None  # a card's or a reference's name, then a phone word ("tarjeta sanitaria: llame al 900 …")
     if multi is not None or _ORG_NR.search(tail) or _NEG_LAST_RE.search(tail) or _ACCOUNT_AC.search(tail):
         return True
-    if (
-        not tail.isascii()
-        and (
-            _IN_REGISTER.search(before[-60:].lower()) is not None
-            or (
-                _NEG_LAST_SOFT_RE.search(tail) is not None
-                # (a phone word before it, not "رقم", any number's word: "رقم الهاتف الوطني: 079 …")
-                and not _has_ctx(before[-60:].lower().replace("رقم", " "))
-            )
-        )
-    ):
-        return True
+    if not tail.isascii():
+        wide = before[-60:].lower()
+        if _IN_REGISTER.search(wide) is not None or (
+            _NEG_LAST_SOFT_RE.search(tail) is not None
+            # (a phone word before it, not "رقم", any number's word: "رقم الهاتف الوطني: 079 …")
+            and not _has_ctx(wide.replace("رقم", " "))
+        ):
+            return True
     if s and _AD_ID.fullmatch(s) and (ad := _AD_PHRASES.search(tail)) is not None:
         # an ad platform's name a word or two before an id in its shape (no value, no phone word between)
         if not _DIGIT.search(tail, ad.end()) and not _has_ctx(tail):
@@ -2327,10 +2322,9 @@ def _neg(before: str, keyed: bool = False, s: str = "") -> bool:
         return True
     if not tail.isascii() and "क्रमांक" in tail and not _has_ctx(tail):
         return True  # a Hindi or Marathi serial number ("पर्ची क्रमांक"; not "संपर्क क्रमांक", "दूरभाष क्रमांक")
+    # Korean's ordinal glued to its number: "지정번호: 제2022-0418호" (not "제 번호 010-…", "my number")
     if before[-1:] == "제" and not ("가" <= before[-2:-1] <= "힣"):
-        return (
-            True  # Korean's ordinal glued to its number: "지정번호: 제2022-0418호" (not "제 번호 010-…", "my number")
-        )
+        return True
     return not tail.isascii() and _NEG_CJK.search(before[-28:]) is not None
 
 

@@ -1175,12 +1175,8 @@ class PiiScanner:
                 )
                 before = before[cut:]
             header = headers.header_of(m.start())
-            if (
-                not sep
-                and _TIN_COLUMN.search(header)
-                and _SSN_CTX.search(header) is None
-                and _OTHER_TIN_TYPE_AFTER.match(t, m.end())
-            ):
+            tin_column = _TIN_COLUMN.search(header) is not None
+            if not sep and tin_column and _SSN_CTX.search(header) is None and _OTHER_TIN_TYPE_AFTER.match(t, m.end()):
                 continue  # a TIN column's row whose type cell names another number
             neg = (
                 _NEG_CTX.search(before[-25:]) is not None
@@ -1227,7 +1223,7 @@ class PiiScanner:
                         words_at = [w.start() for w in _SSN_TABLE_WORD.finditer(t)]
                     k = bisect.bisect_left(words_at, m.start() - 3000)
                     ctx = k < len(words_at) and words_at[k] < m.start()
-            if not ctx and not neg and _TIN_COLUMN.search(header) and _SSN_TYPE_AFTER.match(t, m.end()):
+            if not ctx and not neg and tin_column and _SSN_TYPE_AFTER.match(t, m.end()):
                 ctx = True  # a TIN column's row whose type cell says SSN
             if ctx:
                 score += 0.3

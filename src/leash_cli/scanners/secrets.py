@@ -694,17 +694,17 @@ class SecretsScanner:
                 continue
             if pw[0] == "$" and (not _DOLLAR_PASSWORD.fullmatch(pw) or _VARIABLE_WORDS.search(low)):
                 continue  # a variable ("$REDIS_PASSWORD", "${DB_PASS}", "$pass"), not a password that starts with "$"
-            if "redacted" in low or low in ("[hidden]", "(hidden)", "[masked]", "(masked)", "[removed]", "[filtered]"):
-                continue  # "[REDACTED]", "pw_redacted", "[hidden]": a log that masked it
+            if "redacted" in low:
+                continue  # "[REDACTED]", "pw_redacted": a log that masked it
             mark = pw[1:-1]
             if (
                 pw[0] + pw[-1] in ("[]", "()")
                 and len(mark) >= 4
                 and mark.isalpha()
-                and (mark.isupper() or mark.islower())
+                and (mark.isupper() or mark.islower() or mark.istitle())
             ):
-                continue  # a redaction's mark in any language, one word in brackets: "[REDACTADO]", "[ENTFERNT]", "(oculto)"
-                # (not a passphrase in brackets, "(SuperSecretPassword)", "[Pa_ss-Wo_rd]")
+                continue  # a redaction's mark in any language, one word in brackets: "[hidden]", "(Masked)", "[REDACTADO]",
+                # "[ENTFERNT]", "(oculto)" (not a passphrase in brackets, "(SuperSecretPassword)", "[Pa_ss-Wo_rd]")
             if low.replace("_", "").replace("-", "") in ("changeme", "changethis", "yourpassword", "mypassword"):
                 continue  # "CHANGE_ME", "change-me"
             if len(set(pw)) <= 2 or low.startswith("your") or "example" in low or ("password" in low and len(pw) <= 12):
